@@ -1,0 +1,1 @@
+int metro_cbench_placeholder(void);

@@ -1,0 +1,87 @@
+// swift-tools-version: 6.1
+//
+// Metro: an event backbone for microservices on ZeroMQ. The layout follows
+// ../docs and design.md: dependencies point one way,
+// CZeroMQ <- ZeroMQ <- {MetroBroker, MetroRegistry, MetroKit} <- metro.
+import PackageDescription
+
+let package = Package(
+    name: "Metro",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "metro", targets: ["metro"]),
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "MetroKit", targets: ["MetroKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // The only door to the C library. Nothing but `ZeroMQ` imports it.
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
+        // Frames and codecs; no I/O, no ZeroMQ.
+        .target(name: "MetroProtocol"),
+        .target(
+            name: "MetroBroker",
+            dependencies: [
+                "ZeroMQ", "MetroProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "MetroRegistry",
+            dependencies: [
+                "ZeroMQ", "MetroProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "MetroKit",
+            dependencies: [
+                "ZeroMQ", "MetroProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "metro",
+            dependencies: [
+                "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+
+        // Benchmarks live outside the test suite: `make bench`.
+        .target(name: "CBenchmarks", path: "Benchmarks/CBenchmarks"),
+        .executableTarget(
+            name: "metro-bench",
+            dependencies: [
+                "ZeroMQ", "CBenchmarks",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/metro-bench"
+        ),
+
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol"]),
+        .testTarget(name: "SystemTests", dependencies: ["ZeroMQ", "MetroProtocol"]),
+    ]
+)

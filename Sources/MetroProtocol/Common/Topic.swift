@@ -1,0 +1,55 @@
+/// Topic names (protocol.md §2.4).
+///
+/// A topic is 1...255 bytes of ASCII: dot-separated segments of letters, digits,
+/// `_` and `-` (`video.uploaded`, `user-42.watched`). Topics that start with `$`
+/// are reserved for Metro itself (`$metro.heartbeat`, `$registry.registered`):
+/// clients may subscribe to them but not publish on them. Subscriptions are
+/// byte prefixes of topics, matched by ZeroMQ itself, so `video.` matches every
+/// `video.*` topic and the empty prefix matches all.
+public enum Topic {
+    public static let maxBytes = 255
+    public static let reservedPrefix: UInt8 = UInt8(ascii: "$")
+
+    /// Checks a topic that a client wants to publish on; nil if valid.
+    public static func validatePublishable(_ bytes: some Collection<UInt8>) -> WireError? {
+        if let first = bytes.first, first == reservedPrefix {
+            return WireError(.invalidTopic, "topics starting with '$' are reserved for Metro")
+        }
+        return validate(bytes)
+    }
+
+    /// Checks the grammar of any topic, reserved ones included; nil if valid.
+    public static func validate(_ bytes: some Collection<UInt8>) -> WireError? {
+        guard !bytes.isEmpty else { return WireError(.invalidTopic, "the topic is empty") }
+        guard bytes.count <= maxBytes else {
+            return WireError(.invalidTopic, "the topic has \(bytes.count) bytes; at most \(maxBytes) are allowed")
+        }
+        var previous: UInt8 = UInt8(ascii: ".")
+        for (i, b) in bytes.enumerated() {
+            let ok: Bool
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                ok = true
+            case UInt8(ascii: "."):
+                ok = previous != UInt8(ascii: ".")
+            case reservedPrefix:
+                ok = i == 0
+            default:
+                ok = false
+            }
+            guard ok else {
+                return WireError(.invalidTopic, "byte \(i) of the topic (0x\(String(b, radix: 16))) breaks the topic grammar")
+            }
+            previous = b
+        }
+        if previous == UInt8(ascii: ".") {
+            return WireError(.invalidTopic, "the topic ends with '.'")
+        }
+        return nil
+    }
+
+    /// Reserved topics Metro publishes on.
+    public static let heartbeat = "$metro.heartbeat"
+    public static let registryPrefix = "$registry."
+}

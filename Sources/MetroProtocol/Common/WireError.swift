@@ -1,0 +1,82 @@
+/// The one numbered catalogue of errors that Metro sends on the wire
+/// (protocol.md §3, like nats-server's errors.json). Numbers never change
+/// meaning; new errors take new numbers. 1xx: any socket; 2xx: broker; 3xx: registry.
+public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
+    // 1xx: framing, common to every request socket.
+    case unsupportedVersion = 100
+    case malformedMessage = 101
+    case unknownCommand = 102
+    case invalidUTF8 = 103
+    case invalidJSON = 104
+    case tooLarge = 105
+    case invalidTopic = 106
+    case internalError = 107
+    case invalidArgument = 108
+    case unavailable = 109
+
+    // 2xx: broker.
+    case missingEventID = 200
+    case journalFailure = 201
+    case unknownGroup = 202
+    case unknownDelivery = 203
+    case sequenceOutOfRange = 204
+
+    // 3xx: registry.
+    case unknownInstance = 300
+    case staleEpoch = 301
+    case invalidServiceName = 302
+    case invalidEndpoint = 303
+    case ttlOutOfRange = 304
+    case instanceConflict = 305
+
+    /// The short, stable name used in logs and metrics labels.
+    public var name: String {
+        switch self {
+        case .unsupportedVersion: "unsupported-version"
+        case .malformedMessage: "malformed-message"
+        case .unknownCommand: "unknown-command"
+        case .invalidUTF8: "invalid-utf8"
+        case .invalidJSON: "invalid-json"
+        case .tooLarge: "too-large"
+        case .invalidTopic: "invalid-topic"
+        case .internalError: "internal-error"
+        case .invalidArgument: "invalid-argument"
+        case .unavailable: "unavailable"
+        case .missingEventID: "missing-event-id"
+        case .journalFailure: "journal-failure"
+        case .unknownGroup: "unknown-group"
+        case .unknownDelivery: "unknown-delivery"
+        case .sequenceOutOfRange: "sequence-out-of-range"
+        case .unknownInstance: "unknown-instance"
+        case .staleEpoch: "stale-epoch"
+        case .invalidServiceName: "invalid-service-name"
+        case .invalidEndpoint: "invalid-endpoint"
+        case .ttlOutOfRange: "ttl-out-of-range"
+        case .instanceConflict: "instance-conflict"
+        }
+    }
+
+    public var description: String { "\(rawValue) \(name)" }
+
+    /// The code as it travels: three ASCII digits.
+    public var frame: [UInt8] { Array(String(rawValue).utf8) }
+
+    public init?(frame: [UInt8]) {
+        guard frame.count == 3, let text = String(validating: frame, as: UTF8.self),
+              let n = UInt16(text), let code = WireErrorCode(rawValue: n) else { return nil }
+        self = code
+    }
+}
+
+/// An error as sent to a peer: a catalogue code and a human-readable message.
+public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let code: WireErrorCode
+    public let message: String
+
+    public init(_ code: WireErrorCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `metro` process started by a test, on loopback, with ephemeral ports.
+///
+/// Readiness is an event, not a sleep: every long-running `metro` command prints
+/// one line `ready {json}` on standard output once all its sockets are bound (see
+/// docs/operations.md, "Readiness line"); `waitUntilReady` returns that JSON,
+/// which holds the endpoints actually bound. The process is killed when the
+/// `MetroProcess` is released, so a failing test never leaves one behind.
+final class MetroProcess: @unchecked Sendable {
+    let process = Process()
+    let arguments: [String]
+    private let stdout = Pipe()
+    private let stderr = Pipe()
+    private let state = Mutex(State())
+    private let readySignal = DispatchSemaphore(value: 0)
+
+    private struct State {
+        var lines: [String] = []
+        var stderrText = ""
+        var ready: [String: String]?
+    }
+
+    /// The `metro` binary next to the test bundle (or `METRO_BIN`).
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["METRO_BIN"] { return URL(fileURLWithPath: path) }
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        var dir = bundle
+        // On Linux the test runner is `<build>/debug/MetroPackageTests.xctest`; metro sits beside it.
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("metro")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return bundle.appendingPathComponent("metro")
+    }
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        self.arguments = arguments
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardOutput = stdout
+        process.standardError = stderr
+        stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.consumeStdout(String(decoding: data, as: UTF8.self))
+        }
+        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.state.withLock { $0.stderrText += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    private var partial = ""
+    private func consumeStdout(_ text: String) {
+        var becameReady = false
+        state.withLock { s in
+            partial += text
+            while let nl = partial.firstIndex(of: "\n") {
+                let line = String(partial[..<nl])
+                partial = String(partial[partial.index(after: nl)...])
+                s.lines.append(line)
+                if s.ready == nil, line.hasPrefix("ready "),
+                   let data = line.dropFirst(6).data(using: .utf8),
+                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                    s.ready = obj.mapValues { "\($0)" }
+                    becameReady = true
+                }
+            }
+        }
+        if becameReady { readySignal.signal() }
+    }
+
+    /// Waits for the readiness line; throws if the process exits first or the deadline passes.
+    @discardableResult
+    func waitUntilReady(timeout: Duration = .seconds(30)) throws -> [String: String] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let r = state.withLock({ $0.ready }) { return r }
+            if !process.isRunning {
+                throw MetroProcessError.exited(status: process.terminationStatus, stderr: stderrText)
+            }
+            _ = readySignal.wait(timeout: .now() + .milliseconds(100))
+        }
+        throw MetroProcessError.notReady(stderr: stderrText)
+    }
+
+    var stdoutLines: [String] { state.withLock { $0.lines } }
+    var stderrText: String { state.withLock { $0.stderrText } }
+    var pid: Int32 { process.processIdentifier }
+
+    /// Sends `signal` (SIGKILL for a crash, SIGTERM for a graceful stop).
+    func kill(_ signal: Int32 = SIGKILL) {
+        if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits for the process to exit, up to `timeout`; returns its exit status or nil.
+    @discardableResult
+    func waitForExit(timeout: Duration = .seconds(15)) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline {
+            usleep(10_000)
+        }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        stdout.fileHandleForReading.readabilityHandler = nil
+        stderr.fileHandleForReading.readabilityHandler = nil
+    }
+}
+
+enum MetroProcessError: Error, CustomStringConvertible {
+    case exited(status: Int32, stderr: String)
+    case notReady(stderr: String)
+
+    var description: String {
+        switch self {
+        case .exited(let status, let err): "metro exited with status \(status) before it was ready:\n\(err)"
+        case .notReady(let err): "metro was not ready in time:\n\(err)"
+        }
+    }
+}
+
+/// A fresh temporary folder for one test, removed when released.
+final class TemporaryDirectory: @unchecked Sendable {
+    let url: URL
+    var path: String { url.path }
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("metro-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Waits for `condition` to hold, polling every `interval`, up to `timeout` (nats' `checkFor`).
+func waitFor(
+    _ what: String, timeout: Duration = .seconds(10), interval: Duration = .milliseconds(20),
+    _ condition: () throws -> Bool
+) throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return }
+        Thread.sleep(forTimeInterval: Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds))
+    }
+    throw WaitError.timedOut(what)
+}
+
+enum WaitError: Error { case timedOut(String) }
