@@ -1,0 +1,140 @@
+import Testing
+import ZeroMQ
+
+@Suite struct LimitTests {
+    @Test func pubDropsAtItsHighWaterMark() throws {
+        let ctx = try Context()
+        let pub = try ctx.socket(.pub)
+        try pub.set(.sendHighWaterMark(10))
+        let sub = try ctx.socket(.sub)
+        try sub.set(.receiveHighWaterMark(10))
+        try pub.bind("inproc://hwm")
+        try sub.connect("inproc://hwm")
+        try sub.subscribe("")
+        // Wait until the subscription is live, draining the probes.
+        try sub.set(.receiveTimeout(milliseconds: 5))
+        var live = false
+        for _ in 0..<1000 where !live {
+            try pub.send([0])
+            live = try sub.receive() != nil
+        }
+        #expect(live)
+        while try sub.receive(dontWait: true) != nil {}
+
+        // The subscriber stops reading: 1000 sends never block and most are dropped.
+        for i in 0..<1000 { try pub.send([UInt8(truncatingIfNeeded: i), 1]) }
+        var received = 0
+        while try sub.receive(dontWait: true) != nil { received += 1 }
+        #expect(received > 0)
+        #expect(received <= 20, "at most send HWM + receive HWM messages survive (got \(received))")
+    }
+
+    @Test func routerMandatoryFailsForAnUnknownPeer() throws {
+        let ctx = try Context()
+        let router = try ctx.socket(.router)
+        try router.set(.routerMandatory(true))
+        _ = try router.bindResolved("tcp://127.0.0.1:*")
+        do {
+            try router.send(multipart: [Array("nobody".utf8), Array("hello".utf8)])
+            Issue.record("expected EHOSTUNREACH")
+        } catch {
+            #expect(error.code == .hostUnreachable)
+        }
+    }
+
+    @Test func routerWithoutMandatoryDropsSilently() throws {
+        let ctx = try Context()
+        let router = try ctx.socket(.router)
+        _ = try router.bindResolved("tcp://127.0.0.1:*")
+        try router.send(multipart: [Array("nobody".utf8), Array("hello".utf8)])
+    }
+
+    @Test func maxMessageSizeDropsAnOversizedMessage() throws {
+        let ctx = try Context()
+        let pull = try ctx.socket(.pull)
+        try pull.set(.maxMessageSize(1000))
+        let endpoint = try pull.bindResolved("tcp://127.0.0.1:*")
+        let monitor = try pull.monitor([.accepted, .disconnected])
+
+        let push = try ctx.socket(.push)
+        try push.connect(endpoint)
+        #expect(try monitor.waitFor(.accepted, timeoutMilliseconds: 5000) != nil)
+        try push.send(Array(repeating: 1, count: 5000))
+        // libzmq drops the connection of a peer that sends an oversized frame.
+        #expect(try monitor.waitFor(.disconnected, timeoutMilliseconds: 5000) != nil)
+        try pull.set(.receiveTimeout(milliseconds: 200))
+        #expect(try pull.receive() == nil)
+
+        // A well-behaved peer still gets through.
+        let push2 = try ctx.socket(.push)
+        try push2.connect(endpoint)
+        try push2.send(Array(repeating: 2, count: 10))
+        try pull.set(.receiveTimeout(milliseconds: 5000))
+        #expect(try pull.receive() == Array(repeating: 2, count: 10))
+    }
+}
+
+@Suite struct MonitorTests {
+    @Test func reportsConnectAndDisconnect() throws {
+        let ctx = try Context()
+        let server = try ctx.socket(.router)
+        let endpoint = try server.bindResolved("tcp://127.0.0.1:*")
+        let client = try ctx.socket(.dealer)
+        let monitor = try client.monitor([.connected, .disconnected])
+        try client.connect(endpoint)
+        let connected = try #require(try monitor.waitFor(.connected, timeoutMilliseconds: 5000))
+        #expect(connected.endpoint == endpoint)
+        server.close()
+        let gone = try #require(try monitor.waitFor(.disconnected, timeoutMilliseconds: 5000))
+        #expect(gone.endpoint == endpoint)
+    }
+}
+
+@Suite struct CurveTests {
+    @Test func keyPairsAreZ85() throws {
+        try #require(Capability.curve.isAvailable)
+        let keys = try CurveKeyPair.generate()
+        #expect(keys.publicKey.utf8.count == 40)
+        #expect(keys.secretKey.utf8.count == 40)
+        #expect(keys != (try CurveKeyPair.generate()))
+    }
+
+    @Test func handshakeSucceedsWithTheRightServerKey() throws {
+        let ctx = try Context()
+        let serverKeys = try CurveKeyPair.generate()
+        let server = try ctx.socket(.rep)
+        try server.makeCurveServer(serverKeys)
+        let endpoint = try server.bindResolved("tcp://127.0.0.1:*")
+
+        let client = try ctx.socket(.req)
+        try client.makeCurveClient(try CurveKeyPair.generate(), serverKey: serverKeys.publicKey)
+        try client.connect(endpoint)
+        try client.send("secret hello")
+        try server.set(.receiveTimeout(milliseconds: 5000))
+        #expect(try server.receive() == Array("secret hello".utf8))
+    }
+
+    @Test func handshakeFailsWithAWrongServerKey() throws {
+        let ctx = try Context()
+        let serverKeys = try CurveKeyPair.generate()
+        let server = try ctx.socket(.rep)
+        try server.makeCurveServer(serverKeys)
+        let serverMonitor = try server.monitor(.handshakeFailed)
+        let endpoint = try server.bindResolved("tcp://127.0.0.1:*")
+
+        let client = try ctx.socket(.req)
+        let impostor = try CurveKeyPair.generate()
+        try client.makeCurveClient(try CurveKeyPair.generate(), serverKey: impostor.publicKey)
+        try client.connect(endpoint)
+        try client.send("should not arrive")
+        #expect(try serverMonitor.waitFor(.handshakeFailed, timeoutMilliseconds: 5000) != nil)
+        try server.set(.receiveTimeout(milliseconds: 200))
+        #expect(try server.receive() == nil)
+    }
+
+    @Test func rejectsMalformedKeys() throws {
+        let ctx = try Context()
+        let s = try ctx.socket(.req)
+        #expect(throws: ZMQError.self) { try s.set(.curveServerKey("too short")) }
+    }
+}
