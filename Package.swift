@@ -69,7 +69,11 @@ let package = Package(
         ),
 
         // Benchmarks live outside the test suite: `make bench`.
-        .target(name: "CBenchmarks", path: "Benchmarks/CBenchmarks"),
+        .target(
+            name: "CBenchmarks",
+            path: "Benchmarks/CBenchmarks",
+            linkerSettings: [.linkedLibrary("zmq"), .linkedLibrary("pthread")]
+        ),
         .executableTarget(
             name: "metro-bench",
             dependencies: [

@@ -120,8 +120,7 @@ public final class Socket {
 
     /// Sends `bytes` as one frame (copied). Throws `.wouldBlock` if a send timeout ran out.
     public func send(_ bytes: [UInt8], flags: SendFlags = []) throws(ZMQError) {
-        var m = Message(bytes: bytes)
-        try send(&m, flags: flags)
+        guard try sendBytes(bytes, flags) else { throw ZMQError(errno: EAGAIN, operation: "send") }
     }
 
     /// Sends the UTF-8 bytes of `string` as one frame.
@@ -132,8 +131,20 @@ public final class Socket {
 
     /// Queues `bytes` as one frame without blocking; `false` if it could not.
     public func trySend(_ bytes: [UInt8], flags: SendFlags = []) throws(ZMQError) -> Bool {
-        var m = Message(bytes: bytes)
-        return try trySend(&m, flags: flags)
+        try sendBytes(bytes, flags.union(.dontWait))
+    }
+
+    /// `zmq_send` copies the bytes into a new frame inside libzmq: no `Message` allocation.
+    @inline(__always)
+    private func sendBytes(_ bytes: [UInt8], _ flags: SendFlags) throws(ZMQError) -> Bool {
+        let socket = h
+        let outcome = try Syscall.call("send") {
+            bytes.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, flags.rawValue) }
+        }
+        switch outcome {
+        case .ok: return true
+        case .wouldBlock: return false
+        }
     }
 
     /// Sends `frames` as one multipart message. Throws `.wouldBlock` if the send

@@ -1,6 +1,124 @@
 import ArgumentParser
+import Foundation
+import MetroBroker
+import ZeroMQ
 
-struct DoctorCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "doctor", abstract: "Check this machine for running Metro.")
-    func run() async throws { print("doctor: to do") }
+/// `metro doctor`: checks that this machine can run Metro, and says how to fix
+/// what it finds. Exit status 0 when every check passes, 1 otherwise.
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check this machine for running Metro: libzmq, CURVE, ports, data folder."
+    )
+
+    @Option(help: "The broker configuration file (default: Broker/broker.yaml if present).")
+    var config: String?
+
+    @Option(help: "Override the data folder to check.")
+    var dataDir: String?
+
+    @Flag(help: "Print the results as JSON.")
+    var json = false
+
+    func run() throws {
+        var checks: [DoctorCheck] = []
+        checks.append(DoctorCheck.libraryVersion())
+        checks.append(DoctorCheck.curve())
+        do {
+            let (broker, source) = try ConfigurationFile.loadBroker(config)
+            checks.append(DoctorCheck(
+                name: "configuration", ok: true,
+                detail: source.map { "read \($0)" } ?? "no file; using built-in defaults"))
+            let endpoints = [
+                ("ingest", broker.endpoints.ingest), ("publish", broker.endpoints.publish),
+                ("events", broker.endpoints.events), ("consume", broker.endpoints.consume),
+            ]
+            for (name, endpoint) in endpoints {
+                checks.append(DoctorCheck.endpointFree(name: name, endpoint: endpoint, configFile: source))
+            }
+            checks.append(DoctorCheck.dataFolderWritable(dataDir ?? broker.dataDir))
+        } catch {
+            checks.append(DoctorCheck(name: "configuration", ok: false, detail: "\(error)"))
+        }
+
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(checks), as: UTF8.self))
+        } else {
+            for check in checks {
+                print("\(check.ok ? "ok  " : "FAIL") \(check.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(check.detail)")
+            }
+        }
+        if checks.contains(where: { !$0.ok }) { throw ExitCode(1) }
+    }
+}
+
+struct DoctorCheck: Codable {
+    let name: String
+    let ok: Bool
+    let detail: String
+
+    static func libraryVersion() -> DoctorCheck {
+        let v = LibraryVersion.current
+        let ok = v >= LibraryVersion(major: 4, minor: 3, patch: 0)
+        return DoctorCheck(
+            name: "libzmq", ok: ok,
+            detail: ok ? "version \(v)" : "version \(v) is too old: Metro needs 4.3 or newer (apt-get install libzmq3-dev)")
+    }
+
+    static func curve() -> DoctorCheck {
+        let ok = Capability.curve.isAvailable
+        return DoctorCheck(
+            name: "curve", ok: ok,
+            detail: ok ? "CURVE encryption is available"
+                : "this libzmq was built without CURVE (libsodium/tweetnacl): encrypted endpoints cannot work")
+    }
+
+    /// A port is free if a ZeroMQ socket can bind it right now (then it is released).
+    static func endpointFree(name: String, endpoint: String, configFile: String?) -> DoctorCheck {
+        let label = "port \(name)"
+        let fix = "stop the process that holds it, or change endpoints.\(name) in \(configFile ?? "Broker/broker.yaml")"
+        guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") else {
+            return DoctorCheck(name: label, ok: false, detail: "\(endpoint) is not a ZeroMQ endpoint (tcp://host:port)")
+        }
+        do {
+            let ctx = try Context(defaultLingerMilliseconds: 0)
+            let socket = try ctx.socket(.rep)
+            let bound = try socket.bindResolved(endpoint)
+            try socket.unbind(bound)
+            socket.close()
+            return DoctorCheck(name: label, ok: true, detail: "\(endpoint) is free")
+        } catch {
+            switch error.code {
+            case .addressInUse:
+                return DoctorCheck(name: label, ok: false, detail: "\(endpoint) is in use: \(fix)")
+            case .addressNotAvailable, .noSuchDevice:
+                return DoctorCheck(name: label, ok: false, detail: "\(endpoint) names an address this host does not have: \(fix)")
+            default:
+                return DoctorCheck(name: label, ok: false, detail: "\(endpoint) cannot be bound: \(error.message)")
+            }
+        }
+    }
+
+    /// The data folder exists (or can be made) and takes a write and an fsync.
+    static func dataFolderWritable(_ path: String) -> DoctorCheck {
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            return DoctorCheck(name: "data folder", ok: false, detail: "cannot create \(path): \(error.localizedDescription)")
+        }
+        let probe = (path as NSString).appendingPathComponent(".metro-doctor-\(getpid())")
+        let fd = open(probe, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
+        guard fd >= 0 else {
+            return DoctorCheck(name: "data folder", ok: false, detail: "\(path) is not writable: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd); unlink(probe) }
+        let wrote = "metro".withCString { write(fd, $0, 5) }
+        guard wrote == 5, fsync(fd) == 0 else {
+            return DoctorCheck(name: "data folder", ok: false, detail: "\(path): write or fsync failed: \(String(cString: strerror(errno)))")
+        }
+        return DoctorCheck(name: "data folder", ok: true, detail: "\(path) is writable (write + fsync)")
+    }
 }

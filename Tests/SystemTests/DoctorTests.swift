@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZeroMQ
 
 @Suite struct CLITests {
     @Test func versionPrintsTheVersion() throws {
@@ -7,5 +8,89 @@ import Testing
         #expect(p.waitForExit() == 0)
         try waitFor("stdout") { !p.stdoutLines.isEmpty }
         #expect(p.stdoutLines.first?.hasPrefix("0.") == true)
+    }
+}
+
+/// `metro doctor` against real ports and folders.
+@Suite struct DoctorTests {
+    /// Writes a broker configuration whose endpoints are free ephemeral ports, except
+    /// `taken` (if given), which is bound by a socket the test holds.
+    func configuration(in dir: TemporaryDirectory, ingest: String, dataDir: String) throws -> String {
+        let path = dir.url.appendingPathComponent("broker.yaml").path
+        let ctx = try Context(defaultLingerMilliseconds: 0)
+        var free: [String] = []
+        for _ in 0..<3 {
+            let s = try ctx.socket(.rep)
+            let e = try s.bindResolved("tcp://127.0.0.1:*")
+            try s.unbind(e)
+            free.append(e)
+        }
+        let yaml = """
+            endpoints:
+              ingest: \(ingest)
+              publish: \(free[0])
+              events: \(free[1])
+              consume: \(free[2])
+            dataDir: \(dataDir)
+            """
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func runDoctor(_ args: [String]) throws -> (Int32?, [String: (Bool, String)]) {
+        let p = try MetroProcess(["doctor", "--json"] + args)
+        let status = p.waitForExit()
+        try waitFor("doctor output") { p.stdoutLines.last == "]" }
+        let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
+        let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        var byName: [String: (Bool, String)] = [:]
+        for c in checks {
+            byName[c["name"] as! String] = (c["ok"] as! Bool, c["detail"] as! String)
+        }
+        return (status, byName)
+    }
+
+    @Test func passesOnFreePortsAndAWritableFolder() throws {
+        let dir = try TemporaryDirectory()
+        let ctx = try Context(defaultLingerMilliseconds: 0)
+        let s = try ctx.socket(.rep)
+        let ingest = try s.bindResolved("tcp://127.0.0.1:*")
+        try s.unbind(ingest)
+        let config = try configuration(in: dir, ingest: ingest, dataDir: dir.path + "/data")
+        let (status, checks) = try runDoctor(["--config", config])
+        #expect(status == 0)
+        #expect(checks["libzmq"]?.0 == true)
+        #expect(checks["port ingest"]?.0 == true)
+        #expect(checks["data folder"]?.0 == true)
+    }
+
+    @Test func reportsAPortInUseAndAnUnwritableFolder() throws {
+        let dir = try TemporaryDirectory()
+        let ctx = try Context(defaultLingerMilliseconds: 0)
+        let holder = try ctx.socket(.rep)
+        let ingest = try holder.bindResolved("tcp://127.0.0.1:*")
+        // A folder below a regular file cannot be created, even by root.
+        let blocker = dir.url.appendingPathComponent("file").path
+        try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
+        let config = try configuration(in: dir, ingest: ingest, dataDir: blocker + "/data")
+        let (status, checks) = try runDoctor(["--config", config])
+        #expect(status == 1)
+        let port = try #require(checks["port ingest"])
+        #expect(port.0 == false)
+        #expect(port.1.contains("in use"))
+        #expect(port.1.contains("endpoints.ingest"))
+        #expect(checks["port publish"]?.0 == true)
+        #expect(checks["data folder"]?.0 == false)
+    }
+
+    @Test func reportsABrokenConfigurationFile() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.url.appendingPathComponent("bad.yaml").path
+        try "journal:\n  segmentBytes: lots\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let (status, checks) = try runDoctor(["--config", path])
+        #expect(status == 1)
+        let c = try #require(checks["configuration"])
+        #expect(c.0 == false)
+        #expect(c.1.contains("segmentBytes"))
     }
 }
