@@ -19,24 +19,31 @@ struct WrapperBenchmark: ParsableCommand {
     @Option(help: "Rounds of each variant (alternating; the median is reported).") var rounds = 3
 
     func run() throws {
-        var swiftRates: [Double] = []
-        var cRates: [Double] = []
+        var swiftRates: [Double] = [], cRates: [Double] = []
+        var swiftCPU: [Double] = [], cCPU: [Double] = []
         for round in 1...rounds {
+            var cpu = processCPUSeconds()
             let c = metro_cbench_pubsub(Int32(count), Int32(size))
             guard c > 0 else { throw ValidationError("the C baseline failed") }
+            cCPU.append((processCPUSeconds() - cpu) / Double(count) * 1e6)
+            cpu = processCPUSeconds()
             let s = try swiftPubSub(count: count, size: size)
+            swiftCPU.append((processCPUSeconds() - cpu) / Double(count) * 1e6)
             cRates.append(c)
             swiftRates.append(s)
             print("round \(round): C \(Int(c)) msg/s, Swift \(Int(s)) msg/s")
         }
         let c = median(cRates), s = median(swiftRates)
+        let cc = median(cCPU), sc = median(swiftCPU)
         print("")
         print("PUB->SUB, TCP loopback, \(count) messages of \(size) bytes, median of \(rounds) rounds")
         print(Table.render(
-            header: ["variant", "msg/s", "MB/s", "ratio to C"],
+            header: ["variant", "msg/s", "MB/s", "ratio to C", "CPU µs/msg (all threads)"],
             rows: [
-                ["C (libzmq \(LibraryVersion.current))", fmt(c), fmt(c * Double(size) / 1e6), "1.00"],
-                ["Swift ZeroMQ wrapper", fmt(s), fmt(s * Double(size) / 1e6), String(format: "%.2f", s / c)],
+                ["C (libzmq \(LibraryVersion.current))", fmt(c), fmt(c * Double(size) / 1e6), "1.00",
+                 String(format: "%.2f", cc)],
+                ["Swift ZeroMQ wrapper", fmt(s), fmt(s * Double(size) / 1e6), String(format: "%.2f", s / c),
+                 String(format: "%.2f", sc)],
             ]))
     }
 }
@@ -86,6 +93,13 @@ func swiftPubSub(count: Int, size: Int) throws -> Double {
     guard !failed.load(ordering: .acquiring) else { throw ValidationError("the Swift publisher failed") }
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     return Double(count - 1) / seconds
+}
+
+/// CPU time used by this process so far (all threads, user + system).
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 func median(_ values: [Double]) -> Double {

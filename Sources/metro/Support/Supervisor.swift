@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+struct ChildSpec: Sendable {
+    let name: String
+    let arguments: [String]
+}
+
+/// Keeps child `metro` processes running: starts each, restarts one that exits
+/// (after a short back-off so a crash loop does not spin), and on graceful
+/// shutdown sends SIGTERM to all and waits for them. Each child's stdout and
+/// stderr pass through, so their `ready` lines and logs reach the operator.
+final class Supervisor: Service, @unchecked Sendable {
+    private let children: [ChildSpec]
+    private let logger: Logger
+    private let running = Mutex<[String: Process]>([:])
+    private let stopping = Atomic<Bool>(false)
+
+    init(children: [ChildSpec], logger: Logger) {
+        self.children = children
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for child in children {
+                    group.addTask { try await self.keepRunning(child, executable: executable) }
+                }
+                try await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .releasing)
+            for (_, process) in self.running.withLock({ $0 }) where process.isRunning {
+                kill(process.processIdentifier, SIGTERM)
+            }
+        }
+    }
+
+    private func keepRunning(_ child: ChildSpec, executable: URL) async throws {
+        var backoff = Duration.milliseconds(200)
+        while !stopping.load(ordering: .acquiring) {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = child.arguments
+            let exited = AsyncStream<Int32>.makeStream()
+            process.terminationHandler = { p in
+                exited.continuation.yield(p.terminationStatus)
+                exited.continuation.finish()
+            }
+            try process.run()
+            running.withLock { $0[child.name] = process }
+            logger.info("started \(child.name)", metadata: ["pid": "\(process.processIdentifier)"])
+            let started = ContinuousClock.now
+            var status: Int32 = -1
+            for await s in exited.stream { status = s }
+            if stopping.load(ordering: .acquiring) { break }
+            logger.error("\(child.name) exited with status \(status); restarting", metadata: ["backoff": "\(backoff)"])
+            // A child that ran for a while gets a fresh back-off; a crash loop backs off up to 5 s.
+            backoff = ContinuousClock.now - started > .seconds(10) ? .milliseconds(200) : min(backoff * 2, .seconds(5))
+            try await Task.sleep(for: backoff)
+        }
+    }
+}
