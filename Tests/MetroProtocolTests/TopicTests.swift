@@ -1,0 +1,65 @@
+import MetroProtocol
+import Testing
+
+@Suite struct TopicTests {
+    @Test(arguments: ["video.uploaded", "user-42.watched", "a", "A_b.c-d.0", String(repeating: "x", count: 255)])
+    func acceptsValidTopics(_ topic: String) {
+        #expect(Topic.validatePublishable(Array(topic.utf8)) == nil)
+    }
+
+    @Test(arguments: ["", ".a", "a.", "a..b", "a b", "vidéo", "a/b", "a\u{0}b", String(repeating: "x", count: 256)])
+    func rejectsInvalidTopics(_ topic: String) {
+        let error = Topic.validatePublishable(Array(topic.utf8))
+        #expect(error?.code == .invalidTopic)
+        #expect(error?.message.isEmpty == false)
+    }
+
+    @Test func reservedTopicsAreValidButNotPublishable() {
+        #expect(Topic.validate(Array(Topic.heartbeat.utf8)) == nil)
+        #expect(Topic.validatePublishable(Array(Topic.heartbeat.utf8))?.code == .invalidTopic)
+        #expect(Topic.validate(Array("a$b".utf8))?.code == .invalidTopic)
+    }
+
+    @Test func garbageBytesAreRejected() {
+        #expect(Topic.validate([0xff, 0xfe, 0x00])?.code == .invalidTopic)
+    }
+}
+
+@Suite struct WireErrorCodeTests {
+    @Test func codesRoundTripAsThreeDigits() {
+        for code in WireErrorCode.allCases {
+            #expect(code.frame.count == 3)
+            #expect(WireErrorCode(frame: code.frame) == code)
+        }
+    }
+
+    @Test func namesAreUnique() {
+        let names = WireErrorCode.allCases.map(\.name)
+        #expect(Set(names).count == names.count)
+    }
+
+    @Test func rejectsGarbage() {
+        #expect(WireErrorCode(frame: Array("999".utf8)) == nil)
+        #expect(WireErrorCode(frame: [0xff, 0xfe, 0xfd]) == nil)
+        #expect(WireErrorCode(frame: Array("1000".utf8)) == nil)
+    }
+
+    /// protocol.md §3.2 lists every code with its name; the table and the enum agree.
+    @Test func catalogueMatchesTheProtocolDocument() throws {
+        let doc = try String(contentsOfFile: ProtocolDocument.path, encoding: .utf8)
+        for code in WireErrorCode.allCases {
+            #expect(doc.contains("| \(code.rawValue) | \(code.name) |"), "protocol.md §3.2 lacks \(code)")
+        }
+    }
+}
+
+enum ProtocolDocument {
+    /// docs/protocol.md, found from this source file's location.
+    static var path: String {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("docs/protocol.md").path
+    }
+}
+
+import Foundation
