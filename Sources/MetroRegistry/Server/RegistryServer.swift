@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+import MetroProtocol
+import ServiceLifecycle
+import ZeroMQ
+
+/// A registry server: binds its ROUTER socket at `init` (so `endpoint` is known before
+/// anyone connects), then serves on a dedicated thread while `run()` is awaited.
+///
+/// Threading: `init` creates the sockets on the calling thread; `run()` moves them, once
+/// and as a whole, to a new thread (the loop thread) that alone uses and closes them.
+/// `run()` never blocks the cooperative pool: it awaits the thread's end. Graceful
+/// shutdown (or `stop()`, from any thread) shuts the server's own context down, which
+/// ends the loop. State is in memory only (protocol.md §5.1).
+public final class RegistryServer: Service, @unchecked Sendable {
+    // @unchecked: `loop` is touched by `run()` only, once, to hand it to the loop thread.
+    public let endpoint: String
+    private let context: Context
+    private var loop: RegistryLoop?
+    private let logger: Logger
+
+    public init(
+        configuration: Configuration, logger: Logger,
+        clock: @escaping @Sendable () -> RegistryState.Instant = RegistryServer.monotonicNanoseconds
+    ) throws(ZMQError) {
+        context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
+        let router = try context.socket(.router)
+        try router.set(.routerMandatory(true))
+        try router.set(.maxMessageSize(configuration.maxMessageBytes))
+        try router.set(.sendHighWaterMark(10_000))
+        try router.set(.receiveHighWaterMark(10_000))
+        endpoint = try router.bindResolved(configuration.endpoint)
+        let publisher: MembershipPublisher
+        if let broker = configuration.brokerEndpoint {
+            publisher = try ZeroMQMembershipPublisher(context: context, endpoint: broker, logger: logger)
+        } else {
+            publisher = DiscardingMembershipPublisher()
+        }
+        loop = RegistryLoop(router: router, publisher: publisher, configuration: configuration, logger: logger, clock: clock)
+        self.logger = logger
+    }
+
+    /// Serves until graceful shutdown or `stop()`. Call once.
+    public func run() async {
+        guard let loop else { preconditionFailure("RegistryServer.run() called twice") }
+        self.loop = nil
+        let transfer = UnsafeTransfer(loop)
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let thread = Thread {
+                    transfer.value.run()
+                    done.resume()
+                }
+                thread.name = "metro-registry"
+                thread.start()
+            }
+        } onGracefulShutdown: { [context] in
+            context.shutdown()
+        }
+        logger.info("registry stopped")
+    }
+
+    /// Ends the loop; safe from any thread.
+    public func stop() { context.shutdown() }
+
+    /// Nanoseconds on the monotonic clock, the default clock of leases.
+    @Sendable public static func monotonicNanoseconds() -> RegistryState.Instant {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// Moves a non-Sendable value to another thread exactly once (see `ZeroMQ.Context`).
+struct UnsafeTransfer<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
