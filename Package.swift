@@ -80,8 +80,21 @@ let package = Package(
             path: "Benchmarks/metro-bench"
         ),
 
+        // The registry's LOOKUP benchmark (issue 5): `swift run -c release metro-registry-bench`.
+        .executableTarget(
+            name: "metro-registry-bench",
+            dependencies: [
+                "ZeroMQ", "MetroProtocol", "MetroRegistry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/registry-bench"
+        ),
+
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "MetroRegistryTests", dependencies: ["MetroRegistry", "MetroProtocol"]),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol"]),
-        .testTarget(name: "SystemTests", dependencies: ["ZeroMQ", "MetroProtocol"]),
+        .testTarget(name: "SystemTests", dependencies: ["ZeroMQ", "MetroProtocol", "MetroKit"]),
     ]
 )

@@ -19,6 +19,9 @@ final class RegistryLoop {
     private let clock: @Sendable () -> RegistryState.Instant
     private var state = RegistryState()
     private var stats = RegistryStats()
+    /// Encoded LOOKUP replies by service, dropped whenever that service's membership
+    /// changes; LOOKUP is the hot path and its reply holds no lease times.
+    private var lookupReplies: [String: RegistryReply] = [:]
     private var errorCounters: [WireErrorCode: Counter] = [:]
     private let requestCounter = Counter(label: "metro_registry_requests_total")
     private let expiredCounter = Counter(label: "metro_registry_expired_total")
@@ -72,6 +75,7 @@ final class RegistryLoop {
         expiredCounter.increment(by: expired.count)
         let ts = Self.wallClockNanoseconds()
         for r in expired {
+            lookupReplies.removeValue(forKey: r.service)
             logger.info("lease expired", metadata: ["instance": "\(r.key)"])
             publisher.publish(MembershipEvent(.expired, r, timestampNanoseconds: ts))
         }
@@ -109,6 +113,7 @@ final class RegistryLoop {
             case .failure(let e): return .error(e)
             case .success(let outcome):
                 if outcome != .refreshed(changed: false) {
+                    lookupReplies.removeValue(forKey: r.service)
                     logger.info("registered", metadata: ["instance": "\(r.key)", "endpoints": "\(r.endpoints)"])
                     publisher.publish(MembershipEvent(.registered, r, timestampNanoseconds: Self.wallClockNanoseconds()))
                 }
@@ -121,12 +126,17 @@ final class RegistryLoop {
             switch state.deregister(key, now: now) {
             case .failure(let e): return .error(e)
             case .success(let r):
+                lookupReplies.removeValue(forKey: r.service)
                 logger.info("deregistered", metadata: ["instance": "\(r.key)"])
                 publisher.publish(MembershipEvent(.deregistered, r, timestampNanoseconds: Self.wallClockNanoseconds()))
                 return .ok(EmptyBody())
             }
         case .lookup(let service):
-            return .ok(state.lookup(service, now: now))
+            if let cached = lookupReplies[service], now < state.nextExpiry ?? .max { return cached }
+            let reply = RegistryReply.ok(state.lookup(service, now: now))
+            if lookupReplies.count >= 1024 { lookupReplies.removeAll(keepingCapacity: true) }  // bound: names are client-chosen
+            lookupReplies[service] = reply
+            return reply
         case .list:
             return .ok(state.list(now: now))
         case .stats:
