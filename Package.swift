@@ -95,6 +95,12 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "MetroRegistryTests", dependencies: ["MetroRegistry", "MetroProtocol"]),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol"]),
-        .testTarget(name: "SystemTests", dependencies: ["ZeroMQ", "MetroProtocol", "MetroKit"]),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: [
+                "ZeroMQ", "MetroProtocol", "MetroKit",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
     ]
 )
