@@ -46,10 +46,10 @@ struct RegistryCommand: AsyncParsableCommand {
                 endpoint: endpoint, brokerEndpoint: broker, ttlRange: minTTL...maxTTL,
                 sweepIntervalMilliseconds: sweepInterval),
             logger: logger)
-        ReadyLine.print(["endpoint": server.endpoint])
         logger.info("registry listening", metadata: ["endpoint": "\(server.endpoint)", "broker": "\(broker ?? "none")"])
         let group = ServiceGroup(
-            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [server, ReadyLine(fields: ["endpoint": server.endpoint])], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
@@ -57,8 +57,17 @@ struct RegistryCommand: AsyncParsableCommand {
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// The readiness line every long-running `metro` command prints once its sockets are
-/// bound (`ready {json}`), written straight to fd 1 so no buffer delays it.
-enum ReadyLine {
+/// bound (`ready {json}`), written straight to fd 1 so no buffer delays it. As a
+/// `Service`, last in the group, it prints once the group runs, so the signal handlers
+/// are installed by then and a SIGTERM right after `ready` is a graceful stop.
+struct ReadyLine: Service {
+    let fields: [String: String]
+
+    func run() async throws {
+        Self.print(fields)
+        try? await gracefulShutdown()
+    }
+
     static func print(_ fields: [String: String]) {
         let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         FileHandle.standardOutput.write(Data("ready ".utf8) + json + Data("\n".utf8))

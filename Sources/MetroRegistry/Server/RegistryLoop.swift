@@ -22,7 +22,7 @@ final class RegistryLoop {
     /// Encoded LOOKUP replies by service, dropped whenever that service's membership
     /// changes; LOOKUP is the hot path and its reply holds no lease times.
     private var lookupReplies: [String: RegistryReply] = [:]
-    private var errorCounters: [WireErrorCode: Counter] = [:]
+    private var errorCounters: [String: Counter] = [:]
     private let requestCounter = Counter(label: "metro_registry_requests_total")
     private let expiredCounter = Counter(label: "metro_registry_expired_total")
 
@@ -106,6 +106,9 @@ final class RegistryLoop {
     }
 
     private func serve(_ request: RegistryRequest) -> RegistryReply {
+        // Leases that ran out since the last poll go first (one comparison when none did),
+        // so the state never holds an expired lease while it answers.
+        sweep()
         let now = clock()
         switch request {
         case .register(let r):
@@ -159,10 +162,10 @@ final class RegistryLoop {
     private func count(_ code: WireErrorCode, dropped: Bool = false) {
         let key = dropped ? "dropped" : String(code.rawValue)
         stats.errors[key, default: 0] += 1
-        if errorCounters[code] == nil {
-            errorCounters[code] = Counter(label: "metro_registry_errors_total", dimensions: [("code", key)])
+        if errorCounters[key] == nil {
+            errorCounters[key] = Counter(label: "metro_registry_errors_total", dimensions: [("code", key)])
         }
-        errorCounters[code]!.increment()
+        errorCounters[key]!.increment()
     }
 
     static func wallClockNanoseconds() -> UInt64 {
