@@ -29,36 +29,37 @@ struct RegistryBench: ParsableCommand {
     @Option(help: "Instances registered under the looked-up service.")
     var instances = 5
 
+    @Flag(inversion: .prefixedNo, help: "Also measure a bare ROUTER echo loop (the transport's ceiling here).")
+    var baseline = true
+
     func run() throws {
         var server: RegistryServer?
-        var serverThread: Thread?
         var target = endpoint ?? ""
         if endpoint == nil {
             let s = try RegistryServer(
                 configuration: .init(endpoint: "tcp://127.0.0.1:*"), logger: Logger(label: "bench"))
-            let box = UnsafeBox(s)
-            let t = Thread {
-                let done = DispatchSemaphore(value: 0)
-                Task { await box.value.run(); done.signal() }
-                done.wait()
-            }
-            t.start()
+            Task { await s.run() }
             server = s
-            serverThread = t
             target = s.endpoint
         }
+        let echo = baseline ? try EchoServer() : nil
         let context = try Context()
         try seed(context: context, endpoint: target)
-        print("registry \(target), \(instances) instances of 'bench', \(seconds) s per run")
-        print("clients  lookups/s  p50 µs  p99 µs  p99.9 µs  max µs")
+        print("registry \(target), \(instances) instances of 'bench', \(seconds) s per run, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("server         clients  lookups/s  p50 µs  p99 µs  p99.9 µs  max µs")
         for n in clients.split(separator: ",").compactMap({ Int($0) }) {
-            let r = try measure(context: context, endpoint: target, clients: n)
-            print(
-                String(n).padding(toLength: 9, withPad: " ", startingAt: 0)
-                    + String(format: "%9.0f  %6.0f  %6.0f  %8.0f  %6.0f", r.rate, r.p50, r.p99, r.p999, r.max))
+            var targets = [("registry", target)]
+            if let echo { targets.append(("ROUTER echo", echo.endpoint)) }
+            for (name, ep) in targets {
+                let r = try measure(context: context, endpoint: ep, clients: n)
+                print(
+                    name.padding(toLength: 15, withPad: " ", startingAt: 0)
+                        + String(n).padding(toLength: 9, withPad: " ", startingAt: 0)
+                        + String(format: "%9.0f  %6.0f  %6.0f  %8.0f  %6.0f", r.rate, r.p50, r.p99, r.p999, r.max))
+            }
         }
         server?.stop()
-        _ = serverThread
+        echo?.stop()
     }
 
     private func seed(context: Context, endpoint: String) throws {
@@ -123,7 +124,35 @@ struct RegistryBench: ParsableCommand {
     }
 }
 
-struct UnsafeBox<T>: @unchecked Sendable {
+/// The yardstick: a ROUTER loop on its own thread that answers every request with a
+/// fixed LOOKUP-sized reply, without decoding. Same sockets and options as the registry.
+final class EchoServer: @unchecked Sendable {
+    let endpoint: String
+    private let context: Context
+
+    init() throws {
+        context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
+        let router = try context.socket(.router)
+        endpoint = try router.bindResolved("tcp://127.0.0.1:*")
+        let reply = RegistryReply.ok(LookupResult(service: "bench", instances: [])).encode()
+        let box = Box(router)
+        Thread {
+            let router = box.value
+            let poller = Poller()
+            poller.add(router)
+            while (try? poller.poll(timeoutMilliseconds: -1)) != nil {
+                while let frames = try? router.receiveMultipart(dontWait: true) {
+                    _ = try? router.trySend(multipart: Array(frames.prefix(2)) + reply)
+                }
+            }
+            router.close()
+        }.start()
+    }
+
+    func stop() { context.shutdown() }
+}
+
+struct Box<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
