@@ -90,7 +90,10 @@ struct RegistryBench: ParsableCommand {
             Thread {
                 defer { done.leave() }
                 var h = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
-                guard let req = try? context.socket(.req), (try? req.connect(endpoint)) != nil else { return }
+                // Each client has its own context (own I/O thread), as separate processes would.
+                guard let ctx = try? Context(ioThreads: 1, defaultLingerMilliseconds: 0),
+                      let req = try? ctx.socket(.req), (try? req.connect(endpoint)) != nil
+                else { return }
                 // Warm up the connection before the clock starts.
                 _ = try? req.send(multipart: request)
                 _ = try? req.receiveMultipart()
