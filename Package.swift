@@ -93,7 +93,10 @@ let package = Package(
         ),
 
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
-        .testTarget(name: "MetroRegistryTests", dependencies: ["MetroRegistry", "MetroProtocol"]),
+        .testTarget(
+            name: "MetroRegistryTests",
+            dependencies: ["MetroRegistry", "MetroProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol"]),
         .testTarget(
             name: "SystemTests",

@@ -19,8 +19,10 @@ public final class RegistryServer: Service, @unchecked Sendable {
     private var loop: RegistryLoop?
     private let logger: Logger
 
+    /// Binds the registry. `publisher` replaces the PUB socket that `brokerEndpoint`
+    /// would make (it then belongs to the loop thread); `clock` drives the leases.
     public init(
-        configuration: Configuration, logger: Logger,
+        configuration: Configuration, logger: Logger, publisher: MembershipPublisher? = nil,
         clock: @escaping @Sendable () -> RegistryState.Instant = RegistryServer.monotonicNanoseconds
     ) throws(ZMQError) {
         context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
@@ -30,13 +32,15 @@ public final class RegistryServer: Service, @unchecked Sendable {
         try router.set(.sendHighWaterMark(10_000))
         try router.set(.receiveHighWaterMark(10_000))
         endpoint = try router.bindResolved(configuration.endpoint)
-        let publisher: MembershipPublisher
-        if let broker = configuration.brokerEndpoint {
-            publisher = try ZeroMQMembershipPublisher(context: context, endpoint: broker, logger: logger)
+        let chosen: MembershipPublisher
+        if let publisher {
+            chosen = publisher
+        } else if let broker = configuration.brokerEndpoint {
+            chosen = try ZeroMQMembershipPublisher(context: context, endpoint: broker, logger: logger)
         } else {
-            publisher = DiscardingMembershipPublisher()
+            chosen = DiscardingMembershipPublisher()
         }
-        loop = RegistryLoop(router: router, publisher: publisher, configuration: configuration, logger: logger, clock: clock)
+        loop = RegistryLoop(router: router, publisher: chosen, configuration: configuration, logger: logger, clock: clock)
         self.logger = logger
     }
 
