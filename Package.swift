@@ -98,6 +98,7 @@ let package = Package(
             dependencies: ["MetroRegistry", "MetroProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol"]),
+        .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ"]),
         .testTarget(
             name: "SystemTests",
             dependencies: [
