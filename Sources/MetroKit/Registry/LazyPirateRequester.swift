@@ -22,11 +22,16 @@ final class LazyPirateRequester {
     }
 
     /// Sends `request` and returns the registry's reply (OK or ERROR), or why there is none.
-    func request(_ request: RegistryRequest) -> Result<RegistryReply, RegistryClientError> {
+    /// `isStopping` is asked before each retry, so closing the client never waits out
+    /// the whole retry budget.
+    func request(_ request: RegistryRequest, isStopping: () -> Bool = { false }) -> Result<RegistryReply, RegistryClientError> {
         let frames = request.encode()
         let command = request.command
         var tried: [String] = []
         for attempt in 1...configuration.attempts {
+            if attempt > 1 && isStopping() {
+                return .failure(RegistryClientError(.closed, command: command, message: "the client closed while retrying"))
+            }
             let endpoint = configuration.endpoints[endpointIndex]
             tried.append(endpoint)
             do throws(ZMQError) {

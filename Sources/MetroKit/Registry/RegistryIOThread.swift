@@ -158,7 +158,7 @@ final class RegistryIOThread: Sendable {
                 }
                 if stopping { return }
                 guard let job else { break }
-                job.completion(requester.request(job.request))
+                job.completion(requester.request(job.request) { self.shared.withLock { $0.stopping } })
             }
         }
     }

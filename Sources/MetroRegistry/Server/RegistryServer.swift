@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MetroProtocol
 import ServiceLifecycle
+import Synchronization
 import ZeroMQ
 
 /// A registry server: binds its ROUTER socket at `init` (so `endpoint` is known before
@@ -12,11 +13,11 @@ import ZeroMQ
 /// `run()` never blocks the cooperative pool: it awaits the thread's end. Graceful
 /// shutdown (or `stop()`, from any thread) shuts the server's own context down, which
 /// ends the loop. State is in memory only (protocol.md §5.1).
-public final class RegistryServer: Service, @unchecked Sendable {
-    // @unchecked: `loop` is touched by `run()` only, once, to hand it to the loop thread.
+public final class RegistryServer: Service, Sendable {
     public let endpoint: String
     private let context: Context
-    private var loop: RegistryLoop?
+    /// Taken, once, by `run()` to hand to the loop thread.
+    private let loop: Mutex<UnsafeTransfer<RegistryLoop>?>
     private let logger: Logger
 
     /// Binds the registry. `publisher` replaces the PUB socket that `brokerEndpoint`
@@ -40,15 +41,14 @@ public final class RegistryServer: Service, @unchecked Sendable {
         } else {
             chosen = DiscardingMembershipPublisher()
         }
-        loop = RegistryLoop(router: router, publisher: chosen, configuration: configuration, logger: logger, clock: clock)
+        loop = Mutex(UnsafeTransfer(
+            RegistryLoop(router: router, publisher: chosen, configuration: configuration, logger: logger, clock: clock)))
         self.logger = logger
     }
 
     /// Serves until graceful shutdown or `stop()`. Call once.
     public func run() async {
-        guard let loop else { preconditionFailure("RegistryServer.run() called twice") }
-        self.loop = nil
-        let transfer = UnsafeTransfer(loop)
+        guard let transfer = loop.withLock({ $0.take() }) else { preconditionFailure("RegistryServer.run() called twice") }
         await withGracefulShutdownHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 let thread = Thread {
