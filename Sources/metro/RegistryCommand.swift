@@ -30,6 +30,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard minTTL > 0, minTTL <= maxTTL else { throw ValidationError("need 0 < --min-ttl-ms <= --max-ttl-ms") }
+        guard maxTTL <= 86_400_000 else { throw ValidationError("--max-ttl-ms is at most one day (86400000)") }
         guard sweepInterval > 0 else { throw ValidationError("--sweep-interval-ms must be positive") }
     }
 

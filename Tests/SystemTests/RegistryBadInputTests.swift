@@ -63,6 +63,29 @@ extension RegistrySystemTests {
             #expect(registry.process.process.isRunning)
         }
 
+        @Test func randomMessagesAllGetRepliesAndTheRegistrySurvives() throws {
+            let registry = try RegistryUnderTest()
+            let context = try Context(defaultLingerMilliseconds: 0)
+            let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
+            defer { client.close() }
+            var rng = SplitMix64(seed: 0x5EED)
+            let commands = RegistryCommand.allCases.map(\.frame) + [bytes("NOPE"), []]
+            var errors = 0
+            for _ in 0..<400 {
+                var frames: [[UInt8]] = []
+                frames.append(rng.next() % 2 == 0 ? Self.v : rng.bytes(Int(rng.next() % 12)))
+                if rng.next() % 5 != 0 { frames.append(commands[Int(rng.next() % UInt64(commands.count))]) }
+                for _ in 0..<Int(rng.next() % 3) {
+                    frames.append(rng.next() % 3 == 0 ? bytes(Self.good) : rng.bytes(Int(rng.next() % 300)))
+                }
+                if frames.isEmpty { frames = [[]] }
+                if try client.errorCode(frames) != nil { errors += 1 }
+            }
+            #expect(errors > 300)
+            #expect(try client.lookup("profiles").count <= 1)
+            #expect(try client.stats().requests >= 400)
+        }
+
         @Test func aDealerWithoutDelimiterIsAnsweredToo() throws {
             let registry = try RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
@@ -116,4 +139,18 @@ extension RegistrySystemTests {
             #expect(try client.lookup("profiles").isEmpty)
         }
     }
+}
+
+/// A small deterministic PRNG, so a failing random input can be replayed.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
 }

@@ -24,7 +24,10 @@ public struct RegistryState: Sendable {
         public var registration: Registration
         public var registeredAt: Instant
         public var lastHeartbeat: Instant
-        public var expiresAt: Instant { lastHeartbeat &+ registration.ttlMilliseconds * 1_000_000 }
+        public var expiresAt: Instant {
+            // Clamped so a configured TTL of centuries cannot overflow.
+            lastHeartbeat &+ min(registration.ttlMilliseconds, UInt64.max / 4_000_000) * 1_000_000
+        }
 
         func status(now: Instant) -> InstanceStatus {
             let r = registration
