@@ -24,6 +24,15 @@ extension RegistrySystemTests {
             #expect(second.stderrText.contains("Address already in use") || second.stderrText.contains("address"))
         }
 
+        @Test func servicesFailsClearlyWhenNoRegistryAnswers() throws {
+            let gone = try RegistryUnderTest()
+            gone.crash()
+            let p = try MetroProcess(["services", "--registry", gone.endpoint, "--timeout-ms", "200"])
+            let status = p.waitForExit(timeout: .seconds(10))
+            #expect(status != nil && status != 0)
+            #expect(p.stderrText.contains("unreachable"), "\(p.stderrText)")
+        }
+
         @Test func servicesWatchPollsWithoutABroker() throws {
             let registry = try RegistryUnderTest()
             let watch = try MetroProcess(["services", "--registry", registry.endpoint, "--watch", "--interval-ms", "50"])

@@ -11,7 +11,8 @@ extension RegistryClient {
         /// `$registry.*` events and `membershipEvents()` streams them.
         public var eventsEndpoint: String?
         /// How long a cached LOOKUP is served without asking again (zero disables the
-        /// cache). Events invalidate entries earlier.
+        /// cache). Events invalidate entries earlier; without `eventsEndpoint` nothing
+        /// does, so the client caps the age at one second.
         public var cacheMaxAge: Duration
 
         public init(
