@@ -80,7 +80,8 @@ let package = Package(
             path: "Benchmarks/metro-bench"
         ),
 
-        // The registry's LOOKUP benchmark (issue 5): `swift run -c release metro-registry-bench`.
+        // The registry's LOOKUP benchmark (issue 5):
+        // `swift build -c release --scratch-path .build-release --product metro-registry-bench`.
         .executableTarget(
             name: "metro-registry-bench",
             dependencies: [

@@ -51,7 +51,7 @@ final class RegistryIOThread: Sendable {
             }
             for w in waiters { w.resume() }
         }
-        thread.name = "metro-registry-client"
+        thread.name = "metro-regclient"
         thread.start()
     }
 
