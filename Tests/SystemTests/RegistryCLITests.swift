@@ -33,6 +33,17 @@ extension RegistrySystemTests {
             #expect(p.stderrText.contains("unreachable"), "\(p.stderrText)")
         }
 
+        @Test func announceRefusedForGoodExitsWithTheRegistrysError() throws {
+            let registry = try RegistryUnderTest()
+            let p = try MetroProcess([
+                "announce", "--registry", registry.endpoint, "--service", "Bad_Name", "--instance", "x",
+                "--endpoint", "tcp://127.0.0.1:1",
+            ])
+            let status = p.waitForExit(timeout: .seconds(10))
+            #expect(status != nil && status != 0)
+            #expect(p.stderrText.contains("302"), "\(p.stderrText)")
+        }
+
         @Test func servicesWatchPollsWithoutABroker() throws {
             let registry = try RegistryUnderTest()
             let watch = try MetroProcess(["services", "--registry", registry.endpoint, "--watch", "--interval-ms", "50"])

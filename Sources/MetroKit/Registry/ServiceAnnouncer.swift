@@ -9,8 +9,9 @@ import ServiceLifecycle
 /// process holds the instance id (305), and deregisters on graceful shutdown.
 ///
 /// A swift-service-lifecycle `Service`: put it after the service's own rpc server in
-/// the `ServiceGroup`, so it deregisters before the server stops. `run()` throws only
-/// when the registry says this incarnation is stale (301): a newer one has taken over.
+/// the `ServiceGroup`, so it deregisters before the server stops. `run()` throws when
+/// the registry refuses the registration for good (a bad field, or 301: a newer
+/// incarnation has taken over).
 public struct ServiceAnnouncer: Service {
     public let registration: Registration
     public let heartbeatInterval: Duration
@@ -55,6 +56,17 @@ public struct ServiceAnnouncer: Service {
         }
     }
 
+    /// Whether a failed REGISTER may succeed later: the registry was unreachable or
+    /// busy, or another live process still holds the id (305). A registration the
+    /// registry refuses on its merits (bad name, endpoint, TTL; stale epoch) never will.
+    static func isWorthRetrying(_ e: RegistryClientError) -> Bool {
+        switch e.wireCode {
+        case nil: e.code == .unreachable
+        case .instanceConflict?, .internalError?, .unavailable?: true
+        default: false
+        }
+    }
+
     private func keepLease() async throws {
         var registered = false
         while true {
@@ -64,9 +76,8 @@ public struct ServiceAnnouncer: Service {
                     registered = true
                     logger.info("registered", metadata: ["instance": "\(registration.key)"])
                     onRegistered(grant)
-                } catch let e where e.wireCode == .staleEpoch {
-                    throw e
                 } catch {
+                    guard Self.isWorthRetrying(error) else { throw error }
                     logger.warning("register failed; retrying", metadata: ["error": "\(error)"])
                 }
             } else {
