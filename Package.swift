@@ -84,8 +84,32 @@ let package = Package(
             path: "Benchmarks/metro-bench"
         ),
 
+        // The registry's LOOKUP benchmark (issue 5):
+        // `swift build -c release --scratch-path .build-release --product metro-registry-bench`.
+        .executableTarget(
+            name: "metro-registry-bench",
+            dependencies: [
+                "ZeroMQ", "MetroProtocol", "MetroRegistry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/registry-bench"
+        ),
+
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(
+            name: "MetroRegistryTests",
+            dependencies: ["MetroRegistry", "MetroProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol"]),
-        .testTarget(name: "SystemTests", dependencies: ["ZeroMQ", "MetroProtocol"]),
+        .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ"]),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: [
+                "ZeroMQ", "MetroProtocol", "MetroKit",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
     ]
 )

@@ -14,6 +14,7 @@ struct Metro: AsyncParsableCommand {
             BrokerCommand.self,
             RegistryCommand.self,
             ServicesCommand.self,
+            AnnounceCommand.self,
             UpCommand.self,
         ]
     )

@@ -20,7 +20,7 @@ struct UpCommand: AsyncParsableCommand {
     var config: String?
 
     @Option(help: "Registry endpoint to bind.")
-    var registry = "tcp://127.0.0.1:7710"
+    var registry = "tcp://127.0.0.1:7400"
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }

@@ -1,0 +1,82 @@
+import Logging
+import MetroProtocol
+import ZeroMQ
+
+/// Sends one registry request at a time over REQ, the Lazy Pirate way (zguide ch. 4):
+/// wait `timeout` for the reply; on silence close the REQ socket (its lockstep is now
+/// stuck), open a fresh one on the next endpoint, resend; after `attempts` give up with
+/// `unreachable`. A REQ socket is never left waiting for a reply that will not come.
+///
+/// Threading: non-Sendable; owned by the client's I/O thread, which alone calls `request`.
+final class LazyPirateRequester {
+    private let context: Context
+    private let configuration: RegistryClient.Configuration
+    private let logger: Logger
+    private var socket: Socket?
+    private var endpointIndex = 0
+
+    init(context: Context, configuration: RegistryClient.Configuration, logger: Logger) {
+        self.context = context
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Sends `request` and returns the registry's reply (OK or ERROR), or why there is none.
+    /// `isStopping` is asked before each retry, so closing the client never waits out
+    /// the whole retry budget.
+    func request(_ request: RegistryRequest, isStopping: () -> Bool = { false }) -> Result<RegistryReply, RegistryClientError> {
+        let frames = request.encode()
+        let command = request.command
+        var tried: [String] = []
+        for attempt in 1...configuration.attempts {
+            if attempt > 1 && isStopping() {
+                return .failure(RegistryClientError(.closed, command: command, message: "the client closed while retrying"))
+            }
+            let endpoint = configuration.endpoints[endpointIndex]
+            tried.append(endpoint)
+            do throws(ZMQError) {
+                let s: Socket
+                if let existing = socket { s = existing } else { s = try open(endpoint) }
+                socket = s
+                try s.send(multipart: frames)
+                if let reply = try s.receiveMultipart() {
+                    switch RegistryReply.decode(reply) {
+                    case .success(let r): return .success(r)
+                    case .failure(let e):
+                        return .failure(RegistryClientError(.protocolViolation, command: command, message: e.message))
+                    }
+                }
+            } catch let error where error.code == .contextTerminated {
+                reset()
+                return .failure(RegistryClientError(.closed, command: command, message: "the client is closed"))
+            } catch {
+                logger.debug("registry attempt failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+            }
+            // Timed out (or failed): the REQ socket is stuck in its lockstep; drop it.
+            logger.debug("registry request timed out", metadata: [
+                "command": "\(command.rawValue)", "endpoint": "\(endpoint)", "attempt": "\(attempt)",
+            ])
+            reset()
+            endpointIndex = (endpointIndex + 1) % configuration.endpoints.count
+        }
+        return .failure(RegistryClientError(
+            .unreachable, command: command,
+            message: "no reply after \(configuration.attempts) attempts of \(configuration.requestTimeout) "
+                + "(tried \(tried.joined(separator: ", ")))"))
+    }
+
+    /// Closes the REQ socket (on the owning thread).
+    func reset() {
+        socket?.close()
+        socket = nil
+    }
+
+    private func open(_ endpoint: String) throws(ZMQError) -> Socket {
+        let s = try context.socket(.req)
+        try s.set(.linger(milliseconds: 0))
+        try s.set(.receiveTimeout(milliseconds: configuration.timeoutMilliseconds))
+        try s.set(.sendTimeout(milliseconds: configuration.timeoutMilliseconds))
+        try s.connect(endpoint)
+        return s
+    }
+}

@@ -1,0 +1,55 @@
+/// A membership change the registry publishes (protocol.md §5.10):
+/// `[$registry.<kind>] [headers: json "{}"] [payload: json]`, topic first so that
+/// ZeroMQ's prefix filtering works (§2.2).
+public struct MembershipEvent: Codable, Hashable, Sendable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case registered, deregistered, expired
+
+        /// The reserved topic this kind is published on.
+        public var topic: String { Topic.registryPrefix + rawValue }
+    }
+
+    public var kind: Kind
+    public var service: String
+    public var instance: String
+    public var epoch: UInt64
+    public var endpoints: [String]
+    public var metadata: [String: String]
+    /// Wall-clock time of the change, nanoseconds since the Unix epoch (§2.5).
+    public var timestampNanoseconds: UInt64
+
+    public init(_ kind: Kind, _ r: Registration, timestampNanoseconds: UInt64) {
+        self.kind = kind
+        service = r.service
+        instance = r.instance
+        epoch = r.epoch
+        endpoints = r.endpoints
+        metadata = r.metadata
+        self.timestampNanoseconds = timestampNanoseconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind = "event"
+        case service, instance, epoch, endpoints, metadata
+        case timestampNanoseconds = "ts"
+    }
+
+    public static let headersFrame: [UInt8] = Array("{}".utf8)
+
+    /// The three frames as published.
+    public func encode() -> [[UInt8]] {
+        [Array(kind.topic.utf8), Self.headersFrame, RegistryJSON.encode(self)]
+    }
+
+    /// Decodes an event from a subscriber's frames: the first frame is the topic and
+    /// the last the JSON payload, so frames a broker adds in between (a sequence
+    /// number) are tolerated. Nil for anything else.
+    public static func decode(_ frames: [[UInt8]]) -> MembershipEvent? {
+        guard frames.count >= 2, let topic = String(validating: frames[0], as: UTF8.self),
+              topic.hasPrefix(Topic.registryPrefix), let payload = frames.last,
+              case .success(let event) = RegistryJSON.decode(MembershipEvent.self, from: payload, what: "event"),
+              event.kind.topic == topic
+        else { return nil }
+        return event
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+
+/// The JSON coding every registry body uses (protocol.md §5.3): UTF-8, keys sorted,
+/// slashes unescaped, so encoded bodies are byte-stable and match the test vectors.
+public enum RegistryJSON {
+    public static func encode(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding our own Codable structs of strings and integers cannot fail.
+        return try! Array(encoder.encode(value))
+    }
+
+    /// Decodes a JSON body: 103 when it is not UTF-8, 104 when it is not JSON or
+    /// lacks a required field.
+    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String) -> Result<T, WireError> {
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            return .failure(WireError(.invalidUTF8, "the \(what) body is not valid UTF-8"))
+        }
+        do {
+            return .success(try JSONDecoder().decode(T.self, from: Data(bytes)))
+        } catch let DecodingError.keyNotFound(key, _) {
+            return .failure(WireError(.invalidJSON, "the \(what) body lacks the required field '\(key.stringValue)'"))
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return .failure(WireError(.invalidJSON, "the \(what) body has a wrong type at '\(path)'"))
+        } catch {
+            return .failure(WireError(.invalidJSON, "the \(what) body is not valid JSON"))
+        }
+    }
+}

@@ -1,0 +1,100 @@
+/// The JSON bodies of the registry's OK replies (protocol.md §5.4–5.9).
+
+/// OK body of REGISTER and HEARTBEAT: the lease as granted.
+public struct LeaseGrant: Codable, Hashable, Sendable {
+    public var ttlMilliseconds: UInt64
+
+    public init(ttlMilliseconds: UInt64) { self.ttlMilliseconds = ttlMilliseconds }
+
+    enum CodingKeys: String, CodingKey { case ttlMilliseconds = "ttl_ms" }
+}
+
+/// One instance as LOOKUP returns it: only what a caller needs to connect.
+public struct InstanceInfo: Codable, Hashable, Sendable {
+    public var instance: String
+    public var epoch: UInt64
+    public var endpoints: [String]
+    public var metadata: [String: String]
+
+    public init(instance: String, epoch: UInt64, endpoints: [String], metadata: [String: String]) {
+        self.instance = instance
+        self.epoch = epoch
+        self.endpoints = endpoints
+        self.metadata = metadata
+    }
+}
+
+/// OK body of LOOKUP: the healthy instances of one service, sorted by instance id.
+public struct LookupResult: Codable, Hashable, Sendable {
+    public var service: String
+    public var instances: [InstanceInfo]
+
+    public init(service: String, instances: [InstanceInfo]) {
+        self.service = service
+        self.instances = instances
+    }
+}
+
+/// One instance as LIST returns it, with its lease.
+public struct InstanceStatus: Codable, Hashable, Sendable {
+    public var service: String
+    public var instance: String
+    public var epoch: UInt64
+    public var endpoints: [String]
+    public var metadata: [String: String]
+    public var ttlMilliseconds: UInt64
+    /// Milliseconds since this incarnation registered.
+    public var ageMilliseconds: UInt64
+    /// Milliseconds since the last REGISTER or HEARTBEAT.
+    public var sinceHeartbeatMilliseconds: UInt64
+    /// Milliseconds until the lease runs out.
+    public var leaseLeftMilliseconds: UInt64
+
+    public init(
+        service: String, instance: String, epoch: UInt64, endpoints: [String], metadata: [String: String],
+        ttlMilliseconds: UInt64, ageMilliseconds: UInt64, sinceHeartbeatMilliseconds: UInt64, leaseLeftMilliseconds: UInt64
+    ) {
+        self.service = service
+        self.instance = instance
+        self.epoch = epoch
+        self.endpoints = endpoints
+        self.metadata = metadata
+        self.ttlMilliseconds = ttlMilliseconds
+        self.ageMilliseconds = ageMilliseconds
+        self.sinceHeartbeatMilliseconds = sinceHeartbeatMilliseconds
+        self.leaseLeftMilliseconds = leaseLeftMilliseconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case service, instance, epoch, endpoints, metadata
+        case ttlMilliseconds = "ttl_ms"
+        case ageMilliseconds = "age_ms"
+        case sinceHeartbeatMilliseconds = "since_heartbeat_ms"
+        case leaseLeftMilliseconds = "lease_left_ms"
+    }
+}
+
+/// OK body of LIST: every live instance, sorted by service then instance id.
+public struct ListResult: Codable, Hashable, Sendable {
+    public var instances: [InstanceStatus]
+
+    public init(instances: [InstanceStatus]) { self.instances = instances }
+}
+
+/// OK body of STATS: what the registry has served and refused since it started.
+public struct RegistryStats: Codable, Hashable, Sendable {
+    public var requests: UInt64
+    /// Error replies (and dropped messages) by wire error code, as decimal strings.
+    public var errors: [String: UInt64]
+    public var instances: Int
+    public var expired: UInt64
+
+    public init(requests: UInt64 = 0, errors: [String: UInt64] = [:], instances: Int = 0, expired: UInt64 = 0) {
+        self.requests = requests
+        self.errors = errors
+        self.instances = instances
+        self.expired = expired
+    }
+
+    public func errorCount(_ code: WireErrorCode) -> UInt64 { errors[String(code.rawValue)] ?? 0 }
+}

@@ -1,0 +1,34 @@
+import MetroProtocol
+
+extension RegistryServer {
+    /// How a registry server binds and serves (all with defaults fit for loopback).
+    public struct Configuration: Sendable {
+        /// Where the ROUTER socket binds; `tcp://127.0.0.1:*` picks a free port.
+        public var endpoint: String
+        /// The broker's fire-and-forget publish endpoint (XSUB); nil: events are not published.
+        public var brokerEndpoint: String?
+        /// Leases a REGISTER may ask for, in milliseconds (§5.4).
+        public var ttlRange: ClosedRange<UInt64>
+        /// The longest the loop waits before sweeping expired leases. Expiry is prompt
+        /// anyway (the loop wakes when the earliest lease ends); this bounds clock drift.
+        public var sweepIntervalMilliseconds: Int
+        /// ZeroMQ's own message limit: a peer sending a larger frame is disconnected
+        /// without a reply (§2.6). Requests above `RegistryLimits.maxRequestBytes` but
+        /// under this limit get 105.
+        public var maxMessageBytes: Int
+
+        public init(
+            endpoint: String = "tcp://127.0.0.1:7400",
+            brokerEndpoint: String? = nil,
+            ttlRange: ClosedRange<UInt64> = RegistryLimits.defaultTTLRange,
+            sweepIntervalMilliseconds: Int = 100,
+            maxMessageBytes: Int = 1 << 20
+        ) {
+            self.endpoint = endpoint
+            self.brokerEndpoint = brokerEndpoint
+            self.ttlRange = ttlRange
+            self.sweepIntervalMilliseconds = sweepIntervalMilliseconds
+            self.maxMessageBytes = maxMessageBytes
+        }
+    }
+}

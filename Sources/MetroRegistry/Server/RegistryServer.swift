@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import MetroProtocol
+import ServiceLifecycle
+import Synchronization
+import ZeroMQ
+
+/// A registry server: binds its ROUTER socket at `init` (so `endpoint` is known before
+/// anyone connects), then serves on a dedicated thread while `run()` is awaited.
+///
+/// Threading: `init` creates the sockets on the calling thread; `run()` moves them, once
+/// and as a whole, to a new thread (the loop thread) that alone uses and closes them.
+/// `run()` never blocks the cooperative pool: it awaits the thread's end. Graceful
+/// shutdown (or `stop()`, from any thread) shuts the server's own context down, which
+/// ends the loop. State is in memory only (protocol.md §5.1).
+public final class RegistryServer: Service, Sendable {
+    public let endpoint: String
+    private let context: Context
+    /// Taken, once, by `run()` to hand to the loop thread.
+    private let loop: Mutex<UnsafeTransfer<RegistryLoop>?>
+    private let logger: Logger
+
+    /// Binds the registry. `publisher` replaces the PUB socket that `brokerEndpoint`
+    /// would make (it then belongs to the loop thread); `clock` drives the leases.
+    public init(
+        configuration: Configuration, logger: Logger, publisher: MembershipPublisher? = nil,
+        clock: @escaping @Sendable () -> RegistryState.Instant = RegistryServer.monotonicNanoseconds
+    ) throws(ZMQError) {
+        context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
+        let router = try context.socket(.router)
+        try router.set(.routerMandatory(true))
+        try router.set(.maxMessageSize(configuration.maxMessageBytes))
+        try router.set(.sendHighWaterMark(10_000))
+        try router.set(.receiveHighWaterMark(10_000))
+        endpoint = try router.bindResolved(configuration.endpoint)
+        let chosen: MembershipPublisher
+        if let publisher {
+            chosen = publisher
+        } else if let broker = configuration.brokerEndpoint {
+            chosen = try ZeroMQMembershipPublisher(context: context, endpoint: broker, logger: logger)
+        } else {
+            chosen = DiscardingMembershipPublisher()
+        }
+        loop = Mutex(UnsafeTransfer(
+            RegistryLoop(router: router, publisher: chosen, configuration: configuration, logger: logger, clock: clock)))
+        self.logger = logger
+    }
+
+    /// Serves until graceful shutdown or `stop()`. Call once.
+    public func run() async {
+        guard let transfer = loop.withLock({ $0.take() }) else { preconditionFailure("RegistryServer.run() called twice") }
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let thread = Thread {
+                    transfer.value.run()
+                    done.resume()
+                }
+                thread.name = "metro-registry"
+                thread.start()
+            }
+        } onGracefulShutdown: { [context] in
+            context.shutdown()
+        }
+        logger.info("registry stopped")
+    }
+
+    /// Ends the loop; safe from any thread.
+    public func stop() { context.shutdown() }
+
+    /// Nanoseconds on the monotonic clock, the default clock of leases.
+    @Sendable public static func monotonicNanoseconds() -> RegistryState.Instant {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// Moves a non-Sendable value to another thread exactly once (see `ZeroMQ.Context`).
+struct UnsafeTransfer<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
