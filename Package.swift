@@ -82,6 +82,7 @@ let package = Package(
 
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol"]),
-        .testTarget(name: "SystemTests", dependencies: ["ZeroMQ", "MetroProtocol"]),
+        .testTarget(name: "MetroBrokerTests", dependencies: ["MetroBroker", "MetroProtocol"]),
+        .testTarget(name: "SystemTests", dependencies: ["ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker"]),
     ]
 )

@@ -27,7 +27,8 @@ public struct DedupeWindow: Sendable {
 
     /// Remembers `id` as stored under `seq` at `time`. Ids are inserted in time order.
     public mutating func insert(_ id: [UInt8], seq: UInt64, time: UInt64) {
-        guard seqs.updateValue(seq, forKey: id) == nil else { return }
+        guard seqs[id] == nil else { return }  // the first seq stays
+        seqs[id] = seq
         order.append((id, time))
         while seqs.count > maxEntries { evictOldest() }
     }
