@@ -79,6 +79,17 @@ let package = Package(
             ],
             path: "Benchmarks/metro-bench"
         ),
+        // The broker's benchmark: metro broker vs libzmq's zmq_proxy, with C load loops.
+        .target(
+            name: "CProxyBaseline",
+            path: "Benchmarks/CProxyBaseline",
+            linkerSettings: [.linkedLibrary("zmq"), .linkedLibrary("pthread")]
+        ),
+        .executableTarget(
+            name: "metro-broker-bench",
+            dependencies: ["CProxyBaseline"],
+            path: "Benchmarks/metro-broker-bench"
+        ),
 
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol"]),
