@@ -75,3 +75,21 @@ import ZeroMQ
         #expect(broker.stop() == 0)
     }
 }
+
+extension BrokerSystemTests {
+    @Test(arguments: ["always", "interval", "never"])
+    func everyFsyncPolicyAcknowledges(policy: String) async throws {
+        let broker = try BrokerHarness(config: "journal:\n  fsyncIntervalMs: 5\n", arguments: ["--fsync", policy])
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        var last: UInt64 = 0
+        for i in 0..<20 { last = try await publisher.publish(topic: "policy.test", payload: bytes("\(i)")) }
+        #expect(last == 20)
+        if policy == "never" {
+            #expect(try broker.stats().fsyncs == 0)
+        } else {
+            try await eventually("an fsync") { try broker.stats().fsyncs > 0 }
+        }
+        #expect(broker.stop() == 0)
+    }
+}

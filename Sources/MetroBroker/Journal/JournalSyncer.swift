@@ -100,14 +100,18 @@ public final class JournalSyncer: @unchecked Sendable {
         var lastSync = ContinuousClock.now
         while true {
             condition.lock()
-            while !pending.stopping && pending.token == syncedToken && pending.retired.isEmpty {
-                if let interval {
+            if let interval {
+                // Sync written data once per interval; sealed segments and stop at once.
+                while !pending.stopping && pending.retired.isEmpty {
                     let due = lastSync + interval
                     let left = ContinuousClock.now.duration(to: due)
-                    if left <= .zero { break }
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(left.components.attoseconds) / 1e18
-                        + Double(left.components.seconds)))
-                } else {
+                    if pending.token != syncedToken && left <= .zero { break }
+                    let wait = left > .zero ? left : interval
+                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(wait.components.seconds)
+                        + Double(wait.components.attoseconds) / 1e18))
+                }
+            } else {
+                while !pending.stopping && pending.token == syncedToken && pending.retired.isEmpty {
                     condition.wait()
                 }
             }
@@ -115,19 +119,17 @@ public final class JournalSyncer: @unchecked Sendable {
             pending.retired.removeAll()
             condition.unlock()
 
-            var synced = false
             for (data, index) in work.retired {
                 fdatasync(data); fdatasync(index)
                 Glibc.close(data); Glibc.close(index)
                 syncCount.add(2, ordering: .relaxed)
-                synced = true
             }
             if !work.retired.isEmpty { FileIO.syncDirectory(directory) }
-            if work.dataFD >= 0 && (work.token > syncedToken || (interval != nil && !synced)) {
+            if work.dataFD >= 0 && work.token > syncedToken {
                 fdatasync(work.dataFD)
                 syncCount.add(1, ordering: .relaxed)
+                lastSync = ContinuousClock.now
             }
-            lastSync = ContinuousClock.now
             if work.token > syncedToken {
                 syncedToken = work.token
                 durable.store(work.token, ordering: .releasing)

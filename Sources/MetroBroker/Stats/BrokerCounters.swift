@@ -13,7 +13,6 @@ final class BrokerCounters {
         case ackHighWaterMark = "ack_hwm"
         case replyUnroutable = "reply_unroutable"
         case eventsHighWaterMark = "events_hwm"
-        case oversizedFrameDisconnect = "oversized_frame_disconnect"
     }
 
     var received: UInt64 = 0

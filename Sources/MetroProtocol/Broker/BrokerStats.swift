@@ -25,7 +25,8 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     public var durableSeq: UInt64 = 0
     /// Segment files in the journal.
     public var segments: Int = 0
-    /// Subscribers connected to the events socket, as counted through subscriptions.
+    /// Distinct prefixes subscribed on the events socket (XPUB reports each prefix
+    /// once, when its first subscriber comes, and again when its last one leaves).
     public var subscriptions: Int = 0
 
     public init() {}
