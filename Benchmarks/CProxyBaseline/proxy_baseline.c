@@ -133,14 +133,15 @@ int metro_bench_throughput(const char *publish, const char *events, uint64_t cou
     pub_job job = {pub, count, size, 0, "bench"};
     pthread_t t;
     pthread_create(&t, NULL, publish_loop, &job);
-    int timeout = 2000;
+    int timeout = 100;
     zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     uint64_t got = 0;
-    int64_t first = 0, last = 0;
+    int64_t first = 0, last = now_ns();
     char topic[64];
     size_t tl;
-    while (got < count) {
-        if (recv_message(sub, topic, sizeof topic, &tl, NULL, 0, 0) < 0) break;  // 2 s of silence: done
+    // Ends after `count` bench messages, or 2 s without one (heartbeats do not count).
+    while (got < count && now_ns() - last < 2000000000LL) {
+        if (recv_message(sub, topic, sizeof topic, &tl, NULL, 0, 0) < 0) continue;
         if (!is_topic(topic, tl, "bench")) continue;
         last = now_ns();
         if (got++ == 0) first = last;
@@ -160,14 +161,16 @@ int metro_bench_latency(const char *publish, const char *events, uint64_t count,
     pub_job job = {pub, count, size, rate, "lat"};
     pthread_t t;
     pthread_create(&t, NULL, publish_loop, &job);
-    int timeout = 2000;
+    int timeout = 100;
     zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     uint64_t got = 0;
     char topic[64], last[16];
     size_t tl;
-    while (got < count) {
-        if (recv_message(sub, topic, sizeof topic, &tl, last, sizeof last, 0) < 0) break;
+    int64_t seen = now_ns();
+    while (got < count && now_ns() - seen < 2000000000LL) {
+        if (recv_message(sub, topic, sizeof topic, &tl, last, sizeof last, 0) < 0) continue;
         if (!is_topic(topic, tl, "lat")) continue;
+        seen = now_ns();
         int64_t sent;
         memcpy(&sent, last, 8);
         latencies[got++] = now_ns() - sent;

@@ -79,6 +79,12 @@ final class Target {
 
     func stop() {
         kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            print("(target \(process.processIdentifier) ignored SIGTERM for 30 s: killed)")
+            kill(process.processIdentifier, SIGKILL)
+        }
         process.waitUntilExit()
         if let dataDir { try? FileManager.default.removeItem(atPath: dataDir) }
     }
