@@ -24,9 +24,12 @@ final class BrokerCounters {
     var dropped = [UInt64](repeating: 0, count: DropCause.allCases.count)
     var subscriptions = 0
 
+    private static let slots: [DropCause: Int] = Dictionary(
+        uniqueKeysWithValues: DropCause.allCases.enumerated().map { ($1, $0) })
+
     @inline(__always)
     func drop(_ cause: DropCause, _ n: UInt64 = 1) {
-        dropped[DropCause.allCases.firstIndex(of: cause)!] &+= n
+        dropped[Self.slots[cause]!] &+= n
     }
 
     func snapshot(journalBytes: UInt64, fsyncs: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int) -> BrokerStats {
