@@ -19,6 +19,15 @@ extension BrokerSystemTests {
     @Test func malformedRequestsOnTheIngestSocketGetErrorsAndTheBrokerKeepsServing() throws {
         let broker = try BrokerHarness(config: Self.smallLimits)
         let v = WireProtocol.versionBytes, pub = bytes("PUBLISH")
+        // A frame over ZeroMQ's maximum message size: ZeroMQ drops the connection,
+        // and the monitor counts it. This sender stays open and is the only ingest
+        // client so far, so exactly one disconnection is its own.
+        let big = try testContext.socket(.dealer)
+        defer { big.close() }
+        try big.connect(broker.ingest)
+        try big.send(multipart: [v, pub, bytes("id-7"), bytes("a.b"), [], [UInt8](repeating: 0, count: 1024 + 70 * 1024)])
+        try waitFor("the oversized sender's disconnection") { try broker.stats().disconnects["ingest"] == 1 }
+
         let cases: [(String, [[UInt8]], WireErrorCode, [[UInt8]])] = [
             ("garbage", [[0xde, 0xad, 0xbe, 0xef]], .unsupportedVersion, []),
             ("old version", [bytes("metro/0"), pub], .unsupportedVersion, []),
@@ -39,14 +48,8 @@ extension BrokerSystemTests {
             #expect(got == code, "\(name)")
             #expect(ctx == context, "\(name)")
         }
-        // A frame over ZeroMQ's maximum message size: ZeroMQ drops the connection.
-        let big = try testContext.socket(.dealer)
-        try big.connect(broker.ingest)
-        try big.send(multipart: [v, pub, bytes("id-7"), bytes("a.b"), [], [UInt8](repeating: 0, count: 1024 + 70 * 1024)])
-
         let ok = try request(on: broker.ingest, [v, pub, bytes("id-ok"), bytes("a.b"), [], [1]])
         #expect(IngestCodec.decodeReply(ok).map { if case .ack = $0 { true } else { false } } == true)
-        big.close()
         let stats = try broker.stats()
         #expect(stats.rejected == UInt64(cases.count))
         #expect(stats.acked == 1)

@@ -54,6 +54,10 @@ public final class BrokerEngine: @unchecked Sendable {
     /// (flush token, last seq in it) of flushes not yet reported durable.
     var flushedSeqs: [(token: UInt64, seq: UInt64)] = []
 
+    /// Monitors of the four sockets (disconnections, §2.6), in `socketNames` order.
+    let monitors: [SocketMonitor]
+    static let socketNames = ["ingest", "publish", "events", "consume"]
+
     let ingestBuffer = MultipartBuffer(capacity: 8, scratch: 2)
     let publishBuffer = MultipartBuffer(capacity: 4, scratch: 4)
     let eventsBuffer = MultipartBuffer(capacity: 2, scratch: 6)
@@ -138,6 +142,8 @@ public final class BrokerEngine: @unchecked Sendable {
         bound["events"] = try events.bindResolved(configuration.endpoints.events)
         bound["consume"] = try consume.bindResolved(configuration.endpoints.consume)
         boundEndpoints = bound
+        // ZeroMQ drops a peer that sends an oversized frame; only the monitor sees it.
+        monitors = try [ingest, publish, events, consume].map { try $0.monitor(.disconnected) }
         // XSUB: subscribe to everything, so that every PUB sends us all it publishes.
         try publish.send([1])
 
@@ -180,6 +186,7 @@ public final class BrokerEngine: @unchecked Sendable {
         let consumeItem = poller.add(consume)
         let syncItem = syncer.map { poller.add(fileDescriptor: $0.wakeFD) }
         poller.add(fileDescriptor: controlRead)
+        let monitorItems = monitors.map { poller.add($0.socket) }
         let heartbeatNs = UInt64(max(1, configuration.heartbeatIntervalMs)) * 1_000_000
         var nextHeartbeat = clock() &+ heartbeatNs
         var nextRetention = clock() &+ 10_000_000_000
@@ -198,6 +205,9 @@ public final class BrokerEngine: @unchecked Sendable {
                 }
                 if poller.isReadable(eventsItem) { try drainSubscriptions() }
                 if poller.isReadable(consumeItem) { try drainConsume() }
+                for (i, item) in monitorItems.enumerated() where poller.isReadable(item) {
+                    while try monitors[i].next(timeoutMilliseconds: 0) != nil { counters.disconnects[i] &+= 1 }
+                }
                 let after = clock()
                 if after >= nextHeartbeat {
                     try sendHeartbeat()
@@ -252,6 +262,7 @@ public final class BrokerEngine: @unchecked Sendable {
         } catch {
             logger.error("journal close failed: \(error)")
         }
+        for m in monitors { m.socket.close() }
         ingest.close()
         publish.close()
         events.close()

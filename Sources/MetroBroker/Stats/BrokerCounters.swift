@@ -23,6 +23,8 @@ final class BrokerCounters {
     var rejected: UInt64 = 0
     var dropped = [UInt64](repeating: 0, count: DropCause.allCases.count)
     var subscriptions = 0
+    /// Peer disconnections per socket (ingest, publish, events, consume), from the monitors.
+    var disconnects: [UInt64] = [0, 0, 0, 0]
 
     private static let slots: [DropCause: Int] = Dictionary(
         uniqueKeysWithValues: DropCause.allCases.enumerated().map { ($1, $0) })
@@ -47,6 +49,7 @@ final class BrokerCounters {
         s.durableSeq = durableSeq
         s.segments = segments
         s.subscriptions = subscriptions
+        for (i, name) in BrokerEngine.socketNames.enumerated() { s.disconnects[name] = disconnects[i] }
         return s
     }
 }

@@ -18,6 +18,8 @@ public enum PrometheusText {
         metric("metro_broker_rejected_total", "counter", "Requests answered with ERROR.", [("", s.rejected)])
         metric("metro_broker_dropped_total", "counter", "Messages dropped, by cause.",
                s.dropped.sorted { $0.key < $1.key }.map { ("{cause=\"\($0.key)\"}", $0.value) })
+        metric("metro_broker_disconnects_total", "counter", "Peer disconnections by socket (oversized frames included).",
+               s.disconnects.sorted { $0.key < $1.key }.map { ("{socket=\"\($0.key)\"}", $0.value) })
         metric("metro_broker_journal_bytes_total", "counter", "Bytes written to the journal.", [("", s.journalBytes)])
         metric("metro_broker_fsyncs_total", "counter", "fdatasync calls on the journal.", [("", s.fsyncs)])
         metric("metro_broker_head_seq", "gauge", "The last seq assigned.", [("", s.headSeq)])

@@ -15,6 +15,10 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     public var rejected: UInt64 = 0
     /// Messages dropped, by cause (`invalid_topic`, `malformed`, `ack_unroutable`, ...).
     public var dropped: [String: UInt64] = [:]
+    /// Peer disconnections by socket (`ingest`, `publish`, `events`, `consume`), as the
+    /// socket monitor reports them. ZeroMQ disconnects a peer that sends a frame over
+    /// the size limit, so oversized input shows here (among ordinary disconnections).
+    public var disconnects: [String: UInt64] = [:]
     /// Bytes written to the journal.
     public var journalBytes: UInt64 = 0
     /// fdatasync calls made on the journal.
