@@ -114,7 +114,7 @@ print("metro-broker-bench: \(eventCount) events of \(payloadSize) bytes, \(round
       + "libzmq \(String(cString: metro_bench_zmq_version()))")
 
 // 1. Fire-and-forget throughput, broker (journal on, fsync=always) vs zmq_proxy.
-var proxyRuns: [Run] = [], brokerRuns: [Run] = []
+var proxyRuns: [Run] = [], brokerRuns: [Run] = [], unsyncedRuns: [Run] = []
 for _ in 0..<rounds {
     let p = try Target.proxy()
     proxyRuns.append(throughput(p))
@@ -122,6 +122,9 @@ for _ in 0..<rounds {
     let b = try Target.broker()
     brokerRuns.append(throughput(b))
     b.stop()
+    let n = try Target.broker(fsync: "never")
+    unsyncedRuns.append(throughput(n))
+    n.stop()
 }
 let proxyRate = median(proxyRuns.map(\.rate)), brokerRate = median(brokerRuns.map(\.rate))
 let proxyCPU = median(proxyRuns.map(\.cpuPerEvent)), brokerCPU = median(brokerRuns.map(\.cpuPerEvent))
@@ -132,6 +135,8 @@ print(String(format: "| zmq_proxy (C) | %.0f | %.2f | %llu |", proxyRate, proxyC
 print(String(format: "| metro broker, journal, fsync=always | %.0f | %.2f | %llu |", brokerRate, brokerCPU * 1e6,
              brokerRuns.map(\.received).min()!))
 print(String(format: "| ratio broker/proxy | %.0f%% | %.2fx | |", 100 * brokerRate / proxyRate, brokerCPU / proxyCPU))
+print(String(format: "| metro broker, journal, fsync=never | %.0f | %.2f | %llu |", median(unsyncedRuns.map(\.rate)),
+             median(unsyncedRuns.map(\.cpuPerEvent)) * 1e6, unsyncedRuns.map(\.received).min()!))
 
 // 2. Acknowledged publish at windows 1 and 256 (fsync=always: ACK after fdatasync).
 print("")
