@@ -27,7 +27,6 @@ public final class BrokerEngine: @unchecked Sendable {
         var routingID: [UInt8]
         var eventID: [UInt8]
         var seq: UInt64
-        var token: UInt64
     }
 
     let configuration: BrokerConfiguration
@@ -46,13 +45,8 @@ public final class BrokerEngine: @unchecked Sendable {
 
     /// The seq the next accepted event gets.
     var nextSeq: UInt64
-    /// Tags each journal flush; the syncer reports the highest durable tag.
-    var flushToken: UInt64 = 0
-    var durableSeq: UInt64
-    var pendingAcks: [PendingAck] = []
-    var pendingHead = 0
-    /// (flush token, last seq in it) of flushes not yet reported durable.
-    var flushedSeqs: [(token: UInt64, seq: UInt64)] = []
+    /// Which ACKs wait for which journal flush (group commit).
+    var acks: AckLedger<PendingAck>
 
     /// Monitors of the four sockets (disconnections, §2.6), in `socketNames` order.
     let monitors: [SocketMonitor]
@@ -92,7 +86,7 @@ public final class BrokerEngine: @unchecked Sendable {
         journal = try Journal(directory: configuration.dataDir, options: options, logger: logger)
         reservation = try SequenceReservation(directory: configuration.dataDir)
         nextSeq = max(journal.lastSeq, reservation.limit) + 1
-        durableSeq = journal.lastSeq
+        acks = AckLedger(recovered: journal.lastSeq)
         try reservation.ensure(nextSeq)
         let r = journal.recovery
         logger.info("journal recovered", metadata: [
@@ -201,7 +195,7 @@ public final class BrokerEngine: @unchecked Sendable {
                 try endBatch()
                 if let syncItem, poller.isReadable(syncItem) {
                     syncer!.drainWake()
-                    try sendDurableAcks()
+                    sendDurableAcks()
                 }
                 if poller.isReadable(eventsItem) { try drainSubscriptions() }
                 if poller.isReadable(consumeItem) { try drainConsume() }
@@ -234,28 +228,21 @@ public final class BrokerEngine: @unchecked Sendable {
             try journal.flush()
         } catch {
             logger.critical("journal write failed: \(error)")
-            failPendingAcks(error)
+            failPendingAcks()
             return
         }
-        flushToken += 1
-        if let syncer, configuration.journal.fsync == .always {
-            flushedSeqs.append((flushToken, journal.writtenSeq))
-            syncer.request(token: flushToken, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD)
-        } else {
-            syncer?.request(token: flushToken, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD)
-            durableSeq = journal.writtenSeq
-            try sendAcks(upTo: flushToken)
-        }
+        let token = acks.flushed(writtenSeq: journal.writtenSeq)
+        syncer?.request(token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD)
+        if configuration.journal.fsync != .always { sendAcks(upTo: token) }
     }
 
     private func shutdown() {
         logger.info("broker stopping: flushing the journal")
         try? journal.flush()
-        flushToken += 1
-        syncer?.request(token: flushToken, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD)
+        let token = acks.flushed(writtenSeq: journal.writtenSeq)
+        syncer?.request(token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD)
         syncer?.stop()
-        durableSeq = journal.writtenSeq
-        try? sendAcks(upTo: flushToken)
+        sendAcks(upTo: token)
         do {
             try journal.close()
             try reservation.closeCleanly(last: nextSeq - 1)
@@ -273,6 +260,6 @@ public final class BrokerEngine: @unchecked Sendable {
     var stats: BrokerStats {
         counters.snapshot(
             journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0, headSeq: nextSeq - 1,
-            durableSeq: durableSeq, segments: journal.segmentCount)
+            durableSeq: acks.durableSeq, segments: journal.segmentCount)
     }
 }

@@ -38,8 +38,8 @@ extension BrokerEngine {
         if let seq = dedupe.lookup(eventID, now: now) {
             counters.deduplicated &+= 1
             // Its original is durable (ACK now), in a requested flush, or in this batch.
-            let token = seq <= durableSeq ? 0 : (seq > journal.writtenSeq ? flushToken + 1 : flushToken)
-            queueAck(PendingAck(routingID: buffer.bytes(0), eventID: eventID, seq: seq, token: token))
+            let ack = PendingAck(routingID: buffer.bytes(0), eventID: eventID, seq: seq)
+            if acks.duplicate(ack, seq: seq) { sendAck(ack) }
             return
         }
         let seq = nextSeq
@@ -55,56 +55,30 @@ extension BrokerEngine {
         nextSeq += 1
         counters.accepted &+= 1
         dedupe.insert(eventID, seq: seq, time: now)
-        queueAck(PendingAck(routingID: buffer.bytes(0), eventID: eventID, seq: seq, token: flushToken + 1))
+        acks.waitForNextFlush(PendingAck(routingID: buffer.bytes(0), eventID: eventID, seq: seq))
         buffer.set(Self.seqSlot, bigEndian: seq)
         buffer.set(Self.timeSlot, bigEndian: now)
         try fanOut(buffer, topic: 4, seq: Self.seqSlot, time: Self.timeSlot, id: 3, headers: 5, payload: 6)
     }
 
-    /// Queues an ACK to be sent once the flush tagged `token` is durable (0: now).
-    private func queueAck(_ ack: PendingAck) {
-        if ack.token == 0 {
-            sendAck(ack)
-        } else {
-            pendingAcks.append(ack)
-        }
-    }
-
     /// Sends the ACKs whose flush the syncer reported durable.
-    func sendDurableAcks() throws {
+    func sendDurableAcks() {
         guard let syncer else { return }
-        let token = syncer.durableToken
-        while let first = flushedSeqs.first, first.token <= token {
-            durableSeq = max(durableSeq, first.seq)
-            flushedSeqs.removeFirst()
-        }
-        try sendAcks(upTo: token)
+        sendAcks(upTo: syncer.durableToken)
     }
 
-    /// Sends every queued ACK whose token is at most `token`.
-    func sendAcks(upTo token: UInt64) throws {
-        while pendingHead < pendingAcks.count, pendingAcks[pendingHead].token <= token {
-            sendAck(pendingAcks[pendingHead])
-            pendingHead += 1
-        }
-        if pendingHead == pendingAcks.count {
-            pendingAcks.removeAll(keepingCapacity: true)
-            pendingHead = 0
-        } else if pendingHead > 4096 {
-            pendingAcks.removeFirst(pendingHead)
-            pendingHead = 0
-        }
+    /// Sends every queued ACK whose flush token is at most `token`.
+    func sendAcks(upTo token: UInt64) {
+        for ack in acks.durable(upTo: token) { sendAck(ack) }
     }
 
     /// After a journal write failure: every queued ACK becomes ERROR 201.
-    func failPendingAcks(_ error: any Error) {
+    func failPendingAcks() {
         let wire = WireError(.journalFailure, "the journal could not store the event")
-        for ack in pendingAcks[pendingHead...] {
+        for ack in acks.failAll() {
             send(to: ingest, [ack.routingID] + IngestCodec.errorFrames(wire, context: [ack.eventID]), onDrop: .ackUnroutable)
             counters.rejected &+= 1
         }
-        pendingAcks.removeAll(keepingCapacity: true)
-        pendingHead = 0
     }
 
     private func sendAck(_ ack: PendingAck) {
