@@ -15,7 +15,9 @@ import ZeroMQ
 /// Threading: the sockets live on one dedicated I/O thread. Async callers hand it
 /// requests through a lock-protected queue and a wake-up pipe, and wait on
 /// continuations; nothing blocks Swift's cooperative pool. `close()` ends the
-/// thread; publishes still waiting then fail with `.closed`.
+/// thread; publishes still waiting then fail with `.closed`. Cancelling the task of
+/// a `publish` makes it throw `CancellationError` at once; the event may still be
+/// stored, so retry with the same id if it matters.
 public final class Publisher: Sendable {
     public struct Options: Sendable {
         /// The broker's ingest (ROUTER) endpoint.
@@ -37,6 +39,7 @@ public final class Publisher: Sendable {
     enum Command: Sendable {
         case publish(IngestCodec.Publish, CheckedContinuation<UInt64, any Error>)
         case fire([[UInt8]])
+        case cancel([UInt8])
     }
 
     struct Queue: Sendable {
@@ -71,13 +74,25 @@ public final class Publisher: Sendable {
     ) async throws -> UInt64 {
         let request = IngestCodec.Publish(
             eventID: eventID ?? Array(UUID().uuidString.utf8), topic: topic, headers: headers, payload: payload)
-        return try await withCheckedThrowingContinuation { continuation in
-            let accepted = queue.withLock { q in
-                guard !q.closed else { return false }
-                q.commands.append(.publish(request, continuation))
-                return true
+        let queue = self.queue, wake = self.wake
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                if Task.isCancelled {
+                    continuation.resume(throwing: CancellationError())
+                    return
+                }
+                let accepted = queue.withLock { q in
+                    guard !q.closed else { return false }
+                    q.commands.append(.publish(request, continuation))
+                    return true
+                }
+                if accepted { wake.wake() } else { continuation.resume(throwing: MetroClientError.closed) }
             }
-            if accepted { wake.wake() } else { continuation.resume(throwing: MetroClientError.closed) }
+        } onCancel: {
+            // The I/O thread stops waiting for this id; the broker may still store it
+            // (a later publish with the same id gets its seq from the dedupe window).
+            queue.withLock { q in q.commands.append(.cancel(request.eventID)) }
+            wake.wake()
         }
     }
 

@@ -79,6 +79,8 @@ final class PublisherLoop: @unchecked Sendable {
                     waiting.append((request, continuation))
                 case .fire(let frames):
                     if let pub { _ = try pub.trySend(multipart: frames) }
+                case .cancel(let id):
+                    cancel(id)
                 }
             }
             if poller.isReadable(dealerItem) {
@@ -118,6 +120,18 @@ final class PublisherLoop: @unchecked Sendable {
             }
             inFlight[id]!.sentAt = now
             _ = try dealer.trySend(multipart: f.request.frames)
+        }
+    }
+
+    /// Stops waiting for `id` (its task was cancelled); unknown ids are already answered.
+    private func cancel(_ id: [UInt8]) {
+        if let f = inFlight.removeValue(forKey: id) {
+            f.continuation.resume(throwing: CancellationError())
+            return
+        }
+        if let i = waiting[waitingHead...].firstIndex(where: { $0.0.eventID == id }) {
+            waiting[i].1.resume(throwing: CancellationError())
+            waiting.remove(at: i)
         }
     }
 
