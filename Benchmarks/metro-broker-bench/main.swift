@@ -12,7 +12,7 @@ import CProxyBaseline
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 if CommandLine.arguments.dropFirst().first == "proxy" {
@@ -20,7 +20,9 @@ if CommandLine.arguments.dropFirst().first == "proxy" {
 }
 
 func option(_ name: String, _ fallback: Int) -> Int {
-    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else { return fallback }
+    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else {
+        return fallback
+    }
     return Int(CommandLine.arguments[i + 1]) ?? fallback
 }
 
@@ -50,7 +52,8 @@ final class Target {
             text += String(decoding: data, as: UTF8.self)
         }
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("ready ") }),
-              let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any] else {
+            let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
+        else {
             throw NSError(domain: "bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "no ready line: \(text)"])
         }
         endpoints = obj.mapValues { "\($0)" }
@@ -58,10 +61,14 @@ final class Target {
 
     static func broker(fsync: String = "always") throws -> Target {
         let dir = NSTemporaryDirectory() + "metro-bench-\(UUID().uuidString)"
-        return try Target(here.appendingPathComponent("metro"), [
-            "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*",
-            "--consume", "tcp://127.0.0.1:*", "--metrics", "", "--data-dir", dir, "--fsync", fsync, "--log-level", "error",
-        ], dataDir: dir)
+        return try Target(
+            here.appendingPathComponent("metro"),
+            [
+                "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*", "--events",
+                "tcp://127.0.0.1:*",
+                "--consume", "tcp://127.0.0.1:*", "--metrics", "", "--data-dir", dir, "--fsync", fsync, "--log-level",
+                "error",
+            ], dataDir: dir)
     }
 
     static func proxy() throws -> Target {
@@ -71,7 +78,8 @@ final class Target {
     /// User + system CPU seconds of the process so far (/proc/<pid>/stat).
     var cpuSeconds: Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
         return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -104,14 +112,17 @@ func throughput(_ target: Target) -> Run {
     let before = target.cpuSeconds
     var received: UInt64 = 0
     var seconds = 0.0
-    _ = metro_bench_throughput(target.endpoints["publish"]!, target.endpoints["events"]!, UInt64(eventCount), payloadSize,
-                               &received, &seconds)
+    _ = metro_bench_throughput(
+        target.endpoints["publish"]!, target.endpoints["events"]!, UInt64(eventCount), payloadSize,
+        &received, &seconds)
     let cpu = target.cpuSeconds - before
-    return Run(rate: Double(received) / max(seconds, 1e-9), cpuPerEvent: cpu / Double(max(received, 1)), received: received)
+    return Run(
+        rate: Double(received) / max(seconds, 1e-9), cpuPerEvent: cpu / Double(max(received, 1)), received: received)
 }
 
-print("metro-broker-bench: \(eventCount) events of \(payloadSize) bytes, \(rounds) alternating rounds, "
-      + "libzmq \(String(cString: metro_bench_zmq_version()))")
+print(
+    "metro-broker-bench: \(eventCount) events of \(payloadSize) bytes, \(rounds) alternating rounds, "
+        + "libzmq \(String(cString: metro_bench_zmq_version()))")
 
 // 1. Fire-and-forget throughput, broker (journal on, fsync=always) vs zmq_proxy.
 var proxyRuns: [Run] = [], brokerRuns: [Run] = [], unsyncedRuns: [Run] = []
@@ -131,12 +142,18 @@ let proxyCPU = median(proxyRuns.map(\.cpuPerEvent)), brokerCPU = median(brokerRu
 print("")
 print("| fire-and-forget, 100 B | events/s (median) | CPU µs/event (median) | received (min) |")
 print("|---|---|---|---|")
-print(String(format: "| zmq_proxy (C) | %.0f | %.2f | %llu |", proxyRate, proxyCPU * 1e6, proxyRuns.map(\.received).min()!))
-print(String(format: "| metro broker, journal, fsync=always | %.0f | %.2f | %llu |", brokerRate, brokerCPU * 1e6,
-             brokerRuns.map(\.received).min()!))
+print(
+    String(
+        format: "| zmq_proxy (C) | %.0f | %.2f | %llu |", proxyRate, proxyCPU * 1e6, proxyRuns.map(\.received).min()!))
+print(
+    String(
+        format: "| metro broker, journal, fsync=always | %.0f | %.2f | %llu |", brokerRate, brokerCPU * 1e6,
+        brokerRuns.map(\.received).min()!))
 print(String(format: "| ratio broker/proxy | %.0f%% | %.2fx | |", 100 * brokerRate / proxyRate, brokerCPU / proxyCPU))
-print(String(format: "| metro broker, journal, fsync=never | %.0f | %.2f | %llu |", median(unsyncedRuns.map(\.rate)),
-             median(unsyncedRuns.map(\.cpuPerEvent)) * 1e6, unsyncedRuns.map(\.received).min()!))
+print(
+    String(
+        format: "| metro broker, journal, fsync=never | %.0f | %.2f | %llu |", median(unsyncedRuns.map(\.rate)),
+        median(unsyncedRuns.map(\.cpuPerEvent)) * 1e6, unsyncedRuns.map(\.received).min()!))
 
 // 2. Acknowledged publish at windows 1 and 256 (fsync=always: ACK after fdatasync).
 print("")
@@ -147,11 +164,15 @@ for (window, count) in [(1, 2_000), (256, 200_000)] {
     var latencies = [Int64](repeating: 0, count: count)
     var seconds = 0.0
     let before = b.cpuSeconds
-    let rc = metro_bench_acked(b.endpoints["ingest"]!, UInt64(count), Int32(window), 0, payloadSize, &seconds, &latencies)
+    let rc = metro_bench_acked(
+        b.endpoints["ingest"]!, UInt64(count), Int32(window), 0, payloadSize, &seconds, &latencies)
     let cpu = b.cpuSeconds - before
     b.stop()
-    print(String(format: "| window %d%@ | %d | %.0f | %.2f | %.0f | %.0f |", window, rc == 0 ? "" : " (incomplete)", count,
-                 Double(count) / seconds, cpu / Double(count) * 1e6, percentile(latencies, 0.5), percentile(latencies, 0.99)))
+    print(
+        String(
+            format: "| window %d%@ | %d | %.0f | %.2f | %.0f | %.0f |", window, rc == 0 ? "" : " (incomplete)", count,
+            Double(count) / seconds, cpu / Double(count) * 1e6, percentile(latencies, 0.5), percentile(latencies, 0.99))
+    )
 }
 
 // 3. Latency at 10,000 events/s.
@@ -165,10 +186,12 @@ for name in ["zmq_proxy", "broker fire-and-forget", "broker acknowledged (window
     var received: UInt64 = UInt64(latencyCount)
     if name.contains("acknowledged") {
         var seconds = 0.0
-        _ = metro_bench_acked(t.endpoints["ingest"]!, UInt64(latencyCount), 256, UInt64(rate), payloadSize, &seconds, &latencies)
+        _ = metro_bench_acked(
+            t.endpoints["ingest"]!, UInt64(latencyCount), 256, UInt64(rate), payloadSize, &seconds, &latencies)
     } else {
-        _ = metro_bench_latency(t.endpoints["publish"]!, t.endpoints["events"]!, UInt64(latencyCount), UInt64(rate),
-                                payloadSize, &latencies, &received)
+        _ = metro_bench_latency(
+            t.endpoints["publish"]!, t.endpoints["events"]!, UInt64(latencyCount), UInt64(rate),
+            payloadSize, &latencies, &received)
     }
     t.stop()
     let got = Array(latencies.prefix(Int(received)))

@@ -73,7 +73,8 @@ struct BrokerRunCommand: AsyncParsableCommand {
         var ready = engine.boundEndpoints
         if !configuration.endpoints.metrics.isEmpty {
             let http = try MetricsHTTPServer(
-                listen: configuration.endpoints.metrics, consumeEndpoint: engine.boundEndpoints["consume"]!, logger: logger)
+                listen: configuration.endpoints.metrics, consumeEndpoint: engine.boundEndpoints["consume"]!,
+                logger: logger)
             ready["metrics"] = http.boundAddress
             services.append(http)
         }
@@ -93,7 +94,8 @@ struct BrokerRunCommand: AsyncParsableCommand {
 
 /// `metro broker stats`: asks the consume socket for STATS (JSON) or METRICS (Prometheus text).
 struct BrokerStatsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "stats", abstract: "Print a running broker's counters.")
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Print a running broker's counters.")
 
     @Option(help: "The broker's consume endpoint.")
     var consume: String = BrokerConfiguration().endpoints.consume

@@ -4,10 +4,10 @@ import Testing
 @Suite struct AckLedgerTests {
     @Test func acksWaitForTheirFlushToBeDurable() {
         var ledger = AckLedger<String>(recovered: 10)
-        ledger.waitForNextFlush("a")           // seq 11
-        ledger.waitForNextFlush("b")           // seq 12
+        ledger.waitForNextFlush("a")  // seq 11
+        ledger.waitForNextFlush("b")  // seq 12
         let first = ledger.flushed(writtenSeq: 12)
-        ledger.waitForNextFlush("c")           // seq 13, next batch
+        ledger.waitForNextFlush("c")  // seq 13, next batch
         let second = ledger.flushed(writtenSeq: 13)
         do { let r = ledger.durable(upTo: first - 1); #expect(r.isEmpty) }
         do { let r = ledger.durable(upTo: first); #expect(r == ["a", "b"]) }
@@ -34,7 +34,7 @@ import Testing
         let old = ledger.duplicate("old", seq: 90)
         #expect(old)
         // Original in the current batch: waits for the next flush.
-        ledger.waitForNextFlush("orig")       // seq 101
+        ledger.waitForNextFlush("orig")  // seq 101
         let sameBatch = ledger.duplicate("dup-same-batch", seq: 101)
         #expect(!sameBatch)
         let t1 = ledger.flushed(writtenSeq: 101)

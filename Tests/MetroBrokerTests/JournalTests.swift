@@ -14,8 +14,9 @@ final class TempDir {
 }
 
 func record(_ seq: UInt64, time: UInt64 = 0, payload: Int = 10) -> JournalRecord {
-    JournalRecord(seq: seq, time: time == 0 ? seq : time, eventID: Array("id-\(seq)".utf8),
-                  topic: Array("t.x".utf8), headers: [], payload: [UInt8](repeating: UInt8(seq & 0xff), count: payload))
+    JournalRecord(
+        seq: seq, time: time == 0 ? seq : time, eventID: Array("id-\(seq)".utf8),
+        topic: Array("t.x".utf8), headers: [], payload: [UInt8](repeating: UInt8(seq & 0xff), count: payload))
 }
 
 func allRecords(_ j: Journal) throws -> [JournalRecord] {
@@ -98,7 +99,7 @@ func allRecords(_ j: Journal) throws -> [JournalRecord] {
         }
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         let recordSize = record(1).encoded.count
-        bytes[8 + 5 * recordSize + 40] ^= 0xff   // inside record 6's body
+        bytes[8 + 5 * recordSize + 40] ^= 0xff  // inside record 6's body
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         let j = try Journal(directory: dir.path)
         #expect(j.lastSeq == 5)

@@ -83,7 +83,8 @@ import Testing
         #expect(PublishCodec.check([Array("a.b".utf8)], maxPayloadBytes: 10) == .malformed)
         #expect(PublishCodec.check([Array("a b".utf8), [1]], maxPayloadBytes: 10) == .invalidTopic)
         #expect(PublishCodec.check([Array("$x".utf8), [1]], maxPayloadBytes: 10) == .invalidTopic)
-        #expect(PublishCodec.check([Array("a.b".utf8), [UInt8](repeating: 0, count: 11)], maxPayloadBytes: 10) == .tooLarge)
+        #expect(
+            PublishCodec.check([Array("a.b".utf8), [UInt8](repeating: 0, count: 11)], maxPayloadBytes: 10) == .tooLarge)
     }
 
     @Test func helloSubscription() {
@@ -101,16 +102,21 @@ import Testing
         #expect((try? ConsumeCodec.decide(ConsumeCodec.requestFrames(.stats), offset: 0).get()) == .stats)
         if case .failure(let e) = ConsumeCodec.decide([WireProtocol.versionBytes, Array("NOPE".utf8)], offset: 0) {
             #expect(e.code == .unknownCommand)
-        } else { Issue.record("NOPE accepted") }
+        } else {
+            Issue.record("NOPE accepted")
+        }
         if case .failure(let e) = ConsumeCodec.decide([[0xff]], offset: 0) {
             #expect(e.code == .unsupportedVersion)
-        } else { Issue.record("garbage accepted") }
+        } else {
+            Issue.record("garbage accepted")
+        }
     }
 }
 
 @Suite struct JournalRecordTests {
-    let record = JournalRecord(seq: 5, time: 1_700_000_000_000_000_000, eventID: Array("id".utf8),
-                               topic: Array("video.uploaded".utf8), headers: Array("{}".utf8), payload: [1, 2, 3])
+    let record = JournalRecord(
+        seq: 5, time: 1_700_000_000_000_000_000, eventID: Array("id".utf8),
+        topic: Array("video.uploaded".utf8), headers: Array("{}".utf8), payload: [1, 2, 3])
 
     @Test func roundTrip() {
         let bytes = record.encoded

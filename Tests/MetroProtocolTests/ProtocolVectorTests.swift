@@ -28,15 +28,19 @@ import Testing
     func vector(_ name: String) throws -> [[UInt8]] { try #require(Self.vectors[name], "vector \(name) missing") }
 
     @Test func allVectorsArePresent() {
-        #expect(Set(Self.vectors.keys) == ["publish", "ack", "error", "fire-and-forget", "live-event", "heartbeat",
-                                           "hello-subscription", "stats", "journal-record"])
+        #expect(
+            Set(Self.vectors.keys) == [
+                "publish", "ack", "error", "fire-and-forget", "live-event", "heartbeat",
+                "hello-subscription", "stats", "journal-record",
+            ])
     }
 
     @Test func publish() throws {
         let frames = try vector("publish")
         #expect(IngestCodec.decide(frames, offset: 0, maxPayloadBytes: 1024) == .publish)
-        let p = IngestCodec.Publish(eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8),
-                                    payload: Array("hi".utf8))
+        let p = IngestCodec.Publish(
+            eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8),
+            payload: Array("hi".utf8))
         #expect(p.frames == frames)
     }
 
@@ -58,8 +62,11 @@ import Testing
 
     @Test func liveEventAndHeartbeat() throws {
         let event = try #require(LiveEvent(frames: try vector("live-event")))
-        #expect(event == LiveEvent(topic: "video.uploaded", seq: 42, time: 1_700_000_000_000_000_000,
-                                   eventID: Array("e-1".utf8), headers: Array("{}".utf8), payload: Array("hi".utf8)))
+        #expect(
+            event
+                == LiveEvent(
+                    topic: "video.uploaded", seq: 42, time: 1_700_000_000_000_000_000,
+                    eventID: Array("e-1".utf8), headers: Array("{}".utf8), payload: Array("hi".utf8)))
         let heartbeat = try #require(LiveEvent(frames: try vector("heartbeat")))
         #expect(heartbeat.isHeartbeat && heartbeat.seq == 42 && heartbeat.payload.isEmpty)
     }
@@ -73,9 +80,12 @@ import Testing
     @Test func journalRecord() throws {
         let bytes = try vector("journal-record")[0]
         let record = try #require(JournalRecord(decoding: bytes))
-        #expect(record == JournalRecord(seq: 42, time: 1_700_000_000_000_000_000, eventID: Array("e-1".utf8),
-                                        topic: Array("video.uploaded".utf8), headers: Array("{}".utf8),
-                                        payload: Array("hi".utf8)))
+        #expect(
+            record
+                == JournalRecord(
+                    seq: 42, time: 1_700_000_000_000_000_000, eventID: Array("e-1".utf8),
+                    topic: Array("video.uploaded".utf8), headers: Array("{}".utf8),
+                    payload: Array("hi".utf8)))
         #expect(record.encoded == bytes)
         #expect(CRC32C.checksum(Array(bytes[8...])) == 0x8F59_9453)
     }

@@ -12,7 +12,9 @@ extension BrokerSystemTests {
 
     /// The error code of a broker reply, and its context frames.
     func errorOf(_ reply: [[UInt8]]) -> (WireErrorCode?, [[UInt8]]) {
-        guard reply.count >= 4, reply[0] == WireProtocol.versionBytes, reply[1] == bytes("ERROR") else { return (nil, []) }
+        guard reply.count >= 4, reply[0] == WireProtocol.versionBytes, reply[1] == bytes("ERROR") else {
+            return (nil, [])
+        }
         return (WireErrorCode(frame: reply[2]), Array(reply.dropFirst(4)))
     }
 
@@ -25,7 +27,9 @@ extension BrokerSystemTests {
         let big = try testContext.socket(.dealer)
         defer { big.close() }
         try big.connect(broker.ingest)
-        try big.send(multipart: [v, pub, bytes("id-7"), bytes("a.b"), [], [UInt8](repeating: 0, count: 1024 + 70 * 1024)])
+        try big.send(multipart: [
+            v, pub, bytes("id-7"), bytes("a.b"), [], [UInt8](repeating: 0, count: 1024 + 70 * 1024),
+        ])
         try waitFor("the oversized sender's disconnection") { try broker.stats().disconnects["ingest"] == 1 }
 
         let cases: [(String, [[UInt8]], WireErrorCode, [[UInt8]])] = [
@@ -39,9 +43,15 @@ extension BrokerSystemTests {
             ("id too long", [v, pub, [UInt8](repeating: 65, count: 65), bytes("a.b"), [], [1]], .tooLarge, []),
             ("bad topic", [v, pub, bytes("id-3"), bytes("a..b"), [], [1]], .invalidTopic, [bytes("id-3")]),
             ("reserved topic", [v, pub, bytes("id-4"), bytes("$metro.x"), [], [1]], .invalidTopic, [bytes("id-4")]),
-            ("long topic", [v, pub, bytes("id-5"), [UInt8](repeating: 97, count: 256), [], [1]], .invalidTopic, [bytes("id-5")]),
-            ("payload too large", [v, pub, bytes("id-6"), bytes("a.b"), [], [UInt8](repeating: 0, count: 1025)], .tooLarge,
-             [bytes("id-6")]),
+            (
+                "long topic", [v, pub, bytes("id-5"), [UInt8](repeating: 97, count: 256), [], [1]], .invalidTopic,
+                [bytes("id-5")]
+            ),
+            (
+                "payload too large", [v, pub, bytes("id-6"), bytes("a.b"), [], [UInt8](repeating: 0, count: 1025)],
+                .tooLarge,
+                [bytes("id-6")]
+            ),
         ]
         for (name, frames, code, context) in cases {
             let (got, ctx) = errorOf(try request(on: broker.ingest, frames))

@@ -31,8 +31,9 @@ extension BrokerSystemTests {
                     for id in ids {
                         publishes.addTask {
                             do {
-                                let seq = try await publisher.publish(topic: "crash.test", payload: Array(id.utf8),
-                                                                      eventID: Array(id.utf8))
+                                let seq = try await publisher.publish(
+                                    topic: "crash.test", payload: Array(id.utf8),
+                                    eventID: Array(id.utf8))
                                 acked.withLock { $0[id] = seq }
                             } catch {
                                 failures.withLock { $0.append("\(id): \(error)") }
@@ -85,8 +86,9 @@ extension BrokerSystemTests {
         for i in 0..<50 { last = try await publisher.publish(topic: "torn.test", payload: bytes("event \(i)")) }
         broker.kill9()
 
-        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: broker.journalPath)
-            .filter { $0.hasSuffix(".seg") }.sorted().last)
+        let segment = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: broker.journalPath)
+                .filter { $0.hasSuffix(".seg") }.sorted().last)
         let path = broker.journalPath + "/" + segment
         let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
         let handle = try #require(FileHandle(forWritingAtPath: path))

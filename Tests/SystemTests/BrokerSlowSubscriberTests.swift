@@ -6,13 +6,14 @@ import ZeroMQ
 
 extension BrokerSystemTests {
     @Test func aSubscriberThatStopsReadingKeepsTheBrokersMemoryBounded() async throws {
-        let broker = try BrokerHarness(config: """
-            limits:
-              sendHighWaterMark: 1000
-              receiveHighWaterMark: 1000
-            journal:
-              fsync: never
-            """)
+        let broker = try BrokerHarness(
+            config: """
+                limits:
+                  sendHighWaterMark: 1000
+                  receiveHighWaterMark: 1000
+                journal:
+                  fsync: never
+                """)
         // A raw SUB that subscribes to everything, waits for its hello, then never reads.
         let sub = try testContext.socket(.sub)
         defer { sub.close() }
@@ -33,7 +34,9 @@ extension BrokerSystemTests {
         let count = 50_000
         try await withThrowingTaskGroup(of: UInt64.self) { group in
             for i in 0..<count {
-                group.addTask { try await publisher.publish(topic: "load.x", payload: payload, eventID: Array("s\(i)".utf8)) }
+                group.addTask {
+                    try await publisher.publish(topic: "load.x", payload: payload, eventID: Array("s\(i)".utf8))
+                }
             }
             try await group.waitForAll()
         }

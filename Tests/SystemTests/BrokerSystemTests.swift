@@ -15,8 +15,9 @@ import ZeroMQ
         let publisher = try Publisher(.init(ingest: broker.ingest, publish: broker.publish))
         defer { publisher.close() }
 
-        let seq = try await publisher.publish(topic: "video.uploaded", payload: bytes("v1"), headers: bytes("{}"),
-                                              eventID: bytes("e-1"))
+        let seq = try await publisher.publish(
+            topic: "video.uploaded", payload: bytes("v1"), headers: bytes("{}"),
+            eventID: bytes("e-1"))
         #expect(seq > head)
         let again = try await publisher.publish(topic: "video.uploaded", payload: bytes("v1"), eventID: bytes("e-1"))
         #expect(again == seq)

@@ -57,7 +57,9 @@ public struct BrokerConfiguration: Codable, Sendable, Equatable {
 
 // Every key is optional in the file: a missing key keeps its default.
 extension BrokerConfiguration {
-    enum CodingKeys: String, CodingKey { case endpoints, dataDir, journal, limits, dedupe, heartbeatIntervalMs, lingerMs }
+    enum CodingKeys: String, CodingKey {
+        case endpoints, dataDir, journal, limits, dedupe, heartbeatIntervalMs, lingerMs
+    }
 
     public init(from decoder: any Decoder) throws {
         self.init()

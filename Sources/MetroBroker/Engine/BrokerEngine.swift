@@ -5,7 +5,7 @@ import Synchronization
 import ZeroMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `MetroBroker` is the broker: it takes events on the ingest (ROUTER) and publish
@@ -79,7 +79,8 @@ public final class BrokerEngine: @unchecked Sendable {
         var options = Journal.Options()
         options.segmentBytes = configuration.journal.segmentBytes
         options.retentionBytes = configuration.journal.retention.maxBytes
-        options.retentionAgeNanoseconds = UInt64(max(0, configuration.journal.retention.maxAgeHours)) * 3_600_000_000_000
+        options.retentionAgeNanoseconds =
+            UInt64(max(0, configuration.journal.retention.maxAgeHours)) * 3_600_000_000_000
         options.maxRecordBytes = JournalRecord.size(
             id: BrokerLimits.maxEventIDBytes, topic: Topic.maxBytes, headers: BrokerLimits.maxHeadersBytes,
             payload: maxPayloadBytes)
@@ -89,16 +90,19 @@ public final class BrokerEngine: @unchecked Sendable {
         acks = AckLedger(recovered: journal.lastSeq)
         try reservation.ensure(nextSeq)
         let r = journal.recovery
-        logger.info("journal recovered", metadata: [
-            "segments": "\(r.segments)", "records": "\(r.records)", "lastSeq": "\(r.lastSeq)",
-            "truncatedBytes": "\(r.truncatedBytes)", "nextSeq": "\(nextSeq)",
-        ])
+        logger.info(
+            "journal recovered",
+            metadata: [
+                "segments": "\(r.segments)", "records": "\(r.records)", "lastSeq": "\(r.lastSeq)",
+                "truncatedBytes": "\(r.truncatedBytes)", "nextSeq": "\(nextSeq)",
+            ])
 
         switch configuration.journal.fsync {
         case .always: syncer = JournalSyncer(directory: configuration.dataDir)
         case .interval:
-            syncer = JournalSyncer(directory: configuration.dataDir,
-                                   interval: .milliseconds(max(1, configuration.journal.fsyncIntervalMs)))
+            syncer = JournalSyncer(
+                directory: configuration.dataDir,
+                interval: .milliseconds(max(1, configuration.journal.fsyncIntervalMs)))
         case .never: syncer = nil
         }
 

@@ -12,7 +12,8 @@ extension BrokerEngine {
     /// XPUB never blocks: a subscriber at its high-water mark loses the event
     /// (ZeroMQ drops it for that subscriber only; the seq shows the gap).
     @inline(__always)
-    func fanOut(_ buffer: MultipartBuffer, topic: Int, seq: Int, time: Int, id: Int, headers: Int, payload: Int) throws {
+    func fanOut(_ buffer: MultipartBuffer, topic: Int, seq: Int, time: Int, id: Int, headers: Int, payload: Int) throws
+    {
         guard try buffer.send(topic, on: events, more: true) else {
             counters.drop(.eventsHighWaterMark)
             return
@@ -52,8 +53,9 @@ extension BrokerEngine {
             buffer.setEmpty(Self.pubID)
             do {
                 try reservation.ensure(seq)
-                try journal.append(seq: seq, time: now, id: buffer.unsafeFrame(Self.pubID), topic: buffer.unsafeFrame(0),
-                                   headers: buffer.unsafeFrame(headers), payload: buffer.unsafeFrame(payload))
+                try journal.append(
+                    seq: seq, time: now, id: buffer.unsafeFrame(Self.pubID), topic: buffer.unsafeFrame(0),
+                    headers: buffer.unsafeFrame(headers), payload: buffer.unsafeFrame(payload))
             } catch {
                 logger.error("journal append failed: \(error)")
                 counters.drop(.publishJournalFailure)
@@ -63,7 +65,9 @@ extension BrokerEngine {
             counters.accepted &+= 1
             buffer.set(Self.pubSeq, bigEndian: seq)
             buffer.set(Self.pubTime, bigEndian: now)
-            try fanOut(buffer, topic: 0, seq: Self.pubSeq, time: Self.pubTime, id: Self.pubID, headers: headers, payload: payload)
+            try fanOut(
+                buffer, topic: 0, seq: Self.pubSeq, time: Self.pubTime, id: Self.pubID, headers: headers,
+                payload: payload)
         }
     }
 

@@ -45,8 +45,9 @@ extension BrokerEngine {
         let seq = nextSeq
         do {
             try reservation.ensure(seq)
-            try journal.append(seq: seq, time: now, id: buffer.unsafeFrame(3), topic: buffer.unsafeFrame(4),
-                               headers: buffer.unsafeFrame(5), payload: buffer.unsafeFrame(6))
+            try journal.append(
+                seq: seq, time: now, id: buffer.unsafeFrame(3), topic: buffer.unsafeFrame(4),
+                headers: buffer.unsafeFrame(5), payload: buffer.unsafeFrame(6))
         } catch {
             logger.error("journal append failed: \(error)")
             reject(WireError(.journalFailure, "the journal could not store the event"), eventIDFrame: 3)
@@ -76,13 +77,18 @@ extension BrokerEngine {
     func failPendingAcks() {
         let wire = WireError(.journalFailure, "the journal could not store the event")
         for ack in acks.failAll() {
-            send(to: ingest, [ack.routingID] + IngestCodec.errorFrames(wire, context: [ack.eventID]), onDrop: .ackUnroutable)
+            send(
+                to: ingest, [ack.routingID] + IngestCodec.errorFrames(wire, context: [ack.eventID]),
+                onDrop: .ackUnroutable)
             counters.rejected &+= 1
         }
     }
 
     private func sendAck(_ ack: PendingAck) {
-        if send(to: ingest, [ack.routingID] + IngestCodec.ackFrames(eventID: ack.eventID, seq: ack.seq), onDrop: .ackUnroutable) {
+        if send(
+            to: ingest, [ack.routingID] + IngestCodec.ackFrames(eventID: ack.eventID, seq: ack.seq),
+            onDrop: .ackUnroutable)
+        {
             counters.acked &+= 1
         }
     }
@@ -91,7 +97,9 @@ extension BrokerEngine {
     private func reject(_ error: WireError, eventIDFrame: Int?) {
         counters.rejected &+= 1
         let context = eventIDFrame.map { [ingestBuffer.bytes($0)] } ?? []
-        send(to: ingest, [ingestBuffer.bytes(0)] + IngestCodec.errorFrames(error, context: context), onDrop: .replyUnroutable)
+        send(
+            to: ingest, [ingestBuffer.bytes(0)] + IngestCodec.errorFrames(error, context: context),
+            onDrop: .replyUnroutable)
     }
 
     /// Sends a reply on a ROUTER without blocking; counts it as dropped if the peer

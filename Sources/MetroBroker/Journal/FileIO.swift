@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The journal's one error type: a failed file operation, with its errno and path.
@@ -38,7 +38,9 @@ enum FileIO {
         }
     }
 
-    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String) throws(JournalError) {
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String)
+        throws(JournalError)
+    {
         var done = 0
         while done < bytes.count {
             let n = Glibc.pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
@@ -96,7 +98,9 @@ enum FileIO {
     }
 
     static func truncate(_ fd: Int32, to size: Int64, path: String) throws(JournalError) {
-        guard ftruncate(fd, off_t(size)) == 0 else { throw JournalError(operation: "ftruncate", path: path, errno: Glibc.errno) }
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            throw JournalError(operation: "ftruncate", path: path, errno: Glibc.errno)
+        }
     }
 
     static func sync(_ fd: Int32) { _ = fdatasync(fd) }

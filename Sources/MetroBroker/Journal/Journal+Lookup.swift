@@ -1,7 +1,7 @@
 import MetroProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Journal {
@@ -23,12 +23,15 @@ extension Journal {
         var low = 0, high = seg.records - 1
         while low <= high {
             let mid = (low + high) / 2
-            let entry = try FileIO.pread(fd, count: JournalSegment.indexEntryBytes,
-                                         at: Int64(mid * JournalSegment.indexEntryBytes), path: seg.indexPath)
+            let entry = try FileIO.pread(
+                fd, count: JournalSegment.indexEntryBytes,
+                at: Int64(mid * JournalSegment.indexEntryBytes), path: seg.indexPath)
             guard entry.count == JournalSegment.indexEntryBytes else { return nil }
             let (s, o) = entry.withUnsafeBytes {
-                (UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)),
-                 UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+                (
+                    UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)),
+                    UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                )
             }
             if s == seq { return (seg.base, Int64(o)) }
             if s < seq { low = mid + 1 } else { high = mid - 1 }

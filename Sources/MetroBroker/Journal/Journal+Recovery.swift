@@ -1,7 +1,7 @@
 import MetroProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Journal {
@@ -38,7 +38,8 @@ extension Journal {
     /// A sealed segment whose index matches its data, read from the index alone; nil if not.
     private func checkSealed(_ seg: JournalSegment, after: UInt64) throws(JournalError) -> JournalSegment? {
         guard let idx = try? MappedFile(path: seg.indexPath), idx.bytes.count > 0,
-              idx.bytes.count % JournalSegment.indexEntryBytes == 0 else { return nil }
+            idx.bytes.count % JournalSegment.indexEntryBytes == 0
+        else { return nil }
         let entries = idx.bytes.count / JournalSegment.indexEntryBytes
         let firstSeq = UInt64(littleEndian: idx.bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
         let lastAt = (entries - 1) * JournalSegment.indexEntryBytes
@@ -47,8 +48,11 @@ extension Journal {
         guard firstSeq > after, let data = try? MappedFile(path: seg.dataPath), lastOffset < data.bytes.count else {
             return nil
         }
-        guard case .record(let size, let seq, let time) = JournalRecord.probe(UnsafeRawBufferPointer(rebasing: data.bytes[lastOffset...])),
-              seq == lastSeq, lastOffset + size == data.bytes.count else { return nil }
+        guard
+            case .record(let size, let seq, let time) = JournalRecord.probe(
+                UnsafeRawBufferPointer(rebasing: data.bytes[lastOffset...])),
+            seq == lastSeq, lastOffset + size == data.bytes.count
+        else { return nil }
         var out = seg
         out.size = Int64(data.bytes.count)
         out.records = entries
@@ -74,9 +78,11 @@ extension Journal {
         let fd = try FileIO.open(seg.dataPath, flags: O_WRONLY)
         defer { Glibc.close(fd) }
         if result.validEnd < fileSize {
-            logger.warning("journal: cutting a \(result.ending) tail", metadata: [
-                "segment": "\(seg.dataPath)", "validBytes": "\(result.validEnd)", "fileBytes": "\(fileSize)",
-            ])
+            logger.warning(
+                "journal: cutting a \(result.ending) tail",
+                metadata: [
+                    "segment": "\(seg.dataPath)", "validBytes": "\(result.validEnd)", "fileBytes": "\(fileSize)",
+                ])
             recovery.truncatedBytes += fileSize - result.validEnd
             try FileIO.truncate(fd, to: result.validEnd, path: seg.dataPath)
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Journal {
@@ -14,7 +14,8 @@ extension Journal {
         while segments.count > 1 {
             let oldest = segments[0]
             let tooBig = options.retentionBytes > 0 && total > options.retentionBytes
-            let tooOld = options.retentionAgeNanoseconds > 0
+            let tooOld =
+                options.retentionAgeNanoseconds > 0
                 && oldest.lastTime &+ options.retentionAgeNanoseconds < now
             guard tooBig || tooOld else { break }
             unlink(oldest.dataPath)

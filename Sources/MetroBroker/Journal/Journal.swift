@@ -2,7 +2,7 @@ import Logging
 import MetroProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The broker's journal: segmented, append-only files of checksummed records in
@@ -58,7 +58,9 @@ public final class Journal {
     public private(set) var bytesWritten: UInt64 = 0
     public internal(set) var recovery = RecoveryReport()
     /// Takes the (data, index) descriptors of a sealed segment: must fsync and close them.
-    public var retire: (Int32, Int32) -> Void = { data, index in Glibc.close(data); Glibc.close(index) }
+    public var retire: (Int32, Int32) -> Void = { data, index in
+        Glibc.close(data); Glibc.close(index)
+    }
     /// Called with the number of segments removed by retention.
     public var onRetention: (Int) -> Void = { _ in }
 
@@ -103,7 +105,9 @@ public final class Journal {
         precondition(seq > lastSeq, "journal seqs must grow")
         let size = JournalRecord.size(id: id.count, topic: topic.count, headers: headers.count, payload: payload.count)
         precondition(size <= bufferCapacity, "record larger than the journal buffer")
-        if segments[segments.count - 1].records > 0 && segments[segments.count - 1].size + Int64(size) > options.segmentBytes {
+        if segments[segments.count - 1].records > 0
+            && segments[segments.count - 1].size + Int64(size) > options.segmentBytes
+        {
             try roll(nextBase: seq)
         }
         if buffered + size > bufferCapacity || indexBuffered + JournalSegment.indexEntryBytes > indexCapacity {
@@ -143,7 +147,8 @@ public final class Journal {
         guard buffered > 0 else { return }
         let seg = segments[segments.count - 1]
         try FileIO.writeAll(dataFD, UnsafeRawBufferPointer(start: buffer, count: buffered), path: seg.dataPath)
-        try FileIO.writeAll(indexFD, UnsafeRawBufferPointer(start: indexBuffer, count: indexBuffered), path: seg.indexPath)
+        try FileIO.writeAll(
+            indexFD, UnsafeRawBufferPointer(start: indexBuffer, count: indexBuffered), path: seg.indexPath)
         bytesWritten += UInt64(buffered + indexBuffered)
         buffered = 0
         indexBuffered = 0

@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Makes the journal durable on its own thread, so that `fdatasync` never stalls
@@ -23,8 +23,8 @@ public final class JournalSyncer: @unchecked Sendable {
     }
 
     private let condition = NSCondition()
-    private var pending = Pending()          // guarded by `condition`
-    private var syncedToken: UInt64 = 0      // syncer thread only
+    private var pending = Pending()  // guarded by `condition`
+    private var syncedToken: UInt64 = 0  // syncer thread only
     private let directory: String
     private let interval: Duration?
     private let durable = Atomic<UInt64>(0)
@@ -107,8 +107,10 @@ public final class JournalSyncer: @unchecked Sendable {
                     let left = ContinuousClock.now.duration(to: due)
                     if pending.token != syncedToken && left <= .zero { break }
                     let wait = left > .zero ? left : interval
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: Double(wait.components.seconds)
-                        + Double(wait.components.attoseconds) / 1e18))
+                    _ = condition.wait(
+                        until: Date(
+                            timeIntervalSinceNow: Double(wait.components.seconds)
+                                + Double(wait.components.attoseconds) / 1e18))
                 }
             } else {
                 while !pending.stopping && pending.token == syncedToken && pending.retired.isEmpty {

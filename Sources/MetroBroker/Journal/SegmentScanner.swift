@@ -1,3 +1,5 @@
+import MetroProtocol
+
 /// Reads a segment file from the start and finds where its valid records end:
 /// the recovery scan (a torn or corrupt tail ends the scan) and the index rebuild.
 /// Pure over the bytes it is given; no writes.
@@ -46,5 +48,3 @@ struct SegmentScanner {
         return result
     }
 }
-
-import MetroProtocol

@@ -34,7 +34,9 @@ final class BrokerCounters {
         dropped[Self.slots[cause]!] &+= n
     }
 
-    func snapshot(journalBytes: UInt64, fsyncs: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int) -> BrokerStats {
+    func snapshot(journalBytes: UInt64, fsyncs: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int)
+        -> BrokerStats
+    {
         var s = BrokerStats()
         s.received = received
         s.accepted = accepted

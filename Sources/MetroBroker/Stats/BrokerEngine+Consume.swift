@@ -22,7 +22,9 @@ extension BrokerEngine {
                     let json = (try? JSONEncoder().encode(stats)).map { [UInt8]($0) } ?? Array("{}".utf8)
                     reply = [WireProtocol.versionBytes, Array("STATS".utf8), json]
                 case .success(.metrics):
-                    reply = [WireProtocol.versionBytes, Array("METRICS".utf8), Array(PrometheusText.render(stats).utf8)]
+                    reply = [
+                        WireProtocol.versionBytes, Array("METRICS".utf8), Array(PrometheusText.render(stats).utf8),
+                    ]
                 }
             }
             if reply[1] == IngestCodec.errorCommand { counters.rejected &+= 1 }

@@ -5,7 +5,7 @@ import ServiceLifecycle
 import ZeroMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A tiny HTTP/1.0 listener for Prometheus: `GET /metrics` answers with the
@@ -40,7 +40,9 @@ public final class MetricsHTTPServer: Service, @unchecked Sendable {
             throw JournalError(operation: "parse metrics host", path: listen, errno: EINVAL)
         }
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard rc == 0, Glibc.listen(fd, 16) == 0 else {
             let e = errno
@@ -95,7 +97,9 @@ public final class MetricsHTTPServer: Service, @unchecked Sendable {
         let response: String
         if line.hasPrefix("GET /metrics") {
             let body = (try? fetchMetrics()) ?? "# metro broker did not answer METRICS\n"
-            response = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+            response =
+                "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+                + body
         } else {
             response = "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n"
         }

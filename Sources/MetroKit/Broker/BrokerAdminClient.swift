@@ -36,7 +36,8 @@ public struct BrokerAdminClient: Sendable {
         guard let frames = try socket.receiveMultipart() else {
             throw MetroClientError.timedOut("no reply from \(consumeEndpoint) within \(timeout)")
         }
-        guard frames.count == 3, frames[0] == WireProtocol.versionBytes, frames[1] == Array(command.rawValue.utf8) else {
+        guard frames.count == 3, frames[0] == WireProtocol.versionBytes, frames[1] == Array(command.rawValue.utf8)
+        else {
             if case .error(let e, _)? = IngestCodec.decodeReply(frames) { throw MetroClientError.rejected(e) }
             throw MetroClientError.malformedReply("unexpected reply to \(command.rawValue)")
         }

@@ -23,7 +23,8 @@ final class PublisherLoop: @unchecked Sendable {
     var waiting: [(IngestCodec.Publish, CheckedContinuation<UInt64, any Error>)] = []
     var waitingHead = 0
 
-    init(options: Publisher.Options, context: Context, queue: Mailbox<Publisher.Queue>, wake: WakePipe, logger: Logger) {
+    init(options: Publisher.Options, context: Context, queue: Mailbox<Publisher.Queue>, wake: WakePipe, logger: Logger)
+    {
         self.options = options
         self.context = context
         self.queue = queue
@@ -98,10 +99,12 @@ final class PublisherLoop: @unchecked Sendable {
             waitingHead += 1
             if let existing = inFlight[request.eventID] {
                 // Same id twice in flight: the second waits on the first's answer.
-                existing.continuation.resume(throwing: MetroClientError.rejected(
-                    WireError(.invalidArgument, "event id published twice concurrently")))
+                existing.continuation.resume(
+                    throwing: MetroClientError.rejected(
+                        WireError(.invalidArgument, "event id published twice concurrently")))
             }
-            inFlight[request.eventID] = InFlight(request: request, continuation: continuation, sentAt: now, firstSentAt: now)
+            inFlight[request.eventID] = InFlight(
+                request: request, continuation: continuation, sentAt: now, firstSentAt: now)
             _ = try dealer.trySend(multipart: request.frames)
         }
         if waitingHead == waiting.count {
@@ -115,7 +118,8 @@ final class PublisherLoop: @unchecked Sendable {
         for (id, f) in inFlight where now - f.sentAt >= options.ackTimeout {
             if now - f.firstSentAt >= options.giveUpAfter {
                 inFlight[id] = nil
-                f.continuation.resume(throwing: MetroClientError.timedOut("no ACK for event \(String(decoding: id, as: UTF8.self))"))
+                f.continuation.resume(
+                    throwing: MetroClientError.timedOut("no ACK for event \(String(decoding: id, as: UTF8.self))"))
                 continue
             }
             inFlight[id]!.sentAt = now

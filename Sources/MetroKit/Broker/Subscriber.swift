@@ -39,7 +39,8 @@ public final class Subscriber: Sendable {
     let wake = WakePipe()
     private let finished = DispatchSemaphore(value: 0)
 
-    public init(_ options: Options, context: Context? = nil, logger: Logger = Logger(label: "metro.subscriber")) throws {
+    public init(_ options: Options, context: Context? = nil, logger: Logger = Logger(label: "metro.subscriber")) throws
+    {
         let ctx = try context ?? Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let (stream, continuation) = AsyncStream.makeStream(
             of: LiveEvent.self, bufferingPolicy: .bufferingNewest(options.bufferLimit))
@@ -55,8 +56,9 @@ public final class Subscriber: Sendable {
         // The socket moves to the I/O thread here, once, and is used only there.
         nonisolated(unsafe) let owned = socket
         let thread = Thread {
-            Self.loop(socket: owned, helloTopic: helloTopic, options: options, state: state, wake: wake,
-                      continuation: continuation, logger: logger)
+            Self.loop(
+                socket: owned, helloTopic: helloTopic, options: options, state: state, wake: wake,
+                continuation: continuation, logger: logger)
             done.signal()
         }
         thread.name = "metro-subscriber"

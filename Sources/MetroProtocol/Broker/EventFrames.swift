@@ -33,8 +33,9 @@ public struct LiveEvent: Sendable, Equatable {
     /// Decodes the six frames; nil if the shape is wrong.
     public init?(frames: [[UInt8]]) {
         guard frames.count == Self.frameCount, let seq = BigEndian.uint64(frames[1]),
-              let time = BigEndian.uint64(frames[2]),
-              let topic = String(validating: frames[0], as: UTF8.self) else { return nil }
+            let time = BigEndian.uint64(frames[2]),
+            let topic = String(validating: frames[0], as: UTF8.self)
+        else { return nil }
         self.init(topic: topic, seq: seq, time: time, eventID: frames[3], headers: frames[4], payload: frames[5])
     }
 
@@ -57,13 +58,14 @@ public enum Hello {
     /// on the XPUB socket, or nil when it is not a valid hello subscription.
     public static func topic(inSubscription raw: UnsafeRawBufferPointer) -> [UInt8]? {
         guard raw.count > 1 + prefixBytes.count, raw.count <= 1 + prefixBytes.count + BrokerLimits.maxHelloTokenBytes,
-              raw[0] == 1 else { return nil }
+            raw[0] == 1
+        else { return nil }
         let topic = raw[1...]
         guard topic.starts(with: prefixBytes) else { return nil }
         for b in topic.dropFirst(prefixBytes.count) {
             switch b {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
                 continue
             default:
                 return nil

@@ -57,7 +57,9 @@ public enum IngestCodec {
         guard n == 6 else {
             return .reject(WireError(.malformedMessage, "PUBLISH has 6 frames, got \(n)"), eventIDFrame: echo)
         }
-        guard idLength > 0 else { return .reject(WireError(.missingEventID, "the event id frame is empty"), eventIDFrame: nil) }
+        guard idLength > 0 else {
+            return .reject(WireError(.missingEventID, "the event id frame is empty"), eventIDFrame: nil)
+        }
         guard idLength <= BrokerLimits.maxEventIDBytes else {
             return .reject(WireError(.tooLarge, "the event id has \(idLength) bytes; at most 64"), eventIDFrame: nil)
         }
@@ -66,12 +68,14 @@ public enum IngestCodec {
         }
         let headers = frames.withFrame(offset + 4) { $0.count }
         guard headers <= BrokerLimits.maxHeadersBytes else {
-            return .reject(WireError(.tooLarge, "the headers frame has \(headers) bytes; at most 65536"), eventIDFrame: echo)
+            return .reject(
+                WireError(.tooLarge, "the headers frame has \(headers) bytes; at most 65536"), eventIDFrame: echo)
         }
         let payload = frames.withFrame(offset + 5) { $0.count }
         guard payload <= maxPayloadBytes else {
             return .reject(
-                WireError(.tooLarge, "the payload has \(payload) bytes; at most \(maxPayloadBytes)"), eventIDFrame: echo)
+                WireError(.tooLarge, "the payload has \(payload) bytes; at most \(maxPayloadBytes)"), eventIDFrame: echo
+            )
         }
         return .publish
     }

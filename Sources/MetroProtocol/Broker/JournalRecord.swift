@@ -79,7 +79,8 @@ public struct JournalRecord: Sendable, Equatable {
                 topic.withUnsafeBytes { t in
                     headers.withUnsafeBytes { h in
                         payload.withUnsafeBytes { p in
-                            _ = Self.encode(into: dst.baseAddress!, seq: seq, time: time, id: i, topic: t, headers: h, payload: p)
+                            _ = Self.encode(
+                                into: dst.baseAddress!, seq: seq, time: time, id: i, topic: t, headers: h, payload: p)
                         }
                     }
                 }
@@ -128,7 +129,8 @@ public struct JournalRecord: Sendable, Equatable {
             defer { at += n }
             return Array(raw[at..<(at + n)])
         }
-        self.init(seq: seq, time: time, eventID: take(id), topic: take(topic), headers: take(headers), payload: take(payload))
+        self.init(
+            seq: seq, time: time, eventID: take(id), topic: take(topic), headers: take(headers), payload: take(payload))
     }
 
     public init?(decoding bytes: [UInt8]) {

@@ -7,7 +7,7 @@
 public enum PublishCodec {
     /// Why the broker drops a message received on the publish socket.
     public enum DropCause: String, Sendable, CaseIterable {
-        case malformed          // not 2 or 3 frames
+        case malformed  // not 2 or 3 frames
         case invalidTopic = "invalid_topic"
         case tooLarge = "too_large"
     }

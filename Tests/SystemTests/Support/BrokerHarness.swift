@@ -4,7 +4,7 @@ import Synchronization
 import ZeroMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real `metro broker` on loopback with ephemeral ports and its own data folder.
@@ -33,9 +33,11 @@ final class BrokerHarness: @unchecked Sendable {
         extraArguments = extra
         let journal = dataDir.url.appendingPathComponent("journal").path
         process = try MetroProcess(
-            ["broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
-             "--events", "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0",
-             "--data-dir", journal] + extra)
+            [
+                "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
+                "--events", "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0",
+                "--data-dir", journal,
+            ] + extra)
         endpoints = try process.waitUntilReady()
     }
 
@@ -44,8 +46,10 @@ final class BrokerHarness: @unchecked Sendable {
     /// Starts the broker again on the same endpoints and data folder.
     func restart() throws {
         process = try MetroProcess(
-            ["broker", "--ingest", ingest, "--publish", publish, "--events", events, "--consume", consume,
-             "--metrics", "127.0.0.1:0", "--data-dir", journalPath] + extraArguments)
+            [
+                "broker", "--ingest", ingest, "--publish", publish, "--events", events, "--consume", consume,
+                "--metrics", "127.0.0.1:0", "--data-dir", journalPath,
+            ] + extraArguments)
         endpoints = try process.waitUntilReady()
     }
 
@@ -111,7 +115,9 @@ func httpGet(_ address: String, path: String) throws -> String {
     addr.sin_port = UInt16(parts[1])!.bigEndian
     inet_pton(AF_INET, String(parts[0]), &addr.sin_addr)
     let rc = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard rc == 0 else { throw WaitError.timedOut("connect \(address)") }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
