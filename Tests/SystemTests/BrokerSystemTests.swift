@@ -94,3 +94,13 @@ extension BrokerSystemTests {
         #expect(broker.stop() == 0)
     }
 }
+
+extension BrokerSystemTests {
+    @Test func theCheckedInConfigurationLoads() throws {
+        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Broker/broker.yaml").path
+        let broker = try BrokerHarness(arguments: ["--config", config])
+        #expect(try broker.stats().segments == 1)
+        #expect(broker.stop() == 0)
+    }
+}
