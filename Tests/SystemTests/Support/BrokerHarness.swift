@@ -105,6 +105,20 @@ func eventually(
     throw WaitError.timedOut(what)
 }
 
+/// Like `eventually`, running `action` before each check (e.g. publish until seen).
+func eventually(
+    _ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool,
+    while action: () async throws -> Void
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        try await action()
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw WaitError.timedOut(what)
+}
+
 /// A minimal HTTP/1.0 GET over a plain TCP socket (`host:port`); returns the whole response.
 func httpGet(_ address: String, path: String) throws -> String {
     let parts = address.split(separator: ":")
