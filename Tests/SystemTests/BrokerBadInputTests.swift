@@ -134,3 +134,60 @@ extension BrokerSystemTests {
         #expect(broker.stop() == 0)
     }
 }
+
+extension BrokerSystemTests {
+    /// Random frames on every socket (a seeded generator, so a failure repeats).
+    @Test func randomGarbageOnEverySocketNeverStopsTheBroker() async throws {
+        let broker = try BrokerHarness(config: Self.smallLimits)
+        var rng = SplitMix64(seed: 0x6d65_7472_6f21)
+        func garbage() -> [[UInt8]] {
+            let frames = Int.random(in: 1...9, using: &rng)
+            return (0..<frames).map { i in
+                // Sometimes a plausible prefix, so the deeper checks run too.
+                if i == 0 && Bool.random(using: &rng) { return WireProtocol.versionBytes }
+                if i == 1 && Bool.random(using: &rng) {
+                    return bytes(["PUBLISH", "STATS", "ACK"].randomElement(using: &rng)!)
+                }
+                return (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            }
+        }
+        let ingest = try testContext.socket(.dealer)
+        let consume = try testContext.socket(.dealer)
+        let pub = try testContext.socket(.pub)
+        defer { ingest.close(); consume.close(); pub.close() }
+        try ingest.connect(broker.ingest)
+        try consume.connect(broker.consume)
+        try pub.connect(broker.publish)
+        for _ in 0..<2000 {
+            try ingest.send(multipart: garbage())
+            try consume.send(multipart: garbage())
+            _ = try pub.trySend(multipart: garbage())
+        }
+        // Every request got exactly one reply: read them all back.
+        var replies = 0, consumeReplies = 0
+        try waitFor("2000 replies on each request socket") {
+            while try ingest.receiveMultipart(dontWait: true) != nil { replies += 1 }
+            while try consume.receiveMultipart(dontWait: true) != nil { consumeReplies += 1 }
+            return replies >= 2000 && consumeReplies >= 2000
+        }
+        #expect(replies == 2000 && consumeReplies == 2000)
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        #expect(try await publisher.publish(topic: "still.alive", payload: [1]) > 0)
+        #expect(try broker.stats().received >= 2000)
+        #expect(broker.stop() == 0)
+    }
+}
+
+/// A small seeded random generator (SplitMix64) for repeatable garbage.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
