@@ -15,7 +15,7 @@ extension Journal {
             if i < bases.count - 1, let checked = try checkSealed(seg, after: after) {
                 seg = checked
             } else {
-                seg = try rescan(seg, after: after, active: i == bases.count - 1)
+                seg = try rescan(seg, after: after)
             }
             if seg.records > 0 { after = seg.lastSeq }
             recovery.records += seg.records
@@ -63,7 +63,7 @@ extension Journal {
     }
 
     /// Scans a segment's data, cuts a torn or corrupt tail, and rewrites its index.
-    private func rescan(_ seg: JournalSegment, after: UInt64, active: Bool) throws(JournalError) -> JournalSegment {
+    private func rescan(_ seg: JournalSegment, after: UInt64) throws(JournalError) -> JournalSegment {
         let result: SegmentScanner.Result
         let fileSize: Int64
         do {
@@ -107,7 +107,6 @@ extension Journal {
         out.firstSeq = result.entries.first?.seq ?? 0
         out.lastSeq = result.entries.last?.seq ?? 0
         out.lastTime = result.lastTime
-        _ = active
         return out
     }
 }
