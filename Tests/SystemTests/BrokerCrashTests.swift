@@ -160,3 +160,27 @@ extension BrokerSystemTests {
         #expect(broker.stop() == 0)
     }
 }
+
+extension BrokerSystemTests {
+    @Test func fireAndForgetIsHeldWhileTheBrokerIsAway() async throws {
+        let broker = try BrokerHarness()
+        let publisher = try Publisher(.init(ingest: broker.ingest, publish: broker.publish))
+        defer { publisher.close() }
+        broker.kill9()
+        // Published while no broker runs: held by the Publisher, not dropped.
+        try publisher.fireAndForget(topic: "held.one", payload: bytes("1"))
+        try publisher.fireAndForget(topic: "held.two", payload: bytes("2"))
+        try broker.restart()
+        let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["held."]))
+        defer { subscriber.close() }
+        _ = try await subscriber.waitUntilLive()
+        // The held messages go out once the broker subscribes to the Publisher; the
+        // subscriber may have come later than that, so look in the journal.
+        try await eventually("both held events journaled") { try broker.stats().accepted >= 2 }
+        #expect(broker.stop() == 0)
+        let journal = try Journal(directory: broker.journalPath)
+        var topics: [String] = []
+        try journal.forEachRecord { topics.append(String(decoding: $0.topic, as: UTF8.self)) }
+        #expect(topics == ["held.one", "held.two"])
+    }
+}

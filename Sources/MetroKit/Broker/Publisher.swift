@@ -11,6 +11,9 @@ import ZeroMQ
 /// within `ackTimeout` is sent again with the same event id (the broker's dedupe
 /// window turns a retry into the original seq), until `giveUpAfter`.
 /// `fireAndForget` sends on the broker's publish (XSUB) socket and returns at once.
+/// It uses an XPUB socket, which sees the broker's subscription arrive: messages
+/// published before that (at start, or while the broker restarts) are held, up to
+/// `holdLimit`, instead of being lost to ZeroMQ's "slow joiner" effect.
 ///
 /// Threading: the sockets live on one dedicated I/O thread. Async callers hand it
 /// requests through a lock-protected queue and a wake-up pipe, and wait on
@@ -29,6 +32,9 @@ public final class Publisher: Sendable {
         public var ackTimeout: Duration = .seconds(1)
         /// A publish fails with `.timedOut` once this long has passed without an ACK.
         public var giveUpAfter: Duration = .seconds(60)
+        /// Fire-and-forget messages held while the broker is not (yet) connected;
+        /// beyond this many, new ones are dropped.
+        public var holdLimit = 10_000
 
         public init(ingest: String, publish: String? = nil) {
             self.ingest = ingest

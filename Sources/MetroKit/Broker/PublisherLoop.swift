@@ -22,6 +22,10 @@ final class PublisherLoop: @unchecked Sendable {
     var inFlight: [[UInt8]: InFlight] = [:]
     var waiting: [(IngestCodec.Publish, CheckedContinuation<UInt64, any Error>)] = []
     var waitingHead = 0
+    /// Whether the broker's publish socket has subscribed to this XPUB.
+    var publishLive = false
+    /// Fire-and-forget messages waiting for `publishLive` (at most `holdLimit`).
+    var held: [[[UInt8]]] = []
 
     init(options: Publisher.Options, context: Context, queue: Mailbox<Publisher.Queue>, wake: WakePipe, logger: Logger)
     {
@@ -56,8 +60,11 @@ final class PublisherLoop: @unchecked Sendable {
         try dealer.set(.reconnectInterval(milliseconds: 50))
         try dealer.set(.reconnectIntervalMax(milliseconds: 500))
         try dealer.connect(options.ingest)
+        // Fire-and-forget goes out on an XPUB, not a PUB: the broker's XSUB subscription
+        // arrives on it as a message, so the loop knows when publishing stops being
+        // dropped ("slow joiner") and holds messages until then.
         let pub = try options.publish.map { endpoint throws -> Socket in
-            let s = try context.socket(.pub)
+            let s = try context.socket(.xpub)
             try s.connect(endpoint)
             return s
         }
@@ -65,6 +72,7 @@ final class PublisherLoop: @unchecked Sendable {
         let poller = Poller()
         let dealerItem = poller.add(dealer)
         poller.add(fileDescriptor: wake.readFD)
+        if let pub { poller.add(pub) }
 
         while true {
             try poller.poll(timeoutMilliseconds: 50)
@@ -74,12 +82,28 @@ final class PublisherLoop: @unchecked Sendable {
                 return (q.commands, q.closed)
             }
             if closed { return }
+            // Subscription news first, so a message is not sent into a connection
+            // already known to be gone.
+            if let pub {
+                // [0x01 prefix]: the broker subscribed; [0x00 prefix]: its connection went.
+                while let frames = try pub.receiveMultipart(dontWait: true) {
+                    if let flag = frames.first?.first { publishLive = flag == 1 }
+                }
+                if publishLive {
+                    for frames in held { _ = try pub.trySend(multipart: frames) }
+                    held.removeAll()
+                }
+            }
             for command in commands {
                 switch command {
                 case .publish(let request, let continuation):
                     waiting.append((request, continuation))
                 case .fire(let frames):
-                    if let pub { _ = try pub.trySend(multipart: frames) }
+                    if let pub, publishLive {
+                        _ = try pub.trySend(multipart: frames)
+                    } else if held.count < options.holdLimit {
+                        held.append(frames)
+                    }
                 case .cancel(let id):
                     cancel(id)
                 }
@@ -98,7 +122,7 @@ final class PublisherLoop: @unchecked Sendable {
             let (request, continuation) = waiting[waitingHead]
             waitingHead += 1
             if let existing = inFlight[request.eventID] {
-                // Same id twice in flight: the second waits on the first's answer.
+                // Same id twice in flight: the first caller fails, the second waits.
                 existing.continuation.resume(
                     throwing: MetroClientError.rejected(
                         WireError(.invalidArgument, "event id published twice concurrently")))
