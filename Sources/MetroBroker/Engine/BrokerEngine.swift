@@ -188,6 +188,8 @@ public final class BrokerEngine: @unchecked Sendable {
         let heartbeatNs = UInt64(max(1, configuration.heartbeatIntervalMs)) * 1_000_000
         var nextHeartbeat = clock() &+ heartbeatNs
         var nextRetention = clock() &+ 10_000_000_000
+        var lastErrorLog: UInt64 = 0
+        var suppressedErrors = 0
 
         while !stopping.load(ordering: .acquiring) {
             let now = clock()
@@ -219,7 +221,15 @@ public final class BrokerEngine: @unchecked Sendable {
             } catch let error as ZMQError where error.code == .contextTerminated {
                 break
             } catch {
-                logger.error("broker loop: \(error)")
+                // A failure that repeats every iteration is logged once a second.
+                let now = clock()
+                if now &- lastErrorLog >= 1_000_000_000 {
+                    logger.error("broker loop: \(error)", metadata: ["suppressed": "\(suppressedErrors)"])
+                    lastErrorLog = now
+                    suppressedErrors = 0
+                } else {
+                    suppressedErrors += 1
+                }
             }
         }
         shutdown()
