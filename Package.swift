@@ -83,6 +83,17 @@ let package = Package(
             ],
             path: "Benchmarks/metro-bench"
         ),
+        // The broker's benchmark: metro broker vs libzmq's zmq_proxy, with C load loops.
+        .target(
+            name: "CProxyBaseline",
+            path: "Benchmarks/CProxyBaseline",
+            linkerSettings: [.linkedLibrary("zmq"), .linkedLibrary("pthread")]
+        ),
+        .executableTarget(
+            name: "metro-broker-bench",
+            dependencies: ["CProxyBaseline"],
+            path: "Benchmarks/metro-broker-bench"
+        ),
 
         // The registry's LOOKUP benchmark (issue 5):
         // `swift build -c release --scratch-path .build-release --product metro-registry-bench`.
@@ -104,10 +115,11 @@ let package = Package(
         ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol"]),
         .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ"]),
+        .testTarget(name: "MetroBrokerTests", dependencies: ["MetroBroker", "MetroProtocol"]),
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "ZeroMQ", "MetroProtocol", "MetroKit",
+                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -1,6 +1,118 @@
 import ArgumentParser
+import Foundation
+import Logging
+import MetroBroker
+import MetroKit
+import MetroProtocol
+import ServiceLifecycle
+import Yams
 
+/// `metro broker`: runs the broker (the default) or asks a running one for its stats.
 struct BrokerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "broker", abstract: "Run the Metro broker (issue 3: in progress).")
-    func run() async throws { throw ValidationError("the broker is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "broker",
+        abstract: "Run the Metro broker, or query a running one.",
+        subcommands: [BrokerRunCommand.self, BrokerStatsCommand.self],
+        defaultSubcommand: BrokerRunCommand.self
+    )
+}
+
+/// `metro broker [run]`: binds the sockets, prints `ready {json}` on stdout, serves
+/// until SIGINT/SIGTERM, then flushes the journal and exits.
+struct BrokerRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the broker (default).")
+
+    @Option(help: "The configuration file (YAML, see Broker/broker.yaml).")
+    var config: String?
+    @Option(help: "Ingest (ROUTER) endpoint: acknowledged publish.")
+    var ingest: String?
+    @Option(help: "Publish (XSUB) endpoint: fire-and-forget publish.")
+    var publish: String?
+    @Option(help: "Events (XPUB) endpoint: live fan-out.")
+    var events: String?
+    @Option(help: "Consume (ROUTER) endpoint: stats (replay and groups later).")
+    var consume: String?
+    @Option(help: "Prometheus HTTP endpoint host:port (port 0 picks one; empty disables).")
+    var metrics: String?
+    @Option(help: "The journal's folder.")
+    var dataDir: String?
+    @Option(help: "fsync policy: always, interval or never.")
+    var fsync: String?
+    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        var configuration = BrokerConfiguration()
+        if let config {
+            let text = try String(contentsOfFile: config, encoding: .utf8)
+            configuration = try YAMLDecoder().decode(BrokerConfiguration.self, from: text)
+        }
+        if let ingest { configuration.endpoints.ingest = ingest }
+        if let publish { configuration.endpoints.publish = publish }
+        if let events { configuration.endpoints.events = events }
+        if let consume { configuration.endpoints.consume = consume }
+        if let metrics { configuration.endpoints.metrics = metrics }
+        if let dataDir { configuration.dataDir = dataDir }
+        if let fsync {
+            guard let policy = BrokerConfiguration.FsyncPolicy(rawValue: fsync) else {
+                throw ValidationError("--fsync must be always, interval or never")
+            }
+            configuration.journal.fsync = policy
+        }
+
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "metro.broker")
+
+        let engine = try BrokerEngine(configuration: configuration, logger: logger)
+        var services: [any Service] = [BrokerService(engine: engine)]
+        var ready = engine.boundEndpoints
+        if !configuration.endpoints.metrics.isEmpty {
+            let http = try MetricsHTTPServer(
+                listen: configuration.endpoints.metrics, consumeEndpoint: engine.boundEndpoints["consume"]!,
+                logger: logger)
+            ready["metrics"] = http.boundAddress
+            services.append(http)
+        }
+        ready["dataDir"] = configuration.dataDir
+        let json = try JSONSerialization.data(withJSONObject: ready, options: [.sortedKeys])
+        // Unbuffered: tests and supervisors wait for this one line.
+        FileHandle.standardOutput.write(Data(("ready " + String(decoding: json, as: UTF8.self) + "\n").utf8))
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
+
+/// `metro broker stats`: asks the consume socket for STATS (JSON) or METRICS (Prometheus text).
+struct BrokerStatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Print a running broker's counters.")
+
+    @Option(help: "The broker's consume endpoint.")
+    var consume: String = BrokerConfiguration().endpoints.consume
+    @Flag(help: "Print Prometheus text instead of JSON.")
+    var prometheus = false
+    @Option(help: "Give up after this many milliseconds.")
+    var timeoutMs: Int = 3000
+
+    func run() async throws {
+        let client = BrokerAdminClient(consumeEndpoint: consume, timeout: .milliseconds(timeoutMs))
+        if prometheus {
+            print(try client.metrics(), terminator: "")
+        } else {
+            let stats = try client.stats()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(stats), as: UTF8.self))
+        }
+    }
 }

@@ -49,13 +49,17 @@ public struct BrokerConfiguration: Codable, Sendable, Equatable {
     public var limits = Limits()
     public var dedupe = Dedupe()
     public var heartbeatIntervalMs = 1000
+    /// How long closing a socket at shutdown may wait for unsent messages.
+    public var lingerMs = 1000
 
     public init() {}
 }
 
 // Every key is optional in the file: a missing key keeps its default.
 extension BrokerConfiguration {
-    enum CodingKeys: String, CodingKey { case endpoints, dataDir, journal, limits, dedupe, heartbeatIntervalMs }
+    enum CodingKeys: String, CodingKey {
+        case endpoints, dataDir, journal, limits, dedupe, heartbeatIntervalMs, lingerMs
+    }
 
     public init(from decoder: any Decoder) throws {
         self.init()
@@ -66,6 +70,7 @@ extension BrokerConfiguration {
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? limits
         dedupe = try c.decodeIfPresent(Dedupe.self, forKey: .dedupe) ?? dedupe
         heartbeatIntervalMs = try c.decodeIfPresent(Int.self, forKey: .heartbeatIntervalMs) ?? heartbeatIntervalMs
+        lingerMs = try c.decodeIfPresent(Int.self, forKey: .lingerMs) ?? lingerMs
     }
 }
 

@@ -142,4 +142,3 @@ func eventually(
     throw WaitError.timedOut(what)
 }
 
-func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }

@@ -1,0 +1,36 @@
+// C side of metro-broker-bench: libzmq's own zmq_proxy as the yardstick, and
+// C publisher/subscriber/acknowledged-publish loops, so that the benchmark
+// measures the broker and not the load generator.
+#ifndef METRO_PROXY_BASELINE_H
+#define METRO_PROXY_BASELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Binds XSUB on `frontend` and XPUB on `backend`, prints one line
+/// `ready {"publish":"...","events":"..."}` on stdout, then runs zmq_proxy
+/// until the process is killed. Returns only on error (-1).
+int metro_proxy_serve(const char *frontend, const char *backend);
+
+/// Fire-and-forget throughput: a PUB on `publish` sends `count` messages
+/// [topic "bench"][payload of `size` bytes] as fast as it can; a SUB on `events`
+/// counts them. Warms both connections up first (no sleeps). `seconds` is the
+/// time from the subscriber's first to last bench message.
+int metro_bench_throughput(const char *publish, const char *events, uint64_t count, size_t size,
+                           uint64_t *received, double *seconds);
+
+/// End-to-end latency at `rate` messages/s: each payload carries its send time;
+/// writes one latency (ns) per received message into `latencies` (capacity `count`).
+int metro_bench_latency(const char *publish, const char *events, uint64_t count, uint64_t rate, size_t size,
+                        int64_t *latencies, uint64_t *received);
+
+/// Acknowledged publish (protocol.md §4.2) through a DEALER with `window` requests in
+/// flight. `rate` 0 sends as fast as the window allows; otherwise paced. Writes
+/// each publish-to-ACK latency (ns) into `latencies` when not NULL.
+int metro_bench_acked(const char *ingest, uint64_t count, int window, uint64_t rate, size_t size,
+                      double *seconds, int64_t *latencies);
+
+/// "4.3.4": the libzmq loaded at run time.
+const char *metro_bench_zmq_version(void);
+
+#endif

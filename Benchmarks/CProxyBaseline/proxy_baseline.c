@@ -1,0 +1,252 @@
+#include "proxy_baseline.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void sleep_until(int64_t t) {
+    struct timespec ts = {.tv_sec = t / 1000000000LL, .tv_nsec = t % 1000000000LL};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {}
+}
+
+int metro_proxy_serve(const char *frontend, const char *backend) {
+    void *ctx = zmq_ctx_new();
+    void *xsub = zmq_socket(ctx, ZMQ_XSUB);
+    void *xpub = zmq_socket(ctx, ZMQ_XPUB);
+    // The broker's default high-water marks, so both drop (or not) alike.
+    int hwm = 100000;
+    zmq_setsockopt(xsub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (zmq_bind(xsub, frontend) != 0 || zmq_bind(xpub, backend) != 0) return -1;
+    char f[256], b[256];
+    size_t fl = sizeof f, bl = sizeof b;
+    zmq_getsockopt(xsub, ZMQ_LAST_ENDPOINT, f, &fl);
+    zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, b, &bl);
+    printf("ready {\"publish\":\"%s\",\"events\":\"%s\"}\n", f, b);
+    fflush(stdout);
+    zmq_proxy(xsub, xpub, NULL);
+    return -1;
+}
+
+/// Receives one whole message; returns its frame count, copies the first frame
+/// (topic) into `topic` and the last frame into `last` (up to their capacities).
+static int recv_message(void *s, char *topic, size_t topic_cap, size_t *topic_len, char *last, size_t last_cap,
+                        int flags) {
+    int frames = 0;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    while (1) {
+        if (zmq_msg_recv(&m, s, frames == 0 ? flags : 0) < 0) { zmq_msg_close(&m); return frames == 0 ? -1 : frames; }
+        size_t n = zmq_msg_size(&m);
+        if (frames == 0) {
+            *topic_len = n;
+            memcpy(topic, zmq_msg_data(&m), n < topic_cap ? n : topic_cap);
+        }
+        frames++;
+        if (!zmq_msg_more(&m)) {
+            if (last) memcpy(last, zmq_msg_data(&m), n < last_cap ? n : last_cap);
+            break;
+        }
+    }
+    zmq_msg_close(&m);
+    return frames;
+}
+
+static int is_topic(const char *topic, size_t len, const char *want) {
+    return len == strlen(want) && memcmp(topic, want, len) == 0;
+}
+
+/// Sends [warm][x] until the subscriber sees one: both hops are connected then.
+static void warm_up(void *pub, void *sub) {
+    char topic[64];
+    size_t tl;
+    while (1) {
+        zmq_send(pub, "warm", 4, ZMQ_SNDMORE);
+        zmq_send(pub, "x", 1, 0);
+        zmq_pollitem_t item = {sub, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 10) > 0) break;
+    }
+    while (recv_message(sub, topic, sizeof topic, &tl, NULL, 0, ZMQ_DONTWAIT) > 0) {}
+}
+
+typedef struct {
+    void *pub;
+    uint64_t count;
+    size_t size;
+    uint64_t rate;
+    const char *topic;
+} pub_job;
+
+static void *publish_loop(void *arg) {
+    pub_job *job = arg;
+    char *payload = calloc(1, job->size < 8 ? 8 : job->size);
+    int64_t start = now_ns();
+    size_t tl = strlen(job->topic);
+    for (uint64_t i = 0; i < job->count; i++) {
+        if (job->rate) {
+            sleep_until(start + (int64_t)(i * 1000000000ULL / job->rate));
+            int64_t t = now_ns();
+            memcpy(payload, &t, 8);
+        }
+        zmq_send(job->pub, job->topic, tl, ZMQ_SNDMORE);
+        zmq_send(job->pub, payload, job->size, 0);
+    }
+    free(payload);
+    return NULL;
+}
+
+static void open_pair(void *ctx, const char *publish, const char *events, void **pub, void **sub) {
+    int zero = 0;
+    *sub = zmq_socket(ctx, ZMQ_SUB);
+    zmq_setsockopt(*sub, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_setsockopt(*sub, ZMQ_SUBSCRIBE, "", 0);
+    zmq_connect(*sub, events);
+    *pub = zmq_socket(ctx, ZMQ_PUB);
+    zmq_setsockopt(*pub, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_connect(*pub, publish);
+    warm_up(*pub, *sub);
+}
+
+static void close_all(void *ctx, void *a, void *b) {
+    int zero = 0;
+    zmq_setsockopt(a, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(b, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(a);
+    zmq_close(b);
+    zmq_ctx_term(ctx);
+}
+
+int metro_bench_throughput(const char *publish, const char *events, uint64_t count, size_t size,
+                           uint64_t *received, double *seconds) {
+    void *ctx = zmq_ctx_new();
+    void *pub, *sub;
+    open_pair(ctx, publish, events, &pub, &sub);
+    pub_job job = {pub, count, size, 0, "bench"};
+    pthread_t t;
+    pthread_create(&t, NULL, publish_loop, &job);
+    int timeout = 100;
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    uint64_t got = 0;
+    int64_t first = 0, last = now_ns();
+    char topic[64];
+    size_t tl;
+    // Ends after `count` bench messages, or 2 s without one (heartbeats do not count).
+    while (got < count && now_ns() - last < 2000000000LL) {
+        if (recv_message(sub, topic, sizeof topic, &tl, NULL, 0, 0) < 0) continue;
+        if (!is_topic(topic, tl, "bench")) continue;
+        last = now_ns();
+        if (got++ == 0) first = last;
+    }
+    pthread_join(t, NULL);
+    *received = got;
+    *seconds = (double)(last - first) / 1e9;
+    close_all(ctx, pub, sub);
+    return 0;
+}
+
+int metro_bench_latency(const char *publish, const char *events, uint64_t count, uint64_t rate, size_t size,
+                        int64_t *latencies, uint64_t *received) {
+    void *ctx = zmq_ctx_new();
+    void *pub, *sub;
+    open_pair(ctx, publish, events, &pub, &sub);
+    pub_job job = {pub, count, size, rate, "lat"};
+    pthread_t t;
+    pthread_create(&t, NULL, publish_loop, &job);
+    int timeout = 100;
+    zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    uint64_t got = 0;
+    char topic[64], last[16];
+    size_t tl;
+    int64_t seen = now_ns();
+    while (got < count && now_ns() - seen < 2000000000LL) {
+        if (recv_message(sub, topic, sizeof topic, &tl, last, sizeof last, 0) < 0) continue;
+        if (!is_topic(topic, tl, "lat")) continue;
+        seen = now_ns();
+        int64_t sent;
+        memcpy(&sent, last, 8);
+        latencies[got++] = now_ns() - sent;
+    }
+    pthread_join(t, NULL);
+    *received = got;
+    close_all(ctx, pub, sub);
+    return 0;
+}
+
+int metro_bench_acked(const char *ingest, uint64_t count, int window, uint64_t rate, size_t size,
+                      double *seconds, int64_t *latencies) {
+    void *ctx = zmq_ctx_new();
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(d, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt(d, ZMQ_RCVHWM, &zero, sizeof zero);
+    zmq_connect(d, ingest);
+    int64_t *sent_at = calloc(count, sizeof(int64_t));
+    char *payload = calloc(1, size);
+    uint64_t next = 0, acked = 0;
+    int64_t start = now_ns();
+    char id[32];
+    while (acked < count) {
+        while (next < count && next - acked < (uint64_t)window) {
+            if (rate && now_ns() < start + (int64_t)(next * 1000000000ULL / rate)) break;
+            int n = snprintf(id, sizeof id, "b%llu", (unsigned long long)next);
+            sent_at[next] = now_ns();
+            zmq_send(d, "metro/1", 7, ZMQ_SNDMORE);
+            zmq_send(d, "PUBLISH", 7, ZMQ_SNDMORE);
+            zmq_send(d, id, (size_t)n, ZMQ_SNDMORE);
+            zmq_send(d, "bench.acked", 11, ZMQ_SNDMORE);
+            zmq_send(d, "", 0, ZMQ_SNDMORE);
+            zmq_send(d, payload, size, 0);
+            next++;
+        }
+        zmq_pollitem_t item = {d, 0, ZMQ_POLLIN, 0};
+        long wait = 1;
+        if (zmq_poll(&item, 1, (next < count && rate) ? wait : 2000) <= 0) {
+            if (next < count && rate) continue;
+            break;  // 2 s without an ACK: give up
+        }
+        // Reply: ["metro/1"]["ACK"][id][seq]
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        int frame = 0;
+        long index = -1;
+        while (zmq_msg_recv(&m, d, ZMQ_DONTWAIT) >= 0) {
+            if (frame == 2 && zmq_msg_size(&m) > 1 && zmq_msg_size(&m) < sizeof id) {
+                memcpy(id, (char *)zmq_msg_data(&m) + 1, zmq_msg_size(&m) - 1);
+                id[zmq_msg_size(&m) - 1] = 0;
+                index = atol(id);
+            }
+            frame++;
+            if (!zmq_msg_more(&m)) {
+                if (index >= 0 && latencies) latencies[acked] = now_ns() - sent_at[index];
+                acked++;
+                frame = 0;
+                index = -1;
+            }
+        }
+        zmq_msg_close(&m);
+    }
+    *seconds = (double)(now_ns() - start) / 1e9;
+    free(sent_at);
+    free(payload);
+    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    return acked == count ? 0 : -1;
+}
+
+const char *metro_bench_zmq_version(void) {
+    static char text[32];
+    int a, b, c;
+    zmq_version(&a, &b, &c);
+    snprintf(text, sizeof text, "%d.%d.%d", a, b, c);
+    return text;
+}

@@ -1,0 +1,199 @@
+// metro-broker-bench: the broker against libzmq's own zmq_proxy, in one run.
+//
+//   swift build -c release --scratch-path .build-release --product metro-broker-bench
+//   swift build -c release --scratch-path .build-release --product metro
+//   .build-release/release/metro-broker-bench [--events 1000000] [--rounds 3]
+//
+// Load comes from C loops (CProxyBaseline) so the numbers are the broker's. Each
+// target (the `metro broker` binary next to this one, with its journal on and
+// fsync=always; and `zmq_proxy` in a child process) runs alternately; rates are
+// medians, CPU per event is the target process's user+system time from /proc.
+import CProxyBaseline
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+if CommandLine.arguments.dropFirst().first == "proxy" {
+    exit(metro_proxy_serve("tcp://127.0.0.1:*", "tcp://127.0.0.1:*") == 0 ? 0 : 1)
+}
+
+func option(_ name: String, _ fallback: Int) -> Int {
+    guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else {
+        return fallback
+    }
+    return Int(CommandLine.arguments[i + 1]) ?? fallback
+}
+
+let eventCount = option("--events", 1_000_000)
+let rounds = option("--rounds", 3)
+let payloadSize = 100
+let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+
+/// A target process that prints `ready {json}` once bound.
+final class Target {
+    let process = Process()
+    let endpoints: [String: String]
+    let dataDir: String?
+
+    init(_ executable: URL, _ arguments: [String], dataDir: String? = nil) throws {
+        self.dataDir = dataDir
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        while !text.contains("\n") {
+            let data = out.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            text += String(decoding: data, as: UTF8.self)
+        }
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("ready ") }),
+            let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
+        else {
+            throw NSError(domain: "bench", code: 1, userInfo: [NSLocalizedDescriptionKey: "no ready line: \(text)"])
+        }
+        endpoints = obj.mapValues { "\($0)" }
+    }
+
+    static func broker(fsync: String = "always") throws -> Target {
+        let dir = NSTemporaryDirectory() + "metro-bench-\(UUID().uuidString)"
+        return try Target(
+            here.appendingPathComponent("metro"),
+            [
+                "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*", "--events",
+                "tcp://127.0.0.1:*",
+                "--consume", "tcp://127.0.0.1:*", "--metrics", "", "--data-dir", dir, "--fsync", fsync, "--log-level",
+                "error",
+            ], dataDir: dir)
+    }
+
+    static func proxy() throws -> Target {
+        try Target(URL(fileURLWithPath: CommandLine.arguments[0]), ["proxy"])
+    }
+
+    /// User + system CPU seconds of the process so far (/proc/<pid>/stat).
+    var cpuSeconds: Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            print("(target \(process.processIdentifier) ignored SIGTERM for 30 s: killed)")
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        if let dataDir { try? FileManager.default.removeItem(atPath: dataDir) }
+    }
+}
+
+func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+func percentile(_ xs: [Int64], _ p: Double) -> Double {
+    guard !xs.isEmpty else { return .nan }
+    let sorted = xs.sorted()
+    return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
+}
+
+struct Run { var rate: Double; var cpuPerEvent: Double; var received: UInt64 }
+
+func throughput(_ target: Target) -> Run {
+    let before = target.cpuSeconds
+    var received: UInt64 = 0
+    var seconds = 0.0
+    _ = metro_bench_throughput(
+        target.endpoints["publish"]!, target.endpoints["events"]!, UInt64(eventCount), payloadSize,
+        &received, &seconds)
+    let cpu = target.cpuSeconds - before
+    return Run(
+        rate: Double(received) / max(seconds, 1e-9), cpuPerEvent: cpu / Double(max(received, 1)), received: received)
+}
+
+print(
+    "metro-broker-bench: \(eventCount) events of \(payloadSize) bytes, \(rounds) alternating rounds, "
+        + "libzmq \(String(cString: metro_bench_zmq_version()))")
+
+// 1. Fire-and-forget throughput, broker (journal on, fsync=always) vs zmq_proxy.
+var proxyRuns: [Run] = [], brokerRuns: [Run] = [], unsyncedRuns: [Run] = []
+for _ in 0..<rounds {
+    let p = try Target.proxy()
+    proxyRuns.append(throughput(p))
+    p.stop()
+    let b = try Target.broker()
+    brokerRuns.append(throughput(b))
+    b.stop()
+    let n = try Target.broker(fsync: "never")
+    unsyncedRuns.append(throughput(n))
+    n.stop()
+}
+let proxyRate = median(proxyRuns.map(\.rate)), brokerRate = median(brokerRuns.map(\.rate))
+let proxyCPU = median(proxyRuns.map(\.cpuPerEvent)), brokerCPU = median(brokerRuns.map(\.cpuPerEvent))
+print("")
+print("| fire-and-forget, 100 B | events/s (median) | CPU µs/event (median) | received (min) |")
+print("|---|---|---|---|")
+print(
+    String(
+        format: "| zmq_proxy (C) | %.0f | %.2f | %llu |", proxyRate, proxyCPU * 1e6, proxyRuns.map(\.received).min()!))
+print(
+    String(
+        format: "| metro broker, journal, fsync=always | %.0f | %.2f | %llu |", brokerRate, brokerCPU * 1e6,
+        brokerRuns.map(\.received).min()!))
+print(String(format: "| ratio broker/proxy | %.0f%% | %.2fx | |", 100 * brokerRate / proxyRate, brokerCPU / proxyCPU))
+print(
+    String(
+        format: "| metro broker, journal, fsync=never | %.0f | %.2f | %llu |", median(unsyncedRuns.map(\.rate)),
+        median(unsyncedRuns.map(\.cpuPerEvent)) * 1e6, unsyncedRuns.map(\.received).min()!))
+
+// 2. Acknowledged publish at windows 1 and 256 (fsync=always: ACK after fdatasync).
+print("")
+print("| acknowledged publish, 100 B, fsync=always | events | events/s | CPU µs/event | ACK p50 µs | ACK p99 µs |")
+print("|---|---|---|---|---|---|")
+for (window, count) in [(1, 2_000), (256, 200_000)] {
+    let b = try Target.broker()
+    var latencies = [Int64](repeating: 0, count: count)
+    var seconds = 0.0
+    let before = b.cpuSeconds
+    let rc = metro_bench_acked(
+        b.endpoints["ingest"]!, UInt64(count), Int32(window), 0, payloadSize, &seconds, &latencies)
+    let cpu = b.cpuSeconds - before
+    b.stop()
+    print(
+        String(
+            format: "| window %d%@ | %d | %.0f | %.2f | %.0f | %.0f |", window, rc == 0 ? "" : " (incomplete)", count,
+            Double(count) / seconds, cpu / Double(count) * 1e6, percentile(latencies, 0.5), percentile(latencies, 0.99))
+    )
+}
+
+// 3. Latency at 10,000 events/s.
+let rate = 10_000, latencyCount = option("--latency-events", 50_000)
+print("")
+print("| latency at 10k events/s, 100 B | p50 µs | p99 µs | received |")
+print("|---|---|---|---|")
+for name in ["zmq_proxy", "broker fire-and-forget", "broker acknowledged (window 256)"] {
+    let t = name == "zmq_proxy" ? try Target.proxy() : try Target.broker()
+    var latencies = [Int64](repeating: 0, count: latencyCount)
+    var received: UInt64 = UInt64(latencyCount)
+    if name.contains("acknowledged") {
+        var seconds = 0.0
+        _ = metro_bench_acked(
+            t.endpoints["ingest"]!, UInt64(latencyCount), 256, UInt64(rate), payloadSize, &seconds, &latencies)
+    } else {
+        _ = metro_bench_latency(
+            t.endpoints["publish"]!, t.endpoints["events"]!, UInt64(latencyCount), UInt64(rate),
+            payloadSize, &latencies, &received)
+    }
+    t.stop()
+    let got = Array(latencies.prefix(Int(received)))
+    print(String(format: "| %@ | %.0f | %.0f | %llu |", name, percentile(got, 0.5), percentile(got, 0.99), received))
+}

@@ -1,0 +1,279 @@
+import Foundation
+import Logging
+import MetroProtocol
+import Synchronization
+import ZeroMQ
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `MetroBroker` is the broker: it takes events on the ingest (ROUTER) and publish
+/// (XSUB) sockets, gives each a seq, journals it, fans it out on the events (XPUB)
+/// socket, acknowledges acknowledged publishes once durable, and answers STATS on
+/// the consume (ROUTER) socket. protocol.md §4 is the contract.
+///
+/// `BrokerEngine` is the single-threaded loop (like `zmq_proxy`): one dedicated
+/// thread polls the four sockets, the journal syncer's wake pipe and a control
+/// pipe, drains each socket in non-blocking batches, forwards frames without
+/// copying them, writes the journal once per batch, and sends ACKs when the
+/// syncer says their batch is durable. No call in the loop blocks except the poll.
+///
+/// Threading: `init` binds the sockets on the caller's thread; `run()` then owns
+/// them on the loop thread (ownership moves once, at thread start). `stop()` is
+/// the only method other threads may call.
+public final class BrokerEngine: @unchecked Sendable {
+    struct PendingAck {
+        var routingID: [UInt8]
+        var eventID: [UInt8]
+        var seq: UInt64
+    }
+
+    let configuration: BrokerConfiguration
+    let logger: Logger
+    let context: Context
+    let ingest: Socket
+    let publish: Socket
+    let events: Socket
+    let consume: Socket
+    let journal: Journal
+    let syncer: JournalSyncer?
+    let reservation: SequenceReservation
+    var dedupe: DedupeWindow
+    let counters = BrokerCounters()
+    let clock: @Sendable () -> UInt64
+
+    /// The seq the next accepted event gets.
+    var nextSeq: UInt64
+    /// Which ACKs wait for which journal flush (group commit).
+    var acks: AckLedger<PendingAck>
+
+    /// Monitors of the four sockets (disconnections, §2.6), in `socketNames` order.
+    let monitors: [SocketMonitor]
+    static let socketNames = ["ingest", "publish", "events", "consume"]
+
+    let ingestBuffer = MultipartBuffer(capacity: 8, scratch: 2)
+    let publishBuffer = MultipartBuffer(capacity: 4, scratch: 4)
+    let eventsBuffer = MultipartBuffer(capacity: 2, scratch: 6)
+    let consumeBuffer = MultipartBuffer(capacity: 4)
+    let maxPayloadBytes: Int
+    let batchLimit = 1024
+
+    private let stopping = Atomic<Bool>(false)
+    private let controlRead: Int32
+    private let controlWrite: Int32
+
+    /// The endpoints actually bound (ephemeral ports resolved), by socket name.
+    public let boundEndpoints: [String: String]
+
+    /// Opens and recovers the journal and binds the four sockets.
+    public init(
+        configuration: BrokerConfiguration, logger: Logger,
+        clock: @escaping @Sendable () -> UInt64 = BrokerEngine.wallClock
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        self.clock = clock
+        maxPayloadBytes = configuration.limits.maxPayloadBytes
+
+        var options = Journal.Options()
+        options.segmentBytes = configuration.journal.segmentBytes
+        options.retentionBytes = configuration.journal.retention.maxBytes
+        options.retentionAgeNanoseconds =
+            UInt64(max(0, configuration.journal.retention.maxAgeHours)) * 3_600_000_000_000
+        options.maxRecordBytes = JournalRecord.size(
+            id: BrokerLimits.maxEventIDBytes, topic: Topic.maxBytes, headers: BrokerLimits.maxHeadersBytes,
+            payload: maxPayloadBytes)
+        journal = try Journal(directory: configuration.dataDir, options: options, logger: logger)
+        reservation = try SequenceReservation(directory: configuration.dataDir)
+        nextSeq = max(journal.lastSeq, reservation.limit) + 1
+        acks = AckLedger(recovered: journal.lastSeq)
+        try reservation.ensure(nextSeq)
+        let r = journal.recovery
+        logger.info(
+            "journal recovered",
+            metadata: [
+                "segments": "\(r.segments)", "records": "\(r.records)", "lastSeq": "\(r.lastSeq)",
+                "truncatedBytes": "\(r.truncatedBytes)", "nextSeq": "\(nextSeq)",
+            ])
+
+        switch configuration.journal.fsync {
+        case .always: syncer = JournalSyncer(directory: configuration.dataDir)
+        case .interval:
+            syncer = JournalSyncer(
+                directory: configuration.dataDir,
+                interval: .milliseconds(max(1, configuration.journal.fsyncIntervalMs)))
+        case .never: syncer = nil
+        }
+
+        dedupe = DedupeWindow(
+            windowNanoseconds: UInt64(max(0, configuration.dedupe.windowSeconds)) * 1_000_000_000,
+            maxEntries: max(1, configuration.dedupe.maxEntries))
+        let now = clock()
+        var refill = dedupe
+        try journal.forEachRecord(since: now &- refill.window) { record in
+            if !record.eventID.isEmpty { refill.insert(record.eventID, seq: record.seq, time: record.time) }
+        }
+        dedupe = refill
+
+        let ctx = try Context(ioThreads: 1, defaultLingerMilliseconds: configuration.lingerMs)
+        context = ctx
+        let frameLimit = maxPayloadBytes + 64 * 1024
+        let limits = configuration.limits
+        let make = { (type: SocketType) throws -> Socket in
+            let s = try ctx.socket(type)
+            try s.set(.maxMessageSize(frameLimit))
+            try s.set(.sendHighWaterMark(limits.sendHighWaterMark))
+            try s.set(.receiveHighWaterMark(limits.receiveHighWaterMark))
+            return s
+        }
+        ingest = try make(.router)
+        try ingest.set(.routerMandatory(true))
+        publish = try make(.xsub)
+        events = try make(.xpub)
+        consume = try make(.router)
+        try consume.set(.routerMandatory(true))
+
+        var bound: [String: String] = [:]
+        bound["ingest"] = try ingest.bindResolved(configuration.endpoints.ingest)
+        bound["publish"] = try publish.bindResolved(configuration.endpoints.publish)
+        bound["events"] = try events.bindResolved(configuration.endpoints.events)
+        bound["consume"] = try consume.bindResolved(configuration.endpoints.consume)
+        boundEndpoints = bound
+        // ZeroMQ drops a peer that sends an oversized frame; only the monitor sees it.
+        monitors = try [ingest, publish, events, consume].map { try $0.monitor(.disconnected) }
+        // XSUB: subscribe to everything, so that every PUB sends us all it publishes.
+        try publish.send([1])
+
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe failed")
+        for fd in fds { _ = fcntl(fd, F_SETFL, O_NONBLOCK); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        controlRead = fds[0]
+        controlWrite = fds[1]
+        if let syncer {
+            journal.retire = { data, index in syncer.retire(dataFD: data, indexFD: index) }
+        }
+    }
+
+    deinit {
+        Glibc.close(controlRead)
+        Glibc.close(controlWrite)
+    }
+
+    public static let wallClock: @Sendable () -> UInt64 = {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// Asks the loop to finish: it stops reading, flushes and syncs the journal,
+    /// sends the ACKs that became durable, and closes its sockets. Any thread.
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+        var one: UInt8 = 1
+        _ = Glibc.write(controlWrite, &one, 1)
+    }
+
+    /// The loop. Runs on the calling (dedicated) thread until `stop()`.
+    public func run() {
+        syncer?.start()
+        let poller = Poller()
+        let ingestItem = poller.add(ingest)
+        let publishItem = poller.add(publish)
+        let eventsItem = poller.add(events)
+        let consumeItem = poller.add(consume)
+        let syncItem = syncer.map { poller.add(fileDescriptor: $0.wakeFD) }
+        poller.add(fileDescriptor: controlRead)
+        let monitorItems = monitors.map { poller.add($0.socket) }
+        let heartbeatNs = UInt64(max(1, configuration.heartbeatIntervalMs)) * 1_000_000
+        var nextHeartbeat = clock() &+ heartbeatNs
+        var nextRetention = clock() &+ 10_000_000_000
+        var lastErrorLog: UInt64 = 0
+        var suppressedErrors = 0
+
+        while !stopping.load(ordering: .acquiring) {
+            let now = clock()
+            let wait = nextHeartbeat > now ? Int((nextHeartbeat - now) / 1_000_000) + 1 : 0
+            do {
+                try poller.poll(timeoutMilliseconds: wait)
+                if poller.isReadable(publishItem) { try drainPublish() }
+                if poller.isReadable(ingestItem) { try drainIngest() }
+                try endBatch()
+                if let syncItem, poller.isReadable(syncItem) {
+                    syncer!.drainWake()
+                    sendDurableAcks()
+                }
+                if poller.isReadable(eventsItem) { try drainSubscriptions() }
+                if poller.isReadable(consumeItem) { try drainConsume() }
+                for (i, item) in monitorItems.enumerated() where poller.isReadable(item) {
+                    while try monitors[i].next(timeoutMilliseconds: 0) != nil { counters.disconnects[i] &+= 1 }
+                }
+                let after = clock()
+                if after >= nextHeartbeat {
+                    try sendHeartbeat()
+                    nextHeartbeat = after &+ heartbeatNs
+                }
+                if after >= nextRetention {
+                    journal.applyRetention(now: after)
+                    dedupe.expire(now: after)
+                    nextRetention = after &+ 10_000_000_000
+                }
+            } catch let error as ZMQError where error.code == .contextTerminated {
+                break
+            } catch {
+                // A failure that repeats every iteration is logged once a second.
+                let now = clock()
+                if now &- lastErrorLog >= 1_000_000_000 {
+                    logger.error("broker loop: \(error)", metadata: ["suppressed": "\(suppressedErrors)"])
+                    lastErrorLog = now
+                    suppressedErrors = 0
+                } else {
+                    suppressedErrors += 1
+                }
+            }
+        }
+        shutdown()
+    }
+
+    /// Flushes the batch to the journal, then ACKs what the fsync policy allows.
+    func endBatch() throws {
+        guard journal.lastSeq > journal.writtenSeq else { return }
+        do {
+            try journal.flush()
+        } catch {
+            logger.critical("journal write failed: \(error)")
+            failPendingAcks()
+            return
+        }
+        let token = acks.flushed(writtenSeq: journal.writtenSeq)
+        syncer?.request(token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD)
+        if configuration.journal.fsync != .always { sendAcks(upTo: token) }
+    }
+
+    private func shutdown() {
+        logger.info("broker stopping: flushing the journal")
+        try? journal.flush()
+        let token = acks.flushed(writtenSeq: journal.writtenSeq)
+        syncer?.request(token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD)
+        syncer?.stop()
+        sendAcks(upTo: token)
+        do {
+            try journal.close()
+            try reservation.closeCleanly(last: nextSeq - 1)
+        } catch {
+            logger.error("journal close failed: \(error)")
+        }
+        for m in monitors { m.socket.close() }
+        ingest.close()
+        publish.close()
+        events.close()
+        consume.close()
+        logger.info("broker stopped", metadata: ["headSeq": "\(nextSeq - 1)"])
+    }
+
+    var stats: BrokerStats {
+        counters.snapshot(
+            journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0, headSeq: nextSeq - 1,
+            durableSeq: acks.durableSeq, segments: journal.segmentCount)
+    }
+}

@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The journal's one error type: a failed file operation, with its errno and path.
+public struct JournalError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let operation: String
+    public let path: String
+    public let errno: Int32
+
+    public var description: String {
+        "journal \(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+    }
+}
+
+/// Thin POSIX file calls for the journal: errno read at once, EINTR retried,
+/// short writes completed. Runs on whichever thread calls it.
+enum FileIO {
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(JournalError) -> Int32 {
+        while true {
+            let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+            if fd >= 0 { return fd }
+            let e = Glibc.errno
+            if e != EINTR { throw JournalError(operation: "open", path: path, errno: e) }
+        }
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws(JournalError) {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                let e = Glibc.errno
+                if e == EINTR { continue }
+                throw JournalError(operation: "write", path: path, errno: e)
+            }
+            done += n
+        }
+    }
+
+    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64, path: String)
+        throws(JournalError)
+    {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                let e = Glibc.errno
+                if e == EINTR { continue }
+                throw JournalError(operation: "pwrite", path: path, errno: e)
+            }
+            done += n
+        }
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(JournalError) {
+        var failure: JournalError?
+        bytes.withUnsafeBytes { raw in
+            do throws(JournalError) { try writeAll(fd, raw, path: path) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    static func pwriteAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int64, path: String) throws(JournalError) {
+        var failure: JournalError?
+        bytes.withUnsafeBytes { raw in
+            do throws(JournalError) { try pwriteAll(fd, raw, at: offset, path: path) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Reads up to `count` bytes at `offset`; fewer only at the end of the file.
+    static func pread(_ fd: Int32, count: Int, at offset: Int64, path: String) throws(JournalError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        var failure: Int32 = 0
+        out.withUnsafeMutableBytes { buf in
+            while done < count {
+                let n = Glibc.pread(fd, buf.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 {
+                    if Glibc.errno == EINTR { continue }
+                    failure = Glibc.errno
+                    return
+                }
+                if n == 0 { return }
+                done += n
+            }
+        }
+        if failure != 0 { throw JournalError(operation: "pread", path: path, errno: failure) }
+        out.removeLast(count - done)
+        return out
+    }
+
+    static func size(_ fd: Int32, path: String) throws(JournalError) -> Int64 {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw JournalError(operation: "fstat", path: path, errno: Glibc.errno) }
+        return Int64(st.st_size)
+    }
+
+    static func truncate(_ fd: Int32, to size: Int64, path: String) throws(JournalError) {
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            throw JournalError(operation: "ftruncate", path: path, errno: Glibc.errno)
+        }
+    }
+
+    static func sync(_ fd: Int32) { _ = fdatasync(fd) }
+
+    /// fsyncs a directory so that created and removed names are durable.
+    static func syncDirectory(_ path: String) {
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { _ = fsync(fd); Glibc.close(fd) }
+    }
+
+    static func makeDirectory(_ path: String) throws(JournalError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            if mkdir(prefix, 0o755) != 0 && Glibc.errno != EEXIST {
+                throw JournalError(operation: "mkdir", path: prefix, errno: Glibc.errno)
+            }
+        }
+    }
+
+    static func list(_ path: String) throws(JournalError) -> [String] {
+        guard let dir = opendir(path) else { throw JournalError(operation: "opendir", path: path, errno: Glibc.errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

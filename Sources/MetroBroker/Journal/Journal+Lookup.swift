@@ -1,0 +1,73 @@
+import MetroProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension Journal {
+    /// Where the record of `seq` lives: found by a binary search over the segments'
+    /// base seqs and one over the segment's index file; nil if the journal does not
+    /// hold `seq`. Flushes first, so buffered records are found too.
+    public func locate(_ seq: UInt64) throws(JournalError) -> (segmentBase: UInt64, offset: Int64)? {
+        try flush()
+        var lo = 0, hi = segments.count - 1
+        guard hi >= 0, seq >= segments[0].base else { return nil }
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if segments[mid].base <= seq { lo = mid } else { hi = mid - 1 }
+        }
+        let seg = segments[lo]
+        guard seg.records > 0, seq >= seg.firstSeq, seq <= seg.lastSeq else { return nil }
+        let fd = try FileIO.open(seg.indexPath, flags: O_RDONLY)
+        defer { Glibc.close(fd) }
+        var low = 0, high = seg.records - 1
+        while low <= high {
+            let mid = (low + high) / 2
+            let entry = try FileIO.pread(
+                fd, count: JournalSegment.indexEntryBytes,
+                at: Int64(mid * JournalSegment.indexEntryBytes), path: seg.indexPath)
+            guard entry.count == JournalSegment.indexEntryBytes else { return nil }
+            let (s, o) = entry.withUnsafeBytes {
+                (
+                    UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)),
+                    UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                )
+            }
+            if s == seq { return (seg.base, Int64(o)) }
+            if s < seq { low = mid + 1 } else { high = mid - 1 }
+        }
+        return nil
+    }
+
+    /// Reads the record of `seq`, or nil if the journal does not hold it.
+    public func read(_ seq: UInt64) throws(JournalError) -> JournalRecord? {
+        guard let (base, offset) = try locate(seq) else { return nil }
+        let path = JournalSegment.path(directory, base, "seg")
+        let fd = try FileIO.open(path, flags: O_RDONLY)
+        defer { Glibc.close(fd) }
+        let head = try FileIO.pread(fd, count: JournalRecord.headerBytes, at: offset, path: path)
+        guard head.count == JournalRecord.headerBytes else { return nil }
+        let length = head.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
+        let whole = try FileIO.pread(fd, count: 8 + length, at: offset, path: path)
+        return JournalRecord(decoding: whole)
+    }
+
+    /// Calls `body` with every record whose time is at least `since` (ns), oldest
+    /// first, skipping segments that end before it. Used to refill the dedupe window.
+    public func forEachRecord(since: UInt64 = 0, _ body: (JournalRecord) -> Void) throws(JournalError) {
+        try flush()
+        for seg in segments where seg.records > 0 && seg.lastTime >= since {
+            let data = try MappedFile(path: seg.dataPath)
+            var offset = JournalSegment.magic.count
+            while offset < data.bytes.count {
+                let rest = UnsafeRawBufferPointer(rebasing: data.bytes[offset...])
+                guard case .record(let size, _, let time) = JournalRecord.probe(rest) else { break }
+                if time >= since, let r = JournalRecord(decoding: rest) { body(r) }
+                offset += size
+            }
+        }
+    }
+
+    /// The segment files, oldest first (tools and tests).
+    public var segmentPaths: [String] { segments.map(\.dataPath) }
+}

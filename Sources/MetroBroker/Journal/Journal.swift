@@ -1,0 +1,182 @@
+import Logging
+import MetroProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The broker's journal: segmented, append-only files of checksummed records in
+/// one folder, with a sidecar index per segment (format: protocol.md Appendix B).
+///
+/// Appends go into one large buffer; `flush()` writes it with one `write(2)` per
+/// file (group commit). Durability is not this type's job: when a segment is
+/// sealed, its file descriptors go to `retire` (the `JournalSyncer` fsyncs and
+/// closes them off the broker's thread), and the syncer fsyncs the active file.
+/// Opening a journal recovers it: the active segment is scanned, a torn or
+/// corrupt tail is cut off, and its index is rebuilt.
+///
+/// Threading: owned by the broker's loop thread; no method is thread-safe.
+public final class Journal {
+    public struct Options: Sendable {
+        public var segmentBytes: Int64 = 128 << 20
+        /// Whole segments are removed, oldest first, past these (0: no limit).
+        public var retentionBytes: Int64 = 0
+        public var retentionAgeNanoseconds: UInt64 = 0
+        /// The largest record `append` must take (sizes the write buffer).
+        public var maxRecordBytes: Int = 2 << 20
+        public init() {}
+    }
+
+    /// What opening the journal found.
+    public struct RecoveryReport: Sendable {
+        public var segments = 0
+        public var records = 0
+        public var lastSeq: UInt64 = 0
+        /// Bytes cut off the end of the active segment (a torn or corrupt tail).
+        public var truncatedBytes: Int64 = 0
+    }
+
+    public let directory: String
+    let options: Options
+    let logger: Logger
+    var segments: [JournalSegment] = []
+    var dataFD: Int32 = -1
+    var indexFD: Int32 = -1
+
+    let buffer: UnsafeMutableRawPointer
+    let bufferCapacity: Int
+    var buffered = 0
+    let indexBuffer: UnsafeMutableRawPointer
+    let indexCapacity: Int
+    var indexBuffered = 0
+
+    /// The last seq appended (0 if none).
+    public private(set) var lastSeq: UInt64 = 0
+    /// The last seq handed to the OS by `flush`.
+    public private(set) var writtenSeq: UInt64 = 0
+    /// Bytes written since open (data and index).
+    public private(set) var bytesWritten: UInt64 = 0
+    public internal(set) var recovery = RecoveryReport()
+    /// Takes the (data, index) descriptors of a sealed segment: must fsync and close them.
+    public var retire: (Int32, Int32) -> Void = { data, index in
+        Glibc.close(data); Glibc.close(index)
+    }
+    /// Called with the number of segments removed by retention.
+    public var onRetention: (Int) -> Void = { _ in }
+
+    /// Opens (creating if needed) and recovers the journal in `directory`.
+    public init(directory: String, options: Options = Options(), logger: Logger = Logger(label: "metro.journal"))
+        throws(JournalError)
+    {
+        self.directory = directory
+        self.options = options
+        self.logger = logger
+        bufferCapacity = max(4 << 20, 2 * options.maxRecordBytes)
+        buffer = .allocate(byteCount: bufferCapacity, alignment: 16)
+        indexCapacity = (bufferCapacity / JournalRecord.headerBytes + 1) * JournalSegment.indexEntryBytes
+        indexBuffer = .allocate(byteCount: indexCapacity, alignment: 16)
+        try FileIO.makeDirectory(directory)
+        try recover()
+        lastSeq = recovery.lastSeq
+        writtenSeq = lastSeq
+    }
+
+    deinit {
+        buffer.deallocate()
+        indexBuffer.deallocate()
+        if dataFD >= 0 { Glibc.close(dataFD) }
+        if indexFD >= 0 { Glibc.close(indexFD) }
+    }
+
+    /// The descriptor of the active segment's data file (for the syncer).
+    public var activeDataFD: Int32 { dataFD }
+    public var activeIndexFD: Int32 { indexFD }
+    public var segmentCount: Int { segments.count }
+    /// Bytes on disk, data and index, after the next flush.
+    public var totalBytes: Int64 { segments.reduce(0) { $0 + $1.diskBytes } }
+
+    /// Appends one record to the buffer (rolling the segment first if it is full).
+    /// `seq` must be greater than every seq appended before.
+    @inline(__always)
+    public func append(
+        seq: UInt64, time: UInt64, id: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer,
+        headers: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer
+    ) throws(JournalError) {
+        precondition(seq > lastSeq, "journal seqs must grow")
+        let size = JournalRecord.size(id: id.count, topic: topic.count, headers: headers.count, payload: payload.count)
+        precondition(size <= bufferCapacity, "record larger than the journal buffer")
+        if segments[segments.count - 1].records > 0
+            && segments[segments.count - 1].size + Int64(size) > options.segmentBytes
+        {
+            try roll(nextBase: seq)
+        }
+        if buffered + size > bufferCapacity || indexBuffered + JournalSegment.indexEntryBytes > indexCapacity {
+            try flush()
+        }
+        let last = segments.count - 1
+        let offset = segments[last].size
+        _ = JournalRecord.encode(
+            into: buffer + buffered, seq: seq, time: time, id: id, topic: topic, headers: headers, payload: payload)
+        buffered += size
+        indexBuffer.storeBytes(of: seq.littleEndian, toByteOffset: indexBuffered, as: UInt64.self)
+        indexBuffer.storeBytes(of: UInt64(offset).littleEndian, toByteOffset: indexBuffered + 8, as: UInt64.self)
+        indexBuffered += JournalSegment.indexEntryBytes
+        segments[last].size += Int64(size)
+        if segments[last].records == 0 { segments[last].firstSeq = seq }
+        segments[last].records += 1
+        segments[last].lastSeq = seq
+        segments[last].lastTime = time
+        lastSeq = seq
+    }
+
+    /// Appends a record given as values (tests and tools).
+    public func append(_ r: JournalRecord) throws {
+        try r.eventID.withUnsafeBytes { i in
+            try r.topic.withUnsafeBytes { t in
+                try r.headers.withUnsafeBytes { h in
+                    try r.payload.withUnsafeBytes { p in
+                        try append(seq: r.seq, time: r.time, id: i, topic: t, headers: h, payload: p)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the buffered records to the OS (one write per file). Cheap when empty.
+    public func flush() throws(JournalError) {
+        guard buffered > 0 else { return }
+        let seg = segments[segments.count - 1]
+        try FileIO.writeAll(dataFD, UnsafeRawBufferPointer(start: buffer, count: buffered), path: seg.dataPath)
+        try FileIO.writeAll(
+            indexFD, UnsafeRawBufferPointer(start: indexBuffer, count: indexBuffered), path: seg.indexPath)
+        bytesWritten += UInt64(buffered + indexBuffered)
+        buffered = 0
+        indexBuffered = 0
+        writtenSeq = lastSeq
+    }
+
+    /// Seals the active segment and starts `<nextBase>.seg`.
+    func roll(nextBase: UInt64) throws(JournalError) {
+        try flush()
+        retire(dataFD, indexFD)
+        dataFD = -1
+        indexFD = -1
+        try createSegment(base: nextBase)
+        applyRetention(now: segments[segments.count - 2].lastTime)
+    }
+
+    func createSegment(base: UInt64) throws(JournalError) {
+        let seg = JournalSegment(base: base, directory: directory, size: Int64(JournalSegment.magic.count), records: 0)
+        dataFD = try FileIO.open(seg.dataPath, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        try FileIO.writeAll(dataFD, JournalSegment.magic, path: seg.dataPath)
+        indexFD = try FileIO.open(seg.indexPath, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        segments.append(seg)
+    }
+
+    /// Flushes, fsyncs and closes the active files (after the syncer has stopped).
+    public func close() throws(JournalError) {
+        try flush()
+        if dataFD >= 0 { FileIO.sync(dataFD); Glibc.close(dataFD); dataFD = -1 }
+        if indexFD >= 0 { FileIO.sync(indexFD); Glibc.close(indexFD); indexFD = -1 }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Makes the journal durable on its own thread, so that `fdatasync` never stalls
+/// the broker's loop (libzmq-from-swift.md: an inline sync costs the loop ~30%).
+///
+/// The loop calls `request(token:dataFD:indexFD:)` after each flush; the syncer
+/// fsyncs (coalescing requests that pile up while it syncs: group commit), then
+/// publishes the token as `durableToken` and writes a byte to `wakeFD`, which the
+/// loop polls. Sealed segments come through `retire`: synced and closed first.
+/// With the `interval` policy it also syncs at least every `interval`.
+public final class JournalSyncer: @unchecked Sendable {
+    private struct Pending {
+        var token: UInt64 = 0
+        var dataFD: Int32 = -1
+        var indexFD: Int32 = -1
+        var retired: [(Int32, Int32)] = []
+        var stopping = false
+    }
+
+    private let condition = NSCondition()
+    private var pending = Pending()  // guarded by `condition`
+    private var syncedToken: UInt64 = 0  // syncer thread only
+    private let directory: String
+    private let interval: Duration?
+    private let durable = Atomic<UInt64>(0)
+    private let syncCount = Atomic<UInt64>(0)
+    private var thread: Thread?
+    private let done = DispatchSemaphore(value: 0)
+    /// Read end: becomes readable when `durableToken` moved. Non-blocking.
+    public let wakeFD: Int32
+    private let writeFD: Int32
+
+    /// `interval`: sync at least this often even without requests (the `interval` policy).
+    public init(directory: String, interval: Duration? = nil) {
+        self.directory = directory
+        self.interval = interval
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe failed")
+        for fd in fds { _ = fcntl(fd, F_SETFL, O_NONBLOCK); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        wakeFD = fds[0]
+        writeFD = fds[1]
+    }
+
+    deinit {
+        Glibc.close(wakeFD)
+        Glibc.close(writeFD)
+    }
+
+    /// The highest token whose data is on disk. Any thread.
+    public var durableToken: UInt64 { durable.load(ordering: .acquiring) }
+    /// fdatasync calls made. Any thread.
+    public var fsyncs: UInt64 { syncCount.load(ordering: .relaxed) }
+
+    public func start() {
+        let t = Thread { [self] in run() }
+        t.name = "metro-journal-sync"
+        thread = t
+        t.start()
+    }
+
+    /// Asks for everything written so far (tagged `token`, growing) to be made durable.
+    public func request(token: UInt64, dataFD: Int32, indexFD: Int32) {
+        condition.lock()
+        pending.token = max(pending.token, token)
+        pending.dataFD = dataFD
+        pending.indexFD = indexFD
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Takes a sealed segment's descriptors: they are synced, then closed, by the syncer.
+    public func retire(dataFD: Int32, indexFD: Int32) {
+        condition.lock()
+        pending.retired.append((dataFD, indexFD))
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Clears the wake pipe (loop thread, when `wakeFD` polled readable).
+    public func drainWake() {
+        var sink = [UInt8](repeating: 0, count: 64)
+        while Glibc.read(wakeFD, &sink, sink.count) > 0 {}
+    }
+
+    /// Finishes the outstanding work and ends the thread. Blocks until then.
+    public func stop() {
+        condition.lock()
+        pending.stopping = true
+        condition.signal()
+        condition.unlock()
+        if thread != nil { done.wait(); thread = nil }
+    }
+
+    private func run() {
+        var lastSync = ContinuousClock.now
+        while true {
+            condition.lock()
+            if let interval {
+                // Sync written data once per interval; sealed segments and stop at once.
+                while !pending.stopping && pending.retired.isEmpty {
+                    let due = lastSync + interval
+                    let left = ContinuousClock.now.duration(to: due)
+                    if pending.token != syncedToken && left <= .zero { break }
+                    let wait = left > .zero ? left : interval
+                    _ = condition.wait(
+                        until: Date(
+                            timeIntervalSinceNow: Double(wait.components.seconds)
+                                + Double(wait.components.attoseconds) / 1e18))
+                }
+            } else {
+                while !pending.stopping && pending.token == syncedToken && pending.retired.isEmpty {
+                    condition.wait()
+                }
+            }
+            let work = pending
+            pending.retired.removeAll()
+            condition.unlock()
+
+            for (data, index) in work.retired {
+                fdatasync(data); fdatasync(index)
+                Glibc.close(data); Glibc.close(index)
+                syncCount.add(2, ordering: .relaxed)
+            }
+            if !work.retired.isEmpty { FileIO.syncDirectory(directory) }
+            if work.dataFD >= 0 && work.token > syncedToken {
+                fdatasync(work.dataFD)
+                syncCount.add(1, ordering: .relaxed)
+                lastSync = ContinuousClock.now
+            }
+            if work.token > syncedToken {
+                syncedToken = work.token
+                durable.store(work.token, ordering: .releasing)
+                var one: UInt8 = 1
+                _ = Glibc.write(writeFD, &one, 1)
+            }
+            if work.stopping { break }
+        }
+        done.signal()
+    }
+}

@@ -1,0 +1,57 @@
+import MetroProtocol
+
+/// The broker's counters, owned by its loop thread (plain stores, no atomics on
+/// the hot path). Published as `BrokerStats` through the consume socket.
+final class BrokerCounters {
+    /// Why a message was dropped; the label of `metro_broker_dropped_total`.
+    enum DropCause: String, CaseIterable {
+        case publishMalformed = "publish_malformed"
+        case publishInvalidTopic = "publish_invalid_topic"
+        case publishTooLarge = "publish_too_large"
+        case publishJournalFailure = "publish_journal_failure"
+        case ackUnroutable = "ack_unroutable"
+        case ackHighWaterMark = "ack_hwm"
+        case replyUnroutable = "reply_unroutable"
+        case eventsHighWaterMark = "events_hwm"
+    }
+
+    var received: UInt64 = 0
+    var accepted: UInt64 = 0
+    var acked: UInt64 = 0
+    var deduplicated: UInt64 = 0
+    var delivered: UInt64 = 0
+    var rejected: UInt64 = 0
+    var dropped = [UInt64](repeating: 0, count: DropCause.allCases.count)
+    var subscriptions = 0
+    /// Peer disconnections per socket (ingest, publish, events, consume), from the monitors.
+    var disconnects: [UInt64] = [0, 0, 0, 0]
+
+    private static let slots: [DropCause: Int] = Dictionary(
+        uniqueKeysWithValues: DropCause.allCases.enumerated().map { ($1, $0) })
+
+    @inline(__always)
+    func drop(_ cause: DropCause, _ n: UInt64 = 1) {
+        dropped[Self.slots[cause]!] &+= n
+    }
+
+    func snapshot(journalBytes: UInt64, fsyncs: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int)
+        -> BrokerStats
+    {
+        var s = BrokerStats()
+        s.received = received
+        s.accepted = accepted
+        s.acked = acked
+        s.deduplicated = deduplicated
+        s.delivered = delivered
+        s.rejected = rejected
+        for (i, cause) in DropCause.allCases.enumerated() { s.dropped[cause.rawValue] = dropped[i] }
+        s.journalBytes = journalBytes
+        s.fsyncs = fsyncs
+        s.headSeq = headSeq
+        s.durableSeq = durableSeq
+        s.segments = segments
+        s.subscriptions = subscriptions
+        for (i, name) in BrokerEngine.socketNames.enumerated() { s.disconnects[name] = disconnects[i] }
+        return s
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import MetroProtocol
+import ZeroMQ
+
+/// Asks a broker's consume socket for its counters (protocol.md §4.5). Blocking,
+/// for operator tools and tests: each call opens a DEALER on the calling thread,
+/// sends one request, waits up to `timeout`, and closes the socket.
+public struct BrokerAdminClient: Sendable {
+    public let consumeEndpoint: String
+    public let timeout: Duration
+
+    public init(consumeEndpoint: String, timeout: Duration = .seconds(3)) {
+        self.consumeEndpoint = consumeEndpoint
+        self.timeout = timeout
+    }
+
+    public func stats() throws -> BrokerStats {
+        let reply = try request(.stats)
+        return try JSONDecoder().decode(BrokerStats.self, from: Data(reply))
+    }
+
+    public func metrics() throws -> String {
+        String(decoding: try request(.metrics), as: UTF8.self)
+    }
+
+    /// Sends `command` and returns the reply's payload frame.
+    public func request(_ command: ConsumeCodec.Command) throws -> [UInt8] {
+        let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
+        let socket = try context.socket(.dealer)
+        defer { socket.close() }
+        let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        try socket.set(.receiveTimeout(milliseconds: ms))
+        try socket.set(.sendTimeout(milliseconds: ms))
+        try socket.connect(consumeEndpoint)
+        try socket.send(multipart: ConsumeCodec.requestFrames(command))
+        guard let frames = try socket.receiveMultipart() else {
+            throw MetroClientError.timedOut("no reply from \(consumeEndpoint) within \(timeout)")
+        }
+        guard frames.count == 3, frames[0] == WireProtocol.versionBytes, frames[1] == Array(command.rawValue.utf8)
+        else {
+            if case .error(let e, _)? = IngestCodec.decodeReply(frames) { throw MetroClientError.rejected(e) }
+            throw MetroClientError.malformedReply("unexpected reply to \(command.rawValue)")
+        }
+        return frames[2]
+    }
+}
+
+/// The one error type of MetroKit's broker clients.
+public enum MetroClientError: Error, Sendable, Equatable, CustomStringConvertible {
+    case timedOut(String)
+    case rejected(WireError)
+    case malformedReply(String)
+    case closed
+
+    public var description: String {
+        switch self {
+        case .timedOut(let s): "timed out: \(s)"
+        case .rejected(let e): "rejected by the broker: \(e)"
+        case .malformedReply(let s): "malformed reply: \(s)"
+        case .closed: "the client is closed"
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Logging
+import MetroProtocol
+import Synchronization
+import ZeroMQ
+
+/// The `Publisher`'s I/O thread: owns the DEALER and PUB sockets, keeps the
+/// in-flight window, matches ACKs to waiting callers, and resends on timeout.
+final class PublisherLoop: @unchecked Sendable {
+    struct InFlight {
+        var request: IngestCodec.Publish
+        var continuation: CheckedContinuation<UInt64, any Error>
+        var sentAt: ContinuousClock.Instant
+        var firstSentAt: ContinuousClock.Instant
+    }
+
+    let options: Publisher.Options
+    let context: Context
+    let queue: Mailbox<Publisher.Queue>
+    let wake: WakePipe
+    let logger: Logger
+    var inFlight: [[UInt8]: InFlight] = [:]
+    var waiting: [(IngestCodec.Publish, CheckedContinuation<UInt64, any Error>)] = []
+    var waitingHead = 0
+    /// Whether the broker's publish socket has subscribed to this XPUB.
+    var publishLive = false
+    /// Fire-and-forget messages waiting for `publishLive` (at most `holdLimit`).
+    var held: [[[UInt8]]] = []
+
+    init(options: Publisher.Options, context: Context, queue: Mailbox<Publisher.Queue>, wake: WakePipe, logger: Logger)
+    {
+        self.options = options
+        self.context = context
+        self.queue = queue
+        self.wake = wake
+        self.logger = logger
+    }
+
+    func run() {
+        do {
+            try loop()
+        } catch {
+            logger.error("publisher I/O thread failed: \(error)")
+        }
+        let error = MetroClientError.closed
+        for (_, f) in inFlight { f.continuation.resume(throwing: error) }
+        for (_, c) in waiting[waitingHead...] { c.resume(throwing: error) }
+        let rest = queue.withLock { q in
+            q.closed = true
+            defer { q.commands.removeAll() }
+            return q.commands
+        }
+        for case .publish(_, let c) in rest { c.resume(throwing: error) }
+    }
+
+    private func loop() throws {
+        let dealer = try context.socket(.dealer)
+        defer { dealer.close() }
+        try dealer.set(.sendHighWaterMark(max(1000, options.window * 2)))
+        try dealer.set(.reconnectInterval(milliseconds: 50))
+        try dealer.set(.reconnectIntervalMax(milliseconds: 500))
+        try dealer.connect(options.ingest)
+        // Fire-and-forget goes out on an XPUB, not a PUB: the broker's XSUB subscription
+        // arrives on it as a message, so the loop knows when publishing stops being
+        // dropped ("slow joiner") and holds messages until then.
+        let pub = try options.publish.map { endpoint throws -> Socket in
+            let s = try context.socket(.xpub)
+            try s.connect(endpoint)
+            return s
+        }
+        defer { pub?.close() }
+        let poller = Poller()
+        let dealerItem = poller.add(dealer)
+        poller.add(fileDescriptor: wake.readFD)
+        if let pub { poller.add(pub) }
+
+        while true {
+            try poller.poll(timeoutMilliseconds: 50)
+            wake.drain()
+            let (commands, closed) = queue.withLock { q in
+                defer { q.commands.removeAll(keepingCapacity: true) }
+                return (q.commands, q.closed)
+            }
+            if closed { return }
+            // Subscription news first, so a message is not sent into a connection
+            // already known to be gone.
+            if let pub {
+                // [0x01 prefix]: the broker subscribed; [0x00 prefix]: its connection went.
+                while let frames = try pub.receiveMultipart(dontWait: true) {
+                    if let flag = frames.first?.first { publishLive = flag == 1 }
+                }
+                if publishLive {
+                    for frames in held { _ = try pub.trySend(multipart: frames) }
+                    held.removeAll()
+                }
+            }
+            for command in commands {
+                switch command {
+                case .publish(let request, let continuation):
+                    waiting.append((request, continuation))
+                case .fire(let frames):
+                    if let pub, publishLive {
+                        _ = try pub.trySend(multipart: frames)
+                    } else if held.count < options.holdLimit {
+                        held.append(frames)
+                    }
+                case .cancel(let id):
+                    cancel(id)
+                }
+            }
+            if poller.isReadable(dealerItem) {
+                while let frames = try dealer.receiveMultipart(dontWait: true) { handle(frames) }
+            }
+            try fillWindow(dealer)
+            try resendExpired(dealer)
+        }
+    }
+
+    private func fillWindow(_ dealer: Socket) throws {
+        let now = ContinuousClock.now
+        while inFlight.count < options.window, waitingHead < waiting.count {
+            let (request, continuation) = waiting[waitingHead]
+            waitingHead += 1
+            if let existing = inFlight[request.eventID] {
+                // Same id twice in flight: the first caller fails, the second waits.
+                existing.continuation.resume(
+                    throwing: MetroClientError.rejected(
+                        WireError(.invalidArgument, "event id published twice concurrently")))
+            }
+            inFlight[request.eventID] = InFlight(
+                request: request, continuation: continuation, sentAt: now, firstSentAt: now)
+            _ = try dealer.trySend(multipart: request.frames)
+        }
+        if waitingHead == waiting.count {
+            waiting.removeAll(keepingCapacity: true)
+            waitingHead = 0
+        }
+    }
+
+    private func resendExpired(_ dealer: Socket) throws {
+        let now = ContinuousClock.now
+        for (id, f) in inFlight where now - f.sentAt >= options.ackTimeout {
+            if now - f.firstSentAt >= options.giveUpAfter {
+                inFlight[id] = nil
+                f.continuation.resume(
+                    throwing: MetroClientError.timedOut("no ACK for event \(String(decoding: id, as: UTF8.self))"))
+                continue
+            }
+            inFlight[id]!.sentAt = now
+            _ = try dealer.trySend(multipart: f.request.frames)
+        }
+    }
+
+    /// Stops waiting for `id` (its task was cancelled); unknown ids are already answered.
+    private func cancel(_ id: [UInt8]) {
+        if let f = inFlight.removeValue(forKey: id) {
+            f.continuation.resume(throwing: CancellationError())
+            return
+        }
+        if let i = waiting[waitingHead...].firstIndex(where: { $0.0.eventID == id }) {
+            waiting[i].1.resume(throwing: CancellationError())
+            waiting.remove(at: i)
+        }
+    }
+
+    private func handle(_ frames: [[UInt8]]) {
+        switch IngestCodec.decodeReply(frames) {
+        case .ack(let id, let seq)?:
+            if let f = inFlight.removeValue(forKey: id) { f.continuation.resume(returning: seq) }
+        case .error(let error, let id?)?:
+            // Transient failures are retried by the timeout; the rest fail the publish.
+            let transient = [.internalError, .unavailable, .journalFailure].contains(error.code)
+            if !transient, let f = inFlight.removeValue(forKey: id) {
+                f.continuation.resume(throwing: MetroClientError.rejected(error))
+            }
+        case .error(let error, nil)?:
+            logger.warning("broker error without an event id: \(error)")
+        case nil:
+            logger.warning("malformed reply from the broker")
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// The broker's counters, as the STATS reply carries them (JSON, protocol.md §4.5).
+/// Every counter only grows while the broker runs; they restart at 0 with it.
+public struct BrokerStats: Codable, Sendable, Equatable {
+    /// Messages received on the ingest and publish sockets (valid or not).
+    public var received: UInt64 = 0
+    /// Events accepted and given a seq (acknowledged and fire-and-forget).
+    public var accepted: UInt64 = 0
+    /// ACKs sent (first ACKs and ACKs of retries).
+    public var acked: UInt64 = 0
+    /// Retried publishes answered from the dedupe window, not stored again.
+    public var deduplicated: UInt64 = 0
+    /// Events handed to the events socket.
+    public var delivered: UInt64 = 0
+    /// Requests answered with ERROR on a request socket.
+    public var rejected: UInt64 = 0
+    /// Messages dropped, by cause (`invalid_topic`, `malformed`, `ack_unroutable`, ...).
+    public var dropped: [String: UInt64] = [:]
+    /// Peer disconnections by socket (`ingest`, `publish`, `events`, `consume`), as the
+    /// socket monitor reports them. ZeroMQ disconnects a peer that sends a frame over
+    /// the size limit, so oversized input shows here (among ordinary disconnections).
+    public var disconnects: [String: UInt64] = [:]
+    /// Bytes written to the journal.
+    public var journalBytes: UInt64 = 0
+    /// fdatasync calls made on the journal.
+    public var fsyncs: UInt64 = 0
+    /// The last seq assigned (0 before the first event).
+    public var headSeq: UInt64 = 0
+    /// The seq through which the journal is durable under the fsync policy.
+    public var durableSeq: UInt64 = 0
+    /// Segment files in the journal.
+    public var segments: Int = 0
+    /// Distinct prefixes subscribed on the events socket (XPUB reports each prefix
+    /// once, when its first subscriber comes, and again when its last one leaves).
+    public var subscriptions: Int = 0
+
+    public init() {}
+
+    public var totalDropped: UInt64 { dropped.values.reduce(0, +) }
+}

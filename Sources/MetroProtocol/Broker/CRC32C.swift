@@ -1,0 +1,54 @@
+/// CRC-32C (Castagnoli, polynomial 0x1EDC6F41, reflected 0x82F63B78), the checksum
+/// of every journal record (protocol.md Appendix B). Slice-by-8, table-driven, no
+/// dependency; `CRC32C.checksum("123456789") == 0xE3069283`.
+public enum CRC32C {
+    /// 8 tables of 256 entries, built once.
+    static let tables: [UInt32] = {
+        var t = [UInt32](repeating: 0, count: 8 * 256)
+        for i in 0..<256 {
+            var c = UInt32(i)
+            for _ in 0..<8 { c = (c & 1) != 0 ? (c >> 1) ^ 0x82F6_3B78 : c >> 1 }
+            t[i] = c
+        }
+        for i in 0..<256 {
+            var c = t[i]
+            for k in 1..<8 {
+                c = t[Int(c & 0xFF)] ^ (c >> 8)
+                t[k * 256 + i] = c
+            }
+        }
+        return t
+    }()
+
+    /// Continues a running CRC (`crc` is the value returned by a previous call; start with 0).
+    public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var c = ~crc
+        guard var p = bytes.baseAddress else { return crc }
+        var n = bytes.count
+        tables.withUnsafeBufferPointer { t in
+            while n >= 8 {
+                let lo = p.loadUnaligned(as: UInt32.self).littleEndian ^ c
+                let hi = p.loadUnaligned(fromByteOffset: 4, as: UInt32.self).littleEndian
+                c =
+                    t[7 * 256 + Int(lo & 0xFF)] ^ t[6 * 256 + Int((lo >> 8) & 0xFF)]
+                    ^ t[5 * 256 + Int((lo >> 16) & 0xFF)] ^ t[4 * 256 + Int(lo >> 24)]
+                    ^ t[3 * 256 + Int(hi & 0xFF)] ^ t[2 * 256 + Int((hi >> 8) & 0xFF)]
+                    ^ t[1 * 256 + Int((hi >> 16) & 0xFF)] ^ t[Int(hi >> 24)]
+                p += 8
+                n -= 8
+            }
+            while n > 0 {
+                c = t[Int((c ^ UInt32(p.load(as: UInt8.self))) & 0xFF)] ^ (c >> 8)
+                p += 1
+                n -= 1
+            }
+        }
+        return ~c
+    }
+
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }
+
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { update(0, $0) } }
+
+    public static func checksum(_ string: String) -> UInt32 { checksum(Array(string.utf8)) }
+}

@@ -1,0 +1,76 @@
+/// An event as the events (XPUB) socket sends it (protocol.md §4.4):
+///
+/// ```
+/// B: [topic] [seq: u64] [time: u64] [event-id] [headers] [payload]
+/// ```
+///
+/// Fire-and-forget events carry an empty event id. Heartbeats and hellos use the
+/// same six frames on reserved topics, with the head seq in the seq frame.
+public struct LiveEvent: Sendable, Equatable {
+    public var topic: String
+    public var seq: UInt64
+    /// Nanoseconds since the Unix epoch, stamped by the broker.
+    public var time: UInt64
+    public var eventID: [UInt8]
+    public var headers: [UInt8]
+    public var payload: [UInt8]
+
+    public static let frameCount = 6
+
+    public init(topic: String, seq: UInt64, time: UInt64, eventID: [UInt8], headers: [UInt8], payload: [UInt8]) {
+        self.topic = topic
+        self.seq = seq
+        self.time = time
+        self.eventID = eventID
+        self.headers = headers
+        self.payload = payload
+    }
+
+    public var frames: [[UInt8]] {
+        [Array(topic.utf8), BigEndian.bytes(seq), BigEndian.bytes(time), eventID, headers, payload]
+    }
+
+    /// Decodes the six frames; nil if the shape is wrong.
+    public init?(frames: [[UInt8]]) {
+        guard frames.count == Self.frameCount, let seq = BigEndian.uint64(frames[1]),
+            let time = BigEndian.uint64(frames[2]),
+            let topic = String(validating: frames[0], as: UTF8.self)
+        else { return nil }
+        self.init(topic: topic, seq: seq, time: time, eventID: frames[3], headers: frames[4], payload: frames[5])
+    }
+
+    /// Whether this is a heartbeat (`$metro.heartbeat`); its seq is the broker's head.
+    public var isHeartbeat: Bool { topic == Topic.heartbeat }
+}
+
+/// The subscription handshake (protocol.md §4.4.2): a subscriber that also subscribes
+/// to `$metro.hello.<token>` gets one event on that topic once the broker has seen
+/// that subscription, and therefore every subscription the same socket sent before
+/// it. Its seq frame is the head seq: every later event matching the socket's
+/// prefixes is delivered (unless dropped at the high-water mark, a gap the seq shows).
+public enum Hello {
+    public static let prefix = "$metro.hello."
+    public static let prefixBytes: [UInt8] = Array(prefix.utf8)
+
+    public static func topic(token: String) -> String { prefix + token }
+
+    /// The hello topic inside a subscription message (`0x01` + prefix) received
+    /// on the XPUB socket, or nil when it is not a valid hello subscription.
+    public static func topic(inSubscription raw: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard raw.count > 1 + prefixBytes.count, raw.count <= 1 + prefixBytes.count + BrokerLimits.maxHelloTokenBytes,
+            raw[0] == 1
+        else { return nil }
+        let topic = raw[1...]
+        guard topic.starts(with: prefixBytes) else { return nil }
+        for b in topic.dropFirst(prefixBytes.count) {
+            switch b {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                continue
+            default:
+                return nil
+            }
+        }
+        return Array(topic)
+    }
+}

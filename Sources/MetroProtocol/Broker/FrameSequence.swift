@@ -1,0 +1,22 @@
+/// Read access to the frames of one received multipart message, so the same
+/// validation code serves the broker (frames held by libzmq, read in place) and
+/// clients and tests (frames as `[[UInt8]]`).
+public protocol FrameSequence {
+    var frameCount: Int { get }
+    func withFrame<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R
+}
+
+extension Array: FrameSequence where Element == [UInt8] {
+    public var frameCount: Int { count }
+    public func withFrame<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        self[index].withUnsafeBytes(body)
+    }
+}
+
+extension FrameSequence {
+    func frameEquals(_ index: Int, _ expected: [UInt8]) -> Bool {
+        withFrame(index) { raw in raw.count == expected.count && raw.elementsEqual(expected) }
+    }
+
+    func frameBytes(_ index: Int) -> [UInt8] { withFrame(index) { [UInt8]($0) } }
+}

@@ -1,0 +1,140 @@
+/// One journal record on disk (protocol.md Appendix B). Little-endian:
+///
+/// ```
+/// off size field
+///   0    4 length   L = bytes after the crc field (record size is 8 + L)
+///   4    4 crc32c   CRC-32C of those L bytes
+///   8    8 seq
+///  16    8 time     ns since the Unix epoch
+///  24    1 id length      (0 for fire-and-forget)
+///  25    1 topic length
+///  26    2 flags          (0; reserved)
+///  28    4 headers length
+///  32    4 payload length
+///  36    … id, topic, headers, payload
+/// ```
+public struct JournalRecord: Sendable, Equatable {
+    public static let headerBytes = 36
+    /// Fixed bytes covered by the crc (seq ... payload length).
+    public static let fixedBodyBytes = 28
+
+    public var seq: UInt64
+    public var time: UInt64
+    public var eventID: [UInt8]
+    public var topic: [UInt8]
+    public var headers: [UInt8]
+    public var payload: [UInt8]
+
+    public init(seq: UInt64, time: UInt64, eventID: [UInt8], topic: [UInt8], headers: [UInt8], payload: [UInt8]) {
+        self.seq = seq
+        self.time = time
+        self.eventID = eventID
+        self.topic = topic
+        self.headers = headers
+        self.payload = payload
+    }
+
+    /// The size of a record with these field sizes.
+    @inline(__always)
+    public static func size(id: Int, topic: Int, headers: Int, payload: Int) -> Int {
+        headerBytes + id + topic + headers + payload
+    }
+
+    /// Writes one record at `base` (which must have `size(...)` bytes) and returns its size.
+    @inline(__always)
+    public static func encode(
+        into base: UnsafeMutableRawPointer, seq: UInt64, time: UInt64,
+        id: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer,
+        headers: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer
+    ) -> Int {
+        let total = size(id: id.count, topic: topic.count, headers: headers.count, payload: payload.count)
+        base.storeBytes(of: UInt32(total - 8).littleEndian, toByteOffset: 0, as: UInt32.self)
+        base.storeBytes(of: seq.littleEndian, toByteOffset: 8, as: UInt64.self)
+        base.storeBytes(of: time.littleEndian, toByteOffset: 16, as: UInt64.self)
+        base.storeBytes(of: UInt8(id.count), toByteOffset: 24, as: UInt8.self)
+        base.storeBytes(of: UInt8(topic.count), toByteOffset: 25, as: UInt8.self)
+        base.storeBytes(of: UInt16(0), toByteOffset: 26, as: UInt16.self)
+        base.storeBytes(of: UInt32(headers.count).littleEndian, toByteOffset: 28, as: UInt32.self)
+        base.storeBytes(of: UInt32(payload.count).littleEndian, toByteOffset: 32, as: UInt32.self)
+        var at = headerBytes
+        @inline(__always) func put(_ part: UnsafeRawBufferPointer) {
+            if part.count > 0 { (base + at).copyMemory(from: part.baseAddress!, byteCount: part.count) }
+            at += part.count
+        }
+        put(id)
+        put(topic)
+        put(headers)
+        put(payload)
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: base + 8, count: total - 8))
+        base.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
+        return total
+    }
+
+    /// The record as bytes (tests, tools).
+    public var encoded: [UInt8] {
+        let total = Self.size(id: eventID.count, topic: topic.count, headers: headers.count, payload: payload.count)
+        var out = [UInt8](repeating: 0, count: total)
+        out.withUnsafeMutableBytes { dst in
+            eventID.withUnsafeBytes { i in
+                topic.withUnsafeBytes { t in
+                    headers.withUnsafeBytes { h in
+                        payload.withUnsafeBytes { p in
+                            _ = Self.encode(
+                                into: dst.baseAddress!, seq: seq, time: time, id: i, topic: t, headers: h, payload: p)
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// What a look at the bytes at some offset finds.
+    public enum Probe: Equatable, Sendable {
+        /// A whole, valid record of `size` bytes.
+        case record(size: Int, seq: UInt64, time: UInt64)
+        /// Fewer bytes than a whole record: a torn tail.
+        case truncated
+        /// Bytes that are no record: bad length or checksum.
+        case corrupt
+    }
+
+    /// Checks the record at the start of `raw` without copying it.
+    public static func probe(_ raw: UnsafeRawBufferPointer) -> Probe {
+        guard raw.count >= headerBytes else { return .truncated }
+        let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
+        guard length >= fixedBodyBytes else { return .corrupt }
+        let total = 8 + length
+        guard raw.count >= total else { return .truncated }
+        let crc = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        let body = UnsafeRawBufferPointer(rebasing: raw[8..<total])
+        guard CRC32C.checksum(body) == crc else { return .corrupt }
+        let id = Int(raw[24]), topic = Int(raw[25])
+        let headers = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 28, as: UInt32.self)))
+        let payload = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 32, as: UInt32.self)))
+        guard size(id: id, topic: topic, headers: headers, payload: payload) == total else { return .corrupt }
+        let seq = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        let time = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        return .record(size: total, seq: seq, time: time)
+    }
+
+    /// Decodes the valid record at the start of `raw`; nil if it is torn or corrupt.
+    public init?(decoding raw: UnsafeRawBufferPointer) {
+        guard case .record(_, let seq, let time) = Self.probe(raw) else { return nil }
+        let id = Int(raw[24]), topic = Int(raw[25])
+        let headers = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 28, as: UInt32.self)))
+        let payload = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 32, as: UInt32.self)))
+        var at = Self.headerBytes
+        func take(_ n: Int) -> [UInt8] {
+            defer { at += n }
+            return Array(raw[at..<(at + n)])
+        }
+        self.init(
+            seq: seq, time: time, eventID: take(id), topic: take(topic), headers: take(headers), payload: take(payload))
+    }
+
+    public init?(decoding bytes: [UInt8]) {
+        guard let r = bytes.withUnsafeBytes({ JournalRecord(decoding: $0) }) else { return nil }
+        self = r
+    }
+}

@@ -1,0 +1,136 @@
+internal import CZeroMQ
+
+/// A reusable set of frame slots for receiving and forwarding whole multipart
+/// messages without allocating: a broker loop receives a message into the slots,
+/// reads frames in place, and sends chosen slots on (zero-copy), message after
+/// message, with the same buffer.
+///
+/// Owned by the thread that owns the sockets it is used with. The `zmq_msg_t`s
+/// live in one heap allocation (see `Message` for why never in a Swift local).
+/// A slot whose send succeeded is left empty; every slot is released by the next
+/// receive or by `deinit`.
+public final class MultipartBuffer {
+    let slots: UnsafeMutablePointer<zmq_msg_t>
+    /// How many frames a received message may keep; extra frames are discarded.
+    public let capacity: Int
+    /// Frames held from the last receive (at most `capacity`).
+    public private(set) var count = 0
+    /// Frames of the last received message that did not fit and were discarded.
+    public private(set) var discardedFrames = 0
+
+    /// `capacity` receive slots plus `scratch` extra slots for frames the owner builds
+    /// (`set(_:bytes:)`), addressed as `capacity ..< capacity + scratch`.
+    public init(capacity: Int, scratch: Int = 0) {
+        precondition(capacity > 0 && scratch >= 0)
+        self.capacity = capacity
+        slots = .allocate(capacity: capacity + scratch)
+        for i in 0..<(capacity + scratch) { zmq_msg_init(slots + i) }
+        total = capacity + scratch
+    }
+
+    private let total: Int
+
+    deinit {
+        for i in 0..<total { zmq_msg_close(slots + i) }
+        slots.deallocate()
+    }
+
+    /// Receives one whole message without blocking; `false` if none is waiting.
+    /// The previous content of the receive slots is released.
+    public func receive(from socket: Socket) throws(ZMQError) -> Bool {
+        let h = socket.h
+        let first = slots
+        switch try Syscall.call("receive", { zmq_msg_recv(first, h, ZMQ_DONTWAIT) }) {
+        case .wouldBlock: return false
+        case .ok: break
+        }
+        count = 1
+        discardedFrames = 0
+        var more = zmq_msg_more(first) != 0
+        while more {
+            if count < capacity {
+                let p = slots + count
+                _ = try Syscall.call("receive", { zmq_msg_recv(p, h, 0) })
+                count += 1
+                more = zmq_msg_more(p) != 0
+            } else {
+                var spare = zmq_msg_t()
+                zmq_msg_init(&spare)
+                _ = try Syscall.call("receive", { zmq_msg_recv(&spare, h, 0) })
+                more = zmq_msg_more(&spare) != 0
+                zmq_msg_close(&spare)
+                discardedFrames += 1
+            }
+        }
+        return true
+    }
+
+    /// The size of frame `index`.
+    @inline(__always)
+    public func size(_ index: Int) -> Int { zmq_msg_size(slots + index) }
+
+    /// Reads frame `index` in place; the pointer is valid only inside `body`.
+    @inline(__always)
+    public func withFrame<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        body(UnsafeRawBufferPointer(start: zmq_msg_data(slots + index), count: zmq_msg_size(slots + index)))
+    }
+
+    /// Frame `index`'s bytes in place, without a closure. The pointer stays valid
+    /// only until slot `index` is next received into, set, sent, or the buffer is
+    /// released: use it at once (the broker copies it into the journal buffer).
+    @inline(__always)
+    public func unsafeFrame(_ index: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: zmq_msg_data(slots + index), count: zmq_msg_size(slots + index))
+    }
+
+    /// A copy of frame `index`.
+    public func bytes(_ index: Int) -> [UInt8] { withFrame(index) { [UInt8]($0) } }
+
+    /// Makes slot `index` hold a copy of `bytes` (frames up to 33 bytes need no heap).
+    @inline(__always)
+    public func set(_ index: Int, bytes: UnsafeRawBufferPointer) {
+        let p = slots + index
+        zmq_msg_close(p)
+        let rc = zmq_msg_init_size(p, bytes.count)
+        precondition(rc == 0, "zmq_msg_init_size(\(bytes.count)) failed: out of memory")
+        if bytes.count > 0 { zmq_msg_data(p).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+    }
+
+    public func set(_ index: Int, bytes: [UInt8]) { bytes.withUnsafeBytes { set(index, bytes: $0) } }
+
+    /// Makes slot `index` hold the 8 big-endian bytes of `value`.
+    @inline(__always)
+    public func set(_ index: Int, bigEndian value: UInt64) {
+        withUnsafeBytes(of: value.bigEndian) { set(index, bytes: $0) }
+    }
+
+    /// Makes slot `index` an empty frame.
+    @inline(__always)
+    public func setEmpty(_ index: Int) {
+        let p = slots + index
+        zmq_msg_close(p)
+        zmq_msg_init(p)
+    }
+
+    /// Makes slot `to` share slot `from`'s content (zero-copy, reference counted).
+    public func share(_ from: Int, into to: Int) {
+        let rc = zmq_msg_copy(slots + to, slots + from)
+        precondition(rc == 0, "zmq_msg_copy failed")
+    }
+
+    /// Sends slot `index` as one frame without blocking (`more`: frames follow).
+    /// `true` if queued (the slot is then empty); `false` if it could not be queued
+    /// now (high-water mark, or an unroutable ROUTER peer with ROUTER_MANDATORY gives
+    /// `.hostUnreachable`). Once the first frame of a message is queued, the rest
+    /// of the message is always accepted.
+    @inline(__always)
+    public func send(_ index: Int, on socket: Socket, more: Bool) throws(ZMQError) -> Bool {
+        let h = socket.h
+        let p = slots + index
+        let flags = ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)
+        switch try Syscall.call("send", { zmq_msg_send(p, h, flags) }) {
+        case .ok: return true
+        case .wouldBlock: return false
+        }
+    }
+}

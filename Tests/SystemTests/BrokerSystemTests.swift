@@ -1,0 +1,104 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import Testing
+import ZeroMQ
+
+/// Real brokers on loopback. One serialized suite: on a 2-core box, brokers
+/// under load in parallel would only measure each other.
+@Suite(.serialized) struct BrokerSystemTests {
+    @Test func acknowledgedPublishReachesASubscriberAfterItsHello() async throws {
+        let broker = try BrokerHarness()
+        let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["video."]))
+        defer { subscriber.close() }
+        let head = try await subscriber.waitUntilLive()
+        let publisher = try Publisher(.init(ingest: broker.ingest, publish: broker.publish))
+        defer { publisher.close() }
+
+        let seq = try await publisher.publish(
+            topic: "video.uploaded", payload: bytes("v1"), headers: bytes("{}"),
+            eventID: bytes("e-1"))
+        #expect(seq > head)
+        let again = try await publisher.publish(topic: "video.uploaded", payload: bytes("v1"), eventID: bytes("e-1"))
+        #expect(again == seq)
+        _ = try await publisher.publish(topic: "audio.ignored", payload: [])
+
+        let received = Locked([LiveEvent]())
+        let stream = subscriber.events
+        let collector = Task { for await e in stream { received.withLock { $0.append(e) } } }
+        defer { collector.cancel() }
+        try await eventually("the acknowledged event") { received.withLock { !$0.isEmpty } }
+        let event = received.withLock { $0[0] }
+        #expect(event.topic == "video.uploaded")
+        #expect(event.seq == seq)
+        #expect(event.eventID == bytes("e-1"))
+        #expect(event.headers == bytes("{}"))
+        #expect(event.payload == bytes("v1"))
+
+        // Fire-and-forget: the Publisher holds it until the broker has subscribed,
+        // so one message arrives without any retry loop.
+        try publisher.fireAndForget(topic: "video.watched", payload: bytes("w"))
+        try await eventually("the fire-and-forget event") { received.withLock { $0.count > 1 } }
+        let fired: LiveEvent? = received.withLock { $0[1] }
+        let ff = try #require(fired)
+        #expect(ff.topic == "video.watched" && ff.eventID.isEmpty && ff.seq > seq)
+
+        let stats = try broker.stats()
+        #expect(stats.acked == 3 && stats.deduplicated == 1 && stats.accepted >= 3)
+        #expect(stats.fsyncs > 0 && stats.journalBytes > 0 && stats.durableSeq >= seq)
+        #expect(broker.stop() == 0)
+    }
+
+    @Test func statsCommandAndPrometheusEndpoint() async throws {
+        let broker = try BrokerHarness()
+        let cli = try MetroProcess(["broker", "stats", "--consume", broker.consume])
+        #expect(cli.waitForExit() == 0)
+        try waitFor("stats output") { cli.stdoutLines.contains { $0.contains("\"headSeq\"") } }
+
+        let text = try httpGet(broker.endpoints["metrics"]!, path: "/metrics")
+        #expect(text.hasPrefix("HTTP/1.0 200 OK"))
+        #expect(text.contains("metro_broker_received_total 0"))
+        #expect(text.contains("metro_broker_dropped_total{cause=\"events_hwm\"} 0"))
+        #expect(broker.stop() == 0)
+    }
+
+    @Test func heartbeatsCarryTheHeadSeq() async throws {
+        let broker = try BrokerHarness(config: "heartbeatIntervalMs: 50\n")
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        let seq = try await publisher.publish(topic: "a.b", payload: [1])
+        let subscriber = try Subscriber(.init(events: broker.events, prefixes: []))
+        defer { subscriber.close() }
+        _ = try await subscriber.waitUntilLive()
+        try await eventually("a heartbeat with the head seq", timeout: .seconds(10)) { subscriber.headSeq >= seq }
+        #expect(broker.stop() == 0)
+    }
+}
+
+extension BrokerSystemTests {
+    @Test(arguments: ["always", "interval", "never"])
+    func everyFsyncPolicyAcknowledges(policy: String) async throws {
+        let broker = try BrokerHarness(config: "journal:\n  fsyncIntervalMs: 5\n", arguments: ["--fsync", policy])
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        var last: UInt64 = 0
+        for i in 0..<20 { last = try await publisher.publish(topic: "policy.test", payload: bytes("\(i)")) }
+        #expect(last == 20)
+        if policy == "never" {
+            #expect(try broker.stats().fsyncs == 0)
+        } else {
+            try await eventually("an fsync") { try broker.stats().fsyncs > 0 }
+        }
+        #expect(broker.stop() == 0)
+    }
+}
+
+extension BrokerSystemTests {
+    @Test func theCheckedInConfigurationLoads() throws {
+        let config = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Broker/broker.yaml").path
+        let broker = try BrokerHarness(arguments: ["--config", config])
+        #expect(try broker.stats().segments == 1)
+        #expect(broker.stop() == 0)
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import Testing
+import ZeroMQ
+
+/// MetroKit's Publisher against a ROUTER that never answers.
+@Suite struct PublisherTests {
+    @Test func cancellingAPublishEndsItAtOnce() async throws {
+        let silent = try testContext.socket(.router)
+        defer { silent.close() }
+        let endpoint = try silent.bindResolved("tcp://127.0.0.1:*")
+        let publisher = try Publisher(.init(ingest: endpoint))
+        defer { publisher.close() }
+        let task = Task { try await publisher.publish(topic: "a.b", payload: [1]) }
+        // The request reaches the ROUTER: it is in flight.
+        try await eventually("the PUBLISH at the silent ROUTER") { try silent.receiveMultipart(dontWait: true) != nil }
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+    }
+
+    @Test func aPublishGivesUpAfterItsDeadline() async throws {
+        let silent = try testContext.socket(.router)
+        defer { silent.close() }
+        var options = Publisher.Options(ingest: try silent.bindResolved("tcp://127.0.0.1:*"))
+        options.ackTimeout = .milliseconds(50)
+        options.giveUpAfter = .milliseconds(300)
+        let publisher = try Publisher(options)
+        defer { publisher.close() }
+        await #expect(throws: MetroClientError.self) { try await publisher.publish(topic: "a.b", payload: [1]) }
+        // It retried with the same id meanwhile.
+        var ids = Set<[UInt8]>()
+        var count = 0
+        while let frames = try silent.receiveMultipart(dontWait: true) { ids.insert(frames[3]); count += 1 }
+        #expect(count >= 2 && ids.count == 1)
+    }
+
+    @Test func closingFailsWaitingPublishes() async throws {
+        let silent = try testContext.socket(.router)
+        defer { silent.close() }
+        let publisher = try Publisher(.init(ingest: try silent.bindResolved("tcp://127.0.0.1:*")))
+        let task = Task { try await publisher.publish(topic: "a.b", payload: [1]) }
+        try await eventually("the PUBLISH at the silent ROUTER") { try silent.receiveMultipart(dontWait: true) != nil }
+        publisher.close()
+        await #expect(throws: MetroClientError.closed) { try await task.value }
+    }
+}

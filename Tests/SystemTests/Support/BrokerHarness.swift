@@ -1,0 +1,155 @@
+import Foundation
+import MetroProtocol
+import Synchronization
+import ZeroMQ
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A real `metro broker` on loopback with ephemeral ports and its own data folder.
+/// `restart()` starts a new process on the same endpoints and folder (after a
+/// crash or a stop). The process is killed when the harness is released.
+final class BrokerHarness: @unchecked Sendable {
+    let dataDir: TemporaryDirectory
+    private(set) var process: MetroProcess
+    private(set) var endpoints: [String: String]
+    let extraArguments: [String]
+
+    var ingest: String { endpoints["ingest"]! }
+    var publish: String { endpoints["publish"]! }
+    var events: String { endpoints["events"]! }
+    var consume: String { endpoints["consume"]! }
+
+    /// `config`: YAML written to a file and passed with `--config` (for limits).
+    init(config: String? = nil, arguments: [String] = []) throws {
+        dataDir = try TemporaryDirectory()
+        var extra = arguments
+        if let config {
+            let path = dataDir.url.appendingPathComponent("broker.yaml").path
+            try config.write(toFile: path, atomically: true, encoding: .utf8)
+            extra += ["--config", path]
+        }
+        extraArguments = extra
+        let journal = dataDir.url.appendingPathComponent("journal").path
+        process = try MetroProcess(
+            [
+                "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
+                "--events", "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0",
+                "--data-dir", journal,
+            ] + extra)
+        endpoints = try process.waitUntilReady()
+    }
+
+    var journalPath: String { dataDir.url.appendingPathComponent("journal").path }
+
+    /// Starts the broker again on the same endpoints and data folder.
+    func restart() throws {
+        process = try MetroProcess(
+            [
+                "broker", "--ingest", ingest, "--publish", publish, "--events", events, "--consume", consume,
+                "--metrics", "127.0.0.1:0", "--data-dir", journalPath,
+            ] + extraArguments)
+        endpoints = try process.waitUntilReady()
+    }
+
+    func kill9() {
+        process.kill(SIGKILL)
+        process.waitForExit()
+    }
+
+    /// SIGTERM and wait: a graceful stop that flushes the journal.
+    @discardableResult
+    func stop() -> Int32? {
+        process.kill(SIGTERM)
+        return process.waitForExit(timeout: .seconds(20))
+    }
+
+    func stats() throws -> BrokerStats {
+        let frames = try request(on: consume, ConsumeCodec.requestFrames(.stats))
+        return try JSONDecoder().decode(BrokerStats.self, from: Data(frames[2]))
+    }
+
+    /// The broker's resident memory, in bytes (from /proc).
+    func residentBytes() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }!
+        return Int(line.split(separator: " ")[1])! * 1024
+    }
+}
+
+let testContext = try! Context(ioThreads: 1, defaultLingerMilliseconds: 0)
+
+/// One request/reply over a fresh DEALER, waiting up to 5 s.
+func request(on endpoint: String, _ frames: [[UInt8]]) throws -> [[UInt8]] {
+    let s = try testContext.socket(.dealer)
+    defer { s.close() }
+    try s.set(.receiveTimeout(milliseconds: 5000))
+    try s.connect(endpoint)
+    try s.send(multipart: frames)
+    guard let reply = try s.receiveMultipart() else { throw WaitError.timedOut("reply from \(endpoint)") }
+    return reply
+}
+
+
+/// Async `waitFor`: polls `condition` without blocking a cooperative thread.
+func eventually(
+    _ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw WaitError.timedOut(what)
+}
+
+/// Like `eventually`, running `action` before each check (e.g. publish until seen).
+func eventually(
+    _ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool,
+    while action: () async throws -> Void
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        try await action()
+        if try condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw WaitError.timedOut(what)
+}
+
+/// A minimal HTTP/1.0 GET over a plain TCP socket (`host:port`); returns the whole response.
+func httpGet(_ address: String, path: String) throws -> String {
+    let parts = address.split(separator: ":")
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = UInt16(parts[1])!.bigEndian
+    inet_pton(AF_INET, String(parts[0]), &addr.sin_addr)
+    let rc = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+    guard rc == 0 else { throw WaitError.timedOut("connect \(address)") }
+    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let request = Array("GET \(path) HTTP/1.0\r\n\r\n".utf8)
+    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    var response = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        response += chunk[0..<n]
+    }
+    return String(decoding: response, as: UTF8.self)
+}
+
+/// A value shared between test tasks, behind a lock.
+final class Locked<T: Sendable>: Sendable {
+    private let mutex: Mutex<T>
+    init(_ value: T) { mutex = Mutex(value) }
+    func withLock<R: Sendable>(_ body: (inout T) -> R) -> R { mutex.withLock { body(&$0) } }
+}
