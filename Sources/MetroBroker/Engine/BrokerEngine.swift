@@ -47,6 +47,8 @@ public final class BrokerEngine: @unchecked Sendable {
     var nextSeq: UInt64
     /// Which ACKs wait for which journal flush (group commit).
     var acks: AckLedger<PendingAck>
+    /// Replays in progress on the consume socket (§4.9).
+    var replays: [ReplaySession.Key: ReplaySession] = [:]
 
     /// Monitors of the four sockets (disconnections, §2.6), in `socketNames` order.
     let monitors: [SocketMonitor]
@@ -55,7 +57,7 @@ public final class BrokerEngine: @unchecked Sendable {
     let ingestBuffer = MultipartBuffer(capacity: 8, scratch: 2)
     let publishBuffer = MultipartBuffer(capacity: 4, scratch: 4)
     let eventsBuffer = MultipartBuffer(capacity: 2, scratch: 6)
-    let consumeBuffer = MultipartBuffer(capacity: 4)
+    let consumeBuffer = MultipartBuffer(capacity: 8 + ReplayCodec.maxPrefixes)
     let maxPayloadBytes: Int
     let batchLimit = 1024
 
@@ -193,7 +195,8 @@ public final class BrokerEngine: @unchecked Sendable {
 
         while !stopping.load(ordering: .acquiring) {
             let now = clock()
-            let wait = nextHeartbeat > now ? Int((nextHeartbeat - now) / 1_000_000) + 1 : 0
+            var wait = nextHeartbeat > now ? Int((nextHeartbeat - now) / 1_000_000) + 1 : 0
+            if !replays.isEmpty { wait = replaysHaveWork ? 0 : min(wait, 5) }
             do {
                 try poller.poll(timeoutMilliseconds: wait)
                 if poller.isReadable(publishItem) { try drainPublish() }
@@ -205,6 +208,7 @@ public final class BrokerEngine: @unchecked Sendable {
                 }
                 if poller.isReadable(eventsItem) { try drainSubscriptions() }
                 if poller.isReadable(consumeItem) { try drainConsume() }
+                pumpReplays()
                 for (i, item) in monitorItems.enumerated() where poller.isReadable(item) {
                     while try monitors[i].next(timeoutMilliseconds: 0) != nil { counters.disconnects[i] &+= 1 }
                 }
@@ -274,6 +278,6 @@ public final class BrokerEngine: @unchecked Sendable {
     var stats: BrokerStats {
         counters.snapshot(
             journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0, headSeq: nextSeq - 1,
-            durableSeq: acks.durableSeq, segments: journal.segmentCount)
+            durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count)
     }
 }

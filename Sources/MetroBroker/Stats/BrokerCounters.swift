@@ -23,6 +23,8 @@ final class BrokerCounters {
     var rejected: UInt64 = 0
     var dropped = [UInt64](repeating: 0, count: DropCause.allCases.count)
     var subscriptions = 0
+    var replaysStarted: UInt64 = 0
+    var replayed: UInt64 = 0
     /// Peer disconnections per socket (ingest, publish, events, consume), from the monitors.
     var disconnects: [UInt64] = [0, 0, 0, 0]
 
@@ -34,7 +36,9 @@ final class BrokerCounters {
         dropped[Self.slots[cause]!] &+= n
     }
 
-    func snapshot(journalBytes: UInt64, fsyncs: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int)
+    func snapshot(journalBytes: UInt64, fsyncs: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int,
+        activeReplays: Int = 0
+    )
         -> BrokerStats
     {
         var s = BrokerStats()
@@ -51,6 +55,9 @@ final class BrokerCounters {
         s.durableSeq = durableSeq
         s.segments = segments
         s.subscriptions = subscriptions
+        s.replays = replaysStarted
+        s.replayed = replayed
+        s.activeReplays = activeReplays
         for (i, name) in BrokerEngine.socketNames.enumerated() { s.disconnects[name] = disconnects[i] }
         return s
     }

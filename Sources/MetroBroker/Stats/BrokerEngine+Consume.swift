@@ -2,7 +2,7 @@ import Foundation
 import MetroProtocol
 import ZeroMQ
 
-/// The consume socket (protocol.md §4.5): STATS and METRICS in this version.
+/// The consume socket: STATS and METRICS (protocol.md §4.5) and replay (§4.9).
 /// Loop thread only.
 extension BrokerEngine {
     func drainConsume() throws {
@@ -11,13 +11,13 @@ extension BrokerEngine {
         while n < batchLimit, try buffer.receive(from: consume) {
             n += 1
             let routingID = buffer.bytes(0)
-            let reply: [[UInt8]]
+            let reply: [[UInt8]]?
             if buffer.discardedFrames > 0 {
                 reply = IngestCodec.errorFrames(WireError(.malformedMessage, "too many frames"))
             } else {
-                switch ConsumeCodec.decide(buffer, offset: 1) {
-                case .failure(let error):
-                    reply = IngestCodec.errorFrames(error)
+                switch ConsumeCodec.decodeRequest(buffer, offset: 1) {
+                case .failure(let e):
+                    reply = IngestCodec.errorFrames(e.error, context: e.id.map { [$0] } ?? [])
                 case .success(.stats):
                     let json = (try? JSONEncoder().encode(stats)).map { [UInt8]($0) } ?? Array("{}".utf8)
                     reply = [WireProtocol.versionBytes, Array("STATS".utf8), json]
@@ -25,8 +25,17 @@ extension BrokerEngine {
                     reply = [
                         WireProtocol.versionBytes, Array("METRICS".utf8), Array(PrometheusText.render(stats).utf8),
                     ]
+                case .success(.replay(let request)):
+                    reply = startReplay(routingID: routingID, request)
+                case .success(.credit(let id, let credit)):
+                    grantReplayCredit(routingID: routingID, id: id, credit: credit)
+                    reply = nil
+                case .success(.cancel(let id)):
+                    cancelReplay(routingID: routingID, id: id)
+                    reply = nil
                 }
             }
+            guard let reply else { continue }
             if reply[1] == IngestCodec.errorCommand { counters.rejected &+= 1 }
             send(to: consume, [routingID] + reply, onDrop: .replyUnroutable)
         }

@@ -33,6 +33,13 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     /// once, when its first subscriber comes, and again when its last one leaves).
     public var subscriptions: Int = 0
 
+    /// Replays started on the consume socket (§4.9).
+    public var replays: UInt64 = 0
+    /// Events sent by replays.
+    public var replayed: UInt64 = 0
+    /// Replays in progress.
+    public var activeReplays: Int = 0
+
     public init() {}
 
     public var totalDropped: UInt64 { dropped.values.reduce(0, +) }

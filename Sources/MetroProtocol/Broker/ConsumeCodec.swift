@@ -1,4 +1,5 @@
-/// The consume socket's messages (protocol.md §4.5). In this version: statistics.
+/// The consume socket's messages: statistics (protocol.md §4.5) and replay
+/// (§4.9, `ReplayCodec`).
 ///
 /// ```
 /// C: ["metro/1"] ["STATS"]
@@ -10,6 +11,64 @@ public enum ConsumeCodec {
     public enum Command: String, Sendable, CaseIterable {
         case stats = "STATS"
         case metrics = "METRICS"
+    }
+
+    /// Any request the consume socket takes.
+    public enum Request: Sendable, Equatable {
+        case stats
+        case metrics
+        case replay(ReplayCodec.Request)
+        case credit(id: [UInt8], credit: UInt32)
+        case cancel(id: [UInt8])
+    }
+
+    /// Decodes any consume request (version frame at `offset`). On failure, the
+    /// error comes with the id frame to echo when the request had a usable one.
+    public static func decodeRequest(_ frames: some FrameSequence, offset: Int) -> Result<
+        Request, RequestError
+    > {
+        let n = frames.frameCount - offset
+        guard n >= 1, frames.frameEquals(offset, WireProtocol.versionBytes) else {
+            return .failure(.init(WireError(.unsupportedVersion, "the first frame must be \"metro/1\"")))
+        }
+        guard n >= 2 else { return .failure(.init(WireError(.malformedMessage, "missing command frame"))) }
+        let word = frames.withFrame(offset + 1) { String(decoding: $0, as: UTF8.self) }
+        let id: [UInt8]? = n >= 3 ? frames.withFrame(offset + 2) { raw in
+            raw.count >= 1 && raw.count <= ReplayCodec.maxIDBytes ? [UInt8](raw) : nil
+        } : nil
+        func fail(_ e: WireError) -> Result<Request, RequestError> { .failure(.init(e, id: id)) }
+        switch word {
+        case "STATS", "METRICS":
+            guard n == 2 else { return fail(WireError(.malformedMessage, "\(word) has 2 frames, got \(n)")) }
+            return .success(word == "STATS" ? .stats : .metrics)
+        case "REPLAY":
+            return ReplayCodec.decodeReplay(frames, offset: offset + 2).map { .replay($0) }.mapError {
+                .init($0, id: id)
+            }
+        case "CREDIT":
+            guard n == 4 else { return fail(WireError(.malformedMessage, "CREDIT has 4 frames, got \(n)")) }
+            guard let id else { return fail(ReplayCodec.checkID([])!) }
+            guard let credit = frames.withFrame(offset + 3, { BigEndian.uint32($0) }) else {
+                return fail(WireError(.malformedMessage, "credit is a 4-byte u32"))
+            }
+            return .success(.credit(id: id, credit: credit))
+        case "CANCEL":
+            guard n == 3 else { return fail(WireError(.malformedMessage, "CANCEL has 3 frames, got \(n)")) }
+            guard let id else { return fail(ReplayCodec.checkID([])!) }
+            return .success(.cancel(id: id))
+        default:
+            return fail(WireError(.unknownCommand, "the consume socket knows STATS, METRICS, REPLAY, CREDIT, CANCEL"))
+        }
+    }
+
+    /// A rejected request: the error, and the id to echo as its context (§3.1).
+    public struct RequestError: Error, Sendable, Equatable {
+        public var error: WireError
+        public var id: [UInt8]?
+        public init(_ error: WireError, id: [UInt8]? = nil) {
+            self.error = error
+            self.id = id
+        }
     }
 
     public static func requestFrames(_ command: Command) -> [[UInt8]] {

@@ -1,0 +1,149 @@
+import MetroProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Reads journal records forward from a position, for replay (protocol.md §4.9).
+///
+/// A cursor is placed with the index (`Journal.cursor(atOrAfter:)`: two binary
+/// searches, never a scan from the start) and then reads segment files in chunks
+/// of `chunkBytes` with `pread`, crossing into the next segment at the end of one.
+/// It only reads what the journal has handed to the OS (`Journal.writtenSeq`), so
+/// the broker calls it after its batch flush. A segment removed by retention under
+/// a cursor is skipped (its events are gone for everyone).
+///
+/// Threading: owned by the broker's loop thread, like the journal.
+final class JournalCursor {
+    static let chunkBytes = 256 << 10
+
+    /// The base seq of the segment being read, and the offset of the next record.
+    private(set) var base: UInt64
+    private(set) var offset: Int64
+    private var fd: Int32 = -1
+    private var fdBase: UInt64 = 0
+    private var chunk: [UInt8] = []
+    private var chunkStart: Int64 = 0
+
+    init(base: UInt64, offset: Int64) {
+        self.base = base
+        self.offset = offset
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    /// The next record with seq <= `limit`, or nil when there is none (yet).
+    func next(in journal: Journal, upTo limit: UInt64) throws(JournalError) -> JournalRecord? {
+        let limit = min(limit, journal.writtenSeq)
+        while true {
+            guard let i = journal.segments.firstIndex(where: { $0.base >= base }) else { return nil }
+            let seg = journal.segments[i]
+            if seg.base != base {  // ours was removed by retention: go on with the next
+                base = seg.base
+                offset = Int64(JournalSegment.magic.count)
+            }
+            if offset >= seg.size || seg.records == 0 {
+                guard i + 1 < journal.segments.count else { return nil }
+                base = journal.segments[i + 1].base
+                offset = Int64(JournalSegment.magic.count)
+                continue
+            }
+            guard let (record, size) = try read(seg, at: offset) else { return nil }
+            guard record.seq <= limit else { return nil }
+            offset += Int64(size)
+            return record
+        }
+    }
+
+    /// Decodes the record at `at` in `seg`, reading a new chunk when needed.
+    private func read(_ seg: JournalSegment, at: Int64) throws(JournalError) -> (JournalRecord, Int)? {
+        if fd < 0 || fdBase != seg.base {
+            if fd >= 0 { Glibc.close(fd) }
+            fd = try FileIO.open(seg.dataPath, flags: O_RDONLY)
+            fdBase = seg.base
+            chunk = []
+        }
+        for attempt in 0..<3 {
+            let rel = Int(at - chunkStart)
+            var need = Self.chunkBytes
+            if at >= chunkStart && rel < chunk.count {
+                let probe = chunk.withUnsafeBytes { raw in
+                    JournalRecord.probe(UnsafeRawBufferPointer(rebasing: raw[rel...]))
+                }
+                switch probe {
+                case .record(let size, _, _):
+                    let r = chunk.withUnsafeBytes { raw in
+                        JournalRecord(decoding: UnsafeRawBufferPointer(rebasing: raw[rel..<(rel + size)]))
+                    }
+                    return r.map { ($0, size) }
+                case .corrupt:
+                    return nil
+                case .truncated:
+                    if chunk.count - rel >= 4 {  // a record larger than one chunk
+                        need = 8 + chunk.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: rel, as: UInt32.self))) }
+                    }
+                }
+            }
+            guard attempt < 2, at < seg.size else { return nil }
+            chunk = try FileIO.pread(fd, count: Int(min(Int64(max(need, Self.chunkBytes)), seg.size - at)), at: at, path: seg.dataPath)
+            chunkStart = at
+        }
+        return nil
+    }
+}
+
+extension Journal {
+    /// A cursor at the first record with seq >= `seq` (0: the earliest held), found
+    /// through the index. Positions past the end wait there for new records.
+    func cursor(atOrAfter seq: UInt64) throws(JournalError) -> JournalCursor {
+        guard let first = segments.first else { return JournalCursor(base: 0, offset: 8) }
+        var lo = 0, hi = segments.count - 1
+        if seq <= first.base { return JournalCursor(base: first.base, offset: Int64(JournalSegment.magic.count)) }
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if segments[mid].base <= seq { lo = mid } else { hi = mid - 1 }
+        }
+        let seg = segments[lo]
+        if seg.records == 0 || seq > seg.lastSeq {
+            return JournalCursor(base: seg.base, offset: seg.size)  // next segment, or wait
+        }
+        if seq <= seg.firstSeq { return JournalCursor(base: seg.base, offset: Int64(JournalSegment.magic.count)) }
+        // Lower bound over the index entries: the first with entry.seq >= seq.
+        let fd = try FileIO.open(seg.indexPath, flags: O_RDONLY)
+        defer { Glibc.close(fd) }
+        var low = 0, high = seg.records - 1
+        var offset = seg.size
+        while low <= high {
+            let mid = (low + high) / 2
+            let entry = try FileIO.pread(
+                fd, count: JournalSegment.indexEntryBytes, at: Int64(mid * JournalSegment.indexEntryBytes),
+                path: seg.indexPath)
+            guard entry.count == JournalSegment.indexEntryBytes else { break }
+            let (s, o) = entry.withUnsafeBytes {
+                (
+                    UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)),
+                    UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                )
+            }
+            if s >= seq {
+                offset = Int64(o)
+                high = mid - 1
+            } else {
+                low = mid + 1
+            }
+        }
+        return JournalCursor(base: seg.base, offset: offset)
+    }
+
+    /// A cursor at the start of the first segment holding a record stamped at or
+    /// after `time`; the reader skips the earlier records of that one segment.
+    func cursor(atOrAfterTime time: UInt64) -> JournalCursor {
+        let seg = segments.first { $0.records > 0 && $0.lastTime >= time } ?? segments.last
+        guard let seg else { return JournalCursor(base: 0, offset: 8) }
+        let offset = seg.lastTime >= time ? Int64(JournalSegment.magic.count) : seg.size
+        return JournalCursor(base: seg.base, offset: offset)
+    }
+
+    /// The first seq replay can still serve: the base of the oldest segment.
+    var earliestReplayableSeq: UInt64 { segments.first?.base ?? 1 }
+}
