@@ -74,7 +74,9 @@ extension BrokerEngine {
         for session in replays.values {
             switch pump(session, head: head) {
             case .more:
-                if now &- session.lastActivity > Self.replayIdleNanoseconds { finished.append(session.key) }
+                if now > session.lastActivity && now - session.lastActivity > Self.replayIdleNanoseconds {
+                    finished.append(session.key)
+                }
             case .done(let last):
                 send(
                     to: consume,

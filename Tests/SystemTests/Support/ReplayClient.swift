@@ -1,0 +1,81 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import ZeroMQ
+
+/// A raw replay client over a DEALER, as a pyzmq script would write it
+/// (protocol.md §4.9): sends REPLAY, grants credit in windows, and collects the
+/// stream until CAUGHT-UP or ERROR. Checks that the broker never sends more EVENTs
+/// than the credit granted. Runs on the calling thread; the socket closes on exit.
+struct ReplayOutcome {
+    var events: [LiveEvent] = []
+    var caughtUp: UInt64?
+    var error: WireError?
+    var errorContext: (id: [UInt8]?, earliest: UInt64?) = (nil, nil)
+    var creditExceeded = false
+}
+
+func replay(
+    on endpoint: String, _ request: ReplayCodec.Request, window: UInt32 = 100, timeout: Duration = .seconds(30)
+) throws -> ReplayOutcome {
+    let s = try testContext.socket(.dealer)
+    defer { s.close() }
+    try s.set(.receiveTimeout(milliseconds: 5000))
+    try s.connect(endpoint)
+    var request = request
+    request.credit = window
+    try s.send(multipart: request.frames)
+    var out = ReplayOutcome()
+    var granted = UInt64(window), received: UInt64 = 0
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        guard let frames = try s.receiveMultipart() else { throw WaitError.timedOut("replay stream") }
+        switch ReplayCodec.decodeReply(frames) {
+        case .event(let id, let e)?:
+            precondition(id == request.id)
+            out.events.append(e)
+            received += 1
+            if received > granted { out.creditExceeded = true }
+            if received % UInt64(window / 2) == 0 {  // keep half a window in flight
+                try s.send(multipart: ReplayCodec.creditFrames(id: request.id, credit: window / 2))
+                granted += UInt64(window / 2)
+            }
+        case .caughtUp(_, let last)?:
+            out.caughtUp = last
+            return out
+        case .error(let e, let id, let earliest)?:
+            out.error = e
+            out.errorContext = (id, earliest)
+            return out
+        case nil:
+            throw WaitError.timedOut("malformed replay message \(frames.map { Hex.encode($0) })")
+        }
+    }
+    throw WaitError.timedOut("replay did not finish")
+}
+
+/// Publishes `count` acknowledged events, `topics` in turn, many in flight; returns their seqs in order.
+func publishMany(
+    _ publisher: Publisher, count: Int, topics: [String], idPrefix: String = "e", payloadBytes: Int = 16
+) async throws -> [UInt64] {
+    try await withThrowingTaskGroup(of: (Int, UInt64).self) { group in
+        var seqs = [UInt64](repeating: 0, count: count)
+        var next = 0
+        func add() {
+            let i = next
+            next += 1
+            group.addTask {
+                let payload = Array("\(i)".utf8) + [UInt8](repeating: 0x2e, count: max(0, payloadBytes - 8))
+                let seq = try await publisher.publish(
+                    topic: topics[i % topics.count], payload: payload, eventID: Array("\(idPrefix)-\(i)".utf8))
+                return (i, seq)
+            }
+        }
+        while next < min(count, 512) { add() }
+        while let (i, seq) = try await group.next() {
+            seqs[i] = seq
+            if next < count { add() }
+        }
+        return seqs
+    }
+}
