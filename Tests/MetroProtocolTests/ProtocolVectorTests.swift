@@ -31,7 +31,8 @@ import Testing
         #expect(
             Set(Self.vectors.keys) == [
                 "publish", "ack", "error", "fire-and-forget", "live-event", "heartbeat",
-                "hello-subscription", "stats", "journal-record",
+                "hello-subscription", "stats", "journal-record", "replay-request", "replay-credit",
+                "replay-event", "replay-caught-up", "replay-error-out-of-range",
             ])
     }
 
@@ -88,5 +89,29 @@ import Testing
                     payload: Array("hi".utf8)))
         #expect(record.encoded == bytes)
         #expect(CRC32C.checksum(Array(bytes[8...])) == 0x8F59_9453)
+    }
+
+    @Test func replay() throws {
+        let request = ReplayCodec.Request(
+            id: Array("r1".utf8), start: .seq(40), credit: 100, prefixes: [Array("video.".utf8)])
+        #expect(request.frames == (try vector("replay-request")))
+        #expect((try? ConsumeCodec.decodeRequest(try vector("replay-request"), offset: 0).get()) == .replay(request))
+        #expect(ReplayCodec.creditFrames(id: Array("r1".utf8), credit: 50) == (try vector("replay-credit")))
+        #expect(
+            (try? ConsumeCodec.decodeRequest(try vector("replay-credit"), offset: 0).get())
+                == .credit(id: Array("r1".utf8), credit: 50))
+        // An EVENT carries the event exactly as the events socket does.
+        let live = try #require(LiveEvent(frames: try vector("live-event")))
+        let event = try vector("replay-event")
+        #expect(Array(event.dropFirst(3)) == (try vector("live-event")))
+        #expect(ReplayCodec.decodeReply(event) == .event(id: Array("r1".utf8), live))
+        #expect(ReplayCodec.eventFrames(id: Array("r1".utf8), event: live) == event)
+        #expect(ReplayCodec.decodeReply(try vector("replay-caught-up")) == .caughtUp(id: Array("r1".utf8), lastSeq: 57))
+        guard case .error(let e, let id, let earliest)? = ReplayCodec.decodeReply(try vector("replay-error-out-of-range"))
+        else {
+            Issue.record("the 204 vector did not decode")
+            return
+        }
+        #expect(e.code == .sequenceOutOfRange && id == Array("r1".utf8) && earliest == 1000)
     }
 }
