@@ -1,0 +1,224 @@
+import MetroProtocol
+
+/// The delivery state of one durable consumer group (protocol.md §4.10), as a pure
+/// value with an injected clock: every mutating method takes `now` (ns) and returns
+/// the actions the broker must carry out. It never touches a socket or a file.
+///
+/// - `position`: every journal seq ≤ position has been taken by the group (offered
+///   by the engine if it matched the prefixes). The engine reads on from position+1.
+/// - `pending`: events taken but not yet ACKed, each either held by a member (with an
+///   ACK deadline) or waiting in `ready` (new, NAKed, timed out, or its member lost).
+/// - Each delivery consumes one credit of its member; members grant more.
+/// - An event whose `maxDeliveries`-th delivery fails (ACK timeout, NAK, member
+///   lost) is dead-lettered instead of delivered again.
+///
+/// Threading: a value owned by the broker's loop thread.
+struct ConsumerGroup: Equatable {
+    typealias MemberKey = [UInt8]
+
+    struct Config: Equatable, Sendable {
+        var prefixes: [[UInt8]]
+        var ackTimeoutNs: UInt64
+        var maxDeliveries: Int
+    }
+
+    struct Member: Equatable {
+        var name: String
+        var credit: UInt64
+        var lastSeen: UInt64
+        var held: Set<UInt64> = []
+    }
+
+    struct Pending: Equatable {
+        var deliveries: Int
+        var member: MemberKey?
+        /// ACK deadline while held; earliest redelivery while waiting (NAK delay).
+        var deadline: UInt64
+    }
+
+    enum Action: Equatable {
+        case deliver(seq: UInt64, to: MemberKey, attempt: Int)
+        case deadLetter(seq: UInt64, reason: String, deliveries: Int)
+        case memberLost(MemberKey, name: String)
+    }
+
+    let name: String
+    let config: Config
+    /// Members are lost after this long without a heartbeat or any command.
+    let memberTimeoutNs: UInt64
+    private(set) var position: UInt64
+    private(set) var pending: [UInt64: Pending] = [:]
+    private(set) var members: [MemberKey: Member] = [:]
+    /// Seqs waiting for a member, delivered in seq order.
+    private(set) var ready: Set<UInt64> = []
+    private(set) var redelivered: UInt64 = 0
+    private(set) var deadLettered: UInt64 = 0
+    private var rotation = 0
+
+    init(name: String, config: Config, position: UInt64, pending: [UInt64: Int] = [:], memberTimeoutNs: UInt64) {
+        self.name = name
+        self.config = config
+        self.position = position
+        self.memberTimeoutNs = memberTimeoutNs
+        for (seq, deliveries) in pending {
+            self.pending[seq] = Pending(deliveries: deliveries, member: nil, deadline: 0)
+            ready.insert(seq)
+        }
+    }
+
+    /// Credit not yet covered by waiting events: the engine offers that many more.
+    var wantsEvents: Int {
+        let credit = members.values.reduce(0) { $0 + $1.credit }
+        return max(0, Int(min(credit, 1 << 20)) - ready.count)
+    }
+
+    /// The durable part: position and pending seqs with their delivery counts.
+    var durableState: (position: UInt64, pending: [UInt64: Int]) {
+        (position, pending.mapValues(\.deliveries))
+    }
+
+    mutating func join(_ key: MemberKey, name: String, credit: UInt32, now: UInt64) -> [Action] {
+        var actions: [Action] = []
+        if members[key] != nil { actions += release(key, now: now) }
+        members[key] = Member(name: name, credit: UInt64(credit), lastSeen: now)
+        return actions + dispatch(now: now)
+    }
+
+    mutating func grant(_ key: MemberKey, credit: UInt32, now: UInt64) -> [Action]? {
+        guard members[key] != nil else { return nil }
+        members[key]!.credit = min(members[key]!.credit + UInt64(credit), 1 << 32)
+        members[key]!.lastSeen = now
+        return dispatch(now: now)
+    }
+
+    /// Notes a member's heartbeat; false if it is not a member.
+    mutating func heartbeat(_ key: MemberKey, now: UInt64) -> Bool {
+        guard members[key] != nil else { return false }
+        members[key]!.lastSeen = now
+        return true
+    }
+
+    mutating func leave(_ key: MemberKey, now: UInt64) -> [Action] {
+        guard members[key] != nil else { return [] }
+        let actions = release(key, now: now)
+        members[key] = nil
+        return actions + dispatch(now: now)
+    }
+
+    enum CommandError: Error, Equatable { case notMember, unknownDelivery }
+
+    mutating func ack(_ key: MemberKey, seq: UInt64, now: UInt64) throws(CommandError) -> [Action] {
+        try checkHeld(key, seq, now: now)
+        pending[seq] = nil
+        members[key]!.held.remove(seq)
+        return dispatch(now: now)
+    }
+
+    /// Gives the event back: redelivered after `delayNs` (0: at once), or dead-lettered
+    /// if this was its last allowed delivery.
+    mutating func nak(_ key: MemberKey, seq: UInt64, delayNs: UInt64, now: UInt64) throws(CommandError) -> [Action] {
+        try checkHeld(key, seq, now: now)
+        members[key]!.held.remove(seq)
+        return requeue(seq, reason: "nak", notBefore: now &+ delayNs) + dispatch(now: now)
+    }
+
+    /// Moves the ACK deadline of a held event to `now + byNs` (slow work).
+    mutating func extend(_ key: MemberKey, seq: UInt64, byNs: UInt64, now: UInt64) throws(CommandError) {
+        try checkHeld(key, seq, now: now)
+        pending[seq]!.deadline = now &+ byNs
+    }
+
+    /// A new event from the journal: `seq` > position; `matches` says whether its
+    /// topic matches the group's prefixes. The position advances either way.
+    mutating func offer(seq: UInt64, matches: Bool, now: UInt64) -> [Action] {
+        guard seq > position else { return [] }
+        position = seq
+        guard matches else { return [] }
+        pending[seq] = Pending(deliveries: 0, member: nil, deadline: 0)
+        ready.insert(seq)
+        return dispatch(now: now)
+    }
+
+    /// Moves the position past seqs the journal has nothing for (the engine read to `seq`).
+    mutating func advance(to seq: UInt64) { position = max(position, seq) }
+
+    /// ACK timeouts, lost members, NAK delays that have run out.
+    mutating func tick(now: UInt64) -> [Action] {
+        var actions: [Action] = []
+        for (key, m) in members where now > m.lastSeen && now - m.lastSeen > memberTimeoutNs {
+            actions.append(.memberLost(key, name: m.name))
+            actions += release(key, now: now)
+            members[key] = nil
+        }
+        for (seq, p) in pending where p.member != nil && now >= p.deadline {
+            members[p.member!]?.held.remove(seq)
+            actions += requeue(seq, reason: "ack-timeout", notBefore: now)
+        }
+        return actions + dispatch(now: now)
+    }
+
+    /// The earliest time `tick` has something to do (for the loop's poll timeout).
+    var nextDeadline: UInt64? {
+        let p = pending.values.map(\.deadline).filter { $0 > 0 }.min()
+        let m = members.values.map { $0.lastSeen &+ memberTimeoutNs }.min()
+        return [p, m].compactMap { $0 }.min()
+    }
+
+    // MARK: - Inside
+
+    private mutating func checkHeld(_ key: MemberKey, _ seq: UInt64, now: UInt64) throws(CommandError) {
+        guard members[key] != nil else { throw .notMember }
+        members[key]!.lastSeen = now
+        guard let p = pending[seq], p.member == key else { throw .unknownDelivery }
+    }
+
+    /// Returns a lost or leaving member's events to the queue.
+    private mutating func release(_ key: MemberKey, now: UInt64) -> [Action] {
+        guard let m = members[key] else { return [] }
+        members[key]!.held = []
+        return m.held.sorted().flatMap { requeue($0, reason: "member-lost", notBefore: now) }
+    }
+
+    private mutating func requeue(_ seq: UInt64, reason: String, notBefore: UInt64) -> [Action] {
+        guard var p = pending[seq] else { return [] }
+        if p.deliveries >= config.maxDeliveries {
+            pending[seq] = nil
+            ready.remove(seq)
+            deadLettered &+= 1
+            return [.deadLetter(seq: seq, reason: reason, deliveries: p.deliveries)]
+        }
+        p.member = nil
+        p.deadline = notBefore
+        pending[seq] = p
+        ready.insert(seq)
+        return []
+    }
+
+    /// Hands waiting events, oldest first, to members with credit (round robin).
+    private mutating func dispatch(now: UInt64) -> [Action] {
+        guard !ready.isEmpty else { return [] }
+        var keys = members.filter { $0.value.credit > 0 }.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        guard !keys.isEmpty else { return [] }
+        var actions: [Action] = []
+        for seq in ready.sorted() where pending[seq]!.deadline <= now {
+            guard !keys.isEmpty else { break }
+            rotation = (rotation + 1) % keys.count
+            let key = keys[rotation]
+            var p = pending[seq]!
+            p.deliveries += 1
+            p.member = key
+            p.deadline = now &+ config.ackTimeoutNs
+            pending[seq] = p
+            ready.remove(seq)
+            if p.deliveries > 1 { redelivered &+= 1 }
+            members[key]!.credit -= 1
+            members[key]!.held.insert(seq)
+            if members[key]!.credit == 0 {
+                keys.remove(at: rotation)
+                rotation = max(0, rotation - 1)
+            }
+            actions.append(.deliver(seq: seq, to: key, attempt: p.deliveries))
+        }
+        return actions
+    }
+}

@@ -1,0 +1,121 @@
+import Testing
+
+@testable import MetroBroker
+
+/// The group delivery state machine, driven by hand with an injected clock (ns).
+@Suite struct ConsumerGroupTests {
+    let a: [UInt8] = [1], b: [UInt8] = [2]
+    let second: UInt64 = 1_000_000_000
+
+    func group(max: Int = 3, position: UInt64 = 0, pending: [UInt64: Int] = [:]) -> ConsumerGroup {
+        ConsumerGroup(
+            name: "g", config: .init(prefixes: [], ackTimeoutNs: 10 * second, maxDeliveries: max),
+            position: position, pending: pending, memberTimeoutNs: 3 * second)
+    }
+
+    func delivered(_ actions: [ConsumerGroup.Action]) -> [(UInt64, [UInt8], Int)] {
+        actions.compactMap { if case .deliver(let s, let m, let n) = $0 { (s, m, n) } else { nil } }
+    }
+
+    @Test func eachEventGoesToOneMemberWithinItsCredit() {
+        var g = group()
+        _ = g.join(a, name: "a", credit: 2, now: 0)
+        _ = g.join(b, name: "b", credit: 1, now: 0)
+        var out: [(UInt64, [UInt8], Int)] = []
+        for seq in 1...5 as ClosedRange<UInt64> {
+            out += delivered(g.offer(seq: seq, matches: true, now: 0))
+        }
+        #expect(out.map(\.0) == [1, 2, 3])  // three credits in all
+        #expect(out.filter { $0.1 == a }.count == 2 && out.filter { $0.1 == b }.count == 1)
+        #expect(g.ready == [4, 5] && g.wantsEvents == 0)
+        // Credit brings the waiting events, oldest first.
+        let more = delivered(g.grant(b, credit: 5, now: 0)!)
+        #expect(more.map(\.0) == [4, 5] && more.allSatisfy { $0.1 == b })
+        #expect(g.wantsEvents == 3)
+    }
+
+    @Test func unmatchedEventsOnlyMoveThePosition() {
+        var g = group()
+        _ = g.join(a, name: "a", credit: 5, now: 0)
+        #expect(g.offer(seq: 7, matches: false, now: 0).isEmpty)
+        #expect(g.position == 7 && g.pending.isEmpty)
+        #expect(g.offer(seq: 7, matches: true, now: 0).isEmpty)  // not past the position
+    }
+
+    @Test func ackRemovesTheEventAndUnknownDeliveriesAreRefused() throws {
+        var g = group()
+        _ = g.join(a, name: "a", credit: 5, now: 0)
+        _ = g.join(b, name: "b", credit: 5, now: 0)
+        let d = delivered(g.offer(seq: 1, matches: true, now: 0))[0]
+        let other = d.1 == a ? b : a
+        #expect(throws: ConsumerGroup.CommandError.unknownDelivery) { try g.ack(other, seq: 1, now: 1) }
+        #expect(throws: ConsumerGroup.CommandError.unknownDelivery) { try g.ack(d.1, seq: 99, now: 1) }
+        #expect(throws: ConsumerGroup.CommandError.notMember) { try g.ack([9], seq: 1, now: 1) }
+        _ = try g.ack(d.1, seq: 1, now: 1)
+        #expect(g.pending.isEmpty)
+        #expect(throws: ConsumerGroup.CommandError.unknownDelivery) { try g.ack(d.1, seq: 1, now: 2) }
+    }
+
+    @Test func ackTimeoutRedeliversAndExtendPostponesIt() throws {
+        var g = group()
+        _ = g.join(a, name: "a", credit: 10, now: 0)
+        _ = g.offer(seq: 1, matches: true, now: 0)
+        _ = g.offer(seq: 2, matches: true, now: 0)
+        try g.extend(a, seq: 2, byNs: 60 * second, now: 1)
+        _ = g.heartbeat(a, now: 9 * second)
+        #expect(g.tick(now: 9 * second).isEmpty)
+        _ = g.heartbeat(a, now: 10 * second)
+        let again = delivered(g.tick(now: 10 * second))
+        #expect(again.count == 1 && again[0].0 == 1 && again[0].2 == 2)  // second attempt
+        #expect(g.redelivered == 1 && g.pending[2]?.deliveries == 1)
+    }
+
+    @Test func nakRedeliversNowOrAfterItsDelay() throws {
+        var g = group()
+        _ = g.join(a, name: "a", credit: 10, now: 0)
+        _ = g.offer(seq: 1, matches: true, now: 0)
+        #expect(delivered(try g.nak(a, seq: 1, delayNs: 0, now: 1)).map(\.2) == [2])
+        #expect(try g.nak(a, seq: 1, delayNs: 2 * second, now: 2).isEmpty)
+        _ = g.heartbeat(a, now: second)
+        #expect(g.tick(now: second).isEmpty)
+        #expect(g.nextDeadline == 2 * second + 2)
+        _ = g.heartbeat(a, now: 2 * second + 2)
+        #expect(delivered(g.tick(now: 2 * second + 2)).map(\.2) == [3])
+    }
+
+    @Test func afterTheMaximumDeliveriesAnEventIsDeadLettered() throws {
+        var g = group(max: 2)
+        _ = g.join(a, name: "a", credit: 10, now: 0)
+        _ = g.offer(seq: 5, matches: true, now: 0)
+        _ = try g.nak(a, seq: 5, delayNs: 0, now: 1)
+        let last = try g.nak(a, seq: 5, delayNs: 0, now: 2)
+        #expect(last == [.deadLetter(seq: 5, reason: "nak", deliveries: 2)])
+        #expect(g.pending.isEmpty && g.deadLettered == 1)
+    }
+
+    @Test func aLostMembersEventsGoToTheOthers() {
+        var g = group()
+        _ = g.join(a, name: "a", credit: 2, now: 0)
+        _ = g.offer(seq: 1, matches: true, now: 0)
+        _ = g.offer(seq: 2, matches: true, now: 0)
+        _ = g.join(b, name: "b", credit: 5, now: 0)
+        _ = g.heartbeat(b, now: 4 * second)
+        let actions = g.tick(now: 4 * second)
+        #expect(actions.first == .memberLost(a, name: "a"))
+        let moved = delivered(actions)
+        #expect(moved.map(\.0) == [1, 2] && moved.allSatisfy { $0.1 == b && $0.2 == 2 })
+        #expect(g.members.keys.sorted { $0.lexicographicallyPrecedes($1) } == [b])
+        // Leaving does the same at once.
+        let left = delivered(g.leave(b, now: 4 * second))
+        #expect(left.isEmpty && g.ready == [1, 2])
+    }
+
+    @Test func restoredPendingEventsAreDeliveredFirstWithTheirCounts() {
+        var g = group(max: 3, position: 100, pending: [41: 2, 40: 1])
+        let first = delivered(g.join(a, name: "a", credit: 10, now: 0))
+        #expect(first.map(\.0) == [40, 41] && first.map(\.2) == [2, 3])
+        let next = delivered(g.offer(seq: 101, matches: true, now: 0))
+        #expect(next.map(\.0) == [101] && g.position == 101)
+        #expect(g.durableState.pending == [40: 2, 41: 3, 101: 1])
+    }
+}
