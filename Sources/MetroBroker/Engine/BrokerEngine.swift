@@ -49,6 +49,12 @@ public final class BrokerEngine: @unchecked Sendable {
     var acks: AckLedger<PendingAck>
     /// Replays in progress on the consume socket (§4.9).
     var replays: [ReplaySession.Key: ReplaySession] = [:]
+    /// Durable consumer groups (§4.10), their store, and when to tick and save them.
+    var groups: [String: GroupRuntime] = [:]
+    let groupStore: GroupStore
+    var groupsDirty = false
+    var nextGroupSave: UInt64 = 0
+    var nextGroupTick: UInt64 = 0
 
     /// Monitors of the four sockets (disconnections, §2.6), in `socketNames` order.
     let monitors: [SocketMonitor]
@@ -88,6 +94,7 @@ public final class BrokerEngine: @unchecked Sendable {
             payload: maxPayloadBytes)
         journal = try Journal(directory: configuration.dataDir, options: options, logger: logger)
         reservation = try SequenceReservation(directory: configuration.dataDir)
+        groupStore = GroupStore(directory: configuration.dataDir)
         nextSeq = max(journal.lastSeq, reservation.limit) + 1
         acks = AckLedger(recovered: journal.lastSeq)
         try reservation.ensure(nextSeq)
@@ -152,6 +159,7 @@ public final class BrokerEngine: @unchecked Sendable {
         for fd in fds { _ = fcntl(fd, F_SETFL, O_NONBLOCK); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         controlRead = fds[0]
         controlWrite = fds[1]
+        try restoreGroups()
         if let syncer {
             journal.retire = { data, index in syncer.retire(dataFD: data, indexFD: index) }
         }
@@ -197,6 +205,7 @@ public final class BrokerEngine: @unchecked Sendable {
             let now = clock()
             var wait = nextHeartbeat > now ? Int((nextHeartbeat - now) / 1_000_000) + 1 : 0
             if !replays.isEmpty { wait = replaysHaveWork ? 0 : min(wait, 5) }
+            if !groups.isEmpty { wait = groupsHaveWork ? 0 : min(wait, Int(Self.groupTickNs / 1_000_000)) }
             do {
                 try poller.poll(timeoutMilliseconds: wait)
                 if poller.isReadable(publishItem) { try drainPublish() }
@@ -209,6 +218,7 @@ public final class BrokerEngine: @unchecked Sendable {
                 if poller.isReadable(eventsItem) { try drainSubscriptions() }
                 if poller.isReadable(consumeItem) { try drainConsume() }
                 pumpReplays()
+                pumpGroups()
                 for (i, item) in monitorItems.enumerated() where poller.isReadable(item) {
                     while try monitors[i].next(timeoutMilliseconds: 0) != nil { counters.disconnects[i] &+= 1 }
                 }
@@ -261,6 +271,7 @@ public final class BrokerEngine: @unchecked Sendable {
         syncer?.request(token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD)
         syncer?.stop()
         sendAcks(upTo: token)
+        if !groups.isEmpty { saveGroups() }
         do {
             try journal.close()
             try reservation.closeCleanly(last: nextSeq - 1)
@@ -278,6 +289,6 @@ public final class BrokerEngine: @unchecked Sendable {
     var stats: BrokerStats {
         counters.snapshot(
             journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0, headSeq: nextSeq - 1,
-            durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count)
+            durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count, groups: groupStats)
     }
 }

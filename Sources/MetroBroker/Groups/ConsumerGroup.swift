@@ -139,6 +139,13 @@ struct ConsumerGroup: Equatable {
         return dispatch(now: now)
     }
 
+    /// Drops a pending event the journal no longer holds (nothing left to deliver).
+    mutating func forget(seq: UInt64) {
+        if let m = pending[seq]?.member { members[m]?.held.remove(seq) }
+        pending[seq] = nil
+        ready.remove(seq)
+    }
+
     /// Moves the position past seqs the journal has nothing for (the engine read to `seq`).
     mutating func advance(to seq: UInt64) { position = max(position, seq) }
 

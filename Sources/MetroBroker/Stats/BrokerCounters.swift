@@ -25,6 +25,7 @@ final class BrokerCounters {
     var subscriptions = 0
     var replaysStarted: UInt64 = 0
     var replayed: UInt64 = 0
+    var groupDelivered: UInt64 = 0
     /// Peer disconnections per socket (ingest, publish, events, consume), from the monitors.
     var disconnects: [UInt64] = [0, 0, 0, 0]
 
@@ -37,7 +38,7 @@ final class BrokerCounters {
     }
 
     func snapshot(journalBytes: UInt64, fsyncs: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int,
-        activeReplays: Int = 0
+        activeReplays: Int = 0, groups: [String: GroupStats] = [:]
     )
         -> BrokerStats
     {
@@ -58,6 +59,7 @@ final class BrokerCounters {
         s.replays = replaysStarted
         s.replayed = replayed
         s.activeReplays = activeReplays
+        s.groups = groups
         for (i, name) in BrokerEngine.socketNames.enumerated() { s.disconnects[name] = disconnects[i] }
         return s
     }

@@ -2,7 +2,8 @@ import Foundation
 import MetroProtocol
 import ZeroMQ
 
-/// The consume socket: STATS and METRICS (protocol.md §4.5) and replay (§4.9).
+/// The consume socket: STATS and METRICS (protocol.md §4.5), replay (§4.9) and
+/// consumer groups (§4.10).
 /// Loop thread only.
 extension BrokerEngine {
     func drainConsume() throws {
@@ -30,6 +31,8 @@ extension BrokerEngine {
                 case .success(.credit(let id, let credit)):
                     grantReplayCredit(routingID: routingID, id: id, credit: credit)
                     reply = nil
+                case .success(.group(let request)):
+                    reply = handleGroup(request, from: routingID)
                 case .success(.cancel(let id)):
                     cancelReplay(routingID: routingID, id: id)
                     reply = nil

@@ -40,7 +40,36 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     /// Replays in progress.
     public var activeReplays: Int = 0
 
+    /// Consumer groups by name (§4.10).
+    public var groups: [String: GroupStats] = [:]
+
     public init() {}
 
     public var totalDropped: UInt64 { dropped.values.reduce(0, +) }
+}
+
+/// One consumer group's figures in STATS (§4.5, §4.10).
+public struct GroupStats: Codable, Sendable, Equatable {
+    /// Members connected now.
+    public var members: Int
+    /// Events taken by the group and not yet ACKed (held by members or waiting).
+    public var pending: Int
+    /// Deliveries after the first (ACK timeout, NAK, lost member), since the broker started.
+    public var redelivered: UInt64
+    /// Events sent to `$metro.dead.<group>`, since the broker started.
+    public var deadLettered: UInt64
+    /// The last journal seq the group has taken.
+    public var position: UInt64
+    /// Seqs between the position and the head (every topic: an upper bound on the
+    /// events of the group's topics not yet taken).
+    public var lag: UInt64
+
+    public init(members: Int, pending: Int, redelivered: UInt64, deadLettered: UInt64, position: UInt64, lag: UInt64) {
+        self.members = members
+        self.pending = pending
+        self.redelivered = redelivered
+        self.deadLettered = deadLettered
+        self.position = position
+        self.lag = lag
+    }
 }

@@ -20,6 +20,7 @@ public enum ConsumeCodec {
         case replay(ReplayCodec.Request)
         case credit(id: [UInt8], credit: UInt32)
         case cancel(id: [UInt8])
+        case group(GroupCodec.Request)
     }
 
     /// Decodes any consume request (version frame at `offset`). On failure, the
@@ -56,8 +57,14 @@ public enum ConsumeCodec {
             guard n == 3 else { return fail(WireError(.malformedMessage, "CANCEL has 3 frames, got \(n)")) }
             guard let id else { return fail(ReplayCodec.checkID([])!) }
             return .success(.cancel(id: id))
+        case _ where GroupCodec.commands.contains(word):
+            // Errors echo the group name (when it is one) as their context.
+            let group: [UInt8]? = n >= 3 ? frames.withFrame(offset + 2) { raw in
+                GroupCodec.validName(raw) ? [UInt8](raw) : nil
+            } : nil
+            return GroupCodec.decode(word, frames, offset: offset + 1).map { .group($0) }.mapError { .init($0, id: group) }
         default:
-            return fail(WireError(.unknownCommand, "the consume socket knows STATS, METRICS, REPLAY, CREDIT, CANCEL"))
+            return fail(WireError(.unknownCommand, "not a command of the consume socket (protocol.md §4.5, §4.9, §4.10)"))
         }
     }
 

@@ -1,0 +1,29 @@
+import MetroProtocol
+
+/// One consumer group inside the broker: its pure delivery state, the journal
+/// cursor that feeds it new events (from `state.position + 1`), and the events it
+/// has read and not yet seen ACKed (so that a delivery needs no journal read; after
+/// a restart they are read back through the index).
+///
+/// Threading: owned by the broker's loop thread (`BrokerEngine.groups`).
+final class GroupRuntime {
+    var state: ConsumerGroup
+    let cursor: JournalCursor
+    var events: [UInt64: LiveEvent] = [:]
+    let deadLetterTopic: String
+
+    init(state: ConsumerGroup, cursor: JournalCursor) {
+        self.state = state
+        self.cursor = cursor
+        deadLetterTopic = "$metro.dead." + state.name
+    }
+
+    func matches(_ topic: [UInt8]) -> Bool {
+        state.config.prefixes.isEmpty || state.config.prefixes.contains { topic.starts(with: $0) }
+    }
+
+    var durable: GroupStateCodec.Group {
+        let d = state.durableState
+        return GroupStateCodec.Group(name: state.name, config: state.config, position: d.position, pending: d.pending)
+    }
+}
