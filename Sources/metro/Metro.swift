@@ -16,6 +16,7 @@ struct Metro: AsyncParsableCommand {
             ServicesCommand.self,
             AnnounceCommand.self,
             UpCommand.self,
+            ConsumeCommand.self,
         ]
     )
 }

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MetroKit
+import MetroProtocol
+
+/// `metro consume`: joins a consumer group (protocol.md §4.10) and prints one line
+/// per delivery, `<seq> <attempt> <event-id>`, after a readiness line
+/// `ready {"group": ...}`. An operator tool and the member process of the system
+/// tests (which kill it with -9 while it holds deliveries).
+struct ConsumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consume", abstract: "Join a consumer group and print what it delivers.")
+
+    @Option(help: "The broker's consume endpoint.")
+    var consume: String = "tcp://127.0.0.1:7704"
+    @Option(help: "The group to join (created on first join).")
+    var group: String
+    @Option(help: "This member's name.")
+    var member: String = "metro-consume-\(getpid())"
+    @Option(name: .customLong("prefix"), help: "A topic prefix of the group (repeatable; when creating it).")
+    var prefixes: [String] = []
+    @Option(help: "Where a new group starts: earliest or latest.")
+    var start: String = "earliest"
+    @Option(help: "ACK timeout of a new group, in milliseconds.")
+    var ackTimeoutMs: Int = 30_000
+    @Option(help: "Maximum deliveries of a new group before dead-lettering.")
+    var maxDeliveries: Int = 5
+    @Option(help: "Deliveries in flight at most (credit window).")
+    var window: UInt32 = 100
+    @Flag(help: "Never ACK: hold every delivery (for tests and demos of redelivery).")
+    var noAck = false
+    @Option(help: "Exit after this many deliveries (0: run until stopped).")
+    var count: Int = 0
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let config = GroupCodec.Config(
+            prefixes: prefixes, start: start, ackTimeoutMs: ackTimeoutMs, maxDeliveries: maxDeliveries)
+        var options = Consumer.Options(consume: consume, group: group, member: member, config: config)
+        options.window = window
+        let consumer = try Consumer(options)
+        defer { consumer.close() }
+        while consumer.joins == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        emit("ready {\"group\":\"\(group)\",\"member\":\"\(member)\"}")
+        var n = 0
+        for await d in consumer.deliveries {
+            emit("\(d.seq) \(d.attempt) \(String(decoding: d.event.eventID, as: UTF8.self))")
+            if !noAck { consumer.ack(d) }
+            n += 1
+            if count > 0 && n >= count { break }
+        }
+    }
+
+    /// One line to stdout, unbuffered (a test reads it while the process runs).
+    private func emit(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}

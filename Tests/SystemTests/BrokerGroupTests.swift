@@ -1,0 +1,190 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import Testing
+import ZeroMQ
+
+/// Collects a consumer's deliveries on a task; ACKs unless `ack` says no.
+final class Collector: Sendable {
+    let seen = Locked([Consumer.Delivery]())
+    let task: Task<Void, Never>
+
+    init(_ consumer: Consumer, ack: @escaping @Sendable (Consumer.Delivery) -> Bool = { _ in true }) {
+        let seen = self.seen
+        task = Task {
+            for await d in consumer.deliveries {
+                seen.withLock { $0.append(d) }
+                if ack(d) { consumer.ack(d) } else if d.event.eventID == bytes("poison") { consumer.nak(d) }
+            }
+        }
+    }
+
+    var count: Int { seen.withLock { $0.count } }
+    var seqs: [UInt64] { seen.withLock { $0.map(\.seq) } }
+    deinit { task.cancel() }
+}
+
+extension BrokerSystemTests {
+    static let groupConfig = "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n"
+
+    func consumer(_ broker: BrokerHarness, _ name: String, group: String = "workers", window: UInt32 = 100,
+                  config: GroupCodec.Config = .init(prefixes: ["job."])) throws -> Consumer {
+        var o = Consumer.Options(consume: broker.consume, group: group, member: name, config: config)
+        o.window = window
+        return try Consumer(o)
+    }
+
+    @Test func twoMembersShare10000EventsEachDeliveredToOne() async throws {
+        let broker = try BrokerHarness(config: Self.groupConfig)
+        let a = try consumer(broker, "a"), b = try consumer(broker, "b")
+        defer { a.close(); b.close() }
+        let ca = Collector(a), cb = Collector(b)
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        let seqs = try await publishMany(publisher, count: 10_000, topics: ["job.encode", "other.x"])
+        let expected = Set(stride(from: 0, to: 10_000, by: 2).map { seqs[$0] })
+        try await eventually("5,000 deliveries") { ca.count + cb.count >= 5_000 }
+        try await eventually("all ACKed") { try broker.stats().groups["workers"]?.pending == 0 }
+        let all = ca.seqs + cb.seqs
+        #expect(all.count == 5_000 && Set(all) == expected, "each job event once, to one member")
+        #expect(ca.count > 0 && cb.count > 0, "both members got work: \(ca.count) / \(cb.count)")
+        let g = try #require(try broker.stats().groups["workers"])
+        #expect(g.members == 2 && g.redelivered == 0 && g.deadLettered == 0 && g.lag == 0)
+        #expect(broker.stop() == 0)
+    }
+
+    @Test func aMemberKilledWith9HoldingEventsHasThemRedeliveredToTheOther() async throws {
+        let broker = try BrokerHarness(config: Self.groupConfig)
+        let holder = try MetroProcess([
+            "consume", "--consume", broker.consume, "--group", "workers", "--prefix", "job.", "--member", "holder",
+            "--window", "50", "--no-ack",
+        ])
+        defer { holder.kill() }
+        try holder.waitUntilReady()
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        _ = try await publishMany(publisher, count: 50, topics: ["job.a"])
+        try await eventually("the holder holds 50") { holder.stdoutLines.count == 51 }
+        let held = Set(holder.stdoutLines.dropFirst().compactMap { UInt64($0.split(separator: " ")[0]) })
+        #expect(held.count == 50)
+
+        let other = try consumer(broker, "other")
+        defer { other.close() }
+        let collected = Collector(other)
+        try await eventually("the other member joined") { try broker.stats().groups["workers"]?.members == 2 }
+        #expect(collected.count == 0)  // nothing to spare while the holder lives
+        holder.kill(SIGKILL)
+        holder.waitForExit()
+        try await eventually("the held events, redelivered") { collected.count >= 50 }
+        #expect(Set(collected.seqs) == held)
+        #expect(collected.seen.withLock { $0.allSatisfy { $0.attempt == 2 } })
+        try await eventually("all ACKed") { try broker.stats().groups["workers"]?.pending == 0 }
+        let g = try #require(try broker.stats().groups["workers"])
+        #expect(g.members == 1 && g.redelivered == 50)
+        #expect(broker.stop() == 0)
+    }
+
+    @Test func aBrokerKilledWith9ResumesTheGroupRedeliveringOnlyUnackedEvents() async throws {
+        let broker = try BrokerHarness(config: "heartbeatIntervalMs: 200\n")  // fsync: always
+        let member = try consumer(broker, "m")
+        defer { member.close() }
+        let holdFrom = Locked(UInt64.max)
+        let collected = Collector(member) { d in d.seq < holdFrom.withLock { $0 } }
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        let first = try await publishMany(publisher, count: 500, topics: ["job.a"], idPrefix: "one")
+        try await eventually("500 ACKed") { try broker.stats().groups["workers"]?.pending == 0 && collected.count == 500 }
+        holdFrom.withLock { $0 = first.max()! + 1 }
+        let second = try await publishMany(publisher, count: 100, topics: ["job.a"], idPrefix: "two")
+        try await eventually("100 held") { collected.count == 600 }
+        // Wait until the saved state (protocol.md Appendix C) has the group past the
+        // second batch with its 100 pending: "MTRGRP01", u32 1, u16 7 "workers",
+        // u16 1, u16 4 "job.", u32 ackTimeoutMs, u32 maxDeliveries, u64 position, u32 pending.
+        let path = broker.journalPath + "/groups.state"
+        try await eventually("the state on disk") {
+            guard let d = FileManager.default.contents(atPath: path), d.count > 49 else { return false }
+            let b = [UInt8](d)
+            let position = b[37..<45].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            let pending = b[45..<49].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            return position >= second.max()! && pending == 100
+        }
+        broker.kill9()
+        try broker.restart()
+        holdFrom.withLock { $0 = .max }
+        try await eventually("the held 100, again", timeout: .seconds(30)) { collected.count >= 700 }
+        let again = Array(collected.seqs[600...])
+        #expect(Set(again) == Set(second), "only the unACKed events came again")
+        #expect(collected.seen.withLock { $0[600...].allSatisfy { $0.attempt == 2 } })
+        #expect(member.joins >= 2)
+        // And the group goes on with new events.
+        let third = try await publishMany(publisher, count: 10, topics: ["job.a"], idPrefix: "three")
+        try await eventually("new events after the restart") { Set(collected.seqs).isSuperset(of: third) }
+        #expect(collected.count == 710)
+        #expect(broker.stop() == 0)
+    }
+
+    @Test func aPoisonEventReachesTheDeadLetterTopicAfterTheMaximumDeliveries() async throws {
+        let broker = try BrokerHarness(config: Self.groupConfig)
+        let sub = try Subscriber(.init(events: broker.events, prefixes: ["$metro.dead."]))
+        defer { sub.close() }
+        _ = try await sub.waitUntilLive()
+        let member = try consumer(broker, "m", config: .init(prefixes: ["job."], maxDeliveries: 3))
+        defer { member.close() }
+        let collected = Collector(member) { $0.event.eventID != bytes("poison") }  // NAKs the poison
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        let seq = try await publisher.publish(topic: "job.a", payload: bytes("bad"), eventID: bytes("poison"))
+        _ = try await publisher.publish(topic: "job.a", payload: bytes("good"), eventID: bytes("fine"))
+        var dead: LiveEvent?
+        for await e in sub.events {
+            dead = e
+            break
+        }
+        let d = try #require(dead)
+        #expect(d.topic == "$metro.dead.workers" && d.eventID == bytes("poison") && d.payload == bytes("bad"))
+        let headers = try JSONDecoder().decode([String: String].self, from: Data(d.headers))
+        #expect(headers == ["group": "workers", "reason": "nak", "deliveries": "3", "seq": "\(seq)", "topic": "job.a"])
+        #expect(collected.seen.withLock { $0.filter { $0.event.eventID == bytes("poison") }.map(\.attempt) } == [1, 2, 3])
+        let g = try #require(try broker.stats().groups["workers"])
+        #expect(g.deadLettered == 1 && g.pending == 0)
+        #expect(broker.stop() == 0)
+    }
+
+    @Test func badGroupCommandsGetErrorsAndTheBrokerKeepsServing() async throws {
+        let broker = try BrokerHarness(config: Self.groupConfig)
+        let v = WireProtocol.versionBytes, g = bytes("g1"), seq = BigEndian.bytes(7)
+        let s = try testContext.socket(.dealer)
+        defer { s.close() }
+        try s.set(.receiveTimeout(milliseconds: 5000))
+        try s.connect(broker.consume)
+        func ask(_ frames: [[UInt8]]) throws -> [[UInt8]] {
+            try s.send(multipart: frames)
+            return try #require(try s.receiveMultipart())
+        }
+        let cases: [(String, [[UInt8]], WireErrorCode, [[UInt8]])] = [
+            ("unknown group", [v, bytes("ACK"), bytes("nope"), seq], .unknownGroup, [bytes("nope")]),
+            ("bad group name", [v, bytes("JOIN"), bytes("a b"), [], [0, 0, 0, 1], []], .invalidArgument, []),
+            ("bad json", [v, bytes("JOIN"), g, [], [0, 0, 0, 1], bytes("{")], .invalidJSON, [g]),
+            ("bad start", [v, bytes("JOIN"), g, [], [0, 0, 0, 1], bytes("{\"start\":\"middle\"}")], .invalidArgument, [g]),
+            ("garbage credit", [v, bytes("JOIN"), g, [], [1, 2], []], .malformedMessage, [g]),
+            ("missing frames", [v, bytes("NAK"), g, seq], .malformedMessage, [g]),
+            ("short seq", [v, bytes("ACK"), g, [1, 2, 3]], .malformedMessage, [g]),
+        ]
+        for (name, frames, code, context) in cases {
+            let (got, ctx) = errorOf(try ask(frames))
+            #expect(got == code, "\(name)")
+            #expect(ctx == context, "\(name)")
+        }
+        // Joined, but acking a delivery it does not hold; GRANT with garbage credit.
+        let joined = try ask([v, bytes("JOIN"), g, bytes("m"), [0, 0, 0, 0], bytes("{}")])
+        #expect(joined[1] == bytes("JOINED"))
+        #expect(errorOf(try ask([v, bytes("ACK"), g, seq])).0 == .unknownDelivery)
+        #expect(errorOf(try ask([v, bytes("GRANT"), g, [9, 9, 9]])).0 == .malformedMessage)
+        #expect(try ask([v, bytes("HEARTBEAT"), g])[1] == bytes("HEARTBEAT"))
+        // Another connection is no member of g1.
+        let (code, _) = errorOf(try request(on: broker.consume, [v, bytes("HEARTBEAT"), g]))
+        #expect(code == .unknownGroup)
+        #expect(try ask(ConsumeCodec.requestFrames(.stats))[1] == bytes("STATS"))
+        #expect(broker.stop() == 0)
+    }
+}
