@@ -32,7 +32,8 @@ import Testing
             Set(Self.vectors.keys) == [
                 "publish", "ack", "error", "fire-and-forget", "live-event", "heartbeat",
                 "hello-subscription", "stats", "journal-record", "replay-request", "replay-credit",
-                "replay-event", "replay-caught-up", "replay-error-out-of-range",
+                "replay-event", "replay-caught-up", "replay-error-out-of-range", "group-join", "group-joined",
+                "group-deliver", "group-ack", "group-nak", "group-error-unknown-delivery",
             ])
     }
 
@@ -113,5 +114,32 @@ import Testing
             return
         }
         #expect(e.code == .sequenceOutOfRange && id == Array("r1".utf8) && earliest == 1000)
+    }
+
+    @Test func groups() throws {
+        let config = GroupCodec.Config(prefixes: ["video."], start: "earliest", ackTimeoutMs: 30000, maxDeliveries: 5)
+        let join = GroupCodec.Request.join(group: "workers", member: "w-1", credit: 10, config: config)
+        #expect(join.frames == (try vector("group-join")))
+        #expect((try? ConsumeCodec.decodeRequest(try vector("group-join"), offset: 0).get()) == .group(join))
+        let joined = GroupCodec.Joined(
+            group: "workers", prefixes: ["video."], ackTimeoutMs: 30000, maxDeliveries: 5, heartbeatMs: 1000,
+            position: 41)
+        #expect(GroupCodec.decodeReply(try vector("group-joined")) == .joined(joined))
+        #expect(Array((try JSONEncoder.sorted.encode(joined))) == (try vector("group-joined"))[3])
+        let live = try #require(LiveEvent(frames: try vector("live-event")))
+        let deliver = try vector("group-deliver")
+        #expect(Array(deliver.dropFirst(5)) == (try vector("live-event")))
+        #expect(GroupCodec.deliverFrames(group: "workers", seq: 42, attempt: 1, event: live) == deliver)
+        #expect(GroupCodec.decodeReply(deliver) == .deliver(group: "workers", seq: 42, attempt: 1, live))
+        #expect(GroupCodec.Request.ack(group: "workers", seq: 42).frames == (try vector("group-ack")))
+        #expect(GroupCodec.Request.nak(group: "workers", seq: 42, delayMs: 5000).frames == (try vector("group-nak")))
+        #expect(
+            (try? ConsumeCodec.decodeRequest(try vector("group-nak"), offset: 0).get())
+                == .group(.nak(group: "workers", seq: 42, delayMs: 5000)))
+        guard case .error(let e, let context)? = GroupCodec.decodeReply(try vector("group-error-unknown-delivery")) else {
+            Issue.record("the 203 vector did not decode")
+            return
+        }
+        #expect(e.code == .unknownDelivery && context == [Array("workers".utf8), BigEndian.bytes(42)])
     }
 }

@@ -72,7 +72,8 @@ extension BrokerSystemTests {
         let cases: [([[UInt8]], WireErrorCode)] = [
             ([[0x00]], .unsupportedVersion),
             ([v], .malformedMessage),
-            ([v, bytes("REPLAY")], .unknownCommand),
+            ([v, bytes("REWIND")], .unknownCommand),
+            ([v, bytes("REPLAY")], .malformedMessage),  // a command since §4.9, without its frames
             ([v, bytes("STATS"), bytes("extra")], .malformedMessage),
             ([v, bytes("STATS"), [], [], [], [], []], .malformedMessage),
         ]
