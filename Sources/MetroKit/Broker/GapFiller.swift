@@ -1,0 +1,160 @@
+import MetroProtocol
+
+/// What a gap-filling `Subscriber` counts (its delivery ledger): loss is never silent.
+public struct DeliveryLedger: Sendable, Equatable {
+    /// Replays started to check a seq jump or a silence (a heartbeat's head seq past
+    /// what was seen). With prefix filters a jump is often only other topics' seqs.
+    public var gapsSuspected: UInt64 = 0
+    /// Of those, replays that found events the live stream had not delivered.
+    public var gapsFilled: UInt64 = 0
+    /// Events delivered from replay (catch-up at start included).
+    public var recovered: UInt64 = 0
+    /// Events received twice (live and replayed) and delivered once.
+    public var duplicatesDropped: UInt64 = 0
+    /// Ranges the journal no longer held when they were replayed (error 204).
+    public var lostRanges: UInt64 = 0
+    /// Seqs in those ranges, of every topic: an upper bound on the events lost.
+    public var lostSeqs: UInt64 = 0
+    public init() {}
+}
+
+/// The gap-filling logic of a `Subscriber` as a pure value (protocol.md §4.4, §4.9):
+/// it takes live events, heartbeats and replay messages, and answers with the
+/// events to hand to the application, in seq order and without duplicates, and
+/// the replay requests to send. Everything ≤ `verified` has been delivered, or is
+/// counted as lost; live events are held while a replay runs.
+///
+/// Threading: a value owned by the subscriber's I/O thread.
+struct GapFiller {
+    enum Action: Equatable {
+        case deliver(LiveEvent)
+        case send([[UInt8]])
+    }
+
+    struct Fill {
+        var id: [UInt8]
+        var from: UInt64
+        var received: UInt32 = 0
+        var foundNew = false
+        var lastHeard: UInt64
+    }
+
+    let prefixes: [[UInt8]]
+    let window: UInt32
+    let bufferLimit: Int
+    /// A replay silent for this long (ns) is asked again (the broker may have restarted).
+    let fillTimeoutNs: UInt64 = 5_000_000_000
+    private(set) var ledger = DeliveryLedger()
+    private(set) var started = false
+    private(set) var delivered: UInt64 = 0
+    private(set) var verified: UInt64 = 0
+    private(set) var fill: Fill?
+    private var held: [LiveEvent] = []
+    private var fills = 0
+
+    init(prefixes: [[UInt8]], window: UInt32 = 1000, bufferLimit: Int = 100_000) {
+        self.prefixes = prefixes
+        self.window = max(2, window)
+        self.bufferLimit = bufferLimit
+    }
+
+    /// The hello arrived: live from `liveFrom`; catch up from `startAt` first if given.
+    mutating func start(liveFrom: UInt64, startAt: UInt64?, now: UInt64) -> [Action] {
+        started = true
+        if let startAt {
+            verified = startAt > 0 ? startAt - 1 : 0
+            delivered = verified
+            return startFill(now: now)
+        }
+        verified = liveFrom
+        let early = held.sorted { $0.seq < $1.seq }
+        held = []
+        delivered = max(liveFrom, early.last?.seq ?? 0)
+        return early.map { .deliver($0) }  // before the hello: as they came
+    }
+
+    mutating func live(_ e: LiveEvent, now: UInt64) -> [Action] {
+        guard started, fill == nil else {
+            if held.count >= bufferLimit { held.removeFirst() }  // a later replay brings it back
+            held.append(e)
+            return []
+        }
+        if e.seq <= delivered {
+            ledger.duplicatesDropped &+= 1
+            return []
+        }
+        if e.seq == verified + 1 {
+            verified = e.seq
+            delivered = e.seq
+            return [.deliver(e)]
+        }
+        ledger.gapsSuspected &+= 1
+        held.append(e)
+        return startFill(now: now)
+    }
+
+    /// A heartbeat: a head seq past `verified` may hide events lost on our topics.
+    mutating func heartbeat(head: UInt64, now: UInt64) -> [Action] {
+        guard started, fill == nil, head > verified else { return [] }
+        ledger.gapsSuspected &+= 1
+        return startFill(now: now)
+    }
+
+    mutating func replay(_ reply: ReplayCodec.Reply, now: UInt64) -> [Action] {
+        guard var f = fill else { return [] }
+        switch reply {
+        case .event(let id, let e) where id == f.id:
+            f.lastHeard = now
+            f.received += 1
+            var actions: [Action] = []
+            if f.received % (window / 2) == 0 {
+                actions.append(.send(ReplayCodec.creditFrames(id: f.id, credit: window / 2)))
+            }
+            if e.seq > delivered {
+                delivered = e.seq
+                ledger.recovered &+= 1
+                f.foundNew = true
+                actions.append(.deliver(e))
+            } else {
+                ledger.duplicatesDropped &+= 1
+            }
+            fill = f
+            return actions
+        case .caughtUp(let id, let last) where id == f.id:
+            if f.foundNew { ledger.gapsFilled &+= 1 }
+            verified = max(verified, last)
+            delivered = max(delivered, verified)
+            fill = nil
+            let waiting = held.sorted { $0.seq < $1.seq }
+            held = []
+            return waiting.flatMap { live($0, now: now) }
+        case .error(let e, let id, let earliest) where id == f.id:
+            fill = nil
+            if e.code == .sequenceOutOfRange, let earliest, earliest > f.from {
+                ledger.lostRanges &+= 1
+                ledger.lostSeqs &+= earliest - f.from
+                verified = max(verified, earliest - 1)
+                delivered = max(delivered, verified)
+                return startFill(now: now)
+            }
+            return []  // the next jump or heartbeat tries again
+        default:
+            return []
+        }
+    }
+
+    /// Asks again for a replay that has gone silent.
+    mutating func tick(now: UInt64) -> [Action] {
+        guard let f = fill, now > f.lastHeard, now - f.lastHeard > fillTimeoutNs else { return [] }
+        fill = nil
+        return [.send(ReplayCodec.cancelFrames(id: f.id))] + startFill(now: now)
+    }
+
+    private mutating func startFill(now: UInt64) -> [Action] {
+        fills += 1
+        let f = Fill(id: Array("gap-\(fills)".utf8), from: verified + 1, lastHeard: now)
+        fill = f
+        let request = ReplayCodec.Request(id: f.id, start: .seq(f.from), credit: window, prefixes: prefixes)
+        return [.send(request.frames)]
+    }
+}

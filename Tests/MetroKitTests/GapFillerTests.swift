@@ -1,0 +1,77 @@
+import MetroProtocol
+import Testing
+
+@testable import MetroKit
+
+@Suite struct GapFillerTests {
+    func ev(_ seq: UInt64, _ topic: String = "a.x") -> LiveEvent {
+        LiveEvent(topic: topic, seq: seq, time: seq, eventID: Array("e\(seq)".utf8), headers: [], payload: [])
+    }
+    func delivered(_ a: [GapFiller.Action]) -> [UInt64] {
+        a.compactMap { if case .deliver(let e) = $0 { e.seq } else { nil } }
+    }
+    func requests(_ a: [GapFiller.Action]) -> [ReplayCodec.Request] {
+        a.compactMap {
+            guard case .send(let f) = $0, case .replay(let r)? = try? ConsumeCodec.decodeRequest(f, offset: 0).get()
+            else { return nil }
+            return r
+        }
+    }
+
+    @Test func catchUpThenLiveWithoutDuplicatesAtTheSeam() {
+        var g = GapFiller(prefixes: [], window: 10)
+        #expect(g.live(ev(12), now: 0).isEmpty)  // before the hello: held
+        let start = g.start(liveFrom: 11, startAt: 0, now: 0)
+        let r = requests(start)
+        #expect(r.count == 1 && r[0].start == .seq(1) && r[0].credit == 10)
+        #expect(g.live(ev(13), now: 0).isEmpty)  // held while catching up
+        var out: [UInt64] = []
+        for s in 1...12 as ClosedRange<UInt64> { out += delivered(g.replay(.event(id: r[0].id, ev(s)), now: 0)) }
+        out += delivered(g.replay(.caughtUp(id: r[0].id, lastSeq: 12), now: 0))
+        out += delivered(g.live(ev(14), now: 0))
+        #expect(out == Array(1...14))
+        #expect(g.ledger.recovered == 12 && g.ledger.duplicatesDropped == 1)  // 12 came twice
+    }
+
+    @Test func aJumpIsReplayedAndOnlyMissingEventsAreDelivered() {
+        var g = GapFiller(prefixes: [Array("a.".utf8)])
+        _ = g.start(liveFrom: 0, startAt: nil, now: 0)
+        #expect(delivered(g.live(ev(1), now: 0)) == [1])
+        let fill = g.live(ev(5), now: 0)  // 2...4 may be lost, or other topics
+        let r = requests(fill)
+        #expect(delivered(fill).isEmpty && r.first?.start == .seq(2) && r.first?.prefixes == [Array("a.".utf8)])
+        var out = delivered(g.replay(.event(id: r[0].id, ev(3)), now: 0))
+        out += delivered(g.replay(.event(id: r[0].id, ev(5)), now: 0))
+        out += delivered(g.replay(.caughtUp(id: r[0].id, lastSeq: 5), now: 0))
+        #expect(out == [3, 5])
+        #expect(g.ledger.gapsSuspected == 1 && g.ledger.gapsFilled == 1 && g.ledger.duplicatesDropped == 1)
+        #expect(delivered(g.live(ev(6), now: 0)) == [6])
+    }
+
+    @Test func aSilenceSeenInAHeartbeatIsChecked() {
+        var g = GapFiller(prefixes: [])
+        _ = g.start(liveFrom: 10, startAt: nil, now: 0)
+        #expect(g.heartbeat(head: 10, now: 0).isEmpty)
+        let r = requests(g.heartbeat(head: 12, now: 0))
+        #expect(r.first?.start == .seq(11))
+        _ = g.replay(.caughtUp(id: r[0].id, lastSeq: 12), now: 0)
+        #expect(g.ledger.gapsSuspected == 1 && g.ledger.gapsFilled == 0 && g.verified == 12)
+    }
+
+    @Test func rangesTheJournalNoLongerHoldsAreCountedAsLost() {
+        var g = GapFiller(prefixes: [])
+        let r = requests(g.start(liveFrom: 100, startAt: 1, now: 0))
+        let again = requests(
+            g.replay(.error(WireError(.sequenceOutOfRange, ""), id: r[0].id, earliest: 40), now: 0))
+        #expect(g.ledger.lostRanges == 1 && g.ledger.lostSeqs == 39 && again.first?.start == .seq(40))
+    }
+
+    @Test func aSilentReplayIsAskedAgain() {
+        var g = GapFiller(prefixes: [])
+        let r = requests(g.start(liveFrom: 5, startAt: 0, now: 0))
+        #expect(g.tick(now: 1_000_000_000).isEmpty)
+        let retry = g.tick(now: 6_000_000_000)
+        #expect(retry.first == .send(ReplayCodec.cancelFrames(id: r[0].id)) && requests(retry).count == 1)
+        #expect(requests(retry)[0].id != r[0].id)
+    }
+}
