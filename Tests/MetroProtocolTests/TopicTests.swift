@@ -18,6 +18,12 @@ import Testing
         #expect(Topic.validate(Array(Topic.heartbeat.utf8)) == nil)
         #expect(Topic.validatePublishable(Array(Topic.heartbeat.utf8))?.code == .invalidTopic)
         #expect(Topic.validate(Array("a$b".utf8))?.code == .invalidTopic)
+        #expect(Topic.validatePublishable(Array("$metro.hello.x".utf8))?.code == .invalidTopic)
+    }
+
+    @Test func registryEventsArePublishableThroughTheBroker() {
+        #expect(Topic.validatePublishable(Array("$registry.registered".utf8)) == nil)
+        #expect(Topic.validatePublishable(Array("$registryx".utf8))?.code == .invalidTopic)
     }
 
     @Test func garbageBytesAreRejected() {
