@@ -67,6 +67,7 @@ import Testing
                 == LiveEvent(
                     topic: "video.uploaded", seq: 42, time: 1_700_000_000_000_000_000,
                     eventID: Array("e-1".utf8), headers: Array("{}".utf8), payload: Array("hi".utf8)))
+        #expect(event.frames == (try vector("live-event")), "encoding gives the document's bytes")
         let heartbeat = try #require(LiveEvent(frames: try vector("heartbeat")))
         #expect(heartbeat.isHeartbeat && heartbeat.seq == 42 && heartbeat.payload.isEmpty)
     }
