@@ -1,3 +1,4 @@
+import MetroTestSupport
 import Foundation
 import MetroProtocol
 import Testing

@@ -1,3 +1,4 @@
+import MetroTestSupport
 import Foundation
 
 /// Runs a ```python block of docs/protocol.md as a foreign client would: the
