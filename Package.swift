@@ -91,7 +91,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "metro-broker-bench",
-            dependencies: ["CProxyBaseline"],
+            dependencies: ["CProxyBaseline", "ZeroMQ", "MetroProtocol"],
             path: "Benchmarks/metro-broker-bench"
         ),
 

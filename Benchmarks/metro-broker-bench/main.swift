@@ -10,6 +10,8 @@
 // medians, CPU per event is the target process's user+system time from /proc.
 import CProxyBaseline
 import Foundation
+import MetroProtocol
+import ZeroMQ
 
 #if canImport(Glibc)
     import Glibc
@@ -104,6 +106,17 @@ final class Target {
     }
 }
 
+/// The broker's STATS (protocol.md §4.5), to report its group-commit size.
+func brokerStats(_ consume: String) throws -> BrokerStats {
+    let ctx = try Context(defaultLingerMilliseconds: 0)
+    let s = try ctx.socket(.dealer)
+    try s.set(.receiveTimeout(milliseconds: 5000))
+    try s.connect(consume)
+    try s.send(multipart: ConsumeCodec.requestFrames(.stats))
+    guard let reply = try s.receiveMultipart(), reply.count == 3 else { throw CocoaError(.coderReadCorrupt) }
+    return try JSONDecoder().decode(BrokerStats.self, from: Data(reply[2]))
+}
+
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
 func percentile(_ xs: [Int64], _ p: Double) -> Double {
@@ -169,8 +182,8 @@ if wanted("fire-and-forget") {
 // 2. Acknowledged publish at windows 1 and 256 (fsync=always: ACK after fdatasync).
 if wanted("acknowledged") {
 print("")
-print("| acknowledged publish, 100 B, fsync=always | events | events/s | CPU µs/event | ACK p50 µs | ACK p99 µs |")
-print("|---|---|---|---|---|---|")
+print("| acknowledged publish, 100 B, fsync=always | events | events/s | CPU µs/event | ACK p50 µs | ACK p99 µs | events per fsync |")
+print("|---|---|---|---|---|---|---|")
 for (window, count) in [(1, 2_000), (256, ackedEvents)] {
     let b = try Target.broker()
     var latencies = [Int64](repeating: 0, count: count)
@@ -179,12 +192,13 @@ for (window, count) in [(1, 2_000), (256, ackedEvents)] {
     let rc = metro_bench_acked(
         b.endpoints["ingest"]!, UInt64(count), Int32(window), 0, payloadSize, &seconds, &latencies)
     let cpu = b.cpuSeconds - before
+    let fsyncs = (try? brokerStats(b.endpoints["consume"]!).fsyncs) ?? 0
     b.stop()
     print(
         String(
-            format: "| window %d%@ | %d | %.0f | %.2f | %.0f | %.0f |", window, rc == 0 ? "" : " (incomplete)", count,
-            Double(count) / seconds, cpu / Double(count) * 1e6, percentile(latencies, 0.5), percentile(latencies, 0.99))
-    )
+            format: "| window %d%@ | %d | %.0f | %.2f | %.0f | %.0f | %.1f |", window, rc == 0 ? "" : " (incomplete)",
+            count, Double(count) / seconds, cpu / Double(count) * 1e6, percentile(latencies, 0.5),
+            percentile(latencies, 0.99), Double(count) / Double(max(fsyncs, 1))))
 }
 
 }
