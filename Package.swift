@@ -91,7 +91,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "metro-broker-bench",
-            dependencies: ["CProxyBaseline"],
+            dependencies: ["CProxyBaseline", "ZeroMQ", "MetroProtocol"],
             path: "Benchmarks/metro-broker-bench"
         ),
 
@@ -108,18 +108,20 @@ let package = Package(
             path: "Benchmarks/registry-bench"
         ),
 
+        // Shared by the test targets: docs/protocol.md's test vectors.
+        .target(name: "MetroTestSupport", path: "Tests/MetroTestSupport"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(
             name: "MetroRegistryTests",
             dependencies: ["MetroRegistry", "MetroProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol"]),
+        .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol", "MetroTestSupport"]),
         .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ"]),
         .testTarget(name: "MetroBrokerTests", dependencies: ["MetroBroker", "MetroProtocol"]),
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker",
+                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

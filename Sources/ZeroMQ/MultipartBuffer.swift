@@ -96,6 +96,16 @@ public final class MultipartBuffer {
         if bytes.count > 0 { zmq_msg_data(p).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
     }
 
+    /// Makes slot `index` a frame of `count` bytes written in place by `fill`.
+    @inline(__always)
+    public func set(_ index: Int, count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        let p = slots + index
+        zmq_msg_close(p)
+        let rc = zmq_msg_init_size(p, count)
+        precondition(rc == 0, "zmq_msg_init_size(\(count)) failed: out of memory")
+        fill(UnsafeMutableRawBufferPointer(start: zmq_msg_data(p), count: count))
+    }
+
     public func set(_ index: Int, bytes: [UInt8]) { bytes.withUnsafeBytes { set(index, bytes: $0) } }
 
     /// Makes slot `index` hold the 8 big-endian bytes of `value`.

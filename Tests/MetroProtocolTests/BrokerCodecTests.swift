@@ -74,7 +74,8 @@ import Testing
     @Test func liveEventRoundTrip() {
         let e = LiveEvent(topic: "a.b", seq: 7, time: 99, eventID: [1], headers: [2], payload: [3, 4])
         #expect(LiveEvent(frames: e.frames) == e)
-        #expect(LiveEvent(frames: Array(e.frames.prefix(5))) == nil)
+        #expect(LiveEvent(frames: Array(e.frames.prefix(2))) == nil)
+        #expect(LiveEvent(frames: [e.frames[0], Array(e.frames[1].prefix(16)), e.frames[2]]) == nil, "a short envelope")
     }
 
     @Test func publishChecks() {

@@ -1,28 +1,12 @@
 import Foundation
 import MetroProtocol
+import MetroTestSupport
 import Testing
 
 /// Decodes every test vector of docs/protocol.md Appendix A with the real codecs.
 @Suite struct ProtocolVectorTests {
     static let vectors: [String: [[UInt8]]] = {
-        let doc = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("docs/protocol.md")
-        let text = (try? String(contentsOf: doc, encoding: .utf8)) ?? ""
-        var out: [String: [[UInt8]]] = [:]
-        var current: String?
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("vector ") {
-                current = String(line.dropFirst(7))
-                out[current!] = []
-            } else if line.hasPrefix("```") || line.isEmpty {
-                current = nil
-            } else if let name = current {
-                let token = String(line.split(separator: " ").first ?? "")
-                out[name]!.append(token == "-" ? [] : (Hex.decode(token) ?? [0xBA, 0xD0]))
-            }
-        }
-        return out
+        (try? ProtocolVectors.load()).map { $0.filter { !$0.key.hasPrefix("registry.") } } ?? [:]
     }()
 
     func vector(_ name: String) throws -> [[UInt8]] { try #require(Self.vectors[name], "vector \(name) missing") }
@@ -69,6 +53,7 @@ import Testing
                 == LiveEvent(
                     topic: "video.uploaded", seq: 42, time: 1_700_000_000_000_000_000,
                     eventID: Array("e-1".utf8), headers: Array("{}".utf8), payload: Array("hi".utf8)))
+        #expect(event.frames == (try vector("live-event")), "encoding gives the document's bytes")
         let heartbeat = try #require(LiveEvent(frames: try vector("heartbeat")))
         #expect(heartbeat.isHeartbeat && heartbeat.seq == 42 && heartbeat.payload.isEmpty)
     }

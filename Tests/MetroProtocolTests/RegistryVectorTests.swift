@@ -1,3 +1,4 @@
+import MetroTestSupport
 import MetroProtocol
 import Testing
 

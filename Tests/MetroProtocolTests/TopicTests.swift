@@ -1,4 +1,6 @@
+import Foundation
 import MetroProtocol
+import MetroTestSupport
 import Testing
 
 @Suite struct TopicTests {
@@ -18,6 +20,12 @@ import Testing
         #expect(Topic.validate(Array(Topic.heartbeat.utf8)) == nil)
         #expect(Topic.validatePublishable(Array(Topic.heartbeat.utf8))?.code == .invalidTopic)
         #expect(Topic.validate(Array("a$b".utf8))?.code == .invalidTopic)
+        #expect(Topic.validatePublishable(Array("$metro.hello.x".utf8))?.code == .invalidTopic)
+    }
+
+    @Test func registryEventsArePublishableThroughTheBroker() {
+        #expect(Topic.validatePublishable(Array("$registry.registered".utf8)) == nil)
+        #expect(Topic.validatePublishable(Array("$registryx".utf8))?.code == .invalidTopic)
     }
 
     @Test func garbageBytesAreRejected() {
@@ -46,20 +54,9 @@ import Testing
 
     /// protocol.md §3.2 lists every code with its name; the table and the enum agree.
     @Test func catalogueMatchesTheProtocolDocument() throws {
-        let doc = try String(contentsOfFile: ProtocolDocument.path, encoding: .utf8)
+        let doc = try String(contentsOf: ProtocolVectors.documentURL, encoding: .utf8)
         for code in WireErrorCode.allCases {
             #expect(doc.contains("| \(code.rawValue) | \(code.name) |"), "protocol.md §3.2 lacks \(code)")
         }
     }
 }
-
-enum ProtocolDocument {
-    /// docs/protocol.md, found from this source file's location.
-    static var path: String {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("docs/protocol.md").path
-    }
-}
-
-import Foundation

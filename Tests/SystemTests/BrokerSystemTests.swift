@@ -102,3 +102,14 @@ extension BrokerSystemTests {
         #expect(broker.stop() == 0)
     }
 }
+
+/// docs/protocol.md's pyzmq session (§4.4.4), run against a real broker.
+@Suite struct BrokerDocumentedExampleTests {
+    @Test(.enabled(if: DocumentedExample.pyzmqAvailable, "needs python3 with pyzmq"))
+    func thePyzmqSessionOfSection4Runs() throws {
+        let broker = try BrokerHarness()
+        let out = try DocumentedExample.run(
+            after: "#### 4.4.4", replacing: ["tcp://127.0.0.1:7703": broker.events, "tcp://127.0.0.1:7701": broker.ingest])
+        #expect(out.contains("event 1 {'user': 'u1'} {'video': 'v1'}"))
+    }
+}

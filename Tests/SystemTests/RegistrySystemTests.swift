@@ -1,3 +1,4 @@
+import MetroTestSupport
 import Foundation
 import MetroProtocol
 import Testing
@@ -30,37 +31,11 @@ extension RegistrySystemTests {
             #expect(try client.lookup("profiles").isEmpty)
         }
 
-        /// Whether `python3` on the PATH has pyzmq (the example needs it).
-        static let pyzmqAvailable: Bool = {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = ["python3", "-c", "import zmq"]
-            p.standardError = FileHandle.nullDevice
-            guard (try? p.run()) != nil else { return false }
-            p.waitUntilExit()
-            return p.terminationStatus == 0
-        }()
-
-        @Test(.enabled(if: pyzmqAvailable, "needs python3 with pyzmq"))
+        @Test(.enabled(if: DocumentedExample.pyzmqAvailable, "needs python3 with pyzmq"))
         func thePyzmqExampleOfSection5Runs() throws {
             let registry = try RegistryUnderTest()
-            let doc = try String(contentsOf: ProtocolVectors.documentURL, encoding: .utf8)
-            let section = try #require(doc.range(of: "### 5.12"))
-            let start = try #require(doc.range(of: "```python\n", range: section.upperBound..<doc.endIndex))
-            let end = try #require(doc.range(of: "```", range: start.upperBound..<doc.endIndex))
-            let script = String(doc[start.upperBound..<end.lowerBound])
-                .replacingOccurrences(of: "tcp://127.0.0.1:7400", with: registry.endpoint)
-            let python = Process()
-            python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            python.arguments = ["python3", "-c", script]
-            let out = Pipe()
-            python.standardOutput = out
-            let err = Pipe()
-            python.standardError = err
-            try python.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            python.waitUntilExit()
-            #expect(python.terminationStatus == 0, "\(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+            let text = try DocumentedExample.run(
+                after: "### 5.12", replacing: ["tcp://127.0.0.1:7400": registry.endpoint])
             #expect(text.contains("b'OK', b'{\"ttl_ms\":5000}'"))
             #expect(text.contains("profiles-1 ['tcp://10.0.0.5:7001'] {'version': '1.4.2'}"))
             #expect(text.contains("b'302'"))

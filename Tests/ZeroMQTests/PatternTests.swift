@@ -105,8 +105,12 @@ import ZeroMQ
         let endpoint = try s.bindResolved("tcp://127.0.0.1:*")
         #expect(endpoint.hasPrefix("tcp://127.0.0.1:"))
         #expect(!endpoint.hasSuffix(":*"))
-        // Unbinding frees the port for a second bind.
+        // Unbinding frees the port for a second bind, but asynchronously: libzmq's I/O
+        // thread closes the listener after zmq_unbind returns. Its monitor's `closed`
+        // event says when (docs/operations.md, "Findings").
+        let monitor = try s.monitor(.closed)
         try s.unbind(endpoint)
+        #expect(try monitor.waitFor(.closed, timeoutMilliseconds: 5000) != nil)
         let t = try ctx.socket(.rep)
         try t.bind(endpoint)
     }

@@ -60,9 +60,9 @@ public final class BrokerEngine: @unchecked Sendable {
     let monitors: [SocketMonitor]
     static let socketNames = ["ingest", "publish", "events", "consume"]
 
-    let ingestBuffer = MultipartBuffer(capacity: 8, scratch: 2)
-    let publishBuffer = MultipartBuffer(capacity: 4, scratch: 4)
-    let eventsBuffer = MultipartBuffer(capacity: 2, scratch: 6)
+    let ingestBuffer = MultipartBuffer(capacity: 8, scratch: 1)
+    let publishBuffer = MultipartBuffer(capacity: 4, scratch: 1)
+    let eventsBuffer = MultipartBuffer(capacity: 2, scratch: 3)
     let consumeBuffer = MultipartBuffer(capacity: 8 + ReplayCodec.maxPrefixes)
     let maxPayloadBytes: Int
     let batchLimit = 1024

@@ -4,24 +4,30 @@ import ZeroMQ
 /// Fire-and-forget publish (XSUB, protocol.md §4.3) and live fan-out (XPUB, §4.4).
 /// Loop thread only.
 extension BrokerEngine {
-    // Slots of `publishBuffer`: 0 topic, 1 headers or payload, 2 payload;
-    // scratch 4 seq, 5 time, 6 empty id, 7 empty headers.
-    private static let pubSeq = 4, pubTime = 5, pubID = 6, pubHeaders = 7
+    // Slots of `publishBuffer`: 0 topic, 1 headers or payload, 2 payload; scratch 4 envelope.
+    private static let pubEnvelope = 4
 
-    /// Sends one event as its six frames (§4.4), each slot zero-copy from `buffer`.
-    /// XPUB never blocks: a subscriber at its high-water mark loses the event
-    /// (ZeroMQ drops it for that subscriber only; the seq shows the gap).
+    /// Builds the envelope frame (§4.4) of an event in slot `into`.
     @inline(__always)
-    func fanOut(_ buffer: MultipartBuffer, topic: Int, seq: Int, time: Int, id: Int, headers: Int, payload: Int) throws
-    {
+    func setEnvelope(
+        _ buffer: MultipartBuffer, into slot: Int, seq: UInt64, time: UInt64,
+        id: UnsafeRawBufferPointer, headers: UnsafeRawBufferPointer
+    ) {
+        buffer.set(slot, count: EventEnvelope.size(idCount: id.count, headersCount: headers.count)) {
+            EventEnvelope.write(into: $0, seq: seq, time: time, id: id, headers: headers)
+        }
+    }
+
+    /// Sends one event as its three frames (§4.4); topic and payload go zero-copy
+    /// from `buffer`. XPUB never blocks: a subscriber at its high-water mark loses
+    /// the event (ZeroMQ drops it for that subscriber only; the seq shows the gap).
+    @inline(__always)
+    func fanOut(_ buffer: MultipartBuffer, topic: Int, envelope: Int, payload: Int) throws {
         guard try buffer.send(topic, on: events, more: true) else {
             counters.drop(.eventsHighWaterMark)
             return
         }
-        _ = try buffer.send(seq, on: events, more: true)
-        _ = try buffer.send(time, on: events, more: true)
-        _ = try buffer.send(id, on: events, more: true)
-        _ = try buffer.send(headers, on: events, more: true)
+        _ = try buffer.send(envelope, on: events, more: true)
         _ = try buffer.send(payload, on: events, more: false)
         counters.delivered &+= 1
     }
@@ -48,14 +54,13 @@ extension BrokerEngine {
             let seq = nextSeq
             let now = clock()
             let payload = buffer.count - 1
-            let headers = buffer.count == 3 ? 1 : Self.pubHeaders
-            if headers == Self.pubHeaders { buffer.setEmpty(Self.pubHeaders) }
-            buffer.setEmpty(Self.pubID)
+            let noBytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            let headers = buffer.count == 3 ? buffer.unsafeFrame(1) : noBytes
             do {
                 try reservation.ensure(seq)
                 try journal.append(
-                    seq: seq, time: now, id: buffer.unsafeFrame(Self.pubID), topic: buffer.unsafeFrame(0),
-                    headers: buffer.unsafeFrame(headers), payload: buffer.unsafeFrame(payload))
+                    seq: seq, time: now, id: noBytes, topic: buffer.unsafeFrame(0),
+                    headers: headers, payload: buffer.unsafeFrame(payload))
             } catch {
                 logger.error("journal append failed: \(error)")
                 counters.drop(.publishJournalFailure)
@@ -63,11 +68,8 @@ extension BrokerEngine {
             }
             nextSeq += 1
             counters.accepted &+= 1
-            buffer.set(Self.pubSeq, bigEndian: seq)
-            buffer.set(Self.pubTime, bigEndian: now)
-            try fanOut(
-                buffer, topic: 0, seq: Self.pubSeq, time: Self.pubTime, id: Self.pubID, headers: headers,
-                payload: payload)
+            setEnvelope(buffer, into: Self.pubEnvelope, seq: seq, time: now, id: noBytes, headers: headers)
+            try fanOut(buffer, topic: 0, envelope: Self.pubEnvelope, payload: payload)
         }
     }
 
@@ -92,19 +94,17 @@ extension BrokerEngine {
         try sendMarker(topic: heartbeatTopic)
     }
 
-    /// Sends `[topic][head seq][time][""][""][""]` on the events socket.
+    /// Sends `[topic][envelope: head seq, time, no id, no headers][""]` on the events socket.
     private func sendMarker(topic: [UInt8]) throws {
         let b = eventsBuffer
-        // Slots 2...7 are scratch: topic, seq, time, id, headers, payload.
+        // Slots 2...4 are scratch: topic, envelope, payload.
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
         b.set(2, bytes: topic)
-        b.set(3, bigEndian: nextSeq - 1)
-        b.set(4, bigEndian: clock())
-        b.setEmpty(5)
-        b.setEmpty(6)
-        b.setEmpty(7)
+        setEnvelope(b, into: 3, seq: nextSeq - 1, time: clock(), id: none, headers: none)
+        b.setEmpty(4)
         guard try b.send(2, on: events, more: true) else { return }
-        for slot in 3...6 { _ = try b.send(slot, on: events, more: true) }
-        _ = try b.send(7, on: events, more: false)
+        _ = try b.send(3, on: events, more: true)
+        _ = try b.send(4, on: events, more: false)
     }
 }
 

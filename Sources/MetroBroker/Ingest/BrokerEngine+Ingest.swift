@@ -8,8 +8,8 @@ extension MultipartBuffer: FrameSequence {
 /// Acknowledged publish on the ingest socket (protocol.md §4.2). Loop thread only.
 extension BrokerEngine {
     // Slots of `ingestBuffer`: 0 routing id, 1 version, 2 command, 3 id, 4 topic,
-    // 5 headers, 6 payload; scratch 8 (seq) and 9 (time).
-    private static let seqSlot = 8, timeSlot = 9
+    // 5 headers, 6 payload; scratch 8 (the event's envelope).
+    private static let envelopeSlot = 8
 
     /// Reads up to `batchLimit` requests without blocking.
     func drainIngest() throws {
@@ -57,9 +57,10 @@ extension BrokerEngine {
         counters.accepted &+= 1
         dedupe.insert(eventID, seq: seq, time: now)
         acks.waitForNextFlush(PendingAck(routingID: buffer.bytes(0), eventID: eventID, seq: seq))
-        buffer.set(Self.seqSlot, bigEndian: seq)
-        buffer.set(Self.timeSlot, bigEndian: now)
-        try fanOut(buffer, topic: 4, seq: Self.seqSlot, time: Self.timeSlot, id: 3, headers: 5, payload: 6)
+        setEnvelope(
+            buffer, into: Self.envelopeSlot, seq: seq, time: now, id: buffer.unsafeFrame(3),
+            headers: buffer.unsafeFrame(5))
+        try fanOut(buffer, topic: 4, envelope: Self.envelopeSlot, payload: 6)
     }
 
     /// Sends the ACKs whose flush the syncer reported durable.

@@ -1,11 +1,12 @@
 /// An event as the events (XPUB) socket sends it (protocol.md §4.4):
 ///
 /// ```
-/// B: [topic] [seq: u64] [time: u64] [event-id] [headers] [payload]
+/// B: [topic] [envelope: seq, time, event-id, headers] [payload]
 /// ```
 ///
 /// Fire-and-forget events carry an empty event id. Heartbeats and hellos use the
-/// same six frames on reserved topics, with the head seq in the seq frame.
+/// same three frames on reserved topics, with the head seq in the envelope.
+/// Code outside this file builds and reads events only through `LiveEvent`.
 public struct LiveEvent: Sendable, Equatable {
     public var topic: String
     public var seq: UInt64
@@ -15,7 +16,7 @@ public struct LiveEvent: Sendable, Equatable {
     public var headers: [UInt8]
     public var payload: [UInt8]
 
-    public static let frameCount = 6
+    public static let frameCount = 3
 
     public init(topic: String, seq: UInt64, time: UInt64, eventID: [UInt8], headers: [UInt8], payload: [UInt8]) {
         self.topic = topic
@@ -27,16 +28,17 @@ public struct LiveEvent: Sendable, Equatable {
     }
 
     public var frames: [[UInt8]] {
-        [Array(topic.utf8), BigEndian.bytes(seq), BigEndian.bytes(time), eventID, headers, payload]
+        [Array(topic.utf8), EventEnvelope.encode(seq: seq, time: time, eventID: eventID, headers: headers), payload]
     }
 
-    /// Decodes the six frames; nil if the shape is wrong.
+    /// Decodes the three frames; nil if the shape is wrong.
     public init?(frames: [[UInt8]]) {
-        guard frames.count == Self.frameCount, let seq = BigEndian.uint64(frames[1]),
-            let time = BigEndian.uint64(frames[2]),
+        guard frames.count == Self.frameCount, let envelope = EventEnvelope.decode(frames[1]),
             let topic = String(validating: frames[0], as: UTF8.self)
         else { return nil }
-        self.init(topic: topic, seq: seq, time: time, eventID: frames[3], headers: frames[4], payload: frames[5])
+        self.init(
+            topic: topic, seq: envelope.seq, time: envelope.time, eventID: envelope.eventID,
+            headers: envelope.headers, payload: frames[2])
     }
 
     /// Whether this is a heartbeat (`$metro.heartbeat`); its seq is the broker's head.

@@ -3,7 +3,9 @@
 /// A topic is 1...255 bytes of ASCII: dot-separated segments of letters, digits,
 /// `_` and `-` (`video.uploaded`, `user-42.watched`). Topics that start with `$`
 /// are reserved for Metro itself (`$metro.heartbeat`, `$registry.registered`):
-/// clients may subscribe to them but not publish on them. Subscriptions are
+/// clients may subscribe to them but not publish on them, except the prefixes
+/// in `componentPrefixes`, which Metro's own processes (the registry) publish
+/// through the broker like any other client. Subscriptions are
 /// byte prefixes of topics, matched by ZeroMQ itself, so `video.` matches every
 /// `video.*` topic and the empty prefix matches all.
 public enum Topic {
@@ -12,11 +14,16 @@ public enum Topic {
 
     /// Checks a topic that a client wants to publish on; nil if valid.
     public static func validatePublishable(_ bytes: some Collection<UInt8>) -> WireError? {
-        if let first = bytes.first, first == reservedPrefix {
+        if let first = bytes.first, first == reservedPrefix,
+           !componentPrefixes.contains(where: { bytes.starts(with: $0) }) {
             return WireError(.invalidTopic, "topics starting with '$' are reserved for Metro")
         }
         return validate(bytes)
     }
+
+    /// Reserved prefixes that Metro components publish on through the broker's
+    /// ordinary publish sockets (protocol.md §2.4): the registry's membership events.
+    public static let componentPrefixes: [[UInt8]] = [Array(registryPrefix.utf8)]
 
     /// Checks the grammar of any topic, reserved ones included; nil if valid.
     public static func validate(_ bytes: some Collection<UInt8>) -> WireError? {

@@ -92,18 +92,6 @@ func request(on endpoint: String, _ frames: [[UInt8]]) throws -> [[UInt8]] {
 }
 
 
-/// Async `waitFor`: polls `condition` without blocking a cooperative thread.
-func eventually(
-    _ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    throw WaitError.timedOut(what)
-}
-
 /// Like `eventually`, running `action` before each check (e.g. publish until seen).
 func eventually(
     _ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool,

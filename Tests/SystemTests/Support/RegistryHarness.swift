@@ -129,9 +129,10 @@ struct Transfer<T>: @unchecked Sendable {
     init(_ value: T) { self.value = value }
 }
 
-/// Async `waitFor`: polls `condition` until it holds or `timeout` passes.
+/// Async `waitFor`: polls `condition` until it holds or `timeout` passes, without
+/// blocking a cooperative thread.
 func eventually(
-    _ what: String, timeout: Duration = .seconds(10), interval: Duration = .milliseconds(20),
+    _ what: String, timeout: Duration = .seconds(30), interval: Duration = .milliseconds(20),
     _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout

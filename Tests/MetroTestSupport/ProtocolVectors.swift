@@ -1,13 +1,17 @@
 import Foundation
 
 /// The test vectors of docs/protocol.md, Appendix A: fenced blocks
-/// "```vector <name>" with one hex frame per line ("-" is an empty frame).
-enum ProtocolVectors {
-    static let documentURL = URL(fileURLWithPath: #filePath)
+/// "```vector <name>" with one hex frame per line ("-" is an empty frame), each
+/// line's first word the frame and the rest a comment. Shared by the codec tests
+/// and the system tests, which send the vectors to real processes.
+public enum ProtocolVectors {
+    /// docs/protocol.md, found from this file's place in the package.
+    public static let documentURL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("docs/protocol.md")
 
-    static func load(prefix: String = "") throws -> [String: [[UInt8]]] {
+    /// Every vector whose name starts with `prefix`, by name.
+    public static func load(prefix: String = "") throws -> [String: [[UInt8]]] {
         let text = try String(contentsOf: documentURL, encoding: .utf8)
         var vectors: [String: [[UInt8]]] = [:]
         var current: (name: String, frames: [[UInt8]])?
@@ -29,7 +33,7 @@ enum ProtocolVectors {
         return vectors
     }
 
-    static func bytes(_ hex: String) throws -> [UInt8] {
+    public static func bytes(_ hex: String) throws -> [UInt8] {
         let chars = Array(hex.utf8)
         guard chars.count % 2 == 0 else { throw VectorError.badHex(hex) }
         return try stride(from: 0, to: chars.count, by: 2).map { i in
@@ -38,5 +42,5 @@ enum ProtocolVectors {
         }
     }
 
-    enum VectorError: Error { case badHex(String) }
+    public enum VectorError: Error { case badHex(String) }
 }
