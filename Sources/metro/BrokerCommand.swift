@@ -101,6 +101,8 @@ struct BrokerStatsCommand: AsyncParsableCommand {
     var consume: String = BrokerConfiguration().endpoints.consume
     @Flag(help: "Print Prometheus text instead of JSON.")
     var prometheus = false
+    @Flag(help: "Print a table of the consumer groups instead of JSON.")
+    var groups = false
     @Option(help: "Give up after this many milliseconds.")
     var timeoutMs: Int = 3000
 
@@ -108,6 +110,15 @@ struct BrokerStatsCommand: AsyncParsableCommand {
         let client = BrokerAdminClient(consumeEndpoint: consume, timeout: .milliseconds(timeoutMs))
         if prometheus {
             print(try client.metrics(), terminator: "")
+        } else if groups {
+            let stats = try client.stats()
+            func row(_ cells: [String]) -> String {
+                cells.enumerated().map { i, c in i == 0 ? c.padding(toLength: 24, withPad: " ", startingAt: 0) : String(repeating: " ", count: max(0, 12 - c.count)) + c }.joined()
+            }
+            print(row(["group", "members", "pending", "redelivered", "dead", "lag"]))
+            for (name, g) in stats.groups.sorted(by: { $0.key < $1.key }) {
+                print(row([name, "\(g.members)", "\(g.pending)", "\(g.redelivered)", "\(g.deadLettered)", "\(g.lag)"]))
+            }
         } else {
             let stats = try client.stats()
             let encoder = JSONEncoder()

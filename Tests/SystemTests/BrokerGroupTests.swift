@@ -147,6 +147,12 @@ extension BrokerSystemTests {
         #expect(collected.seen.withLock { $0.filter { $0.event.eventID == bytes("poison") }.map(\.attempt) } == [1, 2, 3])
         let g = try #require(try broker.stats().groups["workers"])
         #expect(g.deadLettered == 1 && g.pending == 0)
+        // metro broker stats --groups: one row per group (members, pending, redelivered, dead, lag).
+        let cli = try MetroProcess(["broker", "stats", "--groups", "--consume", broker.consume])
+        #expect(cli.waitForExit() == 0)
+        try waitFor("the groups table") { cli.stdoutLines.count >= 2 }
+        let row = cli.stdoutLines[1].split(separator: " ").map(String.init)
+        #expect(Array(row.prefix(5)) == ["workers", "1", "0", "2", "1"] && row.count == 6, "\(cli.stdoutLines)")
         #expect(broker.stop() == 0)
     }
 

@@ -32,6 +32,17 @@ public enum PrometheusText {
         metric(
             "metro_broker_durable_seq", "gauge", "The seq through which the journal is durable.", [("", s.durableSeq)])
         metric("metro_broker_journal_segments", "gauge", "Segment files in the journal.", [("", UInt64(s.segments))])
+        metric("metro_broker_replays_total", "counter", "Replays started (protocol.md §4.9).", [("", s.replays)])
+        metric("metro_broker_replayed_total", "counter", "Events sent by replays.", [("", s.replayed)])
+        let groups = s.groups.sorted { $0.key < $1.key }
+        func perGroup(_ name: String, _ type: String, _ help: String, _ value: (GroupStats) -> UInt64) {
+            metric(name, type, help, groups.map { ("{group=\"\($0.key)\"}", value($0.value)) })
+        }
+        perGroup("metro_group_members", "gauge", "Members of a consumer group.") { UInt64($0.members) }
+        perGroup("metro_group_pending", "gauge", "Events taken by a group and not yet ACKed.") { UInt64($0.pending) }
+        perGroup("metro_group_redelivered_total", "counter", "Redeliveries in a group.") { $0.redelivered }
+        perGroup("metro_group_dead_lettered_total", "counter", "Events a group dead-lettered.") { $0.deadLettered }
+        perGroup("metro_group_lag", "gauge", "Seqs between a group's position and the head.") { $0.lag }
         return out
     }
 }
