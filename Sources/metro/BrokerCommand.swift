@@ -113,7 +113,11 @@ struct BrokerStatsCommand: AsyncParsableCommand {
         } else if groups {
             let stats = try client.stats()
             func row(_ cells: [String]) -> String {
-                cells.enumerated().map { i, c in i == 0 ? c.padding(toLength: 24, withPad: " ", startingAt: 0) : String(repeating: " ", count: max(0, 12 - c.count)) + c }.joined()
+                cells.enumerated().map { i, c in
+                    i == 0
+                        ? c.padding(toLength: 24, withPad: " ", startingAt: 0)
+                        : String(repeating: " ", count: max(0, 12 - c.count)) + c
+                }.joined()
             }
             print(row(["group", "members", "pending", "redelivered", "dead", "lag"]))
             for (name, g) in stats.groups.sorted(by: { $0.key < $1.key }) {

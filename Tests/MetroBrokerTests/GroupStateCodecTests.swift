@@ -6,7 +6,8 @@ import Testing
 @Suite struct GroupStateCodecTests {
     let groups = [
         GroupStateCodec.Group(
-            name: "workers", config: .init(prefixes: [Array("video.".utf8), []], ackTimeoutNs: 30_000_000_000, maxDeliveries: 5),
+            name: "workers",
+            config: .init(prefixes: [Array("video.".utf8), []], ackTimeoutNs: 30_000_000_000, maxDeliveries: 5),
             position: 1_234_567, pending: [1_000_000: 1, 1_234_560: 4]),
         GroupStateCodec.Group(
             name: "empty", config: .init(prefixes: [], ackTimeoutNs: 1_000_000, maxDeliveries: 1), position: 0,

@@ -9,7 +9,9 @@ import Testing
         stats.acked = 5
         stats.dropped = ["publish_malformed": 2, "ack_hwm": 0]
         stats.disconnects = ["ingest": 1]
-        stats.groups = ["workers": GroupStats(members: 2, pending: 3, redelivered: 4, deadLettered: 1, position: 9, lag: 5)]
+        stats.groups = [
+            "workers": GroupStats(members: 2, pending: 3, redelivered: 4, deadLettered: 1, position: 9, lag: 5)
+        ]
         let text = PrometheusText.render(stats)
         #expect(text.contains("# TYPE metro_broker_received_total counter\nmetro_broker_received_total 7\n"))
         #expect(text.contains("metro_broker_acked_total 5\n"))

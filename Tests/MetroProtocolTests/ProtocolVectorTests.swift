@@ -93,7 +93,8 @@ import Testing
         #expect(ReplayCodec.decodeReply(event) == .event(id: Array("r1".utf8), live))
         #expect(ReplayCodec.eventFrames(id: Array("r1".utf8), event: live) == event)
         #expect(ReplayCodec.decodeReply(try vector("replay-caught-up")) == .caughtUp(id: Array("r1".utf8), lastSeq: 57))
-        guard case .error(let e, let id, let earliest)? = ReplayCodec.decodeReply(try vector("replay-error-out-of-range"))
+        guard
+            case .error(let e, let id, let earliest)? = ReplayCodec.decodeReply(try vector("replay-error-out-of-range"))
         else {
             Issue.record("the 204 vector did not decode")
             return
@@ -121,7 +122,8 @@ import Testing
         #expect(
             (try? ConsumeCodec.decodeRequest(try vector("group-nak"), offset: 0).get())
                 == .group(.nak(group: "workers", seq: 42, delayMs: 5000)))
-        guard case .error(let e, let context)? = GroupCodec.decodeReply(try vector("group-error-unknown-delivery")) else {
+        guard case .error(let e, let context)? = GroupCodec.decodeReply(try vector("group-error-unknown-delivery"))
+        else {
             Issue.record("the 203 vector did not decode")
             return
         }

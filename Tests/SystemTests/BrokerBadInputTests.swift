@@ -179,4 +179,3 @@ extension BrokerSystemTests {
         #expect(broker.stop() == 0)
     }
 }
-

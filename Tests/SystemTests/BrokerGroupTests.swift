@@ -27,8 +27,10 @@ final class Collector: Sendable {
 extension BrokerSystemTests {
     static let groupConfig = "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n"
 
-    func consumer(_ broker: BrokerHarness, _ name: String, group: String = "workers", window: UInt32 = 100,
-                  config: GroupCodec.Config = .init(prefixes: ["job."])) throws -> Consumer {
+    func consumer(
+        _ broker: BrokerHarness, _ name: String, group: String = "workers", window: UInt32 = 100,
+        config: GroupCodec.Config = .init(prefixes: ["job."])
+    ) throws -> Consumer {
         var o = Consumer.Options(consume: broker.consume, group: group, member: name, config: config)
         o.window = window
         return try Consumer(o)
@@ -93,7 +95,9 @@ extension BrokerSystemTests {
         let publisher = try Publisher(.init(ingest: broker.ingest))
         defer { publisher.close() }
         let first = try await publishMany(publisher, count: 500, topics: ["job.a"], idPrefix: "one")
-        try await eventually("500 ACKed") { try broker.stats().groups["workers"]?.pending == 0 && collected.count == 500 }
+        try await eventually("500 ACKed") {
+            try broker.stats().groups["workers"]?.pending == 0 && collected.count == 500
+        }
         holdFrom.withLock { $0 = first.max()! + 1 }
         let second = try await publishMany(publisher, count: 100, topics: ["job.a"], idPrefix: "two")
         try await eventually("100 held") { collected.count == 600 }
@@ -144,7 +148,8 @@ extension BrokerSystemTests {
         #expect(d.topic == "$metro.dead.workers" && d.eventID == bytes("poison") && d.payload == bytes("bad"))
         let headers = try JSONDecoder().decode([String: String].self, from: Data(d.headers))
         #expect(headers == ["group": "workers", "reason": "nak", "deliveries": "3", "seq": "\(seq)", "topic": "job.a"])
-        #expect(collected.seen.withLock { $0.filter { $0.event.eventID == bytes("poison") }.map(\.attempt) } == [1, 2, 3])
+        #expect(
+            collected.seen.withLock { $0.filter { $0.event.eventID == bytes("poison") }.map(\.attempt) } == [1, 2, 3])
         let g = try #require(try broker.stats().groups["workers"])
         #expect(g.deadLettered == 1 && g.pending == 0)
         // metro broker stats --groups: one row per group (members, pending, redelivered, dead, lag).
@@ -171,7 +176,10 @@ extension BrokerSystemTests {
             ("unknown group", [v, bytes("ACK"), bytes("nope"), seq], .unknownGroup, [bytes("nope")]),
             ("bad group name", [v, bytes("JOIN"), bytes("a b"), [], [0, 0, 0, 1], []], .invalidArgument, []),
             ("bad json", [v, bytes("JOIN"), g, [], [0, 0, 0, 1], bytes("{")], .invalidJSON, [g]),
-            ("bad start", [v, bytes("JOIN"), g, [], [0, 0, 0, 1], bytes("{\"start\":\"middle\"}")], .invalidArgument, [g]),
+            (
+                "bad start", [v, bytes("JOIN"), g, [], [0, 0, 0, 1], bytes("{\"start\":\"middle\"}")], .invalidArgument,
+                [g]
+            ),
             ("garbage credit", [v, bytes("JOIN"), g, [], [1, 2], []], .malformedMessage, [g]),
             ("missing frames", [v, bytes("NAK"), g, seq], .malformedMessage, [g]),
             ("short seq", [v, bytes("ACK"), g, [1, 2, 3]], .malformedMessage, [g]),

@@ -14,7 +14,8 @@ extension BrokerSystemTests {
         #expect(try broker.stats().segments > 5)  // replay crosses segment files
 
         // Everything on "r.a" from the start: 5,000 events, in seq order, never past the credit.
-        let all = try replay(on: broker.consume, .init(id: bytes("all"), start: .seq(0), credit: 0, prefixes: [bytes("r.a")]))
+        let all = try replay(
+            on: broker.consume, .init(id: bytes("all"), start: .seq(0), credit: 0, prefixes: [bytes("r.a")]))
         #expect(all.error == nil && !all.creditExceeded)
         #expect(all.caughtUp == head)
         #expect(all.events.count == 5_000)
@@ -71,9 +72,13 @@ extension BrokerSystemTests {
             ("empty id", [v, r, [], bytes("seq"), u64, u64, credit], .invalidArgument, []),
             ("bad kind", [v, r, bytes("x"), bytes("offset"), u64, u64, credit], .invalidArgument, [bytes("x")]),
             ("short from", [v, r, bytes("x"), bytes("seq"), [1], u64, credit], .malformedMessage, [bytes("x")]),
-            ("garbage credit", [v, r, bytes("x"), bytes("seq"), u64, u64, [9, 9, 9]], .malformedMessage, [bytes("x")]),
-            ("long prefix", [v, r, bytes("x"), bytes("seq"), u64, u64, credit, [UInt8](repeating: 97, count: 256)],
-             .tooLarge, [bytes("x")]),
+            (
+                "garbage credit", [v, r, bytes("x"), bytes("seq"), u64, u64, [9, 9, 9]], .malformedMessage, [bytes("x")]
+            ),
+            (
+                "long prefix", [v, r, bytes("x"), bytes("seq"), u64, u64, credit, [UInt8](repeating: 97, count: 256)],
+                .tooLarge, [bytes("x")]
+            ),
             ("garbage CREDIT", [v, bytes("CREDIT"), bytes("x"), [1, 2]], .malformedMessage, [bytes("x")]),
             ("CREDIT without credit", [v, bytes("CREDIT"), bytes("x")], .malformedMessage, [bytes("x")]),
             ("CANCEL with extra", [v, bytes("CANCEL"), bytes("x"), [1]], .malformedMessage, [bytes("x")]),

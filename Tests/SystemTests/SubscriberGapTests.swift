@@ -52,7 +52,8 @@ extension BrokerSystemTests {
         _ = try await sub.waitUntilLive()
         sub.pause()
         // 5,000 events of 2 KB (10 MB): far past the high-water marks and socket buffers.
-        let seqs = try await publishMany(publisher(broker), count: 5_000, topics: ["w.x", "other.y"], payloadBytes: 2048)
+        let seqs = try await publishMany(
+            publisher(broker), count: 5_000, topics: ["w.x", "other.y"], payloadBytes: 2048)
         let mine = stride(from: 0, to: 5_000, by: 2).map { seqs[$0] }.sorted()
         sub.resume()
         try await eventually("every event on w.") { got.withLock { $0.count } >= mine.count }

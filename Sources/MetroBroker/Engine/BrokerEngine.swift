@@ -289,6 +289,7 @@ public final class BrokerEngine: @unchecked Sendable {
     var stats: BrokerStats {
         counters.snapshot(
             journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0, headSeq: nextSeq - 1,
-            durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count, groups: groupStats)
+            durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count,
+            groups: groupStats)
     }
 }

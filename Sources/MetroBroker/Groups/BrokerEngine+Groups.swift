@@ -50,7 +50,8 @@ extension BrokerEngine {
         }
         let name: String
         switch request {
-        case .grant(let g, _), .ack(let g, _), .nak(let g, _, _), .extend(let g, _, _), .heartbeat(let g), .leave(let g):
+        case .grant(let g, _), .ack(let g, _), .nak(let g, _, _), .extend(let g, _, _), .heartbeat(let g),
+            .leave(let g):
             name = g
         case .join: fatalError("handled above")
         }
@@ -82,7 +83,8 @@ extension BrokerEngine {
                 case .ack(_, let s), .nak(_, let s, _), .extend(_, let s, _): s
                 default: 0
                 }
-            return failure(.unknownDelivery, "this member holds no delivery \(seq) of \(name)", name, [BigEndian.bytes(seq)])
+            return failure(
+                .unknownDelivery, "this member holds no delivery \(seq) of \(name)", name, [BigEndian.bytes(seq)])
         }
         groupsDirty = true
         return nil
@@ -164,8 +166,10 @@ extension BrokerEngine {
                     group.state.forget(seq: seq)
                     continue
                 }
-                let frames = [member] + GroupCodec.deliverFrames(
-                    group: group.state.name, seq: seq, attempt: UInt32(attempt), event: event)
+                let frames =
+                    [member]
+                    + GroupCodec.deliverFrames(
+                        group: group.state.name, seq: seq, attempt: UInt32(attempt), event: event)
                 do {
                     if try consume.trySend(multipart: frames) { counters.groupDelivered &+= 1 }
                     // A full queue: the event stays held and its ACK timeout redelivers it.

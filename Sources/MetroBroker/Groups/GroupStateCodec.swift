@@ -66,7 +66,9 @@ enum GroupStateCodec {
         guard let count = int(4) else { return nil }
         var groups: [Group] = []
         for _ in 0..<count {
-            guard let nameLength = int(2), let name = take(Int(nameLength)), let prefixCount = int(2) else { return nil }
+            guard let nameLength = int(2), let name = take(Int(nameLength)), let prefixCount = int(2) else {
+                return nil
+            }
             var prefixes: [[UInt8]] = []
             for _ in 0..<prefixCount {
                 guard let n = int(2), let p = take(Int(n)) else { return nil }
@@ -82,7 +84,8 @@ enum GroupStateCodec {
             groups.append(
                 Group(
                     name: String(decoding: name, as: UTF8.self),
-                    config: .init(prefixes: prefixes, ackTimeoutNs: ackMs * 1_000_000, maxDeliveries: Int(maxDeliveries)),
+                    config: .init(
+                        prefixes: prefixes, ackTimeoutNs: ackMs * 1_000_000, maxDeliveries: Int(maxDeliveries)),
                     position: position, pending: pending))
         }
         return at == body.count ? groups : nil

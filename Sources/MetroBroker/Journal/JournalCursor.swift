@@ -80,12 +80,17 @@ final class JournalCursor {
                     return nil
                 case .truncated:
                     if chunk.count - rel >= 4 {  // a record larger than one chunk
-                        need = 8 + chunk.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: rel, as: UInt32.self))) }
+                        need =
+                            8
+                            + chunk.withUnsafeBytes {
+                                Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: rel, as: UInt32.self)))
+                            }
                     }
                 }
             }
             guard attempt < 2, at < seg.size else { return nil }
-            chunk = try FileIO.pread(fd, count: Int(min(Int64(max(need, Self.chunkBytes)), seg.size - at)), at: at, path: seg.dataPath)
+            chunk = try FileIO.pread(
+                fd, count: Int(min(Int64(max(need, Self.chunkBytes)), seg.size - at)), at: at, path: seg.dataPath)
             chunkStart = at
         }
         return nil

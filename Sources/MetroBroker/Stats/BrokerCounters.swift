@@ -37,7 +37,8 @@ final class BrokerCounters {
         dropped[Self.slots[cause]!] &+= n
     }
 
-    func snapshot(journalBytes: UInt64, fsyncs: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int,
+    func snapshot(
+        journalBytes: UInt64, fsyncs: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int,
         activeReplays: Int = 0, groups: [String: GroupStats] = [:]
     )
         -> BrokerStats

@@ -24,7 +24,10 @@ public final class Consumer: Sendable {
         public var config: GroupCodec.Config
         /// Deliveries in flight at most (the credit window).
         public var window: UInt32 = 100
-        public init(consume: String, group: String, member: String = ProcessInfo.processInfo.hostName, config: GroupCodec.Config = .init()) {
+        public init(
+            consume: String, group: String, member: String = ProcessInfo.processInfo.hostName,
+            config: GroupCodec.Config = .init()
+        ) {
             self.consume = consume
             self.group = group
             self.member = member

@@ -34,9 +34,11 @@ public enum ConsumeCodec {
         }
         guard n >= 2 else { return .failure(.init(WireError(.malformedMessage, "missing command frame"))) }
         let word = frames.withFrame(offset + 1) { String(decoding: $0, as: UTF8.self) }
-        let id: [UInt8]? = n >= 3 ? frames.withFrame(offset + 2) { raw in
-            raw.count >= 1 && raw.count <= ReplayCodec.maxIDBytes ? [UInt8](raw) : nil
-        } : nil
+        let id: [UInt8]? =
+            n >= 3
+            ? frames.withFrame(offset + 2) { raw in
+                raw.count >= 1 && raw.count <= ReplayCodec.maxIDBytes ? [UInt8](raw) : nil
+            } : nil
         func fail(_ e: WireError) -> Result<Request, RequestError> { .failure(.init(e, id: id)) }
         switch word {
         case "STATS", "METRICS":
@@ -59,12 +61,17 @@ public enum ConsumeCodec {
             return .success(.cancel(id: id))
         case _ where GroupCodec.commands.contains(word):
             // Errors echo the group name (when it is one) as their context.
-            let group: [UInt8]? = n >= 3 ? frames.withFrame(offset + 2) { raw in
-                GroupCodec.validName(raw) ? [UInt8](raw) : nil
-            } : nil
-            return GroupCodec.decode(word, frames, offset: offset + 1).map { .group($0) }.mapError { .init($0, id: group) }
+            let group: [UInt8]? =
+                n >= 3
+                ? frames.withFrame(offset + 2) { raw in
+                    GroupCodec.validName(raw) ? [UInt8](raw) : nil
+                } : nil
+            return GroupCodec.decode(word, frames, offset: offset + 1).map { .group($0) }.mapError {
+                .init($0, id: group)
+            }
         default:
-            return fail(WireError(.unknownCommand, "not a command of the consume socket (protocol.md §4.5, §4.9, §4.10)"))
+            return fail(
+                WireError(.unknownCommand, "not a command of the consume socket (protocol.md §4.5, §4.9, §4.10)"))
         }
     }
 

@@ -45,7 +45,9 @@ public enum GroupCodec {
         public var maxDeliveries: Int
         public var heartbeatMs: Int
         public var position: UInt64
-        public init(group: String, prefixes: [String], ackTimeoutMs: Int, maxDeliveries: Int, heartbeatMs: Int, position: UInt64) {
+        public init(
+            group: String, prefixes: [String], ackTimeoutMs: Int, maxDeliveries: Int, heartbeatMs: Int, position: UInt64
+        ) {
             self.group = group
             self.prefixes = prefixes
             self.ackTimeoutMs = ackTimeoutMs
@@ -74,7 +76,8 @@ public enum GroupCodec {
             case .grant(let g, let c): return [v, w("GRANT"), w(g), BigEndian.bytes32(c)]
             case .ack(let g, let s): return [v, w("ACK"), w(g), BigEndian.bytes(s)]
             case .nak(let g, let s, let d): return [v, w("NAK"), w(g), BigEndian.bytes(s), BigEndian.bytes32(d)]
-            case .extend(let g, let s, let ms): return [v, w("EXTEND"), w(g), BigEndian.bytes(s), BigEndian.bytes32(ms)]
+            case .extend(let g, let s, let ms):
+                return [v, w("EXTEND"), w(g), BigEndian.bytes(s), BigEndian.bytes32(ms)]
             case .heartbeat(let g): return [v, w("HEARTBEAT"), w(g)]
             case .leave(let g): return [v, w("LEAVE"), w(g)]
             }
@@ -119,7 +122,9 @@ public enum GroupCodec {
             if let s = config.start, s != "earliest" && s != "latest" {
                 return .failure(WireError(.invalidArgument, "start is \"earliest\" or \"latest\""))
             }
-            if let p = config.prefixes, p.count > ReplayCodec.maxPrefixes || p.contains(where: { $0.utf8.count > Topic.maxBytes }) {
+            if let p = config.prefixes,
+                p.count > ReplayCodec.maxPrefixes || p.contains(where: { $0.utf8.count > Topic.maxBytes })
+            {
                 return .failure(WireError(.invalidArgument, "at most 64 prefixes of at most 255 bytes"))
             }
             if let m = config.maxDeliveries, m < 1 { return .failure(WireError(.invalidArgument, "maxDeliveries ≥ 1")) }
@@ -133,14 +138,18 @@ public enum GroupCodec {
             return .success(.ack(group: group, seq: s))
         case "NAK", "EXTEND":
             guard let s = u64(2), let ms = u32(3) else { return .failure(bad) }
-            return .success(word == "NAK" ? .nak(group: group, seq: s, delayMs: ms) : .extend(group: group, seq: s, ms: ms))
+            return .success(
+                word == "NAK" ? .nak(group: group, seq: s, delayMs: ms) : .extend(group: group, seq: s, ms: ms))
         case "HEARTBEAT": return .success(.heartbeat(group: group))
         default: return .success(.leave(group: group))
         }
     }
 
     public static func deliverFrames(group: String, seq: UInt64, attempt: UInt32, event: LiveEvent) -> [[UInt8]] {
-        [WireProtocol.versionBytes, Array("DELIVER".utf8), Array(group.utf8), BigEndian.bytes(seq), BigEndian.bytes32(attempt)]
+        [
+            WireProtocol.versionBytes, Array("DELIVER".utf8), Array(group.utf8), BigEndian.bytes(seq),
+            BigEndian.bytes32(attempt),
+        ]
             + event.frames
     }
 
@@ -156,7 +165,9 @@ public enum GroupCodec {
         guard frames.count >= 3, frames[0] == WireProtocol.versionBytes else { return nil }
         switch String(decoding: frames[1], as: UTF8.self) {
         case "JOINED":
-            guard frames.count == 4, let j = try? JSONDecoder().decode(Joined.self, from: Data(frames[3])) else { return nil }
+            guard frames.count == 4, let j = try? JSONDecoder().decode(Joined.self, from: Data(frames[3])) else {
+                return nil
+            }
             return .joined(j)
         case "DELIVER":
             guard frames.count > 5, let seq = BigEndian.uint64(frames[3]), let attempt = BigEndian.uint32(frames[4]),
@@ -167,7 +178,8 @@ public enum GroupCodec {
             return .heartbeat(group: String(decoding: frames[2], as: UTF8.self))
         case "ERROR":
             guard frames.count >= 4, let code = WireErrorCode(frame: frames[2]) else { return nil }
-            return .error(WireError(code, String(decoding: frames[3], as: UTF8.self)), context: Array(frames.dropFirst(4)))
+            return .error(
+                WireError(code, String(decoding: frames[3], as: UTF8.self)), context: Array(frames.dropFirst(4)))
         default:
             return nil
         }
