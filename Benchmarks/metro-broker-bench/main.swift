@@ -39,6 +39,15 @@ let rounds = option("--rounds", 3)
 let payloadSize = 100
 let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 
+// `delivery`: replay and consumer-group figures instead (DeliveryBench.swift).
+if CommandLine.arguments.dropFirst().first == "delivery" {
+    do { try runDeliveryBench() } catch {
+        print("delivery bench failed: \(error)")
+        exit(1)
+    }
+    exit(0)
+}
+
 /// A target process that prints `ready {json}` once bound.
 final class Target {
     let process = Process()

@@ -30,7 +30,7 @@ struct BrokerRunCommand: AsyncParsableCommand {
     var publish: String?
     @Option(help: "Events (XPUB) endpoint: live fan-out.")
     var events: String?
-    @Option(help: "Consume (ROUTER) endpoint: stats (replay and groups later).")
+    @Option(help: "Consume (ROUTER) endpoint: stats, replay and consumer groups.")
     var consume: String?
     @Option(help: "Prometheus HTTP endpoint host:port (port 0 picks one; empty disables).")
     var metrics: String?

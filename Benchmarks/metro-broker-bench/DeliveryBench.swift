@@ -1,0 +1,177 @@
+//   swift build -c release --scratch-path .build-release --product metro-broker-bench
+//   swift build -c release --scratch-path .build-release --product metro
+//   .build-release/release/metro-broker-bench delivery [--events 200000] [--rounds 3]
+//
+// The delivery figures: replay and
+// consumer-group figures (protocol.md §4.9, §4.10), against the `metro` binary next
+// to this one (journal fsync=never, so the figures are the delivery path's, not
+// the disk's). Raw DEALER clients, one thread each, as a foreign client would be.
+import Foundation
+import MetroProtocol
+import ZeroMQ
+
+/// Loads `count` acknowledged events (topic "bench.x", 100-byte payload), 1,000 in flight.
+func preload(_ ingest: String, count: Int) throws {
+    let ctx = try Context(defaultLingerMilliseconds: 0)
+    let s = try ctx.socket(.dealer)
+    defer { s.close() }
+    try s.set(.receiveTimeout(milliseconds: 10_000))
+    try s.connect(ingest)
+    let payload = [UInt8](repeating: 0x61, count: 100)
+    var sent = 0, acked = 0
+    while acked < count {
+        while sent < count && sent - acked < 1000 {
+            try s.send(multipart: IngestCodec.Publish(eventID: Array("p\(sent)".utf8), topic: "bench.x", payload: payload).frames)
+            sent += 1
+        }
+        guard try s.receiveMultipart() != nil else { throw CocoaError(.coderReadCorrupt) }
+        acked += 1
+    }
+}
+
+/// One replay of everything from seq 0, credit window 10,000; events/s to the client.
+func replayRate(_ consume: String) throws -> (rate: Double, events: Int) {
+    let ctx = try Context(defaultLingerMilliseconds: 0)
+    let s = try ctx.socket(.dealer)
+    defer { s.close() }
+    try s.set(.receiveTimeout(milliseconds: 10_000))
+    try s.connect(consume)
+    let window: UInt32 = 10_000
+    let start = ContinuousClock.now
+    try s.send(multipart: ReplayCodec.Request(id: Array("bench".utf8), start: .seq(0), credit: window).frames)
+    var n = 0
+    while let frames = try s.receiveMultipart() {
+        if frames[1] == ReplayCodec.eventCommand {
+            n += 1
+            if n % Int(window / 2) == 0 {
+                try s.send(multipart: ReplayCodec.creditFrames(id: Array("bench".utf8), credit: window / 2))
+            }
+        } else {
+            break
+        }
+    }
+    let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+        + Double((ContinuousClock.now - start).components.seconds)
+    return (Double(n) / seconds, n)
+}
+
+/// A group member on its own thread: joins with `credit`, ACKs and re-grants every
+/// delivery; counts into `total`. Stops when `total` reaches `target`.
+final class BenchMember: @unchecked Sendable {
+    let thread: Thread
+    let done = DispatchSemaphore(value: 0)
+
+    init(consume: String, group: String, total: Counter, target: Int, credit: UInt32 = 1000) {
+        thread = Thread { [done] in
+            defer { done.signal() }
+            guard let ctx = try? Context(defaultLingerMilliseconds: 0), let s = try? ctx.socket(.dealer) else { return }
+            defer { s.close() }
+            try? s.set(.receiveTimeout(milliseconds: 200))
+            try? s.connect(consume)
+            let join = GroupCodec.Request.join(
+                group: group, member: "bench", credit: credit, config: .init(prefixes: ["bench."], start: "earliest"))
+            try? s.send(multipart: join.frames)
+            while total.value < target {
+                guard let frames = try? s.receiveMultipart() else { continue }
+                var grants: UInt32 = 0
+                var batch = [frames]
+                while let more = try? s.receiveMultipart(dontWait: true) { batch.append(more) }
+                for f in batch where f.count > 4 && f[1] == Array("DELIVER".utf8) {
+                    try? s.send(multipart: [f[0], Array("ACK".utf8), f[2], f[3]])
+                    grants += 1
+                }
+                if grants > 0 {
+                    try? s.send(multipart: GroupCodec.Request.grant(group: group, credit: grants).frames)
+                    total.add(Int(grants))
+                }
+            }
+            try? s.send(multipart: GroupCodec.Request.leave(group: group).frames)
+        }
+        thread.start()
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    var value: Int { lock.withLock { n } }
+    func add(_ k: Int) { lock.withLock { n += k } }
+}
+
+/// Deliveries/s of a new group reading `count` journaled events with `members` members.
+func groupRate(_ consume: String, members: Int, count: Int, group: String) -> Double {
+    let total = Counter()
+    let start = ContinuousClock.now
+    let ms = (0..<members).map { _ in BenchMember(consume: consume, group: group, total: total, target: count) }
+    for m in ms { m.done.wait() }
+    let d = ContinuousClock.now - start
+    return Double(total.value) / (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+}
+
+/// Time from a member's death (socket closed while holding an event) to the
+/// event's delivery to another member; the broker notices by 3 missed heartbeats.
+func redeliveryLatency(_ consume: String, ingest: String, group: String) throws -> Double {
+    let ctx = try Context(defaultLingerMilliseconds: 0)
+    let dying = try ctx.socket(.dealer), other = try ctx.socket(.dealer)
+    defer { other.close() }
+    for s in [dying, other] {
+        try s.set(.receiveTimeout(milliseconds: 20_000))
+        try s.connect(consume)
+    }
+    let config = GroupCodec.Config(prefixes: ["late."], start: "latest")
+    try dying.send(multipart: GroupCodec.Request.join(group: group, member: "dying", credit: 1, config: config).frames)
+    _ = try dying.receiveMultipart()
+    try other.send(multipart: GroupCodec.Request.join(group: group, member: "other", credit: 0, config: config).frames)
+    _ = try other.receiveMultipart()
+    try preloadTopic(ingest, topic: "late.x")
+    guard let d = try dying.receiveMultipart(), d[1] == Array("DELIVER".utf8) else { throw CocoaError(.coderReadCorrupt) }
+    try other.send(multipart: GroupCodec.Request.grant(group: group, credit: 1).frames)
+    dying.close()
+    let start = ContinuousClock.now
+    // The survivor heartbeats, as a member must, until the event comes to it.
+    while true {
+        try other.send(multipart: GroupCodec.Request.heartbeat(group: group).frames)
+        guard let f = try other.receiveMultipart() else { throw CocoaError(.coderReadCorrupt) }
+        if f[1] == Array("DELIVER".utf8) { break }
+        usleep(100_000)
+    }
+    let d2 = ContinuousClock.now - start
+    return Double(d2.components.seconds) * 1000 + Double(d2.components.attoseconds) / 1e15
+}
+
+func preloadTopic(_ ingest: String, topic: String) throws {
+    let ctx = try Context(defaultLingerMilliseconds: 0)
+    let s = try ctx.socket(.dealer)
+    defer { s.close() }
+    try s.set(.receiveTimeout(milliseconds: 10_000))
+    try s.connect(ingest)
+    try s.send(multipart: IngestCodec.Publish(eventID: Array("late-\(UUID())".utf8), topic: topic, payload: [1]).frames)
+    _ = try s.receiveMultipart()
+}
+
+@MainActor func runDeliveryBench() throws {
+    let events = option("--events", 200_000)
+    let rounds = option("--rounds", 3)
+    let broker = try Target.broker(fsync: "never")
+    defer { broker.stop() }
+    let ingest = broker.endpoints["ingest"]!, consume = broker.endpoints["consume"]!
+    try preload(ingest, count: events)
+    print("## Delivery: replay and consumer groups (\(events) journaled events of 100 bytes, fsync=never)\n")
+    print("| measure | median | runs |")
+    print("|---|---|---|")
+    var replays: [Double] = []
+    for _ in 0..<rounds { replays.append(try replayRate(consume).rate) }
+    print("| replay from seq 0, credit window 10,000 | \(Int(median(replays))) events/s | \(replays.map { Int($0) }) |")
+    for members in [1, 2, 4] {
+        var rates: [Double] = []
+        for r in 0..<rounds {
+            rates.append(groupRate(consume, members: members, count: events, group: "g\(members)-\(r)"))
+        }
+        print("| group, \(members) member(s), ACK each, credit 1,000 | \(Int(median(rates))) deliveries/s | \(rates.map { Int($0) }) |")
+    }
+    var latencies: [Double] = []
+    for r in 0..<rounds { latencies.append(try redeliveryLatency(consume, ingest: ingest, group: "late\(r)")) }
+    print(
+        "| redelivery after a member dies (heartbeat 1 s: lost after 3) | \(Int(median(latencies))) ms | \(latencies.map { Int($0) }) |"
+    )
+}
