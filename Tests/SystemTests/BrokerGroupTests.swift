@@ -201,4 +201,36 @@ extension BrokerSystemTests {
         #expect(try ask(ConsumeCodec.requestFrames(.stats))[1] == bytes("STATS"))
         #expect(broker.stop() == 0)
     }
+
+    @Test func anUnackedEventIsRedeliveredAfterTheAckTimeoutAndExtendHoldsItBack() async throws {
+        let broker = try BrokerHarness(config: Self.groupConfig)
+        let member = try consumer(broker, "m", config: .init(prefixes: ["job."], ackTimeoutMs: 300))
+        defer { member.close() }
+        let seen = Locked([Consumer.Delivery]())
+        let task = Task {
+            for await d in member.deliveries {
+                seen.withLock { $0.append(d) }
+                switch (String(decoding: d.event.eventID, as: UTF8.self), d.attempt) {
+                case ("slow", _): member.extend(d, by: .seconds(30))  // slow work: never times out here
+                case ("lost", 1): break  // no ACK: the timeout redelivers it
+                default: member.ack(d)
+                }
+            }
+        }
+        defer { task.cancel() }
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        _ = try await publisher.publish(topic: "job.a", payload: [], eventID: bytes("slow"))
+        try await eventually("slow delivered") { seen.withLock { $0.count == 1 } }
+        _ = try await publisher.publish(topic: "job.a", payload: [], eventID: bytes("lost"))
+        try await eventually("lost, delivered again") {
+            seen.withLock { $0.contains { $0.event.eventID == bytes("lost") && $0.attempt == 2 } }
+        }
+        // "slow" was delivered first, so its unextended deadline passed before "lost"'s did.
+        #expect(seen.withLock { $0.filter { $0.event.eventID == bytes("slow") }.count } == 1)
+        let g = try #require(try broker.stats().groups["workers"])
+        #expect(g.redelivered == 1 && g.pending == 1)
+        #expect(broker.stop() == 0)
+    }
 }
+

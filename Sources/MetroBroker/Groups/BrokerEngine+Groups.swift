@@ -216,6 +216,7 @@ extension BrokerEngine {
         }
         nextSeq += 1
         counters.accepted &+= 1
+        try? endBatch()  // written and handed to the syncer now, like any batch
         if (try? events.trySend(multipart: dead.frames)) == true { counters.delivered &+= 1 }
         logger.warning(
             "event dead-lettered", metadata: ["group": "\(group.state.name)", "seq": "\(seq)", "reason": "\(reason)"])

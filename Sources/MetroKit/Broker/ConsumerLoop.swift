@@ -39,6 +39,7 @@ final class ConsumerLoop: @unchecked Sendable {
     private func session() throws -> Bool {
         let socket = try context.socket(.dealer)
         defer { socket.close() }
+        try socket.set(.linger(milliseconds: 200))  // so that LEAVE reaches the broker at close
         try socket.set(.reconnectInterval(milliseconds: 50))
         try socket.set(.reconnectIntervalMax(milliseconds: 500))
         try socket.connect(options.consume)
