@@ -102,4 +102,17 @@ extension BrokerSystemTests {
         #expect(ok.caughtUp == 0 && ok.events.isEmpty)
         #expect(broker.stop() == 0)
     }
+
+    @Test(.enabled(if: DocumentedExample.pyzmqAvailable, "needs python3 with pyzmq"))
+    func thePyzmqReplayExampleOfSection4_9Runs() async throws {
+        let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        _ = try await publishMany(publisher, count: 2_500, topics: ["video.a", "audio.b"])
+        let head = try broker.stats().headSeq
+        let out = try DocumentedExample.run(after: "### 4.9 Replay", replacing: ["tcp://127.0.0.1:7704": broker.consume])
+        #expect(out.contains("replayed 1250 events, caught up at \(head)"), "\(out)")
+        #expect(broker.stop() == 0)
+    }
 }
+
