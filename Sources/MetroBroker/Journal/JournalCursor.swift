@@ -36,7 +36,7 @@ final class JournalCursor {
     func next(in journal: Journal, upTo limit: UInt64) throws(JournalError) -> JournalRecord? {
         let limit = min(limit, journal.writtenSeq)
         while true {
-            guard let i = journal.segments.firstIndex(where: { $0.base >= base }) else { return nil }
+            guard let i = Self.firstSegment(atOrAfter: base, in: journal.segments) else { return nil }
             let seg = journal.segments[i]
             if seg.base != base {  // ours was removed by retention: go on with the next
                 base = seg.base
@@ -53,6 +53,16 @@ final class JournalCursor {
             offset += Int64(size)
             return record
         }
+    }
+
+    /// The index of the first segment whose base is ≥ `base` (binary search).
+    static func firstSegment(atOrAfter base: UInt64, in segments: [JournalSegment]) -> Int? {
+        var lo = 0, hi = segments.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if segments[mid].base < base { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < segments.count ? lo : nil
     }
 
     /// Decodes the record at `at` in `seg`, reading a new chunk when needed.
