@@ -6,6 +6,11 @@
 // consumer-group figures (protocol.md §4.9, §4.10), against the `metro` binary next
 // to this one (journal fsync=never, so the figures are the delivery path's, not
 // the disk's). Raw DEALER clients, one thread each, as a foreign client would be.
+//
+// Measured 2026-11-27 on the shared 2-core box (release, 200,000 events, 3 rounds,
+// medians): replay 242k events/s; group with 1 / 2 / 4 ACKing members 97k / 77k /
+// 66k deliveries/s (more members share the same 2 cores with the broker);
+// redelivery after a member dies 3.05 s (3 heartbeats of 1 s, then at once).
 import Foundation
 import MetroProtocol
 import ZeroMQ
