@@ -31,8 +31,13 @@ test: setup
 
 # Benchmarks are release builds and never part of the tests.
 bench: setup
+	$(SWIFT) build -c release --scratch-path .build-release --product metro
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-bench
+	$(SWIFT) build -c release --scratch-path .build-release --product metro-broker-bench
+	$(SWIFT) build -c release --scratch-path .build-release --product metro-registry-bench
 	.build-release/release/metro-bench wrapper
+	.build-release/release/metro-broker-bench
+	.build-release/release/metro-registry-bench
 
 clean:
 	rm -rf .build .build-release

@@ -29,7 +29,7 @@ func option(_ name: String, _ fallback: Int) -> Int {
 }
 
 let eventCount = option("--events", 1_000_000)
-/// `--only fire-and-forget|acknowledged|latency` runs one part (for profiling).
+/// `--only fire-and-forget|acknowledged|latency|memory` runs one part (for profiling).
 let only: String? = CommandLine.arguments.firstIndex(of: "--only").flatMap {
     $0 + 1 < CommandLine.arguments.count ? CommandLine.arguments[$0 + 1] : nil
 }
@@ -93,6 +93,15 @@ final class Target {
     }
 
     /// User + system CPU seconds of the process so far (/proc/<pid>/stat).
+    /// Resident memory from /proc, in MiB.
+    var residentMiB: Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kb = Double(line.split(separator: " ")[1])
+        else { return .nan }
+        return kb / 1024
+    }
+
     var cpuSeconds: Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
@@ -136,12 +145,12 @@ func percentile(_ xs: [Int64], _ p: Double) -> Double {
 
 struct Run { var rate: Double; var cpuPerEvent: Double; var received: UInt64 }
 
-func throughput(_ target: Target) -> Run {
+func throughput(_ target: Target, count: Int = eventCount) -> Run {
     let before = target.cpuSeconds
     var received: UInt64 = 0
     var seconds = 0.0
     _ = metro_bench_throughput(
-        target.endpoints["publish"]!, target.endpoints["events"]!, UInt64(eventCount), payloadSize,
+        target.endpoints["publish"]!, target.endpoints["events"]!, UInt64(count), payloadSize,
         &received, &seconds)
     let cpu = target.cpuSeconds - before
     return Run(
@@ -235,4 +244,24 @@ for name in ["zmq_proxy", "broker fire-and-forget", "broker acknowledged (window
     let got = Array(latencies.prefix(Int(received)))
     print(String(format: "| %@ | %.0f | %.0f | %llu |", name, percentile(got, 0.5), percentile(got, 0.99), received))
 }
+}
+
+// 4. The broker's resident memory while its journal grows: it must stay flat
+// (the journal is on disk, the dedupe window and queues are bounded).
+let rssEvents = option("--rss-events", 10_000_000)
+if wanted("memory") && rssEvents > 0 {
+    let b = try Target.broker(fsync: "interval")
+    let step = max(rssEvents / 10, 1)
+    var rows: [(UInt64, Double)] = [(0, b.residentMiB)]
+    var sent: UInt64 = 0
+    while sent < UInt64(rssEvents) {
+        _ = throughput(b, count: step)
+        sent += UInt64(step)
+        rows.append((sent, b.residentMiB))
+    }
+    b.stop()
+    print("")
+    print("| broker RSS, fire-and-forget 100 B, fsync=interval | events published | RSS MiB |")
+    print("|---|---|---|")
+    for (n, rss) in rows { print(String(format: "| | %llu | %.1f |", n, rss)) }
 }
