@@ -37,6 +37,7 @@ bench: setup
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-registry-bench
 	.build-release/release/metro-bench wrapper
 	.build-release/release/metro-broker-bench
+	.build-release/release/metro-broker-bench delivery
 	.build-release/release/metro-registry-bench
 
 clean:
