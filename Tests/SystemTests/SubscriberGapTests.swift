@@ -59,9 +59,11 @@ extension BrokerSystemTests {
         try await eventually("every event on w.") { got.withLock { $0.count } >= mine.count }
         let received = got.withLock { $0.map(\.seq) }
         #expect(received == mine, "in order, each once (got \(received.count) of \(mine.count))")
+        // The last replayed events can arrive before that replay's CAUGHT-UP closes the fill.
+        try await eventually("the fill closed") { sub.ledger.gapsFilled > 0 }
         let ledger = sub.ledger
         print("paused subscriber ledger: \(ledger)")
-        #expect(ledger.recovered > 0 && ledger.gapsFilled > 0, "drops happened and were filled")
+        #expect(ledger.recovered > 0, "drops happened and were recovered")
         #expect(ledger.lostRanges == 0)
         #expect(broker.stop() == 0)
     }

@@ -176,13 +176,14 @@ public final class Subscriber: Sendable {
             GapFiller(prefixes: options.prefixes.map { Array($0.utf8) }, window: options.replayWindow)
         }
         func carryOut(_ actions: [GapFiller.Action]) throws {
+            // The ledger first: whoever sees these events also sees their counts.
+            if let f = filler { state.withLock { $0.ledger = f.ledger } }
             for a in actions {
                 switch a {
                 case .deliver(let e): continuation.yield(e)
                 case .send(let frames): _ = try dealer?.trySend(multipart: frames)
                 }
             }
-            if let f = filler { state.withLock { $0.ledger = f.ledger } }
         }
         do {
             while true {
