@@ -38,7 +38,7 @@ extension BrokerEngine {
             guard let group = groups[name] ?? createGroup(name, config) else {
                 return failure(.unavailable, "too many groups", name)
             }
-            perform(group.state.join(member, name: memberName, credit: credit, now: now), in: group)
+            let actions = group.state.join(member, name: memberName, credit: credit, now: now)
             groupsDirty = true
             let c = group.state.config
             let joined = GroupCodec.Joined(
@@ -46,7 +46,10 @@ extension BrokerEngine {
                 ackTimeoutMs: Int(c.ackTimeoutNs / 1_000_000), maxDeliveries: c.maxDeliveries,
                 heartbeatMs: configuration.heartbeatIntervalMs, position: group.state.position)
             let json = (try? JSONEncoder.sorted.encode(joined)).map { [UInt8]($0) } ?? []
-            return [v, Array("JOINED".utf8), Array(name.utf8), json]
+            // JOINED goes first, then the deliveries the join made possible.
+            send(to: consume, [member, v, Array("JOINED".utf8), Array(name.utf8), json], onDrop: .replyUnroutable)
+            perform(actions, in: group)
+            return nil
         }
         let name: String
         switch request {
