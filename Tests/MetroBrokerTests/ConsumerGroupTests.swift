@@ -119,3 +119,21 @@ import Testing
         #expect(g.durableState.pending == [40: 2, 41: 3, 101: 1])
     }
 }
+
+@Suite struct GroupRuntimeTests {
+    func runtime(_ prefixes: [String]) -> GroupRuntime {
+        GroupRuntime(
+            state: ConsumerGroup(
+                name: "g", config: .init(prefixes: prefixes.map { Array($0.utf8) }, ackTimeoutNs: 1, maxDeliveries: 1),
+                position: 0, memberTimeoutNs: 1),
+            cursor: JournalCursor(base: 1, offset: 8))
+    }
+
+    @Test func reservedTopicsMatchOnlyReservedPrefixes() {
+        let all = runtime([])
+        #expect(all.matches(Array("video.x".utf8)))
+        #expect(!all.matches(Array("$metro.dead.g".utf8)))  // no dead-letter loop
+        #expect(runtime(["$metro.dead."]).matches(Array("$metro.dead.g".utf8)))
+        #expect(!runtime(["video."]).matches(Array("audio.x".utf8)))
+    }
+}

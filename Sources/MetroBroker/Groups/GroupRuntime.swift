@@ -18,8 +18,14 @@ final class GroupRuntime {
         deadLetterTopic = "$metro.dead." + state.name
     }
 
+    /// Whether the group takes an event on `topic`. Reserved (`$`) topics match only
+    /// prefixes that start with `$` themselves: a group of every topic must not take
+    /// dead letters (its own would loop) or heartbeats of the registry.
     func matches(_ topic: [UInt8]) -> Bool {
-        state.config.prefixes.isEmpty || state.config.prefixes.contains { topic.starts(with: $0) }
+        if topic.first == UInt8(ascii: "$") {
+            return state.config.prefixes.contains { $0.first == UInt8(ascii: "$") && topic.starts(with: $0) }
+        }
+        return state.config.prefixes.isEmpty || state.config.prefixes.contains { topic.starts(with: $0) }
     }
 
     var durable: GroupStateCodec.Group {
