@@ -49,7 +49,11 @@ import ZeroMQ
             #expect(error.command == .list)
         }
         let elapsed = ContinuousClock.now - start
-        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(3), "\(elapsed)")
+        // The lower bound is the property (attempts × timeout). The upper bound only
+        // says "it gave up": the test task resumes on the cooperative pool, which the
+        // synchronous system tests running beside it can keep busy for seconds on a
+        // 2-core machine (docs/operations.md, "Findings").
+        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(15), "\(elapsed)")
         await client.close()
     }
 

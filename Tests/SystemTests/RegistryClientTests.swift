@@ -30,7 +30,9 @@ extension RegistrySystemTests {
             let started = ContinuousClock.now
             await #expect(throws: RegistryClientError.self) { _ = try await client.lookup("other") }
             let elapsed = ContinuousClock.now - started
-            #expect(elapsed >= .milliseconds(600) && elapsed < .seconds(3), "gave up after \(elapsed)")
+            // Lower bound: the property (2 × 300 ms). Upper bound: it did not hang (an async
+            // test can wait seconds for the shared cooperative pool; docs/operations.md).
+            #expect(elapsed >= .milliseconds(600) && elapsed < .seconds(15), "gave up after \(elapsed)")
             do {
                 _ = try await client.list()
                 Issue.record("LIST answered by a frozen registry")
@@ -51,8 +53,10 @@ extension RegistrySystemTests {
             var registry = try RegistryUnderTest()
             let endpoint = registry.endpoint
             let client = try RegistryClient(configuration: .init(
-                endpoints: [endpoint], requestTimeout: .milliseconds(300), attempts: 20))
+                endpoints: [endpoint], requestTimeout: .milliseconds(300), attempts: 100))
             #expect(try await client.lookup("profiles").isEmpty)
+            // The retry budget (30 s) only has to outlast a registry restart, which on a
+            // loaded 2-core CI machine has taken over the 6 s this test once allowed.
             kill(registry.process.pid, SIGSTOP)
             let pending = Task { try await client.register(Self.registration("p-2")) }
             registry.crash()
