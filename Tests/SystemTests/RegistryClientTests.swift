@@ -26,7 +26,7 @@ extension RegistrySystemTests {
             try await client.register(Self.registration("p-1"))
 
             // Freeze the registry, so requests reach it and are never answered; then kill it.
-            kill(registry.process.pid, SIGSTOP)
+            try registry.process.freeze()
             let started = ContinuousClock.now
             await #expect(throws: RegistryClientError.self) { _ = try await client.lookup("other") }
             let elapsed = ContinuousClock.now - started
@@ -57,7 +57,7 @@ extension RegistrySystemTests {
             #expect(try await client.lookup("profiles").isEmpty)
             // The retry budget (30 s) only has to outlast a registry restart, which on a
             // loaded 2-core CI machine has taken over the 6 s this test once allowed.
-            kill(registry.process.pid, SIGSTOP)
+            try registry.process.freeze()
             let pending = Task { try await client.register(Self.registration("p-2")) }
             registry.crash()
             registry = try RegistryUnderTest(endpoint: endpoint)

@@ -105,6 +105,23 @@ final class MetroProcess: @unchecked Sendable {
         if process.isRunning { Glibc.kill(process.processIdentifier, signal) }
     }
 
+    /// Freezes the process (SIGSTOP) and waits until the kernel reports it stopped.
+    /// `kill` returns before every thread has stopped (on a VM a thread running on the
+    /// other core can still answer a request for a moment), so a test that needs a
+    /// silent peer waits for state `T` in /proc.
+    func freeze() throws {
+        Glibc.kill(process.processIdentifier, SIGSTOP)
+        try waitFor("process \(pid) stopped", timeout: .seconds(5), interval: .milliseconds(1)) {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            return !tasks.isEmpty && tasks.allSatisfy { tid in
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return false }
+                let state = stat[stat.index(close, offsetBy: 2)]
+                return state == "T" || state == "t"
+            }
+        }
+    }
+
     /// Waits for the process to exit, up to `timeout`; returns its exit status or nil.
     @discardableResult
     func waitForExit(timeout: Duration = .seconds(15)) -> Int32? {
