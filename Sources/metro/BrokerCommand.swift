@@ -5,7 +5,6 @@ import MetroBroker
 import MetroKit
 import MetroProtocol
 import ServiceLifecycle
-import Yams
 
 /// `metro broker`: runs the broker (the default) or asks a running one for its stats.
 struct BrokerCommand: AsyncParsableCommand {
@@ -22,7 +21,7 @@ struct BrokerCommand: AsyncParsableCommand {
 struct BrokerRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the broker (default).")
 
-    @Option(help: "The configuration file (YAML, see Broker/broker.yaml).")
+    @Option(help: "The configuration file (YAML; default: Broker/broker.yaml if present).")
     var config: String?
     @Option(help: "Ingest (ROUTER) endpoint: acknowledged publish.")
     var ingest: String?
@@ -42,11 +41,9 @@ struct BrokerRunCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
-        var configuration = BrokerConfiguration()
-        if let config {
-            let text = try String(contentsOfFile: config, encoding: .utf8)
-            configuration = try YAMLDecoder().decode(BrokerConfiguration.self, from: text)
-        }
+        // The same file `metro doctor` and `metro up` read: --config, else
+        // Broker/broker.yaml when present, else the built-in defaults.
+        var (configuration, _) = try ConfigurationFile.loadBroker(config)
         if let ingest { configuration.endpoints.ingest = ingest }
         if let publish { configuration.endpoints.publish = publish }
         if let events { configuration.endpoints.events = events }
