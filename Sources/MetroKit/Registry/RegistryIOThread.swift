@@ -21,30 +21,18 @@ final class RegistryIOThread: Sendable {
         var jobs: [Job] = []
         var stopping = false
         var watchers: [UUID: AsyncStream<MembershipEvent>.Continuation] = [:]
-        /// The wake-up pipe is open; written and closed only under the lock.
-        var pipeOpen = true
         var finished = false
         var finishWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let shared = Mutex(Shared())
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    /// Wakes the poll loop; open for this object's whole life, so a late wake is harmless.
+    private let wakePipe = WakePipe()
 
     init(context: Context, configuration: RegistryClient.Configuration, cache: LookupCache, logger: Logger) {
-        var fds: [Int32] = [0, 0]
-        precondition(pipe(&fds) == 0, "pipe() failed: errno \(errno)")
-        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
         let thread = Thread { [self] in
             self.run(context: context, configuration: configuration, cache: cache, logger: logger)
             let waiters = self.shared.withLock { s in
-                if s.pipeOpen {
-                    close(self.wakeRead)
-                    close(self.wakeWrite)
-                    s.pipeOpen = false
-                }
                 s.finished = true
                 defer { s.finishWaiters = [] }
                 return s.finishWaiters
@@ -106,17 +94,15 @@ final class RegistryIOThread: Sendable {
         }
     }
 
-    /// Writes one byte to the wake-up pipe; called with the lock held.
+    /// Wakes the I/O thread; called with the lock held, right after changing `s`.
     private func wake(_ s: borrowing Shared) {
-        guard s.pipeOpen else { return }
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
+        wakePipe.wake()
     }
 
     private func run(context: Context, configuration: RegistryClient.Configuration, cache: LookupCache, logger: Logger) {
         let requester = LazyPirateRequester(context: context, configuration: configuration, logger: logger)
         let poller = Poller()
-        poller.add(fileDescriptor: wakeRead)
+        poller.add(fileDescriptor: wakePipe.readFD)
         var subscriber: Socket?
         if let events = configuration.eventsEndpoint {
             do {
@@ -142,7 +128,6 @@ final class RegistryIOThread: Sendable {
             }
             for w in watchers.values { w.finish() }
         }
-        var scratch = [UInt8](repeating: 0, count: 64)
         while true {
             do {
                 try poller.poll(timeoutMilliseconds: -1)
@@ -150,7 +135,7 @@ final class RegistryIOThread: Sendable {
                 logger.error("registry client poll failed", metadata: ["error": "\(error)"])
                 return
             }
-            _ = read(wakeRead, &scratch, scratch.count)
+            wakePipe.drain()
             if let sub = subscriber { drainEvents(sub, cache: cache) }
             while true {
                 let (job, stopping) = shared.withLock { s in

@@ -2,7 +2,8 @@
     import Glibc
 #endif
 
-/// A non-blocking pipe that lets async callers wake a client's I/O thread, which
+/// A non-blocking pipe that lets async callers wake a client's I/O thread (publisher,
+/// subscriber, consumer, registry client), which
 /// polls `readFD` next to its sockets (`Poller.add(fileDescriptor:)`).
 final class WakePipe: @unchecked Sendable {
     let readFD: Int32
