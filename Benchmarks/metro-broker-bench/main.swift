@@ -200,8 +200,8 @@ if wanted("fire-and-forget") {
 // 2. Acknowledged publish at windows 1 and 256 (fsync=always: ACK after fdatasync).
 if wanted("acknowledged") {
 print("")
-print("| acknowledged publish, 100 B, fsync=always | events | events/s | CPU µs/event | ACK p50 µs | ACK p99 µs | events per fsync |")
-print("|---|---|---|---|---|---|---|")
+print("| acknowledged publish, 100 B, fsync=always | events | events/s | CPU µs/event | ACK p50 µs | ACK p99 µs | events per fsync | mean fsync µs |")
+print("|---|---|---|---|---|---|---|---|")
 for (window, count) in [(1, 2_000), (256, ackedEvents)] {
     let b = try Target.broker()
     var latencies = [Int64](repeating: 0, count: count)
@@ -210,13 +210,16 @@ for (window, count) in [(1, 2_000), (256, ackedEvents)] {
     let rc = metro_bench_acked(
         b.endpoints["ingest"]!, UInt64(count), Int32(window), 0, payloadSize, &seconds, &latencies)
     let cpu = b.cpuSeconds - before
-    let fsyncs = (try? brokerStats(b.endpoints["consume"]!).fsyncs) ?? 0
+    let stats = try? brokerStats(b.endpoints["consume"]!)
+    let fsyncs = stats?.fsyncs ?? 0
+    let fsyncMicros = Double(stats?.fsyncNanoseconds ?? 0) / 1000 / Double(max(fsyncs, 1))
     b.stop()
     print(
         String(
-            format: "| window %d%@ | %d | %.0f | %.2f | %.0f | %.0f | %.1f |", window, rc == 0 ? "" : " (incomplete)",
-            count, Double(count) / seconds, cpu / Double(count) * 1e6, percentile(latencies, 0.5),
-            percentile(latencies, 0.99), Double(count) / Double(max(fsyncs, 1))))
+            format: "| window %d%@ | %d | %.0f | %.2f | %.0f | %.0f | %.1f | %.0f |", window,
+            rc == 0 ? "" : " (incomplete)", count, Double(count) / seconds, cpu / Double(count) * 1e6,
+            percentile(latencies, 0.5), percentile(latencies, 0.99), Double(count) / Double(max(fsyncs, 1)),
+            fsyncMicros))
 }
 
 }

@@ -288,7 +288,8 @@ public final class BrokerEngine: @unchecked Sendable {
 
     var stats: BrokerStats {
         counters.snapshot(
-            journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0, headSeq: nextSeq - 1,
+            journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0,
+            fsyncNanoseconds: syncer?.fsyncNanoseconds ?? 0, headSeq: nextSeq - 1,
             durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count,
             groups: groupStats)
     }

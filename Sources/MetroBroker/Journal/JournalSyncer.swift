@@ -29,6 +29,7 @@ public final class JournalSyncer: @unchecked Sendable {
     private let interval: Duration?
     private let durable = Atomic<UInt64>(0)
     private let syncCount = Atomic<UInt64>(0)
+    private let syncNanos = Atomic<UInt64>(0)
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
     /// Read end: becomes readable when `durableToken` moved. Non-blocking.
@@ -55,6 +56,8 @@ public final class JournalSyncer: @unchecked Sendable {
     public var durableToken: UInt64 { durable.load(ordering: .acquiring) }
     /// fdatasync calls made. Any thread.
     public var fsyncs: UInt64 { syncCount.load(ordering: .relaxed) }
+    /// Time spent inside fdatasync, in nanoseconds (divide by `fsyncs` for the mean). Any thread.
+    public var fsyncNanoseconds: UInt64 { syncNanos.load(ordering: .relaxed) }
 
     public func start() {
         let t = Thread { [self] in run() }
@@ -96,6 +99,16 @@ public final class JournalSyncer: @unchecked Sendable {
         if thread != nil { done.wait(); thread = nil }
     }
 
+    private func timedSync(_ fd: Int32) {
+        var start = timespec(), end = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        _ = fdatasync(fd)
+        clock_gettime(CLOCK_MONOTONIC, &end)
+        let ns = (end.tv_sec - start.tv_sec) * 1_000_000_000 + (end.tv_nsec - start.tv_nsec)
+        syncNanos.add(UInt64(max(0, ns)), ordering: .relaxed)
+        syncCount.add(1, ordering: .relaxed)
+    }
+
     private func run() {
         var lastSync = ContinuousClock.now
         while true {
@@ -122,14 +135,12 @@ public final class JournalSyncer: @unchecked Sendable {
             condition.unlock()
 
             for (data, index) in work.retired {
-                fdatasync(data); fdatasync(index)
+                timedSync(data); timedSync(index)
                 Glibc.close(data); Glibc.close(index)
-                syncCount.add(2, ordering: .relaxed)
             }
             if !work.retired.isEmpty { FileIO.syncDirectory(directory) }
             if work.dataFD >= 0 && work.token > syncedToken {
-                fdatasync(work.dataFD)
-                syncCount.add(1, ordering: .relaxed)
+                timedSync(work.dataFD)
                 lastSync = ContinuousClock.now
             }
             if work.token > syncedToken {

@@ -38,7 +38,7 @@ final class BrokerCounters {
     }
 
     func snapshot(
-        journalBytes: UInt64, fsyncs: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int,
+        journalBytes: UInt64, fsyncs: UInt64, fsyncNanoseconds: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int,
         activeReplays: Int = 0, groups: [String: GroupStats] = [:]
     )
         -> BrokerStats
@@ -53,6 +53,7 @@ final class BrokerCounters {
         for (i, cause) in DropCause.allCases.enumerated() { s.dropped[cause.rawValue] = dropped[i] }
         s.journalBytes = journalBytes
         s.fsyncs = fsyncs
+        s.fsyncNanoseconds = fsyncNanoseconds
         s.headSeq = headSeq
         s.durableSeq = durableSeq
         s.segments = segments

@@ -28,6 +28,9 @@ public enum PrometheusText {
             s.disconnects.sorted { $0.key < $1.key }.map { ("{socket=\"\($0.key)\"}", $0.value) })
         metric("metro_broker_journal_bytes_total", "counter", "Bytes written to the journal.", [("", s.journalBytes)])
         metric("metro_broker_fsyncs_total", "counter", "fdatasync calls on the journal.", [("", s.fsyncs)])
+        out += "# HELP metro_broker_fsync_seconds_total Time spent inside those fdatasync calls.\n"
+        out += "# TYPE metro_broker_fsync_seconds_total counter\n"
+        out += "metro_broker_fsync_seconds_total \(Double(s.fsyncNanoseconds) / 1e9)\n"
         metric("metro_broker_head_seq", "gauge", "The last seq assigned.", [("", s.headSeq)])
         metric(
             "metro_broker_durable_seq", "gauge", "The seq through which the journal is durable.", [("", s.durableSeq)])

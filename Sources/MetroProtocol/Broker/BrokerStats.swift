@@ -23,6 +23,8 @@ public struct BrokerStats: Codable, Sendable, Equatable {
     public var journalBytes: UInt64 = 0
     /// fdatasync calls made on the journal.
     public var fsyncs: UInt64 = 0
+    /// Nanoseconds spent inside those fdatasync calls (their sum).
+    public var fsyncNanoseconds: UInt64 = 0
     /// The last seq assigned (0 before the first event).
     public var headSeq: UInt64 = 0
     /// The seq through which the journal is durable under the fsync policy.
