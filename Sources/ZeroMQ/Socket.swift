@@ -136,12 +136,35 @@ public final class Socket {
         try sendBytes(bytes, flags.union(.dontWait))
     }
 
-    /// `zmq_send` copies the bytes into a new frame inside libzmq: no `Message` allocation.
+    /// Sends the bytes as one frame (copied); for hot paths that have them in a
+    /// buffer already. Throws `.wouldBlock` if a send timeout ran out.
+    public func send(_ bytes: UnsafeRawBufferPointer, flags: SendFlags = []) throws(ZMQError) {
+        guard try sendRaw(bytes, flags) else { throw ZMQError(errno: EAGAIN, operation: "send") }
+    }
+
+    /// Queues the bytes as one frame (copied) without blocking; `false` if it could not.
+    public func trySend(_ bytes: UnsafeRawBufferPointer, flags: SendFlags = []) throws(ZMQError) -> Bool {
+        try sendRaw(bytes, flags.union(.dontWait))
+    }
+
     @inline(__always)
     private func sendBytes(_ bytes: [UInt8], _ flags: SendFlags) throws(ZMQError) -> Bool {
         let socket = h
         let outcome = try Syscall.call("send") {
             bytes.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, flags.rawValue) }
+        }
+        switch outcome {
+        case .ok: return true
+        case .wouldBlock: return false
+        }
+    }
+
+    /// `zmq_send` copies the bytes into a new frame inside libzmq: no `Message` allocation.
+    @inline(__always)
+    private func sendRaw(_ bytes: UnsafeRawBufferPointer, _ flags: SendFlags) throws(ZMQError) -> Bool {
+        let socket = h
+        let outcome = try Syscall.call("send") {
+            zmq_send(socket, bytes.baseAddress, bytes.count, flags.rawValue)
         }
         switch outcome {
         case .ok: return true

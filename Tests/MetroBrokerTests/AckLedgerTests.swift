@@ -67,3 +67,31 @@ import Testing
         #expect(ledger.waitingCount == 2)
     }
 }
+
+@Suite struct AckLedgerAttachmentTests {
+    /// Attachments come back with their items, in order, across coalesced flushes,
+    /// duplicates and compaction.
+    @Test func attachmentsTravelWithTheirItems() {
+        var ledger = AckLedger<Int>(recovered: 0)
+        var expected: [(Int, [UInt8])] = []
+        var released: [(Int, [UInt8])] = []
+        for i in 1...10_000 {
+            let routing: [UInt8] = [0, UInt8(i % 256), 7]
+            let id = Array("event-\(i)".utf8)
+            routing.withUnsafeBytes { r in
+                id.withUnsafeBytes { d in ledger.waitForNextFlush(i, attaching: .init(r, d)) }
+            }
+            expected.append((i, routing + id))
+            if i % 5 == 0 {
+                let t = ledger.flushed(writtenSeq: UInt64(i))
+                if i % 15 == 0 { ledger.durable(upTo: t) { item, bytes in released.append((item, [UInt8](bytes))) } }
+            }
+        }
+        let t = ledger.flushed(writtenSeq: 10_000)
+        ledger.durable(upTo: t) { item, bytes in released.append((item, [UInt8](bytes))) }
+        #expect(released.count == expected.count)
+        #expect(released.map(\.0) == expected.map(\.0))
+        #expect(released.map(\.1) == expected.map(\.1))
+        #expect(ledger.waitingCount == 0)
+    }
+}

@@ -44,3 +44,52 @@ import Testing
         #expect(w.lookup(Array("19999".utf8), now: 20_000) == 19_999)
     }
 }
+
+/// The table against a plain model (a dictionary plus an insertion-ordered list),
+/// through growth, count eviction, expiry and lookups of present and absent ids.
+@Suite struct DedupeWindowModelTests {
+    struct Model {
+        var seqs: [[UInt8]: UInt64] = [:]
+        var order: [([UInt8], UInt64)] = []
+        let window: UInt64
+        let maxEntries: Int
+
+        mutating func expire(_ now: UInt64) {
+            while let first = order.first, first.1 &+ window < now {
+                seqs[first.0] = nil
+                order.removeFirst()
+            }
+        }
+        mutating func insert(_ id: [UInt8], _ seq: UInt64, _ time: UInt64) {
+            guard seqs[id] == nil else { return }
+            if order.count == maxEntries {
+                seqs[order[0].0] = nil
+                order.removeFirst()
+            }
+            seqs[id] = seq
+            order.append((id, time))
+        }
+    }
+
+    @Test(arguments: [1, 7, 1000, 5000])
+    func matchesAPlainModel(maxEntries: Int) {
+        var rng = SystemRandomNumberGenerator()
+        var window = DedupeWindow(windowNanoseconds: 3000, maxEntries: maxEntries)
+        var model = Model(window: 3000, maxEntries: maxEntries)
+        var now: UInt64 = 0
+        for seq in 1...30_000 as ClosedRange<UInt64> {
+            now += UInt64.random(in: 0...2, using: &rng)
+            // Ids from a small space, so that many lookups hit and re-inserts happen.
+            let id = Array(String(UInt64.random(in: 0..<8000, using: &rng)).utf8)
+            model.expire(now)
+            let expected = model.seqs[id]
+            #expect(window.lookup(id, now: now) == expected)
+            if expected == nil {
+                window.insert(id, seq: seq, time: now)
+                model.insert(id, seq, now)
+            }
+            #expect(window.count == model.order.count)
+        }
+        for (id, seq) in model.seqs { #expect(window.lookup(id, now: now) == seq) }
+    }
+}

@@ -23,10 +23,11 @@ import ZeroMQ
 /// them on the loop thread (ownership moves once, at thread start). `stop()` is
 /// the only method other threads may call.
 public final class BrokerEngine: @unchecked Sendable {
+    /// An ACK waiting for its flush; the routing id and the event id are its
+    /// attachment in the ledger (`routingCount` bytes, then the id).
     struct PendingAck {
-        var routingID: [UInt8]
-        var eventID: [UInt8]
         var seq: UInt64
+        var routingCount: Int
     }
 
     let configuration: BrokerConfiguration
@@ -121,7 +122,9 @@ public final class BrokerEngine: @unchecked Sendable {
         let now = clock()
         var refill = dedupe
         try journal.forEachRecord(since: now &- refill.window) { record in
-            if !record.eventID.isEmpty { refill.insert(record.eventID, seq: record.seq, time: record.time) }
+            if !record.eventID.isEmpty {
+                refill.insert(DedupeWindow.Key(record.eventID), seq: record.seq, time: record.time)
+            }
         }
         dedupe = refill
 

@@ -6,6 +6,7 @@ import ZeroMQ
 extension BrokerEngine {
     // Slots of `publishBuffer`: 0 topic, 1 headers or payload, 2 payload; scratch 4 envelope.
     private static let pubEnvelope = 4
+    static let clockEvery = 32
 
     /// Builds the envelope frame (§4.4) of an event in slot `into`.
     @inline(__always)
@@ -32,11 +33,15 @@ extension BrokerEngine {
         counters.delivered &+= 1
     }
 
-    /// Reads up to `batchLimit` fire-and-forget events without blocking.
+    /// Reads up to `batchLimit` fire-and-forget events without blocking. The clock
+    /// is read once per `clockEvery` events (a vDSO call cost ~6% of the loop here):
+    /// events read together within a few microseconds share a time.
     func drainPublish() throws {
         let buffer = publishBuffer
         var n = 0
+        var now: UInt64 = 0
         while n < batchLimit, try buffer.receive(from: publish) {
+            if n % Self.clockEvery == 0 { now = clock() }
             n += 1
             counters.received &+= 1
             if buffer.discardedFrames > 0 {
@@ -52,7 +57,6 @@ extension BrokerEngine {
                 continue
             }
             let seq = nextSeq
-            let now = clock()
             let payload = buffer.count - 1
             let noBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             let headers = buffer.count == 3 ? buffer.unsafeFrame(1) : noBytes

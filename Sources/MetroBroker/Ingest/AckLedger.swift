@@ -5,10 +5,15 @@
 /// token of the flush that holds its event; the syncer reports tokens as durable,
 /// and `durable(upTo:)` hands back the ACKs that may go. Policies without an
 /// ACK-time fsync report each flush durable as soon as it is written.
-/// `Item` is whatever the loop needs to send the ACK (routing id, event id, seq).
+/// `Item` is whatever the loop needs to send the ACK (its seq, say); variable
+/// bytes (routing id, event id) travel as the item's *attachment*, kept in one
+/// byte queue in the same order, so queueing an ACK allocates nothing.
 public struct AckLedger<Item> {
-    private var waiting: [(item: Item, token: UInt64)] = []
+    private var waiting: [(item: Item, token: UInt64, end: Int)] = []
     private var head = 0
+    /// Attachments, back to back in queue order; item k's bytes end at `waiting[k].end`.
+    private var attachments: [UInt8] = []
+    private var attachmentsHead = 0
     private var flushes: [(token: UInt64, seq: UInt64)] = []
     private var flushHead = 0
     /// The token of the last flush handed to the OS.
@@ -26,17 +31,38 @@ public struct AckLedger<Item> {
 
     public var waitingCount: Int { waiting.count - head }
 
-    /// Queues the ACK of an event appended in the current (unflushed) batch.
-    public mutating func waitForNextFlush(_ item: Item) {
-        waiting.append((item, flushToken + 1))
+    /// Queues the ACK of an event appended in the current (unflushed) batch, with
+    /// the two byte strings `attaching` (handed back with it, concatenated).
+    public mutating func waitForNextFlush(_ item: Item, attaching parts: Attachment = .none) {
+        enqueue(item, token: flushToken + 1, parts)
     }
 
     /// A retry of an event stored earlier under `seq`: `true` if it may be ACKed
-    /// now; otherwise it is queued behind the flush that holds `seq`.
-    public mutating func duplicate(_ item: Item, seq: UInt64) -> Bool {
+    /// now (then nothing is queued); otherwise it is queued behind the flush that
+    /// holds `seq`.
+    public mutating func duplicate(_ item: Item, seq: UInt64, attaching parts: Attachment = .none) -> Bool {
         if seq <= durableSeq { return true }
-        waiting.append((item, seq > writtenSeq ? flushToken + 1 : flushToken))
+        enqueue(item, token: seq > writtenSeq ? flushToken + 1 : flushToken, parts)
         return false
+    }
+
+    /// Up to two byte strings stored with an item (they are copied).
+    public struct Attachment {
+        let first: UnsafeRawBufferPointer
+        let second: UnsafeRawBufferPointer
+        public init(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
+            self.first = first
+            self.second = second
+        }
+        public static var none: Attachment {
+            Attachment(UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    private mutating func enqueue(_ item: Item, token: UInt64, _ parts: Attachment) {
+        attachments.append(contentsOf: parts.first)
+        attachments.append(contentsOf: parts.second)
+        waiting.append((item, token, attachments.count))
     }
 
     /// Records a flush whose last seq is `writtenSeq`; returns its token.
@@ -47,37 +73,58 @@ public struct AckLedger<Item> {
         return flushToken
     }
 
-    /// The syncer made every flush up to `token` durable: returns the ACKs that may
-    /// be sent now, in the order they were queued.
-    public mutating func durable(upTo token: UInt64) -> [Item] {
+    /// The syncer made every flush up to `token` durable: hands each ACK that may be
+    /// sent now to `body`, with its attachment, in the order they were queued.
+    public mutating func durable(upTo token: UInt64, _ body: (Item, UnsafeRawBufferPointer) -> Void) {
         while flushHead < flushes.count, flushes[flushHead].token <= token {
             durableSeq = max(durableSeq, flushes[flushHead].seq)
             flushHead += 1
         }
-        var ready: [Item] = []
-        while head < waiting.count, waiting[head].token <= token {
-            ready.append(waiting[head].item)
-            head += 1
-        }
+        release(while: { $0 <= token }, body)
         compact()
+    }
+
+    /// `durable(upTo:_:)` collecting the items (tests).
+    public mutating func durable(upTo token: UInt64) -> [Item] {
+        var ready: [Item] = []
+        durable(upTo: token) { item, _ in ready.append(item) }
         return ready
     }
 
-    /// The journal failed: every queued ACK is handed back (to be answered with ERROR).
+    /// The journal failed: every queued ACK is handed to `body` (to be answered with ERROR).
+    public mutating func failAll(_ body: (Item, UnsafeRawBufferPointer) -> Void) {
+        release(while: { _ in true }, body)
+        compact()
+    }
+
     public mutating func failAll() -> [Item] {
-        let all = waiting[head...].map(\.item)
-        waiting.removeAll(keepingCapacity: true)
-        head = 0
+        var all: [Item] = []
+        failAll { item, _ in all.append(item) }
         return all
+    }
+
+    private mutating func release(while due: (UInt64) -> Bool, _ body: (Item, UnsafeRawBufferPointer) -> Void) {
+        while head < waiting.count, due(waiting[head].token) {
+            let (item, _, end) = waiting[head]
+            let start = attachmentsHead
+            attachmentsHead = end
+            head += 1
+            attachments.withUnsafeBytes { body(item, UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
+        }
     }
 
     private mutating func compact() {
         if head == waiting.count {
             waiting.removeAll(keepingCapacity: true)
+            attachments.removeAll(keepingCapacity: true)
             head = 0
+            attachmentsHead = 0
         } else if head > 4096 {
             waiting.removeFirst(head)
+            for k in waiting.indices { waiting[k].end -= attachmentsHead }
+            attachments.removeFirst(attachmentsHead)
             head = 0
+            attachmentsHead = 0
         }
         if flushHead == flushes.count {
             flushes.removeAll(keepingCapacity: true)

@@ -15,7 +15,9 @@ extension BrokerEngine {
     func drainIngest() throws {
         let buffer = ingestBuffer
         var n = 0
+        var now: UInt64 = 0
         while n < batchLimit, try buffer.receive(from: ingest) {
+            if n % Self.clockEvery == 0 { now = clock() }
             n += 1
             counters.received &+= 1
             if buffer.discardedFrames > 0 {
@@ -26,27 +28,31 @@ extension BrokerEngine {
             case .reject(let error, let idFrame):
                 reject(error, eventIDFrame: idFrame)
             case .publish:
-                try accept()
+                try accept(now: now)
             }
         }
     }
 
-    private func accept() throws {
+    private func accept(now: UInt64) throws {
         let buffer = ingestBuffer
-        let now = clock()
-        let eventID = buffer.bytes(3)
-        if let seq = dedupe.lookup(eventID, now: now) {
+        let routing = buffer.unsafeFrame(0)
+        let eventID = buffer.unsafeFrame(3)
+        let key = DedupeWindow.Key(eventID)
+        let attachment = AckLedger<PendingAck>.Attachment(routing, eventID)
+        if let seq = dedupe.lookup(key, now: now) {
             counters.deduplicated &+= 1
             // Its original is durable (ACK now), in a requested flush, or in this batch.
-            let ack = PendingAck(routingID: buffer.bytes(0), eventID: eventID, seq: seq)
-            if acks.duplicate(ack, seq: seq) { sendAck(ack) }
+            let ack = PendingAck(seq: seq, routingCount: routing.count)
+            if acks.duplicate(ack, seq: seq, attaching: attachment) {
+                sendAck(seq: seq, routing: routing, eventID: eventID)
+            }
             return
         }
         let seq = nextSeq
         do {
             try reservation.ensure(seq)
             try journal.append(
-                seq: seq, time: now, id: buffer.unsafeFrame(3), topic: buffer.unsafeFrame(4),
+                seq: seq, time: now, id: eventID, topic: buffer.unsafeFrame(4),
                 headers: buffer.unsafeFrame(5), payload: buffer.unsafeFrame(6))
         } catch {
             logger.error("journal append failed: \(error)")
@@ -55,11 +61,10 @@ extension BrokerEngine {
         }
         nextSeq += 1
         counters.accepted &+= 1
-        dedupe.insert(eventID, seq: seq, time: now)
-        acks.waitForNextFlush(PendingAck(routingID: buffer.bytes(0), eventID: eventID, seq: seq))
+        dedupe.insert(key, seq: seq, time: now)
+        acks.waitForNextFlush(PendingAck(seq: seq, routingCount: routing.count), attaching: attachment)
         setEnvelope(
-            buffer, into: Self.envelopeSlot, seq: seq, time: now, id: buffer.unsafeFrame(3),
-            headers: buffer.unsafeFrame(5))
+            buffer, into: Self.envelopeSlot, seq: seq, time: now, id: eventID, headers: buffer.unsafeFrame(5))
         try fanOut(buffer, topic: 4, envelope: Self.envelopeSlot, payload: 6)
     }
 
@@ -71,26 +76,41 @@ extension BrokerEngine {
 
     /// Sends every queued ACK whose flush token is at most `token`.
     func sendAcks(upTo token: UInt64) {
-        for ack in acks.durable(upTo: token) { sendAck(ack) }
+        acks.durable(upTo: token) { ack, bytes in
+            sendAck(
+                seq: ack.seq, routing: UnsafeRawBufferPointer(rebasing: bytes[..<ack.routingCount]),
+                eventID: UnsafeRawBufferPointer(rebasing: bytes[ack.routingCount...]))
+        }
     }
 
     /// After a journal write failure: every queued ACK becomes ERROR 201.
     func failPendingAcks() {
         let wire = WireError(.journalFailure, "the journal could not store the event")
-        for ack in acks.failAll() {
-            send(
-                to: ingest, [ack.routingID] + IngestCodec.errorFrames(wire, context: [ack.eventID]),
-                onDrop: .ackUnroutable)
+        acks.failAll { ack, bytes in
+            let routing = [UInt8](bytes[..<ack.routingCount])
+            let eventID = [UInt8](bytes[ack.routingCount...])
+            send(to: ingest, [routing] + IngestCodec.errorFrames(wire, context: [eventID]), onDrop: .ackUnroutable)
             counters.rejected &+= 1
         }
     }
 
-    private func sendAck(_ ack: PendingAck) {
-        if send(
-            to: ingest, [ack.routingID] + IngestCodec.ackFrames(eventID: ack.eventID, seq: ack.seq),
-            onDrop: .ackUnroutable)
-        {
+    /// Sends `[routing]["metro/1"]["ACK"][id][seq]` (§4.2) straight from the
+    /// buffers, without building arrays: this runs once per acknowledged event.
+    private func sendAck(seq: UInt64, routing: UnsafeRawBufferPointer, eventID: UnsafeRawBufferPointer) {
+        do {
+            guard try ingest.trySend(routing, flags: .more) else {
+                counters.drop(.ackHighWaterMark)
+                return
+            }
+            // Once the first frame is queued, the rest of the message is accepted.
+            try ingest.send(AckFrames.version, flags: .more)
+            try ingest.send(AckFrames.command, flags: .more)
+            try ingest.send(eventID, flags: .more)
+            var big = seq.bigEndian
+            try withUnsafeBytes(of: &big) { (raw) throws(ZMQError) in try ingest.send(raw, flags: []) }
             counters.acked &+= 1
+        } catch {
+            counters.drop(.ackUnroutable)
         }
     }
 
@@ -114,5 +134,17 @@ extension BrokerEngine {
             counters.drop(cause)
         }
         return false
+    }
+}
+
+/// The constant frames of an ACK, as raw bytes that live as long as the process.
+enum AckFrames {
+    nonisolated(unsafe) static let version = constant(WireProtocol.versionBytes)
+    nonisolated(unsafe) static let command = constant(IngestCodec.ackCommand)
+
+    private static func constant(_ bytes: [UInt8]) -> UnsafeRawBufferPointer {
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+        storage.copyBytes(from: bytes)
+        return UnsafeRawBufferPointer(storage)
     }
 }

@@ -1,7 +1,17 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli, polynomial 0x1EDC6F41, reflected 0x82F63B78), the checksum
-/// of every journal record (protocol.md Appendix B). Slice-by-8, table-driven, no
-/// dependency; `CRC32C.checksum("123456789") == 0xE3069283`.
+/// of every journal record (protocol.md Appendix B);
+/// `CRC32C.checksum("123456789") == 0xE3069283`. Uses the CPU's `crc32`
+/// instruction where there is one (x86-64 SSE4.2, through the small C target
+/// `CCRC32C`), else `softwareUpdate`, a table-driven slice-by-8.
 public enum CRC32C {
+    /// Checked once; a plain `let` global so the hot path reads it without a lock.
+    static let hardware = metro_crc32c_hw_available() != 0
+
+    /// Whether `update` uses the CPU's instruction on this machine.
+    public static var usesHardware: Bool { hardware }
+
     /// 8 tables of 256 entries, built once.
     static let tables: [UInt32] = {
         var t = [UInt32](repeating: 0, count: 8 * 256)
@@ -21,7 +31,14 @@ public enum CRC32C {
     }()
 
     /// Continues a running CRC (`crc` is the value returned by a previous call; start with 0).
+    @inline(__always)
     public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard hardware, let base = bytes.baseAddress else { return softwareUpdate(crc, bytes) }
+        return metro_crc32c_hw_update(crc, base, bytes.count)
+    }
+
+    /// The table-driven version: the fallback, and the reference the tests compare with.
+    public static func softwareUpdate(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c = ~crc
         guard var p = bytes.baseAddress else { return crc }
         var n = bytes.count

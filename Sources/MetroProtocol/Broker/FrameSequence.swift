@@ -15,7 +15,14 @@ extension Array: FrameSequence where Element == [UInt8] {
 
 extension FrameSequence {
     func frameEquals(_ index: Int, _ expected: [UInt8]) -> Bool {
-        withFrame(index) { raw in raw.count == expected.count && raw.elementsEqual(expected) }
+        withFrame(index) { raw in
+            guard raw.count == expected.count else { return false }
+            // An index loop: the generic `elementsEqual` was a visible cost per event.
+            return expected.withUnsafeBytes { want in
+                for i in 0..<want.count where raw[i] != want[i] { return false }
+                return true
+            }
+        }
     }
 
     func frameBytes(_ index: Int) -> [UInt8] { withFrame(index) { [UInt8]($0) } }
