@@ -49,6 +49,39 @@ import ZeroMQ
         #expect(broker.stop() == 0)
     }
 
+    /// Retries racing their originals (fsync=always): a retry can arrive in the
+    /// same batch, after its batch was handed to the syncer, or once it is durable.
+    /// Every one gets an ACK with its original's seq; none is stored twice.
+    @Test func retriesRacingTheirOriginalsAreAllAcked() throws {
+        let broker = try BrokerHarness(arguments: ["--fsync", "always"])
+        let ctx = try Context(defaultLingerMilliseconds: 0)
+        let dealer = try ctx.socket(.dealer)
+        try dealer.set(.receiveTimeout(milliseconds: 10_000))
+        try dealer.connect(broker.ingest)
+        let pairs = 300
+        for i in 0..<pairs {
+            let frames = IngestCodec.Publish(eventID: bytes("race-\(i)"), topic: "race.test", payload: bytes("p")).frames
+            try dealer.send(multipart: frames)
+            if i % 3 == 1 { usleep(300) }  // let some originals reach the syncer first
+            try dealer.send(multipart: frames)
+        }
+        var seqs: [String: [UInt64]] = [:]
+        for _ in 0..<(2 * pairs) {
+            let reply = try #require(try dealer.receiveMultipart(), "an ACK for every publish")
+            guard case .ack(let id, let seq) = IngestCodec.decodeReply(reply) else {
+                Issue.record("not an ACK: \(reply)")
+                continue
+            }
+            seqs[String(decoding: id, as: UTF8.self), default: []].append(seq)
+        }
+        #expect(seqs.count == pairs)
+        #expect(seqs.values.allSatisfy { $0.count == 2 && $0[0] == $0[1] })
+        let stats = try broker.stats()
+        #expect(stats.accepted == UInt64(pairs) && stats.deduplicated == UInt64(pairs))
+        dealer.close()
+        #expect(broker.stop() == 0)
+    }
+
     @Test func statsCommandAndPrometheusEndpoint() async throws {
         let broker = try BrokerHarness()
         let cli = try MetroProcess(["broker", "stats", "--consume", broker.consume])

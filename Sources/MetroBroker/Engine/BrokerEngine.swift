@@ -263,7 +263,9 @@ public final class BrokerEngine: @unchecked Sendable {
             return
         }
         let token = acks.flushed(writtenSeq: journal.writtenSeq)
-        syncer?.request(token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD)
+        syncer?.request(
+            token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD,
+            notify: acks.waitingCount > 0)
         if configuration.journal.fsync != .always { sendAcks(upTo: token) }
     }
 
@@ -289,8 +291,11 @@ public final class BrokerEngine: @unchecked Sendable {
         logger.info("broker stopped", metadata: ["headSeq": "\(nextSeq - 1)"])
     }
 
+    /// The counters now (loop thread). Catches up on durability first: the syncer
+    /// wakes the loop only when ACKs wait, so `durableSeq` may not have been read.
     var stats: BrokerStats {
-        counters.snapshot(
+        sendDurableAcks()
+        return counters.snapshot(
             journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0,
             fsyncNanoseconds: syncer?.fsyncNanoseconds ?? 0, headSeq: nextSeq - 1,
             durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count,

@@ -45,6 +45,12 @@ extension BrokerEngine {
             let ack = PendingAck(seq: seq, routingCount: routing.count)
             if acks.duplicate(ack, seq: seq, attaching: attachment) {
                 sendAck(seq: seq, routing: routing, eventID: eventID)
+            } else {
+                // Its original's flush was requested with a wake (the original's own ACK
+                // waited on it), so this is belt and braces: the syncer wakes the loop
+                // for a requested token even if it is already durable.
+                syncer?.request(
+                    token: acks.flushToken, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD, notify: true)
             }
             return
         }
