@@ -181,7 +181,7 @@ int metro_bench_latency(const char *publish, const char *events, uint64_t count,
     return 0;
 }
 
-int metro_bench_acked(const char *ingest, uint64_t count, int window, uint64_t rate, size_t size,
+int metro_bench_acked(const char *ingest, uint64_t count, int window, int batch, uint64_t rate, size_t size,
                       double *seconds, int64_t *latencies) {
     void *ctx = zmq_ctx_new();
     void *d = zmq_socket(ctx, ZMQ_DEALER);
@@ -194,18 +194,26 @@ int metro_bench_acked(const char *ingest, uint64_t count, int window, uint64_t r
     uint64_t next = 0, acked = 0;
     int64_t start = now_ns();
     char id[32];
+    if (batch < 1) batch = 1;
     while (acked < count) {
+        // Send what the window allows, in PUBLISHes of up to `batch` events (§4.2.1).
         while (next < count && next - acked < (uint64_t)window) {
             if (rate && now_ns() < start + (int64_t)(next * 1000000000ULL / rate)) break;
-            int n = snprintf(id, sizeof id, "b%llu", (unsigned long long)next);
-            sent_at[next] = now_ns();
+            uint64_t room = (uint64_t)window - (next - acked), left = count - next;
+            uint64_t k = room < left ? room : left;
+            if (k > (uint64_t)batch) k = (uint64_t)batch;
+            if (rate) k = 1;
             zmq_send(d, "metro/1", 7, ZMQ_SNDMORE);
             zmq_send(d, "PUBLISH", 7, ZMQ_SNDMORE);
-            zmq_send(d, id, (size_t)n, ZMQ_SNDMORE);
-            zmq_send(d, "bench.acked", 11, ZMQ_SNDMORE);
-            zmq_send(d, "", 0, ZMQ_SNDMORE);
-            zmq_send(d, payload, size, 0);
-            next++;
+            for (uint64_t j = 0; j < k; j++) {
+                int n = snprintf(id, sizeof id, "b%llu", (unsigned long long)next);
+                sent_at[next] = now_ns();
+                zmq_send(d, id, (size_t)n, ZMQ_SNDMORE);
+                zmq_send(d, "bench.acked", 11, ZMQ_SNDMORE);
+                zmq_send(d, "", 0, ZMQ_SNDMORE);
+                zmq_send(d, payload, size, j + 1 < k ? ZMQ_SNDMORE : 0);
+                next++;
+            }
         }
         zmq_pollitem_t item = {d, 0, ZMQ_POLLIN, 0};
         long wait = 1;
@@ -213,24 +221,24 @@ int metro_bench_acked(const char *ingest, uint64_t count, int window, uint64_t r
             if (next < count && rate) continue;
             break;  // 2 s without an ACK: give up
         }
-        // Reply: ["metro/1"]["ACK"][id][seq]
+        // Reply: ["metro/1"]["ACK"]([id][seq])+: frames 2, 4, ... are ids.
         zmq_msg_t m;
         zmq_msg_init(&m);
         int frame = 0;
-        long index = -1;
         while (zmq_msg_recv(&m, d, ZMQ_DONTWAIT) >= 0) {
-            if (frame == 2 && zmq_msg_size(&m) > 1 && zmq_msg_size(&m) < sizeof id) {
-                memcpy(id, (char *)zmq_msg_data(&m) + 1, zmq_msg_size(&m) - 1);
-                id[zmq_msg_size(&m) - 1] = 0;
-                index = atol(id);
+            if (frame >= 2 && frame % 2 == 0) {
+                long index = -1;
+                if (zmq_msg_size(&m) > 1 && zmq_msg_size(&m) < sizeof id) {
+                    memcpy(id, (char *)zmq_msg_data(&m) + 1, zmq_msg_size(&m) - 1);
+                    id[zmq_msg_size(&m) - 1] = 0;
+                    index = atol(id);
+                }
+                if (index >= 0 && (uint64_t)index < count && latencies && acked < count)
+                    latencies[acked] = now_ns() - sent_at[index];
+                acked++;
             }
             frame++;
-            if (!zmq_msg_more(&m)) {
-                if (index >= 0 && latencies) latencies[acked] = now_ns() - sent_at[index];
-                acked++;
-                frame = 0;
-                index = -1;
-            }
+            if (!zmq_msg_more(&m)) frame = 0;
         }
         zmq_msg_close(&m);
     }

@@ -41,7 +41,7 @@ import Testing
     let max = 1024
 
     func decide(_ frames: [[UInt8]]) -> IngestCodec.Decision {
-        IngestCodec.decide(frames, offset: 0, maxPayloadBytes: max)
+        IngestCodec.decideSingle(frames, offset: 0, maxPayloadBytes: max)
     }
 
     func code(_ d: IngestCodec.Decision) -> WireErrorCode? {
@@ -51,7 +51,30 @@ import Testing
 
     @Test func validPublish() {
         let p = IngestCodec.Publish(eventID: Array("e1".utf8), topic: "video.uploaded", payload: [1, 2])
-        #expect(decide(p.frames) == .publish)
+        #expect(decide(p.frames) == .publish(events: 1))
+    }
+
+    @Test func severalEventsInOnePublish() {
+        let events = (0..<3).map {
+            IngestCodec.Publish(eventID: Array("e\($0)".utf8), topic: "video.uploaded", payload: [UInt8($0)])
+        }
+        var frames = IngestCodec.frames(publishing: events)
+        #expect(IngestCodec.decide(frames, offset: 0, maxPayloadBytes: max) == .publish(events: 3))
+        frames[2 + 4 + 1] = Array("bad..topic".utf8)  // event 1's topic
+        #expect(IngestCodec.checkEvent(frames, at: 2, maxPayloadBytes: max) == nil)
+        #expect(code(IngestCodec.checkEvent(frames, at: 6, maxPayloadBytes: max) ?? .publish(events: 1)) == .invalidTopic)
+        #expect(IngestCodec.checkEvent(frames, at: 10, maxPayloadBytes: max) == nil)
+        // 2 + 4k frames only, k at most 256.
+        #expect(code(IngestCodec.decide(frames + [[]], offset: 0, maxPayloadBytes: max)) == .malformedMessage)
+        let many = IngestCodec.frames(publishing: Array(repeating: events[0], count: 256))
+        #expect(IngestCodec.decide(many, offset: 0, maxPayloadBytes: max) == .publish(events: 256))
+        #expect(code(IngestCodec.decide(many + events[0].eventFrames, offset: 0, maxPayloadBytes: max)) == .malformedMessage)
+    }
+
+    @Test func ackWithSeveralPairs() {
+        let acks = [IngestCodec.Ack(eventID: [1], seq: 7), IngestCodec.Ack(eventID: [2, 3], seq: 9)]
+        #expect(IngestCodec.decodeReply(IngestCodec.ackFrames(acks)) == .acks(acks))
+        #expect(IngestCodec.decodeReply(Array(IngestCodec.ackFrames(acks).dropLast())) == nil)
     }
 
     @Test func rejections() {
@@ -80,7 +103,7 @@ import Testing
 
     @Test func repliesRoundTrip() {
         let ack = IngestCodec.ackFrames(eventID: [1, 2], seq: 42)
-        #expect(IngestCodec.decodeReply(ack) == .ack(eventID: [1, 2], seq: 42))
+        #expect(IngestCodec.decodeReply(ack) == .acks([.init(eventID: [1, 2], seq: 42)]))
         let err = IngestCodec.errorFrames(WireError(.invalidTopic, "bad"), context: [[9]])
         #expect(IngestCodec.decodeReply(err) == .error(WireError(.invalidTopic, "bad"), eventID: [9]))
         #expect(IngestCodec.decodeReply([Array("metro/1".utf8), Array("ACK".utf8), [1], [0, 1]]) == nil)

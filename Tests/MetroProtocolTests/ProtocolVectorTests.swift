@@ -14,7 +14,7 @@ import Testing
     @Test func allVectorsArePresent() {
         #expect(
             Set(Self.vectors.keys) == [
-                "publish", "ack", "error", "fire-and-forget", "live-event", "heartbeat",
+                "publish", "ack", "publish-two", "ack-two", "error", "fire-and-forget", "live-event", "heartbeat",
                 "hello-subscription", "stats", "journal-record", "replay-request", "replay-credit",
                 "replay-event", "replay-caught-up", "replay-error-out-of-range", "group-join", "group-joined",
                 "group-deliver", "group-ack", "group-nak", "group-error-unknown-delivery",
@@ -23,7 +23,7 @@ import Testing
 
     @Test func publish() throws {
         let frames = try vector("publish")
-        #expect(IngestCodec.decide(frames, offset: 0, maxPayloadBytes: 1024) == .publish)
+        #expect(IngestCodec.decideSingle(frames, offset: 0, maxPayloadBytes: 1024) == .publish(events: 1))
         let p = IngestCodec.Publish(
             eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8),
             payload: Array("hi".utf8))
@@ -31,7 +31,18 @@ import Testing
     }
 
     @Test func ackAndError() throws {
-        #expect(IngestCodec.decodeReply(try vector("ack")) == .ack(eventID: Array("e-1".utf8), seq: 42))
+        #expect(IngestCodec.decodeReply(try vector("ack")) == .acks([.init(eventID: Array("e-1".utf8), seq: 42)]))
+        let two = try vector("publish-two")
+        #expect(IngestCodec.decide(two, offset: 0, maxPayloadBytes: 1024) == .publish(events: 2))
+        #expect(
+            two
+                == IngestCodec.frames(publishing: [
+                    .init(eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8), payload: Array("hi".utf8)),
+                    .init(eventID: Array("e-2".utf8), topic: "video.watched", payload: []),
+                ]))
+        #expect(
+            IngestCodec.decodeReply(try vector("ack-two"))
+                == .acks([.init(eventID: Array("e-1".utf8), seq: 42), .init(eventID: Array("e-2".utf8), seq: 43)]))
         guard case .error(let e, let id)? = IngestCodec.decodeReply(try vector("error")) else {
             Issue.record("error vector did not decode")
             return

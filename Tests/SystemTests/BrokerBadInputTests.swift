@@ -38,7 +38,14 @@ extension BrokerSystemTests {
             ("no command", [v], .malformedMessage, []),
             ("unknown command", [v, bytes("SUBSCRIBE")], .unknownCommand, []),
             ("too few frames", [v, pub, bytes("id-1"), bytes("a.b"), []], .malformedMessage, [bytes("id-1")]),
-            ("too many frames", [v, pub, bytes("id-2"), bytes("a.b"), [], [], [], [], [], []], .malformedMessage, []),
+            // 2 + 4k frames only (several events per PUBLISH, §4.2.1), and k <= 256.
+            (
+                "frames not 2 + 4k", [v, pub, bytes("id-2"), bytes("a.b"), [], [], [], [], [], [], []],
+                .malformedMessage, [bytes("id-2")]
+            ),
+            (
+                "257 events", [v, pub] + [[UInt8]](repeating: [], count: 4 * 257), .malformedMessage, []
+            ),
             ("missing id", [v, pub, [], bytes("a.b"), [], [1]], .missingEventID, []),
             ("id too long", [v, pub, [UInt8](repeating: 65, count: 65), bytes("a.b"), [], [1]], .tooLarge, []),
             ("bad topic", [v, pub, bytes("id-3"), bytes("a..b"), [], [1]], .invalidTopic, [bytes("id-3")]),
@@ -59,7 +66,7 @@ extension BrokerSystemTests {
             #expect(ctx == context, "\(name)")
         }
         let ok = try request(on: broker.ingest, [v, pub, bytes("id-ok"), bytes("a.b"), [], [1]])
-        #expect(IngestCodec.decodeReply(ok).map { if case .ack = $0 { true } else { false } } == true)
+        #expect(IngestCodec.decodeReply(ok).map { if case .acks = $0 { true } else { false } } == true)
         let stats = try broker.stats()
         #expect(stats.rejected == UInt64(cases.count))
         #expect(stats.acked == 1)

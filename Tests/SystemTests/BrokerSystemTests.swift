@@ -68,11 +68,11 @@ import ZeroMQ
         var seqs: [String: [UInt64]] = [:]
         for _ in 0..<(2 * pairs) {
             let reply = try #require(try dealer.receiveMultipart(), "an ACK for every publish")
-            guard case .ack(let id, let seq) = IngestCodec.decodeReply(reply) else {
-                Issue.record("not an ACK: \(reply)")
+            guard case .acks(let acks) = IngestCodec.decodeReply(reply), acks.count == 1 else {
+                Issue.record("not a single ACK: \(reply)")
                 continue
             }
-            seqs[String(decoding: id, as: UTF8.self), default: []].append(seq)
+            seqs[String(decoding: acks[0].eventID, as: UTF8.self), default: []].append(acks[0].seq)
         }
         #expect(seqs.count == pairs)
         #expect(seqs.values.allSatisfy { $0.count == 2 && $0[0] == $0[1] })
@@ -144,5 +144,82 @@ extension BrokerSystemTests {
         let out = try DocumentedExample.run(
             after: "#### 4.4.4", replacing: ["tcp://127.0.0.1:7703": broker.events, "tcp://127.0.0.1:7701": broker.ingest])
         #expect(out.contains("event 1 {'user': 'u1'} {'video': 'v1'}"))
+    }
+
+    @Test(.enabled(if: DocumentedExample.pyzmqAvailable, "needs python3 with pyzmq"))
+    func thePyzmqPublishExamplesOfSection42Run() throws {
+        let broker = try BrokerHarness()
+        let single = try DocumentedExample.run(after: "#### 4.2.4", replacing: ["tcp://127.0.0.1:7701": broker.ingest])
+        #expect(single.isEmpty, "an ACK: nothing printed")
+        let batch = try DocumentedExample.run(after: "#### 4.2.5", replacing: ["tcp://127.0.0.1:7701": broker.ingest])
+        #expect(batch.contains("acked ['batch-0', 'batch-2'] errors {'batch-1': '106'}"))
+        let stats = try broker.stats()
+        #expect(stats.accepted == 3 && stats.rejected == 1 && stats.acked == 3)
+        #expect(broker.stop() == 0)
+    }
+}
+
+/// Batches through the MetroKit Publisher and from a raw DEALER (§4.2.1).
+@Suite(.serialized) struct BrokerBatchTests {
+    @Test func thePublisherBatchesConcurrentPublishes() async throws {
+        let broker = try BrokerHarness()
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        let seqs = try await withThrowingTaskGroup(of: UInt64.self) { group in
+            for i in 0..<2000 {
+                group.addTask {
+                    try await publisher.publish(topic: "batch.many", payload: bytes("\(i)"), eventID: bytes("m-\(i)"))
+                }
+            }
+            var all: [UInt64] = []
+            for try await seq in group { all.append(seq) }
+            return all
+        }
+        #expect(Set(seqs).count == 2000)
+        let stats = try broker.stats()
+        #expect(stats.accepted == 2000 && stats.acked == 2000)
+        // Far fewer requests than events: the publisher sent batches.
+        #expect(stats.received < 2000)
+        #expect(broker.stop() == 0)
+    }
+
+    /// A batch whose ACKs are dropped (the client is gone) and a batch with a
+    /// duplicate inside it: every event is stored once.
+    @Test func aRetriedBatchIsNotStoredTwice() throws {
+        let broker = try BrokerHarness()
+        let ctx = try Context(defaultLingerMilliseconds: 0)
+        let dealer = try ctx.socket(.dealer)
+        try dealer.set(.receiveTimeout(milliseconds: 10_000))
+        try dealer.connect(broker.ingest)
+        let events = (0..<10).map { IngestCodec.Publish(eventID: bytes("r-\($0)"), topic: "batch.retry", payload: []) }
+        var pairs: [String: UInt64] = [:]
+        func collect(_ expected: Int) throws {
+            var got = 0
+            while got < expected {
+                let reply = try #require(try dealer.receiveMultipart())
+                guard case .acks(let acks)? = IngestCodec.decodeReply(reply) else {
+                    Issue.record("not an ACK: \(reply)")
+                    return
+                }
+                for a in acks {
+                    let id = String(decoding: a.eventID, as: UTF8.self)
+                    if let seq = pairs[id] { #expect(seq == a.seq) } else { pairs[id] = a.seq }
+                }
+                got += acks.count
+            }
+        }
+        try dealer.send(multipart: IngestCodec.frames(publishing: events))
+        try collect(10)
+        // The whole batch again, then a batch holding one id twice.
+        try dealer.send(multipart: IngestCodec.frames(publishing: events))
+        try collect(10)
+        let extra = IngestCodec.Publish(eventID: bytes("r-new"), topic: "batch.retry", payload: [])
+        try dealer.send(multipart: IngestCodec.frames(publishing: [extra, events[3], extra]))
+        try collect(3)
+        #expect(pairs.count == 11)
+        let stats = try broker.stats()
+        #expect(stats.accepted == 11 && stats.deduplicated == 12 && stats.acked == 23)
+        dealer.close()
+        #expect(broker.stop() == 0)
     }
 }

@@ -24,10 +24,11 @@ int metro_bench_throughput(const char *publish, const char *events, uint64_t cou
 int metro_bench_latency(const char *publish, const char *events, uint64_t count, uint64_t rate, size_t size,
                         int64_t *latencies, uint64_t *received);
 
-/// Acknowledged publish (protocol.md §4.2) through a DEALER with `window` requests in
-/// flight. `rate` 0 sends as fast as the window allows; otherwise paced. Writes
+/// Acknowledged publish (protocol.md §4.2) through a DEALER with `window` events in
+/// flight, sent `batch` events per PUBLISH at most (§4.2.1; 1 = one per PUBLISH).
+/// `rate` 0 sends as fast as the window allows; otherwise paced, one per PUBLISH. Writes
 /// each publish-to-ACK latency (ns) into `latencies` when not NULL.
-int metro_bench_acked(const char *ingest, uint64_t count, int window, uint64_t rate, size_t size,
+int metro_bench_acked(const char *ingest, uint64_t count, int window, int batch, uint64_t rate, size_t size,
                       double *seconds, int64_t *latencies);
 
 /// "4.3.4": the libzmq loaded at run time.

@@ -28,6 +28,8 @@ public final class BrokerEngine: @unchecked Sendable {
     struct PendingAck {
         var seq: UInt64
         var routingCount: Int
+        /// The batch (multi-event PUBLISH) it came in, or 0 for a single event.
+        var batch: UInt64
     }
 
     let configuration: BrokerConfiguration
@@ -61,7 +63,9 @@ public final class BrokerEngine: @unchecked Sendable {
     let monitors: [SocketMonitor]
     static let socketNames = ["ingest", "publish", "events", "consume"]
 
-    let ingestBuffer = MultipartBuffer(capacity: 8, scratch: 1)
+    let ingestBuffer = MultipartBuffer(capacity: BrokerEngine.ingestCapacity, scratch: 1)
+    /// The number of the last multi-event PUBLISH (ACK grouping, §4.2.1).
+    var lastBatch: UInt64 = 0
     let publishBuffer = MultipartBuffer(capacity: 4, scratch: 1)
     let eventsBuffer = MultipartBuffer(capacity: 2, scratch: 3)
     let consumeBuffer = MultipartBuffer(capacity: 8 + ReplayCodec.maxPrefixes)

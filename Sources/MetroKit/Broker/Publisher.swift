@@ -29,6 +29,9 @@ public final class Publisher: Sendable {
         public var publish: String?
         /// Publishes in flight at most.
         public var window = 256
+        /// Publishes queued together go out as one PUBLISH of up to this many events
+        /// (protocol.md §4.2.1): far fewer ZeroMQ messages per event. 1 turns it off.
+        public var maxBatch = 64
         public var ackTimeout: Duration = .seconds(1)
         /// A publish fails with `.timedOut` once this long has passed without an ACK.
         public var giveUpAfter: Duration = .seconds(60)

@@ -116,8 +116,11 @@ final class PublisherLoop: @unchecked Sendable {
         }
     }
 
+    /// Sends what waits, as far as the window allows, in PUBLISHes of up to
+    /// `maxBatch` events each (§4.2.1).
     private func fillWindow(_ dealer: Socket) throws {
         let now = ContinuousClock.now
+        var batch: [IngestCodec.Publish] = []
         while inFlight.count < options.window, waitingHead < waiting.count {
             let (request, continuation) = waiting[waitingHead]
             waitingHead += 1
@@ -129,8 +132,13 @@ final class PublisherLoop: @unchecked Sendable {
             }
             inFlight[request.eventID] = InFlight(
                 request: request, continuation: continuation, sentAt: now, firstSentAt: now)
-            _ = try dealer.trySend(multipart: request.frames)
+            batch.append(request)
+            if batch.count >= max(1, min(options.maxBatch, IngestCodec.maxEventsPerPublish)) {
+                _ = try dealer.trySend(multipart: IngestCodec.frames(publishing: batch))
+                batch.removeAll(keepingCapacity: true)
+            }
         }
+        if !batch.isEmpty { _ = try dealer.trySend(multipart: IngestCodec.frames(publishing: batch)) }
         if waitingHead == waiting.count {
             waiting.removeAll(keepingCapacity: true)
             waitingHead = 0
@@ -165,8 +173,10 @@ final class PublisherLoop: @unchecked Sendable {
 
     private func handle(_ frames: [[UInt8]]) {
         switch IngestCodec.decodeReply(frames) {
-        case .ack(let id, let seq)?:
-            if let f = inFlight.removeValue(forKey: id) { f.continuation.resume(returning: seq) }
+        case .acks(let acks)?:
+            for ack in acks {
+                if let f = inFlight.removeValue(forKey: ack.eventID) { f.continuation.resume(returning: ack.seq) }
+            }
         case .error(let error, let id?)?:
             // Transient failures are retried by the timeout; the rest fail the publish.
             let transient = [.internalError, .unavailable, .journalFailure].contains(error.code)

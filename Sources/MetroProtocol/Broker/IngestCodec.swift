@@ -1,11 +1,18 @@
 /// The ingest socket's messages (protocol.md §4.2): acknowledged publish.
 ///
 /// ```
-/// C: ["metro/1"] ["PUBLISH"] [event-id] [topic] [headers] [payload]
-/// B: ["metro/1"] ["ACK"] [event-id] [seq: u64]
+/// C: ["metro/1"] ["PUBLISH"] ( [event-id] [topic] [headers] [payload] ){1..256}
+/// B: ["metro/1"] ["ACK"] ( [event-id] [seq: u64] ){1..256}
 /// B: ["metro/1"] ["ERROR"] [code] [message] [event-id]?
 /// ```
+///
+/// One PUBLISH may carry several events (four frames each), and one ACK several
+/// (id, seq) pairs: ZeroMQ's cost is per frame and per message, so batching is
+/// what lets acknowledged publish go fast. One event per PUBLISH is the plain case.
 public enum IngestCodec {
+    /// The most events one PUBLISH may carry.
+    public static let maxEventsPerPublish = 256
+
     public static let publishCommand: [UInt8] = Array("PUBLISH".utf8)
     public static let ackCommand: [UInt8] = Array("ACK".utf8)
     public static let errorCommand: [UInt8] = Array("ERROR".utf8)
@@ -28,19 +35,32 @@ public enum IngestCodec {
         public var frames: [[UInt8]] {
             [WireProtocol.versionBytes, IngestCodec.publishCommand, eventID, Array(topic.utf8), headers, payload]
         }
+
+        /// This event's four frames inside a PUBLISH.
+        public var eventFrames: [[UInt8]] { [eventID, Array(topic.utf8), headers, payload] }
+    }
+
+    /// One PUBLISH carrying `events` (1 to `maxEventsPerPublish` of them).
+    public static func frames(publishing events: some Collection<Publish>) -> [[UInt8]] {
+        precondition(!events.isEmpty && events.count <= maxEventsPerPublish)
+        var frames = [WireProtocol.versionBytes, publishCommand]
+        frames.reserveCapacity(2 + 4 * events.count)
+        for e in events { frames += e.eventFrames }
+        return frames
     }
 
     /// What the broker does with a received request.
     public enum Decision: Equatable, Sendable {
-        /// A valid PUBLISH: frames `offset+2...offset+5` are id, topic, headers, payload.
-        case publish
+        /// A well-formed PUBLISH of `events` events; event k's four frames start at
+        /// `offset + 2 + 4k`. Check each with `checkEvent` before storing it.
+        case publish(events: Int)
         /// Reject with `error`; `eventIDFrame` is the index of the event id frame, when
         /// there is one to echo back as the error's context (§3.1).
         case reject(WireError, eventIDFrame: Int?)
     }
 
-    /// Validates a request whose version frame is at `offset` (1 behind a ROUTER's
-    /// routing id). Touches no allocation on the accepting path.
+    /// Validates the shape of a request whose version frame is at `offset` (1 behind
+    /// a ROUTER's routing id). Touches no allocation on the accepting path.
     public static func decide(_ frames: some FrameSequence, offset: Int, maxPayloadBytes: Int) -> Decision {
         let n = frames.frameCount - offset
         guard n >= 1 else { return .reject(WireError(.malformedMessage, "empty request"), eventIDFrame: nil) }
@@ -51,43 +71,76 @@ public enum IngestCodec {
         guard frames.frameEquals(offset + 1, publishCommand) else {
             return .reject(WireError(.unknownCommand, "the ingest socket knows only PUBLISH"), eventIDFrame: nil)
         }
-        let idFrame = offset + 2
-        let idLength = n >= 3 ? frames.withFrame(idFrame) { $0.count } : 0
-        let echo: Int? = (idLength >= 1 && idLength <= BrokerLimits.maxEventIDBytes) ? idFrame : nil
-        guard n == 6 else {
-            return .reject(WireError(.malformedMessage, "PUBLISH has 6 frames, got \(n)"), eventIDFrame: echo)
+        let events = (n - 2) / 4
+        guard n >= 6, (n - 2) % 4 == 0, events <= maxEventsPerPublish else {
+            let idFrame = offset + 2
+            let idLength = n >= 3 ? frames.withFrame(idFrame) { $0.count } : 0
+            let echo: Int? = (idLength >= 1 && idLength <= BrokerLimits.maxEventIDBytes) ? idFrame : nil
+            return .reject(
+                WireError(.malformedMessage, "PUBLISH has 2 + 4×k frames (k = 1…\(maxEventsPerPublish)), got \(n)"),
+                eventIDFrame: echo)
         }
+        return .publish(events: events)
+    }
+
+    /// Checks one event of a well-formed PUBLISH, its id frame at `idFrame`: nil if
+    /// it may be stored, else the `.reject` to answer for this event alone.
+    public static func checkEvent(_ frames: some FrameSequence, at idFrame: Int, maxPayloadBytes: Int) -> Decision? {
+        let idLength = frames.withFrame(idFrame) { $0.count }
         guard idLength > 0 else {
             return .reject(WireError(.missingEventID, "the event id frame is empty"), eventIDFrame: nil)
         }
         guard idLength <= BrokerLimits.maxEventIDBytes else {
             return .reject(WireError(.tooLarge, "the event id has \(idLength) bytes; at most 64"), eventIDFrame: nil)
         }
-        if let e = frames.withFrame(offset + 3, { Topic.validatePublishable($0) }) {
-            return .reject(e, eventIDFrame: echo)
+        if let e = frames.withFrame(idFrame + 1, { Topic.validatePublishable($0) }) {
+            return .reject(e, eventIDFrame: idFrame)
         }
-        let headers = frames.withFrame(offset + 4) { $0.count }
+        let headers = frames.withFrame(idFrame + 2) { $0.count }
         guard headers <= BrokerLimits.maxHeadersBytes else {
             return .reject(
-                WireError(.tooLarge, "the headers frame has \(headers) bytes; at most 65536"), eventIDFrame: echo)
+                WireError(.tooLarge, "the headers frame has \(headers) bytes; at most 65536"), eventIDFrame: idFrame)
         }
-        let payload = frames.withFrame(offset + 5) { $0.count }
+        let payload = frames.withFrame(idFrame + 3) { $0.count }
         guard payload <= maxPayloadBytes else {
             return .reject(
-                WireError(.tooLarge, "the payload has \(payload) bytes; at most \(maxPayloadBytes)"), eventIDFrame: echo
-            )
+                WireError(.tooLarge, "the payload has \(payload) bytes; at most \(maxPayloadBytes)"),
+                eventIDFrame: idFrame)
         }
-        return .publish
+        return nil
+    }
+
+    /// `decide` and, for a single-event PUBLISH, `checkEvent`: the whole verdict on
+    /// a plain request (tests, tools).
+    public static func decideSingle(_ frames: some FrameSequence, offset: Int, maxPayloadBytes: Int) -> Decision {
+        let d = decide(frames, offset: offset, maxPayloadBytes: maxPayloadBytes)
+        guard case .publish(1) = d else { return d }
+        return checkEvent(frames, at: offset + 2, maxPayloadBytes: maxPayloadBytes) ?? d
+    }
+
+    /// One (event id, seq) pair of an ACK.
+    public struct Ack: Equatable, Sendable {
+        public var eventID: [UInt8]
+        public var seq: UInt64
+        public init(eventID: [UInt8], seq: UInt64) {
+            self.eventID = eventID
+            self.seq = seq
+        }
     }
 
     /// A broker reply, as a client reads it.
     public enum Reply: Equatable, Sendable {
-        case ack(eventID: [UInt8], seq: UInt64)
+        /// One or more events stored: each id with its seq.
+        case acks([Ack])
         case error(WireError, eventID: [UInt8]?)
     }
 
     public static func ackFrames(eventID: [UInt8], seq: UInt64) -> [[UInt8]] {
         [WireProtocol.versionBytes, ackCommand, eventID, BigEndian.bytes(seq)]
+    }
+
+    public static func ackFrames(_ acks: [Ack]) -> [[UInt8]] {
+        [WireProtocol.versionBytes, ackCommand] + acks.flatMap { [$0.eventID, BigEndian.bytes($0.seq)] }
     }
 
     public static func errorFrames(_ error: WireError, context: [[UInt8]] = []) -> [[UInt8]] {
@@ -98,8 +151,13 @@ public enum IngestCodec {
     public static func decodeReply(_ frames: [[UInt8]]) -> Reply? {
         guard frames.count >= 2, frames[0] == WireProtocol.versionBytes else { return nil }
         if frames[1] == ackCommand {
-            guard frames.count == 4, let seq = BigEndian.uint64(frames[3]) else { return nil }
-            return .ack(eventID: frames[2], seq: seq)
+            guard frames.count >= 4, frames.count % 2 == 0 else { return nil }
+            var acks: [Ack] = []
+            for i in stride(from: 2, to: frames.count, by: 2) {
+                guard let seq = BigEndian.uint64(frames[i + 1]) else { return nil }
+                acks.append(Ack(eventID: frames[i], seq: seq))
+            }
+            return .acks(acks)
         }
         if frames[1] == errorCommand {
             guard frames.count >= 4, let code = WireErrorCode(frame: frames[2]) else { return nil }
