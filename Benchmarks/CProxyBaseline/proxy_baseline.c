@@ -181,8 +181,8 @@ int metro_bench_latency(const char *publish, const char *events, uint64_t count,
     return 0;
 }
 
-int metro_bench_acked(const char *ingest, uint64_t count, int window, int batch, uint64_t rate, size_t size,
-                      double *seconds, int64_t *latencies) {
+int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int window, int batch, uint64_t rate,
+                      size_t size, double *seconds, int64_t *latencies) {
     void *ctx = zmq_ctx_new();
     void *d = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
@@ -206,7 +206,7 @@ int metro_bench_acked(const char *ingest, uint64_t count, int window, int batch,
             zmq_send(d, "metro/1", 7, ZMQ_SNDMORE);
             zmq_send(d, "PUBLISH", 7, ZMQ_SNDMORE);
             for (uint64_t j = 0; j < k; j++) {
-                int n = snprintf(id, sizeof id, "b%llu", (unsigned long long)next);
+                int n = snprintf(id, sizeof id, "b%llu", (unsigned long long)(id_base + next));
                 sent_at[next] = now_ns();
                 zmq_send(d, id, (size_t)n, ZMQ_SNDMORE);
                 zmq_send(d, "bench.acked", 11, ZMQ_SNDMORE);
@@ -231,7 +231,7 @@ int metro_bench_acked(const char *ingest, uint64_t count, int window, int batch,
                 if (zmq_msg_size(&m) > 1 && zmq_msg_size(&m) < sizeof id) {
                     memcpy(id, (char *)zmq_msg_data(&m) + 1, zmq_msg_size(&m) - 1);
                     id[zmq_msg_size(&m) - 1] = 0;
-                    index = atol(id);
+                    index = atol(id) - (long)id_base;
                 }
                 if (index >= 0 && (uint64_t)index < count && latencies && acked < count)
                     latencies[acked] = now_ns() - sent_at[index];

@@ -204,13 +204,14 @@ print("| acknowledged publish, 100 B, fsync=always | events | events/s | CPU µs
 print("|---|---|---|---|---|---|---|---|")
 // Window 256 twice: one event per PUBLISH (the plain dialog), and batches of up
 // to 64 events per PUBLISH (§4.2.1, what the MetroKit Publisher does).
-for (window, batch, count) in [(1, 1, 2_000), (256, 1, ackedEvents), (256, 64, ackedEvents)] {
+let ackedRows = CommandLine.arguments.contains("--batched-only") ? [(256, 64, ackedEvents)] : [(1, 1, 2_000), (256, 1, ackedEvents), (256, 64, ackedEvents)]
+for (window, batch, count) in ackedRows {
     let b = try Target.broker()
     var latencies = [Int64](repeating: 0, count: count)
     var seconds = 0.0
     let before = b.cpuSeconds
     let rc = metro_bench_acked(
-        b.endpoints["ingest"]!, UInt64(count), Int32(window), Int32(batch), 0, payloadSize, &seconds, &latencies)
+        b.endpoints["ingest"]!, 0, UInt64(count), Int32(window), Int32(batch), 0, payloadSize, &seconds, &latencies)
     let cpu = b.cpuSeconds - before
     let stats = try? brokerStats(b.endpoints["consume"]!)
     let fsyncs = stats?.fsyncs ?? 0
@@ -251,7 +252,7 @@ if wanted("latency") {
             if name.contains("ACK") {
                 var elapsed = 0.0
                 let rc = metro_bench_acked(
-                    t.endpoints["ingest"]!, UInt64(count), 256, 1, UInt64(rate), payloadSize, &elapsed, &latencies)
+                    t.endpoints["ingest"]!, 0, UInt64(count), 256, 1, UInt64(rate), payloadSize, &elapsed, &latencies)
                 if rc != 0 { received = 0 }
             } else {
                 _ = metro_bench_latency(
@@ -286,4 +287,26 @@ if wanted("memory") && rssEvents > 0 {
     print("| broker RSS, fire-and-forget 100 B, fsync=interval | events published | RSS MiB |")
     print("|---|---|---|")
     for (n, rss) in rows { print(String(format: "| | %llu | %.1f |", n, rss)) }
+
+    // Acknowledged events carry ids: the dedupe window (protocol.md §4.2.3) grows
+    // until it holds `dedupe.maxEntries` (10^6 by default) ids, then stays flat.
+    let ackedRSSEvents = option("--rss-acked-events", 3_000_000)
+    if ackedRSSEvents > 0 {
+        let a = try Target.broker(fsync: "always")
+        let step = max(ackedRSSEvents / 6, 1)
+        var ackedRows: [(UInt64, Double)] = [(0, a.residentMiB)]
+        var done: UInt64 = 0
+        while done < UInt64(ackedRSSEvents) {
+            var seconds = 0.0
+            _ = metro_bench_acked(
+                a.endpoints["ingest"]!, done, UInt64(step), 256, 64, 0, payloadSize, &seconds, nil)
+            done += UInt64(step)
+            ackedRows.append((done, a.residentMiB))
+        }
+        a.stop()
+        print("")
+        print("| broker RSS, acknowledged 100 B in batches, fsync=always | events published | RSS MiB |")
+        print("|---|---|---|")
+        for (n, rss) in ackedRows { print(String(format: "| | %llu | %.1f |", n, rss)) }
+    }
 }
