@@ -19,6 +19,16 @@ func record(_ seq: UInt64, time: UInt64 = 0, payload: Int = 10) -> JournalRecord
         topic: Array("t.x".utf8), headers: [], payload: [UInt8](repeating: UInt8(seq & 0xff), count: payload))
 }
 
+/// Where the records of a segment file end (zero-filled space may follow).
+func recordsEnd(_ path: String) throws -> Int {
+    let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    var end = 8
+    while case .record(let size, _, _) = bytes.withUnsafeBytes({
+        JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[end...]))
+    }) { end += size }
+    return end
+}
+
 func allRecords(_ j: Journal) throws -> [JournalRecord] {
     var out: [JournalRecord] = []
     try j.forEachRecord { out.append($0) }
@@ -72,10 +82,9 @@ func allRecords(_ j: Journal) throws -> [JournalRecord] {
             try j.close()
             path = j.segmentPaths.last!
         }
-        // Cut the file in the middle of the last record.
-        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
+        // Cut the file in the middle of the last record (dropping the zero fill after it).
         let handle = FileHandle(forWritingAtPath: path)!
-        try handle.truncate(atOffset: UInt64(size - 5))
+        try handle.truncate(atOffset: UInt64(try recordsEnd(path) - 5))
         try handle.close()
 
         let j = try Journal(directory: dir.path)

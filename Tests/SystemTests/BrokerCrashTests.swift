@@ -90,9 +90,14 @@ extension BrokerSystemTests {
             try FileManager.default.contentsOfDirectory(atPath: broker.journalPath)
                 .filter { $0.hasSuffix(".seg") }.sorted().last)
         let path = broker.journalPath + "/" + segment
-        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        // The records end before the file does (zero-filled space follows them).
+        let file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        var end = 8
+        while case .record(let size, _, _) = file.withUnsafeBytes({
+            JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[end...]))
+        }) { end += size }
         let handle = try #require(FileHandle(forWritingAtPath: path))
-        try handle.truncate(atOffset: UInt64(size - 7))
+        try handle.truncate(atOffset: UInt64(end - 7))
         try handle.close()
 
         try broker.restart()

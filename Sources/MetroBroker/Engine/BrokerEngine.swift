@@ -97,6 +97,8 @@ public final class BrokerEngine: @unchecked Sendable {
         options.maxRecordBytes = JournalRecord.size(
             id: BrokerLimits.maxEventIDBytes, topic: Topic.maxBytes, headers: BrokerLimits.maxHeadersBytes,
             payload: maxPayloadBytes)
+        // Zero fill only makes fdatasync cheaper: without fsyncs it is wasted writes.
+        if configuration.journal.fsync == .never { options.zeroFillBytes = 0 }
         journal = try Journal(directory: configuration.dataDir, options: options, logger: logger)
         reservation = try SequenceReservation(directory: configuration.dataDir)
         groupStore = GroupStore(directory: configuration.dataDir)
@@ -168,7 +170,7 @@ public final class BrokerEngine: @unchecked Sendable {
         controlWrite = fds[1]
         try restoreGroups()
         if let syncer {
-            journal.retire = { data, index in syncer.retire(dataFD: data, indexFD: index) }
+            journal.attach(syncer)
         }
     }
 
@@ -267,9 +269,7 @@ public final class BrokerEngine: @unchecked Sendable {
             return
         }
         let token = acks.flushed(writtenSeq: journal.writtenSeq)
-        syncer?.request(
-            token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD,
-            notify: acks.waitingCount > 0)
+        syncer?.request(token: token, for: journal, notify: acks.waitingCount > 0)
         if configuration.journal.fsync != .always { sendAcks(upTo: token) }
     }
 
@@ -277,7 +277,7 @@ public final class BrokerEngine: @unchecked Sendable {
         logger.info("broker stopping: flushing the journal")
         try? journal.flush()
         let token = acks.flushed(writtenSeq: journal.writtenSeq)
-        syncer?.request(token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD)
+        syncer?.request(token: token, for: journal)
         syncer?.stop()
         sendAcks(upTo: token)
         if !groups.isEmpty { saveGroups() }

@@ -58,9 +58,12 @@ extension Journal {
         try flush()
         for seg in segments where seg.records > 0 && seg.lastTime >= since {
             let data = try MappedFile(path: seg.dataPath)
+            // Up to the records' end: past it lies zero-filled space, which the
+            // syncer may be cutting off a just-sealed segment while we read.
+            let end = Int(min(Int64(data.bytes.count), seg.size))
             var offset = JournalSegment.magic.count
-            while offset < data.bytes.count {
-                let rest = UnsafeRawBufferPointer(rebasing: data.bytes[offset...])
+            while offset < end {
+                let rest = UnsafeRawBufferPointer(rebasing: data.bytes[offset..<end])
                 guard case .record(let size, _, let time) = JournalRecord.probe(rest) else { break }
                 if time >= since, let r = JournalRecord(decoding: rest) { body(r) }
                 offset += size

@@ -8,12 +8,16 @@ import MetroProtocol
 /// The broker's journal: segmented, append-only files of checksummed records in
 /// one folder, with a sidecar index per segment (format: protocol.md Appendix B).
 ///
-/// Appends go into one large buffer; `flush()` writes it with one `write(2)` per
-/// file (group commit). Durability is not this type's job: when a segment is
-/// sealed, its file descriptors go to `retire` (the `JournalSyncer` fsyncs and
-/// closes them off the broker's thread), and the syncer fsyncs the active file.
-/// Opening a journal recovers it: the active segment is scanned, a torn or
-/// corrupt tail is cut off, and its index is rebuilt.
+/// Appends go into one large buffer; `flush()` writes it with one write per file
+/// (group commit): a `pwrite` at the records' end into the data file, which keeps
+/// zero-filled space ahead of that end (`ZeroFill`: syncs after overwrites of
+/// synced zeros are data-only and cheaper than after appends), and an append to
+/// the index. Durability is not this type's job: when a segment is sealed, it goes
+/// to `retire` (the `JournalSyncer` fsyncs it, cuts its zero tail, writes its
+/// seal entry and closes it off the broker's thread: `SealedSegment`), and the
+/// syncer fsyncs the active file. Opening a journal recovers it: the active
+/// segment is scanned, a torn or corrupt tail is cut off (a zero tail is kept: it
+/// is zero-filled space), and its index is rebuilt.
 ///
 /// Threading: owned by the broker's loop thread; no method is thread-safe.
 public final class Journal {
@@ -24,6 +28,11 @@ public final class Journal {
         public var retentionAgeNanoseconds: UInt64 = 0
         /// The largest record `append` must take (sizes the write buffer).
         public var maxRecordBytes: Int = 2 << 20
+        /// Zero-filled space kept ahead of the write position in the active segment
+        /// (`ZeroFill`); 0 turns zero fill off (every write appends).
+        public var zeroFillBytes: Int64 = 2 << 20
+        /// Most zeros written after one flush (bounds the time a flush spends on them).
+        public var zeroFillSliceBytes: Int64 = 256 << 10
         public init() {}
     }
 
@@ -32,7 +41,8 @@ public final class Journal {
         public var segments = 0
         public var records = 0
         public var lastSeq: UInt64 = 0
-        /// Bytes cut off the end of the active segment (a torn or corrupt tail).
+        /// Bytes cut off the end of a segment (a torn or corrupt tail). Zero bytes
+        /// after the last record are zero-filled space, not counted.
         public var truncatedBytes: Int64 = 0
     }
 
@@ -49,18 +59,28 @@ public final class Journal {
     let indexBuffer: UnsafeMutableRawPointer
     let indexCapacity: Int
     var indexBuffered = 0
+    /// Zeros to copy from when filling (`zeroBufferBytes` of them).
+    let zeroBuffer: UnsafeMutableRawPointer
+    let zeroBufferBytes = 256 << 10
 
     /// The last seq appended (0 if none).
     public private(set) var lastSeq: UInt64 = 0
     /// The last seq handed to the OS by `flush`.
     public private(set) var writtenSeq: UInt64 = 0
-    /// Bytes written since open (data and index).
+    /// Bytes written since open (data and index; zero fill not counted).
     public private(set) var bytesWritten: UInt64 = 0
+    /// Flushes whose data landed on synced zeros (the fast path) / past them (appends).
+    public internal(set) var writesOnZeroFill: UInt64 = 0
+    public internal(set) var writesPastZeroFill: UInt64 = 0
+    /// Zero bytes written ahead of the data since open.
+    public internal(set) var zeroFillBytesWritten: UInt64 = 0
     public internal(set) var recovery = RecoveryReport()
-    /// Takes the (data, index) descriptors of a sealed segment: must fsync and close them.
-    public var retire: (Int32, Int32) -> Void = { data, index in
-        Glibc.close(data); Glibc.close(index)
-    }
+    /// Takes a sealed segment: must seal and close it (`SealedSegment.sealAndClose`).
+    /// `attach` points it at the syncer; without one, the journal seals inline.
+    public var retire: (SealedSegment) -> Void
+    /// Reports the zero fill that is durable; set by `attach`.
+    private(set) var syncer: JournalSyncer?
+    var zeroFill: ZeroFill
     /// Called with the number of segments removed by retention.
     public var onRetention: (Int) -> Void = { _ in }
 
@@ -75,15 +95,32 @@ public final class Journal {
         buffer = .allocate(byteCount: bufferCapacity, alignment: 16)
         indexCapacity = (bufferCapacity / JournalRecord.headerBytes + 1) * JournalSegment.indexEntryBytes
         indexBuffer = .allocate(byteCount: indexCapacity, alignment: 16)
+        zeroBuffer = .allocate(byteCount: zeroBufferBytes, alignment: 4096)
+        zeroBuffer.initializeMemory(as: UInt8.self, repeating: 0, count: zeroBufferBytes)
+        // Without zero fill every write appends, and ext4 orders appended data before
+        // the size that covers it: sealing needs no sync then (fsync=never).
+        let syncsSeal = options.zeroFillBytes > 0
+        retire = { segment in segment.sealAndClose(sync: { fd in if syncsSeal { FileIO.sync(fd) } }) }
+        zeroFill = ZeroFill(
+            segmentBase: 0, writtenEnd: 0, fileSize: 0, limit: 0, leadBytes: 0, sliceBytes: 0)
         try FileIO.makeDirectory(directory)
         try recover()
         lastSeq = recovery.lastSeq
         writtenSeq = lastSeq
+        try prefill()
+    }
+
+    /// Routes sealed segments to `syncer` and learns from it which zeros are durable.
+    /// Call before the loop starts.
+    public func attach(_ syncer: JournalSyncer) {
+        self.syncer = syncer
+        retire = { syncer.retire($0) }
     }
 
     deinit {
         buffer.deallocate()
         indexBuffer.deallocate()
+        zeroBuffer.deallocate()
         if dataFD >= 0 { Glibc.close(dataFD) }
         if indexFD >= 0 { Glibc.close(indexFD) }
     }
@@ -92,6 +129,8 @@ public final class Journal {
     public var activeDataFD: Int32 { dataFD }
     public var activeIndexFD: Int32 { indexFD }
     public var segmentCount: Int { segments.count }
+    /// The active segment's bytes handed to the OS (its records' end in the file).
+    var writtenSize: Int64 { segments[segments.count - 1].size - Int64(buffered) }
     /// Bytes on disk, data and index, after the next flush.
     public var totalBytes: Int64 { segments.reduce(0) { $0 + $1.diskBytes } }
 
@@ -142,23 +181,34 @@ public final class Journal {
         }
     }
 
-    /// Hands the buffered records to the OS (one write per file). Cheap when empty.
+    /// Hands the buffered records to the OS (one write per file), then tops up the
+    /// zero fill by at most one slice. Cheap when empty.
     public func flush() throws(JournalError) {
         guard buffered > 0 else { return }
         let seg = segments[segments.count - 1]
-        try FileIO.writeAll(dataFD, UnsafeRawBufferPointer(start: buffer, count: buffered), path: seg.dataPath)
+        if let syncer { zeroFill.synced(syncer.durableZeroFill) }
+        if zeroFill.isReady(upTo: seg.size) { writesOnZeroFill += 1 } else { writesPastZeroFill += 1 }
+        try FileIO.pwriteAll(
+            dataFD, UnsafeRawBufferPointer(start: buffer, count: buffered), at: seg.size - Int64(buffered),
+            path: seg.dataPath)
         try FileIO.writeAll(
             indexFD, UnsafeRawBufferPointer(start: indexBuffer, count: indexBuffered), path: seg.indexPath)
         bytesWritten += UInt64(buffered + indexBuffered)
         buffered = 0
         indexBuffered = 0
         writtenSeq = lastSeq
+        zeroFill.wrote(upTo: seg.size)
+        if let slice = zeroFill.nextSlice(writtenEnd: seg.size) { writeZeros(slice) }
     }
 
     /// Seals the active segment and starts `<nextBase>.seg`.
     func roll(nextBase: UInt64) throws(JournalError) {
         try flush()
-        retire(dataFD, indexFD)
+        let seg = segments[segments.count - 1]
+        retire(
+            SealedSegment(
+                dataFD: dataFD, indexFD: indexFD, size: seg.size, records: seg.records, dataPath: seg.dataPath,
+                indexPath: seg.indexPath))
         dataFD = -1
         indexFD = -1
         try createSegment(base: nextBase)
@@ -168,12 +218,14 @@ public final class Journal {
     func createSegment(base: UInt64) throws(JournalError) {
         let seg = JournalSegment(base: base, directory: directory, size: Int64(JournalSegment.magic.count), records: 0)
         dataFD = try FileIO.open(seg.dataPath, flags: O_WRONLY | O_CREAT | O_TRUNC)
-        try FileIO.writeAll(dataFD, JournalSegment.magic, path: seg.dataPath)
+        try FileIO.pwriteAll(dataFD, JournalSegment.magic, at: 0, path: seg.dataPath)
         indexFD = try FileIO.open(seg.indexPath, flags: O_WRONLY | O_CREAT | O_TRUNC)
         segments.append(seg)
+        startZeroFill(seg, fileSize: seg.size)
     }
 
     /// Flushes, fsyncs and closes the active files (after the syncer has stopped).
+    /// The active data file keeps its zero-filled space for the next open.
     public func close() throws(JournalError) {
         try flush()
         if dataFD >= 0 { FileIO.sync(dataFD); Glibc.close(dataFD); dataFD = -1 }

@@ -10,7 +10,9 @@ import MetroProtocol
 /// searches, never a scan from the start) and then reads segment files in chunks
 /// of `chunkBytes` with `pread`, crossing into the next segment at the end of one.
 /// It only reads what the journal has handed to the OS (`Journal.writtenSeq`), so
-/// the broker calls it after its batch flush. A segment removed by retention under
+/// the broker calls it after its batch flush, and never reads past the written end
+/// of a segment: the active data file continues with zero-filled space, which a
+/// read must not mistake for (and cache as) the records still in the buffer. A segment removed by retention under
 /// a cursor is skipped (its events are gone for everyone).
 ///
 /// Threading: owned by the broker's loop thread, like the journal.
@@ -42,13 +44,15 @@ final class JournalCursor {
                 base = seg.base
                 offset = Int64(JournalSegment.magic.count)
             }
-            if offset >= seg.size || seg.records == 0 {
-                guard i + 1 < journal.segments.count else { return nil }
+            let isActive = i == journal.segments.count - 1
+            let end = isActive ? journal.writtenSize : seg.size
+            if offset >= end || seg.records == 0 {
+                guard !isActive else { return nil }
                 base = journal.segments[i + 1].base
                 offset = Int64(JournalSegment.magic.count)
                 continue
             }
-            guard let (record, size) = try read(seg, at: offset) else { return nil }
+            guard let (record, size) = try read(seg, end: end, at: offset) else { return nil }
             guard record.seq <= limit else { return nil }
             offset += Int64(size)
             return record
@@ -65,8 +69,8 @@ final class JournalCursor {
         return lo < segments.count ? lo : nil
     }
 
-    /// Decodes the record at `at` in `seg`, reading a new chunk when needed.
-    private func read(_ seg: JournalSegment, at: Int64) throws(JournalError) -> (JournalRecord, Int)? {
+    /// Decodes the record at `at` in `seg`, reading a new chunk (never past `end`) when needed.
+    private func read(_ seg: JournalSegment, end: Int64, at: Int64) throws(JournalError) -> (JournalRecord, Int)? {
         if fd < 0 || fdBase != seg.base {
             if fd >= 0 { Glibc.close(fd) }
             fd = try FileIO.open(seg.dataPath, flags: O_RDONLY)
@@ -98,9 +102,9 @@ final class JournalCursor {
                     }
                 }
             }
-            guard attempt < 2, at < seg.size else { return nil }
+            guard attempt < 2, at < end else { return nil }
             chunk = try FileIO.pread(
-                fd, count: Int(min(Int64(max(need, Self.chunkBytes)), seg.size - at)), at: at, path: seg.dataPath)
+                fd, count: Int(min(Int64(max(need, Self.chunkBytes)), end - at)), at: at, path: seg.dataPath)
             chunkStart = at
         }
         return nil

@@ -11,14 +11,21 @@ import Synchronization
 /// The loop calls `request(token:dataFD:indexFD:)` after each flush; the syncer
 /// fsyncs (coalescing requests that pile up while it syncs: group commit), then
 /// publishes the token as `durableToken` and writes a byte to `wakeFD`, which the
-/// loop polls. Sealed segments come through `retire`: synced and closed first.
+/// loop polls. Sealed segments come through `retire`: sealed (synced, cut to size,
+/// seal entry written: `SealedSegment`) and closed first, in the order they came.
 /// With the `interval` policy it also syncs at least every `interval`.
+///
+/// A request also carries the journal's zero-fill mark (`ZeroFill`): the zeros
+/// written before the request are on disk once that fdatasync returns, and the
+/// syncer then publishes the mark as `durableZeroFill`. The syncer never writes
+/// the active file; it only syncs it.
 public final class JournalSyncer: @unchecked Sendable {
     private struct Pending {
         var token: UInt64 = 0
         var dataFD: Int32 = -1
         var indexFD: Int32 = -1
-        var retired: [(Int32, Int32)] = []
+        var zeroFill = ZeroFill.Mark.none
+        var retired: [SealedSegment] = []
         var stopping = false
         /// Whether the loop waits for the wake (it has ACKs queued).
         var notify = false
@@ -32,6 +39,7 @@ public final class JournalSyncer: @unchecked Sendable {
     private let durable = Atomic<UInt64>(0)
     private let syncCount = Atomic<UInt64>(0)
     private let syncNanos = Atomic<UInt64>(0)
+    private let durableFill = Mutex(ZeroFill.Mark.none)
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
     /// Read end: becomes readable when `durableToken` moved. Non-blocking.
@@ -60,6 +68,8 @@ public final class JournalSyncer: @unchecked Sendable {
     public var fsyncs: UInt64 { syncCount.load(ordering: .relaxed) }
     /// Time spent inside fdatasync, in nanoseconds (divide by `fsyncs` for the mean). Any thread.
     public var fsyncNanoseconds: UInt64 { syncNanos.load(ordering: .relaxed) }
+    /// The zero-fill mark of the last request whose fdatasync has returned. Any thread.
+    var durableZeroFill: ZeroFill.Mark { durableFill.withLock { $0 } }
 
     public func start() {
         let t = Thread { [self] in run() }
@@ -68,28 +78,44 @@ public final class JournalSyncer: @unchecked Sendable {
         t.start()
     }
 
-    /// Asks for everything written so far (tagged `token`, growing) to be made durable.
-    /// Under the `interval` policy the syncer is not woken: it syncs on its timer,
-    /// and waking it for every batch only to find the sync not yet due cost a
-    /// context switch per batch, which showed in fan-out latency on 2 cores.
+    /// Asks for everything `journal` has written so far (tagged `token`, growing) to
+    /// be made durable. Loop thread, after `journal.flush()`. Under the `interval`
+    /// policy the syncer is not woken: it syncs on its timer, and waking it for
+    /// every batch only to find the sync not yet due cost a context switch per
+    /// batch, which showed in fan-out latency on 2 cores.
     ///
     /// `notify`: write to `wakeFD` once this token is durable. The loop asks only
     /// when ACKs wait for it; fire-and-forget traffic under `always` would
     /// otherwise wake the loop once per fsync for nothing.
+    public func request(token: UInt64, for journal: Journal, notify: Bool = true) {
+        request(
+            token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD,
+            zeroFill: journal.zeroFillMark, notify: notify)
+    }
+
+    /// `request(token:for:notify:)` given the descriptors alone: without telling
+    /// the syncer about zero fill (the journal's writes then never count as
+    /// landing on synced zeros).
     public func request(token: UInt64, dataFD: Int32, indexFD: Int32, notify: Bool = true) {
+        request(token: token, dataFD: dataFD, indexFD: indexFD, zeroFill: .none, notify: notify)
+    }
+
+    /// `zeroFill` is published as `durableZeroFill` once `dataFD`'s fdatasync has returned.
+    func request(token: UInt64, dataFD: Int32, indexFD: Int32, zeroFill: ZeroFill.Mark, notify: Bool) {
         condition.lock()
         pending.token = max(pending.token, token)
         pending.notify = pending.notify || notify
         pending.dataFD = dataFD
         pending.indexFD = indexFD
+        pending.zeroFill = zeroFill
         if interval == nil { condition.signal() }
         condition.unlock()
     }
 
-    /// Takes a sealed segment's descriptors: they are synced, then closed, by the syncer.
-    public func retire(dataFD: Int32, indexFD: Int32) {
+    /// Takes a sealed segment: the syncer seals it, then closes its descriptors.
+    public func retire(_ segment: SealedSegment) {
         condition.lock()
-        pending.retired.append((dataFD, indexFD))
+        pending.retired.append(segment)
         condition.signal()
         condition.unlock()
     }
@@ -148,14 +174,15 @@ public final class JournalSyncer: @unchecked Sendable {
             pending.notify = false
             condition.unlock()
 
-            for (data, index) in work.retired {
-                timedSync(data); timedSync(index)
-                Glibc.close(data); Glibc.close(index)
-            }
+            for segment in work.retired { segment.sealAndClose(sync: timedSync) }
             if !work.retired.isEmpty { FileIO.syncDirectory(directory) }
-            if work.dataFD >= 0 && work.token > syncedToken {
+            // A data file retired in this round was synced (and closed) by its seal.
+            let retiredNow = work.retired.contains { $0.dataFD == work.dataFD }
+            if work.dataFD >= 0 && work.token > syncedToken && !retiredNow {
                 timedSync(work.dataFD)
                 lastSync = ContinuousClock.now
+                // Every zero the loop wrote before this request is on disk now.
+                durableFill.withLock { $0 = work.zeroFill }
             }
             if work.token > syncedToken {
                 syncedToken = work.token
