@@ -8,7 +8,7 @@ import Synchronization
 /// Makes the journal durable on its own thread, so that `fdatasync` never stalls
 /// the broker's loop (libzmq-from-swift.md: an inline sync costs the loop ~30%).
 ///
-/// The loop calls `request(token:dataFD:indexFD:)` after each flush; the syncer
+/// The loop calls `request(token:for:)` after each flush; the syncer
 /// fsyncs (coalescing requests that pile up while it syncs: group commit), then
 /// publishes the token as `durableToken` and writes a byte to `wakeFD`, which the
 /// loop polls. Sealed segments come through `retire`: sealed (synced, cut to size,
