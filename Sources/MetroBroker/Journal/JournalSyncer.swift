@@ -93,21 +93,22 @@ public final class JournalSyncer: @unchecked Sendable {
             zeroFill: journal.zeroFillMark, notify: notify)
     }
 
-    /// `request(token:for:notify:)` given the descriptors alone: without telling
-    /// the syncer about zero fill (the journal's writes then never count as
-    /// landing on synced zeros).
+    /// `request(token:for:notify:)` given the descriptors alone. It leaves the
+    /// zero-fill mark of earlier requests pending: a mark stays true for any later
+    /// sync of its file, and one of an older segment is ignored by the journal.
     public func request(token: UInt64, dataFD: Int32, indexFD: Int32, notify: Bool = true) {
-        request(token: token, dataFD: dataFD, indexFD: indexFD, zeroFill: .none, notify: notify)
+        request(token: token, dataFD: dataFD, indexFD: indexFD, zeroFill: nil, notify: notify)
     }
 
-    /// `zeroFill` is published as `durableZeroFill` once `dataFD`'s fdatasync has returned.
-    func request(token: UInt64, dataFD: Int32, indexFD: Int32, zeroFill: ZeroFill.Mark, notify: Bool) {
+    /// `zeroFill` (if given) is published as `durableZeroFill` once `dataFD`'s
+    /// fdatasync has returned.
+    func request(token: UInt64, dataFD: Int32, indexFD: Int32, zeroFill: ZeroFill.Mark?, notify: Bool) {
         condition.lock()
         pending.token = max(pending.token, token)
         pending.notify = pending.notify || notify
         pending.dataFD = dataFD
         pending.indexFD = indexFD
-        pending.zeroFill = zeroFill
+        if let zeroFill { pending.zeroFill = zeroFill }
         if interval == nil { condition.signal() }
         condition.unlock()
     }
