@@ -234,8 +234,11 @@ for (window, batch, count) in ackedRows {
 // (the ACK waits for the fsync; delivery to subscribers does not).
 if wanted("latency") {
     let seconds = option("--latency-seconds", 5)
+    let latencyRounds = option("--latency-rounds", 3)
     print("")
-    print("| latency, 100 B, \(seconds) s per row | rate/s | p50 µs | p99 µs | p99.9 µs | max µs | received |")
+    print(
+        "| latency, 100 B, \(seconds) s per row, median of \(latencyRounds) alternating rounds | rate/s | p50 µs | p99 µs | p99.9 µs | max µs | received (min) |"
+    )
     print("|---|---|---|---|---|---|---|")
     let targets: [(String, () throws -> Target)] = [
         ("zmq_proxy (baseline), publish→delivery", { try Target.proxy() }),
@@ -244,69 +247,77 @@ if wanted("latency") {
         ("broker fsync=always, acknowledged window 256, publish→ACK", { try Target.broker(fsync: "always") }),
     ]
     for rate in [10_000, 50_000] {
-        for (name, start) in targets {
-            let count = rate * seconds
-            let t = try start()
-            var latencies = [Int64](repeating: 0, count: count)
-            var received = UInt64(count)
-            if name.contains("ACK") {
-                var elapsed = 0.0
-                let rc = metro_bench_acked(
-                    t.endpoints["ingest"]!, 0, UInt64(count), 256, 1, UInt64(rate), payloadSize, &elapsed, &latencies)
-                if rc != 0 { received = 0 }
-            } else {
-                _ = metro_bench_latency(
-                    t.endpoints["publish"]!, t.endpoints["events"]!, UInt64(count), UInt64(rate),
-                    payloadSize, &latencies, &received)
+        // [target][round] = (p50, p99, p99.9, max, received)
+        var results = [[(Double, Double, Double, Double, UInt64)]](repeating: [], count: targets.count)
+        for _ in 0..<latencyRounds {
+            for (i, (name, start)) in targets.enumerated() {
+                let count = rate * seconds
+                let t = try start()
+                var latencies = [Int64](repeating: 0, count: count)
+                var received = UInt64(count)
+                if name.contains("ACK") {
+                    var elapsed = 0.0
+                    let rc = metro_bench_acked(
+                        t.endpoints["ingest"]!, 0, UInt64(count), 256, 1, UInt64(rate), payloadSize, &elapsed,
+                        &latencies)
+                    if rc != 0 { received = 0 }
+                } else {
+                    _ = metro_bench_latency(
+                        t.endpoints["publish"]!, t.endpoints["events"]!, UInt64(count), UInt64(rate),
+                        payloadSize, &latencies, &received)
+                }
+                t.stop()
+                let got = Array(latencies.prefix(Int(received)))
+                results[i].append(
+                    (percentile(got, 0.5), percentile(got, 0.99), percentile(got, 0.999), percentile(got, 1.0), received))
             }
-            t.stop()
-            let got = Array(latencies.prefix(Int(received)))
+        }
+        for (i, (name, _)) in targets.enumerated() {
+            let r = results[i]
             print(
                 String(
-                    format: "| %@ | %d | %.0f | %.0f | %.0f | %.0f | %llu |", name, rate, percentile(got, 0.5),
-                    percentile(got, 0.99), percentile(got, 0.999), percentile(got, 1.0), received))
+                    format: "| %@ | %d | %.0f | %.0f | %.0f | %.0f | %llu |", name, rate, median(r.map(\.0)),
+                    median(r.map(\.1)), median(r.map(\.2)), median(r.map(\.3)), r.map(\.4).min()!))
         }
     }
 }
 
 // 4. The broker's resident memory while its journal grows: it must stay flat
 // (the journal is on disk, the dedupe window and queues are bounded).
+/// Publishes `total` events in `steps` calls of `publish(done, step)` and prints
+/// the broker's RSS after each.
+func residentMemory(_ title: String, _ target: Target, total: Int, steps: Int, publish: (UInt64, Int) -> Void) {
+    let step = max(total / steps, 1)
+    var rows: [(UInt64, Double)] = [(0, target.residentMiB)]
+    var done: UInt64 = 0
+    while done < UInt64(total) {
+        publish(done, step)
+        done += UInt64(step)
+        rows.append((done, target.residentMiB))
+    }
+    target.stop()
+    print("")
+    print("| \(title) | events published | RSS MiB |")
+    print("|---|---|---|")
+    for (n, rss) in rows { print(String(format: "| | %llu | %.1f |", n, rss)) }
+}
+
 let rssEvents = option("--rss-events", 10_000_000)
 if wanted("memory") && rssEvents > 0 {
     let b = try Target.broker(fsync: "interval")
-    let step = max(rssEvents / 10, 1)
-    var rows: [(UInt64, Double)] = [(0, b.residentMiB)]
-    var sent: UInt64 = 0
-    while sent < UInt64(rssEvents) {
+    residentMemory("broker RSS, fire-and-forget 100 B, fsync=interval", b, total: rssEvents, steps: 10) { _, step in
         _ = throughput(b, count: step)
-        sent += UInt64(step)
-        rows.append((sent, b.residentMiB))
     }
-    b.stop()
-    print("")
-    print("| broker RSS, fire-and-forget 100 B, fsync=interval | events published | RSS MiB |")
-    print("|---|---|---|")
-    for (n, rss) in rows { print(String(format: "| | %llu | %.1f |", n, rss)) }
-
     // Acknowledged events carry ids: the dedupe window (protocol.md §4.2.3) grows
     // until it holds `dedupe.maxEntries` (10^6 by default) ids, then stays flat.
     let ackedRSSEvents = option("--rss-acked-events", 3_000_000)
     if ackedRSSEvents > 0 {
         let a = try Target.broker(fsync: "always")
-        let step = max(ackedRSSEvents / 6, 1)
-        var ackedRows: [(UInt64, Double)] = [(0, a.residentMiB)]
-        var done: UInt64 = 0
-        while done < UInt64(ackedRSSEvents) {
+        residentMemory(
+            "broker RSS, acknowledged 100 B in batches, fsync=always", a, total: ackedRSSEvents, steps: 6
+        ) { done, step in
             var seconds = 0.0
-            _ = metro_bench_acked(
-                a.endpoints["ingest"]!, done, UInt64(step), 256, 64, 0, payloadSize, &seconds, nil)
-            done += UInt64(step)
-            ackedRows.append((done, a.residentMiB))
+            _ = metro_bench_acked(a.endpoints["ingest"]!, done, UInt64(step), 256, 64, 0, payloadSize, &seconds, nil)
         }
-        a.stop()
-        print("")
-        print("| broker RSS, acknowledged 100 B in batches, fsync=always | events published | RSS MiB |")
-        print("|---|---|---|")
-        for (n, rss) in ackedRows { print(String(format: "| | %llu | %.1f |", n, rss)) }
     }
 }
