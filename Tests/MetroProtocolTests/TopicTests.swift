@@ -59,4 +59,29 @@ import Testing
             #expect(doc.contains("| \(code.rawValue) | \(code.name) |"), "protocol.md §3.2 lacks \(code)")
         }
     }
+
+    /// The broker's one-pass fast path accepts exactly the valid topics that do not
+    /// start with '$' (edge cases, then random strings over the interesting bytes).
+    @Test func fastPathAgreesWithTheGrammar() {
+        func agree(_ bytes: [UInt8]) {
+            let fast = bytes.withUnsafeBytes { Topic.isPlainWellFormed($0) }
+            let full = Topic.validate(bytes) == nil && bytes.first != Topic.reservedPrefix
+            #expect(fast == full, "\(bytes)")
+            let publishable = Topic.validatePublishable(bytes) == nil
+            let expected = Topic.validate(bytes) == nil
+                && (bytes.first != Topic.reservedPrefix || bytes.starts(with: Array(Topic.registryPrefix.utf8)))
+            #expect(publishable == expected, "\(bytes)")
+        }
+        for text in ["", ".", "a", "a.", ".a", "a..b", "a.b", "A-z_0.9", "$x", "$registry.up", "$metro.heartbeat", "a b"] {
+            agree(Array(text.utf8))
+        }
+        agree([UInt8](repeating: 97, count: 255))
+        agree([UInt8](repeating: 97, count: 256))
+        let alphabet = Array("aZ9_-.$ \u{7f}".utf8) + [0, 0xC3, 0xA9]
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let n = Int.random(in: 0...6, using: &rng)
+            agree((0..<n).map { _ in alphabet.randomElement(using: &rng)! })
+        }
+    }
 }

@@ -14,6 +14,7 @@ extension Array: FrameSequence where Element == [UInt8] {
 }
 
 extension FrameSequence {
+    @inlinable
     func frameEquals(_ index: Int, _ expected: [UInt8]) -> Bool {
         withFrame(index) { raw in
             guard raw.count == expected.count else { return false }

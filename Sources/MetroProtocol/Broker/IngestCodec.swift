@@ -61,6 +61,7 @@ public enum IngestCodec {
 
     /// Validates the shape of a request whose version frame is at `offset` (1 behind
     /// a ROUTER's routing id). Touches no allocation on the accepting path.
+    @inlinable
     public static func decide(_ frames: some FrameSequence, offset: Int, maxPayloadBytes: Int) -> Decision {
         let n = frames.frameCount - offset
         guard n >= 1 else { return .reject(WireError(.malformedMessage, "empty request"), eventIDFrame: nil) }
@@ -85,6 +86,7 @@ public enum IngestCodec {
 
     /// Checks one event of a well-formed PUBLISH, its id frame at `idFrame`: nil if
     /// it may be stored, else the `.reject` to answer for this event alone.
+    @inlinable
     public static func checkEvent(_ frames: some FrameSequence, at idFrame: Int, maxPayloadBytes: Int) -> Decision? {
         let idLength = frames.withFrame(idFrame) { $0.count }
         guard idLength > 0 else {

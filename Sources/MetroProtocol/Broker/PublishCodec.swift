@@ -13,6 +13,7 @@ public enum PublishCodec {
     }
 
     /// nil when the message is a valid fire-and-forget publish.
+    @inlinable
     public static func check(_ frames: some FrameSequence, maxPayloadBytes: Int) -> DropCause? {
         let n = frames.frameCount
         guard n == 2 || n == 3 else { return .malformed }
