@@ -12,8 +12,6 @@ extension BrokerEngine {
     // (the event's envelope).
     static let ingestCapacity = 3 + 4 * IngestCodec.maxEventsPerPublish
     private static let envelopeSlot = ingestCapacity
-    /// Unflushed events that justify starting an fsync in the middle of a drain.
-    static let earlyCommitEvents: UInt64 = 64
 
     /// Reads up to `batchLimit` requests without blocking.
     func drainIngest() throws {
@@ -50,15 +48,6 @@ extension BrokerEngine {
                         try accept(now: now, idFrame: idFrame, batch: batch)
                     }
                 }
-            }
-            // Group commit: once enough events wait and the disk is idle, start its
-            // fsync now rather than after the whole drain, so that the sync of these
-            // events overlaps with the reading of the next ones (otherwise the two
-            // take turns). While an fsync runs, events accumulate for the next one.
-            if let syncer, journal.lastSeq &- journal.writtenSeq >= Self.earlyCommitEvents,
-                syncer.durableToken == acks.flushToken
-            {
-                try endBatch()
             }
         }
     }
