@@ -246,7 +246,8 @@ if wanted("latency") {
         ("broker fsync=always, publish→delivery", { try Target.broker(fsync: "always") }),
         ("broker fsync=always, acknowledged window 256, publish→ACK", { try Target.broker(fsync: "always") }),
     ]
-    for rate in [10_000, 50_000] {
+    let rates = option("--latency-rate", 0) > 0 ? [option("--latency-rate", 0)] : [10_000, 50_000]
+    for rate in rates {
         // [target][round] = (p50, p99, p99.9, max, received)
         var results = [[(Double, Double, Double, Double, UInt64)]](repeating: [], count: targets.count)
         for _ in 0..<latencyRounds {

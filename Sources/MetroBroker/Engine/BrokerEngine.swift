@@ -71,6 +71,10 @@ public final class BrokerEngine: @unchecked Sendable {
     let consumeBuffer = MultipartBuffer(capacity: 8 + ReplayCodec.maxPrefixes)
     let maxPayloadBytes: Int
     let batchLimit = 1024
+    /// When held journal bytes must be written at the latest (0: none held); see `endBatch`.
+    var flushDeadline: UInt64 = 0
+    static let flushDelayNs: UInt64 = 1_000_000
+    static let heldFlushBytes = 64 << 10
 
     private let stopping = Atomic<Bool>(false)
     private let controlRead: Int32
@@ -217,6 +221,7 @@ public final class BrokerEngine: @unchecked Sendable {
             var wait = nextHeartbeat > now ? Int((nextHeartbeat - now) / 1_000_000) + 1 : 0
             if !replays.isEmpty { wait = replaysHaveWork ? 0 : min(wait, 5) }
             if !groups.isEmpty { wait = groupsHaveWork ? 0 : min(wait, Int(Self.groupTickNs / 1_000_000)) }
+            if flushDeadline != 0 { wait = min(wait, flushDeadline > now ? Int((flushDeadline - now) / 1_000_000) + 1 : 0) }
             do {
                 try poller.poll(timeoutMilliseconds: wait)
                 if poller.isReadable(publishItem) { try drainPublish() }
@@ -261,8 +266,22 @@ public final class BrokerEngine: @unchecked Sendable {
     }
 
     /// Flushes the batch to the journal, then ACKs what the fsync policy allows.
-    func endBatch() throws {
+    ///
+    /// A small batch that nobody waits for (no ACK queued, no replay or group
+    /// reading the journal) is held up to `flushDelayNs` and written with what
+    /// follows: at 10k events/s that is one write per millisecond instead of two
+    /// per event, and the loop is back in poll (letting the I/O thread send) sooner.
+    /// `force`: write now (a replay or a group is about to read the journal).
+    func endBatch(force: Bool = false) throws {
         guard journal.lastSeq > journal.writtenSeq else { return }
+        if !force && acks.waitingCount == 0 && replays.isEmpty && groups.isEmpty
+            && journal.bufferedBytes < Self.heldFlushBytes
+        {
+            let now = clock()
+            if flushDeadline == 0 { flushDeadline = now &+ Self.flushDelayNs }
+            if now < flushDeadline { return }
+        }
+        flushDeadline = 0
         do {
             try journal.flush()
         } catch {

@@ -129,6 +129,8 @@ public final class Journal {
     public var activeDataFD: Int32 { dataFD }
     public var activeIndexFD: Int32 { indexFD }
     public var segmentCount: Int { segments.count }
+    /// Record bytes appended but not yet handed to the OS.
+    public var bufferedBytes: Int { buffered }
     /// The active segment's bytes handed to the OS (its records' end in the file).
     var writtenSize: Int64 { segments[segments.count - 1].size - Int64(buffered) }
     /// Bytes on disk, data and index, after the next flush.

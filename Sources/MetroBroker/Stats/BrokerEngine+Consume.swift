@@ -7,6 +7,8 @@ import ZeroMQ
 /// Loop thread only.
 extension BrokerEngine {
     func drainConsume() throws {
+        // REPLAY, JOIN and STATS read the journal's written end: no held writes.
+        try endBatch(force: true)
         let buffer = consumeBuffer
         var n = 0
         while n < batchLimit, try buffer.receive(from: consume) {
