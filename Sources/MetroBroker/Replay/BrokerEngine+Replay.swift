@@ -78,11 +78,19 @@ extension BrokerEngine {
                     finished.append(session.key)
                 }
             case .done(let last):
-                send(
-                    to: consume,
-                    [session.key.routingID] + ReplayCodec.caughtUpFrames(id: session.key.id, lastSeq: last),
-                    onDrop: .replyUnroutable)
-                finished.append(session.key)
+                // CAUGHT-UP is what closes the client's fill: at a full queue it
+                // waits for the next turn like an event, it is never dropped.
+                let frames = [session.key.routingID] + ReplayCodec.caughtUpFrames(id: session.key.id, lastSeq: last)
+                do {
+                    if try consume.trySend(multipart: frames) {
+                        finished.append(session.key)
+                    } else {
+                        session.blocked = true
+                    }
+                } catch {
+                    counters.drop(.replyUnroutable)
+                    finished.append(session.key)
+                }
             case .gone:
                 finished.append(session.key)
             }
