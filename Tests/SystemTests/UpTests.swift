@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import ZeroMQ
 
@@ -8,15 +9,25 @@ import Glibc
 
 /// `metro up`: the broker and the registry as supervised children.
 @Suite(.serialized) struct UpTests {
-    /// Free loopback endpoints, found by binding port 0 and releasing it.
+    /// Free loopback endpoints for a process that must be told its ports up front.
+    /// Not "bind port 0 and release it": another test binding `:*` at the same
+    /// moment can be handed the released port (seen once: `metro up` never got
+    /// ready). Ports below the kernel's ephemeral range (32768-60999 here) are
+    /// never handed out by a port-0 bind, so they come from there: a block per
+    /// process (by pid) and a counter within it, each checked bindable first.
     func freeEndpoints(_ n: Int) throws -> [String] {
         let ctx = try Context(defaultLingerMilliseconds: 0)
-        return try (0..<n).map { _ in
+        var found: [String] = []
+        while found.count < n {
+            let port = TestPorts.next()
+            let endpoint = "tcp://127.0.0.1:\(port)"
             let s = try ctx.socket(.rep)
-            let e = try s.bindResolved("tcp://127.0.0.1:*")
-            try s.unbind(e)
-            return e
+            if (try? s.bind(endpoint)) != nil { found.append(endpoint) }
+            s.close()
         }
+        // `ctx` terminates when it goes out of scope: zmq_ctx_term waits for the I/O
+        // thread to close the listeners (closing is asynchronous, docs/operations.md).
+        return found
     }
 
     func readyLines(_ p: MetroProcess) -> [String] { p.stdoutLines.filter { $0.hasPrefix("ready ") } }
@@ -65,5 +76,19 @@ import Glibc
         #expect(up.waitForExit(timeout: .seconds(20)) == 0)
         try waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
         #expect(pids(matching: "registry --endpoint \(e[4])").isEmpty)
+    }
+}
+
+/// Ports for tests that need fixed ones: 20000-31999, 40 per process by pid, so
+/// parallel test processes and ephemeral (port 0) binds never meet.
+enum TestPorts {
+    private static let counter = Mutex(0)
+
+    static func next() -> Int {
+        let base = 20_000 + Int(getpid() % 300) * 40
+        return counter.withLock { n in
+            defer { n += 1 }
+            return base + n % 40
+        }
     }
 }
