@@ -82,7 +82,7 @@ struct BrokerRunCommand: AsyncParsableCommand {
 
         let group = ServiceGroup(
             configuration: .init(
-                services: services.map { .init(service: $0) },
+                services: services.map { .init(service: $0) } + [SupervisorWatch(logger: logger).configuration],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

@@ -50,7 +50,10 @@ struct RegistryCommand: AsyncParsableCommand {
         logger.info("registry listening", metadata: ["endpoint": "\(server.endpoint)", "broker": "\(broker ?? "none")"])
         let group = ServiceGroup(
             configuration: .init(
-                services: [server, ReadyLine(fields: ["endpoint": server.endpoint])], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [
+                    .init(service: server), .init(service: ReadyLine(fields: ["endpoint": server.endpoint])),
+                    SupervisorWatch(logger: logger).configuration,
+                ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

@@ -42,7 +42,8 @@ import Glibc
         }
     }
 
-    @Test func restartsAKilledChildAndStopsEverythingOnSIGTERM() throws {
+    /// `metro up` on fixed free ports in a fresh folder, once both children are ready.
+    func startUp() throws -> (up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory) {
         let dir = try TemporaryDirectory()
         let e = try freeEndpoints(6)
         let config = dir.url.appendingPathComponent("broker.yaml").path
@@ -63,7 +64,12 @@ import Glibc
             Issue.record("metro up not ready; stdout: \(up.stdoutLines), stderr: \(up.stderrText)")
             throw error
         }
+        return (up, data, e[4], dir)
+    }
 
+    @Test func restartsAKilledChildAndStopsEverythingOnSIGTERM() throws {
+        let (up, data, registry, dir) = try startUp()
+        _ = dir
         let brokers = pids(matching: "broker --data-dir \(data)/broker")
         #expect(brokers.count == 1)
         kill(brokers[0], SIGKILL)
@@ -75,7 +81,20 @@ import Glibc
         up.kill(SIGTERM)
         #expect(up.waitForExit(timeout: .seconds(20)) == 0)
         try waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
-        #expect(pids(matching: "registry --endpoint \(e[4])").isEmpty)
+        #expect(pids(matching: "registry --endpoint \(registry)").isEmpty)
+    }
+
+    /// A supervisor killed with -9 leaves no orphans holding its ports: the
+    /// children see their parent change and stop gracefully.
+    @Test func childrenStopWhenTheSupervisorIsKilled() throws {
+        let (up, data, registry, dir) = try startUp()
+        _ = dir
+        #expect(pids(matching: "broker --data-dir \(data)/broker").count == 1)
+        up.kill(SIGKILL)
+        _ = up.waitForExit()
+        try waitFor("the orphaned children stopped") {
+            pids(matching: "--data-dir \(data)/broker").isEmpty && pids(matching: "registry --endpoint \(registry)").isEmpty
+        }
     }
 }
 

@@ -46,6 +46,9 @@ final class Supervisor: Service, @unchecked Sendable {
             let process = Process()
             process.executableURL = executable
             process.arguments = child.arguments
+            // The child stops by itself if this process dies, even by -9 (SupervisorWatch).
+            process.environment = ProcessInfo.processInfo.environment.merging(
+                [SupervisorWatch.environmentKey: "\(getpid())"]) { _, new in new }
             let exited = AsyncStream<Int32>.makeStream()
             process.terminationHandler = { p in
                 exited.continuation.yield(p.terminationStatus)
