@@ -204,7 +204,10 @@ print("| acknowledged publish, 100 B, fsync=always | events | events/s | CPU µs
 print("|---|---|---|---|---|---|---|---|")
 // Window 256 twice: one event per PUBLISH (the plain dialog), and batches of up
 // to 64 events per PUBLISH (§4.2.1, what the MetroKit Publisher does).
-let ackedRows = CommandLine.arguments.contains("--batched-only") ? [(256, 64, ackedEvents)] : [(1, 1, 2_000), (256, 1, ackedEvents), (256, 64, ackedEvents)]
+let ackedBatch = option("--batch", 64)
+let ackedRows =
+    CommandLine.arguments.contains("--batched-only")
+    ? [(256, ackedBatch, ackedEvents)] : [(1, 1, 2_000), (256, 1, ackedEvents), (256, ackedBatch, ackedEvents)]
 for (window, batch, count) in ackedRows {
     let b = try Target.broker()
     var latencies = [Int64](repeating: 0, count: count)
