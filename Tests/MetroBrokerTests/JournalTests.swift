@@ -35,6 +35,15 @@ func allRecords(_ j: Journal) throws -> [JournalRecord] {
     return out
 }
 
+/// Opens a journal, appends records 1...`records`, closes it: the path of its
+/// last segment (the set-up of the recovery tests).
+func closedJournal(records: Int, _ open: () throws -> Journal) throws -> String {
+    let j = try open()
+    for s in 1...records { try j.append(record(UInt64(s))) }
+    try j.close()
+    return j.segmentPaths.last!
+}
+
 @Suite struct JournalTests {
     @Test func appendFlushReopen() throws {
         let dir = try TempDir()
@@ -75,13 +84,7 @@ func allRecords(_ j: Journal) throws -> [JournalRecord] {
 
     @Test func aTornTailIsCutAndTheSeqResumes() throws {
         let dir = try TempDir()
-        let path: String
-        do {
-            let j = try Journal(directory: dir.path)
-            for s in 1...10 { try j.append(record(UInt64(s))) }
-            try j.close()
-            path = j.segmentPaths.last!
-        }
+        let path = try closedJournal(records: 10) { try Journal(directory: dir.path) }
         // Cut the file in the middle of the last record (dropping the zero fill after it).
         let handle = FileHandle(forWritingAtPath: path)!
         try handle.truncate(atOffset: UInt64(try recordsEnd(path) - 5))
@@ -99,13 +102,7 @@ func allRecords(_ j: Journal) throws -> [JournalRecord] {
 
     @Test func aCorruptRecordEndsTheJournal() throws {
         let dir = try TempDir()
-        let path: String
-        do {
-            let j = try Journal(directory: dir.path)
-            for s in 1...10 { try j.append(record(UInt64(s))) }
-            try j.close()
-            path = j.segmentPaths.last!
-        }
+        let path = try closedJournal(records: 10) { try Journal(directory: dir.path) }
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         let recordSize = record(1).encoded.count
         bytes[8 + 5 * recordSize + 40] ^= 0xff  // inside record 6's body

@@ -49,17 +49,9 @@ import Testing
         }
     }
 
-    /// A journal in `dir` holding records 1...`records`, closed; the path of its segment.
-    func closedJournal(_ dir: TempDir, records: Int) throws -> String {
-        let j = try journal(dir)
-        for s in 1...records { try j.append(record(UInt64(s))) }
-        try j.close()
-        return j.segmentPaths[0]
-    }
-
     @Test func recordsThenAZeroTailRecoverCleanly() throws {
         let dir = try TempDir()
-        let path = try closedJournal(dir, records: 20)
+        let path = try closedJournal(records: 20) { try journal(dir) }
         let end = try recordsEnd(path)
         #expect(try fileSize(path) >= 2 << 20)  // the zero fill outlives a clean close
         try write([UInt8](repeating: 0, count: 100_000), to: path, at: try fileSize(path))
@@ -76,7 +68,7 @@ import Testing
 
     @Test func aTornRecordFollowedByZerosIsCutAndCounted() throws {
         let dir = try TempDir()
-        let path = try closedJournal(dir, records: 10)
+        let path = try closedJournal(records: 10) { try journal(dir) }
         // Record 11 half-written over the zero fill: its last byte present is payload (11).
         let torn = Array(record(11).encoded.dropLast(3))
         #expect(torn.last == 11)
@@ -94,7 +86,7 @@ import Testing
 
     @Test func aLostPageBeforeLaterRecordsEndsTheLogThere() throws {
         let dir = try TempDir()
-        let path = try closedJournal(dir, records: 10)
+        let path = try closedJournal(records: 10) { try journal(dir) }
         // A crash kept a later page of a write but not the one before it: a zero
         // length where record 11 should start, then record 12's bytes.
         let end = try recordsEnd(path)

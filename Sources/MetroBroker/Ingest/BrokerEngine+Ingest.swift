@@ -63,14 +63,10 @@ extension BrokerEngine {
             counters.deduplicated &+= 1
             // Its original is durable (ACK now), in a requested flush, or in this batch.
             let ack = PendingAck(seq: seq, routingCount: routing.count, batch: batch)
+            // Queued otherwise: behind a flush requested with a wake (its original's
+            // own ACK waited on it), or in this batch.
             if acks.duplicate(ack, seq: seq, attaching: attachment) {
                 sendAck(seq: seq, routing: routing, eventID: eventID)
-            } else {
-                // Its original's flush was requested with a wake (the original's own ACK
-                // waited on it), so this is belt and braces: the syncer wakes the loop
-                // for a requested token even if it is already durable.
-                syncer?.request(
-                    token: acks.flushToken, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD, notify: true)
             }
             return
         }

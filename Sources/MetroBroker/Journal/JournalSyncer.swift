@@ -87,28 +87,15 @@ public final class JournalSyncer: @unchecked Sendable {
     /// `notify`: write to `wakeFD` once this token is durable. The loop asks only
     /// when ACKs wait for it; fire-and-forget traffic under `always` would
     /// otherwise wake the loop once per fsync for nothing.
+    /// The journal's zero-fill mark is published as `durableZeroFill` once its data
+    /// file's fdatasync has returned.
     public func request(token: UInt64, for journal: Journal, notify: Bool = true) {
-        request(
-            token: token, dataFD: journal.activeDataFD, indexFD: journal.activeIndexFD,
-            zeroFill: journal.zeroFillMark, notify: notify)
-    }
-
-    /// `request(token:for:notify:)` given the descriptors alone. It leaves the
-    /// zero-fill mark of earlier requests pending: a mark stays true for any later
-    /// sync of its file, and one of an older segment is ignored by the journal.
-    public func request(token: UInt64, dataFD: Int32, indexFD: Int32, notify: Bool = true) {
-        request(token: token, dataFD: dataFD, indexFD: indexFD, zeroFill: nil, notify: notify)
-    }
-
-    /// `zeroFill` (if given) is published as `durableZeroFill` once `dataFD`'s
-    /// fdatasync has returned.
-    func request(token: UInt64, dataFD: Int32, indexFD: Int32, zeroFill: ZeroFill.Mark?, notify: Bool) {
         condition.lock()
         pending.token = max(pending.token, token)
         pending.notify = pending.notify || notify
-        pending.dataFD = dataFD
-        pending.indexFD = indexFD
-        if let zeroFill { pending.zeroFill = zeroFill }
+        pending.dataFD = journal.activeDataFD
+        pending.indexFD = journal.activeIndexFD
+        pending.zeroFill = journal.zeroFillMark
         if interval == nil { condition.signal() }
         condition.unlock()
     }

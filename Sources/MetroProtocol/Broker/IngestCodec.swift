@@ -138,7 +138,7 @@ public enum IngestCodec {
     }
 
     public static func ackFrames(eventID: [UInt8], seq: UInt64) -> [[UInt8]] {
-        [WireProtocol.versionBytes, ackCommand, eventID, BigEndian.bytes(seq)]
+        ackFrames([Ack(eventID: eventID, seq: seq)])
     }
 
     public static func ackFrames(_ acks: [Ack]) -> [[UInt8]] {
