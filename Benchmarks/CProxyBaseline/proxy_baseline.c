@@ -181,8 +181,23 @@ int metro_bench_latency(const char *publish, const char *events, uint64_t count,
     return 0;
 }
 
-int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int window, int batch, uint64_t rate,
-                      size_t size, double *seconds, int64_t *latencies) {
+/// The seq-less index of an event id "b<n>" (`id` points at the id's bytes), or -1.
+static long id_index(const char *id, size_t length, uint64_t id_base, uint64_t count) {
+    char text[32];
+    if (length < 2 || length >= sizeof text || id[0] != 'b') return -1;
+    memcpy(text, id + 1, length - 1);
+    text[length - 1] = 0;
+    long index = atol(text) - (long)id_base;
+    return index >= 0 && (uint64_t)index < count ? index : -1;
+}
+
+static void put_u32(unsigned char *at, uint32_t v) {
+    at[0] = (unsigned char)(v >> 24), at[1] = (unsigned char)(v >> 16), at[2] = (unsigned char)(v >> 8),
+    at[3] = (unsigned char)v;
+}
+
+int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int window, int batch, int packed,
+                      uint64_t rate, size_t size, double *seconds, int64_t *latencies) {
     void *ctx = zmq_ctx_new();
     void *d = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
@@ -195,6 +210,9 @@ int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int 
     int64_t start = now_ns();
     char id[32];
     if (batch < 1) batch = 1;
+    // A packed event: u8 id length, id, u8 topic length, topic, u32 headers length
+    // (0), u32 payload length, payload.
+    unsigned char *packet = malloc((size_t)batch * (size + 64));
     while (acked < count) {
         // Send what the window allows, in PUBLISHes of up to `batch` events (§4.2.1).
         while (next < count && next - acked < (uint64_t)window) {
@@ -204,6 +222,24 @@ int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int 
             if (k > (uint64_t)batch) k = (uint64_t)batch;
             if (rate) k = 1;
             zmq_send(d, "metro/1", 7, ZMQ_SNDMORE);
+            if (packed) {
+                size_t at = 0;
+                for (uint64_t j = 0; j < k; j++) {
+                    int n = snprintf(id, sizeof id, "b%llu", (unsigned long long)(id_base + next));
+                    sent_at[next] = now_ns();
+                    packet[at++] = (unsigned char)n;
+                    memcpy(packet + at, id, (size_t)n), at += (size_t)n;
+                    packet[at++] = 11;
+                    memcpy(packet + at, "bench.acked", 11), at += 11;
+                    put_u32(packet + at, 0), at += 4;
+                    put_u32(packet + at, (uint32_t)size), at += 4;
+                    memcpy(packet + at, payload, size), at += size;
+                    next++;
+                }
+                zmq_send(d, "PUBLISH-PACKED", 14, ZMQ_SNDMORE);
+                zmq_send(d, packet, at, 0);
+                continue;
+            }
             zmq_send(d, "PUBLISH", 7, ZMQ_SNDMORE);
             for (uint64_t j = 0; j < k; j++) {
                 int n = snprintf(id, sizeof id, "b%llu", (unsigned long long)(id_base + next));
@@ -221,20 +257,26 @@ int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int 
             if (next < count && rate) continue;
             break;  // 2 s without an ACK: give up
         }
-        // Reply: ["metro/1"]["ACK"]([id][seq])+: frames 2, 4, ... are ids.
+        // Reply: ["metro/1"]["ACK"]([id][seq])+: frames 2, 4, ... are ids; or
+        // ["metro/1"]["ACK-PACKED"][(u8 length, id, u64 seq)+].
         zmq_msg_t m;
         zmq_msg_init(&m);
-        int frame = 0;
+        int frame = 0, packed_reply = 0;
         while (zmq_msg_recv(&m, d, ZMQ_DONTWAIT) >= 0) {
-            if (frame >= 2 && frame % 2 == 0) {
-                long index = -1;
-                if (zmq_msg_size(&m) > 1 && zmq_msg_size(&m) < sizeof id) {
-                    memcpy(id, (char *)zmq_msg_data(&m) + 1, zmq_msg_size(&m) - 1);
-                    id[zmq_msg_size(&m) - 1] = 0;
-                    index = atol(id) - (long)id_base;
+            const char *data = zmq_msg_data(&m);
+            size_t length = zmq_msg_size(&m);
+            if (frame == 1) packed_reply = length == 10 && memcmp(data, "ACK-PACKED", 10) == 0;
+            if (frame == 2 && packed_reply) {
+                for (size_t at = 0; at < length;) {
+                    size_t n = (unsigned char)data[at];
+                    long index = id_index(data + at + 1, n, id_base, count);
+                    if (index >= 0 && latencies && acked < count) latencies[acked] = now_ns() - sent_at[index];
+                    acked++;
+                    at += 1 + n + 8;
                 }
-                if (index >= 0 && (uint64_t)index < count && latencies && acked < count)
-                    latencies[acked] = now_ns() - sent_at[index];
+            } else if (frame >= 2 && frame % 2 == 0 && !packed_reply) {
+                long index = id_index(data, length, id_base, count);
+                if (index >= 0 && latencies && acked < count) latencies[acked] = now_ns() - sent_at[index];
                 acked++;
             }
             frame++;
@@ -245,6 +287,7 @@ int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int 
     *seconds = (double)(now_ns() - start) / 1e9;
     free(sent_at);
     free(payload);
+    free(packet);
     zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
     zmq_close(d);
     zmq_ctx_term(ctx);

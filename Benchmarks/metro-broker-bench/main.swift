@@ -205,16 +205,20 @@ print("|---|---|---|---|---|---|---|---|")
 // Window 256 twice: one event per PUBLISH (the plain dialog), and batches of up
 // to 64 events per PUBLISH (§4.2.1, what the MetroKit Publisher does).
 let ackedBatch = option("--batch", 64)
+// Then the same batches packed into one frame (§4.2.6, PUBLISH-PACKED).
 let ackedRows =
     CommandLine.arguments.contains("--batched-only")
-    ? [(256, ackedBatch, ackedEvents)] : [(1, 1, 2_000), (256, 1, ackedEvents), (256, ackedBatch, ackedEvents)]
-for (window, batch, count) in ackedRows {
+    ? [(256, ackedBatch, false, ackedEvents), (256, ackedBatch, true, ackedEvents)]
+    : [(1, 1, false, 2_000), (256, 1, false, ackedEvents), (256, ackedBatch, false, ackedEvents),
+       (256, ackedBatch, true, ackedEvents)]
+for (window, batch, packed, count) in ackedRows {
     let b = try Target.broker()
     var latencies = [Int64](repeating: 0, count: count)
     var seconds = 0.0
     let before = b.cpuSeconds
     let rc = metro_bench_acked(
-        b.endpoints["ingest"]!, 0, UInt64(count), Int32(window), Int32(batch), 0, payloadSize, &seconds, &latencies)
+        b.endpoints["ingest"]!, 0, UInt64(count), Int32(window), Int32(batch), packed ? 1 : 0, 0, payloadSize,
+        &seconds, &latencies)
     let cpu = b.cpuSeconds - before
     let stats = try? brokerStats(b.endpoints["consume"]!)
     let fsyncs = stats?.fsyncs ?? 0
@@ -223,7 +227,7 @@ for (window, batch, count) in ackedRows {
     print(
         String(
             format: "| window %d, %@%@ | %d | %.0f | %.2f | %.0f | %.0f | %.1f | %.0f |", window,
-            batch == 1 ? "1 event per PUBLISH" : "batches of \(batch) per PUBLISH", rc == 0 ? "" : " (incomplete)", count, Double(count) / seconds, cpu / Double(count) * 1e6,
+            batch == 1 ? "1 event per PUBLISH" : packed ? "batches of \(batch) per PUBLISH-PACKED" : "batches of \(batch) per PUBLISH", rc == 0 ? "" : " (incomplete)", count, Double(count) / seconds, cpu / Double(count) * 1e6,
             percentile(latencies, 0.5), percentile(latencies, 0.99), Double(count) / Double(max(fsyncs, 1)),
             fsyncMicros))
 }
@@ -262,7 +266,7 @@ if wanted("latency") {
                 if name.contains("ACK") {
                     var elapsed = 0.0
                     let rc = metro_bench_acked(
-                        t.endpoints["ingest"]!, 0, UInt64(count), 256, 1, UInt64(rate), payloadSize, &elapsed,
+                        t.endpoints["ingest"]!, 0, UInt64(count), 256, 1, 0, UInt64(rate), payloadSize, &elapsed,
                         &latencies)
                     if rc != 0 { received = 0 }
                 } else {
@@ -318,10 +322,11 @@ if wanted("memory") && rssEvents > 0 {
     if ackedRSSEvents > 0 {
         let a = try Target.broker(fsync: "always")
         residentMemory(
-            "broker RSS, acknowledged 100 B in batches, fsync=always", a, total: ackedRSSEvents, steps: 6
+            "broker RSS, acknowledged 100 B in packed batches of 64, fsync=always", a, total: ackedRSSEvents, steps: 6
         ) { done, step in
             var seconds = 0.0
-            _ = metro_bench_acked(a.endpoints["ingest"]!, done, UInt64(step), 256, 64, 0, payloadSize, &seconds, nil)
+            _ = metro_bench_acked(
+                a.endpoints["ingest"]!, done, UInt64(step), 256, 64, 1, 0, payloadSize, &seconds, nil)
         }
     }
 }

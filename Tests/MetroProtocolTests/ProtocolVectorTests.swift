@@ -14,7 +14,7 @@ import Testing
     @Test func allVectorsArePresent() {
         #expect(
             Set(Self.vectors.keys) == [
-                "publish", "ack", "publish-two", "ack-two", "error", "fire-and-forget", "live-event", "heartbeat",
+                "publish", "ack", "publish-two", "ack-two", "publish-packed", "ack-packed", "error", "fire-and-forget", "live-event", "heartbeat",
                 "hello-subscription", "stats", "journal-record", "replay-request", "replay-credit",
                 "replay-event", "replay-caught-up", "replay-error-out-of-range", "group-join", "group-joined",
                 "group-deliver", "group-ack", "group-nak", "group-error-unknown-delivery",
@@ -49,6 +49,20 @@ import Testing
         }
         #expect(e.code == .invalidTopic && id == Array("e-2".utf8))
         #expect(IngestCodec.errorFrames(e, context: [Array("e-2".utf8)]) == (try vector("error")))
+    }
+
+    @Test func packed() throws {
+        let frames = try vector("publish-packed")
+        #expect(IngestCodec.decide(frames, offset: 0, maxPayloadBytes: 1024) == .publishPacked(events: 2))
+        #expect(
+            frames
+                == PackedEvents.frames(publishing: [
+                    .init(eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8), payload: Array("hi".utf8)),
+                    .init(eventID: Array("e-2".utf8), topic: "video.watched", payload: []),
+                ]))
+        #expect(
+            IngestCodec.decodeReply(try vector("ack-packed"))
+                == .acks([.init(eventID: Array("e-1".utf8), seq: 42), .init(eventID: Array("e-2".utf8), seq: 43)]))
     }
 
     @Test func fireAndForget() throws {

@@ -32,7 +32,24 @@ extension BrokerSystemTests {
         ])
         try waitFor("the oversized sender's disconnection") { try broker.stats().disconnects["ingest"] == 1 }
 
+        let packed = bytes("PUBLISH-PACKED")
+        func pack(_ id: [UInt8], _ topic: String, _ payload: [UInt8] = [1]) -> [UInt8] {
+            PackedEvents.frame([IngestCodec.Publish(eventID: id, topic: topic, payload: payload)])
+        }
         let cases: [(String, [[UInt8]], WireErrorCode, [[UInt8]])] = [
+            // PUBLISH-PACKED (§4.2.6): structure first (101, nothing stored), then each event.
+            ("packed: no events frame", [v, packed], .malformedMessage, []),
+            ("packed: two frames", [v, packed, pack(bytes("p-1"), "a.b"), []], .malformedMessage, []),
+            ("packed: empty", [v, packed, []], .malformedMessage, []),
+            ("packed: cut short", [v, packed, Array(pack(bytes("p-2"), "a.b").dropLast())], .malformedMessage, []),
+            ("packed: bytes after", [v, packed, pack(bytes("p-3"), "a.b") + [0]], .malformedMessage, []),
+            ("packed: garbage", [v, packed, [0xff, 0xfe, 0xfd]], .malformedMessage, []),
+            ("packed: missing id", [v, packed, pack([], "a.b")], .missingEventID, []),
+            ("packed: bad topic", [v, packed, pack(bytes("p-4"), "a..b")], .invalidTopic, [bytes("p-4")]),
+            (
+                "packed: payload too large", [v, packed, pack(bytes("p-5"), "a.b", [UInt8](repeating: 0, count: 1025))],
+                .tooLarge, [bytes("p-5")]
+            ),
             ("garbage", [[0xde, 0xad, 0xbe, 0xef]], .unsupportedVersion, []),
             ("old version", [bytes("metro/0"), pub], .unsupportedVersion, []),
             ("no command", [v], .malformedMessage, []),
@@ -67,9 +84,11 @@ extension BrokerSystemTests {
         }
         let ok = try request(on: broker.ingest, [v, pub, bytes("id-ok"), bytes("a.b"), [], [1]])
         #expect(IngestCodec.decodeReply(ok).map { if case .acks = $0 { true } else { false } } == true)
+        let packedOK = try request(on: broker.ingest, [v, packed, pack(bytes("p-ok"), "a.b")])
+        #expect(IngestCodec.decodeReply(packedOK) == .acks([.init(eventID: bytes("p-ok"), seq: 2)]))
         let stats = try broker.stats()
         #expect(stats.rejected == UInt64(cases.count))
-        #expect(stats.acked == 1)
+        #expect(stats.acked == 2 && stats.accepted == 2)
         #expect(broker.stop() == 0)
     }
 
@@ -154,7 +173,7 @@ extension BrokerSystemTests {
                 // Sometimes a plausible prefix, so the deeper checks run too.
                 if i == 0 && Bool.random(using: &rng) { return WireProtocol.versionBytes }
                 if i == 1 && Bool.random(using: &rng) {
-                    return bytes(["PUBLISH", "STATS", "ACK"].randomElement(using: &rng)!)
+                    return bytes(["PUBLISH", "PUBLISH-PACKED", "STATS", "ACK"].randomElement(using: &rng)!)
                 }
                 return (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             }

@@ -153,8 +153,10 @@ extension BrokerSystemTests {
         #expect(single.isEmpty, "an ACK: nothing printed")
         let batch = try DocumentedExample.run(after: "#### 4.2.5", replacing: ["tcp://127.0.0.1:7701": broker.ingest])
         #expect(batch.contains("acked ['batch-0', 'batch-2'] errors {'batch-1': '106'}"))
+        let packed = try DocumentedExample.run(after: "#### 4.2.6", replacing: ["tcp://127.0.0.1:7701": broker.ingest])
+        #expect(packed.contains("acked ['packed-0', 'packed-2'] errors {'packed-1': '106'}"))
         let stats = try broker.stats()
-        #expect(stats.accepted == 3 && stats.rejected == 1 && stats.acked == 3)
+        #expect(stats.accepted == 5 && stats.rejected == 2 && stats.acked == 5)
         #expect(broker.stop() == 0)
     }
 }
@@ -180,6 +182,69 @@ extension BrokerSystemTests {
         #expect(stats.accepted == 2000 && stats.acked == 2000)
         // Far fewer requests than events: the publisher sent batches.
         #expect(stats.received < 2000)
+        #expect(broker.stop() == 0)
+    }
+
+    /// A packed batch (§4.2.6) is checked per event, answered with ACK-PACKED, and
+    /// deduplicated like any other; its events go live as ordinary events.
+    @Test func aPackedBatchIsCheckedPerEventAndStoredOnce() async throws {
+        let broker = try BrokerHarness()
+        let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["packed."]))
+        defer { subscriber.close() }
+        _ = try await subscriber.waitUntilLive()
+        let received = Locked([LiveEvent]())
+        let stream = subscriber.events
+        let collector = Task { for await e in stream { received.withLock { $0.append(e) } } }
+        defer { collector.cancel() }
+        let ctx = try Context(defaultLingerMilliseconds: 0)
+        let dealer = try ctx.socket(.dealer)
+        defer { dealer.close() }
+        try dealer.set(.receiveTimeout(milliseconds: 10_000))
+        try dealer.connect(broker.ingest)
+        var events = (0..<20).map {
+            IngestCodec.Publish(
+                eventID: bytes("k-\($0)"), topic: "packed.t", headers: bytes("{\"n\":\"\($0)\"}"), payload: bytes("\($0)"))
+        }
+        events[5].topic = "packed..bad"
+        var acked: [String: UInt64] = [:]
+        var errors: [String: WireErrorCode] = [:]
+        /// Reads replies until `expected` events are answered; every ACK is packed.
+        func collect(_ expected: Int) throws {
+            var got = 0
+            while got < expected {
+                let reply = try #require(try dealer.receiveMultipart())
+                switch IngestCodec.decodeReply(reply) {
+                case .acks(let acks)?:
+                    #expect(reply[1] == PackedEvents.ackCommand)
+                    for a in acks {
+                        let id = String(decoding: a.eventID, as: UTF8.self)
+                        if let seq = acked[id] { #expect(seq == a.seq) } else { acked[id] = a.seq }
+                    }
+                    got += acks.count
+                case .error(let e, let id?)?:
+                    errors[String(decoding: id, as: UTF8.self)] = e.code
+                    got += 1
+                default:
+                    Issue.record("unexpected reply \(reply)")
+                    return
+                }
+            }
+        }
+        try dealer.send(multipart: PackedEvents.frames(publishing: events))
+        try collect(20)
+        #expect(acked.count == 19 && errors == ["k-5": .invalidTopic])
+        // The same batch again: nothing new is stored, the seqs are the originals.
+        try dealer.send(multipart: PackedEvents.frames(publishing: events))
+        try collect(20)
+        #expect(acked.count == 19)
+        try await eventually("the 19 stored events, live") { received.withLock { $0.count == 19 } }
+        for (i, e) in received.withLock({ $0 }).enumerated() {
+            let n = i < 5 ? i : i + 1
+            #expect(e.topic == "packed.t" && e.payload == bytes("\(n)") && e.headers == bytes("{\"n\":\"\(n)\"}"))
+            #expect(e.seq == acked["k-\(n)"] && e.eventID == bytes("k-\(n)"))
+        }
+        let stats = try broker.stats()
+        #expect(stats.accepted == 19 && stats.deduplicated == 19 && stats.rejected == 2 && stats.acked == 38)
         #expect(broker.stop() == 0)
     }
 

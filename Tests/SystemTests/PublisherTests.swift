@@ -28,11 +28,33 @@ import ZeroMQ
         let publisher = try Publisher(options)
         defer { publisher.close() }
         await #expect(throws: MetroClientError.self) { try await publisher.publish(topic: "a.b", payload: [1]) }
-        // It retried with the same id meanwhile.
+        // It retried with the same id meanwhile: first packed (§4.2.6), then plain.
         var ids = Set<[UInt8]>()
         var count = 0
-        while let frames = try silent.receiveMultipart(dontWait: true) { ids.insert(frames[3]); count += 1 }
+        while let frames = try silent.receiveMultipart(dontWait: true) {
+            if frames[2] == PackedEvents.publishCommand {
+                frames[3].withUnsafeBytes { raw in
+                    var events = PackedEvents.Iterator(raw)
+                    while let e = events.next() { ids.insert([UInt8](e.id)) }
+                }
+            } else {
+                ids.insert(frames[3])
+            }
+            count += 1
+        }
         #expect(count >= 2 && ids.count == 1)
+    }
+
+    @Test func anUnusableEventIDFailsAtOnce() async throws {
+        let silent = try testContext.socket(.router)
+        defer { silent.close() }
+        let publisher = try Publisher(.init(ingest: try silent.bindResolved("tcp://127.0.0.1:*")))
+        defer { publisher.close() }
+        for id in [[], [UInt8](repeating: 65, count: 65)] {
+            await #expect(throws: MetroClientError.self) {
+                try await publisher.publish(topic: "a.b", payload: [1], eventID: id)
+            }
+        }
     }
 
     @Test func closingFailsWaitingPublishes() async throws {

@@ -25,10 +25,12 @@ int metro_bench_latency(const char *publish, const char *events, uint64_t count,
                         int64_t *latencies, uint64_t *received);
 
 /// Acknowledged publish (protocol.md §4.2) through a DEALER with `window` events in
-/// flight, sent `batch` events per PUBLISH at most (§4.2.1; 1 = one per PUBLISH).
+/// flight, sent `batch` events per PUBLISH at most (§4.2.1; 1 = one per PUBLISH);
+/// `packed` sends PUBLISH-PACKED instead, the batch in one frame (§4.2.6).
 /// Event ids are "b<id_base + i>" (distinct bases give distinct ids). `rate` 0 sends as fast as the window allows; otherwise paced, one per PUBLISH. Writes
 /// each publish-to-ACK latency (ns) into `latencies` when not NULL.
-int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int window, int batch, uint64_t rate,
+int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int window, int batch, int packed,
+                      uint64_t rate,
                       size_t size, double *seconds, int64_t *latencies);
 
 /// "4.3.4": the libzmq loaded at run time.

@@ -30,6 +30,8 @@ public final class BrokerEngine: @unchecked Sendable {
         var routingCount: Int
         /// The batch (multi-event PUBLISH) it came in, or 0 for a single event.
         var batch: UInt64
+        /// Whether it came in a PUBLISH-PACKED (§4.2.6): answered with ACK-PACKED.
+        var packed = false
     }
 
     let configuration: BrokerConfiguration
@@ -63,7 +65,7 @@ public final class BrokerEngine: @unchecked Sendable {
     let monitors: [SocketMonitor]
     static let socketNames = ["ingest", "publish", "events", "consume"]
 
-    let ingestBuffer = MultipartBuffer(capacity: BrokerEngine.ingestCapacity, scratch: 1)
+    let ingestBuffer = MultipartBuffer(capacity: BrokerEngine.ingestCapacity, scratch: BrokerEngine.ingestScratch)
     /// The number of the last multi-event PUBLISH (ACK grouping, §4.2.1).
     var lastBatch: UInt64 = 0
     let publishBuffer = MultipartBuffer(capacity: 4, scratch: 1)

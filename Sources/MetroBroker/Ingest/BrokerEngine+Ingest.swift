@@ -8,10 +8,14 @@ extension MultipartBuffer: FrameSequence {
 /// Acknowledged publish on the ingest socket (protocol.md §4.2). Loop thread only.
 extension BrokerEngine {
     // Slots of `ingestBuffer`: 0 routing id, 1 version, 2 command, then four per
-    // event (id, topic, headers, payload) from 3; one scratch slot after them
-    // (the event's envelope).
+    // event (id, topic, headers, payload) from 3, or the packed events frame at 3;
+    // scratch slots after them: the event's envelope, and copies of a packed
+    // event's topic and payload for fan-out.
     static let ingestCapacity = 3 + 4 * IngestCodec.maxEventsPerPublish
+    static let ingestScratch = 3
     private static let envelopeSlot = ingestCapacity
+    private static let packedTopicSlot = ingestCapacity + 1
+    private static let packedPayloadSlot = ingestCapacity + 2
 
     /// Reads up to `batchLimit` requests without blocking.
     func drainIngest() throws {
@@ -31,63 +35,95 @@ extension BrokerEngine {
                 reject(error, eventIDFrame: idFrame)
             case .publish(let events):
                 // Events of one batch may share ACK messages: they carry its number.
-                let batch: UInt64
-                if events > 1 {
-                    lastBatch &+= 1
-                    batch = lastBatch
-                } else {
-                    batch = 0
-                }
+                let ack = PendingAck(seq: 0, routingCount: buffer.size(0), batch: events > 1 ? newBatch() : 0)
                 for k in 0..<events {
                     let idFrame = 3 + 4 * k
                     if case .reject(let error, let echo)? = IngestCodec.checkEvent(
                         buffer, at: idFrame, maxPayloadBytes: maxPayloadBytes)
                     {
                         reject(error, eventIDFrame: echo)
-                    } else {
-                        try accept(now: now, idFrame: idFrame, batch: batch)
+                        continue
                     }
+                    try accept(
+                        now: now, id: buffer.unsafeFrame(idFrame), topic: buffer.unsafeFrame(idFrame + 1),
+                        headers: buffer.unsafeFrame(idFrame + 2), payload: buffer.unsafeFrame(idFrame + 3),
+                        ack: ack, frames: (idFrame + 1, idFrame + 3))
+                }
+            case .publishPacked:
+                // Always a batch: its ACKs travel packed, as many per message as possible.
+                var ack = PendingAck(seq: 0, routingCount: buffer.size(0), batch: newBatch())
+                ack.packed = true
+                var events = PackedEvents.Iterator(buffer.unsafeFrame(3))
+                while let e = events.next() {
+                    if let error = IngestCodec.checkEvent(
+                        id: e.id, topic: e.topic, headersCount: e.headers.count, payloadCount: e.payload.count,
+                        maxPayloadBytes: maxPayloadBytes)
+                    {
+                        reject(error, echo: IngestCodec.echoesID(idLength: e.id.count) ? [UInt8](e.id) : nil)
+                        continue
+                    }
+                    try accept(
+                        now: now, id: e.id, topic: e.topic, headers: e.headers, payload: e.payload, ack: ack,
+                        frames: nil)
                 }
             }
         }
     }
 
-    /// Stores (or deduplicates) the event whose frames start at `idFrame`.
-    private func accept(now: UInt64, idFrame: Int, batch: UInt64) throws {
+    private func newBatch() -> UInt64 {
+        lastBatch &+= 1
+        return lastBatch
+    }
+
+    /// Stores (or deduplicates) one checked event of the request in `ingestBuffer`.
+    /// `ack` carries its batch and form; `frames` are the slots of its topic and
+    /// payload when it came framed (fanned out zero-copy), nil when packed (copied).
+    private func accept(
+        now: UInt64, id eventID: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer,
+        headers: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, ack template: PendingAck,
+        frames: (topic: Int, payload: Int)?
+    ) throws {
         let buffer = ingestBuffer
         let routing = buffer.unsafeFrame(0)
-        let eventID = buffer.unsafeFrame(idFrame)
         let key = DedupeWindow.Key(eventID)
         let attachment = AckLedger<PendingAck>.Attachment(routing, eventID)
+        var ack = template
         if let seq = dedupe.lookup(key, now: now) {
             counters.deduplicated &+= 1
-            // Its original is durable (ACK now), in a requested flush, or in this batch.
-            let ack = PendingAck(seq: seq, routingCount: routing.count, batch: batch)
-            // Queued otherwise: behind a flush requested with a wake (its original's
-            // own ACK waited on it), or in this batch.
+            ack.seq = seq
+            // Its original is durable (ACK now), or queued behind the flush that
+            // holds it (requested with a wake when the original was queued), or in
+            // this batch.
             if acks.duplicate(ack, seq: seq, attaching: attachment) {
-                sendAck(seq: seq, routing: routing, eventID: eventID)
+                var writer = AckWriter()
+                writer.add(ack, routing: routing, eventID: eventID, engine: self)
+                writer.finish(engine: self)
             }
             return
         }
         let seq = nextSeq
         do {
             try reservation.ensure(seq)
-            try journal.append(
-                seq: seq, time: now, id: eventID, topic: buffer.unsafeFrame(idFrame + 1),
-                headers: buffer.unsafeFrame(idFrame + 2), payload: buffer.unsafeFrame(idFrame + 3))
+            try journal.append(seq: seq, time: now, id: eventID, topic: topic, headers: headers, payload: payload)
         } catch {
             logger.error("journal append failed: \(error)")
-            reject(WireError(.journalFailure, "the journal could not store the event"), eventIDFrame: idFrame)
+            reject(
+                WireError(.journalFailure, "the journal could not store the event"), echo: [UInt8](eventID))
             return
         }
         nextSeq += 1
         counters.accepted &+= 1
         dedupe.insert(key, seq: seq, time: now)
-        acks.waitForNextFlush(PendingAck(seq: seq, routingCount: routing.count, batch: batch), attaching: attachment)
-        setEnvelope(
-            buffer, into: Self.envelopeSlot, seq: seq, time: now, id: eventID, headers: buffer.unsafeFrame(idFrame + 2))
-        try fanOut(buffer, topic: idFrame + 1, envelope: Self.envelopeSlot, payload: idFrame + 3)
+        ack.seq = seq
+        acks.waitForNextFlush(ack, attaching: attachment)
+        setEnvelope(buffer, into: Self.envelopeSlot, seq: seq, time: now, id: eventID, headers: headers)
+        if let frames {
+            try fanOut(buffer, topic: frames.topic, envelope: Self.envelopeSlot, payload: frames.payload)
+        } else {
+            buffer.set(Self.packedTopicSlot, bytes: topic)
+            buffer.set(Self.packedPayloadSlot, bytes: payload)
+            try fanOut(buffer, topic: Self.packedTopicSlot, envelope: Self.envelopeSlot, payload: Self.packedPayloadSlot)
+        }
     }
 
     /// Sends the ACKs whose flush the syncer reported durable.
@@ -104,7 +140,7 @@ extension BrokerEngine {
         acks.durable(upTo: token) { ack, bytes in
             let routing = UnsafeRawBufferPointer(rebasing: bytes[..<ack.routingCount])
             let eventID = UnsafeRawBufferPointer(rebasing: bytes[ack.routingCount...])
-            writer.add(seq: ack.seq, batch: ack.batch, routing: routing, eventID: eventID, engine: self)
+            writer.add(ack, routing: routing, eventID: eventID, engine: self)
         }
         writer.finish(engine: self)
     }
@@ -120,15 +156,9 @@ extension BrokerEngine {
         }
     }
 
-    /// Sends `[routing]["metro/1"]["ACK"][id][seq]` (§4.2) straight from the
-    /// buffers, without building arrays: this runs once per acknowledged event.
-    func sendAck(seq: UInt64, routing: UnsafeRawBufferPointer, eventID: UnsafeRawBufferPointer) {
-        guard startAck(routing: routing) else { return }
-        sendPair(seq: seq, eventID: eventID, last: true)
-    }
-
-    /// Queues the head of an ACK to `routing`: `false` (counted) if it cannot go.
-    func startAck(routing: UnsafeRawBufferPointer) -> Bool {
+    /// Queues the head of an ACK (or ACK-PACKED) to `routing`: `false` (counted)
+    /// if it cannot go.
+    func startAck(routing: UnsafeRawBufferPointer, packed: Bool) -> Bool {
         do {
             guard try ingest.trySend(routing, flags: .more) else {
                 counters.drop(.ackHighWaterMark)
@@ -136,7 +166,7 @@ extension BrokerEngine {
             }
             // Once the first frame is queued, the rest of the message is accepted.
             try ingest.send(AckFrames.version, flags: .more)
-            try ingest.send(AckFrames.command, flags: .more)
+            try ingest.send(packed ? AckFrames.packedCommand : AckFrames.command, flags: .more)
             return true
         } catch {
             counters.drop(.ackUnroutable)
@@ -156,10 +186,25 @@ extension BrokerEngine {
         }
     }
 
+    /// The body of an ACK-PACKED holding `count` pairs; ends the message.
+    func sendPackedAcks(_ body: UnsafeRawBufferPointer, count: Int) {
+        do {
+            try ingest.send(body, flags: [])
+            counters.acked &+= UInt64(count)
+        } catch {
+            counters.drop(.ackUnroutable)
+        }
+    }
+
     /// Answers the request in `ingestBuffer` with ERROR (§3.1).
     private func reject(_ error: WireError, eventIDFrame: Int?) {
+        reject(error, echo: eventIDFrame.map { ingestBuffer.bytes($0) })
+    }
+
+    /// Answers with ERROR, with `echo` (an event id) as its context frame.
+    private func reject(_ error: WireError, echo: [UInt8]?) {
         counters.rejected &+= 1
-        let context = eventIDFrame.map { [ingestBuffer.bytes($0)] } ?? []
+        let context = echo.map { [$0] } ?? []
         send(
             to: ingest, [ingestBuffer.bytes(0)] + IngestCodec.errorFrames(error, context: context),
             onDrop: .replyUnroutable)
@@ -183,6 +228,7 @@ extension BrokerEngine {
 enum AckFrames {
     nonisolated(unsafe) static let version = constant(WireProtocol.versionBytes)
     nonisolated(unsafe) static let command = constant(IngestCodec.ackCommand)
+    nonisolated(unsafe) static let packedCommand = constant(PackedEvents.ackCommand)
 
     private static func constant(_ bytes: [UInt8]) -> UnsafeRawBufferPointer {
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
@@ -191,42 +237,61 @@ enum AckFrames {
     }
 }
 
-/// Groups consecutive ACKs of one batch into one message (§4.2.1). The pair in
-/// hand is sent when the next ACK arrives (more frames follow if it belongs to
-/// the same batch) or at `finish`; its event id is copied because the ledger's
-/// bytes are only lent for the visit.
+/// Groups consecutive ACKs of one batch into one message (§4.2.1, §4.2.6).
+/// Framed: the pair in hand is sent when the next ACK arrives (more frames follow
+/// if it belongs to the same batch) or at `finish`. Packed: pairs gather in one
+/// frame, sent when the batch changes or at `finish`. Event ids are copied
+/// because the ledger's bytes are only lent for the visit.
 struct AckWriter {
     private var open = false
     private var openBatch: UInt64 = 0
+    private var openPacked = false
     private var heldSeq: UInt64 = 0
     private var heldID: [UInt8] = []
     private var hasHeld = false
+    private var packedBody: [UInt8] = []
+    private var packedCount = 0
 
     mutating func add(
-        seq: UInt64, batch: UInt64, routing: UnsafeRawBufferPointer, eventID: UnsafeRawBufferPointer,
+        _ ack: BrokerEngine.PendingAck, routing: UnsafeRawBufferPointer, eventID: UnsafeRawBufferPointer,
         engine: BrokerEngine
     ) {
-        let continues = open && batch != 0 && batch == openBatch
-        if hasHeld { sendHeld(last: !continues, engine: engine) }
+        let continues = open && ack.batch != 0 && ack.batch == openBatch
         if !continues {
-            open = engine.startAck(routing: routing)
-            openBatch = batch
+            finish(engine: engine)
+            open = engine.startAck(routing: routing, packed: ack.packed)
+            openBatch = ack.batch
+            openPacked = ack.packed
+        } else if hasHeld {
+            sendHeld(last: false, engine: engine)
         }
         guard open else { return }
-        heldSeq = seq
-        heldID.removeAll(keepingCapacity: true)
-        heldID.append(contentsOf: eventID)
-        hasHeld = true
+        if openPacked {
+            PackedEvents.appendAck(&packedBody, id: eventID, seq: ack.seq)
+            packedCount += 1
+        } else {
+            heldSeq = ack.seq
+            heldID.removeAll(keepingCapacity: true)
+            heldID.append(contentsOf: eventID)
+            hasHeld = true
+        }
     }
 
+    /// Ends the open message, if any.
     mutating func finish(engine: BrokerEngine) {
-        if hasHeld { sendHeld(last: true, engine: engine) }
+        guard open else { return }
+        if openPacked {
+            packedBody.withUnsafeBytes { engine.sendPackedAcks($0, count: packedCount) }
+            packedBody.removeAll(keepingCapacity: true)
+            packedCount = 0
+        } else if hasHeld {
+            sendHeld(last: true, engine: engine)
+        }
         open = false
     }
 
     private mutating func sendHeld(last: Bool, engine: BrokerEngine) {
         heldID.withUnsafeBytes { engine.sendPair(seq: heldSeq, eventID: $0, last: last) }
         hasHeld = false
-        if last { open = false }
     }
 }

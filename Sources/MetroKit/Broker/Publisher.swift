@@ -29,9 +29,13 @@ public final class Publisher: Sendable {
         public var publish: String?
         /// Publishes in flight at most.
         public var window = 256
-        /// Publishes queued together go out as one PUBLISH of up to this many events
-        /// (protocol.md §4.2.1): far fewer ZeroMQ messages per event. 1 turns it off.
+        /// Publishes queued together go out as one PUBLISH-PACKED of up to this many
+        /// events (protocol.md §4.2.6): far fewer ZeroMQ frames per event. 1 sends
+        /// each event as a plain PUBLISH (§4.2).
         public var maxBatch = 64
+        /// A packed batch is closed once it holds this many bytes; larger events go
+        /// alone. Keeps every request well inside the broker's maximum message size.
+        public var maxBatchBytes = 256 * 1024
         public var ackTimeout: Duration = .seconds(1)
         /// A publish fails with `.timedOut` once this long has passed without an ACK.
         public var giveUpAfter: Duration = .seconds(60)
@@ -77,12 +81,21 @@ public final class Publisher: Sendable {
     deinit { close() }
 
     /// Publishes one event and returns its seq once it is journaled. `eventID`
-    /// defaults to a new UUID; pass your own to make the publish idempotent.
+    /// defaults to a new UUID; pass your own (1–64 bytes) to make the publish
+    /// idempotent.
     public func publish(
         topic: String, payload: [UInt8], headers: [UInt8] = [], eventID: [UInt8]? = nil
     ) async throws -> UInt64 {
         let request = IngestCodec.Publish(
             eventID: eventID ?? Array(UUID().uuidString.utf8), topic: topic, headers: headers, payload: payload)
+        // The broker's ERROR for an unusable id cannot name the id (§4.2.1), so the
+        // caller could not be told: refuse it here.
+        guard IngestCodec.echoesID(idLength: request.eventID.count) else {
+            throw MetroClientError.rejected(
+                WireError(
+                    request.eventID.isEmpty ? .missingEventID : .tooLarge,
+                    "an event id has 1–64 bytes, this one \(request.eventID.count)"))
+        }
         let queue = self.queue, wake = self.wake
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in

@@ -116,11 +116,21 @@ final class PublisherLoop: @unchecked Sendable {
         }
     }
 
-    /// Sends what waits, as far as the window allows, in PUBLISHes of up to
-    /// `maxBatch` events each (§4.2.1).
+    /// Sends what waits, as far as the window allows, in PUBLISH-PACKED requests of
+    /// up to `maxBatch` events and `maxBatchBytes` bytes each (§4.2.6). Events that
+    /// cannot be packed (an id or topic over 255 bytes; the broker refuses those
+    /// and says why) and `maxBatch` 1 go as plain PUBLISH.
     private func fillWindow(_ dealer: Socket) throws {
         let now = ContinuousClock.now
+        let maxEvents = max(1, min(options.maxBatch, IngestCodec.maxEventsPerPublish))
         var batch: [IngestCodec.Publish] = []
+        var batchBytes = 0
+        func sendBatch() throws {
+            guard !batch.isEmpty else { return }
+            _ = try dealer.trySend(multipart: PackedEvents.frames(publishing: batch))
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+        }
         while inFlight.count < options.window, waitingHead < waiting.count {
             let (request, continuation) = waiting[waitingHead]
             waitingHead += 1
@@ -132,13 +142,18 @@ final class PublisherLoop: @unchecked Sendable {
             }
             inFlight[request.eventID] = InFlight(
                 request: request, continuation: continuation, sentAt: now, firstSentAt: now)
-            batch.append(request)
-            if batch.count >= max(1, min(options.maxBatch, IngestCodec.maxEventsPerPublish)) {
-                _ = try dealer.trySend(multipart: IngestCodec.frames(publishing: batch))
-                batch.removeAll(keepingCapacity: true)
+            let size = 10 + request.eventID.count + request.topic.utf8.count + request.headers.count
+                + request.payload.count
+            guard maxEvents > 1, request.eventID.count <= 255, request.topic.utf8.count <= 255 else {
+                _ = try dealer.trySend(multipart: request.frames)
+                continue
             }
+            if !batch.isEmpty && batchBytes + size > options.maxBatchBytes { try sendBatch() }
+            batch.append(request)
+            batchBytes += size
+            if batch.count >= maxEvents { try sendBatch() }
         }
-        if !batch.isEmpty { _ = try dealer.trySend(multipart: IngestCodec.frames(publishing: batch)) }
+        try sendBatch()
         if waitingHead == waiting.count {
             waiting.removeAll(keepingCapacity: true)
             waitingHead = 0

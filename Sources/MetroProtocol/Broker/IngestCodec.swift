@@ -54,6 +54,9 @@ public enum IngestCodec {
         /// A well-formed PUBLISH of `events` events; event k's four frames start at
         /// `offset + 2 + 4k`. Check each with `checkEvent` before storing it.
         case publish(events: Int)
+        /// A PUBLISH-PACKED (§4.2.6) whose events frame, at `offset + 2`, holds
+        /// `events` events of sound structure. Check each with `checkEvent(id:...)`.
+        case publishPacked(events: Int)
         /// Reject with `error`; `eventIDFrame` is the index of the event id frame, when
         /// there is one to echo back as the error's context (§3.1).
         case reject(WireError, eventIDFrame: Int?)
@@ -70,7 +73,24 @@ public enum IngestCodec {
         }
         guard n >= 2 else { return .reject(WireError(.malformedMessage, "missing command frame"), eventIDFrame: nil) }
         guard frames.frameEquals(offset + 1, publishCommand) else {
-            return .reject(WireError(.unknownCommand, "the ingest socket knows only PUBLISH"), eventIDFrame: nil)
+            guard frames.frameEquals(offset + 1, PackedEvents.publishCommand) else {
+                return .reject(
+                    WireError(.unknownCommand, "the ingest socket knows only PUBLISH and PUBLISH-PACKED"),
+                    eventIDFrame: nil)
+            }
+            guard n == 3 else {
+                return .reject(
+                    WireError(.malformedMessage, "PUBLISH-PACKED has 3 frames, got \(n)"), eventIDFrame: nil)
+            }
+            guard let events = frames.withFrame(offset + 2, { PackedEvents.count(in: $0, limit: maxEventsPerPublish) })
+            else {
+                return .reject(
+                    WireError(
+                        .malformedMessage,
+                        "the events frame is not 1…\(maxEventsPerPublish) packed events ending at its end"),
+                    eventIDFrame: nil)
+            }
+            return .publishPacked(events: events)
         }
         let events = (n - 2) / 4
         guard n >= 6, (n - 2) % 4 == 0, events <= maxEventsPerPublish else {
@@ -88,29 +108,42 @@ public enum IngestCodec {
     /// it may be stored, else the `.reject` to answer for this event alone.
     @inlinable
     public static func checkEvent(_ frames: some FrameSequence, at idFrame: Int, maxPayloadBytes: Int) -> Decision? {
+        let error = frames.withFrame(idFrame) { id in
+            frames.withFrame(idFrame + 1) { topic in
+                checkEvent(
+                    id: id, topic: topic, headersCount: frames.withFrame(idFrame + 2) { $0.count },
+                    payloadCount: frames.withFrame(idFrame + 3) { $0.count }, maxPayloadBytes: maxPayloadBytes)
+            }
+        }
+        guard let error else { return nil }
         let idLength = frames.withFrame(idFrame) { $0.count }
-        guard idLength > 0 else {
-            return .reject(WireError(.missingEventID, "the event id frame is empty"), eventIDFrame: nil)
+        return .reject(error, eventIDFrame: echoesID(idLength: idLength) ? idFrame : nil)
+    }
+
+    /// Checks one event's fields, framed or packed: nil if it may be stored.
+    @inlinable
+    public static func checkEvent(
+        id: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer, headersCount: Int, payloadCount: Int,
+        maxPayloadBytes: Int
+    ) -> WireError? {
+        guard id.count > 0 else { return WireError(.missingEventID, "the event id frame is empty") }
+        guard id.count <= BrokerLimits.maxEventIDBytes else {
+            return WireError(.tooLarge, "the event id has \(id.count) bytes; at most 64")
         }
-        guard idLength <= BrokerLimits.maxEventIDBytes else {
-            return .reject(WireError(.tooLarge, "the event id has \(idLength) bytes; at most 64"), eventIDFrame: nil)
+        if !Topic.isPlainWellFormed(topic), let e = Topic.validatePublishableSlowly(topic) { return e }
+        guard headersCount <= BrokerLimits.maxHeadersBytes else {
+            return WireError(.tooLarge, "the headers frame has \(headersCount) bytes; at most 65536")
         }
-        if let e = frames.withFrame(idFrame + 1, { Topic.validatePublishable($0) }) {
-            return .reject(e, eventIDFrame: idFrame)
-        }
-        let headers = frames.withFrame(idFrame + 2) { $0.count }
-        guard headers <= BrokerLimits.maxHeadersBytes else {
-            return .reject(
-                WireError(.tooLarge, "the headers frame has \(headers) bytes; at most 65536"), eventIDFrame: idFrame)
-        }
-        let payload = frames.withFrame(idFrame + 3) { $0.count }
-        guard payload <= maxPayloadBytes else {
-            return .reject(
-                WireError(.tooLarge, "the payload has \(payload) bytes; at most \(maxPayloadBytes)"),
-                eventIDFrame: idFrame)
+        guard payloadCount <= maxPayloadBytes else {
+            return WireError(.tooLarge, "the payload has \(payloadCount) bytes; at most \(maxPayloadBytes)")
         }
         return nil
     }
+
+    /// Whether an event's ERROR carries its id as context: when the id is usable
+    /// (1–64 bytes), so a client with many events in flight can match it (§4.2.1).
+    @inlinable
+    public static func echoesID(idLength: Int) -> Bool { idLength >= 1 && idLength <= BrokerLimits.maxEventIDBytes }
 
     /// `decide` and, for a single-event PUBLISH, `checkEvent`: the whole verdict on
     /// a plain request (tests, tools).
@@ -159,6 +192,10 @@ public enum IngestCodec {
                 guard let seq = BigEndian.uint64(frames[i + 1]) else { return nil }
                 acks.append(Ack(eventID: frames[i], seq: seq))
             }
+            return .acks(acks)
+        }
+        if frames[1] == PackedEvents.ackCommand {
+            guard frames.count == 3, let acks = PackedEvents.decodeAcks(frames[2]) else { return nil }
             return .acks(acks)
         }
         if frames[1] == errorCommand {
