@@ -206,8 +206,11 @@ print("|---|---|---|---|---|---|---|---|")
 // to 64 events per PUBLISH (§4.2.1, what the MetroKit Publisher does).
 let ackedBatch = option("--batch", 64)
 // Then the same batches packed into one frame (§4.2.6, PUBLISH-PACKED).
+// `--packed-only` keeps the last row alone (for profiling).
 let ackedRows =
-    CommandLine.arguments.contains("--batched-only")
+    CommandLine.arguments.contains("--packed-only")
+    ? [(256, ackedBatch, true, ackedEvents)]
+    : CommandLine.arguments.contains("--batched-only")
     ? [(256, ackedBatch, false, ackedEvents), (256, ackedBatch, true, ackedEvents)]
     : [(1, 1, false, 2_000), (256, 1, false, ackedEvents), (256, ackedBatch, false, ackedEvents),
        (256, ackedBatch, true, ackedEvents)]

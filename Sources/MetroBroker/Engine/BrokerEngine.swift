@@ -226,13 +226,17 @@ public final class BrokerEngine: @unchecked Sendable {
             if flushDeadline != 0 { wait = min(wait, flushDeadline > now ? Int((flushDeadline - now) / 1_000_000) + 1 : 0) }
             do {
                 try poller.poll(timeoutMilliseconds: wait)
-                if poller.isReadable(publishItem) { try drainPublish() }
-                if poller.isReadable(ingestItem) { try drainIngest() }
-                try endBatch()
+                // Durable ACKs first: each one frees a client's window, and the
+                // drains below can hold the loop for a few hundred microseconds.
                 if let syncItem, poller.isReadable(syncItem) {
                     syncer!.drainWake()
                     sendDurableAcks()
                 }
+                if poller.isReadable(publishItem) { try drainPublish() }
+                if poller.isReadable(ingestItem) { try drainIngest() }
+                try endBatch()
+                // The syncer may have finished meanwhile (an atomic load when not).
+                sendDurableAcks()
                 if poller.isReadable(eventsItem) { try drainSubscriptions() }
                 if poller.isReadable(consumeItem) { try drainConsume() }
                 pumpReplays()
