@@ -19,11 +19,13 @@ import Testing
         #expect(text.contains("metro_broker_dropped_total{cause=\"publish_malformed\"} 2\n"))
         #expect(text.contains("metro_broker_disconnects_total{socket=\"ingest\"} 1\n"))
         #expect(text.contains("# TYPE metro_broker_head_seq gauge\n"))
-        #expect(text.contains("metro_group_members{group=\"workers\"} 2\n"))
-        #expect(text.contains("metro_group_pending{group=\"workers\"} 3\n"))
+        // Gauges are doubles in swift-prometheus.
+        #expect(text.contains("metro_group_members{group=\"workers\"} 2.0\n"))
+        #expect(text.contains("metro_group_pending{group=\"workers\"} 3.0\n"))
         #expect(text.contains("metro_group_redelivered_total{group=\"workers\"} 4\n"))
         #expect(text.contains("metro_group_dead_lettered_total{group=\"workers\"} 1\n"))
-        #expect(text.contains("metro_group_lag{group=\"workers\"} 5\n"))
+        #expect(text.contains("metro_group_lag{group=\"workers\"} 5.0\n"))
+        #expect(text.contains("# HELP metro_broker_fsync_seconds_total "))
         // Every sample line is `name{labels}? value`.
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
             #expect(line.split(separator: " ").count == 2, "\(line)")

@@ -89,10 +89,30 @@ import ZeroMQ
         try waitFor("stats output") { cli.stdoutLines.contains { $0.contains("\"headSeq\"") } }
 
         let text = try httpGet(broker.endpoints["metrics"]!, path: "/metrics")
-        #expect(text.hasPrefix("HTTP/1.0 200 OK"))
-        #expect(text.contains("metro_broker_received_total 0"))
+        #expect(text.hasPrefix("HTTP/1.") && text.contains(" 200 OK\r\n"))
+        #expect(text.lowercased().contains("content-type: text/plain; version=0.0.4"))
+        #expect(text.contains("# TYPE metro_broker_received_total counter\nmetro_broker_received_total 0\n"))
         #expect(text.contains("metro_broker_dropped_total{cause=\"events_hwm\"} 0"))
+        let missing = try httpGet(broker.endpoints["metrics"]!, path: "/nothing")
+        #expect(missing.contains(" 404 Not Found\r\n"))
         #expect(broker.stop() == 0)
+    }
+
+    /// The metrics endpoint binds when the service group runs: a taken port must
+    /// still fail the start (no ready line, the bind error, status 1), and the
+    /// broker's loop must stop with it rather than keep the process alive.
+    @Test func aTakenMetricsPortFailsTheStart() throws {
+        let first = try BrokerHarness()
+        let dir = try TemporaryDirectory()
+        let second = try MetroProcess([
+            "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
+            "--events", "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*",
+            "--metrics", first.endpoints["metrics"]!, "--data-dir", dir.url.path,
+        ])
+        #expect(throws: MetroProcessError.self) { _ = try second.waitUntilReady() }
+        #expect(second.waitForExit() == 1)
+        #expect(second.stderrText.contains("Address already in use"))
+        #expect(first.stop() == 0)
     }
 
     @Test func heartbeatsCarryTheHeadSeq() async throws {

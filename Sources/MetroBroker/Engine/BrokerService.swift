@@ -4,7 +4,7 @@ import ServiceLifecycle
 
 /// The broker as a swift-service-lifecycle `Service`: `run()` starts the engine's
 /// dedicated loop thread and returns when the loop has ended. Graceful shutdown
-/// (SIGINT/SIGTERM through the `ServiceGroup`) calls `stop()`, so the loop flushes
+/// (SIGINT/SIGTERM through the `ServiceGroup`) or cancellation calls `stop()`, so the loop flushes
 /// the journal, sends the ACKs that became durable, and closes its sockets with
 /// the configured linger.
 public final class BrokerService: Service, @unchecked Sendable {
@@ -14,7 +14,9 @@ public final class BrokerService: Service, @unchecked Sendable {
 
     public func run() async throws {
         let engine = self.engine
-        await withGracefulShutdownHandler {
+        // Cancellation too: when another service of the group fails (the metrics
+        // endpoint cannot bind, say), the group cancels, and the loop must end.
+        await withTaskCancellationOrGracefulShutdownHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 let thread = Thread {
                     engine.run()
@@ -24,7 +26,7 @@ public final class BrokerService: Service, @unchecked Sendable {
                 thread.stackSize = 1 << 20
                 thread.start()
             }
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             engine.stop()
         }
     }

@@ -49,7 +49,7 @@ public final class RegistryServer: Service, Sendable {
     /// Serves until graceful shutdown or `stop()`. Call once.
     public func run() async {
         guard let transfer = loop.withLock({ $0.take() }) else { preconditionFailure("RegistryServer.run() called twice") }
-        await withGracefulShutdownHandler {
+        await withTaskCancellationOrGracefulShutdownHandler {
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
                 let thread = Thread {
                     transfer.value.run()
@@ -58,7 +58,7 @@ public final class RegistryServer: Service, Sendable {
                 thread.name = "metro-registry"
                 thread.start()
             }
-        } onGracefulShutdown: { [context] in
+        } onCancelOrGracefulShutdown: { [context] in
             context.shutdown()
         }
         logger.info("registry stopped")
