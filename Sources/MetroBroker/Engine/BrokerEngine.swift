@@ -68,6 +68,11 @@ public final class BrokerEngine: @unchecked Sendable {
     let ingestBuffer = MultipartBuffer(capacity: BrokerEngine.ingestCapacity, scratch: BrokerEngine.ingestScratch)
     /// The number of the last multi-event PUBLISH (ACK grouping, §4.2.1).
     var lastBatch: UInt64 = 0
+    /// The dedupe keys of the request being handled (one per event), and where the
+    /// table reads ahead of them are folded so the compiler keeps them.
+    let requestKeys = UnsafeMutableBufferPointer<DedupeWindow.Key>.allocate(
+        capacity: IngestCodec.maxEventsPerPublish)
+    var warmSink: UInt64 = 0
     let publishBuffer = MultipartBuffer(capacity: 4, scratch: 1)
     let eventsBuffer = MultipartBuffer(capacity: 2, scratch: 3)
     let consumeBuffer = MultipartBuffer(capacity: 8 + ReplayCodec.maxPrefixes)
@@ -185,6 +190,7 @@ public final class BrokerEngine: @unchecked Sendable {
     deinit {
         Glibc.close(controlRead)
         Glibc.close(controlWrite)
+        requestKeys.deallocate()
     }
 
     public static let wallClock: @Sendable () -> UInt64 = {

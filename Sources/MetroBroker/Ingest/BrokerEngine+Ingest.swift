@@ -36,6 +36,7 @@ extension BrokerEngine {
             case .publish(let events):
                 // Events of one batch may share ACK messages: they carry its number.
                 let ack = PendingAck(seq: 0, routingCount: buffer.size(0), batch: events > 1 ? newBatch() : 0)
+                let keys = dedupeKeys(count: events) { buffer.unsafeFrame(3 + 4 * $0) }
                 for k in 0..<events {
                     let idFrame = 3 + 4 * k
                     if case .reject(let error, let echo)? = IngestCodec.checkEvent(
@@ -45,16 +46,21 @@ extension BrokerEngine {
                         continue
                     }
                     try accept(
-                        now: now, id: buffer.unsafeFrame(idFrame), topic: buffer.unsafeFrame(idFrame + 1),
+                        now: now, id: buffer.unsafeFrame(idFrame), key: keys[k], topic: buffer.unsafeFrame(idFrame + 1),
                         headers: buffer.unsafeFrame(idFrame + 2), payload: buffer.unsafeFrame(idFrame + 3),
                         ack: ack, frames: (idFrame + 1, idFrame + 3))
                 }
-            case .publishPacked:
+            case .publishPacked(let events):
                 // Always a batch: its ACKs travel packed, as many per message as possible.
                 var ack = PendingAck(seq: 0, routingCount: buffer.size(0), batch: newBatch())
                 ack.packed = true
-                var events = PackedEvents.Iterator(buffer.unsafeFrame(3))
-                while let e = events.next() {
+                let frame = buffer.unsafeFrame(3)
+                var ids = PackedEvents.Iterator(frame)
+                let keys = dedupeKeys(count: events) { _ in ids.next()!.id }
+                var iterator = PackedEvents.Iterator(frame)
+                var k = 0
+                while let e = iterator.next() {
+                    defer { k += 1 }
                     if let error = IngestCodec.checkEvent(
                         id: e.id, topic: e.topic, headersCount: e.headers.count, payloadCount: e.payload.count,
                         maxPayloadBytes: maxPayloadBytes)
@@ -63,11 +69,23 @@ extension BrokerEngine {
                         continue
                     }
                     try accept(
-                        now: now, id: e.id, topic: e.topic, headers: e.headers, payload: e.payload, ack: ack,
-                        frames: nil)
+                        now: now, id: e.id, key: keys[k], topic: e.topic, headers: e.headers, payload: e.payload,
+                        ack: ack, frames: nil)
                 }
             }
         }
+    }
+
+    /// The dedupe keys of a request's `count` events (`id(k)` is event k's id), with
+    /// their table slots read ahead in one pass (`DedupeWindow.warm`). Reuses one
+    /// buffer: valid until the next call.
+    private func dedupeKeys(
+        count: Int, _ id: (Int) -> UnsafeRawBufferPointer
+    ) -> UnsafeMutableBufferPointer<DedupeWindow.Key> {
+        let keys = UnsafeMutableBufferPointer(rebasing: requestKeys[0..<count])
+        for k in 0..<count { keys[k] = DedupeWindow.Key(id(k)) }
+        warmSink ^= dedupe.warm(UnsafeBufferPointer(keys))
+        return keys
     }
 
     private func newBatch() -> UInt64 {
@@ -79,13 +97,12 @@ extension BrokerEngine {
     /// `ack` carries its batch and form; `frames` are the slots of its topic and
     /// payload when it came framed (fanned out zero-copy), nil when packed (copied).
     private func accept(
-        now: UInt64, id eventID: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer,
+        now: UInt64, id eventID: UnsafeRawBufferPointer, key: DedupeWindow.Key, topic: UnsafeRawBufferPointer,
         headers: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, ack template: PendingAck,
         frames: (topic: Int, payload: Int)?
     ) throws {
         let buffer = ingestBuffer
         let routing = buffer.unsafeFrame(0)
-        let key = DedupeWindow.Key(eventID)
         let attachment = AckLedger<PendingAck>.Attachment(routing, eventID)
         var ack = template
         if let seq = dedupe.lookup(key, now: now) {

@@ -89,6 +89,19 @@ public struct DedupeWindow: Sendable {
 
     public mutating func lookup(_ id: [UInt8], now: UInt64) -> UInt64? { lookup(Key(id), now: now) }
 
+    /// Reads the table slot where each key's probe starts, and returns them folded
+    /// together (keep the result somewhere, or the compiler drops the reads).
+    /// Once the window holds 10^5–10^6 ids every probe misses the cache; the
+    /// reads here are independent, so the CPU overlaps their misses, and the
+    /// `lookup`/`insert` that follow for the same keys find the slots cached.
+    public func warm(_ keys: UnsafeBufferPointer<Key>) -> UInt64 {
+        var folded: UInt64 = 0
+        slots.withUnsafeBufferPointer { table in
+            for key in keys { folded ^= table[home(key)] }
+        }
+        return folded
+    }
+
     /// Remembers `key` as stored under `seq` at `time`. Ids are inserted in time
     /// order; inserting a key already held keeps its first seq.
     public mutating func insert(_ key: Key, seq: UInt64, time: UInt64) {
