@@ -66,42 +66,15 @@ struct BrokerRunCommand: AsyncParsableCommand {
         let logger = Logger(label: "metro.broker")
 
         let engine = try BrokerEngine(configuration: configuration, logger: logger)
-        var services: [any Service] = [BrokerService(engine: engine)]
         var ready = engine.boundEndpoints
         ready["dataDir"] = configuration.dataDir
-        // The metrics endpoint binds when it runs: the ready line waits for its address.
-        let (metricsAddress, bound) = AsyncStream.makeStream(of: String.self)
-        if !configuration.endpoints.metrics.isEmpty {
-            services.append(
-                try MetricsEndpoint.application(
-                    listen: configuration.endpoints.metrics, consumeEndpoint: engine.boundEndpoints["consume"]!,
-                    logger: logger, onRunning: { bound.yield($0) }))
-        } else {
-            bound.finish()
-        }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services.map { .init(service: $0) } + [SupervisorWatch(logger: logger).configuration],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                // A failure to bind ends the stream too: no ready line, the error exits.
-                defer { bound.finish() }
-                try await group.run()
+        let client = BrokerAdminClient(consumeEndpoint: engine.boundEndpoints["consume"]!, timeout: .seconds(2))
+        let metrics = configuration.endpoints.metrics.isEmpty
+            ? nil
+            : MetricsEndpoint(listen: configuration.endpoints.metrics) {
+                try await MetricsEndpoint.offThePool { try client.metrics() }
             }
-            var announced = configuration.endpoints.metrics.isEmpty
-            for await address in metricsAddress {
-                ready["metrics"] = address
-                announced = true
-                break
-            }
-            if announced {
-                let json = try JSONSerialization.data(withJSONObject: ready, options: [.sortedKeys])
-                // Unbuffered: tests and supervisors wait for this one line.
-                FileHandle.standardOutput.write(Data(("ready " + String(decoding: json, as: UTF8.self) + "\n").utf8))
-            }
-            try await tasks.waitForAll()
-        }
+        try await runServices([BrokerService(engine: engine)], ready: ready, metrics: metrics, logger: logger)
     }
 }
 

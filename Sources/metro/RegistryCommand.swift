@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import MetroRegistry
+import Prometheus
 import ServiceLifecycle
 
 /// `metro registry`: runs the service registry (protocol.md §5) until SIGTERM/SIGINT.
@@ -25,6 +27,9 @@ struct RegistryCommand: AsyncParsableCommand {
     @Option(name: .customLong("sweep-interval-ms"), help: "Longest wait between lease sweeps.")
     var sweepInterval = 100
 
+    @Option(help: "Prometheus HTTP endpoint host:port for the registry's counters (port 0 picks one; empty: none).")
+    var metrics = ""
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -42,36 +47,30 @@ struct RegistryCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "metro.registry")
+        // The registry counts with swift-metrics; with an endpoint, swift-prometheus
+        // is the backend (bootstrapped before the loop creates its counters).
+        var metricsEndpoint: MetricsEndpoint?
+        if !metrics.isEmpty {
+            let prometheus = PrometheusCollectorRegistry()
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
+            metricsEndpoint = MetricsEndpoint(listen: metrics) { prometheus.emitToString() }
+        }
         let server = try RegistryServer(
             configuration: .init(
                 endpoint: endpoint, brokerEndpoint: broker, ttlRange: minTTL...maxTTL,
                 sweepIntervalMilliseconds: sweepInterval),
             logger: logger)
         logger.info("registry listening", metadata: ["endpoint": "\(server.endpoint)", "broker": "\(broker ?? "none")"])
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: server), .init(service: ReadyLine(fields: ["endpoint": server.endpoint])),
-                    SupervisorWatch(logger: logger).configuration,
-                ], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await runServices([server], ready: ["endpoint": server.endpoint], metrics: metricsEndpoint, logger: logger)
     }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// The readiness line every long-running `metro` command prints once its sockets are
-/// bound (`ready {json}`), written straight to fd 1 so no buffer delays it. As a
-/// `Service`, last in the group, it prints once the group runs, so the signal handlers
-/// are installed by then and a SIGTERM right after `ready` is a graceful stop.
-struct ReadyLine: Service {
-    let fields: [String: String]
-
-    func run() async throws {
-        Self.print(fields)
-        try? await gracefulShutdown()
-    }
-
+/// bound (`ready {json}`), written straight to fd 1 so no buffer delays it
+/// (`runServices` prints it once the service group runs).
+enum ReadyLine {
     static func print(_ fields: [String: String]) {
         let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
         FileHandle.standardOutput.write(Data("ready ".utf8) + json + Data("\n".utf8))

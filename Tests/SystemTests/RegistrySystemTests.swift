@@ -31,6 +31,23 @@ extension RegistrySystemTests {
             #expect(try client.lookup("profiles").isEmpty)
         }
 
+        /// `--metrics`: the registry's swift-metrics counters on a Prometheus endpoint.
+        @Test func countersAreServedForPrometheus() throws {
+            let registry = try RegistryUnderTest(extra: ["--metrics", "127.0.0.1:0"])
+            let address = try #require(registry.ready["metrics"])
+            let context = try Context(defaultLingerMilliseconds: 0)
+            let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
+            defer { client.close() }
+            let v = try ProtocolVectors.load(prefix: "registry.")
+            _ = try client.request(try #require(v["registry.register.request"]))
+            _ = try client.request(try #require(v["registry.heartbeat.request"]))
+            _ = try client.request([Array("metro/1".utf8), Array("NOPE".utf8)])
+            let text = try httpGet(address, path: "/metrics")
+            #expect(text.contains(" 200 OK\r\n"))
+            #expect(text.contains("# TYPE metro_registry_requests_total counter\nmetro_registry_requests_total 3\n"))
+            #expect(text.contains("metro_registry_errors_total{code=\"102\"} 1\n"))
+        }
+
         @Test(.enabled(if: DocumentedExample.pyzmqAvailable, "needs python3 with pyzmq"))
         func thePyzmqExampleOfSection5Runs() throws {
             let registry = try RegistryUnderTest()

@@ -10,6 +10,8 @@ import Glibc
 final class RegistryUnderTest: @unchecked Sendable {
     let process: MetroProcess
     let endpoint: String
+    /// The whole ready line (`endpoint`, and `metrics` when asked for).
+    let ready: [String: String]
 
     /// Starts `metro registry`; `endpoint` defaults to an ephemeral port (pass the old
     /// endpoint to restart a registry where its clients expect it).
@@ -17,7 +19,7 @@ final class RegistryUnderTest: @unchecked Sendable {
         var args = ["registry", "--endpoint", endpoint, "--log-level", "warning"]
         if let broker { args += ["--broker", broker] }
         process = try MetroProcess(args + extra)
-        let ready = try process.waitUntilReady()
+        ready = try process.waitUntilReady()
         guard let ep = ready["endpoint"] else { throw WaitError.timedOut("ready line without endpoint") }
         self.endpoint = ep
     }
