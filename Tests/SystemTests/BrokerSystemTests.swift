@@ -205,6 +205,35 @@ extension BrokerSystemTests {
         #expect(broker.stop() == 0)
     }
 
+    /// Packed requests stay under the broker's frame limit (`maxPayloadBytes` +
+    /// 64 KiB, §2.6), whatever the events: with a 1 KiB payload limit, 100 events of
+    /// 1000 bytes would make one 100 KB frame, and an event with 40 KB of headers
+    /// plus its payload is larger than a batch may be. Nothing is disconnected and
+    /// everything is acknowledged.
+    @Test func thePublisherKeepsPackedRequestsUnderTheFrameLimit() async throws {
+        let broker = try BrokerHarness(config: BrokerSystemTests.smallLimits)
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        let payload = [UInt8](repeating: 7, count: 1000)
+        try await withThrowingTaskGroup(of: UInt64.self) { group in
+            for i in 0..<100 {
+                group.addTask { try await publisher.publish(topic: "batch.big", payload: payload, eventID: bytes("b-\(i)")) }
+            }
+            group.addTask {
+                try await publisher.publish(
+                    topic: "batch.big", payload: payload, headers: [UInt8](repeating: 32, count: 40_000),
+                    eventID: bytes("b-headers"))
+            }
+            for try await _ in group {}
+        }
+        let stats = try broker.stats()
+        #expect(stats.accepted == 101 && stats.acked == 101)
+        #expect(stats.disconnects["ingest", default: 0] == 0)
+        // At most 60 of them fit in one 60 KiB request, and the large one goes alone.
+        #expect(stats.received >= 3)
+        #expect(broker.stop() == 0)
+    }
+
     /// A packed batch (§4.2.6) is checked per event, answered with ACK-PACKED, and
     /// deduplicated like any other; its events go live as ordinary events.
     @Test func aPackedBatchIsCheckedPerEventAndStoredOnce() async throws {

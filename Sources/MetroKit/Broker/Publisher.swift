@@ -33,9 +33,11 @@ public final class Publisher: Sendable {
         /// events (protocol.md §4.2.6): far fewer ZeroMQ frames per event. 1 sends
         /// each event as a plain PUBLISH (§4.2).
         public var maxBatch = 64
-        /// A packed batch is closed once it holds this many bytes; larger events go
-        /// alone. Keeps every request well inside the broker's maximum message size.
-        public var maxBatchBytes = 256 * 1024
+        /// A packed batch holds at most this many bytes; an event larger than this
+        /// goes alone as a plain PUBLISH. The default stays under the smallest
+        /// frame limit a broker can have (`maxPayloadBytes` + 64 KiB, §2.6): a
+        /// larger frame would make ZeroMQ drop the connection.
+        public var maxBatchBytes = 60 * 1024
         public var ackTimeout: Duration = .seconds(1)
         /// A publish fails with `.timedOut` once this long has passed without an ACK.
         public var giveUpAfter: Duration = .seconds(60)
