@@ -9,6 +9,15 @@ import Testing
         (try? ProtocolVectors.load()).map { $0.filter { !$0.key.hasPrefix("registry.") } } ?? [:]
     }()
 
+    /// The two events of the batch vectors (framed and packed) and their ACK pairs.
+    static let twoEvents: [IngestCodec.Publish] = [
+        .init(eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8), payload: Array("hi".utf8)),
+        .init(eventID: Array("e-2".utf8), topic: "video.watched", payload: []),
+    ]
+    static let twoAcks: [IngestCodec.Ack] = [
+        .init(eventID: Array("e-1".utf8), seq: 42), .init(eventID: Array("e-2".utf8), seq: 43),
+    ]
+
     func vector(_ name: String) throws -> [[UInt8]] { try #require(Self.vectors[name], "vector \(name) missing") }
 
     @Test func allVectorsArePresent() {
@@ -36,13 +45,8 @@ import Testing
         #expect(IngestCodec.decide(two, offset: 0, maxPayloadBytes: 1024) == .publish(events: 2))
         #expect(
             two
-                == IngestCodec.frames(publishing: [
-                    .init(eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8), payload: Array("hi".utf8)),
-                    .init(eventID: Array("e-2".utf8), topic: "video.watched", payload: []),
-                ]))
-        #expect(
-            IngestCodec.decodeReply(try vector("ack-two"))
-                == .acks([.init(eventID: Array("e-1".utf8), seq: 42), .init(eventID: Array("e-2".utf8), seq: 43)]))
+                == IngestCodec.frames(publishing: Self.twoEvents))
+        #expect(IngestCodec.decodeReply(try vector("ack-two")) == .acks(Self.twoAcks))
         guard case .error(let e, let id)? = IngestCodec.decodeReply(try vector("error")) else {
             Issue.record("error vector did not decode")
             return
@@ -56,13 +60,8 @@ import Testing
         #expect(IngestCodec.decide(frames, offset: 0, maxPayloadBytes: 1024) == .publishPacked(events: 2))
         #expect(
             frames
-                == PackedEvents.frames(publishing: [
-                    .init(eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8), payload: Array("hi".utf8)),
-                    .init(eventID: Array("e-2".utf8), topic: "video.watched", payload: []),
-                ]))
-        #expect(
-            IngestCodec.decodeReply(try vector("ack-packed"))
-                == .acks([.init(eventID: Array("e-1".utf8), seq: 42), .init(eventID: Array("e-2".utf8), seq: 43)]))
+                == PackedEvents.frames(publishing: Self.twoEvents))
+        #expect(IngestCodec.decodeReply(try vector("ack-packed")) == .acks(Self.twoAcks))
     }
 
     @Test func fireAndForget() throws {

@@ -112,13 +112,8 @@ extension BrokerSystemTests {
 
     @Test func malformedPublishesAreDroppedAndCountedByCause() async throws {
         let broker = try BrokerHarness(config: Self.smallLimits)
-        let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["ok."]))
-        defer { subscriber.close() }
-        _ = try await subscriber.waitUntilLive()
-        let received = Locked([LiveEvent]())
-        let stream = subscriber.events
-        let collector = Task { for await e in stream { received.withLock { $0.append(e) } } }
-        defer { collector.cancel() }
+        let live = try await LiveCollector(events: broker.events, prefixes: ["ok."])
+        defer { live.close() }
 
         let pub = try testContext.socket(.pub)
         defer { pub.close() }
@@ -126,7 +121,7 @@ extension BrokerSystemTests {
         // Wait until the PUB is connected: send valid events until one arrives.
         try await eventually("the PUB connected") {
             try pub.send(multipart: [bytes("ok.first"), bytes("x")])
-            return received.withLock { !$0.isEmpty }
+            return !live.events.isEmpty
         }
         let before = try broker.stats()
         try pub.send(multipart: [bytes("ok.one-frame")])
@@ -135,8 +130,8 @@ extension BrokerSystemTests {
         try pub.send(multipart: [bytes("$metro.heartbeat"), [1]])
         try pub.send(multipart: [bytes("ok.big"), [UInt8](repeating: 0, count: 2000)])
         try pub.send(multipart: [bytes("ok.last"), bytes("{\"k\":1}"), bytes("done")])
-        try await eventually("the last valid event") { received.withLock { $0.contains { $0.topic == "ok.last" } } }
-        let last = received.withLock { $0.first { $0.topic == "ok.last" }! }
+        try await eventually("the last valid event") { live.events.contains { $0.topic == "ok.last" } }
+        let last = live.events.first { $0.topic == "ok.last" }!
         #expect(last.headers == bytes("{\"k\":1}") && last.payload == bytes("done"))
 
         let stats = try broker.stats()

@@ -140,24 +140,19 @@ extension BrokerSystemTests {
 extension BrokerSystemTests {
     @Test func aSubscriberFollowsTheBrokerThroughARestart() async throws {
         let broker = try BrokerHarness()
-        let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["restart."]))
-        defer { subscriber.close() }
-        _ = try await subscriber.waitUntilLive()
-        let received = Locked([LiveEvent]())
-        let stream = subscriber.events
-        let collector = Task { for await e in stream { received.withLock { $0.append(e) } } }
-        defer { collector.cancel() }
+        let live = try await LiveCollector(events: broker.events, prefixes: ["restart."])
+        defer { live.close() }
         let publisher = try Publisher(.init(ingest: broker.ingest))
         defer { publisher.close() }
         let before = try await publisher.publish(topic: "restart.before", payload: [])
-        try await eventually("the first event") { received.withLock { $0.contains { $0.seq == before } } }
+        try await eventually("the first event") { live.events.contains { $0.seq == before } }
 
         broker.kill9()
         try broker.restart()
         // ZeroMQ reconnects the SUB and resends its subscriptions; publish until one arrives.
         var after: UInt64 = 0
         try await eventually("an event after the restart") {
-            received.withLock { $0.contains { $0.topic == "restart.after" } }
+            live.events.contains { $0.topic == "restart.after" }
         } while: {
             after = try await publisher.publish(topic: "restart.after", payload: [])
         }

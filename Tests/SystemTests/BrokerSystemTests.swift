@@ -9,26 +9,21 @@ import ZeroMQ
 @Suite(.serialized) struct BrokerSystemTests {
     @Test func acknowledgedPublishReachesASubscriberAfterItsHello() async throws {
         let broker = try BrokerHarness()
-        let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["video."]))
-        defer { subscriber.close() }
-        let head = try await subscriber.waitUntilLive()
+        let live = try await LiveCollector(events: broker.events, prefixes: ["video."])
+        defer { live.close() }
         let publisher = try Publisher(.init(ingest: broker.ingest, publish: broker.publish))
         defer { publisher.close() }
 
         let seq = try await publisher.publish(
             topic: "video.uploaded", payload: bytes("v1"), headers: bytes("{}"),
             eventID: bytes("e-1"))
-        #expect(seq > head)
+        #expect(seq > live.liveFrom)
         let again = try await publisher.publish(topic: "video.uploaded", payload: bytes("v1"), eventID: bytes("e-1"))
         #expect(again == seq)
         _ = try await publisher.publish(topic: "audio.ignored", payload: [])
 
-        let received = Locked([LiveEvent]())
-        let stream = subscriber.events
-        let collector = Task { for await e in stream { received.withLock { $0.append(e) } } }
-        defer { collector.cancel() }
-        try await eventually("the acknowledged event") { received.withLock { !$0.isEmpty } }
-        let event = received.withLock { $0[0] }
+        try await eventually("the acknowledged event") { !live.events.isEmpty }
+        let event = live.events[0]
         #expect(event.topic == "video.uploaded")
         #expect(event.seq == seq)
         #expect(event.eventID == bytes("e-1"))
@@ -38,9 +33,8 @@ import ZeroMQ
         // Fire-and-forget: the Publisher holds it until the broker has subscribed,
         // so one message arrives without any retry loop.
         try publisher.fireAndForget(topic: "video.watched", payload: bytes("w"))
-        try await eventually("the fire-and-forget event") { received.withLock { $0.count > 1 } }
-        let fired: LiveEvent? = received.withLock { $0[1] }
-        let ff = try #require(fired)
+        try await eventually("the fire-and-forget event") { live.events.count > 1 }
+        let ff = live.events[1]
         #expect(ff.topic == "video.watched" && ff.eventID.isEmpty && ff.seq > seq)
 
         let stats = try broker.stats()
@@ -238,13 +232,8 @@ extension BrokerSystemTests {
     /// deduplicated like any other; its events go live as ordinary events.
     @Test func aPackedBatchIsCheckedPerEventAndStoredOnce() async throws {
         let broker = try BrokerHarness()
-        let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["packed."]))
-        defer { subscriber.close() }
-        _ = try await subscriber.waitUntilLive()
-        let received = Locked([LiveEvent]())
-        let stream = subscriber.events
-        let collector = Task { for await e in stream { received.withLock { $0.append(e) } } }
-        defer { collector.cancel() }
+        let live = try await LiveCollector(events: broker.events, prefixes: ["packed."])
+        defer { live.close() }
         let ctx = try Context(defaultLingerMilliseconds: 0)
         let dealer = try ctx.socket(.dealer)
         defer { dealer.close() }
@@ -286,8 +275,8 @@ extension BrokerSystemTests {
         try dealer.send(multipart: PackedEvents.frames(publishing: events))
         try collect(20)
         #expect(acked.count == 19)
-        try await eventually("the 19 stored events, live") { received.withLock { $0.count == 19 } }
-        for (i, e) in received.withLock({ $0 }).enumerated() {
+        try await eventually("the 19 stored events, live") { live.events.count == 19 }
+        for (i, e) in live.events.enumerated() {
             let n = i < 5 ? i : i + 1
             #expect(e.topic == "packed.t" && e.payload == bytes("\(n)") && e.headers == bytes("{\"n\":\"\(n)\"}"))
             #expect(e.seq == acked["k-\(n)"] && e.eventID == bytes("k-\(n)"))

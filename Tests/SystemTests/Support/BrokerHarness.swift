@@ -1,4 +1,5 @@
 import Foundation
+import MetroKit
 import MetroProtocol
 import Synchronization
 import ZeroMQ
@@ -140,4 +141,30 @@ final class Locked<T: Sendable>: Sendable {
     private let mutex: Mutex<T>
     init(_ value: T) { mutex = Mutex(value) }
     func withLock<R: Sendable>(_ body: (inout T) -> R) -> R { mutex.withLock { body(&$0) } }
+}
+
+/// A live subscriber whose events a test reads back: subscribed to `prefixes`,
+/// live (its hello seen, §4.4.2) before `init` returns, collecting from then on.
+final class LiveCollector: Sendable {
+    let subscriber: Subscriber
+    /// The head seq when the subscription became live: later events all arrive.
+    let liveFrom: UInt64
+    private let received = Locked([LiveEvent]())
+    private let task: Task<Void, Never>
+
+    init(events: String, prefixes: [String]) async throws {
+        subscriber = try Subscriber(.init(events: events, prefixes: prefixes))
+        liveFrom = try await subscriber.waitUntilLive()
+        let stream = subscriber.events
+        let received = self.received
+        task = Task { for await e in stream { received.withLock { $0.append(e) } } }
+    }
+
+    /// Everything received so far, in order.
+    var events: [LiveEvent] { received.withLock { $0 } }
+
+    func close() {
+        task.cancel()
+        subscriber.close()
+    }
 }
