@@ -196,9 +196,52 @@ static void put_u32(unsigned char *at, uint32_t v) {
     at[3] = (unsigned char)v;
 }
 
+typedef struct {
+    void *sub;
+    uint64_t count;
+    uint64_t got;
+} count_job;
+
+/// Counts `bench.acked` events on a live SUB until `count` or 2 s without one.
+static void *count_loop(void *arg) {
+    count_job *job = arg;
+    char topic[64];
+    size_t tl;
+    int timeout = 100;
+    zmq_setsockopt(job->sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    int64_t last = now_ns();
+    while (job->got < job->count && now_ns() - last < 2000000000LL) {
+        if (recv_message(job->sub, topic, sizeof topic, &tl, NULL, 0, 0) < 0) continue;
+        if (!is_topic(topic, tl, "bench.acked")) continue;
+        last = now_ns();
+        job->got++;
+    }
+    return NULL;
+}
+
 int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int window, int batch, int packed,
-                      uint64_t rate, size_t size, double *seconds, int64_t *latencies) {
+                      uint64_t rate, size_t size, double *seconds, int64_t *latencies, const char *events,
+                      uint64_t *delivered) {
     void *ctx = zmq_ctx_new();
+    // With `events`: a subscriber to the acknowledged events, live (its hello
+    // seen, protocol.md §4.4.2) before the first publish, counting on a thread.
+    void *sub = NULL;
+    pthread_t counter;
+    count_job job = {NULL, count, 0};
+    if (events) {
+        sub = zmq_socket(ctx, ZMQ_SUB);
+        int zero = 0, wait = 5000;
+        zmq_setsockopt(sub, ZMQ_RCVHWM, &zero, sizeof zero);
+        zmq_setsockopt(sub, ZMQ_RCVTIMEO, &wait, sizeof wait);
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "bench.acked", 11);
+        zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "$metro.hello.bench", 18);
+        zmq_connect(sub, events);
+        char topic[64];
+        size_t tl;
+        if (recv_message(sub, topic, sizeof topic, &tl, NULL, 0, 0) < 0) return -1;
+        job.sub = sub;
+        pthread_create(&counter, NULL, count_loop, &job);
+    }
     void *d = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(d, ZMQ_SNDHWM, &zero, sizeof zero);
@@ -285,6 +328,13 @@ int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int 
         zmq_msg_close(&m);
     }
     *seconds = (double)(now_ns() - start) / 1e9;
+    if (sub) {
+        pthread_join(counter, NULL);
+        if (delivered) *delivered = job.got;
+        int zero = 0;
+        zmq_setsockopt(sub, ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(sub);
+    }
     free(sent_at);
     free(payload);
     free(packet);

@@ -206,18 +206,31 @@ let ackedRounds = max(1, option("--acked-rounds", 3))
 print("")
 print("| acknowledged publish, 100 B, fsync=always, median of \(ackedRounds) alternating rounds | events | events/s | CPU µs/event | ACK p50 µs | ACK p99 µs | events per fsync | mean fsync µs | events/s (min–max) |")
 print("|---|---|---|---|---|---|---|---|---|")
-// Window 256 thrice: one event per PUBLISH (the plain dialog), batches of up to
-// 64 events per PUBLISH (§4.2.1), and the same batches packed into one frame
-// (§4.2.6, PUBLISH-PACKED, what the MetroKit Publisher sends).
+// Window 256: one event per PUBLISH (the plain dialog), batches of up to 64
+// events per PUBLISH (§4.2.1), the same batches packed into one frame (§4.2.6,
+// PUBLISH-PACKED, what the MetroKit Publisher sends), and packed again with a
+// live subscriber taking every event (the fan-out then has work to do).
 let ackedBatch = option("--batch", 64)
-// `--packed-only` keeps the last row alone (for profiling).
-let ackedRows =
+struct AckedRow {
+    var window: Int
+    var batch: Int
+    var packed: Bool
+    var count: Int
+    var subscriber = false
+}
+let packedRow = AckedRow(window: 256, batch: ackedBatch, packed: true, count: ackedEvents)
+// `--packed-only` keeps the packed row alone (for profiling).
+let ackedRows: [AckedRow] =
     CommandLine.arguments.contains("--packed-only")
-    ? [(256, ackedBatch, true, ackedEvents)]
+    ? [packedRow]
     : CommandLine.arguments.contains("--batched-only")
-    ? [(256, ackedBatch, false, ackedEvents), (256, ackedBatch, true, ackedEvents)]
-    : [(1, 1, false, 2_000), (256, 1, false, ackedEvents), (256, ackedBatch, false, ackedEvents),
-       (256, ackedBatch, true, ackedEvents)]
+    ? [AckedRow(window: 256, batch: ackedBatch, packed: false, count: ackedEvents), packedRow]
+    : [
+        AckedRow(window: 1, batch: 1, packed: false, count: 2_000),
+        AckedRow(window: 256, batch: 1, packed: false, count: ackedEvents),
+        AckedRow(window: 256, batch: ackedBatch, packed: false, count: ackedEvents), packedRow,
+        AckedRow(window: 256, batch: ackedBatch, packed: true, count: ackedEvents, subscriber: true),
+    ]
 struct AckedRun {
     var complete: Bool
     var rate: Double
@@ -226,36 +239,43 @@ struct AckedRun {
     var p99: Double
     var perFsync: Double
     var fsyncMicros: Double
+    var delivered: UInt64
 }
 var ackedRuns = [[AckedRun]](repeating: [], count: ackedRows.count)
 for _ in 0..<ackedRounds {
-    for (row, (window, batch, packed, count)) in ackedRows.enumerated() {
+    for (index, row) in ackedRows.enumerated() {
         let b = try Target.broker()
-        var latencies = [Int64](repeating: 0, count: count)
+        var latencies = [Int64](repeating: 0, count: row.count)
         var seconds = 0.0
+        var delivered: UInt64 = 0
         let before = b.cpuSeconds
         let rc = metro_bench_acked(
-            b.endpoints["ingest"]!, 0, UInt64(count), Int32(window), Int32(batch), packed ? 1 : 0, 0, payloadSize,
-            &seconds, &latencies)
+            b.endpoints["ingest"]!, 0, UInt64(row.count), Int32(row.window), Int32(row.batch), row.packed ? 1 : 0, 0,
+            payloadSize, &seconds, &latencies, row.subscriber ? b.endpoints["events"]! : nil, &delivered)
         let cpu = b.cpuSeconds - before
         let stats = try? brokerStats(b.endpoints["consume"]!)
         let fsyncs = stats?.fsyncs ?? 0
         b.stop()
-        ackedRuns[row].append(
+        ackedRuns[index].append(
             AckedRun(
-                complete: rc == 0, rate: Double(count) / seconds, cpu: cpu / Double(count) * 1e6,
+                complete: rc == 0, rate: Double(row.count) / seconds, cpu: cpu / Double(row.count) * 1e6,
                 p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
-                perFsync: Double(count) / Double(max(fsyncs, 1)),
-                fsyncMicros: Double(stats?.fsyncNanoseconds ?? 0) / 1000 / Double(max(fsyncs, 1))))
+                perFsync: Double(row.count) / Double(max(fsyncs, 1)),
+                fsyncMicros: Double(stats?.fsyncNanoseconds ?? 0) / 1000 / Double(max(fsyncs, 1)),
+                delivered: delivered))
     }
 }
-for (row, (window, batch, packed, count)) in ackedRows.enumerated() {
-    let runs = ackedRuns[row]
-    let label = batch == 1 ? "1 event per PUBLISH" : packed ? "batches of \(batch) per PUBLISH-PACKED" : "batches of \(batch) per PUBLISH"
+for (index, row) in ackedRows.enumerated() {
+    let runs = ackedRuns[index]
+    var label =
+        row.batch == 1
+        ? "1 event per PUBLISH"
+        : row.packed ? "batches of \(row.batch) per PUBLISH-PACKED" : "batches of \(row.batch) per PUBLISH"
+    if row.subscriber { label += ", a live subscriber got \(runs.map(\.delivered).min()!) (min)" }
     print(
         String(
-            format: "| window %d, %@%@ | %d | %.0f | %.2f | %.0f | %.0f | %.1f | %.0f | %.0f–%.0f |", window, label,
-            runs.allSatisfy(\.complete) ? "" : " (incomplete)", count, median(runs.map(\.rate)),
+            format: "| window %d, %@%@ | %d | %.0f | %.2f | %.0f | %.0f | %.1f | %.0f | %.0f–%.0f |", row.window, label,
+            runs.allSatisfy(\.complete) ? "" : " (incomplete)", row.count, median(runs.map(\.rate)),
             median(runs.map(\.cpu)), median(runs.map(\.p50)), median(runs.map(\.p99)), median(runs.map(\.perFsync)),
             median(runs.map(\.fsyncMicros)), runs.map(\.rate).min()!, runs.map(\.rate).max()!))
 }
@@ -295,7 +315,7 @@ if wanted("latency") {
                     var elapsed = 0.0
                     let rc = metro_bench_acked(
                         t.endpoints["ingest"]!, 0, UInt64(count), 256, 1, 0, UInt64(rate), payloadSize, &elapsed,
-                        &latencies)
+                        &latencies, nil, nil)
                     if rc != 0 { received = 0 }
                 } else {
                     _ = metro_bench_latency(
@@ -354,7 +374,7 @@ if wanted("memory") && rssEvents > 0 {
         ) { done, step in
             var seconds = 0.0
             _ = metro_bench_acked(
-                a.endpoints["ingest"]!, done, UInt64(step), 256, 64, 1, 0, payloadSize, &seconds, nil)
+                a.endpoints["ingest"]!, done, UInt64(step), 256, 64, 1, 0, payloadSize, &seconds, nil, nil, nil)
         }
     }
 }

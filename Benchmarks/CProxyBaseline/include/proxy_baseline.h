@@ -28,10 +28,12 @@ int metro_bench_latency(const char *publish, const char *events, uint64_t count,
 /// flight, sent `batch` events per PUBLISH at most (§4.2.1; 1 = one per PUBLISH);
 /// `packed` sends PUBLISH-PACKED instead, the batch in one frame (§4.2.6).
 /// Event ids are "b<id_base + i>" (distinct bases give distinct ids). `rate` 0 sends as fast as the window allows; otherwise paced, one per PUBLISH. Writes
-/// each publish-to-ACK latency (ns) into `latencies` when not NULL.
+/// each publish-to-ACK latency (ns) into `latencies` when not NULL. With `events`
+/// (the broker's events endpoint), a subscriber that is live before the first
+/// publish counts the events delivered into `delivered`.
 int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int window, int batch, int packed,
-                      uint64_t rate,
-                      size_t size, double *seconds, int64_t *latencies);
+                      uint64_t rate, size_t size, double *seconds, int64_t *latencies, const char *events,
+                      uint64_t *delivered);
 
 /// "4.3.4": the libzmq loaded at run time.
 const char *metro_bench_zmq_version(void);
