@@ -89,6 +89,17 @@ import ZeroMQ
         #expect(text.contains("metro_broker_dropped_total{cause=\"events_hwm\"} 0"))
         let missing = try httpGet(broker.endpoints["metrics"]!, path: "/nothing")
         #expect(missing.contains(" 404 Not Found\r\n"))
+        // Garbage, binary and a half request on the HTTP port: each gets an error
+        // or a closed connection, and the endpoint keeps serving.
+        var rng = SplitMix64(seed: 0x6874_7470)
+        for request in [
+            Array("NOT HTTP AT ALL\r\n\r\n".utf8), (0..<2000).map { _ in UInt8.random(in: 0...255, using: &rng) },
+            Array("GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\nabc".utf8),
+            Array("GET /metrics".utf8),
+        ] {
+            _ = try tcpExchange(broker.endpoints["metrics"]!, request)
+        }
+        #expect(try httpGet(broker.endpoints["metrics"]!, path: "/metrics").contains(" 200 OK\r\n"))
         #expect(broker.stop() == 0)
     }
 

@@ -109,6 +109,12 @@ func eventually(
 
 /// A minimal HTTP/1.0 GET over a plain TCP socket (`host:port`); returns the whole response.
 func httpGet(_ address: String, path: String) throws -> String {
+    try tcpExchange(address, Array("GET \(path) HTTP/1.0\r\n\r\n".utf8))
+}
+
+/// Sends `request` over a new TCP connection to `host:port`, half-closes, and
+/// returns everything received until the peer closes (or 5 s pass).
+func tcpExchange(_ address: String, _ request: [UInt8]) throws -> String {
     let parts = address.split(separator: ":")
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
@@ -124,8 +130,8 @@ func httpGet(_ address: String, path: String) throws -> String {
     guard rc == 0 else { throw WaitError.timedOut("connect \(address)") }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    let request = Array("GET \(path) HTTP/1.0\r\n\r\n".utf8)
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    shutdown(fd, Int32(SHUT_WR))
     var response = [UInt8]()
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
