@@ -58,9 +58,8 @@ extension BrokerEngine {
                 var ids = PackedEvents.Iterator(frame)
                 let keys = dedupeKeys(count: events) { _ in ids.next()!.id }
                 var iterator = PackedEvents.Iterator(frame)
-                var k = 0
-                while let e = iterator.next() {
-                    defer { k += 1 }
+                for k in 0..<events {
+                    let e = iterator.next()!
                     if let error = IngestCodec.checkEvent(
                         id: e.id, topic: e.topic, headersCount: e.headers.count, payloadCount: e.payload.count,
                         maxPayloadBytes: maxPayloadBytes)

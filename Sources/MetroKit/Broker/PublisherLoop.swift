@@ -119,9 +119,9 @@ final class PublisherLoop: @unchecked Sendable {
     /// Sends what waits, as far as the window allows, in PUBLISH-PACKED requests of
     /// up to `maxBatch` events and `maxBatchBytes` bytes each (§4.2.6). Events
     /// larger than `maxBatchBytes` (each frame of a plain PUBLISH is within the
-    /// broker's limit on its own), events that cannot be packed (an id or topic
-    /// over 255 bytes; the broker refuses those and says why) and `maxBatch` 1 go
-    /// as plain PUBLISH.
+    /// broker's limit on its own), events that cannot be packed (a topic over 255
+    /// bytes; the broker refuses those and says why) and `maxBatch` 1 go as plain
+    /// PUBLISH.
     private func fillWindow(_ dealer: Socket) throws {
         let now = ContinuousClock.now
         let maxEvents = max(1, min(options.maxBatch, IngestCodec.maxEventsPerPublish))
@@ -144,11 +144,9 @@ final class PublisherLoop: @unchecked Sendable {
             }
             inFlight[request.eventID] = InFlight(
                 request: request, continuation: continuation, sentAt: now, firstSentAt: now)
-            let size = 10 + request.eventID.count + request.topic.utf8.count + request.headers.count
-                + request.payload.count
-            guard maxEvents > 1, size <= options.maxBatchBytes, request.eventID.count <= 255,
-                request.topic.utf8.count <= 255
-            else {
+            // (Ids are 1–64 bytes here: `publish` refuses others.)
+            let size = PackedEvents.packedSize(request)
+            guard maxEvents > 1, size <= options.maxBatchBytes, request.topic.utf8.count <= 255 else {
                 _ = try dealer.trySend(multipart: request.frames)
                 continue
             }

@@ -99,11 +99,17 @@ public enum PackedEvents {
         }
     }
 
+    /// The bytes `event` takes in an events frame: its fields and their lengths
+    /// (1 + 1 + 4 + 4 bytes).
+    public static func packedSize(_ event: IngestCodec.Publish) -> Int {
+        10 + event.eventID.count + event.topic.utf8.count + event.headers.count + event.payload.count
+    }
+
     /// The events frame of a PUBLISH-PACKED. Ids and topics longer than 255 bytes
     /// cannot be packed (the broker would refuse them anyway): a precondition.
     public static func frame(_ events: some Collection<IngestCodec.Publish>) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(events.reduce(0) { $0 + 10 + $1.eventID.count + $1.topic.utf8.count + $1.headers.count + $1.payload.count })
+        out.reserveCapacity(events.reduce(0) { $0 + packedSize($1) })
         for e in events {
             precondition(e.eventID.count <= 255 && e.topic.utf8.count <= 255, "id or topic too long to pack")
             out.append(UInt8(e.eventID.count))
