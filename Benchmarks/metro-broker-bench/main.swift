@@ -157,9 +157,25 @@ func throughput(_ target: Target, count: Int = eventCount) -> Run {
         rate: Double(received) / max(seconds, 1e-9), cpuPerEvent: cpu / Double(max(received, 1)), received: received)
 }
 
+/// `metro doctor`'s vCPU idle line: on a VM that halts idle vCPUs at once, every
+/// thread wake-up is a VM exit, and latencies here double (docs/operations.md).
+func vcpuIdleLine() -> String {
+    let doctor = Process()
+    doctor.executableURL = here.appendingPathComponent("metro")
+    doctor.arguments = ["doctor", "--json", "--data-dir", NSTemporaryDirectory() + "metro-bench-doctor"]
+    let out = Pipe()
+    doctor.standardOutput = out
+    doctor.standardError = FileHandle.nullDevice
+    guard (try? doctor.run()) != nil else { return "unknown (no metro binary)" }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    doctor.waitUntilExit()
+    let checks = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]]
+    return checks?.first { $0["name"] as? String == "vcpu idle" }?["detail"] as? String ?? "unknown"
+}
+
 print(
     "metro-broker-bench: \(eventCount) events of \(payloadSize) bytes, \(rounds) alternating rounds, "
-        + "libzmq \(String(cString: metro_bench_zmq_version()))")
+        + "libzmq \(String(cString: metro_bench_zmq_version()))\nvCPU idle: \(vcpuIdleLine())")
 
 // 1. Fire-and-forget throughput: the broker with its journal on, fsync every 5 ms
 // (the `interval` policy: "journaling on, fsync every few ms"), vs zmq_proxy; the
@@ -298,6 +314,8 @@ if wanted("latency") {
     let targets: [(String, () throws -> Target)] = [
         ("zmq_proxy (baseline), publish→delivery", { try Target.proxy() }),
         ("broker fsync=interval (5 ms), publish→delivery", { try Target.broker(fsync: "interval") }),
+        // No syncer at all: what forwarding and the journal's writes cost alone.
+        ("broker fsync=never, publish→delivery", { try Target.broker(fsync: "never") }),
         ("broker fsync=always, publish→delivery", { try Target.broker(fsync: "always") }),
         ("broker fsync=always, acknowledged window 256, publish→ACK", { try Target.broker(fsync: "always") }),
     ]

@@ -24,6 +24,7 @@ struct DoctorCommand: ParsableCommand {
         var checks: [DoctorCheck] = []
         checks.append(DoctorCheck.libraryVersion())
         checks.append(DoctorCheck.curve())
+        checks.append(DoctorCheck.vcpuIdle())
         do {
             let (broker, source) = try ConfigurationFile.loadBroker(config)
             checks.append(DoctorCheck(
@@ -47,17 +48,22 @@ struct DoctorCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(checks), as: UTF8.self))
         } else {
             for check in checks {
-                print("\(check.ok ? "ok  " : "FAIL") \(check.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(check.detail)")
+                print("\(check.label) \(check.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(check.detail)")
             }
         }
         if checks.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
 }
 
-struct DoctorCheck: Codable {
+struct DoctorCheck: Encodable {
     let name: String
+    /// False fails the doctor (exit status 1).
     let ok: Bool
     let detail: String
+    /// Passes, but costs something worth fixing (printed as `warn`).
+    var warning = false
+
+    var label: String { !ok ? "FAIL" : warning ? "warn" : "ok  " }
 
     static func libraryVersion() -> DoctorCheck {
         let v = LibraryVersion.current
@@ -120,5 +126,35 @@ struct DoctorCheck: Codable {
             return DoctorCheck(name: "data folder", ok: false, detail: "\(path): write or fsync failed: \(String(cString: strerror(errno)))")
         }
         return DoctorCheck(name: "data folder", ok: true, detail: "\(path) is writable (write + fsync)")
+    }
+}
+
+extension DoctorCheck {
+    /// Whether an idle vCPU polls before it halts. On a KVM or Firecracker guest
+    /// whose cpuidle driver is `haltpoll` with `guest_halt_poll_ns` 0, every thread
+    /// wake-up on an idle vCPU is a VM exit and an IPI (~50 µs here), and one event
+    /// crosses about six of them (docs/operations.md, "vCPU halt polling").
+    static func vcpuIdle(sysfs: String = "/sys") -> DoctorCheck {
+        func read(_ path: String) -> String? {
+            (try? String(contentsOfFile: sysfs + path, encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return vcpuIdle(
+            driver: read("/devices/system/cpu/cpuidle/current_driver"),
+            haltPollNs: read("/module/haltpoll/parameters/guest_halt_poll_ns").flatMap { Int($0) })
+    }
+
+    static func vcpuIdle(driver: String?, haltPollNs: Int?) -> DoctorCheck {
+        guard driver == "haltpoll", let haltPollNs else {
+            return DoctorCheck(name: "vcpu idle", ok: true, detail: "cpuidle driver \(driver ?? "unknown"): no guest halt polling to tune")
+        }
+        if haltPollNs > 0 {
+            return DoctorCheck(name: "vcpu idle", ok: true, detail: "idle vCPUs poll \(haltPollNs / 1000) µs before halting")
+        }
+        return DoctorCheck(
+            name: "vcpu idle", ok: true,
+            detail: "idle vCPUs halt at once (haltpoll guest_halt_poll_ns=0): each wake-up costs a VM exit, "
+                + "which doubles latency; as root: echo 200000 > /sys/module/haltpoll/parameters/guest_halt_poll_ns",
+            warning: true)
     }
 }

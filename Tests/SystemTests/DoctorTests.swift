@@ -83,6 +83,29 @@ import ZeroMQ
         #expect(checks["data folder"]?.0 == false)
     }
 
+    /// The vCPU idle check reads the same sysfs files as this test and warns (without
+    /// failing) exactly when a haltpoll guest halts idle vCPUs at once.
+    @Test func vcpuIdleWarnsOnlyWhenIdleVCPUsHaltAtOnce() throws {
+        let dir = try TemporaryDirectory()
+        // The default ports may be taken by parallel tests: only this check matters here.
+        let p = try MetroProcess(["doctor", "--json", "--data-dir", dir.path + "/data"])
+        _ = p.waitForExit()
+        try waitFor("doctor output") { p.stdoutLines.last == "]" }
+        let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
+        let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        let idle = try #require(checks.first { $0["name"] as? String == "vcpu idle" })
+        func read(_ path: String) -> String? {
+            (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let driver = read("/sys/devices/system/cpu/cpuidle/current_driver")
+        let pollNs = read("/sys/module/haltpoll/parameters/guest_halt_poll_ns").flatMap { Int($0) }
+        #expect(idle["ok"] as? Bool == true)
+        #expect(idle["warning"] as? Bool == (driver == "haltpoll" && pollNs == 0))
+        if driver == "haltpoll", pollNs == 0 {
+            #expect((idle["detail"] as? String)?.contains("guest_halt_poll_ns") == true)
+        }
+    }
+
     @Test func reportsABrokenConfigurationFile() throws {
         let dir = try TemporaryDirectory()
         let path = dir.url.appendingPathComponent("bad.yaml").path
