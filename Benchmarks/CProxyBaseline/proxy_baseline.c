@@ -153,8 +153,17 @@ int metro_bench_throughput(const char *publish, const char *events, uint64_t cou
     return 0;
 }
 
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC, in ns: turns the broker's stamp (realtime)
+/// into the publisher's clock (monotonic).
+static int64_t realtime_offset(void) {
+    struct timespec r, m;
+    clock_gettime(CLOCK_REALTIME, &r);
+    clock_gettime(CLOCK_MONOTONIC, &m);
+    return ((int64_t)r.tv_sec - (int64_t)m.tv_sec) * 1000000000LL + ((int64_t)r.tv_nsec - (int64_t)m.tv_nsec);
+}
+
 int metro_bench_latency(const char *publish, const char *events, uint64_t count, uint64_t rate, size_t size,
-                        int64_t *latencies, uint64_t *received) {
+                        int64_t *latencies, int64_t *to_broker, uint64_t *received) {
     void *ctx = zmq_ctx_new();
     void *pub, *sub;
     open_pair(ctx, publish, events, &pub, &sub);
@@ -164,17 +173,37 @@ int metro_bench_latency(const char *publish, const char *events, uint64_t count,
     int timeout = 100;
     zmq_setsockopt(sub, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     uint64_t got = 0;
-    char topic[64], last[16];
-    size_t tl;
+    int64_t offset = realtime_offset();
     int64_t seen = now_ns();
+    zmq_msg_t m;
+    zmq_msg_init(&m);
     while (got < count && now_ns() - seen < 2000000000LL) {
-        if (recv_message(sub, topic, sizeof topic, &tl, last, sizeof last, 0) < 0) continue;
-        if (!is_topic(topic, tl, "lat")) continue;
-        seen = now_ns();
-        int64_t sent;
-        memcpy(&sent, last, 8);
-        latencies[got++] = now_ns() - sent;
+        // [topic][payload] from zmq_proxy, [topic][envelope][payload] from the broker
+        // (protocol.md §4.4: the envelope's bytes 8..15 are its stamp, big-endian ns).
+        int frames = 0, wanted = 0;
+        int64_t stamp = -1, sent = 0;
+        while (1) {
+            if (zmq_msg_recv(&m, sub, 0) < 0) break;
+            const unsigned char *d = zmq_msg_data(&m);
+            size_t n = zmq_msg_size(&m);
+            if (frames == 0) wanted = (n == 3 && memcmp(d, "lat", 3) == 0);
+            int more = zmq_msg_more(&m);
+            if (wanted && frames == 1 && more && n >= 16) {
+                uint64_t v = 0;
+                for (int i = 8; i < 16; i++) v = (v << 8) | d[i];
+                stamp = (int64_t)v - offset;
+            }
+            if (wanted && !more && n >= 8) memcpy(&sent, d, 8);
+            frames++;
+            if (!more) break;
+        }
+        if (!wanted || frames < 2) continue;
+        int64_t now = now_ns();
+        seen = now;
+        if (to_broker) to_broker[got] = stamp >= 0 ? stamp - sent : -1;
+        latencies[got++] = now - sent;
     }
+    zmq_msg_close(&m);
     pthread_join(t, NULL);
     *received = got;
     close_all(ctx, pub, sub);

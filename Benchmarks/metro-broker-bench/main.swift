@@ -308,9 +308,9 @@ if wanted("latency") {
     let latencyRounds = option("--latency-rounds", 3)
     print("")
     print(
-        "| latency, 100 B, \(seconds) s per row, median of \(latencyRounds) alternating rounds | rate/s | p50 µs | p99 µs | p99.9 µs | max µs | received (min) |"
+        "| latency, 100 B, \(seconds) s per row, median of \(latencyRounds) alternating rounds | rate/s | p50 µs | p99 µs | p99.9 µs | max µs | received (min) | to the broker's stamp p50 / p99 µs |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     let targets: [(String, () throws -> Target)] = [
         ("zmq_proxy (baseline), publish→delivery", { try Target.proxy() }),
         ("broker fsync=interval (5 ms), publish→delivery", { try Target.broker(fsync: "interval") }),
@@ -319,15 +319,22 @@ if wanted("latency") {
         ("broker fsync=always, publish→delivery", { try Target.broker(fsync: "always") }),
         ("broker fsync=always, acknowledged window 256, publish→ACK", { try Target.broker(fsync: "always") }),
     ]
+    /// One row's round: percentiles of the whole latency, and of its first part
+    /// (publish until the broker's loop stamped the event; nil without a stamp).
+    struct LatencyRound {
+        var p50, p99, p999, max: Double
+        var received: UInt64
+        var toBroker: (p50: Double, p99: Double)?
+    }
     let rates = option("--latency-rate", 0) > 0 ? [option("--latency-rate", 0)] : [10_000, 50_000]
     for rate in rates {
-        // [target][round] = (p50, p99, p99.9, max, received)
-        var results = [[(Double, Double, Double, Double, UInt64)]](repeating: [], count: targets.count)
+        var results = [[LatencyRound]](repeating: [], count: targets.count)
         for _ in 0..<latencyRounds {
             for (i, (name, start)) in targets.enumerated() {
                 let count = rate * seconds
                 let t = try start()
                 var latencies = [Int64](repeating: 0, count: count)
+                var toBroker = [Int64](repeating: -1, count: count)
                 var received = UInt64(count)
                 if name.contains("ACK") {
                     var elapsed = 0.0
@@ -338,20 +345,29 @@ if wanted("latency") {
                 } else {
                     _ = metro_bench_latency(
                         t.endpoints["publish"]!, t.endpoints["events"]!, UInt64(count), UInt64(rate),
-                        payloadSize, &latencies, &received)
+                        payloadSize, &latencies, &toBroker, &received)
                 }
                 t.stop()
                 let got = Array(latencies.prefix(Int(received)))
+                let stamped = toBroker.prefix(Int(received)).filter { $0 >= 0 }
                 results[i].append(
-                    (percentile(got, 0.5), percentile(got, 0.99), percentile(got, 0.999), percentile(got, 1.0), received))
+                    LatencyRound(
+                        p50: percentile(got, 0.5), p99: percentile(got, 0.99), p999: percentile(got, 0.999),
+                        max: percentile(got, 1.0), received: received,
+                        toBroker: stamped.isEmpty ? nil : (percentile(Array(stamped), 0.5), percentile(Array(stamped), 0.99))))
             }
         }
         for (i, (name, _)) in targets.enumerated() {
             let r = results[i]
+            let parts = r.compactMap(\.toBroker)
+            let split =
+                parts.isEmpty
+                ? "–" : String(format: "%.0f / %.0f", median(parts.map(\.p50)), median(parts.map(\.p99)))
             print(
                 String(
-                    format: "| %@ | %d | %.0f | %.0f | %.0f | %.0f | %llu |", name, rate, median(r.map(\.0)),
-                    median(r.map(\.1)), median(r.map(\.2)), median(r.map(\.3)), r.map(\.4).min()!))
+                    format: "| %@ | %d | %.0f | %.0f | %.0f | %.0f | %llu | %@ |", name, rate, median(r.map(\.p50)),
+                    median(r.map(\.p99)), median(r.map(\.p999)), median(r.map(\.max)), r.map(\.received).min()!,
+                    split))
         }
     }
 }

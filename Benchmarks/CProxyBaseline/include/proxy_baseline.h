@@ -20,9 +20,11 @@ int metro_bench_throughput(const char *publish, const char *events, uint64_t cou
                            uint64_t *received, double *seconds);
 
 /// End-to-end latency at `rate` messages/s: each payload carries its send time;
-/// writes one latency (ns) per received message into `latencies` (capacity `count`).
+/// writes one latency (ns) per received message into `latencies` (capacity `count`),
+/// and into `to_broker` (if not NULL) the part until the broker's stamp (§4.4), or
+/// -1 for a message without one (zmq_proxy's).
 int metro_bench_latency(const char *publish, const char *events, uint64_t count, uint64_t rate, size_t size,
-                        int64_t *latencies, uint64_t *received);
+                        int64_t *latencies, int64_t *to_broker, uint64_t *received);
 
 /// Acknowledged publish (protocol.md §4.2) through a DEALER with `window` events in
 /// flight, sent `batch` events per PUBLISH at most (§4.2.1; 1 = one per PUBLISH);
