@@ -62,7 +62,12 @@ public final class BrokerEngine: @unchecked Sendable {
     var nextGroupTick: UInt64 = 0
 
     /// Monitors of the four sockets (disconnections, §2.6), in `socketNames` order.
+    /// They are read every `monitorPeriodNs` and before each stats snapshot, not
+    /// polled: `zmq_poll` checks every socket in its set on each wake-up (two system
+    /// calls each, ~1 µs apiece here), and the four monitors doubled that cost of
+    /// every event at low rates (docs/operations.md, "What limits what").
     let monitors: [SocketMonitor]
+    static let monitorPeriodNs: UInt64 = 100_000_000
     static let socketNames = ["ingest", "publish", "events", "consume"]
 
     let ingestBuffer = MultipartBuffer(capacity: BrokerEngine.ingestCapacity, scratch: BrokerEngine.ingestScratch)
@@ -217,10 +222,10 @@ public final class BrokerEngine: @unchecked Sendable {
         let consumeItem = poller.add(consume)
         let syncItem = syncer.map { poller.add(fileDescriptor: $0.wakeFD) }
         poller.add(fileDescriptor: controlRead)
-        let monitorItems = monitors.map { poller.add($0.socket) }
         let heartbeatNs = UInt64(max(1, configuration.heartbeatIntervalMs)) * 1_000_000
         var nextHeartbeat = clock() &+ heartbeatNs
         var nextRetention = clock() &+ 10_000_000_000
+        var nextMonitorRead = clock() &+ Self.monitorPeriodNs
         var lastErrorLog: UInt64 = 0
         var suppressedErrors = 0
 
@@ -230,6 +235,7 @@ public final class BrokerEngine: @unchecked Sendable {
             if !replays.isEmpty { wait = replaysHaveWork ? 0 : min(wait, 5) }
             if !groups.isEmpty { wait = groupsHaveWork ? 0 : min(wait, Int(Self.groupTickNs / 1_000_000)) }
             if flushDeadline != 0 { wait = min(wait, flushDeadline > now ? Int((flushDeadline - now) / 1_000_000) + 1 : 0) }
+            wait = min(wait, nextMonitorRead > now ? Int((nextMonitorRead - now) / 1_000_000) + 1 : 0)
             do {
                 try poller.poll(timeoutMilliseconds: wait)
                 // Durable ACKs first: each one frees a client's window, and the
@@ -247,10 +253,11 @@ public final class BrokerEngine: @unchecked Sendable {
                 if poller.isReadable(consumeItem) { try drainConsume() }
                 pumpReplays()
                 pumpGroups()
-                for (i, item) in monitorItems.enumerated() where poller.isReadable(item) {
-                    while try monitors[i].next(timeoutMilliseconds: 0) != nil { counters.disconnects[i] &+= 1 }
-                }
                 let after = clock()
+                if after >= nextMonitorRead {
+                    try readMonitors()
+                    nextMonitorRead = after &+ Self.monitorPeriodNs
+                }
                 if after >= nextHeartbeat {
                     try sendHeartbeat()
                     nextHeartbeat = after &+ heartbeatNs
@@ -328,10 +335,19 @@ public final class BrokerEngine: @unchecked Sendable {
         logger.info("broker stopped", metadata: ["headSeq": "\(nextSeq - 1)"])
     }
 
-    /// The counters now (loop thread). Catches up on durability first: the syncer
-    /// wakes the loop only when ACKs wait, so `durableSeq` may not have been read.
+    /// Counts the disconnections the monitors have seen since the last read.
+    func readMonitors() throws(ZMQError) {
+        for (i, monitor) in monitors.enumerated() {
+            while try monitor.next(timeoutMilliseconds: 0) != nil { counters.disconnects[i] &+= 1 }
+        }
+    }
+
+    /// The counters now (loop thread). Catches up on durability and on the monitors
+    /// first: the syncer wakes the loop only when ACKs wait, so `durableSeq` may not
+    /// have been read, and the monitors are read only every `monitorPeriodNs`.
     var stats: BrokerStats {
         sendDurableAcks()
+        do { try readMonitors() } catch { logger.error("reading the socket monitors: \(error)") }
         return counters.snapshot(
             journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0,
             fsyncNanoseconds: syncer?.fsyncNanoseconds ?? 0, headSeq: nextSeq - 1,
