@@ -354,7 +354,7 @@ if wanted("latency") {
                     LatencyRound(
                         p50: percentile(got, 0.5), p99: percentile(got, 0.99), p999: percentile(got, 0.999),
                         max: percentile(got, 1.0), received: received,
-                        toBroker: stamped.isEmpty ? nil : (percentile(Array(stamped), 0.5), percentile(Array(stamped), 0.99))))
+                        toBroker: stamped.isEmpty ? nil : (percentile(stamped, 0.5), percentile(stamped, 0.99))))
             }
         }
         for (i, (name, _)) in targets.enumerated() {

@@ -132,16 +132,16 @@ struct DoctorCheck: Encodable {
 extension DoctorCheck {
     /// Whether an idle vCPU polls before it halts. On a KVM or Firecracker guest
     /// whose cpuidle driver is `haltpoll` with `guest_halt_poll_ns` 0, every thread
-    /// wake-up on an idle vCPU is a VM exit and an IPI (~50 µs here), and one event
-    /// crosses about six of them (docs/operations.md, "vCPU halt polling").
-    static func vcpuIdle(sysfs: String = "/sys") -> DoctorCheck {
+    /// wake-up on an idle vCPU is a VM exit and an IPI, and one event crosses about
+    /// six of them: on this project's VM the p50 of a hop through `zmq_proxy` or
+    /// the broker halves with polling on (docs/operations.md, "vCPU halt polling").
+    static func vcpuIdle() -> DoctorCheck {
         func read(_ path: String) -> String? {
-            (try? String(contentsOfFile: sysfs + path, encoding: .utf8))?
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         return vcpuIdle(
-            driver: read("/devices/system/cpu/cpuidle/current_driver"),
-            haltPollNs: read("/module/haltpoll/parameters/guest_halt_poll_ns").flatMap { Int($0) })
+            driver: read("/sys/devices/system/cpu/cpuidle/current_driver"),
+            haltPollNs: read("/sys/module/haltpoll/parameters/guest_halt_poll_ns").flatMap { Int($0) })
     }
 
     static func vcpuIdle(driver: String?, haltPollNs: Int?) -> DoctorCheck {
