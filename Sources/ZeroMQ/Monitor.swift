@@ -103,6 +103,12 @@ extension Socket {
         try Syscall.mustSucceed("socket monitor") { zmq_socket_monitor(h, address, events.rawValue) }
         let pair = try context.socket(.pair)
         try pair.set(.linger(milliseconds: 0))
+        // libzmq sends monitor events from its I/O thread with a blocking send: once
+        // the inproc pipe holds its high-water mark (the two sides' sum, 2,000 by
+        // default), the I/O thread stops, and every socket of the context with it,
+        // until someone reads. A receive HWM of 0 on the connecting side makes the
+        // pipe unbounded, so a monitor read now and then never stalls anything.
+        try pair.set(.receiveHighWaterMark(0))
         try pair.connect(address)
         return SocketMonitor(socket: pair)
     }

@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 import ZeroMQ
 
 @Suite struct LimitTests {
@@ -136,5 +137,38 @@ import ZeroMQ
         let ctx = try Context()
         let s = try ctx.socket(.req)
         #expect(throws: ZMQError.self) { try s.set(.curveServerKey("too short")) }
+    }
+}
+
+@Suite struct MonitorQueueTests {
+    /// A monitor nobody reads for a while must neither stall the context's I/O
+    /// thread nor lose events: the broker reads its monitors only every 100 ms.
+    /// A DEALER retrying a refused connection every millisecond makes thousands
+    /// of events, more than the 2,000 a default-bounded inproc pipe would hold.
+    @Test func anUnreadMonitorQueuesEverythingAndNeverStallsTheIOThread() throws {
+        let ctx = try Context(defaultLingerMilliseconds: 0)
+        let dealer = try ctx.socket(.dealer)
+        try dealer.set(.reconnectInterval(milliseconds: 1))
+        try dealer.set(.reconnectIntervalMax(milliseconds: 1))
+        let monitor = try dealer.monitor(.all)
+        try dealer.connect("tcp://127.0.0.1:1")  // nothing listens on port 1: refused at once
+
+        Thread.sleep(forTimeInterval: 2.5)
+        // The I/O thread still serves other sockets of the context.
+        let rep = try ctx.socket(.rep)
+        let endpoint = try rep.bindResolved("tcp://127.0.0.1:*")
+        let req = try ctx.socket(.req)
+        try req.set(.receiveTimeout(milliseconds: 5000))
+        try rep.set(.receiveTimeout(milliseconds: 5000))
+        try req.connect(endpoint)
+        try req.send(Array("ping".utf8))
+        #expect(try rep.receive() == Array("ping".utf8))
+        try rep.send(Array("pong".utf8))
+        #expect(try req.receive() == Array("pong".utf8))
+
+        try dealer.disconnect("tcp://127.0.0.1:1")
+        var events = 0
+        while try monitor.next(timeoutMilliseconds: 0) != nil { events += 1 }
+        #expect(events > 2000, "the retries made \(events) events, too few to exceed a bounded queue")
     }
 }
