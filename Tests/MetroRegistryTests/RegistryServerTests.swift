@@ -50,29 +50,39 @@ import ZeroMQ
         #expect(closed)
     }
 
-    func request(_ req: Socket, _ r: RegistryRequest) throws -> RegistryReply {
+    /// Sends `r` and waits up to 5 s for the reply without holding a thread of
+    /// Swift's cooperative pool (two threads here): `server.run()` needs one to start
+    /// its loop, and a blocking receive beside another test's blocking call left it
+    /// none, so the first request timed out (seen once in a full run).
+    func request(_ req: Socket, _ r: RegistryRequest) async throws -> RegistryReply {
         try req.send(multipart: r.encode())
-        return try RegistryReply.decode(#require(try req.receiveMultipart())).get()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if let frames = try req.receiveMultipart(dontWait: true) { return try RegistryReply.decode(frames).get() }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        Issue.record("no reply to \(r) within 5 s")
+        throw CancellationError()
     }
 
     @Test func leasesFollowTheInjectedClockAndEveryChangeIsPublished() async throws {
         try await withServer { publisher, clock, req in
             let a = Registration(service: "svc", instance: "a", epoch: 1, endpoints: ["tcp://h:1"], ttlMilliseconds: 1000)
             let b = Registration(service: "svc", instance: "b", epoch: 1, endpoints: ["tcp://h:2"], ttlMilliseconds: 1000)
-            _ = try request(req, .register(a))
-            _ = try request(req, .register(b))
-            _ = try request(req, .register(b))  // a retry: no second event
-            _ = try request(req, .deregister(b.key))
+            _ = try await request(req, .register(a))
+            _ = try await request(req, .register(b))
+            _ = try await request(req, .register(b))  // a retry: no second event
+            _ = try await request(req, .deregister(b.key))
             #expect(publisher.kinds == ["registered a", "registered b", "deregistered b"])
 
             // Real time passes, the fake clock does not: the lease holds.
             try await Task.sleep(for: .milliseconds(50))
-            #expect(try request(req, .lookup(service: "svc")).result(LookupResult.self).get().instances.count == 1)
+            #expect(try await request(req, .lookup(service: "svc")).result(LookupResult.self).get().instances.count == 1)
 
             clock.advance(milliseconds: 999)
-            #expect(try request(req, .heartbeat(a.key)).result(LeaseGrant.self).get().ttlMilliseconds == 1000)
+            #expect(try await request(req, .heartbeat(a.key)).result(LeaseGrant.self).get().ttlMilliseconds == 1000)
             clock.advance(milliseconds: 999)
-            #expect(try request(req, .lookup(service: "svc")).result(LookupResult.self).get().instances.count == 1)
+            #expect(try await request(req, .lookup(service: "svc")).result(LookupResult.self).get().instances.count == 1)
             clock.advance(milliseconds: 1)
             // The sweeper runs from the poll timeout, without a request.
             let deadline = ContinuousClock.now + .seconds(5)
@@ -80,8 +90,8 @@ import ZeroMQ
                 try await Task.sleep(for: .milliseconds(5))
             }
             #expect(publisher.kinds == ["registered a", "registered b", "deregistered b", "expired a"])
-            #expect(try request(req, .lookup(service: "svc")).result(LookupResult.self).get().instances.isEmpty)
-            let stats = try request(req, .stats).result(RegistryStats.self).get()
+            #expect(try await request(req, .lookup(service: "svc")).result(LookupResult.self).get().instances.isEmpty)
+            let stats = try await request(req, .stats).result(RegistryStats.self).get()
             #expect(stats.expired == 1 && stats.instances == 0)
         }
     }
