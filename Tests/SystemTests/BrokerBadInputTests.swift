@@ -161,18 +161,9 @@ extension BrokerSystemTests {
     /// Random frames on every socket (a seeded generator, so a failure repeats).
     @Test func randomGarbageOnEverySocketNeverStopsTheBroker() async throws {
         let broker = try BrokerHarness(config: Self.smallLimits)
-        var rng = SplitMix64(seed: 0x6d65_7472_6f21)
-        func garbage() -> [[UInt8]] {
-            let frames = Int.random(in: 1...9, using: &rng)
-            return (0..<frames).map { i in
-                // Sometimes a plausible prefix, so the deeper checks run too.
-                if i == 0 && Bool.random(using: &rng) { return WireProtocol.versionBytes }
-                if i == 1 && Bool.random(using: &rng) {
-                    return bytes(["PUBLISH", "PUBLISH-PACKED", "STATS", "ACK"].randomElement(using: &rng)!)
-                }
-                return (0..<Int.random(in: 0...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            }
-        }
+        var garbage = GarbageMessages(
+            seed: 0x6d65_7472_6f21, version: WireProtocol.versionBytes,
+            commands: ["PUBLISH", "PUBLISH-PACKED", "STATS", "ACK"])
         let ingest = try testContext.socket(.dealer)
         let consume = try testContext.socket(.dealer)
         let pub = try testContext.socket(.pub)
@@ -181,9 +172,9 @@ extension BrokerSystemTests {
         try consume.connect(broker.consume)
         try pub.connect(broker.publish)
         for _ in 0..<2000 {
-            try ingest.send(multipart: garbage())
-            try consume.send(multipart: garbage())
-            _ = try pub.trySend(multipart: garbage())
+            try ingest.send(multipart: garbage.next())
+            try consume.send(multipart: garbage.next())
+            _ = try pub.trySend(multipart: garbage.next())
         }
         // Every request got exactly one reply: read them all back.
         var replies = 0, consumeReplies = 0

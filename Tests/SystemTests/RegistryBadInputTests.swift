@@ -68,18 +68,12 @@ extension RegistrySystemTests {
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
-            var rng = SplitMix64(seed: 0x5EED)
-            let commands = RegistryCommand.allCases.map(\.frame) + [bytes("NOPE"), []]
+            var garbage = GarbageMessages(
+                seed: 0x5EED, version: Self.v, commands: RegistryCommand.allCases.map(\.rawValue) + ["NOPE", ""],
+                bodies: [bytes(Self.good)], maxFrames: 4)
             var errors = 0
             for _ in 0..<400 {
-                var frames: [[UInt8]] = []
-                frames.append(rng.next() % 2 == 0 ? Self.v : rng.bytes(Int(rng.next() % 12)))
-                if rng.next() % 5 != 0 { frames.append(commands[Int(rng.next() % UInt64(commands.count))]) }
-                for _ in 0..<Int(rng.next() % 3) {
-                    frames.append(rng.next() % 3 == 0 ? bytes(Self.good) : rng.bytes(Int(rng.next() % 300)))
-                }
-                if frames.isEmpty { frames = [[]] }
-                if try client.errorCode(frames) != nil { errors += 1 }
+                if try client.errorCode(garbage.next()) != nil { errors += 1 }
             }
             #expect(errors > 300)
             #expect(try client.lookup("profiles").count <= 1)

@@ -19,3 +19,34 @@ struct SplitMix64: RandomNumberGenerator {
 
     mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
 }
+
+/// Random multipart messages for the garbage-input tests of the request sockets
+/// (broker and registry alike). Each message has 1...`maxFrames` frames. With
+/// even odds its first frame is the protocol version and its second a known
+/// command, so that the checks behind the version and the command run too; a
+/// later frame is one of `bodies` one time in three (when given). Every other
+/// frame is 0...`maxFrameBytes` random bytes. Seeded: a failure repeats.
+struct GarbageMessages {
+    var rng: SplitMix64
+    let version: [UInt8]
+    let commands: [String]
+    let bodies: [[UInt8]]
+    let maxFrames: Int
+    let maxFrameBytes = 300
+
+    init(seed: UInt64, version: [UInt8], commands: [String], bodies: [[UInt8]] = [], maxFrames: Int = 9) {
+        rng = SplitMix64(seed: seed)
+        (self.version, self.commands, self.bodies, self.maxFrames) = (version, commands, bodies, maxFrames)
+    }
+
+    mutating func next() -> [[UInt8]] {
+        (0..<Int.random(in: 1...maxFrames, using: &rng)).map { i in
+            if i == 0 && Bool.random(using: &rng) { return version }
+            if i == 1 && Bool.random(using: &rng) { return bytes(commands.randomElement(using: &rng)!) }
+            if i >= 2, !bodies.isEmpty, Int.random(in: 0..<3, using: &rng) == 0 {
+                return bodies.randomElement(using: &rng)!
+            }
+            return rng.bytes(Int.random(in: 0...maxFrameBytes, using: &rng))
+        }
+    }
+}
