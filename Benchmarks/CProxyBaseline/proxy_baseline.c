@@ -18,11 +18,9 @@ static void sleep_until(int64_t t) {
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {}
 }
 
-int metro_proxy_serve(const char *frontend, const char *backend) {
-    void *ctx = zmq_ctx_new();
-    void *xsub = zmq_socket(ctx, ZMQ_XSUB);
-    void *xpub = zmq_socket(ctx, ZMQ_XPUB);
-    // The broker's default high-water marks, so both drop (or not) alike.
+/// Binds both sockets and prints the ready line; 0 on success.
+static int bind_pair(void *xsub, void *xpub, const char *frontend, const char *backend) {
+    // The broker's default high-water marks, so all targets drop (or not) alike.
     int hwm = 100000;
     zmq_setsockopt(xsub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -33,7 +31,62 @@ int metro_proxy_serve(const char *frontend, const char *backend) {
     zmq_getsockopt(xpub, ZMQ_LAST_ENDPOINT, b, &bl);
     printf("ready {\"publish\":\"%s\",\"events\":\"%s\"}\n", f, b);
     fflush(stdout);
+    return 0;
+}
+
+int metro_proxy_serve(const char *frontend, const char *backend) {
+    void *ctx = zmq_ctx_new();
+    void *xsub = zmq_socket(ctx, ZMQ_XSUB);
+    void *xpub = zmq_socket(ctx, ZMQ_XPUB);
+    if (bind_pair(xsub, xpub, frontend, backend) != 0) return -1;
     zmq_proxy(xsub, xpub, NULL);
+    return -1;
+}
+
+/// Moves every frame of one message from `from` to `to` (zero-copy).
+static int move_message(void *from, void *to, zmq_msg_t *m) {
+    while (1) {
+        if (zmq_msg_recv(m, from, 0) < 0) return -1;
+        int more = zmq_msg_more(m);
+        if (zmq_msg_send(m, to, more ? ZMQ_SNDMORE : 0) < 0) return -1;
+        if (!more) return 0;
+    }
+}
+
+int metro_forward_serve(const char *frontend, const char *backend, size_t envelope) {
+    void *ctx = zmq_ctx_new();
+    void *xsub = zmq_socket(ctx, ZMQ_XSUB);
+    void *xpub = zmq_socket(ctx, ZMQ_XPUB);
+    if (bind_pair(xsub, xpub, frontend, backend) != 0) return -1;
+    unsigned char env[64] = {0};
+    if (envelope > sizeof env) envelope = sizeof env;
+    uint64_t seq = 0;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    zmq_pollitem_t items[2] = {{xsub, 0, ZMQ_POLLIN, 0}, {xpub, 0, ZMQ_POLLIN, 0}};
+    while (zmq_poll(items, 2, -1) >= 0) {
+        // Like zmq_proxy (4.3): up to 1000 messages per readiness, without blocking.
+        for (int i = 0; i < 1000 && (items[0].revents & ZMQ_POLLIN); i++) {
+            if (zmq_msg_recv(&m, xsub, ZMQ_DONTWAIT) < 0) break;
+            int more = zmq_msg_more(&m);
+            if (zmq_msg_send(&m, xpub, more ? ZMQ_SNDMORE : 0) < 0) return -1;
+            if (!more) continue;
+            seq++;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+            for (int b = 0; b < 8; b++) env[b] = (unsigned char)(seq >> (56 - 8 * b));
+            for (int b = 0; b < 8; b++) env[8 + b] = (unsigned char)(t >> (56 - 8 * b));
+            if (zmq_send(xpub, env, envelope, ZMQ_SNDMORE) < 0) return -1;
+            if (move_message(xsub, xpub, &m) < 0) return -1;
+        }
+        for (int i = 0; i < 1000 && (items[1].revents & ZMQ_POLLIN); i++) {
+            if (zmq_msg_recv(&m, xpub, ZMQ_DONTWAIT) < 0) break;
+            int more = zmq_msg_more(&m);
+            if (zmq_msg_send(&m, xsub, more ? ZMQ_SNDMORE : 0) < 0) return -1;
+            if (more && move_message(xpub, xsub, &m) < 0) return -1;
+        }
+    }
     return -1;
 }
 
@@ -84,6 +137,7 @@ typedef struct {
     size_t size;
     uint64_t rate;
     const char *topic;
+    size_t middle;  // > 0: a frame of this many zero bytes between topic and payload
 } pub_job;
 
 static void *publish_loop(void *arg) {
@@ -91,6 +145,8 @@ static void *publish_loop(void *arg) {
     char *payload = calloc(1, job->size < 8 ? 8 : job->size);
     int64_t start = now_ns();
     size_t tl = strlen(job->topic);
+    char middle[64] = {0};
+    size_t ml = job->middle < sizeof middle ? job->middle : sizeof middle;
     for (uint64_t i = 0; i < job->count; i++) {
         if (job->rate) {
             sleep_until(start + (int64_t)(i * 1000000000ULL / job->rate));
@@ -98,6 +154,7 @@ static void *publish_loop(void *arg) {
             memcpy(payload, &t, 8);
         }
         zmq_send(job->pub, job->topic, tl, ZMQ_SNDMORE);
+        if (ml) zmq_send(job->pub, middle, ml, ZMQ_SNDMORE);
         zmq_send(job->pub, payload, job->size, 0);
     }
     free(payload);
@@ -125,12 +182,12 @@ static void close_all(void *ctx, void *a, void *b) {
     zmq_ctx_term(ctx);
 }
 
-int metro_bench_throughput(const char *publish, const char *events, uint64_t count, size_t size,
+int metro_bench_throughput(const char *publish, const char *events, uint64_t count, size_t size, size_t middle,
                            uint64_t *received, double *seconds) {
     void *ctx = zmq_ctx_new();
     void *pub, *sub;
     open_pair(ctx, publish, events, &pub, &sub);
-    pub_job job = {pub, count, size, 0, "bench"};
+    pub_job job = {pub, count, size, 0, "bench", middle};
     pthread_t t;
     pthread_create(&t, NULL, publish_loop, &job);
     int timeout = 100;

@@ -11,12 +11,19 @@
 /// `ready {"publish":"...","events":"..."}` on stdout, then runs zmq_proxy
 /// until the process is killed. Returns only on error (-1).
 int metro_proxy_serve(const char *frontend, const char *backend);
+/// Like `metro_proxy_serve`, but a forwarding loop of its own (zmq_poll, up to
+/// 1000 messages per readiness, as zmq_proxy does) that inserts an `envelope`-byte
+/// frame (a counter and a clock, no journal) after the topic of every event: the
+/// broker's fan-out shape (protocol.md §4.4) at the least cost C can give it.
+int metro_forward_serve(const char *frontend, const char *backend, size_t envelope);
 
 /// Fire-and-forget throughput: a PUB on `publish` sends `count` messages
 /// [topic "bench"][payload of `size` bytes] as fast as it can; a SUB on `events`
-/// counts them. Warms both connections up first (no sleeps). `seconds` is the
-/// time from the subscriber's first to last bench message.
-int metro_bench_throughput(const char *publish, const char *events, uint64_t count, size_t size,
+/// counts them. With `middle` > 0 each message carries a third frame of that many
+/// bytes between topic and payload (the shape of the broker's fan-out, §4.4).
+/// Warms both connections up first (no sleeps). `seconds` is the time from the
+/// subscriber's first to last bench message.
+int metro_bench_throughput(const char *publish, const char *events, uint64_t count, size_t size, size_t middle,
                            uint64_t *received, double *seconds);
 
 /// End-to-end latency at `rate` messages/s: each payload carries its send time;
