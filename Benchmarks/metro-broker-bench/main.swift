@@ -338,6 +338,8 @@ if wanted("latency") {
     print("|---|---|---|---|---|---|---|---|")
     let targets: [(String, () throws -> Target)] = [
         ("zmq_proxy (baseline), publish→delivery", { try Target.proxy() }),
+        // The broker's frames at the least cost: what the wire format adds by itself.
+        ("C forwarder adding the envelope, no journal, publish→delivery", { try Target.forwarder() }),
         ("broker fsync=interval (5 ms), publish→delivery", { try Target.broker(fsync: "interval") }),
         // No syncer at all: what forwarding and the journal's writes cost alone.
         ("broker fsync=never, publish→delivery", { try Target.broker(fsync: "never") }),
