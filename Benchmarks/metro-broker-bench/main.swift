@@ -154,11 +154,27 @@ func percentile(_ xs: [Int64], _ p: Double) -> Double {
     return Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1000
 }
 
-struct Run { var rate: Double; var cpuPerEvent: Double; var received: UInt64 }
+struct Run { var rate: Double; var cpuPerEvent: Double; var received: UInt64; var steal: Double }
+
+/// The machine's CPU time so far, from /proc/stat's first line: all of it, and
+/// the part "stolen" (a vCPU ready to run while the hypervisor ran something else).
+func machineCPUTicks() -> (total: Double, steal: Double) {
+    guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+        let line = stat.split(separator: "\n").first
+    else { return (0, 0) }
+    let fields = line.split(separator: " ").dropFirst().prefix(8).map { Double($0) ?? 0 }
+    guard fields.count == 8 else { return (0, 0) }
+    return (fields.reduce(0, +), fields[7])
+}
+
+/// Percent of the machine's CPU time stolen between two `machineCPUTicks()`.
+func stealPercent(_ a: (total: Double, steal: Double), _ b: (total: Double, steal: Double)) -> Double {
+    b.total > a.total ? 100 * (b.steal - a.steal) / (b.total - a.total) : .nan
+}
 
 /// `middle` > 0 publishes a third frame of that size between topic and payload.
 func throughput(_ target: Target, count: Int = eventCount, middle: Int = 0) -> Run {
-    let before = target.cpuSeconds
+    let before = target.cpuSeconds, ticks = machineCPUTicks()
     var received: UInt64 = 0
     var seconds = 0.0
     _ = metro_bench_throughput(
@@ -166,7 +182,8 @@ func throughput(_ target: Target, count: Int = eventCount, middle: Int = 0) -> R
         &received, &seconds)
     let cpu = target.cpuSeconds - before
     return Run(
-        rate: Double(received) / max(seconds, 1e-9), cpuPerEvent: cpu / Double(max(received, 1)), received: received)
+        rate: Double(received) / max(seconds, 1e-9), cpuPerEvent: cpu / Double(max(received, 1)), received: received,
+        steal: stealPercent(ticks, machineCPUTicks()))
 }
 
 /// `metro doctor`'s vCPU idle line: on a VM that halts idle vCPUs at once, every
@@ -219,15 +236,16 @@ if wanted("fire-and-forget") {
     let proxyRate = median(proxyRuns.map(\.rate)), forwardRate = median(forwardRuns.map(\.rate))
     print("")
     print(
-        "| fire-and-forget, 100 B | events/s (median) | ratio to proxy | ratio to C forwarder | CPU µs/event (median) | received (min) |"
+        "| fire-and-forget, 100 B | events/s (median) | ratio to proxy | ratio to C forwarder | CPU µs/event (median) | received (min) | CPU steal % (min–max) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     func row(_ label: String, _ runs: [Run]) {
         let rate = median(runs.map(\.rate))
         print(
             String(
-                format: "| %@ | %.0f | %.0f%% | %.0f%% | %.2f | %llu |", label, rate, 100 * rate / proxyRate,
-                100 * rate / forwardRate, median(runs.map(\.cpuPerEvent)) * 1e6, runs.map(\.received).min()!))
+                format: "| %@ | %.0f | %.0f%% | %.0f%% | %.2f | %llu | %.1f–%.1f |", label, rate, 100 * rate / proxyRate,
+                100 * rate / forwardRate, median(runs.map(\.cpuPerEvent)) * 1e6, runs.map(\.received).min()!,
+                runs.map(\.steal).min()!, runs.map(\.steal).max()!))
     }
     row("zmq_proxy (C)", proxyRuns)
     row("zmq_proxy (C), publisher sends 3 frames (+\(envelopeBytes) B)", proxy3Runs)
@@ -333,9 +351,9 @@ if wanted("latency") {
     let latencyRounds = option("--latency-rounds", 3)
     print("")
     print(
-        "| latency, 100 B, \(seconds) s per row, median of \(latencyRounds) alternating rounds | rate/s | p50 µs | p99 µs | p99.9 µs | max µs | received (min) | to the broker's stamp p50 / p99 µs |"
+        "| latency, 100 B, \(seconds) s per row, median of \(latencyRounds) alternating rounds | rate/s | p50 µs | p99 µs | p99.9 µs | max µs | received (min) | to the broker's stamp p50 / p99 µs | CPU steal % (min–max) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     let targets: [(String, () throws -> Target)] = [
         ("zmq_proxy (baseline), publish→delivery", { try Target.proxy() }),
         // The broker's frames at the least cost: what the wire format adds by itself.
@@ -352,6 +370,7 @@ if wanted("latency") {
         var p50, p99, p999, max: Double
         var received: UInt64
         var toBroker: (p50: Double, p99: Double)?
+        var steal: Double
     }
     let rates = option("--latency-rate", 0) > 0 ? [option("--latency-rate", 0)] : [10_000, 50_000]
     for rate in rates {
@@ -363,6 +382,7 @@ if wanted("latency") {
                 var latencies = [Int64](repeating: 0, count: count)
                 var toBroker = [Int64](repeating: -1, count: count)
                 var received = UInt64(count)
+                let ticks = machineCPUTicks()
                 if name.contains("ACK") {
                     var elapsed = 0.0
                     let rc = metro_bench_acked(
@@ -374,6 +394,7 @@ if wanted("latency") {
                         t.endpoints["publish"]!, t.endpoints["events"]!, UInt64(count), UInt64(rate),
                         payloadSize, &latencies, &toBroker, &received)
                 }
+                let steal = stealPercent(ticks, machineCPUTicks())
                 t.stop()
                 let got = Array(latencies.prefix(Int(received)))
                 let stamped = toBroker.prefix(Int(received)).filter { $0 >= 0 }
@@ -381,7 +402,8 @@ if wanted("latency") {
                     LatencyRound(
                         p50: percentile(got, 0.5), p99: percentile(got, 0.99), p999: percentile(got, 0.999),
                         max: percentile(got, 1.0), received: received,
-                        toBroker: stamped.isEmpty ? nil : (percentile(stamped, 0.5), percentile(stamped, 0.99))))
+                        toBroker: stamped.isEmpty ? nil : (percentile(stamped, 0.5), percentile(stamped, 0.99)),
+                        steal: steal))
             }
         }
         for (i, (name, _)) in targets.enumerated() {
@@ -392,9 +414,9 @@ if wanted("latency") {
                 ? "–" : String(format: "%.0f / %.0f", median(parts.map(\.p50)), median(parts.map(\.p99)))
             print(
                 String(
-                    format: "| %@ | %d | %.0f | %.0f | %.0f | %.0f | %llu | %@ |", name, rate, median(r.map(\.p50)),
-                    median(r.map(\.p99)), median(r.map(\.p999)), median(r.map(\.max)), r.map(\.received).min()!,
-                    split))
+                    format: "| %@ | %d | %.0f | %.0f | %.0f | %.0f | %llu | %@ | %.1f–%.1f |", name, rate,
+                    median(r.map(\.p50)), median(r.map(\.p99)), median(r.map(\.p999)), median(r.map(\.max)),
+                    r.map(\.received).min()!, split, r.map(\.steal).min()!, r.map(\.steal).max()!))
         }
     }
 }
