@@ -8,7 +8,7 @@ import ZeroMQ
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check this machine for running Metro: libzmq, CURVE, ports, data folder."
+        abstract: "Check this machine for running Metro: libzmq, CURVE, vCPU idle and steal, ports, data folder."
     )
 
     @Option(help: "The broker configuration file (default: Broker/broker.yaml if present).")
@@ -25,6 +25,7 @@ struct DoctorCommand: ParsableCommand {
         checks.append(DoctorCheck.libraryVersion())
         checks.append(DoctorCheck.curve())
         checks.append(DoctorCheck.vcpuIdle())
+        checks.append(DoctorCheck.cpuSteal())
         do {
             let (broker, source) = try ConfigurationFile.loadBroker(config)
             checks.append(DoctorCheck(
@@ -126,35 +127,5 @@ struct DoctorCheck: Encodable {
             return DoctorCheck(name: "data folder", ok: false, detail: "\(path): write or fsync failed: \(String(cString: strerror(errno)))")
         }
         return DoctorCheck(name: "data folder", ok: true, detail: "\(path) is writable (write + fsync)")
-    }
-}
-
-extension DoctorCheck {
-    /// Whether an idle vCPU polls before it halts. On a KVM or Firecracker guest
-    /// whose cpuidle driver is `haltpoll` with `guest_halt_poll_ns` 0, every thread
-    /// wake-up on an idle vCPU is a VM exit and an IPI, and one event crosses about
-    /// six of them: on this project's VM the p50 of a hop through `zmq_proxy` or
-    /// the broker halves with polling on (docs/operations.md, "vCPU halt polling").
-    static func vcpuIdle() -> DoctorCheck {
-        func read(_ path: String) -> String? {
-            (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        return vcpuIdle(
-            driver: read("/sys/devices/system/cpu/cpuidle/current_driver"),
-            haltPollNs: read("/sys/module/haltpoll/parameters/guest_halt_poll_ns").flatMap { Int($0) })
-    }
-
-    static func vcpuIdle(driver: String?, haltPollNs: Int?) -> DoctorCheck {
-        guard driver == "haltpoll", let haltPollNs else {
-            return DoctorCheck(name: "vcpu idle", ok: true, detail: "cpuidle driver \(driver ?? "unknown"): no guest halt polling to tune")
-        }
-        if haltPollNs > 0 {
-            return DoctorCheck(name: "vcpu idle", ok: true, detail: "idle vCPUs poll \(haltPollNs / 1000) µs before halting")
-        }
-        return DoctorCheck(
-            name: "vcpu idle", ok: true,
-            detail: "idle vCPUs halt at once (haltpoll guest_halt_poll_ns=0): each wake-up costs a VM exit, "
-                + "which doubles latency; as root: echo 200000 > /sys/module/haltpoll/parameters/guest_halt_poll_ns",
-            warning: true)
     }
 }

@@ -106,6 +106,31 @@ import ZeroMQ
         }
     }
 
+    /// The steal check reports the since-boot share of wanted CPU time that
+    /// /proc/stat shows as stolen, and warns from 1% up. The share moves while
+    /// the doctor runs, so it must lie between this test's readings before and after.
+    @Test func cpuStealReportsTheSinceBootShareOfStolenTime() throws {
+        func stolenPercent() throws -> Double {
+            let line = try String(contentsOfFile: "/proc/stat", encoding: .utf8).split(separator: "\n")[0]
+            let f = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+            return 100 * f[7] / (f[0] + f[1] + f[2] + f[5] + f[6] + f[7])
+        }
+        let dir = try TemporaryDirectory()
+        let before = try stolenPercent()
+        let p = try MetroProcess(["doctor", "--json", "--data-dir", dir.path + "/data"])
+        _ = p.waitForExit()
+        let after = try stolenPercent()
+        try waitFor("doctor output") { p.stdoutLines.last == "]" }
+        let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
+        let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        let steal = try #require(checks.first { $0["name"] as? String == "cpu steal" })
+        let detail = try #require(steal["detail"] as? String)
+        let reported = try #require(Double(detail.prefix { $0 != "%" }))
+        #expect(reported >= min(before, after) - 0.05 && reported <= max(before, after) + 0.05, "\(detail)")
+        #expect(steal["ok"] as? Bool == true)
+        #expect(steal["warning"] as? Bool == (reported >= 1.0))
+    }
+
     @Test func reportsABrokenConfigurationFile() throws {
         let dir = try TemporaryDirectory()
         let path = dir.url.appendingPathComponent("bad.yaml").path

@@ -1,0 +1,68 @@
+import Foundation
+
+/// The doctor's checks of the machine under Metro rather than of Metro's own
+/// setup: how the hypervisor treats this VM's vCPUs, which sets latency here.
+extension DoctorCheck {
+    /// Whether an idle vCPU polls before it halts. On a KVM or Firecracker guest
+    /// whose cpuidle driver is `haltpoll` with `guest_halt_poll_ns` 0, every thread
+    /// wake-up on an idle vCPU is a VM exit and an IPI, and one event crosses about
+    /// six of them: on this project's VM the p50 of a hop through `zmq_proxy` or
+    /// the broker halves with polling on (docs/operations.md, "vCPU halt polling").
+    static func vcpuIdle() -> DoctorCheck {
+        func read(_ path: String) -> String? {
+            (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return vcpuIdle(
+            driver: read("/sys/devices/system/cpu/cpuidle/current_driver"),
+            haltPollNs: read("/sys/module/haltpoll/parameters/guest_halt_poll_ns").flatMap { Int($0) })
+    }
+
+    static func vcpuIdle(driver: String?, haltPollNs: Int?) -> DoctorCheck {
+        guard driver == "haltpoll", let haltPollNs else {
+            return DoctorCheck(name: "vcpu idle", ok: true, detail: "cpuidle driver \(driver ?? "unknown"): no guest halt polling to tune")
+        }
+        if haltPollNs > 0 {
+            return DoctorCheck(name: "vcpu idle", ok: true, detail: "idle vCPUs poll \(haltPollNs / 1000) µs before halting")
+        }
+        return DoctorCheck(
+            name: "vcpu idle", ok: true,
+            detail: "idle vCPUs halt at once (haltpoll guest_halt_poll_ns=0): each wake-up costs a VM exit, "
+                + "which doubles latency; as root: echo 200000 > /sys/module/haltpoll/parameters/guest_halt_poll_ns",
+            warning: true)
+    }
+
+    /// The share of the CPU time this machine's threads wanted since boot that a
+    /// hypervisor gave to other guests instead (`steal` in /proc/stat). A thread
+    /// whose vCPU is taken away stops for the host's time slice, milliseconds: on
+    /// this project's VM the p99 latency of the broker and of `zmq_proxy` alike
+    /// followed the steal of each run (docs/operations.md, "CPU steal"). Since
+    /// boot is an average: the steal of a busy minute can be ten times more.
+    static func cpuSteal() -> DoctorCheck {
+        let line = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?.split(separator: "\n").first
+        return cpuSteal(procStatCPULine: line.map(String.init))
+    }
+
+    /// Warns from this share up.
+    static let stealWarningPercent = 1.0
+
+    static func cpuSteal(procStatCPULine line: String?) -> DoctorCheck {
+        // cpu user nice system idle iowait irq softirq steal ...
+        let fields = (line ?? "").split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard line?.hasPrefix("cpu ") == true, fields.count >= 8 else {
+            return DoctorCheck(name: "cpu steal", ok: true, detail: "unknown (no steal time in /proc/stat)")
+        }
+        let steal = fields[7]
+        let wanted = fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + steal
+        let percent = wanted > 0 ? 100 * steal / wanted : 0
+        let share = String(format: "%.1f%%", percent)
+        if percent < stealWarningPercent {
+            return DoctorCheck(
+                name: "cpu steal", ok: true, detail: "\(share) of the CPU time wanted since boot went to other guests")
+        }
+        return DoctorCheck(
+            name: "cpu steal", ok: true,
+            detail: "\(share) of the CPU time wanted since boot went to other guests (hypervisor steal): "
+                + "latency tails follow it; a dedicated or less loaded host removes it",
+            warning: true)
+    }
+}
