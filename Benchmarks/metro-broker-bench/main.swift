@@ -7,8 +7,8 @@
 // Load comes from C loops (CProxyBaseline) so the numbers are the broker's. Each
 // target (the `metro broker` binary next to this one, with its journal on, under
 // the fsync policy its row names; `zmq_proxy` and the C forwarder, each in a child
-// process) runs alternately; rates are
-// medians, CPU per event is the target process's user+system time from /proc.
+// process) runs alternately; rates are medians, CPU per event is the target
+// process's user+system time from /proc.
 // `proxy` and `forward` as the first argument make this binary a C target: libzmq's
 // zmq_proxy, or a forwarder that adds the broker's envelope frame (no journal).
 import CProxyBaseline
