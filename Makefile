@@ -4,17 +4,26 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DATA ?= data
 
-.PHONY: setup build run test bench clean
+.PHONY: setup setup-test build run test bench clean
 
-# libzmq (Debian libzmq3-dev) for Metro itself; pyzmq for the tests that talk
-# to Metro as a foreign client would, following docs/protocol.md alone.
+# Debian packages, installed through apt when missing (as root, or through
+# sudo): libzmq for Metro itself (`make run` needs nothing else), and Debian's
+# pyzmq (python3-zmq) for the tests that talk to Metro as a foreign client
+# would, following docs/protocol.md alone. pyzmq comes from apt, not pip: a
+# stock Debian's python3 refuses `pip install` (PEP 668).
+APT_GET = $(if $(filter 0,$(shell id -u)),,sudo) apt-get
+
 setup:
 	@if ! pkg-config --exists libzmq 2>/dev/null; then \
 		echo "installing libzmq3-dev"; \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libzmq3-dev pkg-config; \
-		else sudo apt-get update -qq && sudo apt-get install -y -qq libzmq3-dev pkg-config; fi; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq libzmq3-dev pkg-config; \
 	fi
-	@python3 -c 'import zmq' 2>/dev/null || python3 -m pip install -q pyzmq
+
+setup-test: setup
+	@if ! /usr/bin/python3 -c 'import zmq' 2>/dev/null; then \
+		echo "installing python3-zmq"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq python3 python3-zmq; \
+	fi
 
 build: setup
 	$(SWIFT) build --product metro
@@ -25,9 +34,10 @@ run: build
 	.build/debug/metro doctor --data-dir $(DATA)/broker
 	.build/debug/metro up --data-dir $(DATA)
 
-test: setup
+# METRO_REQUIRE_PYZMQ: the pyzmq tests fail rather than skip if pyzmq is missing.
+test: setup-test
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	METRO_REQUIRE_PYZMQ=1 $(SWIFT) test --skip-build
 
 # Benchmarks are release builds and never part of the tests.
 bench: setup

@@ -1,20 +1,32 @@
-import MetroTestSupport
 import Foundation
+import MetroTestSupport
 
 /// Runs a ```python block of docs/protocol.md as a foreign client would: the
 /// first block after `heading`, with the document's default endpoints replaced
 /// by the ones a test's processes actually bound.
 enum DocumentedExample {
-    /// Whether `python3` on the PATH has pyzmq. CI installs it (`make setup`).
-    static let pyzmqAvailable: Bool = {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import zmq"]
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
+    /// The python3 that has pyzmq: the one first on the PATH, else Debian's own
+    /// (`apt-get install python3-zmq` installs into /usr/bin/python3, which a
+    /// pyenv or venv first on the PATH does not see). nil when neither has it.
+    static let python: String? = {
+        for candidate in ["python3", "/usr/bin/python3"] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = [candidate, "-c", "import zmq"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            guard (try? p.run()) != nil else { continue }
+            p.waitUntilExit()
+            if p.terminationStatus == 0 { return candidate }
+        }
+        return nil
     }()
+
+    /// Whether the pyzmq tests run. `make test` installs python3-zmq and sets
+    /// METRO_REQUIRE_PYZMQ=1, so there a missing pyzmq fails those tests
+    /// (`Failed`) instead of skipping them quietly.
+    static let pyzmqAvailable: Bool =
+        python != nil || ProcessInfo.processInfo.environment["METRO_REQUIRE_PYZMQ"] == "1"
 
     struct Failed: Error, CustomStringConvertible {
         let status: Int32
@@ -26,8 +38,8 @@ enum DocumentedExample {
     static func script(after heading: String) throws -> String {
         let doc = try String(contentsOf: ProtocolVectors.documentURL, encoding: .utf8)
         guard let section = doc.range(of: heading),
-              let start = doc.range(of: "```python\n", range: section.upperBound..<doc.endIndex),
-              let end = doc.range(of: "```", range: start.upperBound..<doc.endIndex)
+            let start = doc.range(of: "```python\n", range: section.upperBound..<doc.endIndex),
+            let end = doc.range(of: "```", range: start.upperBound..<doc.endIndex)
         else { throw WaitError.timedOut("no python block after \(heading)") }
         return String(doc[start.upperBound..<end.lowerBound])
     }
@@ -37,8 +49,11 @@ enum DocumentedExample {
         var source = try script(after: heading)
         for (from, to) in replacing { source = source.replacingOccurrences(of: from, with: to) }
         let python = Process()
+        guard let interpreter = Self.python else {
+            throw Failed(status: -1, stderr: "no python3 with pyzmq (apt-get install python3-zmq)")
+        }
         python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        python.arguments = ["python3", "-c", source]
+        python.arguments = [interpreter, "-c", source]
         let out = Pipe(), err = Pipe()
         python.standardOutput = out
         python.standardError = err
