@@ -85,10 +85,21 @@ final class Target {
 
     static func broker(fsync: String = "always") throws -> Target {
         let dir = NSTemporaryDirectory() + "metro-bench-\(UUID().uuidString)"
+        // The same per-subscriber mark as the zmq_proxy baseline (100,000
+        // events), under a byte budget that allows it: the broker's default
+        // derives ~950 from a 1 MiB payload limit (protocol.md §4.4.3).
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let config = dir + "/bench-broker.yaml"
+        try """
+            limits:
+              maxPayloadBytes: 65536
+              eventsHighWaterMark: 100000
+              subscriberBufferBytes: 17179869184
+            """.write(toFile: config, atomically: true, encoding: .utf8)
         return try Target(
             here.appendingPathComponent("metro"),
             [
-                "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*", "--events",
+                "broker", "--config", config, "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*", "--events",
                 "tcp://127.0.0.1:*",
                 "--consume", "tcp://127.0.0.1:*", "--metrics", "", "--data-dir", dir, "--fsync", fsync, "--log-level",
                 "error",

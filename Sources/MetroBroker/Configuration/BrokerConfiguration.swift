@@ -34,6 +34,12 @@ public struct BrokerConfiguration: Codable, Sendable, Equatable {
         public var maxPayloadBytes: Int = 1 << 20
         public var sendHighWaterMark: Int = 100_000
         public var receiveHighWaterMark: Int = 100_000
+        /// The most bytes of events the broker queues for one slow subscriber
+        /// (the events socket's bound; see `eventsHighWaterMark`).
+        public var subscriberBufferBytes: Int64 = 1 << 30
+        /// The events socket's send high-water mark; 0 derives it from
+        /// `subscriberBufferBytes` and the largest event.
+        public var eventsHighWaterMark: Int = 0
         public init() {}
     }
 
@@ -110,13 +116,18 @@ extension BrokerConfiguration.Retention {
 }
 
 extension BrokerConfiguration.Limits {
-    enum CodingKeys: String, CodingKey { case maxPayloadBytes, sendHighWaterMark, receiveHighWaterMark }
+    enum CodingKeys: String, CodingKey {
+        case maxPayloadBytes, sendHighWaterMark, receiveHighWaterMark, subscriberBufferBytes, eventsHighWaterMark
+    }
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         maxPayloadBytes = try c.decodeIfPresent(Int.self, forKey: .maxPayloadBytes) ?? maxPayloadBytes
         sendHighWaterMark = try c.decodeIfPresent(Int.self, forKey: .sendHighWaterMark) ?? sendHighWaterMark
         receiveHighWaterMark = try c.decodeIfPresent(Int.self, forKey: .receiveHighWaterMark) ?? receiveHighWaterMark
+        subscriberBufferBytes =
+            try c.decodeIfPresent(Int64.self, forKey: .subscriberBufferBytes) ?? subscriberBufferBytes
+        eventsHighWaterMark = try c.decodeIfPresent(Int.self, forKey: .eventsHighWaterMark) ?? eventsHighWaterMark
     }
 }
 

@@ -89,6 +89,14 @@ public final class BrokerEngine: @unchecked Sendable {
     static let flushDelayNs: UInt64 = 1_000_000
     static let heldFlushBytes = 64 << 10
 
+    /// The largest inbound frame the events socket takes: a subscription to a
+    /// prefix of at most `Topic.maxBytes`. libzmq 4.3 peers speaking ZMTP 3.1
+    /// send it as the SUBSCRIBE command (a name-length byte, "SUBSCRIBE", the
+    /// prefix: 10 + 255 bytes), older ones as a message (0x01, the prefix), and
+    /// ZMQ_MAXMSGSIZE applies to both (measured: a 254-byte prefix was refused at
+    /// 1 + 255).
+    static let maxSubscriptionBytes = 10 + Topic.maxBytes
+
     private let stopping = Atomic<Bool>(false)
     private let controlRead: Int32
     private let controlWrite: Int32
@@ -101,6 +109,7 @@ public final class BrokerEngine: @unchecked Sendable {
         configuration: BrokerConfiguration, logger: Logger,
         clock: @escaping @Sendable () -> UInt64 = BrokerEngine.wallClock
     ) throws {
+        try configuration.validate()
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
@@ -121,10 +130,21 @@ public final class BrokerEngine: @unchecked Sendable {
         journal = try Journal(directory: configuration.dataDir, options: options, logger: logger)
         reservation = try SequenceReservation(directory: configuration.dataDir)
         groupStore = GroupStore(directory: configuration.dataDir)
-        nextSeq = max(journal.lastSeq, reservation.limit) + 1
+        // Both come from files: a damaged seq.reserve must not overflow the seqs (§4.1).
+        let lastUsed = max(journal.lastSeq, reservation.limit)
+        nextSeq = lastUsed &+ 1
+        guard lastUsed < BrokerLimits.maxSeq else {
+            throw JournalError(operation: "read the next seq from", path: reservation.path, errno: EOVERFLOW)
+        }
         acks = AckLedger(recovered: journal.lastSeq)
         try reservation.ensure(nextSeq)
         let r = journal.recovery
+        logger.info(
+            "slow subscribers: each may hold this many events queued (limits.subscriberBufferBytes)",
+            metadata: [
+                "eventsHighWaterMark": "\(configuration.eventsHighWaterMark)",
+                "subscriberBufferBytes": "\(configuration.limits.subscriberBufferBytes)",
+            ])
         logger.info(
             "journal recovered",
             metadata: [
@@ -168,6 +188,13 @@ public final class BrokerEngine: @unchecked Sendable {
         try ingest.set(.routerMandatory(true))
         publish = try make(.xsub)
         events = try make(.xpub)
+        // Inbound, the events socket takes only subscriptions: one byte and a
+        // prefix of at most a topic's length. libzmq keeps every subscription in
+        // its trie (~45 bytes of RSS per byte of prefix), so a longer one is
+        // refused at the socket: ZeroMQ disconnects its sender (§4.4).
+        try events.set(.maxMessageSize(Self.maxSubscriptionBytes))
+        // Outbound, a slow subscriber's queue is bounded in bytes (§4.4.3).
+        try events.set(.sendHighWaterMark(configuration.eventsHighWaterMark))
         consume = try make(.router)
         try consume.set(.routerMandatory(true))
 
@@ -235,7 +262,9 @@ public final class BrokerEngine: @unchecked Sendable {
             var wait = nextHeartbeat > now ? Int((nextHeartbeat - now) / 1_000_000) + 1 : 0
             if !replays.isEmpty { wait = replaysHaveWork ? 0 : min(wait, 5) }
             if !groups.isEmpty { wait = groupsHaveWork ? 0 : min(wait, Int(Self.groupTickNs / 1_000_000)) }
-            if flushDeadline != 0 { wait = min(wait, flushDeadline > now ? Int((flushDeadline - now) / 1_000_000) + 1 : 0) }
+            if flushDeadline != 0 {
+                wait = min(wait, flushDeadline > now ? Int((flushDeadline - now) / 1_000_000) + 1 : 0)
+            }
             wait = min(wait, nextMonitorRead > now ? Int((nextMonitorRead - now) / 1_000_000) + 1 : 0)
             do {
                 try poller.poll(timeoutMilliseconds: wait)

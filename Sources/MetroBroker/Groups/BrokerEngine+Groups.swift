@@ -230,7 +230,9 @@ extension BrokerEngine {
             GroupStats(
                 members: g.state.members.count, pending: g.state.pending.count, redelivered: g.state.redelivered,
                 deadLettered: g.state.deadLettered, position: g.state.position,
-                lag: (nextSeq - 1) > g.state.position ? (nextSeq - 1) - g.state.position : 0)
+                // Against the last journaled seq, not the head: after a crash the
+                // head jumps past a reserved block (§4.1) that holds no events.
+                lag: journal.lastSeq > g.state.position ? journal.lastSeq - g.state.position : 0)
         }
     }
 }

@@ -76,9 +76,13 @@ enum GroupStateCodec {
             }
             guard let ackMs = int(4), let maxDeliveries = int(4), let position = int(8), let pendingCount = int(4)
             else { return nil }
+            // Values a JOIN could not have made (§4.10 ranges) mean a damaged file.
+            guard BrokerLimits.groupAckTimeoutMs.contains(Int(ackMs)),
+                BrokerLimits.groupMaxDeliveries.contains(Int(maxDeliveries)), position <= BrokerLimits.maxSeq
+            else { return nil }
             var pending: [UInt64: Int] = [:]
             for _ in 0..<pendingCount {
-                guard let seq = int(8), let n = int(4) else { return nil }
+                guard let seq = int(8), let n = int(4), seq <= BrokerLimits.maxSeq else { return nil }
                 pending[seq] = Int(n)
             }
             groups.append(

@@ -127,8 +127,15 @@ public enum GroupCodec {
             {
                 return .failure(WireError(.invalidArgument, "at most 64 prefixes of at most 255 bytes"))
             }
-            if let m = config.maxDeliveries, m < 1 { return .failure(WireError(.invalidArgument, "maxDeliveries ≥ 1")) }
-            if let t = config.ackTimeoutMs, t < 1 { return .failure(WireError(.invalidArgument, "ackTimeoutMs ≥ 1")) }
+            if let s = config.startSeq, s > BrokerLimits.maxSeq {
+                return .failure(WireError(.invalidArgument, "startSeq is 0 to 2^63-1"))
+            }
+            if let m = config.maxDeliveries, !BrokerLimits.groupMaxDeliveries.contains(m) {
+                return .failure(WireError(.invalidArgument, "maxDeliveries is 1 to 1000000"))
+            }
+            if let t = config.ackTimeoutMs, !BrokerLimits.groupAckTimeoutMs.contains(t) {
+                return .failure(WireError(.invalidArgument, "ackTimeoutMs is 1 to 4294967295"))
+            }
             return .success(.join(group: group, member: name, credit: credit, config: config))
         case "GRANT":
             guard let c = u32(2) else { return .failure(bad) }
