@@ -11,7 +11,8 @@ import Testing
 
     /// The two events of the batch vectors (framed and packed) and their ACK pairs.
     static let twoEvents: [IngestCodec.Publish] = [
-        .init(eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8), payload: Array("hi".utf8)),
+        .init(
+            eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8), payload: Array("hi".utf8)),
         .init(eventID: Array("e-2".utf8), topic: "video.watched", payload: []),
     ]
     static let twoAcks: [IngestCodec.Ack] = [
@@ -23,10 +24,12 @@ import Testing
     @Test func allVectorsArePresent() {
         #expect(
             Set(Self.vectors.keys) == [
-                "publish", "ack", "publish-two", "ack-two", "publish-packed", "ack-packed", "error", "fire-and-forget", "live-event", "heartbeat",
+                "publish", "ack", "publish-two", "ack-two", "publish-packed", "ack-packed", "error", "fire-and-forget",
+                "live-event", "heartbeat",
                 "hello-subscription", "stats", "journal-record", "replay-request", "replay-credit",
                 "replay-event", "replay-caught-up", "replay-error-out-of-range", "group-join", "group-joined",
-                "group-deliver", "group-ack", "group-nak", "group-error-unknown-delivery",
+                "group-deliver", "group-ack", "group-nak", "group-error-unknown-delivery", "error-malformed",
+                "replay-error-malformed",
             ])
     }
 
@@ -124,6 +127,34 @@ import Testing
             return
         }
         #expect(e.code == .sequenceOutOfRange && id == Array("r1".utf8) && earliest == 1000)
+    }
+
+    /// §3.1: the replies to requests with too many frames carry the request's third frame.
+    @Test func errorsOfOversizedRequestsCarryTheID() throws {
+        let reply = try vector("error-malformed")
+        #expect(
+            IngestCodec.decodeReply(reply)
+                == .error(
+                    WireError(.malformedMessage, String(decoding: reply[3], as: UTF8.self)), eventID: Array("e-1".utf8))
+        )
+        let events = (0..<257).map { _ in Self.twoEvents[0] }
+        let request = [WireProtocol.versionBytes, IngestCodec.publishCommand] + events.flatMap(\.eventFrames)
+        guard case .reject(let e, let idFrame?) = IngestCodec.decide(request, offset: 0, maxPayloadBytes: 1024) else {
+            Issue.record("257 events not rejected with an id")
+            return
+        }
+        #expect(IngestCodec.errorFrames(e, context: [request[idFrame]]) == reply)
+
+        let replay = try vector("replay-error-malformed")
+        #expect(
+            ReplayCodec.decodeReply(replay)
+                == .error(WireError(.malformedMessage, "at most 64 prefixes"), id: Array("r1".utf8), earliest: nil))
+        let tooMany = try vector("replay-request") + Array(repeating: Array("video.".utf8), count: 64)
+        guard case .failure(let f) = ConsumeCodec.decodeRequest(tooMany, offset: 0) else {
+            Issue.record("65 prefixes accepted")
+            return
+        }
+        #expect(IngestCodec.errorFrames(f.error, context: [f.id!]) == replay)
     }
 
     @Test func groups() throws {

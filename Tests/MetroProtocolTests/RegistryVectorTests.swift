@@ -1,5 +1,5 @@
-import MetroTestSupport
 import MetroProtocol
+import MetroTestSupport
 import Testing
 
 /// Decodes and re-encodes every registry vector of protocol.md Appendix A.5.
@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func theDocumentHasEveryRegistryVector() {
-        #expect(vectors.count == 11)
+        #expect(vectors.count == 13)
     }
 
     @Test func requestsDecodeAndEncodeByteForByte() throws {
@@ -39,14 +39,19 @@ import Testing
 
     @Test func repliesDecodeAndEncodeByteForByte() throws {
         let register = try vector("registry.register.reply")
-        #expect(try RegistryReply.decode(register).get().result(LeaseGrant.self).get() == LeaseGrant(ttlMilliseconds: 5000))
+        #expect(
+            try RegistryReply.decode(register).get().result(LeaseGrant.self).get() == LeaseGrant(ttlMilliseconds: 5000))
         #expect(RegistryReply.ok(LeaseGrant(ttlMilliseconds: 5000)).encode() == register)
         #expect(try vector("registry.heartbeat.reply") == register)
 
         let lookup = try vector("registry.lookup.reply")
-        let result = LookupResult(service: "profiles", instances: [
-            InstanceInfo(instance: "profiles-1", epoch: Self.epoch, endpoints: ["tcp://10.0.0.5:7001"], metadata: ["version": "1.4.2"])
-        ])
+        let result = LookupResult(
+            service: "profiles",
+            instances: [
+                InstanceInfo(
+                    instance: "profiles-1", epoch: Self.epoch, endpoints: ["tcp://10.0.0.5:7001"],
+                    metadata: ["version": "1.4.2"])
+            ])
         #expect(try RegistryReply.decode(lookup).get().result(LookupResult.self).get() == result)
         #expect(RegistryReply.ok(result).encode() == lookup)
 
@@ -59,10 +64,21 @@ import Testing
         #expect(try vector("registry.deregister.reply") == RegistryReply.ok(body: Array("{}".utf8)).encode())
     }
 
+    /// §5.2: `ttl_ms: -1` is a JSON integer out of range, 304.
+    @Test func aNegativeTTLIsOutOfRange() throws {
+        let request = try vector("registry.register.request.negative-ttl")
+        guard case .failure(let e) = RegistryRequest.decode(request) else {
+            Issue.record("a ttl_ms of -1 was accepted")
+            return
+        }
+        #expect(RegistryReply.error(e).encode() == (try vector("registry.error.ttl-out-of-range")))
+    }
+
     @Test func membershipEventDecodesAndEncodesByteForByte() throws {
         let frames = try vector("registry.event.registered")
         let event = try #require(MembershipEvent.decode(frames))
-        #expect(event == MembershipEvent(.registered, Self.registration, timestampNanoseconds: 1_732_700_000_123_456_789))
+        #expect(
+            event == MembershipEvent(.registered, Self.registration, timestampNanoseconds: 1_732_700_000_123_456_789))
         #expect(event.encode() == frames)
     }
 }

@@ -1,6 +1,6 @@
-import MetroTestSupport
 import Foundation
 import MetroProtocol
+import MetroTestSupport
 import Testing
 import ZeroMQ
 
@@ -20,11 +20,17 @@ extension RegistrySystemTests {
             let v = try ProtocolVectors.load(prefix: "registry.")
             func vector(_ name: String) throws -> [[UInt8]] { try #require(v[name], "\(name)") }
 
-            #expect(try client.request(vector("registry.heartbeat.request")) == vector("registry.error.unknown-instance"))
+            #expect(
+                try client.request(vector("registry.heartbeat.request")) == vector("registry.error.unknown-instance"))
+            #expect(
+                try client.request(vector("registry.register.request.negative-ttl"))
+                    == vector("registry.error.ttl-out-of-range"))
             #expect(try client.request(vector("registry.register.request")) == vector("registry.register.reply"))
             #expect(try client.request(vector("registry.heartbeat.request")) == vector("registry.heartbeat.reply"))
             #expect(try client.request(vector("registry.lookup.request")) == vector("registry.lookup.reply"))
-            let list = try RegistryReply.decode(client.request(vector("registry.list.request"))).get().result(ListResult.self).get()
+            let list = try RegistryReply.decode(client.request(vector("registry.list.request"))).get().result(
+                ListResult.self
+            ).get()
             #expect(list.instances.map(\.instance) == ["profiles-1"])
             #expect(list.instances.first?.ttlMilliseconds == 5000)
             #expect(try client.request(vector("registry.deregister.request")) == vector("registry.deregister.reply"))
@@ -72,7 +78,10 @@ extension RegistrySystemTests {
             #expect(table.waitForExit() == 0)
             try waitFor("table") { table.stdoutLines.contains { $0.hasPrefix("1 instance") } }
             #expect(table.stdoutLines.first?.hasPrefix("SERVICE") == true)
-            #expect(table.stdoutLines.contains { $0.contains("profiles") && $0.contains("p-1") && $0.contains("version=1.2") })
+            #expect(
+                table.stdoutLines.contains {
+                    $0.contains("profiles") && $0.contains("p-1") && $0.contains("version=1.2")
+                })
 
             let json = try MetroProcess(["services", "--registry", registry.endpoint, "--json"])
             #expect(json.waitForExit() == 0)

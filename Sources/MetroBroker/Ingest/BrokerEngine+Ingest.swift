@@ -26,11 +26,11 @@ extension BrokerEngine {
             if n % Self.clockEvery == 0 { now = clock() }
             n += 1
             counters.received &+= 1
-            if buffer.discardedFrames > 0 {
-                reject(WireError(.malformedMessage, "too many frames"), eventIDFrame: nil)
-                continue
-            }
-            switch IngestCodec.decide(buffer, offset: 1, maxPayloadBytes: maxPayloadBytes) {
+            // A request with more frames than the buffer holds is answered by the codec
+            // like any other (101 with its id as context, §4.2.1): it never reaches `.publish`.
+            switch IngestCodec.decide(
+                buffer, offset: 1, maxPayloadBytes: maxPayloadBytes, discardedFrames: buffer.discardedFrames)
+            {
             case .reject(let error, let idFrame):
                 reject(error, eventIDFrame: idFrame)
             case .publish(let events):
@@ -138,7 +138,8 @@ extension BrokerEngine {
         } else {
             buffer.set(Self.packedTopicSlot, bytes: topic)
             buffer.set(Self.packedPayloadSlot, bytes: payload)
-            try fanOut(buffer, topic: Self.packedTopicSlot, envelope: Self.envelopeSlot, payload: Self.packedPayloadSlot)
+            try fanOut(
+                buffer, topic: Self.packedTopicSlot, envelope: Self.envelopeSlot, payload: Self.packedPayloadSlot)
         }
     }
 

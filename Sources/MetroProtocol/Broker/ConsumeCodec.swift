@@ -23,23 +23,41 @@ public enum ConsumeCodec {
         case group(GroupCodec.Request)
     }
 
+    /// The consume socket's commands with an id frame (replay id or group name) third.
+    static let replayCommands: Set<String> = ["REPLAY", "CREDIT", "CANCEL"]
+
     /// Decodes any consume request (version frame at `offset`). On failure, the
-    /// error comes with the id frame to echo when the request had a usable one.
-    public static func decodeRequest(_ frames: some FrameSequence, offset: Int) -> Result<
-        Request, RequestError
-    > {
-        let n = frames.frameCount - offset
-        guard n >= 1, frames.frameEquals(offset, WireProtocol.versionBytes) else {
-            return .failure(.init(WireError(.unsupportedVersion, "the first frame must be \"metro/1\"")))
-        }
-        guard n >= 2 else { return .failure(.init(WireError(.malformedMessage, "missing command frame"))) }
-        let word = frames.withFrame(offset + 1) { String(decoding: $0, as: UTF8.self) }
-        let id: [UInt8]? =
+    /// error comes with the id frame to echo when the request had a usable one:
+    /// its third frame, for every code (§3.1).
+    ///
+    /// `discardedFrames`: frames that arrived past the receiving buffer's capacity
+    /// and were dropped unread; such a request gets 101 with its context, as it
+    /// would from an unbounded buffer.
+    public static func decodeRequest(
+        _ frames: some FrameSequence, offset: Int, discardedFrames: Int = 0
+    ) -> Result<Request, RequestError> {
+        let n = frames.frameCount - offset + discardedFrames
+        let third: [UInt8]? =
             n >= 3
             ? frames.withFrame(offset + 2) { raw in
                 raw.count >= 1 && raw.count <= ReplayCodec.maxIDBytes ? [UInt8](raw) : nil
             } : nil
+        guard n >= 1, frames.frameEquals(offset, WireProtocol.versionBytes) else {
+            return .failure(.init(WireError(.unsupportedVersion, "the first frame must be \"metro/1\""), id: third))
+        }
+        guard n >= 2 else { return .failure(.init(WireError(.malformedMessage, "missing command frame"))) }
+        let word = frames.withFrame(offset + 1) { String(decoding: $0, as: UTF8.self) }
+        let isGroup = GroupCodec.commands.contains(word)
+        // A group command's context is its group name, when it is a valid one (§4.10).
+        let id = isGroup ? third.flatMap { GroupCodec.validName($0) ? $0 : nil } : third
         func fail(_ e: WireError) -> Result<Request, RequestError> { .failure(.init(e, id: id)) }
+        guard isGroup || replayCommands.contains(word) || Command(rawValue: word) != nil else {
+            return fail(
+                WireError(.unknownCommand, "not a command of the consume socket (protocol.md §4.5, §4.9, §4.10)"))
+        }
+        guard discardedFrames == 0 else {
+            return fail(WireError(.malformedMessage, "\(word) has \(n) frames, more than any request may have"))
+        }
         switch word {
         case "STATS", "METRICS":
             guard n == 2 else { return fail(WireError(.malformedMessage, "\(word) has 2 frames, got \(n)")) }
@@ -59,19 +77,10 @@ public enum ConsumeCodec {
             guard n == 3 else { return fail(WireError(.malformedMessage, "CANCEL has 3 frames, got \(n)")) }
             guard let id else { return fail(ReplayCodec.checkID([])!) }
             return .success(.cancel(id: id))
-        case _ where GroupCodec.commands.contains(word):
-            // Errors echo the group name (when it is one) as their context.
-            let group: [UInt8]? =
-                n >= 3
-                ? frames.withFrame(offset + 2) { raw in
-                    GroupCodec.validName(raw) ? [UInt8](raw) : nil
-                } : nil
-            return GroupCodec.decode(word, frames, offset: offset + 1).map { .group($0) }.mapError {
-                .init($0, id: group)
-            }
         default:
-            return fail(
-                WireError(.unknownCommand, "not a command of the consume socket (protocol.md §4.5, §4.9, §4.10)"))
+            return GroupCodec.decode(word, frames, offset: offset + 1).map { .group($0) }.mapError {
+                .init($0, id: id)
+            }
         }
     }
 

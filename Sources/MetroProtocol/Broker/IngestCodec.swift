@@ -64,20 +64,35 @@ public enum IngestCodec {
 
     /// Validates the shape of a request whose version frame is at `offset` (1 behind
     /// a ROUTER's routing id). Touches no allocation on the accepting path.
+    ///
+    /// `discardedFrames`: frames of the message that arrived past the receiving
+    /// buffer's capacity and were dropped unread. They count in the frame-count
+    /// checks, so an oversized request gets the same answer, with the same context,
+    /// as it would from an unbounded buffer (§3.1).
     @inlinable
-    public static func decide(_ frames: some FrameSequence, offset: Int, maxPayloadBytes: Int) -> Decision {
-        let n = frames.frameCount - offset
+    public static func decide(
+        _ frames: some FrameSequence, offset: Int, maxPayloadBytes: Int, discardedFrames: Int = 0
+    ) -> Decision {
+        let n = frames.frameCount - offset + discardedFrames
+        // §3.1: every ERROR echoes the third frame (a PUBLISH's first event id) when it
+        // is a usable id, whatever the code. Only read on the rejecting paths.
+        func context() -> Int? {
+            guard n >= 3 else { return nil }
+            return echoesID(idLength: frames.withFrame(offset + 2) { $0.count }) ? offset + 2 : nil
+        }
         guard n >= 1 else { return .reject(WireError(.malformedMessage, "empty request"), eventIDFrame: nil) }
         guard frames.frameEquals(offset, WireProtocol.versionBytes) else {
-            return .reject(WireError(.unsupportedVersion, "the first frame must be \"metro/1\""), eventIDFrame: nil)
+            return .reject(
+                WireError(.unsupportedVersion, "the first frame must be \"metro/1\""), eventIDFrame: context())
         }
         guard n >= 2 else { return .reject(WireError(.malformedMessage, "missing command frame"), eventIDFrame: nil) }
         guard frames.frameEquals(offset + 1, publishCommand) else {
             guard frames.frameEquals(offset + 1, PackedEvents.publishCommand) else {
                 return .reject(
                     WireError(.unknownCommand, "the ingest socket knows only PUBLISH and PUBLISH-PACKED"),
-                    eventIDFrame: nil)
+                    eventIDFrame: context())
             }
+            // The third frame of a PUBLISH-PACKED is the batch, not an id: no context (§4.2.6).
             guard n == 3 else {
                 return .reject(
                     WireError(.malformedMessage, "PUBLISH-PACKED has 3 frames, got \(n)"), eventIDFrame: nil)
@@ -94,12 +109,9 @@ public enum IngestCodec {
         }
         let events = (n - 2) / 4
         guard n >= 6, (n - 2) % 4 == 0, events <= maxEventsPerPublish else {
-            let idFrame = offset + 2
-            let idLength = n >= 3 ? frames.withFrame(idFrame) { $0.count } : 0
-            let echo: Int? = (idLength >= 1 && idLength <= BrokerLimits.maxEventIDBytes) ? idFrame : nil
             return .reject(
                 WireError(.malformedMessage, "PUBLISH has 2 + 4×k frames (k = 1…\(maxEventsPerPublish)), got \(n)"),
-                eventIDFrame: echo)
+                eventIDFrame: context())
         }
         return .publish(events: events)
     }

@@ -39,10 +39,13 @@ public enum RegistryRequest: Hashable, Sendable {
     ) -> Result<RegistryRequest, WireError> {
         let size = frames.reduce(0) { $0 + $1.count }
         guard size <= RegistryLimits.maxRequestBytes else {
-            return .failure(WireError(.tooLarge, "the request has \(size) bytes; at most \(RegistryLimits.maxRequestBytes) are allowed"))
+            return .failure(
+                WireError(
+                    .tooLarge, "the request has \(size) bytes; at most \(RegistryLimits.maxRequestBytes) are allowed"))
         }
         guard let version = frames.first, !version.isEmpty else {
-            return .failure(WireError(.malformedMessage, "the request has no version frame; expected \"\(WireProtocol.version)\""))
+            return .failure(
+                WireError(.malformedMessage, "the request has no version frame; expected \"\(WireProtocol.version)\""))
         }
         guard version == WireProtocol.versionBytes else {
             return .failure(WireError(.unsupportedVersion, "this registry speaks \"\(WireProtocol.version)\" only"))
@@ -50,13 +53,16 @@ public enum RegistryRequest: Hashable, Sendable {
         guard frames.count >= 2 else {
             return .failure(WireError(.malformedMessage, "the request has no command frame"))
         }
-        guard let name = String(validating: frames[1], as: UTF8.self), let command = RegistryCommand(rawValue: name) else {
+        guard let name = String(validating: frames[1], as: UTF8.self), let command = RegistryCommand(rawValue: name)
+        else {
             let known = RegistryCommand.allCases.map(\.rawValue).joined(separator: ", ")
             return .failure(WireError(.unknownCommand, "unknown command; the registry knows \(known)"))
         }
         guard frames.count == command.frameCount else {
-            return .failure(WireError(
-                .malformedMessage, "\(command.rawValue) has \(command.frameCount) frames, this request has \(frames.count)"))
+            return .failure(
+                WireError(
+                    .malformedMessage,
+                    "\(command.rawValue) has \(command.frameCount) frames, this request has \(frames.count)"))
         }
         switch command {
         case .list: return .success(.list)
@@ -68,14 +74,10 @@ public enum RegistryRequest: Hashable, Sendable {
             if let e = RegistryLimits.validateServiceName(service) { return .failure(e) }
             return .success(.lookup(service: service))
         case .register:
-            return RegistryJSON.decode(Registration.self, from: frames[2], what: "REGISTER").flatMap { r in
-                if let e = r.validate(ttlRange: ttlRange) { return .failure(e) }
-                return .success(.register(r))
-            }
+            return RegistryBody.registration(frames[2], ttlRange: ttlRange).map { .register($0) }
         case .heartbeat, .deregister:
-            return RegistryJSON.decode(InstanceKey.self, from: frames[2], what: command.rawValue).flatMap { k in
-                if let e = k.validate() { return .failure(e) }
-                return .success(command == .heartbeat ? .heartbeat(k) : .deregister(k))
+            return RegistryBody.instanceKey(frames[2], what: command.rawValue).map { k in
+                command == .heartbeat ? .heartbeat(k) : .deregister(k)
             }
         }
     }
