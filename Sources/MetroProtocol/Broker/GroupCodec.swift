@@ -115,9 +115,10 @@ public enum GroupCodec {
                 return .failure(WireError(.invalidUTF8, "the member name is 0-128 bytes of UTF-8"))
             }
             guard let credit = u32(3) else { return .failure(bad) }
-            let json = frames.frameBytes(offset + 4)
-            guard let config = json.isEmpty ? Config() : try? JSONDecoder().decode(Config.self, from: Data(json)) else {
-                return .failure(WireError(.invalidJSON, "the config is a JSON object (protocol.md §4.10)"))
+            let config: Config
+            switch Config.decode(frames.frameBytes(offset + 4)) {
+            case .success(let c): config = c
+            case .failure(let e): return .failure(e)
             }
             if let s = config.start, s != "earliest" && s != "latest" {
                 return .failure(WireError(.invalidArgument, "start is \"earliest\" or \"latest\""))
@@ -126,15 +127,6 @@ public enum GroupCodec {
                 p.count > ReplayCodec.maxPrefixes || p.contains(where: { $0.utf8.count > Topic.maxBytes })
             {
                 return .failure(WireError(.invalidArgument, "at most 64 prefixes of at most 255 bytes"))
-            }
-            if let s = config.startSeq, s > BrokerLimits.maxSeq {
-                return .failure(WireError(.invalidArgument, "startSeq is 0 to 2^63-1"))
-            }
-            if let m = config.maxDeliveries, !BrokerLimits.groupMaxDeliveries.contains(m) {
-                return .failure(WireError(.invalidArgument, "maxDeliveries is 1 to 1000000"))
-            }
-            if let t = config.ackTimeoutMs, !BrokerLimits.groupAckTimeoutMs.contains(t) {
-                return .failure(WireError(.invalidArgument, "ackTimeoutMs is 1 to 4294967295"))
             }
             return .success(.join(group: group, member: name, credit: credit, config: config))
         case "GRANT":
