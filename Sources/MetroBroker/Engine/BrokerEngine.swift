@@ -53,7 +53,7 @@ public final class BrokerEngine: @unchecked Sendable {
     /// Which ACKs wait for which journal flush (group commit).
     var acks: AckLedger<PendingAck>
     /// Replays in progress on the consume socket (§4.9).
-    var replays: [ReplaySession.Key: ReplaySession] = [:]
+    var replays = ReplayTable()
     /// Durable consumer groups (§4.10), their store, and when to tick and save them.
     var groups: [String: GroupRuntime] = [:]
     let groupStore: GroupStore
