@@ -71,13 +71,13 @@ extension DoctorCheck {
 
     /// The open-files limit the broker will run with (`OpenFilesLimit`): it raises
     /// its soft limit to the hard one at start, so the hard limit is its budget
-    /// for client connections (one descriptor each) and reading replays and groups
-    /// (one each while they read). Warns below `openFilesWarning`.
+    /// for client connections (one descriptor each), replays while they send and
+    /// consumer groups (one each). Warns below `openFilesWarning`.
     static func openFiles(_ limit: OpenFilesLimit = .current()) -> DoctorCheck {
         let budget = limit.raised
         let detail =
             "soft \(limit.soft), hard \(limit.hard): the broker raises its soft limit to \(budget) at start; "
-            + "each client connection costs one descriptor, each replay or group one while it reads"
+            + "each client connection costs one descriptor, and so does each sending replay and each group"
         guard budget >= openFilesWarning else {
             return DoctorCheck(
                 name: "open files", ok: true,

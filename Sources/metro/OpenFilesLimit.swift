@@ -5,8 +5,8 @@
 /// The process's open-files limit (RLIMIT_NOFILE): the broker's descriptor budget.
 ///
 /// Every client connection costs the broker one descriptor, and so does each
-/// replay while it is sending and each consumer group while it reads (a replay or
-/// a group that waits holds none: protocol.md §4.9, "Cost"). A soft limit of 1024,
+/// replay while it is sending (one that waits holds none: protocol.md §4.9,
+/// "Cost") and each consumer group that has read the journal. A soft limit of 1024,
 /// a common default, is reached by about 1,000 clients; past it libzmq cannot
 /// accept connections and the journal cannot open segments. The hard limit is the
 /// ceiling an unprivileged process may raise its soft limit to, so the broker

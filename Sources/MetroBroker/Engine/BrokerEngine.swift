@@ -233,7 +233,7 @@ public final class BrokerEngine: @unchecked Sendable {
         while !stopping.load(ordering: .acquiring) {
             let now = clock()
             var wait = nextHeartbeat > now ? Int((nextHeartbeat - now) / 1_000_000) + 1 : 0
-            if !replays.isEmpty { wait = replaysHaveWork ? 0 : min(wait, 5) }
+            if let cap = replayWaitMilliseconds { wait = min(wait, cap) }
             if !groups.isEmpty { wait = groupsHaveWork ? 0 : min(wait, Int(Self.groupTickNs / 1_000_000)) }
             if flushDeadline != 0 { wait = min(wait, flushDeadline > now ? Int((flushDeadline - now) / 1_000_000) + 1 : 0) }
             wait = min(wait, nextMonitorRead > now ? Int((nextMonitorRead - now) / 1_000_000) + 1 : 0)

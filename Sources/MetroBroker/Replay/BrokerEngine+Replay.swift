@@ -59,8 +59,18 @@ extension BrokerEngine {
         replays[ReplaySession.Key(routingID: routingID, id: id)] = nil
     }
 
-    /// Whether a replay can make progress now (the loop then polls without waiting).
-    var replaysHaveWork: Bool { replays.values.contains { $0.hasWork } }
+    /// How long the loop may wait in poll for the replays' sake: 0 when one can
+    /// make progress now, 5 ms when one waits for room in its client's queue (ZeroMQ
+    /// does not say when there is room), no limit when all wait for CREDIT (which
+    /// arrives as input) or there are none. Idle expiry rides on the heartbeat's wake-ups.
+    var replayWaitMilliseconds: Int? {
+        var blocked = false
+        for s in replays.values {
+            if s.hasWork { return 0 }
+            if s.blocked { blocked = true }
+        }
+        return blocked ? 5 : nil
+    }
 
     /// One bounded slice of every replay. Call after `endBatch()`.
     func pumpReplays() {
