@@ -118,3 +118,31 @@ extension BrokerSystemTests {
         #expect(broker.stop() == 0)
     }
 }
+
+extension BrokerSystemTests {
+    /// ROUTER reports a gone client only when a send fails, and a replay without
+    /// credit is never sent to: an idle replay ends with ERROR 109, which a live
+    /// client sees and which removes a gone client's replays.
+    @Test func idleReplaysEndWith109SoAGoneClientsReplaysGoAway() async throws {
+        let broker = try BrokerHarness(
+            config: "heartbeatIntervalMs: 100\njournal:\n  fsync: never\nlimits:\n  replayIdleMs: 500\n")
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        defer { publisher.close() }
+        _ = try await publishMany(publisher, count: 10, topics: ["r.a"])
+        let gone = try ReplayConnection(broker.consume)
+        for r in 0..<64 { try gone.start(.init(id: bytes("g\(r)"), start: .seq(0), credit: 0)) }
+        let live = try ReplayConnection(broker.consume)
+        defer { live.close() }
+        try live.start(.init(id: bytes("live"), start: .seq(0), credit: 0))
+        try await eventually("65 replays waiting") { try broker.stats().activeReplays == 65 }
+        gone.close()
+        let end = try live.next()  // nothing but the end: it never had credit
+        guard case .error(let e, let id, _) = end else {
+            Issue.record("the idle replay ended with \(end), not ERROR 109")
+            return
+        }
+        #expect(e.code == .unavailable && id == bytes("live"))
+        try await eventually("the gone client's replays removed") { try broker.stats().activeReplays == 0 }
+        #expect(broker.stop() == 0)
+    }
+}

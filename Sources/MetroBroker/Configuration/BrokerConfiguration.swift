@@ -34,6 +34,9 @@ public struct BrokerConfiguration: Codable, Sendable, Equatable {
         public var maxPayloadBytes: Int = 1 << 20
         public var sendHighWaterMark: Int = 100_000
         public var receiveHighWaterMark: Int = 100_000
+        /// A replay that neither sends nor gets CREDIT this long ends with ERROR 109
+        /// (protocol.md §4.9): how long a gone client's waiting replays stay.
+        public var replayIdleMs: Int = 60_000
         public init() {}
     }
 
@@ -110,13 +113,16 @@ extension BrokerConfiguration.Retention {
 }
 
 extension BrokerConfiguration.Limits {
-    enum CodingKeys: String, CodingKey { case maxPayloadBytes, sendHighWaterMark, receiveHighWaterMark }
+    enum CodingKeys: String, CodingKey {
+        case maxPayloadBytes, sendHighWaterMark, receiveHighWaterMark, replayIdleMs
+    }
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         maxPayloadBytes = try c.decodeIfPresent(Int.self, forKey: .maxPayloadBytes) ?? maxPayloadBytes
         sendHighWaterMark = try c.decodeIfPresent(Int.self, forKey: .sendHighWaterMark) ?? sendHighWaterMark
         receiveHighWaterMark = try c.decodeIfPresent(Int.self, forKey: .receiveHighWaterMark) ?? receiveHighWaterMark
+        replayIdleMs = try c.decodeIfPresent(Int.self, forKey: .replayIdleMs) ?? replayIdleMs
     }
 }
 

@@ -10,9 +10,13 @@ import ZeroMQ
 extension BrokerEngine {
     static let replaySendsPerTurn = 256
     static let replayScansPerTurn = 4096
-    /// A replay that neither sends nor gets credit this long is dropped (its client
-    /// is likely gone: ROUTER only tells us when we send).
-    static let replayIdleNanoseconds: UInt64 = 300_000_000_000
+
+    /// A replay that neither sends nor gets credit this long ends (`limits.replayIdleMs`).
+    /// ROUTER tells us a client has gone only when a send fails, and a replay
+    /// without credit is never sent to: the ERROR 109 that ends an idle replay is
+    /// that send. A live client learns its replay ended (CREDIT for it would be
+    /// ignored); a gone one's replay is removed either way.
+    var replayIdleNanoseconds: UInt64 { UInt64(max(1, configuration.limits.replayIdleMs)) * 1_000_000 }
 
     /// Starts (or restarts, for the same routing id and replay id) a replay. Returns
     /// the error reply when it cannot start.
@@ -80,12 +84,14 @@ extension BrokerEngine {
         var finished: [ReplaySession.Key] = []
         for session in replays.values {
             // A parked replay waits for CREDIT: nothing to read, nothing held.
-            let result: PumpResult = session.waitsForCredit ? .more : pump(session, head: head)
+            var result: PumpResult = session.waitsForCredit ? .more : pump(session, head: head)
+            if case .more = result, now > session.lastActivity, now - session.lastActivity > replayIdleNanoseconds {
+                let idle = WireError(.unavailable, "replay idle for \(configuration.limits.replayIdleMs) ms: ended")
+                result = .end(IngestCodec.errorFrames(idle, context: [session.key.id]))
+            }
             switch result {
             case .more:
-                if now > session.lastActivity && now - session.lastActivity > Self.replayIdleNanoseconds {
-                    finished.append(session.key)
-                }
+                break
             case .end(let frames):
                 // CAUGHT-UP or ERROR closes the client's fill: at a full queue it
                 // waits for the next turn like an event, it is never dropped.
