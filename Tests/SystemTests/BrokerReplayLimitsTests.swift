@@ -19,7 +19,8 @@ extension BrokerSystemTests {
         let broker = try BrokerHarness(shell: "ulimit -S -n 64; ulimit -H -n \(hard)")
         let (soft, max) = try broker.openFilesLimit()
         #expect(soft == hard && max == hard)
-        #expect(broker.process.stderrText.contains("open files limit"), "\(broker.process.stderrText)")
+        // Standard error is collected on another thread than the ready line: wait for it.
+        try waitFor("the limit logged") { broker.process.stderrText.contains("open files limit") }
         #expect(broker.process.stderrText.contains("softAtStart=64"), "\(broker.process.stderrText)")
         #expect(broker.stop() == 0)
     }
@@ -51,7 +52,7 @@ extension BrokerSystemTests {
             return
         }
         #expect(error.code == .internalError && eid == id)
-        #expect(broker.process.stderrText.contains("replay read failed"))
+        try waitFor("the read failure logged") { broker.process.stderrText.contains("replay read failed") }
         // Descriptors back: the same replay streams everything.
         for s in others { s.close() }
         others = []
