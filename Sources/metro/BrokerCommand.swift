@@ -64,12 +64,23 @@ struct BrokerRunCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "metro.broker")
+        // Before any socket or file is opened: the descriptor budget (OpenFilesLimit).
+        let (before, after) = OpenFilesLimit.raiseToHard()
+        logger.info(
+            "open files limit",
+            metadata: ["soft": "\(after.soft)", "hard": "\(after.hard)", "softAtStart": "\(before.soft)"])
+        if after.soft < 4096 {
+            logger.warning(
+                "the open files limit is low: each client connection costs the broker a descriptor",
+                metadata: ["limit": "\(after.soft)"])
+        }
 
         let engine = try BrokerEngine(configuration: configuration, logger: logger)
         var ready = engine.boundEndpoints
         ready["dataDir"] = configuration.dataDir
         let client = BrokerAdminClient(consumeEndpoint: engine.boundEndpoints["consume"]!, timeout: .seconds(2))
-        let metrics = configuration.endpoints.metrics.isEmpty
+        let metrics =
+            configuration.endpoints.metrics.isEmpty
             ? nil
             : MetricsEndpoint(listen: configuration.endpoints.metrics) {
                 try await MetricsEndpoint.offThePool { try client.metrics() }

@@ -26,11 +26,13 @@ struct DoctorCommand: ParsableCommand {
         checks.append(DoctorCheck.curve())
         checks.append(DoctorCheck.vcpuIdle())
         checks.append(DoctorCheck.cpuSteal())
+        checks.append(DoctorCheck.openFiles())
         do {
             let (broker, source) = try ConfigurationFile.loadBroker(config)
-            checks.append(DoctorCheck(
-                name: "configuration", ok: true,
-                detail: source.map { "read \($0)" } ?? "no file; using built-in defaults"))
+            checks.append(
+                DoctorCheck(
+                    name: "configuration", ok: true,
+                    detail: source.map { "read \($0)" } ?? "no file; using built-in defaults"))
             let endpoints = [
                 ("ingest", broker.endpoints.ingest), ("publish", broker.endpoints.publish),
                 ("events", broker.endpoints.events), ("consume", broker.endpoints.consume),
@@ -71,14 +73,16 @@ struct DoctorCheck: Encodable {
         let ok = v >= LibraryVersion(major: 4, minor: 3, patch: 0)
         return DoctorCheck(
             name: "libzmq", ok: ok,
-            detail: ok ? "version \(v)" : "version \(v) is too old: Metro needs 4.3 or newer (apt-get install libzmq3-dev)")
+            detail: ok
+                ? "version \(v)" : "version \(v) is too old: Metro needs 4.3 or newer (apt-get install libzmq3-dev)")
     }
 
     static func curve() -> DoctorCheck {
         let ok = Capability.curve.isAvailable
         return DoctorCheck(
             name: "curve", ok: ok,
-            detail: ok ? "CURVE encryption is available"
+            detail: ok
+                ? "CURVE encryption is available"
                 : "this libzmq was built without CURVE (libsodium/tweetnacl): encrypted endpoints cannot work")
     }
 
@@ -101,7 +105,8 @@ struct DoctorCheck: Encodable {
             case .addressInUse:
                 return DoctorCheck(name: label, ok: false, detail: "\(endpoint) is in use: \(fix)")
             case .addressNotAvailable, .noSuchDevice:
-                return DoctorCheck(name: label, ok: false, detail: "\(endpoint) names an address this host does not have: \(fix)")
+                return DoctorCheck(
+                    name: label, ok: false, detail: "\(endpoint) names an address this host does not have: \(fix)")
             default:
                 return DoctorCheck(name: label, ok: false, detail: "\(endpoint) cannot be bound: \(error.message)")
             }
@@ -114,17 +119,21 @@ struct DoctorCheck: Encodable {
         do {
             try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            return DoctorCheck(name: "data folder", ok: false, detail: "cannot create \(path): \(error.localizedDescription)")
+            return DoctorCheck(
+                name: "data folder", ok: false, detail: "cannot create \(path): \(error.localizedDescription)")
         }
         let probe = (path as NSString).appendingPathComponent(".metro-doctor-\(getpid())")
         let fd = open(probe, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
         guard fd >= 0 else {
-            return DoctorCheck(name: "data folder", ok: false, detail: "\(path) is not writable: \(String(cString: strerror(errno)))")
+            return DoctorCheck(
+                name: "data folder", ok: false, detail: "\(path) is not writable: \(String(cString: strerror(errno)))")
         }
         defer { close(fd); unlink(probe) }
         let wrote = "metro".withCString { write(fd, $0, 5) }
         guard wrote == 5, fsync(fd) == 0 else {
-            return DoctorCheck(name: "data folder", ok: false, detail: "\(path): write or fsync failed: \(String(cString: strerror(errno)))")
+            return DoctorCheck(
+                name: "data folder", ok: false,
+                detail: "\(path): write or fsync failed: \(String(cString: strerror(errno)))")
         }
         return DoctorCheck(name: "data folder", ok: true, detail: "\(path) is writable (write + fsync)")
     }

@@ -19,10 +19,13 @@ extension DoctorCheck {
 
     static func vcpuIdle(driver: String?, haltPollNs: Int?) -> DoctorCheck {
         guard driver == "haltpoll", let haltPollNs else {
-            return DoctorCheck(name: "vcpu idle", ok: true, detail: "cpuidle driver \(driver ?? "unknown"): no guest halt polling to tune")
+            return DoctorCheck(
+                name: "vcpu idle", ok: true,
+                detail: "cpuidle driver \(driver ?? "unknown"): no guest halt polling to tune")
         }
         if haltPollNs > 0 {
-            return DoctorCheck(name: "vcpu idle", ok: true, detail: "idle vCPUs poll \(haltPollNs / 1000) µs before halting")
+            return DoctorCheck(
+                name: "vcpu idle", ok: true, detail: "idle vCPUs poll \(haltPollNs / 1000) µs before halting")
         }
         return DoctorCheck(
             name: "vcpu idle", ok: true,
@@ -65,4 +68,24 @@ extension DoctorCheck {
                 + "latency tails follow it; a dedicated or less loaded host removes it",
             warning: true)
     }
+
+    /// The open-files limit the broker will run with (`OpenFilesLimit`): it raises
+    /// its soft limit to the hard one at start, so the hard limit is its budget
+    /// for client connections (one descriptor each), replays while they send and
+    /// consumer groups (one each). Warns below `openFilesWarning`.
+    static func openFiles(_ limit: OpenFilesLimit = .current()) -> DoctorCheck {
+        let budget = limit.raised
+        let detail =
+            "soft \(limit.soft), hard \(limit.hard): the broker raises its soft limit to \(budget) at start; "
+            + "each client connection costs one descriptor, and so does each sending replay and each group"
+        guard budget >= openFilesWarning else {
+            return DoctorCheck(
+                name: "open files", ok: true,
+                detail: detail + "; raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd) to serve many clients",
+                warning: true)
+        }
+        return DoctorCheck(name: "open files", ok: true, detail: detail)
+    }
+
+    static let openFilesWarning: UInt64 = 4096
 }

@@ -66,6 +66,21 @@ import Testing
         #expect(g.ledger.lostRanges == 1 && g.ledger.lostSeqs == 39 && again.first?.start == .seq(40))
     }
 
+    /// The broker ends a running replay with 204 when retention removed what it was
+    /// about to read (protocol.md §4.9): only the seqs after the last one sent count.
+    @Test func aLossInTheMiddleOfAReplayCountsOnlyWhatWasNotSent() {
+        var g = GapFiller(prefixes: [])
+        let r = requests(g.start(liveFrom: 2000, startAt: 1, now: 0))
+        var out: [UInt64] = []
+        for s in 1...11 as ClosedRange<UInt64> { out += delivered(g.replay(.event(id: r[0].id, ev(s)), now: 0)) }
+        let again = requests(
+            g.replay(.error(WireError(.sequenceOutOfRange, ""), id: r[0].id, earliest: 993), now: 0))
+        #expect(out == Array(1...11))
+        #expect(g.ledger.lostRanges == 1 && g.ledger.lostSeqs == 981 && again.first?.start == .seq(993))
+        out = delivered(g.replay(.event(id: again[0].id, ev(993)), now: 0))
+        #expect(out == [993] && g.verified == 992)
+    }
+
     @Test func aSilentReplayIsAskedAgain() {
         var g = GapFiller(prefixes: [])
         let r = requests(g.start(liveFrom: 5, startAt: 0, now: 0))

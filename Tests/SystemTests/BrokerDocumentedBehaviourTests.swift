@@ -122,7 +122,9 @@ extension BrokerSystemTests {
         let groups = try #require(json["groups"] as? [String: [String: Any]])
         #expect(Set(groups.keys) == ["workers"])
         #expect(
-            Set(groups["workers"]!.keys) == ["members", "pending", "redelivered", "deadLettered", "position", "lag"])
+            Set(groups["workers"]!.keys) == [
+                "members", "pending", "redelivered", "deadLettered", "expired", "position", "lag",
+            ])
         let g = try #require(try broker.stats().groups["workers"])
         #expect(g.members == 1 && g.pending == 2 && g.redelivered == 0 && g.lag == 3 - g.position)
         #expect(broker.stop() == 0)

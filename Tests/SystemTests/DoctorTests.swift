@@ -2,6 +2,10 @@ import Foundation
 import Testing
 import ZeroMQ
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite struct CLITests {
     @Test func versionPrintsTheVersion() throws {
         let p = try MetroProcess(["--version"])
@@ -103,6 +107,29 @@ import ZeroMQ
         #expect(idle["warning"] as? Bool == (driver == "haltpoll" && pollNs == 0))
         if driver == "haltpoll", pollNs == 0 {
             #expect((idle["detail"] as? String)?.contains("guest_halt_poll_ns") == true)
+        }
+    }
+
+    /// The open-files check reports the limits the doctor runs under, and warns when
+    /// the hard limit (what the broker raises its soft limit to) is under 4,096.
+    @Test func openFilesReportsTheLimitsAndWarnsWhenTheHardOneIsLow() throws {
+        let dir = try TemporaryDirectory()
+        func check(_ shell: String) throws -> [String: Any] {
+            let p = try MetroProcess(["doctor", "--json", "--data-dir", dir.path + "/data"], shell: shell)
+            _ = p.waitForExit()
+            try waitFor("doctor output") { p.stdoutLines.last == "]" }
+            let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
+            let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+            return try #require(checks.first { $0["name"] as? String == "open files" })
+        }
+        let low = try check("ulimit -S -n 64; ulimit -H -n 1000")
+        #expect(low["ok"] as? Bool == true && low["warning"] as? Bool == true)
+        #expect((low["detail"] as? String)?.contains("soft 64, hard 1000") == true, "\(low)")
+        var mine = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &mine)
+        if mine.rlim_max >= 4096 {
+            let fine = try check("ulimit -S -n 64; ulimit -H -n 4096")
+            #expect(fine["warning"] as? Bool == false && (fine["detail"] as? String)?.contains("to 4096") == true)
         }
     }
 

@@ -75,6 +75,7 @@ extension BrokerConfiguration {
                         + "to derive the mark")
             }
         }
+        try check("limits.replayIdleMs", limits.replayIdleMs, 1...86_400_000)
         try check("dedupe.windowSeconds", dedupe.windowSeconds, 0...86_400 * 365)
         try check("dedupe.maxEntries", dedupe.maxEntries, 1...100_000_000)
         try check("heartbeatIntervalMs", heartbeatIntervalMs, 1...3_600_000)

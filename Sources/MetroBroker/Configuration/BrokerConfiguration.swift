@@ -40,6 +40,9 @@ public struct BrokerConfiguration: Codable, Sendable, Equatable {
         /// The events socket's send high-water mark; 0 derives it from
         /// `subscriberBufferBytes` and the largest event.
         public var eventsHighWaterMark: Int = 0
+        /// A replay that neither sends nor gets CREDIT this long ends with ERROR 109
+        /// (protocol.md §4.9): how long a gone client's waiting replays stay.
+        public var replayIdleMs: Int = 60_000
         public init() {}
     }
 
@@ -117,7 +120,8 @@ extension BrokerConfiguration.Retention {
 
 extension BrokerConfiguration.Limits {
     enum CodingKeys: String, CodingKey {
-        case maxPayloadBytes, sendHighWaterMark, receiveHighWaterMark, subscriberBufferBytes, eventsHighWaterMark
+        case maxPayloadBytes, sendHighWaterMark, receiveHighWaterMark, subscriberBufferBytes, eventsHighWaterMark,
+            replayIdleMs
     }
     public init(from decoder: any Decoder) throws {
         self.init()
@@ -128,6 +132,7 @@ extension BrokerConfiguration.Limits {
         subscriberBufferBytes =
             try c.decodeIfPresent(Int64.self, forKey: .subscriberBufferBytes) ?? subscriberBufferBytes
         eventsHighWaterMark = try c.decodeIfPresent(Int.self, forKey: .eventsHighWaterMark) ?? eventsHighWaterMark
+        replayIdleMs = try c.decodeIfPresent(Int.self, forKey: .replayIdleMs) ?? replayIdleMs
     }
 }
 

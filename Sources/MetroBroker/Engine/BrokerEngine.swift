@@ -53,7 +53,7 @@ public final class BrokerEngine: @unchecked Sendable {
     /// Which ACKs wait for which journal flush (group commit).
     var acks: AckLedger<PendingAck>
     /// Replays in progress on the consume socket (§4.9).
-    var replays: [ReplaySession.Key: ReplaySession] = [:]
+    var replays = ReplayTable()
     /// Durable consumer groups (§4.10), their store, and when to tick and save them.
     var groups: [String: GroupRuntime] = [:]
     let groupStore: GroupStore
@@ -260,7 +260,7 @@ public final class BrokerEngine: @unchecked Sendable {
         while !stopping.load(ordering: .acquiring) {
             let now = clock()
             var wait = nextHeartbeat > now ? Int((nextHeartbeat - now) / 1_000_000) + 1 : 0
-            if !replays.isEmpty { wait = replaysHaveWork ? 0 : min(wait, 5) }
+            if let cap = replayWaitMilliseconds { wait = min(wait, cap) }
             if !groups.isEmpty { wait = groupsHaveWork ? 0 : min(wait, Int(Self.groupTickNs / 1_000_000)) }
             if flushDeadline != 0 {
                 wait = min(wait, flushDeadline > now ? Int((flushDeadline - now) / 1_000_000) + 1 : 0)

@@ -125,20 +125,30 @@ extension BrokerEngine {
         for group in groups.values {
             if tick { perform(group.state.tick(now: now), in: group) }
             var reads = 0
-            while group.state.wantsEvents > 0 && reads < Self.groupReadsPerTurn {
-                let record: JournalRecord?
-                do { record = try group.cursor.next(in: journal, upTo: journal.writtenSeq) } catch {
+            reading: while group.state.wantsEvents > 0 && reads < Self.groupReadsPerTurn {
+                let step: JournalCursor.Step
+                do { step = try group.cursor.step(in: journal, upTo: journal.writtenSeq) } catch {
                     logger.error("group read failed: \(error)")
                     break
                 }
-                guard let record else {
+                switch step {
+                case .end:
                     group.state.advance(to: journal.writtenSeq)
-                    break
+                    break reading
+                case .lost(let first, let earliest):
+                    // Skipped and counted (§4.10): the events are gone for everyone.
+                    logger.warning(
+                        "retention removed events before the group read them",
+                        metadata: [
+                            "group": "\(group.state.name)", "first": "\(first)", "earliest": "\(earliest)",
+                        ])
+                    group.state.expire(first: first, earliest: earliest)
+                case .record(let record):
+                    reads += 1
+                    let matches = group.matches(record.topic)
+                    if matches { group.events[record.seq] = LiveEvent(record: record) }
+                    perform(group.state.offer(seq: record.seq, matches: matches, now: now), in: group)
                 }
-                reads += 1
-                let matches = group.matches(record.topic)
-                if matches { group.events[record.seq] = LiveEvent(record: record) }
-                perform(group.state.offer(seq: record.seq, matches: matches, now: now), in: group)
                 groupsDirty = true
             }
         }
@@ -166,6 +176,9 @@ extension BrokerEngine {
             switch action {
             case .deliver(let seq, let member, let attempt):
                 guard let event = event(seq, in: group) else {
+                    logger.warning(
+                        "a pending event's record is gone (retention): dropped",
+                        metadata: ["group": "\(group.state.name)", "seq": "\(seq)"])
                     group.state.forget(seq: seq)
                     continue
                 }
@@ -229,7 +242,7 @@ extension BrokerEngine {
         groups.mapValues { g in
             GroupStats(
                 members: g.state.members.count, pending: g.state.pending.count, redelivered: g.state.redelivered,
-                deadLettered: g.state.deadLettered, position: g.state.position,
+                deadLettered: g.state.deadLettered, expired: g.state.expired, position: g.state.position,
                 // Against the last journaled seq, not the head: after a crash the
                 // head jumps past a reserved block (§4.1) that holds no events.
                 lag: journal.lastSeq > g.state.position ? journal.lastSeq - g.state.position : 0)

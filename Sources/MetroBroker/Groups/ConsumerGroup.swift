@@ -53,7 +53,14 @@ struct ConsumerGroup: Equatable {
     private(set) var ready: Set<UInt64> = []
     private(set) var redelivered: UInt64 = 0
     private(set) var deadLettered: UInt64 = 0
+    /// Events retention removed before the group had them ACKed: seqs it skipped
+    /// unread (every topic: an upper bound) plus pending events whose records were
+    /// gone when they were to be delivered again (protocol.md §4.10, "Retention").
+    private(set) var expired: UInt64 = 0
     private var rotation = 0
+
+    /// The most credit a member holds: the largest u32, what one JOIN or GRANT carries.
+    static let maxCredit = UInt64(UInt32.max)
 
     init(name: String, config: Config, position: UInt64, pending: [UInt64: Int] = [:], memberTimeoutNs: UInt64) {
         self.name = name
@@ -86,7 +93,7 @@ struct ConsumerGroup: Equatable {
 
     mutating func grant(_ key: MemberKey, credit: UInt32, now: UInt64) -> [Action]? {
         guard members[key] != nil else { return nil }
-        members[key]!.credit = min(members[key]!.credit + UInt64(credit), 1 << 32)
+        members[key]!.credit = min(members[key]!.credit + UInt64(credit), Self.maxCredit)
         members[key]!.lastSeen = now
         return dispatch(now: now)
     }
@@ -139,11 +146,29 @@ struct ConsumerGroup: Equatable {
         return dispatch(now: now)
     }
 
-    /// Drops a pending event the journal no longer holds (nothing left to deliver).
+    /// A delivery of `seq` found its record gone from the journal (retention): the
+    /// delivery did not happen (its member gets the credit back, and it is no
+    /// redelivery), and the event is dropped, counted as expired.
     mutating func forget(seq: UInt64) {
-        if let m = pending[seq]?.member { members[m]?.held.remove(seq) }
+        guard let p = pending[seq] else { return }
+        if let m = p.member, members[m] != nil {
+            members[m]!.held.remove(seq)
+            members[m]!.credit = min(members[m]!.credit + 1, Self.maxCredit)
+        }
+        if p.deliveries > 1 { redelivered &-= 1 }
         pending[seq] = nil
         ready.remove(seq)
+        expired &+= 1
+    }
+
+    /// Retention removed the seqs `first ..< earliest` before the group read them:
+    /// the position moves past them, and they count as expired (not dead-lettered:
+    /// there is no event left to put on the dead-letter topic).
+    mutating func expire(first: UInt64, earliest: UInt64) {
+        let from = max(first, position + 1)
+        guard earliest > from else { return }
+        expired &+= earliest - from
+        position = earliest - 1
     }
 
     /// Moves the position past seqs the journal has nothing for (the engine read to `seq`).

@@ -4,7 +4,8 @@ import MetroProtocol
     import Glibc
 #endif
 
-/// Reads journal records forward from a position, for replay (protocol.md §4.9).
+/// Reads journal records forward from a position, for replay (protocol.md §4.9)
+/// and consumer groups (§4.10).
 ///
 /// A cursor is placed with the index (`Journal.cursor(atOrAfter:)`: two binary
 /// searches, never a scan from the start) and then reads segment files in chunks
@@ -12,50 +13,114 @@ import MetroProtocol
 /// It only reads what the journal has handed to the OS (`Journal.writtenSeq`), so
 /// the broker calls it after its batch flush, and never reads past the written end
 /// of a segment: the active data file continues with zero-filled space, which a
-/// read must not mistake for (and cache as) the records still in the buffer. A segment removed by retention under
-/// a cursor is skipped (its events are gone for everyone).
+/// read must not mistake for (and cache as) the records still in the buffer.
+///
+/// A segment that retention removed under the cursor is reported, never skipped
+/// silently: `step` returns `.lost` with the seqs gone, and the reader decides
+/// (a replay ends with 204, a group counts them as expired).
+///
+/// Between reads a cursor holds one descriptor and one chunk (up to 256 KiB);
+/// `release()` drops both, and `rewind()` steps back over the record just read,
+/// so a reader that cannot send holds nothing but a position (protocol.md §4.9,
+/// "Cost").
 ///
 /// Threading: owned by the broker's loop thread, like the journal.
 final class JournalCursor {
     static let chunkBytes = 256 << 10
 
+    /// What one `step` found.
+    enum Step: Equatable {
+        case record(JournalRecord)
+        /// Nothing (yet) up to the limit.
+        case end
+        /// Retention removed the seqs `first ..< earliest` before the cursor read
+        /// them (every topic: an upper bound on the events lost). The cursor
+        /// already stands at `earliest`, the first seq the journal still holds.
+        case lost(first: UInt64, earliest: UInt64)
+    }
+
     /// The base seq of the segment being read, and the offset of the next record.
     private(set) var base: UInt64
     private(set) var offset: Int64
+    /// The lowest seq the next record may have (the start, then last read + 1).
+    private(set) var nextSeq: UInt64
+    /// Where the last record read started (for `rewind`), and the `nextSeq` before it.
+    private var previous: (base: UInt64, offset: Int64, nextSeq: UInt64)?
     private var fd: Int32 = -1
     private var fdBase: UInt64 = 0
     private var chunk: [UInt8] = []
     private var chunkStart: Int64 = 0
 
-    init(base: UInt64, offset: Int64) {
+    init(base: UInt64, offset: Int64, from: UInt64 = 0) {
         self.base = base
         self.offset = offset
+        nextSeq = from
     }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
-    /// The next record with seq <= `limit`, or nil when there is none (yet).
+    /// Whether the cursor holds a descriptor now (tests).
+    var holdsDescriptor: Bool { fd >= 0 }
+
+    /// Closes the descriptor and frees the chunk; the next read opens and reads again.
+    func release() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+        chunk = []
+        chunkStart = 0
+    }
+
+    /// Steps back over the record the last `step` returned, so that the next step
+    /// returns it again (a reader that could not send it keeps only the position).
+    func rewind() {
+        guard let p = previous else { return }
+        (base, offset, nextSeq) = p
+        previous = nil
+    }
+
+    /// The next record with seq <= `limit`, skipping losses (tools and tests).
     func next(in journal: Journal, upTo limit: UInt64) throws(JournalError) -> JournalRecord? {
-        let limit = min(limit, journal.writtenSeq)
         while true {
-            guard let i = Self.firstSegment(atOrAfter: base, in: journal.segments) else { return nil }
+            switch try step(in: journal, upTo: limit) {
+            case .record(let r): return r
+            case .end: return nil
+            case .lost: continue
+            }
+        }
+    }
+
+    /// The next record with seq <= `limit`, the end for now, or a loss.
+    func step(in journal: Journal, upTo limit: UInt64) throws(JournalError) -> Step {
+        let limit = min(limit, journal.writtenSeq)
+        previous = nil
+        while true {
+            guard let i = Self.firstSegment(atOrAfter: base, in: journal.segments) else { return .end }
             let seg = journal.segments[i]
-            if seg.base != base {  // ours was removed by retention: go on with the next
+            if seg.base != base {  // ours was removed by retention: report what went with it
+                let first = max(nextSeq, base)
                 base = seg.base
                 offset = Int64(JournalSegment.magic.count)
+                nextSeq = max(nextSeq, seg.base)
+                if first < seg.base { return .lost(first: first, earliest: seg.base) }
             }
             let isActive = i == journal.segments.count - 1
             let end = isActive ? journal.writtenSize : seg.size
             if offset >= end || seg.records == 0 {
-                guard !isActive else { return nil }
+                guard !isActive else { return .end }
                 base = journal.segments[i + 1].base
                 offset = Int64(JournalSegment.magic.count)
                 continue
             }
-            guard let (record, size) = try read(seg, end: end, at: offset) else { return nil }
-            guard record.seq <= limit else { return nil }
+            guard let (record, size) = try read(seg, end: end, at: offset) else { return .end }
+            guard record.seq <= limit else { return .end }
+            previous = (base, offset, nextSeq)
             offset += Int64(size)
-            return record
+            nextSeq = record.seq + 1
+            if !isActive && offset >= end {  // stand at the next segment, not at this one's end
+                base = journal.segments[i + 1].base
+                offset = Int64(JournalSegment.magic.count)
+            }
+            return .record(record)
         }
     }
 
@@ -115,18 +180,28 @@ extension Journal {
     /// A cursor at the first record with seq >= `seq` (0: the earliest held), found
     /// through the index. Positions past the end wait there for new records.
     func cursor(atOrAfter seq: UInt64) throws(JournalError) -> JournalCursor {
-        guard let first = segments.first else { return JournalCursor(base: 0, offset: 8) }
+        guard let first = segments.first else { return JournalCursor(base: 0, offset: 8, from: seq) }
         var lo = 0, hi = segments.count - 1
-        if seq <= first.base { return JournalCursor(base: first.base, offset: Int64(JournalSegment.magic.count)) }
+        if seq == 0 || seq == first.base {
+            return JournalCursor(base: first.base, offset: Int64(JournalSegment.magic.count), from: first.base)
+        }
+        if seq < first.base {  // retention removed `seq...`: the first step reports it
+            return JournalCursor(base: seq, offset: Int64(JournalSegment.magic.count), from: seq)
+        }
         while lo < hi {
             let mid = (lo + hi + 1) / 2
             if segments[mid].base <= seq { lo = mid } else { hi = mid - 1 }
         }
         let seg = segments[lo]
         if seg.records == 0 || seq > seg.lastSeq {
-            return JournalCursor(base: seg.base, offset: seg.size)  // next segment, or wait
+            // Past this segment's records: at the next one's start (so that its
+            // removal is not taken for a loss of `seq...`), or wait at the end.
+            guard lo + 1 < segments.count else { return JournalCursor(base: seg.base, offset: seg.size, from: seq) }
+            return JournalCursor(base: segments[lo + 1].base, offset: Int64(JournalSegment.magic.count), from: seq)
         }
-        if seq <= seg.firstSeq { return JournalCursor(base: seg.base, offset: Int64(JournalSegment.magic.count)) }
+        if seq <= seg.firstSeq {
+            return JournalCursor(base: seg.base, offset: Int64(JournalSegment.magic.count), from: seq)
+        }
         // Lower bound over the index entries: the first with entry.seq >= seq.
         let fd = try FileIO.open(seg.indexPath, flags: O_RDONLY)
         defer { Glibc.close(fd) }
@@ -151,7 +226,7 @@ extension Journal {
                 low = mid + 1
             }
         }
-        return JournalCursor(base: seg.base, offset: offset)
+        return JournalCursor(base: seg.base, offset: offset, from: seq)
     }
 
     /// A cursor at the start of the first segment holding a record stamped at or
@@ -160,7 +235,7 @@ extension Journal {
         let seg = segments.first { $0.records > 0 && $0.lastTime >= time } ?? segments.last
         guard let seg else { return JournalCursor(base: 0, offset: 8) }
         let offset = seg.lastTime >= time ? Int64(JournalSegment.magic.count) : seg.size
-        return JournalCursor(base: seg.base, offset: offset)
+        return JournalCursor(base: seg.base, offset: offset, from: seg.base)
     }
 
     /// The first seq replay can still serve: the base of the oldest segment.

@@ -4,14 +4,19 @@ import ZeroMQ
 /// Replay from the journal on the consume socket (protocol.md §4.9). Each loop
 /// turn, `pumpReplays` sends every replay at most `replaySendsPerTurn` events (and
 /// never more than its credit), reading at most `replayScansPerTurn` records, so
-/// live traffic keeps flowing while replays run. Loop thread only.
+/// live traffic keeps flowing while replays run. A replay that cannot send
+/// releases its cursor (no descriptor, no chunk held: `ReplaySession`). Loop
+/// thread only.
 extension BrokerEngine {
-    static let maxReplays = 4096
     static let replaySendsPerTurn = 256
     static let replayScansPerTurn = 4096
-    /// A replay that neither sends nor gets credit this long is dropped (its client
-    /// is likely gone: ROUTER only tells us when we send).
-    static let replayIdleNanoseconds: UInt64 = 300_000_000_000
+
+    /// A replay that neither sends nor gets credit this long ends (`limits.replayIdleMs`).
+    /// ROUTER tells us a client has gone only when a send fails, and a replay
+    /// without credit is never sent to: the ERROR 109 that ends an idle replay is
+    /// that send. A live client learns its replay ended (CREDIT for it would be
+    /// ignored); a gone one's replay is removed either way.
+    var replayIdleNanoseconds: UInt64 { UInt64(max(1, configuration.limits.replayIdleMs)) * 1_000_000 }
 
     /// Starts (or restarts, for the same routing id and replay id) a replay. Returns
     /// the error reply when it cannot start.
@@ -20,9 +25,7 @@ extension BrokerEngine {
         func failure(_ e: WireError, _ extra: [[UInt8]] = []) -> [[UInt8]] {
             IngestCodec.errorFrames(e, context: [request.id] + extra)
         }
-        guard replays[key] != nil || replays.count < Self.maxReplays else {
-            return failure(WireError(.unavailable, "too many replays in progress; retry later"))
-        }
+        if let refusal = replays.refusal(for: key) { return failure(WireError(.unavailable, refusal)) }
         let cursor: JournalCursor
         do {
             try endBatch()  // the cursor reads only what is written
@@ -60,9 +63,17 @@ extension BrokerEngine {
         replays[ReplaySession.Key(routingID: routingID, id: id)] = nil
     }
 
-    /// Whether a replay can make progress now (the loop then polls without waiting).
-    var replaysHaveWork: Bool {
-        replays.values.contains { !$0.blocked && ($0.credit > 0 || $0.pending == nil) }
+    /// How long the loop may wait in poll for the replays' sake: 0 when one can
+    /// make progress now, 5 ms when one waits for room in its client's queue (ZeroMQ
+    /// does not say when there is room), no limit when all wait for CREDIT (which
+    /// arrives as input) or there are none. Idle expiry rides on the heartbeat's wake-ups.
+    var replayWaitMilliseconds: Int? {
+        var blocked = false
+        for s in replays.values {
+            if s.hasWork { return 0 }
+            if s.blocked { blocked = true }
+        }
+        return blocked ? 5 : nil
     }
 
     /// One bounded slice of every replay. Call after `endBatch()`.
@@ -72,20 +83,25 @@ extension BrokerEngine {
         let now = clock()
         var finished: [ReplaySession.Key] = []
         for session in replays.values {
-            switch pump(session, head: head) {
+            // A parked replay waits for CREDIT: nothing to read, nothing held.
+            var result: PumpResult = session.waitsForCredit ? .more : pump(session, head: head)
+            if case .more = result, now > session.lastActivity, now - session.lastActivity > replayIdleNanoseconds {
+                let idle = WireError(.unavailable, "replay idle for \(configuration.limits.replayIdleMs) ms: ended")
+                result = .end(IngestCodec.errorFrames(idle, context: [session.key.id]))
+            }
+            switch result {
             case .more:
-                if now > session.lastActivity && now - session.lastActivity > Self.replayIdleNanoseconds {
-                    finished.append(session.key)
-                }
-            case .done(let last):
-                // CAUGHT-UP is what closes the client's fill: at a full queue it
+                break
+            case .end(let frames):
+                // CAUGHT-UP or ERROR closes the client's fill: at a full queue it
                 // waits for the next turn like an event, it is never dropped.
-                let frames = [session.key.routingID] + ReplayCodec.caughtUpFrames(id: session.key.id, lastSeq: last)
                 do {
-                    if try consume.trySend(multipart: frames) {
+                    if try consume.trySend(multipart: [session.key.routingID] + frames) {
                         finished.append(session.key)
                     } else {
+                        session.ending = frames
                         session.blocked = true
+                        session.cursor.release()
                     }
                 } catch {
                     counters.drop(.replyUnroutable)
@@ -98,31 +114,64 @@ extension BrokerEngine {
         for key in finished { replays[key] = nil }
     }
 
-    private enum PumpResult { case more, done(UInt64), gone }
+    private enum PumpResult {
+        case more
+        /// The replay ends with these frames (after the routing id).
+        case end([[UInt8]])
+        /// The client has disconnected.
+        case gone
+    }
 
     private func pump(_ session: ReplaySession, head: UInt64) -> PumpResult {
+        if let ending = session.ending { return .end(ending) }
+        let id = session.key.id
         let limit = session.limit(head: head)
         var scanned = 0, sent = 0
         session.blocked = false
+        defer { if sent > 0 { session.lastActivity = clock() } }
         while scanned < Self.replayScansPerTurn && sent < Self.replaySendsPerTurn {
             if session.pending == nil {
-                let record: JournalRecord?
+                let step: JournalCursor.Step
                 do {
-                    record = try session.cursor.next(in: journal, upTo: limit)
+                    step = try session.cursor.step(in: journal, upTo: limit)
                 } catch {
+                    // Never CAUGHT-UP: the client would take unread events for absent ones.
                     logger.error("replay read failed: \(error)")
-                    return .done(limit)
+                    return .end(
+                        IngestCodec.errorFrames(
+                            WireError(.internalError, "the journal could not be read; replay again"), context: [id]))
                 }
-                guard let record else { return .done(limit) }
-                scanned += 1
-                guard record.time >= session.notBefore, session.request.matches(record.topic) else { continue }
-                session.pending = LiveEvent(record: record)
+                switch step {
+                case .end:
+                    return .end(ReplayCodec.caughtUpFrames(id: id, lastSeq: limit))
+                case .lost(let first, let earliest):
+                    logger.warning(
+                        "replay reached seqs that retention removed",
+                        metadata: ["first": "\(first)", "earliest": "\(earliest)"])
+                    return .end(
+                        IngestCodec.errorFrames(
+                            WireError(.sequenceOutOfRange, "retention removed seqs \(first)-\(earliest - 1)"),
+                            context: [id, BigEndian.bytes(earliest)]))
+                case .record(let record):
+                    scanned += 1
+                    guard record.time >= session.notBefore, session.request.matches(record.topic) else { continue }
+                    guard session.credit > 0 else {
+                        // No credit: keep only the position (read again when CREDIT comes).
+                        session.cursor.rewind()
+                        session.cursor.release()
+                        session.parked = true
+                        return .more
+                    }
+                    session.parked = false
+                    session.pending = LiveEvent(record: record)
+                }
             }
             guard session.credit > 0, let event = session.pending else { break }
-            let frames = [session.key.routingID] + ReplayCodec.eventFrames(id: session.key.id, event: event)
+            let frames = [session.key.routingID] + ReplayCodec.eventFrames(id: id, event: event)
             do {
                 guard try consume.trySend(multipart: frames) else {
                     session.blocked = true  // the client's queue is full: later
+                    session.cursor.release()
                     break
                 }
             } catch {
@@ -133,7 +182,6 @@ extension BrokerEngine {
             sent += 1
             counters.replayed &+= 1
         }
-        if sent > 0 { session.lastActivity = clock() }
         return .more
     }
 }

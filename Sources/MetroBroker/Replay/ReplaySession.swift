@@ -3,6 +3,12 @@ import MetroProtocol
 /// One replay in progress on the consume socket (protocol.md §4.9): who asked,
 /// where its cursor is, how much credit the client has granted, and when it ends.
 ///
+/// A replay that cannot send holds no descriptor and no read chunk (its cursor is
+/// released): without credit it also holds no event (`parked`: the cursor stands
+/// at the matching event, read again when credit comes), and at a full client
+/// queue it holds the one event it could not send (`pending`, at most
+/// `limits.maxPayloadBytes` + its topic and headers).
+///
 /// Threading: owned by the broker's loop thread (in `BrokerEngine.replays`).
 final class ReplaySession {
     /// A replay is named by the client's routing id and its replay id.
@@ -20,6 +26,12 @@ final class ReplaySession {
     var pending: LiveEvent?
     /// The client's queue was full on the last turn.
     var blocked = false
+    /// The cursor stands at a matching event the replay had no credit for: the
+    /// loop leaves it alone until CREDIT comes.
+    var parked = false
+    /// The message that ends the replay (CAUGHT-UP or ERROR), decided but not yet
+    /// sent because the client's queue was full; sent before anything else.
+    var ending: [[UInt8]]?
     /// When the replay last sent or got credit (broker clock, ns).
     var lastActivity: UInt64 = 0
 
@@ -36,6 +48,11 @@ final class ReplaySession {
         credit = UInt64(request.credit)
     }
 
+    /// Parked without credit: the loop leaves it alone until CREDIT comes.
+    var waitsForCredit: Bool { parked && credit == 0 && ending == nil }
+    /// Whether the loop has something to do for this replay now (else it may wait in poll).
+    var hasWork: Bool { !blocked && !waitsForCredit }
+
     /// The last seq this replay covers, given the journal's head now.
     func limit(head: UInt64) -> UInt64 {
         request.toSeq == 0 ? head : min(request.toSeq, head)
@@ -46,5 +63,7 @@ final class ReplaySession {
         credit = min(credit + UInt64(n), Self.maxCredit)
     }
 
-    static let maxCredit: UInt64 = 1 << 32
+    /// The most credit a replay holds: the largest u32, what one REPLAY or CREDIT
+    /// can carry (protocol.md §4.9).
+    static let maxCredit = UInt64(UInt32.max)
 }

@@ -50,9 +50,13 @@ public enum PrometheusText {
         for (group, g) in s.groups {
             let labels = [("group", group)]
             gauge("metro_group_members", "Members of a consumer group.", UInt64(g.members), labels: labels)
-            gauge("metro_group_pending", "Events taken by a group and not yet ACKed.", UInt64(g.pending), labels: labels)
+            gauge(
+                "metro_group_pending", "Events taken by a group and not yet ACKed.", UInt64(g.pending), labels: labels)
             counter("metro_group_redelivered_total", "Redeliveries in a group.", g.redelivered, labels: labels)
             counter("metro_group_dead_lettered_total", "Events a group dead-lettered.", g.deadLettered, labels: labels)
+            counter(
+                "metro_group_expired_total", "Events retention removed before a group had them ACKed.", g.expired,
+                labels: labels)
             gauge("metro_group_lag", "Seqs between a group's position and the head.", g.lag, labels: labels)
         }
         return registry.emitToString()

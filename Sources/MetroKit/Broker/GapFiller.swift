@@ -36,6 +36,8 @@ struct GapFiller {
         var from: UInt64
         var received: UInt32 = 0
         var foundNew = false
+        /// The highest seq this replay has sent (0: none yet).
+        var lastSeq: UInt64 = 0
         var lastHeard: UInt64
     }
 
@@ -106,6 +108,7 @@ struct GapFiller {
         case .event(let id, let e) where id == f.id:
             f.lastHeard = now
             f.received += 1
+            f.lastSeq = max(f.lastSeq, e.seq)
             var actions: [Action] = []
             if f.received % (window / 2) == 0 {
                 actions.append(.send(ReplayCodec.creditFrames(id: f.id, credit: window / 2)))
@@ -130,9 +133,12 @@ struct GapFiller {
             return waiting.flatMap { live($0, now: now) }
         case .error(let e, let id, let earliest) where id == f.id:
             fill = nil
-            if e.code == .sequenceOutOfRange, let earliest, earliest > f.from {
+            // 204 at the start, or mid-stream when retention removed what the
+            // replay was about to read: the seqs after what it sent are lost.
+            let lostFrom = max(f.from, f.lastSeq + 1)
+            if e.code == .sequenceOutOfRange, let earliest, earliest > lostFrom {
                 ledger.lostRanges &+= 1
-                ledger.lostSeqs &+= earliest - f.from
+                ledger.lostSeqs &+= earliest - lostFrom
                 verified = max(verified, earliest - 1)
                 delivered = max(delivered, verified)
                 return startFill(now: now)

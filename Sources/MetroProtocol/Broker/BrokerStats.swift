@@ -60,14 +60,22 @@ public struct GroupStats: Codable, Sendable, Equatable {
     public var redelivered: UInt64
     /// Events sent to `$metro.dead.<group>`, since the broker started.
     public var deadLettered: UInt64
+    /// Events retention removed before the group had them ACKed, since the broker
+    /// started: seqs skipped unread (every topic: an upper bound) plus pending
+    /// events whose records were gone (protocol.md §4.10, "Retention").
+    public var expired: UInt64
     /// The last journal seq the group has taken.
     public var position: UInt64
     /// Seqs between the position and the head (every topic: an upper bound on the
     /// events of the group's topics not yet taken).
     public var lag: UInt64
 
-    public init(members: Int, pending: Int, redelivered: UInt64, deadLettered: UInt64, position: UInt64, lag: UInt64) {
+    public init(
+        members: Int, pending: Int, redelivered: UInt64, deadLettered: UInt64, expired: UInt64 = 0, position: UInt64,
+        lag: UInt64
+    ) {
         self.members = members
+        self.expired = expired
         self.pending = pending
         self.redelivered = redelivered
         self.deadLettered = deadLettered

@@ -16,6 +16,7 @@ final class BrokerHarness: @unchecked Sendable {
     private(set) var process: MetroProcess
     private(set) var endpoints: [String: String]
     let extraArguments: [String]
+    let shell: String?
 
     var ingest: String { endpoints["ingest"]! }
     var publish: String { endpoints["publish"]! }
@@ -23,7 +24,9 @@ final class BrokerHarness: @unchecked Sendable {
     var consume: String { endpoints["consume"]! }
 
     /// `config`: YAML written to a file and passed with `--config` (for limits).
-    init(config: String? = nil, arguments: [String] = []) throws {
+    /// `shell`: run by /bin/sh before metro (`MetroProcess`), e.g. `ulimit -n 64`.
+    init(config: String? = nil, arguments: [String] = [], shell: String? = nil) throws {
+        self.shell = shell
         dataDir = try TemporaryDirectory()
         var extra = arguments
         if let config {
@@ -38,7 +41,7 @@ final class BrokerHarness: @unchecked Sendable {
                 "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
                 "--events", "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0",
                 "--data-dir", journal,
-            ] + extra)
+            ] + extra, shell: shell)
         endpoints = try process.waitUntilReady()
     }
 
@@ -50,7 +53,7 @@ final class BrokerHarness: @unchecked Sendable {
             [
                 "broker", "--ingest", ingest, "--publish", publish, "--events", events, "--consume", consume,
                 "--metrics", "127.0.0.1:0", "--data-dir", journalPath,
-            ] + extraArguments)
+            ] + extraArguments, shell: shell)
         endpoints = try process.waitUntilReady()
     }
 
@@ -69,6 +72,21 @@ final class BrokerHarness: @unchecked Sendable {
     func stats() throws -> BrokerStats {
         let frames = try request(on: consume, ConsumeCodec.requestFrames(.stats))
         return try JSONDecoder().decode(BrokerStats.self, from: Data(frames[2]))
+    }
+
+    /// The broker's open descriptors now (entries of /proc/<pid>/fd).
+    func openDescriptors() throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd").count
+    }
+
+    /// The broker's open-files limit (soft, hard) from /proc/<pid>/limits.
+    func openFilesLimit() throws -> (soft: UInt64, hard: UInt64) {
+        let limits = try String(contentsOfFile: "/proc/\(process.pid)/limits", encoding: .utf8)
+        guard let line = limits.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else {
+            throw WaitError.timedOut("no open files limit in /proc/\(process.pid)/limits")
+        }
+        let numbers = line.split(separator: " ").compactMap { UInt64($0) }
+        return (numbers[0], numbers[1])
     }
 
     /// The broker's resident memory, in bytes (from /proc).

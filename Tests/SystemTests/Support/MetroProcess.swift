@@ -40,10 +40,17 @@ final class MetroProcess: @unchecked Sendable {
         return bundle.appendingPathComponent("metro")
     }
 
-    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+    /// `shell`: commands `/bin/sh` runs before it execs metro in its place (same
+    /// pid), e.g. `ulimit -S -n 64` to start it under a low open-files limit.
+    init(_ arguments: [String], environment: [String: String] = [:], shell: String? = nil) throws {
         self.arguments = arguments
-        process.executableURL = Self.binary
-        process.arguments = arguments
+        if let shell {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", shell + "; exec \"$0\" \"$@\"", Self.binary.path] + arguments
+        } else {
+            process.executableURL = Self.binary
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }
         process.environment = env

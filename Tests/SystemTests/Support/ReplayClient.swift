@@ -79,3 +79,41 @@ func publishMany(
         return seqs
     }
 }
+
+/// One DEALER that runs replays step by step (REPLAY, then each message, CREDIT
+/// when the test says), for tests that act between messages. Closes on `close()`.
+final class ReplayConnection {
+    let socket: Socket
+
+    init(_ endpoint: String) throws {
+        socket = try testContext.socket(.dealer)
+        try socket.set(.receiveTimeout(milliseconds: 5000))
+        try socket.connect(endpoint)
+    }
+
+    func start(_ request: ReplayCodec.Request) throws { try socket.send(multipart: request.frames) }
+    func credit(_ id: [UInt8], _ n: UInt32) throws {
+        try socket.send(multipart: ReplayCodec.creditFrames(id: id, credit: n))
+    }
+
+    /// The next message, decoded; throws after 5 s of silence.
+    func next() throws -> ReplayCodec.Reply {
+        guard let frames = try socket.receiveMultipart() else { throw WaitError.timedOut("replay message") }
+        guard let reply = ReplayCodec.decodeReply(frames) else {
+            throw WaitError.timedOut("malformed replay message \(frames.map { Hex.encode($0) })")
+        }
+        return reply
+    }
+
+    /// Messages until the replay ends (CAUGHT-UP or ERROR, the last one returned).
+    func untilEnd() throws -> (events: [LiveEvent], end: ReplayCodec.Reply) {
+        var events: [LiveEvent] = []
+        while true {
+            let m = try next()
+            guard case .event(_, let e) = m else { return (events, m) }
+            events.append(e)
+        }
+    }
+
+    func close() { socket.close() }
+}
