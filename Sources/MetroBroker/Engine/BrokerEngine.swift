@@ -88,8 +88,18 @@ public final class BrokerEngine: @unchecked Sendable {
     var flushDeadline: UInt64 = 0
     static let flushDelayNs: UInt64 = 1_000_000
     static let heldFlushBytes = 64 << 10
+    /// After a failed journal write: when the loop tries again by itself (0: writes
+    /// succeed). A publisher waiting for an ACK makes it try at once.
+    var writeRetryAt: UInt64 = 0
+    static let writeRetryNs: UInt64 = 100_000_000
+    /// Storage errors repeat per event or per batch: logged at most once a second.
+    var storageLog = LogThrottle(periodNs: 1_000_000_000)
 
-    private let stopping = Atomic<Bool>(false)
+    /// The failed fsync that ended the loop, if one did (`failStorage`). Written on
+    /// the loop thread; read by `run()`'s caller after it returns.
+    public internal(set) var storageFailure: JournalError?
+
+    let stopping = Atomic<Bool>(false)
     private let controlRead: Int32
     private let controlWrite: Int32
 
@@ -235,7 +245,9 @@ public final class BrokerEngine: @unchecked Sendable {
             var wait = nextHeartbeat > now ? Int((nextHeartbeat - now) / 1_000_000) + 1 : 0
             if !replays.isEmpty { wait = replaysHaveWork ? 0 : min(wait, 5) }
             if !groups.isEmpty { wait = groupsHaveWork ? 0 : min(wait, Int(Self.groupTickNs / 1_000_000)) }
-            if flushDeadline != 0 { wait = min(wait, flushDeadline > now ? Int((flushDeadline - now) / 1_000_000) + 1 : 0) }
+            if flushDeadline != 0 {
+                wait = min(wait, flushDeadline > now ? Int((flushDeadline - now) / 1_000_000) + 1 : 0)
+            }
             wait = min(wait, nextMonitorRead > now ? Int((nextMonitorRead - now) / 1_000_000) + 1 : 0)
             do {
                 try poller.poll(timeoutMilliseconds: wait)
@@ -245,8 +257,9 @@ public final class BrokerEngine: @unchecked Sendable {
                     syncer!.drainWake()
                     sendDurableAcks()
                 }
-                if poller.isReadable(publishItem) { try drainPublish() }
-                if poller.isReadable(ingestItem) { try drainIngest() }
+                // After a storage failure the loop takes no more events; it ends below.
+                if storageFailure == nil && poller.isReadable(publishItem) { try drainPublish() }
+                if storageFailure == nil && poller.isReadable(ingestItem) { try drainIngest() }
                 try endBatch()
                 // The syncer may have finished meanwhile (an atomic load when not).
                 sendDurableAcks()
@@ -292,48 +305,36 @@ public final class BrokerEngine: @unchecked Sendable {
     /// follows: at 10k events/s that is one write per millisecond instead of two
     /// per event, and the loop is back in poll (letting the I/O thread send) sooner.
     /// `force`: write now (a replay or a group is about to read the journal).
+    /// A failed write (a full disk) leaves the records buffered and their waiting
+    /// ACKs answered with ERROR 205 (`writeFailed`); the loop writes them again when
+    /// a publisher waits for an ACK, else every `writeRetryNs`, and takes events
+    /// again once a write succeeds.
     func endBatch(force: Bool = false) throws {
-        guard journal.lastSeq > journal.writtenSeq else { return }
-        if !force && acks.waitingCount == 0 && replays.isEmpty && groups.isEmpty
-            && journal.bufferedBytes < Self.heldFlushBytes
-        {
+        guard storageFailure == nil, journal.lastSeq > journal.writtenSeq else { return }
+        if acks.waitingCount == 0 {
             let now = clock()
-            if flushDeadline == 0 { flushDeadline = now &+ Self.flushDelayNs }
-            if now < flushDeadline { return }
+            if writeRetryAt != 0 {
+                flushDeadline = writeRetryAt
+                if now < writeRetryAt { return }
+            } else if !force && replays.isEmpty && groups.isEmpty && journal.bufferedBytes < Self.heldFlushBytes {
+                if flushDeadline == 0 { flushDeadline = now &+ Self.flushDelayNs }
+                if now < flushDeadline { return }
+            }
         }
         flushDeadline = 0
         do {
             try journal.flush()
         } catch {
-            logger.critical("journal write failed: \(error)")
-            failPendingAcks()
+            writeFailed(error)
             return
+        }
+        if writeRetryAt != 0 {
+            writeRetryAt = 0
+            logger.notice("journal writes succeed again: taking events")
         }
         let token = acks.flushed(writtenSeq: journal.writtenSeq)
         syncer?.request(token: token, for: journal, notify: acks.waitingCount > 0)
         if configuration.journal.fsync != .always { sendAcks(upTo: token) }
-    }
-
-    private func shutdown() {
-        logger.info("broker stopping: flushing the journal")
-        try? journal.flush()
-        let token = acks.flushed(writtenSeq: journal.writtenSeq)
-        syncer?.request(token: token, for: journal)
-        syncer?.stop()
-        sendAcks(upTo: token)
-        if !groups.isEmpty { saveGroups() }
-        do {
-            try journal.close()
-            try reservation.closeCleanly(last: nextSeq - 1)
-        } catch {
-            logger.error("journal close failed: \(error)")
-        }
-        for m in monitors { m.socket.close() }
-        ingest.close()
-        publish.close()
-        events.close()
-        consume.close()
-        logger.info("broker stopped", metadata: ["headSeq": "\(nextSeq - 1)"])
     }
 
     /// Counts the disconnections the monitors have seen since the last read.

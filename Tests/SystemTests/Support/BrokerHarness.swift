@@ -16,6 +16,8 @@ final class BrokerHarness: @unchecked Sendable {
     private(set) var process: MetroProcess
     private(set) var endpoints: [String: String]
     let extraArguments: [String]
+    /// Extra environment of every process started (e.g. `FaultInjection.environment`).
+    let environment: [String: String]
 
     var ingest: String { endpoints["ingest"]! }
     var publish: String { endpoints["publish"]! }
@@ -23,7 +25,8 @@ final class BrokerHarness: @unchecked Sendable {
     var consume: String { endpoints["consume"]! }
 
     /// `config`: YAML written to a file and passed with `--config` (for limits).
-    init(config: String? = nil, arguments: [String] = []) throws {
+    init(config: String? = nil, arguments: [String] = [], environment: [String: String] = [:]) throws {
+        self.environment = environment
         dataDir = try TemporaryDirectory()
         var extra = arguments
         if let config {
@@ -38,19 +41,20 @@ final class BrokerHarness: @unchecked Sendable {
                 "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
                 "--events", "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0",
                 "--data-dir", journal,
-            ] + extra)
+            ] + extra, environment: environment)
         endpoints = try process.waitUntilReady()
     }
 
     var journalPath: String { dataDir.url.appendingPathComponent("journal").path }
 
-    /// Starts the broker again on the same endpoints and data folder.
-    func restart() throws {
+    /// Starts the broker again on the same endpoints and data folder, with
+    /// `environment` instead of the first start's when given.
+    func restart(environment: [String: String]? = nil) throws {
         process = try MetroProcess(
             [
                 "broker", "--ingest", ingest, "--publish", publish, "--events", events, "--consume", consume,
                 "--metrics", "127.0.0.1:0", "--data-dir", journalPath,
-            ] + extraArguments)
+            ] + extraArguments, environment: environment ?? self.environment)
         endpoints = try process.waitUntilReady()
     }
 
@@ -91,7 +95,6 @@ func request(on endpoint: String, _ frames: [[UInt8]]) throws -> [[UInt8]] {
     guard let reply = try s.receiveMultipart() else { throw WaitError.timedOut("reply from \(endpoint)") }
     return reply
 }
-
 
 /// Like `eventually`, running `action` before each check (e.g. publish until seen).
 func eventually(
