@@ -38,6 +38,7 @@ extension BrokerSystemTests {
             case .error(let error, _): codes.append(error.code)
             }
         }
+        print("fdatasync EIO: \(codes.count) of \(inFlight) publishes answered with an error, \(acksAfter) ACKed")
         #expect(acksAfter == 0, "ACKs sent after the failed fsync")
         #expect(!codes.isEmpty, "no publish was answered with an error")
         #expect(codes.allSatisfy { $0 == .storageFailure }, "\(codes)")
@@ -112,6 +113,21 @@ extension BrokerSystemTests {
             seen[$0.key]?.seq != $0.value || seen[$0.key]?.payload != IngestClient.payload($0.key)
         }
         #expect(damaged.isEmpty, "ACKed events missing or changed: \(damaged.prefix(5))")
+    }
+
+    /// Under fsync=interval ACKs do not wait for the sync, but a failed one still
+    /// means the page cache is unknown: the broker stops (74) instead of going on.
+    @Test func failedIntervalFsyncStopsTheBrokerWith74() throws {
+        let faults = try FaultInjection(pathFilter: ".seg")
+        let broker = try BrokerHarness(arguments: ["--fsync", "interval"], environment: try faults.environment)
+        let client = try IngestClient(broker.ingest)
+        faults.failSyncs(true)
+        guard case .acks = try client.publish("interval-0") else {
+            Issue.record("under interval the ACK follows the write")
+            return
+        }
+        #expect(broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
+        #expect(broker.process.stderrText.contains("faultinject: fdatasync EIO"))
     }
 
     /// fsync of the consumer groups' state fails: a storage failure like the

@@ -257,9 +257,10 @@ public final class BrokerEngine: @unchecked Sendable {
                     syncer!.drainWake()
                     sendDurableAcks()
                 }
-                // After a storage failure the loop takes no more events; it ends below.
+                // After a storage failure the loop takes no more events, and ends below;
+                // PUBLISHes already queued get ERROR 205 (`accept`) rather than a timeout.
                 if storageFailure == nil && poller.isReadable(publishItem) { try drainPublish() }
-                if storageFailure == nil && poller.isReadable(ingestItem) { try drainIngest() }
+                if poller.isReadable(ingestItem) { try drainIngest() }
                 try endBatch()
                 // The syncer may have finished meanwhile (an atomic load when not).
                 sendDurableAcks()
