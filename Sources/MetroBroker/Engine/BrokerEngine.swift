@@ -313,11 +313,11 @@ public final class BrokerEngine: @unchecked Sendable {
     func endBatch(force: Bool = false) throws {
         guard storageFailure == nil, journal.lastSeq > journal.writtenSeq else { return }
         if acks.waitingCount == 0 {
-            let now = clock()
             if writeRetryAt != 0 {
                 flushDeadline = writeRetryAt
-                if now < writeRetryAt { return }
+                if clock() < writeRetryAt { return }
             } else if !force && replays.isEmpty && groups.isEmpty && journal.bufferedBytes < Self.heldFlushBytes {
+                let now = clock()
                 if flushDeadline == 0 { flushDeadline = now &+ Self.flushDelayNs }
                 if now < flushDeadline { return }
             }
