@@ -95,6 +95,7 @@ extension BrokerSystemTests {
         // A refused event retried with its id: ACKed once (under one seq).
         try publishAcked("refused-0")
         #expect(broker.process.process.isRunning)
+        #expect(broker.process.stderrText.contains("journal writes succeed again"))
         #expect(broker.stop() == 0)
 
         // Nothing ACKed is lost or damaged: the torn write was overwritten in place.
