@@ -139,7 +139,9 @@ let package = Package(
             dependencies: [
                 "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // Built at run time and preloaded into a broker (FaultInjection.swift).
+            exclude: ["Support/FaultInjection/faultinject.c"]
         ),
     ]
 )

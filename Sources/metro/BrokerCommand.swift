@@ -17,7 +17,8 @@ struct BrokerCommand: AsyncParsableCommand {
 }
 
 /// `metro broker [run]`: binds the sockets, prints `ready {json}` on stdout, serves
-/// until SIGINT/SIGTERM, then flushes the journal and exits.
+/// until SIGINT/SIGTERM, then flushes the journal and exits. Exits with status 74
+/// (EX_IOERR) when a sync of its data failed (protocol.md §4.2.7).
 struct BrokerRunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the broker (default).")
 
@@ -75,6 +76,16 @@ struct BrokerRunCommand: AsyncParsableCommand {
                 metadata: ["limit": "\(after.soft)"])
         }
 
+        do {
+            try await serve(configuration, logger: logger)
+        } catch let error as JournalError where error.isSyncFailure {
+            // The supervisor (`metro up`, systemd) restarts it; recovery checks the journal.
+            logger.critical("exiting: a sync failed (\(error))", metadata: ["status": "74"])
+            throw ExitCode(BrokerEngine.exitStatusStorageFailure)
+        }
+    }
+
+    private func serve(_ configuration: BrokerConfiguration, logger: Logger) async throws {
         let engine = try BrokerEngine(configuration: configuration, logger: logger)
         var ready = engine.boundEndpoints
         ready["dataDir"] = configuration.dataDir

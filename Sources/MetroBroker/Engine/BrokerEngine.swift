@@ -88,6 +88,12 @@ public final class BrokerEngine: @unchecked Sendable {
     var flushDeadline: UInt64 = 0
     static let flushDelayNs: UInt64 = 1_000_000
     static let heldFlushBytes = 64 << 10
+    /// After a failed journal write: when the loop tries again by itself (0: writes
+    /// succeed). A publisher waiting for an ACK makes it try at once.
+    var writeRetryAt: UInt64 = 0
+    static let writeRetryNs: UInt64 = 100_000_000
+    /// Storage errors repeat per event or per batch: logged at most once a second.
+    var storageLog = LogThrottle(periodNs: 1_000_000_000)
 
     /// The largest inbound frame the events socket takes: a subscription to a
     /// prefix of at most `Topic.maxBytes`. libzmq 4.3 peers speaking ZMTP 3.1
@@ -97,7 +103,11 @@ public final class BrokerEngine: @unchecked Sendable {
     /// 1 + 255).
     static let maxSubscriptionBytes = 10 + Topic.maxBytes
 
-    private let stopping = Atomic<Bool>(false)
+    /// The failed fsync that ended the loop, if one did (`failStorage`). Written on
+    /// the loop thread; read by `run()`'s caller after it returns.
+    public internal(set) var storageFailure: JournalError?
+
+    let stopping = Atomic<Bool>(false)
     private let controlRead: Int32
     private let controlWrite: Int32
 
@@ -274,7 +284,9 @@ public final class BrokerEngine: @unchecked Sendable {
                     syncer!.drainWake()
                     sendDurableAcks()
                 }
-                if poller.isReadable(publishItem) { try drainPublish() }
+                // After a storage failure the loop takes no more events, and ends below;
+                // PUBLISHes already queued get ERROR 205 (`accept`) rather than a timeout.
+                if storageFailure == nil && poller.isReadable(publishItem) { try drainPublish() }
                 if poller.isReadable(ingestItem) { try drainIngest() }
                 try endBatch()
                 // The syncer may have finished meanwhile (an atomic load when not).
@@ -321,48 +333,36 @@ public final class BrokerEngine: @unchecked Sendable {
     /// follows: at 10k events/s that is one write per millisecond instead of two
     /// per event, and the loop is back in poll (letting the I/O thread send) sooner.
     /// `force`: write now (a replay or a group is about to read the journal).
+    /// A failed write (a full disk) leaves the records buffered and their waiting
+    /// ACKs answered with ERROR 205 (`writeFailed`); the loop writes them again when
+    /// a publisher waits for an ACK, else every `writeRetryNs`, and takes events
+    /// again once a write succeeds.
     func endBatch(force: Bool = false) throws {
-        guard journal.lastSeq > journal.writtenSeq else { return }
-        if !force && acks.waitingCount == 0 && replays.isEmpty && groups.isEmpty
-            && journal.bufferedBytes < Self.heldFlushBytes
-        {
-            let now = clock()
-            if flushDeadline == 0 { flushDeadline = now &+ Self.flushDelayNs }
-            if now < flushDeadline { return }
+        guard storageFailure == nil, journal.lastSeq > journal.writtenSeq else { return }
+        if acks.waitingCount == 0 {
+            if writeRetryAt != 0 {
+                flushDeadline = writeRetryAt
+                if clock() < writeRetryAt { return }
+            } else if !force && replays.isEmpty && groups.isEmpty && journal.bufferedBytes < Self.heldFlushBytes {
+                let now = clock()
+                if flushDeadline == 0 { flushDeadline = now &+ Self.flushDelayNs }
+                if now < flushDeadline { return }
+            }
         }
         flushDeadline = 0
         do {
             try journal.flush()
         } catch {
-            logger.critical("journal write failed: \(error)")
-            failPendingAcks()
+            writeFailed(error)
             return
+        }
+        if writeRetryAt != 0 {
+            writeRetryAt = 0
+            logger.notice("journal writes succeed again: taking events")
         }
         let token = acks.flushed(writtenSeq: journal.writtenSeq)
         syncer?.request(token: token, for: journal, notify: acks.waitingCount > 0)
         if configuration.journal.fsync != .always { sendAcks(upTo: token) }
-    }
-
-    private func shutdown() {
-        logger.info("broker stopping: flushing the journal")
-        try? journal.flush()
-        let token = acks.flushed(writtenSeq: journal.writtenSeq)
-        syncer?.request(token: token, for: journal)
-        syncer?.stop()
-        sendAcks(upTo: token)
-        if !groups.isEmpty { saveGroups() }
-        do {
-            try journal.close()
-            try reservation.closeCleanly(last: nextSeq - 1)
-        } catch {
-            logger.error("journal close failed: \(error)")
-        }
-        for m in monitors { m.socket.close() }
-        ingest.close()
-        publish.close()
-        events.close()
-        consume.close()
-        logger.info("broker stopped", metadata: ["headSeq": "\(nextSeq - 1)"])
     }
 
     /// Counts the disconnections the monitors have seen since the last read.

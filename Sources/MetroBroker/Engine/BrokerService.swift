@@ -6,7 +6,9 @@ import ServiceLifecycle
 /// dedicated loop thread and returns when the loop has ended. Graceful shutdown
 /// (SIGINT/SIGTERM through the `ServiceGroup`) or cancellation calls `stop()`, so the loop flushes
 /// the journal, sends the ACKs that became durable, and closes its sockets with
-/// the configured linger.
+/// the configured linger. A loop that ended on a storage failure (protocol.md
+/// §4.2.7) makes `run()` throw that `JournalError`: the service group then stops,
+/// and `metro broker` exits with status 74.
 public final class BrokerService: Service, @unchecked Sendable {
     public let engine: BrokerEngine
 
@@ -16,11 +18,12 @@ public final class BrokerService: Service, @unchecked Sendable {
         let engine = self.engine
         // Cancellation too: when another service of the group fails (the metrics
         // endpoint cannot bind, say), the group cancels, and the loop must end.
-        await withTaskCancellationOrGracefulShutdownHandler {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        let failure = await withTaskCancellationOrGracefulShutdownHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<JournalError?, Never>) in
                 let thread = Thread {
                     engine.run()
-                    done.resume()
+                    // Read on the loop's own thread: it wrote it.
+                    done.resume(returning: engine.storageFailure)
                 }
                 thread.name = "metro-broker-loop"
                 thread.stackSize = 1 << 20
@@ -29,5 +32,6 @@ public final class BrokerService: Service, @unchecked Sendable {
         } onCancelOrGracefulShutdown: {
             engine.stop()
         }
+        if let failure { throw failure }
     }
 }

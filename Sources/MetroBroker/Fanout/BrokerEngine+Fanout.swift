@@ -60,14 +60,16 @@ extension BrokerEngine {
             let payload = buffer.count - 1
             let noBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             let headers = buffer.count == 3 ? buffer.unsafeFrame(1) : noBytes
-            do {
+            do throws(JournalError) {
                 try reservation.ensure(seq)
                 try journal.append(
                     seq: seq, time: now, id: noBytes, topic: buffer.unsafeFrame(0),
                     headers: headers, payload: buffer.unsafeFrame(payload))
             } catch {
-                logger.error("journal append failed: \(error)")
+                appendFailed(error)
                 counters.drop(.publishJournalFailure)
+                // After a failed sync nothing more is taken (§4.2.7).
+                if storageFailure != nil { return }
                 continue
             }
             nextSeq += 1

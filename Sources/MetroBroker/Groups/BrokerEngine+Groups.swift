@@ -161,10 +161,13 @@ extension BrokerEngine {
     }
 
     func saveGroups() {
-        do {
+        do throws(JournalError) {
             try groupStore.save(groups.values.map(\.durable))
             groupsDirty = false
+        } catch  where error.isSyncFailure {
+            failStorage(error)
         } catch {
+            // The old state file stays; the next save tries again.
             logger.error("saving the consumer groups failed: \(error)")
         }
         nextGroupSave = clock() &+ Self.groupSaveIntervalNs

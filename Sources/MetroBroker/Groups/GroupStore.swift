@@ -11,6 +11,10 @@ import MetroProtocol
 /// The broker calls `save` at most every `BrokerEngine.groupSaveIntervalNs` while
 /// something changed, and on shutdown (batched: never once per ACK).
 ///
+/// A failed write or rename throws and the old file stays (the broker tries again
+/// at the next save); a failed sync throws too, and the broker treats it as a
+/// storage failure (`JournalError.isSyncFailure`, protocol.md §4.2.7).
+///
 /// Threading: used on the broker's loop thread only.
 struct GroupStore {
     let directory: String
@@ -35,14 +39,15 @@ struct GroupStore {
         let temp = path + ".tmp"
         let fd = try FileIO.open(temp, flags: O_WRONLY | O_CREAT | O_TRUNC)
         do {
+            defer { Glibc.close(fd) }
             try FileIO.writeAll(fd, GroupStateCodec.encode(groups), path: temp)
-        } catch {
-            Glibc.close(fd)
-            throw error
+            // Renaming an unsynced file over the old state could leave neither after a crash.
+            try FileIO.sync(fd, path: temp)
         }
-        _ = fsync(fd)
-        Glibc.close(fd)
-        guard rename(temp, path) == 0 else { throw JournalError(operation: "rename", path: path, errno: Glibc.errno) }
-        FileIO.syncDirectory(directory)
+        guard rename(temp, path) == 0 else {
+            let e = Glibc.errno
+            throw JournalError(operation: "rename", path: path, errno: e)
+        }
+        try FileIO.syncDirectory(directory)
     }
 }

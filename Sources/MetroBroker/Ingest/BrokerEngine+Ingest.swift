@@ -101,6 +101,11 @@ extension BrokerEngine {
         frames: (topic: Int, payload: Int)?
     ) throws {
         let buffer = ingestBuffer
+        if storageFailure != nil {
+            // A sync failed earlier in this drain: nothing more is taken (§4.2.7).
+            reject(WireError(.storageFailure, "the broker's disk failed to sync: not stored"), echo: [UInt8](eventID))
+            return
+        }
         let routing = buffer.unsafeFrame(0)
         let attachment = AckLedger<PendingAck>.Attachment(routing, eventID)
         var ack = template
@@ -118,13 +123,13 @@ extension BrokerEngine {
             return
         }
         let seq = nextSeq
-        do {
+        do throws(JournalError) {
             try reservation.ensure(seq)
             try journal.append(seq: seq, time: now, id: eventID, topic: topic, headers: headers, payload: payload)
         } catch {
-            logger.error("journal append failed: \(error)")
+            appendFailed(error)
             reject(
-                WireError(.journalFailure, "the journal could not store the event"), echo: [UInt8](eventID))
+                WireError(.storageFailure, "the broker's disk refused the event: not stored"), echo: [UInt8](eventID))
             return
         }
         nextSeq += 1
@@ -144,8 +149,10 @@ extension BrokerEngine {
     }
 
     /// Sends the ACKs whose flush the syncer reported durable.
+    /// A failed sync is noticed here (the syncer's wake): then no ACK goes, ever.
     func sendDurableAcks() {
         guard let syncer else { return }
+        if let failure = syncer.failure { return failStorage(failure) }
         sendAcks(upTo: syncer.durableToken)
     }
 
@@ -153,6 +160,7 @@ extension BrokerEngine {
     /// ACKs of one batch (§4.2.1) share a message: each pair's seq frame is held
     /// back until the next ACK shows whether the message goes on.
     func sendAcks(upTo token: UInt64) {
+        guard storageFailure == nil else { return }
         var writer = AckWriter()
         acks.durable(upTo: token) { ack, bytes in
             let routing = UnsafeRawBufferPointer(rebasing: bytes[..<ack.routingCount])
@@ -162,9 +170,8 @@ extension BrokerEngine {
         writer.finish(engine: self)
     }
 
-    /// After a journal write failure: every queued ACK becomes ERROR 201.
-    func failPendingAcks() {
-        let wire = WireError(.journalFailure, "the journal could not store the event")
+    /// After a storage failure (`BrokerEngine+Storage`): every queued ACK becomes `wire`.
+    func failPendingAcks(_ wire: WireError) {
         acks.failAll { ack, bytes in
             let routing = [UInt8](bytes[..<ack.routingCount])
             let eventID = [UInt8](bytes[ack.routingCount...])

@@ -11,6 +11,13 @@ public struct JournalError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         "journal \(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
     }
+
+    /// Whether an fsync or fdatasync failed. After that the page cache's state is
+    /// unknown (the kernel may have dropped the dirty pages and a second sync would
+    /// "succeed" without them: PostgreSQL's fsync lesson, 2018), so the broker treats
+    /// it as fatal (protocol.md §4.2.7). A failed write is not: its bytes are still in
+    /// the journal's buffer and are written again.
+    public var isSyncFailure: Bool { operation == "fdatasync" || operation == "fsync" }
 }
 
 /// Thin POSIX file calls for the journal: errno read at once, EINTR retried,
@@ -103,12 +110,22 @@ enum FileIO {
         }
     }
 
-    static func sync(_ fd: Int32) { _ = fdatasync(fd) }
+    /// fdatasync; throws (never retried: see `JournalError.isSyncFailure`).
+    static func sync(_ fd: Int32, path: String) throws(JournalError) {
+        guard fdatasync(fd) == 0 else {
+            let e = Glibc.errno
+            throw JournalError(operation: "fdatasync", path: path, errno: e)
+        }
+    }
 
     /// fsyncs a directory so that created and removed names are durable.
-    static func syncDirectory(_ path: String) {
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); Glibc.close(fd) }
+    static func syncDirectory(_ path: String) throws(JournalError) {
+        let fd = try open(path, flags: O_RDONLY | O_DIRECTORY)
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else {
+            let e = Glibc.errno
+            throw JournalError(operation: "fsync", path: path, errno: e)
+        }
     }
 
     static func makeDirectory(_ path: String) throws(JournalError) {

@@ -28,7 +28,7 @@ extension Journal {
         recovery.lastSeq = after
         if segments.isEmpty {
             try createSegment(base: 1)
-            FileIO.syncDirectory(directory)
+            try FileIO.syncDirectory(directory)
         } else {
             let seg = segments[segments.count - 1]
             dataFD = try FileIO.open(seg.dataPath, flags: O_WRONLY)
@@ -115,7 +115,7 @@ extension Journal {
         } else {
             out.size = result.validEnd
         }
-        FileIO.sync(fd)
+        try FileIO.sync(fd, path: seg.dataPath)
         var index = [UInt8]()
         index.reserveCapacity(result.entries.count * JournalSegment.indexEntryBytes)
         for e in result.entries {
@@ -125,10 +125,10 @@ extension Journal {
         let ifd = try FileIO.open(seg.indexPath, flags: O_WRONLY | O_CREAT | O_TRUNC)
         defer { Glibc.close(ifd) }
         try FileIO.writeAll(ifd, index, path: seg.indexPath)
-        FileIO.sync(ifd)
+        try FileIO.sync(ifd, path: seg.indexPath)
         if sealed {  // after the data and the entries are on disk (SealedSegment)
             try FileIO.writeAll(ifd, SealedSegment.sealEntry(size: out.size), path: seg.indexPath)
-            FileIO.sync(ifd)
+            try FileIO.sync(ifd, path: seg.indexPath)
         }
         out.records = result.entries.count
         out.firstSeq = result.entries.first?.seq ?? 0

@@ -20,7 +20,7 @@ extension Journal {
         guard options.zeroFillBytes > 0 else { return }
         let seg = segments[segments.count - 1]
         while let slice = zeroFill.nextSlice(writtenEnd: seg.size) { writeZeros(slice) }
-        FileIO.sync(dataFD)  // also a zero tail kept by recovery, which may not be on disk yet
+        try FileIO.sync(dataFD, path: seg.dataPath)  // also a zero tail kept by recovery, which may not be on disk yet
         zeroFill.synced(zeroFill.mark)
     }
 

@@ -100,7 +100,16 @@ public final class Journal {
         // Without zero fill every write appends, and ext4 orders appended data before
         // the size that covers it: sealing needs no sync then (fsync=never).
         let syncsSeal = options.zeroFillBytes > 0
-        retire = { segment in segment.sealAndClose(sync: { fd in if syncsSeal { FileIO.sync(fd) } }) }
+        retire = { segment in
+            do throws(JournalError) {
+                try segment.sealAndClose(sync: { (fd, path) throws(JournalError) in
+                    if syncsSeal { try FileIO.sync(fd, path: path) }
+                })
+            } catch {
+                // No syncer, so no ACK waits on this (tools and tests); recovery reseals it.
+                logger.error("journal: sealing a segment failed: \(error)")
+            }
+        }
         zeroFill = ZeroFill(
             segmentBase: 0, writtenEnd: 0, fileSize: 0, limit: 0, leadBytes: 0, sliceBytes: 0)
         try FileIO.makeDirectory(directory)
@@ -128,6 +137,8 @@ public final class Journal {
     /// The descriptor of the active segment's data file (for the syncer).
     public var activeDataFD: Int32 { dataFD }
     public var activeIndexFD: Int32 { indexFD }
+    /// The path of the active segment's data file (for error reports).
+    public var activeDataPath: String { segments[segments.count - 1].dataPath }
     public var segmentCount: Int { segments.count }
     /// Record bytes appended but not yet handed to the OS.
     public var bufferedBytes: Int { buffered }
@@ -185,6 +196,13 @@ public final class Journal {
 
     /// Hands the buffered records to the OS (one write per file), then tops up the
     /// zero fill by at most one slice. Cheap when empty.
+    ///
+    /// A failed write (ENOSPC, EDQUOT, EIO) throws and changes nothing here: the
+    /// records stay buffered, and the next flush writes them again at the same
+    /// offsets, data and index alike (`pwrite`, never the file position), so a torn
+    /// part that the failed write left is overwritten byte for byte, and nothing is
+    /// ever appended after it. If the broker stops first, the torn part is the
+    /// segment's tail, which recovery cuts by its checksum.
     public func flush() throws(JournalError) {
         guard buffered > 0 else { return }
         let seg = segments[segments.count - 1]
@@ -193,8 +211,10 @@ public final class Journal {
         try FileIO.pwriteAll(
             dataFD, UnsafeRawBufferPointer(start: buffer, count: buffered), at: seg.size - Int64(buffered),
             path: seg.dataPath)
-        try FileIO.writeAll(
-            indexFD, UnsafeRawBufferPointer(start: indexBuffer, count: indexBuffered), path: seg.indexPath)
+        let indexOffset = Int64(seg.records * JournalSegment.indexEntryBytes - indexBuffered)
+        try FileIO.pwriteAll(
+            indexFD, UnsafeRawBufferPointer(start: indexBuffer, count: indexBuffered), at: indexOffset,
+            path: seg.indexPath)
         bytesWritten += UInt64(buffered + indexBuffered)
         buffered = 0
         indexBuffered = 0
@@ -228,9 +248,19 @@ public final class Journal {
 
     /// Flushes, fsyncs and closes the active files (after the syncer has stopped).
     /// The active data file keeps its zero-filled space for the next open.
+    /// A failed sync is thrown after both files are closed.
     public func close() throws(JournalError) {
         try flush()
-        if dataFD >= 0 { FileIO.sync(dataFD); Glibc.close(dataFD); dataFD = -1 }
-        if indexFD >= 0 { FileIO.sync(indexFD); Glibc.close(indexFD); indexFD = -1 }
+        let seg = segments[segments.count - 1]
+        defer { abandon() }
+        if dataFD >= 0 { try FileIO.sync(dataFD, path: seg.dataPath) }
+        if indexFD >= 0 { try FileIO.sync(indexFD, path: seg.indexPath) }
+    }
+
+    /// Closes the active files without writing or syncing anything (after a storage
+    /// failure: nothing more may be claimed durable; recovery checks the tail).
+    public func abandon() {
+        if dataFD >= 0 { Glibc.close(dataFD); dataFD = -1 }
+        if indexFD >= 0 { Glibc.close(indexFD); indexFD = -1 }
     }
 }

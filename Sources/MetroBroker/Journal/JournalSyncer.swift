@@ -19,11 +19,17 @@ import Synchronization
 /// written before the request are on disk once that fdatasync returns, and the
 /// syncer then publishes the mark as `durableZeroFill`. The syncer never writes
 /// the active file; it only syncs it.
+///
+/// A failed sync is never retried (`JournalError.isSyncFailure`): the syncer
+/// publishes it as `failure` instead of the token, wakes the loop, and from then
+/// on publishes no token and syncs nothing; sealed segments it still receives are
+/// closed unsealed (recovery rescans them). The loop answers every waiting ACK
+/// with ERROR 205 and the broker exits (protocol.md §4.2.7).
 public final class JournalSyncer: @unchecked Sendable {
     private struct Pending {
         var token: UInt64 = 0
         var dataFD: Int32 = -1
-        var indexFD: Int32 = -1
+        var dataPath = ""
         var zeroFill = ZeroFill.Mark.none
         var retired: [SealedSegment] = []
         var stopping = false
@@ -40,6 +46,7 @@ public final class JournalSyncer: @unchecked Sendable {
     private let syncCount = Atomic<UInt64>(0)
     private let syncNanos = Atomic<UInt64>(0)
     private let durableFill = Mutex(ZeroFill.Mark.none)
+    private let failed = Mutex<JournalError?>(nil)
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
     /// Read end: becomes readable when `durableToken` moved. Non-blocking.
@@ -68,6 +75,9 @@ public final class JournalSyncer: @unchecked Sendable {
     public var fsyncs: UInt64 { syncCount.load(ordering: .relaxed) }
     /// Time spent inside fdatasync, in nanoseconds (divide by `fsyncs` for the mean). Any thread.
     public var fsyncNanoseconds: UInt64 { syncNanos.load(ordering: .relaxed) }
+    /// The sync that failed, if one did: no token after the last `durableToken`
+    /// will ever be durable. Any thread; the loop reads it when woken.
+    public var failure: JournalError? { failed.withLock { $0 } }
     /// The zero-fill mark of the last request whose fdatasync has returned. Any thread.
     var durableZeroFill: ZeroFill.Mark { durableFill.withLock { $0 } }
 
@@ -94,7 +104,7 @@ public final class JournalSyncer: @unchecked Sendable {
         pending.token = max(pending.token, token)
         pending.notify = pending.notify || notify
         pending.dataFD = journal.activeDataFD
-        pending.indexFD = journal.activeIndexFD
+        pending.dataPath = journal.activeDataPath
         pending.zeroFill = journal.zeroFillMark
         if interval == nil { condition.signal() }
         condition.unlock()
@@ -123,21 +133,45 @@ public final class JournalSyncer: @unchecked Sendable {
         if thread != nil { done.wait(); thread = nil }
     }
 
-    private func timedSync(_ fd: Int32) {
+    private func timedSync(_ fd: Int32, path: String) throws(JournalError) {
         var start = timespec(), end = timespec()
         clock_gettime(CLOCK_MONOTONIC, &start)
-        _ = fdatasync(fd)
-        clock_gettime(CLOCK_MONOTONIC, &end)
-        let ns = (end.tv_sec - start.tv_sec) * 1_000_000_000 + (end.tv_nsec - start.tv_nsec)
-        syncNanos.add(UInt64(max(0, ns)), ordering: .relaxed)
-        syncCount.add(1, ordering: .relaxed)
+        defer {
+            clock_gettime(CLOCK_MONOTONIC, &end)
+            let ns = (end.tv_sec - start.tv_sec) * 1_000_000_000 + (end.tv_nsec - start.tv_nsec)
+            syncNanos.add(UInt64(max(0, ns)), ordering: .relaxed)
+            syncCount.add(1, ordering: .relaxed)
+        }
+        try FileIO.sync(fd, path: path)
+    }
+
+    /// Makes `work` durable: seals its retired segments, then syncs the active file.
+    /// Throws the first failed sync (and leaves the rest of `work` undone).
+    private func sync(_ work: Pending) throws(JournalError) {
+        var sealing = work.retired[...]
+        defer { for segment in sealing.dropFirst() { segment.close() } }
+        while let segment = sealing.first {
+            try segment.sealAndClose(sync: timedSync)
+            sealing.removeFirst()
+        }
+        if !work.retired.isEmpty { try FileIO.syncDirectory(directory) }
+        // A data file retired in this round was synced (and closed) by its seal.
+        let retiredNow = work.retired.contains { $0.dataFD == work.dataFD }
+        if work.dataFD >= 0 && work.token > syncedToken && !retiredNow {
+            try timedSync(work.dataFD, path: work.dataPath)
+            // Every zero the loop wrote before this request is on disk now.
+            durableFill.withLock { $0 = work.zeroFill }
+        }
     }
 
     private func run() {
         var lastSync = ContinuousClock.now
         while true {
             condition.lock()
-            if let interval {
+            if failure != nil {
+                // Tokens never become durable again: wait only for segments to close and for stop.
+                while !pending.stopping && pending.retired.isEmpty { condition.wait() }
+            } else if let interval {
                 // Sync written data once per interval; sealed segments and stop at once.
                 while !pending.stopping && pending.retired.isEmpty {
                     let due = lastSync + interval
@@ -162,19 +196,22 @@ public final class JournalSyncer: @unchecked Sendable {
             pending.notify = false
             condition.unlock()
 
-            for segment in work.retired { segment.sealAndClose(sync: timedSync) }
-            if !work.retired.isEmpty { FileIO.syncDirectory(directory) }
-            // A data file retired in this round was synced (and closed) by its seal.
-            let retiredNow = work.retired.contains { $0.dataFD == work.dataFD }
-            if work.dataFD >= 0 && work.token > syncedToken && !retiredNow {
-                timedSync(work.dataFD)
-                lastSync = ContinuousClock.now
-                // Every zero the loop wrote before this request is on disk now.
-                durableFill.withLock { $0 = work.zeroFill }
-            }
-            if work.token > syncedToken {
-                syncedToken = work.token
-                durable.store(work.token, ordering: .releasing)
+            if failure != nil {
+                // Nothing is synced again after a failure (see the type's comment).
+                for segment in work.retired { segment.close() }
+            } else {
+                do throws(JournalError) {
+                    try sync(work)
+                    if work.dataFD >= 0 && work.token > syncedToken { lastSync = ContinuousClock.now }
+                    if work.token > syncedToken {
+                        syncedToken = work.token
+                        durable.store(work.token, ordering: .releasing)
+                    }
+                } catch {
+                    failed.withLock { $0 = error }
+                    var one: UInt8 = 1
+                    _ = Glibc.write(writeFD, &one, 1)
+                }
             }
             if work.notify || work.stopping {
                 var one: UInt8 = 1

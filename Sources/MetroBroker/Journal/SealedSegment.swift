@@ -37,28 +37,34 @@ public struct SealedSegment: Sendable {
     }
 
     /// Seals (steps above) and closes both files. `sync` is the fdatasync to use
-    /// (the syncer's timed one). Failures are not thrown: a segment left unsealed
+    /// (the syncer's timed one). A failed sync is thrown: nothing of this segment
+    /// may be called durable then (`JournalError.isSyncFailure`). Other failures
+    /// (a full disk cutting or appending the seal) are not: a segment left unsealed
     /// is rescanned and sealed by the next recovery. Returns whether it was sealed.
     @discardableResult
-    func sealAndClose(sync: (Int32) -> Void) -> Bool {
-        defer {
-            Glibc.close(dataFD)
-            Glibc.close(indexFD)
-        }
-        sync(dataFD)
-        sync(indexFD)
+    func sealAndClose(sync: (Int32, String) throws(JournalError) -> Void) throws(JournalError) -> Bool {
+        defer { close() }
+        try sync(dataFD, dataPath)
+        try sync(indexFD, indexPath)
         do throws(JournalError) {
             if try FileIO.size(dataFD, path: dataPath) > size {
                 try FileIO.truncate(dataFD, to: size, path: dataPath)
-                sync(dataFD)
+                try sync(dataFD, dataPath)
             }
             try FileIO.pwriteAll(
                 indexFD, Self.sealEntry(size: size), at: Int64(records * JournalSegment.indexEntryBytes),
                 path: indexPath)
-        } catch {
+        } catch  where !error.isSyncFailure {
             return false
         }
-        sync(indexFD)
+        try sync(indexFD, indexPath)
         return true
+    }
+
+    /// Closes both files without syncing or sealing (after a storage failure: the
+    /// next recovery rescans the segment).
+    func close() {
+        Glibc.close(dataFD)
+        Glibc.close(indexFD)
     }
 }

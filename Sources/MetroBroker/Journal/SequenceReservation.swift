@@ -38,9 +38,12 @@ public final class SequenceReservation {
     /// Records that the broker stopped cleanly after using seqs up to `last`.
     public func closeCleanly(last: UInt64) throws(JournalError) { try store(last) }
 
+    /// The limit moves only once it is on disk. A failed write leaves it where it
+    /// was (no seq above it is handed out: the caller refuses the event); a failed
+    /// sync is thrown like any other (`JournalError.isSyncFailure`: the broker stops).
     private func store(_ value: UInt64) throws(JournalError) {
         try FileIO.pwriteAll(fd, withUnsafeBytes(of: value.littleEndian) { Array($0) }, at: 0, path: path)
-        FileIO.sync(fd)
+        try FileIO.sync(fd, path: path)
         limit = value
     }
 }

@@ -196,7 +196,7 @@ final class PublisherLoop: @unchecked Sendable {
             }
         case .error(let error, let id?)?:
             // Transient failures are retried by the timeout; the rest fail the publish.
-            let transient = [.internalError, .unavailable, .journalFailure].contains(error.code)
+            let transient = [.internalError, .unavailable, .journalFailure, .storageFailure].contains(error.code)
             if !transient, let f = inFlight.removeValue(forKey: id) {
                 f.continuation.resume(throwing: MetroClientError.rejected(error))
             }

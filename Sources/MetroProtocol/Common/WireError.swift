@@ -20,6 +20,7 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
     case unknownGroup = 202
     case unknownDelivery = 203
     case sequenceOutOfRange = 204
+    case storageFailure = 205
 
     // 3xx: registry.
     case unknownInstance = 300
@@ -47,6 +48,7 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
         case .unknownGroup: "unknown-group"
         case .unknownDelivery: "unknown-delivery"
         case .sequenceOutOfRange: "sequence-out-of-range"
+        case .storageFailure: "storage-failure"
         case .unknownInstance: "unknown-instance"
         case .staleEpoch: "stale-epoch"
         case .invalidServiceName: "invalid-service-name"
@@ -63,7 +65,8 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
 
     public init?(frame: [UInt8]) {
         guard frame.count == 3, let text = String(validating: frame, as: UTF8.self),
-              let n = UInt16(text), let code = WireErrorCode(rawValue: n) else { return nil }
+            let n = UInt16(text), let code = WireErrorCode(rawValue: n)
+        else { return nil }
         self = code
     }
 }

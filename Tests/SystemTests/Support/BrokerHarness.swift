@@ -17,6 +17,8 @@ final class BrokerHarness: @unchecked Sendable {
     private(set) var endpoints: [String: String]
     let extraArguments: [String]
     let shell: String?
+    /// Extra environment of every process started (e.g. `FaultInjection.environment`).
+    let environment: [String: String]
 
     var ingest: String { endpoints["ingest"]! }
     var publish: String { endpoints["publish"]! }
@@ -25,8 +27,11 @@ final class BrokerHarness: @unchecked Sendable {
 
     /// `config`: YAML written to a file and passed with `--config` (for limits).
     /// `shell`: run by /bin/sh before metro (`MetroProcess`), e.g. `ulimit -n 64`.
-    init(config: String? = nil, arguments: [String] = [], shell: String? = nil) throws {
+    init(
+        config: String? = nil, arguments: [String] = [], shell: String? = nil, environment: [String: String] = [:]
+    ) throws {
         self.shell = shell
+        self.environment = environment
         dataDir = try TemporaryDirectory()
         var extra = arguments
         if let config {
@@ -41,19 +46,20 @@ final class BrokerHarness: @unchecked Sendable {
                 "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
                 "--events", "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0",
                 "--data-dir", journal,
-            ] + extra, shell: shell)
+            ] + extra, environment: environment, shell: shell)
         endpoints = try process.waitUntilReady()
     }
 
     var journalPath: String { dataDir.url.appendingPathComponent("journal").path }
 
-    /// Starts the broker again on the same endpoints and data folder.
-    func restart() throws {
+    /// Starts the broker again on the same endpoints and data folder, with
+    /// `environment` instead of the first start's when given.
+    func restart(environment: [String: String]? = nil) throws {
         process = try MetroProcess(
             [
                 "broker", "--ingest", ingest, "--publish", publish, "--events", events, "--consume", consume,
                 "--metrics", "127.0.0.1:0", "--data-dir", journalPath,
-            ] + extraArguments, shell: shell)
+            ] + extraArguments, environment: environment ?? self.environment, shell: shell)
         endpoints = try process.waitUntilReady()
     }
 
@@ -109,7 +115,6 @@ func request(on endpoint: String, _ frames: [[UInt8]]) throws -> [[UInt8]] {
     guard let reply = try s.receiveMultipart() else { throw WaitError.timedOut("reply from \(endpoint)") }
     return reply
 }
-
 
 /// Like `eventually`, running `action` before each check (e.g. publish until seen).
 func eventually(

@@ -1,0 +1,91 @@
+// An LD_PRELOAD library that makes a process's disk fail on demand, for the
+// broker's disk-failure tests (docs/operations.md, "When the disk fails").
+// Compiled by the test set-up (FaultInjection.swift); not part of any target.
+//
+// Only descriptors whose path (readlink of /proc/self/fd/N) contains
+// METRO_FAULT_PATH are touched, so libzmq's eventfds, pipes and sockets never are.
+// Each fault is switched by a flag file, so a test turns it on and off while the
+// process runs:
+//   METRO_FAULT_SYNC_EIO=<file>     while <file> exists, fsync/fdatasync return EIO
+//   METRO_FAULT_PWRITE_ENOSPC=<file> while <file> exists, pwrite writes half of what
+//                                   it is given (a real full disk gives short writes
+//                                   first), and -1/ENOSPC once one byte is left, so
+//                                   the failed write leaves a torn record behind.
+// Every injected fault is reported on stderr ("faultinject: ...").
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+static int target_matches(int fd, char *target, size_t size) {
+    const char *want = getenv("METRO_FAULT_PATH");
+    if (want == NULL || *want == 0) return 0;
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, size - 1);
+    if (n <= 0) return 0;
+    target[n] = 0;
+    return strstr(target, want) != NULL;
+}
+
+static int flag_on(const char *variable) {
+    const char *path = getenv(variable);
+    return path != NULL && *path != 0 && access(path, F_OK) == 0;
+}
+
+static void report(const char *call, const char *what, const char *target) {
+    char line[4200];
+    int n = snprintf(line, sizeof line, "faultinject: %s %s on %s\n", call, what, target);
+    if (n > 0) (void)!write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+static int failing_sync(int fd, const char *call) {
+    char target[4096];
+    if (!flag_on("METRO_FAULT_SYNC_EIO") || !target_matches(fd, target, sizeof target)) return 0;
+    report(call, "EIO", target);
+    errno = EIO;
+    return 1;
+}
+
+int fdatasync(int fd) {
+    static int (*real)(int);
+    if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    if (failing_sync(fd, "fdatasync")) return -1;
+    return real(fd);
+}
+
+int fsync(int fd) {
+    static int (*real)(int);
+    if (real == NULL) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    if (failing_sync(fd, "fsync")) return -1;
+    return real(fd);
+}
+
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+
+static ssize_t faulty_pwrite(pwrite_fn real, int fd, const void *buf, size_t count, off_t offset) {
+    char target[4096];
+    if (count == 0 || !flag_on("METRO_FAULT_PWRITE_ENOSPC") || !target_matches(fd, target, sizeof target)) {
+        return real(fd, buf, count, offset);
+    }
+    if (count >= 2) return real(fd, buf, count / 2, offset);
+    report("pwrite", "ENOSPC", target);
+    errno = ENOSPC;
+    return -1;
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset) {
+    static pwrite_fn real;
+    if (real == NULL) real = (pwrite_fn)dlsym(RTLD_NEXT, "pwrite");
+    return faulty_pwrite(real, fd, buf, count, offset);
+}
+
+ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
+    static pwrite_fn real;
+    if (real == NULL) real = (pwrite_fn)dlsym(RTLD_NEXT, "pwrite64");
+    return faulty_pwrite(real, fd, buf, count, offset);
+}
