@@ -199,7 +199,7 @@ func throughput(_ target: Target, count: Int = eventCount, middle: Int = 0) -> R
 }
 
 /// `metro doctor`'s vCPU idle line: on a VM that halts idle vCPUs at once, every
-/// thread wake-up is a VM exit, and latencies here double (docs/operations.md).
+/// thread wake-up is a VM exit, and latencies here double (docs/performance.md).
 func vcpuIdleLine() -> String {
     let doctor = Process()
     doctor.executableURL = here.appendingPathComponent("metro")

@@ -7,7 +7,7 @@ extension DoctorCheck {
     /// whose cpuidle driver is `haltpoll` with `guest_halt_poll_ns` 0, every thread
     /// wake-up on an idle vCPU is a VM exit and an IPI, and one event crosses about
     /// six of them: on this project's VM the p50 of a hop through `zmq_proxy` or
-    /// the broker halves with polling on (docs/operations.md, "vCPU halt polling").
+    /// the broker halves with polling on (docs/performance.md, "vCPU halt polling").
     static func vcpuIdle() -> DoctorCheck {
         func read(_ path: String) -> String? {
             (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -38,7 +38,7 @@ extension DoctorCheck {
     /// hypervisor gave to other guests instead (`steal` in /proc/stat). A thread
     /// whose vCPU is taken away stops for the host's time slice, milliseconds: on
     /// this project's VM the p99 latency of the broker and of `zmq_proxy` alike
-    /// followed the steal of each run (docs/operations.md, "CPU steal"). Since
+    /// followed the steal of each run (docs/performance.md, "CPU steal"). Since
     /// boot is an average: the steal of a busy minute can be ten times more.
     static func cpuSteal() -> DoctorCheck {
         let line = (try? String(contentsOfFile: "/proc/stat", encoding: .utf8))?.split(separator: "\n").first

@@ -52,7 +52,7 @@ import ZeroMQ
         // The lower bound is the property (attempts × timeout). The upper bound only
         // says "it gave up": the test task resumes on the cooperative pool, which the
         // synchronous system tests running beside it can keep busy for seconds on a
-        // 2-core machine (docs/operations.md, "Findings").
+        // 2-core machine (docs/performance.md, "Findings about libzmq").
         #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(15), "\(elapsed)")
         await client.close()
     }

@@ -32,7 +32,7 @@ import ZeroMQ
     /// 1 MiB: libzmq's SUB keeps its own subscriptions in a trie that it frees
     /// recursively, one stack frame per byte, and closing a SUB holding a 1 MiB
     /// prefix overflowed the stack of libzmq's reaper thread in the test process
-    /// (docs/operations.md, "Subscriptions").
+    /// (docs/performance.md, "Findings about libzmq").
     @Test func subscriptionsLongerThanAnyTopicAreRefusedAtTheSocket() throws {
         let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
         let before = try broker.stats().disconnects["events"] ?? 0

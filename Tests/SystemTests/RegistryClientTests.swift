@@ -31,7 +31,7 @@ extension RegistrySystemTests {
             await #expect(throws: RegistryClientError.self) { _ = try await client.lookup("other") }
             let elapsed = ContinuousClock.now - started
             // Lower bound: the property (2 × 300 ms). Upper bound: it did not hang (an async
-            // test can wait seconds for the shared cooperative pool; docs/operations.md).
+            // test can wait seconds for the shared cooperative pool; docs/performance.md).
             #expect(elapsed >= .milliseconds(600) && elapsed < .seconds(15), "gave up after \(elapsed)")
             do {
                 _ = try await client.list()

@@ -26,7 +26,7 @@ import Glibc
             s.close()
         }
         // `ctx` terminates when it goes out of scope: zmq_ctx_term waits for the I/O
-        // thread to close the listeners (closing is asynchronous, docs/operations.md).
+        // thread to close the listeners (closing is asynchronous, docs/performance.md).
         return found
     }
 

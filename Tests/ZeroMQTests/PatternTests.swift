@@ -107,7 +107,7 @@ import ZeroMQ
         #expect(!endpoint.hasSuffix(":*"))
         // Unbinding frees the port for a second bind, but asynchronously: libzmq's I/O
         // thread closes the listener after zmq_unbind returns. Its monitor's `closed`
-        // event says when (docs/operations.md, "Findings").
+        // event says when (docs/performance.md, "Findings about libzmq").
         let monitor = try s.monitor(.closed)
         try s.unbind(endpoint)
         #expect(try monitor.waitFor(.closed, timeoutMilliseconds: 5000) != nil)

@@ -19,7 +19,7 @@ extension BrokerConfiguration {
     /// The fixed cost, beyond its frames' bytes, of one event queued for one
     /// subscriber inside libzmq (three `zmq_msg_t`s in the pipe, the payload's
     /// reference-counted block and allocator rounding), measured with a stalled
-    /// subscriber (docs/operations.md, "Slow subscribers").
+    /// subscriber (docs/operations.md, "Memory a client can make the broker hold").
     public static let queuedEventOverheadBytes = 1024
 
     /// The most bytes one event can occupy in a subscriber's queue: the largest

@@ -65,7 +65,7 @@ public final class BrokerEngine: @unchecked Sendable {
     /// They are read every `monitorPeriodNs` and before each stats snapshot, not
     /// polled: `zmq_poll` checks every socket in its set on each wake-up (two system
     /// calls each), and at low rates every event is a wake-up; without the monitors
-    /// the loop spends ~10% less CPU at 10k events/s (docs/operations.md, "What
+    /// the loop spends ~10% less CPU at 10k events/s (docs/performance.md, "What
     /// limits what").
     let monitors: [SocketMonitor]
     static let monitorPeriodNs: UInt64 = 100_000_000

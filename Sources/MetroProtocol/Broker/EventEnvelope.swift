@@ -2,7 +2,7 @@
 /// publisher's id and headers, packed in one frame so that an event is three
 /// frames, `[topic][envelope][payload]`. Every frame costs a `zmq_msg_send` in the
 /// broker and a receive in each subscriber; one envelope instead of four frames
-/// is most of the broker's fan-out cost (measured in docs/operations.md).
+/// is most of the broker's fan-out cost (measured in docs/performance.md).
 ///
 /// ```
 /// offset  size  field
