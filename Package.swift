@@ -31,11 +31,11 @@ let package = Package(
             pkgConfig: "libzmq",
             providers: [.apt(["libzmq3-dev"])]
         ),
-        .target(
-            name: "ZeroMQ", dependencies: ["CZeroMQ"],
-            // MultipartBuffer's stored properties are touched per frame (see MetroBroker).
-            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
-        ),
+        // No unsafe flags in any target of a library product (ZeroMQ, MetroKit and
+        // what they depend on): SwiftPM refuses such a package as a versioned
+        // dependency. MultipartBuffer marks its hot properties
+        // `@exclusivity(unchecked)` instead.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // Frames and codecs; no I/O, no ZeroMQ. CCRC32C is the CPU's CRC-32C instruction.
         .target(name: "CCRC32C"),
         .target(name: "MetroProtocol", dependencies: ["CCRC32C"]),
@@ -50,6 +50,8 @@ let package = Package(
             // The loop touches the engine's stored properties for every event; the
             // run-time exclusivity checks on them were ~5% of its own time. Debug
             // builds (the test suite) keep the checks, so a violation still shows.
+            // Allowed here: MetroBroker is in no library product, only in the
+            // `metro` executable (Examples/check-as-dependency.sh proves it).
             swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .target(

@@ -13,10 +13,18 @@ public final class MultipartBuffer {
     let slots: UnsafeMutablePointer<zmq_msg_t>
     /// How many frames a received message may keep; extra frames are discarded.
     public let capacity: Int
+    // The two counters are read and written for every frame the broker moves.
+    // `@exclusivity(unchecked)` drops the run-time exclusivity check on them only
+    // (a buffer belongs to one thread, and no method hands out an `inout` to
+    // them), which the ZeroMQ target used to get from the unsafe flag
+    // `-enforce-exclusivity=unchecked` for the whole module: SwiftPM refuses a
+    // package whose library products contain unsafe flags as a versioned
+    // dependency.
+
     /// Frames held from the last receive (at most `capacity`).
-    public private(set) var count = 0
+    @exclusivity(unchecked) public private(set) var count = 0
     /// Frames of the last received message that did not fit and were discarded.
-    public private(set) var discardedFrames = 0
+    @exclusivity(unchecked) public private(set) var discardedFrames = 0
 
     /// `capacity` receive slots plus `scratch` extra slots for frames the owner builds
     /// (`set(_:bytes:)`), addressed as `capacity ..< capacity + scratch`.
