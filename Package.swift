@@ -44,6 +44,7 @@ let package = Package(
             dependencies: [
                 "ZeroMQ", "MetroProtocol",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -135,7 +136,10 @@ let package = Package(
         ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol", "MetroTestSupport"]),
         .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ"]),
-        .testTarget(name: "MetroBrokerTests", dependencies: ["MetroBroker", "MetroProtocol"]),
+        .testTarget(
+            name: "MetroBrokerTests",
+            dependencies: ["MetroBroker", "MetroProtocol", .product(name: "Prometheus", package: "swift-prometheus")]
+        ),
         .testTarget(
             name: "SystemTests",
             dependencies: [

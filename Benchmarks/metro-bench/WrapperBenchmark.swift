@@ -37,14 +37,19 @@ struct WrapperBenchmark: ParsableCommand {
         let cc = median(cCPU), sc = median(swiftCPU)
         print("")
         print("PUB->SUB, TCP loopback, \(count) messages of \(size) bytes, median of \(rounds) rounds")
-        print(Table.render(
-            header: ["variant", "msg/s", "MB/s", "ratio to C", "CPU µs/msg (all threads)"],
-            rows: [
-                ["C (libzmq \(LibraryVersion.current))", fmt(c), fmt(c * Double(size) / 1e6), "1.00",
-                 String(format: "%.2f", cc)],
-                ["Swift ZeroMQ wrapper", fmt(s), fmt(s * Double(size) / 1e6), String(format: "%.2f", s / c),
-                 String(format: "%.2f", sc)],
-            ]))
+        print(
+            Table.render(
+                header: ["variant", "msg/s", "MB/s", "ratio to C", "CPU µs/msg (all threads)"],
+                rows: [
+                    [
+                        "C (libzmq \(LibraryVersion.current))", fmt(c), fmt(c * Double(size) / 1e6), "1.00",
+                        String(format: "%.2f", cc),
+                    ],
+                    [
+                        "Swift ZeroMQ wrapper", fmt(s), fmt(s * Double(size) / 1e6), String(format: "%.2f", s / c),
+                        String(format: "%.2f", sc),
+                    ],
+                ]))
     }
 }
 
@@ -117,7 +122,8 @@ enum Table {
         let all = [header] + rows
         let widths = header.indices.map { i in all.map { $0[i].count }.max() ?? 0 }
         func line(_ cells: [String]) -> String {
-            "| " + cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+            "| "
+                + cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
                 .joined(separator: " | ") + " |"
         }
         let rule = "|" + widths.map { String(repeating: "-", count: $0 + 2) }.joined(separator: "|") + "|"

@@ -26,7 +26,9 @@ func preload(_ ingest: String, count: Int) throws {
     var sent = 0, acked = 0
     while acked < count {
         while sent < count && sent - acked < 1000 {
-            try s.send(multipart: IngestCodec.Publish(eventID: Array("p\(sent)".utf8), topic: "bench.x", payload: payload).frames)
+            try s.send(
+                multipart: IngestCodec.Publish(eventID: Array("p\(sent)".utf8), topic: "bench.x", payload: payload)
+                    .frames)
             sent += 1
         }
         guard try s.receiveMultipart() != nil else { throw CocoaError(.coderReadCorrupt) }
@@ -55,7 +57,8 @@ func replayRate(_ consume: String) throws -> (rate: Double, events: Int) {
             break
         }
     }
-    let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+    let seconds =
+        Double((ContinuousClock.now - start).components.attoseconds) / 1e18
         + Double((ContinuousClock.now - start).components.seconds)
     return (Double(n) / seconds, n)
 }
@@ -129,7 +132,9 @@ func redeliveryLatency(_ consume: String, ingest: String, group: String) throws 
     try other.send(multipart: GroupCodec.Request.join(group: group, member: "other", credit: 0, config: config).frames)
     _ = try other.receiveMultipart()
     try preloadTopic(ingest, topic: "late.x")
-    guard let d = try dying.receiveMultipart(), d[1] == Array("DELIVER".utf8) else { throw CocoaError(.coderReadCorrupt) }
+    guard let d = try dying.receiveMultipart(), d[1] == Array("DELIVER".utf8) else {
+        throw CocoaError(.coderReadCorrupt)
+    }
     try other.send(multipart: GroupCodec.Request.grant(group: group, credit: 1).frames)
     dying.close()
     let start = ContinuousClock.now
@@ -172,7 +177,9 @@ func preloadTopic(_ ingest: String, topic: String) throws {
         for r in 0..<rounds {
             rates.append(groupRate(consume, members: members, count: events, group: "g\(members)-\(r)"))
         }
-        print("| group, \(members) member(s), ACK each, credit 1,000 | \(Int(median(rates))) deliveries/s | \(rates.map { Int($0) }) |")
+        print(
+            "| group, \(members) member(s), ACK each, credit 1,000 | \(Int(median(rates))) deliveries/s | \(rates.map { Int($0) }) |"
+        )
     }
     var latencies: [Double] = []
     for r in 0..<rounds { latencies.append(try redeliveryLatency(consume, ingest: ingest, group: "late\(r)")) }

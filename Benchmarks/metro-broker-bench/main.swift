@@ -91,15 +91,16 @@ final class Target {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let config = dir + "/bench-broker.yaml"
         try """
-            limits:
-              maxPayloadBytes: 65536
-              eventsHighWaterMark: 100000
-              subscriberBufferBytes: 17179869184
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        limits:
+          maxPayloadBytes: 65536
+          eventsHighWaterMark: 100000
+          subscriberBufferBytes: 17179869184
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         return try Target(
             here.appendingPathComponent("metro"),
             [
-                "broker", "--config", config, "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*", "--events",
+                "broker", "--config", config, "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
+                "--events",
                 "tcp://127.0.0.1:*",
                 "--consume", "tcp://127.0.0.1:*", "--metrics", "", "--data-dir", dir, "--fsync", fsync, "--log-level",
                 "error",
@@ -255,7 +256,8 @@ if wanted("fire-and-forget") {
         let rate = median(runs.map(\.rate))
         print(
             String(
-                format: "| %@ | %.0f | %.0f%% | %.0f%% | %.2f | %llu | %.1f–%.1f |", label, rate, 100 * rate / proxyRate,
+                format: "| %@ | %.0f | %.0f%% | %.0f%% | %.2f | %llu | %.1f–%.1f |", label, rate,
+                100 * rate / proxyRate,
                 100 * rate / forwardRate, median(runs.map(\.cpuPerEvent)) * 1e6, runs.map(\.received).min()!,
                 runs.map(\.steal).min()!, runs.map(\.steal).max()!))
     }
@@ -263,7 +265,8 @@ if wanted("fire-and-forget") {
     row("zmq_proxy (C), publisher sends 3 frames (+\(envelopeBytes) B)", proxy3Runs)
     row("C forwarder adding the \(envelopeBytes) B envelope frame, no journal", forwardRuns)
     for policy in policies {
-        row("metro broker, journal, " + (policy == "interval" ? "fsync=interval (5 ms)" : "fsync=\(policy)"),
+        row(
+            "metro broker, journal, " + (policy == "interval" ? "fsync=interval (5 ms)" : "fsync=\(policy)"),
             brokerRuns[policy]!)
     }
 }
@@ -273,83 +276,87 @@ if wanted("fire-and-forget") {
 // medians: one run's rate follows that run's fdatasync times, which swing widely
 // on a shared disk.
 if wanted("acknowledged") {
-let ackedRounds = max(1, option("--acked-rounds", 3))
-print("")
-print("| acknowledged publish, 100 B, fsync=always, median of \(ackedRounds) alternating rounds | events | events/s | CPU µs/event | ACK p50 µs | ACK p99 µs | events per fsync | mean fsync µs | events/s (min–max) |")
-print("|---|---|---|---|---|---|---|---|---|")
-// Window 256: one event per PUBLISH (the plain dialog), batches of up to 64
-// events per PUBLISH (§4.2.1), the same batches packed into one frame (§4.2.6,
-// PUBLISH-PACKED, what the MetroKit Publisher sends), and packed again with a
-// live subscriber taking every event (the fan-out then has work to do).
-let ackedBatch = option("--batch", 64)
-struct AckedRow {
-    var window: Int
-    var batch: Int
-    var packed: Bool
-    var count: Int
-    var subscriber = false
-}
-let packedRow = AckedRow(window: 256, batch: ackedBatch, packed: true, count: ackedEvents)
-// `--packed-only` keeps the packed row alone (for profiling).
-let ackedRows: [AckedRow] =
-    CommandLine.arguments.contains("--packed-only")
-    ? [packedRow]
-    : CommandLine.arguments.contains("--batched-only")
-    ? [AckedRow(window: 256, batch: ackedBatch, packed: false, count: ackedEvents), packedRow]
-    : [
-        AckedRow(window: 1, batch: 1, packed: false, count: 2_000),
-        AckedRow(window: 256, batch: 1, packed: false, count: ackedEvents),
-        AckedRow(window: 256, batch: ackedBatch, packed: false, count: ackedEvents), packedRow,
-        AckedRow(window: 256, batch: ackedBatch, packed: true, count: ackedEvents, subscriber: true),
-    ]
-struct AckedRun {
-    var complete: Bool
-    var rate: Double
-    var cpu: Double
-    var p50: Double
-    var p99: Double
-    var perFsync: Double
-    var fsyncMicros: Double
-    var delivered: UInt64
-}
-var ackedRuns = [[AckedRun]](repeating: [], count: ackedRows.count)
-for _ in 0..<ackedRounds {
-    for (index, row) in ackedRows.enumerated() {
-        let b = try Target.broker()
-        var latencies = [Int64](repeating: 0, count: row.count)
-        var seconds = 0.0
-        var delivered: UInt64 = 0
-        let before = b.cpuSeconds
-        let rc = metro_bench_acked(
-            b.endpoints["ingest"]!, 0, UInt64(row.count), Int32(row.window), Int32(row.batch), row.packed ? 1 : 0, 0,
-            payloadSize, &seconds, &latencies, row.subscriber ? b.endpoints["events"]! : nil, &delivered)
-        let cpu = b.cpuSeconds - before
-        let stats = try? brokerStats(b.endpoints["consume"]!)
-        let fsyncs = stats?.fsyncs ?? 0
-        b.stop()
-        ackedRuns[index].append(
-            AckedRun(
-                complete: rc == 0, rate: Double(row.count) / seconds, cpu: cpu / Double(row.count) * 1e6,
-                p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
-                perFsync: Double(row.count) / Double(max(fsyncs, 1)),
-                fsyncMicros: Double(stats?.fsyncNanoseconds ?? 0) / 1000 / Double(max(fsyncs, 1)),
-                delivered: delivered))
-    }
-}
-for (index, row) in ackedRows.enumerated() {
-    let runs = ackedRuns[index]
-    var label =
-        row.batch == 1
-        ? "1 event per PUBLISH"
-        : row.packed ? "batches of \(row.batch) per PUBLISH-PACKED" : "batches of \(row.batch) per PUBLISH"
-    if row.subscriber { label += ", a live subscriber got \(runs.map(\.delivered).min()!) (min)" }
+    let ackedRounds = max(1, option("--acked-rounds", 3))
+    print("")
     print(
-        String(
-            format: "| window %d, %@%@ | %d | %.0f | %.2f | %.0f | %.0f | %.1f | %.0f | %.0f–%.0f |", row.window, label,
-            runs.allSatisfy(\.complete) ? "" : " (incomplete)", row.count, median(runs.map(\.rate)),
-            median(runs.map(\.cpu)), median(runs.map(\.p50)), median(runs.map(\.p99)), median(runs.map(\.perFsync)),
-            median(runs.map(\.fsyncMicros)), runs.map(\.rate).min()!, runs.map(\.rate).max()!))
-}
+        "| acknowledged publish, 100 B, fsync=always, median of \(ackedRounds) alternating rounds | events | events/s | CPU µs/event | ACK p50 µs | ACK p99 µs | events per fsync | mean fsync µs | events/s (min–max) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    // Window 256: one event per PUBLISH (the plain dialog), batches of up to 64
+    // events per PUBLISH (§4.2.1), the same batches packed into one frame (§4.2.6,
+    // PUBLISH-PACKED, what the MetroKit Publisher sends), and packed again with a
+    // live subscriber taking every event (the fan-out then has work to do).
+    let ackedBatch = option("--batch", 64)
+    struct AckedRow {
+        var window: Int
+        var batch: Int
+        var packed: Bool
+        var count: Int
+        var subscriber = false
+    }
+    let packedRow = AckedRow(window: 256, batch: ackedBatch, packed: true, count: ackedEvents)
+    // `--packed-only` keeps the packed row alone (for profiling).
+    let ackedRows: [AckedRow] =
+        CommandLine.arguments.contains("--packed-only")
+        ? [packedRow]
+        : CommandLine.arguments.contains("--batched-only")
+            ? [AckedRow(window: 256, batch: ackedBatch, packed: false, count: ackedEvents), packedRow]
+            : [
+                AckedRow(window: 1, batch: 1, packed: false, count: 2_000),
+                AckedRow(window: 256, batch: 1, packed: false, count: ackedEvents),
+                AckedRow(window: 256, batch: ackedBatch, packed: false, count: ackedEvents), packedRow,
+                AckedRow(window: 256, batch: ackedBatch, packed: true, count: ackedEvents, subscriber: true),
+            ]
+    struct AckedRun {
+        var complete: Bool
+        var rate: Double
+        var cpu: Double
+        var p50: Double
+        var p99: Double
+        var perFsync: Double
+        var fsyncMicros: Double
+        var delivered: UInt64
+    }
+    var ackedRuns = [[AckedRun]](repeating: [], count: ackedRows.count)
+    for _ in 0..<ackedRounds {
+        for (index, row) in ackedRows.enumerated() {
+            let b = try Target.broker()
+            var latencies = [Int64](repeating: 0, count: row.count)
+            var seconds = 0.0
+            var delivered: UInt64 = 0
+            let before = b.cpuSeconds
+            let rc = metro_bench_acked(
+                b.endpoints["ingest"]!, 0, UInt64(row.count), Int32(row.window), Int32(row.batch), row.packed ? 1 : 0,
+                0,
+                payloadSize, &seconds, &latencies, row.subscriber ? b.endpoints["events"]! : nil, &delivered)
+            let cpu = b.cpuSeconds - before
+            let stats = try? brokerStats(b.endpoints["consume"]!)
+            let fsyncs = stats?.fsyncs ?? 0
+            b.stop()
+            ackedRuns[index].append(
+                AckedRun(
+                    complete: rc == 0, rate: Double(row.count) / seconds, cpu: cpu / Double(row.count) * 1e6,
+                    p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
+                    perFsync: Double(row.count) / Double(max(fsyncs, 1)),
+                    fsyncMicros: Double(stats?.fsyncNanoseconds ?? 0) / 1000 / Double(max(fsyncs, 1)),
+                    delivered: delivered))
+        }
+    }
+    for (index, row) in ackedRows.enumerated() {
+        let runs = ackedRuns[index]
+        var label =
+            row.batch == 1
+            ? "1 event per PUBLISH"
+            : row.packed ? "batches of \(row.batch) per PUBLISH-PACKED" : "batches of \(row.batch) per PUBLISH"
+        if row.subscriber { label += ", a live subscriber got \(runs.map(\.delivered).min()!) (min)" }
+        print(
+            String(
+                format: "| window %d, %@%@ | %d | %.0f | %.2f | %.0f | %.0f | %.1f | %.0f | %.0f–%.0f |", row.window,
+                label,
+                runs.allSatisfy(\.complete) ? "" : " (incomplete)", row.count, median(runs.map(\.rate)),
+                median(runs.map(\.cpu)), median(runs.map(\.p50)), median(runs.map(\.p99)), median(runs.map(\.perFsync)),
+                median(runs.map(\.fsyncMicros)), runs.map(\.rate).min()!, runs.map(\.rate).max()!))
+    }
 
 }
 

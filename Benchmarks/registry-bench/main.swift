@@ -45,7 +45,9 @@ struct RegistryBench: ParsableCommand {
         let echo = baseline ? try EchoServer() : nil
         let context = try Context()
         try seed(context: context, endpoint: target)
-        print("registry \(target), \(instances) instances of 'bench', \(seconds) s per run, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "registry \(target), \(instances) instances of 'bench', \(seconds) s per run, \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        )
         print("server         clients  lookups/s  p50 µs  p99 µs  p99.9 µs  max µs")
         for n in clients.split(separator: ",").compactMap({ Int($0) }) {
             var targets = [("registry", target)]
@@ -92,7 +94,7 @@ struct RegistryBench: ParsableCommand {
                 var h = Histogram<UInt64>(highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: .three)
                 // Each client has its own context (own I/O thread), as separate processes would.
                 guard let ctx = try? Context(ioThreads: 1, defaultLingerMilliseconds: 0),
-                      let req = try? ctx.socket(.req), (try? req.connect(endpoint)) != nil
+                    let req = try? ctx.socket(.req), (try? req.connect(endpoint)) != nil
                 else { return }
                 // Warm up the connection before the clock starts.
                 _ = try? req.send(multipart: request)
@@ -104,10 +106,11 @@ struct RegistryBench: ParsableCommand {
                     let t0 = ContinuousClock.now
                     if t0 >= end { break }
                     guard (try? req.send(multipart: request)) != nil, let reply = try? req.receiveMultipart(),
-                          reply.count == 3
+                        reply.count == 3
                     else { return }
                     let d = ContinuousClock.now - t0
-                    _ = h.record(UInt64(d.components.attoseconds / 1_000_000_000) + UInt64(d.components.seconds) * 1_000_000_000)
+                    _ = h.record(
+                        UInt64(d.components.attoseconds / 1_000_000_000) + UInt64(d.components.seconds) * 1_000_000_000)
                     n += 1
                 }
                 counts.add(n, ordering: .relaxed)

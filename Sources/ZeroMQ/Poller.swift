@@ -17,7 +17,7 @@ public struct PollEvents: OptionSet, Sendable {
 /// thread wake a poll loop without a socket.
 public final class Poller {
     private var items: [zmq_pollitem_t] = []
-    private var sockets: [Socket?] = []   // keeps polled sockets alive
+    private var sockets: [Socket?] = []  // keeps polled sockets alive
 
     public init() {}
 

@@ -132,7 +132,8 @@ extension Socket {
     private func setKey(_ name: Int32, _ z85: String, _ what: String) throws(ZMQError) {
         // libzmq takes a Z85 key as a 40-byte string with its NUL (41 bytes), or 32 raw bytes.
         guard z85.utf8.count == 40 else {
-            throw ZMQError(invalidArgument: "a Z85 key has 40 characters, got \(z85.utf8.count)", operation: "set \(what)")
+            throw ZMQError(
+                invalidArgument: "a Z85 key has 40 characters, got \(z85.utf8.count)", operation: "set \(what)")
         }
         var bytes = Array(z85.utf8)
         bytes.append(0)

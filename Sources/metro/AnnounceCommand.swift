@@ -9,7 +9,7 @@ import Synchronization
 /// `metro announce`: registers one instance and keeps its lease until SIGTERM/SIGINT,
 /// then deregisters (a sidecar for processes that cannot speak §5 themselves).
 /// Prints `ready {"instance":...,"epoch":...}` after the first successful REGISTER.
-struct AnnounceCommand: AsyncParsableCommand {
+struct AnnounceCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "announce", abstract: "Register an instance and keep its lease until stopped.")
 
@@ -40,8 +40,9 @@ struct AnnounceCommand: AsyncParsableCommand {
     @Option(help: "Start epoch (default: this process's start time in ns).")
     var epoch: UInt64?
 
-    func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+    @OptionGroup var global: GlobalOptions
+
+    func run(_ process: ProcessBootstrap) async throws {
         let logger = Logger(label: "metro.announce")
         var meta: [String: String] = [:]
         for kv in metadata {

@@ -4,6 +4,7 @@ import Logging
 import MetroBroker
 import MetroKit
 import MetroProtocol
+import Prometheus
 import ServiceLifecycle
 
 /// `metro broker`: runs the broker (the default) or asks a running one for its stats.
@@ -19,7 +20,7 @@ struct BrokerCommand: AsyncParsableCommand {
 /// `metro broker [run]`: binds the sockets, prints `ready {json}` on stdout, serves
 /// until SIGINT/SIGTERM, then flushes the journal and exits. Exits with status 74
 /// (EX_IOERR) when a sync of its data failed (protocol.md §4.2.7).
-struct BrokerRunCommand: AsyncParsableCommand {
+struct BrokerRunCommand: MetroCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the broker (default).")
 
     @Option(help: "The configuration file (YAML; default: Broker/broker.yaml if present).")
@@ -38,10 +39,9 @@ struct BrokerRunCommand: AsyncParsableCommand {
     var dataDir: String?
     @Option(help: "fsync policy: always, interval or never.")
     var fsync: String?
-    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical).")
-    var logLevel: String = "info"
+    @OptionGroup var global: GlobalOptions
 
-    func run() async throws {
+    func run(_ process: ProcessBootstrap) async throws {
         // The same file `metro doctor` and `metro up` read: --config, else
         // Broker/broker.yaml when present, else the built-in defaults.
         var (configuration, _) = try ConfigurationFile.loadBroker(config)
@@ -58,12 +58,6 @@ struct BrokerRunCommand: AsyncParsableCommand {
             configuration.journal.fsync = policy
         }
 
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
         let logger = Logger(label: "metro.broker")
         // Before any socket or file is opened: the descriptor budget (OpenFilesLimit).
         let (before, after) = OpenFilesLimit.raiseToHard()
@@ -77,7 +71,7 @@ struct BrokerRunCommand: AsyncParsableCommand {
         }
 
         do {
-            try await serve(configuration, logger: logger)
+            try await serve(configuration, metrics: process.prometheus, logger: logger)
         } catch let error as JournalError where error.isSyncFailure {
             // The supervisor (`metro up`, systemd) restarts it; recovery checks the journal.
             logger.critical("exiting: a sync failed (\(error))", metadata: ["status": "74"])
@@ -85,23 +79,23 @@ struct BrokerRunCommand: AsyncParsableCommand {
         }
     }
 
-    private func serve(_ configuration: BrokerConfiguration, logger: Logger) async throws {
+    /// The engine publishes its counters to swift-metrics (`BrokerMetrics`), whose
+    /// backend is `metrics`: the HTTP endpoint serves that registry directly.
+    private func serve(
+        _ configuration: BrokerConfiguration, metrics registry: PrometheusCollectorRegistry, logger: Logger
+    ) async throws {
         let engine = try BrokerEngine(configuration: configuration, logger: logger)
         var ready = engine.boundEndpoints
         ready["dataDir"] = configuration.dataDir
-        let client = BrokerAdminClient(consumeEndpoint: engine.boundEndpoints["consume"]!, timeout: .seconds(2))
         let metrics =
             configuration.endpoints.metrics.isEmpty
-            ? nil
-            : MetricsEndpoint(listen: configuration.endpoints.metrics) {
-                try await MetricsEndpoint.offThePool { try client.metrics() }
-            }
+            ? nil : MetricsEndpoint(listen: configuration.endpoints.metrics, registry: registry)
         try await runServices([BrokerService(engine: engine)], ready: ready, metrics: metrics, logger: logger)
     }
 }
 
 /// `metro broker stats`: asks the consume socket for STATS (JSON) or METRICS (Prometheus text).
-struct BrokerStatsCommand: AsyncParsableCommand {
+struct BrokerStatsCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Print a running broker's counters.")
 
@@ -113,8 +107,9 @@ struct BrokerStatsCommand: AsyncParsableCommand {
     var groups = false
     @Option(help: "Give up after this many milliseconds.")
     var timeoutMs: Int = 3000
+    @OptionGroup var global: GlobalOptions
 
-    func run() async throws {
+    func run(_ process: ProcessBootstrap) async throws {
         let client = BrokerAdminClient(consumeEndpoint: consume, timeout: .milliseconds(timeoutMs))
         if prometheus {
             print(try client.metrics(), terminator: "")

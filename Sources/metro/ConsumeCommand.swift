@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Logging
 import MetroKit
 import MetroProtocol
 
@@ -8,7 +7,7 @@ import MetroProtocol
 /// per delivery, `<seq> <attempt> <event-id>`, after a readiness line
 /// `ready {"group": ...}`. An operator tool and the member process of the system
 /// tests (which kill it with -9 while it holds deliveries).
-struct ConsumeCommand: AsyncParsableCommand {
+struct ConsumeCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume", abstract: "Join a consumer group and print what it delivers.")
 
@@ -32,9 +31,9 @@ struct ConsumeCommand: AsyncParsableCommand {
     var noAck = false
     @Option(help: "Exit after this many deliveries (0: run until stopped).")
     var count: Int = 0
+    @OptionGroup var global: GlobalOptions
 
-    func run() async throws {
-        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+    func run(_ process: ProcessBootstrap) async throws {
         let config = GroupCodec.Config(
             prefixes: prefixes, start: start, ackTimeoutMs: ackTimeoutMs, maxDeliveries: maxDeliveries)
         var options = Consumer.Options(consume: consume, group: group, member: member, config: config)

@@ -5,7 +5,7 @@ import ZeroMQ
 
 /// `metro doctor`: checks that this machine can run Metro, and says how to fix
 /// what it finds. Exit status 0 when every check passes, 1 otherwise.
-struct DoctorCommand: ParsableCommand {
+struct DoctorCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Check this machine for running Metro: libzmq, CURVE, vCPU idle and steal, ports, data folder."
@@ -20,7 +20,9 @@ struct DoctorCommand: ParsableCommand {
     @Flag(help: "Print the results as JSON.")
     var json = false
 
-    func run() throws {
+    @OptionGroup var global: GlobalOptions
+
+    func run(_ process: ProcessBootstrap) async throws {
         var checks: [DoctorCheck] = []
         checks.append(DoctorCheck.libraryVersion())
         checks.append(DoctorCheck.curve())

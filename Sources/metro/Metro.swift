@@ -1,8 +1,9 @@
 import ArgumentParser
 
 /// `metro`: one binary for every Metro process and operator tool, like `consul`.
-/// Each subcommand's file only parses arguments, bootstraps logging once, builds
-/// the services and runs them.
+/// Each subcommand's file only parses arguments, builds the services and runs
+/// them; logging and metrics are bootstrapped once for all of them, before their
+/// `run(_:)` (`MetroCommand`, Support/ProcessBootstrap.swift).
 @main
 struct Metro: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,14 +1,12 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Metrics
 import MetroRegistry
-import Prometheus
 import ServiceLifecycle
 
 /// `metro registry`: runs the service registry (protocol.md §5) until SIGTERM/SIGINT.
 /// Prints `ready {"endpoint":"tcp://..."}` on stdout once bound; logs to stderr.
-struct RegistryCommand: AsyncParsableCommand {
+struct RegistryCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "registry", abstract: "Run the service registry (REQ clients; protocol.md §5).")
 
@@ -30,8 +28,7 @@ struct RegistryCommand: AsyncParsableCommand {
     @Option(help: "Prometheus HTTP endpoint host:port for the registry's counters (port 0 picks one; empty: none).")
     var metrics = ""
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
+    @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         guard minTTL > 0, minTTL <= maxTTL else { throw ValidationError("need 0 < --min-ttl-ms <= --max-ttl-ms") }
@@ -39,40 +36,30 @@ struct RegistryCommand: AsyncParsableCommand {
         guard sweepInterval > 0 else { throw ValidationError("--sweep-interval-ms must be positive") }
     }
 
-    func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+    func run(_ process: ProcessBootstrap) async throws {
         let logger = Logger(label: "metro.registry")
-        // The registry counts with swift-metrics; with an endpoint, swift-prometheus
-        // is the backend (bootstrapped before the loop creates its counters).
-        var metricsEndpoint: MetricsEndpoint?
-        if !metrics.isEmpty {
-            let prometheus = PrometheusCollectorRegistry()
-            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
-            metricsEndpoint = MetricsEndpoint(listen: metrics) { prometheus.emitToString() }
-        }
+        // The registry counts with swift-metrics (bootstrapped before the loop
+        // creates its counters); with an endpoint, its registry is served.
+        let metricsEndpoint = metrics.isEmpty ? nil : MetricsEndpoint(listen: metrics, registry: process.prometheus)
         let server = try RegistryServer(
             configuration: .init(
                 endpoint: endpoint, brokerEndpoint: broker, ttlRange: minTTL...maxTTL,
                 sweepIntervalMilliseconds: sweepInterval),
             logger: logger)
-        logger.info("registry listening", metadata: ["endpoint": "\(server.endpoint)", "broker": "\(broker ?? "none")"])
+        logger.info(
+            "registry listening", metadata: ["endpoint": "\(server.endpoint)", "broker": "\(broker ?? "none")"])
         try await runServices([server], ready: ["endpoint": server.endpoint], metrics: metricsEndpoint, logger: logger)
     }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// The readiness line every long-running `metro` command prints once its sockets are
 /// bound (`ready {json}`), written straight to fd 1 so no buffer delays it
 /// (`runServices` prints it once the service group runs).
 enum ReadyLine {
     static func print(_ fields: [String: String]) {
-        let json = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        let json =
+            (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
         FileHandle.standardOutput.write(Data("ready ".utf8) + json + Data("\n".utf8))
     }
 }

@@ -5,7 +5,7 @@ import MetroProtocol
 
 /// `metro services`: the registry's view as a table, as JSON (`--json`), or followed
 /// live (`--watch`, from the broker's events when `--events` is given, else by polling LIST).
-struct ServicesCommand: AsyncParsableCommand {
+struct ServicesCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "services", abstract: "Show the services and instances the registry knows.")
 
@@ -27,9 +27,12 @@ struct ServicesCommand: AsyncParsableCommand {
     @Option(name: .customLong("timeout-ms"), help: "Per-attempt request timeout.")
     var timeout = 1000
 
-    func run() async throws {
-        let client = try RegistryClient(configuration: .init(
-            endpoints: registries, requestTimeout: .milliseconds(timeout), attempts: 2, eventsEndpoint: events))
+    @OptionGroup var global: GlobalOptions
+
+    func run(_ process: ProcessBootstrap) async throws {
+        let client = try RegistryClient(
+            configuration: .init(
+                endpoints: registries, requestTimeout: .milliseconds(timeout), attempts: 2, eventsEndpoint: events))
         do {
             try await show(client)
             await client.close()
@@ -53,7 +56,9 @@ struct ServicesCommand: AsyncParsableCommand {
                 if json {
                     print(String(decoding: RegistryJSON.encode(event), as: UTF8.self))
                 } else {
-                    print("\(event.kind.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(event.service) \(event.instance) \(event.endpoints.joined(separator: ","))")
+                    print(
+                        "\(event.kind.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(event.service) \(event.instance) \(event.endpoints.joined(separator: ","))"
+                    )
                 }
                 fflushStdout()
             }
@@ -62,10 +67,14 @@ struct ServicesCommand: AsyncParsableCommand {
         while !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(interval))
             let next = try await client.list()
-            let before = Dictionary(current.map { ("\($0.service)/\($0.instance)", $0) }, uniquingKeysWith: { a, _ in a })
+            let before = Dictionary(
+                current.map { ("\($0.service)/\($0.instance)", $0) }, uniquingKeysWith: { a, _ in a })
             let after = Dictionary(next.map { ("\($0.service)/\($0.instance)", $0) }, uniquingKeysWith: { a, _ in a })
             for (k, s) in after.sorted(by: { $0.key < $1.key }) where before[k]?.epoch != s.epoch {
-                print(json ? String(decoding: RegistryJSON.encode(s), as: UTF8.self) : "registered    \(k) \(s.endpoints.joined(separator: ","))")
+                print(
+                    json
+                        ? String(decoding: RegistryJSON.encode(s), as: UTF8.self)
+                        : "registered    \(k) \(s.endpoints.joined(separator: ","))")
             }
             for (k, s) in before.sorted(by: { $0.key < $1.key }) where after[k] == nil {
                 print(json ? "{\"gone\":\"\(k)\"}" : "gone          \(k) \(s.endpoints.joined(separator: ","))")
@@ -96,7 +105,8 @@ enum ServicesTable {
                 i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
             }.joined(separator: "  ")
         }
-        let footer = "\(instances.count) instance\(instances.count == 1 ? "" : "s") of \(Set(instances.map(\.service)).count) service\(Set(instances.map(\.service)).count == 1 ? "" : "s")"
+        let footer =
+            "\(instances.count) instance\(instances.count == 1 ? "" : "s") of \(Set(instances.map(\.service)).count) service\(Set(instances.map(\.service)).count == 1 ? "" : "s")"
         return (lines + [footer]).joined(separator: "\n")
     }
 

@@ -67,8 +67,10 @@ import ZeroMQ
 
     @Test func leasesFollowTheInjectedClockAndEveryChangeIsPublished() async throws {
         try await withServer { publisher, clock, req in
-            let a = Registration(service: "svc", instance: "a", epoch: 1, endpoints: ["tcp://h:1"], ttlMilliseconds: 1000)
-            let b = Registration(service: "svc", instance: "b", epoch: 1, endpoints: ["tcp://h:2"], ttlMilliseconds: 1000)
+            let a = Registration(
+                service: "svc", instance: "a", epoch: 1, endpoints: ["tcp://h:1"], ttlMilliseconds: 1000)
+            let b = Registration(
+                service: "svc", instance: "b", epoch: 1, endpoints: ["tcp://h:2"], ttlMilliseconds: 1000)
             _ = try await request(req, .register(a))
             _ = try await request(req, .register(b))
             _ = try await request(req, .register(b))  // a retry: no second event
@@ -77,12 +79,14 @@ import ZeroMQ
 
             // Real time passes, the fake clock does not: the lease holds.
             try await Task.sleep(for: .milliseconds(50))
-            #expect(try await request(req, .lookup(service: "svc")).result(LookupResult.self).get().instances.count == 1)
+            #expect(
+                try await request(req, .lookup(service: "svc")).result(LookupResult.self).get().instances.count == 1)
 
             clock.advance(milliseconds: 999)
             #expect(try await request(req, .heartbeat(a.key)).result(LeaseGrant.self).get().ttlMilliseconds == 1000)
             clock.advance(milliseconds: 999)
-            #expect(try await request(req, .lookup(service: "svc")).result(LookupResult.self).get().instances.count == 1)
+            #expect(
+                try await request(req, .lookup(service: "svc")).result(LookupResult.self).get().instances.count == 1)
             clock.advance(milliseconds: 1)
             // The sweeper runs from the poll timeout, without a request.
             let deadline = ContinuousClock.now + .seconds(5)

@@ -11,14 +11,19 @@ import Testing
         _ instance: String = "p-1", service: String = "profiles", epoch: UInt64 = 10, ttl: UInt64 = 500,
         endpoint: String = "tcp://127.0.0.1:5000"
     ) -> Registration {
-        Registration(service: service, instance: instance, epoch: epoch, endpoints: [endpoint], metadata: ["v": "1"], ttlMilliseconds: ttl)
+        Registration(
+            service: service, instance: instance, epoch: epoch, endpoints: [endpoint], metadata: ["v": "1"],
+            ttlMilliseconds: ttl)
     }
 
     @Test func registerThenLookupReturnsTheInstance() throws {
         var state = RegistryState()
         #expect(try state.register(registration(), now: 0).get() == .added)
         let result = state.lookup("profiles", now: 1)
-        #expect(result.instances == [InstanceInfo(instance: "p-1", epoch: 10, endpoints: ["tcp://127.0.0.1:5000"], metadata: ["v": "1"])])
+        #expect(
+            result.instances == [
+                InstanceInfo(instance: "p-1", epoch: 10, endpoints: ["tcp://127.0.0.1:5000"], metadata: ["v": "1"])
+            ])
         #expect(state.lookup("other", now: 1).instances.isEmpty)
         #expect(state.count == 1)
     }
@@ -115,7 +120,10 @@ import Testing
         _ = state.register(registration("b", ttl: 300), now: 0)
         _ = state.register(registration("a", ttl: 900), now: 0)
         _ = state.register(registration("z", service: "alpha", ttl: 300), now: 0)
-        #expect(state.list(now: 1).instances.map { "\($0.service)/\($0.instance)" } == ["alpha/z", "profiles/a", "profiles/b"])
+        #expect(
+            state.list(now: 1).instances.map { "\($0.service)/\($0.instance)" } == [
+                "alpha/z", "profiles/a", "profiles/b",
+            ])
         #expect(state.nextExpiry == 300 * Self.ms)
         #expect(state.sweep(now: 300 * Self.ms).map(\.instance) == ["z", "b"])
         #expect(state.nextExpiry == 900 * Self.ms)

@@ -148,5 +148,5 @@ import ZeroMQ
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -46,6 +46,8 @@ public final class BrokerEngine: @unchecked Sendable {
     let reservation: SequenceReservation
     var dedupe: DedupeWindow
     let counters = BrokerCounters()
+    /// The counters as swift-metrics sees them, published once a second (Stats/BrokerMetrics.swift).
+    let metrics = BrokerMetrics()
     let clock: @Sendable () -> UInt64
 
     /// The seq the next accepted event gets.
@@ -304,6 +306,7 @@ public final class BrokerEngine: @unchecked Sendable {
                     try sendHeartbeat()
                     nextHeartbeat = after &+ heartbeatNs
                 }
+                metrics.publishIfDue(now: after) { stats }
                 if after >= nextRetention {
                     journal.applyRetention(now: after)
                     dedupe.expire(now: after)

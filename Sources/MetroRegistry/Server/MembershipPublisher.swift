@@ -41,7 +41,8 @@ public final class ZeroMQMembershipPublisher: MembershipPublisher {
             }
         } catch {
             dropped += 1
-            logger.warning("membership event not published", metadata: ["error": "\(error)", "topic": "\(event.kind.topic)"])
+            logger.warning(
+                "membership event not published", metadata: ["error": "\(error)", "topic": "\(event.kind.topic)"])
         }
     }
 

@@ -118,7 +118,8 @@ final class RegistryLoop {
                 if outcome != .refreshed(changed: false) {
                     lookupReplies.removeValue(forKey: r.service)
                     logger.info("registered", metadata: ["instance": "\(r.key)", "endpoints": "\(r.endpoints)"])
-                    publisher.publish(MembershipEvent(.registered, r, timestampNanoseconds: Self.wallClockNanoseconds()))
+                    publisher.publish(
+                        MembershipEvent(.registered, r, timestampNanoseconds: Self.wallClockNanoseconds()))
                 }
                 return .ok(LeaseGrant(ttlMilliseconds: r.ttlMilliseconds))
             }
@@ -137,7 +138,8 @@ final class RegistryLoop {
         case .lookup(let service):
             if let cached = lookupReplies[service], now < state.nextExpiry ?? .max { return cached }
             let reply = RegistryReply.ok(state.lookup(service, now: now))
-            if lookupReplies.count >= 1024 { lookupReplies.removeAll(keepingCapacity: true) }  // bound: names are client-chosen
+            // Bounded: the names are chosen by clients.
+            if lookupReplies.count >= 1024 { lookupReplies.removeAll(keepingCapacity: true) }
             lookupReplies[service] = reply
             return reply
         case .list:

@@ -68,21 +68,24 @@ public struct RegistryState: Sendable {
     public mutating func register(_ r: Registration, now: Instant) -> Result<RegisterOutcome, WireError> {
         guard let live = services[r.service]?[r.instance], live.expiresAt > now else {
             if services[r.service]?[r.instance] == nil { count += 1 }
-            services[r.service, default: [:]][r.instance] = Entry(registration: r, registeredAt: now, lastHeartbeat: now)
+            services[r.service, default: [:]][r.instance] = Entry(
+                registration: r, registeredAt: now, lastHeartbeat: now)
             noteLease(until: services[r.service]![r.instance]!.expiresAt)
             return .success(.added)
         }
         if r.epoch < live.registration.epoch {
-            return .failure(WireError(
-                .staleEpoch,
-                "\(r.key) is from an earlier incarnation: epoch \(live.registration.epoch) is live"))
+            return .failure(
+                WireError(
+                    .staleEpoch,
+                    "\(r.key) is from an earlier incarnation: epoch \(live.registration.epoch) is live"))
         }
         if r.epoch > live.registration.epoch {
             let left = (live.expiresAt - now) / 1_000_000
-            return .failure(WireError(
-                .instanceConflict,
-                "instance '\(r.instance)' of '\(r.service)' is held by a live process with epoch \(live.registration.epoch) "
-                    + "(lease left \(left) ms); register again once it deregisters or its lease runs out"))
+            return .failure(
+                WireError(
+                    .instanceConflict,
+                    "instance '\(r.instance)' of '\(r.service)' is held by a live process with epoch \(live.registration.epoch) "
+                        + "(lease left \(left) ms); register again once it deregisters or its lease runs out"))
         }
         var entry = live
         let changed = entry.registration != r
@@ -151,12 +154,15 @@ public struct RegistryState: Sendable {
             return .failure(WireError(.unknownInstance, "the registry does not know \(key); register again"))
         }
         if key.epoch < entry.registration.epoch {
-            return .failure(WireError(
-                .staleEpoch, "\(key) is from an earlier incarnation: epoch \(entry.registration.epoch) is live"))
+            return .failure(
+                WireError(
+                    .staleEpoch, "\(key) is from an earlier incarnation: epoch \(entry.registration.epoch) is live"))
         }
         if key.epoch > entry.registration.epoch {
-            return .failure(WireError(
-                .unknownInstance, "the registry does not know \(key) (epoch \(entry.registration.epoch) is live); register again"))
+            return .failure(
+                WireError(
+                    .unknownInstance,
+                    "the registry does not know \(key) (epoch \(entry.registration.epoch) is live); register again"))
         }
         return .success(entry)
     }

@@ -1,18 +1,19 @@
 import ArgumentParser
-import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Prometheus
 
 /// A Prometheus endpoint: `GET /metrics` over HTTP (Hummingbird), answered with
-/// the text `render` returns. The broker's renders its METRICS reply (fetched
-/// over the consume socket like any client would, so nothing is shared with its
-/// loop thread); the registry's renders its swift-prometheus registry. A render
-/// that fails gets 503 with the reason instead of a hung scrape.
+/// the process's swift-prometheus registry (`ProcessBootstrap.prometheus`), the
+/// backend of its swift-metrics. Rendering reads the registry's atomics on the
+/// HTTP server's thread: a scrape sends nothing to the process's own sockets and
+/// takes nothing from the broker's loop (which publishes into the registry once a
+/// second, `BrokerMetrics`).
 struct MetricsEndpoint: Sendable {
     /// `host:port`; port 0 picks a free one.
     let listen: String
-    let render: @Sendable () async throws -> String
+    let registry: PrometheusCollectorRegistry
 
     /// The application, which calls `onRunning` with the `host:port` actually
     /// bound once it accepts connections.
@@ -25,20 +26,14 @@ struct MetricsEndpoint: Sendable {
             throw ValidationError("a metrics endpoint is host:port, got \"\(listen)\"")
         }
         let host = String(listen[..<colon])
-        let render = self.render
+        let registry = self.registry
         let router = Router()
         router.get("/metrics") { _, _ -> Response in
-            do {
-                let text = try await render()
-                return Response(
-                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                    body: .init(byteBuffer: ByteBuffer(string: text)))
-            } catch {
-                logger.warning("metrics: no text to serve: \(error)")
-                return Response(
-                    status: .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
-                    body: .init(byteBuffer: ByteBuffer(string: "no metrics: \(error)\n")))
-            }
+            var text: [UInt8] = []
+            registry.emit(into: &text)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
         return Application(
             router: router,
@@ -47,13 +42,5 @@ struct MetricsEndpoint: Sendable {
                 await onRunning("\(host):\(channel.localAddress?.port ?? port)")
             },
             logger: logger)
-    }
-
-    /// Runs a blocking call (a ZeroMQ request with a timeout) on a dispatch queue,
-    /// not on a thread of Swift's cooperative pool.
-    static func offThePool(_ body: @escaping @Sendable () throws -> String) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-        }
     }
 }

@@ -24,6 +24,9 @@ final class MetroProcess: @unchecked Sendable {
         var lines: [String] = []
         var stderrText = ""
         var ready: [String: String]?
+        /// End of file seen on stdout, stderr: everything the process wrote has been read.
+        var stdoutClosed = false
+        var stderrClosed = false
     }
 
     /// The `metro` binary next to the test bundle (or `METRO_BIN`).
@@ -56,14 +59,25 @@ final class MetroProcess: @unchecked Sendable {
         process.environment = env
         process.standardOutput = stdout
         process.standardError = stderr
+        // Empty data is end of file (called again and again unless the handler is removed).
         stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+            guard let self else { return }
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                self.state.withLock { $0.stdoutClosed = true }
+                return
+            }
             self.consumeStdout(String(decoding: data, as: UTF8.self))
         }
         stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+            guard let self else { return }
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                self.state.withLock { $0.stderrClosed = true }
+                return
+            }
             self.state.withLock { $0.stderrText += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
@@ -136,7 +150,16 @@ final class MetroProcess: @unchecked Sendable {
         while process.isRunning && ContinuousClock.now < deadline {
             usleep(10_000)
         }
-        return process.isRunning ? nil : process.terminationStatus
+        if process.isRunning { return nil }
+        // Exited, but its last writes may still be in the pipes, not yet in
+        // `stderrText`: a test that checked stderr right after the exit status
+        // failed now and then (4 runs in 15). Wait for end of file on both, for
+        // at most 2 s: a child that inherited them (under `metro up`) holds them open.
+        let drained = ContinuousClock.now + .seconds(2)
+        while !state.withLock({ $0.stdoutClosed && $0.stderrClosed }) && ContinuousClock.now < drained {
+            usleep(1000)
+        }
+        return process.terminationStatus
     }
 
     deinit {

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Logging
+import Metrics
+import Prometheus
+
+/// The options every `metro` subcommand takes (`@OptionGroup var global: GlobalOptions`).
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "Log level (trace, debug, info, notice, warning, error, critical); logs go to stderr.")
+    var logLevel: Logger.Level = .info
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// A `metro` subcommand. Its `run()` is this protocol's: it bootstraps the
+/// process (logging and metrics, `ProcessBootstrap`) exactly once and then calls
+/// `run(_:)` with what that made, so no subcommand can forget it or do it twice
+/// (swift-log and swift-metrics trap on a second bootstrap).
+protocol MetroCommand: AsyncParsableCommand {
+    var global: GlobalOptions { get }
+    func run(_ process: ProcessBootstrap) async throws
+}
+
+extension MetroCommand {
+    func run() async throws {
+        try await run(ProcessBootstrap.start(global))
+    }
+}
+
+/// The one place a `metro` process sets up swift-log and swift-metrics, as the
+/// libraries ask: only the executable bootstraps, once, before anything logs or
+/// counts. Every process exports its swift-metrics through swift-prometheus; a
+/// command with an HTTP endpoint serves `prometheus` (`MetricsEndpoint`).
+struct ProcessBootstrap: Sendable {
+    /// The process's metrics registry (the swift-metrics backend).
+    let prometheus: PrometheusCollectorRegistry
+    let logLevel: Logger.Level
+
+    /// Bootstraps logging to stderr at `options.logLevel` and swift-metrics with a
+    /// swift-prometheus factory. Call once per process (the libraries trap otherwise).
+    static func start(_ options: GlobalOptions) -> ProcessBootstrap {
+        let level = options.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let prometheus = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
+        return ProcessBootstrap(prometheus: prometheus, logLevel: level)
+    }
+
+    /// The arguments that give a child `metro` process the same global options.
+    var childArguments: [String] { ["--log-level", logLevel.rawValue] }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// One `--log-level` for every `metro` subcommand (issue 13 §4): the same type
+/// (swift-log's `Logger.Level`), the same error for a bad value, and a level that
+/// reaches every logger of the process, children of `metro up` included.
+@Suite(.serialized) struct LogLevelTests {
+    /// Each subcommand with the options it requires, so that only the level is wrong.
+    static let subcommands: [[String]] = [
+        ["broker"], ["broker", "run"], ["broker", "stats"], ["registry"], ["up"], ["doctor"], ["services"],
+        ["consume", "--group", "g"],
+        ["announce", "--service", "s", "--instance", "i", "--endpoint", "tcp://127.0.0.1:1"],
+    ]
+
+    @Test(arguments: subcommands)
+    func anUnknownLevelIsAUsageError(subcommand: [String]) throws {
+        let dir = try TemporaryDirectory()
+        // A broker that took the option would start: in a folder of its own.
+        let data = subcommand == ["broker"] || subcommand == ["broker", "run"] ? ["--data-dir", dir.path] : []
+        let p = try MetroProcess(subcommand + data + ["--log-level", "loud"])
+        let status = p.waitForExit(timeout: .seconds(10))
+        #expect(status == 64, "\(subcommand): status \(String(describing: status)), stderr: \(p.stderrText)")
+        #expect(p.stderrText.contains("The value 'loud' is invalid for '--log-level <log-level>'"), "\(p.stderrText)")
+        #expect(p.stderrText.contains("- trace\n") && p.stderrText.contains("- critical\n"), "\(p.stderrText)")
+    }
+
+    /// `--log-level warning` silences the info lines a broker logs at start.
+    @Test func theBrokerLogsAtTheLevelGiven() throws {
+        let chatty = try BrokerHarness()
+        #expect(chatty.process.stderrText.contains("journal recovered"))
+        #expect(chatty.stop() == 0)
+        let quiet = try BrokerHarness(arguments: ["--log-level", "warning"])
+        #expect(quiet.stop() == 0)
+        #expect(!quiet.process.stderrText.contains(" info "), "\(quiet.process.stderrText)")
+    }
+
+    /// `metro up --log-level warning`: neither the supervisor nor its children
+    /// (which get the same option) log at info.
+    @Test func upPassesTheLevelToItsChildren() throws {
+        let dir = try TemporaryDirectory()
+        let e = try UpTests().freeEndpoints(5)
+        let config = dir.url.appendingPathComponent("broker.yaml").path
+        try """
+        endpoints:
+          ingest: \(e[0])
+          publish: \(e[1])
+          events: \(e[2])
+          consume: \(e[3])
+          metrics: ""
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let up = try MetroProcess([
+            "up", "--data-dir", dir.url.appendingPathComponent("data").path, "--config", config, "--registry", e[4],
+            "--log-level", "warning",
+        ])
+        try waitFor("broker and registry ready", timeout: .seconds(30)) {
+            up.stdoutLines.filter { $0.hasPrefix("ready ") }.count >= 2
+        }
+        up.kill(SIGTERM)
+        #expect(up.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(!up.stderrText.contains(" info "), "\(up.stderrText)")
+    }
+}
