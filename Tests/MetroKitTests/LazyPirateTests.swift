@@ -46,7 +46,7 @@ import ZeroMQ
             Issue.record("a silent registry answered")
         } catch {
             #expect(error.code == .unreachable)
-            #expect(error.command == .list)
+            #expect(error.operation == "registry \(RegistryCommand.list.rawValue)")
         }
         let elapsed = ContinuousClock.now - start
         // The lower bound is the property (attempts × timeout). The upper bound only

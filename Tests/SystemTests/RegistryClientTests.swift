@@ -28,7 +28,7 @@ extension RegistrySystemTests {
             // Freeze the registry, so requests reach it and are never answered; then kill it.
             try registry.process.freeze()
             let started = ContinuousClock.now
-            await #expect(throws: RegistryClientError.self) { _ = try await client.lookup("other") }
+            await #expect(throws: MetroClientError.self) { _ = try await client.lookup("other") }
             let elapsed = ContinuousClock.now - started
             // Lower bound: the property (2 × 300 ms). Upper bound: it did not hang (an async
             // test can wait seconds for the shared cooperative pool; docs/operations.md).

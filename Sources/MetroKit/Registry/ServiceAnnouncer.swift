@@ -34,12 +34,12 @@ public struct ServiceAnnouncer: Service {
     }
 
     public func run() async throws {
-        var outcome: Result<Void, RegistryClientError> = .success(())
+        var outcome: Result<Void, MetroClientError> = .success(())
         do {
             try await cancelWhenGracefulShutdown {
                 try await keepLease()
             }
-        } catch let e as RegistryClientError {
+        } catch let e as MetroClientError {
             outcome = .failure(e)
         } catch is CancellationError {
             // Graceful shutdown (or cancellation) ended the loop.
@@ -59,7 +59,7 @@ public struct ServiceAnnouncer: Service {
     /// Whether a failed REGISTER may succeed later: the registry was unreachable or
     /// busy, or another live process still holds the id (305). A registration the
     /// registry refuses on its merits (bad name, endpoint, TTL; stale epoch) never will.
-    static func isWorthRetrying(_ e: RegistryClientError) -> Bool {
+    static func isWorthRetrying(_ e: MetroClientError) -> Bool {
         switch e.wireCode {
         case nil: e.code == .unreachable
         case .instanceConflict?, .internalError?, .unavailable?: true
