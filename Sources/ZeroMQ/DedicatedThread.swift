@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Synchronization
 
 /// A thread that runs one body to its end, and that async code can await without
@@ -45,6 +48,7 @@ public final class DedicatedThread: Sendable {
             return s.body
         }) else { return }
         let thread = Thread { [self] in
+            Self.nameCurrentThread(name)
             body()
             let joiners = state.withLock { s in
                 s.ended = true
@@ -56,6 +60,20 @@ public final class DedicatedThread: Sendable {
         thread.name = name
         if let stackSize { thread.stackSize = stackSize }
         thread.start()
+    }
+
+    /// Names the OS thread (`top -H`, /proc/<pid>/task/<tid>/comm, debuggers): Foundation's
+    /// `Thread.name` does not reach the kernel on Linux, and Glibc's `pthread_setname_np`
+    /// is not visible to Swift (it needs `_GNU_SOURCE`), so this writes the thread's
+    /// `comm` file, which is what that function does. Linux keeps 15 bytes.
+    private static func nameCurrentThread(_ name: String) {
+        #if canImport(Glibc)
+            let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { return }
+            let bytes = Array(name.utf8.prefix(15))
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        #endif
     }
 
     /// Whether the body has returned.

@@ -51,7 +51,7 @@ public final class Consumer: Service, Sendable {
 
     private let stream: AsyncStream<Delivery>
     private let joinCount = Mailbox(0)
-    private let io: IOThread<ConsumerLoop>
+    let io: IOThread<ConsumerLoop>
 
     /// Prepares the member; its I/O thread starts (and JOINs) on first use (or `run()`).
     public init(_ options: Options, context: Context? = nil, logger: Logger = Logger(label: "metro.consumer")) throws {

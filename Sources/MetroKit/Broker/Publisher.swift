@@ -59,7 +59,7 @@ public final class Publisher: Service, Sendable {
     }
 
     let options: Options
-    private let io: IOThread<PublisherLoop>
+    let io: IOThread<PublisherLoop>
 
     /// Prepares the publisher; its I/O thread starts on first use (or `run()`).
     /// `context` defaults to one of its own, released on the I/O thread at the end.

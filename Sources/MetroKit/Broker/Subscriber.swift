@@ -62,7 +62,7 @@ public final class Subscriber: Service, Sendable {
 
     private let stream: AsyncStream<LiveEvent>
     let state = Mailbox(State())
-    private let io: IOThread<SubscriberLoop>
+    let io: IOThread<SubscriberLoop>
 
     /// Prepares the subscriber; its I/O thread starts on first use (or `run()`).
     public init(_ options: Options, context: Context? = nil, logger: Logger = Logger(label: "metro.subscriber")) throws

@@ -18,7 +18,7 @@ import ZeroMQ
 /// after `attempts` × `requestTimeout` with `.unreachable`.
 public final class RegistryClient: Service, Sendable {
     public let configuration: Configuration
-    private let io: IOThread<RegistryClientLoop>
+    let io: IOThread<RegistryClientLoop>
     private let cache: LookupCache
 
     /// Prepares the client; its I/O thread starts on first use. `context` defaults to

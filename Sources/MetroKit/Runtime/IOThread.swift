@@ -106,6 +106,9 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
         t.start()
     }
 
+    /// Whether the thread has started (it may have ended since).
+    var isStarted: Bool { thread.withLock { $0 != nil } }
+
     /// Whether a stop was asked.
     var isStopping: Bool { queue.withLock { $0.stopping } }
 
@@ -208,7 +211,7 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
 
 /// One client's I/O work, run by an `IOThread`: made on the I/O thread, used only
 /// there. Not `Sendable` on purpose.
-protocol IOThreadLoop: AnyObject {
+protocol IOThreadLoop: AnyObject, SendableMetatype {
     associatedtype Command: Sendable
     /// What the thread waits on each turn; it must include the setup's `wakeFD`. May
     /// change between turns (a reconnect makes a new socket).
