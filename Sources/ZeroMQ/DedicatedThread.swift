@@ -1,8 +1,9 @@
 import Foundation
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Synchronization
 
 /// A thread that runs one body to its end, and that async code can await without
 /// blocking a thread of Swift's cooperative pool: the bridge between a blocking poll
@@ -41,12 +42,14 @@ public final class DedicatedThread: Sendable {
 
     /// Starts the thread; later calls do nothing. Never blocks.
     public func start() {
-        guard let body = state.withLock({ s -> (@Sendable () -> Void)? in
-            guard !s.started else { return nil }
-            s.started = true
-            defer { s.body = nil }
-            return s.body
-        }) else { return }
+        guard
+            let body = state.withLock({ s -> (@Sendable () -> Void)? in
+                guard !s.started else { return nil }
+                s.started = true
+                defer { s.body = nil }
+                return s.body
+            })
+        else { return }
         let thread = Thread { [self] in
             Self.nameCurrentThread(name)
             body()

@@ -23,7 +23,9 @@ public struct MonitorEvent: Sendable, Hashable, CustomStringConvertible {
         public static let handshakeFailedAuth = Kind(rawValue: ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
         /// Any of the three handshake failures.
-        public static let handshakeFailed: Kind = [.handshakeFailedNoDetail, .handshakeFailedProtocol, .handshakeFailedAuth]
+        public static let handshakeFailed: Kind = [
+            .handshakeFailedNoDetail, .handshakeFailedProtocol, .handshakeFailedAuth,
+        ]
         public static let all = Kind(rawValue: ZMQ_EVENT_ALL)
     }
 

@@ -166,9 +166,7 @@ import ZeroMQ
         // Starts the I/O thread (the message is held: nothing subscribes at a ROUTER).
         try publisher!.fireAndForget(topic: "a.b", payload: [1])
         #expect(io?.isStarted == true)
-        let started = ContinuousClock.now
-        publisher = nil
-        #expect(ContinuousClock.now - started < .milliseconds(20), "deinit does not wait for the thread")
+        publisher = nil  // deinit only asks the thread to stop
         try await Self.eventually("the I/O thread ended and released") { io == nil }
     }
 }

@@ -47,7 +47,8 @@ extension BrokerSystemTests {
             ("packed: missing id", [v, packed, pack([], "a.b")], .missingEventID, []),
             ("packed: bad topic", [v, packed, pack(bytes("p-4"), "a..b")], .invalidTopic, [bytes("p-4")]),
             (
-                "packed: payload too large", [v, packed, pack(bytes("p-5"), "a.b", [UInt8](repeating: 0, count: 1025))],
+                "packed: payload too large",
+                [v, packed, pack(bytes("p-5"), "a.b", [UInt8](repeating: 0, count: 1025))],
                 .tooLarge, [bytes("p-5")]
             ),
             ("garbage", [[0xde, 0xad, 0xbe, 0xef]], .unsupportedVersion, []),

@@ -133,7 +133,8 @@ extension BrokerSystemTests {
             let retried = try await publisher.publish(topic: "clean.stop", payload: [], eventID: bytes("fixed-id"))
             #expect(broker.stop() == 0)
             try broker.restart()
-            #expect(try await publisher.publish(topic: "clean.stop", payload: [], eventID: bytes("fixed-id")) == retried)
+            #expect(
+                try await publisher.publish(topic: "clean.stop", payload: [], eventID: bytes("fixed-id")) == retried)
             #expect(try broker.stats().deduplicated == 1)
             #expect(broker.stop() == 0)
         }

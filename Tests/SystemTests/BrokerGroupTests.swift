@@ -143,7 +143,8 @@ extension BrokerSystemTests {
                 let collected = Collector(member) { $0.event.eventID != bytes("poison") }  // NAKs the poison
                 let publisher = try Publisher(.init(ingest: broker.ingest))
                 try await closing(publisher) {
-                    let seq = try await publisher.publish(topic: "job.a", payload: bytes("bad"), eventID: bytes("poison"))
+                    let seq = try await publisher.publish(
+                        topic: "job.a", payload: bytes("bad"), eventID: bytes("poison"))
                     _ = try await publisher.publish(topic: "job.a", payload: bytes("good"), eventID: bytes("fine"))
                     var dead: LiveEvent?
                     for await e in sub.events {
@@ -151,11 +152,16 @@ extension BrokerSystemTests {
                         break
                     }
                     let d = try #require(dead)
-                    #expect(d.topic == "$metro.dead.workers" && d.eventID == bytes("poison") && d.payload == bytes("bad"))
-                    let headers = try JSONDecoder().decode([String: String].self, from: Data(d.headers))
-                    #expect(headers == ["group": "workers", "reason": "nak", "deliveries": "3", "seq": "\(seq)", "topic": "job.a"])
                     #expect(
-                        collected.seen.withLock { $0.filter { $0.event.eventID == bytes("poison") }.map(\.attempt) } == [1, 2, 3])
+                        d.topic == "$metro.dead.workers" && d.eventID == bytes("poison") && d.payload == bytes("bad"))
+                    let headers = try JSONDecoder().decode([String: String].self, from: Data(d.headers))
+                    #expect(
+                        headers == [
+                            "group": "workers", "reason": "nak", "deliveries": "3", "seq": "\(seq)", "topic": "job.a",
+                        ])
+                    #expect(
+                        collected.seen.withLock { $0.filter { $0.event.eventID == bytes("poison") }.map(\.attempt) }
+                            == [1, 2, 3])
                     // "fine" is ACKed by the member on its own connection: counted a moment later.
                     try await eventually("nothing pending") { try broker.stats().groups["workers"]?.pending == 0 }
                     let g = try #require(try broker.stats().groups["workers"])
@@ -165,7 +171,8 @@ extension BrokerSystemTests {
                     #expect(cli.waitForExit() == 0)
                     try waitFor("the groups table") { cli.stdoutLines.count >= 2 }
                     let row = cli.stdoutLines[1].split(separator: " ").map(String.init)
-                    #expect(Array(row.prefix(5)) == ["workers", "1", "0", "2", "1"] && row.count == 6, "\(cli.stdoutLines)")
+                    #expect(
+                        Array(row.prefix(5)) == ["workers", "1", "0", "2", "1"] && row.count == 6, "\(cli.stdoutLines)")
                     #expect(broker.stop() == 0)
                 }
             }
@@ -249,4 +256,3 @@ extension BrokerSystemTests {
         }
     }
 }
-

@@ -104,7 +104,9 @@ import ZeroMQ
             let stats = try broker.stats()
             #expect(stats.accepted == UInt64(count))
             let grown = try broker.residentBytes() - baseline
-            print("broker RSS grew by \(grown / 1024) KiB while a subscriber ignored \((count * payload.count) >> 20) MiB")
+            print(
+                "broker RSS grew by \(grown / 1024) KiB while a subscriber ignored \((count * payload.count) >> 20) MiB"
+            )
             // The budget, plus the journal's write buffer and socket buffers.
             #expect(grown < budget + (24 << 20), "grew \(grown) bytes")
             #expect(broker.stop() == 0)

@@ -30,7 +30,8 @@ extension BrokerSystemTests {
             // From a seq in the middle (found through the index), to a given seq, every topic.
             let sorted = seqs.sorted()
             let from = sorted[7_000], to = sorted[7_999]
-            let middle = try replay(on: broker.consume, .init(id: bytes("mid"), start: .seq(from), toSeq: to, credit: 0))
+            let middle = try replay(
+                on: broker.consume, .init(id: bytes("mid"), start: .seq(from), toSeq: to, credit: 0))
             #expect(middle.events.map { $0.seq } == Array(sorted[7_000...7_999]), "replayed seqs differ")
             #expect(middle.caughtUp == to)
 
@@ -116,10 +117,10 @@ extension BrokerSystemTests {
         try await closing(publisher) {
             _ = try await publishMany(publisher, count: 2_500, topics: ["video.a", "audio.b"])
             let head = try broker.stats().headSeq
-            let out = try DocumentedExample.run(after: "### 4.9 Replay", replacing: ["tcp://127.0.0.1:7704": broker.consume])
+            let out = try DocumentedExample.run(
+                after: "### 4.9 Replay", replacing: ["tcp://127.0.0.1:7704": broker.consume])
             #expect(out.contains("replayed 1250 events, caught up at \(head)"), "\(out)")
             #expect(broker.stop() == 0)
         }
     }
 }
-

@@ -18,7 +18,8 @@ import ZeroMQ
                     topic: "video.uploaded", payload: bytes("v1"), headers: bytes("{}"),
                     eventID: bytes("e-1"))
                 #expect(seq > live.liveFrom)
-                let again = try await publisher.publish(topic: "video.uploaded", payload: bytes("v1"), eventID: bytes("e-1"))
+                let again = try await publisher.publish(
+                    topic: "video.uploaded", payload: bytes("v1"), eventID: bytes("e-1"))
                 #expect(again == seq)
                 _ = try await publisher.publish(topic: "audio.ignored", payload: [])
 
@@ -56,7 +57,8 @@ import ZeroMQ
         try dealer.connect(broker.ingest)
         let pairs = 300
         for i in 0..<pairs {
-            let frames = IngestCodec.Publish(eventID: bytes("race-\(i)"), topic: "race.test", payload: bytes("p")).frames
+            let frames = IngestCodec.Publish(eventID: bytes("race-\(i)"), topic: "race.test", payload: bytes("p"))
+                .frames
             try dealer.send(multipart: frames)
             if i % 3 == 1 { usleep(300) }  // let some originals reach the syncer first
             try dealer.send(multipart: frames)
@@ -130,7 +132,9 @@ import ZeroMQ
             let subscriber = try Subscriber(.init(events: broker.events, prefixes: []))
             try await closing(subscriber) {
                 _ = try await subscriber.waitUntilLive()
-                try await eventually("a heartbeat with the head seq", timeout: .seconds(10)) { subscriber.headSeq >= seq }
+                try await eventually("a heartbeat with the head seq", timeout: .seconds(10)) {
+                    subscriber.headSeq >= seq
+                }
                 #expect(broker.stop() == 0)
             }
         }
@@ -172,7 +176,8 @@ extension BrokerSystemTests {
     func thePyzmqSessionOfSection4Runs() throws {
         let broker = try BrokerHarness()
         let out = try DocumentedExample.run(
-            after: "#### 4.4.4", replacing: ["tcp://127.0.0.1:7703": broker.events, "tcp://127.0.0.1:7701": broker.ingest])
+            after: "#### 4.4.4",
+            replacing: ["tcp://127.0.0.1:7703": broker.events, "tcp://127.0.0.1:7701": broker.ingest])
         #expect(out.contains("event 1 {'user': 'u1'} {'video': 'v1'}"))
     }
 
@@ -200,7 +205,8 @@ extension BrokerSystemTests {
             let seqs = try await withThrowingTaskGroup(of: UInt64.self) { group in
                 for i in 0..<2000 {
                     group.addTask {
-                        try await publisher.publish(topic: "batch.many", payload: bytes("\(i)"), eventID: bytes("m-\(i)"))
+                        try await publisher.publish(
+                            topic: "batch.many", payload: bytes("\(i)"), eventID: bytes("m-\(i)"))
                     }
                 }
                 var all: [UInt64] = []
@@ -228,7 +234,9 @@ extension BrokerSystemTests {
             let payload = [UInt8](repeating: 7, count: 1000)
             try await withThrowingTaskGroup(of: UInt64.self) { group in
                 for i in 0..<100 {
-                    group.addTask { try await publisher.publish(topic: "batch.big", payload: payload, eventID: bytes("b-\(i)")) }
+                    group.addTask {
+                        try await publisher.publish(topic: "batch.big", payload: payload, eventID: bytes("b-\(i)"))
+                    }
                 }
                 group.addTask {
                     try await publisher.publish(
@@ -259,7 +267,8 @@ extension BrokerSystemTests {
             try dealer.connect(broker.ingest)
             var events = (0..<20).map {
                 IngestCodec.Publish(
-                    eventID: bytes("k-\($0)"), topic: "packed.t", headers: bytes("{\"n\":\"\($0)\"}"), payload: bytes("\($0)"))
+                    eventID: bytes("k-\($0)"), topic: "packed.t", headers: bytes("{\"n\":\"\($0)\"}"),
+                    payload: bytes("\($0)"))
             }
             events[5].topic = "packed..bad"
             var acked: [String: UInt64] = [:]

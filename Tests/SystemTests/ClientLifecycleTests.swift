@@ -31,7 +31,8 @@ extension BrokerSystemTests {
                 for j in 0..<50 {
                     group.addTask {
                         do {
-                            _ = try await p.publish(topic: "a.b", payload: [UInt8(j)], eventID: Array("e\(i)-\(j)".utf8))
+                            _ = try await p.publish(
+                                topic: "a.b", payload: [UInt8(j)], eventID: Array("e\(i)-\(j)".utf8))
                             outcomes.withLock { $0.append(nil) }
                         } catch let e as MetroClientError {
                             outcomes.withLock { $0.append(e.code) }

@@ -14,7 +14,9 @@ import ZeroMQ
         try await closing(publisher) {
             let task = Task { try await publisher.publish(topic: "a.b", payload: [1]) }
             // The request reaches the ROUTER: it is in flight.
-            try await eventually("the PUBLISH at the silent ROUTER") { try silent.receiveMultipart(dontWait: true) != nil }
+            try await eventually("the PUBLISH at the silent ROUTER") {
+                try silent.receiveMultipart(dontWait: true) != nil
+            }
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
         }

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import ServiceLifecycle
 import MetroProtocol
+import ServiceLifecycle
 import ZeroMQ
 
 /// A member of a durable consumer group (protocol.md §4.10), for async Swift.

@@ -38,18 +38,29 @@ final class ConsumerLoop: IOThreadLoop {
         self.logger = logger
         lastHeard = clock.now
         lastSent = clock.now
-        socket = try context.socket(.dealer)  // replaced at once by `connect()`
-        try connect()
+        socket = try Self.open(options, context)
+        try join()
     }
 
-    /// Closes the current socket (if any) and joins again on a fresh one.
-    private func connect() throws {
+    /// A DEALER connected to the broker's consume socket.
+    private static func open(_ options: Consumer.Options, _ context: Context) throws -> Socket {
+        let s = try context.socket(.dealer)
+        try s.set(.linger(milliseconds: 200))  // so that LEAVE reaches the broker at close
+        try s.set(.reconnectInterval(milliseconds: 50))
+        try s.set(.reconnectIntervalMax(milliseconds: 500))
+        try s.connect(options.consume)
+        return s
+    }
+
+    /// Closes the current socket and joins again on a fresh one.
+    private func reconnect() throws {
         socket.close()
-        socket = try context.socket(.dealer)
-        try socket.set(.linger(milliseconds: 200))  // so that LEAVE reaches the broker at close
-        try socket.set(.reconnectInterval(milliseconds: 50))
-        try socket.set(.reconnectIntervalMax(milliseconds: 500))
-        try socket.connect(options.consume)
+        socket = try Self.open(options, context)
+        try join()
+    }
+
+    /// Sends JOIN on the current socket and starts the connection's state afresh.
+    private func join() throws {
         try socket.send(
             multipart: GroupCodec.Request.join(
                 group: options.group, member: options.member, credit: options.window, config: options.config
@@ -97,7 +108,7 @@ final class ConsumerLoop: IOThreadLoop {
                 continuation.yield(.init(seq: seq, attempt: attempt, event: event))
             case .error(let e, _)? where e.code == .unknownGroup:
                 logger.info("the broker no longer knows this member of \(group); joining again")
-                try connect()
+                try reconnect()
                 return true
             case .error(let e, _)? where e.code == .unknownDelivery:
                 continue  // an ACK for a delivery of an earlier connection: it is redelivered
@@ -115,7 +126,7 @@ final class ConsumerLoop: IOThreadLoop {
         }
         if now - lastHeard > heartbeat * 3 {
             logger.info("no answer from the broker for 3 heartbeats; reconnecting to \(options.consume)")
-            try connect()
+            try reconnect()
         }
         return true
     }

@@ -153,7 +153,8 @@ final class PublisherLoop: IOThreadLoop {
                 f.continuation.resume(
                     throwing: MetroClientError(
                         .timedOut, operation: "publish",
-                        message: "no ACK for event \(String(decoding: id, as: UTF8.self)) within \(options.giveUpAfter)"))
+                        message: "no ACK for event \(String(decoding: id, as: UTF8.self)) within \(options.giveUpAfter)"
+                    ))
                 continue
             }
             inFlight[id]!.sentAt = now

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import ServiceLifecycle
 import MetroProtocol
+import ServiceLifecycle
 import ZeroMQ
 
 /// Receives live events from a broker's events (XPUB) socket (protocol.md §4.4).

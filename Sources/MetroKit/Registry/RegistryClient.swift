@@ -113,7 +113,9 @@ public final class RegistryClient: Service, Sendable {
         return stream
     }
 
-    private func call<T: Decodable & Sendable>(_ request: RegistryRequest, _ type: T.Type) async throws(MetroClientError) -> T {
+    private func call<T: Decodable & Sendable>(_ request: RegistryRequest, _ type: T.Type)
+        async throws(MetroClientError) -> T
+    {
         let operation = "registry \(request.command.rawValue)"
         let reply = await withCheckedContinuation {
             (c: CheckedContinuation<Result<RegistryReply, MetroClientError>, Never>) in

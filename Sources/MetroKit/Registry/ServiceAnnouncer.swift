@@ -84,7 +84,9 @@ public struct ServiceAnnouncer: Service {
                 do {
                     try await client.heartbeat(registration.key)
                 } catch let e where e.wireCode == .unknownInstance {
-                    logger.info("registry forgot this instance; registering again", metadata: ["instance": "\(registration.key)"])
+                    logger.info(
+                        "registry forgot this instance; registering again",
+                        metadata: ["instance": "\(registration.key)"])
                     registered = false
                     continue
                 } catch let e where e.wireCode == .staleEpoch {

@@ -100,7 +100,11 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
 
     /// Starts the thread if it has not started and no stop was asked. Any thread; never blocks.
     func startIfNeeded() {
-        guard let s = start.withLock({ s in defer { s = nil }; return s }) else { return }
+        guard
+            let s = start.withLock({ s in
+                defer { s = nil }; return s
+            })
+        else { return }
         let t = DedicatedThread(name: name) { [self] in threadMain(s) }
         thread.withLock { $0 = t }
         t.start()
@@ -121,7 +125,9 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
         if alreadyStopping { return }
         wakePipe.wake()
         // Never started: it never will; whoever waits for the end may go on.
-        if start.withLock({ s in defer { s = nil }; return s != nil }) {
+        if start.withLock({ s in
+            defer { s = nil }; return s != nil
+        }) {
             onEnd(takeAll())
             markEnded()
         }

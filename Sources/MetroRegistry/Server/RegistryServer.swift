@@ -41,23 +41,20 @@ public final class RegistryServer: Service, Sendable {
         } else {
             chosen = DiscardingMembershipPublisher()
         }
-        loop = Mutex(UnsafeTransfer(
-            RegistryLoop(router: router, publisher: chosen, configuration: configuration, logger: logger, clock: clock)))
+        loop = Mutex(
+            UnsafeTransfer(
+                RegistryLoop(
+                    router: router, publisher: chosen, configuration: configuration, logger: logger, clock: clock)))
         self.logger = logger
     }
 
     /// Serves until graceful shutdown or `stop()`. Call once.
     public func run() async {
-        guard let transfer = loop.withLock({ $0.take() }) else { preconditionFailure("RegistryServer.run() called twice") }
+        guard let transfer = loop.withLock({ $0.take() }) else {
+            preconditionFailure("RegistryServer.run() called twice")
+        }
         await withTaskCancellationOrGracefulShutdownHandler {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                let thread = Thread {
-                    transfer.value.run()
-                    done.resume()
-                }
-                thread.name = "metro-registry"
-                thread.start()
-            }
+            await DedicatedThread.run(name: "metro-registry") { transfer.value.run() }
         } onCancelOrGracefulShutdown: { [context] in
             context.shutdown()
         }

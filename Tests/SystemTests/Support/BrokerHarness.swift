@@ -92,7 +92,6 @@ func request(on endpoint: String, _ frames: [[UInt8]]) throws -> [[UInt8]] {
     return reply
 }
 
-
 /// Like `eventually`, running `action` before each check (e.g. publish until seen).
 func eventually(
     _ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool,
