@@ -74,3 +74,46 @@ extension BrokerSystemTests {
         #expect(broker.stop() == 0)
     }
 }
+
+extension BrokerSystemTests {
+    /// A broker that is stopped (SIGSTOP) never says hello: `waitUntilLive` must throw
+    /// `.timedOut` after its timeout, not wait on for a hello that cannot come.
+    @Test(.timeLimit(.minutes(1)))
+    func waitUntilLiveTimesOutWhenTheBrokerNeverSaysHello() async throws {
+        let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
+        let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["a."]))
+        try broker.process.freeze()
+        try await closing(subscriber) {
+            let started = ContinuousClock.now
+            let outcome = Locked<Result<UInt64, any Error>?>(nil)
+            let waiting = Task {
+                let r: Result<UInt64, any Error>
+                do { r = .success(try await subscriber.waitUntilLive(timeout: .milliseconds(300))) } catch {
+                    r = .failure(error)
+                }
+                outcome.withLock { $0 = r }
+            }
+            // Without the fix the call never returned (the timed-out waiter kept the
+            // task group open): fail instead of hanging, and let `close()` end it.
+            do {
+                try await eventually("waitUntilLive to return", timeout: .seconds(10)) {
+                    outcome.withLock { $0 != nil }
+                }
+            } catch {
+                Issue.record(error)
+                await subscriber.close()
+            }
+            await waiting.value
+            let error = outcome.withLock { r -> MetroClientError? in
+                guard case .failure(let e)? = r else { return nil }
+                return e as? MetroClientError
+            }
+            #expect(error?.code == .timedOut && error?.category == .timeout)
+            #expect(ContinuousClock.now - started >= .milliseconds(300))
+            broker.process.kill(SIGCONT)
+            // The waiter that timed out is gone; a new wait sees the hello.
+            _ = try await subscriber.waitUntilLive()
+        }
+        #expect(broker.stop() == 0)
+    }
+}

@@ -50,7 +50,10 @@ public final class Subscriber: Service, Sendable {
     /// What callers read or wait for, written by the I/O thread.
     struct State: Sendable {
         var liveFrom: UInt64?
-        var liveWaiters: [CheckedContinuation<UInt64, any Error>] = []
+        /// Callers of `waitUntilLive`, by a number of their own, so that one that gives
+        /// up (its timeout, or its task cancelled) can leave.
+        var liveWaiters: [Int: CheckedContinuation<UInt64, any Error>] = [:]
+        var nextWaiter = 0
         var headSeq: UInt64 = 0
         var ended = false
         var ledger = DeliveryLedger()
@@ -84,7 +87,7 @@ public final class Subscriber: Service, Sendable {
                 let waiters = state.withLock { s in
                     s.ended = true
                     defer { s.liveWaiters.removeAll() }
-                    return s.liveWaiters
+                    return s.liveWaiters.values
                 }
                 for w in waiters { w.resume(throwing: MetroClientError.closed("subscribe")) }
             })
@@ -105,29 +108,41 @@ public final class Subscriber: Service, Sendable {
     public func waitUntilLive(timeout: Duration = .seconds(10)) async throws -> UInt64 {
         io.startIfNeeded()
         return try await withThrowingTaskGroup(of: UInt64.self) { group in
-            group.addTask {
-                try await withCheckedThrowingContinuation { c in
-                    let now: UInt64?? = self.state.withLock { s in
-                        if s.ended { return .some(nil) }
-                        if let l = s.liveFrom { return .some(l) }
-                        s.liveWaiters.append(c)
-                        return nil
-                    }
-                    switch now {
-                    case .some(.some(let l)): c.resume(returning: l)
-                    case .some(.none): c.resume(throwing: MetroClientError.closed("subscribe"))
-                    case .none: break
-                    }
-                }
-            }
+            group.addTask { try await self.liveSeq() }
             group.addTask {
                 try await Task.sleep(for: timeout)
                 throw MetroClientError(
                     .timedOut, operation: "subscribe", message: "no hello from the broker within \(timeout)")
             }
-            let first = try await group.next()!
-            group.cancelAll()
-            return first
+            // The loser is cancelled; the group returns once it has ended, which is at
+            // once for both (`liveSeq` leaves the waiters on cancellation).
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// The seq of the hello, once it came; throws `CancellationError` when the task is
+    /// cancelled first (its waiter removed), `.closed` when the subscriber ends.
+    private func liveSeq() async throws -> UInt64 {
+        let id = state.withLock { s in
+            defer { s.nextWaiter += 1 }
+            return s.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { c in
+                let now: Result<UInt64, any Error>? = state.withLock { s in
+                    if s.ended { return .failure(MetroClientError.closed("subscribe")) }
+                    if let l = s.liveFrom { return .success(l) }
+                    // Checked under the lock that `onCancel` takes: a cancellation that
+                    // comes later finds the waiter and resumes it.
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    s.liveWaiters[id] = c
+                    return nil
+                }
+                if let now { c.resume(with: now) }
+            }
+        } onCancel: {
+            state.withLock { $0.liveWaiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
         }
     }
 

@@ -74,7 +74,7 @@ final class SubscriberLoop: IOThreadLoop {
                     s.liveFrom = event.seq
                     s.headSeq = max(s.headSeq, event.seq)
                     defer { s.liveWaiters.removeAll() }
-                    return s.liveWaiters
+                    return s.liveWaiters.values
                 }
                 for w in waiters { w.resume(returning: event.seq) }
                 if filler != nil {
