@@ -29,8 +29,9 @@ import ZeroMQ
 /// `handle`. A stop request (`requestStop()`, `shutdown()`, graceful shutdown or
 /// cancellation of `run()`) is seen on the next turn; then the loop's `finish()`
 /// answers everyone it holds and closes the sockets, and `onEnd` answers the commands
-/// that were queued but never handled and finishes the client's streams; the context the thread was given is released on the thread,
-/// so `zmq_ctx_term` never runs on a pool thread. A loop that throws ends the same
+/// that were queued but never handled and finishes the client's streams. The loop,
+/// and with it the client's own context, is released on the thread, so
+/// `zmq_ctx_term` does not run on a pool thread. A loop that throws ends the same
 /// way, with one error log line. `requestStop()` before the thread started ends it
 /// without ever starting it. `shutdown()` twice, or from many tasks at once, is fine.
 final class IOThread<Loop: IOThreadLoop>: Sendable {
@@ -95,16 +96,9 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
         return true
     }
 
-    /// Wakes the thread without a command (it re-reads shared state). Any thread.
-    func wake() { wakePipe.wake() }
-
-    /// Starts the thread if it has not started and no stop was asked. Any thread; never blocks.
+    /// Starts the thread unless it has started or a stop was asked. Any thread; never blocks.
     func startIfNeeded() {
-        guard
-            let s = start.withLock({ s in
-                defer { s = nil }; return s
-            })
-        else { return }
+        guard let s = start.withLock({ s in s.take() }) else { return }
         let t = DedicatedThread(name: name) { [self] in threadMain(s) }
         thread.withLock { $0 = t }
         t.start()
@@ -125,9 +119,7 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
         if alreadyStopping { return }
         wakePipe.wake()
         // Never started: it never will; whoever waits for the end may go on.
-        if start.withLock({ s in
-            defer { s = nil }; return s != nil
-        }) {
+        if start.withLock({ s in s.take() }) != nil {
             onEnd(takeAll())
             markEnded()
         }
