@@ -59,6 +59,8 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
     private let queue = Mutex(Queue())
     private let wakePipe = WakePipe()
     private let start: Mutex<Start?>
+    /// Whether `start` has been taken: the lock-free fast path of `send` once running.
+    private let startTaken = Atomic<Bool>(false)
     private let thread: Mutex<DedicatedThread?> = Mutex(nil)
     /// Resumed when the thread ended, or when a stop came before it started.
     private let ended = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
@@ -98,10 +100,18 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
 
     /// Starts the thread unless it has started or a stop was asked. Any thread; never blocks.
     func startIfNeeded() {
-        guard let s = start.withLock({ s in s.take() }) else { return }
+        guard !startTaken.load(ordering: .acquiring), let s = takeStart() else { return }
         let t = DedicatedThread(name: name) { [self] in threadMain(s) }
         thread.withLock { $0 = t }
         t.start()
+    }
+
+    /// Takes what the thread needs to start, once: for the thread, or for nobody (a stop before the start).
+    private func takeStart() -> Start? {
+        start.withLock { s in
+            startTaken.store(true, ordering: .releasing)
+            return s.take()
+        }
     }
 
     /// Whether the thread has started (it may have ended since).
@@ -119,7 +129,7 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
         if alreadyStopping { return }
         wakePipe.wake()
         // Never started: it never will; whoever waits for the end may go on.
-        if start.withLock({ s in s.take() }) != nil {
+        if takeStart() != nil {
             onEnd(takeAll())
             markEnded()
         }
