@@ -26,6 +26,10 @@
 //     let group = ServiceGroup(services: [publisher, gateway], logger: logger)
 //     try await group.run()
 //
+// The exception is `BrokerAdminClient`: a stateless value for operator tools whose
+// calls block the calling thread (one DEALER per call); call it off the pool, as
+// `metro broker` does (`MetricsEndpoint.offThePool`).
+//
 // Errors: every client throws `MetroClientError` (a `code`, a `category` that maps
 // to one HTTP status, the operation and the peer's wire error), plus
 // `CancellationError` when the caller's task is cancelled.
