@@ -20,6 +20,7 @@ public final class RegistryClient: Service, Sendable {
     public let configuration: Configuration
     let io: IOThread<RegistryClientLoop>
     private let cache: LookupCache
+    private let watchers = Mailbox(RegistryClientLoop.Watchers())
 
     /// Prepares the client; its I/O thread starts on first use. `context` defaults to
     /// a new one owned by the client (released on the I/O thread at the end).
@@ -34,12 +35,14 @@ public final class RegistryClient: Service, Sendable {
             maxAge: configuration.eventsEndpoint == nil
                 ? min(configuration.cacheMaxAge, .seconds(1)) : configuration.cacheMaxAge)
         self.cache = cache
+        let watchers = self.watchers
         io = IOThread(
             name: "metro-regclient", context: ctx, logger: logger,
             makeLoop: { setup in
-                RegistryClientLoop(setup: setup, configuration: configuration, cache: cache, logger: logger)
+                RegistryClientLoop(
+                    setup: setup, configuration: configuration, cache: cache, watchers: watchers, logger: logger)
             },
-            onEnd: { RegistryClientLoop.abandon($0) })
+            onEnd: { RegistryClientLoop.end(unhandled: $0, watchers: watchers) })
     }
 
     /// A client of the registry at `endpoints` with default timeouts.
@@ -105,11 +108,17 @@ public final class RegistryClient: Service, Sendable {
     public func membershipEvents() -> AsyncStream<MembershipEvent> {
         let (stream, continuation) = AsyncStream<MembershipEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
         let id = UUID()
-        guard io.send(.watch(id, continuation)) else {
+        let added = watchers.withLock { w in
+            guard !w.ended else { return false }
+            w.byID[id] = continuation
+            return true
+        }
+        guard added else {
             continuation.finish()
             return stream
         }
-        continuation.onTermination = { [weak io] _ in io?.send(.unwatch(id)) }
+        continuation.onTermination = { [watchers] _ in _ = watchers.withLock { $0.byID.removeValue(forKey: id) } }
+        io.startIfNeeded()  // the SUB subscribes when the thread starts
         return stream
     }
 

@@ -12,8 +12,14 @@ final class RegistryClientLoop: IOThreadLoop {
 
     enum Command: Sendable {
         case request(RegistryRequest, Completion)
-        case watch(UUID, AsyncStream<MembershipEvent>.Continuation)
-        case unwatch(UUID)
+    }
+
+    /// The streams of `membershipEvents()`. Shared with the callers, not a command: a
+    /// stream must see every event read after `membershipEvents()` returned, and a
+    /// command would only reach the loop on a later turn.
+    struct Watchers: Sendable {
+        var byID: [UUID: AsyncStream<MembershipEvent>.Continuation] = [:]
+        var ended = false
     }
 
     let poller = Poller()
@@ -23,14 +29,15 @@ final class RegistryClientLoop: IOThreadLoop {
     private let subscriber: Socket?
     private let cache: LookupCache
     private let isStopping: @Sendable () -> Bool
-    private var watchers: [UUID: AsyncStream<MembershipEvent>.Continuation] = [:]
+    private let watchers: Mailbox<Watchers>
 
     /// I/O thread: prepares the requester (it opens its REQ on the first request) and
     /// subscribes to membership events when the configuration names the broker.
     init(
         setup: IOThread<RegistryClientLoop>.Setup, configuration: RegistryClient.Configuration, cache: LookupCache,
-        logger: Logger
+        watchers: Mailbox<Watchers>, logger: Logger
     ) {
+        self.watchers = watchers
         requester = LazyPirateRequester(context: setup.context, configuration: configuration, logger: logger)
         isStopping = setup.isStopping
         self.cache = cache
@@ -63,31 +70,29 @@ final class RegistryClientLoop: IOThreadLoop {
                 } else {
                     completion(requester.request(request, isStopping: isStopping))
                 }
-            case .watch(let id, let continuation): watchers[id] = continuation
-            case .unwatch(let id): watchers[id] = nil
             }
         }
         return true
     }
 
-    /// Closes the sockets and ends the membership streams.
+    /// Closes the sockets (the client's `onEnd` ends the membership streams).
     func finish() {
         requester.reset()
         subscriber?.close()
-        for w in watchers.values { w.finish() }
-        watchers = [:]
     }
 
-    /// Answers commands that never reached the loop (the `IOThread`'s `onEnd`).
-    static func abandon(_ commands: [Command]) {
-        for command in commands {
-            switch command {
-            case .request(let request, let completion):
-                completion(.failure(.closed("registry \(request.command.rawValue)")))
-            case .watch(_, let continuation): continuation.finish()
-            case .unwatch: continue
-            }
+    /// The `IOThread`'s `onEnd`: answers requests that never reached the loop and
+    /// ends every membership stream (and any asked for later).
+    static func end(unhandled commands: [Command], watchers: Mailbox<Watchers>) {
+        for case .request(let request, let completion) in commands {
+            completion(.failure(.closed("registry \(request.command.rawValue)")))
         }
+        let streams = watchers.withLock { w in
+            w.ended = true
+            defer { w.byID = [:] }
+            return Array(w.byID.values)
+        }
+        for s in streams { s.finish() }
     }
 
     private func drainEvents() {
@@ -95,7 +100,7 @@ final class RegistryClientLoop: IOThreadLoop {
         while let frames = try? sub.receiveMultipart(dontWait: true) {
             guard let event = MembershipEvent.decode(frames) else { continue }
             cache.invalidate(event.service)
-            for w in watchers.values { w.yield(event) }
+            for w in watchers.withLock({ Array($0.byID.values) }) { w.yield(event) }
         }
     }
 }
