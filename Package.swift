@@ -127,6 +127,11 @@ let package = Package(
             path: "Benchmarks/registry-bench"
         ),
 
+        // MetroKit's acknowledged-publish rate against a running broker (issue 13: the
+        // I/O-thread rework must not cost it). `swift build -c release --scratch-path
+        // .build-release --product metro-publish-bench`.
+        .executableTarget(name: "metro-publish-bench", dependencies: ["MetroKit"], path: "Benchmarks/publish-bench"),
+
         // Shared by the test targets: docs/protocol.md's test vectors.
         .target(name: "MetroTestSupport", path: "Tests/MetroTestSupport"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),

@@ -90,7 +90,7 @@ public final class SocketMonitor {
         while true {
             let left = ContinuousClock.now.duration(to: deadline)
             guard left > .zero else { return nil }
-            let ms = max(1, Int(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+            let ms = max(1, Int(left.inMilliseconds))
             guard let e = try next(timeoutMilliseconds: ms) else { return nil }
             if !e.kind.isDisjoint(with: kinds) { return e }
         }

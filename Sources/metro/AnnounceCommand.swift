@@ -63,9 +63,11 @@ struct AnnounceCommand: MetroCommand {
                 ReadyLine.print(["instance": registration.instance, "epoch": String(registration.epoch)])
             }
         }
+        // The client before the announcer: shutdown runs in reverse, so the announcer
+        // deregisters while the client still runs.
         let group = ServiceGroup(
-            configuration: .init(services: [announcer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [client, announcer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
-        await client.close()
     }
 }

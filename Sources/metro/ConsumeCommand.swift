@@ -39,11 +39,21 @@ struct ConsumeCommand: MetroCommand {
         var options = Consumer.Options(consume: consume, group: group, member: member, config: config)
         options.window = window
         let consumer = try Consumer(options)
-        defer { consumer.close() }
+        do {
+            try await serve(consumer)
+        } catch {
+            await consumer.close()
+            throw error
+        }
+        await consumer.close()
+    }
+
+    private func serve(_ consumer: Consumer) async throws {
+        let deliveries = consumer.deliveries  // starts the I/O thread, which JOINs
         while consumer.joins == 0 { try await Task.sleep(for: .milliseconds(10)) }
         emit("ready {\"group\":\"\(group)\",\"member\":\"\(member)\"}")
         var n = 0
-        for await d in consumer.deliveries {
+        for await d in deliveries {
             emit("\(d.seq) \(d.attempt) \(String(decoding: d.event.eventID, as: UTF8.self))")
             if !noAck { consumer.ack(d) }
             n += 1

@@ -39,14 +39,15 @@ import ZeroMQ
     @Test func aSilentRegistryCostsAttemptsTimesTimeoutThenUnreachable() async throws {
         let silent = try StandIn(silent: true)
         defer { silent.stop() }
-        let client = try RegistryClient(configuration: .init(endpoints: [silent.endpoint], requestTimeout: .milliseconds(100), attempts: 3))
+        let client = try RegistryClient(
+            configuration: .init(endpoints: [silent.endpoint], requestTimeout: .milliseconds(100), attempts: 3))
         let start = ContinuousClock.now
         do {
             _ = try await client.list()
             Issue.record("a silent registry answered")
         } catch {
             #expect(error.code == .unreachable)
-            #expect(error.command == .list)
+            #expect(error.operation == "registry \(RegistryCommand.list.rawValue)")
         }
         let elapsed = ContinuousClock.now - start
         // The lower bound is the property (attempts × timeout). The upper bound only
@@ -61,8 +62,9 @@ import ZeroMQ
         let silent = try StandIn(silent: true)
         let answering = try StandIn(silent: false)
         defer { silent.stop(); answering.stop() }
-        let client = try RegistryClient(configuration: .init(
-            endpoints: [silent.endpoint, answering.endpoint], requestTimeout: .seconds(1), attempts: 2))
+        let client = try RegistryClient(
+            configuration: .init(
+                endpoints: [silent.endpoint, answering.endpoint], requestTimeout: .seconds(1), attempts: 2))
         #expect(try await client.list().isEmpty)
         // The client stays on the endpoint that answered: the next request does not
         // pay the silent endpoint's 1 s timeout first (a reply takes ~1 ms; the bound

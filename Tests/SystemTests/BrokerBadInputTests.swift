@@ -47,7 +47,8 @@ extension BrokerSystemTests {
             ("packed: missing id", [v, packed, pack([], "a.b")], .missingEventID, []),
             ("packed: bad topic", [v, packed, pack(bytes("p-4"), "a..b")], .invalidTopic, [bytes("p-4")]),
             (
-                "packed: payload too large", [v, packed, pack(bytes("p-5"), "a.b", [UInt8](repeating: 0, count: 1025))],
+                "packed: payload too large",
+                [v, packed, pack(bytes("p-5"), "a.b", [UInt8](repeating: 0, count: 1025))],
                 .tooLarge, [bytes("p-5")]
             ),
             ("garbage", [[0xde, 0xad, 0xbe, 0xef]], .unsupportedVersion, []),
@@ -113,33 +114,34 @@ extension BrokerSystemTests {
     @Test func malformedPublishesAreDroppedAndCountedByCause() async throws {
         let broker = try BrokerHarness(config: Self.smallLimits)
         let live = try await LiveCollector(events: broker.events, prefixes: ["ok."])
-        defer { live.close() }
+        try await closing(live) {
 
-        let pub = try testContext.socket(.pub)
-        defer { pub.close() }
-        try pub.connect(broker.publish)
-        // Wait until the PUB is connected: send valid events until one arrives.
-        try await eventually("the PUB connected") {
-            try pub.send(multipart: [bytes("ok.first"), bytes("x")])
-            return !live.events.isEmpty
+            let pub = try testContext.socket(.pub)
+            defer { pub.close() }
+            try pub.connect(broker.publish)
+            // Wait until the PUB is connected: send valid events until one arrives.
+            try await eventually("the PUB connected") {
+                try pub.send(multipart: [bytes("ok.first"), bytes("x")])
+                return !live.events.isEmpty
+            }
+            let before = try broker.stats()
+            try pub.send(multipart: [bytes("ok.one-frame")])
+            try pub.send(multipart: [bytes("ok.a"), [], [], [1]])
+            try pub.send(multipart: [bytes("bad topic"), [1]])
+            try pub.send(multipart: [bytes("$metro.heartbeat"), [1]])
+            try pub.send(multipart: [bytes("ok.big"), [UInt8](repeating: 0, count: 2000)])
+            try pub.send(multipart: [bytes("ok.last"), bytes("{\"k\":1}"), bytes("done")])
+            try await eventually("the last valid event") { live.events.contains { $0.topic == "ok.last" } }
+            let last = live.events.first { $0.topic == "ok.last" }!
+            #expect(last.headers == bytes("{\"k\":1}") && last.payload == bytes("done"))
+
+            let stats = try broker.stats()
+            #expect(stats.dropped["publish_malformed"] == 2)
+            #expect(stats.dropped["publish_invalid_topic"] == 2)
+            #expect(stats.dropped["publish_too_large"] == 1)
+            #expect(stats.accepted == before.accepted + 1)
+            #expect(broker.stop() == 0)
         }
-        let before = try broker.stats()
-        try pub.send(multipart: [bytes("ok.one-frame")])
-        try pub.send(multipart: [bytes("ok.a"), [], [], [1]])
-        try pub.send(multipart: [bytes("bad topic"), [1]])
-        try pub.send(multipart: [bytes("$metro.heartbeat"), [1]])
-        try pub.send(multipart: [bytes("ok.big"), [UInt8](repeating: 0, count: 2000)])
-        try pub.send(multipart: [bytes("ok.last"), bytes("{\"k\":1}"), bytes("done")])
-        try await eventually("the last valid event") { live.events.contains { $0.topic == "ok.last" } }
-        let last = live.events.first { $0.topic == "ok.last" }!
-        #expect(last.headers == bytes("{\"k\":1}") && last.payload == bytes("done"))
-
-        let stats = try broker.stats()
-        #expect(stats.dropped["publish_malformed"] == 2)
-        #expect(stats.dropped["publish_invalid_topic"] == 2)
-        #expect(stats.dropped["publish_too_large"] == 1)
-        #expect(stats.accepted == before.accepted + 1)
-        #expect(broker.stop() == 0)
     }
 
     @Test func garbageOnTheEventsSocketIsIgnored() throws {
@@ -185,9 +187,10 @@ extension BrokerSystemTests {
         }
         #expect(replies == 2000 && consumeReplies == 2000)
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        #expect(try await publisher.publish(topic: "still.alive", payload: [1]) > 0)
-        #expect(try broker.stats().received >= 2000)
-        #expect(broker.stop() == 0)
+        try await closing(publisher) { () async throws in
+            #expect(try await publisher.publish(topic: "still.alive", payload: [1]) > 0)
+            #expect(try broker.stats().received >= 2000)
+            #expect(broker.stop() == 0)
+        }
     }
 }

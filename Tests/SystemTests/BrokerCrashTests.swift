@@ -20,98 +20,100 @@ extension BrokerSystemTests {
         options.ackTimeout = .milliseconds(500)
         options.giveUpAfter = .seconds(120)
         let publisher = try Publisher(options)
-        defer { publisher.close() }
-        let acked = Locked([String: UInt64]())
-        let failures = Locked([String]())
+        try await closing(publisher) {
+            let acked = Locked([String: UInt64]())
+            let failures = Locked([String]())
 
-        let ids = (0..<total).map { "crash-\($0)" }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await withTaskGroup(of: Void.self) { publishes in
-                    for id in ids {
-                        publishes.addTask {
-                            do {
-                                let seq = try await publisher.publish(
-                                    topic: "crash.test", payload: Array(id.utf8),
-                                    eventID: Array(id.utf8))
-                                acked.withLock { $0[id] = seq }
-                            } catch {
-                                failures.withLock { $0.append("\(id): \(error)") }
+            let ids = (0..<total).map { "crash-\($0)" }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await withTaskGroup(of: Void.self) { publishes in
+                        for id in ids {
+                            publishes.addTask {
+                                do {
+                                    let seq = try await publisher.publish(
+                                        topic: "crash.test", payload: Array(id.utf8),
+                                        eventID: Array(id.utf8))
+                                    acked.withLock { $0[id] = seq }
+                                } catch {
+                                    failures.withLock { $0.append("\(id): \(error)") }
+                                }
                             }
                         }
                     }
                 }
+                // Kill the broker while publishes are in flight, then start it again.
+                try await eventually("a quarter of the events ACKed", timeout: .seconds(60)) {
+                    acked.withLock { $0.count } >= total / 4
+                }
+                broker.kill9()
+                let ackedAtKill = acked.withLock { $0.count }
+                print("kill -9 after \(ackedAtKill) of \(total) ACKs")
+                #expect(ackedAtKill < total, "the kill came after the last ACK: the test proved nothing")
+                try broker.restart()
+                try await group.waitForAll()
             }
-            // Kill the broker while publishes are in flight, then start it again.
-            try await eventually("a quarter of the events ACKed", timeout: .seconds(60)) {
-                acked.withLock { $0.count } >= total / 4
+
+            #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")
+            let seqs = acked.withLock { $0 }
+            #expect(seqs.count == total)
+            #expect(broker.stop() == 0)
+
+            // Every ACKed id is in the journal exactly once, under the seq it was ACKed
+            // with, and the journal's seqs strictly increase.
+            let journal = try Journal(directory: broker.journalPath)
+            var seen: [String: UInt64] = [:]
+            var previous: UInt64 = 0
+            var duplicates = 0, unordered = 0
+            try journal.forEachRecord { r in
+                if r.seq <= previous { unordered += 1 }
+                previous = r.seq
+                let id = String(decoding: r.eventID, as: UTF8.self)
+                if seen.updateValue(r.seq, forKey: id) != nil { duplicates += 1 }
             }
-            broker.kill9()
-            let ackedAtKill = acked.withLock { $0.count }
-            print("kill -9 after \(ackedAtKill) of \(total) ACKs")
-            #expect(ackedAtKill < total, "the kill came after the last ACK: the test proved nothing")
-            try broker.restart()
-            try await group.waitForAll()
+            #expect(duplicates == 0)
+            #expect(unordered == 0)
+            #expect(seen.count == total)
+            let mismatched = seqs.filter { seen[$0.key] != $0.value }
+            #expect(mismatched.isEmpty, "ACKed seqs differ from the journal: \(mismatched.prefix(5))")
         }
-
-        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")
-        let seqs = acked.withLock { $0 }
-        #expect(seqs.count == total)
-        #expect(broker.stop() == 0)
-
-        // Every ACKed id is in the journal exactly once, under the seq it was ACKed
-        // with, and the journal's seqs strictly increase.
-        let journal = try Journal(directory: broker.journalPath)
-        var seen: [String: UInt64] = [:]
-        var previous: UInt64 = 0
-        var duplicates = 0, unordered = 0
-        try journal.forEachRecord { r in
-            if r.seq <= previous { unordered += 1 }
-            previous = r.seq
-            let id = String(decoding: r.eventID, as: UTF8.self)
-            if seen.updateValue(r.seq, forKey: id) != nil { duplicates += 1 }
-        }
-        #expect(duplicates == 0)
-        #expect(unordered == 0)
-        #expect(seen.count == total)
-        let mismatched = seqs.filter { seen[$0.key] != $0.value }
-        #expect(mismatched.isEmpty, "ACKed seqs differ from the journal: \(mismatched.prefix(5))")
     }
 
     @Test func aJournalCutInTheMiddleOfARecordRecovers() async throws {
         let broker = try BrokerHarness()
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        var last: UInt64 = 0
-        for i in 0..<50 { last = try await publisher.publish(topic: "torn.test", payload: bytes("event \(i)")) }
-        broker.kill9()
+        try await closing(publisher) {
+            var last: UInt64 = 0
+            for i in 0..<50 { last = try await publisher.publish(topic: "torn.test", payload: bytes("event \(i)")) }
+            broker.kill9()
 
-        let segment = try #require(
-            try FileManager.default.contentsOfDirectory(atPath: broker.journalPath)
-                .filter { $0.hasSuffix(".seg") }.sorted().last)
-        let path = broker.journalPath + "/" + segment
-        // The records end before the file does (zero-filled space follows them).
-        let file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        var end = 8
-        while case .record(let size, _, _) = file.withUnsafeBytes({
-            JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[end...]))
-        }) { end += size }
-        let handle = try #require(FileHandle(forWritingAtPath: path))
-        try handle.truncate(atOffset: UInt64(end - 7))
-        try handle.close()
+            let segment = try #require(
+                try FileManager.default.contentsOfDirectory(atPath: broker.journalPath)
+                    .filter { $0.hasSuffix(".seg") }.sorted().last)
+            let path = broker.journalPath + "/" + segment
+            // The records end before the file does (zero-filled space follows them).
+            let file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            var end = 8
+            while case .record(let size, _, _) = file.withUnsafeBytes({
+                JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[end...]))
+            }) { end += size }
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            try handle.truncate(atOffset: UInt64(end - 7))
+            try handle.close()
 
-        try broker.restart()
-        #expect(broker.process.stderrText.contains("cutting a tornTail tail"))
-        let next = try await publisher.publish(topic: "torn.test", payload: bytes("after"))
-        #expect(next > last, "a seq is never reused, even one whose record was lost")
-        #expect(broker.stop() == 0)
+            try broker.restart()
+            #expect(broker.process.stderrText.contains("cutting a tornTail tail"))
+            let next = try await publisher.publish(topic: "torn.test", payload: bytes("after"))
+            #expect(next > last, "a seq is never reused, even one whose record was lost")
+            #expect(broker.stop() == 0)
 
-        let journal = try Journal(directory: broker.journalPath)
-        var records: [JournalRecord] = []
-        try journal.forEachRecord { records.append($0) }
-        #expect(records.count == 50)
-        #expect(records.dropLast().last?.seq == last - 1)
-        #expect(records.last?.seq == next)
+            let journal = try Journal(directory: broker.journalPath)
+            var records: [JournalRecord] = []
+            try journal.forEachRecord { records.append($0) }
+            #expect(records.count == 50)
+            #expect(records.dropLast().last?.seq == last - 1)
+            #expect(records.last?.seq == next)
+        }
     }
 }
 
@@ -119,21 +121,23 @@ extension BrokerSystemTests {
     @Test func aGracefulStopFlushesAndACleanRestartContinuesTheSeqWithoutAGap() async throws {
         let broker = try BrokerHarness()
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        var last: UInt64 = 0
-        for i in 0..<3 { last = try await publisher.publish(topic: "clean.stop", payload: bytes("\(i)")) }
-        #expect(broker.stop() == 0)
-        #expect(broker.process.stderrText.contains("broker stopped"))
-        try broker.restart()
-        let next = try await publisher.publish(topic: "clean.stop", payload: bytes("after"))
-        #expect(next == last + 1)
-        // The dedupe window survives the restart: a retry of an old id gets its seq.
-        let retried = try await publisher.publish(topic: "clean.stop", payload: [], eventID: bytes("fixed-id"))
-        #expect(broker.stop() == 0)
-        try broker.restart()
-        #expect(try await publisher.publish(topic: "clean.stop", payload: [], eventID: bytes("fixed-id")) == retried)
-        #expect(try broker.stats().deduplicated == 1)
-        #expect(broker.stop() == 0)
+        try await closing(publisher) {
+            var last: UInt64 = 0
+            for i in 0..<3 { last = try await publisher.publish(topic: "clean.stop", payload: bytes("\(i)")) }
+            #expect(broker.stop() == 0)
+            #expect(broker.process.stderrText.contains("broker stopped"))
+            try broker.restart()
+            let next = try await publisher.publish(topic: "clean.stop", payload: bytes("after"))
+            #expect(next == last + 1)
+            // The dedupe window survives the restart: a retry of an old id gets its seq.
+            let retried = try await publisher.publish(topic: "clean.stop", payload: [], eventID: bytes("fixed-id"))
+            #expect(broker.stop() == 0)
+            try broker.restart()
+            #expect(
+                try await publisher.publish(topic: "clean.stop", payload: [], eventID: bytes("fixed-id")) == retried)
+            #expect(try broker.stats().deduplicated == 1)
+            #expect(broker.stop() == 0)
+        }
     }
 }
 
@@ -141,23 +145,25 @@ extension BrokerSystemTests {
     @Test func aSubscriberFollowsTheBrokerThroughARestart() async throws {
         let broker = try BrokerHarness()
         let live = try await LiveCollector(events: broker.events, prefixes: ["restart."])
-        defer { live.close() }
-        let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        let before = try await publisher.publish(topic: "restart.before", payload: [])
-        try await eventually("the first event") { live.events.contains { $0.seq == before } }
+        try await closing(live) {
+            let publisher = try Publisher(.init(ingest: broker.ingest))
+            try await closing(publisher) {
+                let before = try await publisher.publish(topic: "restart.before", payload: [])
+                try await eventually("the first event") { live.events.contains { $0.seq == before } }
 
-        broker.kill9()
-        try broker.restart()
-        // ZeroMQ reconnects the SUB and resends its subscriptions; publish until one arrives.
-        var after: UInt64 = 0
-        try await eventually("an event after the restart") {
-            live.events.contains { $0.topic == "restart.after" }
-        } while: {
-            after = try await publisher.publish(topic: "restart.after", payload: [])
+                broker.kill9()
+                try broker.restart()
+                // ZeroMQ reconnects the SUB and resends its subscriptions; publish until one arrives.
+                var after: UInt64 = 0
+                try await eventually("an event after the restart") {
+                    live.events.contains { $0.topic == "restart.after" }
+                } while: {
+                    after = try await publisher.publish(topic: "restart.after", payload: [])
+                }
+                #expect(after > before)
+                #expect(broker.stop() == 0)
+            }
         }
-        #expect(after > before)
-        #expect(broker.stop() == 0)
     }
 }
 
@@ -165,22 +171,24 @@ extension BrokerSystemTests {
     @Test func fireAndForgetIsHeldWhileTheBrokerIsAway() async throws {
         let broker = try BrokerHarness()
         let publisher = try Publisher(.init(ingest: broker.ingest, publish: broker.publish))
-        defer { publisher.close() }
-        broker.kill9()
-        // Published while no broker runs: held by the Publisher, not dropped.
-        try publisher.fireAndForget(topic: "held.one", payload: bytes("1"))
-        try publisher.fireAndForget(topic: "held.two", payload: bytes("2"))
-        try broker.restart()
-        let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["held."]))
-        defer { subscriber.close() }
-        _ = try await subscriber.waitUntilLive()
-        // The held messages go out once the broker subscribes to the Publisher; the
-        // subscriber may have come later than that, so look in the journal.
-        try await eventually("both held events journaled") { try broker.stats().accepted >= 2 }
-        #expect(broker.stop() == 0)
-        let journal = try Journal(directory: broker.journalPath)
-        var topics: [String] = []
-        try journal.forEachRecord { topics.append(String(decoding: $0.topic, as: UTF8.self)) }
-        #expect(topics == ["held.one", "held.two"])
+        try await closing(publisher) {
+            broker.kill9()
+            // Published while no broker runs: held by the Publisher, not dropped.
+            try publisher.fireAndForget(topic: "held.one", payload: bytes("1"))
+            try publisher.fireAndForget(topic: "held.two", payload: bytes("2"))
+            try broker.restart()
+            let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["held."]))
+            try await closing(subscriber) {
+                _ = try await subscriber.waitUntilLive()
+                // The held messages go out once the broker subscribes to the Publisher; the
+                // subscriber may have come later than that, so look in the journal.
+                try await eventually("both held events journaled") { try broker.stats().accepted >= 2 }
+                #expect(broker.stop() == 0)
+                let journal = try Journal(directory: broker.journalPath)
+                var topics: [String] = []
+                try journal.forEachRecord { topics.append(String(decoding: $0.topic, as: UTF8.self)) }
+                #expect(topics == ["held.one", "held.two"])
+            }
+        }
     }
 }

@@ -39,20 +39,22 @@ extension BrokerSystemTests {
     @Test func twoMembersShare10000EventsEachDeliveredToOne() async throws {
         let broker = try BrokerHarness(config: Self.groupConfig)
         let a = try consumer(broker, "a"), b = try consumer(broker, "b")
-        defer { a.close(); b.close() }
-        let ca = Collector(a), cb = Collector(b)
-        let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        let seqs = try await publishMany(publisher, count: 10_000, topics: ["job.encode", "other.x"])
-        let expected = Set(stride(from: 0, to: 10_000, by: 2).map { seqs[$0] })
-        try await eventually("5,000 deliveries") { ca.count + cb.count >= 5_000 }
-        try await eventually("all ACKed") { try broker.stats().groups["workers"]?.pending == 0 }
-        let all = ca.seqs + cb.seqs
-        #expect(all.count == 5_000 && Set(all) == expected, "each job event once, to one member")
-        #expect(ca.count > 0 && cb.count > 0, "both members got work: \(ca.count) / \(cb.count)")
-        let g = try #require(try broker.stats().groups["workers"])
-        #expect(g.members == 2 && g.redelivered == 0 && g.deadLettered == 0 && g.lag == 0)
-        #expect(broker.stop() == 0)
+        try await closing(a, b) {
+            let ca = Collector(a), cb = Collector(b)
+            let publisher = try Publisher(.init(ingest: broker.ingest))
+            try await closing(publisher) {
+                let seqs = try await publishMany(publisher, count: 10_000, topics: ["job.encode", "other.x"])
+                let expected = Set(stride(from: 0, to: 10_000, by: 2).map { seqs[$0] })
+                try await eventually("5,000 deliveries") { ca.count + cb.count >= 5_000 }
+                try await eventually("all ACKed") { try broker.stats().groups["workers"]?.pending == 0 }
+                let all = ca.seqs + cb.seqs
+                #expect(all.count == 5_000 && Set(all) == expected, "each job event once, to one member")
+                #expect(ca.count > 0 && cb.count > 0, "both members got work: \(ca.count) / \(cb.count)")
+                let g = try #require(try broker.stats().groups["workers"])
+                #expect(g.members == 2 && g.redelivered == 0 && g.deadLettered == 0 && g.lag == 0)
+                #expect(broker.stop() == 0)
+            }
+        }
     }
 
     @Test func aMemberKilledWith9HoldingEventsHasThemRedeliveredToTheOther() async throws {
@@ -64,103 +66,122 @@ extension BrokerSystemTests {
         defer { holder.kill() }
         try holder.waitUntilReady()
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        _ = try await publishMany(publisher, count: 50, topics: ["job.a"])
-        try await eventually("the holder holds 50") { holder.stdoutLines.count == 51 }
-        let held = Set(holder.stdoutLines.dropFirst().compactMap { UInt64($0.split(separator: " ")[0]) })
-        #expect(held.count == 50)
+        try await closing(publisher) {
+            _ = try await publishMany(publisher, count: 50, topics: ["job.a"])
+            try await eventually("the holder holds 50") { holder.stdoutLines.count == 51 }
+            let held = Set(holder.stdoutLines.dropFirst().compactMap { UInt64($0.split(separator: " ")[0]) })
+            #expect(held.count == 50)
 
-        let other = try consumer(broker, "other")
-        defer { other.close() }
-        let collected = Collector(other)
-        try await eventually("the other member joined") { try broker.stats().groups["workers"]?.members == 2 }
-        #expect(collected.count == 0)  // nothing to spare while the holder lives
-        holder.kill(SIGKILL)
-        holder.waitForExit()
-        try await eventually("the held events, redelivered") { collected.count >= 50 }
-        #expect(Set(collected.seqs) == held)
-        #expect(collected.seen.withLock { $0.allSatisfy { $0.attempt == 2 } })
-        try await eventually("all ACKed") { try broker.stats().groups["workers"]?.pending == 0 }
-        let g = try #require(try broker.stats().groups["workers"])
-        #expect(g.members == 1 && g.redelivered == 50)
-        #expect(broker.stop() == 0)
+            let other = try consumer(broker, "other")
+            try await closing(other) {
+                let collected = Collector(other)
+                try await eventually("the other member joined") { try broker.stats().groups["workers"]?.members == 2 }
+                #expect(collected.count == 0)  // nothing to spare while the holder lives
+                holder.kill(SIGKILL)
+                holder.waitForExit()
+                try await eventually("the held events, redelivered") { collected.count >= 50 }
+                #expect(Set(collected.seqs) == held)
+                #expect(collected.seen.withLock { $0.allSatisfy { $0.attempt == 2 } })
+                try await eventually("all ACKed") { try broker.stats().groups["workers"]?.pending == 0 }
+                let g = try #require(try broker.stats().groups["workers"])
+                #expect(g.members == 1 && g.redelivered == 50)
+                #expect(broker.stop() == 0)
+            }
+        }
     }
 
     @Test func aBrokerKilledWith9ResumesTheGroupRedeliveringOnlyUnackedEvents() async throws {
         let broker = try BrokerHarness(config: "heartbeatIntervalMs: 200\n")  // fsync: always
         let member = try consumer(broker, "m")
-        defer { member.close() }
-        let holdFrom = Locked(UInt64.max)
-        let collected = Collector(member) { d in d.seq < holdFrom.withLock { $0 } }
-        let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        let first = try await publishMany(publisher, count: 500, topics: ["job.a"], idPrefix: "one")
-        try await eventually("500 ACKed") {
-            try broker.stats().groups["workers"]?.pending == 0 && collected.count == 500
+        try await closing(member) {
+            let holdFrom = Locked(UInt64.max)
+            let collected = Collector(member) { d in d.seq < holdFrom.withLock { $0 } }
+            let publisher = try Publisher(.init(ingest: broker.ingest))
+            try await closing(publisher) {
+                let first = try await publishMany(publisher, count: 500, topics: ["job.a"], idPrefix: "one")
+                try await eventually("500 ACKed") {
+                    try broker.stats().groups["workers"]?.pending == 0 && collected.count == 500
+                }
+                holdFrom.withLock { $0 = first.max()! + 1 }
+                let second = try await publishMany(publisher, count: 100, topics: ["job.a"], idPrefix: "two")
+                try await eventually("100 held") { collected.count == 600 }
+                // Wait until the saved state (protocol.md Appendix C) has the group past the
+                // second batch with its 100 pending: "MTRGRP01", u32 1, u16 7 "workers",
+                // u16 1, u16 4 "job.", u32 ackTimeoutMs, u32 maxDeliveries, u64 position, u32 pending.
+                let path = broker.journalPath + "/groups.state"
+                try await eventually("the state on disk") {
+                    guard let d = FileManager.default.contents(atPath: path), d.count > 49 else { return false }
+                    let b = [UInt8](d)
+                    let position = b[37..<45].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    let pending = b[45..<49].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                    return position >= second.max()! && pending == 100
+                }
+                broker.kill9()
+                try broker.restart()
+                holdFrom.withLock { $0 = .max }
+                try await eventually("the held 100, again", timeout: .seconds(30)) { collected.count >= 700 }
+                let again = Array(collected.seqs[600...])
+                #expect(Set(again) == Set(second), "only the unACKed events came again")
+                #expect(collected.seen.withLock { $0[600...].allSatisfy { $0.attempt == 2 } })
+                #expect(member.joins >= 2)
+                // And the group goes on with new events.
+                let third = try await publishMany(publisher, count: 10, topics: ["job.a"], idPrefix: "three")
+                try await eventually("new events after the restart") { Set(collected.seqs).isSuperset(of: third) }
+                #expect(collected.count == 710)
+                #expect(broker.stop() == 0)
+            }
         }
-        holdFrom.withLock { $0 = first.max()! + 1 }
-        let second = try await publishMany(publisher, count: 100, topics: ["job.a"], idPrefix: "two")
-        try await eventually("100 held") { collected.count == 600 }
-        // Wait until the saved state (protocol.md Appendix C) has the group past the
-        // second batch with its 100 pending: "MTRGRP01", u32 1, u16 7 "workers",
-        // u16 1, u16 4 "job.", u32 ackTimeoutMs, u32 maxDeliveries, u64 position, u32 pending.
-        let path = broker.journalPath + "/groups.state"
-        try await eventually("the state on disk") {
-            guard let d = FileManager.default.contents(atPath: path), d.count > 49 else { return false }
-            let b = [UInt8](d)
-            let position = b[37..<45].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            let pending = b[45..<49].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-            return position >= second.max()! && pending == 100
-        }
-        broker.kill9()
-        try broker.restart()
-        holdFrom.withLock { $0 = .max }
-        try await eventually("the held 100, again", timeout: .seconds(30)) { collected.count >= 700 }
-        let again = Array(collected.seqs[600...])
-        #expect(Set(again) == Set(second), "only the unACKed events came again")
-        #expect(collected.seen.withLock { $0[600...].allSatisfy { $0.attempt == 2 } })
-        #expect(member.joins >= 2)
-        // And the group goes on with new events.
-        let third = try await publishMany(publisher, count: 10, topics: ["job.a"], idPrefix: "three")
-        try await eventually("new events after the restart") { Set(collected.seqs).isSuperset(of: third) }
-        #expect(collected.count == 710)
-        #expect(broker.stop() == 0)
     }
 
     @Test func aPoisonEventReachesTheDeadLetterTopicAfterTheMaximumDeliveries() async throws {
         let broker = try BrokerHarness(config: Self.groupConfig)
         let sub = try Subscriber(.init(events: broker.events, prefixes: ["$metro.dead."]))
-        defer { sub.close() }
-        _ = try await sub.waitUntilLive()
-        let member = try consumer(broker, "m", config: .init(prefixes: ["job."], maxDeliveries: 3))
-        defer { member.close() }
-        let collected = Collector(member) { $0.event.eventID != bytes("poison") }  // NAKs the poison
-        let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        let seq = try await publisher.publish(topic: "job.a", payload: bytes("bad"), eventID: bytes("poison"))
-        _ = try await publisher.publish(topic: "job.a", payload: bytes("good"), eventID: bytes("fine"))
-        var dead: LiveEvent?
-        for await e in sub.events {
-            dead = e
-            break
+        try await closing(sub) {
+            _ = try await sub.waitUntilLive()
+            let member = try consumer(broker, "m", config: .init(prefixes: ["job."], maxDeliveries: 3))
+            try await closing(member) {
+                let collected = Collector(member) { $0.event.eventID != bytes("poison") }  // NAKs the poison
+                let publisher = try Publisher(.init(ingest: broker.ingest))
+                try await closing(publisher) {
+                    let seq = try await publisher.publish(
+                        topic: "job.a", payload: bytes("bad"), eventID: bytes("poison"))
+                    _ = try await publisher.publish(topic: "job.a", payload: bytes("good"), eventID: bytes("fine"))
+                    var dead: LiveEvent?
+                    for await e in sub.events {
+                        dead = e
+                        break
+                    }
+                    let d = try #require(dead)
+                    #expect(
+                        d.topic == "$metro.dead.workers" && d.eventID == bytes("poison") && d.payload == bytes("bad"))
+                    let headers = try JSONDecoder().decode([String: String].self, from: Data(d.headers))
+                    #expect(
+                        headers == [
+                            "group": "workers", "reason": "nak", "deliveries": "3", "seq": "\(seq)", "topic": "job.a",
+                        ])
+                    #expect(
+                        collected.seen.withLock { $0.filter { $0.event.eventID == bytes("poison") }.map(\.attempt) }
+                            == [1, 2, 3])
+                    // "fine" is ACKed by the member on its own connection: counted a moment later.
+                    // It may also be handed out only after the poison is dead (a full run saw
+                    // pending 0 before "fine" was delivered, then 1): wait until it was seen.
+                    try await eventually("\"fine\" delivered and ACKed") {
+                        let seen = collected.seen.withLock { $0.contains { $0.event.eventID == bytes("fine") } }
+                        return try seen && broker.stats().groups["workers"]?.pending == 0
+                    }
+                    let g = try #require(try broker.stats().groups["workers"])
+                    #expect(g.deadLettered == 1 && g.pending == 0)
+                    // metro broker stats --groups: one row per group (members, pending, redelivered, dead, lag).
+                    let cli = try MetroProcess(["broker", "stats", "--groups", "--consume", broker.consume])
+                    #expect(cli.waitForExit() == 0)
+                    try waitFor("the groups table") { cli.stdoutLines.count >= 2 }
+                    let row = cli.stdoutLines[1].split(separator: " ").map(String.init)
+                    #expect(
+                        Array(row.prefix(5)) == ["workers", "1", "0", "2", "1"] && row.count == 6, "\(cli.stdoutLines)")
+                    #expect(broker.stop() == 0)
+                }
+            }
         }
-        let d = try #require(dead)
-        #expect(d.topic == "$metro.dead.workers" && d.eventID == bytes("poison") && d.payload == bytes("bad"))
-        let headers = try JSONDecoder().decode([String: String].self, from: Data(d.headers))
-        #expect(headers == ["group": "workers", "reason": "nak", "deliveries": "3", "seq": "\(seq)", "topic": "job.a"])
-        #expect(
-            collected.seen.withLock { $0.filter { $0.event.eventID == bytes("poison") }.map(\.attempt) } == [1, 2, 3])
-        // "fine" is ACKed by the member on its own connection: counted a moment later.
-        try await eventually("nothing pending") { try broker.stats().groups["workers"]?.pending == 0 }
-        let g = try #require(try broker.stats().groups["workers"])
-        #expect(g.deadLettered == 1 && g.pending == 0)
-        // metro broker stats --groups: one row per group (members, pending, redelivered, dead, lag).
-        let cli = try MetroProcess(["broker", "stats", "--groups", "--consume", broker.consume])
-        #expect(cli.waitForExit() == 0)
-        try waitFor("the groups table") { cli.stdoutLines.count >= 2 }
-        let row = cli.stdoutLines[1].split(separator: " ").map(String.init)
-        #expect(Array(row.prefix(5)) == ["workers", "1", "0", "2", "1"] && row.count == 6, "\(cli.stdoutLines)")
-        #expect(broker.stop() == 0)
     }
 
     @Test func badGroupCommandsGetErrorsAndTheBrokerKeepsServing() async throws {
@@ -207,35 +228,36 @@ extension BrokerSystemTests {
     @Test func anUnackedEventIsRedeliveredAfterTheAckTimeoutAndExtendHoldsItBack() async throws {
         let broker = try BrokerHarness(config: Self.groupConfig)
         let member = try consumer(broker, "m", config: .init(prefixes: ["job."], ackTimeoutMs: 300))
-        defer { member.close() }
-        let seen = Locked([Consumer.Delivery]())
-        let task = Task {
-            for await d in member.deliveries {
-                seen.withLock { $0.append(d) }
-                switch (String(decoding: d.event.eventID, as: UTF8.self), d.attempt) {
-                case ("slow", _): member.extend(d, by: .seconds(30))  // slow work: never times out here
-                case ("lost", 1): break  // no ACK: the timeout redelivers it
-                default: member.ack(d)
+        try await closing(member) {
+            let seen = Locked([Consumer.Delivery]())
+            let task = Task {
+                for await d in member.deliveries {
+                    seen.withLock { $0.append(d) }
+                    switch (String(decoding: d.event.eventID, as: UTF8.self), d.attempt) {
+                    case ("slow", _): member.extend(d, by: .seconds(30))  // slow work: never times out here
+                    case ("lost", 1): break  // no ACK: the timeout redelivers it
+                    default: member.ack(d)
+                    }
                 }
             }
+            defer { task.cancel() }
+            let publisher = try Publisher(.init(ingest: broker.ingest))
+            try await closing(publisher) {
+                _ = try await publisher.publish(topic: "job.a", payload: [], eventID: bytes("slow"))
+                try await eventually("slow delivered") { seen.withLock { $0.count == 1 } }
+                _ = try await publisher.publish(topic: "job.a", payload: [], eventID: bytes("lost"))
+                try await eventually("lost, delivered again") {
+                    seen.withLock { $0.contains { $0.event.eventID == bytes("lost") && $0.attempt == 2 } }
+                }
+                // "slow" was delivered first, so its unextended deadline passed before "lost"'s did.
+                #expect(seen.withLock { $0.filter { $0.event.eventID == bytes("slow") }.count } == 1)
+                // The member ACKs "lost" after the test saw it, on its own connection: the
+                // broker counts that ACK a moment later (asserting at once was a race).
+                try await eventually("only \"slow\" pending") { try broker.stats().groups["workers"]?.pending == 1 }
+                let g = try #require(try broker.stats().groups["workers"])
+                #expect(g.redelivered == 1 && g.pending == 1)
+                #expect(broker.stop() == 0)
+            }
         }
-        defer { task.cancel() }
-        let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        _ = try await publisher.publish(topic: "job.a", payload: [], eventID: bytes("slow"))
-        try await eventually("slow delivered") { seen.withLock { $0.count == 1 } }
-        _ = try await publisher.publish(topic: "job.a", payload: [], eventID: bytes("lost"))
-        try await eventually("lost, delivered again") {
-            seen.withLock { $0.contains { $0.event.eventID == bytes("lost") && $0.attempt == 2 } }
-        }
-        // "slow" was delivered first, so its unextended deadline passed before "lost"'s did.
-        #expect(seen.withLock { $0.filter { $0.event.eventID == bytes("slow") }.count } == 1)
-        // The member ACKs "lost" after the test saw it, on its own connection: the
-        // broker counts that ACK a moment later (asserting at once was a race).
-        try await eventually("only \"slow\" pending") { try broker.stats().groups["workers"]?.pending == 1 }
-        let g = try #require(try broker.stats().groups["workers"])
-        #expect(g.redelivered == 1 && g.pending == 1)
-        #expect(broker.stop() == 0)
     }
 }
-

@@ -89,25 +89,28 @@ import ZeroMQ
 
         let payload = [UInt8](repeating: 0x5a, count: 60 * 1024)
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        let count = 2_000
-        for start in stride(from: 0, to: count, by: 100) {
-            try await withThrowingTaskGroup(of: UInt64.self) { group in
-                for i in start..<(start + 100) {
-                    group.addTask {
-                        try await publisher.publish(topic: "load.x", payload: payload, eventID: bytes("b\(i)"))
+        try await closing(publisher) {
+            let count = 2_000
+            for start in stride(from: 0, to: count, by: 100) {
+                try await withThrowingTaskGroup(of: UInt64.self) { group in
+                    for i in start..<(start + 100) {
+                        group.addTask {
+                            try await publisher.publish(topic: "load.x", payload: payload, eventID: bytes("b\(i)"))
+                        }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
             }
+            let stats = try broker.stats()
+            #expect(stats.accepted == UInt64(count))
+            let grown = try broker.residentBytes() - baseline
+            print(
+                "broker RSS grew by \(grown / 1024) KiB while a subscriber ignored \((count * payload.count) >> 20) MiB"
+            )
+            // The budget, plus the journal's write buffer and socket buffers.
+            #expect(grown < budget + (24 << 20), "grew \(grown) bytes")
+            #expect(broker.stop() == 0)
         }
-        let stats = try broker.stats()
-        #expect(stats.accepted == UInt64(count))
-        let grown = try broker.residentBytes() - baseline
-        print("broker RSS grew by \(grown / 1024) KiB while a subscriber ignored \((count * payload.count) >> 20) MiB")
-        // The budget, plus the journal's write buffer and socket buffers.
-        #expect(grown < budget + (24 << 20), "grew \(grown) bytes")
-        #expect(broker.stop() == 0)
     }
 
     /// A number out of its documented range stops the broker at start with the

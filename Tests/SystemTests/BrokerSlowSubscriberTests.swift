@@ -30,28 +30,29 @@ extension BrokerSystemTests {
         // 100 MB of events through the broker: 50,000 of 2 KB.
         let payload = [UInt8](repeating: 0x5a, count: 2048)
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        let count = 50_000
-        try await withThrowingTaskGroup(of: UInt64.self) { group in
-            for i in 0..<count {
-                group.addTask {
-                    try await publisher.publish(topic: "load.x", payload: payload, eventID: Array("s\(i)".utf8))
+        try await closing(publisher) {
+            let count = 50_000
+            try await withThrowingTaskGroup(of: UInt64.self) { group in
+                for i in 0..<count {
+                    group.addTask {
+                        try await publisher.publish(topic: "load.x", payload: payload, eventID: Array("s\(i)".utf8))
+                    }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            let stats = try broker.stats()
+            #expect(stats.accepted == UInt64(count))
+            #expect(stats.delivered == UInt64(count))
+            let grown = try broker.residentBytes() - baseline
+            print("broker RSS grew by \(grown / 1024) KiB while a subscriber ignored 100 MB")
+            // High-water marks of 1,000 events of ~2 KB, plus socket buffers and the
+            // journal's write buffer: far below the 100 MB that went through.
+            #expect(grown < 40 << 20)
+            // The stalled subscriber holds at most its own HWM and buffers, not everything.
+            var drained = 0
+            while try sub.receiveMultipart(dontWait: true) != nil { drained += 1 }
+            #expect(drained < count)
+            #expect(broker.stop() == 0)
         }
-        let stats = try broker.stats()
-        #expect(stats.accepted == UInt64(count))
-        #expect(stats.delivered == UInt64(count))
-        let grown = try broker.residentBytes() - baseline
-        print("broker RSS grew by \(grown / 1024) KiB while a subscriber ignored 100 MB")
-        // High-water marks of 1,000 events of ~2 KB, plus socket buffers and the
-        // journal's write buffer: far below the 100 MB that went through.
-        #expect(grown < 40 << 20)
-        // The stalled subscriber holds at most its own HWM and buffers, not everything.
-        var drained = 0
-        while try sub.receiveMultipart(dontWait: true) != nil { drained += 1 }
-        #expect(drained < count)
-        #expect(broker.stop() == 0)
     }
 }

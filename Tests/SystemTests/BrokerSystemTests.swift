@@ -10,37 +10,40 @@ import ZeroMQ
     @Test func acknowledgedPublishReachesASubscriberAfterItsHello() async throws {
         let broker = try BrokerHarness()
         let live = try await LiveCollector(events: broker.events, prefixes: ["video."])
-        defer { live.close() }
-        let publisher = try Publisher(.init(ingest: broker.ingest, publish: broker.publish))
-        defer { publisher.close() }
+        try await closing(live) {
+            let publisher = try Publisher(.init(ingest: broker.ingest, publish: broker.publish))
+            try await closing(publisher) {
 
-        let seq = try await publisher.publish(
-            topic: "video.uploaded", payload: bytes("v1"), headers: bytes("{}"),
-            eventID: bytes("e-1"))
-        #expect(seq > live.liveFrom)
-        let again = try await publisher.publish(topic: "video.uploaded", payload: bytes("v1"), eventID: bytes("e-1"))
-        #expect(again == seq)
-        _ = try await publisher.publish(topic: "audio.ignored", payload: [])
+                let seq = try await publisher.publish(
+                    topic: "video.uploaded", payload: bytes("v1"), headers: bytes("{}"),
+                    eventID: bytes("e-1"))
+                #expect(seq > live.liveFrom)
+                let again = try await publisher.publish(
+                    topic: "video.uploaded", payload: bytes("v1"), eventID: bytes("e-1"))
+                #expect(again == seq)
+                _ = try await publisher.publish(topic: "audio.ignored", payload: [])
 
-        try await eventually("the acknowledged event") { !live.events.isEmpty }
-        let event = live.events[0]
-        #expect(event.topic == "video.uploaded")
-        #expect(event.seq == seq)
-        #expect(event.eventID == bytes("e-1"))
-        #expect(event.headers == bytes("{}"))
-        #expect(event.payload == bytes("v1"))
+                try await eventually("the acknowledged event") { !live.events.isEmpty }
+                let event = live.events[0]
+                #expect(event.topic == "video.uploaded")
+                #expect(event.seq == seq)
+                #expect(event.eventID == bytes("e-1"))
+                #expect(event.headers == bytes("{}"))
+                #expect(event.payload == bytes("v1"))
 
-        // Fire-and-forget: the Publisher holds it until the broker has subscribed,
-        // so one message arrives without any retry loop.
-        try publisher.fireAndForget(topic: "video.watched", payload: bytes("w"))
-        try await eventually("the fire-and-forget event") { live.events.count > 1 }
-        let ff = live.events[1]
-        #expect(ff.topic == "video.watched" && ff.eventID.isEmpty && ff.seq > seq)
+                // Fire-and-forget: the Publisher holds it until the broker has subscribed,
+                // so one message arrives without any retry loop.
+                try publisher.fireAndForget(topic: "video.watched", payload: bytes("w"))
+                try await eventually("the fire-and-forget event") { live.events.count > 1 }
+                let ff = live.events[1]
+                #expect(ff.topic == "video.watched" && ff.eventID.isEmpty && ff.seq > seq)
 
-        let stats = try broker.stats()
-        #expect(stats.acked == 3 && stats.deduplicated == 1 && stats.accepted >= 3)
-        #expect(stats.fsyncs > 0 && stats.journalBytes > 0 && stats.durableSeq >= seq)
-        #expect(broker.stop() == 0)
+                let stats = try broker.stats()
+                #expect(stats.acked == 3 && stats.deduplicated == 1 && stats.accepted >= 3)
+                #expect(stats.fsyncs > 0 && stats.journalBytes > 0 && stats.durableSeq >= seq)
+                #expect(broker.stop() == 0)
+            }
+        }
     }
 
     /// Retries racing their originals (fsync=always): a retry can arrive in the
@@ -54,7 +57,8 @@ import ZeroMQ
         try dealer.connect(broker.ingest)
         let pairs = 300
         for i in 0..<pairs {
-            let frames = IngestCodec.Publish(eventID: bytes("race-\(i)"), topic: "race.test", payload: bytes("p")).frames
+            let frames = IngestCodec.Publish(eventID: bytes("race-\(i)"), topic: "race.test", payload: bytes("p"))
+                .frames
             try dealer.send(multipart: frames)
             if i % 3 == 1 { usleep(300) }  // let some originals reach the syncer first
             try dealer.send(multipart: frames)
@@ -123,13 +127,17 @@ import ZeroMQ
     @Test func heartbeatsCarryTheHeadSeq() async throws {
         let broker = try BrokerHarness(config: "heartbeatIntervalMs: 50\n")
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        let seq = try await publisher.publish(topic: "a.b", payload: [1])
-        let subscriber = try Subscriber(.init(events: broker.events, prefixes: []))
-        defer { subscriber.close() }
-        _ = try await subscriber.waitUntilLive()
-        try await eventually("a heartbeat with the head seq", timeout: .seconds(10)) { subscriber.headSeq >= seq }
-        #expect(broker.stop() == 0)
+        try await closing(publisher) {
+            let seq = try await publisher.publish(topic: "a.b", payload: [1])
+            let subscriber = try Subscriber(.init(events: broker.events, prefixes: []))
+            try await closing(subscriber) {
+                _ = try await subscriber.waitUntilLive()
+                try await eventually("a heartbeat with the head seq", timeout: .seconds(10)) {
+                    subscriber.headSeq >= seq
+                }
+                #expect(broker.stop() == 0)
+            }
+        }
     }
 }
 
@@ -138,16 +146,17 @@ extension BrokerSystemTests {
     func everyFsyncPolicyAcknowledges(policy: String) async throws {
         let broker = try BrokerHarness(config: "journal:\n  fsyncIntervalMs: 5\n", arguments: ["--fsync", policy])
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        var last: UInt64 = 0
-        for i in 0..<20 { last = try await publisher.publish(topic: "policy.test", payload: bytes("\(i)")) }
-        #expect(last == 20)
-        if policy == "never" {
-            #expect(try broker.stats().fsyncs == 0)
-        } else {
-            try await eventually("an fsync") { try broker.stats().fsyncs > 0 }
+        try await closing(publisher) {
+            var last: UInt64 = 0
+            for i in 0..<20 { last = try await publisher.publish(topic: "policy.test", payload: bytes("\(i)")) }
+            #expect(last == 20)
+            if policy == "never" {
+                #expect(try broker.stats().fsyncs == 0)
+            } else {
+                try await eventually("an fsync") { try broker.stats().fsyncs > 0 }
+            }
+            #expect(broker.stop() == 0)
         }
-        #expect(broker.stop() == 0)
     }
 }
 
@@ -167,7 +176,8 @@ extension BrokerSystemTests {
     func thePyzmqSessionOfSection4Runs() throws {
         let broker = try BrokerHarness()
         let out = try DocumentedExample.run(
-            after: "#### 4.4.4", replacing: ["tcp://127.0.0.1:7703": broker.events, "tcp://127.0.0.1:7701": broker.ingest])
+            after: "#### 4.4.4",
+            replacing: ["tcp://127.0.0.1:7703": broker.events, "tcp://127.0.0.1:7701": broker.ingest])
         #expect(out.contains("event 1 {'user': 'u1'} {'video': 'v1'}"))
     }
 
@@ -191,23 +201,25 @@ extension BrokerSystemTests {
     @Test func thePublisherBatchesConcurrentPublishes() async throws {
         let broker = try BrokerHarness()
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        let seqs = try await withThrowingTaskGroup(of: UInt64.self) { group in
-            for i in 0..<2000 {
-                group.addTask {
-                    try await publisher.publish(topic: "batch.many", payload: bytes("\(i)"), eventID: bytes("m-\(i)"))
+        try await closing(publisher) {
+            let seqs = try await withThrowingTaskGroup(of: UInt64.self) { group in
+                for i in 0..<2000 {
+                    group.addTask {
+                        try await publisher.publish(
+                            topic: "batch.many", payload: bytes("\(i)"), eventID: bytes("m-\(i)"))
+                    }
                 }
+                var all: [UInt64] = []
+                for try await seq in group { all.append(seq) }
+                return all
             }
-            var all: [UInt64] = []
-            for try await seq in group { all.append(seq) }
-            return all
+            #expect(Set(seqs).count == 2000)
+            let stats = try broker.stats()
+            #expect(stats.accepted == 2000 && stats.acked == 2000)
+            // Far fewer requests than events: the publisher sent batches.
+            #expect(stats.received < 2000)
+            #expect(broker.stop() == 0)
         }
-        #expect(Set(seqs).count == 2000)
-        let stats = try broker.stats()
-        #expect(stats.accepted == 2000 && stats.acked == 2000)
-        // Far fewer requests than events: the publisher sent batches.
-        #expect(stats.received < 2000)
-        #expect(broker.stop() == 0)
     }
 
     /// Packed requests stay under the broker's frame limit (`maxPayloadBytes` +
@@ -218,25 +230,28 @@ extension BrokerSystemTests {
     @Test func thePublisherKeepsPackedRequestsUnderTheFrameLimit() async throws {
         let broker = try BrokerHarness(config: BrokerSystemTests.smallLimits)
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        let payload = [UInt8](repeating: 7, count: 1000)
-        try await withThrowingTaskGroup(of: UInt64.self) { group in
-            for i in 0..<100 {
-                group.addTask { try await publisher.publish(topic: "batch.big", payload: payload, eventID: bytes("b-\(i)")) }
+        try await closing(publisher) {
+            let payload = [UInt8](repeating: 7, count: 1000)
+            try await withThrowingTaskGroup(of: UInt64.self) { group in
+                for i in 0..<100 {
+                    group.addTask {
+                        try await publisher.publish(topic: "batch.big", payload: payload, eventID: bytes("b-\(i)"))
+                    }
+                }
+                group.addTask {
+                    try await publisher.publish(
+                        topic: "batch.big", payload: payload, headers: [UInt8](repeating: 32, count: 40_000),
+                        eventID: bytes("b-headers"))
+                }
+                for try await _ in group {}
             }
-            group.addTask {
-                try await publisher.publish(
-                    topic: "batch.big", payload: payload, headers: [UInt8](repeating: 32, count: 40_000),
-                    eventID: bytes("b-headers"))
-            }
-            for try await _ in group {}
+            let stats = try broker.stats()
+            #expect(stats.accepted == 101 && stats.acked == 101)
+            #expect(stats.disconnects["ingest", default: 0] == 0)
+            // At most 60 of them fit in one 60 KiB request, and the large one goes alone.
+            #expect(stats.received >= 3)
+            #expect(broker.stop() == 0)
         }
-        let stats = try broker.stats()
-        #expect(stats.accepted == 101 && stats.acked == 101)
-        #expect(stats.disconnects["ingest", default: 0] == 0)
-        // At most 60 of them fit in one 60 KiB request, and the large one goes alone.
-        #expect(stats.received >= 3)
-        #expect(broker.stop() == 0)
     }
 
     /// A packed batch (§4.2.6) is checked per event, answered with ACK-PACKED, and
@@ -244,57 +259,59 @@ extension BrokerSystemTests {
     @Test func aPackedBatchIsCheckedPerEventAndStoredOnce() async throws {
         let broker = try BrokerHarness()
         let live = try await LiveCollector(events: broker.events, prefixes: ["packed."])
-        defer { live.close() }
-        let ctx = try Context(defaultLingerMilliseconds: 0)
-        let dealer = try ctx.socket(.dealer)
-        defer { dealer.close() }
-        try dealer.set(.receiveTimeout(milliseconds: 10_000))
-        try dealer.connect(broker.ingest)
-        var events = (0..<20).map {
-            IngestCodec.Publish(
-                eventID: bytes("k-\($0)"), topic: "packed.t", headers: bytes("{\"n\":\"\($0)\"}"), payload: bytes("\($0)"))
-        }
-        events[5].topic = "packed..bad"
-        var acked: [String: UInt64] = [:]
-        var errors: [String: WireErrorCode] = [:]
-        /// Reads replies until `expected` events are answered; every ACK is packed.
-        func collect(_ expected: Int) throws {
-            var got = 0
-            while got < expected {
-                let reply = try #require(try dealer.receiveMultipart())
-                switch IngestCodec.decodeReply(reply) {
-                case .acks(let acks)?:
-                    #expect(reply[1] == PackedEvents.ackCommand)
-                    for a in acks {
-                        let id = String(decoding: a.eventID, as: UTF8.self)
-                        if let seq = acked[id] { #expect(seq == a.seq) } else { acked[id] = a.seq }
+        try await closing(live) {
+            let ctx = try Context(defaultLingerMilliseconds: 0)
+            let dealer = try ctx.socket(.dealer)
+            defer { dealer.close() }
+            try dealer.set(.receiveTimeout(milliseconds: 10_000))
+            try dealer.connect(broker.ingest)
+            var events = (0..<20).map {
+                IngestCodec.Publish(
+                    eventID: bytes("k-\($0)"), topic: "packed.t", headers: bytes("{\"n\":\"\($0)\"}"),
+                    payload: bytes("\($0)"))
+            }
+            events[5].topic = "packed..bad"
+            var acked: [String: UInt64] = [:]
+            var errors: [String: WireErrorCode] = [:]
+            /// Reads replies until `expected` events are answered; every ACK is packed.
+            func collect(_ expected: Int) throws {
+                var got = 0
+                while got < expected {
+                    let reply = try #require(try dealer.receiveMultipart())
+                    switch IngestCodec.decodeReply(reply) {
+                    case .acks(let acks)?:
+                        #expect(reply[1] == PackedEvents.ackCommand)
+                        for a in acks {
+                            let id = String(decoding: a.eventID, as: UTF8.self)
+                            if let seq = acked[id] { #expect(seq == a.seq) } else { acked[id] = a.seq }
+                        }
+                        got += acks.count
+                    case .error(let e, let id?)?:
+                        errors[String(decoding: id, as: UTF8.self)] = e.code
+                        got += 1
+                    default:
+                        Issue.record("unexpected reply \(reply)")
+                        return
                     }
-                    got += acks.count
-                case .error(let e, let id?)?:
-                    errors[String(decoding: id, as: UTF8.self)] = e.code
-                    got += 1
-                default:
-                    Issue.record("unexpected reply \(reply)")
-                    return
                 }
             }
+            try dealer.send(multipart: PackedEvents.frames(publishing: events))
+            try collect(20)
+            #expect(acked.count == 19 && errors == ["k-5": .invalidTopic])
+            // The same batch again: nothing new is stored, the seqs are the originals.
+            try dealer.send(multipart: PackedEvents.frames(publishing: events))
+            try collect(20)
+            #expect(acked.count == 19)
+            try await eventually("the 19 stored events, live") { live.events.count == 19 }
+            for (i, e) in live.events.enumerated() {
+                let n = i < 5 ? i : i + 1
+                #expect(e.topic == "packed.t" && e.payload == bytes("\(n)") && e.headers == bytes("{\"n\":\"\(n)\"}"))
+                #expect(e.seq == acked["k-\(n)"] && e.eventID == bytes("k-\(n)"))
+            }
+            let stats = try broker.stats()
+            #expect(stats.accepted == 19 && stats.deduplicated == 19 && stats.rejected == 2 && stats.acked == 38)
+            #expect(broker.stop() == 0)
         }
-        try dealer.send(multipart: PackedEvents.frames(publishing: events))
-        try collect(20)
-        #expect(acked.count == 19 && errors == ["k-5": .invalidTopic])
-        // The same batch again: nothing new is stored, the seqs are the originals.
-        try dealer.send(multipart: PackedEvents.frames(publishing: events))
-        try collect(20)
-        #expect(acked.count == 19)
-        try await eventually("the 19 stored events, live") { live.events.count == 19 }
-        for (i, e) in live.events.enumerated() {
-            let n = i < 5 ? i : i + 1
-            #expect(e.topic == "packed.t" && e.payload == bytes("\(n)") && e.headers == bytes("{\"n\":\"\(n)\"}"))
-            #expect(e.seq == acked["k-\(n)"] && e.eventID == bytes("k-\(n)"))
-        }
-        let stats = try broker.stats()
-        #expect(stats.accepted == 19 && stats.deduplicated == 19 && stats.rejected == 2 && stats.acked == 38)
-        #expect(broker.stop() == 0)
     }
 
     /// A batch whose ACKs are dropped (the client is gone) and a batch with a

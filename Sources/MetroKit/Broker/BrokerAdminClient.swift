@@ -28,36 +28,24 @@ public struct BrokerAdminClient: Sendable {
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let socket = try context.socket(.dealer)
         defer { socket.close() }
-        let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let ms = Int(clamping: timeout.inMilliseconds)
         try socket.set(.receiveTimeout(milliseconds: ms))
         try socket.set(.sendTimeout(milliseconds: ms))
         try socket.connect(consumeEndpoint)
         try socket.send(multipart: ConsumeCodec.requestFrames(command))
         guard let frames = try socket.receiveMultipart() else {
-            throw MetroClientError.timedOut("no reply from \(consumeEndpoint) within \(timeout)")
+            throw MetroClientError(
+                .timedOut, operation: "broker \(command.rawValue)",
+                message: "no reply from \(consumeEndpoint) within \(timeout)")
         }
         guard frames.count == 3, frames[0] == WireProtocol.versionBytes, frames[1] == Array(command.rawValue.utf8)
         else {
-            if case .error(let e, _)? = IngestCodec.decodeReply(frames) { throw MetroClientError.rejected(e) }
-            throw MetroClientError.malformedReply("unexpected reply to \(command.rawValue)")
+            if case .error(let e, _)? = IngestCodec.decodeReply(frames) {
+                throw MetroClientError.rejected(e, operation: "broker \(command.rawValue)")
+            }
+            throw MetroClientError(
+                .protocolViolation, operation: "broker \(command.rawValue)", message: "unexpected reply")
         }
         return frames[2]
-    }
-}
-
-/// The one error type of MetroKit's broker clients.
-public enum MetroClientError: Error, Sendable, Equatable, CustomStringConvertible {
-    case timedOut(String)
-    case rejected(WireError)
-    case malformedReply(String)
-    case closed
-
-    public var description: String {
-        switch self {
-        case .timedOut(let s): "timed out: \(s)"
-        case .rejected(let e): "rejected by the broker: \(e)"
-        case .malformedReply(let s): "malformed reply: \(s)"
-        case .closed: "the client is closed"
-        }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MetroProtocol
+import ServiceLifecycle
 import ZeroMQ
 
 /// A member of a durable consumer group (protocol.md §4.10), for async Swift.
@@ -13,9 +14,11 @@ import ZeroMQ
 /// joins again, with one log line: the application only sees the stream go on
 /// (events it had not ACKed come again, as the broker redelivers them).
 ///
-/// Threading: the DEALER lives on a dedicated I/O thread; the methods here only
-/// queue commands and wake it. `close()` leaves the group and ends the thread.
-public final class Consumer: Sendable {
+/// Threading: the DEALER lives on the consumer's `IOThread` (its rule applies); the
+/// methods here only queue commands and wake it. The thread starts on first use
+/// (`deliveries`, `ack`..., or `run()` as a `Service`); `close()` leaves the group and
+/// ends it, and `deliveries` finishes.
+public final class Consumer: Service, Sendable {
     public struct Options: Sendable {
         public var consume: String
         public var group: String
@@ -46,61 +49,51 @@ public final class Consumer: Sendable {
         case ack(UInt64), nak(UInt64, delayMs: UInt32), extend(UInt64, ms: UInt32)
     }
 
-    struct State: Sendable {
-        var commands: [Command] = []
-        var closed = false
-        var joins = 0
-    }
+    private let stream: AsyncStream<Delivery>
+    private let joinCount = Mailbox(0)
+    let io: IOThread<ConsumerLoop>
 
-    public let deliveries: AsyncStream<Delivery>
-    let state = Mailbox(State())
-    let wake = WakePipe()
-    private let finished = DispatchSemaphore(value: 0)
-
+    /// Prepares the member; its I/O thread starts (and JOINs) on first use (or `run()`).
     public init(_ options: Options, context: Context? = nil, logger: Logger = Logger(label: "metro.consumer")) throws {
         let ctx = try context ?? Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self)
-        deliveries = stream
-        let loop = ConsumerLoop(
-            options: options, context: ctx, state: state, wake: wake, continuation: continuation, logger: logger)
-        let done = finished
-        let thread = Thread {
-            loop.run()
-            continuation.finish()
-            done.signal()
-        }
-        thread.name = "metro-consumer"
-        thread.start()
+        self.stream = stream
+        let joins = joinCount
+        io = IOThread(
+            name: "metro-consumer", context: ctx, logger: logger,
+            makeLoop: { setup in
+                try ConsumerLoop(
+                    options: options, setup: setup, joins: joins, continuation: continuation, logger: logger)
+            },
+            onEnd: { _ in continuation.finish() })
     }
 
-    deinit { close() }
+    /// Asks the I/O thread to stop; never waits. Prefer `close()`.
+    deinit { io.requestStop() }
 
-    public func ack(_ d: Delivery) { send(.ack(d.seq)) }
+    /// The deliveries, in the order the broker sent them. Starts the I/O thread; the
+    /// stream ends when the consumer closes (or the broker refuses the JOIN).
+    public var deliveries: AsyncStream<Delivery> {
+        io.startIfNeeded()
+        return stream
+    }
+
+    public func ack(_ d: Delivery) { io.send(.ack(d.seq)) }
     /// Gives the event back: redelivered after `delay` (to any member).
-    public func nak(_ d: Delivery, delay: Duration = .zero) { send(.nak(d.seq, delayMs: Self.ms(delay))) }
+    public func nak(_ d: Delivery, delay: Duration = .zero) { io.send(.nak(d.seq, delayMs: Self.ms(delay))) }
     /// Asks for `by` more time before the ACK deadline (slow work).
-    public func extend(_ d: Delivery, by: Duration) { send(.extend(d.seq, ms: Self.ms(by))) }
+    public func extend(_ d: Delivery, by: Duration) { io.send(.extend(d.seq, ms: Self.ms(by))) }
 
     /// How many times the member has joined (1 + rejoins after broker restarts).
-    public var joins: Int { state.withLock { $0.joins } }
+    public var joins: Int { joinCount.withLock { $0 } }
 
-    /// Leaves the group (the broker redelivers what was not ACKed) and stops.
-    public func close() {
-        let first = state.withLock { s in
-            defer { s.closed = true }
-            return !s.closed
-        }
-        guard first else { return }
-        wake.wake()
-        finished.wait()
-    }
+    /// Runs the I/O thread until `close()`, graceful shutdown or cancellation
+    /// (swift-service-lifecycle `Service`).
+    public func run() async throws { await io.run() }
 
-    private func send(_ c: Command) {
-        state.withLock { $0.commands.append(c) }
-        wake.wake()
-    }
+    /// Leaves the group (the broker redelivers what was not ACKed), stops the I/O
+    /// thread and waits for it without blocking a thread. Safe to call more than once.
+    public func close() async { await io.shutdown() }
 
-    static func ms(_ d: Duration) -> UInt32 {
-        UInt32(clamping: d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
-    }
+    static func ms(_ d: Duration) -> UInt32 { UInt32(clamping: d.inMilliseconds) }
 }

@@ -3,116 +3,137 @@ import Logging
 import MetroProtocol
 import ZeroMQ
 
-/// The `Consumer`'s I/O thread: owns the DEALER, joins, heartbeats, relays
-/// deliveries and commands, and reconnects when the broker goes silent or forgets
-/// the member (protocol.md §4.10).
-final class ConsumerLoop: @unchecked Sendable {
-    let options: Consumer.Options
-    let context: Context
-    let state: Mailbox<Consumer.State>
-    let wake: WakePipe
-    let continuation: AsyncStream<Consumer.Delivery>.Continuation
-    let logger: Logger
-    var heartbeat: Duration = .seconds(1)
+/// The `Consumer`'s I/O loop, run by its `IOThread`: owns the DEALER, joins,
+/// heartbeats, relays deliveries and commands, and reconnects (a new DEALER, a new
+/// JOIN) when the broker goes silent or forgets the member (protocol.md §4.10). Made
+/// and used on the I/O thread only.
+final class ConsumerLoop: IOThreadLoop {
+    let pollTimeoutMilliseconds = 50
+    private(set) var poller = Poller()
+    private let options: Consumer.Options
+    private let context: Context
+    private let wakeFD: Int32
+    private let joins: Mailbox<Int>
+    private let continuation: AsyncStream<Consumer.Delivery>.Continuation
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    private var heartbeat: Duration = .seconds(1)
+    /// The current connection's socket and its state.
+    private var socket: Socket
+    private var joined = false
+    private var credit: UInt32 = 0
+    private var lastHeard: ContinuousClock.Instant
+    private var lastSent: ContinuousClock.Instant
 
+    /// I/O thread: opens the first connection and sends JOIN.
     init(
-        options: Consumer.Options, context: Context, state: Mailbox<Consumer.State>, wake: WakePipe,
+        options: Consumer.Options, setup: IOThread<ConsumerLoop>.Setup, joins: Mailbox<Int>,
         continuation: AsyncStream<Consumer.Delivery>.Continuation, logger: Logger
-    ) {
+    ) throws {
         self.options = options
-        self.context = context
-        self.state = state
-        self.wake = wake
+        self.context = setup.context
+        self.wakeFD = setup.wakeFD
+        self.joins = joins
         self.continuation = continuation
         self.logger = logger
+        lastHeard = clock.now
+        lastSent = clock.now
+        socket = try Self.open(options, context)
+        try join()
     }
 
-    func run() {
-        do {
-            while try session() {}
-        } catch {
-            logger.error("consumer I/O thread failed: \(error)")
-        }
+    /// A DEALER connected to the broker's consume socket.
+    private static func open(_ options: Consumer.Options, _ context: Context) throws -> Socket {
+        let s = try context.socket(.dealer)
+        try s.set(.linger(milliseconds: 200))  // so that LEAVE reaches the broker at close
+        try s.set(.reconnectInterval(milliseconds: 50))
+        try s.set(.reconnectIntervalMax(milliseconds: 500))
+        try s.connect(options.consume)
+        return s
     }
 
-    /// One connection: join, then serve until closed (false) or it must reconnect (true).
-    private func session() throws -> Bool {
-        let socket = try context.socket(.dealer)
-        defer { socket.close() }
-        try socket.set(.linger(milliseconds: 200))  // so that LEAVE reaches the broker at close
-        try socket.set(.reconnectInterval(milliseconds: 50))
-        try socket.set(.reconnectIntervalMax(milliseconds: 500))
-        try socket.connect(options.consume)
-        let group = options.group
+    /// Closes the current socket and joins again on a fresh one.
+    private func reconnect() throws {
+        socket.close()
+        socket = try Self.open(options, context)
+        try join()
+    }
+
+    /// Sends JOIN on the current socket and starts the connection's state afresh.
+    private func join() throws {
         try socket.send(
             multipart: GroupCodec.Request.join(
-                group: group, member: options.member, credit: options.window, config: options.config
+                group: options.group, member: options.member, credit: options.window, config: options.config
             ).frames)
-        let poller = Poller()
+        poller = Poller()
         poller.add(socket)
-        poller.add(fileDescriptor: wake.readFD)
-        let clock = ContinuousClock()
-        var lastHeard = clock.now, lastSent = clock.now
-        var joined = false
-        var credit: UInt32 = 0
-        while true {
-            try poller.poll(timeoutMilliseconds: 50)
-            wake.drain()
-            let (commands, closed) = state.withLock { s in
-                defer { s.commands.removeAll() }
-                return (s.commands, s.closed)
+        poller.add(fileDescriptor: wakeFD)
+        joined = false
+        credit = 0
+        lastHeard = clock.now
+        lastSent = clock.now
+    }
+
+    func handle(_ commands: [Consumer.Command]) throws -> Bool {
+        let group = options.group
+        for c in commands {
+            let request: GroupCodec.Request
+            switch c {
+            case .ack(let seq):
+                request = .ack(group: group, seq: seq)
+                credit += 1
+            case .nak(let seq, let ms):
+                request = .nak(group: group, seq: seq, delayMs: ms)
+                credit += 1
+            case .extend(let seq, let ms): request = .extend(group: group, seq: seq, ms: ms)
             }
-            if closed {
-                if joined { _ = try? socket.trySend(multipart: GroupCodec.Request.leave(group: group).frames) }
-                return false
-            }
-            for c in commands {
-                let request: GroupCodec.Request
-                switch c {
-                case .ack(let seq): request = .ack(group: group, seq: seq); credit += 1
-                case .nak(let seq, let ms): request = .nak(group: group, seq: seq, delayMs: ms); credit += 1
-                case .extend(let seq, let ms): request = .extend(group: group, seq: seq, ms: ms)
+            _ = try socket.trySend(multipart: request.frames)
+        }
+        if credit > 0 && joined {
+            _ = try socket.trySend(multipart: GroupCodec.Request.grant(group: group, credit: credit).frames)
+            credit = 0
+        }
+        while let frames = try socket.receiveMultipart(dontWait: true) {
+            lastHeard = clock.now
+            switch GroupCodec.decodeReply(frames) {
+            case .joined(let j)?:
+                joined = true
+                heartbeat = .milliseconds(max(10, j.heartbeatMs))
+                let n = joins.withLock { n in
+                    n += 1
+                    return n
                 }
-                _ = try socket.trySend(multipart: request.frames)
-            }
-            if credit > 0 && joined {
-                _ = try socket.trySend(multipart: GroupCodec.Request.grant(group: group, credit: credit).frames)
-                credit = 0
-            }
-            while let frames = try socket.receiveMultipart(dontWait: true) {
-                lastHeard = clock.now
-                switch GroupCodec.decodeReply(frames) {
-                case .joined(let j)?:
-                    joined = true
-                    heartbeat = .milliseconds(max(10, j.heartbeatMs))
-                    let n = state.withLock { s in
-                        s.joins += 1
-                        return s.joins
-                    }
-                    if n > 1 { logger.info("rejoined consumer group \(group) after losing the broker") }
-                case .deliver(_, let seq, let attempt, let event)?:
-                    continuation.yield(.init(seq: seq, attempt: attempt, event: event))
-                case .error(let e, _)? where e.code == .unknownGroup:
-                    logger.info("the broker no longer knows this member of \(group); joining again")
-                    return true
-                case .error(let e, _)? where e.code == .unknownDelivery:
-                    continue  // an ACK for a delivery of an earlier connection: it is redelivered
-                case .error(let e, _)?:
-                    logger.error("consumer group \(group): \(e)")
-                    if !joined { return false }
-                case .heartbeat?, nil:
-                    continue
-                }
-            }
-            let now = clock.now
-            if now - lastSent >= heartbeat {
-                _ = try socket.trySend(multipart: GroupCodec.Request.heartbeat(group: group).frames)
-                lastSent = now
-            }
-            if now - lastHeard > heartbeat * 3 {
-                logger.info("no answer from the broker for 3 heartbeats; reconnecting to \(options.consume)")
+                if n > 1 { logger.info("rejoined consumer group \(group) after losing the broker") }
+            case .deliver(_, let seq, let attempt, let event)?:
+                continuation.yield(.init(seq: seq, attempt: attempt, event: event))
+            case .error(let e, _)? where e.code == .unknownGroup:
+                logger.info("the broker no longer knows this member of \(group); joining again")
+                try reconnect()
                 return true
+            case .error(let e, _)? where e.code == .unknownDelivery:
+                continue  // an ACK for a delivery of an earlier connection: it is redelivered
+            case .error(let e, _)?:
+                logger.error("consumer group \(group): \(e)")
+                if !joined { return false }
+            case .heartbeat?, nil:
+                continue
             }
         }
+        let now = clock.now
+        if now - lastSent >= heartbeat {
+            _ = try socket.trySend(multipart: GroupCodec.Request.heartbeat(group: group).frames)
+            lastSent = now
+        }
+        if now - lastHeard > heartbeat * 3 {
+            logger.info("no answer from the broker for 3 heartbeats; reconnecting to \(options.consume)")
+            try reconnect()
+        }
+        return true
+    }
+
+    /// Leaves the group (if joined) and closes the socket, whose linger lets LEAVE go out.
+    func finish() {
+        if joined { _ = try? socket.trySend(multipart: GroupCodec.Request.leave(group: options.group).frames) }
+        socket.close()
     }
 }

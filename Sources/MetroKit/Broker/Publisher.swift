@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import MetroProtocol
-import Synchronization
+import ServiceLifecycle
 import ZeroMQ
 
 /// Publishes events to a Metro broker (protocol.md §4.2 and §4.3).
@@ -15,13 +15,14 @@ import ZeroMQ
 /// published before that (at start, or while the broker restarts) are held, up to
 /// `holdLimit`, instead of being lost to ZeroMQ's "slow joiner" effect.
 ///
-/// Threading: the sockets live on one dedicated I/O thread. Async callers hand it
-/// requests through a lock-protected queue and a wake-up pipe, and wait on
-/// continuations; nothing blocks Swift's cooperative pool. `close()` ends the
-/// thread; publishes still waiting then fail with `.closed`. Cancelling the task of
-/// a `publish` makes it throw `CancellationError` at once; the event may still be
+/// Threading: the sockets live on the publisher's `IOThread` (its rule applies).
+/// Async callers hand it requests through its command queue and wait on
+/// continuations; nothing blocks Swift's cooperative pool. The thread starts on the
+/// first publish; `close()` (or, as a `Service`, graceful shutdown of `run()`) ends it,
+/// and publishes still waiting then fail with `.closed`. Cancelling the task of a
+/// `publish` makes it throw `CancellationError` at once; the event may still be
 /// stored, so retry with the same id if it matters.
-public final class Publisher: Sendable {
+public final class Publisher: Service, Sendable {
     public struct Options: Sendable {
         /// The broker's ingest (ROUTER) endpoint.
         public var ingest: String
@@ -57,30 +58,24 @@ public final class Publisher: Sendable {
         case cancel([UInt8])
     }
 
-    struct Queue: Sendable {
-        var commands: [Command] = []
-        var closed = false
-    }
-
     let options: Options
-    let queue = Mailbox(Queue())
-    let wake = WakePipe()
-    private let finished = DispatchSemaphore(value: 0)
+    let io: IOThread<PublisherLoop>
 
+    /// Prepares the publisher; its I/O thread starts on first use (or `run()`).
+    /// `context` defaults to one of its own, released on the I/O thread at the end.
     public init(_ options: Options, context: Context? = nil, logger: Logger = Logger(label: "metro.publisher")) throws {
         self.options = options
         let ctx = try context ?? Context(ioThreads: 1, defaultLingerMilliseconds: 200)
-        let loop = PublisherLoop(options: options, context: ctx, queue: queue, wake: wake, logger: logger)
-        let done = finished
-        let thread = Thread {
-            loop.run()
-            done.signal()
-        }
-        thread.name = "metro-publisher"
-        thread.start()
+        io = IOThread(
+            name: "metro-publisher", context: ctx, logger: logger,
+            makeLoop: { setup in try PublisherLoop(options: options, setup: setup, logger: logger) },
+            onEnd: { unhandled in
+                for case .publish(_, let c) in unhandled { c.resume(throwing: MetroClientError.closed("publish")) }
+            })
     }
 
-    deinit { close() }
+    /// Asks the I/O thread to stop; never waits. Prefer `close()`.
+    deinit { io.requestStop() }
 
     /// Publishes one event and returns its seq once it is journaled. `eventID`
     /// defaults to a new UUID; pass your own (1–64 bytes) to make the publish
@@ -93,54 +88,43 @@ public final class Publisher: Sendable {
         // The broker's ERROR for an unusable id cannot name the id (§4.2.1), so the
         // caller could not be told: refuse it here.
         guard IngestCodec.echoesID(idLength: request.eventID.count) else {
-            throw MetroClientError.rejected(
-                WireError(
-                    request.eventID.isEmpty ? .missingEventID : .tooLarge,
-                    "an event id has 1–64 bytes, this one \(request.eventID.count)"))
+            throw MetroClientError(
+                .invalidArgument, operation: "publish",
+                message: "an event id has 1–64 bytes, this one \(request.eventID.count)")
         }
-        let queue = self.queue, wake = self.wake
+        let io = self.io
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 if Task.isCancelled {
                     continuation.resume(throwing: CancellationError())
                     return
                 }
-                let accepted = queue.withLock { q in
-                    guard !q.closed else { return false }
-                    q.commands.append(.publish(request, continuation))
-                    return true
+                if !io.send(.publish(request, continuation)) {
+                    continuation.resume(throwing: MetroClientError.closed("publish"))
                 }
-                if accepted { wake.wake() } else { continuation.resume(throwing: MetroClientError.closed) }
             }
         } onCancel: {
             // The I/O thread stops waiting for this id; the broker may still store it
             // (a later publish with the same id gets its seq from the dedupe window).
-            queue.withLock { q in q.commands.append(.cancel(request.eventID)) }
-            wake.wake()
+            io.send(.cancel(request.eventID))
         }
     }
 
     /// Publishes without acknowledgement on the publish socket (`[topic][headers]?[payload]`).
+    /// Throws `.invalidArgument` without a publish endpoint, `.closed` after `close()`.
     public func fireAndForget(topic: String, payload: [UInt8], headers: [UInt8]? = nil) throws {
-        guard options.publish != nil else { throw MetroClientError.closed }
-        let frames = headers.map { [Array(topic.utf8), $0, payload] } ?? [Array(topic.utf8), payload]
-        let accepted = queue.withLock { q in
-            guard !q.closed else { return false }
-            q.commands.append(.fire(frames))
-            return true
+        guard options.publish != nil else {
+            throw MetroClientError(.invalidArgument, operation: "fire-and-forget", message: "no publish endpoint")
         }
-        guard accepted else { throw MetroClientError.closed }
-        wake.wake()
+        let frames = headers.map { [Array(topic.utf8), $0, payload] } ?? [Array(topic.utf8), payload]
+        guard io.send(.fire(frames)) else { throw MetroClientError.closed("fire-and-forget") }
     }
 
-    /// Stops the I/O thread and waits for it; waiting publishes fail with `.closed`.
-    public func close() {
-        let first = queue.withLock { q in
-            defer { q.closed = true }
-            return !q.closed
-        }
-        guard first else { return }
-        wake.wake()
-        finished.wait()
-    }
+    /// Runs the I/O thread until `close()`, graceful shutdown or cancellation
+    /// (swift-service-lifecycle `Service`).
+    public func run() async throws { await io.run() }
+
+    /// Stops the I/O thread and waits for it (without blocking a thread); waiting
+    /// publishes fail with `.closed`. Safe to call more than once, from any task.
+    public func close() async { await io.shutdown() }
 }

@@ -1,12 +1,12 @@
 import Foundation
 import Logging
 import MetroProtocol
-import Synchronization
 import ZeroMQ
 
-/// The `Publisher`'s I/O thread: owns the DEALER and PUB sockets, keeps the
-/// in-flight window, matches ACKs to waiting callers, and resends on timeout.
-final class PublisherLoop: @unchecked Sendable {
+/// The `Publisher`'s I/O loop, run by its `IOThread`: owns the DEALER and the XPUB
+/// sockets, keeps the in-flight window, matches ACKs to waiting callers, and resends
+/// on timeout. Made and used on the I/O thread only.
+final class PublisherLoop: IOThreadLoop {
     struct InFlight {
         var request: IngestCodec.Publish
         var continuation: CheckedContinuation<UInt64, any Error>
@@ -15,10 +15,12 @@ final class PublisherLoop: @unchecked Sendable {
     }
 
     let options: Publisher.Options
-    let context: Context
-    let queue: Mailbox<Publisher.Queue>
-    let wake: WakePipe
     let logger: Logger
+    let poller = Poller()
+    let pollTimeoutMilliseconds = 50
+    private let dealer: Socket
+    private let dealerItem: Int
+    private let pub: Socket?
     var inFlight: [[UInt8]: InFlight] = [:]
     var waiting: [(IngestCodec.Publish, CheckedContinuation<UInt64, any Error>)] = []
     var waitingHead = 0
@@ -27,35 +29,12 @@ final class PublisherLoop: @unchecked Sendable {
     /// Fire-and-forget messages waiting for `publishLive` (at most `holdLimit`).
     var held: [[[UInt8]]] = []
 
-    init(options: Publisher.Options, context: Context, queue: Mailbox<Publisher.Queue>, wake: WakePipe, logger: Logger)
-    {
+    /// I/O thread: makes and connects the sockets.
+    init(options: Publisher.Options, setup: IOThread<PublisherLoop>.Setup, logger: Logger) throws {
         self.options = options
-        self.context = context
-        self.queue = queue
-        self.wake = wake
         self.logger = logger
-    }
-
-    func run() {
-        do {
-            try loop()
-        } catch {
-            logger.error("publisher I/O thread failed: \(error)")
-        }
-        let error = MetroClientError.closed
-        for (_, f) in inFlight { f.continuation.resume(throwing: error) }
-        for (_, c) in waiting[waitingHead...] { c.resume(throwing: error) }
-        let rest = queue.withLock { q in
-            q.closed = true
-            defer { q.commands.removeAll() }
-            return q.commands
-        }
-        for case .publish(_, let c) in rest { c.resume(throwing: error) }
-    }
-
-    private func loop() throws {
-        let dealer = try context.socket(.dealer)
-        defer { dealer.close() }
+        let context = setup.context
+        dealer = try context.socket(.dealer)
         try dealer.set(.sendHighWaterMark(max(1000, options.window * 2)))
         try dealer.set(.reconnectInterval(milliseconds: 50))
         try dealer.set(.reconnectIntervalMax(milliseconds: 500))
@@ -63,57 +42,61 @@ final class PublisherLoop: @unchecked Sendable {
         // Fire-and-forget goes out on an XPUB, not a PUB: the broker's XSUB subscription
         // arrives on it as a message, so the loop knows when publishing stops being
         // dropped ("slow joiner") and holds messages until then.
-        let pub = try options.publish.map { endpoint throws -> Socket in
+        pub = try options.publish.map { endpoint throws -> Socket in
             let s = try context.socket(.xpub)
             try s.connect(endpoint)
             return s
         }
-        defer { pub?.close() }
-        let poller = Poller()
-        let dealerItem = poller.add(dealer)
-        poller.add(fileDescriptor: wake.readFD)
+        dealerItem = poller.add(dealer)
+        poller.add(fileDescriptor: setup.wakeFD)
         if let pub { poller.add(pub) }
+    }
 
-        while true {
-            try poller.poll(timeoutMilliseconds: 50)
-            wake.drain()
-            let (commands, closed) = queue.withLock { q in
-                defer { q.commands.removeAll(keepingCapacity: true) }
-                return (q.commands, q.closed)
+    func handle(_ commands: [Publisher.Command]) throws -> Bool {
+        // Subscription news first, so a message is not sent into a connection
+        // already known to be gone.
+        if let pub {
+            // [0x01 prefix]: the broker subscribed; [0x00 prefix]: its connection went.
+            while let frames = try pub.receiveMultipart(dontWait: true) {
+                if let flag = frames.first?.first { publishLive = flag == 1 }
             }
-            if closed { return }
-            // Subscription news first, so a message is not sent into a connection
-            // already known to be gone.
-            if let pub {
-                // [0x01 prefix]: the broker subscribed; [0x00 prefix]: its connection went.
-                while let frames = try pub.receiveMultipart(dontWait: true) {
-                    if let flag = frames.first?.first { publishLive = flag == 1 }
-                }
-                if publishLive {
-                    for frames in held { _ = try pub.trySend(multipart: frames) }
-                    held.removeAll()
-                }
+            if publishLive {
+                for frames in held { _ = try pub.trySend(multipart: frames) }
+                held.removeAll()
             }
-            for command in commands {
-                switch command {
-                case .publish(let request, let continuation):
-                    waiting.append((request, continuation))
-                case .fire(let frames):
-                    if let pub, publishLive {
-                        _ = try pub.trySend(multipart: frames)
-                    } else if held.count < options.holdLimit {
-                        held.append(frames)
-                    }
-                case .cancel(let id):
-                    cancel(id)
-                }
-            }
-            if poller.isReadable(dealerItem) {
-                while let frames = try dealer.receiveMultipart(dontWait: true) { handle(frames) }
-            }
-            try fillWindow(dealer)
-            try resendExpired(dealer)
         }
+        for command in commands {
+            switch command {
+            case .publish(let request, let continuation):
+                waiting.append((request, continuation))
+            case .fire(let frames):
+                if let pub, publishLive {
+                    _ = try pub.trySend(multipart: frames)
+                } else if held.count < options.holdLimit {
+                    held.append(frames)
+                }
+            case .cancel(let id):
+                cancel(id)
+            }
+        }
+        if poller.isReadable(dealerItem) {
+            while let frames = try dealer.receiveMultipart(dontWait: true) { handle(frames) }
+        }
+        try fillWindow(dealer)
+        try resendExpired(dealer)
+        return true
+    }
+
+    /// Fails every publish still waiting with `.closed` and closes the sockets.
+    func finish() {
+        let error = MetroClientError.closed("publish")
+        for (_, f) in inFlight { f.continuation.resume(throwing: error) }
+        for (_, c) in waiting[waitingHead...] { c.resume(throwing: error) }
+        inFlight = [:]
+        waiting = []
+        waitingHead = 0
+        dealer.close()
+        pub?.close()
     }
 
     /// Sends what waits, as far as the window allows, in PUBLISH-PACKED requests of
@@ -139,8 +122,8 @@ final class PublisherLoop: @unchecked Sendable {
             if let existing = inFlight[request.eventID] {
                 // Same id twice in flight: the first caller fails, the second waits.
                 existing.continuation.resume(
-                    throwing: MetroClientError.rejected(
-                        WireError(.invalidArgument, "event id published twice concurrently")))
+                    throwing: MetroClientError(
+                        .invalidArgument, operation: "publish", message: "event id published twice concurrently"))
             }
             inFlight[request.eventID] = InFlight(
                 request: request, continuation: continuation, sentAt: now, firstSentAt: now)
@@ -168,7 +151,10 @@ final class PublisherLoop: @unchecked Sendable {
             if now - f.firstSentAt >= options.giveUpAfter {
                 inFlight[id] = nil
                 f.continuation.resume(
-                    throwing: MetroClientError.timedOut("no ACK for event \(String(decoding: id, as: UTF8.self))"))
+                    throwing: MetroClientError(
+                        .timedOut, operation: "publish",
+                        message: "no ACK for event \(String(decoding: id, as: UTF8.self)) within \(options.giveUpAfter)"
+                    ))
                 continue
             }
             inFlight[id]!.sentAt = now
@@ -198,7 +184,7 @@ final class PublisherLoop: @unchecked Sendable {
             // Transient failures are retried by the timeout; the rest fail the publish.
             let transient = [.internalError, .unavailable, .journalFailure, .storageFailure].contains(error.code)
             if !transient, let f = inFlight.removeValue(forKey: id) {
-                f.continuation.resume(throwing: MetroClientError.rejected(error))
+                f.continuation.resume(throwing: MetroClientError.rejected(error, operation: "publish"))
             }
         case .error(let error, nil)?:
             logger.warning("broker error without an event id: \(error)")

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MetroProtocol
+import ServiceLifecycle
 import ZeroMQ
 
 /// Receives live events from a broker's events (XPUB) socket (protocol.md §4.4).
@@ -19,12 +20,14 @@ import ZeroMQ
 /// first (0: the earliest event held). `ledger` counts what was suspected, filled,
 /// recovered, dropped as a duplicate, and lost because the journal no longer had it.
 ///
-/// Threading: the SUB (and, for gap filling, a DEALER) live on a dedicated I/O
-/// thread, which yields into an `AsyncStream` (without gap filling buffering at
-/// most `bufferLimit` events, dropping the oldest: memory stays bounded if the
-/// consumer stalls; with gap filling nothing is dropped silently, so the stream is
-/// unbounded and `pause()` is the way to stop reading). `close()` ends the thread.
-public final class Subscriber: Sendable {
+/// Threading: the SUB (and, for gap filling, a DEALER) live on the subscriber's
+/// `IOThread` (its rule applies), which yields into an `AsyncStream` (without gap
+/// filling buffering at most `bufferLimit` events, dropping the oldest: memory stays
+/// bounded if the consumer stalls; with gap filling nothing is dropped silently, so
+/// the stream is unbounded and `pause()` is the way to stop reading). The thread
+/// starts on first use (`events`, `waitUntilLive()`, or `run()` as a `Service`);
+/// `close()` ends it and the stream.
+public final class Subscriber: Service, Sendable {
     public struct Options: Sendable {
         public var events: String
         public var prefixes: [String]
@@ -44,84 +47,102 @@ public final class Subscriber: Sendable {
         }
     }
 
+    /// What callers read or wait for, written by the I/O thread.
     struct State: Sendable {
         var liveFrom: UInt64?
-        var liveWaiters: [CheckedContinuation<UInt64, any Error>] = []
+        /// Callers of `waitUntilLive`, by a number of their own, so that one that gives
+        /// up (its timeout, or its task cancelled) can leave.
+        var liveWaiters: [Int: CheckedContinuation<UInt64, any Error>] = [:]
+        var nextWaiter = 0
         var headSeq: UInt64 = 0
-        var closed = false
-        var paused = false
+        var ended = false
         var ledger = DeliveryLedger()
     }
 
-    public let events: AsyncStream<LiveEvent>
-    let state = Mailbox(State())
-    let wake = WakePipe()
-    private let finished = DispatchSemaphore(value: 0)
+    enum Command: Sendable {
+        case pause(Bool)
+    }
 
+    private let stream: AsyncStream<LiveEvent>
+    let state = Mailbox(State())
+    let io: IOThread<SubscriberLoop>
+
+    /// Prepares the subscriber; its I/O thread starts on first use (or `run()`).
     public init(_ options: Options, context: Context? = nil, logger: Logger = Logger(label: "metro.subscriber")) throws
     {
         let ctx = try context ?? Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let (stream, continuation) = AsyncStream.makeStream(
             of: LiveEvent.self,
             bufferingPolicy: options.consume == nil ? .bufferingNewest(options.bufferLimit) : .unbounded)
-        events = stream
-        let socket = try ctx.socket(.sub)
-        if let hwm = options.receiveHighWaterMark { try socket.set(.receiveHighWaterMark(hwm)) }
-        let dealer = try options.consume.map { endpoint throws -> Socket in
-            let d = try ctx.socket(.dealer)
-            try d.set(.reconnectInterval(milliseconds: 50))
-            try d.set(.reconnectIntervalMax(milliseconds: 500))
-            try d.connect(endpoint)
-            return d
-        }
-        let token = UUID().uuidString.replacingOccurrences(of: "-", with: "")
-        for prefix in options.prefixes { try socket.subscribe(prefix) }
-        try socket.subscribe(Topic.heartbeat)
-        try socket.subscribe(Hello.topic(token: token))
-        try socket.connect(options.events)
-        let state = self.state, wake = self.wake, done = finished
-        let helloTopic = Hello.topic(token: token)
-        // The socket moves to the I/O thread here, once, and is used only there.
-        nonisolated(unsafe) let owned = socket
-        nonisolated(unsafe) let ownedDealer = dealer
-        let thread = Thread {
-            Self.loop(
-                socket: owned, dealer: ownedDealer, helloTopic: helloTopic, options: options, state: state, wake: wake,
-                continuation: continuation, logger: logger)
-            done.signal()
-        }
-        thread.name = "metro-subscriber"
-        thread.start()
+        self.stream = stream
+        let state = self.state
+        io = IOThread(
+            name: "metro-subscriber", context: ctx, logger: logger,
+            makeLoop: { setup in
+                try SubscriberLoop(
+                    options: options, setup: setup, state: state, continuation: continuation, logger: logger)
+            },
+            onEnd: { _ in
+                continuation.finish()
+                let waiters = state.withLock { s in
+                    s.ended = true
+                    defer { s.liveWaiters.removeAll() }
+                    return s.liveWaiters.values
+                }
+                for w in waiters { w.resume(throwing: MetroClientError.closed("subscribe")) }
+            })
     }
 
-    deinit { close() }
+    /// Asks the I/O thread to stop; never waits. Prefer `close()`.
+    deinit { io.requestStop() }
+
+    /// The live events, in the order received (in seq order with gap filling). Starts
+    /// the I/O thread; the stream ends when the subscriber closes.
+    public var events: AsyncStream<LiveEvent> {
+        io.startIfNeeded()
+        return stream
+    }
 
     /// Waits until the broker has this subscriber's subscriptions; returns the head
-    /// seq at that moment (events with larger seqs are covered).
+    /// seq at that moment (events with larger seqs are covered). Starts the I/O thread.
     public func waitUntilLive(timeout: Duration = .seconds(10)) async throws -> UInt64 {
-        try await withThrowingTaskGroup(of: UInt64.self) { group in
-            group.addTask {
-                try await withCheckedThrowingContinuation { c in
-                    let now: UInt64?? = self.state.withLock { s in
-                        if s.closed { return .some(nil) }
-                        if let l = s.liveFrom { return .some(l) }
-                        s.liveWaiters.append(c)
-                        return nil
-                    }
-                    switch now {
-                    case .some(.some(let l)): c.resume(returning: l)
-                    case .some(.none): c.resume(throwing: MetroClientError.closed)
-                    case .none: break
-                    }
-                }
-            }
+        io.startIfNeeded()
+        return try await withThrowingTaskGroup(of: UInt64.self) { group in
+            group.addTask { try await self.liveSeq() }
             group.addTask {
                 try await Task.sleep(for: timeout)
-                throw MetroClientError.timedOut("no hello from the broker within \(timeout)")
+                throw MetroClientError(
+                    .timedOut, operation: "subscribe", message: "no hello from the broker within \(timeout)")
             }
-            let first = try await group.next()!
-            group.cancelAll()
-            return first
+            // The loser is cancelled; the group returns once it has ended, which is at
+            // once for both (`liveSeq` leaves the waiters on cancellation).
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
+    /// The seq of the hello, once it came; throws `CancellationError` when the task is
+    /// cancelled first (its waiter removed), `.closed` when the subscriber ends.
+    private func liveSeq() async throws -> UInt64 {
+        let id = state.withLock { s in
+            defer { s.nextWaiter += 1 }
+            return s.nextWaiter
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { c in
+                let now: Result<UInt64, any Error>? = state.withLock { s in
+                    if s.ended { return .failure(MetroClientError.closed("subscribe")) }
+                    if let l = s.liveFrom { return .success(l) }
+                    // Checked under the lock that `onCancel` takes: a cancellation that
+                    // comes later finds the waiter and resumes it.
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    s.liveWaiters[id] = c
+                    return nil
+                }
+                if let now { c.resume(with: now) }
+            }
+        } onCancel: {
+            state.withLock { $0.liveWaiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
         }
     }
 
@@ -133,105 +154,17 @@ public final class Subscriber: Sendable {
 
     /// Stops reading live events (they pile up in ZeroMQ and are dropped at the
     /// high-water marks); `resume()` reads again, and gap filling recovers the drops.
-    public func pause() { state.withLock { $0.paused = true } }
+    public func pause() { io.send(.pause(true)) }
 
-    public func resume() {
-        state.withLock { $0.paused = false }
-        wake.wake()
-    }
+    public func resume() { io.send(.pause(false)) }
 
-    public func close() {
-        let first = state.withLock { s in
-            defer { s.closed = true }
-            return !s.closed
-        }
-        guard first else { return }
-        wake.wake()
-        finished.wait()
-    }
+    /// Runs the I/O thread until `close()`, graceful shutdown or cancellation
+    /// (swift-service-lifecycle `Service`).
+    public func run() async throws { await io.run() }
 
-    private static func loop(
-        socket: Socket, dealer: Socket?, helloTopic: String, options: Options, state: Mailbox<State>, wake: WakePipe,
-        continuation: AsyncStream<LiveEvent>.Continuation, logger: Logger
-    ) {
-        defer {
-            socket.close()
-            dealer?.close()
-            continuation.finish()
-            let waiters = state.withLock { s in
-                defer { s.liveWaiters.removeAll() }
-                return s.liveWaiters
-            }
-            for w in waiters { w.resume(throwing: MetroClientError.closed) }
-        }
-        let poller = Poller()
-        poller.add(socket)
-        poller.add(fileDescriptor: wake.readFD)
-        if let dealer { poller.add(dealer) }
-        // While paused the SUB is left out of the poll (it stays readable).
-        let pausedPoller = Poller()
-        pausedPoller.add(fileDescriptor: wake.readFD)
-        if let dealer { pausedPoller.add(dealer) }
-        var filler = dealer.map { _ in
-            GapFiller(prefixes: options.prefixes.map { Array($0.utf8) }, window: options.replayWindow)
-        }
-        func carryOut(_ actions: [GapFiller.Action]) throws {
-            // The ledger first: whoever sees these events also sees their counts.
-            if let f = filler { state.withLock { $0.ledger = f.ledger } }
-            for a in actions {
-                switch a {
-                case .deliver(let e): continuation.yield(e)
-                case .send(let frames): _ = try dealer?.trySend(multipart: frames)
-                }
-            }
-        }
-        do {
-            while true {
-                let wasPaused = state.withLock { $0.paused }
-                try (wasPaused ? pausedPoller : poller).poll(timeoutMilliseconds: 200)
-                wake.drain()
-                let (closed, paused) = state.withLock { ($0.closed, $0.paused) }
-                if closed { return }
-                let now = BrokerClock.now()
-                if let dealer {
-                    while let frames = try dealer.receiveMultipart(dontWait: true) {
-                        if let reply = ReplayCodec.decodeReply(frames) { try carryOut(filler!.replay(reply, now: now)) }
-                    }
-                    try carryOut(filler!.tick(now: now))
-                }
-                var n = 0
-                while !paused, n < 1024, let frames = try socket.receiveMultipart(dontWait: true) {
-                    n += 1
-                    guard let event = LiveEvent(frames: frames) else { continue }
-                    if event.topic == helloTopic {
-                        try? socket.unsubscribe(helloTopic)
-                        let waiters = state.withLock { s in
-                            s.liveFrom = event.seq
-                            s.headSeq = max(s.headSeq, event.seq)
-                            defer { s.liveWaiters.removeAll() }
-                            return s.liveWaiters
-                        }
-                        for w in waiters { w.resume(returning: event.seq) }
-                        if filler != nil {
-                            try carryOut(filler!.start(liveFrom: event.seq, startAt: options.startAt, now: now))
-                        }
-                    } else if event.topic.hasPrefix(Hello.prefix) {
-                        continue  // another subscriber's hello
-                    } else if event.isHeartbeat {
-                        state.withLock { $0.headSeq = max($0.headSeq, event.seq) }
-                        if options.includeHeartbeats { continuation.yield(event) }
-                        if filler != nil { try carryOut(filler!.heartbeat(head: event.seq, now: now)) }
-                    } else if filler != nil {
-                        try carryOut(filler!.live(event, now: now))
-                    } else {
-                        continuation.yield(event)
-                    }
-                }
-            }
-        } catch {
-            logger.error("subscriber I/O thread failed: \(error)")
-        }
-    }
+    /// Stops the I/O thread and waits for it (without blocking a thread); `events`
+    /// finishes. Safe to call more than once, from any task.
+    public func close() async { await io.shutdown() }
 }
 
 /// Wall-clock nanoseconds, for the gap filler's timeouts.

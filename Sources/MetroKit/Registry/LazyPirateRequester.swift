@@ -24,13 +24,17 @@ final class LazyPirateRequester {
     /// Sends `request` and returns the registry's reply (OK or ERROR), or why there is none.
     /// `isStopping` is asked before each retry, so closing the client never waits out
     /// the whole retry budget.
-    func request(_ request: RegistryRequest, isStopping: () -> Bool = { false }) -> Result<RegistryReply, RegistryClientError> {
+    func request(_ request: RegistryRequest, isStopping: () -> Bool = { false }) -> Result<
+        RegistryReply, MetroClientError
+    > {
         let frames = request.encode()
         let command = request.command
+        let operation = "registry \(command.rawValue)"
         var tried: [String] = []
         for attempt in 1...configuration.attempts {
             if attempt > 1 && isStopping() {
-                return .failure(RegistryClientError(.closed, command: command, message: "the client closed while retrying"))
+                return .failure(
+                    MetroClientError(.closed, operation: operation, message: "the client closed while retrying"))
             }
             let endpoint = configuration.endpoints[endpointIndex]
             tried.append(endpoint)
@@ -43,26 +47,29 @@ final class LazyPirateRequester {
                     switch RegistryReply.decode(reply) {
                     case .success(let r): return .success(r)
                     case .failure(let e):
-                        return .failure(RegistryClientError(.protocolViolation, command: command, message: e.message))
+                        return .failure(MetroClientError(.protocolViolation, operation: operation, message: e.message))
                     }
                 }
             } catch let error where error.code == .contextTerminated {
                 reset()
-                return .failure(RegistryClientError(.closed, command: command, message: "the client is closed"))
+                return .failure(MetroClientError.closed(operation))
             } catch {
                 logger.debug("registry attempt failed", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
             }
             // Timed out (or failed): the REQ socket is stuck in its lockstep; drop it.
-            logger.debug("registry request timed out", metadata: [
-                "command": "\(command.rawValue)", "endpoint": "\(endpoint)", "attempt": "\(attempt)",
-            ])
+            logger.debug(
+                "registry request timed out",
+                metadata: [
+                    "command": "\(command.rawValue)", "endpoint": "\(endpoint)", "attempt": "\(attempt)",
+                ])
             reset()
             endpointIndex = (endpointIndex + 1) % configuration.endpoints.count
         }
-        return .failure(RegistryClientError(
-            .unreachable, command: command,
-            message: "no reply after \(configuration.attempts) attempts of \(configuration.requestTimeout) "
-                + "(tried \(tried.joined(separator: ", ")))"))
+        return .failure(
+            MetroClientError(
+                .unreachable, operation: operation,
+                message: "no reply after \(configuration.attempts) attempts of \(configuration.requestTimeout) "
+                    + "(tried \(tried.joined(separator: ", ")))"))
     }
 
     /// Closes the REQ socket (on the owning thread).

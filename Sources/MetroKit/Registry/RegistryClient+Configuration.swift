@@ -1,3 +1,5 @@
+import ZeroMQ
+
 extension RegistryClient {
     /// How the client reaches the registry (Lazy Pirate: protocol.md §5.11).
     public struct Configuration: Sendable {
@@ -29,8 +31,7 @@ extension RegistryClient {
         }
 
         var timeoutMilliseconds: Int {
-            let c = requestTimeout.components
-            return max(1, Int(c.seconds) * 1000 + Int(c.attoseconds / 1_000_000_000_000_000))
+            max(1, Int(clamping: requestTimeout.inMilliseconds))
         }
     }
 }

@@ -34,12 +34,12 @@ public struct ServiceAnnouncer: Service {
     }
 
     public func run() async throws {
-        var outcome: Result<Void, RegistryClientError> = .success(())
+        var outcome: Result<Void, MetroClientError> = .success(())
         do {
             try await cancelWhenGracefulShutdown {
                 try await keepLease()
             }
-        } catch let e as RegistryClientError {
+        } catch let e as MetroClientError {
             outcome = .failure(e)
         } catch is CancellationError {
             // Graceful shutdown (or cancellation) ended the loop.
@@ -59,7 +59,7 @@ public struct ServiceAnnouncer: Service {
     /// Whether a failed REGISTER may succeed later: the registry was unreachable or
     /// busy, or another live process still holds the id (305). A registration the
     /// registry refuses on its merits (bad name, endpoint, TTL; stale epoch) never will.
-    static func isWorthRetrying(_ e: RegistryClientError) -> Bool {
+    static func isWorthRetrying(_ e: MetroClientError) -> Bool {
         switch e.wireCode {
         case nil: e.code == .unreachable
         case .instanceConflict?, .internalError?, .unavailable?: true
@@ -84,7 +84,9 @@ public struct ServiceAnnouncer: Service {
                 do {
                     try await client.heartbeat(registration.key)
                 } catch let e where e.wireCode == .unknownInstance {
-                    logger.info("registry forgot this instance; registering again", metadata: ["instance": "\(registration.key)"])
+                    logger.info(
+                        "registry forgot this instance; registering again",
+                        metadata: ["instance": "\(registration.key)"])
                     registered = false
                     continue
                 } catch let e where e.wireCode == .staleEpoch {

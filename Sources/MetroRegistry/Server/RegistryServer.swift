@@ -54,14 +54,7 @@ public final class RegistryServer: Service, Sendable {
             preconditionFailure("RegistryServer.run() called twice")
         }
         await withTaskCancellationOrGracefulShutdownHandler {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                let thread = Thread {
-                    transfer.value.run()
-                    done.resume()
-                }
-                thread.name = "metro-registry"
-                thread.start()
-            }
+            await DedicatedThread.run(name: "metro-registry") { transfer.value.run() }
         } onCancelOrGracefulShutdown: { [context] in
             context.shutdown()
         }

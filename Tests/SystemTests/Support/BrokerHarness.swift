@@ -192,8 +192,8 @@ final class LiveCollector: Sendable {
     /// Everything received so far, in order.
     var events: [LiveEvent] { received.withLock { $0 } }
 
-    func close() {
+    func close() async {
         task.cancel()
-        subscriber.close()
+        await subscriber.close()
     }
 }

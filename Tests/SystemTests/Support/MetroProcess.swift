@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import ZeroMQ
 
 #if canImport(Glibc)
 import Glibc
@@ -59,28 +60,47 @@ final class MetroProcess: @unchecked Sendable {
         process.environment = env
         process.standardOutput = stdout
         process.standardError = stderr
-        // Empty data is end of file (called again and again unless the handler is removed).
-        stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self else { return }
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                self.state.withLock { $0.stdoutClosed = true }
-                return
-            }
-            self.consumeStdout(String(decoding: data, as: UTF8.self))
-        }
-        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self else { return }
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                self.state.withLock { $0.stderrClosed = true }
-                return
-            }
-            self.state.withLock { $0.stderrText += String(decoding: data, as: UTF8.self) }
-        }
         try process.run()
+        // End of file on both pipes tells `waitForExit` that all output has been read.
+        Self.readUntilEOF(
+            stdout.fileHandleForReading, name: "test-stdout",
+            atEnd: { [weak self] in self?.state.withLock { $0.stdoutClosed = true } }
+        ) { [weak self] text in
+            self?.consumeStdout(text)
+        }
+        Self.readUntilEOF(
+            stderr.fileHandleForReading, name: "test-stderr",
+            atEnd: { [weak self] in self?.state.withLock { $0.stderrClosed = true } }
+        ) { [weak self] text in
+            self?.state.withLock { $0.stderrText += text }
+        }
+    }
+
+    /// Reads `handle` with blocking reads on a thread of its own until end of file.
+    /// Not `readabilityHandler`: tearing its dispatch read source down while others
+    /// are set up races in libdispatch's epoll bookkeeping on Linux and crashed the
+    /// test process (SIGSEGV in `_dispatch_event_loop_drain`, seen in a full run;
+    /// swift-corelibs-libdispatch issue 949). The thread holds the handle, so its fd
+    /// stays open (and is never reused under the read) until the child and whatever
+    /// inherited the pipe have exited.
+    private static func readUntilEOF(
+        _ handle: FileHandle, name: String, atEnd: @escaping @Sendable () -> Void,
+        _ consume: @escaping @Sendable (String) -> Void
+    ) {
+        DedicatedThread(name: name) {
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    consume(String(decoding: buffer[0..<n], as: UTF8.self))
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    atEnd()
+                    return
+                }
+            }
+        }.start()
     }
 
     private var partial = ""
@@ -167,8 +187,6 @@ final class MetroProcess: @unchecked Sendable {
             Glibc.kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        stdout.fileHandleForReading.readabilityHandler = nil
-        stderr.fileHandleForReading.readabilityHandler = nil
     }
 }
 

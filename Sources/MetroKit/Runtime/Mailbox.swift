@@ -1,6 +1,7 @@
 import Synchronization
 
-/// State shared between async callers and a client's I/O thread, behind a lock.
+/// State that a client's I/O thread publishes for async callers to read (a head seq,
+/// counters), behind a lock. Commands go through the `IOThread`'s queue instead.
 /// A class so that both sides hold the same `Mutex`.
 final class Mailbox<State: Sendable>: Sendable {
     private let state: Mutex<State>

@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import MetroProtocol
+import ZeroMQ
+
+/// The `Subscriber`'s I/O loop, run by its `IOThread`: owns the SUB socket and, for
+/// gap filling, the replay DEALER and the `GapFiller`; answers the hello, tracks the
+/// head seq, and yields events into the subscriber's stream. Made and used on the
+/// I/O thread only.
+final class SubscriberLoop: IOThreadLoop {
+    let poller = Poller()
+    let pollTimeoutMilliseconds = 200
+    private let options: Subscriber.Options
+    private let state: Mailbox<Subscriber.State>
+    private let continuation: AsyncStream<LiveEvent>.Continuation
+    private let socket: Socket
+    private let socketItem: Int
+    private let dealer: Socket?
+    private let helloTopic: String
+    private var filler: GapFiller?
+    private var paused = false
+
+    /// I/O thread: makes the sockets, subscribes to the prefixes, the heartbeat and a
+    /// private hello topic, and connects.
+    init(
+        options: Subscriber.Options, setup: IOThread<SubscriberLoop>.Setup, state: Mailbox<Subscriber.State>,
+        continuation: AsyncStream<LiveEvent>.Continuation, logger: Logger
+    ) throws {
+        self.options = options
+        self.state = state
+        self.continuation = continuation
+        let ctx = setup.context
+        socket = try ctx.socket(.sub)
+        if let hwm = options.receiveHighWaterMark { try socket.set(.receiveHighWaterMark(hwm)) }
+        dealer = try options.consume.map { endpoint throws -> Socket in
+            let d = try ctx.socket(.dealer)
+            try d.set(.reconnectInterval(milliseconds: 50))
+            try d.set(.reconnectIntervalMax(milliseconds: 500))
+            try d.connect(endpoint)
+            return d
+        }
+        let token = UUID().uuidString.replacingOccurrences(of: "-", with: "")
+        helloTopic = Hello.topic(token: token)
+        for prefix in options.prefixes { try socket.subscribe(prefix) }
+        try socket.subscribe(Topic.heartbeat)
+        try socket.subscribe(helloTopic)
+        try socket.connect(options.events)
+        socketItem = poller.add(socket)
+        poller.add(fileDescriptor: setup.wakeFD)
+        if let dealer { poller.add(dealer) }
+        filler = dealer.map { _ in
+            GapFiller(prefixes: options.prefixes.map { Array($0.utf8) }, window: options.replayWindow)
+        }
+    }
+
+    func handle(_ commands: [Subscriber.Command]) throws -> Bool {
+        for case .pause(let p) in commands { paused = p }
+        // While paused the SUB is left out of the poll (it stays readable).
+        poller.setEvents(paused ? [] : .readable, at: socketItem)
+        let now = BrokerClock.now()
+        if let dealer {
+            while let frames = try dealer.receiveMultipart(dontWait: true) {
+                if let reply = ReplayCodec.decodeReply(frames) { try carryOut(filler!.replay(reply, now: now)) }
+            }
+            try carryOut(filler!.tick(now: now))
+        }
+        var n = 0
+        while !paused, n < 1024, let frames = try socket.receiveMultipart(dontWait: true) {
+            n += 1
+            guard let event = LiveEvent(frames: frames) else { continue }
+            if event.topic == helloTopic {
+                try? socket.unsubscribe(helloTopic)
+                let waiters = state.withLock { s in
+                    s.liveFrom = event.seq
+                    s.headSeq = max(s.headSeq, event.seq)
+                    defer { s.liveWaiters.removeAll() }
+                    return s.liveWaiters.values
+                }
+                for w in waiters { w.resume(returning: event.seq) }
+                if filler != nil {
+                    try carryOut(filler!.start(liveFrom: event.seq, startAt: options.startAt, now: now))
+                }
+            } else if event.topic.hasPrefix(Hello.prefix) {
+                continue  // another subscriber's hello
+            } else if event.isHeartbeat {
+                state.withLock { $0.headSeq = max($0.headSeq, event.seq) }
+                if options.includeHeartbeats { continuation.yield(event) }
+                if filler != nil { try carryOut(filler!.heartbeat(head: event.seq, now: now)) }
+            } else if filler != nil {
+                try carryOut(filler!.live(event, now: now))
+            } else {
+                continuation.yield(event)
+            }
+        }
+        return true
+    }
+
+    /// Closes the sockets; the subscriber's `onEnd` finishes the stream and the waiters.
+    func finish() {
+        socket.close()
+        dealer?.close()
+    }
+
+    private func carryOut(_ actions: [GapFiller.Action]) throws {
+        // The ledger first: whoever sees these events also sees their counts.
+        if let f = filler { state.withLock { $0.ledger = f.ledger } }
+        for a in actions {
+            switch a {
+            case .deliver(let e): continuation.yield(e)
+            case .send(let frames): _ = try dealer?.trySend(multipart: frames)
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import MetroProtocol
+
+/// The one error type of MetroKit's clients (publisher, subscriber, consumer, admin
+/// client, registry client), shaped like swift-service-lifecycle's
+/// `ServiceGroupError`: a `code` over a closed set, plus context.
+///
+/// A caller that must turn any error into one answer (the gateway's HTTP status)
+/// needs only `category`: every code, and for `.rejected` the peer's wire error code,
+/// falls in exactly one of
+///
+/// | category | meaning | HTTP |
+/// |---|---|---|
+/// | `invalid` | the request itself is wrong (a field, a size, a topic): do not retry it | 400 |
+/// | `rejected` | refused on its merits in the current state (a conflict, an unknown instance, a stale epoch, a range no longer held) | 409 |
+/// | `unavailable` | the peer or this client cannot serve now (closed, unreachable, overloaded, a broken reply): retry later or elsewhere | 503 |
+/// | `timeout` | no answer within the time allowed; the request may or may not have taken effect | 504 |
+public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong, as a closed set; compare with `==` (`error.code == .closed`).
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: Hashable, Sendable {
+            case closed, timedOut, unreachable, rejected, protocolViolation, invalidArgument
+        }
+        private let base: Base
+
+        /// The client was closed before or while the request ran.
+        public static let closed = Code(base: .closed)
+        /// No answer in time: an acknowledged publish without ACK, a broker that sent no
+        /// hello, an admin request without reply.
+        public static let timedOut = Code(base: .timedOut)
+        /// No reply within the retry budget on any endpoint (registry Lazy Pirate).
+        public static let unreachable = Code(base: .unreachable)
+        /// The peer answered ERROR; see `wireError`.
+        public static let rejected = Code(base: .rejected)
+        /// The reply was not what protocol.md says (frames, or a body that does not decode).
+        public static let protocolViolation = Code(base: .protocolViolation)
+        /// The client refused the request before sending it (e.g. an event id of 0 or more than 64 bytes).
+        public static let invalidArgument = Code(base: .invalidArgument)
+
+        public var description: String {
+            switch base {
+            case .closed: "closed"
+            case .timedOut: "timed-out"
+            case .unreachable: "unreachable"
+            case .rejected: "rejected"
+            case .protocolViolation: "protocol-violation"
+            case .invalidArgument: "invalid-argument"
+            }
+        }
+    }
+
+    /// How a caller should treat the error; see the table in the type's documentation.
+    public enum Category: String, Hashable, Sendable, CaseIterable {
+        case invalid, rejected, unavailable, timeout
+    }
+
+    public let code: Code
+    /// The operation that failed: "publish", "consume", "registry LOOKUP", ...
+    public let operation: String
+    /// Human-readable detail (endpoints tried, attempts, what broke).
+    public let message: String
+    /// The peer's error, when `code == .rejected`.
+    public let wireError: WireError?
+
+    public init(_ code: Code, operation: String, message: String, wireError: WireError? = nil) {
+        self.code = code
+        self.operation = operation
+        self.message = message
+        self.wireError = wireError
+    }
+
+    /// The peer answered `error`.
+    public static func rejected(_ error: WireError, operation: String) -> Self {
+        Self(.rejected, operation: operation, message: error.message, wireError: error)
+    }
+
+    /// The client was closed.
+    public static func closed(_ operation: String) -> Self {
+        Self(.closed, operation: operation, message: "the client is closed")
+    }
+
+    /// The peer's wire error code, when it answered ERROR.
+    public var wireCode: WireErrorCode? { wireError?.code }
+
+    public var category: Category {
+        if code == .timedOut { return .timeout }
+        if code == .invalidArgument { return .invalid }
+        guard code == .rejected, let wire = wireCode else { return .unavailable }
+        return Self.category(of: wire)
+    }
+
+    /// The category of a wire error code (protocol.md §3.2).
+    static func category(of wire: WireErrorCode) -> Category {
+        switch wire {
+        case .internalError, .unavailable, .journalFailure: .unavailable
+        case .unknownGroup, .unknownDelivery, .sequenceOutOfRange, .unknownInstance, .staleEpoch,
+            .instanceConflict:
+            .rejected
+        case .unsupportedVersion, .malformedMessage, .unknownCommand, .invalidUTF8, .invalidJSON, .tooLarge,
+            .invalidTopic, .invalidArgument, .missingEventID, .invalidServiceName, .invalidEndpoint, .ttlOutOfRange:
+            .invalid
+        }
+    }
+
+    public var description: String {
+        if let wireError { return "\(operation) \(code): \(wireError)" }
+        return "\(operation) \(code): \(message)"
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A non-blocking, close-on-exec pipe that lets any thread wake a poll loop: the loop
+/// polls `readFD` next to its sockets (`Poller.add(fileDescriptor:)`, which libzmq's
+/// `zmq_poll` accepts), another thread calls `wake()`.
+///
+/// The one copy of this set-up in Metro (MetroKit's I/O threads use it; the broker's
+/// loop and journal syncer may too). Both ends stay open for the object's whole life,
+/// so a late `wake()` from another thread never writes to a closed or reused fd.
+///
+/// Threading: `wake()` from any thread; `drain()` on the polling thread.
+public final class WakePipe: Sendable {
+    /// The end to poll for readability.
+    public let readFD: Int32
+    private let writeFD: Int32
+
+    public init() {
+        var fds: [Int32] = [0, 0]
+        precondition(pipe(&fds) == 0, "pipe failed: out of file descriptors")
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        readFD = fds[0]
+        writeFD = fds[1]
+    }
+
+    deinit {
+        close(readFD)
+        close(writeFD)
+    }
+
+    /// Any thread. A full pipe already means "wake up", so a failed write is fine.
+    public func wake() {
+        var one: UInt8 = 1
+        _ = write(writeFD, &one, 1)
+    }
+
+    /// The polling thread: empties the pipe, so the next poll waits again.
+    public func drain() {
+        var sink = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        while withUnsafeMutableBytes(of: &sink, { read(readFD, $0.baseAddress, $0.count) }) > 0 {}
+    }
+}
