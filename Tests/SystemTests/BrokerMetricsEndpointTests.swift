@@ -33,33 +33,34 @@ import Testing
         #expect(sample("metro_broker_head_seq", in: first) != nil)
 
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        var last: UInt64 = 0
-        for i in 0..<5 {
-            last = try await publisher.publish(topic: "video.uploaded", payload: bytes("v"), eventID: bytes("m-\(i)"))
-        }
-        let consumer = try MetroProcess([
-            "consume", "--consume", broker.consume, "--group", "scraped", "--prefix", "video.", "--count", "5",
-        ])
-        #expect(consumer.waitForExit() == 0)
+        try await closing(publisher) {
+            var last: UInt64 = 0
+            for i in 0..<5 {
+                last = try await publisher.publish(topic: "video.uploaded", payload: bytes("v"), eventID: bytes("m-\(i)"))
+            }
+            let consumer = try MetroProcess([
+                "consume", "--consume", broker.consume, "--group", "scraped", "--prefix", "video.", "--count", "5",
+            ])
+            #expect(consumer.waitForExit() == 0)
 
-        var text = ""
-        try waitFor("the scrape shows the five events", timeout: .seconds(10), interval: .milliseconds(100)) {
-            text = try scrape(broker)
-            return sample("metro_broker_accepted_total", in: text) == 5
-                && sample("metro_group_lag{group=\"scraped\"}", in: text) == 0
+            var text = ""
+            try waitFor("the scrape shows the five events", timeout: .seconds(10), interval: .milliseconds(100)) {
+                text = try scrape(broker)
+                return sample("metro_broker_accepted_total", in: text) == 5
+                    && sample("metro_group_lag{group=\"scraped\"}", in: text) == 0
+            }
+            #expect(sample("metro_broker_acked_total", in: text) == 5)
+            #expect(sample("metro_broker_received_total", in: text) == 5)
+            #expect(sample("metro_broker_head_seq", in: text) == Double(last))
+            #expect(text.contains("# TYPE metro_broker_accepted_total counter\n"))
+            #expect(text.contains("# TYPE metro_group_lag gauge\n"))
+            #expect(sample("metro_group_members{group=\"scraped\"}", in: text) != nil)
+            #expect(sample("metro_group_redelivered_total{group=\"scraped\"}", in: text) == 0)
+            // The METRICS reply on the consume socket (the wire contract) says the same.
+            let reply = try BrokerAdminClient(consumeEndpoint: broker.consume).metrics()
+            #expect(sample("metro_broker_accepted_total", in: reply) == 5)
+            #expect(broker.stop() == 0)
         }
-        #expect(sample("metro_broker_acked_total", in: text) == 5)
-        #expect(sample("metro_broker_received_total", in: text) == 5)
-        #expect(sample("metro_broker_head_seq", in: text) == Double(last))
-        #expect(text.contains("# TYPE metro_broker_accepted_total counter\n"))
-        #expect(text.contains("# TYPE metro_group_lag gauge\n"))
-        #expect(sample("metro_group_members{group=\"scraped\"}", in: text) != nil)
-        #expect(sample("metro_group_redelivered_total{group=\"scraped\"}", in: text) == 0)
-        // The METRICS reply on the consume socket (the wire contract) says the same.
-        let reply = try BrokerAdminClient(consumeEndpoint: broker.consume).metrics()
-        #expect(sample("metro_broker_accepted_total", in: reply) == 5)
-        #expect(broker.stop() == 0)
     }
 
     /// A scrape makes no connection to the broker's consume socket: its monitor

@@ -31,36 +31,37 @@ extension BrokerSystemTests {
             config: "journal:\n  fsync: never\n", shell: "ulimit -S -n \(limit); ulimit -H -n \(limit)")
         #expect(try broker.openFilesLimit().soft == UInt64(limit))
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        _ = try await publishMany(publisher, count: 100, topics: ["r.a"])
-        let client = try ReplayConnection(broker.consume)
-        defer { client.close() }
-        // Each connection costs the broker a descriptor: connect until it has none left.
-        var others: [Socket] = []
-        defer { for s in others { s.close() } }
-        try await eventually("the broker out of descriptors", { try broker.openDescriptors() >= limit }) {
-            let s = try testContext.socket(.dealer)
-            try s.connect(broker.consume)
-            others.append(s)
+        try await closing(publisher) {
+            _ = try await publishMany(publisher, count: 100, topics: ["r.a"])
+            let client = try ReplayConnection(broker.consume)
+            defer { client.close() }
+            // Each connection costs the broker a descriptor: connect until it has none left.
+            var others: [Socket] = []
+            defer { for s in others { s.close() } }
+            try await eventually("the broker out of descriptors", { try broker.openDescriptors() >= limit }) {
+                let s = try testContext.socket(.dealer)
+                try s.connect(broker.consume)
+                others.append(s)
+            }
+            let id = bytes("starved")
+            try client.start(.init(id: id, start: .seq(0), credit: 1000))
+            let (events, end) = try client.untilEnd()
+            #expect(events.isEmpty)
+            guard case .error(let error, let eid, _) = end else {
+                Issue.record("the replay ended with \(end), not ERROR 107")
+                return
+            }
+            #expect(error.code == .internalError && eid == id)
+            try waitFor("the read failure logged") { broker.process.stderrText.contains("replay read failed") }
+            // Descriptors back: the same replay streams everything.
+            for s in others { s.close() }
+            others = []
+            try waitFor("descriptors free") { try broker.openDescriptors() < limit - 8 }
+            try client.start(.init(id: id, start: .seq(0), credit: 1000))
+            let (all, done) = try client.untilEnd()
+            #expect(all.count == 100 && done == .caughtUp(id: id, lastSeq: try broker.stats().headSeq))
+            #expect(broker.stop() == 0)
         }
-        let id = bytes("starved")
-        try client.start(.init(id: id, start: .seq(0), credit: 1000))
-        let (events, end) = try client.untilEnd()
-        #expect(events.isEmpty)
-        guard case .error(let error, let eid, _) = end else {
-            Issue.record("the replay ended with \(end), not ERROR 107")
-            return
-        }
-        #expect(error.code == .internalError && eid == id)
-        try waitFor("the read failure logged") { broker.process.stderrText.contains("replay read failed") }
-        // Descriptors back: the same replay streams everything.
-        for s in others { s.close() }
-        others = []
-        try waitFor("descriptors free") { try broker.openDescriptors() < limit - 8 }
-        try client.start(.init(id: id, start: .seq(0), credit: 1000))
-        let (all, done) = try client.untilEnd()
-        #expect(all.count == 100 && done == .caughtUp(id: id, lastSeq: try broker.stats().headSeq))
-        #expect(broker.stop() == 0)
     }
 
     /// 64 connections × 64 replays that take no credit over a 0.5 MB journal: each
@@ -69,54 +70,56 @@ extension BrokerSystemTests {
     @Test func stalledReplaysHoldNoDescriptorAndNoReadChunk() async throws {
         let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        _ = try await publishMany(publisher, count: 500, topics: ["r.a"], payloadBytes: 1000)
-        _ = try replay(on: broker.consume, .init(id: bytes("warm"), start: .seq(0), credit: 0))
-        let rssBefore = try broker.residentBytes(), fdsBefore = try broker.openDescriptors()
-        var clients: [ReplayConnection] = []
-        defer { for c in clients { c.close() } }
-        for c in 0..<64 {
-            let client = try ReplayConnection(broker.consume)
-            clients.append(client)
-            for r in 0..<64 { try client.start(.init(id: bytes("c\(c)-r\(r)"), start: .seq(0), credit: 0)) }
+        try await closing(publisher) {
+            _ = try await publishMany(publisher, count: 500, topics: ["r.a"], payloadBytes: 1000)
+            _ = try replay(on: broker.consume, .init(id: bytes("warm"), start: .seq(0), credit: 0))
+            let rssBefore = try broker.residentBytes(), fdsBefore = try broker.openDescriptors()
+            var clients: [ReplayConnection] = []
+            defer { for c in clients { c.close() } }
+            for c in 0..<64 {
+                let client = try ReplayConnection(broker.consume)
+                clients.append(client)
+                for r in 0..<64 { try client.start(.init(id: bytes("c\(c)-r\(r)"), start: .seq(0), credit: 0)) }
+            }
+            try await eventually("4,096 replays running") { try broker.stats().activeReplays == 4096 }
+            let rssAfter = try broker.residentBytes(), fdsAfter = try broker.openDescriptors()
+            let grown = (rssAfter - rssBefore) >> 20
+            print(
+                "4,096 credit-0 replays: broker RSS \(rssBefore >> 20) -> \(rssAfter >> 20) MiB, fds \(fdsBefore) -> \(fdsAfter)"
+            )
+            #expect(grown < 64, "RSS grew \(grown) MiB")
+            #expect(fdsAfter - fdsBefore <= 64 + 8, "descriptors \(fdsBefore) -> \(fdsAfter)")
+            // Parked, they still serve: credit brings the whole journal.
+            try clients[0].credit(bytes("c0-r0"), 1000)
+            var got = 0
+            while case .event = try clients[0].next() { got += 1 }
+            #expect(got == 500)
+            #expect(broker.stop() == 0)
         }
-        try await eventually("4,096 replays running") { try broker.stats().activeReplays == 4096 }
-        let rssAfter = try broker.residentBytes(), fdsAfter = try broker.openDescriptors()
-        let grown = (rssAfter - rssBefore) >> 20
-        print(
-            "4,096 credit-0 replays: broker RSS \(rssBefore >> 20) -> \(rssAfter >> 20) MiB, fds \(fdsBefore) -> \(fdsAfter)"
-        )
-        #expect(grown < 64, "RSS grew \(grown) MiB")
-        #expect(fdsAfter - fdsBefore <= 64 + 8, "descriptors \(fdsBefore) -> \(fdsAfter)")
-        // Parked, they still serve: credit brings the whole journal.
-        try clients[0].credit(bytes("c0-r0"), 1000)
-        var got = 0
-        while case .event = try clients[0].next() { got += 1 }
-        #expect(got == 500)
-        #expect(broker.stop() == 0)
     }
 
     @Test func oneConnectionsStalledReplaysCannotLockOthersOut() async throws {
         let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        _ = try await publishMany(publisher, count: 10, topics: ["r.a"])
-        // One client asks for every slot and never grants credit.
-        let greedy = try ReplayConnection(broker.consume)
-        for r in 0..<4096 { try greedy.start(.init(id: bytes("g\(r)"), start: .seq(0), credit: 0)) }
-        var refused: [[UInt8]] = []
-        while refused.count < 4096 - 64 {
-            guard case .error(let e, let id?, _) = try greedy.next() else { continue }
-            #expect(e.code == .unavailable)
-            refused.append(id)
+        try await closing(publisher) {
+            _ = try await publishMany(publisher, count: 10, topics: ["r.a"])
+            // One client asks for every slot and never grants credit.
+            let greedy = try ReplayConnection(broker.consume)
+            for r in 0..<4096 { try greedy.start(.init(id: bytes("g\(r)"), start: .seq(0), credit: 0)) }
+            var refused: [[UInt8]] = []
+            while refused.count < 4096 - 64 {
+                guard case .error(let e, let id?, _) = try greedy.next() else { continue }
+                #expect(e.code == .unavailable)
+                refused.append(id)
+            }
+            #expect(refused.first == bytes("g64"), "the 65th replay of a connection is refused")
+            #expect(try broker.stats().activeReplays == 64)
+            greedy.close()
+            // Anyone else still replays.
+            let other = try replay(on: broker.consume, .init(id: bytes("other"), start: .seq(0), credit: 0))
+            #expect(other.error == nil && other.events.count == 10)
+            #expect(broker.stop() == 0)
         }
-        #expect(refused.first == bytes("g64"), "the 65th replay of a connection is refused")
-        #expect(try broker.stats().activeReplays == 64)
-        greedy.close()
-        // Anyone else still replays.
-        let other = try replay(on: broker.consume, .init(id: bytes("other"), start: .seq(0), credit: 0))
-        #expect(other.error == nil && other.events.count == 10)
-        #expect(broker.stop() == 0)
     }
 }
 
@@ -128,22 +131,23 @@ extension BrokerSystemTests {
         let broker = try BrokerHarness(
             config: "heartbeatIntervalMs: 100\njournal:\n  fsync: never\nlimits:\n  replayIdleMs: 500\n")
         let publisher = try Publisher(.init(ingest: broker.ingest))
-        defer { publisher.close() }
-        _ = try await publishMany(publisher, count: 10, topics: ["r.a"])
-        let gone = try ReplayConnection(broker.consume)
-        for r in 0..<64 { try gone.start(.init(id: bytes("g\(r)"), start: .seq(0), credit: 0)) }
-        let live = try ReplayConnection(broker.consume)
-        defer { live.close() }
-        try live.start(.init(id: bytes("live"), start: .seq(0), credit: 0))
-        try await eventually("65 replays waiting") { try broker.stats().activeReplays == 65 }
-        gone.close()
-        let end = try live.next()  // nothing but the end: it never had credit
-        guard case .error(let e, let id, _) = end else {
-            Issue.record("the idle replay ended with \(end), not ERROR 109")
-            return
+        try await closing(publisher) {
+            _ = try await publishMany(publisher, count: 10, topics: ["r.a"])
+            let gone = try ReplayConnection(broker.consume)
+            for r in 0..<64 { try gone.start(.init(id: bytes("g\(r)"), start: .seq(0), credit: 0)) }
+            let live = try ReplayConnection(broker.consume)
+            defer { live.close() }
+            try live.start(.init(id: bytes("live"), start: .seq(0), credit: 0))
+            try await eventually("65 replays waiting") { try broker.stats().activeReplays == 65 }
+            gone.close()
+            let end = try live.next()  // nothing but the end: it never had credit
+            guard case .error(let e, let id, _) = end else {
+                Issue.record("the idle replay ended with \(end), not ERROR 109")
+                return
+            }
+            #expect(e.code == .unavailable && id == bytes("live"))
+            try await eventually("the gone client's replays removed") { try broker.stats().activeReplays == 0 }
+            #expect(broker.stop() == 0)
         }
-        #expect(e.code == .unavailable && id == bytes("live"))
-        try await eventually("the gone client's replays removed") { try broker.stats().activeReplays == 0 }
-        #expect(broker.stop() == 0)
     }
 }
