@@ -40,8 +40,12 @@ import Testing
 @Suite struct IngestCodecTests {
     let max = 1024
 
+    /// The broker's whole verdict on a plain request: `decide`, then `checkEvent`
+    /// for a single-event PUBLISH (as `drainIngest` does).
     func decide(_ frames: [[UInt8]]) -> IngestCodec.Decision {
-        IngestCodec.decideSingle(frames, offset: 0, maxPayloadBytes: max)
+        let d = IngestCodec.decide(frames, offset: 0, maxPayloadBytes: max)
+        guard case .publish(1) = d else { return d }
+        return IngestCodec.checkEvent(frames, at: 2, maxPayloadBytes: max) ?? d
     }
 
     func code(_ d: IngestCodec.Decision) -> WireErrorCode? {
@@ -104,7 +108,7 @@ import Testing
     @Test func repliesRoundTrip() {
         let ack = IngestCodec.ackFrames(eventID: [1, 2], seq: 42)
         #expect(IngestCodec.decodeReply(ack) == .acks([.init(eventID: [1, 2], seq: 42)]))
-        let err = IngestCodec.errorFrames(WireError(.invalidTopic, "bad"), context: [[9]])
+        let err = IngestCodec.errorFrames(WireError(.invalidTopic, "bad"), eventID: [9])
         #expect(IngestCodec.decodeReply(err) == .error(WireError(.invalidTopic, "bad"), eventID: [9]))
         #expect(IngestCodec.decodeReply([Array("metro/1".utf8), Array("ACK".utf8), [1], [0, 1]]) == nil)
     }
@@ -140,14 +144,16 @@ import Testing
     }
 
     @Test func consumeCommands() {
-        #expect((try? ConsumeCodec.decide(ConsumeCodec.requestFrames(.stats), offset: 0).get()) == .stats)
-        if case .failure(let e) = ConsumeCodec.decide([WireProtocol.versionBytes, Array("NOPE".utf8)], offset: 0) {
-            #expect(e.code == .unknownCommand)
+        #expect((try? ConsumeCodec.decodeRequest(ConsumeCodec.requestFrames(.stats), offset: 0).get()) == .stats)
+        if case .failure(let e) = ConsumeCodec.decodeRequest(
+            [WireProtocol.versionBytes, Array("NOPE".utf8)], offset: 0)
+        {
+            #expect(e.error.code == .unknownCommand)
         } else {
             Issue.record("NOPE accepted")
         }
-        if case .failure(let e) = ConsumeCodec.decide([[0xff]], offset: 0) {
-            #expect(e.code == .unsupportedVersion)
+        if case .failure(let e) = ConsumeCodec.decodeRequest([[0xff]], offset: 0) {
+            #expect(e.error.code == .unsupportedVersion)
         } else {
             Issue.record("garbage accepted")
         }

@@ -78,12 +78,12 @@ extension BrokerEngine {
         for m in monitors { m.socket.close() }
         ingest.close()
         publish.close()
-        events.close()
+        fanOut.events.close()
         consume.close()
         if storageFailure != nil {
-            logger.critical("broker stopped after a storage failure", metadata: ["headSeq": "\(nextSeq - 1)"])
+            logger.critical("broker stopped after a storage failure", metadata: ["headSeq": "\(log.headSeq)"])
         } else {
-            logger.info("broker stopped", metadata: ["headSeq": "\(nextSeq - 1)"])
+            logger.info("broker stopped", metadata: ["headSeq": "\(log.headSeq)"])
         }
     }
 
@@ -103,11 +103,11 @@ extension BrokerEngine {
             syncer?.stop()
             writeFailed(error)
         }
-        if storageFailure == nil && !groups.isEmpty { saveGroups() }
+        if storageFailure == nil && !groups.isEmpty { groups.save(now: clock()) }
         guard storageFailure == nil else { return journal.abandon() }
         do throws(JournalError) {
             try journal.close()
-            try reservation.closeCleanly(last: nextSeq - 1)
+            try log.reservation.closeCleanly(last: log.headSeq)
         } catch {
             if error.isSyncFailure { failStorage(error) } else { logger.error("journal close failed: \(error)") }
         }

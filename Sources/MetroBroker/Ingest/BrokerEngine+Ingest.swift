@@ -45,7 +45,7 @@ extension BrokerEngine {
                         reject(error, eventIDFrame: echo)
                         continue
                     }
-                    try accept(
+                    accept(
                         now: now, id: buffer.unsafeFrame(idFrame), key: keys[k], topic: buffer.unsafeFrame(idFrame + 1),
                         headers: buffer.unsafeFrame(idFrame + 2), payload: buffer.unsafeFrame(idFrame + 3),
                         ack: ack, frames: (idFrame + 1, idFrame + 3))
@@ -67,7 +67,7 @@ extension BrokerEngine {
                         reject(error, echo: IngestCodec.echoesID(idLength: e.id.count) ? [UInt8](e.id) : nil)
                         continue
                     }
-                    try accept(
+                    accept(
                         now: now, id: e.id, key: keys[k], topic: e.topic, headers: e.headers, payload: e.payload,
                         ack: ack, frames: nil)
                 }
@@ -99,7 +99,7 @@ extension BrokerEngine {
         now: UInt64, id eventID: UnsafeRawBufferPointer, key: DedupeWindow.Key, topic: UnsafeRawBufferPointer,
         headers: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, ack template: PendingAck,
         frames: (topic: Int, payload: Int)?
-    ) throws {
+    ) {
         let buffer = ingestBuffer
         if storageFailure != nil {
             // A sync failed earlier in this drain: nothing more is taken (§4.2.7).
@@ -122,30 +122,26 @@ extension BrokerEngine {
             }
             return
         }
-        let seq = nextSeq
+        if frames == nil {
+            // Packed: its topic and payload are copied into frames of their own for fan-out.
+            buffer.set(Self.packedTopicSlot, bytes: topic)
+            buffer.set(Self.packedPayloadSlot, bytes: payload)
+        }
+        let slots = frames ?? (Self.packedTopicSlot, Self.packedPayloadSlot)
+        let seq: UInt64
         do throws(JournalError) {
-            try reservation.ensure(seq)
-            try journal.append(seq: seq, time: now, id: eventID, topic: topic, headers: headers, payload: payload)
+            seq = try log.append(
+                buffer, topic: slots.topic, payload: slots.payload, envelope: Self.envelopeSlot, time: now,
+                id: eventID, headers: headers)
         } catch {
             appendFailed(error)
             reject(
                 WireError(.storageFailure, "the broker's disk refused the event: not stored"), echo: [UInt8](eventID))
             return
         }
-        nextSeq += 1
-        counters.accepted &+= 1
         dedupe.insert(key, seq: seq, time: now)
         ack.seq = seq
         acks.waitForNextFlush(ack, attaching: attachment)
-        setEnvelope(buffer, into: Self.envelopeSlot, seq: seq, time: now, id: eventID, headers: headers)
-        if let frames {
-            try fanOut(buffer, topic: frames.topic, envelope: Self.envelopeSlot, payload: frames.payload)
-        } else {
-            buffer.set(Self.packedTopicSlot, bytes: topic)
-            buffer.set(Self.packedPayloadSlot, bytes: payload)
-            try fanOut(
-                buffer, topic: Self.packedTopicSlot, envelope: Self.envelopeSlot, payload: Self.packedPayloadSlot)
-        }
     }
 
     /// Sends the ACKs whose flush the syncer reported durable.
@@ -175,7 +171,7 @@ extension BrokerEngine {
         acks.failAll { ack, bytes in
             let routing = [UInt8](bytes[..<ack.routingCount])
             let eventID = [UInt8](bytes[ack.routingCount...])
-            send(to: ingest, [routing] + IngestCodec.errorFrames(wire, context: [eventID]), onDrop: .ackUnroutable)
+            send(to: ingest, [routing] + IngestCodec.errorFrames(wire, eventID: eventID), onDrop: .ackUnroutable)
             counters.rejected &+= 1
         }
     }
@@ -228,10 +224,7 @@ extension BrokerEngine {
     /// Answers with ERROR, with `echo` (an event id) as its context frame.
     private func reject(_ error: WireError, echo: [UInt8]?) {
         counters.rejected &+= 1
-        let context = echo.map { [$0] } ?? []
-        send(
-            to: ingest, [ingestBuffer.bytes(0)] + IngestCodec.errorFrames(error, context: context),
-            onDrop: .replyUnroutable)
+        send(to: ingest, [ingestBuffer.bytes(0)] + IngestCodec.errorFrames(error, eventID: echo), onDrop: .replyUnroutable)
     }
 
     /// Sends a reply on a ROUTER without blocking; counts it as dropped if the peer

@@ -13,7 +13,7 @@ public enum RegistryReply: Hashable, Sendable {
         case .ok(let body):
             [WireProtocol.versionBytes, RegistryReplyWord.ok.frame, body]
         case .error(let e):
-            [WireProtocol.versionBytes, RegistryReplyWord.error.frame, e.code.frame, Array(e.message.utf8)]
+            ErrorReply.frames(e)
         }
     }
 
