@@ -136,3 +136,40 @@ import Testing
         #expect(!runtime(["video."]).matches(Array("audio.x".utf8)))
     }
 }
+
+/// The ready set stays in seq order without sorting (`ReadySeqs`), so a group
+/// with a backlog delivers oldest first, whatever order events come back in.
+@Suite struct ReadySeqsTests {
+    @Test func insertsInOrderOnceAndRemoves() {
+        var r = ReadySeqs()
+        for s: UInt64 in [5, 1, 9, 3, 9, 1, 7] { r.insert(s) }
+        #expect(r.seqs == [1, 3, 5, 7, 9])
+        r.remove(5)
+        r.remove(4)
+        #expect(r.seqs == [1, 3, 7, 9] && r.contains(7) && !r.contains(5))
+        r.removeAll { $0 < 5 }
+        #expect(Array(r) == [7, 9] && r.count == 2)
+    }
+
+    @Test func aGroupDeliversOldestFirstAfterRequeues() throws {
+        let second: UInt64 = 1_000_000_000
+        let a: [UInt8] = [1]
+        var g = ConsumerGroup(
+            name: "g", config: .init(prefixes: [], ackTimeoutNs: 10 * second, maxDeliveries: 5), position: 0,
+            pending: [7: 1, 3: 1, 5: 2], memberTimeoutNs: 100 * second)
+        #expect(g.ready.seqs == [3, 5, 7])
+        for seq in 8...20 as ClosedRange<UInt64> { _ = g.offer(seq: seq, matches: true, now: 0) }
+        let first = g.join(a, name: "a", credit: 4, now: 0).compactMap {
+            if case .deliver(let s, _, _) = $0 { s } else { nil }
+        }
+        #expect(first == [3, 5, 7, 8])
+        // 5 comes back (NAK): it goes before the rest of the backlog.
+        _ = try g.nak(a, seq: 5, delayNs: 0, now: 1)
+        _ = try g.ack(a, seq: 3, now: 1)
+        let next = g.grant(a, credit: 2, now: 1)!.compactMap {
+            if case .deliver(let s, _, _) = $0 { s } else { nil }
+        }
+        #expect(next.first == 5)
+        #expect(g.ready.seqs == Array(10...20))
+    }
+}

@@ -69,6 +69,8 @@ public final class BrokerEngine: @unchecked Sendable {
     let log: EventLog
     let fanOut: FanOut
     let consumeSender: ConsumeSender
+    /// ACKs and ERRORs on the ingest socket.
+    let ingestReplies: IngestReplies
     /// Replays in progress on the consume socket (§4.9).
     let replays: ReplayScheduler
     /// Durable consumer groups (§4.10).
@@ -228,6 +230,7 @@ public final class BrokerEngine: @unchecked Sendable {
         // XSUB: subscribe to everything, so that every PUB sends us all it publishes.
         try publish.send([1])
 
+        ingestReplies = IngestReplies(socket: ingest, counters: counters)
         fanOut = FanOut(events: events, counters: counters)
         log = try EventLog(journal: journal, reservation: reservation, fanOut: fanOut, counters: counters)
         consumeSender = ConsumeSender(socket: consume)

@@ -117,8 +117,8 @@ extension BrokerEngine {
             // this batch.
             if acks.duplicate(ack, seq: seq, attaching: attachment) {
                 var writer = AckWriter()
-                writer.add(ack, routing: routing, eventID: eventID, engine: self)
-                writer.finish(engine: self)
+                writer.add(ack, routing: routing, eventID: eventID, replies: ingestReplies)
+                writer.finish(replies: ingestReplies)
             }
             return
         }
@@ -161,58 +161,17 @@ extension BrokerEngine {
         acks.durable(upTo: token) { ack, bytes in
             let routing = UnsafeRawBufferPointer(rebasing: bytes[..<ack.routingCount])
             let eventID = UnsafeRawBufferPointer(rebasing: bytes[ack.routingCount...])
-            writer.add(ack, routing: routing, eventID: eventID, engine: self)
+            writer.add(ack, routing: routing, eventID: eventID, replies: ingestReplies)
         }
-        writer.finish(engine: self)
+        writer.finish(replies: ingestReplies)
     }
 
     /// After a storage failure (`BrokerEngine+Storage`): every queued ACK becomes `wire`.
     func failPendingAcks(_ wire: WireError) {
         acks.failAll { ack, bytes in
-            let routing = [UInt8](bytes[..<ack.routingCount])
-            let eventID = [UInt8](bytes[ack.routingCount...])
-            send(to: ingest, [routing] + IngestCodec.errorFrames(wire, eventID: eventID), onDrop: .ackUnroutable)
-            counters.rejected &+= 1
-        }
-    }
-
-    /// Queues the head of an ACK (or ACK-PACKED) to `routing`: `false` (counted)
-    /// if it cannot go.
-    func startAck(routing: UnsafeRawBufferPointer, packed: Bool) -> Bool {
-        do {
-            guard try ingest.trySend(routing, flags: .more) else {
-                counters.drop(.ackHighWaterMark)
-                return false
-            }
-            // Once the first frame is queued, the rest of the message is accepted.
-            try ingest.send(AckFrames.version, flags: .more)
-            try ingest.send(packed ? AckFrames.packedCommand : AckFrames.command, flags: .more)
-            return true
-        } catch {
-            counters.drop(.ackUnroutable)
-            return false
-        }
-    }
-
-    /// One (id, seq) pair of a started ACK; `last` ends the message.
-    func sendPair(seq: UInt64, eventID: UnsafeRawBufferPointer, last: Bool) {
-        do {
-            try ingest.send(eventID, flags: .more)
-            var big = seq.bigEndian
-            try withUnsafeBytes(of: &big) { (raw) throws(ZMQError) in try ingest.send(raw, flags: last ? [] : .more) }
-            counters.acked &+= 1
-        } catch {
-            counters.drop(.ackUnroutable)
-        }
-    }
-
-    /// The body of an ACK-PACKED holding `count` pairs; ends the message.
-    func sendPackedAcks(_ body: UnsafeRawBufferPointer, count: Int) {
-        do {
-            try ingest.send(body, flags: [])
-            counters.acked &+= UInt64(count)
-        } catch {
-            counters.drop(.ackUnroutable)
+            ingestReplies.reject(
+                wire, eventID: [UInt8](bytes[ack.routingCount...]), routing: [UInt8](bytes[..<ack.routingCount]),
+                onDrop: .ackUnroutable)
         }
     }
 
@@ -223,20 +182,6 @@ extension BrokerEngine {
 
     /// Answers with ERROR, with `echo` (an event id) as its context frame.
     private func reject(_ error: WireError, echo: [UInt8]?) {
-        counters.rejected &+= 1
-        send(to: ingest, [ingestBuffer.bytes(0)] + IngestCodec.errorFrames(error, eventID: echo), onDrop: .replyUnroutable)
-    }
-
-    /// Sends a reply on a ROUTER without blocking; counts it as dropped if the peer
-    /// is gone or its queue is full. Returns whether it was queued.
-    @discardableResult
-    func send(to socket: Socket, _ frames: [[UInt8]], onDrop cause: BrokerCounters.DropCause) -> Bool {
-        do {
-            if try socket.trySend(multipart: frames) { return true }
-            counters.drop(cause == .ackUnroutable ? .ackHighWaterMark : cause)
-        } catch {
-            counters.drop(cause)
-        }
-        return false
+        ingestReplies.reject(error, eventID: echo, routing: ingestBuffer.bytes(0), onDrop: .replyUnroutable)
     }
 }
