@@ -66,13 +66,16 @@ import Testing
         #expect(IngestCodec.decide(frames, offset: 0, maxPayloadBytes: max) == .publish(events: 3))
         frames[2 + 4 + 1] = Array("bad..topic".utf8)  // event 1's topic
         #expect(IngestCodec.checkEvent(frames, at: 2, maxPayloadBytes: max) == nil)
-        #expect(code(IngestCodec.checkEvent(frames, at: 6, maxPayloadBytes: max) ?? .publish(events: 1)) == .invalidTopic)
+        #expect(
+            code(IngestCodec.checkEvent(frames, at: 6, maxPayloadBytes: max) ?? .publish(events: 1)) == .invalidTopic)
         #expect(IngestCodec.checkEvent(frames, at: 10, maxPayloadBytes: max) == nil)
         // 2 + 4k frames only, k at most 256.
         #expect(code(IngestCodec.decide(frames + [[]], offset: 0, maxPayloadBytes: max)) == .malformedMessage)
         let many = IngestCodec.frames(publishing: Array(repeating: events[0], count: 256))
         #expect(IngestCodec.decide(many, offset: 0, maxPayloadBytes: max) == .publish(events: 256))
-        #expect(code(IngestCodec.decide(many + events[0].eventFrames, offset: 0, maxPayloadBytes: max)) == .malformedMessage)
+        #expect(
+            code(IngestCodec.decide(many + events[0].eventFrames, offset: 0, maxPayloadBytes: max)) == .malformedMessage
+        )
     }
 
     @Test func ackWithSeveralPairs() {
@@ -119,7 +122,8 @@ import Testing
         let e = LiveEvent(topic: "a.b", seq: 7, time: 99, eventID: [1], headers: [2], payload: [3, 4])
         #expect(LiveEvent(frames: e.frames) == e)
         #expect(LiveEvent(frames: Array(e.frames.prefix(2))) == nil)
-        #expect(LiveEvent(frames: [e.frames[0], Array(e.frames[1].prefix(16)), e.frames[2]]) == nil, "a short envelope")
+        #expect(
+            LiveEvent(frames: [e.frames[0], Array(e.frames[1].prefix(16)), e.frames[2]]) == nil, "a short envelope")
     }
 
     @Test func publishChecks() {

@@ -20,7 +20,10 @@ import Testing
         let reply = try vector("group-error-unknown-delivery")
         #expect(GroupCodec.decodeReply(error.encode()) == GroupCodec.decodeReply(reply))
         #expect(error.encode().count == reply.count && error.isError)
-        #expect(GroupCodec.Reply.heartbeat(group: "g").encode() == [WireProtocol.versionBytes, bytes("HEARTBEAT"), bytes("g")])
+        #expect(
+            GroupCodec.Reply.heartbeat(group: "g").encode() == [
+                WireProtocol.versionBytes, bytes("HEARTBEAT"), bytes("g"),
+            ])
     }
 
     @Test func replayRepliesEncodeToTheVectors() throws {

@@ -30,7 +30,8 @@ extension BrokerSystemTests {
         try member.set(.receiveTimeout(milliseconds: 10_000))
         try member.connect(broker.consume)
         let config = GroupCodec.Config(prefixes: ["job."], startSeq: poisonSeq, maxDeliveries: 1)
-        try member.send(multipart: GroupCodec.Request.join(group: "workers", member: "m", credit: 1, config: config).frames)
+        try member.send(
+            multipart: GroupCodec.Request.join(group: "workers", member: "m", credit: 1, config: config).frames)
         var delivered: UInt64?
         while delivered == nil, let frames = try member.receiveMultipart() {
             if case .deliver(_, let seq, _, _)? = GroupCodec.decodeReply(frames) { delivered = seq }

@@ -189,7 +189,7 @@ final class GroupCoordinator {
         do throws(JournalError) {
             try store.save(groups.values.map(\.durable))
             dirty = false
-        } catch where error.isSyncFailure {
+        } catch  where error.isSyncFailure {
             storageError(error)
         } catch {
             // The old state file stays; the next save tries again.

@@ -122,7 +122,9 @@ enum FileIO {
     }
 
     static func list(_ path: String) throws(JournalError) -> [String] {
-        guard let dir = opendir(path) else { throw JournalError(.open, operation: "opendir", path: path, errno: Glibc.errno) }
+        guard let dir = opendir(path) else {
+            throw JournalError(.open, operation: "opendir", path: path, errno: Glibc.errno)
+        }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {

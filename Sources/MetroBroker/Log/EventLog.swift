@@ -77,7 +77,8 @@ final class EventLog {
         copies.set(1, bytes: topic)
         copies.set(3, bytes: payload)
         // `withUnsafeBytes` rethrows untyped errors: carry the typed one out as a value.
-        var result: Result<UInt64, JournalError> = .failure(JournalError(.write, operation: "append", path: "", errno: 0))
+        var result: Result<UInt64, JournalError> = .failure(
+            JournalError(.write, operation: "append", path: "", errno: 0))
         id.withUnsafeBytes { id in
             headers.withUnsafeBytes { headers in
                 do throws(JournalError) {

@@ -58,7 +58,8 @@ final class BrokerCounters {
     }
 
     func snapshot(
-        journalBytes: UInt64, fsyncs: UInt64, fsyncNanoseconds: UInt64, headSeq: UInt64, durableSeq: UInt64, segments: Int,
+        journalBytes: UInt64, fsyncs: UInt64, fsyncNanoseconds: UInt64, headSeq: UInt64, durableSeq: UInt64,
+        segments: Int,
         activeReplays: Int = 0, groups: [String: GroupStats] = [:]
     )
         -> BrokerStats

@@ -86,7 +86,9 @@ public enum ConsumeCodec {
         }
         switch word {
         case .consume(let command):
-            guard n == 2 else { return fail(WireError(.malformedMessage, "\(command.rawValue) has 2 frames, got \(n)")) }
+            guard n == 2 else {
+                return fail(WireError(.malformedMessage, "\(command.rawValue) has 2 frames, got \(n)"))
+            }
             return .success(command == .stats ? .stats : .metrics)
         case .replay(.replay):
             return ReplayCodec.decodeReplay(frames, offset: offset + 2).map { .replay($0) }.mapError {

@@ -96,7 +96,8 @@ public enum GroupCodec {
                 frames += [Array(m.utf8), BigEndian.bytes32(c), json]
             case .grant(_, let c): frames.append(BigEndian.bytes32(c))
             case .ack(_, let s): frames.append(BigEndian.bytes(s))
-            case .nak(_, let s, let ms), .extend(_, let s, let ms): frames += [BigEndian.bytes(s), BigEndian.bytes32(ms)]
+            case .nak(_, let s, let ms), .extend(_, let s, let ms):
+                frames += [BigEndian.bytes(s), BigEndian.bytes32(ms)]
             case .heartbeat, .leave: break
             }
             return frames
