@@ -35,7 +35,8 @@ import ZeroMQ
 ///   streams go out through the `ConsumeSender` (each send's outcome steers them).
 /// - `ConsumeSender` (Consume/): typed replies onto the consume socket.
 /// The engine itself keeps the acknowledged-publish state (dedupe window, ACK
-/// ledger, `Ingest/`), the storage-failure policy (`BrokerEngine+Storage`) and
+/// ledger, `Ingest/`, with `IngestReplies` writing ACKs and ERRORs), when the
+/// journal is written and what a storage failure means (`BrokerEngine+Storage`), and
 /// `run()`, which polls and dispatches: it drains each socket, decodes, hands the
 /// request to its component and sends the reply it returns (`BrokerEngine+Consume`).
 ///
@@ -344,45 +345,6 @@ public final class BrokerEngine: @unchecked Sendable {
             }
         }
         shutdown()
-    }
-
-    /// Flushes the batch to the journal, then ACKs what the fsync policy allows.
-    ///
-    /// A small batch that nobody waits for (no ACK queued, no replay or group
-    /// reading the journal) is held up to `flushDelayNs` and written with what
-    /// follows: at 10k events/s that is one write per millisecond instead of two
-    /// per event, and the loop is back in poll (letting the I/O thread send) sooner.
-    /// `force`: write now (a replay or a group is about to read the journal).
-    /// A failed write (a full disk) leaves the records buffered and their waiting
-    /// ACKs answered with ERROR 205 (`writeFailed`); the loop writes them again when
-    /// a publisher waits for an ACK, else every `writeRetryNs`, and takes events
-    /// again once a write succeeds.
-    func endBatch(force: Bool = false) throws {
-        guard storageFailure == nil, journal.lastSeq > journal.writtenSeq else { return }
-        if acks.waitingCount == 0 {
-            if writeRetryAt != 0 {
-                flushDeadline = writeRetryAt
-                if clock() < writeRetryAt { return }
-            } else if !force && replays.isEmpty && groups.isEmpty && journal.bufferedBytes < Self.heldFlushBytes {
-                let now = clock()
-                if flushDeadline == 0 { flushDeadline = now &+ Self.flushDelayNs }
-                if now < flushDeadline { return }
-            }
-        }
-        flushDeadline = 0
-        do {
-            try journal.flush()
-        } catch {
-            writeFailed(error)
-            return
-        }
-        if writeRetryAt != 0 {
-            writeRetryAt = 0
-            logger.notice("journal writes succeed again: taking events")
-        }
-        let token = acks.flushed(writtenSeq: journal.writtenSeq)
-        syncer?.request(token: token, for: journal, notify: acks.waitingCount > 0)
-        if configuration.journal.fsync != .always { sendAcks(upTo: token) }
     }
 
     /// Counts the disconnections the monitors have seen since the last read.

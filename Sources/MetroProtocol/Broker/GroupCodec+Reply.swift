@@ -35,10 +35,6 @@ extension GroupCodec {
         }
     }
 
-    public static func deliverFrames(group: String, seq: UInt64, attempt: UInt32, event: LiveEvent) -> [[UInt8]] {
-        Reply.deliver(group: group, seq: seq, attempt: attempt, event).encode()
-    }
-
     /// Decodes a reply as a client does; nil if malformed.
     public static func decodeReply(_ frames: [[UInt8]]) -> Reply? {
         guard frames.count >= 3, frames[0] == WireProtocol.versionBytes else { return nil }

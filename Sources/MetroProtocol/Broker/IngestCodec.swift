@@ -174,14 +174,6 @@ public enum IngestCodec {
         case error(WireError, eventID: [UInt8]?)
     }
 
-    public static func ackFrames(eventID: [UInt8], seq: UInt64) -> [[UInt8]] {
-        ackFrames([Ack(eventID: eventID, seq: seq)])
-    }
-
-    public static func ackFrames(_ acks: [Ack]) -> [[UInt8]] {
-        [WireProtocol.versionBytes, ackCommand] + acks.flatMap { [$0.eventID, BigEndian.bytes($0.seq)] }
-    }
-
     /// An ERROR answering a PUBLISH: `ErrorReply`, with the event id as context.
     public static func errorFrames(_ error: WireError, eventID: [UInt8]?) -> [[UInt8]] {
         ErrorReply.frames(error, context: eventID.map { [$0] } ?? [])

@@ -82,14 +82,6 @@ public enum ReplayCodec {
         [WireProtocol.versionBytes, cancelCommand, id]
     }
 
-    public static func eventFrames(id: [UInt8], event: LiveEvent) -> [[UInt8]] {
-        Reply.event(id: id, event).encode()
-    }
-
-    public static func caughtUpFrames(id: [UInt8], lastSeq: UInt64) -> [[UInt8]] {
-        Reply.caughtUp(id: id, lastSeq: lastSeq).encode()
-    }
-
     /// Decodes the body of REPLAY (frames after the command, `offset` = the id frame).
     static func decodeReplay(_ frames: some FrameSequence, offset: Int) -> Result<Request, WireError> {
         let n = frames.frameCount - offset
