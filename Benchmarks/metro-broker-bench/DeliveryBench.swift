@@ -77,7 +77,7 @@ final class BenchMember: @unchecked Sendable {
             try? s.set(.receiveTimeout(milliseconds: 200))
             try? s.connect(consume)
             let join = GroupCodec.Request.join(
-                group: group, member: "bench", credit: credit, config: .init(prefixes: ["bench."], start: "earliest"))
+                group: group, member: "bench", credit: credit, config: .init(prefixes: ["bench."], start: .earliest))
             try? s.send(multipart: join.frames)
             while total.value < target {
                 guard let frames = try? s.receiveMultipart() else { continue }
@@ -126,7 +126,7 @@ func redeliveryLatency(_ consume: String, ingest: String, group: String) throws 
         try s.set(.receiveTimeout(milliseconds: 20_000))
         try s.connect(consume)
     }
-    let config = GroupCodec.Config(prefixes: ["late."], start: "latest")
+    let config = GroupCodec.Config(prefixes: ["late."], start: .latest)
     try dying.send(multipart: GroupCodec.Request.join(group: group, member: "dying", credit: 1, config: config).frames)
     _ = try dying.receiveMultipart()
     try other.send(multipart: GroupCodec.Request.join(group: group, member: "other", credit: 0, config: config).frames)

@@ -20,7 +20,7 @@ struct ConsumeCommand: MetroCommand {
     @Option(name: .customLong("prefix"), help: "A topic prefix of the group (repeatable; when creating it).")
     var prefixes: [String] = []
     @Option(help: "Where a new group starts: earliest or latest.")
-    var start: String = "earliest"
+    var start: GroupStart = .earliest
     @Option(help: "ACK timeout of a new group, in milliseconds.")
     var ackTimeoutMs: Int = 30_000
     @Option(help: "Maximum deliveries of a new group before dead-lettering.")
@@ -66,3 +66,6 @@ struct ConsumeCommand: MetroCommand {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 }
+
+/// `--start earliest|latest`: parsed as the protocol's enum, so a typo is refused here.
+extension GroupStart: ExpressibleByArgument {}

@@ -40,8 +40,12 @@ import Testing
 @Suite struct IngestCodecTests {
     let max = 1024
 
+    /// The broker's whole verdict on a plain request: `decide`, then `checkEvent`
+    /// for a single-event PUBLISH (as `drainIngest` does).
     func decide(_ frames: [[UInt8]]) -> IngestCodec.Decision {
-        IngestCodec.decideSingle(frames, offset: 0, maxPayloadBytes: max)
+        let d = IngestCodec.decide(frames, offset: 0, maxPayloadBytes: max)
+        guard case .publish(1) = d else { return d }
+        return IngestCodec.checkEvent(frames, at: 2, maxPayloadBytes: max) ?? d
     }
 
     func code(_ d: IngestCodec.Decision) -> WireErrorCode? {
@@ -62,13 +66,16 @@ import Testing
         #expect(IngestCodec.decide(frames, offset: 0, maxPayloadBytes: max) == .publish(events: 3))
         frames[2 + 4 + 1] = Array("bad..topic".utf8)  // event 1's topic
         #expect(IngestCodec.checkEvent(frames, at: 2, maxPayloadBytes: max) == nil)
-        #expect(code(IngestCodec.checkEvent(frames, at: 6, maxPayloadBytes: max) ?? .publish(events: 1)) == .invalidTopic)
+        #expect(
+            code(IngestCodec.checkEvent(frames, at: 6, maxPayloadBytes: max) ?? .publish(events: 1)) == .invalidTopic)
         #expect(IngestCodec.checkEvent(frames, at: 10, maxPayloadBytes: max) == nil)
         // 2 + 4k frames only, k at most 256.
         #expect(code(IngestCodec.decide(frames + [[]], offset: 0, maxPayloadBytes: max)) == .malformedMessage)
         let many = IngestCodec.frames(publishing: Array(repeating: events[0], count: 256))
         #expect(IngestCodec.decide(many, offset: 0, maxPayloadBytes: max) == .publish(events: 256))
-        #expect(code(IngestCodec.decide(many + events[0].eventFrames, offset: 0, maxPayloadBytes: max)) == .malformedMessage)
+        #expect(
+            code(IngestCodec.decide(many + events[0].eventFrames, offset: 0, maxPayloadBytes: max)) == .malformedMessage
+        )
     }
 
     @Test func ackWithSeveralPairs() {
@@ -104,7 +111,7 @@ import Testing
     @Test func repliesRoundTrip() {
         let ack = IngestCodec.ackFrames(eventID: [1, 2], seq: 42)
         #expect(IngestCodec.decodeReply(ack) == .acks([.init(eventID: [1, 2], seq: 42)]))
-        let err = IngestCodec.errorFrames(WireError(.invalidTopic, "bad"), context: [[9]])
+        let err = IngestCodec.errorFrames(WireError(.invalidTopic, "bad"), eventID: [9])
         #expect(IngestCodec.decodeReply(err) == .error(WireError(.invalidTopic, "bad"), eventID: [9]))
         #expect(IngestCodec.decodeReply([Array("metro/1".utf8), Array("ACK".utf8), [1], [0, 1]]) == nil)
     }
@@ -115,7 +122,8 @@ import Testing
         let e = LiveEvent(topic: "a.b", seq: 7, time: 99, eventID: [1], headers: [2], payload: [3, 4])
         #expect(LiveEvent(frames: e.frames) == e)
         #expect(LiveEvent(frames: Array(e.frames.prefix(2))) == nil)
-        #expect(LiveEvent(frames: [e.frames[0], Array(e.frames[1].prefix(16)), e.frames[2]]) == nil, "a short envelope")
+        #expect(
+            LiveEvent(frames: [e.frames[0], Array(e.frames[1].prefix(16)), e.frames[2]]) == nil, "a short envelope")
     }
 
     @Test func publishChecks() {
@@ -140,14 +148,16 @@ import Testing
     }
 
     @Test func consumeCommands() {
-        #expect((try? ConsumeCodec.decide(ConsumeCodec.requestFrames(.stats), offset: 0).get()) == .stats)
-        if case .failure(let e) = ConsumeCodec.decide([WireProtocol.versionBytes, Array("NOPE".utf8)], offset: 0) {
-            #expect(e.code == .unknownCommand)
+        #expect((try? ConsumeCodec.decodeRequest(ConsumeCodec.requestFrames(.stats), offset: 0).get()) == .stats)
+        if case .failure(let e) = ConsumeCodec.decodeRequest(
+            [WireProtocol.versionBytes, Array("NOPE".utf8)], offset: 0)
+        {
+            #expect(e.error.code == .unknownCommand)
         } else {
             Issue.record("NOPE accepted")
         }
-        if case .failure(let e) = ConsumeCodec.decide([[0xff]], offset: 0) {
-            #expect(e.code == .unsupportedVersion)
+        if case .failure(let e) = ConsumeCodec.decodeRequest([[0xff]], offset: 0) {
+            #expect(e.error.code == .unsupportedVersion)
         } else {
             Issue.record("garbage accepted")
         }

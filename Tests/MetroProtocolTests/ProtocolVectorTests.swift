@@ -35,7 +35,8 @@ import Testing
 
     @Test func publish() throws {
         let frames = try vector("publish")
-        #expect(IngestCodec.decideSingle(frames, offset: 0, maxPayloadBytes: 1024) == .publish(events: 1))
+        #expect(IngestCodec.decide(frames, offset: 0, maxPayloadBytes: 1024) == .publish(events: 1))
+        #expect(IngestCodec.checkEvent(frames, at: 2, maxPayloadBytes: 1024) == nil)
         let p = IngestCodec.Publish(
             eventID: Array("e-1".utf8), topic: "video.uploaded", headers: Array("{}".utf8),
             payload: Array("hi".utf8))
@@ -55,7 +56,7 @@ import Testing
             return
         }
         #expect(e.code == .invalidTopic && id == Array("e-2".utf8))
-        #expect(IngestCodec.errorFrames(e, context: [Array("e-2".utf8)]) == (try vector("error")))
+        #expect(IngestCodec.errorFrames(e, eventID: Array("e-2".utf8)) == (try vector("error")))
     }
 
     @Test func packed() throws {
@@ -88,7 +89,7 @@ import Testing
     @Test func helloAndStats() throws {
         let sub = try vector("hello-subscription")[0]
         #expect(sub.withUnsafeBytes { Hello.topic(inSubscription: $0) } == Array(Hello.topic(token: "t1").utf8))
-        #expect((try? ConsumeCodec.decide(try vector("stats"), offset: 0).get()) == .stats)
+        #expect((try? ConsumeCodec.decodeRequest(try vector("stats"), offset: 0).get()) == .stats)
     }
 
     @Test func journalRecord() throws {
@@ -143,7 +144,7 @@ import Testing
             Issue.record("257 events not rejected with an id")
             return
         }
-        #expect(IngestCodec.errorFrames(e, context: [request[idFrame]]) == reply)
+        #expect(IngestCodec.errorFrames(e, eventID: request[idFrame]) == reply)
 
         let replay = try vector("replay-error-malformed")
         #expect(
@@ -154,11 +155,11 @@ import Testing
             Issue.record("65 prefixes accepted")
             return
         }
-        #expect(IngestCodec.errorFrames(f.error, context: [f.id!]) == replay)
+        #expect(f.encode() == replay)
     }
 
     @Test func groups() throws {
-        let config = GroupCodec.Config(prefixes: ["video."], start: "earliest", ackTimeoutMs: 30000, maxDeliveries: 5)
+        let config = GroupCodec.Config(prefixes: ["video."], start: .earliest, ackTimeoutMs: 30000, maxDeliveries: 5)
         let join = GroupCodec.Request.join(group: "workers", member: "w-1", credit: 10, config: config)
         #expect(join.frames == (try vector("group-join")))
         #expect((try? ConsumeCodec.decodeRequest(try vector("group-join"), offset: 0).get()) == .group(join))

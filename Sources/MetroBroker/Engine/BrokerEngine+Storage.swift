@@ -5,8 +5,9 @@ import MetroProtocol
     import Glibc
 #endif
 
-/// What the broker does when its disk fails (protocol.md §4.2.7), and how it stops.
-/// Loop thread only.
+/// When the broker writes the journal (`endBatch`: group commit, held small
+/// batches, write retry), what it does when its disk fails (protocol.md §4.2.7),
+/// and how it stops. Loop thread only.
 ///
 /// Two kinds of failure, two answers:
 /// - a failed *write* (ENOSPC, EDQUOT, EIO from `pwrite`) loses nothing: the
@@ -24,6 +25,45 @@ import MetroProtocol
 extension BrokerEngine {
     /// The exit status of `metro broker` after a storage failure (EX_IOERR, sysexits.h).
     public static let exitStatusStorageFailure: Int32 = 74
+
+    /// Flushes the batch to the journal, then ACKs what the fsync policy allows.
+    ///
+    /// A small batch that nobody waits for (no ACK queued, no replay or group
+    /// reading the journal) is held up to `flushDelayNs` and written with what
+    /// follows: at 10k events/s that is one write per millisecond instead of two
+    /// per event, and the loop is back in poll (letting the I/O thread send) sooner.
+    /// `force`: write now (a replay or a group is about to read the journal).
+    /// A failed write (a full disk) leaves the records buffered and their waiting
+    /// ACKs answered with ERROR 205 (`writeFailed`); the loop writes them again when
+    /// a publisher waits for an ACK, else every `writeRetryNs`, and takes events
+    /// again once a write succeeds.
+    func endBatch(force: Bool = false) throws {
+        guard storageFailure == nil, journal.lastSeq > journal.writtenSeq else { return }
+        if acks.waitingCount == 0 {
+            if writeRetryAt != 0 {
+                flushDeadline = writeRetryAt
+                if clock() < writeRetryAt { return }
+            } else if !force && replays.isEmpty && groups.isEmpty && journal.bufferedBytes < Self.heldFlushBytes {
+                let now = clock()
+                if flushDeadline == 0 { flushDeadline = now &+ Self.flushDelayNs }
+                if now < flushDeadline { return }
+            }
+        }
+        flushDeadline = 0
+        do {
+            try journal.flush()
+        } catch {
+            writeFailed(error)
+            return
+        }
+        if writeRetryAt != 0 {
+            writeRetryAt = 0
+            logger.notice("journal writes succeed again: taking events")
+        }
+        let token = acks.flushed(writtenSeq: journal.writtenSeq)
+        syncer?.request(token: token, for: journal, notify: acks.waitingCount > 0)
+        if configuration.journal.fsync != .always { sendAcks(upTo: token) }
+    }
 
     /// A sync failed: answer every waiting ACK with ERROR 205 and end the loop.
     /// Idempotent.
@@ -78,12 +118,12 @@ extension BrokerEngine {
         for m in monitors { m.socket.close() }
         ingest.close()
         publish.close()
-        events.close()
+        fanOut.events.close()
         consume.close()
         if storageFailure != nil {
-            logger.critical("broker stopped after a storage failure", metadata: ["headSeq": "\(nextSeq - 1)"])
+            logger.critical("broker stopped after a storage failure", metadata: ["headSeq": "\(log.headSeq)"])
         } else {
-            logger.info("broker stopped", metadata: ["headSeq": "\(nextSeq - 1)"])
+            logger.info("broker stopped", metadata: ["headSeq": "\(log.headSeq)"])
         }
     }
 
@@ -103,11 +143,11 @@ extension BrokerEngine {
             syncer?.stop()
             writeFailed(error)
         }
-        if storageFailure == nil && !groups.isEmpty { saveGroups() }
+        if storageFailure == nil && !groups.isEmpty { groups.save(now: clock()) }
         guard storageFailure == nil else { return journal.abandon() }
         do throws(JournalError) {
             try journal.close()
-            try reservation.closeCleanly(last: nextSeq - 1)
+            try log.reservation.closeCleanly(last: log.headSeq)
         } catch {
             if error.isSyncFailure { failStorage(error) } else { logger.error("journal close failed: \(error)") }
         }

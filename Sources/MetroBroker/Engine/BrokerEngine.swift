@@ -10,14 +10,35 @@ import ZeroMQ
 
 /// `MetroBroker` is the broker: it takes events on the ingest (ROUTER) and publish
 /// (XSUB) sockets, gives each a seq, journals it, fans it out on the events (XPUB)
-/// socket, acknowledges acknowledged publishes once durable, and answers STATS on
-/// the consume (ROUTER) socket. protocol.md §4 is the contract.
+/// socket, acknowledges acknowledged publishes once durable, and serves STATS,
+/// METRICS, replay and consumer groups on the consume (ROUTER) socket. protocol.md
+/// §4 is the contract.
 ///
 /// `BrokerEngine` is the single-threaded loop (like `zmq_proxy`): one dedicated
 /// thread polls the four sockets, the journal syncer's wake pipe and a control
 /// pipe, drains each socket in non-blocking batches, forwards frames without
 /// copying them, writes the journal once per batch, and sends ACKs when the
 /// syncer says their batch is durable. No call in the loop blocks except the poll.
+///
+/// Components, each a final class owned by the engine and used on the loop thread:
+/// - `EventLog` (Log/): the one place an event gets its seq, is journaled (through
+///   the seq reservation), is counted and is handed to the fan-out. Publish,
+///   acknowledged publish and dead letters all append through it; its error is a
+///   typed `JournalError`.
+/// - `FanOut` (Fanout/): the events socket: sends events zero-copy from the buffer
+///   they arrived in, heartbeats and hellos, counts subscriptions. The event log
+///   writes into it rather than returning a message: a returned message per event
+///   would cost an allocation on the hot path.
+/// - `GroupCoordinator` (Groups/): the consumer groups; a command returns its reply,
+///   deliveries go out through the `ConsumeSender`.
+/// - `ReplayScheduler` (Replay/): the replays; a command returns its reply, the
+///   streams go out through the `ConsumeSender` (each send's outcome steers them).
+/// - `ConsumeSender` (Consume/): typed replies onto the consume socket.
+/// The engine itself keeps the acknowledged-publish state (dedupe window, ACK
+/// ledger, `Ingest/`, with `IngestReplies` writing ACKs and ERRORs), when the
+/// journal is written and what a storage failure means (`BrokerEngine+Storage`), and
+/// `run()`, which polls and dispatches: it drains each socket, decodes, hands the
+/// request to its component and sends the reply it returns (`BrokerEngine+Consume`).
 ///
 /// Threading: `init` binds the sockets on the caller's thread; `run()` then owns
 /// them on the loop thread (ownership moves once, at thread start). `stop()` is
@@ -39,29 +60,29 @@ public final class BrokerEngine: @unchecked Sendable {
     let context: Context
     let ingest: Socket
     let publish: Socket
-    let events: Socket
     let consume: Socket
     let journal: Journal
     let syncer: JournalSyncer?
-    let reservation: SequenceReservation
-    var dedupe: DedupeWindow
     let counters = BrokerCounters()
     /// The counters as swift-metrics sees them, published once a second (Stats/BrokerMetrics.swift).
     let metrics = BrokerMetrics()
     let clock: @Sendable () -> UInt64
 
-    /// The seq the next accepted event gets.
-    var nextSeq: UInt64
+    /// Seqs, the journal and the fan-out: every accepted event goes through it.
+    let log: EventLog
+    let fanOut: FanOut
+    let consumeSender: ConsumeSender
+    /// ACKs and ERRORs on the ingest socket.
+    let ingestReplies: IngestReplies
+    /// Replays in progress on the consume socket (§4.9).
+    let replays: ReplayScheduler
+    /// Durable consumer groups (§4.10).
+    let groups: GroupCoordinator
+
+    /// Retried event ids answered from the window (§4.2.2).
+    var dedupe: DedupeWindow
     /// Which ACKs wait for which journal flush (group commit).
     var acks: AckLedger<PendingAck>
-    /// Replays in progress on the consume socket (§4.9).
-    var replays = ReplayTable()
-    /// Durable consumer groups (§4.10), their store, and when to tick and save them.
-    var groups: [String: GroupRuntime] = [:]
-    let groupStore: GroupStore
-    var groupsDirty = false
-    var nextGroupSave: UInt64 = 0
-    var nextGroupTick: UInt64 = 0
 
     /// Monitors of the four sockets (disconnections, §2.6), in `socketNames` order.
     /// They are read every `monitorPeriodNs` and before each stats snapshot, not
@@ -82,7 +103,6 @@ public final class BrokerEngine: @unchecked Sendable {
         capacity: IngestCodec.maxEventsPerPublish)
     var warmSink: UInt64 = 0
     let publishBuffer = MultipartBuffer(capacity: 4, scratch: 1)
-    let eventsBuffer = MultipartBuffer(capacity: 2, scratch: 3)
     let consumeBuffer = MultipartBuffer(capacity: 8 + ReplayCodec.maxPrefixes)
     let maxPayloadBytes: Int
     let batchLimit = 1024
@@ -110,8 +130,7 @@ public final class BrokerEngine: @unchecked Sendable {
     public internal(set) var storageFailure: JournalError?
 
     let stopping = Atomic<Bool>(false)
-    private let controlRead: Int32
-    private let controlWrite: Int32
+    private let control = WakePipe()
 
     /// The endpoints actually bound (ephemeral ports resolved), by socket name.
     public let boundEndpoints: [String: String]
@@ -139,17 +158,10 @@ public final class BrokerEngine: @unchecked Sendable {
         // (`always`). Under `interval` the sync is off every critical path, and
         // writing each byte twice (zeros, then data) cost fan-out throughput.
         if configuration.journal.fsync != .always { options.zeroFillBytes = 0 }
-        journal = try Journal(directory: configuration.dataDir, options: options, logger: logger)
-        reservation = try SequenceReservation(directory: configuration.dataDir)
-        groupStore = GroupStore(directory: configuration.dataDir)
-        // Both come from files: a damaged seq.reserve must not overflow the seqs (§4.1).
-        let lastUsed = max(journal.lastSeq, reservation.limit)
-        nextSeq = lastUsed &+ 1
-        guard lastUsed < BrokerLimits.maxSeq else {
-            throw JournalError(operation: "read the next seq from", path: reservation.path, errno: EOVERFLOW)
-        }
+        let journal = try Journal(directory: configuration.dataDir, options: options, logger: logger)
+        self.journal = journal
+        let reservation = try SequenceReservation(directory: configuration.dataDir)
         acks = AckLedger(recovered: journal.lastSeq)
-        try reservation.ensure(nextSeq)
         let r = journal.recovery
         logger.info(
             "slow subscribers: each may hold this many events queued (limits.subscriberBufferBytes)",
@@ -161,7 +173,7 @@ public final class BrokerEngine: @unchecked Sendable {
             "journal recovered",
             metadata: [
                 "segments": "\(r.segments)", "records": "\(r.records)", "lastSeq": "\(r.lastSeq)",
-                "truncatedBytes": "\(r.truncatedBytes)", "nextSeq": "\(nextSeq)",
+                "truncatedBytes": "\(r.truncatedBytes)", "nextSeq": "\(max(journal.lastSeq, reservation.limit) &+ 1)",
             ])
 
         switch configuration.journal.fsync {
@@ -199,7 +211,7 @@ public final class BrokerEngine: @unchecked Sendable {
         ingest = try make(.router)
         try ingest.set(.routerMandatory(true))
         publish = try make(.xsub)
-        events = try make(.xpub)
+        let events = try make(.xpub)
         // Inbound, the events socket takes only subscriptions: one byte and a
         // prefix of at most a topic's length. libzmq keeps every subscription in
         // its trie (~45 bytes of RSS per byte of prefix), so a longer one is
@@ -221,20 +233,25 @@ public final class BrokerEngine: @unchecked Sendable {
         // XSUB: subscribe to everything, so that every PUB sends us all it publishes.
         try publish.send([1])
 
-        var fds: [Int32] = [0, 0]
-        precondition(pipe(&fds) == 0, "pipe failed")
-        for fd in fds { _ = fcntl(fd, F_SETFL, O_NONBLOCK); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        controlRead = fds[0]
-        controlWrite = fds[1]
-        try restoreGroups()
+        ingestReplies = IngestReplies(socket: ingest, counters: counters)
+        fanOut = FanOut(events: events, counters: counters)
+        log = try EventLog(journal: journal, reservation: reservation, fanOut: fanOut, counters: counters)
+        consumeSender = ConsumeSender(socket: consume)
+        replays = ReplayScheduler(
+            journal: journal, sender: consumeSender, counters: counters, idleMs: configuration.limits.replayIdleMs,
+            logger: logger)
+        groups = try GroupCoordinator(
+            log: log, sender: consumeSender, counters: counters, directory: configuration.dataDir,
+            heartbeatMs: configuration.heartbeatIntervalMs, logger: logger)
+        groups.storageError = { [unowned self] error in
+            if error.isSyncFailure { failStorage(error) } else { appendFailed(error) }
+        }
         if let syncer {
             journal.attach(syncer)
         }
     }
 
     deinit {
-        Glibc.close(controlRead)
-        Glibc.close(controlWrite)
         requestKeys.deallocate()
     }
 
@@ -248,8 +265,7 @@ public final class BrokerEngine: @unchecked Sendable {
     /// sends the ACKs that became durable, and closes its sockets. Any thread.
     public func stop() {
         stopping.store(true, ordering: .releasing)
-        var one: UInt8 = 1
-        _ = Glibc.write(controlWrite, &one, 1)
+        control.wake()
     }
 
     /// The loop. Runs on the calling (dedicated) thread until `stop()`.
@@ -258,10 +274,10 @@ public final class BrokerEngine: @unchecked Sendable {
         let poller = Poller()
         let ingestItem = poller.add(ingest)
         let publishItem = poller.add(publish)
-        let eventsItem = poller.add(events)
+        let eventsItem = poller.add(fanOut.events)
         let consumeItem = poller.add(consume)
         let syncItem = syncer.map { poller.add(fileDescriptor: $0.wakeFD) }
-        poller.add(fileDescriptor: controlRead)
+        poller.add(fileDescriptor: control.readFD)
         let heartbeatNs = UInt64(max(1, configuration.heartbeatIntervalMs)) * 1_000_000
         var nextHeartbeat = clock() &+ heartbeatNs
         var nextRetention = clock() &+ 10_000_000_000
@@ -272,8 +288,8 @@ public final class BrokerEngine: @unchecked Sendable {
         while !stopping.load(ordering: .acquiring) {
             let now = clock()
             var wait = nextHeartbeat > now ? Int((nextHeartbeat - now) / 1_000_000) + 1 : 0
-            if let cap = replayWaitMilliseconds { wait = min(wait, cap) }
-            if !groups.isEmpty { wait = groupsHaveWork ? 0 : min(wait, Int(Self.groupTickNs / 1_000_000)) }
+            if let cap = replays.waitMilliseconds { wait = min(wait, cap) }
+            if !groups.isEmpty { wait = groups.hasWork ? 0 : min(wait, Int(GroupCoordinator.tickNs / 1_000_000)) }
             if flushDeadline != 0 {
                 wait = min(wait, flushDeadline > now ? Int((flushDeadline - now) / 1_000_000) + 1 : 0)
             }
@@ -293,17 +309,22 @@ public final class BrokerEngine: @unchecked Sendable {
                 try endBatch()
                 // The syncer may have finished meanwhile (an atomic load when not).
                 sendDurableAcks()
-                if poller.isReadable(eventsItem) { try drainSubscriptions() }
+                if let failure = fanOut.takeFailure() { throw failure }
+                if poller.isReadable(eventsItem) {
+                    try fanOut.drainSubscriptions(limit: batchLimit, headSeq: log.headSeq, now: clock())
+                }
                 if poller.isReadable(consumeItem) { try drainConsume() }
-                pumpReplays()
-                pumpGroups()
+                replays.pump(now: clock(), clock: clock)
+                groups.pump(now: clock())
+                // Dead letters the groups appended are written with this turn's batch.
+                if !groups.isEmpty { try endBatch() }
                 let after = clock()
                 if after >= nextMonitorRead {
                     try readMonitors()
                     nextMonitorRead = after &+ Self.monitorPeriodNs
                 }
                 if after >= nextHeartbeat {
-                    try sendHeartbeat()
+                    try fanOut.sendHeartbeat(headSeq: log.headSeq, now: after)
                     nextHeartbeat = after &+ heartbeatNs
                 }
                 metrics.publishIfDue(now: after) { stats }
@@ -329,45 +350,6 @@ public final class BrokerEngine: @unchecked Sendable {
         shutdown()
     }
 
-    /// Flushes the batch to the journal, then ACKs what the fsync policy allows.
-    ///
-    /// A small batch that nobody waits for (no ACK queued, no replay or group
-    /// reading the journal) is held up to `flushDelayNs` and written with what
-    /// follows: at 10k events/s that is one write per millisecond instead of two
-    /// per event, and the loop is back in poll (letting the I/O thread send) sooner.
-    /// `force`: write now (a replay or a group is about to read the journal).
-    /// A failed write (a full disk) leaves the records buffered and their waiting
-    /// ACKs answered with ERROR 205 (`writeFailed`); the loop writes them again when
-    /// a publisher waits for an ACK, else every `writeRetryNs`, and takes events
-    /// again once a write succeeds.
-    func endBatch(force: Bool = false) throws {
-        guard storageFailure == nil, journal.lastSeq > journal.writtenSeq else { return }
-        if acks.waitingCount == 0 {
-            if writeRetryAt != 0 {
-                flushDeadline = writeRetryAt
-                if clock() < writeRetryAt { return }
-            } else if !force && replays.isEmpty && groups.isEmpty && journal.bufferedBytes < Self.heldFlushBytes {
-                let now = clock()
-                if flushDeadline == 0 { flushDeadline = now &+ Self.flushDelayNs }
-                if now < flushDeadline { return }
-            }
-        }
-        flushDeadline = 0
-        do {
-            try journal.flush()
-        } catch {
-            writeFailed(error)
-            return
-        }
-        if writeRetryAt != 0 {
-            writeRetryAt = 0
-            logger.notice("journal writes succeed again: taking events")
-        }
-        let token = acks.flushed(writtenSeq: journal.writtenSeq)
-        syncer?.request(token: token, for: journal, notify: acks.waitingCount > 0)
-        if configuration.journal.fsync != .always { sendAcks(upTo: token) }
-    }
-
     /// Counts the disconnections the monitors have seen since the last read.
     func readMonitors() throws(ZMQError) {
         for (i, monitor) in monitors.enumerated() {
@@ -383,8 +365,8 @@ public final class BrokerEngine: @unchecked Sendable {
         do { try readMonitors() } catch { logger.error("reading the socket monitors: \(error)") }
         return counters.snapshot(
             journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0,
-            fsyncNanoseconds: syncer?.fsyncNanoseconds ?? 0, headSeq: nextSeq - 1,
+            fsyncNanoseconds: syncer?.fsyncNanoseconds ?? 0, headSeq: log.headSeq,
             durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count,
-            groups: groupStats)
+            groups: groups.stats)
     }
 }

@@ -49,8 +49,8 @@ struct ConsumerGroup: Equatable {
     private(set) var position: UInt64
     private(set) var pending: [UInt64: Pending] = [:]
     private(set) var members: [MemberKey: Member] = [:]
-    /// Seqs waiting for a member, delivered in seq order.
-    private(set) var ready: Set<UInt64> = []
+    /// Seqs waiting for a member, in seq order (delivered oldest first).
+    private(set) var ready = ReadySeqs()
     private(set) var redelivered: UInt64 = 0
     private(set) var deadLettered: UInt64 = 0
     /// Events retention removed before the group had them ACKed: seqs it skipped
@@ -67,7 +67,7 @@ struct ConsumerGroup: Equatable {
         self.config = config
         self.position = position
         self.memberTimeoutNs = memberTimeoutNs
-        for (seq, deliveries) in pending {
+        for (seq, deliveries) in pending.sorted(by: { $0.key < $1.key }) {
             self.pending[seq] = Pending(deliveries: deliveries, member: nil, deadline: 0)
             ready.insert(seq)
         }
@@ -189,13 +189,6 @@ struct ConsumerGroup: Equatable {
         return actions + dispatch(now: now)
     }
 
-    /// The earliest time `tick` has something to do (for the loop's poll timeout).
-    var nextDeadline: UInt64? {
-        let p = pending.values.map(\.deadline).filter { $0 > 0 }.min()
-        let m = members.values.map { $0.lastSeen &+ memberTimeoutNs }.min()
-        return [p, m].compactMap { $0 }.min()
-    }
-
     // MARK: - Inside
 
     private mutating func checkHeld(_ key: MemberKey, _ seq: UInt64, now: UInt64) throws(CommandError) {
@@ -232,7 +225,8 @@ struct ConsumerGroup: Equatable {
         var keys = members.filter { $0.value.credit > 0 }.keys.sorted { $0.lexicographicallyPrecedes($1) }
         guard !keys.isEmpty else { return [] }
         var actions: [Action] = []
-        for seq in ready.sorted() where pending[seq]!.deadline <= now {
+        var handed = 0
+        for seq in ready where pending[seq]!.deadline <= now {
             guard !keys.isEmpty else { break }
             rotation = (rotation + 1) % keys.count
             let key = keys[rotation]
@@ -241,7 +235,7 @@ struct ConsumerGroup: Equatable {
             p.member = key
             p.deadline = now &+ config.ackTimeoutNs
             pending[seq] = p
-            ready.remove(seq)
+            handed += 1
             if p.deliveries > 1 { redelivered &+= 1 }
             members[key]!.credit -= 1
             members[key]!.held.insert(seq)
@@ -251,6 +245,8 @@ struct ConsumerGroup: Equatable {
             }
             actions.append(.deliver(seq: seq, to: key, attempt: p.deliveries))
         }
+        // A handed-out seq is held by its member now, no longer waiting.
+        if handed > 0 { ready.removeAll { pending[$0]?.member != nil } }
         return actions
     }
 }

@@ -5,7 +5,7 @@ import MetroProtocol
 /// has read and not yet seen ACKed (so that a delivery needs no journal read; after
 /// a restart they are read back through the index).
 ///
-/// Threading: owned by the broker's loop thread (`BrokerEngine.groups`).
+/// Threading: owned by the broker's loop thread (`GroupCoordinator`).
 final class GroupRuntime {
     var state: ConsumerGroup
     let cursor: JournalCursor

@@ -8,7 +8,7 @@ import MetroProtocol
 /// Stores the groups' durable state in `<dataDir>/groups.state`: encoded by
 /// `GroupStateCodec`, written to `groups.state.tmp`, fsynced, renamed over the old
 /// file, and the folder fsynced, so a crash leaves either the old or the new state.
-/// The broker calls `save` at most every `BrokerEngine.groupSaveIntervalNs` while
+/// The broker calls `save` at most every `GroupCoordinator.saveIntervalNs` while
 /// something changed, and on shutdown (batched: never once per ACK).
 ///
 /// A failed write or rename throws and the old file stays (the broker tries again
@@ -24,13 +24,13 @@ struct GroupStore {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             if Glibc.errno == ENOENT { return [] }
-            throw JournalError(operation: "open", path: path, errno: Glibc.errno)
+            throw JournalError(.open, operation: "open", path: path, errno: Glibc.errno)
         }
         defer { Glibc.close(fd) }
         let size = try FileIO.size(fd, path: path)
         let bytes = try FileIO.pread(fd, count: Int(size), at: 0, path: path)
         guard let groups = GroupStateCodec.decode(bytes) else {
-            throw JournalError(operation: "decode", path: path, errno: EILSEQ)
+            throw JournalError(.corrupt, operation: "decode", path: path, errno: EILSEQ)
         }
         return groups
     }
@@ -46,7 +46,7 @@ struct GroupStore {
         }
         guard rename(temp, path) == 0 else {
             let e = Glibc.errno
-            throw JournalError(operation: "rename", path: path, errno: e)
+            throw JournalError(.write, operation: "rename", path: path, errno: e)
         }
         try FileIO.syncDirectory(directory)
     }

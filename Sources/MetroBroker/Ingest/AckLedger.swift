@@ -84,24 +84,12 @@ public struct AckLedger<Item> {
         compact()
     }
 
-    /// `durable(upTo:_:)` collecting the items (tests).
-    public mutating func durable(upTo token: UInt64) -> [Item] {
-        var ready: [Item] = []
-        durable(upTo: token) { item, _ in ready.append(item) }
-        return ready
-    }
-
     /// The journal failed: every queued ACK is handed to `body` (to be answered with ERROR).
     public mutating func failAll(_ body: (Item, UnsafeRawBufferPointer) -> Void) {
         release(while: { _ in true }, body)
         compact()
     }
 
-    public mutating func failAll() -> [Item] {
-        var all: [Item] = []
-        failAll { item, _ in all.append(item) }
-        return all
-    }
 
     private mutating func release(while due: (UInt64) -> Bool, _ body: (Item, UnsafeRawBufferPointer) -> Void) {
         while head < waiting.count, due(waiting[head].token) {

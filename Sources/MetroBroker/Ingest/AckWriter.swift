@@ -30,16 +30,16 @@ struct AckWriter {
 
     mutating func add(
         _ ack: BrokerEngine.PendingAck, routing: UnsafeRawBufferPointer, eventID: UnsafeRawBufferPointer,
-        engine: BrokerEngine
+        replies: IngestReplies
     ) {
         let continues = open && ack.batch != 0 && ack.batch == openBatch
         if !continues {
-            finish(engine: engine)
-            open = engine.startAck(routing: routing, packed: ack.packed)
+            finish(replies: replies)
+            open = replies.startAck(routing: routing, packed: ack.packed)
             openBatch = ack.batch
             openPacked = ack.packed
         } else if hasHeld {
-            sendHeld(last: false, engine: engine)
+            sendHeld(last: false, replies: replies)
         }
         guard open else { return }
         if openPacked {
@@ -54,20 +54,20 @@ struct AckWriter {
     }
 
     /// Ends the open message, if any.
-    mutating func finish(engine: BrokerEngine) {
+    mutating func finish(replies: IngestReplies) {
         guard open else { return }
         if openPacked {
-            packedBody.withUnsafeBytes { engine.sendPackedAcks($0, count: packedCount) }
+            packedBody.withUnsafeBytes { replies.sendPackedAcks($0, count: packedCount) }
             packedBody.removeAll(keepingCapacity: true)
             packedCount = 0
         } else if hasHeld {
-            sendHeld(last: true, engine: engine)
+            sendHeld(last: true, replies: replies)
         }
         open = false
     }
 
-    private mutating func sendHeld(last: Bool, engine: BrokerEngine) {
-        heldID.withUnsafeBytes { engine.sendPair(seq: heldSeq, eventID: $0, last: last) }
+    private mutating func sendHeld(last: Bool, replies: IngestReplies) {
+        heldID.withUnsafeBytes { replies.sendPair(seq: heldSeq, eventID: $0, last: last) }
         hasHeld = false
     }
 }

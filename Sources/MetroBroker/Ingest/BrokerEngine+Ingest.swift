@@ -45,7 +45,7 @@ extension BrokerEngine {
                         reject(error, eventIDFrame: echo)
                         continue
                     }
-                    try accept(
+                    accept(
                         now: now, id: buffer.unsafeFrame(idFrame), key: keys[k], topic: buffer.unsafeFrame(idFrame + 1),
                         headers: buffer.unsafeFrame(idFrame + 2), payload: buffer.unsafeFrame(idFrame + 3),
                         ack: ack, frames: (idFrame + 1, idFrame + 3))
@@ -67,7 +67,7 @@ extension BrokerEngine {
                         reject(error, echo: IngestCodec.echoesID(idLength: e.id.count) ? [UInt8](e.id) : nil)
                         continue
                     }
-                    try accept(
+                    accept(
                         now: now, id: e.id, key: keys[k], topic: e.topic, headers: e.headers, payload: e.payload,
                         ack: ack, frames: nil)
                 }
@@ -99,7 +99,7 @@ extension BrokerEngine {
         now: UInt64, id eventID: UnsafeRawBufferPointer, key: DedupeWindow.Key, topic: UnsafeRawBufferPointer,
         headers: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, ack template: PendingAck,
         frames: (topic: Int, payload: Int)?
-    ) throws {
+    ) {
         let buffer = ingestBuffer
         if storageFailure != nil {
             // A sync failed earlier in this drain: nothing more is taken (§4.2.7).
@@ -117,35 +117,31 @@ extension BrokerEngine {
             // this batch.
             if acks.duplicate(ack, seq: seq, attaching: attachment) {
                 var writer = AckWriter()
-                writer.add(ack, routing: routing, eventID: eventID, engine: self)
-                writer.finish(engine: self)
+                writer.add(ack, routing: routing, eventID: eventID, replies: ingestReplies)
+                writer.finish(replies: ingestReplies)
             }
             return
         }
-        let seq = nextSeq
+        if frames == nil {
+            // Packed: its topic and payload are copied into frames of their own for fan-out.
+            buffer.set(Self.packedTopicSlot, bytes: topic)
+            buffer.set(Self.packedPayloadSlot, bytes: payload)
+        }
+        let slots = frames ?? (Self.packedTopicSlot, Self.packedPayloadSlot)
+        let seq: UInt64
         do throws(JournalError) {
-            try reservation.ensure(seq)
-            try journal.append(seq: seq, time: now, id: eventID, topic: topic, headers: headers, payload: payload)
+            seq = try log.append(
+                buffer, topic: slots.topic, payload: slots.payload, envelope: Self.envelopeSlot, time: now,
+                id: eventID, headers: headers)
         } catch {
             appendFailed(error)
             reject(
                 WireError(.storageFailure, "the broker's disk refused the event: not stored"), echo: [UInt8](eventID))
             return
         }
-        nextSeq += 1
-        counters.accepted &+= 1
         dedupe.insert(key, seq: seq, time: now)
         ack.seq = seq
         acks.waitForNextFlush(ack, attaching: attachment)
-        setEnvelope(buffer, into: Self.envelopeSlot, seq: seq, time: now, id: eventID, headers: headers)
-        if let frames {
-            try fanOut(buffer, topic: frames.topic, envelope: Self.envelopeSlot, payload: frames.payload)
-        } else {
-            buffer.set(Self.packedTopicSlot, bytes: topic)
-            buffer.set(Self.packedPayloadSlot, bytes: payload)
-            try fanOut(
-                buffer, topic: Self.packedTopicSlot, envelope: Self.envelopeSlot, payload: Self.packedPayloadSlot)
-        }
     }
 
     /// Sends the ACKs whose flush the syncer reported durable.
@@ -165,58 +161,17 @@ extension BrokerEngine {
         acks.durable(upTo: token) { ack, bytes in
             let routing = UnsafeRawBufferPointer(rebasing: bytes[..<ack.routingCount])
             let eventID = UnsafeRawBufferPointer(rebasing: bytes[ack.routingCount...])
-            writer.add(ack, routing: routing, eventID: eventID, engine: self)
+            writer.add(ack, routing: routing, eventID: eventID, replies: ingestReplies)
         }
-        writer.finish(engine: self)
+        writer.finish(replies: ingestReplies)
     }
 
     /// After a storage failure (`BrokerEngine+Storage`): every queued ACK becomes `wire`.
     func failPendingAcks(_ wire: WireError) {
         acks.failAll { ack, bytes in
-            let routing = [UInt8](bytes[..<ack.routingCount])
-            let eventID = [UInt8](bytes[ack.routingCount...])
-            send(to: ingest, [routing] + IngestCodec.errorFrames(wire, context: [eventID]), onDrop: .ackUnroutable)
-            counters.rejected &+= 1
-        }
-    }
-
-    /// Queues the head of an ACK (or ACK-PACKED) to `routing`: `false` (counted)
-    /// if it cannot go.
-    func startAck(routing: UnsafeRawBufferPointer, packed: Bool) -> Bool {
-        do {
-            guard try ingest.trySend(routing, flags: .more) else {
-                counters.drop(.ackHighWaterMark)
-                return false
-            }
-            // Once the first frame is queued, the rest of the message is accepted.
-            try ingest.send(AckFrames.version, flags: .more)
-            try ingest.send(packed ? AckFrames.packedCommand : AckFrames.command, flags: .more)
-            return true
-        } catch {
-            counters.drop(.ackUnroutable)
-            return false
-        }
-    }
-
-    /// One (id, seq) pair of a started ACK; `last` ends the message.
-    func sendPair(seq: UInt64, eventID: UnsafeRawBufferPointer, last: Bool) {
-        do {
-            try ingest.send(eventID, flags: .more)
-            var big = seq.bigEndian
-            try withUnsafeBytes(of: &big) { (raw) throws(ZMQError) in try ingest.send(raw, flags: last ? [] : .more) }
-            counters.acked &+= 1
-        } catch {
-            counters.drop(.ackUnroutable)
-        }
-    }
-
-    /// The body of an ACK-PACKED holding `count` pairs; ends the message.
-    func sendPackedAcks(_ body: UnsafeRawBufferPointer, count: Int) {
-        do {
-            try ingest.send(body, flags: [])
-            counters.acked &+= UInt64(count)
-        } catch {
-            counters.drop(.ackUnroutable)
+            ingestReplies.reject(
+                wire, eventID: [UInt8](bytes[ack.routingCount...]), routing: [UInt8](bytes[..<ack.routingCount]),
+                onDrop: .ackUnroutable)
         }
     }
 
@@ -227,23 +182,6 @@ extension BrokerEngine {
 
     /// Answers with ERROR, with `echo` (an event id) as its context frame.
     private func reject(_ error: WireError, echo: [UInt8]?) {
-        counters.rejected &+= 1
-        let context = echo.map { [$0] } ?? []
-        send(
-            to: ingest, [ingestBuffer.bytes(0)] + IngestCodec.errorFrames(error, context: context),
-            onDrop: .replyUnroutable)
-    }
-
-    /// Sends a reply on a ROUTER without blocking; counts it as dropped if the peer
-    /// is gone or its queue is full. Returns whether it was queued.
-    @discardableResult
-    func send(to socket: Socket, _ frames: [[UInt8]], onDrop cause: BrokerCounters.DropCause) -> Bool {
-        do {
-            if try socket.trySend(multipart: frames) { return true }
-            counters.drop(cause == .ackUnroutable ? .ackHighWaterMark : cause)
-        } catch {
-            counters.drop(cause)
-        }
-        return false
+        ingestReplies.reject(error, eventID: echo, routing: ingestBuffer.bytes(0), onDrop: .replyUnroutable)
     }
 }

@@ -87,8 +87,6 @@ public struct DedupeWindow: Sendable {
         return ring[Self.position(slots[slot])].seq
     }
 
-    public mutating func lookup(_ id: [UInt8], now: UInt64) -> UInt64? { lookup(Key(id), now: now) }
-
     /// Reads the table slot where each key's probe starts, and returns them folded
     /// together (keep the result somewhere, or the compiler drops the reads).
     /// Once the window holds 10^5–10^6 ids every probe misses the cache; the
@@ -112,10 +110,6 @@ public struct DedupeWindow: Sendable {
         ring[position] = Entry(key: key, seq: seq, time: time)
         count += 1
         place(key, at: position)
-    }
-
-    public mutating func insert(_ id: [UInt8], seq: UInt64, time: UInt64) {
-        insert(Key(id), seq: seq, time: time)
     }
 
     /// Forgets ids older than the window.

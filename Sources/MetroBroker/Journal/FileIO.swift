@@ -3,23 +3,6 @@
 #endif
 
 /// The journal's one error type: a failed file operation, with its errno and path.
-public struct JournalError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let operation: String
-    public let path: String
-    public let errno: Int32
-
-    public var description: String {
-        "journal \(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
-    }
-
-    /// Whether an fsync or fdatasync failed. After that the page cache's state is
-    /// unknown (the kernel may have dropped the dirty pages and a second sync would
-    /// "succeed" without them: PostgreSQL's fsync lesson, 2018), so the broker treats
-    /// it as fatal (protocol.md §4.2.7). A failed write is not: its bytes are still in
-    /// the journal's buffer and are written again.
-    public var isSyncFailure: Bool { operation == "fdatasync" || operation == "fsync" }
-}
-
 /// Thin POSIX file calls for the journal: errno read at once, EINTR retried,
 /// short writes completed. Runs on whichever thread calls it.
 enum FileIO {
@@ -28,7 +11,7 @@ enum FileIO {
             let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return fd }
             let e = Glibc.errno
-            if e != EINTR { throw JournalError(operation: "open", path: path, errno: e) }
+            if e != EINTR { throw JournalError(.open, operation: "open", path: path, errno: e) }
         }
     }
 
@@ -39,7 +22,7 @@ enum FileIO {
             if n < 0 {
                 let e = Glibc.errno
                 if e == EINTR { continue }
-                throw JournalError(operation: "write", path: path, errno: e)
+                throw JournalError(.write, operation: "write", path: path, errno: e)
             }
             done += n
         }
@@ -54,7 +37,7 @@ enum FileIO {
             if n < 0 {
                 let e = Glibc.errno
                 if e == EINTR { continue }
-                throw JournalError(operation: "pwrite", path: path, errno: e)
+                throw JournalError(.write, operation: "pwrite", path: path, errno: e)
             }
             done += n
         }
@@ -93,20 +76,20 @@ enum FileIO {
                 done += n
             }
         }
-        if failure != 0 { throw JournalError(operation: "pread", path: path, errno: failure) }
+        if failure != 0 { throw JournalError(.read, operation: "pread", path: path, errno: failure) }
         out.removeLast(count - done)
         return out
     }
 
     static func size(_ fd: Int32, path: String) throws(JournalError) -> Int64 {
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw JournalError(operation: "fstat", path: path, errno: Glibc.errno) }
+        guard fstat(fd, &st) == 0 else { throw JournalError(.read, operation: "fstat", path: path, errno: Glibc.errno) }
         return Int64(st.st_size)
     }
 
     static func truncate(_ fd: Int32, to size: Int64, path: String) throws(JournalError) {
         guard ftruncate(fd, off_t(size)) == 0 else {
-            throw JournalError(operation: "ftruncate", path: path, errno: Glibc.errno)
+            throw JournalError(.write, operation: "ftruncate", path: path, errno: Glibc.errno)
         }
     }
 
@@ -114,7 +97,7 @@ enum FileIO {
     static func sync(_ fd: Int32, path: String) throws(JournalError) {
         guard fdatasync(fd) == 0 else {
             let e = Glibc.errno
-            throw JournalError(operation: "fdatasync", path: path, errno: e)
+            throw JournalError(.sync, operation: "fdatasync", path: path, errno: e)
         }
     }
 
@@ -124,7 +107,7 @@ enum FileIO {
         defer { Glibc.close(fd) }
         guard fsync(fd) == 0 else {
             let e = Glibc.errno
-            throw JournalError(operation: "fsync", path: path, errno: e)
+            throw JournalError(.sync, operation: "fsync", path: path, errno: e)
         }
     }
 
@@ -133,13 +116,15 @@ enum FileIO {
         for part in path.split(separator: "/") {
             prefix += "/" + part
             if mkdir(prefix, 0o755) != 0 && Glibc.errno != EEXIST {
-                throw JournalError(operation: "mkdir", path: prefix, errno: Glibc.errno)
+                throw JournalError(.open, operation: "mkdir", path: prefix, errno: Glibc.errno)
             }
         }
     }
 
     static func list(_ path: String) throws(JournalError) -> [String] {
-        guard let dir = opendir(path) else { throw JournalError(operation: "opendir", path: path, errno: Glibc.errno) }
+        guard let dir = opendir(path) else {
+            throw JournalError(.open, operation: "opendir", path: path, errno: Glibc.errno)
+        }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {

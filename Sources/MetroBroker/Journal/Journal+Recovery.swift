@@ -86,7 +86,8 @@ extension Journal {
             fileSize = Int64(data.bytes.count)
         }
         if result.ending == .badMagic {
-            throw JournalError(operation: "recover (not a Metro journal segment)", path: seg.dataPath, errno: EINVAL)
+            throw JournalError(
+                .corrupt, operation: "recover (not a Metro journal segment)", path: seg.dataPath, errno: EINVAL)
         }
         var out = seg
         let fd = try FileIO.open(seg.dataPath, flags: O_WRONLY)

@@ -181,19 +181,6 @@ public final class Journal {
         lastSeq = seq
     }
 
-    /// Appends a record given as values (tests and tools).
-    public func append(_ r: JournalRecord) throws {
-        try r.eventID.withUnsafeBytes { i in
-            try r.topic.withUnsafeBytes { t in
-                try r.headers.withUnsafeBytes { h in
-                    try r.payload.withUnsafeBytes { p in
-                        try append(seq: r.seq, time: r.time, id: i, topic: t, headers: h, payload: p)
-                    }
-                }
-            }
-        }
-    }
-
     /// Hands the buffered records to the OS (one write per file), then tops up the
     /// zero fill by at most one slice. Cheap when empty.
     ///

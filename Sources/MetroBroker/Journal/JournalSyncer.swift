@@ -49,24 +49,15 @@ public final class JournalSyncer: @unchecked Sendable {
     private let failed = Mutex<JournalError?>(nil)
     private var thread: Thread?
     private let done = DispatchSemaphore(value: 0)
-    /// Read end: becomes readable when `durableToken` moved. Non-blocking.
-    public let wakeFD: Int32
-    private let writeFD: Int32
+    /// Becomes readable when `durableToken` moved.
+    private let wakePipe = WakePipe()
+    /// Read end of the wake pipe: poll it for readability. Non-blocking.
+    public var wakeFD: Int32 { wakePipe.readFD }
 
     /// `interval`: sync at least this often even without requests (the `interval` policy).
     public init(directory: String, interval: Duration? = nil) {
         self.directory = directory
         self.interval = interval
-        var fds: [Int32] = [0, 0]
-        precondition(pipe(&fds) == 0, "pipe failed")
-        for fd in fds { _ = fcntl(fd, F_SETFL, O_NONBLOCK); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        wakeFD = fds[0]
-        writeFD = fds[1]
-    }
-
-    deinit {
-        Glibc.close(wakeFD)
-        Glibc.close(writeFD)
     }
 
     /// The highest token whose data is on disk. Any thread.
@@ -119,10 +110,7 @@ public final class JournalSyncer: @unchecked Sendable {
     }
 
     /// Clears the wake pipe (loop thread, when `wakeFD` polled readable).
-    public func drainWake() {
-        var sink = [UInt8](repeating: 0, count: 64)
-        while Glibc.read(wakeFD, &sink, sink.count) > 0 {}
-    }
+    public func drainWake() { wakePipe.drain() }
 
     /// Finishes the outstanding work and ends the thread. Blocks until then.
     public func stop() {
@@ -209,14 +197,10 @@ public final class JournalSyncer: @unchecked Sendable {
                     }
                 } catch {
                     failed.withLock { $0 = error }
-                    var one: UInt8 = 1
-                    _ = Glibc.write(writeFD, &one, 1)
+                    wakePipe.wake()
                 }
             }
-            if work.notify || work.stopping {
-                var one: UInt8 = 1
-                _ = Glibc.write(writeFD, &one, 1)
-            }
+            if work.notify || work.stopping { wakePipe.wake() }
             if work.stopping { break }
         }
         done.signal()

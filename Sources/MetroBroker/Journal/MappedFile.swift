@@ -20,7 +20,7 @@ final class MappedFile {
             return
         }
         guard let p = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), p != MAP_FAILED else {
-            throw JournalError(operation: "mmap", path: path, errno: Glibc.errno)
+            throw JournalError(.read, operation: "mmap", path: path, errno: Glibc.errno)
         }
         base = p
         bytes = UnsafeRawBufferPointer(start: p, count: size)

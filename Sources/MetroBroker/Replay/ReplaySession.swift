@@ -9,7 +9,7 @@ import MetroProtocol
 /// queue it holds the one event it could not send (`pending`, at most
 /// `limits.maxPayloadBytes` + its topic and headers).
 ///
-/// Threading: owned by the broker's loop thread (in `BrokerEngine.replays`).
+/// Threading: owned by the broker's loop thread (in `ReplayScheduler`).
 final class ReplaySession {
     /// A replay is named by the client's routing id and its replay id.
     struct Key: Hashable {
@@ -31,7 +31,7 @@ final class ReplaySession {
     var parked = false
     /// The message that ends the replay (CAUGHT-UP or ERROR), decided but not yet
     /// sent because the client's queue was full; sent before anything else.
-    var ending: [[UInt8]]?
+    var ending: ReplayCodec.Reply?
     /// When the replay last sent or got credit (broker clock, ns).
     var lastActivity: UInt64 = 0
 

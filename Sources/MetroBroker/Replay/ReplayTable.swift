@@ -8,7 +8,7 @@
 /// replays of a client that disconnected stay until they idle out; the limit caps
 /// what one such client (or a client that opens replays and never reads) holds.
 ///
-/// Threading: owned by the broker's loop thread (`BrokerEngine.replays`).
+/// Threading: owned by the broker's loop thread (`ReplayScheduler`).
 struct ReplayTable {
     static let maxReplays = 4096
     static let maxPerConnection = 64

@@ -13,6 +13,29 @@ final class BrokerCounters {
         case ackHighWaterMark = "ack_hwm"
         case replyUnroutable = "reply_unroutable"
         case eventsHighWaterMark = "events_hwm"
+
+        /// The publish socket's cause for a message `PublishCodec` refuses.
+        init(_ cause: PublishCodec.DropCause) {
+            switch cause {
+            case .malformed: self = .publishMalformed
+            case .invalidTopic: self = .publishInvalidTopic
+            case .tooLarge: self = .publishTooLarge
+            }
+        }
+
+        /// The cause's counter in `dropped` (its place in `allCases`).
+        var slot: Int {
+            switch self {
+            case .publishMalformed: 0
+            case .publishInvalidTopic: 1
+            case .publishTooLarge: 2
+            case .publishJournalFailure: 3
+            case .ackUnroutable: 4
+            case .ackHighWaterMark: 5
+            case .replyUnroutable: 6
+            case .eventsHighWaterMark: 7
+            }
+        }
     }
 
     var received: UInt64 = 0
@@ -29,12 +52,9 @@ final class BrokerCounters {
     /// Peer disconnections per socket (ingest, publish, events, consume), from the monitors.
     var disconnects: [UInt64] = [0, 0, 0, 0]
 
-    private static let slots: [DropCause: Int] = Dictionary(
-        uniqueKeysWithValues: DropCause.allCases.enumerated().map { ($1, $0) })
-
     @inline(__always)
     func drop(_ cause: DropCause, _ n: UInt64 = 1) {
-        dropped[Self.slots[cause]!] &+= n
+        dropped[cause.slot] &+= n
     }
 
     func snapshot(
@@ -51,7 +71,7 @@ final class BrokerCounters {
         s.deduplicated = deduplicated
         s.delivered = delivered
         s.rejected = rejected
-        for (i, cause) in DropCause.allCases.enumerated() { s.dropped[cause.rawValue] = dropped[i] }
+        for cause in DropCause.allCases { s.dropped[cause.rawValue] = dropped[cause.slot] }
         s.journalBytes = journalBytes
         s.fsyncs = fsyncs
         s.fsyncNanoseconds = fsyncNanoseconds

@@ -40,9 +40,10 @@ extension GroupCodec.Config {
                 }
                 config.prefixes = prefixes
             }
+            var start: String?
             if let value = object["start"] {
                 guard case .string(let s) = value else { throw typeError("start is not a string") }
-                config.start = s
+                start = s
             }
             config.startSeq = try integer("startSeq", 0...BrokerLimits.maxSeq, "0 to 2^63-1")
             let ack = BrokerLimits.groupAckTimeoutMs
@@ -53,6 +54,13 @@ extension GroupCodec.Config {
             config.maxDeliveries = try integer(
                 "maxDeliveries", UInt64(deliveries.lowerBound)...UInt64(deliveries.upperBound), "1 to 1000000"
             ).map { Int($0) }
+            // Checked after the numbers, as JOIN always has (§4.10).
+            if let start {
+                guard let value = GroupStart(rawValue: start) else {
+                    throw WireError(.invalidArgument, "start is \"earliest\" or \"latest\"")
+                }
+                config.start = value
+            }
             return config
         }
     }

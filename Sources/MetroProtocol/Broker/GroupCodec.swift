@@ -20,13 +20,13 @@ public enum GroupCodec {
     /// JOIN's json: how to create the group if it does not exist yet (ignored otherwise).
     public struct Config: Codable, Sendable, Equatable {
         public var prefixes: [String]?
-        /// "earliest" (default) or "latest"; `startSeq` wins when present.
-        public var start: String?
+        /// Where the group starts (default: earliest); `startSeq` wins when present.
+        public var start: GroupStart?
         public var startSeq: UInt64?
         public var ackTimeoutMs: Int?
         public var maxDeliveries: Int?
         public init(
-            prefixes: [String]? = nil, start: String? = nil, startSeq: UInt64? = nil, ackTimeoutMs: Int? = nil,
+            prefixes: [String]? = nil, start: GroupStart? = nil, startSeq: UInt64? = nil, ackTimeoutMs: Int? = nil,
             maxDeliveries: Int? = nil
         ) {
             self.prefixes = prefixes
@@ -66,25 +66,43 @@ public enum GroupCodec {
         case heartbeat(group: String)
         case leave(group: String)
 
-        public var frames: [[UInt8]] {
-            let v = WireProtocol.versionBytes
-            func w(_ s: String) -> [UInt8] { Array(s.utf8) }
+        public var command: GroupCommand {
             switch self {
-            case .join(let g, let m, let c, let config):
-                let json = (try? JSONEncoder.sorted.encode(config)).map { [UInt8]($0) } ?? w("{}")
-                return [v, w("JOIN"), w(g), w(m), BigEndian.bytes32(c), json]
-            case .grant(let g, let c): return [v, w("GRANT"), w(g), BigEndian.bytes32(c)]
-            case .ack(let g, let s): return [v, w("ACK"), w(g), BigEndian.bytes(s)]
-            case .nak(let g, let s, let d): return [v, w("NAK"), w(g), BigEndian.bytes(s), BigEndian.bytes32(d)]
-            case .extend(let g, let s, let ms):
-                return [v, w("EXTEND"), w(g), BigEndian.bytes(s), BigEndian.bytes32(ms)]
-            case .heartbeat(let g): return [v, w("HEARTBEAT"), w(g)]
-            case .leave(let g): return [v, w("LEAVE"), w(g)]
+            case .join: .join
+            case .grant: .grant
+            case .ack: .ack
+            case .nak: .nak
+            case .extend: .extend
+            case .heartbeat: .heartbeat
+            case .leave: .leave
             }
         }
-    }
 
-    static let commands: Set<String> = ["JOIN", "GRANT", "ACK", "NAK", "EXTEND", "HEARTBEAT", "LEAVE"]
+        /// The group the request names.
+        public var group: String {
+            switch self {
+            case .join(let g, _, _, _), .grant(let g, _), .ack(let g, _), .nak(let g, _, _), .extend(let g, _, _),
+                .heartbeat(let g), .leave(let g):
+                g
+            }
+        }
+
+        /// The frames a DEALER sends, version first.
+        public var frames: [[UInt8]] {
+            var frames = [WireProtocol.versionBytes, command.frame, Array(group.utf8)]
+            switch self {
+            case .join(_, let m, let c, let config):
+                let json = (try? JSONEncoder.sorted.encode(config)).map { [UInt8]($0) } ?? Array("{}".utf8)
+                frames += [Array(m.utf8), BigEndian.bytes32(c), json]
+            case .grant(_, let c): frames.append(BigEndian.bytes32(c))
+            case .ack(_, let s): frames.append(BigEndian.bytes(s))
+            case .nak(_, let s, let ms), .extend(_, let s, let ms):
+                frames += [BigEndian.bytes(s), BigEndian.bytes32(ms)]
+            case .heartbeat, .leave: break
+            }
+            return frames
+        }
+    }
 
     /// A group name: 1–64 of `A-Z a-z 0-9 _ -` (it becomes part of `$metro.dead.<group>`).
     public static func validName(_ bytes: some Collection<UInt8>) -> Bool {
@@ -95,11 +113,15 @@ public enum GroupCodec {
             }
     }
 
-    /// Decodes a group command; `offset` is the command frame.
-    static func decode(_ word: String, _ frames: some FrameSequence, offset: Int) -> Result<Request, WireError> {
-        let n = frames.frameCount - offset
-        let expected = ["JOIN": 5, "GRANT": 3, "ACK": 3, "NAK": 4, "EXTEND": 4, "HEARTBEAT": 2, "LEAVE": 2][word]!
-        guard n == expected else { return .failure(WireError(.malformedMessage, "\(word) has \(expected + 1) frames")) }
+    /// Decodes a group command; `offset` is the command frame. The checks run in
+    /// the order of §4.10: frame count, group name, then the command's fields.
+    static func decode(
+        _ command: GroupCommand, _ frames: some FrameSequence, offset: Int
+    ) -> Result<Request, WireError> {
+        let n = frames.frameCount - offset + 1
+        guard n == command.frameCount else {
+            return .failure(WireError(.malformedMessage, "\(command.rawValue) has \(command.frameCount) frames"))
+        }
         let nameBytes = frames.frameBytes(offset + 1)
         guard validName(nameBytes) else {
             return .failure(WireError(.invalidArgument, "a group name is 1-64 of A-Z a-z 0-9 _ -"))
@@ -108,8 +130,8 @@ public enum GroupCodec {
         func u64(_ i: Int) -> UInt64? { frames.withFrame(offset + i) { BigEndian.uint64($0) } }
         func u32(_ i: Int) -> UInt32? { frames.withFrame(offset + i) { BigEndian.uint32($0) } }
         let bad = WireError(.malformedMessage, "seq is a u64 (8 bytes), credit and times u32 (4 bytes)")
-        switch word {
-        case "JOIN":
+        switch command {
+        case .join:
             let member = frames.frameBytes(offset + 2)
             guard member.count <= 128, let name = String(validating: member, as: UTF8.self) else {
                 return .failure(WireError(.invalidUTF8, "the member name is 0-128 bytes of UTF-8"))
@@ -120,67 +142,26 @@ public enum GroupCodec {
             case .success(let c): config = c
             case .failure(let e): return .failure(e)
             }
-            if let s = config.start, s != "earliest" && s != "latest" {
-                return .failure(WireError(.invalidArgument, "start is \"earliest\" or \"latest\""))
-            }
             if let p = config.prefixes,
                 p.count > ReplayCodec.maxPrefixes || p.contains(where: { $0.utf8.count > Topic.maxBytes })
             {
                 return .failure(WireError(.invalidArgument, "at most 64 prefixes of at most 255 bytes"))
             }
             return .success(.join(group: group, member: name, credit: credit, config: config))
-        case "GRANT":
+        case .grant:
             guard let c = u32(2) else { return .failure(bad) }
             return .success(.grant(group: group, credit: c))
-        case "ACK":
+        case .ack:
             guard let s = u64(2) else { return .failure(bad) }
             return .success(.ack(group: group, seq: s))
-        case "NAK", "EXTEND":
+        case .nak:
             guard let s = u64(2), let ms = u32(3) else { return .failure(bad) }
-            return .success(
-                word == "NAK" ? .nak(group: group, seq: s, delayMs: ms) : .extend(group: group, seq: s, ms: ms))
-        case "HEARTBEAT": return .success(.heartbeat(group: group))
-        default: return .success(.leave(group: group))
-        }
-    }
-
-    public static func deliverFrames(group: String, seq: UInt64, attempt: UInt32, event: LiveEvent) -> [[UInt8]] {
-        [
-            WireProtocol.versionBytes, Array("DELIVER".utf8), Array(group.utf8), BigEndian.bytes(seq),
-            BigEndian.bytes32(attempt),
-        ]
-            + event.frames
-    }
-
-    /// What the broker sends a member, as a client reads it.
-    public enum Reply: Sendable, Equatable {
-        case joined(Joined)
-        case deliver(group: String, seq: UInt64, attempt: UInt32, LiveEvent)
-        case heartbeat(group: String)
-        case error(WireError, context: [[UInt8]])
-    }
-
-    public static func decodeReply(_ frames: [[UInt8]]) -> Reply? {
-        guard frames.count >= 3, frames[0] == WireProtocol.versionBytes else { return nil }
-        switch String(decoding: frames[1], as: UTF8.self) {
-        case "JOINED":
-            guard frames.count == 4, let j = try? JSONDecoder().decode(Joined.self, from: Data(frames[3])) else {
-                return nil
-            }
-            return .joined(j)
-        case "DELIVER":
-            guard frames.count > 5, let seq = BigEndian.uint64(frames[3]), let attempt = BigEndian.uint32(frames[4]),
-                let event = LiveEvent(frames: Array(frames[5...]))
-            else { return nil }
-            return .deliver(group: String(decoding: frames[2], as: UTF8.self), seq: seq, attempt: attempt, event)
-        case "HEARTBEAT":
-            return .heartbeat(group: String(decoding: frames[2], as: UTF8.self))
-        case "ERROR":
-            guard frames.count >= 4, let code = WireErrorCode(frame: frames[2]) else { return nil }
-            return .error(
-                WireError(code, String(decoding: frames[3], as: UTF8.self)), context: Array(frames.dropFirst(4)))
-        default:
-            return nil
+            return .success(.nak(group: group, seq: s, delayMs: ms))
+        case .extend:
+            guard let s = u64(2), let ms = u32(3) else { return .failure(bad) }
+            return .success(.extend(group: group, seq: s, ms: ms))
+        case .heartbeat: return .success(.heartbeat(group: group))
+        case .leave: return .success(.leave(group: group))
         }
     }
 }

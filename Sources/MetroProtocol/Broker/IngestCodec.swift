@@ -15,7 +15,7 @@ public enum IngestCodec {
 
     public static let publishCommand: [UInt8] = Array("PUBLISH".utf8)
     public static let ackCommand: [UInt8] = Array("ACK".utf8)
-    public static let errorCommand: [UInt8] = Array("ERROR".utf8)
+    public static let errorCommand: [UInt8] = ErrorReply.command
 
     /// One PUBLISH, as a client builds it.
     public struct Publish: Sendable, Equatable {
@@ -157,14 +157,6 @@ public enum IngestCodec {
     @inlinable
     public static func echoesID(idLength: Int) -> Bool { idLength >= 1 && idLength <= BrokerLimits.maxEventIDBytes }
 
-    /// `decide` and, for a single-event PUBLISH, `checkEvent`: the whole verdict on
-    /// a plain request (tests, tools).
-    public static func decideSingle(_ frames: some FrameSequence, offset: Int, maxPayloadBytes: Int) -> Decision {
-        let d = decide(frames, offset: offset, maxPayloadBytes: maxPayloadBytes)
-        guard case .publish(1) = d else { return d }
-        return checkEvent(frames, at: offset + 2, maxPayloadBytes: maxPayloadBytes) ?? d
-    }
-
     /// One (event id, seq) pair of an ACK.
     public struct Ack: Equatable, Sendable {
         public var eventID: [UInt8]
@@ -182,16 +174,9 @@ public enum IngestCodec {
         case error(WireError, eventID: [UInt8]?)
     }
 
-    public static func ackFrames(eventID: [UInt8], seq: UInt64) -> [[UInt8]] {
-        ackFrames([Ack(eventID: eventID, seq: seq)])
-    }
-
-    public static func ackFrames(_ acks: [Ack]) -> [[UInt8]] {
-        [WireProtocol.versionBytes, ackCommand] + acks.flatMap { [$0.eventID, BigEndian.bytes($0.seq)] }
-    }
-
-    public static func errorFrames(_ error: WireError, context: [[UInt8]] = []) -> [[UInt8]] {
-        [WireProtocol.versionBytes, errorCommand, error.code.frame, Array(error.message.utf8)] + context
+    /// An ERROR answering a PUBLISH: `ErrorReply`, with the event id as context.
+    public static func errorFrames(_ error: WireError, eventID: [UInt8]?) -> [[UInt8]] {
+        ErrorReply.frames(error, context: eventID.map { [$0] } ?? [])
     }
 
     /// Decodes a reply from the broker (DEALER side: no routing id); nil if malformed.

@@ -12,9 +12,18 @@
 /// The event inside an EVENT message is always built and read through `LiveEvent`,
 /// so a change of the live layout changes replay with it.
 public enum ReplayCodec {
-    public static let replayCommand: [UInt8] = Array("REPLAY".utf8)
-    public static let creditCommand: [UInt8] = Array("CREDIT".utf8)
-    public static let cancelCommand: [UInt8] = Array("CANCEL".utf8)
+    /// The replay commands of the consume socket; the raw value is the command frame.
+    public enum Command: String, Sendable, CaseIterable {
+        case replay = "REPLAY"
+        case credit = "CREDIT"
+        case cancel = "CANCEL"
+
+        public var frame: [UInt8] { Array(rawValue.utf8) }
+    }
+
+    public static let replayCommand: [UInt8] = Command.replay.frame
+    public static let creditCommand: [UInt8] = Command.credit.frame
+    public static let cancelCommand: [UInt8] = Command.cancel.frame
     public static let eventCommand: [UInt8] = Array("EVENT".utf8)
     public static let caughtUpCommand: [UInt8] = Array("CAUGHT-UP".utf8)
 
@@ -73,14 +82,6 @@ public enum ReplayCodec {
         [WireProtocol.versionBytes, cancelCommand, id]
     }
 
-    public static func eventFrames(id: [UInt8], event: LiveEvent) -> [[UInt8]] {
-        [WireProtocol.versionBytes, eventCommand, id] + event.frames
-    }
-
-    public static func caughtUpFrames(id: [UInt8], lastSeq: UInt64) -> [[UInt8]] {
-        [WireProtocol.versionBytes, caughtUpCommand, id, BigEndian.bytes(lastSeq)]
-    }
-
     /// Decodes the body of REPLAY (frames after the command, `offset` = the id frame).
     static func decodeReplay(_ frames: some FrameSequence, offset: Int) -> Result<Request, WireError> {
         let n = frames.frameCount - offset
@@ -127,6 +128,16 @@ public enum ReplayCodec {
         case caughtUp(id: [UInt8], lastSeq: UInt64)
         /// `earliest` comes with 204 (sequence-out-of-range): the first seq still held.
         case error(WireError, id: [UInt8]?, earliest: UInt64?)
+
+        /// The message's frames, version first (no routing id).
+        public func encode() -> [[UInt8]] {
+            switch self {
+            case .event(let id, let event): [WireProtocol.versionBytes, eventCommand, id] + event.frames
+            case .caughtUp(let id, let seq): [WireProtocol.versionBytes, caughtUpCommand, id, BigEndian.bytes(seq)]
+            case .error(let e, let id, let earliest):
+                ErrorReply.frames(e, context: (id.map { [$0] } ?? []) + (earliest.map { [BigEndian.bytes($0)] } ?? []))
+            }
+        }
     }
 
     /// Decodes a broker message on the consume socket (DEALER side); nil if malformed.
@@ -140,7 +151,7 @@ public enum ReplayCodec {
             guard frames.count == 4, let seq = BigEndian.uint64(frames[3]) else { return nil }
             return .caughtUp(id: frames[2], lastSeq: seq)
         }
-        if case .error(let e, let id)? = IngestCodec.decodeReply(frames) {
+        if frames[1] == ErrorReply.command, case .error(let e, let id)? = IngestCodec.decodeReply(frames) {
             let earliest = frames.count >= 6 ? BigEndian.uint64(frames[5]) : nil
             return .error(e, id: id, earliest: earliest)
         }

@@ -13,7 +13,7 @@ public enum RegistryReply: Hashable, Sendable {
         case .ok(let body):
             [WireProtocol.versionBytes, RegistryReplyWord.ok.frame, body]
         case .error(let e):
-            [WireProtocol.versionBytes, RegistryReplyWord.error.frame, e.code.frame, Array(e.message.utf8)]
+            ErrorReply.frames(e)
         }
     }
 
@@ -32,7 +32,8 @@ public enum RegistryReply: Hashable, Sendable {
             }
             return .success(.error(WireError(code, String(decoding: frames[3], as: UTF8.self))))
         default:
-            return .failure(WireError(.malformedMessage, "the reply is neither OK with one body nor ERROR with a code and message"))
+            return .failure(
+                WireError(.malformedMessage, "the reply is neither OK with one body nor ERROR with a code and message"))
         }
     }
 

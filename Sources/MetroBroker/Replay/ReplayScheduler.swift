@@ -1,41 +1,63 @@
+import Logging
 import MetroProtocol
-import ZeroMQ
 
-/// Replay from the journal on the consume socket (protocol.md §4.9). Each loop
-/// turn, `pumpReplays` sends every replay at most `replaySendsPerTurn` events (and
-/// never more than its credit), reading at most `replayScansPerTurn` records, so
-/// live traffic keeps flowing while replays run. A replay that cannot send
-/// releases its cursor (no descriptor, no chunk held: `ReplaySession`). Loop
-/// thread only.
-extension BrokerEngine {
-    static let replaySendsPerTurn = 256
-    static let replayScansPerTurn = 4096
+/// Replay from the journal on the consume socket (protocol.md §4.9): starts,
+/// credits and cancels replays, and each loop turn (`pump`) sends every replay at
+/// most `sendsPerTurn` events (never more than its credit), reading at most
+/// `scansPerTurn` records, so live traffic keeps flowing while replays run. A
+/// replay that cannot send releases its cursor (no descriptor, no chunk held:
+/// `ReplaySession`).
+///
+/// Commands return their reply (an ERROR when a replay cannot start); the replay
+/// streams go out through the `ConsumeSender` it is handed, because each send's
+/// outcome (full, gone) decides what the stream does next.
+///
+/// Threading: owned by the broker's loop thread.
+final class ReplayScheduler {
+    static let sendsPerTurn = 256
+    static let scansPerTurn = 4096
 
+    private let journal: Journal
+    private let sender: ConsumeSender
+    private let counters: BrokerCounters
+    private let logger: Logger
     /// A replay that neither sends nor gets credit this long ends (`limits.replayIdleMs`).
     /// ROUTER tells us a client has gone only when a send fails, and a replay
     /// without credit is never sent to: the ERROR 109 that ends an idle replay is
     /// that send. A live client learns its replay ended (CREDIT for it would be
     /// ignored); a gone one's replay is removed either way.
-    var replayIdleNanoseconds: UInt64 { UInt64(max(1, configuration.limits.replayIdleMs)) * 1_000_000 }
+    private let idleMs: Int
+    private var replays = ReplayTable()
+
+    init(journal: Journal, sender: ConsumeSender, counters: BrokerCounters, idleMs: Int, logger: Logger) {
+        self.journal = journal
+        self.sender = sender
+        self.counters = counters
+        self.idleMs = max(1, idleMs)
+        self.logger = logger
+    }
+
+    var isEmpty: Bool { replays.isEmpty }
+    var count: Int { replays.count }
+    private var idleNanoseconds: UInt64 { UInt64(idleMs) * 1_000_000 }
 
     /// Starts (or restarts, for the same routing id and replay id) a replay. Returns
-    /// the error reply when it cannot start.
-    func startReplay(routingID: [UInt8], _ request: ReplayCodec.Request) -> [[UInt8]]? {
+    /// the error reply when it cannot start. The journal must be flushed first: the
+    /// cursor reads only what is written.
+    func start(routingID: [UInt8], _ request: ReplayCodec.Request, now: UInt64) -> ReplayCodec.Reply? {
         let key = ReplaySession.Key(routingID: routingID, id: request.id)
-        func failure(_ e: WireError, _ extra: [[UInt8]] = []) -> [[UInt8]] {
-            IngestCodec.errorFrames(e, context: [request.id] + extra)
+        func failure(_ e: WireError, earliest: UInt64? = nil) -> ReplayCodec.Reply {
+            .error(e, id: request.id, earliest: earliest)
         }
         if let refusal = replays.refusal(for: key) { return failure(WireError(.unavailable, refusal)) }
         let cursor: JournalCursor
         do {
-            try endBatch()  // the cursor reads only what is written
             switch request.start {
             case .seq(let s):
                 let earliest = journal.earliestReplayableSeq
                 if s > 0 && s < earliest {
                     return failure(
-                        WireError(.sequenceOutOfRange, "the journal holds seqs from \(earliest)"),
-                        [BigEndian.bytes(earliest)])
+                        WireError(.sequenceOutOfRange, "the journal holds seqs from \(earliest)"), earliest: earliest)
                 }
                 cursor = try journal.cursor(atOrAfter: s)
             case .time(let t):
@@ -46,20 +68,20 @@ extension BrokerEngine {
             return failure(WireError(.internalError, "the journal could not be read"))
         }
         let session = ReplaySession(key: key, request: request, cursor: cursor)
-        session.lastActivity = clock()
+        session.lastActivity = now
         replays[key] = session
         counters.replaysStarted &+= 1
         return nil
     }
 
-    func grantReplayCredit(routingID: [UInt8], id: [UInt8], credit: UInt32) {
+    func grant(routingID: [UInt8], id: [UInt8], credit: UInt32, now: UInt64) {
         // CREDIT for a replay that has ended is not an error: it crossed CAUGHT-UP.
         guard let s = replays[ReplaySession.Key(routingID: routingID, id: id)] else { return }
         s.grant(credit)
-        s.lastActivity = clock()
+        s.lastActivity = now
     }
 
-    func cancelReplay(routingID: [UInt8], id: [UInt8]) {
+    func cancel(routingID: [UInt8], id: [UInt8]) {
         replays[ReplaySession.Key(routingID: routingID, id: id)] = nil
     }
 
@@ -67,7 +89,7 @@ extension BrokerEngine {
     /// make progress now, 5 ms when one waits for room in its client's queue (ZeroMQ
     /// does not say when there is room), no limit when all wait for CREDIT (which
     /// arrives as input) or there are none. Idle expiry rides on the heartbeat's wake-ups.
-    var replayWaitMilliseconds: Int? {
+    var waitMilliseconds: Int? {
         var blocked = false
         for s in replays.values {
             if s.hasWork { return 0 }
@@ -76,34 +98,32 @@ extension BrokerEngine {
         return blocked ? 5 : nil
     }
 
-    /// One bounded slice of every replay. Call after `endBatch()`.
-    func pumpReplays() {
+    /// One bounded slice of every replay, up to the journal's written end.
+    func pump(now: UInt64, clock: () -> UInt64) {
         guard !replays.isEmpty else { return }
         let head = journal.writtenSeq
-        let now = clock()
         var finished: [ReplaySession.Key] = []
         for session in replays.values {
             // A parked replay waits for CREDIT: nothing to read, nothing held.
-            var result: PumpResult = session.waitsForCredit ? .more : pump(session, head: head)
-            if case .more = result, now > session.lastActivity, now - session.lastActivity > replayIdleNanoseconds {
-                let idle = WireError(.unavailable, "replay idle for \(configuration.limits.replayIdleMs) ms: ended")
-                result = .end(IngestCodec.errorFrames(idle, context: [session.key.id]))
+            var result: PumpResult = session.waitsForCredit ? .more : pump(session, head: head, clock: clock)
+            if case .more = result, now > session.lastActivity, now - session.lastActivity > idleNanoseconds {
+                let idle = WireError(.unavailable, "replay idle for \(idleMs) ms: ended")
+                result = .end(.error(idle, id: session.key.id, earliest: nil))
             }
             switch result {
             case .more:
                 break
-            case .end(let frames):
+            case .end(let reply):
                 // CAUGHT-UP or ERROR closes the client's fill: at a full queue it
                 // waits for the next turn like an event, it is never dropped.
-                do {
-                    if try consume.trySend(multipart: [session.key.routingID] + frames) {
-                        finished.append(session.key)
-                    } else {
-                        session.ending = frames
-                        session.blocked = true
-                        session.cursor.release()
-                    }
-                } catch {
+                switch sender.send(.replay(reply), to: session.key.routingID) {
+                case .queued:
+                    finished.append(session.key)
+                case .full:
+                    session.ending = reply
+                    session.blocked = true
+                    session.cursor.release()
+                case .gone:
                     counters.drop(.replyUnroutable)
                     finished.append(session.key)
                 }
@@ -116,20 +136,21 @@ extension BrokerEngine {
 
     private enum PumpResult {
         case more
-        /// The replay ends with these frames (after the routing id).
-        case end([[UInt8]])
+        /// The replay ends with this message.
+        case end(ReplayCodec.Reply)
         /// The client has disconnected.
         case gone
     }
 
-    private func pump(_ session: ReplaySession, head: UInt64) -> PumpResult {
+    private func pump(_ session: ReplaySession, head: UInt64, clock: () -> UInt64) -> PumpResult {
         if let ending = session.ending { return .end(ending) }
         let id = session.key.id
         let limit = session.limit(head: head)
-        var scanned = 0, sent = 0
+        var scanned = 0
+        var sent = 0
         session.blocked = false
         defer { if sent > 0 { session.lastActivity = clock() } }
-        while scanned < Self.replayScansPerTurn && sent < Self.replaySendsPerTurn {
+        while scanned < Self.scansPerTurn && sent < Self.sendsPerTurn {
             if session.pending == nil {
                 let step: JournalCursor.Step
                 do {
@@ -137,21 +158,18 @@ extension BrokerEngine {
                 } catch {
                     // Never CAUGHT-UP: the client would take unread events for absent ones.
                     logger.error("replay read failed: \(error)")
-                    return .end(
-                        IngestCodec.errorFrames(
-                            WireError(.internalError, "the journal could not be read; replay again"), context: [id]))
+                    let e = WireError(.internalError, "the journal could not be read; replay again")
+                    return .end(.error(e, id: id, earliest: nil))
                 }
                 switch step {
                 case .end:
-                    return .end(ReplayCodec.caughtUpFrames(id: id, lastSeq: limit))
+                    return .end(.caughtUp(id: id, lastSeq: limit))
                 case .lost(let first, let earliest):
                     logger.warning(
                         "replay reached seqs that retention removed",
                         metadata: ["first": "\(first)", "earliest": "\(earliest)"])
-                    return .end(
-                        IngestCodec.errorFrames(
-                            WireError(.sequenceOutOfRange, "retention removed seqs \(first)-\(earliest - 1)"),
-                            context: [id, BigEndian.bytes(earliest)]))
+                    let e = WireError(.sequenceOutOfRange, "retention removed seqs \(first)-\(earliest - 1)")
+                    return .end(.error(e, id: id, earliest: earliest))
                 case .record(let record):
                     scanned += 1
                     guard record.time >= session.notBefore, session.request.matches(record.topic) else { continue }
@@ -167,14 +185,13 @@ extension BrokerEngine {
                 }
             }
             guard session.credit > 0, let event = session.pending else { break }
-            let frames = [session.key.routingID] + ReplayCodec.eventFrames(id: id, event: event)
-            do {
-                guard try consume.trySend(multipart: frames) else {
-                    session.blocked = true  // the client's queue is full: later
-                    session.cursor.release()
-                    break
-                }
-            } catch {
+            switch sender.send(.replay(.event(id: id, event)), to: session.key.routingID) {
+            case .queued: break
+            case .full:
+                session.blocked = true  // the client's queue is full: later
+                session.cursor.release()
+                return .more
+            case .gone:
                 return .gone  // the client has disconnected
             }
             session.pending = nil

@@ -1,0 +1,48 @@
+import MetroProtocol
+import ZeroMQ
+
+/// The consume socket's dispatcher: STATS and METRICS (protocol.md §4.5), replay
+/// (§4.9, `ReplayScheduler`) and consumer groups (§4.10, `GroupCoordinator`). It
+/// decodes each request, hands it to its component, and sends the typed reply the
+/// component returns. Loop thread only.
+extension BrokerEngine {
+    func drainConsume() throws {
+        // REPLAY, JOIN and STATS read the journal's written end: no held writes.
+        try endBatch(force: true)
+        let buffer = consumeBuffer
+        var n = 0
+        while n < batchLimit, try buffer.receive(from: consume) {
+            n += 1
+            let routingID = buffer.bytes(0)
+            // More frames than the buffer holds: the codec answers 101 with the context.
+            let request = ConsumeCodec.decodeRequest(buffer, offset: 1, discardedFrames: buffer.discardedFrames)
+            guard let reply = answer(request, from: routingID) else { continue }
+            if reply.isError { counters.rejected &+= 1 }
+            if consumeSender.send(reply, to: routingID) != .queued { counters.drop(.replyUnroutable) }
+        }
+    }
+
+    /// What the request asks for, carried out; its reply, if it has one.
+    private func answer(
+        _ request: Result<ConsumeCodec.Request, ConsumeCodec.RequestError>, from routingID: [UInt8]
+    ) -> ConsumeCodec.Reply? {
+        switch request {
+        case .failure(let e):
+            return .refused(e)
+        case .success(.stats):
+            return .stats(stats)
+        case .success(.metrics):
+            return .metrics(PrometheusText.render(stats))
+        case .success(.replay(let r)):
+            return replays.start(routingID: routingID, r, now: clock()).map { .replay($0) }
+        case .success(.credit(let id, let credit)):
+            replays.grant(routingID: routingID, id: id, credit: credit, now: clock())
+            return nil
+        case .success(.cancel(let id)):
+            replays.cancel(routingID: routingID, id: id)
+            return nil
+        case .success(.group(let g)):
+            return groups.handle(g, from: routingID, now: clock()).map { .group($0) }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+import MetroProtocol
+import ZeroMQ
+
+/// Sends typed replies on the consume (ROUTER) socket without blocking, and says
+/// what became of each: the group coordinator and the replay scheduler steer their
+/// streams by it (a full queue waits, a gone client ends its replay or loses its
+/// group membership).
+///
+/// Threading: owned by the broker's loop thread, which owns the socket.
+final class ConsumeSender {
+    enum Outcome {
+        case queued
+        /// The client's queue is full (its high-water mark): try again later.
+        case full
+        /// The client has disconnected (ROUTER_MANDATORY: unroutable).
+        case gone
+    }
+
+    let socket: Socket
+
+    init(socket: Socket) { self.socket = socket }
+
+    /// Sends `reply` to the client `routing` (the routing id frame first).
+    func send(_ reply: ConsumeCodec.Reply, to routing: [UInt8]) -> Outcome {
+        do {
+            return try socket.trySend(multipart: [routing] + reply.encode()) ? .queued : .full
+        } catch {
+            return .gone
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import MetroProtocol
+import ZeroMQ
+
+/// The events (XPUB) socket (protocol.md §4.4): live fan-out of every accepted
+/// event, the broker's heartbeats and hellos, and the subscriptions subscribers send.
+///
+/// The event log writes into it (`send`) with the frames of the buffer the event
+/// arrived in: handing the fan-out the socket-side work, rather than returning a
+/// message to send, keeps the hot path free of allocations (a returned message
+/// would be an array of frames per event).
+///
+/// Threading: owned by the broker's loop thread, which owns the socket.
+final class FanOut {
+    let events: Socket
+    private let counters: BrokerCounters
+    /// Subscription messages in; scratch slots 2...4 for the markers (topic, envelope, payload).
+    private let buffer = MultipartBuffer(capacity: 2, scratch: 3)
+    /// A send that failed with an error (not a full queue): the loop reports it.
+    /// XPUB sends never block, so only a closing context can cause one.
+    private(set) var failure: ZMQError?
+
+    init(events: Socket, counters: BrokerCounters) {
+        self.events = events
+        self.counters = counters
+    }
+
+    /// Sends one event as its three frames (§4.4), zero-copy from `buffer`. XPUB
+    /// never blocks: a subscriber at its high-water mark loses the event (ZeroMQ
+    /// drops it for that subscriber only; the seq shows the gap).
+    @inline(__always)
+    func send(_ buffer: MultipartBuffer, topic: Int, envelope: Int, payload: Int) {
+        do {
+            guard try buffer.send(topic, on: events, more: true) else {
+                counters.drop(.eventsHighWaterMark)
+                return
+            }
+            _ = try buffer.send(envelope, on: events, more: true)
+            _ = try buffer.send(payload, on: events, more: false)
+            counters.delivered &+= 1
+        } catch {
+            failure = error
+        }
+    }
+
+    /// The failure noted by `send`, once.
+    func takeFailure() -> ZMQError? {
+        defer { failure = nil }
+        return failure
+    }
+
+    /// Reads subscription messages: counts them, and answers a
+    /// `$metro.hello.<token>` subscription with a hello event (§4.4.2).
+    func drainSubscriptions(limit: Int, headSeq: UInt64, now: UInt64) throws(ZMQError) {
+        var n = 0
+        while n < limit, try buffer.receive(from: events) {
+            n += 1
+            guard buffer.count == 1, buffer.size(0) >= 1 else { continue }
+            let helloTopic: [UInt8]? = buffer.withFrame(0) { raw in
+                if raw[0] == 1 { counters.subscriptions += 1 } else if raw[0] == 0 { counters.subscriptions -= 1 }
+                return Hello.topic(inSubscription: raw)
+            }
+            if let helloTopic { try sendMarker(topic: helloTopic, headSeq: headSeq, now: now) }
+        }
+    }
+
+    /// Publishes `$metro.heartbeat` with the head seq.
+    func sendHeartbeat(headSeq: UInt64, now: UInt64) throws(ZMQError) {
+        try sendMarker(topic: Self.heartbeatTopic, headSeq: headSeq, now: now)
+    }
+
+    private static let heartbeatTopic: [UInt8] = Array(Topic.heartbeat.utf8)
+
+    /// Sends `[topic][envelope: head seq, time, no id, no headers][""]`.
+    private func sendMarker(topic: [UInt8], headSeq: UInt64, now: UInt64) throws(ZMQError) {
+        let b = buffer
+        let none = UnsafeRawBufferPointer(start: nil, count: 0)
+        b.set(2, bytes: topic)
+        b.set(3, count: EventEnvelope.size(idCount: 0, headersCount: 0)) {
+            EventEnvelope.write(into: $0, seq: headSeq, time: now, id: none, headers: none)
+        }
+        b.setEmpty(4)
+        guard try b.send(2, on: events, more: true) else { return }
+        _ = try b.send(3, on: events, more: true)
+        _ = try b.send(4, on: events, more: false)
+    }
+}

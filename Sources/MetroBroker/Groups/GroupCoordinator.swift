@@ -1,0 +1,271 @@
+import Foundation
+import Logging
+import MetroProtocol
+
+/// Durable consumer groups on the consume socket (protocol.md §4.10): carries out
+/// what each group's pure `ConsumerGroup` decides, feeds it events from the journal
+/// in bounded slices (at most `readsPerTurn` records per group per turn, and only
+/// as much as its members' credit asks for), runs its timers every `tickNs`, and
+/// saves the groups' state at most every `saveIntervalNs` while it changes.
+///
+/// A command returns its reply (HEARTBEAT, or an ERROR); deliveries, and the JOINED
+/// that precedes the deliveries a JOIN makes possible, go out through the
+/// `ConsumeSender` it is handed, because a failed send changes the group (the
+/// member has gone). Dead letters are appended to the `EventLog` like any event.
+///
+/// Threading: owned by the broker's loop thread.
+final class GroupCoordinator {
+    static let readsPerTurn = 1024
+    static let tickNs: UInt64 = 20_000_000
+    static let saveIntervalNs: UInt64 = 200_000_000
+    static let maxGroups = 256
+
+    private let log: EventLog
+    private var journal: Journal { log.journal }
+    private let sender: ConsumeSender
+    private let counters: BrokerCounters
+    private let logger: Logger
+    private let store: GroupStore
+    private let heartbeatMs: Int
+    private let memberTimeoutNs: UInt64
+    private var groups: [String: GroupRuntime] = [:]
+    private var dirty = false
+    private var nextSave: UInt64 = 0
+    private var nextTick: UInt64 = 0
+    /// Called with a storage error (a failed dead-letter append, a failed sync of
+    /// the state file): the engine decides what it means (§4.2.7).
+    var storageError: (JournalError) -> Void = { _ in }
+
+    /// Restores the groups saved in the data folder.
+    init(
+        log: EventLog, sender: ConsumeSender, counters: BrokerCounters, directory: String, heartbeatMs: Int,
+        logger: Logger
+    ) throws {
+        self.log = log
+        self.sender = sender
+        self.counters = counters
+        self.logger = logger
+        store = GroupStore(directory: directory)
+        self.heartbeatMs = heartbeatMs
+        memberTimeoutNs = 3 * UInt64(max(1, heartbeatMs)) * 1_000_000
+        for g in try store.load() {
+            let state = ConsumerGroup(
+                name: g.name, config: g.config, position: g.position, pending: g.pending,
+                memberTimeoutNs: memberTimeoutNs)
+            groups[g.name] = GroupRuntime(state: state, cursor: try log.journal.cursor(atOrAfter: g.position + 1))
+        }
+        if !groups.isEmpty { logger.info("consumer groups restored", metadata: ["groups": "\(groups.count)"]) }
+    }
+
+    var isEmpty: Bool { groups.isEmpty }
+
+    /// Handles one group command from `member`; returns the reply, if it has one.
+    func handle(_ request: GroupCodec.Request, from member: [UInt8], now: UInt64) -> GroupCodec.Reply? {
+        let name = request.group
+        func failure(_ code: WireErrorCode, _ message: String, _ extra: [[UInt8]] = []) -> GroupCodec.Reply {
+            .error(WireError(code, message), context: [Array(name.utf8)] + extra)
+        }
+        if case .join(_, let memberName, let credit, let config) = request {
+            guard let group = groups[name] ?? create(name, config) else {
+                return failure(.unavailable, "too many groups")
+            }
+            let actions = group.state.join(member, name: memberName, credit: credit, now: now)
+            dirty = true
+            let c = group.state.config
+            let joined = GroupCodec.Joined(
+                group: name, prefixes: c.prefixes.map { String(decoding: $0, as: UTF8.self) },
+                ackTimeoutMs: Int(c.ackTimeoutNs / 1_000_000), maxDeliveries: c.maxDeliveries,
+                heartbeatMs: heartbeatMs, position: group.state.position)
+            // JOINED goes first, then the deliveries the join made possible.
+            if sender.send(.group(.joined(joined)), to: member) != .queued { counters.drop(.replyUnroutable) }
+            perform(actions, in: group, now: now)
+            return nil
+        }
+        guard let group = groups[name] else { return failure(.unknownGroup, "no group \(name); JOIN creates it") }
+        let notMember = failure(.unknownGroup, "this connection is not a member of \(name); JOIN again")
+        do throws(ConsumerGroup.CommandError) {
+            switch request {
+            case .grant(_, let credit):
+                guard let actions = group.state.grant(member, credit: credit, now: now) else { return notMember }
+                perform(actions, in: group, now: now)
+            case .heartbeat:
+                guard group.state.heartbeat(member, now: now) else { return notMember }
+                return .heartbeat(group: name)
+            case .leave:
+                perform(group.state.leave(member, now: now), in: group, now: now)
+            case .ack(_, let seq):
+                perform(try group.state.ack(member, seq: seq, now: now), in: group, now: now)
+                group.events[seq] = nil
+            case .nak(_, let seq, let delay):
+                let actions = try group.state.nak(member, seq: seq, delayNs: UInt64(delay) * 1_000_000, now: now)
+                perform(actions, in: group, now: now)
+            case .extend(_, let seq, let ms):
+                try group.state.extend(member, seq: seq, byNs: UInt64(ms) * 1_000_000, now: now)
+            case .join: break
+            }
+        } catch {
+            guard error == .unknownDelivery else { return notMember }
+            let seq: UInt64 =
+                switch request {
+                case .ack(_, let s), .nak(_, let s, _), .extend(_, let s, _): s
+                default: 0
+                }
+            return failure(.unknownDelivery, "this member holds no delivery \(seq) of \(name)", [BigEndian.bytes(seq)])
+        }
+        dirty = true
+        return nil
+    }
+
+    private func create(_ name: String, _ config: GroupCodec.Config) -> GroupRuntime? {
+        guard groups.count < Self.maxGroups else { return nil }
+        let position: UInt64
+        if let s = config.startSeq {
+            position = s > 0 ? s - 1 : 0
+        } else {
+            switch config.start ?? .earliest {
+            case .latest: position = journal.lastSeq
+            case .earliest: position = journal.earliestReplayableSeq - 1
+            }
+        }
+        let c = ConsumerGroup.Config(
+            prefixes: (config.prefixes ?? []).map { Array($0.utf8) },
+            ackTimeoutNs: UInt64(config.ackTimeoutMs ?? 30_000) * 1_000_000, maxDeliveries: config.maxDeliveries ?? 5)
+        guard let cursor = try? journal.cursor(atOrAfter: position + 1) else { return nil }
+        let group = GroupRuntime(
+            state: ConsumerGroup(name: name, config: c, position: position, memberTimeoutNs: memberTimeoutNs),
+            cursor: cursor)
+        groups[name] = group
+        dirty = true
+        logger.info("consumer group created", metadata: ["group": "\(name)", "position": "\(position)"])
+        return group
+    }
+
+    /// Runs the timers and feeds each group the journal events its members have
+    /// credit for, up to the journal's written end.
+    func pump(now: UInt64) {
+        guard !groups.isEmpty else { return }
+        let tick = now >= nextTick
+        if tick { nextTick = now &+ Self.tickNs }
+        for group in groups.values {
+            if tick { perform(group.state.tick(now: now), in: group, now: now) }
+            var reads = 0
+            reading: while group.state.wantsEvents > 0 && reads < Self.readsPerTurn {
+                let step: JournalCursor.Step
+                do { step = try group.cursor.step(in: journal, upTo: journal.writtenSeq) } catch {
+                    logger.error("group read failed: \(error)")
+                    break
+                }
+                switch step {
+                case .end:
+                    group.state.advance(to: journal.writtenSeq)
+                    break reading
+                case .lost(let first, let earliest):
+                    // Skipped and counted (§4.10): the events are gone for everyone.
+                    logger.warning(
+                        "retention removed events before the group read them",
+                        metadata: [
+                            "group": "\(group.state.name)", "first": "\(first)", "earliest": "\(earliest)",
+                        ])
+                    group.state.expire(first: first, earliest: earliest)
+                case .record(let record):
+                    reads += 1
+                    let matches = group.matches(record.topic)
+                    if matches { group.events[record.seq] = LiveEvent(record: record) }
+                    perform(group.state.offer(seq: record.seq, matches: matches, now: now), in: group, now: now)
+                }
+                dirty = true
+            }
+        }
+        if dirty && now >= nextSave { save(now: now) }
+    }
+
+    /// Whether a group could take events now (the loop then polls without waiting).
+    var hasWork: Bool {
+        groups.values.contains { $0.state.wantsEvents > 0 && $0.state.position < journal.writtenSeq }
+    }
+
+    /// Writes the groups' state (`GroupStore`); a failed sync is a storage error.
+    func save(now: UInt64) {
+        do throws(JournalError) {
+            try store.save(groups.values.map(\.durable))
+            dirty = false
+        } catch  where error.isSyncFailure {
+            storageError(error)
+        } catch {
+            // The old state file stays; the next save tries again.
+            logger.error("saving the consumer groups failed: \(error)")
+        }
+        nextSave = now &+ Self.saveIntervalNs
+    }
+
+    /// Carries out a group's actions: deliveries, dead letters, lost members.
+    private func perform(_ actions: [ConsumerGroup.Action], in group: GroupRuntime, now: UInt64) {
+        for action in actions {
+            switch action {
+            case .deliver(let seq, let member, let attempt):
+                guard let event = event(seq, in: group) else {
+                    logger.warning(
+                        "a pending event's record is gone (retention): dropped",
+                        metadata: ["group": "\(group.state.name)", "seq": "\(seq)"])
+                    group.state.forget(seq: seq)
+                    continue
+                }
+                let deliver = GroupCodec.Reply.deliver(
+                    group: group.state.name, seq: seq, attempt: UInt32(attempt), event)
+                switch sender.send(.group(deliver), to: member) {
+                case .queued: counters.groupDelivered &+= 1
+                case .full: break  // the event stays held and its ACK timeout redelivers it
+                case .gone: perform(group.state.leave(member, now: now), in: group, now: now)
+                }
+            case .deadLetter(let seq, let reason, let deliveries):
+                deadLetter(seq, reason: reason, deliveries: deliveries, in: group, now: now)
+            case .memberLost(_, let name):
+                logger.warning("group member lost", metadata: ["group": "\(group.state.name)", "member": "\(name)"])
+            }
+        }
+    }
+
+    private func event(_ seq: UInt64, in group: GroupRuntime) -> LiveEvent? {
+        if let e = group.events[seq] { return e }
+        guard let r = try? journal.read(seq) else { return nil }  // flushes: after the loop's endBatch only
+        let e = LiveEvent(record: r)
+        group.events[seq] = e
+        return e
+    }
+
+    /// Appends the event to `$metro.dead.<group>` with the reason (§4.10), through
+    /// the event log like any event: journaled, counted, fanned out. The loop
+    /// writes it with the turn's batch.
+    private func deadLetter(_ seq: UInt64, reason: String, deliveries: Int, in group: GroupRuntime, now: UInt64) {
+        defer { group.events[seq] = nil }
+        guard let original = event(seq, in: group) else { return }
+        let headers: [String: String] = [
+            "group": group.state.name, "reason": reason, "deliveries": "\(deliveries)", "seq": "\(seq)",
+            "topic": original.topic,
+        ]
+        do throws(JournalError) {
+            _ = try log.append(
+                topic: Array(group.deadLetterTopic.utf8), time: now, id: original.eventID,
+                headers: (try? JSONEncoder.sorted.encode(headers)).map { [UInt8]($0) } ?? [],
+                payload: original.payload)
+        } catch {
+            logger.error("dead letter could not be journaled: \(error)")
+            storageError(error)
+            return
+        }
+        logger.warning(
+            "event dead-lettered", metadata: ["group": "\(group.state.name)", "seq": "\(seq)", "reason": "\(reason)"])
+    }
+
+    /// Each group's numbers for STATS (§4.5).
+    var stats: [String: GroupStats] {
+        groups.mapValues { g in
+            GroupStats(
+                members: g.state.members.count, pending: g.state.pending.count, redelivered: g.state.redelivered,
+                deadLettered: g.state.deadLettered, expired: g.state.expired, position: g.state.position,
+                // Against the last journaled seq, not the head: after a crash the
+                // head jumps past a reserved block (§4.1) that holds no events.
+                lag: journal.lastSeq > g.state.position ? journal.lastSeq - g.state.position : 0)
+        }
+    }
+}

@@ -1,0 +1,50 @@
+/// The consumer-group commands of the consume socket (protocol.md §4.10). The raw
+/// value is the command frame, upper-case ASCII.
+public enum GroupCommand: String, Sendable, CaseIterable {
+    case join = "JOIN"
+    case grant = "GRANT"
+    case ack = "ACK"
+    case nak = "NAK"
+    case extend = "EXTEND"
+    case heartbeat = "HEARTBEAT"
+    case leave = "LEAVE"
+
+    /// The command frame as it travels.
+    public var frame: [UInt8] { Array(rawValue.utf8) }
+
+    /// The number of frames a request of this command has, version and command included.
+    public var frameCount: Int {
+        switch self {
+        case .join: 6
+        case .nak, .extend: 5
+        case .grant, .ack: 4
+        case .heartbeat, .leave: 3
+        }
+    }
+
+    /// The command named by a command frame, if it is a group command.
+    public init?(frame: UnsafeRawBufferPointer) {
+        guard let command = Self.allCases.first(where: { $0.rawValue.utf8.elementsEqual(frame) }) else {
+            return nil
+        }
+        self = command
+    }
+}
+
+/// The reply words the broker sends a group member (protocol.md §4.10).
+public enum GroupReplyWord: String, Sendable, CaseIterable {
+    case joined = "JOINED"
+    case deliver = "DELIVER"
+    case heartbeat = "HEARTBEAT"
+
+    public var frame: [UInt8] { Array(rawValue.utf8) }
+}
+
+/// Where a new group starts reading the journal (JOIN's `start`, §4.10); JOIN's
+/// `startSeq` wins when present.
+public enum GroupStart: String, Codable, Sendable, CaseIterable {
+    /// At the earliest event the journal still holds (the default).
+    case earliest
+    /// After the last event journaled when the group is created.
+    case latest
+}
