@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "metro", targets: ["metro"]),
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "MetroKit", targets: ["MetroKit"]),
+        // The types MetroKit's API speaks in (events, group configs, wire errors).
+        .library(name: "MetroProtocol", targets: ["MetroProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds Examples/hello-service twice, as users would depend on Metro:
-#   1. by path (`.package(path: "../..")`, as checked in), and
+#   1. by path (`.package(name: "metro", path: "../..")`, as checked in), and
 #   2. by version, from a tagged git snapshot of this checkout's HEAD
-#      (`.package(url: "file://…/Metro.git", from: "0.0.1")`).
+#      (`.package(url: "file://…/metro.git", from: "0.0.1")`).
 # The second is what a service author's own package does, and it is the one
 # SwiftPM refuses when a library product (MetroKit, ZeroMQ) contains a target
 # with unsafe flags. Run from anywhere; uses scratch folders under $TMPDIR.
@@ -15,12 +15,12 @@ echo "== hello-service against Metro by path"
 swift build --package-path "$root/Examples/hello-service" --scratch-path "$work/by-path"
 
 echo "== hello-service against Metro by version (a tagged snapshot of HEAD)"
-git clone -q --bare "$root" "$work/Metro.git"
-git -C "$work/Metro.git" tag -f 0.0.1 HEAD >/dev/null
+git clone -q --bare "$root" "$work/metro.git"
+git -C "$work/metro.git" tag -f 0.0.1 HEAD >/dev/null
 cp -R "$root/Examples/hello-service" "$work/hello-service"
 rm -rf "$work/hello-service/.build"
-sed -i "s|.package(path: \"../..\")|.package(url: \"file://$work/Metro.git\", from: \"0.0.1\")|" \
+sed -i "s|.package(name: \"metro\", path: \"../..\")|.package(url: \"file://$work/metro.git\", from: \"0.0.1\")|" \
     "$work/hello-service/Package.swift"
-grep -q "file://$work/Metro.git" "$work/hello-service/Package.swift"
+grep -q "file://$work/metro.git" "$work/hello-service/Package.swift"
 swift build --package-path "$work/hello-service" --scratch-path "$work/by-version"
 echo "== ok: MetroKit builds as a path and as a versioned dependency"
