@@ -132,6 +132,23 @@ final class ConsumerLoop: IOThreadLoop {
     }
 
     /// Leaves the group (if joined) and closes the socket, whose linger lets LEAVE go out.
+    /// ACK, NAK and EXTEND queued before `close()` still go out (before LEAVE, and
+    /// the socket's linger lets them reach the broker): "ack, then close" must not
+    /// turn the last ACK into a redelivery.
+    func handleBeforeStop(_ commands: [Consumer.Command]) -> [Consumer.Command] {
+        guard joined else { return commands }
+        for c in commands {
+            let request: GroupCodec.Request
+            switch c {
+            case .ack(let seq): request = .ack(group: options.group, seq: seq)
+            case .nak(let seq, let ms): request = .nak(group: options.group, seq: seq, delayMs: ms)
+            case .extend(let seq, let ms): request = .extend(group: options.group, seq: seq, ms: ms)
+            }
+            _ = try? socket.trySend(multipart: request.frames)
+        }
+        return []
+    }
+
     func finish() {
         if joined { _ = try? socket.trySend(multipart: GroupCodec.Request.leave(group: options.group).frames) }
         socket.close()

@@ -195,7 +195,7 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
                     return (q.commands, q.stopping)
                 }
                 if stopping {
-                    unhandled = commands
+                    unhandled = loop.handleBeforeStop(commands)
                     break
                 }
                 if try !loop.handle(commands) { break }
@@ -233,4 +233,13 @@ protocol IOThreadLoop: AnyObject, SendableMetatype {
     /// holds (usually with `MetroClientError.closed`) and close the sockets. Commands
     /// never handled go to the `IOThread`'s `onEnd`.
     func finish()
+    /// The commands queued before the stop request, just before `finish()`: a loop
+    /// that still owes the peer some of them (a consumer's last ACKs, which would
+    /// otherwise come back as redeliveries) sends them here. Returns those it did
+    /// not carry out; they go to `onEnd`. The default carries out none.
+    func handleBeforeStop(_ commands: [Command]) -> [Command]
+}
+
+extension IOThreadLoop {
+    func handleBeforeStop(_ commands: [Command]) -> [Command] { commands }
 }
