@@ -4,7 +4,8 @@ import Testing
 @testable import MetroKit
 
 @Suite struct LookupCacheTests {
-    let result = LookupResult(service: "svc", instances: [InstanceInfo(instance: "a", epoch: 1, endpoints: ["tcp://h:1"], metadata: [:])])
+    let result = LookupResult(
+        service: "svc", instances: [InstanceInfo(instance: "a", epoch: 1, endpoints: ["tcp://h:1"], metadata: [:])])
 
     @Test func storesAndServesFreshResults() {
         let cache = LookupCache(maxAge: .seconds(60))

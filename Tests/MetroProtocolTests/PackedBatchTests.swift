@@ -59,7 +59,11 @@ import Testing
         let boundaries = [PackedEvents.frame(events(1)).count: 1, PackedEvents.frame(events(2)).count: 2]
         for cut in 0..<good[2].count {
             let d = decide([good[0], good[1], Array(good[2].prefix(cut))])
-            if let n = boundaries[cut] { #expect(d == .publishPacked(events: n)) } else { #expect(code(d) == .malformedMessage) }
+            if let n = boundaries[cut] {
+                #expect(d == .publishPacked(events: n))
+            } else {
+                #expect(code(d) == .malformedMessage)
+            }
         }
         // A length that points past the end, in each field.
         #expect(code(decide([good[0], good[1], [9, 1]])) == .malformedMessage)

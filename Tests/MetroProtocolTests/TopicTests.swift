@@ -68,11 +68,14 @@ import Testing
             let full = Topic.validate(bytes) == nil && bytes.first != Topic.reservedPrefix
             #expect(fast == full, "\(bytes)")
             let publishable = Topic.validatePublishable(bytes) == nil
-            let expected = Topic.validate(bytes) == nil
+            let expected =
+                Topic.validate(bytes) == nil
                 && (bytes.first != Topic.reservedPrefix || bytes.starts(with: Array(Topic.registryPrefix.utf8)))
             #expect(publishable == expected, "\(bytes)")
         }
-        for text in ["", ".", "a", "a.", ".a", "a..b", "a.b", "A-z_0.9", "$x", "$registry.up", "$metro.heartbeat", "a b"] {
+        for text in [
+            "", ".", "a", "a.", ".a", "a..b", "a.b", "A-z_0.9", "$x", "$registry.up", "$metro.heartbeat", "a b",
+        ] {
             agree(Array(text.utf8))
         }
         agree([UInt8](repeating: 97, count: 255))

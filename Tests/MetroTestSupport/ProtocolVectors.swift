@@ -37,7 +37,9 @@ public enum ProtocolVectors {
         let chars = Array(hex.utf8)
         guard chars.count % 2 == 0 else { throw VectorError.badHex(hex) }
         return try stride(from: 0, to: chars.count, by: 2).map { i in
-            guard let b = UInt8(String(decoding: chars[i..<i + 2], as: UTF8.self), radix: 16) else { throw VectorError.badHex(hex) }
+            guard let b = UInt8(String(decoding: chars[i..<i + 2], as: UTF8.self), radix: 16) else {
+                throw VectorError.badHex(hex)
+            }
             return b
         }
     }

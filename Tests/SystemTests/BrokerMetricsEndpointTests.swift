@@ -36,7 +36,8 @@ import Testing
         try await closing(publisher) {
             var last: UInt64 = 0
             for i in 0..<5 {
-                last = try await publisher.publish(topic: "video.uploaded", payload: bytes("v"), eventID: bytes("m-\(i)"))
+                last = try await publisher.publish(
+                    topic: "video.uploaded", payload: bytes("v"), eventID: bytes("m-\(i)"))
             }
             let consumer = try MetroProcess([
                 "consume", "--consume", broker.consume, "--group", "scraped", "--prefix", "video.", "--count", "5",

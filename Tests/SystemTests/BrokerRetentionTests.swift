@@ -99,7 +99,8 @@ extension BrokerSystemTests {
             }
             // Nothing below the earliest held seq comes; everything from it does, once.
             #expect(
-                delivered.first == earliest && delivered == delivered.sorted() && Set(delivered).count == delivered.count)
+                delivered.first == earliest && delivered == delivered.sorted()
+                    && Set(delivered).count == delivered.count)
             // Counted: the 10 pending events whose records are gone, and seqs 11 ..< earliest never read.
             // (The ACKs travel on the member's connection, STATS on another: wait for them.)
             try await eventually("all ACKed") { try broker.stats().groups["workers"]?.pending == 0 }

@@ -7,7 +7,8 @@ extension RegistrySystemTests {
     /// Every bad input of protocol.md §5.3 gets its error reply, is counted in STATS,
     /// and the registry keeps answering.
     @Suite struct BadInput {
-        static let good = #"{"service":"profiles","instance":"p-1","epoch":7,"endpoints":["tcp://127.0.0.1:5000"],"ttl_ms":1000}"#
+        static let good =
+            #"{"service":"profiles","instance":"p-1","epoch":7,"endpoints":["tcp://127.0.0.1:5000"],"ttl_ms":1000}"#
         static let v = WireProtocol.versionBytes
 
         static func register(_ json: String) -> [[UInt8]] { [v, bytes("REGISTER"), bytes(json)] }
@@ -18,7 +19,10 @@ extension RegistrySystemTests {
         static let cases: [(String, [[UInt8]], WireErrorCode)] = [
             ("bad service name", registerReplacing("profiles", "Profiles!"), .invalidServiceName),
             ("bad service name in LOOKUP", [v, bytes("LOOKUP"), bytes("no_underscores")], .invalidServiceName),
-            ("not a ZeroMQ endpoint", registerReplacing("tcp://127.0.0.1:5000", "http://example.com/"), .invalidEndpoint),
+            (
+                "not a ZeroMQ endpoint", registerReplacing("tcp://127.0.0.1:5000", "http://example.com/"),
+                .invalidEndpoint
+            ),
             ("wildcard endpoint", registerReplacing("tcp://127.0.0.1:5000", "tcp://127.0.0.1:*"), .invalidEndpoint),
             ("no endpoints", registerReplacing(#"["tcp://127.0.0.1:5000"]"#, "[]"), .invalidEndpoint),
             ("TTL too small", registerReplacing(#""ttl_ms":1000"#, #""ttl_ms":1"#), .ttlOutOfRange),
@@ -38,7 +42,11 @@ extension RegistrySystemTests {
             ("JSON of the wrong shape", register("[\"profiles\"]"), .invalidJSON),
             ("missing JSON field", [v, bytes("HEARTBEAT"), bytes(#"{"service":"profiles"}"#)], .invalidJSON),
             ("oversized request", [v, bytes("LOOKUP"), [UInt8](repeating: 0x61, count: 100_000)], .tooLarge),
-            ("oversized metadata value", registerReplacing(#""ttl_ms""#, #""metadata":{"k":"\#(String(repeating: "x", count: 2000))"},"ttl_ms""#), .tooLarge),
+            (
+                "oversized metadata value",
+                registerReplacing(
+                    #""ttl_ms""#, #""metadata":{"k":"\#(String(repeating: "x", count: 2000))"},"ttl_ms""#), .tooLarge
+            ),
         ]
 
         @Test func everyBadInputGetsItsErrorAndIsCounted() throws {
@@ -46,8 +54,11 @@ extension RegistrySystemTests {
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
-            _ = try client.request(.register(Registration(
-                service: "canary", instance: "c-1", epoch: 1, endpoints: ["tcp://127.0.0.1:1"], ttlMilliseconds: 60_000)))
+            _ = try client.request(
+                .register(
+                    Registration(
+                        service: "canary", instance: "c-1", epoch: 1, endpoints: ["tcp://127.0.0.1:1"],
+                        ttlMilliseconds: 60_000)))
 
             var expected: [WireErrorCode: UInt64] = [:]
             for (name, frames, code) in Self.cases {
@@ -134,4 +145,3 @@ extension RegistrySystemTests {
         }
     }
 }
-

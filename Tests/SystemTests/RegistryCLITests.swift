@@ -4,7 +4,7 @@ import Testing
 import ZeroMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension RegistrySystemTests {
@@ -46,17 +46,25 @@ extension RegistrySystemTests {
 
         @Test func servicesWatchPollsWithoutABroker() throws {
             let registry = try RegistryUnderTest()
-            let watch = try MetroProcess(["services", "--registry", registry.endpoint, "--watch", "--interval-ms", "50"])
+            let watch = try MetroProcess([
+                "services", "--registry", registry.endpoint, "--watch", "--interval-ms", "50",
+            ])
             defer { watch.kill(SIGKILL) }
             try waitFor("the first table") { watch.stdoutLines.contains { $0.hasPrefix("0 instances") } }
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
-            let r = Registration(service: "profiles", instance: "w-1", epoch: 1, endpoints: ["tcp://127.0.0.1:5000"], ttlMilliseconds: 60_000)
+            let r = Registration(
+                service: "profiles", instance: "w-1", epoch: 1, endpoints: ["tcp://127.0.0.1:5000"],
+                ttlMilliseconds: 60_000)
             _ = try client.request(.register(r))
-            try waitFor("the registration line") { watch.stdoutLines.contains { $0.hasPrefix("registered") && $0.contains("profiles/w-1") } }
+            try waitFor("the registration line") {
+                watch.stdoutLines.contains { $0.hasPrefix("registered") && $0.contains("profiles/w-1") }
+            }
             _ = try client.request(.deregister(r.key))
-            try waitFor("the gone line") { watch.stdoutLines.contains { $0.hasPrefix("gone") && $0.contains("profiles/w-1") } }
+            try waitFor("the gone line") {
+                watch.stdoutLines.contains { $0.hasPrefix("gone") && $0.contains("profiles/w-1") }
+            }
         }
 
         @Test func servicesWatchFollowsBrokerEventsAsJSON() throws {
@@ -74,8 +82,11 @@ extension RegistrySystemTests {
             var n = 0
             try waitFor("an event line", interval: .milliseconds(100)) {
                 n += 1
-                _ = try client.request(.register(Registration(
-                    service: "watched", instance: "w-\(n)", epoch: 1, endpoints: ["tcp://127.0.0.1:5000"], ttlMilliseconds: 200)))
+                _ = try client.request(
+                    .register(
+                        Registration(
+                            service: "watched", instance: "w-\(n)", epoch: 1, endpoints: ["tcp://127.0.0.1:5000"],
+                            ttlMilliseconds: 200)))
                 return watch.stdoutLines.contains { $0.contains("\"event\":\"registered\"") }
             }
             try waitFor("an expired line") { watch.stdoutLines.contains { $0.contains("\"event\":\"expired\"") } }

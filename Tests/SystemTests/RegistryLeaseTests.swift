@@ -4,7 +4,7 @@ import Testing
 import ZeroMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension RegistrySystemTests {
@@ -14,7 +14,10 @@ extension RegistrySystemTests {
         static let heartbeat = 150
         static let sweep = 100
 
-        func announce(_ registry: String, _ instance: String, port: Int, epoch: UInt64? = nil, ttl: Int = ttl, heartbeat: Int = heartbeat) throws -> MetroProcess {
+        func announce(
+            _ registry: String, _ instance: String, port: Int, epoch: UInt64? = nil, ttl: Int = ttl,
+            heartbeat: Int = heartbeat
+        ) throws -> MetroProcess {
             var args = [
                 "announce", "--registry", registry, "--service", "profiles", "--instance", instance,
                 "--endpoint", "tcp://127.0.0.1:\(port)", "--ttl-ms", "\(ttl)", "--heartbeat-ms", "\(heartbeat)",
@@ -105,9 +108,13 @@ extension RegistrySystemTests {
             let live = try announce(registry.endpoint, "p-1", port: 5020, epoch: 100, ttl: 1000, heartbeat: 200)
 
             func register(epoch: UInt64, port: Int) throws -> WireErrorCode? {
-                guard case .error(let e) = try client.request(.register(Registration(
-                    service: "profiles", instance: "p-1", epoch: epoch, endpoints: ["tcp://127.0.0.1:\(port)"],
-                    ttlMilliseconds: 1000)))
+                guard
+                    case .error(let e) = try client.request(
+                        .register(
+                            Registration(
+                                service: "profiles", instance: "p-1", epoch: epoch,
+                                endpoints: ["tcp://127.0.0.1:\(port)"],
+                                ttlMilliseconds: 1000)))
                 else { return nil }
                 return e.code
             }

@@ -4,7 +4,7 @@ import Testing
 import ZeroMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `metro up`: the broker and the registry as supervised children.
@@ -48,13 +48,13 @@ import Glibc
         let e = try freeEndpoints(6)
         let config = dir.url.appendingPathComponent("broker.yaml").path
         try """
-            endpoints:
-              ingest: \(e[0])
-              publish: \(e[1])
-              events: \(e[2])
-              consume: \(e[3])
-              metrics: ""
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        endpoints:
+          ingest: \(e[0])
+          publish: \(e[1])
+          events: \(e[2])
+          consume: \(e[3])
+          metrics: ""
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let data = dir.url.appendingPathComponent("data").path
         let up = try MetroProcess(["up", "--data-dir", data, "--config", config, "--registry", e[4]])
         do {
@@ -93,7 +93,8 @@ import Glibc
         up.kill(SIGKILL)
         _ = up.waitForExit()
         try waitFor("the orphaned children stopped") {
-            pids(matching: "--data-dir \(data)/broker").isEmpty && pids(matching: "registry --endpoint \(registry)").isEmpty
+            pids(matching: "--data-dir \(data)/broker").isEmpty
+                && pids(matching: "registry --endpoint \(registry)").isEmpty
         }
     }
 }

@@ -90,7 +90,6 @@ public struct AckLedger<Item> {
         compact()
     }
 
-
     private mutating func release(while due: (UInt64) -> Bool, _ body: (Item, UnsafeRawBufferPointer) -> Void) {
         while head < waiting.count, due(waiting[head].token) {
             let (item, _, end) = waiting[head]

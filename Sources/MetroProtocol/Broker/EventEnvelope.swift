@@ -46,7 +46,9 @@ public enum EventEnvelope {
     public static func encode(seq: UInt64, time: UInt64, eventID: [UInt8], headers: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: size(idCount: eventID.count, headersCount: headers.count))
         out.withUnsafeMutableBytes { o in
-            eventID.withUnsafeBytes { i in headers.withUnsafeBytes { h in write(into: o, seq: seq, time: time, id: i, headers: h) } }
+            eventID.withUnsafeBytes { i in
+                headers.withUnsafeBytes { h in write(into: o, seq: seq, time: time, id: i, headers: h) }
+            }
         }
         return out
     }
@@ -56,7 +58,7 @@ public enum EventEnvelope {
         guard frame.count >= fixedBytes else { return nil }
         let n = Int(frame[16])
         guard n <= BrokerLimits.maxEventIDBytes, frame.count >= fixedBytes + n,
-              let seq = BigEndian.uint64(frame[0..<8]), let time = BigEndian.uint64(frame[8..<16])
+            let seq = BigEndian.uint64(frame[0..<8]), let time = BigEndian.uint64(frame[8..<16])
         else { return nil }
         return Fields(
             seq: seq, time: time, eventID: Array(frame[17..<(17 + n)]), headers: Array(frame[(17 + n)...]))

@@ -46,7 +46,8 @@ public enum Topic {
     @usableFromInline
     static func validatePublishableSlowly(_ bytes: some Collection<UInt8>) -> WireError? {
         if let first = bytes.first, first == reservedPrefix,
-           !componentPrefixes.contains(where: { bytes.starts(with: $0) }) {
+            !componentPrefixes.contains(where: { bytes.starts(with: $0) })
+        {
             return WireError(.invalidTopic, "topics starting with '$' are reserved for Metro")
         }
         return validate(bytes)
@@ -67,7 +68,7 @@ public enum Topic {
             let ok: Bool
             switch b {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
                 ok = true
             case UInt8(ascii: "."):
                 ok = previous != UInt8(ascii: ".")
@@ -77,7 +78,8 @@ public enum Topic {
                 ok = false
             }
             guard ok else {
-                return WireError(.invalidTopic, "byte \(i) of the topic (0x\(String(b, radix: 16))) breaks the topic grammar")
+                return WireError(
+                    .invalidTopic, "byte \(i) of the topic (0x\(String(b, radix: 16))) breaks the topic grammar")
             }
             previous = b
         }

@@ -46,9 +46,9 @@ public struct MembershipEvent: Codable, Hashable, Sendable {
     /// number) are tolerated. Nil for anything else.
     public static func decode(_ frames: [[UInt8]]) -> MembershipEvent? {
         guard frames.count >= 2, let topic = String(validating: frames[0], as: UTF8.self),
-              topic.hasPrefix(Topic.registryPrefix), let payload = frames.last,
-              case .success(let event) = RegistryJSON.decode(MembershipEvent.self, from: payload, what: "event"),
-              event.kind.topic == topic
+            topic.hasPrefix(Topic.registryPrefix), let payload = frames.last,
+            case .success(let event) = RegistryJSON.decode(MembershipEvent.self, from: payload, what: "event"),
+            event.kind.topic == topic
         else { return nil }
         return event
     }

@@ -49,14 +49,17 @@ public struct Registration: Codable, Hashable, Sendable {
     public func validate(ttlRange: ClosedRange<UInt64> = RegistryLimits.defaultTTLRange) -> WireError? {
         if let e = key.validate() { return e }
         guard !endpoints.isEmpty, endpoints.count <= RegistryLimits.maxEndpoints else {
-            return WireError(.invalidEndpoint, "an instance has 1-\(RegistryLimits.maxEndpoints) endpoints, this one has \(endpoints.count)")
+            return WireError(
+                .invalidEndpoint,
+                "an instance has 1-\(RegistryLimits.maxEndpoints) endpoints, this one has \(endpoints.count)")
         }
         for e in endpoints {
             if let error = RegistryLimits.validateEndpoint(e) { return error }
         }
         if let e = RegistryLimits.validateMetadata(metadata) { return e }
         guard ttlRange.contains(ttlMilliseconds) else {
-            return WireError(.ttlOutOfRange, "ttl_ms \(ttlMilliseconds) is outside \(ttlRange.lowerBound)...\(ttlRange.upperBound)")
+            return WireError(
+                .ttlOutOfRange, "ttl_ms \(ttlMilliseconds) is outside \(ttlRange.lowerBound)...\(ttlRange.upperBound)")
         }
         return nil
     }

@@ -18,13 +18,16 @@ public enum RegistryLimits {
         let bytes = Array(name.utf8)
         guard !bytes.isEmpty else { return WireError(.invalidServiceName, "the service name is empty") }
         guard bytes.count <= maxServiceNameBytes else {
-            return WireError(.invalidServiceName, "the service name has \(bytes.count) bytes; at most \(maxServiceNameBytes) are allowed")
+            return WireError(
+                .invalidServiceName,
+                "the service name has \(bytes.count) bytes; at most \(maxServiceNameBytes) are allowed")
         }
         guard isLower(bytes[0]) else {
             return WireError(.invalidServiceName, "the service name must start with a lower-case letter a-z")
         }
         for (i, b) in bytes.enumerated() where !(isLower(b) || isDigit(b) || b == UInt8(ascii: "-")) {
-            return WireError(.invalidServiceName, "byte \(i) of the service name (0x\(String(b, radix: 16))) is not a-z, 0-9 or '-'")
+            return WireError(
+                .invalidServiceName, "byte \(i) of the service name (0x\(String(b, radix: 16))) is not a-z, 0-9 or '-'")
         }
         if bytes.last == UInt8(ascii: "-") {
             return WireError(.invalidServiceName, "the service name must not end with '-'")
@@ -36,13 +39,18 @@ public enum RegistryLimits {
     public static func validateInstanceID(_ id: String) -> WireError? {
         let bytes = Array(id.utf8)
         guard !bytes.isEmpty, bytes.count <= maxInstanceIDBytes else {
-            return WireError(.invalidArgument, "the instance id must have 1-\(maxInstanceIDBytes) bytes, it has \(bytes.count)")
+            return WireError(
+                .invalidArgument, "the instance id must have 1-\(maxInstanceIDBytes) bytes, it has \(bytes.count)")
         }
         for (i, b) in bytes.enumerated() {
-            let ok = isLower(b) || isDigit(b) || (b >= 0x41 && b <= 0x5A)
+            let ok =
+                isLower(b) || isDigit(b) || (b >= 0x41 && b <= 0x5A)
                 || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: ":") || b == UInt8(ascii: "-")
             if !ok {
-                return WireError(.invalidArgument, "byte \(i) of the instance id (0x\(String(b, radix: 16))) is not A-Z, a-z, 0-9, '.', '_', ':' or '-'")
+                return WireError(
+                    .invalidArgument,
+                    "byte \(i) of the instance id (0x\(String(b, radix: 16))) is not A-Z, a-z, 0-9, '.', '_', ':' or '-'"
+                )
             }
         }
         return nil
@@ -60,7 +68,8 @@ public enum RegistryLimits {
             return endpoint.count > 6 ? nil : WireError(.invalidEndpoint, "'\(endpoint)' has no path")
         }
         guard endpoint.hasPrefix("tcp://") else {
-            return WireError(.invalidEndpoint, "'\(endpoint)' is not a ZeroMQ endpoint; expected tcp://host:port or ipc://path")
+            return WireError(
+                .invalidEndpoint, "'\(endpoint)' is not a ZeroMQ endpoint; expected tcp://host:port or ipc://path")
         }
         let rest = endpoint.dropFirst(6)
         guard let colon = rest.lastIndex(of: ":") else {
@@ -71,7 +80,9 @@ public enum RegistryLimits {
             return WireError(.invalidEndpoint, "'\(endpoint)' has no host a client could connect to")
         }
         guard let p = UInt16(port), p > 0 else {
-            return WireError(.invalidEndpoint, "'\(endpoint)' has no port in 1-65535 (wildcards must be resolved before registering)")
+            return WireError(
+                .invalidEndpoint, "'\(endpoint)' has no port in 1-65535 (wildcards must be resolved before registering)"
+            )
         }
         return nil
     }
@@ -79,14 +90,18 @@ public enum RegistryLimits {
     /// §5.2: at most 32 entries; keys 1–64 bytes, values at most 1024 bytes.
     public static func validateMetadata(_ metadata: [String: String]) -> WireError? {
         guard metadata.count <= maxMetadataEntries else {
-            return WireError(.invalidArgument, "metadata has \(metadata.count) entries; at most \(maxMetadataEntries) are allowed")
+            return WireError(
+                .invalidArgument, "metadata has \(metadata.count) entries; at most \(maxMetadataEntries) are allowed")
         }
         for (k, v) in metadata {
             if k.isEmpty || k.utf8.count > maxMetadataKeyBytes {
-                return WireError(.invalidArgument, "metadata key '\(k.prefix(80))' must have 1-\(maxMetadataKeyBytes) bytes")
+                return WireError(
+                    .invalidArgument, "metadata key '\(k.prefix(80))' must have 1-\(maxMetadataKeyBytes) bytes")
             }
             if v.utf8.count > maxMetadataValueBytes {
-                return WireError(.tooLarge, "metadata value of '\(k)' has \(v.utf8.count) bytes; at most \(maxMetadataValueBytes) are allowed")
+                return WireError(
+                    .tooLarge,
+                    "metadata value of '\(k)' has \(v.utf8.count) bytes; at most \(maxMetadataValueBytes) are allowed")
             }
         }
         return nil

@@ -52,7 +52,8 @@ public struct InstanceStatus: Codable, Hashable, Sendable {
 
     public init(
         service: String, instance: String, epoch: UInt64, endpoints: [String], metadata: [String: String],
-        ttlMilliseconds: UInt64, ageMilliseconds: UInt64, sinceHeartbeatMilliseconds: UInt64, leaseLeftMilliseconds: UInt64
+        ttlMilliseconds: UInt64, ageMilliseconds: UInt64, sinceHeartbeatMilliseconds: UInt64,
+        leaseLeftMilliseconds: UInt64
     ) {
         self.service = service
         self.instance = instance

@@ -3,7 +3,7 @@ import Synchronization
 import ZeroMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real `metro` process started by a test, on loopback, with ephemeral ports.
@@ -113,8 +113,9 @@ final class MetroProcess: @unchecked Sendable {
                 partial = String(partial[partial.index(after: nl)...])
                 s.lines.append(line)
                 if s.ready == nil, line.hasPrefix("ready "),
-                   let data = line.dropFirst(6).data(using: .utf8),
-                   let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                    let data = line.dropFirst(6).data(using: .utf8),
+                    let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+                {
                     s.ready = obj.mapValues { "\($0)" }
                     becameReady = true
                 }
@@ -154,12 +155,14 @@ final class MetroProcess: @unchecked Sendable {
         Glibc.kill(process.processIdentifier, SIGSTOP)
         try waitFor("process \(pid) stopped", timeout: .seconds(5), interval: .milliseconds(1)) {
             let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-            return !tasks.isEmpty && tasks.allSatisfy { tid in
-                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
-                      let close = stat.lastIndex(of: ")") else { return false }
-                let state = stat[stat.index(close, offsetBy: 2)]
-                return state == "T" || state == "t"
-            }
+            return !tasks.isEmpty
+                && tasks.allSatisfy { tid in
+                    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
+                        let close = stat.lastIndex(of: ")")
+                    else { return false }
+                    let state = stat[stat.index(close, offsetBy: 2)]
+                    return state == "T" || state == "t"
+                }
         }
     }
 
@@ -223,7 +226,8 @@ func waitFor(
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try condition() { return }
-        Thread.sleep(forTimeInterval: Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds))
+        Thread.sleep(
+            forTimeInterval: Double(interval.components.attoseconds) / 1e18 + Double(interval.components.seconds))
     }
     throw WaitError.timedOut(what)
 }

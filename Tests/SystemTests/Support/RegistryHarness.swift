@@ -3,7 +3,7 @@ import MetroProtocol
 import ZeroMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real `metro registry` on an ephemeral loopback port.
@@ -144,4 +144,3 @@ func eventually(
     }
     throw WaitError.timedOut(what)
 }
-
