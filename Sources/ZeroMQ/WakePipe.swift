@@ -8,8 +8,8 @@ import Foundation
 /// polls `readFD` next to its sockets (`Poller.add(fileDescriptor:)`, which libzmq's
 /// `zmq_poll` accepts), another thread calls `wake()`.
 ///
-/// The one copy of this set-up in Metro (MetroKit's I/O threads use it; the broker's
-/// loop and journal syncer may too). Both ends stay open for the object's whole life,
+/// The one copy of this set-up in Metro: MetroKit's I/O threads, the broker's loop
+/// (its stop request) and its journal syncer all use it. Both ends stay open for the object's whole life,
 /// so a late `wake()` from another thread never writes to a closed or reused fd.
 ///
 /// Threading: `wake()` from any thread; `drain()` on the polling thread.

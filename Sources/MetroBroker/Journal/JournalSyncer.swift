@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import ZeroMQ
 
 #if canImport(Glibc)
     import Glibc
