@@ -72,7 +72,7 @@ import Testing
 
     @Test func groupStartIsAnEnumOnTheWireAsText() throws {
         let config = GroupCodec.Config(start: .latest)
-        let json = try JSONEncoder.sorted.encode(config)
+        let json = WireJSON.encode(config)
         #expect(String(decoding: json, as: UTF8.self) == #"{"start":"latest"}"#)
         #expect(GroupCodec.Config.decode(Array(json)) == .success(config))
         guard case .failure(let e) = GroupCodec.Config.decode(Array(#"{"start":"newest"}"#.utf8)) else {

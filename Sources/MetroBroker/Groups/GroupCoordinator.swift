@@ -246,7 +246,7 @@ final class GroupCoordinator {
         do throws(JournalError) {
             _ = try log.append(
                 topic: Array(group.deadLetterTopic.utf8), time: now, id: original.eventID,
-                headers: (try? JSONEncoder.sorted.encode(headers)).map { [UInt8]($0) } ?? [],
+                headers: WireJSON.encode(headers),
                 payload: original.payload)
         } catch {
             logger.error("dead letter could not be journaled: \(error)")

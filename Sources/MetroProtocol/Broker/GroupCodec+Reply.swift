@@ -15,7 +15,7 @@ extension GroupCodec {
             let v = WireProtocol.versionBytes
             switch self {
             case .joined(let j):
-                let json = (try? JSONEncoder.sorted.encode(j)).map { [UInt8]($0) } ?? []
+                let json = WireJSON.encode(j)
                 return [v, GroupReplyWord.joined.frame, Array(j.group.utf8), json]
             case .deliver(let group, let seq, let attempt, let event):
                 return [

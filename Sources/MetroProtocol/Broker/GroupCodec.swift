@@ -92,7 +92,7 @@ public enum GroupCodec {
             var frames = [WireProtocol.versionBytes, command.frame, Array(group.utf8)]
             switch self {
             case .join(_, let m, let c, let config):
-                let json = (try? JSONEncoder.sorted.encode(config)).map { [UInt8]($0) } ?? Array("{}".utf8)
+                let json = WireJSON.encode(config)
                 frames += [Array(m.utf8), BigEndian.bytes32(c), json]
             case .grant(_, let c): frames.append(BigEndian.bytes32(c))
             case .ack(_, let s): frames.append(BigEndian.bytes(s))
@@ -163,14 +163,5 @@ public enum GroupCodec {
         case .heartbeat: return .success(.heartbeat(group: group))
         case .leave: return .success(.leave(group: group))
         }
-    }
-}
-
-extension JSONEncoder {
-    /// Sorted keys, no escaped slashes: byte-stable JSON for the wire.
-    public static var sorted: JSONEncoder {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
     }
 }

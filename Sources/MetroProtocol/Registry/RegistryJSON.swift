@@ -3,12 +3,7 @@ import Foundation
 /// The JSON coding every registry body uses (protocol.md §5.3): UTF-8, keys sorted,
 /// slashes unescaped, so encoded bodies are byte-stable and match the test vectors.
 public enum RegistryJSON {
-    public static func encode(_ value: some Encodable) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding our own Codable structs of strings and integers cannot fail.
-        return try! Array(encoder.encode(value))
-    }
+    public static func encode(_ value: some Encodable) -> [UInt8] { WireJSON.encode(value) }
 
     /// Decodes a JSON body the registry wrote (a reply, a membership event), with
     /// Foundation's lenient reader: 103 when it is not UTF-8, 104 when it is not
