@@ -15,11 +15,15 @@ extension BrokerSystemTests {
     @Test(.timeLimit(.minutes(5)))
     func aDeadLetterWhoseSeqReservationFailsToSyncStopsTheBrokerWith74() async throws {
         let faults = try FaultInjection(pathFilter: "seq.reserve")
-        let broker = try BrokerHarness(config: Self.groupConfig, environment: try faults.environment)
+        // Small segments and retention keep the journal at a few MiB: the million
+        // filler events' pages are dropped with their deleted segments instead of
+        // being written back while the next tests run.
+        let brokerConfig = Self.groupConfig + "  segmentBytes: 1048576\n  retention:\n    maxBytes: 4194304\n"
+        let broker = try BrokerHarness(config: brokerConfig, environment: try faults.environment)
         // A fresh broker reserves seqs 1 ... 1 + blockSize: fill all but the last with
         // fire-and-forget events, and make the last one the group's poison.
         let poisonSeq = 1 + SequenceReservation.blockSize
-        try fill(broker, upTo: poisonSeq - 1)
+        try await fill(broker, upTo: poisonSeq - 1)
         let ack = try request(
             on: broker.ingest,
             IngestCodec.Publish(eventID: bytes("poison"), topic: "job.a", payload: bytes("bad")).frames)
@@ -41,7 +45,8 @@ extension BrokerSystemTests {
         faults.failSyncs(true)
         // Its only delivery NAKed: dead-lettered at seq poisonSeq + 1, past the block.
         try member.send(multipart: GroupCodec.Request.nak(group: "workers", seq: poisonSeq, delayMs: 0).frames)
-        #expect(broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
+        try await eventually("the broker's exit", timeout: .seconds(20)) { !broker.process.process.isRunning }
+        #expect(broker.process.waitForExit(timeout: .seconds(1)) == BrokerEngine.exitStatusStorageFailure)
         #expect(broker.process.stderrText.contains("faultinject: fdatasync EIO"))
         #expect(broker.process.stderrText.contains("storage failure"))
     }
@@ -49,8 +54,9 @@ extension BrokerSystemTests {
     /// Publishes fire-and-forget events until the broker's head seq is `last`,
     /// exactly: through an XPUB, which shows when the broker's XSUB has subscribed
     /// (a PUB would drop what it sends before that), with no send limit, and in
-    /// chunks whose arrival is waited for.
-    private func fill(_ broker: BrokerHarness, upTo last: UInt64) throws {
+    /// chunks whose arrival is waited for (`eventually`: the wait holds no thread
+    /// of the cooperative pool, which other tests' servers need meanwhile).
+    private func fill(_ broker: BrokerHarness, upTo last: UInt64) async throws {
         let pub = try testContext.socket(.xpub)
         defer { pub.close() }
         try pub.set(.sendHighWaterMark(0))
@@ -63,7 +69,9 @@ extension BrokerSystemTests {
             let n = min(chunk, last - sent)
             for _ in 0..<n { try pub.send(multipart: [bytes("fill"), []]) }
             sent += n
-            try waitFor("\(sent) events journaled", timeout: .seconds(60)) { try broker.stats().headSeq == sent }
+            try await eventually("\(sent) events journaled", timeout: .seconds(60)) {
+                try broker.stats().headSeq == sent
+            }
         }
     }
 }
