@@ -25,34 +25,26 @@ extension BrokerSystemTests {
         #expect(broker.stop() == 0)
     }
 
+    /// A replay whose journal file cannot be opened (the case: a broker
+    /// out of descriptors answered CAUGHT-UP having sent nothing) ends with ERROR
+    /// 107 and its id, and the same replay streams everything once the files open
+    /// again. The read failure is injected (`FaultInjection`: read-only opens of
+    /// the segment files fail with EMFILE). An earlier version starved the broker
+    /// of descriptors with connections instead; in full runs the replay sometimes
+    /// found a free descriptor although the broker had shown the limit reached a
+    /// moment before (cause not found; docs/performance.md), so it failed about
+    /// one run in three. The descriptor budget itself is covered by the
+    /// soft-limit test above and `stalledReplaysHoldNoDescriptorAndNoReadChunk`.
     @Test func aReplayThatCannotOpenTheJournalGets107NotCaughtUp() async throws {
-        let limit = 64
+        let faults = try FaultInjection(pathFilter: ".seg")
         let broker = try BrokerHarness(
-            config: "journal:\n  fsync: never\n", shell: "ulimit -S -n \(limit); ulimit -H -n \(limit)")
-        #expect(try broker.openFilesLimit().soft == UInt64(limit))
+            config: "journal:\n  fsync: never\n", environment: try faults.environment)
         let publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) {
             _ = try await publishMany(publisher, count: 100, topics: ["r.a"])
             let client = try ReplayConnection(broker.consume)
             defer { client.close() }
-            // Each connection costs the broker a descriptor: connect until it has none left.
-            var others: [Socket] = []
-            defer { for s in others { s.close() } }
-            try await eventually("the broker out of descriptors", { try broker.openDescriptors() >= limit }) {
-                let s = try testContext.socket(.dealer)
-                try s.connect(broker.consume)
-                others.append(s)
-            }
-            // A few more wait in the listener's backlog: libzmq retries its accept
-            // while the backlog holds one, so a descriptor the broker frees for a
-            // moment goes to one of them, never to the replay's open. (A full run
-            // once saw the replay open the journal after the count had reached the
-            // limit: the test had stopped connecting at exactly the limit.)
-            for _ in 0..<8 {
-                let s = try testContext.socket(.dealer)
-                try s.connect(broker.consume)
-                others.append(s)
-            }
+            faults.refuseReadOpens(true)
             let id = bytes("starved")
             try client.start(.init(id: id, start: .seq(0), credit: 1000))
             let (events, end) = try client.untilEnd()
@@ -63,10 +55,9 @@ extension BrokerSystemTests {
             }
             #expect(error.code == .internalError && eid == id)
             try waitFor("the read failure logged") { broker.process.stderrText.contains("replay read failed") }
-            // Descriptors back: the same replay streams everything.
-            for s in others { s.close() }
-            others = []
-            try waitFor("descriptors free") { try broker.openDescriptors() < limit - 8 }
+            #expect(broker.process.stderrText.contains("faultinject: open"))
+            // The files open again: the same replay streams everything.
+            faults.refuseReadOpens(false)
             try client.start(.init(id: id, start: .seq(0), credit: 1000))
             let (all, done) = try client.untilEnd()
             #expect(all.count == 100 && done == .caughtUp(id: id, lastSeq: try broker.stats().headSeq))

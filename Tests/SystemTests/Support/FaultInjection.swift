@@ -14,6 +14,8 @@ final class FaultInjection: @unchecked Sendable {
     let syncFlag: String
     /// While this file exists, pwrite to matching files runs out of space (ENOSPC).
     let pwriteFlag: String
+    /// While this file exists, read-only opens of matching files fail with EMFILE.
+    let openFlag: String
     let pathFilter: String
 
     /// `pathFilter`: a substring of the paths to fail (".seg": journal data files).
@@ -21,6 +23,7 @@ final class FaultInjection: @unchecked Sendable {
         folder = try TemporaryDirectory()
         syncFlag = folder.url.appendingPathComponent("sync-eio").path
         pwriteFlag = folder.url.appendingPathComponent("pwrite-enospc").path
+        openFlag = folder.url.appendingPathComponent("open-emfile").path
         self.pathFilter = pathFilter
     }
 
@@ -30,12 +33,14 @@ final class FaultInjection: @unchecked Sendable {
             [
                 "LD_PRELOAD": try Self.library(), "METRO_FAULT_PATH": pathFilter,
                 "METRO_FAULT_SYNC_EIO": syncFlag, "METRO_FAULT_PWRITE_ENOSPC": pwriteFlag,
+                "METRO_FAULT_OPEN_EMFILE": openFlag,
             ]
         }
     }
 
     func failSyncs(_ on: Bool) { set(syncFlag, on) }
     func fillDisk(_ on: Bool) { set(pwriteFlag, on) }
+    func refuseReadOpens(_ on: Bool) { set(openFlag, on) }
 
     private func set(_ flag: String, _ on: Bool) {
         if on {

@@ -11,9 +11,15 @@
 //                                   it is given (a real full disk gives short writes
 //                                   first), and -1/ENOSPC once one byte is left, so
 //                                   the failed write leaves a torn record behind.
+//   METRO_FAULT_OPEN_EMFILE=<file>  while <file> exists, opening a matching path
+//                                   read-only (a reader: replay, a group's cursor)
+//                                   fails with EMFILE, as when the process is out
+//                                   of descriptors; writers' opens are untouched.
 // Every injected fault is reported on stderr ("faultinject: ...").
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,4 +94,55 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
     static pwrite_fn real;
     if (real == NULL) real = (pwrite_fn)dlsym(RTLD_NEXT, "pwrite64");
     return faulty_pwrite(real, fd, buf, count, offset);
+}
+
+// Only read-only opens of matching paths; the path is known, no readlink needed.
+static int refusing_open(const char *path, int flags, const char *call) {
+    if ((flags & O_ACCMODE) != O_RDONLY || path == NULL) return 0;
+    const char *want = getenv("METRO_FAULT_PATH");
+    if (want == NULL || *want == 0 || strstr(path, want) == NULL) return 0;
+    if (!flag_on("METRO_FAULT_OPEN_EMFILE")) return 0;
+    report(call, "EMFILE", path);
+    errno = EMFILE;
+    return 1;
+}
+
+static mode_t mode_argument(int flags, va_list ap) {
+    return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+}
+
+typedef int (*open_fn)(const char *, int, ...);
+typedef int (*openat_fn)(int, const char *, int, ...);
+
+int open(const char *path, int flags, ...) {
+    static open_fn real;
+    if (real == NULL) real = (open_fn)dlsym(RTLD_NEXT, "open");
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_argument(flags, ap);
+    va_end(ap);
+    if (refusing_open(path, flags, "open")) return -1;
+    return real(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...) {
+    static open_fn real;
+    if (real == NULL) real = (open_fn)dlsym(RTLD_NEXT, "open64");
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_argument(flags, ap);
+    va_end(ap);
+    if (refusing_open(path, flags, "open64")) return -1;
+    return real(path, flags, mode);
+}
+
+int openat(int dirfd, const char *path, int flags, ...) {
+    static openat_fn real;
+    if (real == NULL) real = (openat_fn)dlsym(RTLD_NEXT, "openat");
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_argument(flags, ap);
+    va_end(ap);
+    if (refusing_open(path, flags, "openat")) return -1;
+    return real(dirfd, path, flags, mode);
 }
