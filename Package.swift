@@ -158,3 +158,15 @@ let package = Package(
         ),
     ]
 )
+
+// The upcoming features Hummingbird builds with (issue 13 §5): `any` spelled out,
+// imports internal unless declared `public import`, and members visible only
+// through the modules a file imports.
+for target in package.targets where target.type != .system {
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("ExistentialAny"),
+            .enableUpcomingFeature("InternalImportsByDefault"),
+            .enableUpcomingFeature("MemberImportVisibility"),
+        ]
+}

@@ -1,4 +1,4 @@
-import MetroProtocol
+public import MetroProtocol
 
 /// The one error type of MetroKit's clients (publisher, subscriber, consumer, admin
 /// client, registry client), shaped like swift-service-lifecycle's

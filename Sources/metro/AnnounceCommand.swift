@@ -5,6 +5,7 @@ import MetroKit
 import MetroProtocol
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 /// `metro announce`: registers one instance and keeps its lease until SIGTERM/SIGINT,
 /// then deregisters (a sidecar for processes that cannot speak §5 themselves).

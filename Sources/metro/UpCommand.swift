@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MetroBroker
 import ServiceLifecycle
+import UnixSignals
 
 /// `metro up`: the whole system on one machine, on embedded defaults. It starts
 /// the broker and the registry as child processes of this same binary (so each

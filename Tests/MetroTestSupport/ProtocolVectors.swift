@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The test vectors of docs/protocol.md, Appendix A: fenced blocks
 /// "```vector <name>" with one hex frame per line ("-" is an empty frame), each

@@ -1,5 +1,7 @@
 import Logging
 import MetroProtocol
+import Synchronization
+import ZeroMQ
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import ServiceLifecycle
+public import ServiceLifecycle
 import ZeroMQ
 
 /// The broker as a swift-service-lifecycle `Service`: `run()` starts the engine's

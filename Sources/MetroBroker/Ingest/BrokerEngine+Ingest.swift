@@ -1,5 +1,5 @@
-import MetroProtocol
-import ZeroMQ
+public import MetroProtocol
+public import ZeroMQ
 
 extension MultipartBuffer: FrameSequence {
     public var frameCount: Int { count }

@@ -1,4 +1,4 @@
-import MetroProtocol
+public import MetroProtocol
 
 #if canImport(Glibc)
     import Glibc

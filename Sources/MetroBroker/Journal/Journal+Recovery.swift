@@ -1,3 +1,4 @@
+import Logging
 import MetroProtocol
 
 #if canImport(Glibc)

@@ -1,4 +1,4 @@
-import MetroProtocol
+public import MetroProtocol
 import Prometheus
 
 /// Renders `BrokerStats` in the Prometheus text exposition format (0.0.4), for the

@@ -1,5 +1,5 @@
 import Foundation
-import MetroProtocol
+public import MetroProtocol
 import ZeroMQ
 
 /// Asks a broker's consume socket for its counters (protocol.md §4.5). Blocking,

@@ -1,8 +1,8 @@
-import Foundation
-import Logging
-import MetroProtocol
-import ServiceLifecycle
-import ZeroMQ
+public import Foundation
+public import Logging
+public import MetroProtocol
+public import ServiceLifecycle
+public import ZeroMQ
 
 /// A member of a durable consumer group (protocol.md §4.10), for async Swift.
 ///

@@ -1,8 +1,8 @@
 import Foundation
-import Logging
+public import Logging
 import MetroProtocol
-import ServiceLifecycle
-import ZeroMQ
+public import ServiceLifecycle
+public import ZeroMQ
 
 /// Publishes events to a Metro broker (protocol.md §4.2 and §4.3).
 ///

@@ -1,8 +1,8 @@
 import Foundation
-import Logging
-import MetroProtocol
-import ServiceLifecycle
-import ZeroMQ
+public import Logging
+public import MetroProtocol
+public import ServiceLifecycle
+public import ZeroMQ
 
 /// Receives live events from a broker's events (XPUB) socket (protocol.md §4.4).
 ///

@@ -1,8 +1,8 @@
 import Foundation
-import Logging
-import MetroProtocol
-import ServiceLifecycle
-import ZeroMQ
+public import Logging
+public import MetroProtocol
+public import ServiceLifecycle
+public import ZeroMQ
 
 /// MetroKit's client of the service registry (protocol.md §5): async REGISTER,
 /// HEARTBEAT, DEREGISTER, LOOKUP, LIST and STATS over REQ with Lazy Pirate retries,

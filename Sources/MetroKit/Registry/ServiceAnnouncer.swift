@@ -1,7 +1,7 @@
 import Foundation
-import Logging
-import MetroProtocol
-import ServiceLifecycle
+public import Logging
+public import MetroProtocol
+public import ServiceLifecycle
 
 /// Keeps one instance registered for as long as it runs (protocol.md §5.11): registers,
 /// heartbeats every `heartbeatInterval`, registers again at once when the registry

@@ -1,6 +1,6 @@
-import Logging
-import MetroProtocol
-import ZeroMQ
+public import Logging
+public import MetroProtocol
+public import ZeroMQ
 
 /// Where the registry sends membership events (protocol.md §5.10). The transport can
 /// change (acknowledged publish to the broker's ingest socket, say) behind this protocol.

@@ -1,4 +1,4 @@
-import MetroProtocol
+public import MetroProtocol
 
 extension RegistryServer {
     /// How a registry server binds and serves (all with defaults fit for loopback).

@@ -1,9 +1,9 @@
 import Foundation
-import Logging
+public import Logging
 import MetroProtocol
-import ServiceLifecycle
+public import ServiceLifecycle
 import Synchronization
-import ZeroMQ
+public import ZeroMQ
 
 /// A registry server: binds its ROUTER socket at `init` (so `endpoint` is known before
 /// anyone connects), then serves on a dedicated thread while `run()` is awaited.

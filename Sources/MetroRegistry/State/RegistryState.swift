@@ -1,4 +1,4 @@
-import MetroProtocol
+public import MetroProtocol
 
 /// `MetroRegistry` is Metro's service registry: the pure membership state
 /// (`RegistryState`), the ROUTER poll loop that serves it (`RegistryServer`), and the

@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import Logging
 import Metrics
 import Prometheus

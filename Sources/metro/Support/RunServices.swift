@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 /// Runs a long-running command's services in one `ServiceGroup` (graceful stop on
 /// SIGTERM/SIGINT; `SupervisorWatch` added) and prints the ready line once the
