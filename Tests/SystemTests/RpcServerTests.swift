@@ -74,6 +74,8 @@ import Testing
         #expect(try await code("test.add", #"{"a":"1","b":3}"#) == .badRequest)  // wrong type
         #expect(try await code("test.add", #"{"a":1}"#) == .badRequest)  // missing field
         #expect(try await code("test.add", #"{"a":1,"b":2,}"#) == .badRequest)  // trailing comma
+        #expect(try await code("test.add", #"{"a":1.0,"b":2}"#) == .badRequest)  // not a JSON integer
+        #expect(try await code("test.add", #"{"a":1e3,"b":2}"#) == .badRequest)
         #expect(try await code("test.add", "") == .badRequest)
         #expect(try await code("test.missing", #"{"a":1,"b":2}"#) == .notFound)
         #expect(try await code("test.crash", #"{"a":1,"b":2}"#) == .internalError)
