@@ -97,6 +97,18 @@ final class RpcServerLoop: IOThreadLoop {
         return checkDrain()
     }
 
+    /// Answers that handlers posted just before a stop still go out; the rest
+    /// (`bound`, `drain`) go to `onEnd`.
+    func handleBeforeStop(_ commands: [Command]) -> [Command] {
+        commands.filter { command in
+            guard case .reply(let routingID, let reply, let expired) = command else { return true }
+            stats.inFlight -= 1
+            if expired { stats.expiredBeforeStart += 1 }
+            send(routingID, reply)
+            return false
+        }
+    }
+
     /// Every handler still running is abandoned: its answer finds the thread gone.
     func finish() {
         for w in drain?.waiters ?? [] { w.resume() }
