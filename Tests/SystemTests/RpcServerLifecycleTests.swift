@@ -12,18 +12,21 @@ import Testing
     /// answered, then `run()` returns and the server is closed for good.
     @Test(.timeLimit(.minutes(1)))
     func gracefulShutdownDrainsThenCloses() async throws {
-        let server = try RpcServer(.init(), handler: testHandler(StartedHandlers()))
+        let gates = Gates()
+        let server = try RpcServer(.init(), handler: testHandler(StartedHandlers(), gates: gates))
         let group = ServiceGroup(configuration: .init(services: [server], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
+        defer { gates.openAll() }
         try await eventually("the server bound") { server.endpoint != nil }
         let dealer = try RawDealer(server.endpoint!)
-        for i in 0..<2 { try await dealer.send(rpcRequest("g-\(i)", "test.sleep", "500").encode()) }
-        try await eventually("two handlers run") { server.stats.inFlight == 2 }
+        try await dealer.send(all: (0..<2).map { rpcRequest("g-\($0)", "test.gate").encode() })
+        try await eventually("two handlers run") { gates.waiting == 2 }
         await group.triggerGracefulShutdown()
         try await eventually("draining") { server.stats.draining }
         let refused = try await dealer.call(rpcRequest("g-late", "test.echo"))
         #expect(
             refused == .error(WireError(.unavailable, "the server is shutting down"), requestID: Array("g-late".utf8)))
+        gates.openAll()
         var answered: Set<[UInt8]> = []
         for _ in 0..<2 {
             guard case .reply(let id, _, _) = try RpcReply.decode(try await dealer.receive()).get() else {
@@ -38,19 +41,22 @@ import Testing
     }
 
     /// A handler that outlives `drainTimeout` does not hold `close()` up: it returns
-    /// after the bound, and that handler's answer is dropped.
+    /// after the bound, and that handler's answer, which comes later, is dropped.
     @Test(.timeLimit(.minutes(1)))
     func closeWaitsForHandlersOnlyUpToTheDrainTimeout() async throws {
+        let gates = Gates()
         let server = try RpcServer(
-            .init(drainTimeout: .milliseconds(200)), handler: testHandler(StartedHandlers()))
+            .init(drainTimeout: .milliseconds(200)), handler: testHandler(StartedHandlers(), gates: gates))
+        defer { gates.openAll() }
         let dealer = try RawDealer(try await server.start())
-        try await dealer.send(rpcRequest("slow", "test.sleep", "3000").encode())
-        try await eventually("the handler runs") { server.stats.inFlight == 1 }
+        try await dealer.send(rpcRequest("held", "test.gate").encode())
+        try await eventually("the handler runs") { gates.waiting == 1 }
         let closing = ContinuousClock.now
         await server.close()
         let took = ContinuousClock.now - closing
-        #expect(took >= .milliseconds(200) && took < .milliseconds(2500), "close took \(took)")
-        await #expect(throws: WaitError.self) { try await dealer.receive(timeout: .milliseconds(200)) }
+        #expect(took >= .milliseconds(200) && took < .seconds(5), "close took \(took)")
+        gates.openAll()
+        await #expect(throws: WaitError.self) { try await dealer.receive(timeout: .milliseconds(300)) }
     }
 
     @Test func closeBeforeStartAndTwiceIsFine() async throws {
