@@ -29,7 +29,8 @@ import Testing
                 "live-event", "heartbeat",
                 "hello-subscription", "stats", "journal-record", "replay-request", "replay-credit",
                 "replay-event", "replay-caught-up", "replay-error-out-of-range", "group-join", "group-joined",
-                "group-deliver", "group-ack", "group-nak", "group-error-unknown-delivery", "error-malformed",
+                "group-deliver", "group-ack", "group-nak", "group-reject", "group-error-unknown-delivery",
+                "error-malformed",
                 "replay-error-malformed",
             ])
     }
@@ -179,6 +180,9 @@ import Testing
         #expect(
             (try? ConsumeCodec.decodeRequest(try vector("group-nak"), offset: 0).get())
                 == .group(.nak(group: "workers", seq: 42, delayMs: 5000)))
+        let reject = GroupCodec.Request.reject(group: "workers", seq: 42, reason: "payload is not JSON")
+        #expect(reject.frames == (try vector("group-reject")))
+        #expect((try? ConsumeCodec.decodeRequest(try vector("group-reject"), offset: 0).get()) == .group(reject))
         guard case .error(let e, let context)? = GroupCodec.decodeReply(try vector("group-error-unknown-delivery"))
         else {
             Issue.record("the 203 vector did not decode")
