@@ -57,7 +57,7 @@ public final class ServiceRuntime: Service, Sendable {
         let subscriptions = try definition.eventHandlers.map { try subscription($0, store: store, faults: faults) }
         let registry = try c.registry.isEmpty ? nil : RegistryClient(configuration: .init(endpoints: c.registry))
 
-        await withTaskGroup(of: Void.self) { tasks in
+        let failure: (any Error)? = await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await relay.run() }
             let (handlersDone, handlersDoneSignal) = AsyncStream.makeStream(of: Void.self)
             tasks.addTask {
@@ -67,6 +67,7 @@ public final class ServiceRuntime: Service, Sendable {
                 handlersDoneSignal.finish()
             }
             var announcing: Task<Void, any Error>?
+            var failure: (any Error)?
             do {
                 let endpoint = try await rpc?.start()
                 if let registry, let advertised = c.rpcAdvertise ?? endpoint {
@@ -92,15 +93,18 @@ public final class ServiceRuntime: Service, Sendable {
                 logger.info("cancelled; stopping without waiting")
             } catch {
                 logger.error("could not start: \(error)")
+                failure = error
             }
             await shutdown(
                 rpc: rpc, subscriptions: subscriptions, handlersDone: handlersDone, relay: relay, announcing: announcing
             )
             tasks.cancelAll()
+            return failure
         }
         await publisher.close()
         await registry?.close()
         await store.close()
+        if let failure { throw failure }
         logger.info("stopped")
     }
 

@@ -59,14 +59,20 @@ import ZeroMQ
 
     @Test func oneEventMakesOneEffectAndOneRecordedEvent() async throws {
         let stack = try await Stack()
-        let worker = try EchoWorker(broker: stack.broker, registry: stack.registry.endpoint)
+        let worker = try EchoWorker(
+            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--metrics", "127.0.0.1:0"])
         try await closing(stack.publisher, stack.recorded) {
-            try await stack.say("e-1", "hello")
+            // The correlation members of the event's headers flow into what its handler publishes.
+            let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            _ = try await stack.publisher.publish(
+                topic: "echo.hello", payload: bytes(#"{"text":"hello"}"#),
+                headers: bytes(#"{"schema":"1.4","requestId":"req-7","traceparent":"\#(trace)"}"#),
+                eventID: bytes("e-1"))
             try await eventually("one echo.recorded") { try stack.recordedIDs() == ["e-1"] }
             #expect(try worker.effects().map(\.eventID) == ["e-1"])
             let event = try #require(stack.recorded.events.first)
             let headers = try JSONDecoder().decode([String: String].self, from: Data(event.headers))
-            #expect(headers == ["schema": "1.0"])
+            #expect(headers == ["schema": "1.0", "requestId": "req-7", "traceparent": trace])
             // The recorded event went through the outbox: a UUID as its id, marked sent.
             #expect(UUID(uuidString: String(decoding: event.eventID, as: UTF8.self)) != nil)
             try await eventually("the outbox row marked sent") { try worker.unsentOutbox() == 0 }
@@ -82,6 +88,17 @@ import ZeroMQ
             let bad = try await RawDealer(endpoint).call(rpcRequest("r-2", "echo.say", #"{"txt":"hi"}"#))
             guard case .error(let e, _) = bad else { throw WaitError.timedOut("an error reply") }
             #expect(e.code == .badRequest)
+
+            // The Prometheus endpoint has the runtime's series (spec C).
+            let metrics = try httpGet(try #require(worker.ready["metrics"]), path: "/metrics")
+            for series in [
+                #"metro_service_events_total{topic="echo.hello",outcome="handled"} 1"#,
+                #"metro_service_events_total{topic="echo.recorded",outcome="handled"} 1"#,
+                #"metro_service_rpc_requests_total{method="echo.say",code="ok"} 1"#,
+                "metro_service_outbox_pending 0.0", "metro_service_event_seconds", "metro_service_rpc_seconds",
+            ] {
+                #expect(metrics.contains(series), "\(series)")
+            }
             worker.process.kill(SIGTERM)
             #expect(worker.process.waitForExit() == 0)
         }
@@ -180,6 +197,38 @@ import ZeroMQ
             #expect(try stack.group()?.deadLettered == UInt64(poison.count))
             worker.process.kill(SIGTERM)
             #expect(worker.process.waitForExit() == 0)
+        }
+    }
+
+    @Test func twoInstancesOnOneDatabaseShareTheWork() async throws {
+        let stack = try await Stack()
+        // Started together: both migrate the same new database (under the migration lock).
+        async let first = EchoWorker(broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-a")
+        let a = try await first
+        let b = try EchoWorker(
+            broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-b", sharing: a)
+        try await closing(stack.publisher, stack.recorded) {
+            try await eventually("both members joined") { try stack.group()?.members == 2 }
+            for i in 0..<200 { try await stack.say("e-\(i)") }
+            try await eventually("200 recorded", timeout: .seconds(60)) { try stack.recordedIDs().count >= 200 }
+            let effects = try a.effects()
+            #expect(effects.count == 200 && Set(effects.map(\.eventID)).count == 200)
+            let byInstance = try Dictionary(grouping: stack.recorded.events) { e in
+                try JSONDecoder().decode([String: String].self, from: Data(e.payload))["instance"] ?? "?"
+            }
+            #expect(byInstance["echo-a"] != nil && byInstance["echo-b"] != nil, "\(byInstance.mapValues(\.count))")
+            #expect(Set(try stack.recordedIDs()).count == 200)
+            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            // A third instance cannot bind the rpc endpoint of the first: it exits with
+            // the bind error and prints no ready line.
+            let taken = try #require(a.ready["rpc"])
+            #expect(throws: MetroProcessError.self) {
+                try EchoWorker(
+                    broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-c",
+                    extra: ["--rpc-bind", taken])
+            }
+            for w in [a, b] { w.process.kill(SIGTERM) }
+            #expect(a.process.waitForExit() == 0 && b.process.waitForExit() == 0)
         }
     }
 

@@ -17,13 +17,14 @@ final class EchoWorker: @unchecked Sendable {
 
     var database: String { data.url.appendingPathComponent("echo/echo.sqlite").path }
 
+    /// `sharing`: run on another worker's data folder (instances on one host share the database).
     init(
         broker: BrokerHarness, registry: String, instance: String = "echo-1", environment: [String: String] = [:],
-        extra: [String] = []
+        extra: [String] = [], sharing: EchoWorker? = nil
     ) throws {
         self.broker = broker
         self.registry = registry
-        data = try TemporaryDirectory()
+        data = try sharing?.data ?? TemporaryDirectory()
         (process, ready) = try Self.start(broker, registry, data.path, instance, environment, extra)
     }
 
