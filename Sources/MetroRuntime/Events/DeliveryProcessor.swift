@@ -58,6 +58,7 @@ struct DeliveryProcessor: Sendable {
                 logger.debug("duplicate delivery: its effect has committed; ACKed")
                 return .duplicate
             }
+            logger.debug("handling event", metadata: ["attempt": "\(delivery.attempt)"])
             let context = EventContext(
                 logger: logger, store: store, eventID: delivery.event.eventID, topic: delivery.event.topic,
                 correlation: EventHeaders(requestId: headers.requestId, traceparent: headers.traceparent),

@@ -265,4 +265,29 @@ import ZeroMQ
             #expect(g.redelivered == 0 && g.members == 0 && g.pending <= 8)
         }
     }
+
+    @Test func sigtermStopsGrantingSoWaitingEventsGoToTheNextMemberAsFirstDeliveries() async throws {
+        let stack = try await Stack()
+        let worker = try EchoWorker(
+            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--log-level", "debug"])
+        try await closing(stack.publisher, stack.recorded) {
+            // Twice the handler's concurrency: 8 run, 8 wait at the broker.
+            for i in 0..<16 { try await stack.say("slow-\(i)", delayMs: 1000) }
+            try await eventually("8 handlers started") {
+                worker.process.stderrText.components(separatedBy: "handling event").count - 1 == 8
+            }
+            worker.process.kill(SIGTERM)
+            #expect(worker.process.waitForExit(timeout: .seconds(20)) == 0)
+            #expect(try worker.effects().count == 8)
+            // Without the drain, the 8 ACKs would have granted 8 credits and the broker
+            // would have handed the waiting 8 to the stopping member, which never started
+            // them: they would reach the next member as second deliveries.
+            try worker.restart(instance: "echo-2")
+            try await eventually("16 effects", timeout: .seconds(30)) { try worker.effects().count == 16 }
+            #expect(try worker.effects().map(\.attempt) == Array(repeating: 1, count: 16))
+            try await eventually("16 echo.recorded") { try stack.recordedIDs().count == 16 }
+            worker.process.kill(SIGTERM)
+            #expect(worker.process.waitForExit() == 0)
+        }
+    }
 }
