@@ -30,17 +30,30 @@ import Testing
     @Test func anEventIDCommitsItsEffectOnce() async throws {
         try await Self.withStore { (store: ServiceStore) async throws in
             let id = Array("e-1".utf8)
-            let first = try await store.commitOnce(eventID: id, topic: "t", correlation: .init()) { tx in
+            let first = try await store.commitOnce(group: "g", eventID: id, topic: "t", correlation: .init()) { tx in
                 try tx.db.execute(sql: "INSERT INTO said VALUES ('a')")
                 return 1
             }
-            let second = try await store.commitOnce(eventID: id, topic: "t", correlation: .init()) { tx in
+            let second = try await store.commitOnce(group: "g", eventID: id, topic: "t", correlation: .init()) { tx in
                 try tx.db.execute(sql: "INSERT INTO said VALUES ('a')")
                 return 2
             }
             #expect(first == 1 && second == nil)
-            #expect(try await store.alreadyHandled(id))
+            #expect(try await store.alreadyHandled(group: "g", id))
             #expect(try await store.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM said") } == 1)
+        }
+    }
+
+    @Test func eachGroupCommitsTheSameEventOnce() async throws {
+        try await Self.withStore { (store: ServiceStore) async throws in
+            let id = Array("e-3".utf8)
+            for group in ["history", "stats", "history"] {
+                _ = try await store.commitOnce(group: group, eventID: id, topic: "t", correlation: .init()) { tx in
+                    try tx.db.execute(sql: "INSERT INTO said VALUES (?)", arguments: [group])
+                }
+            }
+            let said = try await store.read { try String.fetchAll($0, sql: "SELECT text FROM said ORDER BY rowid") }
+            #expect(said == ["history", "stats"], "two handlers with overlapping prefixes: one effect each")
         }
     }
 
@@ -50,12 +63,12 @@ import Testing
         try await Self.withStore { (store: ServiceStore) async throws in
             let id = Array("e-2".utf8)
             await #expect(throws: Boom.self) {
-                try await store.commitOnce(eventID: id, topic: "t", correlation: .init()) { tx in
+                try await store.commitOnce(group: "g", eventID: id, topic: "t", correlation: .init()) { tx in
                     try tx.publish(topic: "out.x", event: Said(text: "never"))
                     throw Boom()
                 }
             }
-            #expect(try await !store.alreadyHandled(id), "a redelivery must run the handler again")
+            #expect(try await !store.alreadyHandled(group: "g", id), "a redelivery must run the handler again")
             #expect(try await store.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metro_outbox") } == 0)
         }
     }
