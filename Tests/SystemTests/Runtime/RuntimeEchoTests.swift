@@ -290,4 +290,23 @@ import ZeroMQ
             #expect(worker.process.waitForExit() == 0)
         }
     }
+
+    @Test func aWorkerTheRegistryRefusesForGoodStops() async throws {
+        let stack = try await Stack()
+        // A newer incarnation of echo-1 holds the id: the worker's REGISTER is 301
+        // stale-epoch, which retrying cannot fix (protocol.md §5.4).
+        let newer = try MetroProcess([
+            "announce", "--registry", stack.registry.endpoint, "--service", "echo", "--instance", "echo-1",
+            "--endpoint", "tcp://127.0.0.1:9", "--epoch", "18000000000000000000",
+        ])
+        defer { newer.kill() }
+        try newer.waitUntilReady()
+        try await closing(stack.publisher, stack.recorded) {
+            let worker = try EchoWorker(broker: stack.broker, registry: stack.registry.endpoint)
+            let status = worker.process.waitForExit(timeout: .seconds(20))
+            #expect(status != nil && status != 0, "exits with an error instead of serving unregistered")
+            #expect(worker.process.stderrText.contains("the registry refused this instance for good"))
+            #expect(try stack.instances().map(\.endpoints) == [["tcp://127.0.0.1:9"]])
+        }
+    }
 }
