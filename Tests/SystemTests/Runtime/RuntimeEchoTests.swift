@@ -191,6 +191,8 @@ import ZeroMQ
                 #expect(headers["reason"] == "rejected" && headers["deliveries"] == "1", "\(p.id)")
                 #expect(headers["detail"]?.hasPrefix(p.detail) == true, "\(p.id): \(headers)")
             }
+            // The log lines of an event carry its id and topic (spec C: swift-log metadata).
+            #expect(worker.process.stderrText.contains("event-id=not-json"))
             try await eventually("the good event recorded") { try stack.recordedIDs().contains("good") }
             #expect(try worker.effects().map(\.eventID) == ["good"])
             try await eventually("the group drained") { try stack.group()?.pending == 0 }
