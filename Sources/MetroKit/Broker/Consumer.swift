@@ -8,11 +8,12 @@ public import ZeroMQ
 ///
 /// It JOINs the group on the broker's consume socket with a credit window, yields
 /// each delivery on `deliveries`, and sends the application's `ack`/`nak`/`extend`/
-/// `reject` decisions, granting one credit back for each ACK, NAK or REJECT. It heartbeats every
-/// interval the broker names in JOINED; if the broker stays silent for 3 intervals,
-/// or answers 202 (it restarted and no longer knows this member), it reconnects and
-/// joins again, with one log line: the application only sees the stream go on
-/// (events it had not ACKed come again, as the broker redelivers them).
+/// `reject` decisions, granting one credit back for each ACK, NAK or REJECT. It
+/// heartbeats every interval the broker names in JOINED; if the broker stays
+/// silent for 3 intervals, or answers 202 (it restarted and no longer knows this
+/// member), it reconnects and joins again, with one log line: the application only
+/// sees the stream go on (events it had not ACKed come again, as the broker
+/// redelivers them).
 ///
 /// Threading: the DEALER lives on the consumer's `IOThread` (its rule applies); the
 /// methods here only queue commands and wake it. The thread starts on first use
