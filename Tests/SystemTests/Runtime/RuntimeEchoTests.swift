@@ -23,8 +23,9 @@ import ZeroMQ
         let publisher: Publisher
 
         init() async throws {
-            broker = try BrokerHarness(config: RuntimeEchoTests.brokerConfig)
-            registry = try RegistryUnderTest()
+            // Started and waited for off the pool (their ready lines are blocking waits).
+            broker = try await offThePool { try BrokerHarness(config: RuntimeEchoTests.brokerConfig) }
+            registry = try await offThePool { try RegistryUnderTest() }
             recorded = try await LiveCollector(events: broker.events, prefixes: ["echo.recorded"])
             publisher = try Publisher(.init(ingest: broker.ingest))
         }
@@ -59,7 +60,7 @@ import ZeroMQ
 
     @Test func oneEventMakesOneEffectAndOneRecordedEvent() async throws {
         let stack = try await Stack()
-        let worker = try EchoWorker(
+        let worker = try await EchoWorker.launch(
             broker: stack.broker, registry: stack.registry.endpoint, extra: ["--metrics", "127.0.0.1:0"])
         try await closing(stack.publisher, stack.recorded) {
             // The correlation members of the event's headers flow into what its handler publishes.
@@ -100,22 +101,22 @@ import ZeroMQ
                 #expect(metrics.contains(series), "\(series)")
             }
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
         }
     }
 
     @Test func aCrashBetweenCommitAndAckLeavesOneEffect() async throws {
         let stack = try await Stack()
-        let worker = try EchoWorker(
+        let worker = try await EchoWorker.launch(
             broker: stack.broker, registry: stack.registry.endpoint,
             environment: ["METRO_FAULT_CRASH_AT": "after-commit"])
         try await closing(stack.publisher, stack.recorded) {
             try await stack.say("e-1")
-            #expect(worker.process.waitForExit() == SIGKILL, "killed itself after the commit, before the ACK")
+            #expect(await worker.exit() == SIGKILL, "killed itself after the commit, before the ACK")
             #expect(worker.process.stderrText.contains("SIGKILL at after-commit"))
             #expect(try worker.effects().map(\.eventID) == ["e-1"])
 
-            try worker.restart(instance: "echo-2")
+            try await worker.relaunch(instance: "echo-2")
             // The broker redelivers e-1 (its member is gone); the inbox knows it.
             try await eventually("e-1 redelivered and ACKed") {
                 guard let g = try stack.group() else { return false }
@@ -128,23 +129,23 @@ import ZeroMQ
             #expect(try worker.effects().map(\.attempt) == [1, 1])
             #expect(try stack.recordedIDs() == ["e-1", "e-2"])
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
         }
     }
 
     @Test func aCrashBetweenOutboxCommitAndRelayPublishesOnce() async throws {
         let stack = try await Stack()
-        let worker = try EchoWorker(
+        let worker = try await EchoWorker.launch(
             broker: stack.broker, registry: stack.registry.endpoint,
             environment: ["METRO_FAULT_CRASH_AT": "after-outbox-commit"])
         try await closing(stack.publisher, stack.recorded) {
             try await stack.say("e-1")
-            #expect(worker.process.waitForExit() == SIGKILL, "killed itself after the outbox commit")
+            #expect(await worker.exit() == SIGKILL, "killed itself after the outbox commit")
             #expect(worker.process.stderrText.contains("SIGKILL at after-outbox-commit"))
             #expect(try worker.unsentOutbox() == 1)
             #expect(try stack.recordedIDs().isEmpty, "nothing was published before the crash")
 
-            try worker.restart(instance: "echo-2")
+            try await worker.relaunch(instance: "echo-2")
             try await eventually("the left row published") { try stack.recordedIDs() == ["e-1"] }
             try await eventually("e-1 redelivered and ACKed") {
                 guard let g = try stack.group() else { return false }
@@ -156,14 +157,14 @@ import ZeroMQ
             #expect(try worker.effects().map(\.eventID) == ["e-1", "e-2"])
             #expect(try worker.unsentOutbox() == 0)
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
         }
     }
 
     @Test func aGarbagePayloadIsDeadLetteredAndTheServiceKeepsServing() async throws {
         let stack = try await Stack()
         let dead = try await LiveCollector(events: stack.broker.events, prefixes: ["$metro.dead.echo"])
-        let worker = try EchoWorker(
+        let worker = try await EchoWorker.launch(
             broker: stack.broker, registry: stack.registry.endpoint, extra: ["--max-deliveries", "3"])
         try await closing(stack.publisher, stack.recorded, dead) {
             let poison: [(id: String, payload: String, headers: String, detail: String)] = [
@@ -198,16 +199,16 @@ import ZeroMQ
             try await eventually("the group drained") { try stack.group()?.pending == 0 }
             #expect(try stack.group()?.deadLettered == UInt64(poison.count))
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
         }
     }
 
     @Test func twoInstancesOnOneDatabaseShareTheWork() async throws {
         let stack = try await Stack()
         // Started together: both migrate the same new database (under the migration lock).
-        async let first = EchoWorker(broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-a")
+        async let first = EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-a")
         let a = try await first
-        let b = try EchoWorker(
+        let b = try await EchoWorker.launch(
             broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-b", sharing: a)
         try await closing(stack.publisher, stack.recorded) {
             try await eventually("both members joined") { try stack.group()?.members == 2 }
@@ -224,19 +225,20 @@ import ZeroMQ
             // A third instance cannot bind the rpc endpoint of the first: it exits with
             // the bind error and prints no ready line.
             let taken = try #require(a.ready["rpc"])
-            #expect(throws: MetroProcessError.self) {
-                try EchoWorker(
+            await #expect(throws: MetroProcessError.self) {
+                try await EchoWorker.launch(
                     broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-c",
                     extra: ["--rpc-bind", taken])
             }
             for w in [a, b] { w.process.kill(SIGTERM) }
-            #expect(a.process.waitForExit() == 0 && b.process.waitForExit() == 0)
+            let statuses = [await a.exit(), await b.exit()]
+            #expect(statuses == [0, 0])
         }
     }
 
     @Test func sigtermFinishesTheEventsInFlightThenExits() async throws {
         let stack = try await Stack()
-        let worker = try EchoWorker(broker: stack.broker, registry: stack.registry.endpoint)
+        let worker = try await EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
         try await closing(stack.publisher, stack.recorded) {
             // Exactly the handler's concurrency (8), each taking 1.5 s: all in flight at once.
             for i in 0..<8 { try await stack.say("slow-\(i)", delayMs: 1500) }
@@ -253,7 +255,7 @@ import ZeroMQ
             worker.process.kill(SIGTERM)
             let reply = try RpcReply.decode(try await caller.receive()).get()
             #expect(reply == .reply(requestID: bytes("slow"), body: bytes(#"{"instance":"echo-1","text":"late"}"#)))
-            #expect(worker.process.waitForExit(timeout: .seconds(20)) == 0)
+            #expect(await worker.exit(timeout: .seconds(20)) == 0)
             #expect(try stack.instances().isEmpty, "deregistered (its 10 s lease has not expired)")
             #expect(!worker.process.process.isRunning)
             #expect(try worker.effects().count == 8, "every event in flight committed before the exit")
@@ -270,7 +272,7 @@ import ZeroMQ
 
     @Test func sigtermStopsGrantingSoWaitingEventsGoToTheNextMemberAsFirstDeliveries() async throws {
         let stack = try await Stack()
-        let worker = try EchoWorker(
+        let worker = try await EchoWorker.launch(
             broker: stack.broker, registry: stack.registry.endpoint, extra: ["--log-level", "debug"])
         try await closing(stack.publisher, stack.recorded) {
             // Twice the handler's concurrency: 8 run, 8 wait at the broker.
@@ -279,17 +281,17 @@ import ZeroMQ
                 worker.process.stderrText.components(separatedBy: "handling event").count - 1 == 8
             }
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit(timeout: .seconds(20)) == 0)
+            #expect(await worker.exit(timeout: .seconds(20)) == 0)
             #expect(try worker.effects().count == 8)
             // Without the drain, the 8 ACKs would have granted 8 credits and the broker
             // would have handed the waiting 8 to the stopping member, which never started
             // them: they would reach the next member as second deliveries.
-            try worker.restart(instance: "echo-2")
+            try await worker.relaunch(instance: "echo-2")
             try await eventually("16 effects", timeout: .seconds(30)) { try worker.effects().count == 16 }
             #expect(try worker.effects().map(\.attempt) == Array(repeating: 1, count: 16))
             try await eventually("16 echo.recorded") { try stack.recordedIDs().count == 16 }
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
         }
     }
 
@@ -302,10 +304,10 @@ import ZeroMQ
             "--endpoint", "tcp://127.0.0.1:9", "--epoch", "18000000000000000000",
         ])
         defer { newer.kill() }
-        try newer.waitUntilReady()
+        _ = try await offThePool { try newer.waitUntilReady() }
         try await closing(stack.publisher, stack.recorded) {
-            let worker = try EchoWorker(broker: stack.broker, registry: stack.registry.endpoint)
-            let status = worker.process.waitForExit(timeout: .seconds(20))
+            let worker = try await EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
+            let status = await worker.exit(timeout: .seconds(20))
             #expect(status != nil && status != 0, "exits with an error instead of serving unregistered")
             #expect(worker.process.stderrText.contains("the registry refused this instance for good"))
             #expect(try stack.instances().map(\.endpoints) == [["tcp://127.0.0.1:9"]])
