@@ -129,8 +129,9 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
         switch wire {
         case .internalError, .unavailable, .journalFailure, .storageFailure, .overloaded: .unavailable
         case .unknownGroup, .unknownDelivery, .sequenceOutOfRange, .unknownInstance, .staleEpoch,
-            .instanceConflict, .notFound, .conflict, .handlerFailed:
+            .instanceConflict, .conflict, .handlerFailed:
             .rejected
+        case .notFound: .notFound
         case .unsupportedVersion, .malformedMessage, .unknownCommand, .invalidUTF8, .invalidJSON, .tooLarge,
             .invalidTopic, .invalidArgument, .missingEventID, .invalidServiceName, .invalidEndpoint, .ttlOutOfRange,
             .unknownMethod, .badRequest:

@@ -134,11 +134,11 @@ import Testing
         #expect(picks(openOrTried, 1) == [.failure(.circuitOpen)])
     }
 
-    @Test func prefersConnectedInstancesButFallsBackToDownOnes() {
+    @Test func neverPicksADisconnectedInstance() {
         let down = C(outstanding: 0, available: true, tried: false, down: true)
         let up = C(outstanding: 5, available: true, tried: false)
         #expect(picks([down, up], 1) == [.success(1)])
-        #expect(picks([down], 1) == [.success(0)])
+        #expect(picks([down], 1) == [.failure(.noInstance)])
     }
 }
 

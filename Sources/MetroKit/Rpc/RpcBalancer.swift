@@ -10,13 +10,15 @@ struct RpcBalancer: Sendable {
         var available: Bool
         /// Whether this call already went to it (a retry goes elsewhere).
         var tried: Bool
-        /// Whether it is known to be disconnected (the transport said so).
+        /// Whether the transport said its connection broke (and no handshake succeeded
+        /// since). Such an instance is never picked: a call queued on a connection
+        /// that libzmq is still trying to re-establish would only wait for its deadline.
         var down: Bool = false
     }
 
     /// Why no instance was picked.
     enum NoPick: Error, Equatable, Sendable {
-        /// There are no instances, or every one was already tried or is down.
+        /// There are no instances, or every one was already tried or is disconnected.
         case noInstance
         /// Some instance is left, but every one of them has an open circuit.
         case circuitOpen
@@ -25,15 +27,12 @@ struct RpcBalancer: Sendable {
     /// Where the next round-robin tie-break starts.
     private var cursor = 0
 
-    /// The index of the instance to call, or why there is none. Instances that are
-    /// down are used only when nothing else is left (a reconnect may be under way).
+    /// The index of the instance to call, or why there is none.
     mutating func pick(_ candidates: [Candidate]) -> Result<Int, NoPick> {
-        let untried = candidates.indices.filter { !candidates[$0].tried }
-        guard !untried.isEmpty else { return .failure(.noInstance) }
-        let open = untried.filter { candidates[$0].available }
-        guard !open.isEmpty else { return .failure(.circuitOpen) }
-        let up = open.filter { !candidates[$0].down }
-        let pool = up.isEmpty ? open : up
+        let usable = candidates.indices.filter { !candidates[$0].tried && !candidates[$0].down }
+        guard !usable.isEmpty else { return .failure(.noInstance) }
+        let pool = usable.filter { candidates[$0].available }
+        guard !pool.isEmpty else { return .failure(.circuitOpen) }
         let least = pool.map { candidates[$0].outstanding }.min()!
         let ties = pool.filter { candidates[$0].outstanding == least }
         let n = candidates.count
