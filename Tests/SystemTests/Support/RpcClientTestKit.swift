@@ -105,3 +105,10 @@ func timed(_ body: () async throws -> Void) async -> (MetroClientError?, Duratio
         return (MetroClientError(.protocolViolation, operation: "test", message: "\(error)"), .now - start)
     }
 }
+
+/// A flag tasks can share (an `Atomic` is not copyable, so it cannot be captured).
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
