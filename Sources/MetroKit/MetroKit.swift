@@ -1,8 +1,10 @@
 // MetroKit: the client SDK of Metro.
 //
 // What it is for: services talk to the broker (`Publisher`, `Subscriber`, `Consumer`,
-// `BrokerAdminClient`) and to the registry (`RegistryClient`, `ServiceAnnouncer`)
-// through async Swift APIs; protocol.md is the contract they follow.
+// `BrokerAdminClient`), to the registry (`RegistryClient`, `ServiceAnnouncer`) and
+// to each other (`RpcServer`, `RpcClient`: rpc by service name, with balancing,
+// deadlines, retries and circuit breakers) through async Swift APIs; protocol.md is
+// the contract they follow.
 //
 // One I/O-thread model for every client (`Runtime/IOThread.swift`): each client's
 // sockets live on its own dedicated thread, made and closed there; async callers

@@ -10,13 +10,23 @@ struct RpcCall: Sendable {
     let method: String
     let idempotent: Bool
     let deadline: ContinuousClock.Instant
-    let headers: RpcHeaders
+    /// The headers frame, encoded on the caller's task (`{}` for none).
+    let headers: [UInt8]
     let body: [UInt8]
-    /// The instances the call may go to, as resolved for it (registry or fixed endpoints).
-    let instances: [InstanceInfo]
+    /// The instances the call may go to, as resolved for it (registry or fixed
+    /// endpoints); only those with an endpoint.
+    let targets: [RpcInstanceKey]
     let complete: Completion
 
     var operation: String { "rpc \(method)" }
+
+    /// The REQUEST frames of one attempt (protocol.md §6.1).
+    func frames(requestID: UInt64, deadlineMilliseconds: UInt32) -> [[UInt8]] {
+        [
+            WireProtocol.versionBytes, RpcCommand.request.frame, BigEndian.bytes(requestID), Array(method.utf8),
+            BigEndian.bytes32(deadlineMilliseconds), headers, body,
+        ]
+    }
 }
 
 /// One attempt of a call on one instance, waiting for its answer on the I/O thread.
@@ -37,10 +47,12 @@ struct RpcInstanceKey: Hashable, Sendable, CustomStringConvertible {
     let epoch: UInt64
     let endpoint: String
 
-    init(_ info: InstanceInfo) {
+    /// The instance's rpc endpoint is its first; nil when it has none.
+    init?(_ info: InstanceInfo) {
+        guard let endpoint = info.endpoints.first else { return nil }
         instance = info.instance
         epoch = info.epoch
-        endpoint = info.endpoints.first ?? ""
+        self.endpoint = endpoint
     }
 
     var description: String { "\(instance) (\(endpoint))" }

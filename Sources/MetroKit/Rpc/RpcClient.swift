@@ -46,7 +46,7 @@ public final class RpcClient: Service, Sendable {
     /// Where the instances come from.
     private enum Source: Sendable {
         case registry(RegistryClient, service: String)
-        case fixed([InstanceInfo])
+        case fixed([RpcInstanceKey])
     }
 
     public let options: Options
@@ -56,7 +56,7 @@ public final class RpcClient: Service, Sendable {
     let io: IOThread<RpcClientLoop>
     private let nextCallID = Atomic<UInt64>(1)
     /// The last instance list the registry gave: used when it cannot be asked.
-    private let lastKnown = Mutex<[InstanceInfo]>([])
+    private let lastKnown = Mutex<[RpcInstanceKey]>([])
     private let watching = Atomic<Bool>(false)
     private let watcher = Mutex<(task: Task<Void, Never>?, closed: Bool)>((nil, false))
 
@@ -77,8 +77,10 @@ public final class RpcClient: Service, Sendable {
         endpoints: [String], service: String = "rpc", options: Options = .init(), context: Context? = nil,
         logger: Logger = Logger(label: "metro.rpc.client")
     ) throws(ZMQError) {
-        let instances = endpoints.map { InstanceInfo(instance: $0, epoch: 0, endpoints: [$0], metadata: [:]) }
-        try self.init(source: .fixed(instances), service: service, options: options, context: context, logger: logger)
+        let targets = endpoints.compactMap {
+            RpcInstanceKey(InstanceInfo(instance: $0, epoch: 0, endpoints: [$0], metadata: [:]))
+        }
+        try self.init(source: .fixed(targets), service: service, options: options, context: context, logger: logger)
     }
 
     private init(source: Source, service: String, options: Options, context: Context?, logger: Logger)
@@ -150,11 +152,12 @@ public final class RpcClient: Service, Sendable {
     ) async throws(MetroClientError) -> [UInt8] {
         let deadlineAt = ContinuousClock.now + (deadline ?? options.defaultDeadline)
         let operation = "rpc \(method)"
-        let instances = try await resolve(operation)
-        guard !instances.isEmpty else {
+        let targets = try await resolve(operation)
+        guard !targets.isEmpty else {
             throw MetroClientError(
                 .noInstance, operation: operation, message: "no instance of '\(service)' is registered")
         }
+        let headerBytes = headers == RpcHeaders() ? Self.noHeaders : headers.encode()
         let id = nextCallID.add(1, ordering: .relaxed).newValue
         let io = self.io
         let result = await withTaskCancellationHandler {
@@ -164,8 +167,8 @@ public final class RpcClient: Service, Sendable {
                     return
                 }
                 let call = RpcCall(
-                    id: id, method: method, idempotent: idempotent, deadline: deadlineAt, headers: headers,
-                    body: body, instances: instances, complete: { c.resume(returning: $0) })
+                    id: id, method: method, idempotent: idempotent, deadline: deadlineAt, headers: headerBytes,
+                    body: body, targets: targets, complete: { c.resume(returning: $0) })
                 guard io.send(.call(call)) else {
                     c.resume(returning: .failure(.closed(operation)))
                     return
@@ -180,6 +183,9 @@ public final class RpcClient: Service, Sendable {
         return try result.get()
     }
 
+    /// The headers frame of a call without headers (no JSON encoder on the hot path).
+    private static let noHeaders = Array("{}".utf8)
+
     static func cancelled(_ operation: String) -> MetroClientError {
         MetroClientError(
             .cancelled, operation: operation,
@@ -188,16 +194,16 @@ public final class RpcClient: Service, Sendable {
 
     /// The instances to call, from the registry (its cache) or the fixed list. When
     /// the registry cannot be reached, the last list it gave is used.
-    private func resolve(_ operation: String) async throws(MetroClientError) -> [InstanceInfo] {
+    private func resolve(_ operation: String) async throws(MetroClientError) -> [RpcInstanceKey] {
         switch source {
-        case .fixed(let instances):
-            return instances
+        case .fixed(let targets):
+            return targets
         case .registry(let registry, let service):
             watchMembershipIfNeeded(registry, service)
             do {
-                let instances = try await registry.lookup(service)
-                lastKnown.withLock { $0 = instances }
-                return instances
+                let targets = try await registry.lookup(service).compactMap(RpcInstanceKey.init)
+                lastKnown.withLock { $0 = targets }
+                return targets
             } catch {
                 let known = lastKnown.withLock { $0 }
                 guard known.isEmpty else { return known }

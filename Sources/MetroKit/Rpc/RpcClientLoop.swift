@@ -36,7 +36,7 @@ final class RpcClientLoop: IOThreadLoop {
     private var nextRequestID: UInt64 = 1
     private var balancer = RpcBalancer()
     /// The instance list the connections were last matched to.
-    private var lastInstances: [InstanceInfo] = []
+    private var lastTargets: [RpcInstanceKey] = []
     /// Instances the registry said left; left out of stale lists until they register again.
     private var departed: Set<String> = []
 
@@ -64,7 +64,7 @@ final class RpcClientLoop: IOThreadLoop {
             case .gone(let instance, let epoch): gone(instance, epoch: epoch)
             case .registered(let instance):
                 departed.remove(instance)
-                lastInstances = []  // match the next list again, even if it looks the same
+                lastTargets = []  // match the next list again, even if it looks the same
             }
         }
         expireDeadlines()
@@ -93,7 +93,7 @@ final class RpcClientLoop: IOThreadLoop {
                         message: "the deadline passed before the call was sent")))
             return
         }
-        match(call.instances)
+        match(call.targets)
         send(call, number: 1, tried: [], lastFailure: nil)
     }
 
@@ -104,7 +104,7 @@ final class RpcClientLoop: IOThreadLoop {
         lastFailure: (RpcAttemptFailure, RpcInstanceKey, WireError?)?
     ) {
         let now = ContinuousClock.now
-        let usable = call.instances.lazy.map(RpcInstanceKey.init).filter { !self.departed.contains($0.instance) }
+        let usable = departed.isEmpty ? call.targets : call.targets.filter { !departed.contains($0.instance) }
         let candidates = usable.compactMap { key in self.connections[key].map { (key, $0) } }
         while true {
             let picked = balancer.pick(
@@ -140,11 +140,8 @@ final class RpcClientLoop: IOThreadLoop {
             let requestID = nextRequestID
             nextRequestID += 1
             let remaining = now.duration(to: call.deadline)
-            let frames = RpcRequest(
-                requestID: BigEndian.bytes(requestID), method: call.method,
-                deadlineMilliseconds: UInt32(clamping: max(1, remaining.inMilliseconds)),
-                headers: call.headers, body: call.body
-            ).encode()
+            let frames = call.frames(
+                requestID: requestID, deadlineMilliseconds: UInt32(clamping: max(1, remaining.inMilliseconds)))
             let sent = (try? connection.dealer.trySend(multipart: frames)) ?? false
             let attempt = RpcAttempt(call: call, target: key, number: number, tried: tried.union([key]))
             guard sent else {
@@ -250,10 +247,10 @@ final class RpcClientLoop: IOThreadLoop {
 
     /// Opens a connection for each instance of `instances` that has none, and retires
     /// those no longer listed (closed once nothing is out on them).
-    private func match(_ instances: [InstanceInfo]) {
-        guard instances != lastInstances else { return }
-        lastInstances = instances
-        let wanted = Set(instances.lazy.filter { !$0.endpoints.isEmpty }.map(RpcInstanceKey.init))
+    private func match(_ targets: [RpcInstanceKey]) {
+        guard targets != lastTargets else { return }
+        lastTargets = targets
+        let wanted = Set(targets)
         for key in wanted where connections[key] == nil && !departed.contains(key.instance) {
             do {
                 connections[key] = try RpcConnection(key: key, context: context, options: options)
