@@ -30,13 +30,19 @@ struct RpcBench: AsyncParsableCommand {
     @Option(help: "Body bytes per call.")
     var body = 64
 
+    @Flag(help: "Also measure the cross paths (RpcClient → bare echo, bare DEALER → RpcServer): where the cost is.")
+    var breakdown = false
+
     func run() async throws {
         let payload = [UInt8](repeating: 0x61, count: body)
         let server = try RpcServer(.init(), handler: { .reply($0.body) })
         let rpcEndpoint = try await server.start()
         let echo = try BareEcho()
         let client = try RpcClient(endpoints: [rpcEndpoint])
-        _ = try await client.call(method: "bench.echo", body: payload)  // connect before the clock starts
+        let clientToBare = try RpcClient(endpoints: [echo.endpoint])
+        // Connect before the clock starts.
+        _ = try await client.call(method: "bench.echo", body: payload)
+        _ = try await clientToBare.call(method: "bench.echo", body: payload)
         let counts = callers.split(separator: ",").compactMap { Int($0) }
         print(
             "echo of \(body) B, \(seconds) s per run, \(rounds) rounds (medians), \(ProcessInfo.processInfo.activeProcessorCount) cores"
@@ -46,6 +52,10 @@ struct RpcBench: AsyncParsableCommand {
             for n in counts {
                 results["bare \(n)", default: []].append(try await measureBare(echo.endpoint, callers: n, payload))
                 results["rpc \(n)", default: []].append(try await measureRpc(client, callers: n, payload))
+                if breakdown {
+                    results["client \(n)", default: []].append(try await measureRpc(clientToBare, callers: n, payload))
+                    results["server \(n)", default: []].append(try await measureBare(rpcEndpoint, callers: n, payload))
+                }
             }
         }
         print("path                        callers   calls/s   p50 µs   p99 µs")
@@ -54,9 +64,14 @@ struct RpcBench: AsyncParsableCommand {
             let rpc = Measurement.median(results["rpc \(n)"]!)
             print(row("bare DEALER→ROUTER echo", n, bare))
             print(row("RpcClient → RpcServer", n, rpc))
+            if breakdown {
+                print(row("RpcClient → bare echo", n, Measurement.median(results["client \(n)"]!)))
+                print(row("bare DEALER → RpcServer", n, Measurement.median(results["server \(n)"]!)))
+            }
             print(String(format: "  ratio rpc/bare, %d caller(s): %.2f (target ≥ 0.80)", n, rpc.rate / bare.rate))
         }
         await client.close()
+        await clientToBare.close()
         await server.close()
         echo.stop()
     }

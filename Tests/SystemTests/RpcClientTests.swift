@@ -53,6 +53,29 @@ import Testing
         await s.server.close()
     }
 
+    /// 402 proves the handler never started, so even a call that is not idempotent
+    /// goes on to another instance (protocol.md §6.8).
+    @Test func anOverloadedInstanceSendsEvenANonIdempotentCallElsewhere() async throws {
+        let busy = try await TestRpcServer(.init(maxConcurrent: 1, drainTimeout: .milliseconds(100)))
+        let free = try await TestRpcServer()
+        let occupier = try RpcClient(endpoints: [busy.endpoint])
+        let hold = Task { try await occupier.call(method: "test.sleep", body: Array("3000".utf8)) }
+        try await eventually("the busy instance to be occupied") { busy.calls == 1 }
+        // Both idle as this client sees them: the round-robin tie-break tries `busy` first.
+        let client = try RpcClient(endpoints: [busy.endpoint, free.endpoint])
+        let (e, took) = await timed {
+            let answer = try await client.call(method: "test.echo", body: Array("x".utf8), idempotent: false)
+            #expect(answer == Array("x".utf8))
+        }
+        #expect(e == nil && took < .milliseconds(500))
+        #expect(busy.calls == 1 && free.calls == 1)
+        hold.cancel()
+        await client.close()
+        await occupier.close()
+        await busy.server.close()
+        await free.server.close()
+    }
+
     @Test func anOpenCircuitFailsWithoutANetworkCall() async throws {
         let s = try await TestRpcServer()
         var options = RpcClient.Options()

@@ -106,54 +106,49 @@ final class RpcClientLoop: IOThreadLoop {
         let now = ContinuousClock.now
         let usable = departed.isEmpty ? call.targets : call.targets.filter { !departed.contains($0.instance) }
         let candidates = usable.compactMap { key in self.connections[key].map { (key, $0) } }
-        while true {
-            let picked = balancer.pick(
-                candidates.map { key, c in
-                    RpcBalancer.Candidate(
-                        outstanding: c.outstanding.count, available: c.breaker.isAvailable(now: now),
-                        tried: tried.contains(key), down: c.down)
-                })
-            let index: Int
-            switch picked {
-            case .success(let i): index = i
-            case .failure(let why):
-                if let (failure, target, wire) = lastFailure {
-                    call.complete(.failure(.rpc(failure, call: call, target: target, wire: wire, attempts: number - 1)))
-                } else if why == .circuitOpen {
-                    call.complete(
-                        .failure(
-                            MetroClientError(
-                                .circuitOpen, operation: call.operation,
-                                message: "every instance has an open circuit breaker; nothing was sent")))
-                } else {
-                    call.complete(
-                        .failure(
-                            MetroClientError(
-                                .noInstance, operation: call.operation,
-                                message: "no instance is left to call: none is known, or every one is disconnected")))
-                }
-                return
+        let picked = balancer.pick(
+            candidates.map { key, c in
+                RpcBalancer.Candidate(
+                    outstanding: c.outstanding.count, available: c.breaker.isAvailable(now: now),
+                    tried: tried.contains(key), down: c.down)
+            })
+        guard case .success(let index) = picked else {
+            if let (failure, target, wire) = lastFailure {
+                call.complete(.failure(.rpc(failure, call: call, target: target, wire: wire, attempts: number - 1)))
+            } else if case .failure(.circuitOpen) = picked {
+                call.complete(
+                    .failure(
+                        MetroClientError(
+                            .circuitOpen, operation: call.operation,
+                            message: "every instance has an open circuit breaker; nothing was sent")))
+            } else {
+                call.complete(
+                    .failure(
+                        MetroClientError(
+                            .noInstance, operation: call.operation,
+                            message: "no instance is left to call: none is known, or every one is disconnected")))
             }
-            let (key, connection) = candidates[index]
-            // isAvailable said yes, so acquire does too (one thread, no await between).
-            guard connection.breaker.acquire(now: now) else { continue }
-            let requestID = nextRequestID
-            nextRequestID += 1
-            let remaining = now.duration(to: call.deadline)
-            let frames = call.frames(
-                requestID: requestID, deadlineMilliseconds: UInt32(clamping: max(1, remaining.inMilliseconds)))
-            let sent = (try? connection.dealer.trySend(multipart: frames)) ?? false
-            let attempt = RpcAttempt(call: call, target: key, number: number, tried: tried.union([key]))
-            guard sent else {
-                connection.breaker.record(failure: true, now: now)
-                retryOrFail(attempt, .notSent, wire: nil)
-                return
-            }
-            attempts[requestID] = attempt
-            attemptOfCall[call.id] = requestID
-            connection.outstanding.insert(requestID)
             return
         }
+        let (key, connection) = candidates[index]
+        // `isAvailable` said yes on this thread with this `now`, so `acquire` does too.
+        let acquired = connection.breaker.acquire(now: now)
+        assert(acquired, "the balancer picked an instance whose circuit refuses the call")
+        let requestID = nextRequestID
+        nextRequestID += 1
+        let remaining = now.duration(to: call.deadline)
+        let frames = call.frames(
+            requestID: requestID, deadlineMilliseconds: UInt32(clamping: max(1, remaining.inMilliseconds)))
+        let sent = (try? connection.dealer.trySend(multipart: frames)) ?? false
+        let attempt = RpcAttempt(call: call, target: key, number: number, tried: tried.union([key]))
+        guard sent else {
+            connection.breaker.record(failure: true, now: now)
+            retryOrFail(attempt, .notSent, wire: nil)
+            return
+        }
+        attempts[requestID] = attempt
+        attemptOfCall[call.id] = requestID
+        connection.outstanding.insert(requestID)
     }
 
     /// Removes attempt `requestID` from the books; nil if it already ended.
