@@ -30,10 +30,12 @@ import Testing
         let s = try await TestRpcServer()
         let client = try RpcClient(endpoints: [s.endpoint])
         let (e, took) = await timed {
-            _ = try await client.call(method: "test.sleep", body: Array("3000".utf8), deadline: .milliseconds(200))
+            _ = try await client.call(method: "test.sleep", body: Array("5000".utf8), deadline: .milliseconds(200))
         }
         #expect(e?.code == .deadlineExceeded && e?.category == .timeout)
-        #expect(took < .milliseconds(1500), "the call ended at its deadline, not the handler's end: \(took)")
+        // Bounds here are far above the expected time and far below the alternative
+        // (the handler's end, another call's end), so a loaded machine does not fail them.
+        #expect(took < .milliseconds(2500), "the call ended at its deadline, not the handler's end: \(took)")
         await client.close()
         await s.server.close()
     }
@@ -42,12 +44,12 @@ import Testing
         let s = try await TestRpcServer(.init(maxConcurrent: 1, drainTimeout: .milliseconds(100)))
         let client = try RpcClient(endpoints: [s.endpoint])
         let busy = Task {
-            try await client.call(method: "test.sleep", body: Array("3000".utf8), deadline: .seconds(10))
+            try await client.call(method: "test.sleep", body: Array("5000".utf8), deadline: .seconds(10))
         }
         try await eventually("the first call to occupy the server") { s.calls == 1 }
         let (e, took) = await timed { _ = try await client.call(method: "test.echo", body: [], deadline: .seconds(10)) }
         #expect(e?.code == .overloaded && e?.wireCode == .overloaded && e?.category == .unavailable)
-        #expect(took < .milliseconds(500), "402 is answered at once: \(took)")
+        #expect(took < .milliseconds(2500), "402 is answered at once, not after the 5 s call: \(took)")
         busy.cancel()
         await client.close()
         await s.server.close()
@@ -59,7 +61,7 @@ import Testing
         let busy = try await TestRpcServer(.init(maxConcurrent: 1, drainTimeout: .milliseconds(100)))
         let free = try await TestRpcServer()
         let occupier = try RpcClient(endpoints: [busy.endpoint])
-        let hold = Task { try await occupier.call(method: "test.sleep", body: Array("3000".utf8)) }
+        let hold = Task { try await occupier.call(method: "test.sleep", body: Array("5000".utf8)) }
         try await eventually("the busy instance to be occupied") { busy.calls == 1 }
         // Both idle as this client sees them: the round-robin tie-break tries `busy` first.
         let client = try RpcClient(endpoints: [busy.endpoint, free.endpoint])
@@ -67,7 +69,7 @@ import Testing
             let answer = try await client.call(method: "test.echo", body: Array("x".utf8), idempotent: false)
             #expect(answer == Array("x".utf8))
         }
-        #expect(e == nil && took < .milliseconds(500))
+        #expect(e == nil && took < .milliseconds(2500), "not after the 5 s call: \(took)")
         #expect(busy.calls == 1 && free.calls == 1)
         hold.cancel()
         await client.close()
@@ -86,9 +88,8 @@ import Testing
             #expect(e?.wireCode == .internalError)
         }
         #expect(s.calls == 3)
-        let (e, took) = await timed { _ = try await client.call(method: "test.echo", body: []) }
+        let (e, _) = await timed { _ = try await client.call(method: "test.echo", body: []) }
         #expect(e?.code == .circuitOpen && e?.category == .unavailable)
-        #expect(took < .milliseconds(100))
         // The server saw nothing more: the call never left this process.
         #expect(s.calls == 3)
         await client.close()
