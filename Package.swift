@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The only door to the C library. Nothing but `ZeroMQ` imports it.
@@ -73,6 +74,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The profiles service's domain and storage (issue 14 §3): users, watch
+        // history, the rpc request/response types and the events it publishes.
+        // Storage is functions over GRDB's `Database`, so they run inside whatever
+        // transaction the service runtime opens; no ZeroMQ here.
+        .target(
+            name: "Profiles",
+            dependencies: ["MetroProtocol", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .executableTarget(
             name: "metro",
@@ -142,6 +151,7 @@ let package = Package(
             dependencies: ["MetroRegistry", "MetroProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol", "MetroTestSupport"]),
+        .testTarget(name: "ProfilesTests", dependencies: ["Profiles", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ"]),
         .testTarget(
             name: "MetroBrokerTests",
