@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "MetroKit", targets: ["MetroKit"]),
         // The types MetroKit's API speaks in (events, group configs, wire errors).
         .library(name: "MetroProtocol", targets: ["MetroProtocol"]),
+        // The service runtime (store, inbox, outbox relay, event handlers, lifecycle).
+        // A library of its own so that MetroKit's clients stay free of GRDB.
+        .library(name: "MetroRuntime", targets: ["MetroRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,18 +78,33 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // A service's runtime: its SQLite store (GRDB), the inbox and outbox, event
+        // handlers over `Consumer`, rpc and registration, as one lifecycle `Service`.
+        .target(
+            name: "MetroRuntime",
+            dependencies: [
+                "MetroKit", "MetroProtocol", "ZeroMQ",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The profiles service's domain and storage (issue 14 §3): users, watch
         // history, the rpc request/response types and the events it publishes.
         // Storage is functions over GRDB's `Database`, so they run inside whatever
-        // transaction the service runtime opens; no ZeroMQ here.
+        // transaction the service runtime opens; `ProfilesService` puts them on the
+        // runtime (`metro worker profiles`). No ZeroMQ here.
         .target(
             name: "Profiles",
-            dependencies: ["MetroProtocol", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "MetroProtocol", "MetroKit", "MetroRuntime", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .executableTarget(
             name: "metro",
             dependencies: [
-                "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit",
+                "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit", "MetroRuntime", "Profiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -95,6 +113,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
 
@@ -158,9 +177,14 @@ let package = Package(
             dependencies: ["MetroBroker", "MetroProtocol", .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .testTarget(
+            name: "MetroRuntimeTests",
+            dependencies: ["MetroRuntime", "MetroKit", "MetroProtocol", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
             name: "SystemTests",
             dependencies: [
-                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport",
+                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport", "Profiles",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // Built at run time and preloaded into a broker (FaultInjection.swift).

@@ -1,0 +1,177 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import Testing
+import ZeroMQ
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The service runtime with real processes: `metro broker`, `metro registry` and
+/// `metro worker echo` (the runtime's smoke service, Sources/metro/Worker). One
+/// serialized suite: each test runs three processes on a 2-core box.
+@Suite(.serialized) struct RuntimeEchoTests {
+    /// Heartbeats every 200 ms, so the broker notices a killed worker in about 0.6 s.
+    static let brokerConfig = "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n"
+
+    /// A broker, a registry, a live collector of `echo.recorded`, and a publisher.
+    struct Stack {
+        let broker: BrokerHarness
+        let registry: RegistryUnderTest
+        let recorded: LiveCollector
+        let publisher: Publisher
+
+        init() async throws {
+            broker = try BrokerHarness(config: RuntimeEchoTests.brokerConfig)
+            registry = try RegistryUnderTest()
+            recorded = try await LiveCollector(events: broker.events, prefixes: ["echo.recorded"])
+            publisher = try Publisher(.init(ingest: broker.ingest))
+        }
+
+        func say(_ id: String, _ text: String = "hi", delayMs: Int? = nil, topic: String = "echo.hello") async throws {
+            let payload = delayMs.map { "{\"text\":\"\(text)\",\"delayMs\":\($0)}" } ?? "{\"text\":\"\(text)\"}"
+            _ = try await publisher.publish(topic: topic, payload: bytes(payload), eventID: bytes(id))
+        }
+
+        /// The `echo.recorded` events seen so far, by the id of the event they record.
+        func recordedIDs() throws -> [String] {
+            try recorded.events.map { e in
+                let object = try JSONDecoder().decode([String: String].self, from: Data(e.payload))
+                return object["eventId"] ?? "?"
+            }
+        }
+
+        func group() throws -> GroupStats? { try broker.stats().groups["echo"] }
+
+        func close() async {
+            await publisher.close()
+            await recorded.close()
+        }
+    }
+
+    @Test func oneEventMakesOneEffectAndOneRecordedEvent() async throws {
+        let stack = try await Stack()
+        let worker = try EchoWorker(broker: stack.broker, registry: stack.registry.endpoint)
+        try await closing(stack.publisher, stack.recorded) {
+            try await stack.say("e-1", "hello")
+            try await eventually("one echo.recorded") { try stack.recordedIDs() == ["e-1"] }
+            #expect(try worker.effects().map(\.eventID) == ["e-1"])
+            let event = try #require(stack.recorded.events.first)
+            let headers = try JSONDecoder().decode([String: String].self, from: Data(event.headers))
+            #expect(headers == ["schema": "1.0"])
+            // The recorded event went through the outbox: a UUID as its id, marked sent.
+            #expect(UUID(uuidString: String(decoding: event.eventID, as: UTF8.self)) != nil)
+            try await eventually("the outbox row marked sent") { try worker.unsentOutbox() == 0 }
+            // Its own echo.recorded reaches it too (prefix echo.): ACKed without an effect.
+            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            #expect(try worker.effects().count == 1)
+            worker.process.kill(SIGTERM)
+            #expect(worker.process.waitForExit() == 0)
+        }
+    }
+
+    @Test func aCrashBetweenCommitAndAckLeavesOneEffect() async throws {
+        let stack = try await Stack()
+        let worker = try EchoWorker(
+            broker: stack.broker, registry: stack.registry.endpoint,
+            environment: ["METRO_FAULT_CRASH_AT": "after-commit"])
+        try await closing(stack.publisher, stack.recorded) {
+            try await stack.say("e-1")
+            #expect(worker.process.waitForExit() == SIGKILL, "killed itself after the commit, before the ACK")
+            #expect(worker.process.stderrText.contains("SIGKILL at after-commit"))
+            #expect(try worker.effects().map(\.eventID) == ["e-1"])
+
+            try worker.restart(instance: "echo-2")
+            // The broker redelivers e-1 (its member is gone); the inbox knows it.
+            try await eventually("e-1 redelivered and ACKed") {
+                guard let g = try stack.group() else { return false }
+                return g.redelivered >= 1 && g.pending == 0
+            }
+            // A later event, so that its echo.recorded shows the relay went past e-1's row.
+            try await stack.say("e-2")
+            try await eventually("e-2 recorded") { try stack.recordedIDs().contains("e-2") }
+            #expect(try worker.effects().map(\.eventID) == ["e-1", "e-2"])
+            #expect(try worker.effects().map(\.attempt) == [1, 1])
+            #expect(try stack.recordedIDs() == ["e-1", "e-2"])
+            worker.process.kill(SIGTERM)
+            #expect(worker.process.waitForExit() == 0)
+        }
+    }
+
+    @Test func aCrashBetweenOutboxCommitAndRelayPublishesOnce() async throws {
+        let stack = try await Stack()
+        let worker = try EchoWorker(
+            broker: stack.broker, registry: stack.registry.endpoint,
+            environment: ["METRO_FAULT_CRASH_AT": "after-outbox-commit"])
+        try await closing(stack.publisher, stack.recorded) {
+            try await stack.say("e-1")
+            #expect(worker.process.waitForExit() == SIGKILL, "killed itself after the outbox commit")
+            #expect(worker.process.stderrText.contains("SIGKILL at after-outbox-commit"))
+            #expect(try worker.unsentOutbox() == 1)
+            #expect(try stack.recordedIDs().isEmpty, "nothing was published before the crash")
+
+            try worker.restart(instance: "echo-2")
+            try await eventually("the left row published") { try stack.recordedIDs() == ["e-1"] }
+            try await eventually("e-1 redelivered and ACKed") {
+                guard let g = try stack.group() else { return false }
+                return g.redelivered >= 1 && g.pending == 0
+            }
+            try await stack.say("e-2")
+            try await eventually("e-2 recorded") { try stack.recordedIDs().contains("e-2") }
+            #expect(try stack.recordedIDs() == ["e-1", "e-2"], "exactly one echo.recorded per committed effect")
+            #expect(try worker.effects().map(\.eventID) == ["e-1", "e-2"])
+            #expect(try worker.unsentOutbox() == 0)
+            worker.process.kill(SIGTERM)
+            #expect(worker.process.waitForExit() == 0)
+        }
+    }
+
+    @Test func aGarbagePayloadIsDeadLetteredAndTheServiceKeepsServing() async throws {
+        let stack = try await Stack()
+        let dead = try await LiveCollector(events: stack.broker.events, prefixes: ["$metro.dead.echo"])
+        let worker = try EchoWorker(
+            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--max-deliveries", "3"])
+        try await closing(stack.publisher, stack.recorded, dead) {
+            _ = try await stack.publisher.publish(topic: "echo.hello", payload: bytes("{nope"), eventID: bytes("bad"))
+            try await stack.say("good")
+            try await eventually("the garbage dead-lettered") { dead.events.count == 1 }
+            let letter = try #require(dead.events.first)
+            #expect(letter.eventID == bytes("bad") && letter.payload == bytes("{nope"))
+            let headers = try JSONDecoder().decode([String: String].self, from: Data(letter.headers))
+            #expect(headers["group"] == "echo" && headers["topic"] == "echo.hello")
+            // Until REJECT (spec D) is merged the runtime NAKs a poison event and the
+            // broker dead-letters it after --max-deliveries; the reason is in the log.
+            #expect(headers["reason"] == "nak" && headers["deliveries"] == "3")
+            #expect(worker.process.stderrText.contains("payload is not JSON"))
+            try await eventually("the good event recorded") { try stack.recordedIDs().contains("good") }
+            #expect(try worker.effects().map(\.eventID) == ["good"])
+            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            worker.process.kill(SIGTERM)
+            #expect(worker.process.waitForExit() == 0)
+        }
+    }
+
+    @Test func sigtermFinishesTheEventsInFlightThenExits() async throws {
+        let stack = try await Stack()
+        let worker = try EchoWorker(broker: stack.broker, registry: stack.registry.endpoint)
+        try await closing(stack.publisher, stack.recorded) {
+            // Exactly the handler's concurrency (8), each taking 1.5 s: all in flight at once.
+            for i in 0..<8 { try await stack.say("slow-\(i)", delayMs: 1500) }
+            try await eventually("8 in flight") { try stack.group()?.pending == 8 }
+            #expect(try worker.effects().isEmpty)
+            worker.process.kill(SIGTERM)
+            #expect(worker.process.waitForExit(timeout: .seconds(20)) == 0)
+            #expect(!worker.process.process.isRunning)
+            #expect(try worker.effects().count == 8, "every event in flight committed before the exit")
+            #expect(try worker.unsentOutbox() == 0, "the outbox was flushed before the exit")
+            #expect(try worker.effects().allSatisfy { $0.attempt == 1 })
+            try await eventually("8 echo.recorded") { try stack.recordedIDs().count == 8 }
+            // Every ACK reached the broker before the member left: none of the 8 is
+            // waiting (what is left pending are the 8 echo.recorded events, which
+            // the group's prefix echo. also takes, for the next member).
+            let g = try #require(try stack.group())
+            #expect(g.redelivered == 0 && g.members == 0 && g.pending <= 8)
+        }
+    }
+}
