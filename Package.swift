@@ -75,6 +75,7 @@ let package = Package(
             dependencies: [
                 "ZeroMQ", "MetroProtocol",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

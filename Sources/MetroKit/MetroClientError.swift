@@ -91,13 +91,15 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
     /// The category of a wire error code (protocol.md §3.2).
     static func category(of wire: WireErrorCode) -> Category {
         switch wire {
-        case .internalError, .unavailable, .journalFailure, .storageFailure: .unavailable
+        case .internalError, .unavailable, .journalFailure, .storageFailure, .overloaded: .unavailable
         case .unknownGroup, .unknownDelivery, .sequenceOutOfRange, .unknownInstance, .staleEpoch,
-            .instanceConflict:
+            .instanceConflict, .notFound, .conflict, .handlerFailed:
             .rejected
         case .unsupportedVersion, .malformedMessage, .unknownCommand, .invalidUTF8, .invalidJSON, .tooLarge,
-            .invalidTopic, .invalidArgument, .missingEventID, .invalidServiceName, .invalidEndpoint, .ttlOutOfRange:
+            .invalidTopic, .invalidArgument, .missingEventID, .invalidServiceName, .invalidEndpoint, .ttlOutOfRange,
+            .unknownMethod, .badRequest:
             .invalid
+        case .deadlineExceeded: .timeout
         }
     }
 

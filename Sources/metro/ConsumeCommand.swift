@@ -6,7 +6,9 @@ import MetroProtocol
 /// `metro consume`: joins a consumer group (protocol.md §4.10) and prints one line
 /// per delivery, `<seq> <attempt> <event-id>`, after a readiness line
 /// `ready {"group": ...}`. An operator tool and the member process of the system
-/// tests (which kill it with -9 while it holds deliveries).
+/// tests (which kill it with -9 while it holds deliveries). `--reject <event-id>`
+/// sends the deliveries of those events to the dead-letter topic (REJECT) with
+/// `--reject-reason`, instead of ACKing them: a way to clear a known poison event.
 struct ConsumeCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "consume", abstract: "Join a consumer group and print what it delivers.")
@@ -29,6 +31,11 @@ struct ConsumeCommand: MetroCommand {
     var window: UInt32 = 100
     @Flag(help: "Never ACK: hold every delivery (for tests and demos of redelivery).")
     var noAck = false
+    @Option(
+        name: .customLong("reject"), help: "An event id to dead-letter at once (REJECT) when delivered (repeatable).")
+    var rejectIDs: [String] = []
+    @Option(help: "The reason a REJECT carries (at most 256 bytes of UTF-8; cut if longer).")
+    var rejectReason: String = "rejected with metro consume"
     @Option(help: "Exit after this many deliveries (0: run until stopped).")
     var count: Int = 0
     @OptionGroup var global: GlobalOptions
@@ -53,9 +60,15 @@ struct ConsumeCommand: MetroCommand {
         while consumer.joins == 0 { try await Task.sleep(for: .milliseconds(10)) }
         emit("ready {\"group\":\"\(group)\",\"member\":\"\(member)\"}")
         var n = 0
+        let reject = Set(rejectIDs)
         for await d in deliveries {
-            emit("\(d.seq) \(d.attempt) \(String(decoding: d.event.eventID, as: UTF8.self))")
-            if !noAck { consumer.ack(d) }
+            let id = String(decoding: d.event.eventID, as: UTF8.self)
+            emit("\(d.seq) \(d.attempt) \(id)")
+            if reject.contains(id) {
+                consumer.reject(d, reason: rejectReason)
+            } else if !noAck {
+                consumer.ack(d)
+            }
             n += 1
             if count > 0 && n >= count { break }
         }

@@ -92,6 +92,50 @@ import Testing
         #expect(g.pending.isEmpty && g.deadLettered == 1)
     }
 
+    @Test func aRejectedEventIsDeadLetteredAtOnceWithItsDetail() throws {
+        var g = group(max: 5)
+        _ = g.join(a, name: "a", credit: 10, now: 0)
+        _ = g.offer(seq: 5, matches: true, now: 0)
+        let actions = try g.reject(a, seq: 5, detail: "payload is not JSON", now: 4 * second)
+        #expect(actions == [.deadLetter(seq: 5, reason: "rejected", deliveries: 1, detail: "payload is not JSON")])
+        #expect(g.pending.isEmpty && g.deadLettered == 1 && g.redelivered == 0 && g.ready.isEmpty)
+        #expect(g.durableState.pending.isEmpty, "a restart must not deliver it again")
+        #expect(g.members[a]!.held.isEmpty)
+        // Counted as the member's heartbeat: it is not lost 3 s after its JOIN.
+        #expect(g.tick(now: 4 * second + 1).isEmpty)
+        // It is gone: a second REJECT, or an ACK, is 203.
+        #expect(throws: ConsumerGroup.CommandError.unknownDelivery) {
+            try g.reject(a, seq: 5, detail: "", now: 4 * second + 2)
+        }
+        #expect(throws: ConsumerGroup.CommandError.unknownDelivery) { try g.ack(a, seq: 5, now: 4 * second + 3) }
+    }
+
+    @Test func onlyTheHolderCanRejectADelivery() throws {
+        var g = group()
+        _ = g.join(a, name: "a", credit: 1, now: 0)
+        _ = g.join(b, name: "b", credit: 0, now: 0)
+        _ = g.offer(seq: 1, matches: true, now: 0)
+        #expect(throws: ConsumerGroup.CommandError.unknownDelivery) { try g.reject(b, seq: 1, detail: "x", now: 1) }
+        #expect(throws: ConsumerGroup.CommandError.unknownDelivery) { try g.reject(a, seq: 2, detail: "x", now: 1) }
+        #expect(throws: ConsumerGroup.CommandError.notMember) { try g.reject([9], seq: 1, detail: "x", now: 1) }
+        #expect(g.pending[1]?.member == a && g.deadLettered == 0)
+    }
+
+    @Test func aRejectAfterARedeliveryCountsEveryDelivery() throws {
+        var g = group(max: 5)
+        _ = g.join(a, name: "a", credit: 1, now: 0)
+        _ = g.offer(seq: 1, matches: true, now: 0)
+        _ = g.offer(seq: 2, matches: true, now: 0)
+        _ = try g.nak(a, seq: 1, delayNs: 0, now: 1)  // credit is the member's to grant
+        _ = g.grant(a, credit: 1, now: 2)
+        #expect(g.pending[1]?.deliveries == 2)
+        _ = g.grant(a, credit: 1, now: 3)
+        let actions = try g.reject(a, seq: 1, detail: "bad", now: 4)
+        #expect(actions == [.deadLetter(seq: 1, reason: "rejected", deliveries: 2, detail: "bad")])
+        #expect(g.pending.keys.sorted() == [2] && g.pending[2]?.member == a && g.deadLettered == 1)
+        #expect(g.redelivered == 1)
+    }
+
     @Test func aLostMembersEventsGoToTheOthers() {
         var g = group()
         _ = g.join(a, name: "a", credit: 2, now: 0)

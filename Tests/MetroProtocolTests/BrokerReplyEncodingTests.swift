@@ -54,6 +54,7 @@ import Testing
                 case .ack: .ack(group: "g", seq: 1)
                 case .nak: .nak(group: "g", seq: 1, delayMs: 0)
                 case .extend: .extend(group: "g", seq: 1, ms: 1)
+                case .reject: .reject(group: "g", seq: 1, reason: "bad input")
                 case .heartbeat: .heartbeat(group: "g")
                 case .leave: .leave(group: "g")
                 }

@@ -10,7 +10,8 @@ import MetroProtocol
 ///   ACK deadline) or waiting in `ready` (new, NAKed, timed out, or its member lost).
 /// - Each delivery consumes one credit of its member; members grant more.
 /// - An event whose `maxDeliveries`-th delivery fails (ACK timeout, NAK, member
-///   lost) is dead-lettered instead of delivered again.
+///   lost) is dead-lettered instead of delivered again; a REJECT dead-letters it at
+///   once, whatever its count.
 ///
 /// Threading: a value owned by the broker's loop thread.
 struct ConsumerGroup: Equatable {
@@ -38,7 +39,8 @@ struct ConsumerGroup: Equatable {
 
     enum Action: Equatable {
         case deliver(seq: UInt64, to: MemberKey, attempt: Int)
-        case deadLetter(seq: UInt64, reason: String, deliveries: Int)
+        /// `detail`: the member's own words, for a REJECT (the dead letter's `detail` header).
+        case deadLetter(seq: UInt64, reason: String, deliveries: Int, detail: String? = nil)
         case memberLost(MemberKey, name: String)
     }
 
@@ -127,6 +129,16 @@ struct ConsumerGroup: Equatable {
         try checkHeld(key, seq, now: now)
         members[key]!.held.remove(seq)
         return requeue(seq, reason: "nak", notBefore: now &+ delayNs) + dispatch(now: now)
+    }
+
+    /// Ends a held event now on the dead-letter topic (REJECT, §4.10): the member says
+    /// no delivery will ever succeed, so it is neither redelivered nor left pending.
+    mutating func reject(_ key: MemberKey, seq: UInt64, detail: String, now: UInt64) throws(CommandError) -> [Action] {
+        try checkHeld(key, seq, now: now)
+        members[key]!.held.remove(seq)
+        let deliveries = pending.removeValue(forKey: seq)!.deliveries
+        deadLettered &+= 1
+        return [.deadLetter(seq: seq, reason: "rejected", deliveries: deliveries, detail: detail)] + dispatch(now: now)
     }
 
     /// Moves the ACK deadline of a held event to `now + byNs` (slow work).

@@ -101,13 +101,15 @@ final class GroupCoordinator {
                 perform(actions, in: group, now: now)
             case .extend(_, let seq, let ms):
                 try group.state.extend(member, seq: seq, byNs: UInt64(ms) * 1_000_000, now: now)
+            case .reject(_, let seq, let reason):
+                perform(try group.state.reject(member, seq: seq, detail: reason, now: now), in: group, now: now)
             case .join: break
             }
         } catch {
             guard error == .unknownDelivery else { return notMember }
             let seq: UInt64 =
                 switch request {
-                case .ack(_, let s), .nak(_, let s, _), .extend(_, let s, _): s
+                case .ack(_, let s), .nak(_, let s, _), .extend(_, let s, _), .reject(_, let s, _): s
                 default: 0
                 }
             return failure(.unknownDelivery, "this member holds no delivery \(seq) of \(name)", [BigEndian.bytes(seq)])
@@ -217,8 +219,8 @@ final class GroupCoordinator {
                 case .full: break  // the event stays held and its ACK timeout redelivers it
                 case .gone: perform(group.state.leave(member, now: now), in: group, now: now)
                 }
-            case .deadLetter(let seq, let reason, let deliveries):
-                deadLetter(seq, reason: reason, deliveries: deliveries, in: group, now: now)
+            case .deadLetter(let seq, let reason, let deliveries, let detail):
+                deadLetter(seq, reason: reason, deliveries: deliveries, detail: detail, in: group, now: now)
             case .memberLost(_, let name):
                 logger.warning("group member lost", metadata: ["group": "\(group.state.name)", "member": "\(name)"])
             }
@@ -235,14 +237,18 @@ final class GroupCoordinator {
 
     /// Appends the event to `$metro.dead.<group>` with the reason (§4.10), through
     /// the event log like any event: journaled, counted, fanned out. The loop
-    /// writes it with the turn's batch.
-    private func deadLetter(_ seq: UInt64, reason: String, deliveries: Int, in group: GroupRuntime, now: UInt64) {
+    /// writes it with the turn's batch. Every path to the dead-letter topic
+    /// (maxDeliveries and REJECT) comes through here; `detail` is REJECT's text.
+    private func deadLetter(
+        _ seq: UInt64, reason: String, deliveries: Int, detail: String?, in group: GroupRuntime, now: UInt64
+    ) {
         defer { group.events[seq] = nil }
         guard let original = event(seq, in: group) else { return }
-        let headers: [String: String] = [
+        var headers: [String: String] = [
             "group": group.state.name, "reason": reason, "deliveries": "\(deliveries)", "seq": "\(seq)",
             "topic": original.topic,
         ]
+        if let detail { headers["detail"] = detail }
         do throws(JournalError) {
             _ = try log.append(
                 topic: Array(group.deadLetterTopic.utf8), time: now, id: original.eventID,
@@ -253,8 +259,9 @@ final class GroupCoordinator {
             storageError(error)
             return
         }
-        logger.warning(
-            "event dead-lettered", metadata: ["group": "\(group.state.name)", "seq": "\(seq)", "reason": "\(reason)"])
+        var metadata: Logger.Metadata = ["group": "\(group.state.name)", "seq": "\(seq)", "reason": "\(reason)"]
+        if let detail { metadata["detail"] = "\(detail)" }
+        logger.warning("event dead-lettered", metadata: metadata)
     }
 
     /// Each group's numbers for STATS (§4.5).

@@ -7,8 +7,8 @@ public import ZeroMQ
 /// A member of a durable consumer group (protocol.md §4.10), for async Swift.
 ///
 /// It JOINs the group on the broker's consume socket with a credit window, yields
-/// each delivery on `deliveries`, and sends the application's `ack`/`nak`/`extend`
-/// decisions, granting one credit back for each ACK or NAK. It heartbeats every
+/// each delivery on `deliveries`, and sends the application's `ack`/`nak`/`extend`/
+/// `reject` decisions, granting one credit back for each ACK, NAK or REJECT. It heartbeats every
 /// interval the broker names in JOINED; if the broker stays silent for 3 intervals,
 /// or answers 202 (it restarted and no longer knows this member), it reconnects and
 /// joins again, with one log line: the application only sees the stream go on
@@ -46,7 +46,22 @@ public final class Consumer: Service, Sendable {
     }
 
     enum Command: Sendable {
-        case ack(UInt64), nak(UInt64, delayMs: UInt32), extend(UInt64, ms: UInt32)
+        case ack(UInt64), nak(UInt64, delayMs: UInt32), extend(UInt64, ms: UInt32), reject(UInt64, reason: String)
+
+        /// The request this command sends for `group`.
+        func request(group: String) -> GroupCodec.Request {
+            switch self {
+            case .ack(let seq): .ack(group: group, seq: seq)
+            case .nak(let seq, let ms): .nak(group: group, seq: seq, delayMs: ms)
+            case .extend(let seq, let ms): .extend(group: group, seq: seq, ms: ms)
+            case .reject(let seq, let reason): .reject(group: group, seq: seq, reason: reason)
+            }
+        }
+
+        /// Whether it ends the delivery, and so gives its credit back.
+        var endsDelivery: Bool {
+            if case .extend = self { false } else { true }
+        }
     }
 
     private let stream: AsyncStream<Delivery>
@@ -84,6 +99,20 @@ public final class Consumer: Service, Sendable {
     /// Asks for `by` more time before the ACK deadline (slow work).
     public func extend(_ d: Delivery, by: Duration) { io.send(.extend(d.seq, ms: Self.ms(by))) }
 
+    /// Ends the delivery now on the group's dead-letter topic, `$metro.dead.<group>`,
+    /// with `reason` as the dead letter's `detail` header (REJECT, protocol.md §4.10):
+    /// for an event no retry can help (a payload that does not decode, a permanent
+    /// handler error), so that it neither waits for `maxDeliveries` NAKs nor loses
+    /// the reason. Like `ack`, it never throws and has no answer: a delivery this
+    /// member no longer holds (timed out, or from a connection before a rejoin)
+    /// comes again, and can be rejected again.
+    ///
+    /// A reason over 256 bytes of UTF-8 (`GroupCodec.maxReasonBytes`) is cut to the
+    /// longest prefix of whole characters that fits, rather than refused: a caller
+    /// that is giving up on an event must not be left holding it because its error
+    /// message ran long, and the start of a message says the most.
+    public func reject(_ d: Delivery, reason: String) { io.send(.reject(d.seq, reason: Self.fit(reason))) }
+
     /// How many times the member has joined (1 + rejoins after broker restarts).
     public var joins: Int { joinCount.withLock { $0 } }
 
@@ -96,4 +125,18 @@ public final class Consumer: Service, Sendable {
     public func close() async { await io.shutdown() }
 
     static func ms(_ d: Duration) -> UInt32 { UInt32(clamping: d.inMilliseconds) }
+
+    /// `reason` cut to at most `maxReasonBytes` of UTF-8, at a character boundary.
+    static func fit(_ reason: String) -> String {
+        guard reason.utf8.count > GroupCodec.maxReasonBytes else { return reason }
+        var bytes = 0
+        var end = reason.startIndex
+        for i in reason.indices {
+            let next = reason.index(after: i)
+            bytes += reason.utf8.distance(from: i, to: next)
+            guard bytes <= GroupCodec.maxReasonBytes else { break }
+            end = next
+        }
+        return String(reason[..<end])
+    }
 }

@@ -77,17 +77,8 @@ final class ConsumerLoop: IOThreadLoop {
     func handle(_ commands: [Consumer.Command]) throws -> Bool {
         let group = options.group
         for c in commands {
-            let request: GroupCodec.Request
-            switch c {
-            case .ack(let seq):
-                request = .ack(group: group, seq: seq)
-                credit += 1
-            case .nak(let seq, let ms):
-                request = .nak(group: group, seq: seq, delayMs: ms)
-                credit += 1
-            case .extend(let seq, let ms): request = .extend(group: group, seq: seq, ms: ms)
-            }
-            _ = try socket.trySend(multipart: request.frames)
+            if c.endsDelivery { credit += 1 }
+            _ = try socket.trySend(multipart: c.request(group: group).frames)
         }
         if credit > 0 && joined {
             _ = try socket.trySend(multipart: GroupCodec.Request.grant(group: group, credit: credit).frames)
@@ -132,20 +123,12 @@ final class ConsumerLoop: IOThreadLoop {
     }
 
     /// Leaves the group (if joined) and closes the socket, whose linger lets LEAVE go out.
-    /// ACK, NAK and EXTEND queued before `close()` still go out (before LEAVE, and
-    /// the socket's linger lets them reach the broker): "ack, then close" must not
-    /// turn the last ACK into a redelivery.
+    /// ACK, NAK, EXTEND and REJECT queued before `close()` still go out (before
+    /// LEAVE, and the socket's linger lets them reach the broker): "ack, then close"
+    /// must not turn the last ACK into a redelivery.
     func handleBeforeStop(_ commands: [Consumer.Command]) -> [Consumer.Command] {
         guard joined else { return commands }
-        for c in commands {
-            let request: GroupCodec.Request
-            switch c {
-            case .ack(let seq): request = .ack(group: options.group, seq: seq)
-            case .nak(let seq, let ms): request = .nak(group: options.group, seq: seq, delayMs: ms)
-            case .extend(let seq, let ms): request = .extend(group: options.group, seq: seq, ms: ms)
-            }
-            _ = try? socket.trySend(multipart: request.frames)
-        }
+        for c in commands { _ = try? socket.trySend(multipart: c.request(group: options.group).frames) }
         return []
     }
 

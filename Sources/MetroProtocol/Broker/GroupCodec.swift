@@ -9,6 +9,7 @@ import Foundation
 /// C: ["metro/1"] ["ACK"] [group] [seq: u64]
 /// C: ["metro/1"] ["NAK"] [group] [seq: u64] [delay-ms: u32]
 /// C: ["metro/1"] ["EXTEND"] [group] [seq: u64] [ms: u32]
+/// C: ["metro/1"] ["REJECT"] [group] [seq: u64] [reason: utf8, 0–256 bytes]
 /// C: ["metro/1"] ["HEARTBEAT"] [group]
 /// B: ["metro/1"] ["HEARTBEAT"] [group]
 /// C: ["metro/1"] ["LEAVE"] [group]
@@ -16,6 +17,8 @@ import Foundation
 /// ```
 public enum GroupCodec {
     public static let maxNameBytes = 64
+    /// REJECT's reason, in UTF-8 bytes: it travels on as the dead letter's `detail` header.
+    public static let maxReasonBytes = 256
 
     /// JOIN's json: how to create the group if it does not exist yet (ignored otherwise).
     public struct Config: Codable, Sendable, Equatable {
@@ -63,6 +66,8 @@ public enum GroupCodec {
         case ack(group: String, seq: UInt64)
         case nak(group: String, seq: UInt64, delayMs: UInt32)
         case extend(group: String, seq: UInt64, ms: UInt32)
+        /// Dead-letters the delivery now; `reason` is 0–256 bytes (`maxReasonBytes`).
+        case reject(group: String, seq: UInt64, reason: String)
         case heartbeat(group: String)
         case leave(group: String)
 
@@ -73,6 +78,7 @@ public enum GroupCodec {
             case .ack: .ack
             case .nak: .nak
             case .extend: .extend
+            case .reject: .reject
             case .heartbeat: .heartbeat
             case .leave: .leave
             }
@@ -82,7 +88,7 @@ public enum GroupCodec {
         public var group: String {
             switch self {
             case .join(let g, _, _, _), .grant(let g, _), .ack(let g, _), .nak(let g, _, _), .extend(let g, _, _),
-                .heartbeat(let g), .leave(let g):
+                .reject(let g, _, _), .heartbeat(let g), .leave(let g):
                 g
             }
         }
@@ -98,6 +104,7 @@ public enum GroupCodec {
             case .ack(_, let s): frames.append(BigEndian.bytes(s))
             case .nak(_, let s, let ms), .extend(_, let s, let ms):
                 frames += [BigEndian.bytes(s), BigEndian.bytes32(ms)]
+            case .reject(_, let s, let reason): frames += [BigEndian.bytes(s), Array(reason.utf8)]
             case .heartbeat, .leave: break
             }
             return frames
@@ -160,6 +167,17 @@ public enum GroupCodec {
         case .extend:
             guard let s = u64(2), let ms = u32(3) else { return .failure(bad) }
             return .success(.extend(group: group, seq: s, ms: ms))
+        case .reject:
+            guard let s = u64(2) else { return .failure(bad) }
+            // Measured before it is copied: the frame may be as large as the socket allows.
+            guard frames.withFrame(offset + 3, { $0.count }) <= maxReasonBytes else {
+                return .failure(WireError(.tooLarge, "a REJECT reason is at most \(maxReasonBytes) bytes"))
+            }
+            let reason = frames.frameBytes(offset + 3)
+            guard let text = String(validating: reason, as: UTF8.self) else {
+                return .failure(WireError(.invalidUTF8, "a REJECT reason is UTF-8 text"))
+            }
+            return .success(.reject(group: group, seq: s, reason: text))
         case .heartbeat: return .success(.heartbeat(group: group))
         case .leave: return .success(.leave(group: group))
         }

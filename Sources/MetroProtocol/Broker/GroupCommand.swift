@@ -6,6 +6,8 @@ public enum GroupCommand: String, Sendable, CaseIterable {
     case ack = "ACK"
     case nak = "NAK"
     case extend = "EXTEND"
+    /// Ends a delivery at once on the dead-letter topic, with a reason (§4.10).
+    case reject = "REJECT"
     case heartbeat = "HEARTBEAT"
     case leave = "LEAVE"
 
@@ -16,7 +18,7 @@ public enum GroupCommand: String, Sendable, CaseIterable {
     public var frameCount: Int {
         switch self {
         case .join: 6
-        case .nak, .extend: 5
+        case .nak, .extend, .reject: 5
         case .grant, .ack: 4
         case .heartbeat, .leave: 3
         }

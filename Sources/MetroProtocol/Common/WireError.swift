@@ -1,6 +1,7 @@
 /// The one numbered catalogue of errors that Metro sends on the wire
 /// (protocol.md §3, like nats-server's errors.json). Numbers never change
-/// meaning; new errors take new numbers. 1xx: any socket; 2xx: broker; 3xx: registry.
+/// meaning; new errors take new numbers. 1xx: any socket; 2xx: broker; 3xx: registry;
+/// 4xx: rpc (§6.4).
 public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     // 1xx: framing, common to every request socket.
     case unsupportedVersion = 100
@@ -30,6 +31,15 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
     case ttlOutOfRange = 304
     case instanceConflict = 305
 
+    // 4xx: rpc (§6.4).
+    case unknownMethod = 400
+    case deadlineExceeded = 401
+    case overloaded = 402
+    case badRequest = 403
+    case notFound = 404
+    case conflict = 405
+    case handlerFailed = 406
+
     /// The short, stable name used in logs and metrics labels.
     public var name: String {
         switch self {
@@ -55,6 +65,13 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
         case .invalidEndpoint: "invalid-endpoint"
         case .ttlOutOfRange: "ttl-out-of-range"
         case .instanceConflict: "instance-conflict"
+        case .unknownMethod: "unknown-method"
+        case .deadlineExceeded: "deadline-exceeded"
+        case .overloaded: "overloaded"
+        case .badRequest: "bad-request"
+        case .notFound: "not-found"
+        case .conflict: "conflict"
+        case .handlerFailed: "handler-failed"
         }
     }
 

@@ -89,10 +89,11 @@ struct DeliveryProcessor: Sendable {
         state.current == .applied || state.current == .duplicate
     }
 
+    /// REJECT (spec D): dead-lettered at once with `reason` as the header `detail`
+    /// (the consumer cuts it to 256 bytes at a character boundary).
     private func reject(_ d: Consumer.Delivery, reason: String, logger: Logger) -> RuntimeMetrics.Outcome {
-        let detail = String(decoding: Array(reason.utf8.prefix(256)), as: UTF8.self)
-        logger.warning("event rejected: dead-lettered", metadata: ["reason": "\(detail)"])
-        consumer.rejectPoison(d, reason: detail)
+        logger.warning("event rejected: dead-lettered", metadata: ["reason": "\(reason)"])
+        consumer.reject(d, reason: reason)
         return .rejected
     }
 

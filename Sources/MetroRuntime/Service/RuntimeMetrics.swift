@@ -23,6 +23,16 @@ enum RuntimeMetrics {
             .recordNanoseconds(Int64(seconds * 1e9))
     }
 
+    /// One rpc call a handler of the service answered (`code`: "ok" or the wire
+    /// error's name). Calls the server answered itself (unknown method, overload,
+    /// deadline, bad frames) are in `RpcServer`'s own counters.
+    static func rpc(method: String, code: String, seconds: Double) {
+        Counter(label: "metro_service_rpc_requests_total", dimensions: [("method", method), ("code", code)])
+            .increment()
+        Metrics.Timer(label: "metro_service_rpc_seconds", dimensions: [("method", method)])
+            .recordNanoseconds(Int64(seconds * 1e9))
+    }
+
     static func outboxPending(_ n: Int) {
         Gauge(label: "metro_service_outbox_pending").record(n)
     }

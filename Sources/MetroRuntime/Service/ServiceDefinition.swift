@@ -23,6 +23,7 @@ public struct ServiceDefinition: Sendable {
     public let name: String
     var registerMigrations: @Sendable (inout DatabaseMigrator) -> Void = { _ in }
     var eventHandlers: [EventHandlerRegistration] = []
+    var rpcMethods: [RpcRegistration] = []
 
     public init(name: String) {
         self.name = name

@@ -53,7 +53,7 @@ public final class ServiceRuntime: Service, Sendable {
             migrations: definition.registerMigrations)
         let publisher = try Publisher(.init(ingest: c.brokerIngest), logger: logger)
         let relay = OutboxRelay(store: store, publisher: publisher, logger: logger)
-        let rpc = try RpcHost(definition: definition, bind: c.rpcBind, drainTimeout: c.drainTimeout, logger: logger)
+        let rpc = try rpcServer(store: store)
         let subscriptions = try definition.eventHandlers.map { try subscription($0, store: store, faults: faults) }
         let registry = try c.registry.isEmpty ? nil : RegistryClient(configuration: .init(endpoints: c.registry))
 
@@ -68,7 +68,7 @@ public final class ServiceRuntime: Service, Sendable {
             }
             var announcing: Task<Void, any Error>?
             do {
-                let endpoint = try await rpc.start()
+                let endpoint = try await rpc?.start()
                 if let registry, let advertised = c.rpcAdvertise ?? endpoint {
                     let announcer = ServiceAnnouncer(
                         client: registry,
@@ -106,13 +106,13 @@ public final class ServiceRuntime: Service, Sendable {
 
     /// Steps 1–5 of the type's documentation, up to closing the consumers and rpc.
     private func shutdown(
-        rpc: RpcHost, subscriptions: [EventSubscription], handlersDone: AsyncStream<Void>, relay: OutboxRelay,
+        rpc: RpcServer?, subscriptions: [EventSubscription], handlersDone: AsyncStream<Void>, relay: OutboxRelay,
         announcing: Task<Void, any Error>?
     ) async {
         logger.info("stopping: draining rpc and events in flight")
         for s in subscriptions { s.stop() }
         let drainTimeout = configuration.drainTimeout
-        async let rpcDrained: Void = rpc.drain()
+        async let rpcDrained: Void = rpc?.drain(timeout: drainTimeout) ?? ()
         let finished = await within(drainTimeout) { for await _ in handlersDone {} }
         await rpcDrained
         if !finished { logger.warning("events still in flight after \(drainTimeout); they will be redelivered") }
@@ -124,7 +124,17 @@ public final class ServiceRuntime: Service, Sendable {
             _ = try? await announcing.value
         }
         for s in subscriptions { await s.consumer.close() }
-        await rpc.close()
+        await rpc?.close()
+    }
+
+    /// The rpc server of the service's methods; nil when it declares none.
+    private func rpcServer(store: ServiceStore) throws -> RpcServer? {
+        guard !definition.rpcMethods.isEmpty else { return nil }
+        var router = RpcRouter()
+        for method in definition.rpcMethods { method.register(&router, store) }
+        return try RpcServer(
+            .init(bind: configuration.rpcBind, drainTimeout: configuration.drainTimeout), router: router, logger: logger
+        )
     }
 
     private func subscription(

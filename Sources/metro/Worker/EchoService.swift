@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GRDB
+import MetroKit
 import MetroRuntime
 
 /// `metro worker echo`: the service runtime's own smoke service, tiny on purpose.
@@ -20,6 +21,8 @@ import MetroRuntime
 ///   the system tests check.
 ///   Its own `echo.recorded` events reach it too (same prefix): they are ACKed
 ///   without an effect.
+/// - rpc `echo.say` (idempotent): `{"text": String, "delayMs": Int?}` →
+///   `{"text": String, "instance": String}`.
 /// - the database: `<data>/echo/echo.sqlite`.
 enum EchoService {
     struct Said: Codable, Sendable {
@@ -36,6 +39,19 @@ enum EchoService {
     }
 
     static let recordedTopic = "echo.recorded"
+
+    struct Say: Codable, Sendable {
+        var text: String
+        var delayMs: Int?
+    }
+
+    struct Answer: Codable, Sendable {
+        var text: String
+        var instance: String
+    }
+
+    /// `echo.say`: answers the text with the instance's id, after `delayMs` if given.
+    static let say = RpcMethod<Say, Answer>("echo.say", idempotent: true)
 
     static func definition(instance: String) -> ServiceDefinition {
         var echo = ServiceDefinition(name: "echo")
@@ -54,6 +70,10 @@ enum EchoService {
                         )
                         """)
             }
+        }
+        echo.rpc(say) { request, context, _ in
+            if let ms = request.delayMs, ms > 0 { try await Task.sleep(for: .milliseconds(ms)) }
+            return Answer(text: request.text, instance: instance)
         }
         echo.on(group: "echo", topics: ["echo."], as: Said.self) { event, context in
             guard event.topic != recordedTopic else { return }

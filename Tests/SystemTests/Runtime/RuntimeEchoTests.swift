@@ -44,6 +44,13 @@ import ZeroMQ
 
         func group() throws -> GroupStats? { try broker.stats().groups["echo"] }
 
+        /// The registered instances of echo.
+        func instances() throws -> [InstanceInfo] {
+            let client = try RawRegistryClient(context: testContext, endpoint: registry.endpoint)
+            defer { client.close() }
+            return try client.lookup("echo")
+        }
+
         func close() async {
             await publisher.close()
             await recorded.close()
@@ -66,6 +73,15 @@ import ZeroMQ
             // Its own echo.recorded reaches it too (prefix echo.): ACKed without an effect.
             try await eventually("the group drained") { try stack.group()?.pending == 0 }
             #expect(try worker.effects().count == 1)
+
+            // rpc: the bound endpoint is registered, and echo.say answers on it.
+            let endpoint = try #require(worker.ready["rpc"])
+            try await eventually("registered") { try stack.instances().map(\.endpoints) == [[endpoint]] }
+            let reply = try await RawDealer(endpoint).call(rpcRequest("r-1", "echo.say", #"{"text":"hi"}"#))
+            #expect(reply == .reply(requestID: bytes("r-1"), body: bytes(#"{"instance":"echo-1","text":"hi"}"#)))
+            let bad = try await RawDealer(endpoint).call(rpcRequest("r-2", "echo.say", #"{"txt":"hi"}"#))
+            guard case .error(let e, _) = bad else { throw WaitError.timedOut("an error reply") }
+            #expect(e.code == .badRequest)
             worker.process.kill(SIGTERM)
             #expect(worker.process.waitForExit() == 0)
         }
@@ -133,20 +149,35 @@ import ZeroMQ
         let worker = try EchoWorker(
             broker: stack.broker, registry: stack.registry.endpoint, extra: ["--max-deliveries", "3"])
         try await closing(stack.publisher, stack.recorded, dead) {
-            _ = try await stack.publisher.publish(topic: "echo.hello", payload: bytes("{nope"), eventID: bytes("bad"))
+            let poison: [(id: String, payload: String, headers: String, detail: String)] = [
+                ("not-json", "{nope", "", "payload is not JSON"),
+                ("duplicate-key", #"{"text":"a","text":"b"}"#, "", "payload is not JSON"),
+                ("wrong-shape", #"{"txt":"a"}"#, "", "payload does not decode as Said: missing text"),
+                ("schema-2", #"{"text":"a"}"#, #"{"schema":"2.0"}"#, #"schema "2.0" is not major 1"#),
+                ("bad-headers", #"{"text":"a"}"#, "[1]", "headers are not a JSON object"),
+            ]
+            for p in poison {
+                _ = try await stack.publisher.publish(
+                    topic: "echo.hello", payload: bytes(p.payload), headers: bytes(p.headers), eventID: bytes(p.id))
+            }
             try await stack.say("good")
-            try await eventually("the garbage dead-lettered") { dead.events.count == 1 }
-            let letter = try #require(dead.events.first)
-            #expect(letter.eventID == bytes("bad") && letter.payload == bytes("{nope"))
-            let headers = try JSONDecoder().decode([String: String].self, from: Data(letter.headers))
-            #expect(headers["group"] == "echo" && headers["topic"] == "echo.hello")
-            // Until REJECT (spec D) is merged the runtime NAKs a poison event and the
-            // broker dead-letters it after --max-deliveries; the reason is in the log.
-            #expect(headers["reason"] == "nak" && headers["deliveries"] == "3")
-            #expect(worker.process.stderrText.contains("payload is not JSON"))
+            try await eventually("the poison dead-lettered") { dead.events.count == poison.count }
+            // Handled concurrently: the letters come in any order.
+            let letters = Dictionary(
+                uniqueKeysWithValues: dead.events.map { (String(decoding: $0.eventID, as: UTF8.self), $0) })
+            for p in poison {
+                let letter = try #require(letters[p.id], "\(p.id) dead-lettered")
+                #expect(letter.payload == bytes(p.payload))
+                let headers = try JSONDecoder().decode([String: String].self, from: Data(letter.headers))
+                #expect(headers["group"] == "echo" && headers["topic"] == "echo.hello")
+                // Rejected on its first delivery (REJECT, spec D), not after --max-deliveries NAKs.
+                #expect(headers["reason"] == "rejected" && headers["deliveries"] == "1", "\(p.id)")
+                #expect(headers["detail"]?.hasPrefix(p.detail) == true, "\(p.id): \(headers)")
+            }
             try await eventually("the good event recorded") { try stack.recordedIDs().contains("good") }
             #expect(try worker.effects().map(\.eventID) == ["good"])
             try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            #expect(try stack.group()?.deadLettered == UInt64(poison.count))
             worker.process.kill(SIGTERM)
             #expect(worker.process.waitForExit() == 0)
         }
@@ -160,8 +191,19 @@ import ZeroMQ
             for i in 0..<8 { try await stack.say("slow-\(i)", delayMs: 1500) }
             try await eventually("8 in flight") { try stack.group()?.pending == 8 }
             #expect(try worker.effects().isEmpty)
+            // And an rpc call in flight (1.5 s) on a registered instance.
+            let endpoint = try #require(worker.ready["rpc"])
+            try await eventually("registered") { try stack.instances().count == 1 }
+            let caller = try RawDealer(endpoint)
+            try await caller.send(rpcRequest("slow", "echo.say", #"{"text":"late","delayMs":1500}"#).encode())
+            // The server takes calls in order: once "fast" is answered, "slow" runs.
+            let fast = try await caller.call(rpcRequest("fast", "echo.say", #"{"text":"now"}"#))
+            #expect(fast.requestID == bytes("fast"))
             worker.process.kill(SIGTERM)
+            let reply = try RpcReply.decode(try await caller.receive()).get()
+            #expect(reply == .reply(requestID: bytes("slow"), body: bytes(#"{"instance":"echo-1","text":"late"}"#)))
             #expect(worker.process.waitForExit(timeout: .seconds(20)) == 0)
+            #expect(try stack.instances().isEmpty, "deregistered (its 10 s lease has not expired)")
             #expect(!worker.process.process.isRunning)
             #expect(try worker.effects().count == 8, "every event in flight committed before the exit")
             #expect(try worker.unsentOutbox() == 0, "the outbox was flushed before the exit")

@@ -1,0 +1,175 @@
+public import Logging
+public import MetroProtocol
+public import ServiceLifecycle
+import Synchronization
+public import ZeroMQ
+
+/// Serves rpc calls (protocol.md §6) on a ROUTER socket: a service instance's
+/// endpoint that `RpcClient`s (DEALER) call.
+///
+/// Threading: the ROUTER lives on the server's `IOThread` (its rule applies). The
+/// I/O thread decodes every message and answers the cheap cases itself at once —
+/// every frame-level fault (§6.3), 401 for a deadline of 0, 402 when
+/// `maxConcurrent` handlers are running, 109 while draining — so a flood of bad or
+/// excess calls never waits behind handlers. Each accepted call runs its handler
+/// on a task of its own (the global executor, or `Options.executor`); a handler
+/// whose task starts at or after the call's deadline is not run (401). The task's
+/// answer goes back through the thread's command queue, never to the socket
+/// directly. Nothing here blocks Swift's cooperative pool.
+///
+/// Life: `init` binds nothing. `start()` starts the thread, binds, and returns the
+/// bound endpoint (the ephemeral port resolved); `run()` does the same as a
+/// swift-service-lifecycle `Service` and on graceful shutdown drains, then closes.
+/// `drain()` stops taking new work (new calls get 109) and waits for the running
+/// handlers up to `drainTimeout`; `close()` drains, then closes the socket. A handler
+/// still running then is abandoned: its answer is dropped.
+///
+///     var router = RpcRouter()
+///     router.register(getProfile) { request, context in try await profiles.get(request.id) }
+///     let server = RpcServer(.init(), router: router)
+///     let endpoint = try await server.start()   // "tcp://127.0.0.1:41234"
+///     ...
+///     await server.close()
+public final class RpcServer: Service, Sendable {
+    public struct Options: Sendable {
+        /// Where to bind the ROUTER; `*` as the port picks a free one.
+        public var bind: String
+        /// Handlers running at once at most; calls above it are answered 402 at once.
+        public var maxConcurrent: Int
+        /// The largest body accepted (105 above it).
+        public var maxBodyBytes: Int
+        /// How long `drain()` and graceful shutdown wait for running handlers.
+        public var drainTimeout: Duration
+        /// Where handler tasks run (`Task(executorPreference:)`); nil: the global executor.
+        public var executor: (any TaskExecutor)?
+
+        public init(
+            bind: String = "tcp://127.0.0.1:*", maxConcurrent: Int = 64,
+            maxBodyBytes: Int = RpcLimits.defaultMaxBodyBytes, drainTimeout: Duration = .seconds(10),
+            executor: (any TaskExecutor)? = nil
+        ) {
+            precondition(maxConcurrent > 0 && maxBodyBytes >= 0, "maxConcurrent > 0, maxBodyBytes >= 0")
+            self.bind = bind
+            self.maxConcurrent = maxConcurrent
+            self.maxBodyBytes = maxBodyBytes
+            self.drainTimeout = drainTimeout
+            self.executor = executor
+        }
+    }
+
+    public let options: Options
+    let io: IOThread<RpcServerLoop>
+    private let published: Mailbox<RpcServerStats>
+    /// The bound endpoint, or why binding failed (for `start()`'s error).
+    private let binding: Mailbox<Binding>
+
+    struct Binding: Sendable {
+        var endpoint: String?
+        var error: String?
+    }
+
+    /// Prepares the server around a raw handler; nothing is bound until `start()` or `run()`.
+    /// `context` defaults to one of its own, released on the I/O thread at the end.
+    public init(
+        _ options: Options, handler: @escaping RpcHandler, context: Context? = nil,
+        logger: Logger = Logger(label: "metro.rpc-server")
+    ) throws {
+        self.options = options
+        let published = Mailbox(RpcServerStats())
+        let binding = Mailbox(Binding())
+        let sink = RpcReplySink()
+        let ctx = try context ?? Context(ioThreads: 1, defaultLingerMilliseconds: 200)
+        io = IOThread(
+            name: "metro-rpc-server", context: ctx, logger: logger,
+            makeLoop: { setup in
+                do {
+                    let loop = try RpcServerLoop(
+                        options: options, handler: handler, sink: sink, published: published, setup: setup,
+                        logger: logger)
+                    binding.withLock { $0.endpoint = loop.endpoint }
+                    return loop
+                } catch {
+                    binding.withLock { $0.error = "could not bind \(options.bind): \(error)" }
+                    throw error
+                }
+            },
+            onEnd: { unhandled in
+                let message = binding.withLock { $0.error } ?? "the server is closed"
+                for command in unhandled {
+                    switch command {
+                    case .bound(let c):
+                        c.resume(throwing: MetroClientError(.closed, operation: "rpc serve", message: message))
+                    case .drain(_, _, let waiter?): waiter.resume()
+                    case .drain, .reply: break
+                    }
+                }
+            })
+        sink.attach(io)
+        self.published = published
+        self.binding = binding
+    }
+
+    /// Prepares the server around typed methods (`RpcRouter`).
+    public convenience init(
+        _ options: Options, router: RpcRouter, context: Context? = nil,
+        logger: Logger = Logger(label: "metro.rpc-server")
+    ) throws {
+        try self.init(options, handler: router.handler, context: context, logger: logger)
+    }
+
+    /// Asks the I/O thread to stop; never waits. Prefer `close()`.
+    deinit { io.requestStop() }
+
+    /// Starts the I/O thread and binds; returns the endpoint actually bound. Throws
+    /// `MetroClientError` (`.closed`, with the bind error as message) if it cannot.
+    @discardableResult
+    public func start() async throws -> String {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<String, any Error>) in
+            if !io.send(.bound(c)) {
+                c.resume(throwing: MetroClientError.closed("rpc serve"))
+            }
+        }
+    }
+
+    /// The bound endpoint, once `start()` or `run()` bound it; nil before.
+    public var endpoint: String? { binding.withLock { $0.endpoint } }
+
+    /// What the server has done so far (as of the I/O thread's last turn).
+    public var stats: RpcServerStats { published.withLock { $0 } }
+
+    /// Binds (if `start()` did not) and serves until graceful shutdown, which drains
+    /// and then closes, or cancellation, which closes at once.
+    public func run() async throws {
+        try await start()
+        let io = self.io, timeout = options.drainTimeout
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await io.join()
+            } onGracefulShutdown: {
+                io.send(.drain(timeout: timeout, stop: true, waiter: nil))
+            }
+        } onCancel: {
+            io.requestStop()
+        }
+    }
+
+    /// Stops taking new calls (they get 109) and waits until no handler runs, at most
+    /// `timeout` (default `drainTimeout`). The server stays bound; `close()` ends it.
+    public func drain(timeout: Duration? = nil) async {
+        guard io.isStarted else { return }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            if !io.send(.drain(timeout: timeout ?? options.drainTimeout, stop: false, waiter: c)) { c.resume() }
+        }
+    }
+
+    /// Drains (up to `drainTimeout`), then closes the socket and ends the thread.
+    /// Safe to call more than once, from any task.
+    public func close() async {
+        if io.isStarted {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                if !io.send(.drain(timeout: options.drainTimeout, stop: true, waiter: c)) { c.resume() }
+            }
+        }
+        await io.shutdown()
+    }
+}

@@ -1,0 +1,59 @@
+/// The headers of an rpc request (protocol.md §6.2): a strict JSON object of at most
+/// 4 KiB whose known members are strings; unknown members are ignored, so new
+/// optional members keep `metro/1`.
+///
+/// Here, in MetroProtocol, rather than in MetroKit: the codec reads and writes them,
+/// and MetroKit's `RpcContext` and the rpc client both speak this one type.
+public struct RpcHeaders: Hashable, Sendable {
+    /// End-to-end correlation id (`requestId`), e.g. the gateway's X-Request-Id;
+    /// servers log it as metadata. Not the frame's request id, which only pairs a
+    /// reply with its call on one connection.
+    public var requestID: String?
+    /// W3C-style trace context (`traceparent`); it flows on into the events the handler publishes.
+    public var traceparent: String?
+
+    public init(requestID: String? = nil, traceparent: String? = nil) {
+        self.requestID = requestID
+        self.traceparent = traceparent
+    }
+
+    /// The frame: sorted keys, absent members left out (`{}` when both are nil).
+    public func encode() -> [UInt8] { WireJSON.encode(Members(requestId: requestID, traceparent: traceparent)) }
+
+    /// Reads a headers frame strictly: 105 above 4 KiB, 103 when not UTF-8, 104 when
+    /// not strict JSON (§5.2's rules), not an object, or a known member is not a string.
+    public static func decode(_ bytes: [UInt8]) -> Result<RpcHeaders, WireError> {
+        guard bytes.count <= RpcLimits.maxHeadersBytes else {
+            return .failure(
+                WireError(
+                    .tooLarge, "the headers have \(bytes.count) bytes; at most \(RpcLimits.maxHeadersBytes) are allowed"
+                ))
+        }
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            return .failure(WireError(.invalidUTF8, "the headers are not valid UTF-8"))
+        }
+        let value: JSONValue
+        do {
+            value = try StrictJSON.parse(bytes)
+        } catch {
+            return .failure(WireError(.invalidJSON, "the headers are not valid JSON: \(error)"))
+        }
+        guard case .object(let object) = value else {
+            return .failure(WireError(.invalidJSON, "the headers are not a JSON object"))
+        }
+        var headers = RpcHeaders()
+        for (key, path) in [("requestId", \RpcHeaders.requestID), ("traceparent", \RpcHeaders.traceparent)] {
+            switch object[key] {
+            case nil: continue
+            case .string(let s)?: headers[keyPath: path] = s
+            case _?: return .failure(WireError(.invalidJSON, "the headers member '\(key)' is not a string"))
+            }
+        }
+        return .success(headers)
+    }
+
+    private struct Members: Encodable {
+        let requestId: String?
+        let traceparent: String?
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import MetroTestSupport
+import Testing
+
+/// protocol.md §6 as a foreign client sees it: the §6.6 pyzmq example and the A.6
+/// vectors, against a real `RpcServer` serving a stand-in `profile.get`.
+@Suite struct RpcDocumentedTests {
+    struct GetProfile: Codable, Sendable { var id: String }
+    struct Profile: Codable, Sendable { var id: String, displayName: String }
+
+    /// `profile.get` answering `Ada` for `u-1` and `User <id>` for anyone else.
+    static func standIn(_ options: RpcServer.Options = .init()) throws -> RpcServer {
+        var router = RpcRouter()
+        router.register(RpcMethod<GetProfile, Profile>("profile.get", idempotent: true)) { request, _ in
+            Profile(id: request.id, displayName: request.id == "u-1" ? "Ada" : "User \(request.id)")
+        }
+        return try RpcServer(options, router: router)
+    }
+
+    @Test(.enabled(if: DocumentedExample.pyzmqAvailable, "needs python3 with pyzmq"))
+    func thePyzmqExampleRuns() async throws {
+        let server = try Self.standIn()
+        let endpoint = try await server.start()
+        let out: String
+        do {
+            out = try await offThePool {
+                try DocumentedExample.run(after: "### 6.6", replacing: ["tcp://127.0.0.1:7001": endpoint])
+            }
+        } catch {
+            await server.close()
+            throw error
+        }
+        await server.close()
+        let lines = out.split(separator: "\n").map(String.init)
+        #expect(lines.first == "REPLY {'displayName': 'Ada', 'id': 'u-1'}", "\(out)")
+        #expect(Set(lines[1...5].map { $0.prefix(8) }) == ["0 REPLY ", "1 REPLY ", "2 REPLY ", "3 REPLY ", "4 REPLY "])
+        #expect(lines[6] == #"('ERROR', ('400', 'this service has no method "profile.nothing"'))"#)
+        #expect(lines[7] == "('ERROR', ('401', 'the deadline was 0 ms'))")
+        #expect(lines[8] == "('ERROR', ('101', 'REQUEST has 7 frames, this message has 4'))")
+        #expect(lines.count == 9)
+    }
+
+    /// The A.6 requests, sent to a real server, get the A.6 answers byte for byte.
+    @Test func theVectorsAreWhatAServerAnswers() async throws {
+        let vectors = try ProtocolVectors.load(prefix: "rpc.")
+        let server = try Self.standIn(.init(maxConcurrent: 64))
+        let dealer = try RawDealer(try await server.start())
+        do {
+            #expect(try await dealer.call(try #require(vectors["rpc.request"])) == vectors["rpc.reply"])
+            #expect(
+                try await dealer.call(try #require(vectors["rpc.request.empty-id"])) == vectors["rpc.error.malformed"])
+        } catch {
+            await server.close()
+            throw error
+        }
+        await server.close()
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import Testing
+
+/// `RpcServer` (protocol.md §6) against raw DEALER callers on loopback: round trips,
+/// many calls in flight answered out of order, deadlines, overload, drain.
+@Suite struct RpcServerTests {
+    struct Add: Codable, Sendable { var a: Int, b: Int }
+    struct Sum: Codable, Sendable, Equatable { var sum: Int }
+    static let add = RpcMethod<Add, Sum>("test.add", idempotent: true)
+    static let missing = RpcMethod<Add, Sum>("test.missing")
+    static let crash = RpcMethod<Add, Sum>("test.crash")
+
+    /// A server of the raw test methods (`testHandler`), closed after `body`.
+    func withServer(
+        _ options: RpcServer.Options = .init(), started: StartedHandlers = StartedHandlers(),
+        _ body: (RpcServer, RawDealer) async throws -> Void
+    ) async throws {
+        let server = try RpcServer(options, handler: testHandler(started))
+        let endpoint = try await server.start()
+        #expect(endpoint.hasPrefix("tcp://127.0.0.1:") && !endpoint.hasSuffix("*"))
+        do {
+            try await body(server, try RawDealer(endpoint))
+        } catch {
+            await server.close()
+            throw error
+        }
+        await server.close()
+    }
+
+    @Test func rawRoundTrip() async throws {
+        try await withServer { server, dealer in
+            let answer = try await dealer.call(rpcRequest("r-1", "test.echo", "hello").encode())
+            #expect(answer == RpcReply.reply(requestID: Array("r-1".utf8), body: Array("hello".utf8)).encode())
+            #expect(server.stats.replies["ok"] == 1)
+        }
+    }
+
+    @Test func typedMethodsAndTheirErrors() async throws {
+        var router = RpcRouter()
+        router.register(Self.add) { request, context in
+            #expect(context.correlationID == "corr-1" && context.method == "test.add")
+            return Sum(sum: request.a + request.b)
+        }
+        router.register(Self.missing) { _, _ in throw RpcError.notFound("no such thing") }
+        router.register(Self.crash) { _, _ in throw CocoaError(.fileNoSuchFile) }
+        let server = try RpcServer(.init(), router: router)
+        let dealer = try RawDealer(try await server.start())
+        do {
+            try await typedCalls(dealer)
+        } catch {
+            await server.close()
+            throw error
+        }
+        await server.close()
+    }
+
+    func typedCalls(_ dealer: RawDealer) async throws {
+
+        var call = rpcRequest("t-1", "test.add", #"{"a":2,"b":40}"#)
+        call.headers = RpcHeaders(requestID: "corr-1")
+        #expect(try await dealer.call(call) == .reply(requestID: Array("t-1".utf8), body: Array(#"{"sum":42}"#.utf8)))
+
+        func code(_ method: String, _ body: String) async throws -> WireErrorCode? {
+            guard case .error(let e, let id) = try await dealer.call(rpcRequest("t-2", method, body)) else {
+                return nil
+            }
+            #expect(id == Array("t-2".utf8))
+            return e.code
+        }
+        #expect(try await code("test.nothing", "{}") == .unknownMethod)
+        #expect(try await code("test.add", #"{"a":1,"a":2,"b":3}"#) == .badRequest)  // duplicate key
+        #expect(try await code("test.add", #"{"a":"1","b":3}"#) == .badRequest)  // wrong type
+        #expect(try await code("test.add", #"{"a":1}"#) == .badRequest)  // missing field
+        #expect(try await code("test.add", #"{"a":1,"b":2,}"#) == .badRequest)  // trailing comma
+        #expect(try await code("test.add", "") == .badRequest)
+        #expect(try await code("test.missing", #"{"a":1,"b":2}"#) == .notFound)
+        #expect(try await code("test.crash", #"{"a":1,"b":2}"#) == .internalError)
+    }
+
+    /// Twenty calls in flight on one connection, each sleeping less than the one
+    /// before: every one is answered, with its own id, in the order they finish.
+    @Test func manyInFlightAnsweredOutOfOrder() async throws {
+        try await withServer { server, dealer in
+            let sleeps = (0..<20).map { 1000 - $0 * 50 }
+            for (i, ms) in sleeps.enumerated() {
+                try await dealer.send(rpcRequest("c-\(i)", "test.sleep", "\(ms)").encode())
+            }
+            var order: [String] = []
+            for _ in sleeps {
+                guard case .reply(let id, _, let body) = try RpcReply.decode(try await dealer.receive()).get() else {
+                    Issue.record("an error answer")
+                    return
+                }
+                let i = Int(String(decoding: id, as: UTF8.self).dropFirst(2))!
+                #expect(String(decoding: body, as: UTF8.self) == "\(sleeps[i])")
+                order.append(String(decoding: id, as: UTF8.self))
+            }
+            #expect(Set(order).count == 20)
+            // The shortest sleeps (sent last) come back first; 50 ms apart, a
+            // neighbour may overtake under load, so the ends are checked to within two.
+            #expect(["c-19", "c-18", "c-17"].contains(order.first!), "\(order)")
+            #expect(["c-0", "c-1", "c-2"].contains(order.last!), "\(order)")
+            #expect(server.stats.replies["ok"] == 20)
+        }
+    }
+
+    @Test func aZeroDeadlineIsAnswered401AndNeverStarted() async throws {
+        let started = StartedHandlers()
+        try await withServer(started: started) { server, dealer in
+            let answer = try await dealer.call(rpcRequest("d-0", "test.echo", "x", deadlineMs: 0))
+            #expect(
+                answer == .error(WireError(.deadlineExceeded, "the deadline was 0 ms"), requestID: Array("d-0".utf8)))
+            #expect(
+                try await dealer.call(rpcRequest("d-1", "test.echo")) == .reply(requestID: Array("d-1".utf8), body: []))
+            #expect(started.all == ["d-1"])
+            #expect(server.stats.expiredBeforeStart == 1)
+        }
+    }
+
+    /// A call whose task cannot start before its deadline (its executor holds it)
+    /// is answered 401 when it does start, and its handler never runs.
+    @Test func aDeadlineThatPassesBeforeTheStartIsNotRun() async throws {
+        let started = StartedHandlers(), executor = HeldExecutor()
+        try await withServer(.init(executor: executor), started: started) { server, dealer in
+            try await dealer.send(rpcRequest("q-1", "test.echo", "late", deadlineMs: 100).encode())
+            try await eventually("the call's task is held") { executor.heldJobs == 1 }
+            // Received before the job was held: 150 ms later its 100 ms deadline has passed.
+            try await Task.sleep(for: .milliseconds(150))
+            executor.release()
+            guard case .error(let e, let id) = try RpcReply.decode(try await dealer.receive()).get() else {
+                Issue.record("the late call was answered with a REPLY")
+                return
+            }
+            #expect(e.code == .deadlineExceeded && id == Array("q-1".utf8))
+            #expect(e.message.contains("before the handler started"))
+            #expect(!started.contains("q-1"))
+            #expect(server.stats.expiredBeforeStart == 1 && server.stats.inFlight == 0)
+            // The executor runs handlers normally once it lets jobs through.
+            #expect(try await dealer.call(rpcRequest("q-2", "test.echo", "ok")).requestID == Array("q-2".utf8))
+            #expect(started.all == ["q-2"])
+        }
+    }
+
+    /// At the bound the server answers 402 at once, in far less than a handler's time.
+    @Test func overloadIsAnsweredAtOnce() async throws {
+        try await withServer(.init(maxConcurrent: 4)) { server, dealer in
+            for i in 0..<4 { try await dealer.send(rpcRequest("s-\(i)", "test.sleep", "2000").encode()) }
+            try await eventually("four handlers run") { server.stats.inFlight == 4 }
+            let sentAt = ContinuousClock.now
+            let answer = try await dealer.call(rpcRequest("s-4", "test.sleep", "2000"))
+            let waited = ContinuousClock.now - sentAt
+            guard case .error(let e, let id) = answer else {
+                Issue.record("the fifth call was not refused")
+                return
+            }
+            #expect(e.code == .overloaded && id == Array("s-4".utf8))
+            #expect(waited < .milliseconds(500), "402 took \(waited)")
+            #expect(server.stats.overloaded == 1)
+            var finished: Set<[UInt8]> = []
+            for _ in 0..<4 { finished.insert(try RpcReply.decode(try await dealer.receive()).get().requestID ?? []) }
+            #expect(finished == Set((0..<4).map { Array("s-\($0)".utf8) }))
+        }
+    }
+
+    /// `drain()`: new calls get 109 while the running ones finish and are answered.
+    @Test func drainAnswers109AndFinishesInFlight() async throws {
+        try await withServer { server, dealer in
+            for i in 0..<3 { try await dealer.send(rpcRequest("f-\(i)", "test.sleep", "600").encode()) }
+            try await eventually("three handlers run") { server.stats.inFlight == 3 }
+            let drained = Task { await server.drain() }
+            try await eventually("draining") { server.stats.draining }
+            let refused = try await dealer.call(rpcRequest("n-1", "test.echo", "late"))
+            #expect(
+                refused == .error(WireError(.unavailable, "the server is shutting down"), requestID: Array("n-1".utf8)))
+            var finished: Set<[UInt8]> = []
+            for _ in 0..<3 {
+                guard case .reply(let id, _, _) = try RpcReply.decode(try await dealer.receive()).get() else {
+                    Issue.record("an in-flight call was not answered with its REPLY")
+                    return
+                }
+                finished.insert(id)
+            }
+            #expect(finished.count == 3)
+            await drained.value
+            #expect(server.stats.inFlight == 0 && server.stats.replies["109"] == 1)
+        }
+    }
+}

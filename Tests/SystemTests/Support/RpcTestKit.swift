@@ -1,0 +1,115 @@
+import Dispatch
+import Foundation
+import MetroKit
+import MetroProtocol
+import Synchronization
+import ZeroMQ
+
+/// A raw DEALER caller for the rpc tests, as a foreign client would write it
+/// (protocol.md §6): whole frames in, whole frames out. Each socket operation runs
+/// on a thread of its own (`DedicatedThread.run`), never on the cooperative pool,
+/// which the server's handlers need. One operation at a time.
+final class RawDealer: @unchecked Sendable {
+    private let socket: Socket
+
+    init(_ endpoint: String) throws {
+        socket = try testContext.socket(.dealer)
+        try socket.set(.linger(milliseconds: 0))
+        try socket.connect(endpoint)
+    }
+
+    deinit { socket.close() }
+
+    func send(_ frames: [[UInt8]]) async throws {
+        try await offThePool { try self.socket.send(multipart: frames) }
+    }
+
+    /// The next answer; `WaitError.timedOut` after `timeout`.
+    func receive(timeout: Duration = .seconds(10)) async throws -> [[UInt8]] {
+        try await offThePool {
+            try self.socket.set(.receiveTimeout(milliseconds: Int(timeout.inMilliseconds)))
+            guard let frames = try self.socket.receiveMultipart() else { throw WaitError.timedOut("an rpc answer") }
+            return frames
+        }
+    }
+
+    /// Sends one message and returns the next answer.
+    func call(_ frames: [[UInt8]], timeout: Duration = .seconds(10)) async throws -> [[UInt8]] {
+        try await send(frames)
+        return try await receive(timeout: timeout)
+    }
+
+    /// Sends one request and decodes the answer.
+    func call(_ request: RpcRequest, timeout: Duration = .seconds(10)) async throws -> RpcReply {
+        try RpcReply.decode(try await call(request.encode(), timeout: timeout)).get()
+    }
+}
+
+/// Runs `body` on a dedicated thread and returns its result, without blocking a pool thread.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    let result = Mutex<Result<T, any Error>?>(nil)
+    await DedicatedThread.run(name: "test-dealer") { result.withLock { $0 = Result { try body() } } }
+    return try result.withLock { $0! }.get()
+}
+
+/// Records which calls' handlers started, by request id.
+final class StartedHandlers: Sendable {
+    private let ids = Mutex<[String]>([])
+    func record(_ id: [UInt8]) { ids.withLock { $0.append(String(decoding: id, as: UTF8.self)) } }
+    var all: [String] { ids.withLock { $0 } }
+    func contains(_ id: String) -> Bool { ids.withLock { $0.contains(id) } }
+}
+
+/// The methods of the rpc tests, raw: `test.echo` answers its body; `test.sleep`
+/// sleeps its body (decimal milliseconds) and answers it. Every start is recorded.
+func testHandler(_ started: StartedHandlers) -> RpcHandler {
+    { inbound in
+        started.record(inbound.requestID)
+        switch inbound.method {
+        case "test.echo":
+            return .reply(inbound.body)
+        case "test.sleep":
+            let ms = Int(String(decoding: inbound.body, as: UTF8.self)) ?? 0
+            try? await Task.sleep(for: .milliseconds(ms))
+            return .reply(inbound.body)
+        default:
+            return .error(WireError(.unknownMethod, "no method \(inbound.method)"))
+        }
+    }
+}
+
+/// A request with text id and body, a 10 s deadline unless given.
+func rpcRequest(_ id: String, _ method: String, _ body: String = "", deadlineMs: UInt32 = 10_000) -> RpcRequest {
+    RpcRequest(requestID: Array(id.utf8), method: method, deadlineMilliseconds: deadlineMs, body: Array(body.utf8))
+}
+
+/// A task executor that holds every job until `release()`: makes "the handler's task
+/// could not start before the deadline" happen on purpose (a busy pool does it by chance).
+final class HeldExecutor: TaskExecutor {
+    private let state = Mutex<(released: Bool, jobs: [UnownedJob])>((false, []))
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let runNow = state.withLock { s in
+            if !s.released { s.jobs.append(job) }
+            return s.released
+        }
+        if runNow { run(job) }
+    }
+
+    var heldJobs: Int { state.withLock { $0.jobs.count } }
+
+    func release() {
+        let jobs = state.withLock { s in
+            s.released = true
+            defer { s.jobs = [] }
+            return s.jobs
+        }
+        for job in jobs { run(job) }
+    }
+
+    private func run(_ job: UnownedJob) {
+        let executor = asUnownedTaskExecutor()
+        DispatchQueue.global().async { job.runSynchronously(on: executor) }
+    }
+}
