@@ -1,0 +1,86 @@
+import MetroProtocol
+
+/// One call as the `RpcClientLoop` carries it, from `RpcClient.call` to its answer.
+/// Made on the caller's task, then owned by the I/O thread.
+struct RpcCall: Sendable {
+    typealias Completion = @Sendable (Result<[UInt8], MetroClientError>) -> Void
+
+    /// Unique per client; names the call for cancellation.
+    let id: UInt64
+    let method: String
+    let idempotent: Bool
+    let deadline: ContinuousClock.Instant
+    let headers: RpcHeaders
+    let body: [UInt8]
+    /// The instances the call may go to, as resolved for it (registry or fixed endpoints).
+    let instances: [InstanceInfo]
+    let complete: Completion
+
+    var operation: String { "rpc \(method)" }
+}
+
+/// One attempt of a call on one instance, waiting for its answer on the I/O thread.
+struct RpcAttempt {
+    var call: RpcCall
+    /// The connection it went out on.
+    var target: RpcInstanceKey
+    /// Attempts made so far, this one included.
+    var number: Int
+    /// Instances this call has gone to (a retry goes elsewhere).
+    var tried: Set<RpcInstanceKey>
+}
+
+/// One incarnation of an instance: a restart with a new epoch is a new connection and
+/// a new circuit.
+struct RpcInstanceKey: Hashable, Sendable, CustomStringConvertible {
+    let instance: String
+    let epoch: UInt64
+    let endpoint: String
+
+    init(_ info: InstanceInfo) {
+        instance = info.instance
+        epoch = info.epoch
+        endpoint = info.endpoints.first ?? ""
+    }
+
+    var description: String { "\(instance) (\(endpoint))" }
+}
+
+extension MetroClientError {
+    /// The error a call ends with after `failure` on `target`, when it is not retried.
+    static func rpc(
+        _ failure: RpcAttemptFailure, call: RpcCall, target: RpcInstanceKey, wire: WireError?, attempts: Int
+    ) -> MetroClientError {
+        let op = call.operation
+        let tries = attempts > 1 ? " (attempt \(attempts))" : ""
+        switch failure {
+        case .disconnected:
+            let why =
+                call.idempotent
+                ? "and no other instance was left to retry on within the deadline"
+                : "and \(call.method) is not idempotent, so it was not sent again; it may or may not have run"
+            return MetroClientError(
+                .disconnected, operation: op,
+                message:
+                    "the connection to \(target) broke (or the instance left) while the call was out\(tries), \(why)")
+        case .notSent:
+            return MetroClientError(
+                .overloaded, operation: op, message: "the send queue to \(target) is full\(tries); nothing was sent")
+        case .timedOut:
+            return MetroClientError(
+                .deadlineExceeded, operation: op, message: "no answer from \(target) before the deadline\(tries)")
+        case .remote:
+            guard let wire else { preconditionFailure("a remote failure carries its wire error") }
+            switch wire.code.rawValue {
+            case 401:
+                return MetroClientError(
+                    .deadlineExceeded, operation: op, message: "\(target): \(wire.message)", wireError: wire)
+            case 402:
+                return MetroClientError(
+                    .overloaded, operation: op, message: "\(target)\(tries): \(wire.message)", wireError: wire)
+            default:
+                return .rejected(wire, operation: op)
+            }
+        }
+    }
+}
