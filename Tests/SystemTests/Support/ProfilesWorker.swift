@@ -64,6 +64,11 @@ final class ProfilesWorker: @unchecked Sendable {
         }
     }
 
+    /// Topics of every `metro_outbox` row, in outbox order.
+    func outboxTopics() throws -> [String] {
+        try read { try String.fetchAll($0, sql: "SELECT topic FROM metro_outbox ORDER BY seq") }
+    }
+
     /// Rows of `metro_outbox` not yet marked sent.
     func unsentOutbox() throws -> Int {
         try read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metro_outbox WHERE sent_at IS NULL") ?? 0 }
