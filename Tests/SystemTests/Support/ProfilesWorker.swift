@@ -19,13 +19,14 @@ final class ProfilesWorker: @unchecked Sendable {
     var database: String { data.url.appendingPathComponent("profiles/profiles.sqlite").path }
     var rpc: String { ready["rpc"] ?? "" }
 
+    /// `sharing`: run on that worker's data folder (one database, two instances).
     init(
         broker: BrokerHarness, registry: String, instance: String = "profiles-1", environment: [String: String] = [:],
-        extra: [String] = []
+        extra: [String] = [], sharing: ProfilesWorker? = nil
     ) throws {
         self.broker = broker
         self.registry = registry
-        data = try TemporaryDirectory()
+        data = try sharing?.data ?? TemporaryDirectory()
         (process, ready) = try Self.start(broker, registry, data.path, instance, environment, extra)
     }
 
@@ -67,6 +68,15 @@ final class ProfilesWorker: @unchecked Sendable {
     /// Topics of every `metro_outbox` row, in outbox order.
     func outboxTopics() throws -> [String] {
         try read { try String.fetchAll($0, sql: "SELECT topic FROM metro_outbox ORDER BY seq") }
+    }
+
+    /// `metro_service_rpc_requests_total` of `method`, all codes, from the
+    /// worker's metrics endpoint (started with `--metrics 127.0.0.1:0`).
+    func rpcRequests(_ method: String) throws -> Int {
+        let text = try httpGet(ready["metrics"] ?? "", path: "/metrics")
+        return text.split(separator: "\n").filter {
+            $0.hasPrefix("metro_service_rpc_requests_total{") && $0.contains("method=\"\(method)\"")
+        }.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0) { $0 + Int($1) }
     }
 
     /// Rows of `metro_outbox` not yet marked sent.
