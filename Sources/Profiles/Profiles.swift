@@ -2,9 +2,11 @@
 ///
 /// What it holds: users (display name, an email unique case-insensitively,
 /// favourite tags, a version for optimistic concurrency) and each user's watch
-/// history, fed by `video.watched` events. What it is not: a process. The
-/// service runtime (`MetroRuntime`) wraps these functions in rpc handlers and
-/// event handlers; `metro worker profiles` runs it.
+/// history, fed by `video.watched` events. `Domain/`, `Storage/` and `Events/`
+/// are the rules and the tables, with no I/O of their own; `Service/` puts them
+/// on the service runtime (`ProfilesService.definition()`: rpc handlers and the
+/// event handler) and names the methods for callers (`ProfilesAPI`).
+/// `metro worker profiles` runs it.
 ///
 /// Storage is free functions over GRDB's `Database` (`UserStore`, `HistoryStore`),
 /// never a connection of their own: they run inside the write transaction the
@@ -13,7 +15,8 @@
 /// in as arguments, so the rules are tested without a clock.
 ///
 /// The domain imports neither ZeroMQ nor the runtime; its errors are
-/// `ProfileError` values that the service maps to rpc codes in one place.
+/// `ProfileError` values that `ProfilesService.answering` maps to rpc codes, and
+/// the event handler to dead-letter rejections.
 public enum Profiles {
     /// The service's name in the registry and its data folder.
     public static let serviceName = "profiles"
