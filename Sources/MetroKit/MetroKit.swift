@@ -2,9 +2,10 @@
 //
 // What it is for: services talk to the broker (`Publisher`, `Subscriber`, `Consumer`,
 // `BrokerAdminClient`) and to the registry (`RegistryClient`, `ServiceAnnouncer`)
-// through async Swift APIs; protocol.md is the contract they follow.
+// through async Swift APIs, and serve rpc (`RpcServer`, `RpcRouter`, `RpcMethod`;
+// protocol.md §6); protocol.md is the contract they follow.
 //
-// One I/O-thread model for every client (`Runtime/IOThread.swift`): each client's
+// One I/O-thread model for every client, and for `RpcServer` (`Runtime/IOThread.swift`): each client's
 // sockets live on its own dedicated thread, made and closed there; async callers
 // hand it commands through a locked queue and a wake-up pipe and suspend on
 // continuations or read `AsyncStream`s. Nothing blocks Swift's cooperative pool.

@@ -29,7 +29,10 @@ import Testing
         #expect(String(decoding: h.encoded, as: UTF8.self) == #"{"requestId":"r","schema":"1.2"}"#)
     }
 
-    struct Said: Decodable, Equatable { var text: String }
+    struct Said: Decodable, Equatable {
+        var text: String
+        var count: Int?
+    }
 
     @Test func payloadsDecodeStrictly() throws {
         #expect(try StrictEventDecoder.decode(Said.self, from: Array(#"{"text":"hi"}"#.utf8)) == Said(text: "hi"))
@@ -38,6 +41,7 @@ import Testing
             (#"{"text":"a",}"#, "payload is not JSON"),
             (#"{"txt":"a"}"#, "missing text"),
             (#"{"text":1}"#, "text:"),
+            (#"{"text":"a","count":1.0}"#, "count:"),  // a JSON integer only, as rpc bodies (§5.2)
         ]
         for (payload, reason) in cases {
             do {

@@ -10,9 +10,14 @@ import Testing
     struct GetProfile: Codable, Sendable { var id: String }
     struct Profile: Codable, Sendable { var id: String, displayName: String }
 
-    /// `profile.get` answering `Ada` for `u-1` and `User <id>` for anyone else.
-    static func standIn(_ options: RpcServer.Options = .init()) throws -> RpcServer {
+    /// `profile.get` answering `Ada` for `u-1` and `User <id>` for anyone else, and
+    /// `test.gate` (calls held until `gates` opens them).
+    static func standIn(_ options: RpcServer.Options = .init(), gates: Gates = Gates()) throws -> RpcServer {
         var router = RpcRouter()
+        router.register(raw: "test.gate") { inbound in
+            await gates.wait(String(decoding: inbound.requestID, as: UTF8.self))
+            return .reply([])
+        }
         router.register(RpcMethod<GetProfile, Profile>("profile.get", idempotent: true)) { request, _ in
             Profile(id: request.id, displayName: request.id == "u-1" ? "Ada" : "User \(request.id)")
         }
@@ -42,16 +47,25 @@ import Testing
         #expect(lines.count == 9)
     }
 
-    /// The A.6 requests, sent to a real server, get the A.6 answers byte for byte.
+    /// The A.6 requests, sent to a real server, get the A.6 answers byte for byte;
+    /// `rpc.request` gets `rpc.error.overloaded` while 64 calls are held.
     @Test func theVectorsAreWhatAServerAnswers() async throws {
         let vectors = try ProtocolVectors.load(prefix: "rpc.")
-        let server = try Self.standIn(.init(maxConcurrent: 64))
+        let gates = Gates()
+        let server = try Self.standIn(.init(maxConcurrent: 64), gates: gates)
         let dealer = try RawDealer(try await server.start())
         do {
-            #expect(try await dealer.call(try #require(vectors["rpc.request"])) == vectors["rpc.reply"])
+            let request = try #require(vectors["rpc.request"])
+            #expect(try await dealer.call(request) == vectors["rpc.reply"])
             #expect(
                 try await dealer.call(try #require(vectors["rpc.request.empty-id"])) == vectors["rpc.error.malformed"])
+            try await dealer.send(all: (0..<64).map { rpcRequest("h-\($0)", "test.gate").encode() })
+            try await eventually("64 calls held") { gates.waiting == 64 }
+            #expect(try await dealer.call(request) == vectors["rpc.error.overloaded"])
+            gates.openAll()
+            for _ in 0..<64 { _ = try await dealer.receive() }
         } catch {
+            gates.openAll()
             await server.close()
             throw error
         }

@@ -8,11 +8,12 @@ public import ZeroMQ
 ///
 /// It JOINs the group on the broker's consume socket with a credit window, yields
 /// each delivery on `deliveries`, and sends the application's `ack`/`nak`/`extend`/
-/// `reject` decisions, granting one credit back for each ACK, NAK or REJECT. It heartbeats every
-/// interval the broker names in JOINED; if the broker stays silent for 3 intervals,
-/// or answers 202 (it restarted and no longer knows this member), it reconnects and
-/// joins again, with one log line: the application only sees the stream go on
-/// (events it had not ACKed come again, as the broker redelivers them).
+/// `reject` decisions, granting one credit back for each ACK, NAK or REJECT. It
+/// heartbeats every interval the broker names in JOINED; if the broker stays
+/// silent for 3 intervals, or answers 202 (it restarted and no longer knows this
+/// member), it reconnects and joins again, with one log line: the application only
+/// sees the stream go on (events it had not ACKed come again, as the broker
+/// redelivers them).
 ///
 /// Threading: the DEALER lives on the consumer's `IOThread` (its rule applies); the
 /// methods here only queue commands and wake it. The thread starts on first use
@@ -66,6 +67,8 @@ public final class Consumer: Service, Sendable {
 
     private let stream: AsyncStream<Delivery>
     private let joinCount = Mailbox(0)
+    /// Set by `drain()`; the loop reads it before granting credit.
+    private let draining = Mailbox(false)
     let io: IOThread<ConsumerLoop>
 
     /// Prepares the member; its I/O thread starts (and JOINs) on first use (or `run()`).
@@ -74,11 +77,13 @@ public final class Consumer: Service, Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self)
         self.stream = stream
         let joins = joinCount
+        let draining = self.draining
         io = IOThread(
             name: "metro-consumer", context: ctx, logger: logger,
             makeLoop: { setup in
                 try ConsumerLoop(
-                    options: options, setup: setup, joins: joins, continuation: continuation, logger: logger)
+                    options: options, setup: setup, joins: joins, draining: draining, continuation: continuation,
+                    logger: logger)
             },
             onEnd: { _ in continuation.finish() })
     }
@@ -112,6 +117,14 @@ public final class Consumer: Service, Sendable {
     /// that is giving up on an event must not be left holding it because its error
     /// message ran long, and the start of a message says the most.
     public func reject(_ d: Delivery, reason: String) { io.send(.reject(d.seq, reason: Self.fit(reason))) }
+
+    /// Stops asking for more, before a graceful `close()`: ACK, NAK and REJECT still
+    /// go out, but give no credit back (no GRANT; a JOIN after a reconnect asks for
+    /// none), so the broker hands this member nothing new while it finishes what it
+    /// holds, and the events waiting go to other members as first deliveries.
+    public func drain() {
+        draining.withLock { $0 = true }
+    }
 
     /// How many times the member has joined (1 + rejoins after broker restarts).
     public var joins: Int { joinCount.withLock { $0 } }

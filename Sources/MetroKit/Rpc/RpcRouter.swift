@@ -5,9 +5,9 @@ public import MetroProtocol
 /// Typed rpc methods by name, as one `RpcHandler` for `RpcServer` (protocol.md §6.4).
 ///
 /// A call to a name nobody registered is 400 `unknown-method`. The body is read
-/// strictly (`decode`): not UTF-8, not strict JSON (§5.2's rules: no duplicate
-/// keys, no trailing commas, ...), or not the method's `Request` → 403
-/// `bad-request`. A handler throwing `RpcError` answers with its code and message;
+/// strictly (`StrictJSONDecoder`): not UTF-8, not strict JSON (§5.2's rules: no
+/// duplicate keys, no trailing commas, ...), or not the method's `Request` (a
+/// missing field, a wrong type, `1.0` or `1e3` for an integer) → 403 `bad-request`. A handler throwing `RpcError` answers with its code and message;
 /// any other error is 107 `internal-error` with the error's description (no stack).
 /// A response that does not encode as JSON is 107 too.
 public struct RpcRouter: Sendable {
@@ -71,12 +71,9 @@ public struct RpcRouter: Sendable {
             return .failure(WireError(.badRequest, "the body is not valid UTF-8"))
         }
         do {
-            _ = try StrictJSON.parse(body)
-        } catch {
+            return .success(try StrictJSONDecoder().decode(T.self, from: body))
+        } catch let error as StrictJSON.SyntaxError {
             return .failure(WireError(.badRequest, "the body is not valid JSON: \(error)"))
-        }
-        do {
-            return .success(try JSONDecoder().decode(T.self, from: Data(body)))
         } catch let DecodingError.keyNotFound(key, context) {
             return .failure(WireError(.badRequest, "the body lacks the field '\(path(context, key.stringValue))'"))
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {

@@ -134,7 +134,8 @@ public final class RpcServer: Service, Sendable {
     /// The bound endpoint, once `start()` or `run()` bound it; nil before.
     public var endpoint: String? { binding.withLock { $0.endpoint } }
 
-    /// What the server has done so far (as of the I/O thread's last turn).
+    /// What the server has done so far, published by the I/O thread after each turn
+    /// and before each answer goes out: a caller that got an answer finds it counted.
     public var stats: RpcServerStats { published.withLock { $0 } }
 
     /// Binds (if `start()` did not) and serves until graceful shutdown, which drains

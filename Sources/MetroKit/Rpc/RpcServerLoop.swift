@@ -92,9 +92,21 @@ final class RpcServerLoop: IOThreadLoop {
                 receive(frames)
             }
         }
-        let keepGoing = checkDrain()
+        // Published before a drain's waiters resume, so they see the final numbers.
         published.withLock { $0 = stats }
-        return keepGoing
+        return checkDrain()
+    }
+
+    /// Answers that handlers posted just before a stop still go out; the rest
+    /// (`bound`, `drain`) go to `onEnd`.
+    func handleBeforeStop(_ commands: [Command]) -> [Command] {
+        commands.filter { command in
+            guard case .reply(let routingID, let reply, let expired) = command else { return true }
+            stats.inFlight -= 1
+            if expired { stats.expiredBeforeStart += 1 }
+            send(routingID, reply)
+            return false
+        }
     }
 
     /// Every handler still running is abandoned: its answer finds the thread gone.
@@ -190,19 +202,21 @@ final class RpcServerLoop: IOThreadLoop {
         }
     }
 
+    /// Counts and publishes the answer before it goes out, so whoever receives it
+    /// finds it in `RpcServer.stats`; an answer ZeroMQ refuses is moved to `dropped`.
     private func send(_ routingID: [UInt8], _ reply: RpcReply) {
         let code = if case .error(let e, _) = reply { String(e.code.rawValue) } else { "ok" }
-        do {
-            if try router.trySend(multipart: [routingID] + reply.encode()) {
-                stats.replies[code, default: 0] += 1
-                metrics.reply(code)
-                return
-            }
-        } catch {
-            // hostUnreachable (ROUTER_MANDATORY): the caller is gone.
+        stats.replies[code, default: 0] += 1
+        published.withLock { $0 = stats }
+        // hostUnreachable (ROUTER_MANDATORY) means the caller is gone; false, a full queue.
+        if (try? router.trySend(multipart: [routingID] + reply.encode())) == true {
+            metrics.reply(code)
+            return
         }
+        stats.replies[code]! -= 1
         stats.dropped += 1
         metrics.dropped.increment()
+        published.withLock { $0 = stats }
     }
 }
 

@@ -53,13 +53,15 @@ struct DeliveryProcessor: Sendable {
         }
         let state = CommitState()
         do {
-            if try await store.alreadyHandled(delivery.event.eventID) {
+            if try await store.alreadyHandled(group: registration.group, delivery.event.eventID) {
                 consumer.ack(delivery)
                 logger.debug("duplicate delivery: its effect has committed; ACKed")
                 return .duplicate
             }
+            logger.debug("handling event", metadata: ["attempt": "\(delivery.attempt)"])
             let context = EventContext(
-                logger: logger, store: store, eventID: delivery.event.eventID, topic: delivery.event.topic,
+                logger: logger, store: store, group: registration.group, eventID: delivery.event.eventID,
+                topic: delivery.event.topic,
                 correlation: EventHeaders(requestId: headers.requestId, traceparent: headers.traceparent),
                 state: state)
             try await registration.handle(delivery, headers, context)

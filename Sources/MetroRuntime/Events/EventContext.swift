@@ -9,14 +9,15 @@ public struct EventContext: Sendable {
     public let logger: Logger
     /// For reads; writes go through `commit`.
     public let store: ServiceStore
+    let group: String
     let eventID: [UInt8]
     let topic: String
     /// The incoming event's `requestId`/`traceparent`, copied into what `commit` publishes.
     let correlation: EventHeaders
     let state: CommitState
 
-    /// Runs `body` in one write transaction that first records the event id in the
-    /// inbox (`metro_inbox`). If the id is already there (a redelivery whose effect
+    /// Runs `body` in one write transaction that first records the event id (with
+    /// the handler's group) in the inbox (`metro_inbox`). If the id is already there (a redelivery whose effect
     /// committed), `body` does not run and `commit` returns nil; the runtime ACKs the
     /// delivery either way once the handler returns. Call it at most once per event;
     /// a handler that never calls it gets an inbox-only commit after it returns.
@@ -24,7 +25,8 @@ public struct EventContext: Sendable {
     public func commit<T: Sendable>(_ body: @escaping @Sendable (ServiceTransaction) throws -> T) async throws -> T? {
         precondition(state.begin(), "EventContext.commit called twice for one event")
         do {
-            let result = try await store.commitOnce(eventID: eventID, topic: topic, correlation: correlation, body)
+            let result = try await store.commitOnce(
+                group: group, eventID: eventID, topic: topic, correlation: correlation, body)
             state.end(result != nil ? .applied : .duplicate)
             return result
         } catch {

@@ -14,22 +14,20 @@ struct EventHandlerRegistration: Sendable {
     let handle: @Sendable (Consumer.Delivery, EventHeaders, EventContext) async throws -> Void
 }
 
-/// Decodes event payloads strictly: the bytes must be one RFC 8259 JSON text
-/// without duplicate member names (`StrictJSON`, as the registry's bodies), and
-/// then decode as the handler's type. Foundation's decoder alone would keep the
-/// last of two duplicate keys; a payload two readers can read two ways is rejected.
+/// Decodes event payloads strictly, by the same rules as rpc bodies
+/// (`StrictJSONDecoder`, protocol.md §5.2): one RFC 8259 JSON text without duplicate
+/// member names, and integer fields take JSON integers only (`1.0`, `1e3`, `-0` are
+/// refused). Foundation's decoder alone would keep the last of two duplicate keys
+/// and read `1.0` as 1: a payload two readers can read two ways is rejected.
 enum StrictEventDecoder {
     static func decode<T: Decodable>(_ type: T.Type, from payload: [UInt8]) throws(EventRejection) -> T {
         guard String(validating: payload, as: UTF8.self) != nil else {
             throw EventRejection("payload is not UTF-8 JSON")
         }
         do {
-            _ = try StrictJSON.parse(payload)
-        } catch {
+            return try StrictJSONDecoder().decode(T.self, from: payload)
+        } catch let error as StrictJSON.SyntaxError {
             throw EventRejection("payload is not JSON: \(error)")
-        }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(payload))
         } catch {
             throw EventRejection("payload does not decode as \(T.self): \(Self.describe(error))")
         }

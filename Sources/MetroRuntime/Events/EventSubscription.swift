@@ -8,9 +8,10 @@ import Synchronization
 /// the same number, so the broker never hands this instance more than it runs and
 /// nothing waits here while its ACK timeout runs).
 ///
-/// `stop()` ends the intake: no delivery is started after it; those already
-/// received and not started are never ACKed, so the broker hands them to another
-/// member once this one LEAVEs. `run()` returns when the handlers in flight have
+/// `stop()` ends the intake: the consumer grants no more credit (`Consumer.drain`),
+/// so the broker sends nothing new, and no delivery is started after it; one
+/// already received and not started is never ACKed, so the broker hands it to
+/// another member once this one LEAVEs. `run()` returns when the handlers in flight have
 /// finished (and queued their ACK/NAK); then the runtime closes the consumer.
 ///
 /// Threading: `run()` in one task; handlers run as child tasks of it; `stop()` from any.
@@ -44,6 +45,7 @@ final class EventSubscription: Sendable {
 
     /// Stops starting deliveries (graceful shutdown, step 1).
     func stop() {
+        consumer.drain()
         stopped.store(true, ordering: .sequentiallyConsistent)
         intakeContinuation.yield(nil)
     }

@@ -57,7 +57,7 @@ public final class ServiceRuntime: Service, Sendable {
         let subscriptions = try definition.eventHandlers.map { try subscription($0, store: store, faults: faults) }
         let registry = try c.registry.isEmpty ? nil : RegistryClient(configuration: .init(endpoints: c.registry))
 
-        await withTaskGroup(of: Void.self) { tasks in
+        let failure: (any Error)? = await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await relay.run() }
             let (handlersDone, handlersDoneSignal) = AsyncStream.makeStream(of: Void.self)
             tasks.addTask {
@@ -66,7 +66,9 @@ public final class ServiceRuntime: Service, Sendable {
                 }
                 handlersDoneSignal.finish()
             }
-            var announcing: Task<Void, any Error>?
+            var announcing: Task<Void, Never>?
+            var failure: (any Error)?
+            let (leaseLost, leaseLostSignal) = AsyncStream.makeStream(of: (any Error).self)
             do {
                 let endpoint = try await rpc?.start()
                 if let registry, let advertised = c.rpcAdvertise ?? endpoint {
@@ -80,34 +82,43 @@ public final class ServiceRuntime: Service, Sendable {
                     // Detached: the announcer deregisters on cancellation, which this
                     // task chooses (step 4), not on the group's graceful shutdown,
                     // which would deregister before the in-flight work finished.
-                    announcing = Task.detached { try await announcer.run() }
+                    announcing = Task.detached {
+                        do { try await announcer.run() } catch { leaseLostSignal.yield(error) }
+                        leaseLostSignal.finish()
+                    }
                 } else if registry != nil {
                     logger.warning("not registering: the service has no rpc endpoint to advertise")
                 }
                 onReady(
                     Ready(service: definition.name, instance: c.instance, rpcEndpoint: endpoint, database: store.path))
                 logger.info("serving", metadata: ["rpc": "\(endpoint ?? "none")", "database": "\(store.path)"])
-                try await gracefulShutdown()
+                try await Self.untilShutdown(orFailureIn: leaseLost)
             } catch is CancellationError {
                 logger.info("cancelled; stopping without waiting")
+            } catch let e as ServiceRuntimeError {
+                logger.error("stopping: \(e)")
+                failure = e
             } catch {
                 logger.error("could not start: \(error)")
+                failure = error
             }
             await shutdown(
                 rpc: rpc, subscriptions: subscriptions, handlersDone: handlersDone, relay: relay, announcing: announcing
             )
             tasks.cancelAll()
+            return failure
         }
         await publisher.close()
         await registry?.close()
         await store.close()
+        if let failure { throw failure }
         logger.info("stopped")
     }
 
     /// Steps 1–5 of the type's documentation, up to closing the consumers and rpc.
     private func shutdown(
         rpc: RpcServer?, subscriptions: [EventSubscription], handlersDone: AsyncStream<Void>, relay: OutboxRelay,
-        announcing: Task<Void, any Error>?
+        announcing: Task<Void, Never>?
     ) async {
         logger.info("stopping: draining rpc and events in flight")
         for s in subscriptions { s.stop() }
@@ -121,7 +132,7 @@ public final class ServiceRuntime: Service, Sendable {
         relay.stop()
         if let announcing {
             announcing.cancel()
-            _ = try? await announcing.value
+            await announcing.value
         }
         for s in subscriptions { await s.consumer.close() }
         await rpc?.close()
@@ -153,6 +164,36 @@ public final class ServiceRuntime: Service, Sendable {
         let processor = DeliveryProcessor(
             registration: registration, consumer: consumer, store: store, faults: faults, logger: logger)
         return EventSubscription(registration: registration, consumer: consumer, processor: processor)
+    }
+}
+
+extension ServiceRuntime {
+    /// Returns on graceful shutdown; throws `CancellationError` on cancellation, and
+    /// `ServiceRuntimeError.registrationLost` when the announcer gave up for good
+    /// (the registry refuses this instance, e.g. 301: a newer incarnation took its
+    /// id): an instance nobody can find must not go on taking events unnoticed.
+    static func untilShutdown(orFailureIn leaseLost: AsyncStream<any Error>) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { race in
+            race.addTask { try await gracefulShutdown() }
+            race.addTask {
+                for await error in leaseLost { throw ServiceRuntimeError.registrationLost(error) }
+                try await Task.sleep(for: .seconds(365 * 86_400))  // the announcer ended without failing
+            }
+            defer { race.cancelAll() }
+            try await race.next()
+        }
+    }
+}
+
+/// Why a `ServiceRuntime` stopped on its own.
+public enum ServiceRuntimeError: Error, CustomStringConvertible {
+    /// The registry refused the instance for good.
+    case registrationLost(any Error)
+
+    public var description: String {
+        switch self {
+        case .registrationLost(let e): "the registry refused this instance for good: \(e)"
+        }
     }
 }
 

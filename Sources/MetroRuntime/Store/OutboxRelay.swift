@@ -69,7 +69,7 @@ final class OutboxRelay: Sendable {
     func flush(timeout: Duration) async -> Int {
         let deadline = ContinuousClock.now + timeout
         store.outboxWakes.wake()
-        while ContinuousClock.now < deadline {
+        while ContinuousClock.now < deadline && !Task.isCancelled {
             if let pending = try? await unsentCount(), pending == 0 { return 0 }
             try? await Task.sleep(for: .milliseconds(20))
         }

@@ -2,8 +2,12 @@ import GRDB
 
 /// The runtime's own tables, migrated before the service's (spec: issue 14 §2).
 ///
-/// - `metro_inbox`: one row per event whose effect committed; its primary key is
-///   the event id, so a redelivered event's INSERT finds it and its effect is skipped.
+/// - `metro_inbox`: one row per event whose effect committed, per consumer group;
+///   its primary key is (group, event id), so a redelivered event's INSERT finds it
+///   and its effect is skipped. The group is part of the key because one service
+///   may have two handlers whose topic prefixes overlap: each group gets the event
+///   once, and each handler's effect must happen (spec C keyed the inbox by the
+///   event id alone, which would have skipped the second handler's effect).
 /// - `metro_outbox`: events written in a transaction and not yet (known to be)
 ///   published. `event_id` is a UUID made in the transaction, unique across
 ///   services, and the relay publishes with it as the event id: a re-send after a
@@ -14,9 +18,11 @@ enum RuntimeSchema {
             try db.execute(
                 sql: """
                     CREATE TABLE metro_inbox (
-                        event_id BLOB PRIMARY KEY NOT NULL,
+                        consumer_group TEXT NOT NULL,
+                        event_id BLOB NOT NULL,
                         topic TEXT NOT NULL,
-                        handled_at REAL NOT NULL
+                        handled_at REAL NOT NULL,
+                        PRIMARY KEY (consumer_group, event_id)
                     ) WITHOUT ROWID;
                     CREATE TABLE metro_outbox (
                         seq INTEGER PRIMARY KEY AUTOINCREMENT,

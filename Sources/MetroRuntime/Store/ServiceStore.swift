@@ -87,17 +87,20 @@ public final class ServiceStore: Sendable {
         return value
     }
 
-    /// The inbox write (spec C, `EventContext.commit`): inserts `eventID` into
-    /// `metro_inbox` and runs `body` in the same transaction. Returns nil without
-    /// running `body` when the id is already there (a redelivery).
+    /// The inbox write (spec C, `EventContext.commit`): inserts (`group`, `eventID`)
+    /// into `metro_inbox` and runs `body` in the same transaction. Returns nil
+    /// without running `body` when the key is already there (a redelivery).
     func commitOnce<T: Sendable>(
-        eventID: [UInt8], topic: String, correlation: EventHeaders,
+        group: String, eventID: [UInt8], topic: String, correlation: EventHeaders,
         _ body: @escaping @Sendable (ServiceTransaction) throws -> T
     ) async throws -> T? {
         let (value, published) = try await pool.write { db -> (T?, Int) in
             try db.execute(
-                sql: "INSERT OR IGNORE INTO metro_inbox (event_id, topic, handled_at) VALUES (?, ?, ?)",
-                arguments: [Data(eventID), topic, Date().timeIntervalSince1970])
+                sql: """
+                    INSERT OR IGNORE INTO metro_inbox (consumer_group, event_id, topic, handled_at)
+                    VALUES (?, ?, ?, ?)
+                    """,
+                arguments: [group, Data(eventID), topic, Date().timeIntervalSince1970])
             guard db.changesCount == 1 else { return (nil, 0) }
             let tx = ServiceTransaction(db: db, correlation: correlation)
             let value = try body(tx)
@@ -107,11 +110,12 @@ public final class ServiceStore: Sendable {
         return value
     }
 
-    /// Whether `eventID`'s effect has committed (a cheap check before a handler runs).
-    func alreadyHandled(_ eventID: [UInt8]) async throws -> Bool {
+    /// Whether `eventID`'s effect in `group` has committed (a cheap check before a handler runs).
+    func alreadyHandled(group: String, _ eventID: [UInt8]) async throws -> Bool {
         try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM metro_inbox WHERE event_id = ?", arguments: [Data(eventID)])
-                ?? false
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM metro_inbox WHERE consumer_group = ? AND event_id = ?",
+                arguments: [group, Data(eventID)]) ?? false
         }
     }
 

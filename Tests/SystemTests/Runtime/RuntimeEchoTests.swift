@@ -23,8 +23,9 @@ import ZeroMQ
         let publisher: Publisher
 
         init() async throws {
-            broker = try BrokerHarness(config: RuntimeEchoTests.brokerConfig)
-            registry = try RegistryUnderTest()
+            // Started and waited for off the pool (their ready lines are blocking waits).
+            broker = try await offThePool { try BrokerHarness(config: RuntimeEchoTests.brokerConfig) }
+            registry = try await offThePool { try RegistryUnderTest() }
             recorded = try await LiveCollector(events: broker.events, prefixes: ["echo.recorded"])
             publisher = try Publisher(.init(ingest: broker.ingest))
         }
@@ -59,14 +60,20 @@ import ZeroMQ
 
     @Test func oneEventMakesOneEffectAndOneRecordedEvent() async throws {
         let stack = try await Stack()
-        let worker = try EchoWorker(broker: stack.broker, registry: stack.registry.endpoint)
+        let worker = try await EchoWorker.launch(
+            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--metrics", "127.0.0.1:0"])
         try await closing(stack.publisher, stack.recorded) {
-            try await stack.say("e-1", "hello")
+            // The correlation members of the event's headers flow into what its handler publishes.
+            let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            _ = try await stack.publisher.publish(
+                topic: "echo.hello", payload: bytes(#"{"text":"hello"}"#),
+                headers: bytes(#"{"schema":"1.4","requestId":"req-7","traceparent":"\#(trace)"}"#),
+                eventID: bytes("e-1"))
             try await eventually("one echo.recorded") { try stack.recordedIDs() == ["e-1"] }
             #expect(try worker.effects().map(\.eventID) == ["e-1"])
             let event = try #require(stack.recorded.events.first)
             let headers = try JSONDecoder().decode([String: String].self, from: Data(event.headers))
-            #expect(headers == ["schema": "1.0"])
+            #expect(headers == ["schema": "1.0", "requestId": "req-7", "traceparent": trace])
             // The recorded event went through the outbox: a UUID as its id, marked sent.
             #expect(UUID(uuidString: String(decoding: event.eventID, as: UTF8.self)) != nil)
             try await eventually("the outbox row marked sent") { try worker.unsentOutbox() == 0 }
@@ -82,23 +89,34 @@ import ZeroMQ
             let bad = try await RawDealer(endpoint).call(rpcRequest("r-2", "echo.say", #"{"txt":"hi"}"#))
             guard case .error(let e, _) = bad else { throw WaitError.timedOut("an error reply") }
             #expect(e.code == .badRequest)
+
+            // The Prometheus endpoint has the runtime's series (spec C).
+            let metrics = try httpGet(try #require(worker.ready["metrics"]), path: "/metrics")
+            for series in [
+                #"metro_service_events_total{topic="echo.hello",outcome="handled"} 1"#,
+                #"metro_service_events_total{topic="echo.recorded",outcome="handled"} 1"#,
+                #"metro_service_rpc_requests_total{method="echo.say",code="ok"} 1"#,
+                "metro_service_outbox_pending 0.0", "metro_service_event_seconds", "metro_service_rpc_seconds",
+            ] {
+                #expect(metrics.contains(series), "\(series)")
+            }
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
         }
     }
 
     @Test func aCrashBetweenCommitAndAckLeavesOneEffect() async throws {
         let stack = try await Stack()
-        let worker = try EchoWorker(
+        let worker = try await EchoWorker.launch(
             broker: stack.broker, registry: stack.registry.endpoint,
             environment: ["METRO_FAULT_CRASH_AT": "after-commit"])
         try await closing(stack.publisher, stack.recorded) {
             try await stack.say("e-1")
-            #expect(worker.process.waitForExit() == SIGKILL, "killed itself after the commit, before the ACK")
+            #expect(await worker.exit() == SIGKILL, "killed itself after the commit, before the ACK")
             #expect(worker.process.stderrText.contains("SIGKILL at after-commit"))
             #expect(try worker.effects().map(\.eventID) == ["e-1"])
 
-            try worker.restart(instance: "echo-2")
+            try await worker.relaunch(instance: "echo-2")
             // The broker redelivers e-1 (its member is gone); the inbox knows it.
             try await eventually("e-1 redelivered and ACKed") {
                 guard let g = try stack.group() else { return false }
@@ -111,23 +129,23 @@ import ZeroMQ
             #expect(try worker.effects().map(\.attempt) == [1, 1])
             #expect(try stack.recordedIDs() == ["e-1", "e-2"])
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
         }
     }
 
     @Test func aCrashBetweenOutboxCommitAndRelayPublishesOnce() async throws {
         let stack = try await Stack()
-        let worker = try EchoWorker(
+        let worker = try await EchoWorker.launch(
             broker: stack.broker, registry: stack.registry.endpoint,
             environment: ["METRO_FAULT_CRASH_AT": "after-outbox-commit"])
         try await closing(stack.publisher, stack.recorded) {
             try await stack.say("e-1")
-            #expect(worker.process.waitForExit() == SIGKILL, "killed itself after the outbox commit")
+            #expect(await worker.exit() == SIGKILL, "killed itself after the outbox commit")
             #expect(worker.process.stderrText.contains("SIGKILL at after-outbox-commit"))
             #expect(try worker.unsentOutbox() == 1)
             #expect(try stack.recordedIDs().isEmpty, "nothing was published before the crash")
 
-            try worker.restart(instance: "echo-2")
+            try await worker.relaunch(instance: "echo-2")
             try await eventually("the left row published") { try stack.recordedIDs() == ["e-1"] }
             try await eventually("e-1 redelivered and ACKed") {
                 guard let g = try stack.group() else { return false }
@@ -139,14 +157,14 @@ import ZeroMQ
             #expect(try worker.effects().map(\.eventID) == ["e-1", "e-2"])
             #expect(try worker.unsentOutbox() == 0)
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
         }
     }
 
     @Test func aGarbagePayloadIsDeadLetteredAndTheServiceKeepsServing() async throws {
         let stack = try await Stack()
         let dead = try await LiveCollector(events: stack.broker.events, prefixes: ["$metro.dead.echo"])
-        let worker = try EchoWorker(
+        let worker = try await EchoWorker.launch(
             broker: stack.broker, registry: stack.registry.endpoint, extra: ["--max-deliveries", "3"])
         try await closing(stack.publisher, stack.recorded, dead) {
             let poison: [(id: String, payload: String, headers: String, detail: String)] = [
@@ -174,18 +192,53 @@ import ZeroMQ
                 #expect(headers["reason"] == "rejected" && headers["deliveries"] == "1", "\(p.id)")
                 #expect(headers["detail"]?.hasPrefix(p.detail) == true, "\(p.id): \(headers)")
             }
+            // The log lines of an event carry its id and topic (spec C: swift-log metadata).
+            #expect(worker.process.stderrText.contains("event-id=not-json"))
             try await eventually("the good event recorded") { try stack.recordedIDs().contains("good") }
             #expect(try worker.effects().map(\.eventID) == ["good"])
             try await eventually("the group drained") { try stack.group()?.pending == 0 }
             #expect(try stack.group()?.deadLettered == UInt64(poison.count))
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
+        }
+    }
+
+    @Test func twoInstancesOnOneDatabaseShareTheWork() async throws {
+        let stack = try await Stack()
+        // Started together: both migrate the same new database (under the migration lock).
+        async let first = EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-a")
+        let a = try await first
+        let b = try await EchoWorker.launch(
+            broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-b", sharing: a)
+        try await closing(stack.publisher, stack.recorded) {
+            try await eventually("both members joined") { try stack.group()?.members == 2 }
+            for i in 0..<200 { try await stack.say("e-\(i)") }
+            try await eventually("200 recorded", timeout: .seconds(60)) { try stack.recordedIDs().count >= 200 }
+            let effects = try a.effects()
+            #expect(effects.count == 200 && Set(effects.map(\.eventID)).count == 200)
+            let byInstance = try Dictionary(grouping: stack.recorded.events) { e in
+                try JSONDecoder().decode([String: String].self, from: Data(e.payload))["instance"] ?? "?"
+            }
+            #expect(byInstance["echo-a"] != nil && byInstance["echo-b"] != nil, "\(byInstance.mapValues(\.count))")
+            #expect(Set(try stack.recordedIDs()).count == 200)
+            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            // A third instance cannot bind the rpc endpoint of the first: it exits with
+            // the bind error and prints no ready line.
+            let taken = try #require(a.ready["rpc"])
+            await #expect(throws: MetroProcessError.self) {
+                try await EchoWorker.launch(
+                    broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-c",
+                    extra: ["--rpc-bind", taken])
+            }
+            for w in [a, b] { w.process.kill(SIGTERM) }
+            let statuses = [await a.exit(), await b.exit()]
+            #expect(statuses == [0, 0])
         }
     }
 
     @Test func sigtermFinishesTheEventsInFlightThenExits() async throws {
         let stack = try await Stack()
-        let worker = try EchoWorker(broker: stack.broker, registry: stack.registry.endpoint)
+        let worker = try await EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
         try await closing(stack.publisher, stack.recorded) {
             // Exactly the handler's concurrency (8), each taking 1.5 s: all in flight at once.
             for i in 0..<8 { try await stack.say("slow-\(i)", delayMs: 1500) }
@@ -202,7 +255,7 @@ import ZeroMQ
             worker.process.kill(SIGTERM)
             let reply = try RpcReply.decode(try await caller.receive()).get()
             #expect(reply == .reply(requestID: bytes("slow"), body: bytes(#"{"instance":"echo-1","text":"late"}"#)))
-            #expect(worker.process.waitForExit(timeout: .seconds(20)) == 0)
+            #expect(await worker.exit(timeout: .seconds(20)) == 0)
             #expect(try stack.instances().isEmpty, "deregistered (its 10 s lease has not expired)")
             #expect(!worker.process.process.isRunning)
             #expect(try worker.effects().count == 8, "every event in flight committed before the exit")
@@ -214,6 +267,50 @@ import ZeroMQ
             // the group's prefix echo. also takes, for the next member).
             let g = try #require(try stack.group())
             #expect(g.redelivered == 0 && g.members == 0 && g.pending <= 8)
+        }
+    }
+
+    @Test func sigtermStopsGrantingSoWaitingEventsGoToTheNextMemberAsFirstDeliveries() async throws {
+        let stack = try await Stack()
+        let worker = try await EchoWorker.launch(
+            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--log-level", "debug"])
+        try await closing(stack.publisher, stack.recorded) {
+            // Twice the handler's concurrency: 8 run, 8 wait at the broker.
+            for i in 0..<16 { try await stack.say("slow-\(i)", delayMs: 1000) }
+            try await eventually("8 handlers started") {
+                worker.process.stderrText.components(separatedBy: "handling event").count - 1 == 8
+            }
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit(timeout: .seconds(20)) == 0)
+            #expect(try worker.effects().count == 8)
+            // Without the drain, the 8 ACKs would have granted 8 credits and the broker
+            // would have handed the waiting 8 to the stopping member, which never started
+            // them: they would reach the next member as second deliveries.
+            try await worker.relaunch(instance: "echo-2")
+            try await eventually("16 effects", timeout: .seconds(30)) { try worker.effects().count == 16 }
+            #expect(try worker.effects().map(\.attempt) == Array(repeating: 1, count: 16))
+            try await eventually("16 echo.recorded") { try stack.recordedIDs().count == 16 }
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit() == 0)
+        }
+    }
+
+    @Test func aWorkerTheRegistryRefusesForGoodStops() async throws {
+        let stack = try await Stack()
+        // A newer incarnation of echo-1 holds the id: the worker's REGISTER is 301
+        // stale-epoch, which retrying cannot fix (protocol.md §5.4).
+        let newer = try MetroProcess([
+            "announce", "--registry", stack.registry.endpoint, "--service", "echo", "--instance", "echo-1",
+            "--endpoint", "tcp://127.0.0.1:9", "--epoch", "18000000000000000000",
+        ])
+        defer { newer.kill() }
+        _ = try await offThePool { try newer.waitUntilReady() }
+        try await closing(stack.publisher, stack.recorded) {
+            let worker = try await EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
+            let status = await worker.exit(timeout: .seconds(20))
+            #expect(status != nil && status != 0, "exits with an error instead of serving unregistered")
+            #expect(worker.process.stderrText.contains("the registry refused this instance for good"))
+            #expect(try stack.instances().map(\.endpoints) == [["tcp://127.0.0.1:9"]])
         }
     }
 }

@@ -17,14 +17,38 @@ final class EchoWorker: @unchecked Sendable {
 
     var database: String { data.url.appendingPathComponent("echo/echo.sqlite").path }
 
+    /// `sharing`: run on another worker's data folder (instances on one host share the database).
     init(
         broker: BrokerHarness, registry: String, instance: String = "echo-1", environment: [String: String] = [:],
-        extra: [String] = []
+        extra: [String] = [], sharing: EchoWorker? = nil
     ) throws {
         self.broker = broker
         self.registry = registry
-        data = try TemporaryDirectory()
+        data = try sharing?.data ?? TemporaryDirectory()
         (process, ready) = try Self.start(broker, registry, data.path, instance, environment, extra)
+    }
+
+    /// Starts one and waits for its ready line on a thread of its own: the
+    /// cooperative pool stays free for the other tests' in-process servers.
+    static func launch(
+        broker: BrokerHarness, registry: String, instance: String = "echo-1", environment: [String: String] = [:],
+        extra: [String] = [], sharing: EchoWorker? = nil
+    ) async throws -> EchoWorker {
+        try await offThePool {
+            try EchoWorker(
+                broker: broker, registry: registry, instance: instance, environment: environment, extra: extra,
+                sharing: sharing)
+        }
+    }
+
+    /// `restart`, waiting off the pool.
+    func relaunch(instance: String, environment: [String: String] = [:], extra: [String] = []) async throws {
+        try await offThePool { try self.restart(instance: instance, environment: environment, extra: extra) }
+    }
+
+    /// Waits for the process to exit (off the pool); its status, or nil after `timeout`.
+    func exit(timeout: Duration = .seconds(15)) async -> Int32? {
+        (try? await offThePool { self.process.waitForExit(timeout: timeout) }) ?? nil
     }
 
     /// A new process on the same data folder (after a crash or a stop).

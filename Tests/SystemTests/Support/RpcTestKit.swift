@@ -24,6 +24,11 @@ final class RawDealer: @unchecked Sendable {
         try await offThePool { try self.socket.send(multipart: frames) }
     }
 
+    /// Sends several messages back to back, in one operation (all in flight together).
+    func send(all messages: [[[UInt8]]]) async throws {
+        try await offThePool { for frames in messages { try self.socket.send(multipart: frames) } }
+    }
+
     /// The next answer; `WaitError.timedOut` after `timeout`.
     func receive(timeout: Duration = .seconds(10)) async throws -> [[UInt8]] {
         try await offThePool {
@@ -60,17 +65,59 @@ final class StartedHandlers: Sendable {
     func contains(_ id: String) -> Bool { ids.withLock { $0.contains(id) } }
 }
 
-/// The methods of the rpc tests, raw: `test.echo` answers its body; `test.sleep`
-/// sleeps its body (decimal milliseconds) and answers it. Every start is recorded.
-func testHandler(_ started: StartedHandlers) -> RpcHandler {
+/// Handlers of `test.gate` wait here, by request id, until the test opens their
+/// gate: the test, not the clock, decides when each call finishes.
+final class Gates: Sendable {
+    private struct State {
+        var waiting: [String: CheckedContinuation<Void, Never>] = [:]
+        var opened: Set<String> = []
+    }
+    private let state = Mutex(State())
+
+    /// Calls waiting at their gate now.
+    var waiting: Int { state.withLock { $0.waiting.count } }
+
+    func wait(_ id: String) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let open = state.withLock { s in
+                if s.opened.contains(id) { return true }
+                s.waiting[id] = c
+                return false
+            }
+            if open { c.resume() }
+        }
+    }
+
+    /// Lets the call `id` finish (now, or as soon as it arrives).
+    func open(_ id: String) {
+        let c = state.withLock { s in
+            s.opened.insert(id)
+            return s.waiting.removeValue(forKey: id)
+        }
+        c?.resume()
+    }
+
+    func openAll() {
+        let all = state.withLock { s in
+            s.opened.formUnion(s.waiting.keys)
+            defer { s.waiting = [:] }
+            return Array(s.waiting.values)
+        }
+        for c in all { c.resume() }
+    }
+}
+
+/// The methods of the rpc tests, raw: `test.echo` answers its body; `test.gate`
+/// waits until `gates` opens its request id, then answers its body. Every start
+/// is recorded.
+func testHandler(_ started: StartedHandlers, gates: Gates = Gates()) -> RpcHandler {
     { inbound in
         started.record(inbound.requestID)
         switch inbound.method {
         case "test.echo":
             return .reply(inbound.body)
-        case "test.sleep":
-            let ms = Int(String(decoding: inbound.body, as: UTF8.self)) ?? 0
-            try? await Task.sleep(for: .milliseconds(ms))
+        case "test.gate":
+            await gates.wait(String(decoding: inbound.requestID, as: UTF8.self))
             return .reply(inbound.body)
         default:
             return .error(WireError(.unknownMethod, "no method \(inbound.method)"))
