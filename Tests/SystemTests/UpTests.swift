@@ -1,4 +1,5 @@
 import Foundation
+import MetroTestKit
 import Synchronization
 import Testing
 import ZeroMQ
@@ -43,7 +44,7 @@ import ZeroMQ
     }
 
     /// `metro up` on fixed free ports in a fresh folder, once both children are ready.
-    func startUp() throws -> (up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory) {
+    func startUp() async throws -> (up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory) {
         let dir = try TemporaryDirectory()
         let e = try freeEndpoints(6)
         let config = dir.url.appendingPathComponent("broker.yaml").path
@@ -58,7 +59,7 @@ import ZeroMQ
         let data = dir.url.appendingPathComponent("data").path
         let up = try MetroProcess(["up", "--data-dir", data, "--config", config, "--registry", e[4]])
         do {
-            try waitFor("broker and registry ready", timeout: .seconds(30)) { readyLines(up).count >= 2 }
+            try await waitFor("broker and registry ready", timeout: .seconds(30)) { readyLines(up).count >= 2 }
         } catch {
             // Once seen in a full CI run and not reproduced alone: keep what `up` said.
             Issue.record("metro up not ready; stdout: \(up.stdoutLines), stderr: \(up.stderrText)")
@@ -67,32 +68,32 @@ import ZeroMQ
         return (up, data, e[4], dir)
     }
 
-    @Test func restartsAKilledChildAndStopsEverythingOnSIGTERM() throws {
-        let (up, data, registry, dir) = try startUp()
+    @Test func restartsAKilledChildAndStopsEverythingOnSIGTERM() async throws {
+        let (up, data, registry, dir) = try await startUp()
         _ = dir
         let brokers = pids(matching: "broker --data-dir \(data)/broker")
         #expect(brokers.count == 1)
         kill(brokers[0], SIGKILL)
         // The supervisor starts a new broker, which prints its ready line again.
-        try waitFor("the broker restarted", timeout: .seconds(30)) { readyLines(up).count >= 3 }
+        try await waitFor("the broker restarted", timeout: .seconds(30)) { readyLines(up).count >= 3 }
         let restarted = pids(matching: "broker --data-dir \(data)/broker")
         #expect(restarted.count == 1 && restarted != brokers)
 
         up.kill(SIGTERM)
-        #expect(up.waitForExit(timeout: .seconds(20)) == 0)
-        try waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
+        #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
+        try await waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
         #expect(pids(matching: "registry --endpoint \(registry)").isEmpty)
     }
 
     /// A supervisor killed with -9 leaves no orphans holding its ports: the
     /// children see their parent change and stop gracefully.
-    @Test func childrenStopWhenTheSupervisorIsKilled() throws {
-        let (up, data, registry, dir) = try startUp()
+    @Test func childrenStopWhenTheSupervisorIsKilled() async throws {
+        let (up, data, registry, dir) = try await startUp()
         _ = dir
         #expect(pids(matching: "broker --data-dir \(data)/broker").count == 1)
         up.kill(SIGKILL)
-        _ = up.waitForExit()
-        try waitFor("the orphaned children stopped") {
+        _ = await up.waitForExit()
+        try await waitFor("the orphaned children stopped") {
             pids(matching: "--data-dir \(data)/broker").isEmpty
                 && pids(matching: "registry --endpoint \(registry)").isEmpty
         }
