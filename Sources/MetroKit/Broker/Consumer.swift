@@ -85,7 +85,7 @@ public final class Consumer: Service, Sendable {
     public func extend(_ d: Delivery, by: Duration) { io.send(.extend(d.seq, ms: Self.ms(by))) }
 
     /// How many times the member has joined (1 + rejoins after broker restarts).
-    public var joins: Int { joinCount.withLock { $0 } }
+    package var joins: Int { joinCount.withLock { $0 } }
 
     /// Runs the I/O thread until `close()`, graceful shutdown or cancellation
     /// (swift-service-lifecycle `Service`).

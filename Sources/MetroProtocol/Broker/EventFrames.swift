@@ -16,7 +16,7 @@ public struct LiveEvent: Sendable, Equatable {
     public var headers: [UInt8]
     public var payload: [UInt8]
 
-    public static let frameCount = 3
+    package static let frameCount = 3
 
     public init(topic: String, seq: UInt64, time: UInt64, eventID: [UInt8], headers: [UInt8], payload: [UInt8]) {
         self.topic = topic
@@ -27,12 +27,12 @@ public struct LiveEvent: Sendable, Equatable {
         self.payload = payload
     }
 
-    public var frames: [[UInt8]] {
+    package var frames: [[UInt8]] {
         [Array(topic.utf8), EventEnvelope.encode(seq: seq, time: time, eventID: eventID, headers: headers), payload]
     }
 
     /// Decodes the three frames; nil if the shape is wrong.
-    public init?(frames: [[UInt8]]) {
+    package init?(frames: [[UInt8]]) {
         guard frames.count == Self.frameCount, let envelope = EventEnvelope.decode(frames[1]),
             let topic = String(validating: frames[0], as: UTF8.self)
         else { return nil }
@@ -50,15 +50,15 @@ public struct LiveEvent: Sendable, Equatable {
 /// that subscription, and therefore every subscription the same socket sent before
 /// it. Its seq frame is the head seq: every later event matching the socket's
 /// prefixes is delivered (unless dropped at the high-water mark, a gap the seq shows).
-public enum Hello {
-    public static let prefix = "$metro.hello."
-    public static let prefixBytes: [UInt8] = Array(prefix.utf8)
+package enum Hello {
+    package static let prefix = "$metro.hello."
+    package static let prefixBytes: [UInt8] = Array(prefix.utf8)
 
-    public static func topic(token: String) -> String { prefix + token }
+    package static func topic(token: String) -> String { prefix + token }
 
     /// The hello topic inside a subscription message (`0x01` + prefix) received
     /// on the XPUB socket, or nil when it is not a valid hello subscription.
-    public static func topic(inSubscription raw: UnsafeRawBufferPointer) -> [UInt8]? {
+    package static func topic(inSubscription raw: UnsafeRawBufferPointer) -> [UInt8]? {
         guard raw.count > 1 + prefixBytes.count, raw.count <= 1 + prefixBytes.count + BrokerLimits.maxHelloTokenBytes,
             raw[0] == 1
         else { return nil }

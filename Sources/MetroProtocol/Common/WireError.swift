@@ -61,9 +61,9 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
     public var description: String { "\(rawValue) \(name)" }
 
     /// The code as it travels: three ASCII digits.
-    public var frame: [UInt8] { Array(String(rawValue).utf8) }
+    package var frame: [UInt8] { Array(String(rawValue).utf8) }
 
-    public init?(frame: [UInt8]) {
+    package init?(frame: [UInt8]) {
         guard frame.count == 3, let text = String(validating: frame, as: UTF8.self),
             let n = UInt16(text), let code = WireErrorCode(rawValue: n)
         else { return nil }

@@ -6,7 +6,7 @@ public struct MembershipEvent: Codable, Hashable, Sendable {
         case registered, deregistered, expired
 
         /// The reserved topic this kind is published on.
-        public var topic: String { Topic.registryPrefix + rawValue }
+        package var topic: String { Topic.registryPrefix + rawValue }
     }
 
     public var kind: Kind
@@ -34,17 +34,17 @@ public struct MembershipEvent: Codable, Hashable, Sendable {
         case timestampNanoseconds = "ts"
     }
 
-    public static let headersFrame: [UInt8] = Array("{}".utf8)
+    package static let headersFrame: [UInt8] = Array("{}".utf8)
 
     /// The three frames as published.
-    public func encode() -> [[UInt8]] {
+    package func encode() -> [[UInt8]] {
         [Array(kind.topic.utf8), Self.headersFrame, RegistryJSON.encode(self)]
     }
 
     /// Decodes an event from a subscriber's frames: the first frame is the topic and
     /// the last the JSON payload, so frames a broker adds in between (a sequence
     /// number) are tolerated. Nil for anything else.
-    public static func decode(_ frames: [[UInt8]]) -> MembershipEvent? {
+    package static func decode(_ frames: [[UInt8]]) -> MembershipEvent? {
         guard frames.count >= 2, let topic = String(validating: frames[0], as: UTF8.self),
             topic.hasPrefix(Topic.registryPrefix), let payload = frames.last,
             case .success(let event) = RegistryJSON.decode(MembershipEvent.self, from: payload, what: "event"),

@@ -46,7 +46,7 @@ public struct Registration: Codable, Hashable, Sendable {
     public var key: InstanceKey { InstanceKey(service: service, instance: instance, epoch: epoch) }
 
     /// Checks every field against §5.2 and `ttlRange`; nil when valid.
-    public func validate(ttlRange: ClosedRange<UInt64> = RegistryLimits.defaultTTLRange) -> WireError? {
+    package func validate(ttlRange: ClosedRange<UInt64> = RegistryLimits.defaultTTLRange) -> WireError? {
         if let e = key.validate() { return e }
         guard !endpoints.isEmpty, endpoints.count <= RegistryLimits.maxEndpoints else {
             return WireError(
@@ -77,7 +77,7 @@ public struct InstanceKey: Codable, Hashable, Sendable, CustomStringConvertible 
         self.epoch = epoch
     }
 
-    public func validate() -> WireError? {
+    package func validate() -> WireError? {
         RegistryLimits.validateServiceName(service) ?? RegistryLimits.validateInstanceID(instance)
     }
 

@@ -25,11 +25,11 @@ public struct InstanceInfo: Codable, Hashable, Sendable {
 }
 
 /// OK body of LOOKUP: the healthy instances of one service, sorted by instance id.
-public struct LookupResult: Codable, Hashable, Sendable {
-    public var service: String
-    public var instances: [InstanceInfo]
+package struct LookupResult: Codable, Hashable, Sendable {
+    package var service: String
+    package var instances: [InstanceInfo]
 
-    public init(service: String, instances: [InstanceInfo]) {
+    package init(service: String, instances: [InstanceInfo]) {
         self.service = service
         self.instances = instances
     }
@@ -76,10 +76,10 @@ public struct InstanceStatus: Codable, Hashable, Sendable {
 }
 
 /// OK body of LIST: every live instance, sorted by service then instance id.
-public struct ListResult: Codable, Hashable, Sendable {
-    public var instances: [InstanceStatus]
+package struct ListResult: Codable, Hashable, Sendable {
+    package var instances: [InstanceStatus]
 
-    public init(instances: [InstanceStatus]) { self.instances = instances }
+    package init(instances: [InstanceStatus]) { self.instances = instances }
 }
 
 /// OK body of STATS: what the registry has served and refused since it started.
