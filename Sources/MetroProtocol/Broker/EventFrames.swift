@@ -8,16 +8,25 @@
 /// same three frames on reserved topics, with the head seq in the envelope.
 /// Code outside this file builds and reads events only through `LiveEvent`.
 public struct LiveEvent: Sendable, Equatable {
+    /// The topic (`video.uploaded`); subscribers and groups match its prefix. Reserved
+    /// topics start with `$` (heartbeats, hellos, registry events, dead letters).
     public var topic: String
+    /// The broker's sequence number: strictly increasing over the journal, so a gap
+    /// in a subscriber's view is visible. 0 for fire-and-forget events never journaled.
     public var seq: UInt64
     /// Nanoseconds since the Unix epoch, stamped by the broker.
     public var time: UInt64
+    /// The publisher's id (1...64 bytes; empty for fire-and-forget): the broker's
+    /// dedupe key and a service's idempotency key (inbox).
     public var eventID: [UInt8]
+    /// The publisher's headers, opaque bytes (JSON by convention, docs/events.md).
     public var headers: [UInt8]
+    /// The event body, opaque bytes; at most the broker's `maxPayloadBytes`.
     public var payload: [UInt8]
 
     package static let frameCount = 3
 
+    /// An event from its parts, e.g. to test a handler without a broker.
     public init(topic: String, seq: UInt64, time: UInt64, eventID: [UInt8], headers: [UInt8], payload: [UInt8]) {
         self.topic = topic
         self.seq = seq

@@ -19,12 +19,19 @@ public enum GroupCodec {
 
     /// JOIN's json: how to create the group if it does not exist yet (ignored otherwise).
     public struct Config: Codable, Sendable, Equatable {
+        /// Topic prefixes the group takes; nil: every topic (protocol.md §4.10).
         public var prefixes: [String]?
         /// Where the group starts (default: earliest); `startSeq` wins when present.
         public var start: GroupStart?
+        /// Start after this seq (events with a larger seq come); overrides `start`.
         public var startSeq: UInt64?
+        /// Milliseconds a member may hold a delivery unACKed before it is redelivered;
+        /// nil: the broker's default.
         public var ackTimeoutMs: Int?
+        /// Deliveries at most before the event goes to the dead-letter topic; nil: the
+        /// broker's default.
         public var maxDeliveries: Int?
+        /// Every field optional: nil leaves it to the broker's configuration.
         public init(
             prefixes: [String]? = nil, start: GroupStart? = nil, startSeq: UInt64? = nil, ackTimeoutMs: Int? = nil,
             maxDeliveries: Int? = nil

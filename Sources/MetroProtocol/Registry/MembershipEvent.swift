@@ -2,6 +2,8 @@
 /// `[$registry.<kind>] [headers: json "{}"] [payload: json]`, topic first so that
 /// ZeroMQ's prefix filtering works (§2.2).
 public struct MembershipEvent: Codable, Hashable, Sendable {
+    /// What happened to the instance: it registered, deregistered (a graceful stop),
+    /// or its lease expired (no heartbeat within its TTL: likely a crash).
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case registered, deregistered, expired
 
@@ -9,15 +11,22 @@ public struct MembershipEvent: Codable, Hashable, Sendable {
         package var topic: String { Topic.registryPrefix + rawValue }
     }
 
+    /// What happened.
     public var kind: Kind
+    /// The service the instance belongs to.
     public var service: String
+    /// The instance id within the service.
     public var instance: String
+    /// The incarnation (see `Registration.epoch`): a change of epoch is a restart.
     public var epoch: UInt64
+    /// The instance's rpc endpoints (drop them from a balancer on `deregistered`/`expired`).
     public var endpoints: [String]
+    /// The instance's metadata as registered.
     public var metadata: [String: String]
     /// Wall-clock time of the change, nanoseconds since the Unix epoch (§2.5).
     public var timestampNanoseconds: UInt64
 
+    /// The event the registry publishes when `r` changes membership.
     public init(_ kind: Kind, _ r: Registration, timestampNanoseconds: UInt64) {
         self.kind = kind
         service = r.service
