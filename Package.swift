@@ -146,6 +146,7 @@ let package = Package(
             exclude: ["FaultInjection/faultinject.c"]
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "MetroTestKitTests", dependencies: ["MetroTestKit"]),
         .testTarget(
             name: "MetroRegistryTests",
             dependencies: ["MetroRegistry", "MetroProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")]
