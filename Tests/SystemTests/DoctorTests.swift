@@ -18,18 +18,12 @@ import ZeroMQ
 
 /// `metro doctor` against real ports and folders.
 @Suite struct DoctorTests {
-    /// Writes a broker configuration whose endpoints are free ephemeral ports, except
-    /// `taken` (if given), which is bound by a socket the test holds.
+    /// Writes a broker configuration with `ingest` and three free ports (`TestPorts`,
+    /// not port-0 binds released again: another test's process can be handed such a
+    /// port before the doctor checks it).
     func configuration(in dir: TemporaryDirectory, ingest: String, dataDir: String) throws -> String {
         let path = dir.url.appendingPathComponent("broker.yaml").path
-        let ctx = try Context(defaultLingerMilliseconds: 0)
-        var free: [String] = []
-        for _ in 0..<3 {
-            let s = try ctx.socket(.rep)
-            let e = try s.bindResolved("tcp://127.0.0.1:*")
-            try s.unbind(e)
-            free.append(e)
-        }
+        let free = try TestPorts.freeEndpoints(3)
         let yaml = """
             endpoints:
               ingest: \(ingest)
@@ -57,10 +51,7 @@ import ZeroMQ
 
     @Test func passesOnFreePortsAndAWritableFolder() async throws {
         let dir = try TemporaryDirectory()
-        let ctx = try Context(defaultLingerMilliseconds: 0)
-        let s = try ctx.socket(.rep)
-        let ingest = try s.bindResolved("tcp://127.0.0.1:*")
-        try s.unbind(ingest)
+        let ingest = try TestPorts.freeEndpoints(1)[0]
         let config = try configuration(in: dir, ingest: ingest, dataDir: dir.path + "/data")
         let (status, checks) = try await runDoctor(["--config", config])
         #expect(status == 0, "failed checks: \(checks.filter { !$0.value.0 })")

@@ -1,6 +1,5 @@
 import Foundation
 import MetroTestKit
-import Synchronization
 import Testing
 import ZeroMQ
 
@@ -11,25 +10,7 @@ import ZeroMQ
 /// `metro up`: the broker and the registry as supervised children.
 @Suite(.serialized) struct UpTests {
     /// Free loopback endpoints for a process that must be told its ports up front.
-    /// Not "bind port 0 and release it": another test binding `:*` at the same
-    /// moment can be handed the released port (seen once: `metro up` never got
-    /// ready). Ports below the kernel's ephemeral range (32768-60999 here) are
-    /// never handed out by a port-0 bind, so they come from there: a block per
-    /// process (by pid) and a counter within it, each checked bindable first.
-    func freeEndpoints(_ n: Int) throws -> [String] {
-        let ctx = try Context(defaultLingerMilliseconds: 0)
-        var found: [String] = []
-        while found.count < n {
-            let port = TestPorts.next()
-            let endpoint = "tcp://127.0.0.1:\(port)"
-            let s = try ctx.socket(.rep)
-            if (try? s.bind(endpoint)) != nil { found.append(endpoint) }
-            s.close()
-        }
-        // `ctx` terminates when it goes out of scope: zmq_ctx_term waits for the I/O
-        // thread to close the listeners (closing is asynchronous, docs/performance.md).
-        return found
-    }
+    func freeEndpoints(_ n: Int) throws -> [String] { try TestPorts.freeEndpoints(n) }
 
     func readyLines(_ p: MetroProcess) -> [String] { p.stdoutLines.filter { $0.hasPrefix("ready ") } }
 
@@ -96,20 +77,6 @@ import ZeroMQ
         try await waitFor("the orphaned children stopped") {
             pids(matching: "--data-dir \(data)/broker").isEmpty
                 && pids(matching: "registry --endpoint \(registry)").isEmpty
-        }
-    }
-}
-
-/// Ports for tests that need fixed ones: 20000-31999, 40 per process by pid, so
-/// parallel test processes and ephemeral (port 0) binds never meet.
-enum TestPorts {
-    private static let counter = Mutex(0)
-
-    static func next() -> Int {
-        let base = 20_000 + Int(getpid() % 300) * 40
-        return counter.withLock { n in
-            defer { n += 1 }
-            return base + n % 40
         }
     }
 }
