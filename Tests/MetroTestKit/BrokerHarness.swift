@@ -95,7 +95,7 @@ package final class BrokerHarness: @unchecked Sendable {
     package func openFilesLimit() throws -> (soft: UInt64, hard: UInt64) {
         let limits = try String(contentsOfFile: "/proc/\(process.pid)/limits", encoding: .utf8)
         guard let line = limits.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else {
-            throw WaitError.timedOut("no open files limit in /proc/\(process.pid)/limits")
+            throw WaitError.unexpected("no open files limit in /proc/\(process.pid)/limits")
         }
         let numbers = line.split(separator: " ").compactMap { UInt64($0) }
         return (numbers[0], numbers[1])

@@ -43,7 +43,7 @@ package enum DocumentedExample {
         guard let section = doc.range(of: heading),
             let start = doc.range(of: "```python\n", range: section.upperBound..<doc.endIndex),
             let end = doc.range(of: "```", range: start.upperBound..<doc.endIndex)
-        else { throw WaitError.timedOut("no python block after \(heading)") }
+        else { throw WaitError.unexpected("no python block after \(heading)") }
         return String(doc[start.upperBound..<end.lowerBound])
     }
 

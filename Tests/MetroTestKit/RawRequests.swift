@@ -48,7 +48,7 @@ private func tcpExchangeBlocking(_ address: String, _ request: [UInt8]) throws -
             connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
         }
     }
-    guard rc == 0 else { throw WaitError.timedOut("connect \(address)") }
+    guard rc == 0 else { throw WaitError.unexpected("connect \(address)") }
     var timeout = timeval(tv_sec: 5, tv_usec: 0)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

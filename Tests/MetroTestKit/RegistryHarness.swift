@@ -20,7 +20,7 @@ package final class RegistryUnderTest: Sendable {
         let process = try MetroProcess(args + extra)
         self.process = process
         ready = try await process.waitUntilReady()
-        guard let ep = ready["endpoint"] else { throw WaitError.timedOut("ready line without endpoint") }
+        guard let ep = ready["endpoint"] else { throw WaitError.unexpected("ready line without endpoint") }
         self.endpoint = ep
     }
 

@@ -58,7 +58,7 @@ private func replayBlocking(
             out.errorContext = (id, earliest)
             return out
         case nil:
-            throw WaitError.timedOut("malformed replay message \(frames.map { Hex.encode($0) })")
+            throw WaitError.unexpected("malformed replay message \(frames.map { Hex.encode($0) })")
         }
     }
     throw WaitError.timedOut("replay did not finish")
@@ -115,7 +115,7 @@ package final class ReplayConnection: @unchecked Sendable {
     private func nextBlocking() throws -> ReplayCodec.Reply {
         guard let frames = try socket.receiveMultipart() else { throw WaitError.timedOut("replay message") }
         guard let reply = ReplayCodec.decodeReply(frames) else {
-            throw WaitError.timedOut("malformed replay message \(frames.map { Hex.encode($0) })")
+            throw WaitError.unexpected("malformed replay message \(frames.map { Hex.encode($0) })")
         }
         return reply
     }

@@ -1,13 +1,16 @@
 import Foundation
 
-/// What a kit wait throws when its condition does not come true in time; the
-/// message names what was awaited, so a failing test says what it missed.
+/// What the kit throws when a peer does not do what the test needs: a condition
+/// that did not come true in time (`timedOut`, naming what was awaited), or an
+/// answer that is not what protocol.md or the OS promised (`unexpected`).
 package enum WaitError: Error, CustomStringConvertible {
     case timedOut(String)
+    case unexpected(String)
 
     package var description: String {
         switch self {
         case .timedOut(let what): "timed out waiting for \(what)"
+        case .unexpected(let what): "unexpected: \(what)"
         }
     }
 }
