@@ -19,11 +19,11 @@
 // awaited; the kit does not depend on swift-testing.
 //
 // A consequence worth knowing: because no wait holds a pool thread any more,
-// swift-testing really runs the suites in parallel (before, the blocking waits
-// of about 50 synchronous tests capped it at the pool's width, 2 threads here).
-// A test that counts requests must rule out client retries (a late ACK under
-// that load makes the Publisher retry after its `ackTimeout`), and a test must
-// not change what a client does after a restart only once the restart returned:
-// the client's own thread can act before the test task resumes.
+// more suites run at once than when ~50 synchronous tests blocked the pool's
+// two threads here (docs/performance.md has the before/after runs). A test that
+// counts requests must rule out client retries (a late ACK under that load makes
+// the Publisher retry after its `ackTimeout`), and a test must not change what a
+// client does after a restart only once the restart returned: the client's own
+// thread can act before the test task resumes.
 //
 // Everything here is `package`: only this package's tests and tools use it.
