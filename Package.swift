@@ -177,14 +177,24 @@ let package = Package(
 
         // Shared by the test targets: docs/protocol.md's test vectors.
         .target(name: "MetroTestSupport", path: "Tests/MetroTestSupport"),
+        // The async harness of the system tests (real `metro` processes, ready lines,
+        // waits, freeze, fault injection), a library so that `metro soak` links it too.
+        .target(
+            name: "MetroTestKit",
+            dependencies: ["ZeroMQ", "MetroProtocol", "MetroKit", "MetroTestSupport"],
+            path: "Tests/MetroTestKit",
+            // Built at run time and preloaded into a broker (FaultInjection.swift).
+            exclude: ["FaultInjection/faultinject.c"]
+        ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "MetroTestKitTests", dependencies: ["MetroTestKit"]),
         .testTarget(
             name: "MetroRegistryTests",
             dependencies: ["MetroRegistry", "MetroProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol", "MetroTestSupport"]),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ"]),
+        .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ", "MetroTestKit"]),
         .testTarget(
             name: "MetroBrokerTests",
             dependencies: ["MetroBroker", "MetroProtocol", .product(name: "Prometheus", package: "swift-prometheus")]
@@ -196,12 +206,10 @@ let package = Package(
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport", "Profiles",
+                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport", "MetroTestKit", "Profiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            // Built at run time and preloaded into a broker (FaultInjection.swift).
-            exclude: ["Support/FaultInjection/faultinject.c"]
+            ]
         ),
     ]
 )

@@ -57,6 +57,7 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
         /// may or may not have run.
         public static let cancelled = Code(base: .cancelled)
 
+        /// The code's name (`timed-out`, `rejected`, ...), for logs.
         public var description: String {
             switch base {
             case .closed: "closed"
@@ -91,6 +92,7 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
         }
     }
 
+    /// What went wrong; `category` says how to react.
     public let code: Code
     /// The operation that failed: "publish", "consume", "registry LOOKUP", ...
     public let operation: String
@@ -99,6 +101,8 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
     /// The peer's error, when `code == .rejected`.
     public let wireError: WireError?
 
+    /// Builds an error by hand (tests, or a layer that wraps MetroKit and keeps its
+    /// error type); `wireError` only with `.rejected`.
     public init(_ code: Code, operation: String, message: String, wireError: WireError? = nil) {
         self.code = code
         self.operation = operation
@@ -119,6 +123,9 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
     /// The peer's wire error code, when it answered ERROR.
     public var wireCode: WireErrorCode? { wireError?.code }
 
+    /// How to react, from `code` and, for `.rejected`, the wire code (protocol.md
+    /// §3.2): `invalid` means fix the request, `rejected` a state conflict, `unavailable`
+    /// retry later, `timeout` the outcome is unknown. The gateway maps it to HTTP.
     public var category: Category {
         if code == .timedOut || code == .deadlineExceeded { return .timeout }
         if code == .invalidArgument { return .invalid }
@@ -142,6 +149,7 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
         }
     }
 
+    /// `operation code: detail` (the wire error when the peer answered ERROR), for logs.
     public var description: String {
         if let wireError { return "\(operation) \(code): \(wireError)" }
         return "\(operation) \(code): \(message)"

@@ -1,7 +1,7 @@
 // MetroKit: the client SDK of Metro.
 //
-// What it is for: services talk to the broker (`Publisher`, `Subscriber`, `Consumer`,
-// `BrokerAdminClient`) and to the registry (`RegistryClient`, `ServiceAnnouncer`)
+// What it is for: services talk to the broker (`Publisher`, `Subscriber`, `Consumer`)
+// and to the registry (`RegistryClient`, `ServiceAnnouncer`)
 // through async Swift APIs, serve rpc (`RpcServer`, `RpcRouter`, `RpcMethod`) and
 // call it by service name (`RpcClient`: balancing, deadlines, retries, circuit
 // breakers; protocol.md §6); protocol.md is the contract they follow.
@@ -28,9 +28,15 @@
 //     let group = ServiceGroup(services: [publisher, gateway], logger: logger)
 //     try await group.run()
 //
-// The exception is `BrokerAdminClient`: a stateless value for operator tools whose
-// calls block the calling thread (one DEALER per call); call it off the pool, as
-// `metro broker` does (`MetricsEndpoint.offThePool`).
+// The exception is `BrokerAdminClient` (`package`: for this package's `metro`
+// commands and tests, not for services): a stateless value whose calls block the
+// calling thread (one DEALER per call): fine for a one-shot command such as
+// `metro broker stats`, which has nothing else to run; elsewhere call it off the pool.
+//
+// What is `public` here (and in MetroProtocol and ZeroMQ) is the API a service in
+// another package builds on (Examples/hello-service, built by
+// Examples/check-as-dependency.sh); what only Metro's own executable, benchmarks
+// and tests call is `package`.
 //
 // Errors: every client throws `MetroClientError` (a `code`, a `category` that maps
 // to one HTTP status, the operation and the peer's wire error), plus

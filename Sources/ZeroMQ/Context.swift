@@ -61,20 +61,26 @@ public final class Context: @unchecked Sendable {
 
 /// The version of the libzmq library loaded at run time.
 public struct LibraryVersion: Sendable, CustomStringConvertible, Comparable {
+    /// The three parts of libzmq's version, as `zmq_version` reports them.
     public let major: Int, minor: Int, patch: Int
 
+    /// The libzmq actually loaded (not the headers built against): what
+    /// `metro doctor` reports, and what a feature check should compare with.
     public static var current: LibraryVersion {
         var a: Int32 = 0, b: Int32 = 0, c: Int32 = 0
         zmq_version(&a, &b, &c)
         return LibraryVersion(major: Int(a), minor: Int(b), patch: Int(c))
     }
 
+    /// A version to compare `current` with, e.g. `LibraryVersion(major: 4, minor: 3, patch: 0)`.
     public init(major: Int, minor: Int, patch: Int) {
         self.major = major; self.minor = minor; self.patch = patch
     }
 
+    /// `major.minor.patch`, as libzmq writes its own version.
     public var description: String { "\(major).\(minor).\(patch)" }
 
+    /// Orders by major, then minor, then patch, so `current >= required` reads as expected.
     public static func < (l: LibraryVersion, r: LibraryVersion) -> Bool {
         (l.major, l.minor, l.patch) < (r.major, r.minor, r.patch)
     }
@@ -84,5 +90,7 @@ public struct LibraryVersion: Sendable, CustomStringConvertible, Comparable {
 public enum Capability: String, Sendable, CaseIterable {
     case curve, ipc, pgm, tipc, norm, gssapi, draft
 
+    /// Whether the loaded libzmq has this capability (`zmq_has`); Debian's 4.3.4 has
+    /// `curve` and `ipc` but not `draft`. Cheap; safe from any thread.
     public var isAvailable: Bool { zmq_has(rawValue) != 0 }
 }

@@ -2,7 +2,10 @@ internal import CZeroMQ
 
 /// CURVE (CurveZMQ) keys: 32-byte Curve25519 keys, written as 40-character Z85 text.
 public struct CurveKeyPair: Sendable, Hashable {
+    /// The Curve25519 public key, 40 characters of Z85: what peers are told.
     public let publicKey: String
+    /// The Curve25519 secret key, 40 characters of Z85: keep it out of logs and configs
+    /// that others read.
     public let secretKey: String
 
     /// Generates a new key pair. Throws `.notSupported` if libzmq lacks CURVE.
@@ -16,6 +19,8 @@ public struct CurveKeyPair: Sendable, Hashable {
         )
     }
 
+    /// A key pair read from configuration (both 40-character Z85 strings). Not
+    /// checked here: libzmq rejects a malformed key when the socket option is set.
     public init(publicKey: String, secretKey: String) {
         self.publicKey = publicKey
         self.secretKey = secretKey

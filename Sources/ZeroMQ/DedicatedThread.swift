@@ -21,7 +21,7 @@ import Synchronization
 ///
 /// Threading: `start()`, `join()` and `hasEnded` from any thread or task. `join()`
 /// suspends on a continuation that the thread resumes as its last act.
-public final class DedicatedThread: Sendable {
+package final class DedicatedThread: Sendable {
     private struct State {
         var body: (@Sendable () -> Void)?
         var started = false
@@ -29,19 +29,19 @@ public final class DedicatedThread: Sendable {
         var joiners: [CheckedContinuation<Void, Never>] = []
     }
 
-    public let name: String
+    package let name: String
     private let stackSize: Int?
     private let state: Mutex<State>
 
     /// Prepares the thread; nothing runs until `start()`.
-    public init(name: String, stackSize: Int? = nil, body: @escaping @Sendable () -> Void) {
+    package init(name: String, stackSize: Int? = nil, body: @escaping @Sendable () -> Void) {
         self.name = name
         self.stackSize = stackSize
         state = Mutex(State(body: body))
     }
 
     /// Starts the thread; later calls do nothing. Never blocks.
-    public func start() {
+    package func start() {
         guard
             let body = state.withLock({ s -> (@Sendable () -> Void)? in
                 guard !s.started else { return nil }
@@ -80,11 +80,11 @@ public final class DedicatedThread: Sendable {
     }
 
     /// Whether the body has returned.
-    public var hasEnded: Bool { state.withLock { $0.ended } }
+    package var hasEnded: Bool { state.withLock { $0.ended } }
 
     /// Suspends until the body has returned (at once if it has). Does not start the
     /// thread: a thread never started is never joined.
-    public func join() async {
+    package func join() async {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             let ended = state.withLock { s in
                 if !s.ended { s.joiners.append(c) }
@@ -95,7 +95,7 @@ public final class DedicatedThread: Sendable {
     }
 
     /// Runs `body` on a new thread and suspends until it returns.
-    public static func run(name: String, stackSize: Int? = nil, _ body: @escaping @Sendable () -> Void) async {
+    package static func run(name: String, stackSize: Int? = nil, _ body: @escaping @Sendable () -> Void) async {
         let thread = DedicatedThread(name: name, stackSize: stackSize, body: body)
         thread.start()
         await thread.join()

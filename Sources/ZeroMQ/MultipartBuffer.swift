@@ -9,10 +9,10 @@ internal import CZeroMQ
 /// live in one heap allocation (see `Message` for why never in a Swift local).
 /// A slot whose send succeeded is left empty; every slot is released by the next
 /// receive or by `deinit`.
-public final class MultipartBuffer {
+package final class MultipartBuffer {
     let slots: UnsafeMutablePointer<zmq_msg_t>
     /// How many frames a received message may keep; extra frames are discarded.
-    public let capacity: Int
+    package let capacity: Int
     // The two counters are read and written for every frame the broker moves.
     // `@exclusivity(unchecked)` drops the run-time exclusivity check on them only
     // (a buffer belongs to one thread, and no method hands out an `inout` to
@@ -22,13 +22,13 @@ public final class MultipartBuffer {
     // dependency.
 
     /// Frames held from the last receive (at most `capacity`).
-    @exclusivity(unchecked) public private(set) var count = 0
+    @exclusivity(unchecked) package private(set) var count = 0
     /// Frames of the last received message that did not fit and were discarded.
-    @exclusivity(unchecked) public private(set) var discardedFrames = 0
+    @exclusivity(unchecked) package private(set) var discardedFrames = 0
 
     /// `capacity` receive slots plus `scratch` extra slots for frames the owner builds
     /// (`set(_:bytes:)`), addressed as `capacity ..< capacity + scratch`.
-    public init(capacity: Int, scratch: Int = 0) {
+    package init(capacity: Int, scratch: Int = 0) {
         precondition(capacity > 0 && scratch >= 0)
         self.capacity = capacity
         slots = .allocate(capacity: capacity + scratch)
@@ -45,7 +45,7 @@ public final class MultipartBuffer {
 
     /// Receives one whole message without blocking; `false` if none is waiting.
     /// The previous content of the receive slots is released.
-    public func receive(from socket: Socket) throws(ZMQError) -> Bool {
+    package func receive(from socket: Socket) throws(ZMQError) -> Bool {
         let h = socket.h
         let first = slots
         switch try Syscall.call("receive", { zmq_msg_recv(first, h, ZMQ_DONTWAIT) }) {
@@ -75,11 +75,11 @@ public final class MultipartBuffer {
 
     /// The size of frame `index`.
     @inline(__always)
-    public func size(_ index: Int) -> Int { zmq_msg_size(slots + index) }
+    package func size(_ index: Int) -> Int { zmq_msg_size(slots + index) }
 
     /// Reads frame `index` in place; the pointer is valid only inside `body`.
     @inline(__always)
-    public func withFrame<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    package func withFrame<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         body(UnsafeRawBufferPointer(start: zmq_msg_data(slots + index), count: zmq_msg_size(slots + index)))
     }
 
@@ -87,16 +87,16 @@ public final class MultipartBuffer {
     /// only until slot `index` is next received into, set, sent, or the buffer is
     /// released: use it at once (the broker copies it into the journal buffer).
     @inline(__always)
-    public func unsafeFrame(_ index: Int) -> UnsafeRawBufferPointer {
+    package func unsafeFrame(_ index: Int) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: zmq_msg_data(slots + index), count: zmq_msg_size(slots + index))
     }
 
     /// A copy of frame `index`.
-    public func bytes(_ index: Int) -> [UInt8] { withFrame(index) { [UInt8]($0) } }
+    package func bytes(_ index: Int) -> [UInt8] { withFrame(index) { [UInt8]($0) } }
 
     /// Makes slot `index` hold a copy of `bytes` (frames up to 33 bytes need no heap).
     @inline(__always)
-    public func set(_ index: Int, bytes: UnsafeRawBufferPointer) {
+    package func set(_ index: Int, bytes: UnsafeRawBufferPointer) {
         let p = slots + index
         zmq_msg_close(p)
         let rc = zmq_msg_init_size(p, bytes.count)
@@ -106,7 +106,7 @@ public final class MultipartBuffer {
 
     /// Makes slot `index` a frame of `count` bytes written in place by `fill`.
     @inline(__always)
-    public func set(_ index: Int, count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
+    package func set(_ index: Int, count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
         let p = slots + index
         zmq_msg_close(p)
         let rc = zmq_msg_init_size(p, count)
@@ -114,24 +114,24 @@ public final class MultipartBuffer {
         fill(UnsafeMutableRawBufferPointer(start: zmq_msg_data(p), count: count))
     }
 
-    public func set(_ index: Int, bytes: [UInt8]) { bytes.withUnsafeBytes { set(index, bytes: $0) } }
+    package func set(_ index: Int, bytes: [UInt8]) { bytes.withUnsafeBytes { set(index, bytes: $0) } }
 
     /// Makes slot `index` hold the 8 big-endian bytes of `value`.
     @inline(__always)
-    public func set(_ index: Int, bigEndian value: UInt64) {
+    package func set(_ index: Int, bigEndian value: UInt64) {
         withUnsafeBytes(of: value.bigEndian) { set(index, bytes: $0) }
     }
 
     /// Makes slot `index` an empty frame.
     @inline(__always)
-    public func setEmpty(_ index: Int) {
+    package func setEmpty(_ index: Int) {
         let p = slots + index
         zmq_msg_close(p)
         zmq_msg_init(p)
     }
 
     /// Makes slot `to` share slot `from`'s content (zero-copy, reference counted).
-    public func share(_ from: Int, into to: Int) {
+    package func share(_ from: Int, into to: Int) {
         let rc = zmq_msg_copy(slots + to, slots + from)
         precondition(rc == 0, "zmq_msg_copy failed")
     }
@@ -142,7 +142,7 @@ public final class MultipartBuffer {
     /// `.hostUnreachable`). Once the first frame of a message is queued, the rest
     /// of the message is always accepted.
     @inline(__always)
-    public func send(_ index: Int, on socket: Socket, more: Bool) throws(ZMQError) -> Bool {
+    package func send(_ index: Int, on socket: Socket, more: Bool) throws(ZMQError) -> Bool {
         let h = socket.h
         let p = slots + index
         let flags = ZMQ_DONTWAIT | (more ? ZMQ_SNDMORE : 0)

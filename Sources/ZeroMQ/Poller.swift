@@ -2,11 +2,16 @@ internal import CZeroMQ
 
 /// Readiness conditions for `Poller`.
 public struct PollEvents: OptionSet, Sendable {
+    /// The `ZMQ_POLL*` bits (`zmq_pollitem_t.events` is a C `short`).
     public let rawValue: Int16
+    /// Conditions from raw `ZMQ_POLL*` bits.
     public init(rawValue: Int16) { self.rawValue = rawValue }
 
+    /// A socket has a whole message to receive, or a file descriptor is readable (`ZMQ_POLLIN`).
     public static let readable = PollEvents(rawValue: Int16(ZMQ_POLLIN))
+    /// A socket can send at least one message without blocking (`ZMQ_POLLOUT`).
     public static let writable = PollEvents(rawValue: Int16(ZMQ_POLLOUT))
+    /// An error condition on a plain file descriptor (`ZMQ_POLLERR`); sockets never report it.
     public static let error = PollEvents(rawValue: Int16(ZMQ_POLLERR))
 }
 
@@ -19,6 +24,7 @@ public final class Poller {
     private var items: [zmq_pollitem_t] = []
     private var sockets: [Socket?] = []  // keeps polled sockets alive
 
+    /// An empty poller; add items with `add`, on the thread that will poll.
     public init() {}
 
     /// Polls `socket` for `events`; returns the item's index.
@@ -58,6 +64,8 @@ public final class Poller {
     /// The conditions that item `index` met in the last `poll`.
     public func events(at index: Int) -> PollEvents { PollEvents(rawValue: items[index].revents) }
 
+    /// Whether item `index` was readable in the last `poll`: drain it with non-blocking receives.
     public func isReadable(_ index: Int) -> Bool { events(at: index).contains(.readable) }
+    /// Whether item `index` was writable in the last `poll`.
     public func isWritable(_ index: Int) -> Bool { events(at: index).contains(.writable) }
 }

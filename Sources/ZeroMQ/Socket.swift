@@ -10,6 +10,7 @@ internal import CZeroMQ
 public final class Socket {
     /// Kept so the context outlives its sockets (see `Context`).
     public let context: Context
+    /// The pattern the socket was made with; fixed for its life.
     public let type: SocketType
     // One owning thread reads this on every call; the dynamic exclusivity check that a
     // class `var` gets would run per message (measured: metro-bench wrapper).
@@ -34,6 +35,7 @@ public final class Socket {
         zmq_close(h)
     }
 
+    /// Whether `close()` has run; any other call on a closed socket traps (a bug, not an error).
     public var isClosed: Bool { handle == nil }
 
     @inline(__always)
@@ -55,14 +57,19 @@ public final class Socket {
         return try lastEndpoint
     }
 
+    /// Connects to `endpoint` (`tcp://host:port`, `ipc://path`, `inproc://name`). Returns at once:
+    /// libzmq connects, and reconnects after a loss, in the background.
     public func connect(_ endpoint: String) throws(ZMQError) {
         try Syscall.mustSucceed("connect \(endpoint)") { zmq_connect(h, endpoint) }
     }
 
+    /// Stops listening on `endpoint` (as bound, or as `lastEndpoint` resolved it); peers already
+    /// connected stay.
     public func unbind(_ endpoint: String) throws(ZMQError) {
         try Syscall.mustSucceed("unbind \(endpoint)") { zmq_unbind(h, endpoint) }
     }
 
+    /// Drops the connection made by `connect(endpoint)`; messages queued for it are discarded.
     public func disconnect(_ endpoint: String) throws(ZMQError) {
         try Syscall.mustSucceed("disconnect \(endpoint)") { zmq_disconnect(h, endpoint) }
     }

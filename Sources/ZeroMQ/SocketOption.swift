@@ -110,6 +110,7 @@ extension Socket {
         try set(.subscribe(Array(prefix.utf8)))
     }
 
+    /// Removes one earlier `subscribe(prefix)` (subscriptions are counted, like libzmq's).
     public func unsubscribe(_ prefix: String) throws(ZMQError) {
         try set(.unsubscribe(Array(prefix.utf8)))
     }

@@ -20,6 +20,7 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// The libzmq name (`ROUTER`, `XPUB`, ...), as protocol.md and the logs write it.
     public var description: String {
         switch self {
         case .pair: "PAIR"
@@ -39,7 +40,9 @@ public enum SocketType: Sendable, CaseIterable, CustomStringConvertible {
 
 /// Flags for one send.
 public struct SendFlags: OptionSet, Sendable {
+    /// The `ZMQ_SNDMORE`/`ZMQ_DONTWAIT` bits passed to `zmq_msg_send`.
     public let rawValue: Int32
+    /// Flags from raw libzmq bits.
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// More frames of the same message follow (`ZMQ_SNDMORE`).

@@ -13,12 +13,12 @@ import Foundation
 /// so a late `wake()` from another thread never writes to a closed or reused fd.
 ///
 /// Threading: `wake()` from any thread; `drain()` on the polling thread.
-public final class WakePipe: Sendable {
+package final class WakePipe: Sendable {
     /// The end to poll for readability.
-    public let readFD: Int32
+    package let readFD: Int32
     private let writeFD: Int32
 
-    public init() {
+    package init() {
         var fds: [Int32] = [0, 0]
         precondition(pipe(&fds) == 0, "pipe failed: out of file descriptors")
         for fd in fds {
@@ -35,13 +35,13 @@ public final class WakePipe: Sendable {
     }
 
     /// Any thread. A full pipe already means "wake up", so a failed write is fine.
-    public func wake() {
+    package func wake() {
         var one: UInt8 = 1
         _ = write(writeFD, &one, 1)
     }
 
     /// The polling thread: empties the pipe, so the next poll waits again.
-    public func drain() {
+    package func drain() {
         var sink = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         while withUnsafeMutableBytes(of: &sink, { read(readFD, $0.baseAddress, $0.count) }) > 0 {}
     }

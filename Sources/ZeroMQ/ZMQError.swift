@@ -49,6 +49,7 @@ public struct ZMQError: Error, Hashable, Sendable, CustomStringConvertible {
         /// Anything else; see `ZMQError.errno`.
         public static let other = Code(base: .other)
 
+        /// The code's name (`wouldBlock`, `contextTerminated`, ...), for logs.
         public var description: String { "\(base)" }
 
         static func from(errno e: Int32) -> Code {
@@ -70,6 +71,8 @@ public struct ZMQError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// What went wrong, as a value to switch on (`.wouldBlock` is not a failure on
+    /// non-blocking paths; `.contextTerminated` means "close your socket and leave").
     public let code: Code
     /// The raw errno that libzmq reported.
     public let errno: Int32
@@ -93,5 +96,6 @@ public struct ZMQError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = reason
     }
 
+    /// `operation: message (errno n)`, for logs and thrown-error output.
     public var description: String { "\(operation): \(message) (errno \(errno))" }
 }

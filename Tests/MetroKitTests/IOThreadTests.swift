@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MetroProtocol
+import MetroTestKit
 import Synchronization
 import Testing
 import ZeroMQ
@@ -78,17 +79,6 @@ import ZeroMQ
         }.count
     }
 
-    static func eventually(_ what: String, _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("timed out waiting for \(what)")
-                return
-            }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-    }
-
     @Test func noThreadUntilFirstUseThenCommandsThenShutdownEndsIt() async throws {
         let record = Record()
         let io = try Self.make("iot-basic", record: record)
@@ -98,7 +88,7 @@ import ZeroMQ
         #expect(await Self.echo(io, 8) == 8)
         await io.shutdown()
         #expect(record.finishes.withLock { $0 } == 1 && record.ends.withLock { $0 } == 1)
-        try await Self.eventually("the thread gone") { Self.threads(named: "iot-basic") == 0 }
+        try await eventually("the thread gone") { Self.threads(named: "iot-basic") == 0 }
         #expect(await Self.echo(io, 9) == -1, "a stopped thread takes no command")
         await io.shutdown()  // twice: returns at once
         #expect(record.finishes.withLock { $0 } == 1 && record.ends.withLock { $0 } == 1)
@@ -167,13 +157,13 @@ import ZeroMQ
         try publisher!.fireAndForget(topic: "a.b", payload: [1])
         #expect(io?.isStarted == true)
         publisher = nil  // deinit only asks the thread to stop
-        try await Self.eventually("the I/O thread ended and released") { io == nil }
+        try await eventually("the I/O thread ended and released") { io == nil }
     }
 }
 
 /// Every error maps to one category, from the type alone (for the gateway's HTTP status).
 @Suite struct MetroClientErrorTests {
-    @Test func everyWireCodeHasACategoryAndTheCodesTheirs() {
+    @Test func everyWireCodeHasACategoryAndTheCodesTheirs() async {
         let rejected = WireErrorCode.allCases.map {
             MetroClientError.rejected(WireError($0, "x"), operation: "publish").category
         }

@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -18,8 +19,8 @@ extension BrokerSystemTests {
         return (WireErrorCode(frame: reply[2]), Array(reply.dropFirst(4)))
     }
 
-    @Test func malformedRequestsOnTheIngestSocketGetErrorsAndTheBrokerKeepsServing() throws {
-        let broker = try BrokerHarness(config: Self.smallLimits)
+    @Test func malformedRequestsOnTheIngestSocketGetErrorsAndTheBrokerKeepsServing() async throws {
+        let broker = try await BrokerHarness(config: Self.smallLimits)
         let v = WireProtocol.versionBytes, pub = bytes("PUBLISH")
         // A frame over ZeroMQ's maximum message size: ZeroMQ drops the connection,
         // and the monitor counts it. This sender stays open and is the only ingest
@@ -30,7 +31,9 @@ extension BrokerSystemTests {
         try big.send(multipart: [
             v, pub, bytes("id-7"), bytes("a.b"), [], [UInt8](repeating: 0, count: 1024 + 70 * 1024),
         ])
-        try waitFor("the oversized sender's disconnection") { try broker.stats().disconnects["ingest"] == 1 }
+        try await waitFor("the oversized sender's disconnection") {
+            try await broker.stats().disconnects["ingest"] == 1
+        }
 
         let packed = bytes("PUBLISH-PACKED")
         func pack(_ id: [UInt8], _ topic: String, _ payload: [UInt8] = [1]) -> [UInt8] {
@@ -79,22 +82,22 @@ extension BrokerSystemTests {
             ),
         ]
         for (name, frames, code, context) in cases {
-            let (got, ctx) = errorOf(try request(on: broker.ingest, frames))
+            let (got, ctx) = errorOf(try await request(on: broker.ingest, frames))
             #expect(got == code, "\(name)")
             #expect(ctx == context, "\(name)")
         }
-        let ok = try request(on: broker.ingest, [v, pub, bytes("id-ok"), bytes("a.b"), [], [1]])
+        let ok = try await request(on: broker.ingest, [v, pub, bytes("id-ok"), bytes("a.b"), [], [1]])
         #expect(IngestCodec.decodeReply(ok).map { if case .acks = $0 { true } else { false } } == true)
-        let packedOK = try request(on: broker.ingest, [v, packed, pack(bytes("p-ok"), "a.b")])
+        let packedOK = try await request(on: broker.ingest, [v, packed, pack(bytes("p-ok"), "a.b")])
         #expect(IngestCodec.decodeReply(packedOK) == .acks([.init(eventID: bytes("p-ok"), seq: 2)]))
-        let stats = try broker.stats()
+        let stats = try await broker.stats()
         #expect(stats.rejected == UInt64(cases.count))
         #expect(stats.acked == 2 && stats.accepted == 2)
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
-    @Test func malformedRequestsOnTheConsumeSocketGetErrors() throws {
-        let broker = try BrokerHarness()
+    @Test func malformedRequestsOnTheConsumeSocketGetErrors() async throws {
+        let broker = try await BrokerHarness()
         let v = WireProtocol.versionBytes
         let cases: [([[UInt8]], WireErrorCode)] = [
             ([[0x00]], .unsupportedVersion),
@@ -105,14 +108,14 @@ extension BrokerSystemTests {
             ([v, bytes("STATS"), [], [], [], [], []], .malformedMessage),
         ]
         for (frames, code) in cases {
-            #expect(errorOf(try request(on: broker.consume, frames)).0 == code, "\(frames)")
+            #expect(errorOf(try await request(on: broker.consume, frames)).0 == code, "\(frames)")
         }
-        #expect(try broker.stats().rejected == UInt64(cases.count))
-        #expect(broker.stop() == 0)
+        #expect(try await broker.stats().rejected == UInt64(cases.count))
+        #expect(await broker.stop() == 0)
     }
 
     @Test func malformedPublishesAreDroppedAndCountedByCause() async throws {
-        let broker = try BrokerHarness(config: Self.smallLimits)
+        let broker = try await BrokerHarness(config: Self.smallLimits)
         let live = try await LiveCollector(events: broker.events, prefixes: ["ok."])
         try await closing(live) {
 
@@ -124,7 +127,7 @@ extension BrokerSystemTests {
                 try pub.send(multipart: [bytes("ok.first"), bytes("x")])
                 return !live.events.isEmpty
             }
-            let before = try broker.stats()
+            let before = try await broker.stats()
             try pub.send(multipart: [bytes("ok.one-frame")])
             try pub.send(multipart: [bytes("ok.a"), [], [], [1]])
             try pub.send(multipart: [bytes("bad topic"), [1]])
@@ -135,17 +138,17 @@ extension BrokerSystemTests {
             let last = live.events.first { $0.topic == "ok.last" }!
             #expect(last.headers == bytes("{\"k\":1}") && last.payload == bytes("done"))
 
-            let stats = try broker.stats()
+            let stats = try await broker.stats()
             #expect(stats.dropped["publish_malformed"] == 2)
             #expect(stats.dropped["publish_invalid_topic"] == 2)
             #expect(stats.dropped["publish_too_large"] == 1)
             #expect(stats.accepted == before.accepted + 1)
-            #expect(broker.stop() == 0)
+            #expect(await broker.stop() == 0)
         }
     }
 
-    @Test func garbageOnTheEventsSocketIsIgnored() throws {
-        let broker = try BrokerHarness()
+    @Test func garbageOnTheEventsSocketIsIgnored() async throws {
+        let broker = try await BrokerHarness()
         // An XSUB may send anything upstream; the broker must shrug it off.
         let xsub = try testContext.socket(.xsub)
         defer { xsub.close() }
@@ -154,15 +157,15 @@ extension BrokerSystemTests {
         try xsub.send(multipart: [[]])
         try xsub.send(multipart: [[1] + bytes("$metro.hello.bad token")])
         try xsub.send(multipart: [[0] + bytes("never-subscribed")])
-        #expect(try broker.stats().headSeq == 0)
-        #expect(broker.stop() == 0)
+        #expect(try await broker.stats().headSeq == 0)
+        #expect(await broker.stop() == 0)
     }
 }
 
 extension BrokerSystemTests {
     /// Random frames on every socket (a seeded generator, so a failure repeats).
     @Test func randomGarbageOnEverySocketNeverStopsTheBroker() async throws {
-        let broker = try BrokerHarness(config: Self.smallLimits)
+        let broker = try await BrokerHarness(config: Self.smallLimits)
         var garbage = GarbageMessages(
             seed: 0x6d65_7472_6f21, version: WireProtocol.versionBytes,
             commands: ["PUBLISH", "PUBLISH-PACKED", "STATS", "ACK"])
@@ -180,7 +183,7 @@ extension BrokerSystemTests {
         }
         // Every request got exactly one reply: read them all back.
         var replies = 0, consumeReplies = 0
-        try waitFor("2000 replies on each request socket") {
+        try await waitFor("2000 replies on each request socket") {
             while try ingest.receiveMultipart(dontWait: true) != nil { replies += 1 }
             while try consume.receiveMultipart(dontWait: true) != nil { consumeReplies += 1 }
             return replies >= 2000 && consumeReplies >= 2000
@@ -189,8 +192,8 @@ extension BrokerSystemTests {
         let publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) { () async throws in
             #expect(try await publisher.publish(topic: "still.alive", payload: [1]) > 0)
-            #expect(try broker.stats().received >= 2000)
-            #expect(broker.stop() == 0)
+            #expect(try await broker.stats().received >= 2000)
+            #expect(await broker.stop() == 0)
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import MetroBroker
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Synchronization
 import Testing
 
@@ -14,7 +15,7 @@ extension BrokerSystemTests {
 
     @Test func killNineWithPublishesInFlightLosesNothingAndStoresNothingTwice() async throws {
         let total = Self.crashEventCount
-        let broker = try BrokerHarness()
+        let broker = try await BrokerHarness()
         var options = Publisher.Options(ingest: broker.ingest)
         options.window = 256
         options.ackTimeout = .milliseconds(500)
@@ -46,18 +47,18 @@ extension BrokerSystemTests {
                 try await eventually("a quarter of the events ACKed", timeout: .seconds(60)) {
                     acked.withLock { $0.count } >= total / 4
                 }
-                broker.kill9()
+                await broker.kill9()
                 let ackedAtKill = acked.withLock { $0.count }
                 print("kill -9 after \(ackedAtKill) of \(total) ACKs")
                 #expect(ackedAtKill < total, "the kill came after the last ACK: the test proved nothing")
-                try broker.restart()
+                try await broker.restart()
                 try await group.waitForAll()
             }
 
             #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0.prefix(5) })")
             let seqs = acked.withLock { $0 }
             #expect(seqs.count == total)
-            #expect(broker.stop() == 0)
+            #expect(await broker.stop() == 0)
 
             // Every ACKed id is in the journal exactly once, under the seq it was ACKed
             // with, and the journal's seqs strictly increase.
@@ -80,12 +81,12 @@ extension BrokerSystemTests {
     }
 
     @Test func aJournalCutInTheMiddleOfARecordRecovers() async throws {
-        let broker = try BrokerHarness()
+        let broker = try await BrokerHarness()
         let publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) {
             var last: UInt64 = 0
             for i in 0..<50 { last = try await publisher.publish(topic: "torn.test", payload: bytes("event \(i)")) }
-            broker.kill9()
+            await broker.kill9()
 
             let segment = try #require(
                 try FileManager.default.contentsOfDirectory(atPath: broker.journalPath)
@@ -101,11 +102,11 @@ extension BrokerSystemTests {
             try handle.truncate(atOffset: UInt64(end - 7))
             try handle.close()
 
-            try broker.restart()
+            try await broker.restart()
             #expect(broker.process.stderrText.contains("cutting a tornTail tail"))
             let next = try await publisher.publish(topic: "torn.test", payload: bytes("after"))
             #expect(next > last, "a seq is never reused, even one whose record was lost")
-            #expect(broker.stop() == 0)
+            #expect(await broker.stop() == 0)
 
             let journal = try Journal(directory: broker.journalPath)
             var records: [JournalRecord] = []
@@ -119,31 +120,31 @@ extension BrokerSystemTests {
 
 extension BrokerSystemTests {
     @Test func aGracefulStopFlushesAndACleanRestartContinuesTheSeqWithoutAGap() async throws {
-        let broker = try BrokerHarness()
+        let broker = try await BrokerHarness()
         let publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) {
             var last: UInt64 = 0
             for i in 0..<3 { last = try await publisher.publish(topic: "clean.stop", payload: bytes("\(i)")) }
-            #expect(broker.stop() == 0)
+            #expect(await broker.stop() == 0)
             #expect(broker.process.stderrText.contains("broker stopped"))
-            try broker.restart()
+            try await broker.restart()
             let next = try await publisher.publish(topic: "clean.stop", payload: bytes("after"))
             #expect(next == last + 1)
             // The dedupe window survives the restart: a retry of an old id gets its seq.
             let retried = try await publisher.publish(topic: "clean.stop", payload: [], eventID: bytes("fixed-id"))
-            #expect(broker.stop() == 0)
-            try broker.restart()
+            #expect(await broker.stop() == 0)
+            try await broker.restart()
             #expect(
                 try await publisher.publish(topic: "clean.stop", payload: [], eventID: bytes("fixed-id")) == retried)
-            #expect(try broker.stats().deduplicated == 1)
-            #expect(broker.stop() == 0)
+            #expect(try await broker.stats().deduplicated == 1)
+            #expect(await broker.stop() == 0)
         }
     }
 }
 
 extension BrokerSystemTests {
     @Test func aSubscriberFollowsTheBrokerThroughARestart() async throws {
-        let broker = try BrokerHarness()
+        let broker = try await BrokerHarness()
         let live = try await LiveCollector(events: broker.events, prefixes: ["restart."])
         try await closing(live) {
             let publisher = try Publisher(.init(ingest: broker.ingest))
@@ -151,8 +152,8 @@ extension BrokerSystemTests {
                 let before = try await publisher.publish(topic: "restart.before", payload: [])
                 try await eventually("the first event") { live.events.contains { $0.seq == before } }
 
-                broker.kill9()
-                try broker.restart()
+                await broker.kill9()
+                try await broker.restart()
                 // ZeroMQ reconnects the SUB and resends its subscriptions; publish until one arrives.
                 var after: UInt64 = 0
                 try await eventually("an event after the restart") {
@@ -161,7 +162,7 @@ extension BrokerSystemTests {
                     after = try await publisher.publish(topic: "restart.after", payload: [])
                 }
                 #expect(after > before)
-                #expect(broker.stop() == 0)
+                #expect(await broker.stop() == 0)
             }
         }
     }
@@ -169,21 +170,21 @@ extension BrokerSystemTests {
 
 extension BrokerSystemTests {
     @Test func fireAndForgetIsHeldWhileTheBrokerIsAway() async throws {
-        let broker = try BrokerHarness()
+        let broker = try await BrokerHarness()
         let publisher = try Publisher(.init(ingest: broker.ingest, publish: broker.publish))
         try await closing(publisher) {
-            broker.kill9()
+            await broker.kill9()
             // Published while no broker runs: held by the Publisher, not dropped.
             try publisher.fireAndForget(topic: "held.one", payload: bytes("1"))
             try publisher.fireAndForget(topic: "held.two", payload: bytes("2"))
-            try broker.restart()
+            try await broker.restart()
             let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["held."]))
             try await closing(subscriber) {
                 _ = try await subscriber.waitUntilLive()
                 // The held messages go out once the broker subscribes to the Publisher; the
                 // subscriber may have come later than that, so look in the journal.
-                try await eventually("both held events journaled") { try broker.stats().accepted >= 2 }
-                #expect(broker.stop() == 0)
+                try await eventually("both held events journaled") { try await broker.stats().accepted >= 2 }
+                #expect(await broker.stop() == 0)
                 let journal = try Journal(directory: broker.journalPath)
                 var topics: [String] = []
                 try journal.forEachRecord { topics.append(String(decoding: $0.topic, as: UTF8.self)) }

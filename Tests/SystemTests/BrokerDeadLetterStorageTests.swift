@@ -1,6 +1,7 @@
 import Foundation
 import MetroBroker
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -19,12 +20,12 @@ extension BrokerSystemTests {
         // filler events' pages are dropped with their deleted segments instead of
         // being written back while the next tests run.
         let brokerConfig = Self.groupConfig + "  segmentBytes: 1048576\n  retention:\n    maxBytes: 4194304\n"
-        let broker = try BrokerHarness(config: brokerConfig, environment: try faults.environment)
+        let broker = try await BrokerHarness(config: brokerConfig, environment: try faults.environment)
         // A fresh broker reserves seqs 1 ... 1 + blockSize: fill all but the last with
         // fire-and-forget events, and make the last one the group's poison.
         let poisonSeq = 1 + SequenceReservation.blockSize
         try await fill(broker, upTo: poisonSeq - 1)
-        let ack = try request(
+        let ack = try await request(
             on: broker.ingest,
             IngestCodec.Publish(eventID: bytes("poison"), topic: "job.a", payload: bytes("bad")).frames)
         #expect(IngestCodec.decodeReply(ack) == .acks([.init(eventID: bytes("poison"), seq: poisonSeq)]))
@@ -45,8 +46,8 @@ extension BrokerSystemTests {
         faults.failSyncs(true)
         // Its only delivery NAKed: dead-lettered at seq poisonSeq + 1, past the block.
         try member.send(multipart: GroupCodec.Request.nak(group: "workers", seq: poisonSeq, delayMs: 0).frames)
-        try await eventually("the broker's exit", timeout: .seconds(20)) { !broker.process.process.isRunning }
-        #expect(broker.process.waitForExit(timeout: .seconds(1)) == BrokerEngine.exitStatusStorageFailure)
+        try await eventually("the broker's exit", timeout: .seconds(20)) { !broker.process.isRunning }
+        #expect(await broker.process.waitForExit(timeout: .seconds(1)) == BrokerEngine.exitStatusStorageFailure)
         #expect(broker.process.stderrText.contains("faultinject: fdatasync EIO"))
         #expect(broker.process.stderrText.contains("storage failure"))
     }
@@ -63,14 +64,14 @@ extension BrokerSystemTests {
         try pub.set(.receiveTimeout(milliseconds: 10_000))
         try pub.connect(broker.publish)
         guard try pub.receiveMultipart() != nil else { throw WaitError.timedOut("the broker's subscription") }
-        var sent = try broker.stats().headSeq
+        var sent = try await broker.stats().headSeq
         let chunk: UInt64 = 65_536
         while sent < last {
             let n = min(chunk, last - sent)
             for _ in 0..<n { try pub.send(multipart: [bytes("fill"), []]) }
             sent += n
             try await eventually("\(sent) events journaled", timeout: .seconds(60)) {
-                try broker.stats().headSeq == sent
+                try await broker.stats().headSeq == sent
             }
         }
     }

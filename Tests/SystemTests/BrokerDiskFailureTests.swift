@@ -1,6 +1,7 @@
 import Foundation
 import MetroBroker
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -18,7 +19,7 @@ extension BrokerSystemTests {
     /// was ACKed, under its seq.
     @Test func failedFsyncAnswersWaitingPublishesWith205AndExits74() async throws {
         let faults = try FaultInjection(pathFilter: ".seg")
-        let broker = try BrokerHarness(arguments: ["--fsync", "always"], environment: try faults.environment)
+        let broker = try await BrokerHarness(arguments: ["--fsync", "always"], environment: try faults.environment)
         let client = try IngestClient(broker.ingest)
         var acked: [String: UInt64] = [:]
         for i in 0..<20 {
@@ -32,7 +33,7 @@ extension BrokerSystemTests {
         for i in 0..<inFlight { try client.send("after-\(i)") }
         var acksAfter = 0
         var codes: [WireErrorCode] = []
-        try client.receiveUntil(count: inFlight, or: { !broker.process.process.isRunning }) { reply in
+        try client.receiveUntil(count: inFlight, or: { !broker.process.isRunning }) { reply in
             switch reply {
             case .acks(let acks): acksAfter += acks.count
             case .error(let error, _): codes.append(error.code)
@@ -42,19 +43,19 @@ extension BrokerSystemTests {
         #expect(acksAfter == 0, "ACKs sent after the failed fsync")
         #expect(!codes.isEmpty, "no publish was answered with an error")
         #expect(codes.allSatisfy { $0 == .storageFailure }, "\(codes)")
-        #expect(broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
+        #expect(await broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
         #expect(broker.process.stderrText.contains("faultinject: fdatasync EIO"))
         #expect(broker.process.stderrText.contains("storage failure"))
 
         // A good disk again: recovery checks the journal; every ACKed event is there.
-        try broker.restart(environment: [:])
-        let outcome = try replay(on: broker.consume, .init(id: bytes("r"), start: .seq(0), credit: 0))
+        try await broker.restart(environment: [:])
+        let outcome = try await replay(on: broker.consume, .init(id: bytes("r"), start: .seq(0), credit: 0))
         #expect(outcome.error == nil)
         var held: [String: UInt64] = [:]
         for e in outcome.events { held[String(decoding: e.eventID, as: UTF8.self)] = e.seq }
         let missing = acked.filter { held[$0.key] != $0.value }
         #expect(missing.isEmpty, "ACKed but not in the journal under its seq: \(missing.prefix(5))")
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
     /// pwrite of the journal runs out of space (leaving a torn record): publishes
@@ -62,7 +63,7 @@ extension BrokerSystemTests {
     /// broker ACKs again without a restart, and every ACKed event is intact.
     @Test func fullDiskRefusesWith205ServesReadsAndRecoversWithoutRestart() async throws {
         let faults = try FaultInjection(pathFilter: ".seg")
-        let broker = try BrokerHarness(environment: try faults.environment)
+        let broker = try await BrokerHarness(environment: try faults.environment)
         let client = try IngestClient(broker.ingest)
         var acked: [String: UInt64] = [:]
         func publishAcked(_ id: String) throws {
@@ -84,9 +85,9 @@ extension BrokerSystemTests {
         }
         #expect(broker.process.stderrText.contains("faultinject: pwrite ENOSPC"))
         // Reads go on: STATS, and replay of what is written.
-        let stats = try broker.stats()
+        let stats = try await broker.stats()
         #expect(stats.durableSeq >= acked.values.max()!)
-        let outcome = try replay(on: broker.consume, .init(id: bytes("r1"), start: .seq(0), credit: 0))
+        let outcome = try await replay(on: broker.consume, .init(id: bytes("r1"), start: .seq(0), credit: 0))
         #expect(outcome.error == nil && outcome.caughtUp != nil)
         #expect(Set(outcome.events.map { String(decoding: $0.eventID, as: UTF8.self) }) == Set(acked.keys))
 
@@ -94,9 +95,9 @@ extension BrokerSystemTests {
         for i in 0..<10 { try publishAcked("after-\(i)") }
         // A refused event retried with its id: ACKed once (under one seq).
         try publishAcked("refused-0")
-        #expect(broker.process.process.isRunning)
+        #expect(broker.process.isRunning)
         #expect(broker.process.stderrText.contains("journal writes succeed again"))
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
 
         // Nothing ACKed is lost or damaged: the torn write was overwritten in place.
         let journal = try Journal(directory: broker.journalPath)
@@ -118,41 +119,41 @@ extension BrokerSystemTests {
 
     /// Under fsync=interval ACKs do not wait for the sync, but a failed one still
     /// means the page cache is unknown: the broker stops (74) instead of going on.
-    @Test func failedIntervalFsyncStopsTheBrokerWith74() throws {
+    @Test func failedIntervalFsyncStopsTheBrokerWith74() async throws {
         let faults = try FaultInjection(pathFilter: ".seg")
-        let broker = try BrokerHarness(arguments: ["--fsync", "interval"], environment: try faults.environment)
+        let broker = try await BrokerHarness(arguments: ["--fsync", "interval"], environment: try faults.environment)
         let client = try IngestClient(broker.ingest)
         faults.failSyncs(true)
         guard case .acks = try client.publish("interval-0") else {
             Issue.record("under interval the ACK follows the write")
             return
         }
-        #expect(broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
+        #expect(await broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
         #expect(broker.process.stderrText.contains("faultinject: fdatasync EIO"))
     }
 
     /// fsync of the consumer groups' state fails: a storage failure like the
     /// journal's (exit 74), not a log line while the broker goes on.
-    @Test func failedGroupStateSyncStopsTheBrokerWith74() throws {
+    @Test func failedGroupStateSyncStopsTheBrokerWith74() async throws {
         let faults = try FaultInjection(pathFilter: "groups.state")
         faults.failSyncs(true)
-        let broker = try BrokerHarness(environment: try faults.environment)
+        let broker = try await BrokerHarness(environment: try faults.environment)
         let dealer = try testContext.socket(.dealer)
         defer { dealer.close() }
         try dealer.connect(broker.consume)
         try dealer.send(multipart: GroupCodec.Request.join(group: "g", member: "m1", credit: 1, config: .init()).frames)
-        #expect(broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
+        #expect(await broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
         #expect(broker.process.stderrText.contains("faultinject: fdatasync EIO"))
         #expect(broker.process.stderrText.contains("storage failure"))
     }
 
     /// fsync of the seq reservation fails at start: no seq can be handed out, so
     /// the broker does not start (exit 74) rather than risk reusing seqs.
-    @Test func failedSeqReservationSyncKeepsTheBrokerFromStarting() throws {
+    @Test func failedSeqReservationSyncKeepsTheBrokerFromStarting() async throws {
         let faults = try FaultInjection(pathFilter: "seq.reserve")
         faults.failSyncs(true)
         do {
-            _ = try BrokerHarness(environment: try faults.environment)
+            _ = try await BrokerHarness(environment: try faults.environment)
             Issue.record("the broker started without a durable seq reservation")
         } catch MetroProcessError.exited(let status, let stderr) {
             #expect(status == BrokerEngine.exitStatusStorageFailure, "\(stderr)")

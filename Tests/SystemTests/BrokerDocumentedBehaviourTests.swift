@@ -1,13 +1,14 @@
 import Foundation
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
 extension BrokerSystemTests {
     /// §4.2.1 "Order": pipelined requests on one connection get seqs in send order,
     /// batches in batch order, whatever order their ACKs come back in.
-    @Test func pipelinedPublishesOnOneConnectionGetSeqsInSendOrder() throws {
-        let broker = try BrokerHarness()
+    @Test func pipelinedPublishesOnOneConnectionGetSeqsInSendOrder() async throws {
+        let broker = try await BrokerHarness()
         let dealer = try testContext.socket(.dealer)
         defer { dealer.close() }
         try dealer.set(.receiveTimeout(milliseconds: 10_000))
@@ -37,14 +38,14 @@ extension BrokerSystemTests {
         }
         let inSendOrder = sent.map { seqs[$0]! }
         #expect(inSendOrder == inSendOrder.sorted() && Set(inSendOrder).count == sent.count)
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
     /// §4.4.2 "Markers are not events": a subscriber of the empty prefix receives
     /// heartbeats and other subscribers' hellos, each carrying the head seq, which
     /// is the seq of an event it already has.
-    @Test func anEmptyPrefixSubscriberAlsoReceivesMarkersCarryingTheHeadSeq() throws {
-        let broker = try BrokerHarness()
+    @Test func anEmptyPrefixSubscriberAlsoReceivesMarkersCarryingTheHeadSeq() async throws {
+        let broker = try await BrokerHarness()
         let all = try testContext.socket(.sub)
         defer { all.close() }
         try all.set(.receiveTimeout(milliseconds: 10_000))
@@ -59,7 +60,7 @@ extension BrokerSystemTests {
         while first.topic != Hello.topic(token: "all") { first = try next() }  // heartbeats may come first
         #expect(first.seq == 0)
 
-        let ack = try request(
+        let ack = try await request(
             on: broker.ingest, IngestCodec.Publish(eventID: bytes("m-1"), topic: "video.x", payload: [1]).frames)
         guard case .acks(let acks)? = IngestCodec.decodeReply(ack) else {
             Issue.record("no ACK: \(ack)")
@@ -87,15 +88,15 @@ extension BrokerSystemTests {
             #expect(marker.topic.hasPrefix("$metro."), "\(marker.topic)")
             #expect(marker.seq == seq && marker.eventID.isEmpty && marker.payload.isEmpty, "\(marker.topic)")
         }
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
     /// §4.5: STATS `groups` is an object by group name of six numbers, and
     /// `pending` counts events held by members and events waiting (here a NAKed one).
     @Test func statsGroupsHoldHeldAndWaitingEventsAsPending() async throws {
-        let broker = try BrokerHarness()
+        let broker = try await BrokerHarness()
         for i in 0..<3 {
-            _ = try request(
+            _ = try await request(
                 on: broker.ingest, IngestCodec.Publish(eventID: bytes("g-\(i)"), topic: "job.x", payload: [1]).frames)
         }
         let member = try testContext.socket(.dealer)
@@ -115,9 +116,9 @@ extension BrokerSystemTests {
         // 2: the delayed event counts against the read-ahead (`wantsEvents`) while it waits.
         try member.send(multipart: GroupCodec.Request.grant(group: "workers", credit: 2).frames)
         _ = try deliver()
-        try await eventually("one held and one waiting") { try broker.stats().groups["workers"]?.pending == 2 }
+        try await eventually("one held and one waiting") { try await broker.stats().groups["workers"]?.pending == 2 }
 
-        let raw = try request(on: broker.consume, ConsumeCodec.requestFrames(.stats))[2]
+        let raw = try await request(on: broker.consume, ConsumeCodec.requestFrames(.stats))[2]
         let json = try #require(try JSONSerialization.jsonObject(with: Data(raw)) as? [String: Any])
         let groups = try #require(json["groups"] as? [String: [String: Any]])
         #expect(Set(groups.keys) == ["workers"])
@@ -125,8 +126,8 @@ extension BrokerSystemTests {
             Set(groups["workers"]!.keys) == [
                 "members", "pending", "redelivered", "deadLettered", "expired", "position", "lag",
             ])
-        let g = try #require(try broker.stats().groups["workers"])
+        let g = try #require(try await broker.stats().groups["workers"])
         #expect(g.members == 1 && g.pending == 2 && g.redelivered == 0 && g.lag == 3 - g.position)
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 }

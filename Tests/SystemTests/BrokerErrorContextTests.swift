@@ -1,5 +1,6 @@
 import Foundation
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -8,8 +9,8 @@ extension BrokerSystemTests {
     /// the request's third frame (event id, replay id, group) when it is a usable id,
     /// whatever the code, including requests with more frames than the broker keeps
     /// (a PUBLISH of 257 events, a REPLAY with 65 prefixes).
-    @Test func errorsCarryTheRequestsIDAsContextOnEveryCode() throws {
-        let broker = try BrokerHarness()
+    @Test func errorsCarryTheRequestsIDAsContextOnEveryCode() async throws {
+        let broker = try await BrokerHarness()
         let v = WireProtocol.versionBytes
         let event: [[UInt8]] = [bytes("ctx-1"), bytes("a.b"), [], [1]]
         let ingestCases: [(String, [[UInt8]], WireErrorCode)] = [
@@ -26,7 +27,7 @@ extension BrokerSystemTests {
             ("five frames", [v, bytes("PUBLISH")] + event.dropLast(), .malformedMessage),
         ]
         for (name, frames, code) in ingestCases {
-            let (got, context) = errorOf(try request(on: broker.ingest, frames))
+            let (got, context) = errorOf(try await request(on: broker.ingest, frames))
             #expect(got == code, "ingest: \(name)")
             #expect(context == [bytes("ctx-1")], "ingest: \(name)")
         }
@@ -46,14 +47,14 @@ extension BrokerSystemTests {
             ),
         ]
         for (name, frames, code, id) in consumeCases {
-            let (got, context) = errorOf(try request(on: broker.consume, frames))
+            let (got, context) = errorOf(try await request(on: broker.consume, frames))
             #expect(got == code, "consume: \(name)")
             #expect(context == [id], "consume: \(name)")
         }
         // Nothing of it was stored or started, and each got exactly one reply.
-        let stats = try broker.stats()
+        let stats = try await broker.stats()
         #expect(stats.accepted == 0 && stats.replays == 0)
         #expect(stats.rejected == UInt64(ingestCases.count + consumeCases.count))
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 }

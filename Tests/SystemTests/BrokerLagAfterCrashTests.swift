@@ -1,5 +1,6 @@
 import Foundation
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -7,8 +8,8 @@ import ZeroMQ
 /// so its head seq jumps by up to 2^20. A group's lag must not: it is measured
 /// against the last journaled seq, or every lag alert fires after every crash.
 @Suite struct BrokerLagAfterCrashTests {
-    @Test func aGroupsLagAfterACrashCountsJournaledEventsNotTheSkippedSeqs() throws {
-        let broker = try BrokerHarness(config: "journal:\n  fsync: always\n")
+    @Test func aGroupsLagAfterACrashCountsJournaledEventsNotTheSkippedSeqs() async throws {
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: always\n")
         let publisher = try testContext.socket(.dealer)
         defer { publisher.close() }
         try publisher.set(.receiveTimeout(milliseconds: 5000))
@@ -21,19 +22,19 @@ import ZeroMQ
             #expect(ack[1] == bytes("ACK"))
         }
         // A group that has taken nothing (no credit): its lag is the 10 events.
-        let joined = try request(
+        let joined = try await request(
             on: broker.consume,
             [WireProtocol.versionBytes, bytes("JOIN"), bytes("idle"), bytes("m"), BigEndian.bytes32(0), bytes("{}")])
         #expect(joined[1] == bytes("JOINED"))
-        #expect(try broker.stats().groups["idle"]?.lag == 10)
+        #expect(try await broker.stats().groups["idle"]?.lag == 10)
         let state = broker.journalPath + "/groups.state"
-        try waitFor("the group saved", timeout: .seconds(10)) { FileManager.default.fileExists(atPath: state) }
+        try await waitFor("the group saved", timeout: .seconds(10)) { FileManager.default.fileExists(atPath: state) }
 
-        broker.kill9()
-        try broker.restart()
-        let stats = try broker.stats()
+        await broker.kill9()
+        try await broker.restart()
+        let stats = try await broker.stats()
         #expect(stats.headSeq > 10 + 1000, "the head jumped past the reserved block: \(stats.headSeq)")
         #expect(stats.groups["idle"]?.lag == 10, "lag after the crash: \(String(describing: stats.groups["idle"]))")
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -9,13 +10,13 @@ import ZeroMQ
 /// §4.4.3), and the configuration's numbers, refused at start when out of range.
 @Suite struct BrokerMemoryBoundTests {
     /// A raw SUB that subscribes to everything, waits for its hello, then never reads.
-    static func stalledSubscriber(_ broker: BrokerHarness, token: String) throws -> Socket {
+    static func stalledSubscriber(_ broker: BrokerHarness, token: String) async throws -> Socket {
         let sub = try testContext.socket(.sub)
         try sub.set(.receiveHighWaterMark(100))
         try sub.set(.receiveBufferSize(64 * 1024))
         try sub.subscribe("")
         try sub.connect(broker.events)
-        try waitFor("the hello", timeout: .seconds(10)) {
+        try await waitFor("the hello", timeout: .seconds(10)) {
             try sub.subscribe("$metro.hello.\(token)")
             while let m = try sub.receiveMultipart(dontWait: true) {
                 if m.first == bytes("$metro.hello.\(token)") { return true }
@@ -33,9 +34,9 @@ import ZeroMQ
     /// recursively, one stack frame per byte, and closing a SUB holding a 1 MiB
     /// prefix overflowed the stack of libzmq's reaper thread in the test process
     /// (docs/performance.md, "Findings about libzmq").
-    @Test func subscriptionsLongerThanAnyTopicAreRefusedAtTheSocket() throws {
-        let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
-        let before = try broker.stats().disconnects["events"] ?? 0
+    @Test func subscriptionsLongerThanAnyTopicAreRefusedAtTheSocket() async throws {
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
+        let before = try await broker.stats().disconnects["events"] ?? 0
         var subs: [Socket] = []
         defer { for s in subs { s.close() } }
         for i in 0..<5 {
@@ -45,10 +46,10 @@ import ZeroMQ
             try sub.connect(broker.events)
             subs.append(sub)
         }
-        try waitFor("five disconnections on the events socket", timeout: .seconds(20)) {
-            (try broker.stats().disconnects["events"] ?? 0) >= before + 5
+        try await waitFor("five disconnections on the events socket", timeout: .seconds(20)) {
+            (try await broker.stats().disconnects["events"] ?? 0) >= before + 5
         }
-        #expect(try broker.stats().subscriptions == 0, "no long subscription was kept")
+        #expect(try await broker.stats().subscriptions == 0, "no long subscription was kept")
 
         // A long subscription under the limit still works: 245 bytes, the
         // longest that libzmq 4.3.4 itself carries intact (its ZMTP 3.1 encoder
@@ -62,11 +63,11 @@ import ZeroMQ
         let publisher = try testContext.socket(.pub)
         defer { publisher.close() }
         try publisher.connect(broker.publish)
-        try waitFor("an event on the longest topic", timeout: .seconds(10)) {
+        try await waitFor("an event on the longest topic", timeout: .seconds(10)) {
             try publisher.send(multipart: [bytes(longest), bytes("x")])
             return try sub.receiveMultipart(dontWait: true)?.first == bytes(longest)
         }
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
     /// A subscriber that stops reading holds at most `subscriberBufferBytes` of
@@ -75,7 +76,7 @@ import ZeroMQ
     /// hold all 2,000 events (~120 MB) that went through.
     @Test func aStalledSubscriberHoldsNoMoreThanItsByteBudget() async throws {
         let budget = 16 << 20
-        let broker = try BrokerHarness(
+        let broker = try await BrokerHarness(
             config: """
                 limits:
                   maxPayloadBytes: 65536
@@ -83,7 +84,7 @@ import ZeroMQ
                 journal:
                   fsync: never
                 """)
-        let sub = try Self.stalledSubscriber(broker, token: "stalled")
+        let sub = try await Self.stalledSubscriber(broker, token: "stalled")
         defer { sub.close() }
         let baseline = try broker.residentBytes()
 
@@ -101,7 +102,7 @@ import ZeroMQ
                     try await group.waitForAll()
                 }
             }
-            let stats = try broker.stats()
+            let stats = try await broker.stats()
             #expect(stats.accepted == UInt64(count))
             let grown = try broker.residentBytes() - baseline
             print(
@@ -109,14 +110,14 @@ import ZeroMQ
             )
             // The budget, plus the journal's write buffer and socket buffers.
             #expect(grown < budget + (24 << 20), "grew \(grown) bytes")
-            #expect(broker.stop() == 0)
+            #expect(await broker.stop() == 0)
         }
     }
 
     /// A number out of its documented range stops the broker at start with the
     /// key's name; before, a huge heartbeat interval trapped in the loop
     /// ("arithmetic overflow") with nothing an operator could act on.
-    @Test func configurationNumbersOutOfRangeStopTheBrokerWithTheKeysName() throws {
+    @Test func configurationNumbersOutOfRangeStopTheBrokerWithTheKeysName() async throws {
         let cases = [
             ("heartbeatIntervalMs: 99999999999999\n", "heartbeatIntervalMs"),
             ("journal:\n  retention:\n    maxAgeHours: 9999999999\n", "journal.retention.maxAgeHours"),
@@ -136,12 +137,12 @@ import ZeroMQ
                 "--events", "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*", "--metrics", "",
                 "--data-dir", dir.url.appendingPathComponent("journal").path,
             ])
-            let status = broker.waitForExit(timeout: .seconds(20))
+            let status = await broker.waitForExit(timeout: .seconds(20))
             #expect(status != nil && status != 0, "\(key): exit \(String(describing: status))")
             // Standard error is collected on another thread: the exit can come before
             // the last line is read (seen in full runs), so wait for the line itself.
             let logged =
-                (try? waitFor("\(key) logged", timeout: .seconds(5)) { broker.stderrText.contains(key) }) != nil
+                (try? await waitFor("\(key) logged", timeout: .seconds(5)) { broker.stderrText.contains(key) }) != nil
             #expect(logged, "\(key): \(broker.stderrText)")
             #expect(!broker.stderrText.contains("arithmetic overflow"), "\(key): \(broker.stderrText)")
         }

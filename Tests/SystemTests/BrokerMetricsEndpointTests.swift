@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 
 /// `metro broker`'s `/metrics` (issue 13 §4): the broker's counters through
@@ -15,8 +16,8 @@ import Testing
         return nil
     }
 
-    private func scrape(_ broker: BrokerHarness) throws -> String {
-        let response = try httpGet(broker.endpoints["metrics"]!, path: "/metrics")
+    private func scrape(_ broker: BrokerHarness) async throws -> String {
+        let response = try await httpGet(broker.endpoints["metrics"]!, path: "/metrics")
         #expect(response.contains(" 200 OK\r\n"), "\(response.prefix(200))")
         return response
     }
@@ -25,14 +26,18 @@ import Testing
     /// under the names and labels of protocol.md §4.5, and a group's series appear
     /// once it exists.
     @Test func countersMoveWithTraffic() async throws {
-        let broker = try BrokerHarness()
-        let first = try scrape(broker)
+        let broker = try await BrokerHarness()
+        let first = try await scrape(broker)
         #expect(sample("metro_broker_accepted_total", in: first) == 0)
         #expect(sample("metro_broker_dropped_total{cause=\"publish_malformed\"}", in: first) == 0)
         #expect(sample("metro_broker_disconnects_total{socket=\"ingest\"}", in: first) == 0)
         #expect(sample("metro_broker_head_seq", in: first) != nil)
 
-        let publisher = try Publisher(.init(ingest: broker.ingest))
+        // The test counts requests: a retry after a late ACK (the suites run in
+        // parallel on a loaded machine) would add one, so none may fire.
+        var options = Publisher.Options(ingest: broker.ingest)
+        options.ackTimeout = .seconds(30)
+        let publisher = try Publisher(options)
         try await closing(publisher) {
             var last: UInt64 = 0
             for i in 0..<5 {
@@ -42,11 +47,11 @@ import Testing
             let consumer = try MetroProcess([
                 "consume", "--consume", broker.consume, "--group", "scraped", "--prefix", "video.", "--count", "5",
             ])
-            #expect(consumer.waitForExit() == 0)
+            #expect(await consumer.waitForExit() == 0)
 
             var text = ""
-            try waitFor("the scrape shows the five events", timeout: .seconds(10), interval: .milliseconds(100)) {
-                text = try scrape(broker)
+            try await waitFor("the scrape shows the five events", timeout: .seconds(10), interval: .milliseconds(100)) {
+                text = try await scrape(broker)
                 return sample("metro_broker_accepted_total", in: text) == 5
                     && sample("metro_group_lag{group=\"scraped\"}", in: text) == 0
             }
@@ -60,23 +65,23 @@ import Testing
             // The METRICS reply on the consume socket (the wire contract) says the same.
             let reply = try BrokerAdminClient(consumeEndpoint: broker.consume).metrics()
             #expect(sample("metro_broker_accepted_total", in: reply) == 5)
-            #expect(broker.stop() == 0)
+            #expect(await broker.stop() == 0)
         }
     }
 
     /// A scrape makes no connection to the broker's consume socket: its monitor
     /// counts every peer that leaves it (`disconnects.consume`), and scraping
     /// used to add one per scrape (a DEALER per METRICS request).
-    @Test func aScrapeDoesNotTouchTheConsumeSocket() throws {
-        let broker = try BrokerHarness()
+    @Test func aScrapeDoesNotTouchTheConsumeSocket() async throws {
+        let broker = try await BrokerHarness()
         let admin = BrokerAdminClient(consumeEndpoint: broker.consume)
         let before = try admin.stats().disconnects["consume"] ?? 0
         let scrapes = 10
-        for _ in 0..<scrapes { _ = try scrape(broker) }
+        for _ in 0..<scrapes { _ = try await scrape(broker) }
         // This STATS's own connection has not left yet when it is answered; the
         // one before it may or may not have been seen leaving: at most 1 more.
         let after = try admin.stats().disconnects["consume"] ?? 0
         #expect(after - before <= 1, "\(after - before) consume connections came and went during \(scrapes) scrapes")
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -59,21 +60,21 @@ import ZeroMQ
     }
 
     /// The exact message from the issue: it killed the broker with an arithmetic overflow.
-    @Test func aJoinWithAnAckTimeoutPastTheNanosecondRangeIsRefusedAndTheBrokerLives() throws {
-        let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
+    @Test func aJoinWithAnAckTimeoutPastTheNanosecondRangeIsRefusedAndTheBrokerLives() async throws {
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
         let probe = try Probe(broker.consume)
         let replies = try probe.send(Self.join("g1", json: #"{"ackTimeoutMs":18446744073710}"#, credit: 1))
         #expect(replies.count == 1 && Self.errorCode(replies[0]) == "108", "\(replies)")
         // 2^32 would have been stored as 0 (Appendix C's u32), a value JOIN refuses.
         let wrapped = try probe.send(Self.join("g2", json: #"{"maxDeliveries":4294967296}"#))
         #expect(wrapped.count == 1 && Self.errorCode(wrapped[0]) == "108", "\(wrapped)")
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
     /// JOIN's json fields at every boundary: refused with 104/108, or accepted
     /// with the value itself, and the accepted values survive a restart.
-    @Test func joinConfigNumbersAtTheirBoundariesAreRefusedOrKeptExactlyAcrossARestart() throws {
-        let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
+    @Test func joinConfigNumbersAtTheirBoundariesAreRefusedOrKeptExactlyAcrossARestart() async throws {
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
         let probe = try Probe(broker.consume)
         var accepted: [String: [String: Any]] = [:]
         var n = 0
@@ -103,8 +104,8 @@ import ZeroMQ
         let topJoined = try #require(top.first.flatMap(Self.joined), "\(top)")
         accepted["top"] = topJoined
 
-        #expect(broker.stop() == 0)
-        try broker.restart()
+        #expect(await broker.stop() == 0)
+        try await broker.restart()
         let again = try Probe(broker.consume)
         for (group, before) in accepted {
             let replies = try again.send(Self.join(group, json: "{}"))
@@ -116,7 +117,7 @@ import ZeroMQ
                 )
             }
         }
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
     /// The binary numbers of every consume command at their boundaries, then
@@ -124,7 +125,7 @@ import ZeroMQ
     /// not at all where it has no reply, and the broker keeps serving.
     @Test func binaryNumbersOfEveryConsumeCommandAtTheirBoundariesAndAtRandom() async throws {
         // A long heartbeat: the member stays a member however long the run takes.
-        let broker = try BrokerHarness(config: "heartbeatIntervalMs: 600000\njournal:\n  fsync: never\n")
+        let broker = try await BrokerHarness(config: "heartbeatIntervalMs: 600000\njournal:\n  fsync: never\n")
         let publisher = try testContext.socket(.dealer)
         defer { publisher.close() }
         try publisher.set(.receiveTimeout(milliseconds: 5000))
@@ -186,8 +187,8 @@ import ZeroMQ
                 }
             }
         }
-        let stats = try broker.stats()
+        let stats = try await broker.stats()
         #expect(stats.accepted == 20)
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 }

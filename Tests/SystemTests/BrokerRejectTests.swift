@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -38,7 +39,7 @@ extension BrokerSystemTests {
     }
 
     @Test func aRejectedEventReachesTheDeadLetterTopicOnItsFirstAttemptWithTheReason() async throws {
-        let broker = try BrokerHarness(config: Self.groupConfig)
+        let broker = try await BrokerHarness(config: Self.groupConfig)
         let dead = try await LiveCollector(events: broker.events, prefixes: ["$metro.dead."])
         try await closing(dead) {
             let member = try consumer(broker, "m", config: .init(prefixes: ["job."], maxDeliveries: 5))
@@ -60,13 +61,14 @@ extension BrokerSystemTests {
                             "seq": "\(seq)", "topic": "job.a",
                         ])
                     try await eventually("\"fine\" delivered and ACKed") {
-                        try rejecter.attempts(of: "fine") == [1] && broker.stats().groups["workers"]?.pending == 0
+                        let pending = try await broker.stats().groups["workers"]?.pending
+                        return rejecter.attempts(of: "fine") == [1] && pending == 0
                     }
                     #expect(rejecter.attempts(of: "poison") == [1], "one delivery: no NAKs up to maxDeliveries")
-                    let g = try #require(try broker.stats().groups["workers"])
+                    let g = try #require(try await broker.stats().groups["workers"])
                     #expect(g.deadLettered == 1 && g.pending == 0 && g.redelivered == 0)
                     #expect(dead.events.count == 1)
-                    #expect(broker.stop() == 0)
+                    #expect(await broker.stop() == 0)
                 }
             }
         }
@@ -75,7 +77,7 @@ extension BrokerSystemTests {
     @Test func rejectOfADeliveryNotHeldIs203AndBadRejectsGetTheirErrors() async throws {
         // Refused requests are no heartbeats: a long interval keeps the raw member a
         // member however slowly this machine runs the steps below.
-        let broker = try BrokerHarness(config: "heartbeatIntervalMs: 5000\njournal:\n  fsync: never\n")
+        let broker = try await BrokerHarness(config: "heartbeatIntervalMs: 5000\njournal:\n  fsync: never\n")
         let v = WireProtocol.versionBytes, g = bytes("g1"), cmd = bytes("REJECT")
         func dealer() throws -> Socket {
             let s = try testContext.socket(.dealer)
@@ -94,7 +96,8 @@ extension BrokerSystemTests {
         }
         let join = [v, bytes("JOIN"), g, bytes("m"), [0, 0, 0, 1], bytes(#"{"prefixes":["job."]}"#)]
         #expect(try ask(s, join)[1] == bytes("JOINED"))
-        let ack = try request(on: broker.ingest, [v, bytes("PUBLISH"), bytes("e-1"), bytes("job.a"), [], bytes("x")])
+        let ack = try await request(
+            on: broker.ingest, [v, bytes("PUBLISH"), bytes("e-1"), bytes("job.a"), [], bytes("x")])
         #expect(ack[1] == bytes("ACK"))
         let deliver = try #require(try s.receiveMultipart())
         #expect(deliver[1] == bytes("DELIVER"))
@@ -119,21 +122,21 @@ extension BrokerSystemTests {
         // Another member of g1 does not hold it either; a connection that is no member is 202.
         #expect(try ask(other, [v, bytes("JOIN"), g, bytes("o"), [0, 0, 0, 0], bytes("{}")])[1] == bytes("JOINED"))
         #expect(errorOf(try ask(other, [v, cmd, g, seq, bytes("x")])) == (.unknownDelivery, [g, seq]))
-        #expect(errorOf(try request(on: broker.consume, [v, cmd, g, seq, bytes("x")])).0 == .unknownGroup)
-        var stats = try #require(try broker.stats().groups["g1"])
+        #expect(errorOf(try await request(on: broker.consume, [v, cmd, g, seq, bytes("x")])).0 == .unknownGroup)
+        var stats = try #require(try await broker.stats().groups["g1"])
         #expect(stats.pending == 1 && stats.deadLettered == 0, "no refused REJECT ended the delivery")
 
         // The holder's REJECT has no reply: the HEARTBEAT's answer comes next.
         try s.send(multipart: [v, cmd, g, seq, bytes("cannot parse")])
         #expect(try ask(s, [v, bytes("HEARTBEAT"), g])[1] == bytes("HEARTBEAT"))
-        stats = try #require(try broker.stats().groups["g1"])
+        stats = try #require(try await broker.stats().groups["g1"])
         #expect(stats.pending == 0 && stats.deadLettered == 1 && stats.members == 2)
         #expect(errorOf(try ask(s, [v, cmd, g, seq, []])) == (.unknownDelivery, [g, seq]), "already rejected")
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
     @Test func aRejectedEventIsNotDeliveredAgainAfterABrokerRestart() async throws {
-        let broker = try BrokerHarness(config: "heartbeatIntervalMs: 200\n")  // fsync: always
+        let broker = try await BrokerHarness(config: "heartbeatIntervalMs: 200\n")  // fsync: always
         let member = try consumer(broker, "m")
         try await closing(member) {
             let rejecter = Rejecter(member, reason: "bad")
@@ -142,7 +145,7 @@ extension BrokerSystemTests {
                 _ = try await publisher.publish(topic: "job.a", payload: [], eventID: bytes("poison"))
                 let one = try await publisher.publish(topic: "job.a", payload: [], eventID: bytes("one"))
                 try await eventually("the poison rejected, \"one\" ACKed") {
-                    let g = try broker.stats().groups["workers"]
+                    let g = try await broker.stats().groups["workers"]
                     return g?.deadLettered == 1 && g?.pending == 0 && rejecter.attempts(of: "one") == [1]
                 }
                 // Wait until the saved state (Appendix C) has the group past "one" with nothing
@@ -156,8 +159,8 @@ extension BrokerSystemTests {
                     let pending = b[45..<49].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
                     return position >= one && pending == 0
                 }
-                broker.kill9()
-                try broker.restart()
+                await broker.kill9()
+                try await broker.restart()
                 try await eventually("the member joined again") { member.joins >= 2 }
                 _ = try await publisher.publish(topic: "job.a", payload: [], eventID: bytes("two"))
                 try await eventually("\"two\" after the restart") { rejecter.attempts(of: "two") == [1] }
@@ -173,14 +176,14 @@ extension BrokerSystemTests {
                     #expect(try headers(d)["reason"] == "rejected" && headers(d)["detail"] == "bad")
                     #expect(letters.count == 1)
                 }
-                try await eventually("two ACKed") { try broker.stats().groups["workers"]?.pending == 0 }
-                #expect(broker.stop() == 0)
+                try await eventually("two ACKed") { try await broker.stats().groups["workers"]?.pending == 0 }
+                #expect(await broker.stop() == 0)
             }
         }
     }
 
     @Test func metroConsumeRejectsTheEventsItIsToldTo() async throws {
-        let broker = try BrokerHarness(config: Self.groupConfig)
+        let broker = try await BrokerHarness(config: Self.groupConfig)
         let dead = try await LiveCollector(events: broker.events, prefixes: ["$metro.dead."])
         try await closing(dead) {
             let cli = try MetroProcess([
@@ -188,7 +191,7 @@ extension BrokerSystemTests {
                 "--reject", "poison", "--reject-reason", "known bad upload",
             ])
             defer { cli.kill() }
-            try cli.waitUntilReady()
+            try await cli.waitUntilReady()
             let publisher = try Publisher(.init(ingest: broker.ingest))
             try await closing(publisher) {
                 _ = try await publisher.publish(topic: "job.a", payload: [], eventID: bytes("poison"))
@@ -197,22 +200,23 @@ extension BrokerSystemTests {
                 let h = try headers(dead.events[0])
                 #expect(h["reason"] == "rejected" && h["detail"] == "known bad upload" && h["deliveries"] == "1")
                 try await eventually("\"fine\" ACKed") {
-                    try cli.stdoutLines.count == 3 && broker.stats().groups["workers"]?.pending == 0
+                    let pending = try await broker.stats().groups["workers"]?.pending
+                    return cli.stdoutLines.count == 3 && pending == 0
                 }
                 let ids = cli.stdoutLines.dropFirst().map { $0.split(separator: " ").map(String.init) }
                 #expect(ids.map { Array($0.suffix(2)) } == [["1", "poison"], ["1", "fine"]])
-                #expect(try broker.stats().groups["workers"]?.deadLettered == 1)
-                #expect(broker.stop() == 0)
+                #expect(try await broker.stats().groups["workers"]?.deadLettered == 1)
+                #expect(await broker.stop() == 0)
             }
         }
     }
 }
 
 extension BrokerDocumentedExampleTests {
-    @Test(.enabled(if: DocumentedExample.pyzmqAvailable, "needs python3 with pyzmq"))
-    func thePyzmqRejectExampleOfSection4101Runs() throws {
-        let broker = try BrokerHarness()
-        let out = try DocumentedExample.run(
+    @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
+    func thePyzmqRejectExampleOfSection4101Runs() async throws {
+        let broker = try await BrokerHarness()
+        let out = try await DocumentedExample.run(
             after: "#### 4.10.1",
             replacing: ["tcp://127.0.0.1:7701": broker.ingest, "tcp://127.0.0.1:7704": broker.consume])
         let line = try #require(out.split(separator: "\n").first.map(String.init))
@@ -225,8 +229,8 @@ extension BrokerDocumentedExampleTests {
                 "seq": "1",
                 "topic": "video.uploaded",
             ])
-        let g = try #require(try broker.stats().groups["encoders"])
+        let g = try #require(try await broker.stats().groups["encoders"])
         #expect(g.deadLettered == 1 && g.pending == 0)
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 }

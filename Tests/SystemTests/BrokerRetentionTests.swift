@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -13,7 +14,7 @@ extension BrokerSystemTests {
         "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n  segmentBytes: 65536\n  retention:\n    maxBytes: 262144\n"
 
     @Test func aRunningReplayThatRetentionOvertakesEndsWith204InsteadOfSkipping() async throws {
-        let broker = try BrokerHarness(config: Self.smallRetention)
+        let broker = try await BrokerHarness(config: Self.smallRetention)
         let publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) {
             let first = try await publishMany(publisher, count: 200, topics: ["r.a"], payloadBytes: 1000).sorted()
@@ -23,17 +24,17 @@ extension BrokerSystemTests {
             try client.start(.init(id: id, start: .seq(0), credit: 10))
             var seen: [UInt64] = []
             for _ in 0..<10 {
-                guard case .event(_, let e) = try client.next() else { Issue.record("expected an EVENT"); return }
+                guard case .event(_, let e) = try await client.next() else { Issue.record("expected an EVENT"); return }
                 seen.append(e.seq)
             }
             #expect(seen == Array(first.prefix(10)))
             // Retention now removes the segments the replay was about to read.
             _ = try await publishMany(publisher, count: 1_000, topics: ["r.a"], idPrefix: "more", payloadBytes: 1000)
-            let probe = try replay(on: broker.consume, .init(id: bytes("probe"), start: .seq(1), credit: 0))
+            let probe = try await replay(on: broker.consume, .init(id: bytes("probe"), start: .seq(1), credit: 0))
             let earliest = try #require(probe.errorContext.earliest, "retention removed the first segments")
             #expect(earliest > first[10])
             try client.credit(id, 100_000)
-            let (events, end) = try client.untilEnd()
+            let (events, end) = try await client.untilEnd()
             seen += events.map(\.seq)
             // Every event before the loss came, with no hole; then 204 names where the journal resumes.
             #expect(seen == Array(first.prefix(seen.count)), "no seq skipped silently: \(seen.suffix(3))")
@@ -45,15 +46,15 @@ extension BrokerSystemTests {
             #expect(error.code == .sequenceOutOfRange && eid == id && at == earliest)
             // The client replays from there and gets the rest.
             try client.start(.init(id: id, start: .seq(earliest), credit: 100_000))
-            let (rest, restEnd) = try client.untilEnd()
-            let head = try broker.stats().headSeq
+            let (rest, restEnd) = try await client.untilEnd()
+            let head = try await broker.stats().headSeq
             #expect(rest.first?.seq == earliest && restEnd == .caughtUp(id: id, lastSeq: head))
-            #expect(broker.stop() == 0)
+            #expect(await broker.stop() == 0)
         }
     }
 
     @Test func aGroupSkipsAndCountsEventsRetentionRemovedBeforeItReadOrAckedThem() async throws {
-        let broker = try BrokerHarness(config: Self.smallRetention)
+        let broker = try await BrokerHarness(config: Self.smallRetention)
         let publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) {
             let first = try await publishMany(publisher, count: 200, topics: ["job.a"], payloadBytes: 1000).sorted()
@@ -79,17 +80,17 @@ extension BrokerSystemTests {
             member.close()
             // A graceful restart: the group keeps its 10 pending events and its position,
             // but no longer has their records in memory.
-            #expect(broker.stop() == 0)
-            try broker.restart()
+            #expect(await broker.stop() == 0)
+            try await broker.restart()
             _ = try await publishMany(publisher, count: 1_000, topics: ["job.a"], idPrefix: "more", payloadBytes: 1000)
-            let probe = try replay(on: broker.consume, .init(id: bytes("probe"), start: .seq(1), credit: 0))
+            let probe = try await replay(on: broker.consume, .init(id: bytes("probe"), start: .seq(1), credit: 0))
             let earliest = try #require(probe.errorContext.earliest, "retention removed the first segments")
             #expect(earliest > first[10])
 
             let again = try join(100_000)
             defer { again.close() }
             var delivered: [UInt64] = []
-            let head = try broker.stats().headSeq
+            let head = try await broker.stats().headSeq
             while delivered.last != head {
                 let m = try #require(try again.receiveMultipart())
                 guard m[1] == bytes("DELIVER") else { continue }
@@ -103,15 +104,15 @@ extension BrokerSystemTests {
                     && Set(delivered).count == delivered.count)
             // Counted: the 10 pending events whose records are gone, and seqs 11 ..< earliest never read.
             // (The ACKs travel on the member's connection, STATS on another: wait for them.)
-            try await eventually("all ACKed") { try broker.stats().groups["workers"]?.pending == 0 }
-            let stats = try #require(try broker.stats().groups["workers"])
+            try await eventually("all ACKed") { try await broker.stats().groups["workers"]?.pending == 0 }
+            let stats = try #require(try await broker.stats().groups["workers"])
             #expect(stats.expired == earliest - first[0] && stats.lag == 0 && stats.redelivered == 0, "\(stats)")
             // Standard error arrives on its own pipe, after the replies: wait for the lines.
-            try waitFor("the skip logged") {
+            try await waitFor("the skip logged") {
                 broker.process.stderrText.contains("retention removed events before the group read them")
                     && broker.process.stderrText.contains("a pending event's record is gone")
             }
-            #expect(broker.stop() == 0)
+            #expect(await broker.stop() == 0)
         }
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
 extension BrokerSystemTests {
     @Test func aSubscriberThatStopsReadingKeepsTheBrokersMemoryBounded() async throws {
-        let broker = try BrokerHarness(
+        let broker = try await BrokerHarness(
             config: """
                 limits:
                   sendHighWaterMark: 1000
@@ -21,7 +22,7 @@ extension BrokerSystemTests {
         try sub.set(.receiveBufferSize(64 * 1024))
         try sub.subscribe("")
         try sub.connect(broker.events)
-        try waitFor("the hello", timeout: .seconds(10)) {
+        try await waitFor("the hello", timeout: .seconds(10)) {
             try sub.subscribe("$metro.hello.slow")
             return try sub.receiveMultipart(dontWait: true)?.first == bytes("$metro.hello.slow")
         }
@@ -40,7 +41,7 @@ extension BrokerSystemTests {
                 }
                 try await group.waitForAll()
             }
-            let stats = try broker.stats()
+            let stats = try await broker.stats()
             #expect(stats.accepted == UInt64(count))
             #expect(stats.delivered == UInt64(count))
             let grown = try broker.residentBytes() - baseline
@@ -52,7 +53,7 @@ extension BrokerSystemTests {
             var drained = 0
             while try sub.receiveMultipart(dontWait: true) != nil { drained += 1 }
             #expect(drained < count)
-            #expect(broker.stop() == 0)
+            #expect(await broker.stop() == 0)
         }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import ServiceLifecycle
 import Testing
 
@@ -14,7 +15,7 @@ extension BrokerSystemTests {
     /// waited on a semaphore on the pool thread that called it.
     @Test(.timeLimit(.minutes(1)))
     func closingEveryClientFromManyTasksAtOnceDoesNotBlockThePool() async throws {
-        let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
         let publishers = try (0..<4).map { _ in try Publisher(.init(ingest: broker.ingest)) }
         let subscribers = try (0..<4).map { _ in try Subscriber(.init(events: broker.events, prefixes: ["a."])) }
         let consumers = try (0..<4).map { i in
@@ -53,14 +54,14 @@ extension BrokerSystemTests {
                 ($0 as? MetroClientError)?.code == .closed
             }
         }
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 
     /// A `Publisher` in a `ServiceGroup`: it serves while the group runs, and the
     /// group's graceful shutdown ends its I/O thread; later publishes fail with `.closed`.
     @Test(.timeLimit(.minutes(1)))
     func aPublisherRunsAsAServiceUntilGracefulShutdown() async throws {
-        let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
         let publisher = try Publisher(.init(ingest: broker.ingest))
         let group = ServiceGroup(configuration: .init(services: [publisher], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
@@ -71,7 +72,7 @@ extension BrokerSystemTests {
             try await publisher.publish(topic: "a.b", payload: [2])
         }
         #expect(error?.code == .closed && error?.category == .unavailable)
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 }
 
@@ -80,9 +81,9 @@ extension BrokerSystemTests {
     /// `.timedOut` after its timeout, not wait on for a hello that cannot come.
     @Test(.timeLimit(.minutes(1)))
     func waitUntilLiveTimesOutWhenTheBrokerNeverSaysHello() async throws {
-        let broker = try BrokerHarness(config: "journal:\n  fsync: never\n")
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
         let subscriber = try Subscriber(.init(events: broker.events, prefixes: ["a."]))
-        try broker.process.freeze()
+        try await broker.process.freeze()
         try await closing(subscriber) {
             let started = ContinuousClock.now
             let outcome = Locked<Result<UInt64, any Error>?>(nil)
@@ -114,6 +115,6 @@ extension BrokerSystemTests {
             // The waiter that timed out is gone; a new wait sees the hello.
             _ = try await subscriber.waitUntilLive()
         }
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 
 /// A service that ACKs its last delivery and closes at once (the natural end of
@@ -8,7 +9,7 @@ import Testing
 /// redelivered: the ACK queued before `close()` still reaches the broker.
 @Suite struct ConsumerCloseTests {
     @Test func anAckQueuedJustBeforeCloseReachesTheBroker() async throws {
-        let broker = try BrokerHarness(config: "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n")
+        let broker = try await BrokerHarness(config: "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n")
         let publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) {
             for round in 0..<5 {
@@ -28,12 +29,12 @@ import Testing
                 let d = try #require(taken)
                 #expect(d.attempt == 1, "round \(round): seq \(d.seq) came again (attempt \(d.attempt))")
                 try await eventually("round \(round): nothing pending") {
-                    try broker.stats().groups["closers"]?.pending == 0
+                    try await broker.stats().groups["closers"]?.pending == 0
                 }
             }
-            let g = try #require(try broker.stats().groups["closers"])
+            let g = try #require(try await broker.stats().groups["closers"])
             #expect(g.redelivered == 0)
         }
-        #expect(broker.stop() == 0)
+        #expect(await broker.stop() == 0)
     }
 }

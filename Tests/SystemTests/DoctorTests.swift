@@ -1,4 +1,5 @@
 import Foundation
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -7,28 +8,22 @@ import ZeroMQ
 #endif
 
 @Suite struct CLITests {
-    @Test func versionPrintsTheVersion() throws {
+    @Test func versionPrintsTheVersion() async throws {
         let p = try MetroProcess(["--version"])
-        #expect(p.waitForExit() == 0)
-        try waitFor("stdout") { !p.stdoutLines.isEmpty }
+        #expect(await p.waitForExit() == 0)
+        try await waitFor("stdout") { !p.stdoutLines.isEmpty }
         #expect(p.stdoutLines.first?.hasPrefix("0.") == true)
     }
 }
 
 /// `metro doctor` against real ports and folders.
 @Suite struct DoctorTests {
-    /// Writes a broker configuration whose endpoints are free ephemeral ports, except
-    /// `taken` (if given), which is bound by a socket the test holds.
+    /// Writes a broker configuration with `ingest` and three free ports (`TestPorts`,
+    /// not port-0 binds released again: another test's process can be handed such a
+    /// port before the doctor checks it).
     func configuration(in dir: TemporaryDirectory, ingest: String, dataDir: String) throws -> String {
         let path = dir.url.appendingPathComponent("broker.yaml").path
-        let ctx = try Context(defaultLingerMilliseconds: 0)
-        var free: [String] = []
-        for _ in 0..<3 {
-            let s = try ctx.socket(.rep)
-            let e = try s.bindResolved("tcp://127.0.0.1:*")
-            try s.unbind(e)
-            free.append(e)
-        }
+        let free = try TestPorts.freeEndpoints(3)
         let yaml = """
             endpoints:
               ingest: \(ingest)
@@ -41,10 +36,10 @@ import ZeroMQ
         return path
     }
 
-    func runDoctor(_ args: [String]) throws -> (Int32?, [String: (Bool, String)]) {
+    func runDoctor(_ args: [String]) async throws -> (Int32?, [String: (Bool, String)]) {
         let p = try MetroProcess(["doctor", "--json"] + args)
-        let status = p.waitForExit()
-        try waitFor("doctor output") { p.stdoutLines.last == "]" }
+        let status = await p.waitForExit()
+        try await waitFor("doctor output") { p.stdoutLines.last == "]" }
         let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
         let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         var byName: [String: (Bool, String)] = [:]
@@ -54,21 +49,18 @@ import ZeroMQ
         return (status, byName)
     }
 
-    @Test func passesOnFreePortsAndAWritableFolder() throws {
+    @Test func passesOnFreePortsAndAWritableFolder() async throws {
         let dir = try TemporaryDirectory()
-        let ctx = try Context(defaultLingerMilliseconds: 0)
-        let s = try ctx.socket(.rep)
-        let ingest = try s.bindResolved("tcp://127.0.0.1:*")
-        try s.unbind(ingest)
+        let ingest = try TestPorts.freeEndpoints(1)[0]
         let config = try configuration(in: dir, ingest: ingest, dataDir: dir.path + "/data")
-        let (status, checks) = try runDoctor(["--config", config])
-        #expect(status == 0)
+        let (status, checks) = try await runDoctor(["--config", config])
+        #expect(status == 0, "failed checks: \(checks.filter { !$0.value.0 })")
         #expect(checks["libzmq"]?.0 == true)
         #expect(checks["port ingest"]?.0 == true)
         #expect(checks["data folder"]?.0 == true)
     }
 
-    @Test func reportsAPortInUseAndAnUnwritableFolder() throws {
+    @Test func reportsAPortInUseAndAnUnwritableFolder() async throws {
         let dir = try TemporaryDirectory()
         let ctx = try Context(defaultLingerMilliseconds: 0)
         let holder = try ctx.socket(.rep)
@@ -77,7 +69,7 @@ import ZeroMQ
         let blocker = dir.url.appendingPathComponent("file").path
         try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
         let config = try configuration(in: dir, ingest: ingest, dataDir: blocker + "/data")
-        let (status, checks) = try runDoctor(["--config", config])
+        let (status, checks) = try await runDoctor(["--config", config])
         #expect(status == 1)
         let port = try #require(checks["port ingest"])
         #expect(port.0 == false)
@@ -89,12 +81,12 @@ import ZeroMQ
 
     /// The vCPU idle check reads the same sysfs files as this test and warns (without
     /// failing) exactly when a haltpoll guest halts idle vCPUs at once.
-    @Test func vcpuIdleWarnsOnlyWhenIdleVCPUsHaltAtOnce() throws {
+    @Test func vcpuIdleWarnsOnlyWhenIdleVCPUsHaltAtOnce() async throws {
         let dir = try TemporaryDirectory()
         // The default ports may be taken by parallel tests: only this check matters here.
         let p = try MetroProcess(["doctor", "--json", "--data-dir", dir.path + "/data"])
-        _ = p.waitForExit()
-        try waitFor("doctor output") { p.stdoutLines.last == "]" }
+        _ = await p.waitForExit()
+        try await waitFor("doctor output") { p.stdoutLines.last == "]" }
         let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
         let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         let idle = try #require(checks.first { $0["name"] as? String == "vcpu idle" })
@@ -112,23 +104,23 @@ import ZeroMQ
 
     /// The open-files check reports the limits the doctor runs under, and warns when
     /// the hard limit (what the broker raises its soft limit to) is under 4,096.
-    @Test func openFilesReportsTheLimitsAndWarnsWhenTheHardOneIsLow() throws {
+    @Test func openFilesReportsTheLimitsAndWarnsWhenTheHardOneIsLow() async throws {
         let dir = try TemporaryDirectory()
-        func check(_ shell: String) throws -> [String: Any] {
+        func check(_ shell: String) async throws -> [String: Any] {
             let p = try MetroProcess(["doctor", "--json", "--data-dir", dir.path + "/data"], shell: shell)
-            _ = p.waitForExit()
-            try waitFor("doctor output") { p.stdoutLines.last == "]" }
+            _ = await p.waitForExit()
+            try await waitFor("doctor output") { p.stdoutLines.last == "]" }
             let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
             let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
             return try #require(checks.first { $0["name"] as? String == "open files" })
         }
-        let low = try check("ulimit -S -n 64; ulimit -H -n 1000")
+        let low = try await check("ulimit -S -n 64; ulimit -H -n 1000")
         #expect(low["ok"] as? Bool == true && low["warning"] as? Bool == true)
         #expect((low["detail"] as? String)?.contains("soft 64, hard 1000") == true, "\(low)")
         var mine = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &mine)
         if mine.rlim_max >= 4096 {
-            let fine = try check("ulimit -S -n 64; ulimit -H -n 4096")
+            let fine = try await check("ulimit -S -n 64; ulimit -H -n 4096")
             #expect(fine["warning"] as? Bool == false && (fine["detail"] as? String)?.contains("to 4096") == true)
         }
     }
@@ -136,7 +128,7 @@ import ZeroMQ
     /// The steal check reports the since-boot share of wanted CPU time that
     /// /proc/stat shows as stolen, and warns from 1% up. The share moves while
     /// the doctor runs, so it must lie between this test's readings before and after.
-    @Test func cpuStealReportsTheSinceBootShareOfStolenTime() throws {
+    @Test func cpuStealReportsTheSinceBootShareOfStolenTime() async throws {
         func stolenPercent() throws -> Double {
             let line = try String(contentsOfFile: "/proc/stat", encoding: .utf8).split(separator: "\n")[0]
             let f = line.split(separator: " ").dropFirst().compactMap { Double($0) }
@@ -145,9 +137,9 @@ import ZeroMQ
         let dir = try TemporaryDirectory()
         let before = try stolenPercent()
         let p = try MetroProcess(["doctor", "--json", "--data-dir", dir.path + "/data"])
-        _ = p.waitForExit()
+        _ = await p.waitForExit()
         let after = try stolenPercent()
-        try waitFor("doctor output") { p.stdoutLines.last == "]" }
+        try await waitFor("doctor output") { p.stdoutLines.last == "]" }
         let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
         let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         let steal = try #require(checks.first { $0["name"] as? String == "cpu steal" })
@@ -158,11 +150,11 @@ import ZeroMQ
         #expect(steal["warning"] as? Bool == (reported >= 1.0))
     }
 
-    @Test func reportsABrokenConfigurationFile() throws {
+    @Test func reportsABrokenConfigurationFile() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.url.appendingPathComponent("bad.yaml").path
         try "journal:\n  segmentBytes: lots\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let (status, checks) = try runDoctor(["--config", path])
+        let (status, checks) = try await runDoctor(["--config", path])
         #expect(status == 1)
         let c = try #require(checks["configuration"])
         #expect(c.0 == false)

@@ -1,4 +1,5 @@
 import Foundation
+import MetroTestKit
 import Testing
 
 /// One `--log-level` for every `metro` subcommand (issue 13 §4): the same type
@@ -13,30 +14,30 @@ import Testing
     ]
 
     @Test(arguments: subcommands)
-    func anUnknownLevelIsAUsageError(subcommand: [String]) throws {
+    func anUnknownLevelIsAUsageError(subcommand: [String]) async throws {
         let dir = try TemporaryDirectory()
         // A broker that took the option would start: in a folder of its own.
         let data = subcommand == ["broker"] || subcommand == ["broker", "run"] ? ["--data-dir", dir.path] : []
         let p = try MetroProcess(subcommand + data + ["--log-level", "loud"])
-        let status = p.waitForExit(timeout: .seconds(10))
+        let status = await p.waitForExit(timeout: .seconds(10))
         #expect(status == 64, "\(subcommand): status \(String(describing: status)), stderr: \(p.stderrText)")
         #expect(p.stderrText.contains("The value 'loud' is invalid for '--log-level <log-level>'"), "\(p.stderrText)")
         #expect(p.stderrText.contains("- trace\n") && p.stderrText.contains("- critical\n"), "\(p.stderrText)")
     }
 
     /// `--log-level warning` silences the info lines a broker logs at start.
-    @Test func theBrokerLogsAtTheLevelGiven() throws {
-        let chatty = try BrokerHarness()
+    @Test func theBrokerLogsAtTheLevelGiven() async throws {
+        let chatty = try await BrokerHarness()
         #expect(chatty.process.stderrText.contains("journal recovered"))
-        #expect(chatty.stop() == 0)
-        let quiet = try BrokerHarness(arguments: ["--log-level", "warning"])
-        #expect(quiet.stop() == 0)
+        #expect(await chatty.stop() == 0)
+        let quiet = try await BrokerHarness(arguments: ["--log-level", "warning"])
+        #expect(await quiet.stop() == 0)
         #expect(!quiet.process.stderrText.contains(" info "), "\(quiet.process.stderrText)")
     }
 
     /// `metro up --log-level warning`: neither the supervisor nor its children
     /// (which get the same option) log at info.
-    @Test func upPassesTheLevelToItsChildren() throws {
+    @Test func upPassesTheLevelToItsChildren() async throws {
         let dir = try TemporaryDirectory()
         let e = try UpTests().freeEndpoints(5)
         let config = dir.url.appendingPathComponent("broker.yaml").path
@@ -52,11 +53,11 @@ import Testing
             "up", "--data-dir", dir.url.appendingPathComponent("data").path, "--config", config, "--registry", e[4],
             "--log-level", "warning",
         ])
-        try waitFor("broker and registry ready", timeout: .seconds(30)) {
+        try await waitFor("broker and registry ready", timeout: .seconds(30)) {
             up.stdoutLines.filter { $0.hasPrefix("ready ") }.count >= 2
         }
         up.kill(SIGTERM)
-        #expect(up.waitForExit(timeout: .seconds(20)) == 0)
+        #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
         #expect(!up.stderrText.contains(" info "), "\(up.stderrText)")
     }
 }

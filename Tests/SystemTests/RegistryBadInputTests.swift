@@ -1,5 +1,6 @@
 import Foundation
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -49,12 +50,12 @@ extension RegistrySystemTests {
             ),
         ]
 
-        @Test func everyBadInputGetsItsErrorAndIsCounted() throws {
-            let registry = try RegistryUnderTest()
+        @Test func everyBadInputGetsItsErrorAndIsCounted() async throws {
+            let registry = try await RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
-            _ = try client.request(
+            _ = try await client.request(
                 .register(
                     Registration(
                         service: "canary", instance: "c-1", epoch: 1, endpoints: ["tcp://127.0.0.1:1"],
@@ -62,20 +63,20 @@ extension RegistrySystemTests {
 
             var expected: [WireErrorCode: UInt64] = [:]
             for (name, frames, code) in Self.cases {
-                #expect(try client.errorCode(frames) == code, "\(name)")
+                #expect(try await client.errorCode(frames) == code, "\(name)")
                 expected[code, default: 0] += 1
                 // ... and the registry still answers.
-                #expect(try client.lookup("canary").map(\.instance) == ["c-1"], "after \(name)")
+                #expect(try await client.lookup("canary").map(\.instance) == ["c-1"], "after \(name)")
             }
-            let stats = try client.stats()
+            let stats = try await client.stats()
             for (code, n) in expected {
                 #expect(stats.errorCount(code) == n, "count of \(code)")
             }
-            #expect(registry.process.process.isRunning)
+            #expect(registry.process.isRunning)
         }
 
-        @Test func randomMessagesAllGetRepliesAndTheRegistrySurvives() throws {
-            let registry = try RegistryUnderTest()
+        @Test func randomMessagesAllGetRepliesAndTheRegistrySurvives() async throws {
+            let registry = try await RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
@@ -84,15 +85,15 @@ extension RegistrySystemTests {
                 bodies: [bytes(Self.good)], maxFrames: 4)
             var errors = 0
             for _ in 0..<400 {
-                if try client.errorCode(garbage.next()) != nil { errors += 1 }
+                if try await client.errorCode(garbage.next()) != nil { errors += 1 }
             }
             #expect(errors > 300)
-            #expect(try client.lookup("profiles").count <= 1)
-            #expect(try client.stats().requests >= 400)
+            #expect(try await client.lookup("profiles").count <= 1)
+            #expect(try await client.stats().requests >= 400)
         }
 
-        @Test func aDealerWithoutDelimiterIsAnsweredToo() throws {
-            let registry = try RegistryUnderTest()
+        @Test func aDealerWithoutDelimiterIsAnsweredToo() async throws {
+            let registry = try await RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
             let dealer = try context.socket(.dealer)
             try dealer.set(.receiveTimeout(milliseconds: 5000))
@@ -107,8 +108,8 @@ extension RegistrySystemTests {
             dealer.close()
         }
 
-        @Test func aMessageOverZeroMQsLimitDisconnectsOnlyThatPeer() throws {
-            let registry = try RegistryUnderTest()
+        @Test func aMessageOverZeroMQsLimitDisconnectsOnlyThatPeer() async throws {
+            let registry = try await RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
             let big = try context.socket(.req)
             try big.set(.linger(milliseconds: 0))
@@ -119,11 +120,11 @@ extension RegistrySystemTests {
             big.close()
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
-            #expect(try client.lookup("profiles").isEmpty)
+            #expect(try await client.lookup("profiles").isEmpty)
         }
 
-        @Test func aClientThatLeavesBeforeItsReplyDoesNotWedgeTheRegistry() throws {
-            let registry = try RegistryUnderTest()
+        @Test func aClientThatLeavesBeforeItsReplyDoesNotWedgeTheRegistry() async throws {
+            let registry = try await RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
             for _ in 0..<50 {
                 let gone = try context.socket(.req)
@@ -134,14 +135,14 @@ extension RegistrySystemTests {
             }
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
-            #expect(try client.lookup("profiles").isEmpty)
+            #expect(try await client.lookup("profiles").isEmpty)
             // STATS counts itself, the LOOKUP and the 50 abandoned requests.
             var statsCalls: UInt64 = 0
-            try waitFor("the registry to see the 50 abandoned requests") {
+            try await waitFor("the registry to see the 50 abandoned requests") {
                 statsCalls += 1
-                return try client.stats().requests >= 50 + 1 + statsCalls
+                return try await client.stats().requests >= 50 + 1 + statsCalls
             }
-            #expect(try client.lookup("profiles").isEmpty)
+            #expect(try await client.lookup("profiles").isEmpty)
         }
     }
 }

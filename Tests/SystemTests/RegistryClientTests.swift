@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -21,7 +22,7 @@ extension RegistrySystemTests {
         }
 
         @Test func aRequestLostWithTheRegistryFailsCleanlyAndTheNextOneWorks() async throws {
-            var registry = try RegistryUnderTest()
+            var registry = try await RegistryUnderTest()
             let endpoint = registry.endpoint
             let client = try RegistryClient(
                 configuration: .init(
@@ -29,7 +30,7 @@ extension RegistrySystemTests {
             try await client.register(Self.registration("p-1"))
 
             // Freeze the registry, so requests reach it and are never answered; then kill it.
-            try registry.process.freeze()
+            try await registry.process.freeze()
             let started = ContinuousClock.now
             await #expect(throws: MetroClientError.self) { _ = try await client.lookup("other") }
             let elapsed = ContinuousClock.now - started
@@ -42,10 +43,10 @@ extension RegistrySystemTests {
             } catch {
                 #expect(error.code == .unreachable)
             }
-            registry.crash()
+            await registry.crash()
 
             // A new registry on the same endpoint: the client was not left with a stuck REQ socket.
-            registry = try RegistryUnderTest(endpoint: endpoint)
+            registry = try await RegistryUnderTest(endpoint: endpoint)
             #expect(try await client.lookup("profiles").isEmpty)
             try await client.register(Self.registration("p-1"))
             #expect(try await client.list().map(\.instance) == ["p-1"])
@@ -53,7 +54,7 @@ extension RegistrySystemTests {
         }
 
         @Test func aRequestInFlightWhileTheRegistryDiesCompletesAfterItsRestart() async throws {
-            var registry = try RegistryUnderTest()
+            var registry = try await RegistryUnderTest()
             let endpoint = registry.endpoint
             let client = try RegistryClient(
                 configuration: .init(
@@ -61,32 +62,32 @@ extension RegistrySystemTests {
             #expect(try await client.lookup("profiles").isEmpty)
             // The retry budget (30 s) only has to outlast a registry restart, which on a
             // loaded 2-core CI machine has taken over the 6 s this test once allowed.
-            try registry.process.freeze()
+            try await registry.process.freeze()
             let pending = Task { try await client.register(Self.registration("p-2")) }
-            registry.crash()
-            registry = try RegistryUnderTest(endpoint: endpoint)
+            await registry.crash()
+            registry = try await RegistryUnderTest(endpoint: endpoint)
             _ = try await pending.value
             #expect(try await client.list().map(\.instance) == ["p-2"])
             await client.close()
         }
 
         @Test func aSecondEndpointTakesOverWhenTheFirstIsDown() async throws {
-            let first = try RegistryUnderTest()
-            let second = try RegistryUnderTest()
+            let first = try await RegistryUnderTest()
+            let second = try await RegistryUnderTest()
             let client = try RegistryClient(
                 configuration: .init(
                     endpoints: [first.endpoint, second.endpoint], requestTimeout: .milliseconds(300), attempts: 3))
-            first.crash()
+            await first.crash()
             try await client.register(Self.registration("p-1"))
             let context = try Context(defaultLingerMilliseconds: 0)
             let raw = try RawRegistryClient(context: context, endpoint: second.endpoint)
             defer { raw.close() }
-            #expect(try raw.list().map(\.instance) == ["p-1"])
+            #expect(try await raw.list().map(\.instance) == ["p-1"])
             await client.close()
         }
 
         @Test func unknownInstanceAndStaleEpochReachTheCaller() async throws {
-            let registry = try RegistryUnderTest()
+            let registry = try await RegistryUnderTest()
             let client = try RegistryClient(endpoints: [registry.endpoint])
             let r = Self.registration("p-1", epoch: 5)
             do {
@@ -114,7 +115,7 @@ extension RegistrySystemTests {
             try sub.subscribe(Topic.registryPrefix)
             try sub.set(.receiveTimeout(milliseconds: 50))
             let brokerEndpoint = try sub.bindResolved("tcp://127.0.0.1:*")
-            let registry = try RegistryUnderTest(broker: brokerEndpoint)
+            let registry = try await RegistryUnderTest(broker: brokerEndpoint)
             let clients = try (0..<10).map { _ in
                 try RegistryClient(
                     configuration: .init(endpoints: [registry.endpoint], requestTimeout: .seconds(5)), context: context)
@@ -153,7 +154,7 @@ extension RegistrySystemTests {
             for s in 0..<4 {
                 let raw = try RawRegistryClient(context: context, endpoint: registry.endpoint)
                 let expected = list.filter { $0.service == "svc-\(s)" }.map(\.instance)
-                #expect(try raw.lookup("svc-\(s)").map(\.instance) == expected)
+                #expect(try await raw.lookup("svc-\(s)").map(\.instance) == expected)
                 raw.close()
             }
             let stats = try await clients[0].stats()

@@ -1,5 +1,6 @@
 import Foundation
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -17,7 +18,7 @@ extension RegistrySystemTests {
         func announce(
             _ registry: String, _ instance: String, port: Int, epoch: UInt64? = nil, ttl: Int = ttl,
             heartbeat: Int = heartbeat
-        ) throws -> MetroProcess {
+        ) async throws -> MetroProcess {
             var args = [
                 "announce", "--registry", registry, "--service", "profiles", "--instance", instance,
                 "--endpoint", "tcp://127.0.0.1:\(port)", "--ttl-ms", "\(ttl)", "--heartbeat-ms", "\(heartbeat)",
@@ -25,91 +26,93 @@ extension RegistrySystemTests {
             ]
             if let epoch { args += ["--epoch", "\(epoch)"] }
             let p = try MetroProcess(args)
-            try p.waitUntilReady()
+            try await p.waitUntilReady()
             return p
         }
 
-        @Test func aServiceKilledWithSIGKILLLeavesLookupWithinTTLPlusSweep() throws {
-            let registry = try RegistryUnderTest(extra: ["--sweep-interval-ms", "\(Self.sweep)"])
+        @Test func aServiceKilledWithSIGKILLLeavesLookupWithinTTLPlusSweep() async throws {
+            let registry = try await RegistryUnderTest(extra: ["--sweep-interval-ms", "\(Self.sweep)"])
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
-            let victim = try announce(registry.endpoint, "victim", port: 5001)
-            let survivor = try announce(registry.endpoint, "survivor", port: 5002)
-            #expect(try client.lookup("profiles").map(\.instance) == ["survivor", "victim"])
+            let victim = try await announce(registry.endpoint, "victim", port: 5001)
+            let survivor = try await announce(registry.endpoint, "survivor", port: 5002)
+            #expect(try await client.lookup("profiles").map(\.instance) == ["survivor", "victim"])
 
             victim.kill(SIGKILL)
             let killedAt = ContinuousClock.now
-            try waitFor("the victim to leave LOOKUP", timeout: .seconds(5), interval: .milliseconds(10)) {
-                try client.lookup("profiles").map(\.instance) == ["survivor"]
+            try await waitFor("the victim to leave LOOKUP", timeout: .seconds(5), interval: .milliseconds(10)) {
+                try await client.lookup("profiles").map(\.instance) == ["survivor"]
             }
             let elapsed = ContinuousClock.now - killedAt
             // The bound of §5.11 (TTL + one sweep), plus slack for this shared 2-core machine.
             #expect(elapsed < .milliseconds(Self.ttl + Self.sweep + 400), "gone after \(elapsed)")
-            #expect(try client.stats().expired == 1)
+            #expect(try await client.stats().expired == 1)
             // The survivor's heartbeats kept it through several TTLs.
-            #expect(try client.lookup("profiles").map(\.instance) == ["survivor"])
+            #expect(try await client.lookup("profiles").map(\.instance) == ["survivor"])
             survivor.kill(SIGTERM)
-            #expect(survivor.waitForExit() == 0)
+            #expect(await survivor.waitForExit() == 0)
         }
 
-        @Test func aGracefulStopDeregistersAtOnce() throws {
-            let registry = try RegistryUnderTest()
+        @Test func aGracefulStopDeregistersAtOnce() async throws {
+            let registry = try await RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
-            let p = try announce(registry.endpoint, "polite", port: 5003, ttl: 60_000, heartbeat: 20_000)
-            #expect(try client.lookup("profiles").count == 1)
+            let p = try await announce(registry.endpoint, "polite", port: 5003, ttl: 60_000, heartbeat: 20_000)
+            #expect(try await client.lookup("profiles").count == 1)
             p.kill(SIGTERM)
-            #expect(p.waitForExit() == 0)
+            #expect(await p.waitForExit() == 0)
             // Deregistered, not expired: the 60 s lease did not have to run out.
-            #expect(try client.lookup("profiles").isEmpty)
-            #expect(try client.stats().expired == 0)
+            #expect(try await client.lookup("profiles").isEmpty)
+            #expect(try await client.stats().expired == 0)
         }
 
-        @Test func aRestartedRegistryHasEveryLiveInstanceBackWithinOneHeartbeat() throws {
-            var registry = try RegistryUnderTest()
+        @Test func aRestartedRegistryHasEveryLiveInstanceBackWithinOneHeartbeat() async throws {
+            var registry = try await RegistryUnderTest()
             let endpoint = registry.endpoint
             let heartbeat = 300
-            let instances = try (1...3).map { i in
-                try announce(endpoint, "p-\(i)", port: 5010 + i, ttl: 3000, heartbeat: heartbeat)
+            var instances: [MetroProcess] = []
+            for i in 1...3 {
+                instances.append(
+                    try await announce(endpoint, "p-\(i)", port: 5010 + i, ttl: 3000, heartbeat: heartbeat))
             }
             let context = try Context(defaultLingerMilliseconds: 0)
             do {
                 let client = try RawRegistryClient(context: context, endpoint: endpoint)
-                #expect(try client.lookup("profiles").count == 3)
+                #expect(try await client.lookup("profiles").count == 3)
                 client.close()
             }
 
-            registry.crash()
-            registry = try RegistryUnderTest(endpoint: endpoint)
+            await registry.crash()
+            registry = try await RegistryUnderTest(endpoint: endpoint)
             let restartedAt = ContinuousClock.now
             let client = try RawRegistryClient(context: context, endpoint: endpoint)
             defer { client.close() }
-            try waitFor("every instance back", timeout: .seconds(10), interval: .milliseconds(10)) {
-                try client.lookup("profiles").count == 3
+            try await waitFor("every instance back", timeout: .seconds(10), interval: .milliseconds(10)) {
+                try await client.lookup("profiles").count == 3
             }
             let elapsed = ContinuousClock.now - restartedAt
             // One heartbeat interval, plus one request timeout (250 ms) for a heartbeat that
             // was in flight to the dead registry, plus slack for the shared machine.
             #expect(elapsed < .milliseconds(heartbeat + 250 + 400), "back after \(elapsed)")
-            let epochs = try client.list().map(\.epoch)
+            let epochs = try await client.list().map(\.epoch)
             #expect(Set(epochs).count == 3)
             for p in instances { p.kill(SIGTERM) }
-            for p in instances { #expect(p.waitForExit() == 0) }
-            #expect(try client.lookup("profiles").isEmpty)
+            for p in instances { #expect(await p.waitForExit() == 0) }
+            #expect(try await client.lookup("profiles").isEmpty)
         }
 
-        @Test func aSecondProcessOrAStaleIncarnationIsRejected() throws {
-            let registry = try RegistryUnderTest()
+        @Test func aSecondProcessOrAStaleIncarnationIsRejected() async throws {
+            let registry = try await RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
-            let live = try announce(registry.endpoint, "p-1", port: 5020, epoch: 100, ttl: 1000, heartbeat: 200)
+            let live = try await announce(registry.endpoint, "p-1", port: 5020, epoch: 100, ttl: 1000, heartbeat: 200)
 
-            func register(epoch: UInt64, port: Int) throws -> WireErrorCode? {
+            func register(epoch: UInt64, port: Int) async throws -> WireErrorCode? {
                 guard
-                    case .error(let e) = try client.request(
+                    case .error(let e) = try await client.request(
                         .register(
                             Registration(
                                 service: "profiles", instance: "p-1", epoch: epoch,
@@ -118,23 +121,25 @@ extension RegistrySystemTests {
                 else { return nil }
                 return e.code
             }
-            #expect(try register(epoch: 200, port: 6000) == .instanceConflict)
-            #expect(try register(epoch: 50, port: 6001) == .staleEpoch)
-            #expect(try client.lookup("profiles").map(\.endpoints) == [["tcp://127.0.0.1:5020"]])
+            #expect(try await register(epoch: 200, port: 6000) == .instanceConflict)
+            #expect(try await register(epoch: 50, port: 6001) == .staleEpoch)
+            #expect(try await client.lookup("profiles").map(\.endpoints) == [["tcp://127.0.0.1:5020"]])
 
             // A second `metro announce` for the same id waits (305) and takes over once the first stops.
             let second = try MetroProcess([
                 "announce", "--registry", registry.endpoint, "--service", "profiles", "--instance", "p-1",
                 "--endpoint", "tcp://127.0.0.1:5021", "--ttl-ms", "1000", "--heartbeat-ms", "200", "--epoch", "300",
             ])
-            try waitFor("the conflict to be counted") { try client.stats().errorCount(.instanceConflict) >= 2 }
-            #expect(try client.lookup("profiles").map(\.epoch) == [100])
+            try await waitFor("the conflict to be counted") {
+                try await client.stats().errorCount(.instanceConflict) >= 2
+            }
+            #expect(try await client.lookup("profiles").map(\.epoch) == [100])
             live.kill(SIGTERM)
-            #expect(live.waitForExit() == 0)
-            try second.waitUntilReady()
-            #expect(try client.lookup("profiles").map(\.endpoints) == [["tcp://127.0.0.1:5021"]])
+            #expect(await live.waitForExit() == 0)
+            try await second.waitUntilReady()
+            #expect(try await client.lookup("profiles").map(\.endpoints) == [["tcp://127.0.0.1:5021"]])
             second.kill(SIGTERM)
-            #expect(second.waitForExit() == 0)
+            #expect(await second.waitForExit() == 0)
         }
     }
 }

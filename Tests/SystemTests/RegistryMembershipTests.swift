@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -44,7 +45,7 @@ extension RegistrySystemTests {
         @Test func theLookupCacheFollowsMembershipEvents() async throws {
             let broker = try FakeBroker()
             defer { broker.stop() }
-            let registry = try RegistryUnderTest(broker: broker.publishEndpoint)
+            let registry = try await RegistryUnderTest(broker: broker.publishEndpoint)
             let writer = try RegistryClient(endpoints: [registry.endpoint])
             // A cache that would serve stale results for a minute unless events invalidate it.
             let reader = try RegistryClient(
@@ -76,7 +77,7 @@ extension RegistrySystemTests {
         @Test func membershipEventsStreamEveryKind() async throws {
             let broker = try FakeBroker()
             defer { broker.stop() }
-            let registry = try RegistryUnderTest(broker: broker.publishEndpoint)
+            let registry = try await RegistryUnderTest(broker: broker.publishEndpoint)
             let writer = try RegistryClient(endpoints: [registry.endpoint])
             let reader = try RegistryClient(
                 configuration: .init(endpoints: [registry.endpoint], eventsEndpoint: broker.eventsEndpoint))
@@ -95,7 +96,7 @@ extension RegistrySystemTests {
         }
 
         @Test func theAnnouncerReRegistersAfterARegistryRestartAndDeregistersOnShutdown() async throws {
-            var registry = try RegistryUnderTest()
+            var registry = try await RegistryUnderTest()
             let endpoint = registry.endpoint
             let client = try RegistryClient(
                 configuration: .init(endpoints: [endpoint], requestTimeout: .milliseconds(250)))
@@ -107,8 +108,8 @@ extension RegistrySystemTests {
             let running = Task { try await group.run() }
 
             try await eventually("registered") { try await reader.lookup("catalog").map(\.instance) == ["a-1"] }
-            registry.crash()
-            registry = try RegistryUnderTest(endpoint: endpoint)
+            await registry.crash()
+            registry = try await RegistryUnderTest(endpoint: endpoint)
             try await eventually("registered again after the restart", timeout: .seconds(5)) {
                 (try? await reader.lookup("catalog").map(\.instance)) == ["a-1"]
             }

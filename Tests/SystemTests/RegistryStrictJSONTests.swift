@@ -1,5 +1,6 @@
 import Foundation
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -39,22 +40,22 @@ extension RegistrySystemTests {
             ),
         ]
 
-        @Test func eachBodyGetsItsErrorAndNothingIsRegistered() throws {
-            let registry = try RegistryUnderTest()
+        @Test func eachBodyGetsItsErrorAndNothingIsRegistered() async throws {
+            let registry = try await RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
             for (name, frames, code) in Self.cases {
-                let reply = try client.request(frames)
+                let reply = try await client.request(frames)
                 #expect(
                     reply.count == 4 && reply.prefix(2) == [Self.v, bytes("ERROR")], "\(name): \(reply.count) frames")
                 #expect(reply.count > 2 && WireErrorCode(frame: reply[2]) == code, "\(name)")
             }
-            #expect(try client.lookup("strict").isEmpty)
+            #expect(try await client.lookup("strict").isEmpty)
             // The same body, strict, registers: the refusals were about form alone.
-            #expect(try client.errorCode([Self.v, bytes("REGISTER"), bytes(Self.good)]) == nil)
-            #expect(try client.lookup("strict").map(\.instance) == ["s-1"])
-            let stats = try client.stats()
+            #expect(try await client.errorCode([Self.v, bytes("REGISTER"), bytes(Self.good)]) == nil)
+            #expect(try await client.lookup("strict").map(\.instance) == ["s-1"])
+            let stats = try await client.stats()
             #expect(stats.errorCount(.ttlOutOfRange) == 2)
             #expect(stats.errorCount(.invalidJSON) == UInt64(Self.cases.count - 2))
             // §5.9: codes never answered are absent, not 0.

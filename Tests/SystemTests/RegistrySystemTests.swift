@@ -1,5 +1,6 @@
 import Foundation
 import MetroProtocol
+import MetroTestKit
 import MetroTestSupport
 import Testing
 import ZeroMQ
@@ -12,8 +13,8 @@ import ZeroMQ
 extension RegistrySystemTests {
     /// The registry as a foreign client sees it: raw frames on a plain REQ socket.
     @Suite struct Wire {
-        @Test func documentVectorsAgainstARealRegistry() throws {
-            let registry = try RegistryUnderTest()
+        @Test func documentVectorsAgainstARealRegistry() async throws {
+            let registry = try await RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
@@ -21,62 +22,65 @@ extension RegistrySystemTests {
             func vector(_ name: String) throws -> [[UInt8]] { try #require(v[name], "\(name)") }
 
             #expect(
-                try client.request(vector("registry.heartbeat.request")) == vector("registry.error.unknown-instance"))
+                try await client.request(vector("registry.heartbeat.request"))
+                    == vector("registry.error.unknown-instance"))
             #expect(
-                try client.request(vector("registry.register.request.negative-ttl"))
+                try await client.request(vector("registry.register.request.negative-ttl"))
                     == vector("registry.error.ttl-out-of-range"))
-            #expect(try client.request(vector("registry.register.request")) == vector("registry.register.reply"))
-            #expect(try client.request(vector("registry.heartbeat.request")) == vector("registry.heartbeat.reply"))
-            #expect(try client.request(vector("registry.lookup.request")) == vector("registry.lookup.reply"))
-            let list = try RegistryReply.decode(client.request(vector("registry.list.request"))).get().result(
+            #expect(try await client.request(vector("registry.register.request")) == vector("registry.register.reply"))
+            #expect(
+                try await client.request(vector("registry.heartbeat.request")) == vector("registry.heartbeat.reply"))
+            #expect(try await client.request(vector("registry.lookup.request")) == vector("registry.lookup.reply"))
+            let list = try await RegistryReply.decode(client.request(vector("registry.list.request"))).get().result(
                 ListResult.self
             ).get()
             #expect(list.instances.map(\.instance) == ["profiles-1"])
             #expect(list.instances.first?.ttlMilliseconds == 5000)
-            #expect(try client.request(vector("registry.deregister.request")) == vector("registry.deregister.reply"))
-            #expect(try client.lookup("profiles").isEmpty)
+            #expect(
+                try await client.request(vector("registry.deregister.request")) == vector("registry.deregister.reply"))
+            #expect(try await client.lookup("profiles").isEmpty)
         }
 
         /// `--metrics`: the registry's swift-metrics counters on a Prometheus endpoint.
-        @Test func countersAreServedForPrometheus() throws {
-            let registry = try RegistryUnderTest(extra: ["--metrics", "127.0.0.1:0"])
+        @Test func countersAreServedForPrometheus() async throws {
+            let registry = try await RegistryUnderTest(extra: ["--metrics", "127.0.0.1:0"])
             let address = try #require(registry.ready["metrics"])
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
             let v = try ProtocolVectors.load(prefix: "registry.")
-            _ = try client.request(try #require(v["registry.register.request"]))
-            _ = try client.request(try #require(v["registry.heartbeat.request"]))
-            _ = try client.request([Array("metro/1".utf8), Array("NOPE".utf8)])
-            let text = try httpGet(address, path: "/metrics")
+            _ = try await client.request(try #require(v["registry.register.request"]))
+            _ = try await client.request(try #require(v["registry.heartbeat.request"]))
+            _ = try await client.request([Array("metro/1".utf8), Array("NOPE".utf8)])
+            let text = try await httpGet(address, path: "/metrics")
             #expect(text.contains(" 200 OK\r\n"))
             #expect(text.contains("# TYPE metro_registry_requests_total counter\nmetro_registry_requests_total 3\n"))
             #expect(text.contains("metro_registry_errors_total{code=\"102\"} 1\n"))
         }
 
-        @Test(.enabled(if: DocumentedExample.pyzmqAvailable, "needs python3 with pyzmq"))
-        func thePyzmqExampleOfSection5Runs() throws {
-            let registry = try RegistryUnderTest()
-            let text = try DocumentedExample.run(
+        @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
+        func thePyzmqExampleOfSection5Runs() async throws {
+            let registry = try await RegistryUnderTest()
+            let text = try await DocumentedExample.run(
                 after: "### 5.12", replacing: ["tcp://127.0.0.1:7400": registry.endpoint])
             #expect(text.contains("b'OK', b'{\"ttl_ms\":5000}'"))
             #expect(text.contains("profiles-1 ['tcp://10.0.0.5:7001'] {'version': '1.4.2'}"))
             #expect(text.contains("b'302'"))
         }
 
-        @Test func metroServicesPrintsTheTableAndJSON() throws {
-            let registry = try RegistryUnderTest()
+        @Test func metroServicesPrintsTheTableAndJSON() async throws {
+            let registry = try await RegistryUnderTest()
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
             let r = Registration(
                 service: "profiles", instance: "p-1", epoch: 1, endpoints: ["tcp://127.0.0.1:5000"],
                 metadata: ["version": "1.2"], ttlMilliseconds: 60_000)
-            _ = try client.request(.register(r))
+            _ = try await client.request(.register(r))
 
             let table = try MetroProcess(["services", "--registry", registry.endpoint])
-            #expect(table.waitForExit() == 0)
-            try waitFor("table") { table.stdoutLines.contains { $0.hasPrefix("1 instance") } }
+            #expect(await table.waitForExit() == 0)
+            try await waitFor("table") { table.stdoutLines.contains { $0.hasPrefix("1 instance") } }
             #expect(table.stdoutLines.first?.hasPrefix("SERVICE") == true)
             #expect(
                 table.stdoutLines.contains {
@@ -84,8 +88,8 @@ extension RegistrySystemTests {
                 })
 
             let json = try MetroProcess(["services", "--registry", registry.endpoint, "--json"])
-            #expect(json.waitForExit() == 0)
-            try waitFor("json") { !json.stdoutLines.isEmpty }
+            #expect(await json.waitForExit() == 0)
+            try await waitFor("json") { !json.stdoutLines.isEmpty }
             let decoded = try JSONDecoder().decode(ListResult.self, from: Data(json.stdoutLines[0].utf8))
             #expect(decoded.instances.map(\.instance) == ["p-1"])
         }

@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Synchronization
 import Testing
 
@@ -8,8 +9,8 @@ import Testing
 /// broker publish (XSUB) → journal → events (XPUB) → a subscriber (protocol.md §5.10).
 @Suite(.serialized) struct RegistryThroughBrokerTests {
     @Test func membershipEventsReachSubscribersThroughTheBroker() async throws {
-        let broker = try BrokerHarness()
-        let registry = try RegistryUnderTest(broker: broker.publish)
+        let broker = try await BrokerHarness()
+        let registry = try await RegistryUnderTest(broker: broker.publish)
         let subscriber = try Subscriber(.init(events: broker.events, prefixes: [Topic.registryPrefix]))
         try await closing(subscriber) {
             _ = try await subscriber.waitUntilLive()
@@ -34,7 +35,7 @@ import Testing
             try await eventually("a $registry.registered event through the broker", timeout: .seconds(20)) {
                 !received.withLock { $0.isEmpty }
             } while: {
-                _ = try client.request(.register(registration))
+                _ = try await client.request(.register(registration))
             }
             let (seq, first) = try #require(received.withLock { $0.first })
             #expect(seq > 0, "the broker stamped the membership event with a seq")
@@ -43,7 +44,7 @@ import Testing
             #expect(first.instance == "profiles-1")
 
             // The event is in the journal too: the broker counted it as received.
-            #expect(try broker.stats().received >= 1)
+            #expect(try await broker.stats().received >= 1)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 
 /// Every kind of bad rpc message gets its error (protocol.md §6.3) with the request

@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 
 #if canImport(Glibc)
@@ -54,10 +55,10 @@ import Testing
     /// sent again to the survivor and succeed; others fail with `.disconnected`. No
     /// call waits for its 20 s deadline.
     @Test func killingAnInstanceMidLoadFailsOverIdempotentCallsAndNeverHangs() async throws {
-        guard DocumentedExample.pyzmqAvailable else { return }
+        guard await DocumentedExample.pyzmqAvailable else { return }
         let world = try await RpcRegistryWorld.start()
         let survivor = try await TestRpcServer()
-        let victim = try PyRpcServer(holdMilliseconds: 300)
+        let victim = try await PyRpcServer(holdMilliseconds: 300)
         try await world.register("survivor", survivor.endpoint)
         try await world.register("victim", victim.endpoint)
         try await eventually("both instances registered") { try await world.reader.lookup("echo").count == 2 }
@@ -82,7 +83,7 @@ import Testing
             }
         }
         try await eventually("calls to complete on both instances") { log.successes >= 16 && survivor.calls >= 8 }
-        victim.crash()
+        await victim.crash()
         let atKill = log.all.count
         try await eventually("the load to go on after the kill") { log.all.count >= atKill + 24 }
         stop.set()

@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import MetroTestSupport
 import Testing
 
@@ -24,15 +25,13 @@ import Testing
         return try RpcServer(options, router: router)
     }
 
-    @Test(.enabled(if: DocumentedExample.pyzmqAvailable, "needs python3 with pyzmq"))
+    @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
     func thePyzmqExampleRuns() async throws {
         let server = try Self.standIn()
         let endpoint = try await server.start()
         let out: String
         do {
-            out = try await offThePool {
-                try DocumentedExample.run(after: "### 6.6", replacing: ["tcp://127.0.0.1:7001": endpoint])
-            }
+            out = try await DocumentedExample.run(after: "### 6.6", replacing: ["tcp://127.0.0.1:7001": endpoint])
         } catch {
             await server.close()
             throw error

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import ServiceLifecycle
 import Testing
 

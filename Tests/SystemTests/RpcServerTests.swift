@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 
 /// `RpcServer` (protocol.md §6) against raw DEALER callers on loopback: round trips,

@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -14,7 +15,7 @@ extension BrokerSystemTests {
     }
 
     @Test func aLateSubscriberGetsAll10000ThenTheLiveStreamWithoutADuplicateAtTheSeam() async throws {
-        let broker = try BrokerHarness(config: "journal:\n  fsync: never\n  segmentBytes: 262144\n")
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n  segmentBytes: 262144\n")
         let publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) {
             let before = try await publishMany(publisher, count: 10_000, topics: ["v.a", "v.b"], idPrefix: "old")
@@ -36,13 +37,13 @@ extension BrokerSystemTests {
                 let ledger = sub.ledger
                 #expect(ledger.recovered >= 10_000 && ledger.lostRanges == 0)
                 print("late subscriber ledger: \(ledger)")
-                #expect(broker.stop() == 0)
+                #expect(await broker.stop() == 0)
             }
         }
     }
 
     @Test func aSubscriberThatStopsReadingRecoversEveryDroppedEventByReplay() async throws {
-        let broker = try BrokerHarness(
+        let broker = try await BrokerHarness(
             config: "journal:\n  fsync: never\nlimits:\n  sendHighWaterMark: 200\n  receiveHighWaterMark: 1000\n")
         var options = Subscriber.Options(events: broker.events, prefixes: ["w."])
         options.consume = broker.consume
@@ -67,7 +68,7 @@ extension BrokerSystemTests {
             print("paused subscriber ledger: \(ledger)")
             #expect(ledger.recovered > 0, "drops happened and were recovered")
             #expect(ledger.lostRanges == 0)
-            #expect(broker.stop() == 0)
+            #expect(await broker.stop() == 0)
         }
     }
 

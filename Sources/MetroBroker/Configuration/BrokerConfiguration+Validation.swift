@@ -7,25 +7,25 @@ import MetroProtocol
 /// start with an error that names the key, instead of a trap later.
 extension BrokerConfiguration {
     /// A configuration value outside its range.
-    public struct InvalidValue: Error, Hashable, Sendable, CustomStringConvertible {
+    package struct InvalidValue: Error, Hashable, Sendable, CustomStringConvertible {
         /// The key as written in broker.yaml, e.g. `journal.fsyncIntervalMs`.
-        public let key: String
-        public let value: String
-        public let allowed: String
+        package let key: String
+        package let value: String
+        package let allowed: String
 
-        public var description: String { "broker configuration: \(key) is \(value); allowed: \(allowed)" }
+        package var description: String { "broker configuration: \(key) is \(value); allowed: \(allowed)" }
     }
 
     /// The fixed cost, beyond its frames' bytes, of one event queued for one
     /// subscriber inside libzmq (three `zmq_msg_t`s in the pipe, the payload's
     /// reference-counted block and allocator rounding), measured with a stalled
     /// subscriber (docs/operations.md, "Memory a client can make the broker hold").
-    public static let queuedEventOverheadBytes = 1024
+    package static let queuedEventOverheadBytes = 1024
 
     /// The most bytes one event can occupy in a subscriber's queue: the largest
     /// payload, headers, id and topic the broker accepts, its envelope and
     /// `queuedEventOverheadBytes`.
-    public var largestQueuedEventBytes: Int {
+    package var largestQueuedEventBytes: Int {
         limits.maxPayloadBytes + BrokerLimits.maxHeadersBytes + BrokerLimits.maxEventIDBytes + Topic.maxBytes
             + EventEnvelope.size(idCount: 0, headersCount: 0) + Self.queuedEventOverheadBytes
     }
@@ -33,13 +33,13 @@ extension BrokerConfiguration {
     /// The events socket's send high-water mark (per subscriber): the configured
     /// `limits.eventsHighWaterMark`, or, when that is 0, as many of the largest
     /// events as fit in `limits.subscriberBufferBytes`.
-    public var eventsHighWaterMark: Int {
+    package var eventsHighWaterMark: Int {
         if limits.eventsHighWaterMark > 0 { return limits.eventsHighWaterMark }
         return max(1, Int(min(limits.subscriberBufferBytes / Int64(largestQueuedEventBytes), Int64(Int32.max))))
     }
 
     /// Checks every numeric value against its range; throws the first one outside.
-    public func validate() throws(InvalidValue) {
+    package func validate() throws(InvalidValue) {
         let int32Max = Int(Int32.max)
         func check(_ key: String, _ value: Int, _ range: ClosedRange<Int>) throws(InvalidValue) {
             guard range.contains(value) else {

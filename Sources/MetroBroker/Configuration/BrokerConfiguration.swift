@@ -1,67 +1,67 @@
 /// The broker's configuration, as read from `Broker/broker.yaml` (every key
 /// documented there) and overridden by flags. Decoding lives in the `metro`
 /// executable (Yams); this module only defines the values and their defaults.
-public struct BrokerConfiguration: Codable, Sendable, Equatable {
-    public struct Endpoints: Codable, Sendable, Equatable {
-        public var ingest = "tcp://127.0.0.1:7701"
-        public var publish = "tcp://127.0.0.1:7702"
-        public var events = "tcp://127.0.0.1:7703"
-        public var consume = "tcp://127.0.0.1:7704"
+package struct BrokerConfiguration: Codable, Sendable, Equatable {
+    package struct Endpoints: Codable, Sendable, Equatable {
+        package var ingest = "tcp://127.0.0.1:7701"
+        package var publish = "tcp://127.0.0.1:7702"
+        package var events = "tcp://127.0.0.1:7703"
+        package var consume = "tcp://127.0.0.1:7704"
         /// `host:port` of the Prometheus endpoint; empty disables it.
-        public var metrics = "127.0.0.1:7709"
-        public init() {}
+        package var metrics = "127.0.0.1:7709"
+        package init() {}
     }
 
-    public enum FsyncPolicy: String, Codable, Sendable, Equatable, CaseIterable {
+    package enum FsyncPolicy: String, Codable, Sendable, Equatable, CaseIterable {
         case always, interval, never
     }
 
-    public struct Retention: Codable, Sendable, Equatable {
-        public var maxBytes: Int64 = 10 << 30
-        public var maxAgeHours: Int = 168
-        public init() {}
+    package struct Retention: Codable, Sendable, Equatable {
+        package var maxBytes: Int64 = 10 << 30
+        package var maxAgeHours: Int = 168
+        package init() {}
     }
 
-    public struct Journal: Codable, Sendable, Equatable {
-        public var segmentBytes: Int64 = 128 << 20
-        public var fsync: FsyncPolicy = .always
-        public var fsyncIntervalMs: Int = 5
-        public var retention = Retention()
-        public init() {}
+    package struct Journal: Codable, Sendable, Equatable {
+        package var segmentBytes: Int64 = 128 << 20
+        package var fsync: FsyncPolicy = .always
+        package var fsyncIntervalMs: Int = 5
+        package var retention = Retention()
+        package init() {}
     }
 
-    public struct Limits: Codable, Sendable, Equatable {
-        public var maxPayloadBytes: Int = 1 << 20
-        public var sendHighWaterMark: Int = 100_000
-        public var receiveHighWaterMark: Int = 100_000
+    package struct Limits: Codable, Sendable, Equatable {
+        package var maxPayloadBytes: Int = 1 << 20
+        package var sendHighWaterMark: Int = 100_000
+        package var receiveHighWaterMark: Int = 100_000
         /// The most bytes of events the broker queues for one slow subscriber
         /// (the events socket's bound; see `eventsHighWaterMark`).
-        public var subscriberBufferBytes: Int64 = 1 << 30
+        package var subscriberBufferBytes: Int64 = 1 << 30
         /// The events socket's send high-water mark; 0 derives it from
         /// `subscriberBufferBytes` and the largest event.
-        public var eventsHighWaterMark: Int = 0
+        package var eventsHighWaterMark: Int = 0
         /// A replay that neither sends nor gets CREDIT this long ends with ERROR 109
         /// (protocol.md §4.9): how long a gone client's waiting replays stay.
-        public var replayIdleMs: Int = 60_000
-        public init() {}
+        package var replayIdleMs: Int = 60_000
+        package init() {}
     }
 
-    public struct Dedupe: Codable, Sendable, Equatable {
-        public var windowSeconds: Int = 120
-        public var maxEntries: Int = 1_000_000
-        public init() {}
+    package struct Dedupe: Codable, Sendable, Equatable {
+        package var windowSeconds: Int = 120
+        package var maxEntries: Int = 1_000_000
+        package init() {}
     }
 
-    public var endpoints = Endpoints()
-    public var dataDir = "data/broker"
-    public var journal = Journal()
-    public var limits = Limits()
-    public var dedupe = Dedupe()
-    public var heartbeatIntervalMs = 1000
+    package var endpoints = Endpoints()
+    package var dataDir = "data/broker"
+    package var journal = Journal()
+    package var limits = Limits()
+    package var dedupe = Dedupe()
+    package var heartbeatIntervalMs = 1000
     /// How long closing a socket at shutdown may wait for unsent messages.
-    public var lingerMs = 1000
+    package var lingerMs = 1000
 
-    public init() {}
+    package init() {}
 }
 
 // Every key is optional in the file: a missing key keeps its default.
@@ -70,7 +70,7 @@ extension BrokerConfiguration {
         case endpoints, dataDir, journal, limits, dedupe, heartbeatIntervalMs, lingerMs
     }
 
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         endpoints = try c.decodeIfPresent(Endpoints.self, forKey: .endpoints) ?? endpoints
@@ -85,7 +85,7 @@ extension BrokerConfiguration {
 
 extension BrokerConfiguration.Endpoints {
     enum CodingKeys: String, CodingKey { case ingest, publish, events, consume, metrics }
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         ingest = try c.decodeIfPresent(String.self, forKey: .ingest) ?? ingest
@@ -98,7 +98,7 @@ extension BrokerConfiguration.Endpoints {
 
 extension BrokerConfiguration.Journal {
     enum CodingKeys: String, CodingKey { case segmentBytes, fsync, fsyncIntervalMs, retention }
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         segmentBytes = try c.decodeIfPresent(Int64.self, forKey: .segmentBytes) ?? segmentBytes
@@ -110,7 +110,7 @@ extension BrokerConfiguration.Journal {
 
 extension BrokerConfiguration.Retention {
     enum CodingKeys: String, CodingKey { case maxBytes, maxAgeHours }
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         maxBytes = try c.decodeIfPresent(Int64.self, forKey: .maxBytes) ?? maxBytes
@@ -123,7 +123,7 @@ extension BrokerConfiguration.Limits {
         case maxPayloadBytes, sendHighWaterMark, receiveHighWaterMark, subscriberBufferBytes, eventsHighWaterMark,
             replayIdleMs
     }
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         maxPayloadBytes = try c.decodeIfPresent(Int.self, forKey: .maxPayloadBytes) ?? maxPayloadBytes
@@ -138,7 +138,7 @@ extension BrokerConfiguration.Limits {
 
 extension BrokerConfiguration.Dedupe {
     enum CodingKeys: String, CodingKey { case windowSeconds, maxEntries }
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         windowSeconds = try c.decodeIfPresent(Int.self, forKey: .windowSeconds) ?? windowSeconds

@@ -26,7 +26,7 @@ import ZeroMQ
 ///   the journal by its checksums.
 extension BrokerEngine {
     /// The exit status of `metro broker` after a storage failure (EX_IOERR, sysexits.h).
-    public static let exitStatusStorageFailure: Int32 = 74
+    package static let exitStatusStorageFailure: Int32 = 74
 
     /// Flushes the batch to the journal, then ACKs what the fsync policy allows.
     ///

@@ -1,5 +1,5 @@
 import Foundation
-public import Logging
+package import Logging
 import MetroProtocol
 import Synchronization
 import ZeroMQ
@@ -43,7 +43,7 @@ import ZeroMQ
 /// Threading: `init` binds the sockets on the caller's thread; `run()` then owns
 /// them on the loop thread (ownership moves once, at thread start). `stop()` is
 /// the only method other threads may call.
-public final class BrokerEngine: @unchecked Sendable {
+package final class BrokerEngine: @unchecked Sendable {
     /// An ACK waiting for its flush; the routing id and the event id are its
     /// attachment in the ledger (`routingCount` bytes, then the id).
     struct PendingAck {
@@ -127,16 +127,16 @@ public final class BrokerEngine: @unchecked Sendable {
 
     /// The failed fsync that ended the loop, if one did (`failStorage`). Written on
     /// the loop thread; read by `run()`'s caller after it returns.
-    public internal(set) var storageFailure: JournalError?
+    package internal(set) var storageFailure: JournalError?
 
     let stopping = Atomic<Bool>(false)
     private let control = WakePipe()
 
     /// The endpoints actually bound (ephemeral ports resolved), by socket name.
-    public let boundEndpoints: [String: String]
+    package let boundEndpoints: [String: String]
 
     /// Opens and recovers the journal and binds the four sockets.
-    public init(
+    package init(
         configuration: BrokerConfiguration, logger: Logger,
         clock: @escaping @Sendable () -> UInt64 = BrokerEngine.wallClock
     ) throws {
@@ -255,7 +255,7 @@ public final class BrokerEngine: @unchecked Sendable {
         requestKeys.deallocate()
     }
 
-    public static let wallClock: @Sendable () -> UInt64 = {
+    package static let wallClock: @Sendable () -> UInt64 = {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
@@ -263,13 +263,13 @@ public final class BrokerEngine: @unchecked Sendable {
 
     /// Asks the loop to finish: it stops reading, flushes and syncs the journal,
     /// sends the ACKs that became durable, and closes its sockets. Any thread.
-    public func stop() {
+    package func stop() {
         stopping.store(true, ordering: .releasing)
         control.wake()
     }
 
     /// The loop. Runs on the calling (dedicated) thread until `stop()`.
-    public func run() {
+    package func run() {
         syncer?.start()
         let poller = Poller()
         let ingestItem = poller.add(ingest)

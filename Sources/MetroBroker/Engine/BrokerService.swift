@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-public import ServiceLifecycle
+package import ServiceLifecycle
 import ZeroMQ
 
 /// The broker as a swift-service-lifecycle `Service`: `run()` starts the engine's
@@ -10,12 +10,12 @@ import ZeroMQ
 /// the configured linger. A loop that ended on a storage failure (protocol.md
 /// §4.2.7) makes `run()` throw that `JournalError`: the service group then stops,
 /// and `metro broker` exits with status 74.
-public final class BrokerService: Service, @unchecked Sendable {
-    public let engine: BrokerEngine
+package final class BrokerService: Service, @unchecked Sendable {
+    package let engine: BrokerEngine
 
-    public init(engine: BrokerEngine) { self.engine = engine }
+    package init(engine: BrokerEngine) { self.engine = engine }
 
-    public func run() async throws {
+    package func run() async throws {
         let engine = self.engine
         // Cancellation too: when another service of the group fails (the metrics
         // endpoint cannot bind, say), the group cancels, and the loop must end.

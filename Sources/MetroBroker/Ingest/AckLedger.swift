@@ -8,7 +8,7 @@
 /// `Item` is whatever the loop needs to send the ACK (its seq, say); variable
 /// bytes (routing id, event id) travel as the item's *attachment*, kept in one
 /// byte queue in the same order, so queueing an ACK allocates nothing.
-public struct AckLedger<Item> {
+package struct AckLedger<Item> {
     private var waiting: [(item: Item, token: UInt64, end: Int)] = []
     private var head = 0
     /// Attachments, back to back in queue order; item k's bytes end at `waiting[k].end`.
@@ -17,44 +17,44 @@ public struct AckLedger<Item> {
     private var flushes: [(token: UInt64, seq: UInt64)] = []
     private var flushHead = 0
     /// The token of the last flush handed to the OS.
-    public private(set) var flushToken: UInt64 = 0
+    package private(set) var flushToken: UInt64 = 0
     /// The highest seq known durable.
-    public private(set) var durableSeq: UInt64
+    package private(set) var durableSeq: UInt64
     /// The highest seq handed to the OS.
-    public private(set) var writtenSeq: UInt64
+    package private(set) var writtenSeq: UInt64
 
     /// `recovered`: the last seq of the journal at start, durable by definition.
-    public init(recovered: UInt64) {
+    package init(recovered: UInt64) {
         durableSeq = recovered
         writtenSeq = recovered
     }
 
-    public var waitingCount: Int { waiting.count - head }
+    package var waitingCount: Int { waiting.count - head }
 
     /// Queues the ACK of an event appended in the current (unflushed) batch, with
     /// the two byte strings `attaching` (handed back with it, concatenated).
-    public mutating func waitForNextFlush(_ item: Item, attaching parts: Attachment = .none) {
+    package mutating func waitForNextFlush(_ item: Item, attaching parts: Attachment = .none) {
         enqueue(item, token: flushToken + 1, parts)
     }
 
     /// A retry of an event stored earlier under `seq`: `true` if it may be ACKed
     /// now (then nothing is queued); otherwise it is queued behind the flush that
     /// holds `seq`.
-    public mutating func duplicate(_ item: Item, seq: UInt64, attaching parts: Attachment = .none) -> Bool {
+    package mutating func duplicate(_ item: Item, seq: UInt64, attaching parts: Attachment = .none) -> Bool {
         if seq <= durableSeq { return true }
         enqueue(item, token: seq > writtenSeq ? flushToken + 1 : flushToken, parts)
         return false
     }
 
     /// Up to two byte strings stored with an item (they are copied).
-    public struct Attachment {
+    package struct Attachment {
         let first: UnsafeRawBufferPointer
         let second: UnsafeRawBufferPointer
-        public init(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
+        package init(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) {
             self.first = first
             self.second = second
         }
-        public static var none: Attachment {
+        package static var none: Attachment {
             Attachment(UnsafeRawBufferPointer(start: nil, count: 0), UnsafeRawBufferPointer(start: nil, count: 0))
         }
     }
@@ -66,7 +66,7 @@ public struct AckLedger<Item> {
     }
 
     /// Records a flush whose last seq is `writtenSeq`; returns its token.
-    public mutating func flushed(writtenSeq seq: UInt64) -> UInt64 {
+    package mutating func flushed(writtenSeq seq: UInt64) -> UInt64 {
         flushToken += 1
         writtenSeq = seq
         flushes.append((flushToken, seq))
@@ -75,7 +75,7 @@ public struct AckLedger<Item> {
 
     /// The syncer made every flush up to `token` durable: hands each ACK that may be
     /// sent now to `body`, with its attachment, in the order they were queued.
-    public mutating func durable(upTo token: UInt64, _ body: (Item, UnsafeRawBufferPointer) -> Void) {
+    package mutating func durable(upTo token: UInt64, _ body: (Item, UnsafeRawBufferPointer) -> Void) {
         while flushHead < flushes.count, flushes[flushHead].token <= token {
             durableSeq = max(durableSeq, flushes[flushHead].seq)
             flushHead += 1
@@ -85,7 +85,7 @@ public struct AckLedger<Item> {
     }
 
     /// The journal failed: every queued ACK is handed to `body` (to be answered with ERROR).
-    public mutating func failAll(_ body: (Item, UnsafeRawBufferPointer) -> Void) {
+    package mutating func failAll(_ body: (Item, UnsafeRawBufferPointer) -> Void) {
         release(while: { _ in true }, body)
         compact()
     }

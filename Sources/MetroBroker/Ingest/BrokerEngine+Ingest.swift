@@ -1,8 +1,8 @@
-public import MetroProtocol
-public import ZeroMQ
+package import MetroProtocol
+package import ZeroMQ
 
 extension MultipartBuffer: FrameSequence {
-    public var frameCount: Int { count }
+    package var frameCount: Int { count }
 }
 
 /// Acknowledged publish on the ingest socket (protocol.md §4.2). Loop thread only.

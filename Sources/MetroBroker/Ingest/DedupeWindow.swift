@@ -21,9 +21,9 @@
 ///   tombstones and lookups stay short. Each slot also holds 32 bits of the key,
 ///   so a miss (a new id, the common case) rarely touches the ring: one cache
 ///   miss per lookup instead of several once the window is large.
-public struct DedupeWindow: Sendable {
+package struct DedupeWindow: Sendable {
     /// An event id reduced to its 128-bit keyed hash. Compute it once per event.
-    public struct Key: Hashable, Sendable {
+    package struct Key: Hashable, Sendable {
         let a: UInt64
         let b: UInt64
 
@@ -32,7 +32,7 @@ public struct DedupeWindow: Sendable {
             self.b = b
         }
 
-        public init(_ id: UnsafeRawBufferPointer) {
+        package init(_ id: UnsafeRawBufferPointer) {
             var h1 = Hasher()
             h1.combine(UInt8(1))
             h1.combine(bytes: id)
@@ -43,7 +43,7 @@ public struct DedupeWindow: Sendable {
             b = UInt64(UInt(bitPattern: h2.finalize()))
         }
 
-        public init(_ id: [UInt8]) {
+        package init(_ id: [UInt8]) {
             self = id.withUnsafeBytes { Key($0) }
         }
     }
@@ -54,13 +54,13 @@ public struct DedupeWindow: Sendable {
         var time: UInt64
     }
 
-    public let window: UInt64
-    public let maxEntries: Int
+    package let window: UInt64
+    package let maxEntries: Int
     /// `capacity` slots; the live ones run from `head`, `count` of them, wrapping.
     private var ring: [Entry]
     private var capacity: Int
     private var head = 0
-    public private(set) var count = 0
+    package private(set) var count = 0
     /// By key: (32 bits of the key) << 32 | (ring position + 1); 0 where free.
     /// Its size is a power of two.
     private var slots: [UInt64]
@@ -69,7 +69,7 @@ public struct DedupeWindow: Sendable {
     private static let unused = Entry(key: Key(a: 0, b: 0), seq: 0, time: 0)
     private static let initialCapacity = 1024
 
-    public init(windowNanoseconds: UInt64, maxEntries: Int) {
+    package init(windowNanoseconds: UInt64, maxEntries: Int) {
         precondition(maxEntries > 0 && maxEntries <= Int(Int32.max) / 2)
         self.window = windowNanoseconds
         self.maxEntries = maxEntries
@@ -81,7 +81,7 @@ public struct DedupeWindow: Sendable {
     }
 
     /// The seq an id was stored under, if it is still inside the window at `now`.
-    public mutating func lookup(_ key: Key, now: UInt64) -> UInt64? {
+    package mutating func lookup(_ key: Key, now: UInt64) -> UInt64? {
         expire(now: now)
         guard let slot = find(key) else { return nil }
         return ring[Self.position(slots[slot])].seq
@@ -92,7 +92,7 @@ public struct DedupeWindow: Sendable {
     /// Once the window holds 10^5–10^6 ids every probe misses the cache; the
     /// reads here are independent, so the CPU overlaps their misses, and the
     /// `lookup`/`insert` that follow for the same keys find the slots cached.
-    public func warm(_ keys: UnsafeBufferPointer<Key>) -> UInt64 {
+    package func warm(_ keys: UnsafeBufferPointer<Key>) -> UInt64 {
         var folded: UInt64 = 0
         slots.withUnsafeBufferPointer { table in
             for key in keys { folded ^= table[home(key)] }
@@ -102,7 +102,7 @@ public struct DedupeWindow: Sendable {
 
     /// Remembers `key` as stored under `seq` at `time`. Ids are inserted in time
     /// order; inserting a key already held keeps its first seq.
-    public mutating func insert(_ key: Key, seq: UInt64, time: UInt64) {
+    package mutating func insert(_ key: Key, seq: UInt64, time: UInt64) {
         guard find(key) == nil else { return }
         if count == maxEntries { evictOldest() }
         if count == capacity { grow() }
@@ -113,7 +113,7 @@ public struct DedupeWindow: Sendable {
     }
 
     /// Forgets ids older than the window.
-    public mutating func expire(now: UInt64) {
+    package mutating func expire(now: UInt64) {
         while count > 0, ring[head].time &+ window < now { evictOldest() }
     }
 

@@ -1,4 +1,4 @@
-public import MetroProtocol
+package import MetroProtocol
 
 #if canImport(Glibc)
     import Glibc
@@ -8,7 +8,7 @@ extension Journal {
     /// Where the record of `seq` lives: found by a binary search over the segments'
     /// base seqs and one over the segment's index file; nil if the journal does not
     /// hold `seq`. Flushes first, so buffered records are found too.
-    public func locate(_ seq: UInt64) throws(JournalError) -> (segmentBase: UInt64, offset: Int64)? {
+    package func locate(_ seq: UInt64) throws(JournalError) -> (segmentBase: UInt64, offset: Int64)? {
         try flush()
         var lo = 0, hi = segments.count - 1
         guard hi >= 0, seq >= segments[0].base else { return nil }
@@ -40,7 +40,7 @@ extension Journal {
     }
 
     /// Reads the record of `seq`, or nil if the journal does not hold it.
-    public func read(_ seq: UInt64) throws(JournalError) -> JournalRecord? {
+    package func read(_ seq: UInt64) throws(JournalError) -> JournalRecord? {
         guard let (base, offset) = try locate(seq) else { return nil }
         let path = JournalSegment.path(directory, base, "seg")
         let fd = try FileIO.open(path, flags: O_RDONLY)
@@ -54,7 +54,7 @@ extension Journal {
 
     /// Calls `body` with every record whose time is at least `since` (ns), oldest
     /// first, skipping segments that end before it. Used to refill the dedupe window.
-    public func forEachRecord(since: UInt64 = 0, _ body: (JournalRecord) -> Void) throws(JournalError) {
+    package func forEachRecord(since: UInt64 = 0, _ body: (JournalRecord) -> Void) throws(JournalError) {
         try flush()
         for seg in segments where seg.records > 0 && seg.lastTime >= since {
             let data = try MappedFile(path: seg.dataPath)
@@ -72,5 +72,5 @@ extension Journal {
     }
 
     /// The segment files, oldest first (tools and tests).
-    public var segmentPaths: [String] { segments.map(\.dataPath) }
+    package var segmentPaths: [String] { segments.map(\.dataPath) }
 }

@@ -10,7 +10,7 @@ extension Journal {
     /// `retentionAgeNanoseconds` before `now`. The active segment always stays.
     /// Returns how many segments were removed.
     @discardableResult
-    public func applyRetention(now: UInt64) -> Int {
+    package func applyRetention(now: UInt64) -> Int {
         var removed = 0
         var total = totalBytes
         while segments.count > 1 {
@@ -34,5 +34,5 @@ extension Journal {
     }
 
     /// The oldest seq the journal still holds (0 if empty).
-    public var firstSeq: UInt64 { segments.first(where: { $0.records > 0 })?.firstSeq ?? 0 }
+    package var firstSeq: UInt64 { segments.first(where: { $0.records > 0 })?.firstSeq ?? 0 }
 }

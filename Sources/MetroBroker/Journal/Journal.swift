@@ -1,4 +1,4 @@
-public import Logging
+package import Logging
 import MetroProtocol
 
 #if canImport(Glibc)
@@ -20,33 +20,33 @@ import MetroProtocol
 /// is zero-filled space), and its index is rebuilt.
 ///
 /// Threading: owned by the broker's loop thread; no method is thread-safe.
-public final class Journal {
-    public struct Options: Sendable {
-        public var segmentBytes: Int64 = 128 << 20
+package final class Journal {
+    package struct Options: Sendable {
+        package var segmentBytes: Int64 = 128 << 20
         /// Whole segments are removed, oldest first, past these (0: no limit).
-        public var retentionBytes: Int64 = 0
-        public var retentionAgeNanoseconds: UInt64 = 0
+        package var retentionBytes: Int64 = 0
+        package var retentionAgeNanoseconds: UInt64 = 0
         /// The largest record `append` must take (sizes the write buffer).
-        public var maxRecordBytes: Int = 2 << 20
+        package var maxRecordBytes: Int = 2 << 20
         /// Zero-filled space kept ahead of the write position in the active segment
         /// (`ZeroFill`); 0 turns zero fill off (every write appends).
-        public var zeroFillBytes: Int64 = 2 << 20
+        package var zeroFillBytes: Int64 = 2 << 20
         /// Most zeros written after one flush (bounds the time a flush spends on them).
-        public var zeroFillSliceBytes: Int64 = 256 << 10
-        public init() {}
+        package var zeroFillSliceBytes: Int64 = 256 << 10
+        package init() {}
     }
 
     /// What opening the journal found.
-    public struct RecoveryReport: Sendable {
-        public var segments = 0
-        public var records = 0
-        public var lastSeq: UInt64 = 0
+    package struct RecoveryReport: Sendable {
+        package var segments = 0
+        package var records = 0
+        package var lastSeq: UInt64 = 0
         /// Bytes cut off the end of a segment (a torn or corrupt tail). Zero bytes
         /// after the last record are zero-filled space, not counted.
-        public var truncatedBytes: Int64 = 0
+        package var truncatedBytes: Int64 = 0
     }
 
-    public let directory: String
+    package let directory: String
     let options: Options
     let logger: Logger
     var segments: [JournalSegment] = []
@@ -64,28 +64,28 @@ public final class Journal {
     let zeroBufferBytes = 256 << 10
 
     /// The last seq appended (0 if none).
-    public private(set) var lastSeq: UInt64 = 0
+    package private(set) var lastSeq: UInt64 = 0
     /// The last seq handed to the OS by `flush`.
-    public private(set) var writtenSeq: UInt64 = 0
+    package private(set) var writtenSeq: UInt64 = 0
     /// Bytes written since open (data and index; zero fill not counted).
-    public private(set) var bytesWritten: UInt64 = 0
+    package private(set) var bytesWritten: UInt64 = 0
     /// Flushes whose data landed on synced zeros (the fast path) / past them (appends).
-    public internal(set) var writesOnZeroFill: UInt64 = 0
-    public internal(set) var writesPastZeroFill: UInt64 = 0
+    package internal(set) var writesOnZeroFill: UInt64 = 0
+    package internal(set) var writesPastZeroFill: UInt64 = 0
     /// Zero bytes written ahead of the data since open.
-    public internal(set) var zeroFillBytesWritten: UInt64 = 0
-    public internal(set) var recovery = RecoveryReport()
+    package internal(set) var zeroFillBytesWritten: UInt64 = 0
+    package internal(set) var recovery = RecoveryReport()
     /// Takes a sealed segment: must seal and close it (`SealedSegment.sealAndClose`).
     /// `attach` points it at the syncer; without one, the journal seals inline.
-    public var retire: (SealedSegment) -> Void
+    package var retire: (SealedSegment) -> Void
     /// Reports the zero fill that is durable; set by `attach`.
     private(set) var syncer: JournalSyncer?
     var zeroFill: ZeroFill
     /// Called with the number of segments removed by retention.
-    public var onRetention: (Int) -> Void = { _ in }
+    package var onRetention: (Int) -> Void = { _ in }
 
     /// Opens (creating if needed) and recovers the journal in `directory`.
-    public init(directory: String, options: Options = Options(), logger: Logger = Logger(label: "metro.journal"))
+    package init(directory: String, options: Options = Options(), logger: Logger = Logger(label: "metro.journal"))
         throws(JournalError)
     {
         self.directory = directory
@@ -121,7 +121,7 @@ public final class Journal {
 
     /// Routes sealed segments to `syncer` and learns from it which zeros are durable.
     /// Call before the loop starts.
-    public func attach(_ syncer: JournalSyncer) {
+    package func attach(_ syncer: JournalSyncer) {
         self.syncer = syncer
         retire = { syncer.retire($0) }
     }
@@ -135,22 +135,22 @@ public final class Journal {
     }
 
     /// The descriptor of the active segment's data file (for the syncer).
-    public var activeDataFD: Int32 { dataFD }
-    public var activeIndexFD: Int32 { indexFD }
+    package var activeDataFD: Int32 { dataFD }
+    package var activeIndexFD: Int32 { indexFD }
     /// The path of the active segment's data file (for error reports).
-    public var activeDataPath: String { segments[segments.count - 1].dataPath }
-    public var segmentCount: Int { segments.count }
+    package var activeDataPath: String { segments[segments.count - 1].dataPath }
+    package var segmentCount: Int { segments.count }
     /// Record bytes appended but not yet handed to the OS.
-    public var bufferedBytes: Int { buffered }
+    package var bufferedBytes: Int { buffered }
     /// The active segment's bytes handed to the OS (its records' end in the file).
     var writtenSize: Int64 { segments[segments.count - 1].size - Int64(buffered) }
     /// Bytes on disk, data and index, after the next flush.
-    public var totalBytes: Int64 { segments.reduce(0) { $0 + $1.diskBytes } }
+    package var totalBytes: Int64 { segments.reduce(0) { $0 + $1.diskBytes } }
 
     /// Appends one record to the buffer (rolling the segment first if it is full).
     /// `seq` must be greater than every seq appended before.
     @inline(__always)
-    public func append(
+    package func append(
         seq: UInt64, time: UInt64, id: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer,
         headers: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer
     ) throws(JournalError) {
@@ -190,7 +190,7 @@ public final class Journal {
     /// part that the failed write left is overwritten byte for byte, and nothing is
     /// ever appended after it. If the broker stops first, the torn part is the
     /// segment's tail, which recovery cuts by its checksum.
-    public func flush() throws(JournalError) {
+    package func flush() throws(JournalError) {
         guard buffered > 0 else { return }
         let seg = segments[segments.count - 1]
         if let syncer { zeroFill.synced(syncer.durableZeroFill) }
@@ -236,7 +236,7 @@ public final class Journal {
     /// Flushes, fsyncs and closes the active files (after the syncer has stopped).
     /// The active data file keeps its zero-filled space for the next open.
     /// A failed sync is thrown after both files are closed.
-    public func close() throws(JournalError) {
+    package func close() throws(JournalError) {
         try flush()
         let seg = segments[segments.count - 1]
         defer { abandon() }
@@ -246,7 +246,7 @@ public final class Journal {
 
     /// Closes the active files without writing or syncing anything (after a storage
     /// failure: nothing more may be claimed durable; recovery checks the tail).
-    public func abandon() {
+    package func abandon() {
         if dataFD >= 0 { Glibc.close(dataFD); dataFD = -1 }
         if indexFD >= 0 { Glibc.close(indexFD); indexFD = -1 }
     }

@@ -26,7 +26,7 @@ import ZeroMQ
 /// on publishes no token and syncs nothing; sealed segments it still receives are
 /// closed unsealed (recovery rescans them). The loop answers every waiting ACK
 /// with ERROR 205 and the broker exits (protocol.md §4.2.7).
-public final class JournalSyncer: @unchecked Sendable {
+package final class JournalSyncer: @unchecked Sendable {
     private struct Pending {
         var token: UInt64 = 0
         var dataFD: Int32 = -1
@@ -53,27 +53,27 @@ public final class JournalSyncer: @unchecked Sendable {
     /// Becomes readable when `durableToken` moved.
     private let wakePipe = WakePipe()
     /// Read end of the wake pipe: poll it for readability. Non-blocking.
-    public var wakeFD: Int32 { wakePipe.readFD }
+    package var wakeFD: Int32 { wakePipe.readFD }
 
     /// `interval`: sync at least this often even without requests (the `interval` policy).
-    public init(directory: String, interval: Duration? = nil) {
+    package init(directory: String, interval: Duration? = nil) {
         self.directory = directory
         self.interval = interval
     }
 
     /// The highest token whose data is on disk. Any thread.
-    public var durableToken: UInt64 { durable.load(ordering: .acquiring) }
+    package var durableToken: UInt64 { durable.load(ordering: .acquiring) }
     /// fdatasync calls made. Any thread.
-    public var fsyncs: UInt64 { syncCount.load(ordering: .relaxed) }
+    package var fsyncs: UInt64 { syncCount.load(ordering: .relaxed) }
     /// Time spent inside fdatasync, in nanoseconds (divide by `fsyncs` for the mean). Any thread.
-    public var fsyncNanoseconds: UInt64 { syncNanos.load(ordering: .relaxed) }
+    package var fsyncNanoseconds: UInt64 { syncNanos.load(ordering: .relaxed) }
     /// The sync that failed, if one did: no token after the last `durableToken`
     /// will ever be durable. Any thread; the loop reads it when woken.
-    public var failure: JournalError? { failed.withLock { $0 } }
+    package var failure: JournalError? { failed.withLock { $0 } }
     /// The zero-fill mark of the last request whose fdatasync has returned. Any thread.
     var durableZeroFill: ZeroFill.Mark { durableFill.withLock { $0 } }
 
-    public func start() {
+    package func start() {
         let t = Thread { [self] in run() }
         t.name = "metro-journal-sync"
         thread = t
@@ -91,7 +91,7 @@ public final class JournalSyncer: @unchecked Sendable {
     /// otherwise wake the loop once per fsync for nothing.
     /// The journal's zero-fill mark is published as `durableZeroFill` once its data
     /// file's fdatasync has returned.
-    public func request(token: UInt64, for journal: Journal, notify: Bool = true) {
+    package func request(token: UInt64, for journal: Journal, notify: Bool = true) {
         condition.lock()
         pending.token = max(pending.token, token)
         pending.notify = pending.notify || notify
@@ -103,7 +103,7 @@ public final class JournalSyncer: @unchecked Sendable {
     }
 
     /// Takes a sealed segment: the syncer seals it, then closes its descriptors.
-    public func retire(_ segment: SealedSegment) {
+    package func retire(_ segment: SealedSegment) {
         condition.lock()
         pending.retired.append(segment)
         condition.signal()
@@ -111,10 +111,10 @@ public final class JournalSyncer: @unchecked Sendable {
     }
 
     /// Clears the wake pipe (loop thread, when `wakeFD` polled readable).
-    public func drainWake() { wakePipe.drain() }
+    package func drainWake() { wakePipe.drain() }
 
     /// Finishes the outstanding work and ends the thread. Blocks until then.
-    public func stop() {
+    package func stop() {
         condition.lock()
         pending.stopping = true
         condition.signal()

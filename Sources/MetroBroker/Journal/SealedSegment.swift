@@ -20,11 +20,11 @@
 /// the middle. A seal is only written after step 1, so a seal on disk means the
 /// records were too. A crash before step 3 leaves no seal (and maybe a zero tail):
 /// recovery rescans that segment, cuts its tail and seals it then.
-public struct SealedSegment: Sendable {
-    public let dataFD: Int32
-    public let indexFD: Int32
+package struct SealedSegment: Sendable {
+    package let dataFD: Int32
+    package let indexFD: Int32
     /// Bytes of records (with the magic): the data file is cut to this.
-    public let size: Int64
+    package let size: Int64
     /// Index entries before the seal.
     let records: Int
     let dataPath: String

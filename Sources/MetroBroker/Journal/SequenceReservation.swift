@@ -10,15 +10,15 @@
 /// before any seq above the old limit is used. After a crash the broker resumes
 /// above the limit (a gap in seqs, never a reuse); a clean stop writes the last
 /// seq used as the limit, so a clean restart has no gap.
-public final class SequenceReservation {
-    public static let blockSize: UInt64 = 1 << 20
+package final class SequenceReservation {
+    package static let blockSize: UInt64 = 1 << 20
     let path: String
     private let fd: Int32
     /// Seqs up to this may be handed out without touching the disk.
-    public private(set) var limit: UInt64
+    package private(set) var limit: UInt64
 
     /// Opens `directory/seq.reserve`; `limit` is 0 when it does not exist.
-    public init(directory: String) throws(JournalError) {
+    package init(directory: String) throws(JournalError) {
         path = directory + "/seq.reserve"
         fd = try FileIO.open(path, flags: O_RDWR | O_CREAT)
         let bytes = try FileIO.pread(fd, count: 8, at: 0, path: path)
@@ -30,13 +30,13 @@ public final class SequenceReservation {
     /// Makes every seq up to `seq` usable, reserving a new block if needed (one
     /// fdatasync per `blockSize` seqs). Loop thread.
     @inline(__always)
-    public func ensure(_ seq: UInt64) throws(JournalError) {
+    package func ensure(_ seq: UInt64) throws(JournalError) {
         if seq <= limit { return }
         try store(seq + Self.blockSize)
     }
 
     /// Records that the broker stopped cleanly after using seqs up to `last`.
-    public func closeCleanly(last: UInt64) throws(JournalError) { try store(last) }
+    package func closeCleanly(last: UInt64) throws(JournalError) { try store(last) }
 
     /// The limit moves only once it is on disk. A failed write leaves it where it
     /// was (no seq above it is handed out: the caller refuses the event); a failed

@@ -1,4 +1,4 @@
-public import MetroProtocol
+package import MetroProtocol
 import Prometheus
 
 /// Renders `BrokerStats` in the Prometheus text exposition format (0.0.4), for the
@@ -8,8 +8,8 @@ import Prometheus
 /// only); a METRICS request takes a snapshot and this fills a fresh
 /// swift-prometheus registry from it, so the exposition format (names, labels,
 /// escaping, HELP and TYPE lines) is the library's, not ours.
-public enum PrometheusText {
-    public static func render(_ s: BrokerStats) -> String {
+package enum PrometheusText {
+    package static func render(_ s: BrokerStats) -> String {
         let registry = PrometheusCollectorRegistry()
         /// `metro_<subsystem>_<name>`: the names are whole, so no unit suffix is added.
         func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {

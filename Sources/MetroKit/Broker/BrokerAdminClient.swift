@@ -1,30 +1,30 @@
 import Foundation
-public import MetroProtocol
+package import MetroProtocol
 import ZeroMQ
 
 /// Asks a broker's consume socket for its counters (protocol.md §4.5). Blocking,
 /// for operator tools and tests: each call opens a DEALER on the calling thread,
 /// sends one request, waits up to `timeout`, and closes the socket.
-public struct BrokerAdminClient: Sendable {
-    public let consumeEndpoint: String
-    public let timeout: Duration
+package struct BrokerAdminClient: Sendable {
+    package let consumeEndpoint: String
+    package let timeout: Duration
 
-    public init(consumeEndpoint: String, timeout: Duration = .seconds(3)) {
+    package init(consumeEndpoint: String, timeout: Duration = .seconds(3)) {
         self.consumeEndpoint = consumeEndpoint
         self.timeout = timeout
     }
 
-    public func stats() throws -> BrokerStats {
+    package func stats() throws -> BrokerStats {
         let reply = try request(.stats)
         return try JSONDecoder().decode(BrokerStats.self, from: Data(reply))
     }
 
-    public func metrics() throws -> String {
+    package func metrics() throws -> String {
         String(decoding: try request(.metrics), as: UTF8.self)
     }
 
     /// Sends `command` and returns the reply's payload frame.
-    public func request(_ command: ConsumeCodec.Command) throws -> [UInt8] {
+    package func request(_ command: ConsumeCodec.Command) throws -> [UInt8] {
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let socket = try context.socket(.dealer)
         defer { socket.close() }

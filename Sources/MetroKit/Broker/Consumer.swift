@@ -20,14 +20,21 @@ public import ZeroMQ
 /// (`deliveries`, `ack`..., or `run()` as a `Service`); `close()` leaves the group and
 /// ends it, and `deliveries` finishes.
 public final class Consumer: Service, Sendable {
+    /// Where the member connects and which group it joins; read once, by `init`.
     public struct Options: Sendable {
+        /// The broker's consume (ROUTER) endpoint, e.g. `tcp://127.0.0.1:7704`.
         public var consume: String
+        /// The consumer group: every event goes to one member of it (protocol.md §4.10).
+        /// 1...64 bytes of `[A-Za-z0-9_-]`; the broker refuses other names.
         public var group: String
+        /// This member's name in the group, for the broker's logs and STATS; the host
+        /// name by default. Members with the same name are still distinct connections.
         public var member: String
         /// Used only when this member creates the group (§4.10).
         public var config: GroupCodec.Config
         /// Deliveries in flight at most (the credit window).
         public var window: UInt32 = 100
+        /// `member` defaults to the host name, `config` to the broker's defaults.
         public init(
             consume: String, group: String, member: String = ProcessInfo.processInfo.hostName,
             config: GroupCodec.Config = .init()
@@ -41,8 +48,12 @@ public final class Consumer: Service, Sendable {
 
     /// One event handed to this member; `attempt` counts deliveries (1 = first).
     public struct Delivery: Sendable, Equatable {
+        /// The event's seq in the journal; what `ack`/`nak`/`extend` refer to.
         public var seq: UInt64
+        /// 1 for the first delivery, more after an ACK timeout, a NAK or the loss of a
+        /// member; at the group's maximum the event goes to the dead-letter topic instead.
         public var attempt: UInt32
+        /// The event itself (topic, id, headers, payload).
         public var event: LiveEvent
     }
 
@@ -98,6 +109,8 @@ public final class Consumer: Service, Sendable {
         return stream
     }
 
+    /// Acknowledges the delivery: the group will not hand it out again. Call it after
+    /// the effect is durable (commit first), never before. Never blocks; any thread.
     public func ack(_ d: Delivery) { io.send(.ack(d.seq)) }
     /// Gives the event back: redelivered after `delay` (to any member).
     public func nak(_ d: Delivery, delay: Duration = .zero) { io.send(.nak(d.seq, delayMs: Self.ms(delay))) }
@@ -127,7 +140,7 @@ public final class Consumer: Service, Sendable {
     }
 
     /// How many times the member has joined (1 + rejoins after broker restarts).
-    public var joins: Int { joinCount.withLock { $0 } }
+    package var joins: Int { joinCount.withLock { $0 } }
 
     /// Runs the I/O thread until `close()`, graceful shutdown or cancellation
     /// (swift-service-lifecycle `Service`).

@@ -15,6 +15,7 @@ public struct DeliveryLedger: Sendable, Equatable {
     public var lostRanges: UInt64 = 0
     /// Seqs in those ranges, of every topic: an upper bound on the events lost.
     public var lostSeqs: UInt64 = 0
+    /// All counters at zero.
     public init() {}
 }
 

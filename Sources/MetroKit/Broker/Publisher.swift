@@ -23,6 +23,7 @@ public import ZeroMQ
 /// `publish` makes it throw `CancellationError` at once; the event may still be
 /// stored, so retry with the same id if it matters.
 public final class Publisher: Service, Sendable {
+    /// How the publisher reaches the broker and paces itself; read once, by `init`.
     public struct Options: Sendable {
         /// The broker's ingest (ROUTER) endpoint.
         public var ingest: String
@@ -39,6 +40,9 @@ public final class Publisher: Service, Sendable {
         /// frame limit a broker can have (`maxPayloadBytes` + 64 KiB, §2.6): a
         /// larger frame would make ZeroMQ drop the connection.
         public var maxBatchBytes = 60 * 1024
+        /// An event without ACK after this long is sent again with the same event id (the
+        /// broker answers a duplicate with the first seq). Raise it where the broker's
+        /// fsync or the machine's load can delay ACKs past a second.
         public var ackTimeout: Duration = .seconds(1)
         /// A publish fails with `.timedOut` once this long has passed without an ACK.
         public var giveUpAfter: Duration = .seconds(60)
@@ -46,6 +50,7 @@ public final class Publisher: Service, Sendable {
         /// beyond this many, new ones are dropped.
         public var holdLimit = 10_000
 
+        /// The defaults suit a broker on the same host; `publish` only for `fireAndForget`.
         public init(ingest: String, publish: String? = nil) {
             self.ingest = ingest
             self.publish = publish

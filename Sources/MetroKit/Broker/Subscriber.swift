@@ -28,10 +28,17 @@ public import ZeroMQ
 /// starts on first use (`events`, `waitUntilLive()`, or `run()` as a `Service`);
 /// `close()` ends it and the stream.
 public final class Subscriber: Service, Sendable {
+    /// What to subscribe to and how to recover; read once, by `init`.
     public struct Options: Sendable {
+        /// The broker's events (XPUB) endpoint.
         public var events: String
+        /// Topic prefixes to receive (ZeroMQ filters by prefix at the broker); "" is every topic.
         public var prefixes: [String]
+        /// Also yield the broker's heartbeats (topic `$metro.heartbeat`) in `events`;
+        /// they always update `headSeq` either way.
         public var includeHeartbeats = false
+        /// Without gap filling: events buffered in `events` at most before the oldest are
+        /// dropped (memory stays bounded when the reader stalls). Ignored with `consume`.
         public var bufferLimit = 100_000
         /// The broker's consume endpoint: set it to fill gaps by replay.
         public var consume: String?
@@ -41,6 +48,7 @@ public final class Subscriber: Service, Sendable {
         public var replayWindow: UInt32 = 1000
         /// The SUB socket's receive high-water mark (ZeroMQ's default when nil).
         public var receiveHighWaterMark: Int?
+        /// A live-only subscription; set `consume` (and `startAt`) for gap filling and catch-up.
         public init(events: String, prefixes: [String]) {
             self.events = events
             self.prefixes = prefixes
@@ -156,6 +164,7 @@ public final class Subscriber: Service, Sendable {
     /// high-water marks); `resume()` reads again, and gap filling recovers the drops.
     public func pause() { io.send(.pause(true)) }
 
+    /// Reads live events again after `pause()`; never blocks.
     public func resume() { io.send(.pause(false)) }
 
     /// Runs the I/O thread until `close()`, graceful shutdown or cancellation

@@ -17,6 +17,8 @@ extension RegistryClient {
         /// does, so the client caps the age at one second.
         public var cacheMaxAge: Duration
 
+        /// Defaults: 1 s per attempt, 3 attempts, a 2 s cache. `endpoints` must not be
+        /// empty and `attempts` at least 1 (programmer errors: they trap).
         public init(
             endpoints: [String], requestTimeout: Duration = .milliseconds(1000), attempts: Int = 3,
             eventsEndpoint: String? = nil, cacheMaxAge: Duration = .seconds(2)

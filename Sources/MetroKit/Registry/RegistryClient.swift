@@ -17,6 +17,7 @@ public import ZeroMQ
 /// Every request ends: with a result, with the registry's error (`.rejected`), or
 /// after `attempts` × `requestTimeout` with `.unreachable`.
 public final class RegistryClient: Service, Sendable {
+    /// The configuration the client was made with; fixed for its life.
     public let configuration: Configuration
     let io: IOThread<RegistryClientLoop>
     private let cache: LookupCache

@@ -13,7 +13,9 @@ public import ServiceLifecycle
 /// the registry refuses the registration for good (a bad field, or 301: a newer
 /// incarnation has taken over).
 public struct ServiceAnnouncer: Service {
+    /// The instance kept registered: service, instance id, epoch, endpoints, metadata, TTL.
     public let registration: Registration
+    /// Time between heartbeats; a third of the TTL unless given.
     public let heartbeatInterval: Duration
     private let client: RegistryClient
     private let logger: Logger
@@ -33,6 +35,9 @@ public struct ServiceAnnouncer: Service {
         self.onRegistered = onRegistered
     }
 
+    /// Registers, then heartbeats until graceful shutdown or cancellation, and then
+    /// deregisters (best effort). Throws `MetroClientError` when the registry refuses
+    /// the registration for good; a registry that is away only delays it.
     public func run() async throws {
         var outcome: Result<Void, MetroClientError> = .success(())
         do {

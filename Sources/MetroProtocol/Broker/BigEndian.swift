@@ -1,24 +1,24 @@
 /// `u64`/`u32` frames as they travel: big-endian (protocol.md §2.1).
-public enum BigEndian {
-    public static func bytes(_ value: UInt64) -> [UInt8] {
+package enum BigEndian {
+    package static func bytes(_ value: UInt64) -> [UInt8] {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }
 
     /// Reads an 8-byte big-endian frame; nil when the frame is not 8 bytes.
-    public static func uint64(_ bytes: some Collection<UInt8>) -> UInt64? {
+    package static func uint64(_ bytes: some Collection<UInt8>) -> UInt64? {
         guard bytes.count == 8 else { return nil }
         return bytes.reduce(0) { $0 << 8 | UInt64($1) }
     }
 
-    public static func uint64(_ raw: UnsafeRawBufferPointer) -> UInt64? {
+    package static func uint64(_ raw: UnsafeRawBufferPointer) -> UInt64? {
         guard raw.count == 8 else { return nil }
         return UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self))
     }
 }
 
 /// Hex helpers for test vectors (protocol.md Appendix A).
-public enum Hex {
-    public static func encode(_ bytes: [UInt8]) -> String {
+package enum Hex {
+    package static func encode(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
@@ -26,7 +26,7 @@ public enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 
-    public static func decode(_ text: String) -> [UInt8]? {
+    package static func decode(_ text: String) -> [UInt8]? {
         let chars = Array(text.utf8).filter { $0 != UInt8(ascii: " ") }
         guard chars.count % 2 == 0 else { return nil }
         func nibble(_ c: UInt8) -> UInt8? {

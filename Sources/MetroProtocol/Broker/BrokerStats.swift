@@ -1,76 +1,76 @@
 /// The broker's counters, as the STATS reply carries them (JSON, protocol.md §4.5).
 /// Every counter only grows while the broker runs; they restart at 0 with it.
-public struct BrokerStats: Codable, Sendable, Equatable {
+package struct BrokerStats: Codable, Sendable, Equatable {
     /// Messages received on the ingest and publish sockets (valid or not).
-    public var received: UInt64 = 0
+    package var received: UInt64 = 0
     /// Events accepted and given a seq (acknowledged and fire-and-forget).
-    public var accepted: UInt64 = 0
+    package var accepted: UInt64 = 0
     /// ACKs sent (first ACKs and ACKs of retries).
-    public var acked: UInt64 = 0
+    package var acked: UInt64 = 0
     /// Retried publishes answered from the dedupe window, not stored again.
-    public var deduplicated: UInt64 = 0
+    package var deduplicated: UInt64 = 0
     /// Events handed to the events socket.
-    public var delivered: UInt64 = 0
+    package var delivered: UInt64 = 0
     /// Requests answered with ERROR on a request socket.
-    public var rejected: UInt64 = 0
+    package var rejected: UInt64 = 0
     /// Messages dropped, by cause (`invalid_topic`, `malformed`, `ack_unroutable`, ...).
-    public var dropped: [String: UInt64] = [:]
+    package var dropped: [String: UInt64] = [:]
     /// Peer disconnections by socket (`ingest`, `publish`, `events`, `consume`), as the
     /// socket monitor reports them. ZeroMQ disconnects a peer that sends a frame over
     /// the size limit, so oversized input shows here (among ordinary disconnections).
-    public var disconnects: [String: UInt64] = [:]
+    package var disconnects: [String: UInt64] = [:]
     /// Bytes written to the journal.
-    public var journalBytes: UInt64 = 0
+    package var journalBytes: UInt64 = 0
     /// fdatasync calls made on the journal.
-    public var fsyncs: UInt64 = 0
+    package var fsyncs: UInt64 = 0
     /// Nanoseconds spent inside those fdatasync calls (their sum).
-    public var fsyncNanoseconds: UInt64 = 0
+    package var fsyncNanoseconds: UInt64 = 0
     /// The last seq assigned (0 before the first event).
-    public var headSeq: UInt64 = 0
+    package var headSeq: UInt64 = 0
     /// The seq through which the journal is durable under the fsync policy.
-    public var durableSeq: UInt64 = 0
+    package var durableSeq: UInt64 = 0
     /// Segment files in the journal.
-    public var segments: Int = 0
+    package var segments: Int = 0
     /// Distinct prefixes subscribed on the events socket (XPUB reports each prefix
     /// once, when its first subscriber comes, and again when its last one leaves).
-    public var subscriptions: Int = 0
+    package var subscriptions: Int = 0
 
     /// Replays started on the consume socket (§4.9).
-    public var replays: UInt64 = 0
+    package var replays: UInt64 = 0
     /// Events sent by replays.
-    public var replayed: UInt64 = 0
+    package var replayed: UInt64 = 0
     /// Replays in progress.
-    public var activeReplays: Int = 0
+    package var activeReplays: Int = 0
 
     /// Consumer groups by name (§4.10).
-    public var groups: [String: GroupStats] = [:]
+    package var groups: [String: GroupStats] = [:]
 
-    public init() {}
+    package init() {}
 
-    public var totalDropped: UInt64 { dropped.values.reduce(0, +) }
+    package var totalDropped: UInt64 { dropped.values.reduce(0, +) }
 }
 
 /// One consumer group's figures in STATS (§4.5, §4.10).
-public struct GroupStats: Codable, Sendable, Equatable {
+package struct GroupStats: Codable, Sendable, Equatable {
     /// Members connected now.
-    public var members: Int
+    package var members: Int
     /// Events taken by the group and not yet ACKed (held by members or waiting).
-    public var pending: Int
+    package var pending: Int
     /// Deliveries after the first (ACK timeout, NAK, lost member), since the broker started.
-    public var redelivered: UInt64
+    package var redelivered: UInt64
     /// Events sent to `$metro.dead.<group>`, since the broker started.
-    public var deadLettered: UInt64
+    package var deadLettered: UInt64
     /// Events retention removed before the group had them ACKed, since the broker
     /// started: seqs skipped unread (every topic: an upper bound) plus pending
     /// events whose records were gone (protocol.md §4.10, "Retention").
-    public var expired: UInt64
+    package var expired: UInt64
     /// The last journal seq the group has taken.
-    public var position: UInt64
+    package var position: UInt64
     /// Seqs between the position and the head (every topic: an upper bound on the
     /// events of the group's topics not yet taken).
-    public var lag: UInt64
+    package var lag: UInt64
 
-    public init(
+    package init(
         members: Int, pending: Int, redelivered: UInt64, deadLettered: UInt64, expired: UInt64 = 0, position: UInt64,
         lag: UInt64
     ) {

@@ -5,12 +5,12 @@ import CCRC32C
 /// `CRC32C.checksum("123456789") == 0xE3069283`. Uses the CPU's `crc32`
 /// instruction where there is one (x86-64 SSE4.2, through the small C target
 /// `CCRC32C`), else `softwareUpdate`, a table-driven slice-by-8.
-public enum CRC32C {
+package enum CRC32C {
     /// Checked once; a plain `let` global so the hot path reads it without a lock.
     static let hardware = metro_crc32c_hw_available() != 0
 
     /// Whether `update` uses the CPU's instruction on this machine.
-    public static var usesHardware: Bool { hardware }
+    package static var usesHardware: Bool { hardware }
 
     /// 8 tables of 256 entries, built once.
     static let tables: [UInt32] = {
@@ -32,13 +32,13 @@ public enum CRC32C {
 
     /// Continues a running CRC (`crc` is the value returned by a previous call; start with 0).
     @inline(__always)
-    public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard hardware, let base = bytes.baseAddress else { return softwareUpdate(crc, bytes) }
         return metro_crc32c_hw_update(crc, base, bytes.count)
     }
 
     /// The table-driven version: the fallback, and the reference the tests compare with.
-    public static func softwareUpdate(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func softwareUpdate(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c = ~crc
         guard var p = bytes.baseAddress else { return crc }
         var n = bytes.count
@@ -63,9 +63,9 @@ public enum CRC32C {
         return ~c
     }
 
-    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }
+    package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 { update(0, bytes) }
 
-    public static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { update(0, $0) } }
+    package static func checksum(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { update(0, $0) } }
 
-    public static func checksum(_ string: String) -> UInt32 { checksum(Array(string.utf8)) }
+    package static func checksum(_ string: String) -> UInt32 { checksum(Array(string.utf8)) }
 }

@@ -9,14 +9,14 @@ import Foundation
 /// C: ["metro/1"] ["METRICS"]
 /// B: ["metro/1"] ["METRICS"] [text: Prometheus exposition format 0.0.4]
 /// ```
-public enum ConsumeCodec {
-    public enum Command: String, Sendable, CaseIterable {
+package enum ConsumeCodec {
+    package enum Command: String, Sendable, CaseIterable {
         case stats = "STATS"
         case metrics = "METRICS"
     }
 
     /// Any request the consume socket takes.
-    public enum Request: Sendable, Equatable {
+    package enum Request: Sendable, Equatable {
         case stats
         case metrics
         case replay(ReplayCodec.Request)
@@ -59,7 +59,7 @@ public enum ConsumeCodec {
     /// `discardedFrames`: frames that arrived past the receiving buffer's capacity
     /// and were dropped unread; such a request gets 101 with its context, as it
     /// would from an unbounded buffer.
-    public static func decodeRequest(
+    package static func decodeRequest(
         _ frames: some FrameSequence, offset: Int, discardedFrames: Int = 0
     ) -> Result<Request, RequestError> {
         let n = frames.frameCount - offset + discardedFrames
@@ -113,25 +113,25 @@ public enum ConsumeCodec {
     }
 
     /// A rejected request: the error, and the id to echo as its context (§3.1).
-    public struct RequestError: Error, Sendable, Equatable {
-        public var error: WireError
-        public var id: [UInt8]?
-        public init(_ error: WireError, id: [UInt8]? = nil) {
+    package struct RequestError: Error, Sendable, Equatable {
+        package var error: WireError
+        package var id: [UInt8]?
+        package init(_ error: WireError, id: [UInt8]? = nil) {
             self.error = error
             self.id = id
         }
 
         /// The ERROR reply (§3.1): the id, when there is one, as its context.
-        public func encode() -> [[UInt8]] { ErrorReply.frames(error, context: id.map { [$0] } ?? []) }
+        package func encode() -> [[UInt8]] { ErrorReply.frames(error, context: id.map { [$0] } ?? []) }
     }
 
-    public static func requestFrames(_ command: Command) -> [[UInt8]] {
+    package static func requestFrames(_ command: Command) -> [[UInt8]] {
         [WireProtocol.versionBytes, Array(command.rawValue.utf8)]
     }
 
     /// Every reply the consume socket sends, typed; `encode` gives its frames
     /// (after the routing id).
-    public enum Reply: Sendable, Equatable {
+    package enum Reply: Sendable, Equatable {
         /// STATS: the counters as JSON (§4.5).
         case stats(BrokerStats)
         /// METRICS: the Prometheus text exposition (§4.5).
@@ -141,7 +141,7 @@ public enum ConsumeCodec {
         /// A request the socket refused (§3.1).
         case refused(RequestError)
 
-        public func encode() -> [[UInt8]] {
+        package func encode() -> [[UInt8]] {
             switch self {
             case .stats(let stats):
                 let json = (try? JSONEncoder().encode(stats)).map { [UInt8]($0) } ?? Array("{}".utf8)
@@ -155,7 +155,7 @@ public enum ConsumeCodec {
         }
 
         /// Whether it is an ERROR (counted as `rejected`).
-        public var isError: Bool {
+        package var isError: Bool {
             switch self {
             case .stats, .metrics: false
             case .replay(.error), .group(.error), .refused: true

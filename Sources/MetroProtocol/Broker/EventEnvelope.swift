@@ -12,24 +12,24 @@
 /// 17      n     event id
 /// 17+n    rest  headers (a JSON object, or empty)
 /// ```
-public enum EventEnvelope {
-    public static let fixedBytes = 17
+package enum EventEnvelope {
+    package static let fixedBytes = 17
 
-    public struct Fields: Equatable, Sendable {
-        public var seq: UInt64
-        public var time: UInt64
-        public var eventID: [UInt8]
-        public var headers: [UInt8]
+    package struct Fields: Equatable, Sendable {
+        package var seq: UInt64
+        package var time: UInt64
+        package var eventID: [UInt8]
+        package var headers: [UInt8]
     }
 
     /// The envelope's size for an id and headers of these lengths.
     @inline(__always)
-    public static func size(idCount: Int, headersCount: Int) -> Int { fixedBytes + idCount + headersCount }
+    package static func size(idCount: Int, headersCount: Int) -> Int { fixedBytes + idCount + headersCount }
 
     /// Writes the envelope into `out`, which must be exactly `size(...)` bytes.
     /// The broker builds it in place inside a ZeroMQ message (no intermediate array).
     @inline(__always)
-    public static func write(
+    package static func write(
         into out: UnsafeMutableRawBufferPointer, seq: UInt64, time: UInt64,
         id: UnsafeRawBufferPointer, headers: UnsafeRawBufferPointer
     ) {
@@ -43,7 +43,7 @@ public enum EventEnvelope {
         }
     }
 
-    public static func encode(seq: UInt64, time: UInt64, eventID: [UInt8], headers: [UInt8]) -> [UInt8] {
+    package static func encode(seq: UInt64, time: UInt64, eventID: [UInt8], headers: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: size(idCount: eventID.count, headersCount: headers.count))
         out.withUnsafeMutableBytes { o in
             eventID.withUnsafeBytes { i in
@@ -54,7 +54,7 @@ public enum EventEnvelope {
     }
 
     /// Decodes an envelope; nil when it is shorter than its own lengths say.
-    public static func decode(_ frame: [UInt8]) -> Fields? {
+    package static func decode(_ frame: [UInt8]) -> Fields? {
         guard frame.count >= fixedBytes else { return nil }
         let n = Int(frame[16])
         guard n <= BrokerLimits.maxEventIDBytes, frame.count >= fixedBytes + n,

@@ -8,16 +8,25 @@
 /// same three frames on reserved topics, with the head seq in the envelope.
 /// Code outside this file builds and reads events only through `LiveEvent`.
 public struct LiveEvent: Sendable, Equatable {
+    /// The topic (`video.uploaded`); subscribers and groups match its prefix. Reserved
+    /// topics start with `$` (heartbeats, hellos, registry events, dead letters).
     public var topic: String
+    /// The broker's sequence number: strictly increasing over the journal, so a gap
+    /// in a subscriber's view is visible. 0 for fire-and-forget events never journaled.
     public var seq: UInt64
     /// Nanoseconds since the Unix epoch, stamped by the broker.
     public var time: UInt64
+    /// The publisher's id (1...64 bytes; empty for fire-and-forget): the broker's
+    /// dedupe key and a service's idempotency key (inbox).
     public var eventID: [UInt8]
+    /// The publisher's headers, opaque bytes (JSON by convention, docs/events.md).
     public var headers: [UInt8]
+    /// The event body, opaque bytes; at most the broker's `maxPayloadBytes`.
     public var payload: [UInt8]
 
-    public static let frameCount = 3
+    package static let frameCount = 3
 
+    /// An event from its parts, e.g. to test a handler without a broker.
     public init(topic: String, seq: UInt64, time: UInt64, eventID: [UInt8], headers: [UInt8], payload: [UInt8]) {
         self.topic = topic
         self.seq = seq
@@ -27,12 +36,12 @@ public struct LiveEvent: Sendable, Equatable {
         self.payload = payload
     }
 
-    public var frames: [[UInt8]] {
+    package var frames: [[UInt8]] {
         [Array(topic.utf8), EventEnvelope.encode(seq: seq, time: time, eventID: eventID, headers: headers), payload]
     }
 
     /// Decodes the three frames; nil if the shape is wrong.
-    public init?(frames: [[UInt8]]) {
+    package init?(frames: [[UInt8]]) {
         guard frames.count == Self.frameCount, let envelope = EventEnvelope.decode(frames[1]),
             let topic = String(validating: frames[0], as: UTF8.self)
         else { return nil }
@@ -50,15 +59,15 @@ public struct LiveEvent: Sendable, Equatable {
 /// that subscription, and therefore every subscription the same socket sent before
 /// it. Its seq frame is the head seq: every later event matching the socket's
 /// prefixes is delivered (unless dropped at the high-water mark, a gap the seq shows).
-public enum Hello {
-    public static let prefix = "$metro.hello."
-    public static let prefixBytes: [UInt8] = Array(prefix.utf8)
+package enum Hello {
+    package static let prefix = "$metro.hello."
+    package static let prefixBytes: [UInt8] = Array(prefix.utf8)
 
-    public static func topic(token: String) -> String { prefix + token }
+    package static func topic(token: String) -> String { prefix + token }
 
     /// The hello topic inside a subscription message (`0x01` + prefix) received
     /// on the XPUB socket, or nil when it is not a valid hello subscription.
-    public static func topic(inSubscription raw: UnsafeRawBufferPointer) -> [UInt8]? {
+    package static func topic(inSubscription raw: UnsafeRawBufferPointer) -> [UInt8]? {
         guard raw.count > 1 + prefixBytes.count, raw.count <= 1 + prefixBytes.count + BrokerLimits.maxHelloTokenBytes,
             raw[0] == 1
         else { return nil }

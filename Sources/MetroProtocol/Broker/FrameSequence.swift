@@ -1,14 +1,14 @@
 /// Read access to the frames of one received multipart message, so the same
 /// validation code serves the broker (frames held by libzmq, read in place) and
 /// clients and tests (frames as `[[UInt8]]`).
-public protocol FrameSequence {
+package protocol FrameSequence {
     var frameCount: Int { get }
     func withFrame<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R
 }
 
 extension Array: FrameSequence where Element == [UInt8] {
-    public var frameCount: Int { count }
-    public func withFrame<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    package var frameCount: Int { count }
+    package func withFrame<R>(_ index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         self[index].withUnsafeBytes(body)
     }
 }

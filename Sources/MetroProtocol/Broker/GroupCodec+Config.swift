@@ -6,7 +6,7 @@
 /// Unknown members are ignored, so a newer client's config still creates a group.
 extension GroupCodec.Config {
     /// Decodes the config frame; an empty frame is the default config.
-    public static func decode(_ bytes: [UInt8]) -> Result<Self, WireError> {
+    package static func decode(_ bytes: [UInt8]) -> Result<Self, WireError> {
         Result { () throws(WireError) in
             guard !bytes.isEmpty else { return Self() }
             func typeError(_ what: String) -> WireError {

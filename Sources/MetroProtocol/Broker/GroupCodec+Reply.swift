@@ -3,7 +3,7 @@ import Foundation
 /// What the broker sends a group member (protocol.md §4.10), typed: the broker
 /// builds a `Reply` and encodes it; a client decodes the same type.
 extension GroupCodec {
-    public enum Reply: Sendable, Equatable {
+    package enum Reply: Sendable, Equatable {
         case joined(Joined)
         case deliver(group: String, seq: UInt64, attempt: UInt32, LiveEvent)
         case heartbeat(group: String)
@@ -11,7 +11,7 @@ extension GroupCodec {
         case error(WireError, context: [[UInt8]])
 
         /// The reply's frames, version first (no routing id).
-        public func encode() -> [[UInt8]] {
+        package func encode() -> [[UInt8]] {
             let v = WireProtocol.versionBytes
             switch self {
             case .joined(let j):
@@ -29,14 +29,14 @@ extension GroupCodec {
             }
         }
 
-        public var isError: Bool {
+        package var isError: Bool {
             if case .error = self { return true }
             return false
         }
     }
 
     /// Decodes a reply as a client does; nil if malformed.
-    public static func decodeReply(_ frames: [[UInt8]]) -> Reply? {
+    package static func decodeReply(_ frames: [[UInt8]]) -> Reply? {
         guard frames.count >= 3, frames[0] == WireProtocol.versionBytes else { return nil }
         if frames[1] == ErrorReply.command {
             guard frames.count >= 4, let code = WireErrorCode(frame: frames[2]) else { return nil }

@@ -16,18 +16,25 @@ import Foundation
 /// B: ["metro/1"] ["DELIVER"] [group] [seq: u64] [attempt: u32] [...the event's frames (§4.4)...]
 /// ```
 public enum GroupCodec {
-    public static let maxNameBytes = 64
+    package static let maxNameBytes = 64
     /// REJECT's reason, in UTF-8 bytes: it travels on as the dead letter's `detail` header.
-    public static let maxReasonBytes = 256
+    package static let maxReasonBytes = 256
 
     /// JOIN's json: how to create the group if it does not exist yet (ignored otherwise).
     public struct Config: Codable, Sendable, Equatable {
+        /// Topic prefixes the group takes; nil: every topic (protocol.md §4.10).
         public var prefixes: [String]?
         /// Where the group starts (default: earliest); `startSeq` wins when present.
         public var start: GroupStart?
+        /// Start after this seq (events with a larger seq come); overrides `start`.
         public var startSeq: UInt64?
+        /// Milliseconds a member may hold a delivery unACKed before it is redelivered;
+        /// nil: the broker's default.
         public var ackTimeoutMs: Int?
+        /// Deliveries at most before the event goes to the dead-letter topic; nil: the
+        /// broker's default.
         public var maxDeliveries: Int?
+        /// Every field optional: nil leaves it to the broker's configuration.
         public init(
             prefixes: [String]? = nil, start: GroupStart? = nil, startSeq: UInt64? = nil, ackTimeoutMs: Int? = nil,
             maxDeliveries: Int? = nil
@@ -41,14 +48,14 @@ public enum GroupCodec {
     }
 
     /// JOINED's json: the group as it is.
-    public struct Joined: Codable, Sendable, Equatable {
-        public var group: String
-        public var prefixes: [String]
-        public var ackTimeoutMs: Int
-        public var maxDeliveries: Int
-        public var heartbeatMs: Int
-        public var position: UInt64
-        public init(
+    package struct Joined: Codable, Sendable, Equatable {
+        package var group: String
+        package var prefixes: [String]
+        package var ackTimeoutMs: Int
+        package var maxDeliveries: Int
+        package var heartbeatMs: Int
+        package var position: UInt64
+        package init(
             group: String, prefixes: [String], ackTimeoutMs: Int, maxDeliveries: Int, heartbeatMs: Int, position: UInt64
         ) {
             self.group = group
@@ -60,7 +67,7 @@ public enum GroupCodec {
         }
     }
 
-    public enum Request: Sendable, Equatable {
+    package enum Request: Sendable, Equatable {
         case join(group: String, member: String, credit: UInt32, config: Config)
         case grant(group: String, credit: UInt32)
         case ack(group: String, seq: UInt64)
@@ -71,7 +78,7 @@ public enum GroupCodec {
         case heartbeat(group: String)
         case leave(group: String)
 
-        public var command: GroupCommand {
+        package var command: GroupCommand {
             switch self {
             case .join: .join
             case .grant: .grant
@@ -85,7 +92,7 @@ public enum GroupCodec {
         }
 
         /// The group the request names.
-        public var group: String {
+        package var group: String {
             switch self {
             case .join(let g, _, _, _), .grant(let g, _), .ack(let g, _), .nak(let g, _, _), .extend(let g, _, _),
                 .reject(let g, _, _), .heartbeat(let g), .leave(let g):
@@ -94,7 +101,7 @@ public enum GroupCodec {
         }
 
         /// The frames a DEALER sends, version first.
-        public var frames: [[UInt8]] {
+        package var frames: [[UInt8]] {
             var frames = [WireProtocol.versionBytes, command.frame, Array(group.utf8)]
             switch self {
             case .join(_, let m, let c, let config):
@@ -112,7 +119,7 @@ public enum GroupCodec {
     }
 
     /// A group name: 1–64 of `A-Z a-z 0-9 _ -` (it becomes part of `$metro.dead.<group>`).
-    public static func validName(_ bytes: some Collection<UInt8>) -> Bool {
+    package static func validName(_ bytes: some Collection<UInt8>) -> Bool {
         (1...maxNameBytes).contains(bytes.count)
             && bytes.allSatisfy { b in
                 (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b == 0x5f

@@ -1,6 +1,6 @@
 /// The consumer-group commands of the consume socket (protocol.md §4.10). The raw
 /// value is the command frame, upper-case ASCII.
-public enum GroupCommand: String, Sendable, CaseIterable {
+package enum GroupCommand: String, Sendable, CaseIterable {
     case join = "JOIN"
     case grant = "GRANT"
     case ack = "ACK"
@@ -12,10 +12,10 @@ public enum GroupCommand: String, Sendable, CaseIterable {
     case leave = "LEAVE"
 
     /// The command frame as it travels.
-    public var frame: [UInt8] { Array(rawValue.utf8) }
+    package var frame: [UInt8] { Array(rawValue.utf8) }
 
     /// The number of frames a request of this command has, version and command included.
-    public var frameCount: Int {
+    package var frameCount: Int {
         switch self {
         case .join: 6
         case .nak, .extend, .reject: 5
@@ -25,7 +25,7 @@ public enum GroupCommand: String, Sendable, CaseIterable {
     }
 
     /// The command named by a command frame, if it is a group command.
-    public init?(frame: UnsafeRawBufferPointer) {
+    package init?(frame: UnsafeRawBufferPointer) {
         guard let command = Self.allCases.first(where: { $0.rawValue.utf8.elementsEqual(frame) }) else {
             return nil
         }
@@ -34,12 +34,12 @@ public enum GroupCommand: String, Sendable, CaseIterable {
 }
 
 /// The reply words the broker sends a group member (protocol.md §4.10).
-public enum GroupReplyWord: String, Sendable, CaseIterable {
+package enum GroupReplyWord: String, Sendable, CaseIterable {
     case joined = "JOINED"
     case deliver = "DELIVER"
     case heartbeat = "HEARTBEAT"
 
-    public var frame: [UInt8] { Array(rawValue.utf8) }
+    package var frame: [UInt8] { Array(rawValue.utf8) }
 }
 
 /// Where a new group starts reading the journal (JOIN's `start`, §4.10); JOIN's

@@ -9,22 +9,22 @@
 /// One PUBLISH may carry several events (four frames each), and one ACK several
 /// (id, seq) pairs: ZeroMQ's cost is per frame and per message, so batching is
 /// what lets acknowledged publish go fast. One event per PUBLISH is the plain case.
-public enum IngestCodec {
+package enum IngestCodec {
     /// The most events one PUBLISH may carry.
-    public static let maxEventsPerPublish = 256
+    package static let maxEventsPerPublish = 256
 
-    public static let publishCommand: [UInt8] = Array("PUBLISH".utf8)
-    public static let ackCommand: [UInt8] = Array("ACK".utf8)
-    public static let errorCommand: [UInt8] = ErrorReply.command
+    package static let publishCommand: [UInt8] = Array("PUBLISH".utf8)
+    package static let ackCommand: [UInt8] = Array("ACK".utf8)
+    package static let errorCommand: [UInt8] = ErrorReply.command
 
     /// One PUBLISH, as a client builds it.
-    public struct Publish: Sendable, Equatable {
-        public var eventID: [UInt8]
-        public var topic: String
-        public var headers: [UInt8]
-        public var payload: [UInt8]
+    package struct Publish: Sendable, Equatable {
+        package var eventID: [UInt8]
+        package var topic: String
+        package var headers: [UInt8]
+        package var payload: [UInt8]
 
-        public init(eventID: [UInt8], topic: String, headers: [UInt8] = [], payload: [UInt8]) {
+        package init(eventID: [UInt8], topic: String, headers: [UInt8] = [], payload: [UInt8]) {
             self.eventID = eventID
             self.topic = topic
             self.headers = headers
@@ -32,16 +32,16 @@ public enum IngestCodec {
         }
 
         /// The frames a DEALER sends (no routing id, no delimiter).
-        public var frames: [[UInt8]] {
+        package var frames: [[UInt8]] {
             [WireProtocol.versionBytes, IngestCodec.publishCommand, eventID, Array(topic.utf8), headers, payload]
         }
 
         /// This event's four frames inside a PUBLISH.
-        public var eventFrames: [[UInt8]] { [eventID, Array(topic.utf8), headers, payload] }
+        package var eventFrames: [[UInt8]] { [eventID, Array(topic.utf8), headers, payload] }
     }
 
     /// One PUBLISH carrying `events` (1 to `maxEventsPerPublish` of them).
-    public static func frames(publishing events: some Collection<Publish>) -> [[UInt8]] {
+    package static func frames(publishing events: some Collection<Publish>) -> [[UInt8]] {
         precondition(!events.isEmpty && events.count <= maxEventsPerPublish)
         var frames = [WireProtocol.versionBytes, publishCommand]
         frames.reserveCapacity(2 + 4 * events.count)
@@ -50,7 +50,7 @@ public enum IngestCodec {
     }
 
     /// What the broker does with a received request.
-    public enum Decision: Equatable, Sendable {
+    package enum Decision: Equatable, Sendable {
         /// A well-formed PUBLISH of `events` events; event k's four frames start at
         /// `offset + 2 + 4k`. Check each with `checkEvent` before storing it.
         case publish(events: Int)
@@ -70,7 +70,7 @@ public enum IngestCodec {
     /// checks, so an oversized request gets the same answer, with the same context,
     /// as it would from an unbounded buffer (§3.1).
     @inlinable
-    public static func decide(
+    package static func decide(
         _ frames: some FrameSequence, offset: Int, maxPayloadBytes: Int, discardedFrames: Int = 0
     ) -> Decision {
         let n = frames.frameCount - offset + discardedFrames
@@ -119,7 +119,7 @@ public enum IngestCodec {
     /// Checks one event of a well-formed PUBLISH, its id frame at `idFrame`: nil if
     /// it may be stored, else the `.reject` to answer for this event alone.
     @inlinable
-    public static func checkEvent(_ frames: some FrameSequence, at idFrame: Int, maxPayloadBytes: Int) -> Decision? {
+    package static func checkEvent(_ frames: some FrameSequence, at idFrame: Int, maxPayloadBytes: Int) -> Decision? {
         let error = frames.withFrame(idFrame) { id in
             frames.withFrame(idFrame + 1) { topic in
                 checkEvent(
@@ -134,7 +134,7 @@ public enum IngestCodec {
 
     /// Checks one event's fields, framed or packed: nil if it may be stored.
     @inlinable
-    public static func checkEvent(
+    package static func checkEvent(
         id: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer, headersCount: Int, payloadCount: Int,
         maxPayloadBytes: Int
     ) -> WireError? {
@@ -155,32 +155,32 @@ public enum IngestCodec {
     /// Whether an event's ERROR carries its id as context: when the id is usable
     /// (1–64 bytes), so a client with many events in flight can match it (§4.2.1).
     @inlinable
-    public static func echoesID(idLength: Int) -> Bool { idLength >= 1 && idLength <= BrokerLimits.maxEventIDBytes }
+    package static func echoesID(idLength: Int) -> Bool { idLength >= 1 && idLength <= BrokerLimits.maxEventIDBytes }
 
     /// One (event id, seq) pair of an ACK.
-    public struct Ack: Equatable, Sendable {
-        public var eventID: [UInt8]
-        public var seq: UInt64
-        public init(eventID: [UInt8], seq: UInt64) {
+    package struct Ack: Equatable, Sendable {
+        package var eventID: [UInt8]
+        package var seq: UInt64
+        package init(eventID: [UInt8], seq: UInt64) {
             self.eventID = eventID
             self.seq = seq
         }
     }
 
     /// A broker reply, as a client reads it.
-    public enum Reply: Equatable, Sendable {
+    package enum Reply: Equatable, Sendable {
         /// One or more events stored: each id with its seq.
         case acks([Ack])
         case error(WireError, eventID: [UInt8]?)
     }
 
     /// An ERROR answering a PUBLISH: `ErrorReply`, with the event id as context.
-    public static func errorFrames(_ error: WireError, eventID: [UInt8]?) -> [[UInt8]] {
+    package static func errorFrames(_ error: WireError, eventID: [UInt8]?) -> [[UInt8]] {
         ErrorReply.frames(error, context: eventID.map { [$0] } ?? [])
     }
 
     /// Decodes a reply from the broker (DEALER side: no routing id); nil if malformed.
-    public static func decodeReply(_ frames: [[UInt8]]) -> Reply? {
+    package static func decodeReply(_ frames: [[UInt8]]) -> Reply? {
         guard frames.count >= 2, frames[0] == WireProtocol.versionBytes else { return nil }
         if frames[1] == ackCommand {
             guard frames.count >= 4, frames.count % 2 == 0 else { return nil }

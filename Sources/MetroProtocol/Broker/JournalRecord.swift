@@ -13,19 +13,19 @@
 ///  32    4 payload length
 ///  36    … id, topic, headers, payload
 /// ```
-public struct JournalRecord: Sendable, Equatable {
-    public static let headerBytes = 36
+package struct JournalRecord: Sendable, Equatable {
+    package static let headerBytes = 36
     /// Fixed bytes covered by the crc (seq ... payload length).
-    public static let fixedBodyBytes = 28
+    package static let fixedBodyBytes = 28
 
-    public var seq: UInt64
-    public var time: UInt64
-    public var eventID: [UInt8]
-    public var topic: [UInt8]
-    public var headers: [UInt8]
-    public var payload: [UInt8]
+    package var seq: UInt64
+    package var time: UInt64
+    package var eventID: [UInt8]
+    package var topic: [UInt8]
+    package var headers: [UInt8]
+    package var payload: [UInt8]
 
-    public init(seq: UInt64, time: UInt64, eventID: [UInt8], topic: [UInt8], headers: [UInt8], payload: [UInt8]) {
+    package init(seq: UInt64, time: UInt64, eventID: [UInt8], topic: [UInt8], headers: [UInt8], payload: [UInt8]) {
         self.seq = seq
         self.time = time
         self.eventID = eventID
@@ -36,13 +36,13 @@ public struct JournalRecord: Sendable, Equatable {
 
     /// The size of a record with these field sizes.
     @inline(__always)
-    public static func size(id: Int, topic: Int, headers: Int, payload: Int) -> Int {
+    package static func size(id: Int, topic: Int, headers: Int, payload: Int) -> Int {
         headerBytes + id + topic + headers + payload
     }
 
     /// Writes one record at `base` (which must have `size(...)` bytes) and returns its size.
     @inline(__always)
-    public static func encode(
+    package static func encode(
         into base: UnsafeMutableRawPointer, seq: UInt64, time: UInt64,
         id: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer,
         headers: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer
@@ -71,7 +71,7 @@ public struct JournalRecord: Sendable, Equatable {
     }
 
     /// The record as bytes (tests, tools).
-    public var encoded: [UInt8] {
+    package var encoded: [UInt8] {
         let total = Self.size(id: eventID.count, topic: topic.count, headers: headers.count, payload: payload.count)
         var out = [UInt8](repeating: 0, count: total)
         out.withUnsafeMutableBytes { dst in
@@ -90,7 +90,7 @@ public struct JournalRecord: Sendable, Equatable {
     }
 
     /// What a look at the bytes at some offset finds.
-    public enum Probe: Equatable, Sendable {
+    package enum Probe: Equatable, Sendable {
         /// A whole, valid record of `size` bytes.
         case record(size: Int, seq: UInt64, time: UInt64)
         /// Fewer bytes than a whole record: a torn tail.
@@ -100,7 +100,7 @@ public struct JournalRecord: Sendable, Equatable {
     }
 
     /// Checks the record at the start of `raw` without copying it.
-    public static func probe(_ raw: UnsafeRawBufferPointer) -> Probe {
+    package static func probe(_ raw: UnsafeRawBufferPointer) -> Probe {
         guard raw.count >= headerBytes else { return .truncated }
         let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
         guard length >= fixedBodyBytes else { return .corrupt }
@@ -119,7 +119,7 @@ public struct JournalRecord: Sendable, Equatable {
     }
 
     /// Decodes the valid record at the start of `raw`; nil if it is torn or corrupt.
-    public init?(decoding raw: UnsafeRawBufferPointer) {
+    package init?(decoding raw: UnsafeRawBufferPointer) {
         guard case .record(_, let seq, let time) = Self.probe(raw) else { return nil }
         let id = Int(raw[24]), topic = Int(raw[25])
         let headers = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 28, as: UInt32.self)))
@@ -133,7 +133,7 @@ public struct JournalRecord: Sendable, Equatable {
             seq: seq, time: time, eventID: take(id), topic: take(topic), headers: take(headers), payload: take(payload))
     }
 
-    public init?(decoding bytes: [UInt8]) {
+    package init?(decoding bytes: [UInt8]) {
         guard let r = bytes.withUnsafeBytes({ JournalRecord(decoding: $0) }) else { return nil }
         self = r
     }

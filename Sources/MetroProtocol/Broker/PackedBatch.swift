@@ -14,19 +14,19 @@
 /// of §4.2.1 still moves 6 frames per event; the packed one moves two messages per
 /// batch. The broker reads the frame in place: `count(in:)` checks its structure
 /// once, then `PackedEvents.Iterator` hands out views into it without copying.
-public enum PackedEvents {
-    public static let publishCommand: [UInt8] = Array("PUBLISH-PACKED".utf8)
-    public static let ackCommand: [UInt8] = Array("ACK-PACKED".utf8)
+package enum PackedEvents {
+    package static let publishCommand: [UInt8] = Array("PUBLISH-PACKED".utf8)
+    package static let ackCommand: [UInt8] = Array("ACK-PACKED".utf8)
 
     /// One event of a packed frame, as views into it (valid while the frame is).
-    public struct Event {
-        public var id: UnsafeRawBufferPointer
-        public var topic: UnsafeRawBufferPointer
-        public var headers: UnsafeRawBufferPointer
-        public var payload: UnsafeRawBufferPointer
+    package struct Event {
+        package var id: UnsafeRawBufferPointer
+        package var topic: UnsafeRawBufferPointer
+        package var headers: UnsafeRawBufferPointer
+        package var payload: UnsafeRawBufferPointer
 
         @inlinable
-        public init(
+        package init(
             id: UnsafeRawBufferPointer, topic: UnsafeRawBufferPointer, headers: UnsafeRawBufferPointer,
             payload: UnsafeRawBufferPointer
         ) {
@@ -41,7 +41,7 @@ public enum PackedEvents {
     /// events whose lengths stay inside the frame and end exactly at its end.
     /// Field contents (id length, topic grammar, sizes) are checked per event.
     @inlinable
-    public static func count(in frame: UnsafeRawBufferPointer, limit: Int) -> Int? {
+    package static func count(in frame: UnsafeRawBufferPointer, limit: Int) -> Int? {
         var at = 0
         var events = 0
         let end = frame.count
@@ -67,15 +67,15 @@ public enum PackedEvents {
     }
 
     /// Walks a frame that `count(in:)` accepted.
-    public struct Iterator: IteratorProtocol {
+    package struct Iterator: IteratorProtocol {
         @usableFromInline let frame: UnsafeRawBufferPointer
         @usableFromInline var at = 0
 
         @inlinable
-        public init(_ frame: UnsafeRawBufferPointer) { self.frame = frame }
+        package init(_ frame: UnsafeRawBufferPointer) { self.frame = frame }
 
         @inlinable
-        public mutating func next() -> Event? {
+        package mutating func next() -> Event? {
             guard at < frame.count else { return nil }
             let id = short()
             let topic = short()
@@ -101,13 +101,13 @@ public enum PackedEvents {
 
     /// The bytes `event` takes in an events frame: its fields and their lengths
     /// (1 + 1 + 4 + 4 bytes).
-    public static func packedSize(_ event: IngestCodec.Publish) -> Int {
+    package static func packedSize(_ event: IngestCodec.Publish) -> Int {
         10 + event.eventID.count + event.topic.utf8.count + event.headers.count + event.payload.count
     }
 
     /// The events frame of a PUBLISH-PACKED. Ids and topics longer than 255 bytes
     /// cannot be packed (the broker would refuse them anyway): a precondition.
-    public static func frame(_ events: some Collection<IngestCodec.Publish>) -> [UInt8] {
+    package static func frame(_ events: some Collection<IngestCodec.Publish>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(events.reduce(0) { $0 + packedSize($1) })
         for e in events {
@@ -125,13 +125,13 @@ public enum PackedEvents {
     }
 
     /// The frames a DEALER sends for `events` (1 to `IngestCodec.maxEventsPerPublish`).
-    public static func frames(publishing events: some Collection<IngestCodec.Publish>) -> [[UInt8]] {
+    package static func frames(publishing events: some Collection<IngestCodec.Publish>) -> [[UInt8]] {
         precondition(!events.isEmpty && events.count <= IngestCodec.maxEventsPerPublish)
         return [WireProtocol.versionBytes, publishCommand, frame(events)]
     }
 
     /// The acks frame of an ACK-PACKED.
-    public static func ackFrame(_ acks: [IngestCodec.Ack]) -> [UInt8] {
+    package static func ackFrame(_ acks: [IngestCodec.Ack]) -> [UInt8] {
         var out: [UInt8] = []
         for a in acks { appendAck(&out, id: a.eventID, seq: a.seq) }
         return out
@@ -139,14 +139,14 @@ public enum PackedEvents {
 
     /// Appends one (id, seq) pair to an acks frame.
     @inlinable
-    public static func appendAck(_ out: inout [UInt8], id: some Collection<UInt8>, seq: UInt64) {
+    package static func appendAck(_ out: inout [UInt8], id: some Collection<UInt8>, seq: UInt64) {
         out.append(UInt8(truncatingIfNeeded: id.count))
         out.append(contentsOf: id)
         withUnsafeBytes(of: seq.bigEndian) { out.append(contentsOf: $0) }
     }
 
     /// Decodes an acks frame; nil if malformed (empty, or a pair cut short).
-    public static func decodeAcks(_ frame: [UInt8]) -> [IngestCodec.Ack]? {
+    package static func decodeAcks(_ frame: [UInt8]) -> [IngestCodec.Ack]? {
         var acks: [IngestCodec.Ack] = []
         var at = 0
         while at < frame.count {

@@ -4,9 +4,9 @@
 /// C: [topic] [payload]
 /// C: [topic] [headers] [payload]
 /// ```
-public enum PublishCodec {
+package enum PublishCodec {
     /// Why the broker drops a message received on the publish socket.
-    public enum DropCause: String, Sendable, CaseIterable {
+    package enum DropCause: String, Sendable, CaseIterable {
         case malformed  // not 2 or 3 frames
         case invalidTopic = "invalid_topic"
         case tooLarge = "too_large"
@@ -14,7 +14,7 @@ public enum PublishCodec {
 
     /// nil when the message is a valid fire-and-forget publish.
     @inlinable
-    public static func check(_ frames: some FrameSequence, maxPayloadBytes: Int) -> DropCause? {
+    package static func check(_ frames: some FrameSequence, maxPayloadBytes: Int) -> DropCause? {
         let n = frames.frameCount
         guard n == 2 || n == 3 else { return .malformed }
         if frames.withFrame(0, { Topic.validatePublishable($0) }) != nil { return .invalidTopic }

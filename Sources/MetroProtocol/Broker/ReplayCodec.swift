@@ -11,43 +11,43 @@
 ///
 /// The event inside an EVENT message is always built and read through `LiveEvent`,
 /// so a change of the live layout changes replay with it.
-public enum ReplayCodec {
+package enum ReplayCodec {
     /// The replay commands of the consume socket; the raw value is the command frame.
-    public enum Command: String, Sendable, CaseIterable {
+    package enum Command: String, Sendable, CaseIterable {
         case replay = "REPLAY"
         case credit = "CREDIT"
         case cancel = "CANCEL"
 
-        public var frame: [UInt8] { Array(rawValue.utf8) }
+        package var frame: [UInt8] { Array(rawValue.utf8) }
     }
 
-    public static let replayCommand: [UInt8] = Command.replay.frame
-    public static let creditCommand: [UInt8] = Command.credit.frame
-    public static let cancelCommand: [UInt8] = Command.cancel.frame
-    public static let eventCommand: [UInt8] = Array("EVENT".utf8)
-    public static let caughtUpCommand: [UInt8] = Array("CAUGHT-UP".utf8)
+    package static let replayCommand: [UInt8] = Command.replay.frame
+    package static let creditCommand: [UInt8] = Command.credit.frame
+    package static let cancelCommand: [UInt8] = Command.cancel.frame
+    package static let eventCommand: [UInt8] = Array("EVENT".utf8)
+    package static let caughtUpCommand: [UInt8] = Array("CAUGHT-UP".utf8)
 
-    public static let maxIDBytes = 64
-    public static let maxPrefixes = 64
+    package static let maxIDBytes = 64
+    package static let maxPrefixes = 64
 
     /// Where a replay starts.
-    public enum Start: Sendable, Equatable {
+    package enum Start: Sendable, Equatable {
         /// The first held event with a seq at least this (0: the earliest held).
         case seq(UInt64)
         /// The first held event stamped at or after this time (ns since the epoch).
         case time(UInt64)
     }
 
-    public struct Request: Sendable, Equatable {
-        public var id: [UInt8]
-        public var start: Start
+    package struct Request: Sendable, Equatable {
+        package var id: [UInt8]
+        package var start: Start
         /// The last seq to replay; 0 means "up to the head when the replay gets there".
-        public var toSeq: UInt64
-        public var credit: UInt32
+        package var toSeq: UInt64
+        package var credit: UInt32
         /// Topic prefixes (byte prefixes, as for SUB); none means every topic.
-        public var prefixes: [[UInt8]]
+        package var prefixes: [[UInt8]]
 
-        public init(id: [UInt8], start: Start, toSeq: UInt64 = 0, credit: UInt32, prefixes: [[UInt8]] = []) {
+        package init(id: [UInt8], start: Start, toSeq: UInt64 = 0, credit: UInt32, prefixes: [[UInt8]] = []) {
             self.id = id
             self.start = start
             self.toSeq = toSeq
@@ -56,7 +56,7 @@ public enum ReplayCodec {
         }
 
         /// The frames a DEALER sends.
-        public var frames: [[UInt8]] {
+        package var frames: [[UInt8]] {
             let (kind, from): (String, UInt64) =
                 switch start {
                 case .seq(let s): ("seq", s)
@@ -69,16 +69,16 @@ public enum ReplayCodec {
         }
 
         /// Whether `topic` matches one of the prefixes (or there are none).
-        public func matches(_ topic: some Collection<UInt8>) -> Bool {
+        package func matches(_ topic: some Collection<UInt8>) -> Bool {
             prefixes.isEmpty || prefixes.contains { topic.starts(with: $0) }
         }
     }
 
-    public static func creditFrames(id: [UInt8], credit: UInt32) -> [[UInt8]] {
+    package static func creditFrames(id: [UInt8], credit: UInt32) -> [[UInt8]] {
         [WireProtocol.versionBytes, creditCommand, id, BigEndian.bytes32(credit)]
     }
 
-    public static func cancelFrames(id: [UInt8]) -> [[UInt8]] {
+    package static func cancelFrames(id: [UInt8]) -> [[UInt8]] {
         [WireProtocol.versionBytes, cancelCommand, id]
     }
 
@@ -123,14 +123,14 @@ public enum ReplayCodec {
     }
 
     /// A message the broker sends on a replay, as a client reads it.
-    public enum Reply: Sendable, Equatable {
+    package enum Reply: Sendable, Equatable {
         case event(id: [UInt8], LiveEvent)
         case caughtUp(id: [UInt8], lastSeq: UInt64)
         /// `earliest` comes with 204 (sequence-out-of-range): the first seq still held.
         case error(WireError, id: [UInt8]?, earliest: UInt64?)
 
         /// The message's frames, version first (no routing id).
-        public func encode() -> [[UInt8]] {
+        package func encode() -> [[UInt8]] {
             switch self {
             case .event(let id, let event): [WireProtocol.versionBytes, eventCommand, id] + event.frames
             case .caughtUp(let id, let seq): [WireProtocol.versionBytes, caughtUpCommand, id, BigEndian.bytes(seq)]
@@ -141,7 +141,7 @@ public enum ReplayCodec {
     }
 
     /// Decodes a broker message on the consume socket (DEALER side); nil if malformed.
-    public static func decodeReply(_ frames: [[UInt8]]) -> Reply? {
+    package static func decodeReply(_ frames: [[UInt8]]) -> Reply? {
         guard frames.count >= 3, frames[0] == WireProtocol.versionBytes else { return nil }
         if frames[1] == eventCommand {
             guard let event = LiveEvent(frames: Array(frames[3...])) else { return nil }
@@ -160,16 +160,16 @@ public enum ReplayCodec {
 }
 
 extension BigEndian {
-    public static func bytes32(_ value: UInt32) -> [UInt8] {
+    package static func bytes32(_ value: UInt32) -> [UInt8] {
         withUnsafeBytes(of: value.bigEndian) { Array($0) }
     }
 
-    public static func uint32(_ raw: UnsafeRawBufferPointer) -> UInt32? {
+    package static func uint32(_ raw: UnsafeRawBufferPointer) -> UInt32? {
         guard raw.count == 4 else { return nil }
         return UInt32(bigEndian: raw.loadUnaligned(as: UInt32.self))
     }
 
-    public static func uint32(_ bytes: some Collection<UInt8>) -> UInt32? {
+    package static func uint32(_ bytes: some Collection<UInt8>) -> UInt32? {
         guard bytes.count == 4 else { return nil }
         return bytes.reduce(0) { $0 << 8 | UInt32($1) }
     }

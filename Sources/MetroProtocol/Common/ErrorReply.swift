@@ -6,12 +6,12 @@
 ///
 /// The broker's ingest and consume sockets and the registry all answer with it,
 /// so an ERROR has one layout whoever sends it.
-public enum ErrorReply {
+package enum ErrorReply {
     /// The reply word of an ERROR.
-    public static let command: [UInt8] = Array("ERROR".utf8)
+    package static let command: [UInt8] = Array("ERROR".utf8)
 
     /// The frames of an ERROR carrying `error`, then `context` (the id it answers, §3.1).
-    public static func frames(_ error: WireError, context: [[UInt8]] = []) -> [[UInt8]] {
+    package static func frames(_ error: WireError, context: [[UInt8]] = []) -> [[UInt8]] {
         [WireProtocol.versionBytes, command, error.code.frame, Array(error.message.utf8)] + context
     }
 }

@@ -1,6 +1,6 @@
 /// A JSON value as `StrictJSON` reads it. Numbers keep their text: whether `1e3`
 /// is acceptable depends on the field, so the field decides (`unsignedInteger`).
-public enum JSONValue: Equatable, Sendable {
+package enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
     /// A number's text, as it stood in the input (RFC 8259 §6 grammar, checked).
@@ -10,7 +10,7 @@ public enum JSONValue: Equatable, Sendable {
     case object(JSONObject)
 
     /// A JSON integer read as an unsigned 64-bit value (protocol.md §5.2).
-    public enum UnsignedReading: Equatable, Sendable {
+    package enum UnsignedReading: Equatable, Sendable {
         case value(UInt64)
         /// An integer, but negative or at least 2^64: the field's range error, not a type error.
         case outOfRange
@@ -20,7 +20,7 @@ public enum JSONValue: Equatable, Sendable {
     /// written `0` or `-`? followed by digits without a leading zero, with no
     /// fraction and no exponent; `-0` is not one. Nil when the value is anything
     /// else (`1.0`, `1e3`, `-0`, a string, ...): a wrong type.
-    public var unsignedInteger: UnsignedReading? {
+    package var unsignedInteger: UnsignedReading? {
         guard case .number(let text) = self else { return nil }
         var digits = Substring(text)
         let negative = digits.first == "-"
@@ -33,9 +33,9 @@ public enum JSONValue: Equatable, Sendable {
 }
 
 /// A JSON object: its members in input order, keys unique (StrictJSON refuses duplicates).
-public struct JSONObject: Equatable, Sendable {
-    public let keys: [String]
-    public let values: [JSONValue]
+package struct JSONObject: Equatable, Sendable {
+    package let keys: [String]
+    package let values: [JSONValue]
 
     init(members: [(key: String, value: JSONValue)]) {
         keys = members.map(\.key)
@@ -43,9 +43,9 @@ public struct JSONObject: Equatable, Sendable {
     }
 
     /// The member named exactly `key` (scalar for scalar, not by Unicode equivalence).
-    public subscript(key: String) -> JSONValue? {
+    package subscript(key: String) -> JSONValue? {
         keys.firstIndex { $0.utf8.elementsEqual(key.utf8) }.map { values[$0] }
     }
 
-    public var count: Int { keys.count }
+    package var count: Int { keys.count }
 }

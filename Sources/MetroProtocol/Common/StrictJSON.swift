@@ -12,13 +12,13 @@
 ///
 /// No I/O, no Foundation; nesting is bounded (`maxDepth`) so hostile input cannot
 /// exhaust the stack.
-public enum StrictJSON {
+package enum StrictJSON {
     /// Arrays and objects nest at most this deep; deeper input is refused.
-    public static let maxDepth = 64
+    package static let maxDepth = 64
 
     /// Parses one JSON text. `bytes` MUST be valid UTF-8 (the caller checks, to
     /// answer 103 before 104). Throws `SyntaxError` with a short reason.
-    public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
+    package static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
         var reader = Reader(bytes: bytes)
         reader.skipWhitespace()
         let value = try reader.value(depth: 0)
@@ -28,10 +28,10 @@ public enum StrictJSON {
     }
 
     /// Why a text is not (strict) JSON, and the byte offset where that was found.
-    public struct SyntaxError: Error, Hashable, Sendable, CustomStringConvertible {
-        public let reason: String
-        public let offset: Int
-        public var description: String { "\(reason) at byte \(offset)" }
+    package struct SyntaxError: Error, Hashable, Sendable, CustomStringConvertible {
+        package let reason: String
+        package let offset: Int
+        package var description: String { "\(reason) at byte \(offset)" }
     }
 
     struct Reader {

@@ -8,15 +8,15 @@
 /// through the broker like any other client. Subscriptions are
 /// byte prefixes of topics, matched by ZeroMQ itself, so `video.` matches every
 /// `video.*` topic and the empty prefix matches all.
-public enum Topic {
-    public static let maxBytes = 255
-    public static let reservedPrefix: UInt8 = UInt8(ascii: "$")
+package enum Topic {
+    package static let maxBytes = 255
+    package static let reservedPrefix: UInt8 = UInt8(ascii: "$")
 
     /// Checks a topic that a client wants to publish on; nil if valid. Inlinable
     /// with a one-pass fast path: the broker checks every event's topic, and the
     /// generic, cross-module call was ~5% of its loop.
     @inlinable
-    public static func validatePublishable(_ bytes: some Collection<UInt8>) -> WireError? {
+    package static func validatePublishable(_ bytes: some Collection<UInt8>) -> WireError? {
         let fast = bytes.withContiguousStorageIfAvailable { isPlainWellFormed(UnsafeRawBufferPointer($0)) }
         if fast == true { return nil }
         return validatePublishableSlowly(bytes)
@@ -24,7 +24,7 @@ public enum Topic {
 
     /// Whether `raw` is a valid topic that does not start with `$` (the common case).
     @inlinable
-    public static func isPlainWellFormed(_ raw: UnsafeRawBufferPointer) -> Bool {
+    package static func isPlainWellFormed(_ raw: UnsafeRawBufferPointer) -> Bool {
         guard raw.count >= 1 && raw.count <= maxBytes else { return false }
         var afterDot = true  // a leading '.' is an empty segment
         for i in 0..<raw.count {
@@ -55,10 +55,10 @@ public enum Topic {
 
     /// Reserved prefixes that Metro components publish on through the broker's
     /// ordinary publish sockets (protocol.md §2.4): the registry's membership events.
-    public static let componentPrefixes: [[UInt8]] = [Array(registryPrefix.utf8)]
+    package static let componentPrefixes: [[UInt8]] = [Array(registryPrefix.utf8)]
 
     /// Checks the grammar of any topic, reserved ones included; nil if valid.
-    public static func validate(_ bytes: some Collection<UInt8>) -> WireError? {
+    package static func validate(_ bytes: some Collection<UInt8>) -> WireError? {
         guard !bytes.isEmpty else { return WireError(.invalidTopic, "the topic is empty") }
         guard bytes.count <= maxBytes else {
             return WireError(.invalidTopic, "the topic has \(bytes.count) bytes; at most \(maxBytes) are allowed")
@@ -90,6 +90,6 @@ public enum Topic {
     }
 
     /// Reserved topics Metro publishes on.
-    public static let heartbeat = "$metro.heartbeat"
-    public static let registryPrefix = "$registry."
+    package static let heartbeat = "$metro.heartbeat"
+    package static let registryPrefix = "$registry."
 }

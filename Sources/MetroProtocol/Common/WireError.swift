@@ -75,12 +75,13 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
         }
     }
 
+    /// `number name` (`205 storage-failure`), as logs and protocol.md write it.
     public var description: String { "\(rawValue) \(name)" }
 
     /// The code as it travels: three ASCII digits.
-    public var frame: [UInt8] { Array(String(rawValue).utf8) }
+    package var frame: [UInt8] { Array(String(rawValue).utf8) }
 
-    public init?(frame: [UInt8]) {
+    package init?(frame: [UInt8]) {
         guard frame.count == 3, let text = String(validating: frame, as: UTF8.self),
             let n = UInt16(text), let code = WireErrorCode(rawValue: n)
         else { return nil }
@@ -90,13 +91,17 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
 
 /// An error as sent to a peer: a catalogue code and a human-readable message.
 public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The catalogue code (protocol.md §3.2): switch on it, never on `message`.
     public let code: WireErrorCode
+    /// The peer's explanation, for people; not stable, not to be parsed.
     public let message: String
 
+    /// An error to send or to compare with; `message` is free text.
     public init(_ code: WireErrorCode, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// `number name: message`, for logs.
     public var description: String { "\(code): \(message)" }
 }

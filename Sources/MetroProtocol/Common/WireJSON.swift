@@ -4,10 +4,10 @@ import Foundation
 /// JOINED, dead-letter headers): UTF-8, keys sorted, slashes not escaped, so the
 /// same value always gives the same bytes and the test vectors of Appendix A
 /// match. Reading is per field's rules: `StrictJSON` for what clients send.
-public enum WireJSON {
+package enum WireJSON {
     /// Encodes `value`; Metro's own Codable types (strings, integers, arrays and
     /// maps of them) cannot fail to encode, so a failure is a programmer error.
-    public static func encode(_ value: some Encodable) -> [UInt8] {
+    package static func encode(_ value: some Encodable) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {

@@ -15,6 +15,8 @@ public struct Registration: Codable, Hashable, Sendable {
     /// The lease, in milliseconds, renewed by each heartbeat.
     public var ttlMilliseconds: UInt64
 
+    /// `metadata` is optional; `ttlMilliseconds` must be within the registry's range
+    /// (§5.2), which it checks on REGISTER (error 304 otherwise).
     public init(
         service: String, instance: String, epoch: UInt64, endpoints: [String],
         metadata: [String: String] = [:], ttlMilliseconds: UInt64
@@ -32,6 +34,7 @@ public struct Registration: Codable, Hashable, Sendable {
         case ttlMilliseconds = "ttl_ms"
     }
 
+    /// Decodes the §5.4 JSON (`ttl_ms`; `metadata` may be absent).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         service = try c.decode(String.self, forKey: .service)
@@ -46,7 +49,7 @@ public struct Registration: Codable, Hashable, Sendable {
     public var key: InstanceKey { InstanceKey(service: service, instance: instance, epoch: epoch) }
 
     /// Checks every field against §5.2 and `ttlRange`; nil when valid.
-    public func validate(ttlRange: ClosedRange<UInt64> = RegistryLimits.defaultTTLRange) -> WireError? {
+    package func validate(ttlRange: ClosedRange<UInt64> = RegistryLimits.defaultTTLRange) -> WireError? {
         if let e = key.validate() { return e }
         guard !endpoints.isEmpty, endpoints.count <= RegistryLimits.maxEndpoints else {
             return WireError(
@@ -67,19 +70,25 @@ public struct Registration: Codable, Hashable, Sendable {
 
 /// The body of HEARTBEAT and DEREGISTER (protocol.md §5.5, §5.6): one incarnation of one instance.
 public struct InstanceKey: Codable, Hashable, Sendable, CustomStringConvertible {
+    /// The service name (§5.2 grammar).
     public var service: String
+    /// The instance id within the service.
     public var instance: String
+    /// The incarnation: strictly greater after each restart of the same instance id, so
+    /// a late heartbeat of a dead incarnation is told apart (301 stale-epoch).
     public var epoch: UInt64
 
+    /// The key of one incarnation; the registry checks the fields on each request.
     public init(service: String, instance: String, epoch: UInt64) {
         self.service = service
         self.instance = instance
         self.epoch = epoch
     }
 
-    public func validate() -> WireError? {
+    package func validate() -> WireError? {
         RegistryLimits.validateServiceName(service) ?? RegistryLimits.validateInstanceID(instance)
     }
 
+    /// `service/instance@epoch`, for logs.
     public var description: String { "\(service)/\(instance)@\(epoch)" }
 }

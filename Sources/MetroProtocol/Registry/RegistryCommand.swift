@@ -1,6 +1,6 @@
 /// The commands of the registry socket (protocol.md §5.3). The raw value is the
 /// command frame, upper-case ASCII.
-public enum RegistryCommand: String, Sendable, CaseIterable {
+package enum RegistryCommand: String, Sendable, CaseIterable {
     case register = "REGISTER"
     case heartbeat = "HEARTBEAT"
     case deregister = "DEREGISTER"
@@ -9,10 +9,10 @@ public enum RegistryCommand: String, Sendable, CaseIterable {
     case stats = "STATS"
 
     /// The command frame as it travels.
-    public var frame: [UInt8] { Array(rawValue.utf8) }
+    package var frame: [UInt8] { Array(rawValue.utf8) }
 
     /// The number of frames a request of this command has, version and command included.
-    public var frameCount: Int {
+    package var frameCount: Int {
         switch self {
         case .list, .stats: 2
         case .register, .heartbeat, .deregister, .lookup: 3
@@ -21,9 +21,9 @@ public enum RegistryCommand: String, Sendable, CaseIterable {
 }
 
 /// The reply words of the registry socket (protocol.md §5.3).
-public enum RegistryReplyWord: String, Sendable {
+package enum RegistryReplyWord: String, Sendable {
     case ok = "OK"
     case error = "ERROR"
 
-    public var frame: [UInt8] { Array(rawValue.utf8) }
+    package var frame: [UInt8] { Array(rawValue.utf8) }
 }

@@ -2,14 +2,15 @@ import Foundation
 
 /// The JSON coding every registry body uses (protocol.md §5.3): UTF-8, keys sorted,
 /// slashes unescaped, so encoded bodies are byte-stable and match the test vectors.
-public enum RegistryJSON {
-    public static func encode(_ value: some Encodable) -> [UInt8] { WireJSON.encode(value) }
+package enum RegistryJSON {
+    package static func encode(_ value: some Encodable) -> [UInt8] { WireJSON.encode(value) }
 
     /// Decodes a JSON body the registry wrote (a reply, a membership event), with
     /// Foundation's lenient reader: 103 when it is not UTF-8, 104 when it is not
     /// JSON or lacks a required field. Requests are read strictly, by
     /// `RegistryBody` (§5.2), never by this.
-    public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String) -> Result<T, WireError> {
+    package static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], what: String) -> Result<T, WireError>
+    {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             return .failure(WireError(.invalidUTF8, "the \(what) body is not valid UTF-8"))
         }

@@ -1,20 +1,20 @@
 /// The grammar and limits of registry fields (protocol.md §5.2). Each check
 /// returns the `WireError` the registry answers with, or nil when the value is valid.
-public enum RegistryLimits {
+package enum RegistryLimits {
     /// The largest request the registry decodes; larger ones get 105 `too-large`.
-    public static let maxRequestBytes = 64 * 1024
-    public static let maxServiceNameBytes = 63
-    public static let maxInstanceIDBytes = 128
-    public static let maxEndpoints = 8
-    public static let maxEndpointBytes = 256
-    public static let maxMetadataEntries = 32
-    public static let maxMetadataKeyBytes = 64
-    public static let maxMetadataValueBytes = 1024
+    package static let maxRequestBytes = 64 * 1024
+    package static let maxServiceNameBytes = 63
+    package static let maxInstanceIDBytes = 128
+    package static let maxEndpoints = 8
+    package static let maxEndpointBytes = 256
+    package static let maxMetadataEntries = 32
+    package static let maxMetadataKeyBytes = 64
+    package static let maxMetadataValueBytes = 1024
     /// The TTL range the registry accepts unless configured otherwise.
-    public static let defaultTTLRange: ClosedRange<UInt64> = 100...600_000
+    package static let defaultTTLRange: ClosedRange<UInt64> = 100...600_000
 
     /// §5.2: 1–63 bytes of `a-z`, `0-9`, `-`; starts with a letter; does not end with `-`.
-    public static func validateServiceName(_ name: String) -> WireError? {
+    package static func validateServiceName(_ name: String) -> WireError? {
         let bytes = Array(name.utf8)
         guard !bytes.isEmpty else { return WireError(.invalidServiceName, "the service name is empty") }
         guard bytes.count <= maxServiceNameBytes else {
@@ -36,7 +36,7 @@ public enum RegistryLimits {
     }
 
     /// §5.2: 1–128 bytes of `A-Z a-z 0-9 . _ : -`.
-    public static func validateInstanceID(_ id: String) -> WireError? {
+    package static func validateInstanceID(_ id: String) -> WireError? {
         let bytes = Array(id.utf8)
         guard !bytes.isEmpty, bytes.count <= maxInstanceIDBytes else {
             return WireError(
@@ -57,7 +57,7 @@ public enum RegistryLimits {
     }
 
     /// §5.2: `tcp://host:port` (port 1–65535, no wildcard) or `ipc://path`, at most 256 bytes.
-    public static func validateEndpoint(_ endpoint: String) -> WireError? {
+    package static func validateEndpoint(_ endpoint: String) -> WireError? {
         guard !endpoint.isEmpty, endpoint.utf8.count <= maxEndpointBytes else {
             return WireError(.invalidEndpoint, "an endpoint must have 1-\(maxEndpointBytes) bytes")
         }
@@ -88,7 +88,7 @@ public enum RegistryLimits {
     }
 
     /// §5.2: at most 32 entries; keys 1–64 bytes, values at most 1024 bytes.
-    public static func validateMetadata(_ metadata: [String: String]) -> WireError? {
+    package static func validateMetadata(_ metadata: [String: String]) -> WireError? {
         guard metadata.count <= maxMetadataEntries else {
             return WireError(
                 .invalidArgument, "metadata has \(metadata.count) entries; at most \(maxMetadataEntries) are allowed")

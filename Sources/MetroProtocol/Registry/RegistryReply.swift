@@ -1,14 +1,14 @@
 /// One reply on the registry socket, after the REQ envelope (protocol.md §5.3):
 /// `["metro/1"] ["OK"] [json]` or `["metro/1"] ["ERROR"] [code] [message]`.
-public enum RegistryReply: Hashable, Sendable {
+package enum RegistryReply: Hashable, Sendable {
     /// A result; the body is the command's JSON (§5.4–5.9).
     case ok(body: [UInt8])
     case error(WireError)
 
     /// An OK reply carrying `value` as its JSON body.
-    public static func ok(_ value: some Encodable) -> RegistryReply { .ok(body: RegistryJSON.encode(value)) }
+    package static func ok(_ value: some Encodable) -> RegistryReply { .ok(body: RegistryJSON.encode(value)) }
 
-    public func encode() -> [[UInt8]] {
+    package func encode() -> [[UInt8]] {
         switch self {
         case .ok(let body):
             [WireProtocol.versionBytes, RegistryReplyWord.ok.frame, body]
@@ -19,7 +19,7 @@ public enum RegistryReply: Hashable, Sendable {
 
     /// Decodes a reply as a client does. The failure means the reply itself broke
     /// the protocol (not that the registry answered ERROR: that is `.error`).
-    public static func decode(_ frames: [[UInt8]]) -> Result<RegistryReply, WireError> {
+    package static func decode(_ frames: [[UInt8]]) -> Result<RegistryReply, WireError> {
         guard frames.count >= 3, frames[0] == WireProtocol.versionBytes else {
             return .failure(WireError(.malformedMessage, "the reply is not a \(WireProtocol.version) registry reply"))
         }
@@ -38,7 +38,7 @@ public enum RegistryReply: Hashable, Sendable {
     }
 
     /// The OK body decoded as `T`; the registry's own error, or a decoding error, otherwise.
-    public func result<T: Decodable>(_ type: T.Type) -> Result<T, WireError> {
+    package func result<T: Decodable>(_ type: T.Type) -> Result<T, WireError> {
         switch self {
         case .ok(let body): RegistryJSON.decode(T.self, from: body, what: "reply")
         case .error(let e): .failure(e)

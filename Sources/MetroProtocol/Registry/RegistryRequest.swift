@@ -1,7 +1,7 @@
 /// One request on the registry socket, after the REQ envelope (protocol.md §5.3):
 /// `["metro/1"] [command] [body]?`. `decode` is what the registry runs on every
 /// message it receives; `encode` is what clients send.
-public enum RegistryRequest: Hashable, Sendable {
+package enum RegistryRequest: Hashable, Sendable {
     case register(Registration)
     case heartbeat(InstanceKey)
     case deregister(InstanceKey)
@@ -9,7 +9,7 @@ public enum RegistryRequest: Hashable, Sendable {
     case list
     case stats
 
-    public var command: RegistryCommand {
+    package var command: RegistryCommand {
         switch self {
         case .register: .register
         case .heartbeat: .heartbeat
@@ -21,7 +21,7 @@ public enum RegistryRequest: Hashable, Sendable {
     }
 
     /// The request's frames, version first.
-    public func encode() -> [[UInt8]] {
+    package func encode() -> [[UInt8]] {
         var frames = [WireProtocol.versionBytes, command.frame]
         switch self {
         case .register(let r): frames.append(RegistryJSON.encode(r))
@@ -34,7 +34,7 @@ public enum RegistryRequest: Hashable, Sendable {
 
     /// Decodes and validates a request; the failure is the error reply to send.
     /// The checks run in the order of protocol.md §5.3, so each input has one answer.
-    public static func decode(
+    package static func decode(
         _ frames: [[UInt8]], ttlRange: ClosedRange<UInt64> = RegistryLimits.defaultTTLRange
     ) -> Result<RegistryRequest, WireError> {
         let size = frames.reduce(0) { $0 + $1.count }

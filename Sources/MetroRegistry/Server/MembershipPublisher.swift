@@ -1,13 +1,13 @@
-public import Logging
-public import MetroProtocol
-public import ZeroMQ
+package import Logging
+package import MetroProtocol
+package import ZeroMQ
 
 /// Where the registry sends membership events (protocol.md §5.10). The transport can
 /// change (acknowledged publish to the broker's ingest socket, say) behind this protocol.
 ///
 /// Threading: a publisher belongs to the registry's loop thread, which creates nothing
 /// else on it and calls `publish` from that thread only. `publish` MUST NOT block.
-public protocol MembershipPublisher: AnyObject {
+package protocol MembershipPublisher: AnyObject {
     /// Sends `event` or drops it (counting the drop); never blocks.
     func publish(_ event: MembershipEvent)
     /// Closes the publisher's sockets; called once, on the loop thread, as the loop ends.
@@ -19,14 +19,14 @@ public protocol MembershipPublisher: AnyObject {
 /// Like every PUB socket it drops events while no subscriber is connected or the
 /// high-water mark is reached; subscribers that must not miss changes re-LIST after
 /// a gap (§5.10).
-public final class ZeroMQMembershipPublisher: MembershipPublisher {
+package final class ZeroMQMembershipPublisher: MembershipPublisher {
     private let socket: Socket
     private let logger: Logger
-    public private(set) var dropped: UInt64 = 0
+    package private(set) var dropped: UInt64 = 0
 
     /// Connects a PUB socket of `context` to `endpoint`. Call on the thread that will publish,
     /// or before handing the publisher to that thread.
-    public init(context: Context, endpoint: String, logger: Logger) throws(ZMQError) {
+    package init(context: Context, endpoint: String, logger: Logger) throws(ZMQError) {
         socket = try context.socket(.pub)
         try socket.set(.linger(milliseconds: 200))
         try socket.set(.sendHighWaterMark(10_000))
@@ -34,7 +34,7 @@ public final class ZeroMQMembershipPublisher: MembershipPublisher {
         self.logger = logger
     }
 
-    public func publish(_ event: MembershipEvent) {
+    package func publish(_ event: MembershipEvent) {
         do {
             if try !socket.trySend(multipart: event.encode()) {
                 dropped += 1
@@ -46,12 +46,12 @@ public final class ZeroMQMembershipPublisher: MembershipPublisher {
         }
     }
 
-    public func close() { socket.close() }
+    package func close() { socket.close() }
 }
 
 /// Drops every event: the registry runs without a broker (`--broker` not given).
-public final class DiscardingMembershipPublisher: MembershipPublisher {
-    public init() {}
-    public func publish(_ event: MembershipEvent) {}
-    public func close() {}
+package final class DiscardingMembershipPublisher: MembershipPublisher {
+    package init() {}
+    package func publish(_ event: MembershipEvent) {}
+    package func close() {}
 }

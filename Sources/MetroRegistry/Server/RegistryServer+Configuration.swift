@@ -1,23 +1,23 @@
-public import MetroProtocol
+package import MetroProtocol
 
 extension RegistryServer {
     /// How a registry server binds and serves (all with defaults fit for loopback).
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Where the ROUTER socket binds; `tcp://127.0.0.1:*` picks a free port.
-        public var endpoint: String
+        package var endpoint: String
         /// The broker's fire-and-forget publish endpoint (XSUB); nil: events are not published.
-        public var brokerEndpoint: String?
+        package var brokerEndpoint: String?
         /// Leases a REGISTER may ask for, in milliseconds (§5.4).
-        public var ttlRange: ClosedRange<UInt64>
+        package var ttlRange: ClosedRange<UInt64>
         /// The longest the loop waits before sweeping expired leases. Expiry is prompt
         /// anyway (the loop wakes when the earliest lease ends); this bounds clock drift.
-        public var sweepIntervalMilliseconds: Int
+        package var sweepIntervalMilliseconds: Int
         /// ZeroMQ's own message limit: a peer sending a larger frame is disconnected
         /// without a reply (§2.6). Requests above `RegistryLimits.maxRequestBytes` but
         /// under this limit get 105.
-        public var maxMessageBytes: Int
+        package var maxMessageBytes: Int
 
-        public init(
+        package init(
             endpoint: String = "tcp://127.0.0.1:7400",
             brokerEndpoint: String? = nil,
             ttlRange: ClosedRange<UInt64> = RegistryLimits.defaultTTLRange,

@@ -1,9 +1,9 @@
 import Foundation
-public import Logging
+package import Logging
 import MetroProtocol
-public import ServiceLifecycle
+package import ServiceLifecycle
 import Synchronization
-public import ZeroMQ
+package import ZeroMQ
 
 /// A registry server: binds its ROUTER socket at `init` (so `endpoint` is known before
 /// anyone connects), then serves on a dedicated thread while `run()` is awaited.
@@ -13,8 +13,8 @@ public import ZeroMQ
 /// `run()` never blocks the cooperative pool: it awaits the thread's end. Graceful
 /// shutdown (or `stop()`, from any thread) shuts the server's own context down, which
 /// ends the loop. State is in memory only (protocol.md §5.1).
-public final class RegistryServer: Service, Sendable {
-    public let endpoint: String
+package final class RegistryServer: Service, Sendable {
+    package let endpoint: String
     private let context: Context
     /// Taken, once, by `run()` to hand to the loop thread.
     private let loop: Mutex<UnsafeTransfer<RegistryLoop>?>
@@ -22,7 +22,7 @@ public final class RegistryServer: Service, Sendable {
 
     /// Binds the registry. `publisher` replaces the PUB socket that `brokerEndpoint`
     /// would make (it then belongs to the loop thread); `clock` drives the leases.
-    public init(
+    package init(
         configuration: Configuration, logger: Logger, publisher: MembershipPublisher? = nil,
         clock: @escaping @Sendable () -> RegistryState.Instant = RegistryServer.monotonicNanoseconds
     ) throws(ZMQError) {
@@ -49,7 +49,7 @@ public final class RegistryServer: Service, Sendable {
     }
 
     /// Serves until graceful shutdown or `stop()`. Call once.
-    public func run() async {
+    package func run() async {
         guard let transfer = loop.withLock({ $0.take() }) else {
             preconditionFailure("RegistryServer.run() called twice")
         }
@@ -62,10 +62,10 @@ public final class RegistryServer: Service, Sendable {
     }
 
     /// Ends the loop; safe from any thread.
-    public func stop() { context.shutdown() }
+    package func stop() { context.shutdown() }
 
     /// Nanoseconds on the monotonic clock, the default clock of leases.
-    @Sendable public static func monotonicNanoseconds() -> RegistryState.Instant {
+    @Sendable package static func monotonicNanoseconds() -> RegistryState.Instant {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)

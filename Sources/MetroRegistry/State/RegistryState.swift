@@ -1,4 +1,4 @@
-public import MetroProtocol
+package import MetroProtocol
 
 /// `MetroRegistry` is Metro's service registry: the pure membership state
 /// (`RegistryState`), the ROUTER poll loop that serves it (`RegistryServer`), and the
@@ -15,16 +15,16 @@ public import MetroProtocol
 /// live is 305 `instance-conflict` (the registry cannot tell a restart from a second
 /// process, so it never lets one silently displace a live lease). HEARTBEAT and
 /// DEREGISTER must name the live epoch: older is 301, unknown or newer is 300.
-public struct RegistryState: Sendable {
+package struct RegistryState: Sendable {
     /// Monotonic time in nanoseconds, from whatever clock the owner injects.
-    public typealias Instant = UInt64
+    package typealias Instant = UInt64
 
     /// One live incarnation and its lease.
-    public struct Entry: Hashable, Sendable {
-        public var registration: Registration
-        public var registeredAt: Instant
-        public var lastHeartbeat: Instant
-        public var expiresAt: Instant {
+    package struct Entry: Hashable, Sendable {
+        package var registration: Registration
+        package var registeredAt: Instant
+        package var lastHeartbeat: Instant
+        package var expiresAt: Instant {
             // Clamped so a configured TTL of centuries cannot overflow.
             lastHeartbeat &+ min(registration.ttlMilliseconds, UInt64.max / 4_000_000) * 1_000_000
         }
@@ -47,7 +47,7 @@ public struct RegistryState: Sendable {
     }
 
     /// What a successful REGISTER did.
-    public enum RegisterOutcome: Hashable, Sendable {
+    package enum RegisterOutcome: Hashable, Sendable {
         /// A new incarnation: publish `registered`.
         case added
         /// The same incarnation again; `changed` when endpoints, metadata or TTL differ
@@ -58,14 +58,14 @@ public struct RegistryState: Sendable {
     private var services: [String: [String: Entry]] = [:]
     /// No lease ends before this instant (a lower bound; heartbeats only push leases out).
     private var earliestExpiry: Instant = .max
-    public private(set) var count = 0
+    package private(set) var count = 0
 
-    public init() {}
+    package init() {}
 
     /// When the next lease may run out; the server sleeps no longer than this.
-    public var nextExpiry: Instant? { earliestExpiry == .max ? nil : earliestExpiry }
+    package var nextExpiry: Instant? { earliestExpiry == .max ? nil : earliestExpiry }
 
-    public mutating func register(_ r: Registration, now: Instant) -> Result<RegisterOutcome, WireError> {
+    package mutating func register(_ r: Registration, now: Instant) -> Result<RegisterOutcome, WireError> {
         guard let live = services[r.service]?[r.instance], live.expiresAt > now else {
             if services[r.service]?[r.instance] == nil { count += 1 }
             services[r.service, default: [:]][r.instance] = Entry(
@@ -97,7 +97,7 @@ public struct RegistryState: Sendable {
     }
 
     /// Renews the lease of `key`'s incarnation; returns the TTL granted.
-    public mutating func heartbeat(_ key: InstanceKey, now: Instant) -> Result<UInt64, WireError> {
+    package mutating func heartbeat(_ key: InstanceKey, now: Instant) -> Result<UInt64, WireError> {
         switch liveEntry(key, now: now) {
         case .failure(let e): return .failure(e)
         case .success(var entry):
@@ -108,7 +108,7 @@ public struct RegistryState: Sendable {
     }
 
     /// Removes `key`'s incarnation; returns it, for the `deregistered` event.
-    public mutating func deregister(_ key: InstanceKey, now: Instant) -> Result<Registration, WireError> {
+    package mutating func deregister(_ key: InstanceKey, now: Instant) -> Result<Registration, WireError> {
         switch liveEntry(key, now: now) {
         case .failure(let e): return .failure(e)
         case .success(let entry):
@@ -118,20 +118,20 @@ public struct RegistryState: Sendable {
     }
 
     /// The healthy instances of `service`, sorted by instance id.
-    public func lookup(_ service: String, now: Instant) -> LookupResult {
+    package func lookup(_ service: String, now: Instant) -> LookupResult {
         let entries = (services[service] ?? [:]).values.filter { $0.expiresAt > now }
         return LookupResult(service: service, instances: entries.map(\.info).sorted { $0.instance < $1.instance })
     }
 
     /// Every live instance with its lease, sorted by service then instance id.
-    public func list(now: Instant) -> ListResult {
+    package func list(now: Instant) -> ListResult {
         let all = services.values.flatMap(\.values).filter { $0.expiresAt > now }.map { $0.status(now: now) }
         return ListResult(instances: all.sorted { ($0.service, $0.instance) < ($1.service, $1.instance) })
     }
 
     /// Removes every instance whose lease ran out by `now` and returns them, for the
     /// `expired` events. Cheap when nothing can have expired yet.
-    public mutating func sweep(now: Instant) -> [Registration] {
+    package mutating func sweep(now: Instant) -> [Registration] {
         guard now >= earliestExpiry else { return [] }
         var expired: [Registration] = []
         var next: Instant = .max

@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Profiles
 import Testing
 
@@ -14,8 +15,8 @@ import Testing
     static let brokerConfig = "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n"
 
     @Test func aCrashBetweenTheUpdateCommitAndItsPublishPublishesItOnce() async throws {
-        let broker = try await offThePool { try BrokerHarness(config: Self.brokerConfig) }
-        let registry = try await offThePool { try RegistryUnderTest() }
+        let broker = try await BrokerHarness(config: Self.brokerConfig)
+        let registry = try await RegistryUnderTest()
         let updates = try await LiveCollector(events: broker.events, prefixes: ["profile.updated"])
         let worker = try await ProfilesWorker.launch(broker: broker, registry: registry.endpoint)
         try await closing(updates) {
@@ -64,8 +65,8 @@ import Testing
     }
 
     @Test func aCrashBetweenTheHistoryCommitAndItsAckLeavesOneEntry() async throws {
-        let broker = try await offThePool { try BrokerHarness(config: Self.brokerConfig) }
-        let registry = try await offThePool { try RegistryUnderTest() }
+        let broker = try await BrokerHarness(config: Self.brokerConfig)
+        let registry = try await RegistryUnderTest()
         let publisher = try Publisher(.init(ingest: broker.ingest))
         let worker = try await ProfilesWorker.launch(broker: broker, registry: registry.endpoint)
         try await closing(publisher) {
@@ -85,7 +86,7 @@ import Testing
             // The broker redelivers w-1 to the next instance; it changes nothing.
             try await worker.relaunch(instance: "profiles-3")
             try await eventually("w-1 redelivered and ACKed") {
-                guard let g = try broker.stats().groups[Profiles.group] else { return false }
+                guard let g = try await broker.stats().groups[Profiles.group] else { return false }
                 return g.redelivered >= 1 && g.pending == 0
             }
             #expect(try worker.historyRows(ada.id) == ["v-1"])

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Profiles
 import Testing
 
@@ -24,8 +25,8 @@ import Testing
         let publisher: Publisher
 
         init() async throws {
-            broker = try await offThePool { try BrokerHarness(config: ProfilesEventTests.brokerConfig) }
-            registry = try await offThePool { try RegistryUnderTest() }
+            broker = try await BrokerHarness(config: ProfilesEventTests.brokerConfig)
+            registry = try await RegistryUnderTest()
             publisher = try Publisher(.init(ingest: broker.ingest))
         }
 
@@ -39,7 +40,7 @@ import Testing
                 topic: "video.watched", payload: bytes(body), headers: bytes(headers), eventID: bytes(eventID))
         }
 
-        func group() throws -> GroupStats? { try broker.stats().groups[Profiles.group] }
+        func group() async throws -> GroupStats? { try await broker.stats().groups[Profiles.group] }
     }
 
     /// A user straight into the worker's database (the rpc tests create theirs
@@ -63,7 +64,7 @@ import Testing
             // All three journaled (the publishes were ACKed), taken (lag 0) and ACKed
             // (nothing pending): the worker has seen w-1 twice.
             try await eventually("three deliveries ACKed") {
-                guard let g = try stack.group() else { return false }
+                guard let g = try await stack.group() else { return false }
                 return g.lag == 0 && g.pending == 0
             }
             #expect(try worker.historyRows("u-1") == ["v-1", "v-2"])
@@ -102,7 +103,7 @@ import Testing
             #expect(details["garbage"]?.contains("JSON") == true)
             // A newer minor of the same major is read; nothing else was stored.
             try await eventually("the 1.7 event recorded") { try worker.historyRows("u-1") == ["v-minor"] }
-            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            try await eventually("the group drained") { try await stack.group()?.pending == 0 }
             worker.process.kill(SIGTERM)
             #expect(await worker.exit() == 0)
         }

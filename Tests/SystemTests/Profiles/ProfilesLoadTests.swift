@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Profiles
 import Synchronization
 import Testing
@@ -39,8 +40,8 @@ import Testing
     }
 
     @Test func twoInstancesShareTheLoadAndAKill9FailsNoIdempotentCall() async throws {
-        let broker = try await offThePool { try BrokerHarness(config: Self.brokerConfig) }
-        let registry = try await offThePool { try RegistryUnderTest(broker: broker.publish) }
+        let broker = try await BrokerHarness(config: Self.brokerConfig)
+        let registry = try await RegistryUnderTest(broker: broker.publish)
         let a = try await ProfilesWorker.launch(
             broker: broker, registry: registry.endpoint, instance: "p-a", extra: ["--metrics", "127.0.0.1:0"])
         let b = try await ProfilesWorker.launch(
@@ -79,7 +80,8 @@ import Testing
             }
             try await eventually("both instances served calls") {
                 guard gets.ok >= 200 else { return false }
-                return try a.rpcRequests("profile.get") > 0 && b.rpcRequests("profile.get") > 0
+                let (ra, rb) = (try await a.rpcRequests("profile.get"), try await b.rpcRequests("profile.get"))
+                return ra > 0 && rb > 0
             }
 
             // kill -9 one instance mid-load, with non-idempotent updates in flight too.

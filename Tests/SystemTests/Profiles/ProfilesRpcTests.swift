@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Profiles
 import Testing
 
@@ -26,8 +27,8 @@ extension RpcClient: AsyncClosable {}
         let rpc: RpcClient
 
         init() async throws {
-            broker = try await offThePool { try BrokerHarness(config: ProfilesRpcTests.brokerConfig) }
-            registry = try await offThePool { try RegistryUnderTest() }
+            broker = try await BrokerHarness(config: ProfilesRpcTests.brokerConfig)
+            registry = try await RegistryUnderTest()
             profileEvents = try await LiveCollector(events: broker.events, prefixes: ["profile."])
             worker = try await ProfilesWorker.launch(broker: broker, registry: registry.endpoint)
             publisher = try Publisher(.init(ingest: broker.ingest))

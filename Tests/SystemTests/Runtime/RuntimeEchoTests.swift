@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Testing
 import ZeroMQ
 
@@ -24,8 +25,8 @@ import ZeroMQ
 
         init() async throws {
             // Started and waited for off the pool (their ready lines are blocking waits).
-            broker = try await offThePool { try BrokerHarness(config: RuntimeEchoTests.brokerConfig) }
-            registry = try await offThePool { try RegistryUnderTest() }
+            broker = try await BrokerHarness(config: RuntimeEchoTests.brokerConfig)
+            registry = try await RegistryUnderTest()
             recorded = try await LiveCollector(events: broker.events, prefixes: ["echo.recorded"])
             publisher = try Publisher(.init(ingest: broker.ingest))
         }
@@ -43,13 +44,13 @@ import ZeroMQ
             }
         }
 
-        func group() throws -> GroupStats? { try broker.stats().groups["echo"] }
+        func group() async throws -> GroupStats? { try await broker.stats().groups["echo"] }
 
         /// The registered instances of echo.
-        func instances() throws -> [InstanceInfo] {
+        func instances() async throws -> [InstanceInfo] {
             let client = try RawRegistryClient(context: testContext, endpoint: registry.endpoint)
             defer { client.close() }
-            return try client.lookup("echo")
+            return try await client.lookup("echo")
         }
 
         func close() async {
@@ -78,12 +79,12 @@ import ZeroMQ
             #expect(UUID(uuidString: String(decoding: event.eventID, as: UTF8.self)) != nil)
             try await eventually("the outbox row marked sent") { try worker.unsentOutbox() == 0 }
             // Its own echo.recorded reaches it too (prefix echo.): ACKed without an effect.
-            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            try await eventually("the group drained") { try await stack.group()?.pending == 0 }
             #expect(try worker.effects().count == 1)
 
             // rpc: the bound endpoint is registered, and echo.say answers on it.
             let endpoint = try #require(worker.ready["rpc"])
-            try await eventually("registered") { try stack.instances().map(\.endpoints) == [[endpoint]] }
+            try await eventually("registered") { try await stack.instances().map(\.endpoints) == [[endpoint]] }
             let reply = try await RawDealer(endpoint).call(rpcRequest("r-1", "echo.say", #"{"text":"hi"}"#))
             #expect(reply == .reply(requestID: bytes("r-1"), body: bytes(#"{"instance":"echo-1","text":"hi"}"#)))
             let bad = try await RawDealer(endpoint).call(rpcRequest("r-2", "echo.say", #"{"txt":"hi"}"#))
@@ -91,7 +92,7 @@ import ZeroMQ
             #expect(e.code == .badRequest)
 
             // The Prometheus endpoint has the runtime's series (spec C).
-            let metrics = try httpGet(try #require(worker.ready["metrics"]), path: "/metrics")
+            let metrics = try await httpGet(try #require(worker.ready["metrics"]), path: "/metrics")
             for series in [
                 #"metro_service_events_total{topic="echo.hello",outcome="handled"} 1"#,
                 #"metro_service_events_total{topic="echo.recorded",outcome="handled"} 1"#,
@@ -119,7 +120,7 @@ import ZeroMQ
             try await worker.relaunch(instance: "echo-2")
             // The broker redelivers e-1 (its member is gone); the inbox knows it.
             try await eventually("e-1 redelivered and ACKed") {
-                guard let g = try stack.group() else { return false }
+                guard let g = try await stack.group() else { return false }
                 return g.redelivered >= 1 && g.pending == 0
             }
             // A later event, so that its echo.recorded shows the relay went past e-1's row.
@@ -148,7 +149,7 @@ import ZeroMQ
             try await worker.relaunch(instance: "echo-2")
             try await eventually("the left row published") { try stack.recordedIDs() == ["e-1"] }
             try await eventually("e-1 redelivered and ACKed") {
-                guard let g = try stack.group() else { return false }
+                guard let g = try await stack.group() else { return false }
                 return g.redelivered >= 1 && g.pending == 0
             }
             try await stack.say("e-2")
@@ -196,8 +197,8 @@ import ZeroMQ
             #expect(worker.process.stderrText.contains("event-id=not-json"))
             try await eventually("the good event recorded") { try stack.recordedIDs().contains("good") }
             #expect(try worker.effects().map(\.eventID) == ["good"])
-            try await eventually("the group drained") { try stack.group()?.pending == 0 }
-            #expect(try stack.group()?.deadLettered == UInt64(poison.count))
+            try await eventually("the group drained") { try await stack.group()?.pending == 0 }
+            #expect(try await stack.group()?.deadLettered == UInt64(poison.count))
             worker.process.kill(SIGTERM)
             #expect(await worker.exit() == 0)
         }
@@ -211,7 +212,7 @@ import ZeroMQ
         let b = try await EchoWorker.launch(
             broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-b", sharing: a)
         try await closing(stack.publisher, stack.recorded) {
-            try await eventually("both members joined") { try stack.group()?.members == 2 }
+            try await eventually("both members joined") { try await stack.group()?.members == 2 }
             for i in 0..<200 { try await stack.say("e-\(i)") }
             try await eventually("200 recorded", timeout: .seconds(60)) { try stack.recordedIDs().count >= 200 }
             let effects = try a.effects()
@@ -221,7 +222,7 @@ import ZeroMQ
             }
             #expect(byInstance["echo-a"] != nil && byInstance["echo-b"] != nil, "\(byInstance.mapValues(\.count))")
             #expect(Set(try stack.recordedIDs()).count == 200)
-            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            try await eventually("the group drained") { try await stack.group()?.pending == 0 }
             // A third instance cannot bind the rpc endpoint of the first: it exits with
             // the bind error and prints no ready line.
             let taken = try #require(a.ready["rpc"])
@@ -242,11 +243,11 @@ import ZeroMQ
         try await closing(stack.publisher, stack.recorded) {
             // Exactly the handler's concurrency (8), each taking 1.5 s: all in flight at once.
             for i in 0..<8 { try await stack.say("slow-\(i)", delayMs: 1500) }
-            try await eventually("8 in flight") { try stack.group()?.pending == 8 }
+            try await eventually("8 in flight") { try await stack.group()?.pending == 8 }
             #expect(try worker.effects().isEmpty)
             // And an rpc call in flight (1.5 s) on a registered instance.
             let endpoint = try #require(worker.ready["rpc"])
-            try await eventually("registered") { try stack.instances().count == 1 }
+            try await eventually("registered") { try await stack.instances().count == 1 }
             let caller = try RawDealer(endpoint)
             try await caller.send(rpcRequest("slow", "echo.say", #"{"text":"late","delayMs":1500}"#).encode())
             // The server takes calls in order: once "fast" is answered, "slow" runs.
@@ -256,8 +257,8 @@ import ZeroMQ
             let reply = try RpcReply.decode(try await caller.receive()).get()
             #expect(reply == .reply(requestID: bytes("slow"), body: bytes(#"{"instance":"echo-1","text":"late"}"#)))
             #expect(await worker.exit(timeout: .seconds(20)) == 0)
-            #expect(try stack.instances().isEmpty, "deregistered (its 10 s lease has not expired)")
-            #expect(!worker.process.process.isRunning)
+            #expect(try await stack.instances().isEmpty, "deregistered (its 10 s lease has not expired)")
+            #expect(!worker.process.isRunning)
             #expect(try worker.effects().count == 8, "every event in flight committed before the exit")
             #expect(try worker.unsentOutbox() == 0, "the outbox was flushed before the exit")
             #expect(try worker.effects().allSatisfy { $0.attempt == 1 })
@@ -265,7 +266,7 @@ import ZeroMQ
             // Every ACK reached the broker before the member left: none of the 8 is
             // waiting (what is left pending are the 8 echo.recorded events, which
             // the group's prefix echo. also takes, for the next member).
-            let g = try #require(try stack.group())
+            let g = try #require(try await stack.group())
             #expect(g.redelivered == 0 && g.members == 0 && g.pending <= 8)
         }
     }
@@ -304,13 +305,13 @@ import ZeroMQ
             "--endpoint", "tcp://127.0.0.1:9", "--epoch", "18000000000000000000",
         ])
         defer { newer.kill() }
-        _ = try await offThePool { try newer.waitUntilReady() }
+        _ = try await newer.waitUntilReady()
         try await closing(stack.publisher, stack.recorded) {
             let worker = try await EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
             let status = await worker.exit(timeout: .seconds(20))
             #expect(status != nil && status != 0, "exits with an error instead of serving unregistered")
             #expect(worker.process.stderrText.contains("the registry refused this instance for good"))
-            #expect(try stack.instances().map(\.endpoints) == [["tcp://127.0.0.1:9"]])
+            #expect(try await stack.instances().map(\.endpoints) == [["tcp://127.0.0.1:9"]])
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MetroTestKit
 
 #if canImport(Glibc)
     import Glibc
@@ -21,11 +22,11 @@ final class EchoWorker: @unchecked Sendable {
     init(
         broker: BrokerHarness, registry: String, instance: String = "echo-1", environment: [String: String] = [:],
         extra: [String] = [], sharing: EchoWorker? = nil
-    ) throws {
+    ) async throws {
         self.broker = broker
         self.registry = registry
         data = try sharing?.data ?? TemporaryDirectory()
-        (process, ready) = try Self.start(broker, registry, data.path, instance, environment, extra)
+        (process, ready) = try await Self.start(broker, registry, data.path, instance, environment, extra)
     }
 
     /// Starts one and waits for its ready line on a thread of its own: the
@@ -34,38 +35,36 @@ final class EchoWorker: @unchecked Sendable {
         broker: BrokerHarness, registry: String, instance: String = "echo-1", environment: [String: String] = [:],
         extra: [String] = [], sharing: EchoWorker? = nil
     ) async throws -> EchoWorker {
-        try await offThePool {
-            try EchoWorker(
-                broker: broker, registry: registry, instance: instance, environment: environment, extra: extra,
-                sharing: sharing)
-        }
+        try await EchoWorker(
+            broker: broker, registry: registry, instance: instance, environment: environment, extra: extra,
+            sharing: sharing)
     }
 
     /// `restart`, waiting off the pool.
     func relaunch(instance: String, environment: [String: String] = [:], extra: [String] = []) async throws {
-        try await offThePool { try self.restart(instance: instance, environment: environment, extra: extra) }
+        try await restart(instance: instance, environment: environment, extra: extra)
     }
 
     /// Waits for the process to exit (off the pool); its status, or nil after `timeout`.
     func exit(timeout: Duration = .seconds(15)) async -> Int32? {
-        (try? await offThePool { self.process.waitForExit(timeout: timeout) }) ?? nil
+        await self.process.waitForExit(timeout: timeout)
     }
 
     /// A new process on the same data folder (after a crash or a stop).
-    func restart(instance: String, environment: [String: String] = [:], extra: [String] = []) throws {
-        (process, ready) = try Self.start(broker, registry, data.path, instance, environment, extra)
+    func restart(instance: String, environment: [String: String] = [:], extra: [String] = []) async throws {
+        (process, ready) = try await Self.start(broker, registry, data.path, instance, environment, extra)
     }
 
     private static func start(
         _ broker: BrokerHarness, _ registry: String, _ data: String, _ instance: String,
         _ environment: [String: String], _ extra: [String]
-    ) throws -> (MetroProcess, [String: String]) {
+    ) async throws -> (MetroProcess, [String: String]) {
         let p = try MetroProcess(
             [
                 "worker", "echo", "--broker-ingest", broker.ingest, "--broker-consume", broker.consume, "--registry",
                 registry, "--data", data, "--instance", instance,
             ] + extra, environment: environment)
-        return (p, try p.waitUntilReady())
+        return (p, try await p.waitUntilReady())
     }
 
     /// Rows of `echo_events` (event id, attempt), in insertion order.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import MetroTestKit
 import Profiles
 
 #if canImport(Glibc)
@@ -23,11 +24,11 @@ final class ProfilesWorker: @unchecked Sendable {
     init(
         broker: BrokerHarness, registry: String, instance: String = "profiles-1", environment: [String: String] = [:],
         extra: [String] = [], sharing: ProfilesWorker? = nil
-    ) throws {
+    ) async throws {
         self.broker = broker
         self.registry = registry
         data = try sharing?.data ?? TemporaryDirectory()
-        (process, ready) = try Self.start(broker, registry, data.path, instance, environment, extra)
+        (process, ready) = try await Self.start(broker, registry, data.path, instance, environment, extra)
     }
 
     /// `init` off the cooperative pool: starting waits for the ready line.
@@ -35,38 +36,36 @@ final class ProfilesWorker: @unchecked Sendable {
         broker: BrokerHarness, registry: String, instance: String = "profiles-1", environment: [String: String] = [:],
         extra: [String] = [], sharing: ProfilesWorker? = nil
     ) async throws -> ProfilesWorker {
-        try await offThePool {
-            try ProfilesWorker(
-                broker: broker, registry: registry, instance: instance, environment: environment, extra: extra,
-                sharing: sharing)
-        }
+        try await ProfilesWorker(
+            broker: broker, registry: registry, instance: instance, environment: environment, extra: extra,
+            sharing: sharing)
     }
 
     /// `restart` off the cooperative pool.
     func relaunch(instance: String, environment: [String: String] = [:], extra: [String] = []) async throws {
-        try await offThePool { try self.restart(instance: instance, environment: environment, extra: extra) }
+        try await restart(instance: instance, environment: environment, extra: extra)
     }
 
     /// Waits for the process to exit (off the pool); its status, or nil after `timeout`.
     func exit(timeout: Duration = .seconds(15)) async -> Int32? {
-        (try? await offThePool { self.process.waitForExit(timeout: timeout) }) ?? nil
+        await self.process.waitForExit(timeout: timeout)
     }
 
     /// A new process on the same data folder (after a crash or a stop).
-    func restart(instance: String, environment: [String: String] = [:], extra: [String] = []) throws {
-        (process, ready) = try Self.start(broker, registry, data.path, instance, environment, extra)
+    func restart(instance: String, environment: [String: String] = [:], extra: [String] = []) async throws {
+        (process, ready) = try await Self.start(broker, registry, data.path, instance, environment, extra)
     }
 
     private static func start(
         _ broker: BrokerHarness, _ registry: String, _ data: String, _ instance: String,
         _ environment: [String: String], _ extra: [String]
-    ) throws -> (MetroProcess, [String: String]) {
+    ) async throws -> (MetroProcess, [String: String]) {
         let p = try MetroProcess(
             [
                 "worker", "profiles", "--broker-ingest", broker.ingest, "--broker-consume", broker.consume,
                 "--registry", registry, "--data", data, "--instance", instance,
             ] + extra, environment: environment)
-        return (p, try p.waitUntilReady())
+        return (p, try await p.waitUntilReady())
     }
 
     /// Reads the service's database directly (WAL: never in the worker's way).
@@ -94,8 +93,8 @@ final class ProfilesWorker: @unchecked Sendable {
 
     /// `metro_service_rpc_requests_total` of `method`, all codes, from the
     /// worker's metrics endpoint (started with `--metrics 127.0.0.1:0`).
-    func rpcRequests(_ method: String) throws -> Int {
-        let text = try httpGet(ready["metrics"] ?? "", path: "/metrics")
+    func rpcRequests(_ method: String) async throws -> Int {
+        let text = try await httpGet(ready["metrics"] ?? "", path: "/metrics")
         return text.split(separator: "\n").filter {
             $0.hasPrefix("metro_service_rpc_requests_total{") && $0.contains("method=\"\(method)\"")
         }.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0) { $0 + Int($1) }

@@ -1,4 +1,5 @@
 import Foundation
+import MetroTestKit
 
 #if canImport(Glibc)
     import Glibc
@@ -39,22 +40,22 @@ final class PyRpcServer: @unchecked Sendable {
         """
 
     /// Starts the server under the python that has pyzmq (`DocumentedExample.python`).
-    init(holdMilliseconds: Int) throws {
-        guard let python = DocumentedExample.python else {
+    init(holdMilliseconds: Int) async throws {
+        guard let python = await DocumentedExample.python else {
             throw DocumentedExample.Failed(status: -1, stderr: "no python3 with pyzmq (apt-get install python3-zmq)")
         }
         // The shell execs python in its own place (same pid), so kill -9 hits python.
         process = try MetroProcess(
             [], environment: ["METRO_PY_SOURCE": Self.source, "HOLD_MS": "\(holdMilliseconds)"],
             shell: "exec \(python) -c \"$METRO_PY_SOURCE\"")
-        let ready = try process.waitUntilReady()
+        let ready = try await process.waitUntilReady()
         guard let ep = ready["endpoint"] else { throw WaitError.timedOut("ready line without endpoint") }
         endpoint = ep
     }
 
     /// kill -9, and wait until it is gone.
-    func crash() {
+    func crash() async {
         process.kill(SIGKILL)
-        process.waitForExit()
+        _ = await process.waitForExit()
     }
 }

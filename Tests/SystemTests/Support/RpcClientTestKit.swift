@@ -1,6 +1,7 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Synchronization
 
 /// The raw methods of the rpc client tests. `test.echo` answers its body;
@@ -53,7 +54,7 @@ struct RpcRegistryWorld {
 
     static func start() async throws -> RpcRegistryWorld {
         let broker = try FakeBroker()
-        let registry = try RegistryUnderTest(broker: broker.publishEndpoint)
+        let registry = try await RegistryUnderTest(broker: broker.publishEndpoint)
         let writer = try RegistryClient(endpoints: [registry.endpoint])
         let reader = try RegistryClient(
             configuration: .init(
@@ -73,7 +74,7 @@ struct RpcRegistryWorld {
     func stop() async {
         await reader.close()
         await writer.close()
-        broker.stop()
+        await broker.stop()
     }
 }
 

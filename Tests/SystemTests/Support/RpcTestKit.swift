@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import MetroKit
 import MetroProtocol
+import MetroTestKit
 import Synchronization
 import ZeroMQ
 

@@ -1,22 +1,32 @@
 import Foundation
-import MetroKit
-import MetroProtocol
-import ZeroMQ
+package import MetroKit
+package import MetroProtocol
+package import ZeroMQ
 
 /// A raw replay client over a DEALER, as a pyzmq script would write it
 /// (protocol.md §4.9): sends REPLAY, grants credit in windows, and collects the
 /// stream until CAUGHT-UP or ERROR. Checks that the broker never sends more EVENTs
-/// than the credit granted. Runs on the calling thread; the socket closes on exit.
-struct ReplayOutcome {
-    var events: [LiveEvent] = []
-    var caughtUp: UInt64?
-    var error: WireError?
-    var errorContext: (id: [UInt8]?, earliest: UInt64?) = (nil, nil)
-    var creditExceeded = false
+/// than the credit granted. Runs on a thread of its own (`offPool`); the socket
+/// closes on exit.
+package struct ReplayOutcome: Sendable {
+    package var events: [LiveEvent] = []
+    package var caughtUp: UInt64?
+    package var error: WireError?
+    package var errorContext: (id: [UInt8]?, earliest: UInt64?) = (nil, nil)
+    /// The broker sent more EVENTs than the credit granted (a protocol violation).
+    package var creditExceeded = false
 }
 
-func replay(
+/// Runs one replay to its end (see `ReplayOutcome`), keeping half a `window` of
+/// credit in flight; throws after 5 s of silence or `timeout` in all.
+package func replay(
     on endpoint: String, _ request: ReplayCodec.Request, window: UInt32 = 100, timeout: Duration = .seconds(30)
+) async throws -> ReplayOutcome {
+    try await offPool { try replayBlocking(on: endpoint, request, window: window, timeout: timeout) }
+}
+
+private func replayBlocking(
+    on endpoint: String, _ request: ReplayCodec.Request, window: UInt32, timeout: Duration
 ) throws -> ReplayOutcome {
     let s = try testContext.socket(.dealer)
     defer { s.close() }
@@ -48,14 +58,14 @@ func replay(
             out.errorContext = (id, earliest)
             return out
         case nil:
-            throw WaitError.timedOut("malformed replay message \(frames.map { Hex.encode($0) })")
+            throw WaitError.unexpected("malformed replay message \(frames.map { Hex.encode($0) })")
         }
     }
     throw WaitError.timedOut("replay did not finish")
 }
 
 /// Publishes `count` acknowledged events, `topics` in turn, many in flight; returns their seqs in order.
-func publishMany(
+package func publishMany(
     _ publisher: Publisher, count: Int, topics: [String], idPrefix: String = "e", payloadBytes: Int = 16
 ) async throws -> [UInt64] {
     try await withThrowingTaskGroup(of: (Int, UInt64).self) { group in
@@ -82,38 +92,45 @@ func publishMany(
 
 /// One DEALER that runs replays step by step (REPLAY, then each message, CREDIT
 /// when the test says), for tests that act between messages. Closes on `close()`.
-final class ReplayConnection {
-    let socket: Socket
+/// Each receive waits on a thread of its own (`offPool`); one call at a time.
+package final class ReplayConnection: @unchecked Sendable {
+    package let socket: Socket
 
-    init(_ endpoint: String) throws {
+    package init(_ endpoint: String) throws {
         socket = try testContext.socket(.dealer)
         try socket.set(.receiveTimeout(milliseconds: 5000))
         try socket.connect(endpoint)
     }
 
-    func start(_ request: ReplayCodec.Request) throws { try socket.send(multipart: request.frames) }
-    func credit(_ id: [UInt8], _ n: UInt32) throws {
+    package func start(_ request: ReplayCodec.Request) throws { try socket.send(multipart: request.frames) }
+    package func credit(_ id: [UInt8], _ n: UInt32) throws {
         try socket.send(multipart: ReplayCodec.creditFrames(id: id, credit: n))
     }
 
     /// The next message, decoded; throws after 5 s of silence.
-    func next() throws -> ReplayCodec.Reply {
+    package func next() async throws -> ReplayCodec.Reply {
+        try await offPool { try self.nextBlocking() }
+    }
+
+    private func nextBlocking() throws -> ReplayCodec.Reply {
         guard let frames = try socket.receiveMultipart() else { throw WaitError.timedOut("replay message") }
         guard let reply = ReplayCodec.decodeReply(frames) else {
-            throw WaitError.timedOut("malformed replay message \(frames.map { Hex.encode($0) })")
+            throw WaitError.unexpected("malformed replay message \(frames.map { Hex.encode($0) })")
         }
         return reply
     }
 
     /// Messages until the replay ends (CAUGHT-UP or ERROR, the last one returned).
-    func untilEnd() throws -> (events: [LiveEvent], end: ReplayCodec.Reply) {
-        var events: [LiveEvent] = []
-        while true {
-            let m = try next()
-            guard case .event(_, let e) = m else { return (events, m) }
-            events.append(e)
+    package func untilEnd() async throws -> (events: [LiveEvent], end: ReplayCodec.Reply) {
+        try await offPool {
+            var events: [LiveEvent] = []
+            while true {
+                let m = try self.nextBlocking()
+                guard case .event(_, let e) = m else { return (events, m) }
+                events.append(e)
+            }
         }
     }
 
-    func close() { socket.close() }
+    package func close() { socket.close() }
 }

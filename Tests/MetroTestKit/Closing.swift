@@ -1,7 +1,7 @@
-import MetroKit
+package import MetroKit
 
 /// A MetroKit client (or a test's wrapper of one) that ends with `close() async`.
-protocol AsyncClosable: Sendable {
+package protocol AsyncClosable: Sendable {
     func close() async
 }
 
@@ -10,10 +10,11 @@ extension Subscriber: AsyncClosable {}
 extension Consumer: AsyncClosable {}
 extension RegistryClient: AsyncClosable {}
 extension LiveCollector: AsyncClosable {}
+extension FakeBroker: AsyncClosable {}
 
 /// The async `defer` of a test: runs `body`, then closes `clients` (the last one
 /// first), also when `body` throws. A `defer` block cannot await `close()`.
-func closing<R>(_ clients: any AsyncClosable..., body: () async throws -> R) async throws -> R {
+package func closing<R>(_ clients: any AsyncClosable..., body: () async throws -> R) async throws -> R {
     let result: R
     do {
         result = try await body()

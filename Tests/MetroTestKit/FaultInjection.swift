@@ -8,18 +8,18 @@ import Foundation
 /// per test run into a temporary folder and preloaded (`LD_PRELOAD`) into the
 /// `metro` process. Faults are switched by flag files while the process runs (the
 /// C file says which); only files whose path contains `pathFilter` are touched.
-final class FaultInjection: @unchecked Sendable {
-    let folder: TemporaryDirectory
+package final class FaultInjection: Sendable {
+    package let folder: TemporaryDirectory
     /// While this file exists, fsync/fdatasync of matching files fail with EIO.
-    let syncFlag: String
+    package let syncFlag: String
     /// While this file exists, pwrite to matching files runs out of space (ENOSPC).
-    let pwriteFlag: String
+    package let pwriteFlag: String
     /// While this file exists, read-only opens of matching files fail with EMFILE.
-    let openFlag: String
-    let pathFilter: String
+    package let openFlag: String
+    package let pathFilter: String
 
     /// `pathFilter`: a substring of the paths to fail (".seg": journal data files).
-    init(pathFilter: String) throws {
+    package init(pathFilter: String) throws {
         folder = try TemporaryDirectory()
         syncFlag = folder.url.appendingPathComponent("sync-eio").path
         pwriteFlag = folder.url.appendingPathComponent("pwrite-enospc").path
@@ -27,20 +27,21 @@ final class FaultInjection: @unchecked Sendable {
         self.pathFilter = pathFilter
     }
 
-    /// The environment that preloads the library into a `metro` process.
-    var environment: [String: String] {
-        get throws {
+    /// The environment that preloads the library into a `metro` process (builds
+    /// the library on first use, awaiting the compiler).
+    package var environment: [String: String] {
+        get async throws {
             [
-                "LD_PRELOAD": try Self.library(), "METRO_FAULT_PATH": pathFilter,
+                "LD_PRELOAD": try await Self.library(), "METRO_FAULT_PATH": pathFilter,
                 "METRO_FAULT_SYNC_EIO": syncFlag, "METRO_FAULT_PWRITE_ENOSPC": pwriteFlag,
                 "METRO_FAULT_OPEN_EMFILE": openFlag,
             ]
         }
     }
 
-    func failSyncs(_ on: Bool) { set(syncFlag, on) }
-    func fillDisk(_ on: Bool) { set(pwriteFlag, on) }
-    func refuseReadOpens(_ on: Bool) { set(openFlag, on) }
+    package func failSyncs(_ on: Bool) { set(syncFlag, on) }
+    package func fillDisk(_ on: Bool) { set(pwriteFlag, on) }
+    package func refuseReadOpens(_ on: Bool) { set(openFlag, on) }
 
     private func set(_ flag: String, _ on: Bool) {
         if on {
@@ -50,27 +51,25 @@ final class FaultInjection: @unchecked Sendable {
         }
     }
 
-    /// The built library's path (built on first use).
-    static func library() throws -> String { try built.get() }
+    /// The built library's path (built on first use, once per process).
+    package static func library() async throws -> String { try await built.value }
 
-    private static let built: Result<String, Error> = Result { try build() }
+    private static let built = Task<String, any Error> { try await build() }
 
-    private static func build() throws -> String {
+    /// Compiles faultinject.c, found next to this file (`#filePath`: the kit runs
+    /// from a build of this checkout), into the temporary folder.
+    private static func build() async throws -> String {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("FaultInjection/faultinject.c").path
         let output = FileManager.default.temporaryDirectory
             .appendingPathComponent("metro-faultinject-\(getpid()).so").path
         let compiler = try compilerPath()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: compiler)
-        process.arguments = ["-shared", "-fPIC", "-O1", "-Wall", "-o", output, source, "-ldl"]
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            throw FaultInjectionError.buildFailed(compiler: compiler, output: text)
+        let cc = try ChildProcess(
+            URL(fileURLWithPath: compiler), ["-shared", "-fPIC", "-O1", "-Wall", "-o", output, source, "-ldl"])
+        let status = await cc.waitForExit(timeout: .seconds(120))
+        guard status == 0 else {
+            throw FaultInjectionError.buildFailed(
+                compiler: compiler, output: status == nil ? "timed out" : cc.stderrText)
         }
         return output
     }
@@ -92,7 +91,8 @@ final class FaultInjection: @unchecked Sendable {
     }
 }
 
-enum FaultInjectionError: Error {
+/// Why the fault-injection library could not be built.
+package enum FaultInjectionError: Error {
     case noCompiler
     case buildFailed(compiler: String, output: String)
 }
