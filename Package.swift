@@ -135,6 +135,18 @@ let package = Package(
         // .build-release --product metro-publish-bench`.
         .executableTarget(name: "metro-publish-bench", dependencies: ["MetroKit"], path: "Benchmarks/publish-bench"),
 
+        // rpc round trips through RpcClient/RpcServer vs a bare DEALER→ROUTER echo (issue 14 §5):
+        // `swift build -c release --scratch-path .build-bench --product metro-rpc-bench`.
+        .executableTarget(
+            name: "metro-rpc-bench",
+            dependencies: [
+                "MetroKit", "MetroProtocol", "ZeroMQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/rpc-bench"
+        ),
+
         // Shared by the test targets: docs/protocol.md's test vectors.
         .target(name: "MetroTestSupport", path: "Tests/MetroTestSupport"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),

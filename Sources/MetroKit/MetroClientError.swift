@@ -11,14 +11,16 @@ public import MetroProtocol
 /// | category | meaning | HTTP |
 /// |---|---|---|
 /// | `invalid` | the request itself is wrong (a field, a size, a topic): do not retry it | 400 |
+/// | `notFound` | the entity the request names does not exist (rpc 404 not-found) | 404 |
 /// | `rejected` | refused on its merits in the current state (a conflict, an unknown instance, a stale epoch, a range no longer held) | 409 |
-/// | `unavailable` | the peer or this client cannot serve now (closed, unreachable, overloaded, a broken reply): retry later or elsewhere | 503 |
+/// | `unavailable` | the peer or this client cannot serve now (closed, unreachable, overloaded, no instance, an open circuit, a broken connection or reply): retry later or elsewhere | 503 |
 /// | `timeout` | no answer within the time allowed; the request may or may not have taken effect | 504 |
 public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong, as a closed set; compare with `==` (`error.code == .closed`).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case closed, timedOut, unreachable, rejected, protocolViolation, invalidArgument
+            case noInstance, deadlineExceeded, overloaded, circuitOpen, disconnected, cancelled
         }
         private let base: Base
 
@@ -35,6 +37,23 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
         public static let protocolViolation = Code(base: .protocolViolation)
         /// The client refused the request before sending it (e.g. an event id of 0 or more than 64 bytes).
         public static let invalidArgument = Code(base: .invalidArgument)
+        /// rpc: the registry knows no instance of the service (or every one was tried).
+        public static let noInstance = Code(base: .noInstance)
+        /// rpc: the call's deadline passed, here or at the server (401, then `wireError` is set).
+        /// The handler may or may not have run.
+        public static let deadlineExceeded = Code(base: .deadlineExceeded)
+        /// rpc: every instance tried was at its concurrency bound (402, in `wireError`).
+        /// Nothing ran; retry later.
+        public static let overloaded = Code(base: .overloaded)
+        /// rpc: every instance left has an open circuit breaker; no call was sent.
+        public static let circuitOpen = Code(base: .circuitOpen)
+        /// rpc: the connection to the instance broke (or the instance left the registry)
+        /// while the call was out, and the method is not idempotent, so it was not
+        /// sent again. The handler may or may not have run.
+        public static let disconnected = Code(base: .disconnected)
+        /// rpc: the caller's task was cancelled; the client stopped waiting. The handler
+        /// may or may not have run.
+        public static let cancelled = Code(base: .cancelled)
 
         public var description: String {
             switch base {
@@ -44,13 +63,30 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
             case .rejected: "rejected"
             case .protocolViolation: "protocol-violation"
             case .invalidArgument: "invalid-argument"
+            case .noInstance: "no-instance"
+            case .deadlineExceeded: "deadline-exceeded"
+            case .overloaded: "overloaded"
+            case .circuitOpen: "circuit-open"
+            case .disconnected: "disconnected"
+            case .cancelled: "cancelled"
             }
         }
     }
 
     /// How a caller should treat the error; see the table in the type's documentation.
     public enum Category: String, Hashable, Sendable, CaseIterable {
-        case invalid, rejected, unavailable, timeout
+        case invalid, notFound, rejected, unavailable, timeout
+
+        /// The one HTTP status of the category (the table above).
+        public var httpStatus: Int {
+            switch self {
+            case .invalid: 400
+            case .notFound: 404
+            case .rejected: 409
+            case .unavailable: 503
+            case .timeout: 504
+            }
+        }
     }
 
     public let code: Code
@@ -82,7 +118,7 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
     public var wireCode: WireErrorCode? { wireError?.code }
 
     public var category: Category {
-        if code == .timedOut { return .timeout }
+        if code == .timedOut || code == .deadlineExceeded { return .timeout }
         if code == .invalidArgument { return .invalid }
         guard code == .rejected, let wire = wireCode else { return .unavailable }
         return Self.category(of: wire)
@@ -93,8 +129,9 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
         switch wire {
         case .internalError, .unavailable, .journalFailure, .storageFailure, .overloaded: .unavailable
         case .unknownGroup, .unknownDelivery, .sequenceOutOfRange, .unknownInstance, .staleEpoch,
-            .instanceConflict, .notFound, .conflict, .handlerFailed:
+            .instanceConflict, .conflict, .handlerFailed:
             .rejected
+        case .notFound: .notFound
         case .unsupportedVersion, .malformedMessage, .unknownCommand, .invalidUTF8, .invalidJSON, .tooLarge,
             .invalidTopic, .invalidArgument, .missingEventID, .invalidServiceName, .invalidEndpoint, .ttlOutOfRange,
             .unknownMethod, .badRequest:

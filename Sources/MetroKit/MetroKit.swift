@@ -2,8 +2,9 @@
 //
 // What it is for: services talk to the broker (`Publisher`, `Subscriber`, `Consumer`,
 // `BrokerAdminClient`) and to the registry (`RegistryClient`, `ServiceAnnouncer`)
-// through async Swift APIs, and serve rpc (`RpcServer`, `RpcRouter`, `RpcMethod`;
-// protocol.md §6); protocol.md is the contract they follow.
+// through async Swift APIs, serve rpc (`RpcServer`, `RpcRouter`, `RpcMethod`) and
+// call it by service name (`RpcClient`: balancing, deadlines, retries, circuit
+// breakers; protocol.md §6); protocol.md is the contract they follow.
 //
 // One I/O-thread model for every client, and for `RpcServer` (`Runtime/IOThread.swift`): each client's
 // sockets live on its own dedicated thread, made and closed there; async callers

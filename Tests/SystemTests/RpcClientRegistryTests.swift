@@ -1,0 +1,127 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `RpcClient(service:registry:)` with a real `metro registry` (membership events
+/// through a stand-in broker): resolution, load sharing, an instance killed with
+/// SIGKILL mid-load, an instance that leaves the registry mid-call.
+@Suite(.serialized) struct RpcClientRegistryTests {
+    @Test func aCallResolvesItsServiceThroughTheRegistry() async throws {
+        let world = try await RpcRegistryWorld.start()
+        let s = try await TestRpcServer()
+        let client = try RpcClient(service: "echo", registry: world.reader)
+        let (none, _) = await timed { _ = try await client.call(method: "test.echo", body: []) }
+        #expect(none?.code == .noInstance)
+        try await world.register("e-1", s.endpoint)
+        try await eventually("the client to find e-1") {
+            (try? await client.call(method: "test.echo", body: Array("hi".utf8))) == Array("hi".utf8)
+        }
+        await client.close()
+        await s.server.close()
+        await world.stop()
+    }
+
+    @Test func twoInstancesShareTheLoad() async throws {
+        let world = try await RpcRegistryWorld.start()
+        let a = try await TestRpcServer(), b = try await TestRpcServer()
+        try await world.register("a", a.endpoint)
+        try await world.register("b", b.endpoint)
+        let client = try RpcClient(service: "echo", registry: world.reader)
+        try await eventually("both instances registered") { try await world.reader.lookup("echo").count == 2 }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    for _ in 0..<50 { _ = try await client.call(method: "test.sleep", body: Array("1".utf8)) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(a.calls + b.calls == 200)
+        #expect(a.calls >= 60 && b.calls >= 60, "a \(a.calls), b \(b.calls)")
+        await client.close()
+        await a.server.close()
+        await b.server.close()
+        await world.stop()
+    }
+
+    /// Two instances under load, each call held ~300 ms; one (a pyzmq process) is
+    /// killed with SIGKILL. Calls out on it fail over at once: idempotent ones are
+    /// sent again to the survivor and succeed; others fail with `.disconnected`. No
+    /// call waits for its 20 s deadline.
+    @Test func killingAnInstanceMidLoadFailsOverIdempotentCallsAndNeverHangs() async throws {
+        guard DocumentedExample.pyzmqAvailable else { return }
+        let world = try await RpcRegistryWorld.start()
+        let survivor = try await TestRpcServer()
+        let victim = try PyRpcServer(holdMilliseconds: 300)
+        try await world.register("survivor", survivor.endpoint)
+        try await world.register("victim", victim.endpoint)
+        try await eventually("both instances registered") { try await world.reader.lookup("echo").count == 2 }
+        let client = try RpcClient(service: "echo", registry: world.reader)
+        let log = CallLog()
+        let stop = StopFlag()
+        let load = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for i in 0..<8 {
+                    let idempotent = i % 2 == 0
+                    group.addTask {
+                        while !stop.isSet {
+                            let (e, took) = await timed {
+                                _ = try await client.call(
+                                    method: "test.sleep", body: Array("300".utf8), idempotent: idempotent,
+                                    deadline: .seconds(20))
+                            }
+                            log.record(.init(idempotent: idempotent, error: e, seconds: took.seconds))
+                        }
+                    }
+                }
+            }
+        }
+        try await eventually("calls to complete on both instances") { log.successes >= 16 && survivor.calls >= 8 }
+        victim.crash()
+        let atKill = log.all.count
+        try await eventually("the load to go on after the kill") { log.all.count >= atKill + 24 }
+        stop.set()
+        await load.value
+
+        let entries = log.all
+        let failed = entries.filter { $0.error != nil }
+        #expect(entries.filter(\.idempotent).allSatisfy { $0.error == nil }, "\(failed.map { "\($0.error!)" })")
+        #expect(failed.allSatisfy { $0.error?.code == .disconnected }, "\(failed.map { "\($0.error!)" })")
+        #expect(!failed.isEmpty, "some non-idempotent calls were out on the killed instance")
+        let slowest = entries.map(\.seconds).max() ?? 0
+        #expect(slowest < 5, "no call waited for its deadline; slowest \(slowest) s")
+        await client.close()
+        await survivor.server.close()
+        await world.stop()
+    }
+
+    /// A call out on an instance that deregisters fails at once (not at its deadline).
+    @Test func anInstanceThatLeavesTheRegistryFailsItsCallsAtOnce() async throws {
+        let world = try await RpcRegistryWorld.start()
+        let s = try await TestRpcServer()
+        try await world.register("leaver", s.endpoint)
+        let client = try RpcClient(service: "echo", registry: world.reader)
+        let call = Task {
+            await timed {
+                _ = try await client.call(method: "test.sleep", body: Array("20000".utf8), deadline: .seconds(30))
+            }
+        }
+        try await eventually("the handler to start") { s.calls == 1 }
+        try await world.writer.deregister(RpcRegistryWorld.registration("leaver", s.endpoint).key)
+        let (e, took) = await call.value
+        #expect(e?.code == .disconnected, "\(String(describing: e))")
+        #expect(took < .seconds(5), "failed when the instance left, not at the deadline: \(took)")
+        await client.close()
+        await s.server.close()
+        await world.stop()
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

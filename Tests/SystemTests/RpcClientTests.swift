@@ -1,0 +1,148 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import Testing
+
+/// `RpcClient` against in-process `RpcServer`s on loopback, by fixed endpoints:
+/// deadlines, overload, the circuit breaker, cancellation, remote errors.
+/// (Through the registry, and with instances dying: `RpcClientRegistryTests`.)
+@Suite struct RpcClientTests {
+    struct Greeting: Codable, Sendable, Equatable { var text: String }
+    static let echo = RpcMethod<Greeting, Greeting>("test.echo", idempotent: true)
+
+    @Test func aTypedRoundTripAndARemoteError() async throws {
+        let s = try await TestRpcServer()
+        let client = try RpcClient(endpoints: [s.endpoint])
+        let (e, _) = await timed {
+            #expect(try await client.call(Self.echo, Greeting(text: "hi")) == Greeting(text: "hi"))
+            let answer = try await client.call(method: "test.echo", body: Array("raw".utf8))
+            #expect(answer == Array("raw".utf8))
+        }
+        #expect(e == nil)
+        let (missing, _) = await timed { _ = try await client.call(method: "test.missing", body: []) }
+        #expect(missing?.code == .rejected && missing?.wireCode == .notFound)
+        #expect(missing?.category == .notFound && missing?.category.httpStatus == 404)
+        await client.close()
+        await s.server.close()
+    }
+
+    @Test func aDeadlineThatRunsOutGivesDeadlineExceeded() async throws {
+        let s = try await TestRpcServer()
+        let client = try RpcClient(endpoints: [s.endpoint])
+        let (e, took) = await timed {
+            _ = try await client.call(method: "test.sleep", body: Array("5000".utf8), deadline: .milliseconds(200))
+        }
+        #expect(e?.code == .deadlineExceeded && e?.category == .timeout)
+        // Bounds here are far above the expected time and far below the alternative
+        // (the handler's end, another call's end), so a loaded machine does not fail them.
+        #expect(took < .milliseconds(2500), "the call ended at its deadline, not the handler's end: \(took)")
+        await client.close()
+        await s.server.close()
+    }
+
+    @Test func overloadGivesOverloadedFast() async throws {
+        let s = try await TestRpcServer(.init(maxConcurrent: 1, drainTimeout: .milliseconds(100)))
+        let client = try RpcClient(endpoints: [s.endpoint])
+        let busy = Task {
+            try await client.call(method: "test.sleep", body: Array("5000".utf8), deadline: .seconds(10))
+        }
+        try await eventually("the first call to occupy the server") { s.calls == 1 }
+        let (e, took) = await timed { _ = try await client.call(method: "test.echo", body: [], deadline: .seconds(10)) }
+        #expect(e?.code == .overloaded && e?.wireCode == .overloaded && e?.category == .unavailable)
+        #expect(took < .milliseconds(2500), "402 is answered at once, not after the 5 s call: \(took)")
+        busy.cancel()
+        await client.close()
+        await s.server.close()
+    }
+
+    /// 402 proves the handler never started, so even a call that is not idempotent
+    /// goes on to another instance (protocol.md §6.8).
+    @Test func anOverloadedInstanceSendsEvenANonIdempotentCallElsewhere() async throws {
+        let busy = try await TestRpcServer(.init(maxConcurrent: 1, drainTimeout: .milliseconds(100)))
+        let free = try await TestRpcServer()
+        let occupier = try RpcClient(endpoints: [busy.endpoint])
+        let hold = Task { try await occupier.call(method: "test.sleep", body: Array("5000".utf8)) }
+        try await eventually("the busy instance to be occupied") { busy.calls == 1 }
+        // Both idle as this client sees them: the round-robin tie-break tries `busy` first.
+        let client = try RpcClient(endpoints: [busy.endpoint, free.endpoint])
+        let (e, took) = await timed {
+            let answer = try await client.call(method: "test.echo", body: Array("x".utf8), idempotent: false)
+            #expect(answer == Array("x".utf8))
+        }
+        #expect(e == nil && took < .milliseconds(2500), "not after the 5 s call: \(took)")
+        #expect(busy.calls == 1 && free.calls == 1)
+        hold.cancel()
+        await client.close()
+        await occupier.close()
+        await busy.server.close()
+        await free.server.close()
+    }
+
+    @Test func anOpenCircuitFailsWithoutANetworkCall() async throws {
+        let s = try await TestRpcServer()
+        var options = RpcClient.Options()
+        options.breaker = .init(consecutiveFailures: 3, coolDown: .seconds(60))
+        let client = try RpcClient(endpoints: [s.endpoint], options: options)
+        for _ in 0..<3 {
+            let (e, _) = await timed { _ = try await client.call(method: "test.fail", body: []) }
+            #expect(e?.wireCode == .internalError)
+        }
+        #expect(s.calls == 3)
+        let (e, _) = await timed { _ = try await client.call(method: "test.echo", body: []) }
+        #expect(e?.code == .circuitOpen && e?.category == .unavailable)
+        // The server saw nothing more: the call never left this process.
+        #expect(s.calls == 3)
+        await client.close()
+        await s.server.close()
+    }
+
+    @Test func domainErrorsKeepTheCircuitClosed() async throws {
+        let s = try await TestRpcServer()
+        var options = RpcClient.Options()
+        options.breaker = .init(consecutiveFailures: 2, coolDown: .seconds(60))
+        let client = try RpcClient(endpoints: [s.endpoint], options: options)
+        for _ in 0..<5 {
+            let (e, _) = await timed { _ = try await client.call(method: "test.missing", body: []) }
+            #expect(e?.wireCode == .notFound)
+        }
+        let (e, _) = await timed { _ = try await client.call(method: "test.echo", body: []) }
+        #expect(e == nil)
+        await client.close()
+        await s.server.close()
+    }
+
+    @Test func cancellingTheCallersTaskStopsWaiting() async throws {
+        let s = try await TestRpcServer()
+        let client = try RpcClient(endpoints: [s.endpoint])
+        let start = ContinuousClock.now
+        let call = Task {
+            try await client.call(method: "test.sleep", body: Array("5000".utf8), deadline: .seconds(20))
+        }
+        try await eventually("the handler to start") { s.calls == 1 }
+        call.cancel()
+        let result = await call.result
+        #expect((try? result.get()) == nil)
+        #expect((ContinuousClock.now - start) < .seconds(3))
+        if case .failure(let e as MetroClientError) = result { #expect(e.code == .cancelled) }
+        await client.close()
+        await s.server.close()
+    }
+
+    @Test func aClosedClientFailsItsCallsWithClosed() async throws {
+        let s = try await TestRpcServer()
+        let client = try RpcClient(endpoints: [s.endpoint])
+        let call = Task {
+            try await client.call(method: "test.sleep", body: Array("5000".utf8), deadline: .seconds(20))
+        }
+        try await eventually("the handler to start") { s.calls == 1 }
+        await client.close()
+        if case .failure(let e as MetroClientError) = await call.result {
+            #expect(e.code == .closed)
+        } else {
+            Issue.record("the call did not fail with .closed")
+        }
+        let (e, _) = await timed { _ = try await client.call(method: "test.echo", body: []) }
+        #expect(e?.code == .closed)
+        await s.server.close()
+    }
+}
