@@ -14,6 +14,9 @@ let package = Package(
         .library(name: "MetroKit", targets: ["MetroKit"]),
         // The types MetroKit's API speaks in (events, group configs, wire errors).
         .library(name: "MetroProtocol", targets: ["MetroProtocol"]),
+        // The service runtime (store, inbox, outbox relay, event handlers, lifecycle).
+        // A library of its own so that MetroKit's clients stay free of GRDB.
+        .library(name: "MetroRuntime", targets: ["MetroRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -25,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The only door to the C library. Nothing but `ZeroMQ` imports it.
@@ -75,10 +79,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // A service's runtime: its SQLite store (GRDB), the inbox and outbox, event
+        // handlers over `Consumer`, rpc and registration, as one lifecycle `Service`.
+        .target(
+            name: "MetroRuntime",
+            dependencies: [
+                "MetroKit", "MetroProtocol", "ZeroMQ",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "metro",
             dependencies: [
-                "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit",
+                "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit", "MetroRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -87,6 +103,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
 
@@ -161,9 +178,14 @@ let package = Package(
             dependencies: ["MetroBroker", "MetroProtocol", .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .testTarget(
+            name: "MetroRuntimeTests",
+            dependencies: ["MetroRuntime", "MetroKit", "MetroProtocol", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
             name: "SystemTests",
             dependencies: [
                 "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // Built at run time and preloaded into a broker (FaultInjection.swift).

@@ -18,6 +18,7 @@ struct Metro: AsyncParsableCommand {
             AnnounceCommand.self,
             UpCommand.self,
             ConsumeCommand.self,
+            WorkerCommand.self,
         ]
     )
 }

@@ -67,6 +67,8 @@ public final class Consumer: Service, Sendable {
 
     private let stream: AsyncStream<Delivery>
     private let joinCount = Mailbox(0)
+    /// Set by `drain()`; the loop reads it before granting credit.
+    private let draining = Mailbox(false)
     let io: IOThread<ConsumerLoop>
 
     /// Prepares the member; its I/O thread starts (and JOINs) on first use (or `run()`).
@@ -75,11 +77,13 @@ public final class Consumer: Service, Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self)
         self.stream = stream
         let joins = joinCount
+        let draining = self.draining
         io = IOThread(
             name: "metro-consumer", context: ctx, logger: logger,
             makeLoop: { setup in
                 try ConsumerLoop(
-                    options: options, setup: setup, joins: joins, continuation: continuation, logger: logger)
+                    options: options, setup: setup, joins: joins, draining: draining, continuation: continuation,
+                    logger: logger)
             },
             onEnd: { _ in continuation.finish() })
     }
@@ -113,6 +117,14 @@ public final class Consumer: Service, Sendable {
     /// that is giving up on an event must not be left holding it because its error
     /// message ran long, and the start of a message says the most.
     public func reject(_ d: Delivery, reason: String) { io.send(.reject(d.seq, reason: Self.fit(reason))) }
+
+    /// Stops asking for more, before a graceful `close()`: ACK, NAK and REJECT still
+    /// go out, but give no credit back (no GRANT; a JOIN after a reconnect asks for
+    /// none), so the broker hands this member nothing new while it finishes what it
+    /// holds, and the events waiting go to other members as first deliveries.
+    public func drain() {
+        draining.withLock { $0 = true }
+    }
 
     /// How many times the member has joined (1 + rejoins after broker restarts).
     public var joins: Int { joinCount.withLock { $0 } }

@@ -14,6 +14,7 @@ final class ConsumerLoop: IOThreadLoop {
     private let context: Context
     private let wakeFD: Int32
     private let joins: Mailbox<Int>
+    private let draining: Mailbox<Bool>
     private let continuation: AsyncStream<Consumer.Delivery>.Continuation
     private let logger: Logger
     private let clock = ContinuousClock()
@@ -27,13 +28,14 @@ final class ConsumerLoop: IOThreadLoop {
 
     /// I/O thread: opens the first connection and sends JOIN.
     init(
-        options: Consumer.Options, setup: IOThread<ConsumerLoop>.Setup, joins: Mailbox<Int>,
+        options: Consumer.Options, setup: IOThread<ConsumerLoop>.Setup, joins: Mailbox<Int>, draining: Mailbox<Bool>,
         continuation: AsyncStream<Consumer.Delivery>.Continuation, logger: Logger
     ) throws {
         self.options = options
         self.context = setup.context
         self.wakeFD = setup.wakeFD
         self.joins = joins
+        self.draining = draining
         self.continuation = continuation
         self.logger = logger
         lastHeard = clock.now
@@ -63,7 +65,8 @@ final class ConsumerLoop: IOThreadLoop {
     private func join() throws {
         try socket.send(
             multipart: GroupCodec.Request.join(
-                group: options.group, member: options.member, credit: options.window, config: options.config
+                group: options.group, member: options.member,
+                credit: draining.withLock { $0 } ? 0 : options.window, config: options.config
             ).frames)
         poller = Poller()
         poller.add(socket)
@@ -80,7 +83,7 @@ final class ConsumerLoop: IOThreadLoop {
             if c.endsDelivery { credit += 1 }
             _ = try socket.trySend(multipart: c.request(group: group).frames)
         }
-        if credit > 0 && joined {
+        if credit > 0 && joined && !draining.withLock({ $0 }) {
             _ = try socket.trySend(multipart: GroupCodec.Request.grant(group: group, credit: credit).frames)
             credit = 0
         }

@@ -1,0 +1,54 @@
+extension ServiceRuntime {
+    /// Where an instance finds the broker and the registry, where it keeps its data,
+    /// and its shutdown bounds (`metro worker` fills it from its flags, spec E).
+    public struct Configuration: Sendable {
+        /// The broker's ingest (ROUTER) endpoint: the outbox relay publishes there.
+        public var brokerIngest: String
+        /// The broker's consume (ROUTER) endpoint: the event handlers' consumer groups.
+        public var brokerConsume: String
+        /// Registry endpoints (fallbacks in order); empty: the instance does not register.
+        public var registry: [String]
+        /// The data folder; the database is `<dataFolder>/<service>/<service>.sqlite`.
+        public var dataFolder: String
+        /// Unique among the service's instances; the registry's instance id and the
+        /// consumer groups' member name.
+        public var instance: String
+        /// Where the rpc ROUTER binds (`*` as the port picks a free one).
+        public var rpcBind: String = "tcp://127.0.0.1:*"
+        /// The endpoint registered for callers (default: the one bound), for hosts
+        /// whose callers reach them at another address.
+        public var rpcAdvertise: String?
+        /// Graceful shutdown: how long rpc calls and events in flight may take to finish.
+        public var drainTimeout: Duration = .seconds(10)
+        /// Graceful shutdown: how long the relay may take to publish what is left.
+        public var outboxFlushTimeout: Duration = .seconds(5)
+        /// The registry lease; heartbeats every third of it.
+        public var registrationTTL: Duration = .seconds(10)
+        /// How long a write waits for another instance's write to the same database.
+        public var busyTimeout: Duration = .seconds(5)
+        /// Used when this instance creates a consumer group: deliveries before the
+        /// broker dead-letters an event that keeps failing (nil: the broker's default).
+        public var maxDeliveries: Int?
+        /// Used when this instance creates a consumer group: the ACK deadline.
+        public var ackTimeout: Duration?
+
+        public init(
+            brokerIngest: String, brokerConsume: String, registry: [String], dataFolder: String, instance: String
+        ) {
+            self.brokerIngest = brokerIngest
+            self.brokerConsume = brokerConsume
+            self.registry = registry
+            self.dataFolder = dataFolder
+            self.instance = instance
+        }
+    }
+
+    /// What `onReady` reports once the instance serves.
+    public struct Ready: Sendable {
+        public var service: String
+        public var instance: String
+        /// The rpc endpoint bound (nil when the service has no rpc method).
+        public var rpcEndpoint: String?
+        public var database: String
+    }
+}

@@ -1,0 +1,216 @@
+public import Logging
+import MetroKit
+public import MetroProtocol
+public import ServiceLifecycle
+import ZeroMQ
+
+/// One instance of a service, as a swift-service-lifecycle `Service` (spec C).
+///
+/// `run()` starts, in this order: the store (open, migrate), the outbox relay, the
+/// rpc server (bound), the event handlers (one `Consumer` per `on(...)`, JOINed with
+/// the handler's concurrency as credit), and the registration (`ServiceAnnouncer`,
+/// with the advertised rpc endpoint); then `onReady`. It serves until graceful
+/// shutdown (SIGTERM/SIGINT in `metro worker`) and then stops in this order:
+///
+/// 1. stop taking work: rpc answers 109 `unavailable`; no delivery is started;
+/// 2. finish what is in flight, for at most `drainTimeout` (handlers ACK as they commit);
+/// 3. flush the outbox (at most `outboxFlushTimeout`);
+/// 4. deregister;
+/// 5. close: consumers (their queued ACKs go out before LEAVE; deliveries not
+///    started go back to the group), rpc, publisher, registry client, database.
+///
+/// A kill -9 at any point loses nothing: effects and outbox rows commit together,
+/// the ACK follows the commit, and the relay sends what a crash left unsent.
+///
+/// Cancellation instead of graceful shutdown runs the same steps without waiting.
+public final class ServiceRuntime: Service, Sendable {
+    public let definition: ServiceDefinition
+    public let configuration: Configuration
+    private let logger: Logger
+    private let onReady: @Sendable (Ready) -> Void
+
+    /// `logger` gets `service` and `instance` metadata; `onReady` runs once, when
+    /// the instance serves (`metro worker` prints its ready line there).
+    public init(
+        _ definition: ServiceDefinition, configuration: Configuration,
+        logger: Logger = Logger(label: "metro.service"), onReady: @escaping @Sendable (Ready) -> Void = { _ in }
+    ) {
+        self.definition = definition
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "service"] = "\(definition.name)"
+        logger[metadataKey: "instance"] = "\(configuration.instance)"
+        self.logger = logger
+        self.onReady = onReady
+    }
+
+    public func run() async throws {
+        let c = configuration
+        let faults = FaultPoints()
+        if let armed = faults.armed { logger.warning("fault injection armed: SIGKILL at \(armed.rawValue)") }
+        let store = try await ServiceStore.open(
+            folder: c.dataFolder, service: definition.name, busyTimeout: c.busyTimeout, faults: faults,
+            migrations: definition.registerMigrations)
+        let publisher = try Publisher(.init(ingest: c.brokerIngest), logger: logger)
+        let relay = OutboxRelay(store: store, publisher: publisher, logger: logger)
+        let rpc = try rpcServer(store: store)
+        let subscriptions = try definition.eventHandlers.map { try subscription($0, store: store, faults: faults) }
+        let registry = try c.registry.isEmpty ? nil : RegistryClient(configuration: .init(endpoints: c.registry))
+
+        let failure: (any Error)? = await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await relay.run() }
+            let (handlersDone, handlersDoneSignal) = AsyncStream.makeStream(of: Void.self)
+            tasks.addTask {
+                await withTaskGroup(of: Void.self) { each in
+                    for s in subscriptions { each.addTask { await s.run() } }
+                }
+                handlersDoneSignal.finish()
+            }
+            var announcing: Task<Void, Never>?
+            var failure: (any Error)?
+            let (leaseLost, leaseLostSignal) = AsyncStream.makeStream(of: (any Error).self)
+            do {
+                let endpoint = try await rpc?.start()
+                if let registry, let advertised = c.rpcAdvertise ?? endpoint {
+                    let announcer = ServiceAnnouncer(
+                        client: registry,
+                        registration: Registration(
+                            service: definition.name, instance: c.instance, epoch: Registration.processEpoch,
+                            endpoints: [advertised], metadata: [:],
+                            ttlMilliseconds: UInt64(c.registrationTTL.inMilliseconds)),
+                        logger: logger)
+                    // Detached: the announcer deregisters on cancellation, which this
+                    // task chooses (step 4), not on the group's graceful shutdown,
+                    // which would deregister before the in-flight work finished.
+                    announcing = Task.detached {
+                        do { try await announcer.run() } catch { leaseLostSignal.yield(error) }
+                        leaseLostSignal.finish()
+                    }
+                } else if registry != nil {
+                    logger.warning("not registering: the service has no rpc endpoint to advertise")
+                }
+                onReady(
+                    Ready(service: definition.name, instance: c.instance, rpcEndpoint: endpoint, database: store.path))
+                logger.info("serving", metadata: ["rpc": "\(endpoint ?? "none")", "database": "\(store.path)"])
+                try await Self.untilShutdown(orFailureIn: leaseLost)
+            } catch is CancellationError {
+                logger.info("cancelled; stopping without waiting")
+            } catch let e as ServiceRuntimeError {
+                logger.error("stopping: \(e)")
+                failure = e
+            } catch {
+                logger.error("could not start: \(error)")
+                failure = error
+            }
+            await shutdown(
+                rpc: rpc, subscriptions: subscriptions, handlersDone: handlersDone, relay: relay, announcing: announcing
+            )
+            tasks.cancelAll()
+            return failure
+        }
+        await publisher.close()
+        await registry?.close()
+        await store.close()
+        if let failure { throw failure }
+        logger.info("stopped")
+    }
+
+    /// Steps 1–5 of the type's documentation, up to closing the consumers and rpc.
+    private func shutdown(
+        rpc: RpcServer?, subscriptions: [EventSubscription], handlersDone: AsyncStream<Void>, relay: OutboxRelay,
+        announcing: Task<Void, Never>?
+    ) async {
+        logger.info("stopping: draining rpc and events in flight")
+        for s in subscriptions { s.stop() }
+        let drainTimeout = configuration.drainTimeout
+        async let rpcDrained: Void = rpc?.drain(timeout: drainTimeout) ?? ()
+        let finished = await within(drainTimeout) { for await _ in handlersDone {} }
+        await rpcDrained
+        if !finished { logger.warning("events still in flight after \(drainTimeout); they will be redelivered") }
+        let unsent = await relay.flush(timeout: configuration.outboxFlushTimeout)
+        if unsent != 0 { logger.warning("outbox not flushed: \(unsent) events left for the next start") }
+        relay.stop()
+        if let announcing {
+            announcing.cancel()
+            await announcing.value
+        }
+        for s in subscriptions { await s.consumer.close() }
+        await rpc?.close()
+    }
+
+    /// The rpc server of the service's methods; nil when it declares none.
+    private func rpcServer(store: ServiceStore) throws -> RpcServer? {
+        guard !definition.rpcMethods.isEmpty else { return nil }
+        var router = RpcRouter()
+        for method in definition.rpcMethods { method.register(&router, store) }
+        return try RpcServer(
+            .init(bind: configuration.rpcBind, drainTimeout: configuration.drainTimeout), router: router, logger: logger
+        )
+    }
+
+    private func subscription(
+        _ registration: EventHandlerRegistration, store: ServiceStore, faults: FaultPoints
+    ) throws -> EventSubscription {
+        var options = Consumer.Options(
+            consume: configuration.brokerConsume, group: registration.group, member: configuration.instance,
+            config: .init(
+                prefixes: registration.topics,
+                ackTimeoutMs: configuration.ackTimeout.map { Int($0.inMilliseconds) },
+                maxDeliveries: configuration.maxDeliveries))
+        options.window = UInt32(registration.concurrency)
+        var logger = self.logger
+        logger[metadataKey: "group"] = "\(registration.group)"
+        let consumer = try Consumer(options, logger: logger)
+        let processor = DeliveryProcessor(
+            registration: registration, consumer: consumer, store: store, faults: faults, logger: logger)
+        return EventSubscription(registration: registration, consumer: consumer, processor: processor)
+    }
+}
+
+extension ServiceRuntime {
+    /// Returns on graceful shutdown; throws `CancellationError` on cancellation, and
+    /// `ServiceRuntimeError.registrationLost` when the announcer gave up for good
+    /// (the registry refuses this instance, e.g. 301: a newer incarnation took its
+    /// id): an instance nobody can find must not go on taking events unnoticed.
+    static func untilShutdown(orFailureIn leaseLost: AsyncStream<any Error>) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { race in
+            race.addTask { try await gracefulShutdown() }
+            race.addTask {
+                for await error in leaseLost { throw ServiceRuntimeError.registrationLost(error) }
+                try await Task.sleep(for: .seconds(365 * 86_400))  // the announcer ended without failing
+            }
+            defer { race.cancelAll() }
+            try await race.next()
+        }
+    }
+}
+
+/// Why a `ServiceRuntime` stopped on its own.
+public enum ServiceRuntimeError: Error, CustomStringConvertible {
+    /// The registry refused the instance for good.
+    case registrationLost(any Error)
+
+    public var description: String {
+        switch self {
+        case .registrationLost(let e): "the registry refused this instance for good: \(e)"
+        }
+    }
+}
+
+/// Runs `operation` for at most `timeout`; true if it finished, false if the time
+/// ran out first (it is then cancelled and awaited).
+func within(_ timeout: Duration, _ operation: @escaping @Sendable () async -> Void) async -> Bool {
+    await withTaskGroup(of: Bool.self) { race in
+        race.addTask {
+            await operation()
+            return !Task.isCancelled
+        }
+        race.addTask {
+            try? await Task.sleep(for: timeout)
+            return false
+        }
+        let first = await race.next() ?? false
+        race.cancelAll()
+        return first
+    }
+}

@@ -1,0 +1,150 @@
+public import Foundation
+public import GRDB
+import Synchronization
+import ZeroMQ
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A service's SQLite database: `<data>/<service>/<service>.sqlite`, one GRDB
+/// `DatabasePool` in WAL mode with a busy timeout, so that several instances of one
+/// service on one host share it (SQLite's file locks serialize their writers; a
+/// writer waits up to `busyTimeout` for another's commit instead of failing).
+///
+/// `read` and `write` are what rpc handlers use; event handlers write through
+/// `EventContext.commit`, which adds the inbox row. Every write that published
+/// events wakes the outbox relay after its commit.
+///
+/// Threading: `Sendable`; call from any task. GRDB runs each closure on its own
+/// dispatch queues (one writer, a pool of readers) and the async methods suspend
+/// meanwhile: no SQLite call runs on, or blocks, the cooperative pool. Opening and
+/// migrating run on a dedicated thread for the same reason.
+public final class ServiceStore: Sendable {
+    /// The database file.
+    public let path: String
+    let pool: DatabasePool
+    /// Woken after each commit that inserted outbox rows.
+    let outboxWakes: OutboxWakes
+    let faults: FaultPoints
+
+    init(path: String, pool: DatabasePool, faults: FaultPoints) {
+        self.path = path
+        self.pool = pool
+        self.outboxWakes = OutboxWakes()
+        self.faults = faults
+    }
+
+    /// Opens (creating the folder and file) and migrates: the runtime's tables
+    /// first, then the service's `migrations`. Instances starting together take an
+    /// exclusive lock on `<service>.migrate.lock` around the migration, so two
+    /// processes never apply the same migration at once.
+    static func open(
+        folder: String, service: String, busyTimeout: Duration, faults: FaultPoints,
+        migrations: @escaping @Sendable (inout DatabaseMigrator) -> Void
+    ) async throws -> ServiceStore {
+        let directory = URL(fileURLWithPath: folder).appendingPathComponent(service)
+        let path = directory.appendingPathComponent("\(service).sqlite").path
+        let lockPath = directory.appendingPathComponent("\(service).migrate.lock").path
+        let result = Mutex<Result<DatabasePool, any Error>?>(nil)
+        await DedicatedThread.run(name: "metro-store-open") {
+            result.withLock {
+                $0 = Result {
+                    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                    var configuration = Configuration()
+                    configuration.busyMode = .timeout(busyTimeout.seconds)
+                    configuration.label = service
+                    let pool = try DatabasePool(path: path, configuration: configuration)
+                    var migrator = DatabaseMigrator()
+                    RuntimeSchema.register(&migrator)
+                    migrations(&migrator)
+                    try withFileLock(lockPath) { try migrator.migrate(pool) }
+                    return pool
+                }
+            }
+        }
+        let pool = try result.withLock { $0! }.get()
+        return ServiceStore(path: path, pool: pool, faults: faults)
+    }
+
+    /// Reads in a snapshot (WAL: never waits for writers).
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    /// Runs `body` in one write transaction; the events it publishes (`tx.publish`)
+    /// are sent after the commit. `correlation` is copied into their headers (pass
+    /// the rpc call's or the incoming event's).
+    public func write<T: Sendable>(
+        correlation: EventHeaders = .init(), _ body: @escaping @Sendable (ServiceTransaction) throws -> T
+    ) async throws -> T {
+        let (value, published) = try await pool.write { db in
+            let tx = ServiceTransaction(db: db, correlation: correlation)
+            let value = try body(tx)
+            return (value, tx.published)
+        }
+        afterCommit(published: published)
+        return value
+    }
+
+    /// The inbox write (spec C, `EventContext.commit`): inserts (`group`, `eventID`)
+    /// into `metro_inbox` and runs `body` in the same transaction. Returns nil
+    /// without running `body` when the key is already there (a redelivery).
+    func commitOnce<T: Sendable>(
+        group: String, eventID: [UInt8], topic: String, correlation: EventHeaders,
+        _ body: @escaping @Sendable (ServiceTransaction) throws -> T
+    ) async throws -> T? {
+        let (value, published) = try await pool.write { db -> (T?, Int) in
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO metro_inbox (consumer_group, event_id, topic, handled_at)
+                    VALUES (?, ?, ?, ?)
+                    """,
+                arguments: [group, Data(eventID), topic, Date().timeIntervalSince1970])
+            guard db.changesCount == 1 else { return (nil, 0) }
+            let tx = ServiceTransaction(db: db, correlation: correlation)
+            let value = try body(tx)
+            return (value, tx.published)
+        }
+        afterCommit(published: published)
+        return value
+    }
+
+    /// Whether `eventID`'s effect in `group` has committed (a cheap check before a handler runs).
+    func alreadyHandled(group: String, _ eventID: [UInt8]) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM metro_inbox WHERE consumer_group = ? AND event_id = ?",
+                arguments: [group, Data(eventID)]) ?? false
+        }
+    }
+
+    private func afterCommit(published: Int) {
+        guard published > 0 else { return }
+        faults.reach(.afterOutboxCommit)
+        outboxWakes.wake()
+    }
+
+    /// Closes the pool (waits for GRDB's queues). After this every access throws.
+    func close() async {
+        await DedicatedThread.run(name: "metro-store-close") { [pool] in try? pool.close() }
+    }
+}
+
+/// Runs `body` holding an exclusive `flock` on `path` (created if missing). Blocks
+/// the calling thread while another process holds it: call it off the pool.
+private func withFileLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    defer { Glibc.close(fd) }
+    while flock(fd, LOCK_EX) != 0 {
+        guard errno == EINTR else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    }
+    defer { flock(fd, LOCK_UN) }
+    return try body()
+}
+
+extension Duration {
+    /// Seconds as a `TimeInterval` (GRDB's busy timeout).
+    var seconds: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MetroRuntime
+import ServiceLifecycle
+import UnixSignals
+
+/// `metro worker <service>`: runs one instance of a Metro service on the service
+/// runtime (spec E). Each service is a subcommand; their flags are `WorkerOptions`.
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run one instance of a Metro service.",
+        subcommands: [WorkerEchoCommand.self]
+    )
+}
+
+/// The flags every `metro worker <service>` takes.
+struct WorkerOptions: ParsableArguments {
+    @Option(help: "The broker's ingest (ROUTER) endpoint: where the outbox is published.")
+    var brokerIngest = "tcp://127.0.0.1:7701"
+    @Option(help: "The broker's consume (ROUTER) endpoint: the event handlers' consumer groups.")
+    var brokerConsume = "tcp://127.0.0.1:7704"
+    @Option(name: .customLong("registry"), help: "Registry endpoint (repeat for a fallback).")
+    var registries: [String] = ["tcp://127.0.0.1:7400"]
+    @Option(help: "The data folder; the database is <data>/<service>/<service>.sqlite.")
+    var data = "data"
+    @Option(help: "Instance id, unique within the service (default: hostname-pid).")
+    var instance: String?
+    @Option(help: "Where the rpc ROUTER binds (port * picks a free one).")
+    var rpcBind = "tcp://127.0.0.1:*"
+    @Option(help: "The rpc endpoint registered for callers (default: the one bound).")
+    var rpcAdvertise: String?
+    @Option(help: "Prometheus HTTP endpoint host:port (port 0 picks one; off by default).")
+    var metrics: String?
+    @Option(help: "Graceful shutdown: how long work in flight may take, in milliseconds.")
+    var drainTimeoutMs = 10_000
+    @Option(
+        help: "Deliveries before an event that keeps failing is dead-lettered (when this instance creates the group).")
+    var maxDeliveries: Int?
+
+    func configuration() -> ServiceRuntime.Configuration {
+        var c = ServiceRuntime.Configuration(
+            brokerIngest: brokerIngest, brokerConsume: brokerConsume, registry: registries, dataFolder: data,
+            instance: instance ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())")
+        c.rpcBind = rpcBind
+        c.rpcAdvertise = rpcAdvertise
+        c.drainTimeout = .milliseconds(drainTimeoutMs)
+        c.maxDeliveries = maxDeliveries
+        return c
+    }
+}
+
+/// Runs `definition` as a `ServiceRuntime` until SIGTERM/SIGINT, with the metrics
+/// endpoint when asked for, and prints the ready line
+/// `ready {"service":..,"instance":..,"rpc":..,"database":..[,"metrics":..]}` once
+/// the instance serves (and the metrics endpoint is bound).
+func runWorker(_ definition: ServiceDefinition, options: WorkerOptions, process: ProcessBootstrap) async throws {
+    let logger = Logger(label: "metro.worker.\(definition.name)")
+    let (events, announce) = AsyncStream.makeStream(of: [String: String].self)
+    let runtime = ServiceRuntime(definition, configuration: options.configuration(), logger: logger) { ready in
+        var fields = ["service": ready.service, "instance": ready.instance, "database": ready.database]
+        if let rpc = ready.rpcEndpoint { fields["rpc"] = rpc }
+        announce.yield(fields)
+    }
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: runtime)]
+    if let listen = options.metrics {
+        let endpoint = MetricsEndpoint(listen: listen, registry: process.prometheus)
+        let app = try endpoint.application(logger: logger, onRunning: { announce.yield(["metrics": $0]) })
+        services.insert(.init(service: app), at: 0)
+    }
+    services.append(SupervisorWatch(logger: logger).configuration)
+    let group = ServiceGroup(
+        configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    let expected = options.metrics == nil ? 1 : 2
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask {
+            defer { announce.finish() }
+            try await group.run()
+        }
+        var fields: [String: String] = [:]
+        var seen = 0
+        for await part in events {
+            fields.merge(part) { $1 }
+            seen += 1
+            if seen == expected {
+                ReadyLine.print(fields)
+                break
+            }
+        }
+        try await tasks.waitForAll()
+    }
+}

@@ -1,0 +1,316 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import Testing
+import ZeroMQ
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The service runtime with real processes: `metro broker`, `metro registry` and
+/// `metro worker echo` (the runtime's smoke service, Sources/metro/Worker). One
+/// serialized suite: each test runs three processes on a 2-core box.
+@Suite(.serialized) struct RuntimeEchoTests {
+    /// Heartbeats every 200 ms, so the broker notices a killed worker in about 0.6 s.
+    static let brokerConfig = "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n"
+
+    /// A broker, a registry, a live collector of `echo.recorded`, and a publisher.
+    struct Stack {
+        let broker: BrokerHarness
+        let registry: RegistryUnderTest
+        let recorded: LiveCollector
+        let publisher: Publisher
+
+        init() async throws {
+            // Started and waited for off the pool (their ready lines are blocking waits).
+            broker = try await offThePool { try BrokerHarness(config: RuntimeEchoTests.brokerConfig) }
+            registry = try await offThePool { try RegistryUnderTest() }
+            recorded = try await LiveCollector(events: broker.events, prefixes: ["echo.recorded"])
+            publisher = try Publisher(.init(ingest: broker.ingest))
+        }
+
+        func say(_ id: String, _ text: String = "hi", delayMs: Int? = nil, topic: String = "echo.hello") async throws {
+            let payload = delayMs.map { "{\"text\":\"\(text)\",\"delayMs\":\($0)}" } ?? "{\"text\":\"\(text)\"}"
+            _ = try await publisher.publish(topic: topic, payload: bytes(payload), eventID: bytes(id))
+        }
+
+        /// The `echo.recorded` events seen so far, by the id of the event they record.
+        func recordedIDs() throws -> [String] {
+            try recorded.events.map { e in
+                let object = try JSONDecoder().decode([String: String].self, from: Data(e.payload))
+                return object["eventId"] ?? "?"
+            }
+        }
+
+        func group() throws -> GroupStats? { try broker.stats().groups["echo"] }
+
+        /// The registered instances of echo.
+        func instances() throws -> [InstanceInfo] {
+            let client = try RawRegistryClient(context: testContext, endpoint: registry.endpoint)
+            defer { client.close() }
+            return try client.lookup("echo")
+        }
+
+        func close() async {
+            await publisher.close()
+            await recorded.close()
+        }
+    }
+
+    @Test func oneEventMakesOneEffectAndOneRecordedEvent() async throws {
+        let stack = try await Stack()
+        let worker = try await EchoWorker.launch(
+            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--metrics", "127.0.0.1:0"])
+        try await closing(stack.publisher, stack.recorded) {
+            // The correlation members of the event's headers flow into what its handler publishes.
+            let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            _ = try await stack.publisher.publish(
+                topic: "echo.hello", payload: bytes(#"{"text":"hello"}"#),
+                headers: bytes(#"{"schema":"1.4","requestId":"req-7","traceparent":"\#(trace)"}"#),
+                eventID: bytes("e-1"))
+            try await eventually("one echo.recorded") { try stack.recordedIDs() == ["e-1"] }
+            #expect(try worker.effects().map(\.eventID) == ["e-1"])
+            let event = try #require(stack.recorded.events.first)
+            let headers = try JSONDecoder().decode([String: String].self, from: Data(event.headers))
+            #expect(headers == ["schema": "1.0", "requestId": "req-7", "traceparent": trace])
+            // The recorded event went through the outbox: a UUID as its id, marked sent.
+            #expect(UUID(uuidString: String(decoding: event.eventID, as: UTF8.self)) != nil)
+            try await eventually("the outbox row marked sent") { try worker.unsentOutbox() == 0 }
+            // Its own echo.recorded reaches it too (prefix echo.): ACKed without an effect.
+            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            #expect(try worker.effects().count == 1)
+
+            // rpc: the bound endpoint is registered, and echo.say answers on it.
+            let endpoint = try #require(worker.ready["rpc"])
+            try await eventually("registered") { try stack.instances().map(\.endpoints) == [[endpoint]] }
+            let reply = try await RawDealer(endpoint).call(rpcRequest("r-1", "echo.say", #"{"text":"hi"}"#))
+            #expect(reply == .reply(requestID: bytes("r-1"), body: bytes(#"{"instance":"echo-1","text":"hi"}"#)))
+            let bad = try await RawDealer(endpoint).call(rpcRequest("r-2", "echo.say", #"{"txt":"hi"}"#))
+            guard case .error(let e, _) = bad else { throw WaitError.timedOut("an error reply") }
+            #expect(e.code == .badRequest)
+
+            // The Prometheus endpoint has the runtime's series (spec C).
+            let metrics = try httpGet(try #require(worker.ready["metrics"]), path: "/metrics")
+            for series in [
+                #"metro_service_events_total{topic="echo.hello",outcome="handled"} 1"#,
+                #"metro_service_events_total{topic="echo.recorded",outcome="handled"} 1"#,
+                #"metro_service_rpc_requests_total{method="echo.say",code="ok"} 1"#,
+                "metro_service_outbox_pending 0.0", "metro_service_event_seconds", "metro_service_rpc_seconds",
+            ] {
+                #expect(metrics.contains(series), "\(series)")
+            }
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit() == 0)
+        }
+    }
+
+    @Test func aCrashBetweenCommitAndAckLeavesOneEffect() async throws {
+        let stack = try await Stack()
+        let worker = try await EchoWorker.launch(
+            broker: stack.broker, registry: stack.registry.endpoint,
+            environment: ["METRO_FAULT_CRASH_AT": "after-commit"])
+        try await closing(stack.publisher, stack.recorded) {
+            try await stack.say("e-1")
+            #expect(await worker.exit() == SIGKILL, "killed itself after the commit, before the ACK")
+            #expect(worker.process.stderrText.contains("SIGKILL at after-commit"))
+            #expect(try worker.effects().map(\.eventID) == ["e-1"])
+
+            try await worker.relaunch(instance: "echo-2")
+            // The broker redelivers e-1 (its member is gone); the inbox knows it.
+            try await eventually("e-1 redelivered and ACKed") {
+                guard let g = try stack.group() else { return false }
+                return g.redelivered >= 1 && g.pending == 0
+            }
+            // A later event, so that its echo.recorded shows the relay went past e-1's row.
+            try await stack.say("e-2")
+            try await eventually("e-2 recorded") { try stack.recordedIDs().contains("e-2") }
+            #expect(try worker.effects().map(\.eventID) == ["e-1", "e-2"])
+            #expect(try worker.effects().map(\.attempt) == [1, 1])
+            #expect(try stack.recordedIDs() == ["e-1", "e-2"])
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit() == 0)
+        }
+    }
+
+    @Test func aCrashBetweenOutboxCommitAndRelayPublishesOnce() async throws {
+        let stack = try await Stack()
+        let worker = try await EchoWorker.launch(
+            broker: stack.broker, registry: stack.registry.endpoint,
+            environment: ["METRO_FAULT_CRASH_AT": "after-outbox-commit"])
+        try await closing(stack.publisher, stack.recorded) {
+            try await stack.say("e-1")
+            #expect(await worker.exit() == SIGKILL, "killed itself after the outbox commit")
+            #expect(worker.process.stderrText.contains("SIGKILL at after-outbox-commit"))
+            #expect(try worker.unsentOutbox() == 1)
+            #expect(try stack.recordedIDs().isEmpty, "nothing was published before the crash")
+
+            try await worker.relaunch(instance: "echo-2")
+            try await eventually("the left row published") { try stack.recordedIDs() == ["e-1"] }
+            try await eventually("e-1 redelivered and ACKed") {
+                guard let g = try stack.group() else { return false }
+                return g.redelivered >= 1 && g.pending == 0
+            }
+            try await stack.say("e-2")
+            try await eventually("e-2 recorded") { try stack.recordedIDs().contains("e-2") }
+            #expect(try stack.recordedIDs() == ["e-1", "e-2"], "exactly one echo.recorded per committed effect")
+            #expect(try worker.effects().map(\.eventID) == ["e-1", "e-2"])
+            #expect(try worker.unsentOutbox() == 0)
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit() == 0)
+        }
+    }
+
+    @Test func aGarbagePayloadIsDeadLetteredAndTheServiceKeepsServing() async throws {
+        let stack = try await Stack()
+        let dead = try await LiveCollector(events: stack.broker.events, prefixes: ["$metro.dead.echo"])
+        let worker = try await EchoWorker.launch(
+            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--max-deliveries", "3"])
+        try await closing(stack.publisher, stack.recorded, dead) {
+            let poison: [(id: String, payload: String, headers: String, detail: String)] = [
+                ("not-json", "{nope", "", "payload is not JSON"),
+                ("duplicate-key", #"{"text":"a","text":"b"}"#, "", "payload is not JSON"),
+                ("wrong-shape", #"{"txt":"a"}"#, "", "payload does not decode as Said: missing text"),
+                ("schema-2", #"{"text":"a"}"#, #"{"schema":"2.0"}"#, #"schema "2.0" is not major 1"#),
+                ("bad-headers", #"{"text":"a"}"#, "[1]", "headers are not a JSON object"),
+            ]
+            for p in poison {
+                _ = try await stack.publisher.publish(
+                    topic: "echo.hello", payload: bytes(p.payload), headers: bytes(p.headers), eventID: bytes(p.id))
+            }
+            try await stack.say("good")
+            try await eventually("the poison dead-lettered") { dead.events.count == poison.count }
+            // Handled concurrently: the letters come in any order.
+            let letters = Dictionary(
+                uniqueKeysWithValues: dead.events.map { (String(decoding: $0.eventID, as: UTF8.self), $0) })
+            for p in poison {
+                let letter = try #require(letters[p.id], "\(p.id) dead-lettered")
+                #expect(letter.payload == bytes(p.payload))
+                let headers = try JSONDecoder().decode([String: String].self, from: Data(letter.headers))
+                #expect(headers["group"] == "echo" && headers["topic"] == "echo.hello")
+                // Rejected on its first delivery (REJECT, spec D), not after --max-deliveries NAKs.
+                #expect(headers["reason"] == "rejected" && headers["deliveries"] == "1", "\(p.id)")
+                #expect(headers["detail"]?.hasPrefix(p.detail) == true, "\(p.id): \(headers)")
+            }
+            // The log lines of an event carry its id and topic (spec C: swift-log metadata).
+            #expect(worker.process.stderrText.contains("event-id=not-json"))
+            try await eventually("the good event recorded") { try stack.recordedIDs().contains("good") }
+            #expect(try worker.effects().map(\.eventID) == ["good"])
+            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            #expect(try stack.group()?.deadLettered == UInt64(poison.count))
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit() == 0)
+        }
+    }
+
+    @Test func twoInstancesOnOneDatabaseShareTheWork() async throws {
+        let stack = try await Stack()
+        // Started together: both migrate the same new database (under the migration lock).
+        async let first = EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-a")
+        let a = try await first
+        let b = try await EchoWorker.launch(
+            broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-b", sharing: a)
+        try await closing(stack.publisher, stack.recorded) {
+            try await eventually("both members joined") { try stack.group()?.members == 2 }
+            for i in 0..<200 { try await stack.say("e-\(i)") }
+            try await eventually("200 recorded", timeout: .seconds(60)) { try stack.recordedIDs().count >= 200 }
+            let effects = try a.effects()
+            #expect(effects.count == 200 && Set(effects.map(\.eventID)).count == 200)
+            let byInstance = try Dictionary(grouping: stack.recorded.events) { e in
+                try JSONDecoder().decode([String: String].self, from: Data(e.payload))["instance"] ?? "?"
+            }
+            #expect(byInstance["echo-a"] != nil && byInstance["echo-b"] != nil, "\(byInstance.mapValues(\.count))")
+            #expect(Set(try stack.recordedIDs()).count == 200)
+            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            // A third instance cannot bind the rpc endpoint of the first: it exits with
+            // the bind error and prints no ready line.
+            let taken = try #require(a.ready["rpc"])
+            await #expect(throws: MetroProcessError.self) {
+                try await EchoWorker.launch(
+                    broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-c",
+                    extra: ["--rpc-bind", taken])
+            }
+            for w in [a, b] { w.process.kill(SIGTERM) }
+            let statuses = [await a.exit(), await b.exit()]
+            #expect(statuses == [0, 0])
+        }
+    }
+
+    @Test func sigtermFinishesTheEventsInFlightThenExits() async throws {
+        let stack = try await Stack()
+        let worker = try await EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
+        try await closing(stack.publisher, stack.recorded) {
+            // Exactly the handler's concurrency (8), each taking 1.5 s: all in flight at once.
+            for i in 0..<8 { try await stack.say("slow-\(i)", delayMs: 1500) }
+            try await eventually("8 in flight") { try stack.group()?.pending == 8 }
+            #expect(try worker.effects().isEmpty)
+            // And an rpc call in flight (1.5 s) on a registered instance.
+            let endpoint = try #require(worker.ready["rpc"])
+            try await eventually("registered") { try stack.instances().count == 1 }
+            let caller = try RawDealer(endpoint)
+            try await caller.send(rpcRequest("slow", "echo.say", #"{"text":"late","delayMs":1500}"#).encode())
+            // The server takes calls in order: once "fast" is answered, "slow" runs.
+            let fast = try await caller.call(rpcRequest("fast", "echo.say", #"{"text":"now"}"#))
+            #expect(fast.requestID == bytes("fast"))
+            worker.process.kill(SIGTERM)
+            let reply = try RpcReply.decode(try await caller.receive()).get()
+            #expect(reply == .reply(requestID: bytes("slow"), body: bytes(#"{"instance":"echo-1","text":"late"}"#)))
+            #expect(await worker.exit(timeout: .seconds(20)) == 0)
+            #expect(try stack.instances().isEmpty, "deregistered (its 10 s lease has not expired)")
+            #expect(!worker.process.process.isRunning)
+            #expect(try worker.effects().count == 8, "every event in flight committed before the exit")
+            #expect(try worker.unsentOutbox() == 0, "the outbox was flushed before the exit")
+            #expect(try worker.effects().allSatisfy { $0.attempt == 1 })
+            try await eventually("8 echo.recorded") { try stack.recordedIDs().count == 8 }
+            // Every ACK reached the broker before the member left: none of the 8 is
+            // waiting (what is left pending are the 8 echo.recorded events, which
+            // the group's prefix echo. also takes, for the next member).
+            let g = try #require(try stack.group())
+            #expect(g.redelivered == 0 && g.members == 0 && g.pending <= 8)
+        }
+    }
+
+    @Test func sigtermStopsGrantingSoWaitingEventsGoToTheNextMemberAsFirstDeliveries() async throws {
+        let stack = try await Stack()
+        let worker = try await EchoWorker.launch(
+            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--log-level", "debug"])
+        try await closing(stack.publisher, stack.recorded) {
+            // Twice the handler's concurrency: 8 run, 8 wait at the broker.
+            for i in 0..<16 { try await stack.say("slow-\(i)", delayMs: 1000) }
+            try await eventually("8 handlers started") {
+                worker.process.stderrText.components(separatedBy: "handling event").count - 1 == 8
+            }
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit(timeout: .seconds(20)) == 0)
+            #expect(try worker.effects().count == 8)
+            // Without the drain, the 8 ACKs would have granted 8 credits and the broker
+            // would have handed the waiting 8 to the stopping member, which never started
+            // them: they would reach the next member as second deliveries.
+            try await worker.relaunch(instance: "echo-2")
+            try await eventually("16 effects", timeout: .seconds(30)) { try worker.effects().count == 16 }
+            #expect(try worker.effects().map(\.attempt) == Array(repeating: 1, count: 16))
+            try await eventually("16 echo.recorded") { try stack.recordedIDs().count == 16 }
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit() == 0)
+        }
+    }
+
+    @Test func aWorkerTheRegistryRefusesForGoodStops() async throws {
+        let stack = try await Stack()
+        // A newer incarnation of echo-1 holds the id: the worker's REGISTER is 301
+        // stale-epoch, which retrying cannot fix (protocol.md §5.4).
+        let newer = try MetroProcess([
+            "announce", "--registry", stack.registry.endpoint, "--service", "echo", "--instance", "echo-1",
+            "--endpoint", "tcp://127.0.0.1:9", "--epoch", "18000000000000000000",
+        ])
+        defer { newer.kill() }
+        _ = try await offThePool { try newer.waitUntilReady() }
+        try await closing(stack.publisher, stack.recorded) {
+            let worker = try await EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
+            let status = await worker.exit(timeout: .seconds(20))
+            #expect(status != nil && status != 0, "exits with an error instead of serving unregistered")
+            #expect(worker.process.stderrText.contains("the registry refused this instance for good"))
+            #expect(try stack.instances().map(\.endpoints) == [["tcp://127.0.0.1:9"]])
+        }
+    }
+}
