@@ -91,10 +91,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The profiles service's domain and storage (issue 14 §3): users, watch
+        // history, the rpc request/response types and the events it publishes.
+        // Storage is functions over GRDB's `Database`, so they run inside whatever
+        // transaction the service runtime opens; `ProfilesService` puts them on the
+        // runtime (`metro worker profiles`). No ZeroMQ here.
+        .target(
+            name: "Profiles",
+            dependencies: [
+                "MetroProtocol", "MetroKit", "MetroRuntime", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .executableTarget(
             name: "metro",
             dependencies: [
-                "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit", "MetroRuntime",
+                "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit", "MetroRuntime", "Profiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -172,6 +183,7 @@ let package = Package(
             dependencies: ["MetroRegistry", "MetroProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol", "MetroTestSupport"]),
+        .testTarget(name: "ProfilesTests", dependencies: ["Profiles", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ"]),
         .testTarget(
             name: "MetroBrokerTests",
@@ -184,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport",
+                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport", "Profiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

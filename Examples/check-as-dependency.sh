@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# Builds Examples/hello-service twice, as users would depend on Metro:
+# Builds each example package (Examples/hello-service, a MetroKit client, and
+# Examples/bookmarks-service, the service of docs/services.md on MetroRuntime)
+# twice, as users would depend on Metro:
 #   1. by path (`.package(name: "metro", path: "../..")`, as checked in), and
 #   2. by version, from a tagged git snapshot of this checkout's HEAD
 #      (`.package(url: "file://…/metro.git", from: "0.0.1")`).
 # The second is what a service author's own package does, and it is the one
-# SwiftPM refuses when a library product (MetroKit, ZeroMQ) contains a target
-# with unsafe flags. Run from anywhere; uses scratch folders under $TMPDIR.
+# SwiftPM refuses when a library product (MetroKit, MetroRuntime, ZeroMQ)
+# contains a target with unsafe flags. Run from anywhere; uses scratch folders
+# under $TMPDIR. `check-as-dependency.sh bookmarks-service` builds one example.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/metro-as-dependency.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
+examples=("${@:-hello-service bookmarks-service}")
+read -r -a examples <<<"${examples[*]}"
 
-echo "== hello-service against Metro by path"
-swift build --package-path "$root/Examples/hello-service" --scratch-path "$work/by-path"
-
-echo "== hello-service against Metro by version (a tagged snapshot of HEAD)"
 git clone -q --bare "$root" "$work/metro.git"
 git -C "$work/metro.git" tag -f 0.0.1 HEAD >/dev/null
-cp -R "$root/Examples/hello-service" "$work/hello-service"
-rm -rf "$work/hello-service/.build"
-sed -i "s|.package(name: \"metro\", path: \"../..\")|.package(url: \"file://$work/metro.git\", from: \"0.0.1\")|" \
-    "$work/hello-service/Package.swift"
-grep -q "file://$work/metro.git" "$work/hello-service/Package.swift"
-swift build --package-path "$work/hello-service" --scratch-path "$work/by-version"
-echo "== ok: MetroKit builds as a path and as a versioned dependency"
+
+for example in "${examples[@]}"; do
+    echo "== $example against Metro by path"
+    swift build --package-path "$root/Examples/$example" --scratch-path "$work/$example-by-path"
+
+    echo "== $example against Metro by version (a tagged snapshot of HEAD)"
+    cp -R "$root/Examples/$example" "$work/$example"
+    rm -rf "$work/$example/.build"
+    sed -i "s|.package(name: \"metro\", path: \"../..\")|.package(url: \"file://$work/metro.git\", from: \"0.0.1\")|" \
+        "$work/$example/Package.swift"
+    grep -q "file://$work/metro.git" "$work/$example/Package.swift"
+    swift build --package-path "$work/$example" --scratch-path "$work/$example-by-version"
+done
+echo "== ok: ${examples[*]} build against Metro as a path and as a versioned dependency"

@@ -11,7 +11,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run one instance of a Metro service.",
-        subcommands: [WorkerEchoCommand.self]
+        subcommands: [WorkerEchoCommand.self, WorkerProfilesCommand.self]
     )
 }
 

@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+import MetroKit
+import MetroProtocol
+import Profiles
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `metro worker profiles` consuming `video.watched` with real processes:
+/// broker, registry, worker. One serialized suite (three processes per test on
+/// a 2-core box).
+@Suite(.serialized) struct ProfilesEventTests {
+    /// No dedupe window: two PUBLISHes with one event id are two journaled events,
+    /// so the group delivers the same event id twice (what a publisher's retry
+    /// after the window, or a replay, does). Heartbeats every 200 ms.
+    static let brokerConfig = "heartbeatIntervalMs: 200\ndedupe:\n  windowSeconds: 0\njournal:\n  fsync: never\n"
+
+    struct Stack {
+        let broker: BrokerHarness
+        let registry: RegistryUnderTest
+        let publisher: Publisher
+
+        init() async throws {
+            broker = try BrokerHarness(config: ProfilesEventTests.brokerConfig)
+            registry = try RegistryUnderTest()
+            publisher = try Publisher(.init(ingest: broker.ingest))
+        }
+
+        func watched(
+            _ eventID: String, user: String, video: String, at ms: Int64 = 1_000, schema: String? = nil,
+            payload: String? = nil
+        ) async throws {
+            let body = payload ?? "{\"userId\":\"\(user)\",\"videoId\":\"\(video)\",\"watchedAtMs\":\(ms)}"
+            let headers = schema.map { "{\"schema\":\"\($0)\"}" } ?? ""
+            _ = try await publisher.publish(
+                topic: "video.watched", payload: bytes(body), headers: bytes(headers), eventID: bytes(eventID))
+        }
+
+        func group() throws -> GroupStats? { try broker.stats().groups[Profiles.group] }
+    }
+
+    /// A user straight into the worker's database (the rpc tests create theirs
+    /// through rpc; here only the event path is under test).
+    static func seedUser(_ worker: ProfilesWorker, id: String, email: String) throws {
+        let db = try DatabaseQueue(path: worker.database)
+        defer { try? db.close() }
+        try db.write { db in
+            _ = try UserStore.create(CreateProfileRequest(displayName: "Ada", email: email), id: id, nowMs: 1, in: db)
+        }
+    }
+
+    @Test func theSameVideoWatchedDeliveredTwiceMakesOneHistoryEntry() async throws {
+        let stack = try await Stack()
+        let worker = try ProfilesWorker(broker: stack.broker, registry: stack.registry.endpoint)
+        try Self.seedUser(worker, id: "u-1", email: "ada@example.com")
+        try await closing(stack.publisher) {
+            try await stack.watched("w-1", user: "u-1", video: "v-1")
+            try await stack.watched("w-1", user: "u-1", video: "v-1")
+            try await stack.watched("w-2", user: "u-1", video: "v-2")
+            // All three journaled (the publishes were ACKed), taken (lag 0) and ACKed
+            // (nothing pending): the worker has seen w-1 twice.
+            try await eventually("three deliveries ACKed") {
+                guard let g = try stack.group() else { return false }
+                return g.lag == 0 && g.pending == 0
+            }
+            #expect(try worker.historyRows("u-1") == ["v-1", "v-2"])
+            #expect(try worker.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metro_inbox") } == 2)
+            worker.process.kill(SIGTERM)
+            #expect(worker.process.waitForExit() == 0)
+        }
+    }
+
+    @Test func anUnknownMajorSchemaIsDeadLetteredAndTheServiceKeepsServing() async throws {
+        let stack = try await Stack()
+        let dead = try await LiveCollector(events: stack.broker.events, prefixes: ["$metro.dead.profiles"])
+        // The group's default of 5 deliveries: a rejected event goes at its first.
+        let worker = try ProfilesWorker(broker: stack.broker, registry: stack.registry.endpoint)
+        try Self.seedUser(worker, id: "u-1", email: "ada@example.com")
+        try await closing(stack.publisher, dead) {
+            try await stack.watched("v2-event", user: "u-1", video: "v-new", schema: "2.0")
+            try await stack.watched("ghost-event", user: "ghost", video: "v-1")
+            try await stack.watched("garbage", user: "", video: "", payload: "{nope")
+            try await stack.watched("minor", user: "u-1", video: "v-minor", schema: "1.7")
+            try await eventually("three dead letters") { dead.events.count == 3 }
+            #expect(
+                Set(dead.events.map { String(decoding: $0.eventID, as: UTF8.self) }) == [
+                    "v2-event", "ghost-event", "garbage",
+                ])
+            // Each REJECTed at its first delivery, with the reason as `detail`.
+            var details: [String: String] = [:]
+            for letter in dead.events {
+                let headers = try JSONDecoder().decode([String: String].self, from: Data(letter.headers))
+                #expect(headers["group"] == "profiles" && headers["topic"] == "video.watched")
+                #expect(headers["reason"] == "rejected" && headers["deliveries"] == "1")
+                details[String(decoding: letter.eventID, as: UTF8.self)] = headers["detail"]
+            }
+            #expect(details["ghost-event"] == "no user ghost")
+            #expect(details["v2-event"]?.contains("schema") == true)
+            #expect(details["garbage"]?.contains("JSON") == true)
+            // A newer minor of the same major is read; nothing else was stored.
+            try await eventually("the 1.7 event recorded") { try worker.historyRows("u-1") == ["v-minor"] }
+            try await eventually("the group drained") { try stack.group()?.pending == 0 }
+            worker.process.kill(SIGTERM)
+            #expect(worker.process.waitForExit() == 0)
+        }
+    }
+}
