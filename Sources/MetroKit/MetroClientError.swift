@@ -29,7 +29,9 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
         /// No answer in time: an acknowledged publish without ACK, a broker that sent no
         /// hello, an admin request without reply.
         public static let timedOut = Code(base: .timedOut)
-        /// No reply within the retry budget on any endpoint (registry Lazy Pirate).
+        /// No reply within the retry budget on any endpoint (registry Lazy Pirate); rpc:
+        /// the instance could not be connected to (or its send queue was full) and no
+        /// other was left. Nothing was sent.
         public static let unreachable = Code(base: .unreachable)
         /// The peer answered ERROR; see `wireError`.
         public static let rejected = Code(base: .rejected)

@@ -119,9 +119,21 @@ import Testing
         }
         #expect(invalid?.kind == .invalid)
         let missing = profileError {
-            _ = try db.write { try UserStore.update(UpdateProfileRequest(id: "nobody", version: 9), nowMs: 2, in: $0) }
+            _ = try db.write {
+                try UserStore.update(UpdateProfileRequest(id: "nobody", version: 9, displayName: "B"), nowMs: 2, in: $0)
+            }
         }
         #expect(missing?.kind == .notFound)
+    }
+
+    @Test func anUpdateThatSetsNothingIsInvalidAndKeepsTheVersion() throws {
+        let db = try TestDatabase()
+        try db.user("u-1", email: "ada@example.com")
+        let error = profileError {
+            _ = try db.write { try UserStore.update(UpdateProfileRequest(id: "u-1", version: 1), nowMs: 2, in: $0) }
+        }
+        #expect(error?.kind == .invalid)
+        #expect(try db.queue.read { try UserStore.get(id: "u-1", in: $0) }.version == 1)
     }
 
     @Test func fieldNamesListWhatAnUpdateSets() {

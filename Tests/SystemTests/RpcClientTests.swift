@@ -2,6 +2,7 @@ import Foundation
 import MetroKit
 import MetroProtocol
 import Testing
+import ZeroMQ
 
 /// `RpcClient` against in-process `RpcServer`s on loopback, by fixed endpoints:
 /// deadlines, overload, the circuit breaker, cancellation, remote errors.
@@ -76,6 +77,30 @@ import Testing
         await occupier.close()
         await busy.server.close()
         await free.server.close()
+    }
+
+    /// An instance whose endpoint refuses connections (its process died, its lease
+    /// not yet expired) costs nothing: a call parked for its handshake goes to
+    /// another instance as soon as the connect is refused (it never left this
+    /// process, so even a call that is not idempotent may), and the instance is
+    /// skipped afterwards. Without this, such a call waits for its whole deadline.
+    @Test func anInstanceThatRefusesConnectionsIsSkippedWithoutWaiting() async throws {
+        let live = try await TestRpcServer()
+        let probe = try testContext.socket(.router)
+        let dead = try probe.bindResolved("tcp://127.0.0.1:*")
+        probe.close()  // nothing listens there now
+        let client = try RpcClient(endpoints: [dead, live.endpoint])
+        for i in 0..<6 {
+            let (e, took) = await timed {
+                let answer = try await client.call(
+                    method: "test.echo", body: Array("\(i)".utf8), idempotent: false, deadline: .seconds(20))
+                #expect(answer == Array("\(i)".utf8))
+            }
+            #expect(e == nil && took < .seconds(5), "call \(i): \(String(describing: e)) after \(took)")
+        }
+        #expect(live.calls == 6)
+        await client.close()
+        await live.server.close()
     }
 
     @Test func anOpenCircuitFailsWithoutANetworkCall() async throws {

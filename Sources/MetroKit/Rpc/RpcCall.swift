@@ -55,7 +55,7 @@ struct RpcInstanceKey: Hashable, Sendable, CustomStringConvertible {
         self.endpoint = endpoint
     }
 
-    var description: String { "\(instance) (\(endpoint))" }
+    var description: String { instance == endpoint ? endpoint : "\(instance) (\(endpoint))" }
 }
 
 extension MetroClientError {
@@ -77,7 +77,10 @@ extension MetroClientError {
                     "the connection to \(target) broke (or the instance left) while the call was out\(tries), \(why)")
         case .notSent:
             return MetroClientError(
-                .overloaded, operation: op, message: "the send queue to \(target) is full\(tries); nothing was sent")
+                .unreachable, operation: op,
+                message:
+                    "\(target) could not take the call\(tries) (not connected, or its send queue is full); nothing was sent"
+            )
         case .timedOut:
             return MetroClientError(
                 .deadlineExceeded, operation: op, message: "no answer from \(target) before the deadline\(tries)")

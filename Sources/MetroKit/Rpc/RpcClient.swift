@@ -14,7 +14,11 @@ public import ZeroMQ
 /// Every call ends, with the response or a `MetroClientError` that says what
 /// happened: `.noInstance`, `.deadlineExceeded`, `.overloaded`, `.circuitOpen`,
 /// `.disconnected` (the instance went away while a non-idempotent call was out),
-/// `.cancelled`, `.closed`, or `.rejected` with the server's `WireError`.
+/// `.unreachable` (no instance could be connected to), `.cancelled`, `.closed`, or
+/// `.rejected` with the server's `WireError`. No call waits for its deadline on an
+/// instance known to be gone: a broken connection (socket monitor, ZMTP
+/// heartbeat), a refused connect, or a `deregistered`/`expired` membership event
+/// ends the calls out on it at once (protocol.md §6.8).
 ///
 /// Threading: `Sendable`; call it from any task. The DEALERs (one per instance) live
 /// on the client's `IOThread` (its rule applies); callers suspend on continuations

@@ -139,8 +139,16 @@ final class RpcClientLoop: IOThreadLoop {
         let remaining = now.duration(to: call.deadline)
         let frames = call.frames(
             requestID: requestID, deadlineMilliseconds: UInt32(clamping: max(1, remaining.inMilliseconds)))
-        let sent = (try? connection.dealer.trySend(multipart: frames)) ?? false
         let attempt = RpcAttempt(call: call, target: key, number: number, tried: tried.union([key]))
+        if connection.state == .connecting {
+            // Sent when the handshake succeeds; failed as never sent if the connect is refused.
+            connection.parked.append((requestID, frames))
+            attempts[requestID] = attempt
+            attemptOfCall[call.id] = requestID
+            connection.outstanding.insert(requestID)
+            return
+        }
+        let sent = (try? connection.dealer.trySend(multipart: frames)) ?? false
         guard sent else {
             connection.breaker.record(failure: true, now: now)
             retryOrFail(attempt, .notSent, wire: nil)
@@ -155,7 +163,10 @@ final class RpcClientLoop: IOThreadLoop {
     private func take(_ requestID: UInt64) -> RpcAttempt? {
         guard let a = attempts.removeValue(forKey: requestID) else { return nil }
         if attemptOfCall[a.call.id] == requestID { attemptOfCall[a.call.id] = nil }
-        connections[a.target]?.outstanding.remove(requestID)
+        if let c = connections[a.target] {
+            c.outstanding.remove(requestID)
+            if !c.parked.isEmpty { c.parked.removeAll { $0.requestID == requestID } }
+        }
         return a
     }
 
@@ -198,7 +209,12 @@ final class RpcClientLoop: IOThreadLoop {
     private func readConnections() {
         for (index, (connection, isMonitor)) in items where poller.isReadable(index) {
             if isMonitor {
-                if connection.readMonitor() { broke(connection) }
+                switch connection.readMonitor() {
+                case .none: break
+                case .up: sendParked(connection)
+                case .broke: broke(connection)
+                case .refused: refused(connection)
+                }
                 continue
             }
             while let frames = try? connection.dealer.receiveMultipart(dontWait: true) {
@@ -228,6 +244,22 @@ final class RpcClientLoop: IOThreadLoop {
     private func broke(_ connection: RpcConnection) {
         logger.debug("rpc connection broke", metadata: ["instance": "\(connection.key)"])
         for requestID in connection.outstanding { fail(requestID, .disconnected, wire: nil) }
+    }
+
+    /// A connect attempt failed: the parked calls never left this process, so any
+    /// of them may go elsewhere.
+    private func refused(_ connection: RpcConnection) {
+        logger.debug("rpc connect refused", metadata: ["instance": "\(connection.key)"])
+        for (requestID, _) in connection.parked { fail(requestID, .notSent, wire: nil) }
+    }
+
+    /// The handshake succeeded: sends what waited for it.
+    private func sendParked(_ connection: RpcConnection) {
+        let parked = connection.parked
+        connection.parked = []
+        for (requestID, frames) in parked where attempts[requestID] != nil {
+            if (try? connection.dealer.trySend(multipart: frames)) != true { fail(requestID, .notSent, wire: nil) }
+        }
     }
 
     private func gone(_ instance: String, epoch: UInt64) {

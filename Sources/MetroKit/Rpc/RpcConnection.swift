@@ -11,10 +11,37 @@ final class RpcConnection {
     /// deadline, which is the only other way a DEALER would ever notice.
     let monitor: SocketMonitor
     var breaker: CircuitBreaker
-    /// Request ids of the attempts out on this connection.
+    /// Request ids of the attempts out on this connection (parked ones included).
     var outstanding: Set<UInt64> = []
-    /// The transport said the connection broke, and no handshake has succeeded since.
-    var down = false
+    /// Where the connection stands, from the monitor's events.
+    var state = State.connecting
+    /// Attempts waiting for the first handshake, with their frames. The DEALER has
+    /// `ZMQ_IMMEDIATE` set, so libzmq queues nothing for a connection that is not up:
+    /// a call parked here has certainly not left the process.
+    var parked: [(requestID: UInt64, frames: [[UInt8]])] = []
+
+    enum State {
+        /// No handshake has succeeded yet: calls wait in `parked`.
+        case connecting
+        /// The handshake succeeded and the connection has not broken since.
+        case up
+        /// It broke, or a connect attempt was refused, and no handshake succeeded
+        /// since: never picked for a call (it would only wait for its deadline).
+        case down
+    }
+
+    /// What the monitor's latest events changed.
+    enum Transition {
+        case none
+        /// Now up: send what is parked.
+        case up
+        /// The connection broke: what was out on it may or may not have run.
+        case broke
+        /// A connect attempt failed: nothing was ever sent.
+        case refused
+    }
+
+    var down: Bool { state == .down }
     /// No longer in the instance list (or gone from the registry): closed as soon as
     /// nothing is outstanding on it.
     var retired = false
@@ -26,6 +53,10 @@ final class RpcConnection {
         let s = try context.socket(.dealer)
         do {
             try s.set(.linger(milliseconds: 0))
+            // Queue only to a connection whose handshake is done: a call never waits in
+            // libzmq for a peer that may never come (and could run later, after the
+            // caller gave up or sent it elsewhere).
+            try s.set(.immediate(true))
             try s.set(.sendHighWaterMark(options.sendQueueLimit))
             try s.set(.receiveHighWaterMark(0))
             try s.set(.reconnectInterval(milliseconds: 100))
@@ -37,7 +68,7 @@ final class RpcConnection {
                 try s.set(.heartbeatInterval(milliseconds: ivl))
                 try s.set(.heartbeatTimeout(milliseconds: ivl * 3))
             }
-            monitor = try s.monitor([.handshakeSucceeded, .disconnected])
+            monitor = try s.monitor([.handshakeSucceeded, .disconnected, .connectRetried])
             try s.connect(key.endpoint)
         } catch {
             s.close()
@@ -46,18 +77,25 @@ final class RpcConnection {
         dealer = s
     }
 
-    /// Reads the monitor's pending events; returns true if the connection broke.
-    func readMonitor() -> Bool {
-        var broke = false
+    /// Reads the monitor's pending events and returns what they changed (the last
+    /// that matters: a refusal after a break is still a break).
+    func readMonitor() -> Transition {
+        var transition = Transition.none
         while let e = try? monitor.next(timeoutMilliseconds: 0) {
             if e.kind.contains(.disconnected) {
-                down = true
-                broke = true
+                state = .down
+                transition = .broke
+            } else if e.kind.contains(.connectRetried) {
+                if state != .up {
+                    state = .down
+                    if case .none = transition { transition = .refused }
+                }
             } else if e.kind.contains(.handshakeSucceeded) {
-                down = false
+                state = .up
+                transition = .up
             }
         }
-        return broke
+        return transition
     }
 
     func close() {

@@ -23,7 +23,7 @@ public struct GetProfileRequest: Codable, Hashable, Sendable {
 }
 
 /// `profile.update`: a partial update. Absent (or `null`) fields stay as they
-/// are. `version` is the version the caller read; if the stored one differs the
+/// are; at least one must be set (403 otherwise). `version` is the version the caller read; if the stored one differs the
 /// update is refused with 405 (optimistic concurrency), and so is an email that
 /// another user has. Answers the updated `User` (version + 1).
 public struct UpdateProfileRequest: Codable, Hashable, Sendable {

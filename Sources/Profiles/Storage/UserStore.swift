@@ -47,9 +47,15 @@ public enum UserStore {
     /// Applies the fields `request` sets, if `request.version` is the stored
     /// version; the result has version + 1 and `updatedAtMs = nowMs`. Checks in
     /// this order: the fields' rules (invalid), the user (not found), the
-    /// version (conflict), the email's owner (conflict).
+    /// version (conflict), the email's owner (conflict). An update that sets no
+    /// field is invalid.
     public static func update(_ request: UpdateProfileRequest, nowMs: Int64, in db: Database) throws -> User {
         let id = try ProfileRules.id(request.id, field: "id")
+        // An update that sets nothing would bump the version and publish an
+        // event that says nothing changed: refuse it as a malformed request.
+        guard !request.fieldNames.isEmpty else {
+            throw ProfileError.invalid("update", "sets no field (displayName, email, favouriteTags)")
+        }
         let displayName = try request.displayName.map { name throws(ProfileError) in try ProfileRules.displayName(name)
         }
         let email = try request.email.map { email throws(ProfileError) in try ProfileRules.email(email) }

@@ -24,8 +24,8 @@ import Testing
         let publisher: Publisher
 
         init() async throws {
-            broker = try BrokerHarness(config: ProfilesEventTests.brokerConfig)
-            registry = try RegistryUnderTest()
+            broker = try await offThePool { try BrokerHarness(config: ProfilesEventTests.brokerConfig) }
+            registry = try await offThePool { try RegistryUnderTest() }
             publisher = try Publisher(.init(ingest: broker.ingest))
         }
 
@@ -54,7 +54,7 @@ import Testing
 
     @Test func theSameVideoWatchedDeliveredTwiceMakesOneHistoryEntry() async throws {
         let stack = try await Stack()
-        let worker = try ProfilesWorker(broker: stack.broker, registry: stack.registry.endpoint)
+        let worker = try await ProfilesWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
         try Self.seedUser(worker, id: "u-1", email: "ada@example.com")
         try await closing(stack.publisher) {
             try await stack.watched("w-1", user: "u-1", video: "v-1")
@@ -69,7 +69,7 @@ import Testing
             #expect(try worker.historyRows("u-1") == ["v-1", "v-2"])
             #expect(try worker.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metro_inbox") } == 2)
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
         }
     }
 
@@ -77,7 +77,7 @@ import Testing
         let stack = try await Stack()
         let dead = try await LiveCollector(events: stack.broker.events, prefixes: ["$metro.dead.profiles"])
         // The group's default of 5 deliveries: a rejected event goes at its first.
-        let worker = try ProfilesWorker(broker: stack.broker, registry: stack.registry.endpoint)
+        let worker = try await ProfilesWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
         try Self.seedUser(worker, id: "u-1", email: "ada@example.com")
         try await closing(stack.publisher, dead) {
             try await stack.watched("v2-event", user: "u-1", video: "v-new", schema: "2.0")
@@ -104,7 +104,7 @@ import Testing
             try await eventually("the 1.7 event recorded") { try worker.historyRows("u-1") == ["v-minor"] }
             try await eventually("the group drained") { try stack.group()?.pending == 0 }
             worker.process.kill(SIGTERM)
-            #expect(worker.process.waitForExit() == 0)
+            #expect(await worker.exit() == 0)
         }
     }
 }

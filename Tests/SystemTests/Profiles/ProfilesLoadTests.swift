@@ -39,11 +39,11 @@ import Testing
     }
 
     @Test func twoInstancesShareTheLoadAndAKill9FailsNoIdempotentCall() async throws {
-        let broker = try BrokerHarness(config: Self.brokerConfig)
-        let registry = try RegistryUnderTest(broker: broker.publish)
-        let a = try ProfilesWorker(
+        let broker = try await offThePool { try BrokerHarness(config: Self.brokerConfig) }
+        let registry = try await offThePool { try RegistryUnderTest(broker: broker.publish) }
+        let a = try await ProfilesWorker.launch(
             broker: broker, registry: registry.endpoint, instance: "p-a", extra: ["--metrics", "127.0.0.1:0"])
-        let b = try ProfilesWorker(
+        let b = try await ProfilesWorker.launch(
             broker: broker, registry: registry.endpoint, instance: "p-b", extra: ["--metrics", "127.0.0.1:0"],
             sharing: a)
         let registryClient = try RegistryClient(
@@ -101,7 +101,7 @@ import Testing
             }
             let okBeforeKill = gets.ok
             a.process.kill(SIGKILL)
-            #expect(a.process.waitForExit() == SIGKILL)
+            #expect(await a.exit() == SIGKILL)
             try await eventually("200 more gets after the kill") { gets.ok >= okBeforeKill + 200 }
             stop.set()
             await load.value
@@ -115,7 +115,7 @@ import Testing
             let stored = try await rpc.call(ProfilesAPI.get, GetProfileRequest(id: ada.id))
             #expect(stored.version >= Int64(updates.ok) + 1)
             b.process.kill(SIGTERM)
-            #expect(b.process.waitForExit() == 0)
+            #expect(await b.exit() == 0)
         }
     }
 }

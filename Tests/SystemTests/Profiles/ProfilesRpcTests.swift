@@ -26,10 +26,10 @@ extension RpcClient: AsyncClosable {}
         let rpc: RpcClient
 
         init() async throws {
-            broker = try BrokerHarness(config: ProfilesRpcTests.brokerConfig)
-            registry = try RegistryUnderTest()
+            broker = try await offThePool { try BrokerHarness(config: ProfilesRpcTests.brokerConfig) }
+            registry = try await offThePool { try RegistryUnderTest() }
             profileEvents = try await LiveCollector(events: broker.events, prefixes: ["profile."])
-            worker = try ProfilesWorker(broker: broker, registry: registry.endpoint)
+            worker = try await ProfilesWorker.launch(broker: broker, registry: registry.endpoint)
             publisher = try Publisher(.init(ingest: broker.ingest))
             rpc = try RpcClient(endpoints: [worker.rpc], service: "profiles")
         }
@@ -109,7 +109,7 @@ extension RpcClient: AsyncClosable {}
                 try JSONDecoder().decode(ProfileUpdated.self, from: Data(updatedEvent.payload))
                     == ProfileUpdated(user: updated, changed: ["displayName"]))
             s.worker.process.kill(SIGTERM)
-            #expect(s.worker.process.waitForExit() == 0)
+            #expect(await s.worker.exit() == 0)
         }
     }
 
@@ -158,7 +158,7 @@ extension RpcClient: AsyncClosable {}
             try await eventually("two events") { s.profileEvents.events.count == 2 }
             #expect(s.profileEvents.events.map(\.topic) == ["profile.created", "profile.updated"])
             s.worker.process.kill(SIGTERM)
-            #expect(s.worker.process.waitForExit() == 0)
+            #expect(await s.worker.exit() == 0)
         }
     }
 }

@@ -30,6 +30,28 @@ final class ProfilesWorker: @unchecked Sendable {
         (process, ready) = try Self.start(broker, registry, data.path, instance, environment, extra)
     }
 
+    /// `init` off the cooperative pool: starting waits for the ready line.
+    static func launch(
+        broker: BrokerHarness, registry: String, instance: String = "profiles-1", environment: [String: String] = [:],
+        extra: [String] = [], sharing: ProfilesWorker? = nil
+    ) async throws -> ProfilesWorker {
+        try await offThePool {
+            try ProfilesWorker(
+                broker: broker, registry: registry, instance: instance, environment: environment, extra: extra,
+                sharing: sharing)
+        }
+    }
+
+    /// `restart` off the cooperative pool.
+    func relaunch(instance: String, environment: [String: String] = [:], extra: [String] = []) async throws {
+        try await offThePool { try self.restart(instance: instance, environment: environment, extra: extra) }
+    }
+
+    /// Waits for the process to exit (off the pool); its status, or nil after `timeout`.
+    func exit(timeout: Duration = .seconds(15)) async -> Int32? {
+        (try? await offThePool { self.process.waitForExit(timeout: timeout) }) ?? nil
+    }
+
     /// A new process on the same data folder (after a crash or a stop).
     func restart(instance: String, environment: [String: String] = [:], extra: [String] = []) throws {
         (process, ready) = try Self.start(broker, registry, data.path, instance, environment, extra)
