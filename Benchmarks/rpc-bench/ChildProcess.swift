@@ -17,7 +17,7 @@ final class ChildProcess: @unchecked Sendable {
     init(_ name: String, _ executable: URL, _ arguments: [String]) throws {
         self.name = name
         errorLog = NSTemporaryDirectory() + "metro-rpc-bench-\(name)-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: errorLog, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
         process.executableURL = executable
         process.arguments = arguments
         let out = Pipe()
