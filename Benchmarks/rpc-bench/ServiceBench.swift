@@ -1,7 +1,9 @@
 // metro-rpc-bench services: the service runtime with real processes (issue 14 §5),
 // each figure beside a baseline measured in the same run.
 //
-//   swift build -c release --scratch-path .build-bench --product metro-rpc-bench --product metro
+//   swift build -c release --scratch-path .build-bench --product metro
+//   swift build -c release --scratch-path .build-bench --product metro-rpc-bench
+//   (one product per command: given two `--product` flags, swift build builds only the last)
 //   .build-bench/release/metro-rpc-bench services [--only profile|events] [--rounds 3]
 //       [--callers 1,4] [--calls 3000] [--events 5000] [--instances 1,2] [--worker profiles|echo]
 //
