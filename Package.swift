@@ -165,12 +165,14 @@ let package = Package(
 
         // rpc round trips through RpcClient/RpcServer vs a bare DEALER→ROUTER echo (issue 14 §5):
         // `swift build -c release --scratch-path .build-bench --product metro-rpc-bench`.
+        // `metro-rpc-bench services` also runs `metro worker profiles|echo` (build `--product metro` too).
         .executableTarget(
             name: "metro-rpc-bench",
             dependencies: [
-                "MetroKit", "MetroProtocol", "ZeroMQ",
+                "MetroKit", "MetroProtocol", "ZeroMQ", "Profiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/rpc-bench"
         ),

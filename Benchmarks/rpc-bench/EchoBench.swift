@@ -4,7 +4,8 @@
 // threads) in the same run; prints the ratio. Both servers run in this process.
 //
 //   swift build -c release --scratch-path .build-bench --product metro-rpc-bench
-//   .build-bench/release/metro-rpc-bench [--callers 1,4] [--seconds 3] [--rounds 3]
+//   .build-bench/release/metro-rpc-bench [echo] [--callers 1,4] [--seconds 3] [--rounds 3]
+// (`echo` is the default subcommand; `services` is ServiceBench.swift.)
 import ArgumentParser
 import Foundation
 import Histogram
@@ -13,10 +14,9 @@ import MetroProtocol
 import Synchronization
 import ZeroMQ
 
-@main
 struct RpcBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "metro-rpc-bench", abstract: "rpc round trips through RpcClient vs a bare DEALER→ROUTER echo.")
+        commandName: "echo", abstract: "rpc round trips through RpcClient vs a bare DEALER→ROUTER echo.")
 
     @Option(help: "Caller counts to measure, comma-separated.")
     var callers = "1,4"
