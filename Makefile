@@ -52,10 +52,13 @@ bench: setup
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-broker-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-registry-bench
+	$(SWIFT) build -c release --scratch-path .build-release --product metro-rpc-bench
 	.build-release/release/metro-bench wrapper
 	.build-release/release/metro-broker-bench
 	.build-release/release/metro-broker-bench delivery
 	.build-release/release/metro-registry-bench
+	.build-release/release/metro-rpc-bench
+	.build-release/release/metro-rpc-bench services
 
 clean:
 	rm -rf .build .build-release
