@@ -58,7 +58,7 @@ struct RpcBench: AsyncParsableCommand {
                 }
             }
         }
-        print("path                        callers   calls/s   p50 µs   p99 µs")
+        print("path                            callers   calls/s   p50 µs   p99 µs   CPU µs/call")
         for n in counts {
             let bare = Measurement.median(results["bare \(n)"]!)
             let rpc = Measurement.median(results["rpc \(n)"]!)
@@ -77,13 +77,14 @@ struct RpcBench: AsyncParsableCommand {
     }
 
     private func row(_ name: String, _ n: Int, _ m: Measurement) -> String {
-        name.padding(toLength: 28, withPad: " ", startingAt: 0)
+        name.padding(toLength: 32, withPad: " ", startingAt: 0)
             + String(n).padding(toLength: 8, withPad: " ", startingAt: 0)
-            + String(format: "%9.0f  %7.0f  %7.0f", m.rate, m.p50, m.p99)
+            + String(format: "%9.0f  %7.0f  %7.0f  %10.1f", m.rate, m.p50, m.p99, m.cpuPerCall)
     }
 
     /// `callers` tasks, each calling in a loop for `seconds`.
     private func measureRpc(_ client: RpcClient, callers: Int, _ payload: [UInt8]) async throws -> Measurement {
+        let cpu0 = Measurement.cpuSeconds()
         let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         let histograms = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
             for _ in 0..<callers {
@@ -100,7 +101,7 @@ struct RpcBench: AsyncParsableCommand {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        return Measurement(histograms, seconds: seconds)
+        return Measurement(histograms, seconds: seconds, cpuSeconds: Measurement.cpuSeconds() - cpu0)
     }
 
     /// `callers` threads, each with its own DEALER, sending the same REQUEST frames
@@ -111,6 +112,7 @@ struct RpcBench: AsyncParsableCommand {
         ).encode()
         let histograms = Collected()
         let duration = seconds
+        let cpu0 = Measurement.cpuSeconds()
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<callers {
@@ -137,29 +139,42 @@ struct RpcBench: AsyncParsableCommand {
                 }
             }
         }
+        let cpu = Measurement.cpuSeconds() - cpu0
         context.shutdown()
-        return Measurement(histograms.all, seconds: seconds)
+        return Measurement(histograms.all, seconds: seconds, cpuSeconds: cpu)
     }
 }
 
-/// One run: calls per second and latency percentiles in µs.
+/// One run: calls per second, latency percentiles in µs, and the CPU time of the
+/// whole process (callers, client, server: every thread) per call in µs, which is
+/// steadier than the rate on a shared machine.
 struct Measurement {
     var rate: Double
     var p50: Double
     var p99: Double
+    var cpuPerCall: Double
 
-    init(rate: Double, p50: Double, p99: Double) {
+    init(rate: Double, p50: Double, p99: Double, cpuPerCall: Double) {
         self.rate = rate
         self.p50 = p50
         self.p99 = p99
+        self.cpuPerCall = cpuPerCall
     }
 
-    init(_ histograms: [Histogram<UInt64>], seconds: Double) {
+    init(_ histograms: [Histogram<UInt64>], seconds: Double, cpuSeconds: Double) {
         var all = Self.histogram()
         for h in histograms { all.add(h) }
         self.init(
             rate: Double(all.totalCount) / seconds, p50: Double(all.valueAtPercentile(50)) / 1000,
-            p99: Double(all.valueAtPercentile(99)) / 1000)
+            p99: Double(all.valueAtPercentile(99)) / 1000, cpuPerCall: cpuSeconds * 1e6 / Double(max(1, all.totalCount)))
+    }
+
+    /// User and system CPU time of this process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     static func histogram() -> Histogram<UInt64> {
