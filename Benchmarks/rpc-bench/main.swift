@@ -37,11 +37,17 @@ struct RpcBench: AsyncParsableCommand {
         let payload = [UInt8](repeating: 0x61, count: body)
         let server = try RpcServer(.init(), handler: { .reply($0.body) })
         let rpcEndpoint = try await server.start()
+        var inline = RpcServer.Options()
+        inline.handlersOnIOThread = true
+        let inlineServer = try RpcServer(inline, handler: { .reply($0.body) })
+        let inlineEndpoint = try await inlineServer.start()
         let echo = try BareEcho()
         let client = try RpcClient(endpoints: [rpcEndpoint])
+        let inlineClient = try RpcClient(endpoints: [inlineEndpoint])
         let clientToBare = try RpcClient(endpoints: [echo.endpoint])
         // Connect before the clock starts.
         _ = try await client.call(method: "bench.echo", body: payload)
+        _ = try await inlineClient.call(method: "bench.echo", body: payload)
         _ = try await clientToBare.call(method: "bench.echo", body: payload)
         let counts = callers.split(separator: ",").compactMap { Int($0) }
         print(
@@ -52,9 +58,12 @@ struct RpcBench: AsyncParsableCommand {
             for n in counts {
                 results["bare \(n)", default: []].append(try await measureBare(echo.endpoint, callers: n, payload))
                 results["rpc \(n)", default: []].append(try await measureRpc(client, callers: n, payload))
+                results["inline \(n)", default: []].append(try await measureRpc(inlineClient, callers: n, payload))
                 if breakdown {
                     results["client \(n)", default: []].append(try await measureRpc(clientToBare, callers: n, payload))
                     results["server \(n)", default: []].append(try await measureBare(rpcEndpoint, callers: n, payload))
+                    results["server inline \(n)", default: []].append(
+                        try await measureBare(inlineEndpoint, callers: n, payload))
                 }
             }
         }
@@ -62,15 +71,23 @@ struct RpcBench: AsyncParsableCommand {
         for n in counts {
             let bare = Measurement.median(results["bare \(n)"]!)
             let rpc = Measurement.median(results["rpc \(n)"]!)
+            let inline = Measurement.median(results["inline \(n)"]!)
             print(row("bare DEALER→ROUTER echo", n, bare))
             print(row("RpcClient → RpcServer", n, rpc))
+            print(row("  … handlersOnIOThread", n, inline))
             if breakdown {
                 print(row("RpcClient → bare echo", n, Measurement.median(results["client \(n)"]!)))
                 print(row("bare DEALER → RpcServer", n, Measurement.median(results["server \(n)"]!)))
+                print(row("  … handlersOnIOThread", n, Measurement.median(results["server inline \(n)"]!)))
             }
-            print(String(format: "  ratio rpc/bare, %d caller(s): %.2f (target ≥ 0.80)", n, rpc.rate / bare.rate))
+            print(
+                String(
+                    format: "  ratio rpc/bare, %d caller(s): %.2f, handlersOnIOThread %.2f (target ≥ 0.80)", n,
+                    rpc.rate / bare.rate, inline.rate / bare.rate))
         }
         await client.close()
+        await inlineClient.close()
+        await inlineServer.close()
         await clientToBare.close()
         await server.close()
         echo.stop()
@@ -166,7 +183,8 @@ struct Measurement {
         for h in histograms { all.add(h) }
         self.init(
             rate: Double(all.totalCount) / seconds, p50: Double(all.valueAtPercentile(50)) / 1000,
-            p99: Double(all.valueAtPercentile(99)) / 1000, cpuPerCall: cpuSeconds * 1e6 / Double(max(1, all.totalCount)))
+            p99: Double(all.valueAtPercentile(99)) / 1000, cpuPerCall: cpuSeconds * 1e6 / Double(max(1, all.totalCount))
+        )
     }
 
     /// User and system CPU time of this process so far.
