@@ -67,7 +67,7 @@ struct RpcBench: AsyncParsableCommand {
                 }
             }
         }
-        print("path                            callers   calls/s   p50 µs   p99 µs   CPU µs/call")
+        print("path                            callers   calls/s   p50 µs   p99 µs   CPU µs/call   sleeps/call")
         for n in counts {
             let bare = Measurement.median(results["bare \(n)"]!)
             let rpc = Measurement.median(results["rpc \(n)"]!)
@@ -96,12 +96,12 @@ struct RpcBench: AsyncParsableCommand {
     private func row(_ name: String, _ n: Int, _ m: Measurement) -> String {
         name.padding(toLength: 32, withPad: " ", startingAt: 0)
             + String(n).padding(toLength: 8, withPad: " ", startingAt: 0)
-            + String(format: "%9.0f  %7.0f  %7.0f  %10.1f", m.rate, m.p50, m.p99, m.cpuPerCall)
+            + String(format: "%9.0f  %7.0f  %7.0f  %10.1f  %12.2f", m.rate, m.p50, m.p99, m.cpuPerCall, m.sleepsPerCall)
     }
 
     /// `callers` tasks, each calling in a loop for `seconds`.
     private func measureRpc(_ client: RpcClient, callers: Int, _ payload: [UInt8]) async throws -> Measurement {
-        let cpu0 = Measurement.cpuSeconds()
+        let usage0 = Usage.now()
         let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         let histograms = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
             for _ in 0..<callers {
@@ -118,7 +118,7 @@ struct RpcBench: AsyncParsableCommand {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        return Measurement(histograms, seconds: seconds, cpuSeconds: Measurement.cpuSeconds() - cpu0)
+        return Measurement(histograms, seconds: seconds, usage: Usage.now() - usage0)
     }
 
     /// `callers` threads, each with its own DEALER, sending the same REQUEST frames
@@ -129,7 +129,7 @@ struct RpcBench: AsyncParsableCommand {
         ).encode()
         let histograms = Collected()
         let duration = seconds
-        let cpu0 = Measurement.cpuSeconds()
+        let usage0 = Usage.now()
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<callers {
@@ -156,9 +156,9 @@ struct RpcBench: AsyncParsableCommand {
                 }
             }
         }
-        let cpu = Measurement.cpuSeconds() - cpu0
+        let usage = Usage.now() - usage0
         context.shutdown()
-        return Measurement(histograms.all, seconds: seconds, cpuSeconds: cpu)
+        return Measurement(histograms.all, seconds: seconds, usage: usage)
     }
 }
 
@@ -170,29 +170,25 @@ struct Measurement {
     var p50: Double
     var p99: Double
     var cpuPerCall: Double
+    var sleepsPerCall: Double
 
-    init(rate: Double, p50: Double, p99: Double, cpuPerCall: Double) {
+    init(rate: Double, p50: Double, p99: Double, cpuPerCall: Double, sleepsPerCall: Double) {
         self.rate = rate
         self.p50 = p50
         self.p99 = p99
         self.cpuPerCall = cpuPerCall
+        self.sleepsPerCall = sleepsPerCall
     }
 
-    init(_ histograms: [Histogram<UInt64>], seconds: Double, cpuSeconds: Double) {
+    init(_ histograms: [Histogram<UInt64>], seconds: Double, usage: Usage) {
         var all = Self.histogram()
         for h in histograms { all.add(h) }
         self.init(
             rate: Double(all.totalCount) / seconds, p50: Double(all.valueAtPercentile(50)) / 1000,
-            p99: Double(all.valueAtPercentile(99)) / 1000, cpuPerCall: cpuSeconds * 1e6 / Double(max(1, all.totalCount))
+            p99: Double(all.valueAtPercentile(99)) / 1000,
+            cpuPerCall: usage.cpuSeconds * 1e6 / Double(max(1, all.totalCount)),
+            sleepsPerCall: Double(usage.sleeps) / Double(max(1, all.totalCount))
         )
-    }
-
-    /// User and system CPU time of this process so far.
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     static func histogram() -> Histogram<UInt64> {
@@ -206,6 +202,26 @@ struct Measurement {
     /// The run with the median rate (its percentiles with it).
     static func median(_ runs: [Measurement]) -> Measurement {
         runs.sorted { $0.rate < $1.rate }[runs.count / 2]
+    }
+}
+
+/// What the whole process (every thread) spent: CPU time, and voluntary context
+/// switches — each one a thread that slept waiting for something, so one wake-up;
+/// on this VM a wake-up of an idle vCPU is an IPI and a VM exit.
+struct Usage {
+    var cpuSeconds: Double
+    var sleeps: Int
+
+    static func now() -> Usage {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Usage(
+            cpuSeconds: Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec)
+                + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6, sleeps: u.ru_nvcsw)
+    }
+
+    static func - (a: Usage, b: Usage) -> Usage {
+        Usage(cpuSeconds: a.cpuSeconds - b.cpuSeconds, sleeps: a.sleeps - b.sleeps)
     }
 }
 
