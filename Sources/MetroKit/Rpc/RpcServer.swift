@@ -12,7 +12,8 @@ public import ZeroMQ
 /// every frame-level fault (§6.3), 401 for a deadline of 0, 402 when
 /// `maxConcurrent` handlers are running, 109 while draining — so a flood of bad or
 /// excess calls never waits behind handlers. Each accepted call runs its handler
-/// on a task of its own (the global executor, or `Options.executor`); a handler
+/// on a task of its own (the global executor, `Options.executor`, or with
+/// `Options.handlersOnIOThread` the I/O thread itself, between turns); a handler
 /// whose task starts at or after the call's deadline is not run (401). The task's
 /// answer goes back through the thread's command queue, never to the socket
 /// directly. Nothing here blocks Swift's cooperative pool.
