@@ -78,6 +78,27 @@ import ZeroMQ
         await io.shutdown()
     }
 
+    /// One caller, one echo at a time: the next command is sent just as the thread
+    /// goes back to its poll, the window a lost wake-up would fall into, and nobody
+    /// else sends to rescue it.
+    @Test func oneCallerBackToBackLosesNoWakeUp() async throws {
+        let io = try Self.make("iot-wake-seq")
+        let done = Atomic<Bool>(false)
+        let watchdog = Task {
+            try await Task.sleep(for: .seconds(60))
+            if !done.load(ordering: .acquiring) {
+                Issue.record("an echo was never answered: a lost wake-up")
+                io.requestStop()
+            }
+        }
+        var answered = 0
+        for i in 0..<20_000 where await Self.echo(io, i) == i { answered += 1 }
+        done.store(true, ordering: .releasing)
+        watchdog.cancel()
+        #expect(answered == 20_000)
+        await io.shutdown()
+    }
+
     @Test func manyTasksAtOnceLoseNoWakeUp() async throws {
         let io = try Self.make("iot-wake-race")
         let done = Atomic<Bool>(false)
