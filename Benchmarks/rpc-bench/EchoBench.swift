@@ -37,11 +37,17 @@ struct RpcBench: AsyncParsableCommand {
         let payload = [UInt8](repeating: 0x61, count: body)
         let server = try RpcServer(.init(), handler: { .reply($0.body) })
         let rpcEndpoint = try await server.start()
+        var inline = RpcServer.Options()
+        inline.handlersOnIOThread = true
+        let inlineServer = try RpcServer(inline, handler: { .reply($0.body) })
+        let inlineEndpoint = try await inlineServer.start()
         let echo = try BareEcho()
         let client = try RpcClient(endpoints: [rpcEndpoint])
+        let inlineClient = try RpcClient(endpoints: [inlineEndpoint])
         let clientToBare = try RpcClient(endpoints: [echo.endpoint])
         // Connect before the clock starts.
         _ = try await client.call(method: "bench.echo", body: payload)
+        _ = try await inlineClient.call(method: "bench.echo", body: payload)
         _ = try await clientToBare.call(method: "bench.echo", body: payload)
         let counts = callers.split(separator: ",").compactMap { Int($0) }
         print(
@@ -52,38 +58,50 @@ struct RpcBench: AsyncParsableCommand {
             for n in counts {
                 results["bare \(n)", default: []].append(try await measureBare(echo.endpoint, callers: n, payload))
                 results["rpc \(n)", default: []].append(try await measureRpc(client, callers: n, payload))
+                results["inline \(n)", default: []].append(try await measureRpc(inlineClient, callers: n, payload))
                 if breakdown {
                     results["client \(n)", default: []].append(try await measureRpc(clientToBare, callers: n, payload))
                     results["server \(n)", default: []].append(try await measureBare(rpcEndpoint, callers: n, payload))
+                    results["server inline \(n)", default: []].append(
+                        try await measureBare(inlineEndpoint, callers: n, payload))
                 }
             }
         }
-        print("path                        callers   calls/s   p50 µs   p99 µs")
+        print("path                            callers   calls/s   p50 µs   p99 µs   CPU µs/call   sleeps/call")
         for n in counts {
             let bare = Measurement.median(results["bare \(n)"]!)
             let rpc = Measurement.median(results["rpc \(n)"]!)
+            let inline = Measurement.median(results["inline \(n)"]!)
             print(row("bare DEALER→ROUTER echo", n, bare))
             print(row("RpcClient → RpcServer", n, rpc))
+            print(row("  … handlersOnIOThread", n, inline))
             if breakdown {
                 print(row("RpcClient → bare echo", n, Measurement.median(results["client \(n)"]!)))
                 print(row("bare DEALER → RpcServer", n, Measurement.median(results["server \(n)"]!)))
+                print(row("  … handlersOnIOThread", n, Measurement.median(results["server inline \(n)"]!)))
             }
-            print(String(format: "  ratio rpc/bare, %d caller(s): %.2f (target ≥ 0.80)", n, rpc.rate / bare.rate))
+            print(
+                String(
+                    format: "  ratio rpc/bare, %d caller(s): %.2f, handlersOnIOThread %.2f (target ≥ 0.80)", n,
+                    rpc.rate / bare.rate, inline.rate / bare.rate))
         }
         await client.close()
+        await inlineClient.close()
+        await inlineServer.close()
         await clientToBare.close()
         await server.close()
         echo.stop()
     }
 
     private func row(_ name: String, _ n: Int, _ m: Measurement) -> String {
-        name.padding(toLength: 28, withPad: " ", startingAt: 0)
+        name.padding(toLength: 32, withPad: " ", startingAt: 0)
             + String(n).padding(toLength: 8, withPad: " ", startingAt: 0)
-            + String(format: "%9.0f  %7.0f  %7.0f", m.rate, m.p50, m.p99)
+            + String(format: "%9.0f  %7.0f  %7.0f  %10.1f  %12.2f", m.rate, m.p50, m.p99, m.cpuPerCall, m.sleepsPerCall)
     }
 
     /// `callers` tasks, each calling in a loop for `seconds`.
     private func measureRpc(_ client: RpcClient, callers: Int, _ payload: [UInt8]) async throws -> Measurement {
+        let usage0 = Usage.now()
         let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         let histograms = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
             for _ in 0..<callers {
@@ -100,7 +118,7 @@ struct RpcBench: AsyncParsableCommand {
             }
             return try await group.reduce(into: []) { $0.append($1) }
         }
-        return Measurement(histograms, seconds: seconds)
+        return Measurement(histograms, seconds: seconds, usage: Usage.now() - usage0)
     }
 
     /// `callers` threads, each with its own DEALER, sending the same REQUEST frames
@@ -111,6 +129,7 @@ struct RpcBench: AsyncParsableCommand {
         ).encode()
         let histograms = Collected()
         let duration = seconds
+        let usage0 = Usage.now()
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<callers {
@@ -137,29 +156,39 @@ struct RpcBench: AsyncParsableCommand {
                 }
             }
         }
+        let usage = Usage.now() - usage0
         context.shutdown()
-        return Measurement(histograms.all, seconds: seconds)
+        return Measurement(histograms.all, seconds: seconds, usage: usage)
     }
 }
 
-/// One run: calls per second and latency percentiles in µs.
+/// One run: calls per second, latency percentiles in µs, and the CPU time of the
+/// whole process (callers, client, server: every thread) per call in µs, which is
+/// steadier than the rate on a shared machine.
 struct Measurement {
     var rate: Double
     var p50: Double
     var p99: Double
+    var cpuPerCall: Double
+    var sleepsPerCall: Double
 
-    init(rate: Double, p50: Double, p99: Double) {
+    init(rate: Double, p50: Double, p99: Double, cpuPerCall: Double, sleepsPerCall: Double) {
         self.rate = rate
         self.p50 = p50
         self.p99 = p99
+        self.cpuPerCall = cpuPerCall
+        self.sleepsPerCall = sleepsPerCall
     }
 
-    init(_ histograms: [Histogram<UInt64>], seconds: Double) {
+    init(_ histograms: [Histogram<UInt64>], seconds: Double, usage: Usage) {
         var all = Self.histogram()
         for h in histograms { all.add(h) }
         self.init(
             rate: Double(all.totalCount) / seconds, p50: Double(all.valueAtPercentile(50)) / 1000,
-            p99: Double(all.valueAtPercentile(99)) / 1000)
+            p99: Double(all.valueAtPercentile(99)) / 1000,
+            cpuPerCall: usage.cpuSeconds * 1e6 / Double(max(1, all.totalCount)),
+            sleepsPerCall: Double(usage.sleeps) / Double(max(1, all.totalCount))
+        )
     }
 
     static func histogram() -> Histogram<UInt64> {
@@ -173,6 +202,26 @@ struct Measurement {
     /// The run with the median rate (its percentiles with it).
     static func median(_ runs: [Measurement]) -> Measurement {
         runs.sorted { $0.rate < $1.rate }[runs.count / 2]
+    }
+}
+
+/// What the whole process (every thread) spent: CPU time, and voluntary context
+/// switches — each one a thread that slept waiting for something, so one wake-up;
+/// on this VM a wake-up of an idle vCPU is an IPI and a VM exit.
+struct Usage {
+    var cpuSeconds: Double
+    var sleeps: Int
+
+    static func now() -> Usage {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Usage(
+            cpuSeconds: Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec)
+                + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6, sleeps: u.ru_nvcsw)
+    }
+
+    static func - (a: Usage, b: Usage) -> Usage {
+        Usage(cpuSeconds: a.cpuSeconds - b.cpuSeconds, sleeps: a.sleeps - b.sleeps)
     }
 }
 

@@ -103,7 +103,7 @@ struct ProfileGetBench {
     /// `calls` calls split among `callers` tasks; rate over the wall clock of them all.
     private func measure(_ t: Target, callers: Int) async throws -> Run {
         let cpu0 = t.process.cpuSeconds
-        let start = ContinuousClock.now
+        let start = ContinuousClock.now, usage0 = Usage.now()
         let each = calls / callers
         let histograms = try await withThrowingTaskGroup(of: Histogram<UInt64>.self) { group in
             for c in 0..<callers {
@@ -122,7 +122,7 @@ struct ProfileGetBench {
         }
         let elapsed = ContinuousClock.now - start
         let cpu = t.process.cpuSeconds - cpu0
-        let m = Measurement(histograms, seconds: seconds(elapsed))
+        let m = Measurement(histograms, seconds: seconds(elapsed), usage: Usage.now() - usage0)
         return Run(rate: m.rate, p50: m.p50, p99: m.p99, serverCPU: cpu / Double(each * callers))
     }
 }

@@ -40,9 +40,16 @@ package final class WakePipe: Sendable {
         _ = write(writeFD, &one, 1)
     }
 
-    /// The polling thread: empties the pipe, so the next poll waits again.
-    package func drain() {
+    /// The polling thread: empties the pipe, so the next poll waits again. Returns the
+    /// bytes read (one per `wake()` that landed), for callers that count their wakes.
+    @discardableResult
+    package func drain() -> Int {
         var sink = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        while withUnsafeMutableBytes(of: &sink, { read(readFD, $0.baseAddress, $0.count) }) > 0 {}
+        var total = 0
+        while true {
+            let n = withUnsafeMutableBytes(of: &sink) { read(readFD, $0.baseAddress, $0.count) }
+            guard n > 0 else { return total }
+            total += n
+        }
     }
 }

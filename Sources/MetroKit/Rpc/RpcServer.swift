@@ -12,7 +12,8 @@ public import ZeroMQ
 /// every frame-level fault (§6.3), 401 for a deadline of 0, 402 when
 /// `maxConcurrent` handlers are running, 109 while draining — so a flood of bad or
 /// excess calls never waits behind handlers. Each accepted call runs its handler
-/// on a task of its own (the global executor, or `Options.executor`); a handler
+/// on a task of its own (the global executor, `Options.executor`, or with
+/// `Options.handlersOnIOThread` the I/O thread itself, between turns); a handler
 /// whose task starts at or after the call's deadline is not run (401). The task's
 /// answer goes back through the thread's command queue, never to the socket
 /// directly. Nothing here blocks Swift's cooperative pool.
@@ -42,6 +43,13 @@ public final class RpcServer: Service, Sendable {
         public var drainTimeout: Duration
         /// Where handler tasks run (`Task(executorPreference:)`); nil: the global executor.
         public var executor: (any TaskExecutor)?
+        /// Run handlers on the server's I/O thread instead (`executor` must be nil): a
+        /// call then starts and answers without a thread hop, which makes a trivial
+        /// handler's round trip much cheaper (docs/performance.md, "rpc: where the
+        /// round trip goes"). Only for handlers that never block and finish quickly (an
+        /// echo, a read from memory): while one runs, the server reads no message and
+        /// sends no answer. A handler that suspends resumes on the I/O thread as well.
+        public var handlersOnIOThread = false
 
         public init(
             bind: String = "tcp://127.0.0.1:*", maxConcurrent: Int = 64,
@@ -79,13 +87,17 @@ public final class RpcServer: Service, Sendable {
         let binding = Mailbox(Binding())
         let sink = RpcReplySink()
         let ctx = try context ?? Context(ioThreads: 1, defaultLingerMilliseconds: 200)
+        precondition(
+            !(options.handlersOnIOThread && options.executor != nil),
+            "handlersOnIOThread and executor exclude each other")
+        let onThread = options.handlersOnIOThread ? IOThreadExecutor(post: { sink.send(.run($0)) }) : nil
         io = IOThread(
             name: "metro-rpc-server", context: ctx, logger: logger,
             makeLoop: { setup in
                 do {
                     let loop = try RpcServerLoop(
-                        options: options, handler: handler, sink: sink, published: published, setup: setup,
-                        logger: logger)
+                        options: options, handler: handler, sink: sink, published: published,
+                        ioExecutor: onThread, setup: setup, logger: logger)
                     binding.withLock { $0.endpoint = loop.endpoint }
                     return loop
                 } catch {
@@ -101,6 +113,8 @@ public final class RpcServer: Service, Sendable {
                         c.resume(throwing: MetroClientError(.closed, operation: "rpc serve", message: message))
                     case .drain(_, _, let waiter?): waiter.resume()
                     case .drain, .reply: break
+                    // A handler's task that never got its turn: it ends elsewhere, its answer dropped.
+                    case .run(let job): globalConcurrentExecutor.enqueue(ExecutorJob(job))
                     }
                 }
             })

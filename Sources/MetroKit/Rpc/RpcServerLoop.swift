@@ -18,6 +18,8 @@ final class RpcServerLoop: IOThreadLoop {
         /// Stop taking calls (109), resume `waiter` when no handler runs or `timeout`
         /// passed; then end the thread if `stop`.
         case drain(timeout: Duration, stop: Bool, waiter: CheckedContinuation<Void, Never>?)
+        /// A job of a handler's task, under `Options.handlersOnIOThread`.
+        case run(UnownedJob)
     }
 
     private struct Drain {
@@ -33,6 +35,9 @@ final class RpcServerLoop: IOThreadLoop {
     private let options: RpcServer.Options
     private let handler: RpcHandler
     private let sink: RpcReplySink
+    /// Where handler tasks run: `Options.executor`, or this thread's (`handlersOnIOThread`).
+    private let executor: (any TaskExecutor)?
+    private let ioExecutor: IOThreadExecutor?
     private let published: Mailbox<RpcServerStats>
     private let logger: Logger
     private var stats = RpcServerStats()
@@ -43,9 +48,12 @@ final class RpcServerLoop: IOThreadLoop {
     /// I/O thread: makes and binds the ROUTER.
     init(
         options: RpcServer.Options, handler: @escaping RpcHandler, sink: RpcReplySink,
-        published: Mailbox<RpcServerStats>, setup: IOThread<RpcServerLoop>.Setup, logger: Logger
+        published: Mailbox<RpcServerStats>, ioExecutor: IOThreadExecutor?, setup: IOThread<RpcServerLoop>.Setup,
+        logger: Logger
     ) throws {
         self.options = options
+        self.ioExecutor = ioExecutor
+        executor = ioExecutor ?? options.executor
         self.handler = handler
         self.sink = sink
         self.published = published
@@ -83,6 +91,7 @@ final class RpcServerLoop: IOThreadLoop {
                 if let waiter { d.waiters.append(waiter) }
                 drain = d
                 stats.draining = true
+            case .run(let job): ioExecutor?.run(job)
             }
         }
         // A bounded batch per turn, so replies and the drain deadline are never starved.
@@ -195,7 +204,7 @@ final class RpcServerLoop: IOThreadLoop {
                 }
             sink.send(.reply(routingID: routingID, reply, expiredBeforeStart: false))
         }
-        if let executor = options.executor {
+        if let executor {
             Task(executorPreference: executor) { await work() }
         } else {
             Task { await work() }
@@ -226,9 +235,11 @@ final class RpcReplySink: Sendable {
 
     func attach(_ thread: IOThread<RpcServerLoop>) { io.withLock { $0 = thread } }
 
-    /// Queues the answer; dropped when the thread has stopped (the caller's own deadline tells it).
-    func send(_ command: RpcServerLoop.Command) {
-        _ = io.withLock { $0 }?.send(command)
+    /// Queues the answer (or a handler's job); dropped, and false, when the thread has
+    /// stopped (the caller's own deadline tells it).
+    @discardableResult
+    func send(_ command: RpcServerLoop.Command) -> Bool {
+        io.withLock { $0 }?.send(command) ?? false
     }
 }
 
