@@ -1,4 +1,4 @@
-// MetroRuntime: what a Metro service stands on (issue 14 §2, spec C).
+// MetroRuntime: what a Metro service stands on (issue 14 §2).
 //
 // What it is for: a service author declares a `ServiceDefinition` (a name, GRDB
 // migrations, rpc methods, event handlers) and runs it as a `ServiceRuntime`, a

@@ -1,4 +1,4 @@
-/// The profiles service's domain and storage (issue 14 §3, design.md "The story").
+/// The profiles service's domain and storage (issue 14 §3).
 ///
 /// What it holds: users (display name, an email unique case-insensitively,
 /// favourite tags, a version for optimistic concurrency) and each user's watch

@@ -2,7 +2,7 @@ import Logging
 import MetroKit
 import MetroProtocol
 
-/// The life of one delivery (spec C): headers and schema major checked, the inbox
+/// The life of one delivery : headers and schema major checked, the inbox
 /// consulted, the handler run, its commit made durable, then exactly one of ACK,
 /// REJECT (dead-letter now, with the reason) or NAK with backoff.
 ///
@@ -91,7 +91,7 @@ struct DeliveryProcessor: Sendable {
         state.current == .applied || state.current == .duplicate
     }
 
-    /// REJECT (spec D): dead-lettered at once with `reason` as the header `detail`
+    /// REJECT (protocol.md §4.10): dead-lettered at once with `reason` as the header `detail`
     /// (the consumer cuts it to 256 bytes at a character boundary).
     private func reject(_ d: Consumer.Delivery, reason: String, logger: Logger) -> RuntimeMetrics.Outcome {
         logger.warning("event rejected: dead-lettered", metadata: ["reason": "\(reason)"])

@@ -20,7 +20,7 @@ public struct IncomingEvent<Payload: Sendable>: Sendable {
 
 /// A handler's verdict that an event can never be handled (a permanent error): the
 /// runtime sends it to the dead-letter topic at once with `reason`, instead of
-/// redelivering it (spec C, "Poison events"). Any other error is retried.
+/// redelivering it (docs/operations.md, "Service workers"). Any other error is retried.
 public struct EventRejection: Error, Sendable, CustomStringConvertible {
     public let reason: String
     public init(_ reason: String) { self.reason = reason }

@@ -5,7 +5,7 @@ import Synchronization
     import Glibc
 #endif
 
-/// Crash windows that tests make reachable (spec C): with
+/// Crash windows that tests make reachable : with
 /// `METRO_FAULT_CRASH_AT=after-commit` the process kills itself with SIGKILL the
 /// first time an event's effect has committed and its ACK is not yet sent; with
 /// `after-outbox-commit`, the first time a transaction that published events has

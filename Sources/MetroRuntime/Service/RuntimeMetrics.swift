@@ -1,6 +1,6 @@
 import Metrics
 
-/// The runtime's swift-metrics (spec C). The process's backend (Prometheus in
+/// The runtime's swift-metrics. The process's backend (Prometheus in
 /// `metro worker`) caches each label and dimensions pair, so making a handle per
 /// use costs a lookup, not a new series.
 enum RuntimeMetrics {

@@ -4,7 +4,7 @@ import MetroKit
 import MetroProtocol
 
 /// What a service author writes: a name, migrations for its tables, rpc methods and
-/// event handlers. `ServiceRuntime` does everything else (spec C).
+/// event handlers. `ServiceRuntime` does everything else.
 ///
 /// ```swift
 /// var echo = ServiceDefinition(name: "echo")

@@ -1,6 +1,6 @@
 extension ServiceRuntime {
     /// Where an instance finds the broker and the registry, where it keeps its data,
-    /// and its shutdown bounds (`metro worker` fills it from its flags, spec E).
+    /// and its shutdown bounds (`metro worker` fills it from its flags).
     public struct Configuration: Sendable {
         /// The broker's ingest (ROUTER) endpoint: the outbox relay publishes there.
         public var brokerIngest: String

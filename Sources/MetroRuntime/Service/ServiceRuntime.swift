@@ -4,7 +4,7 @@ public import MetroProtocol
 public import ServiceLifecycle
 import ZeroMQ
 
-/// One instance of a service, as a swift-service-lifecycle `Service` (spec C).
+/// One instance of a service, as a swift-service-lifecycle `Service`.
 ///
 /// `run()` starts, in this order: the store (open, migrate), the outbox relay, the
 /// rpc server (bound), the event handlers (one `Consumer` per `on(...)`, JOINed with

@@ -1,12 +1,12 @@
 import GRDB
 
-/// The runtime's own tables, migrated before the service's (spec: issue 14 §2).
+/// The runtime's own tables, migrated before the service's .
 ///
 /// - `metro_inbox`: one row per event whose effect committed, per consumer group;
 ///   its primary key is (group, event id), so a redelivered event's INSERT finds it
 ///   and its effect is skipped. The group is part of the key because one service
 ///   may have two handlers whose topic prefixes overlap: each group gets the event
-///   once, and each handler's effect must happen (spec C keyed the inbox by the
+///   once, and each handler's effect must happen (a first design keyed the inbox by the
 ///   event id alone, which would have skipped the second handler's effect).
 /// - `metro_outbox`: events written in a transaction and not yet (known to be)
 ///   published. `event_id` is a UUID made in the transaction, unique across

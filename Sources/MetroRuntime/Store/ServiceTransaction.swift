@@ -4,7 +4,7 @@ import MetroProtocol
 
 /// One write transaction of a service: `db` for its own tables, `publish` for the
 /// events it emits. Both commit together or not at all: a published event is an
-/// outbox row, sent by the relay only after the commit (spec C, "Outbox").
+/// outbox row, sent by the relay only after the commit (the module overview in MetroRuntime.swift; docs/operations.md, "Service workers").
 ///
 /// Threading: only inside the `write`/`commit` closure, on GRDB's writer queue.
 public final class ServiceTransaction {

@@ -1,4 +1,4 @@
-/// The bodies of the profiles service's rpc methods (JSON on the wire, spec B).
+/// The bodies of the profiles service's rpc methods (JSON on the wire, protocol.md §6).
 /// The method names and their idempotency live with the service
 /// (`ProfilesAPI`); these types are shared by the service and its callers.
 

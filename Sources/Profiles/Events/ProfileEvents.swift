@@ -1,6 +1,6 @@
 /// The payloads of the events the profiles service publishes and consumes, as
 /// docs/events.md defines them. Each carries its schema version in the event's
-/// headers (`{"schema":"1.0"}`, spec C), not in the payload.
+/// headers (`{"schema":"1.0"}`, docs/events.md), not in the payload.
 
 /// Topics and schema versions, in one place.
 public enum ProfileTopics {

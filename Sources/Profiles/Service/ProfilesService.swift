@@ -1,7 +1,7 @@
 import Foundation
 public import MetroRuntime
 
-/// The profiles service on the runtime (spec C): its tables, its rpc methods and
+/// The profiles service on the runtime (MetroRuntime): its tables, its rpc methods and
 /// the `video.watched` handler. `metro worker profiles` runs it.
 ///
 /// Every write is one transaction: a user change and the `profile.*` event it

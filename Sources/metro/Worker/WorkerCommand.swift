@@ -6,7 +6,7 @@ import ServiceLifecycle
 import UnixSignals
 
 /// `metro worker <service>`: runs one instance of a Metro service on the service
-/// runtime (spec E). Each service is a subcommand; their flags are `WorkerOptions`.
+/// runtime (docs/operations.md, "Service workers"). Each service is a subcommand; their flags are `WorkerOptions`.
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",

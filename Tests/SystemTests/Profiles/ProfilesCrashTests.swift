@@ -10,7 +10,7 @@ import Testing
 #endif
 
 /// kill -9 of `metro worker profiles` in the runtime's fault windows
-/// (`METRO_FAULT_CRASH_AT`, spec C), on the profiles service's own effects.
+/// (`METRO_FAULT_CRASH_AT`, operations.md), on the profiles service's own effects.
 @Suite(.serialized) struct ProfilesCrashTests {
     static let brokerConfig = "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n"
 

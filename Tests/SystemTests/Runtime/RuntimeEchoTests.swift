@@ -91,7 +91,7 @@ import ZeroMQ
             guard case .error(let e, _) = bad else { throw WaitError.timedOut("an error reply") }
             #expect(e.code == .badRequest)
 
-            // The Prometheus endpoint has the runtime's series (spec C).
+            // The Prometheus endpoint has the runtime's series (operations.md, "Service workers").
             let metrics = try await httpGet(try #require(worker.ready["metrics"]), path: "/metrics")
             for series in [
                 #"metro_service_events_total{topic="echo.hello",outcome="handled"} 1"#,
@@ -189,11 +189,11 @@ import ZeroMQ
                 #expect(letter.payload == bytes(p.payload))
                 let headers = try JSONDecoder().decode([String: String].self, from: Data(letter.headers))
                 #expect(headers["group"] == "echo" && headers["topic"] == "echo.hello")
-                // Rejected on its first delivery (REJECT, spec D), not after --max-deliveries NAKs.
+                // Rejected on its first delivery (REJECT, protocol.md §4.10), not after --max-deliveries NAKs.
                 #expect(headers["reason"] == "rejected" && headers["deliveries"] == "1", "\(p.id)")
                 #expect(headers["detail"]?.hasPrefix(p.detail) == true, "\(p.id): \(headers)")
             }
-            // The log lines of an event carry its id and topic (spec C: swift-log metadata).
+            // The log lines of an event carry its id and topic (swift-log metadata).
             #expect(worker.process.stderrText.contains("event-id=not-json"))
             try await eventually("the good event recorded") { try stack.recordedIDs().contains("good") }
             #expect(try worker.effects().map(\.eventID) == ["good"])
