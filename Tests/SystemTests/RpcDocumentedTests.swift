@@ -51,7 +51,13 @@ import Testing
     @Test func theVectorsAreWhatAServerAnswers() async throws {
         let vectors = try ProtocolVectors.load(prefix: "rpc.")
         let gates = Gates()
-        let server = try Self.standIn(.init(maxConcurrent: 64), gates: gates)
+        // Handlers on the server's I/O thread: the bytes are the same on any executor,
+        // and this test must not depend on the cooperative pool. In a clean-clone CI run
+        // the pool was held by other tests' blocking receives for over 1.5 s, the
+        // vector's deadline, and `rpc.request` was answered 401 instead of REPLY.
+        var options = RpcServer.Options(maxConcurrent: 64)
+        options.handlersOnIOThread = true
+        let server = try Self.standIn(options, gates: gates)
         let dealer = try RawDealer(try await server.start())
         do {
             let request = try #require(vectors["rpc.request"])
