@@ -111,4 +111,30 @@ import Testing
             }
         }
     }
+
+    /// GRDB sets NORMAL on its writer after `prepareDatabase` has run: the store
+    /// must leave every connection, the writer first, at FULL (2) on a real file.
+    @Test func everyConnectionSyncsEachCommit() async throws {
+        try await Self.withStore { store in
+            let writer = try await store.pool.writeWithoutTransaction { db in
+                try Int.fetchOne(db, sql: "PRAGMA synchronous")
+            }
+            #expect(writer == 2)
+            #expect(try await store.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+            #expect(try await store.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+        }
+    }
+
+    /// A batch's outcome: ACKed rows are marked sent, the first failure is kept.
+    @Test func batchOutcomeMarksOnlyAckedRows() {
+        struct Refused: Error {}
+        let rows = (1...4).map {
+            OutboxRelay.Row(seq: Int64($0), eventID: "e-\($0)", topic: "t", headers: [], payload: [])
+        }
+        let outcome = BatchOutcome(
+            rows: rows, results: [.success(10), .failure(Refused()), .success(12), .failure(CancellationError())])
+        #expect(outcome.sent == [1, 3])
+        #expect(outcome.firstFailure is Refused)
+        #expect(BatchOutcome(rows: rows, results: rows.map { _ in .success(1) }).firstFailure == nil)
+    }
 }

@@ -58,7 +58,9 @@ public final class Publisher: Service, Sendable {
     }
 
     enum Command: Sendable {
-        case publish(IngestCodec.Publish, CheckedContinuation<UInt64, any Error>)
+        case publish(IngestCodec.Publish, PublishReply)
+        /// One `publish(batch:)`: its events enter the send queue together, in order.
+        case publishBatch([IngestCodec.Publish], BatchReply)
         case fire([[UInt8]])
         case cancel([UInt8])
     }
@@ -75,7 +77,14 @@ public final class Publisher: Service, Sendable {
             name: "metro-publisher", context: ctx, logger: logger,
             makeLoop: { setup in try PublisherLoop(options: options, setup: setup, logger: logger) },
             onEnd: { unhandled in
-                for case .publish(_, let c) in unhandled { c.resume(throwing: MetroClientError.closed("publish")) }
+                for command in unhandled {
+                    switch command {
+                    case .publish(_, let reply): reply.resume(.failure(MetroClientError.closed("publish")))
+                    case .publishBatch(let requests, let batch):
+                        for i in requests.indices { batch.set(i, .failure(MetroClientError.closed("publish"))) }
+                    case .fire, .cancel: break
+                    }
+                }
             })
     }
 
@@ -90,13 +99,7 @@ public final class Publisher: Service, Sendable {
     ) async throws -> UInt64 {
         let request = IngestCodec.Publish(
             eventID: eventID ?? Array(UUID().uuidString.utf8), topic: topic, headers: headers, payload: payload)
-        // The broker's ERROR for an unusable id cannot name the id (§4.2.1), so the
-        // caller could not be told: refuse it here.
-        guard IngestCodec.echoesID(idLength: request.eventID.count) else {
-            throw MetroClientError(
-                .invalidArgument, operation: "publish",
-                message: "an event id has 1–64 bytes, this one \(request.eventID.count)")
-        }
+        try Self.checkID(request.eventID)
         let io = self.io
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
@@ -104,7 +107,7 @@ public final class Publisher: Service, Sendable {
                     continuation.resume(throwing: CancellationError())
                     return
                 }
-                if !io.send(.publish(request, continuation)) {
+                if !io.send(.publish(request, .one(continuation))) {
                     continuation.resume(throwing: MetroClientError.closed("publish"))
                 }
             }
@@ -112,6 +115,15 @@ public final class Publisher: Service, Sendable {
             // The I/O thread stops waiting for this id; the broker may still store it
             // (a later publish with the same id gets its seq from the dedupe window).
             io.send(.cancel(request.eventID))
+        }
+    }
+
+    /// The broker's ERROR for an unusable id cannot name the id (§4.2.1), so the
+    /// caller could not be told: refuse it before sending.
+    static func checkID(_ id: [UInt8]) throws {
+        guard IngestCodec.echoesID(idLength: id.count) else {
+            throw MetroClientError(
+                .invalidArgument, operation: "publish", message: "an event id has 1–64 bytes, this one \(id.count)")
         }
     }
 

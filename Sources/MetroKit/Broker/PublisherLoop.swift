@@ -9,7 +9,7 @@ import ZeroMQ
 final class PublisherLoop: IOThreadLoop {
     struct InFlight {
         var request: IngestCodec.Publish
-        var continuation: CheckedContinuation<UInt64, any Error>
+        var reply: PublishReply
         var sentAt: ContinuousClock.Instant
         var firstSentAt: ContinuousClock.Instant
     }
@@ -22,7 +22,7 @@ final class PublisherLoop: IOThreadLoop {
     private let dealerItem: Int
     private let pub: Socket?
     var inFlight: [[UInt8]: InFlight] = [:]
-    var waiting: [(IngestCodec.Publish, CheckedContinuation<UInt64, any Error>)] = []
+    var waiting: [(IngestCodec.Publish, PublishReply)] = []
     var waitingHead = 0
     /// Whether the broker's publish socket has subscribed to this XPUB.
     var publishLive = false
@@ -67,8 +67,11 @@ final class PublisherLoop: IOThreadLoop {
         }
         for command in commands {
             switch command {
-            case .publish(let request, let continuation):
-                waiting.append((request, continuation))
+            case .publish(let request, let reply):
+                waiting.append((request, reply))
+            case .publishBatch(let requests, let batch):
+                // Contiguous in the queue: sent in this order, packed together.
+                for (i, request) in requests.enumerated() { waiting.append((request, .member(batch, index: i))) }
             case .fire(let frames):
                 if let pub, publishLive {
                     _ = try pub.trySend(multipart: frames)
@@ -90,8 +93,8 @@ final class PublisherLoop: IOThreadLoop {
     /// Fails every publish still waiting with `.closed` and closes the sockets.
     func finish() {
         let error = MetroClientError.closed("publish")
-        for (_, f) in inFlight { f.continuation.resume(throwing: error) }
-        for (_, c) in waiting[waitingHead...] { c.resume(throwing: error) }
+        for (_, f) in inFlight { f.reply.resume(.failure(error)) }
+        for (_, reply) in waiting[waitingHead...] { reply.resume(.failure(error)) }
         inFlight = [:]
         waiting = []
         waitingHead = 0
@@ -117,16 +120,16 @@ final class PublisherLoop: IOThreadLoop {
             batchBytes = 0
         }
         while inFlight.count < options.window, waitingHead < waiting.count {
-            let (request, continuation) = waiting[waitingHead]
+            let (request, reply) = waiting[waitingHead]
             waitingHead += 1
             if let existing = inFlight[request.eventID] {
                 // Same id twice in flight: the first caller fails, the second waits.
-                existing.continuation.resume(
-                    throwing: MetroClientError(
-                        .invalidArgument, operation: "publish", message: "event id published twice concurrently"))
+                existing.reply.resume(
+                    .failure(
+                        MetroClientError(
+                            .invalidArgument, operation: "publish", message: "event id published twice concurrently")))
             }
-            inFlight[request.eventID] = InFlight(
-                request: request, continuation: continuation, sentAt: now, firstSentAt: now)
+            inFlight[request.eventID] = InFlight(request: request, reply: reply, sentAt: now, firstSentAt: now)
             // (Ids are 1–64 bytes here: `publish` refuses others.)
             let size = PackedEvents.packedSize(request)
             guard maxEvents > 1, size <= options.maxBatchBytes, request.topic.utf8.count <= 255 else {
@@ -150,10 +153,12 @@ final class PublisherLoop: IOThreadLoop {
         for (id, f) in inFlight where now - f.sentAt >= options.ackTimeout {
             if now - f.firstSentAt >= options.giveUpAfter {
                 inFlight[id] = nil
-                f.continuation.resume(
-                    throwing: MetroClientError(
-                        .timedOut, operation: "publish",
-                        message: "no ACK for event \(String(decoding: id, as: UTF8.self)) within \(options.giveUpAfter)"
+                f.reply.resume(
+                    .failure(
+                        MetroClientError(
+                            .timedOut, operation: "publish",
+                            message:
+                                "no ACK for event \(String(decoding: id, as: UTF8.self)) within \(options.giveUpAfter)")
                     ))
                 continue
             }
@@ -165,11 +170,11 @@ final class PublisherLoop: IOThreadLoop {
     /// Stops waiting for `id` (its task was cancelled); unknown ids are already answered.
     private func cancel(_ id: [UInt8]) {
         if let f = inFlight.removeValue(forKey: id) {
-            f.continuation.resume(throwing: CancellationError())
+            f.reply.resume(.failure(CancellationError()))
             return
         }
         if let i = waiting[waitingHead...].firstIndex(where: { $0.0.eventID == id }) {
-            waiting[i].1.resume(throwing: CancellationError())
+            waiting[i].1.resume(.failure(CancellationError()))
             waiting.remove(at: i)
         }
     }
@@ -178,13 +183,13 @@ final class PublisherLoop: IOThreadLoop {
         switch IngestCodec.decodeReply(frames) {
         case .acks(let acks)?:
             for ack in acks {
-                if let f = inFlight.removeValue(forKey: ack.eventID) { f.continuation.resume(returning: ack.seq) }
+                if let f = inFlight.removeValue(forKey: ack.eventID) { f.reply.resume(.success(ack.seq)) }
             }
         case .error(let error, let id?)?:
             // Transient failures are retried by the timeout; the rest fail the publish.
             let transient = [.internalError, .unavailable, .journalFailure, .storageFailure].contains(error.code)
             if !transient, let f = inFlight.removeValue(forKey: id) {
-                f.continuation.resume(throwing: MetroClientError.rejected(error, operation: "publish"))
+                f.reply.resume(.failure(MetroClientError.rejected(error, operation: "publish")))
             }
         case .error(let error, nil)?:
             logger.warning("broker error without an event id: \(error)")

@@ -5,8 +5,8 @@ import MetroKit
 import Synchronization
 
 /// Publishes the outbox (spec C): unsent rows of `metro_outbox`, in `seq` order,
-/// each with the Publisher's acknowledged publish and the row's `event_id` as the
-/// event id, then marks them sent. One relay per instance; it passes when woken
+/// with the Publisher's acknowledged publish and the row's `event_id` as the
+/// event id, up to `batch` rows in flight at once, then marks the ACKed ones sent. One relay per instance; it passes when woken
 /// after a commit, at start (rows a crash left), and every `pollInterval` (rows
 /// another instance on the same database committed and did not send).
 ///
@@ -29,6 +29,8 @@ final class OutboxRelay: Sendable {
     private let publisher: Publisher
     private let logger: Logger
     private let pollInterval: Duration
+    /// Rows per pass step: the Publisher's default window, so a step's rows are all
+    /// in flight at once (a larger window would hold more unsent rows in memory).
     private let batch = 256
     private let stopping = Atomic<Bool>(false)
 
@@ -77,6 +79,9 @@ final class OutboxRelay: Sendable {
     }
 
     /// Sends unsent rows, a batch at a time, until none is left or a publish fails.
+    /// A batch's rows go to the Publisher in one `publish(batch:)`: all in flight at
+    /// once and in outbox order on the wire (one broker round trip, one journal sync,
+    /// instead of one per row); the ACKed ones are marked sent in one transaction.
     private func pass() async {
         do {
             while !stopping.load(ordering: .relaxed) {
@@ -84,13 +89,12 @@ final class OutboxRelay: Sendable {
                     try Row.fetchUnsent(db, limit: batch)
                 }
                 if rows.isEmpty { break }
-                var sent: [Int64] = []
-                for row in rows {
-                    _ = try await publisher.publish(
-                        topic: row.topic, payload: row.payload, headers: row.headers, eventID: Array(row.eventID.utf8))
-                    sent.append(row.seq)
-                }
-                try await markSent(sent)
+                let results = try await publisher.publish(batch: rows.map(\.event))
+                let outcome = BatchOutcome(rows: rows, results: results)
+                try await markSent(outcome.sent)
+                // A row that failed stays unsent for the next pass (its later rows may
+                // be journaled already: order holds for first sends, not retries).
+                if let failure = outcome.firstFailure { throw failure }
                 if rows.count < batch { break }
             }
             RuntimeMetrics.outboxPending(try await unsentCount())
@@ -102,12 +106,13 @@ final class OutboxRelay: Sendable {
         }
     }
 
+    /// Marks `seqs` sent, all in one transaction.
     private func markSent(_ seqs: [Int64]) async throws {
+        guard !seqs.isEmpty else { return }
         try await store.pool.write { db in
             let now = Date().timeIntervalSince1970
-            for seq in seqs {
-                try db.execute(sql: "UPDATE metro_outbox SET sent_at = ? WHERE seq = ?", arguments: [now, seq])
-            }
+            let update = try db.cachedStatement(sql: "UPDATE metro_outbox SET sent_at = ? WHERE seq = ?")
+            for seq in seqs { try update.execute(arguments: [now, seq]) }
         }
     }
 
@@ -118,7 +123,28 @@ final class OutboxRelay: Sendable {
     }
 }
 
+/// What one batch's publish did, row by row: the seqs to mark sent (ACKed) and
+/// the first failure (those rows stay unsent).
+struct BatchOutcome {
+    var sent: [Int64] = []
+    var firstFailure: (any Error)?
+
+    init(rows: [OutboxRelay.Row], results: [Result<UInt64, any Error>]) {
+        for (row, result) in zip(rows, results) {
+            switch result {
+            case .success: sent.append(row.seq)
+            case .failure(let error): if firstFailure == nil { firstFailure = error }
+            }
+        }
+    }
+}
+
 extension OutboxRelay.Row {
+    /// The row as the event the relay publishes: its `event_id` is the event id.
+    var event: Publisher.Event {
+        Publisher.Event(topic: topic, payload: payload, headers: headers, eventID: Array(eventID.utf8))
+    }
+
     static func fetchUnsent(_ db: Database, limit: Int) throws -> [Self] {
         try GRDB.Row.fetchAll(
             db,

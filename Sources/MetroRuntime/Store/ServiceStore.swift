@@ -35,6 +35,12 @@ public final class ServiceStore: Sendable {
         self.faults = faults
     }
 
+    /// Every commit fsyncs the WAL before it returns (docs/operations.md, "Service
+    /// databases"): the runtime ACKs a delivery after its commit, so a commit that
+    /// a power loss could undo (GRDB's WAL default, NORMAL) would lose an effect
+    /// whose event the broker no longer redelivers.
+    static let synchronousFull = "PRAGMA synchronous = FULL"
+
     /// Opens (creating the folder and file) and migrates: the runtime's tables
     /// first, then the service's `migrations`. Instances starting together take an
     /// exclusive lock on `<service>.migrate.lock` around the migration, so two
@@ -54,7 +60,12 @@ public final class ServiceStore: Sendable {
                     var configuration = Configuration()
                     configuration.busyMode = .timeout(busyTimeout.seconds)
                     configuration.label = service
+                    configuration.prepareDatabase { db in try db.execute(sql: Self.synchronousFull) }
                     let pool = try DatabasePool(path: path, configuration: configuration)
+                    // GRDB sets NORMAL on the writer after `prepareDatabase` ran
+                    // (`setUpWALMode`): set FULL again on the writer's connection,
+                    // which the pool keeps for its life.
+                    try pool.writeWithoutTransaction { db in try db.execute(sql: Self.synchronousFull) }
                     var migrator = DatabaseMigrator()
                     RuntimeSchema.register(&migrator)
                     migrations(&migrator)

@@ -92,6 +92,16 @@ final class ServiceWorker<Kind: WorkerKind>: @unchecked Sendable {
         return try db.read(body)
     }
 
+    /// Writes to the service's database directly, in one transaction; only while no
+    /// worker runs on it (a test setting up what a crash would have left).
+    func write(_ body: (Database) throws -> Void) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        let db = try DatabaseQueue(path: database, configuration: configuration)
+        defer { try? db.close() }
+        try db.write(body)
+    }
+
     /// Rows of `metro_outbox` not yet marked sent.
     func unsentOutbox() throws -> Int {
         try read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metro_outbox WHERE sent_at IS NULL") ?? 0 }
