@@ -4,7 +4,7 @@ import Logging
 import MetroKit
 import Synchronization
 
-/// Publishes the outbox (spec C): unsent rows of `metro_outbox`, in `seq` order,
+/// Publishes the outbox: unsent rows of `metro_outbox`, in `seq` order,
 /// with the Publisher's acknowledged publish and the row's `event_id` as the
 /// event id, up to `batch` rows in flight at once, then marks the ACKed ones sent. One relay per instance; it passes when woken
 /// after a commit, at start (rows a crash left), and every `pollInterval` (rows

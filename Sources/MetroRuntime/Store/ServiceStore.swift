@@ -98,7 +98,7 @@ public final class ServiceStore: Sendable {
         return value
     }
 
-    /// The inbox write (spec C, `EventContext.commit`): inserts (`group`, `eventID`)
+    /// The inbox write (`EventContext.commit`): inserts (`group`, `eventID`)
     /// into `metro_inbox` and runs `body` in the same transaction. Returns nil
     /// without running `body` when the key is already there (a redelivery).
     func commitOnce<T: Sendable>(
