@@ -9,6 +9,7 @@ extension Publisher: AsyncClosable {}
 extension Subscriber: AsyncClosable {}
 extension Consumer: AsyncClosable {}
 extension RegistryClient: AsyncClosable {}
+extension RpcClient: AsyncClosable {}
 extension LiveCollector: AsyncClosable {}
 extension FakeBroker: AsyncClosable {}
 

@@ -19,15 +19,14 @@ import Testing
     /// after the window, or a replay, does). Heartbeats every 200 ms.
     static let brokerConfig = "heartbeatIntervalMs: 200\ndedupe:\n  windowSeconds: 0\njournal:\n  fsync: never\n"
 
+    /// A `ServiceStack` on `brokerConfig` with one profiles worker.
     struct Stack {
-        let broker: BrokerHarness
-        let registry: RegistryUnderTest
-        let publisher: Publisher
+        let base: ServiceStack
+        let worker: ProfilesWorker
 
         init() async throws {
-            broker = try await BrokerHarness(config: ProfilesEventTests.brokerConfig)
-            registry = try await RegistryUnderTest()
-            publisher = try Publisher(.init(ingest: broker.ingest))
+            base = try await ServiceStack(brokerConfig: ProfilesEventTests.brokerConfig)
+            worker = try await base.start(ProfilesKind.self)[0]
         }
 
         func watched(
@@ -36,11 +35,10 @@ import Testing
         ) async throws {
             let body = payload ?? "{\"userId\":\"\(user)\",\"videoId\":\"\(video)\",\"watchedAtMs\":\(ms)}"
             let headers = schema.map { "{\"schema\":\"\($0)\"}" } ?? ""
-            _ = try await publisher.publish(
-                topic: "video.watched", payload: bytes(body), headers: bytes(headers), eventID: bytes(eventID))
+            try await base.publish("video.watched", body, headers: headers, eventID: eventID)
         }
 
-        func group() async throws -> GroupStats? { try await broker.stats().groups[Profiles.group] }
+        func group() async throws -> GroupStats? { try await base.group(Profiles.group) }
     }
 
     /// A user straight into the worker's database (the rpc tests create theirs
@@ -55,9 +53,9 @@ import Testing
 
     @Test func theSameVideoWatchedDeliveredTwiceMakesOneHistoryEntry() async throws {
         let stack = try await Stack()
-        let worker = try await ProfilesWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
+        let worker = stack.worker
         try Self.seedUser(worker, id: "u-1", email: "ada@example.com")
-        try await closing(stack.publisher) {
+        try await closing(stack.base) {
             try await stack.watched("w-1", user: "u-1", video: "v-1")
             try await stack.watched("w-1", user: "u-1", video: "v-1")
             try await stack.watched("w-2", user: "u-1", video: "v-2")
@@ -75,12 +73,12 @@ import Testing
     }
 
     @Test func anUnknownMajorSchemaIsDeadLetteredAndTheServiceKeepsServing() async throws {
-        let stack = try await Stack()
-        let dead = try await LiveCollector(events: stack.broker.events, prefixes: ["$metro.dead.profiles"])
         // The group's default of 5 deliveries: a rejected event goes at its first.
-        let worker = try await ProfilesWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
+        let stack = try await Stack()
+        let dead = try await stack.base.deadLetters("profiles")
+        let worker = stack.worker
         try Self.seedUser(worker, id: "u-1", email: "ada@example.com")
-        try await closing(stack.publisher, dead) {
+        try await closing(stack.base) {
             try await stack.watched("v2-event", user: "u-1", video: "v-new", schema: "2.0")
             try await stack.watched("ghost-event", user: "ghost", video: "v-1")
             try await stack.watched("garbage", user: "", video: "", payload: "{nope")

@@ -9,30 +9,26 @@ import Testing
     import Glibc
 #endif
 
-extension RpcClient: AsyncClosable {}
-
 /// `metro worker profiles` through rpc from Swift (`RpcClient`), with real
 /// processes: broker, registry, worker. Serialized: three processes per test.
 @Suite(.serialized) struct ProfilesRpcTests {
-    static let brokerConfig = "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n"
-
-    /// Broker, registry, one worker, a collector of `profile.*` events, a
-    /// publisher (for `video.watched`) and an rpc client of the worker.
+    /// A `ServiceStack` with one profiles worker, a collector of `profile.*`
+    /// events, and calls through the registry (`ServiceStack.call`).
     struct Stack {
-        let broker: BrokerHarness
-        let registry: RegistryUnderTest
+        let base: ServiceStack
         let worker: ProfilesWorker
         let profileEvents: LiveCollector
-        let publisher: Publisher
-        let rpc: RpcClient
 
         init() async throws {
-            broker = try await BrokerHarness(config: ProfilesRpcTests.brokerConfig)
-            registry = try await RegistryUnderTest()
-            profileEvents = try await LiveCollector(events: broker.events, prefixes: ["profile."])
-            worker = try await ProfilesWorker.launch(broker: broker, registry: registry.endpoint)
-            publisher = try Publisher(.init(ingest: broker.ingest))
-            rpc = try RpcClient(endpoints: [worker.rpc], service: "profiles")
+            base = try await ServiceStack()
+            profileEvents = try await base.collect(["profile."])
+            worker = try await base.start(ProfilesKind.self)[0]
+        }
+
+        func call<Request, Response>(
+            _ method: RpcMethod<Request, Response>, _ request: Request, headers: RpcHeaders = .init()
+        ) async throws -> Response {
+            try await base.call(method, request, headers: headers)
         }
 
         /// The `profile.*` events seen so far: topic, decoded headers, payload.
@@ -40,12 +36,6 @@ extension RpcClient: AsyncClosable {}
             try profileEvents.events.filter { $0.topic == topic }.map {
                 (try JSONDecoder().decode([String: String].self, from: Data($0.headers)), $0.payload)
             }
-        }
-
-        func close() async {
-            await rpc.close()
-            await publisher.close()
-            await profileEvents.close()
         }
     }
 
@@ -63,24 +53,24 @@ extension RpcClient: AsyncClosable {}
 
     @Test func createGetUpdateAndHistoryRoundTrip() async throws {
         let s = try await Stack()
-        try await closing(s.rpc, s.publisher, s.profileEvents) {
-            let created = try await s.rpc.call(
+        try await closing(s.base) {
+            let created = try await s.call(
                 ProfilesAPI.create,
                 CreateProfileRequest(displayName: " Ada ", email: "Ada@Example.com", favouriteTags: ["Jazz"]),
                 headers: RpcHeaders(requestID: "req-create"))
             #expect(created.displayName == "Ada" && created.favouriteTags == ["jazz"] && created.version == 1)
             #expect(UUID(uuidString: created.id) != nil)
-            #expect(try await s.rpc.call(ProfilesAPI.get, GetProfileRequest(id: created.id)) == created)
+            #expect(try await s.call(ProfilesAPI.get, GetProfileRequest(id: created.id)) == created)
 
-            let updated = try await s.rpc.call(
+            let updated = try await s.call(
                 ProfilesAPI.update, UpdateProfileRequest(id: created.id, version: 1, displayName: "Ada L."))
             #expect(updated.displayName == "Ada L." && updated.email == created.email && updated.version == 2)
-            #expect(try await s.rpc.call(ProfilesAPI.get, GetProfileRequest(id: created.id)) == updated)
+            #expect(try await s.call(ProfilesAPI.get, GetProfileRequest(id: created.id)) == updated)
 
             // History: three video.watched, read back newest first one page at a time.
             for (i, ms) in [Int64(300), 100, 200].enumerated() {
                 let body = "{\"userId\":\"\(created.id)\",\"videoId\":\"v-\(i)\",\"watchedAtMs\":\(ms)}"
-                _ = try await s.publisher.publish(
+                _ = try await s.base.publisher.publish(
                     topic: "video.watched", payload: bytes(body), eventID: bytes("w-\(i)"))
             }
             try await eventually("three history entries") { try s.worker.historyRows(created.id).count == 3 }
@@ -88,7 +78,7 @@ extension RpcClient: AsyncClosable {}
             var cursor: String?
             var pages = 0
             repeat {
-                let page = try await s.rpc.call(
+                let page = try await s.call(
                     ProfilesAPI.history, HistoryRequest(userId: created.id, limit: 2, cursor: cursor))
                 videos += page.entries.map(\.videoId)
                 cursor = page.nextCursor
@@ -116,40 +106,40 @@ extension RpcClient: AsyncClosable {}
 
     @Test func refusalsAnswerTheirCodesAndPublishNothing() async throws {
         let s = try await Stack()
-        try await closing(s.rpc, s.publisher, s.profileEvents) {
-            let ada = try await s.rpc.call(
+        try await closing(s.base) {
+            let ada = try await s.call(
                 ProfilesAPI.create, CreateProfileRequest(displayName: "Ada", email: "ada@example.com"))
-            let v2 = try await s.rpc.call(
+            let v2 = try await s.call(
                 ProfilesAPI.update, UpdateProfileRequest(id: ada.id, version: 1, favouriteTags: ["x"]))
             // A stale version: 405 conflict, and the stored user is unchanged.
             #expect(
                 await Self.code {
-                    try await s.rpc.call(
+                    try await s.call(
                         ProfilesAPI.update, UpdateProfileRequest(id: ada.id, version: 1, displayName: "Eve"))
                 }
                     == .conflict)
-            #expect(try await s.rpc.call(ProfilesAPI.get, GetProfileRequest(id: ada.id)) == v2)
+            #expect(try await s.call(ProfilesAPI.get, GetProfileRequest(id: ada.id)) == v2)
             // The same email in another case: 405.
             #expect(
                 await Self.code {
-                    try await s.rpc.call(
+                    try await s.call(
                         ProfilesAPI.create, CreateProfileRequest(displayName: "B", email: "ADA@example.com"))
                 }
                     == .conflict)
             // An invalid field: 403; unknown users: 404.
             #expect(
                 await Self.code {
-                    try await s.rpc.call(ProfilesAPI.create, CreateProfileRequest(displayName: "B", email: "nope"))
+                    try await s.call(ProfilesAPI.create, CreateProfileRequest(displayName: "B", email: "nope"))
                 }
                     == .badRequest)
             #expect(
-                await Self.code { try await s.rpc.call(ProfilesAPI.get, GetProfileRequest(id: "ghost")) } == .notFound)
+                await Self.code { try await s.call(ProfilesAPI.get, GetProfileRequest(id: "ghost")) } == .notFound)
             #expect(
-                await Self.code { try await s.rpc.call(ProfilesAPI.history, HistoryRequest(userId: "ghost")) }
+                await Self.code { try await s.call(ProfilesAPI.history, HistoryRequest(userId: "ghost")) }
                     == .notFound)
             #expect(
                 await Self.code {
-                    try await s.rpc.call(ProfilesAPI.history, HistoryRequest(userId: ada.id, limit: 101))
+                    try await s.call(ProfilesAPI.history, HistoryRequest(userId: ada.id, limit: 101))
                 }
                     == .badRequest)
 

@@ -13,27 +13,23 @@ import ZeroMQ
 /// `metro worker echo` (the runtime's smoke service, Sources/metro/Worker). One
 /// serialized suite: each test runs three processes on a 2-core box.
 @Suite(.serialized) struct RuntimeEchoTests {
-    /// Heartbeats every 200 ms, so the broker notices a killed worker in about 0.6 s.
-    static let brokerConfig = "heartbeatIntervalMs: 200\njournal:\n  fsync: never\n"
-
-    /// A broker, a registry, a live collector of `echo.recorded`, and a publisher.
+    /// A `ServiceStack` and a live collector of `echo.recorded`.
     struct Stack {
-        let broker: BrokerHarness
-        let registry: RegistryUnderTest
+        let base: ServiceStack
         let recorded: LiveCollector
-        let publisher: Publisher
 
         init() async throws {
-            // Started and waited for off the pool (their ready lines are blocking waits).
-            broker = try await BrokerHarness(config: RuntimeEchoTests.brokerConfig)
-            registry = try await RegistryUnderTest()
-            recorded = try await LiveCollector(events: broker.events, prefixes: ["echo.recorded"])
-            publisher = try Publisher(.init(ingest: broker.ingest))
+            base = try await ServiceStack()
+            recorded = try await base.collect(["echo.recorded"])
+        }
+
+        func start(environment: [String: String] = [:], extra: [String] = []) async throws -> EchoWorker {
+            try await base.start(EchoKind.self, environment: environment, extra: extra)[0]
         }
 
         func say(_ id: String, _ text: String = "hi", delayMs: Int? = nil, topic: String = "echo.hello") async throws {
             let payload = delayMs.map { "{\"text\":\"\(text)\",\"delayMs\":\($0)}" } ?? "{\"text\":\"\(text)\"}"
-            _ = try await publisher.publish(topic: topic, payload: bytes(payload), eventID: bytes(id))
+            try await base.publish(topic, payload, eventID: id)
         }
 
         /// The `echo.recorded` events seen so far, by the id of the event they record.
@@ -44,29 +40,19 @@ import ZeroMQ
             }
         }
 
-        func group() async throws -> GroupStats? { try await broker.stats().groups["echo"] }
+        func group() async throws -> GroupStats? { try await base.group("echo") }
 
         /// The registered instances of echo.
-        func instances() async throws -> [InstanceInfo] {
-            let client = try RawRegistryClient(context: testContext, endpoint: registry.endpoint)
-            defer { client.close() }
-            return try await client.lookup("echo")
-        }
-
-        func close() async {
-            await publisher.close()
-            await recorded.close()
-        }
+        func instances() async throws -> [InstanceInfo] { try await base.instances("echo") }
     }
 
     @Test func oneEventMakesOneEffectAndOneRecordedEvent() async throws {
         let stack = try await Stack()
-        let worker = try await EchoWorker.launch(
-            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--metrics", "127.0.0.1:0"])
-        try await closing(stack.publisher, stack.recorded) {
+        let worker = try await stack.start(extra: ["--metrics", "127.0.0.1:0"])
+        try await closing(stack.base) {
             // The correlation members of the event's headers flow into what its handler publishes.
             let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-            _ = try await stack.publisher.publish(
+            _ = try await stack.base.publisher.publish(
                 topic: "echo.hello", payload: bytes(#"{"text":"hello"}"#),
                 headers: bytes(#"{"schema":"1.4","requestId":"req-7","traceparent":"\#(trace)"}"#),
                 eventID: bytes("e-1"))
@@ -108,16 +94,14 @@ import ZeroMQ
 
     @Test func aCrashBetweenCommitAndAckLeavesOneEffect() async throws {
         let stack = try await Stack()
-        let worker = try await EchoWorker.launch(
-            broker: stack.broker, registry: stack.registry.endpoint,
-            environment: ["METRO_FAULT_CRASH_AT": "after-commit"])
-        try await closing(stack.publisher, stack.recorded) {
+        let worker = try await stack.start(environment: ["METRO_FAULT_CRASH_AT": "after-commit"])
+        try await closing(stack.base) {
             try await stack.say("e-1")
             #expect(await worker.exit() == SIGKILL, "killed itself after the commit, before the ACK")
             #expect(worker.process.stderrText.contains("SIGKILL at after-commit"))
             #expect(try worker.effects().map(\.eventID) == ["e-1"])
 
-            try await worker.relaunch(instance: "echo-2")
+            try await stack.base.restart(worker)
             // The broker redelivers e-1 (its member is gone); the inbox knows it.
             try await eventually("e-1 redelivered and ACKed") {
                 guard let g = try await stack.group() else { return false }
@@ -136,17 +120,15 @@ import ZeroMQ
 
     @Test func aCrashBetweenOutboxCommitAndRelayPublishesOnce() async throws {
         let stack = try await Stack()
-        let worker = try await EchoWorker.launch(
-            broker: stack.broker, registry: stack.registry.endpoint,
-            environment: ["METRO_FAULT_CRASH_AT": "after-outbox-commit"])
-        try await closing(stack.publisher, stack.recorded) {
+        let worker = try await stack.start(environment: ["METRO_FAULT_CRASH_AT": "after-outbox-commit"])
+        try await closing(stack.base) {
             try await stack.say("e-1")
             #expect(await worker.exit() == SIGKILL, "killed itself after the outbox commit")
             #expect(worker.process.stderrText.contains("SIGKILL at after-outbox-commit"))
             #expect(try worker.unsentOutbox() == 1)
             #expect(try stack.recordedIDs().isEmpty, "nothing was published before the crash")
 
-            try await worker.relaunch(instance: "echo-2")
+            try await stack.base.restart(worker)
             try await eventually("the left row published") { try stack.recordedIDs() == ["e-1"] }
             try await eventually("e-1 redelivered and ACKed") {
                 guard let g = try await stack.group() else { return false }
@@ -166,10 +148,9 @@ import ZeroMQ
 
     @Test func aGarbagePayloadIsDeadLetteredAndTheServiceKeepsServing() async throws {
         let stack = try await Stack()
-        let dead = try await LiveCollector(events: stack.broker.events, prefixes: ["$metro.dead.echo"])
-        let worker = try await EchoWorker.launch(
-            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--max-deliveries", "3"])
-        try await closing(stack.publisher, stack.recorded, dead) {
+        let dead = try await stack.base.deadLetters("echo")
+        let worker = try await stack.start(extra: ["--max-deliveries", "3"])
+        try await closing(stack.base) {
             let poison: [(id: String, payload: String, headers: String, detail: String)] = [
                 ("not-json", "{nope", "", "payload is not JSON"),
                 ("duplicate-key", #"{"text":"a","text":"b"}"#, "", "payload is not JSON"),
@@ -178,7 +159,7 @@ import ZeroMQ
                 ("bad-headers", #"{"text":"a"}"#, "[1]", "headers are not a JSON object"),
             ]
             for p in poison {
-                _ = try await stack.publisher.publish(
+                _ = try await stack.base.publisher.publish(
                     topic: "echo.hello", payload: bytes(p.payload), headers: bytes(p.headers), eventID: bytes(p.id))
             }
             try await stack.say("good")
@@ -208,12 +189,10 @@ import ZeroMQ
 
     @Test func twoInstancesOnOneDatabaseShareTheWork() async throws {
         let stack = try await Stack()
-        // Started together: both migrate the same new database (under the migration lock).
-        async let first = EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-a")
-        let a = try await first
-        let b = try await EchoWorker.launch(
-            broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-b", sharing: a)
-        try await closing(stack.publisher, stack.recorded) {
+        // echo-1 creates the database, echo-2 opens it (one data folder).
+        let workers = try await stack.base.start(EchoKind.self, count: 2)
+        let (a, b) = (workers[0], workers[1])
+        try await closing(stack.base) {
             try await eventually("both members joined") { try await stack.group()?.members == 2 }
             for i in 0..<200 { try await stack.say("e-\(i)") }
             try await eventually("200 recorded", timeout: .seconds(60)) { try stack.recordedIDs().count >= 200 }
@@ -222,16 +201,14 @@ import ZeroMQ
             let byInstance = try Dictionary(grouping: stack.recorded.events) { e in
                 try JSONDecoder().decode([String: String].self, from: Data(e.payload))["instance"] ?? "?"
             }
-            #expect(byInstance["echo-a"] != nil && byInstance["echo-b"] != nil, "\(byInstance.mapValues(\.count))")
+            #expect(byInstance["echo-1"] != nil && byInstance["echo-2"] != nil, "\(byInstance.mapValues(\.count))")
             #expect(Set(try stack.recordedIDs()).count == 200)
             try await eventually("the group drained") { try await stack.group()?.pending == 0 }
             // A third instance cannot bind the rpc endpoint of the first: it exits with
             // the bind error and prints no ready line.
             let taken = try #require(a.ready["rpc"])
             await #expect(throws: MetroProcessError.self) {
-                try await EchoWorker.launch(
-                    broker: stack.broker, registry: stack.registry.endpoint, instance: "echo-c",
-                    extra: ["--rpc-bind", taken])
+                try await stack.start(extra: ["--rpc-bind", taken])
             }
             for w in [a, b] { w.process.kill(SIGTERM) }
             let statuses = [await a.exit(), await b.exit()]
@@ -241,8 +218,8 @@ import ZeroMQ
 
     @Test func sigtermFinishesTheEventsInFlightThenExits() async throws {
         let stack = try await Stack()
-        let worker = try await EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
-        try await closing(stack.publisher, stack.recorded) {
+        let worker = try await stack.start()
+        try await closing(stack.base) {
             // Exactly the handler's concurrency (8), each taking 1.5 s: all in flight at once.
             for i in 0..<8 { try await stack.say("slow-\(i)", delayMs: 1500) }
             try await eventually("8 in flight") { try await stack.group()?.pending == 8 }
@@ -275,9 +252,8 @@ import ZeroMQ
 
     @Test func sigtermStopsGrantingSoWaitingEventsGoToTheNextMemberAsFirstDeliveries() async throws {
         let stack = try await Stack()
-        let worker = try await EchoWorker.launch(
-            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--log-level", "debug"])
-        try await closing(stack.publisher, stack.recorded) {
+        let worker = try await stack.start(extra: ["--log-level", "debug"])
+        try await closing(stack.base) {
             // Twice the handler's concurrency: 8 run, 8 wait at the broker.
             for i in 0..<16 { try await stack.say("slow-\(i)", delayMs: 1000) }
             try await eventually("8 handlers started") {
@@ -289,7 +265,7 @@ import ZeroMQ
             // Without the drain, the 8 ACKs would have granted 8 credits and the broker
             // would have handed the waiting 8 to the stopping member, which never started
             // them: they would reach the next member as second deliveries.
-            try await worker.relaunch(instance: "echo-2")
+            try await stack.base.restart(worker)
             try await eventually("16 effects", timeout: .seconds(30)) { try worker.effects().count == 16 }
             #expect(try worker.effects().map(\.attempt) == Array(repeating: 1, count: 16))
             try await eventually("16 echo.recorded") { try stack.recordedIDs().count == 16 }
@@ -303,13 +279,14 @@ import ZeroMQ
         // A newer incarnation of echo-1 holds the id: the worker's REGISTER is 301
         // stale-epoch, which retrying cannot fix (protocol.md §5.4).
         let newer = try MetroProcess([
-            "announce", "--registry", stack.registry.endpoint, "--service", "echo", "--instance", "echo-1",
+            "announce", "--registry", stack.base.registry.endpoint, "--service", "echo", "--instance", "echo-1",
             "--endpoint", "tcp://127.0.0.1:9", "--epoch", "18000000000000000000",
         ])
         defer { newer.kill() }
         _ = try await newer.waitUntilReady()
-        try await closing(stack.publisher, stack.recorded) {
-            let worker = try await EchoWorker.launch(broker: stack.broker, registry: stack.registry.endpoint)
+        try await closing(stack.base) {
+            // Launched directly: it becomes ready, then exits, never registered.
+            let worker = try await EchoWorker.launch(broker: stack.base.broker, registry: stack.base.registry.endpoint)
             let status = await worker.exit(timeout: .seconds(20))
             #expect(status != nil && status != 0, "exits with an error instead of serving unregistered")
             #expect(worker.process.stderrText.contains("the registry refused this instance for good"))

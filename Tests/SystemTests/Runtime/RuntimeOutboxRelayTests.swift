@@ -18,11 +18,12 @@ import Testing
     static let rows = 200
 
     @Test func aPassSendsItsRowsAsOneOrderedBatch() async throws {
-        let broker = try await BrokerHarness(config: RuntimeEchoTests.brokerConfig)
-        let registry = try await RegistryUnderTest()
-        let relayed = try await LiveCollector(events: broker.events, prefixes: ["relay."])
-        let worker = try await EchoWorker.launch(broker: broker, registry: registry.endpoint)
-        try await closing(relayed) {
+        // No membership events: the test counts every event the broker accepts.
+        let stack = try await ServiceStack(membershipEvents: false)
+        let relayed = try await stack.collect(["relay."])
+        let worker = try await stack.start(EchoKind.self)[0]
+        let broker = stack.broker
+        try await closing(stack) {
             // The first run migrated the database; stop it and leave rows unsent.
             worker.process.kill(SIGTERM)
             #expect(await worker.exit() == 0)
@@ -41,7 +42,7 @@ import Testing
             let before = try await broker.stats()
 
             // The new process's relay finds the rows at start.
-            try await worker.relaunch(instance: "echo-2")
+            try await stack.restart(worker)
             try await eventually("every row marked sent") { try worker.unsentOutbox() == 0 }
             try await eventually("every row relayed") { relayed.events.count >= Self.rows }
             let after = try await broker.stats()

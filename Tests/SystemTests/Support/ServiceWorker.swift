@@ -10,15 +10,31 @@ import MetroTestKit
 protocol WorkerKind {
     /// The subcommand and service name (`echo`, `profiles`).
     static var service: String { get }
+    /// The prefixes of its rpc method names (`ServiceStack.call` routes by them);
+    /// `<service>.` unless the kind says otherwise.
+    static var methodPrefixes: [String] { get }
+}
+
+extension WorkerKind {
+    static var methodPrefixes: [String] { [service + "."] }
 }
 
 /// `metro worker echo`, the runtime's smoke service.
 enum EchoKind: WorkerKind { static let service = "echo" }
-/// `metro worker profiles`.
-enum ProfilesKind: WorkerKind { static let service = "profiles" }
+/// `metro worker profiles` (methods `profile.*`).
+enum ProfilesKind: WorkerKind {
+    static let service = "profiles"
+    static let methodPrefixes = ["profile."]
+}
+/// `metro worker video` (methods `video.*`).
+enum VideoKind: WorkerKind { static let service = "video" }
+/// `metro worker recommendations` (methods `recommendations.*`).
+enum RecommendationsKind: WorkerKind { static let service = "recommendations" }
 
 typealias EchoWorker = ServiceWorker<EchoKind>
 typealias ProfilesWorker = ServiceWorker<ProfilesKind>
+typealias VideoWorker = ServiceWorker<VideoKind>
+typealias RecommendationsWorker = ServiceWorker<RecommendationsKind>
 
 /// A real `metro worker <service>` against a test's broker and registry, with its
 /// data folder; `restart`/`relaunch` run a new process on the same folder (after a
