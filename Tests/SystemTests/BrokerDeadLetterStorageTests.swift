@@ -38,7 +38,7 @@ extension BrokerSystemTests {
         try member.send(
             multipart: GroupCodec.Request.join(group: "workers", member: "m", credit: 1, config: config).frames)
         var delivered: UInt64?
-        while delivered == nil, let frames = try member.receiveMultipart() {
+        while delivered == nil, let frames = try await member.receiveOffPool() {
             if case .deliver(_, let seq, _, _)? = GroupCodec.decodeReply(frames) { delivered = seq }
         }
         #expect(delivered == poisonSeq)
@@ -63,7 +63,7 @@ extension BrokerSystemTests {
         try pub.set(.sendHighWaterMark(0))
         try pub.set(.receiveTimeout(milliseconds: 10_000))
         try pub.connect(broker.publish)
-        guard try pub.receiveMultipart() != nil else { throw WaitError.timedOut("the broker's subscription") }
+        guard try await pub.receiveOffPool() != nil else { throw WaitError.timedOut("the broker's subscription") }
         var sent = try await broker.stats().headSeq
         let chunk: UInt64 = 65_536
         while sent < last {

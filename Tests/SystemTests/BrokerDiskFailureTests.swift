@@ -24,7 +24,7 @@ extension BrokerSystemTests {
         var acked: [String: UInt64] = [:]
         for i in 0..<20 {
             let id = "before-\(i)"
-            guard case .acks(let acks) = try client.publish(id) else { Issue.record("\(id) not ACKed"); return }
+            guard case .acks(let acks) = try await client.publish(id) else { Issue.record("\(id) not ACKed"); return }
             acked[id] = acks[0].seq
         }
 
@@ -33,7 +33,7 @@ extension BrokerSystemTests {
         for i in 0..<inFlight { try client.send("after-\(i)") }
         var acksAfter = 0
         var codes: [WireErrorCode] = []
-        try client.receiveUntil(count: inFlight, or: { !broker.process.isRunning }) { reply in
+        try await client.receiveUntil(count: inFlight, or: { !broker.process.isRunning }) { reply in
             switch reply {
             case .acks(let acks): acksAfter += acks.count
             case .error(let error, _): codes.append(error.code)
@@ -66,16 +66,16 @@ extension BrokerSystemTests {
         let broker = try await BrokerHarness(environment: try faults.environment)
         let client = try IngestClient(broker.ingest)
         var acked: [String: UInt64] = [:]
-        func publishAcked(_ id: String) throws {
-            guard case .acks(let acks) = try client.publish(id) else { Issue.record("\(id) not ACKed"); return }
+        func publishAcked(_ id: String) async throws {
+            guard case .acks(let acks) = try await client.publish(id) else { Issue.record("\(id) not ACKed"); return }
             #expect(acks.count == 1 && acks[0].eventID == bytes(id))
             acked[id] = acks[0].seq
         }
-        for i in 0..<10 { try publishAcked("before-\(i)") }
+        for i in 0..<10 { try await publishAcked("before-\(i)") }
 
         faults.fillDisk(true)
         for i in 0..<5 {
-            let reply = try client.publish("refused-\(i)")
+            let reply = try await client.publish("refused-\(i)")
             guard case .error(let error, let id) = reply else {
                 Issue.record("refused-\(i) was ACKed on a full disk: \(reply)")
                 continue
@@ -92,9 +92,9 @@ extension BrokerSystemTests {
         #expect(Set(outcome.events.map { String(decoding: $0.eventID, as: UTF8.self) }) == Set(acked.keys))
 
         faults.fillDisk(false)
-        for i in 0..<10 { try publishAcked("after-\(i)") }
+        for i in 0..<10 { try await publishAcked("after-\(i)") }
         // A refused event retried with its id: ACKed once (under one seq).
-        try publishAcked("refused-0")
+        try await publishAcked("refused-0")
         #expect(broker.process.isRunning)
         #expect(broker.process.stderrText.contains("journal writes succeed again"))
         #expect(await broker.stop() == 0)
@@ -124,7 +124,7 @@ extension BrokerSystemTests {
         let broker = try await BrokerHarness(arguments: ["--fsync", "interval"], environment: try faults.environment)
         let client = try IngestClient(broker.ingest)
         faults.failSyncs(true)
-        guard case .acks = try client.publish("interval-0") else {
+        guard case .acks = try await client.publish("interval-0") else {
             Issue.record("under interval the ACK follows the write")
             return
         }
@@ -183,21 +183,21 @@ final class IngestClient {
     }
 
     /// Publishes one event and waits for its reply.
-    func publish(_ id: String) throws -> IngestCodec.Reply {
+    func publish(_ id: String) async throws -> IngestCodec.Reply {
         try send(id)
-        guard let frames = try socket.receiveMultipart() else { throw WaitError.timedOut("reply to \(id)") }
+        guard let frames = try await socket.receiveOffPool() else { throw WaitError.timedOut("reply to \(id)") }
         guard let reply = IngestCodec.decodeReply(frames) else { throw WaitError.timedOut("a well-formed reply") }
         return reply
     }
 
     /// Hands each reply to `body` until `count` events are answered, or `stop()`
     /// holds and nothing more arrives (what was sent before an exit is still read).
-    func receiveUntil(count: Int, or stop: () -> Bool, _ body: (IngestCodec.Reply) -> Void) throws {
+    func receiveUntil(count: Int, or stop: () -> Bool, _ body: (IngestCodec.Reply) -> Void) async throws {
         try socket.set(.receiveTimeout(milliseconds: 200))
         var answered = 0
         let deadline = ContinuousClock.now + .seconds(30)
         while answered < count && ContinuousClock.now < deadline {
-            guard let frames = try socket.receiveMultipart() else {
+            guard let frames = try await socket.receiveOffPool() else {
                 if stop() { return }
                 continue
             }

@@ -29,7 +29,7 @@ extension BrokerSystemTests {
         }
         var seqs: [[UInt8]: UInt64] = [:]
         while seqs.count < sent.count {
-            let reply = try #require(try dealer.receiveMultipart(), "ACKs for \(seqs.count) of \(sent.count)")
+            let reply = try #require(try await dealer.receiveOffPool(), "ACKs for \(seqs.count) of \(sent.count)")
             guard case .acks(let acks)? = IngestCodec.decodeReply(reply) else {
                 Issue.record("not an ACK: \(reply)")
                 return
@@ -52,12 +52,12 @@ extension BrokerSystemTests {
         try all.connect(broker.events)
         try all.subscribe("")
         try all.subscribe(Hello.topic(token: "all"))
-        func next() throws -> LiveEvent {
-            let frames = try #require(try all.receiveMultipart(), "a message on the events socket")
+        func next() async throws -> LiveEvent {
+            let frames = try #require(try await all.receiveOffPool(), "a message on the events socket")
             return try #require(LiveEvent(frames: frames))
         }
-        var first = try next()
-        while first.topic != Hello.topic(token: "all") { first = try next() }  // heartbeats may come first
+        var first = try await next()
+        while first.topic != Hello.topic(token: "all") { first = try await next() }  // heartbeats may come first
         #expect(first.seq == 0)
 
         let ack = try await request(
@@ -67,10 +67,10 @@ extension BrokerSystemTests {
             return
         }
         let seq = acks[0].seq
-        var event = try next()
+        var event = try await next()
         while event.topic != "video.x" {  // a heartbeat sent before the event: seq 0
             #expect(event.isHeartbeat && event.seq == 0)
-            event = try next()
+            event = try await next()
         }
         #expect(event.seq == seq)
 
@@ -82,7 +82,7 @@ extension BrokerSystemTests {
         try other.subscribe(Hello.topic(token: "other"))
         var sawHello = false, sawHeartbeat = false
         while !(sawHello && sawHeartbeat) {
-            let marker = try next()
+            let marker = try await next()
             if marker.topic == Hello.topic(token: "other") { sawHello = true }
             if marker.isHeartbeat { sawHeartbeat = true }
             #expect(marker.topic.hasPrefix("$metro."), "\(marker.topic)")
@@ -103,19 +103,19 @@ extension BrokerSystemTests {
         defer { member.close() }
         try member.set(.receiveTimeout(milliseconds: 10_000))
         try member.connect(broker.consume)
-        func deliver() throws -> UInt64 {
+        func deliver() async throws -> UInt64 {
             while true {
-                let frames = try #require(try member.receiveMultipart(), "a DELIVER")
+                let frames = try #require(try await member.receiveOffPool(), "a DELIVER")
                 if case .deliver(_, let seq, _, _)? = GroupCodec.decodeReply(frames) { return seq }
             }
         }
         try member.send(
             multipart: GroupCodec.Request.join(group: "workers", member: "m", credit: 1, config: .init()).frames)
-        let first = try deliver()
+        let first = try await deliver()
         try member.send(multipart: GroupCodec.Request.nak(group: "workers", seq: first, delayMs: 600_000).frames)
         // 2: the delayed event counts against the read-ahead (`wantsEvents`) while it waits.
         try member.send(multipart: GroupCodec.Request.grant(group: "workers", credit: 2).frames)
-        _ = try deliver()
+        _ = try await deliver()
         try await eventually("one held and one waiting") { try await broker.stats().groups["workers"]?.pending == 2 }
 
         let raw = try await request(on: broker.consume, ConsumeCodec.requestFrames(.stats))[2]

@@ -18,7 +18,7 @@ import ZeroMQ
             try publisher.send(multipart: [
                 WireProtocol.versionBytes, bytes("PUBLISH"), bytes("lag-\(i)"), bytes("job.a"), [], bytes("x"),
             ])
-            let ack = try #require(try publisher.receiveMultipart())
+            let ack = try #require(try await publisher.receiveOffPool())
             #expect(ack[1] == bytes("ACK"))
         }
         // A group that has taken nothing (no credit): its lag is the 10 events.

@@ -31,12 +31,12 @@ import ZeroMQ
         }
         deinit { socket.close() }
 
-        func send(_ frames: [[UInt8]]) throws -> [[[UInt8]]] {
+        func send(_ frames: [[UInt8]]) async throws -> [[[UInt8]]] {
             try socket.send(multipart: frames)
             try socket.send(multipart: ConsumeCodec.requestFrames(.stats))
             var before: [[[UInt8]]] = []
             while true {
-                guard let reply = try socket.receiveMultipart() else {
+                guard let reply = try await socket.receiveOffPool() else {
                     throw WaitError.timedOut(
                         "the broker's answer after \(frames.map { String(decoding: $0, as: UTF8.self) })")
                 }
@@ -63,10 +63,10 @@ import ZeroMQ
     @Test func aJoinWithAnAckTimeoutPastTheNanosecondRangeIsRefusedAndTheBrokerLives() async throws {
         let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
         let probe = try Probe(broker.consume)
-        let replies = try probe.send(Self.join("g1", json: #"{"ackTimeoutMs":18446744073710}"#, credit: 1))
+        let replies = try await probe.send(Self.join("g1", json: #"{"ackTimeoutMs":18446744073710}"#, credit: 1))
         #expect(replies.count == 1 && Self.errorCode(replies[0]) == "108", "\(replies)")
         // 2^32 would have been stored as 0 (Appendix C's u32), a value JOIN refuses.
-        let wrapped = try probe.send(Self.join("g2", json: #"{"maxDeliveries":4294967296}"#))
+        let wrapped = try await probe.send(Self.join("g2", json: #"{"maxDeliveries":4294967296}"#))
         #expect(wrapped.count == 1 && Self.errorCode(wrapped[0]) == "108", "\(wrapped)")
         #expect(await broker.stop() == 0)
     }
@@ -82,7 +82,7 @@ import ZeroMQ
             for value in Self.boundaries {
                 n += 1
                 let group = "g\(n)"
-                let replies = try probe.send(Self.join(group, json: "{\"\(field)\":\(value)}"))
+                let replies = try await probe.send(Self.join(group, json: "{\"\(field)\":\(value)}"))
                 #expect(replies.count == 1, "\(field)=\(value): \(replies)")
                 guard let reply = replies.first else { continue }
                 if let code = Self.errorCode(reply) {
@@ -100,7 +100,7 @@ import ZeroMQ
         }
         #expect(!accepted.isEmpty)
         // The documented ranges (§4.10) hold: the largest legal values are accepted.
-        let top = try probe.send(Self.join("top", json: #"{"ackTimeoutMs":4294967295,"maxDeliveries":1000000}"#))
+        let top = try await probe.send(Self.join("top", json: #"{"ackTimeoutMs":4294967295,"maxDeliveries":1000000}"#))
         let topJoined = try #require(top.first.flatMap(Self.joined), "\(top)")
         accepted["top"] = topJoined
 
@@ -108,7 +108,7 @@ import ZeroMQ
         try await broker.restart()
         let again = try Probe(broker.consume)
         for (group, before) in accepted {
-            let replies = try again.send(Self.join(group, json: "{}"))
+            let replies = try await again.send(Self.join(group, json: "{}"))
             let after = try #require(replies.first.flatMap(Self.joined), "\(group) after restart: \(replies)")
             for key in ["ackTimeoutMs", "maxDeliveries", "position"] {
                 #expect(
@@ -134,11 +134,11 @@ import ZeroMQ
             try publisher.send(multipart: [
                 WireProtocol.versionBytes, bytes("PUBLISH"), bytes("e\(i)"), bytes("job.a"), [], bytes("p\(i)"),
             ])
-            _ = try #require(try publisher.receiveMultipart())
+            _ = try #require(try await publisher.receiveOffPool())
         }
         let probe = try Probe(broker.consume)
         let v = WireProtocol.versionBytes
-        let joined = try probe.send(Self.join("workers", json: #"{"prefixes":["job."]}"#, credit: 0))
+        let joined = try await probe.send(Self.join("workers", json: #"{"prefixes":["job."]}"#, credit: 0))
         #expect(joined.first.flatMap(Self.joined) != nil)
 
         var requests: [[[UInt8]]] = []
@@ -173,7 +173,7 @@ import ZeroMQ
             }
         }
         for frames in requests {
-            let replies = try probe.send(frames)
+            let replies = try await probe.send(frames)
             let word = String(decoding: frames[1], as: UTF8.self)
             for reply in replies {
                 let kind = String(decoding: reply[1], as: UTF8.self)

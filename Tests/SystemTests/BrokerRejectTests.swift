@@ -90,16 +90,16 @@ extension BrokerSystemTests {
             s.close()
             other.close()
         }
-        func ask(_ socket: Socket, _ frames: [[UInt8]]) throws -> [[UInt8]] {
+        func ask(_ socket: Socket, _ frames: [[UInt8]]) async throws -> [[UInt8]] {
             try socket.send(multipart: frames)
-            return try #require(try socket.receiveMultipart())
+            return try #require(try await socket.receiveOffPool())
         }
         let join = [v, bytes("JOIN"), g, bytes("m"), [0, 0, 0, 1], bytes(#"{"prefixes":["job."]}"#)]
-        #expect(try ask(s, join)[1] == bytes("JOINED"))
+        await #expect(try ask(s, join)[1] == bytes("JOINED"))
         let ack = try await request(
             on: broker.ingest, [v, bytes("PUBLISH"), bytes("e-1"), bytes("job.a"), [], bytes("x")])
         #expect(ack[1] == bytes("ACK"))
-        let deliver = try #require(try s.receiveMultipart())
+        let deliver = try #require(try await s.receiveOffPool())
         #expect(deliver[1] == bytes("DELIVER"))
         let seq = deliver[3], seqValue = try #require(BigEndian.uint64(seq))
         let notHeld = BigEndian.bytes(seqValue + 1)
@@ -115,23 +115,24 @@ extension BrokerSystemTests {
             ("unknown group", [v, cmd, bytes("nope"), seq, []], .unknownGroup, [bytes("nope")]),
         ]
         for (name, frames, code, context) in cases {
-            let (got, ctx) = errorOf(try ask(s, frames))
+            let (got, ctx) = await errorOf(try ask(s, frames))
             #expect(got == code, "\(name)")
             #expect(ctx == context, "\(name)")
         }
         // Another member of g1 does not hold it either; a connection that is no member is 202.
-        #expect(try ask(other, [v, bytes("JOIN"), g, bytes("o"), [0, 0, 0, 0], bytes("{}")])[1] == bytes("JOINED"))
-        #expect(errorOf(try ask(other, [v, cmd, g, seq, bytes("x")])) == (.unknownDelivery, [g, seq]))
+        await #expect(
+            try ask(other, [v, bytes("JOIN"), g, bytes("o"), [0, 0, 0, 0], bytes("{}")])[1] == bytes("JOINED"))
+        await #expect(errorOf(try ask(other, [v, cmd, g, seq, bytes("x")])) == (.unknownDelivery, [g, seq]))
         #expect(errorOf(try await request(on: broker.consume, [v, cmd, g, seq, bytes("x")])).0 == .unknownGroup)
         var stats = try #require(try await broker.stats().groups["g1"])
         #expect(stats.pending == 1 && stats.deadLettered == 0, "no refused REJECT ended the delivery")
 
         // The holder's REJECT has no reply: the HEARTBEAT's answer comes next.
         try s.send(multipart: [v, cmd, g, seq, bytes("cannot parse")])
-        #expect(try ask(s, [v, bytes("HEARTBEAT"), g])[1] == bytes("HEARTBEAT"))
+        await #expect(try ask(s, [v, bytes("HEARTBEAT"), g])[1] == bytes("HEARTBEAT"))
         stats = try #require(try await broker.stats().groups["g1"])
         #expect(stats.pending == 0 && stats.deadLettered == 1 && stats.members == 2)
-        #expect(errorOf(try ask(s, [v, cmd, g, seq, []])) == (.unknownDelivery, [g, seq]), "already rejected")
+        await #expect(errorOf(try ask(s, [v, cmd, g, seq, []])) == (.unknownDelivery, [g, seq]), "already rejected")
         #expect(await broker.stop() == 0)
     }
 

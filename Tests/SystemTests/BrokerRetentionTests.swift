@@ -59,20 +59,20 @@ extension BrokerSystemTests {
         try await closing(publisher) {
             let first = try await publishMany(publisher, count: 200, topics: ["job.a"], payloadBytes: 1000).sorted()
             let v = WireProtocol.versionBytes, g = bytes("workers")
-            func join(_ credit: UInt32) throws -> Socket {
+            func join(_ credit: UInt32) async throws -> Socket {
                 let s = try testContext.socket(.dealer)
                 try s.set(.receiveTimeout(milliseconds: 5000))
                 try s.connect(broker.consume)
                 try s.send(multipart: [v, bytes("JOIN"), g, bytes("m"), BigEndian.bytes32(credit), bytes("{}")])
-                let joined = try #require(try s.receiveMultipart())
+                let joined = try #require(try await s.receiveOffPool())
                 #expect(joined[1] == bytes("JOINED"))
                 return s
             }
             // A member takes 10 events and holds them (no ACK); the group reads no further.
-            let member = try join(10)
+            let member = try await join(10)
             var held: [UInt64] = []
             for _ in 0..<10 {
-                let m = try #require(try member.receiveMultipart())
+                let m = try #require(try await member.receiveOffPool())
                 #expect(m[1] == bytes("DELIVER"))
                 held.append(try #require(BigEndian.uint64(m[3])))
             }
@@ -87,12 +87,12 @@ extension BrokerSystemTests {
             let earliest = try #require(probe.errorContext.earliest, "retention removed the first segments")
             #expect(earliest > first[10])
 
-            let again = try join(100_000)
+            let again = try await join(100_000)
             defer { again.close() }
             var delivered: [UInt64] = []
             let head = try await broker.stats().headSeq
             while delivered.last != head {
-                let m = try #require(try again.receiveMultipart())
+                let m = try #require(try await again.receiveOffPool())
                 guard m[1] == bytes("DELIVER") else { continue }
                 let seq = try #require(BigEndian.uint64(m[3]))
                 delivered.append(seq)

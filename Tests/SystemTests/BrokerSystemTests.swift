@@ -66,7 +66,7 @@ import ZeroMQ
         }
         var seqs: [String: [UInt64]] = [:]
         for _ in 0..<(2 * pairs) {
-            let reply = try #require(try dealer.receiveMultipart(), "an ACK for every publish")
+            let reply = try #require(try await dealer.receiveOffPool(), "an ACK for every publish")
             guard case .acks(let acks) = IngestCodec.decodeReply(reply), acks.count == 1 else {
                 Issue.record("not a single ACK: \(reply)")
                 continue
@@ -283,10 +283,10 @@ extension BrokerSystemTests {
             var acked: [String: UInt64] = [:]
             var errors: [String: WireErrorCode] = [:]
             /// Reads replies until `expected` events are answered; every ACK is packed.
-            func collect(_ expected: Int) throws {
+            func collect(_ expected: Int) async throws {
                 var got = 0
                 while got < expected {
-                    let reply = try #require(try dealer.receiveMultipart())
+                    let reply = try #require(try await dealer.receiveOffPool())
                     switch IngestCodec.decodeReply(reply) {
                     case .acks(let acks)?:
                         #expect(reply[1] == PackedEvents.ackCommand)
@@ -305,11 +305,11 @@ extension BrokerSystemTests {
                 }
             }
             try dealer.send(multipart: PackedEvents.frames(publishing: events))
-            try collect(20)
+            try await collect(20)
             #expect(acked.count == 19 && errors == ["k-5": .invalidTopic])
             // The same batch again: nothing new is stored, the seqs are the originals.
             try dealer.send(multipart: PackedEvents.frames(publishing: events))
-            try collect(20)
+            try await collect(20)
             #expect(acked.count == 19)
             try await eventually("the 19 stored events, live") { live.events.count == 19 }
             for (i, e) in live.events.enumerated() {
@@ -333,10 +333,10 @@ extension BrokerSystemTests {
         try dealer.connect(broker.ingest)
         let events = (0..<10).map { IngestCodec.Publish(eventID: bytes("r-\($0)"), topic: "batch.retry", payload: []) }
         var pairs: [String: UInt64] = [:]
-        func collect(_ expected: Int) throws {
+        func collect(_ expected: Int) async throws {
             var got = 0
             while got < expected {
-                let reply = try #require(try dealer.receiveMultipart())
+                let reply = try #require(try await dealer.receiveOffPool())
                 guard case .acks(let acks)? = IngestCodec.decodeReply(reply) else {
                     Issue.record("not an ACK: \(reply)")
                     return
@@ -349,13 +349,13 @@ extension BrokerSystemTests {
             }
         }
         try dealer.send(multipart: IngestCodec.frames(publishing: events))
-        try collect(10)
+        try await collect(10)
         // The whole batch again, then a batch holding one id twice.
         try dealer.send(multipart: IngestCodec.frames(publishing: events))
-        try collect(10)
+        try await collect(10)
         let extra = IngestCodec.Publish(eventID: bytes("r-new"), topic: "batch.retry", payload: [])
         try dealer.send(multipart: IngestCodec.frames(publishing: [extra, events[3], extra]))
-        try collect(3)
+        try await collect(3)
         #expect(pairs.count == 11)
         let stats = try await broker.stats()
         #expect(stats.accepted == 11 && stats.deduplicated == 12 && stats.acked == 23)

@@ -99,11 +99,11 @@ extension RegistrySystemTests {
             try dealer.set(.receiveTimeout(milliseconds: 5000))
             try dealer.connect(registry.endpoint)
             try dealer.send(multipart: [[0x00, 0xFF], bytes("noise")])
-            let reply = try #require(try dealer.receiveMultipart())
+            let reply = try #require(try await dealer.receiveOffPool())
             #expect(reply.prefix(3) == [Self.v, bytes("ERROR"), bytes("100")])
             // With a delimiter, as REQ does, a DEALER gets the delimiter back.
             try dealer.send(multipart: [[], Self.v, bytes("LIST")])
-            let ok = try #require(try dealer.receiveMultipart())
+            let ok = try #require(try await dealer.receiveOffPool())
             #expect(ok.prefix(3) == [[], Self.v, bytes("OK")])
             dealer.close()
         }
@@ -116,7 +116,7 @@ extension RegistrySystemTests {
             try big.set(.receiveTimeout(milliseconds: 300))
             try big.connect(registry.endpoint)
             try big.send(multipart: [Self.v, bytes("LOOKUP"), [UInt8](repeating: 0x61, count: 2 << 20)])
-            #expect(try big.receiveMultipart() == nil)  // disconnected by ZeroMQ: no reply (§2.6)
+            #expect(try await big.receiveOffPool() == nil)  // disconnected by ZeroMQ: no reply (§2.6)
             big.close()
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }

@@ -125,13 +125,13 @@ extension RegistrySystemTests {
             try await eventually("events to reach the stand-in broker") {
                 probe += 1
                 try await clients[0].register(Self.registration("probe-\(probe)", service: "probe", ttl: 100))
-                while let frames = try sub.receiveMultipart() {
+                while let frames = try await sub.receiveOffPool() {
                     if MembershipEvent.decode(frames)?.service == "probe" { return true }
                 }
                 return false
             }
             try await eventually("the probe to expire") { try await clients[0].lookup("probe").isEmpty }
-            while try sub.receiveMultipart() != nil {}
+            while try await sub.receiveOffPool() != nil {}
 
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<100 {
@@ -163,7 +163,7 @@ extension RegistrySystemTests {
 
             var registered = Set<String>(), deregistered = Set<String>()
             try await eventually("every membership event") {
-                while let frames = try sub.receiveMultipart(), let e = MembershipEvent.decode(frames) {
+                while let frames = try await sub.receiveOffPool(), let e = MembershipEvent.decode(frames) {
                     if e.kind == .registered { registered.insert(e.instance) }
                     if e.kind == .deregistered { deregistered.insert(e.instance) }
                 }
