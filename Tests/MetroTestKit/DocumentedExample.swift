@@ -1,9 +1,9 @@
 import Foundation
 import MetroTestSupport
 
-/// Runs a ```python block of docs/protocol.md as a foreign client would: the
-/// first block after `heading`, with the document's default endpoints replaced
-/// by the ones a test's processes actually bound.
+/// Runs a ```python block of a document in docs/ (protocol.md unless told) as a
+/// foreign client would: the first block after `heading`, with the document's
+/// default endpoints replaced by the ones a test's processes actually bound.
 package enum DocumentedExample {
     /// The python3 that has pyzmq: the one first on the PATH, else Debian's own
     /// (`apt-get install python3-zmq` installs into /usr/bin/python3, which a
@@ -41,9 +41,10 @@ package enum DocumentedExample {
         }
     }
 
-    /// The python source of the first block after `heading`.
-    package static func script(after heading: String) throws -> String {
-        let doc = try String(contentsOf: ProtocolVectors.documentURL, encoding: .utf8)
+    /// The python source of the first block after `heading` in `docs/<document>`.
+    package static func script(after heading: String, in document: String = "protocol.md") throws -> String {
+        let url = ProtocolVectors.documentURL.deletingLastPathComponent().appendingPathComponent(document)
+        let doc = try String(contentsOf: url, encoding: .utf8)
         guard let section = doc.range(of: heading),
             let start = doc.range(of: "```python\n", range: section.upperBound..<doc.endIndex),
             let end = doc.range(of: "```", range: start.upperBound..<doc.endIndex)
@@ -54,9 +55,10 @@ package enum DocumentedExample {
     /// Runs the block after `heading` with `replacing` applied and suspends until it
     /// exits (up to `timeout`); returns its stdout, throws `Failed` on a non-zero exit.
     package static func run(
-        after heading: String, replacing: [String: String], timeout: Duration = .seconds(60)
+        after heading: String, in document: String = "protocol.md", replacing: [String: String],
+        timeout: Duration = .seconds(60)
     ) async throws -> String {
-        var source = try script(after: heading)
+        var source = try script(after: heading, in: document)
         for (from, to) in replacing { source = source.replacingOccurrences(of: from, with: to) }
         guard let interpreter = await python else {
             throw Failed(status: -1, stderr: "no python3 with pyzmq (apt-get install python3-zmq)")
