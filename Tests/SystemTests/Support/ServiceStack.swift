@@ -171,6 +171,8 @@ final class ServiceStack: AsyncClosable, @unchecked Sendable {
     }
 
     /// A live collector of `prefixes` on the broker's fan-out (closed by `close()`).
+    /// Live only: while its SUB reconnects after a broker restart, events pass it
+    /// by (protocol.md §4.4); collect again after a restart, before what you await.
     func collect(_ prefixes: [String]) async throws -> LiveCollector {
         let c = try await LiveCollector(events: broker.events, prefixes: prefixes)
         collectors.append(c)
