@@ -16,9 +16,12 @@ protocol WorkerKind {
 enum EchoKind: WorkerKind { static let service = "echo" }
 /// `metro worker profiles`.
 enum ProfilesKind: WorkerKind { static let service = "profiles" }
+/// `metro worker video`.
+enum VideoKind: WorkerKind { static let service = "video" }
 
 typealias EchoWorker = ServiceWorker<EchoKind>
 typealias ProfilesWorker = ServiceWorker<ProfilesKind>
+typealias VideoWorker = ServiceWorker<VideoKind>
 
 /// A real `metro worker <service>` against a test's broker and registry, with its
 /// data folder; `restart`/`relaunch` run a new process on the same folder (after a
