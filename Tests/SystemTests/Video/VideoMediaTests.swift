@@ -98,14 +98,18 @@ import VideoProcessing
             let uploaded = try await s.rpc.call(
                 VideoAPI.upload, UploadRequest(ownerId: "u-1", title: "Long", path: clip))
             let worker = s.workers[0]
-            var ffmpeg: [Int32] = []
-            try await eventually("ffmpeg running under the worker", timeout: .seconds(30)) {
-                ffmpeg = childProcesses(of: worker.process.pid, named: "ffmpeg")
-                return !ffmpeg.isEmpty
+            // The preview's ffmpeg (the long run: it reads the clip at its native
+            // rate) has a path under the worker's data folder among its arguments.
+            let data = worker.data.path
+            try await eventually("the preview's ffmpeg running", timeout: .seconds(30)) {
+                processes(named: "ffmpeg", withArgumentContaining: data).contains { pid in
+                    ((try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? "").contains("libx264")
+                }
             }
             worker.process.kill(SIGTERM)
             #expect(await worker.exit(timeout: .seconds(20)) == 0)
-            #expect(ffmpeg.allSatisfy { !isAlive($0) })
+            // None left, wherever it was reparented.
+            #expect(processes(named: "ffmpeg", withArgumentContaining: data).allSatisfy { !isAlive($0) })
             // The job was interrupted, not failed: the video waits for the next worker.
             #expect(try worker.read { try VideoStore.get(id: uploaded.videoId, in: $0) }.status == .processing)
         }

@@ -88,16 +88,17 @@ func makeClip(in folder: TemporaryDirectory, seconds: Int = 2, size: String = "3
     return out
 }
 
-/// Pids of the processes whose parent is `parent` and whose name (comm) is `name`, from /proc.
-func childProcesses(of parent: Int32, named name: String) -> [Int32] {
+/// Pids of the processes named `name` (comm) with an argument containing
+/// `fragment`, whoever their parent is now (an orphan is reparented), from /proc.
+func processes(named name: String, withArgumentContaining fragment: String) -> [Int32] {
     let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int32($0) } ?? []
     return pids.filter { pid in
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")"),
+            stat[stat.index(after: open)..<close] == name,
+            let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))
         else { return false }
-        let comm = stat[stat.index(after: open)..<close]
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return comm == name && fields.count > 1 && Int32(fields[1]) == parent
+        return cmdline.split(separator: 0).contains { String(decoding: $0, as: UTF8.self).contains(fragment) }
     }
 }
 
