@@ -7,7 +7,8 @@ DATA ?= data
 .PHONY: setup setup-test build run lint test bench clean
 
 # Debian packages, installed through apt when missing (as root, or through
-# sudo): libzmq for Metro itself (`make run` needs nothing else), and Debian's
+# sudo): libzmq for Metro itself, ffmpeg (which brings ffprobe) for the video
+# worker's media step (`metro worker video`; its tests make clips with it), and Debian's
 # pyzmq (python3-zmq) for the tests that talk to Metro as a foreign client
 # would, following docs/protocol.md alone. pyzmq comes from apt, not pip: a
 # stock Debian's python3 refuses `pip install` (PEP 668).
@@ -17,6 +18,10 @@ setup:
 	@if ! pkg-config --exists libzmq 2>/dev/null; then \
 		echo "installing libzmq3-dev"; \
 		$(APT_GET) update -qq && $(APT_GET) install -y -qq libzmq3-dev pkg-config; \
+	fi
+	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then \
+		echo "installing ffmpeg"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq ffmpeg; \
 	fi
 
 setup-test: setup
@@ -53,12 +58,14 @@ bench: setup
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-broker-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-registry-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-rpc-bench
+	$(SWIFT) build -c release --scratch-path .build-release --product metro-video-bench
 	.build-release/release/metro-bench wrapper
 	.build-release/release/metro-broker-bench
 	.build-release/release/metro-broker-bench delivery
 	.build-release/release/metro-registry-bench
 	.build-release/release/metro-rpc-bench
 	.build-release/release/metro-rpc-bench services
+	.build-release/release/metro-video-bench
 
 clean:
 	rm -rf .build .build-release

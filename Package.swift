@@ -102,10 +102,22 @@ let package = Package(
                 "MetroProtocol", "MetroKit", "MetroRuntime", .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The video-processing service (issue 15): a content-addressed blob store,
+        // uploads (whole or in chunks), ffprobe/ffmpeg (or a synthetic CPU step) on
+        // `video.uploaded` in group `video-processing`. `metro worker video` runs it.
+        .target(
+            name: "VideoProcessing",
+            dependencies: [
+                "MetroProtocol", "MetroKit", "MetroRuntime", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "metro",
             dependencies: [
                 "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit", "MetroRuntime", "Profiles",
+                "VideoProcessing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -177,6 +189,19 @@ let package = Package(
             path: "Benchmarks/rpc-bench"
         ),
 
+        // Uploads processed per second (synthetic step, 1 and 2 workers) and real
+        // ffmpeg time per clip, each against its in-process / direct baseline (issue 15).
+        // `swift build -c release --scratch-path .build-release --product metro-video-bench`
+        // (needs `--product metro` too).
+        .executableTarget(
+            name: "metro-video-bench",
+            dependencies: [
+                "MetroKit", "MetroProtocol", "VideoProcessing",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/video-bench"
+        ),
+
         // Shared by the test targets: docs/protocol.md's test vectors.
         .target(name: "MetroTestSupport", path: "Tests/MetroTestSupport"),
         // The async harness of the system tests (real `metro` processes, ready lines,
@@ -196,6 +221,10 @@ let package = Package(
         ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol", "MetroTestSupport"]),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "VideoProcessingTests",
+            dependencies: ["VideoProcessing", "MetroRuntime", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ", "MetroTestKit"]),
         .testTarget(
             name: "MetroBrokerTests",
@@ -209,6 +238,7 @@ let package = Package(
             name: "SystemTests",
             dependencies: [
                 "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport", "MetroTestKit", "Profiles",
+                "VideoProcessing",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

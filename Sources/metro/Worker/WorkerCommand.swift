@@ -11,7 +11,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run one instance of a Metro service.",
-        subcommands: [WorkerEchoCommand.self, WorkerProfilesCommand.self]
+        subcommands: [WorkerEchoCommand.self, WorkerProfilesCommand.self, WorkerVideoCommand.self]
     )
 }
 
@@ -54,11 +54,16 @@ struct WorkerOptions: ParsableArguments {
 /// Runs `definition` as a `ServiceRuntime` until SIGTERM/SIGINT, with the metrics
 /// endpoint when asked for, and prints the ready line
 /// `ready {"service":..,"instance":..,"rpc":..,"database":..[,"metrics":..]}` once
-/// the instance serves (and the metrics endpoint is bound).
-func runWorker(_ definition: ServiceDefinition, options: WorkerOptions, process: ProcessBootstrap) async throws {
+/// the instance serves (and the metrics endpoint is bound). `configuration`
+/// defaults to the one `options` make (a service may adjust it, e.g. its ACK deadline).
+func runWorker(
+    _ definition: ServiceDefinition, options: WorkerOptions, configuration: ServiceRuntime.Configuration? = nil,
+    process: ProcessBootstrap
+) async throws {
     let logger = Logger(label: "metro.worker.\(definition.name)")
     let (events, announce) = AsyncStream.makeStream(of: [String: String].self)
-    let runtime = ServiceRuntime(definition, configuration: options.configuration(), logger: logger) { ready in
+    let runtime = ServiceRuntime(definition, configuration: configuration ?? options.configuration(), logger: logger) {
+        ready in
         var fields = ["service": ready.service, "instance": ready.instance, "database": ready.database]
         if let rpc = ready.rpcEndpoint { fields["rpc"] = rpc }
         announce.yield(fields)

@@ -2,7 +2,7 @@ import Foundation
 import MetroTestKit
 import Testing
 
-/// The walk-through of docs/services.md §9 run as printed, by python3 with pyzmq,
+/// The walk-through of docs/services.md §10 run as printed, by python3 with pyzmq,
 /// against the real cast (its default endpoints replaced by the ones bound).
 @Suite(.serialized) struct StoryDocumentedTests {
     @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
@@ -13,7 +13,7 @@ import Testing
         try await TestClip.make(clip)
         try await closing(stack) {
             let out = try await DocumentedExample.run(
-                after: "## 9. The whole story", in: "services.md",
+                after: "The whole story: profiles, video and recommendations", in: "services.md",
                 replacing: [
                     "tcp://127.0.0.1:7400": stack.registry.endpoint, "tcp://127.0.0.1:7701": stack.broker.ingest,
                     #"CLIP = "clip.mp4""#: #"CLIP = "\#(clip.path)""#,

@@ -1,0 +1,19 @@
+/// What processing does to a source blob: read its media info and write a
+/// thumbnail and a preview into the blob store. Given the same source, a step
+/// gives the same outputs (the same blob ids), so a job that runs again after a
+/// crash publishes what the first run would have.
+///
+/// Errors: `MediaFailure` when the source cannot be processed (final: the video
+/// fails); `CommandRunner.Interrupted.stopped` on shutdown and anything else
+/// (the disk, a missing ffmpeg) are transient: the event is redelivered.
+public protocol MediaStep: Sendable {
+    func process(sourceBlobId: String, deadline: ContinuousClock.Instant) async throws -> MediaOutputs
+}
+
+/// Which step a worker runs (`--synthetic-work-ms` picks the synthetic one).
+public enum MediaMode: Sendable, Hashable {
+    /// ffprobe and ffmpeg (paths, or names looked up on PATH).
+    case ffmpeg(ffmpeg: String, ffprobe: String)
+    /// A CPU-bound step of that many milliseconds instead of ffmpeg, for load tests.
+    case synthetic(workMs: Int)
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+import MetroRuntime
+
+/// The `video.uploaded` handler: one job per upload.
+///
+/// 1. the video moves to `processing` (its own small commit, so `video.get`
+///    shows it; a rerun after a crash finds it there and runs again);
+/// 2. the media step runs (ffmpeg or synthetic), bounded by the job timeout;
+/// 3. one inbox commit: status `processed` + `video.processed`, or `failed` +
+///    `video.failed`. The inbox makes this commit happen once per event even if
+///    two members run the job (a redelivery after an ACK timeout): the second
+///    finds the event handled and changes nothing, so each upload has exactly
+///    one outcome event.
+///
+/// An unknown video id or an undecodable payload is dead-lettered; a shutdown
+/// or an error of the disk mid-job NAKs the event (it runs again elsewhere).
+struct VideoProcessor: Sendable {
+    let step: any MediaStep
+    let jobTimeout: Duration
+    let clock: @Sendable () -> Int64
+
+    @Sendable func handle(_ event: IncomingEvent<VideoUploaded>, _ context: EventContext) async throws {
+        // A prefix subscription: `video.uploadedX` is another topic.
+        guard event.topic == VideoTopics.uploaded else { return }
+        let id = event.payload.videoId
+        let video: Video
+        do {
+            video = try await context.store.write { [clock] tx in
+                try VideoStore.markProcessing(id: id, nowMs: clock(), in: tx.db)
+            }
+        } catch let error as VideoError {
+            throw EventRejection(error.message)
+        }
+        // Final already: a late duplicate under another event id; nothing to redo.
+        guard !video.status.isFinal else { return }
+        let started = ContinuousClock.now
+        let outcome: Result<MediaOutputs, MediaFailure>
+        do {
+            outcome = .success(try await step.process(sourceBlobId: video.sourceBlobId, deadline: started + jobTimeout))
+        } catch let failure as MediaFailure {
+            outcome = .failure(failure)
+        }
+        context.logger.info(
+            "job done",
+            metadata: [
+                "video": "\(id)", "took": "\(ContinuousClock.now - started)",
+                "ok": "\((try? outcome.get()) != nil)",
+            ])
+        try await context.commit { [clock] tx in
+            let now = clock()
+            switch outcome {
+            case .success(let outputs):
+                guard let done = try VideoStore.markProcessed(id: id, outputs: outputs, nowMs: now, in: tx.db) else {
+                    return
+                }
+                try tx.publish(
+                    topic: VideoTopics.processed,
+                    event: VideoProcessed(video: done, outputs: outputs, processedAtMs: now),
+                    schema: VideoTopics.schema)
+            case .failure(let failure):
+                guard let done = try VideoStore.markFailed(id: id, reason: failure.reason, nowMs: now, in: tx.db) else {
+                    return
+                }
+                try tx.publish(
+                    topic: VideoTopics.failed,
+                    event: VideoFailed(videoId: id, ownerId: done.ownerId, reason: failure.reason, failedAtMs: now),
+                    schema: VideoTopics.schema)
+            }
+        }
+    }
+}

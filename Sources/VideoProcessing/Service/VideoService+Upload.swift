@@ -1,0 +1,149 @@
+import Foundation
+import MetroKit
+import MetroRuntime
+
+extension VideoService {
+    /// `video.upload` and `video.upload.begin|chunk|finish`. Bytes go to the blob
+    /// store (or the part file) off the pool first; then one transaction commits
+    /// the video (status `uploaded`) with its `video.uploaded` outbox row, so the
+    /// event goes out if and only if the video is stored.
+    static func registerUploads(
+        on service: inout ServiceDefinition, settings: Settings, clock: @escaping @Sendable () -> Int64
+    ) {
+        let blobs = settings.blobs
+        let parts = settings.uploads
+        service.rpc(VideoAPI.upload) { request, context, store in
+            try await answering {
+                let fields = try VideoRules.upload(
+                    ownerId: request.ownerId, title: request.title, tags: request.tags,
+                    contentType: request.contentType)
+                let stored = try await storeSource(request, blobs: blobs)
+                return try await store.write(context) { tx in
+                    let now = clock()
+                    let video = Video(
+                        videoId: UUID().uuidString.lowercased(), ownerId: fields.ownerId, title: fields.title,
+                        tags: fields.tags, status: .uploaded, contentType: fields.contentType, sizeBytes: stored.size,
+                        sourceBlobId: stored.id, uploadedAtMs: now, updatedAtMs: now)
+                    try commitUpload(video, tx: tx)
+                    return video
+                }
+            }
+        }
+        service.rpc(VideoAPI.uploadBegin) { request, context, store in
+            try await answering {
+                let upload = try await store.write(context) { tx in
+                    try UploadStore.begin(request, uploadId: UUID().uuidString.lowercased(), nowMs: clock(), in: tx.db)
+                }
+                return UploadBeginResponse(uploadId: upload.uploadId, maxChunkBytes: VideoAPI.maxInlineBytes)
+            }
+        }
+        service.rpc(VideoAPI.uploadChunk) { request, _, store in
+            try await answering { try await chunk(request, store: store, parts: parts) }
+        }
+        service.rpc(VideoAPI.uploadFinish) { request, context, store in
+            try await answering {
+                try await finish(request, context: context, store: store, blobs: blobs, parts: parts, clock: clock)
+            }
+        }
+    }
+
+    /// The video row and its `video.uploaded` event, in the caller's transaction.
+    static func commitUpload(_ video: Video, tx: ServiceTransaction) throws {
+        try VideoStore.insert(video, in: tx.db)
+        try tx.publish(topic: VideoTopics.uploaded, event: VideoUploaded(video: video), schema: VideoTopics.schema)
+    }
+
+    /// `path` copied into the store, or `data` decoded and stored: exactly one of them.
+    static func storeSource(_ request: UploadRequest, blobs: BlobStore) async throws -> (id: String, size: Int64) {
+        switch (request.path, request.data) {
+        case (let path?, nil):
+            do {
+                return try await OffPool.run { try blobs.put(copying: path) }
+            } catch let error as BlobError {
+                throw VideoError.invalid("path", error.description)
+            }
+        case (nil, let data?):
+            let bytes = try decodeBase64(data)
+            return (try await OffPool.run { try blobs.put(bytes) }, Int64(bytes.count))
+        default:
+            throw VideoError.invalid("path", "give exactly one of path and data")
+        }
+    }
+
+    static func decodeBase64(_ text: String) throws(VideoError) -> [UInt8] {
+        guard let data = Data(base64Encoded: text) else { throw .invalid("data", "is not base64") }
+        guard data.count <= VideoAPI.maxInlineBytes else {
+            throw .invalid("data", "at most \(VideoAPI.maxInlineBytes) bytes; use video.upload.begin for more")
+        }
+        return [UInt8](data)
+    }
+
+    static func chunk(_ request: UploadChunkRequest, store: ServiceStore, parts: UploadFiles) async throws
+        -> UploadChunkResponse
+    {
+        let bytes = try decodeBase64(request.data)
+        // At most two rounds: another instance may have advanced the row between our read and our write.
+        for _ in 0..<2 {
+            let upload = try await store.read { try UploadStore.get(id: request.uploadId, in: $0) }
+            let id = upload.uploadId
+            switch try UploadStore.plan(
+                upload, offset: request.offset, length: bytes.count, maxChunkBytes: VideoAPI.maxInlineBytes)
+            {
+            case .verify:
+                let stored = try await OffPool.run { try parts.read(id, at: request.offset, count: bytes.count) }
+                guard stored == bytes else {
+                    throw VideoError(.conflict, "offset \(request.offset): other bytes were received there")
+                }
+                return UploadChunkResponse(uploadId: id, receivedBytes: upload.receivedBytes)
+            case .append:
+                try await OffPool.run { try parts.write(bytes, at: request.offset, to: id) }
+                let end = request.offset + Int64(bytes.count)
+                if try await store.write({ tx in
+                    try UploadStore.advance(id: id, from: request.offset, to: end, in: tx.db)
+                }) {
+                    return UploadChunkResponse(uploadId: id, receivedBytes: end)
+                }
+            }
+        }
+        throw VideoError(.conflict, "upload \(request.uploadId) moved while this chunk was written; send it again")
+    }
+
+    static func finish(
+        _ request: UploadFinishRequest, context: RpcContext, store: ServiceStore, blobs: BlobStore, parts: UploadFiles,
+        clock: @escaping @Sendable () -> Int64
+    ) async throws -> Video {
+        let upload = try await store.read { try UploadStore.get(id: request.uploadId, in: $0) }
+        if let videoId = upload.videoId { return try await store.read { try VideoStore.get(id: videoId, in: $0) } }
+        if let size = upload.expectedSize, size != upload.receivedBytes {
+            throw VideoError(.conflict, "\(upload.receivedBytes) of the announced \(size) bytes are received")
+        }
+        let path = parts.path(of: upload.uploadId)
+        let stored: (id: String, size: Int64) = try await OffPool.run {
+            if upload.receivedBytes == 0 && !FileManager.default.fileExists(atPath: path) {
+                return (try blobs.put([]), 0)
+            }
+            let copy = try blobs.put(copying: path)
+            return copy
+        }
+        guard stored.size == upload.receivedBytes else {
+            throw VideoError(.conflict, "the part file has \(stored.size) bytes, \(upload.receivedBytes) were received")
+        }
+        if let sha = request.sha256, sha.lowercased() != stored.id {
+            throw VideoError.invalid("sha256", "the bytes received hash to \(stored.id)")
+        }
+        let video = try await store.write(context) { tx in
+            let current = try UploadStore.get(id: upload.uploadId, in: tx.db)
+            if let videoId = current.videoId { return try VideoStore.get(id: videoId, in: tx.db) }
+            let now = clock()
+            let video = Video(
+                videoId: UUID().uuidString.lowercased(), ownerId: upload.ownerId, title: upload.title,
+                tags: upload.tags, status: .uploaded, contentType: upload.contentType, sizeBytes: stored.size,
+                sourceBlobId: stored.id, uploadedAtMs: now, updatedAtMs: now)
+            try commitUpload(video, tx: tx)
+            try UploadStore.finish(id: upload.uploadId, videoId: video.videoId, in: tx.db)
+            return video
+        }
+        try? await OffPool.run { parts.remove(upload.uploadId) }
+        return video
+    }
+}

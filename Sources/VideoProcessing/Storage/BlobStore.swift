@@ -1,0 +1,183 @@
+public import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The content-addressed blob store, `<data>/video/blobs/`: a blob's id is the
+/// lowercase hex SHA-256 of its bytes, and it lives at `<id[0..<2]>/<id>`. A
+/// write goes to `tmp/<random>`, is fsynced, renamed into place, and the
+/// directory is fsynced: a crash leaves either no blob or the whole blob, never
+/// a torn one under its id. An id never changes meaning, so writing a blob that
+/// exists is a no-op (the temp file is dropped), and instances sharing the
+/// folder may write the same blob at once.
+///
+/// Threading: every method does blocking file I/O; call them off the
+/// cooperative pool (`OffPool.run`). The type itself is a value with no state.
+public struct BlobStore: Sendable {
+    /// `<data>/video/blobs`.
+    public let root: String
+
+    public init(dataFolder: String) {
+        root =
+            URL(fileURLWithPath: dataFolder).appendingPathComponent(VideoProcessing.serviceName)
+            .appendingPathComponent("blobs").path
+    }
+
+    public init(root: String) { self.root = root }
+
+    /// Where blob `id` is (whether or not it exists).
+    public func path(of id: String) -> String { "\(root)/\(id.prefix(2))/\(id)" }
+
+    public func contains(_ id: String) -> Bool { FileManager.default.fileExists(atPath: path(of: id)) }
+
+    /// The bytes of blob `id`.
+    public func read(_ id: String) throws -> [UInt8] {
+        guard Self.isID(id) else { throw BlobError("not a blob id: \(id)") }
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path(of: id))))
+    }
+
+    /// Stores `bytes`; returns its id.
+    @discardableResult
+    public func put(_ bytes: [UInt8]) throws -> String {
+        let temp = try temporaryFile()
+        do {
+            try Self.writeAll(temp.fd, bytes)
+        } catch {
+            temp.discard()
+            throw error
+        }
+        return try commit(temp, id: SHA256.hex(bytes))
+    }
+
+    /// Stores a copy of the file at `source`, hashing while copying (one pass, a
+    /// bounded buffer); returns its id and size.
+    public func put(copying source: String) throws -> (id: String, size: Int64) {
+        let input = Glibc.open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw BlobError("cannot open \(source): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(input) }
+        let temp = try temporaryFile()
+        let id: String
+        let size: Int64
+        do {
+            var hash = SHA256()
+            var total: Int64 = 0
+            var buffer = [UInt8](repeating: 0, count: 256 * 1024)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { throw BlobError("cannot read \(source): \(String(cString: strerror(errno)))") }
+                if n == 0 { break }
+                let chunk = buffer[0..<n]
+                hash.update(chunk)
+                try Self.writeAll(temp.fd, Array(chunk))
+                total += Int64(n)
+            }
+            id = hash.finalizeHex()
+            size = total
+        } catch {
+            temp.discard()
+            throw error
+        }
+        return (try commit(temp, id: id), size)
+    }
+
+    /// The SHA-256 of the file at `path` (an upload's part file, checked before it is stored).
+    public static func hash(file path: String) throws -> (id: String, size: Int64) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw BlobError("cannot open \(path)") }
+        defer { try? handle.close() }
+        var hash = SHA256()
+        var size: Int64 = 0
+        while let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty {
+            hash.update(data)
+            size += Int64(data.count)
+        }
+        return (hash.finalizeHex(), size)
+    }
+
+    /// 64 lowercase hex digits.
+    public static func isID(_ s: String) -> Bool {
+        s.utf8.count == 64 && s.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    // MARK: - Writing
+
+    private struct Temporary {
+        var fd: Int32
+        var path: String
+
+        /// Closes and removes it (a write that failed before `commit`).
+        func discard() {
+            Glibc.close(fd)
+            unlink(path)
+        }
+    }
+
+    private func temporaryFile() throws -> Temporary {
+        let folder = "\(root)/tmp"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let path = "\(folder)/\(UUID().uuidString.lowercased())"
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BlobError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        return Temporary(fd: fd, path: path)
+    }
+
+    /// fsync, close, rename into place (or drop when the blob exists), fsync the
+    /// directory. Owns `temp` from here: closes it once, and removes it on failure.
+    private func commit(_ temp: Temporary, id: String) throws -> String {
+        guard fsync(temp.fd) == 0 else {
+            let reason = String(cString: strerror(errno))
+            temp.discard()
+            throw BlobError("fsync \(temp.path): \(reason)")
+        }
+        Glibc.close(temp.fd)
+        do {
+            return try place(temp.path, id: id)
+        } catch {
+            unlink(temp.path)
+            throw error
+        }
+    }
+
+    private func place(_ tempPath: String, id: String) throws -> String {
+        let shard = "\(root)/\(id.prefix(2))"
+        if !FileManager.default.fileExists(atPath: shard) {
+            try FileManager.default.createDirectory(atPath: shard, withIntermediateDirectories: true)
+            try Self.syncDirectory(root)
+        }
+        let final = path(of: id)
+        if FileManager.default.fileExists(atPath: final) {
+            unlink(tempPath)
+            return id
+        }
+        guard rename(tempPath, final) == 0 else {
+            throw BlobError("rename to \(final): \(String(cString: strerror(errno)))")
+        }
+        try Self.syncDirectory(shard)
+        return id
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw BlobError("write: \(String(cString: strerror(errno)))") }
+            offset += n
+        }
+    }
+
+    /// fsync of a directory: makes a rename (or a new entry) in it durable.
+    static func syncDirectory(_ path: String) throws {
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw BlobError("open \(path): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else { throw BlobError("fsync \(path): \(String(cString: strerror(errno)))") }
+    }
+}
+
+/// A blob store operation failed (the disk, a missing source file).
+public struct BlobError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import MetroRuntime
+import VideoProcessing
+
+/// `metro worker video`: one instance of the video-processing service (issue 15):
+/// rpc `video.upload`, `video.upload.begin|chunk|finish`, `video.get|list`;
+/// `video.uploaded` in group `video-processing` → ffprobe + ffmpeg (or the
+/// synthetic step) → `video.processed` | `video.failed` through the outbox. Its
+/// database is `<data>/video/video.sqlite`, its blobs `<data>/video/blobs/`;
+/// instances on one host share both (docs/operations.md, "Video worker").
+struct WorkerVideoCommand: MetroCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "video", abstract: "Run the video-processing service (uploads, ffmpeg jobs).")
+
+    @OptionGroup var worker: WorkerOptions
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Jobs at once (default: the number of cores).")
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "The most one job (probe, thumbnail, preview) may take, in milliseconds; then the video fails.")
+    var jobTimeoutMs = 120_000
+    @Option(
+        help: """
+            SYNTHETIC, for load tests only: a CPU-bound step of this many milliseconds instead of ffmpeg \
+            (outputs derived from the source; videos marked synthetic).
+            """)
+    var syntheticWorkMs: Int?
+    @Option(help: "The ffmpeg executable (default: ffmpeg on PATH).")
+    var ffmpeg = "ffmpeg"
+    @Option(help: "The ffprobe executable (default: ffprobe on PATH).")
+    var ffprobe = "ffprobe"
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard jobTimeoutMs >= 1 else { throw ValidationError("--job-timeout-ms must be at least 1") }
+        if let ms = syntheticWorkMs, ms < 0 { throw ValidationError("--synthetic-work-ms must not be negative") }
+    }
+
+    func run(_ process: ProcessBootstrap) async throws {
+        let media = syntheticWorkMs.map { MediaMode.synthetic(workMs: $0) } ?? .ffmpeg(ffmpeg: ffmpeg, ffprobe: ffprobe)
+        let settings = VideoService.Settings(
+            dataFolder: worker.data, jobs: jobs, jobTimeout: .milliseconds(jobTimeoutMs), media: media)
+        var configuration = worker.configuration()
+        // A job may take up to its timeout: the group's ACK deadline (when this
+        // instance creates the group) must outlast it, or the broker would hand
+        // a running job to another member.
+        configuration.ackTimeout = .milliseconds(jobTimeoutMs + 30_000)
+        try await runWorker(
+            VideoService.definition(settings), options: worker, configuration: configuration, process: process)
+    }
+}

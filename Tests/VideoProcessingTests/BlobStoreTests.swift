@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+import VideoProcessing
+
+@Suite struct BlobStoreTests {
+    @Test func aBlobIsStoredUnderItsSHA256AndReadBack() throws {
+        let folder = try TestFolder()
+        let id = try folder.blobs.put(Array("hello".utf8))
+        #expect(id == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+        #expect(folder.blobs.path(of: id) == "\(folder.path)/video/blobs/2c/\(id)")
+        #expect(try folder.blobs.read(id) == Array("hello".utf8))
+        // The temp file was renamed away: nothing is left in tmp/.
+        #expect(folder.files(under: "video/blobs") == ["2c/\(id)"])
+    }
+
+    @Test func writingAnExistingBlobIsANoOp() throws {
+        let folder = try TestFolder()
+        let first = try folder.blobs.put(Array("same".utf8))
+        let before =
+            try FileManager.default.attributesOfItem(atPath: folder.blobs.path(of: first))[.modificationDate] as? Date
+        let second = try folder.blobs.put(Array("same".utf8))
+        #expect(first == second)
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: folder.blobs.path(of: first))[.modificationDate] as? Date
+                == before)
+        #expect(folder.files(under: "video/blobs") == ["\(first.prefix(2))/\(first)"])
+    }
+
+    @Test func copyingAFileGivesTheSameIdAsItsBytes() throws {
+        let folder = try TestFolder()
+        // Larger than the copy buffer, so the hash runs over several reads.
+        let bytes = [UInt8]((0..<700_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        let source = "\(folder.path)/source.bin"
+        try Data(bytes).write(to: URL(fileURLWithPath: source))
+        let copied = try folder.blobs.put(copying: source)
+        #expect(copied.size == 700_000)
+        #expect(copied.id == SHA256.hex(bytes))
+        #expect(try folder.blobs.read(copied.id) == bytes)
+        #expect(try BlobStore.hash(file: source).id == copied.id)
+    }
+
+    @Test func aMissingSourceThrowsAndLeavesNoTempFile() throws {
+        let folder = try TestFolder()
+        #expect(throws: BlobError.self) { try folder.blobs.put(copying: "\(folder.path)/nope") }
+        #expect(folder.files(under: "video/blobs").isEmpty)
+    }
+
+    @Test func idsAreSixtyFourLowercaseHexDigits() {
+        #expect(BlobStore.isID(String(repeating: "a", count: 64)))
+        #expect(!BlobStore.isID(String(repeating: "A", count: 64)))
+        #expect(!BlobStore.isID("../../etc/passwd"))
+    }
+}
