@@ -53,12 +53,15 @@ bench: setup
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-broker-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-registry-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-rpc-bench
+	$(SWIFT) build -c release --scratch-path .build-release --product metro-reco-eval
 	.build-release/release/metro-bench wrapper
 	.build-release/release/metro-broker-bench
 	.build-release/release/metro-broker-bench delivery
 	.build-release/release/metro-registry-bench
 	.build-release/release/metro-rpc-bench
 	.build-release/release/metro-rpc-bench services
+	.build-release/release/metro-reco-eval evaluate Benchmarks/reco-eval/data/planted.csv
+	.build-release/release/metro-reco-eval bench
 
 clean:
 	rm -rf .build .build-release

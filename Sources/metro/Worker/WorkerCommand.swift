@@ -11,7 +11,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run one instance of a Metro service.",
-        subcommands: [WorkerEchoCommand.self, WorkerProfilesCommand.self]
+        subcommands: [WorkerEchoCommand.self, WorkerProfilesCommand.self, WorkerRecommendationsCommand.self]
     )
 }
 
@@ -55,10 +55,17 @@ struct WorkerOptions: ParsableArguments {
 /// endpoint when asked for, and prints the ready line
 /// `ready {"service":..,"instance":..,"rpc":..,"database":..[,"metrics":..]}` once
 /// the instance serves (and the metrics endpoint is bound).
-func runWorker(_ definition: ServiceDefinition, options: WorkerOptions, process: ProcessBootstrap) async throws {
+///
+/// `adjust` sets what a service's own flags change in the runtime's configuration.
+func runWorker(
+    _ definition: ServiceDefinition, options: WorkerOptions, process: ProcessBootstrap,
+    adjust: (inout ServiceRuntime.Configuration) -> Void = { _ in }
+) async throws {
     let logger = Logger(label: "metro.worker.\(definition.name)")
     let (events, announce) = AsyncStream.makeStream(of: [String: String].self)
-    let runtime = ServiceRuntime(definition, configuration: options.configuration(), logger: logger) { ready in
+    var configuration = options.configuration()
+    adjust(&configuration)
+    let runtime = ServiceRuntime(definition, configuration: configuration, logger: logger) { ready in
         var fields = ["service": ready.service, "instance": ready.instance, "database": ready.database]
         if let rpc = ready.rpcEndpoint { fields["rpc"] = rpc }
         announce.yield(fields)

@@ -16,9 +16,12 @@ protocol WorkerKind {
 enum EchoKind: WorkerKind { static let service = "echo" }
 /// `metro worker profiles`.
 enum ProfilesKind: WorkerKind { static let service = "profiles" }
+/// `metro worker recommendations`.
+enum RecommendationsKind: WorkerKind { static let service = "recommendations" }
 
 typealias EchoWorker = ServiceWorker<EchoKind>
 typealias ProfilesWorker = ServiceWorker<ProfilesKind>
+typealias RecommendationsWorker = ServiceWorker<RecommendationsKind>
 
 /// A real `metro worker <service>` against a test's broker and registry, with its
 /// data folder; `restart`/`relaunch` run a new process on the same folder (after a
