@@ -59,6 +59,7 @@ bench: setup
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-registry-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-rpc-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-video-bench
+	$(SWIFT) build -c release --scratch-path .build-release --product metro-reco-eval
 	.build-release/release/metro-bench wrapper
 	.build-release/release/metro-broker-bench
 	.build-release/release/metro-broker-bench delivery
@@ -66,6 +67,8 @@ bench: setup
 	.build-release/release/metro-rpc-bench
 	.build-release/release/metro-rpc-bench services
 	.build-release/release/metro-video-bench
+	.build-release/release/metro-reco-eval evaluate Benchmarks/reco-eval/data/planted.csv
+	.build-release/release/metro-reco-eval bench
 
 clean:
 	rm -rf .build .build-release

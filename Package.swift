@@ -113,11 +113,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The recommendations service (issue 15): an item-to-item model over views,
+        // tags and popularity, kept in SQLite per event; `metro worker recommendations`.
+        .target(
+            name: "Recommendations",
+            dependencies: [
+                "MetroProtocol", "MetroKit", "MetroRuntime", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .executableTarget(
             name: "metro",
             dependencies: [
                 "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit", "MetroRuntime", "Profiles",
                 "VideoProcessing",
+                "Recommendations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -202,6 +211,21 @@ let package = Package(
             path: "Benchmarks/video-bench"
         ),
 
+        // The recommendations model offline (issue 15): HitRate@10 and NDCG@10 against a
+        // popularity baseline on a MovieLens-format file, and `request` latency under load.
+        // `swift build -c release --scratch-path .build-release --product metro-reco-eval`.
+        .executableTarget(
+            name: "metro-reco-eval",
+            dependencies: [
+                "Recommendations", "MetroKit", "MetroProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/reco-eval",
+            exclude: ["data"]
+        ),
+
         // Shared by the test targets: docs/protocol.md's test vectors.
         .target(name: "MetroTestSupport", path: "Tests/MetroTestSupport"),
         // The async harness of the system tests (real `metro` processes, ready lines,
@@ -225,6 +249,10 @@ let package = Package(
             name: "VideoProcessingTests",
             dependencies: ["VideoProcessing", "MetroRuntime", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        .testTarget(
+            name: "RecommendationsTests",
+            dependencies: ["Recommendations", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ", "MetroTestKit"]),
         .testTarget(
             name: "MetroBrokerTests",
@@ -238,7 +266,7 @@ let package = Package(
             name: "SystemTests",
             dependencies: [
                 "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport", "MetroTestKit", "Profiles",
-                "VideoProcessing",
+                "VideoProcessing", "Recommendations",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

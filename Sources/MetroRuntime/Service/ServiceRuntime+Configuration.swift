@@ -31,6 +31,9 @@ extension ServiceRuntime {
         public var maxDeliveries: Int?
         /// Used when this instance creates a consumer group: the ACK deadline.
         public var ackTimeout: Duration?
+        /// Before serving, feed every event handler its topics from the start of
+        /// the journal (`JournalRebuild`), into what should be a fresh database.
+        public var rebuildFromJournal = false
 
         public init(
             brokerIngest: String, brokerConsume: String, registry: [String], dataFolder: String, instance: String

@@ -6,7 +6,8 @@ import ZeroMQ
 
 /// One instance of a service, as a swift-service-lifecycle `Service`.
 ///
-/// `run()` starts, in this order: the store (open, migrate), the outbox relay, the
+/// `run()` starts, in this order: the store (open, migrate), with
+/// `rebuildFromJournal` the rebuild of its state from the journal (`JournalRebuild`), the outbox relay, the
 /// rpc server (bound), the event handlers (one `Consumer` per `on(...)`, JOINed with
 /// the handler's concurrency as credit), and the registration (`ServiceAnnouncer`,
 /// with the advertised rpc endpoint); then `onReady`. It serves until graceful
@@ -51,6 +52,21 @@ public final class ServiceRuntime: Service, Sendable {
         let store = try await ServiceStore.open(
             folder: c.dataFolder, service: definition.name, busyTimeout: c.busyTimeout, faults: faults,
             migrations: definition.registerMigrations)
+        if c.rebuildFromJournal {
+            do {
+                // SIGTERM stops a rebuild; running it again completes it (the inbox skips what it applied).
+                try await cancelWhenGracefulShutdown { [definition, logger] in
+                    for registration in definition.eventHandlers {
+                        _ = try await JournalRebuild(
+                            registration: registration, store: store, faults: faults, configuration: c, logger: logger
+                        ).run()
+                    }
+                }
+            } catch {
+                await store.close()
+                throw error
+            }
+        }
         let publisher = try Publisher(.init(ingest: c.brokerIngest), logger: logger)
         let relay = OutboxRelay(store: store, publisher: publisher, logger: logger)
         let rpc = try rpcServer(store: store)

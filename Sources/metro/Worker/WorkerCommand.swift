@@ -11,7 +11,10 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
         abstract: "Run one instance of a Metro service.",
-        subcommands: [WorkerEchoCommand.self, WorkerProfilesCommand.self, WorkerVideoCommand.self]
+        subcommands: [
+            WorkerEchoCommand.self, WorkerProfilesCommand.self, WorkerVideoCommand.self,
+            WorkerRecommendationsCommand.self,
+        ]
     )
 }
 
@@ -55,15 +58,17 @@ struct WorkerOptions: ParsableArguments {
 /// endpoint when asked for, and prints the ready line
 /// `ready {"service":..,"instance":..,"rpc":..,"database":..[,"metrics":..]}` once
 /// the instance serves (and the metrics endpoint is bound). `configuration`
-/// defaults to the one `options` make (a service may adjust it, e.g. its ACK deadline).
+/// defaults to the one `options` make; `adjust` then sets what a service's own
+/// flags change in it (e.g. its ACK deadline).
 func runWorker(
     _ definition: ServiceDefinition, options: WorkerOptions, configuration: ServiceRuntime.Configuration? = nil,
-    process: ProcessBootstrap
+    process: ProcessBootstrap, adjust: (inout ServiceRuntime.Configuration) -> Void = { _ in }
 ) async throws {
     let logger = Logger(label: "metro.worker.\(definition.name)")
     let (events, announce) = AsyncStream.makeStream(of: [String: String].self)
-    let runtime = ServiceRuntime(definition, configuration: configuration ?? options.configuration(), logger: logger) {
-        ready in
+    var configuration = configuration ?? options.configuration()
+    adjust(&configuration)
+    let runtime = ServiceRuntime(definition, configuration: configuration, logger: logger) { ready in
         var fields = ["service": ready.service, "instance": ready.instance, "database": ready.database]
         if let rpc = ready.rpcEndpoint { fields["rpc"] = rpc }
         announce.yield(fields)

@@ -2,7 +2,7 @@ import Foundation
 import MetroTestKit
 import Testing
 
-/// The walk-through of docs/services.md §10 run as printed, by python3 with pyzmq,
+/// The walk-through of docs/services.md §11 run as printed, by python3 with pyzmq,
 /// against the real cast (its default endpoints replaced by the ones bound).
 @Suite(.serialized) struct StoryDocumentedTests {
     @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })

@@ -1,0 +1,157 @@
+import Foundation
+public import GRDB
+
+/// Applies one `ModelEvent` to the model's tables, inside the caller's
+/// transaction (the runtime's `commit`, with the event's inbox row). What an
+/// event costs:
+///
+/// - a view: O(1) rows for the view, the video and the (user, video) sums; if
+///   the strength of (user, video) changed (it stops changing once capped at a
+///   full view), two `reco_pairs` rows per other video the user watched;
+/// - a `video.processed`: its tags, and when the duration changed (or the video
+///   is new), the strength of each user who watched it, each with the same cost
+///   as a view's change;
+/// - a profile: one row.
+///
+/// Nothing is recomputed per request; see `ModelQueries` for a request's cost.
+public enum ModelUpdate {
+    public static func apply(_ event: ModelEvent, parameters: ModelParameters = .standard, in db: Database) throws {
+        switch event {
+        case .view(let view): try apply(view, parameters: parameters, in: db)
+        case .video(let video): try apply(video, parameters: parameters, in: db)
+        case .profile(let profile): try apply(profile, in: db)
+        }
+    }
+
+    static func apply(_ view: View, parameters: ModelParameters, in db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT OR IGNORE INTO reco_views (event_id, user_id, video_id, watched_at_ms, seconds_watched)
+                VALUES (?, ?, ?, ?, ?)
+                """,
+            arguments: [view.eventId, view.userId, view.videoId, view.watchedAtMs, view.secondsWatched])
+        guard db.changesCount == 1 else { return }  // this view is counted already
+        try db.execute(
+            sql: """
+                INSERT INTO reco_videos (video_id, popularity, views) VALUES (?, ?, 1)
+                ON CONFLICT (video_id) DO UPDATE SET popularity = popularity + excluded.popularity, views = views + 1
+                """,
+            arguments: [view.videoId, Feedback.popularityTerm(watchedAtMs: view.watchedAtMs, parameters: parameters)])
+        let seconds = max(0, view.secondsWatched ?? 0)
+        let withoutSeconds: Int64 = view.secondsWatched == nil ? 1 : 0
+        try db.execute(
+            sql: """
+                INSERT INTO reco_user_items
+                    (user_id, video_id, views, seconds_sum, views_without_seconds, last_watched_ms, strength)
+                VALUES (?, ?, 1, ?, ?, ?, 0)
+                ON CONFLICT (user_id, video_id) DO UPDATE SET
+                    views = views + 1, seconds_sum = seconds_sum + excluded.seconds_sum,
+                    views_without_seconds = views_without_seconds + excluded.views_without_seconds,
+                    last_watched_ms = max(last_watched_ms, excluded.last_watched_ms)
+                """,
+            arguments: [view.userId, view.videoId, seconds, withoutSeconds, view.watchedAtMs])
+        try refreshStrength(user: view.userId, video: view.videoId, parameters: parameters, in: db)
+    }
+
+    static func apply(_ video: CatalogueVideo, parameters: ModelParameters, in db: Database) throws {
+        let current = try Row.fetchOne(
+            db, sql: "SELECT version_order, version_event, duration_ms FROM reco_videos WHERE video_id = ?",
+            arguments: [video.videoId])
+        let old: (order: Int64, eventId: String)? =
+            if let current, let order: Int64 = current["version_order"], let event: String = current["version_event"] {
+                (order, event)
+            } else { nil }
+        guard VersionRule.wins((video.processedAtMs, video.eventId), over: old) else { return }
+        let oldDuration: Int64? = current?["duration_ms"]
+        try db.execute(
+            sql: """
+                INSERT INTO reco_videos (video_id, catalogued, title, tags, duration_ms, version_order, version_event)
+                VALUES (?, 1, ?, ?, ?, ?, ?)
+                ON CONFLICT (video_id) DO UPDATE SET catalogued = 1, title = excluded.title, tags = excluded.tags,
+                    duration_ms = excluded.duration_ms, version_order = excluded.version_order,
+                    version_event = excluded.version_event
+                """,
+            arguments: [
+                video.videoId, video.title, TagList.encode(video.tags), video.durationMs, video.processedAtMs,
+                video.eventId,
+            ])
+        try db.execute(sql: "DELETE FROM reco_video_tags WHERE video_id = ?", arguments: [video.videoId])
+        for tag in video.tags {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO reco_video_tags (tag, video_id) VALUES (?, ?)",
+                arguments: [tag, video.videoId])
+        }
+        guard oldDuration != video.durationMs else { return }
+        let users = try String.fetchAll(
+            db, sql: "SELECT user_id FROM reco_user_items WHERE video_id = ? ORDER BY user_id",
+            arguments: [video.videoId])
+        for user in users { try refreshStrength(user: user, video: video.videoId, parameters: parameters, in: db) }
+    }
+
+    static func apply(_ profile: ProfileTags, in db: Database) throws {
+        let current = try Row.fetchOne(
+            db, sql: "SELECT version, version_event FROM reco_users WHERE user_id = ?", arguments: [profile.userId])
+        let old = current.map { (order: $0["version"] as Int64, eventId: $0["version_event"] as String) }
+        guard VersionRule.wins((profile.version, profile.eventId), over: old) else { return }
+        try db.execute(
+            sql: """
+                INSERT INTO reco_users (user_id, favourite_tags, version, version_event) VALUES (?, ?, ?, ?)
+                ON CONFLICT (user_id) DO UPDATE SET favourite_tags = excluded.favourite_tags,
+                    version = excluded.version, version_event = excluded.version_event
+                """,
+            arguments: [profile.userId, TagList.encode(profile.favouriteTags), profile.version, profile.eventId])
+    }
+
+    /// Recomputes strength(user, video) from its sums and the video's duration,
+    /// and carries a change into `norm2` and `reco_pairs`.
+    static func refreshStrength(user: String, video: String, parameters: ModelParameters, in db: Database) throws {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT i.seconds_sum, i.views_without_seconds, i.strength, v.catalogued, v.duration_ms
+                    FROM reco_user_items i JOIN reco_videos v ON v.video_id = i.video_id
+                    WHERE i.user_id = ? AND i.video_id = ?
+                    """, arguments: [user, video])
+        else { return }
+        let catalogued: Bool = row["catalogued"]
+        let new = Feedback.strength(
+            secondsSum: row["seconds_sum"], viewsWithoutSeconds: row["views_without_seconds"],
+            durationMs: catalogued ? row["duration_ms"] : nil, parameters: parameters)
+        let old: Int64 = row["strength"]
+        guard new != old else { return }
+        let delta = new - old
+        let others = try Row.fetchAll(
+            db,
+            sql: "SELECT video_id, strength FROM reco_user_items WHERE user_id = ? AND video_id != ? AND strength > 0",
+            arguments: [user, video])
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO reco_pairs (video_a, video_b, dot) VALUES (?, ?, ?)
+                ON CONFLICT (video_a, video_b) DO UPDATE SET dot = dot + excluded.dot
+                """)
+        for other in others {
+            let otherVideo: String = other["video_id"]
+            let change = delta * (other["strength"] as Int64)
+            try upsert.execute(arguments: [video, otherVideo, change])
+            try upsert.execute(arguments: [otherVideo, video, change])
+        }
+        try db.execute(
+            sql: "UPDATE reco_videos SET norm2 = norm2 + ? WHERE video_id = ?",
+            arguments: [new * new - old * old, video])
+        try db.execute(
+            sql: "UPDATE reco_user_items SET strength = ? WHERE user_id = ? AND video_id = ?",
+            arguments: [new, user, video])
+    }
+}
+
+/// Tag lists as stored: a JSON array of strings.
+enum TagList {
+    static func encode(_ tags: [String]) -> String {
+        String(decoding: (try? JSONEncoder().encode(tags)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
+    }
+}
