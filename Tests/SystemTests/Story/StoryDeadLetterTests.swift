@@ -77,8 +77,11 @@ import Testing
             }
             let history = try await stack.call(ProfilesAPI.history, HistoryRequest(userId: ada.id))
             #expect(history.entries.map(\.videoId) == [video.videoId])
-            let stats = try await stack.call(StoryAPI.stats, .init())
-            #expect(stats.videos == 1 && stats.views == 1, "\(stats)")
+            // video.processed is relayed after the commit `video.get` saw: wait for the model.
+            try await eventually("the model holds the video and the view") {
+                let stats = try await stack.call(StoryAPI.stats, .init())
+                return stats.videos == 1 && stats.views == 1
+            }
             let forBob = try await StoryTests.recommend(stack, bob.id)
             #expect(forBob.map(\.videoId) == [video.videoId])
             let statuses = await stack.stopWorkers()

@@ -70,7 +70,9 @@ import Testing
                 #expect(thumbnail.starts(with: [0xFF, 0xD8, 0xFF]), "a JPEG")
                 #expect(try await TestClip.dimensions(blob(try #require(video.previewBlobId))).height == 240)
             }
-            // Exactly one video.processed per upload, none failed.
+            // Exactly one video.processed per upload, none failed. (The relay publishes
+            // them after the inbox commits: wait for the four, then for the group.)
+            try await eventually("four outcomes published") { outcomes.events.count >= 4 }
             try await eventually("the video group drained") {
                 try await stack.group("video-processing").map { $0.lag == 0 && $0.pending == 0 } ?? false
             }
