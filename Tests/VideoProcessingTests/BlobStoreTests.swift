@@ -39,6 +39,14 @@ import VideoProcessing
         #expect(try BlobStore.hash(file: source).id == copied.id)
     }
 
+    @Test func copyingWithALimitTakesOnlyThatPrefix() throws {
+        let folder = try TestFolder()
+        let source = "\(folder.path)/part"
+        try Data("durable|torn tail".utf8).write(to: URL(fileURLWithPath: source))
+        let copied = try folder.blobs.put(copying: source, limit: 7)
+        #expect(copied.size == 7 && copied.id == SHA256.hex(Array("durable".utf8)))
+    }
+
     @Test func aMissingSourceThrowsAndLeavesNoTempFile() throws {
         let folder = try TestFolder()
         #expect(throws: BlobError.self) { try folder.blobs.put(copying: "\(folder.path)/nope") }

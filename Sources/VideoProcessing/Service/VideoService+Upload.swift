@@ -122,8 +122,9 @@ extension VideoService {
             if upload.receivedBytes == 0 && !FileManager.default.fileExists(atPath: path) {
                 return (try blobs.put([]), 0)
             }
-            let copy = try blobs.put(copying: path)
-            return copy
+            // Only what the row says is durable: a chunk written but not recorded
+            // (a crash between the two) may have left more bytes in the file.
+            return try blobs.put(copying: path, limit: upload.receivedBytes)
         }
         guard stored.size == upload.receivedBytes else {
             throw VideoError(.conflict, "the part file has \(stored.size) bytes, \(upload.receivedBytes) were received")

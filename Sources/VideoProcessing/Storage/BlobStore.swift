@@ -50,9 +50,9 @@ public struct BlobStore: Sendable {
         return try commit(temp, id: SHA256.hex(bytes))
     }
 
-    /// Stores a copy of the file at `source`, hashing while copying (one pass, a
-    /// bounded buffer); returns its id and size.
-    public func put(copying source: String) throws -> (id: String, size: Int64) {
+    /// Stores a copy of the file at `source` (its first `limit` bytes, if given),
+    /// hashing while copying (one pass, a bounded buffer); returns its id and size.
+    public func put(copying source: String, limit: Int64? = nil) throws -> (id: String, size: Int64) {
         let input = Glibc.open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw BlobError("cannot open \(source): \(String(cString: strerror(errno)))") }
         defer { Glibc.close(input) }
@@ -64,7 +64,9 @@ public struct BlobStore: Sendable {
             var total: Int64 = 0
             var buffer = [UInt8](repeating: 0, count: 256 * 1024)
             while true {
-                let n = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+                let want = limit.map { Int(min(Int64(buffer.count), $0 - total)) } ?? buffer.count
+                if want == 0 { break }
+                let n = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, want) }
                 if n < 0 && errno == EINTR { continue }
                 guard n >= 0 else { throw BlobError("cannot read \(source): \(String(cString: strerror(errno)))") }
                 if n == 0 { break }
