@@ -84,17 +84,19 @@ import Testing
                 try await stack.watched("s\(n % 50)", "v\(n % 20)", seconds: n % 90, at: 50_000 + Int64(n))
             }
         }
-        // Calls for as long as the stream runs (and at least 50): every one within its deadline.
+        // Calls for as long as the stream runs (and at least 50): each must be answered
+        // within its 1 s deadline as the rpc client enforces it (a late answer is a
+        // thrown error: 401 deadline-exceeded or the client's time-out). The wall-clock
+        // time around the call is not asserted: it includes the caller task's wait for
+        // a pool thread, which on a loaded 2-core box (the whole suite in parallel) was
+        // 1.5 s once while the call itself was in time.
         var calls = 0
-        var slowest = Duration.zero
         var viewsSeen: Set<Int> = []
         while !streamed.isSet || calls < 50 {
-            let t0 = ContinuousClock.now
             let items = try await stack.rpc.call(
                 RecommendationsAPI.get, GetRecommendationsRequest(userId: "s\(calls % 50)", limit: 10),
                 deadline: .seconds(1)
             ).items
-            slowest = max(slowest, ContinuousClock.now - t0)
             #expect(!items.isEmpty)
             calls += 1
             if calls % 20 == 0 { viewsSeen.insert(try await stack.stats().views) }
@@ -104,7 +106,6 @@ import Testing
         #expect(viewsSeen.count > 2)
         try await eventually("every streamed view applied") { try await stack.drained() }
         #expect(try await stack.stats().views == 24 * 5 + 2 + 1500)
-        #expect(slowest < .seconds(1))
         await stack.close()
         stack.worker.process.kill(SIGTERM)
         #expect(await stack.worker.exit() == 0)
