@@ -19,28 +19,14 @@ extension VideoBench {
                     "-f", "lavfi", "-i", "sine=duration=2", "-c:v", "libx264", "-c:a", "aac", "-pix_fmt", "yuv420p",
                     clip,
                 ], workFolder: work, deadline: .now + .seconds(120)))
-        var direct: [Double] = []
-        for _ in 0..<o.clips {
-            let start = ContinuousClock.now
-            let probe = try check(
-                await CommandRunner.run(
-                    "ffprobe", FFmpegStep.probeArguments(clip), workFolder: work, deadline: .now + .seconds(60)))
-            let media = try ProbeParser.parse(probe.stdout)
-            let common = FFmpegStep.commonArguments(timeLimitSeconds: 120)
-            try check(
-                await CommandRunner.run(
-                    "ffmpeg", common + FFmpegStep.thumbnailArguments(clip, media: media, output: "\(work)/t.jpg"),
-                    workFolder: work, deadline: .now + .seconds(60)))
-            try check(
-                await CommandRunner.run(
-                    "ffmpeg", common + FFmpegStep.previewArguments(clip, output: "\(work)/p.mp4"), workFolder: work,
-                    deadline: .now + .seconds(60)))
-            direct.append(seconds(ContinuousClock.now - start))
-        }
         let worker = try stack.worker(instance: "real-1", data: "real", extra: ["--jobs", "1"])
         let client = try RpcClient(endpoints: [worker.ready["rpc"]!], service: "video")
+        // Alternating, one of each per round: the machine's load (shared with
+        // other builds) changes over a run, and hits both paths alike this way.
+        var direct: [Double] = []
         var through: [Double] = []
         for i in 0..<o.clips {
+            direct.append(try await runDirect(clip, work: work))
             let start = ContinuousClock.now
             let video = try await client.call(
                 VideoAPI.upload, UploadRequest(ownerId: "bench", title: "clip \(i)", path: clip))
@@ -57,6 +43,25 @@ extension VideoBench {
         print("path                                    s per clip   vs direct")
         print(pad("ffprobe + 2 × ffmpeg, run directly", 40) + String(format: "%10.3f", d))
         print(pad("metro worker video (upload → processed)", 40) + String(format: "%10.3f   %9.2f", w, w / d))
+    }
+
+    /// ffprobe, then the thumbnail and preview runs, with the worker's arguments; seconds.
+    static func runDirect(_ clip: String, work: String) async throws -> Double {
+        let start = ContinuousClock.now
+        let probe = try check(
+            await CommandRunner.run(
+                "ffprobe", FFmpegStep.probeArguments(clip), workFolder: work, deadline: .now + .seconds(60)))
+        let media = try ProbeParser.parse(probe.stdout)
+        let common = FFmpegStep.commonArguments(timeLimitSeconds: 120)
+        try check(
+            await CommandRunner.run(
+                "ffmpeg", common + FFmpegStep.thumbnailArguments(clip, media: media, output: "\(work)/t.jpg"),
+                workFolder: work, deadline: .now + .seconds(60)))
+        try check(
+            await CommandRunner.run(
+                "ffmpeg", common + FFmpegStep.previewArguments(clip, output: "\(work)/p.mp4"), workFolder: work,
+                deadline: .now + .seconds(60)))
+        return seconds(ContinuousClock.now - start)
     }
 
     @discardableResult
