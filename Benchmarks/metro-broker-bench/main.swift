@@ -28,6 +28,12 @@ if CommandLine.arguments.dropFirst().first == "forward" {
     exit(metro_forward_serve("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", envelope) == 0 ? 0 : 1)
 }
 
+if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
+    print(usage)
+    exit(0)
+}
+Interruption.install()
+
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else {
         return fallback
@@ -68,7 +74,11 @@ final class Target {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
+        // A broker stops by itself if this bench dies, even by -9 (SupervisorWatch).
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["METRO_SUPERVISOR_PID": "\(getpid())"]) { _, new in new }
         try process.run()
+        Interruption.started(pid: process.processIdentifier, dataDir: dataDir)
         var text = ""
         while !text.contains("\n") {
             let data = out.fileHandleForReading.availableData
@@ -145,6 +155,7 @@ final class Target {
         }
         process.waitUntilExit()
         if let dataDir { try? FileManager.default.removeItem(atPath: dataDir) }
+        Interruption.stopped(pid: process.processIdentifier)
     }
 }
 
@@ -204,7 +215,9 @@ func throughput(_ target: Target, count: Int = eventCount, middle: Int = 0) -> R
 func vcpuIdleLine() -> String {
     let doctor = Process()
     doctor.executableURL = here.appendingPathComponent("metro")
-    doctor.arguments = ["doctor", "--json", "--data-dir", NSTemporaryDirectory() + "metro-bench-doctor"]
+    let folder = NSTemporaryDirectory() + "metro-bench-doctor-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    doctor.arguments = ["doctor", "--json", "--data-dir", folder]
     let out = Pipe()
     doctor.standardOutput = out
     doctor.standardError = FileHandle.nullDevice

@@ -23,13 +23,14 @@ import ZeroMQ
     /// port before the doctor checks it).
     func configuration(in dir: TemporaryDirectory, ingest: String, dataDir: String) throws -> String {
         let path = dir.url.appendingPathComponent("broker.yaml").path
-        let free = try TestPorts.freeEndpoints(3)
+        let free = try TestPorts.freeEndpoints(4)
         let yaml = """
             endpoints:
               ingest: \(ingest)
               publish: \(free[0])
               events: \(free[1])
               consume: \(free[2])
+              metrics: \(free[3].dropFirst("tcp://".count))
             dataDir: \(dataDir)
             """
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
@@ -37,7 +38,9 @@ import ZeroMQ
     }
 
     func runDoctor(_ args: [String]) async throws -> (Int32?, [String: (Bool, String)]) {
-        let p = try MetroProcess(["doctor", "--json"] + args)
+        // The registry's default port may be taken by parallel tests: a free one unless given.
+        let registry = args.contains("--registry") ? [] : ["--registry", try TestPorts.freeEndpoints(1)[0]]
+        let p = try MetroProcess(["doctor", "--json"] + registry + args)
         let status = await p.waitForExit()
         try await waitFor("doctor output") { p.stdoutLines.last == "]" }
         let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
@@ -73,7 +76,7 @@ import ZeroMQ
         #expect(status == 1)
         let port = try #require(checks["port ingest"])
         #expect(port.0 == false)
-        #expect(port.1.contains("in use"))
+        #expect(port.1.contains("taken by something else"))
         #expect(port.1.contains("endpoints.ingest"))
         #expect(checks["port publish"]?.0 == true)
         #expect(checks["data folder"]?.0 == false)

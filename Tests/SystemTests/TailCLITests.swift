@@ -1,0 +1,86 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import MetroTestKit
+import Testing
+
+/// `metro tail` against a real broker (issue 16 §3).
+@Suite struct TailCLITests {
+    func seqs(_ p: MetroProcess) -> [UInt64] {
+        p.stdoutLines.compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["seq"] as? UInt64
+        }
+    }
+
+    /// `--from earliest` while events keep coming: every acknowledged `video.`
+    /// event exactly once, in seq order, none of the other topic, across the seam
+    /// between the replay and the live stream.
+    @Test func fromEarliestJoinsReplayAndLiveWithoutGapOrDuplicate() async throws {
+        let broker = try await BrokerHarness()
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        try await closing(publisher) {
+            var videoSeqs: [UInt64] = []
+            for i in 0..<100 {
+                videoSeqs.append(try await publisher.publish(topic: "video.watched", payload: bytes("{\"n\":\(i)}")))
+                _ = try await publisher.publish(topic: "profile.other", payload: bytes("{}"))
+            }
+            let tail = try MetroProcess([
+                "tail", "video.", "--from", "earliest", "--json", "--count", "300", "--events", broker.events,
+                "--consume", broker.consume,
+            ])
+            // Published while the tail replays and goes live: the seam falls among these.
+            for i in 100..<300 {
+                videoSeqs.append(try await publisher.publish(topic: "video.watched", payload: bytes("{\"n\":\(i)}")))
+                _ = try await publisher.publish(topic: "profile.other", payload: bytes("{}"))
+            }
+            #expect(await tail.waitForExit(timeout: .seconds(60)) == 0, "\(tail.stderrText)")
+            #expect(seqs(tail) == videoSeqs, "no duplicate, no gap, in order")
+            #expect(tail.stderrText.contains("live from seq"))
+        }
+        #expect(await broker.stop() == 0)
+    }
+
+    /// `--since` replays only what is that recent.
+    @Test func sinceReplaysOnlyTheRecentEvents() async throws {
+        let broker = try await BrokerHarness()
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        try await closing(publisher) {
+            for _ in 0..<5 { _ = try await publisher.publish(topic: "video.old", payload: bytes("{}")) }
+            // `--since 1s` must leave these out: let a little more than a second pass.
+            let old = ContinuousClock.now
+            try await eventually("1.5 s passed") { ContinuousClock.now - old > .milliseconds(1500) }
+            var recent: [UInt64] = []
+            for _ in 0..<5 { recent.append(try await publisher.publish(topic: "video.new", payload: bytes("{}"))) }
+            let tail = try MetroProcess([
+                "tail", "video.", "--since", "1s", "--json", "--count", "5", "--events", broker.events, "--consume",
+                broker.consume,
+            ])
+            #expect(await tail.waitForExit(timeout: .seconds(30)) == 0, "\(tail.stderrText)")
+            #expect(seqs(tail) == recent)
+        }
+        #expect(await broker.stop() == 0)
+    }
+
+    /// Without `--json` (and not on a terminal): a header line per event and the
+    /// payload as indented JSON, without colour codes.
+    @Test func prettyOutputShowsSeqTopicIdHeadersAndPayload() async throws {
+        let broker = try await BrokerHarness()
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        let seq = try await closing(publisher) {
+            try await publisher.publish(
+                topic: "video.watched", payload: bytes(#"{"videoId":"v-9","userId":"u-1"}"#),
+                headers: bytes(#"{"schema":"1.0"}"#), eventID: bytes("w-1"))
+        }
+        let tail = try MetroProcess([
+            "tail", "video.", "--from", "earliest", "--count", "1", "--events", broker.events, "--consume",
+            broker.consume,
+        ])
+        #expect(await tail.waitForExit(timeout: .seconds(30)) == 0, "\(tail.stderrText)")
+        let out = tail.stdoutLines
+        #expect(out.first?.hasPrefix("#\(seq)  ") == true && out.first?.hasSuffix("  video.watched  id w-1") == true)
+        #expect(out.contains(#"  headers {"schema":"1.0"}"#))
+        #expect(out.contains(#"    "userId": "u-1","#) && out.contains(#"    "videoId": "v-9""#), "\(out)")
+        #expect(!out.joined().contains("\u{1B}["))
+        #expect(await broker.stop() == 0)
+    }
+}
