@@ -14,7 +14,7 @@ import Synchronization
 /// `METRO_SUPERVISOR_PID`, docs/operations.md), so none keeps its ports.
 enum Interruption {
     private static let live = Mutex<[Int32: String?]>([:])
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+    nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
 
     /// Installs the handlers; call once, before the first target starts.
     static func install() {
@@ -27,10 +27,22 @@ enum Interruption {
         }
     }
 
+    private static let interrupted = Atomic<Bool>(false)
+
+    /// Called by the main thread before it starts a target and when a target
+    /// fails: once a signal came, it waits here for the handler to clean up and
+    /// exit, instead of making a new folder or dying of the error a killed
+    /// target causes (which would exit before the folders are gone).
+    static func parkIfInterrupted() {
+        guard interrupted.load(ordering: .acquiring) else { return }
+        while true { pause() }
+    }
+
     static func started(pid: Int32, dataDir: String?) { live.withLock { $0[pid] = dataDir } }
     static func stopped(pid: Int32) { _ = live.withLock { $0.removeValue(forKey: pid) } }
 
     private static func cleanUpAndExit(_ sig: Int32) -> Never {
+        interrupted.store(true, ordering: .releasing)
         let targets = live.withLock { $0 }
         for pid in targets.keys { kill(pid, SIGKILL) }
         for (pid, dataDir) in targets {

@@ -68,6 +68,7 @@ final class Target {
     let dataDir: String?
 
     init(_ executable: URL, _ arguments: [String], dataDir: String? = nil) throws {
+        Interruption.parkIfInterrupted()
         self.dataDir = dataDir
         process.executableURL = executable
         process.arguments = arguments
@@ -85,6 +86,7 @@ final class Target {
             if data.isEmpty { break }
             text += String(decoding: data, as: UTF8.self)
         }
+        Interruption.parkIfInterrupted()  // a killed target has no ready line
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("ready ") }),
             let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
         else {
@@ -94,6 +96,7 @@ final class Target {
     }
 
     static func broker(fsync: String = "always") throws -> Target {
+        Interruption.parkIfInterrupted()
         let dir = NSTemporaryDirectory() + "metro-bench-\(UUID().uuidString)"
         // The same per-subscriber mark as the zmq_proxy baseline (100,000
         // events), under a byte budget that allows it: the broker's default
@@ -222,6 +225,8 @@ func vcpuIdleLine() -> String {
     doctor.standardOutput = out
     doctor.standardError = FileHandle.nullDevice
     guard (try? doctor.run()) != nil else { return "unknown (no metro binary)" }
+    Interruption.started(pid: doctor.processIdentifier, dataDir: folder)
+    defer { Interruption.stopped(pid: doctor.processIdentifier) }
     let data = out.fileHandleForReading.readDataToEndOfFile()
     doctor.waitUntilExit()
     let checks = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]]

@@ -113,8 +113,16 @@ struct BrokerStatsCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Print a running broker's counters.")
 
-    @Option(help: "The broker's consume endpoint.")
-    var consume: String = BrokerConfiguration().endpoints.consume
+    /// `metro broker`'s own flags, shared with this subcommand (ArgumentParser fills
+    /// one option group for the whole command path, so a flag of the same name
+    /// here would never be set): `--consume`, else the consume endpoint of
+    /// `--config` (or Broker/broker.yaml), names the broker to ask.
+    @OptionGroup(title: "Broker (--consume, or endpoints.consume of --config, names the broker)")
+    var broker: BrokerRunOptions
+    var consume: String {
+        broker.consume ?? (try? ConfigurationFile.loadBroker(broker.config).0.endpoints.consume)
+            ?? BrokerConfiguration().endpoints.consume
+    }
     @Flag(help: "Print Prometheus text instead of JSON.")
     var prometheus = false
     @Flag(help: "Print a table of the consumer groups instead of JSON.")

@@ -8,6 +8,18 @@ import ZeroMQ
 #endif
 
 @Suite struct CLITests {
+    /// `metro broker --help` shows the flags that run a broker (they used to be
+    /// only under `metro broker run --help`), and `stats` still takes `--consume`.
+    @Test func brokerHelpShowsTheEndpointFlags() async throws {
+        let p = try MetroProcess(["broker", "--help"])
+        #expect(await p.waitForExit() == 0)
+        let help = p.stdoutLines.joined(separator: "\n")
+        for flag in ["--ingest", "--publish", "--events", "--consume", "--metrics", "--data-dir", "--fsync"] {
+            #expect(help.contains(flag), "\(flag) in:\n\(help)")
+        }
+        #expect(help.contains("stats"))
+    }
+
     @Test func versionPrintsTheVersion() async throws {
         let p = try MetroProcess(["--version"])
         #expect(await p.waitForExit() == 0)

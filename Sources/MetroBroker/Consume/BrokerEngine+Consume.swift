@@ -16,7 +16,9 @@ extension BrokerEngine {
             let routingID = buffer.bytes(0)
             // More frames than the buffer holds: the codec answers 101 with the context.
             let request = ConsumeCodec.decodeRequest(buffer, offset: 1, discardedFrames: buffer.discardedFrames)
-            if let fd = buffer.sourceDescriptor(0) { try classify(request, fd: fd) }
+            // The routing-id frame that ROUTER makes up carries no descriptor in
+            // libzmq 4.3.4 (measured); the frames the peer sent do.
+            if buffer.count > 1, let fd = buffer.sourceDescriptor(1) { try classify(request, fd: fd) }
             guard let reply = answer(request, from: routingID) else { continue }
             if reply.isError { counters.rejected &+= 1 }
             if consumeSender.send(reply, to: routingID) != .queued { counters.drop(.replyUnroutable) }
