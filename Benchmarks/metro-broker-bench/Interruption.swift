@@ -52,7 +52,8 @@ enum Interruption {
             while Date() < deadline, isAlive(pid) { usleep(10_000) }
             if let dataDir { try? FileManager.default.removeItem(atPath: dataDir) }
         }
-        FileHandle.standardError.write(Data("interrupted: stopped \(targets.count) target(s), removed their data\n".utf8))
+        FileHandle.standardError.write(
+            Data("interrupted: stopped \(targets.count) target(s), removed their data\n".utf8))
         exit(128 + sig)
     }
 

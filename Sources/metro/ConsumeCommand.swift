@@ -67,7 +67,9 @@ struct ConsumeCommand: MetroCommand {
         let reject = Set(rejectIDs)
         for await d in deliveries {
             let id = String(decoding: d.event.eventID, as: UTF8.self)
-            emit("\(d.seq) \(d.attempt) \(id.isEmpty ? "-" : id) \(d.event.topic) \(PayloadText.oneLine(d.event.payload))")
+            emit(
+                "\(d.seq) \(d.attempt) \(id.isEmpty ? "-" : id) \(d.event.topic) \(PayloadText.oneLine(d.event.payload))"
+            )
             if reject.contains(id) {
                 consumer.reject(d, reason: rejectReason)
             } else if !noAck {

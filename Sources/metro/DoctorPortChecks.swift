@@ -23,7 +23,9 @@ struct DoctorPorts {
         let e = broker.endpoints
         let brokerAnswers = BrokerAnswers(consume: e.consume)
         var checks: [DoctorCheck] = []
-        for (name, endpoint) in [("ingest", e.ingest), ("publish", e.publish), ("events", e.events), ("consume", e.consume)] {
+        for (name, endpoint) in [
+            ("ingest", e.ingest), ("publish", e.publish), ("events", e.events), ("consume", e.consume),
+        ] {
             checks.append(
                 DoctorCheck.endpointFree(name: name, endpoint: endpoint, configFile: configFile) {
                     brokerAnswers.value ? "a running Metro broker (it answers STATS on \(e.consume))" : nil

@@ -43,7 +43,9 @@ struct UpCommand: MetroCommand {
                     + process.childArguments),
         ]
         let ready = UpReadiness(children: children.map(\.name), logger: logger)
-        let supervisor = Supervisor(children: children, logger: logger) { ready.childReady($0, fields: $1, restarted: $2) }
+        let supervisor = Supervisor(children: children, logger: logger) {
+            ready.childReady($0, fields: $1, restarted: $2)
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: supervisor)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -69,7 +69,9 @@ extension RegistrySystemTests {
                 service: "profiles", instance: "w-1", epoch: 1, endpoints: ["tcp://127.0.0.1:5000"],
                 ttlMilliseconds: 60_000)
             _ = try await client.request(.register(r))
-            try await waitFor("the registration") { events().contains { $0.instance == "w-1" && $0.kind == .registered } }
+            try await waitFor("the registration") {
+                events().contains { $0.instance == "w-1" && $0.kind == .registered }
+            }
             _ = try await client.request(.deregister(r.key))
             try await waitFor("the deregistration") {
                 events().contains { $0.instance == "w-1" && $0.kind == .deregistered }

@@ -37,11 +37,12 @@ struct ExampleEvents {
                 "secondsWatched": .integer(Int64(pick(5...3600))),
             ])
         case "video.uploaded":
-            return .object(video().merging([
-                "contentType": .string(["video/mp4", "video/webm", "video/quicktime"][pick(0...2)]),
-                "sizeBytes": .integer(Int64(pick(200_000...900_000_000))), "sourceBlobId": .string(blobID()),
-                "uploadedAtMs": .integer(nowMs()),
-            ]) { a, _ in a })
+            return .object(
+                video().merging([
+                    "contentType": .string(["video/mp4", "video/webm", "video/quicktime"][pick(0...2)]),
+                    "sizeBytes": .integer(Int64(pick(200_000...900_000_000))), "sourceBlobId": .string(blobID()),
+                    "uploadedAtMs": .integer(nowMs()),
+                ]) { a, _ in a })
         case "video.processed":
             let (w, h) = [(1920, 1080), (1280, 720), (854, 480), (320, 240)][pick(0...3)]
             let media: [String: JSONValue] = [
@@ -50,10 +51,11 @@ struct ExampleEvents {
                 "audioCodec": .string("aac"), "bitRate": .integer(Int64(pick(300_000...8_000_000))),
                 "frameRate": .number([24, 25, 29.97, 30, 60][pick(0...4)]),
             ]
-            return .object(video().merging([
-                "media": .object(media), "sourceBlobId": .string(blobID()), "thumbnailBlobId": .string(blobID()),
-                "previewBlobId": .string(blobID()), "processedAtMs": .integer(nowMs()),
-            ]) { a, _ in a })
+            return .object(
+                video().merging([
+                    "media": .object(media), "sourceBlobId": .string(blobID()), "thumbnailBlobId": .string(blobID()),
+                    "previewBlobId": .string(blobID()), "processedAtMs": .integer(nowMs()),
+                ]) { a, _ in a })
         case "video.failed":
             return .object([
                 "videoId": .string(videoID()), "ownerId": .string(uuid()),
@@ -77,7 +79,9 @@ struct ExampleEvents {
 
     private mutating func video() -> [String: JSONValue] {
         let title = (0..<pick(1...3)).map { _ in Self.words[pick(0...(Self.words.count - 1))] }.joined(separator: " ")
-        return ["videoId": .string(videoID()), "ownerId": .string(uuid()), "title": .string(title), "tags": .array(tags())]
+        return [
+            "videoId": .string(videoID()), "ownerId": .string(uuid()), "title": .string(title), "tags": .array(tags()),
+        ]
     }
 
     private mutating func tags() -> [JSONValue] {
@@ -94,7 +98,10 @@ struct ExampleEvents {
         bytes[8] = bytes[8] & 0x3F | 0x80
         let hex = bytes.map { String(format: "%02x", $0) }.joined()
         let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { r in
-            String(hex[hex.index(hex.startIndex, offsetBy: r.lowerBound)..<hex.index(hex.startIndex, offsetBy: r.upperBound)])
+            String(
+                hex[
+                    hex.index(
+                        hex.startIndex, offsetBy: r.lowerBound)..<hex.index(hex.startIndex, offsetBy: r.upperBound)])
         }
         return parts.joined(separator: "-")
     }

@@ -24,7 +24,8 @@ struct PayloadMaker: Sendable {
         self.source = source
         if case .examples = source, EventCatalogue.schemas[topic] == nil {
             throw Invalid(
-                description: "--example knows the topics of docs/events.md (\(EventCatalogue.topics.joined(separator: ", "))), not \(topic)"
+                description:
+                    "--example knows the topics of docs/events.md (\(EventCatalogue.topics.joined(separator: ", "))), not \(topic)"
             )
         }
         if case .fixed(let bytes) = source, !raw { try Self.check(bytes, topic: topic) }
@@ -36,7 +37,9 @@ struct PayloadMaker: Sendable {
         case .fixed(let bytes):
             return bytes
         case .examples(var examples):
-            guard let value = examples.payload(for: topic) else { throw Invalid(description: "no example for \(topic)") }
+            guard let value = examples.payload(for: topic) else {
+                throw Invalid(description: "no example for \(topic)")
+            }
             source = .examples(examples)
             return value.bytes
         }

@@ -20,7 +20,8 @@ final class PublishStats: Sendable {
     func sent() { state.withLock { $0.sent += 1 } }
 
     func acked(after latency: Duration) {
-        let us = UInt64(max(0, latency.components.seconds)) * 1_000_000
+        let us =
+            UInt64(max(0, latency.components.seconds)) * 1_000_000
             + UInt64(max(0, latency.components.attoseconds)) / 1_000_000_000_000
         state.withLock {
             $0.acked += 1

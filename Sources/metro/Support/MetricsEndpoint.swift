@@ -72,7 +72,7 @@ private struct NamedFailure<App: ApplicationProtocol>: Service {
     func run() async throws {
         do {
             try await app.run()
-        } catch where !started.value.load(ordering: .acquiring) {
+        } catch  where !started.value.load(ordering: .acquiring) {
             throw EndpointUnavailable(endpoint: endpoint, reason: "\(error)")
         }
     }

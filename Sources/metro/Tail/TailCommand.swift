@@ -43,7 +43,8 @@ struct TailCommand: MetroCommand {
         let timeout = Duration.milliseconds(timeoutMs)
         var options = Subscriber.Options(events: events, prefixes: prefixes.isEmpty ? [""] : prefixes)
         options.consume = consume
-        options.startAt = try await TailStart.parse(from: from, since: since).startSeq(consume: consume, timeout: timeout)
+        options.startAt = try await TailStart.parse(from: from, since: since).startSeq(
+            consume: consume, timeout: timeout)
         let subscriber = try Subscriber(options)
         let printer = TailPrinter(json: json, colour: !json && isatty(1) == 1)
         do {

@@ -39,7 +39,8 @@ struct TailPrinter {
 
     func pretty(_ e: LiveEvent) -> String {
         let id = e.eventID.isEmpty ? "-" : String(decoding: e.eventID, as: UTF8.self)
-        var text = paint("#\(e.seq)", "2") + "  " + Self.isoTime(e.time) + "  " + paint(e.topic, "1;36") + "  id "
+        var text =
+            paint("#\(e.seq)", "2") + "  " + Self.isoTime(e.time) + "  " + paint(e.topic, "1;36") + "  id "
             + id
         if !e.headers.isEmpty { text += "\n  headers " + PayloadText.oneLine(e.headers) }
         if let payload = try? JSONValue.parse(e.payload) {

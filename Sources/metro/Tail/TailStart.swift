@@ -55,7 +55,8 @@ enum TailStart: Equatable {
         case .seq(let s): return s
         case .since(let ago):
             let nowNs = UInt64(Date().timeIntervalSince1970 * 1e9)
-            let agoNs = UInt64(ago.components.seconds) * 1_000_000_000 + UInt64(ago.components.attoseconds / 1_000_000_000)
+            let agoNs =
+                UInt64(ago.components.seconds) * 1_000_000_000 + UInt64(ago.components.attoseconds / 1_000_000_000)
             let from = nowNs > agoNs ? nowNs - agoNs : 1
             return try await Self.firstSeq(atOrAfter: from, consume: consume, timeout: timeout)
         }
