@@ -16,15 +16,13 @@ import Testing
         }
         let cli = try MetroProcess(["broker", "stats", "--consume", broker.consume])
         #expect(await cli.waitForExit() == 0)
-        // Then a member that joins and closes: it is counted. Its close comes after
-        // every close above (each call had closed before the next began), so once
-        // the broker has seen it, it has seen those too: exactly one counts.
-        let member = try Consumer(
-            .init(consume: broker.consume, group: "g", member: "m", config: .init(prefixes: ["x."])))
-        _ = member.deliveries
-        try await eventually("joined") { member.joins > 0 }
-        await member.close()
-        try await eventually("the member's close is counted") {
+        // Then a connection that asks for a replay and closes: it is counted. Its
+        // close comes after every close above (each call had closed before the
+        // next began), so once the broker has seen it, it has seen those too:
+        // exactly one counts.
+        let replay = ReplayCodec.Request(id: bytes("r"), start: .seq(0), credit: 10)
+        _ = try await request(on: broker.consume, replay.frames)  // CAUGHT-UP: the journal is empty
+        try await eventually("the replay connection's close is counted") {
             try await broker.stats().disconnects["consume", default: 0] >= 1
         }
         let counted = try await broker.stats().disconnects["consume"]

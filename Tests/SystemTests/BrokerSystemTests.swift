@@ -109,7 +109,8 @@ import ZeroMQ
     }
 
     /// The metrics endpoint binds when the service group runs: a taken port must
-    /// still fail the start (no ready line, the bind error, status 1), and the
+    /// still fail the start (no ready line, the bind error naming the endpoint,
+    /// status 78 = EX_CONFIG, which `metro up` does not restart), and the
     /// broker's loop must stop with it rather than keep the process alive.
     @Test func aTakenMetricsPortFailsTheStart() async throws {
         let first = try await BrokerHarness()
@@ -120,8 +121,10 @@ import ZeroMQ
             "--metrics", first.endpoints["metrics"]!, "--data-dir", dir.url.path,
         ])
         await #expect(throws: MetroProcessError.self) { _ = try await second.waitUntilReady() }
-        #expect(await second.waitForExit() == 1)
+        #expect(await second.waitForExit() == 78)
         #expect(second.stderrText.contains("Address already in use"))
+        #expect(
+            second.stderrText.contains("cannot bind metrics \(first.endpoints["metrics"]!)"), "\(second.stderrText)")
         #expect(await first.stop() == 0)
     }
 

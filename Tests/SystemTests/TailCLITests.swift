@@ -40,19 +40,55 @@ import Testing
         #expect(await broker.stop() == 0)
     }
 
-    /// `--since` replays only what is that recent.
+    /// A tail frozen while 24 MB of events pass loses live events at the broker's
+    /// high-water mark (100 here); thawed, it fills the gap from the journal,
+    /// prints every event once in order, and says so on stderr.
+    @Test func aLiveGapIsFilledFromTheJournalAndReported() async throws {
+        let broker = try await BrokerHarness(config: "limits:\n  eventsHighWaterMark: 100\n")
+        let tail = try MetroProcess([
+            "tail", "gap.", "--json", "--count", "3000", "--events", broker.events, "--consume", broker.consume,
+        ])
+        defer { tail.kill() }
+        try await waitFor("the tail is live") { tail.stderrText.contains("live from seq") }
+        try await tail.freeze()
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        let payload = [UInt8](repeating: UInt8(ascii: "x"), count: 8192)
+        let published = try await closing(publisher) {
+            try await withThrowingTaskGroup(of: UInt64.self) { group in
+                for _ in 0..<3000 {
+                    group.addTask { try await publisher.publish(topic: "gap.x", payload: payload) }
+                }
+                var all: [UInt64] = []
+                for try await seq in group { all.append(seq) }
+                return all.sorted()
+            }
+        }
+        tail.thaw()
+        #expect(await tail.waitForExit(timeout: .seconds(60)) == 0, "\(tail.stderrText)")
+        #expect(seqs(tail) == published, "every event once, in order")
+        #expect(tail.stderrText.contains("tail: gap filled from the journal"), "\(tail.stderrText)")
+        #expect(await broker.stop() == 0)
+    }
+
+    /// `--since` replays only what is that recent (here an ISO 8601 time; the
+    /// durations `5m` etc. are the same lookup relative to now).
     @Test func sinceReplaysOnlyTheRecentEvents() async throws {
         let broker = try await BrokerHarness()
         let publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) {
             for _ in 0..<5 { _ = try await publisher.publish(topic: "video.old", payload: bytes("{}")) }
-            // `--since 1s` must leave these out: let a little more than a second pass.
+            // The old events must be older than the window: let 1.5 s pass, then ask
+            // for what happened since 0.5 s before the recent ones, as a wall-clock
+            // time, which does not move however long the tail takes to start.
             let old = ContinuousClock.now
             try await eventually("1.5 s passed") { ContinuousClock.now - old > .milliseconds(1500) }
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            let since = formatter.string(from: Date().addingTimeInterval(-0.5))
             var recent: [UInt64] = []
             for _ in 0..<5 { recent.append(try await publisher.publish(topic: "video.new", payload: bytes("{}"))) }
             let tail = try MetroProcess([
-                "tail", "video.", "--since", "1s", "--json", "--count", "5", "--events", broker.events, "--consume",
+                "tail", "video.", "--since", since, "--json", "--count", "5", "--events", broker.events, "--consume",
                 broker.consume,
             ])
             #expect(await tail.waitForExit(timeout: .seconds(30)) == 0, "\(tail.stderrText)")

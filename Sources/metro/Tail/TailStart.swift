@@ -4,7 +4,7 @@ import MetroProtocol
 import ZeroMQ
 
 /// Where `metro tail` starts: live only, or replay from a seq (`--from SEQ`,
-/// `--from earliest`) or from a time (`--since 5m`) first. A time becomes the
+/// `--from earliest`) or from a time (`--since 5m`, or an ISO 8601 time) first. A time becomes the
 /// seq of the first event the journal holds at or after it, asked of the broker
 /// with a one-event replay by time (protocol.md §4.9); the subscriber then
 /// replays from that seq and goes live without a gap or a duplicate at the seam.
@@ -12,6 +12,8 @@ enum TailStart: Equatable {
     case live
     case seq(UInt64)
     case since(Duration)
+    /// A wall-clock time, nanoseconds since the Unix epoch (`--since 2026-12-02T05:00:00Z`).
+    case sinceTime(UInt64)
 
     /// `--from` and `--since`, at most one of them.
     static func parse(from: String?, since: String?) throws -> TailStart {
@@ -23,10 +25,10 @@ enum TailStart: Equatable {
             guard let seq = UInt64(f) else { throw ValidationError("--from takes a seq or earliest, got \(f)") }
             return .seq(seq)
         case (nil, let s?):
-            guard let d = parseDuration(s) else {
-                throw ValidationError("--since takes a duration like 90s, 5m, 2h or 1d, got \(s)")
-            }
-            return .since(d)
+            if let d = parseDuration(s) { return .since(d) }
+            if let ns = parseTime(s) { return .sinceTime(ns) }
+            throw ValidationError(
+                "--since takes a duration like 90s, 5m, 2h or 1d, or an ISO 8601 time (2026-12-02T05:00:00Z), got \(s)")
         }
     }
 
@@ -44,6 +46,20 @@ enum TailStart: Equatable {
         }
     }
 
+    /// An ISO 8601 time with a zone, with or without fractional seconds.
+    static func parseTime(_ text: String) -> UInt64? {
+        let formatter = ISO8601DateFormatter()
+        for options: ISO8601DateFormatter.Options in [
+            [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime],
+        ] {
+            formatter.formatOptions = options
+            if let date = formatter.date(from: text), date.timeIntervalSince1970 > 0 {
+                return UInt64(date.timeIntervalSince1970 * 1e9)
+            }
+        }
+        return nil
+    }
+
     struct LookupFailed: Error, CustomStringConvertible {
         let description: String
     }
@@ -59,6 +75,8 @@ enum TailStart: Equatable {
                 UInt64(ago.components.seconds) * 1_000_000_000 + UInt64(ago.components.attoseconds / 1_000_000_000)
             let from = nowNs > agoNs ? nowNs - agoNs : 1
             return try await Self.firstSeq(atOrAfter: from, consume: consume, timeout: timeout)
+        case .sinceTime(let ns):
+            return try await Self.firstSeq(atOrAfter: ns, consume: consume, timeout: timeout)
         }
     }
 
