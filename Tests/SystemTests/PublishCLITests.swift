@@ -115,3 +115,28 @@ import Testing
         #expect(await broker.stop() == 0)
     }
 }
+
+/// docs/events.md's own examples pass `metro publish`'s schema check (its
+/// catalogue is written by hand from that document: this keeps them in step).
+@Suite struct PublishSchemaMatchesEventsDocTests {
+    /// The first ```json block after "Example" in the section of `topic`.
+    func example(_ topic: String) throws -> String {
+        let doc = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("docs/events.md"), encoding: .utf8)
+        guard let section = doc.range(of: "`\(topic)` 1.0\n"),
+            let label = doc.range(of: "Example", range: section.upperBound..<doc.endIndex),
+            let start = doc.range(of: "```json\n", range: label.upperBound..<doc.endIndex),
+            let end = doc.range(of: "\n```", range: start.upperBound..<doc.endIndex)
+        else { throw WaitError.unexpected("no example for \(topic) in events.md") }
+        return String(doc[start.upperBound..<end.lowerBound])
+    }
+
+    @Test(arguments: ["profile.created", "profile.updated", "video.watched"])
+    func theDocumentedExamplePasses(_ topic: String) async throws {
+        let broker = try await BrokerHarness()
+        let p = try MetroProcess(["publish", topic, "--data", try example(topic), "--ingest", broker.ingest])
+        #expect(await p.waitForExit() == 0, "\(topic): \(p.stderrText)")
+        #expect(await broker.stop() == 0)
+    }
+}
