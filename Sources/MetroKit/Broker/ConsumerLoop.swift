@@ -47,10 +47,7 @@ final class ConsumerLoop: IOThreadLoop {
     /// A DEALER connected to the broker's consume socket.
     private static func open(_ options: Consumer.Options, _ context: Context) throws -> Socket {
         let s = try context.socket(.dealer)
-        // So that LEAVE reaches the broker at close. 200 ms lost it under the full
-        // test suite on 2 cores (the member was then only found lost later); the
-        // linger bounds the wait only when the broker is unreachable.
-        try s.set(.linger(milliseconds: 1000))
+        try s.set(.linger(milliseconds: 200))  // so that LEAVE reaches the broker at close
         try s.set(.reconnectInterval(milliseconds: 50))
         try s.set(.reconnectIntervalMax(milliseconds: 500))
         try s.connect(options.consume)
