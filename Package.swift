@@ -136,6 +136,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // `metro publish`'s ACK latency percentiles.
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
 

@@ -28,6 +28,12 @@ if CommandLine.arguments.dropFirst().first == "forward" {
     exit(metro_forward_serve("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", envelope) == 0 ? 0 : 1)
 }
 
+if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
+    print(usage)
+    exit(0)
+}
+Interruption.install()
+
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else {
         return fallback
@@ -62,19 +68,25 @@ final class Target {
     let dataDir: String?
 
     init(_ executable: URL, _ arguments: [String], dataDir: String? = nil) throws {
+        Interruption.parkIfInterrupted()
         self.dataDir = dataDir
         process.executableURL = executable
         process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
+        // A broker stops by itself if this bench dies, even by -9 (SupervisorWatch).
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["METRO_SUPERVISOR_PID": "\(getpid())"]) { _, new in new }
         try process.run()
+        Interruption.started(pid: process.processIdentifier, dataDir: dataDir)
         var text = ""
         while !text.contains("\n") {
             let data = out.fileHandleForReading.availableData
             if data.isEmpty { break }
             text += String(decoding: data, as: UTF8.self)
         }
+        Interruption.parkIfInterrupted()  // a killed target has no ready line
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("ready ") }),
             let obj = try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
         else {
@@ -84,6 +96,7 @@ final class Target {
     }
 
     static func broker(fsync: String = "always") throws -> Target {
+        Interruption.parkIfInterrupted()
         let dir = NSTemporaryDirectory() + "metro-bench-\(UUID().uuidString)"
         // The same per-subscriber mark as the zmq_proxy baseline (100,000
         // events), under a byte budget that allows it: the broker's default
@@ -145,6 +158,7 @@ final class Target {
         }
         process.waitUntilExit()
         if let dataDir { try? FileManager.default.removeItem(atPath: dataDir) }
+        Interruption.stopped(pid: process.processIdentifier)
     }
 }
 
@@ -204,11 +218,15 @@ func throughput(_ target: Target, count: Int = eventCount, middle: Int = 0) -> R
 func vcpuIdleLine() -> String {
     let doctor = Process()
     doctor.executableURL = here.appendingPathComponent("metro")
-    doctor.arguments = ["doctor", "--json", "--data-dir", NSTemporaryDirectory() + "metro-bench-doctor"]
+    let folder = NSTemporaryDirectory() + "metro-bench-doctor-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    doctor.arguments = ["doctor", "--json", "--data-dir", folder]
     let out = Pipe()
     doctor.standardOutput = out
     doctor.standardError = FileHandle.nullDevice
     guard (try? doctor.run()) != nil else { return "unknown (no metro binary)" }
+    Interruption.started(pid: doctor.processIdentifier, dataDir: folder)
+    defer { Interruption.stopped(pid: doctor.processIdentifier) }
     let data = out.fileHandleForReading.readDataToEndOfFile()
     doctor.waitUntilExit()
     let checks = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]]

@@ -73,6 +73,18 @@ package final class MultipartBuffer {
         return true
     }
 
+    /// The descriptor of the connection frame `index` came in on (`ZMQ_SRCFD`), or
+    /// nil (a frame built here, or a transport without one). libzmq deprecates the
+    /// option but 4.3 keeps it, and the socket monitor names connections by the same
+    /// descriptor (`MonitorEvent.value`): the only way, without the draft API, to
+    /// tell which connection a disconnection event is about. Descriptors are reused
+    /// once a connection is closed. libzmq 4.3.4 gives none for the routing-id
+    /// frame a ROUTER prepends (it is made up, not received): ask a later frame.
+    package func sourceDescriptor(_ index: Int) -> Int32? {
+        let fd = zmq_msg_get(slots + index, ZMQ_SRCFD)
+        return fd >= 0 ? fd : nil
+    }
+
     /// The size of frame `index`.
     @inline(__always)
     package func size(_ index: Int) -> Int { zmq_msg_size(slots + index) }

@@ -7,22 +7,37 @@ import MetroProtocol
 import Prometheus
 import ServiceLifecycle
 
-/// `metro broker`: runs the broker (the default) or asks a running one for its stats.
-struct BrokerCommand: AsyncParsableCommand {
+/// `metro broker`: runs the broker, or (`metro broker stats`) asks a running one
+/// for its stats. The run options are this command's own, so `metro broker --help`
+/// shows the endpoint flags; `metro broker run` is the same command, kept for
+/// scripts that name it.
+struct BrokerCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
         abstract: "Run the Metro broker, or query a running one.",
-        subcommands: [BrokerRunCommand.self, BrokerStatsCommand.self],
-        defaultSubcommand: BrokerRunCommand.self
+        subcommands: [BrokerRunCommand.self, BrokerStatsCommand.self]
     )
+
+    @OptionGroup var options: BrokerRunOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run(_ process: ProcessBootstrap) async throws { try await options.run(process) }
 }
 
-/// `metro broker [run]`: binds the sockets, prints `ready {json}` on stdout, serves
+/// `metro broker run`: the same as `metro broker`.
+struct BrokerRunCommand: MetroCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the broker (the default).")
+
+    @OptionGroup var options: BrokerRunOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run(_ process: ProcessBootstrap) async throws { try await options.run(process) }
+}
+
+/// The broker's flags: binds the sockets, prints `ready {json}` on stdout, serves
 /// until SIGINT/SIGTERM, then flushes the journal and exits. Exits with status 74
 /// (EX_IOERR) when a sync of its data failed (protocol.md §4.2.7).
-struct BrokerRunCommand: MetroCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the broker (default).")
-
+struct BrokerRunOptions: ParsableArguments {
     @Option(help: "The configuration file (YAML; default: Broker/broker.yaml if present).")
     var config: String?
     @Option(help: "Ingest (ROUTER) endpoint: acknowledged publish.")
@@ -39,7 +54,6 @@ struct BrokerRunCommand: MetroCommand {
     var dataDir: String?
     @Option(help: "fsync policy: always, interval or never.")
     var fsync: String?
-    @OptionGroup var global: GlobalOptions
 
     func run(_ process: ProcessBootstrap) async throws {
         // The same file `metro doctor` and `metro up` read: --config, else
@@ -99,8 +113,16 @@ struct BrokerStatsCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Print a running broker's counters.")
 
-    @Option(help: "The broker's consume endpoint.")
-    var consume: String = BrokerConfiguration().endpoints.consume
+    /// `metro broker`'s own flags, shared with this subcommand (ArgumentParser fills
+    /// one option group for the whole command path, so a flag of the same name
+    /// here would never be set): `--consume`, else the consume endpoint of
+    /// `--config` (or Broker/broker.yaml), names the broker to ask.
+    @OptionGroup(title: "Broker (--consume, or endpoints.consume of --config, names the broker)")
+    var broker: BrokerRunOptions
+    var consume: String {
+        broker.consume ?? (try? ConfigurationFile.loadBroker(broker.config).0.endpoints.consume)
+            ?? BrokerConfiguration().endpoints.consume
+    }
     @Flag(help: "Print Prometheus text instead of JSON.")
     var prometheus = false
     @Flag(help: "Print a table of the consumer groups instead of JSON.")

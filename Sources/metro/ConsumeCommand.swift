@@ -4,7 +4,9 @@ import MetroKit
 import MetroProtocol
 
 /// `metro consume`: joins a consumer group (protocol.md §4.10) and prints one line
-/// per delivery, `<seq> <attempt> <event-id>`, after a readiness line
+/// per delivery, `<seq> <attempt> <event-id> <topic> <payload>` (`-` for the empty
+/// id of a fire-and-forget event; the payload as text on one line, or `base64:...`
+/// when it is not printable UTF-8), after a readiness line
 /// `ready {"group": ...}`. An operator tool and the member process of the system
 /// tests (which kill it with -9 while it holds deliveries). `--reject <event-id>`
 /// sends the deliveries of those events to the dead-letter topic (REJECT) with
@@ -47,7 +49,9 @@ struct ConsumeCommand: MetroCommand {
         options.window = window
         let consumer = try Consumer(options)
         do {
-            try await serve(consumer)
+            // SIGINT/SIGTERM end the loop; close() then LEAVEs the group at once,
+            // instead of the broker finding the member lost heartbeats later.
+            try await untilSignal { try await serve(consumer) }
         } catch {
             await consumer.close()
             throw error
@@ -63,7 +67,9 @@ struct ConsumeCommand: MetroCommand {
         let reject = Set(rejectIDs)
         for await d in deliveries {
             let id = String(decoding: d.event.eventID, as: UTF8.self)
-            emit("\(d.seq) \(d.attempt) \(id)")
+            emit(
+                "\(d.seq) \(d.attempt) \(id.isEmpty ? "-" : id) \(d.event.topic) \(PayloadText.oneLine(d.event.payload))"
+            )
             if reject.contains(id) {
                 consumer.reject(d, reason: rejectReason)
             } else if !noAck {

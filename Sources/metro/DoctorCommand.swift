@@ -8,7 +8,8 @@ import ZeroMQ
 struct DoctorCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check this machine for running Metro: libzmq, CURVE, vCPU idle and steal, ports, data folder."
+        abstract:
+            "Check this machine for running Metro: libzmq, CURVE, vCPU idle and steal, ports (broker, metrics, registry), data folder."
     )
 
     @Option(help: "The broker configuration file (default: Broker/broker.yaml if present).")
@@ -16,6 +17,9 @@ struct DoctorCommand: MetroCommand {
 
     @Option(help: "Override the data folder to check.")
     var dataDir: String?
+
+    @Option(help: "The registry endpoint to check (the one metro up binds).")
+    var registry = "tcp://127.0.0.1:7400"
 
     @Flag(help: "Print the results as JSON.")
     var json = false
@@ -35,13 +39,7 @@ struct DoctorCommand: MetroCommand {
                 DoctorCheck(
                     name: "configuration", ok: true,
                     detail: source.map { "read \($0)" } ?? "no file; using built-in defaults"))
-            let endpoints = [
-                ("ingest", broker.endpoints.ingest), ("publish", broker.endpoints.publish),
-                ("events", broker.endpoints.events), ("consume", broker.endpoints.consume),
-            ]
-            for (name, endpoint) in endpoints {
-                checks.append(DoctorCheck.endpointFree(name: name, endpoint: endpoint, configFile: source))
-            }
+            checks += await DoctorPorts(broker: broker, registry: registry, configFile: source).checks()
             checks.append(DoctorCheck.dataFolderWritable(dataDir ?? broker.dataDir))
         } catch {
             checks.append(DoctorCheck(name: "configuration", ok: false, detail: "\(error)"))
@@ -89,9 +87,16 @@ struct DoctorCheck: Encodable {
     }
 
     /// A port is free if a ZeroMQ socket can bind it right now (then it is released).
-    static func endpointFree(name: String, endpoint: String, configFile: String?) -> DoctorCheck {
+    /// When it is taken, `owner` names a running Metro that holds it (a warning), or
+    /// nil: something else holds it (a failure).
+    static func endpointFree(
+        name: String, endpoint: String, configFile: String?, fix customFix: String? = nil,
+        owner: () -> String? = { nil }
+    ) -> DoctorCheck {
         let label = "port \(name)"
-        let fix = "stop the process that holds it, or change endpoints.\(name) in \(configFile ?? "Broker/broker.yaml")"
+        let fix =
+            "stop the process that holds it, "
+            + (customFix ?? "or change endpoints.\(name) in \(configFile ?? "Broker/broker.yaml")")
         guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") else {
             return DoctorCheck(name: label, ok: false, detail: "\(endpoint) is not a ZeroMQ endpoint (tcp://host:port)")
         }
@@ -105,7 +110,12 @@ struct DoctorCheck: Encodable {
         } catch {
             switch error.code {
             case .addressInUse:
-                return DoctorCheck(name: label, ok: false, detail: "\(endpoint) is in use: \(fix)")
+                if let owner = owner() {
+                    return DoctorCheck(
+                        name: label, ok: true, detail: "\(endpoint) is in use by \(owner)", warning: true)
+                }
+                return DoctorCheck(
+                    name: label, ok: false, detail: "\(endpoint) is taken by something else (not Metro): \(fix)")
             case .addressNotAvailable, .noSuchDevice:
                 return DoctorCheck(
                     name: label, ok: false, detail: "\(endpoint) names an address this host does not have: \(fix)")

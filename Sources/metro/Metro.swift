@@ -18,6 +18,8 @@ struct Metro: AsyncParsableCommand {
             AnnounceCommand.self,
             UpCommand.self,
             ConsumeCommand.self,
+            PublishCommand.self,
+            TailCommand.self,
             WorkerCommand.self,
         ]
     )

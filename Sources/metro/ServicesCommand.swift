@@ -4,7 +4,10 @@ import MetroKit
 import MetroProtocol
 
 /// `metro services`: the registry's view as a table, as JSON (`--json`), or followed
-/// live (`--watch`, from the broker's events when `--events` is given, else by polling LIST).
+/// live (`--watch`, from the broker's events when `--events` is given, else by
+/// polling LIST). `--watch` first prints every instance that exists as `registered`
+/// (with the time it registered), then each change; `--json` prints each as the
+/// registry's membership event JSON (protocol.md §5.10) in both modes.
 struct ServicesCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "services", abstract: "Show the services and instances the registry knows.")
@@ -34,7 +37,8 @@ struct ServicesCommand: MetroCommand {
             configuration: .init(
                 endpoints: registries, requestTimeout: .milliseconds(timeout), attempts: 2, eventsEndpoint: events))
         do {
-            try await show(client)
+            // --watch runs until SIGINT/SIGTERM, which end it cleanly (status 0).
+            try await untilSignal { try await show(client) }
             await client.close()
         } catch {
             await client.close()
@@ -45,21 +49,22 @@ struct ServicesCommand: MetroCommand {
     private func show(_ client: RegistryClient) async throws {
         let eventStream = watch && events != nil ? client.membershipEvents() : nil
         var current = try await client.list()
-        if json && !watch {
-            print(String(decoding: RegistryJSON.encode(ListResult(instances: current)), as: UTF8.self))
+        guard watch else {
+            print(
+                json
+                    ? String(decoding: RegistryJSON.encode(ListResult(instances: current)), as: UTF8.self)
+                    : ServicesTable.render(current))
             return
         }
-        if !json { print(ServicesTable.render(current)) }
-        guard watch else { return }
+        // What exists already, then the changes: the same lines in both modes.
+        let now = UInt64(Date().timeIntervalSince1970 * 1e9)
+        for s in current {
+            printChange(WatchChange.event(.registered, s, at: now - s.ageMilliseconds * 1_000_000))
+        }
+        fflushStdout()
         if let eventStream {
             for await event in eventStream {
-                if json {
-                    print(String(decoding: RegistryJSON.encode(event), as: UTF8.self))
-                } else {
-                    print(
-                        "\(event.kind.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)) \(event.service) \(event.instance) \(event.endpoints.joined(separator: ","))"
-                    )
-                }
+                printChange(event)
                 fflushStdout()
             }
             return
@@ -67,21 +72,52 @@ struct ServicesCommand: MetroCommand {
         while !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(interval))
             let next = try await client.list()
-            let before = Dictionary(
-                current.map { ("\($0.service)/\($0.instance)", $0) }, uniquingKeysWith: { a, _ in a })
-            let after = Dictionary(next.map { ("\($0.service)/\($0.instance)", $0) }, uniquingKeysWith: { a, _ in a })
-            for (k, s) in after.sorted(by: { $0.key < $1.key }) where before[k]?.epoch != s.epoch {
-                print(
-                    json
-                        ? String(decoding: RegistryJSON.encode(s), as: UTF8.self)
-                        : "registered    \(k) \(s.endpoints.joined(separator: ","))")
-            }
-            for (k, s) in before.sorted(by: { $0.key < $1.key }) where after[k] == nil {
-                print(json ? "{\"gone\":\"\(k)\"}" : "gone          \(k) \(s.endpoints.joined(separator: ","))")
-            }
+            for change in WatchChange.between(current, next, interval: UInt64(interval)) { printChange(change) }
             fflushStdout()
             current = next
         }
+    }
+
+    /// One change: the registry's membership event JSON (protocol.md §5.10) with
+    /// `--json`, else an aligned text line.
+    private func printChange(_ event: MembershipEvent) {
+        if json {
+            print(String(decoding: RegistryJSON.encode(event), as: UTF8.self))
+        } else {
+            let kind = event.kind.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0)
+            print("\(kind) \(event.service) \(event.instance) \(event.endpoints.joined(separator: ","))")
+        }
+    }
+}
+
+/// `metro services --watch` by polling: the membership events that explain the
+/// difference between two LIST results, in the shape the registry publishes.
+enum WatchChange {
+    static func event(_ kind: MembershipEvent.Kind, _ s: InstanceStatus, at ns: UInt64) -> MembershipEvent {
+        MembershipEvent(
+            kind,
+            Registration(
+                service: s.service, instance: s.instance, epoch: s.epoch, endpoints: s.endpoints,
+                metadata: s.metadata, ttlMilliseconds: s.ttlMilliseconds),
+            timestampNanoseconds: ns)
+    }
+
+    /// New instances and new epochs are `registered`; an instance gone from LIST is
+    /// `expired` if its lease was due to run out within the polling interval, else
+    /// `deregistered` (LIST does not say which; this is the likely one).
+    static func between(_ before: [InstanceStatus], _ after: [InstanceStatus], interval: UInt64) -> [MembershipEvent] {
+        let now = UInt64(Date().timeIntervalSince1970 * 1e9)
+        func key(_ s: InstanceStatus) -> String { "\(s.service)/\(s.instance)" }
+        let old = Dictionary(before.map { (key($0), $0) }, uniquingKeysWith: { a, _ in a })
+        let new = Dictionary(after.map { (key($0), $0) }, uniquingKeysWith: { a, _ in a })
+        var changes: [MembershipEvent] = []
+        for (k, s) in new.sorted(by: { $0.key < $1.key }) where old[k]?.epoch != s.epoch {
+            changes.append(event(.registered, s, at: now - s.ageMilliseconds * 1_000_000))
+        }
+        for (k, s) in old.sorted(by: { $0.key < $1.key }) where new[k] == nil {
+            changes.append(event(s.leaseLeftMilliseconds <= interval ? .expired : .deregistered, s, at: now))
+        }
+        return changes
     }
 }
 

@@ -83,7 +83,9 @@ extension BrokerSystemTests {
             #expect(error.code == .storageFailure)
             #expect(id == bytes("refused-\(i)"))
         }
-        #expect(broker.process.stderrText.contains("faultinject: pwrite ENOSPC"))
+        // The broker logged it before it answered, but the line reaches this test
+        // through a pipe that another thread reads: wait for it, do not race it.
+        try await waitFor("the ENOSPC log line") { broker.process.stderrText.contains("faultinject: pwrite ENOSPC") }
         // Reads go on: STATS, and replay of what is written.
         let stats = try await broker.stats()
         #expect(stats.durableSeq >= acked.values.max()!)

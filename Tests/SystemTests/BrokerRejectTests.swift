@@ -205,7 +205,7 @@ extension BrokerSystemTests {
                     return cli.stdoutLines.count == 3 && pending == 0
                 }
                 let ids = cli.stdoutLines.dropFirst().map { $0.split(separator: " ").map(String.init) }
-                #expect(ids.map { Array($0.suffix(2)) } == [["1", "poison"], ["1", "fine"]])
+                #expect(ids.map { Array($0[1...3]) } == [["1", "poison", "job.a"], ["1", "fine", "job.a"]])
                 #expect(try await broker.stats().groups["workers"]?.deadLettered == 1)
                 #expect(await broker.stop() == 0)
             }

@@ -109,7 +109,8 @@ import ZeroMQ
     }
 
     /// The metrics endpoint binds when the service group runs: a taken port must
-    /// still fail the start (no ready line, the bind error, status 1), and the
+    /// still fail the start (no ready line, the bind error naming the endpoint,
+    /// status 78 = EX_CONFIG, which `metro up` does not restart), and the
     /// broker's loop must stop with it rather than keep the process alive.
     @Test func aTakenMetricsPortFailsTheStart() async throws {
         let first = try await BrokerHarness()
@@ -120,8 +121,10 @@ import ZeroMQ
             "--metrics", first.endpoints["metrics"]!, "--data-dir", dir.url.path,
         ])
         await #expect(throws: MetroProcessError.self) { _ = try await second.waitUntilReady() }
-        #expect(await second.waitForExit() == 1)
+        #expect(await second.waitForExit() == 78)
         #expect(second.stderrText.contains("Address already in use"))
+        #expect(
+            second.stderrText.contains("cannot bind metrics \(first.endpoints["metrics"]!)"), "\(second.stderrText)")
         #expect(await first.stop() == 0)
     }
 
@@ -188,7 +191,7 @@ extension BrokerSystemTests {
         let broker = try await BrokerHarness()
         let single = try await DocumentedExample.run(
             after: "#### 4.2.4", replacing: ["tcp://127.0.0.1:7701": broker.ingest])
-        #expect(single.isEmpty, "an ACK: nothing printed")
+        #expect(single.hasPrefix("acked "), "§4.2.4 says so on success: \(single)")
         let batch = try await DocumentedExample.run(
             after: "#### 4.2.5", replacing: ["tcp://127.0.0.1:7701": broker.ingest])
         #expect(batch.contains("acked ['batch-0', 'batch-2'] errors {'batch-1': '106'}"))
@@ -197,6 +200,22 @@ extension BrokerSystemTests {
         #expect(packed.contains("acked ['packed-0', 'packed-2'] errors {'packed-1': '106'}"))
         let stats = try await broker.stats()
         #expect(stats.accepted == 5 && stats.rejected == 2 && stats.acked == 5)
+        #expect(await broker.stop() == 0)
+    }
+}
+
+/// docs/protocol.md §4.3's fire-and-forget example, run as is: both events arrive.
+/// (Its earlier form connected a PUB and sent at once, and lost both.)
+@Suite struct FireAndForgetDocumentedExampleTests {
+    @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
+    func theFireAndForgetExampleOfSection43LosesNothing() async throws {
+        let broker = try await BrokerHarness()
+        let out = try await DocumentedExample.run(
+            after: "### 4.3 Fire-and-forget", replacing: ["tcp://127.0.0.1:7702": broker.publish])
+        #expect(out.contains("sent 2"))
+        try await waitFor("both events journaled", timeout: .seconds(10)) {
+            try await broker.stats().accepted == 2
+        }
         #expect(await broker.stop() == 0)
     }
 }

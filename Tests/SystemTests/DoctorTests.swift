@@ -8,6 +8,18 @@ import ZeroMQ
 #endif
 
 @Suite struct CLITests {
+    /// `metro broker --help` shows the flags that run a broker (they used to be
+    /// only under `metro broker run --help`), and `stats` still takes `--consume`.
+    @Test func brokerHelpShowsTheEndpointFlags() async throws {
+        let p = try MetroProcess(["broker", "--help"])
+        #expect(await p.waitForExit() == 0)
+        let help = p.stdoutLines.joined(separator: "\n")
+        for flag in ["--ingest", "--publish", "--events", "--consume", "--metrics", "--data-dir", "--fsync"] {
+            #expect(help.contains(flag), "\(flag) in:\n\(help)")
+        }
+        #expect(help.contains("stats"))
+    }
+
     @Test func versionPrintsTheVersion() async throws {
         let p = try MetroProcess(["--version"])
         #expect(await p.waitForExit() == 0)
@@ -23,13 +35,14 @@ import ZeroMQ
     /// port before the doctor checks it).
     func configuration(in dir: TemporaryDirectory, ingest: String, dataDir: String) throws -> String {
         let path = dir.url.appendingPathComponent("broker.yaml").path
-        let free = try TestPorts.freeEndpoints(3)
+        let free = try TestPorts.freeEndpoints(4)
         let yaml = """
             endpoints:
               ingest: \(ingest)
               publish: \(free[0])
               events: \(free[1])
               consume: \(free[2])
+              metrics: \(free[3].dropFirst("tcp://".count))
             dataDir: \(dataDir)
             """
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
@@ -37,7 +50,9 @@ import ZeroMQ
     }
 
     func runDoctor(_ args: [String]) async throws -> (Int32?, [String: (Bool, String)]) {
-        let p = try MetroProcess(["doctor", "--json"] + args)
+        // The registry's default port may be taken by parallel tests: a free one unless given.
+        let registry = args.contains("--registry") ? [] : ["--registry", try TestPorts.freeEndpoints(1)[0]]
+        let p = try MetroProcess(["doctor", "--json"] + registry + args)
         let status = await p.waitForExit()
         try await waitFor("doctor output") { p.stdoutLines.last == "]" }
         let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
@@ -73,7 +88,7 @@ import ZeroMQ
         #expect(status == 1)
         let port = try #require(checks["port ingest"])
         #expect(port.0 == false)
-        #expect(port.1.contains("in use"))
+        #expect(port.1.contains("taken by something else"))
         #expect(port.1.contains("endpoints.ingest"))
         #expect(checks["port publish"]?.0 == true)
         #expect(checks["data folder"]?.0 == false)

@@ -45,27 +45,64 @@ extension RegistrySystemTests {
             #expect(p.stderrText.contains("302"), "\(p.stderrText)")
         }
 
+        /// Polling mode: the instance that exists already comes first, then each
+        /// change, all as the registry's membership event JSON; SIGTERM ends it with 0.
         @Test func servicesWatchPollsWithoutABroker() async throws {
             let registry = try await RegistryUnderTest()
-            let watch = try MetroProcess([
-                "services", "--registry", registry.endpoint, "--watch", "--interval-ms", "50",
-            ])
-            defer { watch.kill(SIGKILL) }
-            try await waitFor("the first table") { watch.stdoutLines.contains { $0.hasPrefix("0 instances") } }
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
+            let existing = Registration(
+                service: "profiles", instance: "w-0", epoch: 1, endpoints: ["tcp://127.0.0.1:5000"],
+                ttlMilliseconds: 60_000)
+            _ = try await client.request(.register(existing))
+            let watch = try MetroProcess([
+                "services", "--registry", registry.endpoint, "--watch", "--json", "--interval-ms", "50",
+            ])
+            defer { watch.kill(SIGKILL) }
+            func events() -> [MembershipEvent] {
+                watch.stdoutLines.compactMap { try? JSONDecoder().decode(MembershipEvent.self, from: Data($0.utf8)) }
+            }
+            try await waitFor("the existing instance") { events().contains { $0.instance == "w-0" } }
+            #expect(events().first?.kind == .registered)
             let r = Registration(
                 service: "profiles", instance: "w-1", epoch: 1, endpoints: ["tcp://127.0.0.1:5000"],
                 ttlMilliseconds: 60_000)
             _ = try await client.request(.register(r))
-            try await waitFor("the registration line") {
-                watch.stdoutLines.contains { $0.hasPrefix("registered") && $0.contains("profiles/w-1") }
+            try await waitFor("the registration") {
+                events().contains { $0.instance == "w-1" && $0.kind == .registered }
             }
             _ = try await client.request(.deregister(r.key))
-            try await waitFor("the gone line") {
-                watch.stdoutLines.contains { $0.hasPrefix("gone") && $0.contains("profiles/w-1") }
+            try await waitFor("the deregistration") {
+                events().contains { $0.instance == "w-1" && $0.kind == .deregistered }
             }
+            #expect(events().count == watch.stdoutLines.count, "every line is one event: \(watch.stdoutLines)")
+            watch.kill(SIGTERM)
+            #expect(await watch.waitForExit(timeout: .seconds(10)) == 0)
+        }
+
+        /// Event mode prints what exists first too, in the same shape.
+        @Test func servicesWatchWithEventsPrintsExistingInstancesFirst() async throws {
+            let broker = try FakeBroker()
+            defer { broker.stop() }
+            let registry = try await RegistryUnderTest(broker: broker.publishEndpoint)
+            let context = try Context(defaultLingerMilliseconds: 0)
+            let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
+            defer { client.close() }
+            _ = try await client.request(
+                .register(
+                    Registration(
+                        service: "profiles", instance: "old", epoch: 7, endpoints: ["tcp://127.0.0.1:5000"],
+                        ttlMilliseconds: 60_000)))
+            let watch = try MetroProcess([
+                "services", "--registry", registry.endpoint, "--watch", "--json", "--events", broker.eventsEndpoint,
+            ])
+            defer { watch.kill(SIGKILL) }
+            try await waitFor("the existing instance") { !watch.stdoutLines.isEmpty }
+            let event = try JSONDecoder().decode(MembershipEvent.self, from: Data(watch.stdoutLines[0].utf8))
+            #expect(event.kind == .registered && event.instance == "old" && event.epoch == 7)
+            watch.kill(SIGINT)
+            #expect(await watch.waitForExit(timeout: .seconds(10)) == 0)
         }
 
         @Test func servicesWatchFollowsBrokerEventsAsJSON() async throws {

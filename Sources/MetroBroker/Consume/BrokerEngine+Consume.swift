@@ -16,10 +16,27 @@ extension BrokerEngine {
             let routingID = buffer.bytes(0)
             // More frames than the buffer holds: the codec answers 101 with the context.
             let request = ConsumeCodec.decodeRequest(buffer, offset: 1, discardedFrames: buffer.discardedFrames)
+            // The routing-id frame that ROUTER makes up carries no descriptor in
+            // libzmq 4.3.4 (measured); the frames the peer sent do.
+            if buffer.count > 1, let fd = buffer.sourceDescriptor(1) { try classify(request, fd: fd) }
             guard let reply = answer(request, from: routingID) else { continue }
             if reply.isError { counters.rejected &+= 1 }
             if consumeSender.send(reply, to: routingID) != .queued { counters.drop(.replyUnroutable) }
         }
+    }
+
+    /// Notes whether the connection on `fd` is only an operator's STATS or METRICS
+    /// call (`AdminPeers`), whose close is then not a disconnection. The monitors
+    /// are read first when the descriptor may be a reused one whose earlier
+    /// connection's close is still unread.
+    private func classify(_ request: Result<ConsumeCodec.Request, ConsumeCodec.RequestError>, fd: Int32) throws {
+        let admin: Bool
+        switch request {
+        case .success(.stats), .success(.metrics): admin = true
+        default: admin = false
+        }
+        if admin || adminPeers.isAdminOnly(fd) { try readMonitors() }
+        adminPeers.request(on: fd, admin: admin)
     }
 
     /// What the request asks for, carried out; its reply, if it has one.

@@ -91,6 +91,8 @@ package final class BrokerEngine: @unchecked Sendable {
     /// the loop spends ~10% less CPU at 10k events/s (docs/performance.md, "What
     /// limits what").
     let monitors: [SocketMonitor]
+    /// Consume connections that only asked for STATS or METRICS (loop thread).
+    var adminPeers = AdminPeers()
     static let monitorPeriodNs: UInt64 = 100_000_000
     static let socketNames = ["ingest", "publish", "events", "consume"]
 
@@ -350,12 +352,20 @@ package final class BrokerEngine: @unchecked Sendable {
         shutdown()
     }
 
-    /// Counts the disconnections the monitors have seen since the last read.
+    /// Counts the disconnections the monitors have seen since the last read; on the
+    /// consume socket not those of connections that only asked for STATS or
+    /// METRICS (`adminPeers`): an operator's `metro broker stats` is no lost peer.
     func readMonitors() throws(ZMQError) {
         for (i, monitor) in monitors.enumerated() {
-            while try monitor.next(timeoutMilliseconds: 0) != nil { counters.disconnects[i] &+= 1 }
+            while let event = try monitor.next(timeoutMilliseconds: 0) {
+                if i == Self.consumeIndex, !adminPeers.closed(fd: event.value) { continue }
+                counters.disconnects[i] &+= 1
+            }
         }
     }
+
+    /// The consume socket's place in `socketNames` and `monitors`.
+    static let consumeIndex = 3
 
     /// The counters now (loop thread). Catches up on durability and on the monitors
     /// first: the syncer wakes the loop only when ACKs wait, so `durableSeq` may not

@@ -128,7 +128,8 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
     /// Starts the thread unless it has started or a stop was asked. Any thread; never blocks.
     func startIfNeeded() {
         guard !startTaken.load(ordering: .acquiring), let s = takeStart() else { return }
-        let t = DedicatedThread(name: name) { [self] in threadMain(s) }
+        let box = StartBox(s)
+        let t = DedicatedThread(name: name) { [self] in threadMain(box) }
         thread.withLock { $0 = t }
         t.start()
     }
@@ -206,10 +207,31 @@ final class IOThread<Loop: IOThreadLoop>: Sendable {
         for w in waiters { w.resume() }
     }
 
+    /// `Start`, handed to the thread so that the thread alone holds it (and the context).
+    private final class StartBox: @unchecked Sendable {
+        private var start: Start?
+        init(_ start: Start) { self.start = start }
+        /// Called once, by the thread.
+        func take() -> Start? {
+            defer { start = nil }
+            return start
+        }
+    }
+
     /// The I/O thread's whole life. Ends with `finish()`, `onEnd` and the release of
-    /// the loop and the context, all on this thread.
-    private func threadMain(_ start: Start) {
+    /// the loop and the context, all on this thread, and only then marks the thread
+    /// ended: `runLoop`'s locals and the `Start` it was given are gone when it
+    /// returns, so a context the client owns is terminated (`zmq_ctx_term`, which
+    /// waits for the sockets' linger) before `shutdown()` returns. A process that
+    /// exits right after `close()` (a CLI on SIGTERM) thus sends what `finish()`
+    /// queued, such as a consumer's LEAVE; before, the release came after the end
+    /// was marked, and under load the process could exit first and lose it.
+    private func threadMain(_ box: StartBox) {
         defer { markEnded() }
+        if let start = box.take() { runLoop(start) }
+    }
+
+    private func runLoop(_ start: Start) {
         let setup = Setup(context: start.context, wakeFD: wakePipe.readFD, isStopping: { [self] in isStopping })
         let loop: Loop
         do {

@@ -3,6 +3,8 @@ import Hummingbird
 import Logging
 import NIOCore
 import Prometheus
+import ServiceLifecycle
+import Synchronization
 
 /// A Prometheus endpoint: `GET /metrics` over HTTP (Hummingbird), answered with
 /// the process's swift-prometheus registry (`ProcessBootstrap.prometheus`), the
@@ -17,7 +19,23 @@ struct MetricsEndpoint: Sendable {
 
     /// The application, which calls `onRunning` with the `host:port` actually
     /// bound once it accepts connections.
+    /// A failure to start listening (the port is taken) ends the service with
+    /// `EndpointUnavailable` naming this endpoint, not NIO's bare
+    /// `bind(descriptor:ptr:bytes:): Address already in use`.
     func application(
+        logger: Logger, onRunning: @escaping @Sendable (String) async -> Void
+    ) throws -> some Service {
+        let started = StartedFlag()
+        let app = try hummingbird(
+            logger: logger,
+            onRunning: { address in
+                started.value.store(true, ordering: .releasing)
+                await onRunning(address)
+            })
+        return NamedFailure(endpoint: "metrics \(listen)", started: started, app: app)
+    }
+
+    private func hummingbird(
         logger: Logger, onRunning: @escaping @Sendable (String) async -> Void
     ) throws -> some ApplicationProtocol {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
@@ -43,4 +61,24 @@ struct MetricsEndpoint: Sendable {
             },
             logger: logger)
     }
+}
+
+/// Runs `app`; an error before it listened means its endpoint could not be bound.
+private struct NamedFailure<App: ApplicationProtocol>: Service {
+    let endpoint: String
+    let started: StartedFlag
+    let app: App
+
+    func run() async throws {
+        do {
+            try await app.run()
+        } catch  where !started.value.load(ordering: .acquiring) {
+            throw EndpointUnavailable(endpoint: endpoint, reason: "\(error)")
+        }
+    }
+}
+
+/// Set once the server listens (shared by the callback and the service).
+private final class StartedFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }

@@ -1,7 +1,9 @@
 public import ArgumentParser
+import Foundation
 import Logging
 import Metrics
 import Prometheus
+import ZeroMQ
 
 /// The options every `metro` subcommand takes (`@OptionGroup var global: GlobalOptions`).
 struct GlobalOptions: ParsableArguments {
@@ -22,7 +24,36 @@ protocol MetroCommand: AsyncParsableCommand {
 
 extension MetroCommand {
     func run() async throws {
-        try await run(ProcessBootstrap.start(global))
+        do {
+            try await run(ProcessBootstrap.start(global))
+        } catch let error as EndpointUnavailable {
+            throw error.exit()
+        } catch let error as ZMQError where error.code == .addressInUse || error.code == .addressNotAvailable {
+            // `bind tcp://127.0.0.1:7701: Address already in use`: the message names the endpoint.
+            throw EndpointUnavailable(endpoint: nil, reason: "\(error)").exit()
+        }
+    }
+}
+
+/// An endpoint this process must bind is taken or not on this host: a setup
+/// error that a restart does not fix. The process says which endpoint on stderr
+/// and exits with `exitStatus` (EX_CONFIG), which `metro up` (`Supervisor`)
+/// takes as "do not restart".
+struct EndpointUnavailable: Error, CustomStringConvertible {
+    static let exitStatus: Int32 = 78
+    /// What could not be bound (`metrics 127.0.0.1:7709`); nil when `reason` names it.
+    let endpoint: String?
+    let reason: String
+
+    var description: String {
+        (endpoint.map { "cannot bind \($0): " } ?? "cannot bind: ") + reason
+            + " (stop what holds it, or choose another endpoint in the configuration or with a flag)"
+    }
+
+    /// Writes the description to stderr and returns the exit status to throw.
+    func exit() -> ExitCode {
+        FileHandle.standardError.write(Data("error: \(description)\n".utf8))
+        return ExitCode(Self.exitStatus)
     }
 }
 

@@ -1,0 +1,88 @@
+import Foundation
+import Synchronization
+
+/// A supervised child's stdout and stderr, passed on line by line with the
+/// child's name in front (`broker | ...`; the name coloured on a terminal), so
+/// that the interleaved logs of `metro up` say who wrote what. The child's
+/// `ready {json}` line is taken out and handed to `onReady` instead: `metro up`
+/// prints one ready line for the whole system (docs/operations.md).
+///
+/// Threading: Foundation calls the readability handlers on its own threads; each
+/// stream's partial line is kept under a lock, and each whole line is written
+/// with one `write` so lines of different children never mix.
+final class ChildOutput: Sendable {
+    private let name: String
+    private let onReady: @Sendable ([String: String]) -> Void
+    private let stdout = Pipe()
+    private let stderr = Pipe()
+    private let pending = Mutex<(out: [UInt8], err: [UInt8])>(([], []))
+
+    init(name: String, onReady: @escaping @Sendable ([String: String]) -> Void) {
+        self.name = name
+        self.onReady = onReady
+    }
+
+    func attach(to process: Process) {
+        process.standardOutput = stdout
+        process.standardError = stderr
+        for (pipe, isStdout) in [(stdout, true), (stderr, false)] {
+            pipe.fileHandleForReading.readabilityHandler = { [self] handle in
+                let data = handle.availableData
+                if data.isEmpty {
+                    handle.readabilityHandler = nil  // end of file: the child and its heirs are gone
+                } else {
+                    take(data, isStdout: isStdout)
+                }
+            }
+        }
+    }
+
+    /// After the child exited: passes on a last line that had no newline.
+    func finish() {
+        let rest = pending.withLock { state in
+            defer { state = ([], []) }
+            return state
+        }
+        if !rest.out.isEmpty { emit(rest.out, isStdout: true) }
+        if !rest.err.isEmpty { emit(rest.err, isStdout: false) }
+    }
+
+    private func take(_ data: Data, isStdout: Bool) {
+        guard !data.isEmpty else { return }
+        let lines: [[UInt8]] = pending.withLock { state in
+            var buffer = isStdout ? state.out : state.err
+            buffer.append(contentsOf: data)
+            var lines: [[UInt8]] = []
+            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                lines.append(Array(buffer[..<newline]))
+                buffer.removeSubrange(...newline)
+            }
+            if isStdout { state.out = buffer } else { state.err = buffer }
+            return lines
+        }
+        for line in lines { emit(line, isStdout: isStdout) }
+    }
+
+    private func emit(_ line: [UInt8], isStdout: Bool) {
+        let text = String(decoding: line, as: UTF8.self)
+        if isStdout, text.hasPrefix("ready "), let fields = Self.readyFields(text) {
+            onReady(fields)
+            return
+        }
+        let fd: Int32 = isStdout ? 1 : 2
+        let label = isatty(fd) == 1 ? "\u{1B}[\(Self.colour(name))m\(name)\u{1B}[0m" : name
+        let bytes = Array("\(label) | \(text)\n".utf8)
+        bytes.withUnsafeBytes { _ = write(fd, $0.baseAddress, $0.count) }
+    }
+
+    static func readyFields(_ line: String) -> [String: String]? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8.dropFirst(6))) as? [String: Any]
+        else { return nil }
+        return object.mapValues { "\($0)" }
+    }
+
+    /// A stable ANSI colour per name (31–36).
+    private static func colour(_ name: String) -> Int {
+        31 + Int(name.utf8.reduce(0) { ($0 &* 31 &+ UInt32($1)) % 6 })
+    }
+}
