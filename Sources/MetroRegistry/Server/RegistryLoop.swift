@@ -13,7 +13,7 @@ import ZeroMQ
 /// interval) and expires leases between requests, so expiry never blocks a request.
 final class RegistryLoop {
     private let router: Socket
-    private let publisher: MembershipPublisher
+    private let publisher: any MembershipPublisher
     private let configuration: RegistryServer.Configuration
     private let logger: Logger
     private let clock: @Sendable () -> RegistryState.Instant
@@ -27,7 +27,7 @@ final class RegistryLoop {
     private let expiredCounter = Counter(label: "metro_registry_expired_total")
 
     init(
-        router: Socket, publisher: MembershipPublisher, configuration: RegistryServer.Configuration,
+        router: Socket, publisher: any MembershipPublisher, configuration: RegistryServer.Configuration,
         logger: Logger, clock: @escaping @Sendable () -> RegistryState.Instant
     ) {
         self.router = router

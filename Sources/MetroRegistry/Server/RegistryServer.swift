@@ -23,7 +23,7 @@ package final class RegistryServer: Service, Sendable {
     /// Binds the registry. `publisher` replaces the PUB socket that `brokerEndpoint`
     /// would make (it then belongs to the loop thread); `clock` drives the leases.
     package init(
-        configuration: Configuration, logger: Logger, publisher: MembershipPublisher? = nil,
+        configuration: Configuration, logger: Logger, publisher: (any MembershipPublisher)? = nil,
         clock: @escaping @Sendable () -> RegistryState.Instant = RegistryServer.monotonicNanoseconds
     ) throws(ZMQError) {
         context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
@@ -33,7 +33,7 @@ package final class RegistryServer: Service, Sendable {
         try router.set(.sendHighWaterMark(10_000))
         try router.set(.receiveHighWaterMark(10_000))
         endpoint = try router.bindResolved(configuration.endpoint)
-        let chosen: MembershipPublisher
+        let chosen: any MembershipPublisher
         if let publisher {
             chosen = publisher
         } else if let broker = configuration.brokerEndpoint {

@@ -32,6 +32,11 @@ import VideoProcessing
         try await eventually("all processed", timeout: .seconds(120)) {
             try s.statusCounts()["processed"] == ids.count
         }
+        // A committed outcome reaches the journal when the outbox relay has sent it
+        // (after a kill -9, the restarted instance's relay sends what the dead one had not).
+        try await eventually("every video.processed journaled", timeout: .seconds(30), interval: .milliseconds(200)) {
+            try await s.journaledVideoIDs("video.processed").count >= ids.count
+        }
         let events = try await s.journaledVideoIDs("video.processed")
         #expect(events.count == ids.count)
         #expect(Set(events) == Set(ids))
