@@ -192,13 +192,16 @@ let package = Package(
         .executableTarget(
             name: "metro-rpc-bench",
             dependencies: [
-                "MetroKit", "MetroProtocol", "ZeroMQ", "Profiles",
+                "MetroKit", "MetroProtocol", "ZeroMQ", "Profiles", "BenchSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/rpc-bench"
         ),
+
+        // What the benchmark executables share: ChildProcess (a real `metro` with its ready line).
+        .target(name: "BenchSupport", path: "Benchmarks/BenchSupport"),
 
         // Uploads processed per second (synthetic step, 1 and 2 workers) and real
         // ffmpeg time per clip, each against its in-process / direct baseline (issue 15).
@@ -207,7 +210,7 @@ let package = Package(
         .executableTarget(
             name: "metro-video-bench",
             dependencies: [
-                "MetroKit", "MetroProtocol", "VideoProcessing",
+                "MetroKit", "MetroProtocol", "VideoProcessing", "BenchSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/video-bench"
@@ -219,7 +222,7 @@ let package = Package(
         .executableTarget(
             name: "metro-reco-eval",
             dependencies: [
-                "Recommendations", "MetroKit", "MetroProtocol",
+                "Recommendations", "MetroKit", "MetroProtocol", "BenchSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -6,6 +6,7 @@
 //   swift build -c release --scratch-path .build-bench --product metro-rpc-bench
 //   .build-bench/release/metro-rpc-bench [echo] [--callers 1,4] [--seconds 3] [--rounds 3]
 // (`echo` is the default subcommand; `services` is ServiceBench.swift.)
+import BenchSupport
 import ArgumentParser
 import Foundation
 import Histogram

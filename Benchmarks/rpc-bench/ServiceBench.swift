@@ -15,6 +15,7 @@
 // - EventsBench: events/s through the runtime's inbox with 1 and 2 worker
 //   instances, against bare `Consumer`s that ACK at once.
 // Everything it started is stopped at the end, also when a part fails.
+import BenchSupport
 import ArgumentParser
 import Foundation
 import Synchronization

@@ -11,6 +11,7 @@
 //   swift build -c release --scratch-path .build-release --product metro
 //   swift build -c release --scratch-path .build-release --product metro-video-bench
 //   .build-release/release/metro-video-bench [--uploads 400] [--work-ms 10] [--jobs 2] [--clips 5]
+import BenchSupport
 import Foundation
 import GRDB
 import MetroKit

@@ -1,22 +1,26 @@
-import Foundation
+package import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
+// BenchSupport: what the benchmark executables share (they start real `metro`
+// processes and read their ready lines, as the system tests' MetroProcess does).
+
 /// A process of the bench (`metro broker|registry|worker`, or this binary as
 /// `serve-echo`) that prints `ready {json}` once it serves, as the system tests'
 /// MetroProcess expects. Standard error goes to a file, shown if it fails.
-final class ChildProcess: @unchecked Sendable {
-    let process = Process()
-    let name: String
-    let ready: [String: String]
+package final class ChildProcess: @unchecked Sendable {
+    package let process = Process()
+    package let name: String
+    package let ready: [String: String]
     private let errorLog: String
 
     /// Starts `executable` and waits (up to 60 s) for its ready line.
-    init(_ name: String, _ executable: URL, _ arguments: [String]) throws {
+    package init(_ name: String, _ executable: URL, _ arguments: [String]) throws {
         self.name = name
-        errorLog = NSTemporaryDirectory() + "metro-video-bench-\(name)-\(UUID().uuidString).log"
+        let bench = URL(fileURLWithPath: CommandLine.arguments[0]).lastPathComponent
+        errorLog = NSTemporaryDirectory() + "\(bench)-\(name)-\(UUID().uuidString).log"
         _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
         process.executableURL = executable
         process.arguments = arguments
@@ -47,16 +51,16 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// `metro <arguments>`, the binary next to this one.
-    static func metro(_ name: String, _ arguments: [String]) throws -> ChildProcess {
+    package static func metro(_ name: String, _ arguments: [String]) throws -> ChildProcess {
         try ChildProcess(name, here.appendingPathComponent("metro"), arguments + ["--log-level", "warning"])
     }
 
-    static let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    package static let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 
-    var pid: Int32 { process.processIdentifier }
+    package var pid: Int32 { process.processIdentifier }
 
     /// User + system CPU seconds of the process so far (/proc/<pid>/stat fields 14 and 15).
-    var cpuSeconds: Double {
+    package var cpuSeconds: Double {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = stat.lastIndex(of: ")")
         else { return 0 }
@@ -66,7 +70,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// SIGTERM, then SIGKILL after `grace`; waits until it is gone.
-    func stop(grace: TimeInterval = 20) {
+    package func stop(grace: TimeInterval = 20) {
         if process.isRunning { kill(pid, SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)
         while process.isRunning && Date() < deadline { usleep(10_000) }
@@ -79,10 +83,10 @@ final class ChildProcess: @unchecked Sendable {
     }
 }
 
-struct BenchError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct BenchError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// The summed CPU seconds of `processes`.
-func cpuSeconds(_ processes: [ChildProcess]) -> Double { processes.reduce(0) { $0 + $1.cpuSeconds } }
+package func cpuSeconds(_ processes: [ChildProcess]) -> Double { processes.reduce(0) { $0 + $1.cpuSeconds } }
