@@ -1,5 +1,5 @@
-import BenchSupport
 import ArgumentParser
+import BenchSupport
 import Foundation
 import GRDB
 import Histogram

@@ -1,3 +1,4 @@
+import ArgumentParser
 // metro-rpc-bench: rpc round trips per second and latency percentiles, with 1 and 4
 // callers, through `RpcClient` to a trivial echo `RpcServer`, against a bare Swift
 // DEALER→ROUTER echo (ZeroMQ module, same frames, blocking send/receive on plain
@@ -7,7 +8,6 @@
 //   .build-bench/release/metro-rpc-bench [echo] [--callers 1,4] [--seconds 3] [--rounds 3]
 // (`echo` is the default subcommand; `services` is ServiceBench.swift.)
 import BenchSupport
-import ArgumentParser
 import Foundation
 import Histogram
 import MetroKit

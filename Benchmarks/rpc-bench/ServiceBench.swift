@@ -1,3 +1,4 @@
+import ArgumentParser
 // metro-rpc-bench services: the service runtime with real processes (issue 14 §5),
 // each figure beside a baseline measured in the same run.
 //
@@ -16,7 +17,6 @@
 //   instances, against bare `Consumer`s that ACK at once.
 // Everything it started is stopped at the end, also when a part fails.
 import BenchSupport
-import ArgumentParser
 import Foundation
 import Synchronization
 
