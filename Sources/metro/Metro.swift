@@ -19,6 +19,7 @@ struct Metro: AsyncParsableCommand {
             UpCommand.self,
             ConsumeCommand.self,
             WorkerCommand.self,
+            GatewayCommand.self,
         ]
     )
 }
