@@ -15,6 +15,8 @@ public final class ConcurrencyGate: Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var limit: Int
         public var inFlight: Int
+        /// The long-term average round trip, seconds (nil before the first answer).
+        public var averageRtt: Double?
     }
 
     public let service: String
@@ -46,13 +48,13 @@ public final class ConcurrencyGate: Sendable {
             case .dropped: .dropped
             case .ignored: .ignored
             }
-        state.withLock { $0.release(limitOutcome, now: now) }
+        state.withLock { $0.release(limitOutcome) }
     }
 
     /// How an upstream call ended, as the gate needs to know it.
     public enum Outcome: Sendable { case answered, dropped, ignored }
 
-    public var snapshot: Snapshot { state.withLock { Snapshot(limit: $0.limit, inFlight: $0.inFlight) } }
+    public var snapshot: Snapshot { state.withLock { Snapshot(limit: $0.limit, inFlight: $0.inFlight, averageRtt: $0.averageRtt) } }
 
     /// Time since an arbitrary origin on the process's monotonic clock.
     public static let monotonic: @Sendable () -> Duration = {
