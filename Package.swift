@@ -194,6 +194,15 @@ let package = Package(
             path: "Benchmarks/rpc-bench"
         ),
 
+        // The gateway benchmark's baseline: the same JSON from a bare Hummingbird handler
+        // (Benchmarks/gateway-bench/run.sh runs wrk against both).
+        .executableTarget(
+            name: "metro-gateway-bench-direct",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/gateway-bench",
+            exclude: ["run.sh"]
+        ),
+
         // Shared by the test targets: docs/protocol.md's test vectors.
         .target(name: "MetroTestSupport", path: "Tests/MetroTestSupport"),
         // The async harness of the system tests (real `metro` processes, ready lines,
