@@ -43,7 +43,8 @@ public struct GatewayMiddleware: RouterMiddleware {
             } catch let problem as Problem {
                 response = problem.response(path: request.uri.path, requestID: context.requestID)
             } catch let error as any HTTPResponseError {
-                response = Self.problem(for: error.status).response(path: request.uri.path, requestID: context.requestID)
+                response = Self.problem(for: error.status).response(
+                    path: request.uri.path, requestID: context.requestID)
             } catch {
                 context.logger.error("request failed: \(error)")
                 response = Problem(
@@ -68,7 +69,8 @@ public struct GatewayMiddleware: RouterMiddleware {
     static func problem(for status: HTTPResponse.Status) -> Problem {
         switch status {
         case .notFound: .notFound("no such route")
-        case .contentTooLarge: Problem(.contentTooLarge, "too-large", title: "The request body is too large", detail: "")
+        case .contentTooLarge:
+            Problem(.contentTooLarge, "too-large", title: "The request body is too large", detail: "")
         case .methodNotAllowed:
             Problem(.methodNotAllowed, "method-not-allowed", title: "Method not allowed", detail: "")
         default: Problem(status, "http", title: status.reasonPhrase, detail: "")

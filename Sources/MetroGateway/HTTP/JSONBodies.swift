@@ -1,5 +1,5 @@
-import HTTPTypes
 import Foundation
+import HTTPTypes
 public import Hummingbird
 
 /// Reading JSON request bodies and writing JSON responses, the same way on every route.

@@ -1,5 +1,5 @@
-import HTTPTypes
 import Foundation
+import HTTPTypes
 public import Hummingbird
 import MetroKit
 import MetroProtocol

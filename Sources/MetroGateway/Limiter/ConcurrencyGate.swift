@@ -54,7 +54,9 @@ public final class ConcurrencyGate: Sendable {
     /// How an upstream call ended, as the gate needs to know it.
     public enum Outcome: Sendable { case answered, dropped, ignored }
 
-    public var snapshot: Snapshot { state.withLock { Snapshot(limit: $0.limit, inFlight: $0.inFlight, averageRtt: $0.averageRtt) } }
+    public var snapshot: Snapshot {
+        state.withLock { Snapshot(limit: $0.limit, inFlight: $0.inFlight, averageRtt: $0.averageRtt) }
+    }
 
     /// Time since an arbitrary origin on the process's monotonic clock.
     public static let monotonic: @Sendable () -> Duration = {

@@ -1,5 +1,5 @@
-import HTTPTypes
 import Foundation
+import HTTPTypes
 public import MetroKit
 
 /// Publishes the events the gateway itself emits (`video.watched`) with MetroKit's
@@ -66,7 +66,8 @@ public final class EventSink: Sendable {
         case .failure(let error):
             gate.release(permit, .ignored)
             metrics.upstreamCall(service: "broker", outcome: "error")
-            throw Problem(.serviceUnavailable, "unavailable", title: "Service unavailable", detail: "\(error)",
+            throw Problem(
+                .serviceUnavailable, "unavailable", title: "Service unavailable", detail: "\(error)",
                 service: "broker", retryAfterSeconds: 1)
         }
     }

@@ -52,7 +52,8 @@ import Testing
         #expect(stale.status == 409 && stale.isProblem)
 
         // 413 over --max-body-bytes; 415 for a body that is not JSON.
-        let big = try await g.post("/v1/users", ["displayName": String(repeating: "x", count: 2000), "email": "a@b.cd"])
+        let big = try await g.post(
+            "/v1/users", ["displayName": String(repeating: "x", count: 2000), "email": "a@b.cd"])
         #expect(big.status == 413 && big.isProblem)
         let text = try await HTTPTestClient.send(
             g.address, "POST", "/v1/users", headers: ["Content-Type": "text/plain"], body: Array("hi".utf8))

@@ -59,7 +59,9 @@ import Testing
         }
         let all = statuses.value.withLock { $0 }
         #expect(all.count == 200)
-        #expect(all.allSatisfy { $0 == 200 }, "idempotent GETs retried on the other instance: \(Dictionary(all.map { ($0, 1) }, uniquingKeysWith: +))")
+        #expect(
+            all.allSatisfy { $0 == 200 },
+            "idempotent GETs retried on the other instance: \(Dictionary(all.map { ($0, 1) }, uniquingKeysWith: +))")
     }
 
     /// profiles is SIGSTOPped while 40 clients send 320 requests for it: no more

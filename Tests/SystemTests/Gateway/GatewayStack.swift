@@ -30,7 +30,8 @@ struct GatewayStack {
     /// Creates a user through the gateway; its id.
     func createUser(_ name: String) async throws -> String {
         let reply = try await gateway.post(
-            "/v1/users", ["displayName": name, "email": "\(name.lowercased())-\(UUID().uuidString.prefix(8))@example.com"])
+            "/v1/users",
+            ["displayName": name, "email": "\(name.lowercased())-\(UUID().uuidString.prefix(8))@example.com"])
         guard reply.status == 201, let id = reply.json["id"] as? String else {
             throw WaitError.unexpected("create user: \(reply.status) \(reply.text)")
         }

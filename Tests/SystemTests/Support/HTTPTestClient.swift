@@ -130,7 +130,8 @@ enum HTTPTestClient {
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         var body = Array(bytes[(end + 4)...])
         if headers["transfer-encoding"] == "chunked" { body = dechunk(body) }
@@ -141,7 +142,8 @@ enum HTTPTestClient {
         var out: [UInt8] = []
         var i = 0
         while i < bytes.count {
-            guard let lineEnd = bytes[i...].firstIndex(of: 13), let size = Int(String(decoding: bytes[i..<lineEnd], as: UTF8.self), radix: 16),
+            guard let lineEnd = bytes[i...].firstIndex(of: 13),
+                let size = Int(String(decoding: bytes[i..<lineEnd], as: UTF8.self), radix: 16),
                 size > 0
             else { break }
             let start = lineEnd + 2
