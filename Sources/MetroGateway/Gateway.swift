@@ -64,16 +64,25 @@ public final class Gateway: Sendable {
 
     /// The router with every route and the middleware; `table.all` lists the routes.
     func makeRouter() -> (Router<GatewayContext>, RouteTable) {
+        // Routes first into a table of their own, so that the middleware (which
+        // must be added before them) knows every route for its 405 answers.
+        let listing = RouteTable(Router(context: GatewayContext.self))
+        addRoutes(listing)
         let router = Router(context: GatewayContext.self)
         router.add(
             middleware: GatewayMiddleware(
-                defaultTimeout: configuration.defaultTimeout, maxTimeout: configuration.maxTimeout, metrics: metrics))
+                defaultTimeout: configuration.defaultTimeout, maxTimeout: configuration.maxTimeout, metrics: metrics,
+                routes: listing.all))
         let table = RouteTable(router)
+        addRoutes(table)
+        return (router, table)
+    }
+
+    private func addRoutes(_ table: RouteTable) {
         addUserRoutes(table)
         addVideoRoutes(table)
         addUploadRoute(table)
         addOperationRoutes(table)
-        return (router, table)
     }
 
     /// Every route the server serves, with its statuses (for the document's test).

@@ -15,6 +15,8 @@ public struct GatewayMiddleware: RouterMiddleware {
     let defaultTimeout: Duration
     let maxTimeout: Duration
     let metrics: GatewayMetrics
+    /// Every route, to answer 405 with `Allow` for a known path and another method.
+    let routes: [RouteSpec]
 
     public static let requestIDField = HTTPField.Name("X-Request-Id")!
     public static let timeoutField = HTTPField.Name("X-Request-Timeout")!
@@ -43,8 +45,18 @@ public struct GatewayMiddleware: RouterMiddleware {
             } catch let problem as Problem {
                 response = problem.response(path: request.uri.path, requestID: context.requestID)
             } catch let error as any HTTPResponseError {
-                response = Self.problem(for: error.status).response(
-                    path: request.uri.path, requestID: context.requestID)
+                let allowed =
+                    error.status == .notFound ? RouteSpec.methods(allowedAt: request.uri.path, in: routes) : []
+                if allowed.isEmpty {
+                    response = Self.problem(for: error.status).response(
+                        path: request.uri.path, requestID: context.requestID)
+                } else {
+                    response = Problem(
+                        .methodNotAllowed, "method-not-allowed", title: "Method not allowed",
+                        detail: "\(request.uri.path) takes \(allowed.joined(separator: ", "))"
+                    ).response(path: request.uri.path, requestID: context.requestID)
+                    response.headers[.allow] = allowed.joined(separator: ", ")
+                }
             } catch {
                 context.logger.error("request failed: \(error)")
                 response = Problem(
@@ -87,9 +99,13 @@ public struct GatewayMiddleware: RouterMiddleware {
 
     func timeout(_ header: String?) throws(Problem) -> Duration {
         guard let header else { return min(defaultTimeout, maxTimeout) }
-        guard let ms = Int(header), ms > 0 else {
+        guard !header.isEmpty, header.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+            header.contains(where: { $0 != "0" })
+        else {
             throw .invalid("X-Request-Timeout", "X-Request-Timeout: a positive number of milliseconds")
         }
+        // More digits than an Int holds is still a valid (huge) timeout: the cap applies.
+        guard let ms = Int(header) else { return maxTimeout }
         return min(.milliseconds(ms), maxTimeout)
     }
 }

@@ -9,6 +9,19 @@ public struct RouteSpec: Hashable, Sendable, CustomStringConvertible {
     public var statuses: Set<Int>
 
     public var description: String { "\(method) \(path)" }
+
+    /// Whether `path` (a request's) matches this template: same segments, `{x}` matching any one.
+    func matches(_ path: String) -> Bool {
+        let template = self.path.split(separator: "/")
+        let actual = path.split(separator: "/")
+        guard template.count == actual.count else { return false }
+        return zip(template, actual).allSatisfy { t, a in t == a || (t.first == "{" && t.last == "}") }
+    }
+
+    /// The methods of the routes whose template matches `path`, sorted.
+    static func methods(allowedAt path: String, in routes: [RouteSpec]) -> [String] {
+        Set(routes.filter { $0.matches(path) }.map(\.method)).sorted()
+    }
 }
 
 /// Registers routes on the router and remembers them, with their statuses, so

@@ -59,9 +59,14 @@ import Testing
             g.address, "POST", "/v1/users", headers: ["Content-Type": "text/plain"], body: Array("hi".utf8))
         #expect(text.status == 415 && text.isProblem)
 
-        // No such route: a problem too.
+        // No such route: a problem too; a known path with another method: 405 with Allow.
         let nowhere = try await g.get("/v2/nothing")
         #expect(nowhere.status == 404 && nowhere.isProblem)
+        let delete = try await HTTPTestClient.send(g.address, "DELETE", "/v1/users/\(id)")
+        #expect(delete.status == 405 && delete.isProblem && delete.headers["allow"] == "GET, PATCH")
+        // A timeout of more digits than an Int holds is capped, not refused.
+        let huge = try await g.get("/v1/users/\(id)", headers: ["X-Request-Timeout": "536848134133990555648"])
+        #expect(huge.status == 200)
 
         // History through the gateway, after a view published by the gateway.
         let view = try await g.post("/v1/videos/vid-1/views", ["userId": id, "secondsWatched": 30])
