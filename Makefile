@@ -46,19 +46,26 @@ test: setup-test
 	$(SWIFT) build --build-tests
 	METRO_REQUIRE_PYZMQ=1 $(SWIFT) test --skip-build
 
-# Benchmarks are release builds and never part of the tests.
+# Benchmarks are release builds and never part of the tests. The gateway's
+# needs wrk and curl (Debian's).
 bench: setup
+	@if ! command -v wrk >/dev/null || ! command -v curl >/dev/null; then \
+		echo "installing wrk curl"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq wrk curl; \
+	fi
 	$(SWIFT) build -c release --scratch-path .build-release --product metro
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-broker-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-registry-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-rpc-bench
+	$(SWIFT) build -c release --scratch-path .build-release --product metro-gateway-bench-direct
 	.build-release/release/metro-bench wrapper
 	.build-release/release/metro-broker-bench
 	.build-release/release/metro-broker-bench delivery
 	.build-release/release/metro-registry-bench
 	.build-release/release/metro-rpc-bench
 	.build-release/release/metro-rpc-bench services
+	Benchmarks/gateway-bench/run.sh .build-release/release
 
 clean:
 	rm -rf .build .build-release
