@@ -30,6 +30,8 @@ final class FakeVideoService: Sendable {
     let state: Recorder<State>
     private let registry: RegistryClient
 
+    /// Registered with the longest lease the registry grants (it never heartbeats):
+    /// a loaded machine must not see it expire mid-test.
     init(registry endpoint: String, maxChunkBytes: Int = 1 << 20) async throws {
         let state = Recorder(State())
         self.state = state
@@ -41,7 +43,7 @@ final class FakeVideoService: Sendable {
         _ = try await registry.register(
             Registration(
                 service: "video", instance: "fake-video-1", epoch: 1, endpoints: [self.endpoint],
-                ttlMilliseconds: 60_000))
+                ttlMilliseconds: 600_000))
     }
 
     func close() async {

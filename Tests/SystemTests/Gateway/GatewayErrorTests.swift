@@ -1,4 +1,5 @@
 import Foundation
+import MetroProtocol
 import MetroTestKit
 import Testing
 
@@ -68,9 +69,16 @@ import Testing
         let huge = try await g.get("/v1/users/\(id)", headers: ["X-Request-Timeout": "536848134133990555648"])
         #expect(huge.status == 200)
 
-        // History through the gateway, after a view published by the gateway.
-        let view = try await g.post("/v1/videos/vid-1/views", ["userId": id, "secondsWatched": 30])
+        // History through the gateway, after a view published by the gateway; the
+        // event carries the request's id in its headers.
+        let watched = try await LiveCollector(events: s.broker.events, prefixes: ["video.watched"])
+        let view = try await g.post(
+            "/v1/videos/vid-1/views", ["userId": id, "secondsWatched": 30], headers: ["X-Request-Id": "req-view-1"])
         #expect(view.status == 202 && (view.json["seq"] as? Int) != nil)
+        try await eventually("the video.watched event") { !watched.events.isEmpty }
+        let headers = try JSONDecoder().decode([String: String].self, from: Data(watched.events[0].headers))
+        #expect(headers == ["schema": "1.0", "requestId": "req-view-1"])
+        await watched.close()
         try await eventually("the view in the history") {
             let page = try await g.get("/v1/users/\(id)/history")
             return (page.json["entries"] as? [[String: Any]])?.first?["videoId"] as? String == "vid-1"

@@ -44,7 +44,8 @@ import Testing
         let s = try await GatewayStack()
         let video = try await FakeVideoService(registry: s.registry.endpoint)
         let warm = try await HTTPTestClient.stream(
-            s.gateway.address, "POST", "/v1/videos?owner=u-1&title=warm", headers: ["Content-Type": "video/mp4"],
+            s.gateway.address, "POST", "/v1/videos?owner=u-1&title=warm",
+            headers: ["Content-Type": "video/mp4", "X-Request-Timeout": "30000"],
             contentLength: 1 << 20, pieces: 16, piece: { UploadPattern.piece($0, size: 65_536) })
         #expect(warm.status == 202)
         let before = try Self.residentBytes(s.gateway.process.pid)
@@ -52,7 +53,8 @@ import Testing
         let size = 1 << 20
         let pieces = 96
         let reply = try await HTTPTestClient.stream(
-            s.gateway.address, "POST", "/v1/videos?owner=u-1&title=big", headers: ["Content-Type": "video/mp4"],
+            s.gateway.address, "POST", "/v1/videos?owner=u-1&title=big",
+            headers: ["Content-Type": "video/mp4", "X-Request-Timeout": "30000"],
             contentLength: Int64(size * pieces), pieces: pieces, piece: { UploadPattern.piece($0, size: size) },
             timeout: .seconds(300))
         #expect(reply.status == 202, "\(reply.text)")

@@ -114,6 +114,10 @@ enum HTTPTestClient {
         let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        // A server that answered early and stopped reading the body (an upload refused
+        // at its start) must not block the writer for ever: the send times out and the
+        // answer is read.
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         return fd
     }
 
