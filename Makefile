@@ -58,8 +58,13 @@ test: setup-test
 	$(SWIFT) build --build-tests
 	METRO_REQUIRE_PYZMQ=1 $(SWIFT) test --skip-build
 
-# Benchmarks are release builds and never part of the tests.
+# Benchmarks are release builds and never part of the tests. The gateway's
+# needs wrk and curl (Debian's).
 bench: setup
+	@if ! command -v wrk >/dev/null || ! command -v curl >/dev/null; then \
+		echo "installing wrk curl"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq wrk curl; \
+	fi
 	$(SWIFT) build -c release --scratch-path .build-release --product metro
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-broker-bench
@@ -67,6 +72,7 @@ bench: setup
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-rpc-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-video-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product metro-reco-eval
+	$(SWIFT) build -c release --scratch-path .build-release --product metro-gateway-bench-direct
 	.build-release/release/metro-bench wrapper
 	.build-release/release/metro-broker-bench
 	.build-release/release/metro-broker-bench delivery
@@ -76,6 +82,7 @@ bench: setup
 	.build-release/release/metro-video-bench
 	.build-release/release/metro-reco-eval evaluate Benchmarks/reco-eval/data/planted.csv
 	.build-release/release/metro-reco-eval bench
+	Benchmarks/gateway-bench/run.sh .build-release/release
 
 clean:
 	rm -rf .build .build-release

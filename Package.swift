@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Hummingbird's header types (`HTTPField.Name` for X-Request-Id and friends).
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -121,12 +123,27 @@ let package = Package(
                 "MetroProtocol", "MetroKit", "MetroRuntime", .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The HTTP gateway (issue 17): Hummingbird 2 routes mapped to rpc calls through
+        // the registry and to acknowledged publishes, with an adaptive concurrency
+        // limit per upstream service (`metro gateway`). No ZeroMQ here.
+        .target(
+            name: "MetroGateway",
+            dependencies: [
+                "MetroKit", "MetroProtocol", "Profiles",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "metro",
             dependencies: [
                 "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit", "MetroRuntime", "Profiles",
                 "VideoProcessing",
                 "Recommendations",
+                "MetroGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -231,6 +248,15 @@ let package = Package(
             exclude: ["data"]
         ),
 
+        // The gateway benchmark's baseline: the same JSON from a bare Hummingbird handler
+        // (Benchmarks/gateway-bench/run.sh runs wrk against both).
+        .executableTarget(
+            name: "metro-gateway-bench-direct",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/gateway-bench",
+            exclude: ["run.sh"]
+        ),
+
         // Shared by the test targets: docs/protocol.md's test vectors.
         .target(name: "MetroTestSupport", path: "Tests/MetroTestSupport"),
         // The async harness of the system tests (real `metro` processes, ready lines,
@@ -249,6 +275,10 @@ let package = Package(
             dependencies: ["MetroRegistry", "MetroProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol", "MetroTestSupport"]),
+        .testTarget(
+            name: "MetroGatewayTests",
+            dependencies: ["MetroGateway", .product(name: "Yams", package: "Yams")]
+        ),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "VideoProcessingTests",

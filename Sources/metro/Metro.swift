@@ -21,6 +21,7 @@ struct Metro: AsyncParsableCommand {
             PublishCommand.self,
             TailCommand.self,
             WorkerCommand.self,
+            GatewayCommand.self,
         ]
     )
 }

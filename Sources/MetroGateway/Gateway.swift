@@ -1,0 +1,103 @@
+import HTTPTypes
+public import Hummingbird
+import HummingbirdCore
+public import Logging
+public import MetroKit
+public import ServiceLifecycle
+
+/// The HTTP front door (issue 17): a Hummingbird 2 application whose routes map
+/// to rpc calls on the services, found through the registry (`Upstream`), and to
+/// acknowledged publishes (`EventSink`). Each upstream has an adaptive
+/// concurrency limit (`ConcurrencyGate`): over it, a request is shed at once with
+/// 429 and `Retry-After` instead of queueing. Errors are RFC 9457 problems
+/// (`Problem`), requests carry an id and a deadline into the rpc
+/// (`GatewayMiddleware`), and the routes are those of docs/openapi.yaml.
+///
+/// The gateway owns no sockets itself: the clients it is given do (each on its
+/// own I/O thread); `metro gateway` runs them and the application in one
+/// `ServiceGroup`.
+public final class Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    let profiles: Upstream
+    let videos: Upstream
+    let recommendations: Upstream
+    let events: EventSink
+    let registry: RegistryClient
+    let readiness: @Sendable () async -> [String: String?]
+    let metricsText: @Sendable () -> [UInt8]
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    /// `readiness` asks the broker and the registry and returns, per dependency,
+    /// nil when it answered or why not; `metricsText` renders `GET /metrics`.
+    public init(
+        configuration: GatewayConfiguration, registry: RegistryClient, publisher: Publisher,
+        rpcOptions: RpcClient.Options = .init(), logger: Logger,
+        readiness: @escaping @Sendable () async -> [String: String?],
+        metricsText: @escaping @Sendable () -> [UInt8]
+    ) throws {
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+        self.readiness = readiness
+        self.metricsText = metricsText
+        let metrics = GatewayMetrics()
+        self.metrics = metrics
+        func upstream(_ service: String) throws -> Upstream {
+            let rpc = try RpcClient(service: service, registry: registry, options: rpcOptions, logger: logger)
+            return Upstream(
+                service: service, rpc: rpc, gate: ConcurrencyGate(service: service, configuration: configuration.limit),
+                metrics: metrics)
+        }
+        profiles = try upstream("profiles")
+        videos = try upstream("video")
+        recommendations = try upstream("recommendations")
+        events = EventSink(
+            publisher: publisher, gate: ConcurrencyGate(service: "broker", configuration: configuration.limit),
+            metrics: metrics)
+    }
+
+    /// The clients to run next to the application (their I/O threads), in start order.
+    public var clients: [any Service] {
+        [registry, events.publisher, profiles.rpc, videos.rpc, recommendations.rpc]
+    }
+
+    /// The router with every route and the middleware; `table.all` lists the routes.
+    func makeRouter() -> (Router<GatewayContext>, RouteTable) {
+        // Routes first into a table of their own, so that the middleware (which
+        // must be added before them) knows every route for its 405 answers.
+        let listing = RouteTable(Router(context: GatewayContext.self))
+        addRoutes(listing)
+        let router = Router(context: GatewayContext.self)
+        router.add(
+            middleware: GatewayMiddleware(
+                defaultTimeout: configuration.defaultTimeout, maxTimeout: configuration.maxTimeout, metrics: metrics,
+                routes: listing.all))
+        let table = RouteTable(router)
+        addRoutes(table)
+        return (router, table)
+    }
+
+    private func addRoutes(_ table: RouteTable) {
+        addUserRoutes(table)
+        addVideoRoutes(table)
+        addUploadRoute(table)
+        addOperationRoutes(table)
+    }
+
+    /// Every route the server serves, with its statuses (for the document's test).
+    public var routes: [RouteSpec] { makeRouter().1.all }
+
+    /// The application; `onRunning` gets the `host:port` bound, once it accepts connections.
+    public func application(onRunning: @escaping @Sendable (String) async -> Void) -> some ApplicationProtocol {
+        let host = configuration.host
+        let port = configuration.port
+        return Application(
+            router: makeRouter().0,
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: "metro-gateway",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)),
+            onServerRunning: { channel in await onRunning("\(host):\(channel.localAddress?.port ?? port)") },
+            logger: logger)
+    }
+}

@@ -1,0 +1,24 @@
+/// What `metro gateway` is told (its flags): limits, deadlines and the adaptive
+/// limit's tuning. The endpoints of the broker and the registry go to the clients
+/// the gateway is given (`Gateway.init`).
+public struct GatewayConfiguration: Sendable {
+    /// Where HTTP listens; port 0 picks a free one.
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// JSON request bodies larger than this are refused with 413 (read no further).
+    public var maxJSONBodyBytes = 64 * 1024
+    /// Uploads (`POST /v1/videos`) larger than this are refused with 413.
+    public var maxUploadBytes: Int64 = 1 << 30
+    /// The most bytes one `video.upload.chunk` carries (the service may ask for fewer).
+    public var uploadChunkBytes = 256 * 1024
+    /// Open HTTP connections at most; more wait in the listen backlog.
+    public var maxConnections = 1024
+    /// A request's deadline when it sends no `X-Request-Timeout`.
+    public var defaultTimeout: Duration = .seconds(5)
+    /// The cap on `X-Request-Timeout`.
+    public var maxTimeout: Duration = .seconds(30)
+    /// Each upstream's adaptive concurrency limit.
+    public var limit = AdaptiveLimit.Configuration()
+
+    public init() {}
+}

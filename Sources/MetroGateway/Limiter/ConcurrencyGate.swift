@@ -1,0 +1,66 @@
+import Synchronization
+
+/// `AdaptiveLimit` behind a lock, with a clock: what a request handler uses. A
+/// permit remembers when it was taken, so the round trip it reports is measured
+/// here, around the whole upstream call (queueing in the rpc client included).
+///
+/// Threading: `Sendable`; every method holds the lock for a few instructions.
+public final class ConcurrencyGate: Sendable {
+    /// A taken permit; hand it back to `release` exactly once.
+    public struct Permit: Sendable {
+        let takenAt: Duration
+    }
+
+    /// A snapshot for metrics and tests.
+    public struct Snapshot: Sendable, Equatable {
+        public var limit: Int
+        public var inFlight: Int
+        /// The long-term average round trip, seconds (nil before the first answer).
+        public var averageRtt: Double?
+    }
+
+    public let service: String
+    private let state: Mutex<AdaptiveLimit>
+    private let clock: @Sendable () -> Duration
+
+    /// `clock` returns monotonic time from any fixed origin (tests pass their own).
+    public init(
+        service: String, configuration: AdaptiveLimit.Configuration = .init(),
+        clock: @escaping @Sendable () -> Duration = ConcurrencyGate.monotonic
+    ) {
+        self.service = service
+        state = Mutex(AdaptiveLimit(configuration))
+        self.clock = clock
+    }
+
+    /// A permit, or nil when the limit is reached (shed the request).
+    public func acquire() -> Permit? {
+        let now = clock()
+        return state.withLock { $0.acquire() } ? Permit(takenAt: now) : nil
+    }
+
+    /// Returns `permit`; `answered` requests report their round trip, measured now.
+    public func release(_ permit: Permit, _ outcome: Outcome) {
+        let now = clock()
+        let limitOutcome: AdaptiveLimit.Outcome =
+            switch outcome {
+            case .answered: .answered(rtt: now - permit.takenAt)
+            case .dropped: .dropped
+            case .ignored: .ignored
+            }
+        state.withLock { $0.release(limitOutcome) }
+    }
+
+    /// How an upstream call ended, as the gate needs to know it.
+    public enum Outcome: Sendable { case answered, dropped, ignored }
+
+    public var snapshot: Snapshot {
+        state.withLock { Snapshot(limit: $0.limit, inFlight: $0.inFlight, averageRtt: $0.averageRtt) }
+    }
+
+    /// Time since an arbitrary origin on the process's monotonic clock.
+    public static let monotonic: @Sendable () -> Duration = {
+        ContinuousClock.now - origin
+    }
+    private static let origin = ContinuousClock.now
+}

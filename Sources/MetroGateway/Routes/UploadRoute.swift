@@ -1,0 +1,102 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MetroKit
+
+/// `POST /v1/videos?owner=<userId>&title=<title>[&tags=a,b]`, the body being the
+/// video itself (`Content-Type: video/*`). The body is streamed: it is cut into
+/// chunks of at most `uploadChunkBytes` as it arrives and each chunk goes to
+/// `video.upload.chunk` before the next is read, so the gateway holds one chunk
+/// per upload, whatever the size. `video.upload.finish` then commits the video
+/// and its `video.uploaded` event; the answer is 202 with the id and a status URL.
+///
+/// 415 for a body that is not `video/*`, 413 over `maxUploadBytes` (at once when
+/// `Content-Length` says so, else when the stream passes it). `X-Request-Timeout`
+/// bounds each rpc of the upload, not the whole transfer, whose length depends on
+/// the client's link.
+extension Gateway {
+    func addUploadRoute(_ table: RouteTable) {
+        let statuses = RouteTable.upstream.union([202, 404, 409, 413, 415])
+        table.add(.post, "/v1/videos", statuses) { request, context in
+            try await self.upload(request, context)
+        }
+    }
+
+    private func upload(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        let contentType = request.headers[.contentType]?.split(separator: ";").first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }
+        guard let contentType, contentType.hasPrefix("video/"), contentType.count > "video/".count else {
+            metrics.shed(reason: "media-type", service: "video")
+            throw Problem(
+                .unsupportedMediaType, "media-type", title: "Unsupported media type",
+                detail: "an upload's Content-Type is video/* (e.g. video/mp4)")
+        }
+        let maxBytes = configuration.maxUploadBytes
+        let declared = request.headers[.contentLength].flatMap { Int64($0) }
+        if let declared, declared > maxBytes {
+            metrics.shed(reason: "too-large", service: "video")
+            throw Problem.tooLarge(Int(maxBytes))
+        }
+        guard let owner = request.query("owner") else { throw Problem.invalid("owner", "owner: is required") }
+        guard let title = request.query("title") else { throw Problem.invalid("title", "title: is required") }
+        try Self.checkID(owner, field: "owner")
+        let tags = request.query("tags").map { $0.split(separator: ",").map(String.init) }
+        let begin = UploadBegin(ownerId: owner, title: title, tags: tags, contentType: contentType, sizeBytes: declared)
+        let (begun, _) = try await videos.value(VideoMethods.uploadBegin, begin, refreshed(context))
+
+        let chunkBytes = max(1, min(configuration.uploadChunkBytes, begun.maxChunkBytes))
+        var pending: [UInt8] = []
+        pending.reserveCapacity(chunkBytes)
+        var offset: Int64 = 0
+        var total: Int64 = 0
+        for try await var piece in request.body {
+            while piece.readableBytes > 0 {
+                let take = min(chunkBytes - pending.count, piece.readableBytes)
+                pending += piece.readBytes(length: take)!
+                total += Int64(take)
+                if total > maxBytes {
+                    metrics.shed(reason: "too-large", service: "video")
+                    throw Problem.tooLarge(Int(maxBytes))
+                }
+                if pending.count == chunkBytes {
+                    try await sendChunk(begun.uploadId, offset, pending, context)
+                    offset += Int64(pending.count)
+                    pending.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+        if !pending.isEmpty {
+            try await sendChunk(begun.uploadId, offset, pending, context)
+        }
+        guard total > 0 else { throw Problem.invalid(nil, "the upload is empty") }
+        let (video, _) = try await videos.value(
+            VideoMethods.uploadFinish, UploadFinish(uploadId: begun.uploadId, sha256: nil), refreshed(context))
+        let statusURL = "/v1/videos/\(video.videoId)"
+        let accepted = UploadAccepted(
+            videoId: video.videoId, status: video.status, statusUrl: statusURL, sizeBytes: total)
+        return try JSONBodies.response(.accepted, accepted, headers: [.location: statusURL])
+    }
+
+    private func sendChunk(_ uploadID: String, _ offset: Int64, _ bytes: [UInt8], _ context: GatewayContext)
+        async throws(Problem)
+    {
+        let chunk = UploadChunk(uploadId: uploadID, offset: offset, data: Data(bytes).base64EncodedString())
+        _ = try await videos.call(VideoMethods.uploadChunk, chunk, refreshed(context))
+    }
+
+    /// The context with a fresh deadline: each rpc of an upload gets the request's timeout.
+    private func refreshed(_ context: GatewayContext) -> GatewayContext {
+        var context = context
+        context.deadline = .now + context.timeout
+        return context
+    }
+}
+
+/// The answer of `POST /v1/videos`: the id, its status and where to poll it.
+struct UploadAccepted: Codable, Sendable {
+    var videoId: String
+    var status: String
+    var statusUrl: String
+    var sizeBytes: Int64
+}

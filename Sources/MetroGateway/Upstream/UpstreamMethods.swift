@@ -1,0 +1,80 @@
+import MetroKit
+
+/// The video and recommendations methods the gateway calls (spec15 §B, §C and §E),
+/// declared here with the request shapes the gateway sends: the services' own
+/// `VideoAPI` / `RecommendationsAPI` were being written alongside, and the
+/// gateway passes their responses through as JSON, so it only needs the names,
+/// their idempotency and the few response fields it reads itself (`UploadBegun`,
+/// `VideoSummary`).
+enum VideoMethods {
+    static let uploadBegin = RpcMethod<UploadBegin, UploadBegun>("video.upload.begin")
+    static let uploadChunk = RpcMethod<UploadChunk, UploadChunkAck>("video.upload.chunk", idempotent: true)
+    static let uploadFinish = RpcMethod<UploadFinish, VideoSummary>("video.upload.finish", idempotent: true)
+    static let get = RpcMethod<VideoID, VideoSummary>("video.get", idempotent: true)
+    static let list = RpcMethod<ListVideos, VideoPageSummary>("video.list", idempotent: true)
+}
+
+enum RecommendationMethods {
+    static let get = RpcMethod<RecommendationsQuery, RecommendationsSummary>("recommendations.get", idempotent: true)
+}
+
+struct UploadBegin: Codable, Sendable {
+    var ownerId: String
+    var title: String
+    var tags: [String]?
+    var contentType: String?
+    var sizeBytes: Int64?
+}
+
+struct UploadBegun: Codable, Sendable {
+    var uploadId: String
+    var maxChunkBytes: Int
+}
+
+struct UploadChunk: Codable, Sendable {
+    var uploadId: String
+    var offset: Int64
+    /// The chunk's bytes, base64.
+    var data: String
+}
+
+struct UploadChunkAck: Codable, Sendable {
+    var uploadId: String
+    var receivedBytes: Int64
+}
+
+struct UploadFinish: Codable, Sendable {
+    var uploadId: String
+    var sha256: String?
+}
+
+struct VideoID: Codable, Sendable {
+    var videoId: String
+}
+
+/// The fields of `Video` the gateway reads (the rest passes through untouched).
+struct VideoSummary: Codable, Sendable {
+    var videoId: String
+    var status: String
+}
+
+struct ListVideos: Codable, Sendable {
+    var ownerId: String?
+    var status: String?
+    var limit: Int?
+    var after: String?
+}
+
+struct VideoPageSummary: Codable, Sendable {
+    var videos: [VideoSummary]
+    var next: String?
+}
+
+struct RecommendationsQuery: Codable, Sendable {
+    var userId: String
+    var limit: Int?
+}
+
+struct RecommendationsSummary: Codable, Sendable {
+    var userId: String
+}

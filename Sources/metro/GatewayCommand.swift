@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MetroGateway
+import MetroKit
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// `metro gateway`: the HTTP front door (MetroGateway; routes in docs/openapi.yaml).
+/// Prints `ready {"http":"host:port"}` once it accepts connections; `GET /metrics`
+/// on the same port serves the process's Prometheus registry.
+struct GatewayCommand: MetroCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway", abstract: "Run the HTTP gateway (docs/openapi.yaml).")
+
+    @Option(help: "Where HTTP listens, host:port (port 0 picks a free one).")
+    var listen = "127.0.0.1:8080"
+    @Option(name: .customLong("registry"), help: "Registry endpoint (repeat for a fallback).")
+    var registries: [String] = ["tcp://127.0.0.1:7400"]
+    @Option(help: "The broker's events (XPUB) endpoint: membership events keep the registry cache fresh.")
+    var brokerEvents = "tcp://127.0.0.1:7703"
+    @Option(help: "The broker's ingest (ROUTER) endpoint: acknowledged publishes (video.watched).")
+    var brokerIngest = "tcp://127.0.0.1:7701"
+    @Option(help: "The broker's consume (ROUTER) endpoint: asked by GET /readyz.")
+    var brokerConsume = "tcp://127.0.0.1:7704"
+    @Option(help: "A JSON request body above this many bytes gets 413.")
+    var maxBodyBytes = 64 * 1024
+    @Option(help: "An upload (POST /v1/videos) above this many bytes gets 413.")
+    var maxUploadBytes: Int64 = 1 << 30
+    @Option(help: "The most bytes per video.upload.chunk call.")
+    var uploadChunkBytes = 256 * 1024
+    @Option(help: "Open HTTP connections at most (more wait in the listen backlog).")
+    var maxConnections = 1024
+    @Option(help: "A request's deadline without X-Request-Timeout, in milliseconds.")
+    var defaultTimeoutMs = 5000
+    @Option(help: "The cap on X-Request-Timeout, in milliseconds.")
+    var maxTimeoutMs = 30_000
+    @Option(help: "Each upstream's adaptive concurrency limit: its starting value.")
+    var initialLimit = 20
+    @Option(help: "Each upstream's adaptive concurrency limit: its ceiling.")
+    var maxLimit = 500
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard maxBodyBytes > 0, maxUploadBytes > 0, uploadChunkBytes > 0, maxConnections > 0 else {
+            throw ValidationError("sizes and --max-connections must be positive")
+        }
+        guard defaultTimeoutMs > 0, maxTimeoutMs > 0 else { throw ValidationError("timeouts must be positive") }
+        guard initialLimit >= 1, maxLimit >= initialLimit else {
+            throw ValidationError("need 1 <= --initial-limit <= --max-limit")
+        }
+        guard listenParts != nil else { throw ValidationError("--listen is host:port, got \"\(listen)\"") }
+    }
+
+    private var listenParts: (String, Int)? {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        return (String(listen[..<colon]), port)
+    }
+
+    func run(_ process: ProcessBootstrap) async throws {
+        let logger = Logger(label: "metro.gateway")
+        var configuration = GatewayConfiguration()
+        (configuration.host, configuration.port) = listenParts!
+        configuration.maxJSONBodyBytes = maxBodyBytes
+        configuration.maxUploadBytes = maxUploadBytes
+        configuration.uploadChunkBytes = uploadChunkBytes
+        configuration.maxConnections = maxConnections
+        configuration.defaultTimeout = .milliseconds(defaultTimeoutMs)
+        configuration.maxTimeout = .milliseconds(maxTimeoutMs)
+        configuration.limit.initialLimit = initialLimit
+        configuration.limit.maxLimit = maxLimit
+
+        let registry = try RegistryClient(
+            configuration: .init(endpoints: registries, eventsEndpoint: brokerEvents, cacheMaxAge: .seconds(10)),
+            logger: logger)
+        var publishing = Publisher.Options(ingest: brokerIngest)
+        publishing.giveUpAfter = .milliseconds(maxTimeoutMs)
+        let publisher = try Publisher(publishing, logger: logger)
+        let prometheus = process.prometheus
+        let admin = BrokerAdminClient(consumeEndpoint: brokerConsume, timeout: .seconds(1))
+        let gateway = try Gateway(
+            configuration: configuration, registry: registry, publisher: publisher, logger: logger,
+            readiness: { await Self.readiness(registry: registry, broker: admin) },
+            metricsText: {
+                var text: [UInt8] = []
+                prometheus.emit(into: &text)
+                return text
+            })
+        let (bound, announce) = AsyncStream.makeStream(of: String.self)
+        let app = gateway.application(onRunning: { announce.yield($0) })
+        let group = ServiceGroup(
+            configuration: .init(
+                services: gateway.clients.map { .init(service: $0) } + [
+                    .init(service: app), SupervisorWatch(logger: logger).configuration,
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask {
+                defer { announce.finish() }
+                try await group.run()
+            }
+            for await address in bound {
+                logger.info("gateway listening", metadata: ["http": "\(address)"])
+                ReadyLine.print(["http": address])
+                break
+            }
+            try await tasks.waitForAll()
+        }
+    }
+
+    /// nil per dependency that answered, else why not: the registry (STATS) and
+    /// the broker (its consume socket's STATS, a blocking call made on a thread
+    /// of its own, never on the cooperative pool).
+    static func readiness(registry: RegistryClient, broker: BrokerAdminClient) async -> [String: String?] {
+        var checks: [String: String?] = [:]
+        do {
+            _ = try await registry.stats()
+            checks["registry"] = .some(nil)
+        } catch {
+            checks["registry"] = "\(error)"
+        }
+        let brokerError: String? = await withCheckedContinuation { k in
+            Thread {
+                do {
+                    _ = try broker.stats()
+                    k.resume(returning: nil)
+                } catch {
+                    k.resume(returning: "\(error)")
+                }
+            }.start()
+        }
+        checks["broker"] = .some(brokerError)
+        return checks
+    }
+}

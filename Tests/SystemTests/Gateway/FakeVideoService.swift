@@ -1,0 +1,107 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import MetroTestKit
+import Synchronization
+
+/// Stands in for the video service (spec15 §B) until its branch lands: an
+/// in-process `RpcServer` registered as `video`, answering
+/// `video.upload.begin/chunk/finish` and `video.get` as the spec says. It checks
+/// every byte it receives against `UploadPattern` where it arrives, so an upload
+/// of any size is verified without anyone holding it whole, and records the
+/// chunks' offsets, sizes and request ids.
+final class FakeVideoService: Sendable {
+    struct Chunk: Sendable, Equatable {
+        var offset: Int64
+        var bytes: Int
+    }
+
+    struct State: Sendable {
+        var chunks: [Chunk] = []
+        var received: Int64 = 0
+        var mismatches = 0
+        var finished: [String] = []
+        var requestIDs: Set<String> = []
+        var begun: [String: String] = [:]
+    }
+
+    let server: RpcServer
+    let endpoint: String
+    let state: Recorder<State>
+    private let registry: RegistryClient
+
+    /// Registered with the longest lease the registry grants (it never heartbeats):
+    /// a loaded machine must not see it expire mid-test.
+    init(registry endpoint: String, maxChunkBytes: Int = 1 << 20) async throws {
+        let state = Recorder(State())
+        self.state = state
+        server = try RpcServer(.init(drainTimeout: .milliseconds(100))) { inbound in
+            Self.handle(inbound, state, maxChunkBytes)
+        }
+        self.endpoint = try await server.start()
+        registry = try RegistryClient(endpoints: [endpoint])
+        _ = try await registry.register(
+            Registration(
+                service: "video", instance: "fake-video-1", epoch: 1, endpoints: [self.endpoint],
+                ttlMilliseconds: 600_000))
+    }
+
+    func close() async {
+        await registry.close()
+        await server.close()
+    }
+
+    private static func handle(_ inbound: RpcInbound, _ state: Recorder<State>, _ maxChunkBytes: Int) -> RpcOutcome {
+        let body = (try? JSONSerialization.jsonObject(with: Data(inbound.body)) as? [String: Any]) ?? [:]
+        if let id = inbound.headers.requestID { state.value.withLock { _ = $0.requestIDs.insert(id) } }
+        func reply(_ object: [String: Any]) -> RpcOutcome {
+            .reply(Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data()))
+        }
+        switch inbound.method {
+        case "video.upload.begin":
+            guard let owner = body["ownerId"] as? String, body["title"] is String else {
+                return .error(WireError(.badRequest, "ownerId: is required"))
+            }
+            let upload = "up-\(UUID().uuidString.prefix(8))"
+            state.value.withLock { $0.begun[upload] = owner }
+            return reply(["uploadId": upload, "maxChunkBytes": maxChunkBytes])
+        case "video.upload.chunk":
+            guard let upload = body["uploadId"] as? String, let offset = (body["offset"] as? NSNumber)?.int64Value,
+                let text = body["data"] as? String, let data = Data(base64Encoded: text)
+            else { return .error(WireError(.badRequest, "data: not base64")) }
+            let received = state.value.withLock { s -> Int64 in
+                if s.received == offset {
+                    s.chunks.append(Chunk(offset: offset, bytes: data.count))
+                    var i = offset
+                    for byte in data {
+                        if byte != UploadPattern.byte(at: i) { s.mismatches += 1 }
+                        i += 1
+                    }
+                    s.received += Int64(data.count)
+                }
+                return s.received
+            }
+            return reply(["uploadId": upload, "receivedBytes": received])
+        case "video.upload.finish":
+            guard let upload = body["uploadId"] as? String else { return .error(WireError(.badRequest, "uploadId")) }
+            let video = "vid-\(upload.dropFirst(3))"
+            state.value.withLock { $0.finished.append(video) }
+            return reply(["videoId": video, "status": "uploaded"])
+        case "video.get":
+            return .error(WireError(.notFound, "no video \(body["videoId"] ?? "")"))
+        default:
+            return .error(WireError(.unknownMethod, "no method \(inbound.method)"))
+        }
+    }
+}
+
+/// The bytes of a test upload: a function of the offset, so a generator can make
+/// them piece by piece and the receiver can check them where they arrive.
+enum UploadPattern {
+    static func byte(at offset: Int64) -> UInt8 { UInt8(truncatingIfNeeded: (offset &* 31) &+ (offset >> 13) &+ 7) }
+
+    static func piece(_ index: Int, size: Int) -> [UInt8] {
+        let start = Int64(index) * Int64(size)
+        return (0..<size).map { byte(at: start + Int64($0)) }
+    }
+}

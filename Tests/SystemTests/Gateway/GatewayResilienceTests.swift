@@ -1,0 +1,123 @@
+import Foundation
+import MetroTestKit
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The gateway when instances die, multiply or stall: real processes, kill -9 and SIGSTOP.
+@Suite(.serialized) struct GatewayResilienceTests {
+    @Test func theOnlyInstanceKilledGives503ThenServesAgainOnceANewOneRegisters() async throws {
+        let s = try await GatewayStack()
+        let g = s.gateway
+        let id = try await s.createUser("Dee")
+        #expect(try await g.get("/v1/users/\(id)").status == 200)
+
+        s.profiles.process.kill(SIGKILL)
+        _ = await s.profiles.exit()
+        try await eventually("503 once the instance is gone", timeout: .seconds(15)) {
+            let r = try await g.get("/v1/users/\(id)", headers: ["X-Request-Timeout": "1000"])
+            return r.status == 503 && r.isProblem && r.json["service"] as? String == "profiles"
+                && r.headers["retry-after"] != nil
+        }
+        try await s.profiles.restart(instance: "profiles-2")
+        try await eventually("200 from the new instance", timeout: .seconds(15)) {
+            try await g.get("/v1/users/\(id)").status == 200
+        }
+    }
+
+    @Test func twoInstancesShareTheRequestsAndGetsSurviveOneKilledMidLoad() async throws {
+        let s = try await GatewayStack(profilesArguments: ["--metrics", "127.0.0.1:0"])
+        let second = try await ProfilesWorker.launch(
+            broker: s.broker, registry: s.registry.endpoint, instance: "profiles-2",
+            extra: ["--metrics", "127.0.0.1:0"], sharing: s.profiles)
+        let g = s.gateway
+        let id = try await s.createUser("Eve")
+        try await eventually("both instances take requests") {
+            _ = try await g.get("/v1/users/\(id)")
+            let first = try await s.profiles.rpcRequests("profile.get")
+            let other = try await second.rpcRequests("profile.get")
+            return first > 0 && other > 0
+        }
+
+        // 8 readers in parallel; the second instance is killed once they run.
+        let statuses = Recorder<[Int]>([])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<25 {
+                        let r = try await g.get("/v1/users/\(id)")
+                        statuses.value.withLock { $0.append(r.status) }
+                    }
+                }
+            }
+            try await eventually("load running") { statuses.value.withLock { $0.count } >= 40 }
+            second.process.kill(SIGKILL)
+            try await group.waitForAll()
+        }
+        let all = statuses.value.withLock { $0 }
+        #expect(all.count == 200)
+        #expect(
+            all.allSatisfy { $0 == 200 },
+            "idempotent GETs retried on the other instance: \(Dictionary(all.map { ($0, 1) }, uniquingKeysWith: +))")
+    }
+
+    /// profiles is SIGSTOPped while 40 clients send 320 requests for it: no more
+    /// than the limit (8) wait out their deadline, the rest are shed at once with
+    /// 429 (or 503 once the instance's breaker opens), the registry's route keeps
+    /// a low p99, and 200s return within seconds of SIGCONT. Without the limit
+    /// (`--initial-limit 500`) all 40 first requests wait their 3 s out: the
+    /// breaker opens only after failures, so it cannot shed the first wave.
+    @Test func aStalledServiceIsShedFastAndOtherRoutesStayFast() async throws {
+        let s = try await GatewayStack(gatewayArguments: ["--initial-limit", "8"])
+        let g = s.gateway
+        let id = try await s.createUser("Fay")
+        try await s.profiles.process.freeze()
+        var thawed = false
+        defer { if !thawed { s.profiles.process.thaw() } }
+
+        let shed = Recorder<[(status: Int, took: Duration)]>([])
+        let other = Recorder(Latencies())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    for _ in 0..<8 {
+                        let start = ContinuousClock.now
+                        let r = try await g.get("/v1/users/\(id)", headers: ["X-Request-Timeout": "3000"])
+                        shed.value.withLock { $0.append((r.status, ContinuousClock.now - start)) }
+                    }
+                }
+            }
+            group.addTask {
+                for _ in 0..<100 {
+                    let start = ContinuousClock.now
+                    let r = try await g.get("/v1/services")
+                    #expect(r.status == 200)
+                    other.value.withLock { $0.add(ContinuousClock.now - start) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let results = shed.value.withLock { $0 }
+        let fast = results.filter { ($0.status == 429 || $0.status == 503) && $0.took < .milliseconds(500) }
+        let slow = results.filter { $0.status == 504 }
+        let limited = results.filter { $0.status == 429 }
+        #expect(results.count == 320)
+        #expect(slow.count <= 16, "waited for the deadline: \(slow.count); shed at once \(fast.count)")
+        #expect(fast.count >= 300 && limited.count >= 200, "shed at once: \(fast.count), 429: \(limited.count)")
+        #expect(results.allSatisfy { [429, 503, 504].contains($0.status) })
+        let p99 = other.value.withLock { $0.percentile(0.99) }
+        #expect(p99 < .milliseconds(500), "p99 of GET /v1/services while profiles stalls: \(p99)")
+
+        s.profiles.process.thaw()
+        thawed = true
+        let thawedAt = ContinuousClock.now
+        try await eventually("200 again", timeout: .seconds(10)) {
+            try await g.get("/v1/users/\(id)").status == 200
+        }
+        let recovery = ContinuousClock.now - thawedAt
+        #expect(recovery < .seconds(5), "recovered in \(recovery)")
+    }
+}
