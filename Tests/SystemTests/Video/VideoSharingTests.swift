@@ -63,7 +63,10 @@ import VideoProcessing
 
     @Test func aWorkerKilledMidBatchLeavesEveryUploadProcessedExactlyOnce() async throws {
         // ACK deadline = job timeout + 30 s; the lost member's deliveries come back on member loss first.
-        let extra = ["--synthetic-work-ms", "40", "--jobs", "2", "--job-timeout-ms", "2000"]
+        // 500 ms jobs, 2 per worker: the 80 take ~10 s, so the batch is still running when the
+        // uploads are done and 10 are processed (with 40 ms jobs, a loaded machine sometimes
+        // finished all 80 before the kill).
+        let extra = ["--synthetic-work-ms", "500", "--jobs", "2", "--job-timeout-ms", "5000"]
         let s = try await VideoStack(workers: 2, extra: extra)
         try await closing(s.rpc) {
             let ids = try await Self.upload(80, to: s)
