@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MetroBroker
 import ServiceLifecycle
+import UnixSignals
 
 /// `metro up`: the whole system on one machine. It starts, as child processes
 /// of this same binary (so each can be killed and watched on its own, exactly

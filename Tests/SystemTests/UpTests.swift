@@ -1,5 +1,6 @@
 import Foundation
 import MetroKit
+import MetroProtocol
 import MetroTestKit
 import Testing
 import ZeroMQ
@@ -202,5 +203,48 @@ import ZeroMQ
         let order = ["stopping stage 2", "stopping stage 1", "stopping stage 0"].map { log.range(of: $0)?.lowerBound }
         #expect(order.allSatisfy { $0 != nil }, "\(log)")
         if let w = order[0], let r = order[1], let b = order[2] { #expect(w < r && r < b, "dependency order") }
+    }
+}
+
+/// The system file names what `metro up` starts; flags override it.
+@Suite(.serialized) struct UpSystemFileTests {
+    let up = UpTests()
+
+    @Test func countsComeFromTheSystemFileAndFlagsOverrideThem() async throws {
+        let files = try TemporaryDirectory()
+        let system = files.url.appendingPathComponent("system.yaml").path
+        try "services:\n  profiles: 0\n  video: 1\n  recommendations: 0\nvideo:\n  syntheticWorkMs: 3\n".write(
+            toFile: system, atomically: true, encoding: .utf8)
+        let (up, data, _, dir) = try await self.up.startUp(
+            services: ["--system", system, "--profiles", "1"], timeout: .seconds(60))
+        _ = dir
+        let fields = try #require(MetroProcessReady.fields(self.up.readyLines(up).first))
+        #expect(fields["video"] == "video-1")
+        #expect(fields["profiles"] == "profiles-1", "the flag overrides the file's 0")
+        #expect(fields["recommendations"] == nil, "0 instances: not started")
+        #expect(self.up.pids(matching: "--instance recommendations-").isEmpty)
+        #expect(self.up.pids(matching: "--synthetic-work-ms 3").count == 1, "the file's video settings pass through")
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(60)) == 0)
+        try await waitFor("every child gone") { self.up.pids(matching: data).isEmpty }
+    }
+
+    @Test func anUnknownServiceInTheSystemFileIsRefusedByName() async throws {
+        let files = try TemporaryDirectory()
+        let system = files.url.appendingPathComponent("system.yaml").path
+        try "services:\n  gateway: 1\n".write(toFile: system, atomically: true, encoding: .utf8)
+        let up = try MetroProcess([
+            "up", "--data-dir", files.url.appendingPathComponent("data").path, "--system", system,
+        ])
+        #expect(await up.waitForExit(timeout: .seconds(20)) != 0)
+        #expect(up.stderrText.contains("services.gateway: unknown service"), "\(up.stderrText)")
+    }
+}
+
+/// The JSON object of a `ready {json}` line, its values as strings.
+enum MetroProcessReady {
+    static func fields(_ line: String?) -> [String: String]? {
+        guard let line else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: String]
     }
 }

@@ -23,7 +23,7 @@ struct SystemFile: Codable, Equatable, Sendable {
 
     init() {}
 
-    init(from decoder: Decoder) throws {
+    init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let counts = try c.decodeIfPresent([String: Int].self, forKey: .services) ?? [:]
         for (name, count) in counts { services[name] = count }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MetroKit
+import MetroProtocol
 import Synchronization
 
 /// Gathers the children's ready lines into `metro up`'s one ready line
