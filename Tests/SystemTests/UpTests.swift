@@ -19,11 +19,13 @@ import ZeroMQ
     /// The pids of running processes whose command line contains `needle`.
     func pids(matching needle: String) -> [Int32] {
         let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return procs.compactMap { Int32($0) }.filter { pid in
-            guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            let cmd = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-            return cmd.contains(needle)
-        }
+        return procs.compactMap { Int32($0) }.filter { commandLine($0).contains(needle) }
+    }
+
+    /// A process's arguments joined by spaces ("" once it is gone).
+    func commandLine(_ pid: Int32) -> String {
+        guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "" }
+        return String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
     }
 
     /// `metro up` on fixed free ports in a fresh folder, once both children are ready.
@@ -177,17 +179,16 @@ import ZeroMQ
         #expect(up.stderrText.contains("video-2 | "), "a worker's log lines carry its instance name")
 
         // The operator's video flags reach the video workers.
-        let videos = self.up.pids(matching: "--instance video-1 ")
+        let videos = self.up.pids(matching: "--data \(data) --instance video-1 ")
         #expect(videos.count == 1)
-        let cmdline = try #require(FileManager.default.contents(atPath: "/proc/\(videos[0])/cmdline"))
-        let args = String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        let args = self.up.commandLine(try #require(videos.first))
         #expect(args.contains("--synthetic-work-ms 5") && args.contains("--jobs 1") && args.contains("--data \(data)"))
 
         // A killed worker comes back and registers again (a new incarnation).
         kill(try #require(videos.first), SIGKILL)
         try await waitFor("video-1 restarted and registered again", timeout: .seconds(60), interval: .milliseconds(200))
         {
-            let now = self.up.pids(matching: "--instance video-1 ")
+            let now = self.up.pids(matching: "--data \(data) --instance video-1 ")
             guard now.count == 1, now != videos else { return false }
             let epochs = (try? await registered(registry)) ?? [:]
             return epochs["video/video-1"].map { $0 != before["video/video-1"] } ?? false
@@ -222,8 +223,9 @@ import ZeroMQ
         #expect(fields["video"] == "video-1")
         #expect(fields["profiles"] == "profiles-1", "the flag overrides the file's 0")
         #expect(fields["recommendations"] == nil, "0 instances: not started")
-        #expect(self.up.pids(matching: "--instance recommendations-").isEmpty)
-        #expect(self.up.pids(matching: "--synthetic-work-ms 3").count == 1, "the file's video settings pass through")
+        #expect(self.up.pids(matching: "--data \(data) --instance recommendations-").isEmpty)
+        let video = try #require(self.up.pids(matching: "--data \(data) --instance video-1 ").first)
+        #expect(self.up.commandLine(video).contains("--synthetic-work-ms 3"), "the file's video settings pass through")
         up.kill(SIGTERM)
         #expect(await up.waitForExit(timeout: .seconds(60)) == 0)
         try await waitFor("every child gone") { self.up.pids(matching: data).isEmpty }
