@@ -103,7 +103,7 @@ final class UpReadiness: Sendable {
             \(line["metrics"].map { "  metrics http://\($0)/metrics" } ?? "")
               registry  \(registry)
               services  \(counts.isEmpty ? "none" : counts.joined(separator: ", "))
-              data      \(line["dataDir"] ?? "?")
+              journal   \(line["dataDir"] ?? "?")
             try:
               metro publish video.watched --example\(publishFlags)
               metro tail video.\(tailFlags)
