@@ -48,6 +48,10 @@ struct UpCommand: MetroCommand {
         help: "SYNTHETIC, for load tests only: video workers do a CPU-bound step of this many ms instead of ffmpeg.")
     var syntheticWorkMs: Int?
 
+    @Option(
+        help: "Shutdown: how long each stage (workers, registry, broker) may take after SIGTERM before SIGKILL, in ms.")
+    var stopTimeoutMs = 30_000
+
     /// Also given to the children, so `metro up --log-level debug` logs everything at debug.
     @OptionGroup var global: GlobalOptions
 
@@ -57,6 +61,7 @@ struct UpCommand: MetroCommand {
                 throw ValidationError("\(flag) must be in 0...\(SystemFile.maxInstances)")
             }
         }
+        if stopTimeoutMs < 1 { throw ValidationError("--stop-timeout-ms must be at least 1") }
         if let videoJobs, videoJobs < 1 { throw ValidationError("--video-jobs must be at least 1") }
         if let syntheticWorkMs, syntheticWorkMs < 0 {
             throw ValidationError("--synthetic-work-ms must not be negative")
@@ -94,7 +99,9 @@ struct UpCommand: MetroCommand {
         let ready = UpReadiness(
             children: children.map(\.name), instances: workers.map { ($0.service, $0.spec.name) },
             registry: registry, logger: logger)
-        let supervisor = Supervisor(children: children, logger: logger) {
+        let supervisor = Supervisor(
+            children: children, logger: logger, stopTimeout: .milliseconds(stopTimeoutMs)
+        ) {
             ready.childReady($0, fields: $1, restarted: $2)
         }
         let group = ServiceGroup(

@@ -207,6 +207,24 @@ import ZeroMQ
     }
 }
 
+extension UpSystemTests {
+    /// A worker that does not stop on SIGTERM (here: frozen with SIGSTOP) gets
+    /// SIGKILL after `--stop-timeout-ms`; shutdown then goes on and ends.
+    @Test func aWorkerThatDoesNotStopIsKilledAfterTheStopTimeout() async throws {
+        let (up, data, _, dir) = try await self.up.startUp(
+            services: [
+                "--profiles", "1", "--video", "0", "--recommendations", "0", "--stop-timeout-ms", "1500",
+            ], timeout: .seconds(60))
+        _ = dir
+        let worker = try #require(self.up.pids(matching: "--data \(data) --instance profiles-1 ").first)
+        kill(worker, SIGSTOP)
+        up.kill(SIGINT)
+        #expect(await up.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(up.stderrText.contains("did not stop"), "\(up.stderrText)")
+        try await waitFor("every child gone") { self.up.pids(matching: data).isEmpty }
+    }
+}
+
 /// The system file names what `metro up` starts; flags override it.
 @Suite(.serialized) struct UpSystemFileTests {
     let up = UpTests()

@@ -28,15 +28,18 @@ final class Supervisor: Service, @unchecked Sendable {
     private let children: [ChildSpec]
     private let logger: Logger
     private let onReady: @Sendable (_ child: String, _ fields: [String: String], _ restarted: Bool) -> Void
+    /// How long a stage may take to exit after SIGTERM before its children get SIGKILL.
+    private let stopTimeout: Duration
     /// The children's live processes and, once shutdown began, the stage being stopped.
     private let state = Mutex<(running: [String: Process], stopStage: Int?)>(([:], nil))
     private let stopping = Atomic<Bool>(false)
 
     init(
-        children: [ChildSpec], logger: Logger,
+        children: [ChildSpec], logger: Logger, stopTimeout: Duration = .seconds(30),
         onReady: @escaping @Sendable (String, [String: String], Bool) -> Void = { _, _, _ in }
     ) {
         self.children = children
+        self.stopTimeout = stopTimeout
         self.logger = logger
         self.onReady = onReady
     }
@@ -82,9 +85,25 @@ final class Supervisor: Service, @unchecked Sendable {
             if !targets.isEmpty {
                 logger.info("stopping stage \(current)", metadata: ["pids": "\(targets.map(\.processIdentifier))"])
                 for process in targets { kill(process.processIdentifier, SIGTERM) }
+                killAfterTimeout(targets, stage: current)
                 return
             }
             next = current > 0 ? current - 1 : nil
+        }
+    }
+
+    /// A child that does not exit within `stopTimeout` of its SIGTERM (hung, or
+    /// stopped with SIGSTOP) gets SIGKILL, so that shutdown ends and leaves no
+    /// process behind; its exit then moves shutdown to the stage below.
+    private func killAfterTimeout(_ targets: [Process], stage: Int) {
+        Task { [logger, stopTimeout] in
+            try? await Task.sleep(for: stopTimeout)
+            for process in targets where process.isRunning {
+                logger.error(
+                    "stage \(stage) child did not stop in \(stopTimeout): killing it",
+                    metadata: ["pid": "\(process.processIdentifier)"])
+                kill(process.processIdentifier, SIGKILL)
+            }
         }
     }
 
