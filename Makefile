@@ -40,8 +40,9 @@ build: setup
 	$(SWIFT) build -c release --scratch-path $(RELEASE_DIR) --product metro
 
 # The whole system on loopback with its data under ./$(DATA), from the release
-# build: checks the machine, then runs the broker and the registry in the
-# foreground (Ctrl-C stops both).
+# build: checks the machine, then runs the whole system in the foreground:
+# broker, registry and the service workers Broker/system.yaml names (Ctrl-C
+# stops them all, workers first).
 run: build
 	$(METRO_RELEASE) doctor --data-dir $(DATA)/broker
 	$(METRO_RELEASE) up --data-dir $(DATA)

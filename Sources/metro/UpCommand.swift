@@ -3,47 +3,105 @@ import Foundation
 import Logging
 import MetroBroker
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 
-/// `metro up`: the whole system on one machine, on embedded defaults. It starts
-/// the broker and the registry as child processes of this same binary (so each
-/// can be killed and watched on its own, exactly as in production), restarts a
-/// child that dies, and stops them all on SIGINT/SIGTERM. Each child's output is
-/// prefixed with its name; `metro up` prints one ready line of its own once every
-/// child is ready (`UpReadiness`). A child that cannot bind an endpoint stops it.
+/// `metro up`: the whole system on one machine. It starts, as child processes
+/// of this same binary (so each can be killed and watched on its own, exactly
+/// as in production), the broker, the registry and the configured instances of
+/// each service (`SystemFile`: Broker/system.yaml, overridden by flags);
+/// restarts a child that dies; and on SIGINT/SIGTERM stops them in reverse
+/// dependency order (workers, registry, broker). Each child's output is
+/// prefixed with its name; `metro up` prints one ready line of its own once
+/// every child is ready and every instance registered (`UpReadiness`). A
+/// child that cannot bind an endpoint stops it.
 struct UpCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
-        abstract: "Run the broker and the registry together, restarting any that dies."
+        abstract: "Run the broker, the registry and the services' workers together, restarting any that dies."
     )
 
-    @Option(help: "Folder for all data (the broker's journal goes to <data-dir>/broker).")
+    @Option(
+        help:
+            "Folder for all data (the broker's journal goes to <data-dir>/broker, each service's to <data-dir>/<service>)."
+    )
     var dataDir = "data"
 
     @Option(help: "The broker configuration file (default: Broker/broker.yaml if present).")
     var config: String?
 
+    @Option(help: "What to start besides the broker and the registry (default: Broker/system.yaml if present).")
+    var system: String?
+
     @Option(help: "Registry endpoint to bind.")
     var registry = "tcp://127.0.0.1:7400"
 
+    @Option(help: "Instances of the profiles service (0: not started; default from the system file, else 1).")
+    var profiles: Int?
+    @Option(help: "Instances of the video service (0: not started; default from the system file, else 2).")
+    var video: Int?
+    @Option(help: "Instances of the recommendations service (0: not started; default from the system file, else 1).")
+    var recommendations: Int?
+
+    @Option(help: "Jobs at once per video instance (default from the system file, else the number of cores).")
+    var videoJobs: Int?
+    @Option(
+        help: "SYNTHETIC, for load tests only: video workers do a CPU-bound step of this many ms instead of ffmpeg.")
+    var syntheticWorkMs: Int?
+
+    @Option(
+        help: "Shutdown: how long each stage (workers, registry, broker) may take after SIGTERM before SIGKILL, in ms.")
+    var stopTimeoutMs = 30_000
+
     /// Also given to the children, so `metro up --log-level debug` logs everything at debug.
     @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        for (flag, value) in [("--profiles", profiles), ("--video", video), ("--recommendations", recommendations)] {
+            if let value, !(0...SystemFile.maxInstances).contains(value) {
+                throw ValidationError("\(flag) must be in 0...\(SystemFile.maxInstances)")
+            }
+        }
+        if stopTimeoutMs < 1 { throw ValidationError("--stop-timeout-ms must be at least 1") }
+        if let videoJobs, videoJobs < 1 { throw ValidationError("--video-jobs must be at least 1") }
+        if let syntheticWorkMs, syntheticWorkMs < 0 {
+            throw ValidationError("--synthetic-work-ms must not be negative")
+        }
+    }
+
+    /// The system file with this command's flags applied.
+    func plan() throws -> SystemFile {
+        var system = try SystemFile.load(self.system)
+        for (name, value) in [("profiles", profiles), ("video", video), ("recommendations", recommendations)] {
+            if let value { system.services[name] = value }
+        }
+        if let videoJobs { system.video.jobs = videoJobs }
+        if let syntheticWorkMs { system.video.syntheticWorkMs = syntheticWorkMs }
+        return system
+    }
 
     func run(_ process: ProcessBootstrap) async throws {
         let logger = Logger(label: "metro.up")
         let (broker, _) = try ConfigurationFile.loadBroker(config)
         var brokerArgs = ["broker", "--data-dir", dataDir + "/broker"] + process.childArguments
         if let config { brokerArgs += ["--config", config] }
-        let children = [
-            ChildSpec(name: "broker", arguments: brokerArgs),
+        var children = [
+            ChildSpec(name: "broker", arguments: brokerArgs, stage: 0),
             ChildSpec(
                 name: "registry",
                 arguments: ["registry", "--endpoint", registry, "--broker", broker.endpoints.publish]
-                    + process.childArguments),
+                    + process.childArguments,
+                stage: 1),
         ]
-        let ready = UpReadiness(children: children.map(\.name), logger: logger)
-        let supervisor = Supervisor(children: children, logger: logger) {
+        let workers = SystemChildren.workers(
+            try plan(), broker: broker, registry: registry, dataDir: dataDir, global: process.childArguments)
+        children += workers.map(\.spec)
+        // The gateway (issue 17) goes here, as stage 3: it calls the services.
+        let ready = UpReadiness(
+            children: children.map(\.name), instances: workers.map { ($0.service, $0.spec.name) },
+            registry: registry, logger: logger)
+        let supervisor = Supervisor(
+            children: children, logger: logger, stopTimeout: .milliseconds(stopTimeoutMs)
+        ) {
             ready.childReady($0, fields: $1, restarted: $2)
         }
         let group = ServiceGroup(
@@ -53,39 +111,32 @@ struct UpCommand: MetroCommand {
     }
 }
 
-/// Gathers the children's ready lines into `metro up`'s one ready line
-/// (docs/operations.md, "Readiness line"): the broker's fields as they are, and
-/// each other child's `endpoint` under its name (`registry`). Printed once, when
-/// the last child is first ready; a restarted child's ready line is only logged.
-final class UpReadiness: Sendable {
-    private let children: [String]
-    private let logger: Logger
-    private let state = Mutex<(fields: [String: String], ready: Set<String>, printed: Bool)>(([:], [], false))
-    private let started = ContinuousClock.now
-
-    init(children: [String], logger: Logger) {
-        self.children = children
-        self.logger = logger
+/// The service workers `metro up` starts: `metro worker <service>` with the
+/// broker's and the registry's endpoints, the shared data folder, and an
+/// instance id `<service>-<n>` that is also its name in the output.
+enum SystemChildren {
+    struct Worker {
+        let service: String
+        let spec: ChildSpec
     }
 
-    func childReady(_ child: String, fields: [String: String], restarted: Bool) {
-        let line: [String: String]? = state.withLock { state in
-            if child == "broker" {
-                state.fields.merge(fields) { _, new in new }
-            } else if let endpoint = fields["endpoint"] {
-                state.fields[child] = endpoint
+    static func workers(
+        _ system: SystemFile, broker: BrokerConfiguration, registry: String, dataDir: String, global: [String]
+    ) -> [Worker] {
+        SystemFile.serviceNames.flatMap { service in
+            (0..<(system.services[service] ?? 0)).map { i in
+                let instance = "\(service)-\(i + 1)"
+                var arguments = [
+                    "worker", service, "--broker-ingest", broker.endpoints.ingest, "--broker-consume",
+                    broker.endpoints.consume, "--registry", registry, "--data", dataDir, "--instance", instance,
+                ]
+                if service == "video" {
+                    if let jobs = system.video.jobs { arguments += ["--jobs", "\(jobs)"] }
+                    if let ms = system.video.syntheticWorkMs { arguments += ["--synthetic-work-ms", "\(ms)"] }
+                }
+                return Worker(
+                    service: service, spec: ChildSpec(name: instance, arguments: arguments + global, stage: 2))
             }
-            state.ready.insert(child)
-            guard !state.printed, state.ready.isSuperset(of: children) else { return nil }
-            state.printed = true
-            return state.fields
-        }
-        if restarted { logger.notice("\(child) is ready again", metadata: ["endpoints": "\(fields)"]) }
-        if var line {
-            let elapsed = ContinuousClock.now - started
-            let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-            line["readyMs"] = "\(ms)"
-            ReadyLine.print(line)
         }
     }
 }

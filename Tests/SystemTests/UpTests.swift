@@ -1,4 +1,6 @@
 import Foundation
+import MetroKit
+import MetroProtocol
 import MetroTestKit
 import Testing
 import ZeroMQ
@@ -7,7 +9,7 @@ import ZeroMQ
     import Glibc
 #endif
 
-/// `metro up`: the broker and the registry as supervised children.
+/// `metro up`: the broker, the registry and the services' workers as supervised children.
 @Suite(.serialized) struct UpTests {
     /// Free loopback endpoints for a process that must be told its ports up front.
     func freeEndpoints(_ n: Int) throws -> [String] { try TestPorts.freeEndpoints(n) }
@@ -17,20 +19,22 @@ import ZeroMQ
     /// The pids of running processes whose command line contains `needle`.
     func pids(matching needle: String) -> [Int32] {
         let procs = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return procs.compactMap { Int32($0) }.filter { pid in
-            guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            let cmd = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
-            return cmd.contains(needle)
-        }
+        return procs.compactMap { Int32($0) }.filter { commandLine($0).contains(needle) }
+    }
+
+    /// A process's arguments joined by spaces ("" once it is gone).
+    func commandLine(_ pid: Int32) -> String {
+        guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "" }
+        return String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
     }
 
     /// `metro up` on fixed free ports in a fresh folder, once both children are ready.
-    func startUp(metrics: String = "") async throws -> (
-        up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory
-    ) {
-        let (up, data, registry, dir) = try startUpProcess(metrics: metrics)
+    func startUp(metrics: String = "", services: [String] = noServices, timeout: Duration = .seconds(30))
+        async throws -> (up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory)
+    {
+        let (up, data, registry, dir) = try startUpProcess(metrics: metrics, services: services)
         do {
-            try await waitFor("broker and registry ready", timeout: .seconds(30)) { readyLines(up).count >= 1 }
+            try await waitFor("metro up ready", timeout: timeout) { readyLines(up).count >= 1 }
         } catch {
             // Once seen in a full CI run and not reproduced alone: keep what `up` said.
             Issue.record("metro up not ready; stdout: \(up.stdoutLines), stderr: \(up.stderrText)")
@@ -39,8 +43,11 @@ import ZeroMQ
         return (up, data, registry, dir)
     }
 
+    /// The flags that start no service worker (the tests of the broker and registry children).
+    static let noServices = ["--profiles", "0", "--video", "0", "--recommendations", "0"]
+
     /// `metro up` on fixed free ports (metrics on `metrics`) in a fresh folder.
-    func startUpProcess(metrics: String) throws -> (
+    func startUpProcess(metrics: String, services: [String] = noServices) throws -> (
         up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory
     ) {
         let dir = try TemporaryDirectory()
@@ -55,7 +62,7 @@ import ZeroMQ
           metrics: "\(metrics)"
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let data = dir.url.appendingPathComponent("data").path
-        let up = try MetroProcess(["up", "--data-dir", data, "--config", config, "--registry", e[4]])
+        let up = try MetroProcess(["up", "--data-dir", data, "--config", config, "--registry", e[4]] + services)
         return (up, data, e[4], dir)
     }
 
@@ -131,5 +138,133 @@ import ZeroMQ
             pids(matching: "--data-dir \(data)/broker").isEmpty
                 && pids(matching: "registry --endpoint \(registry)").isEmpty
         }
+    }
+}
+
+/// `metro up` with service workers (issue 16 §1): every instance registered
+/// before the one ready line, a killed worker restarted, and shutdown in
+/// dependency order with nothing left behind.
+@Suite(.serialized) struct UpSystemTests {
+    let up = UpTests()
+
+    /// The services flags of these tests: every kind, two video instances, synthetic media.
+    static let services = [
+        "--profiles", "1", "--video", "2", "--recommendations", "1", "--video-jobs", "1", "--synthetic-work-ms", "5",
+    ]
+
+    /// The registry's instances as `service/instance` → epoch.
+    func registered(_ registry: String) async throws -> [String: UInt64] {
+        let client = try RegistryClient(endpoints: [registry])
+        defer { Task { await client.close() } }
+        let listed = try await client.list()
+        return Dictionary(listed.map { ("\($0.service)/\($0.instance)", $0.epoch) }) { a, _ in a }
+    }
+
+    @Test func startsEveryInstanceRestartsAKilledWorkerAndStopsAllInOrder() async throws {
+        let (up, data, registry, dir) = try await self.up.startUp(services: Self.services, timeout: .seconds(90))
+        _ = dir
+        let line = try #require(self.up.readyLines(up).first)
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: String])
+        #expect(fields["profiles"] == "profiles-1")
+        #expect(fields["video"] == "video-1,video-2")
+        #expect(fields["recommendations"] == "recommendations-1")
+        #expect(fields["registry"] == registry)
+        #expect(up.stderrText.contains("ready in "), "the human ready line")
+
+        // Ready means registered: the registry lists every instance already.
+        let expected = ["profiles/profiles-1", "video/video-1", "video/video-2", "recommendations/recommendations-1"]
+        let before = try await registered(registry)
+        for name in expected { #expect(before[name] != nil, "\(name) registered: \(before)") }
+        #expect(up.stderrText.contains("video-2 | "), "a worker's log lines carry its instance name")
+
+        // The operator's video flags reach the video workers.
+        let videos = self.up.pids(matching: "--data \(data) --instance video-1 ")
+        #expect(videos.count == 1)
+        let args = self.up.commandLine(try #require(videos.first))
+        #expect(args.contains("--synthetic-work-ms 5") && args.contains("--jobs 1") && args.contains("--data \(data)"))
+
+        // A killed worker comes back and registers again (a new incarnation).
+        kill(try #require(videos.first), SIGKILL)
+        try await waitFor("video-1 restarted and registered again", timeout: .seconds(60), interval: .milliseconds(200))
+        {
+            let now = self.up.pids(matching: "--data \(data) --instance video-1 ")
+            guard now.count == 1, now != videos else { return false }
+            let epochs = (try? await registered(registry)) ?? [:]
+            return epochs["video/video-1"].map { $0 != before["video/video-1"] } ?? false
+        }
+        #expect(self.up.readyLines(up).count == 1, "one ready line, also after a restart")
+
+        // SIGINT: workers first, then the registry, then the broker; nothing left.
+        up.kill(SIGINT)
+        #expect(await up.waitForExit(timeout: .seconds(60)) == 0)
+        try await waitFor("every child gone") { self.up.pids(matching: data).isEmpty }
+        #expect(self.up.pids(matching: "registry --endpoint \(registry)").isEmpty)
+        let log = up.stderrText
+        let order = ["stopping stage 2", "stopping stage 1", "stopping stage 0"].map { log.range(of: $0)?.lowerBound }
+        #expect(order.allSatisfy { $0 != nil }, "\(log)")
+        if let w = order[0], let r = order[1], let b = order[2] { #expect(w < r && r < b, "dependency order") }
+    }
+}
+
+extension UpSystemTests {
+    /// A worker that does not stop on SIGTERM (here: frozen with SIGSTOP) gets
+    /// SIGKILL after `--stop-timeout-ms`; shutdown then goes on and ends.
+    @Test func aWorkerThatDoesNotStopIsKilledAfterTheStopTimeout() async throws {
+        let (up, data, _, dir) = try await self.up.startUp(
+            services: [
+                "--profiles", "1", "--video", "0", "--recommendations", "0", "--stop-timeout-ms", "1500",
+            ], timeout: .seconds(60))
+        _ = dir
+        let worker = try #require(self.up.pids(matching: "--data \(data) --instance profiles-1 ").first)
+        kill(worker, SIGSTOP)
+        up.kill(SIGINT)
+        #expect(await up.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(up.stderrText.contains("did not stop"), "\(up.stderrText)")
+        try await waitFor("every child gone") { self.up.pids(matching: data).isEmpty }
+    }
+}
+
+/// The system file names what `metro up` starts; flags override it.
+@Suite(.serialized) struct UpSystemFileTests {
+    let up = UpTests()
+
+    @Test func countsComeFromTheSystemFileAndFlagsOverrideThem() async throws {
+        let files = try TemporaryDirectory()
+        let system = files.url.appendingPathComponent("system.yaml").path
+        try "services:\n  profiles: 0\n  video: 1\n  recommendations: 0\nvideo:\n  syntheticWorkMs: 3\n".write(
+            toFile: system, atomically: true, encoding: .utf8)
+        let (up, data, _, dir) = try await self.up.startUp(
+            services: ["--system", system, "--profiles", "1"], timeout: .seconds(60))
+        _ = dir
+        let fields = try #require(MetroProcessReady.fields(self.up.readyLines(up).first))
+        #expect(fields["video"] == "video-1")
+        #expect(fields["profiles"] == "profiles-1", "the flag overrides the file's 0")
+        #expect(fields["recommendations"] == nil, "0 instances: not started")
+        #expect(self.up.pids(matching: "--data \(data) --instance recommendations-").isEmpty)
+        let video = try #require(self.up.pids(matching: "--data \(data) --instance video-1 ").first)
+        #expect(self.up.commandLine(video).contains("--synthetic-work-ms 3"), "the file's video settings pass through")
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(60)) == 0)
+        try await waitFor("every child gone") { self.up.pids(matching: data).isEmpty }
+    }
+
+    @Test func anUnknownServiceInTheSystemFileIsRefusedByName() async throws {
+        let files = try TemporaryDirectory()
+        let system = files.url.appendingPathComponent("system.yaml").path
+        try "services:\n  gateway: 1\n".write(toFile: system, atomically: true, encoding: .utf8)
+        let up = try MetroProcess([
+            "up", "--data-dir", files.url.appendingPathComponent("data").path, "--system", system,
+        ])
+        #expect(await up.waitForExit(timeout: .seconds(20)) != 0)
+        #expect(up.stderrText.contains("services.gateway: unknown service"), "\(up.stderrText)")
+    }
+}
+
+/// The JSON object of a `ready {json}` line, its values as strings.
+enum MetroProcessReady {
+    static func fields(_ line: String?) -> [String: String]? {
+        guard let line else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: String]
     }
 }

@@ -6,11 +6,17 @@ import Synchronization
 struct ChildSpec: Sendable {
     let name: String
     let arguments: [String]
+    /// Dependency order: a child depends on the children of lower stages
+    /// (broker 0, registry 1, service workers 2). Shutdown stops the highest
+    /// stage first and the next one only when all of it has exited.
+    var stage = 0
 }
 
 /// Keeps child `metro` processes running: starts each, restarts one that exits
 /// (after a short back-off so a crash loop does not spin), and on graceful
-/// shutdown sends SIGTERM to all and waits for them.
+/// shutdown stops them in reverse dependency order (`ChildSpec.stage`): SIGTERM
+/// to every child of the highest stage, and to the next stage once those have
+/// all exited, so that workers drain while the broker still takes their ACKs.
 ///
 /// Each child's output passes through `ChildOutput`, every line prefixed with its
 /// name; its `ready {json}` line is not passed on but handed to `onReady` (with
@@ -22,14 +28,18 @@ final class Supervisor: Service, @unchecked Sendable {
     private let children: [ChildSpec]
     private let logger: Logger
     private let onReady: @Sendable (_ child: String, _ fields: [String: String], _ restarted: Bool) -> Void
-    private let running = Mutex<[String: Process]>([:])
+    /// How long a stage may take to exit after SIGTERM before its children get SIGKILL.
+    private let stopTimeout: Duration
+    /// The children's live processes and, once shutdown began, the stage being stopped.
+    private let state = Mutex<(running: [String: Process], stopStage: Int?)>(([:], nil))
     private let stopping = Atomic<Bool>(false)
 
     init(
-        children: [ChildSpec], logger: Logger,
+        children: [ChildSpec], logger: Logger, stopTimeout: Duration = .seconds(30),
         onReady: @escaping @Sendable (String, [String: String], Bool) -> Void = { _, _, _ in }
     ) {
         self.children = children
+        self.stopTimeout = stopTimeout
         self.logger = logger
         self.onReady = onReady
     }
@@ -59,9 +69,52 @@ final class Supervisor: Service, @unchecked Sendable {
 
     private func stopAll() {
         stopping.store(true, ordering: .releasing)
-        for (_, process) in running.withLock({ $0 }) where process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
+        let top = children.map(\.stage).max() ?? 0
+        stop(stage: top)
+    }
+
+    /// Sends SIGTERM to the running children of `stage`; when none runs, goes on to the stage below.
+    private func stop(stage: Int) {
+        var next: Int? = stage
+        while let current = next {
+            let targets: [Process] = state.withLock { state in
+                state.stopStage = min(state.stopStage ?? current, current)
+                return children.filter { $0.stage == current }.compactMap { state.running[$0.name] }
+                    .filter(\.isRunning)
+            }
+            if !targets.isEmpty {
+                logger.info("stopping stage \(current)", metadata: ["pids": "\(targets.map(\.processIdentifier))"])
+                for process in targets { kill(process.processIdentifier, SIGTERM) }
+                killAfterTimeout(targets, stage: current)
+                return
+            }
+            next = current > 0 ? current - 1 : nil
         }
+    }
+
+    /// A child that does not exit within `stopTimeout` of its SIGTERM (hung, or
+    /// stopped with SIGSTOP) gets SIGKILL, so that shutdown ends and leaves no
+    /// process behind; its exit then moves shutdown to the stage below.
+    private func killAfterTimeout(_ targets: [Process], stage: Int) {
+        Task { [logger, stopTimeout] in
+            try? await Task.sleep(for: stopTimeout)
+            for process in targets where process.isRunning {
+                logger.error(
+                    "stage \(stage) child did not stop in \(stopTimeout): killing it",
+                    metadata: ["pid": "\(process.processIdentifier)"])
+                kill(process.processIdentifier, SIGKILL)
+            }
+        }
+    }
+
+    /// After a child exited during shutdown: when its stage is empty, stops the one below.
+    private func exitedWhileStopping(_ child: ChildSpec) {
+        let stageDone: Bool = state.withLock { state in
+            state.running[child.name] = nil
+            return !children.contains { $0.stage == child.stage && state.running[$0.name] != nil }
+                && state.stopStage == child.stage
+        }
+        if stageDone && child.stage > 0 { stop(stage: child.stage - 1) }
     }
 
     private func keepRunning(_ child: ChildSpec, executable: URL) async throws {
@@ -86,13 +139,22 @@ final class Supervisor: Service, @unchecked Sendable {
             }
             try process.run()
             starts += 1
-            running.withLock { $0[child.name] = process }
+            // Shutdown may have begun while it started: then it stops with its stage.
+            let lateStart = state.withLock { state in
+                state.running[child.name] = process
+                return state.stopStage.map { child.stage >= $0 } ?? false
+            }
+            if lateStart { kill(process.processIdentifier, SIGTERM) }
             logger.info("started \(child.name)", metadata: ["pid": "\(process.processIdentifier)"])
             let started = ContinuousClock.now
             var status: Int32 = -1
             for await s in exited.stream { status = s }
             output.finish()
-            if stopping.load(ordering: .acquiring) { break }
+            if stopping.load(ordering: .acquiring) {
+                exitedWhileStopping(child)
+                break
+            }
+            state.withLock { $0.running[child.name] = nil }
             if process.terminationReason == .exit && status == EndpointUnavailable.exitStatus {
                 let failure = ChildFailed(child: child.name, status: status)
                 logger.critical("\(failure)")

@@ -1,0 +1,115 @@
+import Foundation
+import Logging
+import MetroKit
+import MetroProtocol
+import Synchronization
+
+/// Gathers the children's ready lines into `metro up`'s one ready line
+/// (docs/operations.md, "Readiness line"): the broker's fields as they are, the
+/// registry's `endpoint` under `registry`, and per service the ids of its
+/// instances (`"video":"video-1,video-2"`). A worker prints its ready line
+/// before its registration is through, so once every child has been ready the
+/// registry is asked (LIST) until each expected instance is registered; only
+/// then is the line printed, once, followed on stderr by the human `ready in N
+/// ms` with the endpoints and the next commands to try. A restarted child's
+/// ready line is only logged.
+final class UpReadiness: Sendable {
+    /// The children by name, and the (service, instance) pairs that must be registered.
+    private let children: [String]
+    private let instances: [(service: String, instance: String)]
+    private let registry: String
+    private let logger: Logger
+    private let state = Mutex<(fields: [String: String], ready: Set<String>, checking: Bool)>(([:], [], false))
+    private let started = ContinuousClock.now
+
+    init(children: [String], instances: [(service: String, instance: String)], registry: String, logger: Logger) {
+        self.children = children
+        self.instances = instances
+        self.registry = registry
+        self.logger = logger
+    }
+
+    func childReady(_ child: String, fields: [String: String], restarted: Bool) {
+        let complete: [String: String]? = state.withLock { state in
+            if child == "broker" {
+                state.fields.merge(fields) { _, new in new }
+            } else if child == "registry", let endpoint = fields["endpoint"] {
+                state.fields["registry"] = endpoint
+            }
+            state.ready.insert(child)
+            guard !state.checking, state.ready.isSuperset(of: children) else { return nil }
+            state.checking = true
+            return state.fields
+        }
+        if restarted { logger.notice("\(child) is ready again", metadata: ["endpoints": "\(fields)"]) }
+        if let complete { Task { await announceOnceRegistered(complete) } }
+    }
+
+    /// Asks the registry every 100 ms until every expected instance is
+    /// registered, then prints the ready lines.
+    private func announceOnceRegistered(_ base: [String: String]) async {
+        var line = base
+        for service in SystemFile.serviceNames {
+            let ids = instances.filter { $0.service == service }.map(\.instance)
+            if !ids.isEmpty { line[service] = ids.joined(separator: ",") }
+        }
+        if !instances.isEmpty {
+            guard let client = try? RegistryClient(endpoints: [registry]) else {
+                logger.error("cannot make a registry client for \(registry)")
+                return
+            }
+            defer { Task { await client.close() } }
+            var lastMissing: [String] = []
+            var lastLog = ContinuousClock.now
+            while !Task.isCancelled {
+                let listed = (try? await client.list()) ?? []
+                let registered = Set(listed.map { "\($0.service)/\($0.instance)" })
+                lastMissing = instances.map { "\($0.service)/\($0.instance)" }.filter { !registered.contains($0) }
+                if lastMissing.isEmpty { break }
+                if ContinuousClock.now - lastLog > .seconds(5) {
+                    logger.notice("waiting for registrations", metadata: ["missing": "\(lastMissing)"])
+                    lastLog = ContinuousClock.now
+                }
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        line["readyMs"] = "\(ms)"
+        ReadyLine.print(line)
+        Self.printHuman(line, ms: ms, instances: instances)
+    }
+
+    /// `ready in N ms`, the endpoints and what to try next, on stderr (stdout
+    /// holds only the machine-readable ready line).
+    private static func printHuman(
+        _ line: [String: String], ms: Int64, instances: [(service: String, instance: String)]
+    ) {
+        let ingest = line["ingest"] ?? "?"
+        let events = line["events"] ?? "?"
+        let registry = line["registry"] ?? "?"
+        var counts: [String] = []
+        for service in SystemFile.serviceNames {
+            let n = instances.filter { $0.service == service }.count
+            if n > 0 { counts.append("\(service) ×\(n)") }
+        }
+        let defaults = ingest == "tcp://127.0.0.1:7701" && events == "tcp://127.0.0.1:7703"
+        let publishFlags = defaults ? "" : " --ingest \(ingest)"
+        let tailFlags = defaults ? "" : " --events \(events) --consume \(line["consume"] ?? "?")"
+        let servicesFlags = registry == "tcp://127.0.0.1:7400" ? "" : " --registry \(registry)"
+        let text = """
+            ready in \(ms) ms
+              broker    ingest \(ingest)  events \(events)  consume \(line["consume"] ?? "?")\
+            \(line["metrics"].map { "  metrics http://\($0)/metrics" } ?? "")
+              registry  \(registry)
+              services  \(counts.isEmpty ? "none" : counts.joined(separator: ", "))
+              journal   \(line["dataDir"] ?? "?")
+            try:
+              metro publish video.watched --example\(publishFlags)
+              metro tail video.\(tailFlags)
+              metro services\(servicesFlags)
+
+            """
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+}
