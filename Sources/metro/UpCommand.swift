@@ -48,8 +48,13 @@ struct UpCommand: MetroCommand {
         help: "SYNTHETIC, for load tests only: video workers do a CPU-bound step of this many ms instead of ffmpeg.")
     var syntheticWorkMs: Int?
 
+    @Option(help: "Where the HTTP gateway listens (host:port; an empty value starts no gateway).")
+    var gateway = "127.0.0.1:8080"
+
     @Option(
-        help: "Shutdown: how long each stage (workers, registry, broker) may take after SIGTERM before SIGKILL, in ms.")
+        help:
+            "Shutdown: how long each stage (gateway, workers, registry, broker) may take after SIGTERM before SIGKILL, in ms."
+    )
     var stopTimeoutMs = 30_000
 
     /// Also given to the children, so `metro up --log-level debug` logs everything at debug.
@@ -95,7 +100,18 @@ struct UpCommand: MetroCommand {
         let workers = SystemChildren.workers(
             try plan(), broker: broker, registry: registry, dataDir: dataDir, global: process.childArguments)
         children += workers.map(\.spec)
-        // The gateway (issue 17) goes here, as stage 3: it calls the services.
+        // The gateway calls the services: it starts with them and stops first (stage 3).
+        if !gateway.isEmpty {
+            children.append(
+                ChildSpec(
+                    name: "gateway",
+                    arguments: [
+                        "gateway", "--listen", gateway, "--registry", registry, "--broker-events",
+                        broker.endpoints.events, "--broker-ingest", broker.endpoints.ingest, "--broker-consume",
+                        broker.endpoints.consume,
+                    ] + process.childArguments,
+                    stage: 3))
+        }
         let ready = UpReadiness(
             children: children.map(\.name), instances: workers.map { ($0.service, $0.spec.name) },
             registry: registry, logger: logger)

@@ -51,7 +51,7 @@ import Testing
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let up = try MetroProcess([
             "up", "--data-dir", dir.url.appendingPathComponent("data").path, "--config", config, "--registry", e[4],
-            "--log-level", "warning",
+            "--gateway", "", "--log-level", "warning",
         ])
         // `metro up` prints one ready line once both children are ready.
         try await waitFor("broker and registry ready", timeout: .seconds(30)) {

@@ -62,7 +62,10 @@ import ZeroMQ
           metrics: "\(metrics)"
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let data = dir.url.appendingPathComponent("data").path
-        let up = try MetroProcess(["up", "--data-dir", data, "--config", config, "--registry", e[4]] + services)
+        // No gateway unless the test asks for one (its default port 8080 is shared by every test).
+        let gateway = services.contains("--gateway") ? [] : ["--gateway", ""]
+        let up = try MetroProcess(
+            ["up", "--data-dir", data, "--config", config, "--registry", e[4]] + services + gateway)
         return (up, data, e[4], dir)
     }
 
@@ -161,7 +164,9 @@ import ZeroMQ
     }
 
     @Test func startsEveryInstanceRestartsAKilledWorkerAndStopsAllInOrder() async throws {
-        let (up, data, registry, dir) = try await self.up.startUp(services: Self.services, timeout: .seconds(90))
+        let gateway = "127.0.0.1:\(TestPorts.next())"
+        let (up, data, registry, dir) = try await self.up.startUp(
+            services: Self.services + ["--gateway", gateway], timeout: .seconds(90))
         _ = dir
         let line = try #require(self.up.readyLines(up).first)
         let fields = try #require(
@@ -171,6 +176,9 @@ import ZeroMQ
         #expect(fields["recommendations"] == "recommendations-1")
         #expect(fields["registry"] == registry)
         #expect(up.stderrText.contains("ready in "), "the human ready line")
+        #expect(fields["gateway"] == gateway)
+        let readyz = try await HTTPTestClient.send(gateway, "GET", "/readyz")
+        #expect(readyz.status == 200, "the gateway serves once up is ready: \(readyz.text)")
 
         // Ready means registered: the registry lists every instance already.
         let expected = ["profiles/profiles-1", "video/video-1", "video/video-2", "recommendations/recommendations-1"]
@@ -200,10 +208,13 @@ import ZeroMQ
         #expect(await up.waitForExit(timeout: .seconds(60)) == 0)
         try await waitFor("every child gone") { self.up.pids(matching: data).isEmpty }
         #expect(self.up.pids(matching: "registry --endpoint \(registry)").isEmpty)
+        #expect(self.up.pids(matching: "gateway --listen \(gateway)").isEmpty)
         let log = up.stderrText
-        let order = ["stopping stage 2", "stopping stage 1", "stopping stage 0"].map { log.range(of: $0)?.lowerBound }
+        let stages = ["stopping stage 3", "stopping stage 2", "stopping stage 1", "stopping stage 0"]
+        let order = stages.map { log.range(of: $0)?.lowerBound }
         #expect(order.allSatisfy { $0 != nil }, "\(log)")
-        if let w = order[0], let r = order[1], let b = order[2] { #expect(w < r && r < b, "dependency order") }
+        let found = order.compactMap { $0 }
+        #expect(found == found.sorted(), "dependency order: gateway, workers, registry, broker")
     }
 }
 

@@ -35,6 +35,8 @@ final class UpReadiness: Sendable {
                 state.fields.merge(fields) { _, new in new }
             } else if child == "registry", let endpoint = fields["endpoint"] {
                 state.fields["registry"] = endpoint
+            } else if child == "gateway", let http = fields["http"] {
+                state.fields["gateway"] = http
             }
             state.ready.insert(child)
             guard !state.checking, state.ready.isSuperset(of: children) else { return nil }
@@ -101,7 +103,8 @@ final class UpReadiness: Sendable {
             ready in \(ms) ms
               broker    ingest \(ingest)  events \(events)  consume \(line["consume"] ?? "?")\
             \(line["metrics"].map { "  metrics http://\($0)/metrics" } ?? "")
-              registry  \(registry)
+              registry  \(registry)\
+            \(line["gateway"].map { "\n  gateway   http://\($0)/v1  (curl http://\($0)/readyz)" } ?? "")
               services  \(counts.isEmpty ? "none" : counts.joined(separator: ", "))
               journal   \(line["dataDir"] ?? "?")
             try:
