@@ -35,7 +35,12 @@ final class FakeVideoService: Sendable {
     init(registry endpoint: String, maxChunkBytes: Int = 1 << 20) async throws {
         let state = Recorder(State())
         self.state = state
-        server = try RpcServer(.init(drainTimeout: .milliseconds(100))) { inbound in
+        // Handlers on the server's I/O thread: checking 96 MiB byte by byte (a debug
+        // build, base64 and JSON included) is seconds of CPU, which on the cooperative
+        // pool (two threads here) stalled every other test of the suite for ~15 s.
+        var options = RpcServer.Options(drainTimeout: .milliseconds(100))
+        options.handlersOnIOThread = true
+        server = try RpcServer(options) { inbound in
             Self.handle(inbound, state, maxChunkBytes)
         }
         self.endpoint = try await server.start()
