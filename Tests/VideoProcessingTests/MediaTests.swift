@@ -43,7 +43,9 @@ import VideoProcessing
             _ = try await CommandRunner.run(
                 "sleep", ["29.5371"], workFolder: folder.path, deadline: .now + .milliseconds(300))
         }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        // Killed at its deadline, not left to end by itself (29.5 s); the bound is loose because
+        // at the suite's start every test waits seconds for the pool (14 s seen once).
+        #expect(ContinuousClock.now - start < .seconds(25))
         // That child is gone, running or zombie (other suites' children may be around).
         #expect(Self.children(withArgument: "29.5371").isEmpty)
     }
