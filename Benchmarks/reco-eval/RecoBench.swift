@@ -27,7 +27,7 @@ struct RecoBench: AsyncParsableCommand {
 
     func run() async throws {
         let world = BenchWorld(videos: videos, users: users)
-        let stack = try Stack()
+        let stack = try BenchStack()
         defer { stack.stop() }
         let database = stack.folder + "/reco/recommendations/recommendations.sqlite"
         let loadSeconds = try world.load(into: database)

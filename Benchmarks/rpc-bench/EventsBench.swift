@@ -22,7 +22,7 @@ struct EventsBench {
         case echo
     }
 
-    let stack: Stack
+    let stack: BenchStack
     let kind: Kind
     let events: Int
     let instances: [Int]

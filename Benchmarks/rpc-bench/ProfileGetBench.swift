@@ -10,7 +10,7 @@ import Profiles
 /// bare `RpcServer` echo in a child process (no runtime, no SQLite). Each caller
 /// is a task calling in a loop; the server's CPU per call comes from /proc.
 struct ProfileGetBench {
-    let stack: Stack
+    let stack: BenchStack
     let callers: [Int]
     let calls: Int
     let rounds: Int

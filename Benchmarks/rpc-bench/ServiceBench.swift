@@ -57,7 +57,7 @@ struct ServiceBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let stack = try Stack()
+        let stack = try BenchStack()
         defer { stack.stop() }
         print(
             "\(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(loadAverage()) at start; broker with its default configuration"
@@ -77,73 +77,13 @@ struct ServiceBench: AsyncParsableCommand {
     }
 }
 
-/// The broker and registry every worker of the bench uses, and the data folder.
-final class Stack: Sendable {
-    let folder: String
-    let broker: ChildProcess
-    let registry: ChildProcess
-    private let workers = Mutex<[ChildProcess]>([])
-
-    init() throws {
-        folder = NSTemporaryDirectory() + "metro-rpc-bench-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let broker = try ChildProcess.metro(
-            "broker",
-            [
-                "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*", "--events",
-                "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*", "--metrics", "", "--data-dir",
-                folder + "/broker",
-            ])
-        do {
-            registry = try ChildProcess.metro("registry", ["registry", "--endpoint", "tcp://127.0.0.1:*"])
-        } catch {
-            broker.stop()
-            throw error
-        }
-        self.broker = broker
-    }
-
-    var ingest: String { broker.ready["ingest"]! }
-    var consume: String { broker.ready["consume"]! }
-
-    /// Starts `metro worker <service>` on `data` (a folder under the bench's); stopped by `stop()` at the latest.
-    func worker(_ service: String, instance: String, data: String) throws -> ChildProcess {
-        let w = try ChildProcess.metro(
-            instance,
-            [
-                "worker", service, "--broker-ingest", ingest, "--broker-consume", consume, "--registry",
-                registry.ready["endpoint"]!, "--data", folder + "/" + data, "--instance", instance,
-            ])
-        workers.withLock { $0.append(w) }
-        return w
-    }
-
-    /// This binary as `serve-echo`.
+/// The rpc bench's own baseline server: this binary as `serve-echo`.
+extension BenchStack {
     func serveEcho() throws -> ChildProcess {
         let p = try ChildProcess("serve-echo", URL(fileURLWithPath: CommandLine.arguments[0]), ["serve-echo"])
-        workers.withLock { $0.append(p) }
+        adopt(p)
         return p
     }
-
-    /// Stops one worker now (SIGTERM: it drains and deregisters).
-    func stop(_ w: ChildProcess) {
-        w.stop()
-        workers.withLock { $0.removeAll { $0 === w } }
-    }
-
-    /// Stops every process, workers first, and removes the data folder.
-    func stop() {
-        for w in workers.withLock({ $0 }) { w.stop() }
-        workers.withLock { $0 = [] }
-        registry.stop()
-        broker.stop()
-        try? FileManager.default.removeItem(atPath: folder)
-    }
-}
-
-func loadAverage() -> String {
-    ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3)
-        .joined(separator: " ")
 }
 
 func median<T>(_ runs: [T], by rate: (T) -> Double) -> T { runs.sorted { rate($0) < rate($1) }[runs.count / 2] }

@@ -8,7 +8,7 @@ extension VideoBench {
     /// Median seconds per 2-second clip: through one worker (`--jobs 1`, upload
     /// by path until processed) and directly (ffprobe + the two ffmpeg runs with
     /// the worker's own arguments, one after the other).
-    static func real(_ stack: Stack, _ o: Options) async throws {
+    static func real(_ stack: BenchStack, _ o: Options) async throws {
         let work = "\(stack.folder)/clips"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         let clip = "\(work)/clip.mp4"
@@ -96,50 +96,13 @@ struct Options {
     }
 }
 
-/// The bench's processes: one broker and one registry; workers come and go.
-final class Stack: @unchecked Sendable {
-    let folder = NSTemporaryDirectory() + "metro-video-bench-\(UUID().uuidString)"
-    let broker: ChildProcess
-    let registry: ChildProcess
-    private var workers: [ChildProcess] = []
-
-    init() throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        broker = try ChildProcess.metro(
-            "broker",
-            [
-                "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*", "--events",
-                "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*", "--metrics", "", "--data-dir",
-                folder + "/broker",
-            ])
-        registry = try ChildProcess.metro("registry", ["registry", "--endpoint", "tcp://127.0.0.1:*"])
-    }
-
+/// The video bench's workers and their database, on the shared bench stack.
+extension BenchStack {
     func worker(instance: String, data: String, extra: [String]) throws -> ChildProcess {
-        let w = try ChildProcess.metro(
-            instance,
-            [
-                "worker", "video", "--broker-ingest", broker.ready["ingest"]!, "--broker-consume",
-                broker.ready["consume"]!, "--registry", registry.ready["endpoint"]!, "--data", "\(folder)/\(data)",
-                "--instance", instance,
-            ] + extra)
-        workers.append(w)
-        return w
+        try worker("video", instance: instance, data: data, extra: extra)
     }
 
     func database(_ data: String) -> String { "\(folder)/\(data)/video/video.sqlite" }
-
-    func stop(_ w: ChildProcess) {
-        w.stop()
-        workers.removeAll { $0 === w }
-    }
-
-    func stop() {
-        for w in workers { w.stop() }
-        registry.stop()
-        broker.stop()
-        try? FileManager.default.removeItem(atPath: folder)
-    }
 }
 
 /// Hands out 0..<n once each, to several threads.
@@ -158,7 +121,3 @@ final class Counter: @unchecked Sendable {
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
-func loadAverage() -> String {
-    ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?").split(separator: " ").prefix(3)
-        .joined(separator: " ")
-}

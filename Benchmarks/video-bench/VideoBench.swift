@@ -24,13 +24,13 @@ struct VideoBench {
         print(
             "\(ProcessInfo.processInfo.activeProcessorCount) cores, load average \(loadAverage()) at start; "
                 + "broker with its default configuration (journal fsync by its policy)")
-        let stack = try Stack()
+        let stack = try BenchStack()
         defer { stack.stop() }
         try await synthetic(stack, options)
         try await real(stack, options)
     }
 
-    static func synthetic(_ stack: Stack, _ o: Options) async throws {
+    static func synthetic(_ stack: BenchStack, _ o: Options) async throws {
         print("\nsynthetic step \(o.workMs) ms, \(o.uploads) uploads of 4 KiB, --jobs \(o.jobs) per worker")
         print("path                                    uploads/s   vs in-process")
         for workers in [1, 2] {
