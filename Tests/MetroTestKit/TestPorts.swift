@@ -5,9 +5,14 @@ import ZeroMQ
     import Glibc
 #endif
 
-/// Ports for tests that must tell a process its ports up front: 20000-31999, 40
-/// per process by pid, so parallel test processes and ephemeral (port 0) binds
-/// never meet.
+/// Ports for tests that must tell a process its ports up front: 20000-31999, a
+/// block of 400 per process (30 blocks, by pid), so ephemeral (port 0) binds never
+/// meet them and parallel test processes rarely share a block.
+///
+/// A block must outlast the suite: with 40 ports per process the counter wrapped
+/// once the services' tests came, and a port was handed out again while its first
+/// owner still needed it (a broker killed by `UpTests` could not bind its port
+/// again when it restarted, because another test had taken it in the gap).
 ///
 /// Not "bind port 0 and release it": another test binding `:*` at the same
 /// moment can be handed the released port (seen once as `metro up` never getting
@@ -16,12 +21,14 @@ import ZeroMQ
 package enum TestPorts {
     private static let counter = Mutex(0)
 
-    /// The next port of this process's block (wraps after 40).
+    static let blockSize = 400
+
+    /// The next port of this process's block (wraps after `blockSize`).
     package static func next() -> Int {
-        let base = 20_000 + Int(getpid() % 300) * 40
+        let base = 20_000 + Int(getpid() % 30) * blockSize
         return counter.withLock { n in
             defer { n += 1 }
-            return base + n % 40
+            return base + n % blockSize
         }
     }
 
