@@ -181,7 +181,9 @@ import ZeroMQ
         #expect(fields["video"] == "video-1,video-2")
         #expect(fields["recommendations"] == "recommendations-1")
         #expect(fields["registry"] == registry)
-        #expect(up.stderrText.contains("ready in "), "the human ready line")
+        // The human block goes to stderr right after the ready line on stdout: another
+        // pipe, read by another thread, so it may arrive a moment later.
+        try await waitFor("the human ready line") { up.stderrText.contains("ready in ") }
         #expect(fields["gateway"] == gateway)
         let readyz = try await HTTPTestClient.send(gateway, "GET", "/readyz")
         #expect(readyz.status == 200, "the gateway serves once up is ready: \(readyz.text)")
