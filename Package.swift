@@ -137,6 +137,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // `metro soak`: the load driver, the chaos, the Jepsen-style checker and the
+        // report (JSON, Markdown, self-contained HTML). Talks to the system through
+        // MetroKit and the services' APIs only, as any client would.
+        .target(
+            name: "MetroSoak",
+            dependencies: [
+                "MetroKit", "MetroProtocol", "Profiles", "VideoProcessing", "Recommendations",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "metro",
             dependencies: [
@@ -144,6 +155,7 @@ let package = Package(
                 "VideoProcessing",
                 "Recommendations",
                 "MetroGateway",
+                "MetroSoak",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -275,6 +287,8 @@ let package = Package(
             dependencies: ["MetroRegistry", "MetroProtocol", "ZeroMQ", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "MetroProtocolTests", dependencies: ["MetroProtocol", "MetroTestSupport"]),
+        // Pure logic of `metro soak`: the checker's rules, the report's numbers and rendering.
+        .testTarget(name: "MetroSoakTests", dependencies: ["MetroSoak"]),
         .testTarget(
             name: "MetroGatewayTests",
             dependencies: ["MetroGateway", .product(name: "Yams", package: "Yams")]
@@ -301,7 +315,7 @@ let package = Package(
             name: "SystemTests",
             dependencies: [
                 "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport", "MetroTestKit", "Profiles",
-                "VideoProcessing", "Recommendations",
+                "VideoProcessing", "Recommendations", "MetroSoak",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
