@@ -143,6 +143,17 @@ import Testing
         #expect(markdown.contains("| gateway |"))
     }
 
+    @Test func writesTheThreeFiles() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("soak-report-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let report = ReportFixtures.sampleReport()
+        let urls = try report.write(toFolder: folder)
+        #expect(urls.map(\.lastPathComponent) == ["soak-report.json", "soak-report.md", "soak-report.html"])
+        #expect(try SoakReport.decode(Data(contentsOf: urls[0])) == report)
+        #expect(try String(contentsOf: urls[1], encoding: .utf8) == report.markdown())
+        #expect(try String(contentsOf: urls[2], encoding: .utf8) == report.html())
+    }
+
     @Test func jsonRoundTripsWithSortedKeysAndVersion() throws {
         let report = ReportFixtures.sampleReport()
         let data = try report.json()

@@ -12,11 +12,9 @@ import Testing
     @Test(.enabled(if: folder != nil, "set METRO_SOAK_SAMPLE_DIR to write the sample report"))
     func writeSampleReport() throws {
         let folder = URL(fileURLWithPath: try #require(Self.folder), isDirectory: true)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let failing = ReportFixtures.sampleReport()
-        try failing.json().write(to: folder.appendingPathComponent("soak-report.json"))
-        try Data(failing.markdown().utf8).write(to: folder.appendingPathComponent("soak-report.md"))
-        try Data(failing.html().utf8).write(to: folder.appendingPathComponent("soak-report.html"))
+        try failing.write(toFolder: folder)
+        try Data((failing.terminalSummary() + "\n").utf8).write(to: folder.appendingPathComponent("soak-summary.txt"))
         let passing = ReportFixtures.sampleReport(failing: false)
         try Data(passing.html().utf8).write(to: folder.appendingPathComponent("soak-report-pass.html"))
         let written = try Data(contentsOf: folder.appendingPathComponent("soak-report.html"))

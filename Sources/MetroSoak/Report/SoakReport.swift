@@ -52,6 +52,22 @@ public struct SoakReport: Codable, Sendable, Equatable {
         return try encoder.encode(self)
     }
 
+    /// Writes `soak-report.json`, `soak-report.md` and `soak-report.html` into `folder`
+    /// (created if missing) and returns their URLs in that order.
+    @discardableResult
+    public func write(toFolder folder: URL) throws -> [URL] {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let files = [
+            ("soak-report.json", try json()), ("soak-report.md", Data(markdown().utf8)),
+            ("soak-report.html", Data(html().utf8)),
+        ]
+        return try files.map { name, data in
+            let url = folder.appendingPathComponent(name)
+            try data.write(to: url, options: .atomic)
+            return url
+        }
+    }
+
     /// Reads a report written by `json()`.
     public static func decode(_ data: Data) throws -> SoakReport {
         let decoder = JSONDecoder()
