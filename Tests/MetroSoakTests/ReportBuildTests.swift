@@ -188,6 +188,29 @@ import Testing
         #expect(!report(checker: CheckerResult(verdicts: [], latenciesMs: [:])).passed)
     }
 
+    /// Odd input never traps and never renders as nonsense: no operations or samples,
+    /// a NaN from the checker, a fault whose end was recorded before its start.
+    @Test func oddInputStillGivesAReport() throws {
+        let backwards = SoakFault(
+            kind: .pause, target: "broker", startNs: 5_000_000_000, endNs: 4_000_000_000, wholeAgainNs: 3_000_000_000,
+            detail: "clock went backwards")
+        let built = report(
+            faults: [backwards],
+            checker: CheckerResult(
+                verdicts: ReportFixtures.passingVerdicts(), latenciesMs: ["view→visible": [.nan, 3, .infinity]]))
+        #expect(built.passed)
+        #expect(built.totals.overall.sent == 0)
+        #expect(built.faults[0].durationSeconds == 0)
+        #expect(built.faults[0].recoverySeconds == 0)
+        let visible = try #require(built.latencies.first { $0.name == "view→visible" })
+        #expect(visible.count == 1)
+        #expect(visible.maxMs == 3)
+        let html = built.html()
+        #expect(html.contains("no data"))
+        #expect(!html.lowercased().contains("nan"))
+        #expect(built.markdown().contains("No process samples."))
+    }
+
     @Test func reproduceCommandCarriesTheSeed() {
         let built = report()
         #expect(

@@ -25,9 +25,11 @@ public struct LatencySummary: Codable, Sendable, Equatable {
     /// A summary of `samples` (milliseconds); nil when there is none.
     /// - Parameter timed: the same samples with the second of the run they started in,
     ///   for the per-window series (pass [] when unknown).
-    static func summarize(name: String, samplesMs: [Double], timed: [(atSeconds: Double, ms: Double)] = [])
+    /// Samples that are not finite numbers (a checker's NaN) are left out, not trapped on.
+    static func summarize(name: String, samplesMs rawSamples: [Double], timed: [(atSeconds: Double, ms: Double)] = [])
         -> LatencySummary?
     {
+        let samplesMs = rawSamples.filter(\.isFinite)
         guard !samplesMs.isEmpty else { return nil }
         let histogram = Self.histogram(samplesMs)
         let windows = Dictionary(grouping: timed) { Int(($0.atSeconds / windowSeconds).rounded(.down)) }

@@ -30,8 +30,9 @@ public struct ProcessReport: Codable, Sendable, Equatable {
                 var cpu: Double?
                 if let previous, sample.tNs > previous.tNs {
                     let seconds = Double(sample.tNs - previous.tNs) / 1e9
-                    cpu = max(0, sample.cpuSeconds - previous.cpuSeconds) / seconds * 100
-                    cpuValues.append(cpu!)
+                    let percent = max(0, sample.cpuSeconds - previous.cpuSeconds) / seconds * 100
+                    cpu = percent
+                    cpuValues.append(percent)
                 }
                 points.append(
                     ProcessPoint(

@@ -21,7 +21,8 @@ extension SoakReport {
         let faults = history.faults.sorted { $0.startNs < $1.startNs }.map { fault in
             FaultEntry(
                 kind: fault.kind.rawValue, target: fault.target, atSeconds: Double(fault.startNs) / 1e9,
-                durationSeconds: Double(fault.endNs &- fault.startNs) / 1e9, recoverySeconds: fault.recoverySeconds,
+                durationSeconds: Double(fault.endNs - min(fault.startNs, fault.endNs)) / 1e9,
+                recoverySeconds: fault.wholeAgainNs.map { Double($0 - min(fault.startNs, $0)) / 1e9 },
                 recovered: fault.wholeAgainNs != nil, detail: fault.detail)
         }
         var invariants = checker.verdicts
@@ -50,7 +51,7 @@ extension SoakReport {
     static func totals(_ operations: [SoakOperation]) -> SoakTotals {
         let firstNs = operations.map(\.startNs).min() ?? 0
         let lastNs = operations.map(\.endNs).max() ?? 0
-        let seconds = Double(lastNs &- firstNs) / 1e9
+        let seconds = Double(lastNs - min(firstNs, lastNs)) / 1e9
         func row(_ kind: String, _ ops: [SoakOperation]) -> OperationTotals {
             let ok = ops.count { $0.outcome == .ok }
             return OperationTotals(
