@@ -4,7 +4,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 DATA ?= data
 
-.PHONY: setup setup-test build run lint test bench clean
+.PHONY: setup setup-test build run lint test bench clean soak-report-check
 
 # Debian packages, installed through apt when missing (as root, or through
 # sudo): libzmq for Metro itself, ffmpeg (which brings ffprobe) for the video
@@ -87,3 +87,17 @@ bench: setup
 
 clean:
 	rm -rf .build .build-release
+
+# The soak report's browser check (issue 16 §4), outside `make test`: writes the
+# sample report from a fixture history and opens it in headless Chromium
+# (Debian's package, installed here when missing), checking that the SVG charts
+# render; leaves the screenshot in $(SOAK_SAMPLE_DIR).
+SOAK_SAMPLE_DIR ?= .build/soak-report-sample
+
+soak-report-check: setup
+	@if ! command -v chromium >/dev/null; then \
+		echo "installing chromium"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq chromium; \
+	fi
+	$(SWIFT) build --build-tests
+	scripts/soak-report-check.sh --sample $(SOAK_SAMPLE_DIR)
