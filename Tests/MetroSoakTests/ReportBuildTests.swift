@@ -143,6 +143,16 @@ import Testing
         #expect(growth.partial)
     }
 
+    /// The public helper a checker can use for `rss-bounded` gives the report's numbers.
+    @Test func rssGrowthHelperAgreesWithTheReport() throws {
+        let history = ReportFixtures.sampleHistory()
+        let built = report(samples: history.samples)
+        let growth = RssGrowth.lastHalf(samples: history.samples, runSeconds: built.runSeconds)
+        #expect(growth.count == built.processes.count)
+        for process in built.processes { #expect(growth[process.name] == process.rssGrowth, "\(process.name)") }
+        #expect(growth["video-1"]?.pid == 301)
+    }
+
     @Test func faultsKeepTheirRecoveryOrNever() throws {
         let faults = [
             SoakFault(

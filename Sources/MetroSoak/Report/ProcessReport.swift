@@ -116,3 +116,15 @@ public struct RssGrowth: Codable, Sendable, Equatable {
 }
 
 func mebibytes(_ bytes: UInt64) -> Double { Double(bytes) / 1_048_576 }
+
+extension RssGrowth {
+    /// The RSS growth of every process name over the last half of a run, measured as the
+    /// report measures it (within one incarnation; see `RssGrowth`), so that a checker's
+    /// `rss-bounded` verdict and the report's table can use the same numbers. Names
+    /// without two samples of one pid in the last half are absent.
+    public static func lastHalf(samples: [ProcessSample], runSeconds: Double) -> [String: RssGrowth] {
+        Dictionary(grouping: samples, by: \.name).compactMapValues { ofName in
+            lastHalf(of: ProcessReport.incarnations(ofName.sorted { $0.tNs < $1.tNs }), runSeconds: runSeconds)
+        }
+    }
+}
