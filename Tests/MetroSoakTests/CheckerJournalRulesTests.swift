@@ -107,7 +107,8 @@ import Testing
         live.record(F.processed(2, "p", video: "v-1"), seenAtNs: Self.startNs + 1_250_000_000)
         let journal = [
             F.processed(2, "p", video: "v-1"),
-            JournalEntry(seq: 3, eventId: "q", topic: "video.failed", timeNs: Self.startNs + 3_000_000_000, videoId: "v-2"),
+            JournalEntry(
+                seq: 3, eventId: "q", topic: "video.failed", timeNs: Self.startNs + 3_000_000_000, videoId: "v-2"),
         ]
         #expect(UploadLatency.millis(history: history, live: live, journal: journal) == [250, 2000])
     }

@@ -56,7 +56,9 @@ import Testing
         var samples: [ProcessSample] = []
         for s in UInt64(0)...5 { samples.append(Self.sample("video-1", pid: 2, second: s, mib: 300)) }
         // pid 3 starts at 6 s (after the middle, 10 s run) at 10 MiB and warms up to 80 MiB by 8 s, then stays.
-        for s in UInt64(6)...10 { samples.append(Self.sample("video-1", pid: 3, second: s, mib: s <= 8 ? 10 + (s - 6) * 35 : 80)) }
+        for s in UInt64(6)...10 {
+            samples.append(Self.sample("video-1", pid: 3, second: s, mib: s <= 8 ? 10 + (s - 6) * 35 : 80))
+        }
         let v = RSSInvariant.check(samples: samples)
         #expect(v.holds, "\(v.detail)")
     }
@@ -67,12 +69,18 @@ import Testing
 
     @Test func groupsThatDrainedHoldAndOnesThatDidNotAreNamed() {
         let drained = GroupDrainObservation(
-            groups: [.init(name: "profiles", members: 2, lag: 0, pending: 0), .init(name: "old", members: 0, lag: 9, pending: 3)],
+            groups: [
+                .init(name: "profiles", members: 2, lag: 0, pending: 0),
+                .init(name: "old", members: 0, lag: 9, pending: 3),
+            ],
             drainedAfterMs: 120, timeoutMs: 30_000)
         #expect(DrainInvariant.check(drained).holds)
         #expect(DrainInvariant.check(drained).detail.contains("not judged (no members): old"))
         let stuck = GroupDrainObservation(
-            groups: [.init(name: "profiles", members: 2, lag: 0, pending: 4), .init(name: "video-processing", members: 1, lag: 0, pending: 0)],
+            groups: [
+                .init(name: "profiles", members: 2, lag: 0, pending: 4),
+                .init(name: "video-processing", members: 1, lag: 0, pending: 0),
+            ],
             drainedAfterMs: nil, timeoutMs: 30_000)
         let v = DrainInvariant.check(stuck)
         #expect(v.offending == ["profiles"])

@@ -46,10 +46,13 @@ import VideoProcessing
             let profiles = run.stack.workers(ProfilesKind.self)[0]
             try await eventually("the view is in the history") {
                 try profiles.read {
-                    try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM watch_history WHERE event_id = ?", arguments: [planted])
+                    try Int.fetchOne(
+                        $0, sql: "SELECT COUNT(*) FROM watch_history WHERE event_id = ?", arguments: [planted])
                 } == 1
             }
-            try profiles.write { try $0.execute(sql: "DELETE FROM watch_history WHERE event_id = ?", arguments: [planted]) }
+            try profiles.write {
+                try $0.execute(sql: "DELETE FROM watch_history WHERE event_id = ?", arguments: [planted])
+            }
 
             let result = await run.checker.finish(history: run.history, drainTimeout: .seconds(30))
             let failed = result.verdicts.filter { !$0.holds }
@@ -79,6 +82,32 @@ import VideoProcessing
             let failed = result.verdicts.filter { !$0.holds }
             #expect(failed.map(\.name) == ["views-in-model-once"], "\(failed.map { "\($0.name): \($0.detail)" })")
             #expect(failed.first?.offending == ["\(user)/\(video)"])
+        }
+    }
+
+    /// An ACK the journal does not back: the history claims a view acknowledged at a
+    /// seq where the journal holds another event (as a broker that ACKed and then
+    /// lost the event would leave it). The view is also missing from the history
+    /// and the model, so those two fail as well, each naming it.
+    @Test func anAckedEventMissingFromTheJournalFailsAckedEventsInJournal() async throws {
+        let run = try await SoakRun.start()
+        try await closing(run.stack) {
+            try await run.drive()
+            let real = try #require(run.history.operations.last { $0.kind == .view })
+            var lost = real
+            lost.eventId = "soak-view-lost"
+            run.append(lost)
+
+            let result = await run.checker.finish(history: run.history, drainTimeout: .seconds(30))
+            let failed = Dictionary(uniqueKeysWithValues: result.verdicts.filter { !$0.holds }.map { ($0.name, $0) })
+            #expect(
+                Set(failed.keys) == ["acked-events-in-journal", "views-in-history-once", "views-in-model-once"],
+                "\(failed.values.map { "\($0.name): \($0.detail)" })")
+            #expect(failed["acked-events-in-journal"]?.offending == ["soak-view-lost"])
+            #expect(
+                failed["acked-events-in-journal"]?.detail.contains("the journal has \(real.eventId!) there") == true)
+            #expect(failed["views-in-history-once"]?.offending == ["soak-view-lost"])
+            #expect(failed["views-in-model-once"]?.offending == ["\(real.userId!)/\(real.videoId!)"])
         }
     }
 }

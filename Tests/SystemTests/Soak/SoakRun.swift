@@ -64,6 +64,9 @@ final class SoakRun: @unchecked Sendable {
         history.operations.append(op)
     }
 
+    /// Adds an operation as recorded (a test planting what the system did not do).
+    func append(_ operation: SoakOperation) { history.operations.append(operation) }
+
     /// Sign-ups, synthetic uploads, acknowledged views (each reported to the checker)
     /// and recommendation requests, with process samples along the way (enough for
     /// `rss-bounded` to judge each process over the run's last half).
@@ -99,7 +102,8 @@ final class SoakRun: @unchecked Sendable {
             let (user, video, id) = (users[i % users.count], videos[i % videos.count], "soak-view-\(UUID().uuidString)")
             await record(.view, via: "broker") { op in
                 (op.userId, op.videoId, op.eventId) = (user, video, id)
-                let payload = #"{"userId":"\#(user)","videoId":"\#(video)","watchedAtMs":\#(Int64(Date().timeIntervalSince1970 * 1000))}"#
+                let payload =
+                    #"{"userId":"\#(user)","videoId":"\#(video)","watchedAtMs":\#(Int64(Date().timeIntervalSince1970 * 1000))}"#
                 op.seq = try await stack.publisher.publish(
                     topic: "video.watched", payload: Array(payload.utf8), headers: Array(#"{"schema":"1.0"}"#.utf8),
                     eventID: Array(id.utf8))
