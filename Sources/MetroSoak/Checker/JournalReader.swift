@@ -27,9 +27,9 @@ public struct JournalReadBack: Sendable, Equatable {
 /// which drops out-of-order seqs and so would hide what `seqs-increase-ids-unique`
 /// looks for. The DEALER lives on a thread of its own (`DedicatedThread`); the
 /// caller awaits without blocking the cooperative pool.
-enum JournalReader {
+public enum JournalReader {
     /// Events with `from` ≤ seq ≤ `to` (0: up to the head), of `prefixes` (none: every topic).
-    static func read(
+    public static func read(
         replay endpoint: String, from: UInt64, to: UInt64 = 0, prefixes: [String] = [],
         silence: Duration = .seconds(10)
     ) async -> JournalReadBack {

@@ -44,6 +44,20 @@ final class JournalWatcher: Sendable {
 
     var log: LiveJournalLog { state.withLock { $0 } }
 
+    /// Waits until an outcome of each of `videos` has been seen, or `timeout`;
+    /// returns how many are still without one. A worker ACKs `video.uploaded` to its
+    /// group when the outcome is in its outbox, and the outbox relay publishes it
+    /// afterwards (after a broker restart, seconds later): drained groups alone do
+    /// not mean the outcomes are in the journal.
+    func waitForOutcomes(of videos: Set<String>, timeout: Duration) async -> Int {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let missing = state.withLock { log in videos.filter { log.outcomeSeenAtNs[$0] == nil }.count }
+            if missing == 0 || ContinuousClock.now >= deadline { return missing }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// Closes the subscriber; its stream ends and the reading task with it.
     func stop() async {
         await subscriber.close()

@@ -48,10 +48,20 @@ public actor SoakChecker {
         sampler?.acknowledged(userId: userId, videoId: videoId)
     }
 
-    /// Waits for the groups to drain (at most `drainTimeout`), then checks every
+    /// Waits for the system to settle (at most `drainTimeout`: every acknowledged
+    /// upload's outcome seen live, then every group drained), then checks every
     /// invariant against `history`. Call once; it closes the checker's clients.
     public func finish(history: SoakHistory, drainTimeout: Duration) async -> CheckerResult {
-        let drain = await GroupDrainWaiter.wait(consume: endpoints.consume, timeout: drainTimeout)
+        // Quiescence first: every acknowledged upload's outcome published (the
+        // outbox relays run after the groups' ACKs), then every group drained
+        // (the outcomes are consumed in turn), both within `drainTimeout`.
+        let began = ContinuousClock.now
+        let uploads = Set(history.operations.filter { $0.kind == .upload && $0.outcome == .ok }.compactMap(\.videoId))
+        if let watcher, await watcher.waitForOutcomes(of: uploads, timeout: drainTimeout) > 0 {
+            logger.warning("some acknowledged uploads had no outcome within \(drainTimeout)")
+        }
+        let left = max(drainTimeout - (ContinuousClock.now - began), .seconds(1))
+        let drain = await GroupDrainWaiter.wait(consume: endpoints.consume, timeout: left)
         let visible = await sampler?.finish(wait: .seconds(5)) ?? (latenciesMs: [], notVisible: 0)
         if visible.notVisible > 0 { logger.warning("\(visible.notVisible) sampled views never showed in the model") }
         await watcher?.stop()

@@ -69,8 +69,9 @@ final class SoakRun: @unchecked Sendable {
 
     /// Sign-ups, synthetic uploads, acknowledged views (each reported to the checker)
     /// and recommendation requests, with process samples along the way (enough for
-    /// `rss-bounded` to judge each process over the run's last half).
-    func drive() async throws {
+    /// `rss-bounded` to judge each process over the run's last half). `midway` runs
+    /// after half the views (a fault, as the soak's chaos would inject one).
+    func drive(midway: (() async throws -> Void)? = nil) async throws {
         sample()
         var users: [String] = []
         for i in 0..<Self.users {
@@ -99,6 +100,7 @@ final class SoakRun: @unchecked Sendable {
             }
         }
         for i in 0..<Self.views {
+            if i == Self.views / 2, let midway { try await midway() }
             let (user, video, id) = (users[i % users.count], videos[i % videos.count], "soak-view-\(UUID().uuidString)")
             await record(.view, via: "broker") { op in
                 (op.userId, op.videoId, op.eventId) = (user, video, id)
@@ -121,6 +123,22 @@ final class SoakRun: @unchecked Sendable {
             }
         }
         sample()
+    }
+
+    /// kill -9 of the broker and a restart on its ports and journal, recorded as
+    /// the soak records a fault: whole again once an acknowledged probe publish
+    /// has its ACK.
+    func crashBroker() async throws {
+        let startNs = nowNs
+        let pid = stack.broker.process.pid
+        await stack.broker.kill9()
+        try await stack.broker.restart()
+        _ = try await stack.publisher.publish(
+            topic: "soak.probe", payload: Array("{}".utf8), eventID: Array("soak-probe-\(UUID().uuidString)".utf8))
+        history.faults.append(
+            SoakFault(
+                kind: .kill, target: "broker", startNs: startNs, endNs: startNs, wholeAgainNs: nowNs,
+                detail: "pid \(pid) killed; restarted as pid \(stack.broker.process.pid)"))
     }
 
     /// One RSS sample of each process of the stack, from /proc.
