@@ -144,6 +144,8 @@ let package = Package(
             name: "MetroSoak",
             dependencies: [
                 "MetroKit", "MetroProtocol", "Profiles", "VideoProcessing", "Recommendations",
+                // The checker reads the journal back with a raw replay on a thread of its own.
+                "ZeroMQ",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
