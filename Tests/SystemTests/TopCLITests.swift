@@ -95,11 +95,15 @@ struct TopSystem {
     }
 
     /// Rates are the difference of two samples: with traffic flowing through the
-    /// one-second window, `video`'s events in per second are above 0.
+    /// two-second window, `load`'s events in per second are above 0. (Traffic
+    /// starts before top does: under the whole suite's load, a publisher that
+    /// had not connected yet published nothing within top's window once.)
     @Test func onceJSONMeasuresARateWhileTrafficFlows() async throws {
         let broker = try await BrokerHarness()
         let publisher = try Publisher(.init(ingest: broker.ingest))
         let (status, object) = try await closing(publisher) {
+            // Traffic flows before top's first sample: the first event is ACKed.
+            _ = try await publisher.publish(topic: "load.tick", payload: bytes("{}"), eventID: bytes("first"))
             let load = Task {
                 var i = 0
                 while !Task.isCancelled {
@@ -109,8 +113,8 @@ struct TopSystem {
                 }
             }
             let top = try MetroProcess([
-                "top", "--once", "--json", "--interval", "1", "--consume", broker.consume, "--registry",
-                "tcp://127.0.0.1:\(TestPorts.next())", "--timeout-ms", "200",
+                "top", "--once", "--json", "--interval", "2", "--consume", broker.consume, "--registry",
+                "tcp://127.0.0.1:\(TestPorts.next())", "--timeout-ms", "3000",
             ])
             let status = await top.waitForExit(timeout: .seconds(20))
             load.cancel()

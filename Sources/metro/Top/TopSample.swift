@@ -7,6 +7,7 @@ import ZeroMQ
 /// §4.5) and the registry's LIST (§5.8), each with the error instead when it
 /// did not answer, and the monotonic time it was taken (for rates).
 struct TopSample: Sendable {
+    /// When the broker answered (or gave up): the clock of the rates.
     let taken: ContinuousClock.Instant
     let wallNs: UInt64
     let broker: Result<BrokerStats, TopFailure>
@@ -30,15 +31,19 @@ struct TopSampler: Sendable {
     func sample() async -> TopSample {
         async let stats = brokerStats()
         async let instances = registryList()
-        let (s, i) = await (stats, instances)
+        let ((s, answered), i) = await (stats, instances)
         return TopSample(
-            taken: .now, wallNs: UInt64(Date().timeIntervalSince1970 * 1e9), broker: s, registry: i)
+            taken: answered, wallNs: UInt64(Date().timeIntervalSince1970 * 1e9), broker: s, registry: i)
     }
 
-    private func brokerStats() async -> Result<BrokerStats, TopFailure> {
+    /// STATS, and when its answer came: rates divide by the time between the
+    /// broker's answers, not by when the slower registry answered.
+    private func brokerStats() async -> (Result<BrokerStats, TopFailure>, ContinuousClock.Instant) {
         let result = Mutexed<Result<BrokerStats, TopFailure>>(.failure(TopFailure(description: "not asked")))
+        let answered = Mutexed(ContinuousClock.now)
         let admin = self.admin
         let thread = DedicatedThread(name: "metro-top-stats") {
+            defer { answered.set(.now) }
             result.set(
                 Result { try admin.stats() }.mapError {
                     TopFailure(description: "broker at \(admin.consumeEndpoint) does not answer: \($0)")
@@ -46,7 +51,7 @@ struct TopSampler: Sendable {
         }
         thread.start()
         await thread.join()
-        return result.get()
+        return (result.get(), answered.get())
     }
 
     private func registryList() async -> Result<[InstanceStatus], TopFailure> {
