@@ -77,6 +77,36 @@ struct Tmux {
         await system.stop()
     }
 
+    /// Ctrl-C on the terminal (SIGINT) restores it too, and so does a broker
+    /// and registry that never answer: top says so on screen, keeps running.
+    @Test func ctrlCRestoresTheScreenAndSilentPeersAreShown() async throws {
+        let tmux = Tmux()
+        let silent = "tcp://127.0.0.1:\(TestPorts.next())"
+        let command =
+            "echo BEFORE-TOP; '\(MetroProcess.binary.path)' top --interval 0.5 --timeout-ms 300 --consume \(silent)"
+            + " --registry \(silent); echo top exited $?"
+        do {
+            try await tmux.run(["new-session", "-d", "-s", "top", "-x", "150", "-y", "40", command])
+            try await tmux.run(["set-option", "-t", "top", "remain-on-exit", "on"])
+            try await eventually("both peers shown as not answering", timeout: .seconds(20)) {
+                let screen = try await tmux.screen("top")
+                return screen.contains("BROKER  not answering, retrying")
+                    && screen.contains("REGISTRY  not answering, retrying")
+            }
+            try await tmux.run(["send-keys", "-t", "top", "C-c"])
+            try await eventually("top exited", timeout: .seconds(10)) {
+                try await tmux.format("top", "#{pane_dead}") == "1"
+            }
+            #expect(try await tmux.format("top", "#{alternate_on} #{cursor_flag}") == "0 1")
+            let after = try await tmux.screen("top")
+            #expect(after.contains("BEFORE-TOP") && after.contains("top exited 0"), "\(after)")
+        } catch {
+            await tmux.kill()
+            throw error
+        }
+        await tmux.kill()
+    }
+
     private func watch(_ system: TopSystem, _ tmux: Tmux) async throws {
         let command =
             "echo BEFORE-TOP; '\(MetroProcess.binary.path)' top --interval 0.5 --consume \(system.broker.consume)"
