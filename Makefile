@@ -11,7 +11,8 @@ DATA ?= data
 # worker's media step (`metro worker video`; its tests make clips with it), and Debian's
 # pyzmq (python3-zmq) for the tests that talk to Metro as a foreign client
 # would, following docs/protocol.md alone. pyzmq comes from apt, not pip: a
-# stock Debian's python3 refuses `pip install` (PEP 668).
+# stock Debian's python3 refuses `pip install` (PEP 668). tmux for the test that
+# drives `metro top` on a real terminal (send-keys, capture-pane).
 APT_GET = $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
 setup:
@@ -28,6 +29,10 @@ setup-test: setup
 	@if ! /usr/bin/python3 -c 'import zmq' 2>/dev/null; then \
 		echo "installing python3-zmq"; \
 		$(APT_GET) update -qq && $(APT_GET) install -y -qq python3 python3-zmq; \
+	fi
+	@if ! command -v tmux >/dev/null; then \
+		echo "installing tmux (metro top's terminal test)"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq tmux; \
 	fi
 
 # Release binaries in their own scratch path (.build-release, also the

@@ -20,6 +20,8 @@ struct Metro: AsyncParsableCommand {
             ConsumeCommand.self,
             PublishCommand.self,
             TailCommand.self,
+            TopCommand.self,
+            DlqCommand.self,
             WorkerCommand.self,
             GatewayCommand.self,
         ]

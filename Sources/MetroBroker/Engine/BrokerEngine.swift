@@ -377,6 +377,7 @@ package final class BrokerEngine: @unchecked Sendable {
             journalBytes: journal.bytesWritten, fsyncs: syncer?.fsyncs ?? 0,
             fsyncNanoseconds: syncer?.fsyncNanoseconds ?? 0, headSeq: log.headSeq,
             durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count,
-            groups: groups.stats)
+            groups: groups.stats, journalSizeBytes: UInt64(max(0, journal.totalBytes)),
+            rssBytes: ResidentMemory.bytes())
     }
 }

@@ -215,7 +215,9 @@ final class GroupCoordinator {
                 let deliver = GroupCodec.Reply.deliver(
                     group: group.state.name, seq: seq, attempt: UInt32(attempt), event)
                 switch sender.send(.group(deliver), to: member) {
-                case .queued: counters.groupDelivered &+= 1
+                case .queued:
+                    counters.groupDelivered &+= 1
+                    counters.topics.countOut(event.topic)
                 case .full: break  // the event stays held and its ACK timeout redelivers it
                 case .gone: perform(group.state.leave(member, now: now), in: group, now: now)
                 }

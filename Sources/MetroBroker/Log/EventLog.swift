@@ -62,6 +62,7 @@ final class EventLog {
             payload: buffer.unsafeFrame(payload))
         nextSeq = seq + 1
         counters.accepted &+= 1
+        counters.topics.countIn(buffer.unsafeFrame(topic))
         buffer.set(envelope, count: EventEnvelope.size(idCount: id.count, headersCount: headers.count)) {
             EventEnvelope.write(into: $0, seq: seq, time: time, id: id, headers: headers)
         }

@@ -198,6 +198,7 @@ final class ReplayScheduler {
             session.credit -= 1
             sent += 1
             counters.replayed &+= 1
+            counters.topics.countOut(event.topic)
         }
         return .more
     }

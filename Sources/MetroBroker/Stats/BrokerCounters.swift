@@ -51,6 +51,8 @@ final class BrokerCounters {
     var groupDelivered: UInt64 = 0
     /// Peer disconnections per socket (ingest, publish, events, consume), from the monitors.
     var disconnects: [UInt64] = [0, 0, 0, 0]
+    /// Events in and out by topic prefix (bounded, §4.5).
+    let topics = TopicCounters()
 
     @inline(__always)
     func drop(_ cause: DropCause, _ n: UInt64 = 1) {
@@ -60,7 +62,7 @@ final class BrokerCounters {
     func snapshot(
         journalBytes: UInt64, fsyncs: UInt64, fsyncNanoseconds: UInt64, headSeq: UInt64, durableSeq: UInt64,
         segments: Int,
-        activeReplays: Int = 0, groups: [String: GroupStats] = [:]
+        activeReplays: Int = 0, groups: [String: GroupStats] = [:], journalSizeBytes: UInt64 = 0, rssBytes: UInt64 = 0
     )
         -> BrokerStats
     {
@@ -83,6 +85,9 @@ final class BrokerCounters {
         s.replayed = replayed
         s.activeReplays = activeReplays
         s.groups = groups
+        (s.topics, s.otherTopics) = topics.snapshot()
+        s.journalSizeBytes = journalSizeBytes
+        s.rssBytes = rssBytes
         for (i, name) in BrokerEngine.socketNames.enumerated() { s.disconnects[name] = disconnects[i] }
         return s
     }

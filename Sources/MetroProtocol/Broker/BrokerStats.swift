@@ -45,6 +45,16 @@ package struct BrokerStats: Codable, Sendable, Equatable {
     /// Consumer groups by name (§4.10).
     package var groups: [String: GroupStats] = [:]
 
+    /// Events in and out by topic prefix (the first dotted segment): the 32
+    /// busiest of at most 64 tracked prefixes (§4.5).
+    package var topics: [String: TopicFlow] = [:]
+    /// The events of every prefix not in `topics`.
+    package var otherTopics = TopicFlow(in: 0, out: 0)
+    /// The broker's resident memory now, in bytes (/proc/self/statm).
+    package var rssBytes: UInt64 = 0
+    /// The journal's size on disk now: every segment's data and index files.
+    package var journalSizeBytes: UInt64 = 0
+
     package init() {}
 
     package var totalDropped: UInt64 { dropped.values.reduce(0, +) }
@@ -81,5 +91,17 @@ package struct GroupStats: Codable, Sendable, Equatable {
         self.deadLettered = deadLettered
         self.position = position
         self.lag = lag
+    }
+}
+
+/// One topic prefix's traffic in STATS (§4.5): `in`, events journaled (published
+/// or dead letters); `out`, events sent to group members and to replays.
+package struct TopicFlow: Codable, Sendable, Equatable {
+    package var `in`: UInt64
+    package var out: UInt64
+
+    package init(in: UInt64, out: UInt64) {
+        self.in = `in`
+        self.out = out
     }
 }
