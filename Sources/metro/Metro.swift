@@ -22,6 +22,7 @@ struct Metro: AsyncParsableCommand {
             TailCommand.self,
             WorkerCommand.self,
             GatewayCommand.self,
+            SoakCommand.self,
         ]
     )
 }
