@@ -25,13 +25,21 @@ import Testing
         FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
-    /// Running processes whose command line mentions `needle` (a test's temporary folder).
-    func processes(mentioning needle: String) -> [Int32] {
+    /// Running processes whose command line mentions one of `needles` (a test's
+    /// temporary folder: `up`, the broker, the workers; its registry endpoint:
+    /// the registry and the gateway, whose arguments name no folder).
+    func processes(mentioning needles: [String]) -> [Int32] {
         let all = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
         return all.filter { pid in
             guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(needle)
+            let line = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return needles.contains { line.contains($0) }
         }
+    }
+
+    /// Whatever a failed test left running (a soak killed at its time limit leaves its `metro up`).
+    func killLeftovers(_ needles: [String]) {
+        for pid in processes(mentioning: needles) { kill(pid, SIGKILL) }
     }
 
     /// Checks the report files: each invariant by name with a verdict, in JSON and Markdown.
@@ -56,6 +64,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let out = dir.path + "/out"
         let e = try TestPorts.freeEndpoints(6)
+        defer { killLeftovers([dir.path, e[4]]) }
         // Seed 5 draws a kill (of recommendations-1) at ~1.7 s, then a full disk
         // (7.4 s) once the system is whole again (mean gap 4 s): both fit in 20 s.
         let soak = try MetroProcess([
@@ -97,7 +106,7 @@ import Testing
         try checkReport(out)
         #expect(text(out + "/up.log").contains("broker"), "metro up's log is kept")
 
-        #expect(processes(mentioning: dir.path).isEmpty, "no metro left running")
+        #expect(processes(mentioning: [dir.path, e[4]]).isEmpty, "no metro left running")
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/data/soak-disk-full.flag"))
     }
 
@@ -106,6 +115,7 @@ import Testing
     @Test(.timeLimit(.minutes(2))) func attachDrivesARunningSystem() async throws {
         let dir = try TemporaryDirectory()
         let e = try TestPorts.freeEndpoints(5)
+        defer { killLeftovers([dir.path, e[4]]) }
         let config = dir.path + "/broker.yaml"
         try """
         endpoints:
@@ -139,7 +149,7 @@ import Testing
         #expect(up.isRunning, "an attached system is left running")
         up.kill(SIGTERM)
         #expect(await up.waitForExit(timeout: .seconds(40)) != nil)
-        try await waitFor("no metro left") { processes(mentioning: dir.path).isEmpty }
+        try await waitFor("no metro left") { processes(mentioning: [dir.path, e[4]]).isEmpty }
     }
 
     /// `--chaos --attach` needs the processes: refused, status 2, saying why.
