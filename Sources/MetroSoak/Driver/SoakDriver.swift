@@ -60,15 +60,14 @@ public final class SoakDriver: Sendable {
             clients: clients, state: LoadState(random: random.split()), recorder: recorder, checker: checker,
             clip: setup.clip, seed: options.seed)
         let sampler = topology.upPid.map { ProcessSampler(upPid: $0, recorder: recorder) }
-        let background: [Task<Void, Never>] = [
-            Task { await sampler?.run() },
-            Task {
-                await SoakProgress(recorder: recorder, checker: checker, durationSeconds: options.durationSeconds).run()
-            },
-        ]
+        var background: [Task<Void, Never>] = [Task { await sampler?.run() }]
         logger.notice("warming up: a few users and videos before the timed load")
         await warmUp(operations)
-        let endNs = recorder.nowNs() + UInt64(options.durationSeconds * 1e9)
+        let loadStartNs = recorder.nowNs()
+        let endNs = loadStartNs + UInt64(options.durationSeconds * 1e9)
+        let progress = SoakProgress(
+            recorder: recorder, checker: checker, durationSeconds: options.durationSeconds, loadStartNs: loadStartNs)
+        background.append(Task { await progress.run() })
         let load = SoakLoad(
             operations: operations, mix: options.mix, rate: options.rate, concurrency: options.concurrency)
         var monkey: ChaosMonkey?

@@ -7,6 +7,8 @@ struct SoakProgress: Sendable {
     let recorder: HistoryRecorder
     let checker: SoakChecker
     let durationSeconds: Double
+    /// The recorder's time when the timed load started (after the warm-up).
+    let loadStartNs: UInt64
 
     func run() async {
         let terminal = isatty(2) == 1
@@ -21,7 +23,7 @@ struct SoakProgress: Sendable {
     private func write(terminal: Bool) async {
         let (counts, p99, rate) = await recorder.snapshot()
         let violations = await checker.liveViolationCount()
-        let elapsed = Double(recorder.nowNs()) / 1e9
+        let elapsed = Double(recorder.nowNs() &- loadStartNs) / 1e9
         var text = String(format: "soak %4.0f/%.0f s  %6.1f ops/s", elapsed, durationSeconds, rate)
         text += p99.map { String(format: "  p99 %.1f ms", $0) } ?? "  p99 -"
         text += "  ops \(counts.operations)  errors \(counts.failed)  timeouts \(counts.timedOut)"
