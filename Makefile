@@ -41,8 +41,11 @@ setup-test: setup
 RELEASE_DIR ?= .build-release
 METRO_RELEASE = $(RELEASE_DIR)/release/metro
 
+# `--product metro` alone does not build libMetroFaultInject.so, which
+# `metro soak --chaos` preloads for its disk-full faults (found beside metro).
 build: setup
 	$(SWIFT) build -c release --scratch-path $(RELEASE_DIR) --product metro
+	$(SWIFT) build -c release --scratch-path $(RELEASE_DIR) --product MetroFaultInject
 
 # The whole system on loopback with its data under ./$(DATA), from the release
 # build: checks the machine, then runs the whole system in the foreground:

@@ -17,6 +17,10 @@ let package = Package(
         // The service runtime (store, inbox, outbox relay, event handlers, lifecycle).
         // A library of its own so that MetroKit's clients stay free of GRDB.
         .library(name: "MetroRuntime", targets: ["MetroRuntime"]),
+        // The disk-failure library that `metro soak --chaos` and the broker's disk tests
+        // preload (LD_PRELOAD) into `metro up` / a broker: libMetroFaultInject.so, built
+        // next to the `metro` binary by a plain `swift build`. Not something to link.
+        .library(name: "MetroFaultInject", type: .dynamic, targets: ["MetroFaultInject"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,6 +50,8 @@ let package = Package(
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         // Frames and codecs; no I/O, no ZeroMQ. CCRC32C is the CPU's CRC-32C instruction.
         .target(name: "CCRC32C"),
+        // faultinject.c: fsync/pwrite/open that fail on demand, switched by flag files.
+        .target(name: "MetroFaultInject", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "MetroProtocol", dependencies: ["CCRC32C"]),
         .target(
             name: "MetroBroker",
@@ -278,9 +284,7 @@ let package = Package(
         .target(
             name: "MetroTestKit",
             dependencies: ["ZeroMQ", "MetroProtocol", "MetroKit", "MetroTestSupport"],
-            path: "Tests/MetroTestKit",
-            // Built at run time and preloaded into a broker (FaultInjection.swift).
-            exclude: ["FaultInjection/faultinject.c"]
+            path: "Tests/MetroTestKit"
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "MetroTestKitTests", dependencies: ["MetroTestKit"]),

@@ -24,6 +24,7 @@ struct Metro: AsyncParsableCommand {
             DlqCommand.self,
             WorkerCommand.self,
             GatewayCommand.self,
+            SoakCommand.self,
         ]
     )
 }

@@ -4,9 +4,10 @@ import Foundation
     import Glibc
 #endif
 
-/// A failing disk for a real broker: `FaultInjection/faultinject.c`, built once
-/// per test run into a temporary folder and preloaded (`LD_PRELOAD`) into the
-/// `metro` process. Faults are switched by flag files while the process runs (the
+/// A failing disk for a real broker: the `MetroFaultInject` library product
+/// (Sources/MetroFaultInject/faultinject.c), which SwiftPM builds as
+/// `libMetroFaultInject.so` next to the `metro` binary, preloaded (`LD_PRELOAD`)
+/// into the `metro` process. Faults are switched by flag files while the process runs (the
 /// C file says which); only files whose path contains `pathFilter` are touched.
 package final class FaultInjection: Sendable {
     package let folder: TemporaryDirectory
@@ -27,12 +28,11 @@ package final class FaultInjection: Sendable {
         self.pathFilter = pathFilter
     }
 
-    /// The environment that preloads the library into a `metro` process (builds
-    /// the library on first use, awaiting the compiler).
+    /// The environment that preloads the library into a `metro` process.
     package var environment: [String: String] {
-        get async throws {
+        get throws {
             [
-                "LD_PRELOAD": try await Self.library(), "METRO_FAULT_PATH": pathFilter,
+                "LD_PRELOAD": try Self.library(), "METRO_FAULT_PATH": pathFilter,
                 "METRO_FAULT_SYNC_EIO": syncFlag, "METRO_FAULT_PWRITE_ENOSPC": pwriteFlag,
                 "METRO_FAULT_OPEN_EMFILE": openFlag,
             ]
@@ -51,48 +51,24 @@ package final class FaultInjection: Sendable {
         }
     }
 
-    /// The built library's path (built on first use, once per process).
-    package static func library() async throws -> String { try await built.value }
-
-    private static let built = Task<String, any Error> { try await build() }
-
-    /// Compiles faultinject.c, found next to this file (`#filePath`: the kit runs
-    /// from a build of this checkout), into the temporary folder.
-    private static func build() async throws -> String {
-        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("FaultInjection/faultinject.c").path
-        let output = FileManager.default.temporaryDirectory
-            .appendingPathComponent("metro-faultinject-\(getpid()).so").path
-        let compiler = try compilerPath()
-        let cc = try ChildProcess(
-            URL(fileURLWithPath: compiler), ["-shared", "-fPIC", "-O1", "-Wall", "-o", output, source, "-ldl"])
-        let status = await cc.waitForExit(timeout: .seconds(120))
-        guard status == 0 else {
-            throw FaultInjectionError.buildFailed(
-                compiler: compiler, output: status == nil ? "timed out" : cc.stderrText)
-        }
-        return output
-    }
-
-    /// `CC`, else the `clang` next to `swift` on PATH (the toolchain's), else `cc`.
-    private static func compilerPath() throws -> String {
-        let env = ProcessInfo.processInfo.environment
-        if let cc = env["CC"], FileManager.default.isExecutableFile(atPath: cc) { return cc }
-        let path = (env["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init)
-        for dir in path where FileManager.default.isExecutableFile(atPath: dir + "/swift") {
-            if FileManager.default.isExecutableFile(atPath: dir + "/clang") { return dir + "/clang" }
-        }
-        for name in ["clang", "cc", "gcc"] {
-            for dir in path where FileManager.default.isExecutableFile(atPath: dir + "/" + name) {
-                return dir + "/" + name
-            }
-        }
-        throw FaultInjectionError.noCompiler
+    /// The built library: `libMetroFaultInject.so` beside the `metro` binary the
+    /// tests run (`MetroProcess.binary`), built with it by `swift build`.
+    package static func library() throws -> String {
+        let path = MetroProcess.binary.deletingLastPathComponent().appendingPathComponent("libMetroFaultInject.so")
+            .path
+        guard FileManager.default.fileExists(atPath: path) else { throw FaultInjectionError.notBuilt(path: path) }
+        return path
     }
 }
 
-/// Why the fault-injection library could not be built.
-package enum FaultInjectionError: Error {
-    case noCompiler
-    case buildFailed(compiler: String, output: String)
+/// Why the fault-injection library cannot be preloaded.
+package enum FaultInjectionError: Error, CustomStringConvertible {
+    /// The library product was not built (a `swift build --product metro` alone does not build it).
+    case notBuilt(path: String)
+
+    package var description: String {
+        switch self {
+        case .notBuilt(let path): "\(path) is missing: run `swift build` (it builds the MetroFaultInject product)"
+        }
+    }
 }

@@ -1,6 +1,8 @@
 // An LD_PRELOAD library that makes a process's disk fail on demand, for the
 // broker's disk-failure tests (docs/operations.md, "When the disk fails").
-// Compiled by the test set-up (FaultInjection.swift); not part of any target.
+// Built by SwiftPM as the dynamic library product MetroFaultInject
+// (libMetroFaultInject.so next to the `metro` binary); MetroTestKit's
+// FaultInjection and `metro soak --chaos` preload it.
 //
 // Only descriptors whose path (readlink of /proc/self/fd/N) contains
 // METRO_FAULT_PATH are touched, so libzmq's eventfds, pipes and sockets never are.

@@ -1,0 +1,36 @@
+/// Everything `metro soak` was asked to do (SoakCommand parses the flags).
+public struct SoakRunOptions: Sendable {
+    public var seed: UInt64 = 1
+    public var rate: Double = 50
+    public var durationSeconds: Double = 60
+    /// Operations in flight at most; an arrival beyond it is counted, not queued.
+    public var concurrency = 64
+    public var chaos = false
+    /// Mean seconds between faults.
+    public var faultInterval: Double = 25
+    public var attach = false
+    public var realMedia = false
+    public var outFolder: String
+    /// Start mode: the system's data folder (nil: a temporary one).
+    public var dataDir: String?
+    public var keepData = false
+    public var mix = SoakMix.standard
+    /// The `metro` binary to start (`metro up`) and beside which libMetroFaultInject.so is.
+    public var metroBinary: String
+    public var ingest: String?
+    public var publish: String?
+    public var events: String?
+    public var consume: String?
+    public var registry: String?
+    /// host:port of the gateway; nil with `noGateway`.
+    public var gateway: String?
+    public var noGateway = false
+    /// Passed to `metro up` as they are (`--video 2`, `--synthetic-work-ms 20`).
+    public var upArguments: [String] = []
+    public var drainTimeout: Duration = .seconds(60)
+
+    public init(outFolder: String, metroBinary: String) {
+        self.outFolder = outFolder
+        self.metroBinary = metroBinary
+    }
+}

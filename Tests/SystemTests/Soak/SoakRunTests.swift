@@ -1,0 +1,170 @@
+import Foundation
+import MetroSoak
+import MetroTestKit
+import Testing
+
+/// `metro soak` of the real binary (issue 16 §4): what the driver guarantees —
+/// the history it records (operations, faults with their recovery, a sample
+/// series for every process), the files it writes, the exit status — and, once
+/// the checker and report branches are in, the report's verdict on every
+/// invariant. Everything it starts is stopped: no `metro` is left behind.
+@Suite(.serialized) struct SoakRunTests {
+    static let invariants = [
+        "uploads-processed-once", "views-in-history-once", "views-in-model-once", "acked-events-in-journal",
+        "seqs-increase-ids-unique", "groups-drain", "requests-answer-in-deadline", "rss-bounded",
+    ]
+
+    func history(_ folder: String) throws -> SoakHistory {
+        let data = try #require(FileManager.default.contents(atPath: folder + "/history.json"))
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(SoakHistory.self, from: data)
+    }
+
+    func text(_ path: String) -> String {
+        FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    /// Running processes whose command line mentions one of `needles` (a test's
+    /// temporary folder: `up`, the broker, the workers; its registry endpoint:
+    /// the registry and the gateway, whose arguments name no folder).
+    func processes(mentioning needles: [String]) -> [Int32] {
+        let all = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
+        return all.filter { pid in
+            guard let raw = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let line = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return needles.contains { line.contains($0) }
+        }
+    }
+
+    /// Whatever a failed test left running (a soak killed at its time limit leaves its `metro up`).
+    func killLeftovers(_ needles: [String]) {
+        for pid in processes(mentioning: needles) { kill(pid, SIGKILL) }
+    }
+
+    /// Checks the report files: each invariant by name with a verdict, in JSON and Markdown.
+    func checkReport(_ out: String) throws {
+        let json = try #require(FileManager.default.contents(atPath: out + "/soak-report.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        #expect(report["version"] as? Int == 1)
+        let jsonText = String(decoding: json, as: UTF8.self)
+        let markdown = text(out + "/soak-report.md")
+        for name in Self.invariants {
+            #expect(jsonText.contains("\"\(name)\""), "soak-report.json names \(name)")
+            #expect(markdown.contains(name), "soak-report.md names \(name)")
+        }
+        #expect(text(out + "/soak-report.html").contains("<"), "an HTML page")
+    }
+
+    /// 20 s with chaos at 50 ops/s against a system the soak starts itself: the
+    /// history holds every kind of operation, each fault with the time the system
+    /// was whole again, and samples of every process; the report judges every
+    /// invariant; exit status 0; nothing left running.
+    @Test(.timeLimit(.minutes(3))) func aChaosSoakRecordsFaultsSamplesAndVerdicts() async throws {
+        let dir = try TemporaryDirectory()
+        let out = dir.path + "/out"
+        let e = try TestPorts.freeEndpoints(6)
+        defer { killLeftovers([dir.path, e[4]]) }
+        // Seed 5 draws a kill (of recommendations-1) at ~1.7 s, then a full disk
+        // (7.4 s) once the system is whole again (mean gap 4 s): both fit in 20 s.
+        let soak = try MetroProcess([
+            "soak", "--chaos", "--seed", "5", "--rate", "50", "--duration", "20s", "--fault-interval", "4",
+            "--out", out, "--data-dir", dir.path + "/data", "--ingest", e[0], "--publish", e[1], "--events", e[2],
+            "--consume", e[3], "--registry", e[4], "--gateway", String(e[5].dropFirst("tcp://".count)),
+            "--video", "1", "--drain-timeout", "20",
+        ])
+        let status = await soak.waitForExit(timeout: .seconds(150))
+        #expect(status == 0, "metro soak: \(soak.stderrText)")
+
+        let h = try history(out)
+        let ok = h.operations.filter { $0.outcome == .ok }
+        for kind in SoakOperation.Kind.allCases {
+            #expect(ok.contains { $0.kind == kind }, "an acknowledged \(kind)")
+        }
+        #expect(ok.filter { $0.kind == .view }.allSatisfy { $0.seq != nil && $0.eventId != nil })
+        #expect(h.operations.filter { $0.kind == .recommend }.allSatisfy { $0.via == "http" || $0.via == "none" })
+        let rate = Double(h.operations.count) / 20
+        #expect(rate > 25, "about 50 ops/s aimed at, \(h.operations.count) operations")
+
+        #expect(!h.faults.isEmpty, "faults injected: \(soak.stderrText)")
+        for fault in h.faults {
+            #expect(fault.wholeAgainNs != nil && fault.wholeAgainNs! >= fault.startNs, "\(fault)")
+        }
+        #expect(h.faults.contains { $0.kind == .diskFull }, "seed 5 fills the disk: \(h.faults)")
+        let kill = try #require(h.faults.first { $0.kind == .kill }, "seed 5 kills: \(h.faults)")
+        #expect(kill.detail.contains("restarted as pid"), "\(kill.detail)")
+        if let disk = h.faults.first(where: { $0.kind == .diskFull }) {
+            #expect(disk.detail.contains("refused acknowledged publishes"), "\(disk.detail)")
+            #expect(disk.detail.contains("took events again by itself"), "\(disk.detail)")
+        }
+        let names = Set(h.samples.map(\.name))
+        for name in ["up", "broker", "registry", "gateway", "profiles-1", "video-1", "recommendations-1"] {
+            #expect(names.contains(name), "samples of \(name): \(names)")
+            let series = h.samples.filter { $0.name == name }
+            #expect(series.count >= 10 && series.allSatisfy { $0.rssBytes > 0 }, "\(name): \(series.count)")
+        }
+        try checkReport(out)
+        #expect(text(out + "/up.log").contains("broker"), "metro up's log is kept")
+
+        #expect(processes(mentioning: [dir.path, e[4]]).isEmpty, "no metro left running")
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/data/soak-disk-full.flag"))
+    }
+
+    /// `--attach` drives a system the test started (its pids found through /proc:
+    /// samples), and leaves it running.
+    @Test(.timeLimit(.minutes(2))) func attachDrivesARunningSystem() async throws {
+        let dir = try TemporaryDirectory()
+        let e = try TestPorts.freeEndpoints(5)
+        defer { killLeftovers([dir.path, e[4]]) }
+        let config = dir.path + "/broker.yaml"
+        try """
+        endpoints:
+          ingest: \(e[0])
+          publish: \(e[1])
+          events: \(e[2])
+          consume: \(e[3])
+          metrics: ""
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let up = try MetroProcess([
+            "up", "--data-dir", dir.path + "/data", "--config", config, "--registry", e[4], "--gateway", "",
+            "--video", "1", "--synthetic-work-ms", "10",
+        ])
+        try await waitFor("metro up ready", timeout: .seconds(60)) {
+            up.stdoutLines.contains { $0.hasPrefix("ready ") } || !up.isRunning
+        }
+        let out = dir.path + "/out"
+        let soak = try MetroProcess([
+            "soak", "--attach", "--no-gateway", "--seed", "5", "--rate", "30", "--duration", "6s", "--out", out,
+            "--ingest", e[0], "--publish", e[1], "--events", e[2], "--consume", e[3], "--registry", e[4],
+            "--drain-timeout", "20",
+        ])
+        let status = await soak.waitForExit(timeout: .seconds(90))
+        #expect(status == 0, "metro soak --attach: \(soak.stderrText)")
+        let h = try history(out)
+        #expect(h.operations.contains { $0.kind == .view && $0.outcome == .ok })
+        #expect(h.operations.filter { $0.kind == .recommend }.allSatisfy { $0.via == "rpc" || $0.via == "none" })
+        #expect(h.faults.isEmpty)
+        #expect(Set(h.samples.map(\.name)).isSuperset(of: ["broker", "registry", "video-1"]))
+        try checkReport(out)
+        #expect(up.isRunning, "an attached system is left running")
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(40)) != nil)
+        try await waitFor("no metro left") { processes(mentioning: [dir.path, e[4]]).isEmpty }
+    }
+
+    /// `--chaos --attach` needs the processes: refused, status 2, saying why.
+    @Test func chaosAttachWithoutProcessesIsRefused() async throws {
+        let dir = try TemporaryDirectory()
+        let registry = try TestPorts.freeEndpoints(1)[0]
+        let soak = try MetroProcess([
+            "soak", "--attach", "--chaos", "--registry", registry, "--duration", "5s", "--out", dir.path + "/out",
+        ])
+        #expect(await soak.waitForExit() == 2)
+        #expect(soak.stderrText.contains("--chaos with --attach needs the system's processes"), "\(soak.stderrText)")
+        #expect(soak.stderrText.contains(registry))
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif
