@@ -115,9 +115,12 @@ struct UpCommand: MetroCommand {
         let ready = UpReadiness(
             children: children.map(\.name), instances: workers.map { ($0.service, $0.spec.name) },
             registry: registry, logger: logger)
+        let reaper = DeadInstanceReaper(registry: registry, logger: logger)
         let supervisor = Supervisor(
-            children: children, logger: logger, stopTimeout: .milliseconds(stopTimeoutMs)
+            children: children, logger: logger, stopTimeout: .milliseconds(stopTimeoutMs),
+            onDeath: { await reaper.childDied($0) }
         ) {
+            reaper.childReady($0, fields: $1)
             ready.childReady($0, fields: $1, restarted: $2)
         }
         let group = ServiceGroup(

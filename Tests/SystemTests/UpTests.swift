@@ -210,6 +210,11 @@ import ZeroMQ
             return epochs["video/video-1"].map { $0 != before["video/video-1"] } ?? false
         }
         #expect(self.up.readyLines(up).count == 1, "one ready line, also after a restart")
+        // up freed the dead incarnation's lease (DeadInstanceReaper) rather than let the
+        // restart wait up to the 10 s TTL for it to run out (protocol.md §5.4's 305).
+        #expect(
+            up.stderrText.contains("deregistered the dead incarnation of video-1"),
+            "up deregisters a worker it saw die: \(up.stderrText.suffix(3000))")
 
         // SIGINT: workers first, then the registry, then the broker; nothing left.
         up.kill(SIGINT)

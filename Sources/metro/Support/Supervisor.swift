@@ -28,6 +28,8 @@ final class Supervisor: Service, @unchecked Sendable {
     private let children: [ChildSpec]
     private let logger: Logger
     private let onReady: @Sendable (_ child: String, _ fields: [String: String], _ restarted: Bool) -> Void
+    /// Called after a child exited unexpectedly, before its restart (`DeadInstanceReaper`).
+    private let onDeath: @Sendable (_ child: String) async -> Void
     /// How long a stage may take to exit after SIGTERM before its children get SIGKILL.
     private let stopTimeout: Duration
     /// The children's live processes and, once shutdown began, the stage being stopped.
@@ -36,9 +38,11 @@ final class Supervisor: Service, @unchecked Sendable {
 
     init(
         children: [ChildSpec], logger: Logger, stopTimeout: Duration = .seconds(30),
+        onDeath: @escaping @Sendable (String) async -> Void = { _ in },
         onReady: @escaping @Sendable (String, [String: String], Bool) -> Void = { _, _, _ in }
     ) {
         self.children = children
+        self.onDeath = onDeath
         self.stopTimeout = stopTimeout
         self.logger = logger
         self.onReady = onReady
@@ -162,6 +166,7 @@ final class Supervisor: Service, @unchecked Sendable {
                 throw failure
             }
             logger.error("\(child.name) exited with status \(status); restarting", metadata: ["backoff": "\(backoff)"])
+            await onDeath(child.name)
             // A child that ran for a while gets a fresh back-off; a crash loop backs off up to 5 s.
             backoff = ContinuousClock.now - started > .seconds(10) ? .milliseconds(200) : min(backoff * 2, .seconds(5))
             try await Task.sleep(for: backoff)

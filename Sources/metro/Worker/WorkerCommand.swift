@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MetroKit
+import MetroProtocol
 import MetroRuntime
 import ServiceLifecycle
 import UnixSignals
@@ -56,7 +58,7 @@ struct WorkerOptions: ParsableArguments {
 
 /// Runs `definition` as a `ServiceRuntime` until SIGTERM/SIGINT, with the metrics
 /// endpoint when asked for, and prints the ready line
-/// `ready {"service":..,"instance":..,"rpc":..,"database":..[,"metrics":..]}` once
+/// `ready {"service":..,"instance":..,"epoch":..,"rpc":..,"database":..[,"metrics":..]}` once
 /// the instance serves (and the metrics endpoint is bound). `configuration`
 /// defaults to the one `options` make; `adjust` then sets what a service's own
 /// flags change in it (e.g. its ACK deadline).
@@ -69,7 +71,11 @@ func runWorker(
     var configuration = configuration ?? options.configuration()
     adjust(&configuration)
     let runtime = ServiceRuntime(definition, configuration: configuration, logger: logger) { ready in
-        var fields = ["service": ready.service, "instance": ready.instance, "database": ready.database]
+        // `epoch`: the incarnation it registers as, so `metro up` can free the lease if it dies.
+        var fields = [
+            "service": ready.service, "instance": ready.instance, "database": ready.database,
+            "epoch": "\(Registration.processEpoch)",
+        ]
         if let rpc = ready.rpcEndpoint { fields["rpc"] = rpc }
         announce.yield(fields)
     }
