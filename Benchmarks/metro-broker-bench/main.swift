@@ -52,6 +52,14 @@ let rounds = option("--rounds", 3)
 let payloadSize = 100
 let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 
+// `redelivery`: the time from a member's kill -9 to the first redelivery (RedeliveryBench.swift).
+if CommandLine.arguments.dropFirst().first == "redelivery" {
+    do { try runRedeliveryBench() } catch {
+        print("redelivery bench failed: \(error)")
+        exit(1)
+    }
+    exit(0)
+}
 // `delivery`: replay and consumer-group figures instead (DeliveryBench.swift).
 if CommandLine.arguments.dropFirst().first == "delivery" {
     do { try runDeliveryBench() } catch {

@@ -93,6 +93,11 @@ package final class BrokerEngine: @unchecked Sendable {
     let monitors: [SocketMonitor]
     /// Consume connections that only asked for STATS or METRICS (loop thread).
     var adminPeers = AdminPeers()
+    /// The consume connection each group member joined on (loop thread), and the
+    /// members whose connections the monitor saw close, lost at the end of the
+    /// turn (`loseClosedMembers`).
+    var memberConnections = MemberConnections()
+    var closedMembers: [[UInt8]] = []
     static let monitorPeriodNs: UInt64 = 100_000_000
     static let socketNames = ["ingest", "publish", "events", "consume"]
 
@@ -316,15 +321,17 @@ package final class BrokerEngine: @unchecked Sendable {
                     try fanOut.drainSubscriptions(limit: batchLimit, headSeq: log.headSeq, now: clock())
                 }
                 if poller.isReadable(consumeItem) { try drainConsume() }
-                replays.pump(now: clock(), clock: clock)
+                let turn = clock()
+                if turn >= nextMonitorRead {
+                    try readMonitors()
+                    nextMonitorRead = turn &+ Self.monitorPeriodNs
+                }
+                try loseClosedMembers()
+                replays.pump(now: turn, clock: clock)
                 groups.pump(now: clock())
                 // Dead letters the groups appended are written with this turn's batch.
                 if !groups.isEmpty { try endBatch() }
                 let after = clock()
-                if after >= nextMonitorRead {
-                    try readMonitors()
-                    nextMonitorRead = after &+ Self.monitorPeriodNs
-                }
                 if after >= nextHeartbeat {
                     try fanOut.sendHeartbeat(headSeq: log.headSeq, now: after)
                     nextHeartbeat = after &+ heartbeatNs
@@ -355,10 +362,15 @@ package final class BrokerEngine: @unchecked Sendable {
     /// Counts the disconnections the monitors have seen since the last read; on the
     /// consume socket not those of connections that only asked for STATS or
     /// METRICS (`adminPeers`): an operator's `metro broker stats` is no lost peer.
+    /// A closed consume connection that a group member joined on queues the
+    /// member's loss (`closedMembers`).
     func readMonitors() throws(ZMQError) {
         for (i, monitor) in monitors.enumerated() {
             while let event = try monitor.next(timeoutMilliseconds: 0) {
-                if i == Self.consumeIndex, !adminPeers.closed(fd: event.value) { continue }
+                if i == Self.consumeIndex {
+                    if let member = memberConnections.closed(fd: event.value) { closedMembers.append(member) }
+                    if !adminPeers.closed(fd: event.value) { continue }
+                }
                 counters.disconnects[i] &+= 1
             }
         }
