@@ -342,11 +342,16 @@ if wanted("acknowledged") {
         var perFsync: Double
         var fsyncMicros: Double
         var delivered: UInt64
+        var steal: Double
     }
     var ackedRuns = [[AckedRun]](repeating: [], count: ackedRows.count)
+    var diskRuns: [DiskRun] = []
     for _ in 0..<ackedRounds {
         for (index, row) in ackedRows.enumerated() {
+            // The disk's limit right before the window-1 row, in each round (target 7).
+            if row.window == 1 { diskRuns.append(diskLimit()) }
             let b = try Target.broker()
+            let ticks = machineCPUTicks()
             var latencies = [Int64](repeating: 0, count: row.count)
             var seconds = 0.0
             var delivered: UInt64 = 0
@@ -365,7 +370,7 @@ if wanted("acknowledged") {
                     p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
                     perFsync: Double(row.count) / Double(max(fsyncs, 1)),
                     fsyncMicros: Double(stats?.fsyncNanoseconds ?? 0) / 1000 / Double(max(fsyncs, 1)),
-                    delivered: delivered))
+                    delivered: delivered, steal: stealPercent(ticks, machineCPUTicks())))
         }
     }
     for (index, row) in ackedRows.enumerated() {
@@ -382,6 +387,11 @@ if wanted("acknowledged") {
                 runs.allSatisfy(\.complete) ? "" : " (incomplete)", row.count, median(runs.map(\.rate)),
                 median(runs.map(\.cpu)), median(runs.map(\.p50)), median(runs.map(\.p99)), median(runs.map(\.perFsync)),
                 median(runs.map(\.fsyncMicros)), runs.map(\.rate).min()!, runs.map(\.rate).max()!))
+    }
+    if let one = ackedRows.firstIndex(where: { $0.window == 1 }) {
+        let runs = ackedRuns[one]
+        printWindowOneTable(
+            rates: runs.map(\.rate), cpu: runs.map(\.cpu), steal: runs.map(\.steal), disk: diskRuns)
     }
 
 }

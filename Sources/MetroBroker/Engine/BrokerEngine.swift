@@ -278,11 +278,19 @@ package final class BrokerEngine: @unchecked Sendable {
     /// The loop. Runs on the calling (dedicated) thread until `stop()`.
     package func run() {
         syncer?.start()
-        let poller = Poller()
-        let ingestItem = poller.add(ingest)
-        let publishItem = poller.add(publish)
-        let eventsItem = poller.add(fanOut.events)
-        let consumeItem = poller.add(consume)
+        // Not `Poller` (zmq_poll): it asks every socket for its events twice per
+        // wake-up, two system calls each (LoopPoller's comment has the numbers).
+        let poller = LoopPoller()
+        let ingestItem: Int, publishItem: Int, eventsItem: Int, consumeItem: Int
+        do {
+            ingestItem = try poller.add(ingest)
+            publishItem = try poller.add(publish)
+            eventsItem = try poller.add(fanOut.events)
+            consumeItem = try poller.add(consume)
+        } catch {
+            logger.critical("broker loop: cannot poll its sockets: \(error)")
+            return shutdown()
+        }
         let syncItem = syncer.map { poller.add(fileDescriptor: $0.wakeFD) }
         poller.add(fileDescriptor: control.readFD)
         let heartbeatNs = UInt64(max(1, configuration.heartbeatIntervalMs)) * 1_000_000
