@@ -11,12 +11,14 @@ import ZeroMQ
 /// waiting for 3 silent heartbeat intervals (3 s with the default 1 s).
 @Suite struct BrokerMemberLossTests {
     /// The budget from the kill -9 to the first redelivery the other member sees.
-    /// The target is 300 ms (issue 18); the test allows 1 s, since the full suite
-    /// runs on 2 loaded cores where a test task can wait hundreds of ms for a
-    /// pool thread (docs/performance.md). Without the monitor the loss takes at
-    /// least 2 s (the member's last heartbeat is at most 1 s before the kill, and
-    /// it is lost 3 intervals after it), so 1 s still tells the two apart.
-    static let budget: Duration = .seconds(1)
+    /// The target is 300 ms (issue 18, met by the bench: p50 68 ms); the test
+    /// allows 1.5 s, since the full suite runs on 2 loaded cores where a test
+    /// task can wait seconds for a pool thread (docs/performance.md; 1.95 s was
+    /// seen once with a 1 s budget, load average ~40). Without the monitor the
+    /// loss takes at least 2 s (the member's last heartbeat is at most 1 s before
+    /// the kill, and it is lost 3 intervals after it; 2.7–3 s measured), so
+    /// 1.5 s still tells the two apart.
+    static let budget: Duration = .milliseconds(1500)
 
     @Test func aMemberKilledWith9HasItsEventsRedeliveredWithinASecondWithTheDefaults() async throws {
         // The default heartbeat interval (1 s); no fsync, to keep the test cheap.
@@ -71,7 +73,9 @@ import ZeroMQ
     /// close read ~100 ms later lost the new member (seen in
     /// `aGroupSkipsAndCountsEventsRetentionRemovedBeforeItReadOrAckedThem`).
     @Test func aMemberJoiningOnTheDescriptorOfAConnectionThatJustClosedStaysAMember() async throws {
-        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
+        // Heartbeats of a minute: these raw members never HEARTBEAT, and under a
+        // loaded full run the test can take over 3 s (3 intervals of 1 s).
+        let broker = try await BrokerHarness(config: "heartbeatIntervalMs: 60000\njournal:\n  fsync: never\n")
         let v = WireProtocol.versionBytes, g = bytes("workers")
         var members: [Socket] = []
         defer { for m in members { m.close() } }
