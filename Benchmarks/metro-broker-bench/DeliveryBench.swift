@@ -10,7 +10,9 @@
 // Measured 2026-11-27 on the shared 2-core box (release, 200,000 events, 3 rounds,
 // medians): replay 242k events/s; group with 1 / 2 / 4 ACKing members 97k / 77k /
 // 66k deliveries/s (more members share the same 2 cores with the broker);
-// redelivery after a member dies 3.05 s (3 heartbeats of 1 s, then at once).
+// redelivery after a member dies 3.05 s (3 heartbeats of 1 s, then at once;
+// since the broker loses a member when its connection closes, see
+// RedeliveryBench.swift and docs/performance.md).
 import Foundation
 import MetroProtocol
 import ZeroMQ
@@ -116,39 +118,6 @@ func groupRate(_ consume: String, members: Int, count: Int, group: String) -> Do
     return Double(total.value) / (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
 }
 
-/// Time from a member's death (socket closed while holding an event) to the
-/// event's delivery to another member; the broker notices by 3 missed heartbeats.
-func redeliveryLatency(_ consume: String, ingest: String, group: String) throws -> Double {
-    let ctx = try Context(defaultLingerMilliseconds: 0)
-    let dying = try ctx.socket(.dealer), other = try ctx.socket(.dealer)
-    defer { other.close() }
-    for s in [dying, other] {
-        try s.set(.receiveTimeout(milliseconds: 20_000))
-        try s.connect(consume)
-    }
-    let config = GroupCodec.Config(prefixes: ["late."], start: .latest)
-    try dying.send(multipart: GroupCodec.Request.join(group: group, member: "dying", credit: 1, config: config).frames)
-    _ = try dying.receiveMultipart()
-    try other.send(multipart: GroupCodec.Request.join(group: group, member: "other", credit: 0, config: config).frames)
-    _ = try other.receiveMultipart()
-    try preloadTopic(ingest, topic: "late.x")
-    guard let d = try dying.receiveMultipart(), d[1] == Array("DELIVER".utf8) else {
-        throw CocoaError(.coderReadCorrupt)
-    }
-    try other.send(multipart: GroupCodec.Request.grant(group: group, credit: 1).frames)
-    dying.close()
-    let start = ContinuousClock.now
-    // The survivor heartbeats, as a member must, until the event comes to it.
-    while true {
-        try other.send(multipart: GroupCodec.Request.heartbeat(group: group).frames)
-        guard let f = try other.receiveMultipart() else { throw CocoaError(.coderReadCorrupt) }
-        if f[1] == Array("DELIVER".utf8) { break }
-        usleep(100_000)
-    }
-    let d2 = ContinuousClock.now - start
-    return Double(d2.components.seconds) * 1000 + Double(d2.components.attoseconds) / 1e15
-}
-
 func preloadTopic(_ ingest: String, topic: String) throws {
     let ctx = try Context(defaultLingerMilliseconds: 0)
     let s = try ctx.socket(.dealer)
@@ -182,8 +151,8 @@ func preloadTopic(_ ingest: String, topic: String) throws {
         )
     }
     var latencies: [Double] = []
-    for r in 0..<rounds { latencies.append(try redeliveryLatency(consume, ingest: ingest, group: "late\(r)")) }
+    for r in 0..<rounds { latencies.append(try redeliveryAfterKill(consume, ingest: ingest, group: "late\(r)")) }
     print(
-        "| redelivery after a member dies (heartbeat 1 s: lost after 3) | \(Int(median(latencies))) ms | \(latencies.map { Int($0) }) |"
+        "| redelivery after kill -9 of a member process (RedeliveryBench.swift) | \(Int(median(latencies))) ms | \(latencies.map { Int($0) }) |"
     )
 }

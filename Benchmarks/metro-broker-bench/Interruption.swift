@@ -71,6 +71,7 @@ let usage = """
     usage:
       metro-broker-bench [--events N] [--acked-events N] [--rounds N] [--only PART]
       metro-broker-bench delivery [--events N] [--rounds N]
+      metro-broker-bench redelivery [--trials N]
       metro-broker-bench --help
 
       --events N        fire-and-forget events per run (default 1000000)
@@ -78,6 +79,8 @@ let usage = """
       --rounds N        runs per target, alternated; rates are medians (default 3)
       --only PART       fire-and-forget, acknowledged, latency or memory
       delivery          replay and consumer-group figures instead
+      redelivery        kill -9 of a member process to the first redelivery, p50 of
+                        --trials (default 9)
 
     It starts `metro broker` (the binary next to this one) with its journal in the
     temp directory; Ctrl-C stops every target and removes those folders.

@@ -52,6 +52,14 @@ let rounds = option("--rounds", 3)
 let payloadSize = 100
 let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 
+// `redelivery`: the time from a member's kill -9 to the first redelivery (RedeliveryBench.swift).
+if CommandLine.arguments.dropFirst().first == "redelivery" {
+    do { try runRedeliveryBench() } catch {
+        print("redelivery bench failed: \(error)")
+        exit(1)
+    }
+    exit(0)
+}
 // `delivery`: replay and consumer-group figures instead (DeliveryBench.swift).
 if CommandLine.arguments.dropFirst().first == "delivery" {
     do { try runDeliveryBench() } catch {
@@ -334,11 +342,16 @@ if wanted("acknowledged") {
         var perFsync: Double
         var fsyncMicros: Double
         var delivered: UInt64
+        var steal: Double
     }
     var ackedRuns = [[AckedRun]](repeating: [], count: ackedRows.count)
+    var diskRuns: [DiskRun] = []
     for _ in 0..<ackedRounds {
         for (index, row) in ackedRows.enumerated() {
+            // The disk's limit right before the window-1 row, in each round (target 7).
+            if row.window == 1 { diskRuns.append(diskLimit()) }
             let b = try Target.broker()
+            let ticks = machineCPUTicks()
             var latencies = [Int64](repeating: 0, count: row.count)
             var seconds = 0.0
             var delivered: UInt64 = 0
@@ -357,7 +370,7 @@ if wanted("acknowledged") {
                     p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99),
                     perFsync: Double(row.count) / Double(max(fsyncs, 1)),
                     fsyncMicros: Double(stats?.fsyncNanoseconds ?? 0) / 1000 / Double(max(fsyncs, 1)),
-                    delivered: delivered))
+                    delivered: delivered, steal: stealPercent(ticks, machineCPUTicks())))
         }
     }
     for (index, row) in ackedRows.enumerated() {
@@ -374,6 +387,11 @@ if wanted("acknowledged") {
                 runs.allSatisfy(\.complete) ? "" : " (incomplete)", row.count, median(runs.map(\.rate)),
                 median(runs.map(\.cpu)), median(runs.map(\.p50)), median(runs.map(\.p99)), median(runs.map(\.perFsync)),
                 median(runs.map(\.fsyncMicros)), runs.map(\.rate).min()!, runs.map(\.rate).max()!))
+    }
+    if let one = ackedRows.firstIndex(where: { $0.window == 1 }) {
+        let runs = ackedRuns[one]
+        printWindowOneTable(
+            rates: runs.map(\.rate), cpu: runs.map(\.cpu), steal: runs.map(\.steal), disk: diskRuns)
     }
 
 }

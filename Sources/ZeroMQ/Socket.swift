@@ -38,9 +38,16 @@ public final class Socket {
     /// Whether `close()` has run; any other call on a closed socket traps (a bug, not an error).
     public var isClosed: Bool { handle == nil }
 
+    /// How many times the socket was used (every libzmq call goes through `h`):
+    /// any call may process the socket's commands and so consume the readiness of
+    /// its `fileDescriptor`, which `LoopPoller` must then not trust until it has
+    /// asked for `events` again.
+    @exclusivity(unchecked) private(set) var uses: UInt64 = 0
+
     @inline(__always)
     var h: UnsafeMutableRawPointer {
         guard let h = handle else { preconditionFailure("use of a closed \(type) socket") }
+        uses &+= 1
         return h
     }
 

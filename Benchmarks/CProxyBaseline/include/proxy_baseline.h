@@ -44,6 +44,13 @@ int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int 
                       uint64_t rate, size_t size, double *seconds, int64_t *latencies, const char *events,
                       uint64_t *delivered);
 
+/// The disk's limit for window-1 acknowledged publish: writes `count` records of
+/// `record` bytes one after another into a file in `directory` whose zeros were
+/// written and synced ahead (as the journal's zero fill does), each followed by
+/// `fdatasync`, and stores each sync's duration (ns) in `durations`. 0, or -1 on
+/// an I/O error.
+int metro_bench_fdatasync(const char *directory, uint64_t count, size_t record, int64_t *durations);
+
 /// "4.3.4": the libzmq loaded at run time.
 const char *metro_bench_zmq_version(void);
 

@@ -18,7 +18,9 @@ extension BrokerEngine {
             let request = ConsumeCodec.decodeRequest(buffer, offset: 1, discardedFrames: buffer.discardedFrames)
             // The routing-id frame that ROUTER makes up carries no descriptor in
             // libzmq 4.3.4 (measured); the frames the peer sent do.
-            if buffer.count > 1, let fd = buffer.sourceDescriptor(1) { try classify(request, fd: fd) }
+            if buffer.count > 1, let fd = buffer.sourceDescriptor(1) {
+                try classify(request, fd: fd, routingID: routingID)
+            }
             guard let reply = answer(request, from: routingID) else { continue }
             if reply.isError { counters.rejected &+= 1 }
             if consumeSender.send(reply, to: routingID) != .queued { counters.drop(.replyUnroutable) }
@@ -26,17 +28,42 @@ extension BrokerEngine {
     }
 
     /// Notes whether the connection on `fd` is only an operator's STATS or METRICS
-    /// call (`AdminPeers`), whose close is then not a disconnection. The monitors
-    /// are read first when the descriptor may be a reused one whose earlier
-    /// connection's close is still unread.
-    private func classify(_ request: Result<ConsumeCodec.Request, ConsumeCodec.RequestError>, fd: Int32) throws {
+    /// call (`AdminPeers`), whose close is then not a disconnection, and which
+    /// connection a JOIN came on (`MemberConnections`), whose close loses the
+    /// member. The monitors are read first when the descriptor may be a reused
+    /// one whose earlier connection's close is still unread (for a JOIN, always).
+    private func classify(
+        _ request: Result<ConsumeCodec.Request, ConsumeCodec.RequestError>, fd: Int32, routingID: [UInt8]
+    ) throws {
         let admin: Bool
+        var join = false
         switch request {
         case .success(.stats), .success(.metrics): admin = true
+        case .success(.group(.join)):
+            admin = false
+            join = true
         default: admin = false
         }
-        if admin || adminPeers.isAdminOnly(fd) { try readMonitors() }
+        // A JOIN always: the close of whatever connection had this descriptor before
+        // must be read before the new member is recorded on it (`MemberConnections`).
+        if admin || join || adminPeers.isAdminOnly(fd) { try readMonitors() }
         adminPeers.request(on: fd, admin: admin)
+        if join { memberConnections.record(fd: fd, routingID: routingID) }
+    }
+
+    /// Loses the members whose connections closed (`readMonitors` queued them):
+    /// their held events are redelivered now, not 3 heartbeat intervals later
+    /// (§4.10). What a closed connection sent before it closed is still queued on
+    /// the socket (libzmq delivers a closed pipe's messages before ending it), so
+    /// it is handled first: an ACK among it ends its event instead of letting it
+    /// be delivered again.
+    func loseClosedMembers() throws {
+        guard !closedMembers.isEmpty else { return }
+        try drainConsume()
+        let lost = closedMembers
+        closedMembers.removeAll()
+        let now = clock()
+        for member in lost { groups.connectionLost(member, now: now) }
     }
 
     /// What the request asks for, carried out; its reply, if it has one.

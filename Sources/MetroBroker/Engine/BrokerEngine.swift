@@ -93,6 +93,11 @@ package final class BrokerEngine: @unchecked Sendable {
     let monitors: [SocketMonitor]
     /// Consume connections that only asked for STATS or METRICS (loop thread).
     var adminPeers = AdminPeers()
+    /// The consume connection each group member joined on (loop thread), and the
+    /// members whose connections the monitor saw close, lost at the end of the
+    /// turn (`loseClosedMembers`).
+    var memberConnections = MemberConnections()
+    var closedMembers: [[UInt8]] = []
     static let monitorPeriodNs: UInt64 = 100_000_000
     static let socketNames = ["ingest", "publish", "events", "consume"]
 
@@ -273,11 +278,19 @@ package final class BrokerEngine: @unchecked Sendable {
     /// The loop. Runs on the calling (dedicated) thread until `stop()`.
     package func run() {
         syncer?.start()
-        let poller = Poller()
-        let ingestItem = poller.add(ingest)
-        let publishItem = poller.add(publish)
-        let eventsItem = poller.add(fanOut.events)
-        let consumeItem = poller.add(consume)
+        // Not `Poller` (zmq_poll): it asks every socket for its events twice per
+        // wake-up, two system calls each (LoopPoller's comment has the numbers).
+        let poller = LoopPoller()
+        let ingestItem: Int, publishItem: Int, eventsItem: Int, consumeItem: Int
+        do {
+            ingestItem = try poller.add(ingest)
+            publishItem = try poller.add(publish)
+            eventsItem = try poller.add(fanOut.events)
+            consumeItem = try poller.add(consume)
+        } catch {
+            logger.critical("broker loop: cannot poll its sockets: \(error)")
+            return shutdown()
+        }
         let syncItem = syncer.map { poller.add(fileDescriptor: $0.wakeFD) }
         poller.add(fileDescriptor: control.readFD)
         let heartbeatNs = UInt64(max(1, configuration.heartbeatIntervalMs)) * 1_000_000
@@ -316,15 +329,17 @@ package final class BrokerEngine: @unchecked Sendable {
                     try fanOut.drainSubscriptions(limit: batchLimit, headSeq: log.headSeq, now: clock())
                 }
                 if poller.isReadable(consumeItem) { try drainConsume() }
-                replays.pump(now: clock(), clock: clock)
+                let turn = clock()
+                if turn >= nextMonitorRead {
+                    try readMonitors()
+                    nextMonitorRead = turn &+ Self.monitorPeriodNs
+                }
+                try loseClosedMembers()
+                replays.pump(now: turn, clock: clock)
                 groups.pump(now: clock())
                 // Dead letters the groups appended are written with this turn's batch.
                 if !groups.isEmpty { try endBatch() }
                 let after = clock()
-                if after >= nextMonitorRead {
-                    try readMonitors()
-                    nextMonitorRead = after &+ Self.monitorPeriodNs
-                }
                 if after >= nextHeartbeat {
                     try fanOut.sendHeartbeat(headSeq: log.headSeq, now: after)
                     nextHeartbeat = after &+ heartbeatNs
@@ -355,10 +370,15 @@ package final class BrokerEngine: @unchecked Sendable {
     /// Counts the disconnections the monitors have seen since the last read; on the
     /// consume socket not those of connections that only asked for STATS or
     /// METRICS (`adminPeers`): an operator's `metro broker stats` is no lost peer.
+    /// A closed consume connection that a group member joined on queues the
+    /// member's loss (`closedMembers`).
     func readMonitors() throws(ZMQError) {
         for (i, monitor) in monitors.enumerated() {
             while let event = try monitor.next(timeoutMilliseconds: 0) {
-                if i == Self.consumeIndex, !adminPeers.closed(fd: event.value) { continue }
+                if i == Self.consumeIndex {
+                    if let member = memberConnections.closed(fd: event.value) { closedMembers.append(member) }
+                    if !adminPeers.closed(fd: event.value) { continue }
+                }
                 counters.disconnects[i] &+= 1
             }
         }

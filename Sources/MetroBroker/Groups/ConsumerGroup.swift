@@ -186,13 +186,17 @@ struct ConsumerGroup: Equatable {
     /// Moves the position past seqs the journal has nothing for (the engine read to `seq`).
     mutating func advance(to seq: UInt64) { position = max(position, seq) }
 
+    /// The member's connection closed (the engine saw it through the socket
+    /// monitor, §4.10): it is lost now, and what it held goes to the others.
+    mutating func lose(_ key: MemberKey, now: UInt64) -> [Action] {
+        drop(key, now: now) + dispatch(now: now)
+    }
+
     /// ACK timeouts, lost members, NAK delays that have run out.
     mutating func tick(now: UInt64) -> [Action] {
         var actions: [Action] = []
         for (key, m) in members where now > m.lastSeen && now - m.lastSeen > memberTimeoutNs {
-            actions.append(.memberLost(key, name: m.name))
-            actions += release(key, now: now)
-            members[key] = nil
+            actions += drop(key, now: now)
         }
         for (seq, p) in pending where p.member != nil && now >= p.deadline {
             members[p.member!]?.held.remove(seq)
@@ -207,6 +211,14 @@ struct ConsumerGroup: Equatable {
         guard members[key] != nil else { throw .notMember }
         members[key]!.lastSeen = now
         guard let p = pending[seq], p.member == key else { throw .unknownDelivery }
+    }
+
+    /// Removes a lost member; its events go back to the queue (no dispatch).
+    private mutating func drop(_ key: MemberKey, now: UInt64) -> [Action] {
+        guard let m = members[key] else { return [] }
+        let actions = [Action.memberLost(key, name: m.name)] + release(key, now: now)
+        members[key] = nil
+        return actions
     }
 
     /// Returns a lost or leaving member's events to the queue.

@@ -118,6 +118,15 @@ final class GroupCoordinator {
         return nil
     }
 
+    /// The connection of `member` closed: it is lost in every group it was in,
+    /// and what it held is redelivered at once (§4.10, "Redelivery").
+    func connectionLost(_ member: [UInt8], now: UInt64) {
+        for group in groups.values where group.state.members[member] != nil {
+            perform(group.state.lose(member, now: now), in: group, now: now)
+            dirty = true
+        }
+    }
+
     private func create(_ name: String, _ config: GroupCodec.Config) -> GroupRuntime? {
         guard groups.count < Self.maxGroups else { return nil }
         let position: UInt64
