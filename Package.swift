@@ -268,11 +268,12 @@ let package = Package(
             exclude: ["data"]
         ),
 
-        // The gateway benchmark's baseline: the same JSON from a bare Hummingbird handler
-        // (Benchmarks/gateway-bench/run.sh runs wrk against both).
+        // The gateway benchmark's baselines: the same JSON from a bare Hummingbird handler,
+        // and a bare handler making the same rpc (Benchmarks/gateway-bench/run.sh runs wrk
+        // against them and the gateway).
         .executableTarget(
             name: "metro-gateway-bench-direct",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), "MetroKit"],
             path: "Benchmarks/gateway-bench",
             exclude: ["run.sh"]
         ),

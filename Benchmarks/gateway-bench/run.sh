@@ -1,9 +1,13 @@
 #!/bin/sh
 # The gateway benchmark (issue 17): wrk on loopback, GET /v1/users/{id} through
-# `metro gateway` to one profiles worker, against a Hummingbird handler that
-# answers the same JSON directly (metro-gateway-bench-direct), alternated in one
-# session; then past saturation (twice the connections) the share of 429s and the
-# p99 of the requests served.
+# `metro gateway` to one profiles worker, against two bare Hummingbird handlers
+# (metro-gateway-bench-direct): `direct` answers the same JSON from memory (the
+# issue's baseline), `rpc` makes the same rpc call through MetroKit's RpcClient
+# without the gateway's layers (the fairer baseline). Alternated in one session,
+# three rounds, medians of the served (2xx) requests/s and both ratios; then
+# the gateway at 1x and 2x the connections: the share of 429s and the p99 of the
+# requests served (from the gateway's own histogram, status 200: wrk's p99 mixes
+# in the fast 429s).
 #
 #   swift build -c release --scratch-path .build-release --product metro --product metro-gateway-bench-direct
 #   Benchmarks/gateway-bench/run.sh [.build-release/release] [duration-seconds] [connections]
@@ -47,28 +51,55 @@ ID=$(sed 's/.*"id":"\([^"]*\)".*/\1/' "$WORK/user.json")
 curl -s -o "$WORK/user.json" "http://$GATEWAY/v1/users/$ID"
 start direct "$BIN/metro-gateway-bench-direct" 0 "$WORK/user.json"
 DIRECT=$(ready "$WORK/direct.out" http)
+start rpc "$BIN/metro-gateway-bench-direct" 0 --rpc "$REGISTRY" "$EVENTS"
+RPC=$(ready "$WORK/rpc.out" http)
 
 cat >"$WORK/report.lua" <<'LUA'
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.0f %.2f %d %d %d\n", summary.requests / (summary.duration / 1e6),
+  io.write(string.format("RESULT %.3f %.2f %d %d %d\n", summary.duration / 1e6,
     latency:percentile(99) / 1000, summary.requests, summary.errors.status, summary.errors.timeout))
 end
 LUA
 run() { # label address connections
     out=$(wrk -t2 -c"$3" -d"${DUR}s" --latency -s "$WORK/report.lua" "http://$2/v1/users/$ID" | grep '^RESULT')
     set -- "$1" "$3" $out
-    printf '%-10s %5s conns  %9.0f req/s  p99 %7.2f ms  non-2xx %s of %s\n' "$1" "$2" "$4" "$5" "$7" "$6"
-    echo "$1 $4 $5" >>"$WORK/results"
+    served=$(echo "$4 $6 $7" | awk '{printf "%.0f", ($2 - $3) / $1}')
+    printf '%-10s %5s conns  %9s served req/s  p99 %7.2f ms  non-2xx %s of %s\n' "$1" "$2" "$served" "$5" "$7" "$6"
+    echo "$1 $served $5" >>"$WORK/results"
 }
-echo "GET /v1/users/{id}, wrk -t2 -c$CONNS -d${DUR}s, alternated:"
+# The served requests' latency histogram of GET /v1/users/{id}, status 200: "le count" lines.
+histogram() {
+    curl -s "http://$GATEWAY/metrics" | grep '^metro_gateway_request_duration_seconds_bucket' |
+        grep 'status="200"' | grep 'route="/v1/users/{id}"' |
+        sed 's/.*le="\([^"]*\)".* \([0-9.e+]*\)$/\1 \2/'
+}
+# p99 in ms (the upper bound of its bucket) of the requests between two histograms.
+p99between() {
+    awk 'NR==FNR {before[$1]=$2; next} {d=$2-before[$1]; print $1, d}' "$1" "$2" |
+        awk '$1 != "+Inf" {le[NR]=$1; c[NR]=$2; n=NR} $1 == "+Inf" {total=$2}
+             END {for (i=1; i<=n; i++) if (c[i] >= 0.99*total) {printf "%g", le[i]*1000; exit} printf ">%g", le[n]*1000}'
+}
+echo "GET /v1/users/{id}, wrk -t2 -c$CONNS -d${DUR}s, alternated (load before: $(cut -d' ' -f1-3 /proc/loadavg)):"
 for round in 1 2 3; do
     run direct "$DIRECT" "$CONNS"
+    run rpc "$RPC" "$CONNS"
     run gateway "$GATEWAY" "$CONNS"
 done
 awk '{s[$1]=s[$1]" "$2} END {for (k in s) print k, s[k]}' "$WORK/results" | sort | while read -r name a b c; do
-    m=$(printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n | sed -n 2p); echo "$name median $m req/s"; echo "$name $m" >>"$WORK/medians"
+    m=$(printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n | sed -n 2p); echo "$name $m" >>"$WORK/medians"
 done
-awk '/^direct/ {d=$2} /^gateway/ {g=$2} END {printf "ratio gateway/direct (medians): %.2f\n", g/d}' "$WORK/medians"
-echo "Past saturation: gateway with $((CONNS*2)) connections (non-2xx are 429s, see metro_gateway_shed_total):"
-run gateway2x "$GATEWAY" $((CONNS*2))
+awk '{m[$1]=$2} END {
+    printf "%-34s %12s %16s\n", "baseline (medians of 3)", "served req/s", "gateway/baseline"
+    printf "%-34s %12d %16.2f\n", "direct: bare handler, JSON in memory", m["direct"], m["gateway"]/m["direct"]
+    printf "%-34s %12d %16.2f\n", "rpc: bare handler, same rpc call", m["rpc"], m["gateway"]/m["rpc"]
+    printf "%-34s %12d\n", "gateway", m["gateway"] }' "$WORK/medians"
+echo "Saturation and past it: the gateway at $CONNS and $((CONNS*2)) connections (non-2xx are 429s):"
+for c in "$CONNS" $((CONNS*2)); do
+    histogram >"$WORK/h.before"
+    run "gateway$c" "$GATEWAY" "$c"
+    histogram >"$WORK/h.after"
+    line=$(tail -1 "$WORK/results")
+    echo "    served p99 (gateway histogram, status 200): $(p99between "$WORK/h.before" "$WORK/h.after") ms"
+done
 curl -s "http://$GATEWAY/metrics" | grep -E '^metro_gateway_(shed_total|concurrency_limit)' || true
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -13,13 +13,20 @@ import Testing
     }
 
     /// Fills the limit, then answers one request after `rtt`, `n` times, taking
-    /// new permits after each (the limit stays in use, never app-limited).
-    static func answerBusy(_ l: inout AdaptiveLimit, rtt: Duration, n: Int) {
+    /// new permits after each (the limit stays in use, never app-limited); the
+    /// answers come 1 ms apart on the clock `now`.
+    static func answerBusy(_ l: inout AdaptiveLimit, rtt: Duration, n: Int, now: inout Duration) {
         while l.acquire() {}
         for _ in 0..<n {
-            l.release(.answered(rtt: rtt))
+            now += .milliseconds(1)
+            l.release(.answered(rtt: rtt, at: now))
             while l.acquire() {}
         }
+    }
+
+    static func answerBusy(_ l: inout AdaptiveLimit, rtt: Duration, n: Int) {
+        var now = Duration.zero
+        answerBusy(&l, rtt: rtt, n: n, now: &now)
     }
 
     @Test func refusesOverTheLimitAndFreesOnRelease() {
@@ -33,43 +40,76 @@ import Testing
         #expect(again == [true, false])
     }
 
-    @Test func growsWhileBusyAndLatencyStaysNearItsAverage() {
-        var l = Self.limit(initial: 10, max: 15)
+    @Test func growsWhileBusyAndLatencyStaysNearItsBaseline() {
+        var l = Self.limit(initial: 10, max: 13)
         // Each sample moves the limit by queueSize × smoothing = 0.8.
-        Self.answerBusy(&l, rtt: .milliseconds(2), n: 3)
-        #expect(l.limit == 12)
-        #expect(l.averageRtt == 0.002)
+        Self.answerBusy(&l, rtt: .milliseconds(2), n: 2)
+        #expect(l.limit == 11)
+        #expect(l.baselineRtt == 0.002 && l.smoothedRtt == 0.002)
         Self.answerBusy(&l, rtt: .milliseconds(2), n: 10)
-        #expect(l.limit == 15, "capped at maxLimit")
+        #expect(l.limit == 13, "capped at maxLimit")
     }
 
     @Test func doesNotGrowWhenIdle() {
         var l = Self.limit(initial: 10)
-        for _ in 1...50 {
+        for i in 1...50 {
             _ = l.acquire()
-            l.release(.answered(rtt: .milliseconds(1)))
+            l.release(.answered(rtt: .milliseconds(1), at: .milliseconds(i)))
         }
         #expect(l.limit == 10, "one request in flight of ten says nothing about room for more")
     }
 
-    /// Load that makes latency rise within the tolerance (2×) is load the service
+    /// Latency that rises within the tolerance (1.5×) is load the service
     /// sustains: the limit keeps growing.
-    @Test func toleratesLatencyUpToTwiceItsAverage() {
+    @Test func toleratesLatencyWithinTheTolerance() {
         var l = Self.limit(initial: 20)
-        Self.answerBusy(&l, rtt: .milliseconds(2), n: 1)
-        Self.answerBusy(&l, rtt: .microseconds(3500), n: 5)
-        #expect(l.limit == 24)
+        var now = Duration.zero
+        Self.answerBusy(&l, rtt: .milliseconds(2), n: 1, now: &now)
+        Self.answerBusy(&l, rtt: .microseconds(2800), n: 10, now: &now)
+        #expect(l.limit == 28)
     }
 
     @Test func shrinksWhenLatencyRisesBeyondTheTolerance() {
         var l = Self.limit(initial: 20)
-        Self.answerBusy(&l, rtt: .milliseconds(2), n: 1)
+        var now = Duration.zero
+        Self.answerBusy(&l, rtt: .milliseconds(2), n: 1, now: &now)
         #expect(l.limit == 20)
-        // 5× the average: gradient 0.5, each sample limit = 0.9 × limit + 0.8.
-        Self.answerBusy(&l, rtt: .milliseconds(10), n: 5)
-        #expect(l.limit == 15)
-        let average = l.averageRtt ?? 0
-        #expect(average > 0.0027 && average < 0.0028, "the average moves slowly toward the new latency")
+        // 3× the baseline: the smoothed rtt passes 3 ms (the tolerance) after two
+        // samples, the limit then falls by up to 10% a sample.
+        Self.answerBusy(&l, rtt: .milliseconds(6), n: 20, now: &now)
+        #expect(l.limit < 12)
+        let baseline = l.baselineRtt ?? 0
+        #expect(baseline > 0.002 && baseline < 0.0021, "the baseline creeps up slowly (30 s time constant)")
+    }
+
+    /// The baseline follows a lasting change: 40 s of a service twice as slow
+    /// make its latency the norm, and the limit grows again.
+    @Test func aLastingSlowerServiceBecomesTheBaseline() {
+        var l = Self.limit(initial: 20, max: 1000)
+        var now = Duration.zero
+        Self.answerBusy(&l, rtt: .milliseconds(2), n: 10, now: &now)
+        for _ in 0..<400 {
+            now += .milliseconds(100)
+            while l.acquire() {}
+            l.release(.answered(rtt: .milliseconds(4), at: now))
+        }
+        let baseline = l.baselineRtt ?? 0
+        #expect(baseline > 0.0033, "baseline \(baseline)")
+        let before = l.limit
+        Self.answerBusy(&l, rtt: .milliseconds(4), n: 20, now: &now)
+        #expect(l.limit > before)
+    }
+
+    /// An idle gap does not count as time under load: the baseline creeps by at
+    /// most a second's worth.
+    @Test func anIdleGapDoesNotRaiseTheBaseline() {
+        var l = Self.limit(initial: 20)
+        var now = Duration.zero
+        Self.answerBusy(&l, rtt: .milliseconds(2), n: 10, now: &now)
+        now += .seconds(600)
+        Self.answerBusy(&l, rtt: .milliseconds(8), n: 1, now: &now)
+        let baseline = l.baselineRtt ?? 0
+        #expect(baseline < 0.0022, "baseline \(baseline)")
     }
 
     @Test func dropsCutTheLimitMultiplicativelyDownToTheFloor() {
@@ -89,8 +129,9 @@ import Testing
     /// shed; once it answers again the limit climbs back.
     @Test func aStalledServiceIsHeldToTheFloorAndRecovers() {
         var l = Self.limit(initial: 20, min: 1, max: 100)
-        Self.answerBusy(&l, rtt: .milliseconds(2), n: 4)
-        #expect(l.limit == 23)
+        var now = Duration.zero
+        Self.answerBusy(&l, rtt: .milliseconds(2), n: 5, now: &now)
+        #expect(l.limit == 24)
         var shed = 0
         for _ in 0..<10 {
             while l.acquire() {}
@@ -99,8 +140,9 @@ import Testing
         }
         #expect(l.limit == 1)
         #expect(shed == 1000)
-        Self.answerBusy(&l, rtt: .milliseconds(2), n: 31)
-        #expect(l.limit == 25)
+        now += .seconds(3)
+        Self.answerBusy(&l, rtt: .milliseconds(2), n: 60, now: &now)
+        #expect(l.limit >= 20)
     }
 }
 
@@ -127,16 +169,16 @@ import Testing
         #expect(gate.acquire() == nil)
         clock.advance(.milliseconds(2))
         gate.release(a, .answered)
-        expected.release(.answered(rtt: .milliseconds(3)))
+        expected.release(.answered(rtt: .milliseconds(3), at: .milliseconds(3)))
         #expect(gate.snapshot.limit == expected.limit && gate.snapshot.inFlight == 1)
-        #expect(gate.snapshot.averageRtt == 0.003)
+        #expect(gate.snapshot.baselineRtt == 0.003)
         _ = gate.acquire()!
         _ = expected.acquire()
         clock.advance(.milliseconds(40))
         gate.release(b, .answered)
-        expected.release(.answered(rtt: .milliseconds(42)))
+        expected.release(.answered(rtt: .milliseconds(42), at: .milliseconds(43)))
         #expect(gate.snapshot.limit == expected.limit && gate.snapshot.inFlight == 1)
         #expect(expected.limit == 3)
-        #expect(gate.snapshot.averageRtt == expected.averageRtt)
+        #expect(gate.snapshot.baselineRtt == expected.baselineRtt)
     }
 }

@@ -115,6 +115,13 @@ extension Problem {
         case .timeout:
             return .deadline(service, "'\(service)' did not answer in time: \(detail)")
         case .unavailable:
+            if error.wireCode == .publishPending {
+                // The service committed (e.g. an upload's video) but the broker refuses
+                // publishes: its event waits in the service's outbox (protocol.md §6.4).
+                return Problem(
+                    .serviceUnavailable, "publish-pending", title: "Not published: the broker refuses events",
+                    detail: detail, service: service, retryAfterSeconds: 5)
+            }
             if error.code == .protocolViolation {
                 return Problem(
                     .badGateway, "bad-upstream", title: "The upstream answered wrongly", detail: detail,

@@ -15,8 +15,9 @@ public final class ConcurrencyGate: Sendable {
     public struct Snapshot: Sendable, Equatable {
         public var limit: Int
         public var inFlight: Int
-        /// The long-term average round trip, seconds (nil before the first answer).
-        public var averageRtt: Double?
+        /// The smoothed round trip and its baseline, seconds (nil before the first answer).
+        public var smoothedRtt: Double?
+        public var baselineRtt: Double?
     }
 
     public let service: String
@@ -44,7 +45,7 @@ public final class ConcurrencyGate: Sendable {
         let now = clock()
         let limitOutcome: AdaptiveLimit.Outcome =
             switch outcome {
-            case .answered: .answered(rtt: now - permit.takenAt)
+            case .answered: .answered(rtt: now - permit.takenAt, at: now)
             case .dropped: .dropped
             case .ignored: .ignored
             }
@@ -55,7 +56,9 @@ public final class ConcurrencyGate: Sendable {
     public enum Outcome: Sendable { case answered, dropped, ignored }
 
     public var snapshot: Snapshot {
-        state.withLock { Snapshot(limit: $0.limit, inFlight: $0.inFlight, averageRtt: $0.averageRtt) }
+        state.withLock {
+            Snapshot(limit: $0.limit, inFlight: $0.inFlight, smoothedRtt: $0.smoothedRtt, baselineRtt: $0.baselineRtt)
+        }
     }
 
     /// Time since an arbitrary origin on the process's monotonic clock.

@@ -90,13 +90,14 @@ public final class Upstream: Sendable {
 
     /// What a failed call tells the limit: a refusal on the merits is an answer
     /// (the service was fast enough to say no); a passed deadline or an
-    /// overloaded service is a drop; the rest says nothing about its latency.
+    /// overloaded service is a drop; the rest (a failure of the broker behind it,
+    /// 407, included) says nothing about its latency.
     static func gateOutcome(_ error: MetroClientError) -> ConcurrencyGate.Outcome {
         if error.code == .deadlineExceeded || error.code == .overloaded { return .dropped }
         if error.code == .rejected {
             switch error.wireCode {
             case .overloaded?, .deadlineExceeded?: return .dropped
-            case .internalError?, .unavailable?: return .ignored
+            case .internalError?, .unavailable?, .publishPending?: return .ignored
             default: return .answered
             }
         }

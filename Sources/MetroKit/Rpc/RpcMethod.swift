@@ -40,6 +40,10 @@ public struct RpcError: Error, Hashable, Sendable, CustomStringConvertible {
     public static func badRequest(_ message: String) -> Self { Self(.badRequest, message) }
     /// 406: a permanent failure the handler explains itself; retrying will not help.
     public static func failed(_ message: String) -> Self { Self(.handlerFailed, message) }
+    /// 407: the handler's effect is committed, but the broker has not acknowledged
+    /// the event it published in time (it refuses publishes, e.g. a full disk); the
+    /// event stays in the outbox and is published later. Not retried by clients.
+    public static func publishPending(_ message: String) -> Self { Self(.publishPending, message) }
     /// 401: the handler saw its deadline pass (`RpcContext.deadline`) and gave up.
     public static func deadlineExceeded(_ message: String) -> Self { Self(.deadlineExceeded, message) }
 

@@ -39,6 +39,7 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
     case notFound = 404
     case conflict = 405
     case handlerFailed = 406
+    case publishPending = 407
 
     /// The short, stable name used in logs and metrics labels.
     public var name: String {
@@ -72,6 +73,7 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
         case .notFound: "not-found"
         case .conflict: "conflict"
         case .handlerFailed: "handler-failed"
+        case .publishPending: "publish-pending"
         }
     }
 

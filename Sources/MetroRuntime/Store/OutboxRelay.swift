@@ -92,6 +92,7 @@ final class OutboxRelay: Sendable {
                 let results = try await publisher.publish(batch: rows.map(\.event))
                 let outcome = BatchOutcome(rows: rows, results: results)
                 try await markSent(outcome.sent)
+                store.outboxAcks.published(outcome.sentEventIDs)
                 // A row that failed stays unsent for the next pass (its later rows may
                 // be journaled already: order holds for first sends, not retries).
                 if let failure = outcome.firstFailure { throw failure }
@@ -127,12 +128,16 @@ final class OutboxRelay: Sendable {
 /// the first failure (those rows stay unsent).
 struct BatchOutcome {
     var sent: [Int64] = []
+    /// The event ids of `sent`, for the handlers waiting on them (`OutboxAcks`).
+    var sentEventIDs: [String] = []
     var firstFailure: (any Error)?
 
     init(rows: [OutboxRelay.Row], results: [Result<UInt64, any Error>]) {
         for (row, result) in zip(rows, results) {
             switch result {
-            case .success: sent.append(row.seq)
+            case .success:
+                sent.append(row.seq)
+                sentEventIDs.append(row.eventID)
             case .failure(let error): if firstFailure == nil { firstFailure = error }
             }
         }

@@ -26,6 +26,8 @@ public final class ServiceStore: Sendable {
     let pool: DatabasePool
     /// Woken after each commit that inserted outbox rows.
     let outboxWakes: OutboxWakes
+    /// Handlers waiting for the broker's ACK of a row (`awaitPublished`).
+    let outboxAcks = OutboxAcks()
     let faults: FaultPoints
 
     init(path: String, pool: DatabasePool, faults: FaultPoints) {
@@ -96,6 +98,37 @@ public final class ServiceStore: Sendable {
         }
         afterCommit(published: published)
         return value
+    }
+
+    /// Waits until the broker has acknowledged the event `eventID` (an outbox row
+    /// this instance committed, from `ServiceTransaction.publish`), or until
+    /// `deadline`; true when it has. Either way the row stays: unsent, the relay
+    /// keeps sending it until the broker takes it. For a handler whose answer must
+    /// mean "the event is in the broker's journal" (`video.upload`, issue 17);
+    /// another instance's relay sending the row is seen at the deadline, from the row.
+    public func awaitPublished(_ eventID: String, before deadline: ContinuousClock.Instant) async throws -> Bool {
+        let acks = outboxAcks
+        var timer: Task<Void, Never>?
+        let sent = await acks.wait(for: eventID) { token in
+            timer = Task { [self] in
+                // Sent before the waiter existed: the row says so (checked after registering).
+                if (try? await isSent(eventID)) == true { return acks.resolve(eventID, token: token, true) }
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                acks.resolve(eventID, token: token, false)
+            }
+        }
+        timer?.cancel()
+        if sent { return true }
+        return try await isSent(eventID)
+    }
+
+    /// Whether the outbox row of `eventID` is marked sent (the broker ACKed it).
+    func isSent(_ eventID: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT sent_at IS NOT NULL FROM metro_outbox WHERE event_id = ?", arguments: [eventID])
+                ?? false
+        }
     }
 
     /// The inbox write (`EventContext.commit`): inserts (`group`, `eventID`)

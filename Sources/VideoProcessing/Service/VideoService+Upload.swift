@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MetroKit
 import MetroRuntime
 
@@ -6,7 +7,10 @@ extension VideoService {
     /// `video.upload` and `video.upload.begin|chunk|finish`. Bytes go to the blob
     /// store (or the part file) off the pool first; then one transaction commits
     /// the video (status `uploaded`) with its `video.uploaded` outbox row, so the
-    /// event goes out if and only if the video is stored.
+    /// event goes out if and only if the video is stored. The answer then waits,
+    /// within the call's deadline, for the broker's ACK of that event
+    /// (`awaitUploaded`): an upload answered means "published acknowledged"
+    /// (issue 17), and while the broker refuses publishes the caller gets 407.
     static func registerUploads(
         on service: inout ServiceDefinition, settings: Settings, clock: @escaping @Sendable () -> Int64
     ) {
@@ -18,15 +22,16 @@ extension VideoService {
                     ownerId: request.ownerId, title: request.title, tags: request.tags,
                     contentType: request.contentType)
                 let stored = try await storeSource(request, blobs: blobs)
-                return try await store.write(context) { tx in
+                let (video, eventID) = try await store.write(context) { tx in
                     let now = clock()
                     let video = Video(
                         videoId: UUID().uuidString.lowercased(), ownerId: fields.ownerId, title: fields.title,
                         tags: fields.tags, status: .uploaded, contentType: fields.contentType, sizeBytes: stored.size,
                         sourceBlobId: stored.id, uploadedAtMs: now, updatedAtMs: now)
-                    try commitUpload(video, tx: tx)
-                    return video
+                    return (video, try commitUpload(video, tx: tx))
                 }
+                try await awaitUploaded(video, eventID: eventID, store: store, context: context)
+                return video
             }
         }
         service.rpc(VideoAPI.uploadBegin) { request, context, store in
@@ -47,10 +52,35 @@ extension VideoService {
         }
     }
 
-    /// The video row and its `video.uploaded` event, in the caller's transaction.
-    static func commitUpload(_ video: Video, tx: ServiceTransaction) throws {
+    /// The video row and its `video.uploaded` event, in the caller's transaction;
+    /// returns the event's id.
+    static func commitUpload(_ video: Video, tx: ServiceTransaction) throws -> String {
         try VideoStore.insert(video, in: tx.db)
-        try tx.publish(topic: VideoTopics.uploaded, event: VideoUploaded(video: video), schema: VideoTopics.schema)
+        return try tx.publish(
+            topic: VideoTopics.uploaded, event: VideoUploaded(video: video), schema: VideoTopics.schema)
+    }
+
+    /// Waits for the broker's ACK of the upload's `video.uploaded` event, for at
+    /// most four fifths of the time left before the call's deadline (the answer
+    /// must reach the caller before it gives up); without it, 407 publish-pending.
+    /// The video stays stored and its event in the outbox: the relay publishes it
+    /// once the broker accepts publishes again (a full disk, a journal over its
+    /// limit), and the video is processed then. Nothing is lost; the caller must
+    /// not upload it again.
+    static func awaitUploaded(_ video: Video, eventID: String, store: ServiceStore, context: RpcContext)
+        async throws
+    {
+        let now = ContinuousClock.now
+        let deadline = now + max(.zero, context.deadline - now) / 5 * 4
+        guard try await store.awaitPublished(eventID, before: deadline) else {
+            context.logger.warning(
+                "upload stored, its event not acknowledged by the broker in time",
+                metadata: ["video": .string(video.videoId)])
+            throw RpcError.publishPending(
+                "video \(video.videoId) is stored, but the broker did not acknowledge its video.uploaded event in time "
+                    + "(it refuses publishes); the event is published, and the video processed, once the broker "
+                    + "accepts it: do not upload it again")
+        }
     }
 
     /// `path` copied into the store, or `data` decoded and stored: exactly one of them.
@@ -132,19 +162,22 @@ extension VideoService {
         if let sha = request.sha256, sha.lowercased() != stored.id {
             throw VideoError.invalid("sha256", "the bytes received hash to \(stored.id)")
         }
-        let video = try await store.write(context) { tx in
+        let (video, eventID) = try await store.write(context) { tx -> (Video, String?) in
             let current = try UploadStore.get(id: upload.uploadId, in: tx.db)
-            if let videoId = current.videoId { return try VideoStore.get(id: videoId, in: tx.db) }
+            if let videoId = current.videoId { return (try VideoStore.get(id: videoId, in: tx.db), nil) }
             let now = clock()
             let video = Video(
                 videoId: UUID().uuidString.lowercased(), ownerId: upload.ownerId, title: upload.title,
                 tags: upload.tags, status: .uploaded, contentType: upload.contentType, sizeBytes: stored.size,
                 sourceBlobId: stored.id, uploadedAtMs: now, updatedAtMs: now)
-            try commitUpload(video, tx: tx)
+            let eventID = try commitUpload(video, tx: tx)
             try UploadStore.finish(id: upload.uploadId, videoId: video.videoId, in: tx.db)
-            return video
+            return (video, eventID)
         }
         try? await OffPool.run { parts.remove(upload.uploadId) }
+        // A finish sent again (the first answer was lost) answers at once: its event
+        // was committed by the first, which waited for it.
+        if let eventID { try await awaitUploaded(video, eventID: eventID, store: store, context: context) }
         return video
     }
 }
