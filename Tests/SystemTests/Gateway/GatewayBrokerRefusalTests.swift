@@ -37,7 +37,10 @@ import Testing
         #expect(refused.isProblem && refused.json["type"] as? String == "urn:metro:problem:publish-pending")
         #expect(refused.json["service"] as? String == "video")
         #expect(refused.headers["retry-after"] != nil)
-        #expect(took < .seconds(2), "answered within the request's 2 s timeout, not a 504: \(took)")
+        // 503, not a 504 (above), proves the wait stayed inside the deadline; this only
+        // says it did not hang (2.2 s seen under a loaded full run: the wait is 4/5 of
+        // the 2 s deadline, plus the upload's own calls).
+        #expect(took < .seconds(5), "answered at once, not hung: \(took)")
         let detail = refused.json["detail"] as? String ?? ""
         let id = try #require(
             detail.split(separator: " ").dropFirst().first.map(String.init), "the detail names the video: \(detail)")
@@ -50,6 +53,9 @@ import Testing
         }
         let again = try await Self.upload(gateway, "after")
         #expect(again.status == 202, "\(again.text)")
-        #expect(try video.unsentOutbox() == 0)
+        // The 202 means the upload's video.uploaded is ACKed; the video.processed the
+        // worker commits right after goes through the outbox a moment later (seen
+        // unsent once in a full run), so wait for the outbox to empty.
+        try await eventually("the outbox empties", timeout: .seconds(15)) { try video.unsentOutbox() == 0 }
     }
 }
