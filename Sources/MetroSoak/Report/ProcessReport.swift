@@ -76,8 +76,9 @@ public struct ProcessPoint: Codable, Sendable, Equatable {
 
 /// How much a process's RSS grew over the last half of the run.
 ///
-/// The last half is [runSeconds/2, runSeconds]. Of the incarnations with at least two
-/// samples in it, the one that covers most of it is measured (ties: the later one):
+/// The last half is [runSeconds/2, runSeconds]; for an incarnation that started after
+/// the middle, the last half of its own life. Of the incarnations with at least two
+/// samples in their window, the one that covers most of it is measured (ties: the later one):
 /// its last RSS in the half minus its first. `partial` says it did not cover the whole
 /// half (a restart inside it), so the growth is over `fromSeconds`…`toSeconds` only.
 public struct RssGrowth: Codable, Sendable, Equatable {
@@ -95,7 +96,12 @@ public struct RssGrowth: Codable, Sendable, Equatable {
         let halfStartNs = UInt64(max(0, runSeconds / 2) * 1e9)
         var best: [ProcessSample]?
         for incarnation in incarnations {
-            let inHalf = incarnation.filter { $0.tNs >= halfStartNs }
+            // An incarnation born after the middle (a restart) is measured over the last
+            // half of its own life, as the checker's `rss-bounded` judges it: from its
+            // first sample it only shows its warm-up (a restarted broker went 14 → 51 MiB
+            // in a 10-minute soak, +256%, while mapping its journal back in).
+            let ownMiddle = incarnation[0].tNs + (incarnation[incarnation.count - 1].tNs - incarnation[0].tNs) / 2
+            let inHalf = incarnation.filter { $0.tNs >= max(halfStartNs, ownMiddle) }
             guard inHalf.count >= 2 else { continue }
             let span = inHalf[inHalf.count - 1].tNs - inHalf[0].tNs
             if let current = best, span < current[current.count - 1].tNs - current[0].tNs { continue }
