@@ -26,7 +26,7 @@ import Testing
     /// 1000 views taking 1, 2, ... 1000 ms, shuffled: the percentiles are the
     /// distribution's own, within HdrHistogram's three significant digits.
     @Test func percentilesMatchAKnownDistribution() throws {
-        var rng = SplitMix(seed: 1)
+        var rng = SoakRandom(seed: 1)
         let latencies = (1...1000).map(Double.init).shuffled(using: &rng)
         let ops = latencies.enumerated().map { view(at: UInt64($0.offset) * 100, lastingMs: $0.element) }
         let summary = try #require(report(operations: ops).latencies.first { $0.name == "publish→ACK" })

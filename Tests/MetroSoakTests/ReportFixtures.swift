@@ -29,7 +29,7 @@ enum ReportFixtures {
         if let failing, let index = verdicts.firstIndex(where: { $0.name == failing.name }) {
             verdicts[index] = failing
         }
-        var rng = SplitMix(seed: 7)
+        var rng = SoakRandom(seed: 7)
         return CheckerResult(
             verdicts: verdicts,
             latenciesMs: [
@@ -42,7 +42,7 @@ enum ReportFixtures {
     /// its restart, a broker pause, a disk-full that never recovered before the end),
     /// and a sample per second of seven processes.
     static func sampleHistory() -> SoakHistory {
-        var rng = SplitMix(seed: 42)
+        var rng = SoakRandom(seed: 42)
         var history = SoakHistory(startedAt: startedAt, startSeq: 1000)
         let kinds: [(SoakOperation.Kind, Double, String)] = [
             (.signUp, 0.05, "http"), (.profileEdit, 0.05, "http"), (.upload, 0.1, "rpc"), (.view, 0.6, "broker"),
@@ -118,19 +118,4 @@ enum ReportFixtures {
             checker: checker(failing: failing ? verdict : nil),
             finishedAt: finishedAt)
     }
-}
-
-/// SplitMix64: a small seeded PRNG so fixtures are the same on every run.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// A double in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
