@@ -19,7 +19,10 @@ import Testing
         // A broker that took the option would start: in a folder of its own.
         let data = subcommand == ["broker"] || subcommand == ["broker", "run"] ? ["--data-dir", dir.path] : []
         let p = try MetroProcess(subcommand + data + ["--log-level", "loud"])
-        let status = await p.waitForExit(timeout: .seconds(10))
+        // The bound only catches a command that runs instead of refusing: 10 s was not
+        // enough for a `metro registry` to start and refuse in the first wave of a
+        // clean-clone CI run (status nil).
+        let status = await p.waitForExit(timeout: .seconds(60))
         #expect(status == 64, "\(subcommand): status \(String(describing: status)), stderr: \(p.stderrText)")
         #expect(p.stderrText.contains("The value 'loud' is invalid for '--log-level <log-level>'"), "\(p.stderrText)")
         #expect(p.stderrText.contains("- trace\n") && p.stderrText.contains("- critical\n"), "\(p.stderrText)")
