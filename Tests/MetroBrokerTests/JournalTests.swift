@@ -176,3 +176,32 @@ func closedJournal(records: Int, _ open: () throws -> Journal) throws -> String 
         #expect(try SequenceReservation(directory: dir.path).limit == 17)
     }
 }
+
+/// A consumer group's lag counts journaled events, not seqs (protocol.md §4.5):
+/// a crash's jump of up to 2^20 seqs (§4.1) holds no events and is not lag.
+@Suite struct JournalRecordCountTests {
+    /// Records 1...10, then (a crash: the next block) 1_048_587...1_048_596, in
+    /// one segment or across several, written or still buffered.
+    func journal(_ dir: TempDir, segmentBytes: Int64, flush: Bool) throws -> Journal {
+        var options = Journal.Options()
+        options.segmentBytes = segmentBytes
+        let j = try Journal(directory: dir.path, options: options)
+        for s in 1...10 { try j.append(record(UInt64(s))) }
+        for s in 1_048_587...1_048_596 { try j.append(record(UInt64(s))) }
+        if flush { try j.flush() }
+        return j
+    }
+
+    @Test(arguments: [(Int64(1) << 20, true), (Int64(1) << 20, false), (Int64(200), true), (Int64(200), false)])
+    func countsRecordsAcrossTheJump(segmentBytes: Int64, flush: Bool) throws {
+        let dir = try TempDir()
+        let j = try journal(dir, segmentBytes: segmentBytes, flush: flush)
+        #expect(try j.recordCount(after: 0) == 20)
+        #expect(try j.recordCount(after: 4) == 16)
+        #expect(try j.recordCount(after: 10) == 10)
+        #expect(try j.recordCount(after: 500_000) == 10)
+        #expect(try j.recordCount(after: 1_048_590) == 6)
+        #expect(try j.recordCount(after: 1_048_596) == 0)
+        #expect(try j.recordCount(after: 2_000_000) == 0)
+    }
+}

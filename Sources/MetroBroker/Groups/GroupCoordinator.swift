@@ -281,9 +281,17 @@ final class GroupCoordinator {
             GroupStats(
                 members: g.state.members.count, pending: g.state.pending.count, redelivered: g.state.redelivered,
                 deadLettered: g.state.deadLettered, expired: g.state.expired, position: g.state.position,
-                // Against the last journaled seq, not the head: after a crash the
-                // head jumps past a reserved block (§4.1) that holds no events.
-                lag: journal.lastSeq > g.state.position ? journal.lastSeq - g.state.position : 0)
+                // Journaled events after the position, not seqs: after a crash
+                // seqs jump past a reserved block (§4.1) that holds no events.
+                lag: lag(after: g.state.position))
+        }
+    }
+
+    private func lag(after position: UInt64) -> UInt64 {
+        guard journal.lastSeq > position else { return 0 }
+        do { return try journal.recordCount(after: position) } catch {
+            logger.error("counting a group's lag failed: \(error)")
+            return journal.lastSeq - position
         }
     }
 }

@@ -39,6 +39,54 @@ extension Journal {
         return nil
     }
 
+    /// How many records the journal holds with a seq above `seq`: a consumer
+    /// group's `lag` (protocol.md §4.5). Not `lastSeq − seq`: seqs jump by up to
+    /// 2^20 after a crash (§4.1), and the jump holds no events. A segment whose
+    /// seqs are dense (no crash inside it, the usual case) is counted from its
+    /// first and last seq; only the one segment that holds `seq` and a jump is
+    /// searched in its index (the file, then the entries still buffered). It
+    /// does not flush: the loop's batch decides when records are written.
+    package func recordCount(after seq: UInt64) throws(JournalError) -> UInt64 {
+        var count: UInt64 = 0
+        for seg in segments where seg.records > 0 && seg.lastSeq > seq {
+            if seg.firstSeq > seq {
+                count += UInt64(seg.records)
+            } else if seg.lastSeq - seg.firstSeq + 1 == UInt64(seg.records) {
+                count += seg.lastSeq - seq
+            } else {
+                count += UInt64(seg.records) - UInt64(try indexPosition(firstAbove: seq, in: seg))
+            }
+        }
+        return count
+    }
+
+    /// The index position of the first record of `seg` (the active segment's
+    /// last entries may still be in `indexBuffer`) whose seq is above `seq`.
+    private func indexPosition(firstAbove seq: UInt64, in seg: JournalSegment) throws(JournalError) -> Int {
+        let isActive = seg.base == segments[segments.count - 1].base
+        let inFile = seg.records - (isActive ? indexBuffered / JournalSegment.indexEntryBytes : 0)
+        let fd = try FileIO.open(seg.indexPath, flags: O_RDONLY)
+        defer { Glibc.close(fd) }
+        func seqAt(_ i: Int) throws(JournalError) -> UInt64 {
+            if i >= inFile {
+                let at = (i - inFile) * JournalSegment.indexEntryBytes
+                return UInt64(littleEndian: indexBuffer.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+            }
+            let entry = try FileIO.pread(
+                fd, count: 8, at: Int64(i * JournalSegment.indexEntryBytes), path: seg.indexPath)
+            guard entry.count == 8 else {
+                throw JournalError(.corrupt, operation: "read the index of", path: seg.indexPath, errno: 0)
+            }
+            return entry.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        }
+        var low = 0, high = seg.records
+        while low < high {
+            let mid = (low + high) / 2
+            if try seqAt(mid) > seq { high = mid } else { low = mid + 1 }
+        }
+        return low
+    }
+
     /// Reads the record of `seq`, or nil if the journal does not hold it.
     package func read(_ seq: UInt64) throws(JournalError) -> JournalRecord? {
         guard let (base, offset) = try locate(seq) else { return nil }
