@@ -50,7 +50,8 @@ final class EventSubscription: Sendable {
         intakeContinuation.yield(nil)
     }
 
-    private var isStopped: Bool { stopped.load(ordering: .sequentiallyConsistent) }
+    /// Whether `stop()` was called (a `run()` that returned without it ended on its own).
+    var isStopped: Bool { stopped.load(ordering: .sequentiallyConsistent) }
 
     private func handleIntake() async {
         let limit = registration.concurrency

@@ -76,15 +76,26 @@ public final class ServiceRuntime: Service, Sendable {
         let failure: (any Error)? = await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await relay.run() }
             let (handlersDone, handlersDoneSignal) = AsyncStream.makeStream(of: Void.self)
+            // A lost lease or a consumer that ended on its own: either stops the instance.
+            let (lost, lostSignal) = AsyncStream.makeStream(of: (any Error).self)
             tasks.addTask {
                 await withTaskGroup(of: Void.self) { each in
-                    for s in subscriptions { each.addTask { await s.run() } }
+                    for s in subscriptions {
+                        each.addTask {
+                            await s.run()
+                            // Ended before `stop()`: its consumer gave up (the broker refused
+                            // a JOIN, or its I/O thread failed). An instance that takes no
+                            // events must not go on serving and registered as if it did.
+                            if !s.isStopped {
+                                lostSignal.yield(ServiceRuntimeError.consumerEnded(group: s.registration.group))
+                            }
+                        }
+                    }
                 }
                 handlersDoneSignal.finish()
             }
             var announcing: Task<Void, Never>?
             var failure: (any Error)?
-            let (leaseLost, leaseLostSignal) = AsyncStream.makeStream(of: (any Error).self)
             do {
                 let endpoint = try await rpc?.start()
                 if let registry, let advertised = c.rpcAdvertise ?? endpoint {
@@ -99,8 +110,9 @@ public final class ServiceRuntime: Service, Sendable {
                     // task chooses (step 4), not on the group's graceful shutdown,
                     // which would deregister before the in-flight work finished.
                     announcing = Task.detached {
-                        do { try await announcer.run() } catch { leaseLostSignal.yield(error) }
-                        leaseLostSignal.finish()
+                        do { try await announcer.run() } catch {
+                            lostSignal.yield(ServiceRuntimeError.registrationLost(error))
+                        }
                     }
                 } else if registry != nil {
                     logger.warning("not registering: the service has no rpc endpoint to advertise")
@@ -108,7 +120,7 @@ public final class ServiceRuntime: Service, Sendable {
                 onReady(
                     Ready(service: definition.name, instance: c.instance, rpcEndpoint: endpoint, database: store.path))
                 logger.info("serving", metadata: ["rpc": "\(endpoint ?? "none")", "database": "\(store.path)"])
-                try await Self.untilShutdown(orFailureIn: leaseLost)
+                try await Self.untilShutdown(orFailureIn: lost)
             } catch is CancellationError {
                 logger.info("cancelled; stopping without waiting")
             } catch let e as ServiceRuntimeError {
@@ -185,15 +197,18 @@ public final class ServiceRuntime: Service, Sendable {
 
 extension ServiceRuntime {
     /// Returns on graceful shutdown; throws `CancellationError` on cancellation, and
-    /// `ServiceRuntimeError.registrationLost` when the announcer gave up for good
-    /// (the registry refuses this instance, e.g. 301: a newer incarnation took its
-    /// id): an instance nobody can find must not go on taking events unnoticed.
-    static func untilShutdown(orFailureIn leaseLost: AsyncStream<any Error>) async throws {
+    /// the first `ServiceRuntimeError` that `failures` yields: `registrationLost` when
+    /// the announcer gave up for good (the registry refuses this instance, e.g. 301:
+    /// a newer incarnation took its id), since an instance nobody can find must not
+    /// go on taking events unnoticed; `consumerEnded` when an event handler's
+    /// consumer ended on its own.
+    static func untilShutdown(orFailureIn failures: AsyncStream<any Error>) async throws {
         try await withThrowingTaskGroup(of: Void.self) { race in
             race.addTask { try await gracefulShutdown() }
             race.addTask {
-                for await error in leaseLost { throw ServiceRuntimeError.registrationLost(error) }
-                try await Task.sleep(for: .seconds(365 * 86_400))  // the announcer ended without failing
+                for await error in failures {
+                    throw error as? ServiceRuntimeError ?? ServiceRuntimeError.registrationLost(error)
+                }
             }
             defer { race.cancelAll() }
             try await race.next()
@@ -205,10 +220,14 @@ extension ServiceRuntime {
 public enum ServiceRuntimeError: Error, CustomStringConvertible {
     /// The registry refused the instance for good.
     case registrationLost(any Error)
+    /// The consumer of the event handler for `group` ended before shutdown.
+    case consumerEnded(group: String)
 
     public var description: String {
         switch self {
         case .registrationLost(let e): "the registry refused this instance for good: \(e)"
+        case .consumerEnded(let group):
+            "the consumer of group \(group) ended (see the error logged before): this instance takes no more events"
         }
     }
 }

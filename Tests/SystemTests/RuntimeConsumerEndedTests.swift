@@ -1,0 +1,38 @@
+import Foundation
+import MetroProtocol
+import MetroTestKit
+import Testing
+import ZeroMQ
+
+/// An instance whose event consumer ends on its own (the broker refused its
+/// JOIN) stops with an error instead of serving rpc and staying registered while
+/// it takes no events: `metro up` then restarts it. Before, the runtime went on
+/// as if nothing had happened, and its group's events waited for a member that
+/// never came (one suspect of the chaos soak's stalled recommendations group).
+@Suite struct RuntimeConsumerEndedTests {
+    @Test(.timeLimit(.minutes(1)))
+    func aWorkerWhoseJoinIsRefusedExitsWithTheReason() async throws {
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
+        let registry = try await RegistryUnderTest(broker: broker.publish)
+        // The consume endpoint the worker is given refuses every JOIN.
+        let consume = try testContext.socket(.router)
+        defer { consume.close() }
+        try consume.set(.receiveTimeout(milliseconds: 10_000))
+        let endpoint = try consume.bindResolved("tcp://127.0.0.1:*")
+        let data = try TemporaryDirectory()
+        let worker = try MetroProcess([
+            "worker", "recommendations", "--broker-ingest", broker.ingest, "--broker-consume", endpoint,
+            "--registry", registry.endpoint, "--data", data.path, "--instance", "recommendations-1",
+        ])
+        defer { worker.kill() }
+        let join = try #require(try await consume.receiveOffPool())
+        #expect(join.count >= 3 && join[2] == Array("JOIN".utf8))
+        let refusal = GroupCodec.Reply.error(
+            WireError(.unavailable, "too many groups"), context: [Array("recommendations".utf8)])
+        try consume.send(multipart: [join[0]] + refusal.encode())
+        let status = await worker.waitForExit(timeout: .seconds(20))
+        #expect(status != nil && status != 0, "the worker stopped with an error")
+        #expect(worker.stderrText.contains("the consumer of group recommendations ended"))
+        #expect(await broker.stop() == 0)
+    }
+}
