@@ -17,10 +17,10 @@ final class ReplayScheduler {
     static let sendsPerTurn = 256
     static let scansPerTurn = 4096
 
-    private let journal: Journal
-    private let sender: ConsumeSender
-    private let counters: BrokerCounters
-    private let logger: Logger
+    let journal: Journal
+    let sender: ConsumeSender
+    let counters: BrokerCounters
+    let logger: Logger
     /// A replay that neither sends nor gets credit this long ends (`limits.replayIdleMs`).
     /// ROUTER tells us a client has gone only when a send fails, and a replay
     /// without credit is never sent to: the ERROR 109 that ends an idle replay is
@@ -105,7 +105,11 @@ final class ReplayScheduler {
         var finished: [ReplaySession.Key] = []
         for session in replays.values {
             // A parked replay waits for CREDIT: nothing to read, nothing held.
-            var result: PumpResult = session.waitsForCredit ? .more : pump(session, head: head, clock: clock)
+            var result: PumpResult =
+                session.waitsForCredit
+                ? .more
+                : session.batchBytes == nil
+                    ? pump(session, head: head, clock: clock) : pumpPacked(session, head: head, clock: clock)
             if case .more = result, now > session.lastActivity, now - session.lastActivity > idleNanoseconds {
                 let idle = WireError(.unavailable, "replay idle for \(idleMs) ms: ended")
                 result = .end(.error(idle, id: session.key.id, earliest: nil))
@@ -134,7 +138,7 @@ final class ReplayScheduler {
         for key in finished { replays[key] = nil }
     }
 
-    private enum PumpResult {
+    enum PumpResult {
         case more
         /// The replay ends with this message.
         case end(ReplayCodec.Reply)
@@ -201,14 +205,5 @@ final class ReplayScheduler {
             counters.topics.countOut(event.topic)
         }
         return .more
-    }
-}
-
-extension LiveEvent {
-    /// The live form of a journaled event (what replay sends inside EVENT).
-    init(record: JournalRecord) {
-        self.init(
-            topic: String(decoding: record.topic, as: UTF8.self), seq: record.seq, time: record.time,
-            eventID: record.eventID, headers: record.headers, payload: record.payload)
     }
 }
