@@ -13,10 +13,13 @@ extension BrokerSystemTests {
 
     /// Publishes `count` events whose journal records are all `fixedRecordBytes`
     /// long (ids `p-0000`...), on `topics` in turn; returns their seqs.
-    func publishFixed(_ publisher: Publisher, count: Int, topics: [String] = ["pk.a"]) async throws -> [UInt64] {
+    /// `mark` (one character) starts the ids, so that later calls are not retries.
+    func publishFixed(
+        _ publisher: Publisher, count: Int, topics: [String] = ["pk.a"], mark: Character = "p"
+    ) async throws -> [UInt64] {
         var seqs: [UInt64] = []
         for i in 0..<count {
-            let id = bytes(String(format: "p-%04d", i))
+            let id = bytes("\(mark)" + String(format: "-%04d", i))
             seqs.append(
                 try await publisher.publish(
                     topic: topics[i % topics.count], payload: [UInt8](repeating: 0x61, count: 16), eventID: id))
@@ -55,7 +58,7 @@ extension BrokerSystemTests {
             // An event larger than the batch travels alone between full frames.
             let big = try await publisher.publish(
                 topic: "pk.a", payload: [UInt8](repeating: 0x62, count: 1000), eventID: bytes("big-0"))
-            let after = try await publishFixed(publisher, count: 3)
+            let after = try await publishFixed(publisher, count: 3, mark: "q")
             let mixed = try await packedReplay(
                 on: broker.consume, .init(id: bytes("mix"), start: .seq(seqs[7]), credit: 0),
                 batchBytes: UInt32(3 * Self.fixedRecordBytes), window: 1000)
@@ -110,7 +113,7 @@ extension BrokerSystemTests {
         try await broker.restart()
         publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) {
-            let after = try await publishFixed(publisher, count: 6, topics: ["pk.a", "pk.b"])
+            let after = try await publishFixed(publisher, count: 6, topics: ["pk.a", "pk.b"], mark: "q")
             #expect(after[0] > before.last! + 1)
             let a = try await packedReplay(
                 on: broker.consume, .init(id: bytes("gap"), start: .seq(0), credit: 0, prefixes: [bytes("pk.a")]),
