@@ -544,5 +544,6 @@ if wanted("replay") {
 // 6. With `--quick`, the delivery tables too (DeliveryBench.swift; in a full run
 // they are the `delivery` subcommand, which takes minutes).
 if quick && wanted("delivery") {
+    print("")
     try runDeliveryBench()
 }
