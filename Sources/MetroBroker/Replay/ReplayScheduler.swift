@@ -6,7 +6,8 @@ import MetroProtocol
 /// most `sendsPerTurn` events (never more than its credit), reading at most
 /// `scansPerTurn` records, so live traffic keeps flowing while replays run. A
 /// replay that cannot send releases its cursor (no descriptor, no chunk held:
-/// `ReplaySession`).
+/// `ReplaySession`). A replay in the packed form (§4.9.2, `pumpPacked`) sends
+/// the journal's records as they are, many per EVENT-PACKED frame.
 ///
 /// Commands return their reply (an ERROR when a replay cannot start); the replay
 /// streams go out through the `ConsumeSender` it is handed, because each send's
