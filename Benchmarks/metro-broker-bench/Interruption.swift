@@ -69,7 +69,7 @@ let usage = """
     metro-broker-bench: the broker against libzmq's zmq_proxy, in one run (release builds).
 
     usage:
-      metro-broker-bench [--events N] [--acked-events N] [--rounds N] [--only PART]
+      metro-broker-bench [--events N] [--acked-events N] [--rounds N] [--only PART] [--quick]
       metro-broker-bench delivery [--events N] [--rounds N]
       metro-broker-bench redelivery [--trials N]
       metro-broker-bench --help
@@ -77,7 +77,12 @@ let usage = """
       --events N        fire-and-forget events per run (default 1000000)
       --acked-events N  acknowledged events per run (default 200000)
       --rounds N        runs per target, alternated; rates are medians (default 3)
-      --only PART       fire-and-forget, acknowledged, latency or memory
+      --only PART       fire-and-forget, acknowledged, latency, memory or replay
+      --quick           every table (the delivery ones too) with small counts, in
+                        under a minute: a smoke run, not figures to quote
+      --replay-events N journaled events the replay table reads (default 2000000);
+                        --replay-rounds N (3), --replay-batch BYTES (65536),
+                        --seek-samples N (500)
       delivery          replay and consumer-group figures instead
       redelivery        kill -9 of a member process to the first redelivery, p50 of
                         --trials (default 9)

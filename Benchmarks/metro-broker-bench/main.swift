@@ -23,6 +23,15 @@ import ZeroMQ
 if CommandLine.arguments.dropFirst().first == "proxy" {
     exit(metro_proxy_serve("tcp://127.0.0.1:*", "tcp://127.0.0.1:*") == 0 ? 0 : 1)
 }
+// `replay-baseline <count> <batch-bytes>`: the replay table's baseline (ReplayBench.swift).
+if CommandLine.arguments.dropFirst().first == "replay-baseline", CommandLine.arguments.count >= 4,
+    let count = Int(CommandLine.arguments[2]), let batch = Int(CommandLine.arguments[3])
+{
+    do { try serveReplayBaseline(count: count, batchBytes: batch) } catch {
+        print("replay baseline failed: \(error)")
+        exit(1)
+    }
+}
 if CommandLine.arguments.dropFirst().first == "forward" {
     let envelope = EventEnvelope.size(idCount: 0, headersCount: 0)
     exit(metro_forward_serve("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", envelope) == 0 ? 0 : 1)
@@ -34,9 +43,18 @@ if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-
 }
 Interruption.install()
 
+/// `--quick`: every table with small counts, in under a minute (a smoke run of
+/// the bench, not figures to quote). A flag given explicitly still wins.
+let quick = CommandLine.arguments.contains("--quick")
+let quickCounts: [String: Int] = [
+    "--events": 20_000, "--acked-events": 5_000, "--rounds": 1, "--acked-rounds": 1, "--latency-seconds": 1,
+    "--latency-rounds": 1, "--latency-rate": 10_000, "--rss-events": 100_000, "--rss-acked-events": 20_000,
+    "--replay-events": 100_000, "--replay-rounds": 1, "--seek-samples": 100, "--window-one-events": 200,
+]
+
 func option(_ name: String, _ fallback: Int) -> Int {
     guard let i = CommandLine.arguments.firstIndex(of: name), i + 1 < CommandLine.arguments.count else {
-        return fallback
+        return quick ? quickCounts[name] ?? fallback : fallback
     }
     return Int(CommandLine.arguments[i + 1]) ?? fallback
 }
@@ -328,7 +346,7 @@ if wanted("acknowledged") {
         : CommandLine.arguments.contains("--batched-only")
             ? [AckedRow(window: 256, batch: ackedBatch, packed: false, count: ackedEvents), packedRow]
             : [
-                AckedRow(window: 1, batch: 1, packed: false, count: 2_000),
+                AckedRow(window: 1, batch: 1, packed: false, count: option("--window-one-events", 2_000)),
                 AckedRow(window: 256, batch: 1, packed: false, count: ackedEvents),
                 AckedRow(window: 256, batch: ackedBatch, packed: false, count: ackedEvents), packedRow,
                 AckedRow(window: 256, batch: ackedBatch, packed: true, count: ackedEvents, subscriber: true),
@@ -515,4 +533,17 @@ if wanted("memory") && rssEvents > 0 {
                 a.endpoints["ingest"]!, done, UInt64(step), 256, 64, 1, 0, payloadSize, &seconds, nil, nil, nil)
         }
     }
+}
+
+// 5. Replay (ReplayBench.swift): per-event and packed, against the same bytes sent
+// from memory over the same socket pair; and the seek.
+if wanted("replay") {
+    try runReplayBench()
+}
+
+// 6. With `--quick`, the delivery tables too (DeliveryBench.swift; in a full run
+// they are the `delivery` subcommand, which takes minutes).
+if quick && wanted("delivery") {
+    print("")
+    try runDeliveryBench()
 }

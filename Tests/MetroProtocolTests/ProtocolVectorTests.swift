@@ -31,7 +31,7 @@ import Testing
                 "replay-event", "replay-caught-up", "replay-error-out-of-range", "group-join", "group-joined",
                 "group-deliver", "group-ack", "group-nak", "group-reject", "group-error-unknown-delivery",
                 "error-malformed",
-                "replay-error-malformed",
+                "replay-error-malformed", "replay-packed-request", "replay-event-packed",
             ])
     }
 

@@ -57,7 +57,7 @@ private func replayBlocking(
             out.error = e
             out.errorContext = (id, earliest)
             return out
-        case nil:
+        case nil, .packed?:  // a per-event REPLAY gets no EVENT-PACKED (§4.9.2)
             throw WaitError.unexpected("malformed replay message \(frames.map { Hex.encode($0) })")
         }
     }

@@ -110,7 +110,7 @@ package final class BrokerEngine: @unchecked Sendable {
         capacity: IngestCodec.maxEventsPerPublish)
     var warmSink: UInt64 = 0
     let publishBuffer = MultipartBuffer(capacity: 4, scratch: 1)
-    let consumeBuffer = MultipartBuffer(capacity: 8 + ReplayCodec.maxPrefixes)
+    let consumeBuffer = MultipartBuffer(capacity: 9 + ReplayCodec.maxPrefixes)  // REPLAY-PACKED with 64 prefixes
     let maxPayloadBytes: Int
     let batchLimit = 1024
     /// When held journal bytes must be written at the latest (0: none held); see `endBatch`.

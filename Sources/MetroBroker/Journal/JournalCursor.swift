@@ -50,6 +50,8 @@ final class JournalCursor {
     private var fdBase: UInt64 = 0
     private var chunk: [UInt8] = []
     private var chunkStart: Int64 = 0
+    /// Where the last record read lies in `chunk` (`withLastRecord`).
+    private var last: (at: Int, size: Int) = (0, 0)
 
     init(base: UInt64, offset: Int64, from: UInt64 = 0) {
         self.base = base
@@ -91,6 +93,24 @@ final class JournalCursor {
 
     /// The next record with seq <= `limit`, the end for now, or a loss.
     func step(in journal: Journal, upTo limit: UInt64) throws(JournalError) -> Step {
+        switch try stepRaw(in: journal, upTo: limit) {
+        case .record: return .record(withLastRecord { JournalRecord(validated: $0) })
+        case .end: return .end
+        case .lost(let first, let earliest): return .lost(first: first, earliest: earliest)
+        }
+    }
+
+    /// What one `stepRaw` found: a record's seq, time and size, its bytes being
+    /// readable through `withLastRecord` until the cursor moves again.
+    enum RawStep: Equatable {
+        case record(seq: UInt64, time: UInt64, size: Int)
+        case end
+        case lost(first: UInt64, earliest: UInt64)
+    }
+
+    /// As `step`, without decoding: the record's bytes (checksum verified) stay in
+    /// the cursor's chunk, so a packed replay copies them as they are (§4.9.2).
+    func stepRaw(in journal: Journal, upTo limit: UInt64) throws(JournalError) -> RawStep {
         let limit = min(limit, journal.writtenSeq)
         previous = nil
         while true {
@@ -111,17 +131,24 @@ final class JournalCursor {
                 offset = Int64(JournalSegment.magic.count)
                 continue
             }
-            guard let (record, size) = try read(seg, end: end, at: offset) else { return .end }
-            guard record.seq <= limit else { return .end }
+            guard let (seq, time, size) = try read(seg, end: end, at: offset) else { return .end }
+            guard seq <= limit else { return .end }
+            last = (Int(offset - chunkStart), size)
             previous = (base, offset, nextSeq)
             offset += Int64(size)
-            nextSeq = record.seq + 1
+            nextSeq = seq + 1
             if !isActive && offset >= end {  // stand at the next segment, not at this one's end
                 base = journal.segments[i + 1].base
                 offset = Int64(JournalSegment.magic.count)
             }
-            return .record(record)
+            return .record(seq: seq, time: time, size: size)
         }
+    }
+
+    /// The bytes of the record the last `stepRaw` (or `step`) returned; only valid
+    /// right after it, before the cursor reads, rewinds or releases.
+    func withLastRecord<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        chunk.withUnsafeBytes { raw in body(UnsafeRawBufferPointer(rebasing: raw[last.at..<(last.at + last.size)])) }
     }
 
     /// The index of the first segment whose base is ≥ `base` (binary search).
@@ -134,8 +161,11 @@ final class JournalCursor {
         return lo < segments.count ? lo : nil
     }
 
-    /// Decodes the record at `at` in `seg`, reading a new chunk (never past `end`) when needed.
-    private func read(_ seg: JournalSegment, end: Int64, at: Int64) throws(JournalError) -> (JournalRecord, Int)? {
+    /// Checks the record at `at` in `seg` (its seq, time and size), reading a new
+    /// chunk (never past `end`) when needed; nil when there is none.
+    private func read(
+        _ seg: JournalSegment, end: Int64, at: Int64
+    ) throws(JournalError) -> (seq: UInt64, time: UInt64, size: Int)? {
         if fd < 0 || fdBase != seg.base {
             if fd >= 0 { Glibc.close(fd) }
             fd = try FileIO.open(seg.dataPath, flags: O_RDONLY)
@@ -150,11 +180,8 @@ final class JournalCursor {
                     JournalRecord.probe(UnsafeRawBufferPointer(rebasing: raw[rel...]))
                 }
                 switch probe {
-                case .record(let size, _, _):
-                    let r = chunk.withUnsafeBytes { raw in
-                        JournalRecord(decoding: UnsafeRawBufferPointer(rebasing: raw[rel..<(rel + size)]))
-                    }
-                    return r.map { ($0, size) }
+                case .record(let size, let seq, let time):
+                    return (seq, time, size)
                 case .corrupt:
                     return nil
                 case .truncated:

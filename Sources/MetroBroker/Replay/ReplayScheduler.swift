@@ -6,7 +6,8 @@ import MetroProtocol
 /// most `sendsPerTurn` events (never more than its credit), reading at most
 /// `scansPerTurn` records, so live traffic keeps flowing while replays run. A
 /// replay that cannot send releases its cursor (no descriptor, no chunk held:
-/// `ReplaySession`).
+/// `ReplaySession`). A replay in the packed form (§4.9.2, `pumpPacked`) sends
+/// the journal's records as they are, many per EVENT-PACKED frame.
 ///
 /// Commands return their reply (an ERROR when a replay cannot start); the replay
 /// streams go out through the `ConsumeSender` it is handed, because each send's
@@ -17,10 +18,10 @@ final class ReplayScheduler {
     static let sendsPerTurn = 256
     static let scansPerTurn = 4096
 
-    private let journal: Journal
-    private let sender: ConsumeSender
-    private let counters: BrokerCounters
-    private let logger: Logger
+    let journal: Journal
+    let sender: ConsumeSender
+    let counters: BrokerCounters
+    let logger: Logger
     /// A replay that neither sends nor gets credit this long ends (`limits.replayIdleMs`).
     /// ROUTER tells us a client has gone only when a send fails, and a replay
     /// without credit is never sent to: the ERROR 109 that ends an idle replay is
@@ -105,7 +106,11 @@ final class ReplayScheduler {
         var finished: [ReplaySession.Key] = []
         for session in replays.values {
             // A parked replay waits for CREDIT: nothing to read, nothing held.
-            var result: PumpResult = session.waitsForCredit ? .more : pump(session, head: head, clock: clock)
+            var result: PumpResult =
+                session.waitsForCredit
+                ? .more
+                : session.batchBytes == nil
+                    ? pump(session, head: head, clock: clock) : pumpPacked(session, head: head, clock: clock)
             if case .more = result, now > session.lastActivity, now - session.lastActivity > idleNanoseconds {
                 let idle = WireError(.unavailable, "replay idle for \(idleMs) ms: ended")
                 result = .end(.error(idle, id: session.key.id, earliest: nil))
@@ -134,7 +139,7 @@ final class ReplayScheduler {
         for key in finished { replays[key] = nil }
     }
 
-    private enum PumpResult {
+    enum PumpResult {
         case more
         /// The replay ends with this message.
         case end(ReplayCodec.Reply)
@@ -201,14 +206,5 @@ final class ReplayScheduler {
             counters.topics.countOut(event.topic)
         }
         return .more
-    }
-}
-
-extension LiveEvent {
-    /// The live form of a journaled event (what replay sends inside EVENT).
-    init(record: JournalRecord) {
-        self.init(
-            topic: String(decoding: record.topic, as: UTF8.self), seq: record.seq, time: record.time,
-            eventID: record.eventID, headers: record.headers, payload: record.payload)
     }
 }

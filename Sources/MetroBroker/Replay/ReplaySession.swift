@@ -7,7 +7,8 @@ import MetroProtocol
 /// released): without credit it also holds no event (`parked`: the cursor stands
 /// at the matching event, read again when credit comes), and at a full client
 /// queue it holds the one event it could not send (`pending`, at most
-/// `limits.maxPayloadBytes` + its topic and headers).
+/// `limits.maxPayloadBytes` + its topic and headers), or in the packed form the
+/// one batch (`pendingBatch`, at most `batchBytes`, or one larger event).
 ///
 /// Threading: owned by the broker's loop thread (in `ReplayScheduler`).
 final class ReplaySession {
@@ -24,6 +25,12 @@ final class ReplaySession {
     var credit: UInt64
     /// An event read but not yet sent (the client's queue was full).
     var pending: LiveEvent?
+    /// Packed form (§4.9.2): the most record bytes per EVENT-PACKED frame; nil for
+    /// the per-event form.
+    let batchBytes: Int?
+    /// Packed form: a batch built but not yet sent (the client's queue was full):
+    /// its records, and how many events they are. Sent before anything else.
+    var pendingBatch: (records: [UInt8], events: Int)?
     /// The client's queue was full on the last turn.
     var blocked = false
     /// The cursor stands at a matching event the replay had no credit for: the
@@ -46,6 +53,7 @@ final class ReplaySession {
         self.request = request
         self.cursor = cursor
         credit = UInt64(request.credit)
+        batchBytes = request.batchBytes
     }
 
     /// Parked without credit: the loop leaves it alone until CREDIT comes.

@@ -46,6 +46,12 @@ package final class TopicCounters {
         }
     }
 
+    /// As `countOut(_:)`, on the topic's raw bytes (a packed replay's records).
+    @inline(__always)
+    package func countOut(raw topic: UnsafeRawBufferPointer) {
+        if let slot = slot(for: topic) { outs[slot] &+= 1 } else { other.out &+= 1 }
+    }
+
     /// The `reported` busiest prefixes (by in + out) by name, and everything else
     /// (later prefixes, and the tracked ones beyond `reported`) summed.
     package func snapshot() -> (topics: [String: TopicFlow], other: TopicFlow) {

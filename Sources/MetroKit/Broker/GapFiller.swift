@@ -19,7 +19,8 @@ public struct DeliveryLedger: Sendable, Equatable {
     public init() {}
 }
 
-/// The gap-filling logic of a `Subscriber` as a pure value (protocol.md §4.4, §4.9):
+/// The gap-filling logic of a `Subscriber` as a pure value (protocol.md §4.4, §4.9,
+/// in the packed form of §4.9.2):
 /// it takes live events, heartbeats and replay messages, and answers with the
 /// events to hand to the application, in seq order and without duplicates, and
 /// the replay requests to send. Everything ≤ `verified` has been delivered, or is
@@ -106,6 +107,15 @@ struct GapFiller {
     mutating func replay(_ reply: ReplayCodec.Reply, now: UInt64) -> [Action] {
         guard var f = fill else { return [] }
         switch reply {
+        case .packed(let id, let records) where id == f.id:
+            // The packed form (§4.9.2): its events one by one, as if each came in an EVENT.
+            guard let events = PackedReplay.events(records) else {
+                // A damaged frame is never a shorter batch: end this fill; the next
+                // jump or heartbeat replays again.
+                fill = nil
+                return [.send(ReplayCodec.cancelFrames(id: id))]
+            }
+            return events.flatMap { replay(.event(id: id, $0), now: now) }
         case .event(let id, let e) where id == f.id:
             f.lastHeard = now
             f.received += 1
@@ -161,7 +171,10 @@ struct GapFiller {
         fills += 1
         let f = Fill(id: Array("gap-\(fills)".utf8), from: verified + 1, lastHeard: now)
         fill = f
-        let request = ReplayCodec.Request(id: f.id, start: .seq(f.from), credit: window, prefixes: prefixes)
+        // Packed (§4.9.2, the broker's default batch size): four frames per batch
+        // instead of six per event; the events reach the application one by one.
+        let request = ReplayCodec.Request(
+            id: f.id, start: .seq(f.from), credit: window, prefixes: prefixes, packing: 0)
         return [.send(request.frames)]
     }
 }

@@ -90,8 +90,10 @@ package enum ConsumeCodec {
                 return fail(WireError(.malformedMessage, "\(command.rawValue) has 2 frames, got \(n)"))
             }
             return .success(command == .stats ? .stats : .metrics)
-        case .replay(.replay):
-            return ReplayCodec.decodeReplay(frames, offset: offset + 2).map { .replay($0) }.mapError {
+        case .replay(.replay), .replay(.replayPacked):
+            var packed = false
+            if case .replay(.replayPacked) = word { packed = true }
+            return ReplayCodec.decodeReplay(frames, offset: offset + 2, packed: packed).map { .replay($0) }.mapError {
                 .init($0, id: id)
             }
         case .replay(.credit):

@@ -133,6 +133,28 @@ package struct JournalRecord: Sendable, Equatable {
             seq: seq, time: time, eventID: take(id), topic: take(topic), headers: take(headers), payload: take(payload))
     }
 
+    /// Decodes a record that `probe` has already found valid (no second checksum).
+    package init(validated raw: UnsafeRawBufferPointer) {
+        let id = Int(raw[24]), topic = Int(raw[25])
+        let headers = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 28, as: UInt32.self)))
+        let payload = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 32, as: UInt32.self)))
+        var at = Self.headerBytes
+        func take(_ n: Int) -> [UInt8] {
+            defer { at += n }
+            return Array(raw[at..<(at + n)])
+        }
+        self.init(
+            seq: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+            time: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+            eventID: take(id), topic: take(topic), headers: take(headers), payload: take(payload))
+    }
+
+    /// The topic bytes of a valid record (no copy).
+    package static func topic(in raw: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        let at = headerBytes + Int(raw[24])
+        return UnsafeRawBufferPointer(rebasing: raw[at..<(at + Int(raw[25]))])
+    }
+
     package init?(decoding bytes: [UInt8]) {
         guard let r = bytes.withUnsafeBytes({ JournalRecord(decoding: $0) }) else { return nil }
         self = r

@@ -2,9 +2,11 @@
 ///
 /// ```
 /// C: ["metro/1"] ["REPLAY"] [replay-id] ["seq" | "time"] [from: u64] [to-seq: u64] [credit: u32] [prefix]*
+/// C: ["metro/1"] ["REPLAY-PACKED"] [replay-id] ["seq" | "time"] [from] [to-seq] [credit] [batch-bytes: u32] [prefix]*
 /// C: ["metro/1"] ["CREDIT"] [replay-id] [credit: u32]
 /// C: ["metro/1"] ["CANCEL"] [replay-id]
 /// B: ["metro/1"] ["EVENT"] [replay-id] [...the event's frames, as on the events socket (§4.4)...]
+/// B: ["metro/1"] ["EVENT-PACKED"] [replay-id] [records: journal records, Appendix B]   (REPLAY-PACKED)
 /// B: ["metro/1"] ["CAUGHT-UP"] [replay-id] [last-seq: u64]
 /// B: ["metro/1"] ["ERROR"] [code] [message] [replay-id]? [earliest-seq: u64]?
 /// ```
@@ -15,6 +17,8 @@ package enum ReplayCodec {
     /// The replay commands of the consume socket; the raw value is the command frame.
     package enum Command: String, Sendable, CaseIterable {
         case replay = "REPLAY"
+        /// REPLAY asking for the packed form (§4.9.2): one more frame, the batch size.
+        case replayPacked = "REPLAY-PACKED"
         case credit = "CREDIT"
         case cancel = "CANCEL"
 
@@ -26,6 +30,8 @@ package enum ReplayCodec {
     package static let cancelCommand: [UInt8] = Command.cancel.frame
     package static let eventCommand: [UInt8] = Array("EVENT".utf8)
     package static let caughtUpCommand: [UInt8] = Array("CAUGHT-UP".utf8)
+    package static let packedEventsCommand: [UInt8] = Array("EVENT-PACKED".utf8)
+    package static let replayPackedCommand: [UInt8] = Command.replayPacked.frame
 
     package static let maxIDBytes = 64
     package static let maxPrefixes = 64
@@ -46,13 +52,26 @@ package enum ReplayCodec {
         package var credit: UInt32
         /// Topic prefixes (byte prefixes, as for SUB); none means every topic.
         package var prefixes: [[UInt8]]
+        /// nil: the per-event form (REPLAY, EVENT). Set: the packed form (REPLAY-PACKED,
+        /// EVENT-PACKED, §4.9.2) with this `batch-bytes` as sent (0: the broker's default).
+        package var packing: UInt32?
 
-        package init(id: [UInt8], start: Start, toSeq: UInt64 = 0, credit: UInt32, prefixes: [[UInt8]] = []) {
+        package init(
+            id: [UInt8], start: Start, toSeq: UInt64 = 0, credit: UInt32, prefixes: [[UInt8]] = [],
+            packing: UInt32? = nil
+        ) {
             self.id = id
             self.start = start
             self.toSeq = toSeq
             self.credit = credit
             self.prefixes = prefixes
+            self.packing = packing
+        }
+
+        /// The most record bytes the broker puts in one EVENT-PACKED frame for this
+        /// request (one larger event still goes, alone); nil for the per-event form.
+        package var batchBytes: Int? {
+            packing.map { $0 == 0 ? ReplayCodec.defaultBatchBytes : Int($0) }
         }
 
         /// The frames a DEALER sends.
@@ -63,9 +82,9 @@ package enum ReplayCodec {
                 case .time(let t): ("time", t)
                 }
             return [
-                WireProtocol.versionBytes, replayCommand, id, Array(kind.utf8), BigEndian.bytes(from),
-                BigEndian.bytes(toSeq), BigEndian.bytes32(credit),
-            ] + prefixes
+                WireProtocol.versionBytes, packing == nil ? replayCommand : replayPackedCommand, id, Array(kind.utf8),
+                BigEndian.bytes(from), BigEndian.bytes(toSeq), BigEndian.bytes32(credit),
+            ] + (packing.map { [BigEndian.bytes32($0)] } ?? []) + prefixes
         }
 
         /// Whether `topic` matches one of the prefixes (or there are none).
@@ -82,13 +101,25 @@ package enum ReplayCodec {
         [WireProtocol.versionBytes, cancelCommand, id]
     }
 
-    /// Decodes the body of REPLAY (frames after the command, `offset` = the id frame).
-    static func decodeReplay(_ frames: some FrameSequence, offset: Int) -> Result<Request, WireError> {
+    /// `batch-bytes` of REPLAY-PACKED when it is 0 (§4.9.2).
+    package static let defaultBatchBytes = 65_536
+    /// The largest `batch-bytes` a REPLAY-PACKED may ask for (§4.9.2).
+    package static let maxBatchBytes = 1 << 20
+
+    /// Decodes the body of REPLAY or REPLAY-PACKED (frames after the command,
+    /// `offset` = the id frame), checking in the order §4.9 states.
+    static func decodeReplay(
+        _ frames: some FrameSequence, offset: Int, packed: Bool = false
+    ) -> Result<Request, WireError> {
         let n = frames.frameCount - offset
-        guard n >= 5 else { return .failure(WireError(.malformedMessage, "REPLAY has at least 7 frames")) }
+        let fixed = packed ? 6 : 5
+        guard n >= fixed else {
+            let name = packed ? "REPLAY-PACKED" : "REPLAY"
+            return .failure(WireError(.malformedMessage, "\(name) has at least \(fixed + 2) frames"))
+        }
         let id = frames.frameBytes(offset)
         if let e = checkID(id) { return .failure(e) }
-        guard n - 5 <= maxPrefixes else {
+        guard n - fixed <= maxPrefixes else {
             return .failure(WireError(.malformedMessage, "at most \(maxPrefixes) prefixes"))
         }
         let kind = frames.frameBytes(offset + 1)
@@ -98,21 +129,32 @@ package enum ReplayCodec {
         else {
             return .failure(WireError(.malformedMessage, "from and to-seq are 8 bytes, credit 4 bytes"))
         }
+        var packing: UInt32?
+        if packed {
+            guard let bytes = frames.withFrame(offset + 5, { BigEndian.uint32($0) }) else {
+                return .failure(WireError(.malformedMessage, "batch-bytes is a 4-byte u32"))
+            }
+            packing = bytes
+        }
         let start: Start
         switch String(decoding: kind, as: UTF8.self) {
         case "seq": start = .seq(from)
         case "time": start = .time(from)
         default: return .failure(WireError(.invalidArgument, "the start kind is \"seq\" or \"time\""))
         }
+        if let packing, packing > maxBatchBytes {
+            return .failure(WireError(.invalidArgument, "batch-bytes is 0 (the default) to \(maxBatchBytes)"))
+        }
         var prefixes: [[UInt8]] = []
-        for i in (offset + 5)..<frames.frameCount {
+        for i in (offset + fixed)..<frames.frameCount {
             let p = frames.frameBytes(i)
             guard p.count <= Topic.maxBytes else {
                 return .failure(WireError(.tooLarge, "a prefix has at most \(Topic.maxBytes) bytes"))
             }
             prefixes.append(p)
         }
-        return .success(Request(id: id, start: start, toSeq: to, credit: credit, prefixes: prefixes))
+        return .success(
+            Request(id: id, start: start, toSeq: to, credit: credit, prefixes: prefixes, packing: packing))
     }
 
     static func checkID(_ id: [UInt8]) -> WireError? {
@@ -125,6 +167,8 @@ package enum ReplayCodec {
     /// A message the broker sends on a replay, as a client reads it.
     package enum Reply: Sendable, Equatable {
         case event(id: [UInt8], LiveEvent)
+        /// EVENT-PACKED: whole journal records back to back (§4.9.2); `PackedReplay` reads them.
+        case packed(id: [UInt8], records: [UInt8])
         case caughtUp(id: [UInt8], lastSeq: UInt64)
         /// `earliest` comes with 204 (sequence-out-of-range): the first seq still held.
         case error(WireError, id: [UInt8]?, earliest: UInt64?)
@@ -133,6 +177,7 @@ package enum ReplayCodec {
         package func encode() -> [[UInt8]] {
             switch self {
             case .event(let id, let event): [WireProtocol.versionBytes, eventCommand, id] + event.frames
+            case .packed(let id, let records): [WireProtocol.versionBytes, packedEventsCommand, id, records]
             case .caughtUp(let id, let seq): [WireProtocol.versionBytes, caughtUpCommand, id, BigEndian.bytes(seq)]
             case .error(let e, let id, let earliest):
                 ErrorReply.frames(e, context: (id.map { [$0] } ?? []) + (earliest.map { [BigEndian.bytes($0)] } ?? []))
@@ -146,6 +191,10 @@ package enum ReplayCodec {
         if frames[1] == eventCommand {
             guard let event = LiveEvent(frames: Array(frames[3...])) else { return nil }
             return .event(id: frames[2], event)
+        }
+        if frames[1] == packedEventsCommand {
+            guard frames.count == 4 else { return nil }
+            return .packed(id: frames[2], records: frames[3])
         }
         if frames[1] == caughtUpCommand {
             guard frames.count == 4, let seq = BigEndian.uint64(frames[3]) else { return nil }

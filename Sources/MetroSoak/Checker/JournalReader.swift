@@ -101,7 +101,7 @@ public enum JournalReader {
             case .error(let error, _, _)?:
                 out.failure = "the broker ended the read-back with \(error)"
                 return nil
-            case nil:
+            case nil, .packed?:  // a per-event REPLAY gets no EVENT-PACKED (§4.9.2)
                 out.failure = "an answer that is not a replay reply (protocol.md §4.9)"
                 return nil
             }

@@ -56,7 +56,7 @@ struct JournalReader: Sendable {
                     return try read(prefixes: prefixes, from: earliest, to: to)
                 }
                 throw Failed(description: "the broker ended the replay: \(error)")
-            case nil:
+            case nil, .packed?:  // a per-event REPLAY gets no EVENT-PACKED (§4.9.2)
                 throw Failed(description: "an answer that is not a replay reply (protocol.md §4.9)")
             }
         }

@@ -111,7 +111,7 @@ enum TailStart: Equatable {
             return last + 1
         case .error(let error, _, _)?:
             throw LookupFailed(description: "the broker refused the replay: \(error)")
-        case nil:
+        case nil, .packed?:  // a per-event REPLAY gets no EVENT-PACKED (§4.9.2)
             throw LookupFailed(description: "an answer that is not a replay reply (protocol.md §4.9)")
         }
     }
