@@ -108,6 +108,29 @@ private final class ZapServer {
         await zap.close()
     }
 
+    /// The broker reads whole messages into a `MultipartBuffer`: each frame there
+    /// carries its connection's metadata too.
+    @Test func aMultipartBufferReadsTheIdentityOfEachFrame() async throws {
+        try #require(Capability.curve.isAvailable)
+        let client = try CurveKeyPair.generate()
+        let zap = try ZapServer(allowing: client.publicKey, as: "video-worker")
+        let ctx = try Context()
+        let req = try ctx.socket(.req)
+        try req.makeCurveClient(CurveCredentials(keys: client, serverPublicKey: zap.serverKeys.publicKey))
+        try req.connect(zap.endpoint)
+        try req.send(multipart: [Array("a".utf8), Array("b".utf8)])
+        let buffer = MultipartBuffer(capacity: 4)
+        let poller = Poller()
+        poller.add(zap.server)
+        try poller.poll(timeoutMilliseconds: 10_000)
+        #expect(try buffer.receive(from: zap.server))
+        #expect(buffer.count == 2)
+        #expect(buffer.metadata("User-Id", frame: 0) == "video-worker")
+        #expect(buffer.metadata("User-Id", frame: 1) == "video-worker")
+        req.close()
+        await zap.close()
+    }
+
     @Test func anUnknownKeyNeverCompletesTheHandshake() async throws {
         try #require(Capability.curve.isAvailable)
         let zap = try ZapServer(allowing: try CurveKeyPair.generate().publicKey, as: "orders")
