@@ -235,7 +235,8 @@ let package = Package(
         // MetroKit's acknowledged-publish rate against a running broker (issue 13: the
         // I/O-thread rework must not cost it). `swift build -c release --scratch-path
         // .build-release --product metro-publish-bench`.
-        .executableTarget(name: "metro-publish-bench", dependencies: ["MetroKit"], path: "Benchmarks/publish-bench"),
+        .executableTarget(
+            name: "metro-publish-bench", dependencies: ["MetroKit", "ZeroMQ"], path: "Benchmarks/publish-bench"),
 
         // rpc round trips through RpcClient/RpcServer vs a bare DEALER→ROUTER echo (issue 14 §5):
         // `swift build -c release --scratch-path .build-bench --product metro-rpc-bench`.

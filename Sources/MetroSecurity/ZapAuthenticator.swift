@@ -68,7 +68,7 @@ public final class ZapAuthenticator: Sendable {
     public var allowList: AllowList { list.withLock { $0 } }
 
     /// The answer to one ZAP request (the rules in the type's comment).
-    @Sendable public func decide(_ request: ZapRequest) -> ZapDecision {
+    public func decide(_ request: ZapRequest) -> ZapDecision {
         guard request.domain == domain else { return refuse(.wrongDomain, request, key: nil) }
         guard request.mechanism == "CURVE" else { return refuse(.notCurve, request, key: nil) }
         guard let key = request.curvePublicKey else { return refuse(.malformedCredential, request, key: nil) }

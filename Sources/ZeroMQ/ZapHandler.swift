@@ -31,26 +31,31 @@ public final class ZapHandler: @unchecked Sendable {
     }
 
     /// Answers requests until `stop()` or the context's shutdown, then closes the
-    /// socket. Blocks the calling thread.
-    public func run() {
+    /// socket. Blocks the calling thread. Returns the error that ended it otherwise
+    /// (none is expected: REP hands over whole requests); then every later CURVE
+    /// handshake of the context waits forever, failing closed, and the owner should
+    /// log it.
+    @discardableResult
+    public func run() -> ZMQError? {
         defer { socket.close() }
         let poller = Poller()
         let requests = poller.add(socket)
         let control = poller.add(fileDescriptor: wake.readFD)
         while !stopping.load(ordering: .acquiring) {
-            do {
+            do throws(ZMQError) {
                 try poller.poll(timeoutMilliseconds: -1)
                 if poller.isReadable(control) { wake.drain() }
                 guard poller.isReadable(requests) else { continue }
                 while let frames = try socket.receiveMultipart(dontWait: true) {
                     try socket.send(multipart: answer(frames))
                 }
+            } catch  where error.code == .contextTerminated {
+                return nil
             } catch {
-                // ETERM: the context is going; anything else cannot be a request's fault
-                // (REP delivers whole messages), so there is nothing to retry either.
-                return
+                return error
             }
         }
+        return nil
     }
 
     /// Ends `run()`; any thread.

@@ -159,7 +159,7 @@ private final class ZapServer {
         let ok = handler.answer([Array("1.0".utf8), [9], Array("d".utf8), [], [], Array("NULL".utf8)])
         #expect(ok == [Array("1.0".utf8), [9], Array("200".utf8), Array("OK".utf8), Array("x".utf8), []])
         handler.stop()
-        handler.run()  // returns at once: stop() came first
+        #expect(handler.run() == nil)  // returns at once: stop() came first
     }
 
     @Test func oneHandlerPerContext() throws {
@@ -169,7 +169,7 @@ private final class ZapServer {
             (error as? ZMQError)?.code == .addressInUse
         }
         first.stop()
-        first.run()
+        #expect(first.run() == nil)
     }
 
     @Test func zapDomainIsASocketOption() throws {

@@ -19,7 +19,13 @@ package final class BrokerService: Service, @unchecked Sendable {
         let engine = self.engine
         // The ZAP handler (CURVE on) answers handshakes while the loop runs, and is
         // stopped after it, so that the context can end once the loop closed its sockets.
-        let zapThread = engine.zap.map { zap in DedicatedThread(name: "metro-zap") { zap.run() } }
+        let zapThread = engine.zap.map { zap in
+            DedicatedThread(name: "metro-zap") {
+                if let error = zap.run() {
+                    engine.logger.critical("ZAP handler ended: no client can connect: \(error)")
+                }
+            }
+        }
         zapThread?.start()
         // Cancellation too: when another service of the group fails (the metrics
         // endpoint cannot bind, say), the group cancels, and the loop must end.

@@ -62,7 +62,11 @@ package final class RegistryServer: Service, Sendable {
             preconditionFailure("RegistryServer.run() called twice")
         }
         // The context's shutdown ends the ZAP handler too (its poll fails with ETERM).
-        let zapThread = zap.map { zap in DedicatedThread(name: "metro-zap") { zap.run() } }
+        let zapThread = zap.map { [logger] zap in
+            DedicatedThread(name: "metro-zap") {
+                if let error = zap.run() { logger.critical("ZAP handler ended: no client can connect: \(error)") }
+            }
+        }
         zapThread?.start()
         await withTaskCancellationOrGracefulShutdownHandler {
             await DedicatedThread.run(name: "metro-registry") { transfer.value.run() }
