@@ -121,3 +121,30 @@ import ZeroMQ
         #expect(await broker.stop() == 0)
     }
 }
+
+extension SecureClientsTests {
+    /// `RpcClient.Options.curve` against a CURVE rpc server (a pyzmq ROUTER here:
+    /// Metro's own rpc servers do not speak CURVE yet, protocol.md §7.7).
+    @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
+    func anRpcClientCallsACurveServer() async throws {
+        let serverKeys = try CurveKeyPair.generate()
+        let server = try await PyRpcServer(holdMilliseconds: 0, curveSecretKey: serverKeys.secretKey)
+        var options = RpcClient.Options()
+        options.curve = CurveCredentials(keys: try CurveKeyPair.generate(), serverPublicKey: serverKeys.publicKey)
+        let client = try RpcClient(endpoints: [server.endpoint], service: "echo", options: options)
+        try await closing(client) {
+            let reply = try await client.call(method: "echo.say", body: bytes("over curve"), deadline: .seconds(20))
+            #expect(reply == bytes("over curve"))
+        }
+        // The same call without keys never gets through the handshake.
+        var plainOptions = RpcClient.Options()
+        plainOptions.maxAttempts = 1
+        let plain = try RpcClient(endpoints: [server.endpoint], service: "echo", options: plainOptions)
+        try await closing(plain) {
+            await #expect(throws: MetroClientError.self) {
+                _ = try await plain.call(method: "echo.say", body: bytes("plain"), deadline: .seconds(1))
+            }
+        }
+        await server.crash()
+    }
+}
