@@ -53,10 +53,23 @@ let package = Package(
         // faultinject.c: fsync/pwrite/open that fail on demand, switched by flag files.
         .target(name: "MetroFaultInject", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "MetroProtocol", dependencies: ["CCRC32C"]),
+        // CURVE for Metro's servers and tools (issue 19): key files, the allow-list
+        // of client identities and the ZAP authenticator (protocol.md §7).
+        .target(
+            name: "MetroSecurity",
+            dependencies: [
+                "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .target(
             name: "MetroBroker",
             dependencies: [
-                "ZeroMQ", "MetroProtocol",
+                "ZeroMQ", "MetroProtocol", "MetroSecurity",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -72,7 +85,7 @@ let package = Package(
         .target(
             name: "MetroRegistry",
             dependencies: [
-                "ZeroMQ", "MetroProtocol",
+                "ZeroMQ", "MetroProtocol", "MetroSecurity",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -159,7 +172,8 @@ let package = Package(
         .executableTarget(
             name: "metro",
             dependencies: [
-                "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit", "MetroRuntime", "Profiles",
+                "ZeroMQ", "MetroProtocol", "MetroBroker", "MetroRegistry", "MetroKit", "MetroRuntime", "MetroSecurity",
+                "Profiles",
                 "VideoProcessing",
                 "Recommendations",
                 "MetroGateway",
@@ -221,7 +235,8 @@ let package = Package(
         // MetroKit's acknowledged-publish rate against a running broker (issue 13: the
         // I/O-thread rework must not cost it). `swift build -c release --scratch-path
         // .build-release --product metro-publish-bench`.
-        .executableTarget(name: "metro-publish-bench", dependencies: ["MetroKit"], path: "Benchmarks/publish-bench"),
+        .executableTarget(
+            name: "metro-publish-bench", dependencies: ["MetroKit", "ZeroMQ"], path: "Benchmarks/publish-bench"),
 
         // rpc round trips through RpcClient/RpcServer vs a bare DEALER→ROUTER echo (issue 14 §5):
         // `swift build -c release --scratch-path .build-bench --product metro-rpc-bench`.
@@ -288,6 +303,12 @@ let package = Package(
             path: "Tests/MetroTestKit"
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(
+            name: "MetroSecurityTests",
+            dependencies: [
+                "MetroSecurity", "ZeroMQ", "MetroTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "MetroTestKitTests", dependencies: ["MetroTestKit"]),
         .testTarget(
             name: "MetroRegistryTests",
@@ -321,7 +342,9 @@ let package = Package(
         .testTarget(
             name: "SystemTests",
             dependencies: [
-                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroTestSupport", "MetroTestKit", "Profiles",
+                "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroSecurity", "MetroTestSupport",
+                "MetroTestKit",
+                "Profiles",
                 "VideoProcessing", "Recommendations", "MetroSoak",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -6,14 +6,17 @@
 //   metro broker --ingest tcp://127.0.0.1:7801 ... --config <fsync: never>
 //   .build-release/release/metro-publish-bench tcp://127.0.0.1:7801 200000 512
 //
-// Arguments: ingest endpoint, events, concurrent publishing tasks. Prints one line:
-// events, seconds, events/s, and this process's CPU time per event.
+// Arguments: ingest endpoint, events, concurrent publishing tasks, and for a broker
+// with CURVE on (protocol.md §7) the client's secret key file and the broker's
+// public key file. Prints one line: events, seconds, events/s, and this process's
+// CPU time per event.
 import Foundation
 import MetroKit
+import ZeroMQ
 
 let args = CommandLine.arguments
 guard args.count >= 2 else {
-    print("usage: metro-publish-bench <ingest-endpoint> [events=200000] [tasks=512]")
+    print("usage: metro-publish-bench <ingest-endpoint> [events=200000] [tasks=512] [client.key broker.pub]")
     exit(2)
 }
 let ingest = args[1]
@@ -28,7 +31,15 @@ func cpuSeconds() -> Double {
         + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
-let publisher = try Publisher(.init(ingest: ingest))
+var options = Publisher.Options(ingest: ingest)
+if args.count > 5 {
+    func key(_ path: String) throws -> String {
+        try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    options.curve = CurveCredentials(
+        keys: try CurveKeyPair(secretKey: try key(args[4])), serverPublicKey: try key(args[5]))
+}
+let publisher = try Publisher(options)
 _ = try await publisher.publish(topic: "bench.warmup", payload: payload)
 let cpu0 = cpuSeconds()
 let start = ContinuousClock.now

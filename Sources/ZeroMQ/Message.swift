@@ -89,6 +89,16 @@ public struct Message: ~Copyable {
         withUnsafeBytes { String(validating: $0.bindMemory(to: UInt8.self), as: UTF8.self) }
     }
 
+    /// A metadata property of the connection the frame came in on (`zmq_msg_gets`),
+    /// valid after a receive: `"User-Id"` is the identity the ZAP handler named for
+    /// the peer (`ZapReply.userID`), `"Peer-Address"` its IP address, and any
+    /// property the ZAP reply's metadata added. nil for a frame built locally or a
+    /// property the connection does not have.
+    public func metadata(_ property: String) -> String? {
+        guard let value = zmq_msg_gets(pointer, property) else { return nil }
+        return String(cString: value)
+    }
+
     /// Makes this message share `other`'s content without copying it (`zmq_msg_copy`:
     /// reference counted for large frames). Used to fan one frame out to several sends.
     public mutating func shareContent(of other: borrowing Message) {

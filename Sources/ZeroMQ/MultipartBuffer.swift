@@ -73,6 +73,14 @@ package final class MultipartBuffer {
         return true
     }
 
+    /// A metadata property (`Message.metadata`) of the connection frame `index`
+    /// of the last received message came in on: `"User-Id"` names the ZAP identity.
+    package func metadata(_ property: String, frame index: Int) -> String? {
+        precondition(index < count, "frame \(index) of a \(count)-frame message")
+        guard let value = zmq_msg_gets(slots + index, property) else { return nil }
+        return String(cString: value)
+    }
+
     /// The descriptor of the connection frame `index` came in on (`ZMQ_SRCFD`), or
     /// nil (a frame built here, or a transport without one). libzmq deprecates the
     /// option but 4.3 keeps it, and the socket monitor names connections by the same

@@ -59,6 +59,9 @@ public enum SocketOption: Sendable {
     case curveSecretKey(String)
     /// CURVE client: the server's public key, 40-character Z85.
     case curveServerKey(String)
+    /// ZAP (RFC 27): the domain this socket's handshakes name in their requests to
+    /// the context's ZAP handler (at most 254 bytes).
+    case zapDomain(String)
     /// Kernel socket buffer sizes; -1 leaves the OS default.
     case sendBufferSize(Int)
     case receiveBufferSize(Int)
@@ -100,6 +103,7 @@ extension Socket {
         case .curvePublicKey(let k): try setKey(ZMQ_CURVE_PUBLICKEY, k, "curve public key")
         case .curveSecretKey(let k): try setKey(ZMQ_CURVE_SECRETKEY, k, "curve secret key")
         case .curveServerKey(let k): try setKey(ZMQ_CURVE_SERVERKEY, k, "curve server key")
+        case .zapDomain(let d): try setBytes(ZMQ_ZAP_DOMAIN, Array(d.utf8), "zap domain")
         case .sendBufferSize(let v): try setInt(ZMQ_SNDBUF, v, "sndbuf")
         case .receiveBufferSize(let v): try setInt(ZMQ_RCVBUF, v, "rcvbuf")
         }

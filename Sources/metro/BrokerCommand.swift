@@ -4,8 +4,10 @@ import Logging
 import MetroBroker
 import MetroKit
 import MetroProtocol
+import MetroSecurity
 import Prometheus
 import ServiceLifecycle
+import ZeroMQ
 
 /// `metro broker`: runs the broker, or (`metro broker stats`) asks a running one
 /// for its stats. The run options are this command's own, so `metro broker --help`
@@ -54,6 +56,10 @@ struct BrokerRunOptions: ParsableArguments {
     var dataDir: String?
     @Option(help: "fsync policy: always, interval or never.")
     var fsync: String?
+    @Option(help: "CURVE on, with this secret key file (NAME.key, mode 0600); needs --allow-list (protocol.md §7).")
+    var curveSecretKey: String?
+    @Option(help: "The allow-list of client identities (YAML, protocol.md §7.3); reloaded on SIGHUP.")
+    var allowList: String?
 
     func run(_ process: ProcessBootstrap) async throws {
         // The same file `metro doctor` and `metro up` read: --config, else
@@ -65,6 +71,11 @@ struct BrokerRunOptions: ParsableArguments {
         if let consume { configuration.endpoints.consume = consume }
         if let metrics { configuration.endpoints.metrics = metrics }
         if let dataDir { configuration.dataDir = dataDir }
+        if let curveSecretKey {
+            configuration.security.curve = true
+            configuration.security.secretKeyFile = curveSecretKey
+        }
+        if let allowList { configuration.security.allowList = allowList }
         if let fsync {
             guard let policy = BrokerConfiguration.FsyncPolicy(rawValue: fsync) else {
                 throw ValidationError("--fsync must be always, interval or never")
@@ -98,13 +109,20 @@ struct BrokerRunOptions: ParsableArguments {
     private func serve(
         _ configuration: BrokerConfiguration, metrics registry: PrometheusCollectorRegistry, logger: Logger
     ) async throws {
-        let engine = try BrokerEngine(configuration: configuration, logger: logger)
+        try configuration.validate()
+        let security = try CurveSecurity.server(
+            secretKeyFile: configuration.security.curve ? configuration.security.secretKeyFile : nil,
+            allowList: configuration.security.allowList, domain: "metro.broker", logger: logger)
+        let engine = try BrokerEngine(configuration: configuration, logger: logger, security: security)
         var ready = engine.boundEndpoints
         ready["dataDir"] = configuration.dataDir
+        if let security { ready["curvePublicKey"] = security.keys.publicKey }
         let metrics =
             configuration.endpoints.metrics.isEmpty
             ? nil : MetricsEndpoint(listen: configuration.endpoints.metrics, registry: registry)
-        try await runServices([BrokerService(engine: engine)], ready: ready, metrics: metrics, logger: logger)
+        var services: [any Service] = [BrokerService(engine: engine)]
+        if let security { services.append(AllowListReloader(authenticator: security.authenticator, logger: logger)) }
+        try await runServices(services, ready: ready, metrics: metrics, logger: logger)
     }
 }
 

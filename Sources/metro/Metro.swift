@@ -25,6 +25,7 @@ struct Metro: AsyncParsableCommand {
             WorkerCommand.self,
             GatewayCommand.self,
             SoakCommand.self,
+            KeysCommand.self,
         ]
     )
 }

@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import Logging
 import MetroRegistry
+import MetroSecurity
 import ServiceLifecycle
+import ZeroMQ
 
 /// `metro registry`: runs the service registry (protocol.md §5) until SIGTERM/SIGINT.
 /// Prints `ready {"endpoint":"tcp://..."}` on stdout once bound; logs to stderr.
@@ -28,6 +30,15 @@ struct RegistryCommand: MetroCommand {
     @Option(help: "Prometheus HTTP endpoint host:port for the registry's counters (port 0 picks one; empty: none).")
     var metrics = ""
 
+    @Option(help: "CURVE on, with this secret key file (NAME.key, mode 0600); needs --allow-list (protocol.md §7).")
+    var curveSecretKey: String?
+
+    @Option(help: "The allow-list of client identities (YAML, protocol.md §7.3); reloaded on SIGHUP.")
+    var allowList = ""
+
+    @Option(help: "A CURVE broker's public key file (.pub): the registry's PUB then uses its own key as a client.")
+    var brokerPublicKey: String?
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -41,14 +52,28 @@ struct RegistryCommand: MetroCommand {
         // The registry counts with swift-metrics (bootstrapped before the loop
         // creates its counters); with an endpoint, its registry is served.
         let metricsEndpoint = metrics.isEmpty ? nil : MetricsEndpoint(listen: metrics, registry: process.prometheus)
-        let server = try RegistryServer(
-            configuration: .init(
-                endpoint: endpoint, brokerEndpoint: broker, ttlRange: minTTL...maxTTL,
-                sweepIntervalMilliseconds: sweepInterval),
-            logger: logger)
+        var configuration = RegistryServer.Configuration(
+            endpoint: endpoint, brokerEndpoint: broker, ttlRange: minTTL...maxTTL,
+            sweepIntervalMilliseconds: sweepInterval)
+        configuration.security = try CurveSecurity.server(
+            secretKeyFile: curveSecretKey, allowList: allowList, domain: "metro.registry", logger: logger)
+        if let brokerPublicKey {
+            guard let own = configuration.security?.keys else {
+                throw ValidationError("--broker-public-key needs --curve-secret-key (the registry's own key pair)")
+            }
+            configuration.brokerCurve = CurveCredentials(
+                keys: own, serverPublicKey: try KeyFiles.loadPublic(brokerPublicKey))
+        }
+        let server = try RegistryServer(configuration: configuration, logger: logger)
         logger.info(
             "registry listening", metadata: ["endpoint": "\(server.endpoint)", "broker": "\(broker ?? "none")"])
-        try await runServices([server], ready: ["endpoint": server.endpoint], metrics: metricsEndpoint, logger: logger)
+        var services: [any Service] = [server]
+        var ready = ["endpoint": server.endpoint]
+        if let security = configuration.security {
+            services.append(AllowListReloader(authenticator: security.authenticator, logger: logger))
+            ready["curvePublicKey"] = security.keys.publicKey
+        }
+        try await runServices(services, ready: ready, metrics: metricsEndpoint, logger: logger)
     }
 }
 

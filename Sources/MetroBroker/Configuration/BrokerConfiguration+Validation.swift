@@ -80,5 +80,13 @@ extension BrokerConfiguration {
         try check("dedupe.maxEntries", dedupe.maxEntries, 1...100_000_000)
         try check("heartbeatIntervalMs", heartbeatIntervalMs, 1...3_600_000)
         try check("lingerMs", lingerMs, 0...3_600_000)
+        if security.curve {
+            for (key, value) in [
+                ("security.secretKeyFile", security.secretKeyFile), ("security.allowList", security.allowList),
+            ]
+            where value.isEmpty {
+                throw InvalidValue(key: key, value: "empty", allowed: "a file path when security.curve is true")
+            }
+        }
     }
 }

@@ -52,7 +52,19 @@ package struct BrokerConfiguration: Codable, Sendable, Equatable {
         package init() {}
     }
 
+    /// CURVE on the four sockets (protocol.md §7; `Broker/broker.yaml`, `security`).
+    package struct Security: Codable, Sendable, Equatable {
+        /// Off (the default): plain ZMTP, anyone who reaches a port is in, as before.
+        package var curve = false
+        /// The broker's secret key file (`metro keys generate`'s NAME.key, mode 0600).
+        package var secretKeyFile = ""
+        /// The allow-list of client identities (protocol.md §7.3), reloaded on SIGHUP.
+        package var allowList = ""
+        package init() {}
+    }
+
     package var endpoints = Endpoints()
+    package var security = Security()
     package var dataDir = "data/broker"
     package var journal = Journal()
     package var limits = Limits()
@@ -67,13 +79,14 @@ package struct BrokerConfiguration: Codable, Sendable, Equatable {
 // Every key is optional in the file: a missing key keeps its default.
 extension BrokerConfiguration {
     enum CodingKeys: String, CodingKey {
-        case endpoints, dataDir, journal, limits, dedupe, heartbeatIntervalMs, lingerMs
+        case endpoints, security, dataDir, journal, limits, dedupe, heartbeatIntervalMs, lingerMs
     }
 
     package init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         endpoints = try c.decodeIfPresent(Endpoints.self, forKey: .endpoints) ?? endpoints
+        security = try c.decodeIfPresent(Security.self, forKey: .security) ?? security
         dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir) ?? dataDir
         journal = try c.decodeIfPresent(Journal.self, forKey: .journal) ?? journal
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? limits
@@ -93,6 +106,17 @@ extension BrokerConfiguration.Endpoints {
         events = try c.decodeIfPresent(String.self, forKey: .events) ?? events
         consume = try c.decodeIfPresent(String.self, forKey: .consume) ?? consume
         metrics = try c.decodeIfPresent(String.self, forKey: .metrics) ?? metrics
+    }
+}
+
+extension BrokerConfiguration.Security {
+    enum CodingKeys: String, CodingKey { case curve, secretKeyFile, allowList }
+    package init(from decoder: any Decoder) throws {
+        self.init()
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        curve = try c.decodeIfPresent(Bool.self, forKey: .curve) ?? curve
+        secretKeyFile = try c.decodeIfPresent(String.self, forKey: .secretKeyFile) ?? secretKeyFile
+        allowList = try c.decodeIfPresent(String.self, forKey: .allowList) ?? allowList
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 package import Logging
 import MetroProtocol
+package import MetroSecurity
 import Synchronization
 import ZeroMQ
 
@@ -131,6 +132,11 @@ package final class BrokerEngine: @unchecked Sendable {
     /// ZMQ_MAXMSGSIZE applies to both (measured: a 254-byte prefix was refused at
     /// 1 + 255).
     static let maxSubscriptionBytes = 10 + Topic.maxBytes
+    /// With CURVE on, the limit must also pass the handshake: ZMQ_MAXMSGSIZE applies
+    /// to every ZMTP frame, CURVE's INITIATE is 257 bytes plus the client's metadata
+    /// (a CURVE SUB could not connect at 265), and an encrypted subscription is 33 more bytes
+    /// than its text. Only allow-listed clients get past the handshake to use it.
+    static let curveAllowanceBytes = 512
 
     /// The failed fsync that ended the loop, if one did (`failStorage`). Written on
     /// the loop thread; read by `run()`'s caller after it returns.
@@ -142,9 +148,14 @@ package final class BrokerEngine: @unchecked Sendable {
     /// The endpoints actually bound (ephemeral ports resolved), by socket name.
     package let boundEndpoints: [String: String]
 
-    /// Opens and recovers the journal and binds the four sockets.
+    /// With CURVE on, the context's ZAP handler (protocol.md §7), bound before the
+    /// sockets; `BrokerService` runs it on a thread of its own.
+    let zap: ZapHandler?
+
+    /// Opens and recovers the journal and binds the four sockets; with `security`,
+    /// as CURVE servers whose clients `security.authenticator` admits.
     package init(
-        configuration: BrokerConfiguration, logger: Logger,
+        configuration: BrokerConfiguration, logger: Logger, security: CurveServer? = nil,
         clock: @escaping @Sendable () -> UInt64 = BrokerEngine.wallClock
     ) throws {
         try configuration.validate()
@@ -206,10 +217,12 @@ package final class BrokerEngine: @unchecked Sendable {
 
         let ctx = try Context(ioThreads: 1, defaultLingerMilliseconds: configuration.lingerMs)
         context = ctx
+        zap = try security.map { try $0.bindHandler(in: ctx) }
         let frameLimit = maxPayloadBytes + 64 * 1024
         let limits = configuration.limits
         let make = { (type: SocketType) throws -> Socket in
             let s = try ctx.socket(type)
+            try security?.secure(s)
             try s.set(.maxMessageSize(frameLimit))
             try s.set(.sendHighWaterMark(limits.sendHighWaterMark))
             try s.set(.receiveHighWaterMark(limits.receiveHighWaterMark))
@@ -223,7 +236,8 @@ package final class BrokerEngine: @unchecked Sendable {
         // prefix of at most a topic's length. libzmq keeps every subscription in
         // its trie (~45 bytes of RSS per byte of prefix), so a longer one is
         // refused at the socket: ZeroMQ disconnects its sender (§4.4).
-        try events.set(.maxMessageSize(Self.maxSubscriptionBytes))
+        try events.set(
+            .maxMessageSize(Self.maxSubscriptionBytes + (security == nil ? 0 : Self.curveAllowanceBytes)))
         // Outbound, a slow subscriber's queue is bounded in bytes (§4.4.3).
         try events.set(.sendHighWaterMark(configuration.eventsHighWaterMark))
         consume = try make(.router)

@@ -17,6 +17,16 @@ package final class BrokerService: Service, @unchecked Sendable {
 
     package func run() async throws {
         let engine = self.engine
+        // The ZAP handler (CURVE on) answers handshakes while the loop runs, and is
+        // stopped after it, so that the context can end once the loop closed its sockets.
+        let zapThread = engine.zap.map { zap in
+            DedicatedThread(name: "metro-zap") {
+                if let error = zap.run() {
+                    engine.logger.critical("ZAP handler ended: no client can connect: \(error)")
+                }
+            }
+        }
+        zapThread?.start()
         // Cancellation too: when another service of the group fails (the metrics
         // endpoint cannot bind, say), the group cancels, and the loop must end.
         await withTaskCancellationOrGracefulShutdownHandler {
@@ -25,6 +35,8 @@ package final class BrokerService: Service, @unchecked Sendable {
         } onCancelOrGracefulShutdown: {
             engine.stop()
         }
+        engine.zap?.stop()
+        await zapThread?.join()
         // Written by the loop thread before it ended; the join above orders the read.
         let failure = engine.storageFailure
         if let failure { throw failure }

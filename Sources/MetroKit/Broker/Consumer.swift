@@ -34,6 +34,9 @@ public final class Consumer: Service, Sendable {
         public var config: GroupCodec.Config
         /// Deliveries in flight at most (the credit window).
         public var window: UInt32 = 100
+        /// CURVE (protocol.md §7): this client's key pair and the broker's public key,
+        /// for a broker with `security.curve` on; nil (the default) speaks plain ZMTP.
+        public var curve: CurveCredentials?
         /// `member` defaults to the host name, `config` to the broker's defaults.
         public init(
             consume: String, group: String, member: String = ProcessInfo.processInfo.hostName,

@@ -47,6 +47,7 @@ final class ConsumerLoop: IOThreadLoop {
     /// A DEALER connected to the broker's consume socket.
     private static func open(_ options: Consumer.Options, _ context: Context) throws -> Socket {
         let s = try context.socket(.dealer)
+        if let curve = options.curve { try s.makeCurveClient(curve) }
         try s.set(.linger(milliseconds: 200))  // so that LEAVE reaches the broker at close
         try s.set(.reconnectInterval(milliseconds: 50))
         try s.set(.reconnectIntervalMax(milliseconds: 500))

@@ -49,6 +49,9 @@ public final class Publisher: Service, Sendable {
         /// Fire-and-forget messages held while the broker is not (yet) connected;
         /// beyond this many, new ones are dropped.
         public var holdLimit = 10_000
+        /// CURVE (protocol.md §7): this client's key pair and the broker's public key,
+        /// for a broker with `security.curve` on; nil (the default) speaks plain ZMTP.
+        public var curve: CurveCredentials?
 
         /// The defaults suit a broker on the same host; `publish` only for `fireAndForget`.
         public init(ingest: String, publish: String? = nil) {

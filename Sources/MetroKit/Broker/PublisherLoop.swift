@@ -35,6 +35,7 @@ final class PublisherLoop: IOThreadLoop {
         self.logger = logger
         let context = setup.context
         dealer = try context.socket(.dealer)
+        if let curve = options.curve { try dealer.makeCurveClient(curve) }
         try dealer.set(.sendHighWaterMark(max(1000, options.window * 2)))
         try dealer.set(.reconnectInterval(milliseconds: 50))
         try dealer.set(.reconnectIntervalMax(milliseconds: 500))
@@ -44,6 +45,7 @@ final class PublisherLoop: IOThreadLoop {
         // dropped ("slow joiner") and holds messages until then.
         pub = try options.publish.map { endpoint throws -> Socket in
             let s = try context.socket(.xpub)
+            if let curve = options.curve { try s.makeCurveClient(curve) }
             try s.connect(endpoint)
             return s
         }

@@ -48,6 +48,9 @@ public final class Subscriber: Service, Sendable {
         public var replayWindow: UInt32 = 1000
         /// The SUB socket's receive high-water mark (ZeroMQ's default when nil).
         public var receiveHighWaterMark: Int?
+        /// CURVE (protocol.md §7): this client's key pair and the broker's public key,
+        /// for a broker with `security.curve` on; nil (the default) speaks plain ZMTP.
+        public var curve: CurveCredentials?
         /// A live-only subscription; set `consume` (and `startAt`) for gap filling and catch-up.
         public init(events: String, prefixes: [String]) {
             self.events = events

@@ -31,9 +31,11 @@ final class SubscriberLoop: IOThreadLoop {
         self.continuation = continuation
         let ctx = setup.context
         socket = try ctx.socket(.sub)
+        if let curve = options.curve { try socket.makeCurveClient(curve) }
         if let hwm = options.receiveHighWaterMark { try socket.set(.receiveHighWaterMark(hwm)) }
         dealer = try options.consume.map { endpoint throws -> Socket in
             let d = try ctx.socket(.dealer)
+            if let curve = options.curve { try d.makeCurveClient(curve) }
             try d.set(.reconnectInterval(milliseconds: 50))
             try d.set(.reconnectIntervalMax(milliseconds: 500))
             try d.connect(endpoint)

@@ -80,6 +80,7 @@ final class LazyPirateRequester {
 
     private func open(_ endpoint: String) throws(ZMQError) -> Socket {
         let s = try context.socket(.req)
+        if let curve = configuration.curve { try s.makeCurveClient(curve) }
         try s.set(.linger(milliseconds: 0))
         try s.set(.receiveTimeout(milliseconds: configuration.timeoutMilliseconds))
         try s.set(.sendTimeout(milliseconds: configuration.timeoutMilliseconds))

@@ -1,4 +1,4 @@
-import ZeroMQ
+public import ZeroMQ
 
 extension RegistryClient {
     /// How the client reaches the registry (Lazy Pirate: protocol.md §5.11).
@@ -16,6 +16,12 @@ extension RegistryClient {
         /// cache). Events invalidate entries earlier; without `eventsEndpoint` nothing
         /// does, so the client caps the age at one second.
         public var cacheMaxAge: Duration
+        /// CURVE to a registry with it on (protocol.md §7): this client's key pair and
+        /// the registry's public key; nil (the default) speaks plain ZMTP.
+        public var curve: CurveCredentials?
+        /// CURVE to the broker's events socket (`eventsEndpoint`): the same client keys
+        /// usually, with the broker's public key; nil speaks plain ZMTP.
+        public var eventsCurve: CurveCredentials?
 
         /// Defaults: 1 s per attempt, 3 attempts, a 2 s cache. `endpoints` must not be
         /// empty and `attempts` at least 1 (programmer errors: they trap).

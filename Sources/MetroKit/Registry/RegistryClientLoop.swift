@@ -46,6 +46,7 @@ final class RegistryClientLoop: IOThreadLoop {
         if let events = configuration.eventsEndpoint {
             do {
                 let s = try setup.context.socket(.sub)
+                if let curve = configuration.eventsCurve { try s.makeCurveClient(curve) }
                 try s.set(.linger(milliseconds: 0))
                 try s.subscribe(Topic.registryPrefix)
                 try s.connect(events)

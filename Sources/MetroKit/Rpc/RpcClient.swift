@@ -41,6 +41,10 @@ public final class RpcClient: Service, Sendable {
         public var heartbeatInterval: Duration = .seconds(1)
         /// Calls queued per connection before a send fails as "not sent" (the DEALER's HWM).
         public var sendQueueLimit = 10_000
+        /// CURVE to the instances' rpc sockets: this client's key pair and the
+        /// service's public key; nil (the default) speaks plain ZMTP. (Registry
+        /// lookups use the `RegistryClient`'s own `curve`.)
+        public var curve: CurveCredentials?
 
         public init() {}
 

@@ -52,6 +52,7 @@ final class RpcConnection {
         breaker = CircuitBreaker(options.breaker)
         let s = try context.socket(.dealer)
         do {
+            if let curve = options.curve { try s.makeCurveClient(curve) }
             try s.set(.linger(milliseconds: 0))
             // Queue only to a connection whose handshake is done: a call never waits in
             // libzmq for a peer that may never come (and could run later, after the

@@ -26,8 +26,12 @@ package final class ZeroMQMembershipPublisher: MembershipPublisher {
 
     /// Connects a PUB socket of `context` to `endpoint`. Call on the thread that will publish,
     /// or before handing the publisher to that thread.
-    package init(context: Context, endpoint: String, logger: Logger) throws(ZMQError) {
+    /// With `curve`, the PUB is a CURVE client of a secure broker (protocol.md §7).
+    package init(
+        context: Context, endpoint: String, curve: CurveCredentials? = nil, logger: Logger
+    ) throws(ZMQError) {
         socket = try context.socket(.pub)
+        if let curve { try socket.makeCurveClient(curve) }
         try socket.set(.linger(milliseconds: 200))
         try socket.set(.sendHighWaterMark(10_000))
         try socket.connect(endpoint)

@@ -1,4 +1,6 @@
 package import MetroProtocol
+package import MetroSecurity
+package import ZeroMQ
 
 extension RegistryServer {
     /// How a registry server binds and serves (all with defaults fit for loopback).
@@ -16,6 +18,11 @@ extension RegistryServer {
         /// without a reply (§2.6). Requests above `RegistryLimits.maxRequestBytes` but
         /// under this limit get 105.
         package var maxMessageBytes: Int
+        /// CURVE on the registry's socket, with a ZAP handler admitting the clients the
+        /// authenticator lists (protocol.md §7); nil: plain ZMTP, as before.
+        package var security: CurveServer? = nil
+        /// The registry's credentials for a CURVE broker (its PUB to `brokerEndpoint`).
+        package var brokerCurve: CurveCredentials? = nil
 
         package init(
             endpoint: String = "tcp://127.0.0.1:7400",

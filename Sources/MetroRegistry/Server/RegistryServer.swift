@@ -1,6 +1,7 @@
 import Foundation
 package import Logging
 import MetroProtocol
+import MetroSecurity
 package import ServiceLifecycle
 import Synchronization
 package import ZeroMQ
@@ -19,6 +20,8 @@ package final class RegistryServer: Service, Sendable {
     /// Taken, once, by `run()` to hand to the loop thread.
     private let loop: Mutex<UnsafeTransfer<RegistryLoop>?>
     private let logger: Logger
+    /// With CURVE on: the context's ZAP handler, run beside the loop by `run()`.
+    private let zap: ZapHandler?
 
     /// Binds the registry. `publisher` replaces the PUB socket that `brokerEndpoint`
     /// would make (it then belongs to the loop thread); `clock` drives the leases.
@@ -26,8 +29,12 @@ package final class RegistryServer: Service, Sendable {
         configuration: Configuration, logger: Logger, publisher: (any MembershipPublisher)? = nil,
         clock: @escaping @Sendable () -> RegistryState.Instant = RegistryServer.monotonicNanoseconds
     ) throws(ZMQError) {
-        context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
+        let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
+        self.context = context
+        // Before the router binds: no handshake may complete without the handler.
+        zap = try configuration.security.map { server throws(ZMQError) in try server.bindHandler(in: context) }
         let router = try context.socket(.router)
+        try configuration.security?.secure(router)
         try router.set(.routerMandatory(true))
         try router.set(.maxMessageSize(configuration.maxMessageBytes))
         try router.set(.sendHighWaterMark(10_000))
@@ -37,7 +44,8 @@ package final class RegistryServer: Service, Sendable {
         if let publisher {
             chosen = publisher
         } else if let broker = configuration.brokerEndpoint {
-            chosen = try ZeroMQMembershipPublisher(context: context, endpoint: broker, logger: logger)
+            chosen = try ZeroMQMembershipPublisher(
+                context: context, endpoint: broker, curve: configuration.brokerCurve, logger: logger)
         } else {
             chosen = DiscardingMembershipPublisher()
         }
@@ -53,11 +61,20 @@ package final class RegistryServer: Service, Sendable {
         guard let transfer = loop.withLock({ $0.take() }) else {
             preconditionFailure("RegistryServer.run() called twice")
         }
+        // The context's shutdown ends the ZAP handler too (its poll fails with ETERM).
+        let zapThread = zap.map { [logger] zap in
+            DedicatedThread(name: "metro-zap") {
+                if let error = zap.run() { logger.critical("ZAP handler ended: no client can connect: \(error)") }
+            }
+        }
+        zapThread?.start()
         await withTaskCancellationOrGracefulShutdownHandler {
             await DedicatedThread.run(name: "metro-registry") { transfer.value.run() }
         } onCancelOrGracefulShutdown: { [context] in
             context.shutdown()
         }
+        zap?.stop()
+        await zapThread?.join()
         logger.info("registry stopped")
     }
 

@@ -19,6 +19,9 @@ final class PyRpcServer: @unchecked Sendable {
         ctx = zmq.Context()
         s = ctx.socket(zmq.ROUTER)
         s.setsockopt(zmq.LINGER, 0)
+        if os.environ.get("CURVE_SECRET"):  # a CURVE server (protocol.md §7), no ZAP: any client key
+            s.curve_server = True
+            s.curve_secretkey = os.environ["CURVE_SECRET"].encode()
         port = s.bind_to_random_port("tcp://127.0.0.1")
         print("ready " + json.dumps({"endpoint": "tcp://127.0.0.1:%d" % port}), flush=True)
         pending = []
@@ -39,14 +42,18 @@ final class PyRpcServer: @unchecked Sendable {
                         pending.append((time.monotonic() + hold, [f[0], b"metro/1", b"REPLY", f[3], b"{}", f[7]]))
         """
 
-    /// Starts the server under the python that has pyzmq (`DocumentedExample.python`).
-    init(holdMilliseconds: Int) async throws {
+    /// Starts the server under the python that has pyzmq (`DocumentedExample.python`);
+    /// with `curveSecretKey` (Z85) as a CURVE server.
+    init(holdMilliseconds: Int, curveSecretKey: String? = nil) async throws {
         guard let python = await DocumentedExample.python else {
             throw DocumentedExample.Failed(status: -1, stderr: "no python3 with pyzmq (apt-get install python3-zmq)")
         }
         // The shell execs python in its own place (same pid), so kill -9 hits python.
         process = try MetroProcess(
-            [], environment: ["METRO_PY_SOURCE": Self.source, "HOLD_MS": "\(holdMilliseconds)"],
+            [],
+            environment: [
+                "METRO_PY_SOURCE": Self.source, "HOLD_MS": "\(holdMilliseconds)", "CURVE_SECRET": curveSecretKey ?? "",
+            ],
             shell: "exec \(python) -c \"$METRO_PY_SOURCE\"")
         let ready = try await process.waitUntilReady()
         guard let ep = ready["endpoint"] else { throw WaitError.timedOut("ready line without endpoint") }
