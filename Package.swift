@@ -288,7 +288,11 @@ let package = Package(
         // against them and the gateway).
         .executableTarget(
             name: "metro-gateway-bench-direct",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), "MetroKit"],
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"), "MetroKit",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             path: "Benchmarks/gateway-bench",
             exclude: ["run.sh"]
         ),

@@ -16,6 +16,7 @@ import MetroKit
 ///
 /// Usage: metro-gateway-bench-direct <port> <user-json-file>
 ///        metro-gateway-bench-direct <port> --rpc <registry-endpoint> <broker-events-endpoint>
+///        metro-gateway-bench-direct --costs <iterations>   (`PerRequestCosts`)
 let arguments = CommandLine.arguments
 func usage() -> Never {
     FileHandle.standardError.write(
@@ -26,6 +27,10 @@ func usage() -> Never {
 
             """.utf8))
     exit(64)
+}
+if arguments.count == 3, arguments[1] == "--costs", let n = Int(arguments[2]) {
+    PerRequestCosts.run(iterations: n)
+    exit(0)
 }
 guard arguments.count >= 3, let port = Int(arguments[1]) else { usage() }
 

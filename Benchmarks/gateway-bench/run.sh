@@ -7,9 +7,17 @@
 # three rounds, medians of the served (2xx) requests/s and both ratios; then
 # the gateway at 1x and 2x the connections: the share of 429s and the p99 of the
 # requests served (from the gateway's own histogram, status 200: wrk's p99 mixes
-# in the fast 429s).
+# in the fast 429s). Each row also gives the CPU time per request (user + system,
+# from /proc/<pid>/stat before and after, 10 ms ticks; per served request, so the
+# 429s' cost is charged to the 200s) of the server answering
+# wrk, of the profiles worker behind it, and of wrk itself: it says where a
+# request's time goes. Rates move with the load of this shared machine by 10x;
+# the CPU per request less, but it too grows with contention (each thread hop
+# of the rpc path costs more when the run queue is long).
 #
-#   swift build -c release --scratch-path .build-release --product metro --product metro-gateway-bench-direct
+#   swift build -c release --scratch-path .build-release --product metro
+#   swift build -c release --scratch-path .build-release --product metro-gateway-bench-direct
+# (two commands: given two --product flags, swift build builds only the last)
 #   Benchmarks/gateway-bench/run.sh [.build-release/release] [duration-seconds] [connections]
 set -eu
 BIN=${1:-.build-release/release}
@@ -29,6 +37,10 @@ start() { # name args...
     name=$1; shift
     "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
     PIDS="$PIDS $!"
+    echo $! >"$WORK/$name.pid"
+}
+ticks() { # name -> user + system clock ticks of that process so far (comm has no spaces)
+    awk '{print $14 + $15}' "/proc/$(cat "$WORK/$1.pid")/stat"
 }
 
 printf 'journal:\n  fsync: never\n' >"$WORK/broker.yaml"
@@ -60,12 +72,22 @@ done = function(summary, latency, requests)
     latency:percentile(99) / 1000, summary.requests, summary.errors.status, summary.errors.timeout))
 end
 LUA
-run() { # label address connections
-    out=$(wrk -t2 -c"$3" -d"${DUR}s" --latency -s "$WORK/report.lua" "http://$2/v1/users/$ID" | grep '^RESULT')
-    set -- "$1" "$3" $out
-    served=$(echo "$4 $6 $7" | awk '{printf "%.0f", ($2 - $3) / $1}')
-    printf '%-10s %5s conns  %9s served req/s  p99 %7.2f ms  non-2xx %s of %s\n' "$1" "$2" "$served" "$5" "$7" "$6"
-    echo "$1 $served $5" >>"$WORK/results"
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+run() { # label address connections server-process [worker-process]
+    label=$1 address=$2 conns=$3 server=$4 worker=${5:-}
+    s0=$(ticks "$server"); w0=0; [ -z "$worker" ] || w0=$(ticks "$worker")
+    out=$(/usr/bin/time -f 'TIME %U %S' wrk -t2 -c"$conns" -d"${DUR}s" --latency -s "$WORK/report.lua" \
+        "http://$address/v1/users/$ID" 2>&1 | grep -E '^(RESULT|TIME)' | tr '\n' ' ')
+    s1=$(ticks "$server"); w1=0; [ -z "$worker" ] || w1=$(ticks "$worker")
+    set -- $out
+    # RESULT seconds p99 requests non-2xx timeouts TIME user system
+    served=$(echo "$2 $4 $5" | awk '{printf "%.0f", ($2 - $3) / $1}')
+    cpu=$(echo "$s0 $s1 $w0 $w1 $8 $9 $4 $5 $TICK_US" | awk '{n = $7 - $8; t = $9; if (n < 1) n = 1
+        printf "%4.0f %4.0f %4.0f", ($2 - $1) * t / n, ($4 - $3) * t / n, ($5 + $6) * 1e6 / n}')
+    set -- "$@" $cpu
+    printf '%-10s %3s conns %7s served req/s  p99 %7.2f ms  non-2xx %6s of %7s  CPU us/req: server %s worker %s wrk %s\n' \
+        "$label" "$conns" "$served" "$3" "$5" "$4" "${10}" "$( [ -n "$worker" ] && echo "${11}" || echo '   -')" "${12}"
+    echo "$label $served $3 ${10} ${11} ${12}" >>"$WORK/results"
 }
 # The served requests' latency histogram of GET /v1/users/{id}, status 200: "le count" lines.
 histogram() {
@@ -81,24 +103,30 @@ p99between() {
 }
 echo "GET /v1/users/{id}, wrk -t2 -c$CONNS -d${DUR}s, alternated (load before: $(cut -d' ' -f1-3 /proc/loadavg)):"
 for round in 1 2 3; do
-    run direct "$DIRECT" "$CONNS"
-    run rpc "$RPC" "$CONNS"
-    run gateway "$GATEWAY" "$CONNS"
+    run direct "$DIRECT" "$CONNS" direct
+    run rpc "$RPC" "$CONNS" rpc profiles
+    run gateway "$GATEWAY" "$CONNS" gateway profiles
 done
-awk '{s[$1]=s[$1]" "$2} END {for (k in s) print k, s[k]}' "$WORK/results" | sort | while read -r name a b c; do
-    m=$(printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -n | sed -n 2p); echo "$name $m" >>"$WORK/medians"
+med() { # label column -> the median of that column over the label's three rows
+    awk -v l="$1" -v c="$2" '$1 == l {print $c}' "$WORK/results" | sort -n | sed -n 2p
+}
+G=$(med gateway 2)
+printf '%-38s %12s %9s  %s\n' "medians of 3" "served req/s" "gateway/x" "CPU us/req: server worker wrk"
+for name in direct rpc gateway; do
+    case $name in
+        direct) what="direct: bare handler, JSON in memory" ;;
+        rpc) what="rpc: bare handler, same rpc call" ;;
+        gateway) what="gateway" ;;
+    esac
+    m=$(med $name 2)
+    printf '%-38s %12s %9s  %s %s %s\n' "$what" "$m" "$(echo "$G $m" | awk '{printf "%.2f", $1 / $2}')" \
+        "$(med $name 4)" "$( [ $name = direct ] && echo - || med $name 5)" "$(med $name 6)"
 done
-awk '{m[$1]=$2} END {
-    printf "%-34s %12s %16s\n", "baseline (medians of 3)", "served req/s", "gateway/baseline"
-    printf "%-34s %12d %16.2f\n", "direct: bare handler, JSON in memory", m["direct"], m["gateway"]/m["direct"]
-    printf "%-34s %12d %16.2f\n", "rpc: bare handler, same rpc call", m["rpc"], m["gateway"]/m["rpc"]
-    printf "%-34s %12d\n", "gateway", m["gateway"] }' "$WORK/medians"
 echo "Saturation and past it: the gateway at $CONNS and $((CONNS*2)) connections (non-2xx are 429s):"
 for c in "$CONNS" $((CONNS*2)); do
     histogram >"$WORK/h.before"
-    run "gateway$c" "$GATEWAY" "$c"
+    run "gateway$c" "$GATEWAY" "$c" gateway profiles
     histogram >"$WORK/h.after"
-    line=$(tail -1 "$WORK/results")
     echo "    served p99 (gateway histogram, status 200): $(p99between "$WORK/h.before" "$WORK/h.after") ms"
 done
 curl -s "http://$GATEWAY/metrics" | grep -E '^metro_gateway_(shed_total|concurrency_limit)' || true

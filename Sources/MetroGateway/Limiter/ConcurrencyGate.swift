@@ -41,7 +41,9 @@ public final class ConcurrencyGate: Sendable {
     }
 
     /// Returns `permit`; `answered` requests report their round trip, measured now.
-    public func release(_ permit: Permit, _ outcome: Outcome) {
+    /// Returns the state after it (for the gauges: no second trip through the lock).
+    @discardableResult
+    public func release(_ permit: Permit, _ outcome: Outcome) -> Snapshot {
         let now = clock()
         let limitOutcome: AdaptiveLimit.Outcome =
             switch outcome {
@@ -49,16 +51,19 @@ public final class ConcurrencyGate: Sendable {
             case .dropped: .dropped
             case .ignored: .ignored
             }
-        state.withLock { $0.release(limitOutcome) }
+        return state.withLock {
+            $0.release(limitOutcome)
+            return Self.snapshot($0)
+        }
     }
 
     /// How an upstream call ended, as the gate needs to know it.
     public enum Outcome: Sendable { case answered, dropped, ignored }
 
-    public var snapshot: Snapshot {
-        state.withLock {
-            Snapshot(limit: $0.limit, inFlight: $0.inFlight, smoothedRtt: $0.smoothedRtt, baselineRtt: $0.baselineRtt)
-        }
+    public var snapshot: Snapshot { state.withLock { Self.snapshot($0) } }
+
+    private static func snapshot(_ l: borrowing AdaptiveLimit) -> Snapshot {
+        Snapshot(limit: l.limit, inFlight: l.inFlight, smoothedRtt: l.smoothedRtt, baselineRtt: l.baselineRtt)
     }
 
     /// Time since an arbitrary origin on the process's monotonic clock.

@@ -13,13 +13,14 @@ extension Gateway {
         let limit = configuration.maxJSONBodyBytes
         table.add(.post, "/v1/users", up.union([201, 409, 413, 415])) { request, context in
             let body = try await JSONBodies.decode(CreateProfileRequest.self, request, limit: limit)
-            let (user, bytes) = try await self.profiles.value(ProfilesAPI.create, body, context)
+            let (user, bytes) = try await self.profiles.value(ProfilesAPI.create, body, context, reading: UserTag.self)
             return JSONBodies.response(
                 .created, bytes, headers: [.location: "/v1/users/\(user.id)", .eTag: Self.etag(user)])
         }
         table.add(.get, "/v1/users/{id}", up.union([200, 404])) { _, context in
             let id = try context.parameters.require("id")
-            let (user, bytes) = try await self.profiles.value(ProfilesAPI.get, GetProfileRequest(id: id), context)
+            let (user, bytes) = try await self.profiles.value(
+                ProfilesAPI.get, GetProfileRequest(id: id), context, reading: UserTag.self)
             return JSONBodies.response(.ok, bytes, headers: [.eTag: Self.etag(user)])
         }
         table.add(.patch, "/v1/users/{id}", up.union([200, 404, 409, 413, 415, 428])) { request, context in
@@ -29,7 +30,8 @@ extension Gateway {
             let update = UpdateProfileRequest(
                 id: id, version: version, displayName: fields.displayName, email: fields.email,
                 favouriteTags: fields.favouriteTags)
-            let (user, bytes) = try await self.profiles.value(ProfilesAPI.update, update, context)
+            let (user, bytes) = try await self.profiles.value(
+                ProfilesAPI.update, update, context, reading: UserTag.self)
             return JSONBodies.response(.ok, bytes, headers: [.eTag: Self.etag(user)])
         }
         table.add(.get, "/v1/users/{id}/history", up.union([200, 404])) { request, context in
@@ -46,7 +48,7 @@ extension Gateway {
         }
     }
 
-    static func etag(_ user: User) -> String { "\"\(user.version)\"" }
+    static func etag(_ user: UserTag) -> String { "\"\(user.version)\"" }
 
     /// The version in `If-Match` (`"3"`, `W/"3"` or `3`): 428 without one, 400 when it is not a version.
     static func ifMatch(_ header: String?) throws(Problem) -> Int64 {
@@ -63,6 +65,14 @@ extension Gateway {
         }
         return version
     }
+}
+
+/// What the user routes read of a `User` themselves (its id for `Location`, its
+/// version for `ETag`); the user's JSON passes through as the service sent it.
+/// Decoding two fields builds no strings or arrays for the rest of the user.
+struct UserTag: Decodable, Sendable {
+    var id: String
+    var version: Int64
 }
 
 /// The body of `PATCH /v1/users/{id}`: the fields to change (the version travels in `If-Match`).

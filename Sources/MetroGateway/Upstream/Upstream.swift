@@ -32,7 +32,7 @@ public final class Upstream: Sendable {
     ) async throws(Problem) -> [UInt8] {
         let body: [UInt8]
         do {
-            body = Array(try JSONEncoder().encode(request))
+            body = Array(try Self.encoder.encode(request))
         } catch {
             throw Problem.invalid(nil, "the request could not be encoded: \(error)")
         }
@@ -43,9 +43,19 @@ public final class Upstream: Sendable {
     func value<Request, Response>(
         _ method: RpcMethod<Request, Response>, _ request: Request, _ context: GatewayContext
     ) async throws(Problem) -> (Response, [UInt8]) {
+        try await value(method, request, context, reading: Response.self)
+    }
+
+    /// Calls `method` and decodes of its response only `Read`, the fields the
+    /// route needs itself (the rest passes through as bytes): 502 when the
+    /// response does not decode as `Read`. The user routes read the version for
+    /// the ETag this way instead of decoding a whole `User` per request.
+    func value<Request, Response, Read: Decodable>(
+        _ method: RpcMethod<Request, Response>, _ request: Request, _ context: GatewayContext, reading: Read.Type
+    ) async throws(Problem) -> (Read, [UInt8]) {
         let bytes = try await call(method, request, context)
         do {
-            return (try JSONDecoder().decode(Response.self, from: Data(bytes)), bytes)
+            return (try Self.decoder.decode(Read.self, from: Data(bytes)), bytes)
         } catch {
             metrics.upstreamCall(service: service, outcome: "protocol-violation")
             throw Problem(
@@ -83,10 +93,16 @@ public final class Upstream: Sendable {
     }
 
     private func finish(_ permit: ConcurrencyGate.Permit, _ outcome: ConcurrencyGate.Outcome, outcome label: String) {
-        gate.release(permit, outcome)
+        let snapshot = gate.release(permit, outcome)
         metrics.upstreamCall(service: service, outcome: label)
-        metrics.limit(service: service, gate.snapshot)
+        metrics.limit(service: service, snapshot)
     }
+
+    /// One encoder and one decoder for every call: Foundation's are `Sendable` and
+    /// keep their options under a lock, so sharing them saves an allocation and
+    /// their setup per request.
+    private static let encoder = JSONEncoder()
+    private static let decoder = JSONDecoder()
 
     /// What a failed call tells the limit: a refusal on the merits is an answer
     /// (the service was fast enough to say no); a passed deadline or an

@@ -87,14 +87,20 @@ public struct RpcRouter: Sendable {
 
     /// Writes a response as JSON (sorted keys, like `WireJSON`); the failure is the 107 to answer.
     public static func encode<T: Encodable>(_ value: T) -> Result<[UInt8], WireError> {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
             return .success(Array(try encoder.encode(value)))
         } catch {
             return .failure(WireError(.internalError, "the response does not encode as JSON: \(error)"))
         }
     }
+
+    /// One encoder for every answer and call (Foundation's is `Sendable`; its
+    /// options are set once here and never changed).
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 
     private static func path(_ context: DecodingError.Context, _ last: String? = nil) -> String {
         (context.codingPath.map(\.stringValue) + (last.map { [$0] } ?? [])).joined(separator: ".")

@@ -1,11 +1,13 @@
 import Metrics
+import MetroKit
 
-/// The runtime's swift-metrics. The process's backend (Prometheus in
-/// `metro worker`) caches each label and dimensions pair, so making a handle per
-/// use costs a lookup, not a new series.
+/// The runtime's swift-metrics. Events and rpc answers record on every call, so
+/// their handles are made once per topic/method and outcome and kept
+/// (`MetricHandles`): making a handle per use costs the backend's validation and
+/// lookup under its locks (docs/performance.md, "Gateway").
 enum RuntimeMetrics {
     /// How an event's delivery ended.
-    enum Outcome: String {
+    enum Outcome: String, Sendable {
         /// Handled and ACKed.
         case handled
         /// Its effect had already committed (a redelivery): ACKed, handler skipped.
@@ -16,21 +18,35 @@ enum RuntimeMetrics {
         case failed
     }
 
-    static func event(topic: String, outcome: Outcome, seconds: Double) {
-        Counter(label: "metro_service_events_total", dimensions: [("topic", topic), ("outcome", outcome.rawValue)])
-            .increment()
+    private struct Key: Hashable, Sendable {
+        var name: String
+        var outcome: String
+    }
+
+    private static let events = MetricHandles { (key: Key) in
+        Counter(label: "metro_service_events_total", dimensions: [("topic", key.name), ("outcome", key.outcome)])
+    }
+    private static let eventSeconds = MetricHandles { (topic: String) in
         Metrics.Timer(label: "metro_service_event_seconds", dimensions: [("topic", topic)])
-            .recordNanoseconds(Int64(seconds * 1e9))
+    }
+    private static let rpcs = MetricHandles { (key: Key) in
+        Counter(label: "metro_service_rpc_requests_total", dimensions: [("method", key.name), ("code", key.outcome)])
+    }
+    private static let rpcSeconds = MetricHandles { (method: String) in
+        Metrics.Timer(label: "metro_service_rpc_seconds", dimensions: [("method", method)])
+    }
+
+    static func event(topic: String, outcome: Outcome, seconds: Double) {
+        events[Key(name: topic, outcome: outcome.rawValue)].increment()
+        eventSeconds[topic].recordNanoseconds(Int64(seconds * 1e9))
     }
 
     /// One rpc call a handler of the service answered (`code`: "ok" or the wire
     /// error's name). Calls the server answered itself (unknown method, overload,
     /// deadline, bad frames) are in `RpcServer`'s own counters.
     static func rpc(method: String, code: String, seconds: Double) {
-        Counter(label: "metro_service_rpc_requests_total", dimensions: [("method", method), ("code", code)])
-            .increment()
-        Metrics.Timer(label: "metro_service_rpc_seconds", dimensions: [("method", method)])
-            .recordNanoseconds(Int64(seconds * 1e9))
+        rpcs[Key(name: method, outcome: code)].increment()
+        rpcSeconds[method].recordNanoseconds(Int64(seconds * 1e9))
     }
 
     static func outboxPending(_ n: Int) {

@@ -32,9 +32,13 @@ public enum UserStore {
         return user
     }
 
-    /// The user with `id`, or nil.
+    /// The user with `id`, or nil. The statement is prepared once per connection
+    /// (GRDB's statement cache): `Row.fetchOne(db, sql:)` prepared it, and ran
+    /// GRDB's authorizer over it, on every `profile.get` (docs/performance.md,
+    /// "`profile.get` over rpc + SQLite").
     public static func find(id: String, in db: Database) throws -> User? {
-        try Row.fetchOne(db, sql: "SELECT * FROM users WHERE id = ?", arguments: [id]).map(user(from:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM users WHERE id = ?"), arguments: [id]).map(
+            user(from:))
     }
 
     /// The user with `id`, or `ProfileError.notFound`.
