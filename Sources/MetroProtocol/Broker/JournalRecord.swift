@@ -120,17 +120,8 @@ package struct JournalRecord: Sendable, Equatable {
 
     /// Decodes the valid record at the start of `raw`; nil if it is torn or corrupt.
     package init?(decoding raw: UnsafeRawBufferPointer) {
-        guard case .record(_, let seq, let time) = Self.probe(raw) else { return nil }
-        let id = Int(raw[24]), topic = Int(raw[25])
-        let headers = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 28, as: UInt32.self)))
-        let payload = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 32, as: UInt32.self)))
-        var at = Self.headerBytes
-        func take(_ n: Int) -> [UInt8] {
-            defer { at += n }
-            return Array(raw[at..<(at + n)])
-        }
-        self.init(
-            seq: seq, time: time, eventID: take(id), topic: take(topic), headers: take(headers), payload: take(payload))
+        guard case .record = Self.probe(raw) else { return nil }
+        self.init(validated: raw)
     }
 
     /// Decodes a record that `probe` has already found valid (no second checksum).
