@@ -41,6 +41,7 @@ struct AnnounceCommand: MetroCommand {
     @Option(help: "Start epoch (default: this process's start time in ns).")
     var epoch: UInt64?
 
+    @OptionGroup var keys: ClientKeyOptions
     @OptionGroup var global: GlobalOptions
 
     func run(_ process: ProcessBootstrap) async throws {
@@ -53,8 +54,9 @@ struct AnnounceCommand: MetroCommand {
         let registration = Registration(
             service: service, instance: instance, epoch: epoch ?? Registration.processEpoch,
             endpoints: endpoints, metadata: meta, ttlMilliseconds: ttl)
-        let client = try RegistryClient(
-            configuration: .init(endpoints: registries, requestTimeout: .milliseconds(timeout)), logger: logger)
+        var configuration = RegistryClient.Configuration(endpoints: registries, requestTimeout: .milliseconds(timeout))
+        configuration.curve = try keys.load().registry
+        let client = try RegistryClient(configuration: configuration, logger: logger)
         let announced = Atomic<Bool>(false)
         let announcer = ServiceAnnouncer(
             client: client, registration: registration, heartbeatInterval: heartbeat.map { .milliseconds($0) },

@@ -147,10 +147,12 @@ struct BrokerStatsCommand: MetroCommand {
     var groups = false
     @Option(help: "Give up after this many milliseconds.")
     var timeoutMs: Int = 3000
+    @OptionGroup var keys: ClientKeyOptions
     @OptionGroup var global: GlobalOptions
 
     func run(_ process: ProcessBootstrap) async throws {
-        let client = BrokerAdminClient(consumeEndpoint: consume, timeout: .milliseconds(timeoutMs))
+        let client = BrokerAdminClient(
+            consumeEndpoint: consume, timeout: .milliseconds(timeoutMs), curve: try keys.load().broker)
         if prometheus {
             print(try client.metrics(), terminator: "")
         } else if groups {

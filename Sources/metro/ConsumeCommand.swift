@@ -40,6 +40,7 @@ struct ConsumeCommand: MetroCommand {
     var rejectReason: String = "rejected with metro consume"
     @Option(help: "Exit after this many deliveries (0: run until stopped).")
     var count: Int = 0
+    @OptionGroup var keys: ClientKeyOptions
     @OptionGroup var global: GlobalOptions
 
     func run(_ process: ProcessBootstrap) async throws {
@@ -47,6 +48,7 @@ struct ConsumeCommand: MetroCommand {
             prefixes: prefixes, start: start, ackTimeoutMs: ackTimeoutMs, maxDeliveries: maxDeliveries)
         var options = Consumer.Options(consume: consume, group: group, member: member, config: config)
         options.window = window
+        options.curve = try keys.load().broker
         let consumer = try Consumer(options)
         do {
             // SIGINT/SIGTERM end the loop; close() then LEAVEs the group at once,

@@ -41,6 +41,8 @@ struct GatewayCommand: MetroCommand {
     @Option(help: "Each upstream's adaptive concurrency limit: its ceiling.")
     var maxLimit = 500
 
+    /// CURVE to the broker, the registry and the services (identity default: gateway).
+    @OptionGroup var keys: ClientKeyOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -74,16 +76,22 @@ struct GatewayCommand: MetroCommand {
         configuration.limit.initialLimit = initialLimit
         configuration.limit.maxLimit = maxLimit
 
-        let registry = try RegistryClient(
-            configuration: .init(endpoints: registries, eventsEndpoint: brokerEvents, cacheMaxAge: .seconds(10)),
-            logger: logger)
+        let loaded = try keys.load(defaultIdentity: "gateway")
+        var registering = RegistryClient.Configuration(
+            endpoints: registries, eventsEndpoint: brokerEvents, cacheMaxAge: .seconds(10))
+        registering.curve = loaded.registry
+        registering.eventsCurve = loaded.broker
+        let registry = try RegistryClient(configuration: registering, logger: logger)
         var publishing = Publisher.Options(ingest: brokerIngest)
         publishing.giveUpAfter = .milliseconds(maxTimeoutMs)
+        publishing.curve = loaded.broker
         let publisher = try Publisher(publishing, logger: logger)
         let prometheus = process.prometheus
-        let admin = BrokerAdminClient(consumeEndpoint: brokerConsume, timeout: .seconds(1))
+        let admin = BrokerAdminClient(consumeEndpoint: brokerConsume, timeout: .seconds(1), curve: loaded.broker)
+        var calling = RpcClient.Options()
+        calling.curveKeys = loaded?.keys
         let gateway = try Gateway(
-            configuration: configuration, registry: registry, publisher: publisher, logger: logger,
+            configuration: configuration, registry: registry, publisher: publisher, rpcOptions: calling, logger: logger,
             readiness: { await Self.readiness(registry: registry, broker: admin) },
             metricsText: {
                 var text: [UInt8] = []

@@ -30,12 +30,16 @@ struct ServicesCommand: MetroCommand {
     @Option(name: .customLong("timeout-ms"), help: "Per-attempt request timeout.")
     var timeout = 1000
 
+    @OptionGroup var keys: ClientKeyOptions
     @OptionGroup var global: GlobalOptions
 
     func run(_ process: ProcessBootstrap) async throws {
-        let client = try RegistryClient(
-            configuration: .init(
-                endpoints: registries, requestTimeout: .milliseconds(timeout), attempts: 2, eventsEndpoint: events))
+        var configuration = RegistryClient.Configuration(
+            endpoints: registries, requestTimeout: .milliseconds(timeout), attempts: 2, eventsEndpoint: events)
+        let loaded = try keys.load()
+        configuration.curve = loaded.registry
+        configuration.eventsCurve = loaded.broker
+        let client = try RegistryClient(configuration: configuration)
         do {
             // --watch runs until SIGINT/SIGTERM, which end it cleanly (status 0).
             try await untilSignal { try await show(client) }

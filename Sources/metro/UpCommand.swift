@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import Logging
 import MetroBroker
+import MetroSecurity
 import ServiceLifecycle
 import UnixSignals
+import ZeroMQ
 
 /// `metro up`: the whole system on one machine. It starts, as child processes
 /// of this same binary (so each can be killed and watched on its own, exactly
@@ -57,6 +59,13 @@ struct UpCommand: MetroCommand {
     )
     var stopTimeoutMs = 30_000
 
+    @Flag(
+        help: """
+            CURVE on every socket (protocol.md §7.8): key pairs and an allow-list under <data-dir>/keys, made if missing; \
+            the CLI then needs --keys <data-dir>/keys (or METRO_KEYS).
+            """)
+    var secure = false
+
     /// Also given to the children, so `metro up --log-level debug` logs everything at debug.
     @OptionGroup var global: GlobalOptions
 
@@ -87,18 +96,25 @@ struct UpCommand: MetroCommand {
     func run(_ process: ProcessBootstrap) async throws {
         let logger = Logger(label: "metro.up")
         let (broker, _) = try ConfigurationFile.loadBroker(config)
+        let keys = secure ? try SecureSystem.prepare(directory: dataDir + "/keys", logger: logger) : nil
         var brokerArgs = ["broker", "--data-dir", dataDir + "/broker"] + process.childArguments
         if let config { brokerArgs += ["--config", config] }
+        var registryArgs = ["registry", "--endpoint", registry, "--broker", broker.endpoints.publish]
+        if let keys {
+            brokerArgs += ["--curve-secret-key", keys.path("broker.key"), "--allow-list", keys.allowList]
+            registryArgs += [
+                "--curve-secret-key", keys.path("registry.key"), "--allow-list", keys.allowList,
+                "--broker-public-key", keys.path("broker.pub"),
+            ]
+        }
         var children = [
             ChildSpec(name: "broker", arguments: brokerArgs, stage: 0),
-            ChildSpec(
-                name: "registry",
-                arguments: ["registry", "--endpoint", registry, "--broker", broker.endpoints.publish]
-                    + process.childArguments,
-                stage: 1),
+            ChildSpec(name: "registry", arguments: registryArgs + process.childArguments, stage: 1),
         ]
+        // Workers are their service (the default identity), the gateway `gateway`.
+        let keyArgs = keys.map { ["--keys", $0.directory] } ?? []
         let workers = SystemChildren.workers(
-            try plan(), broker: broker, registry: registry, dataDir: dataDir, global: process.childArguments)
+            try plan(), broker: broker, registry: registry, dataDir: dataDir, global: keyArgs + process.childArguments)
         children += workers.map(\.spec)
         // The gateway calls the services: it starts with them and stops first (stage 3).
         if !gateway.isEmpty {
@@ -109,13 +125,19 @@ struct UpCommand: MetroCommand {
                         "gateway", "--listen", gateway, "--registry", registry, "--broker-events",
                         broker.endpoints.events, "--broker-ingest", broker.endpoints.ingest, "--broker-consume",
                         broker.endpoints.consume,
-                    ] + process.childArguments,
+                    ] + keyArgs + process.childArguments,
                     stage: 3))
+        }
+        // `metro up`'s own registry client (readiness, freeing dead leases) is the operator, `cli`.
+        let operatorKeys = try keys.map {
+            CurveCredentials(
+                keys: try KeyFiles.loadSecret($0.path("cli.key")),
+                serverPublicKey: try KeyFiles.loadPublic($0.path("registry.pub")))
         }
         let ready = UpReadiness(
             children: children.map(\.name), instances: workers.map { ($0.service, $0.spec.name) },
-            registry: registry, logger: logger)
-        let reaper = DeadInstanceReaper(registry: registry, logger: logger)
+            registry: registry, curve: operatorKeys, keysDirectory: keys?.directory, logger: logger)
+        let reaper = DeadInstanceReaper(registry: registry, curve: operatorKeys, logger: logger)
         let supervisor = Supervisor(
             children: children, logger: logger, stopTimeout: .milliseconds(stopTimeoutMs),
             onDeath: { await reaper.childDied($0) }

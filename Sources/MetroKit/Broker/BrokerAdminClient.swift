@@ -1,6 +1,6 @@
 import Foundation
 package import MetroProtocol
-import ZeroMQ
+package import ZeroMQ
 
 /// Asks a broker's consume socket for its counters (protocol.md §4.5). Blocking,
 /// for operator tools and tests: each call opens a DEALER on the calling thread,
@@ -8,10 +8,13 @@ import ZeroMQ
 package struct BrokerAdminClient: Sendable {
     package let consumeEndpoint: String
     package let timeout: Duration
+    /// CURVE to a secure broker (protocol.md §7); nil: plain ZMTP.
+    package let curve: CurveCredentials?
 
-    package init(consumeEndpoint: String, timeout: Duration = .seconds(3)) {
+    package init(consumeEndpoint: String, timeout: Duration = .seconds(3), curve: CurveCredentials? = nil) {
         self.consumeEndpoint = consumeEndpoint
         self.timeout = timeout
+        self.curve = curve
     }
 
     package func stats() throws -> BrokerStats {
@@ -28,6 +31,7 @@ package struct BrokerAdminClient: Sendable {
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let socket = try context.socket(.dealer)
         defer { socket.close() }
+        if let curve { try socket.makeCurveClient(curve) }
         let ms = Int(clamping: timeout.inMilliseconds)
         try socket.set(.receiveTimeout(milliseconds: ms))
         try socket.set(.sendTimeout(milliseconds: ms))

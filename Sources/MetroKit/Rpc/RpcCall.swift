@@ -46,6 +46,9 @@ struct RpcInstanceKey: Hashable, Sendable, CustomStringConvertible {
     let instance: String
     let epoch: UInt64
     let endpoint: String
+    /// The CURVE public key the instance registered for its rpc socket
+    /// (metadata `curve-public-key`, protocol.md §7.8); nil for a plain one.
+    let curvePublicKey: String?
 
     /// The instance's rpc endpoint is its first; nil when it has none.
     init?(_ info: InstanceInfo) {
@@ -53,6 +56,7 @@ struct RpcInstanceKey: Hashable, Sendable, CustomStringConvertible {
         instance = info.instance
         epoch = info.epoch
         self.endpoint = endpoint
+        curvePublicKey = info.metadata[RpcServer.curvePublicKeyMetadata]
     }
 
     var description: String { instance == endpoint ? endpoint : "\(instance) (\(endpoint))" }

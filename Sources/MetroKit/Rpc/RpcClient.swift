@@ -45,6 +45,13 @@ public final class RpcClient: Service, Sendable {
         /// service's public key; nil (the default) speaks plain ZMTP. (Registry
         /// lookups use the `RegistryClient`'s own `curve`.)
         public var curve: CurveCredentials?
+        /// CURVE with the server key each instance registered (metadata
+        /// `curve-public-key`, protocol.md §7.8) and this key pair as the client's:
+        /// what a caller inside a secure system uses, so that it needs no copy of
+        /// each service's public key, only the registry's. `curve`, when set, wins.
+        /// An instance that registered no key is then not connected to (a plain
+        /// server in a secure system is a misconfiguration, not a fallback).
+        public var curveKeys: CurveKeyPair?
 
         public init() {}
 

@@ -39,6 +39,8 @@ final class RpcClientLoop: IOThreadLoop {
     private var lastTargets: [RpcInstanceKey] = []
     /// Instances the registry said left; left out of stale lists until they register again.
     private var departed: Set<String> = []
+    /// Instances skipped for want of a CURVE key (warned once each).
+    private var unkeyedWarned: Set<RpcInstanceKey> = []
 
     init(setup: IOThread<RpcClientLoop>.Setup, options: RpcClient.Options, logger: Logger) {
         context = setup.context
@@ -279,6 +281,15 @@ final class RpcClientLoop: IOThreadLoop {
         lastTargets = targets
         let wanted = Set(targets)
         for key in wanted where connections[key] == nil && !departed.contains(key.instance) {
+            if options.curve == nil, options.curveKeys != nil, key.curvePublicKey == nil {
+                // Secure caller, plain instance: never fall back to plain ZMTP.
+                if unkeyedWarned.insert(key).inserted {
+                    logger.warning(
+                        "not calling an rpc instance that registered no curve-public-key",
+                        metadata: ["instance": "\(key)"])
+                }
+                continue
+            }
             do {
                 connections[key] = try RpcConnection(key: key, context: context, options: options)
                 pollerStale = true

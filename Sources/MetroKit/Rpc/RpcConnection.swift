@@ -52,7 +52,12 @@ final class RpcConnection {
         breaker = CircuitBreaker(options.breaker)
         let s = try context.socket(.dealer)
         do {
-            if let curve = options.curve { try s.makeCurveClient(curve) }
+            if let curve = options.curve {
+                try s.makeCurveClient(curve)
+            } else if let keys = options.curveKeys, let serverKey = key.curvePublicKey {
+                // `RpcClientLoop.match` never connects to an instance without a key in this mode.
+                try s.makeCurveClient(keys, serverKey: serverKey)
+            }
             try s.set(.linger(milliseconds: 0))
             // Queue only to a connection whose handshake is done: a call never waits in
             // libzmq for a peer that may never come (and could run later, after the

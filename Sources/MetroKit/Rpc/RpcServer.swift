@@ -50,6 +50,22 @@ public final class RpcServer: Service, Sendable {
         /// echo, a read from memory): while one runs, the server reads no message and
         /// sends no answer. A handler that suspends resumes on the I/O thread as well.
         public var handlersOnIOThread = false
+        /// Makes the ROUTER a CURVE server with this key pair (protocol.md §7.8);
+        /// nil (the default) speaks plain ZMTP. Clients are authenticated by the ZAP
+        /// handler bound in the server's context (`zapDomain` names its domain);
+        /// whoever makes the context binds one before `start()`, or any client that
+        /// knows the public key gets in.
+        public var curve: Curve?
+
+        /// A CURVE server's key pair and the ZAP domain its handshakes are put to.
+        public struct Curve: Sendable {
+            public var keys: CurveKeyPair
+            public var zapDomain: String
+            public init(keys: CurveKeyPair, zapDomain: String) {
+                self.keys = keys
+                self.zapDomain = zapDomain
+            }
+        }
 
         public init(
             bind: String = "tcp://127.0.0.1:*", maxConcurrent: Int = 64,
@@ -64,6 +80,11 @@ public final class RpcServer: Service, Sendable {
             self.executor = executor
         }
     }
+
+    /// The registration metadata key under which a secure instance announces its
+    /// rpc socket's CURVE public key (protocol.md §7.8); `RpcClient.Options.curveKeys`
+    /// reads it there.
+    public static let curvePublicKeyMetadata = "curve-public-key"
 
     public let options: Options
     let io: IOThread<RpcServerLoop>

@@ -59,6 +59,7 @@ final class RpcServerLoop: IOThreadLoop {
         self.published = published
         self.logger = logger
         router = try setup.context.socket(.router)
+        if let curve = options.curve { try router.makeCurveServer(curve.keys, zapDomain: curve.zapDomain) }
         // A reply to a caller that left fails at once (counted as dropped) instead of vanishing.
         try router.set(.routerMandatory(true))
         try router.set(.maxMessageSize(options.maxBodyBytes + RpcLimits.framingAllowanceBytes))

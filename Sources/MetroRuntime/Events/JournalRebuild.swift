@@ -38,6 +38,7 @@ struct JournalRebuild {
                 ackTimeoutMs: configuration.ackTimeout.map { Int($0.inMilliseconds) },
                 maxDeliveries: configuration.maxDeliveries))
         options.window = UInt32(registration.concurrency)
+        options.curve = configuration.security?.broker
         var logger = self.logger
         logger[metadataKey: "group"] = "\(group)"
         let consumer = try Consumer(options, logger: logger)

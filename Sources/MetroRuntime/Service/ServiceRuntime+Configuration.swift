@@ -1,3 +1,5 @@
+public import ZeroMQ
+
 extension ServiceRuntime {
     /// Where an instance finds the broker and the registry, where it keeps its data,
     /// and its shutdown bounds (`metro worker` fills it from its flags).
@@ -34,6 +36,8 @@ extension ServiceRuntime {
         /// Before serving, feed every event handler its topics from the start of
         /// the journal (`JournalRebuild`), into what should be a fresh database.
         public var rebuildFromJournal = false
+        /// CURVE for every socket of the instance (protocol.md §7.8); nil: plain ZMTP.
+        public var security: Security?
 
         public init(
             brokerIngest: String, brokerConsume: String, registry: [String], dataFolder: String, instance: String
@@ -44,6 +48,38 @@ extension ServiceRuntime {
             self.dataFolder = dataFolder
             self.instance = instance
         }
+    }
+
+    /// An instance in a secure system: one key pair (its identity, shared by the
+    /// service's instances) for all its connections, the public keys of the servers
+    /// it calls, and the ZAP decision for the callers of its rpc socket. Keys are
+    /// loaded by whoever builds this (`metro worker --keys`); the runtime only uses
+    /// them, so it needs no files and no YAML.
+    public struct Security: Sendable {
+        /// The instance's key pair: a CURVE client of the broker and the registry,
+        /// the CURVE server key of its rpc socket, and the key its registration
+        /// announces (metadata `curve-public-key`).
+        public var keys: CurveKeyPair
+        public var brokerPublicKey: String
+        public var registryPublicKey: String
+        /// Decides each handshake on the rpc socket (an allow-list check);
+        /// it runs on a thread of its own, so it must not block.
+        public var authorizeCaller: @Sendable (ZapRequest) -> ZapDecision
+        /// The ZAP domain of the rpc socket.
+        public var zapDomain = "metro.rpc"
+
+        public init(
+            keys: CurveKeyPair, brokerPublicKey: String, registryPublicKey: String,
+            authorizeCaller: @escaping @Sendable (ZapRequest) -> ZapDecision
+        ) {
+            self.keys = keys
+            self.brokerPublicKey = brokerPublicKey
+            self.registryPublicKey = registryPublicKey
+            self.authorizeCaller = authorizeCaller
+        }
+
+        var broker: CurveCredentials { CurveCredentials(keys: keys, serverPublicKey: brokerPublicKey) }
+        var registry: CurveCredentials { CurveCredentials(keys: keys, serverPublicKey: registryPublicKey) }
     }
 
     /// What `onReady` reports once the instance serves.

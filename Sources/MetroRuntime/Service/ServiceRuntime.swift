@@ -67,11 +67,17 @@ public final class ServiceRuntime: Service, Sendable {
                 throw error
             }
         }
-        let publisher = try Publisher(.init(ingest: c.brokerIngest), logger: logger)
+        var publishing = Publisher.Options(ingest: c.brokerIngest)
+        publishing.curve = c.security?.broker
+        let publisher = try Publisher(publishing, logger: logger)
         let relay = OutboxRelay(store: store, publisher: publisher, logger: logger)
-        let rpc = try rpcServer(store: store)
+        let callers = try RpcCallerGate(c.security, logger: logger)
+        let rpc = try rpcServer(store: store, context: callers?.context)
         let subscriptions = try definition.eventHandlers.map { try subscription($0, store: store, faults: faults) }
-        let registry = try c.registry.isEmpty ? nil : RegistryClient(configuration: .init(endpoints: c.registry))
+        var registering = RegistryClient.Configuration(endpoints: c.registry)
+        registering.curve = c.security?.registry
+        let registry = try c.registry.isEmpty ? nil : RegistryClient(configuration: registering)
+        defer { callers?.stop() }
 
         let failure: (any Error)? = await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await relay.run() }
@@ -103,7 +109,8 @@ public final class ServiceRuntime: Service, Sendable {
                         client: registry,
                         registration: Registration(
                             service: definition.name, instance: c.instance, epoch: Registration.processEpoch,
-                            endpoints: [advertised], metadata: [:],
+                            endpoints: [advertised],
+                            metadata: c.security.map { [RpcServer.curvePublicKeyMetadata: $0.keys.publicKey] } ?? [:],
                             ttlMilliseconds: UInt64(c.registrationTTL.inMilliseconds)),
                         logger: logger)
                     // Detached: the announcer deregisters on cancellation, which this
@@ -167,13 +174,13 @@ public final class ServiceRuntime: Service, Sendable {
     }
 
     /// The rpc server of the service's methods; nil when it declares none.
-    private func rpcServer(store: ServiceStore) throws -> RpcServer? {
+    private func rpcServer(store: ServiceStore, context: Context?) throws -> RpcServer? {
         guard !definition.rpcMethods.isEmpty else { return nil }
         var router = RpcRouter()
         for method in definition.rpcMethods { method.register(&router, store) }
-        return try RpcServer(
-            .init(bind: configuration.rpcBind, drainTimeout: configuration.drainTimeout), router: router, logger: logger
-        )
+        var options = RpcServer.Options(bind: configuration.rpcBind, drainTimeout: configuration.drainTimeout)
+        options.curve = configuration.security.map { .init(keys: $0.keys, zapDomain: $0.zapDomain) }
+        return try RpcServer(options, router: router, context: context, logger: logger)
     }
 
     private func subscription(
@@ -186,6 +193,7 @@ public final class ServiceRuntime: Service, Sendable {
                 ackTimeoutMs: configuration.ackTimeout.map { Int($0.inMilliseconds) },
                 maxDeliveries: configuration.maxDeliveries))
         options.window = UInt32(registration.concurrency)
+        options.curve = configuration.security?.broker
         var logger = self.logger
         logger[metadataKey: "group"] = "\(registration.group)"
         let consumer = try Consumer(options, logger: logger)

@@ -21,13 +21,19 @@ struct DlqOptions: ParsableArguments {
     var ingest = "tcp://127.0.0.1:7701"
     @Option(help: "Give up on the broker after this many milliseconds.")
     var timeoutMs = 10_000
+    @OptionGroup var keys: ClientKeyOptions
 
-    var reader: JournalReader { JournalReader(consume: consume, timeout: .milliseconds(timeoutMs)) }
+    var reader: JournalReader {
+        get throws {
+            JournalReader(consume: consume, timeout: .milliseconds(timeoutMs), curve: try keys.load().broker)
+        }
+    }
 
     /// A publisher for acknowledged publishes, closed after `body`.
     func withPublisher<T>(_ body: (Publisher) async throws -> T) async throws -> T {
         var options = Publisher.Options(ingest: ingest)
         options.giveUpAfter = .milliseconds(timeoutMs)
+        options.curve = try keys.load().broker
         let publisher = try Publisher(options)
         do {
             let result = try await body(publisher)
@@ -62,7 +68,7 @@ struct DlqListCommand: MetroCommand {
     @OptionGroup var global: GlobalOptions
 
     func run(_ process: ProcessBootstrap) async throws {
-        let book = try await DlqBook.read(dlq.reader)
+        let book = try await DlqBook.read(try dlq.reader)
         let letters =
             resolved ? book.deadLetters.filter { group == nil || $0.group == group } : book.open(group: group)
         if json {
@@ -87,7 +93,7 @@ struct DlqShowCommand: MetroCommand {
     @OptionGroup var global: GlobalOptions
 
     func run(_ process: ProcessBootstrap) async throws {
-        let book = try await DlqBook.read(dlq.reader)
+        let book = try await DlqBook.read(try dlq.reader)
         guard let letter = book.letter(seq) else {
             throw ValidationError("no dead letter has seq \(seq) in the journal (metro dlq list shows them)")
         }

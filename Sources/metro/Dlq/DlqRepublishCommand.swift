@@ -36,7 +36,7 @@ struct DlqRepublishCommand: MetroCommand {
     }
 
     func run(_ process: ProcessBootstrap) async throws {
-        let book = try await DlqBook.read(dlq.reader)
+        let book = try await DlqBook.read(try dlq.reader)
         let targets: [DeadLetter]
         if seqs.isEmpty {
             targets = book.open(group: group, topicPrefix: topicPrefix)
@@ -103,7 +103,7 @@ struct DlqPurgeCommand: MetroCommand {
     @OptionGroup var global: GlobalOptions
 
     func run(_ process: ProcessBootstrap) async throws {
-        let targets = try await DlqBook.read(dlq.reader).open(group: group)
+        let targets = try await DlqBook.read(try dlq.reader).open(group: group)
         guard !targets.isEmpty else {
             print("no open dead letters\(group.map { " in group \($0)" } ?? "") to purge")
             return

@@ -17,6 +17,8 @@ struct FireAndForgetSender: Sendable {
     let count: Int
     let rate: Double
     let connectTimeout: Duration
+    /// CURVE to a secure broker; nil: plain ZMTP.
+    var curve: CurveCredentials? = nil
 
     struct NoBroker: Error, CustomStringConvertible {
         let description: String
@@ -38,6 +40,7 @@ struct FireAndForgetSender: Sendable {
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 5000)
         let socket = try context.socket(.xpub)
         defer { socket.close() }
+        if let curve { try socket.makeCurveClient(curve) }
         try socket.set(.xpubNoDrop(true))
         try socket.set(.sendHighWaterMark(100_000))
         try socket.set(.receiveTimeout(milliseconds: Int(connectTimeout.inMilliseconds)))

@@ -46,6 +46,7 @@ struct PublishCommand: MetroCommand {
     var ingest = "tcp://127.0.0.1:7701"
     @Option(help: "The broker's publish (XSUB) endpoint, for --fire-and-forget.")
     var publish = "tcp://127.0.0.1:7702"
+    @OptionGroup var keys: ClientKeyOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -64,15 +65,17 @@ struct PublishCommand: MetroCommand {
         let stats = PublishStats()
         let progress = ProgressLine(stats: stats, topic: topic, fireAndForget: fireAndForget, total: count)
         let timeout = Duration.milliseconds(timeoutMs)
+        let curve = try keys.load().broker
         if count > 1 { progress.start() }
         if fireAndForget {
             try await FireAndForgetSender(
                 endpoint: publish, topic: topic, headers: headerBytes, count: count, rate: rate,
-                connectTimeout: timeout
+                connectTimeout: timeout, curve: curve
             ).run(maker, stats: stats)
         } else {
             var options = Publisher.Options(ingest: ingest)
             options.giveUpAfter = timeout
+            options.curve = curve
             let publisher = try Publisher(options)
             let stream = AckedStream(
                 publisher: publisher, topic: topic, headers: headerBytes, count: count, rate: rate, window: window,

@@ -2,6 +2,7 @@ import Logging
 import MetroKit
 import MetroProtocol
 import Synchronization
+import ZeroMQ
 
 /// Frees the registry lease of a worker that `metro up` saw die.
 ///
@@ -18,12 +19,14 @@ import Synchronization
 /// as before.
 final class DeadInstanceReaper: Sendable {
     private let registry: String
+    private let curve: CurveCredentials?
     private let logger: Logger
     /// The key each child registered under, from its latest ready line.
     private let keys = Mutex<[String: InstanceKey]>([:])
 
-    init(registry: String, logger: Logger) {
+    init(registry: String, curve: CurveCredentials? = nil, logger: Logger) {
         self.registry = registry
+        self.curve = curve
         self.logger = logger
     }
 
@@ -38,10 +41,10 @@ final class DeadInstanceReaper: Sendable {
     /// After `child` exited unexpectedly: deregisters the key it last registered under.
     func childDied(_ child: String) async {
         guard let key = keys.withLock({ $0.removeValue(forKey: child) }) else { return }
-        guard
-            let client = try? RegistryClient(
-                configuration: .init(endpoints: [registry], requestTimeout: .seconds(1), attempts: 2))
-        else { return }
+        var configuration = RegistryClient.Configuration(
+            endpoints: [registry], requestTimeout: .seconds(1), attempts: 2)
+        configuration.curve = curve
+        guard let client = try? RegistryClient(configuration: configuration) else { return }
         do {
             try await client.deregister(key)
             logger.notice("deregistered the dead incarnation of \(child)", metadata: ["key": "\(key)"])

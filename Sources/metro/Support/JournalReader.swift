@@ -10,6 +10,8 @@ import ZeroMQ
 struct JournalReader: Sendable {
     let consume: String
     let timeout: Duration
+    /// CURVE to a secure broker; nil: plain ZMTP.
+    var curve: CurveCredentials? = nil
 
     struct Failed: Error, CustomStringConvertible {
         let description: String
@@ -31,6 +33,7 @@ struct JournalReader: Sendable {
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let socket = try context.socket(.dealer)
         defer { socket.close() }
+        if let curve { try socket.makeCurveClient(curve) }
         try socket.set(.receiveTimeout(milliseconds: Int(timeout.inMilliseconds)))
         try socket.connect(consume)
         let id = Array("metro-journal-reader".utf8)

@@ -3,6 +3,7 @@ import Logging
 import MetroKit
 import MetroProtocol
 import Synchronization
+import ZeroMQ
 
 /// Gathers the children's ready lines into `metro up`'s one ready line
 /// (docs/operations.md, "Readiness line"): the broker's fields as they are, the
@@ -18,14 +19,22 @@ final class UpReadiness: Sendable {
     private let children: [String]
     private let instances: [(service: String, instance: String)]
     private let registry: String
+    private let curve: CurveCredentials?
+    /// The key folder of a `--secure` system: the CLI commands printed take it.
+    private let keysDirectory: String?
     private let logger: Logger
     private let state = Mutex<(fields: [String: String], ready: Set<String>, checking: Bool)>(([:], [], false))
     private let started = ContinuousClock.now
 
-    init(children: [String], instances: [(service: String, instance: String)], registry: String, logger: Logger) {
+    init(
+        children: [String], instances: [(service: String, instance: String)], registry: String,
+        curve: CurveCredentials? = nil, keysDirectory: String? = nil, logger: Logger
+    ) {
         self.children = children
         self.instances = instances
         self.registry = registry
+        self.curve = curve
+        self.keysDirectory = keysDirectory
         self.logger = logger
     }
 
@@ -56,7 +65,9 @@ final class UpReadiness: Sendable {
             if !ids.isEmpty { line[service] = ids.joined(separator: ",") }
         }
         if !instances.isEmpty {
-            guard let client = try? RegistryClient(endpoints: [registry]) else {
+            var configuration = RegistryClient.Configuration(endpoints: [registry])
+            configuration.curve = curve
+            guard let client = try? RegistryClient(configuration: configuration) else {
                 logger.error("cannot make a registry client for \(registry)")
                 return
             }
@@ -79,13 +90,13 @@ final class UpReadiness: Sendable {
         let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         line["readyMs"] = "\(ms)"
         ReadyLine.print(line)
-        Self.printHuman(line, ms: ms, instances: instances)
+        Self.printHuman(line, ms: ms, instances: instances, keys: keysDirectory)
     }
 
     /// `ready in N ms`, the endpoints and what to try next, on stderr (stdout
     /// holds only the machine-readable ready line).
     private static func printHuman(
-        _ line: [String: String], ms: Int64, instances: [(service: String, instance: String)]
+        _ line: [String: String], ms: Int64, instances: [(service: String, instance: String)], keys: String?
     ) {
         let ingest = line["ingest"] ?? "?"
         let events = line["events"] ?? "?"
@@ -99,6 +110,9 @@ final class UpReadiness: Sendable {
         let publishFlags = defaults ? "" : " --ingest \(ingest)"
         let tailFlags = defaults ? "" : " --events \(events) --consume \(line["consume"] ?? "?")"
         let servicesFlags = registry == "tcp://127.0.0.1:7400" ? "" : " --registry \(registry)"
+        // A secure system's CLI needs the operator's key: one export covers every command.
+        let secureLines = keys.map { "\n  security  CURVE on; keys and allow-list in \($0)" } ?? ""
+        let export = keys.map { "  export METRO_KEYS=\($0)\n" } ?? ""
         let text = """
             ready in \(ms) ms
               broker    ingest \(ingest)  events \(events)  consume \(line["consume"] ?? "?")\
@@ -106,8 +120,9 @@ final class UpReadiness: Sendable {
               registry  \(registry)\
             \(line["gateway"].map { "\n  gateway   http://\($0)/v1  (curl http://\($0)/readyz)" } ?? "")
               services  \(counts.isEmpty ? "none" : counts.joined(separator: ", "))
-              journal   \(line["dataDir"] ?? "?")
+              journal   \(line["dataDir"] ?? "?")\(secureLines)
             try:
+            \(export)\
               metro publish video.watched --example\(publishFlags)
               metro tail video.\(tailFlags)
               metro services\(servicesFlags)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MetroKit
 import MetroProtocol
+import ZeroMQ
 
 /// `metro tail PREFIX...`: prints the events on those topic prefixes as they
 /// travel (issue 16 §3): seq, time, topic, id, headers and payload, pretty and
@@ -32,6 +33,7 @@ struct TailCommand: MetroCommand {
     var consume = "tcp://127.0.0.1:7704"
     @Option(help: "Give up on the broker after this many milliseconds.")
     var timeoutMs = 10_000
+    @OptionGroup var keys: ClientKeyOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -41,10 +43,12 @@ struct TailCommand: MetroCommand {
 
     func run(_ process: ProcessBootstrap) async throws {
         let timeout = Duration.milliseconds(timeoutMs)
+        let curve = try keys.load().broker
         var options = Subscriber.Options(events: events, prefixes: prefixes.isEmpty ? [""] : prefixes)
         options.consume = consume
+        options.curve = curve
         options.startAt = try await TailStart.parse(from: from, since: since).startSeq(
-            consume: consume, timeout: timeout)
+            consume: consume, timeout: timeout, curve: curve)
         let subscriber = try Subscriber(options)
         let printer = TailPrinter(json: json, colour: !json && isatty(1) == 1)
         do {

@@ -65,7 +65,7 @@ enum TailStart: Equatable {
     }
 
     /// The seq to replay from, for `.seq` and `.since`; nil for `.live`.
-    func startSeq(consume: String, timeout: Duration) async throws -> UInt64? {
+    func startSeq(consume: String, timeout: Duration, curve: CurveCredentials? = nil) async throws -> UInt64? {
         switch self {
         case .live: return nil
         case .seq(let s): return s
@@ -74,28 +74,33 @@ enum TailStart: Equatable {
             let agoNs =
                 UInt64(ago.components.seconds) * 1_000_000_000 + UInt64(ago.components.attoseconds / 1_000_000_000)
             let from = nowNs > agoNs ? nowNs - agoNs : 1
-            return try await Self.firstSeq(atOrAfter: from, consume: consume, timeout: timeout)
+            return try await Self.firstSeq(atOrAfter: from, consume: consume, timeout: timeout, curve: curve)
         case .sinceTime(let ns):
-            return try await Self.firstSeq(atOrAfter: ns, consume: consume, timeout: timeout)
+            return try await Self.firstSeq(atOrAfter: ns, consume: consume, timeout: timeout, curve: curve)
         }
     }
 
     /// One REPLAY "time" with credit 1 on a thread of its own: the first event's
     /// seq, or the caught-up seq + 1 when nothing is that recent.
-    static func firstSeq(atOrAfter timeNs: UInt64, consume: String, timeout: Duration) async throws -> UInt64 {
+    static func firstSeq(
+        atOrAfter timeNs: UInt64, consume: String, timeout: Duration, curve: CurveCredentials?
+    ) async throws -> UInt64 {
         let result = Mutexed<Result<UInt64, any Error>>(.failure(LookupFailed(description: "not asked")))
         let thread = DedicatedThread(name: "metro-tail-since") {
-            result.set(Result { try lookup(timeNs, consume: consume, timeout: timeout) })
+            result.set(Result { try lookup(timeNs, consume: consume, timeout: timeout, curve: curve) })
         }
         thread.start()
         await thread.join()
         return try result.get().get()
     }
 
-    private static func lookup(_ timeNs: UInt64, consume: String, timeout: Duration) throws -> UInt64 {
+    private static func lookup(
+        _ timeNs: UInt64, consume: String, timeout: Duration, curve: CurveCredentials?
+    ) throws -> UInt64 {
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let socket = try context.socket(.dealer)
         defer { socket.close() }
+        if let curve { try socket.makeCurveClient(curve) }
         try socket.set(.receiveTimeout(milliseconds: Int(timeout.inMilliseconds)))
         try socket.connect(consume)
         let id = Array("tail-since".utf8)

@@ -31,6 +31,7 @@ struct TopCommand: MetroCommand {
     var json = false
     @Option(help: "Give up on one STATS or LIST after this many milliseconds.")
     var timeoutMs = 800
+    @OptionGroup var keys: ClientKeyOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -41,10 +42,13 @@ struct TopCommand: MetroCommand {
 
     func run(_ process: ProcessBootstrap) async throws {
         let timeout = Duration.milliseconds(timeoutMs)
-        let registry = try RegistryClient(
-            configuration: .init(endpoints: registries, requestTimeout: timeout, attempts: 1))
+        let loaded = try keys.load()
+        var configuration = RegistryClient.Configuration(endpoints: registries, requestTimeout: timeout, attempts: 1)
+        configuration.curve = loaded.registry
+        let registry = try RegistryClient(configuration: configuration)
         let sampler = TopSampler(
-            admin: BrokerAdminClient(consumeEndpoint: consume, timeout: timeout), registry: registry)
+            admin: BrokerAdminClient(consumeEndpoint: consume, timeout: timeout, curve: loaded.broker),
+            registry: registry)
         let terminal = !once && isatty(1) == 1
         let screen = TopScreen(
             brokerEndpoint: consume, registryEndpoints: registries, colour: isatty(1) == 1,

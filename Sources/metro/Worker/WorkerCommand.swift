@@ -4,8 +4,10 @@ import Logging
 import MetroKit
 import MetroProtocol
 import MetroRuntime
+import MetroSecurity
 import ServiceLifecycle
 import UnixSignals
+import ZeroMQ
 
 /// `metro worker <service>`: runs one instance of a Metro service on the service
 /// runtime (docs/operations.md, "Service workers"). Each service is a subcommand; their flags are `WorkerOptions`.
@@ -43,6 +45,11 @@ struct WorkerOptions: ParsableArguments {
     @Option(
         help: "Deliveries before an event that keeps failing is dead-lettered (when this instance creates the group).")
     var maxDeliveries: Int?
+    /// CURVE: the instance's identity defaults to its service's name.
+    @OptionGroup var keys: ClientKeyOptions
+    @Option(
+        help: "CURVE: who may call this instance's rpc socket (default: <keys>/allow-list.yaml; reloaded on SIGHUP).")
+    var allowList: String?
 
     func configuration() -> ServiceRuntime.Configuration {
         var c = ServiceRuntime.Configuration(
@@ -70,6 +77,17 @@ func runWorker(
     let (events, announce) = AsyncStream.makeStream(of: [String: String].self)
     var configuration = configuration ?? options.configuration()
     adjust(&configuration)
+    var reloader: AllowListReloader?
+    if let keys = try options.keys.load(defaultIdentity: definition.name) {
+        let authenticator = try ZapAuthenticator(
+            domain: "metro.rpc", allowListPath: options.allowList ?? keys.allowList, logger: logger)
+        configuration.security = ServiceRuntime.Security(
+            keys: keys.keys, brokerPublicKey: keys.brokerPublicKey, registryPublicKey: keys.registryPublicKey,
+            authorizeCaller: { authenticator.decide($0) })
+        reloader = AllowListReloader(authenticator: authenticator, logger: logger)
+        logger.info(
+            "CURVE on", metadata: ["identity": "\(keys.identity)", "publicKey": "\(keys.keys.publicKey)"])
+    }
     let runtime = ServiceRuntime(definition, configuration: configuration, logger: logger) { ready in
         // `epoch`: the incarnation it registers as, so `metro up` can free the lease if it dies.
         var fields = [
@@ -85,6 +103,7 @@ func runWorker(
         let app = try endpoint.application(logger: logger, onRunning: { announce.yield(["metrics": $0]) })
         services.insert(.init(service: app), at: 0)
     }
+    if let reloader { services.append(.init(service: reloader)) }
     services.append(SupervisorWatch(logger: logger).configuration)
     let group = ServiceGroup(
         configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

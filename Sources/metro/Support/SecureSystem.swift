@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+import MetroSecurity
+import ZeroMQ
+
+/// The key folder of `metro up --secure` (protocol.md §7.8): one CURVE key pair
+/// per identity of the system, and the allow-list every server of it checks.
+///
+/// Identities: `broker` and `registry` (servers; the registry is also a client
+/// of the broker), `gateway`, one per service (`profiles`, `video`,
+/// `recommendations`, shared by the service's instances), and `cli`, the
+/// operator's key that `metro publish/tail/services --keys` and `metro up`'s own
+/// registry client use. Missing pairs are generated; existing ones are kept, so a
+/// restart keeps its identities. The allow-list is written only when absent: an
+/// operator's edits to it survive restarts (a key generated later must then be
+/// added by hand; `prepare` logs which).
+enum SecureSystem {
+    static let clients = ["registry", "gateway", "cli"] + SystemFile.serviceNames
+    static let allowListName = "allow-list.yaml"
+
+    struct Folder {
+        let directory: String
+        func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+        var allowList: String { path(SecureSystem.allowListName) }
+    }
+
+    static func prepare(directory: String, logger: Logger) throws -> Folder {
+        guard Capability.curve.isAvailable else { throw CurveSecurity.Unavailable() }
+        let folder = Folder(directory: directory)
+        var made: [String] = []
+        var publicKeys: [(name: String, key: String)] = []
+        for name in ["broker"] + clients {
+            if !FileManager.default.fileExists(atPath: folder.path("\(name).key")) {
+                try KeyFiles.write(try CurveKeyPair.generate(), name: name, directory: directory)
+                made.append(name)
+            }
+            // Loading checks the mode (0600) of what was there before.
+            publicKeys.append((name, try KeyFiles.loadSecret(folder.path("\(name).key")).publicKey))
+        }
+        if !made.isEmpty {
+            logger.notice("generated CURVE keys", metadata: ["dir": "\(directory)", "names": "\(made)"])
+        }
+        if !FileManager.default.fileExists(atPath: folder.allowList) {
+            let text = allowListText(publicKeys.filter { $0.name != "broker" })
+            try Data(text.utf8).write(to: URL(fileURLWithPath: folder.allowList), options: .withoutOverwriting)
+            logger.notice("wrote the allow-list", metadata: ["path": "\(folder.allowList)"])
+        } else if !made.isEmpty {
+            logger.warning(
+                "kept the existing allow-list; add the new keys to it if they should get in",
+                metadata: ["path": "\(folder.allowList)", "new": "\(made.filter { $0 != "broker" })"])
+        }
+        return folder
+    }
+
+    /// The allow-list of a fresh secure system: every client identity by name.
+    static func allowListText(_ identities: [(name: String, key: String)]) -> String {
+        var text = """
+            # Written by `metro up --secure` (protocol.md §7.3). Each identity is a key pair
+            # in this folder; edit freely (this file is not rewritten while it exists)
+            # and `kill -HUP` the broker, the registry and the workers to reload it.
+            identities:
+
+            """
+        for (name, key) in identities {
+            text += "  \(name):\n    publicKey: \"\(key)\"\n"
+        }
+        return text
+    }
+}

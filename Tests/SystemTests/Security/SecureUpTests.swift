@@ -1,0 +1,127 @@
+import Foundation
+import MetroSecurity
+import MetroTestKit
+import Testing
+import ZeroMQ
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `metro up --secure` (protocol.md §7.8): the whole system with CURVE on every
+/// socket, from nothing but a data folder. Keys are made under `<data>/keys`; the
+/// CLI gets in with `--keys`; the gateway reaches profiles over a CURVE rpc
+/// connection whose server key it learnt from the registry; and a client without
+/// keys gets nothing from the broker, the registry or a worker's rpc socket.
+@Suite(.serialized) struct SecureUpTests {
+    @Test func theWholeSystemRunsWithCurveAndPlainClientsGetNothing() async throws {
+        let dir = try TemporaryDirectory()
+        let e = try TestPorts.freeEndpoints(5)
+        let config = dir.url.appendingPathComponent("broker.yaml").path
+        try """
+        endpoints:
+          ingest: \(e[0])
+          publish: \(e[1])
+          events: \(e[2])
+          consume: \(e[3])
+          metrics: ""
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let data = dir.url.appendingPathComponent("data").path
+        let up = try MetroProcess([
+            "up", "--secure", "--data-dir", data, "--config", config, "--registry", e[4], "--profiles", "1",
+            "--video", "0", "--recommendations", "0", "--gateway", "127.0.0.1:0",
+        ])
+        defer { up.kill(SIGKILL) }
+        let ready = try await up.waitUntilReady(timeout: .seconds(60))
+        let gateway = try #require(ready["gateway"])
+        let keys = data + "/keys"
+
+        // Every identity has a pair; secrets are 0600; the allow-list names the clients.
+        for name in ["broker", "registry", "gateway", "cli", "profiles", "video", "recommendations"] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: "\(keys)/\(name).key")
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600, "\(name).key")
+        }
+        let allowList = try AllowList.load("\(keys)/allow-list.yaml")
+        #expect(Set(allowList.identities.map(\.name)) == Set(SecureSystemNames.clients))
+        #expect(ready["curvePublicKey"] == (try KeyFiles.loadPublic("\(keys)/broker.pub")))
+        #expect(up.stderrText.contains("export METRO_KEYS=\(keys)"))
+
+        // The CLI with the operator's key: an acknowledged publish.
+        let publish = try MetroProcess(
+            [
+                "publish", "video.watched", "--example", "--ingest", e[0], "--timeout-ms", "10000",
+            ], environment: ["METRO_KEYS": keys])
+        #expect(await publish.waitForExit(timeout: .seconds(20)) == 0, "\(publish.stderrText)")
+        #expect(publish.stdoutLines.first?.hasPrefix("acked video.watched seq ") == true, "\(publish.stdoutLines)")
+
+        // Without keys, the same publish never gets its ACK.
+        let plain = try MetroProcess([
+            "publish", "video.watched", "--example", "--ingest", e[0], "--timeout-ms", "1500",
+        ])
+        #expect(await plain.waitForExit(timeout: .seconds(20)) != 0)
+        #expect(plain.stderrText.contains("no ACK"), "\(plain.stderrText)")
+
+        // HTTP → gateway → profiles over CURVE rpc, both ways.
+        let created = try await HTTPTestClient.json(
+            gateway, "POST", "/v1/users",
+            ["displayName": "Sec", "email": "sec-\(UUID().uuidString.prefix(8))@example.com"])
+        #expect(created.status == 201, "\(created.text)")
+        let id = try #require(created.json["id"] as? String)
+        let read = try await HTTPTestClient.send(gateway, "GET", "/v1/users/\(id)")
+        #expect(read.status == 200, "\(read.text)")
+
+        // The registry lists profiles with the key of its rpc socket: profiles.pub.
+        let services = try MetroProcess(["services", "--registry", e[4], "--json", "--keys", keys])
+        #expect(await services.waitForExit(timeout: .seconds(20)) == 0, "\(services.stderrText)")
+        let listed = services.stdoutLines.joined()
+        let profilesKey = try KeyFiles.loadPublic("\(keys)/profiles.pub")
+        #expect(listed.contains(profilesKey.replacingOccurrences(of: "/", with: "\\/")) || listed.contains(profilesKey))
+        let rpcEndpoint = try #require(Self.firstEndpoint(in: listed), "\(listed)")
+
+        // A worker's rpc socket answers a CURVE caller on the allow-list, and a plain one never.
+        let cli = try KeyFiles.loadSecret("\(keys)/cli.key")
+        let badFrames: [[UInt8]] = [Array("metro/1".utf8)]
+        let secured = try await Self.exchange(
+            rpcEndpoint, badFrames, curve: CurveCredentials(keys: cli, serverPublicKey: profilesKey))
+        #expect(secured?.first == Array("metro/1".utf8), "an error reply to a malformed call")
+        #expect(try await Self.exchange(rpcEndpoint, badFrames, curve: nil) == nil)
+        // A key that is not on the allow-list gets nothing either.
+        let stranger = try CurveKeyPair.generate()
+        #expect(
+            try await Self.exchange(
+                rpcEndpoint, badFrames, curve: CurveCredentials(keys: stranger, serverPublicKey: profilesKey)) == nil)
+        // Nor does a plain client of the registry.
+        #expect(try await Self.exchange(e[4], [[], Array("metro/1".utf8), Array("LIST".utf8)], curve: nil) == nil)
+
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
+    /// The first `tcp://` endpoint in `metro services --json` output.
+    static func firstEndpoint(in text: String) -> String? {
+        guard let start = text.range(of: "tcp:") else { return nil }
+        let rest = text[start.lowerBound...].replacingOccurrences(of: "\\/", with: "/")
+        return rest.split(separator: "\"").first.map(String.init)
+    }
+
+    /// One request over a fresh DEALER (CURVE with `curve`); the reply, or nil when
+    /// none comes within 1.5 s (the handshake never completed).
+    static func exchange(_ endpoint: String, _ frames: [[UInt8]], curve: CurveCredentials?) async throws
+        -> [[UInt8]]?
+    {
+        try await offPool {
+            let s = try testContext.socket(.dealer)
+            defer { s.close() }
+            if let curve { try s.makeCurveClient(curve) }
+            try s.set(.receiveTimeout(milliseconds: 1500))
+            try s.connect(endpoint)
+            try s.send(multipart: frames)
+            return try s.receiveMultipart()
+        }
+    }
+}
+
+/// The client identities `metro up --secure` lists (Sources/metro/Support/SecureSystem.swift).
+enum SecureSystemNames {
+    static let clients = ["registry", "gateway", "cli", "profiles", "video", "recommendations"]
+}
