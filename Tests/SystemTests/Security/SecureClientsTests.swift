@@ -123,8 +123,9 @@ import ZeroMQ
 }
 
 extension SecureClientsTests {
-    /// `RpcClient.Options.curve` against a CURVE rpc server (a pyzmq ROUTER here:
-    /// Metro's own rpc servers do not speak CURVE yet, protocol.md §7.7).
+    /// `RpcClient.Options.curve` against a CURVE rpc server written from the
+    /// protocol alone (a pyzmq ROUTER); Metro's own CURVE rpc server is in
+    /// `SecureUpTests` and `SecureRpcServerTests`.
     @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
     func anRpcClientCallsACurveServer() async throws {
         let serverKeys = try CurveKeyPair.generate()

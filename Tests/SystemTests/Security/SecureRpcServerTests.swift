@@ -1,0 +1,61 @@
+import Foundation
+import MetroKit
+import MetroTestKit
+import Synchronization
+import Testing
+import ZeroMQ
+
+/// `RpcServer.Options.curve` with a ZAP handler in the server's context
+/// (protocol.md §7.8): a caller with the server's key and a key the handler
+/// accepts gets answers; a caller whose key the handler refuses, and a plain
+/// caller, never complete a handshake, so their calls end unanswered.
+@Suite struct SecureRpcServerTests {
+    @Test func onlyACallerTheZapHandlerAcceptsIsServed() async throws {
+        let serverKeys = try CurveKeyPair.generate()
+        let allowed = try CurveKeyPair.generate()
+        let refused = try CurveKeyPair.generate()
+        let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
+        let asked = Recorder<[String]>([])
+        let zap = try ZapHandler(context: context) { request in
+            asked.value.withLock { $0.append(request.domain) }
+            return request.curvePublicKey == allowed.publicKey
+                ? .allow(userID: "allowed") : .deny(reason: "unknown key")
+        }
+        let zapThread = Thread { _ = zap.run() }
+        zapThread.start()
+        defer { zap.stop() }
+
+        var router = RpcRouter()
+        router.register(RpcMethod<String, String>("test.echo", idempotent: true)) { text, _ in text }
+        var options = RpcServer.Options()
+        options.curve = .init(keys: serverKeys, zapDomain: "metro.rpc")
+        let server = try RpcServer(options, router: router, context: context)
+        let endpoint = try await server.start()
+
+        func client(_ keys: CurveKeyPair?) throws -> RpcClient {
+            var o = RpcClient.Options()
+            o.defaultDeadline = .milliseconds(1500)
+            o.maxAttempts = 1
+            o.curve = keys.map { CurveCredentials(keys: $0, serverPublicKey: serverKeys.publicKey) }
+            return try RpcClient(endpoints: [endpoint], service: "echo", options: o)
+        }
+        let good = try client(allowed), bad = try client(refused), plain = try client(nil)
+        let method = RpcMethod<String, String>("test.echo", idempotent: true)
+        #expect(try await good.call(method, "over curve") == "over curve")
+        for caller in [bad, plain] {
+            do {
+                _ = try await caller.call(method, "nope")
+                Issue.record("a caller without an accepted key was answered")
+            } catch {
+                #expect(error.code != .rejected, "\(error)")
+            }
+        }
+        #expect(server.stats.replies["ok"] == 1)
+        let domains = asked.value.withLock { $0 }
+        #expect(domains.allSatisfy { $0 == "metro.rpc" } && domains.count >= 2, "\(domains)")
+        await good.close()
+        await bad.close()
+        await plain.close()
+        await server.close()
+    }
+}
