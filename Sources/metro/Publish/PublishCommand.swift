@@ -90,6 +90,13 @@ struct PublishCommand: MetroCommand {
         } else if count > 1 || fireAndForget {
             print(summary.line)
         }
+        if !fireAndForget, curve == nil, summary.acked == 0, summary.errors > 0 {
+            // A secure broker tells a plain client nothing (protocol.md §7.1): say what silence may mean.
+            FileHandle.standardError.write(
+                Data(
+                    "hint: nothing was acknowledged; if the broker runs with CURVE on, pass --keys DIR or set METRO_KEYS\n"
+                        .utf8))
+        }
         if summary.errors > 0 || summary.sent < count { throw ExitCode(1) }
     }
 

@@ -59,7 +59,7 @@ import ZeroMQ
             "publish", "video.watched", "--example", "--ingest", e[0], "--timeout-ms", "1500",
         ])
         #expect(await plain.waitForExit(timeout: .seconds(20)) != 0)
-        #expect(plain.stderrText.contains("no ACK"), "\(plain.stderrText)")
+        #expect(plain.stderrText.contains("no ACK") && plain.stderrText.contains("METRO_KEYS"), "\(plain.stderrText)")
 
         // HTTP → gateway → profiles over CURVE rpc, both ways.
         let created = try await HTTPTestClient.json(
