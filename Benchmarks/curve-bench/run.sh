@@ -2,7 +2,10 @@
 # CURVE on against off (issue 19): the same broker build twice, one plain and one
 # with CURVE on (`--curve-secret-key`, an allow-list of one client), each fed in
 # turn, alternating, three rounds:
-#   acked  MetroKit's Publisher (metro-publish-bench: 256 tasks, 100 B payloads)
+#   acked  MetroKit's Publisher (metro-publish-bench: 256 tasks, 100 B payloads);
+#          it packs what is queued into PUBLISH-PACKED, so one encrypted message
+#          carries many events
+#   acked1 the same with one task: one event per message, one at a time (N/10 events)
 #   ff     fire-and-forget from `metro publish --fire-and-forget` (XPUB -> XSUB)
 # Each row gives the rate and the broker's CPU per event (user + system from
 # /proc/<pid>/stat, 10 ms ticks), and for acked the client's CPU per event. The
@@ -61,20 +64,21 @@ received() { # mode -> the broker's received counter
 }
 now() { date +%s.%N; }
 
-acked() { # mode
-    mode=$1
+acked() { # mode [tasks=256] [kind=acked]: tasks publishing at once (the Publisher packs what is queued)
+    mode=$1 tasks=${2:-256} kind=${3:-acked}
+    n=$N; [ "$tasks" -gt 1 ] || n=$((N / 10))
     b0=$(ticks "$mode")
     if [ "$mode" = plain ]; then
-        out=$("$BIN/metro-publish-bench" "$(eval echo "\$INGEST_$mode")" "$N" 256)
+        out=$("$BIN/metro-publish-bench" "$(eval echo "\$INGEST_$mode")" "$n" "$tasks")
     else
-        out=$("$BIN/metro-publish-bench" "$(eval echo "\$INGEST_$mode")" "$N" 256 "$K/bench.key" "$K/broker.pub")
+        out=$("$BIN/metro-publish-bench" "$(eval echo "\$INGEST_$mode")" "$n" "$tasks" "$K/bench.key" "$K/broker.pub")
     fi
     b1=$(ticks "$mode")
     rate=$(echo "$out" | sed 's/.*events\/s \([0-9]*\).*/\1/')
     client=$(echo "$out" | sed 's/.*client CPU µs\/event \([0-9.]*\).*/\1/')
-    broker=$(echo "$b0 $b1 $TICK_US $N" | awk '{printf "%.2f", ($2 - $1) * $3 / $4}')
-    printf '%-6s %-6s %10s ev/s   broker CPU %6s us/ev   client CPU %6s us/ev\n' acked "$mode" "$rate" "$broker" "$client"
-    echo "acked $mode $rate $broker $client" >>"$WORK/results"
+    broker=$(echo "$b0 $b1 $TICK_US $n" | awk '{printf "%.2f", ($2 - $1) * $3 / $4}')
+    printf '%-6s %-6s %10s ev/s   broker CPU %6s us/ev   client CPU %6s us/ev\n' "$kind" "$mode" "$rate" "$broker" "$client"
+    echo "$kind $mode $rate $broker $client" >>"$WORK/results"
 }
 ff() { # mode
     mode=$1
@@ -95,14 +99,14 @@ ff() { # mode
 
 echo "CURVE off vs on, $N events of ~100 B per row, alternated (load before: $(cut -d' ' -f1-3 /proc/loadavg)):"
 for round in 1 2 3; do
-    acked plain; acked curve; ff plain; ff curve
+    acked plain; acked curve; acked plain 1 acked1; acked curve 1 acked1; ff plain; ff curve
 done
 med() { # kind mode column -> median over the three rounds
     awk -v k="$1" -v m="$2" -v c="$3" '$1 == k && $2 == m {print $c}' "$WORK/results" | sort -n | sed -n 2p
 }
 echo
 printf '%-8s %12s %12s %8s   %18s %18s\n' "medians" "plain ev/s" "curve ev/s" "ratio" "broker us/ev p/c" "client us/ev p/c"
-for kind in acked ff; do
+for kind in acked acked1 ff; do
     p=$(med $kind plain 3); c=$(med $kind curve 3)
     printf '%-8s %12s %12s %8s   %18s %18s\n' "$kind" "$p" "$c" "$(echo "$p $c" | awk '{printf "%.2f", $2 / $1}')" \
         "$(med $kind plain 4) / $(med $kind curve 4)" "$(med $kind plain 5) / $(med $kind curve 5)"

@@ -90,6 +90,16 @@ import ZeroMQ
         #expect(
             try await Self.exchange(
                 rpcEndpoint, badFrames, curve: CurveCredentials(keys: stranger, serverPublicKey: profilesKey)) == nil)
+        // Garbage at the rpc port's TCP level (random bytes; a ZMTP greeting that then
+        // speaks nonsense) is dropped by libzmq, and the allowed caller is still served.
+        let hostPort = String(rpcEndpoint.dropFirst("tcp://".count))
+        _ = try? await tcpExchange(hostPort, (0..<512).map { _ in UInt8.random(in: 0...255) })
+        let greeting: [UInt8] = [0xFF] + Array(repeating: 0, count: 8) + [0x7F, 3, 0] + Array("CURVE".utf8)
+        _ = try? await tcpExchange(
+            hostPort, greeting + Array(repeating: 0, count: 15) + Array(repeating: 0xAB, count: 300))
+        let after = try await Self.exchange(
+            rpcEndpoint, badFrames, curve: CurveCredentials(keys: cli, serverPublicKey: profilesKey))
+        #expect(after?.first == Array("metro/1".utf8), "still served after garbage")
         // Nor does a plain client of the registry.
         #expect(try await Self.exchange(e[4], [[], Array("metro/1".utf8), Array("LIST".utf8)], curve: nil) == nil)
 
