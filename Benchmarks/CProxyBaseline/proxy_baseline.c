@@ -24,6 +24,11 @@ static int bind_pair(void *xsub, void *xpub, const char *frontend, const char *b
     int hwm = 100000;
     zmq_setsockopt(xsub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    // Subscriptions travel XPUB -> proxy -> XSUB -> publishers; XSUB drops those
+    // over its ZMQ_SNDHWM (1,000), so 10,000 subscriptions (the fan-out table)
+    // need the same room on the way up and on the way in.
+    zmq_setsockopt(xsub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(xpub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (zmq_bind(xsub, frontend) != 0 || zmq_bind(xpub, backend) != 0) return -1;
     char f[256], b[256];
     size_t fl = sizeof f, bl = sizeof b;
@@ -436,4 +441,96 @@ const char *metro_bench_zmq_version(void) {
     zmq_version(&a, &b, &c);
     snprintf(text, sizeof text, "%d.%d.%d", a, b, c);
     return text;
+}
+
+/// The fan-out shape (issue 18 target 4): `subscribers` SUB sockets, each with a
+/// prefix subscription to every one of `topics` distinct topics ("f.00000",
+/// "f.00001", ...), so that each event reaches every subscriber; one publisher
+/// sends `count` events cycling over the topics. One thread reads every
+/// subscriber (zmq_poll), so the delivered rate is also this reader's; the
+/// broker's CPU per delivered event is what the bench compares.
+int metro_bench_fanout(const char *publish, const char *events, uint64_t count, size_t size, int subscribers,
+                       int topics, uint64_t *delivered, double *seconds) {
+    void *ctx = zmq_ctx_new();
+    zmq_ctx_set(ctx, ZMQ_IO_THREADS, 2);
+    int zero = 0;
+    void **subs = calloc((size_t)subscribers, sizeof(void *));
+    zmq_pollitem_t *items = calloc((size_t)subscribers, sizeof(zmq_pollitem_t));
+    char name[32];
+    for (int s = 0; s < subscribers; s++) {
+        subs[s] = zmq_socket(ctx, ZMQ_SUB);
+        zmq_setsockopt(subs[s], ZMQ_RCVHWM, &zero, sizeof zero);
+        // On connect a SUB sends its whole subscription set, in trie order, into a
+        // pipe of ZMQ_SNDHWM messages and silently drops what does not fit: with the
+        // default 1,000, most of 10,000 subscriptions (and "warm", sorted last) were lost.
+        zmq_setsockopt(subs[s], ZMQ_SNDHWM, &zero, sizeof zero);
+        zmq_setsockopt(subs[s], ZMQ_SUBSCRIBE, "warm", 4);
+        for (int t = 0; t < topics; t++) {
+            int n = snprintf(name, sizeof name, "f.%05d", t);
+            zmq_setsockopt(subs[s], ZMQ_SUBSCRIBE, name, (size_t)n);
+        }
+        zmq_connect(subs[s], events);
+        items[s].socket = subs[s];
+        items[s].events = ZMQ_POLLIN;
+    }
+    void *pub = zmq_socket(ctx, ZMQ_PUB);
+    zmq_setsockopt(pub, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_connect(pub, publish);
+    // Warm up until every subscriber has seen one message (its subscriptions are
+    // then in place: they travel in order before the warm-up's own prefix).
+    char *seen = calloc((size_t)subscribers, 1);
+    int ready = 0;
+    char topic[64];
+    size_t tl;
+    while (ready < subscribers) {
+        zmq_send(pub, "warm", 4, ZMQ_SNDMORE);
+        zmq_send(pub, "x", 1, 0);
+        if (zmq_poll(items, subscribers, 10) <= 0) continue;
+        for (int s = 0; s < subscribers; s++) {
+            while (recv_message(subs[s], topic, sizeof topic, &tl, NULL, 0, ZMQ_DONTWAIT) > 0) {
+                if (!seen[s]) { seen[s] = 1; ready++; }
+            }
+        }
+    }
+    sleep_until(now_ns() + 100000000LL);  // the warm-ups still on their way, then drained
+    for (int s = 0; s < subscribers; s++) {
+        while (recv_message(subs[s], topic, sizeof topic, &tl, NULL, 0, ZMQ_DONTWAIT) > 0) {}
+    }
+    char *payload = calloc(1, size < 8 ? 8 : size);
+    uint64_t want = count * (uint64_t)subscribers, got = 0;
+    int64_t first = 0, last = now_ns();
+    uint64_t sent = 0;
+    // Publish and read in one thread, in slices, so that 2 cores are not shared by
+    // a third busy thread: at most 1,000 events ahead of what was read back.
+    while (got < want && now_ns() - last < 2000000000LL) {
+        while (sent < count && sent * (uint64_t)subscribers < got + 1000ULL * (uint64_t)subscribers) {
+            int n = snprintf(name, sizeof name, "f.%05d", (int)(sent % (uint64_t)topics));
+            zmq_send(pub, name, (size_t)n, ZMQ_SNDMORE);
+            zmq_send(pub, payload, size, 0);
+            sent++;
+        }
+        if (zmq_poll(items, subscribers, 100) <= 0) continue;
+        for (int s = 0; s < subscribers; s++) {
+            if (!(items[s].revents & ZMQ_POLLIN)) continue;
+            while (recv_message(subs[s], topic, sizeof topic, &tl, NULL, 0, ZMQ_DONTWAIT) > 0) {
+                if (tl < 2 || memcmp(topic, "f.", 2) != 0) continue;
+                last = now_ns();
+                if (got++ == 0) first = last;
+            }
+        }
+    }
+    *delivered = got;
+    *seconds = (double)(last - first) / 1e9;
+    zmq_setsockopt(pub, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_close(pub);
+    for (int s = 0; s < subscribers; s++) {
+        zmq_setsockopt(subs[s], ZMQ_LINGER, &zero, sizeof zero);
+        zmq_close(subs[s]);
+    }
+    zmq_ctx_term(ctx);
+    free(payload);
+    free(seen);
+    free(items);
+    free(subs);
+    return 0;
 }

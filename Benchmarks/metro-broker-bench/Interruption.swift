@@ -77,7 +77,10 @@ let usage = """
       --events N        fire-and-forget events per run (default 1000000)
       --acked-events N  acknowledged events per run (default 200000)
       --rounds N        runs per target, alternated; rates are medians (default 3)
-      --only PART       fire-and-forget, acknowledged, latency, memory or replay
+      --only PART       fire-and-forget, acknowledged, latency, memory, replay or
+                        fan-out
+      --fanout-events N events per fan-out row (default 200000, divided by
+                        subscribers/4); --fanout-rounds N (3)
       --quick           every table (the delivery ones too) with small counts, in
                         under a minute: a smoke run, not figures to quote
       --replay-events N journaled events the replay table reads (default 2000000);

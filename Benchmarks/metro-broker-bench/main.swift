@@ -50,6 +50,7 @@ let quickCounts: [String: Int] = [
     "--events": 20_000, "--acked-events": 5_000, "--rounds": 1, "--acked-rounds": 1, "--latency-seconds": 1,
     "--latency-rounds": 1, "--latency-rate": 10_000, "--rss-events": 100_000, "--rss-acked-events": 20_000,
     "--replay-events": 100_000, "--replay-rounds": 1, "--seek-samples": 100, "--window-one-events": 200,
+    "--fanout-events": 5_000, "--fanout-rounds": 1,
 ]
 
 func option(_ name: String, _ fallback: Int) -> Int {
@@ -541,7 +542,12 @@ if wanted("replay") {
     try runReplayBench()
 }
 
-// 6. With `--quick`, the delivery tables too (DeliveryBench.swift; in a full run
+// 6. Fan-out by subscribers and by topics (FanoutBench.swift).
+if wanted("fan-out") {
+    try runFanoutBench()
+}
+
+// 7. With `--quick`, the delivery tables too (DeliveryBench.swift; in a full run
 // they are the `delivery` subcommand, which takes minutes).
 if quick && wanted("delivery") {
     print("")

@@ -51,6 +51,12 @@ int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int 
 /// an I/O error.
 int metro_bench_fdatasync(const char *directory, uint64_t count, size_t record, int64_t *durations);
 
+/// The fan-out shape: `subscribers` SUBs, each subscribed to `topics` distinct
+/// topics (one prefix each), one publisher cycling over them; `delivered` counts
+/// messages received by all subscribers together (protocol.md §4.4 for the broker).
+int metro_bench_fanout(const char *publish, const char *events, uint64_t count, size_t size, int subscribers,
+                       int topics, uint64_t *delivered, double *seconds);
+
 /// "4.3.4": the libzmq loaded at run time.
 const char *metro_bench_zmq_version(void);
 

@@ -33,6 +33,11 @@ final class SubscriberLoop: IOThreadLoop {
         socket = try ctx.socket(.sub)
         if let curve = options.curve { try socket.makeCurveClient(curve) }
         if let hwm = options.receiveHighWaterMark { try socket.set(.receiveHighWaterMark(hwm)) }
+        // On each (re)connect libzmq sends the whole subscription set, in trie order,
+        // into a pipe of ZMQ_SNDHWM messages and drops what does not fit without a
+        // word: with the default 1,000, a subscriber of more prefixes than that would
+        // lose some after every reconnect (found by the fan-out bench, performance.md).
+        try socket.set(.sendHighWaterMark(0))
         dealer = try options.consume.map { endpoint throws -> Socket in
             let d = try ctx.socket(.dealer)
             if let curve = options.curve { try d.makeCurveClient(curve) }
