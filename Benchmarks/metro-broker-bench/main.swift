@@ -492,6 +492,34 @@ if wanted("latency") {
                     median(r.map(\.p50)), median(r.map(\.p99)), median(r.map(\.p999)), median(r.map(\.max)),
                     r.map(\.received).min()!, split, r.map(\.steal).min()!, r.map(\.steal).max()!))
         }
+        printLatencyTargetRounds(
+            rate: rate, proxy: results[0].map { ($0.p50, $0.p99, $0.steal) },
+            broker: results[2].map { ($0.p50, $0.p99, $0.steal) })
+    }
+}
+
+/// Issue 18 target 6, judged the way a shared machine allows: each alternating
+/// round's zmq_proxy row beside the broker's (fsync=interval) row, with both
+/// rows' steal; the p99 target counts only in rounds where both stayed under 2%.
+func printLatencyTargetRounds(
+    rate: Int, proxy: [(p50: Double, p99: Double, steal: Double)], broker: [(p50: Double, p99: Double, steal: Double)]
+) {
+    print("")
+    print(
+        "| target 6 at \(rate)/s, round | proxy p50 / p99 µs | broker p50 / p99 µs | broker p50 − proxy p50 µs (≤ +50) | broker p99 ÷ proxy p99 (≤ 1.2) | steal % proxy / broker | judged |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for (k, (p, b)) in zip(proxy, broker).enumerated() {
+        let quiet = p.steal < 2 && b.steal < 2
+        let p50ok = b.p50 - p.p50 <= 50, p99ok = b.p99 / max(p.p99, 1e-9) <= 1.2
+        let verdict =
+            quiet
+            ? "p50 \(p50ok ? "met" : "missed"), p99 \(p99ok ? "met" : "missed")"
+            : "p50 \(p50ok ? "met" : "missed"), p99 not judged (steal ≥ 2%)"
+        print(
+            String(
+                format: "| %d | %.0f / %.0f | %.0f / %.0f | %+.0f | %.2f | %.1f / %.1f | %@ |", k + 1, p.p50, p.p99,
+                b.p50, b.p99, b.p50 - p.p50, b.p99 / max(p.p99, 1e-9), p.steal, b.steal, verdict))
     }
 }
 
