@@ -2,9 +2,9 @@ import HTTPTypes
 public import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import NIOSSL
 public import Logging
 public import MetroKit
+import NIOSSL
 public import ServiceLifecycle
 
 /// The HTTP front door (issue 17): a Hummingbird 2 application whose routes map

@@ -14,7 +14,8 @@ struct GatewayAuthCommand: AsyncParsableCommand {
 
 struct GatewaySecretCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "secret", abstract: "Write a new HS256 secret (32 random bytes, hex, mode 0600); never overwrites.")
+        commandName: "secret", abstract: "Write a new HS256 secret (32 random bytes, hex, mode 0600); never overwrites."
+    )
 
     @Argument(help: "Where to write it (its folder must exist).")
     var path: String
@@ -48,7 +49,9 @@ struct GatewayTokenCommand: AsyncParsableCommand {
 
     func run() async throws {
         let secret = try GatewaySecret.load(secretFile)
-        print(try await GatewayTokens.mint(secret: secret, subject: user, role: Role(rawValue: role)!, ttl: .seconds(Self.seconds(ttl)!)))
+        print(
+            try await GatewayTokens.mint(
+                secret: secret, subject: user, role: Role(rawValue: role)!, ttl: .seconds(Self.seconds(ttl)!)))
     }
 
     /// `90s`, `15m`, `1h`, `7d` in seconds; nil when it is none of these or not positive.

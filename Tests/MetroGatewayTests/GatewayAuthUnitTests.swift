@@ -7,7 +7,8 @@ import Testing
 /// (GatewayAuthTests in SystemTests runs them through real processes).
 @Suite struct GatewayAuthUnitTests {
     static func folder() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metro-gwauth-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metro-gwauth-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
@@ -37,7 +38,8 @@ import Testing
         let dir = try Self.folder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let good = dir + "/good"
-        try SecretFile.create(good, text: "# comment\n\n0123456789abcdef ops operator\n  fedcba9876543210   ada user  \n")
+        try SecretFile.create(
+            good, text: "# comment\n\n0123456789abcdef ops operator\n  fedcba9876543210   ada user  \n")
         let keys = try APIKeys.load(good)
         #expect(keys.principal(for: "0123456789abcdef") == Principal(subject: "ops", role: .operator))
         #expect(keys.principal(for: "fedcba9876543210") == Principal(subject: "ada", role: .user))

@@ -28,7 +28,9 @@ enum SecretFile {
         guard mode & 0o077 == 0 else {
             throw AuthFileError(
                 path: path,
-                reason: "readable or writable by group or others (mode 0\(String(mode, radix: 8))); run `chmod 600 \(path)`")
+                reason:
+                    "readable or writable by group or others (mode 0\(String(mode, radix: 8))); run `chmod 600 \(path)`"
+            )
         }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
         else { throw AuthFileError(path: path, reason: "cannot read it as UTF-8 text") }
@@ -68,7 +70,8 @@ public enum GatewaySecret {
     public static func load(_ path: String) throws(AuthFileError) -> [UInt8] {
         let text = try SecretFile.read(path).trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.utf8.count % 2 == 0, text.utf8.allSatisfy({ $0 < 0x80 && isxdigit(Int32($0)) != 0 }) else {
-            throw AuthFileError(path: path, reason: "not a secret of hex digits (make one with `metro gateway-auth secret`)")
+            throw AuthFileError(
+                path: path, reason: "not a secret of hex digits (make one with `metro gateway-auth secret`)")
         }
         let digits = Array(text.utf8)
         let bytes = stride(from: 0, to: digits.count, by: 2).map {
@@ -92,7 +95,8 @@ public struct APIKeys: Sendable {
 
     public static func load(_ path: String) throws(AuthFileError) -> APIKeys {
         var entries: [String: Principal] = [:]
-        for (n, line) in try SecretFile.read(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, line) in try SecretFile.read(path).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let words = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
@@ -101,7 +105,9 @@ public struct APIKeys: Sendable {
             else {
                 throw AuthFileError(
                     path: path,
-                    reason: "line \(n + 1): want `KEY SUBJECT ROLE` (key: 16–256 visible ASCII, no '.'; role: user or operator)")
+                    reason:
+                        "line \(n + 1): want `KEY SUBJECT ROLE` (key: 16–256 visible ASCII, no '.'; role: user or operator)"
+                )
             }
             guard entries[words[0]] == nil else {
                 throw AuthFileError(path: path, reason: "line \(n + 1): the key is listed twice")

@@ -61,7 +61,9 @@ extension Principal {
     /// A subject is an id as events.md §1 has them: 1–128 bytes, no white space or control characters.
     static func isValidSubject(_ s: String) -> Bool {
         (1...128).contains(s.utf8.count)
-            && s.unicodeScalars.allSatisfy { !$0.properties.isWhitespace && !(0...0x1F).contains($0.value) && !(0x7F...0x9F).contains($0.value) }
+            && s.unicodeScalars.allSatisfy {
+                !$0.properties.isWhitespace && !(0...0x1F).contains($0.value) && !(0x7F...0x9F).contains($0.value)
+            }
     }
 }
 

@@ -42,7 +42,8 @@ extension Gateway {
                 userId: id, limit: try request.intQuery("limit", in: 1...100), cursor: request.query("cursor"))
             return JSONBodies.response(.ok, try await self.profiles.call(ProfilesAPI.history, page, context))
         }
-        table.add(.get, "/v1/users/{id}/recommendations", up.union([200, 404]), access: .userInPath("id")) { request, context in
+        table.add(.get, "/v1/users/{id}/recommendations", up.union([200, 404]), access: .userInPath("id")) {
+            request, context in
             let id = try context.parameters.require("id")
             let query = RecommendationsQuery(userId: id, limit: try request.intQuery("limit", in: 1...100))
             return JSONBodies.response(

@@ -26,7 +26,8 @@ extension Gateway {
                 after: request.query("after"))
             return JSONBodies.response(.ok, try await self.videos.call(VideoMethods.list, query, context))
         }
-        table.add(.post, "/v1/videos/{id}/views", RouteTable.upstream.union([202, 413, 415]), access: .anyPrincipal) { request, context in
+        table.add(.post, "/v1/videos/{id}/views", RouteTable.upstream.union([202, 413, 415]), access: .anyPrincipal) {
+            request, context in
             let videoID = try context.parameters.require("id")
             let view = try await JSONBodies.decode(ViewRequest.self, request, limit: limit)
             try Self.checkID(view.userId, field: "userId")

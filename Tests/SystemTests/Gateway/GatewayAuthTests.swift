@@ -42,12 +42,14 @@ import Testing
     static func bearer(_ token: String) -> [String: String] { ["Authorization": "Bearer \(token)"] }
 
     /// A 401 problem with its challenge, whose detail says `why`.
-    static func expectUnauthenticated(_ reply: HTTPReply, _ why: String, sourceLocation: SourceLocation = #_sourceLocation)
-    {
+    static func expectUnauthenticated(
+        _ reply: HTTPReply, _ why: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(reply.status == 401 && reply.isProblem, "\(reply.status) \(reply.text)", sourceLocation: sourceLocation)
         #expect(reply.headers["www-authenticate"]?.hasPrefix("Bearer") == true, sourceLocation: sourceLocation)
         #expect(reply.json["type"] as? String == "urn:metro:problem:unauthenticated", sourceLocation: sourceLocation)
-        #expect((reply.json["detail"] as? String)?.contains(why) == true, "\(reply.text)", sourceLocation: sourceLocation)
+        #expect(
+            (reply.json["detail"] as? String)?.contains(why) == true, "\(reply.text)", sourceLocation: sourceLocation)
     }
 
     static func expectForbidden(_ reply: HTTPReply, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -75,16 +77,20 @@ import Testing
         #expect(try await g.get("/v1/users/\(adaID)", headers: asAda).status == 200)
         Self.expectForbidden(try await g.get("/v1/users/\(bobID)", headers: asAda))
         Self.expectForbidden(
-            try await g.patch("/v1/users/\(bobID)", ["displayName": "B"], headers: asAda.merging(["If-Match": "\"1\""]) { a, _ in a }))
+            try await g.patch(
+                "/v1/users/\(bobID)", ["displayName": "B"], headers: asAda.merging(["If-Match": "\"1\""]) { a, _ in a })
+        )
         let patched = try await g.patch(
-            "/v1/users/\(adaID)", ["displayName": "Ada L."], headers: asAda.merging(["If-Match": "\"1\""]) { a, _ in a })
+            "/v1/users/\(adaID)", ["displayName": "Ada L."], headers: asAda.merging(["If-Match": "\"1\""]) { a, _ in a }
+        )
         #expect(patched.status == 200, "\(patched.text)")
         #expect(try await g.get("/v1/users/\(adaID)/history", headers: asAda).status == 200)
         Self.expectForbidden(try await g.get("/v1/users/\(bobID)/history", headers: asAda))
         Self.expectForbidden(try await g.get("/v1/users/\(bobID)/recommendations", headers: asAda))
         Self.expectForbidden(try await g.post("/v1/videos/vid-1/views", ["userId": bobID], headers: asAda))
         #expect(try await g.post("/v1/videos/vid-1/views", ["userId": adaID], headers: asAda).status == 202)
-        Self.expectForbidden(try await g.post("/v1/users", ["displayName": "Eve", "email": "eve@example.com"], headers: asAda))
+        Self.expectForbidden(
+            try await g.post("/v1/users", ["displayName": "Eve", "email": "eve@example.com"], headers: asAda))
         // An upload in Bob's name is refused before its body is read.
         let upload = try await HTTPTestClient.send(
             g.address, "POST", "/v1/videos?owner=\(bobID)&title=t",
@@ -156,6 +162,11 @@ import Testing
         for (header, why) in garbage {
             Self.expectUnauthenticated(try await g.get(path, headers: ["Authorization": header]), why)
         }
+        // Header bytes that are not UTF-8 at all.
+        let head = "GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer "
+        let notUTF8 = try await HTTPTestClient.raw(
+            g.address, Array(head.utf8) + [0xFF, 0xFE, 0x2E, 0xC0, 0x2E, 0x80] + Array("\r\n\r\n".utf8))
+        Self.expectUnauthenticated(notUTF8, "not a valid token")
         // The gateway still serves the legitimate: lower-case scheme and several spaces are fine.
         #expect(try await g.get(path, headers: ["Authorization": "bearer   \(valid)"]).status == 200)
         #expect(try await g.get(path, headers: Self.bearer(valid)).status == 200)
@@ -193,7 +204,10 @@ import Testing
         func curl(_ path: String, _ extra: [String] = []) async throws -> (status: String, body: String) {
             let c = try ChildProcess(
                 URL(fileURLWithPath: "/usr/bin/curl"),
-                ["-sS", "--max-time", "10", "--cacert", cert, "-w", "\n%{http_code}", "https://\(gateway.address)\(path)"]
+                [
+                    "-sS", "--max-time", "10", "--cacert", cert, "-w", "\n%{http_code}",
+                    "https://\(gateway.address)\(path)",
+                ]
                     + extra)
             #expect(await c.waitForExit(timeout: .seconds(20)) == 0, "\(c.stderrText)")
             let lines = c.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
@@ -209,6 +223,7 @@ import Testing
         // A client that does not trust the certificate refuses it.
         let untrusting = try ChildProcess(
             URL(fileURLWithPath: "/usr/bin/curl"), ["-sS", "--max-time", "10", "https://\(gateway.address)/healthz"])
-        #expect(await untrusting.waitForExit(timeout: .seconds(20)) == 60, "curl: peer certificate cannot be authenticated")
+        #expect(
+            await untrusting.waitForExit(timeout: .seconds(20)) == 60, "curl: peer certificate cannot be authenticated")
     }
 }
