@@ -35,6 +35,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // The gateway's bearer tokens (HS256 JWTs) and its authenticator middleware (issue 19 §5).
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        // The gateway's optional TLS (HummingbirdTLS builds on it; its certificate types by name).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // The only door to the C library. Nothing but `ZeroMQ` imports it.
@@ -150,6 +155,10 @@ let package = Package(
             dependencies: [
                 "MetroKit", "MetroProtocol", "Profiles",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -348,6 +357,8 @@ let package = Package(
             dependencies: [
                 "ZeroMQ", "MetroProtocol", "MetroKit", "MetroBroker", "MetroSecurity", "MetroTestSupport",
                 "MetroTestKit",
+                // Tokens the CLI will not mint (expired, wrongly signed) for the gateway's auth tests.
+                "MetroGateway",
                 "Profiles",
                 "VideoProcessing", "Recommendations", "MetroSoak",
                 .product(name: "GRDB", package: "GRDB.swift"),

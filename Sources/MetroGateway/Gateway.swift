@@ -1,8 +1,10 @@
 import HTTPTypes
 public import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 public import Logging
 public import MetroKit
+import NIOSSL
 public import ServiceLifecycle
 
 /// The HTTP front door (issue 17): a Hummingbird 2 application whose routes map
@@ -73,7 +75,7 @@ public final class Gateway: Sendable {
             middleware: GatewayMiddleware(
                 defaultTimeout: configuration.defaultTimeout, maxTimeout: configuration.maxTimeout, metrics: metrics,
                 routes: listing.all))
-        let table = RouteTable(router)
+        let table = RouteTable(router, auth: configuration.auth, metrics: metrics)
         addRoutes(table)
         return (router, table)
     }
@@ -89,15 +91,37 @@ public final class Gateway: Sendable {
     public var routes: [RouteSpec] { makeRouter().1.all }
 
     /// The application; `onRunning` gets the `host:port` bound, once it accepts connections.
-    public func application(onRunning: @escaping @Sendable (String) async -> Void) -> some ApplicationProtocol {
+    /// Throws when the TLS files do not load.
+    public func application(onRunning: @escaping @Sendable (String) async -> Void) throws -> some ApplicationProtocol {
         let host = configuration.host
         let port = configuration.port
+        var server = HTTPServerBuilder.http1()
+        if let tls = configuration.tls { server = try .tls(server, tlsConfiguration: Self.tlsConfiguration(tls)) }
         return Application(
-            router: makeRouter().0,
+            router: makeRouter().0, server: server,
             configuration: .init(
                 address: .hostname(host, port: port), serverName: "metro-gateway",
                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections, logger: logger)),
             onServerRunning: { channel in await onRunning("\(host):\(channel.localAddress?.port ?? port)") },
             logger: logger)
+    }
+
+    /// A server configuration from PEM files; the error names the file that does not load.
+    static func tlsConfiguration(_ files: TLSFiles) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(files.certificatePath)
+        } catch {
+            throw AuthFileError(path: files.certificatePath, reason: "not a PEM certificate: \(error)")
+        }
+        guard !chain.isEmpty else { throw AuthFileError(path: files.certificatePath, reason: "no certificate in it") }
+        do {
+            key = try NIOSSLPrivateKey(file: files.keyPath, format: .pem)
+        } catch {
+            throw AuthFileError(path: files.keyPath, reason: "not a PEM private key: \(error)")
+        }
+        return TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
     }
 }

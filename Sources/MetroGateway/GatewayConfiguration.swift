@@ -19,6 +19,23 @@ public struct GatewayConfiguration: Sendable {
     public var maxTimeout: Duration = .seconds(30)
     /// Each upstream's adaptive concurrency limit.
     public var limit = AdaptiveLimit.Configuration()
+    /// Authentication (issue 19 §5; docs/gateway-auth.md): nil, the default, leaves
+    /// every route open as before; else the routes need a bearer credential.
+    public var auth: GatewayAuth?
+    /// TLS: nil, the default, serves plain HTTP.
+    public var tls: TLSFiles?
 
     public init() {}
+}
+
+/// The PEM files of `metro gateway --tls-cert PATH --tls-key PATH`: the
+/// certificate chain (the server's first) and its private key.
+public struct TLSFiles: Sendable {
+    public var certificatePath: String
+    public var keyPath: String
+
+    public init(certificatePath: String, keyPath: String) {
+        self.certificatePath = certificatePath
+        self.keyPath = keyPath
+    }
 }

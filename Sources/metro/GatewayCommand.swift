@@ -40,6 +40,17 @@ struct GatewayCommand: MetroCommand {
     var initialLimit = 20
     @Option(help: "Each upstream's adaptive concurrency limit: its ceiling.")
     var maxLimit = 500
+    @Option(
+        help: ArgumentHelp(
+            "Turn authentication on: the HS256 secret (mode 0600) of bearer tokens (docs/gateway-auth.md).",
+            discussion: "Make it with `metro gateway-auth secret PATH`, tokens with `metro gateway-auth token`."))
+    var authSecretFile: String?
+    @Option(help: "Turn authentication on: API keys, one `KEY SUBJECT ROLE` a line (mode 0600).")
+    var apiKeysFile: String?
+    @Option(help: "Serve HTTPS: the certificate chain, PEM (with --tls-key).")
+    var tlsCert: String?
+    @Option(help: "Serve HTTPS: the certificate's private key, PEM (with --tls-cert).")
+    var tlsKey: String?
 
     /// CURVE to the broker, the registry and the services (identity default: gateway).
     @OptionGroup var keys: ClientKeyOptions
@@ -54,6 +65,7 @@ struct GatewayCommand: MetroCommand {
             throw ValidationError("need 1 <= --initial-limit <= --max-limit")
         }
         guard listenParts != nil else { throw ValidationError("--listen is host:port, got \"\(listen)\"") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
     private var listenParts: (String, Int)? {
@@ -75,6 +87,8 @@ struct GatewayCommand: MetroCommand {
         configuration.maxTimeout = .milliseconds(maxTimeoutMs)
         configuration.limit.initialLimit = initialLimit
         configuration.limit.maxLimit = maxLimit
+        configuration.auth = try await GatewayAuth.load(secretFile: authSecretFile, apiKeysFile: apiKeysFile)
+        if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificatePath: tlsCert, keyPath: tlsKey) }
 
         let loaded = try keys.load(defaultIdentity: "gateway")
         var registering = RegistryClient.Configuration(
@@ -98,8 +112,9 @@ struct GatewayCommand: MetroCommand {
                 prometheus.emit(into: &text)
                 return text
             })
+        let (tls, auth) = (configuration.tls != nil, configuration.auth != nil)
         let (bound, announce) = AsyncStream.makeStream(of: String.self)
-        let app = gateway.application(onRunning: { announce.yield($0) })
+        let app = try gateway.application(onRunning: { announce.yield($0) })
         let group = ServiceGroup(
             configuration: .init(
                 services: gateway.clients.map { .init(service: $0) } + [
@@ -112,7 +127,11 @@ struct GatewayCommand: MetroCommand {
                 try await group.run()
             }
             for await address in bound {
-                logger.info("gateway listening", metadata: ["http": "\(address)"])
+                logger.info(
+                    "gateway listening",
+                    metadata: [
+                        "http": "\(address)", "tls": "\(tls)", "auth": "\(auth)",
+                    ])
                 ReadyLine.print(["http": address])
                 break
             }

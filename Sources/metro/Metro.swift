@@ -24,6 +24,7 @@ struct Metro: AsyncParsableCommand {
             DlqCommand.self,
             WorkerCommand.self,
             GatewayCommand.self,
+            GatewayAuthCommand.self,
             SoakCommand.self,
             KeysCommand.self,
         ]

@@ -58,6 +58,23 @@ import Yams
         }
     }
 
+    /// The document's `security` matches the routes: the open ones (no 401) say
+    /// `security: []`, every other inherits the global bearer requirement.
+    @Test func openRoutesAreTheOnesWithoutSecurity() async throws {
+        let text = try String(contentsOfFile: Self.documentPath, encoding: .utf8)
+        let root = try #require(try Yams.load(yaml: text) as? [String: Any])
+        #expect((root["security"] as? [[String: Any]])?.first?["bearer"] != nil)
+        let paths = try #require(root["paths"] as? [String: Any])
+        let served = try await Self.served()
+        for (route, statuses) in served {
+            let parts = route.split(separator: " ", maxSplits: 1)
+            let op = try #require((paths[String(parts[1])] as? [String: Any])?[parts[0].lowercased()] as? [String: Any])
+            let open = (op["security"] as? [Any])?.isEmpty == true
+            #expect(open == !statuses.contains(401), "\(route): security \(String(describing: op["security"]))")
+            #expect(statuses.contains(401) == statuses.contains(403), "\(route)")
+        }
+    }
+
     /// Every response is a problem or has a schema, and every `$ref` resolves.
     @Test func everyReferenceResolves() throws {
         let text = try String(contentsOfFile: Self.documentPath, encoding: .utf8)

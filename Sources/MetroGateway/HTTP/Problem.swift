@@ -20,6 +20,8 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
     public var field: String?
     public var service: String?
     public var retryAfterSeconds: Int?
+    /// A 401's `WWW-Authenticate` challenge (RFC 9110 §11.6.1); not in the body.
+    public var challenge: String?
 
     public init(
         _ status: HTTPResponse.Status, _ slug: String, title: String, detail: String, field: String? = nil,
@@ -52,6 +54,7 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
         let bytes = (try? encoder.encode(body)) ?? Data()
         var headers: HTTPFields = [.contentType: Self.contentType]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if let challenge { headers[.wwwAuthenticate] = challenge }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 

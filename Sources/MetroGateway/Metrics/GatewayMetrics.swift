@@ -58,7 +58,8 @@ public struct GatewayMetrics: Sendable {
     }
 
     /// One request refused by the gateway itself, before any upstream: `limit`
-    /// (the service's concurrency limit), `too-large`, `media-type`.
+    /// (the service's concurrency limit), `too-large`, `media-type`; with
+    /// authentication on, `unauthenticated` (401) and `forbidden` (403), service `gateway`.
     func shed(reason: String, service: String) {
         sheds[ServiceKey(service: service, label: reason)].increment()
     }

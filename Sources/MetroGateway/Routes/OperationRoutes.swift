@@ -6,7 +6,7 @@ import MetroProtocol
 /// Operations: the registry's view, liveness, readiness and Prometheus metrics.
 extension Gateway {
     func addOperationRoutes(_ table: RouteTable) {
-        table.add(.get, "/v1/services", RouteTable.common.union([200, 503, 504])) { _, context in
+        table.add(.get, "/v1/services", RouteTable.common.union([200, 503, 504]), access: .operatorOnly) { _, context in
             let instances: [InstanceStatus]
             do {
                 instances = try await self.registry.list()
@@ -15,10 +15,10 @@ extension Gateway {
             }
             return try JSONBodies.response(.ok, ServiceList(instances: instances))
         }
-        table.add(.get, "/healthz", RouteTable.common.union([200])) { _, _ in
+        table.add(.get, "/healthz", RouteTable.common.union([200]), access: .open) { _, _ in
             try JSONBodies.response(.ok, ["status": "ok"])
         }
-        table.add(.get, "/readyz", RouteTable.common.union([200, 503])) { _, _ in
+        table.add(.get, "/readyz", RouteTable.common.union([200, 503]), access: .open) { _, _ in
             let checks = await self.readiness()
             let failed = checks.compactMap { name, why in why.map { "\(name): \($0)" } }.sorted()
             guard failed.isEmpty else {
@@ -28,7 +28,7 @@ extension Gateway {
             }
             return try JSONBodies.response(.ok, ["status": "ready"])
         }
-        table.add(.get, "/metrics", RouteTable.common.union([200])) { _, _ in
+        table.add(.get, "/metrics", RouteTable.common.union([200]), access: .operatorOnly) { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: self.metricsText())))

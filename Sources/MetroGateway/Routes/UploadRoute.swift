@@ -17,7 +17,7 @@ import MetroKit
 extension Gateway {
     func addUploadRoute(_ table: RouteTable) {
         let statuses = RouteTable.upstream.union([202, 404, 409, 413, 415])
-        table.add(.post, "/v1/videos", statuses) { request, context in
+        table.add(.post, "/v1/videos", statuses, access: .userInQuery("owner")) { request, context in
             try await self.upload(request, context)
         }
     }

@@ -11,19 +11,21 @@ extension Gateway {
     func addUserRoutes(_ table: RouteTable) {
         let up = RouteTable.upstream
         let limit = configuration.maxJSONBodyBytes
-        table.add(.post, "/v1/users", up.union([201, 409, 413, 415])) { request, context in
+        table.add(.post, "/v1/users", up.union([201, 409, 413, 415]), access: .operatorOnly) { request, context in
             let body = try await JSONBodies.decode(CreateProfileRequest.self, request, limit: limit)
             let (user, bytes) = try await self.profiles.value(ProfilesAPI.create, body, context, reading: UserTag.self)
             return JSONBodies.response(
                 .created, bytes, headers: [.location: "/v1/users/\(user.id)", .eTag: Self.etag(user)])
         }
-        table.add(.get, "/v1/users/{id}", up.union([200, 404])) { _, context in
+        table.add(.get, "/v1/users/{id}", up.union([200, 404]), access: .userInPath("id")) { _, context in
             let id = try context.parameters.require("id")
             let (user, bytes) = try await self.profiles.value(
                 ProfilesAPI.get, GetProfileRequest(id: id), context, reading: UserTag.self)
             return JSONBodies.response(.ok, bytes, headers: [.eTag: Self.etag(user)])
         }
-        table.add(.patch, "/v1/users/{id}", up.union([200, 404, 409, 413, 415, 428])) { request, context in
+        table.add(
+            .patch, "/v1/users/{id}", up.union([200, 404, 409, 413, 415, 428]), access: .userInPath("id")
+        ) { request, context in
             let id = try context.parameters.require("id")
             let version = try Self.ifMatch(request.headers[.ifMatch])
             let fields = try await JSONBodies.decode(ProfileChanges.self, request, limit: limit)
@@ -34,13 +36,14 @@ extension Gateway {
                 ProfilesAPI.update, update, context, reading: UserTag.self)
             return JSONBodies.response(.ok, bytes, headers: [.eTag: Self.etag(user)])
         }
-        table.add(.get, "/v1/users/{id}/history", up.union([200, 404])) { request, context in
+        table.add(.get, "/v1/users/{id}/history", up.union([200, 404]), access: .userInPath("id")) { request, context in
             let id = try context.parameters.require("id")
             let page = HistoryRequest(
                 userId: id, limit: try request.intQuery("limit", in: 1...100), cursor: request.query("cursor"))
             return JSONBodies.response(.ok, try await self.profiles.call(ProfilesAPI.history, page, context))
         }
-        table.add(.get, "/v1/users/{id}/recommendations", up.union([200, 404])) { request, context in
+        table.add(.get, "/v1/users/{id}/recommendations", up.union([200, 404]), access: .userInPath("id")) {
+            request, context in
             let id = try context.parameters.require("id")
             let query = RecommendationsQuery(userId: id, limit: try request.intQuery("limit", in: 1...100))
             return JSONBodies.response(

@@ -12,11 +12,11 @@ extension Gateway {
     func addVideoRoutes(_ table: RouteTable) {
         let up = RouteTable.upstream
         let limit = configuration.maxJSONBodyBytes
-        table.add(.get, "/v1/videos/{id}", up.union([200, 404])) { _, context in
+        table.add(.get, "/v1/videos/{id}", up.union([200, 404]), access: .anyPrincipal) { _, context in
             let id = try context.parameters.require("id")
             return JSONBodies.response(.ok, try await self.videos.call(VideoMethods.get, VideoID(videoId: id), context))
         }
-        table.add(.get, "/v1/videos", up.union([200])) { request, context in
+        table.add(.get, "/v1/videos", up.union([200]), access: .anyPrincipal) { request, context in
             let status = request.query("status")
             if let status, !Self.videoStatuses.contains(status) {
                 throw Problem.invalid("status", "status: one of \(Self.videoStatuses.sorted().joined(separator: ", "))")
@@ -26,11 +26,13 @@ extension Gateway {
                 after: request.query("after"))
             return JSONBodies.response(.ok, try await self.videos.call(VideoMethods.list, query, context))
         }
-        table.add(.post, "/v1/videos/{id}/views", RouteTable.upstream.union([202, 413, 415])) { request, context in
+        table.add(.post, "/v1/videos/{id}/views", RouteTable.upstream.union([202, 413, 415]), access: .anyPrincipal) {
+            request, context in
             let videoID = try context.parameters.require("id")
             let view = try await JSONBodies.decode(ViewRequest.self, request, limit: limit)
             try Self.checkID(view.userId, field: "userId")
             try Self.checkID(videoID, field: "videoId")
+            try context.requireActing(for: view.userId, field: "userId")
             if let seconds = view.secondsWatched, seconds < 0 {
                 throw Problem.invalid("secondsWatched", "secondsWatched: must not be negative")
             }

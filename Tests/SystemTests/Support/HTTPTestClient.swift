@@ -63,6 +63,31 @@ enum HTTPTestClient {
         }
     }
 
+    /// Writes `request` as it is (bytes no `String` holds, e.g. a header that is not
+    /// UTF-8) and reads the answer.
+    static func raw(_ address: String, _ request: [UInt8], timeout: Duration = .seconds(15)) async throws -> HTTPReply {
+        try await offPool("metro-test-http") {
+            let fd = try connect(address, timeout)
+            defer { close(fd) }
+            var sent = 0
+            while sent < request.count {
+                let n = request[sent...].withUnsafeBytes {
+                    Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
+                guard n > 0 else { throw WaitError.unexpected("send to \(address): errno \(errno)") }
+                sent += n
+            }
+            var response: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                response += chunk[0..<n]
+            }
+            return try parse(response, address)
+        }
+    }
+
     private static func exchange(
         _ address: String, _ method: String, _ path: String, _ headers: [String: String], contentLength: Int64?,
         _ timeout: Duration, _ writeBody: ((([UInt8]) throws -> Void)) throws -> Void

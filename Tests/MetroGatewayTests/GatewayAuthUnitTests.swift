@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+@testable import MetroGateway
+
+/// The gateway's secret files and credential checks, without a server
+/// (GatewayAuthTests in SystemTests runs them through real processes).
+@Suite struct GatewayAuthUnitTests {
+    static func folder() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metro-gwauth-\(UUID().uuidString)")
+            .path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func aSecretIsMadeMode0600AndRefusedWhenOthersMayReadIt() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/s"
+        try GatewaySecret.generate(at: path)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber
+        #expect(mode?.intValue == 0o600)
+        #expect(try GatewaySecret.load(path).count == 32)
+        #expect(throws: AuthFileError.self) { try GatewaySecret.generate(at: path) }  // never overwrites
+        try FileManager.default.setAttributes([.posixPermissions: 0o604], ofItemAtPath: path)
+        let error = #expect(throws: AuthFileError.self) { try GatewaySecret.load(path) }
+        #expect(error?.reason.contains("chmod 600") == true)
+
+        let short = dir + "/short"
+        try SecretFile.create(short, text: String(repeating: "ab", count: 16) + "\n")
+        #expect(throws: AuthFileError.self) { try GatewaySecret.load(short) }
+        let notHex = dir + "/nothex"
+        try SecretFile.create(notHex, text: String(repeating: "zz", count: 40))
+        #expect(throws: AuthFileError.self) { try GatewaySecret.load(notHex) }
+    }
+
+    @Test func apiKeysFileLinesAreCheckedOneByOne() throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let good = dir + "/good"
+        try SecretFile.create(
+            good, text: "# comment\n\n0123456789abcdef ops operator\n  fedcba9876543210   ada user  \n")
+        let keys = try APIKeys.load(good)
+        #expect(keys.principal(for: "0123456789abcdef") == Principal(subject: "ops", role: .operator))
+        #expect(keys.principal(for: "fedcba9876543210") == Principal(subject: "ada", role: .user))
+        for (i, bad) in [
+            "short ada user", "0123456789abcdef ada admin", "0123456789abcdef ada", "0123.56789abcdef ada user",
+            "0123456789abcdef ada user\n0123456789abcdef bob user",
+        ].enumerated() {
+            let path = dir + "/bad\(i)"
+            try SecretFile.create(path, text: bad + "\n")
+            #expect(throws: AuthFileError.self, "\(bad)") { try APIKeys.load(path) }
+        }
+    }
+
+    @Test func credentialsAreReadAsTokensOrKeys() async throws {
+        let secret = Array(repeating: UInt8(7), count: 32)
+        let auth = await GatewayAuth(
+            secret: secret, apiKeys: APIKeys(["0123456789abcdef": Principal(subject: "ops", role: .operator)]))
+        let token = try await GatewayTokens.mint(secret: secret, subject: "u-1", role: .user, ttl: .seconds(60))
+        #expect(try await auth.principal("Bearer \(token)") == Principal(subject: "u-1", role: .user))
+        #expect(try await auth.principal("BEARER \(token)") == Principal(subject: "u-1", role: .user))
+        #expect(try await auth.principal("Bearer 0123456789abcdef") == Principal(subject: "ops", role: .operator))
+
+        func refusal(_ header: String?) async -> String? {
+            do {
+                _ = try await auth.principal(header)
+                return nil
+            } catch {
+                #expect(error.slug == "unauthenticated" && error.challenge?.hasPrefix("Bearer") == true)
+                return error.detail
+            }
+        }
+        #expect(await refusal(nil)?.contains("no credentials") == true)
+        #expect(await refusal("Token \(token)")?.contains("scheme") == true)
+        #expect(await refusal("Bearer fedcba9876543210")?.contains("unknown API key") == true)
+        let expired = try await GatewayTokens.sign(
+            GatewayClaims(subject: "u-1", role: .user, expires: Date().addingTimeInterval(-1)), secret: secret)
+        #expect(await refusal("Bearer \(expired)")?.contains("expired") == true)
+        let badSubject = try await GatewayTokens.sign(
+            GatewayClaims(subject: "a b", role: .user, expires: Date().addingTimeInterval(60)), secret: secret)
+        #expect(await refusal("Bearer \(badSubject)")?.contains("sub") == true)
+        let other = try await GatewayTokens.mint(
+            secret: Array(repeating: 8, count: 32), subject: "u-1", role: .operator, ttl: .seconds(60))
+        #expect(await refusal("Bearer \(other)")?.contains("signature") == true)
+
+        // Without a secret, a JWT is refused as such; without keys, a key is not a token.
+        let keysOnly = await GatewayAuth(secret: nil, apiKeys: APIKeys([:]))
+        do {
+            _ = try await keysOnly.principal("Bearer \(token)")
+            Issue.record("a token accepted without a secret")
+        } catch {
+            #expect(error.detail.contains("API key"))
+        }
+    }
+
+    @Test func accessRules() {
+        let ada = Principal(subject: "ada", role: .user)
+        let ops = Principal(subject: "ops", role: .operator)
+        #expect(ada.mayActFor("ada") && !ada.mayActFor("bob"))
+        #expect(ops.mayActFor("ada") && ops.mayActFor("bob"))
+    }
+}
