@@ -125,7 +125,8 @@ struct UpCommand: MetroCommand {
                         "gateway", "--listen", gateway, "--registry", registry, "--broker-events",
                         broker.endpoints.events, "--broker-ingest", broker.endpoints.ingest, "--broker-consume",
                         broker.endpoints.consume,
-                    ] + keyArgs + process.childArguments,
+                    ] + keyArgs + (keys.map { ["--auth-secret-file", $0.gatewaySecret] } ?? [])
+                        + process.childArguments,
                     stage: 3))
         }
         // `metro up`'s own registry client (readiness, freeing dead leases) is the operator, `cli`.
@@ -136,7 +137,8 @@ struct UpCommand: MetroCommand {
         }
         let ready = UpReadiness(
             children: children.map(\.name), instances: workers.map { ($0.service, $0.spec.name) },
-            registry: registry, curve: operatorKeys, keysDirectory: keys?.directory, logger: logger)
+            registry: registry, curve: operatorKeys, keysDirectory: keys?.directory,
+            gatewaySecret: keys?.gatewaySecret, logger: logger)
         let reaper = DeadInstanceReaper(registry: registry, curve: operatorKeys, logger: logger)
         let supervisor = Supervisor(
             children: children, logger: logger, stopTimeout: .milliseconds(stopTimeoutMs),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetroGateway
 import MetroSecurity
 import ZeroMQ
 
@@ -22,7 +23,10 @@ enum SecureSystem {
         let directory: String
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
         var allowList: String { path(SecureSystem.allowListName) }
+        /// The HS256 secret the gateway verifies bearer tokens with (docs/gateway-auth.md).
+        var gatewaySecret: String { path(SecureSystem.gatewaySecretName) }
     }
+    static let gatewaySecretName = "gateway-auth.secret"
 
     static func prepare(directory: String, logger: Logger) throws -> Folder {
         guard Capability.curve.isAvailable else { throw CurveSecurity.Unavailable() }
@@ -39,6 +43,11 @@ enum SecureSystem {
         }
         if !made.isEmpty {
             logger.notice("generated CURVE keys", metadata: ["dir": "\(directory)", "names": "\(made)"])
+        }
+        // The gateway's HTTP side: bearer tokens signed with this secret (mode 0600).
+        if !FileManager.default.fileExists(atPath: folder.gatewaySecret) {
+            try GatewaySecret.generate(at: folder.gatewaySecret)
+            logger.notice("generated the gateway's token secret", metadata: ["path": "\(folder.gatewaySecret)"])
         }
         if !FileManager.default.fileExists(atPath: folder.allowList) {
             let text = allowListText(publicKeys.filter { $0.name != "broker" })

@@ -22,14 +22,17 @@ final class UpReadiness: Sendable {
     private let curve: CurveCredentials?
     /// The key folder of a `--secure` system: the CLI commands printed take it.
     private let keysDirectory: String?
+    /// A `--secure` gateway's token secret: the human message says how to mint a token.
+    private let gatewaySecret: String?
     private let logger: Logger
     private let state = Mutex<(fields: [String: String], ready: Set<String>, checking: Bool)>(([:], [], false))
     private let started = ContinuousClock.now
 
     init(
         children: [String], instances: [(service: String, instance: String)], registry: String,
-        curve: CurveCredentials? = nil, keysDirectory: String? = nil, logger: Logger
+        curve: CurveCredentials? = nil, keysDirectory: String? = nil, gatewaySecret: String? = nil, logger: Logger
     ) {
+        self.gatewaySecret = gatewaySecret
         self.children = children
         self.instances = instances
         self.registry = registry
@@ -90,13 +93,14 @@ final class UpReadiness: Sendable {
         let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         line["readyMs"] = "\(ms)"
         ReadyLine.print(line)
-        Self.printHuman(line, ms: ms, instances: instances, keys: keysDirectory)
+        Self.printHuman(line, ms: ms, instances: instances, keys: keysDirectory, gatewaySecret: gatewaySecret)
     }
 
     /// `ready in N ms`, the endpoints and what to try next, on stderr (stdout
     /// holds only the machine-readable ready line).
     private static func printHuman(
-        _ line: [String: String], ms: Int64, instances: [(service: String, instance: String)], keys: String?
+        _ line: [String: String], ms: Int64, instances: [(service: String, instance: String)], keys: String?,
+        gatewaySecret: String?
     ) {
         let ingest = line["ingest"] ?? "?"
         let events = line["events"] ?? "?"
@@ -112,7 +116,15 @@ final class UpReadiness: Sendable {
         let servicesFlags = registry == "tcp://127.0.0.1:7400" ? "" : " --registry \(registry)"
         // A secure system's CLI needs the operator's key: one export covers every command.
         let secureLines = keys.map { "\n  security  CURVE on; keys and allow-list in \($0)" } ?? ""
-        let export = keys.map { "  export METRO_KEYS=\($0)\n" } ?? ""
+        var export = keys.map { "  export METRO_KEYS=\($0)\n" } ?? ""
+        if let gatewaySecret, let http = line["gateway"] {
+            // HTTP needs a bearer token: an operator's, minted from the secret (docs/gateway-auth.md).
+            export += """
+                  TOKEN=$(metro gateway-auth token --user ops --role operator --ttl 1h --secret-file \(gatewaySecret))
+                  curl -H "Authorization: Bearer $TOKEN" http://\(http)/v1/services
+
+                """
+        }
         let text = """
             ready in \(ms) ms
               broker    ingest \(ingest)  events \(events)  consume \(line["consume"] ?? "?")\

@@ -61,13 +61,23 @@ import ZeroMQ
         #expect(await plain.waitForExit(timeout: .seconds(20)) != 0)
         #expect(plain.stderrText.contains("no ACK") && plain.stderrText.contains("METRO_KEYS"), "\(plain.stderrText)")
 
-        // HTTP → gateway → profiles over CURVE rpc, both ways.
+        // HTTP needs a bearer token (docs/gateway-auth.md): none is 401; an operator
+        // token minted from the secret `up` made creates a user, whose own token reads
+        // it, all through the gateway → profiles over CURVE rpc.
+        let noToken = try await HTTPTestClient.send(gateway, "GET", "/v1/services")
+        #expect(noToken.status == 401, "\(noToken.text)")
+        #expect(up.stderrText.contains("metro gateway-auth token"), "the ready message says how to get a token")
+        let secret = keys + "/gateway-auth.secret"
+        let operatorToken = try await Self.token(user: "ops", role: "operator", secret: secret)
         let created = try await HTTPTestClient.json(
             gateway, "POST", "/v1/users",
-            ["displayName": "Sec", "email": "sec-\(UUID().uuidString.prefix(8))@example.com"])
+            ["displayName": "Sec", "email": "sec-\(UUID().uuidString.prefix(8))@example.com"],
+            headers: ["Authorization": "Bearer \(operatorToken)"])
         #expect(created.status == 201, "\(created.text)")
         let id = try #require(created.json["id"] as? String)
-        let read = try await HTTPTestClient.send(gateway, "GET", "/v1/users/\(id)")
+        let userToken = try await Self.token(user: id, role: "user", secret: secret)
+        let read = try await HTTPTestClient.send(
+            gateway, "GET", "/v1/users/\(id)", headers: ["Authorization": "Bearer \(userToken)"])
         #expect(read.status == 200, "\(read.text)")
 
         // The registry lists profiles with the key of its rpc socket: profiles.pub.
@@ -105,6 +115,15 @@ import ZeroMQ
 
         up.kill(SIGTERM)
         #expect(await up.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
+    /// A bearer token from `metro gateway-auth token`.
+    static func token(user: String, role: String, secret: String) async throws -> String {
+        let p = try MetroProcess([
+            "gateway-auth", "token", "--user", user, "--role", role, "--ttl", "10m", "--secret-file", secret,
+        ])
+        #expect(await p.waitForExit(timeout: .seconds(20)) == 0, "\(p.stderrText)")
+        return try #require(p.stdoutLines.last { !$0.isEmpty })
     }
 
     /// The first `tcp://` endpoint in `metro services --json` output.
