@@ -53,6 +53,7 @@ package final class ChildProcess: Sendable {
         self.process = process
         self.output = output
         pid = process.processIdentifier
+        Self.watchExit(pid, into: output)
         Self.readUntilEOF(stdout.fileHandleForReading, name: "test-stdout", into: output) { o, text in
             o.stdout += text
             o.partial += text
@@ -68,6 +69,30 @@ package final class ChildProcess: Sendable {
         } atEnd: {
             $0.stderrClosed = true
         }
+    }
+
+    /// Records the exit as soon as the kernel has it, without Foundation: a thread
+    /// blocks in `waitid(WEXITED | WNOWAIT)`, which returns when the child becomes a
+    /// zombie and leaves it for Foundation to reap. Foundation's Process on Linux
+    /// learns of an exit only when every holder of a socket it gave the child has
+    /// closed it (swift-corelibs-foundation issue 4795), and a child that another
+    /// test spawned at the same moment inherits that socket: the exit then went
+    /// unseen until that other child ended (a `tmux send-keys` client "still
+    /// running" after 10 s in a full-suite run, while a broker started beside it
+    /// held its socket). Whichever of the two records the status first wins; if
+    /// Foundation reaped first, `waitid` fails (ECHILD) and its handler has it.
+    private static func watchExit(_ pid: Int32, into output: Watched<Output>) {
+        let thread = Thread {
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 {
+                if errno != EINTR { return }
+            }
+            // si_code: 1 exited (si_status is its exit code), else killed by si_status.
+            let status = info._sifields._sigchld.si_status
+            output.update { if $0.exitStatus == nil { $0.exitStatus = status } }
+        }
+        thread.name = "test-waitid"
+        thread.start()
     }
 
     /// Reads `handle` with blocking reads on a thread of its own until end of file.
