@@ -116,40 +116,40 @@ struct PermissionTests {
         let broker = try await fixture.startBroker()
         let script =
             Self.prelude(fixture) + """
-            sub = sock(zmq.SUB, '\(broker.events)', 'limited')
-            for p in [b'video.', b'', b'orders.']:
-                sub.subscribe(p)
-            hello(sub, b't1')
-            full = sock(zmq.DEALER, '\(broker.ingest)', 'full')
-            out['full'] = [publish(full, b'e-video', b'video.uploaded')[0], publish(full, b'e-orders', b'orders.created')[0]]
-            out['live'] = until(sub, b'orders.created', None)
-            limited = sock(zmq.DEALER, '\(broker.ingest)', 'limited')
-            out['acked'] = [publish(limited, b'l-1', b'video.x'), publish(limited, b'l-2', b'orders.x')[0]]
-            out['live2'] = until(sub, b'orders.x', None)
-            ff = sock(zmq.PUB, '\(broker.publish)', 'limited')
-            settle(ff, sub, b'orders.probe')
-            ff.send_multipart([b'video.ff', b'x'])
-            ff.send_multipart([b'orders.ff', b'y'])
-            out['ff'] = until(sub, b'orders.ff', b'orders.probe')
-            c = sock(zmq.DEALER, '\(broker.consume)', 'limited')
-            def replay(rid, prefixes):
-                return request(c, [b'metro/1', b'REPLAY', rid, b'seq', struct.pack('>Q', 1), struct.pack('>Q', 0), struct.pack('>I', 1000)] + prefixes)
-            out['replay'] = [[f.decode() for f in replay(b'r1', [b'video.'])[1:3]], replay(b'r2', [])[2].decode()]
-            r = replay(b'r3', [b'orders.'])
-            topics = []
-            while r[1] == b'EVENT':
-                topics.append(r[3].decode())
-                r = c.recv_multipart()
-            out['replayed'] = sorted(set(topics)) + [r[1].decode()]
-            def join(s, group, member, prefixes):
-                cfg = json.dumps({'prefixes': prefixes, 'start': 'earliest'}).encode()
-                r = request(s, [b'metro/1', b'JOIN', group, member, struct.pack('>I', 1), cfg])
-                return [r[1].decode(), r[2].decode(), r[-1].decode() if r[1] == b'ERROR' else '']
-            fc = sock(zmq.DEALER, '\(broker.consume)', 'full')
-            out['join'] = [join(c, b'g1', b'm1', ['video.']), join(fc, b'g3', b'f1', ['video.'])[0],
-                           join(c, b'g3', b'm2', ['orders.']), join(c, b'g2', b'm3', ['orders.'])[0]]
-            report()
-            """
+                sub = sock(zmq.SUB, '\(broker.events)', 'limited')
+                for p in [b'video.', b'', b'orders.']:
+                    sub.subscribe(p)
+                hello(sub, b't1')
+                full = sock(zmq.DEALER, '\(broker.ingest)', 'full')
+                out['full'] = [publish(full, b'e-video', b'video.uploaded')[0], publish(full, b'e-orders', b'orders.created')[0]]
+                out['live'] = until(sub, b'orders.created', None)
+                limited = sock(zmq.DEALER, '\(broker.ingest)', 'limited')
+                out['acked'] = [publish(limited, b'l-1', b'video.x'), publish(limited, b'l-2', b'orders.x')[0]]
+                out['live2'] = until(sub, b'orders.x', None)
+                ff = sock(zmq.PUB, '\(broker.publish)', 'limited')
+                settle(ff, sub, b'orders.probe')
+                ff.send_multipart([b'video.ff', b'x'])
+                ff.send_multipart([b'orders.ff', b'y'])
+                out['ff'] = until(sub, b'orders.ff', b'orders.probe')
+                c = sock(zmq.DEALER, '\(broker.consume)', 'limited')
+                def replay(rid, prefixes):
+                    return request(c, [b'metro/1', b'REPLAY', rid, b'seq', struct.pack('>Q', 1), struct.pack('>Q', 0), struct.pack('>I', 1000)] + prefixes)
+                out['replay'] = [[f.decode() for f in replay(b'r1', [b'video.'])[1:3]], replay(b'r2', [])[2].decode()]
+                r = replay(b'r3', [b'orders.'])
+                topics = []
+                while r[1] == b'EVENT':
+                    topics.append(r[3].decode())
+                    r = c.recv_multipart()
+                out['replayed'] = sorted(set(topics)) + [r[1].decode()]
+                def join(s, group, member, prefixes):
+                    cfg = json.dumps({'prefixes': prefixes, 'start': 'earliest'}).encode()
+                    r = request(s, [b'metro/1', b'JOIN', group, member, struct.pack('>I', 1), cfg])
+                    return [r[1].decode(), r[2].decode(), r[-1].decode() if r[1] == b'ERROR' else '']
+                fc = sock(zmq.DEALER, '\(broker.consume)', 'full')
+                out['join'] = [join(c, b'g1', b'm1', ['video.']), join(fc, b'g3', b'f1', ['video.'])[0],
+                               join(c, b'g3', b'm2', ['orders.']), join(c, b'g2', b'm3', ['orders.'])[0]]
+                report()
+                """
         let out = try Self.report(try await runPython(script))
         #expect(out["full"] == #"["ACK", "ACK"]"#)
         // The subscription to `video.` and to everything were not put in force.
@@ -180,25 +180,25 @@ struct PermissionTests {
         let broker = try await fixture.startBroker()
         let script =
             Self.prelude(fixture) + """
-            svc = sock(zmq.DEALER, '\(broker.ingest)', 'svc')
-            reg = sock(zmq.DEALER, '\(broker.ingest)', 'registry')
-            out['acked'] = [publish(svc, b'f1', b'$registry.registered'), publish(svc, b'f2', b'$metro.dead.g'),
-                            publish(reg, b'f3', b'$registry.registered')[0], publish(reg, b'f4', b'video.x')]
-            sub = sock(zmq.SUB, '\(broker.events)', 'svc')
-            sub.subscribe(b'$registry.')
-            sub.subscribe(b'probe.')
-            hello(sub, b't')
-            seen = []
-            # Each PUB's probe and end marker are topics it may publish.
-            for who, topic, mark in [('svc', b'$registry.expired', b'probe.'), ('registry', b'$registry.deregistered', b'$registry.')]:
-                pub = sock(zmq.PUB, '\(broker.publish)', who)
-                settle(pub, sub, mark + b'probe')
-                pub.send_multipart([topic, b'{}'])
-                pub.send_multipart([mark + b'end', b'x'])
-                seen.append(until(sub, mark + b'end', mark + b'probe'))
-            out['ff'] = seen
-            report()
-            """
+                svc = sock(zmq.DEALER, '\(broker.ingest)', 'svc')
+                reg = sock(zmq.DEALER, '\(broker.ingest)', 'registry')
+                out['acked'] = [publish(svc, b'f1', b'$registry.registered'), publish(svc, b'f2', b'$metro.dead.g'),
+                                publish(reg, b'f3', b'$registry.registered')[0], publish(reg, b'f4', b'video.x')]
+                sub = sock(zmq.SUB, '\(broker.events)', 'svc')
+                sub.subscribe(b'$registry.')
+                sub.subscribe(b'probe.')
+                hello(sub, b't')
+                seen = []
+                # Each PUB's probe and end marker are topics it may publish.
+                for who, topic, mark in [('svc', b'$registry.expired', b'probe.'), ('registry', b'$registry.deregistered', b'$registry.')]:
+                    pub = sock(zmq.PUB, '\(broker.publish)', who)
+                    settle(pub, sub, mark + b'probe')
+                    pub.send_multipart([topic, b'{}'])
+                    pub.send_multipart([mark + b'end', b'x'])
+                    seen.append(until(sub, mark + b'end', mark + b'probe'))
+                out['ff'] = seen
+                report()
+                """
         let out = try Self.report(try await runPython(script))
         #expect(out["acked"] == #"[["ERROR", "110"], ["ERROR", "106"], "ACK", ["ERROR", "110"]]"#)
         // The subscriber saw the registry's `$registry.` event, not svc's.
@@ -222,19 +222,19 @@ struct PermissionTests {
         ])
         let script =
             Self.prelude(fixture) + """
-            s = sock(zmq.REQ, '\(registry.endpoint)', 'svc')
-            def call(command, body):
-                r = request(s, [b'metro/1', command] + ([body] if body else []))
-                return r[1].decode() + ('' if r[1] == b'OK' else ' ' + r[2].decode())
-            def reg(service):
-                return json.dumps({'service': service, 'instance': 'i-1', 'epoch': 1,
-                                   'endpoints': ['tcp://127.0.0.1:9'], 'ttl_ms': 60000}).encode()
-            key = lambda service: json.dumps({'service': service, 'instance': 'i-1', 'epoch': 1}).encode()
-            out['calls'] = [call(b'REGISTER', reg('videos')), call(b'REGISTER', reg('profiles')),
-                            call(b'HEARTBEAT', key('videos')), call(b'HEARTBEAT', key('profiles')),
-                            call(b'LOOKUP', b'profiles'), call(b'DEREGISTER', key('videos'))]
-            report()
-            """
+                s = sock(zmq.REQ, '\(registry.endpoint)', 'svc')
+                def call(command, body):
+                    r = request(s, [b'metro/1', command] + ([body] if body else []))
+                    return r[1].decode() + ('' if r[1] == b'OK' else ' ' + r[2].decode())
+                def reg(service):
+                    return json.dumps({'service': service, 'instance': 'i-1', 'epoch': 1,
+                                       'endpoints': ['tcp://127.0.0.1:9'], 'ttl_ms': 60000}).encode()
+                key = lambda service: json.dumps({'service': service, 'instance': 'i-1', 'epoch': 1}).encode()
+                out['calls'] = [call(b'REGISTER', reg('videos')), call(b'REGISTER', reg('profiles')),
+                                call(b'HEARTBEAT', key('videos')), call(b'HEARTBEAT', key('profiles')),
+                                call(b'LOOKUP', b'profiles'), call(b'DEREGISTER', key('videos'))]
+                report()
+                """
         let out = try Self.report(try await runPython(script))
         #expect(out["calls"] == #"["ERROR 110", "OK", "ERROR 110", "OK", "OK", "ERROR 110"]"#)
         let text = try await scrapeMetrics(try #require(registry.ready["metrics"]))
@@ -254,15 +254,15 @@ struct PermissionTests {
         let go = fixture.folder.url.appendingPathComponent("go").path
         let script =
             Self.prelude(fixture) + """
-            s = sock(zmq.DEALER, '\(broker.ingest)', 'limited')
-            out['before'] = publish(s, b'h1', b'video.x')
-            open('\(phase)', 'w').close()
-            deadline = time.monotonic() + 30
-            while not os.path.exists('\(go)') and time.monotonic() < deadline:
-                time.sleep(0.02)
-            out['after'] = publish(s, b'h2', b'video.x')
-            report()
-            """
+                s = sock(zmq.DEALER, '\(broker.ingest)', 'limited')
+                out['before'] = publish(s, b'h1', b'video.x')
+                open('\(phase)', 'w').close()
+                deadline = time.monotonic() + 30
+                while not os.path.exists('\(go)') and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                out['after'] = publish(s, b'h2', b'video.x')
+                report()
+                """
         async let printed = runPython(script)
         try await eventually("the first publish answered") { FileManager.default.fileExists(atPath: phase) }
         fixture.permissions["limited"] = "{publish: [\"orders.\", \"video.\"]}"
