@@ -171,6 +171,39 @@ struct PermissionTests {
         #expect(await broker.stop() == 0)
     }
 
+    /// PUBLISH-PACKED (§4.2.6) is checked event by event: the denied one gets its
+    /// ERROR with its id, the permitted one its ACK-PACKED.
+    @Test func aPackedPublishIsCheckedPerEvent() async throws {
+        let fixture = try SecureFixture(clients: ["limited"])
+        fixture.permissions["limited"] = "{publish: [\"orders.\"]}"
+        try fixture.writeAllowList()
+        let broker = try await fixture.startBroker()
+        let script =
+            Self.prelude(fixture) + """
+                def event(eid, topic):
+                    return bytes([len(eid)]) + eid + bytes([len(topic)]) + topic + struct.pack('>I', 2) + b'{}' + struct.pack('>I', 1) + b'p'
+                s = sock(zmq.DEALER, '\(broker.ingest)', 'limited')
+                s.send_multipart([b'metro/1', b'PUBLISH-PACKED', event(b'p-1', b'video.x') + event(b'p-2', b'orders.x')])
+                replies = []
+                for _ in range(2):
+                    assert s.poll(10000), replies
+                    r = s.recv_multipart()
+                    if r[1] == b'ERROR':
+                        replies.append(['ERROR', r[2].decode(), r[4].decode()])
+                    else:
+                        n = r[2][0]
+                        replies.append([r[1].decode(), r[2][1:1 + n].decode(), struct.unpack('>Q', r[2][1 + n:9 + n])[0]])
+                out['replies'] = sorted(replies)
+                report()
+                """
+        let out = try Self.report(try await runPython(script))
+        #expect(out["replies"] == #"[["ACK-PACKED", "p-2", 1], ["ERROR", "110", "p-1"]]"#)
+        try await eventually("the denial counted") {
+            metricSample(Self.denied("publish", "limited"), in: try await Self.metrics(broker)) == 1
+        }
+        #expect(await broker.stop() == 0)
+    }
+
     /// `$registry.*` only from the registry's identity (here with nothing else
     /// listed), on both publish sockets; `$metro.*` from nobody.
     @Test func aForgedRegistryEventIsRefusedAndTheRegistryKeyMayPublishIt() async throws {
