@@ -143,7 +143,7 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
         case .notFound: .notFound
         case .unsupportedVersion, .malformedMessage, .unknownCommand, .invalidUTF8, .invalidJSON, .tooLarge,
             .invalidTopic, .invalidArgument, .missingEventID, .invalidServiceName, .invalidEndpoint, .ttlOutOfRange,
-            .unknownMethod, .badRequest:
+            .unknownMethod, .badRequest, .forbidden:
             .invalid
         case .deadlineExceeded: .timeout
         }

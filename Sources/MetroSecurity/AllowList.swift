@@ -13,10 +13,9 @@ public import ZeroMQ
 ///     publicKey: "<i1dS9X[(Q]nh.d)*-A-632XtR{uHB(fkhroHf%x"
 /// ```
 ///
-/// Each identity is a mapping, not a bare key, so that per-identity permissions
-/// (issue 19 §4) can be added as further keys of it. Until they are enforced, any
-/// key other than `publicKey` is refused: a file that says `permissions:` must not
-/// load as if it restricted anything.
+/// An identity may carry `permissions:` (`Permissions`, protocol.md §7.3): then it
+/// may do only what they list. One without keeps all access, as before
+/// permissions existed, so an older file means what it meant.
 public struct AllowList: Sendable, Hashable {
     /// One client identity.
     public struct Identity: Sendable, Hashable {
@@ -24,21 +23,26 @@ public struct AllowList: Sendable, Hashable {
         public let name: String
         /// Its CURVE public key, 40 characters of Z85.
         public let publicKey: String
+        /// What it may do; `.unrestricted` when the file gives no `permissions:`.
+        public let permissions: Permissions
 
-        public init(name: String, publicKey: String) {
+        public init(name: String, publicKey: String, permissions: Permissions = .unrestricted) {
             self.name = name
             self.publicKey = publicKey
+            self.permissions = permissions
         }
     }
 
     /// Sorted by name.
     public let identities: [Identity]
     private let byKey: [String: String]
+    private let byName: [String: Permissions]
 
     /// Checks the identities: valid names (`KeyFiles.isValidName`), valid keys, no
     /// name or key twice (one key under two names would make the user id a guess).
     public init(_ identities: [Identity], path: String = "allow-list") throws(SecurityError) {
         var byKey: [String: String] = [:]
+        var byName: [String: Permissions] = [:]
         var names = Set<String>()
         for identity in identities {
             guard KeyFiles.isValidName(identity.name) else {
@@ -54,10 +58,16 @@ public struct AllowList: Sendable, Hashable {
                 throw Self.invalid(path, "identities '\(other)' and '\(identity.name)' have the same publicKey")
             }
             byKey[identity.publicKey] = identity.name
+            byName[identity.name] = identity.permissions
         }
         self.identities = identities.sorted { $0.name < $1.name }
         self.byKey = byKey
+        self.byName = byName
     }
+
+    /// What the identity `name` (a connection's user id) may do now: nothing when
+    /// it is not on the list (it was removed since its handshake).
+    public func permissions(of name: String) -> Permissions { byName[name] ?? .nothing }
 
     /// The name of the identity whose public key is `publicKey`, or nil.
     public func identity(forPublicKey publicKey: String) -> String? { byKey[publicKey] }
@@ -91,20 +101,22 @@ public struct AllowList: Sendable, Hashable {
                     throw invalid(path, "identity '\(name)' must be a mapping with 'publicKey'")
                 }
                 var publicKey: String?
+                var permissions = Permissions.unrestricted
                 for (field, fieldValue) in fields {
                     switch field.string {
                     case "publicKey": publicKey = fieldValue.string
                     case "permissions":
-                        throw invalid(
-                            path,
-                            "identity '\(name)': 'permissions' is not enforced by this version; remove it "
-                                + "(every listed identity may use every socket)")
+                        do throws(PermissionsError) {
+                            permissions = try Permissions.parse(fieldValue, identity: name)
+                        } catch {
+                            throw invalid(path, error.reason)
+                        }
                     default:
                         throw invalid(path, "identity '\(name)': unknown key '\(field.string ?? "?")'")
                     }
                 }
                 guard let publicKey else { throw invalid(path, "identity '\(name)' has no 'publicKey'") }
-                identities.append(Identity(name: name, publicKey: publicKey))
+                identities.append(Identity(name: name, publicKey: publicKey, permissions: permissions))
             }
         }
         return try AllowList(identities, path: path)

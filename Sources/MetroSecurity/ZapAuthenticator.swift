@@ -38,6 +38,7 @@ public final class ZapAuthenticator: Sendable {
     private let logger: Logger
     private let refused = Atomic<UInt64>(0)
     private let accepted = Atomic<UInt64>(0)
+    private let reloads = Atomic<UInt64>(0)
     private let refusedCounters: [Refusal: Counter]
     private let acceptedCounter: Counter
     private let logLimit = Mutex<(last: ContinuousClock.Instant?, suppressed: Int)>((nil, 0))
@@ -64,6 +65,9 @@ public final class ZapAuthenticator: Sendable {
     public var refusals: UInt64 { refused.load(ordering: .relaxed) }
     /// Handshakes accepted since start.
     public var acceptances: UInt64 { accepted.load(ordering: .relaxed) }
+    /// How many times `reload()` put a list in force: a loop that caches what the
+    /// list says (`AccessCache`) reads it per message to notice a SIGHUP.
+    public var generation: UInt64 { reloads.load(ordering: .acquiring) }
     /// The list in force now.
     public var allowList: AllowList { list.withLock { $0 } }
 
@@ -88,6 +92,7 @@ public final class ZapAuthenticator: Sendable {
         guard let path else { return allowList }
         let fresh = try AllowList.load(path)
         list.withLock { $0 = fresh }
+        reloads.add(1, ordering: .releasing)
         return fresh
     }
 

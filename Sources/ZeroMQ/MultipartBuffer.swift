@@ -1,5 +1,9 @@
 internal import CZeroMQ
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A reusable set of frame slots for receiving and forwarding whole multipart
 /// messages without allocating: a broker loop receives a message into the slots,
 /// reads frames in place, and sends chosen slots on (zero-copy), message after
@@ -79,6 +83,21 @@ package final class MultipartBuffer {
         precondition(index < count, "frame \(index) of a \(count)-frame message")
         guard let value = zmq_msg_gets(slots + index, property) else { return nil }
         return String(cString: value)
+    }
+
+    /// The bytes of metadata `property` of frame `index`'s connection, in place
+    /// (nil if it has none), without building a `String`: the broker reads
+    /// `"User-Id"` once per message to check permissions (protocol.md §7.8).
+    /// libzmq owns the bytes; they are valid only inside `body`.
+    @inline(__always)
+    package func withMetadata<R>(
+        _ property: StaticString, frame index: Int, _ body: (UnsafeRawBufferPointer?) -> R
+    ) -> R {
+        let value = property.utf8Start.withMemoryRebound(to: CChar.self, capacity: property.utf8CodeUnitCount + 1) {
+            zmq_msg_gets(slots + index, $0)
+        }
+        guard let value else { return body(nil) }
+        return body(UnsafeRawBufferPointer(start: value, count: strlen(value)))
     }
 
     /// The descriptor of the connection frame `index` came in on (`ZMQ_SRCFD`), or

@@ -225,6 +225,24 @@ public final class Socket {
         return frames
     }
 
+    /// `receiveMultipart`, with the metadata `property` of the connection the
+    /// message came in on (`Message.metadata`; `"User-Id"` names a ZAP identity).
+    public func receiveMultipart(
+        dontWait: Bool = false, metadata property: String
+    ) throws(ZMQError) -> (frames: [[UInt8]], metadata: String?)? {
+        var message = Message()
+        guard try receive(into: &message, dontWait: dontWait) else { return nil }
+        var frames = [message.bytes]
+        var value = message.metadata(property)
+        while message.hasMore {
+            guard try receive(into: &message) else { break }
+            frames.append(message.bytes)
+            // ROUTER's routing-id frame is made up locally and has none; later frames do.
+            if value == nil { value = message.metadata(property) }
+        }
+        return (frames, value)
+    }
+
     /// Receives and discards the rest of a multipart message whose first frames the
     /// caller already read (so a malformed message never leaves frames behind).
     public func discardRemainingFrames() throws(ZMQError) {

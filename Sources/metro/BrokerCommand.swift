@@ -60,6 +60,9 @@ struct BrokerRunOptions: ParsableArguments {
     var curveSecretKey: String?
     @Option(help: "The allow-list of client identities (YAML, protocol.md §7.3); reloaded on SIGHUP.")
     var allowList: String?
+    @Option(
+        help: "With CURVE on: the identity that alone may publish $registry.* (default registry; protocol.md §7.8).")
+    var registryIdentity: String?
 
     func run(_ process: ProcessBootstrap) async throws {
         // The same file `metro doctor` and `metro up` read: --config, else
@@ -76,6 +79,7 @@ struct BrokerRunOptions: ParsableArguments {
             configuration.security.secretKeyFile = curveSecretKey
         }
         if let allowList { configuration.security.allowList = allowList }
+        if let registryIdentity { configuration.security.registryIdentity = registryIdentity }
         if let fsync {
             guard let policy = BrokerConfiguration.FsyncPolicy(rawValue: fsync) else {
                 throw ValidationError("--fsync must be always, interval or never")

@@ -61,7 +61,7 @@ struct UpCommand: MetroCommand {
 
     @Flag(
         help: """
-            CURVE on every socket (protocol.md §7.8): key pairs and an allow-list under <data-dir>/keys, made if missing; \
+            CURVE on every socket (protocol.md §7.10): key pairs and an allow-list under <data-dir>/keys, made if missing; \
             the CLI then needs --keys <data-dir>/keys (or METRO_KEYS).
             """)
     var secure = false

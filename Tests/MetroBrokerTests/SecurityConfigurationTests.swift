@@ -14,6 +14,11 @@ import Testing
         try c.validate()
         let partial = try JSONDecoder().decode(BrokerConfiguration.self, from: Data(#"{"security":{}}"#.utf8))
         #expect(partial.security == BrokerConfiguration.Security())
+        // Who alone may publish `$registry.*` (protocol.md §7.8): "registry" unless named.
+        #expect(c.security.registryIdentity == "registry")
+        let named = try JSONDecoder().decode(
+            BrokerConfiguration.self, from: Data(#"{"security":{"registryIdentity":"reg-1"}}"#.utf8))
+        #expect(named.security.registryIdentity == "reg-1")
     }
 
     @Test func curveNeedsBothFiles() throws {

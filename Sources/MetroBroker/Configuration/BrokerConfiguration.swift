@@ -60,6 +60,9 @@ package struct BrokerConfiguration: Codable, Sendable, Equatable {
         package var secretKeyFile = ""
         /// The allow-list of client identities (protocol.md §7.3), reloaded on SIGHUP.
         package var allowList = ""
+        /// The allow-list identity of the registry: the only one whose connections may
+        /// publish `$registry.*` membership events (protocol.md §7.8).
+        package var registryIdentity = "registry"
         package init() {}
     }
 
@@ -110,13 +113,14 @@ extension BrokerConfiguration.Endpoints {
 }
 
 extension BrokerConfiguration.Security {
-    enum CodingKeys: String, CodingKey { case curve, secretKeyFile, allowList }
+    enum CodingKeys: String, CodingKey { case curve, secretKeyFile, allowList, registryIdentity }
     package init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
         curve = try c.decodeIfPresent(Bool.self, forKey: .curve) ?? curve
         secretKeyFile = try c.decodeIfPresent(String.self, forKey: .secretKeyFile) ?? secretKeyFile
         allowList = try c.decodeIfPresent(String.self, forKey: .allowList) ?? allowList
+        registryIdentity = try c.decodeIfPresent(String.self, forKey: .registryIdentity) ?? registryIdentity
     }
 }
 

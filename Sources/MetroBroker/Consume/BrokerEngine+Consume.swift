@@ -21,7 +21,9 @@ extension BrokerEngine {
             if buffer.count > 1, let fd = buffer.sourceDescriptor(1) {
                 try classify(request, fd: fd, routingID: routingID)
             }
-            guard let reply = answer(request, from: routingID) else { continue }
+            // With CURVE on, a REPLAY or JOIN the identity may not make is refused (§7.8).
+            let refused = permissions?.refusal(request, buffer, groups: groups)
+            guard let reply = refused ?? answer(request, from: routingID) else { continue }
             if reply.isError { counters.rejected &+= 1 }
             if consumeSender.send(reply, to: routingID) != .queued { counters.drop(.replyUnroutable) }
         }

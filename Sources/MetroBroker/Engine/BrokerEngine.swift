@@ -151,6 +151,8 @@ package final class BrokerEngine: @unchecked Sendable {
     /// With CURVE on, the context's ZAP handler (protocol.md §7), bound before the
     /// sockets; `BrokerService` runs it on a thread of its own.
     let zap: ZapHandler?
+    /// With CURVE on, the permission checks (protocol.md §7.8); nil: none run.
+    let permissions: BrokerPermissions?
 
     /// Opens and recovers the journal and binds the four sockets; with `security`,
     /// as CURVE servers whose clients `security.authenticator` admits.
@@ -218,6 +220,13 @@ package final class BrokerEngine: @unchecked Sendable {
         let ctx = try Context(ioThreads: 1, defaultLingerMilliseconds: configuration.lingerMs)
         context = ctx
         zap = try security.map { try $0.bindHandler(in: ctx) }
+        let permissions = security.map {
+            BrokerPermissions(
+                AccessControl(
+                    authenticator: $0.authenticator, registryIdentity: configuration.security.registryIdentity,
+                    logger: logger))
+        }
+        self.permissions = permissions
         let frameLimit = maxPayloadBytes + 64 * 1024
         let limits = configuration.limits
         let make = { (type: SocketType) throws -> Socket in
@@ -240,6 +249,8 @@ package final class BrokerEngine: @unchecked Sendable {
             .maxMessageSize(Self.maxSubscriptionBytes + (security == nil ? 0 : Self.curveAllowanceBytes)))
         // Outbound, a slow subscriber's queue is bounded in bytes (§4.4.3).
         try events.set(.sendHighWaterMark(configuration.eventsHighWaterMark))
+        // With CURVE on the broker decides each subscription (`FanOut`, §7.8).
+        if security != nil { try events.set(.xpubManual(true)) }
         consume = try make(.router)
         try consume.set(.routerMandatory(true))
 
@@ -255,7 +266,7 @@ package final class BrokerEngine: @unchecked Sendable {
         try publish.send([1])
 
         ingestReplies = IngestReplies(socket: ingest, counters: counters)
-        fanOut = FanOut(events: events, counters: counters)
+        fanOut = FanOut(events: events, counters: counters, permissions: permissions)
         log = try EventLog(journal: journal, reservation: reservation, fanOut: fanOut, counters: counters)
         consumeSender = ConsumeSender(socket: consume)
         replays = ReplayScheduler(

@@ -18,10 +18,14 @@ final class FanOut {
     /// A send that failed with an error (not a full queue): the loop reports it.
     /// XPUB sends never block, so only a closing context can cause one.
     private(set) var failure: ZMQError?
+    /// With CURVE on: the socket is ZMQ_XPUB_MANUAL and a subscription is in force
+    /// only once `drainSubscriptions` forwards it (protocol.md §7.8).
+    private let permissions: BrokerPermissions?
 
-    init(events: Socket, counters: BrokerCounters) {
+    init(events: Socket, counters: BrokerCounters, permissions: BrokerPermissions? = nil) {
         self.events = events
         self.counters = counters
+        self.permissions = permissions
     }
 
     /// Sends one event as its three frames (§4.4), zero-copy from `buffer`. XPUB
@@ -49,7 +53,11 @@ final class FanOut {
     }
 
     /// Reads subscription messages: counts them, and answers a
-    /// `$metro.hello.<token>` subscription with a hello event (§4.4.2).
+    /// `$metro.hello.<token>` subscription with a hello event (§4.4.2). With CURVE
+    /// on, first puts in force the subscriptions the sender may make (before its
+    /// hello is answered, so the hello still proves them live) and every
+    /// unsubscription: libzmq applies `ZMQ_SUBSCRIBE` on a manual XPUB to the
+    /// connection of the message last received.
     func drainSubscriptions(limit: Int, headSeq: UInt64, now: UInt64) throws(ZMQError) {
         var n = 0
         while n < limit, try buffer.receive(from: events) {
@@ -59,8 +67,29 @@ final class FanOut {
                 if raw[0] == 1 { counters.subscriptions += 1 } else if raw[0] == 0 { counters.subscriptions -= 1 }
                 return Hello.topic(inSubscription: raw)
             }
+            if let permissions, try !forward(permissions, isHello: helloTopic != nil) { continue }
             if let helloTopic { try sendMarker(topic: helloTopic, headSeq: headSeq, now: now) }
         }
+    }
+
+    /// Applies the subscription message in `buffer` to its connection if allowed;
+    /// `false` for a denied subscription. An unsubscription always goes (one that
+    /// was never in force changes nothing), also the ones libzmq makes up for a
+    /// closed connection, which have no connection left to apply to.
+    private func forward(_ permissions: BrokerPermissions, isHello: Bool) throws(ZMQError) -> Bool {
+        let raw = buffer.bytes(0)
+        let prefix = Array(raw.dropFirst())
+        switch raw[0] {
+        case 1:
+            let grant = permissions.grant(buffer, frame: 0)
+            guard permissions.allowsSubscription(grant, prefix: prefix, isHello: isHello) else { return false }
+            try events.set(.subscribe(prefix))
+        case 0:
+            try events.set(.unsubscribe(prefix))
+        default:
+            break
+        }
+        return true
     }
 
     /// Publishes `$metro.heartbeat` with the head seq.

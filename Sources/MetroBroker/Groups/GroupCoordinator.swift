@@ -59,6 +59,9 @@ final class GroupCoordinator {
 
     var isEmpty: Bool { groups.isEmpty }
 
+    /// The prefixes of group `name` if it exists (a JOIN's config does not change them).
+    func prefixes(of name: String) -> [[UInt8]]? { groups[name]?.state.config.prefixes }
+
     /// Handles one group command from `member`; returns the reply, if it has one.
     func handle(_ request: GroupCodec.Request, from member: [UInt8], now: UInt64) -> GroupCodec.Reply? {
         let name = request.group

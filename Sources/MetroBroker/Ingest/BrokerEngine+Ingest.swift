@@ -34,6 +34,8 @@ extension BrokerEngine {
             case .reject(let error, let idFrame):
                 reject(error, eventIDFrame: idFrame)
             case .publish(let events):
+                // With CURVE on, who sent it (§7.8): read once per message.
+                let grant = permissions?.grant(buffer, frame: 1)
                 // Events of one batch may share ACK messages: they carry its number.
                 let ack = PendingAck(seq: 0, routingCount: buffer.size(0), batch: events > 1 ? newBatch() : 0)
                 let keys = dedupeKeys(count: events) { buffer.unsafeFrame(3 + 4 * $0) }
@@ -45,6 +47,11 @@ extension BrokerEngine {
                         reject(error, eventIDFrame: echo)
                         continue
                     }
+                    if let grant, !BrokerPermissions.mayPublish(grant, topic: buffer.unsafeFrame(idFrame + 1)) {
+                        let error = permissions!.deniedPublish(grant, topic: buffer.unsafeFrame(idFrame + 1))
+                        reject(error, eventIDFrame: idFrame)
+                        continue
+                    }
                     accept(
                         now: now, id: buffer.unsafeFrame(idFrame), key: keys[k], topic: buffer.unsafeFrame(idFrame + 1),
                         headers: buffer.unsafeFrame(idFrame + 2), payload: buffer.unsafeFrame(idFrame + 3),
@@ -54,6 +61,7 @@ extension BrokerEngine {
                 // Always a batch: its ACKs travel packed, as many per message as possible.
                 var ack = PendingAck(seq: 0, routingCount: buffer.size(0), batch: newBatch())
                 ack.packed = true
+                let grant = permissions?.grant(buffer, frame: 1)
                 let frame = buffer.unsafeFrame(3)
                 var ids = PackedEvents.Iterator(frame)
                 let keys = dedupeKeys(count: events) { _ in ids.next()!.id }
@@ -65,6 +73,10 @@ extension BrokerEngine {
                         maxPayloadBytes: maxPayloadBytes)
                     {
                         reject(error, echo: IngestCodec.echoesID(idLength: e.id.count) ? [UInt8](e.id) : nil)
+                        continue
+                    }
+                    if let grant, !BrokerPermissions.mayPublish(grant, topic: e.topic) {
+                        reject(permissions!.deniedPublish(grant, topic: e.topic), echo: [UInt8](e.id))
                         continue
                     }
                     accept(

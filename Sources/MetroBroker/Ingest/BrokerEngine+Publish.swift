@@ -29,6 +29,15 @@ extension BrokerEngine {
                 counters.drop(BrokerCounters.DropCause(cause))
                 continue
             }
+            if let permissions {
+                let grant = permissions.grant(buffer, frame: 0)
+                let topic = buffer.unsafeFrame(0)
+                if !BrokerPermissions.mayPublish(grant, topic: topic) {
+                    _ = permissions.deniedPublish(grant, topic: topic)
+                    counters.drop(.publishForbidden)
+                    continue
+                }
+            }
             let noBytes = UnsafeRawBufferPointer(start: nil, count: 0)
             let headers = buffer.count == 3 ? buffer.unsafeFrame(1) : noBytes
             do throws(JournalError) {

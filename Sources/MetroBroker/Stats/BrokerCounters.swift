@@ -13,6 +13,8 @@ final class BrokerCounters {
         case ackHighWaterMark = "ack_hwm"
         case replyUnroutable = "reply_unroutable"
         case eventsHighWaterMark = "events_hwm"
+        /// A fire-and-forget event whose publisher may not publish its topic (§7.8).
+        case publishForbidden = "publish_forbidden"
 
         /// The publish socket's cause for a message `PublishCodec` refuses.
         init(_ cause: PublishCodec.DropCause) {
@@ -34,6 +36,7 @@ final class BrokerCounters {
             case .ackHighWaterMark: 5
             case .replyUnroutable: 6
             case .eventsHighWaterMark: 7
+            case .publishForbidden: 8
             }
         }
     }

@@ -47,7 +47,7 @@ struct RpcInstanceKey: Hashable, Sendable, CustomStringConvertible {
     let epoch: UInt64
     let endpoint: String
     /// The CURVE public key the instance registered for its rpc socket
-    /// (metadata `curve-public-key`, protocol.md §7.8); nil for a plain one.
+    /// (metadata `curve-public-key`, protocol.md §7.10); nil for a plain one.
     let curvePublicKey: String?
 
     /// The instance's rpc endpoint is its first; nil when it has none.

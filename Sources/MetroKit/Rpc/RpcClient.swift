@@ -46,7 +46,7 @@ public final class RpcClient: Service, Sendable {
         /// lookups use the `RegistryClient`'s own `curve`.)
         public var curve: CurveCredentials?
         /// CURVE with the server key each instance registered (metadata
-        /// `curve-public-key`, protocol.md §7.8) and this key pair as the client's:
+        /// `curve-public-key`, protocol.md §7.10) and this key pair as the client's:
         /// what a caller inside a secure system uses, so that it needs no copy of
         /// each service's public key, only the registry's. `curve`, when set, wins.
         /// An instance that registered no key is then not connected to (a plain

@@ -50,7 +50,7 @@ public final class RpcServer: Service, Sendable {
         /// echo, a read from memory): while one runs, the server reads no message and
         /// sends no answer. A handler that suspends resumes on the I/O thread as well.
         public var handlersOnIOThread = false
-        /// Makes the ROUTER a CURVE server with this key pair (protocol.md §7.8);
+        /// Makes the ROUTER a CURVE server with this key pair (protocol.md §7.10);
         /// nil (the default) speaks plain ZMTP. Clients are authenticated by the ZAP
         /// handler bound in the server's context (`zapDomain` names its domain);
         /// whoever makes the context binds one before `start()`, or any client that
@@ -82,7 +82,7 @@ public final class RpcServer: Service, Sendable {
     }
 
     /// The registration metadata key under which a secure instance announces its
-    /// rpc socket's CURVE public key (protocol.md §7.8); `RpcClient.Options.curveKeys`
+    /// rpc socket's CURVE public key (protocol.md §7.10); `RpcClient.Options.curveKeys`
     /// reads it there.
     public static let curvePublicKeyMetadata = "curve-public-key"
 

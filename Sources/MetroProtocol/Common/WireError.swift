@@ -14,6 +14,8 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
     case internalError = 107
     case invalidArgument = 108
     case unavailable = 109
+    /// The connection's identity may not do this (protocol.md §7.8).
+    case forbidden = 110
 
     // 2xx: broker.
     case missingEventID = 200
@@ -54,6 +56,7 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
         case .internalError: "internal-error"
         case .invalidArgument: "invalid-argument"
         case .unavailable: "unavailable"
+        case .forbidden: "forbidden"
         case .missingEventID: "missing-event-id"
         case .journalFailure: "journal-failure"
         case .unknownGroup: "unknown-group"

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import MetroProtocol
+import MetroSecurity
 import ZeroMQ
 
 /// The registry's poll loop: a ROUTER socket, the `RegistryState`, and the membership
@@ -25,6 +26,8 @@ final class RegistryLoop {
     private var errorCounters: [String: Counter] = [:]
     private let requestCounter = Counter(label: "metro_registry_requests_total")
     private let expiredCounter = Counter(label: "metro_registry_expired_total")
+    /// With CURVE on: who may register which service (protocol.md §7.8); nil: no checks.
+    private let access: AccessCache?
 
     init(
         router: Socket, publisher: any MembershipPublisher, configuration: RegistryServer.Configuration,
@@ -35,6 +38,9 @@ final class RegistryLoop {
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
+        access = configuration.security.map {
+            AccessCache(AccessControl(authenticator: $0.authenticator, logger: logger))
+        }
     }
 
     /// Serves until the context shuts down, then closes the sockets. Runs on the loop thread.
@@ -84,12 +90,19 @@ final class RegistryLoop {
     /// Answers every request waiting now (bounded, so sweeps are never starved).
     private func drain() throws(ZMQError) {
         for _ in 0..<1024 {
-            guard let frames = try router.receiveMultipart(dontWait: true) else { return }
-            handle(frames)
+            if access == nil {
+                guard let frames = try router.receiveMultipart(dontWait: true) else { return }
+                handle(frames, userID: nil)
+            } else {
+                guard let (frames, userID) = try router.receiveMultipart(dontWait: true, metadata: "User-Id") else {
+                    return
+                }
+                handle(frames, userID: userID)
+            }
         }
     }
 
-    private func handle(_ frames: [[UInt8]]) {
+    private func handle(_ frames: [[UInt8]], userID: String?) {
         stats.requests += 1
         requestCounter.increment()
         // REQ peers put an empty delimiter after the routing id; DEALER peers may not.
@@ -99,7 +112,7 @@ final class RegistryLoop {
         let reply: RegistryReply
         switch RegistryRequest.decode(body, ttlRange: configuration.ttlRange) {
         case .failure(let error): reply = .error(error)
-        case .success(let request): reply = serve(request)
+        case .success(let request): reply = refusal(request, userID: userID) ?? serve(request)
         }
         if case .error(let e) = reply { count(e.code) }
         send(envelope + reply.encode())
@@ -149,6 +162,26 @@ final class RegistryLoop {
             s.instances = state.count
             return .ok(s)
         }
+    }
+
+    /// With CURVE on, the 110 a REGISTER, HEARTBEAT or DEREGISTER gets when the
+    /// identity's register list does not name its service (counted and logged);
+    /// nil when allowed. LOOKUP, LIST and STATS are open to every listed identity:
+    /// finding a service is what every client needs.
+    private func refusal(_ request: RegistryRequest, userID: String?) -> RegistryReply? {
+        guard let access else { return nil }
+        let service: String
+        switch request {
+        case .register(let r): service = r.service
+        case .heartbeat(let key), .deregister(let key): service = key.service
+        case .lookup, .list, .stats: return nil
+        }
+        let grant = access.grant(userID: userID)
+        if grant.permissions.mayRegister(service) { return nil }
+        access.control.denied(.register, identity: grant.identity, service)
+        return .error(
+            WireError(
+                .forbidden, "identity '\(grant.identity)' may not register service '\(service)' (protocol.md §7.8)"))
     }
 
     private func send(_ frames: [[UInt8]]) {

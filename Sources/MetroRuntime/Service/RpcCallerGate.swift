@@ -1,7 +1,7 @@
 import Logging
 import ZeroMQ
 
-/// The ZAP handler in front of a secure instance's rpc socket (protocol.md §7.8).
+/// The ZAP handler in front of a secure instance's rpc socket (protocol.md §7.10).
 ///
 /// libzmq puts every CURVE handshake of a context's server sockets to the ZAP
 /// handler bound in that same context, so the gate owns the context the

@@ -36,7 +36,7 @@ extension ServiceRuntime {
         /// Before serving, feed every event handler its topics from the start of
         /// the journal (`JournalRebuild`), into what should be a fresh database.
         public var rebuildFromJournal = false
-        /// CURVE for every socket of the instance (protocol.md §7.8); nil: plain ZMTP.
+        /// CURVE for every socket of the instance (protocol.md §7.10); nil: plain ZMTP.
         public var security: Security?
 
         public init(

@@ -5,7 +5,7 @@ import MetroSecurity
 import ZeroMQ
 
 /// `--keys DIR` and `--identity NAME`: how a `metro` process reaches a secure
-/// system (protocol.md §7.8). DIR is the folder `metro keys generate` (or
+/// system (protocol.md §7.10). DIR is the folder `metro keys generate` (or
 /// `metro up --secure`) wrote: the process is NAME (`DIR/NAME.key`) and trusts
 /// `DIR/broker.pub` and `DIR/registry.pub`. Services' rpc keys come from the
 /// registry (each instance registers its own), so DIR needs no copy of them.

@@ -4,7 +4,7 @@ import MetroGateway
 import MetroSecurity
 import ZeroMQ
 
-/// The key folder of `metro up --secure` (protocol.md §7.8): one CURVE key pair
+/// The key folder of `metro up --secure` (protocol.md §7.10): one CURVE key pair
 /// per identity of the system, and the allow-list every server of it checks.
 ///
 /// Identities: `broker` and `registry` (servers; the registry is also a client
@@ -61,17 +61,34 @@ enum SecureSystem {
         return folder
     }
 
-    /// The allow-list of a fresh secure system: every client identity by name.
+    /// What each identity of the system needs and no more (protocol.md §7.8): the
+    /// topics it publishes, the groups' topics it consumes, the service it
+    /// registers. The registry publishes `$registry.*` by its name alone; the
+    /// gateway follows membership events (subscribe and replay `$registry.`) and
+    /// publishes views; `cli`, the operator's key, is listed without permissions
+    /// (all access), since `metro up` itself and the operator's tools use it.
+    static let permissions: [String: String] = [
+        "registry": "{}",
+        "gateway": #"{publish: ["video.watched"], subscribe: ["$registry."], replay: ["$registry."]}"#,
+        "profiles": #"{publish: ["profile."], consume: ["video.watched"], register: ["profiles"]}"#,
+        "video":
+            #"{publish: ["video.uploaded", "video.processed", "video.failed"], consume: ["video.uploaded"], register: ["video"]}"#,
+        "recommendations":
+            #"{consume: ["video.processed", "video.watched", "profile."], register: ["recommendations"]}"#,
+    ]
+
+    /// The allow-list of a fresh secure system: every client identity by name, with its permissions.
     static func allowListText(_ identities: [(name: String, key: String)]) -> String {
         var text = """
-            # Written by `metro up --secure` (protocol.md §7.3). Each identity is a key pair
-            # in this folder; edit freely (this file is not rewritten while it exists)
+            # Written by `metro up --secure` (protocol.md §7.3, §7.8). Each identity is a key
+            # pair in this folder; edit freely (this file is not rewritten while it exists)
             # and `kill -HUP` the broker, the registry and the workers to reload it.
             identities:
 
             """
         for (name, key) in identities {
             text += "  \(name):\n    publicKey: \"\(key)\"\n"
+            if let permissions = permissions[name] { text += "    permissions: \(permissions)\n" }
         }
         return text
     }

@@ -11,6 +11,8 @@ final class SecureFixture: @unchecked Sendable {
     let broker: CurveKeyPair
     /// Identities on the allow-list, by name.
     private(set) var clients: [String: CurveKeyPair] = [:]
+    /// The `permissions:` (YAML flow text) of identities that have them (protocol.md §7.3).
+    var permissions: [String: String] = [:]
 
     init(clients names: [String]) throws {
         folder = try TemporaryDirectory()
@@ -45,6 +47,7 @@ final class SecureFixture: @unchecked Sendable {
         var text = "identities:\n"
         for (name, keys) in clients.sorted(by: { $0.key < $1.key }) {
             text += "  \(name):\n    publicKey: \"\(keys.publicKey)\"\n"
+            if let p = permissions[name] { text += "    permissions: \(p)\n" }
         }
         try text.write(toFile: allowListPath, atomically: true, encoding: .utf8)
     }

@@ -6,7 +6,7 @@ import Testing
 import ZeroMQ
 
 /// `RpcServer.Options.curve` with a ZAP handler in the server's context
-/// (protocol.md §7.8): a caller with the server's key and a key the handler
+/// (protocol.md §7.10): a caller with the server's key and a key the handler
 /// accepts gets answers; a caller whose key the handler refuses, and a plain
 /// caller, never complete a handshake, so their calls end unanswered.
 @Suite struct SecureRpcServerTests {

@@ -8,7 +8,7 @@ import ZeroMQ
     import Glibc
 #endif
 
-/// `metro up --secure` (protocol.md §7.8): the whole system with CURVE on every
+/// `metro up --secure` (protocol.md §7.10): the whole system with CURVE on every
 /// socket, from nothing but a data folder. Keys are made under `<data>/keys`; the
 /// CLI gets in with `--keys`; the gateway reaches profiles over a CURVE rpc
 /// connection whose server key it learnt from the registry; and a client without
@@ -53,6 +53,16 @@ import ZeroMQ
             ], environment: ["METRO_KEYS": keys])
         #expect(await publish.waitForExit(timeout: .seconds(20)) == 0, "\(publish.stderrText)")
         #expect(publish.stdoutLines.first?.hasPrefix("acked video.watched seq ") == true, "\(publish.stdoutLines)")
+
+        // A service's key may publish only its own topics (protocol.md §7.8): the
+        // recommendations identity publishing a view is refused with 110.
+        let outside = try MetroProcess(
+            [
+                "publish", "video.watched", "--example", "--ingest", e[0], "--timeout-ms", "10000", "--keys", keys,
+                "--identity", "recommendations",
+            ])
+        #expect(await outside.waitForExit(timeout: .seconds(20)) != 0)
+        #expect(outside.stderrText.contains("forbidden"), "\(outside.stderrText)")
 
         // Without keys, the same publish never gets its ACK.
         let plain = try MetroProcess([
