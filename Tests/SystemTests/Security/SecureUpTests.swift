@@ -127,6 +127,90 @@ import ZeroMQ
         #expect(await up.waitForExit(timeout: .seconds(30)) == 0)
     }
 
+    /// The whole story of GatewayStoryTests, on `metro up --secure` with every
+    /// service: users made by an operator's token, a real clip uploaded and
+    /// processed, views and recommendations each with its user's own token, and
+    /// every process talking CURVE under its least-privilege permissions.
+    @Test func theWholeStoryOverHTTPOnASecureSystem() async throws {
+        let dir = try TemporaryDirectory()
+        let e = try TestPorts.freeEndpoints(5)
+        let config = dir.url.appendingPathComponent("broker.yaml").path
+        try """
+        endpoints:
+          ingest: \(e[0])
+          publish: \(e[1])
+          events: \(e[2])
+          consume: \(e[3])
+          metrics: ""
+        journal:
+          fsync: never
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let data = dir.url.appendingPathComponent("data").path
+        let up = try MetroProcess([
+            "up", "--secure", "--data-dir", data, "--config", config, "--registry", e[4], "--profiles", "1",
+            "--video", "1", "--recommendations", "1", "--gateway", "127.0.0.1:0",
+        ])
+        defer { up.kill(SIGKILL) }
+        let ready = try await up.waitUntilReady(timeout: .seconds(60))
+        let gateway = try #require(ready["gateway"])
+        let secret = data + "/keys/gateway-auth.secret"
+        let operatorToken = try await Self.token(user: "ops", role: "operator", secret: secret)
+        func call(_ method: String, _ path: String, token: String, json: Any? = nil, body: [UInt8]? = nil)
+            async throws -> HTTPReply
+        {
+            let auth = ["Authorization": "Bearer \(token)"]
+            if let json { return try await HTTPTestClient.json(gateway, method, path, json, headers: auth) }
+            return try await HTTPTestClient.send(
+                gateway, method, path, headers: body == nil ? auth : auth.merging(["Content-Type": "video/mp4"]) { $1 },
+                body: body)
+        }
+        var users: [String: (id: String, token: String)] = [:]
+        for name in ["Ada", "Bob"] {
+            let reply = try await call(
+                "POST", "/v1/users", token: operatorToken,
+                json: ["displayName": name, "email": "\(name.lowercased())@example.com", "favouriteTags": ["sea"]])
+            let id = try #require(reply.json["id"] as? String, "\(reply.status) \(reply.text)")
+            users[name] = (id, try await Self.token(user: id, role: "user", secret: secret))
+        }
+        let ada = try #require(users["Ada"]), bob = try #require(users["Bob"])
+        let folder = try TemporaryDirectory()
+        let clipURL = folder.url.appendingPathComponent("clip.mp4")
+        try await TestClip.make(clipURL, seconds: 1, width: 160, height: 120)
+        let clip = Array(try Data(contentsOf: clipURL))
+        var videos: [String] = []
+        for (owner, title) in [(ada, "Lighthouse"), (bob, "Harbour")] {
+            let reply = try await call(
+                "POST", "/v1/videos?owner=\(owner.id)&title=\(title)&tags=sea", token: owner.token, body: clip)
+            videos.append(try #require(reply.json["videoId"] as? String, "\(reply.status) \(reply.text)"))
+        }
+        // Bob may not upload as Ada.
+        let forged = try await call("POST", "/v1/videos?owner=\(ada.id)&title=X", token: bob.token, body: clip)
+        #expect(forged.status == 403, "\(forged.text)")
+        let (lighthouse, harbour) = (videos[0], videos[1])
+        for id in videos {
+            try await eventually("video \(id) processed", timeout: .seconds(90), interval: .milliseconds(200)) {
+                let reply = try await call("GET", "/v1/videos/\(id)", token: ada.token)
+                #expect(reply.json["status"] as? String != "failed", "\(reply.text)")
+                return reply.json["status"] as? String == "processed"
+            }
+        }
+        for (user, video) in [(bob, lighthouse), (bob, harbour), (ada, lighthouse)] {
+            let view = try await call(
+                "POST", "/v1/videos/\(video)/views", token: user.token, json: ["userId": user.id, "secondsWatched": 1])
+            #expect(view.status == 202, "\(view.text)")
+        }
+        try await eventually("Ada is offered the harbour", timeout: .seconds(30), interval: .milliseconds(200)) {
+            let reply = try await call("GET", "/v1/users/\(ada.id)/recommendations?limit=5", token: ada.token)
+            let items = reply.json["items"] as? [[String: Any]] ?? []
+            return items.first?["videoId"] as? String == harbour
+        }
+        let history = try await call("GET", "/v1/users/\(ada.id)/history", token: ada.token)
+        #expect((history.json["entries"] as? [Any])?.count == 1, "\(history.text)")
+        #expect(!up.stderrText.contains("permission denied"), "no identity of the system was denied anything")
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
     /// A bearer token from `metro gateway-auth token`.
     static func token(user: String, role: String, secret: String) async throws -> String {
         let p = try MetroProcess([
