@@ -34,6 +34,10 @@ setup-test: setup
 		echo "installing tmux (metro top's terminal test)"; \
 		$(APT_GET) update -qq && $(APT_GET) install -y -qq tmux; \
 	fi
+	@if [ ! -x /usr/bin/openssl ] || [ ! -x /usr/bin/curl ]; then \
+		echo "installing openssl and curl (the gateway's TLS test)"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq openssl curl; \
+	fi
 
 # Release binaries in their own scratch path (.build-release, also the
 # benchmarks'), so that `make run` shows the broker at its real speed and the
