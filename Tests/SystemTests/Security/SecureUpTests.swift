@@ -15,24 +15,9 @@ import ZeroMQ
 /// keys gets nothing from the broker, the registry or a worker's rpc socket.
 @Suite(.serialized) struct SecureUpTests {
     @Test func theWholeSystemRunsWithCurveAndPlainClientsGetNothing() async throws {
-        let dir = try TemporaryDirectory()
-        let e = try TestPorts.freeEndpoints(5)
-        let config = dir.url.appendingPathComponent("broker.yaml").path
-        try """
-        endpoints:
-          ingest: \(e[0])
-          publish: \(e[1])
-          events: \(e[2])
-          consume: \(e[3])
-          metrics: ""
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let data = dir.url.appendingPathComponent("data").path
-        let up = try MetroProcess([
-            "up", "--secure", "--data-dir", data, "--config", config, "--registry", e[4], "--profiles", "1",
-            "--video", "0", "--recommendations", "0", "--gateway", "127.0.0.1:0",
-        ])
+        let (up, ready, e, data, dir) = try await Self.startSecureUp(services: ["1", "0", "0"])
+        _ = dir
         defer { up.kill(SIGKILL) }
-        let ready = try await up.waitUntilReady(timeout: .seconds(60))
         let gateway = try #require(ready["gateway"])
         let keys = data + "/keys"
 
@@ -132,26 +117,9 @@ import ZeroMQ
     /// processed, views and recommendations each with its user's own token, and
     /// every process talking CURVE under its least-privilege permissions.
     @Test func theWholeStoryOverHTTPOnASecureSystem() async throws {
-        let dir = try TemporaryDirectory()
-        let e = try TestPorts.freeEndpoints(5)
-        let config = dir.url.appendingPathComponent("broker.yaml").path
-        try """
-        endpoints:
-          ingest: \(e[0])
-          publish: \(e[1])
-          events: \(e[2])
-          consume: \(e[3])
-          metrics: ""
-        journal:
-          fsync: never
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let data = dir.url.appendingPathComponent("data").path
-        let up = try MetroProcess([
-            "up", "--secure", "--data-dir", data, "--config", config, "--registry", e[4], "--profiles", "1",
-            "--video", "1", "--recommendations", "1", "--gateway", "127.0.0.1:0",
-        ])
+        let (up, ready, _, data, dir) = try await Self.startSecureUp(services: ["1", "1", "1"])
+        _ = dir
         defer { up.kill(SIGKILL) }
-        let ready = try await up.waitUntilReady(timeout: .seconds(60))
         let gateway = try #require(ready["gateway"])
         let secret = data + "/keys/gateway-auth.secret"
         let operatorToken = try await Self.token(user: "ops", role: "operator", secret: secret)
@@ -209,6 +177,39 @@ import ZeroMQ
         #expect(!up.stderrText.contains("permission denied"), "no identity of the system was denied anything")
         up.kill(SIGTERM)
         #expect(await up.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
+    /// `metro up --secure` on free ports in a fresh folder (journal fsync off), with
+    /// `services` instances of profiles, video and recommendations and a gateway on
+    /// an ephemeral port, once its ready line is out. `e`: ingest, publish, events,
+    /// consume, registry.
+    static func startSecureUp(services: [String]) async throws -> (
+        up: MetroProcess, ready: [String: String], e: [String], data: String, dir: TemporaryDirectory
+    ) {
+        let dir = try TemporaryDirectory()
+        let e = try TestPorts.freeEndpoints(5)
+        let config = dir.url.appendingPathComponent("broker.yaml").path
+        try """
+        endpoints:
+          ingest: \(e[0])
+          publish: \(e[1])
+          events: \(e[2])
+          consume: \(e[3])
+          metrics: ""
+        journal:
+          fsync: never
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let data = dir.url.appendingPathComponent("data").path
+        let up = try MetroProcess([
+            "up", "--secure", "--data-dir", data, "--config", config, "--registry", e[4], "--profiles", services[0],
+            "--video", services[1], "--recommendations", services[2], "--gateway", "127.0.0.1:0",
+        ])
+        do {
+            return (up, try await up.waitUntilReady(timeout: .seconds(60)), e, data, dir)
+        } catch {
+            up.kill(SIGKILL)
+            throw error
+        }
     }
 
     /// A bearer token from `metro gateway-auth token`.
