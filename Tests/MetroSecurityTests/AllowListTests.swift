@@ -30,12 +30,14 @@ import ZeroMQ
         #expect(try AllowList.parse("identities:").identities.isEmpty)
     }
 
-    /// Each malformed file is refused with a reason naming what is wrong.
+    /// Each malformed file is refused with a reason naming what is wrong. Keys are always
+    /// double-quoted: a Z85 key may end in ':' or hold "{", which unquoted YAML reads as syntax
+    /// (a generated key ending in ':' once made this a "not YAML" error instead).
     @Test(arguments: [
         ("[1, 2]", "mapping"),
         ("users: {}", "unknown key 'users'"),
         ("identities: [a]", "must be a mapping"),
-        ("identities:\n  a: KEY", "must be a mapping with 'publicKey'"),
+        ("identities:\n  a: \"KEY\"", "must be a mapping with 'publicKey'"),
         ("identities:\n  a: {}", "has no 'publicKey'"),
         ("identities:\n  a: {publicKey: \"short\"}", "not a 40-character Z85 key"),
         ("identities:\n  a: {publicKey: \"KEY\", topics: [x]}", "unknown key 'topics'"),
