@@ -71,6 +71,7 @@ let usage = """
     usage:
       metro-broker-bench [--events N] [--acked-events N] [--rounds N] [--only PART] [--quick]
       metro-broker-bench delivery [--events N] [--rounds N]
+      metro-broker-bench groups [--events N] [--rounds N]
       metro-broker-bench redelivery [--trials N]
       metro-broker-bench --help
 
@@ -87,6 +88,8 @@ let usage = """
                         --replay-rounds N (3), --replay-batch BYTES (65536),
                         --seek-samples N (500)
       delivery          replay and consumer-group figures instead
+      groups            only the consumer-group table (1-8 members, per event and
+                        packed, alternating)
       redelivery        kill -9 of a member process to the first redelivery, p50 of
                         --trials (default 9)
 

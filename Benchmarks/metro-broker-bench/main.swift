@@ -79,6 +79,20 @@ if CommandLine.arguments.dropFirst().first == "redelivery" {
     }
     exit(0)
 }
+// `groups`: only the consumer-group table of `delivery` (issue 18, target 2).
+if CommandLine.arguments.dropFirst().first == "groups" {
+    do {
+        let events = option("--events", 200_000)
+        let broker = try Target.broker(fsync: "never")
+        defer { broker.stop() }
+        try preload(broker.endpoints["ingest"]!, count: events)
+        try printGroupTable(broker, events: events, rounds: option("--rounds", 3))
+    } catch {
+        print("groups bench failed: \(error)")
+        exit(1)
+    }
+    exit(0)
+}
 // `delivery`: replay and consumer-group figures instead (DeliveryBench.swift).
 if CommandLine.arguments.dropFirst().first == "delivery" {
     do { try runDeliveryBench() } catch {

@@ -57,6 +57,7 @@ import Testing
                 case .reject: .reject(group: "g", seq: 1, reason: "bad input")
                 case .heartbeat: .heartbeat(group: "g")
                 case .leave: .leave(group: "g")
+                case .acks: .acks(group: "g", credit: 2, seqs: [1, 2])
                 }
             #expect(request.command == command)
             #expect(request.frames.count == command.frameCount, "\(command)")

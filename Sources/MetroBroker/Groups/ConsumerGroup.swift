@@ -28,6 +28,9 @@ struct ConsumerGroup: Equatable {
         var credit: UInt64
         var lastSeen: UInt64
         var held: Set<UInt64> = []
+        /// The member's packed delivery (JOIN's `batchBytes`, §4.10.2): the most record
+        /// bytes per DELIVER-PACKED; nil for one DELIVER per event.
+        var batchBytes: Int? = nil
     }
 
     struct Pending: Equatable {
@@ -86,10 +89,12 @@ struct ConsumerGroup: Equatable {
         (position, pending.mapValues(\.deliveries))
     }
 
-    mutating func join(_ key: MemberKey, name: String, credit: UInt32, now: UInt64) -> [Action] {
+    mutating func join(
+        _ key: MemberKey, name: String, credit: UInt32, batchBytes: Int? = nil, now: UInt64
+    ) -> [Action] {
         var actions: [Action] = []
         if members[key] != nil { actions += release(key, now: now) }
-        members[key] = Member(name: name, credit: UInt64(credit), lastSeen: now)
+        members[key] = Member(name: name, credit: UInt64(credit), lastSeen: now, batchBytes: batchBytes)
         return actions + dispatch(now: now)
     }
 
@@ -123,6 +128,27 @@ struct ConsumerGroup: Equatable {
         return dispatch(now: now)
     }
 
+    /// ACKS (§4.10.2): ends every seq of `seqs` this member holds and grants `credit`,
+    /// with one dispatch for all. The seqs it does not hold come back in `unknown`
+    /// (the broker answers them with one 203); the others are ACKed all the same.
+    mutating func acks(
+        _ key: MemberKey, seqs: [UInt64], credit: UInt32, now: UInt64
+    ) throws(CommandError) -> (actions: [Action], unknown: [UInt64]) {
+        guard members[key] != nil else { throw .notMember }
+        var unknown: [UInt64] = []
+        for seq in seqs {
+            if let p = pending[seq], p.member == key {
+                pending[seq] = nil
+                members[key]!.held.remove(seq)
+            } else {
+                unknown.append(seq)
+            }
+        }
+        members[key]!.credit = min(members[key]!.credit + UInt64(credit), Self.maxCredit)
+        members[key]!.lastSeen = now
+        return (dispatch(now: now), unknown)
+    }
+
     /// Gives the event back: redelivered after `delayNs` (0: at once), or dead-lettered
     /// if this was its last allowed delivery.
     mutating func nak(_ key: MemberKey, seq: UInt64, delayNs: UInt64, now: UInt64) throws(CommandError) -> [Action] {
@@ -150,13 +176,23 @@ struct ConsumerGroup: Equatable {
     /// A new event from the journal: `seq` > position; `matches` says whether its
     /// topic matches the group's prefixes. The position advances either way.
     mutating func offer(seq: UInt64, matches: Bool, now: UInt64) -> [Action] {
-        guard seq > position else { return [] }
-        position = seq
-        guard matches else { return [] }
-        pending[seq] = Pending(deliveries: 0, member: nil, deadline: 0)
-        ready.insert(seq)
+        take(seq: seq, matches: matches)
         return dispatch(now: now)
     }
+
+    /// `offer` without handing anything out: the engine takes a slice of the journal
+    /// this way and then calls `deliverReady` once, so that members are chosen once
+    /// per slice rather than once per event.
+    mutating func take(seq: UInt64, matches: Bool) {
+        guard seq > position else { return }
+        position = seq
+        guard matches else { return }
+        pending[seq] = Pending(deliveries: 0, member: nil, deadline: 0)
+        ready.insert(seq)
+    }
+
+    /// Hands the waiting events to members with credit (after `take`).
+    mutating func deliverReady(now: UInt64) -> [Action] { dispatch(now: now) }
 
     /// A delivery of `seq` found its record gone from the journal (retention): the
     /// delivery did not happen (its member gets the credit back, and it is no

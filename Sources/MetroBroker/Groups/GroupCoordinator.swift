@@ -72,13 +72,14 @@ final class GroupCoordinator {
             guard let group = groups[name] ?? create(name, config) else {
                 return failure(.unavailable, "too many groups")
             }
-            let actions = group.state.join(member, name: memberName, credit: credit, now: now)
+            let batchBytes = config.batchBytes.map { $0 == 0 ? ReplayCodec.defaultBatchBytes : $0 }
+            let actions = group.state.join(member, name: memberName, credit: credit, batchBytes: batchBytes, now: now)
             dirty = true
             let c = group.state.config
             let joined = GroupCodec.Joined(
                 group: name, prefixes: c.prefixes.map { String(decoding: $0, as: UTF8.self) },
                 ackTimeoutMs: Int(c.ackTimeoutNs / 1_000_000), maxDeliveries: c.maxDeliveries,
-                heartbeatMs: heartbeatMs, position: group.state.position)
+                heartbeatMs: heartbeatMs, position: group.state.position, batchBytes: batchBytes)
             // JOINED goes first, then the deliveries the join made possible.
             if sender.send(.group(.joined(joined)), to: member) != .queued { counters.drop(.replyUnroutable) }
             perform(actions, in: group, now: now)
@@ -106,6 +107,17 @@ final class GroupCoordinator {
                 try group.state.extend(member, seq: seq, byNs: UInt64(ms) * 1_000_000, now: now)
             case .reject(_, let seq, let reason):
                 perform(try group.state.reject(member, seq: seq, detail: reason, now: now), in: group, now: now)
+            case .acks(_, let credit, let seqs):
+                let (actions, unknown) = try group.state.acks(member, seqs: seqs, credit: credit, now: now)
+                for seq in seqs where group.state.pending[seq] == nil { group.events[seq] = nil }
+                perform(actions, in: group, now: now)
+                if !unknown.isEmpty {
+                    dirty = true
+                    let what = unknown.count == 1 ? "delivery \(unknown[0])" : "\(unknown.count) of these deliveries"
+                    return failure(
+                        .unknownDelivery, "this member holds no \(what) of \(name)",
+                        [unknown.flatMap { BigEndian.bytes($0) }])
+                }
             case .join: break
             }
         } catch {
@@ -163,7 +175,10 @@ final class GroupCoordinator {
         for group in groups.values {
             if tick { perform(group.state.tick(now: now), in: group, now: now) }
             var reads = 0
-            reading: while group.state.wantsEvents > 0 && reads < Self.readsPerTurn {
+            // What the members' credit asks for, counted down here: one sum per turn,
+            // and members are chosen once for the whole slice (`deliverReady`).
+            var wanted = group.state.wantsEvents
+            reading: while wanted > 0 && reads < Self.readsPerTurn {
                 let step: JournalCursor.Step
                 do { step = try group.cursor.step(in: journal, upTo: journal.writtenSeq) } catch {
                     logger.error("group read failed: \(error)")
@@ -184,11 +199,15 @@ final class GroupCoordinator {
                 case .record(let record):
                     reads += 1
                     let matches = group.matches(record.topic)
-                    if matches { group.events[record.seq] = LiveEvent(record: record) }
-                    perform(group.state.offer(seq: record.seq, matches: matches, now: now), in: group, now: now)
+                    if matches {
+                        group.events[record.seq] = LiveEvent(record: record)
+                        wanted -= 1
+                    }
+                    group.state.take(seq: record.seq, matches: matches)
                 }
                 dirty = true
             }
+            if reads > 0 { perform(group.state.deliverReady(now: now), in: group, now: now) }
         }
         if dirty && now >= nextSave { save(now: now) }
     }
@@ -212,8 +231,14 @@ final class GroupCoordinator {
         nextSave = now &+ Self.saveIntervalNs
     }
 
-    /// Carries out a group's actions: deliveries, dead letters, lost members.
+    /// Carries out a group's actions: deliveries, dead letters, lost members; then
+    /// sends the DELIVER-PACKED bodies they filled.
     private func perform(_ actions: [ConsumerGroup.Action], in group: GroupRuntime, now: UInt64) {
+        carryOut(actions, in: group, now: now)
+        flushPacked(now: now)
+    }
+
+    private func carryOut(_ actions: [ConsumerGroup.Action], in group: GroupRuntime, now: UInt64) {
         for action in actions {
             switch action {
             case .deliver(let seq, let member, let attempt):
@@ -222,6 +247,10 @@ final class GroupCoordinator {
                         "a pending event's record is gone (retention): dropped",
                         metadata: ["group": "\(group.state.name)", "seq": "\(seq)"])
                     group.state.forget(seq: seq)
+                    continue
+                }
+                if let limit = group.state.members[member]?.batchBytes {
+                    pack(event, attempt: UInt32(attempt), for: member, limit: limit, in: group, now: now)
                     continue
                 }
                 let deliver = GroupCodec.Reply.deliver(
@@ -238,6 +267,49 @@ final class GroupCoordinator {
             case .memberLost(_, let name):
                 logger.warning("group member lost", metadata: ["group": "\(group.state.name)", "member": "\(name)"])
             }
+        }
+    }
+
+    /// A DELIVER-PACKED body being filled for one member, with its events' topics
+    /// (counted once the body is queued).
+    private struct Packing {
+        let group: GroupRuntime
+        var body = PackedDelivery()
+        var topics: [String] = []
+    }
+    private var packing: [[UInt8]: Packing] = [:]
+
+    /// Adds a delivery to the member's body; sends the body first when the event
+    /// would take it past the member's `batchBytes` (a larger event goes alone).
+    private func pack(
+        _ event: LiveEvent, attempt: UInt32, for member: [UInt8], limit: Int, in group: GroupRuntime, now: UInt64
+    ) {
+        let size = JournalRecord.size(
+            id: event.eventID.count, topic: event.topic.utf8.count, headers: event.headers.count,
+            payload: event.payload.count)
+        if let p = packing[member], p.body.records.count + size > limit {
+            packing[member] = nil
+            send(p, to: member, now: now)
+        }
+        packing[member, default: Packing(group: group)].body.append(attempt: attempt, event)
+        packing[member]!.topics.append(event.topic)
+    }
+
+    /// Sends every body filled so far.
+    private func flushPacked(now: UInt64) {
+        while let (member, p) = packing.first {
+            packing[member] = nil
+            send(p, to: member, now: now)
+        }
+    }
+
+    private func send(_ p: Packing, to member: [UInt8], now: UInt64) {
+        switch sender.send(.group(.deliverPacked(group: p.group.state.name, p.body)), to: member) {
+        case .queued:
+            counters.groupDelivered &+= UInt64(p.body.count)
+            for topic in p.topics { counters.topics.countOut(topic) }
+        case .full: break  // the events stay held and their ACK timeout redelivers them
+        case .gone: carryOut(p.group.state.leave(member, now: now), in: p.group, now: now)
         }
     }
 

@@ -8,7 +8,9 @@ public import ZeroMQ
 ///
 /// It JOINs the group on the broker's consume socket with a credit window, yields
 /// each delivery on `deliveries`, and sends the application's `ack`/`nak`/`extend`/
-/// `reject` decisions, granting one credit back for each ACK, NAK or REJECT. It
+/// `reject` decisions, granting one credit back for each ACK, NAK or REJECT
+/// (deliveries come packed, and a loop turn's ACKs go out with their credit in one
+/// ACKS, §4.10.2, unless `Options.packed` is off). It
 /// heartbeats every interval the broker names in JOINED; if the broker stays
 /// silent for 3 intervals, or answers 202 (it restarted and no longer knows this
 /// member), it reconnects and joins again, with one log line: the application only
@@ -34,6 +36,12 @@ public final class Consumer: Service, Sendable {
         public var config: GroupCodec.Config
         /// Deliveries in flight at most (the credit window).
         public var window: UInt32 = 100
+        /// Packed delivery (protocol.md §4.10.2), on by default: the broker sends many
+        /// deliveries per DELIVER-PACKED message and this member sends its ACKs of
+        /// one loop turn, with the credit they give back, in one ACKS. Off: one
+        /// DELIVER, ACK and GRANT per event (what a broker that predates §4.10.2 does
+        /// anyway: it does not echo `batchBytes` in JOINED).
+        public var packed = true
         /// CURVE (protocol.md §7): this client's key pair and the broker's public key,
         /// for a broker with `security.curve` on; nil (the default) speaks plain ZMTP.
         public var curve: CurveCredentials?

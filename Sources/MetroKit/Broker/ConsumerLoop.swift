@@ -22,6 +22,9 @@ final class ConsumerLoop: IOThreadLoop {
     /// The current connection's socket and its state.
     private var socket: Socket
     private var joined = false
+    /// Whether the broker answered JOINED with `batchBytes` (§4.10.2), so it takes
+    /// ACKS: ACKs go out together with their credit, one message per loop turn.
+    private var acksInOne = false
     private var credit: UInt32 = 0
     private var lastHeard: ContinuousClock.Instant
     private var lastSent: ContinuousClock.Instant
@@ -64,15 +67,18 @@ final class ConsumerLoop: IOThreadLoop {
 
     /// Sends JOIN on the current socket and starts the connection's state afresh.
     private func join() throws {
+        var config = options.config
+        if options.packed && config.batchBytes == nil { config.batchBytes = 0 }
         try socket.send(
             multipart: GroupCodec.Request.join(
                 group: options.group, member: options.member,
-                credit: draining.withLock { $0 } ? 0 : options.window, config: options.config
+                credit: draining.withLock { $0 } ? 0 : options.window, config: config
             ).frames)
         poller = Poller()
         poller.add(socket)
         poller.add(fileDescriptor: wakeFD)
         joined = false
+        acksInOne = false
         credit = 0
         lastHeard = clock.now
         lastSent = clock.now
@@ -80,11 +86,29 @@ final class ConsumerLoop: IOThreadLoop {
 
     func handle(_ commands: [Consumer.Command]) throws -> Bool {
         let group = options.group
+        var acked: [UInt64] = []
         for c in commands {
-            if c.endsDelivery { credit += 1 }
+            if c.endsDelivery { credit &+= 1 }
+            if acksInOne, case .ack(let seq) = c {
+                acked.append(seq)
+                continue
+            }
             _ = try socket.trySend(multipart: c.request(group: group).frames)
         }
-        if credit > 0 && joined && !draining.withLock({ $0 }) {
+        let grant = credit > 0 && joined && !draining.withLock({ $0 })
+        if !acked.isEmpty {
+            // The ACKs of this turn and the credit they give back, in one message each
+            // 65,536 seqs; the credit rides on the last.
+            var from = 0
+            while from < acked.count {
+                let to = min(acked.count, from + GroupCodec.maxAcksPerMessage)
+                let give: UInt32 = grant && to == acked.count ? credit : 0
+                let acks = GroupCodec.Request.acks(group: group, credit: give, seqs: Array(acked[from..<to]))
+                _ = try socket.trySend(multipart: acks.frames)
+                from = to
+            }
+            if grant { credit = 0 }
+        } else if grant {
             _ = try socket.trySend(multipart: GroupCodec.Request.grant(group: group, credit: credit).frames)
             credit = 0
         }
@@ -93,6 +117,7 @@ final class ConsumerLoop: IOThreadLoop {
             switch GroupCodec.decodeReply(frames) {
             case .joined(let j)?:
                 joined = true
+                acksInOne = j.batchBytes != nil
                 heartbeat = .milliseconds(max(10, j.heartbeatMs))
                 let n = joins.withLock { n in
                     n += 1
@@ -101,6 +126,13 @@ final class ConsumerLoop: IOThreadLoop {
                 if n > 1 { logger.info("rejoined consumer group \(group) after losing the broker") }
             case .deliver(_, let seq, let attempt, let event)?:
                 continuation.yield(.init(seq: seq, attempt: attempt, event: event))
+            case .deliverPacked(_, let body)?:
+                guard let deliveries = body.deliveries() else {
+                    // Held by this member all the same: they come again after their ACK timeout.
+                    logger.error("consumer group \(group): a damaged DELIVER-PACKED (\(body.count) deliveries) dropped")
+                    continue
+                }
+                for d in deliveries { continuation.yield(.init(seq: d.seq, attempt: d.attempt, event: d.event)) }
             case .error(let e, _)? where e.code == .unknownGroup:
                 logger.info("the broker no longer knows this member of \(group); joining again")
                 try reconnect()

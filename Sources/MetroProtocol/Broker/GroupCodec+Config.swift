@@ -54,6 +54,9 @@ extension GroupCodec.Config {
             config.maxDeliveries = try integer(
                 "maxDeliveries", UInt64(deliveries.lowerBound)...UInt64(deliveries.upperBound), "1 to 1000000"
             ).map { Int($0) }
+            config.batchBytes = try integer(
+                "batchBytes", 0...UInt64(ReplayCodec.maxBatchBytes), "0 (the default, 65536) to 1048576"
+            ).map { Int($0) }
             // Checked after the numbers, as JOIN always has (§4.10).
             if let start {
                 guard let value = GroupStart(rawValue: start) else {

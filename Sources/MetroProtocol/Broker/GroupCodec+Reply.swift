@@ -6,6 +6,8 @@ extension GroupCodec {
     package enum Reply: Sendable, Equatable {
         case joined(Joined)
         case deliver(group: String, seq: UInt64, attempt: UInt32, LiveEvent)
+        /// Many deliveries in one message, to a member that asked for it (§4.10.2).
+        case deliverPacked(group: String, PackedDelivery)
         case heartbeat(group: String)
         /// `context`: the group name, then the seq for 203 (§4.10).
         case error(WireError, context: [[UInt8]])
@@ -22,6 +24,8 @@ extension GroupCodec {
                     v, GroupReplyWord.deliver.frame, Array(group.utf8), BigEndian.bytes(seq),
                     BigEndian.bytes32(attempt),
                 ] + event.frames
+            case .deliverPacked(let group, let body):
+                return [v, GroupReplyWord.deliverPacked.frame, Array(group.utf8), body.attempts, body.records]
             case .heartbeat(let group):
                 return [v, GroupReplyWord.heartbeat.frame, Array(group.utf8)]
             case .error(let e, let context):
@@ -54,6 +58,11 @@ extension GroupCodec {
                 let event = LiveEvent(frames: Array(frames[5...]))
             else { return nil }
             return .deliver(group: String(decoding: frames[2], as: UTF8.self), seq: seq, attempt: attempt, event)
+        case .deliverPacked:
+            // The body is checked where it is read (`PackedDelivery.deliveries()`).
+            guard frames.count == 5 else { return nil }
+            return .deliverPacked(
+                group: String(decoding: frames[2], as: UTF8.self), PackedDelivery(attempts: frames[3], records: frames[4]))
         case .heartbeat:
             return .heartbeat(group: String(decoding: frames[2], as: UTF8.self))
         case nil:

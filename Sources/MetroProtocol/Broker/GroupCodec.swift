@@ -14,11 +14,15 @@ import Foundation
 /// B: ["metro/1"] ["HEARTBEAT"] [group]
 /// C: ["metro/1"] ["LEAVE"] [group]
 /// B: ["metro/1"] ["DELIVER"] [group] [seq: u64] [attempt: u32] [...the event's frames (§4.4)...]
+/// C: ["metro/1"] ["ACKS"] [group] [credit: u32] [seqs: n × u64]                      (§4.10.2)
+/// B: ["metro/1"] ["DELIVER-PACKED"] [group] [attempts: n × u32] [records: n journal records]
 /// ```
 public enum GroupCodec {
     package static let maxNameBytes = 64
     /// REJECT's reason, in UTF-8 bytes: it travels on as the dead letter's `detail` header.
     package static let maxReasonBytes = 256
+    /// The most seqs one ACKS carries (a 512 KiB frame).
+    package static let maxAcksPerMessage = 65_536
 
     /// JOIN's json: how to create the group if it does not exist yet (ignored otherwise).
     public struct Config: Codable, Sendable, Equatable {
@@ -34,16 +38,21 @@ public enum GroupCodec {
         /// Deliveries at most before the event goes to the dead-letter topic; nil: the
         /// broker's default.
         public var maxDeliveries: Int?
+        /// This member's, not the group's, and read on every JOIN: present, the broker
+        /// sends DELIVER-PACKED frames of at most this many record bytes (0: 65,536)
+        /// instead of one DELIVER per event (§4.10.2); nil: DELIVER.
+        public var batchBytes: Int?
         /// Every field optional: nil leaves it to the broker's configuration.
         public init(
             prefixes: [String]? = nil, start: GroupStart? = nil, startSeq: UInt64? = nil, ackTimeoutMs: Int? = nil,
-            maxDeliveries: Int? = nil
+            maxDeliveries: Int? = nil, batchBytes: Int? = nil
         ) {
             self.prefixes = prefixes
             self.start = start
             self.startSeq = startSeq
             self.ackTimeoutMs = ackTimeoutMs
             self.maxDeliveries = maxDeliveries
+            self.batchBytes = batchBytes
         }
     }
 
@@ -55,8 +64,12 @@ public enum GroupCodec {
         package var maxDeliveries: Int
         package var heartbeatMs: Int
         package var position: UInt64
+        /// The member's packed delivery (§4.10.2), as the broker applies it (65,536 for
+        /// a JOIN's 0); absent for DELIVER per event, and from brokers that predate it.
+        package var batchBytes: Int?
         package init(
-            group: String, prefixes: [String], ackTimeoutMs: Int, maxDeliveries: Int, heartbeatMs: Int, position: UInt64
+            group: String, prefixes: [String], ackTimeoutMs: Int, maxDeliveries: Int, heartbeatMs: Int, position: UInt64,
+            batchBytes: Int? = nil
         ) {
             self.group = group
             self.prefixes = prefixes
@@ -64,6 +77,7 @@ public enum GroupCodec {
             self.maxDeliveries = maxDeliveries
             self.heartbeatMs = heartbeatMs
             self.position = position
+            self.batchBytes = batchBytes
         }
     }
 
@@ -77,6 +91,8 @@ public enum GroupCodec {
         case reject(group: String, seq: UInt64, reason: String)
         case heartbeat(group: String)
         case leave(group: String)
+        /// ACKs every seq of `seqs` (0–65,536 of them) and grants `credit` (§4.10.2).
+        case acks(group: String, credit: UInt32, seqs: [UInt64])
 
         package var command: GroupCommand {
             switch self {
@@ -88,6 +104,7 @@ public enum GroupCodec {
             case .reject: .reject
             case .heartbeat: .heartbeat
             case .leave: .leave
+            case .acks: .acks
             }
         }
 
@@ -95,7 +112,7 @@ public enum GroupCodec {
         package var group: String {
             switch self {
             case .join(let g, _, _, _), .grant(let g, _), .ack(let g, _), .nak(let g, _, _), .extend(let g, _, _),
-                .reject(let g, _, _), .heartbeat(let g), .leave(let g):
+                .reject(let g, _, _), .heartbeat(let g), .leave(let g), .acks(let g, _, _):
                 g
             }
         }
@@ -113,6 +130,12 @@ public enum GroupCodec {
                 frames += [BigEndian.bytes(s), BigEndian.bytes32(ms)]
             case .reject(_, let s, let reason): frames += [BigEndian.bytes(s), Array(reason.utf8)]
             case .heartbeat, .leave: break
+            case .acks(_, let c, let seqs):
+                var packed = [UInt8](repeating: 0, count: 8 * seqs.count)
+                packed.withUnsafeMutableBytes { raw in
+                    for (i, s) in seqs.enumerated() { raw.storeBytes(of: s.bigEndian, toByteOffset: 8 * i, as: UInt64.self) }
+                }
+                frames += [BigEndian.bytes32(c), packed]
             }
             return frames
         }
@@ -187,6 +210,20 @@ public enum GroupCodec {
             return .success(.reject(group: group, seq: s, reason: text))
         case .heartbeat: return .success(.heartbeat(group: group))
         case .leave: return .success(.leave(group: group))
+        case .acks:
+            guard let c = u32(2) else { return .failure(bad) }
+            // Measured before it is copied: the frame may be as large as the socket allows.
+            let size = frames.withFrame(offset + 3) { $0.count }
+            guard size % 8 == 0 else {
+                return .failure(WireError(.malformedMessage, "ACKS's seqs frame is a whole number of u64 (8 bytes each)"))
+            }
+            guard size / 8 <= maxAcksPerMessage else {
+                return .failure(WireError(.tooLarge, "an ACKS carries at most \(maxAcksPerMessage) seqs"))
+            }
+            let seqs = frames.withFrame(offset + 3) { raw in
+                (0..<(raw.count / 8)).map { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)) }
+            }
+            return .success(.acks(group: group, credit: c, seqs: seqs))
         }
     }
 }

@@ -10,6 +10,8 @@ package enum GroupCommand: String, Sendable, CaseIterable {
     case reject = "REJECT"
     case heartbeat = "HEARTBEAT"
     case leave = "LEAVE"
+    /// Ends a set of deliveries and grants credit, in one message (§4.10.2).
+    case acks = "ACKS"
 
     /// The command frame as it travels.
     package var frame: [UInt8] { Array(rawValue.utf8) }
@@ -18,7 +20,7 @@ package enum GroupCommand: String, Sendable, CaseIterable {
     package var frameCount: Int {
         switch self {
         case .join: 6
-        case .nak, .extend, .reject: 5
+        case .nak, .extend, .reject, .acks: 5
         case .grant, .ack: 4
         case .heartbeat, .leave: 3
         }
@@ -37,6 +39,8 @@ package enum GroupCommand: String, Sendable, CaseIterable {
 package enum GroupReplyWord: String, Sendable, CaseIterable {
     case joined = "JOINED"
     case deliver = "DELIVER"
+    /// Many deliveries in one message, for members that ask for it (§4.10.2).
+    case deliverPacked = "DELIVER-PACKED"
     case heartbeat = "HEARTBEAT"
 
     package var frame: [UInt8] { Array(rawValue.utf8) }
