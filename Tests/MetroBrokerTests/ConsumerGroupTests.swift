@@ -56,6 +56,28 @@ import Testing
         #expect(throws: ConsumerGroup.CommandError.unknownDelivery) { try g.ack(d.1, seq: 1, now: 2) }
     }
 
+    /// ACKS (§4.10.2): the held seqs end, the rest come back as unknown (a repeat
+    /// within the message too), the credit is added, and one dispatch follows.
+    @Test func acksEndsTheHeldSeqsAndReportsTheOthers() throws {
+        var g = group()
+        _ = g.join(a, name: "a", credit: 3, batchBytes: 65_536, now: 0)
+        _ = g.join(b, name: "b", credit: 3, now: 0)
+        for seq in 1...6 as ClosedRange<UInt64> { g.take(seq: seq, matches: true) }
+        for seq in 7...8 as ClosedRange<UInt64> { g.take(seq: seq, matches: true) }
+        let out = delivered(g.deliverReady(now: 0))
+        #expect(out.map(\.0) == [1, 2, 3, 4, 5, 6], "one dispatch hands out all the credit asks for")
+        #expect(g.members[a]?.batchBytes == 65_536 && g.members[b]?.batchBytes == nil)
+        let mine = out.filter { $0.1 == a }.map(\.0), theirs = out.filter { $0.1 == b }.map(\.0)
+        let (actions, unknown) = try g.acks(a, seqs: mine + [mine[0], theirs[0], 99], credit: 2, now: 1)
+        #expect(unknown == [mine[0], theirs[0], 99])
+        #expect(mine.allSatisfy { g.pending[$0] == nil } && g.pending[theirs[0]]?.member == b)
+        #expect(delivered(actions).map(\.0) == [7, 8] && delivered(actions).allSatisfy { $0.1 == a })
+        #expect(throws: ConsumerGroup.CommandError.notMember) { try g.acks([9], seqs: [1], credit: 1, now: 1) }
+        // No seqs: credit only.
+        let (more, none) = try g.acks(b, seqs: [], credit: 1, now: 2)
+        #expect(none.isEmpty && more.isEmpty && g.members[b]?.credit == 1)
+    }
+
     @Test func ackTimeoutRedeliversAndExtendPostponesIt() throws {
         var g = group()
         _ = g.join(a, name: "a", credit: 10, now: 0)

@@ -31,8 +31,36 @@ import Testing
                 "replay-event", "replay-caught-up", "replay-error-out-of-range", "group-join", "group-joined",
                 "group-deliver", "group-ack", "group-nak", "group-reject", "group-error-unknown-delivery",
                 "error-malformed",
-                "replay-error-malformed", "replay-packed-request", "replay-event-packed",
+                "replay-error-malformed", "replay-packed-request", "replay-event-packed", "group-join-packed",
+                "group-deliver-packed", "group-acks",
             ])
+    }
+
+    /// §4.10.2: JOIN with `batchBytes`, DELIVER-PACKED with the records of
+    /// `replay-event-packed`, ACKS.
+    @Test func packedGroupVectors() throws {
+        let join = GroupCodec.Request.join(
+            group: "workers", member: "w-1", credit: 64, config: .init(prefixes: ["video."], batchBytes: 65_536))
+        #expect(join.frames == (try vector("group-join-packed")))
+        #expect((try? ConsumeCodec.decodeRequest(try vector("group-join-packed"), offset: 0).get()) == .group(join))
+
+        let frames = try vector("group-deliver-packed")
+        #expect(frames[4] == (try vector("replay-event-packed"))[3])
+        guard case .deliverPacked(let group, let body)? = GroupCodec.decodeReply(frames) else {
+            Issue.record("DELIVER-PACKED did not decode")
+            return
+        }
+        #expect(group == "workers")
+        let deliveries = try #require(body.deliveries())
+        #expect(deliveries.map(\.seq) == [42, 43] && deliveries.map(\.attempt) == [1, 2])
+        #expect(deliveries[0].event == LiveEvent(frames: try vector("live-event")))
+        var rebuilt = PackedDelivery()
+        for d in deliveries { rebuilt.append(attempt: d.attempt, d.event) }
+        #expect(GroupCodec.Reply.deliverPacked(group: "workers", rebuilt).encode() == frames)
+
+        let acks = GroupCodec.Request.acks(group: "workers", credit: 2, seqs: [42, 43])
+        #expect(acks.frames == (try vector("group-acks")))
+        #expect((try? ConsumeCodec.decodeRequest(try vector("group-acks"), offset: 0).get()) == .group(acks))
     }
 
     @Test func publish() throws {

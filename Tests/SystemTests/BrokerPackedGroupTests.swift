@@ -120,3 +120,17 @@ extension BrokerSystemTests {
         return try #require(try await s.receiveOffPool())
     }
 }
+
+extension BrokerDocumentedExampleTests {
+    @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
+    func thePyzmqPackedGroupExampleOfSection4102Runs() async throws {
+        let broker = try await BrokerHarness()
+        let out = try await DocumentedExample.run(
+            after: "#### 4.10.2",
+            replacing: ["tcp://127.0.0.1:7701": broker.ingest, "tcp://127.0.0.1:7704": broker.consume])
+        #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "handled 100 events in 2 messages", "\(out)")
+        let g = try #require(try await broker.stats().groups["encoders"])
+        #expect(g.pending == 0 && g.redelivered == 0)
+        #expect(await broker.stop() == 0)
+    }
+}
