@@ -32,7 +32,8 @@ extension BrokerSystemTests {
         let publisher = try Publisher(.init(ingest: broker.ingest))
         try await closing(publisher) {
             // 25 events of ~150-byte records, and one of 1,000 bytes (alone in its body).
-            let seqs = try await publishMany(publisher, count: 25, topics: ["job.a"], payloadBytes: 100)
+            // Sorted: many publishes are in flight, so the seqs need not follow the index.
+            let seqs = try await publishMany(publisher, count: 25, topics: ["job.a"], payloadBytes: 100).sorted()
             let big = try await publisher.publish(
                 topic: "job.a", payload: [UInt8](repeating: 7, count: 1000), eventID: bytes("big"))
             // Credit 20: exactly the first 20 come, in bodies of ≤ 400 record bytes.

@@ -279,16 +279,23 @@ struct ConsumerGroup: Equatable {
         return []
     }
 
-    /// Hands waiting events, oldest first, to members with credit (round robin).
+    /// Events a packed member takes in one turn of the round robin (within its
+    /// credit): whole runs keep its DELIVER-PACKED bodies large however many
+    /// members share the group (one event per turn cut them to the slice ÷ members).
+    static let packedRun = 256
+
+    /// Hands waiting events, oldest first, to members with credit, in turn: one
+    /// event per turn to a per-event member, a run of up to `packedRun` to a packed one.
     private mutating func dispatch(now: UInt64) -> [Action] {
         guard !ready.isEmpty else { return [] }
         var keys = members.filter { $0.value.credit > 0 }.keys.sorted { $0.lexicographicallyPrecedes($1) }
         guard !keys.isEmpty else { return [] }
         var actions: [Action] = []
         var handed = 0
+        var inTurn = 0  // events handed to keys[rotation] in its current turn
         for seq in ready where pending[seq]!.deadline <= now {
             guard !keys.isEmpty else { break }
-            rotation = (rotation + 1) % keys.count
+            if inTurn == 0 { rotation = (rotation + 1) % keys.count }
             let key = keys[rotation]
             var p = pending[seq]!
             p.deliveries += 1
@@ -296,12 +303,17 @@ struct ConsumerGroup: Equatable {
             p.deadline = now &+ config.ackTimeoutNs
             pending[seq] = p
             handed += 1
+            inTurn += 1
             if p.deliveries > 1 { redelivered &+= 1 }
             members[key]!.credit -= 1
             members[key]!.held.insert(seq)
             if members[key]!.credit == 0 {
                 keys.remove(at: rotation)
-                rotation = max(0, rotation - 1)
+                // The next turn goes to the member that moved into this place.
+                rotation = keys.isEmpty ? 0 : (rotation + keys.count - 1) % keys.count
+                inTurn = 0
+            } else if inTurn >= (members[key]!.batchBytes == nil ? 1 : Self.packedRun) {
+                inTurn = 0
             }
             actions.append(.deliver(seq: seq, to: key, attempt: p.deliveries))
         }

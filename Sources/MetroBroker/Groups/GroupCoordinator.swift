@@ -11,7 +11,10 @@ import MetroProtocol
 /// A command returns its reply (HEARTBEAT, or an ERROR); deliveries, and the JOINED
 /// that precedes the deliveries a JOIN makes possible, go out through the
 /// `ConsumeSender` it is handed, because a failed send changes the group (the
-/// member has gone). Dead letters are appended to the `EventLog` like any event.
+/// member has gone). A member that asked for packed delivery (JOIN's `batchBytes`,
+/// §4.10.2) gets its deliveries of one `perform` in DELIVER-PACKED bodies of at most
+/// that many record bytes, sent when `perform` ends. Dead letters are appended to
+/// the `EventLog` like any event.
 ///
 /// Threading: owned by the broker's loop thread.
 final class GroupCoordinator {
