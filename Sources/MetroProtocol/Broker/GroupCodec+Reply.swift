@@ -62,7 +62,8 @@ extension GroupCodec {
             // The body is checked where it is read (`PackedDelivery.deliveries()`).
             guard frames.count == 5 else { return nil }
             return .deliverPacked(
-                group: String(decoding: frames[2], as: UTF8.self), PackedDelivery(attempts: frames[3], records: frames[4]))
+                group: String(decoding: frames[2], as: UTF8.self),
+                PackedDelivery(attempts: frames[3], records: frames[4]))
         case .heartbeat:
             return .heartbeat(group: String(decoding: frames[2], as: UTF8.self))
         case nil:

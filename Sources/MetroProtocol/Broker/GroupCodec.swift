@@ -68,7 +68,8 @@ public enum GroupCodec {
         /// a JOIN's 0); absent for DELIVER per event, and from brokers that predate it.
         package var batchBytes: Int?
         package init(
-            group: String, prefixes: [String], ackTimeoutMs: Int, maxDeliveries: Int, heartbeatMs: Int, position: UInt64,
+            group: String, prefixes: [String], ackTimeoutMs: Int, maxDeliveries: Int, heartbeatMs: Int,
+            position: UInt64,
             batchBytes: Int? = nil
         ) {
             self.group = group
@@ -133,7 +134,9 @@ public enum GroupCodec {
             case .acks(_, let c, let seqs):
                 var packed = [UInt8](repeating: 0, count: 8 * seqs.count)
                 packed.withUnsafeMutableBytes { raw in
-                    for (i, s) in seqs.enumerated() { raw.storeBytes(of: s.bigEndian, toByteOffset: 8 * i, as: UInt64.self) }
+                    for (i, s) in seqs.enumerated() {
+                        raw.storeBytes(of: s.bigEndian, toByteOffset: 8 * i, as: UInt64.self)
+                    }
                 }
                 frames += [BigEndian.bytes32(c), packed]
             }
@@ -215,13 +218,16 @@ public enum GroupCodec {
             // Measured before it is copied: the frame may be as large as the socket allows.
             let size = frames.withFrame(offset + 3) { $0.count }
             guard size % 8 == 0 else {
-                return .failure(WireError(.malformedMessage, "ACKS's seqs frame is a whole number of u64 (8 bytes each)"))
+                return .failure(
+                    WireError(.malformedMessage, "ACKS's seqs frame is a whole number of u64 (8 bytes each)"))
             }
             guard size / 8 <= maxAcksPerMessage else {
                 return .failure(WireError(.tooLarge, "an ACKS carries at most \(maxAcksPerMessage) seqs"))
             }
             let seqs = frames.withFrame(offset + 3) { raw in
-                (0..<(raw.count / 8)).map { UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)) }
+                (0..<(raw.count / 8)).map {
+                    UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))
+                }
             }
             return .success(.acks(group: group, credit: c, seqs: seqs))
         }

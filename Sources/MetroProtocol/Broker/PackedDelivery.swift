@@ -64,7 +64,9 @@ package struct PackedDelivery: Sendable, Equatable {
             events.count == count
         else { return nil }
         return events.enumerated().map { i, event in
-            let attempt = attempts.withUnsafeBytes { UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+            let attempt = attempts.withUnsafeBytes {
+                UInt32(bigEndian: $0.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+            }
             return Delivery(seq: event.seq, attempt: attempt, event: event)
         }
     }
