@@ -74,6 +74,24 @@ import Testing
         #expect(PackedReplay.events(frames[4]) == [event(42), event(50, payload: "")])
     }
 
+    /// The broker's path: records copied as the journal holds them give the same
+    /// body as events encoded one by one, and their topics can be walked.
+    @Test func aBodyOfJournalRecordsIsTheBodyOfTheirEvents() {
+        var fromEvents = PackedDelivery(), fromRecords = PackedDelivery()
+        for (seq, attempt) in [(42, 1), (43, 2)] as [(UInt64, UInt32)] {
+            let e = event(seq)
+            fromEvents.append(attempt: attempt, e)
+            let record = JournalRecord(
+                seq: e.seq, time: e.time, eventID: e.eventID, topic: Array(e.topic.utf8), headers: e.headers,
+                payload: e.payload)
+            fromRecords.append(attempt: attempt, record: record.encoded)
+        }
+        #expect(fromEvents == fromRecords)
+        var topics: [String] = []
+        fromRecords.forEachTopic { topics.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(topics == ["video.uploaded", "video.uploaded"])
+    }
+
     @Test func aDamagedBodyIsRefusedWhole() throws {
         var body = PackedDelivery()
         body.append(attempt: 1, event(42))

@@ -182,8 +182,8 @@ final class GroupCoordinator {
             // and members are chosen once for the whole slice (`deliverReady`).
             var wanted = group.state.wantsEvents
             reading: while wanted > 0 && reads < Self.readsPerTurn {
-                let step: JournalCursor.Step
-                do { step = try group.cursor.step(in: journal, upTo: journal.writtenSeq) } catch {
+                let step: JournalCursor.RawStep
+                do { step = try group.cursor.stepRaw(in: journal, upTo: journal.writtenSeq) } catch {
                     logger.error("group read failed: \(error)")
                     break
                 }
@@ -199,14 +199,17 @@ final class GroupCoordinator {
                             "group": "\(group.state.name)", "first": "\(first)", "earliest": "\(earliest)",
                         ])
                     group.state.expire(first: first, earliest: earliest)
-                case .record(let record):
+                case .record(let seq, _, _):
                     reads += 1
-                    let matches = group.matches(record.topic)
-                    if matches {
-                        group.events[record.seq] = LiveEvent(record: record)
-                        wanted -= 1
+                    // The record's bytes as the journal holds them (checksum verified):
+                    // a packed delivery copies them as they are (§4.10.2).
+                    let matches = group.cursor.withLastRecord { raw in
+                        guard group.matches(JournalRecord.topic(in: raw)) else { return false }
+                        group.events[seq] = Array(raw)
+                        return true
                     }
-                    group.state.take(seq: record.seq, matches: matches)
+                    if matches { wanted -= 1 }
+                    group.state.take(seq: seq, matches: matches)
                 }
                 dirty = true
             }
@@ -245,7 +248,7 @@ final class GroupCoordinator {
         for action in actions {
             switch action {
             case .deliver(let seq, let member, let attempt):
-                guard let event = event(seq, in: group) else {
+                guard let record = record(seq, in: group) else {
                     logger.warning(
                         "a pending event's record is gone (retention): dropped",
                         metadata: ["group": "\(group.state.name)", "seq": "\(seq)"])
@@ -253,9 +256,10 @@ final class GroupCoordinator {
                     continue
                 }
                 if let limit = group.state.members[member]?.batchBytes {
-                    pack(event, attempt: UInt32(attempt), for: member, limit: limit, in: group, now: now)
+                    pack(record, attempt: UInt32(attempt), for: member, limit: limit, in: group, now: now)
                     continue
                 }
+                let event = Self.event(record)
                 let deliver = GroupCodec.Reply.deliver(
                     group: group.state.name, seq: seq, attempt: UInt32(attempt), event)
                 switch sender.send(.group(deliver), to: member) {
@@ -273,29 +277,23 @@ final class GroupCoordinator {
         }
     }
 
-    /// A DELIVER-PACKED body being filled for one member, with its events' topics
-    /// (counted once the body is queued).
+    /// A DELIVER-PACKED body being filled for one member.
     private struct Packing {
         let group: GroupRuntime
         var body = PackedDelivery()
-        var topics: [String] = []
     }
     private var packing: [[UInt8]: Packing] = [:]
 
-    /// Adds a delivery to the member's body; sends the body first when the event
-    /// would take it past the member's `batchBytes` (a larger event goes alone).
+    /// Adds a delivery to the member's body; sends the body first when the record
+    /// would take it past the member's `batchBytes` (a larger record goes alone).
     private func pack(
-        _ event: LiveEvent, attempt: UInt32, for member: [UInt8], limit: Int, in group: GroupRuntime, now: UInt64
+        _ record: [UInt8], attempt: UInt32, for member: [UInt8], limit: Int, in group: GroupRuntime, now: UInt64
     ) {
-        let size = JournalRecord.size(
-            id: event.eventID.count, topic: event.topic.utf8.count, headers: event.headers.count,
-            payload: event.payload.count)
-        if let p = packing[member], p.body.records.count + size > limit {
+        if let p = packing[member], p.body.records.count + record.count > limit {
             packing[member] = nil
             send(p, to: member, now: now)
         }
-        packing[member, default: Packing(group: group)].body.append(attempt: attempt, event)
-        packing[member]!.topics.append(event.topic)
+        packing[member, default: Packing(group: group)].body.append(attempt: attempt, record: record)
     }
 
     /// Sends every body filled so far.
@@ -310,18 +308,25 @@ final class GroupCoordinator {
         switch sender.send(.group(.deliverPacked(group: p.group.state.name, p.body)), to: member) {
         case .queued:
             counters.groupDelivered &+= UInt64(p.body.count)
-            for topic in p.topics { counters.topics.countOut(topic) }
+            p.body.forEachTopic { counters.topics.countOut(raw: $0) }
         case .full: break  // the events stay held and their ACK timeout redelivers them
         case .gone: carryOut(p.group.state.leave(member, now: now), in: p.group, now: now)
         }
     }
 
-    private func event(_ seq: UInt64, in group: GroupRuntime) -> LiveEvent? {
-        if let e = group.events[seq] { return e }
+    /// The journal record of a pending event: kept since the group read it, or
+    /// read back through the index (after a restart; nil when retention removed it).
+    private func record(_ seq: UInt64, in group: GroupRuntime) -> [UInt8]? {
+        if let r = group.events[seq] { return r }
         guard let r = try? journal.read(seq) else { return nil }  // flushes: after the loop's endBatch only
-        let e = LiveEvent(record: r)
-        group.events[seq] = e
-        return e
+        let raw = r.encoded
+        group.events[seq] = raw
+        return raw
+    }
+
+    /// The event of a record `record(_:in:)` returned (checked when it was read).
+    private static func event(_ record: [UInt8]) -> LiveEvent {
+        record.withUnsafeBytes { LiveEvent(record: JournalRecord(validated: $0)) }
     }
 
     /// Appends the event to `$metro.dead.<group>` with the reason (§4.10), through
@@ -332,7 +337,7 @@ final class GroupCoordinator {
         _ seq: UInt64, reason: String, deliveries: Int, detail: String?, in group: GroupRuntime, now: UInt64
     ) {
         defer { group.events[seq] = nil }
-        guard let original = event(seq, in: group) else { return }
+        guard let original = record(seq, in: group).map(Self.event) else { return }
         var headers: [String: String] = [
             "group": group.state.name, "reason": reason, "deliveries": "\(deliveries)", "seq": "\(seq)",
             "topic": original.topic,

@@ -1,15 +1,17 @@
 import MetroProtocol
 
 /// One consumer group inside the broker: its pure delivery state, the journal
-/// cursor that feeds it new events (from `state.position + 1`), and the events it
-/// has read and not yet seen ACKed (so that a delivery needs no journal read; after
-/// a restart they are read back through the index).
+/// cursor that feeds it new events (from `state.position + 1`), and the records it
+/// has read and not yet seen ACKed, as the journal's bytes (so that a delivery needs
+/// no journal read and a packed one no re-encoding; after a restart they are read
+/// back through the index).
 ///
 /// Threading: owned by the broker's loop thread (`GroupCoordinator`).
 final class GroupRuntime {
     var state: ConsumerGroup
     let cursor: JournalCursor
-    var events: [UInt64: LiveEvent] = [:]
+    /// Journal records as read (Appendix B bytes), by seq.
+    var events: [UInt64: [UInt8]] = [:]
     let deadLetterTopic: String
 
     init(state: ConsumerGroup, cursor: JournalCursor) {
@@ -21,7 +23,7 @@ final class GroupRuntime {
     /// Whether the group takes an event on `topic`. Reserved (`$`) topics match only
     /// prefixes that start with `$` themselves: a group of every topic must not take
     /// dead letters (its own would loop) or heartbeats of the registry.
-    func matches(_ topic: [UInt8]) -> Bool {
+    func matches(_ topic: some Collection<UInt8>) -> Bool {
         if topic.first == UInt8(ascii: "$") {
             return state.config.prefixes.contains { $0.first == UInt8(ascii: "$") && topic.starts(with: $0) }
         }

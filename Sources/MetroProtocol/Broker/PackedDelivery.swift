@@ -48,6 +48,26 @@ package struct PackedDelivery: Sendable, Equatable {
         }
     }
 
+    /// Appends one delivery whose event is already a journal record (the broker's
+    /// bytes, checksum included): copied as it is.
+    package mutating func append(attempt: UInt32, record: [UInt8]) {
+        attempts.append(contentsOf: BigEndian.bytes32(attempt))
+        records.append(contentsOf: record)
+    }
+
+    /// Calls `body` with each record's topic bytes (a body this side built: whole
+    /// records, not checked again).
+    package func forEachTopic(_ body: (UnsafeRawBufferPointer) -> Void) {
+        records.withUnsafeBytes { raw in
+            var at = 0
+            while at + JournalRecord.headerBytes <= raw.count {
+                let record = UnsafeRawBufferPointer(rebasing: raw[at...])
+                body(JournalRecord.topic(in: record))
+                at += 8 + Int(UInt32(littleEndian: record.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
+            }
+        }
+    }
+
     /// One delivery of a body.
     package struct Delivery: Sendable, Equatable {
         package var seq: UInt64
