@@ -33,8 +33,6 @@ let package = Package(
         // Hummingbird's header types (`HTTPField.Name` for X-Request-Id and friends).
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        // Already in the graph through swift-nio; the broker's groups use its Heap.
-        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // The gateway's bearer tokens (HS256 JWTs) and its authenticator middleware (issue 19 §5).
@@ -81,7 +79,6 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "HeapModule", package: "swift-collections"),
             ],
             // The loop touches the engine's stored properties for every event; the
             // run-time exclusivity checks on them were ~5% of its own time. Debug

@@ -78,31 +78,6 @@ import Testing
         #expect(none.isEmpty && more.isEmpty && g.members[b]?.credit == 1)
     }
 
-    /// The ACK deadlines live in a heap: 100,000 delivered and ACKed events leave
-    /// it bounded (stale entries are compacted), and the timeout still finds the
-    /// one event left unACKed among them.
-    @Test func ackDeadlinesStayBoundedAndTheTimeoutFindsTheOneLeft() throws {
-        var g = group()
-        _ = g.join(a, name: "a", credit: 1000, batchBytes: 65_536, now: 0)
-        var kept: UInt64 = 0
-        for seq in 1...100_000 as ClosedRange<UInt64> {
-            for d in delivered(g.offer(seq: seq, matches: true, now: seq)) {
-                if d.0 == 50_000 {
-                    kept = d.0
-                } else {
-                    _ = try g.acks(a, seqs: [d.0], credit: 1, now: seq)
-                }
-            }
-        }
-        #expect(g.pending.count == 1 && kept == 50_000)
-        #expect(g.deadlineEntries <= 2 * 1 + 4096 + 1, "\(g.deadlineEntries) entries for 1 held event")
-        let stays = g.heartbeat(a, now: 50_000 + 10 * second - 1)  // the member is not lost
-        #expect(stays)
-        #expect(delivered(g.tick(now: 50_000 + 10 * second - 1)).isEmpty)
-        let again = delivered(g.tick(now: 50_000 + 10 * second))
-        #expect(again.map(\.0) == [50_000] && again.first?.2 == 2, "\(again)")
-    }
-
     @Test func ackTimeoutRedeliversAndExtendPostponesIt() throws {
         var g = group()
         _ = g.join(a, name: "a", credit: 10, now: 0)

@@ -1,4 +1,3 @@
-import HeapModule
 import MetroProtocol
 
 /// The delivery state of one durable consumer group (protocol.md §4.10), as a pure
@@ -14,11 +13,8 @@ import MetroProtocol
 ///   lost) is dead-lettered instead of delivered again; a REJECT dead-letters it at
 ///   once, whatever its count.
 ///
-/// ACK deadlines are kept in a min-heap (`deadlines`) as they are set, so `tick`
-/// looks only at the ones that ran out instead of walking the pending set.
-///
 /// Threading: a value owned by the broker's loop thread.
-struct ConsumerGroup {
+struct ConsumerGroup: Equatable {
     typealias MemberKey = [UInt8]
 
     struct Config: Equatable, Sendable {
@@ -67,17 +63,6 @@ struct ConsumerGroup {
     /// gone when they were to be delivered again (protocol.md §4.10, "Retention").
     private(set) var expired: UInt64 = 0
     private var rotation = 0
-    /// Every ACK deadline set (by a delivery or an EXTEND), soonest first. An entry
-    /// is stale once its event is no longer held with that deadline (ACKed, NAKed,
-    /// extended, its member lost); `tick` skips those, and `compactDeadlines`
-    /// drops them when they outnumber the held events.
-    private var deadlines = Heap<AckDeadline>()
-
-    struct AckDeadline: Comparable {
-        var at: UInt64
-        var seq: UInt64
-        static func < (a: Self, b: Self) -> Bool { (a.at, a.seq) < (b.at, b.seq) }
-    }
 
     /// The most credit a member holds: the largest u32, what one JOIN or GRANT carries.
     static let maxCredit = UInt64(UInt32.max)
@@ -186,8 +171,6 @@ struct ConsumerGroup {
     mutating func extend(_ key: MemberKey, seq: UInt64, byNs: UInt64, now: UInt64) throws(CommandError) {
         try checkHeld(key, seq, now: now)
         pending[seq]!.deadline = now &+ byNs
-        deadlines.insert(AckDeadline(at: now &+ byNs, seq: seq))
-        compactDeadlines()
     }
 
     /// A new event from the journal: `seq` > position; `matches` says whether its
@@ -251,12 +234,9 @@ struct ConsumerGroup {
         for (key, m) in members where now > m.lastSeen && now - m.lastSeen > memberTimeoutNs {
             actions += drop(key, now: now)
         }
-        while let due = deadlines.min, due.at <= now {
-            deadlines.removeMin()
-            // Stale unless the event is still held with exactly this deadline.
-            guard let p = pending[due.seq], let member = p.member, p.deadline == due.at else { continue }
-            members[member]?.held.remove(due.seq)
-            actions += requeue(due.seq, reason: "ack-timeout", notBefore: now)
+        for (seq, p) in pending where p.member != nil && now >= p.deadline {
+            members[p.member!]?.held.remove(seq)
+            actions += requeue(seq, reason: "ack-timeout", notBefore: now)
         }
         return actions + dispatch(now: now)
     }
@@ -335,28 +315,10 @@ struct ConsumerGroup {
             } else if inTurn >= (members[key]!.batchBytes == nil ? 1 : Self.packedRun) {
                 inTurn = 0
             }
-            deadlines.insert(AckDeadline(at: p.deadline, seq: seq))
             actions.append(.deliver(seq: seq, to: key, attempt: p.deliveries))
         }
         // A handed-out seq is held by its member now, no longer waiting.
-        if handed > 0 {
-            ready.removeAll { pending[$0]?.member != nil }
-            compactDeadlines()
-        }
+        if handed > 0 { ready.removeAll { pending[$0]?.member != nil } }
         return actions
-    }
-
-    /// Entries in `deadlines`, stale ones included (tests).
-    var deadlineEntries: Int { deadlines.count }
-
-    /// Rebuilds `deadlines` from the held events once stale entries are the
-    /// majority: an ACKed event's entry would otherwise stay until its deadline
-    /// (30 s by default, millions of entries at a million deliveries a second).
-    /// Amortized O(1): a rebuild of n entries follows at least n + 4,096 inserts.
-    private mutating func compactDeadlines() {
-        let held = pending.count - ready.count
-        guard deadlines.count > 2 * held + 4096 else { return }
-        deadlines = Heap(
-            pending.compactMap { seq, p in p.member == nil ? nil : AckDeadline(at: p.deadline, seq: seq) })
     }
 }
