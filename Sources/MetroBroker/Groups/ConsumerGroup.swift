@@ -63,6 +63,12 @@ struct ConsumerGroup: Equatable {
     /// gone when they were to be delivered again (protocol.md §4.10, "Retention").
     private(set) var expired: UInt64 = 0
     private var rotation = 0
+    /// No held event's ACK deadline is before this (it may be later: the event that
+    /// set it may have been ACKed since). `tick` walks the pending set only once it
+    /// has passed, and sets it afresh from what it sees: one `min` per delivery
+    /// instead of a walk every 20 ms (a heap insert per delivery cost more; see
+    /// performance.md, "Consumer groups").
+    private var earliestDeadline = UInt64.max
 
     /// The most credit a member holds: the largest u32, what one JOIN or GRANT carries.
     static let maxCredit = UInt64(UInt32.max)
@@ -171,6 +177,7 @@ struct ConsumerGroup: Equatable {
     mutating func extend(_ key: MemberKey, seq: UInt64, byNs: UInt64, now: UInt64) throws(CommandError) {
         try checkHeld(key, seq, now: now)
         pending[seq]!.deadline = now &+ byNs
+        earliestDeadline = min(earliestDeadline, now &+ byNs)
     }
 
     /// A new event from the journal: `seq` > position; `matches` says whether its
@@ -234,9 +241,17 @@ struct ConsumerGroup: Equatable {
         for (key, m) in members where now > m.lastSeen && now - m.lastSeen > memberTimeoutNs {
             actions += drop(key, now: now)
         }
-        for (seq, p) in pending where p.member != nil && now >= p.deadline {
-            members[p.member!]?.held.remove(seq)
-            actions += requeue(seq, reason: "ack-timeout", notBefore: now)
+        if now >= earliestDeadline {
+            var next = UInt64.max
+            for (seq, p) in pending where p.member != nil {
+                guard now >= p.deadline else {
+                    next = min(next, p.deadline)
+                    continue
+                }
+                members[p.member!]?.held.remove(seq)
+                actions += requeue(seq, reason: "ack-timeout", notBefore: now)
+            }
+            earliestDeadline = next
         }
         return actions + dispatch(now: now)
     }
@@ -301,6 +316,7 @@ struct ConsumerGroup: Equatable {
             p.deliveries += 1
             p.member = key
             p.deadline = now &+ config.ackTimeoutNs
+            earliestDeadline = min(earliestDeadline, p.deadline)
             pending[seq] = p
             handed += 1
             inTurn += 1
