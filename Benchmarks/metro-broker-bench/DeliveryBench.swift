@@ -7,12 +7,12 @@
 // to this one (journal fsync=never, so the figures are the delivery path's, not
 // the disk's). Raw DEALER clients, one thread each, as a foreign client would be.
 //
-// Measured 2026-11-27 on the shared 2-core box (release, 200,000 events, 3 rounds,
-// medians): replay 242k events/s; group with 1 / 2 / 4 ACKing members 97k / 77k /
-// 66k deliveries/s (more members share the same 2 cores with the broker);
-// redelivery after a member dies 3.05 s (3 heartbeats of 1 s, then at once;
-// since the broker loses a member when its connection closes, see
-// RedeliveryBench.swift and docs/performance.md).
+// The group table (`printGroupTable`, also `metro-broker-bench groups`) runs 1, 2,
+// 4 and 8 members per event and packed (§4.10.2), alternating. Measured
+// 2026-12-02 on a quiet 2-core machine, 1M events: packed ~1M deliveries/s with
+// 1-8 members at ~1 µs of broker CPU each, per event ~200k at 5-6 µs
+// (docs/performance.md, "Consumer groups"). Redelivery after a member dies:
+// RedeliveryBench.swift (p50 ~50 ms since the broker watches connections close).
 import Foundation
 import MetroProtocol
 import ZeroMQ
