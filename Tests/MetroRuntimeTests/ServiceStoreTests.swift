@@ -59,43 +59,6 @@ import Testing
 
     struct Boom: Error {}
 
-    /// Group commit (`InboxCommits`): 200 handlers committing at once share few
-    /// transactions, and the ones whose body throws leave nothing, inbox row
-    /// included (their events run again), while the others commit.
-    @Test func concurrentCommitsShareTransactionsAndAThrowingOneLeavesNothing() async throws {
-        try await Self.withStore { (store: ServiceStore) async throws in
-            let results = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
-                for i in 0..<200 {
-                    group.addTask {
-                        do {
-                            _ = try await store.commitOnce(
-                                group: "g", eventID: Array("e-\(i)".utf8), topic: "t", correlation: .init()
-                            ) { tx in
-                                try tx.db.execute(sql: "INSERT INTO said VALUES (?)", arguments: ["\(i)"])
-                                if i % 7 == 0 { throw Boom() }
-                            }
-                            return (i, true)
-                        } catch is Boom {
-                            return (i, false)
-                        }
-                    }
-                }
-                var all: [(Int, Bool)] = []
-                for try await r in group { all.append(r) }
-                return all
-            }
-            let committed = Set(results.filter(\.1).map(\.0))
-            #expect(committed == Set((0..<200).filter { $0 % 7 != 0 }))
-            let said = try await store.read { try String.fetchAll($0, sql: "SELECT text FROM said") }
-            #expect(Set(said.compactMap(Int.init)) == committed && said.count == committed.count)
-            for i in [0, 7, 14] { #expect(try await store.alreadyHandled(group: "g", Array("e-\(i)".utf8)) == false) }
-            #expect(try await store.alreadyHandled(group: "g", Array("e-1".utf8)))
-            let written = store.inboxCommits.written
-            #expect(written.jobs == 200)
-            #expect(written.transactions < 200, "\(written.transactions) transactions for 200 concurrent commits")
-        }
-    }
-
     @Test func aFailedEffectLeavesNoInboxRowAndNoOutboxRow() async throws {
         try await Self.withStore { (store: ServiceStore) async throws in
             let id = Array("e-2".utf8)

@@ -29,15 +29,12 @@ public final class ServiceStore: Sendable {
     /// Handlers waiting for the broker's ACK of a row (`awaitPublished`).
     let outboxAcks = OutboxAcks()
     let faults: FaultPoints
-    /// Event handlers' commits, grouped (`InboxCommits`).
-    let inboxCommits: InboxCommits
 
     init(path: String, pool: DatabasePool, faults: FaultPoints) {
         self.path = path
         self.pool = pool
         self.outboxWakes = OutboxWakes()
         self.faults = faults
-        inboxCommits = InboxCommits(pool: pool)
     }
 
     /// Every commit fsyncs the WAL before it returns (docs/operations.md, "Service
@@ -137,40 +134,21 @@ public final class ServiceStore: Sendable {
     /// The inbox write (`EventContext.commit`): inserts (`group`, `eventID`)
     /// into `metro_inbox` and runs `body` in the same transaction. Returns nil
     /// without running `body` when the key is already there (a redelivery).
-    /// Commits of handlers running at the same time share a transaction, each in
-    /// its own savepoint (`InboxCommits`): one fsync for them all.
     func commitOnce<T: Sendable>(
         group: String, eventID: [UInt8], topic: String, correlation: EventHeaders,
         _ body: @escaping @Sendable (ServiceTransaction) throws -> T
     ) async throws -> T? {
-        let outcome = Mutex<Result<(T?, Int), any Error>?>(nil)
-        let (value, published): (T?, Int) = try await withCheckedThrowingContinuation { continuation in
-            inboxCommits.submit(
-                InboxCommits.Job(
-                    run: { db in
-                        let result = Result { () throws -> (T?, Int) in
-                            var done: (T?, Int) = (nil, 0)
-                            // Rolled back alone (inbox row included) when `body` throws.
-                            try db.inSavepoint {
-                                try db.execute(
-                                    sql: """
-                                        INSERT OR IGNORE INTO metro_inbox (consumer_group, event_id, topic, handled_at)
-                                        VALUES (?, ?, ?, ?)
-                                        """,
-                                    arguments: [group, Data(eventID), topic, Date().timeIntervalSince1970])
-                                guard db.changesCount == 1 else { return .commit }
-                                let tx = ServiceTransaction(db: db, correlation: correlation)
-                                done = (try body(tx), tx.published)
-                                return .commit
-                            }
-                            return done
-                        }
-                        outcome.withLock { $0 = result }
-                    },
-                    finish: { error in
-                        if let error { return continuation.resume(throwing: error) }
-                        continuation.resume(with: outcome.withLock { $0! })
-                    }))
+        let (value, published) = try await pool.write { db -> (T?, Int) in
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO metro_inbox (consumer_group, event_id, topic, handled_at)
+                    VALUES (?, ?, ?, ?)
+                    """,
+                arguments: [group, Data(eventID), topic, Date().timeIntervalSince1970])
+            guard db.changesCount == 1 else { return (nil, 0) }
+            let tx = ServiceTransaction(db: db, correlation: correlation)
+            let value = try body(tx)
+            return (value, tx.published)
         }
         afterCommit(published: published)
         return value
