@@ -10,7 +10,8 @@
 // process) runs alternately; rates are medians, CPU per event is the target
 // process's user+system time from /proc.
 // `proxy` and `forward` as the first argument make this binary a C target: libzmq's
-// zmq_proxy, or a forwarder that adds the broker's envelope frame (no journal).
+// zmq_proxy, or a forwarder that adds the broker's envelope frame (no journal);
+// `sync-zmq` and `sync-tcp` make it one of window 1's floors (WindowOneFloors.swift).
 import CProxyBaseline
 import Foundation
 import MetroProtocol
@@ -31,6 +32,13 @@ if CommandLine.arguments.dropFirst().first == "replay-baseline", CommandLine.arg
         print("replay baseline failed: \(error)")
         exit(1)
     }
+}
+// `sync-zmq` / `sync-tcp`: the floors under window-1 acknowledged publish (WindowOneFloors.swift).
+if CommandLine.arguments.dropFirst().first == "sync-zmq" {
+    exit(metro_sync_serve_zmq(NSTemporaryDirectory()) == 0 ? 0 : 1)
+}
+if CommandLine.arguments.dropFirst().first == "sync-tcp" {
+    exit(metro_sync_serve_tcp(NSTemporaryDirectory(), windowOneRecord) == 0 ? 0 : 1)
 }
 if CommandLine.arguments.dropFirst().first == "forward" {
     let envelope = EventEnvelope.size(idCount: 0, headersCount: 0)
@@ -379,10 +387,14 @@ if wanted("acknowledged") {
     }
     var ackedRuns = [[AckedRun]](repeating: [], count: ackedRows.count)
     var diskRuns: [DiskRun] = []
+    var floorRuns: [FloorRun] = []
     for _ in 0..<ackedRounds {
         for (index, row) in ackedRows.enumerated() {
             // The disk's limit right before the window-1 row, in each round (target 7).
-            if row.window == 1 { diskRuns.append(diskLimit()) }
+            if row.window == 1 {
+                diskRuns.append(diskLimit())
+                floorRuns.append(try windowOneFloors(count: row.count))
+            }
             let b = try Target.broker()
             let ticks = machineCPUTicks()
             var latencies = [Int64](repeating: 0, count: row.count)
@@ -425,6 +437,9 @@ if wanted("acknowledged") {
         let runs = ackedRuns[one]
         printWindowOneTable(
             rates: runs.map(\.rate), cpu: runs.map(\.cpu), steal: runs.map(\.steal), disk: diskRuns)
+        printFloorTable(
+            broker: runs.map { FloorRun.Row(rate: $0.rate, p50: $0.p50, cpu: $0.cpu) }, floors: floorRuns,
+            disk: diskRuns)
     }
 
 }

@@ -51,6 +51,17 @@ int metro_bench_acked(const char *ingest, uint64_t id_base, uint64_t count, int 
 /// an I/O error.
 int metro_bench_fdatasync(const char *directory, uint64_t count, size_t record, int64_t *durations);
 
+/// The floors under window-1 acknowledged publish (sync_server.c). A ROUTER
+/// bound on loopback that answers each metro/1 PUBLISH with ACK after writing
+/// and fdatasyncing it into a file in `directory`; prints
+/// `ready {"ingest":"..."}`. Returns only on error (-1).
+int metro_sync_serve_zmq(const char *directory);
+/// The same over plain TCP: each request is `record` bytes, written and
+/// synced, answered with 8 bytes. Prints `ready {"port":"..."}`.
+int metro_sync_serve_tcp(const char *directory, size_t record);
+/// The client of `metro_sync_serve_tcp`: `count` requests one at a time.
+int metro_bench_tcp_sync(int port, uint64_t count, size_t record, double *seconds, int64_t *latencies);
+
 /// The fan-out shape: `subscribers` SUBs, each subscribed to `topics` distinct
 /// topics (one prefix each), one publisher cycling over them; `delivered` counts
 /// messages received by all subscribers together (protocol.md §4.4 for the broker).
