@@ -12,6 +12,9 @@ import Foundation
 // delivered event (user + system from /proc), not the rate: the C reader
 // (`metro_bench_fanout`: one thread reading every subscriber) shares the 2 cores.
 // The broker runs with its journal on (fsync interval, as in the fire-and-forget table).
+// Two C forwarders (no journal) price the event's shape apart from the broker:
+// the envelope as its own frame (the broker's metro/1 shape, §4.4) and inside
+// the topic frame (the two-frame form of target 5).
 
 struct FanoutRun {
     var rate: Double
@@ -42,11 +45,12 @@ func runFanoutBench() throws {
     for table in ["subscribers", "topics"] {
         print("")
         print(
-            "| fan-out by \(table), 100 B, \(events) events, median of \(fanoutRounds) alternating rounds | delivered/s proxy | delivered/s broker | CPU µs/delivered proxy | CPU µs/delivered broker | broker/proxy CPU | delivered (min) | steal % (max) |"
+            "| fan-out by \(table), 100 B, \(events) events, median of \(fanoutRounds) alternating rounds | delivered/s proxy | delivered/s broker | CPU µs/delivered proxy | CPU µs/delivered broker | broker/proxy CPU | C forwarder/proxy CPU: 3 frames; 2-frame form | delivered (min) | steal % (max) |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for shape in shapes where shape.table == table {
             var proxyRuns: [FanoutRun] = [], brokerRuns: [FanoutRun] = []
+            var forwardRuns: [FanoutRun] = [], inlineRuns: [FanoutRun] = []
             // Fewer events per row as subscribers grow: each is delivered that many times.
             let n = max(1000, events / max(1, shape.subscribers / 4))
             for _ in 0..<fanoutRounds {
@@ -56,18 +60,28 @@ func runFanoutBench() throws {
                 let b = try Target.broker(fsync: "interval")
                 brokerRuns.append(fanout(b, events: n, subscribers: shape.subscribers, topics: shape.topics))
                 b.stop()
+                let f = try Target.forwarder()
+                forwardRuns.append(fanout(f, events: n, subscribers: shape.subscribers, topics: shape.topics))
+                f.stop()
+                let fi = try Target.inlineForwarder()
+                inlineRuns.append(fanout(fi, events: n, subscribers: shape.subscribers, topics: shape.topics))
+                fi.stop()
             }
+            let fc = median(forwardRuns.map(\.cpuPerDelivered)) * 1e6
+            let ic = median(inlineRuns.map(\.cpuPerDelivered)) * 1e6
             let pc = median(proxyRuns.map(\.cpuPerDelivered)) * 1e6
             let bc = median(brokerRuns.map(\.cpuPerDelivered)) * 1e6
             if table == "topics" && firstTopicsRow == nil { firstTopicsRow = bc }
             let label = table == "subscribers" ? "\(shape.subscribers) subscribers" : "\(shape.topics) topics"
             print(
                 String(
-                    format: "| %@ | %.0f | %.0f | %.2f | %.2f | %.2f | %llu | %.1f |", label,
+                    format: "| %@ | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f; %.2f | %llu | %.1f |", label,
                     median(proxyRuns.map(\.rate)), median(brokerRuns.map(\.rate)), pc, bc, bc / max(pc, 1e-9),
-                    (proxyRuns + brokerRuns).map(\.delivered).min()!, (proxyRuns + brokerRuns).map(\.steal).max()!))
+                    fc / max(pc, 1e-9), ic / max(pc, 1e-9),
+                    (proxyRuns + brokerRuns + forwardRuns + inlineRuns).map(\.delivered).min()!,
+                    (proxyRuns + brokerRuns + forwardRuns + inlineRuns).map(\.steal).max()!))
             if table == "topics", shape.topics == 10_000, let first = firstTopicsRow {
-                print(String(format: "| broker CPU at 10,000 topics ÷ at 1 topic | | | | %.2f× | | | |", bc / first))
+                print(String(format: "| broker CPU at 10,000 topics ÷ at 1 topic | | | | %.2f× | | | | |", bc / first))
             }
         }
     }

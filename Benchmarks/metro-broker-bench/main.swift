@@ -40,6 +40,10 @@ if CommandLine.arguments.dropFirst().first == "sync-zmq" {
 if CommandLine.arguments.dropFirst().first == "sync-tcp" {
     exit(metro_sync_serve_tcp(NSTemporaryDirectory(), windowOneRecord) == 0 ? 0 : 1)
 }
+if CommandLine.arguments.dropFirst().first == "forward-inline" {
+    let envelope = EventEnvelope.size(idCount: 0, headersCount: 0)
+    exit(metro_forward_inline_serve("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", envelope) == 0 ? 0 : 1)
+}
 if CommandLine.arguments.dropFirst().first == "forward" {
     let envelope = EventEnvelope.size(idCount: 0, headersCount: 0)
     exit(metro_forward_serve("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", envelope) == 0 ? 0 : 1)
@@ -178,6 +182,11 @@ final class Target {
         try Target(URL(fileURLWithPath: CommandLine.arguments[0]), ["forward"])
     }
 
+    /// The same forwarder in the two-frame form: the envelope inside the topic frame.
+    static func inlineForwarder() throws -> Target {
+        try Target(URL(fileURLWithPath: CommandLine.arguments[0]), ["forward-inline"])
+    }
+
     /// User + system CPU seconds of the process so far (/proc/<pid>/stat).
     /// Resident memory from /proc, in MiB.
     var residentMiB: Double {
@@ -291,11 +300,12 @@ print(
 // other two policies for reference. Two more C rows price the frame that the
 // protocol adds (§4.4: the envelope between topic and payload), apart from the
 // broker: zmq_proxy carrying 3-frame events from a 3-frame publisher, and a C
-// forwarder that inserts the envelope as the broker does, with no journal.
+// forwarder that inserts the envelope as the broker does, with no journal; a
+// third prices the two-frame form (the envelope inside the topic frame).
 if wanted("fire-and-forget") {
     let policies = ["interval", "always", "never"]
     let envelopeBytes = EventEnvelope.size(idCount: 0, headersCount: 0)
-    var proxyRuns: [Run] = [], proxy3Runs: [Run] = [], forwardRuns: [Run] = []
+    var proxyRuns: [Run] = [], proxy3Runs: [Run] = [], forwardRuns: [Run] = [], inlineRuns: [Run] = []
     var brokerRuns: [String: [Run]] = [:]
     for _ in 0..<rounds {
         let p = try Target.proxy()
@@ -307,6 +317,9 @@ if wanted("fire-and-forget") {
         let f = try Target.forwarder()
         forwardRuns.append(throughput(f))
         f.stop()
+        let fi = try Target.inlineForwarder()
+        inlineRuns.append(throughput(fi))
+        fi.stop()
         for policy in policies {
             let b = try Target.broker(fsync: policy)
             brokerRuns[policy, default: []].append(throughput(b))
@@ -331,6 +344,7 @@ if wanted("fire-and-forget") {
     row("zmq_proxy (C)", proxyRuns)
     row("zmq_proxy (C), publisher sends 3 frames (+\(envelopeBytes) B)", proxy3Runs)
     row("C forwarder adding the \(envelopeBytes) B envelope frame, no journal", forwardRuns)
+    row("C forwarder, two-frame form: the envelope inside the topic frame after 0x00, no journal", inlineRuns)
     for policy in policies {
         row(
             "metro broker, journal, " + (policy == "interval" ? "fsync=interval (5 ms)" : "fsync=\(policy)"),

@@ -17,6 +17,12 @@ int metro_proxy_serve(const char *frontend, const char *backend);
 /// broker's fan-out shape (protocol.md §4.4) at the least cost C can give it.
 int metro_forward_serve(const char *frontend, const char *backend, size_t envelope);
 
+/// Like `metro_forward_serve`, but in the two-frame form issue 18 (target 5)
+/// asks to price: the envelope goes inside the topic frame, after a 0x00 byte
+/// (which topics cannot hold, protocol.md §2.4), so each event stays
+/// [topic 0x00 envelope][payload] and prefix subscriptions still match.
+int metro_forward_inline_serve(const char *frontend, const char *backend, size_t envelope);
+
 /// Fire-and-forget throughput: a PUB on `publish` sends `count` messages
 /// [topic "bench"][payload of `size` bytes] as fast as it can; a SUB on `events`
 /// counts them. With `middle` > 0 each message carries a third frame of that many
