@@ -2,7 +2,8 @@
 // each round next to the broker's window-1 row: the same durable work (write one
 // record, fdatasync, reply) done by the least a server can be, over plain TCP
 // (the Redis `appendfsync always` shape) and over a libzmq ROUTER with the
-// broker's own client (sync_server.c). The broker's rate over the libzmq floor
+// broker's own client (sync_server.c), in one thread and in the broker's shape
+// (the sync handed to a thread of its own). The broker's rate over the libzmq floor
 // says what the broker adds; the libzmq floor over the disk's limit says what
 // any ZeroMQ server pays on this machine, whatever it does.
 import CProxyBaseline
@@ -22,6 +23,8 @@ struct FloorRun {
     }
     var tcp: Row
     var zmq: Row
+    /// The libzmq server in the broker's shape: the sync on a thread of its own.
+    var handoff: Row
 }
 
 func windowOneFloors(count: Int) throws -> FloorRun {
@@ -38,15 +41,17 @@ func windowOneFloors(count: Int) throws -> FloorRun {
         cpu: (tcp.cpuSeconds - tcpBefore) / Double(count) * 1e6)
     tcp.stop()
 
-    let zmq = try Target(me, ["sync-zmq"])
-    let zmqBefore = zmq.cpuSeconds
-    let zmqCode = metro_bench_acked(
-        zmq.endpoints["ingest"]!, 0, UInt64(count), 1, 1, 0, 0, payloadSize, &seconds, &latencies, nil, nil)
-    let zmqRow = FloorRun.Row(
-        rate: zmqCode == 0 ? Double(count) / seconds : .nan, p50: percentile(latencies, 0.5),
-        cpu: (zmq.cpuSeconds - zmqBefore) / Double(count) * 1e6)
-    zmq.stop()
-    return FloorRun(tcp: tcpRow, zmq: zmqRow)
+    func zmqRow(_ arguments: [String]) throws -> FloorRun.Row {
+        let zmq = try Target(me, arguments)
+        defer { zmq.stop() }
+        let before = zmq.cpuSeconds
+        let code = metro_bench_acked(
+            zmq.endpoints["ingest"]!, 0, UInt64(count), 1, 1, 0, 0, payloadSize, &seconds, &latencies, nil, nil)
+        return FloorRun.Row(
+            rate: code == 0 ? Double(count) / seconds : .nan, p50: percentile(latencies, 0.5),
+            cpu: (zmq.cpuSeconds - before) / Double(count) * 1e6)
+    }
+    return FloorRun(tcp: tcpRow, zmq: try zmqRow(["sync-zmq"]), handoff: try zmqRow(["sync-zmq", "handoff"]))
 }
 
 /// Each row's median over the rounds, its ratio to the same round's disk limit,
@@ -68,10 +73,14 @@ func printFloorTable(broker: [FloorRun.Row], floors: [FloorRun], disk: [DiskRun]
     }
     row("plain TCP server: read, write, fdatasync, reply (the Redis `always` shape)", floors.map(\.tcp))
     row("libzmq ROUTER server: PUBLISH, write, fdatasync, ACK (the same client as the broker's row)", floors.map(\.zmq))
+    row("libzmq server in the broker's shape: the sync on its own thread, which wakes the polling loop", floors.map(\.handoff))
     row("broker, window 1, 1 event per PUBLISH", broker)
-    let overFloor = zip(broker, floors).map { $0.rate / $1.zmq.rate }
-    print(
-        String(
-            format: "| broker / libzmq floor (median of rounds) | | %.2f | %@ | | |", median(overFloor),
-            overFloor.map { String(format: "%.2f", $0) }.joined(separator: " ")))
+    func over(_ label: String, _ ratios: [Double]) {
+        print(
+            String(
+                format: "| %@ (median of rounds) | | %.2f | %@ | | |", label, median(ratios),
+                ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")))
+    }
+    over("broker / libzmq floor", zip(broker, floors).map { $0.rate / $1.zmq.rate })
+    over("broker / libzmq server in the broker's shape", zip(broker, floors).map { $0.rate / $1.handoff.rate })
 }

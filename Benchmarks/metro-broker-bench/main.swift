@@ -35,7 +35,8 @@ if CommandLine.arguments.dropFirst().first == "replay-baseline", CommandLine.arg
 }
 // `sync-zmq` / `sync-tcp`: the floors under window-1 acknowledged publish (WindowOneFloors.swift).
 if CommandLine.arguments.dropFirst().first == "sync-zmq" {
-    exit(metro_sync_serve_zmq(NSTemporaryDirectory()) == 0 ? 0 : 1)
+    let handoff: Int32 = CommandLine.arguments.dropFirst(2).first == "handoff" ? 1 : 0
+    exit(metro_sync_serve_zmq(NSTemporaryDirectory(), handoff) == 0 ? 0 : 1)
 }
 if CommandLine.arguments.dropFirst().first == "sync-tcp" {
     exit(metro_sync_serve_tcp(NSTemporaryDirectory(), windowOneRecord) == 0 ? 0 : 1)

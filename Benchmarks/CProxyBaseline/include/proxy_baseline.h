@@ -60,8 +60,10 @@ int metro_bench_fdatasync(const char *directory, uint64_t count, size_t record, 
 /// The floors under window-1 acknowledged publish (sync_server.c). A ROUTER
 /// bound on loopback that answers each metro/1 PUBLISH with ACK after writing
 /// and fdatasyncing it into a file in `directory`; prints
-/// `ready {"ingest":"..."}`. Returns only on error (-1).
-int metro_sync_serve_zmq(const char *directory);
+/// `ready {"ingest":"..."}`. Returns only on error (-1). With `handoff` it
+/// takes the broker's shape instead: a loop polling the ROUTER and a pipe, the
+/// fdatasync on a thread of its own that wakes the loop when done.
+int metro_sync_serve_zmq(const char *directory, int handoff);
 /// The same over plain TCP: each request is `record` bytes, written and
 /// synced, answered with 8 bytes. Prints `ready {"port":"..."}`.
 int metro_sync_serve_tcp(const char *directory, size_t record);
