@@ -29,7 +29,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-enum { RECORD_LIMIT = 4096, FILL_BYTES = 16 << 20, FILL_CHUNK = 256 << 10 };
+enum { RECORD_LIMIT = 4096, FILL_BYTES = 4 << 20, FILL_CHUNK = 256 << 10 };
 
 static int64_t clock_ns(void) {
     struct timespec ts;

@@ -21,6 +21,17 @@ import ZeroMQ
     import Glibc
 #endif
 
+// A target mode runs as a child of this bench, which may itself run with signals
+// blocked (a test runner's child does, and the mask survives fork and exec:
+// performance.md, "Findings about Foundation's Process and daemons"). The C
+// targets rely on SIGTERM's default action to stop, so they unblock every signal
+// first; a target that inherited the mask ignored `Target.stop()` for its 30 s.
+let targetModes: Set = ["proxy", "replay-baseline", "sync-zmq", "sync-tcp", "forward-inline", "forward"]
+if let mode = CommandLine.arguments.dropFirst().first, targetModes.contains(mode) {
+    var none = sigset_t()
+    sigemptyset(&none)
+    sigprocmask(SIG_SETMASK, &none, nil)
+}
 if CommandLine.arguments.dropFirst().first == "proxy" {
     exit(metro_proxy_serve("tcp://127.0.0.1:*", "tcp://127.0.0.1:*") == 0 ? 0 : 1)
 }
