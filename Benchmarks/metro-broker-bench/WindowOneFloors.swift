@@ -37,7 +37,7 @@ func windowOneFloors(count: Int) throws -> FloorRun {
     let tcpCode = metro_bench_tcp_sync(
         Int32(tcp.endpoints["port"].flatMap { Int($0) } ?? 0), UInt64(count), windowOneRecord, &seconds, &latencies)
     let tcpRow = FloorRun.Row(
-        rate: tcpCode == 0 ? Double(count) / seconds : .nan, p50: percentile(latencies, 0.5) ,
+        rate: tcpCode == 0 ? Double(count) / seconds : .nan, p50: percentile(latencies, 0.5),
         cpu: (tcp.cpuSeconds - tcpBefore) / Double(count) * 1e6)
     tcp.stop()
 
@@ -73,7 +73,9 @@ func printFloorTable(broker: [FloorRun.Row], floors: [FloorRun], disk: [DiskRun]
     }
     row("plain TCP server: read, write, fdatasync, reply (the Redis `always` shape)", floors.map(\.tcp))
     row("libzmq ROUTER server: PUBLISH, write, fdatasync, ACK (the same client as the broker's row)", floors.map(\.zmq))
-    row("libzmq server in the broker's shape: the sync on its own thread, which wakes the polling loop", floors.map(\.handoff))
+    row(
+        "libzmq server in the broker's shape: the sync on its own thread, which wakes the polling loop",
+        floors.map(\.handoff))
     row("broker, window 1, 1 event per PUBLISH", broker)
     func over(_ label: String, _ ratios: [Double]) {
         print(
