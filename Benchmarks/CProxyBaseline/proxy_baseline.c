@@ -58,44 +58,20 @@ static int move_message(void *from, void *to, zmq_msg_t *m) {
     }
 }
 
-int metro_forward_serve(const char *frontend, const char *backend, size_t envelope) {
-    void *ctx = zmq_ctx_new();
-    void *xsub = zmq_socket(ctx, ZMQ_XSUB);
-    void *xpub = zmq_socket(ctx, ZMQ_XPUB);
-    if (bind_pair(xsub, xpub, frontend, backend) != 0) return -1;
-    unsigned char env[64] = {0};
-    if (envelope > sizeof env) envelope = sizeof env;
-    uint64_t seq = 0;
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    zmq_pollitem_t items[2] = {{xsub, 0, ZMQ_POLLIN, 0}, {xpub, 0, ZMQ_POLLIN, 0}};
-    while (zmq_poll(items, 2, -1) >= 0) {
-        // Like zmq_proxy (4.3): up to 1000 messages per readiness, without blocking.
-        for (int i = 0; i < 1000 && (items[0].revents & ZMQ_POLLIN); i++) {
-            if (zmq_msg_recv(&m, xsub, ZMQ_DONTWAIT) < 0) break;
-            int more = zmq_msg_more(&m);
-            if (zmq_msg_send(&m, xpub, more ? ZMQ_SNDMORE : 0) < 0) return -1;
-            if (!more) continue;
-            seq++;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-            for (int b = 0; b < 8; b++) env[b] = (unsigned char)(seq >> (56 - 8 * b));
-            for (int b = 0; b < 8; b++) env[8 + b] = (unsigned char)(t >> (56 - 8 * b));
-            if (zmq_send(xpub, env, envelope, ZMQ_SNDMORE) < 0) return -1;
-            if (move_message(xsub, xpub, &m) < 0) return -1;
-        }
-        for (int i = 0; i < 1000 && (items[1].revents & ZMQ_POLLIN); i++) {
-            if (zmq_msg_recv(&m, xpub, ZMQ_DONTWAIT) < 0) break;
-            int more = zmq_msg_more(&m);
-            if (zmq_msg_send(&m, xsub, more ? ZMQ_SNDMORE : 0) < 0) return -1;
-            if (more && move_message(xpub, xsub, &m) < 0) return -1;
-        }
-    }
-    return -1;
+/// Writes the envelope's seq and clock (big-endian, §4.4) into `env`, zeros after.
+static void fill_envelope(unsigned char *env, size_t envelope, uint64_t seq) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+    memset(env, 0, envelope);
+    for (int b = 0; b < 8 && b < (int)envelope; b++) env[b] = (unsigned char)(seq >> (56 - 8 * b));
+    for (int b = 0; b < 8 && 8 + b < (int)envelope; b++) env[8 + b] = (unsigned char)(t >> (56 - 8 * b));
 }
 
-int metro_forward_inline_serve(const char *frontend, const char *backend, size_t envelope) {
+/// The forwarders' loop: zmq_proxy's (up to 1000 messages per readiness, without
+/// blocking, subscriptions passed upstream), with the envelope added to each
+/// event as its own frame or, `inline_form`, inside the topic frame after 0x00.
+static int forward_loop(const char *frontend, const char *backend, size_t envelope, int inline_form) {
     void *ctx = zmq_ctx_new();
     void *xsub = zmq_socket(ctx, ZMQ_XSUB);
     void *xpub = zmq_socket(ctx, ZMQ_XPUB);
@@ -110,24 +86,23 @@ int metro_forward_inline_serve(const char *frontend, const char *backend, size_t
     while (zmq_poll(items, 2, -1) >= 0) {
         for (int i = 0; i < 1000 && (items[0].revents & ZMQ_POLLIN); i++) {
             if (zmq_msg_recv(&m, xsub, ZMQ_DONTWAIT) < 0) break;
-            int more = zmq_msg_more(&m);
-            if (!more) {  // not an event: pass it on as it is
+            if (!zmq_msg_more(&m)) {  // not an event: pass it on as it is
                 if (zmq_msg_send(&m, xpub, 0) < 0) return -1;
                 continue;
             }
-            size_t topic = zmq_msg_size(&m);
-            if (topic > 255) topic = 255;
-            memcpy(frame, zmq_msg_data(&m), topic);
-            frame[topic] = 0;
             seq++;
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            uint64_t t = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-            unsigned char *env = frame + topic + 1;
-            memset(env, 0, envelope);
-            for (int b = 0; b < 8 && b < (int)envelope; b++) env[b] = (unsigned char)(seq >> (56 - 8 * b));
-            for (int b = 0; b < 8 && 8 + b < (int)envelope; b++) env[8 + b] = (unsigned char)(t >> (56 - 8 * b));
-            if (zmq_send(xpub, frame, topic + 1 + envelope, ZMQ_SNDMORE) < 0) return -1;
+            if (inline_form) {
+                size_t topic = zmq_msg_size(&m);
+                if (topic > 255) topic = 255;
+                memcpy(frame, zmq_msg_data(&m), topic);
+                frame[topic] = 0;
+                fill_envelope(frame + topic + 1, envelope, seq);
+                if (zmq_send(xpub, frame, topic + 1 + envelope, ZMQ_SNDMORE) < 0) return -1;
+            } else {
+                if (zmq_msg_send(&m, xpub, ZMQ_SNDMORE) < 0) return -1;  // the topic, moved
+                fill_envelope(frame, envelope, seq);
+                if (zmq_send(xpub, frame, envelope, ZMQ_SNDMORE) < 0) return -1;
+            }
             if (move_message(xsub, xpub, &m) < 0) return -1;
         }
         for (int i = 0; i < 1000 && (items[1].revents & ZMQ_POLLIN); i++) {
@@ -138,6 +113,14 @@ int metro_forward_inline_serve(const char *frontend, const char *backend, size_t
         }
     }
     return -1;
+}
+
+int metro_forward_serve(const char *frontend, const char *backend, size_t envelope) {
+    return forward_loop(frontend, backend, envelope, 0);
+}
+
+int metro_forward_inline_serve(const char *frontend, const char *backend, size_t envelope) {
+    return forward_loop(frontend, backend, envelope, 1);
 }
 
 /// Receives one whole message; returns its frame count, copies the first frame
