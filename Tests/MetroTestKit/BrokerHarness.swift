@@ -5,9 +5,11 @@ package import MetroProtocol
     import Glibc
 #endif
 
-/// A real `metro broker` on loopback with ephemeral ports and its own data folder.
-/// `restart()` starts a new process on the same endpoints and folder (after a
-/// crash or a stop). The process is killed when the harness is released.
+/// A real `metro broker` on loopback with its own data folder, on `TestPorts`
+/// endpoints (below the ephemeral range, so that no other test's bind or connect
+/// can take them while the broker is down). `restart()` starts a new process on
+/// the same endpoints and folder (after a crash or a stop). The process is killed
+/// when the harness is released.
 ///
 /// Threading: one test (one task) at a time drives a harness; `restart` replaces
 /// `process` and `endpoints`, which nothing else may read meanwhile.
@@ -42,10 +44,11 @@ package final class BrokerHarness: @unchecked Sendable {
         }
         extraArguments = extra
         let journal = dataDir.url.appendingPathComponent("journal").path
+        let e = try TestPorts.freeEndpoints(4)
         let process = try MetroProcess(
             [
-                "broker", "--ingest", "tcp://127.0.0.1:*", "--publish", "tcp://127.0.0.1:*",
-                "--events", "tcp://127.0.0.1:*", "--consume", "tcp://127.0.0.1:*", "--metrics", "127.0.0.1:0",
+                "broker", "--ingest", e[0], "--publish", e[1], "--events", e[2], "--consume", e[3],
+                "--metrics", "127.0.0.1:0",
                 "--data-dir", journal,
             ] + extra, environment: environment, shell: shell)
         self.process = process

@@ -4,7 +4,8 @@ import Foundation
     import Glibc
 #endif
 
-/// A real `metro registry` on an ephemeral loopback port.
+/// A real `metro registry` on a loopback `TestPorts` endpoint (below the ephemeral
+/// range, so that a registry started again on it after a crash finds it free).
 package final class RegistryUnderTest: Sendable {
     package let process: MetroProcess
     package let endpoint: String
@@ -12,9 +13,10 @@ package final class RegistryUnderTest: Sendable {
     package let ready: [String: String]
 
     /// Starts `metro registry` and suspends until its ready line; `endpoint` defaults
-    /// to an ephemeral port (pass the old endpoint to restart a registry where its
-    /// clients expect it).
-    package init(endpoint: String = "tcp://127.0.0.1:*", broker: String? = nil, extra: [String] = []) async throws {
+    /// to a fresh `TestPorts` endpoint (pass the old endpoint to restart a registry
+    /// where its clients expect it).
+    package init(endpoint: String? = nil, broker: String? = nil, extra: [String] = []) async throws {
+        let endpoint = try endpoint ?? TestPorts.freeEndpoints(1)[0]
         var args = ["registry", "--endpoint", endpoint, "--log-level", "warning"]
         if let broker { args += ["--broker", broker] }
         let process = try MetroProcess(args + extra)
