@@ -38,6 +38,8 @@ let package = Package(
         // The gateway's bearer tokens (HS256 JWTs) and its authenticator middleware (issue 19 §5).
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        // SHA-256 of the gateway's API keys (already a dependency of jwt-kit).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // The gateway's optional TLS (HummingbirdTLS builds on it; its certificate types by name).
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
@@ -158,11 +160,13 @@ let package = Package(
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // `metro soak`: the load driver, the chaos, the Jepsen-style checker and the

@@ -43,9 +43,11 @@ struct GatewayCommand: MetroCommand {
     @Option(
         help: ArgumentHelp(
             "Turn authentication on: the HS256 secret (mode 0600) of bearer tokens (docs/gateway-auth.md).",
-            discussion: "Make it with `metro gateway-auth secret PATH`, tokens with `metro gateway-auth token`."))
+            discussion:
+                "Make it with `metro gateway-auth secret PATH`, tokens with `metro gateway-auth token`. Reloaded on SIGHUP."
+        ))
     var authSecretFile: String?
-    @Option(help: "Turn authentication on: API keys, one `KEY SUBJECT ROLE` a line (mode 0600).")
+    @Option(help: "Turn authentication on: API keys, one `KEY SUBJECT ROLE` a line (mode 0600); reloaded on SIGHUP.")
     var apiKeysFile: String?
     @Option(help: "Serve HTTPS: the certificate chain, PEM (with --tls-key).")
     var tlsCert: String?
@@ -113,11 +115,15 @@ struct GatewayCommand: MetroCommand {
                 return text
             })
         let (tls, auth) = (configuration.tls != nil, configuration.auth != nil)
+        var reloader: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let auth = configuration.auth {
+            reloader = [.init(service: await GatewayAuthReloader(auth: auth, logger: logger))]
+        }
         let (bound, announce) = AsyncStream.makeStream(of: String.self)
         let app = try gateway.application(onRunning: { announce.yield($0) })
         let group = ServiceGroup(
             configuration: .init(
-                services: gateway.clients.map { .init(service: $0) } + [
+                services: gateway.clients.map { .init(service: $0) } + reloader + [
                     .init(service: app), SupervisorWatch(logger: logger).configuration,
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -94,6 +94,67 @@ import Testing
         }
     }
 
+    @Test func apiKeysAreHeldAsDigestsNotInTheClear() throws {
+        let keys = APIKeys(["0123456789abcdef": Principal(subject: "ops", role: .operator)])
+        #expect(keys.count == 1)
+        #expect(!String(reflecting: keys).contains("0123456789abcdef"))
+        #expect(keys.principal(for: "0123456789abcdef") != nil)
+        // A key that shares all but its last byte is as unknown as any other.
+        #expect(keys.principal(for: "0123456789abcdeF") == nil)
+        #expect(keys.principal(for: "0123456789abcdef ") == nil)
+    }
+
+    /// What SIGHUP does (`GatewayAuthReloader`): a key added, a key revoked and the
+    /// secret rotated take effect for the next request; a file that does not load
+    /// changes nothing.
+    @Test func aReloadPutsTheFilesInForceAndABadFileChangesNothing() async throws {
+        let dir = try Self.folder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let secretPath = dir + "/secret"
+        let keysPath = dir + "/keys"
+        try GatewaySecret.generate(at: secretPath)
+        try SecretFile.create(keysPath, text: "old-key-0123456789 ops operator\n")
+        let auth = try #require(try await GatewayAuth.load(secretFile: secretPath, apiKeysFile: keysPath))
+        let oldToken = try await GatewayTokens.mint(
+            secret: try GatewaySecret.load(secretPath), subject: "u-1", role: .user, ttl: .seconds(60))
+        #expect(try await auth.principal("Bearer old-key-0123456789") == Principal(subject: "ops", role: .operator))
+        #expect(try await auth.principal("Bearer \(oldToken)") == Principal(subject: "u-1", role: .user))
+
+        func refused(_ header: String) async -> Bool {
+            do {
+                _ = try await auth.principal(header)
+                return false
+            } catch {
+                return error.slug == "unauthenticated"
+            }
+        }
+        try FileManager.default.removeItem(atPath: keysPath)
+        try SecretFile.create(keysPath, text: "new-key-0123456789 ada user\n")
+        try FileManager.default.removeItem(atPath: secretPath)
+        try GatewaySecret.generate(at: secretPath)
+        // Nothing changes before the reload.
+        #expect(try await auth.principal("Bearer old-key-0123456789") == Principal(subject: "ops", role: .operator))
+        #expect(try await auth.reload() == .init(tokens: true, apiKeys: 1))
+        #expect(await refused("Bearer old-key-0123456789"))
+        #expect(await refused("Bearer \(oldToken)"))
+        #expect(try await auth.principal("Bearer new-key-0123456789") == Principal(subject: "ada", role: .user))
+        let newToken = try await GatewayTokens.mint(
+            secret: try GatewaySecret.load(secretPath), subject: "u-2", role: .user, ttl: .seconds(60))
+        #expect(try await auth.principal("Bearer \(newToken)") == Principal(subject: "u-2", role: .user))
+
+        // A keys file others may read is refused, and what was in force stays.
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: keysPath)
+        await #expect(throws: AuthFileError.self) { try await auth.reload() }
+        #expect(try await auth.principal("Bearer new-key-0123456789") == Principal(subject: "ada", role: .user))
+        #expect(try await auth.principal("Bearer \(newToken)") == Principal(subject: "u-2", role: .user))
+
+        // Made from values, there are no files to read again: a reload keeps them.
+        let fixed = await GatewayAuth(
+            secret: nil, apiKeys: APIKeys(["fixed-key-0123456789": Principal(subject: "x", role: .user)]))
+        #expect(try await fixed.reload() == .init(tokens: false, apiKeys: 1))
+        #expect(try await fixed.principal("Bearer fixed-key-0123456789") == Principal(subject: "x", role: .user))
+    }
+
     @Test func accessRules() {
         let ada = Principal(subject: "ada", role: .user)
         let ops = Principal(subject: "ops", role: .operator)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 #if canImport(Glibc)
@@ -88,10 +89,23 @@ public enum GatewaySecret {
 /// file (mode 0600) has one key a line, `KEY SUBJECT ROLE`, blank lines and `#`
 /// comments allowed; a key is 16–256 visible ASCII characters without a dot (a
 /// credential with two dots is read as a JWT).
+///
+/// Held by the SHA-256 of each key, never the key: a lookup hashes what the
+/// caller sent and finds the digest in a table, so the time an answer takes
+/// depends on the digest of the caller's guess, not on how many leading bytes of
+/// a real key it got right (a `String` compare stops at the first difference),
+/// and the keys do not sit in the gateway's memory in the clear.
 public struct APIKeys: Sendable {
-    let byKey: [String: Principal]
+    let byDigest: [SHA256Digest: Principal]
 
-    public init(_ entries: [String: Principal]) { byKey = entries }
+    public init(_ entries: [String: Principal]) {
+        byDigest = Dictionary(uniqueKeysWithValues: entries.map { (Self.digest($0.key), $0.value) })
+    }
+
+    /// How many keys there are.
+    public var count: Int { byDigest.count }
+
+    static func digest(_ key: String) -> SHA256Digest { SHA256.hash(data: Array(key.utf8)) }
 
     public static func load(_ path: String) throws(AuthFileError) -> APIKeys {
         var entries: [String: Principal] = [:]
@@ -121,5 +135,5 @@ public struct APIKeys: Sendable {
         (16...256).contains(key.utf8.count) && key.utf8.allSatisfy { (0x21...0x7E).contains($0) && $0 != 0x2E }
     }
 
-    func principal(for key: String) -> Principal? { byKey[key] }
+    func principal(for key: String) -> Principal? { byDigest[Self.digest(key)] }
 }

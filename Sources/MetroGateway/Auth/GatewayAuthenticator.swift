@@ -3,33 +3,89 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import JWTKit
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+import UnixSignals
 
 /// What the gateway checks credentials against: the HS256 key of its tokens
 /// and/or the API keys. Made once at start (`load`); nil in
 /// `GatewayConfiguration.auth` means authentication is off (every route open,
 /// as before issue 19).
-public struct GatewayAuth: Sendable {
-    let tokens: JWTKeyCollection?
-    let apiKeys: APIKeys?
+///
+/// `reload()` (on SIGHUP, `GatewayAuthReloader`) reads the files again and puts
+/// them in force for the next request, so that a key is added, revoked or the
+/// secret rotated without a restart. A file that does not load leaves what is in
+/// force as it was. Requests read the credentials under a lock, one copy each.
+public final class GatewayAuth: Sendable {
+    /// One consistent set: a reload swaps both at once.
+    struct Credentials: Sendable {
+        let tokens: JWTKeyCollection?
+        let apiKeys: APIKeys?
 
-    /// From the key's bytes (`GatewaySecret.load`) and/or the API keys.
-    public init(secret: [UInt8]?, apiKeys: APIKeys?) async {
-        if let secret {
-            let keys = JWTKeyCollection()
-            await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-            tokens = keys
-        } else {
-            tokens = nil
+        init(secret: [UInt8]?, apiKeys: APIKeys?) async {
+            if let secret {
+                let keys = JWTKeyCollection()
+                await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+                tokens = keys
+            } else {
+                tokens = nil
+            }
+            self.apiKeys = apiKeys
         }
-        self.apiKeys = apiKeys
+
+        static func read(secretFile: String?, apiKeysFile: String?) async throws(AuthFileError) -> Credentials {
+            let secret = try secretFile.map { path throws(AuthFileError) in try GatewaySecret.load(path) }
+            let keys = try apiKeysFile.map { path throws(AuthFileError) in try APIKeys.load(path) }
+            return await Credentials(secret: secret, apiKeys: keys)
+        }
+    }
+
+    private let inForce: Mutex<Credentials>
+    /// The files `load` read (nil when made from values): `reload()` reads them again.
+    let secretFile: String?
+    let apiKeysFile: String?
+
+    var credentials: Credentials { inForce.withLock { $0 } }
+
+    /// From the key's bytes (`GatewaySecret.load`) and/or the API keys; `reload()` does nothing.
+    public convenience init(secret: [UInt8]?, apiKeys: APIKeys?) async {
+        self.init(await Credentials(secret: secret, apiKeys: apiKeys), secretFile: nil, apiKeysFile: nil)
+    }
+
+    init(_ credentials: Credentials, secretFile: String?, apiKeysFile: String?) {
+        inForce = Mutex(credentials)
+        self.secretFile = secretFile
+        self.apiKeysFile = apiKeysFile
     }
 
     /// `metro gateway --auth-secret-file/--api-keys-file`: nil when neither is given.
     public static func load(secretFile: String?, apiKeysFile: String?) async throws(AuthFileError) -> GatewayAuth? {
         guard secretFile != nil || apiKeysFile != nil else { return nil }
-        let secret = try secretFile.map { path throws(AuthFileError) in try GatewaySecret.load(path) }
-        let keys = try apiKeysFile.map { path throws(AuthFileError) in try APIKeys.load(path) }
-        return await GatewayAuth(secret: secret, apiKeys: keys)
+        let credentials = try await Credentials.read(secretFile: secretFile, apiKeysFile: apiKeysFile)
+        return GatewayAuth(credentials, secretFile: secretFile, apiKeysFile: apiKeysFile)
+    }
+
+    /// What a reload put in force, for the log line.
+    public struct Reloaded: Sendable, Equatable {
+        /// Whether tokens are accepted (a secret file was given and loaded).
+        public var tokens: Bool
+        /// The number of API keys, nil when there is no keys file.
+        public var apiKeys: Int?
+    }
+
+    /// Reads the files `load` read again and puts them in force for the next
+    /// request (tokens signed with a replaced secret and removed API keys are
+    /// refused from then on). Throws, changing nothing, when a file does not load.
+    /// Made from values (no files), it keeps them.
+    @discardableResult
+    public func reload() async throws(AuthFileError) -> Reloaded {
+        var fresh = credentials
+        if secretFile != nil || apiKeysFile != nil {
+            fresh = try await Credentials.read(secretFile: secretFile, apiKeysFile: apiKeysFile)
+            inForce.withLock { [fresh] in $0 = fresh }
+        }
+        return Reloaded(tokens: fresh.tokens != nil, apiKeys: fresh.apiKeys?.count)
     }
 
     /// Longer `Authorization` values are refused unread: no token of the gateway is near it.
@@ -47,16 +103,18 @@ public struct GatewayAuth: Sendable {
             throw .unauthenticated("the Authorization scheme must be Bearer")
         }
         let credential = parts[1].trimmingCharacters(in: .whitespaces)
+        let inForce = credentials
         if credential.utf8.count(where: { $0 == 0x2E }) == 2 {
-            return try await verify(token: credential)
+            return try await verify(token: credential, with: inForce.tokens)
         }
-        guard let apiKeys, let principal = apiKeys.principal(for: credential) else {
-            throw .unauthenticated(apiKeys == nil ? "not a token (header.payload.signature)" : "unknown API key")
+        guard let apiKeys = inForce.apiKeys, let principal = apiKeys.principal(for: credential) else {
+            throw .unauthenticated(
+                inForce.apiKeys == nil ? "not a token (header.payload.signature)" : "unknown API key")
         }
         return principal
     }
 
-    private func verify(token: String) async throws(Problem) -> Principal {
+    private func verify(token: String, with tokens: JWTKeyCollection?) async throws(Problem) -> Principal {
         guard let tokens else { throw .unauthenticated("tokens are not accepted here; use an API key") }
         do {
             let claims = try await tokens.verify(token, as: GatewayClaims.self)
@@ -145,5 +203,40 @@ extension Problem {
     /// 403: authenticated, but this principal may not do this.
     static func forbidden(_ detail: String) -> Problem {
         Problem(.forbidden, "forbidden", title: "Forbidden", detail: detail)
+    }
+}
+
+/// Reloads the gateway's secret and API keys on each SIGHUP (`GatewayAuth.reload`)
+/// and logs what is now in force, or why the files were refused (then the
+/// previous credentials stay). A `Service` of the gateway's group when
+/// authentication is on.
+///
+/// SIGHUP is trapped when this is made, not when it runs: made before the ready
+/// line, a SIGHUP sent as soon as the gateway is ready reloads instead of
+/// killing it (SIGHUP's default action).
+public struct GatewayAuthReloader: Service {
+    let auth: GatewayAuth
+    let logger: Logger
+    let hangups: UnixSignalsSequence
+
+    public init(auth: GatewayAuth, logger: Logger) async {
+        self.auth = auth
+        self.logger = logger
+        hangups = await UnixSignalsSequence(trapping: .sighup)
+    }
+
+    public func run() async throws {
+        for await _ in hangups.cancelOnGracefulShutdown() {
+            do {
+                let now = try await auth.reload()
+                logger.notice(
+                    "gateway credentials reloaded",
+                    metadata: [
+                        "tokens": "\(now.tokens)", "apiKeys": "\(now.apiKeys.map(String.init) ?? "-")",
+                    ])
+            } catch {
+                logger.error("gateway credentials not reloaded, the previous ones stay in force: \(error)")
+            }
+        }
     }
 }

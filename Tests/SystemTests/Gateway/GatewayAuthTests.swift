@@ -3,6 +3,10 @@ import MetroGateway
 import MetroTestKit
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The gateway with authentication on (docs/gateway-auth.md), against real
 /// processes: the secret and the tokens made by `metro gateway-auth`, users and
 /// operators on each kind of route, every way a credential is refused (401), a
@@ -170,6 +174,35 @@ import Testing
         // The gateway still serves the legitimate: lower-case scheme and several spaces are fine.
         #expect(try await g.get(path, headers: ["Authorization": "bearer   \(valid)"]).status == 200)
         #expect(try await g.get(path, headers: Self.bearer(valid)).status == 200)
+        #expect(g.process.isRunning)
+    }
+
+    /// SIGHUP to the running gateway: a key added and one revoked take effect
+    /// without a restart; a keys file that does not load is refused, logged, and
+    /// the keys in force stay.
+    @Test func sighupReloadsTheKeysAndABrokenFileChangesNothing() async throws {
+        let credentials = try await Credentials()
+        let s = try await GatewayStack(gatewayArguments: credentials.gatewayArguments)
+        let g = s.gateway
+        let old = Self.bearer(Credentials.operatorKey)
+        #expect(try await g.get("/v1/services", headers: old).status == 200)
+
+        let newKey = "k-new-0123456789abcdef0123"
+        try "\(newKey) robot operator\n".write(toFile: credentials.keysPath, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: credentials.keysPath)
+        g.process.kill(SIGHUP)
+        try await eventually("the new key in force") {
+            try await g.get("/v1/services", headers: Self.bearer(newKey)).status == 200
+        }
+        Self.expectUnauthenticated(try await g.get("/v1/services", headers: old), "unknown API key")
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: credentials.keysPath)
+        g.process.kill(SIGHUP)
+        try await eventually("the unsafe file refused") {
+            g.process.stderrText.contains("gateway credentials not reloaded")
+        }
+        #expect(g.process.stderrText.contains("chmod 600"))
+        #expect(try await g.get("/v1/services", headers: Self.bearer(newKey)).status == 200)
         #expect(g.process.isRunning)
     }
 
