@@ -4,13 +4,15 @@
 # alternated, three rounds, medians: `off` (no authentication: the path every
 # other benchmark measures), `on` (--auth-secret-file, each request with a user's
 # HS256 token for its own id) and, when BASE is given, `base`: the gateway of
-# another build (e.g. main's, before authentication existed), also without it.
+# another build (e.g. main's, before authentication existed), also without it,
+# or with it when BASE_AUTH=1 (then its requests carry the token too: e.g. the
+# build before verified tokens were kept, docs/gateway-auth.md).
 # Served (2xx) requests/s and the gateway's CPU time per served request (user +
 # system from /proc/<pid>/stat, 10 ms ticks).
 #
 #   swift build -c release --scratch-path .build-release --product metro
 #   Benchmarks/gateway-bench/auth.sh [.build-release/release] [duration-seconds] [connections]
-#   BASE=/path/to/other/metro Benchmarks/gateway-bench/auth.sh ...
+#   BASE=/path/to/other/metro [BASE_AUTH=1] Benchmarks/gateway-bench/auth.sh ...
 set -eu
 BIN=${1:-.build-release/release}
 DUR=${2:-10}
@@ -47,7 +49,10 @@ gateway off "$BIN/metro"
 gateway on "$BIN/metro" --auth-secret-file "$WORK/secret"
 OFF=$(ready "$WORK/off.out" http); ON=$(ready "$WORK/on.out" http)
 NAMES="off on"
-if [ -n "${BASE:-}" ]; then gateway base "$BASE"; B=$(ready "$WORK/base.out" http); NAMES="base off on"; fi
+if [ -n "${BASE:-}" ]; then
+    if [ "${BASE_AUTH:-0}" = 1 ]; then gateway base "$BASE" --auth-secret-file "$WORK/secret"; else gateway base "$BASE"; fi
+    B=$(ready "$WORK/base.out" http); NAMES="base off on"
+fi
 
 curl -s -o "$WORK/user.json" -H 'Content-Type: application/json' \
     -d '{"displayName":"Bench","email":"bench@example.com","favouriteTags":["jazz"]}' "http://$OFF/v1/users"
@@ -66,7 +71,7 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 run() { # name
     case $1 in base) a=$B ;; off) a=$OFF ;; on) a=$ON ;; esac
     s0=$(ticks "$1")
-    if [ "$1" = on ]; then
+    if [ "$1" = on ] || { [ "$1" = base ] && [ "${BASE_AUTH:-0}" = 1 ]; }; then
         out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" -s "$WORK/report.lua" -H "Authorization: Bearer $TOKEN" "http://$a/v1/users/$ID" | grep '^RESULT')
     else
         out=$(wrk -t2 -c"$CONNS" -d"${DUR}s" -s "$WORK/report.lua" "http://$a/v1/users/$ID" | grep '^RESULT')

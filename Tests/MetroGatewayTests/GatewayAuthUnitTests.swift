@@ -155,6 +155,46 @@ import Testing
         #expect(try await fixed.principal("Bearer fixed-key-0123456789") == Principal(subject: "x", role: .user))
     }
 
+    @Test func aTokenIsVerifiedOnceAndServedFromTheTableUntilItExpires() async throws {
+        let secret = Array(repeating: UInt8(9), count: 32)
+        let auth = await GatewayAuth(secret: secret, apiKeys: nil)
+        let token = try await GatewayTokens.mint(secret: secret, subject: "u-1", role: .user, ttl: .seconds(60))
+        for _ in 0..<3 {
+            #expect(try await auth.principal("Bearer \(token)") == Principal(subject: "u-1", role: .user))
+        }
+        #expect(auth.credentials.verified.count == 1)
+        // Refused tokens never get in.
+        let forged = try await GatewayTokens.mint(
+            secret: Array(repeating: 1, count: 32), subject: "u-1", role: .operator, ttl: .seconds(60))
+        await #expect(throws: Problem.self) { try await auth.principal("Bearer \(forged)") }
+        #expect(auth.credentials.verified.count == 1)
+
+        // Past the entry's expiry, a hit is refused and dropped.
+        let table = auth.credentials.verified
+        let digest = VerifiedTokens.digest(token)
+        #expect(table.lookup(digest, now: Date().addingTimeInterval(61)) == .expired)
+        #expect(table.lookup(digest) == .miss)
+    }
+
+    @Test func theTableOfVerifiedTokensStaysBounded() {
+        let table = VerifiedTokens(capacity: 4)
+        let now = Date()
+        let who = Principal(subject: "u", role: .user)
+        for i in 0..<4 {
+            table.insert(
+                VerifiedTokens.digest("t\(i)"), .init(principal: who, expires: now.addingTimeInterval(i < 2 ? -1 : 60)))
+        }
+        // Full: the expired two go, the live two stay.
+        table.insert(VerifiedTokens.digest("t4"), .init(principal: who, expires: now.addingTimeInterval(60)), now: now)
+        #expect(table.count == 3)
+        #expect(table.lookup(VerifiedTokens.digest("t3"), now: now) == .hit(who))
+        table.insert(VerifiedTokens.digest("t5"), .init(principal: who, expires: now.addingTimeInterval(60)), now: now)
+        // Full of live entries: all go, the new one stays.
+        table.insert(VerifiedTokens.digest("t6"), .init(principal: who, expires: now.addingTimeInterval(60)), now: now)
+        #expect(table.count == 1)
+        #expect(table.lookup(VerifiedTokens.digest("t6"), now: now) == .hit(who))
+    }
+
     @Test func accessRules() {
         let ada = Principal(subject: "ada", role: .user)
         let ops = Principal(subject: "ops", role: .operator)

@@ -22,6 +22,8 @@ public final class GatewayAuth: Sendable {
     struct Credentials: Sendable {
         let tokens: JWTKeyCollection?
         let apiKeys: APIKeys?
+        /// The tokens that verified against `tokens` (their secret's, so a new secret starts empty).
+        let verified = VerifiedTokens()
 
         init(secret: [UInt8]?, apiKeys: APIKeys?) async {
             if let secret {
@@ -105,7 +107,7 @@ public final class GatewayAuth: Sendable {
         let credential = parts[1].trimmingCharacters(in: .whitespaces)
         let inForce = credentials
         if credential.utf8.count(where: { $0 == 0x2E }) == 2 {
-            return try await verify(token: credential, with: inForce.tokens)
+            return try await verify(token: credential, with: inForce)
         }
         guard let apiKeys = inForce.apiKeys, let principal = apiKeys.principal(for: credential) else {
             throw .unauthenticated(
@@ -114,11 +116,23 @@ public final class GatewayAuth: Sendable {
         return principal
     }
 
-    private func verify(token: String, with tokens: JWTKeyCollection?) async throws(Problem) -> Principal {
-        guard let tokens else { throw .unauthenticated("tokens are not accepted here; use an API key") }
+    /// The token's principal: from the table of verified tokens, else verified
+    /// (signature, `exp`, `sub`) and put in the table.
+    private func verify(token: String, with inForce: Credentials) async throws(Problem) -> Principal {
+        guard let tokens = inForce.tokens else {
+            throw .unauthenticated("tokens are not accepted here; use an API key")
+        }
+        let digest = VerifiedTokens.digest(token)
+        switch inForce.verified.lookup(digest) {
+        case .hit(let principal): return principal
+        case .expired: throw .unauthenticated("the token expired")
+        case .miss: break
+        }
         do {
             let claims = try await tokens.verify(token, as: GatewayClaims.self)
-            return Principal(subject: claims.sub.value, role: claims.role)
+            let principal = Principal(subject: claims.sub.value, role: claims.role)
+            inForce.verified.insert(digest, .init(principal: principal, expires: claims.exp.value))
+            return principal
         } catch TokenRefusal.expired {
             throw .unauthenticated("the token expired")
         } catch TokenRefusal.badSubject {
