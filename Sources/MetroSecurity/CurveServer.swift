@@ -32,17 +32,23 @@ public struct CurveServer: Sendable {
 /// Reloads an authenticator's allow-list on each SIGHUP, without a restart, and
 /// logs what it did: the number of identities now in force, or why the file was
 /// refused (then the previous list stays). A `Service` of the server's group.
+///
+/// SIGHUP is trapped when this is made, not when it runs: made before the
+/// server's ready line, a SIGHUP sent once the server is ready (`metro up
+/// --secure` forwards its own to every ready child) reloads instead of killing
+/// it, which is SIGHUP's default action.
 public struct AllowListReloader: Service {
     let authenticator: ZapAuthenticator
     let logger: Logger
+    let hangups: UnixSignalsSequence
 
-    public init(authenticator: ZapAuthenticator, logger: Logger) {
+    public init(authenticator: ZapAuthenticator, logger: Logger) async {
         self.authenticator = authenticator
         self.logger = logger
+        hangups = await UnixSignalsSequence(trapping: .sighup)
     }
 
     public func run() async throws {
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
         for await _ in hangups.cancelOnGracefulShutdown() {
             do {
                 let list = try authenticator.reload()

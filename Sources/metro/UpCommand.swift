@@ -147,9 +147,12 @@ struct UpCommand: MetroCommand {
             reaper.childReady($0, fields: $1)
             ready.childReady($0, fields: $1, restarted: $2)
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: supervisor)]
+        if keys != nil {
+            services.append(.init(service: await HangupForwarder(supervisor: supervisor, logger: logger)))
+        }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: supervisor)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

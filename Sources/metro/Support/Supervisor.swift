@@ -34,6 +34,8 @@ final class Supervisor: Service, @unchecked Sendable {
     private let stopTimeout: Duration
     /// The children's live processes and, once shutdown began, the stage being stopped.
     private let state = Mutex<(running: [String: Process], stopStage: Int?)>(([:], nil))
+    /// The children whose current process has printed its ready line.
+    private let ready = Mutex<Set<String>>([])
     private let stopping = Atomic<Bool>(false)
 
     init(
@@ -69,6 +71,17 @@ final class Supervisor: Service, @unchecked Sendable {
         } onGracefulShutdown: {
             self.stopAll()
         }
+    }
+
+    /// Sends `signal` to every child that is running and has printed its ready
+    /// line (a child still starting may not handle it yet); their names, sorted.
+    func signalReadyChildren(_ signal: Int32) -> [String] {
+        let readyNow = ready.withLock { $0 }
+        let targets: [(String, Process)] = state.withLock { state in
+            state.running.filter { readyNow.contains($0.key) && $0.value.isRunning }.map { ($0.key, $0.value) }
+        }
+        for (_, process) in targets { kill(process.processIdentifier, signal) }
+        return targets.map(\.0).sorted()
     }
 
     private func stopAll() {
@@ -132,7 +145,9 @@ final class Supervisor: Service, @unchecked Sendable {
             process.environment = ProcessInfo.processInfo.environment.merging(
                 [SupervisorWatch.environmentKey: "\(getpid())"]) { _, new in new }
             let restarted = starts > 0
-            let output = ChildOutput(name: child.name) { [onReady] fields in
+            ready.withLock { _ = $0.remove(child.name) }
+            let output = ChildOutput(name: child.name) { [onReady, self] fields in
+                self.ready.withLock { _ = $0.insert(child.name) }
                 onReady(child.name, fields, restarted)
             }
             output.attach(to: process)

@@ -84,7 +84,7 @@ func runWorker(
         configuration.security = ServiceRuntime.Security(
             keys: keys.keys, brokerPublicKey: keys.brokerPublicKey, registryPublicKey: keys.registryPublicKey,
             authorizeCaller: { authenticator.decide($0) })
-        reloader = AllowListReloader(authenticator: authenticator, logger: logger)
+        reloader = await AllowListReloader(authenticator: authenticator, logger: logger)
         logger.info(
             "CURVE on", metadata: ["identity": "\(keys.identity)", "publicKey": "\(keys.keys.publicKey)"])
     }

@@ -179,6 +179,62 @@ import ZeroMQ
         #expect(await up.waitForExit(timeout: .seconds(30)) == 0)
     }
 
+    /// One SIGHUP to `metro up --secure` reaches every ready child: an identity
+    /// added to `<data>/keys/allow-list.yaml` is refused by the broker before and
+    /// acknowledged after, every child logs its reload, and no child restarts.
+    @Test func aSighupToUpReloadsTheAllowListInEveryChild() async throws {
+        let (up, _, e, data, dir) = try await Self.startSecureUp(services: ["1", "0", "0"])
+        _ = dir
+        defer { up.kill(SIGKILL) }
+        let keys = data + "/keys"
+        let newcomer = try CurveKeyPair.generate()
+        try KeyFiles.write(newcomer, name: "newcomer", directory: keys)
+        func publishAsNewcomer(timeoutMs: Int) async throws -> (status: Int32?, process: MetroProcess) {
+            let p = try MetroProcess([
+                "publish", "video.watched", "--example", "--ingest", e[0], "--timeout-ms", "\(timeoutMs)",
+                "--keys", keys, "--identity", "newcomer",
+            ])
+            return (await p.waitForExit(timeout: .seconds(20)), p)
+        }
+        let before = try await publishAsNewcomer(timeoutMs: 1500)
+        #expect(before.status != 0, "not on the list yet: \(before.process.stdoutLines)")
+
+        let listPath = keys + "/allow-list.yaml"
+        let list = try String(contentsOfFile: listPath, encoding: .utf8)
+        try (list + "  newcomer:\n    publicKey: \"\(newcomer.publicKey)\"\n").write(
+            toFile: listPath, atomically: true, encoding: .utf8)
+        let pidsBefore = Self.childPids(of: up.pid)
+        up.kill(SIGHUP)
+        try await eventually("every child reloaded") {
+            let text = up.stderrText
+            return ["broker", "registry", "profiles-1"].allSatisfy { child in
+                text.split(separator: "\n").contains { $0.hasPrefix(child + " ") && $0.contains("allow-list reloaded") }
+            } && text.contains("gateway credentials reloaded")
+        }
+        #expect(up.stderrText.contains("SIGHUP forwarded"))
+        let after = try await publishAsNewcomer(timeoutMs: 10000)
+        #expect(after.status == 0, "\(after.process.stderrText)")
+        #expect(
+            after.process.stdoutLines.first?.hasPrefix("acked video.watched seq ") == true,
+            "\(after.process.stdoutLines)")
+        #expect(Self.childPids(of: up.pid) == pidsBefore, "no child restarted")
+        #expect(up.isRunning)
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
+    /// The pids of `parent`'s children (from /proc), sorted.
+    static func childPids(of parent: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == parent
+        }.sorted()
+    }
+
     /// `metro up --secure` on free ports in a fresh folder (journal fsync off), with
     /// `services` instances of profiles, video and recommendations and a gateway on
     /// an ephemeral port, once its ready line is out. `e`: ingest, publish, events,
