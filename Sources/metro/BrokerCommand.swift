@@ -125,7 +125,9 @@ struct BrokerRunOptions: ParsableArguments {
             configuration.endpoints.metrics.isEmpty
             ? nil : MetricsEndpoint(listen: configuration.endpoints.metrics, registry: registry)
         var services: [any Service] = [BrokerService(engine: engine)]
-        if let security { services.append(await AllowListReloader(authenticator: security.authenticator, logger: logger)) }
+        if let security {
+            services.append(await AllowListReloader(authenticator: security.authenticator, logger: logger))
+        }
         try await runServices(services, ready: ready, metrics: metrics, logger: logger)
     }
 }
