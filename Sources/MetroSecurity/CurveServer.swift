@@ -29,34 +29,44 @@ public struct CurveServer: Sendable {
     }
 }
 
-/// Reloads an authenticator's allow-list on each SIGHUP, without a restart, and
-/// logs what it did: the number of identities now in force, or why the file was
-/// refused (then the previous list stays). A `Service` of the server's group.
+/// Reloads something (an allow-list, the gateway's credentials) on each SIGHUP,
+/// without a restart, and logs what it did: `<what> reloaded` (notice) with what
+/// `reload` returns, or `<what> not reloaded` (error) with why, when `reload`
+/// throws (then what was in force stays: `reload` must change nothing when it
+/// throws). A `Service` of the server's group.
 ///
 /// SIGHUP is trapped when this is made, not when it runs: made before the
 /// server's ready line, a SIGHUP sent once the server is ready (`metro up
 /// --secure` forwards its own to every ready child) reloads instead of killing
 /// it, which is SIGHUP's default action.
-public struct AllowListReloader: Service {
-    let authenticator: ZapAuthenticator
+public struct HangupReloader: Service {
+    let what: String
     let logger: Logger
+    let reload: @Sendable () async throws -> Logger.Metadata
     let hangups: UnixSignalsSequence
 
-    public init(authenticator: ZapAuthenticator, logger: Logger) async {
-        self.authenticator = authenticator
+    public init(_ what: String, logger: Logger, reload: @escaping @Sendable () async throws -> Logger.Metadata) async {
+        self.what = what
         self.logger = logger
+        self.reload = reload
         hangups = await UnixSignalsSequence(trapping: .sighup)
+    }
+
+    /// Reloads `authenticator`'s allow-list (`ZapAuthenticator.reload`).
+    public static func allowList(_ authenticator: ZapAuthenticator, logger: Logger) async -> HangupReloader {
+        await HangupReloader("allow-list", logger: logger) {
+            let list = try authenticator.reload()
+            return ["identities": "\(list.identities.count)", "path": "\(authenticator.path ?? "-")"]
+        }
     }
 
     public func run() async throws {
         for await _ in hangups.cancelOnGracefulShutdown() {
             do {
-                let list = try authenticator.reload()
-                logger.notice(
-                    "allow-list reloaded",
-                    metadata: ["identities": "\(list.identities.count)", "path": "\(authenticator.path ?? "-")"])
+                let metadata = try await reload()
+                logger.notice("\(what) reloaded", metadata: metadata)
             } catch {
-                logger.error("allow-list not reloaded, the previous one stays in force: \(error)")
+                logger.error("\(what) not reloaded, what was in force stays: \(error)")
             }
         }
     }

@@ -126,7 +126,7 @@ struct BrokerRunOptions: ParsableArguments {
             ? nil : MetricsEndpoint(listen: configuration.endpoints.metrics, registry: registry)
         var services: [any Service] = [BrokerService(engine: engine)]
         if let security {
-            services.append(await AllowListReloader(authenticator: security.authenticator, logger: logger))
+            services.append(await HangupReloader.allowList(security.authenticator, logger: logger))
         }
         try await runServices(services, ready: ready, metrics: metrics, logger: logger)
     }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MetroGateway
 import MetroKit
+import MetroSecurity
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
@@ -117,7 +118,11 @@ struct GatewayCommand: MetroCommand {
         let (tls, auth) = (configuration.tls != nil, configuration.auth != nil)
         var reloader: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let auth = configuration.auth {
-            reloader = [.init(service: await GatewayAuthReloader(auth: auth, logger: logger))]
+            let credentials = await HangupReloader("gateway credentials", logger: logger) {
+                let now = try await auth.reload()
+                return ["tokens": "\(now.tokens)", "apiKeys": "\(now.apiKeys.map(String.init) ?? "-")"]
+            }
+            reloader = [.init(service: credentials)]
         }
         let (bound, announce) = AsyncStream.makeStream(of: String.self)
         let app = try gateway.application(onRunning: { announce.yield($0) })

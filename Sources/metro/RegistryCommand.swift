@@ -70,7 +70,7 @@ struct RegistryCommand: MetroCommand {
         var services: [any Service] = [server]
         var ready = ["endpoint": server.endpoint]
         if let security = configuration.security {
-            services.append(await AllowListReloader(authenticator: security.authenticator, logger: logger))
+            services.append(await HangupReloader.allowList(security.authenticator, logger: logger))
             ready["curvePublicKey"] = security.keys.publicKey
         }
         try await runServices(services, ready: ready, metrics: metricsEndpoint, logger: logger)

@@ -104,7 +104,7 @@ import Testing
         #expect(keys.principal(for: "0123456789abcdef ") == nil)
     }
 
-    /// What SIGHUP does (`GatewayAuthReloader`): a key added, a key revoked and the
+    /// What SIGHUP does (`metro gateway`'s `HangupReloader`): a key added, a key revoked and the
     /// secret rotated take effect for the next request; a file that does not load
     /// changes nothing.
     @Test func aReloadPutsTheFilesInForceAndABadFileChangesNothing() async throws {

@@ -3,17 +3,14 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import JWTKit
-public import Logging
-public import ServiceLifecycle
 import Synchronization
-import UnixSignals
 
 /// What the gateway checks credentials against: the HS256 key of its tokens
 /// and/or the API keys. Made once at start (`load`); nil in
 /// `GatewayConfiguration.auth` means authentication is off (every route open,
 /// as before issue 19).
 ///
-/// `reload()` (on SIGHUP, `GatewayAuthReloader`) reads the files again and puts
+/// `reload()` (on SIGHUP: `metro gateway` runs a `HangupReloader` of it) reads the files again and puts
 /// them in force for the next request, so that a key is added, revoked or the
 /// secret rotated without a restart. A file that does not load leaves what is in
 /// force as it was. Requests read the credentials under a lock, one copy each.
@@ -217,40 +214,5 @@ extension Problem {
     /// 403: authenticated, but this principal may not do this.
     static func forbidden(_ detail: String) -> Problem {
         Problem(.forbidden, "forbidden", title: "Forbidden", detail: detail)
-    }
-}
-
-/// Reloads the gateway's secret and API keys on each SIGHUP (`GatewayAuth.reload`)
-/// and logs what is now in force, or why the files were refused (then the
-/// previous credentials stay). A `Service` of the gateway's group when
-/// authentication is on.
-///
-/// SIGHUP is trapped when this is made, not when it runs: made before the ready
-/// line, a SIGHUP sent as soon as the gateway is ready reloads instead of
-/// killing it (SIGHUP's default action).
-public struct GatewayAuthReloader: Service {
-    let auth: GatewayAuth
-    let logger: Logger
-    let hangups: UnixSignalsSequence
-
-    public init(auth: GatewayAuth, logger: Logger) async {
-        self.auth = auth
-        self.logger = logger
-        hangups = await UnixSignalsSequence(trapping: .sighup)
-    }
-
-    public func run() async throws {
-        for await _ in hangups.cancelOnGracefulShutdown() {
-            do {
-                let now = try await auth.reload()
-                logger.notice(
-                    "gateway credentials reloaded",
-                    metadata: [
-                        "tokens": "\(now.tokens)", "apiKeys": "\(now.apiKeys.map(String.init) ?? "-")",
-                    ])
-            } catch {
-                logger.error("gateway credentials not reloaded, the previous ones stay in force: \(error)")
-            }
-        }
     }
 }

@@ -77,14 +77,14 @@ func runWorker(
     let (events, announce) = AsyncStream.makeStream(of: [String: String].self)
     var configuration = configuration ?? options.configuration()
     adjust(&configuration)
-    var reloader: AllowListReloader?
+    var reloader: HangupReloader?
     if let keys = try options.keys.load(defaultIdentity: definition.name) {
         let authenticator = try ZapAuthenticator(
             domain: "metro.rpc", allowListPath: options.allowList ?? keys.allowList, logger: logger)
         configuration.security = ServiceRuntime.Security(
             keys: keys.keys, brokerPublicKey: keys.brokerPublicKey, registryPublicKey: keys.registryPublicKey,
             authorizeCaller: { authenticator.decide($0) })
-        reloader = await AllowListReloader(authenticator: authenticator, logger: logger)
+        reloader = await HangupReloader.allowList(authenticator, logger: logger)
         logger.info(
             "CURVE on", metadata: ["identity": "\(keys.identity)", "publicKey": "\(keys.keys.publicKey)"])
     }
