@@ -1,4 +1,5 @@
 import MetroProtocol
+import MetroSecurity
 import ZeroMQ
 
 /// The consume socket's dispatcher: STATS and METRICS (protocol.md §4.5), replay
@@ -80,7 +81,8 @@ extension BrokerEngine {
         case .success(.metrics):
             return .metrics(PrometheusText.render(stats))
         case .success(.replay(let r)):
-            return replays.start(routingID: routingID, r, now: clock()).map { .replay($0) }
+            let identity = permissions?.grant(consumeBuffer, frame: 1).identity
+            return replays.start(routingID: routingID, r, now: clock(), identity: identity).map { .replay($0) }
         case .success(.credit(let id, let credit)):
             replays.grant(routingID: routingID, id: id, credit: credit, now: clock())
             return nil

@@ -360,6 +360,7 @@ package final class BrokerEngine: @unchecked Sendable {
                     nextMonitorRead = turn &+ Self.monitorPeriodNs
                 }
                 try loseClosedMembers()
+                withdrawRevokedGrants()
                 replays.pump(now: turn, clock: clock)
                 groups.pump(now: clock())
                 // Dead letters the groups appended are written with this turn's batch.

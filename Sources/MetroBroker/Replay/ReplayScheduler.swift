@@ -45,7 +45,9 @@ final class ReplayScheduler {
     /// Starts (or restarts, for the same routing id and replay id) a replay. Returns
     /// the error reply when it cannot start. The journal must be flushed first: the
     /// cursor reads only what is written.
-    func start(routingID: [UInt8], _ request: ReplayCodec.Request, now: UInt64) -> ReplayCodec.Reply? {
+    func start(
+        routingID: [UInt8], _ request: ReplayCodec.Request, now: UInt64, identity: String? = nil
+    ) -> ReplayCodec.Reply? {
         let key = ReplaySession.Key(routingID: routingID, id: request.id)
         func failure(_ e: WireError, earliest: UInt64? = nil) -> ReplayCodec.Reply {
             .error(e, id: request.id, earliest: earliest)
@@ -70,6 +72,7 @@ final class ReplayScheduler {
         }
         let session = ReplaySession(key: key, request: request, cursor: cursor)
         session.lastActivity = now
+        session.identity = identity
         replays[key] = session
         counters.replaysStarted &+= 1
         return nil
@@ -84,6 +87,22 @@ final class ReplayScheduler {
 
     func cancel(routingID: [UInt8], id: [UInt8]) {
         replays[ReplaySession.Key(routingID: routingID, id: id)] = nil
+    }
+
+    /// Ends every replay for which `refusal` gives an error: its client gets that
+    /// ERROR (on the next `pump`, before any further event: what was read but not
+    /// sent is dropped). Returns how many.
+    func withdraw(where refusal: (ReplaySession) -> WireError?) -> Int {
+        var ended = 0
+        for session in replays.values where session.ending == nil {
+            guard let e = refusal(session) else { continue }
+            session.ending = .error(e, id: session.key.id, earliest: nil)
+            session.pending = nil
+            session.pendingBatch = nil
+            session.blocked = false
+            ended += 1
+        }
+        return ended
     }
 
     /// How long the loop may wait in poll for the replays' sake: 0 when one can

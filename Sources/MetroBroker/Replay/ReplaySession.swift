@@ -41,6 +41,9 @@ final class ReplaySession {
     var ending: ReplayCodec.Reply?
     /// When the replay last sent or got credit (broker clock, ns).
     var lastActivity: UInt64 = 0
+    /// The identity (ZAP user id) that started it, with CURVE on: an allow-list
+    /// reload that takes its replay permission away ends it (protocol.md §7.7).
+    var identity: String?
 
     /// Events skipped by a `time` start are those stamped before this.
     var notBefore: UInt64 {

@@ -17,8 +17,28 @@ final class BrokerPermissions {
     let cache: AccessCache
     var control: AccessControl { cache.control }
 
+    /// The allow-list generation that what runs (replays) was last checked against.
+    private var checkedGeneration: UInt64
+
     init(_ control: AccessControl) {
         cache = AccessCache(control)
+        checkedGeneration = control.authenticator.generation
+    }
+
+    /// Whether the allow-list was reloaded since the last call: then the caller
+    /// checks again what it let run (an atomic load when not).
+    func reloadedSinceLastCheck() -> Bool {
+        let now = control.authenticator.generation
+        guard now != checkedGeneration else { return false }
+        checkedGeneration = now
+        return true
+    }
+
+    /// The ERROR 110 that ends a running replay of `identity` over `prefixes`
+    /// when the list now in force no longer lets it replay them (counted and
+    /// logged as a denial), or nil.
+    func replayWithdrawal(identity: String, prefixes: [[UInt8]]) -> WireError? {
+        uncovered(prefixes, .replay, cache.grant(userID: identity))
     }
 
     /// The grant of the connection frame `index` of `buffer` came in on.

@@ -308,4 +308,69 @@ struct PermissionTests {
         #expect(out["after"] == #"["ACK", "h2"]"#)
         #expect(await broker.stop() == 0)
     }
+
+    /// A reload that withdraws an identity's replay permission ends its running
+    /// replay with ERROR 110 (protocol.md §7.7); the replay of an identity whose
+    /// permission stays goes on.
+    @Test func aReloadThatWithdrawsReplayEndsTheRunningReplay() async throws {
+        let fixture = try SecureFixture(clients: ["limited", "steady"])
+        let both = "{publish: [\"orders.\"], replay: [\"orders.\"]}"
+        fixture.permissions["limited"] = both
+        fixture.permissions["steady"] = both
+        try fixture.writeAllowList()
+        let broker = try await fixture.startBroker()
+        let phase = fixture.folder.url.appendingPathComponent("phase1").path
+        let go = fixture.folder.url.appendingPathComponent("go").path
+        let script =
+            Self.prelude(fixture) + """
+                p = sock(zmq.DEALER, '\(broker.ingest)', 'limited')
+                for i in range(3):
+                    assert publish(p, b'e%d' % i, b'orders.x') == ['ACK', 'e%d' % i]
+                def start(who, rid):
+                    c = sock(zmq.DEALER, '\(broker.consume)', who)
+                    c.send_multipart([b'metro/1', b'REPLAY', rid, b'seq', struct.pack('>Q', 1), struct.pack('>Q', 0),
+                                      struct.pack('>I', 1), b'orders.'])
+                    assert c.poll(10000)
+                    m = c.recv_multipart()
+                    assert m[1] == b'EVENT' and m[2] == rid, m
+                    return c
+                limited, steady = start('limited', b'r1'), start('steady', b'r2')
+                open('\(phase)', 'w').close()
+                deadline = time.monotonic() + 30
+                while not os.path.exists('\(go)') and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                # Parked without credit: the withdrawn replay's ERROR comes by itself.
+                assert limited.poll(10000), 'no ERROR for the withdrawn replay'
+                m = limited.recv_multipart()
+                out['withdrawn'] = [m[1].decode(), m[2].decode(), m[4].decode()]
+                limited.send_multipart([b'metro/1', b'CREDIT', b'r1', struct.pack('>I', 10)])
+                out['after'] = 'silent' if not limited.poll(500) else limited.recv_multipart()[1].decode()
+                steady.send_multipart([b'metro/1', b'CREDIT', b'r2', struct.pack('>I', 10)])
+                got = []
+                while True:
+                    assert steady.poll(10000), got
+                    m = steady.recv_multipart()
+                    got.append(m[1].decode())
+                    if m[1] != b'EVENT':
+                        break
+                out['steady'] = got
+                report()
+                """
+        async let printed = runPython(script)
+        try await eventually("both replays running") { FileManager.default.fileExists(atPath: phase) }
+        fixture.permissions["limited"] = "{publish: [\"orders.\"]}"
+        try fixture.writeAllowList()
+        broker.process.kill(SIGHUP)
+        try await eventually("the list reloaded") { broker.process.stderrText.contains("allow-list reloaded") }
+        _ = FileManager.default.createFile(atPath: go, contents: nil)
+        let out = try Self.report(try await printed)
+        #expect(out["withdrawn"] == #"["ERROR", "110", "r1"]"#)
+        #expect(out["after"] == #""silent""#)
+        #expect(out["steady"] == #"["EVENT", "EVENT", "CAUGHT-UP"]"#)
+        #expect(broker.process.stderrText.contains("replays ended: a reload withdrew their permission"))
+        let text = try await Self.metrics(broker)
+        #expect(metricSample(Self.denied("replay", "limited"), in: text) == 1)
+        #expect(await broker.stop() == 0)
+    }
+
 }
