@@ -90,6 +90,10 @@ extension BrokerEngine {
             replays.cancel(routingID: routingID, id: id)
             return nil
         case .success(.group(let g)):
+            if case .join = g, let permissions {
+                let identity = permissions.grant(consumeBuffer, frame: 1).identity
+                permissions.joined(routingID, as: identity) { Set(groups.memberships.map(\.member)) }
+            }
             return groups.handle(g, from: routingID, now: clock()).map { .group($0) }
         }
     }

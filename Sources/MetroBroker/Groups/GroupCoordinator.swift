@@ -136,6 +136,25 @@ final class GroupCoordinator {
         return nil
     }
 
+    /// Every membership now: the group, its prefixes and the member's routing id.
+    var memberships: [(group: String, prefixes: [[UInt8]], member: [UInt8])] {
+        groups.flatMap { name, group in
+            group.state.members.keys.map { (name, group.state.config.prefixes, $0) }
+        }
+    }
+
+    /// Ends `member`'s membership of `group` with `error` (an allow-list reload
+    /// withdrew its permission): the ERROR goes to the member, and what it held is
+    /// redelivered to the others at once, as when its connection closes.
+    func expel(_ member: [UInt8], from name: String, _ error: WireError, now: UInt64) {
+        guard let group = groups[name], group.state.members[member] != nil else { return }
+        if sender.send(.group(.error(error, context: [Array(name.utf8)])), to: member) != .queued {
+            counters.drop(.replyUnroutable)
+        }
+        perform(group.state.lose(member, now: now), in: group, now: now)
+        dirty = true
+    }
+
     /// The connection of `member` closed: it is lost in every group it was in,
     /// and what it held is redelivered at once (§4.10, "Redelivery").
     func connectionLost(_ member: [UInt8], now: UInt64) {

@@ -34,6 +34,30 @@ final class BrokerPermissions {
         return true
     }
 
+    /// The identity each member connection (routing id) joined as: a reload checks
+    /// its memberships again. Pruned to the current members at each reload and
+    /// when it outgrows `maxJoined`.
+    private(set) var joinedAs: [[UInt8]: String] = [:]
+    static let maxJoined = 4096
+
+    /// Notes that `routingID` joined a group as `identity`; `current` gives the
+    /// routing ids that are members now, for pruning.
+    func joined(_ routingID: [UInt8], as identity: String, current: () -> Set<[UInt8]>) {
+        if joinedAs.count >= Self.maxJoined { prune(keeping: current()) }
+        joinedAs[routingID] = identity
+    }
+
+    func prune(keeping members: Set<[UInt8]>) {
+        joinedAs = joinedAs.filter { members.contains($0.key) }
+    }
+
+    /// The ERROR 110 that ends a membership of `identity` in a group of
+    /// `prefixes` when the list now in force no longer lets it consume them
+    /// (counted and logged as a denial), or nil.
+    func consumeWithdrawal(identity: String, prefixes: [[UInt8]]) -> WireError? {
+        uncovered(prefixes, .consume, cache.grant(userID: identity))
+    }
+
     /// The ERROR 110 that ends a running replay of `identity` over `prefixes`
     /// when the list now in force no longer lets it replay them (counted and
     /// logged as a denial), or nil.

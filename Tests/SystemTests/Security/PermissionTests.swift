@@ -367,9 +367,79 @@ struct PermissionTests {
         #expect(out["withdrawn"] == #"["ERROR", "110", "r1"]"#)
         #expect(out["after"] == #""silent""#)
         #expect(out["steady"] == #"["EVENT", "EVENT", "CAUGHT-UP"]"#)
-        #expect(broker.process.stderrText.contains("replays ended: a reload withdrew their permission"))
+        #expect(broker.process.stderrText.contains("a reload withdrew permissions in use"))
         let text = try await Self.metrics(broker)
         #expect(metricSample(Self.denied("replay", "limited"), in: text) == 1)
+        #expect(await broker.stop() == 0)
+    }
+
+    /// A reload that withdraws an identity's consume permission expels its group
+    /// members with ERROR 110 (protocol.md §7.7); what they held is redelivered at
+    /// once to the members that stay.
+    @Test func aReloadThatWithdrawsConsumeExpelsTheMemberAndRedeliversWhatItHeld() async throws {
+        let fixture = try SecureFixture(clients: ["limited", "steady"])
+        let both = "{publish: [\"orders.\"], consume: [\"orders.\"]}"
+        fixture.permissions["limited"] = both
+        fixture.permissions["steady"] = both
+        try fixture.writeAllowList()
+        let broker = try await fixture.startBroker()
+        let phase = fixture.folder.url.appendingPathComponent("phase1").path
+        let go = fixture.folder.url.appendingPathComponent("go").path
+        let script =
+            Self.prelude(fixture) + """
+                p = sock(zmq.DEALER, '\(broker.ingest)', 'limited')
+                for i in range(3):
+                    assert publish(p, b'e%d' % i, b'orders.x') == ['ACK', 'e%d' % i]
+                def join(who, credit):
+                    c = sock(zmq.DEALER, '\(broker.consume)', who)
+                    c.send_multipart([b'metro/1', b'JOIN', b'g', who.encode(), struct.pack('>I', credit),
+                                      b'{"prefixes": ["orders."], "ackTimeoutMs": 60000}'])
+                    assert c.poll(10000)
+                    m = c.recv_multipart()
+                    assert m[1] == b'JOINED', m
+                    return c
+                limited = join('limited', 1)
+                assert limited.poll(10000)
+                m = limited.recv_multipart()
+                assert m[1] == b'DELIVER', m
+                held = struct.unpack('>Q', m[3])[0]
+                steady = join('steady', 0)
+                open('\(phase)', 'w').close()
+                deadline = time.monotonic() + 30
+                while not os.path.exists('\(go)') and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert limited.poll(10000), 'no ERROR for the expelled member'
+                m = limited.recv_multipart()
+                out['expelled'] = [m[1].decode(), m[2].decode(), m[4].decode()]
+                limited.send_multipart([b'metro/1', b'ACK', b'g', struct.pack('>Q', held)])
+                assert limited.poll(10000)
+                out['ack'] = limited.recv_multipart()[2].decode()
+                steady.send_multipart([b'metro/1', b'GRANT', b'g', struct.pack('>I', 10)])
+                seqs = []
+                while len(seqs) < 3:
+                    assert steady.poll(10000), seqs
+                    m = steady.recv_multipart()
+                    assert m[1] == b'DELIVER', m
+                    seqs.append(struct.unpack('>Q', m[3])[0])
+                    steady.send_multipart([b'metro/1', b'ACK', b'g', m[3]])
+                out['heldRedelivered'] = held in seqs
+                out['steady'] = len(set(seqs))
+                report()
+                """
+        async let printed = runPython(script)
+        try await eventually("both members joined") { FileManager.default.fileExists(atPath: phase) }
+        fixture.permissions["limited"] = "{publish: [\"orders.\"]}"
+        try fixture.writeAllowList()
+        broker.process.kill(SIGHUP)
+        try await eventually("the list reloaded") { broker.process.stderrText.contains("allow-list reloaded") }
+        _ = FileManager.default.createFile(atPath: go, contents: nil)
+        let out = try Self.report(try await printed)
+        #expect(out["expelled"] == #"["ERROR", "110", "g"]"#)
+        #expect(out["ack"] == #""202""#, "an ACK after the expulsion: not a member")
+        #expect(out["heldRedelivered"] == "true")
+        #expect(out["steady"] == "3")
+        let text = try await Self.metrics(broker)
+        #expect(metricSample(Self.denied("consume", "limited"), in: text) == 1)
         #expect(await broker.stop() == 0)
     }
 
