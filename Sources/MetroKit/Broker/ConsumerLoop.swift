@@ -139,6 +139,12 @@ final class ConsumerLoop: IOThreadLoop {
                 return true
             case .error(let e, _)? where e.code == .unknownDelivery:
                 continue  // an ACK for a delivery of an earlier connection: it is redelivered
+            case .error(let e, _)? where e.code == .forbidden && joined:
+                // An allow-list reload took this identity's consume permission away
+                // and the broker expelled the member (protocol.md §7.7): a JOIN would
+                // be refused too, so the consumer ends here, saying why.
+                logger.error("consumer group \(group): expelled by the broker: \(e)")
+                return false
             case .error(let e, _)?:
                 logger.error("consumer group \(group): \(e)")
                 if !joined { return false }

@@ -78,6 +78,38 @@ import ZeroMQ
         #expect(await broker.stop() == 0)
     }
 
+    /// A MetroKit consumer whose identity loses its consume permission in a reload
+    /// is expelled (protocol.md §7.7) and ends its deliveries, saying why, instead
+    /// of joining again to be refused.
+    @Test(.timeLimit(.minutes(1))) func aConsumerExpelledByAReloadEndsItsDeliveries() async throws {
+        let fixture = try SecureFixture(clients: ["app"])
+        fixture.permissions["app"] = "{publish: [\"sec.\"], consume: [\"sec.\"]}"
+        try fixture.writeAllowList()
+        let broker = try await fixture.startBroker()
+        let credentials = fixture.credentials("app")
+        var publisherOptions = Publisher.Options(ingest: broker.ingest)
+        publisherOptions.curve = credentials
+        let publisher = try Publisher(publisherOptions)
+        var consumerOptions = Consumer.Options(
+            consume: broker.consume, group: "expel", member: "m1", config: .init(prefixes: ["sec."]))
+        consumerOptions.curve = credentials
+        try await closing(publisher) {
+            _ = try await publisher.publish(topic: "sec.order", payload: bytes("o"), eventID: bytes("e1"))
+            let consumer = try Consumer(consumerOptions)
+            var deliveries = consumer.deliveries.makeAsyncIterator()
+            let first = try #require(await deliveries.next())
+            #expect(first.seq == 1)
+            consumer.ack(first)
+            fixture.permissions["app"] = "{publish: [\"sec.\"]}"
+            try fixture.writeAllowList()
+            broker.process.kill(SIGHUP)
+            #expect(await deliveries.next() == nil, "the deliveries end once the member is expelled")
+            await consumer.close()
+        }
+        #expect(broker.process.stderrText.contains("a reload withdrew permissions in use"))
+        #expect(await broker.stop() == 0)
+    }
+
     @Test func theRegistryAndItsMembershipEventsOverCurve() async throws {
         let fixture = try SecureFixture(clients: ["app", "registry"])
         let broker = try await fixture.startBroker()
