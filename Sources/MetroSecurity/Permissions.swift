@@ -1,8 +1,9 @@
 import Yams
 
 /// What one identity of the allow-list may do (protocol.md §7.3, §7.8): the topic
-/// prefixes it may publish, subscribe to, replay and consume, and the service
-/// names it may register. A value, checked by the broker and the registry on
+/// prefixes it may publish, subscribe to, replay and consume, the service
+/// names it may register, and the rpc method-name prefixes it may call on a
+/// worker's rpc socket. A value, checked by the broker and the registry on
 /// every request of a secure connection; `unrestricted` is an identity that says
 /// no `permissions:` (all access, as before permissions existed).
 ///
@@ -14,7 +15,7 @@ import Yams
 public struct Permissions: Sendable, Hashable {
     /// The actions a permission list names: the YAML keys of `permissions:`.
     public enum Action: String, Sendable, CaseIterable {
-        case publish, subscribe, replay, consume, register
+        case publish, subscribe, replay, consume, register, call
     }
 
     /// Topic prefixes, by action (`register` is not here).
@@ -24,21 +25,25 @@ public struct Permissions: Sendable, Hashable {
     public let consume: [[UInt8]]
     /// Service names it may REGISTER (and HEARTBEAT, DEREGISTER); `"*"` is any name.
     public let register: [String]
+    /// Method-name prefixes it may call on a worker's rpc socket (§6, §7.10);
+    /// `""` is every method.
+    public let call: [[UInt8]]
 
     public init(
         publish: [String] = [], subscribe: [String] = [], replay: [String] = [], consume: [String] = [],
-        register: [String] = []
+        register: [String] = [], call: [String] = []
     ) {
         self.publish = publish.map { Array($0.utf8) }
         self.subscribe = subscribe.map { Array($0.utf8) }
         self.replay = replay.map { Array($0.utf8) }
         self.consume = consume.map { Array($0.utf8) }
         self.register = register
+        self.call = call.map { Array($0.utf8) }
     }
 
     /// Everything: an identity listed without `permissions:`.
     public static let unrestricted = Permissions(
-        publish: [""], subscribe: [""], replay: [""], consume: [""], register: ["*"])
+        publish: [""], subscribe: [""], replay: [""], consume: [""], register: ["*"], call: [""])
     /// Nothing: `permissions: {}`, or a user id no longer on the list.
     public static let nothing = Permissions()
 
@@ -49,6 +54,7 @@ public struct Permissions: Sendable, Hashable {
         case .subscribe: subscribe
         case .replay: replay
         case .consume: consume
+        case .call: call
         case .register: []
         }
     }
@@ -87,8 +93,9 @@ private func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int)
 
 extension Permissions {
     /// Reads an identity's `permissions:` mapping (protocol.md §7.3): only the
-    /// five keys of `Action`, each a list of strings; a missing key is an empty
-    /// list. Topic prefixes are at most 255 bytes of the topic alphabet (§2.4)
+    /// six keys of `Action`, each a list of strings; a missing key is an empty
+    /// list, except `call`: missing, every method may be called (lists written
+    /// before `call` existed keep their rpc access; `call: []` is none). Topic prefixes are at most 255 bytes of the topic alphabet (§2.4)
     /// plus `$`; a `*` is refused with the hint that prefixes are not globs.
     /// Service names follow §5.2, or are `"*"`.
     static func parse(_ node: Node, identity: String) throws(PermissionsError) -> Permissions {
@@ -101,7 +108,7 @@ extension Permissions {
             guard let action = key.string.flatMap(Action.init(rawValue:)) else {
                 throw PermissionsError(
                     "identity '\(identity)': unknown permission '\(key.string ?? "?")' "
-                        + "(publish, subscribe, replay, consume, register)")
+                        + "(publish, subscribe, replay, consume, register, call)")
             }
             let items: [String]
             if value.scalar?.string.isEmpty == true || value.string == "null" {
@@ -117,7 +124,13 @@ extension Permissions {
                 throw PermissionsError("identity '\(identity)': '\(action.rawValue)' must be a list")
             }
             for item in items {
-                if let problem = action == .register ? Self.serviceProblem(item) : Self.prefixProblem(item) {
+                let problem =
+                    switch action {
+                    case .register: Self.serviceProblem(item)
+                    case .call: Self.methodProblem(item)
+                    default: Self.prefixProblem(item)
+                    }
+                if let problem {
                     throw PermissionsError("identity '\(identity)': \(action.rawValue) '\(item)': \(problem)")
                 }
             }
@@ -125,7 +138,18 @@ extension Permissions {
         }
         return Permissions(
             publish: lists[.publish] ?? [], subscribe: lists[.subscribe] ?? [], replay: lists[.replay] ?? [],
-            consume: lists[.consume] ?? [], register: lists[.register] ?? [])
+            consume: lists[.consume] ?? [], register: lists[.register] ?? [], call: lists[.call] ?? [""])
+    }
+
+    /// A method-name prefix: at most 128 bytes of a method name's alphabet (§6.3).
+    private static func methodProblem(_ prefix: String) -> String? {
+        if prefix.contains("*") { return "prefixes are byte prefixes, not patterns: write 'profile.', not 'profile.*'" }
+        guard prefix.utf8.count <= 128 else { return "longer than a method name (128 bytes)" }
+        let ok = prefix.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2E
+                || c == 0x5F || c == 0x2D
+        }
+        return ok ? nil : "a method name has only letters, digits, '.', '_' and '-'"
     }
 
     private static func prefixProblem(_ prefix: String) -> String? {

@@ -57,6 +57,28 @@ import ZeroMQ
         #expect(all.mayRegister("video-processing"))
     }
 
+    /// `call` (rpc method prefixes, §7.3) came after the others: missing, it
+    /// permits every method, so that lists written before it keep their rpc
+    /// access; `call: []` permits none.
+    @Test func callIsEveryMethodWhenMissingAndNoneWhenEmpty() throws {
+        for text in ["{}", "{publish: [\"video.\"]}"] {
+            let p = try list(text).permissions(of: "a")
+            #expect(p.allows(.call, Array("profile.get".utf8)), "\(text)")
+        }
+        let none = try list("{call: []}").permissions(of: "a")
+        #expect(!none.allows(.call, Array("profile.get".utf8)))
+        #expect(none == .nothing)
+        let some = try list("{call: [\"profile.get\", \"video.\"]}").permissions(of: "a")
+        #expect(some.allows(.call, Array("profile.get".utf8)))
+        #expect(some.allows(.call, Array("video.list".utf8)))
+        #expect(!some.allows(.call, Array("profile.update".utf8)))
+        #expect(!some.allows(.call, Array("recommendations.get".utf8)))
+        #expect(Permissions.unrestricted.allows(.call, Array("anything".utf8)))
+        for bad in ["{call: [\"profile.*\"]}", "{call: [\"a b\"]}", "{call: [\"$x\"]}"] {
+            #expect(throws: (any Error).self, "\(bad)") { _ = try list(bad) }
+        }
+    }
+
     @Test func anIdentityNotOnTheListMayDoNothing() throws {
         #expect(try list(nil).permissions(of: "gone") == .nothing)
     }

@@ -56,6 +56,12 @@ public final class RpcServer: Service, Sendable {
         /// whoever makes the context binds one before `start()`, or any client that
         /// knows the public key gets in.
         public var curve: Curve?
+        /// With `curve`: asked about each call with the caller's ZAP identity (the
+        /// message's `User-Id`, nil without one) and the method; an error it returns
+        /// is the answer (protocol.md §7.8: 110 for a method the identity may not
+        /// call) and the handler does not run. nil: every admitted caller may call
+        /// every method.
+        public var authorizeMethod: (@Sendable (_ identity: String?, _ method: String) -> WireError?)?
 
         /// A CURVE server's key pair and the ZAP domain its handshakes are put to.
         public struct Curve: Sendable {

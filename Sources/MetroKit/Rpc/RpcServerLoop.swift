@@ -98,8 +98,14 @@ final class RpcServerLoop: IOThreadLoop {
         // A bounded batch per turn, so replies and the drain deadline are never starved.
         if poller.isReadable(routerItem) {
             for _ in 0..<512 {
-                guard let frames = try router.receiveMultipart(dontWait: true) else { break }
-                receive(frames)
+                if options.authorizeMethod != nil {
+                    guard let (frames, identity) = try router.receiveMultipart(dontWait: true, metadata: "User-Id")
+                    else { break }
+                    receive(frames, identity: identity)
+                } else {
+                    guard let frames = try router.receiveMultipart(dontWait: true) else { break }
+                    receive(frames, identity: nil)
+                }
             }
         }
         // Published before a drain's waiters resume, so they see the final numbers.
@@ -144,7 +150,7 @@ final class RpcServerLoop: IOThreadLoop {
         return !d.stop
     }
 
-    private func receive(_ message: [[UInt8]]) {
+    private func receive(_ message: [[UInt8]], identity: String?) {
         stats.requests += 1
         metrics.requests.increment()
         let routingID = message[0]
@@ -161,6 +167,11 @@ final class RpcServerLoop: IOThreadLoop {
             send(routingID, failure.reply)
             return
         case .success(let r): request = r
+        }
+        if let authorize = options.authorizeMethod, let refusal = authorize(identity, request.method) {
+            stats.forbidden += 1
+            send(routingID, .error(refusal, requestID: request.requestID))
+            return
         }
         if drain != nil {
             send(

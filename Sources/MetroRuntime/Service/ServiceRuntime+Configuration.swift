@@ -1,3 +1,4 @@
+public import MetroProtocol
 public import ZeroMQ
 
 extension ServiceRuntime {
@@ -65,6 +66,9 @@ extension ServiceRuntime {
         /// Decides each handshake on the rpc socket (an allow-list check);
         /// it runs on a thread of its own, so it must not block.
         public var authorizeCaller: @Sendable (ZapRequest) -> ZapDecision
+        /// Decides each call on the rpc socket by the caller's identity and the
+        /// method (its `call` permission, protocol.md §7.8); nil: every method.
+        public var authorizeMethod: (@Sendable (_ identity: String?, _ method: String) -> WireError?)?
         /// The ZAP domain of the rpc socket.
         public var zapDomain = "metro.rpc"
 

@@ -180,6 +180,7 @@ public final class ServiceRuntime: Service, Sendable {
         for method in definition.rpcMethods { method.register(&router, store) }
         var options = RpcServer.Options(bind: configuration.rpcBind, drainTimeout: configuration.drainTimeout)
         options.curve = configuration.security.map { .init(keys: $0.keys, zapDomain: $0.zapDomain) }
+        options.authorizeMethod = configuration.security?.authorizeMethod
         return try RpcServer(options, router: router, context: context, logger: logger)
     }
 

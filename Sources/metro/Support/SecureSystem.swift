@@ -63,18 +63,21 @@ enum SecureSystem {
 
     /// What each identity of the system needs and no more (protocol.md §7.8): the
     /// topics it publishes, the groups' topics it consumes, the service it
-    /// registers. The registry publishes `$registry.*` by its name alone; the
-    /// gateway follows membership events (subscribe and replay `$registry.`) and
-    /// publishes views; `cli`, the operator's key, is listed without permissions
-    /// (all access), since `metro up` itself and the operator's tools use it.
+    /// registers, the rpc methods it calls. The registry publishes `$registry.*` by
+    /// its name alone; the gateway follows membership events (subscribe and replay
+    /// `$registry.`), publishes views and calls the three services' methods (the
+    /// only identity that does: the others say `call: []`, since a missing `call`
+    /// means every method); `cli`, the operator's key, is listed without
+    /// permissions (all access), since `metro up` itself and the operator's tools use it.
     static let permissions: [String: String] = [
-        "registry": "{}",
-        "gateway": #"{publish: ["video.watched"], subscribe: ["$registry."], replay: ["$registry."]}"#,
-        "profiles": #"{publish: ["profile."], consume: ["video.watched"], register: ["profiles"]}"#,
+        "registry": "{call: []}",
+        "gateway":
+            #"{publish: ["video.watched"], subscribe: ["$registry."], replay: ["$registry."], call: ["profile.", "video.", "recommendations."]}"#,
+        "profiles": #"{publish: ["profile."], consume: ["video.watched"], register: ["profiles"], call: []}"#,
         "video":
-            #"{publish: ["video.uploaded", "video.processed", "video.failed"], consume: ["video.uploaded"], register: ["video"]}"#,
+            #"{publish: ["video.uploaded", "video.processed", "video.failed"], consume: ["video.uploaded"], register: ["video"], call: []}"#,
         "recommendations":
-            #"{consume: ["video.processed", "video.watched", "profile."], register: ["recommendations"]}"#,
+            #"{consume: ["video.processed", "video.watched", "profile."], register: ["recommendations"], call: []}"#,
     ]
 
     /// The allow-list of a fresh secure system: every client identity by name, with its permissions.

@@ -81,9 +81,17 @@ func runWorker(
     if let keys = try options.keys.load(defaultIdentity: definition.name) {
         let authenticator = try ZapAuthenticator(
             domain: "metro.rpc", allowListPath: options.allowList ?? keys.allowList, logger: logger)
-        configuration.security = ServiceRuntime.Security(
+        var security = ServiceRuntime.Security(
             keys: keys.keys, brokerPublicKey: keys.brokerPublicKey, registryPublicKey: keys.registryPublicKey,
             authorizeCaller: { authenticator.decide($0) })
+        let access = AccessControl(authenticator: authenticator, logger: logger)
+        security.authorizeMethod = { identity, method in
+            let name = identity ?? "-"
+            guard !access.permissions(of: name).allows(.call, Array(method.utf8)) else { return nil }
+            access.denied(.call, identity: name, method)
+            return WireError(.forbidden, "identity '\(name)' may not call '\(method)' (protocol.md §7.8)")
+        }
+        configuration.security = security
         reloader = await HangupReloader.allowList(authenticator, logger: logger)
         logger.info(
             "CURVE on", metadata: ["identity": "\(keys.identity)", "publicKey": "\(keys.keys.publicKey)"])

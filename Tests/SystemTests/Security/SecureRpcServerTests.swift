@@ -1,5 +1,6 @@
 import Foundation
 import MetroKit
+import MetroProtocol
 import MetroTestKit
 import Synchronization
 import Testing
@@ -63,4 +64,56 @@ import ZeroMQ
         await plain.close()
         await server.close()
     }
+
+    /// `Options.authorizeMethod` (a worker's `call` permission, protocol.md §7.8):
+    /// the caller's ZAP identity reaches it with each call; a refused method gets
+    /// ERROR 110 and its handler never runs, the others are served.
+    @Test func aMethodTheIdentityMayNotCallIs110AndItsHandlerNeverRuns() async throws {
+        let serverKeys = try CurveKeyPair.generate()
+        let caller = try CurveKeyPair.generate()
+        let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
+        let zap = try ZapHandler(context: context) { request in
+            request.curvePublicKey == caller.publicKey ? .allow(userID: "reader") : .deny(reason: "unknown key")
+        }
+        let zapThread = Thread { _ = zap.run() }
+        zapThread.start()
+        defer { zap.stop() }
+
+        let ran = Recorder<[String]>([])
+        var router = RpcRouter()
+        for name in ["test.read", "test.write"] {
+            router.register(RpcMethod<String, String>(name, idempotent: true)) { text, _ in
+                ran.value.withLock { $0.append(name) }
+                return text
+            }
+        }
+        let asked = Recorder<[String]>([])
+        var options = RpcServer.Options()
+        options.curve = .init(keys: serverKeys, zapDomain: "metro.rpc")
+        options.authorizeMethod = { identity, method in
+            asked.value.withLock { $0.append("\(identity ?? "-") \(method)") }
+            return method.hasPrefix("test.read")
+                ? nil : WireError(.forbidden, "\(identity ?? "-") may not call \(method)")
+        }
+        let server = try RpcServer(options, router: router, context: context)
+        let endpoint = try await server.start()
+        var o = RpcClient.Options()
+        o.defaultDeadline = .seconds(30)
+        o.maxAttempts = 1
+        o.curve = CurveCredentials(keys: caller, serverPublicKey: serverKeys.publicKey)
+        let client = try RpcClient(endpoints: [endpoint], service: "test", options: o)
+        #expect(try await client.call(RpcMethod<String, String>("test.read", idempotent: true), "r") == "r")
+        do {
+            _ = try await client.call(RpcMethod<String, String>("test.write", idempotent: true), "w")
+            Issue.record("a refused method was answered")
+        } catch {
+            #expect(error.wireCode == .forbidden, "\(error)")
+        }
+        #expect(ran.value.withLock { $0 } == ["test.read"])
+        #expect(asked.value.withLock { $0 } == ["reader test.read", "reader test.write"])
+        #expect(server.stats.forbidden == 1)
+        await client.close()
+        await server.close()
+    }
+
 }

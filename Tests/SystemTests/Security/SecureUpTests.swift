@@ -90,6 +90,19 @@ import ZeroMQ
             rpcEndpoint, badFrames, curve: CurveCredentials(keys: cli, serverPublicKey: profilesKey))
         #expect(secured?.first == Array("metro/1".utf8), "an error reply to a malformed call")
         #expect(try await Self.exchange(rpcEndpoint, badFrames, curve: nil) == nil)
+        // Per method (`call`, protocol.md §7.8): the recommendations identity, listed
+        // with `call: []`, gets 110 for profile.get; the operator's key is answered.
+        let get: [[UInt8]] = [
+            Array("metro/1".utf8), Array("REQUEST".utf8), Array("r-1".utf8), Array("profile.get".utf8),
+            [0, 0, 0x27, 0x10], Array("{}".utf8), Array(#"{"userId":"nobody"}"#.utf8),
+        ]
+        let recommendations = try KeyFiles.loadSecret("\(keys)/recommendations.key")
+        let refused = try await Self.exchange(
+            rpcEndpoint, get, curve: CurveCredentials(keys: recommendations, serverPublicKey: profilesKey))
+        #expect(refused.map { Array($0.dropFirst().prefix(2)) } == [Array("ERROR".utf8), Array("110".utf8)])
+        let answered = try await Self.exchange(
+            rpcEndpoint, get, curve: CurveCredentials(keys: cli, serverPublicKey: profilesKey))
+        #expect(answered.map { $0.count > 2 && $0[2] != Array("110".utf8) } == true, "\(String(describing: answered))")
         // A key that is not on the allow-list gets nothing either.
         let stranger = try CurveKeyPair.generate()
         #expect(
