@@ -309,61 +309,79 @@ struct PermissionTests {
         #expect(await broker.stop() == 0)
     }
 
-    /// A reload that withdraws an identity's replay permission ends its running
-    /// replay with ERROR 110 (protocol.md §7.7); the replay of an identity whose
-    /// permission stays goes on.
-    @Test func aReloadThatWithdrawsReplayEndsTheRunningReplay() async throws {
+    /// Runs a script against a broker whose identities `limited` and `steady` both
+    /// start with `before`; `limited` has published three events on `orders.x`
+    /// when `body` (given the broker) begins. When the script calls
+    /// `wait_for_reload()`, `limited`'s permissions become `after`, the broker
+    /// reloads (SIGHUP), and the call returns. What the script `report()`ed.
+    static func acrossAReload(
+        before: String, after: String, _ body: (BrokerHarness) -> String
+    ) async throws -> (out: [String: String], broker: BrokerHarness) {
         let fixture = try SecureFixture(clients: ["limited", "steady"])
-        let both = "{publish: [\"orders.\"], replay: [\"orders.\"]}"
-        fixture.permissions["limited"] = both
-        fixture.permissions["steady"] = both
+        fixture.permissions["limited"] = before
+        fixture.permissions["steady"] = before
         try fixture.writeAllowList()
         let broker = try await fixture.startBroker()
         let phase = fixture.folder.url.appendingPathComponent("phase1").path
         let go = fixture.folder.url.appendingPathComponent("go").path
         let script =
             Self.prelude(fixture) + """
+                def wait_for_reload():
+                    open('\(phase)', 'w').close()
+                    deadline = time.monotonic() + 30
+                    while not os.path.exists('\(go)') and time.monotonic() < deadline:
+                        time.sleep(0.02)
                 p = sock(zmq.DEALER, '\(broker.ingest)', 'limited')
                 for i in range(3):
                     assert publish(p, b'e%d' % i, b'orders.x') == ['ACK', 'e%d' % i]
-                def start(who, rid):
-                    c = sock(zmq.DEALER, '\(broker.consume)', who)
-                    c.send_multipart([b'metro/1', b'REPLAY', rid, b'seq', struct.pack('>Q', 1), struct.pack('>Q', 0),
-                                      struct.pack('>I', 1), b'orders.'])
-                    assert c.poll(10000)
-                    m = c.recv_multipart()
-                    assert m[1] == b'EVENT' and m[2] == rid, m
-                    return c
-                limited, steady = start('limited', b'r1'), start('steady', b'r2')
-                open('\(phase)', 'w').close()
-                deadline = time.monotonic() + 30
-                while not os.path.exists('\(go)') and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                # Parked without credit: the withdrawn replay's ERROR comes by itself.
-                assert limited.poll(10000), 'no ERROR for the withdrawn replay'
-                m = limited.recv_multipart()
-                out['withdrawn'] = [m[1].decode(), m[2].decode(), m[4].decode()]
-                limited.send_multipart([b'metro/1', b'CREDIT', b'r1', struct.pack('>I', 10)])
-                out['after'] = 'silent' if not limited.poll(500) else limited.recv_multipart()[1].decode()
-                steady.send_multipart([b'metro/1', b'CREDIT', b'r2', struct.pack('>I', 10)])
-                got = []
-                while True:
-                    assert steady.poll(10000), got
-                    m = steady.recv_multipart()
-                    got.append(m[1].decode())
-                    if m[1] != b'EVENT':
-                        break
-                out['steady'] = got
-                report()
-                """
+
+                """ + body(broker)
         async let printed = runPython(script)
-        try await eventually("both replays running") { FileManager.default.fileExists(atPath: phase) }
-        fixture.permissions["limited"] = "{publish: [\"orders.\"]}"
+        try await eventually("the script waits for the reload") { FileManager.default.fileExists(atPath: phase) }
+        fixture.permissions["limited"] = after
         try fixture.writeAllowList()
         broker.process.kill(SIGHUP)
         try await eventually("the list reloaded") { broker.process.stderrText.contains("allow-list reloaded") }
         _ = FileManager.default.createFile(atPath: go, contents: nil)
-        let out = try Self.report(try await printed)
+        return (try Self.report(try await printed), broker)
+    }
+
+    /// A reload that withdraws an identity's replay permission ends its running
+    /// replay with ERROR 110 (protocol.md §7.7); the replay of an identity whose
+    /// permission stays goes on.
+    @Test func aReloadThatWithdrawsReplayEndsTheRunningReplay() async throws {
+        let (out, broker) = try await Self.acrossAReload(
+            before: "{publish: [\"orders.\"], replay: [\"orders.\"]}", after: "{publish: [\"orders.\"]}"
+        ) { broker in
+            """
+            def start(who, rid):
+                c = sock(zmq.DEALER, '\(broker.consume)', who)
+                c.send_multipart([b'metro/1', b'REPLAY', rid, b'seq', struct.pack('>Q', 1), struct.pack('>Q', 0),
+                                  struct.pack('>I', 1), b'orders.'])
+                assert c.poll(10000)
+                m = c.recv_multipart()
+                assert m[1] == b'EVENT' and m[2] == rid, m
+                return c
+            limited, steady = start('limited', b'r1'), start('steady', b'r2')
+            wait_for_reload()
+            # Parked without credit: the withdrawn replay's ERROR comes by itself.
+            assert limited.poll(10000), 'no ERROR for the withdrawn replay'
+            m = limited.recv_multipart()
+            out['withdrawn'] = [m[1].decode(), m[2].decode(), m[4].decode()]
+            limited.send_multipart([b'metro/1', b'CREDIT', b'r1', struct.pack('>I', 10)])
+            out['after'] = 'silent' if not limited.poll(500) else limited.recv_multipart()[1].decode()
+            steady.send_multipart([b'metro/1', b'CREDIT', b'r2', struct.pack('>I', 10)])
+            got = []
+            while True:
+                assert steady.poll(10000), got
+                m = steady.recv_multipart()
+                got.append(m[1].decode())
+                if m[1] != b'EVENT':
+                    break
+            out['steady'] = got
+            report()
+            """
+        }
         #expect(out["withdrawn"] == #"["ERROR", "110", "r1"]"#)
         #expect(out["after"] == #""silent""#)
         #expect(out["steady"] == #"["EVENT", "EVENT", "CAUGHT-UP"]"#)
@@ -377,63 +395,44 @@ struct PermissionTests {
     /// members with ERROR 110 (protocol.md §7.7); what they held is redelivered at
     /// once to the members that stay.
     @Test func aReloadThatWithdrawsConsumeExpelsTheMemberAndRedeliversWhatItHeld() async throws {
-        let fixture = try SecureFixture(clients: ["limited", "steady"])
-        let both = "{publish: [\"orders.\"], consume: [\"orders.\"]}"
-        fixture.permissions["limited"] = both
-        fixture.permissions["steady"] = both
-        try fixture.writeAllowList()
-        let broker = try await fixture.startBroker()
-        let phase = fixture.folder.url.appendingPathComponent("phase1").path
-        let go = fixture.folder.url.appendingPathComponent("go").path
-        let script =
-            Self.prelude(fixture) + """
-                p = sock(zmq.DEALER, '\(broker.ingest)', 'limited')
-                for i in range(3):
-                    assert publish(p, b'e%d' % i, b'orders.x') == ['ACK', 'e%d' % i]
-                def join(who, credit):
-                    c = sock(zmq.DEALER, '\(broker.consume)', who)
-                    c.send_multipart([b'metro/1', b'JOIN', b'g', who.encode(), struct.pack('>I', credit),
-                                      b'{"prefixes": ["orders."], "ackTimeoutMs": 60000}'])
-                    assert c.poll(10000)
-                    m = c.recv_multipart()
-                    assert m[1] == b'JOINED', m
-                    return c
-                limited = join('limited', 1)
-                assert limited.poll(10000)
-                m = limited.recv_multipart()
+        let (out, broker) = try await Self.acrossAReload(
+            before: "{publish: [\"orders.\"], consume: [\"orders.\"]}", after: "{publish: [\"orders.\"]}"
+        ) { broker in
+            """
+            def join(who, credit):
+                c = sock(zmq.DEALER, '\(broker.consume)', who)
+                c.send_multipart([b'metro/1', b'JOIN', b'g', who.encode(), struct.pack('>I', credit),
+                                  b'{"prefixes": ["orders."], "ackTimeoutMs": 60000}'])
+                assert c.poll(10000)
+                m = c.recv_multipart()
+                assert m[1] == b'JOINED', m
+                return c
+            limited = join('limited', 1)
+            assert limited.poll(10000)
+            m = limited.recv_multipart()
+            assert m[1] == b'DELIVER', m
+            held = struct.unpack('>Q', m[3])[0]
+            steady = join('steady', 0)
+            wait_for_reload()
+            assert limited.poll(10000), 'no ERROR for the expelled member'
+            m = limited.recv_multipart()
+            out['expelled'] = [m[1].decode(), m[2].decode(), m[4].decode()]
+            limited.send_multipart([b'metro/1', b'ACK', b'g', struct.pack('>Q', held)])
+            assert limited.poll(10000)
+            out['ack'] = limited.recv_multipart()[2].decode()
+            steady.send_multipart([b'metro/1', b'GRANT', b'g', struct.pack('>I', 10)])
+            seqs = []
+            while len(seqs) < 3:
+                assert steady.poll(10000), seqs
+                m = steady.recv_multipart()
                 assert m[1] == b'DELIVER', m
-                held = struct.unpack('>Q', m[3])[0]
-                steady = join('steady', 0)
-                open('\(phase)', 'w').close()
-                deadline = time.monotonic() + 30
-                while not os.path.exists('\(go)') and time.monotonic() < deadline:
-                    time.sleep(0.02)
-                assert limited.poll(10000), 'no ERROR for the expelled member'
-                m = limited.recv_multipart()
-                out['expelled'] = [m[1].decode(), m[2].decode(), m[4].decode()]
-                limited.send_multipart([b'metro/1', b'ACK', b'g', struct.pack('>Q', held)])
-                assert limited.poll(10000)
-                out['ack'] = limited.recv_multipart()[2].decode()
-                steady.send_multipart([b'metro/1', b'GRANT', b'g', struct.pack('>I', 10)])
-                seqs = []
-                while len(seqs) < 3:
-                    assert steady.poll(10000), seqs
-                    m = steady.recv_multipart()
-                    assert m[1] == b'DELIVER', m
-                    seqs.append(struct.unpack('>Q', m[3])[0])
-                    steady.send_multipart([b'metro/1', b'ACK', b'g', m[3]])
-                out['heldRedelivered'] = held in seqs
-                out['steady'] = len(set(seqs))
-                report()
-                """
-        async let printed = runPython(script)
-        try await eventually("both members joined") { FileManager.default.fileExists(atPath: phase) }
-        fixture.permissions["limited"] = "{publish: [\"orders.\"]}"
-        try fixture.writeAllowList()
-        broker.process.kill(SIGHUP)
-        try await eventually("the list reloaded") { broker.process.stderrText.contains("allow-list reloaded") }
-        _ = FileManager.default.createFile(atPath: go, contents: nil)
-        let out = try Self.report(try await printed)
+                seqs.append(struct.unpack('>Q', m[3])[0])
+                steady.send_multipart([b'metro/1', b'ACK', b'g', m[3]])
+            out['heldRedelivered'] = held in seqs
+            out['steady'] = len(set(seqs))
+            report()
+            """
+        }
         #expect(out["expelled"] == #"["ERROR", "110", "g"]"#)
         #expect(out["ack"] == #""202""#, "an ACK after the expulsion: not a member")
         #expect(out["heldRedelivered"] == "true")
@@ -442,5 +441,4 @@ struct PermissionTests {
         #expect(metricSample(Self.denied("consume", "limited"), in: text) == 1)
         #expect(await broker.stop() == 0)
     }
-
 }
