@@ -50,6 +50,11 @@ public final class RpcServer: Service, Sendable {
         /// echo, a read from memory): while one runs, the server reads no message and
         /// sends no answer. A handler that suspends resumes on the I/O thread as well.
         public var handlersOnIOThread = false
+        /// The methods whose handlers run on the server's I/O thread, as with
+        /// `handlersOnIOThread` but for these alone; the others run where `executor`
+        /// says. For the short handlers of a service that answer from a read (a point
+        /// lookup, a bounded page): MetroRuntime's `RpcPlacement.inline`.
+        public var ioThreadMethods: Set<String> = []
         /// Makes the ROUTER a CURVE server with this key pair (protocol.md §7.10);
         /// nil (the default) speaks plain ZMTP. Clients are authenticated by the ZAP
         /// handler bound in the server's context (`zapDomain` names its domain);
@@ -117,7 +122,9 @@ public final class RpcServer: Service, Sendable {
         precondition(
             !(options.handlersOnIOThread && options.executor != nil),
             "handlersOnIOThread and executor exclude each other")
-        let onThread = options.handlersOnIOThread ? IOThreadExecutor(post: { sink.send(.run($0)) }) : nil
+        let onThread =
+            options.handlersOnIOThread || !options.ioThreadMethods.isEmpty
+            ? IOThreadExecutor(post: { sink.send(.run($0)) }) : nil
         io = IOThread(
             name: "metro-rpc-server", context: ctx, logger: logger,
             makeLoop: { setup in

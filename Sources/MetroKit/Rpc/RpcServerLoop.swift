@@ -37,6 +37,8 @@ final class RpcServerLoop: IOThreadLoop {
     private let sink: RpcReplySink
     /// Where handler tasks run: `Options.executor`, or this thread's (`handlersOnIOThread`).
     private let executor: (any TaskExecutor)?
+    /// The methods that run on this thread whatever `executor` says (`ioThreadMethods`).
+    private let ioThreadMethods: Set<String>
     private let ioExecutor: IOThreadExecutor?
     private let published: Mailbox<RpcServerStats>
     private let logger: Logger
@@ -53,7 +55,8 @@ final class RpcServerLoop: IOThreadLoop {
     ) throws {
         self.options = options
         self.ioExecutor = ioExecutor
-        executor = ioExecutor ?? options.executor
+        executor = options.handlersOnIOThread ? ioExecutor : options.executor
+        ioThreadMethods = options.ioThreadMethods
         self.handler = handler
         self.sink = sink
         self.published = published
@@ -216,7 +219,7 @@ final class RpcServerLoop: IOThreadLoop {
                 }
             sink.send(.reply(routingID: routingID, reply, expiredBeforeStart: false))
         }
-        if let executor {
+        if let executor = ioThreadMethods.contains(request.method) ? ioExecutor : executor {
             Task(executorPreference: executor) { await work() }
         } else {
             Task { await work() }

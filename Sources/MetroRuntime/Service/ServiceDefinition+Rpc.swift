@@ -9,19 +9,26 @@ extension ServiceDefinition {
     /// with its code, any other error with 107 `internal-error`. Events published in
     /// `store.write(context) { tx in try tx.publish(...) }` carry the call's
     /// `requestId` and `traceparent`.
+    ///
+    /// `placement` says which thread runs it: see `RpcPlacement`; `.task` unless the
+    /// handler only reads the store and answers.
     public mutating func rpc<Request, Response>(
-        _ method: RpcMethod<Request, Response>,
+        _ method: RpcMethod<Request, Response>, placement: RpcPlacement = .task,
         _ handler: @escaping @Sendable (Request, RpcContext, ServiceStore) async throws -> Response
     ) {
         precondition(!rpcMethods.contains { $0.name == method.name }, "rpc method \"\(method.name)\" declared twice")
+        let inline = placement == .inline
         rpcMethods.append(
-            RpcRegistration(name: method.name) { router, store in
+            RpcRegistration(name: method.name, placement: placement) { router, store in
                 router.register(method) { request, context in
                     let start = ContinuousClock.now
                     var code = "ok"
                     defer { RuntimeMetrics.rpc(method: method.name, code: code, seconds: (.now - start).seconds) }
                     do {
-                        return try await handler(request, context, store)
+                        guard inline else { return try await handler(request, context, store) }
+                        return try await ServiceStore.$readsInPlace.withValue(true) {
+                            try await handler(request, context, store)
+                        }
                     } catch let e as RpcError {
                         code = e.code.name
                         throw e
@@ -34,9 +41,27 @@ extension ServiceDefinition {
     }
 }
 
+/// Which thread runs an rpc handler (`ServiceDefinition.rpc(_:placement:_:)`).
+public enum RpcPlacement: Sendable, Equatable {
+    /// A task of its own on Swift's cooperative pool, and `ServiceStore.read` waits
+    /// for one of GRDB's reader threads: the handler may take its time, and the
+    /// instance goes on answering other calls meanwhile. The default.
+    case task
+    /// On the thread that owns the rpc socket, and `ServiceStore.read` runs right
+    /// there, synchronously: no thread is woken to start the handler, to read or to
+    /// send the answer (about 40% of a `profile.get`'s CPU in the worker,
+    /// docs/performance.md, "Inline reads"). While the handler runs the instance
+    /// reads and answers no other call, so it is only for handlers that answer
+    /// from a short read: a lookup by key, a page of bounded size. A write
+    /// (`store.write`) or any other `await` in one still suspends without holding
+    /// the thread.
+    case inline
+}
+
 /// One `rpc(...)`: registers its typed handler on the router once the store is open.
 struct RpcRegistration: Sendable {
     let name: String
+    let placement: RpcPlacement
     let register: @Sendable (inout RpcRouter, ServiceStore) -> Void
 }
 

@@ -174,13 +174,14 @@ public final class ServiceRuntime: Service, Sendable {
     }
 
     /// The rpc server of the service's methods; nil when it declares none.
-    private func rpcServer(store: ServiceStore, context: Context?) throws -> RpcServer? {
+    func rpcServer(store: ServiceStore, context: Context?) throws -> RpcServer? {
         guard !definition.rpcMethods.isEmpty else { return nil }
         var router = RpcRouter()
         for method in definition.rpcMethods { method.register(&router, store) }
         var options = RpcServer.Options(bind: configuration.rpcBind, drainTimeout: configuration.drainTimeout)
         options.curve = configuration.security.map { .init(keys: $0.keys, zapDomain: $0.zapDomain) }
         options.authorizeMethod = configuration.security?.authorizeMethod
+        options.ioThreadMethods = Set(definition.rpcMethods.filter { $0.placement == .inline }.map(\.name))
         return try RpcServer(options, router: router, context: context, logger: logger)
     }
 

@@ -19,7 +19,9 @@ import ZeroMQ
 /// Threading: `Sendable`; call from any task. GRDB runs each closure on its own
 /// dispatch queues (one writer, a pool of readers) and the async methods suspend
 /// meanwhile: no SQLite call runs on, or blocks, the cooperative pool. Opening and
-/// migrating run on a dedicated thread for the same reason.
+/// migrating run on a dedicated thread for the same reason. One exception to the hop,
+/// by choice: an `RpcPlacement.inline` handler's reads run on the rpc socket's own
+/// thread (not the pool), which saves the thread wake-ups.
 public final class ServiceStore: Sendable {
     /// The database file.
     public let path: String
@@ -80,9 +82,22 @@ public final class ServiceStore: Sendable {
         return ServiceStore(path: path, pool: pool, faults: faults)
     }
 
-    /// Reads in a snapshot (WAL: never waits for writers).
+    /// Reads in a snapshot (WAL: never waits for writers). In an `RpcPlacement.inline`
+    /// handler the read runs synchronously on the calling thread (the rpc socket's);
+    /// anywhere else on one of GRDB's reader threads while the task waits. (A
+    /// `Task {}` started by an inline handler inherits the task-local and would read
+    /// in place on whatever thread runs it: start none from one.)
     public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.read(body)
+        if Self.readsInPlace { return try Self.readHere(pool, body) }
+        return try await pool.read(body)
+    }
+
+    /// Set by the runtime around an inline rpc handler: its reads run in place.
+    @TaskLocal static var readsInPlace = false
+
+    /// GRDB's synchronous read (a separate function so that the async overload is not chosen).
+    private static func readHere<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
     }
 
     /// Runs `body` in one write transaction; the events it publishes (`tx.publish`)

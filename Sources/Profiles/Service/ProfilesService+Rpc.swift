@@ -17,7 +17,8 @@ extension ProfilesService {
                 }
             }
         }
-        service.rpc(ProfilesAPI.get) { request, _, store in
+        // The two reads answer from one indexed lookup each: inline (RpcPlacement).
+        service.rpc(ProfilesAPI.get, placement: .inline) { request, _, store in
             try await answering { try await store.read { try UserStore.get(id: request.id, in: $0) } }
         }
         service.rpc(ProfilesAPI.update) { request, context, store in
@@ -30,7 +31,7 @@ extension ProfilesService {
                 }
             }
         }
-        service.rpc(ProfilesAPI.history) { request, _, store in
+        service.rpc(ProfilesAPI.history, placement: .inline) { request, _, store in
             try await answering { try await store.read { try HistoryStore.page(request, in: $0) } }
         }
     }

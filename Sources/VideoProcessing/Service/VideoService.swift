@@ -61,12 +61,13 @@ public enum VideoService {
         return service
     }
 
-    /// `video.get` and `video.list`: snapshot reads.
+    /// `video.get` and `video.list`: snapshot reads of one bounded, indexed lookup
+    /// each, so inline (RpcPlacement).
     static func registerQueries(on service: inout ServiceDefinition) {
-        service.rpc(VideoAPI.get) { request, _, store in
+        service.rpc(VideoAPI.get, placement: .inline) { request, _, store in
             try await answering { try await store.read { try VideoStore.get(id: request.videoId, in: $0) } }
         }
-        service.rpc(VideoAPI.list) { request, _, store in
+        service.rpc(VideoAPI.list, placement: .inline) { request, _, store in
             try await answering { try await store.read { try VideoStore.list(request, in: $0) } }
         }
     }

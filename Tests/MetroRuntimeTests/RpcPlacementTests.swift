@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+import MetroKit
+import Testing
+
+@testable import MetroRuntime
+
+/// `RpcPlacement` through the runtime's own rpc server (a real ROUTER on
+/// loopback, a real SQLite store): an inline handler and its reads run on the
+/// thread that owns the socket, a write from it still commits and comes back
+/// there, and a `.task` handler and its reads run elsewhere, as before.
+@Suite struct RpcPlacementTests {
+    struct Ask: Codable, Sendable { var text = "x" }
+    /// The thread names (Linux keeps 15 bytes) the handler and its read ran on.
+    struct Seen: Codable, Sendable, Equatable {
+        var handler: String
+        var read: String
+        var afterWrite: String?
+        var rows: Int
+    }
+
+    static let inlineRead = RpcMethod<Ask, Seen>("unit.inline-read", idempotent: true)
+    static let inlineWrite = RpcMethod<Ask, Seen>("unit.inline-write")
+    static let taskRead = RpcMethod<Ask, Seen>("unit.task-read", idempotent: true)
+    /// `RpcServer`'s I/O thread ("metro-rpc-server", cut to 15 bytes).
+    static let rpcThread = "metro-rpc-serve"
+
+    static func threadName() -> String {
+        let comm = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+        return comm.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func count(_ db: Database) throws -> Int { try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM said") ?? -1 }
+
+    static func definition() -> ServiceDefinition {
+        var unit = ServiceDefinition(name: "unit")
+        unit.migrations { m in
+            m.registerMigration("unit-1") { db in try db.execute(sql: "CREATE TABLE said (text TEXT NOT NULL)") }
+        }
+        unit.rpc(inlineRead, placement: .inline) { _, _, store in
+            let handler = threadName()
+            let (read, rows) = try await store.read { db in (threadName(), try Self.count(db)) }
+            return Seen(handler: handler, read: read, rows: rows)
+        }
+        unit.rpc(inlineWrite, placement: .inline) { request, context, store in
+            let handler = threadName()
+            try await store.write(context) { tx in
+                try tx.db.execute(sql: "INSERT INTO said VALUES (?)", arguments: [request.text])
+            }
+            let afterWrite = threadName()
+            let (read, rows) = try await store.read { db in (threadName(), try Self.count(db)) }
+            return Seen(handler: handler, read: read, afterWrite: afterWrite, rows: rows)
+        }
+        unit.rpc(taskRead) { _, _, store in
+            let handler = threadName()
+            let (read, rows) = try await store.read { db in (threadName(), try Self.count(db)) }
+            return Seen(handler: handler, read: read, rows: rows)
+        }
+        return unit
+    }
+
+    @Test func inlineHandlersAndTheirReadsRunOnTheRpcThreadTaskHandlersDoNot() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "metro-placement-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let definition = Self.definition()
+        // No broker is needed: only the rpc server is started.
+        let runtime = ServiceRuntime(
+            definition,
+            configuration: .init(
+                brokerIngest: "tcp://127.0.0.1:1", brokerConsume: "tcp://127.0.0.1:1", registry: [],
+                dataFolder: folder.path, instance: "unit-1"))
+        let store = try await ServiceStore.open(
+            folder: folder.path, service: "unit", busyTimeout: .seconds(1), faults: FaultPoints(environment: [:]),
+            migrations: definition.registerMigrations)
+        let server = try #require(try runtime.rpcServer(store: store, context: nil))
+        #expect(server.options.ioThreadMethods == ["unit.inline-read", "unit.inline-write"])
+        let client = try RpcClient(endpoints: [try await server.start()])
+        let seen: [Seen]
+        do {
+            seen = [
+                try await client.call(Self.inlineRead, Ask()),
+                try await client.call(Self.inlineWrite, Ask(text: "a")),
+                try await client.call(Self.taskRead, Ask()),
+            ]
+        } catch {
+            await client.close()
+            await server.close()
+            await store.close()
+            throw error
+        }
+        await client.close()
+        await server.close()
+        await store.close()
+        #expect(seen[0] == Seen(handler: Self.rpcThread, read: Self.rpcThread, rows: 0))
+        #expect(seen[1] == Seen(handler: Self.rpcThread, read: Self.rpcThread, afterWrite: Self.rpcThread, rows: 1))
+        #expect(seen[2].rows == 1)
+        #expect(seen[2].handler != Self.rpcThread && seen[2].read != Self.rpcThread)
+        // GRDB's reader runs the task handler's read on a queue of its own, not the handler's thread.
+        #expect(seen[2].read != seen[2].handler)
+    }
+}
