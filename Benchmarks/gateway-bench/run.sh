@@ -19,7 +19,9 @@
 #   swift build -c release --scratch-path .build-release --product metro-gateway-bench-direct
 # (two commands: given two --product flags, swift build builds only the last)
 #   Benchmarks/gateway-bench/run.sh [.build-release/release] [duration-seconds] [connections]
+# GATEWAY_ARGS, if set, is added to the gateway's flags (e.g. "--limit-latency-floor-ms 5").
 set -eu
+GATEWAY_ARGS=${GATEWAY_ARGS:-}
 BIN=${1:-.build-release/release}
 DUR=${2:-10}
 CONNS=${3:-32}
@@ -54,7 +56,7 @@ start profiles "$BIN/metro" worker profiles --broker-ingest "$INGEST" --broker-c
     --data "$WORK/data" --log-level warning
 ready "$WORK/profiles.out" rpc >/dev/null
 start gateway "$BIN/metro" gateway --listen 127.0.0.1:0 --registry "$REGISTRY" --broker-events "$EVENTS" \
-    --broker-ingest "$INGEST" --broker-consume "$CONSUME" --log-level warning
+    --broker-ingest "$INGEST" --broker-consume "$CONSUME" --log-level warning $GATEWAY_ARGS
 GATEWAY=$(ready "$WORK/gateway.out" http)
 
 curl -s -o "$WORK/user.json" -H 'Content-Type: application/json' \

@@ -43,6 +43,12 @@ struct GatewayCommand: MetroCommand {
     var maxLimit = 500
     @Option(
         help: ArgumentHelp(
+            "Each upstream's adaptive concurrency limit does not shrink while the smoothed round trip is under this, in milliseconds (0: off).",
+            discussion: "Latency within it is not taken as overload, however far above its baseline (docs/performance.md)."
+        ))
+    var limitLatencyFloorMs = 5
+    @Option(
+        help: ArgumentHelp(
             "Turn authentication on: the HS256 secret (mode 0600) of bearer tokens (docs/gateway-auth.md).",
             discussion:
                 "Make it with `metro gateway-auth secret PATH`, tokens with `metro gateway-auth token`. Reloaded on SIGHUP."
@@ -64,6 +70,7 @@ struct GatewayCommand: MetroCommand {
             throw ValidationError("sizes and --max-connections must be positive")
         }
         guard defaultTimeoutMs > 0, maxTimeoutMs > 0 else { throw ValidationError("timeouts must be positive") }
+        guard limitLatencyFloorMs >= 0 else { throw ValidationError("--limit-latency-floor-ms must be >= 0") }
         guard initialLimit >= 1, maxLimit >= initialLimit else {
             throw ValidationError("need 1 <= --initial-limit <= --max-limit")
         }
@@ -90,6 +97,7 @@ struct GatewayCommand: MetroCommand {
         configuration.maxTimeout = .milliseconds(maxTimeoutMs)
         configuration.limit.initialLimit = initialLimit
         configuration.limit.maxLimit = maxLimit
+        configuration.limit.latencyFloor = .milliseconds(limitLatencyFloorMs)
         configuration.auth = try await GatewayAuth.load(secretFile: authSecretFile, apiKeysFile: apiKeysFile)
         if let tlsCert, let tlsKey { configuration.tls = TLSFiles(certificatePath: tlsCert, keyPath: tlsKey) }
 

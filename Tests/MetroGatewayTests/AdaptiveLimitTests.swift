@@ -9,6 +9,7 @@ import Testing
         c.initialLimit = initial
         c.minLimit = min
         c.maxLimit = max
+        c.latencyFloor = .zero  // the plain gradient; aLatencyFloor… tests the floor
         return AdaptiveLimit(c)
     }
 
@@ -80,6 +81,21 @@ import Testing
         #expect(l.limit < 12)
         let baseline = l.baselineRtt ?? 0
         #expect(baseline > 0.002 && baseline < 0.0021, "the baseline creeps up slowly (30 s time constant)")
+    }
+
+    /// With a latency floor, a rise that stays under it is not overload: the same
+    /// 3× rise that shrinks the plain limit lets it grow; past the floor it shrinks.
+    @Test func aLatencyFloorKeepsTheLimitWhileTheRttStaysUnderIt() {
+        var c = Self.limit(initial: 20).configuration
+        c.latencyFloor = .milliseconds(8)
+        var floored = AdaptiveLimit(c)
+        var now = Duration.zero
+        Self.answerBusy(&floored, rtt: .milliseconds(2), n: 1, now: &now)
+        Self.answerBusy(&floored, rtt: .milliseconds(6), n: 20, now: &now)
+        #expect(floored.limit > 20, "6 ms is under the 8 ms floor")
+        let before = floored.limit
+        Self.answerBusy(&floored, rtt: .milliseconds(24), n: 20, now: &now)
+        #expect(floored.limit < before, "24 ms is 3× the floor")
     }
 
     /// The baseline follows a lasting change: 40 s of a service twice as slow

@@ -67,8 +67,11 @@ struct SaturatedService {
 /// are already past it and the limit sheds there too; what counts is that the
 /// service stays busy and the served latency does not grow with the clients.
 @Suite struct SaturationSimulationTests {
+    /// The plain gradient (no latency floor).
     @Test func pastSaturationTheLimitShedsAndKeepsTheServedLatency() {
-        var limit = AdaptiveLimit()
+        var plain = AdaptiveLimit.Configuration()
+        plain.latencyFloor = .zero
+        var limit = AdaptiveLimit(plain)
         let (atOne, t1) = SaturatedService(clients: 16).run(&limit, from: 0, seconds: 5, warmUp: 1)
         let (atTwo, _) = SaturatedService(clients: 32).run(&limit, from: t1, seconds: 5, warmUp: 1)
         let note =
@@ -80,6 +83,20 @@ struct SaturatedService {
         #expect(atTwo.p99() < 0.016 * 0.5, "\(note)")
         #expect(Double(atTwo.served) > Double(atOne.served) * 0.98, "the service stays busy: \(note)")
         #expect(Double(atOne.served) > 4 * 2_000 * 0.98, "the service stays busy: \(note)")
+    }
+
+    /// With the default 5 ms latency floor the limit lets the queue grow to about
+    /// the floor plus `queueSize` requests (5 + 2 ms at 2,000/s) before it sheds:
+    /// at 32 clients (16 ms if all were let in) it still sheds, and the served
+    /// p99 stays under three quarters of the unlimited round trip.
+    @Test func withTheDefaultFloorTheServedLatencyStaysNearTheFloor() {
+        var limit = AdaptiveLimit()
+        #expect(limit.configuration.latencyFloor == .milliseconds(5))
+        let (atTwo, _) = SaturatedService(clients: 32).run(&limit, from: 0, seconds: 6, warmUp: 1)
+        let note = "shed \(atTwo.shedShare), p99 \(atTwo.p99()), limit \(limit.limit)"
+        #expect(atTwo.shed > 0, "\(note)")
+        #expect(atTwo.p99() < 0.016 * 0.75, "\(note)")
+        #expect(Double(atTwo.served) > 5 * 2_000 * 0.98, "the service stays busy: \(note)")
     }
 
     /// Below saturation the service answers at its own latency: nothing is shed.
