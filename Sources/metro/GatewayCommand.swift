@@ -43,8 +43,8 @@ struct GatewayCommand: MetroCommand {
     var maxLimit = 500
     @Option(
         help: ArgumentHelp(
-            "Each upstream's adaptive concurrency limit does not shrink while the smoothed round trip is under this, in milliseconds (0: off).",
-            discussion: "Latency within it is not taken as overload, however far above its baseline (docs/performance.md)."
+            "Each upstream's adaptive limit never shrinks while the round trip is under this many ms (0: off).",
+            discussion: "Latency under it is not taken as overload, however far above its baseline (docs/operations.md)."
         ))
     var limitLatencyFloorMs = 5
     @Option(
