@@ -44,7 +44,8 @@ struct GatewayCommand: MetroCommand {
     @Option(
         help: ArgumentHelp(
             "Each upstream's adaptive limit never shrinks while the round trip is under this many ms (0: off).",
-            discussion: "Latency under it is not taken as overload, however far above its baseline (docs/operations.md)."
+            discussion:
+                "Latency under it is not taken as overload, however far above its baseline (docs/operations.md)."
         ))
     var limitLatencyFloorMs = 5
     @Option(
