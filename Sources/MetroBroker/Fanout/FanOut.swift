@@ -1,4 +1,5 @@
 import MetroProtocol
+import MetroSecurity
 import ZeroMQ
 
 /// The events (XPUB) socket (protocol.md §4.4): live fan-out of every accepted
@@ -67,22 +68,33 @@ final class FanOut {
                 if raw[0] == 1 { counters.subscriptions += 1 } else if raw[0] == 0 { counters.subscriptions -= 1 }
                 return Hello.topic(inSubscription: raw)
             }
-            if let permissions, try !forward(permissions, isHello: helloTopic != nil) { continue }
+            if let permissions, try !forward(permissions, isHello: helloTopic != nil, headSeq: headSeq, now: now) {
+                continue
+            }
             if let helloTopic { try sendMarker(topic: helloTopic, headSeq: headSeq, now: now) }
         }
     }
 
     /// Applies the subscription message in `buffer` to its connection if allowed;
-    /// `false` for a denied subscription. An unsubscription always goes (one that
-    /// was never in force changes nothing), also the ones libzmq makes up for a
-    /// closed connection, which have no connection left to apply to.
-    private func forward(_ permissions: BrokerPermissions, isHello: Bool) throws(ZMQError) -> Bool {
+    /// `false` for a denied subscription, whose connection gets the denial notice
+    /// (§4.4.5). `$metro.denied.` itself is never put in force (every denial
+    /// would reach that connection); it only lets the subscriber's SUB pass its
+    /// own notices. An unsubscription always goes (one that was never in force
+    /// changes nothing), also the ones libzmq makes up for a closed connection,
+    /// which have no connection left to apply to.
+    private func forward(
+        _ permissions: BrokerPermissions, isHello: Bool, headSeq: UInt64, now: UInt64
+    ) throws(ZMQError) -> Bool {
         let raw = buffer.bytes(0)
         let prefix = Array(raw.dropFirst())
         switch raw[0] {
         case 1:
+            if DeniedNotice.isWatch(prefix) { return true }
             let grant = permissions.grant(buffer, frame: 0)
-            guard permissions.allowsSubscription(grant, prefix: prefix, isHello: isHello) else { return false }
+            guard permissions.allowsSubscription(grant, prefix: prefix, isHello: isHello) else {
+                try sendDenial(of: prefix, identity: grant.identity, headSeq: headSeq, now: now)
+                return false
+            }
             try events.set(.subscribe(prefix))
         case 0:
             try events.set(.unsubscribe(prefix))
@@ -92,6 +104,19 @@ final class FanOut {
         return true
     }
 
+    /// Sends the denial notice of `prefix` to the connection it came from alone: a
+    /// manual XPUB applies `ZMQ_SUBSCRIBE` to the connection of the message last
+    /// received, so the notice's topic is put in force there, the notice sent, and
+    /// the topic taken back before the next message is read.
+    private func sendDenial(of prefix: [UInt8], identity: String, headSeq: UInt64, now: UInt64) throws(ZMQError) {
+        let topic = DeniedNotice.topic(for: prefix)
+        let shown = String(decoding: prefix, as: UTF8.self)
+        let message = "110 forbidden: identity '\(identity)' may not subscribe to '\(shown)' (protocol.md §7.8)"
+        try events.set(.subscribe(topic))
+        try sendMarker(topic: topic, headSeq: headSeq, now: now, payload: Array(message.utf8))
+        try events.set(.unsubscribe(topic))
+    }
+
     /// Publishes `$metro.heartbeat` with the head seq.
     func sendHeartbeat(headSeq: UInt64, now: UInt64) throws(ZMQError) {
         try sendMarker(topic: Self.heartbeatTopic, headSeq: headSeq, now: now)
@@ -99,15 +124,15 @@ final class FanOut {
 
     private static let heartbeatTopic: [UInt8] = Array(Topic.heartbeat.utf8)
 
-    /// Sends `[topic][envelope: head seq, time, no id, no headers][""]`.
-    private func sendMarker(topic: [UInt8], headSeq: UInt64, now: UInt64) throws(ZMQError) {
+    /// Sends `[topic][envelope: head seq, time, no id, no headers][payload]`.
+    private func sendMarker(topic: [UInt8], headSeq: UInt64, now: UInt64, payload: [UInt8] = []) throws(ZMQError) {
         let b = buffer
         let none = UnsafeRawBufferPointer(start: nil, count: 0)
         b.set(2, bytes: topic)
         b.set(3, count: EventEnvelope.size(idCount: 0, headersCount: 0)) {
             EventEnvelope.write(into: $0, seq: headSeq, time: now, id: none, headers: none)
         }
-        b.setEmpty(4)
+        if payload.isEmpty { b.setEmpty(4) } else { b.set(4, bytes: payload) }
         guard try b.send(2, on: events, more: true) else { return }
         _ = try b.send(3, on: events, more: true)
         _ = try b.send(4, on: events, more: false)

@@ -68,6 +68,10 @@ public final class Subscriber: Service, Sendable {
         var headSeq: UInt64 = 0
         var ended = false
         var ledger = DeliveryLedger()
+        /// The prefixes the broker refused (denial notices, protocol.md §4.4.5).
+        var denied: [String] = []
+        /// Set with the hello when a prefix was refused before it: `waitUntilLive` throws it.
+        var refusal: MetroClientError?
     }
 
     enum Command: Sendable {
@@ -116,6 +120,10 @@ public final class Subscriber: Service, Sendable {
 
     /// Waits until the broker has this subscriber's subscriptions; returns the head
     /// seq at that moment (events with larger seqs are covered). Starts the I/O thread.
+    /// Throws `.rejected` when the broker refused one of the prefixes (security on,
+    /// an identity without that `subscribe` permission): the others are live, but a
+    /// subscriber missing some of its topics should not look healthy.
+    /// `deniedPrefixes` says which.
     public func waitUntilLive(timeout: Duration = .seconds(10)) async throws -> UInt64 {
         io.startIfNeeded()
         return try await withThrowingTaskGroup(of: UInt64.self) { group in
@@ -143,6 +151,7 @@ public final class Subscriber: Service, Sendable {
             try await withCheckedThrowingContinuation { c in
                 let now: Result<UInt64, any Error>? = state.withLock { s in
                     if s.ended { return .failure(MetroClientError.closed("subscribe")) }
+                    if let r = s.refusal { return .failure(r) }
                     if let l = s.liveFrom { return .success(l) }
                     // Checked under the lock that `onCancel` takes: a cancellation that
                     // comes later finds the waiter and resumes it.
@@ -156,6 +165,10 @@ public final class Subscriber: Service, Sendable {
             state.withLock { $0.liveWaiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
         }
     }
+
+    /// The prefixes the broker refused to put in force (protocol.md §4.4.5), in the
+    /// order the notices came; empty with security off.
+    public var deniedPrefixes: [String] { state.withLock { $0.denied } }
 
     /// The latest head seq seen in a heartbeat or hello.
     public var headSeq: UInt64 { state.withLock { $0.headSeq } }

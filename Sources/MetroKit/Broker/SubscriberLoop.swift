@@ -17,6 +17,10 @@ final class SubscriberLoop: IOThreadLoop {
     private let socketItem: Int
     private let dealer: Socket?
     private let helloTopic: String
+    /// False when one of the prefixes covers `$metro.denied.` (`""`, `$`, ...): other
+    /// subscribers' notices may then come through it, so none is taken as ours.
+    private let ownsDenials: Bool
+    private let logger: Logger
     private var filler: GapFiller?
     private var paused = false
 
@@ -29,6 +33,8 @@ final class SubscriberLoop: IOThreadLoop {
         self.options = options
         self.state = state
         self.continuation = continuation
+        self.logger = logger
+        ownsDenials = !options.prefixes.contains { DeniedNotice.prefix.hasPrefix($0) }
         let ctx = setup.context
         socket = try ctx.socket(.sub)
         if let curve = options.curve { try socket.makeCurveClient(curve) }
@@ -48,10 +54,16 @@ final class SubscriberLoop: IOThreadLoop {
         }
         let token = UUID().uuidString.replacingOccurrences(of: "-", with: "")
         helloTopic = Hello.topic(token: token)
+        // Connect first: libzmq sends the subscriptions made before `connect` in
+        // byte (trie) order when the connection attaches, and `$metro.hello.` sorts
+        // before every prefix starting with a letter or digit, so the hello would
+        // reach the broker before them and prove nothing (protocol.md §4.4.2).
+        // Made after `connect`, they travel in the order made, the hello last.
+        try socket.connect(options.events)
+        try socket.subscribe(DeniedNotice.prefix)
         for prefix in options.prefixes { try socket.subscribe(prefix) }
         try socket.subscribe(Topic.heartbeat)
         try socket.subscribe(helloTopic)
-        try socket.connect(options.events)
         socketItem = poller.add(socket)
         poller.add(fileDescriptor: setup.wakeFD)
         if let dealer { poller.add(dealer) }
@@ -77,16 +89,27 @@ final class SubscriberLoop: IOThreadLoop {
             guard let event = LiveEvent(frames: frames) else { continue }
             if event.topic == helloTopic {
                 try? socket.unsubscribe(helloTopic)
-                let waiters = state.withLock { s in
+                let (waiters, refusal) = state.withLock { s in
                     s.liveFrom = event.seq
                     s.headSeq = max(s.headSeq, event.seq)
+                    if !s.denied.isEmpty {
+                        let list = s.denied.map { "'\($0)'" }.joined(separator: ", ")
+                        s.refusal = MetroClientError(
+                            .rejected, operation: "subscribe",
+                            message: "the broker refused the subscription to \(list): this identity may not "
+                                + "subscribe to it (110, protocol.md §7.8); the other prefixes are live")
+                    }
                     defer { s.liveWaiters.removeAll() }
-                    return s.liveWaiters.values
+                    return (s.liveWaiters.values, s.refusal)
                 }
-                for w in waiters { w.resume(returning: event.seq) }
+                for w in waiters {
+                    if let refusal { w.resume(throwing: refusal) } else { w.resume(returning: event.seq) }
+                }
                 if filler != nil {
                     try carryOut(filler!.start(liveFrom: event.seq, startAt: options.startAt, now: now))
                 }
+            } else if event.topic.hasPrefix(DeniedNotice.prefix) {
+                noteDenial(event)
             } else if event.topic.hasPrefix(Hello.prefix) {
                 continue  // another subscriber's hello
             } else if event.isHeartbeat {
@@ -100,6 +123,21 @@ final class SubscriberLoop: IOThreadLoop {
             }
         }
         return true
+    }
+
+    /// A denial notice (protocol.md §4.4.5): ours when it names one of our prefixes
+    /// and no prefix of ours lets other subscribers' notices in. A marker either
+    /// way, never an event.
+    private func noteDenial(_ event: LiveEvent) {
+        let prefix = String(event.topic.dropFirst(DeniedNotice.prefix.count))
+        guard ownsDenials, options.prefixes.contains(prefix) else { return }
+        let reason = String(decoding: event.payload, as: UTF8.self)
+        let isNew = state.withLock { s in
+            guard !s.denied.contains(prefix) else { return false }
+            s.denied.append(prefix)
+            return true
+        }
+        if isNew { logger.error("the broker refused the subscription to '\(prefix)': \(reason)") }
     }
 
     /// Closes the sockets; the subscriber's `onEnd` finishes the stream and the waiters.

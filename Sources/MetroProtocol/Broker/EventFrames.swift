@@ -85,3 +85,20 @@ package enum Hello {
         return Array(topic)
     }
 }
+
+/// The notice of a refused subscription (protocol.md §4.4.5): with security on, a
+/// subscription the identity may not make is not put in force, and the broker
+/// sends `["$metro.denied." + prefix] [envelope: head seq] [message]` to that one
+/// connection. A subscriber sees it only if its SUB is subscribed to
+/// `$metro.denied.` (which the broker never puts in force itself: the notice is
+/// routed by a subscription the broker makes for that connection alone).
+package enum DeniedNotice {
+    package static let prefix = "$metro.denied."
+    package static let prefixBytes: [UInt8] = Array(prefix.utf8)
+
+    /// The notice's topic for a refused `subscriptionPrefix`.
+    package static func topic(for subscriptionPrefix: [UInt8]) -> [UInt8] { prefixBytes + subscriptionPrefix }
+
+    /// Whether a subscription's prefix is the subscriber's own `$metro.denied.`.
+    package static func isWatch(_ subscriptionPrefix: [UInt8]) -> Bool { subscriptionPrefix == prefixBytes }
+}

@@ -43,11 +43,18 @@ struct PermissionTests {
         def publish(s, eid, topic):
             r = request(s, [b'metro/1', b'PUBLISH', eid, topic, b'{}', b'{}'])
             return [f.decode() for f in r[1:3]] if r else None
+        notices = []
         def hello(sub, token):
+            # Denial notices (protocol.md §4.4.5) come before the hello; kept in `notices`.
             sub.subscribe(b'$metro.hello.' + token)
-            assert sub.poll(10000), 'no hello'
-            m = sub.recv_multipart()
-            assert m[0] == b'$metro.hello.' + token, m
+            while True:
+                assert sub.poll(10000), 'no hello'
+                m = sub.recv_multipart()
+                if m[0].startswith(b'$metro.denied.'):
+                    notices.append([m[0].decode(), m[2].decode()])
+                    continue
+                assert m[0] == b'$metro.hello.' + token, m
+                return
         def settle(pub, sub, probe):
             # A PUB drops what it sends before its connection is up and the broker's
             # subscription arrived: send a probe until the subscriber sees one.
@@ -120,6 +127,7 @@ struct PermissionTests {
                 for p in [b'video.', b'', b'orders.']:
                     sub.subscribe(p)
                 hello(sub, b't1')
+                out['notices'] = notices
                 full = sock(zmq.DEALER, '\(broker.ingest)', 'full')
                 out['full'] = [publish(full, b'e-video', b'video.uploaded')[0], publish(full, b'e-orders', b'orders.created')[0]]
                 out['live'] = until(sub, b'orders.created', None)
@@ -152,8 +160,14 @@ struct PermissionTests {
                 """
         let out = try Self.report(try await runPython(script))
         #expect(out["full"] == #"["ACK", "ACK"]"#)
-        // The subscription to `video.` and to everything were not put in force.
+        // The subscription to `video.` and to everything were not put in force, and
+        // the subscriber was told (its "" lets the notices through its own filter).
         #expect(out["live"] == #"["orders.created"]"#)
+        let because = #"110 forbidden: identity 'limited' may not subscribe to"#
+        #expect(
+            out["notices"]
+                == #"[["$metro.denied.video.", "\#(because) 'video.' (protocol.md \u00a77.8)"], "#
+                + #"["$metro.denied.", "\#(because) '' (protocol.md \u00a77.8)"]]"#)
         #expect(out["acked"] == #"[["ERROR", "110"], "ACK"]"#)
         #expect(out["live2"] == #"["orders.x"]"#)
         #expect(out["ff"] == #"["orders.ff"]"#)
@@ -168,6 +182,37 @@ struct PermissionTests {
                 && metricSample(Self.denied("replay", "limited"), in: text) == 2
                 && metricSample(Self.denied("consume", "limited"), in: text) == 2
         }
+        #expect(await broker.stop() == 0)
+    }
+
+    /// A refused subscription is told to its own connection (§4.4.5), before its
+    /// hello, and to no other: a subscriber watching `$metro.denied.` gets none
+    /// of another's notices, since the broker never puts that prefix in force.
+    @Test func aRefusedSubscriptionIsToldToItsConnectionAlone() async throws {
+        let fixture = try SecureFixture(clients: ["limited", "full"])
+        fixture.permissions["limited"] = "{subscribe: [\"orders.\"]}"
+        try fixture.writeAllowList()
+        let broker = try await fixture.startBroker()
+        let script =
+            Self.prelude(fixture) + """
+                watcher = sock(zmq.SUB, '\(broker.events)', 'full')
+                for p in [b'$metro.denied.', b'probe.']:
+                    watcher.subscribe(p)
+                hello(watcher, b'w')
+                sub = sock(zmq.SUB, '\(broker.events)', 'limited')
+                for p in [b'$metro.denied.', b'video.', b'orders.']:
+                    sub.subscribe(p)
+                hello(sub, b's')
+                out['limited'] = [n[0] for n in notices]
+                ingest = sock(zmq.DEALER, '\(broker.ingest)', 'full')
+                out['probe'] = publish(ingest, b'p1', b'probe.x')[0]
+                out['watcher'] = until(watcher, b'probe.x', None)
+                report()
+                """
+        let out = try Self.report(try await runPython(script))
+        #expect(out["limited"] == #"["$metro.denied.video."]"#)
+        #expect(out["probe"] == #""ACK""#)
+        #expect(out["watcher"] == #"["probe.x"]"#, "nothing but the probe reached the watcher")
         #expect(await broker.stop() == 0)
     }
 

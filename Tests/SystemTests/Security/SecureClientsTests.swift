@@ -110,6 +110,36 @@ import ZeroMQ
         #expect(await broker.stop() == 0)
     }
 
+    /// A prefix the identity may not subscribe to: `waitUntilLive` throws `.rejected`
+    /// naming it (the broker's denial notice, protocol.md §4.4.5), `deniedPrefixes`
+    /// holds it, and the permitted prefix is live all the same.
+    @Test func aRefusedPrefixMakesWaitUntilLiveThrowAndTheOthersStayLive() async throws {
+        let fixture = try SecureFixture(clients: ["app"])
+        fixture.permissions["app"] = "{publish: [\"sec.\", \"video.\"], subscribe: [\"sec.\"]}"
+        try fixture.writeAllowList()
+        let broker = try await fixture.startBroker()
+        var subscriberOptions = Subscriber.Options(events: broker.events, prefixes: ["video.", "sec."])
+        subscriberOptions.curve = fixture.credentials("app")
+        let subscriber = try Subscriber(subscriberOptions)
+        var publisherOptions = Publisher.Options(ingest: broker.ingest)
+        publisherOptions.curve = fixture.credentials("app")
+        let publisher = try Publisher(publisherOptions)
+        try await closing(publisher, subscriber) {
+            var events = subscriber.events.makeAsyncIterator()
+            do {
+                _ = try await subscriber.waitUntilLive()
+                Issue.record("waitUntilLive returned although video. was refused")
+            } catch let e as MetroClientError {
+                #expect(e.code == .rejected && e.message.contains("'video.'"), "\(e)")
+            }
+            #expect(subscriber.deniedPrefixes == ["video."])
+            _ = try await publisher.publish(topic: "video.x", payload: bytes("v"))
+            _ = try await publisher.publish(topic: "sec.x", payload: bytes("s"))
+            #expect(await events.next()?.topic == "sec.x", "video.x never came; sec.x did")
+        }
+        #expect(await broker.stop() == 0)
+    }
+
     @Test func theRegistryAndItsMembershipEventsOverCurve() async throws {
         let fixture = try SecureFixture(clients: ["app", "registry"])
         let broker = try await fixture.startBroker()
