@@ -147,6 +147,9 @@ package final class BrokerEngine: @unchecked Sendable {
 
     /// The endpoints actually bound (ephemeral ports resolved), by socket name.
     package let boundEndpoints: [String: String]
+    /// The events endpoint a reload unbound and could not bind again yet
+    /// (`bindEventsAgain`); nil almost always.
+    var eventsRebindPending: String?
 
     /// With CURVE on, the context's ZAP handler (protocol.md §7), bound before the
     /// sockets; `BrokerService` runs it on a thread of its own.

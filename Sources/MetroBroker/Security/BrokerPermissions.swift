@@ -20,9 +20,32 @@ final class BrokerPermissions {
     /// The allow-list generation that what runs (replays) was last checked against.
     private var checkedGeneration: UInt64
 
+    /// Each identity's `subscribe` list as of the last check: a reload that narrows
+    /// one has subscriptions in force to take back (`narrowedSubscribers`).
+    private var subscribeLists: [String: [[UInt8]]]
+
     init(_ control: AccessControl) {
         cache = AccessCache(control)
         checkedGeneration = control.authenticator.generation
+        subscribeLists = Self.subscribeLists(control.authenticator.allowList)
+    }
+
+    private static func subscribeLists(_ list: AllowList) -> [String: [[UInt8]]] {
+        Dictionary(
+            list.identities.map { ($0.name, $0.permissions.prefixes(.subscribe)) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// After a reload: the identities (sorted) whose earlier `subscribe` list the
+    /// list now in force no longer covers, removed identities included; remembers
+    /// the new lists for the next reload.
+    func narrowedSubscribers() -> [String] {
+        let list = control.authenticator.allowList
+        let narrowed = subscribeLists.filter { name, prefixes in
+            let now = list.permissions(of: name)
+            return !prefixes.allSatisfy { now.allows(.subscribe, $0) }
+        }.keys.sorted()
+        subscribeLists = Self.subscribeLists(list)
+        return narrowed
     }
 
     /// Whether the allow-list was reloaded since the last call: then the caller

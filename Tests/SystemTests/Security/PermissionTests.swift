@@ -391,6 +391,58 @@ struct PermissionTests {
         return (try Self.report(try await printed), broker)
     }
 
+    /// A reload that narrows an identity's subscribe list binds the events socket
+    /// again (protocol.md §7.7): every subscriber reconnects and its subscriptions
+    /// are checked again, so the withdrawn one is refused (with its notice) and no
+    /// longer delivered, while the other identity's subscriptions come back whole.
+    @Test func aReloadThatNarrowsSubscribeChecksLiveSubscriptionsAgain() async throws {
+        let both = "{publish: [\"orders.\", \"video.\"], subscribe: [\"orders.\", \"video.\"]}"
+        let (out, broker) = try await Self.acrossAReload(
+            before: both, after: "{publish: [\"orders.\"], subscribe: [\"orders.\"]}"
+        ) { broker in
+            """
+            def subscriber(who):
+                s = sock(zmq.SUB, '\(broker.events)', who)
+                for p in [b'$metro.denied.', b'orders.', b'video.']:
+                    s.subscribe(p)
+                hello(s, who.encode())
+                return s
+            lim, std = subscriber('limited'), subscriber('steady')
+            pub = sock(zmq.DEALER, '\(broker.ingest)', 'steady')
+            publish(pub, b'v1', b'video.1')
+            out['before'] = [until(lim, b'video.1', None), until(std, b'video.1', None)]
+            wait_for_reload()
+            # Polling lets each SUB's thread reconnect and send its subscriptions again.
+            deadline = time.monotonic() + 10
+            seen = []
+            while time.monotonic() < deadline:
+                if lim.poll(100):
+                    m = lim.recv_multipart()
+                    if m[0].startswith(b'$metro.denied.'):
+                        seen.append(m[0].decode())
+                        break
+            out['notice'] = seen
+            back = False  # steady's video. is in force again (its hello comes again first)
+            for i in range(200):
+                publish(pub, b'p%d' % i, b'video.probe')
+                while not back and std.poll(50):
+                    back = std.recv_multipart()[0] == b'video.probe'
+                if back:
+                    break
+            publish(pub, b'v2', b'video.2')
+            publish(pub, b'o2', b'orders.2')
+            out['after'] = [until(lim, b'orders.2', b'$metro.hello.limited'),
+                            until(std, b'orders.2', b'video.probe')]
+            report()
+            """
+        }
+        #expect(out["before"] == #"[["video.1"], ["video.1"]]"#)
+        #expect(out["notice"] == #"["$metro.denied.video."]"#)
+        #expect(out["after"] == #"[["orders.2"], ["video.2", "orders.2"]]"#)
+        #expect(broker.process.stderrText.contains("a reload narrowed subscribe permissions"))
+        #expect(await broker.stop() == 0)
+    }
+
     /// A reload that withdraws an identity's replay permission ends its running
     /// replay with ERROR 110 (protocol.md §7.7); the replay of an identity whose
     /// permission stays goes on.
@@ -431,6 +483,8 @@ struct PermissionTests {
         #expect(out["after"] == #""silent""#)
         #expect(out["steady"] == #"["EVENT", "EVENT", "CAUGHT-UP"]"#)
         #expect(broker.process.stderrText.contains("a reload withdrew permissions in use"))
+        // No subscribe list narrowed: the events socket was left alone.
+        #expect(!broker.process.stderrText.contains("a reload narrowed subscribe permissions"))
         let text = try await Self.metrics(broker)
         #expect(metricSample(Self.denied("replay", "limited"), in: text) == 1)
         #expect(await broker.stop() == 0)
