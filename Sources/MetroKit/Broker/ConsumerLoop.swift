@@ -21,6 +21,8 @@ final class ConsumerLoop: IOThreadLoop {
     private var heartbeat: Duration = .seconds(1)
     /// The current connection's socket and its state.
     private var socket: Socket
+    /// With CURVE: the current socket's handshake outcomes (`HandshakeWatch`).
+    private var handshakes: HandshakeWatch?
     private var joined = false
     /// Whether the broker answered JOINED with `batchBytes` (§4.10.2), so it takes
     /// ACKS: ACKs go out together with their credit, one message per loop turn.
@@ -43,25 +45,28 @@ final class ConsumerLoop: IOThreadLoop {
         self.logger = logger
         lastHeard = clock.now
         lastSent = clock.now
-        socket = try Self.open(options, context)
+        (socket, handshakes) = try Self.open(options, context)
         try join()
     }
 
-    /// A DEALER connected to the broker's consume socket.
-    private static func open(_ options: Consumer.Options, _ context: Context) throws -> Socket {
+    /// A DEALER connected to the broker's consume socket, and with CURVE the watch
+    /// of its handshakes.
+    private static func open(_ options: Consumer.Options, _ context: Context) throws -> (Socket, HandshakeWatch?) {
         let s = try context.socket(.dealer)
         if let curve = options.curve { try s.makeCurveClient(curve) }
         try s.set(.linger(milliseconds: 200))  // so that LEAVE reaches the broker at close
         try s.set(.reconnectInterval(milliseconds: 50))
         try s.set(.reconnectIntervalMax(milliseconds: 500))
+        let watch = try HandshakeWatch.watching(s, curve: options.curve)
         try s.connect(options.consume)
-        return s
+        return (s, watch)
     }
 
     /// Closes the current socket and joins again on a fresh one.
     private func reconnect() throws {
         socket.close()
-        socket = try Self.open(options, context)
+        handshakes?.close()
+        (socket, handshakes) = try Self.open(options, context)
         try join()
     }
 
@@ -77,6 +82,7 @@ final class ConsumerLoop: IOThreadLoop {
         poller = Poller()
         poller.add(socket)
         poller.add(fileDescriptor: wakeFD)
+        if let handshakes { poller.add(handshakes.monitor.socket) }
         joined = false
         acksInOne = false
         credit = 0
@@ -86,6 +92,12 @@ final class ConsumerLoop: IOThreadLoop {
 
     func handle(_ commands: [Consumer.Command]) throws -> Bool {
         let group = options.group
+        // A refused key never gets an answer: the consumer ends here, saying why,
+        // instead of reconnecting every three heartbeats to be refused again.
+        for case .refused(let status) in try handshakes?.read() ?? [] {
+            logger.error("consumer group \(group): \(HandshakeWatch.refusal("consume", status: status).message)")
+            return false
+        }
         var acked: [UInt64] = []
         for c in commands {
             if c.endsDelivery { credit &+= 1 }
@@ -177,5 +189,6 @@ final class ConsumerLoop: IOThreadLoop {
     func finish() {
         if joined { _ = try? socket.trySend(multipart: GroupCodec.Request.leave(group: options.group).frames) }
         socket.close()
+        handshakes?.close()
     }
 }

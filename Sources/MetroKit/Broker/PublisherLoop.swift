@@ -28,6 +28,11 @@ final class PublisherLoop: IOThreadLoop {
     var publishLive = false
     /// Fire-and-forget messages waiting for `publishLive` (at most `holdLimit`).
     var held: [[[UInt8]]] = []
+    /// With CURVE: the DEALER's handshake outcomes (`HandshakeWatch`).
+    private let handshakes: HandshakeWatch?
+    /// Set when the broker's ZAP refused this client's key; cleared by a handshake
+    /// that succeeds. While set, every publish fails at once with it.
+    private var refused: MetroClientError?
 
     /// I/O thread: makes and connects the sockets.
     init(options: Publisher.Options, setup: IOThread<PublisherLoop>.Setup, logger: Logger) throws {
@@ -39,6 +44,7 @@ final class PublisherLoop: IOThreadLoop {
         try dealer.set(.sendHighWaterMark(max(1000, options.window * 2)))
         try dealer.set(.reconnectInterval(milliseconds: 50))
         try dealer.set(.reconnectIntervalMax(milliseconds: 500))
+        handshakes = try HandshakeWatch.watching(dealer, curve: options.curve)
         try dealer.connect(options.ingest)
         // Fire-and-forget goes out on an XPUB, not a PUB: the broker's XSUB subscription
         // arrives on it as a message, so the loop knows when publishing stops being
@@ -52,6 +58,28 @@ final class PublisherLoop: IOThreadLoop {
         dealerItem = poller.add(dealer)
         poller.add(fileDescriptor: setup.wakeFD)
         if let pub { poller.add(pub) }
+        if let handshakes { poller.add(handshakes.monitor.socket) }
+    }
+
+    /// Reads the handshake events: a refusal fails what is in flight and waiting,
+    /// and later publishes until a handshake succeeds.
+    private func readHandshakes() throws {
+        guard let handshakes else { return }
+        for outcome in try handshakes.read() {
+            guard case .refused(let status) = outcome else {
+                if refused != nil { logger.notice("the broker accepted this client's key now") }
+                refused = nil
+                continue
+            }
+            let error = HandshakeWatch.refusal("publish", status: status)
+            if refused == nil { logger.error("\(error.message); nothing can be published") }
+            refused = error
+            for (_, f) in inFlight { f.reply.resume(.failure(error)) }
+            for (_, reply) in waiting[waitingHead...] { reply.resume(.failure(error)) }
+            inFlight = [:]
+            waiting = []
+            waitingHead = 0
+        }
     }
 
     func handle(_ commands: [Publisher.Command]) throws -> Bool {
@@ -67,8 +95,13 @@ final class PublisherLoop: IOThreadLoop {
                 held.removeAll()
             }
         }
+        try readHandshakes()
         for command in commands {
             switch command {
+            case .publish(_, let reply) where refused != nil:
+                reply.resume(.failure(refused!))
+            case .publishBatch(let requests, let batch) where refused != nil:
+                for i in requests.indices { PublishReply.member(batch, index: i).resume(.failure(refused!)) }
             case .publish(let request, let reply):
                 waiting.append((request, reply))
             case .publishBatch(let requests, let batch):
@@ -102,6 +135,7 @@ final class PublisherLoop: IOThreadLoop {
         waitingHead = 0
         dealer.close()
         pub?.close()
+        handshakes?.close()
     }
 
     /// Sends what waits, as far as the window allows, in PUBLISH-PACKED requests of

@@ -20,6 +20,8 @@ final class SubscriberLoop: IOThreadLoop {
     /// False when one of the prefixes covers `$metro.denied.` (`""`, `$`, ...): other
     /// subscribers' notices may then come through it, so none is taken as ours.
     private let ownsDenials: Bool
+    /// With CURVE: the SUB's handshake outcomes (`HandshakeWatch`).
+    private let handshakes: HandshakeWatch?
     private let logger: Logger
     private var filler: GapFiller?
     private var paused = false
@@ -59,6 +61,7 @@ final class SubscriberLoop: IOThreadLoop {
         // before every prefix starting with a letter or digit, so the hello would
         // reach the broker before them and prove nothing (protocol.md §4.4.2).
         // Made after `connect`, they travel in the order made, the hello last.
+        handshakes = try HandshakeWatch.watching(socket, curve: options.curve)
         try socket.connect(options.events)
         try socket.subscribe(DeniedNotice.prefix)
         for prefix in options.prefixes { try socket.subscribe(prefix) }
@@ -66,6 +69,7 @@ final class SubscriberLoop: IOThreadLoop {
         try socket.subscribe(helloTopic)
         socketItem = poller.add(socket)
         poller.add(fileDescriptor: setup.wakeFD)
+        if let handshakes { poller.add(handshakes.monitor.socket) }
         if let dealer { poller.add(dealer) }
         filler = dealer.map { _ in
             GapFiller(prefixes: options.prefixes.map { Array($0.utf8) }, window: options.replayWindow)
@@ -76,6 +80,7 @@ final class SubscriberLoop: IOThreadLoop {
         for case .pause(let p) in commands { paused = p }
         // While paused the SUB is left out of the poll (it stays readable).
         poller.setEvents(paused ? [] : .readable, at: socketItem)
+        try readHandshakes()
         let now = BrokerClock.now()
         if let dealer {
             while let frames = try dealer.receiveMultipart(dontWait: true) {
@@ -125,6 +130,23 @@ final class SubscriberLoop: IOThreadLoop {
         return true
     }
 
+    /// A refused key (`HandshakeWatch`): `waitUntilLive` throws it from now on, and
+    /// whoever waits for the hello gets it at once instead of a timeout.
+    private func readHandshakes() throws {
+        for case .refused(let status) in try handshakes?.read() ?? [] {
+            let error = HandshakeWatch.refusal("subscribe", status: status)
+            let waiters: [CheckedContinuation<UInt64, any Error>]? = state.withLock { s in
+                guard s.refusal == nil else { return nil }
+                s.refusal = error
+                defer { s.liveWaiters.removeAll() }
+                return Array(s.liveWaiters.values)
+            }
+            guard let waiters else { continue }
+            logger.error("\(error.message); no event will come")
+            for w in waiters { w.resume(throwing: error) }
+        }
+    }
+
     /// A denial notice (protocol.md §4.4.5): ours when it names one of our prefixes
     /// and no prefix of ours lets other subscribers' notices in. A marker either
     /// way, never an event.
@@ -143,6 +165,7 @@ final class SubscriberLoop: IOThreadLoop {
     /// Closes the sockets; the subscriber's `onEnd` finishes the stream and the waiters.
     func finish() {
         socket.close()
+        handshakes?.close()
         dealer?.close()
     }
 

@@ -482,7 +482,10 @@ struct PermissionTests {
         #expect(out["withdrawn"] == #"["ERROR", "110", "r1"]"#)
         #expect(out["after"] == #""silent""#)
         #expect(out["steady"] == #"["EVENT", "EVENT", "CAUGHT-UP"]"#)
-        #expect(broker.process.stderrText.contains("a reload withdrew permissions in use"))
+        // The broker logs the withdrawal after it sent the ERROR 110 the client saw: wait for the line.
+        try await eventually("the withdrawal logged") {
+            broker.process.stderrText.contains("a reload withdrew permissions in use")
+        }
         // No subscribe list narrowed: the events socket was left alone.
         #expect(!broker.process.stderrText.contains("a reload narrowed subscribe permissions"))
         let text = try await Self.metrics(broker)

@@ -106,7 +106,57 @@ import ZeroMQ
             #expect(await deliveries.next() == nil, "the deliveries end once the member is expelled")
             await consumer.close()
         }
-        #expect(broker.process.stderrText.contains("a reload withdrew permissions in use"))
+        // The broker logs the withdrawal after it sent the ERROR 110 the client saw: wait for the line.
+        try await eventually("the withdrawal logged") {
+            broker.process.stderrText.contains("a reload withdrew permissions in use")
+        }
+        #expect(await broker.stop() == 0)
+    }
+
+    /// A key the broker's allow-list does not hold: libzmq tells the client only
+    /// through its socket monitor (and does not retry), so MetroKit's clients watch
+    /// for the refusal (`HandshakeWatch`) and say so at once: a `Publisher` fails
+    /// its publishes with `.rejected` (not after `giveUpAfter`, 60 s, with a bare
+    /// timeout), a `Subscriber`'s `waitUntilLive` throws `.rejected` (not a
+    /// timeout), and a `Consumer` ends its deliveries (not a reconnect every three
+    /// heartbeats).
+    @Test(.timeLimit(.minutes(1))) func aClientWhoseKeyIsRefusedFailsAtOnceSayingWhy() async throws {
+        let fixture = try SecureFixture(clients: ["app"])
+        try fixture.writeAllowList()
+        let broker = try await fixture.startBroker()
+        let stranger = CurveCredentials(keys: try CurveKeyPair.generate(), serverPublicKey: fixture.broker.publicKey)
+        var publisherOptions = Publisher.Options(ingest: broker.ingest)
+        publisherOptions.curve = stranger
+        let publisher = try Publisher(publisherOptions)
+        var subscriberOptions = Subscriber.Options(events: broker.events, prefixes: ["sec."])
+        subscriberOptions.curve = stranger
+        let subscriber = try Subscriber(subscriberOptions)
+        var consumerOptions = Consumer.Options(
+            consume: broker.consume, group: "strangers", member: "m1", config: .init(prefixes: ["sec."]))
+        consumerOptions.curve = stranger
+        let consumer = try Consumer(consumerOptions)
+        let started = ContinuousClock.now
+        try await closing(publisher, subscriber) {
+            do {
+                _ = try await publisher.publish(topic: "sec.order", payload: bytes("x"), eventID: bytes("s1"))
+                Issue.record("a refused key got an ACK")
+            } catch let e as MetroClientError {
+                #expect(e.code == .rejected && e.message.contains("allow-list"), "\(e)")
+            }
+            // Later publishes fail at once too.
+            await #expect(throws: MetroClientError.self) {
+                _ = try await publisher.publish(topic: "sec.order", payload: bytes("y"), eventID: bytes("s2"))
+            }
+            do {
+                _ = try await subscriber.waitUntilLive(timeout: .seconds(30))
+                Issue.record("a refused key became live")
+            } catch let e as MetroClientError {
+                #expect(e.code == .rejected && e.message.contains("allow-list"), "\(e)")
+            }
+            for await _ in consumer.deliveries { Issue.record("a refused key got a delivery") }
+            await consumer.close()
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
         #expect(await broker.stop() == 0)
     }
 
