@@ -152,6 +152,12 @@ import Testing
         #expect(!policy.shouldRetry(.remote(107), idempotent: false, attemptsMade: 1, remaining: .seconds(1)))
     }
 
+    /// A refused CURVE key sent nothing: another instance may take the call, for any method.
+    @Test func aRefusedKeyIsRetriedElsewhereForAnyMethod() {
+        #expect(policy.shouldRetry(.keyRefused(400), idempotent: false, attemptsMade: 1, remaining: .seconds(1)))
+        #expect(!policy.shouldRetry(.keyRefused(400), idempotent: false, attemptsMade: 3, remaining: .seconds(1)))
+    }
+
     @Test func aRefusalThatProvesNothingRanIsRetriedForAnyMethod() {
         for code: UInt16 in [402, 109] {
             #expect(policy.shouldRetry(.remote(code), idempotent: false, attemptsMade: 1, remaining: .seconds(1)))

@@ -114,6 +114,9 @@ public final class Upstream: Sendable {
             switch error.wireCode {
             case .overloaded?, .deadlineExceeded?: return .dropped
             case .internalError?, .unavailable?, .publishPending?: return .ignored
+            // No wire code: refused before anything was sent (a CURVE key the
+            // instances do not accept), which says nothing about their latency.
+            case nil: return .ignored
             default: return .answered
             }
         }

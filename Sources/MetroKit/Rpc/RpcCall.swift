@@ -88,6 +88,11 @@ extension MetroClientError {
         case .timedOut:
             return MetroClientError(
                 .deadlineExceeded, operation: op, message: "no answer from \(target) before the deadline\(tries)")
+        case .keyRefused(let status):
+            return MetroClientError(
+                .rejected, operation: op,
+                message: "\(target) refused this client's CURVE key (ZAP status \(status))\(tries): its identity is "
+                    + "not on the instance's allow-list (protocol.md §7.10); nothing was sent")
         case .remote:
             guard let wire else { preconditionFailure("a remote failure carries its wire error") }
             switch wire.code.rawValue {

@@ -251,8 +251,15 @@ final class RpcClientLoop: IOThreadLoop {
     /// A connect attempt failed: the parked calls never left this process, so any
     /// of them may go elsewhere.
     private func refused(_ connection: RpcConnection) {
-        logger.debug("rpc connect refused", metadata: ["instance": "\(connection.key)"])
-        for (requestID, _) in connection.parked { fail(requestID, .notSent, wire: nil) }
+        if let status = connection.keyRefusal {
+            logger.error(
+                "an rpc instance refused this client's CURVE key: not on its allow-list",
+                metadata: ["instance": "\(connection.key)", "zapStatus": "\(status)"])
+        } else {
+            logger.debug("rpc connect refused", metadata: ["instance": "\(connection.key)"])
+        }
+        let failure = connection.keyRefusal.map(RpcAttemptFailure.keyRefused) ?? .notSent
+        for (requestID, _) in connection.parked { fail(requestID, failure, wire: nil) }
     }
 
     /// The handshake succeeded: sends what waited for it.

@@ -19,6 +19,9 @@ final class RpcConnection {
     /// `ZMQ_IMMEDIATE` set, so libzmq queues nothing for a connection that is not up:
     /// a call parked here has certainly not left the process.
     var parked: [(requestID: UInt64, frames: [[UInt8]])] = []
+    /// The ZAP status (400) with which the instance refused this client's CURVE key
+    /// at the last handshake; nil once one succeeds. libzmq 4.3 does not retry it.
+    var keyRefusal: Int32?
 
     enum State {
         /// No handshake has succeeded yet: calls wait in `parked`.
@@ -74,7 +77,7 @@ final class RpcConnection {
                 try s.set(.heartbeatInterval(milliseconds: ivl))
                 try s.set(.heartbeatTimeout(milliseconds: ivl * 3))
             }
-            monitor = try s.monitor([.handshakeSucceeded, .disconnected, .connectRetried])
+            monitor = try s.monitor([.handshakeSucceeded, .disconnected, .connectRetried, .handshakeFailedAuth])
             try s.connect(key.endpoint)
         } catch {
             s.close()
@@ -89,15 +92,29 @@ final class RpcConnection {
         var transition = Transition.none
         while let e = try? monitor.next(timeoutMilliseconds: 0) {
             if e.kind.contains(.disconnected) {
+                // With ZMQ_IMMEDIATE nothing is sent before a handshake succeeds: a
+                // connection that drops before that (a refused key) broke nothing.
+                let wasUp = state == .up
                 state = .down
-                transition = .broke
+                if wasUp {
+                    transition = .broke
+                } else if case .none = transition {
+                    transition = .refused
+                }
             } else if e.kind.contains(.connectRetried) {
                 if state != .up {
                     state = .down
                     if case .none = transition { transition = .refused }
                 }
+            } else if e.kind.contains(.handshakeFailedAuth) {
+                // The instance's ZAP refused the key: nothing was sent, and no
+                // handshake will follow.
+                state = .down
+                keyRefusal = e.value
+                if case .none = transition { transition = .refused }
             } else if e.kind.contains(.handshakeSucceeded) {
                 state = .up
+                keyRefusal = nil
                 transition = .up
             }
         }

@@ -7,6 +7,9 @@ enum RpcAttemptFailure: Hashable, Sendable {
     case timedOut
     /// The connection's send queue was full: the call never left this process.
     case notSent
+    /// The instance's ZAP handler refused this client's CURVE key (with this ZAP
+    /// status): the call never left this process, and never will to that instance.
+    case keyRefused(Int32)
     /// The instance answered ERROR with this code (protocol.md §3.2, §6).
     case remote(UInt16)
 
@@ -16,7 +19,7 @@ enum RpcAttemptFailure: Hashable, Sendable {
     /// out) prove the instance answers, and count as successes.
     var countsAgainstInstance: Bool {
         switch self {
-        case .disconnected, .timedOut, .notSent: true
+        case .disconnected, .timedOut, .notSent, .keyRefused: true
         case .remote(let code): code == 107 || code == 109 || code == 402
         }
     }
@@ -26,7 +29,7 @@ enum RpcAttemptFailure: Hashable, Sendable {
     var certainlyNotRun: Bool {
         switch self {
         case .remote(let code): code == 109 || code == 402
-        case .notSent: true
+        case .notSent, .keyRefused: true
         case .disconnected, .timedOut: false
         }
     }
@@ -59,7 +62,7 @@ struct RpcRetryPolicy: Hashable, Sendable {
         switch failure {
         case .disconnected: return idempotent
         case .remote(let code): return idempotent && code == 107
-        case .timedOut, .notSent: return false
+        case .timedOut, .notSent, .keyRefused: return false
         }
     }
 }
