@@ -18,13 +18,13 @@ struct HandshakeWatch {
     let monitor: SocketMonitor
 
     /// A watch of `socket`'s handshakes, or nil without CURVE. Call before `connect`.
-    static func watching(_ socket: Socket, curve: CurveCredentials?) throws -> HandshakeWatch? {
+    static func watching(_ socket: Socket, curve: CurveCredentials?) throws(ZMQError) -> HandshakeWatch? {
         guard curve != nil else { return nil }
         return HandshakeWatch(monitor: try socket.monitor([.handshakeFailedAuth, .handshakeSucceeded]))
     }
 
     /// The outcomes since the last read, oldest first; never waits.
-    func read() throws -> [Outcome] {
+    func read() throws(ZMQError) -> [Outcome] {
         var outcomes: [Outcome] = []
         while let event = try monitor.next(timeoutMilliseconds: 0) {
             if event.kind.contains(.handshakeFailedAuth) { outcomes.append(.refused(status: event.value)) }

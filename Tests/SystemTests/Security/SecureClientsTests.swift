@@ -228,6 +228,21 @@ import ZeroMQ
                 ($0 as? MetroClientError)?.code == .unreachable
             }
         }
+
+        // A key the registry's allow-list does not hold is refused, and said so at
+        // once (`HandshakeWatch`), not after the whole retry budget (30 s here).
+        var strangerConfiguration = RegistryClient.Configuration(
+            endpoints: [registry.endpoint], requestTimeout: .seconds(10), attempts: 3)
+        strangerConfiguration.curve = CurveCredentials(keys: try CurveKeyPair.generate(), serverPublicKey: registryKey)
+        let stranger = try RegistryClient(configuration: strangerConfiguration)
+        let asked = ContinuousClock.now
+        try await closing(stranger) {
+            await #expect { _ = try await stranger.lookup("secure") } throws: {
+                let e = $0 as? MetroClientError
+                return e?.code == .rejected && e?.message.contains("allow-list") == true
+            }
+        }
+        #expect(ContinuousClock.now - asked < .seconds(10))
         registry.process.kill(SIGTERM)
         #expect(await registry.process.waitForExit() == 0)
         #expect(await broker.stop() == 0)
