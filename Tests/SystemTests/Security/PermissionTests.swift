@@ -185,14 +185,23 @@ struct PermissionTests {
         #expect(await broker.stop() == 0)
     }
 
+    /// A broker with CURVE on whose allow-list holds `clients`, with `permissions`
+    /// (YAML flow mappings) for those that have some.
+    static func securedBroker(
+        clients: [String], permissions: [String: String]
+    ) async throws -> (SecureFixture, BrokerHarness) {
+        let fixture = try SecureFixture(clients: clients)
+        for (name, p) in permissions { fixture.permissions[name] = p }
+        try fixture.writeAllowList()
+        return (fixture, try await fixture.startBroker())
+    }
+
     /// A refused subscription is told to its own connection (§4.4.5), before its
     /// hello, and to no other: a subscriber watching `$metro.denied.` gets none
     /// of another's notices, since the broker never puts that prefix in force.
     @Test func aRefusedSubscriptionIsToldToItsConnectionAlone() async throws {
-        let fixture = try SecureFixture(clients: ["limited", "full"])
-        fixture.permissions["limited"] = "{subscribe: [\"orders.\"]}"
-        try fixture.writeAllowList()
-        let broker = try await fixture.startBroker()
+        let (fixture, broker) = try await Self.securedBroker(
+            clients: ["limited", "full"], permissions: ["limited": "{subscribe: [\"orders.\"]}"])
         let script =
             Self.prelude(fixture) + """
                 watcher = sock(zmq.SUB, '\(broker.events)', 'full')
@@ -252,10 +261,8 @@ struct PermissionTests {
     /// `$registry.*` only from the registry's identity (here with nothing else
     /// listed), on both publish sockets; `$metro.*` from nobody.
     @Test func aForgedRegistryEventIsRefusedAndTheRegistryKeyMayPublishIt() async throws {
-        let fixture = try SecureFixture(clients: ["svc", "registry"])
-        fixture.permissions["registry"] = "{}"
-        try fixture.writeAllowList()
-        let broker = try await fixture.startBroker()
+        let (fixture, broker) = try await Self.securedBroker(
+            clients: ["svc", "registry"], permissions: ["registry": "{}"])
         let script =
             Self.prelude(fixture) + """
                 svc = sock(zmq.DEALER, '\(broker.ingest)', 'svc')
