@@ -211,12 +211,10 @@ final class RpcClientLoop: IOThreadLoop {
     private func readConnections() {
         for (index, (connection, isMonitor)) in items where poller.isReadable(index) {
             if isMonitor {
-                switch connection.readMonitor() {
-                case .none: break
-                case .up: sendParked(connection)
-                case .broke: broke(connection)
-                case .refused: refused(connection)
-                }
+                let changes = connection.readMonitor()
+                if changes.contains(.broke) { broke(connection) }
+                if changes.contains(.refused) { refused(connection) }
+                if changes.contains(.up) { sendParked(connection) }
                 continue
             }
             while let frames = try? connection.dealer.receiveMultipart(dontWait: true) {
@@ -245,6 +243,9 @@ final class RpcClientLoop: IOThreadLoop {
     /// The transport said `connection` broke: what was out on it fails now.
     private func broke(_ connection: RpcConnection) {
         logger.debug("rpc connection broke", metadata: ["instance": "\(connection.key)"])
+        // Still parked: it came up and broke within one read of the monitor, before
+        // they were sent. They never left this process.
+        for (requestID, _) in connection.parked { fail(requestID, .notSent, wire: nil) }
         for requestID in connection.outstanding { fail(requestID, .disconnected, wire: nil) }
     }
 
