@@ -36,6 +36,20 @@ import Testing
         #expect(v.detail.contains("failed without an error text"))
     }
 
+    /// An arrival the soak never sent has no answer to judge: counted apart, not checked.
+    @Test func arrivalsNeverSentAreNotJudged() {
+        let v = DeadlineInvariant.check(operations: [
+            Self.request(tookMs: 20, deadlineMs: 1000, .ok),
+            SoakOperation(
+                kind: .recommend, startNs: 5, endNs: 5, outcome: .failed,
+                error: HistoryRecorder.saturatedPrefix + " (64 in flight)", via: "none"),
+        ])
+        #expect(v.holds, "\(v.detail)")
+        #expect(v.checked == 1)
+        #expect(v.detail.contains("1 not started (the in-flight limit was full), not judged"))
+        #expect(!v.detail.contains("no deadline to judge"))
+    }
+
     static func sample(_ name: String, pid: Int32, second: UInt64, mib: UInt64) -> ProcessSample {
         ProcessSample(name: name, pid: pid, tNs: second * 1_000_000_000, rssBytes: mib << 20, cpuSeconds: 0)
     }

@@ -80,6 +80,75 @@ import Testing
         #expect(built.latencies.first { $0.name == "rpc signUp" }?.count == 2)
     }
 
+    /// Arrivals the soak did not send (its in-flight limit was full) are neither sent nor failed.
+    @Test func arrivalsNotSentAreCountedApartFromFailures() throws {
+        var ops = (0..<4).map { view(at: UInt64($0) * 1000, lastingMs: 5) }
+        ops.append(view(at: 4000, lastingMs: 5, outcome: .failed))
+        for at: UInt64 in [5000, 6000, 7000] {
+            ops.append(
+                SoakOperation(
+                    kind: .view, startNs: at * 1_000_000, endNs: at * 1_000_000, outcome: .failed,
+                    error: HistoryRecorder.saturatedPrefix + " (64 in flight)", via: "none"))
+        }
+        let built = report(operations: ops)
+        let views = try #require(built.totals.byKind.first { $0.kind == "view" })
+        #expect((views.sent, views.ok, views.failed, views.timedOut, views.notStarted) == (5, 4, 1, 0, 3))
+        #expect(built.totals.overall.notStarted == 3)
+        #expect(built.failures.map(\.outcome) == ["notStarted", "failed"])
+        #expect(built.failures.map(\.count) == [3, 1])
+    }
+
+    /// One row per kind and cause (ids folded), with the faults it overlapped and the
+    /// count that overlapped none.
+    @Test func failuresAreGroupedByCauseAndSetAgainstTheFaults() throws {
+        func upload(at ms: UInt64, _ video: String, _ outcome: SoakOperation.Outcome = .failed) -> SoakOperation {
+            SoakOperation(
+                kind: .upload, startNs: ms * 1_000_000, endNs: (ms + 50) * 1_000_000, outcome: outcome,
+                error: outcome == .failed ? "rpc video.upload rejected: 407 publish-pending: video \(video)" : nil,
+                deadlineMs: 5000, via: "rpc")
+        }
+        let ops = [
+            // During F1 (10–14 s), during F2 (30 s, never whole again), and one outside both.
+            upload(at: 11_000, "45e24388-c43c-49e1-a8f4-b6aa00000001"),
+            upload(at: 31_000, "e5326896-7e85-42a1-9a27-2faa00000002"),
+            upload(at: 20_000, "967bbc81-c619-4851-8d00-6caa00000003"),
+            upload(at: 21_000, "unused", .timedOut),
+            upload(at: 22_000, "unused", .ok),
+        ]
+        let faults = [
+            SoakFault(
+                kind: .diskFull, target: "broker", startNs: 10_000_000_000, endNs: 13_000_000_000,
+                wholeAgainNs: 14_000_000_000, detail: "ENOSPC"),
+            SoakFault(
+                kind: .pause, target: "registry", startNs: 30_000_000_000, endNs: 32_000_000_000, wholeAgainNs: nil,
+                detail: "SIGSTOP"),
+        ]
+        let built = report(operations: ops, faults: faults)
+        #expect(built.failures.count == 2)
+        let pending = try #require(built.failures.first)
+        #expect(pending.cause == "rpc video.upload rejected: 407 publish-pending: video <id>")
+        #expect((pending.kind, pending.outcome, pending.count) == ("upload", "failed", 3))
+        #expect(pending.duringFaults == ["F1", "F2"])
+        #expect(pending.outsideFaults == 1)
+        let timeout = try #require(built.failures.last)
+        #expect(
+            (timeout.outcome, timeout.cause, timeout.outsideFaults) == ("timedOut", "no answer within the deadline", 1))
+        let markdown = built.markdown()
+        #expect(markdown.contains("4 operations did not succeed (3 failed, 1 timed out, 0 not started); 2 of them"))
+        #expect(
+            markdown.contains(
+                "| upload | failed | rpc video.upload rejected: 407 publish-pending: video \\<id\\> | 3 | F1, F2 | **1** |"
+            )
+        )
+        #expect(built.terminalSummary().contains("outside any fault: 1 upload failed: rpc video.upload rejected"))
+    }
+
+    @Test func aRunWithoutFailuresSaysSo() {
+        let built = report(operations: (0..<3).map { view(at: UInt64($0) * 1000, lastingMs: 5) })
+        #expect(built.failures.isEmpty)
+        #expect(built.markdown().contains("## Failures\n\nEvery operation sent succeeded, and every arrival was sent."))
+    }
+
     /// CPU % of one core from the cpuSeconds deltas between samples.
     @Test func cpuPercentFromDeltas() throws {
         let samples = [

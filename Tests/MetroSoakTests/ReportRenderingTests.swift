@@ -130,7 +130,8 @@ import Testing
         let markdown = ReportFixtures.sampleReport().markdown()
         var position = markdown.startIndex
         for heading in [
-            "## Invariants", "## Totals", "## Latency (ms)", "## Faults", "## Processes", "## Configuration",
+            "## Invariants", "## Totals", "## Failures", "## Latency (ms)", "## Faults", "## Processes",
+            "## Configuration",
         ] {
             let range = markdown.range(of: heading, range: position..<markdown.endIndex)
             #expect(range != nil, "\(heading) missing or out of order")
@@ -159,7 +160,7 @@ import Testing
         let data = try report.json()
         #expect(try SoakReport.decode(data) == report)
         let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        #expect(object["version"] as? Int == 1)
+        #expect(object["version"] as? Int == 2)
         #expect(object["passed"] as? Bool == false)
         #expect(object["startedAt"] as? String == "2027-01-15T08:00:00Z")
         let text = String(decoding: data, as: UTF8.self)

@@ -15,7 +15,13 @@ public enum DeadlineInvariant {
         var checked = 0
         var byDeadline = 0
         var withoutDeadline = 0
+        var notStarted = 0
         for (i, op) in operations.enumerated() where op.deadlineMs != nil || op.kind == .recommend {
+            // Never sent (the soak's in-flight limit was full): nothing to judge.
+            if op.notStarted {
+                notStarted += 1
+                continue
+            }
             checked += 1
             let name = op.eventId ?? "\(op.kind.rawValue)#\(i)@\(op.startNs / 1_000_000)ms"
             let tookMs = Double(op.endNs &- op.startNs) / 1e6
@@ -37,6 +43,7 @@ public enum DeadlineInvariant {
         var detail = "\(checked) requests: \(hung.count) hung or failed without a clear error"
         if byDeadline > 0 { detail += "; \(byDeadline) ended by their deadline without an answer (not a hang)" }
         if withoutDeadline > 0 { detail += "; \(withoutDeadline) recommendation requests had no deadline to judge" }
+        if notStarted > 0 { detail += "; \(notStarted) not started (the in-flight limit was full), not judged" }
         if !examples.isEmpty { detail += "; \(examples.sample())" }
         return SoakInvariant.requestsAnswerInDeadline.verdict(checked: checked, offending: hung, detail: detail)
     }

@@ -3,8 +3,9 @@ public import Foundation
 extension SoakReport {
     /// Sums up a run. Pure: the same inputs give the same report.
     ///
-    /// - Totals count every operation by outcome; rates are over the load's span
-    ///   (first operation's start to last one's end).
+    /// - Totals count every operation by outcome, the arrivals the soak did not send
+    ///   apart; rates are over the load's span (first operation's start to last one's end).
+    /// - Failures: `FailureGroup`, against the faults' windows.
     /// - Latencies: `publish→ACK` is start→end of acknowledged views; `upload→processed`
     ///   and `view→visible` are the checker's samples; every other kind gives
     ///   `<via> <kind>` (start→end of its ok operations). Failed and timed-out
@@ -33,9 +34,12 @@ extension SoakReport {
                     detail: "not checked: the checker reported no verdict for this invariant"))
         }
         return SoakReport(
-            version: 1, startedAt: history.startedAt, finishedAt: finishedAt, runSeconds: runSeconds,
+            version: 2, startedAt: history.startedAt, finishedAt: finishedAt, runSeconds: runSeconds,
             configuration: configuration, reproduce: reproduceCommand(configuration),
-            totals: totals(history.operations), latencies: latencies(history.operations, checker: checker),
+            totals: totals(history.operations),
+            failures: FailureGroup.build(
+                history.operations, faults: history.faults, runEndNs: UInt64(runSeconds * 1e9)),
+            latencies: latencies(history.operations, checker: checker),
             faults: faults, processes: processes, invariants: invariants,
             passed: !invariants.isEmpty && invariants.allSatisfy(\.holds))
     }
@@ -54,10 +58,12 @@ extension SoakReport {
         let seconds = Double(lastNs - min(firstNs, lastNs)) / 1e9
         func row(_ kind: String, _ ops: [SoakOperation]) -> OperationTotals {
             let ok = ops.count { $0.outcome == .ok }
+            let notStarted = ops.count(where: \.notStarted)
+            let sent = ops.count - notStarted
             return OperationTotals(
-                kind: kind, sent: ops.count, ok: ok, failed: ops.count { $0.outcome == .failed },
-                timedOut: ops.count { $0.outcome == .timedOut },
-                sentPerSecond: seconds > 0 ? Double(ops.count) / seconds : 0,
+                kind: kind, sent: sent, ok: ok, failed: ops.count { $0.outcome == .failed && !$0.notStarted },
+                timedOut: ops.count { $0.outcome == .timedOut }, notStarted: notStarted,
+                sentPerSecond: seconds > 0 ? Double(sent) / seconds : 0,
                 okPerSecond: seconds > 0 ? Double(ok) / seconds : 0)
         }
         let byKind = Dictionary(grouping: operations, by: \.kind)

@@ -31,6 +31,7 @@ extension SoakReport {
         page += section("Invariants", invariantsTable())
         page += section(
             "Totals", "<p>Rates over \(e(ReportText.seconds(totals.loadSeconds))) of load.</p>" + totalsTable())
+        page += section("Failures", "<p>\(e(failuresSentence))</p>" + failuresTable())
         page += section("Latency (ms)", latencyTable() + SoakReportCharts(report: self).latencyChart())
         page += section("Faults", faultsTable())
         page += section(
@@ -78,13 +79,28 @@ extension SoakReport {
 
     private func totalsTable() -> String {
         table(
-            ["operation", "sent", "ok", "failed", "timed out", "sent/s", "ok/s"],
+            ["operation", "sent", "ok", "failed", "timed out", "not started", "sent/s", "ok/s"],
             (totals.byKind + [totals.overall]).map { row in
                 [
                     ReportText.html(row.kind), "\(row.sent)", "\(row.ok)", "\(row.failed)", "\(row.timedOut)",
-                    ReportText.fixed(row.sentPerSecond, 1), ReportText.fixed(row.okPerSecond, 1),
+                    "\(row.notStarted)", ReportText.fixed(row.sentPerSecond, 1), ReportText.fixed(row.okPerSecond, 1),
                 ]
             })
+    }
+
+    private func failuresTable() -> String {
+        guard !failures.isEmpty else { return "" }
+        let e = ReportText.html
+        return table(
+            ["operation", "outcome", "cause", "count", "during faults", "outside any fault"],
+            failures.map { group in
+                [
+                    e(group.kind), e(Self.outcomeText(group.outcome)), "<code>\(e(group.cause))</code>",
+                    "\(group.count)",
+                    group.duringFaults.isEmpty ? "–" : e(group.duringFaults.joined(separator: ", ")),
+                    group.outsideFaults > 0 ? "<strong class=\"bad\">\(group.outsideFaults)</strong>" : "0",
+                ]
+            }, numericFrom: 3)
     }
 
     private func latencyTable() -> String {

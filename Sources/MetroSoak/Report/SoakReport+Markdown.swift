@@ -30,13 +30,26 @@ extension SoakReport {
             })
         lines += ["", "## Totals", "", "Rates over \(ReportText.seconds(totals.loadSeconds)) of load.", ""]
         lines += table(
-            ["operation", "sent", "ok", "failed", "timed out", "sent/s", "ok/s"],
+            ["operation", "sent", "ok", "failed", "timed out", "not started", "sent/s", "ok/s"],
             (totals.byKind + [totals.overall]).map { row in
                 [
-                    row.kind, "\(row.sent)", "\(row.ok)", "\(row.failed)", "\(row.timedOut)",
+                    row.kind, "\(row.sent)", "\(row.ok)", "\(row.failed)", "\(row.timedOut)", "\(row.notStarted)",
                     ReportText.fixed(row.sentPerSecond, 1), ReportText.fixed(row.okPerSecond, 1),
                 ]
             })
+        lines += ["", "## Failures", "", ReportText.markdown(failuresSentence)]
+        if !failures.isEmpty {
+            lines.append("")
+            lines += table(
+                ["operation", "outcome", "cause", "count", "during faults", "outside any fault"],
+                failures.map { group in
+                    [
+                        group.kind, Self.outcomeText(group.outcome), ReportText.markdown(group.cause), "\(group.count)",
+                        group.duringFaults.isEmpty ? "–" : group.duringFaults.joined(separator: ", "),
+                        group.outsideFaults > 0 ? "**\(group.outsideFaults)**" : "0",
+                    ]
+                })
+        }
         lines += ["", "## Latency (ms)", ""]
         lines +=
             latencies.isEmpty
@@ -88,9 +101,38 @@ extension SoakReport {
         return "FAIL: \(names.count) of \(invariants.count) invariants failed: \(names.joined(separator: ", "))."
     }
 
+    /// What did not succeed, in one sentence: how many, and how many outside the faults.
+    var failuresSentence: String {
+        let all = totals.overall
+        let unsuccessful = all.failed + all.timedOut + all.notStarted
+        guard unsuccessful > 0 else { return "Every operation sent succeeded, and every arrival was sent." }
+        let outside = failures.reduce(0) { $0 + $1.outsideFaults }
+        var text = "\(unsuccessful) operations did not succeed (\(all.failed) failed, \(all.timedOut) timed out, "
+        text += "\(all.notStarted) not started); "
+        text +=
+            faults.isEmpty
+            ? "no fault was injected, so each of them is the system's own."
+            : outside == 0
+                ? "every one of them overlapped a fault."
+                : "\(outside) of them overlapped no fault: look at those first."
+        if all.notStarted > 0 {
+            text += " Not started: arrivals the soak did not send because its limit of operations in flight"
+            text += " (--concurrency) was full, the system being slow to answer those."
+        }
+        return text
+    }
+
+    static func outcomeText(_ outcome: String) -> String {
+        switch outcome {
+        case "timedOut": "timed out"
+        case "notStarted": "not started"
+        default: outcome
+        }
+    }
+
     /// One line on the run: length, achieved vs target rate, faults and their recovery.
     var runSentence: String {
-        var text = "\(ReportText.seconds(runSeconds)) run, \(totals.overall.sent) operations, "
+        var text = "\(ReportText.seconds(runSeconds)) run, \(totals.overall.sent) operations sent, "
         text += "\(ReportText.fixed(totals.overall.okPerSecond, 1)) ok/s of "
         text += "\(compactNumber(configuration.targetRate))/s targeted; "
         let recovered = faults.compactMap(\.recoverySeconds)

@@ -13,7 +13,18 @@ extension SoakReport {
         }
         lines.append(runSentence)
         let ops = totals.overall
-        lines.append("operations: \(ops.sent) sent, \(ops.ok) ok, \(ops.failed) failed, \(ops.timedOut) timed out")
+        var counts = "operations: \(ops.sent) sent, \(ops.ok) ok, \(ops.failed) failed, \(ops.timedOut) timed out"
+        if ops.notStarted > 0 { counts += "; \(ops.notStarted) not started (the in-flight limit was full)" }
+        lines.append(counts)
+        let outside = failures.filter { $0.outsideFaults > 0 }
+        if !faults.isEmpty, !outside.isEmpty {
+            lines.append(
+                "outside any fault: "
+                    + outside.prefix(3).map {
+                        "\($0.outsideFaults) \($0.kind) \(Self.outcomeText($0.outcome)): \(ReportText.plain($0.cause))"
+                    }
+                    .joined(separator: "; "))
+        }
         if !latencies.isEmpty {
             lines.append("p99: " + latencies.map { "\($0.name) \(ReportText.ms($0.p99Ms)) ms" }.joined(separator: ", "))
         }

@@ -9,7 +9,9 @@ public import Foundation
 /// `markdown()`, `html()` and `terminalSummary()` render it. The JSON is the
 /// model itself (`version` 1), so tools read the same numbers the pages show.
 public struct SoakReport: Codable, Sendable, Equatable {
-    /// The shape of this document; bumped when a field changes meaning.
+    /// The shape of this document; bumped when a field changes meaning (2: `sent`
+    /// and `failed` no longer count the arrivals the soak did not send, which are
+    /// `notStarted`; `failures` added).
     public var version: Int
     /// Wall-clock start of the run (`SoakHistory.startedAt`) and when the report was built.
     public var startedAt: Date
@@ -21,6 +23,8 @@ public struct SoakReport: Codable, Sendable, Equatable {
     /// The command that repeats this run (same seed, rate, duration, chaos, instances).
     public var reproduce: String
     public var totals: SoakTotals
+    /// What did not succeed, by kind and cause, against the faults (`FailureGroup`).
+    public var failures: [FailureGroup]
     /// Latency summaries in a fixed order: `publish→ACK`, `upload→processed`,
     /// `view→visible`, then `<via> <kind>` for every request kind seen.
     public var latencies: [LatencySummary]
@@ -88,10 +92,15 @@ public struct SoakTotals: Codable, Sendable, Equatable {
 /// The counts of one operation kind (or of all, with `kind` "all").
 public struct OperationTotals: Codable, Sendable, Equatable {
     public var kind: String
+    /// Operations sent to the system: `ok + failed + timedOut`.
     public var sent: Int
     public var ok: Int
     public var failed: Int
     public var timedOut: Int
+    /// Arrivals the soak did not send: `--concurrency` operations were already in
+    /// flight (`SoakOperation.notStarted`). Not an answer of the system, but a sign
+    /// that it was slow to answer the ones in flight.
+    public var notStarted: Int
     /// Operations sent per second over `SoakTotals.loadSeconds`.
     public var sentPerSecond: Double
     /// Acknowledged (ok) operations per second over `SoakTotals.loadSeconds`: the achieved rate.
