@@ -143,6 +143,31 @@ import Testing
         #expect(built.terminalSummary().contains("outside any fault: 1 upload failed: rpc video.upload rejected"))
     }
 
+    /// An arrival not started is set against the faults the operations it waited behind
+    /// overlapped: after F1 was whole again, views started during it still fill the limit.
+    @Test func anArrivalNotStartedIsDuringTheFaultsItWaitedBehind() throws {
+        func notStarted(at ms: UInt64) -> SoakOperation {
+            SoakOperation(
+                kind: .view, startNs: ms * 1_000_000, endNs: ms * 1_000_000, outcome: .failed,
+                error: HistoryRecorder.saturatedPrefix + " (64 view in flight)", via: "none")
+        }
+        let ops = [
+            view(at: 12_000, lastingMs: 4000),  // during F1 (10–14 s), ends at 16 s
+            notStarted(at: 15_000),  // after F1 was whole again, waiting behind that view
+            view(at: 45_000, lastingMs: 6000),  // no fault
+            notStarted(at: 50_000),
+        ]
+        let faults = [
+            SoakFault(
+                kind: .diskFull, target: "broker", startNs: 10_000_000_000, endNs: 13_000_000_000,
+                wholeAgainNs: 14_000_000_000, detail: "ENOSPC")
+        ]
+        let group = try #require(report(operations: ops, faults: faults).failures.first)
+        #expect((group.outcome, group.count) == ("notStarted", 2))
+        #expect(group.duringFaults == ["F1"])
+        #expect(group.outsideFaults == 1)
+    }
+
     @Test func aRunWithoutFailuresSaysSo() {
         let built = report(operations: (0..<3).map { view(at: UInt64($0) * 1000, lastingMs: 5) })
         #expect(built.failures.isEmpty)

@@ -3,10 +3,13 @@ import Synchronization
 import VideoProcessing
 
 /// The load: Poisson arrivals at `rate` operations per second, each of a kind
-/// drawn from the mix (seeded), at most `concurrency` in flight. An arrival
-/// that finds `concurrency` operations in flight is not queued (a queue would
-/// grow without bound and hide the saturation): it is recorded as a failed
-/// operation "not started: saturated" and counted on the progress line.
+/// drawn from the mix (seeded), at most `concurrency` of each kind in flight. An
+/// arrival that finds `concurrency` operations of its kind in flight is not
+/// queued (a queue would grow without bound and hide the saturation): it is
+/// recorded as a failed operation "not started: saturated" and counted on the
+/// progress line. The limit is per kind so that one kind waiting on a fault (views
+/// retrying through a full disk) does not starve the others: the report then
+/// shows whether the rest of the system kept answering.
 ///
 /// Alongside, once a second, the videos uploaded and not yet processed are
 /// asked for (`video.get`) so that views only pick processed videos.
@@ -31,18 +34,18 @@ struct SoakLoad: Sendable {
                 let wait = next - Double(recorder.nowNs()) / 1e9
                 if wait > 0 { try? await Task.sleep(for: .nanoseconds(Int64(wait * 1e9))) }
                 if Task.isCancelled { break }
-                guard inFlight.count.add(1, ordering: .relaxed).newValue <= concurrency else {
-                    inFlight.count.subtract(1, ordering: .relaxed)
+                guard inFlight.enter(kind, limit: concurrency) else {
                     let now = recorder.nowNs()
                     await recorder.record(
                         SoakOperation(
                             kind: kind, startNs: now, endNs: now, outcome: .failed,
-                            error: HistoryRecorder.saturatedPrefix + " (\(concurrency) in flight)", via: "none"))
+                            error: HistoryRecorder.saturatedPrefix + " (\(concurrency) \(kind.rawValue) in flight)",
+                            via: "none"))
                     continue
                 }
                 group.addTask {
                     await operations.run(kind)
-                    inFlight.count.subtract(1, ordering: .relaxed)
+                    inFlight.leave(kind)
                 }
             }
         }
@@ -99,7 +102,20 @@ public struct SoakMix: Sendable {
     }
 }
 
-/// The operations in flight (a class: an `Atomic` cannot be captured by the tasks).
+/// The operations in flight, per kind.
 private final class InFlight: Sendable {
-    let count = Atomic<Int>(0)
+    private let counts = Mutex<[SoakOperation.Kind: Int]>([:])
+
+    /// Takes a place for one `kind` operation; false when `limit` are in flight.
+    func enter(_ kind: SoakOperation.Kind, limit: Int) -> Bool {
+        counts.withLock { counts in
+            guard counts[kind, default: 0] < limit else { return false }
+            counts[kind, default: 0] += 1
+            return true
+        }
+    }
+
+    func leave(_ kind: SoakOperation.Kind) {
+        counts.withLock { $0[kind, default: 1] -= 1 }
+    }
 }

@@ -6,7 +6,10 @@
 /// `<id>`, so that 300 `407 publish-pending: video <id>` make one row; a timeout
 /// without a text is "no answer within the deadline". An operation is *during* a
 /// fault when its run overlaps the fault's window, from the injection until the
-/// system was whole again (the end of the run when it never was).
+/// system was whole again (the end of the run when it never was). An arrival not
+/// started has no run: it is during the faults that the operations of its kind
+/// then in flight overlapped (it waited behind them), which also covers the
+/// backlog that drains just after a fault.
 public struct FailureGroup: Codable, Sendable, Equatable {
     /// The operation kind (`SoakOperation.Kind`).
     public var kind: String
@@ -31,11 +34,34 @@ public struct FailureGroup: Codable, Sendable, Equatable {
             var outcome: String
             var cause: String
         }
+        func faultsOverlapped(by op: SoakOperation) -> [String] {
+            windows.filter { op.startNs <= $0.to && op.endNs >= $0.from }.map(\.label)
+        }
+        // The sent operations of each kind by start, and the longest, to find those in flight at a time.
+        let sent = Dictionary(grouping: operations.filter { !$0.notStarted }, by: \.kind)
+            .mapValues { $0.sorted { $0.startNs < $1.startNs } }
+        let longest = sent.mapValues { $0.map { $0.endNs &- $0.startNs }.max() ?? 0 }
+        func faultsWaitedOn(by op: SoakOperation) -> [String] {
+            guard let ops = sent[op.kind] else { return [] }
+            let earliest = op.startNs &- min(op.startNs, longest[op.kind] ?? 0)
+            var low = 0
+            var high = ops.count
+            while low < high {
+                let mid = (low + high) / 2
+                if ops[mid].startNs < earliest { low = mid + 1 } else { high = mid }
+            }
+            var hit = Set<String>()
+            for other in ops[low...] {
+                if other.startNs > op.startNs { break }
+                if other.endNs >= op.startNs { hit.formUnion(faultsOverlapped(by: other)) }
+            }
+            return Array(hit)
+        }
         var groups: [Key: (count: Int, faults: Set<String>, outside: Int)] = [:]
         for op in operations where op.outcome != .ok {
             let outcome = op.notStarted ? "notStarted" : op.outcome.rawValue
             let key = Key(kind: op.kind.rawValue, outcome: outcome, cause: cause(of: op))
-            let hit = windows.filter { op.startNs <= $0.to && op.endNs >= $0.from }.map(\.label)
+            let hit = op.notStarted ? faultsWaitedOn(by: op) : faultsOverlapped(by: op)
             var group = groups[key] ?? (0, [], 0)
             group.count += 1
             group.faults.formUnion(hit)

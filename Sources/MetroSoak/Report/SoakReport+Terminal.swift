@@ -21,7 +21,9 @@ extension SoakReport {
             lines.append(
                 "outside any fault: "
                     + outside.prefix(3).map {
-                        "\($0.outsideFaults) \($0.kind) \(Self.outcomeText($0.outcome)): \(ReportText.plain($0.cause))"
+                        $0.outcome == "notStarted"
+                            ? "\($0.outsideFaults) \($0.kind) not started (in-flight limit full)"
+                            : "\($0.outsideFaults) \($0.kind) \(Self.outcomeText($0.outcome)): \(ReportText.plain($0.cause))"
                     }
                     .joined(separator: "; "))
         }

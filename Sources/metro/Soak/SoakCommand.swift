@@ -50,7 +50,8 @@ struct SoakCommand: MetroCommand {
     @Flag(help: "Inject faults (kill -9, SIGSTOP/SIGCONT, full disk) one at a time.") var chaos = false
     @Option(help: "Seed of the load and the faults (default: from the clock, printed).") var seed: UInt64?
     @Option(help: "Mean seconds between faults with --chaos.") var faultInterval: Double = 25
-    @Option(help: "Operations in flight at most; arrivals beyond it are counted as saturated.") var concurrency = 64
+    @Option(help: "Operations of each kind in flight at most; arrivals beyond it are counted as not started.")
+    var concurrency = 64
     @Flag(help: "Drive a running system (endpoints from the flags below) instead of starting one.") var attach = false
     @Flag(help: "Upload a real clip made once with ffmpeg instead of synthetic bytes.") var realMedia = false
     @Option(help: "Folder for the report and the history (default ./soak-<timestamp>).") var out: String?

@@ -46,14 +46,16 @@ import Testing
     func checkReport(_ out: String) throws {
         let json = try #require(FileManager.default.contents(atPath: out + "/soak-report.json"))
         let report = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
-        #expect(report["version"] as? Int == 1)
+        #expect(report["version"] as? Int == 2)
+        #expect(report["failures"] is [Any], "soak-report.json has the failures by cause")
         let jsonText = String(decoding: json, as: UTF8.self)
         let markdown = text(out + "/soak-report.md")
         for name in Self.invariants {
             #expect(jsonText.contains("\"\(name)\""), "soak-report.json names \(name)")
             #expect(markdown.contains(name), "soak-report.md names \(name)")
         }
-        #expect(text(out + "/soak-report.html").contains("<"), "an HTML page")
+        #expect(markdown.contains("## Failures"))
+        #expect(text(out + "/soak-report.html").contains("<h2>Failures</h2>"), "an HTML page with the failures")
     }
 
     /// 20 s with chaos at 50 ops/s against a system the soak starts itself: the
