@@ -80,6 +80,17 @@ import Testing
         #expect(built.latencies.first { $0.name == "rpc signUp" }?.count == 2)
     }
 
+    /// A fault of the broker from `from` to `to` seconds, whole again at `wholeAgain` (nil: never).
+    private static func fault(_ kind: SoakFault.Kind, from: UInt64, to: UInt64, wholeAgain: UInt64?) -> SoakFault {
+        SoakFault(
+            kind: kind, target: "broker", startNs: from * 1_000_000_000, endNs: to * 1_000_000_000,
+            wholeAgainNs: wholeAgain.map { $0 * 1_000_000_000 }, detail: "\(kind)")
+    }
+
+    private func diskFull(from: UInt64, to: UInt64, wholeAgain: UInt64?) -> SoakFault {
+        Self.fault(.diskFull, from: from, to: to, wholeAgain: wholeAgain)
+    }
+
     /// Arrivals the soak did not send (its in-flight limit was full) are neither sent nor failed.
     @Test func arrivalsNotSentAreCountedApartFromFailures() throws {
         var ops = (0..<4).map { view(at: UInt64($0) * 1000, lastingMs: 5) }
@@ -116,12 +127,7 @@ import Testing
             upload(at: 22_000, "unused", .ok),
         ]
         let faults = [
-            SoakFault(
-                kind: .diskFull, target: "broker", startNs: 10_000_000_000, endNs: 13_000_000_000,
-                wholeAgainNs: 14_000_000_000, detail: "ENOSPC"),
-            SoakFault(
-                kind: .pause, target: "registry", startNs: 30_000_000_000, endNs: 32_000_000_000, wholeAgainNs: nil,
-                detail: "SIGSTOP"),
+            diskFull(from: 10, to: 13, wholeAgain: 14), Self.fault(.pause, from: 30, to: 32, wholeAgain: nil),
         ]
         let built = report(operations: ops, faults: faults)
         #expect(built.failures.count == 2)
@@ -157,12 +163,8 @@ import Testing
             view(at: 45_000, lastingMs: 6000),  // no fault
             notStarted(at: 50_000),
         ]
-        let faults = [
-            SoakFault(
-                kind: .diskFull, target: "broker", startNs: 10_000_000_000, endNs: 13_000_000_000,
-                wholeAgainNs: 14_000_000_000, detail: "ENOSPC")
-        ]
-        let group = try #require(report(operations: ops, faults: faults).failures.first)
+        let group = try #require(
+            report(operations: ops, faults: [diskFull(from: 10, to: 13, wholeAgain: 14)]).failures.first)
         #expect((group.outcome, group.count) == ("notStarted", 2))
         #expect(group.duringFaults == ["F1"])
         #expect(group.outsideFaults == 1)
