@@ -302,7 +302,7 @@ let package = Package(
         .executableTarget(
             name: "metro-gateway-bench-direct",
             dependencies: [
-                .product(name: "Hummingbird", package: "hummingbird"), "MetroKit",
+                .product(name: "Hummingbird", package: "hummingbird"), "MetroKit", "MetroProtocol",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import MetroKit
+import MetroProtocol
 import Prometheus
 
 /// `--costs N`: what the gateway's per-request chores cost in this process, in
@@ -26,6 +27,12 @@ enum PerRequestCosts {
     }
 
     struct Get: Encodable { var id: String }
+
+    /// The rpc headers object as `WireJSON` encoded it before `RpcHeaders.encode` was written by hand.
+    struct Headers: Encodable {
+        var requestId: String?
+        var traceparent: String?
+    }
 
     struct Key: Hashable, Sendable {
         var route: String
@@ -94,6 +101,21 @@ enum PerRequestCosts {
         let encoder = JSONEncoder()
         measure("request body, shared JSONEncoder", n) {
             _ = Array(try! encoder.encode(Get(id: id)))
+        }
+        let requestID = "7ccbcd6a-cdd3-46b9-97be-4bca3e20ac5d"
+        measure("rpc headers, a JSONEncoder per call", n) {
+            let headers = JSONEncoder()
+            headers.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            _ = Array(try! headers.encode(Headers(requestId: requestID, traceparent: nil)))
+        }
+        measure("rpc headers, RpcHeaders.encode (by hand)", n) {
+            _ = RpcHeaders(requestID: requestID).encode()
+        }
+        measure("request id, UUID().uuidString.lowercased()", n) {
+            _ = UUID().uuidString.lowercased()
+        }
+        measure("request id, RandomUUID.string()", n) {
+            _ = RandomUUID.string()
         }
     }
 

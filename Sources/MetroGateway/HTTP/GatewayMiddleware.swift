@@ -2,6 +2,7 @@ import Foundation
 public import HTTPTypes
 public import Hummingbird
 import Logging
+import MetroProtocol
 
 /// Runs around every route (the router's only middleware): it fixes the request id
 /// (`X-Request-Id`, accepted when it is 1–128 visible ASCII bytes, else generated)
@@ -33,7 +34,7 @@ public struct GatewayMiddleware: RouterMiddleware {
             context.timeout = try timeout(request.headers[Self.timeoutField])
             context.deadline = start + context.timeout
         } catch let problem {
-            context.requestID = UUID().uuidString.lowercased()
+            context.requestID = RandomUUID.string()
             failure = problem
         }
         context.logger[metadataKey: "request-id"] = .string(context.requestID)
@@ -90,7 +91,7 @@ public struct GatewayMiddleware: RouterMiddleware {
     }
 
     static func requestID(_ header: String?) throws(Problem) -> String {
-        guard let header else { return UUID().uuidString.lowercased() }
+        guard let header else { return RandomUUID.string() }
         guard (1...128).contains(header.utf8.count), header.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw .invalid("X-Request-Id", "X-Request-Id: 1–128 visible ASCII characters")
         }

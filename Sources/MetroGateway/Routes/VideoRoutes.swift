@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import MetroKit
+import MetroProtocol
 import Profiles
 
 /// `/v1/videos` reads (the video service) and views (`video.watched`, published
@@ -39,7 +40,7 @@ extension Gateway {
             let event = VideoWatched(
                 userId: view.userId, videoId: videoID, watchedAtMs: view.watchedAtMs ?? ProfilesService.systemClock(),
                 secondsWatched: view.secondsWatched)
-            let eventID = UUID().uuidString.lowercased()
+            let eventID = RandomUUID.string()
             let seq = try await self.events.publish(
                 topic: ProfileTopics.videoWatched, event, schema: ProfileTopics.schema, eventID: eventID, context)
             return try JSONBodies.response(.accepted, ViewAccepted(eventId: eventID, seq: seq))

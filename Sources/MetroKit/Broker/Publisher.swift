@@ -101,7 +101,8 @@ public final class Publisher: Service, Sendable {
         topic: String, payload: [UInt8], headers: [UInt8] = [], eventID: [UInt8]? = nil
     ) async throws -> UInt64 {
         let request = IngestCodec.Publish(
-            eventID: eventID ?? Array(UUID().uuidString.utf8), topic: topic, headers: headers, payload: payload)
+            eventID: eventID ?? Array(RandomUUID.string(uppercase: true).utf8), topic: topic, headers: headers,
+            payload: payload)
         try Self.checkID(request.eventID)
         let io = self.io
         return try await withTaskCancellationHandler {

@@ -17,8 +17,19 @@ public struct RpcHeaders: Hashable, Sendable {
         self.traceparent = traceparent
     }
 
-    /// The frame: sorted keys, absent members left out (`{}` when both are nil).
-    public func encode() -> [UInt8] { WireJSON.encode(Members(requestId: requestID, traceparent: traceparent)) }
+    /// The frame: sorted keys, absent members left out (`{}` when both are nil). The
+    /// bytes `WireJSON` would give, written directly (one call per rpc).
+    public func encode() -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(32 + (requestID?.utf8.count ?? 0) + (traceparent?.utf8.count ?? 0))
+        if let requestID { JSONStringWriter.appendMember("requestId", requestID, to: &out) }
+        if let traceparent {
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
+            JSONStringWriter.appendMember("traceparent", traceparent, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
 
     /// Reads a headers frame strictly: 105 above 4 KiB, 103 when not UTF-8, 104 when
     /// not strict JSON (§5.2's rules), not an object, or a known member is not a string.
@@ -52,7 +63,8 @@ public struct RpcHeaders: Hashable, Sendable {
         return .success(headers)
     }
 
-    private struct Members: Encodable {
+    /// The members as `WireJSON` encodes them: the reference `encode()` is tested against.
+    struct Members: Encodable {
         let requestId: String?
         let traceparent: String?
     }

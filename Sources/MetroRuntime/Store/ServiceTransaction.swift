@@ -29,7 +29,7 @@ public final class ServiceTransaction {
         }
         var headers = correlation
         headers.schema = schema
-        let id = UUID().uuidString
+        let id = RandomUUID.string(uppercase: true)
         try db.execute(
             sql: """
                 INSERT INTO metro_outbox (event_id, topic, headers, payload, created_at)

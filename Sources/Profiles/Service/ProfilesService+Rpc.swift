@@ -1,5 +1,6 @@
 import Foundation
 import MetroKit
+import MetroProtocol
 import MetroRuntime
 
 extension ProfilesService {
@@ -9,7 +10,7 @@ extension ProfilesService {
         service.rpc(ProfilesAPI.create) { request, context, store in
             try await answering {
                 try await store.write(context) { tx in
-                    let id = UUID().uuidString.lowercased()
+                    let id = RandomUUID.string()
                     let user = try UserStore.create(request, id: id, nowMs: clock(), in: tx.db)
                     try tx.publish(
                         topic: ProfileTopics.created, event: ProfileCreated(user: user), schema: ProfileTopics.schema)
