@@ -188,9 +188,31 @@ struct SoakOperations: Sendable {
             return operation(.recommend, start, .success(()), userId: user, via: "http")
         } catch let error as URLError where error.code == .timedOut {
             return operation(.recommend, start, .failure(CancellationError()), userId: user, via: "http")
+        } catch let error as URLError {
+            return operation(.recommend, start, .failure(SoakHTTPTransport(error)), userId: user, via: "http")
         } catch {
             return operation(.recommend, start, .failure(error), userId: user, via: "http")
         }
+    }
+}
+
+/// A request that got no HTTP answer, said plainly: `NSError`'s own description
+/// is a dictionary dump that differs by request (one report row per URL).
+struct SoakHTTPTransport: Error, CustomStringConvertible {
+    let code: URLError.Code
+
+    init(_ error: URLError) { code = error.code }
+
+    var description: String {
+        let what =
+            switch code {
+            case .cannotConnectToHost: "cannot connect to the gateway"
+            case .networkConnectionLost: "the gateway closed the connection before answering"
+            case .cannotFindHost: "cannot find the gateway's host"
+            case .badServerResponse: "the gateway's answer was not HTTP"
+            default: "no HTTP answer"
+            }
+        return "HTTP transport: \(what) (URLError \(code.rawValue))"
     }
 }
 
