@@ -7,11 +7,12 @@ import Recommendations
 ///     metro-reco-eval evaluate Benchmarks/reco-eval/data/planted.csv   # HitRate@10, NDCG@10 vs popularity
 ///     metro-reco-eval generate --seed 42 > planted.csv                 # the shipped data set
 ///     metro-reco-eval bench --metro .build-release/release/metro       # recommendations.get under load
+///     metro-reco-eval view-cost                                        # a view's cost by history length
 @main
 struct RecoEval: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metro-reco-eval", abstract: "Evaluate and benchmark the recommendations model.",
-        subcommands: [Evaluate.self, Generate.self, RecoBench.self], defaultSubcommand: Evaluate.self)
+        subcommands: [Evaluate.self, Generate.self, RecoBench.self, ViewCost.self], defaultSubcommand: Evaluate.self)
 }
 
 struct Evaluate: ParsableCommand {
@@ -21,10 +22,15 @@ struct Evaluate: ParsableCommand {
     @Argument(help: "Ratings: user::item::rating::timestamp lines, or CSV userId,movieId,rating,timestamp.")
     var file = "Benchmarks/reco-eval/data/planted.csv"
 
+    @Option(help: "Co-occurrence window (ModelParameters.pairWindow); a large one pairs every video of a user.")
+    var pairWindow = ModelParameters.standard.pairWindow
+
     func run() throws {
         let text = try String(contentsOfFile: file, encoding: .utf8)
-        let report = try OfflineEvaluation().run(try InteractionFile.parse(text))
-        print("file: \(file)")
+        var evaluation = OfflineEvaluation()
+        evaluation.parameters.pairWindow = pairWindow
+        let report = try evaluation.run(try InteractionFile.parse(text))
+        print("file: \(file), pair window \(pairWindow)")
         print(
             "users \(report.users), items \(report.items), training interactions \(report.trainingInteractions), "
                 + "test users \(report.testUsers)")

@@ -18,6 +18,11 @@ public struct ModelParameters: Hashable, Sendable {
     public var popularityTauMs: Double = 30 * 86_400_000
     /// A view without `secondsWatched` counts as this share of the video.
     public var unknownShareMicro: Int64 = 500_000
+    /// Two videos of a user co-occur (count in `dot`) when at most this many
+    /// places apart in the order the user first watched them (`PairWindow`):
+    /// what bounds a view's cost. Changing it needs a migration that rebuilds
+    /// `reco_pairs` (`PairWindow.rebuild`), as `recommendations-2-pair-window` did.
+    public var pairWindow = 20
     /// The user's most recent videos that similarity looks at.
     public var historyLimit = 30
     /// The strongest co-occurring videos read per history video.

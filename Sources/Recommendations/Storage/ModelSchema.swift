@@ -14,9 +14,12 @@ public import GRDB
 /// - `reco_user_items`: per (user, video) the sums strength is made of, and the
 ///   strength currently applied to `reco_pairs`/`norm2` (0 while the video is
 ///   not catalogued). Indexed by video (re-weighting when a video is
-///   catalogued) and by user and recency (the history a request reads).
-/// - `reco_pairs`: dot(a, b) = Σ_u strength(u, a) · strength(u, b), stored both
-///   ways so one index range gives a video's strongest neighbours.
+///   catalogued), by user and recency (the history a request reads) and by
+///   user and first view (the order of `PairWindow`).
+/// - `reco_pairs`: dot(a, b) = Σ_u strength(u, a) · strength(u, b) over the
+///   users in whose order (by first watched) a and b are within `pairWindow`
+///   places (`PairWindow`), stored both ways so one index range gives a
+///   video's strongest neighbours; a pair at 0 has no row.
 /// - `reco_users`: favourite tags from the winning profile version.
 public enum ModelSchema {
     public static func register(in migrator: inout DatabaseMigrator) {
@@ -74,6 +77,21 @@ public enum ModelSchema {
                         version_event TEXT NOT NULL
                     ) WITHOUT ROWID;
                     """)
+        }
+        // The co-occurrence window (`PairWindow`): each (user, video) keeps
+        // when it was first watched, the order pairs are counted in; the pairs
+        // of a model built before are recomputed under the window.
+        migrator.registerMigration("recommendations-2-pair-window") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE reco_user_items ADD COLUMN first_watched_ms INTEGER NOT NULL DEFAULT 0;
+                    UPDATE reco_user_items SET first_watched_ms = f.first
+                    FROM (SELECT user_id, video_id, MIN(watched_at_ms) AS first FROM reco_views
+                          GROUP BY user_id, video_id) AS f
+                    WHERE f.user_id = reco_user_items.user_id AND f.video_id = reco_user_items.video_id;
+                    CREATE INDEX reco_user_items_order ON reco_user_items(user_id, first_watched_ms, video_id);
+                    """)
+            try PairWindow.rebuild(window: ModelParameters.standard.pairWindow, in: db)
         }
     }
 }

@@ -7,7 +7,10 @@ public import GRDB
 ///
 /// - a view: O(1) rows for the view, the video and the (user, video) sums; if
 ///   the strength of (user, video) changed (it stops changing once capped at a
-///   full view), two `reco_pairs` rows per other video the user watched;
+///   full view), two `reco_pairs` rows per video within `pairWindow` places of
+///   it in the user's order (`PairWindow`), so at most 4 · `pairWindow`
+///   whatever the user's history; a first view of a video, up to 2 ·
+///   `pairWindow` more (the pairs its place pushes out of the window);
 /// - a `video.processed`: its tags, and when the duration changed (or the video
 ///   is new), the strength of each user who watched it, each with the same cost
 ///   as a view's change;
@@ -39,17 +42,38 @@ public enum ModelUpdate {
             arguments: [view.videoId, Feedback.popularityTerm(watchedAtMs: view.watchedAtMs, parameters: parameters)])
         let seconds = max(0, view.secondsWatched ?? 0)
         let withoutSeconds: Int64 = view.secondsWatched == nil ? 1 : 0
+        let place = PairWindow.Place(firstWatchedMs: view.watchedAtMs, videoId: view.videoId)
+        let first = try Int64.fetchOne(
+            db, sql: "SELECT first_watched_ms FROM reco_user_items WHERE user_id = ? AND video_id = ?",
+            arguments: [view.userId, view.videoId])
+        if let first, view.watchedAtMs < first {
+            // An earlier view came late: the video moves back in its user's
+            // order. Its pairs go, it leaves its place, enters the new one
+            // (`open` finds it there and leaves it out), and `refreshStrength`
+            // below pairs it again from strength 0.
+            let old = PairWindow.Place(firstWatchedMs: first, videoId: view.videoId)
+            try setStrength(0, user: view.userId, at: old, parameters: parameters, in: db)
+            try PairWindow.close(user: view.userId, at: old, window: parameters.pairWindow, in: db)
+            try db.execute(
+                sql: "UPDATE reco_user_items SET first_watched_ms = ? WHERE user_id = ? AND video_id = ?",
+                arguments: [view.watchedAtMs, view.userId, view.videoId])
+            try PairWindow.open(user: view.userId, at: place, window: parameters.pairWindow, in: db)
+        } else if first == nil {
+            try PairWindow.open(user: view.userId, at: place, window: parameters.pairWindow, in: db)
+        }
         try db.execute(
             sql: """
                 INSERT INTO reco_user_items
-                    (user_id, video_id, views, seconds_sum, views_without_seconds, last_watched_ms, strength)
-                VALUES (?, ?, 1, ?, ?, ?, 0)
+                    (user_id, video_id, views, seconds_sum, views_without_seconds, first_watched_ms, last_watched_ms,
+                     strength)
+                VALUES (?, ?, 1, ?, ?, ?, ?, 0)
                 ON CONFLICT (user_id, video_id) DO UPDATE SET
                     views = views + 1, seconds_sum = seconds_sum + excluded.seconds_sum,
                     views_without_seconds = views_without_seconds + excluded.views_without_seconds,
+                    first_watched_ms = min(first_watched_ms, excluded.first_watched_ms),
                     last_watched_ms = max(last_watched_ms, excluded.last_watched_ms)
                 """,
-            arguments: [view.userId, view.videoId, seconds, withoutSeconds, view.watchedAtMs])
+            arguments: [view.userId, view.videoId, seconds, withoutSeconds, view.watchedAtMs, view.watchedAtMs])
         try refreshStrength(user: view.userId, video: view.videoId, parameters: parameters, in: db)
     }
 
@@ -109,7 +133,7 @@ public enum ModelUpdate {
             let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT i.seconds_sum, i.views_without_seconds, i.strength, v.catalogued, v.duration_ms
+                    SELECT i.seconds_sum, i.views_without_seconds, i.first_watched_ms, v.catalogued, v.duration_ms
                     FROM reco_user_items i JOIN reco_videos v ON v.video_id = i.video_id
                     WHERE i.user_id = ? AND i.video_id = ?
                     """, arguments: [user, video])
@@ -118,30 +142,27 @@ public enum ModelUpdate {
         let new = Feedback.strength(
             secondsSum: row["seconds_sum"], viewsWithoutSeconds: row["views_without_seconds"],
             durationMs: catalogued ? row["duration_ms"] : nil, parameters: parameters)
-        let old: Int64 = row["strength"]
-        guard new != old else { return }
-        let delta = new - old
-        let others = try Row.fetchAll(
-            db,
-            sql: "SELECT video_id, strength FROM reco_user_items WHERE user_id = ? AND video_id != ? AND strength > 0",
-            arguments: [user, video])
-        let upsert = try db.cachedStatement(
-            sql: """
-                INSERT INTO reco_pairs (video_a, video_b, dot) VALUES (?, ?, ?)
-                ON CONFLICT (video_a, video_b) DO UPDATE SET dot = dot + excluded.dot
-                """)
-        for other in others {
-            let otherVideo: String = other["video_id"]
-            let change = delta * (other["strength"] as Int64)
-            try upsert.execute(arguments: [video, otherVideo, change])
-            try upsert.execute(arguments: [otherVideo, video, change])
-        }
+        let place = PairWindow.Place(firstWatchedMs: row["first_watched_ms"], videoId: video)
+        try setStrength(new, user: user, at: place, parameters: parameters, in: db)
+    }
+
+    /// Sets strength(user, video) and carries the change into `norm2` and the
+    /// pairs of the video's window (`PairWindow`).
+    static func setStrength(
+        _ new: Int64, user: String, at place: PairWindow.Place, parameters: ModelParameters, in db: Database
+    ) throws {
+        guard
+            let old = try Int64.fetchOne(
+                db, sql: "SELECT strength FROM reco_user_items WHERE user_id = ? AND video_id = ?",
+                arguments: [user, place.videoId]), new != old
+        else { return }
+        try PairWindow.spread(new - old, user: user, video: place, window: parameters.pairWindow, in: db)
         try db.execute(
             sql: "UPDATE reco_videos SET norm2 = norm2 + ? WHERE video_id = ?",
-            arguments: [new * new - old * old, video])
+            arguments: [new * new - old * old, place.videoId])
         try db.execute(
             sql: "UPDATE reco_user_items SET strength = ? WHERE user_id = ? AND video_id = ?",
-            arguments: [new, user, video])
+            arguments: [new, user, place.videoId])
     }
 }
 
