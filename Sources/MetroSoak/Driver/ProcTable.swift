@@ -33,14 +33,18 @@ public enum ProcTable {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
     }
 
-    /// Whether `arguments` run the `metro` binary with subcommand `command`.
+    /// Whether `arguments` run a `metro` binary (`metro`, or a copy named
+    /// `metro-…`, as an operator may keep two versions) with subcommand `command`.
     static func isMetro(_ arguments: [String], _ command: String) -> Bool {
-        arguments.count >= 2 && (arguments[0] as NSString).lastPathComponent == "metro" && arguments[1] == command
+        arguments.count >= 2 && (arguments[0] as NSString).lastPathComponent.hasPrefix("metro")
+            && arguments[1] == command
     }
 
-    /// The name `metro up` gives the child with these arguments, nil for none of its children.
+    /// The name `metro up` gives the child with these arguments, nil for none
+    /// of its children. `metro up` starts its children from its own binary,
+    /// whatever that file is called, so only the subcommand is looked at.
     static func childName(_ arguments: [String]) -> String? {
-        guard arguments.count >= 2, (arguments[0] as NSString).lastPathComponent == "metro" else { return nil }
+        guard arguments.count >= 2 else { return nil }
         switch arguments[1] {
         case "broker", "registry", "gateway": return arguments[1]
         case "worker":

@@ -116,13 +116,15 @@ extension SoakReport {
     private func faultsTable() -> String {
         guard !faults.isEmpty else { return "<p>No faults injected.</p>" }
         let e = ReportText.html
+        // "15.4 s" on one line: the times are what the column is read for.
+        let time = { (text: String) in text.replacingOccurrences(of: " ", with: "&nbsp;") }
         return table(
             ["#", "at", "kind", "target", "lasted", "whole again after", "detail"],
             faults.enumerated().map { index, fault in
                 [
-                    "F\(index + 1)", ReportText.seconds(fault.atSeconds), e(fault.kind), e(fault.target),
-                    ReportText.seconds(fault.durationSeconds),
-                    fault.recovered ? ReportText.recovery(fault) : "<strong class=\"bad\">never</strong>",
+                    "F\(index + 1)", time(ReportText.seconds(fault.atSeconds)), e(fault.kind), e(fault.target),
+                    time(ReportText.seconds(fault.durationSeconds)),
+                    fault.recovered ? time(ReportText.recovery(fault)) : "<strong class=\"bad\">never</strong>",
                     e(fault.detail),
                 ]
             }, numericFrom: 7)
@@ -149,7 +151,7 @@ extension SoakReport {
         header ul{margin:6px 0;padding-left:22px}header code{background:rgba(255,255,255,.2);color:#fff}
         main{padding:4px 28px 28px;max-width:1100px}section{margin-top:18px}h2{font-size:20px;border-bottom:1px solid #ddd}
         table{border-collapse:collapse;margin:8px 0;background:#fff}th,td{border:1px solid #ddd;padding:4px 8px;
-        text-align:left;vertical-align:top}th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}
+        text-align:left;vertical-align:top}th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
         td code{word-break:break-all}.ok{color:#2e7d32;font-weight:600}.bad{color:#c62828;font-weight:600}
         tr.bad{background:#fff3f3}code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;
         background:#f0f0f0;padding:0 3px;border-radius:3px}pre{background:#f0f0f0;padding:8px;overflow-x:auto}
