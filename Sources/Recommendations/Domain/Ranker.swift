@@ -75,8 +75,18 @@ public enum Ranker {
         let affinity = tagAffinity(history: history, total: total, favourites: favouriteTags)
         let affinityTotal = affinity.keys.sorted().reduce(0.0) { $0 + affinity[$1]! }
         let favourites = Set(favouriteTags)
-        var scored: [(key: Int64, item: Recommendation)] = []
-        for x in candidates where !watched.contains(x.videoId) {
+        // Every candidate (~1,000) is scored; only the `limit` kept get their
+        // reason's text, so the loop allocates nothing per candidate that it
+        // can avoid.
+        struct Scored {
+            var key: Int64
+            var candidate: Int
+            var terms: (similarity: Double, tags: Double, popularity: Double)
+            var because: (value: Double, title: String, id: String)?
+        }
+        var scored: [Scored] = []
+        scored.reserveCapacity(candidates.count)
+        for (index, x) in candidates.enumerated() where !watched.contains(x.videoId) {
             var similarity = 0.0
             var because: (value: Double, title: String, id: String)?
             if total > 0 {
@@ -93,31 +103,43 @@ public enum Ranker {
                 similarity /= total
             }
             let tags: Double
-            let bestTag = x.tags.filter { (affinity[$0] ?? 0) > 0 }.min {
-                (affinity[$0]!, $1) > (affinity[$1]!, $0)
-            }
             if history.isEmpty {
                 tags = x.tags.contains(where: favourites.contains) ? 1 : 0
+            } else if affinityTotal > 0 {
+                // Summed in tag order, so the float sum is the same whatever order the tags were stored in.
+                let sum =
+                    x.tags.count < 2
+                    ? x.tags.first.map { affinity[$0] ?? 0 } ?? 0
+                    : x.tags.sorted().reduce(0.0) { $0 + (affinity[$1] ?? 0) }
+                tags = sum / affinityTotal
             } else {
-                tags = affinityTotal > 0 ? x.tags.sorted().reduce(0.0) { $0 + (affinity[$1] ?? 0) } / affinityTotal : 0
+                tags = 0
             }
             let popularity = maxPopularity > 0 ? x.popularity / maxPopularity : 0
-            let terms = [p.similarityWeight * similarity, p.tagWeight * tags, p.popularityWeight * popularity]
-            let score = terms[0] + terms[1] + terms[2]
+            let terms = (p.similarityWeight * similarity, p.tagWeight * tags, p.popularityWeight * popularity)
+            let score = terms.0 + terms.1 + terms.2
+            scored.append(
+                Scored(key: Int64((score * 1e9).rounded()), candidate: index, terms: terms, because: because))
+        }
+        scored.sort {
+            $0.key != $1.key ? $0.key > $1.key : candidates[$0.candidate].videoId < candidates[$1.candidate].videoId
+        }
+        return scored.prefix(limit).map { s in
+            let x = candidates[s.candidate]
             let reason: String
-            if let because, terms[0] >= terms[1], terms[0] >= terms[2], terms[0] > 0 {
+            if let because = s.because, s.terms.similarity >= s.terms.tags, s.terms.similarity >= s.terms.popularity,
+                s.terms.similarity > 0
+            {
                 reason = "because you watched \(because.title)"
-            } else if let bestTag, terms[1] >= terms[2], terms[1] > 0 {
+            } else if let bestTag = x.tags.filter({ (affinity[$0] ?? 0) > 0 }).min(by: {
+                (affinity[$0]!, $1) > (affinity[$1]!, $0)
+            }), s.terms.tags >= s.terms.popularity, s.terms.tags > 0 {
                 reason = "popular in \(bestTag)"
             } else {
                 reason = "popular now"
             }
-            let key = Int64((score * 1e9).rounded())
-            scored.append(
-                (key, Recommendation(videoId: x.videoId, title: x.title, score: Double(key) / 1e9, reason: reason)))
+            return Recommendation(videoId: x.videoId, title: x.title, score: Double(s.key) / 1e9, reason: reason)
         }
-        scored.sort { $0.key != $1.key ? $0.key > $1.key : $0.item.videoId < $1.item.videoId }
-        return scored.prefix(limit).map(\.item)
     }
 
     /// a(t) for every tag the user has an affinity to (see the type's formula).

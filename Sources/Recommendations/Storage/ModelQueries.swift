@@ -10,7 +10,7 @@ public import GRDB
 ///   maximum popularity (the same index's first row);
 /// - per affine tag (`candidateTags` of them), the tag's videos sorted by
 ///   popularity: O(videos in the tag), the one read that grows with the catalogue;
-/// - the candidates' rows by primary key.
+/// - the candidates' rows by primary key, 128 per statement.
 ///
 /// Then `Ranker.rank`, in memory.
 public enum ModelQueries {
@@ -69,20 +69,34 @@ public enum ModelQueries {
             maxPopularity: maxPopularity, limit: limit, parameters: p)
     }
 
+    /// The candidates' rows, `chunk` ids per statement (a request has up to
+    /// ~1,000: one statement each cost a third of the request). The last
+    /// chunk is padded with its first id, so one cached statement serves all.
     private static func fetchCandidates(
         _ ids: [String], dots: [String: [String: Int64]], in db: Database
     ) throws -> [Ranker.Candidate] {
+        guard !ids.isEmpty else { return [] }
+        let chunk = 128
         let statement = try db.cachedStatement(
-            sql:
-                "SELECT video_id, title, tags, popularity, norm2 FROM reco_videos WHERE video_id = ? AND catalogued = 1"
-        )
-        return try ids.compactMap { id in
-            try Row.fetchOne(statement, arguments: [id]).map { row in
-                Ranker.Candidate(
-                    videoId: id, title: row["title"], tags: TagList.decode(row["tags"]),
-                    popularity: row["popularity"], norm2: row["norm2"], dots: dots[id] ?? [:])
+            sql: """
+                SELECT video_id, title, tags, popularity, norm2 FROM reco_videos
+                WHERE video_id IN (\(Array(repeating: "?", count: chunk).joined(separator: ","))) AND +catalogued = 1
+                """)
+        var candidates: [Ranker.Candidate] = []
+        candidates.reserveCapacity(ids.count)
+        for start in stride(from: 0, to: ids.count, by: chunk) {
+            var slice = Array(ids[start..<min(start + chunk, ids.count)])
+            slice += Array(repeating: slice[0], count: chunk - slice.count)
+            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(slice))
+            while let row = try rows.next() {
+                let id: String = row[0]
+                candidates.append(
+                    Ranker.Candidate(
+                        videoId: id, title: row[1], tags: TagList.decode(row[2]), popularity: row[3], norm2: row[4],
+                        dots: dots[id] ?? [:]))
             }
         }
+        return candidates.sorted { $0.videoId < $1.videoId }
     }
 
     /// The user's views per video (`recommendations.seen`), by video id.
