@@ -8,8 +8,8 @@ public import GRDB
 /// - per history video, its `neighboursPerVideo` strongest pairs (index `reco_pairs_strongest`);
 /// - `popularCandidates` most popular videos (index `reco_videos_popular`) and the
 ///   maximum popularity (the same index's first row);
-/// - per affine tag (`candidateTags` of them), the tag's videos sorted by
-///   popularity: O(videos in the tag), the one read that grows with the catalogue;
+/// - per affine tag (`candidateTags` of them), the tag's most popular videos
+///   (index `reco_video_tags_popular`);
 /// - the candidates' rows by primary key, 128 per statement.
 ///
 /// Then `Ranker.rank`, in memory.
@@ -50,11 +50,7 @@ public enum ModelQueries {
         ids.formUnion(try String.fetchAll(popular, arguments: [p.popularCandidates + watched.count]))
         let total = Double(history.reduce(Int64(0)) { $0 + $1.strength })
         let affinity = Ranker.tagAffinity(history: history, total: total, favourites: favourites)
-        let inTag = try db.cachedStatement(
-            sql: """
-                SELECT t.video_id FROM reco_video_tags t JOIN reco_videos v ON v.video_id = t.video_id
-                WHERE t.tag = ? ORDER BY v.popularity DESC, v.video_id LIMIT ?
-                """)
+        let inTag = try db.cachedStatement(sql: popularInTag)
         for tag in Ranker.topTags(affinity, count: p.candidateTags) {
             ids.formUnion(try String.fetchAll(inTag, arguments: [tag, p.popularCandidates + watched.count]))
         }
@@ -72,6 +68,10 @@ public enum ModelQueries {
     /// The candidates' rows, `chunk` ids per statement (a request has up to
     /// ~1,000: one statement each cost a third of the request). The last
     /// chunk is padded with its first id, so one cached statement serves all.
+    /// A tag's most popular videos: one range of `reco_video_tags_popular`.
+    static let popularInTag =
+        "SELECT video_id FROM reco_video_tags WHERE tag = ? ORDER BY popularity DESC, video_id LIMIT ?"
+
     private static func fetchCandidates(
         _ ids: [String], dots: [String: [String: Int64]], in db: Database
     ) throws -> [Ranker.Candidate] {

@@ -8,7 +8,8 @@ public import GRDB
 ///   `video.processed` came (title, tags, duration from the winning version).
 ///   `popularity` is Σ over views of `Feedback.popularityTerm`; `norm2` is
 ///   Σ_u strength(u, v)². The index serves "most popular" and the maximum.
-/// - `reco_video_tags`: (tag, video) of catalogued videos: "popular in <tag>".
+/// - `reco_video_tags`: (tag, video) of catalogued videos, with a copy of the
+///   video's popularity: "popular in <tag>" is one index range.
 /// - `reco_views`: one row per `video.watched` event id (a second line of
 ///   defence behind the inbox: a view is counted once).
 /// - `reco_user_items`: per (user, video) the sums strength is made of, and the
@@ -92,6 +93,19 @@ public enum ModelSchema {
                     CREATE INDEX reco_user_items_order ON reco_user_items(user_id, first_watched_ms, video_id);
                     """)
             try PairWindow.rebuild(window: ModelParameters.standard.pairWindow, in: db)
+        }
+        // "Popular in <tag>" from an index instead of sorting all the tag's
+        // videos per request: each tag row keeps a copy of its video's
+        // popularity, which a view updates through the index by video.
+        migrator.registerMigration("recommendations-3-tag-popularity") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE reco_video_tags ADD COLUMN popularity REAL NOT NULL DEFAULT 0;
+                    UPDATE reco_video_tags SET popularity =
+                        (SELECT popularity FROM reco_videos v WHERE v.video_id = reco_video_tags.video_id);
+                    CREATE INDEX reco_video_tags_popular ON reco_video_tags(tag, popularity DESC, video_id);
+                    CREATE INDEX reco_video_tags_by_video ON reco_video_tags(video_id);
+                    """)
         }
     }
 }

@@ -5,7 +5,8 @@ public import GRDB
 /// transaction (the runtime's `commit`, with the event's inbox row). What an
 /// event costs:
 ///
-/// - a view: O(1) rows for the view, the video and the (user, video) sums; if
+/// - a view: O(1) rows for the view, the video (and its popularity copied to
+///   its tags' rows) and the (user, video) sums; if
 ///   the strength of (user, video) changed (it stops changing once capped at a
 ///   full view), two `reco_pairs` rows per video within `pairWindow` places of
 ///   it in the user's order (`PairWindow`), so at most 4 · `pairWindow`
@@ -40,6 +41,11 @@ public enum ModelUpdate {
                 ON CONFLICT (video_id) DO UPDATE SET popularity = popularity + excluded.popularity, views = views + 1
                 """,
             arguments: [view.videoId, Feedback.popularityTerm(watchedAtMs: view.watchedAtMs, parameters: parameters)])
+        try db.execute(
+            sql: """
+                UPDATE reco_video_tags SET popularity = (SELECT popularity FROM reco_videos WHERE video_id = ?1)
+                WHERE video_id = ?1
+                """, arguments: [view.videoId])
         let seconds = max(0, view.secondsWatched ?? 0)
         let withoutSeconds: Int64 = view.secondsWatched == nil ? 1 : 0
         let place = PairWindow.Place(firstWatchedMs: view.watchedAtMs, videoId: view.videoId)
@@ -102,7 +108,10 @@ public enum ModelUpdate {
         try db.execute(sql: "DELETE FROM reco_video_tags WHERE video_id = ?", arguments: [video.videoId])
         for tag in video.tags {
             try db.execute(
-                sql: "INSERT OR IGNORE INTO reco_video_tags (tag, video_id) VALUES (?, ?)",
+                sql: """
+                    INSERT OR IGNORE INTO reco_video_tags (tag, video_id, popularity)
+                    VALUES (?1, ?2, (SELECT popularity FROM reco_videos WHERE video_id = ?2))
+                    """,
                 arguments: [tag, video.videoId])
         }
         guard oldDuration != video.durationMs else { return }
