@@ -336,7 +336,7 @@ let package = Package(
         .testTarget(name: "MetroSoakTests", dependencies: ["MetroSoak"]),
         .testTarget(
             name: "MetroGatewayTests",
-            dependencies: ["MetroGateway", .product(name: "Yams", package: "Yams")]
+            dependencies: ["MetroGateway", "MetroTestKit", .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
@@ -345,7 +345,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RecommendationsTests",
-            dependencies: ["Recommendations", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Recommendations", "MetroTestKit", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "MetroKitTests", dependencies: ["MetroKit", "MetroProtocol", "ZeroMQ", "MetroTestKit"]),
         .testTarget(

@@ -1,4 +1,5 @@
 import MetroGateway
+import MetroTestKit
 import Testing
 
 /// The limit in a closed loop with a saturated service, the way wrk drives the
@@ -67,15 +68,23 @@ struct SaturatedService {
 /// are already past it and the limit sheds there too; what counts is that the
 /// service stays busy and the served latency does not grow with the clients.
 @Suite struct SaturationSimulationTests {
+    // The simulations compute for about a second each in a debug build: they
+    // run on a thread of their own (`offPool`), not on one of the cooperative
+    // pool's two, where the system tests beside them wait for a thread
+    // (docs/performance.md, "The test suite starves itself").
+
     /// The plain gradient (no latency floor).
-    @Test func pastSaturationTheLimitShedsAndKeepsTheServedLatency() {
-        var plain = AdaptiveLimit.Configuration()
-        plain.latencyFloor = .zero
-        var limit = AdaptiveLimit(plain)
-        let (atOne, t1) = SaturatedService(clients: 16).run(&limit, from: 0, seconds: 5, warmUp: 1)
-        let (atTwo, _) = SaturatedService(clients: 32).run(&limit, from: t1, seconds: 5, warmUp: 1)
+    @Test func pastSaturationTheLimitShedsAndKeepsTheServedLatency() async throws {
+        let (atOne, atTwo, final) = try await offPool("saturation-simulation") {
+            var plain = AdaptiveLimit.Configuration()
+            plain.latencyFloor = .zero
+            var limit = AdaptiveLimit(plain)
+            let (atOne, t1) = SaturatedService(clients: 16).run(&limit, from: 0, seconds: 5, warmUp: 1)
+            let (atTwo, _) = SaturatedService(clients: 32).run(&limit, from: t1, seconds: 5, warmUp: 1)
+            return (atOne, atTwo, limit.limit)
+        }
         let note =
-            "1×: shed \(atOne.shedShare), p99 \(atOne.p99()); 2×: shed \(atTwo.shedShare), p99 \(atTwo.p99()), limit \(limit.limit)"
+            "1×: shed \(atOne.shedShare), p99 \(atOne.p99()); 2×: shed \(atTwo.shedShare), p99 \(atTwo.p99()), limit \(final)"
         // Letting all in, 16 clients would queue 8 ms at 2,000/s, and 32 clients 16 ms.
         #expect(atTwo.shed > 0, "\(note)")
         #expect(atOne.p99() < 0.008 * 0.75, "\(note)")
@@ -89,20 +98,26 @@ struct SaturatedService {
     /// the floor plus `queueSize` requests (5 + 2 ms at 2,000/s) before it sheds:
     /// at 32 clients (16 ms if all were let in) it still sheds, and the served
     /// p99 stays under three quarters of the unlimited round trip.
-    @Test func withTheDefaultFloorTheServedLatencyStaysNearTheFloor() {
-        var limit = AdaptiveLimit()
-        #expect(limit.configuration.latencyFloor == .milliseconds(5))
-        let (atTwo, _) = SaturatedService(clients: 32).run(&limit, from: 0, seconds: 6, warmUp: 1)
-        let note = "shed \(atTwo.shedShare), p99 \(atTwo.p99()), limit \(limit.limit)"
+    @Test func withTheDefaultFloorTheServedLatencyStaysNearTheFloor() async throws {
+        let (floor, atTwo, final) = try await offPool("saturation-simulation") {
+            var limit = AdaptiveLimit()
+            let floor = limit.configuration.latencyFloor
+            let (atTwo, _) = SaturatedService(clients: 32).run(&limit, from: 0, seconds: 6, warmUp: 1)
+            return (floor, atTwo, limit.limit)
+        }
+        #expect(floor == .milliseconds(5))
+        let note = "shed \(atTwo.shedShare), p99 \(atTwo.p99()), limit \(final)"
         #expect(atTwo.shed > 0, "\(note)")
         #expect(atTwo.p99() < 0.016 * 0.75, "\(note)")
         #expect(Double(atTwo.served) > 5 * 2_000 * 0.98, "the service stays busy: \(note)")
     }
 
     /// Below saturation the service answers at its own latency: nothing is shed.
-    @Test func belowSaturationNothingIsShed() {
-        var limit = AdaptiveLimit()
-        let (r, _) = SaturatedService(clients: 4, throughput: 20_000).run(&limit, from: 0, seconds: 5, warmUp: 1)
+    @Test func belowSaturationNothingIsShed() async throws {
+        let r = try await offPool("saturation-simulation") {
+            var limit = AdaptiveLimit()
+            return SaturatedService(clients: 4, throughput: 20_000).run(&limit, from: 0, seconds: 5, warmUp: 1).0
+        }
         #expect(r.shed == 0 && r.served > 1000)
     }
 }

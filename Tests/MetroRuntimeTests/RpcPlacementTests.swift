@@ -77,11 +77,17 @@ import Testing
         #expect(server.options.ioThreadMethods == ["unit.inline-read", "unit.inline-write"])
         let client = try RpcClient(endpoints: [try await server.start()])
         let seen: [Seen]
+        // What runs where, not how fast: a generous deadline. In a full run the
+        // `.task` handler waits for a thread of the cooperative pool, and during
+        // the suite's first ~20 s (two cores, ~180 `metro` processes started)
+        // it once waited past the default 5 s (docs/performance.md, "The test
+        // suite starves itself").
+        let deadline: Duration = .seconds(60)
         do {
             seen = [
-                try await client.call(Self.inlineRead, Ask()),
-                try await client.call(Self.inlineWrite, Ask(text: "a")),
-                try await client.call(Self.taskRead, Ask()),
+                try await client.call(Self.inlineRead, Ask(), deadline: deadline),
+                try await client.call(Self.inlineWrite, Ask(text: "a"), deadline: deadline),
+                try await client.call(Self.taskRead, Ask(), deadline: deadline),
             ]
         } catch {
             await client.close()

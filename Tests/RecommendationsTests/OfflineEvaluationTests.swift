@@ -1,4 +1,5 @@
 import Foundation
+import MetroTestKit
 import Testing
 
 @testable import Recommendations
@@ -10,12 +11,12 @@ import Testing
 
     @Test func theShippedDataSetIsTheGeneratorsOutput() async throws {
         let text = try String(contentsOf: Self.shipped, encoding: .utf8)
-        let generated = try await onOwnThread { InteractionFile.csv(PlantedData().generate()) }
+        let generated = try await offPool { InteractionFile.csv(PlantedData().generate()) }
         #expect(text == generated)
     }
 
     @Test func theModelBeatsPopularityOnThePlantedDataSet() async throws {
-        let report = try await onOwnThread {
+        let report = try await offPool {
             try OfflineEvaluation().run(InteractionFile.parse(String(contentsOf: Self.shipped, encoding: .utf8)))
         }
         #expect(report.testUsers == 300)

@@ -1,4 +1,5 @@
 import Foundation
+import MetroTestKit
 import Testing
 
 @testable import Recommendations
@@ -7,7 +8,7 @@ import Testing
 /// agrees with JSONDecoder, and everything else still decodes.
 @Suite struct TagListTests {
     @Test func whatEncodeWritesDecodesBack() {
-        var random = SplitMix64(seed: 7)
+        var random = MetroTestKit.SplitMix64(seed: 7)
         let alphabet: [String] = ["a", "z", "-", " ", "é", "ß", "日", "🎬", "\"", "\\", "/", "\n", "\u{01}", ","]
         for _ in 0..<2000 {
             let tags = (0..<Int(random.next() % 5)).map { _ in
