@@ -62,7 +62,7 @@ public final class SoakDriver: Sendable {
         let sampler = topology.upPid.map { ProcessSampler(upPid: $0, recorder: recorder) }
         var background: [Task<Void, Never>] = [Task { await sampler?.run() }]
         logger.notice("warming up: a few users and videos before the timed load")
-        await warmUp(operations)
+        try await warmUp(operations)
         let loadStartNs = recorder.nowNs()
         let endNs = loadStartNs + UInt64(options.durationSeconds * 1e9)
         let progress = SoakProgress(
@@ -117,25 +117,50 @@ public final class SoakDriver: Sendable {
 
     /// A few users and uploads before the clock starts, and up to 20 s for a
     /// first processed video, so that views have something to watch.
-    private func warmUp(_ operations: SoakOperations) async {
+    ///
+    /// Throws when every warm-up upload failed and none was processed: views
+    /// (60% of the mix) and recommendations pick processed videos, so the run
+    /// would send neither and still pass. The usual cause is an attached
+    /// system whose video workers process real media (a plain `metro up`)
+    /// while the soak uploads synthetic bytes.
+    private func warmUp(_ operations: SoakOperations) async throws {
         for _ in 0..<5 { await operations.run(.signUp) }
         for _ in 0..<2 { await operations.run(.upload) }
         let deadline = ContinuousClock.now + .seconds(20)
+        var failures: [String] = []
         while await operations.state.processedCount == 0, ContinuousClock.now < deadline,
             !stopped.load(ordering: .relaxed)
         {
             let pending = await operations.state.pending
             var processed: [String] = []
+            var failed: [String] = []
             for id in pending {
-                if let video = try? await operations.clients.video.call(
-                    VideoAPI.get, GetVideoRequest(videoId: id), deadline: .seconds(2)), video.status == .processed
-                {
-                    processed.append(id)
+                guard
+                    let video = try? await operations.clients.video.call(
+                        VideoAPI.get, GetVideoRequest(videoId: id), deadline: .seconds(2))
+                else { continue }
+                if video.status == .processed { processed.append(id) }
+                if video.status == .failed {
+                    failed.append(id)
+                    failures.append(video.failureReason ?? "no reason given")
                 }
             }
-            await operations.state.settled(processed: processed, failed: [])
+            await operations.state.settled(processed: processed, failed: failed)
+            if processed.isEmpty, await operations.state.pending.isEmpty, !failures.isEmpty {
+                throw SoakSetupError(Self.everyUploadFailed(failures, realMedia: options.realMedia))
+            }
             try? await Task.sleep(for: .milliseconds(250))
         }
+    }
+
+    static func everyUploadFailed(_ reasons: [String], realMedia: Bool) -> String {
+        let first = reasons[0].split(separator: "\n").first.map(String.init) ?? reasons[0]
+        let why = "the system failed every warm-up upload (\(reasons.count); the first: \(first.prefix(120)))"
+        return realMedia
+            ? why + ", so no video would be viewed or recommended: see the video workers' log"
+            : why + ", so no video would be viewed or recommended. The soak uploads synthetic bytes, which only "
+                + "video workers started with --synthetic-work-ms process (as the system the soak starts itself is); "
+                + "a system that processes real media needs --real-media"
     }
 
     private func write(report: SoakReport, history: SoakHistory) throws {

@@ -37,11 +37,12 @@ struct SoakCommand: MetroCommand {
 
             Exit status: 0 every invariant holds; 1 at least one does not (see the report's verdicts and \
             offending ids); 2 the run could not start (a bad value, no system to attach to, --chaos with \
-            --attach when the processes cannot be found). A command line that does not parse exits 64.
+            --attach when the processes cannot be found, every warm-up upload failed: an attached system that \
+            processes real media needs --real-media). A command line that does not parse exits 64.
 
             Examples:
               metro soak --duration 10m --rate 100 --chaos --seed 7
-              metro soak --attach --duration 2m --rate 50
+              metro soak --attach --real-media --duration 2m --rate 50   # the system `make run` starts
             """
     )
 

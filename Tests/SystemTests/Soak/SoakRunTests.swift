@@ -118,22 +118,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let e = try TestPorts.freeEndpoints(5)
         defer { killLeftovers([dir.path, e[4]]) }
-        let config = dir.path + "/broker.yaml"
-        try """
-        endpoints:
-          ingest: \(e[0])
-          publish: \(e[1])
-          events: \(e[2])
-          consume: \(e[3])
-          metrics: ""
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let up = try MetroProcess([
-            "up", "--data-dir", dir.path + "/data", "--config", config, "--registry", e[4], "--gateway", "",
-            "--video", "1", "--synthetic-work-ms", "10",
-        ])
-        try await waitFor("metro up ready", timeout: .seconds(60)) {
-            up.stdoutLines.contains { $0.hasPrefix("ready ") } || !up.isRunning
-        }
+        let up = try await Self.startUp(dir, e, ["--synthetic-work-ms", "10"])
         let out = dir.path + "/out"
         let soak = try MetroProcess([
             "soak", "--attach", "--no-gateway", "--seed", "5", "--rate", "30", "--duration", "6s", "--out", out,
@@ -148,6 +133,54 @@ import Testing
         #expect(h.faults.isEmpty)
         #expect(Set(h.samples.map(\.name)).isSuperset(of: ["broker", "registry", "video-1"]))
         try checkReport(out)
+        #expect(up.isRunning, "an attached system is left running")
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(40)) != nil)
+        try await waitFor("no metro left") { processes(mentioning: [dir.path, e[4]]).isEmpty }
+    }
+
+    /// `metro up` with its endpoints on `e` (ingest, publish, events, consume,
+    /// registry), no gateway, one video worker, and `extra` arguments.
+    static func startUp(_ dir: TemporaryDirectory, _ e: [String], _ extra: [String]) async throws -> MetroProcess {
+        let config = dir.path + "/broker.yaml"
+        try """
+        endpoints:
+          ingest: \(e[0])
+          publish: \(e[1])
+          events: \(e[2])
+          consume: \(e[3])
+          metrics: ""
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let up = try MetroProcess(
+            [
+                "up", "--data-dir", dir.path + "/data", "--config", config, "--registry", e[4], "--gateway", "",
+                "--video", "1",
+            ] + extra)
+        try await waitFor("metro up ready", timeout: .seconds(60)) {
+            up.stdoutLines.contains { $0.hasPrefix("ready ") } || !up.isRunning
+        }
+        return up
+    }
+
+    /// Attached to a system whose video worker processes real media (no
+    /// `--synthetic-work-ms`), the soak's synthetic uploads all fail, so views and
+    /// recommendations (80% of the mix) would never be sent and the run would
+    /// still pass: it stops after the warm-up instead, status 2, naming
+    /// `--real-media`. (Found by running the documented attach command against
+    /// `make run`'s system: 713 uploads, 0 views, PASS.)
+    @Test(.timeLimit(.minutes(2))) func attachWithSyntheticUploadsToARealMediaSystemIsRefused() async throws {
+        let dir = try TemporaryDirectory()
+        let e = try TestPorts.freeEndpoints(5)
+        defer { killLeftovers([dir.path, e[4]]) }
+        let up = try await Self.startUp(dir, e, [])
+        let soak = try MetroProcess([
+            "soak", "--attach", "--no-gateway", "--seed", "5", "--rate", "30", "--duration", "6s",
+            "--out", dir.path + "/out", "--ingest", e[0], "--publish", e[1], "--events", e[2], "--consume", e[3],
+            "--registry", e[4],
+        ])
+        #expect(await soak.waitForExit(timeout: .seconds(90)) == 2, "\(soak.stderrText)")
+        #expect(soak.stderrText.contains("the system failed every warm-up upload"), "\(soak.stderrText)")
+        #expect(soak.stderrText.contains("needs --real-media"), "\(soak.stderrText)")
         #expect(up.isRunning, "an attached system is left running")
         up.kill(SIGTERM)
         #expect(await up.waitForExit(timeout: .seconds(40)) != nil)
