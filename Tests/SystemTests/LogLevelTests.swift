@@ -43,15 +43,7 @@ import Testing
     @Test func upPassesTheLevelToItsChildren() async throws {
         let dir = try TemporaryDirectory()
         let e = try UpTests().freeEndpoints(5)
-        let config = dir.url.appendingPathComponent("broker.yaml").path
-        try """
-        endpoints:
-          ingest: \(e[0])
-          publish: \(e[1])
-          events: \(e[2])
-          consume: \(e[3])
-          metrics: ""
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeBrokerConfig(in: dir.path, e)
         let up = try MetroProcess([
             "up", "--data-dir", dir.url.appendingPathComponent("data").path, "--config", config, "--registry", e[4],
             "--gateway", "", "--log-level", "warning",

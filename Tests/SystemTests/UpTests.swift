@@ -52,15 +52,7 @@ import ZeroMQ
     ) {
         let dir = try TemporaryDirectory()
         let e = try freeEndpoints(6)
-        let config = dir.url.appendingPathComponent("broker.yaml").path
-        try """
-        endpoints:
-          ingest: \(e[0])
-          publish: \(e[1])
-          events: \(e[2])
-          consume: \(e[3])
-          metrics: "\(metrics)"
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeBrokerConfig(in: dir.path, e, metrics: metrics)
         let data = dir.url.appendingPathComponent("data").path
         // No gateway unless the test asks for one (its default port 8080 is shared by every test).
         let gateway = services.contains("--gateway") ? [] : ["--gateway", ""]

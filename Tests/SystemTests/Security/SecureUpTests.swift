@@ -257,17 +257,7 @@ import ZeroMQ
     ) {
         let dir = try TemporaryDirectory()
         let e = try TestPorts.freeEndpoints(5)
-        let config = dir.url.appendingPathComponent("broker.yaml").path
-        try """
-        endpoints:
-          ingest: \(e[0])
-          publish: \(e[1])
-          events: \(e[2])
-          consume: \(e[3])
-          metrics: ""
-        journal:
-          fsync: never
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeBrokerConfig(in: dir.path, e, more: "journal:\n  fsync: never")
         let data = dir.url.appendingPathComponent("data").path
         let up = try MetroProcess([
             "up", "--secure", "--data-dir", data, "--config", config, "--registry", e[4], "--profiles", services[0],

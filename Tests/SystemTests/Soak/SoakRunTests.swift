@@ -142,15 +142,7 @@ import Testing
     /// `metro up` with its endpoints on `e` (ingest, publish, events, consume,
     /// registry), no gateway, one video worker, and `extra` arguments.
     static func startUp(_ dir: TemporaryDirectory, _ e: [String], _ extra: [String]) async throws -> MetroProcess {
-        let config = dir.path + "/broker.yaml"
-        try """
-        endpoints:
-          ingest: \(e[0])
-          publish: \(e[1])
-          events: \(e[2])
-          consume: \(e[3])
-          metrics: ""
-        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let config = try writeBrokerConfig(in: dir.path, e)
         let up = try MetroProcess(
             [
                 "up", "--data-dir", dir.path + "/data", "--config", config, "--registry", e[4], "--gateway", "",
