@@ -9,16 +9,29 @@ import MetroProtocol
 /// | what happened | answer |
 /// |---|---|
 /// | headers not a JSON object, unknown schema major, payload does not decode, `EventRejection` | reject |
-/// | the id is in the inbox already (a redelivery) | ACK, handler not run |
+/// | a redelivery (`attempt` > 1) whose id is in the inbox already | ACK, handler not run |
+/// | a first delivery whose id is in the inbox already (rare: see below) | handler runs, its `commit` does nothing; ACK |
 /// | handler returned; its commit (or the inbox-only one) is durable | ACK |
 /// | any other error before the commit | NAK after `backoff(attempt)` |
 /// | an error after the commit | ACK (the effect is durable; a retry could not redo it), logged |
+///
+/// The inbox is read before the handler runs only where a duplicate is likely:
+/// a redelivery (`attempt` > 1: the crash between a commit and its ACK lands
+/// there) and a rebuild from the journal (`checksEveryDelivery`), where most
+/// events are handled already. A live first delivery is a duplicate only when
+/// the broker restarted from a `groups.state` older than the ACK (≤ 200 ms of
+/// ACKs) or a publisher re-sent past the dedupe window; then the handler runs
+/// and the inbox insert in its commit finds the id, so the effect still happens
+/// once. That read cost ~100 µs of worker CPU per event (a hop to GRDB's
+/// reader pool and back; docs/performance.md, "The inbox read before the handler").
 struct DeliveryProcessor: Sendable {
     let registration: EventHandlerRegistration
     let consumer: Consumer
     let store: ServiceStore
     let faults: FaultPoints
     let logger: Logger
+    /// Reads the inbox before every delivery, first ones included (a rebuild).
+    var checksEveryDelivery = false
 
     /// NAK delay before attempt `attempt + 1`: 100 ms doubling, at most 30 s.
     static func backoff(attempt: UInt32) -> Duration {
@@ -53,7 +66,9 @@ struct DeliveryProcessor: Sendable {
         }
         let state = CommitState()
         do {
-            if try await store.alreadyHandled(group: registration.group, delivery.event.eventID) {
+            if checksEveryDelivery || delivery.attempt > 1,
+                try await store.alreadyHandled(group: registration.group, delivery.event.eventID)
+            {
                 consumer.ack(delivery)
                 logger.debug("duplicate delivery: its effect has committed; ACKed")
                 return .duplicate

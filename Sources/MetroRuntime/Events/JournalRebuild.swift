@@ -43,7 +43,8 @@ struct JournalRebuild {
         logger[metadataKey: "group"] = "\(group)"
         let consumer = try Consumer(options, logger: logger)
         let processor = DeliveryProcessor(
-            registration: registration, consumer: consumer, store: store, faults: faults, logger: logger)
+            registration: registration, consumer: consumer, store: store, faults: faults, logger: logger,
+            checksEveryDelivery: true)
         let subscription = EventSubscription(registration: registration, consumer: consumer, processor: processor)
         logger.info("rebuilding from the start of the journal", metadata: ["topics": "\(registration.topics)"])
         let failure: (any Error)? = await withTaskGroup(of: Void.self) { tasks in

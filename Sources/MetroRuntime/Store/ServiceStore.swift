@@ -154,11 +154,7 @@ public final class ServiceStore: Sendable {
         _ body: @escaping @Sendable (ServiceTransaction) throws -> T
     ) async throws -> T? {
         let (value, published) = try await pool.write { db -> (T?, Int) in
-            try db.execute(
-                sql: """
-                    INSERT OR IGNORE INTO metro_inbox (consumer_group, event_id, topic, handled_at)
-                    VALUES (?, ?, ?, ?)
-                    """,
+            try db.cachedStatement(sql: Self.inboxInsert).execute(
                 arguments: [group, Data(eventID), topic, Date().timeIntervalSince1970])
             guard db.changesCount == 1 else { return (nil, 0) }
             let tx = ServiceTransaction(db: db, correlation: correlation)
@@ -169,12 +165,17 @@ public final class ServiceStore: Sendable {
         return value
     }
 
+    // Prepared once per connection (GRDB's statement cache): parsing and
+    // authorizing them took ~3% of an inbox-only worker's CPU per event.
+    static let inboxInsert = """
+        INSERT OR IGNORE INTO metro_inbox (consumer_group, event_id, topic, handled_at) VALUES (?, ?, ?, ?)
+        """
+    static let inboxLookup = "SELECT 1 FROM metro_inbox WHERE consumer_group = ? AND event_id = ?"
+
     /// Whether `eventID`'s effect in `group` has committed (a cheap check before a handler runs).
     func alreadyHandled(group: String, _ eventID: [UInt8]) async throws -> Bool {
         try await pool.read { db in
-            try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM metro_inbox WHERE consumer_group = ? AND event_id = ?",
-                arguments: [group, Data(eventID)]) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: Self.inboxLookup), arguments: [group, Data(eventID)]) ?? false
         }
     }
 

@@ -20,12 +20,12 @@ public enum HistoryStore {
             throw ProfileError.invalid("secondsWatched", "must not be negative")
         }
         try ensureUserExists(userId, in: db)
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO watch_history (event_id, user_id, video_id, watched_at, seconds_watched)
                 VALUES (?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING
-                """,
-            arguments: [eventId, userId, videoId, event.watchedAtMs, event.secondsWatched])
+                """
+        ).execute(arguments: [eventId, userId, videoId, event.watchedAtMs, event.secondsWatched])
         return db.changesCount == 1
     }
 
@@ -61,7 +61,8 @@ public enum HistoryStore {
     }
 
     private static func ensureUserExists(_ id: String, in db: Database) throws {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM users WHERE id = ?", arguments: [id]) == true else {
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [id]) == true
+        else {
             throw ProfileError.notFound(user: id)
         }
     }

@@ -28,29 +28,32 @@ public enum ModelUpdate {
     }
 
     static func apply(_ view: View, parameters: ModelParameters, in db: Database) throws {
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO reco_views (event_id, user_id, video_id, watched_at_ms, seconds_watched)
                 VALUES (?, ?, ?, ?, ?)
-                """,
-            arguments: [view.eventId, view.userId, view.videoId, view.watchedAtMs, view.secondsWatched])
+                """
+        ).execute(arguments: [view.eventId, view.userId, view.videoId, view.watchedAtMs, view.secondsWatched])
         guard db.changesCount == 1 else { return }  // this view is counted already
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO reco_videos (video_id, popularity, views) VALUES (?, ?, 1)
                 ON CONFLICT (video_id) DO UPDATE SET popularity = popularity + excluded.popularity, views = views + 1
-                """,
-            arguments: [view.videoId, Feedback.popularityTerm(watchedAtMs: view.watchedAtMs, parameters: parameters)])
-        try db.execute(
+                """
+        ).execute(arguments: [
+            view.videoId, Feedback.popularityTerm(watchedAtMs: view.watchedAtMs, parameters: parameters),
+        ])
+        try db.cachedStatement(
             sql: """
                 UPDATE reco_video_tags SET popularity = (SELECT popularity FROM reco_videos WHERE video_id = ?1)
                 WHERE video_id = ?1
-                """, arguments: [view.videoId])
+                """
+        ).execute(arguments: [view.videoId])
         let seconds = max(0, view.secondsWatched ?? 0)
         let withoutSeconds: Int64 = view.secondsWatched == nil ? 1 : 0
         let place = PairWindow.Place(firstWatchedMs: view.watchedAtMs, videoId: view.videoId)
         let first = try Int64.fetchOne(
-            db, sql: "SELECT first_watched_ms FROM reco_user_items WHERE user_id = ? AND video_id = ?",
+            db.cachedStatement(sql: "SELECT first_watched_ms FROM reco_user_items WHERE user_id = ? AND video_id = ?"),
             arguments: [view.userId, view.videoId])
         if let first, view.watchedAtMs < first {
             // An earlier view came late: the video moves back in its user's
@@ -60,14 +63,14 @@ public enum ModelUpdate {
             let old = PairWindow.Place(firstWatchedMs: first, videoId: view.videoId)
             try setStrength(0, user: view.userId, at: old, parameters: parameters, in: db)
             try PairWindow.close(user: view.userId, at: old, window: parameters.pairWindow, in: db)
-            try db.execute(
-                sql: "UPDATE reco_user_items SET first_watched_ms = ? WHERE user_id = ? AND video_id = ?",
-                arguments: [view.watchedAtMs, view.userId, view.videoId])
+            try db.cachedStatement(
+                sql: "UPDATE reco_user_items SET first_watched_ms = ? WHERE user_id = ? AND video_id = ?"
+            ).execute(arguments: [view.watchedAtMs, view.userId, view.videoId])
             try PairWindow.open(user: view.userId, at: place, window: parameters.pairWindow, in: db)
         } else if first == nil {
             try PairWindow.open(user: view.userId, at: place, window: parameters.pairWindow, in: db)
         }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO reco_user_items
                     (user_id, video_id, views, seconds_sum, views_without_seconds, first_watched_ms, last_watched_ms,
@@ -78,14 +81,15 @@ public enum ModelUpdate {
                     views_without_seconds = views_without_seconds + excluded.views_without_seconds,
                     first_watched_ms = min(first_watched_ms, excluded.first_watched_ms),
                     last_watched_ms = max(last_watched_ms, excluded.last_watched_ms)
-                """,
-            arguments: [view.userId, view.videoId, seconds, withoutSeconds, view.watchedAtMs, view.watchedAtMs])
+                """
+        ).execute(arguments: [view.userId, view.videoId, seconds, withoutSeconds, view.watchedAtMs, view.watchedAtMs])
         try refreshStrength(user: view.userId, video: view.videoId, parameters: parameters, in: db)
     }
 
     static func apply(_ video: CatalogueVideo, parameters: ModelParameters, in db: Database) throws {
         let current = try Row.fetchOne(
-            db, sql: "SELECT version_order, version_event, duration_ms FROM reco_videos WHERE video_id = ?",
+            db.cachedStatement(
+                sql: "SELECT version_order, version_event, duration_ms FROM reco_videos WHERE video_id = ?"),
             arguments: [video.videoId])
         let old: (order: Int64, eventId: String)? =
             if let current, let order: Int64 = current["version_order"], let event: String = current["version_event"] {
@@ -93,46 +97,48 @@ public enum ModelUpdate {
             } else { nil }
         guard VersionRule.wins((video.processedAtMs, video.eventId), over: old) else { return }
         let oldDuration: Int64? = current?["duration_ms"]
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO reco_videos (video_id, catalogued, title, tags, duration_ms, version_order, version_event)
                 VALUES (?, 1, ?, ?, ?, ?, ?)
                 ON CONFLICT (video_id) DO UPDATE SET catalogued = 1, title = excluded.title, tags = excluded.tags,
                     duration_ms = excluded.duration_ms, version_order = excluded.version_order,
                     version_event = excluded.version_event
-                """,
-            arguments: [
-                video.videoId, video.title, TagList.encode(video.tags), video.durationMs, video.processedAtMs,
-                video.eventId,
-            ])
-        try db.execute(sql: "DELETE FROM reco_video_tags WHERE video_id = ?", arguments: [video.videoId])
+                """
+        ).execute(arguments: [
+            video.videoId, video.title, TagList.encode(video.tags), video.durationMs, video.processedAtMs,
+            video.eventId,
+        ])
+        try db.cachedStatement(sql: "DELETE FROM reco_video_tags WHERE video_id = ?").execute(arguments: [video.videoId]
+        )
         for tag in video.tags {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT OR IGNORE INTO reco_video_tags (tag, video_id, popularity)
                     VALUES (?1, ?2, (SELECT popularity FROM reco_videos WHERE video_id = ?2))
-                    """,
-                arguments: [tag, video.videoId])
+                    """
+            ).execute(arguments: [tag, video.videoId])
         }
         guard oldDuration != video.durationMs else { return }
         let users = try String.fetchAll(
-            db, sql: "SELECT user_id FROM reco_user_items WHERE video_id = ? ORDER BY user_id",
+            db.cachedStatement(sql: "SELECT user_id FROM reco_user_items WHERE video_id = ? ORDER BY user_id"),
             arguments: [video.videoId])
         for user in users { try refreshStrength(user: user, video: video.videoId, parameters: parameters, in: db) }
     }
 
     static func apply(_ profile: ProfileTags, in db: Database) throws {
         let current = try Row.fetchOne(
-            db, sql: "SELECT version, version_event FROM reco_users WHERE user_id = ?", arguments: [profile.userId])
+            db.cachedStatement(sql: "SELECT version, version_event FROM reco_users WHERE user_id = ?"),
+            arguments: [profile.userId])
         let old = current.map { (order: $0["version"] as Int64, eventId: $0["version_event"] as String) }
         guard VersionRule.wins((profile.version, profile.eventId), over: old) else { return }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO reco_users (user_id, favourite_tags, version, version_event) VALUES (?, ?, ?, ?)
                 ON CONFLICT (user_id) DO UPDATE SET favourite_tags = excluded.favourite_tags,
                     version = excluded.version, version_event = excluded.version_event
-                """,
-            arguments: [profile.userId, TagList.encode(profile.favouriteTags), profile.version, profile.eventId])
+                """
+        ).execute(arguments: [profile.userId, TagList.encode(profile.favouriteTags), profile.version, profile.eventId])
     }
 
     /// Recomputes strength(user, video) from its sums and the video's duration,
@@ -140,12 +146,12 @@ public enum ModelUpdate {
     static func refreshStrength(user: String, video: String, parameters: ModelParameters, in db: Database) throws {
         guard
             let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT i.seconds_sum, i.views_without_seconds, i.first_watched_ms, v.catalogued, v.duration_ms
-                    FROM reco_user_items i JOIN reco_videos v ON v.video_id = i.video_id
-                    WHERE i.user_id = ? AND i.video_id = ?
-                    """, arguments: [user, video])
+                db.cachedStatement(
+                    sql: """
+                        SELECT i.seconds_sum, i.views_without_seconds, i.first_watched_ms, v.catalogued, v.duration_ms
+                        FROM reco_user_items i JOIN reco_videos v ON v.video_id = i.video_id
+                        WHERE i.user_id = ? AND i.video_id = ?
+                        """), arguments: [user, video])
         else { return }
         let catalogued: Bool = row["catalogued"]
         let new = Feedback.strength(
@@ -162,16 +168,15 @@ public enum ModelUpdate {
     ) throws {
         guard
             let old = try Int64.fetchOne(
-                db, sql: "SELECT strength FROM reco_user_items WHERE user_id = ? AND video_id = ?",
+                db.cachedStatement(sql: "SELECT strength FROM reco_user_items WHERE user_id = ? AND video_id = ?"),
                 arguments: [user, place.videoId]), new != old
         else { return }
         try PairWindow.spread(new - old, user: user, video: place, window: parameters.pairWindow, in: db)
-        try db.execute(
-            sql: "UPDATE reco_videos SET norm2 = norm2 + ? WHERE video_id = ?",
-            arguments: [new * new - old * old, place.videoId])
-        try db.execute(
-            sql: "UPDATE reco_user_items SET strength = ? WHERE user_id = ? AND video_id = ?",
-            arguments: [new, user, place.videoId])
+        try db.cachedStatement(sql: "UPDATE reco_videos SET norm2 = norm2 + ? WHERE video_id = ?").execute(arguments: [
+            new * new - old * old, place.videoId,
+        ])
+        try db.cachedStatement(sql: "UPDATE reco_user_items SET strength = ? WHERE user_id = ? AND video_id = ?")
+            .execute(arguments: [new, user, place.videoId])
     }
 }
 

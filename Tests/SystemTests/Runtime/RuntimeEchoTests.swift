@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import MetroKit
 import MetroProtocol
 import MetroTestKit
@@ -115,6 +116,40 @@ import ZeroMQ
             #expect(try stack.recordedIDs() == ["e-1", "e-2"])
             worker.process.kill(SIGTERM)
             #expect(await worker.exit() == 0)
+        }
+    }
+
+    /// A first delivery (attempt 1) of an event whose effect committed already:
+    /// what a broker restarted from a `groups.state` older than the ACK sends.
+    /// The runtime reads the inbox before the handler only for redeliveries, so
+    /// the handler runs here, and the inbox insert in its commit finds the id:
+    /// no second effect, no second outbox row, ACKed and counted as a duplicate.
+    @Test func aFirstDeliveryOfAnEventHandledAlreadyChangesNothing() async throws {
+        let stack = try await Stack()
+        let worker = try await stack.start()
+        try await closing(stack.base) {
+            try await stack.say("e-1")
+            try await eventually("e-1 recorded") { try stack.recordedIDs() == ["e-1"] }
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit() == 0)
+            // e-2's effect "committed" before its event was ever delivered to this group.
+            try worker.write { db in
+                try db.execute(
+                    sql: "INSERT INTO metro_inbox (consumer_group, event_id, topic, handled_at) VALUES (?, ?, ?, ?)",
+                    arguments: ["echo", Data("e-2".utf8), "echo.hello", Date().timeIntervalSince1970])
+            }
+            try await stack.base.restart(worker, extra: ["--metrics", "127.0.0.1:0"])
+            try await stack.say("e-2")
+            try await stack.say("e-3")
+            try await eventually("e-3 recorded") { try stack.recordedIDs().contains("e-3") }
+            try await eventually("the group drained") { try await stack.group()?.pending == 0 }
+            #expect(try worker.effects().map(\.eventID) == ["e-1", "e-3"])
+            #expect(try stack.recordedIDs() == ["e-1", "e-3"])
+            #expect(try worker.outboxTopics() == ["echo.recorded", "echo.recorded"])
+            let metrics = try await httpGet(try #require(worker.ready["metrics"]), path: "/metrics")
+            #expect(metrics.contains(#"metro_service_events_total{topic="echo.hello",outcome="duplicate"} 1"#))
+            #expect(metrics.contains(#"metro_service_events_total{topic="echo.hello",outcome="handled"} 1"#))
+            #expect(try await stack.group()?.redelivered == 0, "e-2 came as a first delivery")
         }
     }
 
