@@ -146,9 +146,13 @@ import ZeroMQ
             #expect(try worker.effects().map(\.eventID) == ["e-1", "e-3"])
             #expect(try stack.recordedIDs() == ["e-1", "e-3"])
             #expect(try worker.outboxTopics() == ["echo.recorded", "echo.recorded"])
-            let metrics = try await httpGet(try #require(worker.ready["metrics"]), path: "/metrics")
-            #expect(metrics.contains(#"metro_service_events_total{topic="echo.hello",outcome="duplicate"} 1"#))
-            #expect(metrics.contains(#"metro_service_events_total{topic="echo.hello",outcome="handled"} 1"#))
+            // The counters move just after the ACK is queued: read until both show.
+            let endpoint = try #require(worker.ready["metrics"])
+            try await eventually("e-2 counted a duplicate, e-3 handled") {
+                let metrics = try await httpGet(endpoint, path: "/metrics")
+                return metrics.contains(#"metro_service_events_total{topic="echo.hello",outcome="duplicate"} 1"#)
+                    && metrics.contains(#"metro_service_events_total{topic="echo.hello",outcome="handled"} 1"#)
+            }
             #expect(try await stack.group()?.redelivered == 0, "e-2 came as a first delivery")
         }
     }
