@@ -15,7 +15,10 @@ import Testing
         let store = try await ServiceStore.open(
             folder: folder.path, service: "unit", busyTimeout: .seconds(1), faults: FaultPoints(environment: [:])
         ) { m in
-            m.registerMigration("unit-1") { db in try db.execute(sql: "CREATE TABLE said (text TEXT NOT NULL)") }
+            m.registerMigration("unit-1") { db in
+                try db.execute(sql: "CREATE TABLE said (text TEXT NOT NULL)")
+                try db.execute(sql: "CREATE TABLE keys (k TEXT PRIMARY KEY)")
+            }
         }
         #expect(store.path == folder.appendingPathComponent("unit/unit.sqlite").path)
         do {

@@ -32,11 +32,19 @@ public final class ServiceStore: Sendable {
     let outboxAcks = OutboxAcks()
     let faults: FaultPoints
 
+    /// Event handlers' inbox commits, grouped (`commitOnce`).
+    let inboxCommits: InboxCommits
+
     init(path: String, pool: DatabasePool, faults: FaultPoints) {
         self.path = path
         self.pool = pool
-        self.outboxWakes = OutboxWakes()
+        let outboxWakes = OutboxWakes()
+        self.outboxWakes = outboxWakes
         self.faults = faults
+        inboxCommits = InboxCommits(pool: pool) { _ in
+            faults.reach(.afterOutboxCommit)
+            outboxWakes.wake()
+        }
     }
 
     /// Every commit fsyncs the WAL before it returns (docs/operations.md, "Service
@@ -148,21 +156,25 @@ public final class ServiceStore: Sendable {
 
     /// The inbox write (`EventContext.commit`): inserts (`group`, `eventID`)
     /// into `metro_inbox` and runs `body` in the same transaction. Returns nil
-    /// without running `body` when the key is already there (a redelivery).
+    /// without running `body` when the key is already there (a redelivery). The
+    /// commits of handlers running at once share transactions (`InboxCommits`).
     func commitOnce<T: Sendable>(
         group: String, eventID: [UInt8], topic: String, correlation: EventHeaders,
         _ body: @escaping @Sendable (ServiceTransaction) throws -> T
     ) async throws -> T? {
-        let (value, published) = try await pool.write { db -> (T?, Int) in
-            try db.cachedStatement(sql: Self.inboxInsert).execute(
-                arguments: [group, Data(eventID), topic, Date().timeIntervalSince1970])
-            guard db.changesCount == 1 else { return (nil, 0) }
-            let tx = ServiceTransaction(db: db, correlation: correlation)
-            let value = try body(tx)
-            return (value, tx.published)
+        let value = CommitValue<T>()
+        let applied = try await withCheckedThrowingContinuation { (done: CheckedContinuation<Bool, any Error>) in
+            inboxCommits.submit(
+                .init(
+                    group: group, eventID: eventID, topic: topic,
+                    run: { db in
+                        let tx = ServiceTransaction(db: db, correlation: correlation)
+                        value.value = try body(tx)
+                        return tx.published
+                    },
+                    finish: { done.resume(with: $0) }))
         }
-        afterCommit(published: published)
-        return value
+        return applied ? value.value : nil
     }
 
     // Prepared once per connection (GRDB's statement cache): parsing and
@@ -189,6 +201,13 @@ public final class ServiceStore: Sendable {
     func close() async {
         await DedicatedThread.run(name: "metro-store-close") { [pool] in try? pool.close() }
     }
+}
+
+/// A handler's commit value, set by its body on GRDB's writer queue and read by
+/// the handler's task after the pass's COMMIT resumed it (the continuation
+/// orders the two), so never touched by two threads at once.
+private final class CommitValue<T>: @unchecked Sendable {
+    var value: T?
 }
 
 /// Runs `body` holding an exclusive `flock` on `path` (created if missing). Blocks

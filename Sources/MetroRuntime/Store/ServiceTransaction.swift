@@ -30,11 +30,12 @@ public final class ServiceTransaction {
         var headers = correlation
         headers.schema = schema
         let id = RandomUUID.string(uppercase: true)
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT INTO metro_outbox (event_id, topic, headers, payload, created_at)
                 VALUES (?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 id, topic, Data(headers.encoded), Data(WireJSON.encode(event)), Date().timeIntervalSince1970,
             ])
