@@ -69,7 +69,7 @@ import Testing
             #expect(try await dealer.call(request) == vectors["rpc.reply"])
             #expect(
                 try await dealer.call(try #require(vectors["rpc.request.empty-id"])) == vectors["rpc.error.malformed"])
-            try await dealer.send(all: (0..<64).map { rpcRequest("h-\($0)", "test.gate").encode() })
+            try await dealer.send(all: (0..<64).map { gateRequest("h-\($0)").encode() })
             try await eventually("64 calls held") { gates.waiting == 64 }
             #expect(try await dealer.call(request) == vectors["rpc.error.overloaded"])
             gates.openAll()

@@ -20,7 +20,7 @@ import Testing
         defer { gates.openAll() }
         try await eventually("the server bound") { server.endpoint != nil }
         let dealer = try RawDealer(server.endpoint!)
-        try await dealer.send(all: (0..<2).map { rpcRequest("g-\($0)", "test.gate").encode() })
+        try await dealer.send(all: (0..<2).map { gateRequest("g-\($0)").encode() })
         try await eventually("two handlers run") { gates.waiting == 2 }
         await group.triggerGracefulShutdown()
         try await eventually("draining") { server.stats.draining }
@@ -50,7 +50,7 @@ import Testing
             .init(drainTimeout: .milliseconds(200)), handler: testHandler(StartedHandlers(), gates: gates))
         defer { gates.openAll() }
         let dealer = try RawDealer(try await server.start())
-        try await dealer.send(rpcRequest("held", "test.gate").encode())
+        try await dealer.send(gateRequest("held").encode())
         try await eventually("the handler runs") { gates.waiting == 1 }
         let closing = ContinuousClock.now
         await server.close()

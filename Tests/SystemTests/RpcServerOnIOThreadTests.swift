@@ -47,7 +47,7 @@ import Testing
         let server = try RpcServer(options, handler: Self.handler(StartedHandlers(), gates: gates))
         let dealer = try RawDealer(try await server.start())
         do {
-            try await dealer.send(rpcRequest("g-1", "test.gate", "late").encode())
+            try await dealer.send(gateRequest("g-1", "late").encode())
             try await eventually("the gated handler waiting", timeout: .seconds(10)) { gates.waiting == 1 }
             // Echoes go past the suspended handler, in order.
             for i in 0..<50 {
@@ -76,7 +76,7 @@ import Testing
         let gates = Gates(), ended = StartedHandlers()
         let server = try RpcServer(options, handler: Self.handler(StartedHandlers(), gates: gates, ended: ended))
         let dealer = try RawDealer(try await server.start())
-        try await dealer.send(rpcRequest("g-2", "test.gate").encode())
+        try await dealer.send(gateRequest("g-2").encode())
         try await eventually("the gated handler waiting", timeout: .seconds(10)) { gates.waiting == 1 }
         await server.close()  // the drain times out; the thread ends
         #expect(server.stats.inFlight == 1)

@@ -88,7 +88,7 @@ import Testing
     @Test func manyInFlightAnsweredOutOfOrder() async throws {
         let gates = Gates()
         try await withServer(gates: gates) { server, dealer in
-            try await dealer.send(all: (0..<20).map { rpcRequest("c-\($0)", "test.gate", "body-\($0)").encode() })
+            try await dealer.send(all: (0..<20).map { gateRequest("c-\($0)", "body-\($0)").encode() })
             try await eventually("twenty handlers wait at once") { gates.waiting == 20 }
             #expect(server.stats.inFlight == 20)
             for i in (0..<20).reversed() {
@@ -142,10 +142,10 @@ import Testing
     @Test func overloadIsAnsweredAtOnce() async throws {
         let gates = Gates()
         try await withServer(.init(maxConcurrent: 4), gates: gates) { server, dealer in
-            try await dealer.send(all: (0..<4).map { rpcRequest("s-\($0)", "test.gate").encode() })
+            try await dealer.send(all: (0..<4).map { gateRequest("s-\($0)").encode() })
             try await eventually("four handlers run") { gates.waiting == 4 }
             let sentAt = ContinuousClock.now
-            let answer = try await dealer.call(rpcRequest("s-4", "test.gate"))
+            let answer = try await dealer.call(gateRequest("s-4"))
             let waited = ContinuousClock.now - sentAt
             guard case .error(let e, let id) = answer else {
                 Issue.record("the fifth call was not refused")
@@ -155,7 +155,7 @@ import Testing
             #expect(e.message == "4 calls are running; retry elsewhere or later")
             // "At once" is proved by the gates: the 402 came while all four handlers were
             // still held, so it waited for no slot. The bound only catches an answer that
-            // came from a timeout instead (the call's deadline is 10 s); a 0.5 s bound failed
+            // came from a timeout instead (the call's deadline is 60 s); a 0.5 s bound failed
             // at 0.68 s in a full parallel run of the debug suite on 2 cores.
             #expect(waited < .seconds(5), "402 took \(waited)")
             #expect(server.stats.overloaded == 1 && gates.waiting == 4)
@@ -173,7 +173,7 @@ import Testing
     @Test func drainAnswers109AndFinishesInFlight() async throws {
         let gates = Gates()
         try await withServer(gates: gates) { server, dealer in
-            try await dealer.send(all: (0..<3).map { rpcRequest("f-\($0)", "test.gate").encode() })
+            try await dealer.send(all: (0..<3).map { gateRequest("f-\($0)").encode() })
             try await eventually("three handlers run") { gates.waiting == 3 }
             let drained = Task { await server.drain() }
             try await eventually("draining") { server.stats.draining }
