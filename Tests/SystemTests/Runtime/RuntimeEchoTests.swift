@@ -157,6 +157,39 @@ import ZeroMQ
         }
     }
 
+    /// The service's own disk fails its syncs (the fault library preloaded into the
+    /// worker, matching `echo.sqlite*`): the commits of the events that arrive then
+    /// fail as a whole (group commit: every event of a failed pass), nothing is ACKed,
+    /// the events are NAKed and come back; once the disk works again each has its
+    /// effect and its `echo.recorded` exactly once.
+    @Test func aServiceDiskThatFailsItsSyncsLosesNoEventAndAppliesEachOnce() async throws {
+        let stack = try await Stack()
+        let disk = try FaultInjection(pathFilter: "echo.sqlite")
+        let worker = try await stack.start(
+            environment: try disk.environment, extra: ["--metrics", "127.0.0.1:0"])
+        try await closing(stack.base) {
+            disk.failSyncs(true)
+            let ids = (1...6).map { "d-\($0)" }
+            for id in ids { try await stack.say(id) }
+            let endpoint = try #require(worker.ready["metrics"])
+            try await eventually("commits failing") {
+                try await httpGet(endpoint, path: "/metrics").contains(
+                    #"metro_service_events_total{topic="echo.hello",outcome="failed"}"#)
+            }
+            #expect(worker.process.stderrText.contains("faultinject: fdatasync EIO"))
+            #expect(try worker.effects().isEmpty, "no commit stood while the syncs failed")
+            #expect(try await stack.group()?.pending ?? 0 > 0, "nothing ACKed")
+            disk.failSyncs(false)
+            try await eventually("every event recorded") { Set(try stack.recordedIDs()) == Set(ids) }
+            try await eventually("the group drained") { try await stack.group()?.pending == 0 }
+            #expect(try worker.effects().map(\.eventID).sorted() == ids)
+            #expect(try stack.recordedIDs().count == ids.count)
+            #expect(try await stack.group()?.redelivered ?? 0 > 0)
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit() == 0)
+        }
+    }
+
     @Test func aCrashBetweenOutboxCommitAndRelayPublishesOnce() async throws {
         let stack = try await Stack()
         let worker = try await stack.start(environment: ["METRO_FAULT_CRASH_AT": "after-outbox-commit"])
