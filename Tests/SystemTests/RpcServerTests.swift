@@ -156,8 +156,9 @@ import Testing
             // "At once" is proved by the gates: the 402 came while all four handlers were
             // still held, so it waited for no slot. The bound only catches an answer that
             // came from a timeout instead (the call's deadline is 60 s); a 0.5 s bound failed
-            // at 0.68 s in a full parallel run of the debug suite on 2 cores.
-            #expect(waited < .seconds(5), "402 took \(waited)")
+            // at 0.68 s in a full parallel run of the debug suite on 2 cores, and a 5 s
+            // one at 5.76 s in a clean-clone CI run.
+            #expect(waited < .seconds(30), "402 took \(waited)")
             #expect(server.stats.overloaded == 1 && gates.waiting == 4)
             gates.openAll()
             var finished: Set<[UInt8]> = []

@@ -53,6 +53,11 @@ import VideoProcessing
             #expect(second.thumbnailBlobId == thumbnail && second.previewBlobId == preview)
             // One video.uploaded and one video.processed per video.
             #expect(Set(try await s.journaledVideoIDs("video.uploaded")) == [byPath.videoId, chunked.videoId])
+            // A final status is the commit; its outcome event is an outbox row the relay
+            // publishes just after, so the journal may not have it yet.
+            try await eventually("both outcomes journaled") {
+                try await s.journaledVideoIDs("video.processed").count >= 2
+            }
             #expect(
                 try await s.journaledVideoIDs("video.processed").sorted() == [byPath.videoId, chunked.videoId].sorted())
             let page = try await s.rpc.call(VideoAPI.list, ListVideosRequest(ownerId: "u-1", status: .processed))
@@ -72,9 +77,11 @@ import VideoProcessing
             #expect(failed.status == .failed)
             #expect(failed.failureReason?.hasPrefix("ffprobe: ") == true)
             #expect(failed.failureReason?.contains("Invalid data") == true)
+            // Published by the outbox relay just after the commit that made the status final.
+            try await eventually("video.failed journaled") { try await !s.journaled("video.failed").isEmpty }
             let events = try await s.journaled("video.failed")
             #expect(events.count == 1)
-            let payload = try JSONDecoder().decode(VideoFailed.self, from: Data(events[0].payload))
+            let payload = try JSONDecoder().decode(VideoFailed.self, from: Data(try #require(events.first).payload))
             #expect(payload.videoId == uploaded.videoId && payload.reason == failed.failureReason)
             #expect(try await s.journaled("video.processed").isEmpty)
             // Neither path nor data, or both: 403 naming the field.
