@@ -29,6 +29,9 @@ import ZeroMQ
         let allowList = try AllowList.load("\(keys)/allow-list.yaml")
         #expect(Set(allowList.identities.map(\.name)) == Set(SecureSystemNames.clients))
         #expect(ready["curvePublicKey"] == (try KeyFiles.loadPublic("\(keys)/broker.pub")))
+        // The human ready message goes to stderr after the ready line on stdout, and the
+        // two pipes are read apart: a full run once checked it before it was read.
+        try await waitFor("the human ready message") { up.stderrText.contains("ready in ") }
         #expect(up.stderrText.contains("export METRO_KEYS=\(keys)"))
 
         // The CLI with the operator's key: an acknowledged publish.
