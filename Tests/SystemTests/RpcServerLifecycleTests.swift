@@ -55,7 +55,9 @@ import Testing
         let closing = ContinuousClock.now
         await server.close()
         let took = ContinuousClock.now - closing
-        #expect(took >= .milliseconds(200) && took < .seconds(5), "close took \(took)")
+        // The gate stays shut until the test opens it: any bound well under the time
+        // limit tells the drain timeout from waiting for the handler.
+        #expect(took >= .milliseconds(200) && took < .seconds(30), "close took \(took)")
         gates.openAll()
         await #expect(throws: WaitError.self) { try await dealer.receive(timeout: .milliseconds(300)) }
     }

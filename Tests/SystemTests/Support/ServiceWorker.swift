@@ -90,11 +90,16 @@ final class ServiceWorker<Kind: WorkerKind>: @unchecked Sendable {
         _ broker: BrokerHarness, _ registry: String, _ data: String, _ instance: String,
         _ environment: [String: String], _ extra: [String]
     ) async throws -> (MetroProcess, [String: String]) {
+        // The rpc port comes from `TestPorts`, never from the kernel: after a kill -9 the
+        // registry still lists the dead instance's endpoint until its lease runs out, and
+        // an ephemeral port was handed to another test's worker in a full run, whose
+        // database then answered this test's calls 404 (ProfilesLoadTests, 2026-12-03).
+        let rpcBind = extra.contains("--rpc-bind") ? [] : ["--rpc-bind", "tcp://127.0.0.1:\(TestPorts.next())"]
         let p = try MetroProcess(
             [
                 "worker", Kind.service, "--broker-ingest", broker.ingest, "--broker-consume", broker.consume,
                 "--registry", registry, "--data", data, "--instance", instance,
-            ] + extra, environment: environment)
+            ] + rpcBind + extra, environment: environment)
         return (p, try await p.waitUntilReady())
     }
 
