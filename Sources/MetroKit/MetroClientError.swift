@@ -136,7 +136,9 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
     /// The category of a wire error code (protocol.md §3.2).
     static func category(of wire: WireErrorCode) -> Category {
         switch wire {
-        case .internalError, .unavailable, .journalFailure, .storageFailure, .overloaded, .publishPending: .unavailable
+        case .internalError, .unavailable, .journalFailure, .storageFailure, .overloaded, .publishPending,
+            .wrongInstance:
+            .unavailable
         case .unknownGroup, .unknownDelivery, .sequenceOutOfRange, .unknownInstance, .staleEpoch,
             .instanceConflict, .conflict, .handlerFailed:
             .rejected

@@ -91,8 +91,10 @@ import Testing
     }
 
     @Test func onlyInstanceFailuresCount() {
-        let counted: [RpcAttemptFailure] = [.disconnected, .timedOut, .remote(107), .remote(109), .remote(402)]
-        let notCounted: [RpcAttemptFailure] = [400, 401, 403, 404, 405, 406].map { .remote($0) }
+        let counted: [RpcAttemptFailure] = [
+            .disconnected, .timedOut, .remote(107), .remote(109), .remote(402), .remote(408),
+        ]
+        let notCounted: [RpcAttemptFailure] = [400, 401, 403, 404, 405, 406, 407].map { .remote($0) }
         #expect(counted.map(\.countsAgainstInstance) == Array(repeating: true, count: counted.count))
         #expect(notCounted.map(\.countsAgainstInstance) == Array(repeating: false, count: notCounted.count))
     }
@@ -159,13 +161,13 @@ import Testing
     }
 
     @Test func aRefusalThatProvesNothingRanIsRetriedForAnyMethod() {
-        for code: UInt16 in [402, 109] {
+        for code: UInt16 in [402, 109, 408] {
             #expect(policy.shouldRetry(.remote(code), idempotent: false, attemptsMade: 1, remaining: .seconds(1)))
         }
     }
 
     @Test func domainErrorsAndTimeoutsAreNeverRetried() {
-        for code: UInt16 in [400, 401, 403, 404, 405, 406] {
+        for code: UInt16 in [400, 401, 403, 404, 405, 406, 407] {
             #expect(!policy.shouldRetry(.remote(code), idempotent: true, attemptsMade: 1, remaining: .seconds(1)))
         }
         #expect(!policy.shouldRetry(.timedOut, idempotent: true, attemptsMade: 1, remaining: .seconds(1)))

@@ -6,7 +6,7 @@ import Testing
 /// `WireJSON` (Foundation's `JSONEncoder`, sorted keys, slashes unescaped) gives.
 @Suite struct RpcHeadersEncodingTests {
     static func reference(_ h: RpcHeaders) -> [UInt8] {
-        WireJSON.encode(RpcHeaders.Members(requestId: h.requestID, traceparent: h.traceparent))
+        WireJSON.encode(RpcHeaders.Members(requestId: h.requestID, target: h.target, traceparent: h.traceparent))
     }
 
     static let everyASCII = String(decoding: (0..<0x80).map { UInt8($0) }, as: UTF8.self)
@@ -17,13 +17,19 @@ import Testing
     ]
 
     @Test(arguments: texts) func oneMemberIsWhatWireJSONWrites(_ text: String) {
-        for h in [RpcHeaders(requestID: text), RpcHeaders(traceparent: text)] {
+        for h in [RpcHeaders(requestID: text), RpcHeaders(traceparent: text), RpcHeaders(target: text)] {
             #expect(h.encode() == Self.reference(h), "\(String(decoding: h.encode(), as: UTF8.self))")
         }
     }
 
-    @Test func bothMembersAndNoneAreWhatWireJSONWrites() {
-        for h in [RpcHeaders(), RpcHeaders(requestID: Self.everyASCII, traceparent: "t/1")] {
+    @Test func everyMemberAndNoneAreWhatWireJSONWrites() {
+        let target = RpcHeaders.target(service: "profiles", instance: "profiles-1", epoch: 1_796_315_579_940_739_584)
+        #expect(target == "profiles/profiles-1@1796315579940739584")
+        for h in [
+            RpcHeaders(), RpcHeaders(requestID: Self.everyASCII, traceparent: "t/1"),
+            RpcHeaders(requestID: "r", traceparent: "t", target: target), RpcHeaders(traceparent: "t", target: target),
+            RpcHeaders(requestID: "r", target: target),
+        ] {
             #expect(h.encode() == Self.reference(h))
         }
         #expect(RpcHeaders().encode() == Array("{}".utf8))
@@ -46,7 +52,9 @@ import Testing
                 let r = next()
                 text.append(r % 8 == 0 ? wide[Int(r / 8 % 5)] : Unicode.Scalar(UInt8(r / 8 % 0x80)))
             }
-            let h = RpcHeaders(requestID: String(text), traceparent: next() % 2 == 0 ? String(text) : nil)
+            let h = RpcHeaders(
+                requestID: String(text), traceparent: next() % 2 == 0 ? String(text) : nil,
+                target: next() % 3 == 0 ? String(text) : nil)
             #expect(h.encode() == Self.reference(h))
             #expect(try RpcHeaders.decode(h.encode()).get() == h)
         }

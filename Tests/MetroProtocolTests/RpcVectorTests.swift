@@ -20,6 +20,7 @@ import Testing
         #expect(
             Set(vectors.keys) == [
                 "rpc.request", "rpc.reply", "rpc.error.overloaded", "rpc.request.empty-id", "rpc.error.malformed",
+                "rpc.request.targeted", "rpc.error.wrong-instance",
             ])
     }
 
@@ -41,6 +42,23 @@ import Testing
         }
         #expect(e.code == .overloaded && id == Array("r-1".utf8))
         #expect(overloaded.encode() == (try vector("rpc.error.overloaded")))
+    }
+
+    /// The same call naming its incarnation, and the 408 of a server of another (§6.3).
+    @Test func aTargetedRequestAndItsWrongInstanceAnswer() throws {
+        var targeted = Self.request
+        targeted.headers.target = RpcHeaders.target(
+            service: "profiles", instance: "profiles-1", epoch: 1_796_315_579_940_739_584)
+        let frames = try vector("rpc.request.targeted")
+        #expect(try RpcRequest.decode(frames).get() == targeted)
+        #expect(targeted.encode() == frames)
+        let answer = try RpcReply.decode(try vector("rpc.error.wrong-instance")).get()
+        guard case .error(let e, let id) = answer else {
+            Issue.record("not an ERROR")
+            return
+        }
+        #expect(e.code == .wrongInstance && e.code.name == "wrong-instance" && id == Array("r-1".utf8))
+        #expect(answer.encode() == (try vector("rpc.error.wrong-instance")))
     }
 
     /// An empty request id cannot be echoed: 101 without a context frame (§6.3).

@@ -52,7 +52,9 @@ import Testing
     }
 
     /// The A.6 requests, sent to a real server, get the A.6 answers byte for byte;
-    /// `rpc.request` gets `rpc.error.overloaded` while 64 calls are held.
+    /// `rpc.request` gets `rpc.error.overloaded` while 64 calls are held, and
+    /// `rpc.request.targeted` gets `rpc.error.wrong-instance` from a server of
+    /// another incarnation.
     @Test func theVectorsAreWhatAServerAnswers() async throws {
         let vectors = try ProtocolVectors.load(prefix: "rpc.")
         let gates = Gates()
@@ -62,11 +64,16 @@ import Testing
         // vector's deadline, and `rpc.request` was answered 401 instead of REPLY.
         var options = RpcServer.Options(maxConcurrent: 64)
         options.handlersOnIOThread = true
+        options.incarnation = "profiles/profiles-1@1796315579940739585"
         let server = try Self.standIn(options, gates: gates)
         let dealer = try RawDealer(try await server.start())
         do {
             let request = try #require(vectors["rpc.request"])
             #expect(try await dealer.call(request) == vectors["rpc.reply"])
+            // The same call meant for the previous incarnation: 408, nothing run.
+            let targeted = try #require(vectors["rpc.request.targeted"])
+            #expect(try await dealer.call(targeted) == vectors["rpc.error.wrong-instance"])
+            #expect(server.stats.wrongInstance == 1)
             #expect(
                 try await dealer.call(try #require(vectors["rpc.request.empty-id"])) == vectors["rpc.error.malformed"])
             try await dealer.send(all: (0..<64).map { gateRequest("h-\($0)").encode() })

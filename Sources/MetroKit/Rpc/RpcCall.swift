@@ -10,8 +10,11 @@ struct RpcCall: Sendable {
     let method: String
     let idempotent: Bool
     let deadline: ContinuousClock.Instant
-    /// The headers frame, encoded on the caller's task (`{}` for none).
-    let headers: [UInt8]
+    /// The caller's headers, and their frame encoded on the caller's task (`{}` for
+    /// none). An attempt on an instance the registry listed re-encodes them with its
+    /// `target` (`frames`).
+    let headers: RpcHeaders
+    let headersFrame: [UInt8]
     let body: [UInt8]
     /// The instances the call may go to, as resolved for it (registry or fixed
     /// endpoints); only those with an endpoint.
@@ -20,11 +23,18 @@ struct RpcCall: Sendable {
 
     var operation: String { "rpc \(method)" }
 
-    /// The REQUEST frames of one attempt (protocol.md §6.1).
-    func frames(requestID: UInt64, deadlineMilliseconds: UInt32) -> [[UInt8]] {
-        [
+    /// The REQUEST frames of one attempt (protocol.md §6.1), naming `target`'s
+    /// incarnation in the headers when the registry gave one.
+    func frames(requestID: UInt64, deadlineMilliseconds: UInt32, target: RpcInstanceKey) -> [[UInt8]] {
+        var frame = headersFrame
+        if let incarnation = target.target {
+            var h = headers
+            h.target = incarnation
+            frame = h.encode()
+        }
+        return [
             WireProtocol.versionBytes, RpcCommand.request.frame, BigEndian.bytes(requestID), Array(method.utf8),
-            BigEndian.bytes32(deadlineMilliseconds), headers, body,
+            BigEndian.bytes32(deadlineMilliseconds), frame, body,
         ]
     }
 }
@@ -49,14 +59,19 @@ struct RpcInstanceKey: Hashable, Sendable, CustomStringConvertible {
     /// The CURVE public key the instance registered for its rpc socket
     /// (metadata `curve-public-key`, protocol.md §7.10); nil for a plain one.
     let curvePublicKey: String?
+    /// `service/instance@epoch`, sent as each call's `target` header so that a process
+    /// that took over the endpoint refuses the call (408); nil for fixed endpoints.
+    let target: String?
 
-    /// The instance's rpc endpoint is its first; nil when it has none.
-    init?(_ info: InstanceInfo) {
+    /// The instance's rpc endpoint is its first; nil when it has none. `service` is
+    /// given for instances the registry listed (they get a `target`).
+    init?(_ info: InstanceInfo, service: String? = nil) {
         guard let endpoint = info.endpoints.first else { return nil }
         instance = info.instance
         epoch = info.epoch
         self.endpoint = endpoint
         curvePublicKey = info.metadata[RpcServer.curvePublicKeyMetadata]
+        target = service.map { RpcHeaders.target(service: $0, instance: info.instance, epoch: info.epoch) }
     }
 
     var description: String { instance == endpoint ? endpoint : "\(instance) (\(endpoint))" }
@@ -88,6 +103,12 @@ extension MetroClientError {
         case .timedOut:
             return MetroClientError(
                 .deadlineExceeded, operation: op, message: "no answer from \(target) before the deadline\(tries)")
+        case .remote(408):
+            return MetroClientError(
+                .unreachable, operation: op,
+                message: "\(target) is another process now (\(wire?.message ?? "408 wrong-instance"))\(tries): the "
+                    + "instance registered there is gone, and no other instance was left; nothing was run",
+                wireError: wire)
         case .keyRefused(let status):
             return MetroClientError(
                 .rejected, operation: op,

@@ -172,7 +172,7 @@ public final class RpcClient: Service, Sendable {
             throw MetroClientError(
                 .noInstance, operation: operation, message: "no instance of '\(service)' is registered")
         }
-        let headerBytes = headers == RpcHeaders() ? Self.noHeaders : headers.encode()
+        let headersFrame = headers == RpcHeaders() ? Self.noHeaders : headers.encode()
         let id = nextCallID.add(1, ordering: .relaxed).newValue
         let io = self.io
         let result = await withTaskCancellationHandler {
@@ -182,7 +182,8 @@ public final class RpcClient: Service, Sendable {
                     return
                 }
                 let call = RpcCall(
-                    id: id, method: method, idempotent: idempotent, deadline: deadlineAt, headers: headerBytes,
+                    id: id, method: method, idempotent: idempotent, deadline: deadlineAt, headers: headers,
+                    headersFrame: headersFrame,
                     body: body, targets: targets, complete: { c.resume(returning: $0) })
                 guard io.send(.call(call)) else {
                     c.resume(returning: .failure(.closed(operation)))
@@ -216,7 +217,7 @@ public final class RpcClient: Service, Sendable {
         case .registry(let registry, let service):
             watchMembershipIfNeeded(registry, service)
             do {
-                let targets = try await registry.lookup(service).compactMap(RpcInstanceKey.init)
+                let targets = try await registry.lookup(service).compactMap { RpcInstanceKey($0, service: service) }
                 lastKnown.withLock { $0 = targets }
                 return targets
             } catch {

@@ -39,6 +39,9 @@ final class RpcClientLoop: IOThreadLoop {
     private var lastTargets: [RpcInstanceKey] = []
     /// Instances the registry said left; left out of stale lists until they register again.
     private var departed: Set<String> = []
+    /// Incarnations whose endpoint answered 408 wrong-instance: another process holds
+    /// it now. Never called again while the registry still lists them.
+    private var misdirected: Set<RpcInstanceKey> = []
     /// Instances skipped for want of a CURVE key (warned once each).
     private var unkeyedWarned: Set<RpcInstanceKey> = []
 
@@ -106,7 +109,9 @@ final class RpcClientLoop: IOThreadLoop {
         lastFailure: (RpcAttemptFailure, RpcInstanceKey, WireError?)?
     ) {
         let now = ContinuousClock.now
-        let usable = departed.isEmpty ? call.targets : call.targets.filter { !departed.contains($0.instance) }
+        let usable =
+            departed.isEmpty && misdirected.isEmpty
+            ? call.targets : call.targets.filter { !departed.contains($0.instance) && !misdirected.contains($0) }
         let candidates = usable.compactMap { key in self.connections[key].map { (key, $0) } }
         let picked = balancer.pick(
             candidates.map { key, c in
@@ -140,7 +145,7 @@ final class RpcClientLoop: IOThreadLoop {
         nextRequestID += 1
         let remaining = now.duration(to: call.deadline)
         let frames = call.frames(
-            requestID: requestID, deadlineMilliseconds: UInt32(clamping: max(1, remaining.inMilliseconds)))
+            requestID: requestID, deadlineMilliseconds: UInt32(clamping: max(1, remaining.inMilliseconds)), target: key)
         let attempt = RpcAttempt(call: call, target: key, number: number, tried: tried.union([key]))
         if connection.state == .connecting {
             // Sent when the handshake succeeds; failed as never sent if the connect is refused.
@@ -231,6 +236,7 @@ final class RpcClientLoop: IOThreadLoop {
             a.call.complete(.success(body))
         case .success(.error(let wire, let id?)):
             guard let requestID = BigEndian.uint64(id), attempts[requestID] != nil else { return }
+            if wire.code == .wrongInstance { markMisdirected(connection, wire) }
             fail(requestID, .remote(wire.code.rawValue), wire: wire)
         case .success(.error(let wire, nil)):
             logger.warning(
@@ -272,6 +278,17 @@ final class RpcClientLoop: IOThreadLoop {
         }
     }
 
+    /// The process at `connection`'s endpoint is not the incarnation the registry
+    /// lists there (408): that one died and its port was taken. Its connection closes
+    /// once nothing is out on it (the calls out there get 408 too, and go elsewhere).
+    private func markMisdirected(_ connection: RpcConnection, _ wire: WireError) {
+        guard misdirected.insert(connection.key).inserted else { return }
+        logger.warning(
+            "an rpc endpoint belongs to another process now; not calling that instance again",
+            metadata: ["instance": "\(connection.key)", "answer": "\(wire.message)"])
+        connection.retired = true
+    }
+
     private func gone(_ instance: String, epoch: UInt64) {
         departed.insert(instance)
         for (key, connection) in connections where key.instance == instance && key.epoch <= epoch {
@@ -288,7 +305,10 @@ final class RpcClientLoop: IOThreadLoop {
         guard targets != lastTargets else { return }
         lastTargets = targets
         let wanted = Set(targets)
-        for key in wanted where connections[key] == nil && !departed.contains(key.instance) {
+        // Forget a misdirected incarnation once the registry no longer lists it.
+        misdirected.formIntersection(wanted)
+        for key in wanted
+        where connections[key] == nil && !departed.contains(key.instance) && !misdirected.contains(key) {
             if options.curve == nil, options.curveKeys != nil, key.curvePublicKey == nil {
                 // Secure caller, plain instance: never fall back to plain ZMTP.
                 if unkeyedWarned.insert(key).inserted {
@@ -306,7 +326,9 @@ final class RpcClientLoop: IOThreadLoop {
                     "cannot connect to an rpc instance", metadata: ["instance": "\(key)", "error": "\(error)"])
             }
         }
-        for (key, c) in connections { c.retired = !wanted.contains(key) || departed.contains(key.instance) }
+        for (key, c) in connections {
+            c.retired = !wanted.contains(key) || departed.contains(key.instance) || misdirected.contains(key)
+        }
     }
 
     private func closeRetired() {

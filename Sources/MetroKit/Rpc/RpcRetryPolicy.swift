@@ -14,13 +14,14 @@ enum RpcAttemptFailure: Hashable, Sendable {
     case remote(UInt16)
 
     /// Whether the failure says the *instance* is unwell, for its circuit breaker:
-    /// transport failures, 107 internal-error, 109 unavailable, 402 overloaded. The
+    /// transport failures, 107 internal-error, 109 unavailable, 402 overloaded, 408
+    /// wrong-instance (the endpoint is another process's now). The
     /// caller's and the domain's errors (400, 403–406) and 401 (the caller's budget ran
     /// out) prove the instance answers, and count as successes.
     var countsAgainstInstance: Bool {
         switch self {
         case .disconnected, .timedOut, .notSent, .keyRefused: true
-        case .remote(let code): code == 107 || code == 109 || code == 402
+        case .remote(let code): code == 107 || code == 109 || code == 402 || code == 408
         }
     }
 
@@ -28,7 +29,7 @@ enum RpcAttemptFailure: Hashable, Sendable {
     /// elsewhere is safe even for a method that is not idempotent.
     var certainlyNotRun: Bool {
         switch self {
-        case .remote(let code): code == 109 || code == 402
+        case .remote(let code): code == 109 || code == 402 || code == 408
         case .notSent, .keyRefused: true
         case .disconnected, .timedOut: false
         }
@@ -39,7 +40,7 @@ enum RpcAttemptFailure: Hashable, Sendable {
 ///
 /// Only idempotent methods are retried after a failure that may have run the handler
 /// (a disconnect, 107 internal-error). A refusal that proves the handler never started
-/// (402 overloaded, 109 unavailable while draining) is retried for any method: that
+/// (402 overloaded, 109 unavailable while draining, 408 wrong-instance) is retried for any method: that
 /// cannot do anything twice. A timeout is never retried (the deadline is spent), and
 /// neither is any other remote answer (it would be the same elsewhere).
 struct RpcRetryPolicy: Hashable, Sendable {

@@ -67,6 +67,12 @@ public final class RpcServer: Service, Sendable {
         /// call) and the handler does not run. nil: every admitted caller may call
         /// every method.
         public var authorizeMethod: (@Sendable (_ identity: String?, _ method: String) -> WireError?)?
+        /// This server's incarnation as the registry names it (`RpcHeaders.target(service:
+        /// instance:epoch:)`). A call whose `target` header names another is answered 408
+        /// wrong-instance and not run: its caller reached, through a dead instance's
+        /// registration, a port this process now holds (protocol.md §6.3). nil: the
+        /// header is not checked (a server no registry lists).
+        public var incarnation: String?
 
         /// A CURVE server's key pair and the ZAP domain its handshakes are put to.
         public struct Curve: Sendable {

@@ -46,6 +46,7 @@ final class RpcServerLoop: IOThreadLoop {
     private var metrics = RpcServerMetrics()
     private var drain: Drain?
     private var badFrameLog = LogLimiter(period: .seconds(1))
+    private var wrongInstanceLog = LogLimiter(period: .seconds(1))
 
     /// I/O thread: makes and binds the ROUTER.
     init(
@@ -170,6 +171,18 @@ final class RpcServerLoop: IOThreadLoop {
             send(routingID, failure.reply)
             return
         case .success(let r): request = r
+        }
+        // Before the method's permission: the call was never meant for this server.
+        if let own = options.incarnation, let target = request.headers.target, target != own {
+            stats.wrongInstance += 1
+            if let held = wrongInstanceLog.allow() {
+                logger.warning(
+                    "an rpc call meant for another incarnation: the caller still knows a dead instance at this port",
+                    metadata: ["target": "\(target)", "incarnation": "\(own)", "suppressed": "\(held)"])
+            }
+            let e = WireError(.wrongInstance, "this endpoint is \(own), not \(target)")
+            send(routingID, .error(e, requestID: request.requestID))
+            return
         }
         if let authorize = options.authorizeMethod, let refusal = authorize(identity, request.method) {
             stats.forbidden += 1

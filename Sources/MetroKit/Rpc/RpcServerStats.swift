@@ -10,6 +10,8 @@ public struct RpcServerStats: Hashable, Sendable {
     public var badFrames: UInt64 = 0
     /// Calls refused by `Options.authorizeMethod` (110: the identity may not call the method).
     public var forbidden: UInt64 = 0
+    /// Calls meant for another incarnation (answered 408, handler not run).
+    public var wrongInstance: UInt64 = 0
     /// Calls answered 402 because `maxConcurrent` handlers were running.
     public var overloaded: UInt64 = 0
     /// Calls whose deadline passed before their handler could start (answered 401, handler not run).

@@ -42,6 +42,9 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
     case conflict = 405
     case handlerFailed = 406
     case publishPending = 407
+    /// The REQUEST's `target` header names another incarnation than the server's: the
+    /// caller reached an endpoint another process now holds (protocol.md §6.3).
+    case wrongInstance = 408
 
     /// The short, stable name used in logs and metrics labels.
     public var name: String {
@@ -77,6 +80,7 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
         case .conflict: "conflict"
         case .handlerFailed: "handler-failed"
         case .publishPending: "publish-pending"
+        case .wrongInstance: "wrong-instance"
         }
     }
 

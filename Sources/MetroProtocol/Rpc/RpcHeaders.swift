@@ -11,18 +11,35 @@ public struct RpcHeaders: Hashable, Sendable {
     public var requestID: String?
     /// W3C-style trace context (`traceparent`); it flows on into the events the handler publishes.
     public var traceparent: String?
+    /// The incarnation the caller means, as the registry names it:
+    /// `<service>/<instance>@<epoch>` (`profiles/profiles-1@1796315579940739584`). A
+    /// server of another incarnation answers 408 wrong-instance without running the
+    /// handler: the caller reached an endpoint that another process now holds.
+    public var target: String?
 
-    public init(requestID: String? = nil, traceparent: String? = nil) {
+    public init(requestID: String? = nil, traceparent: String? = nil, target: String? = nil) {
         self.requestID = requestID
         self.traceparent = traceparent
+        self.target = target
+    }
+
+    /// `<service>/<instance>@<epoch>`, the `target` of one incarnation. The names'
+    /// grammars (§5.2) have neither `/` nor `@`, so the form is unambiguous.
+    public static func target(service: String, instance: String, epoch: UInt64) -> String {
+        "\(service)/\(instance)@\(epoch)"
     }
 
     /// The frame: sorted keys, absent members left out (`{}` when both are nil). The
     /// bytes `WireJSON` would give, written directly (one call per rpc).
     public func encode() -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "{")]
-        out.reserveCapacity(32 + (requestID?.utf8.count ?? 0) + (traceparent?.utf8.count ?? 0))
+        out.reserveCapacity(
+            48 + (requestID?.utf8.count ?? 0) + (traceparent?.utf8.count ?? 0) + (target?.utf8.count ?? 0))
         if let requestID { JSONStringWriter.appendMember("requestId", requestID, to: &out) }
+        if let target {
+            if out.count > 1 { out.append(UInt8(ascii: ",")) }
+            JSONStringWriter.appendMember("target", target, to: &out)
+        }
         if let traceparent {
             if out.count > 1 { out.append(UInt8(ascii: ",")) }
             JSONStringWriter.appendMember("traceparent", traceparent, to: &out)
@@ -53,7 +70,11 @@ public struct RpcHeaders: Hashable, Sendable {
             return .failure(WireError(.invalidJSON, "the headers are not a JSON object"))
         }
         var headers = RpcHeaders()
-        for (key, path) in [("requestId", \RpcHeaders.requestID), ("traceparent", \RpcHeaders.traceparent)] {
+        let members = [
+            ("requestId", \RpcHeaders.requestID), ("target", \RpcHeaders.target),
+            ("traceparent", \RpcHeaders.traceparent),
+        ]
+        for (key, path) in members {
             switch object[key] {
             case nil: continue
             case .string(let s)?: headers[keyPath: path] = s
@@ -66,6 +87,7 @@ public struct RpcHeaders: Hashable, Sendable {
     /// The members as `WireJSON` encodes them: the reference `encode()` is tested against.
     struct Members: Encodable {
         let requestId: String?
+        let target: String?
         let traceparent: String?
     }
 }

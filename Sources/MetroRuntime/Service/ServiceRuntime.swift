@@ -182,6 +182,10 @@ public final class ServiceRuntime: Service, Sendable {
         options.curve = configuration.security.map { .init(keys: $0.keys, zapDomain: $0.zapDomain) }
         options.authorizeMethod = configuration.security?.authorizeMethod
         options.ioThreadMethods = Set(definition.rpcMethods.filter { $0.placement == .inline }.map(\.name))
+        // The incarnation it registers (below, in `run`): calls meant for an earlier
+        // one that held this port are refused with 408 (protocol.md §6.3).
+        options.incarnation = RpcHeaders.target(
+            service: definition.name, instance: configuration.instance, epoch: Registration.processEpoch)
         return try RpcServer(options, router: router, context: context, logger: logger)
     }
 

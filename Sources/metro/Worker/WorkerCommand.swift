@@ -45,11 +45,23 @@ struct WorkerOptions: ParsableArguments {
     @Option(
         help: "Deliveries before an event that keeps failing is dead-lettered (when this instance creates the group).")
     var maxDeliveries: Int?
+    @Option(
+        help: """
+            The registration's lease, in milliseconds: an instance that dies without deregistering stays listed             this long (100-600000).
+            """)
+    var registrationTtlMs = 10_000
     /// CURVE: the instance's identity defaults to its service's name.
     @OptionGroup var keys: ClientKeyOptions
     @Option(
         help: "CURVE: who may call this instance's rpc socket (default: <keys>/allow-list.yaml; reloaded on SIGHUP).")
     var allowList: String?
+
+    func validate() throws {
+        // The range is the registry's to judge (it answers 304 with its own bounds).
+        guard registrationTtlMs > 0 else {
+            throw ValidationError("--registration-ttl-ms must be positive, not \(registrationTtlMs)")
+        }
+    }
 
     func configuration() -> ServiceRuntime.Configuration {
         var c = ServiceRuntime.Configuration(
@@ -59,6 +71,7 @@ struct WorkerOptions: ParsableArguments {
         c.rpcAdvertise = rpcAdvertise
         c.drainTimeout = .milliseconds(drainTimeoutMs)
         c.maxDeliveries = maxDeliveries
+        c.registrationTTL = .milliseconds(registrationTtlMs)
         return c
     }
 }
