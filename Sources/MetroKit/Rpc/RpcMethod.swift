@@ -65,7 +65,7 @@ public struct RpcContext: Sendable {
     /// A handler that runs long SHOULD check it and throw `RpcError.deadlineExceeded`.
     public let deadline: ContinuousClock.Instant
     /// The server's logger with `method` and `request-id` (the correlation id, else
-    /// the frame id as text) in its metadata.
+    /// the frame id, as text or hex) in its metadata.
     public var logger: Logger
 
     public init(
@@ -78,8 +78,17 @@ public struct RpcContext: Sendable {
         self.deadline = deadline
         var logger = logger
         logger[metadataKey: "method"] = .string(method)
-        logger[metadataKey: "request-id"] = .string(headers.requestID ?? String(decoding: requestID, as: UTF8.self))
+        logger[metadataKey: "request-id"] = .string(headers.requestID ?? Self.printable(requestID))
         self.logger = logger
+    }
+
+    /// A frame request id as a log line can carry it: as text when every byte is
+    /// printable ASCII (a pyzmq caller's "r-1"), else in hex (MetroKit's ids are 8
+    /// bytes of a counter, whose zeros would otherwise go into the log raw).
+    static func printable(_ id: [UInt8]) -> String {
+        if id.allSatisfy({ (0x21...0x7E).contains($0) }) { return String(decoding: id, as: UTF8.self) }
+        return id.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+            .joined()
     }
 
     /// The time left before the deadline (negative once it passed).

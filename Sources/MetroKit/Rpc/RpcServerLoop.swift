@@ -272,15 +272,15 @@ final class RpcReplySink: Sendable {
 }
 
 /// Lets a repeating log line through at most once per period and counts the rest.
-struct LogLimiter {
-    let period: Duration
+package struct LogLimiter: Sendable {
+    package let period: Duration
     private var last: ContinuousClock.Instant?
     private var held = 0
 
-    init(period: Duration) { self.period = period }
+    package init(period: Duration) { self.period = period }
 
     /// Whether to log now; if so, how many lines were held back since the last one.
-    mutating func allow(now: ContinuousClock.Instant = .now) -> Int? {
+    package mutating func allow(now: ContinuousClock.Instant = .now) -> Int? {
         if let last, now - last < period {
             held += 1
             return nil

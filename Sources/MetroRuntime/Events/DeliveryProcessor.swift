@@ -1,6 +1,7 @@
 import Logging
 import MetroKit
 import MetroProtocol
+import Synchronization
 
 /// The life of one delivery : headers and schema major checked, the inbox
 /// consulted, the handler run, its commit made durable, then exactly one of ACK,
@@ -12,6 +13,7 @@ import MetroProtocol
 /// | a redelivery (`attempt` > 1) whose id is in the inbox already | ACK, handler not run |
 /// | a first delivery whose id is in the inbox already (rare: see below) | handler runs, its `commit` does nothing; ACK |
 /// | handler returned; its commit (or the inbox-only one) is durable | ACK |
+/// | the storage refused the commit (`StorageFault`: a full disk, an I/O error, busy) | held (EXTEND) and retried here, 100 ms doubling to 5 s, until it commits or the runtime stops |
 /// | any other error before the commit | NAK after `backoff(attempt)` |
 /// | an error after the commit | ACK (the effect is durable; a retry could not redo it), logged |
 ///
@@ -32,6 +34,17 @@ struct DeliveryProcessor: Sendable {
     let logger: Logger
     /// Reads the inbox before every delivery, first ones included (a rebuild).
     var checksEveryDelivery = false
+
+    /// The pause before retry `retry + 1` of a delivery whose commit the storage
+    /// refused (`StorageFault`): 100 ms doubling, at most 5 s.
+    static func storagePause(retry: Int) -> Duration {
+        min(.milliseconds(100 * (1 << min(retry, 6))), .seconds(5))
+    }
+
+    /// How long past each pause a held delivery's ACK deadline is set (EXTEND): the
+    /// broker's default ACK timeout, so that a process that stops for good (SIGSTOP,
+    /// a hung disk) gives its events back about as late as without the hold.
+    static let storageHold: Duration = .seconds(30)
 
     /// NAK delay before attempt `attempt + 1`: 100 ms doubling, at most 30 s.
     static func backoff(attempt: UInt32) -> Duration {
@@ -64,41 +77,57 @@ struct DeliveryProcessor: Sendable {
                     "schema \"\(headers.schema)\" is not major \(registration.schemaMajor), the one this handler reads",
                 logger: logger)
         }
-        let state = CommitState()
-        do {
-            if checksEveryDelivery || delivery.attempt > 1,
-                try await store.alreadyHandled(group: registration.group, delivery.event.eventID)
-            {
+        var storageRetries = 0
+        while true {
+            let state = CommitState()
+            do {
+                if checksEveryDelivery || delivery.attempt > 1 || storageRetries > 0,
+                    try await store.alreadyHandled(group: registration.group, delivery.event.eventID)
+                {
+                    consumer.ack(delivery)
+                    logger.debug("duplicate delivery: its effect has committed; ACKed")
+                    return .duplicate
+                }
+                logger.debug("handling event", metadata: ["attempt": "\(delivery.attempt)"])
+                let context = EventContext(
+                    logger: logger, store: store, group: registration.group, eventID: delivery.event.eventID,
+                    topic: delivery.event.topic,
+                    correlation: EventHeaders(requestId: headers.requestId, traceparent: headers.traceparent),
+                    state: state)
+                try await registration.handle(delivery, headers, context)
+                switch state.current {
+                case .none: try await context.commit { _ in }
+                case .failed: throw CommitFailed()
+                case .running, .applied, .duplicate: break
+                }
+                faults.reach(.afterCommit)
                 consumer.ack(delivery)
-                logger.debug("duplicate delivery: its effect has committed; ACKed")
-                return .duplicate
+                if storageRetries > 0 { StorageRetryLog.shared.recovered(logger, retries: storageRetries) }
+                return state.current == .duplicate ? .duplicate : .handled
+            } catch let rejection as EventRejection {
+                if committed(state) { return ackAfterCommit(delivery, rejection, logger: logger) }
+                return reject(delivery, reason: rejection.reason, logger: logger)
+            } catch {
+                if committed(state) { return ackAfterCommit(delivery, error, logger: logger) }
+                if state.storageFailed || StorageFault.isTransient(error), !Task.isCancelled {
+                    // The service's disk, not the event: hold the delivery and try
+                    // again here, so that a full disk never dead-letters an event
+                    // (a NAK would count towards the group's maxDeliveries).
+                    let pause = Self.storagePause(retry: storageRetries)
+                    storageRetries += 1
+                    consumer.extend(delivery, by: pause + Self.storageHold)
+                    RuntimeMetrics.storageRetry(topic: delivery.event.topic)
+                    StorageRetryLog.shared.warn(logger, error: error, pause: pause)
+                    try? await Task.sleep(for: pause)
+                    if !Task.isCancelled { continue }
+                }
+                let delay = Self.backoff(attempt: delivery.attempt)
+                logger.warning(
+                    "event handler failed; NAK, redelivered after \(delay)",
+                    metadata: ["error": "\(error)", "attempt": "\(delivery.attempt)"])
+                consumer.nak(delivery, delay: delay)
+                return .failed
             }
-            logger.debug("handling event", metadata: ["attempt": "\(delivery.attempt)"])
-            let context = EventContext(
-                logger: logger, store: store, group: registration.group, eventID: delivery.event.eventID,
-                topic: delivery.event.topic,
-                correlation: EventHeaders(requestId: headers.requestId, traceparent: headers.traceparent),
-                state: state)
-            try await registration.handle(delivery, headers, context)
-            switch state.current {
-            case .none: try await context.commit { _ in }
-            case .failed: throw CommitFailed()
-            case .running, .applied, .duplicate: break
-            }
-            faults.reach(.afterCommit)
-            consumer.ack(delivery)
-            return state.current == .duplicate ? .duplicate : .handled
-        } catch let rejection as EventRejection {
-            if committed(state) { return ackAfterCommit(delivery, rejection, logger: logger) }
-            return reject(delivery, reason: rejection.reason, logger: logger)
-        } catch {
-            if committed(state) { return ackAfterCommit(delivery, error, logger: logger) }
-            let delay = Self.backoff(attempt: delivery.attempt)
-            logger.warning(
-                "event handler failed; NAK, redelivered after \(delay)",
-                metadata: ["error": "\(error)", "attempt": "\(delivery.attempt)"])
-            consumer.nak(delivery, delay: delay)
-            return .failed
         }
     }
 
@@ -127,4 +156,26 @@ struct DeliveryProcessor: Sendable {
 /// The handler swallowed the error of its `commit`: nothing was stored, so retry.
 struct CommitFailed: Error, CustomStringConvertible {
     var description: String { "the handler's commit failed (its error was not rethrown)" }
+}
+
+/// One warning per second at most while the storage refuses event commits (each
+/// retry also counts in `metro_service_storage_retries_total`).
+final class StorageRetryLog: Sendable {
+    static let shared = StorageRetryLog()
+    private let limiter = Mutex(LogLimiter(period: .seconds(1)))
+    private let recoveries = Mutex(LogLimiter(period: .seconds(1)))
+
+    func recovered(_ logger: Logger, retries: Int) {
+        guard let held = recoveries.withLock({ $0.allow() }) else { return }
+        logger.notice(
+            "storage works again: a held event committed after \(retries) retries",
+            metadata: ["recovered-since-last-line": "\(held)"])
+    }
+
+    func warn(_ logger: Logger, error: any Error, pause: Duration) {
+        guard let held = limiter.withLock({ $0.allow() }) else { return }
+        logger.warning(
+            "the storage refused the event's commit; the delivery is held and retried in \(pause)",
+            metadata: ["error": "\(error)", "retries-since-last-line": "\(held)"])
+    }
 }

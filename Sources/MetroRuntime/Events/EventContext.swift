@@ -30,7 +30,7 @@ public struct EventContext: Sendable {
             state.end(result != nil ? .applied : .duplicate)
             return result
         } catch {
-            state.end(.failed)
+            state.end(.failed, storage: StorageFault.isTransient(error))
             throw error
         }
     }
@@ -40,18 +40,23 @@ public struct EventContext: Sendable {
 final class CommitState: Sendable {
     /// `failed`: the transaction threw (rolled back); nothing of it is stored.
     enum Phase: Sendable, Equatable { case none, running, applied, duplicate, failed }
-    private let phase = Mutex(Phase.none)
+    private let phase = Mutex((phase: Phase.none, storage: false))
 
     /// Marks the commit as started; false if one was already made.
     func begin() -> Bool {
         phase.withLock { p in
-            guard p == .none else { return false }
-            p = .running
+            guard p.phase == .none else { return false }
+            p.phase = .running
             return true
         }
     }
 
-    func end(_ outcome: Phase) { phase.withLock { $0 = outcome } }
+    /// `storage`: the commit failed with a `StorageFault` (the handler may have
+    /// swallowed that error; the runtime still holds and retries the delivery).
+    func end(_ outcome: Phase, storage: Bool = false) { phase.withLock { $0 = (outcome, storage) } }
 
-    var current: Phase { phase.withLock { $0 } }
+    var current: Phase { phase.withLock { $0.phase } }
+
+    /// Whether the commit failed because the storage refused it.
+    var storageFailed: Bool { phase.withLock { $0.storage } }
 }

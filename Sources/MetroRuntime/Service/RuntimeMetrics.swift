@@ -49,6 +49,13 @@ enum RuntimeMetrics {
         rpcSeconds[method].recordNanoseconds(Int64(seconds * 1e9))
     }
 
+    private static let storageRetries = MetricHandles { (topic: String) in
+        Counter(label: "metro_service_storage_retries_total", dimensions: [("topic", topic)])
+    }
+
+    /// One retry in place of an event whose commit the storage refused (`StorageFault`).
+    static func storageRetry(topic: String) { storageRetries[topic].increment() }
+
     static func outboxPending(_ n: Int) {
         Gauge(label: "metro_service_outbox_pending").record(n)
     }

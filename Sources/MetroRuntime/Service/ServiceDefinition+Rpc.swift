@@ -1,5 +1,8 @@
+import GRDB
+import Logging
 public import MetroKit
 public import MetroProtocol
+import Synchronization
 
 extension ServiceDefinition {
     /// Serves `method` with `handler`, which gets the decoded request, the call's
@@ -24,14 +27,26 @@ extension ServiceDefinition {
                     let start = ContinuousClock.now
                     var code = "ok"
                     defer { RuntimeMetrics.rpc(method: method.name, code: code, seconds: (.now - start).seconds) }
+                    let writes = CallWrites()
                     do {
-                        guard inline else { return try await handler(request, context, store) }
-                        return try await ServiceStore.$readsInPlace.withValue(true) {
-                            try await handler(request, context, store)
+                        return try await ServiceStore.$callWrites.withValue(writes) {
+                            guard inline else { return try await handler(request, context, store) }
+                            return try await ServiceStore.$readsInPlace.withValue(true) {
+                                try await handler(request, context, store)
+                            }
                         }
                     } catch let e as RpcError {
                         code = e.code.name
                         throw e
+                    } catch let e as DatabaseError where !writes.any && StorageFault.refusedWrite(e) != nil {
+                        // The write rolled back whole and no earlier write of this call
+                        // committed: the call had no effect, and may be sent again
+                        // (protocol.md §6.4). A full disk is an operator's condition,
+                        // not a bug in the handler, so it is not a 107.
+                        code = WireErrorCode.unavailable.name
+                        let reason = StorageFault.refusedWrite(e) ?? ""
+                        RefusedWriteLog.shared.warn(context.logger, method: method.name, reason: reason, error: e)
+                        throw RpcError(.unavailable, "\(method.name): \(reason); nothing was written (retry later)")
                     } catch {
                         code = WireErrorCode.internalError.name
                         throw error
@@ -73,5 +88,22 @@ extension ServiceStore {
     ) async throws -> T {
         try await write(
             correlation: EventHeaders(requestId: context.correlationID, traceparent: context.traceparent), body)
+    }
+}
+
+/// One warning per second at most for rpc writes refused by the storage (each refused
+/// call also counts in `metro_service_rpc_requests_total{code="unavailable"}`).
+final class RefusedWriteLog: Sendable {
+    static let shared = RefusedWriteLog()
+    private let limiter = Mutex(LogLimiter(period: .seconds(1)))
+
+    func warn(_ logger: Logger, method: String, reason: String, error: DatabaseError) {
+        guard let held = limiter.withLock({ $0.allow() }) else { return }
+        logger.warning(
+            "rpc write refused: \(reason)",
+            metadata: [
+                "method": .string(method), "error": "\(error.message ?? "\(error.resultCode)")",
+                "refused-since-last-line": "\(held)",
+            ])
     }
 }

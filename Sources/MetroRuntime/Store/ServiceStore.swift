@@ -120,8 +120,13 @@ public final class ServiceStore: Sendable {
             return (value, tx.published)
         }
         afterCommit(published: published)
+        Self.callWrites?.committed()
         return value
     }
+
+    /// Set by the runtime around an rpc handler: counts the writes of that call that
+    /// committed, so that a full disk can be answered "nothing was written" honestly.
+    @TaskLocal static var callWrites: CallWrites?
 
     /// Waits until the broker has acknowledged the event `eventID` (an outbox row
     /// this instance committed, from `ServiceTransaction.publish`), or until
@@ -226,4 +231,14 @@ private func withFileLock<T>(_ path: String, _ body: () throws -> T) throws -> T
 extension Duration {
     /// Seconds as a `TimeInterval` (GRDB's busy timeout).
     var seconds: TimeInterval { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// How many `ServiceStore.write`s of one rpc call committed (`ServiceStore.callWrites`).
+final class CallWrites: Sendable {
+    private let count = Atomic<Int>(0)
+
+    func committed() { count.add(1, ordering: .relaxed) }
+
+    /// Whether a write of the call committed (an effect of the call stands).
+    var any: Bool { count.load(ordering: .relaxed) > 0 }
 }

@@ -89,7 +89,7 @@ extension VideoService {
         case (let path?, nil):
             do {
                 return try await OffPool.run { try blobs.put(copying: path) }
-            } catch let error as BlobError {
+            } catch let error as BlobError where !error.diskFull {
                 throw VideoError.invalid("path", error.description)
             }
         case (nil, let data?):

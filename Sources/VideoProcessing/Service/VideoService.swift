@@ -1,5 +1,6 @@
 public import Foundation
 import MetroKit
+import MetroProtocol
 public import MetroRuntime
 
 /// The video service on the runtime: its tables, the `video.*` rpc methods and
@@ -83,6 +84,10 @@ public enum VideoService {
             case .notFound: throw RpcError.notFound(error.message)
             case .conflict: throw RpcError.conflict(error.message)
             }
+        } catch let error as BlobError where error.diskFull {
+            // Nothing was stored (a temporary file is removed, a part file's bytes past
+            // the upload's count are written again): the call had no effect.
+            throw RpcError(.unavailable, "the video service's disk is full; nothing was stored (retry later): \(error)")
         }
     }
 }

@@ -120,7 +120,7 @@ public struct BlobStore: Sendable {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let path = "\(folder)/\(UUID().uuidString.lowercased())"
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw BlobError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw BlobError.failed("cannot create \(path)") }
         return Temporary(fd: fd, path: path)
     }
 
@@ -128,9 +128,9 @@ public struct BlobStore: Sendable {
     /// directory. Owns `temp` from here: closes it once, and removes it on failure.
     private func commit(_ temp: Temporary, id: String) throws -> String {
         guard fsync(temp.fd) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let error = BlobError.failed("fsync \(temp.path)")
             temp.discard()
-            throw BlobError("fsync \(temp.path): \(reason)")
+            throw error
         }
         Glibc.close(temp.fd)
         do {
@@ -153,7 +153,7 @@ public struct BlobStore: Sendable {
             return id
         }
         guard rename(tempPath, final) == 0 else {
-            throw BlobError("rename to \(final): \(String(cString: strerror(errno)))")
+            throw BlobError.failed("rename to \(final)")
         }
         try Self.syncDirectory(shard)
         return id
@@ -164,7 +164,7 @@ public struct BlobStore: Sendable {
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw BlobError("write: \(String(cString: strerror(errno)))") }
+            guard n > 0 else { throw BlobError.failed("write") }
             offset += n
         }
     }
@@ -174,12 +174,28 @@ public struct BlobStore: Sendable {
         let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw BlobError("open \(path): \(String(cString: strerror(errno)))") }
         defer { Glibc.close(fd) }
-        guard fsync(fd) == 0 else { throw BlobError("fsync \(path): \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw BlobError.failed("fsync \(path)") }
     }
 }
 
 /// A blob store operation failed (the disk, a missing source file).
 public struct BlobError: Error, Sendable, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    /// The errno of a failed write-side call (create, write, fsync, rename), if any.
+    public let errno: Int32?
+
+    init(_ description: String, errno: Int32? = nil) {
+        self.description = description
+        self.errno = errno
+    }
+
+    /// The failed call's errno and its text, for a write-side failure.
+    static func failed(_ what: String) -> BlobError {
+        let code = Glibc.errno
+        return BlobError("\(what): \(String(cString: strerror(code)))", errno: code)
+    }
+
+    /// The disk (or the quota) is full: nothing was stored, and the same call will
+    /// succeed once space is free (the rpc answer is 109, not a bad request).
+    public var diskFull: Bool { errno == ENOSPC || errno == EDQUOT }
 }

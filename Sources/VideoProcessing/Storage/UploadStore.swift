@@ -118,7 +118,7 @@ public struct UploadFiles: Sendable {
     public func write(_ bytes: [UInt8], at offset: Int64, to uploadId: String) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let fd = open(path(of: uploadId), O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw BlobError("cannot open the part file: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw BlobError.failed("cannot open the part file") }
         defer { close(fd) }
         var done = 0
         while done < bytes.count {
@@ -126,10 +126,10 @@ public struct UploadFiles: Sendable {
                 pwrite(fd, $0.baseAddress! + done, $0.count - done, off_t(offset) + off_t(done))
             }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw BlobError("write to the part file: \(String(cString: strerror(errno)))") }
+            guard n > 0 else { throw BlobError.failed("write to the part file") }
             done += n
         }
-        guard fsync(fd) == 0 else { throw BlobError("fsync the part file: \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw BlobError.failed("fsync the part file") }
     }
 
     /// The `count` bytes at `offset` (a repeated chunk's check).

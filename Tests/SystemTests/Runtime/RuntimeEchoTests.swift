@@ -162,9 +162,14 @@ import ZeroMQ
     /// fail as a whole (group commit: every event of a failed pass), nothing is ACKed,
     /// the events are NAKed and come back; once the disk works again each has its
     /// effect and its `echo.recorded` exactly once.
+    /// fsync fails (EIO) under the worker's database for longer than the broker's 5
+    /// deliveries would last if each failure were NAKed: the runtime holds each
+    /// delivery and retries it in place, so nothing is dead-lettered or redelivered,
+    /// and each effect commits once when the syncs work again.
     @Test func aServiceDiskThatFailsItsSyncsLosesNoEventAndAppliesEachOnce() async throws {
         let stack = try await Stack()
         let disk = try FaultInjection(pathFilter: "echo.sqlite")
+        let dead = try await stack.base.deadLetters("echo")
         let worker = try await stack.start(
             environment: try disk.environment, extra: ["--metrics", "127.0.0.1:0"])
         try await closing(stack.base) {
@@ -172,19 +177,26 @@ import ZeroMQ
             let ids = (1...6).map { "d-\($0)" }
             for id in ids { try await stack.say(id) }
             let endpoint = try #require(worker.ready["metrics"])
-            try await eventually("commits failing") {
-                try await httpGet(endpoint, path: "/metrics").contains(
-                    #"metro_service_events_total{topic="echo.hello",outcome="failed"}"#)
+            // 100 ms doubling: the 6th retry of an event comes ~3 s after its first
+            // failure, twice the ~1.5 s the broker's 5 NAKed deliveries would last.
+            try await eventually("the commits failing and held (or dead-lettered)") {
+                let retries = try await ProfilesDiskFullTests.storageRetries(endpoint, topic: "echo.hello")
+                return retries >= 6 * ids.count || !dead.events.isEmpty
             }
+            #expect(dead.events.isEmpty, "failing syncs dead-letter nothing")
             #expect(worker.process.stderrText.contains("faultinject: fdatasync EIO"))
             #expect(try worker.effects().isEmpty, "no commit stood while the syncs failed")
-            #expect(try await stack.group()?.pending ?? 0 > 0, "nothing ACKed")
+            #expect(try await stack.group()?.pending == ids.count, "every event held, none ACKed")
             disk.failSyncs(false)
             try await eventually("every event recorded") { Set(try stack.recordedIDs()) == Set(ids) }
             try await eventually("the group drained") { try await stack.group()?.pending == 0 }
             #expect(try worker.effects().map(\.eventID).sorted() == ids)
             #expect(try stack.recordedIDs().count == ids.count)
-            #expect(try await stack.group()?.redelivered ?? 0 > 0)
+            #expect(try await stack.group()?.redelivered == 0, "held, never NAKed")
+            #expect(dead.events.isEmpty, "failing syncs dead-letter nothing")
+            #expect(
+                try await httpGet(endpoint, path: "/metrics").contains(
+                    #"metro_service_events_total{topic="echo.hello",outcome="failed"}"#) == false)
             worker.process.kill(SIGTERM)
             #expect(await worker.exit() == 0)
         }

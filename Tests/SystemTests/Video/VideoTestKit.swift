@@ -20,16 +20,16 @@ struct VideoStack {
     let workers: [VideoWorker]
     let rpc: RpcClient
 
-    /// `count` workers with `extra` flags each.
-    init(workers count: Int = 1, extra: [String] = []) async throws {
+    /// `count` workers with `extra` flags (and `environment`) each.
+    init(workers count: Int = 1, extra: [String] = [], environment: [String: String] = [:]) async throws {
         broker = try await BrokerHarness(config: Self.brokerConfig)
         registry = try await RegistryUnderTest()
         var workers: [VideoWorker] = []
         for i in 1...count {
             workers.append(
                 try await VideoWorker.launch(
-                    broker: broker, registry: registry.endpoint, instance: "video-\(i)", extra: extra,
-                    sharing: workers.first))
+                    broker: broker, registry: registry.endpoint, instance: "video-\(i)", environment: environment,
+                    extra: extra, sharing: workers.first))
         }
         self.workers = workers
         rpc = try RpcClient(endpoints: workers.map(\.rpc), service: VideoProcessing.serviceName)

@@ -1,0 +1,42 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import MetroTestKit
+import Testing
+import VideoProcessing
+
+/// The video service's upload files on a full disk: the `MetroFaultInject` library,
+/// preloaded into the worker, makes writes to `.part` files (a chunked upload's
+/// bytes) fall short, then fail with ENOSPC. The chunk is answered 109 with the
+/// reason, not 107 or a bad request, and the same chunk succeeds once space is free.
+@Suite(.serialized) struct VideoDiskFullTests {
+    @Test func aChunkRefusedByAFullDiskIsAnswered109AndGoesThroughAfter() async throws {
+        let disk = try FaultInjection(pathFilter: ".part")
+        let s = try await VideoStack(environment: try disk.environment)
+        try await closing(s.rpc) {
+            let bytes = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let begun = try await s.rpc.call(
+                VideoAPI.uploadBegin,
+                UploadBeginRequest(ownerId: "u-1", title: "Full disk", sizeBytes: Int64(bytes.count)))
+            let first = UploadChunkRequest(
+                uploadId: begun.uploadId, offset: 0, data: Data(bytes[0..<10_000]).base64EncodedString())
+
+            disk.fillDisk(true)
+            let refused = await ProfilesDiskFullTests.error { try await s.rpc.call(VideoAPI.uploadChunk, first) }
+            #expect(refused?.wireError?.code == .unavailable, "\(String(describing: refused))")
+            #expect(refused?.wireError?.message.contains("disk is full") == true)
+            #expect(s.workers[0].process.stderrText.contains("faultinject: pwrite ENOSPC"))
+
+            disk.fillDisk(false)
+            #expect(try await s.rpc.call(VideoAPI.uploadChunk, first).receivedBytes == 10_000)
+            let second = UploadChunkRequest(
+                uploadId: begun.uploadId, offset: 10_000, data: Data(bytes[10_000...]).base64EncodedString())
+            #expect(try await s.rpc.call(VideoAPI.uploadChunk, second).receivedBytes == 20_000)
+            let video = try await s.rpc.call(
+                VideoAPI.uploadFinish, UploadFinishRequest(uploadId: begun.uploadId, sha256: nil))
+            #expect(video.sizeBytes == 20_000)
+            #expect(try s.blobs.read(video.sourceBlobId) == bytes, "the stored bytes are whole")
+        }
+        await s.close()
+    }
+}
