@@ -13,6 +13,11 @@
 //                                   it is given (a real full disk gives short writes
 //                                   first), and -1/ENOSPC once one byte is left, so
 //                                   the failed write leaves a torn record behind.
+//                                   If <file> holds text, its first line replaces
+//                                   METRO_FAULT_PATH for this fault: one preload
+//                                   into a whole `metro up` (`metro soak --chaos`)
+//                                   fills the disk of whichever process's files
+//                                   the flag names (".seg", "/profiles/profiles.sqlite").
 //   METRO_FAULT_OPEN_EMFILE=<file>  while <file> exists, opening a matching path
 //                                   read-only (a reader: replay, a group's cursor)
 //                                   fails with EMFILE, as when the process is out
@@ -26,11 +31,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
-static int target_matches(int fd, char *target, size_t size) {
-    const char *want = getenv("METRO_FAULT_PATH");
+static int target_matches_filter(int fd, char *target, size_t size, const char *want) {
     if (want == NULL || *want == 0) return 0;
     char link[64];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -38,6 +43,32 @@ static int target_matches(int fd, char *target, size_t size) {
     if (n <= 0) return 0;
     target[n] = 0;
     return strstr(target, want) != NULL;
+}
+
+static int target_matches(int fd, char *target, size_t size) {
+    return target_matches_filter(fd, target, size, getenv("METRO_FAULT_PATH"));
+}
+
+// Whether the flag file named by `variable` exists; if so, its first line (if any)
+// in `filter`, else METRO_FAULT_PATH. Opened with the raw syscall, so that this
+// library's own `open` is not entered.
+static int flag_filter(const char *variable, char *filter, size_t size) {
+    const char *path = getenv(variable);
+    if (path == NULL || *path == 0) return 0;
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n = (ssize_t)syscall(SYS_read, fd, filter, size - 1);
+    (void)syscall(SYS_close, fd);
+    if (n < 0) n = 0;
+    filter[n] = 0;
+    char *end = strchr(filter, '\n');
+    if (end != NULL) *end = 0;
+    if (*filter == 0) {
+        const char *want = getenv("METRO_FAULT_PATH");
+        if (want == NULL) return 0;
+        snprintf(filter, size, "%s", want);
+    }
+    return 1;
 }
 
 static int flag_on(const char *variable) {
@@ -77,7 +108,9 @@ typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
 
 static ssize_t faulty_pwrite(pwrite_fn real, int fd, const void *buf, size_t count, off_t offset) {
     char target[4096];
-    if (count == 0 || !flag_on("METRO_FAULT_PWRITE_ENOSPC") || !target_matches(fd, target, sizeof target)) {
+    char filter[512];
+    if (count == 0 || !flag_filter("METRO_FAULT_PWRITE_ENOSPC", filter, sizeof filter)
+        || !target_matches_filter(fd, target, sizeof target, filter)) {
         return real(fd, buf, count, offset);
     }
     if (count >= 2) return real(fd, buf, count / 2, offset);

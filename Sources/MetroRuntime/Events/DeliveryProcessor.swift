@@ -13,7 +13,7 @@ import Synchronization
 /// | a redelivery (`attempt` > 1) whose id is in the inbox already | ACK, handler not run |
 /// | a first delivery whose id is in the inbox already (rare: see below) | handler runs, its `commit` does nothing; ACK |
 /// | handler returned; its commit (or the inbox-only one) is durable | ACK |
-/// | the storage refused the commit (`StorageFault`: a full disk, an I/O error, busy) | held (EXTEND) and retried here, 100 ms doubling to 5 s, until it commits or the runtime stops |
+/// | the storage refused the commit (`StorageFault`: a full disk, an I/O error, busy) | held (EXTEND) and retried here, 100 ms doubling to 1 s, until it commits or the runtime stops |
 /// | any other error before the commit | NAK after `backoff(attempt)` |
 /// | an error after the commit | ACK (the effect is durable; a retry could not redo it), logged |
 ///
@@ -36,9 +36,11 @@ struct DeliveryProcessor: Sendable {
     var checksEveryDelivery = false
 
     /// The pause before retry `retry + 1` of a delivery whose commit the storage
-    /// refused (`StorageFault`): 100 ms doubling, at most 5 s.
+    /// refused (`StorageFault`): 100 ms doubling, at most 1 s, so that the held
+    /// events commit within a second of the disk's return (a retry is one
+    /// transaction attempt: cheap even for a full credit window of held events).
     static func storagePause(retry: Int) -> Duration {
-        min(.milliseconds(100 * (1 << min(retry, 6))), .seconds(5))
+        min(.milliseconds(100 * (1 << min(retry, 4))), .seconds(1))
     }
 
     /// How long past each pause a held delivery's ACK deadline is set (EXTEND): the

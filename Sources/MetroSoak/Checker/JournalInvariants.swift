@@ -48,7 +48,7 @@ public enum JournalInvariants {
     ) -> InvariantVerdict {
         let startWallNs = UInt64(max(0, startedAt.timeIntervalSince1970) * 1e9)
         let slack: UInt64 = 1_000_000_000
-        let windows = faults.filter { $0.target == "broker" && $0.kind != .pause || $0.kind == .diskFull }.map {
+        let windows = faults.filter { $0.target == "broker" && $0.kind != .pause }.map {
             (startWallNs + $0.startNs - min($0.startNs, slack))...(startWallNs + ($0.wholeAgainNs ?? endNs) + slack)
         }
         var offending: [String] = []

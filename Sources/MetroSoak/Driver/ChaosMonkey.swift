@@ -7,10 +7,12 @@ import Synchronization
 
 /// The faults of `--chaos`, one at a time at seeded times: kill -9 of a
 /// component (`metro up` restarts it), SIGSTOP then SIGCONT after 2–5 s, or a
-/// full disk under the broker's journal for 3–8 s (the preloaded
-/// libMetroFaultInject.so makes pwrite to `.seg` files fail with ENOSPC while
-/// a flag file exists). Each is recorded with the time until the system was
-/// whole again (`WholeProbe`); the next fault is drawn only after that.
+/// full disk for 3–8 s under the broker's journal or under one service's
+/// database (the preloaded libMetroFaultInject.so makes pwrite to the files the
+/// flag file names fail with ENOSPC while that file exists: `.seg`, or
+/// `/<service>/<service>.sqlite` and its WAL). Each is recorded with the time
+/// until the system was whole again (`WholeProbe`); the next fault is drawn only
+/// after that.
 final class ChaosMonkey: Sendable {
     struct Settings: Sendable {
         /// Mean seconds between faults (the gaps are exponential).
@@ -62,7 +64,15 @@ final class ChaosMonkey: Sendable {
                 kind: kind, target: "none", startNs: now, endNs: now, wholeAgainNs: nil,
                 detail: "no child of metro up (pid \(upPid)) found in /proc")
         }
-        let target = kind == .diskFull ? "broker" : names[Int(random.unit() * Double(names.count))]
+        // The disk faults split the same draw: the lower half the broker's journal,
+        // the upper half a service's database (so a seed draws the faults it drew
+        // before services' disks were filled too, at the same times).
+        let services = Set(names.compactMap(Self.serviceName)).sorted()
+        let diskService: String? =
+            kind == .diskFull && u >= 0.15 && !services.isEmpty
+            ? services[min(services.count - 1, Int((u - 0.15) / 0.15 * Double(services.count)))] : nil
+        let target =
+            kind == .diskFull ? (diskService ?? "broker") : names[Int(random.unit() * Double(names.count))]
         let pid = children[target] ?? 0
         let start = recorder.nowNs()
         var detail: String
@@ -90,13 +100,22 @@ final class ChaosMonkey: Sendable {
         case .diskFull:
             let seconds = 3 + random.unit() * 5
             let logStart = logSize()
-            setDiskFull(true)
+            let files = diskService.map { "/\($0)/\($0).sqlite" } ?? ".seg"
+            setDiskFull(true, files: files)
             try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
             setDiskFull(false)
-            detail = "journal writes (.seg) failed with ENOSPC for \(String(format: "%.1f", seconds)) s"
+            let what = diskService.map { "\($0)'s database writes (\(files), its WAL)" } ?? "journal writes (.seg)"
+            detail = "\(what) failed with ENOSPC for \(String(format: "%.1f", seconds)) s"
             let endNs = recorder.nowNs()
-            let whole = await probe.waitWhole(recorder: recorder, timeout: settings.wholeTimeout)
-            detail += "; " + brokerSaid(since: logStart)
+            var whole = await probe.waitWhole(recorder: recorder, timeout: settings.wholeTimeout)
+            if let diskService, whole != nil {
+                // A service that held events is whole once they committed.
+                let limit = start + UInt64(settings.wholeTimeout.components.seconds) * 1_000_000_000
+                whole = await heldEventsCommitted(since: logStart, notAfter: limit)
+                detail += "; " + serviceSaid(diskService, since: logStart)
+            } else {
+                detail += "; " + brokerSaid(since: logStart)
+            }
             return SoakFault(
                 kind: kind, target: target, startNs: start, endNs: endNs, wholeAgainNs: whole, detail: detail)
         }
@@ -122,10 +141,20 @@ final class ChaosMonkey: Sendable {
         if full { setDiskFull(false) }
     }
 
-    private func setDiskFull(_ on: Bool) {
+    /// The service of an instance's process name ("profiles-1" → "profiles"); nil
+    /// for the broker, registry, gateway and `metro up` itself.
+    static func serviceName(_ process: String) -> String? {
+        guard let dash = process.lastIndex(of: "-"), process[process.index(after: dash)...].allSatisfy(\.isNumber)
+        else { return nil }
+        let service = String(process[..<dash])
+        return service.isEmpty || ["broker", "registry", "gateway", "up"].contains(service) ? nil : service
+    }
+
+    /// `files`: the path fragment whose writes fail (the flag file's content).
+    private func setDiskFull(_ on: Bool, files: String = ".seg") {
         guard let flag = settings.diskFullFlag else { return }
         if on {
-            FileManager.default.createFile(atPath: flag, contents: nil)
+            FileManager.default.createFile(atPath: flag, contents: Data((files + "\n").utf8))
         } else {
             try? FileManager.default.removeItem(atPath: flag)
         }
@@ -137,14 +166,48 @@ final class ChaosMonkey: Sendable {
         return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? UInt64) ?? 0
     }
 
+    /// What the instances of `service` logged about their full disk since `offset`
+    /// of `metro up`'s log: whether they refused rpc writes (109) or held events,
+    /// and whether a held event committed afterwards.
+    private func serviceSaid(_ service: String, since offset: UInt64) -> String {
+        let text = logText(since: offset)
+        let refused = text.contains("rpc write refused")
+        let held = text.contains("the storage refused the event's commit")
+        let recovered = text.contains("storage works again")
+        let saw = [refused ? "refused rpc writes (109)" : nil, held ? "held events and retried them" : nil]
+            .compactMap { $0 }
+        return "\(service) "
+            + (saw.isEmpty ? "logged no refusal (no write in the window?)" : saw.joined(separator: " and "))
+            + (held ? (recovered ? ", then committed them" : ", no recovery line seen") : "")
+    }
+
+    /// When the events a service held through its full disk had committed: now if
+    /// it held none, else when it logged so (polled every 100 ms); nil if not by
+    /// `notAfter` (recorder time).
+    private func heldEventsCommitted(since offset: UInt64, notAfter: UInt64) async -> UInt64? {
+        while recorder.nowNs() <= notAfter {
+            let text = logText(since: offset)
+            if !text.contains("the storage refused the event's commit") || text.contains("storage works again") {
+                return recorder.nowNs()
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
+    private func logText(since offset: UInt64) -> String {
+        guard let path = settings.upLog, let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? handle.close() }
+        try? handle.seek(toOffset: offset)
+        return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+    }
+
     /// What the broker logged about the full disk since `offset` of `metro up`'s
     /// log: whether it refused acknowledged publishes (ERROR 205) and took events
     /// again by itself.
     private func brokerSaid(since offset: UInt64) -> String {
-        guard let path = settings.upLog, let handle = FileHandle(forReadingAtPath: path) else { return "no log" }
-        defer { try? handle.close() }
-        try? handle.seek(toOffset: offset)
-        let text = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
+        guard settings.upLog != nil else { return "no log" }
+        let text = logText(since: offset)
         let refused = text.contains("refusing acknowledged publishes")
         let recovered = text.contains("journal writes succeed again")
         return

@@ -51,7 +51,8 @@ struct SoakSetup: Sendable {
                         + "(or `--product MetroFaultInject`) next to this metro binary")
             }
             flag = data + "/soak-disk-full.flag"
-            // Only the journal's segment files fail; the services' SQLite files never match.
+            // The flag's content names the files that fail (ChaosMonkey writes ".seg" or a
+            // service's database); METRO_FAULT_PATH is what an empty flag would mean.
             environment = [
                 "LD_PRELOAD": library, "METRO_FAULT_PATH": ".seg", "METRO_FAULT_PWRITE_ENOSPC": flag!,
             ]

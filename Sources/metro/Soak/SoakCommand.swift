@@ -22,8 +22,9 @@ struct SoakCommand: MetroCommand {
             elapsed time, rate, p99, errors, faults and live violations.
 
             --chaos: one fault at a time, at seeded random times (mean --fault-interval s): kill -9 of a \
-            component (metro up restarts it), SIGSTOP/SIGCONT for 2-5 s, or a full disk under the broker's \
-            journal for 3-8 s (start mode only: libMetroFaultInject.so, built beside this binary, is preloaded). \
+            component (metro up restarts it), SIGSTOP/SIGCONT for 2-5 s, or a full disk for 3-8 s under the \
+            broker's journal or one service's database (start mode only: libMetroFaultInject.so, built beside \
+            this binary, is preloaded). \
             Each fault is recorded with the time until the system was whole again (every instance registered, \
             the broker ACKing a probe publish on topic soak.probe, the gateway's /readyz 200). The same --seed \
             draws the same operations and faults.

@@ -52,8 +52,8 @@ import Testing
                 #expect(read.displayName == "Ada" && read.version == 1, "reads are served meanwhile")
                 try await stack.watched("w-1", user: ada.id, video: "v-1")
                 try await stack.watched("w-2", user: ada.id, video: "v-2")
-                // Held and retried in place, 100 ms doubling: 12 retries of the two views
-                // take ~3 s, twice what the broker's 5 deliveries (NAKed with the
+                // Held and retried in place, 100 ms doubling to 1 s: 12 retries of the two views
+                // take ~3.5 s, twice what the broker's 5 deliveries (NAKed with the
                 // runtime's 100 ms doubling backoff) would last before dead-lettering.
                 try await eventually("the views held through six retries each (or dead-lettered)") {
                     try await Self.storageRetries(metrics, topic: ProfileTopics.videoWatched) >= 12

@@ -177,7 +177,7 @@ import ZeroMQ
             let ids = (1...6).map { "d-\($0)" }
             for id in ids { try await stack.say(id) }
             let endpoint = try #require(worker.ready["metrics"])
-            // 100 ms doubling: the 6th retry of an event comes ~3 s after its first
+            // 100 ms doubling to 1 s: the 6th retry of an event comes ~3.5 s after its first
             // failure, twice the ~1.5 s the broker's 5 NAKed deliveries would last.
             try await eventually("the commits failing and held (or dead-lettered)") {
                 let retries = try await ProfilesDiskFullTests.storageRetries(endpoint, topic: "echo.hello")
