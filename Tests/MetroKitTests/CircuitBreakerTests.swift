@@ -94,7 +94,8 @@ import Testing
         let counted: [RpcAttemptFailure] = [
             .disconnected, .timedOut, .remote(107), .remote(109), .remote(402), .remote(408),
         ]
-        let notCounted: [RpcAttemptFailure] = [400, 401, 403, 404, 405, 406, 407].map { .remote($0) }
+        // 205: a service's storage refused the write; every instance shares it.
+        let notCounted: [RpcAttemptFailure] = [400, 401, 403, 404, 405, 406, 407, 205].map { .remote($0) }
         #expect(counted.map(\.countsAgainstInstance) == Array(repeating: true, count: counted.count))
         #expect(notCounted.map(\.countsAgainstInstance) == Array(repeating: false, count: notCounted.count))
     }
@@ -166,8 +167,8 @@ import Testing
         }
     }
 
-    @Test func domainErrorsAndTimeoutsAreNeverRetried() {
-        for code: UInt16 in [400, 401, 403, 404, 405, 406, 407] {
+    @Test func domainErrorsStorageAndTimeoutsAreNeverRetried() {
+        for code: UInt16 in [400, 401, 403, 404, 405, 406, 407, 205] {
             #expect(!policy.shouldRetry(.remote(code), idempotent: true, attemptsMade: 1, remaining: .seconds(1)))
         }
         #expect(!policy.shouldRetry(.timedOut, idempotent: true, attemptsMade: 1, remaining: .seconds(1)))

@@ -25,8 +25,7 @@ enum RpcAttemptFailure: Hashable, Sendable {
         }
     }
 
-    /// Whether the server said the call had no effect (the handler not started, or
-    /// its only write refused by a full disk: 109), so that sending the call
+    /// Whether the server said it did not start the handler, so that sending the call
     /// elsewhere is safe even for a method that is not idempotent.
     var certainlyNotRun: Bool {
         switch self {
@@ -41,7 +40,7 @@ enum RpcAttemptFailure: Hashable, Sendable {
 ///
 /// Only idempotent methods are retried after a failure that may have run the handler
 /// (a disconnect, 107 internal-error). A refusal that proves the handler never started
-/// (402 overloaded, 109 unavailable while draining or with a full disk, 408 wrong-instance) is retried for any method: that
+/// (402 overloaded, 109 unavailable while draining, 408 wrong-instance) is retried for any method: that
 /// cannot do anything twice. A timeout is never retried (the deadline is spent), and
 /// neither is any other remote answer (it would be the same elsewhere).
 struct RpcRetryPolicy: Hashable, Sendable {

@@ -40,13 +40,15 @@ extension ServiceDefinition {
                         throw e
                     } catch let e as DatabaseError where !writes.any && StorageFault.refusedWrite(e) != nil {
                         // The write rolled back whole and no earlier write of this call
-                        // committed: the call had no effect, and may be sent again
-                        // (protocol.md §6.4). A full disk is an operator's condition,
-                        // not a bug in the handler, so it is not a 107.
-                        code = WireErrorCode.unavailable.name
+                        // committed: the call had no effect (protocol.md §6.4). A full
+                        // disk is an operator's condition, not a bug in the handler, so
+                        // not a 107; and not a 109 either: every instance shares this
+                        // database, so neither another instance nor a circuit breaker
+                        // helps. The caller retries later.
+                        code = WireErrorCode.storageFailure.name
                         let reason = StorageFault.refusedWrite(e) ?? ""
                         RefusedWriteLog.shared.warn(context.logger, method: method.name, reason: reason, error: e)
-                        throw RpcError(.unavailable, "\(method.name): \(reason); nothing was written (retry later)")
+                        throw RpcError(.storageFailure, "\(method.name): \(reason); nothing was written (retry later)")
                     } catch {
                         code = WireErrorCode.internalError.name
                         throw error
@@ -92,7 +94,7 @@ extension ServiceStore {
 }
 
 /// One warning per second at most for rpc writes refused by the storage (each refused
-/// call also counts in `metro_service_rpc_requests_total{code="unavailable"}`).
+/// call also counts in `metro_service_rpc_requests_total{code="storage-failure"}`).
 final class RefusedWriteLog: Sendable {
     static let shared = RefusedWriteLog()
     private let limiter = Mutex(LogLimiter(period: .seconds(1)))

@@ -5,8 +5,8 @@ import GRDB
 /// writer held the database past the busy timeout. They pass; retrying the same
 /// work later succeeds. The runtime therefore never lets one of them dead-letter an
 /// event (`DeliveryProcessor` holds the delivery and retries in place), and answers
-/// an rpc call whose write was refused by one with 109 `unavailable` when nothing of
-/// the call committed (`ServiceDefinition.rpc`).
+/// an rpc call whose write was refused by one with 205 `storage-failure` when nothing
+/// of the call committed (`ServiceDefinition.rpc`).
 enum StorageFault {
     /// Whether `error` is such a fault.
     static func isTransient(_ error: any Error) -> Bool {

@@ -167,14 +167,14 @@ final class ChaosMonkey: Sendable {
     }
 
     /// What the instances of `service` logged about their full disk since `offset`
-    /// of `metro up`'s log: whether they refused rpc writes (109) or held events,
+    /// of `metro up`'s log: whether they refused rpc writes (205) or held events,
     /// and whether a held event committed afterwards.
     private func serviceSaid(_ service: String, since offset: UInt64) -> String {
         let text = logText(since: offset)
         let refused = text.contains("rpc write refused")
         let held = text.contains("the storage refused the event's commit")
         let recovered = text.contains("storage works again")
-        let saw = [refused ? "refused rpc writes (109)" : nil, held ? "held events and retried them" : nil]
+        let saw = [refused ? "refused rpc writes (205)" : nil, held ? "held events and retried them" : nil]
             .compactMap { $0 }
         return "\(service) "
             + (saw.isEmpty ? "logged no refusal (no write in the window?)" : saw.joined(separator: " and "))

@@ -87,7 +87,8 @@ public enum VideoService {
         } catch let error as BlobError where error.diskFull {
             // Nothing was stored (a temporary file is removed, a part file's bytes past
             // the upload's count are written again): the call had no effect.
-            throw RpcError(.unavailable, "the video service's disk is full; nothing was stored (retry later): \(error)")
+            throw RpcError(
+                .storageFailure, "the video service's disk is full; nothing was stored (retry later): \(error)")
         }
     }
 }

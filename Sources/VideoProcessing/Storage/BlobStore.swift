@@ -196,6 +196,6 @@ public struct BlobError: Error, Sendable, CustomStringConvertible {
     }
 
     /// The disk (or the quota) is full: nothing was stored, and the same call will
-    /// succeed once space is free (the rpc answer is 109, not a bad request).
+    /// succeed once space is free (the rpc answer is 205 storage-failure, not a bad request).
     public var diskFull: Bool { errno == ENOSPC || errno == EDQUOT }
 }

@@ -45,7 +45,7 @@ import Testing
                 }
                 for e in [refused, refusedUpdate] {
                     #expect(e?.code == .rejected, "\(String(describing: e))")
-                    #expect(e?.wireError?.code == .unavailable, "\(String(describing: e?.wireError))")
+                    #expect(e?.wireError?.code == .storageFailure, "\(String(describing: e?.wireError))")
                 }
                 #expect(worker.process.stderrText.contains("faultinject: pwrite"))
                 let read = try await rpc.call(ProfilesAPI.get, GetProfileRequest(id: ada.id))
@@ -104,6 +104,47 @@ import Testing
                 #expect(try worker.unsentOutbox() == 0)
                 #expect(bob.displayName == "Bob")
             }
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit() == 0)
+        }
+    }
+
+    /// SIGTERM while the worker holds events its full disk refused: the drain gives
+    /// up on them after `--drain-timeout-ms`, the process exits 0, and the broker
+    /// gives them to the next instance, which applies each once.
+    @Test func aStopWhileEventsAreHeldLosesNone() async throws {
+        let stack = try await ProfilesEventTests.Stack()
+        let worker = stack.worker
+        let disk = try FaultInjection(pathFilter: "profiles.sqlite")
+        try await closing(stack.base) {
+            try ProfilesEventTests.seedUser(worker, id: "u-1", email: "ada@example.com")
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit() == 0)
+            try await stack.base.restart(
+                worker, environment: try disk.environment,
+                extra: ["--metrics", "127.0.0.1:0", "--drain-timeout-ms", "1000"])
+            let metrics = try #require(worker.ready["metrics"])
+            let dead = try await stack.base.deadLetters(Profiles.group)
+            disk.fillDisk(true)
+            for n in 1...3 { try await stack.watched("w-\(n)", user: "u-1", video: "v-\(n)") }
+            try await eventually("the views held") {
+                try await Self.storageRetries(metrics, topic: ProfileTopics.videoWatched) >= 3
+            }
+            let stopped = ContinuousClock.now
+            worker.process.kill(SIGTERM)
+            #expect(await worker.exit(timeout: .seconds(30)) == 0)
+            #expect(ContinuousClock.now - stopped < .seconds(10), "the drain gave up after its 1 s")
+            #expect(worker.process.stderrText.contains("events still in flight after"))
+            #expect(try worker.historyRows("u-1").isEmpty)
+
+            disk.fillDisk(false)
+            try await stack.base.restart(worker)
+            try await eventually("the views applied by the next instance") {
+                guard let g = try await stack.group() else { return false }
+                return g.pending == 0 && g.lag == 0
+            }
+            #expect(try worker.historyRows("u-1").sorted() == ["v-1", "v-2", "v-3"])
+            #expect(dead.events.isEmpty)
             worker.process.kill(SIGTERM)
             #expect(await worker.exit() == 0)
         }

@@ -7,10 +7,10 @@ import VideoProcessing
 
 /// The video service's upload files on a full disk: the `MetroFaultInject` library,
 /// preloaded into the worker, makes writes to `.part` files (a chunked upload's
-/// bytes) fall short, then fail with ENOSPC. The chunk is answered 109 with the
+/// bytes) fall short, then fail with ENOSPC. The chunk is answered 205 storage-failure with the
 /// reason, not 107 or a bad request, and the same chunk succeeds once space is free.
 @Suite(.serialized) struct VideoDiskFullTests {
-    @Test func aChunkRefusedByAFullDiskIsAnswered109AndGoesThroughAfter() async throws {
+    @Test func aChunkRefusedByAFullDiskIsAnswered205AndGoesThroughAfter() async throws {
         let disk = try FaultInjection(pathFilter: ".part")
         let s = try await VideoStack(environment: try disk.environment)
         try await closing(s.rpc) {
@@ -23,7 +23,7 @@ import VideoProcessing
 
             disk.fillDisk(true)
             let refused = await ProfilesDiskFullTests.error { try await s.rpc.call(VideoAPI.uploadChunk, first) }
-            #expect(refused?.wireError?.code == .unavailable, "\(String(describing: refused))")
+            #expect(refused?.wireError?.code == .storageFailure, "\(String(describing: refused))")
             #expect(refused?.wireError?.message.contains("disk is full") == true)
             #expect(s.workers[0].process.stderrText.contains("faultinject: pwrite ENOSPC"))
 
