@@ -3,8 +3,8 @@ import Synchronization
 /// Who waits for the broker's ACK of which outbox row: an rpc handler that must
 /// not answer before its event is in the broker's journal (`video.upload`:
 /// issue 17, "the upload is published acknowledged") registers its row's event
-/// id here; the relay, once the broker ACKed rows and they are marked sent,
-/// resumes their waiters. A waiter whose deadline comes first is resumed with
+/// id here; the relay, once the broker ACKed rows, resumes their waiters, and
+/// again once the rows are marked sent. A waiter whose deadline comes first is resumed with
 /// false and removed; the row stays in the outbox and the relay still sends it.
 ///
 /// Registering before checking the row (`ServiceStore.awaitPublished`) closes
@@ -44,7 +44,8 @@ final class OutboxAcks: Sendable {
         c?.resume(returning: sent)
     }
 
-    /// The relay marked these rows sent: their waiters resume with true.
+    /// The broker ACKed these rows (and the relay may have marked them sent): their
+    /// waiters resume with true.
     func published(_ eventIDs: [String]) {
         let resumed = waiters.withLock { w -> [CheckedContinuation<Bool, Never>] in
             guard !w.byEvent.isEmpty else { return [] }

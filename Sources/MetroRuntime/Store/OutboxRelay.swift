@@ -91,6 +91,11 @@ final class OutboxRelay: Sendable {
                 if rows.isEmpty { break }
                 let results = try await publisher.publish(batch: rows.map(\.event))
                 let outcome = BatchOutcome(rows: rows, results: results)
+                // The broker has them: their waiters need not wait for the mark, which
+                // a full disk can refuse (the row then goes again, deduplicated by the
+                // broker). Again after the mark, for a waiter that registered and found
+                // the row unmarked in between (`OutboxAcks`).
+                store.outboxAcks.published(outcome.sentEventIDs)
                 try await markSent(outcome.sent)
                 store.outboxAcks.published(outcome.sentEventIDs)
                 // A row that failed stays unsent for the next pass (its later rows may

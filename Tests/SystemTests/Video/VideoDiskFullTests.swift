@@ -1,9 +1,14 @@
 import Foundation
+import GRDB
 import MetroKit
 import MetroProtocol
 import MetroTestKit
 import Testing
 import VideoProcessing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The video service's upload files on a full disk: the `MetroFaultInject` library,
 /// preloaded into the worker, makes writes to `.part` files (a chunked upload's
@@ -36,6 +41,42 @@ import VideoProcessing
                 VideoAPI.uploadFinish, UploadFinishRequest(uploadId: begun.uploadId, sha256: nil))
             #expect(video.sizeBytes == 20_000)
             #expect(try s.blobs.read(video.sourceBlobId) == bytes, "the stored bytes are whole")
+        }
+        await s.close()
+    }
+
+    /// The broker ACKs an upload's `video.uploaded` while the worker's disk is full:
+    /// the relay cannot mark its row sent, yet the upload's caller is answered
+    /// (the event is in the journal), not 407 at its deadline; the row goes again
+    /// once the disk is back, and the journal keeps one copy (dedupe window).
+    @Test func anUploadWhoseEventTheBrokerTookIsAnsweredThoughItsRowCannotBeMarked() async throws {
+        let disk = try FaultInjection(pathFilter: "video.sqlite")
+        let s = try await VideoStack(environment: try disk.environment)
+        try await closing(s.rpc) {
+            let worker = s.workers[0]
+            s.broker.process.kill(SIGSTOP)
+            let upload = Task {
+                try await s.rpc.call(
+                    VideoAPI.upload,
+                    UploadRequest(ownerId: "u-1", title: "Held", data: Data([1, 2, 3]).base64EncodedString()),
+                    deadline: .seconds(60))
+            }
+            // The row and its outbox row committed; the relay's publish waits for the broker.
+            try await eventually("the upload committed") {
+                try worker.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM videos") } == 1
+            }
+            disk.fillDisk(true)
+            s.broker.process.kill(SIGCONT)
+            let video = try await upload.value
+            #expect(video.status == .uploaded)
+            try await eventually("the relay failed to mark the row") {
+                worker.process.stderrText.contains("outbox relay: pass failed")
+            }
+            #expect(try worker.unsentOutbox() == 1)
+
+            disk.fillDisk(false)
+            try await eventually("the row marked sent on a later pass") { try worker.unsentOutbox() == 0 }
+            #expect(try await s.journaledVideoIDs("video.uploaded") == [video.videoId], "journaled once")
         }
         await s.close()
     }
