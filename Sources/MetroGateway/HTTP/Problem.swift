@@ -125,6 +125,13 @@ extension Problem {
                     .serviceUnavailable, "publish-pending", title: "Not published: the broker refuses events",
                     detail: detail, service: service, retryAfterSeconds: 5)
             }
+            if error.wireCode == .storageFailure {
+                // The service's disk refused the write and nothing of it was stored
+                // (protocol.md §6.4): an operator has to free space, so not too soon.
+                return Problem(
+                    .serviceUnavailable, "storage-failure", title: "The service could not store the request",
+                    detail: detail, service: service, retryAfterSeconds: 5)
+            }
             if error.code == .protocolViolation {
                 return Problem(
                     .badGateway, "bad-upstream", title: "The upstream answered wrongly", detail: detail,

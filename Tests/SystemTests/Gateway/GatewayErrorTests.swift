@@ -122,6 +122,28 @@ import Testing
         #expect(took >= .milliseconds(300) && took < .seconds(3), "answered at the deadline: \(took)")
     }
 
+    /// The profiles worker's disk is full (the fault library preloaded): a sign-up is
+    /// 503 `storage-failure` with `Retry-After: 5`, reads go on, and the same
+    /// sign-up succeeds once the disk is back (nothing of the first was stored).
+    @Test func aServiceWithAFullDiskGives503StorageFailureAndReadsGoOn() async throws {
+        let disk = try FaultInjection(pathFilter: "profiles.sqlite")
+        let s = try await GatewayStack(profilesEnvironment: try disk.environment)
+        let g = s.gateway
+        let ada = try await s.createUser("Ada")
+        disk.fillDisk(true)
+        let bob = ["displayName": "Bob", "email": "bob@example.com"]
+        let refused = try await g.post("/v1/users", bob, headers: ["X-Request-Id": "req-full"])
+        #expect(refused.status == 503 && refused.isProblem, "\(refused.text)")
+        #expect(refused.json["type"] as? String == "urn:metro:problem:storage-failure")
+        #expect(refused.headers["retry-after"] == "5")
+        #expect((refused.json["detail"] as? String)?.contains("disk is full") == true, "\(refused.text)")
+        #expect(refused.json["requestId"] as? String == "req-full")
+        #expect(try await g.get("/v1/users/\(ada)").status == 200, "reads are served meanwhile")
+        disk.fillDisk(false)
+        let created = try await g.post("/v1/users", bob)
+        #expect(created.status == 201, "not a conflict: nothing of the refused sign-up was stored")
+    }
+
     @Test func operationsRoutes() async throws {
         let s = try await GatewayStack()
         let g = s.gateway

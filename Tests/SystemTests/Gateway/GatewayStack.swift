@@ -19,11 +19,15 @@ struct GatewayStack {
     let profiles: ProfilesWorker
     let gateway: GatewayUnderTest
 
-    init(gatewayArguments: [String] = [], profilesArguments: [String] = []) async throws {
+    init(
+        gatewayArguments: [String] = [], profilesArguments: [String] = [],
+        profilesEnvironment: [String: String] = [:]
+    ) async throws {
         broker = try await BrokerHarness(config: Self.brokerConfig)
         registry = try await RegistryUnderTest(broker: broker.publish)
         profiles = try await ProfilesWorker.launch(
-            broker: broker, registry: registry.endpoint, extra: profilesArguments)
+            broker: broker, registry: registry.endpoint, environment: profilesEnvironment,
+            extra: profilesArguments)
         gateway = try await GatewayUnderTest(broker: broker, registry: registry.endpoint, extra: gatewayArguments)
     }
 
