@@ -13,6 +13,11 @@
 //                                   it is given (a real full disk gives short writes
 //                                   first), and -1/ENOSPC once one byte is left, so
 //                                   the failed write leaves a torn record behind.
+//                                   write(2) does the same to files this process
+//                                   opened for writing (open/openat here mark their
+//                                   descriptors, so a write to a socket or an eventfd,
+//                                   libzmq's signal, costs one array load and no
+//                                   syscall): blobs, scratch files, ffmpeg's outputs.
 //                                   If <file> holds text, its first line replaces
 //                                   METRO_FAULT_PATH for this fault: one preload
 //                                   into a whole `metro up` (`metro soak --chaos`)
@@ -131,6 +136,40 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off_t offset) {
     return faulty_pwrite(real, fd, buf, count, offset);
 }
 
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+
+// Descriptors this process opened for writing through open/openat below. A stale
+// mark (the number closed and reused for a socket) costs one flag check, never a
+// wrong fault: the readlink of a socket never matches a path filter.
+#define TRACKED_FDS 65536
+static unsigned char opened_for_writing[TRACKED_FDS];
+
+static int note_open(int fd, int flags) {
+    if (fd >= 0 && fd < TRACKED_FDS) {
+        __atomic_store_n(&opened_for_writing[fd], (flags & O_ACCMODE) != O_RDONLY, __ATOMIC_RELAXED);
+    }
+    return fd;
+}
+
+ssize_t write(int fd, const void *buf, size_t count) {
+    static write_fn real;
+    if (real == NULL) real = (write_fn)dlsym(RTLD_NEXT, "write");
+    // fd 2 is where `report` writes; never a file opened here, but never risk recursion.
+    if (fd <= 2 || fd >= TRACKED_FDS || !__atomic_load_n(&opened_for_writing[fd], __ATOMIC_RELAXED)) {
+        return real(fd, buf, count);
+    }
+    char target[4096];
+    char filter[512];
+    if (count == 0 || !flag_filter("METRO_FAULT_PWRITE_ENOSPC", filter, sizeof filter)
+        || !target_matches_filter(fd, target, sizeof target, filter)) {
+        return real(fd, buf, count);
+    }
+    if (count >= 2) return real(fd, buf, count / 2);
+    report("write", "ENOSPC", target);
+    errno = ENOSPC;
+    return -1;
+}
+
 // Only read-only opens of matching paths; the path is known, no readlink needed.
 static int refusing_open(const char *path, int flags, const char *call) {
     if ((flags & O_ACCMODE) != O_RDONLY || path == NULL) return 0;
@@ -157,7 +196,7 @@ int open(const char *path, int flags, ...) {
     mode_t mode = mode_argument(flags, ap);
     va_end(ap);
     if (refusing_open(path, flags, "open")) return -1;
-    return real(path, flags, mode);
+    return note_open(real(path, flags, mode), flags);
 }
 
 int open64(const char *path, int flags, ...) {
@@ -168,7 +207,7 @@ int open64(const char *path, int flags, ...) {
     mode_t mode = mode_argument(flags, ap);
     va_end(ap);
     if (refusing_open(path, flags, "open64")) return -1;
-    return real(path, flags, mode);
+    return note_open(real(path, flags, mode), flags);
 }
 
 int openat(int dirfd, const char *path, int flags, ...) {
@@ -179,5 +218,22 @@ int openat(int dirfd, const char *path, int flags, ...) {
     mode_t mode = mode_argument(flags, ap);
     va_end(ap);
     if (refusing_open(path, flags, "openat")) return -1;
-    return real(dirfd, path, flags, mode);
+    return note_open(real(dirfd, path, flags, mode), flags);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...) {
+    static openat_fn real;
+    if (real == NULL) real = (openat_fn)dlsym(RTLD_NEXT, "openat64");
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_argument(flags, ap);
+    va_end(ap);
+    if (refusing_open(path, flags, "openat64")) return -1;
+    return note_open(real(dirfd, path, flags, mode), flags);
+}
+
+int creat(const char *path, mode_t mode) {
+    static int (*real)(const char *, mode_t);
+    if (real == NULL) real = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "creat");
+    return note_open(real(path, mode), O_WRONLY);
 }

@@ -15,4 +15,11 @@ struct ChaosTargetTests {
             #expect(ChaosMonkey.serviceName(name) == nil, "\(name)")
         }
     }
+
+    /// A service's disk fault fills its whole folder, named absolutely: a data folder
+    /// whose own path holds `/video/` must not put the broker's journal under it.
+    @Test func aServicesDiskFaultNamesItsFolderUnderTheDataFolder() {
+        #expect(ChaosMonkey.serviceFiles("video", dataFolder: "/srv/video/soak/data") == "/srv/video/soak/data/video/")
+        #expect(ChaosMonkey.serviceFiles("profiles", dataFolder: nil) == "/profiles/profiles.sqlite")
+    }
 }

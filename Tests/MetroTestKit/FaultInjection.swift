@@ -13,7 +13,7 @@ package final class FaultInjection: Sendable {
     package let folder: TemporaryDirectory
     /// While this file exists, fsync/fdatasync of matching files fail with EIO.
     package let syncFlag: String
-    /// While this file exists, pwrite to matching files runs out of space (ENOSPC).
+    /// While this file exists, pwrite and write to matching files run out of space (ENOSPC).
     package let pwriteFlag: String
     /// While this file exists, read-only opens of matching files fail with EMFILE.
     package let openFlag: String

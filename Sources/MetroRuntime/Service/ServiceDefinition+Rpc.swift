@@ -38,7 +38,7 @@ extension ServiceDefinition {
                     } catch let e as RpcError {
                         code = e.code.name
                         throw e
-                    } catch let e as DatabaseError where !writes.any && StorageFault.refusedWrite(e) != nil {
+                    } catch let refused where !writes.any && StorageFault.refusedWrite(refused) != nil {
                         // The write rolled back whole and no earlier write of this call
                         // committed: the call had no effect (protocol.md §6.4). A full
                         // disk is an operator's condition, not a bug in the handler, so
@@ -46,8 +46,8 @@ extension ServiceDefinition {
                         // database, so neither another instance nor a circuit breaker
                         // helps. The caller retries later.
                         code = WireErrorCode.storageFailure.name
-                        let reason = StorageFault.refusedWrite(e) ?? ""
-                        RefusedWriteLog.shared.warn(context.logger, method: method.name, reason: reason, error: e)
+                        let reason = StorageFault.refusedWrite(refused) ?? ""
+                        RefusedWriteLog.shared.warn(context.logger, method: method.name, reason: reason, error: refused)
                         throw RpcError(.storageFailure, "\(method.name): \(reason); nothing was written (retry later)")
                     } catch {
                         code = WireErrorCode.internalError.name
@@ -99,13 +99,19 @@ final class RefusedWriteLog: Sendable {
     static let shared = RefusedWriteLog()
     private let limiter = Mutex(LogLimiter(period: .seconds(1)))
 
-    func warn(_ logger: Logger, method: String, reason: String, error: DatabaseError) {
+    func warn(_ logger: Logger, method: String, reason: String, error: any Error) {
         guard let held = limiter.withLock({ $0.allow() }) else { return }
         logger.warning(
             "rpc write refused: \(reason)",
             metadata: [
-                "method": .string(method), "error": "\(error.message ?? "\(error.resultCode)")",
+                "method": .string(method), "error": "\(Self.text(of: error))",
                 "refused-since-last-line": "\(held)",
             ])
+    }
+
+    /// SQLite's message (or its result code); any other error's description.
+    private static func text(of error: any Error) -> String {
+        guard let e = error as? DatabaseError else { return "\(error)" }
+        return e.message ?? "\(e.resultCode)"
     }
 }

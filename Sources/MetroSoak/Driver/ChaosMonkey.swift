@@ -8,9 +8,10 @@ import Synchronization
 /// The faults of `--chaos`, one at a time at seeded times: kill -9 of a
 /// component (`metro up` restarts it), SIGSTOP then SIGCONT after 2–5 s, or a
 /// full disk for 3–8 s under the broker's journal or under one service's
-/// database (the preloaded libMetroFaultInject.so makes pwrite to the files the
-/// flag file names fail with ENOSPC while that file exists: `.seg`, or
-/// `/<service>/<service>.sqlite` and its WAL). Each is recorded with the time
+/// folder (the preloaded libMetroFaultInject.so makes writes to the files the
+/// flag file names fail with ENOSPC while that file exists: `.seg`, or every
+/// file under `<data>/<service>/`: its database and WAL, the video service's
+/// blobs and media scratch files). Each is recorded with the time
 /// until the system was whole again (`WholeProbe`); the next fault is drawn only
 /// after that.
 final class ChaosMonkey: Sendable {
@@ -21,6 +22,9 @@ final class ChaosMonkey: Sendable {
         var diskFullFlag: String?
         /// `metro up`'s log, where the broker says that it refuses and recovers.
         var upLog: String?
+        /// `metro up`'s data folder, symlinks resolved (a service's disk fault
+        /// names `<dataFolder>/<service>/`); nil: only the service's database.
+        var dataFolder: String?
         var wholeTimeout: Duration = .seconds(90)
     }
 
@@ -100,11 +104,11 @@ final class ChaosMonkey: Sendable {
         case .diskFull:
             let seconds = 3 + random.unit() * 5
             let logStart = logSize()
-            let files = diskService.map { "/\($0)/\($0).sqlite" } ?? ".seg"
+            let files = diskService.map { Self.serviceFiles($0, dataFolder: settings.dataFolder) } ?? ".seg"
             setDiskFull(true, files: files)
             try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
             setDiskFull(false)
-            let what = diskService.map { "\($0)'s database writes (\(files), its WAL)" } ?? "journal writes (.seg)"
+            let what = diskService.map { "\($0)'s writes (every file under \(files))" } ?? "journal writes (.seg)"
             detail = "\(what) failed with ENOSPC for \(String(format: "%.1f", seconds)) s"
             let endNs = recorder.nowNs()
             var whole = await probe.waitWhole(recorder: recorder, timeout: settings.wholeTimeout)
@@ -148,6 +152,14 @@ final class ChaosMonkey: Sendable {
         else { return nil }
         let service = String(process[..<dash])
         return service.isEmpty || ["broker", "registry", "gateway", "up"].contains(service) ? nil : service
+    }
+
+    /// The path fragment a disk fault of `service` fills: its whole folder, as one
+    /// disk holds a service's database, WAL, blobs and scratch files. Absolute, so
+    /// that a data folder whose own path holds `/<service>/` is not matched whole.
+    static func serviceFiles(_ service: String, dataFolder: String?) -> String {
+        guard let dataFolder else { return "/\(service)/\(service).sqlite" }
+        return "\(dataFolder)/\(service)/"
     }
 
     /// `files`: the path fragment whose writes fail (the flag file's content).

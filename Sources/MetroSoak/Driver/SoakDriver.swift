@@ -74,7 +74,9 @@ public final class SoakDriver: Sendable {
         if options.chaos, let upPid = topology.upPid {
             monkey = ChaosMonkey(
                 settings: .init(
-                    meanInterval: options.faultInterval, diskFullFlag: setup.diskFullFlag, upLog: setup.upLog),
+                    meanInterval: options.faultInterval, diskFullFlag: setup.diskFullFlag, upLog: setup.upLog,
+                    dataFolder: setup.diskFullFlag == nil
+                        ? nil : URL(fileURLWithPath: setup.dataFolder).resolvingSymlinksInPath().path),
                 upPid: upPid, probe: probe, recorder: recorder)
         }
         let tasks: [Task<Void, Never>] = [

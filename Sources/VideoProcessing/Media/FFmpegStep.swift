@@ -13,6 +13,13 @@ import Foundation
 /// Children and a worker killed with kill -9: ffmpeg runs with `-timelimit`
 /// (its own CPU-time limit, RLIMIT_CPU) of the job timeout, so an orphan dies
 /// within that much CPU time at most (docs/operations.md, "Video worker").
+///
+/// A full disk is not the source's failure: the tools write their outputs (and
+/// their stdout and stderr) into the job's work folder, so a tool that fails while
+/// that disk is full (its stderr says ENOSPC or EDQUOT, or the folder's file system
+/// has less than `nearlyFullBytes` left, in which case its stderr may be lost
+/// too) throws `BlobError` with `diskFull`, and the job is held and run again once
+/// space is free (`VideoProcessor`), not failed for good.
 public struct FFmpegStep: MediaStep {
     public let ffmpeg: String
     public let ffprobe: String
@@ -33,7 +40,8 @@ public struct FFmpegStep: MediaStep {
             throw MediaFailure("the source blob \(sourceBlobId) is missing")
         }
         let work = "\(workRoot)/\(UUID().uuidString.lowercased())"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(atPath: workRoot, withIntermediateDirectories: true)
+        guard mkdir(work, 0o755) == 0 else { throw BlobError.failed("mkdir \(work)") }
         defer { try? FileManager.default.removeItem(atPath: work) }
         let media = try await probe(source, work: work, deadline: deadline)
         let thumbnail = "\(work)/thumbnail.jpg"
@@ -51,8 +59,14 @@ public struct FFmpegStep: MediaStep {
         let output = try await timed {
             try await CommandRunner.run(ffprobe, Self.probeArguments(source), workFolder: work, deadline: deadline)
         }
-        guard output.status == 0 else { throw MediaFailure("ffprobe: \(output.stderr)") }
-        return try ProbeParser.parse(output.stdout)
+        guard output.status == 0 else { throw Self.failure("ffprobe", output.stderr, work: work) }
+        do {
+            return try ProbeParser.parse(output.stdout)
+        } catch {
+            // ffprobe's JSON cut short by a full disk (its stdout is a file in `work`).
+            if Self.isNearlyFull(work) { throw Self.diskFull("ffprobe", "its output was cut short") }
+            throw error
+        }
     }
 
     private func ffmpegRun(_ arguments: [String], _ work: String, _ deadline: ContinuousClock.Instant) async throws {
@@ -62,7 +76,32 @@ public struct FFmpegStep: MediaStep {
                 ffmpeg, Self.commonArguments(timeLimitSeconds: seconds) + arguments, workFolder: work,
                 deadline: deadline)
         }
-        guard output.status == 0 else { throw MediaFailure("ffmpeg: \(output.stderr)") }
+        guard output.status == 0 else { throw Self.failure("ffmpeg", output.stderr, work: work) }
+    }
+
+    /// Below this much free space in the work folder's file system, a failed tool is
+    /// taken to have failed for want of space (its outputs and stderr live there).
+    public static let nearlyFullBytes: UInt64 = 16 << 20
+
+    /// A tool's non-zero exit: the disk's fault (`BlobError.diskFull`) or the source's (`MediaFailure`).
+    static func failure(_ tool: String, _ stderr: String, work: String) -> any Error {
+        let outOfSpace = ["No space left on device", "Disk quota exceeded"].contains { stderr.contains($0) }
+        if outOfSpace || isNearlyFull(work) { return diskFull(tool, stderr) }
+        return MediaFailure("\(tool): \(stderr)")
+    }
+
+    /// Whether the file system holding `folder` has less than `nearlyFullBytes` free
+    /// for this process (root may also write the blocks reserved for root).
+    static func isNearlyFull(_ folder: String) -> Bool {
+        var fs = statvfs()
+        guard statvfs(folder, &fs) == 0 else { return false }
+        let blocks = geteuid() == 0 ? UInt64(fs.f_bfree) : UInt64(fs.f_bavail)
+        return blocks * UInt64(fs.f_frsize) < nearlyFullBytes
+    }
+
+    private static func diskFull(_ tool: String, _ detail: String) -> BlobError {
+        let text = detail.trimmingCharacters(in: .whitespacesAndNewlines).prefix(512)
+        return BlobError("\(tool) ran out of disk space in the work folder: \(text)", errno: ENOSPC)
     }
 
     /// A deadline that passed is the source's failure (it would time out again).

@@ -4,8 +4,10 @@
 /// crash publishes what the first run would have.
 ///
 /// Errors: `MediaFailure` when the source cannot be processed (final: the video
-/// fails); `CommandRunner.Interrupted.stopped` on shutdown and anything else
-/// (the disk, a missing ffmpeg) are transient: the event is redelivered.
+/// fails); `BlobError` with `diskFull` when the disk is full (the job is held and
+/// runs again once space is free); `CommandRunner.Interrupted.stopped` on shutdown
+/// and anything else (another disk error, a missing ffmpeg) are transient: the
+/// event is redelivered.
 public protocol MediaStep: Sendable {
     func process(sourceBlobId: String, deadline: ContinuousClock.Instant) async throws -> MediaOutputs
 }

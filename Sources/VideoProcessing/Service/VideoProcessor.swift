@@ -13,8 +13,11 @@ import MetroRuntime
 ///    finds the event handled and changes nothing, so each upload has exactly
 ///    one outcome event.
 ///
-/// An unknown video id or an undecodable payload is dead-lettered; a shutdown
-/// or an error of the disk mid-job NAKs the event (it runs again elsewhere).
+/// An unknown video id or an undecodable payload is dead-lettered; a full disk
+/// (a blob, the tools' work folder: `BlobError.diskFull`) holds the event, which
+/// the runtime runs again here until it gets through (`StorageUnavailable`), so
+/// that a disk that fills never fails a video or dead-letters its upload; a
+/// shutdown or any other error NAKs the event (it runs again elsewhere).
 struct VideoProcessor: Sendable {
     let step: any MediaStep
     let jobTimeout: Duration
@@ -40,6 +43,8 @@ struct VideoProcessor: Sendable {
             outcome = .success(try await step.process(sourceBlobId: video.sourceBlobId, deadline: started + jobTimeout))
         } catch let failure as MediaFailure {
             outcome = .failure(failure)
+        } catch let error as BlobError where error.diskFull {
+            throw StorageUnavailable("the video service's disk is full: \(error)")
         }
         context.logger.info(
             "job done",

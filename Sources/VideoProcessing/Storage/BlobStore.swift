@@ -178,7 +178,8 @@ public struct BlobStore: Sendable {
     }
 }
 
-/// A blob store operation failed (the disk, a missing source file).
+/// A file operation of the video service failed: the blob store's (the disk, a
+/// missing source file) or a media job's in its work folder (`FFmpegStep`).
 public struct BlobError: Error, Sendable, CustomStringConvertible {
     public let description: String
     /// The errno of a failed write-side call (create, write, fsync, rename), if any.
