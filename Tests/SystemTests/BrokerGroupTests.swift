@@ -147,6 +147,58 @@ extension BrokerSystemTests {
         }
     }
 
+    /// The groups' state file on a full disk (`MetroFaultInject`: its writes fall short,
+    /// then fail with ENOSPC): deliveries and ACKs go on from memory, the failure is
+    /// logged at most once a second although a save is tried every 200 ms, and the
+    /// state is saved, past every ACK, once space is back.
+    @Test func aFullDiskUnderTheGroupStateKeepsTheGroupServingAndItIsSavedOnceSpaceIsBack() async throws {
+        let faults = try FaultInjection(pathFilter: "groups.state")
+        let broker = try await BrokerHarness(config: Self.groupConfig, environment: try faults.environment)
+        let member = try consumer(broker, "m")
+        try await closing(member) {
+            let collected = Collector(member)
+            let publisher = try Publisher(.init(ingest: broker.ingest))
+            try await closing(publisher) {
+                _ = try await publishMany(publisher, count: 100, topics: ["job.a"], idPrefix: "one")
+                try await eventually("100 ACKed") {
+                    try await broker.stats().groups["workers"]?.pending == 0 && collected.count == 100
+                }
+                faults.fillDisk(true)
+                let second = try await publishMany(publisher, count: 100, topics: ["job.a"], idPrefix: "two")
+                try await eventually("200 ACKed on the full disk") {
+                    try await broker.stats().groups["workers"]?.pending == 0 && collected.count == 200
+                }
+                func refusedSaves() -> Int {
+                    broker.process.stderrText.components(separatedBy: "faultinject: write ENOSPC").count - 1
+                }
+                func failureLines() -> Int {
+                    broker.process.stderrText.components(separatedBy: "saving the consumer groups failed").count - 1
+                }
+                try await eventually("a save refused") { refusedSaves() >= 1 }
+                let firstRefused = ContinuousClock.now
+                try await eventually("ten saves refused") { refusedSaves() >= 10 }
+                let seconds = Double((ContinuousClock.now - firstRefused).components.seconds) + 1
+                #expect(
+                    Double(failureLines()) <= seconds + 1,
+                    "at most one line a second: \(failureLines()) in ~\(seconds) s")
+                #expect(broker.process.isRunning)
+
+                faults.fillDisk(false)
+                // protocol.md Appendix C, one group "workers" with the prefix "job.":
+                // position at bytes 37..<45, pending count at 45..<49 (little-endian).
+                let path = broker.journalPath + "/groups.state"
+                try await eventually("the state saved past the second batch") {
+                    guard let d = FileManager.default.contents(atPath: path), d.count > 49 else { return false }
+                    let b = [UInt8](d)
+                    let position = b[37..<45].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    let pending = b[45..<49].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                    return position >= second.max()! && pending == 0
+                }
+                #expect(broker.process.stderrText.contains("the consumer groups are saved again"))
+            }
+        }
+    }
+
     @Test func aPoisonEventReachesTheDeadLetterTopicAfterTheMaximumDeliveries() async throws {
         let broker = try await BrokerHarness(config: Self.groupConfig)
         let sub = try Subscriber(.init(events: broker.events, prefixes: ["$metro.dead."]))

@@ -34,6 +34,10 @@ final class GroupCoordinator {
     private var groups: [String: GroupRuntime] = [:]
     private var dirty = false
     private var nextSave: UInt64 = 0
+    /// A save that fails (a full disk) is tried again every `saveIntervalNs`:
+    /// logged at most once a second, and once when a save works again.
+    private var saveLog = LogThrottle(periodNs: 1_000_000_000)
+    private var failedSaves = 0
     private var nextTick: UInt64 = 0
     /// Called with a storage error (a failed dead-letter append, a failed sync of
     /// the state file): the engine decides what it means (§4.2.7).
@@ -243,15 +247,31 @@ final class GroupCoordinator {
     }
 
     /// Writes the groups' state (`GroupStore`); a failed sync is a storage error.
+    ///
+    /// A failed write (the disk is full) changes nothing in the groups: deliveries
+    /// and ACKs go on from memory, the old state file stays, and the next save tries
+    /// again. Only a crash meanwhile costs something: the restarted broker resumes
+    /// from the older file and redelivers what was ACKed since (consumers' inboxes
+    /// drop the repeats).
     func save(now: UInt64) {
         do throws(JournalError) {
             try store.save(groups.values.map(\.durable))
             dirty = false
+            if failedSaves > 0 {
+                logger.notice(
+                    "the consumer groups are saved again", metadata: ["failed-saves-before": "\(failedSaves)"])
+                failedSaves = 0
+                saveLog = LogThrottle(periodNs: saveLog.periodNs)
+            }
         } catch  where error.isSyncFailure {
             storageError(error)
         } catch {
-            // The old state file stays; the next save tries again.
-            logger.error("saving the consumer groups failed: \(error)")
+            failedSaves += 1
+            if let held = saveLog.allow(now: now) {
+                logger.error(
+                    "saving the consumer groups failed; the old state file stays, and groups go on from memory: \(error)",
+                    metadata: ["failed-saves": "\(failedSaves)", "lines-held-back": "\(held)"])
+            }
         }
         nextSave = now &+ Self.saveIntervalNs
     }
