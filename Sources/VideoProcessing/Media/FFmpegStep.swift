@@ -56,7 +56,7 @@ public struct FFmpegStep: MediaStep {
 
     /// `ffprobe -show_format -show_streams` as JSON, parsed.
     func probe(_ source: String, work: String, deadline: ContinuousClock.Instant) async throws -> MediaInfo {
-        let output = try await timed {
+        let output = try await timed(work) {
             try await CommandRunner.run(ffprobe, Self.probeArguments(source), workFolder: work, deadline: deadline)
         }
         guard output.status == 0 else { throw Self.failure("ffprobe", output.stderr, work: work) }
@@ -71,7 +71,7 @@ public struct FFmpegStep: MediaStep {
 
     private func ffmpegRun(_ arguments: [String], _ work: String, _ deadline: ContinuousClock.Instant) async throws {
         let seconds = max(1, Int((deadline - .now).components.seconds) + 1)
-        let output = try await timed {
+        let output = try await timed(work) {
             try await CommandRunner.run(
                 ffmpeg, Self.commonArguments(timeLimitSeconds: seconds) + arguments, workFolder: work,
                 deadline: deadline)
@@ -91,12 +91,15 @@ public struct FFmpegStep: MediaStep {
     }
 
     /// Whether the file system holding `folder` has less than `nearlyFullBytes` free
-    /// for this process (root may also write the blocks reserved for root).
+    /// for this process (root may also write the blocks reserved for root), or no
+    /// inode left (where it counts them: `f_files` > 0).
     static func isNearlyFull(_ folder: String) -> Bool {
         var fs = statvfs()
         guard statvfs(folder, &fs) == 0 else { return false }
-        let blocks = geteuid() == 0 ? UInt64(fs.f_bfree) : UInt64(fs.f_bavail)
-        return blocks * UInt64(fs.f_frsize) < nearlyFullBytes
+        let root = geteuid() == 0
+        let blocks = root ? UInt64(fs.f_bfree) : UInt64(fs.f_bavail)
+        let inodes = root ? UInt64(fs.f_ffree) : UInt64(fs.f_favail)
+        return blocks * UInt64(fs.f_frsize) < nearlyFullBytes || (fs.f_files > 0 && inodes == 0)
     }
 
     private static func diskFull(_ tool: String, _ detail: String) -> BlobError {
@@ -105,11 +108,15 @@ public struct FFmpegStep: MediaStep {
     }
 
     /// A deadline that passed is the source's failure (it would time out again).
-    private func timed<T>(_ body: () async throws -> T) async throws -> T {
+    /// A tool that could not start because its output files could not be created in
+    /// a full work folder is the disk's failure too.
+    private func timed<T>(_ work: String, _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch CommandRunner.Interrupted.timedOut {
             throw MediaFailure("timed out (--job-timeout-ms)")
+        } catch CommandRunner.Interrupted.cannotStart(let why) where Self.isNearlyFull(work) {
+            throw Self.diskFull("a media tool", why)
         }
     }
 

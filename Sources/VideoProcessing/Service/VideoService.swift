@@ -86,9 +86,10 @@ public enum VideoService {
             }
         } catch let error as BlobError where error.diskFull {
             // Nothing was stored (a temporary file is removed, a part file's bytes past
-            // the upload's count are written again): the call had no effect.
-            throw RpcError(
-                .storageFailure, "the video service's disk is full; nothing was stored (retry later): \(error)")
+            // the upload's count are written again), and every method writes its files
+            // before its rows: the runtime answers 205 storage-failure and logs it
+            // (`rpc write refused`) like a full disk under the database.
+            throw StorageUnavailable("the video service's disk is full (\(error))")
         }
     }
 }

@@ -73,6 +73,7 @@ import VideoProcessing
             #expect(refused?.wireError?.code == .storageFailure, "\(String(describing: refused))")
             #expect(refused?.wireError?.message.contains("disk is full") == true)
             #expect(try s.statusCounts().isEmpty, "nothing stored")
+            #expect(worker.process.stderrText.contains("rpc write refused"), "logged as any refused write")
 
             disk.fillDisk(false)
             let video = try await s.rpc.call(VideoAPI.upload, upload)
@@ -97,19 +98,22 @@ import VideoProcessing
 
     /// A real full file system: ffmpeg's outputs and its stderr both fail to be
     /// written, so nothing but the file system's free space says why it exited 1.
+    /// With `inodesLeft` 2, its inodes are used up too but for two: the job's folder
+    /// and ffprobe's stdout take them, so ffprobe cannot even start, for want of a
+    /// file for its stderr.
     /// Needs root (mount); skipped elsewhere, with the reason in the output.
-    @Test(.enabled(if: TinyFileSystem.canMount, "mounting a tmpfs needs root"))
-    func aRealFullFileSystemUnderTheWorkFolderHoldsTheJob() async throws {
+    @Test(.enabled(if: TinyFileSystem.canMount, "mounting a tmpfs needs root"), arguments: [nil, 2])
+    func aRealFullFileSystemUnderTheWorkFolderHoldsTheJob(inodesLeft: Int?) async throws {
         let s = try await VideoStack(extra: ["--metrics", "127.0.0.1:0"])
         let dead = try await LiveCollector(events: s.broker.events, prefixes: [Self.deadLetters])
         let folder = try TemporaryDirectory()
         let clip = try await makeClip(in: folder, seconds: 1, size: "160x120")
         let work = s.workers[0].data.url.appendingPathComponent("video/work").path
-        let tiny = try TinyFileSystem(at: work, megabytes: 4)
+        let tiny = try TinyFileSystem(at: work, megabytes: 4, inodes: inodesLeft.map { _ in 64 })
         defer { tiny.unmount() }
         try await closing(s.rpc) {
             let metrics = try #require(s.workers[0].ready["metrics"])
-            try tiny.fill()
+            try tiny.fill(inodesLeft: inodesLeft)
             let video = try await s.rpc.call(VideoAPI.upload, UploadRequest(ownerId: "u-1", title: "Real", path: clip))
             try await eventually("the job held through three retries", timeout: .seconds(120)) {
                 try await Self.stillHeld(s, video.videoId, dead)
@@ -152,15 +156,35 @@ struct TinyFileSystem {
         return true
     }()
 
-    init(at path: String, megabytes: Int) throws {
+    /// `inodes`: tmpfs's `nr_inodes` (its root counts as one); nil: the default.
+    init(at path: String, megabytes: Int, inodes: Int? = nil) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let status = try Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path])
+        let options = "size=\(megabytes)m" + (inodes.map { ",nr_inodes=\($0)" } ?? "")
+        let status = try Self.run("/bin/mount", ["-t", "tmpfs", "-o", options, "tmpfs", path])
         guard status == 0 else { throw WaitError.unexpected("mount tmpfs on \(path): status \(status)") }
         self.path = path
     }
 
-    /// Writes zeros to the filler until the file system refuses (ENOSPC).
-    func fill() throws {
+    /// Writes zeros to the filler until the file system refuses (ENOSPC); with
+    /// `inodesLeft`, then takes every inode but that many with empty files.
+    func fill(inodesLeft: Int? = nil) throws {
+        try fillBlocks()
+        guard let inodesLeft else { return }
+        var taken: [String] = []
+        while true {
+            let name = "\(path)/inode-\(taken.count)"
+            let fd = open(name, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            if fd < 0 { break }
+            close(fd)
+            taken.append(name)
+        }
+        guard errno == ENOSPC, taken.count >= inodesLeft else {
+            throw WaitError.unexpected("taking the inodes of \(path): errno \(errno) after \(taken.count)")
+        }
+        for name in taken.suffix(inodesLeft) { unlink(name) }
+    }
+
+    private func fillBlocks() throws {
         let fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw WaitError.unexpected("open \(filler): errno \(errno)") }
         defer { close(fd) }
@@ -176,7 +200,13 @@ struct TinyFileSystem {
         }
     }
 
-    func free() { unlink(filler) }
+    /// Removes the filler and the files that took the inodes.
+    func free() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        where name == "filler" || name.hasPrefix("inode-") {
+            unlink("\(path)/\(name)")
+        }
+    }
 
     /// Lazily (-l): a job's ffmpeg may still hold a file there.
     func unmount() { _ = try? Self.run("/bin/umount", ["-l", path]) }
