@@ -17,7 +17,11 @@ import ServiceLifecycle
 /// `CommandRunner.Interrupted` after the child is reaped, so nothing outlives the job.
 public enum CommandRunner {
     public struct Output: Sendable {
+        /// The exit status; for a child ended by a signal, the signal's number.
         public var status: Int32
+        /// The signal that ended the child, when one did (never one `run` sent:
+        /// those throw `Interrupted`); nil when it exited.
+        public var signal: Int32?
         public var stdout: [UInt8]
         public var stderr: String
     }
@@ -55,7 +59,7 @@ public enum CommandRunner {
         let exited = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
         let reason = Killed()
         process.terminationHandler = { p in
-            reason.exited()
+            reason.exited(bySignal: p.terminationReason == .uncaughtSignal)
             exited.continuation.yield(p.terminationStatus)
             exited.continuation.finish()
         }
@@ -96,7 +100,8 @@ public enum CommandRunner {
         if let why = reason.why { throw why }
         let stdout = (try? Data(contentsOf: URL(fileURLWithPath: outPath))).map { [UInt8]($0) } ?? []
         let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return Output(status: status, stdout: stdout, stderr: stderr)
+        let signal = reason.endedBySignal ? status : nil
+        return Output(status: status, signal: signal, stdout: stdout, stderr: stderr)
     }
 
     /// `name` as given when it has a slash, else the first match on PATH.
@@ -118,10 +123,20 @@ public enum CommandRunner {
         private var reason: Interrupted?
         private var gone = false
 
-        func exited() {
+        private var bySignal = false
+
+        func exited(bySignal: Bool) {
             lock.lock()
             defer { lock.unlock() }
             gone = true
+            self.bySignal = bySignal
+        }
+
+        /// Whether the child ended by a signal (read after its termination handler ran).
+        var endedBySignal: Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            return bySignal
         }
 
         func kill(_ pid: Int32, _ why: Interrupted) {

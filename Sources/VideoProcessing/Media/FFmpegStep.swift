@@ -59,7 +59,7 @@ public struct FFmpegStep: MediaStep {
         let output = try await timed(work) {
             try await CommandRunner.run(ffprobe, Self.probeArguments(source), workFolder: work, deadline: deadline)
         }
-        guard output.status == 0 else { throw Self.failure("ffprobe", output.stderr, work: work) }
+        guard output.status == 0 else { throw Self.failure("ffprobe", output, work: work) }
         do {
             return try ProbeParser.parse(output.stdout)
         } catch {
@@ -76,18 +76,25 @@ public struct FFmpegStep: MediaStep {
                 ffmpeg, Self.commonArguments(timeLimitSeconds: seconds) + arguments, workFolder: work,
                 deadline: deadline)
         }
-        guard output.status == 0 else { throw Self.failure("ffmpeg", output.stderr, work: work) }
+        guard output.status == 0 else { throw Self.failure("ffmpeg", output, work: work) }
     }
 
     /// Below this much free space in the work folder's file system, a failed tool is
     /// taken to have failed for want of space (its outputs and stderr live there).
     public static let nearlyFullBytes: UInt64 = 16 << 20
 
-    /// A tool's non-zero exit: the disk's fault (`BlobError.diskFull`) or the source's (`MediaFailure`).
-    static func failure(_ tool: String, _ stderr: String, work: String) -> any Error {
+    /// A tool's non-zero exit: the disk's fault (`BlobError.diskFull`), a signal's
+    /// (`MediaToolKilled`; SIGXCPU is `-timelimit`, the job timeout, so the
+    /// source's), or the source's (`MediaFailure`).
+    static func failure(_ tool: String, _ output: CommandRunner.Output, work: String) -> any Error {
+        let stderr = output.stderr
         let outOfSpace = ["No space left on device", "Disk quota exceeded"].contains { stderr.contains($0) }
         if outOfSpace || isNearlyFull(work) { return diskFull(tool, stderr) }
-        return MediaFailure("\(tool): \(stderr)")
+        switch output.signal {
+        case nil: return MediaFailure("\(tool): \(stderr)")
+        case SIGXCPU: return MediaFailure("\(tool): its CPU time ran out (the job timeout, --job-timeout-ms)")
+        case let signal?: return MediaToolKilled(tool: tool, signal: signal)
+        }
     }
 
     /// Whether the file system holding `folder` has less than `nearlyFullBytes` free
@@ -148,5 +155,24 @@ public struct FFmpegStep: MediaStep {
             "-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1",
             "-movflags", "+faststart", "-f", "mp4", output,
         ]
+    }
+}
+
+/// A media tool ended by a signal that the worker did not send: the kernel's
+/// out-of-memory killer (SIGKILL), a crash (SIGSEGV, SIGABRT, SIGBUS), an
+/// operator. Neither the source's fault for sure nor the disk's, so the job runs
+/// again (NAK, with the runtime's backoff); `VideoProcessor` fails the video once
+/// `attempts` deliveries in a row ended so, before the group's maxDeliveries (5
+/// by default) would dead-letter the upload and leave the video `processing`.
+public struct MediaToolKilled: Error, Sendable, CustomStringConvertible {
+    public static let attempts: UInt32 = 3
+    public let tool: String
+    public let signal: Int32
+
+    public var description: String {
+        let name = String(cString: strsignal(signal))
+        let hint =
+            signal == SIGKILL ? " (the kernel's out-of-memory killer sends it: is the machine short of memory?)" : ""
+        return "\(tool) was killed by signal \(signal), \(name)\(hint)"
     }
 }

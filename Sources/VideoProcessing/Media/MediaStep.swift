@@ -5,7 +5,9 @@
 ///
 /// Errors: `MediaFailure` when the source cannot be processed (final: the video
 /// fails); `BlobError` with `diskFull` when the disk is full (the job is held and
-/// runs again once space is free); `CommandRunner.Interrupted.stopped` on shutdown
+/// runs again once space is free); `MediaToolKilled` when a tool was ended by a
+/// signal not ours (runs again, fails the video at the third attempt);
+/// `CommandRunner.Interrupted.stopped` on shutdown
 /// and anything else (another disk error, a missing ffmpeg) are transient: the
 /// event is redelivered.
 public protocol MediaStep: Sendable {

@@ -16,8 +16,10 @@ import MetroRuntime
 /// An unknown video id or an undecodable payload is dead-lettered; a full disk
 /// (a blob, the tools' work folder: `BlobError.diskFull`) holds the event, which
 /// the runtime runs again here until it gets through (`StorageUnavailable`), so
-/// that a disk that fills never fails a video or dead-letters its upload; a
-/// shutdown or any other error NAKs the event (it runs again elsewhere).
+/// that a disk that fills never fails a video or dead-letters its upload; a tool
+/// killed by a signal (out of memory?) NAKs the event, and fails the video at the
+/// third attempt (`MediaToolKilled`); a shutdown or any other error NAKs the event
+/// (it runs again elsewhere).
 struct VideoProcessor: Sendable {
     let step: any MediaStep
     let jobTimeout: Duration
@@ -45,6 +47,10 @@ struct VideoProcessor: Sendable {
             outcome = .failure(failure)
         } catch let error as BlobError where error.diskFull {
             throw StorageUnavailable("the video service's disk is full: \(error)")
+        } catch let killed as MediaToolKilled {
+            // Runs again (NAK) unless this was the last attempt this job gets.
+            guard event.attempt >= MediaToolKilled.attempts else { throw killed }
+            outcome = .failure(MediaFailure("\(killed), on each of \(event.attempt) attempts"))
         }
         context.logger.info(
             "job done",

@@ -1,0 +1,77 @@
+import Foundation
+import MetroKit
+import MetroTestKit
+import Testing
+import VideoProcessing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// ffmpeg killed by a signal the worker did not send, as the kernel's out-of-memory
+/// killer does (SIGKILL): `--ffmpeg` is a script that kills itself with kill -9 for
+/// its first `kills` runs, then runs the real ffmpeg. Before, the video failed for
+/// good at the first kill, with the reason "unknown failure" (ffmpeg wrote no
+/// stderr). Now the job runs again (NAK), and the video fails, saying why, only
+/// when `MediaToolKilled.attempts` deliveries in a row ended so.
+@Suite(.serialized) struct VideoToolKilledTests {
+    @Test func ffmpegKilledTwiceIsRunAgainAndTheVideoIsProcessed() async throws {
+        let tools = try TemporaryDirectory()
+        let s = try await VideoStack(extra: ["--ffmpeg", try Self.killedFFmpeg(in: tools, kills: 2)])
+        let clip = try await makeClip(in: tools, seconds: 1, size: "160x120")
+        try await closing(s.rpc) {
+            let video = try await s.rpc.call(VideoAPI.upload, UploadRequest(ownerId: "u-1", title: "OOM", path: clip))
+            let done = try await s.settled(video.videoId)
+            #expect(done.status == .processed, "\(done.failureReason ?? "")")
+            let stderr = s.workers[0].process.stderrText
+            #expect(stderr.contains("ffmpeg was killed by signal 9"), "the NAK says why")
+            #expect(try await s.journaledVideoIDs("video.processed") == [video.videoId])
+            #expect(try await s.journaledVideoIDs("video.failed").isEmpty)
+        }
+        await s.close()
+    }
+
+    @Test func ffmpegKilledOnEveryAttemptFailsTheVideoSayingWhyBeforeItIsDeadLettered() async throws {
+        let tools = try TemporaryDirectory()
+        let s = try await VideoStack(extra: ["--ffmpeg", try Self.killedFFmpeg(in: tools, kills: 1000)])
+        let dead = try await LiveCollector(events: s.broker.events, prefixes: ["$metro.dead.video-processing"])
+        let clip = try await makeClip(in: tools, seconds: 1, size: "160x120")
+        try await closing(s.rpc) {
+            let video = try await s.rpc.call(VideoAPI.upload, UploadRequest(ownerId: "u-1", title: "OOM", path: clip))
+            let done = try await s.settled(video.videoId)
+            #expect(done.status == .failed)
+            let reason = done.failureReason ?? ""
+            #expect(reason.contains("ffmpeg was killed by signal 9"), "\(reason)")
+            #expect(reason.contains("on each of 3 attempts"), "\(reason)")
+            #expect(try Self.runs(in: tools) == 3, "one ffmpeg run per attempt, the first of each job")
+            #expect(try await s.journaledVideoIDs("video.failed") == [video.videoId])
+            #expect(dead.events.isEmpty)
+        }
+        await s.close()
+    }
+
+    /// A script standing for ffmpeg: counts its runs in `runs`, kills itself with
+    /// SIGKILL for the first `kills` of them, then execs the real ffmpeg.
+    static func killedFFmpeg(in folder: TemporaryDirectory, kills: Int) throws -> String {
+        let script = folder.url.appendingPathComponent("ffmpeg-killed").path
+        let counter = folder.url.appendingPathComponent("runs").path
+        let text = """
+            #!/bin/sh
+            n=$(cat '\(counter)' 2>/dev/null || echo 0)
+            n=$((n + 1))
+            echo "$n" > '\(counter)'
+            if [ "$n" -le \(kills) ]; then kill -9 $$; fi
+            exec ffmpeg "$@"
+
+            """
+        try text.write(toFile: script, atomically: true, encoding: .utf8)
+        guard chmod(script, 0o755) == 0 else { throw WaitError.unexpected("chmod \(script): errno \(errno)") }
+        return script
+    }
+
+    /// How many times the script ran.
+    static func runs(in folder: TemporaryDirectory) throws -> Int {
+        let text = try String(contentsOfFile: folder.url.appendingPathComponent("runs").path, encoding: .utf8)
+        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+}
