@@ -8,8 +8,9 @@ import MetroProtocol
 /// (`X-Request-Id`, accepted when it is 1–128 visible ASCII bytes, else generated)
 /// and the deadline (`X-Request-Timeout` in milliseconds, capped by
 /// `maxTimeout`), turns every error into a problem response (`Problem`), sets
-/// `X-Request-Id` on every response, logs one line per request with its id and
-/// counts it (`GatewayMetrics`).
+/// `X-Request-Id` on every response, counts it (`GatewayMetrics`) and logs a line
+/// with its id: at debug for each answer under 500, at warning for a 5xx, at most
+/// once a second per route and status (`FailureLog`).
 public struct GatewayMiddleware: RouterMiddleware {
     public typealias Context = GatewayContext
 
@@ -18,6 +19,7 @@ public struct GatewayMiddleware: RouterMiddleware {
     let metrics: GatewayMetrics
     /// Every route, to answer 405 with `Allow` for a known path and another method.
     let routes: [RouteSpec]
+    let failures = FailureLog()
 
     public static let requestIDField = HTTPField.Name("X-Request-Id")!
     public static let timeoutField = HTTPField.Name("X-Request-Timeout")!
@@ -71,10 +73,19 @@ public struct GatewayMiddleware: RouterMiddleware {
         metrics.request(
             route: route, method: request.method.rawValue, status: Int(response.status.code), duration: elapsed)
         // Debug for the ordinary, a warning for the gateway's or an upstream's failure.
-        context.logger.log(
-            level: response.status.code >= 500 ? .warning : .debug,
-            "\(request.method) \(request.uri.path) \(response.status.code)",
-            metadata: ["route": .string(route), "ms": .stringConvertible(elapsed.milliseconds)])
+        let status = Int(response.status.code)
+        if status < 500 {
+            context.logger.debug(
+                "\(request.method) \(request.uri.path) \(status)",
+                metadata: ["route": .string(route), "ms": .stringConvertible(elapsed.milliseconds)])
+        } else if let held = failures.allow(route: route, status: status) {
+            context.logger.warning(
+                "\(request.method) \(request.uri.path) \(status)",
+                metadata: [
+                    "route": .string(route), "ms": .stringConvertible(elapsed.milliseconds),
+                    "same-since-last-line": "\(held)",
+                ])
+        }
         return response
     }
 

@@ -22,6 +22,24 @@ import Testing
             return r.status == 503 && r.isProblem && r.json["service"] as? String == "profiles"
                 && r.headers["retry-after"] != nil
         }
+        // A flood of 503s is logged at most once a second (with the count held back), not once each.
+        func lines() -> Int { g.process.stderrText.components(separatedBy: "GET /v1/users/\(id) 503").count - 1 }
+        let before = lines()
+        let flood = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    for _ in 0..<25 {
+                        let status = try await g.get("/v1/users/\(id)").status
+                        #expect(status == 503)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seconds = Double((ContinuousClock.now - flood).components.seconds) + 1
+        #expect(Double(lines() - before) <= seconds + 1, "200 answers 503: \(lines() - before) lines in ~\(seconds) s")
+        #expect(g.process.stderrText.contains("same-since-last-line"))
         try await s.profiles.restart(instance: "profiles-2")
         try await eventually("200 from the new instance", timeout: .seconds(15)) {
             try await g.get("/v1/users/\(id)").status == 200
