@@ -5,11 +5,11 @@ import Synchronization
 /// most once a second per (route, status), with the count of those held back.
 ///
 /// Why: a 5xx comes in floods (every request to a service with no instance left,
-/// or past its deadline). One warning per request made 5,700 lines a second in an
-/// outage with 32 clients, each formatted by the gateway and copied again by
-/// `metro up` into its log: ~25 µs of gateway CPU per shed request, more than
-/// the answer itself, and a log no one could read (docs/performance.md, "The
-/// shed path's log"). Every answer still counts in the metrics
+/// or past its deadline). One warning per request wrote 7,000–9,700 lines a
+/// second with 32 clients and the only instance stopped, each copied again by
+/// `metro up` into its log (3.0–3.4 µs of its CPU per request): a log no one
+/// could read (docs/performance.md, "The shed path's log"; the gateway's own CPU
+/// per answer did not move measurably). Every answer still counts in the metrics
 /// (`metro_gateway_requests_total{route,status}`), and the line that is written
 /// carries its request's id. 4xx answers are logged at debug, each.
 final class FailureLog: Sendable {
