@@ -59,9 +59,8 @@ import VideoProcessing
 
     @Test func aBlobStoreThatRunsFullRefusesUploadsWith205AndHoldsTheJob() async throws {
         let disk = try FaultInjection(pathFilter: "/video/blobs/tmp/")
-        // The synthetic step burns 800 ms before it stores its two blobs: time to fill the disk.
         let s = try await VideoStack(
-            extra: ["--synthetic-work-ms", "800", "--metrics", "127.0.0.1:0"], environment: try disk.environment)
+            extra: ["--synthetic-work-ms", "10", "--metrics", "127.0.0.1:0"], environment: try disk.environment)
         let dead = try await LiveCollector(events: s.broker.events, prefixes: [Self.deadLetters])
         try await closing(s.rpc) {
             let worker = s.workers[0]
@@ -75,10 +74,19 @@ import VideoProcessing
             #expect(try s.statusCounts().isEmpty, "nothing stored")
             #expect(worker.process.stderrText.contains("rpc write refused"), "logged as any refused write")
 
+            // The job must meet the full disk, not the upload: the upload is stored while
+            // the broker is stopped (answered 407 publish-pending: its event waits in the
+            // outbox), the disk fills, and only then does the broker take the event.
             disk.fillDisk(false)
-            let video = try await s.rpc.call(VideoAPI.upload, upload)
-            try await eventually("the job started") { try await s.get(video.videoId).status == .processing }
+            s.broker.process.kill(SIGSTOP)
+            let pending = await ProfilesDiskFullTests.error {
+                try await s.rpc.call(VideoAPI.upload, upload, deadline: .seconds(1))
+            }
+            let message = pending?.wireError?.message ?? ""
+            #expect(pending?.wireError?.code == .publishPending, "\(String(describing: pending))")
+            let video = try await s.get(String(message.split(separator: " ").dropFirst().first ?? ""))
             disk.fillDisk(true)
+            s.broker.process.kill(SIGCONT)
             try await eventually("the job held through two retries", timeout: .seconds(60)) {
                 try await Self.stillHeld(s, video.videoId, dead)
                 return try await ProfilesDiskFullTests.storageRetries(metrics, topic: "video.uploaded") >= 2
