@@ -11,7 +11,9 @@ import MetroProtocol
 /// Members: `type` (a URN naming the kind, `urn:metro:problem:<slug>`), `title`,
 /// `status`, `detail`, `instance` (the request path) and the extensions
 /// `requestId`, `field` (which field failed validation), `service` (the upstream
-/// concerned) and `retryAfterSeconds` (also sent as `Retry-After`).
+/// concerned), `retryAfterSeconds` (also sent as `Retry-After`), and for an
+/// upload that was stored though its event is not yet published (503
+/// `publish-pending`) `videoId` and `statusUrl`.
 public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
     public var status: HTTPResponse.Status
     public var slug: String
@@ -20,6 +22,9 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
     public var field: String?
     public var service: String?
     public var retryAfterSeconds: Int?
+    /// The video an upload stored although the problem says it was not published.
+    public var videoId: String?
+    public var statusUrl: String?
     /// A 401's `WWW-Authenticate` challenge (RFC 9110 §11.6.1); not in the body.
     public var challenge: String?
 
@@ -47,7 +52,7 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
         var body = Body(
             type: "urn:metro:problem:\(slug)", title: title, status: Int(status.code), detail: detail,
             instance: path, requestId: requestID, field: field, service: service,
-            retryAfterSeconds: retryAfterSeconds)
+            retryAfterSeconds: retryAfterSeconds, videoId: videoId, statusUrl: statusUrl)
         if body.detail.isEmpty { body.detail = title }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -68,6 +73,8 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
         var field: String?
         var service: String?
         var retryAfterSeconds: Int?
+        var videoId: String?
+        var statusUrl: String?
     }
 }
 

@@ -70,8 +70,7 @@ extension Gateway {
             try await sendChunk(begun.uploadId, offset, pending, context)
         }
         guard total > 0 else { throw Problem.invalid(nil, "the upload is empty") }
-        let (video, _) = try await videos.value(
-            VideoMethods.uploadFinish, UploadFinish(uploadId: begun.uploadId, sha256: nil), refreshed(context))
+        let video = try await finish(begun.uploadId, context)
         let statusURL = "/v1/videos/\(video.videoId)"
         let accepted = UploadAccepted(
             videoId: video.videoId, status: video.status, statusUrl: statusURL, sizeBytes: total)
@@ -83,6 +82,34 @@ extension Gateway {
     {
         let chunk = UploadChunk(uploadId: uploadID, offset: offset, data: Data(bytes).base64EncodedString())
         _ = try await videos.call(VideoMethods.uploadChunk, chunk, refreshed(context))
+    }
+
+    private func finish(_ uploadID: String, _ context: GatewayContext) async throws -> VideoSummary {
+        do {
+            return try await videos.value(
+                VideoMethods.uploadFinish, UploadFinish(uploadId: uploadID, sha256: nil), refreshed(context)
+            ).0
+        } catch let problem as Problem where problem.slug == "publish-pending" {
+            throw Self.naming(problem)
+        }
+    }
+
+    /// A 503 `publish-pending` of `video.upload.finish` with the stored video's id and
+    /// status URL as members of its own, so that a client polls the video instead of
+    /// uploading it again. The id comes from the rpc's message, `video <id> is stored,
+    /// …` (docs/services.md, "Video"); a message of another form leaves the problem as
+    /// it is.
+    static func naming(_ problem: Problem) -> Problem {
+        let words = problem.detail.split(separator: " ", maxSplits: 2)
+        // An id as the video service makes them (a UUID): safe in a URL path as it is.
+        let safe =
+            words.count == 3 && (1...128).contains(words[1].utf8.count)
+            && words[1].utf8.allSatisfy { $0 == 0x2D || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }
+        guard safe, words[0] == "video", words[2].hasPrefix("is stored") else { return problem }
+        var named = problem
+        named.videoId = String(words[1])
+        named.statusUrl = "/v1/videos/\(words[1])"
+        return named
     }
 
     /// The context with a fresh deadline: each rpc of an upload gets the request's timeout.

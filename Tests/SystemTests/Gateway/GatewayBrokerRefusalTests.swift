@@ -41,9 +41,8 @@ import Testing
         // says it did not hang (2.2 s seen under a loaded full run: the wait is 4/5 of
         // the 2 s deadline, plus the upload's own calls).
         #expect(took < .seconds(5), "answered at once, not hung: \(took)")
-        let detail = refused.json["detail"] as? String ?? ""
-        let id = try #require(
-            detail.split(separator: " ").dropFirst().first.map(String.init), "the detail names the video: \(detail)")
+        let id = try #require(refused.json["videoId"] as? String, "the problem names the stored video: \(refused.text)")
+        #expect(refused.json["statusUrl"] as? String == "/v1/videos/\(id)")
         #expect(try video.unsentOutbox() >= 1, "the event waits in the outbox")
 
         faults.fillDisk(false)
