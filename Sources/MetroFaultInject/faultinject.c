@@ -188,49 +188,40 @@ static mode_t mode_argument(int flags, va_list ap) {
 typedef int (*open_fn)(const char *, int, ...);
 typedef int (*openat_fn)(int, const char *, int, ...);
 
-int open(const char *path, int flags, ...) {
-    static open_fn real;
-    if (real == NULL) real = (open_fn)dlsym(RTLD_NEXT, "open");
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_argument(flags, ap);
-    va_end(ap);
-    if (refusing_open(path, flags, "open")) return -1;
-    return note_open(real(path, flags, mode), flags);
+// Each interposed open: refuse it (EMFILE) or call the real one, then mark a
+// descriptor opened for writing. `at`: the openat form (with `dirfd`).
+static int interposed_open(
+    const char *name, void **real, int at, int dirfd, const char *path, int flags, mode_t mode) {
+    if (*real == NULL) *real = dlsym(RTLD_NEXT, name);
+    if (refusing_open(path, flags, name)) return -1;
+    int fd = at ? ((openat_fn)*real)(dirfd, path, flags, mode) : ((open_fn)*real)(path, flags, mode);
+    return note_open(fd, flags);
 }
 
-int open64(const char *path, int flags, ...) {
-    static open_fn real;
-    if (real == NULL) real = (open_fn)dlsym(RTLD_NEXT, "open64");
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_argument(flags, ap);
-    va_end(ap);
-    if (refusing_open(path, flags, "open64")) return -1;
-    return note_open(real(path, flags, mode), flags);
-}
+#define INTERPOSE_OPEN(name)                                                          \
+    int name(const char *path, int flags, ...) {                                     \
+        static void *real;                                                            \
+        va_list ap;                                                                   \
+        va_start(ap, flags);                                                          \
+        mode_t mode = mode_argument(flags, ap);                                       \
+        va_end(ap);                                                                   \
+        return interposed_open(#name, &real, 0, AT_FDCWD, path, flags, mode);        \
+    }
 
-int openat(int dirfd, const char *path, int flags, ...) {
-    static openat_fn real;
-    if (real == NULL) real = (openat_fn)dlsym(RTLD_NEXT, "openat");
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_argument(flags, ap);
-    va_end(ap);
-    if (refusing_open(path, flags, "openat")) return -1;
-    return note_open(real(dirfd, path, flags, mode), flags);
-}
+#define INTERPOSE_OPENAT(name)                                                        \
+    int name(int dirfd, const char *path, int flags, ...) {                          \
+        static void *real;                                                            \
+        va_list ap;                                                                   \
+        va_start(ap, flags);                                                          \
+        mode_t mode = mode_argument(flags, ap);                                       \
+        va_end(ap);                                                                   \
+        return interposed_open(#name, &real, 1, dirfd, path, flags, mode);           \
+    }
 
-int openat64(int dirfd, const char *path, int flags, ...) {
-    static openat_fn real;
-    if (real == NULL) real = (openat_fn)dlsym(RTLD_NEXT, "openat64");
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_argument(flags, ap);
-    va_end(ap);
-    if (refusing_open(path, flags, "openat64")) return -1;
-    return note_open(real(dirfd, path, flags, mode), flags);
-}
+INTERPOSE_OPEN(open)
+INTERPOSE_OPEN(open64)
+INTERPOSE_OPENAT(openat)
+INTERPOSE_OPENAT(openat64)
 
 int creat(const char *path, mode_t mode) {
     static int (*real)(const char *, mode_t);

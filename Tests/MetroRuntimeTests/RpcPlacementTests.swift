@@ -60,44 +60,20 @@ import Testing
     }
 
     @Test func inlineHandlersAndTheirReadsRunOnTheRpcThreadTaskHandlersDoNot() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "metro-placement-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let definition = Self.definition()
-        // No broker is needed: only the rpc server is started.
-        let runtime = ServiceRuntime(
-            definition,
-            configuration: .init(
-                brokerIngest: "tcp://127.0.0.1:1", brokerConsume: "tcp://127.0.0.1:1", registry: [],
-                dataFolder: folder.path, instance: "unit-1"))
-        let store = try await ServiceStore.open(
-            folder: folder.path, service: "unit", busyTimeout: .seconds(1), faults: FaultPoints(environment: [:]),
-            migrations: definition.registerMigrations)
-        let server = try #require(try runtime.rpcServer(store: store, context: nil))
-        #expect(server.options.ioThreadMethods == ["unit.inline-read", "unit.inline-write"])
-        let client = try RpcClient(endpoints: [try await server.start()])
-        let seen: [Seen]
         // What runs where, not how fast: a generous deadline. In a full run the
         // `.task` handler waits for a thread of the cooperative pool, and during
         // the suite's first ~20 s (two cores, ~180 `metro` processes started)
         // it once waited past the default 5 s (docs/performance.md, "The test
         // suite starves itself").
         let deadline: Duration = .seconds(60)
-        do {
-            seen = [
+        let seen: [Seen] = try await RuntimeRpcFixture.run(Self.definition()) { server, client in
+            #expect(server.options.ioThreadMethods == ["unit.inline-read", "unit.inline-write"])
+            return [
                 try await client.call(Self.inlineRead, Ask(), deadline: deadline),
                 try await client.call(Self.inlineWrite, Ask(text: "a"), deadline: deadline),
                 try await client.call(Self.taskRead, Ask(), deadline: deadline),
             ]
-        } catch {
-            await client.close()
-            await server.close()
-            await store.close()
-            throw error
         }
-        await client.close()
-        await server.close()
-        await store.close()
         #expect(seen[0] == Seen(handler: Self.rpcThread, read: Self.rpcThread, rows: 0))
         #expect(seen[1] == Seen(handler: Self.rpcThread, read: Self.rpcThread, afterWrite: Self.rpcThread, rows: 1))
         #expect(seen[2].rows == 1)

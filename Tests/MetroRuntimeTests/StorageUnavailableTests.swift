@@ -36,29 +36,14 @@ import Testing
     }
 
     @Test func anRpcRefusedBeforeAnyWriteIs205WithTheReasonAndAfterAWriteIs107() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "metro-unavailable-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let definition = Self.definition()
-        let runtime = ServiceRuntime(
-            definition,
-            configuration: .init(
-                brokerIngest: "tcp://127.0.0.1:1", brokerConsume: "tcp://127.0.0.1:1", registry: [],
-                dataFolder: folder.path, instance: "unit-1"))
-        let store = try await ServiceStore.open(
-            folder: folder.path, service: "unit", busyTimeout: .seconds(1), faults: FaultPoints(environment: [:]),
-            migrations: definition.registerMigrations)
-        let server = try #require(try runtime.rpcServer(store: store, context: nil))
-        let client = try RpcClient(endpoints: [try await server.start()])
         // Not about time: a generous deadline (the suite's first seconds are crowded).
         let deadline: Duration = .seconds(60)
-        let refused = await Self.wireError { try await client.call(Self.refuse, Ask(), deadline: deadline) }
-        let afterWrite = await Self.wireError {
-            try await client.call(Self.writeThenRefuse, Ask(), deadline: deadline)
+        let (refused, afterWrite) = try await RuntimeRpcFixture.run(Self.definition()) { _, client in
+            (
+                await Self.wireError { try await client.call(Self.refuse, Ask(), deadline: deadline) },
+                await Self.wireError { try await client.call(Self.writeThenRefuse, Ask(), deadline: deadline) }
+            )
         }
-        await client.close()
-        await server.close()
-        await store.close()
         #expect(refused?.code == .storageFailure)
         #expect(
             refused?.message == "unit.refuse: the unit's blob disk is full; nothing was written (retry later)",

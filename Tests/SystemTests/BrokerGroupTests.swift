@@ -114,16 +114,10 @@ extension BrokerSystemTests {
                 holdFrom.withLock { $0 = first.max()! + 1 }
                 let second = try await publishMany(publisher, count: 100, topics: ["job.a"], idPrefix: "two")
                 try await eventually("100 held") { collected.count == 600 }
-                // Wait until the saved state (protocol.md Appendix C) has the group past the
-                // second batch with its 100 pending: "MTRGRP01", u32 1, u16 7 "workers",
-                // u16 1, u16 4 "job.", u32 ackTimeoutMs, u32 maxDeliveries, u64 position, u32 pending.
-                let path = broker.journalPath + "/groups.state"
+                // Wait until the saved state has the group past the second batch with its 100 pending.
                 try await eventually("the state on disk") {
-                    guard let d = FileManager.default.contents(atPath: path), d.count > 49 else { return false }
-                    let b = [UInt8](d)
-                    let position = b[37..<45].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                    let pending = b[45..<49].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-                    return position >= second.max()! && pending == 100
+                    guard let saved = broker.savedWorkersGroup() else { return false }
+                    return saved.position >= second.max()! && saved.pending == 100
                 }
                 await broker.kill9()
                 // Stop holding before the restart, not after: the member rejoins on its
@@ -184,17 +178,13 @@ extension BrokerSystemTests {
                 #expect(broker.process.isRunning)
 
                 faults.fillDisk(false)
-                // protocol.md Appendix C, one group "workers" with the prefix "job.":
-                // position at bytes 37..<45, pending count at 45..<49 (little-endian).
-                let path = broker.journalPath + "/groups.state"
                 try await eventually("the state saved past the second batch") {
-                    guard let d = FileManager.default.contents(atPath: path), d.count > 49 else { return false }
-                    let b = [UInt8](d)
-                    let position = b[37..<45].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                    let pending = b[45..<49].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-                    return position >= second.max()! && pending == 0
+                    guard let saved = broker.savedWorkersGroup() else { return false }
+                    return saved.position >= second.max()! && saved.pending == 0
                 }
-                #expect(broker.process.stderrText.contains("the consumer groups are saved again"))
+                try await eventually("the recovery logged") {
+                    broker.process.stderrText.contains("the consumer groups are saved again")
+                }
             }
         }
     }
@@ -328,5 +318,21 @@ extension BrokerSystemTests {
                 #expect(await broker.stop() == 0)
             }
         }
+    }
+}
+
+extension BrokerHarness {
+    /// The one group "workers" (prefix "job.") as saved in `groups.state` (protocol.md
+    /// Appendix C: "MTRGRP01", u32 1, u16 7 "workers", u16 1, u16 4 "job.", u32
+    /// ackTimeoutMs, u32 maxDeliveries, u64 position, u32 pending count), or nil
+    /// while there is no such file.
+    func savedWorkersGroup() -> (position: UInt64, pending: UInt32)? {
+        guard let d = FileManager.default.contents(atPath: journalPath + "/groups.state"), d.count > 49 else {
+            return nil
+        }
+        let b = [UInt8](d)
+        let position = b[37..<45].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let pending = b[45..<49].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        return (position, pending)
     }
 }

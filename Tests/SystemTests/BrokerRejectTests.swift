@@ -149,16 +149,10 @@ extension BrokerSystemTests {
                     let g = try await broker.stats().groups["workers"]
                     return g?.deadLettered == 1 && g?.pending == 0 && rejecter.attempts(of: "one") == [1]
                 }
-                // Wait until the saved state (Appendix C) has the group past "one" with nothing
-                // pending: "MTRGRP01", u32 1, u16 7 "workers", u16 1, u16 4 "job.",
-                // u32 ackTimeoutMs, u32 maxDeliveries, u64 position, u32 pending.
-                let path = broker.journalPath + "/groups.state"
+                // Wait until the saved state has the group past "one" with nothing pending.
                 try await eventually("the state on disk") {
-                    guard let d = FileManager.default.contents(atPath: path), d.count > 49 else { return false }
-                    let b = [UInt8](d)
-                    let position = b[37..<45].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                    let pending = b[45..<49].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-                    return position >= one && pending == 0
+                    guard let saved = broker.savedWorkersGroup() else { return false }
+                    return saved.position >= one && saved.pending == 0
                 }
                 await broker.kill9()
                 try await broker.restart()
