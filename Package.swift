@@ -307,7 +307,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Benchmarks/gateway-bench",
-            exclude: ["run.sh"]
+            exclude: ["run.sh", "auth.sh", "shed-log.sh"]
         ),
 
         // Shared by the test targets: docs/protocol.md's test vectors.
