@@ -33,6 +33,7 @@ struct DoctorCommand: MetroCommand {
         checks.append(DoctorCheck.vcpuIdle())
         checks.append(DoctorCheck.cpuSteal())
         checks.append(DoctorCheck.openFiles())
+        checks.append(await DoctorCheck.mediaTools())
         do {
             let (broker, source) = try ConfigurationFile.loadBroker(config)
             checks.append(

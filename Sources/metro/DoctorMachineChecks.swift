@@ -1,4 +1,5 @@
 import Foundation
+import VideoProcessing
 
 /// The doctor's checks of the machine under Metro rather than of Metro's own
 /// setup: how the hypervisor treats this VM's vCPUs, which sets latency here.
@@ -88,4 +89,19 @@ extension DoctorCheck {
     }
 
     static let openFilesWarning: UInt64 = 4096
+
+    /// ffmpeg and ffprobe, which `metro worker video` needs (it refuses to start
+    /// without them): a warning, since a host that runs no video worker does not.
+    static func mediaTools() async -> DoctorCheck {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("metro-doctor-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let step = FFmpegStep(blobs: BlobStore(root: scratch.path), workRoot: scratch.path)
+        do {
+            try await step.checkTools()
+            return DoctorCheck(name: "ffmpeg", ok: true, detail: "ffmpeg and ffprobe run (video workers need them)")
+        } catch {
+            return DoctorCheck(
+                name: "ffmpeg", ok: true, detail: "video workers will refuse to start: \(error)", warning: true)
+        }
+    }
 }

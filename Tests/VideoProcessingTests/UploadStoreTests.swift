@@ -15,7 +15,7 @@ import VideoProcessing
         let db = try TestFolder().database()
         var upload = try Self.begun(db)
         #expect(try UploadStore.plan(upload, offset: 0, length: 10, maxChunkBytes: 100) == .append)
-        #expect(try db.write { try UploadStore.advance(id: "up-1", from: 0, to: 10, in: $0) })
+        #expect(try db.write { try UploadStore.advance(id: "up-1", from: 0, to: 10, nowMs: 2, in: $0) })
         upload = try db.read { try UploadStore.get(id: "up-1", in: $0) }
         #expect(upload.receivedBytes == 10)
         #expect(try UploadStore.plan(upload, offset: 0, length: 10, maxChunkBytes: 100) == .verify)
@@ -34,7 +34,7 @@ import VideoProcessing
             videoError { _ = try UploadStore.plan(upload, offset: 10, length: 101, maxChunkBytes: 100) }?.kind
                 == .invalid)
         // Advancing from a stale position changes nothing (another instance moved it).
-        #expect(try !db.write { try UploadStore.advance(id: "up-1", from: 0, to: 10, in: $0) })
+        #expect(try !db.write { try UploadStore.advance(id: "up-1", from: 0, to: 10, nowMs: 2, in: $0) })
     }
 
     @Test func theAnnouncedSizeBoundsTheChunksAndAFinishedUploadTakesNoMore() throws {
@@ -42,7 +42,7 @@ import VideoProcessing
         let upload = try Self.begun(db, size: 8)
         #expect(
             videoError { _ = try UploadStore.plan(upload, offset: 0, length: 9, maxChunkBytes: 100) }?.kind == .invalid)
-        try db.write { try UploadStore.finish(id: "up-1", videoId: "v-1", in: $0) }
+        try db.write { try UploadStore.finish(id: "up-1", videoId: "v-1", nowMs: 3, in: $0) }
         let finished = try db.read { try UploadStore.get(id: "up-1", in: $0) }
         #expect(finished.videoId == "v-1")
         #expect(

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import MetroKit
 
 /// `POST /v1/videos?owner=<userId>&title=<title>[&tags=a,b]`, the body being the
@@ -45,7 +46,31 @@ extension Gateway {
         let begin = UploadBegin(ownerId: owner, title: title, tags: tags, contentType: contentType, sizeBytes: declared)
         let (begun, _) = try await videos.value(VideoMethods.uploadBegin, begin, refreshed(context))
 
-        let chunkBytes = max(1, min(configuration.uploadChunkBytes, begun.maxChunkBytes))
+        let total: Int64
+        let video: VideoSummary
+        do {
+            total = try await streamChunks(
+                request, uploadID: begun.uploadId, maxChunkBytes: begun.maxChunkBytes, context)
+            guard total > 0 else { throw Problem.invalid(nil, "the upload is empty") }
+            video = try await finish(begun.uploadId, context)
+        } catch let problem as Problem where problem.slug == "publish-pending" {
+            throw problem  // the video is stored: nothing to give up
+        } catch {
+            await abort(begun.uploadId, context, because: error)
+            throw error
+        }
+        let statusURL = "/v1/videos/\(video.videoId)"
+        let accepted = UploadAccepted(
+            videoId: video.videoId, status: video.status, statusUrl: statusURL, sizeBytes: total)
+        return try JSONBodies.response(.accepted, accepted, headers: [.location: statusURL])
+    }
+
+    /// Sends the body as it arrives, one chunk at a time; returns its length.
+    private func streamChunks(
+        _ request: Request, uploadID: String, maxChunkBytes: Int, _ context: GatewayContext
+    ) async throws -> Int64 {
+        let maxBytes = configuration.maxUploadBytes
+        let chunkBytes = max(1, min(configuration.uploadChunkBytes, maxChunkBytes))
         var pending: [UInt8] = []
         pending.reserveCapacity(chunkBytes)
         var offset: Int64 = 0
@@ -60,21 +85,46 @@ extension Gateway {
                     throw Problem.tooLarge(Int(maxBytes))
                 }
                 if pending.count == chunkBytes {
-                    try await sendChunk(begun.uploadId, offset, pending, context)
+                    try await sendChunk(uploadID, offset, pending, context)
                     offset += Int64(pending.count)
                     pending.removeAll(keepingCapacity: true)
                 }
             }
         }
         if !pending.isEmpty {
-            try await sendChunk(begun.uploadId, offset, pending, context)
+            try await sendChunk(uploadID, offset, pending, context)
         }
-        guard total > 0 else { throw Problem.invalid(nil, "the upload is empty") }
-        let video = try await finish(begun.uploadId, context)
-        let statusURL = "/v1/videos/\(video.videoId)"
-        let accepted = UploadAccepted(
-            videoId: video.videoId, status: video.status, statusUrl: statusURL, sizeBytes: total)
-        return try JSONBodies.response(.accepted, accepted, headers: [.location: statusURL])
+        return total
+    }
+
+    /// `video.upload.abort` for an upload that will not finish (over the limit,
+    /// empty, a chunk refused, the client gone): its part file would otherwise stay
+    /// on the video service's disk until the service's sweep expires it (24 h). It
+    /// runs in a task of its own, so a request cancelled because its client went
+    /// away still sends it; its failure is only logged (the sweep remains).
+    private func abort(_ uploadID: String, _ context: GatewayContext, because error: any Error) async {
+        let context = refreshed(context)
+        let videos = self.videos
+        let answer = await Task { () -> Problem? in
+            do throws(Problem) {
+                _ = try await videos.call(VideoMethods.uploadAbort, UploadAbort(uploadId: uploadID), context)
+                return nil
+            } catch {
+                return error
+            }
+        }.value
+        let why = (error as? Problem)?.slug ?? "\(type(of: error))"
+        if let answer, answer.status == .conflict {
+            context.logger.warning(
+                "upload not aborted: the video service had finished it (the video is stored)",
+                metadata: ["upload": "\(uploadID)", "because": "\(why)"])
+        } else if let answer {
+            context.logger.warning(
+                "upload not aborted; the video service's sweep removes it after its expiry",
+                metadata: ["upload": "\(uploadID)", "because": "\(why)", "error": "\(answer.detail)"])
+        } else {
+            context.logger.info("upload aborted", metadata: ["upload": "\(uploadID)", "because": "\(why)"])
+        }
     }
 
     private func sendChunk(_ uploadID: String, _ offset: Int64, _ bytes: [UInt8], _ context: GatewayContext)

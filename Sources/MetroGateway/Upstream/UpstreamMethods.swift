@@ -10,6 +10,7 @@ enum VideoMethods {
     static let uploadBegin = RpcMethod<UploadBegin, UploadBegun>("video.upload.begin")
     static let uploadChunk = RpcMethod<UploadChunk, UploadChunkAck>("video.upload.chunk", idempotent: true)
     static let uploadFinish = RpcMethod<UploadFinish, VideoSummary>("video.upload.finish", idempotent: true)
+    static let uploadAbort = RpcMethod<UploadAbort, UploadAborted>("video.upload.abort", idempotent: true)
     static let get = RpcMethod<VideoID, VideoSummary>("video.get", idempotent: true)
     static let list = RpcMethod<ListVideos, VideoPageSummary>("video.list", idempotent: true)
 }
@@ -46,6 +47,15 @@ struct UploadChunkAck: Codable, Sendable {
 struct UploadFinish: Codable, Sendable {
     var uploadId: String
     var sha256: String?
+}
+
+struct UploadAbort: Codable, Sendable {
+    var uploadId: String
+}
+
+struct UploadAborted: Codable, Sendable {
+    var uploadId: String
+    var removedBytes: Int64
 }
 
 struct VideoID: Codable, Sendable {

@@ -24,6 +24,7 @@ public struct ServiceDefinition: Sendable {
     var registerMigrations: @Sendable (inout DatabaseMigrator) -> Void = { _ in }
     var eventHandlers: [EventHandlerRegistration] = []
     var rpcMethods: [RpcRegistration] = []
+    var housekeeping: [HousekeepingRegistration] = []
 
     public init(name: String) {
         self.name = name

@@ -9,11 +9,12 @@ import ZeroMQ
 /// `run()` starts, in this order: the store (open, migrate), with
 /// `rebuildFromJournal` the rebuild of its state from the journal (`JournalRebuild`), the outbox relay, the
 /// rpc server (bound), the event handlers (one `Consumer` per `on(...)`, JOINed with
-/// the handler's concurrency as credit), and the registration (`ServiceAnnouncer`,
-/// with the advertised rpc endpoint); then `onReady`. It serves until graceful
+/// the handler's concurrency as credit), the registration (`ServiceAnnouncer`,
+/// with the advertised rpc endpoint) and the housekeeping tasks (`every(...)`); then `onReady`. It serves until graceful
 /// shutdown (SIGTERM/SIGINT in `metro worker`) and then stops in this order:
 ///
 /// 1. stop taking work: rpc answers 109 `unavailable`; no delivery is started;
+///    housekeeping tasks are cancelled (awaited before the store closes);
 /// 2. finish what is in flight, for at most `drainTimeout` (handlers ACK as they commit);
 /// 3. flush the outbox (at most `outboxFlushTimeout`);
 /// 4. deregister;
@@ -101,6 +102,7 @@ public final class ServiceRuntime: Service, Sendable {
                 handlersDoneSignal.finish()
             }
             var announcing: Task<Void, Never>?
+            var housekeeping: [Task<Void, Never>] = []
             var failure: (any Error)?
             do {
                 let endpoint = try await rpc?.start()
@@ -124,6 +126,9 @@ public final class ServiceRuntime: Service, Sendable {
                 } else if registry != nil {
                     logger.warning("not registering: the service has no rpc endpoint to advertise")
                 }
+                housekeeping = definition.housekeeping.map { [logger] task in
+                    Task { await task.loop(store: store, logger: logger) }
+                }
                 onReady(
                     Ready(service: definition.name, instance: c.instance, rpcEndpoint: endpoint, database: store.path))
                 logger.info("serving", metadata: ["rpc": "\(endpoint ?? "none")", "database": "\(store.path)"])
@@ -138,8 +143,9 @@ public final class ServiceRuntime: Service, Sendable {
                 failure = error
             }
             await shutdown(
-                rpc: rpc, subscriptions: subscriptions, handlersDone: handlersDone, relay: relay, announcing: announcing
-            )
+                rpc: rpc, subscriptions: subscriptions, handlersDone: handlersDone, relay: relay,
+                announcing: announcing,
+                housekeeping: housekeeping)
             tasks.cancelAll()
             return failure
         }
@@ -153,10 +159,11 @@ public final class ServiceRuntime: Service, Sendable {
     /// Steps 1–5 of the type's documentation, up to closing the consumers and rpc.
     private func shutdown(
         rpc: RpcServer?, subscriptions: [EventSubscription], handlersDone: AsyncStream<Void>, relay: OutboxRelay,
-        announcing: Task<Void, Never>?
+        announcing: Task<Void, Never>?, housekeeping: [Task<Void, Never>]
     ) async {
         logger.info("stopping: draining rpc and events in flight")
         for s in subscriptions { s.stop() }
+        for task in housekeeping { task.cancel() }
         let drainTimeout = configuration.drainTimeout
         async let rpcDrained: Void = rpc?.drain(timeout: drainTimeout) ?? ()
         let finished = await within(drainTimeout) { for await _ in handlersDone {} }
@@ -171,6 +178,7 @@ public final class ServiceRuntime: Service, Sendable {
         }
         for s in subscriptions { await s.consumer.close() }
         await rpc?.close()
+        for task in housekeeping { await task.value }
     }
 
     /// The rpc server of the service's methods; nil when it declares none.

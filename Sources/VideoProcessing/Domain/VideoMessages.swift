@@ -85,6 +85,23 @@ public struct UploadFinishRequest: Codable, Hashable, Sendable {
     }
 }
 
+/// `video.upload.abort`: the upload to give up (its part file and row are removed).
+public struct UploadAbortRequest: Codable, Hashable, Sendable {
+    public var uploadId: String
+    public init(uploadId: String) { self.uploadId = uploadId }
+}
+
+/// The answer of `video.upload.abort`.
+public struct UploadAbortResponse: Codable, Hashable, Sendable {
+    public var uploadId: String
+    /// The bytes the removed part file held.
+    public var removedBytes: Int64
+    public init(uploadId: String, removedBytes: Int64) {
+        self.uploadId = uploadId
+        self.removedBytes = removedBytes
+    }
+}
+
 /// `video.get`.
 public struct GetVideoRequest: Codable, Hashable, Sendable {
     public var videoId: String

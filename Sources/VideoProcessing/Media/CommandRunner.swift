@@ -106,7 +106,12 @@ public enum CommandRunner {
 
     /// `name` as given when it has a slash, else the first match on PATH.
     static func resolve(_ name: String) throws -> String {
-        if name.contains("/") { return name }
+        if name.contains("/") {
+            guard access(name, X_OK) == 0 else {
+                throw Interrupted.cannotStart("\(name) cannot be run: \(String(cString: strerror(errno)))")
+            }
+            return name
+        }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for folder in path.split(separator: ":") where access("\(folder)/\(name)", X_OK) == 0 {
             return "\(folder)/\(name)"

@@ -34,6 +34,12 @@ public struct FFmpegStep: MediaStep {
         self.workRoot = workRoot
     }
 
+    /// `<data>/video/work`.
+    public static func workRoot(dataFolder: String) -> String {
+        URL(fileURLWithPath: dataFolder).appendingPathComponent(VideoProcessing.serviceName)
+            .appendingPathComponent("work").path
+    }
+
     public func process(sourceBlobId: String, deadline: ContinuousClock.Instant) async throws -> MediaOutputs {
         let source = blobs.path(of: sourceBlobId)
         guard FileManager.default.fileExists(atPath: source) else {
@@ -174,5 +180,37 @@ public struct MediaToolKilled: Error, Sendable, CustomStringConvertible {
         let hint =
             signal == SIGKILL ? " (the kernel's out-of-memory killer sends it: is the machine short of memory?)" : ""
         return "\(tool) was killed by signal \(signal), \(name)\(hint)"
+    }
+}
+
+extension FFmpegStep {
+    /// Why the worker cannot run its jobs: a tool that does not start.
+    public struct ToolMissing: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Runs `ffmpeg -version` and `ffprobe -version` (each within 10 s) in `workRoot`,
+    /// so that a worker without them refuses to start instead of taking uploads
+    /// whose jobs can never run (each would be retried and dead-lettered, and its
+    /// video left `processing`).
+    public func checkTools() async throws {
+        try FileManager.default.createDirectory(atPath: workRoot, withIntermediateDirectories: true)
+        for (tool, option) in [(ffmpeg, "--ffmpeg"), (ffprobe, "--ffprobe")] {
+            let why: String
+            do {
+                let output = try await CommandRunner.run(
+                    tool, ["-version"], workFolder: workRoot, deadline: .now + .seconds(10))
+                if output.status == 0 { continue }
+                why = "`\(tool) -version` exited with \(output.status): \(output.stderr.prefix(300))"
+            } catch CommandRunner.Interrupted.cannotStart(let reason) {
+                why = reason
+            } catch {
+                why = "`\(tool) -version` did not finish: \(error)"
+            }
+            throw ToolMissing(
+                description: "\(why). The video worker runs ffmpeg and ffprobe for each upload: install them "
+                    + "(Debian: apt-get install ffmpeg) or name them with \(option) PATH; --synthetic-work-ms N "
+                    + "runs without them, for load tests only")
+        }
     }
 }

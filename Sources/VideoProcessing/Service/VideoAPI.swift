@@ -11,6 +11,10 @@ public enum VideoAPI {
         "video.upload.chunk", idempotent: true)
     /// Idempotent: a repeated finish answers the video the first one made.
     public static let uploadFinish = RpcMethod<UploadFinishRequest, Video>("video.upload.finish", idempotent: true)
+    /// Idempotent in effect: a repeated abort finds nothing and answers 404, which
+    /// the caller takes as done.
+    public static let uploadAbort = RpcMethod<UploadAbortRequest, UploadAbortResponse>(
+        "video.upload.abort", idempotent: true)
     public static let get = RpcMethod<GetVideoRequest, Video>("video.get", idempotent: true)
     public static let list = RpcMethod<ListVideosRequest, VideoPage>("video.list", idempotent: true)
 

@@ -4,7 +4,7 @@ import MetroKit
 import MetroRuntime
 
 extension VideoService {
-    /// `video.upload` and `video.upload.begin|chunk|finish`. Bytes go to the blob
+    /// `video.upload` and `video.upload.begin|chunk|finish|abort`. Bytes go to the blob
     /// store (or the part file) off the pool first; then one transaction commits
     /// the video (status `uploaded`) with its `video.uploaded` outbox row, so the
     /// event goes out if and only if the video is stored. The answer then waits,
@@ -43,7 +43,10 @@ extension VideoService {
             }
         }
         service.rpc(VideoAPI.uploadChunk) { request, _, store in
-            try await answering { try await chunk(request, store: store, parts: parts) }
+            try await answering { try await chunk(request, store: store, parts: parts, clock: clock) }
+        }
+        service.rpc(VideoAPI.uploadAbort) { request, context, store in
+            try await answering { try await abort(request, context: context, store: store, parts: parts) }
         }
         service.rpc(VideoAPI.uploadFinish) { request, context, store in
             try await answering {
@@ -108,9 +111,9 @@ extension VideoService {
         return [UInt8](data)
     }
 
-    static func chunk(_ request: UploadChunkRequest, store: ServiceStore, parts: UploadFiles) async throws
-        -> UploadChunkResponse
-    {
+    static func chunk(
+        _ request: UploadChunkRequest, store: ServiceStore, parts: UploadFiles, clock: @escaping @Sendable () -> Int64
+    ) async throws -> UploadChunkResponse {
         let bytes = try decodeBase64(request.data)
         // At most two rounds: another instance may have advanced the row between our read and our write.
         for _ in 0..<2 {
@@ -129,13 +132,28 @@ extension VideoService {
                 try await OffPool.run { try parts.write(bytes, at: request.offset, to: id) }
                 let end = request.offset + Int64(bytes.count)
                 if try await store.write({ tx in
-                    try UploadStore.advance(id: id, from: request.offset, to: end, in: tx.db)
+                    try UploadStore.advance(id: id, from: request.offset, to: end, nowMs: clock(), in: tx.db)
                 }) {
                     return UploadChunkResponse(uploadId: id, receivedBytes: end)
                 }
             }
         }
         throw VideoError(.conflict, "upload \(request.uploadId) moved while this chunk was written; send it again")
+    }
+
+    /// `video.upload.abort`: the row goes first (in one transaction), then the part
+    /// file, so a crash in between leaves only a file the sweep removes.
+    static func abort(
+        _ request: UploadAbortRequest, context: RpcContext, store: ServiceStore, parts: UploadFiles
+    ) async throws -> UploadAbortResponse {
+        let id = try await store.write(context) { tx in
+            let id = try UploadStore.get(id: request.uploadId, in: tx.db).uploadId
+            try UploadStore.abort(id: id, in: tx.db)
+            return id
+        }
+        let removed = try await OffPool.run { parts.remove(id) }
+        context.logger.info("upload aborted", metadata: ["upload": "\(id)", "bytes": "\(removed)"])
+        return UploadAbortResponse(uploadId: id, removedBytes: removed)
     }
 
     static func finish(
@@ -171,7 +189,7 @@ extension VideoService {
                 tags: upload.tags, status: .uploaded, contentType: upload.contentType, sizeBytes: stored.size,
                 sourceBlobId: stored.id, uploadedAtMs: now, updatedAtMs: now)
             let eventID = try commitUpload(video, tx: tx)
-            try UploadStore.finish(id: upload.uploadId, videoId: video.videoId, in: tx.db)
+            try UploadStore.finish(id: upload.uploadId, videoId: video.videoId, nowMs: now, in: tx.db)
             return (video, eventID)
         }
         try? await OffPool.run { parts.remove(upload.uploadId) }

@@ -1,10 +1,12 @@
 public import Foundation
+import Logging
 import MetroKit
 import MetroProtocol
 public import MetroRuntime
 
-/// The video service on the runtime: its tables, the `video.*` rpc methods and
-/// the `video.uploaded` handler (group `video-processing`). `metro worker video` runs it.
+/// The video service on the runtime: its tables, the `video.*` rpc methods, the
+/// `video.uploaded` handler (group `video-processing`) and the storage sweep
+/// (`VideoJanitor`). `metro worker video` runs it.
 public enum VideoService {
     /// What an instance needs besides the runtime's configuration.
     public struct Settings: Sendable {
@@ -15,15 +17,19 @@ public enum VideoService {
         /// The most one job (probe + thumbnail + preview) may take; then it fails.
         public var jobTimeout: Duration
         public var media: MediaMode
+        /// The storage sweep's ages and interval (`VideoJanitor`).
+        public var sweep: VideoJanitor.Policy
 
         public init(
             dataFolder: String, jobs: Int = ProcessInfo.processInfo.activeProcessorCount,
-            jobTimeout: Duration = .seconds(120), media: MediaMode = .ffmpeg(ffmpeg: "ffmpeg", ffprobe: "ffprobe")
+            jobTimeout: Duration = .seconds(120), media: MediaMode = .ffmpeg(ffmpeg: "ffmpeg", ffprobe: "ffprobe"),
+            sweep: VideoJanitor.Policy = .init()
         ) {
             self.dataFolder = dataFolder
             self.jobs = jobs
             self.jobTimeout = jobTimeout
             self.media = media
+            self.sweep = sweep
         }
 
         public var blobs: BlobStore { BlobStore(dataFolder: dataFolder) }
@@ -33,9 +39,9 @@ public enum VideoService {
         public var step: any MediaStep {
             switch media {
             case .ffmpeg(let ffmpeg, let ffprobe):
-                let work = URL(fileURLWithPath: dataFolder).appendingPathComponent(VideoProcessing.serviceName)
-                    .appendingPathComponent("work").path
-                return FFmpegStep(ffmpeg: ffmpeg, ffprobe: ffprobe, blobs: blobs, workRoot: work)
+                return FFmpegStep(
+                    ffmpeg: ffmpeg, ffprobe: ffprobe, blobs: blobs,
+                    workRoot: FFmpegStep.workRoot(dataFolder: dataFolder))
             case .synthetic(let workMs):
                 return SyntheticStep(workMs: workMs, blobs: blobs)
             }
@@ -59,6 +65,14 @@ public enum VideoService {
             group: VideoProcessing.group, topics: [VideoTopics.uploaded], as: VideoUploaded.self,
             schema: VideoTopics.schemaMajor, concurrency: max(1, settings.jobs)
         ) { event, context in try await processor.handle(event, context) }
+        let janitor = VideoJanitor(
+            dataFolder: settings.dataFolder, policy: settings.sweep, jobTimeout: settings.jobTimeout, clock: clock)
+        service.every(settings.sweep.interval, "storage sweep") { context in
+            guard let report = try await janitor.sweep(context.store) else {
+                return context.logger.debug("storage sweep skipped: another instance is sweeping")
+            }
+            if !report.isEmpty { context.logger.info("storage sweep removed \(report)") }
+        }
         return service
     }
 

@@ -9,8 +9,12 @@ public import Foundation
 /// write goes to `tmp/<random>`, is fsynced, renamed into place, and the
 /// directory is fsynced: a crash leaves either no blob or the whole blob, never
 /// a torn one under its id. An id never changes meaning, so writing a blob that
-/// exists is a no-op (the temp file is dropped), and instances sharing the
-/// folder may write the same blob at once.
+/// exists replaces it with the same bytes, and instances sharing the folder may
+/// write the same blob at once. The rename happens even then, so that a blob
+/// just stored always has a fresh modification time: the storage sweep
+/// (`VideoJanitor`) removes only blobs that no video names and that are old, and a
+/// call that stores a blob and then commits the video naming it is thereby never
+/// left with a blob the sweep took in between.
 ///
 /// Threading: every method does blocking file I/O; call them off the
 /// cooperative pool (`OffPool.run`). The type itself is a value with no state.
@@ -148,10 +152,6 @@ public struct BlobStore: Sendable {
             try Self.syncDirectory(root)
         }
         let final = path(of: id)
-        if FileManager.default.fileExists(atPath: final) {
-            unlink(tempPath)
-            return id
-        }
         guard rename(tempPath, final) == 0 else {
             throw BlobError.failed("rename to \(final)")
         }

@@ -42,12 +42,12 @@ public enum UploadStore {
         try db.execute(
             sql: """
                 INSERT INTO uploads (upload_id, owner_id, title, tags, content_type, expected_size, received_bytes,
-                    created_at)
-                VALUES (?, ?, ?, ?, ?, ?, 0, ?)
+                    created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)
                 """,
             arguments: [
                 uploadId, upload.ownerId, upload.title, VideoStore.json(upload.tags), upload.contentType,
-                upload.expectedSize, nowMs,
+                upload.expectedSize, nowMs, nowMs,
             ])
         return upload
     }
@@ -88,16 +88,45 @@ public enum UploadStore {
 
     /// Records that the part file holds `receivedBytes`; false if another
     /// instance moved the row meanwhile (the caller re-reads it).
-    public static func advance(id: String, from: Int64, to: Int64, in db: Database) throws -> Bool {
+    public static func advance(id: String, from: Int64, to: Int64, nowMs: Int64, in db: Database) throws -> Bool {
         try db.execute(
-            sql:
-                "UPDATE uploads SET received_bytes = ? WHERE upload_id = ? AND received_bytes = ? AND video_id IS NULL",
-            arguments: [to, id, from])
+            sql: """
+                UPDATE uploads SET received_bytes = ?, updated_at = ?
+                WHERE upload_id = ? AND received_bytes = ? AND video_id IS NULL
+                """,
+            arguments: [to, nowMs, id, from])
         return db.changesCount == 1
     }
 
-    public static func finish(id: String, videoId: String, in db: Database) throws {
-        try db.execute(sql: "UPDATE uploads SET video_id = ? WHERE upload_id = ?", arguments: [videoId, id])
+    public static func finish(id: String, videoId: String, nowMs: Int64, in db: Database) throws {
+        try db.execute(
+            sql: "UPDATE uploads SET video_id = ?, updated_at = ? WHERE upload_id = ?", arguments: [videoId, nowMs, id])
+    }
+
+    /// Removes an upload that is not finished (`video.upload.abort`); the caller
+    /// then removes its part file. A finished one is a conflict (its video exists:
+    /// abort is not delete), an unknown one (never begun, or already removed) not found.
+    public static func abort(id: String, in db: Database) throws {
+        let upload = try get(id: id, in: db)
+        if let videoId = upload.videoId {
+            throw VideoError(.conflict, "upload \(upload.uploadId) is finished: it made video \(videoId)")
+        }
+        try db.execute(sql: "DELETE FROM uploads WHERE upload_id = ?", arguments: [upload.uploadId])
+    }
+
+    /// Up to `limit` uploads idle since before `cutoffMs` (their begin, last chunk
+    /// or finish), oldest first: the sweep's to remove.
+    public static func idle(before cutoffMs: Int64, limit: Int, in db: Database) throws -> [String] {
+        try String.fetchAll(
+            db, sql: "SELECT upload_id FROM uploads WHERE updated_at < ? ORDER BY updated_at LIMIT ?",
+            arguments: [cutoffMs, limit])
+    }
+
+    /// Removes the row of an idle upload if it is still idle (a chunk may have come
+    /// since it was listed); true if it did.
+    public static func removeIdle(id: String, before cutoffMs: Int64, in db: Database) throws -> Bool {
+        try db.execute(sql: "DELETE FROM uploads WHERE upload_id = ? AND updated_at < ?", arguments: [id, cutoffMs])
+        return db.changesCount == 1
     }
 }
 
@@ -140,7 +169,14 @@ public struct UploadFiles: Sendable {
         return [UInt8](try handle.read(upToCount: count) ?? Data())
     }
 
-    public func remove(_ uploadId: String) { unlink(path(of: uploadId)) }
+    /// Removes the part file; returns the bytes it held (0 when there was none).
+    @discardableResult
+    public func remove(_ uploadId: String) -> Int64 {
+        let path = path(of: uploadId)
+        var info = stat()
+        let size = stat(path, &info) == 0 ? Int64(info.st_size) : 0
+        return unlink(path) == 0 ? size : 0
+    }
 
     /// Upload ids are UUIDs this service made; anything else is hex-escaped so it
     /// can never name a path outside the folder.

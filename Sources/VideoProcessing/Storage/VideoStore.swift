@@ -25,6 +25,18 @@ public enum VideoStore {
         try Row.fetchOne(db, sql: "SELECT * FROM videos WHERE video_id = ?", arguments: [id]).map(video(from:))
     }
 
+    /// Whether any video names blob `id` (its source, thumbnail or preview): three
+    /// indexed lookups (`video-2-sweep`).
+    public static func usesBlob(_ id: String, in db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db,
+            sql: """
+                SELECT EXISTS(SELECT 1 FROM videos WHERE source_blob_id = ?1)
+                    OR EXISTS(SELECT 1 FROM videos WHERE thumbnail_blob_id = ?1)
+                    OR EXISTS(SELECT 1 FROM videos WHERE preview_blob_id = ?1)
+                """, arguments: [id]) ?? true
+    }
+
     public static func get(id: String, in db: Database) throws -> Video {
         let id = try VideoRules.id(id, field: "videoId")
         guard let video = try find(id: id, in: db) else { throw VideoError(.notFound, "no video \(id)") }

@@ -31,7 +31,21 @@ struct WorkerVideoCommand: MetroCommand {
     @Option(help: "The ffprobe executable (default: ffprobe on PATH).")
     var ffprobe = "ffprobe"
 
+    @Option(help: "How often the storage sweep runs (docs/operations.md, \"Video worker\"), in ms.")
+    var sweepIntervalMs: Int64 = 600_000
+    @Option(help: "An upload idle (no chunk, no finish) for this long is removed with its part file, in ms.")
+    var uploadExpiryMs: Int64 = 86_400_000
+    @Option(
+        help: """
+            Files left by failures (blobs no video names, unfinished blob writes) are removed once this old, \
+            in ms; job folders once this plus the job timeout.
+            """)
+    var sweepGraceMs: Int64 = 3_600_000
+
     func validate() throws {
+        guard sweepIntervalMs >= 1, uploadExpiryMs >= 1, sweepGraceMs >= 1 else {
+            throw ValidationError("--sweep-interval-ms, --upload-expiry-ms and --sweep-grace-ms must be at least 1")
+        }
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         guard jobTimeoutMs >= 1 else { throw ValidationError("--job-timeout-ms must be at least 1") }
         if let ms = syntheticWorkMs, ms < 0 { throw ValidationError("--synthetic-work-ms must not be negative") }
@@ -39,8 +53,12 @@ struct WorkerVideoCommand: MetroCommand {
 
     func run(_ process: ProcessBootstrap) async throws {
         let media = syntheticWorkMs.map { MediaMode.synthetic(workMs: $0) } ?? .ffmpeg(ffmpeg: ffmpeg, ffprobe: ffprobe)
-        let settings = VideoService.Settings(
+        var settings = VideoService.Settings(
             dataFolder: worker.data, jobs: jobs, jobTimeout: .milliseconds(jobTimeoutMs), media: media)
+        settings.sweep.interval = .milliseconds(sweepIntervalMs)
+        settings.sweep.uploadExpiry = .milliseconds(uploadExpiryMs)
+        settings.sweep.grace = .milliseconds(sweepGraceMs)
+        if let step = settings.step as? FFmpegStep { try await step.checkTools() }
         var configuration = worker.configuration()
         // A job may take up to its timeout: the group's ACK deadline (when this
         // instance creates the group) must outlast it, or the broker would hand

@@ -63,6 +63,46 @@ enum HTTPTestClient {
         }
     }
 
+    /// A body in chunked transfer coding (no Content-Length), one chunk per piece:
+    /// its length is known to the server only at its end.
+    static func streamChunked(
+        _ address: String, _ method: String, _ path: String, headers: [String: String], pieces: Int,
+        piece: @escaping @Sendable (Int) -> [UInt8], timeout: Duration = .seconds(60)
+    ) async throws -> HTTPReply {
+        try await offPool("metro-test-http") {
+            var headers = headers
+            headers["Transfer-Encoding"] = "chunked"
+            return try exchange(address, method, path, headers, contentLength: nil, timeout) { write in
+                for i in 0..<pieces {
+                    let bytes = piece(i)
+                    try write(Array("\(String(bytes.count, radix: 16))\r\n".utf8) + bytes + [13, 10])
+                }
+                try write(Array("0\r\n\r\n".utf8))
+            }
+        }
+    }
+
+    /// A client that goes away mid-body: sends the head (with `Content-Length:
+    /// contentLength`) and the first `bytes.count` bytes of the body, then closes.
+    static func sendPartly(
+        _ address: String, _ method: String, _ path: String, headers: [String: String], contentLength: Int64,
+        bytes: [UInt8]
+    ) async throws {
+        try await offPool("metro-test-http") {
+            let fd = try connect(address, .seconds(15))
+            defer { close(fd) }
+            var head = "\(method) \(path) HTTP/1.1\r\nHost: \(address)\r\nContent-Length: \(contentLength)\r\n"
+            for (k, v) in headers { head += "\(k): \(v)\r\n" }
+            let all = Array((head + "\r\n").utf8) + bytes
+            var sent = 0
+            while sent < all.count {
+                let n = all[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                guard n > 0 else { throw WaitError.unexpected("send to \(address): errno \(errno)") }
+                sent += n
+            }
+        }
+    }
+
     /// Writes `request` as it is (bytes no `String` holds, e.g. a header that is not
     /// UTF-8) and reads the answer.
     static func raw(_ address: String, _ request: [UInt8], timeout: Duration = .seconds(15)) async throws -> HTTPReply {

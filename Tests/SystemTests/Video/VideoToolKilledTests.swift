@@ -50,13 +50,31 @@ import VideoProcessing
         await s.close()
     }
 
+    /// A worker whose ffmpeg cannot run refuses to start, saying what to do. Before,
+    /// it started and took uploads whose jobs could never run: each was NAKed to
+    /// the dead-letter topic and its video stayed `processing`.
+    @Test func aWorkerWhoseFFmpegCannotRunRefusesToStartSayingWhy() async throws {
+        let data = try TemporaryDirectory()
+        for (flag, tool) in [("--ffmpeg", "/nonexistent/ffmpeg"), ("--ffprobe", "/nonexistent/ffprobe")] {
+            // No broker or registry: the check comes before anything connects.
+            let p = try MetroProcess(["worker", "video", "--data", data.path, flag, tool])
+            #expect(await p.waitForExit() == 1)
+            try await eventually("the reason on stderr") { p.stderrText.contains("apt-get install ffmpeg") }
+            #expect(p.stderrText.contains("\(tool) cannot be run: No such file or directory"), "\(p.stderrText)")
+            #expect(p.stderrText.contains("\(flag) PATH"))
+        }
+    }
+
     /// A script standing for ffmpeg: counts its runs in `runs`, kills itself with
-    /// SIGKILL for the first `kills` of them, then execs the real ffmpeg.
+    /// SIGKILL for the first `kills` of them, then execs the real ffmpeg (at once
+    /// for `-version`, the worker's check of its tools at start).
     static func killedFFmpeg(in folder: TemporaryDirectory, kills: Int) throws -> String {
         let script = folder.url.appendingPathComponent("ffmpeg-killed").path
         let counter = folder.url.appendingPathComponent("runs").path
         let text = """
             #!/bin/sh
+            # The worker's check at start (`ffmpeg -version`) is not a job's run.
+            if [ "$1" = "-version" ]; then exec ffmpeg "$@"; fi
             n=$(cat '\(counter)' 2>/dev/null || echo 0)
             n=$((n + 1))
             echo "$n" > '\(counter)'
