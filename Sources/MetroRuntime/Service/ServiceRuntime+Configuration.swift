@@ -39,6 +39,13 @@ extension ServiceRuntime {
         public var rebuildFromJournal = false
         /// CURVE for every socket of the instance (protocol.md §7.10); nil: plain ZMTP.
         public var security: Security?
+        /// Inbox rows handled longer ago are deleted (`RuntimeRetention`): keep it
+        /// above the broker journal's retention by age (168 h by default).
+        public var inboxRetention: Duration = .seconds(8 * 24 * 3600)
+        /// Outbox rows the broker acknowledged longer ago are deleted.
+        public var outboxRetention: Duration = .seconds(3600)
+        /// How often the retention runs (and once when the instance is ready).
+        public var retentionInterval: Duration = .seconds(600)
 
         public init(
             brokerIngest: String, brokerConsume: String, registry: [String], dataFolder: String, instance: String

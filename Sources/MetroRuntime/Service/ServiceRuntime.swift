@@ -10,7 +10,8 @@ import ZeroMQ
 /// `rebuildFromJournal` the rebuild of its state from the journal (`JournalRebuild`), the outbox relay, the
 /// rpc server (bound), the event handlers (one `Consumer` per `on(...)`, JOINed with
 /// the handler's concurrency as credit), the registration (`ServiceAnnouncer`,
-/// with the advertised rpc endpoint) and the housekeeping tasks (`every(...)`); then `onReady`. It serves until graceful
+/// with the advertised rpc endpoint) and the housekeeping tasks (`every(...)`, and
+/// the runtime's own `RuntimeRetention`); then `onReady`. It serves until graceful
 /// shutdown (SIGTERM/SIGINT in `metro worker`) and then stops in this order:
 ///
 /// 1. stop taking work: rpc answers 109 `unavailable`; no delivery is started;
@@ -126,7 +127,9 @@ public final class ServiceRuntime: Service, Sendable {
                 } else if registry != nil {
                     logger.warning("not registering: the service has no rpc endpoint to advertise")
                 }
-                housekeeping = definition.housekeeping.map { [logger] task in
+                let retention = RuntimeRetention(inbox: c.inboxRetention, outbox: c.outboxRetention)
+                let tasks = [retention.registration(every: c.retentionInterval)] + definition.housekeeping
+                housekeeping = tasks.map { [logger] task in
                     Task { await task.loop(store: store, logger: logger) }
                 }
                 onReady(

@@ -12,6 +12,10 @@ import GRDB
 ///   published. `event_id` is a UUID made in the transaction, unique across
 ///   services, and the relay publishes with it as the event id: a re-send after a
 ///   crash is dropped by the broker's dedupe window. `seq` orders the relay.
+///
+/// Both would grow with every event for ever: `RuntimeRetention` deletes inbox
+/// rows older than the inbox retention and sent outbox rows older than the outbox
+/// retention (indexes of `metro-runtime-2-retention`).
 enum RuntimeSchema {
     static func register(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("metro-runtime-1") { db in
@@ -34,6 +38,14 @@ enum RuntimeSchema {
                         sent_at REAL
                     );
                     CREATE INDEX metro_outbox_unsent ON metro_outbox(seq) WHERE sent_at IS NULL;
+                    """)
+        }
+        // Retention (`RuntimeRetention`): the rows to delete, found by age.
+        migrator.registerMigration("metro-runtime-2-retention") { db in
+            try db.execute(
+                sql: """
+                    CREATE INDEX metro_inbox_handled ON metro_inbox(handled_at);
+                    CREATE INDEX metro_outbox_sent ON metro_outbox(sent_at) WHERE sent_at IS NOT NULL;
                     """)
         }
     }

@@ -50,6 +50,16 @@ struct WorkerOptions: ParsableArguments {
             The registration's lease, in milliseconds: an instance that dies without deregistering stays listed             this long (100-600000).
             """)
     var registrationTtlMs = 10_000
+    @Option(
+        help: """
+            Inbox rows (events handled) older than this are deleted, in hours; keep it above the journal's \
+            retention by age (168 h by default).
+            """)
+    var inboxRetentionHours: Double = 192
+    @Option(help: "Outbox rows (events published and acknowledged) older than this are deleted, in hours.")
+    var outboxRetentionHours: Double = 1
+    @Option(help: "How often old inbox and outbox rows are deleted, in milliseconds.")
+    var retentionIntervalMs = 600_000
     /// CURVE: the instance's identity defaults to its service's name.
     @OptionGroup var keys: ClientKeyOptions
     @Option(
@@ -58,6 +68,10 @@ struct WorkerOptions: ParsableArguments {
 
     func validate() throws {
         // The range is the registry's to judge (it answers 304 with its own bounds).
+        guard inboxRetentionHours > 0, outboxRetentionHours > 0, retentionIntervalMs > 0 else {
+            throw ValidationError(
+                "--inbox-retention-hours, --outbox-retention-hours and --retention-interval-ms must be positive")
+        }
         guard registrationTtlMs > 0 else {
             throw ValidationError("--registration-ttl-ms must be positive, not \(registrationTtlMs)")
         }
@@ -72,6 +86,9 @@ struct WorkerOptions: ParsableArguments {
         c.drainTimeout = .milliseconds(drainTimeoutMs)
         c.maxDeliveries = maxDeliveries
         c.registrationTTL = .milliseconds(registrationTtlMs)
+        c.inboxRetention = .milliseconds(Int64(inboxRetentionHours * 3_600_000))
+        c.outboxRetention = .milliseconds(Int64(outboxRetentionHours * 3_600_000))
+        c.retentionInterval = .milliseconds(retentionIntervalMs)
         return c
     }
 }

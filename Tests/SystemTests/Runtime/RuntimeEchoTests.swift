@@ -124,6 +124,32 @@ import ZeroMQ
     /// The runtime reads the inbox before the handler only for redeliveries, so
     /// the handler runs here, and the inbox insert in its commit finds the id:
     /// no second effect, no second outbox row, ACKed and counted as a duplicate.
+    /// The runtime's retention (`RuntimeRetention`), with ages of under 2 s: the
+    /// inbox rows of handled events and the outbox rows of acknowledged events are
+    /// deleted once old, so the database does not grow with the traffic. Until
+    /// 2026-12-04 both tables kept a row per event for ever (the outbox with each
+    /// payload).
+    @Test func oldInboxAndSentOutboxRowsAreDeleted() async throws {
+        let stack = try await Stack()
+        let worker = try await stack.start(extra: [
+            "--inbox-retention-hours", "0.0005", "--outbox-retention-hours", "0.0005", "--retention-interval-ms", "200",
+        ])
+        try await closing(stack.base) {
+            func count(_ table: String) throws -> Int {
+                try worker.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM \(table)") ?? -1 }
+            }
+            for id in ["e-1", "e-2", "e-3"] { try await stack.say(id) }
+            try await eventually("three recorded") { try stack.recordedIDs().count == 3 }
+            // Each event: an inbox row for echo.hello, and the relayed echo.recorded.
+            #expect(try count("metro_inbox") >= 3 && count("metro_outbox") == 3)
+            try await eventually("the rows deleted once 1.8 s old", timeout: .seconds(20)) {
+                try count("metro_inbox") == 0 && count("metro_outbox") == 0
+            }
+            #expect(worker.process.stderrText.contains("retention: deleted old rows"))
+            #expect(try stack.recordedIDs() == ["e-1", "e-2", "e-3"], "nothing was published again")
+        }
+    }
+
     @Test func aFirstDeliveryOfAnEventHandledAlreadyChangesNothing() async throws {
         let stack = try await Stack()
         let worker = try await stack.start()
