@@ -86,8 +86,12 @@ public final class ServiceStore: Sendable {
                 }
             }
         }
-        let pool = try result.withLock { $0! }.get()
-        return ServiceStore(path: path, pool: pool, faults: faults)
+        do {
+            let pool = try result.withLock { $0! }.get()
+            return ServiceStore(path: path, pool: pool, faults: faults)
+        } catch {
+            throw StoreOpenError(path: path, underlying: error)
+        }
     }
 
     /// Reads in a snapshot (WAL: never waits for writers). In an `RpcPlacement.inline`
@@ -217,6 +221,15 @@ private final class CommitValue<T>: @unchecked Sendable {
 
 /// Runs `body` holding an exclusive `flock` on `path` (created if missing). Blocks
 /// the calling thread while another process holds it: call it off the pool.
+/// The database could not be opened or migrated; says which file (SQLite's own
+/// text does not), so an operator knows what to restore or move away.
+public struct StoreOpenError: Error, CustomStringConvertible {
+    public let path: String
+    public let underlying: any Error
+
+    public var description: String { "cannot open the service's database \(path): \(underlying)" }
+}
+
 private func withFileLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
     let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
