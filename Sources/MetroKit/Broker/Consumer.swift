@@ -66,6 +66,20 @@ public final class Consumer: Service, Sendable {
         public var attempt: UInt32
         /// The event itself (topic, id, headers, payload).
         public var event: LiveEvent
+        /// The group's maximum deliveries, as the broker's JOINED said: the delivery
+        /// whose `attempt` reaches it is the last; NAKed or timed out, the event goes
+        /// to the dead-letter topic. Nil only if the broker did not say.
+        public var maxDeliveries: Int?
+
+        public init(seq: UInt64, attempt: UInt32, event: LiveEvent, maxDeliveries: Int? = nil) {
+            self.seq = seq
+            self.attempt = attempt
+            self.event = event
+            self.maxDeliveries = maxDeliveries
+        }
+
+        /// Whether this is the group's last delivery of the event (see `maxDeliveries`).
+        public var isLastAttempt: Bool { maxDeliveries.map { Int(attempt) >= $0 } ?? false }
     }
 
     enum Command: Sendable {

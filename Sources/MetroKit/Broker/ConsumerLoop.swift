@@ -24,6 +24,8 @@ final class ConsumerLoop: IOThreadLoop {
     /// With CURVE: the current socket's handshake outcomes (`HandshakeWatch`).
     private var handshakes: HandshakeWatch?
     private var joined = false
+    /// The group's maximum deliveries, from the last JOINED (stamped on each delivery).
+    private var maxDeliveries: Int?
     /// Whether the broker answered JOINED with `batchBytes` (§4.10.2), so it takes
     /// ACKS: ACKs go out together with their credit, one message per loop turn.
     private var acksInOne = false
@@ -129,6 +131,7 @@ final class ConsumerLoop: IOThreadLoop {
             switch GroupCodec.decodeReply(frames) {
             case .joined(let j)?:
                 joined = true
+                maxDeliveries = j.maxDeliveries
                 acksInOne = j.batchBytes != nil
                 heartbeat = .milliseconds(max(10, j.heartbeatMs))
                 let n = joins.withLock { n in
@@ -137,14 +140,17 @@ final class ConsumerLoop: IOThreadLoop {
                 }
                 if n > 1 { logger.info("rejoined consumer group \(group) after losing the broker") }
             case .deliver(_, let seq, let attempt, let event)?:
-                continuation.yield(.init(seq: seq, attempt: attempt, event: event))
+                continuation.yield(.init(seq: seq, attempt: attempt, event: event, maxDeliveries: maxDeliveries))
             case .deliverPacked(_, let body)?:
                 guard let deliveries = body.deliveries() else {
                     // Held by this member all the same: they come again after their ACK timeout.
                     logger.error("consumer group \(group): a damaged DELIVER-PACKED (\(body.count) deliveries) dropped")
                     continue
                 }
-                for d in deliveries { continuation.yield(.init(seq: d.seq, attempt: d.attempt, event: d.event)) }
+                for d in deliveries {
+                    continuation.yield(
+                        .init(seq: d.seq, attempt: d.attempt, event: d.event, maxDeliveries: maxDeliveries))
+                }
             case .error(let e, _)? where e.code == .unknownGroup:
                 logger.info("the broker no longer knows this member of \(group); joining again")
                 try reconnect()

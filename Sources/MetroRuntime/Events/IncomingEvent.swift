@@ -10,12 +10,20 @@ public struct IncomingEvent<Payload: Sendable>: Sendable {
     public let seq: UInt64
     /// 1 for the first delivery, more for redeliveries.
     public let attempt: UInt32
+    /// The group's maximum deliveries (the broker's JOINED): an event NAKed at that
+    /// attempt is dead-lettered. Nil if the broker did not say.
+    public let maxDeliveries: Int?
     public let headers: EventHeaders
     /// When the broker stamped it.
     public let time: Date
 
     /// `eventID` as text (it is a UUID for events from Metro publishers).
     public var id: String { EventIDText.describe(eventID) }
+
+    /// Whether this is the group's last delivery: a handler that would throw (NAK)
+    /// may decide the outcome itself instead of leaving the event to the dead-letter
+    /// topic (the video service fails a job whose tool was killed on every attempt).
+    public var isLastAttempt: Bool { maxDeliveries.map { Int(attempt) >= $0 } ?? false }
 }
 
 /// A handler's verdict that an event can never be handled (a permanent error): the

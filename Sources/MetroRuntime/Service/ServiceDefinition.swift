@@ -63,7 +63,8 @@ public struct ServiceDefinition: Sendable {
                     let payload = try StrictEventDecoder.decode(E.self, from: delivery.event.payload)
                     let event = IncomingEvent(
                         payload: payload, topic: delivery.event.topic, eventID: delivery.event.eventID,
-                        seq: delivery.seq, attempt: delivery.attempt, headers: headers,
+                        seq: delivery.seq, attempt: delivery.attempt, maxDeliveries: delivery.maxDeliveries,
+                        headers: headers,
                         time: Date(timeIntervalSince1970: Double(delivery.event.time) / 1e9))
                     try await handler(event, context)
                 }))

@@ -168,8 +168,9 @@ public struct FFmpegStep: MediaStep {
 /// out-of-memory killer (SIGKILL), a crash (SIGSEGV, SIGABRT, SIGBUS), an
 /// operator. Neither the source's fault for sure nor the disk's, so the job runs
 /// again (NAK, with the runtime's backoff); `VideoProcessor` fails the video once
-/// `attempts` deliveries in a row ended so, before the group's maxDeliveries (5
-/// by default) would dead-letter the upload and leave the video `processing`.
+/// `attempts` deliveries in a row ended so, or at the group's last delivery if that
+/// comes first (`--max-deliveries` under 3), before the broker would dead-letter
+/// the upload and leave the video `processing`.
 public struct MediaToolKilled: Error, Sendable, CustomStringConvertible {
     public static let attempts: UInt32 = 3
     public let tool: String

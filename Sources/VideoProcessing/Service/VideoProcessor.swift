@@ -48,8 +48,9 @@ struct VideoProcessor: Sendable {
         } catch let error as BlobError where error.diskFull {
             throw StorageUnavailable("the video service's disk is full: \(error)")
         } catch let killed as MediaToolKilled {
-            // Runs again (NAK) unless this was the last attempt this job gets.
-            guard event.attempt >= MediaToolKilled.attempts else { throw killed }
+            // Runs again (NAK) unless this was the last attempt this job gets: the
+            // third, or the group's last delivery (a NAK then would dead-letter it).
+            guard event.attempt >= MediaToolKilled.attempts || event.isLastAttempt else { throw killed }
             outcome = .failure(MediaFailure("\(killed), on each of \(event.attempt) attempts"))
         }
         context.logger.info(

@@ -32,8 +32,19 @@ import VideoProcessing
     }
 
     @Test func ffmpegKilledOnEveryAttemptFailsTheVideoSayingWhyBeforeItIsDeadLettered() async throws {
+        try await Self.killedOnEveryAttempt(extra: [], failsAt: 3)
+    }
+
+    /// With a group allowing 2 deliveries, the second is the last: the video fails
+    /// there (the broker's JOINED says how many there are), not at a third that
+    /// never comes. Before, the upload was dead-lettered and the video stayed `processing`.
+    @Test func aGroupOfTwoDeliveriesFailsTheVideoAtItsLast() async throws {
+        try await Self.killedOnEveryAttempt(extra: ["--max-deliveries", "2"], failsAt: 2)
+    }
+
+    static func killedOnEveryAttempt(extra: [String], failsAt attempts: Int) async throws {
         let tools = try TemporaryDirectory()
-        let s = try await VideoStack(extra: ["--ffmpeg", try Self.killedFFmpeg(in: tools, kills: 1000)])
+        let s = try await VideoStack(extra: ["--ffmpeg", try Self.killedFFmpeg(in: tools, kills: 1000)] + extra)
         let dead = try await LiveCollector(events: s.broker.events, prefixes: ["$metro.dead.video-processing"])
         let clip = try await makeClip(in: tools, seconds: 1, size: "160x120")
         try await closing(s.rpc) {
@@ -42,8 +53,8 @@ import VideoProcessing
             #expect(done.status == .failed)
             let reason = done.failureReason ?? ""
             #expect(reason.contains("ffmpeg was killed by signal 9"), "\(reason)")
-            #expect(reason.contains("on each of 3 attempts"), "\(reason)")
-            #expect(try Self.runs(in: tools) == 3, "one ffmpeg run per attempt, the first of each job")
+            #expect(reason.contains("on each of \(attempts) attempts"), "\(reason)")
+            #expect(try Self.runs(in: tools) == attempts, "one ffmpeg run per attempt, the first of each job")
             #expect(try await s.journaledVideoIDs("video.failed") == [video.videoId])
             #expect(dead.events.isEmpty)
         }
