@@ -137,7 +137,7 @@ let package = Package(
             name: "VideoProcessing",
             dependencies: [
                 "MetroProtocol", "MetroKit", "MetroRuntime", .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

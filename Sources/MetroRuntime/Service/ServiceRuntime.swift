@@ -51,6 +51,13 @@ public final class ServiceRuntime: Service, Sendable {
         let c = configuration
         let faults = FaultPoints()
         if let armed = faults.armed { logger.warning("fault injection armed: SIGKILL at \(armed.rawValue)") }
+        if c.inboxRetention < RuntimeRetention.safeInbox {
+            logger.warning(
+                """
+                inbox retention \(c.inboxRetention) is short: an event redelivered after its inbox row is deleted \
+                is applied again; keep it above the journal's retention by age (168 h by default)
+                """)
+        }
         let store = try await ServiceStore.open(
             folder: c.dataFolder, service: definition.name, busyTimeout: c.busyTimeout, faults: faults,
             migrations: definition.registerMigrations)

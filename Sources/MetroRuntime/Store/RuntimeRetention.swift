@@ -24,6 +24,9 @@ import Metrics
 /// waits for one short transaction at most. SQLite reuses the freed pages; the
 /// file does not shrink (VACUUM would rewrite it whole while holding the writer).
 struct RuntimeRetention: Sendable {
+    /// Below this the runtime warns at start (the journal's default age retention).
+    static let safeInbox: Duration = .seconds(168 * 3600)
+
     var inbox: Duration
     var outbox: Duration
     var batch = 2_000

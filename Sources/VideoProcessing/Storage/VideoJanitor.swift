@@ -1,5 +1,6 @@
 import Foundation
 public import GRDB
+import Metrics
 public import MetroRuntime
 
 #if canImport(Glibc)
@@ -65,6 +66,18 @@ public struct VideoJanitor: Sendable {
 
         public var isEmpty: Bool { self == Report() }
 
+        /// Adds it to `metro_video_sweep_removed_total{kind}` and `metro_video_sweep_removed_bytes_total`.
+        func record() {
+            let counts = [
+                ("upload", uploads), ("part-file", partFiles), ("temp-file", tempFiles), ("job-folder", workFolders),
+                ("blob", blobs),
+            ]
+            for (kind, n) in counts where n > 0 {
+                Counter(label: "metro_video_sweep_removed_total", dimensions: [("kind", kind)]).increment(by: n)
+            }
+            if bytes > 0 { Counter(label: "metro_video_sweep_removed_bytes_total").increment(by: bytes) }
+        }
+
         public var description: String {
             let parts = [
                 (uploads, "idle upload"), (partFiles, "stray part file"), (tempFiles, "unfinished blob write"),
@@ -121,6 +134,7 @@ public struct VideoJanitor: Sendable {
         report.workFolders = workFolders.count
         report.bytes += partFiles.bytes + tempFiles.bytes + workFolders.bytes
         try await removeUnnamedBlobs(store, now: now, &report)
+        report.record()
         return report
     }
 

@@ -146,6 +146,7 @@ import ZeroMQ
                 try count("metro_inbox") == 0 && count("metro_outbox") == 0
             }
             #expect(worker.process.stderrText.contains("retention: deleted old rows"))
+            #expect(worker.process.stderrText.contains("inbox retention 1.8 seconds is short"), "warned at start")
             #expect(try stack.recordedIDs() == ["e-1", "e-2", "e-3"], "nothing was published again")
         }
     }

@@ -80,7 +80,7 @@ import VideoProcessing
             broker: broker, registry: registry.endpoint,
             extra: [
                 "--synthetic-work-ms", "10", "--sweep-interval-ms", "200", "--upload-expiry-ms", "1500",
-                "--sweep-grace-ms", "1000",
+                "--sweep-grace-ms", "1000", "--metrics", "127.0.0.1:0",
             ])
         let rpc = try RpcClient(endpoints: [worker.rpc], service: VideoProcessing.serviceName)
         defer { Task { await rpc.close() } }
@@ -116,5 +116,15 @@ import VideoProcessing
         #expect(blobs.contains(processed.sourceBlobId))
         for id in [processed.thumbnailBlobId, processed.previewBlobId] { #expect(id.map(blobs.contains) == true) }
         #expect(worker.process.stderrText.contains("storage sweep removed"))
+        let metrics = try await httpGet(try #require(worker.ready["metrics"]), path: "/metrics")
+        for series in [
+            #"metro_video_sweep_removed_total{kind="upload"} 2"#, #"metro_video_sweep_removed_total{kind="blob"} 1"#,
+            // 5,000 + 6 bytes of part files (the failed finish leaves its upload open), 6 of blob.
+            "metro_video_sweep_removed_bytes_total 5012",
+        ] {
+            #expect(
+                metrics.contains(series),
+                "\(series) in \(metrics.split(separator: "\n").filter { $0.contains("sweep") })")
+        }
     }
 }
