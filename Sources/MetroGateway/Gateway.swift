@@ -84,6 +84,7 @@ public final class Gateway: Sendable {
         addUserRoutes(table)
         addVideoRoutes(table)
         addUploadRoute(table)
+        addMediaRoutes(table)
         addOperationRoutes(table)
     }
 

@@ -12,6 +12,7 @@ enum VideoMethods {
     static let uploadFinish = RpcMethod<UploadFinish, VideoSummary>("video.upload.finish", idempotent: true)
     static let uploadAbort = RpcMethod<UploadAbort, UploadAborted>("video.upload.abort", idempotent: true)
     static let get = RpcMethod<VideoID, VideoSummary>("video.get", idempotent: true)
+    static let mediaRead = RpcMethod<MediaRead, MediaPiece>("video.media.read", idempotent: true)
     static let list = RpcMethod<ListVideos, VideoPageSummary>("video.list", idempotent: true)
 }
 
@@ -56,6 +57,23 @@ struct UploadAbort: Codable, Sendable {
 struct UploadAborted: Codable, Sendable {
     var uploadId: String
     var removedBytes: Int64
+}
+
+struct MediaRead: Codable, Sendable {
+    var videoId: String
+    var kind: String
+    var offset: Int64
+    var length: Int
+}
+
+/// A piece of a video's thumbnail or preview (`video.media.read`).
+struct MediaPiece: Codable, Sendable {
+    var blobId: String
+    var contentType: String
+    var totalBytes: Int64
+    var offset: Int64
+    /// Base64.
+    var data: String
 }
 
 struct VideoID: Codable, Sendable {

@@ -131,3 +131,43 @@ public struct VideoPage: Codable, Hashable, Sendable {
         self.next = next
     }
 }
+
+/// `video.media.read`: `length` bytes (1–512 KiB) from `offset` of a processed
+/// video's output, `kind` `thumbnail` (JPEG) or `preview` (MP4).
+public struct MediaReadRequest: Codable, Hashable, Sendable {
+    public var videoId: String
+    public var kind: String
+    public var offset: Int64
+    public var length: Int
+    public init(videoId: String, kind: String, offset: Int64, length: Int) {
+        self.videoId = videoId
+        self.kind = kind
+        self.offset = offset
+        self.length = length
+    }
+}
+
+/// The answer of `video.media.read`: the bytes (base64) from `offset`, fewer than
+/// asked at the end (none at or past it), and what a reader needs to serve them:
+/// the blob's id (its SHA-256: an ETag that never changes meaning), its type and size.
+public struct MediaChunk: Codable, Hashable, Sendable {
+    public var videoId: String
+    public var kind: String
+    public var blobId: String
+    public var contentType: String
+    public var totalBytes: Int64
+    public var offset: Int64
+    public var data: String
+    public init(
+        videoId: String, kind: String, blobId: String, contentType: String, totalBytes: Int64, offset: Int64,
+        data: String
+    ) {
+        self.videoId = videoId
+        self.kind = kind
+        self.blobId = blobId
+        self.contentType = contentType
+        self.totalBytes = totalBytes
+        self.offset = offset
+        self.data = data
+    }
+}

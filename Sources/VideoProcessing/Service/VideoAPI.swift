@@ -17,6 +17,8 @@ public enum VideoAPI {
         "video.upload.abort", idempotent: true)
     public static let get = RpcMethod<GetVideoRequest, Video>("video.get", idempotent: true)
     public static let list = RpcMethod<ListVideosRequest, VideoPage>("video.list", idempotent: true)
+    /// A piece of a processed video's thumbnail or preview (the gateway streams them).
+    public static let mediaRead = RpcMethod<MediaReadRequest, MediaChunk>("video.media.read", idempotent: true)
 
     /// The most raw bytes `video.upload`'s `data` and a chunk's `data` may carry:
     /// base64 makes 512 KiB into 683 KiB, under the rpc body limit of 1 MiB.

@@ -60,6 +60,7 @@ public enum VideoService {
         service.migrations { VideoSchema.register(in: &$0) }
         registerQueries(on: &service)
         registerUploads(on: &service, settings: settings, clock: clock)
+        registerMedia(on: &service, settings: settings)
         let processor = VideoProcessor(step: settings.step, jobTimeout: settings.jobTimeout, clock: clock)
         service.on(
             group: VideoProcessing.group, topics: [VideoTopics.uploaded], as: VideoUploaded.self,
