@@ -1,9 +1,9 @@
 #!/bin/sh
 # Runs schemathesis (PyPI) against a live `metro gateway` with docs/openapi.yaml:
-# broker, registry, one profiles worker and the gateway on loopback, from the
+# broker, registry, a profiles and a video worker and the gateway on loopback, from the
 # given build folder. It must find no 5xx and no response that breaks the schema
-# (issue 17 §5). The video and recommendations routes answer 503 problems until
-# those workers run next to it; their 503 is in the document.
+# (issue 17 §5). A synthetic video worker runs too; the recommendations routes
+# answer 503 problems (no such worker runs), a status the document has.
 #
 # With GATEWAY_AUTH=1 the gateway runs with authentication on (docs/gateway-auth.md)
 # and schemathesis sends an operator's token, minted by `metro gateway-auth`.
@@ -35,6 +35,11 @@ REGISTRY=$(ready "$WORK/registry.out" endpoint)
 start profiles "$BIN/metro" worker profiles --broker-ingest "$INGEST" --broker-consume "$CONSUME" --registry "$REGISTRY" \
     --data "$WORK/data" --log-level warning
 ready "$WORK/profiles.out" rpc >/dev/null
+# A video worker (synthetic step: no ffmpeg run per fuzzed upload), so the upload and
+# media routes answer from the service, not 503.
+start video "$BIN/metro" worker video --broker-ingest "$INGEST" --broker-consume "$CONSUME" --registry "$REGISTRY" \
+    --data "$WORK/data" --synthetic-work-ms 5 --log-level warning
+ready "$WORK/video.out" rpc >/dev/null
 AUTH=""
 if [ "${GATEWAY_AUTH:-0}" = 1 ]; then
     "$BIN/metro" gateway-auth secret "$WORK/gateway.secret" >/dev/null
