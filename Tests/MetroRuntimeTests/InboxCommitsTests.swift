@@ -42,7 +42,7 @@ import Testing
             let gate = self.gate
             task = Task {
                 _ = try await store.commitOnce(
-                    group: "g", eventID: Array("blocker".utf8), topic: "t", correlation: .init()
+                    group: "g", eventID: Array("blocker".utf8), topic: "t", seq: 1, correlation: .init()
                 ) { _ in
                     entered.signal()
                     gate.wait()
@@ -84,7 +84,7 @@ import Testing
                         group.addTask {
                             do {
                                 let value = try await store.commitOnce(
-                                    group: "g", eventID: Array("e-\(id)".utf8), topic: "t", correlation: .init()
+                                    group: "g", eventID: Array("e-\(id)".utf8), topic: "t", seq: 1, correlation: .init()
                                 ) { tx -> Int in
                                     try tx.db.execute(sql: "INSERT INTO said VALUES (?)", arguments: ["e-\(id)"])
                                     if id % 7 == 3 { throw Boom() }
@@ -134,7 +134,9 @@ import Testing
             let blocker = await Self.blocker(store)
             func commit(_ id: String, _ sql: String) -> Task<Int?, any Error> {
                 Task {
-                    try await store.commitOnce(group: "g", eventID: Array(id.utf8), topic: "t", correlation: .init()) {
+                    try await store.commitOnce(
+                        group: "g", eventID: Array(id.utf8), topic: "t", seq: 1, correlation: .init()
+                    ) {
                         tx in
                         try tx.db.execute(sql: sql)
                         return 1

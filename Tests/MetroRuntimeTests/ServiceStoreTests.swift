@@ -33,11 +33,13 @@ import Testing
     @Test func anEventIDCommitsItsEffectOnce() async throws {
         try await Self.withStore { (store: ServiceStore) async throws in
             let id = Array("e-1".utf8)
-            let first = try await store.commitOnce(group: "g", eventID: id, topic: "t", correlation: .init()) { tx in
+            let first = try await store.commitOnce(group: "g", eventID: id, topic: "t", seq: 1, correlation: .init()) {
+                tx in
                 try tx.db.execute(sql: "INSERT INTO said VALUES ('a')")
                 return 1
             }
-            let second = try await store.commitOnce(group: "g", eventID: id, topic: "t", correlation: .init()) { tx in
+            let second = try await store.commitOnce(group: "g", eventID: id, topic: "t", seq: 1, correlation: .init()) {
+                tx in
                 try tx.db.execute(sql: "INSERT INTO said VALUES ('a')")
                 return 2
             }
@@ -51,7 +53,8 @@ import Testing
         try await Self.withStore { (store: ServiceStore) async throws in
             let id = Array("e-3".utf8)
             for group in ["history", "stats", "history"] {
-                _ = try await store.commitOnce(group: group, eventID: id, topic: "t", correlation: .init()) { tx in
+                _ = try await store.commitOnce(group: group, eventID: id, topic: "t", seq: 1, correlation: .init()) {
+                    tx in
                     try tx.db.execute(sql: "INSERT INTO said VALUES (?)", arguments: [group])
                 }
             }
@@ -66,7 +69,7 @@ import Testing
         try await Self.withStore { (store: ServiceStore) async throws in
             let id = Array("e-2".utf8)
             await #expect(throws: Boom.self) {
-                try await store.commitOnce(group: "g", eventID: id, topic: "t", correlation: .init()) { tx in
+                try await store.commitOnce(group: "g", eventID: id, topic: "t", seq: 1, correlation: .init()) { tx in
                     try tx.publish(topic: "out.x", event: Said(text: "never"))
                     throw Boom()
                 }

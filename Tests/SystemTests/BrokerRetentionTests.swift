@@ -33,6 +33,8 @@ extension BrokerSystemTests {
             let probe = try await replay(on: broker.consume, .init(id: bytes("probe"), start: .seq(1), credit: 0))
             let earliest = try #require(probe.errorContext.earliest, "retention removed the first segments")
             #expect(earliest > first[10])
+            // STATS says the same (the service runtime's inbox retention reads it).
+            #expect(try await broker.stats().firstSeq == earliest)
             try client.credit(id, 100_000)
             let (events, end) = try await client.untilEnd()
             seen += events.map(\.seq)

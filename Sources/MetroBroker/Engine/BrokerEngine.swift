@@ -427,6 +427,6 @@ package final class BrokerEngine: @unchecked Sendable {
             fsyncNanoseconds: syncer?.fsyncNanoseconds ?? 0, headSeq: log.headSeq,
             durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count,
             groups: groups.stats, journalSizeBytes: UInt64(max(0, journal.totalBytes)),
-            rssBytes: ResidentMemory.bytes())
+            rssBytes: ResidentMemory.bytes(), firstSeq: journal.firstSeq)
     }
 }

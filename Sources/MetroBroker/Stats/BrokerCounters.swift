@@ -65,7 +65,8 @@ final class BrokerCounters {
     func snapshot(
         journalBytes: UInt64, fsyncs: UInt64, fsyncNanoseconds: UInt64, headSeq: UInt64, durableSeq: UInt64,
         segments: Int,
-        activeReplays: Int = 0, groups: [String: GroupStats] = [:], journalSizeBytes: UInt64 = 0, rssBytes: UInt64 = 0
+        activeReplays: Int = 0, groups: [String: GroupStats] = [:], journalSizeBytes: UInt64 = 0, rssBytes: UInt64 = 0,
+        firstSeq: UInt64 = 0
     )
         -> BrokerStats
     {
@@ -81,6 +82,7 @@ final class BrokerCounters {
         s.fsyncs = fsyncs
         s.fsyncNanoseconds = fsyncNanoseconds
         s.headSeq = headSeq
+        s.firstSeq = firstSeq
         s.durableSeq = durableSeq
         s.segments = segments
         s.subscriptions = subscriptions

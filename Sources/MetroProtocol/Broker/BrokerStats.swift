@@ -27,6 +27,10 @@ package struct BrokerStats: Codable, Sendable, Equatable {
     package var fsyncNanoseconds: UInt64 = 0
     /// The last seq assigned (0 before the first event).
     package var headSeq: UInt64 = 0
+    /// The seq of the oldest event the journal holds (0 while it holds none):
+    /// nothing below it can be replayed or delivered again. Optional on decoding,
+    /// for brokers that predate it.
+    package var firstSeq: UInt64? = nil
     /// The seq through which the journal is durable under the fsync policy.
     package var durableSeq: UInt64 = 0
     /// Segment files in the journal.

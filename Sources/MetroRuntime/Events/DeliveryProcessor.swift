@@ -93,7 +93,7 @@ struct DeliveryProcessor: Sendable {
                 logger.debug("handling event", metadata: ["attempt": "\(delivery.attempt)"])
                 let context = EventContext(
                     logger: logger, store: store, group: registration.group, eventID: delivery.event.eventID,
-                    topic: delivery.event.topic,
+                    topic: delivery.event.topic, seq: delivery.seq,
                     correlation: EventHeaders(requestId: headers.requestId, traceparent: headers.traceparent),
                     state: state)
                 try await registration.handle(delivery, headers, context)

@@ -12,6 +12,8 @@ public struct EventContext: Sendable {
     let group: String
     let eventID: [UInt8]
     let topic: String
+    /// The delivery's journal seq (kept with the inbox row, for the retention).
+    let seq: UInt64
     /// The incoming event's `requestId`/`traceparent`, copied into what `commit` publishes.
     let correlation: EventHeaders
     let state: CommitState
@@ -26,7 +28,7 @@ public struct EventContext: Sendable {
         precondition(state.begin(), "EventContext.commit called twice for one event")
         do {
             let result = try await store.commitOnce(
-                group: group, eventID: eventID, topic: topic, correlation: correlation, body)
+                group: group, eventID: eventID, topic: topic, seq: seq, correlation: correlation, body)
             state.end(result != nil ? .applied : .duplicate)
             return result
         } catch {

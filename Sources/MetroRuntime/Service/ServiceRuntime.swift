@@ -51,13 +51,6 @@ public final class ServiceRuntime: Service, Sendable {
         let c = configuration
         let faults = FaultPoints()
         if let armed = faults.armed { logger.warning("fault injection armed: SIGKILL at \(armed.rawValue)") }
-        if c.inboxRetention < RuntimeRetention.safeInbox {
-            logger.warning(
-                """
-                inbox retention \(c.inboxRetention) is short: an event redelivered after its inbox row is deleted \
-                is applied again; keep it above the journal's retention by age (168 h by default)
-                """)
-        }
         let store = try await ServiceStore.open(
             folder: c.dataFolder, service: definition.name, busyTimeout: c.busyTimeout, faults: faults,
             migrations: definition.registerMigrations)
@@ -135,7 +128,9 @@ public final class ServiceRuntime: Service, Sendable {
                     logger.warning("not registering: the service has no rpc endpoint to advertise")
                 }
                 let retention = RuntimeRetention(inbox: c.inboxRetention, outbox: c.outboxRetention)
-                let tasks = [retention.registration(every: c.retentionInterval)] + definition.housekeeping
+                let stats = BrokerAdminClient(consumeEndpoint: c.brokerConsume, curve: c.security?.broker)
+                let tasks =
+                    [retention.registration(every: c.retentionInterval, broker: stats)] + definition.housekeeping
                 housekeeping = tasks.map { [logger] task in
                     Task { await task.loop(store: store, logger: logger) }
                 }

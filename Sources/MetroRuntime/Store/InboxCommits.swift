@@ -33,6 +33,8 @@ final class InboxCommits: Sendable {
         let group: String
         let eventID: [UInt8]
         let topic: String
+        /// The event's journal seq (the delivery's).
+        let seq: UInt64
         /// The handler's body, inside the job's savepoint after its inbox row is in;
         /// returns how many outbox rows it inserted.
         let run: @Sendable (Database) throws -> Int
@@ -94,8 +96,15 @@ final class InboxCommits: Sendable {
                     do {
                         try db.inSavepoint {
                             try db.cachedStatement(sql: ServiceStore.inboxInsert).execute(
-                                arguments: [job.group, Data(job.eventID), job.topic, Date().timeIntervalSince1970])
-                            guard db.changesCount == 1 else { return .commit }
+                                arguments: [
+                                    job.group, Data(job.eventID), job.topic, Date().timeIntervalSince1970,
+                                    Int64(bitPattern: job.seq),
+                                ])
+                            guard db.changesCount == 1 else {
+                                try db.cachedStatement(sql: ServiceStore.inboxRaiseSeq).execute(
+                                    arguments: [job.group, Data(job.eventID), Int64(bitPattern: job.seq)])
+                                return .commit
+                            }
                             added = try job.run(db)
                             applied = true
                             return .commit

@@ -2,6 +2,10 @@ import Foundation
 import GRDB
 import Logging
 import Metrics
+import MetroKit
+import MetroProtocol
+import Synchronization
+import ZeroMQ
 
 /// Keeps the runtime's own tables bounded: without it, `metro_inbox` took one
 /// row per event handled and `metro_outbox` one row (with the whole payload) per
@@ -9,13 +13,16 @@ import Metrics
 /// A housekeeping task of every instance (`ServiceRuntime` adds it to the
 /// service's own), every `Configuration.retentionInterval`, deletes:
 ///
-/// - **inbox rows handled longer ago than `inboxRetention`** (8 days). An inbox
-///   row must outlive every redelivery of its event. The broker redelivers only
-///   from its journal, so a row older than the journal's retention by age
-///   (`journal.retention.maxAgeHours`, 168 h by default) can never be needed:
-///   keep the inbox retention above it. In practice a redelivery comes within
-///   minutes (an ACK lost, a member lost: the ACK deadline times the group's
-///   deliveries), and a journal rebuild runs into a fresh database.
+/// - **inbox rows whose event the journal no longer holds** (their `seq` below the
+///   journal's first seq, from the broker's STATS `firstSeq`) **and that were
+///   handled longer ago than `inboxRetention`** (8 days). An inbox row must outlive
+///   every delivery of its event, and the broker delivers only from its journal,
+///   whatever its retention settings: a group that starts again from the start
+///   (its `groups.state` lost) gets every event the journal holds, and finds
+///   each one's row. A duplicate that came with a newer seq raises its row's seq
+///   (`ServiceStore.inboxRaiseSeq`). Rows written before the seq was kept (no
+///   `seq`) are never deleted; nor is any while the broker does not answer STATS.
+///   The age is a second guard, and keeps recent rows for an operator to look at.
 /// - **outbox rows sent longer ago than `outboxRetention`** (1 h). Once the broker
 ///   ACKed an event, nothing reads its row again but `ServiceStore.awaitPublished`,
 ///   within one call's deadline. Unsent rows are never deleted.
@@ -24,9 +31,6 @@ import Metrics
 /// waits for one short transaction at most. SQLite reuses the freed pages; the
 /// file does not shrink (VACUUM would rewrite it whole while holding the writer).
 struct RuntimeRetention: Sendable {
-    /// Below this the runtime warns at start (the journal's default age retention).
-    static let safeInbox: Duration = .seconds(168 * 3600)
-
     var inbox: Duration
     var outbox: Duration
     var batch = 2_000
@@ -38,17 +42,20 @@ struct RuntimeRetention: Sendable {
         var outbox = 0
     }
 
-    func prune(_ store: ServiceStore) async throws -> Pruned {
+    /// `journalFirstSeq`: the broker's STATS `firstSeq`; nil when it did not answer
+    /// (no inbox row is deleted then).
+    func prune(_ store: ServiceStore, journalFirstSeq: UInt64?) async throws -> Pruned {
         let inboxCutoff = now() - inbox.seconds
         let outboxCutoff = now() - outbox.seconds
         var pruned = Pruned()
-        while true {
+        while let firstSeq = journalFirstSeq {
             let n = try await store.pool.write { db in
                 try db.execute(
                     sql: """
                         DELETE FROM metro_inbox WHERE (consumer_group, event_id) IN (
-                            SELECT consumer_group, event_id FROM metro_inbox WHERE handled_at < ? LIMIT ?)
-                        """, arguments: [inboxCutoff, batch])
+                            SELECT consumer_group, event_id FROM metro_inbox
+                            WHERE handled_at < ? AND seq < ? LIMIT ?)
+                        """, arguments: [inboxCutoff, Int64(clamping: firstSeq), batch])
                 return db.changesCount
             }
             pruned.inbox += n
@@ -71,17 +78,35 @@ struct RuntimeRetention: Sendable {
         return pruned
     }
 
-    /// The housekeeping task: prunes and logs what it deleted.
-    func registration(every interval: Duration) -> HousekeepingRegistration {
+    /// The housekeeping task: asks the broker for its journal's first seq, prunes,
+    /// and logs what it deleted.
+    func registration(every interval: Duration, broker: BrokerAdminClient) -> HousekeepingRegistration {
         HousekeepingRegistration(name: "retention", interval: interval) { context in
-            let pruned = try await prune(context.store)
+            let firstSeq = await Self.journalFirstSeq(broker, logger: context.logger)
+            let pruned = try await prune(context.store, journalFirstSeq: firstSeq)
             guard pruned != Pruned() else { return }
             context.logger.info(
                 "retention: deleted old rows",
                 metadata: [
                     "inbox": "\(pruned.inbox)", "outbox": "\(pruned.outbox)",
                     "inbox-retention": "\(inbox)", "outbox-retention": "\(outbox)",
+                    "journal-first-seq": "\(firstSeq.map { "\($0)" } ?? "unknown")",
                 ])
+        }
+    }
+
+    /// STATS `firstSeq`, on a thread of its own (the admin client blocks); nil
+    /// when the broker does not answer or does not say.
+    static func journalFirstSeq(_ broker: BrokerAdminClient, logger: Logger) async -> UInt64? {
+        let answer = Mutex<Result<BrokerStats, any Error>?>(nil)
+        await DedicatedThread.run(name: "metro-retention-stats") {
+            answer.withLock { $0 = Result { try broker.stats() } }
+        }
+        switch answer.withLock({ $0! }) {
+        case .success(let stats): return stats.firstSeq
+        case .failure(let error):
+            logger.info("retention: the broker's STATS did not answer; no inbox row is deleted this time: \(error)")
+            return nil
         }
     }
 

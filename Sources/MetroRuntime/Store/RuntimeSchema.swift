@@ -48,5 +48,10 @@ enum RuntimeSchema {
                     CREATE INDEX metro_outbox_sent ON metro_outbox(sent_at) WHERE sent_at IS NOT NULL;
                     """)
         }
+        // The journal seq of the event (the highest, when a duplicate came with a new
+        // one): the retention deletes only rows whose event the journal no longer holds.
+        migrator.registerMigration("metro-runtime-3-inbox-seq") { db in
+            try db.execute(sql: "ALTER TABLE metro_inbox ADD COLUMN seq INTEGER")
+        }
     }
 }

@@ -168,14 +168,14 @@ public final class ServiceStore: Sendable {
     /// without running `body` when the key is already there (a redelivery). The
     /// commits of handlers running at once share transactions (`InboxCommits`).
     func commitOnce<T: Sendable>(
-        group: String, eventID: [UInt8], topic: String, correlation: EventHeaders,
+        group: String, eventID: [UInt8], topic: String, seq: UInt64, correlation: EventHeaders,
         _ body: @escaping @Sendable (ServiceTransaction) throws -> T
     ) async throws -> T? {
         let value = CommitValue<T>()
         let applied = try await withCheckedThrowingContinuation { (done: CheckedContinuation<Bool, any Error>) in
             inboxCommits.submit(
                 .init(
-                    group: group, eventID: eventID, topic: topic,
+                    group: group, eventID: eventID, topic: topic, seq: seq,
                     run: { db in
                         let tx = ServiceTransaction(db: db, correlation: correlation)
                         value.value = try body(tx)
@@ -189,7 +189,12 @@ public final class ServiceStore: Sendable {
     // Prepared once per connection (GRDB's statement cache): parsing and
     // authorizing them took ~3% of an inbox-only worker's CPU per event.
     static let inboxInsert = """
-        INSERT OR IGNORE INTO metro_inbox (consumer_group, event_id, topic, handled_at) VALUES (?, ?, ?, ?)
+        INSERT OR IGNORE INTO metro_inbox (consumer_group, event_id, topic, handled_at, seq) VALUES (?, ?, ?, ?, ?)
+        """
+    /// A duplicate (its row was there): the row keeps the highest seq the event came
+    /// with, so that it lives as long as any copy of the event is in the journal.
+    static let inboxRaiseSeq = """
+        UPDATE metro_inbox SET seq = ?3 WHERE consumer_group = ?1 AND event_id = ?2 AND (seq IS NULL OR seq < ?3)
         """
     static let inboxLookup = "SELECT 1 FROM metro_inbox WHERE consumer_group = ? AND event_id = ?"
 

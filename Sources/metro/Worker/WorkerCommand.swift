@@ -52,8 +52,8 @@ struct WorkerOptions: ParsableArguments {
     var registrationTtlMs = 10_000
     @Option(
         help: """
-            Inbox rows (events handled) older than this are deleted, in hours; keep it above the journal's \
-            retention by age (168 h by default).
+            Inbox rows (events handled) are deleted once older than this, in hours, and once the broker's \
+            journal no longer holds their event.
             """)
     var inboxRetentionHours: Double = 192
     @Option(help: "Outbox rows (events published and acknowledged) older than this are deleted, in hours.")
