@@ -54,8 +54,8 @@ struct RuntimeRetention: Sendable {
                     sql: """
                         DELETE FROM metro_inbox WHERE (consumer_group, event_id) IN (
                             SELECT consumer_group, event_id FROM metro_inbox
-                            WHERE handled_at < ? AND seq < ? LIMIT ?)
-                        """, arguments: [inboxCutoff, Int64(clamping: firstSeq), batch])
+                            WHERE seq < ? AND handled_at < ? LIMIT ?)
+                        """, arguments: [Int64(clamping: firstSeq), inboxCutoff, batch])
                 return db.changesCount
             }
             pruned.inbox += n

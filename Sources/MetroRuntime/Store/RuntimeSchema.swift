@@ -14,8 +14,8 @@ import GRDB
 ///   crash is dropped by the broker's dedupe window. `seq` orders the relay.
 ///
 /// Both would grow with every event for ever: `RuntimeRetention` deletes inbox
-/// rows older than the inbox retention and sent outbox rows older than the outbox
-/// retention (indexes of `metro-runtime-2-retention`).
+/// rows whose event the journal no longer holds (by `seq`, `metro-runtime-3`)
+/// and sent outbox rows older than the outbox retention (`metro-runtime-2`).
 enum RuntimeSchema {
     static func register(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("metro-runtime-1") { db in
@@ -40,18 +40,21 @@ enum RuntimeSchema {
                     CREATE INDEX metro_outbox_unsent ON metro_outbox(seq) WHERE sent_at IS NULL;
                     """)
         }
-        // Retention (`RuntimeRetention`): the rows to delete, found by age.
+        // Retention (`RuntimeRetention`): the sent outbox rows to delete, found by age.
         migrator.registerMigration("metro-runtime-2-retention") { db in
             try db.execute(
                 sql: """
-                    CREATE INDEX metro_inbox_handled ON metro_inbox(handled_at);
                     CREATE INDEX metro_outbox_sent ON metro_outbox(sent_at) WHERE sent_at IS NOT NULL;
                     """)
         }
         // The journal seq of the event (the highest, when a duplicate came with a new
         // one): the retention deletes only rows whose event the journal no longer holds.
         migrator.registerMigration("metro-runtime-3-inbox-seq") { db in
-            try db.execute(sql: "ALTER TABLE metro_inbox ADD COLUMN seq INTEGER")
+            try db.execute(
+                sql: """
+                    ALTER TABLE metro_inbox ADD COLUMN seq INTEGER;
+                    CREATE INDEX metro_inbox_seq ON metro_inbox(seq);
+                    """)
         }
     }
 }
