@@ -42,6 +42,7 @@ struct DoctorCommand: MetroCommand {
                     detail: source.map { "read \($0)" } ?? "no file; using built-in defaults"))
             checks += await DoctorPorts(broker: broker, registry: registry, configFile: source).checks()
             checks.append(DoctorCheck.dataFolderWritable(dataDir ?? broker.dataDir))
+            checks.append(DoctorCheck.diskSpace(dataDir ?? broker.dataDir))
         } catch {
             checks.append(DoctorCheck(name: "configuration", ok: false, detail: "\(error)"))
         }

@@ -104,4 +104,34 @@ extension DoctorCheck {
                 name: "ffmpeg", ok: true, detail: "video workers will refuse to start: \(error)", warning: true)
         }
     }
+
+    /// Below this much free space (or inodes) under the data folder, a warning: the
+    /// broker refuses publishes on a full disk and the services answer 205
+    /// storage-failure (docs/operations.md, "When the disk fails").
+    static let lowDiskBytes: UInt64 = 1 << 30
+    static let lowDiskInodes: UInt64 = 10_000
+
+    /// The free space and inodes of the file system holding `path` (which the data
+    /// folder check has made), as this process may use them.
+    static func diskSpace(_ path: String) -> DoctorCheck {
+        var fs = statvfs()
+        guard statvfs(path, &fs) == 0 else {
+            return DoctorCheck(
+                name: "disk space", ok: true, detail: "unknown: statvfs \(path): \(String(cString: strerror(errno)))",
+                warning: true)
+        }
+        let free = UInt64(fs.f_bavail) * UInt64(fs.f_frsize)
+        let size = UInt64(fs.f_blocks) * UInt64(fs.f_frsize)
+        let inodes = UInt64(fs.f_favail)
+        func gib(_ bytes: UInt64) -> String { String(format: "%.1f GiB", Double(bytes) / Double(1 << 30)) }
+        var detail = "\(path): \(gib(free)) free of \(gib(size))"
+        if fs.f_files > 0 { detail += ", \(inodes) inodes free" }
+        let low = free < lowDiskBytes || (fs.f_files > 0 && inodes < lowDiskInodes)
+        if low {
+            detail +=
+                "; under 1 GiB or 10,000 inodes, a full disk comes soon: the broker then refuses publishes and "
+                + "the services answer 205 storage-failure (docs/operations.md, \"When the disk fails\")"
+        }
+        return DoctorCheck(name: "disk space", ok: true, detail: detail, warning: low)
+    }
 }

@@ -94,6 +94,24 @@ import ZeroMQ
         #expect(checks["data folder"]?.0 == false)
     }
 
+    /// The disk space check reports the data folder's free space and inodes, and warns
+    /// (without failing) under 1 GiB: on a real 4 MiB tmpfs (root only).
+    @Test(.enabled(if: TinyFileSystem.canMount)) func diskSpaceWarnsOnASmallFileSystem() async throws {
+        let dir = try TemporaryDirectory()
+        let tiny = try TinyFileSystem(at: dir.path + "/mnt", megabytes: 4)
+        defer { tiny.unmount() }
+        let p = try MetroProcess(["doctor", "--json", "--data-dir", tiny.path + "/data"])
+        _ = await p.waitForExit()
+        try await waitFor("doctor output") { p.stdoutLines.last == "]" }
+        let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
+        let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        let disk = try #require(checks.first { $0["name"] as? String == "disk space" })
+        #expect(disk["ok"] as? Bool == true && disk["warning"] as? Bool == true)
+        let detail = disk["detail"] as? String ?? ""
+        #expect(detail.contains("GiB free of 0.0 GiB") && detail.contains("a full disk comes soon"), "\(detail)")
+        #expect(checks.first { $0["name"] as? String == "data folder" }?["ok"] as? Bool == true)
+    }
+
     /// The vCPU idle check reads the same sysfs files as this test and warns (without
     /// failing) exactly when a haltpoll guest halts idle vCPUs at once.
     @Test func vcpuIdleWarnsOnlyWhenIdleVCPUsHaltAtOnce() async throws {

@@ -25,7 +25,12 @@ import ZeroMQ
             "--registry", registry.endpoint, "--data", data.path, "--instance", "recommendations-1",
         ])
         defer { worker.kill() }
-        let join = try #require(try await consume.receiveOffPool())
+        // The runtime's retention also asks this endpoint for STATS (its own
+        // connection, maybe first): left unanswered, it times out and is logged.
+        var join = try #require(try await consume.receiveOffPool())
+        while join.count >= 3 && join[2] == Array("STATS".utf8) {
+            join = try #require(try await consume.receiveOffPool())
+        }
         #expect(join.count >= 3 && join[2] == Array("JOIN".utf8))
         let refusal = GroupCodec.Reply.error(
             WireError(.unavailable, "too many groups"), context: [Array("recommendations".utf8)])

@@ -128,7 +128,10 @@ public final class ServiceRuntime: Service, Sendable {
                     logger.warning("not registering: the service has no rpc endpoint to advertise")
                 }
                 let retention = RuntimeRetention(inbox: c.inboxRetention, outbox: c.outboxRetention)
-                let stats = BrokerAdminClient(consumeEndpoint: c.brokerConsume, curve: c.security?.broker)
+                // A short timeout: shutdown waits for a pass in progress, and a broker
+                // answers STATS in microseconds when it answers at all.
+                let stats = BrokerAdminClient(
+                    consumeEndpoint: c.brokerConsume, timeout: .seconds(1), curve: c.security?.broker)
                 let tasks =
                     [retention.registration(every: c.retentionInterval, broker: stats)] + definition.housekeeping
                 housekeeping = tasks.map { [logger] task in

@@ -69,7 +69,7 @@ import VideoProcessing
         #expect(try Self.uploadRows(video) == 1)
     }
 
-    /// The sweep of a real worker, with ages of about a second: an upload its client
+    /// The sweep of a real worker, with ages of a few seconds: an upload its client
     /// abandoned (no gateway to abort it) expires with its part file; a blob stored
     /// by a finish that then failed (a wrong sha256) goes once old; the blobs of a
     /// processed video stay.
@@ -80,7 +80,7 @@ import VideoProcessing
             broker: broker, registry: registry.endpoint,
             extra: [
                 "--synthetic-work-ms", "10", "--sweep-interval-ms", "200", "--upload-expiry-ms", "1500",
-                "--sweep-grace-ms", "1000", "--metrics", "127.0.0.1:0",
+                "--sweep-grace-ms", "2000", "--metrics", "127.0.0.1:0",
             ])
         let rpc = try RpcClient(endpoints: [worker.rpc], service: VideoProcessing.serviceName)
         defer { Task { await rpc.close() } }
