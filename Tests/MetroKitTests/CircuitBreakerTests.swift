@@ -51,6 +51,33 @@ import Testing
         #expect(b.state == .open(since: at(6)))
     }
 
+    @Test func hearingFromTheInstanceLetsTheNextCallProbeBeforeTheCoolDown() {
+        var b = CircuitBreaker(config)
+        b.heard()
+        #expect(b.state == .closed)
+        for i in 0..<3 { b.record(failure: true, now: at(i)) }
+        #expect(!b.isAvailable(now: at(100)))
+        b.heard()
+        #expect(b.state == .halfOpen(probing: false) && b.isAvailable(now: at(100)))
+        let probe = b.acquire(now: at(100))
+        let second = b.acquire(now: at(100))
+        #expect(probe && !second)
+        // The probe decides, as after a cool-down: its failure opens the circuit again.
+        b.heard()
+        #expect(b.state == .halfOpen(probing: true))
+        b.record(failure: true, now: at(150))
+        #expect(b.state == .open(since: at(150)))
+        // A success of a call sent before the circuit opened says the same as heard().
+        b.record(failure: false, now: at(200))
+        #expect(b.state == .halfOpen(probing: false))
+        // A failure of such a call adds nothing to an open circuit.
+        let again = b.acquire(now: at(250))
+        #expect(again)
+        b.record(failure: true, now: at(250))
+        b.record(failure: true, now: at(260))
+        #expect(b.state == .open(since: at(250)))
+    }
+
     @Test func halfOpenLetsExactlyOneProbeThrough() {
         var b = CircuitBreaker(config)
         for i in 0..<3 { b.record(failure: true, now: at(i)) }

@@ -155,6 +155,40 @@ import ZeroMQ
         await s.server.close()
     }
 
+    /// An instance that stalled (here its handlers are held, as in a SIGSTOPped
+    /// process) and answers again is called again at once, not after the rest of its
+    /// breaker's cool-down: the late answers to the calls that timed out say it runs
+    /// again, so the next call probes. The cool-down is 10 minutes, so nothing else
+    /// can close the circuit within the test.
+    @Test func anInstanceThatAnswersAgainIsCalledBeforeItsCoolDownEnds() async throws {
+        let s = try await TestRpcServer()
+        var options = RpcClient.Options()
+        options.breaker = .init(consecutiveFailures: 3, coolDown: .seconds(600))
+        let client = try Self.client([s.endpoint], options)
+        // Three calls held past their deadline (1 s: long enough for each handler to
+        // start even on a loaded machine; a call whose deadline passed before its
+        // handler started is answered 401 at once, which would say the instance lives).
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<3 {
+                group.addTask {
+                    let (e, _) = await timed {
+                        _ = try await client.call(method: "test.hold", body: [], deadline: .seconds(1))
+                    }
+                    #expect(e?.code == .deadlineExceeded)
+                }
+            }
+        }
+        #expect(s.calls == 3)
+        let (refused, _) = await timed { _ = try await client.call(method: "test.echo", body: []) }
+        #expect(refused?.code == .circuitOpen)
+        s.gate.open()
+        try await eventually("a call goes through again", timeout: .seconds(30)) {
+            (try? await client.call(method: "test.echo", body: Array("x".utf8))) == Array("x".utf8)
+        }
+        await client.close()
+        await s.server.close()
+    }
+
     @Test func domainErrorsKeepTheCircuitClosed() async throws {
         let s = try await TestRpcServer()
         var options = RpcClient.Options()

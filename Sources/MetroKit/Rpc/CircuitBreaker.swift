@@ -10,6 +10,14 @@
 /// - **half-open**: exactly one call (the probe) goes through; its success closes the
 ///   circuit (with a clean history), its failure opens it again for another `coolDown`.
 ///
+/// An open circuit turns half-open before its cool-down when the instance is heard
+/// from (`heard()`, or a success `record`ed while open): an answer to a call the
+/// caller already gave up on, sent once a paused or stalled process runs again.
+/// Without it, every call in the rest of the cool-down (up to 2 s) failed with
+/// `circuit-open` although the instance answered again (the chaos soak counted 165
+/// such failures after three pauses in ten minutes). The probe still decides: one
+/// call, then closed or open again.
+///
 /// Only failures that say something about the *instance* count (`RpcFailureKind`):
 /// a transport timeout or disconnect, 107 internal-error, 109 unavailable, 402
 /// overloaded. The caller's and the domain's errors (403 bad-request, 404 not-found,
@@ -90,8 +98,9 @@ public struct CircuitBreaker: Sendable {
         case .halfOpen:
             if failure { open(now) } else { reset() }
         case .open:
-            // A late answer of a call sent before the circuit opened: history only.
-            break
+            // An answer to a call sent before the circuit opened: a success says the
+            // instance answers again; a failure adds nothing to an open circuit.
+            if !failure { heard() }
         case .closed:
             consecutive = failure ? consecutive + 1 : 0
             recent.append(failure)
@@ -102,6 +111,14 @@ public struct CircuitBreaker: Sendable {
                 && Double(recentFailures) >= configuration.failureRate * Double(recent.count)
             if consecutive >= configuration.consecutiveFailures || (failure && rateTripped) { open(now) }
         }
+    }
+
+    /// The instance answered a call this side no longer waits for (its deadline
+    /// passed, or it was cancelled), with a success or an error that does not count
+    /// against it: it reads its socket and runs its handlers again. An open circuit
+    /// lets the next call probe at once instead of waiting out its cool-down.
+    public mutating func heard() {
+        if case .open = state { state = .halfOpen(probing: false) }
     }
 
     /// A probe that was let through but never sent (the call was cancelled or its

@@ -231,11 +231,18 @@ final class RpcClientLoop: IOThreadLoop {
     private func answer(_ frames: [[UInt8]], from connection: RpcConnection) {
         switch RpcReply.decode(frames) {
         case .success(.reply(let id, _, let body)):
-            guard let requestID = BigEndian.uint64(id), let a = take(requestID) else { return }
+            guard let requestID = BigEndian.uint64(id), let a = take(requestID) else {
+                // Late: the call ended here (deadline, cancel) before the answer came.
+                connection.breaker.heard()
+                return
+            }
             connections[a.target]?.breaker.record(failure: false, now: .now)
             a.call.complete(.success(body))
         case .success(.error(let wire, let id?)):
-            guard let requestID = BigEndian.uint64(id), attempts[requestID] != nil else { return }
+            guard let requestID = BigEndian.uint64(id), attempts[requestID] != nil else {
+                if !RpcAttemptFailure.remote(wire.code.rawValue).countsAgainstInstance { connection.breaker.heard() }
+                return
+            }
             if wire.code == .wrongInstance { markMisdirected(connection, wire) }
             fail(requestID, .remote(wire.code.rawValue), wire: wire)
         case .success(.error(let wire, nil)):

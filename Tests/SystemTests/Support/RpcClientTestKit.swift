@@ -6,13 +6,16 @@ import Synchronization
 
 /// The raw methods of the rpc client tests. `test.echo` answers its body;
 /// `test.sleep` sleeps its body (decimal milliseconds), then answers it;
-/// `test.fail` answers 107 internal-error; `test.missing` answers 404 not-found.
-/// Every start is recorded in `started`.
-func clientTestHandler(_ started: StartedHandlers) -> RpcHandler {
+/// `test.fail` answers 107 internal-error; `test.missing` answers 404 not-found;
+/// `test.hold` answers its body once `gate` opens. Every start is recorded in `started`.
+func clientTestHandler(_ started: StartedHandlers, gate: HandlerGate = HandlerGate()) -> RpcHandler {
     { inbound in
         started.record(inbound.requestID)
         switch inbound.method {
         case "test.echo":
+            return .reply(inbound.body)
+        case "test.hold":
+            await gate.wait()
             return .reply(inbound.body)
         case "test.sleep":
             let ms = Int(String(decoding: inbound.body, as: UTF8.self)) ?? 0
@@ -28,15 +31,40 @@ func clientTestHandler(_ started: StartedHandlers) -> RpcHandler {
     }
 }
 
+/// Holds handlers until it opens, then lets every one (and any later) through.
+final class HandlerGate: Sendable {
+    private let state = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let go = state.withLock { s in
+                if !s.open { s.waiting.append(c) }
+                return s.open
+            }
+            if go { c.resume() }
+        }
+    }
+
+    func open() {
+        let waiting = state.withLock { s in
+            s.open = true
+            defer { s.waiting = [] }
+            return s.waiting
+        }
+        for c in waiting { c.resume() }
+    }
+}
+
 /// An in-process `RpcServer` of `clientTestHandler`, bound on an ephemeral port.
 struct TestRpcServer {
     let server: RpcServer
     let endpoint: String
     let started = StartedHandlers()
+    let gate = HandlerGate()
 
     init(_ options: RpcServer.Options = .init(drainTimeout: .milliseconds(100))) async throws {
         let started = started
-        server = try RpcServer(options, handler: clientTestHandler(started))
+        server = try RpcServer(options, handler: clientTestHandler(started, gate: gate))
         endpoint = try await server.start()
     }
 
