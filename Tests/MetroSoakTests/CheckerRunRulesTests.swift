@@ -101,6 +101,24 @@ import Testing
         #expect(v.detail.contains("not every group drained within 30000 ms"))
     }
 
+    /// Just after a broker restart the system's groups are back with no member: not
+    /// drained, whatever their lag, until a worker joins again.
+    @Test func theSystemsGroupsAreAwaitedWithoutMembers() {
+        let restarted = GroupDrainObservation(
+            groups: [
+                .init(name: "profiles", members: 0, lag: 0, pending: 0),
+                .init(name: "old", members: 0, lag: 9, pending: 3),
+            ],
+            drainedAfterMs: nil, timeoutMs: 30_000, awaited: ["profiles", "recommendations"])
+        #expect(!restarted.allDrained)
+        let v = DrainInvariant.check(restarted)
+        #expect(!v.holds && v.offending == ["profiles"])
+        #expect(v.detail.contains("not judged (no members): old"))
+        var rejoined = restarted
+        rejoined.groups[0].members = 1
+        #expect(rejoined.allDrained)
+    }
+
     @Test func samplingTakesOneInTwentyAndAFewPerSecond() {
         var policy = ViewSamplingPolicy(every: 20, maxPerSecond: 2, maxInFlight: 8)
         var taken = 0

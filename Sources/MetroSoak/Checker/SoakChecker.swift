@@ -3,6 +3,7 @@ public import Logging
 import MetroKit
 import Profiles
 import Recommendations
+import VideoProcessing
 
 /// The soak's checker, in the style of a Jepsen checker: while the run goes it
 /// follows the journal live (`JournalWatcher`) and times sampled views until the
@@ -61,7 +62,9 @@ public actor SoakChecker {
             logger.warning("some acknowledged uploads had no outcome within \(drainTimeout)")
         }
         let left = max(drainTimeout - (ContinuousClock.now - began), .seconds(1))
-        let drain = await GroupDrainWaiter.wait(consume: endpoints.consume, timeout: left)
+        let drain = await GroupDrainWaiter.wait(
+            consume: endpoints.consume,
+            awaiting: [Profiles.group, VideoProcessing.group, Recommendations.group], timeout: left)
         let visible = await sampler?.finish(wait: .seconds(5)) ?? (latenciesMs: [], notVisible: 0)
         if visible.notVisible > 0 { logger.warning("\(visible.notVisible) sampled views never showed in the model") }
         await watcher?.stop()
