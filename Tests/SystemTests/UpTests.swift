@@ -29,10 +29,12 @@ import ZeroMQ
     }
 
     /// `metro up` on fixed free ports in a fresh folder, once both children are ready.
-    func startUp(metrics: String = "", services: [String] = noServices, timeout: Duration = .seconds(30))
-        async throws -> (up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory)
-    {
-        let (up, data, registry, dir) = try startUpProcess(metrics: metrics, services: services)
+    func startUp(
+        metrics: String = "", services: [String] = noServices, timeout: Duration = .seconds(30),
+        environment: [String: String] = [:]
+    ) async throws -> (up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory) {
+        let (up, data, registry, dir) = try startUpProcess(
+            metrics: metrics, services: services, environment: environment)
         do {
             try await waitFor("metro up ready", timeout: timeout) { readyLines(up).count >= 1 }
         } catch {
@@ -47,9 +49,9 @@ import ZeroMQ
     static let noServices = ["--profiles", "0", "--video", "0", "--recommendations", "0"]
 
     /// `metro up` on fixed free ports (metrics on `metrics`) in a fresh folder.
-    func startUpProcess(metrics: String, services: [String] = noServices) throws -> (
-        up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory
-    ) {
+    func startUpProcess(metrics: String, services: [String] = noServices, environment: [String: String] = [:]) throws
+        -> (up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory)
+    {
         let dir = try TemporaryDirectory()
         let e = try freeEndpoints(6)
         let config = try writeBrokerConfig(in: dir.path, e, metrics: metrics)
@@ -57,7 +59,8 @@ import ZeroMQ
         // No gateway unless the test asks for one (its default port 8080 is shared by every test).
         let gateway = services.contains("--gateway") ? [] : ["--gateway", ""]
         let up = try MetroProcess(
-            ["up", "--data-dir", data, "--config", config, "--registry", e[4]] + services + gateway)
+            ["up", "--data-dir", data, "--config", config, "--registry", e[4]] + services + gateway,
+            environment: environment)
         return (up, data, e[4], dir)
     }
 
@@ -125,6 +128,25 @@ import ZeroMQ
         #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
         try await waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
         #expect(pids(matching: "registry --endpoint \(registry)").isEmpty)
+    }
+
+    /// A child's death is seen even when Foundation does not report it (as once
+    /// in a chaos soak, where a killed worker was never restarted): the supervisor
+    /// asks the kernel too. Here a `sleep` beside each child keeps Foundation's
+    /// exit socket open, so Foundation reports nothing for 30 s.
+    @Test func aKilledChildIsRestartedWithoutFoundationsExitReport() async throws {
+        let (up, data, _, dir) = try await startUp(environment: ["METRO_FAULT_HIDE_CHILD_EXITS": "1"])
+        _ = dir
+        let broker = try #require(pids(matching: "broker --data-dir \(data)/broker").first)
+        kill(broker, SIGKILL)
+        try await waitFor("the broker is ready again", timeout: .seconds(30)) {
+            up.stderrText.contains("broker is ready again")
+        }
+        #expect(up.stderrText.contains("broker exited but Foundation did not report it"), "\(up.stderrText)")
+        #expect(up.stderrText.contains("broker exited with status 9; restarting"), "\(up.stderrText)")
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(30)) == 0)
+        try await waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
     }
 
     /// A supervisor killed with -9 leaves no orphans holding its ports: the

@@ -1,5 +1,8 @@
 import Foundation
+import Logging
+import MetroRuntime
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -16,6 +19,9 @@ import ServiceLifecycle
 /// on graceful shutdown (SIGTERM to the worker): `run` then throws
 /// `CommandRunner.Interrupted` after the child is reaped, so nothing outlives the job.
 public enum CommandRunner {
+    /// Where a tool's exit that only the kernel reported is logged (`ChildExit`).
+    static let logger = Logger(label: "metro.video.command")
+
     public struct Output: Sendable {
         /// The exit status; for a child ended by a signal, the signal's number.
         public var status: Int32
@@ -45,40 +51,48 @@ public enum CommandRunner {
             unlink(outPath)
             unlink(errPath)
         }
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
-        guard let out = FileHandle(forWritingAtPath: outPath), let err = FileHandle(forWritingAtPath: errPath) else {
-            throw Interrupted.cannotStart("cannot create output files in \(workFolder)")
-        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try resolve(executable))
         process.arguments = arguments
         process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        let exited = AsyncStream.makeStream(of: Int32.self, bufferingPolicy: .bufferingNewest(1))
+        let exited = AsyncStream.makeStream(of: ChildExit.Status.self, bufferingPolicy: .bufferingNewest(1))
         let reason = Killed()
         process.terminationHandler = { p in
+            // Reaped: never signal its pid again (it may be another process's by now).
             reason.exited(bySignal: p.terminationReason == .uncaughtSignal)
-            exited.continuation.yield(p.terminationStatus)
+            exited.continuation.yield(.init(code: p.terminationStatus, exited: p.terminationReason == .exit))
             exited.continuation.finish()
         }
-        do {
-            try process.run()
-        } catch {
-            try? out.close()
-            try? err.close()
-            throw Interrupted.cannotStart("cannot run \(executable): \(error)")
+        // The output files are opened and the child spawned under `ChildExit.spawning`:
+        // jobs run side by side, and a tool spawned at the same instant could inherit
+        // this one's descriptors, so that its end went unseen until that one ended.
+        try ChildExit.spawning.withLock { _ throws(Interrupted) in
+            FileManager.default.createFile(atPath: outPath, contents: nil)
+            FileManager.default.createFile(atPath: errPath, contents: nil)
+            guard let out = FileHandle(forWritingAtPath: outPath), let err = FileHandle(forWritingAtPath: errPath)
+            else {
+                throw Interrupted.cannotStart("cannot create output files in \(workFolder)")
+            }
+            defer {
+                try? out.close()
+                try? err.close()
+            }
+            process.standardOutput = out
+            process.standardError = err
+            do {
+                try process.run()
+            } catch {
+                throw Interrupted.cannotStart("cannot run \(executable): \(error)")
+            }
         }
-        try? out.close()
-        try? err.close()
         let pid = process.processIdentifier
         let status: Int32 = await withTaskCancellationOrGracefulShutdownHandler {
             await withTaskGroup(of: Int32?.self) { race in
                 race.addTask {
-                    var status: Int32 = -1
-                    for await s in exited.stream { status = s }
-                    return status
+                    let status = await ChildExit.wait(
+                        pid: pid, name: executable, reported: exited.stream, logger: Self.logger)
+                    reason.exited(bySignal: !status.exited)
+                    return status.code
                 }
                 race.addTask {
                     try? await Task.sleep(until: deadline, clock: .continuous)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetroRuntime
 import ServiceLifecycle
 import Synchronization
 
@@ -37,6 +38,11 @@ final class Supervisor: Service, @unchecked Sendable {
     /// The children whose current process has printed its ready line.
     private let ready = Mutex<Set<String>>([])
     private let stopping = Atomic<Bool>(false)
+    /// `METRO_FAULT_HIDE_CHILD_EXITS=1`, for tests: each child is started by
+    /// `/bin/sh` beside a `sleep 30` that keeps a copy of Foundation's exit socket,
+    /// as a leaked copy would, so that for 30 s only the kernel (`ChildExit`) tells
+    /// of the child's death.
+    private static let exitsHidden = ProcessInfo.processInfo.environment["METRO_FAULT_HIDE_CHILD_EXITS"] == "1"
 
     init(
         children: [ChildSpec], logger: Logger, stopTimeout: Duration = .seconds(30),
@@ -146,17 +152,26 @@ final class Supervisor: Service, @unchecked Sendable {
                 [SupervisorWatch.environmentKey: "\(getpid())"]) { _, new in new }
             let restarted = starts > 0
             ready.withLock { _ = $0.remove(child.name) }
-            let output = ChildOutput(name: child.name) { [onReady, self] fields in
-                self.ready.withLock { _ = $0.insert(child.name) }
-                onReady(child.name, fields, restarted)
+            let exited = AsyncStream<ChildExit.Status>.makeStream()
+            if Self.exitsHidden {
+                process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                process.arguments = ["-c", "sleep 30 & exec \"$0\" \"$@\"", executable.path] + child.arguments
             }
-            output.attach(to: process)
-            let exited = AsyncStream<Int32>.makeStream()
             process.terminationHandler = { p in
-                exited.continuation.yield(p.terminationStatus)
+                exited.continuation.yield(.init(code: p.terminationStatus, exited: p.terminationReason == .exit))
                 exited.continuation.finish()
             }
-            try process.run()
+            // One spawn at a time (ChildExit): a sibling spawned at the same instant
+            // could inherit this child's pipes and exit socket and hide its end.
+            let output = try ChildExit.spawning.withLock { _ in
+                let output = ChildOutput(name: child.name) { [onReady, self] fields in
+                    self.ready.withLock { _ = $0.insert(child.name) }
+                    onReady(child.name, fields, restarted)
+                }
+                output.attach(to: process)
+                try process.run()
+                return output
+            }
             starts += 1
             // Shutdown may have begun while it started: then it stops with its stage.
             let lateStart = state.withLock { state in
@@ -166,15 +181,16 @@ final class Supervisor: Service, @unchecked Sendable {
             if lateStart { kill(process.processIdentifier, SIGTERM) }
             logger.info("started \(child.name)", metadata: ["pid": "\(process.processIdentifier)"])
             let started = ContinuousClock.now
-            var status: Int32 = -1
-            for await s in exited.stream { status = s }
+            let exit = await ChildExit.wait(
+                pid: process.processIdentifier, name: child.name, reported: exited.stream, logger: logger)
+            let status = exit.code
             output.finish()
             if stopping.load(ordering: .acquiring) {
                 exitedWhileStopping(child)
                 break
             }
             state.withLock { $0.running[child.name] = nil }
-            if process.terminationReason == .exit && status == EndpointUnavailable.exitStatus {
+            if exit.exited && status == EndpointUnavailable.exitStatus {
                 let failure = ChildFailed(child: child.name, status: status)
                 logger.critical("\(failure)")
                 stopAll()
