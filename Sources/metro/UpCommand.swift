@@ -151,6 +151,9 @@ struct UpCommand: MetroCommand {
         if keys != nil {
             services.append(.init(service: await HangupForwarder(supervisor: supervisor, logger: logger)))
         }
+        // Started by `metro soak` (or a test), the whole system stops with its starter,
+        // even when that is killed with -9: it would otherwise keep every port.
+        services.append(SupervisorWatch(logger: logger).configuration)
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -36,8 +36,13 @@ package final class MetroProcess: Sendable {
     /// Starts `metro arguments`; returns once it runs, without waiting for its ready line.
     /// `shell`: commands `/bin/sh` runs before it execs metro in its place (same
     /// pid), e.g. `ulimit -S -n 64` to start it under a low open-files limit.
+    ///
+    /// The process watches this one (`METRO_SUPERVISOR_PID`, docs/operations.md) and
+    /// stops when it is gone, so a test run that is killed or crashes leaves no metro
+    /// process behind. `environment` may set it otherwise.
     package init(_ arguments: [String], environment: [String: String] = [:], shell: String? = nil) throws {
         self.arguments = arguments
+        let environment = ["METRO_SUPERVISOR_PID": "\(getpid())"].merging(environment) { $1 }
         if let shell {
             child = try ChildProcess(
                 URL(fileURLWithPath: "/bin/sh"), ["-c", shell + "; exec \"$0\" \"$@\"", Self.binary.path] + arguments,

@@ -73,7 +73,10 @@ public final class UpLauncher: Sendable {
                 "up", "--data-dir", options.dataDir, "--config", config, "--registry", options.registry, "--gateway",
                 options.gateway ?? "",
             ] + options.upArguments
+        // `metro up` watches this pid (metro's SupervisorWatch, METRO_SUPERVISOR_PID) and
+        // stops the system when the soak is gone, even after a kill -9 of the soak.
         process.environment = ProcessInfo.processInfo.environment.merging(options.environment) { $1 }
+            .merging(["METRO_SUPERVISOR_PID": "\(getpid())"]) { $1 }
         for path in [options.logFolder + "/up.stdout", options.logFolder + "/up.log"] {
             FileManager.default.createFile(atPath: path, contents: nil)
         }

@@ -185,6 +185,30 @@ import Testing
         try await waitFor("no metro left") { processes(mentioning: [dir.path, e[4]]).isEmpty }
     }
 
+    /// A soak killed with -9 takes its system with it: `metro up` watches the soak's
+    /// pid (`METRO_SUPERVISOR_PID`) and stops its children, then itself. Before, the
+    /// whole system stayed up on the soak's ports.
+    @Test(.timeLimit(.minutes(2))) func aSoakKilledWithMinus9LeavesNothingRunning() async throws {
+        let dir = try TemporaryDirectory()
+        let e = try TestPorts.freeEndpoints(6)
+        defer { killLeftovers([dir.path, e[4]]) }
+        let soak = try MetroProcess([
+            "soak", "--seed", "3", "--rate", "20", "--duration", "60s", "--out", dir.path + "/out",
+            "--data-dir", dir.path + "/data", "--ingest", e[0], "--publish", e[1], "--events", e[2],
+            "--consume", e[3], "--registry", e[4], "--gateway", String(e[5].dropFirst("tcp://".count)),
+            "--video", "1",
+        ])
+        try await waitFor("the soak's load", timeout: .seconds(60)) {
+            soak.stderrText.contains("warming up") || !soak.isRunning
+        }
+        #expect(soak.isRunning, "\(soak.stderrText)")
+        #expect(processes(mentioning: [dir.path + "/data/broker"]).count == 1, "the soak's broker runs")
+        soak.kill(SIGKILL)
+        _ = await soak.waitForExit()
+        try await waitFor("no metro left", timeout: .seconds(60)) { processes(mentioning: [dir.path, e[4]]).isEmpty }
+        #expect(text(dir.path + "/out/up.log").contains("the supervisor is gone"))
+    }
+
     /// `--chaos --attach` needs the processes: refused, status 2, saying why.
     @Test func chaosAttachWithoutProcessesIsRefused() async throws {
         let dir = try TemporaryDirectory()
