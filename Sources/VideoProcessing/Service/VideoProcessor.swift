@@ -19,7 +19,9 @@ import MetroRuntime
 /// that a disk that fills never fails a video or dead-letters its upload; a tool
 /// killed by a signal (out of memory?) NAKs the event, and fails the video at the
 /// third attempt (`MediaToolKilled`); a shutdown or any other error NAKs the event
-/// (it runs again elsewhere).
+/// (it runs again elsewhere), except on the group's last delivery, where a NAK
+/// would dead-letter the upload and leave its video `processing` for good: there
+/// the video fails with the error as its reason (a shutdown still NAKs).
 struct VideoProcessor: Sendable {
     let step: any MediaStep
     let jobTimeout: Duration
@@ -52,6 +54,9 @@ struct VideoProcessor: Sendable {
             // third, or the group's last delivery (a NAK then would dead-letter it).
             guard event.attempt >= MediaToolKilled.attempts || event.isLastAttempt else { throw killed }
             outcome = .failure(MediaFailure("\(killed), on each of \(event.attempt) attempts"))
+        } catch  where event.isLastAttempt && !Self.isShutdown(error) {
+            outcome = .failure(
+                MediaFailure("processing failed on each of its \(event.attempt) deliveries; the last: \(error)"))
         }
         context.logger.info(
             "job done",
@@ -80,5 +85,10 @@ struct VideoProcessor: Sendable {
                     schema: VideoTopics.schema)
             }
         }
+    }
+
+    /// The worker is stopping: the job did not fail, it was cut short.
+    static func isShutdown(_ error: any Error) -> Bool {
+        error is CancellationError || (error as? CommandRunner.Interrupted) == .stopped
     }
 }

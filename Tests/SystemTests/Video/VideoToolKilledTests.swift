@@ -61,6 +61,34 @@ import VideoProcessing
         await s.close()
     }
 
+    /// Any error that NAKs a job (here ffprobe stops being executable after the
+    /// worker's check at start, so each job's spawn fails) fails the video at the
+    /// group's last delivery, saying why. Before, the upload was dead-lettered and
+    /// the video stayed `processing` for good.
+    @Test func aJobThatErrsOnEveryDeliveryFailsTheVideoAtTheLast() async throws {
+        let tools = try TemporaryDirectory()
+        let probe = tools.url.appendingPathComponent("ffprobe").path
+        try "#!/bin/sh\nexec ffprobe \"$@\"\n".write(toFile: probe, atomically: true, encoding: .utf8)
+        guard chmod(probe, 0o755) == 0 else { throw WaitError.unexpected("chmod \(probe): errno \(errno)") }
+        let s = try await VideoStack(extra: ["--ffprobe", probe, "--max-deliveries", "2"])
+        let dead = try await LiveCollector(events: s.broker.events, prefixes: ["$metro.dead.video-processing"])
+        // The worker checked its tools at start; from now on ffprobe cannot be run.
+        guard chmod(probe, 0o644) == 0 else { throw WaitError.unexpected("chmod \(probe): errno \(errno)") }
+        let clip = try await makeClip(in: tools, seconds: 1, size: "160x120")
+        try await closing(s.rpc) {
+            let video = try await s.rpc.call(
+                VideoAPI.upload, UploadRequest(ownerId: "u-1", title: "EACCES", path: clip))
+            let done = try await s.settled(video.videoId)
+            #expect(done.status == .failed)
+            let reason = done.failureReason ?? ""
+            #expect(reason.contains("processing failed on each of its 2 deliveries"), "\(reason)")
+            #expect(reason.contains("cannot be run: Permission denied"), "\(reason)")
+            #expect(try await s.journaledVideoIDs("video.failed") == [video.videoId])
+            #expect(dead.events.isEmpty)
+        }
+        await s.close()
+    }
+
     /// A worker whose ffmpeg cannot run refuses to start, saying what to do. Before,
     /// it started and took uploads whose jobs could never run: each was NAKed to
     /// the dead-letter topic and its video stayed `processing`.
