@@ -27,6 +27,13 @@ struct RegistryCommand: MetroCommand {
     @Option(name: .customLong("sweep-interval-ms"), help: "Longest wait between lease sweeps.")
     var sweepInterval = 100
 
+    @Option(
+        name: .customLong("warm-up-ms"),
+        help:
+            "After a start, LOOKUP says `warming` this long, so callers keep instances a previous run knew until they register again; at least the instances' longest heartbeat interval."
+    )
+    var warmUp: UInt64 = 15_000
+
     @Option(help: "Prometheus HTTP endpoint host:port for the registry's counters (port 0 picks one; empty: none).")
     var metrics = ""
 
@@ -55,6 +62,7 @@ struct RegistryCommand: MetroCommand {
         var configuration = RegistryServer.Configuration(
             endpoint: endpoint, brokerEndpoint: broker, ttlRange: minTTL...maxTTL,
             sweepIntervalMilliseconds: sweepInterval)
+        configuration.warmUpMilliseconds = warmUp
         configuration.security = try CurveSecurity.server(
             secretKeyFile: curveSecretKey, allowList: allowList, domain: "metro.registry", logger: logger)
         if let brokerPublicKey {

@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func theDocumentHasEveryRegistryVector() {
-        #expect(vectors.count == 13)
+        #expect(vectors.count == 14)
     }
 
     @Test func requestsDecodeAndEncodeByteForByte() throws {
@@ -54,6 +54,11 @@ import Testing
             ])
         #expect(try RegistryReply.decode(lookup).get().result(LookupResult.self).get() == result)
         #expect(RegistryReply.ok(result).encode() == lookup)
+        var warming = result
+        warming.warming = true
+        let warmingVector = try vector("registry.lookup.reply.warming")
+        #expect(try RegistryReply.decode(warmingVector).get().result(LookupResult.self).get() == warming)
+        #expect(RegistryReply.ok(warming).encode() == warmingVector)
 
         let error = try vector("registry.error.unknown-instance")
         let decoded = try RegistryReply.decode(error).get()

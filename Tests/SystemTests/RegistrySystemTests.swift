@@ -14,7 +14,8 @@ extension RegistrySystemTests {
     /// The registry as a foreign client sees it: raw frames on a plain REQ socket.
     @Suite struct Wire {
         @Test func documentVectorsAgainstARealRegistry() async throws {
-            let registry = try await RegistryUnderTest()
+            // No warm-up: the plain LOOKUP reply (the warming one is checked below).
+            let registry = try await RegistryUnderTest(extra: ["--warm-up-ms", "0"])
             let context = try Context(defaultLingerMilliseconds: 0)
             let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
             defer { client.close() }
@@ -39,6 +40,19 @@ extension RegistrySystemTests {
             #expect(
                 try await client.request(vector("registry.deregister.request")) == vector("registry.deregister.reply"))
             #expect(try await client.lookup("profiles").isEmpty)
+        }
+
+        /// A registry that has just started says so in LOOKUP (`warming`, §5.7).
+        @Test func aRegistryWarmingUpSaysSoInLookup() async throws {
+            let registry = try await RegistryUnderTest()
+            let context = try Context(defaultLingerMilliseconds: 0)
+            let client = try RawRegistryClient(context: context, endpoint: registry.endpoint)
+            defer { client.close() }
+            let v = try ProtocolVectors.load(prefix: "registry.")
+            func vector(_ name: String) throws -> [[UInt8]] { try #require(v[name], "\(name)") }
+            #expect(try await client.request(vector("registry.register.request")) == vector("registry.register.reply"))
+            #expect(
+                try await client.request(vector("registry.lookup.request")) == vector("registry.lookup.reply.warming"))
         }
 
         /// `--metrics`: the registry's swift-metrics counters on a Prometheus endpoint.

@@ -27,6 +27,47 @@ import Testing
         await world.stop()
     }
 
+    /// The registry killed with -9 and started again knows no instance until each
+    /// registers again (at its next heartbeat). While it warms up (LOOKUP says
+    /// `warming`), the client keeps calling the instance it knew; once warm, the
+    /// registry's empty table is the truth again. Before, every call failed
+    /// `no-instance` in that window (the chaos soak, seed 23: 184 calls).
+    @Test func aRestartedRegistryWarmingUpDoesNotEmptyTheCallersInstances() async throws {
+        let world = try await RpcRegistryWorld.start()
+        let s = try await TestRpcServer()
+        try await world.register("e-1", s.endpoint)
+        // Lookups go to the registry every 100 ms, not to a cache that would hide the restart.
+        let reader = try RegistryClient(
+            configuration: .init(
+                endpoints: [world.registry.endpoint], eventsEndpoint: world.broker.eventsEndpoint,
+                cacheMaxAge: .milliseconds(100)))
+        let client = try RpcClient(service: "echo", registry: reader)
+        try await eventually("the client to find e-1") {
+            (try? await client.call(method: "test.echo", body: Array("hi".utf8))) == Array("hi".utf8)
+        }
+        await world.registry.crash()
+        var restarted = try await RegistryUnderTest(
+            endpoint: world.registry.endpoint, broker: world.broker.publishEndpoint)
+        try await eventually("the new registry answers, without e-1") { try await reader.lookup("echo").isEmpty }
+        for i in 0..<5 {
+            let (e, _) = await timed { _ = try await client.call(method: "test.echo", body: Array("\(i)".utf8)) }
+            #expect(e == nil, "call \(i) while the registry warms up: \(String(describing: e))")
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        await restarted.crash()
+        restarted = try await RegistryUnderTest(
+            endpoint: world.registry.endpoint, broker: world.broker.publishEndpoint, extra: ["--warm-up-ms", "0"])
+        try await eventually("no-instance once the registry is warm and e-1 never registered again") {
+            let (e, _) = await timed { _ = try await client.call(method: "test.echo", body: []) }
+            return e?.code == .noInstance
+        }
+        await restarted.crash()
+        await client.close()
+        await reader.close()
+        await s.server.close()
+        await world.stop()
+    }
+
     @Test func twoInstancesShareTheLoad() async throws {
         let world = try await RpcRegistryWorld.start()
         let a = try await TestRpcServer(), b = try await TestRpcServer()

@@ -86,11 +86,16 @@ public final class RegistryClient: Service, Sendable {
 
     /// The healthy instances of `service`, from the cache when it is fresh (§5.7).
     public func lookup(_ service: String) async throws(MetroClientError) -> [InstanceInfo] {
+        try await lookupResult(service).instances
+    }
+
+    /// LOOKUP's whole answer, with `warming` (the registry restarted moments ago).
+    package func lookupResult(_ service: String) async throws(MetroClientError) -> LookupResult {
         let (cached, generation) = cache.get(service)
-        if let cached { return cached.instances }
+        if let cached { return cached }
         let result = try await call(.lookup(service: service), LookupResult.self)
         cache.store(result, generation: generation)
-        return result.instances
+        return result
     }
 
     /// Every live instance with its lease (§5.8); never cached.

@@ -209,7 +209,12 @@ public final class RpcClient: Service, Sendable {
     }
 
     /// The instances to call, from the registry (its cache) or the fixed list. When
-    /// the registry cannot be reached, the last list it gave is used.
+    /// the registry cannot be reached, the last list it gave is used. While it
+    /// warms up after a restart (its LOOKUP says `warming`, protocol.md §5.7), the
+    /// instances it listed before and does not list yet are kept: they have not
+    /// registered again, and were not said to leave. Without this, a registry
+    /// killed and restarted made every caller fail `no-instance` until each worker's
+    /// next heartbeat (the chaos soak, seed 23: 184 calls in two ~2-s windows).
     private func resolve(_ operation: String) async throws(MetroClientError) -> [RpcInstanceKey] {
         switch source {
         case .fixed(let targets):
@@ -217,9 +222,16 @@ public final class RpcClient: Service, Sendable {
         case .registry(let registry, let service):
             watchMembershipIfNeeded(registry, service)
             do {
-                let targets = try await registry.lookup(service).compactMap { RpcInstanceKey($0, service: service) }
-                lastKnown.withLock { $0 = targets }
-                return targets
+                let result = try await registry.lookupResult(service)
+                var targets = result.instances.compactMap { RpcInstanceKey($0, service: service) }
+                return lastKnown.withLock { known in
+                    if result.warming == true {
+                        let listed = Set(targets.map(\.instance))
+                        targets += known.filter { !listed.contains($0.instance) }
+                    }
+                    known = targets
+                    return targets
+                }
             } catch {
                 let known = lastKnown.withLock { $0 }
                 guard known.isEmpty else { return known }

@@ -36,10 +36,15 @@ public struct InstanceInfo: Codable, Hashable, Sendable {
 package struct LookupResult: Codable, Hashable, Sendable {
     package var service: String
     package var instances: [InstanceInfo]
+    /// True while the registry has run for less than its warm-up (§5.7): instances
+    /// registered with the registry before it restarted may not have registered
+    /// again yet. Absent (nil) otherwise.
+    package var warming: Bool?
 
-    package init(service: String, instances: [InstanceInfo]) {
+    package init(service: String, instances: [InstanceInfo], warming: Bool? = nil) {
         self.service = service
         self.instances = instances
+        self.warming = warming
     }
 }
 

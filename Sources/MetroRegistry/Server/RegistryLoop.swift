@@ -28,6 +28,8 @@ final class RegistryLoop {
     private let expiredCounter = Counter(label: "metro_registry_expired_total")
     /// With CURVE on: who may register which service (protocol.md §7.8); nil: no checks.
     private let access: AccessCache?
+    /// Until then LOOKUP says `warming` (`Configuration.warmUpMilliseconds`).
+    private let warmUntil: RegistryState.Instant
 
     init(
         router: Socket, publisher: any MembershipPublisher, configuration: RegistryServer.Configuration,
@@ -38,6 +40,7 @@ final class RegistryLoop {
         self.configuration = configuration
         self.logger = logger
         self.clock = clock
+        warmUntil = clock() + configuration.warmUpMilliseconds * 1_000_000
         access = configuration.security.map {
             AccessCache(AccessControl(authenticator: $0.authenticator, logger: logger))
         }
@@ -149,6 +152,12 @@ final class RegistryLoop {
                 return .ok(EmptyBody())
             }
         case .lookup(let service):
+            // Warming: not cached, so that the first reply after the warm-up drops the flag.
+            if now < warmUntil {
+                var result = state.lookup(service, now: now)
+                result.warming = true
+                return .ok(result)
+            }
             if let cached = lookupReplies[service], now < state.nextExpiry ?? .max { return cached }
             let reply = RegistryReply.ok(state.lookup(service, now: now))
             // Bounded: the names are chosen by clients.

@@ -23,6 +23,11 @@ extension RegistryServer {
         package var security: CurveServer? = nil
         /// The registry's credentials for a CURVE broker (its PUB to `brokerEndpoint`).
         package var brokerCurve: CurveCredentials? = nil
+        /// For this long after it starts, LOOKUP replies say `warming` (§5.7): live
+        /// instances registered with a previous run may not have registered again
+        /// yet (they do at their next heartbeat), so callers keep those they knew.
+        /// At least the longest heartbeat interval of the instances.
+        package var warmUpMilliseconds: UInt64 = 15_000
 
         package init(
             endpoint: String = "tcp://127.0.0.1:7400",
