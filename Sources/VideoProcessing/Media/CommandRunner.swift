@@ -67,8 +67,8 @@ public enum CommandRunner {
         // jobs run side by side, and a tool spawned at the same instant could inherit
         // this one's descriptors, so that its end went unseen until that one ended.
         try ChildExit.spawning.withLock { _ throws(Interrupted) in
-            FileManager.default.createFile(atPath: outPath, contents: nil)
-            FileManager.default.createFile(atPath: errPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: errPath, contents: nil)
             guard let out = FileHandle(forWritingAtPath: outPath), let err = FileHandle(forWritingAtPath: errPath)
             else {
                 throw Interrupted.cannotStart("cannot create output files in \(workFolder)")

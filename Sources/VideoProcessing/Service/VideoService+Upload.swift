@@ -192,7 +192,7 @@ extension VideoService {
             try UploadStore.finish(id: upload.uploadId, videoId: video.videoId, nowMs: now, in: tx.db)
             return (video, eventID)
         }
-        try? await OffPool.run { parts.remove(upload.uploadId) }
+        _ = try? await OffPool.run { parts.remove(upload.uploadId) }
         // A finish sent again (the first answer was lost) answers at once: its event
         // was committed by the first, which waited for it.
         if let eventID { try await awaitUploaded(video, eventID: eventID, store: store, context: context) }
