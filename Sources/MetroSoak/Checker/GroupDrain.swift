@@ -109,7 +109,7 @@ enum GroupDrainWaiter {
         }
     }
 
-    private static func stats(_ consume: String) async -> Result<BrokerStats, any Error> {
+    static func stats(_ consume: String) async -> Result<BrokerStats, any Error> {
         let result = Mutex<Result<BrokerStats, any Error>?>(nil)
         let thread = DedicatedThread(name: "soak-stats") {
             let r = Result { try BrokerAdminClient(consumeEndpoint: consume, timeout: .seconds(2)).stats() }

@@ -1,11 +1,17 @@
 import Foundation
 import MetroKit
 import MetroProtocol
+import Profiles
+import Recommendations
+import VideoProcessing
 
 /// "Whole again": every expected service instance is registered (registry
-/// LIST), the broker ACKs a probe publish, and the gateway's `/readyz` answers
-/// 200 (when a gateway runs). Asked after each fault until it holds; the time
-/// it first holds is the fault's `wholeAgainNs`.
+/// LIST), the broker ACKs a probe publish, each service's consumer group has a
+/// member again (broker STATS), and the gateway's `/readyz` answers 200 (when a
+/// gateway runs). Asked after each fault until it holds; the time it first holds
+/// is the fault's `wholeAgainNs`. Without the groups, a broker killed with -9 was
+/// "whole again" as soon as it ACKed, before any worker had joined its group
+/// again: nothing was consumed yet.
 ///
 /// Probe events go to topic `soak.probe`, which no service consumes; they are
 /// in the journal like any event (the checker's seq and id rules see them).
@@ -31,8 +37,10 @@ final class WholeProbe: Sendable {
         async let registered = registeredMissing()
         async let broker = brokerAcks()
         async let gateway = gatewayReady()
+        async let groups = groupsWithoutMember()
         var missing = await registered
         if await !broker { missing.append("broker ACK") }
+        missing += await groups
         if await !gateway { missing.append("gateway /readyz") }
         return missing
     }
@@ -73,6 +81,19 @@ final class WholeProbe: Sendable {
             try await self.publisher.publish(topic: "soak.probe", payload: payload)
         }
         return acked != nil
+    }
+
+    /// The consumer groups of the services the topology runs that the broker knows
+    /// with no member (a group it does not know yet is not waited for: a service
+    /// joins its group only once it has started).
+    private func groupsWithoutMember() async -> [String] {
+        let groupOf = [
+            "profiles": Profiles.group, "video": VideoProcessing.group, "recommendations": Recommendations.group,
+        ]
+        let wanted = Set(topology.instances.compactMap { groupOf[$0.service] })
+        guard !wanted.isEmpty else { return [] }
+        guard case .success(let stats) = await GroupDrainWaiter.stats(topology.consume) else { return ["broker STATS"] }
+        return wanted.sorted().filter { stats.groups[$0].map { $0.members == 0 } ?? false }.map { "group \($0) member" }
     }
 
     private func gatewayReady() async -> Bool {
