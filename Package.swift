@@ -316,7 +316,7 @@ let package = Package(
         // waits, freeze, fault injection), a library so that `metro soak` links it too.
         .target(
             name: "MetroTestKit",
-            dependencies: ["ZeroMQ", "MetroProtocol", "MetroKit", "MetroTestSupport"],
+            dependencies: ["ZeroMQ", "MetroProtocol", "MetroKit", "MetroRuntime", "MetroTestSupport"],
             path: "Tests/MetroTestKit"
         ),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),

@@ -1,4 +1,6 @@
 package import Foundation
+import MetroRuntime
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -41,15 +43,23 @@ package final class ChildProcess: Sendable {
         process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
         process.terminationHandler = { p in
             let status = p.terminationStatus
             output.update { $0.exitStatus = status }
         }
-        try process.run()
+        // One spawn at a time in this process, with the production spawners
+        // (`ChildExit.spawning`): a clean-clone CI run crashed with SIGSEGV inside
+        // Foundation's `Process.run()` (a memcpy) while the suite's parallel tests
+        // spawned side by side, and concurrent spawns also let a child inherit
+        // another's pipes and exit socket (`watchExit` below).
+        let (stdout, stderr) = try ChildExit.spawning.withLock { _ in
+            let stdout = Pipe()
+            let stderr = Pipe()
+            process.standardOutput = stdout
+            process.standardError = stderr
+            try process.run()
+            return (stdout, stderr)
+        }
         self.process = process
         self.output = output
         pid = process.processIdentifier
