@@ -40,4 +40,48 @@ import ZeroMQ
         #expect(worker.stderrText.contains("the consumer of group recommendations ended"))
         #expect(await broker.stop() == 0)
     }
+
+    /// A dead-letter handler (`onDeadLetters`) the broker refuses with 110 (an allow
+    /// list written before the video service had one) is logged with what to
+    /// change, and the worker goes on; its main group refused the same way still
+    /// stops it.
+    @Test(.timeLimit(.minutes(1)))
+    func aRefusedDeadLetterGroupIsLoggedAndTheWorkerGoesOn() async throws {
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
+        let registry = try await RegistryUnderTest(broker: broker.publish)
+        let consume = try testContext.socket(.router)
+        defer { consume.close() }
+        try consume.set(.receiveTimeout(milliseconds: 10_000))
+        let endpoint = try consume.bindResolved("tcp://127.0.0.1:*")
+        let data = try TemporaryDirectory()
+        let worker = try MetroProcess([
+            "worker", "video", "--broker-ingest", broker.ingest, "--broker-consume", endpoint,
+            "--registry", registry.endpoint, "--data", data.path, "--instance", "video-1",
+        ])
+        defer { worker.kill() }
+        /// Answers the next JOIN of `group` with ERROR 110 (others are left unanswered).
+        func refuseJoin(of group: String) async throws {
+            while true {
+                let m = try #require(try await consume.receiveOffPool())
+                guard m.count >= 4, m[2] == Array("JOIN".utf8), m[3] == Array(group.utf8) else { continue }
+                let refusal = GroupCodec.Reply.error(
+                    WireError(.forbidden, "may not consume $metro.dead.video-processing"), context: [m[3]])
+                try consume.send(multipart: [m[0]] + refusal.encode())
+                return
+            }
+        }
+        try await refuseJoin(of: "video-processing-dead-letters")
+        try await eventually("the refusal logged with what to change") {
+            worker.stderrText.contains("the dead letters of this service's events are not handled")
+        }
+        #expect(worker.stderrText.contains("add $metro.dead.video-processing to this identity's consume list"))
+        // Still running; until its own group is refused.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(worker.isRunning)
+        try await refuseJoin(of: "video-processing")
+        let status = await worker.waitForExit(timeout: .seconds(20))
+        #expect(status != nil && status != 0, "the worker stopped with an error")
+        #expect(worker.stderrText.contains("the consumer of group video-processing ended"))
+        #expect(await broker.stop() == 0)
+    }
 }

@@ -105,6 +105,7 @@ public final class Consumer: Service, Sendable {
     private let joinCount = Mailbox(0)
     /// Set by `drain()`; the loop reads it before granting credit.
     private let draining = Mailbox(false)
+    private let refused = Mailbox<WireError?>(nil)
     let io: IOThread<ConsumerLoop>
 
     /// Prepares the member; its I/O thread starts (and JOINs) on first use (or `run()`).
@@ -114,11 +115,13 @@ public final class Consumer: Service, Sendable {
         self.stream = stream
         let joins = joinCount
         let draining = self.draining
+        let refused = self.refused
         io = IOThread(
             name: "metro-consumer", context: ctx, logger: logger,
             makeLoop: { setup in
                 try ConsumerLoop(
-                    options: options, setup: setup, joins: joins, draining: draining, continuation: continuation,
+                    options: options, setup: setup, joins: joins, draining: draining, refusal: refused,
+                    continuation: continuation,
                     logger: logger)
             },
             onEnd: { _ in continuation.finish() })
@@ -126,6 +129,12 @@ public final class Consumer: Service, Sendable {
 
     /// Asks the I/O thread to stop; never waits. Prefer `close()`.
     deinit { io.requestStop() }
+
+    /// The broker's ERROR that ended the consumer, once `deliveries` has ended
+    /// because of one: a JOIN refused (108, 109, 110 for an identity that may not
+    /// consume the group's prefixes) or an expulsion after an allow-list reload
+    /// (110). Nil while it runs, and when it ended for another reason.
+    public var refusal: WireError? { refused.withLock { $0 } }
 
     /// The deliveries, in the order the broker sent them. Starts the I/O thread; the
     /// stream ends when the consumer closes (or the broker refuses the JOIN).

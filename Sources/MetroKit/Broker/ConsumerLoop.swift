@@ -15,6 +15,8 @@ final class ConsumerLoop: IOThreadLoop {
     private let wakeFD: Int32
     private let joins: Mailbox<Int>
     private let draining: Mailbox<Bool>
+    /// The broker's error that ended the consumer (`Consumer.refusal`).
+    private let refusal: Mailbox<WireError?>
     private let continuation: AsyncStream<Consumer.Delivery>.Continuation
     private let logger: Logger
     private let clock = ContinuousClock()
@@ -36,12 +38,14 @@ final class ConsumerLoop: IOThreadLoop {
     /// I/O thread: opens the first connection and sends JOIN.
     init(
         options: Consumer.Options, setup: IOThread<ConsumerLoop>.Setup, joins: Mailbox<Int>, draining: Mailbox<Bool>,
+        refusal: Mailbox<WireError?>,
         continuation: AsyncStream<Consumer.Delivery>.Continuation, logger: Logger
     ) throws {
         self.options = options
         self.context = setup.context
         self.wakeFD = setup.wakeFD
         self.joins = joins
+        self.refusal = refusal
         self.draining = draining
         self.continuation = continuation
         self.logger = logger
@@ -162,10 +166,14 @@ final class ConsumerLoop: IOThreadLoop {
                 // and the broker expelled the member (protocol.md §7.7): a JOIN would
                 // be refused too, so the consumer ends here, saying why.
                 logger.error("consumer group \(group): expelled by the broker: \(e)")
+                refusal.withLock { $0 = e }
                 return false
             case .error(let e, _)?:
                 logger.error("consumer group \(group): \(e)")
-                if !joined { return false }
+                if !joined {
+                    refusal.withLock { $0 = e }
+                    return false
+                }
             case .heartbeat?, nil:
                 continue
             }

@@ -66,13 +66,16 @@ struct DeliveryProcessor: Sendable {
     }
 
     private func settle(_ delivery: Consumer.Delivery, logger: inout Logger) async -> RuntimeMetrics.Outcome {
-        let headers: EventHeaders
-        switch EventHeaders.decode(delivery.event.headers) {
-        case .success(let h): headers = h
-        case .failure(let e): return reject(delivery, reason: e.description, logger: logger)
+        var headers = EventHeaders()
+        if !registration.readsDeadLetters {
+            switch EventHeaders.decode(delivery.event.headers) {
+            case .success(let h): headers = h
+            case .failure(let e): return reject(delivery, reason: e.description, logger: logger)
+            }
         }
         if let id = headers.requestId { logger[metadataKey: "request-id"] = "\(id)" }
-        guard let major = headers.schemaMajor, major == registration.schemaMajor else {
+        guard let major = headers.schemaMajor, major == registration.schemaMajor || registration.readsDeadLetters
+        else {
             return reject(
                 delivery,
                 reason:

@@ -12,6 +12,10 @@ struct EventHandlerRegistration: Sendable {
     let schemaMajor: Int
     /// Decodes the payload (throwing `EventRejection` when it does not decode) and runs the handler.
     let handle: @Sendable (Consumer.Delivery, EventHeaders, EventContext) async throws -> Void
+    /// Takes dead letters (`ServiceDefinition.onDeadLetters`): their headers are the
+    /// broker's (`DeadLetterHeaders`, read by `handle`), not an event's, so the
+    /// runtime's headers and schema checks do not apply.
+    var readsDeadLetters = false
 }
 
 /// Decodes event payloads strictly, by the same rules as rpc bodies

@@ -95,7 +95,15 @@ public final class ServiceRuntime: Service, Sendable {
                             // a JOIN, or its I/O thread failed). An instance that takes no
                             // events must not go on serving and registered as if it did.
                             if !s.isStopped {
-                                lostSignal.yield(ServiceRuntimeError.consumerEnded(group: s.registration.group))
+                                if s.registration.readsDeadLetters, let refusal = s.consumer.refusal,
+                                    refusal.code == .forbidden
+                                {
+                                    // Settling dead letters is an extra: an allow list written
+                                    // before the handler existed must not stop the service.
+                                    Self.deadLettersRefused(s.registration, refusal, logger: self.logger)
+                                } else {
+                                    lostSignal.yield(ServiceRuntimeError.consumerEnded(group: s.registration.group))
+                                }
                             }
                         }
                     }
@@ -226,6 +234,14 @@ public final class ServiceRuntime: Service, Sendable {
 }
 
 extension ServiceRuntime {
+    /// A dead-letter handler whose group the broker refused (110): the service goes
+    /// on without it, saying what to change.
+    static func deadLettersRefused(_ registration: EventHandlerRegistration, _ refusal: WireError, logger: Logger) {
+        logger.error(
+            "the dead letters of this service's events are not handled: the broker refused group \(registration.group) (\(refusal)); add \(registration.topics.joined(separator: ", ")) to this identity's consume list and reload the broker (kill -HUP), then restart this instance",
+            metadata: ["group": "\(registration.group)"])
+    }
+
     /// Returns on graceful shutdown; throws `CancellationError` on cancellation, and
     /// the first `ServiceRuntimeError` that `failures` yields: `registrationLost` when
     /// the announcer gave up for good (the registry refuses this instance, e.g. 301:

@@ -87,6 +87,34 @@ struct VideoProcessor: Sendable {
         }
     }
 
+    /// The dead letter of a job (group `video-processing`): the broker gave up on it,
+    /// most often because the worker running it was lost on every delivery (killed
+    /// with -9, out of memory, stopped). Its video fails with the dead letter's
+    /// explanation and `video.failed` is published, in one commit, unless the video
+    /// is final already (a late job finished it) or gone.
+    @Sendable func settle(_ letter: DeadLetter<VideoUploaded>, _ context: EventContext) async throws {
+        guard letter.topic == VideoTopics.uploaded else { return }
+        let id = letter.payload.videoId
+        let reason = "processing was \(letter.explanation)"
+        try await context.commit { [clock] tx in
+            let now = clock()
+            let failed: Video?
+            do {
+                failed = try VideoStore.markFailed(id: id, reason: reason, nowMs: now, in: tx.db)
+            } catch let error as VideoError where error.kind == .notFound {
+                failed = nil
+            }
+            guard let done = failed else { return }
+            try tx.publish(
+                topic: VideoTopics.failed,
+                event: VideoFailed(videoId: id, ownerId: done.ownerId, reason: reason, failedAtMs: now),
+                schema: VideoTopics.schema)
+        }
+        context.logger.warning(
+            "a job was dead-lettered: its video failed",
+            metadata: ["video": "\(id)", "reason": "\(letter.reason)", "deliveries": "\(letter.deliveries)"])
+    }
+
     /// The worker is stopping: the job did not fail, it was cut short.
     static func isShutdown(_ error: any Error) -> Bool {
         error is CancellationError || (error as? CommandRunner.Interrupted) == .stopped

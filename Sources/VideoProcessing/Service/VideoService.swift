@@ -66,6 +66,11 @@ public enum VideoService {
             group: VideoProcessing.group, topics: [VideoTopics.uploaded], as: VideoUploaded.self,
             schema: VideoTopics.schemaMajor, concurrency: max(1, settings.jobs)
         ) { event, context in try await processor.handle(event, context) }
+        // A job the broker gave up on (its worker lost on the last delivery, say)
+        // fails its video, so that no video stays `processing` for good.
+        service.onDeadLetters(of: VideoProcessing.group, topics: [VideoTopics.uploaded], as: VideoUploaded.self) {
+            letter, context in try await processor.settle(letter, context)
+        }
         let janitor = VideoJanitor(
             dataFolder: settings.dataFolder, policy: settings.sweep, jobTimeout: settings.jobTimeout, clock: clock)
         service.every(settings.sweep.interval, "storage sweep") { context in

@@ -75,7 +75,7 @@ enum SecureSystem {
             #"{publish: ["video.watched"], subscribe: ["$registry."], replay: ["$registry."], call: ["profile.", "video.", "recommendations."]}"#,
         "profiles": #"{publish: ["profile."], consume: ["video.watched"], register: ["profiles"], call: []}"#,
         "video":
-            #"{publish: ["video.uploaded", "video.processed", "video.failed"], consume: ["video.uploaded"], register: ["video"], call: []}"#,
+            #"{publish: ["video.uploaded", "video.processed", "video.failed"], consume: ["video.uploaded", "$metro.dead.video-processing"], register: ["video"], call: []}"#,
         "recommendations":
             #"{consume: ["video.processed", "video.watched", "profile."], register: ["recommendations"], call: []}"#,
     ]
