@@ -8,8 +8,11 @@ import Synchronization
 
 /// A child process whose output and exit async code awaits without blocking a
 /// thread of the cooperative pool: two reader threads collect standard output and
-/// error, Foundation's termination handler records the exit, and both resume the
-/// waiters of one `Watched` state. `MetroProcess` (a `metro` command with its
+/// error, a third waits for the exit and reaps the child, and all resume the
+/// waiters of one `Watched` state. Started with `ChildSpawn` (posix_spawn), not
+/// Foundation's `Process`, whose `run()` crashed the test process twice: it
+/// over-reads /proc/self/fd entries, and this process holds ~1,540 descriptors
+/// at its peak (`ChildSpawn` has the details). `MetroProcess` (a `metro` command with its
 /// ready line) and `DocumentedExample` (a pyzmq script) are built on it. The
 /// child is killed (SIGKILL, not awaited) when the object is released, so a
 /// failing test never leaves one behind.
@@ -33,38 +36,18 @@ package final class ChildProcess: Sendable {
 
     package let pid: Int32
     package let output: Watched<Output>
-    private let process: Process
 
     /// Starts `executable` with `arguments`, its environment this process's with
     /// `environment` merged over it. Returns once the child runs; never waits for it.
     package init(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws {
-        let process = Process()
         let output = Watched(Output())
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.terminationHandler = { p in
-            let status = p.terminationStatus
-            output.update { $0.exitStatus = status }
-        }
-        // One spawn at a time in this process, with the production spawners
-        // (`ChildExit.spawning`): a clean-clone CI run crashed with SIGSEGV inside
-        // Foundation's `Process.run()` (a memcpy) while the suite's parallel tests
-        // spawned side by side, and concurrent spawns also let a child inherit
-        // another's pipes and exit socket (`watchExit` below).
-        let (stdout, stderr) = try ChildExit.spawning.withLock { _ in
-            let stdout = Pipe()
-            let stderr = Pipe()
-            process.standardOutput = stdout
-            process.standardError = stderr
-            try process.run()
-            return (stdout, stderr)
-        }
-        self.process = process
+        let child = try ChildSpawn.spawn(
+            executable.path, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            stdout: .pipe, stderr: .pipe)
         self.output = output
-        pid = process.processIdentifier
+        pid = child.pid
         Self.watchExit(pid, into: output)
-        Self.readUntilEOF(stdout.fileHandleForReading, name: "test-stdout", into: output) { o, text in
+        Self.readUntilEOF(child.stdout!, name: "test-stdout", into: output) { o, text in
             o.stdout += text
             o.partial += text
             while let nl = o.partial.firstIndex(of: "\n") {
@@ -74,32 +57,24 @@ package final class ChildProcess: Sendable {
         } atEnd: {
             $0.stdoutClosed = true
         }
-        Self.readUntilEOF(stderr.fileHandleForReading, name: "test-stderr", into: output) { o, text in
+        Self.readUntilEOF(child.stderr!, name: "test-stderr", into: output) { o, text in
             o.stderr += text
         } atEnd: {
             $0.stderrClosed = true
         }
     }
 
-    /// Records the exit as soon as the kernel has it, without Foundation: a thread
-    /// blocks in `waitid(WEXITED | WNOWAIT)`, which returns when the child becomes a
-    /// zombie and leaves it for Foundation to reap. Foundation's Process on Linux
-    /// learns of an exit only when every holder of a socket it gave the child has
-    /// closed it (swift-corelibs-foundation issue 4795), and a child that another
-    /// test spawned at the same moment inherits that socket: the exit then went
-    /// unseen until that other child ended (a `tmux send-keys` client "still
-    /// running" after 10 s in a full-suite run, while a broker started beside it
-    /// held its socket). Whichever of the two records the status first wins; if
-    /// Foundation reaped first, `waitid` fails (ECHILD) and its handler has it.
+    /// Records the exit as soon as the kernel has it, then reaps the child: the
+    /// status is recorded while the pid is still the child's, so `kill` (which
+    /// checks it) never reaches a process that reused the pid. (With Foundation's
+    /// `Process`, an exit went unseen while another child held the socket it
+    /// reports exits through: a `tmux send-keys` client "still running" after 10 s.)
     private static func watchExit(_ pid: Int32, into output: Watched<Output>) {
         let thread = Thread {
-            var info = siginfo_t()
-            while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 {
-                if errno != EINTR { return }
+            _ = ChildSpawn.waitAndReap(pid) { status in
+                // The exit code, or the number of the signal that killed it.
+                output.update { if $0.exitStatus == nil { $0.exitStatus = status.code } }
             }
-            // si_code: 1 exited (si_status is its exit code), else killed by si_status.
-            let status = info._sifields._sigchld.si_status
-            output.update { if $0.exitStatus == nil { $0.exitStatus = status } }
         }
         thread.name = "test-waitid"
         thread.start()
@@ -109,24 +84,24 @@ package final class ChildProcess: Sendable {
     /// Not `readabilityHandler`: tearing its dispatch read source down while others
     /// are set up races in libdispatch's epoll bookkeeping on Linux and crashed the
     /// test process (SIGSEGV in `_dispatch_event_loop_drain`, seen in a full run;
-    /// swift-corelibs-libdispatch issue 949). The thread holds the handle, so its fd
-    /// stays open (and is never reused under the read) until the child and whatever
-    /// inherited the pipe have exited.
+    /// swift-corelibs-libdispatch issue 949). The thread owns `fd` and closes it at
+    /// end of file, so it is never reused under the read.
     private static func readUntilEOF(
-        _ handle: FileHandle, name: String, into output: Watched<Output>,
+        _ fd: Int32, name: String, into output: Watched<Output>,
         _ consume: @escaping @Sendable (inout Output, String) -> Void,
         atEnd: @escaping @Sendable (inout Output) -> Void
     ) {
         let thread = Thread {
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
-                let n = buffer.withUnsafeMutableBytes { read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n > 0 {
                     let text = String(decoding: buffer[0..<n], as: UTF8.self)
                     output.update { consume(&$0, text) }
                 } else if n < 0 && errno == EINTR {
                     continue
                 } else {
+                    close(fd)
                     output.update(atEnd)
                     return
                 }
@@ -144,7 +119,7 @@ package final class ChildProcess: Sendable {
 
     /// Sends `signal` (SIGKILL for a crash, SIGTERM for a graceful stop) while the child runs.
     package func kill(_ signal: Int32 = SIGKILL) {
-        if process.isRunning { Glibc.kill(pid, signal) }
+        if isRunning { Glibc.kill(pid, signal) }
     }
 
     /// Suspends until the child exits, up to `timeout`; returns its exit status, or
@@ -185,6 +160,6 @@ package final class ChildProcess: Sendable {
     package func thaw() { Glibc.kill(pid, SIGCONT) }
 
     deinit {
-        if process.isRunning { Glibc.kill(pid, SIGKILL) }
+        if isRunning { Glibc.kill(pid, SIGKILL) }
     }
 }

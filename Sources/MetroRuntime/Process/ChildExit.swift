@@ -8,7 +8,8 @@ public import Synchronization
 
 /// How a process learns that a child it started with Foundation's `Process`
 /// exited: Foundation's termination handler, checked against the kernel. Used by
-/// `metro up`'s supervisor and by the video worker's `CommandRunner`.
+/// `metro up`'s supervisor (the video worker's tools and the test kit's children
+/// start with `ChildSpawn`, which reaps them itself).
 ///
 /// Foundation on Linux learns of a child's exit through a socket the child
 /// inherits: the end of file comes when the child *and every process holding a

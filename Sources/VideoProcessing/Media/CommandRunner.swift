@@ -9,19 +9,15 @@ import Synchronization
 #endif
 
 /// Runs one external command (ffprobe, ffmpeg) without holding a pool thread:
-/// Foundation's `Process` spawns it and reaps it (its termination handler runs
-/// after `waitpid`, so no zombie is left), and the calling task suspends until
-/// the termination handler resumes it. stdin is /dev/null; stdout and stderr go
-/// to files in `workFolder` (no pipe to drain, so a chatty child cannot block
-/// on a full pipe).
+/// `ChildSpawn` starts it (posix_spawn, not Foundation's `Process`: see there
+/// why) and reaps it on a thread of its own, and the calling task suspends until
+/// then. stdin is /dev/null; stdout and stderr go to files in `workFolder` (no
+/// pipe to drain, so a chatty child cannot block on a full pipe).
 ///
 /// The child is SIGKILLed when `deadline` passes, when the task is cancelled, or
 /// on graceful shutdown (SIGTERM to the worker): `run` then throws
 /// `CommandRunner.Interrupted` after the child is reaped, so nothing outlives the job.
 public enum CommandRunner {
-    /// Where a tool's exit that only the kernel reported is logged (`ChildExit`).
-    static let logger = Logger(label: "metro.video.command")
-
     public struct Output: Sendable {
         /// The exit status; for a child ended by a signal, the signal's number.
         public var status: Int32
@@ -51,47 +47,20 @@ public enum CommandRunner {
             unlink(outPath)
             unlink(errPath)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try resolve(executable))
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        let exited = AsyncStream.makeStream(of: ChildExit.Status.self, bufferingPolicy: .bufferingNewest(1))
         let reason = Killed()
-        process.terminationHandler = { p in
-            // Reaped: never signal its pid again (it may be another process's by now).
-            reason.exited(bySignal: p.terminationReason == .uncaughtSignal)
-            exited.continuation.yield(.init(code: p.terminationStatus, exited: p.terminationReason == .exit))
-            exited.continuation.finish()
+        let child: ChildSpawn.Spawned
+        do {
+            child = try ChildSpawn.spawn(
+                try resolve(executable), arguments, stdout: .file(outPath), stderr: .file(errPath))
+        } catch {
+            throw Interrupted.cannotStart("cannot run \(executable) (its output in \(workFolder)): \(error)")
         }
-        // The output files are opened and the child spawned under `ChildExit.spawning`:
-        // jobs run side by side, and a tool spawned at the same instant could inherit
-        // this one's descriptors, so that its end went unseen until that one ended.
-        try ChildExit.spawning.withLock { _ throws(Interrupted) in
-            _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-            _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-            guard let out = FileHandle(forWritingAtPath: outPath), let err = FileHandle(forWritingAtPath: errPath)
-            else {
-                throw Interrupted.cannotStart("cannot create output files in \(workFolder)")
-            }
-            defer {
-                try? out.close()
-                try? err.close()
-            }
-            process.standardOutput = out
-            process.standardError = err
-            do {
-                try process.run()
-            } catch {
-                throw Interrupted.cannotStart("cannot run \(executable): \(error)")
-            }
-        }
-        let pid = process.processIdentifier
+        let pid = child.pid
         let status: Int32 = await withTaskCancellationOrGracefulShutdownHandler {
             await withTaskGroup(of: Int32?.self) { race in
                 race.addTask {
-                    let status = await ChildExit.wait(
-                        pid: pid, name: executable, reported: exited.stream, logger: Self.logger)
-                    reason.exited(bySignal: !status.exited)
+                    // Recorded before the reap: no kill can reach the pid after.
+                    let status = await ChildSpawn.exit(of: pid) { reason.exited(bySignal: !$0.exited) }
                     return status.code
                 }
                 race.addTask {
@@ -134,9 +103,8 @@ public enum CommandRunner {
     }
 
     /// Remembers the first reason a child was killed, and kills it at most once,
-    /// never after its termination handler ran (its pid may then be another
-    /// process's). The window left is between Foundation's `waitpid` and that
-    /// handler, a few instructions on Foundation's monitoring thread.
+    /// never once its death was recorded (`exited`, called before the reap: its
+    /// pid is then still the zombie's, never another process's).
     private final class Killed: @unchecked Sendable {
         private let lock = NSLock()
         private var reason: Interrupted?

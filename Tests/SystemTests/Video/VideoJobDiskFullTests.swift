@@ -1,4 +1,5 @@
 import Foundation
+import MetroRuntime
 import MetroKit
 import MetroProtocol
 import MetroTestKit
@@ -221,13 +222,7 @@ struct TinyFileSystem {
     func unmount() { _ = try? Self.run("/bin/umount", ["-l", path]) }
 
     static func run(_ executable: String, _ arguments: [String]) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
+        let child = try ChildSpawn.spawn(executable, arguments)
+        return ChildSpawn.waitAndReap(child.pid).code
     }
 }
