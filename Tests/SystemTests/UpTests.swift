@@ -111,6 +111,25 @@ import ZeroMQ
         holder.close()
     }
 
+    /// No ffmpeg on PATH: the video worker says what to install and exits 78, and
+    /// `metro up` stops with that reason instead of restarting it every few
+    /// seconds, never ready (as it did before).
+    @Test func aVideoWorkerWithoutFFmpegStopsUpWithWhatToInstall() async throws {
+        let bare = try TemporaryDirectory()
+        let (up, data, _, dir) = try startUpProcess(
+            metrics: "", services: ["--profiles", "0", "--video", "1", "--recommendations", "0"],
+            environment: ["PATH": bare.path])
+        _ = dir
+        let status = await up.waitForExit(timeout: .seconds(30))
+        #expect(status != nil && status != 0, "metro up exits by itself")
+        #expect(up.stderrText.contains("ffmpeg is not on PATH"), "\(up.stderrText)")
+        #expect(up.stderrText.contains("apt-get install ffmpeg"))
+        #expect(up.stderrText.contains("video-1 cannot run as configured (exit status 78"))
+        #expect(up.stderrText.components(separatedBy: "started video-1").count - 1 == 1, "started once")
+        #expect(readyLines(up).isEmpty)
+        try await waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
+    }
+
     @Test func restartsAKilledChildAndStopsEverythingOnSIGTERM() async throws {
         let (up, data, registry, dir) = try await startUp()
         _ = dir

@@ -48,10 +48,10 @@ public enum CommandRunner {
             unlink(errPath)
         }
         let reason = Killed()
+        let path = try resolve(executable)
         let child: ChildSpawn.Spawned
         do {
-            child = try ChildSpawn.spawn(
-                try resolve(executable), arguments, stdout: .file(outPath), stderr: .file(errPath))
+            child = try ChildSpawn.spawn(path, arguments, stdout: .file(outPath), stderr: .file(errPath))
         } catch {
             throw Interrupted.cannotStart("cannot run \(executable) (its output in \(workFolder)): \(error)")
         }

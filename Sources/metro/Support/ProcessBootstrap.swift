@@ -35,12 +35,26 @@ extension MetroCommand {
     }
 }
 
-/// An endpoint this process must bind is taken or not on this host: a setup
-/// error that a restart does not fix. The process says which endpoint on stderr
-/// and exits with `exitStatus` (EX_CONFIG), which `metro up` (`Supervisor`)
-/// takes as "do not restart".
-struct EndpointUnavailable: Error, CustomStringConvertible {
+/// A setup error that a restart does not fix (a tool the worker needs is
+/// missing): the process says what on stderr and exits with `exitStatus`
+/// (EX_CONFIG), which `metro up` (`Supervisor`) takes as "do not restart".
+struct SetupError: Error, CustomStringConvertible {
     static let exitStatus: Int32 = 78
+    let description: String
+
+    init(_ description: String) { self.description = description }
+
+    /// Writes the description to stderr and returns the exit status to throw.
+    func exit() -> ExitCode {
+        FileHandle.standardError.write(Data("error: \(description)\n".utf8))
+        return ExitCode(Self.exitStatus)
+    }
+}
+
+/// An endpoint this process must bind is taken or not on this host: a setup
+/// error (`SetupError.exitStatus`). The process says which endpoint on stderr.
+struct EndpointUnavailable: Error, CustomStringConvertible {
+    static let exitStatus = SetupError.exitStatus
     /// What could not be bound (`metrics 127.0.0.1:7709`); nil when `reason` names it.
     let endpoint: String?
     let reason: String

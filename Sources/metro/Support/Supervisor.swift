@@ -22,9 +22,10 @@ struct ChildSpec: Sendable {
 /// Each child's output passes through `ChildOutput`, every line prefixed with its
 /// name; its `ready {json}` line is not passed on but handed to `onReady` (with
 /// `restarted` true after a restart), so that `metro up` prints one ready line of
-/// its own. A child that exits with `EndpointUnavailable.exitStatus` cannot bind
-/// an endpoint: restarting it would only loop, so the supervisor stops every
-/// child and fails with `ChildFailed`.
+/// its own. A child that exits with `SetupError.exitStatus` (78) cannot run as
+/// configured (an endpoint it cannot bind, a tool that is missing): restarting it
+/// would only loop, so the supervisor stops every child and fails with
+/// `ChildFailed`.
 final class Supervisor: Service, @unchecked Sendable {
     private let children: [ChildSpec]
     private let logger: Logger
@@ -61,7 +62,7 @@ final class Supervisor: Service, @unchecked Sendable {
         let child: String
         let status: Int32
         var description: String {
-            "\(child) cannot bind one of its endpoints (exit status \(status); its error is above): not restarting it"
+            "\(child) cannot run as configured (exit status \(status); its error is above): not restarting it, stopping the system"
         }
     }
 
@@ -190,7 +191,7 @@ final class Supervisor: Service, @unchecked Sendable {
                 break
             }
             state.withLock { $0.running[child.name] = nil }
-            if exit.exited && status == EndpointUnavailable.exitStatus {
+            if exit.exited && status == SetupError.exitStatus {
                 let failure = ChildFailed(child: child.name, status: status)
                 logger.critical("\(failure)")
                 stopAll()

@@ -58,7 +58,14 @@ struct WorkerVideoCommand: MetroCommand {
         settings.sweep.interval = .milliseconds(sweepIntervalMs)
         settings.sweep.uploadExpiry = .milliseconds(uploadExpiryMs)
         settings.sweep.grace = .milliseconds(sweepGraceMs)
-        if let step = settings.step as? FFmpegStep { try await step.checkTools() }
+        if let step = settings.step as? FFmpegStep {
+            do {
+                try await step.checkTools()
+            } catch let missing as FFmpegStep.ToolMissing {
+                // A setup error a restart does not fix: `metro up` stops instead of looping.
+                throw SetupError(missing.description).exit()
+            }
+        }
         var configuration = worker.configuration()
         // A job may take up to its timeout: the group's ACK deadline (when this
         // instance creates the group) must outlast it, or the broker would hand

@@ -97,7 +97,7 @@ import VideoProcessing
         for (flag, tool) in [("--ffmpeg", "/nonexistent/ffmpeg"), ("--ffprobe", "/nonexistent/ffprobe")] {
             // No broker or registry: the check comes before anything connects.
             let p = try MetroProcess(["worker", "video", "--data", data.path, flag, tool])
-            #expect(await p.waitForExit() == 1)
+            #expect(await p.waitForExit() == 78, "EX_CONFIG: metro up does not restart it")
             try await eventually("the reason on stderr") { p.stderrText.contains("apt-get install ffmpeg") }
             #expect(p.stderrText.contains("\(tool) cannot be run: No such file or directory"), "\(p.stderrText)")
             #expect(p.stderrText.contains("\(flag) PATH"))
