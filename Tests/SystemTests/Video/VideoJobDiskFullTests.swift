@@ -1,7 +1,7 @@
 import Foundation
-import MetroRuntime
 import MetroKit
 import MetroProtocol
+import MetroRuntime
 import MetroTestKit
 import Testing
 import VideoProcessing
