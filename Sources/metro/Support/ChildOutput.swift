@@ -7,14 +7,14 @@ import Synchronization
 /// `ready {json}` line is taken out and handed to `onReady` instead: `metro up`
 /// prints one ready line for the whole system (docs/operations.md).
 ///
-/// Threading: Foundation calls the readability handlers on its own threads; each
-/// stream's partial line is kept under a lock, and each whole line is written
-/// with one `write` so lines of different children never mix.
+/// Threading: each stream is read with blocking reads on a thread of its own
+/// (not a libdispatch read source: tearing those down while others are set up
+/// crashed a test process, Tests/MetroTestKit/ChildProcess.swift); each stream's
+/// partial line is kept under a lock, and each whole line is written with one
+/// `write` so lines of different children never mix.
 final class ChildOutput: Sendable {
     private let name: String
     private let onReady: @Sendable ([String: String]) -> Void
-    private let stdout = Pipe()
-    private let stderr = Pipe()
     private let pending = Mutex<(out: [UInt8], err: [UInt8])>(([], []))
 
     init(name: String, onReady: @escaping @Sendable ([String: String]) -> Void) {
@@ -22,18 +22,26 @@ final class ChildOutput: Sendable {
         self.onReady = onReady
     }
 
-    func attach(to process: Process) {
-        process.standardOutput = stdout
-        process.standardError = stderr
-        for (pipe, isStdout) in [(stdout, true), (stderr, false)] {
-            pipe.fileHandleForReading.readabilityHandler = { [self] handle in
-                let data = handle.availableData
-                if data.isEmpty {
-                    handle.readabilityHandler = nil  // end of file: the child and its heirs are gone
-                } else {
-                    take(data, isStdout: isStdout)
+    /// Reads the read ends of the child's stdout and stderr pipes until end of file
+    /// (the child and whatever inherited them are gone), then closes them.
+    func start(stdout: Int32, stderr: Int32) {
+        for (fd, isStdout) in [(stdout, true), (stderr, false)] {
+            let thread = Thread { [self] in
+                var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n > 0 {
+                        take(buffer[0..<n], isStdout: isStdout)
+                    } else if n < 0 && errno == EINTR {
+                        continue
+                    } else {
+                        close(fd)
+                        return
+                    }
                 }
             }
+            thread.name = "metro-up-output"
+            thread.start()
         }
     }
 
@@ -47,7 +55,7 @@ final class ChildOutput: Sendable {
         if !rest.err.isEmpty { emit(rest.err, isStdout: false) }
     }
 
-    private func take(_ data: Data, isStdout: Bool) {
+    private func take(_ data: ArraySlice<UInt8>, isStdout: Bool) {
         guard !data.isEmpty else { return }
         let lines: [[UInt8]] = pending.withLock { state in
             var buffer = isStdout ? state.out : state.err

@@ -35,14 +35,14 @@ final class Supervisor: Service, @unchecked Sendable {
     /// How long a stage may take to exit after SIGTERM before its children get SIGKILL.
     private let stopTimeout: Duration
     /// The children's live processes and, once shutdown began, the stage being stopped.
-    private let state = Mutex<(running: [String: Process], stopStage: Int?)>(([:], nil))
+    private let state = Mutex<(running: [String: RunningChild], stopStage: Int?)>(([:], nil))
     /// The children whose current process has printed its ready line.
     private let ready = Mutex<Set<String>>([])
     private let stopping = Atomic<Bool>(false)
     /// `METRO_FAULT_HIDE_CHILD_EXITS=1`, for tests: each child is started by
-    /// `/bin/sh` beside a `sleep 30` that keeps a copy of Foundation's exit socket,
-    /// as a leaked copy would, so that for 30 s only the kernel (`ChildExit`) tells
-    /// of the child's death.
+    /// `/bin/sh` beside a `sleep 30` that keeps copies of its descriptors, as a
+    /// leaked copy would. With Foundation's `Process` that hid the child's death
+    /// for 30 s; `ChildSpawn` learns of it from the kernel whatever holds them.
     private static let exitsHidden = ProcessInfo.processInfo.environment["METRO_FAULT_HIDE_CHILD_EXITS"] == "1"
 
     init(
@@ -84,10 +84,10 @@ final class Supervisor: Service, @unchecked Sendable {
     /// line (a child still starting may not handle it yet); their names, sorted.
     func signalReadyChildren(_ signal: Int32) -> [String] {
         let readyNow = ready.withLock { $0 }
-        let targets: [(String, Process)] = state.withLock { state in
+        let targets: [(String, RunningChild)] = state.withLock { state in
             state.running.filter { readyNow.contains($0.key) && $0.value.isRunning }.map { ($0.key, $0.value) }
         }
-        for (_, process) in targets { kill(process.processIdentifier, signal) }
+        for (_, process) in targets { process.signal(signal) }
         return targets.map(\.0).sorted()
     }
 
@@ -101,14 +101,14 @@ final class Supervisor: Service, @unchecked Sendable {
     private func stop(stage: Int) {
         var next: Int? = stage
         while let current = next {
-            let targets: [Process] = state.withLock { state in
+            let targets: [RunningChild] = state.withLock { state in
                 state.stopStage = min(state.stopStage ?? current, current)
                 return children.filter { $0.stage == current }.compactMap { state.running[$0.name] }
                     .filter(\.isRunning)
             }
             if !targets.isEmpty {
-                logger.info("stopping stage \(current)", metadata: ["pids": "\(targets.map(\.processIdentifier))"])
-                for process in targets { kill(process.processIdentifier, SIGTERM) }
+                logger.info("stopping stage \(current)", metadata: ["pids": "\(targets.map(\.pid))"])
+                for process in targets { process.signal(SIGTERM) }
                 killAfterTimeout(targets, stage: current)
                 return
             }
@@ -119,14 +119,14 @@ final class Supervisor: Service, @unchecked Sendable {
     /// A child that does not exit within `stopTimeout` of its SIGTERM (hung, or
     /// stopped with SIGSTOP) gets SIGKILL, so that shutdown ends and leaves no
     /// process behind; its exit then moves shutdown to the stage below.
-    private func killAfterTimeout(_ targets: [Process], stage: Int) {
+    private func killAfterTimeout(_ targets: [RunningChild], stage: Int) {
         Task { [logger, stopTimeout] in
             try? await Task.sleep(for: stopTimeout)
             for process in targets where process.isRunning {
                 logger.error(
                     "stage \(stage) child did not stop in \(stopTimeout): killing it",
-                    metadata: ["pid": "\(process.processIdentifier)"])
-                kill(process.processIdentifier, SIGKILL)
+                    metadata: ["pid": "\(process.pid)"])
+                process.signal(SIGKILL)
             }
         }
     }
@@ -145,45 +145,33 @@ final class Supervisor: Service, @unchecked Sendable {
         var backoff = Duration.milliseconds(200)
         var starts = 0
         while !stopping.load(ordering: .acquiring) {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = child.arguments
             // The child stops by itself if this process dies, even by -9 (SupervisorWatch).
-            process.environment = ProcessInfo.processInfo.environment.merging(
+            let environment = ProcessInfo.processInfo.environment.merging(
                 [SupervisorWatch.environmentKey: "\(getpid())"]) { _, new in new }
+            let (path, arguments) =
+                Self.exitsHidden
+                ? ("/bin/sh", ["-c", "sleep 30 & exec \"$0\" \"$@\"", executable.path] + child.arguments)
+                : (executable.path, child.arguments)
             let restarted = starts > 0
             ready.withLock { _ = $0.remove(child.name) }
-            let exited = AsyncStream<ChildExit.Status>.makeStream()
-            if Self.exitsHidden {
-                process.executableURL = URL(fileURLWithPath: "/bin/sh")
-                process.arguments = ["-c", "sleep 30 & exec \"$0\" \"$@\"", executable.path] + child.arguments
+            let output = ChildOutput(name: child.name) { [onReady, self] fields in
+                self.ready.withLock { _ = $0.insert(child.name) }
+                onReady(child.name, fields, restarted)
             }
-            process.terminationHandler = { p in
-                exited.continuation.yield(.init(code: p.terminationStatus, exited: p.terminationReason == .exit))
-                exited.continuation.finish()
-            }
-            // One spawn at a time (ChildExit): a sibling spawned at the same instant
-            // could inherit this child's pipes and exit socket and hide its end.
-            let output = try ChildExit.spawning.withLock { _ in
-                let output = ChildOutput(name: child.name) { [onReady, self] fields in
-                    self.ready.withLock { _ = $0.insert(child.name) }
-                    onReady(child.name, fields, restarted)
-                }
-                output.attach(to: process)
-                try process.run()
-                return output
-            }
+            let spawned = try ChildSpawn.spawn(path, arguments, environment: environment, stdout: .pipe, stderr: .pipe)
+            output.start(stdout: spawned.stdout!, stderr: spawned.stderr!)
+            let process = RunningChild(pid: spawned.pid)
             starts += 1
             // Shutdown may have begun while it started: then it stops with its stage.
             let lateStart = state.withLock { state in
                 state.running[child.name] = process
                 return state.stopStage.map { child.stage >= $0 } ?? false
             }
-            if lateStart { kill(process.processIdentifier, SIGTERM) }
-            logger.info("started \(child.name)", metadata: ["pid": "\(process.processIdentifier)"])
+            if lateStart { process.signal(SIGTERM) }
+            logger.info("started \(child.name)", metadata: ["pid": "\(process.pid)"])
             let started = ContinuousClock.now
-            let exit = await ChildExit.wait(
-                pid: process.processIdentifier, name: child.name, reported: exited.stream, logger: logger)
+            // Its death is recorded before the reap: no signal reaches a reused pid.
+            let exit = await ChildSpawn.exit(of: process.pid) { _ in process.died() }
             let status = exit.code
             output.finish()
             if stopping.load(ordering: .acquiring) {
@@ -202,6 +190,28 @@ final class Supervisor: Service, @unchecked Sendable {
             // A child that ran for a while gets a fresh back-off; a crash loop backs off up to 5 s.
             backoff = ContinuousClock.now - started > .seconds(10) ? .milliseconds(200) : min(backoff * 2, .seconds(5))
             try await Task.sleep(for: backoff)
+        }
+    }
+}
+
+/// One start of a supervised child: its pid, and whether its death has been
+/// recorded. `ChildSpawn.exit(of:)` records it (`died`) before reaping the child,
+/// and `signal` checks it under the same lock, so no signal ever reaches another
+/// process that got the pid after the reap.
+final class RunningChild: Sendable {
+    let pid: Int32
+    private let alive = Mutex(true)
+
+    init(pid: Int32) { self.pid = pid }
+
+    var isRunning: Bool { alive.withLock { $0 } }
+
+    func died() { alive.withLock { $0 = false } }
+
+    /// Sends `signal` while the child has not died.
+    func signal(_ signal: Int32) {
+        alive.withLock { alive in
+            if alive { _ = kill(pid, signal) }
         }
     }
 }
