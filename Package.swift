@@ -174,7 +174,7 @@ let package = Package(
         .target(
             name: "MetroSoak",
             dependencies: [
-                "MetroKit", "MetroProtocol", "Profiles", "VideoProcessing", "Recommendations",
+                "MetroKit", "MetroProtocol", "MetroRuntime", "Profiles", "VideoProcessing", "Recommendations",
                 // The checker reads the journal back with a raw replay on a thread of its own.
                 "ZeroMQ",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

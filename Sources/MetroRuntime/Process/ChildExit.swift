@@ -14,9 +14,8 @@ public import Synchronization
 /// a child spawned at the same moment on another thread can inherit it: in one
 /// chaos soak of ~20 (seed 1380, 2026-12-04) a worker killed with -9 was never
 /// reported, so `metro up` never restarted it. `ChildSpawn` now starts every
-/// Metro child (it closes the child's other descriptors and reaps with
-/// `waitid`). Only `metro soak` still spawns with Foundation (`metro up` and
-/// its test clip, one at a time, in a process with a few dozen descriptors).
+/// child a Metro process starts (it closes the child's other descriptors, and
+/// `WatchedChild` or `ChildSpawn.exit(of:)` reaps with `waitid`).
 public enum ChildExit {
     public struct Status: Sendable, Equatable {
         /// The exit status, or the signal that ended the child.

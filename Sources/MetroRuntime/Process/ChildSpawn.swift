@@ -6,8 +6,9 @@ import Synchronization
 #endif
 
 /// Starts a child with `posix_spawn` and waits for it with `waitid`, without
-/// Foundation's `Process`. The video worker's tools (`CommandRunner`) and the
-/// test kit's processes start this way.
+/// Foundation's `Process`. Every child Metro starts comes from here: `metro up`'s
+/// (`WatchedChild`), the video worker's tools (`CommandRunner`), `metro soak`'s
+/// and the test kit's.
 ///
 /// Why not Foundation's `Process` on Linux (docs/performance.md, "Findings about
 /// Foundation's Process"):
@@ -34,6 +35,8 @@ public enum ChildSpawn {
     public enum Output: Sendable {
         /// /dev/null.
         case discard
+        /// This process's own (stdout or stderr).
+        case inherit
         /// A file, created or truncated.
         case file(String)
         /// A new pipe; `Spawned` holds its read end.
@@ -100,6 +103,8 @@ public enum ChildSpawn {
             switch output {
             case .discard:
                 posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
+            case .inherit:
+                break
             case .file(let path):
                 posix_spawn_file_actions_addopen(&actions, target, path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             case .pipe:

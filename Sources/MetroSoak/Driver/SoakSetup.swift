@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MetroKit
 import MetroProtocol
+import MetroRuntime
 
 #if canImport(Glibc)
     import Glibc
@@ -147,16 +148,14 @@ struct SoakSetup: Sendable {
     private static func makeClip(folder: String) async throws -> [UInt8] {
         let path = folder + "/soak-clip.mp4"
         let status = try await offThePool("metro-soak-ffmpeg") { () -> Int32 in
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = [
-                "ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=duration=3:size=320x240:rate=25",
-                "-f", "lavfi", "-i", "sine=duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
-                "-shortest", path,
-            ]
-            try p.run()
-            p.waitUntilExit()
-            return p.terminationStatus
+            let child = try ChildSpawn.spawn(
+                "/usr/bin/env",
+                [
+                    "ffmpeg", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=duration=3:size=320x240:rate=25", "-f", "lavfi", "-i", "sine=duration=3", "-c:v",
+                    "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", path,
+                ], stderr: .inherit)
+            return ChildSpawn.waitAndReap(child.pid).code
         }
         guard status == 0, let data = FileManager.default.contents(atPath: path) else {
             throw SoakSetupError("--real-media: ffmpeg could not make a clip (status \(status)); is ffmpeg installed?")

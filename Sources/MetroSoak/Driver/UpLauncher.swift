@@ -1,4 +1,5 @@
 public import Foundation
+import MetroRuntime
 
 #if canImport(Glibc)
     import Glibc
@@ -46,8 +47,8 @@ public final class UpLauncher: Sendable {
     }
 
     public let options: Options
-    private let process: Process
-    public var pid: Int32 { process.processIdentifier }
+    private let process: WatchedChild
+    public var pid: Int32 { process.pid }
     public var isRunning: Bool { process.isRunning }
     public var logPath: String { options.logFolder + "/up.log" }
     private var stdoutPath: String { options.logFolder + "/up.stdout" }
@@ -66,25 +67,23 @@ public final class UpLauncher: Sendable {
           consume: \(options.consume)
           metrics: "127.0.0.1:0"
         """.write(toFile: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: options.metroBinary)
-        process.arguments =
+        let arguments =
             [
                 "up", "--data-dir", options.dataDir, "--config", config, "--registry", options.registry, "--gateway",
                 options.gateway ?? "",
             ] + options.upArguments
         // `metro up` watches this pid (metro's SupervisorWatch, METRO_SUPERVISOR_PID) and
         // stops the system when the soak is gone, even after a kill -9 of the soak.
-        process.environment = ProcessInfo.processInfo.environment.merging(options.environment) { $1 }
+        let environment = ProcessInfo.processInfo.environment.merging(options.environment) { $1 }
             .merging(["METRO_SUPERVISOR_PID": "\(getpid())"]) { $1 }
-        for path in [options.logFolder + "/up.stdout", options.logFolder + "/up.log"] {
-            FileManager.default.createFile(atPath: path, contents: nil)
+        do {
+            process = WatchedChild(
+                try ChildSpawn.spawn(
+                    options.metroBinary, arguments, environment: environment,
+                    stdout: .file(options.logFolder + "/up.stdout"), stderr: .file(options.logFolder + "/up.log")))
+        } catch {
+            throw SoakSetupError("cannot start metro up: \(error)")
         }
-        process.standardOutput = FileHandle(forWritingAtPath: options.logFolder + "/up.stdout")
-        process.standardError = FileHandle(forWritingAtPath: options.logFolder + "/up.log")
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        self.process = process
     }
 
     /// Waits for `metro up`'s one ready line (every child ready, every instance
@@ -96,7 +95,7 @@ public final class UpLauncher: Sendable {
             if let line = readyLine() { return topology(line) }
             guard process.isRunning else {
                 throw SoakSetupError(
-                    "metro up exited with status \(process.terminationStatus) before it was ready; "
+                    "metro up exited with status \(process.status?.code ?? -1) before it was ready; "
                         + "the end of \(logPath):\n\(logTail())")
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -138,19 +137,19 @@ public final class UpLauncher: Sendable {
     /// and whatever child is left if it is not gone within `timeout`.
     public func stop(timeout: Duration) async {
         guard process.isRunning else { return }
-        kill(pid, SIGTERM)
+        process.signal(SIGTERM)
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
         guard process.isRunning else { return }
         let children = ProcTable.children(of: pid)
-        kill(pid, SIGKILL)
+        process.signal(SIGKILL)
         for (_, child) in children {
             kill(child, SIGCONT)
             kill(child, SIGKILL)
         }
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        _ = await process.exit()
     }
 }
 

@@ -35,7 +35,7 @@ final class Supervisor: Service, @unchecked Sendable {
     /// How long a stage may take to exit after SIGTERM before its children get SIGKILL.
     private let stopTimeout: Duration
     /// The children's live processes and, once shutdown began, the stage being stopped.
-    private let state = Mutex<(running: [String: RunningChild], stopStage: Int?)>(([:], nil))
+    private let state = Mutex<(running: [String: WatchedChild], stopStage: Int?)>(([:], nil))
     /// The children whose current process has printed its ready line.
     private let ready = Mutex<Set<String>>([])
     private let stopping = Atomic<Bool>(false)
@@ -84,7 +84,7 @@ final class Supervisor: Service, @unchecked Sendable {
     /// line (a child still starting may not handle it yet); their names, sorted.
     func signalReadyChildren(_ signal: Int32) -> [String] {
         let readyNow = ready.withLock { $0 }
-        let targets: [(String, RunningChild)] = state.withLock { state in
+        let targets: [(String, WatchedChild)] = state.withLock { state in
             state.running.filter { readyNow.contains($0.key) && $0.value.isRunning }.map { ($0.key, $0.value) }
         }
         for (_, process) in targets { process.signal(signal) }
@@ -101,7 +101,7 @@ final class Supervisor: Service, @unchecked Sendable {
     private func stop(stage: Int) {
         var next: Int? = stage
         while let current = next {
-            let targets: [RunningChild] = state.withLock { state in
+            let targets: [WatchedChild] = state.withLock { state in
                 state.stopStage = min(state.stopStage ?? current, current)
                 return children.filter { $0.stage == current }.compactMap { state.running[$0.name] }
                     .filter(\.isRunning)
@@ -119,7 +119,7 @@ final class Supervisor: Service, @unchecked Sendable {
     /// A child that does not exit within `stopTimeout` of its SIGTERM (hung, or
     /// stopped with SIGSTOP) gets SIGKILL, so that shutdown ends and leaves no
     /// process behind; its exit then moves shutdown to the stage below.
-    private func killAfterTimeout(_ targets: [RunningChild], stage: Int) {
+    private func killAfterTimeout(_ targets: [WatchedChild], stage: Int) {
         Task { [logger, stopTimeout] in
             try? await Task.sleep(for: stopTimeout)
             for process in targets where process.isRunning {
@@ -160,7 +160,7 @@ final class Supervisor: Service, @unchecked Sendable {
             }
             let spawned = try ChildSpawn.spawn(path, arguments, environment: environment, stdout: .pipe, stderr: .pipe)
             output.start(stdout: spawned.stdout!, stderr: spawned.stderr!)
-            let process = RunningChild(pid: spawned.pid)
+            let process = WatchedChild(spawned)
             starts += 1
             // Shutdown may have begun while it started: then it stops with its stage.
             let lateStart = state.withLock { state in
@@ -170,8 +170,7 @@ final class Supervisor: Service, @unchecked Sendable {
             if lateStart { process.signal(SIGTERM) }
             logger.info("started \(child.name)", metadata: ["pid": "\(process.pid)"])
             let started = ContinuousClock.now
-            // Its death is recorded before the reap: no signal reaches a reused pid.
-            let exit = await ChildSpawn.exit(of: process.pid) { _ in process.died() }
+            let exit = await process.exit()
             let status = exit.code
             output.finish()
             if stopping.load(ordering: .acquiring) {
@@ -190,28 +189,6 @@ final class Supervisor: Service, @unchecked Sendable {
             // A child that ran for a while gets a fresh back-off; a crash loop backs off up to 5 s.
             backoff = ContinuousClock.now - started > .seconds(10) ? .milliseconds(200) : min(backoff * 2, .seconds(5))
             try await Task.sleep(for: backoff)
-        }
-    }
-}
-
-/// One start of a supervised child: its pid, and whether its death has been
-/// recorded. `ChildSpawn.exit(of:)` records it (`died`) before reaping the child,
-/// and `signal` checks it under the same lock, so no signal ever reaches another
-/// process that got the pid after the reap.
-final class RunningChild: Sendable {
-    let pid: Int32
-    private let alive = Mutex(true)
-
-    init(pid: Int32) { self.pid = pid }
-
-    var isRunning: Bool { alive.withLock { $0 } }
-
-    func died() { alive.withLock { $0 = false } }
-
-    /// Sends `signal` while the child has not died.
-    func signal(_ signal: Int32) {
-        alive.withLock { alive in
-            if alive { _ = kill(pid, signal) }
         }
     }
 }
