@@ -70,7 +70,9 @@ public final class Gateway: Sendable {
         // must be added before them) knows every route for its 405 answers.
         let listing = RouteTable(Router(context: GatewayContext.self))
         addRoutes(listing)
-        let router = Router(context: GatewayContext.self)
+        // Every GET answers HEAD too: the GET's status and headers (Content-Length
+        // included), no body (RFC 9110 §9.3.2).
+        let router = Router(context: GatewayContext.self, options: .autoGenerateHeadEndpoints)
         router.add(
             middleware: GatewayMiddleware(
                 defaultTimeout: configuration.defaultTimeout, maxTimeout: configuration.maxTimeout, metrics: metrics,

@@ -20,7 +20,9 @@ public struct RouteSpec: Hashable, Sendable, CustomStringConvertible {
 
     /// The methods of the routes whose template matches `path`, sorted.
     static func methods(allowedAt path: String, in routes: [RouteSpec]) -> [String] {
-        Set(routes.filter { $0.matches(path) }.map(\.method)).sorted()
+        var methods = Set(routes.filter { $0.matches(path) }.map(\.method))
+        if methods.contains("GET") { methods.insert("HEAD") }  // the router makes it from the GET
+        return methods.sorted()
     }
 }
 

@@ -16,6 +16,8 @@ import MetroKit
 ///   past the end 416 with `Content-Range: bytes */<size>`; others are ignored (200).
 /// - 404 for an unknown video, 409 while it has no such output (not processed yet,
 ///   or failed).
+/// - HEAD (the router's, from the GET) answers the same headers after a 1-byte
+///   piece, and reads nothing more.
 /// - A piece that fails once the headers are out (the video service gone) ends the
 ///   body short: the client sees fewer bytes than `Content-Length` and may resume
 ///   with a Range.
@@ -34,13 +36,15 @@ extension Gateway {
         try Self.checkID(id, field: "id")
         let pieceBytes = max(1, min(configuration.uploadChunkBytes, 512 * 1024))
         let range = ByteRange.parse(request.headers[.range])
+        let headOnly = request.method == .head
         // The first piece also says the size and the ETag; a suffix range needs the
-        // size first, so it asks for one byte.
+        // size first, so it asks for one byte (so does HEAD, which sends no bytes).
         let (firstOffset, firstLength): (Int64, Int)
         switch range {
-        case nil: (firstOffset, firstLength) = (0, pieceBytes)
+        case nil: (firstOffset, firstLength) = (0, headOnly ? 1 : pieceBytes)
         case .from(let a, let b)?:
-            (firstOffset, firstLength) = (a, b.map { Int(min(Int64(pieceBytes), $0 - a + 1)) } ?? pieceBytes)
+            let want = headOnly ? 1 : pieceBytes
+            (firstOffset, firstLength) = (a, b.map { Int(min(Int64(want), $0 - a + 1)) } ?? want)
         case .suffix?: (firstOffset, firstLength) = (0, 1)
         }
         let first = try await piece(id, kind, offset: firstOffset, length: firstLength, context)
@@ -69,6 +73,10 @@ extension Gateway {
         }
         headers[.contentType] = first.contentType
         let length = total == 0 ? 0 : bytes.upperBound - bytes.lowerBound + 1
+        if headOnly {
+            headers[.contentLength] = "\(length)"
+            return Response(status: range == nil ? .ok : .partialContent, headers: headers)
+        }
         // The first piece's bytes, when it starts where the body does (not for a
         // suffix that starts past 0): they are the body's first bytes.
         let firstBytes =

@@ -64,7 +64,13 @@ import Testing
         let nowhere = try await g.get("/v2/nothing")
         #expect(nowhere.status == 404 && nowhere.isProblem)
         let delete = try await HTTPTestClient.send(g.address, "DELETE", "/v1/users/\(id)")
-        #expect(delete.status == 405 && delete.isProblem && delete.headers["allow"] == "GET, PATCH")
+        #expect(delete.status == 405 && delete.isProblem && delete.headers["allow"] == "GET, HEAD, PATCH")
+        // HEAD: the GET's status and headers, no body.
+        let full = try await g.get("/v1/users/\(id)")
+        let head = try await HTTPTestClient.send(g.address, "HEAD", "/v1/users/\(id)")
+        #expect(head.status == 200 && head.body.isEmpty, "\(head.status) \(head.body.count) bytes")
+        #expect(head.headers["content-length"] == "\(full.body.count)")
+        #expect(head.headers["etag"] == full.headers["etag"])
         // A timeout of more digits than an Int holds is capped, not refused.
         let huge = try await g.get("/v1/users/\(id)", headers: ["X-Request-Timeout": "536848134133990555648"])
         #expect(huge.status == 200)

@@ -59,6 +59,17 @@ import VideoProcessing
                 gateway.address, "GET", "/v1/videos/\(id)/preview", headers: ["Range": "bytes=0-1,5-9"])
             #expect(ignored.status == 200 && ignored.body == stored, "several ranges: the whole body")
 
+            // HEAD: the headers of the GET after a 1-byte piece, no body.
+            let head = try await HTTPTestClient.send(gateway.address, "HEAD", "/v1/videos/\(id)/preview")
+            #expect(head.status == 200 && head.body.isEmpty, "\(head.status), \(head.body.count) bytes")
+            #expect(head.headers["content-length"] == "\(total)" && head.headers["etag"] == "\"\(previewID)\"")
+            #expect(head.headers["content-type"] == "video/mp4" && head.headers["accept-ranges"] == "bytes")
+            let headRange = try await HTTPTestClient.send(
+                gateway.address, "HEAD", "/v1/videos/\(id)/preview", headers: ["Range": "bytes=100-199"])
+            #expect(headRange.status == 206 && headRange.body.isEmpty)
+            #expect(headRange.headers["content-range"] == "bytes 100-199/\(total)")
+            #expect(headRange.headers["content-length"] == "100")
+
             let cached = try await HTTPTestClient.send(
                 gateway.address, "GET", "/v1/videos/\(id)/preview", headers: ["If-None-Match": "\"\(previewID)\""])
             #expect(cached.status == 304 && cached.body.isEmpty)
