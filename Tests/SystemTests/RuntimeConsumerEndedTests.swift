@@ -10,21 +10,40 @@ import ZeroMQ
 /// as if nothing had happened, and its group's events waited for a member that
 /// never came (one suspect of the chaos soak's stalled recommendations group).
 @Suite struct RuntimeConsumerEndedTests {
+    /// A real broker and registry, and a ROUTER standing for the broker's consume
+    /// socket, which the test answers by hand; `worker` starts on them.
+    struct FakeConsume {
+        let broker: BrokerHarness
+        let registry: RegistryUnderTest
+        let consume: Socket
+        let data: TemporaryDirectory
+        let worker: MetroProcess
+
+        init(worker service: String) async throws {
+            broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
+            registry = try await RegistryUnderTest(broker: broker.publish)
+            consume = try testContext.socket(.router)
+            try consume.set(.receiveTimeout(milliseconds: 10_000))
+            let endpoint = try consume.bindResolved("tcp://127.0.0.1:*")
+            data = try TemporaryDirectory()
+            worker = try MetroProcess([
+                "worker", service, "--broker-ingest", broker.ingest, "--broker-consume", endpoint,
+                "--registry", registry.endpoint, "--data", data.path, "--instance", "\(service)-1",
+            ])
+        }
+
+        func close() {
+            worker.kill()
+            consume.close()
+        }
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func aWorkerWhoseJoinIsRefusedExitsWithTheReason() async throws {
-        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
-        let registry = try await RegistryUnderTest(broker: broker.publish)
         // The consume endpoint the worker is given refuses every JOIN.
-        let consume = try testContext.socket(.router)
-        defer { consume.close() }
-        try consume.set(.receiveTimeout(milliseconds: 10_000))
-        let endpoint = try consume.bindResolved("tcp://127.0.0.1:*")
-        let data = try TemporaryDirectory()
-        let worker = try MetroProcess([
-            "worker", "recommendations", "--broker-ingest", broker.ingest, "--broker-consume", endpoint,
-            "--registry", registry.endpoint, "--data", data.path, "--instance", "recommendations-1",
-        ])
-        defer { worker.kill() }
+        let fake = try await FakeConsume(worker: "recommendations")
+        defer { fake.close() }
+        let (broker, consume, worker) = (fake.broker, fake.consume, fake.worker)
         // The runtime's retention also asks this endpoint for STATS (its own
         // connection, maybe first): left unanswered, it times out and is logged.
         var join = try #require(try await consume.receiveOffPool())
@@ -47,18 +66,9 @@ import ZeroMQ
     /// stops it.
     @Test(.timeLimit(.minutes(1)))
     func aRefusedDeadLetterGroupIsLoggedAndTheWorkerGoesOn() async throws {
-        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n")
-        let registry = try await RegistryUnderTest(broker: broker.publish)
-        let consume = try testContext.socket(.router)
-        defer { consume.close() }
-        try consume.set(.receiveTimeout(milliseconds: 10_000))
-        let endpoint = try consume.bindResolved("tcp://127.0.0.1:*")
-        let data = try TemporaryDirectory()
-        let worker = try MetroProcess([
-            "worker", "video", "--broker-ingest", broker.ingest, "--broker-consume", endpoint,
-            "--registry", registry.endpoint, "--data", data.path, "--instance", "video-1",
-        ])
-        defer { worker.kill() }
+        let fake = try await FakeConsume(worker: "video")
+        defer { fake.close() }
+        let (broker, consume, worker) = (fake.broker, fake.consume, fake.worker)
         /// Answers the next JOIN of `group` with ERROR 110 (others are left unanswered).
         func refuseJoin(of group: String) async throws {
             while true {
