@@ -80,7 +80,10 @@ import VideoProcessing
             // the broker is stopped (answered 407 publish-pending: its event waits in the
             // outbox), the disk fills, and only then does the broker take the event.
             disk.fillDisk(false)
-            s.broker.process.kill(SIGSTOP)
+            // Every thread stopped before the upload: a SIGSTOP alone returns while a
+            // broker thread on the other core may still ACK for a moment (a full-suite
+            // run saw this upload ACKed and answered, not 407).
+            try await s.broker.process.freeze()
             let pending = await ProfilesDiskFullTests.error {
                 try await s.rpc.call(VideoAPI.upload, upload, deadline: .seconds(1))
             }
@@ -88,7 +91,7 @@ import VideoProcessing
             #expect(pending?.wireError?.code == .publishPending, "\(String(describing: pending))")
             let video = try await s.get(String(message.split(separator: " ").dropFirst().first ?? ""))
             disk.fillDisk(true)
-            s.broker.process.kill(SIGCONT)
+            s.broker.process.thaw()
             try await eventually("the job held through two retries", timeout: .seconds(60)) {
                 try await Self.stillHeld(s, video.videoId, dead)
                 return try await ProfilesDiskFullTests.storageRetries(metrics, topic: "video.uploaded") >= 2
