@@ -51,7 +51,7 @@ import VideoProcessing
             disk.fillDisk(false)
             let done = try await s.settled(video.videoId)
             #expect(done.status == .processed, "\(done.failureReason ?? "")")
-            #expect(try await s.journaledVideoIDs("video.processed") == [video.videoId])
+            #expect(try await s.publishedVideoIDs("video.processed") == [video.videoId])
             #expect(try await s.journaledVideoIDs("video.failed").isEmpty)
             #expect(dead.events.isEmpty)
         }
@@ -103,7 +103,7 @@ import VideoProcessing
             let done = try await s.settled(video.videoId)
             #expect(done.status == .processed)
             #expect(s.blobs.contains(done.thumbnailBlobId ?? ""))
-            #expect(try await s.journaledVideoIDs("video.processed") == [video.videoId])
+            #expect(try await s.publishedVideoIDs("video.processed") == [video.videoId])
             #expect(dead.events.isEmpty)
         }
         await s.close()

@@ -61,6 +61,15 @@ struct VideoStack {
         return out.events.filter { $0.topic == topic }
     }
 
+    /// The `videoId`s of the events on `topic`, once there is at least one: an
+    /// outcome event is the outbox row of the commit that made the status final,
+    /// and the relay publishes it after that commit (a CI run read the journal
+    /// in between).
+    func publishedVideoIDs(_ topic: String, within timeout: Duration = .seconds(30)) async throws -> [String] {
+        try await eventually("\(topic) journaled", timeout: timeout) { try await !journaledVideoIDs(topic).isEmpty }
+        return try await journaledVideoIDs(topic)
+    }
+
     /// The `videoId`s of those events.
     func journaledVideoIDs(_ topic: String) async throws -> [String] {
         try await journaled(topic).map { event in

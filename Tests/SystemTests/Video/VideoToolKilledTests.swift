@@ -25,7 +25,7 @@ import VideoProcessing
             #expect(done.status == .processed, "\(done.failureReason ?? "")")
             let stderr = s.workers[0].process.stderrText
             #expect(stderr.contains("ffmpeg was killed by signal 9"), "the NAK says why")
-            #expect(try await s.journaledVideoIDs("video.processed") == [video.videoId])
+            #expect(try await s.publishedVideoIDs("video.processed") == [video.videoId])
             #expect(try await s.journaledVideoIDs("video.failed").isEmpty)
         }
         await s.close()
@@ -55,7 +55,7 @@ import VideoProcessing
             #expect(reason.contains("ffmpeg was killed by signal 9"), "\(reason)")
             #expect(reason.contains("on each of \(attempts) attempts"), "\(reason)")
             #expect(try Self.runs(in: tools) == attempts, "one ffmpeg run per attempt, the first of each job")
-            #expect(try await s.journaledVideoIDs("video.failed") == [video.videoId])
+            #expect(try await s.publishedVideoIDs("video.failed") == [video.videoId])
             #expect(dead.events.isEmpty)
         }
         await s.close()
@@ -83,7 +83,7 @@ import VideoProcessing
             let reason = done.failureReason ?? ""
             #expect(reason.contains("processing failed on each of its 2 deliveries"), "\(reason)")
             #expect(reason.contains("cannot be run: Permission denied"), "\(reason)")
-            #expect(try await s.journaledVideoIDs("video.failed") == [video.videoId])
+            #expect(try await s.publishedVideoIDs("video.failed") == [video.videoId])
             #expect(dead.events.isEmpty)
         }
         await s.close()
