@@ -137,7 +137,7 @@ struct DoctorCheck: Encodable {
                 name: "data folder", ok: false, detail: "cannot create \(path): \(error.localizedDescription)")
         }
         let probe = (path as NSString).appendingPathComponent(".metro-doctor-\(getpid())")
-        let fd = open(probe, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
+        let fd = open(probe, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             return DoctorCheck(
                 name: "data folder", ok: false, detail: "\(path) is not writable: \(String(cString: strerror(errno)))")

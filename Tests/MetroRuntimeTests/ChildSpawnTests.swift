@@ -78,7 +78,15 @@ import Testing
                 scanning: scanning)
             #expect(await ChildSpawn.exit(of: child.pid) == ChildExit.Status(code: 0, exited: true))
             let listed = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").compactMap { Int($0) }
-            #expect(listed.sorted() == [0, 1, 2], "scanning: \(scanning), \(listed)")
+            if scanning {
+                // The scan's window: a descriptor another test's thread opens without
+                // close-on-exec between the scan and the spawn is inherited (a full
+                // suite saw one, 104). None of the ones open at the scan may be.
+                #expect(Set(listed).isDisjoint(with: open.map(Int.init)), "\(listed.sorted())")
+                #expect(Set([0, 1, 2]).isSubset(of: listed), "\(listed.sorted())")
+            } else {
+                #expect(listed.sorted() == [0, 1, 2], "closefrom: \(listed)")
+            }
         }
     }
 }

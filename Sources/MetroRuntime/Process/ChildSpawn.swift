@@ -26,7 +26,9 @@ import Synchronization
 /// Here the child's descriptors other than 0–2 are closed by
 /// `posix_spawn_file_actions_addclosefrom_np` (glibc ≥ 2.34, found with `dlsym`:
 /// Swift's Glibc module leaves GNU extensions out; older glibc gets one close
-/// per entry of /proc/self/fd, read without the over-read), stdin is
+/// per entry of /proc/self/fd, read without the over-read: there, a descriptor
+/// another thread opens without close-on-exec between that read and the spawn
+/// is inherited, a window closefrom does not have), stdin is
 /// /dev/null, stdout and stderr go where the caller says, the child gets its
 /// own process group and an empty signal mask, and `exit(of:)` reaps it on a
 /// thread of its own.
