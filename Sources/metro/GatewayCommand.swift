@@ -31,6 +31,8 @@ struct GatewayCommand: MetroCommand {
     var maxUploadBytes: Int64 = 1 << 30
     @Option(help: "The most bytes per video.upload.chunk call.")
     var uploadChunkBytes = 256 * 1024
+    @Option(help: "The most bytes per video.media.bytes call (a piece of a thumbnail or preview; 1-524288).")
+    var mediaPieceBytes = 512 * 1024
     @Option(help: "Open HTTP connections at most (more wait in the listen backlog).")
     var maxConnections = 1024
     @Option(help: "A request's deadline without X-Request-Timeout, in milliseconds.")
@@ -70,6 +72,9 @@ struct GatewayCommand: MetroCommand {
         guard maxBodyBytes > 0, maxUploadBytes > 0, uploadChunkBytes > 0, maxConnections > 0 else {
             throw ValidationError("sizes and --max-connections must be positive")
         }
+        guard (1...512 * 1024).contains(mediaPieceBytes) else {
+            throw ValidationError("--media-piece-bytes must be 1-524288")
+        }
         guard defaultTimeoutMs > 0, maxTimeoutMs > 0 else { throw ValidationError("timeouts must be positive") }
         guard limitLatencyFloorMs >= 0 else { throw ValidationError("--limit-latency-floor-ms must be >= 0") }
         guard initialLimit >= 1, maxLimit >= initialLimit else {
@@ -93,6 +98,7 @@ struct GatewayCommand: MetroCommand {
         configuration.maxJSONBodyBytes = maxBodyBytes
         configuration.maxUploadBytes = maxUploadBytes
         configuration.uploadChunkBytes = uploadChunkBytes
+        configuration.mediaPieceBytes = mediaPieceBytes
         configuration.maxConnections = maxConnections
         configuration.defaultTimeout = .milliseconds(defaultTimeoutMs)
         configuration.maxTimeout = .milliseconds(maxTimeoutMs)

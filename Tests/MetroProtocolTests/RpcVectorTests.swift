@@ -20,8 +20,44 @@ import Testing
         #expect(
             Set(vectors.keys) == [
                 "rpc.request", "rpc.reply", "rpc.error.overloaded", "rpc.request.empty-id", "rpc.error.malformed",
-                "rpc.request.targeted", "rpc.error.wrong-instance",
+                "rpc.request.targeted", "rpc.error.wrong-instance", "rpc.request.bytes", "rpc.reply.bytes",
             ])
+    }
+
+    /// §6.9: a head-and-bytes body splits into the head and the bytes, and encodes back.
+    @Test func aBytesReplyDecodesIntoItsHeadAndBytes() throws {
+        let frames = try vector("rpc.reply.bytes")
+        guard case .reply(let id, _, let body) = try RpcReply.decode(frames).get() else {
+            Issue.record("not a REPLY")
+            return
+        }
+        #expect(id == Array("r-1".utf8))
+        let parts = try RpcBytesBody.split(body).get()
+        #expect(Array(parts.head) == Array(#"{"contentType":"image/jpeg","length":4,"totalBytes":4}"#.utf8))
+        #expect(Array(parts.bytes) == [0xFF, 0xD8, 0xFF, 0xD9])
+        #expect(RpcBytesBody.encode(head: Array(parts.head), bytes: parts.bytes) == body)
+        let request = try RpcRequest.decode(try vector("rpc.request.bytes")).get()
+        #expect(request.method == "media.read" && request.body == Array(#"{"id":"m-1","offset":0}"#.utf8))
+    }
+
+    /// §6.9's malformed bodies, each with the 403 that says what is wrong.
+    @Test func malformedBytesBodiesAreRefused() {
+        let cases: [([UInt8], String)] = [
+            ([], "the body has 0 bytes"),
+            ([0, 0, 1], "the body has 3 bytes"),
+            ([0, 0, 0x10, 0x01] + Array(repeating: 0x20, count: 5000), "at most 4096"),
+            ([0, 0, 0, 9, 0x7B, 0x7D], "only 2 bytes follow"),
+            ([0xFF, 0xFF, 0xFF, 0xFF, 0x7B], "at most 4096"),
+        ]
+        for (body, message) in cases {
+            guard case .failure(let e) = RpcBytesBody.split(body) else {
+                Issue.record("\(body.prefix(8)) was accepted")
+                continue
+            }
+            #expect(e.code == .badRequest && e.message.contains(message), "\(e.message)")
+        }
+        let empty = try? RpcBytesBody.split([0, 0, 0, 2, 0x7B, 0x7D]).get()
+        #expect(empty.map { Array($0.head) } == [0x7B, 0x7D] && empty?.bytes.isEmpty == true, "no bytes is fine")
     }
 
     @Test func requestDecodesAndEncodesByteForByte() throws {

@@ -10,9 +10,14 @@ import Testing
 @Suite struct RpcDocumentedTests {
     struct GetProfile: Codable, Sendable { var id: String }
     struct Profile: Codable, Sendable { var id: String, displayName: String }
+    struct MediaRead: Codable, Sendable { var id: String, offset: Int }
+    struct MediaHead: Codable, Sendable { var contentType: String, length: Int, totalBytes: Int }
+    /// §6.9's example: a 4-byte JPEG (start and end of image, nothing between).
+    static let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xD9]
 
-    /// `profile.get` answering `Ada` for `u-1` and `User <id>` for anyone else, and
-    /// `test.gate` (calls held until `gates` opens them).
+    /// `profile.get` answering `Ada` for `u-1` and `User <id>` for anyone else,
+    /// `media.read` (§6.9: `jpeg` from `offset`), and `test.gate` (calls held until
+    /// `gates` opens them).
     static func standIn(_ options: RpcServer.Options = .init(), gates: Gates = Gates()) throws -> RpcServer {
         var router = RpcRouter()
         router.register(raw: "test.gate") { inbound in
@@ -21,6 +26,11 @@ import Testing
         }
         router.register(RpcMethod<GetProfile, Profile>("profile.get", idempotent: true)) { request, _ in
             Profile(id: request.id, displayName: request.id == "u-1" ? "Ada" : "User \(request.id)")
+        }
+        router.register(RpcBytesMethod<MediaRead, MediaHead>("media.read", idempotent: true)) { request, _ in
+            let bytes = jpeg.dropFirst(request.offset)
+            return RpcBytes(
+                head: MediaHead(contentType: "image/jpeg", length: bytes.count, totalBytes: 4), bytes: bytes)
         }
         return try RpcServer(options, router: router)
     }
@@ -51,6 +61,52 @@ import Testing
         #expect(lines.count == 9)
     }
 
+    /// §6.9's pyzmq example reads the stand-in's `media.read`: its head and raw bytes.
+    @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
+    func theBytesExampleRuns() async throws {
+        var options = RpcServer.Options()
+        options.handlersOnIOThread = true
+        let server = try Self.standIn(options)
+        let endpoint = try await server.start()
+        let out: String
+        do {
+            out = try await DocumentedExample.run(after: "### 6.9", replacing: ["tcp://127.0.0.1:7001": endpoint])
+        } catch {
+            await server.close()
+            throw error
+        }
+        await server.close()
+        #expect(out == "image/jpeg 4 ffd8ffd9\n", "\(out)")
+    }
+
+    /// A typed call of a §6.9 method through `RpcClient`: the head decoded, the
+    /// bytes as sent; a JSON answer to such a call is a protocol violation.
+    @Test func aBytesMethodRoundTripsThroughRpcClient() async throws {
+        var options = RpcServer.Options()
+        options.handlersOnIOThread = true
+        let server = try Self.standIn(options)
+        let client = try RpcClient(endpoints: [try await server.start()])
+        do {
+            let method = RpcBytesMethod<MediaRead, MediaHead>("media.read", idempotent: true)
+            let answer = try await client.call(method, MediaRead(id: "m-1", offset: 1))
+            #expect(answer.head.contentType == "image/jpeg" && answer.head.length == 3)
+            #expect(Array(answer.bytes) == [0xD8, 0xFF, 0xD9])
+            let wrong = RpcBytesMethod<GetProfile, MediaHead>("profile.get", idempotent: true)
+            do {
+                _ = try await client.call(wrong, GetProfile(id: "u-1"))
+                Issue.record("a JSON body was read as a head and bytes")
+            } catch {
+                #expect(error.code == .protocolViolation, "\(error)")
+            }
+        } catch {
+            await client.close()
+            await server.close()
+            throw error
+        }
+        await client.close()
+        await server.close()
+    }
+
     /// The A.6 requests, sent to a real server, get the A.6 answers byte for byte;
     /// `rpc.request` gets `rpc.error.overloaded` while 64 calls are held, and
     /// `rpc.request.targeted` gets `rpc.error.wrong-instance` from a server of
@@ -70,6 +126,7 @@ import Testing
         do {
             let request = try #require(vectors["rpc.request"])
             #expect(try await dealer.call(request) == vectors["rpc.reply"])
+            #expect(try await dealer.call(try #require(vectors["rpc.request.bytes"])) == vectors["rpc.reply.bytes"])
             // The same call meant for the previous incarnation: 408, nothing run.
             let targeted = try #require(vectors["rpc.request.targeted"])
             #expect(try await dealer.call(targeted) == vectors["rpc.error.wrong-instance"])

@@ -27,6 +27,8 @@ public struct Problem: Error, HTTPResponseError, Sendable, Equatable {
     public var statusUrl: String?
     /// A 401's `WWW-Authenticate` challenge (RFC 9110 §11.6.1); not in the body.
     public var challenge: String?
+    /// The upstream's rpc error code, when an rpc answer caused the problem; not in the body.
+    var upstreamCode: WireErrorCode?
 
     public init(
         _ status: HTTPResponse.Status, _ slug: String, title: String, detail: String, field: String? = nil,
@@ -109,6 +111,12 @@ extension Problem {
     /// (its table) decides the status; an rpc 403 names its field, as the services
     /// write it ("field: reason").
     static func upstream(_ error: MetroClientError, service: String) -> Problem {
+        var problem = mapped(error, service: service)
+        problem.upstreamCode = error.wireCode
+        return problem
+    }
+
+    private static func mapped(_ error: MetroClientError, service: String) -> Problem {
         let detail = error.wireError?.message ?? error.message
         switch error.category {
         case .invalid:

@@ -3,12 +3,15 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MetroKit
+import MetroProtocol
 
 /// `GET /v1/videos/{id}/thumbnail` (image/jpeg) and `GET /v1/videos/{id}/preview`
 /// (video/mp4): a processed video's outputs, streamed from the video service's
-/// blob store in pieces of `video.media.read` (at most `uploadChunkBytes`, one
+/// blob store in pieces of `video.media.bytes` (at most `mediaPieceBytes`, one
 /// piece in memory at a time, each rpc with the request's timeout), so a player
-/// can show the thumbnail and play the preview.
+/// can show the thumbnail and play the preview. A video worker older than that
+/// method answers it 400 `unknown-method`; the piece is then asked again with
+/// `video.media.read` (the bytes in base64), so a gateway may be upgraded first.
 ///
 /// - The ETag is the blob's id (the SHA-256 of its bytes): `If-None-Match` with it
 ///   answers 304, and the bytes of an ETag never change.
@@ -34,7 +37,7 @@ extension Gateway {
     private func media(_ kind: String, _ request: Request, _ context: GatewayContext) async throws -> Response {
         let id = try context.parameters.require("id")
         try Self.checkID(id, field: "id")
-        let pieceBytes = max(1, min(configuration.uploadChunkBytes, 512 * 1024))
+        let pieceBytes = max(1, min(configuration.mediaPieceBytes, 512 * 1024))
         let range = ByteRange.parse(request.headers[.range])
         let headOnly = request.method == .head
         // The first piece also says the size and the ETag; a suffix range needs the
@@ -48,14 +51,14 @@ extension Gateway {
         case .suffix?: (firstOffset, firstLength) = (0, 1)
         }
         let first = try await piece(id, kind, offset: firstOffset, length: firstLength, context)
-        let etag = "\"\(first.blobId)\""
+        let etag = "\"\(first.head.blobId)\""
         var headers: HTTPFields = [
             .eTag: etag, .acceptRanges: "bytes", .cacheControl: "public, max-age=86400",
         ]
         if let wanted = request.headers[.ifNoneMatch], Self.matches(wanted, etag) {
             return Response(status: .notModified, headers: headers)
         }
-        let total = first.totalBytes
+        let total = first.head.totalBytes
         let bytes: ClosedRange<Int64>
         if let range {
             guard let resolved = range.resolve(total: total) else {
@@ -71,7 +74,7 @@ extension Gateway {
         } else {
             bytes = 0...max(0, total - 1)
         }
-        headers[.contentType] = first.contentType
+        headers[.contentType] = first.head.contentType
         let length = total == 0 ? 0 : bytes.upperBound - bytes.lowerBound + 1
         if headOnly {
             headers[.contentLength] = "\(length)"
@@ -79,8 +82,7 @@ extension Gateway {
         }
         // The first piece's bytes, when it starts where the body does (not for a
         // suffix that starts past 0): they are the body's first bytes.
-        let firstBytes =
-            first.offset == bytes.lowerBound ? Array(Self.decode(first.data).prefix(Int(length))) : []
+        let firstBytes = first.head.offset == bytes.lowerBound ? first.bytes.prefix(Int(length)) : []
         let body = ResponseBody(contentLength: Int(length)) { [self] writer in
             var offset = bytes.lowerBound
             if !firstBytes.isEmpty {
@@ -90,8 +92,8 @@ extension Gateway {
             while offset <= bytes.upperBound && length > 0 {
                 let want = Int(min(Int64(pieceBytes), bytes.upperBound - offset + 1))
                 let next = try await piece(id, kind, offset: offset, length: want, context)
-                let data = Self.decode(next.data)
-                guard next.blobId == first.blobId, !data.isEmpty else {
+                let data = next.bytes
+                guard next.head.blobId == first.head.blobId, !data.isEmpty else {
                     context.logger.warning("\(kind) of \(id) changed or ended early; the body is cut short")
                     throw Problem(.badGateway, "bad-upstream", title: "The upstream answered wrongly", detail: kind)
                 }
@@ -104,16 +106,20 @@ extension Gateway {
     }
 
     private func piece(_ id: String, _ kind: String, offset: Int64, length: Int, _ context: GatewayContext)
-        async throws(Problem) -> MediaPiece
+        async throws(Problem) -> RpcBytes<MediaHead>
     {
         var context = context
         context.deadline = .now + context.timeout
-        return try await videos.value(
-            VideoMethods.mediaRead, MediaRead(videoId: id, kind: kind, offset: offset, length: length), context
-        ).0
+        let request = MediaRead(videoId: id, kind: kind, offset: offset, length: length)
+        do {
+            return try await videos.bytes(VideoMethods.mediaBytes, request, context)
+        } catch let problem where problem.upstreamCode == .unknownMethod {
+            let old = try await videos.value(VideoMethods.mediaRead, request, context).0
+            let head = MediaHead(
+                blobId: old.blobId, contentType: old.contentType, totalBytes: old.totalBytes, offset: old.offset)
+            return RpcBytes(head: head, bytes: Data(base64Encoded: old.data).map { [UInt8]($0) } ?? [])
+        }
     }
-
-    private static func decode(_ base64: String) -> [UInt8] { Data(base64Encoded: base64).map { [UInt8]($0) } ?? [] }
 
     /// `If-None-Match`: `*` or a list of entity tags, weak ones compared weakly (RFC 9110 §13.1.2).
     static func matches(_ header: String, _ etag: String) -> Bool {

@@ -64,6 +64,28 @@ public final class Upstream: Sendable {
         }
     }
 
+    /// Calls a method whose answer is a head and raw bytes (protocol.md §6.9):
+    /// 502 when the answer is not of that form or its head does not decode.
+    func bytes<Request, Head>(
+        _ method: RpcBytesMethod<Request, Head>, _ request: Request, _ context: GatewayContext
+    ) async throws(Problem) -> RpcBytes<Head> {
+        let body: [UInt8]
+        do {
+            body = Array(try Self.encoder.encode(request))
+        } catch {
+            throw Problem.invalid(nil, "the request could not be encoded: \(error)")
+        }
+        let answer = try await call(method.name, idempotent: method.idempotent, body: body, context)
+        switch RpcBytes<Head>.decode(answer) {
+        case .success(let value): return value
+        case .failure(let error):
+            metrics.upstreamCall(service: service, outcome: "protocol-violation")
+            throw Problem(
+                .badGateway, "bad-upstream", title: "The upstream answered wrongly",
+                detail: "\(method.name): \(error.message)", service: service)
+        }
+    }
+
     func call(_ method: String, idempotent: Bool, body: [UInt8], _ context: GatewayContext) async throws(Problem)
         -> [UInt8]
     {

@@ -12,6 +12,10 @@ enum VideoMethods {
     static let uploadFinish = RpcMethod<UploadFinish, VideoSummary>("video.upload.finish", idempotent: true)
     static let uploadAbort = RpcMethod<UploadAbort, UploadAborted>("video.upload.abort", idempotent: true)
     static let get = RpcMethod<VideoID, VideoSummary>("video.get", idempotent: true)
+    /// A piece of a thumbnail or preview, raw after a JSON head (protocol.md §6.9).
+    static let mediaBytes = RpcBytesMethod<MediaRead, MediaHead>("video.media.bytes", idempotent: true)
+    /// The same in JSON with the bytes in base64: what video workers older than
+    /// `mediaBytes` answer (the gateway falls back to it on their 400).
     static let mediaRead = RpcMethod<MediaRead, MediaPiece>("video.media.read", idempotent: true)
     static let list = RpcMethod<ListVideos, VideoPageSummary>("video.list", idempotent: true)
 }
@@ -64,6 +68,14 @@ struct MediaRead: Codable, Sendable {
     var kind: String
     var offset: Int64
     var length: Int
+}
+
+/// The head of a piece of a video's thumbnail or preview (`video.media.bytes`).
+struct MediaHead: Codable, Sendable {
+    var blobId: String
+    var contentType: String
+    var totalBytes: Int64
+    var offset: Int64
 }
 
 /// A piece of a video's thumbnail or preview (`video.media.read`).

@@ -142,7 +142,28 @@ public final class RpcClient: Service, Sendable {
         _ method: RpcMethod<Request, Response>, _ request: Request, deadline: Duration? = nil,
         headers: RpcHeaders = .init()
     ) async throws(MetroClientError) -> Response {
-        let operation = "rpc \(method.name)"
+        try await call(
+            method.name, request, idempotent: method.idempotent, deadline: deadline, headers: headers,
+            decode: { RpcRouter.decode(Response.self, from: $0) })
+    }
+
+    /// Calls a method whose answer is a head and raw bytes (protocol.md §6.9), as
+    /// `call(_:_:deadline:headers:)` does; a body that is not of that form, or whose
+    /// head does not decode, is `.protocolViolation`.
+    public func call<Request, Head>(
+        _ method: RpcBytesMethod<Request, Head>, _ request: Request, deadline: Duration? = nil,
+        headers: RpcHeaders = .init()
+    ) async throws(MetroClientError) -> RpcBytes<Head> {
+        try await call(
+            method.name, request, idempotent: method.idempotent, deadline: deadline, headers: headers,
+            decode: RpcBytes<Head>.decode)
+    }
+
+    private func call<Request: Encodable, Response>(
+        _ name: String, _ request: Request, idempotent: Bool, deadline: Duration?, headers: RpcHeaders,
+        decode: ([UInt8]) -> Result<Response, WireError>
+    ) async throws(MetroClientError) -> Response {
+        let operation = "rpc \(name)"
         let body: [UInt8]
         switch RpcRouter.encode(request) {
         case .success(let b): body = b
@@ -150,8 +171,8 @@ public final class RpcClient: Service, Sendable {
             throw MetroClientError(.invalidArgument, operation: operation, message: e.message)
         }
         let answer = try await call(
-            method: method.name, body: body, idempotent: method.idempotent, deadline: deadline, headers: headers)
-        switch RpcRouter.decode(Response.self, from: answer) {
+            method: name, body: body, idempotent: idempotent, deadline: deadline, headers: headers)
+        switch decode(answer) {
         case .success(let response): return response
         case .failure(let e):
             throw MetroClientError(.protocolViolation, operation: operation, message: "the response: \(e.message)")

@@ -23,8 +23,24 @@ public struct RpcRouter: Sendable {
         _ method: RpcMethod<Request, Response>,
         _ handler: @escaping @Sendable (Request, RpcContext) async throws -> Response
     ) {
-        precondition(handlers[method.name] == nil, "rpc method \"\(method.name)\" registered twice")
-        handlers[method.name] = { inbound in
+        add(method.name, handler, encode: Self.encode)
+    }
+
+    /// Registers `handler` for a method whose answer is a head and raw bytes (§6.9).
+    public mutating func register<Request, Head>(
+        _ method: RpcBytesMethod<Request, Head>,
+        _ handler: @escaping @Sendable (Request, RpcContext) async throws -> RpcBytes<Head>
+    ) {
+        add(method.name, handler, encode: { $0.encode() })
+    }
+
+    /// A typed handler: the request read strictly as JSON, the answer written by `encode`.
+    private mutating func add<Request: Decodable, Response>(
+        _ name: String, _ handler: @escaping @Sendable (Request, RpcContext) async throws -> Response,
+        encode: @escaping @Sendable (Response) -> Result<[UInt8], WireError>
+    ) {
+        precondition(handlers[name] == nil, "rpc method \"\(name)\" registered twice")
+        handlers[name] = { inbound in
             let request: Request
             switch Self.decode(Request.self, from: inbound.body) {
             case .success(let r): request = r
@@ -38,9 +54,9 @@ public struct RpcRouter: Sendable {
             } catch {
                 inbound.logger.warning(
                     "rpc handler failed", metadata: ["method": .string(inbound.method), "error": "\(error)"])
-                return .error(WireError(.internalError, "\(method.name) failed: \(error)"))
+                return .error(WireError(.internalError, "\(name) failed: \(error)"))
             }
-            switch Self.encode(response) {
+            switch encode(response) {
             case .success(let body): return .reply(body)
             case .failure(let e): return .error(e)
             }

@@ -19,42 +19,68 @@ extension ServiceDefinition {
         _ method: RpcMethod<Request, Response>, placement: RpcPlacement = .task,
         _ handler: @escaping @Sendable (Request, RpcContext, ServiceStore) async throws -> Response
     ) {
-        precondition(!rpcMethods.contains { $0.name == method.name }, "rpc method \"\(method.name)\" declared twice")
+        declare(method.name, placement) { router, store in
+            router.register(method, Self.served(method.name, placement, store, handler))
+        }
+    }
+
+    /// Serves a method whose answer is a head and raw bytes (protocol.md §6.9), as
+    /// `rpc(_:placement:_:)` serves one whose answer is JSON.
+    public mutating func rpc<Request, Head>(
+        _ method: RpcBytesMethod<Request, Head>, placement: RpcPlacement = .task,
+        _ handler: @escaping @Sendable (Request, RpcContext, ServiceStore) async throws -> RpcBytes<Head>
+    ) {
+        declare(method.name, placement) { router, store in
+            router.register(method, Self.served(method.name, placement, store, handler))
+        }
+    }
+
+    private mutating func declare(
+        _ name: String, _ placement: RpcPlacement,
+        register: @escaping @Sendable (inout RpcRouter, ServiceStore) -> Void
+    ) {
+        precondition(!rpcMethods.contains { $0.name == name }, "rpc method \"\(name)\" declared twice")
+        rpcMethods.append(RpcRegistration(name: name, placement: placement, register: register))
+    }
+
+    /// A handler as the router runs it: timed and counted by outcome, its writes
+    /// tracked, a refused write that committed nothing answered 205.
+    private static func served<Request, Response>(
+        _ name: String, _ placement: RpcPlacement, _ store: ServiceStore,
+        _ handler: @escaping @Sendable (Request, RpcContext, ServiceStore) async throws -> Response
+    ) -> @Sendable (Request, RpcContext) async throws -> Response {
         let inline = placement == .inline
-        rpcMethods.append(
-            RpcRegistration(name: method.name, placement: placement) { router, store in
-                router.register(method) { request, context in
-                    let start = ContinuousClock.now
-                    var code = "ok"
-                    defer { RuntimeMetrics.rpc(method: method.name, code: code, seconds: (.now - start).seconds) }
-                    let writes = CallWrites()
-                    do {
-                        return try await ServiceStore.$callWrites.withValue(writes) {
-                            guard inline else { return try await handler(request, context, store) }
-                            return try await ServiceStore.$readsInPlace.withValue(true) {
-                                try await handler(request, context, store)
-                            }
-                        }
-                    } catch let e as RpcError {
-                        code = e.code.name
-                        throw e
-                    } catch let refused where !writes.any && StorageFault.refusedWrite(refused) != nil {
-                        // The write rolled back whole and no earlier write of this call
-                        // committed: the call had no effect (protocol.md §6.4). A full
-                        // disk is an operator's condition, not a bug in the handler, so
-                        // not a 107; and not a 109 either: every instance shares this
-                        // database, so neither another instance nor a circuit breaker
-                        // helps. The caller retries later.
-                        code = WireErrorCode.storageFailure.name
-                        let reason = StorageFault.refusedWrite(refused) ?? ""
-                        RefusedWriteLog.shared.warn(context.logger, method: method.name, reason: reason, error: refused)
-                        throw RpcError(.storageFailure, "\(method.name): \(reason); nothing was written (retry later)")
-                    } catch {
-                        code = WireErrorCode.internalError.name
-                        throw error
+        return { request, context in
+            let start = ContinuousClock.now
+            var code = "ok"
+            defer { RuntimeMetrics.rpc(method: name, code: code, seconds: (.now - start).seconds) }
+            let writes = CallWrites()
+            do {
+                return try await ServiceStore.$callWrites.withValue(writes) {
+                    guard inline else { return try await handler(request, context, store) }
+                    return try await ServiceStore.$readsInPlace.withValue(true) {
+                        try await handler(request, context, store)
                     }
                 }
-            })
+            } catch let e as RpcError {
+                code = e.code.name
+                throw e
+            } catch let refused where !writes.any && StorageFault.refusedWrite(refused) != nil {
+                // The write rolled back whole and no earlier write of this call
+                // committed: the call had no effect (protocol.md §6.4). A full
+                // disk is an operator's condition, not a bug in the handler, so
+                // not a 107; and not a 109 either: every instance shares this
+                // database, so neither another instance nor a circuit breaker
+                // helps. The caller retries later.
+                code = WireErrorCode.storageFailure.name
+                let reason = StorageFault.refusedWrite(refused) ?? ""
+                RefusedWriteLog.shared.warn(context.logger, method: name, reason: reason, error: refused)
+                throw RpcError(.storageFailure, "\(name): \(reason); nothing was written (retry later)")
+            } catch {
+                code = WireErrorCode.internalError.name
+                throw error
+            }
+        }
     }
 }
 

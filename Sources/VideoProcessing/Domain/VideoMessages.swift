@@ -171,3 +171,27 @@ public struct MediaChunk: Codable, Hashable, Sendable {
         self.data = data
     }
 }
+
+/// The head of `video.media.bytes`'s answer (protocol.md §6.9): `MediaChunk`
+/// without `data`, whose bytes follow the head raw. `length` is their count.
+public struct MediaHead: Codable, Hashable, Sendable {
+    public var videoId: String
+    public var kind: String
+    public var blobId: String
+    public var contentType: String
+    public var totalBytes: Int64
+    public var offset: Int64
+    public var length: Int
+    public init(
+        videoId: String, kind: String, blobId: String, contentType: String, totalBytes: Int64, offset: Int64,
+        length: Int
+    ) {
+        self.videoId = videoId
+        self.kind = kind
+        self.blobId = blobId
+        self.contentType = contentType
+        self.totalBytes = totalBytes
+        self.offset = offset
+        self.length = length
+    }
+}

@@ -18,7 +18,11 @@ public enum VideoAPI {
     public static let get = RpcMethod<GetVideoRequest, Video>("video.get", idempotent: true)
     public static let list = RpcMethod<ListVideosRequest, VideoPage>("video.list", idempotent: true)
     /// A piece of a processed video's thumbnail or preview (the gateway streams them).
+    /// The base64 form of `mediaBytes`, kept for callers older than it.
     public static let mediaRead = RpcMethod<MediaReadRequest, MediaChunk>("video.media.read", idempotent: true)
+    /// A piece of a processed video's thumbnail or preview, its bytes raw after a
+    /// JSON head (protocol.md §6.9): what the gateway streams them with.
+    public static let mediaBytes = RpcBytesMethod<MediaReadRequest, MediaHead>("video.media.bytes", idempotent: true)
 
     /// The most raw bytes `video.upload`'s `data` and a chunk's `data` may carry:
     /// base64 makes 512 KiB into 683 KiB, under the rpc body limit of 1 MiB.

@@ -23,7 +23,20 @@ final class FakeVideoService: Sendable {
         var finished: [String] = []
         var requestIDs: Set<String> = []
         var begun: [String: String] = [:]
+        /// Every method called, in order.
+        var methods: [String] = []
     }
+
+    /// What it answers to `video.media.bytes` (its `video.media.read` serves a
+    /// preview of `mediaBytes` bytes of `UploadPattern`, blob `fake-blob`).
+    enum MediaBytes: Sendable {
+        /// 400 `unknown-method`, as a video worker older than the method does.
+        case absent
+        /// A body that is not a head and bytes (protocol.md §6.9).
+        case garbage
+    }
+
+    static let mediaBytes: Int64 = 300_000
 
     let server: RpcServer
     let endpoint: String
@@ -32,7 +45,7 @@ final class FakeVideoService: Sendable {
 
     /// Registered with the longest lease the registry grants (it never heartbeats):
     /// a loaded machine must not see it expire mid-test.
-    init(registry endpoint: String, maxChunkBytes: Int = 1 << 20) async throws {
+    init(registry endpoint: String, maxChunkBytes: Int = 1 << 20, mediaBytes: MediaBytes = .absent) async throws {
         let state = Recorder(State())
         self.state = state
         // Handlers on the server's I/O thread: checking 96 MiB byte by byte (a debug
@@ -41,7 +54,7 @@ final class FakeVideoService: Sendable {
         var options = RpcServer.Options(drainTimeout: .milliseconds(100))
         options.handlersOnIOThread = true
         server = try RpcServer(options) { inbound in
-            Self.handle(inbound, state, maxChunkBytes)
+            Self.handle(inbound, state, maxChunkBytes, mediaBytes)
         }
         self.endpoint = try await server.start()
         registry = try RegistryClient(endpoints: [endpoint])
@@ -56,8 +69,11 @@ final class FakeVideoService: Sendable {
         await server.close()
     }
 
-    private static func handle(_ inbound: RpcInbound, _ state: Recorder<State>, _ maxChunkBytes: Int) -> RpcOutcome {
+    private static func handle(
+        _ inbound: RpcInbound, _ state: Recorder<State>, _ maxChunkBytes: Int, _ mediaBytes: MediaBytes
+    ) -> RpcOutcome {
         let body = (try? JSONSerialization.jsonObject(with: Data(inbound.body)) as? [String: Any]) ?? [:]
+        state.value.withLock { $0.methods.append(inbound.method) }
         if let id = inbound.headers.requestID { state.value.withLock { _ = $0.requestIDs.insert(id) } }
         func reply(_ object: [String: Any]) -> RpcOutcome {
             .reply(Array((try? JSONSerialization.data(withJSONObject: object)) ?? Data()))
@@ -94,6 +110,18 @@ final class FakeVideoService: Sendable {
             return reply(["videoId": video, "status": "uploaded"])
         case "video.get":
             return .error(WireError(.notFound, "no video \(body["videoId"] ?? "")"))
+        case "video.media.bytes" where mediaBytes == .garbage:
+            return .reply([0, 0, 0x10, 0, 0x7B])
+        case "video.media.read":
+            guard let offset = (body["offset"] as? NSNumber)?.int64Value, let length = body["length"] as? Int
+            else { return .error(WireError(.badRequest, "offset, length: required")) }
+            let end = min(Self.mediaBytes, offset + Int64(length))
+            let bytes = offset < end ? (offset..<end).map(UploadPattern.byte(at:)) : []
+            return reply([
+                "videoId": body["videoId"] ?? "", "kind": body["kind"] ?? "", "blobId": "fake-blob",
+                "contentType": "video/mp4", "totalBytes": Self.mediaBytes, "offset": offset,
+                "data": Data(bytes).base64EncodedString(),
+            ])
         default:
             return .error(WireError(.unknownMethod, "no method \(inbound.method)"))
         }

@@ -1,11 +1,12 @@
 import Foundation
 import MetroTestKit
+import Synchronization
 import Testing
 import VideoProcessing
 
 /// A processed video's thumbnail and preview through the gateway
 /// (`GET /v1/videos/{id}/thumbnail|preview`), byte for byte what the video
-/// service stored, streamed in 4 KiB pieces of `video.media.read`, with ranges,
+/// service stored, streamed in 4 KiB pieces of `video.media.bytes`, with ranges,
 /// the blob ETag and the errors. Real broker, registry, video worker (ffmpeg)
 /// and gateway. Until 2026-12-04 the outputs could not be fetched over HTTP at
 /// all: a client saw `previewBlobId` and nothing to play.
@@ -14,7 +15,7 @@ import VideoProcessing
         let stack = try await ServiceStack()
         let video = try await stack.start(VideoKind.self)[0]
         let gateway = try await GatewayUnderTest(
-            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--upload-chunk-bytes", "4096"])
+            broker: stack.broker, registry: stack.registry.endpoint, extra: ["--media-piece-bytes", "4096"])
         let folder = try TemporaryDirectory()
         let clipURL = folder.url.appendingPathComponent("clip.mp4")
         try await TestClip.make(clipURL, seconds: 2, width: 320, height: 240)
@@ -86,5 +87,39 @@ import VideoProcessing
             let unknown = try await HTTPTestClient.send(gateway.address, "GET", "/v1/videos/no-such-video/preview")
             #expect(unknown.status == 404 && unknown.isProblem)
         }
+    }
+
+    /// A video worker older than `video.media.bytes` answers it 400: the gateway
+    /// asks the piece again with `video.media.read` (base64) and serves the same
+    /// bytes, so the gateway may be upgraded before the workers.
+    @Test func aVideoWorkerWithoutMediaBytesIsReadInBase64() async throws {
+        let s = try await GatewayStack(gatewayArguments: ["--media-piece-bytes", "65536"])
+        let video = try await FakeVideoService(registry: s.registry.endpoint, mediaBytes: .absent)
+        let total = Int(FakeVideoService.mediaBytes)
+        let expected = (0..<Int64(total)).map(UploadPattern.byte(at:))
+        let preview = try await HTTPTestClient.send(s.gateway.address, "GET", "/v1/videos/v-1/preview")
+        #expect(preview.status == 200, "\(preview.text)")
+        #expect(preview.headers["content-length"] == "\(total)" && preview.headers["etag"] == "\"fake-blob\"")
+        #expect(preview.body == expected, "byte for byte")
+        let part = try await HTTPTestClient.send(
+            s.gateway.address, "GET", "/v1/videos/v-1/preview", headers: ["Range": "bytes=70000-70099"])
+        #expect(part.status == 206 && part.body == Array(expected[70000...70099]))
+        let methods = video.state.value.withLock { $0.methods }
+        #expect(methods.first == "video.media.bytes", "the raw form is asked first: \(methods)")
+        #expect(methods.filter { $0 == "video.media.read" }.count == methods.filter { $0 == "video.media.bytes" }.count)
+        await video.close()
+    }
+
+    /// An answer to `video.media.bytes` that is not a head and bytes (§6.9) is the
+    /// upstream's fault: 502 with a problem body, and the gateway goes on.
+    @Test func aMalformedMediaAnswerIs502() async throws {
+        let s = try await GatewayStack()
+        let video = try await FakeVideoService(registry: s.registry.endpoint, mediaBytes: .garbage)
+        let preview = try await HTTPTestClient.send(s.gateway.address, "GET", "/v1/videos/v-1/preview")
+        #expect(preview.status == 502 && preview.isProblem, "\(preview.status) \(preview.text)")
+        #expect(preview.text.contains("head length"), "\(preview.text)")
+        let health = try await HTTPTestClient.send(s.gateway.address, "GET", "/healthz")
+        #expect(health.status == 200)
+        await video.close()
     }
 }

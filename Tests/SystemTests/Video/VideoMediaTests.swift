@@ -29,6 +29,19 @@ import VideoProcessing
             let preview = try #require(processed.previewBlobId)
             for blob in [processed.sourceBlobId, thumbnail, preview] { #expect(s.blobs.contains(blob)) }
             #expect(processed.synthetic == nil)
+            // The preview's first 10,000 bytes through both media methods: raw after a
+            // head (protocol.md §6.9) and base64 in JSON (kept for older callers).
+            let stored = try s.blobs.read(preview)
+            let ask = MediaReadRequest(videoId: byPath.videoId, kind: "preview", offset: 0, length: 10_000)
+            let raw = try await s.rpc.call(VideoAPI.mediaBytes, ask)
+            #expect(raw.head.blobId == preview && raw.head.totalBytes == Int64(stored.count))
+            #expect(raw.head.length == 10_000 && raw.head.contentType == "video/mp4")
+            #expect(Array(raw.bytes) == Array(stored.prefix(10_000)))
+            let old = try await s.rpc.call(VideoAPI.mediaRead, ask)
+            #expect(Data(base64Encoded: old.data).map { [UInt8]($0) } == Array(raw.bytes))
+            let tail = MediaReadRequest(
+                videoId: byPath.videoId, kind: "preview", offset: Int64(stored.count - 10), length: 100)
+            #expect(Array(try await s.rpc.call(VideoAPI.mediaBytes, tail).bytes) == Array(stored.suffix(10)))
 
             // The same bytes in 10 KiB chunks, one sent twice: the same source blob,
             // and (bit-exact outputs) the same thumbnail and preview.

@@ -1,0 +1,107 @@
+#!/bin/sh
+# A processed video's preview through the gateway (GET /v1/videos/{id}/preview,
+# streamed in pieces of an rpc to the video worker) against `python3 -m
+# http.server` serving the same file, alternated in one run. A 1280x720 lavfi
+# clip of SECONDS seconds is uploaded and processed first; each round downloads
+# the preview DOWNLOADS times with curl, one after the other, from each server.
+# Reported per round: MB/s, and the CPU per MB (user + system from
+# /proc/<pid>/stat, 10 ms ticks) of the gateway, of the video worker and of
+# http.server. The ratio is the gateway's MB/s over http.server's.
+#
+#   swift build -c release --scratch-path .build-release --product metro
+#   Benchmarks/gateway-bench/media.sh [.build-release/release] [rounds] [downloads] [seconds]
+# GATEWAY_ARGS / VIDEO_ARGS, if set, are added to the gateway's / worker's flags.
+set -eu
+GATEWAY_ARGS=${GATEWAY_ARGS:-}
+VIDEO_ARGS=${VIDEO_ARGS:-}
+BIN=${1:-.build-release/release}
+ROUNDS=${2:-3}
+DOWNLOADS=${3:-50}
+SECONDS_OF_CLIP=${4:-120}
+WORK=$(mktemp -d)
+PIDS=""
+cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT INT TERM
+
+ready() { # file -> value of key $2 in the ready line, waiting up to 30 s
+    i=0
+    while ! grep -q '^ready ' "$1" 2>/dev/null; do i=$((i+1)); [ $i -lt 300 ] || { echo "no ready line in $1" >&2; exit 1; }; sleep 0.1; done
+    grep '^ready ' "$1" | head -1 | sed "s/.*\"$2\":\"\([^\"]*\)\".*/\1/"
+}
+start() { # name args...
+    name=$1; shift
+    "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    PIDS="$PIDS $!"
+    echo $! >"$WORK/$name.pid"
+}
+ticks() { # name -> user + system clock ticks of that process so far
+    awk '{print $14 + $15}' "/proc/$(cat "$WORK/$1.pid")/stat"
+}
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+printf 'journal:\n  fsync: never\n' >"$WORK/broker.yaml"
+start broker "$BIN/metro" broker --config "$WORK/broker.yaml" --data-dir "$WORK/journal" --ingest 'tcp://127.0.0.1:*' \
+    --publish 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' --consume 'tcp://127.0.0.1:*' --metrics "" --log-level warning
+INGEST=$(ready "$WORK/broker.out" ingest); PUBLISH=$(ready "$WORK/broker.out" publish)
+EVENTS=$(ready "$WORK/broker.out" events); CONSUME=$(ready "$WORK/broker.out" consume)
+start registry "$BIN/metro" registry --endpoint 'tcp://127.0.0.1:*' --broker "$PUBLISH" --log-level warning
+REGISTRY=$(ready "$WORK/registry.out" endpoint)
+start video "$BIN/metro" worker video --broker-ingest "$INGEST" --broker-consume "$CONSUME" --registry "$REGISTRY" \
+    --data "$WORK/data" --log-level warning $VIDEO_ARGS
+ready "$WORK/video.out" rpc >/dev/null
+start profiles "$BIN/metro" worker profiles --broker-ingest "$INGEST" --broker-consume "$CONSUME" --registry "$REGISTRY" \
+    --data "$WORK/data" --log-level warning
+ready "$WORK/profiles.out" rpc >/dev/null
+start gateway "$BIN/metro" gateway --listen 127.0.0.1:0 --registry "$REGISTRY" --broker-events "$EVENTS" \
+    --broker-ingest "$INGEST" --broker-consume "$CONSUME" --log-level warning $GATEWAY_ARGS
+GATEWAY=$(ready "$WORK/gateway.out" http)
+
+ffmpeg -loglevel error -f lavfi -i "testsrc2=size=1280x720:rate=25:duration=$SECONDS_OF_CLIP" \
+    -c:v libx264 -pix_fmt yuv420p "$WORK/clip.mp4"
+curl -sf -o "$WORK/user.json" -H 'Content-Type: application/json' \
+    -d '{"displayName":"Bench","email":"bench@example.com"}' "http://$GATEWAY/v1/users"
+OWNER=$(sed 's/.*"id":"\([^"]*\)".*/\1/' "$WORK/user.json")
+curl -sf -o "$WORK/video.json" -H 'Content-Type: video/mp4' --data-binary "@$WORK/clip.mp4" \
+    "http://$GATEWAY/v1/videos?owner=$OWNER&title=bench"
+VIDEO=$(sed 's/.*"videoId":"\([^"]*\)".*/\1/' "$WORK/video.json")
+i=0
+until curl -sf "http://$GATEWAY/v1/videos/$VIDEO" | grep -q '"status":"processed"'; do
+    i=$((i+1)); [ $i -lt 1200 ] || { echo "video $VIDEO not processed within 120 s" >&2; exit 1; }; sleep 0.1
+done
+URL="http://$GATEWAY/v1/videos/$VIDEO/preview"
+BLOB=$(curl -sfI "$URL" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: "\(.*\)"$/\1/p')
+mkdir "$WORK/static"
+cp "$(find "$WORK/data" -type f -name "$BLOB" | head -1)" "$WORK/static/preview.mp4"
+SIZE=$(stat -c %s "$WORK/static/preview.mp4")
+PORT=$(free_port)
+start static python3 -m http.server --bind 127.0.0.1 --directory "$WORK/static" "$PORT"
+STATIC="http://127.0.0.1:$PORT/preview.mp4"
+i=0
+until curl -sf -o /dev/null "$STATIC"; do i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done
+curl -sf -o "$WORK/a" "$URL"; cmp "$WORK/a" "$WORK/static/preview.mp4"
+
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+download() { # url -> elapsed seconds of DOWNLOADS sequential downloads
+    t0=$(date +%s.%N)
+    n=0
+    while [ $n -lt "$DOWNLOADS" ]; do curl -sf -o /dev/null "$1"; n=$((n+1)); done
+    echo "$t0 $(date +%s.%N)" | awk '{print $2 - $1}'
+}
+MB=$(echo "$SIZE $DOWNLOADS" | awk '{print $1 * $2 / 1e6}')
+echo "preview of a ${SECONDS_OF_CLIP} s 1280x720 clip: $SIZE bytes; $DOWNLOADS downloads per row (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%-6s %12s %14s %14s %12s %14s %7s\n' round "gateway MB/s" "gateway ms/MB" "worker ms/MB" "static MB/s" "static ms/MB" ratio
+r=1
+while [ $r -le "$ROUNDS" ]; do
+    g0=$(ticks gateway); v0=$(ticks video)
+    tg=$(download "$URL")
+    g1=$(ticks gateway); v1=$(ticks video)
+    s0=$(ticks static)
+    ts=$(download "$STATIC")
+    s1=$(ticks static)
+    echo "$r $MB $tg $ts $g0 $g1 $v0 $v1 $s0 $s1 $TICK_US" | awk '{
+        mb = $2; t = $11 / 1000
+        printf "%-6s %12.0f %14.2f %14.2f %12.0f %14.2f %7.2f\n", $1, mb / $3, ($6 - $5) * t / mb,
+            ($8 - $7) * t / mb, mb / $4, ($10 - $9) * t / mb, $4 / $3 }'
+    r=$((r+1))
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
