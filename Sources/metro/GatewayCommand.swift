@@ -29,8 +29,8 @@ struct GatewayCommand: MetroCommand {
     var maxBodyBytes = 64 * 1024
     @Option(help: "An upload (POST /v1/videos) above this many bytes gets 413.")
     var maxUploadBytes: Int64 = 1 << 30
-    @Option(help: "The most bytes per video.upload.chunk call.")
-    var uploadChunkBytes = 256 * 1024
+    @Option(help: "The most bytes per video.upload.bytes call (the video service takes at most 524288).")
+    var uploadChunkBytes = 512 * 1024
     @Option(help: "The most bytes per video.media.bytes call (a piece of a thumbnail or preview; 1-524288).")
     var mediaPieceBytes = 512 * 1024
     @Option(help: "Open HTTP connections at most (more wait in the listen backlog).")

@@ -21,6 +21,7 @@ import Testing
             Set(vectors.keys) == [
                 "rpc.request", "rpc.reply", "rpc.error.overloaded", "rpc.request.empty-id", "rpc.error.malformed",
                 "rpc.request.targeted", "rpc.error.wrong-instance", "rpc.request.bytes", "rpc.reply.bytes",
+                "rpc.request.bytes-in", "rpc.reply.bytes-in",
             ])
     }
 
@@ -38,6 +39,12 @@ import Testing
         #expect(RpcBytesBody.encode(head: Array(parts.head), bytes: parts.bytes) == body)
         let request = try RpcRequest.decode(try vector("rpc.request.bytes")).get()
         #expect(request.method == "media.read" && request.body == Array(#"{"id":"m-1","offset":0}"#.utf8))
+        // The other way: a request with bytes, a JSON answer.
+        let write = try RpcRequest.decode(try vector("rpc.request.bytes-in")).get()
+        let written = try RpcBytesBody.split(write.body).get()
+        #expect(write.method == "media.write" && Array(written.head) == Array(#"{"id":"m-2","offset":0}"#.utf8))
+        #expect(Array(written.bytes) == [0xFF, 0xD8, 0xFF, 0xD9])
+        #expect(write.encode() == (try vector("rpc.request.bytes-in")))
     }
 
     /// §6.9's malformed bodies, each with the 403 that says what is wrong.

@@ -12,6 +12,8 @@ import Testing
     struct Profile: Codable, Sendable { var id: String, displayName: String }
     struct MediaRead: Codable, Sendable { var id: String, offset: Int }
     struct MediaHead: Codable, Sendable { var contentType: String, length: Int, totalBytes: Int }
+    struct WriteHead: Codable, Sendable { var id: String, offset: Int }
+    struct Written: Codable, Sendable { var id: String, receivedBytes: Int }
     /// §6.9's example: a 4-byte JPEG (start and end of image, nothing between).
     static let jpeg: [UInt8] = [0xFF, 0xD8, 0xFF, 0xD9]
 
@@ -27,10 +29,13 @@ import Testing
         router.register(RpcMethod<GetProfile, Profile>("profile.get", idempotent: true)) { request, _ in
             Profile(id: request.id, displayName: request.id == "u-1" ? "Ada" : "User \(request.id)")
         }
-        router.register(RpcBytesMethod<MediaRead, MediaHead>("media.read", idempotent: true)) { request, _ in
+        router.register(RpcBytesReplyMethod<MediaRead, MediaHead>("media.read", idempotent: true)) { request, _ in
             let bytes = jpeg.dropFirst(request.offset)
             return RpcBytes(
                 head: MediaHead(contentType: "image/jpeg", length: bytes.count, totalBytes: 4), bytes: bytes)
+        }
+        router.register(RpcBytesRequestMethod<WriteHead, Written>("media.write", idempotent: true)) { request, _ in
+            Written(id: request.head.id, receivedBytes: request.head.offset + request.bytes.count)
         }
         return try RpcServer(options, router: router)
     }
@@ -87,11 +92,22 @@ import Testing
         let server = try Self.standIn(options)
         let client = try RpcClient(endpoints: [try await server.start()])
         do {
-            let method = RpcBytesMethod<MediaRead, MediaHead>("media.read", idempotent: true)
+            let method = RpcBytesReplyMethod<MediaRead, MediaHead>("media.read", idempotent: true)
             let answer = try await client.call(method, MediaRead(id: "m-1", offset: 1))
             #expect(answer.head.contentType == "image/jpeg" && answer.head.length == 3)
             #expect(Array(answer.bytes) == [0xD8, 0xFF, 0xD9])
-            let wrong = RpcBytesMethod<GetProfile, MediaHead>("profile.get", idempotent: true)
+            let write = RpcBytesRequestMethod<WriteHead, Written>("media.write", idempotent: true)
+            let written = try await client.call(
+                write, RpcBytes(head: WriteHead(id: "m-3", offset: 10), bytes: [1, 2, 3]))
+            #expect(written.id == "m-3" && written.receivedBytes == 13)
+            // A JSON body where a head and bytes are due: 403 naming the head.
+            do {
+                _ = try await client.call(method: "media.write", body: Array(#"{"id":"m-3"}"#.utf8))
+                Issue.record("a JSON body was taken as a head and bytes")
+            } catch {
+                #expect(error.wireCode == .badRequest && error.message.contains("head"), "\(error)")
+            }
+            let wrong = RpcBytesReplyMethod<GetProfile, MediaHead>("profile.get", idempotent: true)
             do {
                 _ = try await client.call(wrong, GetProfile(id: "u-1"))
                 Issue.record("a JSON body was read as a head and bytes")
@@ -127,6 +143,8 @@ import Testing
             let request = try #require(vectors["rpc.request"])
             #expect(try await dealer.call(request) == vectors["rpc.reply"])
             #expect(try await dealer.call(try #require(vectors["rpc.request.bytes"])) == vectors["rpc.reply.bytes"])
+            #expect(
+                try await dealer.call(try #require(vectors["rpc.request.bytes-in"])) == vectors["rpc.reply.bytes-in"])
             // The same call meant for the previous incarnation: 408, nothing run.
             let targeted = try #require(vectors["rpc.request.targeted"])
             #expect(try await dealer.call(targeted) == vectors["rpc.error.wrong-instance"])

@@ -38,7 +38,7 @@ import VideoProcessing
         try Data(bytes).write(to: URL(fileURLWithPath: source))
         let copied = try folder.blobs.put(copying: source)
         #expect(copied.size == 700_000)
-        #expect(copied.id == SHA256.hex(bytes))
+        #expect(copied.id == BlobHash.hex(bytes))
         #expect(try folder.blobs.read(copied.id) == bytes)
         #expect(try BlobStore.hash(file: source).id == copied.id)
     }
@@ -48,7 +48,7 @@ import VideoProcessing
         let source = "\(folder.path)/part"
         try Data("durable|torn tail".utf8).write(to: URL(fileURLWithPath: source))
         let copied = try folder.blobs.put(copying: source, limit: 7)
-        #expect(copied.size == 7 && copied.id == SHA256.hex(Array("durable".utf8)))
+        #expect(copied.size == 7 && copied.id == BlobHash.hex(Array("durable".utf8)))
     }
 
     @Test func aMissingSourceThrowsAndLeavesNoTempFile() throws {

@@ -3,12 +3,15 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import MetroKit
+import MetroProtocol
 
 /// `POST /v1/videos?owner=<userId>&title=<title>[&tags=a,b]`, the body being the
 /// video itself (`Content-Type: video/*`). The body is streamed: it is cut into
 /// chunks of at most `uploadChunkBytes` as it arrives and each chunk goes to
-/// `video.upload.chunk` before the next is read, so the gateway holds one chunk
-/// per upload, whatever the size. `video.upload.finish` then commits the video
+/// `video.upload.bytes` (raw after a JSON head, protocol.md §6.9) before the next
+/// is read, so the gateway holds one chunk per upload, whatever the size. A video
+/// worker older than that method answers it 400 `unknown-method`; the rest of
+/// that upload then goes in `video.upload.chunk` (base64 in JSON). `video.upload.finish` then commits the video
 /// and its `video.uploaded` event; the answer is 202 with the id and a status URL.
 ///
 /// 415 for a body that is not `video/*`, 413 over `maxUploadBytes` (at once when
@@ -75,6 +78,7 @@ extension Gateway {
         pending.reserveCapacity(chunkBytes)
         var offset: Int64 = 0
         var total: Int64 = 0
+        var inBase64 = false
         for try await var piece in request.body {
             while piece.readableBytes > 0 {
                 let take = min(chunkBytes - pending.count, piece.readableBytes)
@@ -85,14 +89,14 @@ extension Gateway {
                     throw Problem.tooLarge(Int(maxBytes))
                 }
                 if pending.count == chunkBytes {
-                    try await sendChunk(uploadID, offset, pending, context)
+                    try await sendChunk(uploadID, offset, pending, &inBase64, context)
                     offset += Int64(pending.count)
                     pending.removeAll(keepingCapacity: true)
                 }
             }
         }
         if !pending.isEmpty {
-            try await sendChunk(uploadID, offset, pending, context)
+            try await sendChunk(uploadID, offset, pending, &inBase64, context)
         }
         return total
     }
@@ -127,9 +131,20 @@ extension Gateway {
         }
     }
 
-    private func sendChunk(_ uploadID: String, _ offset: Int64, _ bytes: [UInt8], _ context: GatewayContext)
-        async throws(Problem)
-    {
+    /// One chunk, raw unless the worker said it has no `video.upload.bytes`
+    /// (then `inBase64` stays set for the rest of the upload).
+    private func sendChunk(
+        _ uploadID: String, _ offset: Int64, _ bytes: [UInt8], _ inBase64: inout Bool, _ context: GatewayContext
+    ) async throws(Problem) {
+        if !inBase64 {
+            do {
+                let chunk = RpcBytes(head: UploadBytesHead(uploadId: uploadID, offset: offset), bytes: bytes)
+                _ = try await videos.call(VideoMethods.uploadBytes, chunk, refreshed(context))
+                return
+            } catch let problem where problem.upstreamCode == .unknownMethod {
+                inBase64 = true
+            }
+        }
         let chunk = UploadChunk(uploadId: uploadID, offset: offset, data: Data(bytes).base64EncodedString())
         _ = try await videos.call(VideoMethods.uploadChunk, chunk, refreshed(context))
     }
@@ -139,7 +154,7 @@ extension Gateway {
             return try await videos.value(
                 VideoMethods.uploadFinish, UploadFinish(uploadId: uploadID, sha256: nil), refreshed(context)
             ).0
-        } catch let problem as Problem where problem.slug == "publish-pending" {
+        } catch let problem where problem.slug == "publish-pending" {
             throw Self.naming(problem)
         }
     }

@@ -67,7 +67,7 @@ public final class Upstream: Sendable {
     /// Calls a method whose answer is a head and raw bytes (protocol.md §6.9):
     /// 502 when the answer is not of that form or its head does not decode.
     func bytes<Request, Head>(
-        _ method: RpcBytesMethod<Request, Head>, _ request: Request, _ context: GatewayContext
+        _ method: RpcBytesReplyMethod<Request, Head>, _ request: Request, _ context: GatewayContext
     ) async throws(Problem) -> RpcBytes<Head> {
         let body: [UInt8]
         do {
@@ -83,6 +83,17 @@ public final class Upstream: Sendable {
             throw Problem(
                 .badGateway, "bad-upstream", title: "The upstream answered wrongly",
                 detail: "\(method.name): \(error.message)", service: service)
+        }
+    }
+
+    /// Calls a method whose request is a head and raw bytes (protocol.md §6.9) and
+    /// returns its answer as the service sent it.
+    func call<Head, Response>(
+        _ method: RpcBytesRequestMethod<Head, Response>, _ request: RpcBytes<Head>, _ context: GatewayContext
+    ) async throws(Problem) -> [UInt8] {
+        switch request.encode() {
+        case .success(let body): return try await call(method.name, idempotent: method.idempotent, body: body, context)
+        case .failure(let error): throw Problem.invalid(nil, "the request could not be encoded: \(error.message)")
         }
     }
 

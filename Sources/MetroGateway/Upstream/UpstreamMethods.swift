@@ -8,12 +8,17 @@ import MetroKit
 /// `VideoSummary`).
 enum VideoMethods {
     static let uploadBegin = RpcMethod<UploadBegin, UploadBegun>("video.upload.begin")
+    /// A chunk of an upload, raw after a JSON head (protocol.md §6.9).
+    static let uploadBytes = RpcBytesRequestMethod<UploadBytesHead, UploadChunkAck>(
+        "video.upload.bytes", idempotent: true)
+    /// The same in JSON with the bytes in base64: what video workers older than
+    /// `uploadBytes` take (the gateway falls back to it on their 400).
     static let uploadChunk = RpcMethod<UploadChunk, UploadChunkAck>("video.upload.chunk", idempotent: true)
     static let uploadFinish = RpcMethod<UploadFinish, VideoSummary>("video.upload.finish", idempotent: true)
     static let uploadAbort = RpcMethod<UploadAbort, UploadAborted>("video.upload.abort", idempotent: true)
     static let get = RpcMethod<VideoID, VideoSummary>("video.get", idempotent: true)
     /// A piece of a thumbnail or preview, raw after a JSON head (protocol.md §6.9).
-    static let mediaBytes = RpcBytesMethod<MediaRead, MediaHead>("video.media.bytes", idempotent: true)
+    static let mediaBytes = RpcBytesReplyMethod<MediaRead, MediaHead>("video.media.bytes", idempotent: true)
     /// The same in JSON with the bytes in base64: what video workers older than
     /// `mediaBytes` answer (the gateway falls back to it on their 400).
     static let mediaRead = RpcMethod<MediaRead, MediaPiece>("video.media.read", idempotent: true)
@@ -61,6 +66,11 @@ struct UploadAbort: Codable, Sendable {
 struct UploadAborted: Codable, Sendable {
     var uploadId: String
     var removedBytes: Int64
+}
+
+struct UploadBytesHead: Codable, Sendable {
+    var uploadId: String
+    var offset: Int64
 }
 
 struct MediaRead: Codable, Sendable {

@@ -6,8 +6,10 @@ public import MetroProtocol
 /// size and far costlier to encode and decode. Its request is JSON, as with
 /// `RpcMethod`:
 ///
-///     let readMedia = RpcBytesMethod<MediaRead, MediaHead>("video.media.bytes", idempotent: true)
-public struct RpcBytesMethod<Request: Codable & Sendable, Head: Codable & Sendable>: Sendable {
+///     let readMedia = RpcBytesReplyMethod<MediaRead, MediaHead>("video.media.bytes", idempotent: true)
+///
+/// `RpcBytesRequestMethod` is the other way round: raw bytes in, JSON out.
+public struct RpcBytesReplyMethod<Request: Codable & Sendable, Head: Codable & Sendable>: Sendable {
     /// 1–128 bytes of `A-Z a-z 0-9 . _ -` (§6.2).
     public let name: String
     /// Whether calling it twice has the effect of calling it once (see `RpcMethod.idempotent`).
@@ -21,7 +23,26 @@ public struct RpcBytesMethod<Request: Codable & Sendable, Head: Codable & Sendab
     }
 }
 
-/// The answer of an `RpcBytesMethod`: its head (JSON on the wire) and its bytes (raw).
+/// An rpc method whose request carries raw bytes (protocol.md §6.9): a JSON head
+/// and the bytes after it; its answer is JSON, as with `RpcMethod`:
+///
+///     let writeChunk = RpcBytesRequestMethod<ChunkHead, ChunkAck>("video.upload.bytes", idempotent: true)
+public struct RpcBytesRequestMethod<Head: Codable & Sendable, Response: Codable & Sendable>: Sendable {
+    /// 1–128 bytes of `A-Z a-z 0-9 . _ -` (§6.2).
+    public let name: String
+    /// Whether calling it twice has the effect of calling it once (see `RpcMethod.idempotent`).
+    public let idempotent: Bool
+
+    /// Traps on a name that breaks §6.2, as `RpcMethod` does.
+    public init(_ name: String, idempotent: Bool = false) {
+        precondition(RpcLimits.validateMethod(Array(name.utf8)) == nil, "invalid rpc method name \"\(name)\"")
+        self.name = name
+        self.idempotent = idempotent
+    }
+}
+
+/// The bytes side of an `RpcBytesReplyMethod` or `RpcBytesRequestMethod`: a head
+/// (JSON on the wire) and bytes (raw).
 public struct RpcBytes<Head: Codable & Sendable>: Sendable {
     public var head: Head
     /// A slice of the body as it arrived: no copy is made to split it from the head.
@@ -34,14 +55,15 @@ public struct RpcBytes<Head: Codable & Sendable>: Sendable {
 
     public init(head: Head, bytes: [UInt8]) { self.init(head: head, bytes: bytes[...]) }
 
-    /// The body on the wire: `RpcBytesBody` of the head's JSON (sorted keys) and the bytes.
+    /// The body on the wire: `RpcBytesBody` of the head's JSON (sorted keys) and the
+    /// bytes; a head over 4 KiB of JSON is a 107 (the sender's bug).
     public func encode() -> Result<[UInt8], WireError> {
         RpcRouter.encode(head).flatMap { head in
             guard head.count <= RpcBytesBody.maxHeadBytes else {
                 return .failure(
                     WireError(
                         .internalError,
-                        "the response's head has \(head.count) bytes of JSON; at most \(RpcBytesBody.maxHeadBytes)"))
+                        "the head has \(head.count) bytes of JSON; at most \(RpcBytesBody.maxHeadBytes)"))
             }
             return .success(RpcBytesBody.encode(head: head, bytes: bytes))
         }

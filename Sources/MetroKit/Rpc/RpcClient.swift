@@ -143,29 +143,41 @@ public final class RpcClient: Service, Sendable {
         headers: RpcHeaders = .init()
     ) async throws(MetroClientError) -> Response {
         try await call(
-            method.name, request, idempotent: method.idempotent, deadline: deadline, headers: headers,
-            decode: { RpcRouter.decode(Response.self, from: $0) })
+            method.name, idempotent: method.idempotent, deadline: deadline, headers: headers,
+            encode: { RpcRouter.encode(request) }, decode: { RpcRouter.decode(Response.self, from: $0) })
     }
 
     /// Calls a method whose answer is a head and raw bytes (protocol.md §6.9), as
     /// `call(_:_:deadline:headers:)` does; a body that is not of that form, or whose
     /// head does not decode, is `.protocolViolation`.
     public func call<Request, Head>(
-        _ method: RpcBytesMethod<Request, Head>, _ request: Request, deadline: Duration? = nil,
+        _ method: RpcBytesReplyMethod<Request, Head>, _ request: Request, deadline: Duration? = nil,
         headers: RpcHeaders = .init()
     ) async throws(MetroClientError) -> RpcBytes<Head> {
         try await call(
-            method.name, request, idempotent: method.idempotent, deadline: deadline, headers: headers,
-            decode: RpcBytes<Head>.decode)
+            method.name, idempotent: method.idempotent, deadline: deadline, headers: headers,
+            encode: { RpcRouter.encode(request) }, decode: RpcBytes<Head>.decode)
     }
 
-    private func call<Request: Encodable, Response>(
-        _ name: String, _ request: Request, idempotent: Bool, deadline: Duration?, headers: RpcHeaders,
-        decode: ([UInt8]) -> Result<Response, WireError>
+    /// Calls a method whose request is a head and raw bytes (protocol.md §6.9) and
+    /// decodes its JSON answer strictly; a head that does not encode (or is over
+    /// 4 KiB) is `.invalidArgument`, nothing sent.
+    public func call<Head, Response>(
+        _ method: RpcBytesRequestMethod<Head, Response>, _ request: RpcBytes<Head>, deadline: Duration? = nil,
+        headers: RpcHeaders = .init()
+    ) async throws(MetroClientError) -> Response {
+        try await call(
+            method.name, idempotent: method.idempotent, deadline: deadline, headers: headers,
+            encode: { request.encode() }, decode: { RpcRouter.decode(Response.self, from: $0) })
+    }
+
+    private func call<Response>(
+        _ name: String, idempotent: Bool, deadline: Duration?, headers: RpcHeaders,
+        encode: () -> Result<[UInt8], WireError>, decode: ([UInt8]) -> Result<Response, WireError>
     ) async throws(MetroClientError) -> Response {
         let operation = "rpc \(name)"
         let body: [UInt8]
-        switch RpcRouter.encode(request) {
+        switch encode() {
         case .success(let b): body = b
         case .failure(let e):
             throw MetroClientError(.invalidArgument, operation: operation, message: e.message)

@@ -23,26 +23,37 @@ public struct RpcRouter: Sendable {
         _ method: RpcMethod<Request, Response>,
         _ handler: @escaping @Sendable (Request, RpcContext) async throws -> Response
     ) {
-        add(method.name, handler, encode: Self.encode)
+        add(method.name, handler, decode: { Self.decode(Request.self, from: $0) }, encode: Self.encode)
     }
 
     /// Registers `handler` for a method whose answer is a head and raw bytes (§6.9).
     public mutating func register<Request, Head>(
-        _ method: RpcBytesMethod<Request, Head>,
+        _ method: RpcBytesReplyMethod<Request, Head>,
         _ handler: @escaping @Sendable (Request, RpcContext) async throws -> RpcBytes<Head>
     ) {
-        add(method.name, handler, encode: { $0.encode() })
+        add(method.name, handler, decode: { Self.decode(Request.self, from: $0) }, encode: { $0.encode() })
     }
 
-    /// A typed handler: the request read strictly as JSON, the answer written by `encode`.
-    private mutating func add<Request: Decodable, Response>(
+    /// Registers `handler` for a method whose request is a head and raw bytes (§6.9):
+    /// a body not of that form, or whose head is not the method's `Head`, is 403.
+    public mutating func register<Head, Response>(
+        _ method: RpcBytesRequestMethod<Head, Response>,
+        _ handler: @escaping @Sendable (RpcBytes<Head>, RpcContext) async throws -> Response
+    ) {
+        add(method.name, handler, decode: RpcBytes<Head>.decode, encode: Self.encode)
+    }
+
+    /// A typed handler: the request read by `decode` (its failure is the 403 to
+    /// answer), the answer written by `encode`.
+    private mutating func add<Request, Response>(
         _ name: String, _ handler: @escaping @Sendable (Request, RpcContext) async throws -> Response,
+        decode: @escaping @Sendable ([UInt8]) -> Result<Request, WireError>,
         encode: @escaping @Sendable (Response) -> Result<[UInt8], WireError>
     ) {
         precondition(handlers[name] == nil, "rpc method \"\(name)\" registered twice")
         handlers[name] = { inbound in
             let request: Request
-            switch Self.decode(Request.self, from: inbound.body) {
+            switch decode(inbound.body) {
             case .success(let r): request = r
             case .failure(let e): return .error(e)
             }

@@ -27,8 +27,18 @@ extension ServiceDefinition {
     /// Serves a method whose answer is a head and raw bytes (protocol.md §6.9), as
     /// `rpc(_:placement:_:)` serves one whose answer is JSON.
     public mutating func rpc<Request, Head>(
-        _ method: RpcBytesMethod<Request, Head>, placement: RpcPlacement = .task,
+        _ method: RpcBytesReplyMethod<Request, Head>, placement: RpcPlacement = .task,
         _ handler: @escaping @Sendable (Request, RpcContext, ServiceStore) async throws -> RpcBytes<Head>
+    ) {
+        declare(method.name, placement) { router, store in
+            router.register(method, Self.served(method.name, placement, store, handler))
+        }
+    }
+
+    /// Serves a method whose request is a head and raw bytes (protocol.md §6.9).
+    public mutating func rpc<Head, Response>(
+        _ method: RpcBytesRequestMethod<Head, Response>, placement: RpcPlacement = .task,
+        _ handler: @escaping @Sendable (RpcBytes<Head>, RpcContext, ServiceStore) async throws -> Response
     ) {
         declare(method.name, placement) { router, store in
             router.register(method, Self.served(method.name, placement, store, handler))

@@ -66,6 +66,17 @@ public struct UploadChunkRequest: Codable, Hashable, Sendable {
     }
 }
 
+/// The head of `video.upload.bytes` (protocol.md §6.9): the chunk's bytes follow
+/// it raw, at byte `offset` of the upload, with `video.upload.chunk`'s rules.
+public struct UploadBytesHead: Codable, Hashable, Sendable {
+    public var uploadId: String
+    public var offset: Int64
+    public init(uploadId: String, offset: Int64) {
+        self.uploadId = uploadId
+        self.offset = offset
+    }
+}
+
 public struct UploadChunkResponse: Codable, Hashable, Sendable {
     public var uploadId: String
     public var receivedBytes: Int64

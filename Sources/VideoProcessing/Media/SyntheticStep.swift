@@ -42,7 +42,7 @@ public struct SyntheticStep: MediaStep {
     static func burn(_ source: [UInt8], for duration: Duration) {
         let end = ContinuousClock.now + duration
         let block = source.isEmpty ? [0] : Array(source.prefix(64 * 1024))
-        var hash = SHA256()
+        var hash = BlobHash()
         while ContinuousClock.now < end { hash.update(block.prefix(4096)) }
         _ = hash.finalizeHex()
     }

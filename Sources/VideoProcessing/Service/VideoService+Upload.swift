@@ -43,7 +43,21 @@ extension VideoService {
             }
         }
         service.rpc(VideoAPI.uploadChunk) { request, _, store in
-            try await answering { try await chunk(request, store: store, parts: parts, clock: clock) }
+            try await answering {
+                let bytes = try decodeBase64(request.data)
+                return try await chunk(
+                    request.uploadId, at: request.offset, bytes, store: store, parts: parts, clock: clock)
+            }
+        }
+        service.rpc(VideoAPI.uploadBytes) { request, _, store in
+            try await answering {
+                guard request.bytes.count <= VideoAPI.maxInlineBytes else {
+                    throw VideoError.invalid("bytes", "at most \(VideoAPI.maxInlineBytes) bytes per chunk")
+                }
+                return try await chunk(
+                    request.head.uploadId, at: request.head.offset, Array(request.bytes), store: store, parts: parts,
+                    clock: clock)
+            }
         }
         service.rpc(VideoAPI.uploadAbort) { request, context, store in
             try await answering { try await abort(request, context: context, store: store, parts: parts) }
@@ -111,34 +125,35 @@ extension VideoService {
         return [UInt8](data)
     }
 
+    /// `video.upload.chunk` and `video.upload.bytes`: `bytes` at `offset` of the upload.
     static func chunk(
-        _ request: UploadChunkRequest, store: ServiceStore, parts: UploadFiles, clock: @escaping @Sendable () -> Int64
+        _ uploadID: String, at offset: Int64, _ bytes: [UInt8], store: ServiceStore, parts: UploadFiles,
+        clock: @escaping @Sendable () -> Int64
     ) async throws -> UploadChunkResponse {
-        let bytes = try decodeBase64(request.data)
         // At most two rounds: another instance may have advanced the row between our read and our write.
         for _ in 0..<2 {
-            let upload = try await store.read { try UploadStore.get(id: request.uploadId, in: $0) }
+            let upload = try await store.read { try UploadStore.get(id: uploadID, in: $0) }
             let id = upload.uploadId
             switch try UploadStore.plan(
-                upload, offset: request.offset, length: bytes.count, maxChunkBytes: VideoAPI.maxInlineBytes)
+                upload, offset: offset, length: bytes.count, maxChunkBytes: VideoAPI.maxInlineBytes)
             {
             case .verify:
-                let stored = try await OffPool.run { try parts.read(id, at: request.offset, count: bytes.count) }
+                let stored = try await OffPool.run { try parts.read(id, at: offset, count: bytes.count) }
                 guard stored == bytes else {
-                    throw VideoError(.conflict, "offset \(request.offset): other bytes were received there")
+                    throw VideoError(.conflict, "offset \(offset): other bytes were received there")
                 }
                 return UploadChunkResponse(uploadId: id, receivedBytes: upload.receivedBytes)
             case .append:
-                try await OffPool.run { try parts.write(bytes, at: request.offset, to: id) }
-                let end = request.offset + Int64(bytes.count)
+                try await OffPool.run { try parts.write(bytes, at: offset, to: id) }
+                let end = offset + Int64(bytes.count)
                 if try await store.write({ tx in
-                    try UploadStore.advance(id: id, from: request.offset, to: end, nowMs: clock(), in: tx.db)
+                    try UploadStore.advance(id: id, from: offset, to: end, nowMs: clock(), in: tx.db)
                 }) {
                     return UploadChunkResponse(uploadId: id, receivedBytes: end)
                 }
             }
         }
-        throw VideoError(.conflict, "upload \(request.uploadId) moved while this chunk was written; send it again")
+        throw VideoError(.conflict, "upload \(uploadID) moved while this chunk was written; send it again")
     }
 
     /// `video.upload.abort`: the row goes first (in one transaction), then the part

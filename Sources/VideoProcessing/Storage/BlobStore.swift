@@ -51,7 +51,7 @@ public struct BlobStore: Sendable {
             temp.discard()
             throw error
         }
-        return try commit(temp, id: SHA256.hex(bytes))
+        return try commit(temp, id: BlobHash.hex(bytes))
     }
 
     /// Stores a copy of the file at `source` (its first `limit` bytes, if given),
@@ -64,7 +64,7 @@ public struct BlobStore: Sendable {
         let id: String
         let size: Int64
         do {
-            var hash = SHA256()
+            var hash = BlobHash()
             var total: Int64 = 0
             var buffer = [UInt8](repeating: 0, count: 256 * 1024)
             while true {
@@ -92,7 +92,7 @@ public struct BlobStore: Sendable {
     public static func hash(file path: String) throws -> (id: String, size: Int64) {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw BlobError("cannot open \(path)") }
         defer { try? handle.close() }
-        var hash = SHA256()
+        var hash = BlobHash()
         var size: Int64 = 0
         while let data = try handle.read(upToCount: 256 * 1024), !data.isEmpty {
             hash.update(data)

@@ -45,7 +45,12 @@ final class FakeVideoService: Sendable {
 
     /// Registered with the longest lease the registry grants (it never heartbeats):
     /// a loaded machine must not see it expire mid-test.
-    init(registry endpoint: String, maxChunkBytes: Int = 1 << 20, mediaBytes: MediaBytes = .absent) async throws {
+    /// `uploadBytes` false: it has no `video.upload.bytes` (400 `unknown-method`),
+    /// as a video worker older than that method; its chunks come by `video.upload.chunk`.
+    init(
+        registry endpoint: String, maxChunkBytes: Int = 1 << 20, mediaBytes: MediaBytes = .absent,
+        uploadBytes: Bool = true
+    ) async throws {
         let state = Recorder(State())
         self.state = state
         // Handlers on the server's I/O thread: checking 96 MiB byte by byte (a debug
@@ -54,7 +59,7 @@ final class FakeVideoService: Sendable {
         var options = RpcServer.Options(drainTimeout: .milliseconds(100))
         options.handlersOnIOThread = true
         server = try RpcServer(options) { inbound in
-            Self.handle(inbound, state, maxChunkBytes, mediaBytes)
+            Self.handle(inbound, state, maxChunkBytes, mediaBytes, uploadBytes)
         }
         self.endpoint = try await server.start()
         registry = try RegistryClient(endpoints: [endpoint])
@@ -70,9 +75,19 @@ final class FakeVideoService: Sendable {
     }
 
     private static func handle(
-        _ inbound: RpcInbound, _ state: Recorder<State>, _ maxChunkBytes: Int, _ mediaBytes: MediaBytes
+        _ inbound: RpcInbound, _ state: Recorder<State>, _ maxChunkBytes: Int, _ mediaBytes: MediaBytes,
+        _ uploadBytes: Bool
     ) -> RpcOutcome {
-        let body = (try? JSONSerialization.jsonObject(with: Data(inbound.body)) as? [String: Any]) ?? [:]
+        var body = (try? JSONSerialization.jsonObject(with: Data(inbound.body)) as? [String: Any]) ?? [:]
+        var raw: [UInt8]? = nil
+        if inbound.method == "video.upload.bytes" && uploadBytes {
+            // protocol.md §6.9: a JSON head, then the chunk's bytes raw.
+            guard case .success(let parts) = RpcBytesBody.split(inbound.body),
+                let head = try? JSONSerialization.jsonObject(with: Data(parts.head)) as? [String: Any]
+            else { return .error(WireError(.badRequest, "not a head and bytes")) }
+            body = head
+            raw = Array(parts.bytes)
+        }
         state.value.withLock { $0.methods.append(inbound.method) }
         if let id = inbound.headers.requestID { state.value.withLock { _ = $0.requestIDs.insert(id) } }
         func reply(_ object: [String: Any]) -> RpcOutcome {
@@ -86,9 +101,10 @@ final class FakeVideoService: Sendable {
             let upload = "up-\(UUID().uuidString.prefix(8))"
             state.value.withLock { $0.begun[upload] = owner }
             return reply(["uploadId": upload, "maxChunkBytes": maxChunkBytes])
-        case "video.upload.chunk":
+        case "video.upload.chunk",
+            "video.upload.bytes" where uploadBytes:
             guard let upload = body["uploadId"] as? String, let offset = (body["offset"] as? NSNumber)?.int64Value,
-                let text = body["data"] as? String, let data = Data(base64Encoded: text)
+                let data = raw ?? (body["data"] as? String).flatMap({ Data(base64Encoded: $0) }).map({ [UInt8]($0) })
             else { return .error(WireError(.badRequest, "data: not base64")) }
             let received = state.value.withLock { s -> Int64 in
                 if s.received == offset {

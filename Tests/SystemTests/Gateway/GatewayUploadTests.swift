@@ -35,11 +35,35 @@ import Testing
         #expect(state.chunks.count == Int((total + 65_535) / 65_536))
         #expect(state.finished == [id])
         #expect(state.requestIDs == ["req-upload-1"], "every rpc of the upload carries the request id")
+        let chunkMethods = state.methods.filter { $0.hasPrefix("video.upload.") && $0 != "video.upload.begin" }
+        #expect(
+            chunkMethods == Array(repeating: "video.upload.bytes", count: state.chunks.count) + ["video.upload.finish"],
+            "the chunks go raw (protocol.md §6.9): \(chunkMethods)")
+        await video.close()
+    }
+
+    /// A video worker older than `video.upload.bytes` answers it 400: the gateway
+    /// sends that chunk and the rest of the upload by `video.upload.chunk`
+    /// (base64), and the upload succeeds byte for byte.
+    @Test func aVideoWorkerWithoutUploadBytesGetsTheChunksInBase64() async throws {
+        let s = try await GatewayStack(gatewayArguments: ["--upload-chunk-bytes", "65536"])
+        let video = try await FakeVideoService(registry: s.registry.endpoint, uploadBytes: false)
+        let total = Int64(5 * 65_536 + 17)
+        let reply = try await HTTPTestClient.stream(
+            s.gateway.address, "POST", "/v1/videos?owner=u-1&title=Old",
+            headers: ["Content-Type": "video/mp4"], contentLength: total, pieces: 1,
+            piece: { _ in UploadPattern.piece(0, size: Int(total)) })
+        #expect(reply.status == 202, "\(reply.text)")
+        let state = video.state.value.withLock { $0 }
+        #expect(state.received == total && state.mismatches == 0 && state.chunks.count == 6)
+        #expect(
+            state.methods.filter { $0 == "video.upload.bytes" }.count == 1, "asked once per upload: \(state.methods)")
+        #expect(state.methods.filter { $0 == "video.upload.chunk" }.count == 6)
         await video.close()
     }
 
     /// 96 MiB through a gateway whose peak resident memory grows by far less: the
-    /// body is never held (one 256 KiB chunk and its base64 at a time).
+    /// body is never held (one 512 KiB chunk at a time).
     @Test func aLargeUploadDoesNotGrowTheGatewaysMemory() async throws {
         let s = try await GatewayStack()
         let video = try await FakeVideoService(registry: s.registry.endpoint)

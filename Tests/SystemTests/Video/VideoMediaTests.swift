@@ -43,19 +43,38 @@ import VideoProcessing
                 videoId: byPath.videoId, kind: "preview", offset: Int64(stored.count - 10), length: 100)
             #expect(Array(try await s.rpc.call(VideoAPI.mediaBytes, tail).bytes) == Array(stored.suffix(10)))
 
-            // The same bytes in 10 KiB chunks, one sent twice: the same source blob,
-            // and (bit-exact outputs) the same thumbnail and preview.
+            // The same bytes in 10 KiB chunks, one sent twice, by turns raw after a
+            // head (`video.upload.bytes`, protocol.md §6.9) and in base64: the same
+            // source blob, and (bit-exact outputs) the same thumbnail and preview.
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: clip)))
             let begun = try await s.rpc.call(
                 VideoAPI.uploadBegin,
                 UploadBeginRequest(ownerId: "u-1", title: "Lighthouse again", sizeBytes: Int64(bytes.count)))
             var offset = 0
+            var rawChunk = true
             while offset < bytes.count {
-                let piece = Data(bytes[offset..<min(offset + 10_240, bytes.count)]).base64EncodedString()
-                let chunk = UploadChunkRequest(uploadId: begun.uploadId, offset: Int64(offset), data: piece)
-                let answer = try await s.rpc.call(VideoAPI.uploadChunk, chunk)
-                if offset == 0 { #expect(try await s.rpc.call(VideoAPI.uploadChunk, chunk) == answer) }
+                let piece = bytes[offset..<min(offset + 10_240, bytes.count)]
+                let answer: UploadChunkResponse
+                if rawChunk {
+                    let chunk = RpcBytes(
+                        head: UploadBytesHead(uploadId: begun.uploadId, offset: Int64(offset)), bytes: piece)
+                    answer = try await s.rpc.call(VideoAPI.uploadBytes, chunk)
+                    if offset == 0 { #expect(try await s.rpc.call(VideoAPI.uploadBytes, chunk) == answer) }
+                } else {
+                    let chunk = UploadChunkRequest(
+                        uploadId: begun.uploadId, offset: Int64(offset), data: Data(piece).base64EncodedString())
+                    answer = try await s.rpc.call(VideoAPI.uploadChunk, chunk)
+                }
+                rawChunk.toggle()
                 offset = Int(answer.receivedBytes)
+            }
+            // A body that is not a head and bytes: 403, naming what is wrong.
+            do {
+                _ = try await s.rpc.call(method: VideoAPI.uploadBytes.name, body: [0, 0, 0x20, 0, 0x7B])
+                Issue.record("a malformed video.upload.bytes was taken")
+            } catch {
+                #expect(
+                    (error as? MetroClientError)?.wireCode == .badRequest && "\(error)".contains("head"), "\(error)")
             }
             let finish = UploadFinishRequest(uploadId: begun.uploadId, sha256: byPath.sourceBlobId)
             let chunked = try await s.rpc.call(VideoAPI.uploadFinish, finish)

@@ -107,7 +107,7 @@ import VideoProcessing
                 VideoAPI.uploadFinish,
                 UploadFinishRequest(uploadId: wrong.uploadId, sha256: String(repeating: "0", count: 64)))
         }
-        let orphan = SHA256.hex(Array("orphan".utf8))
+        let orphan = BlobHash.hex(Array("orphan".utf8))
         #expect(blobs.contains(orphan), "the failed finish stored the blob first")
 
         try await eventually("the idle uploads and the orphan blob are swept", timeout: .seconds(20)) {
