@@ -9,7 +9,7 @@ struct DoctorCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract:
-            "Check this machine for running Metro: libzmq, CURVE, vCPU idle and steal, ports (broker, metrics, registry), data folder."
+            "Check this machine for running Metro: libzmq, CURVE, vCPU idle and steal, ports (broker, metrics, registry), data folder, a secure system's allow-list."
     )
 
     @Option(help: "The broker configuration file (default: Broker/broker.yaml if present).")
@@ -20,6 +20,12 @@ struct DoctorCommand: MetroCommand {
 
     @Option(help: "The registry endpoint to check (the one metro up binds).")
     var registry = "tcp://127.0.0.1:7400"
+
+    @Option(
+        help: ArgumentHelp(
+            "A secure system's key folder: its allow-list is checked (default: $METRO_KEYS, else data/keys if it exists).",
+            valueName: "dir"))
+    var keys: String?
 
     @Flag(help: "Print the results as JSON.")
     var json = false
@@ -46,6 +52,7 @@ struct DoctorCommand: MetroCommand {
         } catch {
             checks.append(DoctorCheck(name: "configuration", ok: false, detail: "\(error)"))
         }
+        if let folder = keysFolder { checks.append(DoctorCheck.allowList(keys: folder)) }
 
         if json {
             let encoder = JSONEncoder()
@@ -57,6 +64,18 @@ struct DoctorCommand: MetroCommand {
             }
         }
         if checks.contains(where: { !$0.ok }) { throw ExitCode(1) }
+    }
+
+    /// `--keys`, else `$METRO_KEYS`, else `data/keys` when `metro up --secure` made it.
+    private var keysFolder: String? {
+        if let keys { return keys }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["METRO_KEYS"], !fromEnvironment.isEmpty {
+            return fromEnvironment
+        }
+        var isFolder: ObjCBool = false
+        let fallback = "data/keys"
+        return FileManager.default.fileExists(atPath: fallback, isDirectory: &isFolder) && isFolder.boolValue
+            ? fallback : nil
     }
 }
 

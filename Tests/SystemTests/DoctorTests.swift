@@ -49,7 +49,7 @@ import ZeroMQ
         return path
     }
 
-    func runDoctor(_ args: [String]) async throws -> (Int32?, [String: (Bool, String)]) {
+    static func runDoctor(_ args: [String]) async throws -> (Int32?, [String: (Bool, String)]) {
         // The registry's default port may be taken by parallel tests: a free one unless given.
         let registry = args.contains("--registry") ? [] : ["--registry", try TestPorts.freeEndpoints(1)[0]]
         let p = try MetroProcess(["doctor", "--json"] + registry + args)
@@ -68,7 +68,7 @@ import ZeroMQ
         let dir = try TemporaryDirectory()
         let ingest = try TestPorts.freeEndpoints(1)[0]
         let config = try configuration(in: dir, ingest: ingest, dataDir: dir.path + "/data")
-        let (status, checks) = try await runDoctor(["--config", config])
+        let (status, checks) = try await Self.runDoctor(["--config", config])
         #expect(status == 0, "failed checks: \(checks.filter { !$0.value.0 })")
         #expect(checks["libzmq"]?.0 == true)
         #expect(checks["port ingest"]?.0 == true)
@@ -84,7 +84,7 @@ import ZeroMQ
         let blocker = dir.url.appendingPathComponent("file").path
         try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
         let config = try configuration(in: dir, ingest: ingest, dataDir: blocker + "/data")
-        let (status, checks) = try await runDoctor(["--config", config])
+        let (status, checks) = try await Self.runDoctor(["--config", config])
         #expect(status == 1)
         let port = try #require(checks["port ingest"])
         #expect(port.0 == false)
@@ -183,11 +183,47 @@ import ZeroMQ
         #expect(steal["warning"] as? Bool == (reported >= 1.0))
     }
 
+    /// A secure system's allow-list written by an older `metro up --secure` (the
+    /// video identity without `$metro.dead.video-processing`, the gateway's `call`
+    /// narrowed to one method) draws a warning naming each missing grant; one that
+    /// does not parse fails the doctor. `SecureUpTests` checks a fresh one passes.
+    @Test func anAllowListWithoutTheGrantsThisVersionUsesIsReported() async throws {
+        let dir = try TemporaryDirectory()
+        let config = try configuration(
+            in: dir, ingest: try TestPorts.freeEndpoints(1)[0], dataDir: dir.path + "/data")
+        let keys = dir.url.appendingPathComponent("keys").path
+        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+        func key() throws -> String { try CurveKeyPair.generate().publicKey }  // Z85 has no quote or backslash
+        let old = """
+            identities:
+              video:
+                publicKey: "\(try key())"
+                permissions: {publish: ["video.uploaded", "video.processed", "video.failed"], consume: ["video.uploaded"], register: ["video"], call: []}
+              gateway:
+                publicKey: "\(try key())"
+                permissions: {publish: ["video.watched"], subscribe: ["$registry."], replay: ["$registry."], call: ["profile.get", "video.", "recommendations."]}
+              cli:
+                publicKey: "\(try key())"
+            """
+        try old.write(toFile: keys + "/allow-list.yaml", atomically: true, encoding: .utf8)
+        let (_, checks) = try await Self.runDoctor(["--config", config, "--keys", keys])
+        let check = try #require(checks["allow-list"])
+        #expect(check.0 == true, "a warning, not a failure: \(check.1)")
+        #expect(check.1.contains("video: consume $metro.dead.video-processing"), "\(check.1)")
+        #expect(check.1.contains("gateway: call profile."), "\(check.1)")
+        #expect(!check.1.contains("cli"), "cli has every permission: \(check.1)")
+        #expect(check.1.contains("kill -HUP"))
+
+        try "identities:\n  video: 7\n".write(toFile: keys + "/allow-list.yaml", atomically: true, encoding: .utf8)
+        let (status, broken) = try await Self.runDoctor(["--config", config, "--keys", keys])
+        #expect(status == 1 && broken["allow-list"]?.0 == false, "\(broken["allow-list"] ?? (true, ""))")
+    }
+
     @Test func reportsABrokenConfigurationFile() async throws {
         let dir = try TemporaryDirectory()
         let path = dir.url.appendingPathComponent("bad.yaml").path
         try "journal:\n  segmentBytes: lots\n".write(toFile: path, atomically: true, encoding: .utf8)
-        let (status, checks) = try await runDoctor(["--config", path])
+        let (status, checks) = try await Self.runDoctor(["--config", path])
         #expect(status == 1)
         let c = try #require(checks["configuration"])
         #expect(c.0 == false)

@@ -28,6 +28,9 @@ import ZeroMQ
         }
         let allowList = try AllowList.load("\(keys)/allow-list.yaml")
         #expect(Set(allowList.identities.map(\.name)) == Set(SecureSystemNames.clients))
+        // The doctor finds every grant this version needs in the fresh allow-list.
+        let doctor = try #require(try await DoctorTests.runDoctor(["--keys", keys]).1["allow-list"])
+        #expect(doctor.0 && doctor.1.contains("have what this version needs"), "\(doctor.1)")
         #expect(ready["curvePublicKey"] == (try KeyFiles.loadPublic("\(keys)/broker.pub")))
         // The human ready message goes to stderr after the ready line on stdout, and the
         // two pipes are read apart: a full run once checked it before it was read.
