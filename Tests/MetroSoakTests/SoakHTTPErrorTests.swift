@@ -28,4 +28,18 @@ import Testing
         #expect("\(SoakHTTPTransport(URLError(.networkConnectionLost)))".contains("closed the connection"))
         #expect("\(SoakHTTPTransport(URLError(.unknown)))" == "HTTP transport: no HTTP answer (URLError -1)")
     }
+
+    /// An upload that may have committed before its connection went is
+    /// indeterminate; one that never connected surely did not happen. A
+    /// publish-pending answer names the video it stored, which the checker then
+    /// holds to at most one outcome.
+    @Test func uploadOutcomesSayWhatMayHaveHappened() {
+        #expect(SoakHTTPTransport(URLError(.networkConnectionLost), mayHaveHappened: true).mayHaveHappened)
+        #expect(!SoakHTTPTransport(URLError(.cannotConnectToHost)).mayHaveHappened)
+        let message =
+            "video 0b6d3c5e-1d7a-4a55-9a3e-8f1c2d3e4f50 is stored, but the broker did not acknowledge its "
+            + "video.uploaded event in time"
+        #expect(SoakOperations.storedVideoID(in: message) == "0b6d3c5e-1d7a-4a55-9a3e-8f1c2d3e4f50")
+        #expect(SoakOperations.storedVideoID(in: "video.upload: the disk is full") == nil)
+    }
 }

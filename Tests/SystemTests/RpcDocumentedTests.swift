@@ -100,6 +100,14 @@ import Testing
             let written = try await client.call(
                 write, RpcBytes(head: WriteHead(id: "m-3", offset: 10), bytes: [1, 2, 3]))
             #expect(written.id == "m-3" && written.receivedBytes == 13)
+            // A head without `offset`: 403 naming the head's missing field.
+            do {
+                let head = Array(#"{"id":"m-3"}"#.utf8)
+                _ = try await client.call(method: "media.write", body: RpcBytesBody.encode(head: head, bytes: [1]))
+                Issue.record("a head without offset was taken")
+            } catch {
+                #expect(error.wireCode == .badRequest && error.message.contains("the head lacks the field 'offset'"))
+            }
             // A JSON body where a head and bytes are due: 403 naming the head.
             do {
                 _ = try await client.call(method: "media.write", body: Array(#"{"id":"m-3"}"#.utf8))

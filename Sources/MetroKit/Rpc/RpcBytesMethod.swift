@@ -72,7 +72,13 @@ public struct RpcBytes<Head: Codable & Sendable>: Sendable {
     /// Reads a body: the head strictly as `Head` (§5.2), the bytes as they are.
     public static func decode(_ body: [UInt8]) -> Result<Self, WireError> {
         RpcBytesBody.split(body).flatMap { parts in
-            RpcRouter.decode(Head.self, from: Array(parts.head)).map { Self(head: $0, bytes: parts.bytes) }
+            RpcRouter.decode(Head.self, from: Array(parts.head))
+                .map { Self(head: $0, bytes: parts.bytes) }
+                .mapError { error in
+                    // RpcRouter says "the body …"; here it is the head that is wrong.
+                    guard error.message.hasPrefix("the body") else { return error }
+                    return WireError(error.code, "the head" + error.message.dropFirst("the body".count))
+                }
         }
     }
 }

@@ -4,10 +4,10 @@ public import Foundation
     import FoundationNetworking
 #endif
 
-/// GETs to the gateway: the recommendation requests and the `/readyz` probe.
-/// Foundation's URLSession (as `metro doctor` uses it): async, no new
-/// dependency, and enough for one small GET at a time per operation; a session
-/// of its own without caches, so each answer comes from the gateway.
+/// Requests to the gateway: the recommendation GETs, the uploads' POSTs and the
+/// `/readyz` probe. Foundation's URLSession (as `metro doctor` uses it): async,
+/// no new dependency, and enough for one small request at a time per operation;
+/// a session of its own without caches, so each answer comes from the gateway.
 public final class SoakHTTP: Sendable {
     private let session: URLSession
 
@@ -25,6 +25,22 @@ public final class SoakHTTP: Sendable {
         var request = URLRequest(url: url)
         request.timeoutInterval = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         let (data, response) = try await session.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    /// The status and body of `POST http://<address><path>` with `body`, sent as
+    /// `contentType` with `X-Request-Timeout` set to `timeout`; throws as `get` does.
+    public func post(_ address: String, _ path: String, body: Data, contentType: String, timeout: Duration)
+        async throws -> (status: Int, body: Data)
+    {
+        guard let url = URL(string: "http://\(address)\(path)") else { throw URLError(.badURL) }
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        request.setValue("\(Int(seconds * 1000))", forHTTPHeaderField: "X-Request-Timeout")
+        request.timeoutInterval = seconds
+        let (data, response) = try await session.upload(for: request, from: body)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 

@@ -45,6 +45,7 @@ struct SoakOperations: Sendable {
     private func rpcOutcome(_ error: any Error) -> (SoakOperation.Outcome, String) {
         if let e = error as? MetroClientError, Self.indeterminate.contains(e.code) { return (.timedOut, "\(e)") }
         if let e = error as? SoakHTTPStatus, e.status == 504 { return (.timedOut, "\(e)") }
+        if let e = error as? SoakHTTPTransport, e.mayHaveHappened { return (.timedOut, "\(e)") }
         if error is CancellationError { return (.timedOut, "no answer within the deadline") }
         return (.failed, "\(error)")
     }
@@ -105,11 +106,17 @@ struct SoakOperations: Sendable {
         }
     }
 
+    /// Half of the uploads (by the seeded draw) go through the gateway when there
+    /// is one (`POST /v1/videos`: `video.upload.begin`, `.bytes`, `.finish`), the
+    /// rest by `video.upload` over rpc.
     private func upload() async -> SoakOperation {
         let owner = await state.pickUser() ?? ""
         let size = 512 + Int(await state.unit() * 1536)
         let bytes: [UInt8]
         if let clip { bytes = clip } else { bytes = await state.randomBytes(size) }
+        if let gateway = clients.gateway, await state.unit() < 0.5 {
+            return await uploadOverHTTP(gateway, owner, bytes)
+        }
         let request = UploadRequest(
             ownerId: owner, title: "Soak clip \(UUID().uuidString.prefix(8))", tags: ["soak"],
             contentType: clip == nil ? "application/octet-stream" : "video/mp4",
@@ -120,8 +127,58 @@ struct SoakOperations: Sendable {
             await state.uploaded(video.videoId)
             return operation(.upload, start, .success(()), userId: owner, videoId: video.videoId)
         } catch {
-            return operation(.upload, start, .failure(error), userId: owner)
+            // 407: the video is stored and its event waits in the outbox; with its
+            // id the checker holds it to at most one outcome.
+            let stored =
+                (error as? MetroClientError)?.wireCode == .publishPending
+                ? Self.storedVideoID(in: (error as? MetroClientError)?.wireError?.message ?? "") : nil
+            return operation(.upload, start, .failure(error), userId: owner, videoId: stored)
         }
+    }
+
+    /// The id in a publish-pending message, "video <id> is stored, …" (protocol.md §6.4).
+    static func storedVideoID(in message: String) -> String? {
+        let words = message.split(separator: " ", maxSplits: 3)
+        guard words.count == 4, words[0] == "video", words[2] == "is", words[3].hasPrefix("stored") else { return nil }
+        return String(words[1])
+    }
+
+    private func uploadOverHTTP(_ gateway: String, _ owner: String, _ bytes: [UInt8]) async -> SoakOperation {
+        let title = "Soak clip \(UUID().uuidString.prefix(8))"
+        let query = "owner=\(Self.queryEscaped(owner))&title=\(Self.queryEscaped(title))&tags=soak"
+        let start = recorder.nowNs()
+        do {
+            // The gateway takes video/* only; synthetic bytes go as video/mp4 too
+            // (the synthetic step does not look at them; ffprobe fails them).
+            let reply = try await clients.http.post(
+                gateway, "/v1/videos?\(query)", body: Data(bytes), contentType: "video/mp4", timeout: Self.rpcDeadline)
+            let answer = (try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any]
+            guard reply.status == 202, let video = answer?["videoId"] as? String else {
+                let text = String(decoding: reply.body.prefix(300), as: UTF8.self)
+                // A 503 publish-pending names the video it stored (held to at most one outcome).
+                let stored = reply.status == 503 ? answer?["videoId"] as? String : nil
+                return operation(
+                    .upload, start, .failure(SoakHTTPStatus(status: reply.status, body: text)), userId: owner,
+                    videoId: stored, via: "http")
+            }
+            await state.uploaded(video)
+            return operation(.upload, start, .success(()), userId: owner, videoId: video, via: "http")
+        } catch let error as URLError where error.code == .timedOut {
+            return operation(.upload, start, .failure(CancellationError()), userId: owner, via: "http")
+        } catch let error as URLError {
+            // Unless nothing was sent (no connection), the upload may have committed
+            // before the connection went: indeterminate, as a timeout is.
+            let transport = SoakHTTPTransport(error, mayHaveHappened: error.code != .cannotConnectToHost)
+            return operation(.upload, start, .failure(transport), userId: owner, via: "http")
+        } catch {
+            return operation(.upload, start, .failure(error), userId: owner, via: "http")
+        }
+    }
+
+    private static func queryEscaped(_ text: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
     private func view() async -> SoakOperation {
@@ -200,8 +257,14 @@ struct SoakOperations: Sendable {
 /// is a dictionary dump that differs by request (one report row per URL).
 struct SoakHTTPTransport: Error, CustomStringConvertible {
     let code: URLError.Code
+    /// The request may have been taken before the answer was lost (a write whose
+    /// connection went after it was sent): indeterminate, like a timeout.
+    let mayHaveHappened: Bool
 
-    init(_ error: URLError) { code = error.code }
+    init(_ error: URLError, mayHaveHappened: Bool = false) {
+        code = error.code
+        self.mayHaveHappened = mayHaveHappened
+    }
 
     var description: String {
         let what =

@@ -165,6 +165,7 @@ extension SoakReport {
             ("system", c.attached ? "attached to a running system" : "started by the soak"),
             ("uploads", c.realMedia ? "real clips" : "synthetic"),
             ("recommendations via", c.throughGateway ? "gateway (HTTP)" : "rpc"),
+            ("uploads via", c.throughGateway ? "gateway (HTTP) and rpc, half each" : "rpc"),
             (
                 "mix",
                 c.mix.sorted { $0.key < $1.key }.map { "\($0.key) \(Int(($0.value * 100).rounded()))%" }

@@ -87,6 +87,10 @@ import Testing
         }
         #expect(ok.filter { $0.kind == .view }.allSatisfy { $0.seq != nil && $0.eventId != nil })
         #expect(h.operations.filter { $0.kind == .recommend }.allSatisfy { $0.via == "http" || $0.via == "none" })
+        // Uploads go both ways: through the gateway's POST /v1/videos and by rpc.
+        for via in ["http", "rpc"] {
+            #expect(ok.contains { $0.kind == .upload && $0.via == via && $0.videoId != nil }, "an upload via \(via)")
+        }
         let rate = Double(h.operations.count) / 20
         #expect(rate > 25, "about 50 ops/s aimed at, \(h.operations.count) operations")
 
