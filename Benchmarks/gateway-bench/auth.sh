@@ -17,28 +17,9 @@ set -eu
 BIN=${1:-.build-release/release}
 DUR=${2:-10}
 CONNS=${3:-32}
-WORK=$(mktemp -d)
-PIDS=""
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT INT TERM
-ready() {
-    i=0
-    while ! grep -q '^ready ' "$1" 2>/dev/null; do i=$((i+1)); [ $i -lt 300 ] || { echo "no ready line in $1" >&2; exit 1; }; sleep 0.1; done
-    grep '^ready ' "$1" | head -1 | sed "s/.*\"$2\":\"\([^\"]*\)\".*/\1/"
-}
-start() { name=$1; shift; "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" & PIDS="$PIDS $!"; echo $! >"$WORK/$name.pid"; }
-ticks() { awk '{print $14 + $15}' "/proc/$(cat "$WORK/$1.pid")/stat"; }
-
-printf 'journal:\n  fsync: never\n' >"$WORK/broker.yaml"
-start broker "$BIN/metro" broker --config "$WORK/broker.yaml" --data-dir "$WORK/journal" --ingest 'tcp://127.0.0.1:*' \
-    --publish 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' --consume 'tcp://127.0.0.1:*' --metrics "" --log-level warning
-INGEST=$(ready "$WORK/broker.out" ingest); PUBLISH=$(ready "$WORK/broker.out" publish)
-EVENTS=$(ready "$WORK/broker.out" events); CONSUME=$(ready "$WORK/broker.out" consume)
-start registry "$BIN/metro" registry --endpoint 'tcp://127.0.0.1:*' --broker "$PUBLISH" --log-level warning
-REGISTRY=$(ready "$WORK/registry.out" endpoint)
-start profiles "$BIN/metro" worker profiles --broker-ingest "$INGEST" --broker-consume "$CONSUME" --registry "$REGISTRY" \
-    --data "$WORK/data" --log-level warning
-ready "$WORK/profiles.out" rpc >/dev/null
+. "$(dirname "$0")/common.sh"
+start_core
+start_worker profiles
 gateway() { # name binary extra-flags...
     name=$1 bin=$2; shift 2
     start "$name" "$bin" gateway --listen 127.0.0.1:0 --registry "$REGISTRY" --broker-events "$EVENTS" \
@@ -67,7 +48,6 @@ done = function(summary, latency, requests)
     latency:percentile(99) / 1000, summary.requests, summary.errors.status))
 end
 LUA
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
 run() { # name
     case $1 in base) a=$B ;; off) a=$OFF ;; on) a=$ON ;; esac
     s0=$(ticks "$1")

@@ -26,40 +26,10 @@ ROUNDS=${2:-3}
 DOWNLOADS=${3:-50}
 SECONDS_OF_CLIP=${4:-120}
 UPLOAD_MB=${5:-64}
-WORK=$(mktemp -d)
-PIDS=""
-cleanup() { for p in $PIDS; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT INT TERM
-
-ready() { # file -> value of key $2 in the ready line, waiting up to 30 s
-    i=0
-    while ! grep -q '^ready ' "$1" 2>/dev/null; do i=$((i+1)); [ $i -lt 300 ] || { echo "no ready line in $1" >&2; exit 1; }; sleep 0.1; done
-    grep '^ready ' "$1" | head -1 | sed "s/.*\"$2\":\"\([^\"]*\)\".*/\1/"
-}
-start() { # name args...
-    name=$1; shift
-    "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    PIDS="$PIDS $!"
-    echo $! >"$WORK/$name.pid"
-}
-ticks() { # name -> user + system clock ticks of that process so far
-    awk '{print $14 + $15}' "/proc/$(cat "$WORK/$1.pid")/stat"
-}
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-printf 'journal:\n  fsync: never\n' >"$WORK/broker.yaml"
-start broker "$BIN/metro" broker --config "$WORK/broker.yaml" --data-dir "$WORK/journal" --ingest 'tcp://127.0.0.1:*' \
-    --publish 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' --consume 'tcp://127.0.0.1:*' --metrics "" --log-level warning
-INGEST=$(ready "$WORK/broker.out" ingest); PUBLISH=$(ready "$WORK/broker.out" publish)
-EVENTS=$(ready "$WORK/broker.out" events); CONSUME=$(ready "$WORK/broker.out" consume)
-start registry "$BIN/metro" registry --endpoint 'tcp://127.0.0.1:*' --broker "$PUBLISH" --log-level warning
-REGISTRY=$(ready "$WORK/registry.out" endpoint)
-start video "$BIN/metro" worker video --broker-ingest "$INGEST" --broker-consume "$CONSUME" --registry "$REGISTRY" \
-    --data "$WORK/data" --log-level warning $VIDEO_ARGS
-ready "$WORK/video.out" rpc >/dev/null
-start profiles "$BIN/metro" worker profiles --broker-ingest "$INGEST" --broker-consume "$CONSUME" --registry "$REGISTRY" \
-    --data "$WORK/data" --log-level warning
-ready "$WORK/profiles.out" rpc >/dev/null
+. "$(dirname "$0")/common.sh"
+start_core
+start_worker video $VIDEO_ARGS
+start_worker profiles
 start gateway "$BIN/metro" gateway --listen 127.0.0.1:0 --registry "$REGISTRY" --broker-events "$EVENTS" \
     --broker-ingest "$INGEST" --broker-consume "$CONSUME" --log-level warning $GATEWAY_ARGS
 GATEWAY=$(ready "$WORK/gateway.out" http)
@@ -88,7 +58,22 @@ i=0
 until curl -sf -o /dev/null "$STATIC"; do i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done
 curl -sf -o "$WORK/a" "$URL"; cmp "$WORK/a" "$WORK/static/preview.mp4"
 
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
+rounds() { # megabytes-per-row timed-function gateway-url plain-url plain-name -> ROUNDS alternated rows
+    r=1
+    while [ $r -le "$ROUNDS" ]; do
+        g0=$(ticks gateway); v0=$(ticks video)
+        tg=$($2 "$3")
+        g1=$(ticks gateway); v1=$(ticks video)
+        s0=$(ticks "$5")
+        ts=$($2 "$4")
+        s1=$(ticks "$5")
+        echo "$r $1 $tg $ts $g0 $g1 $v0 $v1 $s0 $s1 $TICK_US" | awk '{
+            mb = $2; t = $11 / 1000
+            printf "%-6s %12.0f %14.2f %14.2f %12.0f %14.2f %7.2f\n", $1, mb / $3, ($6 - $5) * t / mb,
+                ($8 - $7) * t / mb, mb / $4, ($10 - $9) * t / mb, $4 / $3 }'
+        r=$((r+1))
+    done
+}
 download() { # url -> elapsed seconds of DOWNLOADS sequential downloads
     t0=$(date +%s.%N)
     n=0
@@ -98,20 +83,7 @@ download() { # url -> elapsed seconds of DOWNLOADS sequential downloads
 MB=$(echo "$SIZE $DOWNLOADS" | awk '{print $1 * $2 / 1e6}')
 echo "preview of a ${SECONDS_OF_CLIP} s 1280x720 clip: $SIZE bytes; $DOWNLOADS downloads per row (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%-6s %12s %14s %14s %12s %14s %7s\n' round "gateway MB/s" "gateway ms/MB" "worker ms/MB" "static MB/s" "static ms/MB" ratio
-r=1
-while [ $r -le "$ROUNDS" ]; do
-    g0=$(ticks gateway); v0=$(ticks video)
-    tg=$(download "$URL")
-    g1=$(ticks gateway); v1=$(ticks video)
-    s0=$(ticks static)
-    ts=$(download "$STATIC")
-    s1=$(ticks static)
-    echo "$r $MB $tg $ts $g0 $g1 $v0 $v1 $s0 $s1 $TICK_US" | awk '{
-        mb = $2; t = $11 / 1000
-        printf "%-6s %12.0f %14.2f %14.2f %12.0f %14.2f %7.2f\n", $1, mb / $3, ($6 - $5) * t / mb,
-            ($8 - $7) * t / mb, mb / $4, ($10 - $9) * t / mb, $4 / $3 }'
-    r=$((r+1))
-done
+rounds "$MB" download "$URL" "$STATIC" static
 
 # Uploads: the same random file to the gateway and to a plain python sink.
 head -c $((UPLOAD_MB * 1000000)) /dev/urandom >"$WORK/upload.bin"
@@ -153,18 +125,5 @@ upload() { # url -> elapsed seconds of 5 sequential uploads
 UP_MB=$((UPLOAD_MB * 5))
 echo "uploads of $UPLOAD_MB MB of random bytes, 5 per row:"
 printf '%-6s %12s %14s %14s %12s %14s %7s\n' round "gateway MB/s" "gateway ms/MB" "worker ms/MB" "sink MB/s" "sink ms/MB" ratio
-r=1
-while [ $r -le "$ROUNDS" ]; do
-    g0=$(ticks gateway); v0=$(ticks video)
-    tg=$(upload "http://$GATEWAY/v1/videos?owner=$OWNER&title=upload")
-    g1=$(ticks gateway); v1=$(ticks video)
-    s0=$(ticks sink)
-    ts=$(upload "http://127.0.0.1:$SINK_PORT/")
-    s1=$(ticks sink)
-    echo "$r $UP_MB $tg $ts $g0 $g1 $v0 $v1 $s0 $s1 $TICK_US" | awk '{
-        mb = $2; t = $11 / 1000
-        printf "%-6s %12.0f %14.2f %14.2f %12.0f %14.2f %7.2f\n", $1, mb / $3, ($6 - $5) * t / mb,
-            ($8 - $7) * t / mb, mb / $4, ($10 - $9) * t / mb, $4 / $3 }'
-    r=$((r+1))
-done
+rounds "$UP_MB" upload "http://$GATEWAY/v1/videos?owner=$OWNER&title=upload" "http://127.0.0.1:$SINK_PORT/" sink
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

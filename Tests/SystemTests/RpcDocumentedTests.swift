@@ -42,21 +42,7 @@ import Testing
 
     @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
     func thePyzmqExampleRuns() async throws {
-        // Handlers on the I/O thread, as in the vectors test below: in a clean-clone CI
-        // run the pool was busy for over 2 s at the suite's start (651 tests starting
-        // at once), the example's deadline, and its first call timed out.
-        var options = RpcServer.Options()
-        options.handlersOnIOThread = true
-        let server = try Self.standIn(options)
-        let endpoint = try await server.start()
-        let out: String
-        do {
-            out = try await DocumentedExample.run(after: "### 6.6", replacing: ["tcp://127.0.0.1:7001": endpoint])
-        } catch {
-            await server.close()
-            throw error
-        }
-        await server.close()
+        let out = try await Self.runExample(after: "### 6.6")
         let lines = out.split(separator: "\n").map(String.init)
         #expect(lines.first == "REPLY {'displayName': 'Ada', 'id': 'u-1'}", "\(out)")
         #expect(Set(lines[1...5].map { $0.prefix(8) }) == ["0 REPLY ", "1 REPLY ", "2 REPLY ", "3 REPLY ", "4 REPLY "])
@@ -69,19 +55,27 @@ import Testing
     /// §6.9's pyzmq example reads the stand-in's `media.read`: its head and raw bytes.
     @Test(.enabled("needs python3 with pyzmq") { await DocumentedExample.pyzmqAvailable })
     func theBytesExampleRuns() async throws {
+        let out = try await Self.runExample(after: "### 6.9")
+        #expect(out == "image/jpeg 4 ffd8ffd9\n", "\(out)")
+    }
+
+    /// The first python block after `heading` in protocol.md, run against the stand-in.
+    /// Handlers on the I/O thread, as in the vectors test below: in a clean-clone CI
+    /// run the pool was busy for over 2 s at the suite's start (651 tests starting at
+    /// once), the example's deadline, and its first call timed out.
+    static func runExample(after heading: String) async throws -> String {
         var options = RpcServer.Options()
         options.handlersOnIOThread = true
-        let server = try Self.standIn(options)
+        let server = try standIn(options)
         let endpoint = try await server.start()
-        let out: String
         do {
-            out = try await DocumentedExample.run(after: "### 6.9", replacing: ["tcp://127.0.0.1:7001": endpoint])
+            let out = try await DocumentedExample.run(after: heading, replacing: ["tcp://127.0.0.1:7001": endpoint])
+            await server.close()
+            return out
         } catch {
             await server.close()
             throw error
         }
-        await server.close()
-        #expect(out == "image/jpeg 4 ffd8ffd9\n", "\(out)")
     }
 
     /// A typed call of a §6.9 method through `RpcClient`: the head decoded, the

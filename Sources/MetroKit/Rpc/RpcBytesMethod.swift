@@ -17,8 +17,7 @@ public struct RpcBytesReplyMethod<Request: Codable & Sendable, Head: Codable & S
 
     /// Traps on a name that breaks §6.2, as `RpcMethod` does.
     public init(_ name: String, idempotent: Bool = false) {
-        precondition(RpcLimits.validateMethod(Array(name.utf8)) == nil, "invalid rpc method name \"\(name)\"")
-        self.name = name
+        self.name = declaredMethodName(name)
         self.idempotent = idempotent
     }
 }
@@ -35,8 +34,7 @@ public struct RpcBytesRequestMethod<Head: Codable & Sendable, Response: Codable 
 
     /// Traps on a name that breaks §6.2, as `RpcMethod` does.
     public init(_ name: String, idempotent: Bool = false) {
-        precondition(RpcLimits.validateMethod(Array(name.utf8)) == nil, "invalid rpc method name \"\(name)\"")
-        self.name = name
+        self.name = declaredMethodName(name)
         self.idempotent = idempotent
     }
 }

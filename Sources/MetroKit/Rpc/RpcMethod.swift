@@ -15,10 +15,15 @@ public struct RpcMethod<Request: Codable & Sendable, Response: Codable & Sendabl
 
     /// Traps on a name that breaks §6.2: a method is declared in code, so a bad name is a programmer error.
     public init(_ name: String, idempotent: Bool = false) {
-        precondition(RpcLimits.validateMethod(Array(name.utf8)) == nil, "invalid rpc method name \"\(name)\"")
-        self.name = name
+        self.name = declaredMethodName(name)
         self.idempotent = idempotent
     }
+}
+
+/// `name`, after trapping if it breaks §6.2 (every kind of method declaration does).
+func declaredMethodName(_ name: String) -> String {
+    precondition(RpcLimits.validateMethod(Array(name.utf8)) == nil, "invalid rpc method name \"\(name)\"")
+    return name
 }
 
 /// What a handler throws to answer with a specific code (§6.4). Any other error is

@@ -76,7 +76,7 @@ public struct RpcRouter: Sendable {
 
     /// Also registers a raw handler (bytes in, bytes out) under `name`.
     public mutating func register(raw name: String, _ handler: @escaping RpcHandler) {
-        precondition(RpcLimits.validateMethod(Array(name.utf8)) == nil, "invalid rpc method name \"\(name)\"")
+        _ = declaredMethodName(name)
         precondition(handlers[name] == nil, "rpc method \"\(name)\" registered twice")
         handlers[name] = handler
     }
