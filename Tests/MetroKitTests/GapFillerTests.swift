@@ -31,6 +31,31 @@ import Testing
         out += delivered(g.live(ev(14), now: 0))
         #expect(out == Array(1...14))
         #expect(g.ledger.recovered == 12 && g.ledger.duplicatesDropped == 1)  // 12 came twice
+        // The catch-up asked for is not a gap (`metro tail --from` once said "gap filled").
+        #expect(g.ledger.caughtUp == 12 && g.ledger.catchUpDone)
+        #expect(g.ledger.gapsSuspected == 0 && g.ledger.gapsFilled == 0)
+    }
+
+    /// A catch-up whose replay fails is carried on by the next fill, still counted
+    /// as catch-up; a real gap after it is counted as a gap.
+    @Test func aCatchUpAskedAgainIsStillACatchUpAndAGapAfterItIsAGap() {
+        var g = GapFiller(prefixes: [], window: 10)
+        let first = requests(g.start(liveFrom: 6, startAt: 1, now: 0))
+        #expect(!g.ledger.catchUpDone)
+        #expect(delivered(g.replay(.event(id: first[0].id, ev(1)), now: 0)) == [1])
+        let failed = WireError(.journalFailure, "journal read failed")
+        #expect(g.replay(.error(failed, id: first[0].id, earliest: nil), now: 0).isEmpty)
+        let again = requests(g.heartbeat(head: 6, now: 1))
+        #expect(again.first?.start == .seq(1))  // from what is verified; 1 comes again and is dropped
+        var out: [UInt64] = []
+        for s in 1...6 as ClosedRange<UInt64> { out += delivered(g.replay(.event(id: again[0].id, ev(s)), now: 1)) }
+        out += delivered(g.replay(.caughtUp(id: again[0].id, lastSeq: 6), now: 1))
+        #expect(out == Array(2...6))
+        #expect(g.ledger.caughtUp == 6 && g.ledger.catchUpDone && g.ledger.gapsFilled == 0)
+        let gap = requests(g.live(ev(9), now: 2))
+        _ = g.replay(.event(id: gap[0].id, ev(8)), now: 2)
+        _ = g.replay(.caughtUp(id: gap[0].id, lastSeq: 9), now: 2)
+        #expect(g.ledger.gapsFilled == 1 && g.ledger.caughtUp == 6 && g.ledger.recovered == 7)
     }
 
     @Test func aJumpIsReplayedAndOnlyMissingEventsAreDelivered() {

@@ -36,6 +36,9 @@ import Testing
             #expect(await tail.waitForExit(timeout: .seconds(60)) == 0, "\(tail.stderrText)")
             #expect(seqs(tail) == videoSeqs, "no duplicate, no gap, in order")
             #expect(tail.stderrText.contains("live from seq"))
+            // The catch-up asked for is reported as such (it was once "gap filled from the journal").
+            #expect(tail.stderrText.contains("tail: replayed "), "\(tail.stderrText)")
+            #expect(tail.stderrText.contains("events from the journal; following live"), "\(tail.stderrText)")
         }
         #expect(await broker.stop() == 0)
     }

@@ -6,9 +6,15 @@ public struct DeliveryLedger: Sendable, Equatable {
     /// what was seen). With prefix filters a jump is often only other topics' seqs.
     public var gapsSuspected: UInt64 = 0
     /// Of those, replays that found events the live stream had not delivered.
+    /// The catch-up from `startAt` is not a gap and is not counted here.
     public var gapsFilled: UInt64 = 0
     /// Events delivered from replay (catch-up at start included).
     public var recovered: UInt64 = 0
+    /// Of those, the events the catch-up from `startAt` delivered.
+    public var caughtUp: UInt64 = 0
+    /// Whether the catch-up from `startAt` has reached the live stream (true
+    /// at once without `startAt`).
+    public var catchUpDone = false
     /// Events received twice (live and replayed) and delivered once.
     public var duplicatesDropped: UInt64 = 0
     /// Ranges the journal no longer held when they were replayed (error 204).
@@ -38,6 +44,8 @@ struct GapFiller {
         var from: UInt64
         var received: UInt32 = 0
         var foundNew = false
+        /// Part of the catch-up from `startAt` the caller asked for, not a gap.
+        var catchUp = false
         /// The highest seq this replay has sent (0: none yet).
         var lastSeq: UInt64 = 0
         var lastHeard: UInt64
@@ -70,6 +78,7 @@ struct GapFiller {
             delivered = verified
             return startFill(now: now)
         }
+        ledger.catchUpDone = true
         verified = liveFrom
         let early = held.sorted { $0.seq < $1.seq }
         held = []
@@ -127,6 +136,7 @@ struct GapFiller {
             if e.seq > delivered {
                 delivered = e.seq
                 ledger.recovered &+= 1
+                if f.catchUp { ledger.caughtUp &+= 1 }
                 f.foundNew = true
                 actions.append(.deliver(e))
             } else {
@@ -135,7 +145,11 @@ struct GapFiller {
             fill = f
             return actions
         case .caughtUp(let id, let last) where id == f.id:
-            if f.foundNew { ledger.gapsFilled &+= 1 }
+            if f.catchUp {
+                ledger.catchUpDone = true
+            } else if f.foundNew {
+                ledger.gapsFilled &+= 1
+            }
             verified = max(verified, last)
             delivered = max(delivered, verified)
             fill = nil
@@ -167,9 +181,12 @@ struct GapFiller {
         return [.send(ReplayCodec.cancelFrames(id: f.id))] + startFill(now: now)
     }
 
+    /// A fill started before the catch-up from `startAt` reached the live stream
+    /// (the first, or one asked again after it failed or went silent) carries it on.
     private mutating func startFill(now: UInt64) -> [Action] {
         fills += 1
-        let f = Fill(id: Array("gap-\(fills)".utf8), from: verified + 1, lastHeard: now)
+        let f = Fill(
+            id: Array("gap-\(fills)".utf8), from: verified + 1, catchUp: !ledger.catchUpDone, lastHeard: now)
         fill = f
         // Packed (§4.9.2, the broker's default batch size): four frames per batch
         // instead of six per event; the events reach the application one by one.

@@ -96,23 +96,47 @@ struct VideoProcessor: Sendable {
         guard letter.topic == VideoTopics.uploaded else { return }
         let id = letter.payload.videoId
         let reason = "processing was \(letter.explanation)"
-        try await context.commit { [clock] tx in
+        let settled = try await context.commit { [clock] tx -> Settled in
             let now = clock()
             let failed: Video?
             do {
                 failed = try VideoStore.markFailed(id: id, reason: reason, nowMs: now, in: tx.db)
             } catch let error as VideoError where error.kind == .notFound {
-                failed = nil
+                return .noSuchVideo
             }
-            guard let done = failed else { return }
+            guard let done = failed else {
+                return .final(try VideoStore.get(id: id, in: tx.db).status)
+            }
             try tx.publish(
                 topic: VideoTopics.failed,
                 event: VideoFailed(videoId: id, ownerId: done.ownerId, reason: reason, failedAtMs: now),
                 schema: VideoTopics.schema)
+            return .failed
         }
-        context.logger.warning(
-            "a job was dead-lettered: its video failed",
-            metadata: ["video": "\(id)", "reason": "\(letter.reason)", "deliveries": "\(letter.deliveries)"])
+        var metadata: Logger.Metadata = [
+            "video": "\(id)", "reason": "\(letter.reason)", "deliveries": "\(letter.deliveries)",
+        ]
+        switch settled {
+        case .failed?:
+            context.logger.warning("a job was dead-lettered: its video failed", metadata: metadata)
+        case .final(let status)?:
+            metadata["status"] = "\(status.rawValue)"
+            context.logger.notice(
+                "a job was dead-lettered: its video was \(status.rawValue) already", metadata: metadata)
+        case .noSuchVideo?:
+            context.logger.warning(
+                "a job was dead-lettered: it names no stored video (an event not from an upload?), nothing to fail",
+                metadata: metadata)
+        case nil:
+            break  // settled before (a redelivered dead letter): logged then
+        }
+    }
+
+    /// What settling a dead-lettered job did.
+    enum Settled: Sendable {
+        case failed
+        case final(VideoStatus)
+        case noSuchVideo
     }
 
     /// The worker is stopping: the job did not fail, it was cut short.

@@ -3,12 +3,16 @@ import Foundation
 /// Realistic random payloads for every topic of `EventCatalogue` (`metro publish
 /// --example`): names, titles, tags, codecs and sizes as a video site would
 /// see them, ids as the services make them, times around now. Each call makes a
-/// new one; `seed` makes a sequence repeatable.
+/// new one; `seed` makes a sequence repeatable. A view names a user and a video
+/// of `grounding` (the running system's, `ExampleGrounding`) when it has some,
+/// made-up ones otherwise.
 struct ExampleEvents {
     private var random: SplitMix
+    let grounding: ExampleGrounding
 
-    init(seed: UInt64? = nil) {
+    init(seed: UInt64? = nil, grounding: ExampleGrounding = ExampleGrounding()) {
         random = SplitMix(seed: seed ?? UInt64.random(in: 0...UInt64.max))
+        self.grounding = grounding
     }
 
     static let firstNames = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken", "Margaret", "Linus", "Radia", "Tim"]
@@ -32,7 +36,8 @@ struct ExampleEvents {
             return .object(["user": user(version: Int64(pick(2...9))), "changed": .array(changed.map { .string($0) })])
         case "video.watched":
             return .object([
-                "userId": .string(uuid()), "videoId": .string(videoID()),
+                "userId": .string(known(grounding.users) ?? uuid()),
+                "videoId": .string(known(grounding.videos) ?? videoID()),
                 "watchedAtMs": .integer(nowMs() - Int64(pick(0...60_000))),
                 "secondsWatched": .integer(Int64(pick(5...3600))),
             ])
@@ -89,6 +94,7 @@ struct ExampleEvents {
     }
 
     private mutating func pick(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &random) }
+    private mutating func known(_ ids: [String]) -> String? { ids.isEmpty ? nil : ids[pick(0...(ids.count - 1))] }
     private func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
     private mutating func videoID() -> String { "v-\(pick(1000...999_999))" }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MetroKit
+import ZeroMQ
 
 /// `metro publish TOPIC`: publishes test events (issue 16 §2). The payload comes
 /// from `--data`, `--file`, stdin, or `--example` (a new realistic one per event
@@ -10,6 +11,11 @@ import MetroKit
 /// `--count N --rate R` sends a stream with a live progress line on stderr and a
 /// summary (sent, acked, errors, ACK latency p50/p99 from an HdrHistogram) on
 /// stdout. Exit status 1 if any event failed.
+///
+/// `--example` views name users and videos the running system announced in its
+/// journal (`ExampleGrounding`), so the services act on them instead of
+/// dead-lettering them; one stderr line says what the examples will name or do.
+/// `--synthetic` keeps every id made up.
 struct PublishCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish", abstract: "Publish test events (acknowledged by default).")
@@ -20,8 +26,13 @@ struct PublishCommand: MetroCommand {
     var data: String?
     @Option(help: "Read the payload from this file.")
     var file: String?
-    @Flag(help: "Generate a realistic random payload for each event (topics of docs/events.md).")
+    @Flag(
+        help: ArgumentHelp(
+            "Generate a realistic random payload for each event (topics of docs/events.md).",
+            discussion: "Views name users and videos of the running system, read from its journal."))
     var example = false
+    @Flag(help: "With --example: made-up ids only (services that check them dead-letter the events).")
+    var synthetic = false
     @Option(help: "The headers: a JSON object of strings.")
     var headers = #"{"schema":"1.0"}"#
     @Option(help: "The event id of a single event (default: a new UUID per event).")
@@ -43,9 +54,14 @@ struct PublishCommand: MetroCommand {
     @Flag(help: "Print the result as one JSON object.")
     var json = false
     @Option(help: "The broker's ingest (ROUTER) endpoint.")
-    var ingest = "tcp://127.0.0.1:7701"
+    var ingest = Self.defaultIngest
     @Option(help: "The broker's publish (XSUB) endpoint, for --fire-and-forget.")
     var publish = "tcp://127.0.0.1:7702"
+    @Option(
+        help: ArgumentHelp(
+            "The broker's consume endpoint, where --example reads the system's users and videos.",
+            discussion: "Default: tcp://127.0.0.1:7704 when --ingest is the default; else none is read."))
+    var consume: String?
     @OptionGroup var keys: ClientKeyOptions
     @OptionGroup var global: GlobalOptions
 
@@ -56,16 +72,17 @@ struct PublishCommand: MetroCommand {
         guard rate >= 0 else { throw ValidationError("--rate is 0 (no limit) or more") }
         guard window >= 1 else { throw ValidationError("--window is at least 1") }
         guard id == nil || count == 1 else { throw ValidationError("--id names one event: use it without --count") }
+        guard !synthetic || example else { throw ValidationError("--synthetic goes with --example") }
     }
 
     func run(_ process: ProcessBootstrap) async throws {
         let headerBytes = Array(headers.utf8)
         if !raw { try PayloadMaker.checkHeaders(headerBytes) }
-        let maker = try PayloadMaker(topic: topic, source: try source(), raw: raw)
-        let stats = PublishStats()
-        let progress = ProgressLine(stats: stats, topic: topic, fireAndForget: fireAndForget, total: count)
         let timeout = Duration.milliseconds(timeoutMs)
         let curve = try keys.load().broker
+        let maker = try PayloadMaker(topic: topic, source: try await source(timeout: timeout, curve: curve), raw: raw)
+        let stats = PublishStats()
+        let progress = ProgressLine(stats: stats, topic: topic, fireAndForget: fireAndForget, total: count)
         if count > 1 { progress.start() }
         if fireAndForget {
             try await FireAndForgetSender(
@@ -100,8 +117,8 @@ struct PublishCommand: MetroCommand {
         if summary.errors > 0 || summary.sent < count { throw ExitCode(1) }
     }
 
-    private func source() throws -> PayloadMaker.Source {
-        if example { return .examples(ExampleEvents(seed: seed)) }
+    private func source(timeout: Duration, curve: CurveCredentials?) async throws -> PayloadMaker.Source {
+        if example { return .examples(ExampleEvents(seed: seed, grounding: await grounding(timeout, curve))) }
         if let data { return .fixed(Array(data.utf8)) }
         if let file {
             guard let contents = FileManager.default.contents(atPath: file) else {
@@ -116,5 +133,38 @@ struct PublishCommand: MetroCommand {
         // A trailing newline (echo, heredoc) is not part of a JSON payload.
         if !raw { while bytes.last == UInt8(ascii: "\n") || bytes.last == UInt8(ascii: "\r") { bytes.removeLast() } }
         return .fixed(bytes)
+    }
+
+    /// The running system's users and videos for `--example`, with one stderr line
+    /// on what the examples will name or do (`ExampleGrounding`).
+    private func grounding(_ timeout: Duration, _ curve: CurveCredentials?) async -> ExampleGrounding {
+        guard !synthetic, ExampleGrounding.needsGrounding(topic) else {
+            if let advice = ExampleGrounding.syntheticAdvice(for: topic) { note(advice) }
+            return ExampleGrounding()
+        }
+        guard let endpoint = consume ?? (ingest == Self.defaultIngest ? Self.defaultConsume : nil) else {
+            note(
+                "no --consume endpoint to read the system's users from: "
+                    + (ExampleGrounding().advice(for: topic) ?? ""))
+            return ExampleGrounding()
+        }
+        do {
+            let found = try await ExampleGrounding.read(
+                JournalReader(consume: endpoint, timeout: timeout, curve: curve))
+            if let advice = found.advice(for: topic) { note(advice) }
+            return found
+        } catch {
+            note(
+                "could not read the journal at \(endpoint) (\(error)): " + (ExampleGrounding().advice(for: topic) ?? "")
+            )
+            return ExampleGrounding()
+        }
+    }
+
+    static let defaultIngest = "tcp://127.0.0.1:7701"
+    static let defaultConsume = "tcp://127.0.0.1:7704"
+
+    private func note(_ text: String) {
+        FileHandle.standardError.write(Data("example: \(text)\n".utf8))
     }
 }

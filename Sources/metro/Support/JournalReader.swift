@@ -17,18 +17,19 @@ struct JournalReader: Sendable {
         let description: String
     }
 
-    /// Every held event matching `prefixes` with seq in `from...to` (`to` 0: up to the head).
-    func events(prefixes: [String], from: UInt64 = 0, to: UInt64 = 0) async throws -> [LiveEvent] {
+    /// Every held event matching `prefixes` with seq in `from...to` (`to` 0: up to the head),
+    /// or the first `limit` of them (0: no limit).
+    func events(prefixes: [String], from: UInt64 = 0, to: UInt64 = 0, limit: Int = 0) async throws -> [LiveEvent] {
         let result = Mutexed<Result<[LiveEvent], any Error>>(.failure(Failed(description: "not read")))
         let thread = DedicatedThread(name: "metro-journal-reader") {
-            result.set(Result { try read(prefixes: prefixes, from: from, to: to) })
+            result.set(Result { try read(prefixes: prefixes, from: from, to: to, limit: limit) })
         }
         thread.start()
         await thread.join()
         return try result.get().get()
     }
 
-    private func read(prefixes: [String], from: UInt64, to: UInt64) throws -> [LiveEvent] {
+    private func read(prefixes: [String], from: UInt64, to: UInt64, limit: Int) throws -> [LiveEvent] {
         let window: UInt32 = 512
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let socket = try context.socket(.dealer)
@@ -48,6 +49,13 @@ struct JournalReader: Sendable {
             switch ReplayCodec.decodeReply(frames) {
             case .event(_, let event)?:
                 events.append(event)
+                if limit > 0 && events.count >= limit {
+                    // CANCEL, so the broker ends the replay now rather than when it idles out;
+                    // a short linger lets it leave before the context ends.
+                    try socket.set(.linger(milliseconds: 200))
+                    try socket.send(multipart: ReplayCodec.cancelFrames(id: id))
+                    return events
+                }
                 if events.count % Int(window / 2) == 0 {
                     try socket.send(multipart: ReplayCodec.creditFrames(id: id, credit: window / 2))
                 }
@@ -56,7 +64,7 @@ struct JournalReader: Sendable {
             case .error(let error, _, let earliest)?:
                 if error.code == .sequenceOutOfRange, let earliest, events.isEmpty, from > 0 {
                     // The start is below what retention kept: read from the earliest held.
-                    return try read(prefixes: prefixes, from: earliest, to: to)
+                    return try read(prefixes: prefixes, from: earliest, to: to, limit: limit)
                 }
                 throw Failed(description: "the broker ended the replay: \(error)")
             case nil, .packed?:  // a per-event REPLAY gets no EVENT-PACKED (§4.9.2)

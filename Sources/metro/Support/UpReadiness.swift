@@ -111,7 +111,7 @@ final class UpReadiness: Sendable {
             if n > 0 { counts.append("\(service) ×\(n)") }
         }
         let defaults = ingest == "tcp://127.0.0.1:7701" && events == "tcp://127.0.0.1:7703"
-        let publishFlags = defaults ? "" : " --ingest \(ingest)"
+        let publishFlags = defaults ? "" : " --ingest \(ingest) --consume \(line["consume"] ?? "?")"
         let tailFlags = defaults ? "" : " --events \(events) --consume \(line["consume"] ?? "?")"
         let servicesFlags = registry == "tcp://127.0.0.1:7400" ? "" : " --registry \(registry)"
         // A secure system's CLI needs the operator's key: one export covers every command.
@@ -125,6 +125,12 @@ final class UpReadiness: Sendable {
 
                 """
         }
+        // Example views name users of the journal (`ExampleGrounding`): make one first.
+        let bearer = gatewaySecret == nil ? "" : " -H \"Authorization: Bearer $TOKEN\""
+        let signUp = line["gateway"].map {
+            "  curl -X POST http://\($0)/v1/users\(bearer) -H 'content-type: application/json' "
+                + #"-d '{"email":"ada@example.com","displayName":"Ada"}'"# + "\n"
+        }
         let text = """
             ready in \(ms) ms
               broker    ingest \(ingest)  events \(events)  consume \(line["consume"] ?? "?")\
@@ -135,7 +141,8 @@ final class UpReadiness: Sendable {
               journal   \(line["dataDir"] ?? "?")\(secureLines)
             try:
             \(export)\
-              metro publish video.watched --example\(publishFlags)
+            \(signUp ?? "")\
+              metro publish video.watched --example --count 20\(publishFlags)
               metro tail video.\(tailFlags)
               metro services\(servicesFlags)
 

@@ -11,8 +11,10 @@ import ZeroMQ
 /// live; MetroKit's gap-filling `Subscriber` (protocol.md §4.4.2, §4.9.1) makes
 /// the seam exact (no duplicate, no gap) and fills any gap of the live stream
 /// from the journal. Gaps it filled, and ranges the journal no longer held, are
-/// reported on stderr, as is the line `tail: ... (live from seq N)` once the
-/// subscription is live: stdout holds only events, so it pipes cleanly.
+/// reported on stderr, as are the line `tail: ... (live from seq N)` once the
+/// subscription is live and, with `--from`/`--since`, how many events the
+/// catch-up replayed (never called a gap): stdout holds only events, so it
+/// pipes cleanly.
 struct TailCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "tail", abstract: "Print the events on some topic prefixes as they travel.")
@@ -78,6 +80,9 @@ struct TailCommand: MetroCommand {
     /// One stderr line per change of the gap counters: what was filled from the
     /// journal, and what the journal no longer held.
     private func reportGaps(_ now: DeliveryLedger, since last: DeliveryLedger) -> DeliveryLedger {
+        if (from != nil || since != nil) && now.catchUpDone && !last.catchUpDone {
+            note("replayed \(now.caughtUp) events from the journal; following live")
+        }
         if now.gapsFilled > last.gapsFilled {
             note("gap filled from the journal (\(now.gapsFilled) so far; \(now.recovered) events replayed in all)")
         }

@@ -45,6 +45,23 @@ import VideoProcessing
         #expect(headers?["deliveries"] == "2")
     }
 
+    /// `metro publish video.uploaded --example` names no stored video: the job is
+    /// rejected, and its dead letter fails nothing and says so (it once logged
+    /// "its video failed" for a video that never was).
+    @Test func aDeadLetterNamingNoStoredVideoFailsNothingAndSaysSo() async throws {
+        let s = try await VideoStack(workers: 1)
+        defer { Task { await s.close() } }
+        let publish = try MetroProcess(["publish", "video.uploaded", "--example", "--ingest", s.broker.ingest])
+        #expect(await publish.waitForExit() == 0, "\(publish.stderrText)")
+        let worker = s.workers[0].process
+        try await eventually("the dead letter is settled") {
+            worker.stderrText.contains("a job was dead-lettered: it names no stored video")
+        }
+        #expect(!worker.stderrText.contains("its video failed"))
+        #expect(try await s.journaledVideoIDs("video.failed").isEmpty)
+        #expect(publish.stderrText.contains("no stored video"), "the note says what will happen: \(publish.stderrText)")
+    }
+
     /// A script standing for ffprobe: counts its runs in `runs`, and for the first
     /// `kills` of them kills its parent (the worker running the job) with SIGKILL;
     /// then it execs the real ffprobe (at once for `-version`, the worker's check of
