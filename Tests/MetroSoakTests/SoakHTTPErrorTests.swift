@@ -29,6 +29,27 @@ import Testing
         #expect("\(SoakHTTPTransport(URLError(.unknown)))" == "HTTP transport: no HTTP answer (URLError -1)")
     }
 
+    /// A refusal reads as a sentence: the problem's kind and detail, then the
+    /// request id to grep the logs for; a body that is not a problem stays as is.
+    @Test func aProblemAnswerIsSaidInWords() {
+        let body = Data(
+            #"{"detail":"'recommendations' is at its concurrency limit; retry later","instance":"\/v1\/users\/u-1\/recommendations","requestId":"c18681f8-7a3b-4d41-b2d5-41db1547a211","retryAfterSeconds":1,"status":429,"title":"Too many requests","type":"urn:metro:problem:overloaded"}"#
+                .utf8)
+        #expect(
+            "\(SoakHTTPStatus(status: 429, body: body))"
+                == "HTTP 429 (overloaded): 'recommendations' is at its concurrency limit; retry later "
+                + "[request c18681f8-7a3b-4d41-b2d5-41db1547a211]")
+        #expect(
+            "\(SoakHTTPStatus(status: 502, body: Data("<html>bad gateway</html>".utf8)))"
+                == "HTTP 502: <html>bad gateway</html>")
+        let op = SoakOperation(
+            kind: .recommend, startNs: 0, endNs: 1, outcome: .failed,
+            error: "\(SoakHTTPStatus(status: 429, body: body))", via: "http")
+        #expect(
+            FailureGroup.cause(of: op)
+                == "HTTP 429 (overloaded): 'recommendations' is at its concurrency limit; retry later [request <id>]")
+    }
+
     /// An upload that may have committed before its connection went is
     /// indeterminate; one that never connected surely did not happen. A
     /// publish-pending answer names the video it stored, which the checker then

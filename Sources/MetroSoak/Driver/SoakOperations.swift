@@ -130,8 +130,7 @@ struct SoakOperations: Sendable {
             // 407: the video is stored and its event waits in the outbox; with its
             // id the checker holds it to at most one outcome.
             let stored =
-                (error as? MetroClientError)?.wireCode == .publishPending
-                ? Self.storedVideoID(in: (error as? MetroClientError)?.wireError?.message ?? "") : nil
+                error.wireCode == .publishPending ? Self.storedVideoID(in: error.wireError?.message ?? "") : nil
             return operation(.upload, start, .failure(error), userId: owner, videoId: stored)
         }
     }
@@ -154,11 +153,10 @@ struct SoakOperations: Sendable {
                 gateway, "/v1/videos?\(query)", body: Data(bytes), contentType: "video/mp4", timeout: Self.rpcDeadline)
             let answer = (try? JSONSerialization.jsonObject(with: reply.body)) as? [String: Any]
             guard reply.status == 202, let video = answer?["videoId"] as? String else {
-                let text = String(decoding: reply.body.prefix(300), as: UTF8.self)
                 // A 503 publish-pending names the video it stored (held to at most one outcome).
                 let stored = reply.status == 503 ? answer?["videoId"] as? String : nil
                 return operation(
-                    .upload, start, .failure(SoakHTTPStatus(status: reply.status, body: text)), userId: owner,
+                    .upload, start, .failure(SoakHTTPStatus(status: reply.status, body: reply.body)), userId: owner,
                     videoId: stored, via: "http")
             }
             await state.uploaded(video)
@@ -237,9 +235,8 @@ struct SoakOperations: Sendable {
         do {
             let reply = try await clients.http.get(gateway, path, timeout: Self.rpcDeadline)
             guard (200..<300).contains(reply.status) else {
-                let text = String(decoding: reply.body.prefix(300), as: UTF8.self)
                 return operation(
-                    .recommend, start, .failure(SoakHTTPStatus(status: reply.status, body: text)), userId: user,
+                    .recommend, start, .failure(SoakHTTPStatus(status: reply.status, body: reply.body)), userId: user,
                     via: "http")
             }
             return operation(.recommend, start, .success(()), userId: user, via: "http")
@@ -279,9 +276,24 @@ struct SoakHTTPTransport: Error, CustomStringConvertible {
     }
 }
 
-/// A gateway answer that is not 2xx: a clear error (its problem+json detail).
+/// A gateway answer that is not 2xx, in words: `HTTP 503 (unavailable): <the
+/// problem's detail> [request <id>]` for an RFC 9457 body (the gateway's), so
+/// the report's Failures table reads as sentences; any other body is kept as
+/// its first 300 bytes. The soak once printed the raw JSON, escaped slashes and
+/// all, cut off before the request id an operator greps the logs for.
 struct SoakHTTPStatus: Error, CustomStringConvertible {
     let status: Int
-    let body: String
-    var description: String { "HTTP \(status): \(body)" }
+    let description: String
+
+    init(status: Int, body: Data) {
+        self.status = status
+        let problem = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+        guard let detail = problem?["detail"] as? String else {
+            description = "HTTP \(status): " + String(decoding: body.prefix(300), as: UTF8.self)
+            return
+        }
+        let kind = (problem?["type"] as? String)?.split(separator: ":").last.map { " (\($0))" } ?? ""
+        let request = (problem?["requestId"] as? String).map { " [request \($0)]" } ?? ""
+        description = "HTTP \(status)\(kind): \(detail)\(request)"
+    }
 }

@@ -5,10 +5,11 @@ import MetroProtocol
 
 /// `metro top`: a live view of a running system, in the spirit of nats-top and
 /// htop, from the broker's STATS (protocol.md §4.5) and the registry's LIST
-/// (§5.8) only: events per second in and out by topic prefix, each consumer
-/// group's members, lag, pending, redeliveries and dead letters, the registered
-/// services with their instances and lease ages, and the broker's RSS and
-/// journal size. On a terminal it takes the alternate screen and hides the
+/// (§5.8), and the gateway's `/metrics`: events per second in and out by topic
+/// prefix, each consumer group's members, lag, pending, redeliveries and dead
+/// letters, the gateway's requests, 429s, 5xx and p99 and each upstream's
+/// adaptive limit, the registered services with their instances and lease ages,
+/// and the broker's RSS and journal size. On a terminal it takes the alternate screen and hides the
 /// cursor until `q`, SIGINT or SIGTERM, then puts the terminal back. Off a
 /// terminal it prints one plain frame per interval. `--once` takes two samples
 /// one interval apart (so rates are real) and prints one frame, or with
@@ -23,6 +24,13 @@ struct TopCommand: MetroCommand {
     var consume = "tcp://127.0.0.1:7704"
     @Option(name: .customLong("registry"), help: "Registry endpoint (repeat for a fallback).")
     var registries: [String] = ["tcp://127.0.0.1:7400"]
+    @Option(
+        help: ArgumentHelp(
+            "The gateway's HTTP address (host:port) for its /metrics; \"\" leaves it out.",
+            discussion: "Default: 127.0.0.1:8080 when --consume is the default; else none."))
+    var gateway: String?
+    @Option(help: "An operator's bearer token for a secure gateway's /metrics (or $METRO_GATEWAY_TOKEN).")
+    var gatewayToken: String?
     @Option(help: "Seconds between refreshes.")
     var interval = 1.0
     @Flag(help: "Print one frame (two samples an interval apart, for rates) and exit.")
@@ -33,6 +41,12 @@ struct TopCommand: MetroCommand {
     var timeoutMs = 800
     @OptionGroup var keys: ClientKeyOptions
     @OptionGroup var global: GlobalOptions
+
+    /// The gateway to show: `--gateway`, else the default one beside the default broker.
+    var gatewayAddress: String? {
+        if let gateway { return gateway.isEmpty ? nil : gateway }
+        return consume == "tcp://127.0.0.1:7704" ? "127.0.0.1:8080" : nil
+    }
 
     func validate() throws {
         guard interval >= 0.1 else { throw ValidationError("--interval is at least 0.1 seconds") }
@@ -48,10 +62,12 @@ struct TopCommand: MetroCommand {
         let registry = try RegistryClient(configuration: configuration)
         let sampler = TopSampler(
             admin: BrokerAdminClient(consumeEndpoint: consume, timeout: timeout, curve: loaded.broker),
-            registry: registry)
+            registry: registry, gateway: gatewayAddress,
+            gatewayToken: gatewayToken ?? ProcessInfo.processInfo.environment["METRO_GATEWAY_TOKEN"], timeout: timeout)
         let terminal = !once && isatty(1) == 1
         let screen = TopScreen(
-            brokerEndpoint: consume, registryEndpoints: registries, colour: isatty(1) == 1,
+            brokerEndpoint: consume, registryEndpoints: registries, gatewayAddress: gatewayAddress,
+            colour: isatty(1) == 1,
             width: terminal ? TerminalScreen.columns : Int.max)
         do {
             if once {
@@ -77,7 +93,11 @@ struct TopCommand: MetroCommand {
         try await Task.sleep(for: .seconds(interval))
         let report = TopReport(await sampler.sample(), previous: first)
         if json {
-            print(DlqText.json(report.json(brokerEndpoint: consume, registryEndpoints: registries)))
+            print(
+                DlqText.json(
+                    report.json(
+                        brokerEndpoint: consume, registryEndpoints: registries,
+                        gatewayAddress: gatewayAddress)))
         } else {
             print(screen.render(report, interval: interval).joined(separator: "\n"))
         }

@@ -32,6 +32,19 @@ struct TopReport: Sendable {
     let outRate: Double?
     let groups: [Group]
     let services: [Service]
+    /// The gateway's rates over the interval; nil without a gateway figure now and before.
+    let gateway: GatewayRates?
+
+    /// Per second over the interval, and the p99 of the requests in it.
+    struct GatewayRates: Sendable, Equatable {
+        var requests: Double
+        var status5xx: Double
+        var status4xx: Double
+        var tooMany: Double
+        var shed: Double
+        /// Upper bound of the p99 request duration, seconds; nil without a request.
+        var p99: Double?
+    }
 
     init(_ now: TopSample, previous: TopSample?) {
         sample = now
@@ -72,6 +85,19 @@ struct TopReport: Sendable {
             outRate = nil
             groups = []
         }
+        if let seconds, seconds > 0, let new = try? now.gateway?.get(),
+            let old = try? previous?.gateway?.get(), new.requests >= old.requests
+        {
+            func per(_ a: Double, _ b: Double) -> Double { max(0, a - b) / seconds }
+            gateway = GatewayRates(
+                requests: per(new.requests, old.requests),
+                status5xx: per(new.requestsByClass["5xx", default: 0], old.requestsByClass["5xx", default: 0]),
+                status4xx: per(new.requestsByClass["4xx", default: 0], old.requestsByClass["4xx", default: 0]),
+                tooMany: per(new.tooMany, old.tooMany), shed: per(new.shed, old.shed),
+                p99: new.latencyQuantile(0.99, since: old))
+        } else {
+            gateway = nil
+        }
         let instances = (try? now.registry.get()) ?? []
         services = Dictionary(grouping: instances, by: \.service).map { Service(name: $0.key, instances: $0.value) }
             .sorted { $0.name < $1.name }
@@ -81,7 +107,7 @@ struct TopReport: Sendable {
     static func totalOut(_ s: BrokerStats) -> UInt64 { s.topics.values.reduce(s.otherTopics.out) { $0 + $1.out } }
 
     /// The `--once --json` object.
-    func json(brokerEndpoint: String, registryEndpoints: [String]) -> [String: Any] {
+    func json(brokerEndpoint: String, registryEndpoints: [String], gatewayAddress: String? = nil) -> [String: Any] {
         var broker: [String: Any] = ["endpoint": brokerEndpoint]
         switch sample.broker {
         case .success(let s):
@@ -130,9 +156,31 @@ struct TopReport: Sendable {
             registry["ok"] = false
             registry["error"] = f.description
         }
-        return [
+        var object: [String: Any] = [
             "time": TailPrinter.isoTime(sample.wallNs), "intervalSeconds": intervalSeconds ?? NSNull(),
             "broker": broker, "registry": registry,
         ]
+        if let address = gatewayAddress, let result = sample.gateway {
+            var gateway: [String: Any] = ["address": address]
+            switch result {
+            case .success(let g):
+                gateway["ok"] = true
+                gateway["requests"] = g.requests
+                gateway["requestsByClass"] = g.requestsByClass
+                gateway["shedByReason"] = g.shedByReason
+                gateway["upstreams"] = g.upstreams.mapValues { ["limit": $0.limit, "inFlight": $0.inFlight] }
+                gateway["requestsPerSecond"] = self.gateway?.requests ?? NSNull()
+                gateway["status5xxPerSecond"] = self.gateway?.status5xx ?? NSNull()
+                gateway["status429PerSecond"] = self.gateway?.tooMany ?? NSNull()
+                gateway["shedPerSecond"] = self.gateway?.shed ?? NSNull()
+                // An upper bound; past the last finite bucket it is "+Inf" (JSON has no infinity).
+                gateway["p99Seconds"] = self.gateway?.p99.map { $0.isFinite ? $0 as Any : "+Inf" } ?? NSNull()
+            case .failure(let f):
+                gateway["ok"] = false
+                gateway["error"] = f.description
+            }
+            object["gateway"] = gateway
+        }
+        return object
     }
 }

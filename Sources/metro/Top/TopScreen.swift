@@ -8,6 +8,7 @@ import MetroProtocol
 struct TopScreen {
     let brokerEndpoint: String
     let registryEndpoints: [String]
+    var gatewayAddress: String? = nil
     let colour: Bool
     let width: Int
 
@@ -45,6 +46,10 @@ struct TopScreen {
             lines.append(paint("BROKER", "1") + "  " + paint("not answering, retrying: \(f.description)", "1;31"))
         }
         lines.append("")
+        if let result = report.sample.gateway {
+            lines += gateway(result, report.gateway)
+            lines.append("")
+        }
         switch report.sample.registry {
         case .success:
             var rows: [[String]] = []
@@ -66,6 +71,43 @@ struct TopScreen {
         lines.append("")
         lines.append(paint("q quit", "2"))
         return lines.map(cut)
+    }
+
+    /// The gateway's line (rates over the interval) and its upstreams' limits.
+    private func gateway(_ result: Result<GatewayFigures, TopFailure>, _ rates: TopReport.GatewayRates?) -> [String] {
+        let address = gatewayAddress ?? "?"
+        guard case .success(let g) = result else {
+            if case .failure(let f) = result {
+                return [paint("GATEWAY", "1") + "  " + paint("http://\(address): \(f.description)", "1;31")]
+            }
+            return []
+        }
+        var line = paint("GATEWAY", "1") + "  up  http://\(address)  requests \(Int(g.requests))"
+        if let r = rates {
+            let p99 = r.p99.map { $0.isFinite ? "p99 ≤ \(Self.seconds($0))" : "p99 > the last bucket" } ?? "p99 -"
+            line += "  req/s \(Self.rate(r.requests))  \(p99)  4xx/s \(Self.rate(r.status4xx))"
+            line += "  429/s " + (r.tooMany > 0 ? paint(Self.rate(r.tooMany), "33") : Self.rate(r.tooMany))
+            line += "  5xx/s " + (r.status5xx > 0 ? paint(Self.rate(r.status5xx), "31") : Self.rate(r.status5xx))
+        } else {
+            line += "  req/s -"
+        }
+        let shed = g.shedByReason.sorted { $0.key < $1.key }.filter { $0.value > 0 }
+        return [line, ""]
+            + table(
+                header: ["UPSTREAM", "LIMIT", "IN FLIGHT"], right: [false, true, true],
+                rows: g.upstreams.sorted { $0.key < $1.key }.map {
+                    [$0.key, String(Int($0.value.limit)), String(Int($0.value.inFlight))]
+                },
+                empty: "no upstream called yet")
+            + (shed.isEmpty
+                ? [] : ["shed since start: " + shed.map { "\($0.key) \(Int($0.value))" }.joined(separator: ", ")])
+    }
+
+    /// Seconds as `850µs`, `12ms`, `1.5s`.
+    static func seconds(_ s: Double) -> String {
+        if s < 0.001 { return "\(Int((s * 1e6).rounded()))µs" }
+        if s < 1 { return String(format: "%g", (s * 1e3 * 10).rounded() / 10) + "ms" }
+        return String(format: "%g", (s * 10).rounded() / 10) + "s"
     }
 
     /// A header row (bold on a terminal) and aligned rows; `right` columns are right-aligned.

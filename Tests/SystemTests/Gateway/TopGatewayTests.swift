@@ -1,0 +1,60 @@
+import Foundation
+import MetroKit
+import MetroTestKit
+import Testing
+
+/// `metro top` shows the gateway beside the broker and the registry: its
+/// requests, 429s, 5xx and p99 over the interval, and each upstream's adaptive
+/// limit, from its `/metrics`. The front door is where an overload or a lost
+/// service shows first.
+@Suite struct TopGatewayTests {
+    @Test func onceJSONCarriesTheGatewaysRatesAndUpstreams() async throws {
+        let stack = try await GatewayStack()
+        let user = try await stack.createUser("Ada")
+        let top = try MetroProcess([
+            "top", "--once", "--json", "--interval", "1.5", "--consume", stack.broker.consume, "--registry",
+            stack.registry.endpoint, "--gateway", stack.gateway.address,
+        ])
+        // Requests between top's two samples: 20 answered 200, 5 answered 404.
+        try await Task.sleep(for: .milliseconds(400))
+        for _ in 0..<20 { #expect(try await stack.gateway.get("/v1/users/\(user)").status == 200) }
+        for _ in 0..<5 {
+            #expect(try await stack.gateway.get("/v1/users/00000000-0000-4000-8000-000000000000").status == 404)
+        }
+        #expect(await top.waitForExit(timeout: .seconds(20)) == 0, "\(top.stderrText)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(top.stdoutLines.joined().utf8)) as? [String: Any])
+        let gateway = try #require(object["gateway"] as? [String: Any], "\(object.keys)")
+        #expect(gateway["ok"] as? Bool == true, "\(gateway)")
+        #expect(gateway["address"] as? String == stack.gateway.address)
+        let byClass = try #require(gateway["requestsByClass"] as? [String: Double])
+        #expect((byClass["2xx"] ?? 0) >= 21 && (byClass["4xx"] ?? 0) >= 5, "\(byClass)")
+        let rate = try #require(gateway["requestsPerSecond"] as? Double)
+        #expect(rate > 5, "25 requests within the 1.5-s interval: \(rate)/s")
+        #expect(gateway["status5xxPerSecond"] as? Double == 0)
+        #expect((gateway["p99Seconds"] as? Double ?? 0) > 0, "\(gateway)")
+        let upstreams = try #require(gateway["upstreams"] as? [String: [String: Double]])
+        #expect((upstreams["profiles"]?["limit"] ?? 0) >= 1, "\(upstreams)")
+    }
+
+    @Test func theFrameSaysWhenTheGatewayIsNotThere() async throws {
+        let broker = try await BrokerHarness()
+        let registry = try await RegistryUnderTest()
+        let top = try MetroProcess([
+            "top", "--once", "--interval", "0.2", "--consume", broker.consume, "--registry", registry.endpoint,
+            "--gateway", "127.0.0.1:1",
+        ])
+        #expect(await top.waitForExit(timeout: .seconds(20)) == 0, "\(top.stderrText)")
+        let frame = top.stdoutLines.joined(separator: "\n")
+        #expect(frame.contains("GATEWAY  http://127.0.0.1:1: not answering at 127.0.0.1:1"), "\(frame)")
+        // With another broker named and no --gateway, none is looked for.
+        let plain = try MetroProcess([
+            "top", "--once", "--json", "--interval", "0.2", "--consume", broker.consume, "--registry",
+            registry.endpoint,
+        ])
+        #expect(await plain.waitForExit(timeout: .seconds(20)) == 0, "\(plain.stderrText)")
+        #expect(!plain.stdoutLines.joined().contains("\"gateway\""))
+        registry.process.kill()
+        _ = await broker.stop()
+    }
+}
