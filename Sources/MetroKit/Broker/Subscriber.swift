@@ -79,12 +79,15 @@ public final class Subscriber: Service, Sendable {
     }
 
     private let stream: AsyncStream<LiveEvent>
+    /// The broker's events endpoint, for the errors that name it.
+    private let eventsEndpoint: String
     let state = Mailbox(State())
     let io: IOThread<SubscriberLoop>
 
     /// Prepares the subscriber; its I/O thread starts on first use (or `run()`).
     public init(_ options: Options, context: Context? = nil, logger: Logger = Logger(label: "metro.subscriber")) throws
     {
+        eventsEndpoint = options.events
         let ctx = try context ?? Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let (stream, continuation) = AsyncStream.makeStream(
             of: LiveEvent.self,
@@ -126,12 +129,14 @@ public final class Subscriber: Service, Sendable {
     /// `deniedPrefixes` says which.
     public func waitUntilLive(timeout: Duration = .seconds(10)) async throws -> UInt64 {
         io.startIfNeeded()
+        let endpoint = eventsEndpoint
         return try await withThrowingTaskGroup(of: UInt64.self) { group in
             group.addTask { try await self.liveSeq() }
             group.addTask {
                 try await Task.sleep(for: timeout)
                 throw MetroClientError(
-                    .timedOut, operation: "subscribe", message: "no hello from the broker within \(timeout)")
+                    .timedOut, operation: "subscribe",
+                    message: "no hello from the broker at \(endpoint) within \(timeout)")
             }
             // The loser is cancelled; the group returns once it has ended, which is at
             // once for both (`liveSeq` leaves the waiters on cancellation).

@@ -86,11 +86,14 @@ final class LazyPirateRequester {
                     message: "the registry refused this client's CURVE key (ZAP status \(refusal)): it is not on "
                         + "the registry's allow-list (protocol.md §7.4); tried \(tried.joined(separator: ", "))"))
         }
+        // Each endpoint once, in the order tried ("tried A, A" read like a typo).
+        var named = Set<String>()
+        let endpoints = tried.filter { named.insert($0).inserted }.joined(separator: ", ")
         return .failure(
             MetroClientError(
                 .unreachable, operation: operation,
                 message: "no reply after \(configuration.attempts) attempts of \(configuration.requestTimeout) "
-                    + "(tried \(tried.joined(separator: ", ")))"))
+                    + "from \(endpoints)"))
     }
 
     /// Closes the REQ socket (on the owning thread).

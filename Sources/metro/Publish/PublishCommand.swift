@@ -111,8 +111,8 @@ struct PublishCommand: MetroCommand {
             // A secure broker tells a plain client nothing (protocol.md §7.1): say what silence may mean.
             FileHandle.standardError.write(
                 Data(
-                    "hint: nothing was acknowledged; if the broker runs with CURVE on, pass --keys DIR or set METRO_KEYS\n"
-                        .utf8))
+                    ("hint: nothing was acknowledged: is a broker listening at \(ingest) (`metro up` starts one)? "
+                        + "If it runs with CURVE on, pass --keys DIR or set METRO_KEYS\n").utf8))
         }
         if summary.errors > 0 || summary.sent < count { throw ExitCode(1) }
     }
@@ -155,7 +155,7 @@ struct PublishCommand: MetroCommand {
             return found
         } catch {
             note(
-                "could not read the journal at \(endpoint) (\(error)): " + (ExampleGrounding().advice(for: topic) ?? "")
+                "could not read the system's users from the journal at \(endpoint) (\(error)): the views name made-up ones"
             )
             return ExampleGrounding()
         }
