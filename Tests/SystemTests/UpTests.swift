@@ -93,6 +93,26 @@ import ZeroMQ
         #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
     }
 
+    /// Run from `PATH` as plain `metro` in another folder (as a user runs it), its
+    /// children start: it once looked for `./metro` and started nothing.
+    @Test func startsItsChildrenWhenRunFromThePathByName() async throws {
+        let dir = try TemporaryDirectory()
+        let e = try freeEndpoints(6)
+        let config = try writeBrokerConfig(in: dir.path, e, metrics: "")
+        let bin = MetroProcess.binary.deletingLastPathComponent().path
+        let up = try MetroProcess(
+            [
+                "up", "--data-dir", dir.url.appendingPathComponent("data").path, "--config", config, "--registry",
+                e[4], "--gateway", "",
+            ] + Self.noServices,
+            shell: "cd '\(dir.path)' && PATH='\(bin)':\"$PATH\" exec metro \"$@\"")
+        try await waitFor("metro up ready", timeout: .seconds(30)) { readyLines(up).count >= 1 || !up.isRunning }
+        #expect(readyLines(up).count == 1, "stdout: \(up.stdoutLines), stderr: \(up.stderrText)")
+        #expect(!up.stderrText.contains("cannot run"), "\(up.stderrText)")
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
+    }
+
     /// A taken metrics port: the broker says which endpoint, and `metro up` stops
     /// instead of restarting it forever.
     @Test func aTakenMetricsPortStopsUpWithTheEndpointNamed() async throws {

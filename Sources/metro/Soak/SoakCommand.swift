@@ -158,8 +158,5 @@ struct SoakCommand: MetroCommand {
     }
 
     /// This binary (`/proc/self/exe`): the one `metro up` runs as, with the fault library beside it.
-    static func metroBinary() -> String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
-    }
+    static func metroBinary() -> String { SelfExecutable.path }
 }

@@ -67,7 +67,7 @@ final class Supervisor: Service, @unchecked Sendable {
     }
 
     func run() async throws {
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        let executable = URL(fileURLWithPath: SelfExecutable.path)
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for child in children {
