@@ -9,7 +9,7 @@ struct DoctorCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract:
-            "Check this machine for running Metro: libzmq, CURVE, vCPU idle and steal, ports (broker, metrics, registry), data folder, a secure system's allow-list."
+            "Check this machine for running Metro: libzmq, CURVE, vCPU idle and steal, ports (broker, metrics, registry, gateway), data folder, a secure system's allow-list."
     )
 
     @Option(help: "The broker configuration file (default: Broker/broker.yaml if present).")
@@ -20,6 +20,9 @@ struct DoctorCommand: MetroCommand {
 
     @Option(help: "The registry endpoint to check (the one metro up binds).")
     var registry = "tcp://127.0.0.1:7400"
+
+    @Option(help: "The gateway's HTTP address to check (host:port; \"\" skips it).")
+    var gateway = "127.0.0.1:8080"
 
     @Option(
         help: ArgumentHelp(
@@ -46,7 +49,9 @@ struct DoctorCommand: MetroCommand {
                 DoctorCheck(
                     name: "configuration", ok: true,
                     detail: source.map { "read \($0)" } ?? "no file; using built-in defaults"))
-            checks += await DoctorPorts(broker: broker, registry: registry, configFile: source).checks()
+            checks += await DoctorPorts(
+                broker: broker, registry: registry, configFile: source, gateway: gateway.isEmpty ? nil : gateway
+            ).checks()
             checks.append(DoctorCheck.dataFolderWritable(dataDir ?? broker.dataDir))
             checks.append(DoctorCheck.diskSpace(dataDir ?? broker.dataDir))
         } catch {

@@ -18,6 +18,8 @@ struct DoctorPorts {
     let broker: BrokerConfiguration
     let registry: String
     let configFile: String?
+    /// `host:port` of the gateway's HTTP listener to check; nil: none.
+    var gateway: String? = nil
 
     func checks() async -> [DoctorCheck] {
         let e = broker.endpoints
@@ -43,7 +45,26 @@ struct DoctorPorts {
             DoctorCheck.endpointFree(
                 name: "registry", endpoint: registry, configFile: nil, fix: "or give metro up --registry another"
             ) { Self.registryAnswers(registry) ? "a running Metro registry (it answers STATS)" : nil })
+        if let gateway {
+            let owner = await Self.gatewayOwner(gateway)
+            checks.append(
+                DoctorCheck.endpointFree(
+                    name: "gateway", endpoint: "tcp://" + gateway, configFile: nil,
+                    fix: "or give metro up --gateway another (\"\" starts none)"
+                ) { owner })
+        }
         return checks
+    }
+
+    /// "a running Metro gateway" when an HTTP request to `listen` is answered as
+    /// Metro's gateway answers (a problem of type `urn:metro:problem:*`), else nil.
+    static func gatewayOwner(_ listen: String) async -> String? {
+        guard let url = URL(string: "http://\(listen)/v1/metro-doctor-probe") else { return nil }
+        var request = URLRequest(url: url)
+        request.timeoutInterval = 1  // whole seconds: less times out at once (docs/performance.md)
+        guard let (data, _) = try? await URLSession.shared.data(for: request) else { return nil }
+        let text = String(decoding: data, as: UTF8.self)
+        return text.contains("urn:metro:problem") ? "a running Metro gateway (it answers as one)" : nil
     }
 
     /// Asked at most once, and only when a broker port is taken.

@@ -93,6 +93,28 @@ import ZeroMQ
         #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
     }
 
+    /// A second `metro up` on the ports of a running one says so and starts
+    /// nothing (it once started every child, then stopped them all when the
+    /// registry could not bind).
+    @Test func aSecondSystemOnTheSamePortsIsRefusedBeforeAnythingStarts() async throws {
+        let (first, _, registry, dir) = try await startUp()
+        let config = dir.url.appendingPathComponent("broker.yaml").path
+        let second = try MetroProcess(
+            [
+                "up", "--data-dir", dir.url.appendingPathComponent("data2").path, "--config", config, "--registry",
+                registry, "--gateway", "",
+            ] + Self.noServices)
+        let status = await second.waitForExit(timeout: .seconds(30))
+        #expect(status != nil && status != 0)
+        #expect(second.stderrText.contains("is in use by a running Metro broker"), "\(second.stderrText)")
+        #expect(second.stderrText.contains("is in use by a running Metro registry"), "\(second.stderrText)")
+        #expect(second.stderrText.contains("Another Metro system runs on these ports"), "\(second.stderrText)")
+        #expect(!second.stderrText.contains("started broker"))
+        #expect(first.isRunning)
+        first.kill(SIGTERM)
+        #expect(await first.waitForExit(timeout: .seconds(20)) == 0)
+    }
+
     /// Run from `PATH` as plain `metro` in another folder (as a user runs it), its
     /// children start: it once looked for `./metro` and started nothing.
     @Test func startsItsChildrenWhenRunFromThePathByName() async throws {
@@ -113,8 +135,8 @@ import ZeroMQ
         #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
     }
 
-    /// A taken metrics port: the broker says which endpoint, and `metro up` stops
-    /// instead of restarting it forever.
+    /// A taken metrics port: `metro up` names it and starts nothing (it once
+    /// started the broker, which failed to bind, and restarted it forever).
     @Test func aTakenMetricsPortStopsUpWithTheEndpointNamed() async throws {
         let ctx = try Context(defaultLingerMilliseconds: 0)
         let holder = try ctx.socket(.rep)
@@ -124,8 +146,11 @@ import ZeroMQ
         _ = dir
         let status = await up.waitForExit(timeout: .seconds(30))
         #expect(status != nil && status != 0, "metro up exits by itself")
-        #expect(up.stderrText.contains("cannot bind metrics 127.0.0.1:\(port)"), "\(up.stderrText)")
-        #expect(up.stderrText.components(separatedBy: "started broker").count - 1 == 1, "started once")
+        // Checked before anything starts (`UpPreflight`): named with what holds it.
+        #expect(
+            up.stderrText.contains("port metrics: tcp://127.0.0.1:\(port) is taken by something else (not Metro)"),
+            "\(up.stderrText)")
+        #expect(!up.stderrText.contains("started broker"), "nothing started")
         #expect(readyLines(up).isEmpty)
         try await waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
         holder.close()
