@@ -100,15 +100,25 @@ import Testing
         // The republished one is no longer listed; the other still is.
         #expect(try await listed().compactMap { ($0["seq"] as? NSNumber)?.uint64Value } == [secondDeadSeq])
 
-        // purge: refused without --yes off a terminal, then done with --yes.
+        // purge: every open one is refused without --yes off a terminal.
         let (refused, _, refusedErr) = try await dlq(["purge"], shell: "exec </dev/null")
         #expect(refused == 2)
         #expect(refusedErr.contains("without --yes"), "\(refusedErr)")
         #expect(try await listed().count == 1)
-        let (purged, purgedOut, purgedErr) = try await dlq(["purge", "--group", "encoders", "--yes"])
+        // By seq: only open dead letters, and no question (the seqs name what goes).
+        let (resolvedAlready, _, resolvedErr) = try await dlq(["purge", "\(deadSeq)"], shell: "exec </dev/null")
+        #expect(resolvedAlready != 0)
+        #expect(resolvedErr.contains("dead letter \(deadSeq) is resolved already"), "\(resolvedErr)")
+        let (unknown, _, unknownErr) = try await dlq(["purge", "999999"], shell: "exec </dev/null")
+        #expect(unknown != 0)
+        #expect(unknownErr.contains("no dead letter has seq 999999"), "\(unknownErr)")
+        let (purged, purgedOut, purgedErr) = try await dlq(["purge", "\(secondDeadSeq)"], shell: "exec </dev/null")
         #expect(purged == 0, "\(purgedErr)")
-        #expect(purgedOut.first == "purged 1 dead letter of group encoders (seqs \(secondDeadSeq))", "\(purgedOut)")
+        #expect(purgedOut.first == "purged 1 dead letter (seqs \(secondDeadSeq))", "\(purgedOut)")
         #expect(try await listed().isEmpty)
+        let (none, noneOut, _) = try await dlq(["purge", "--group", "encoders", "--yes"])
+        #expect(none == 0)
+        #expect(noneOut.first == "no open dead letters in group encoders to purge", "\(noneOut)")
 
         // Nothing lost: both dead letters are still in the journal, and
         // `list --resolved` shows them with what was done.

@@ -95,22 +95,46 @@ struct DlqPurgeCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "purge", abstract: "Mark dead letters resolved (kept in the journal, no longer listed).")
 
+    @Argument(help: "Dead letters' seqs (the SEQ column of metro dlq list); none: every open one (or --group's).")
+    var seqs: [UInt64] = []
     @Option(help: "Only this group's dead letters (default: every group's).")
     var group: String?
-    @Flag(help: "Do not ask (required when stdin is not a terminal).")
+    @Flag(help: "Do not ask (required when stdin is not a terminal); seqs named one by one need no asking.")
     var yes = false
     @OptionGroup var dlq: DlqOptions
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        guard seqs.isEmpty || group == nil else {
+            throw ValidationError("give dead letters' seqs or --group, not both")
+        }
+    }
+
     func run(_ process: ProcessBootstrap) async throws {
-        let targets = try await DlqBook.read(try dlq.reader).open(group: group)
+        let book = try await DlqBook.read(try dlq.reader)
+        let open = book.open(group: group)
+        let targets: [DeadLetter]
+        if seqs.isEmpty {
+            targets = open
+        } else {
+            let openSeqs = Set(open.map(\.seq))
+            targets = try seqs.map { seq in
+                guard let letter = book.letter(seq) else {
+                    throw ValidationError("no dead letter has seq \(seq) in the journal (metro dlq list shows them)")
+                }
+                guard openSeqs.contains(seq) else {
+                    throw ValidationError("dead letter \(seq) is resolved already (metro dlq show \(seq) says how)")
+                }
+                return letter
+            }
+        }
         guard !targets.isEmpty else {
             print("no open dead letters\(group.map { " in group \($0)" } ?? "") to purge")
             return
         }
         let what =
             "\(targets.count) dead letter\(targets.count == 1 ? "" : "s")\(group.map { " of group \($0)" } ?? "")"
-        if !yes {
+        if !yes && seqs.isEmpty {
             guard isatty(0) == 1 else {
                 FileHandle.standardError.write(
                     Data("error: refusing to purge \(what) without --yes: stdin is not a terminal\n".utf8))
