@@ -36,7 +36,8 @@ enum DlqText {
             if let seq = r.republishedSeq { line += " seq \(seq)" }
             lines.append(line)
         } else {
-            lines.append("  resolution   open (republish: metro dlq republish \(d.seq))")
+            lines.append(
+                "  resolution   open (republish: metro dlq republish \(d.seq); drop: metro dlq purge \(d.seq))")
         }
         lines.append("  payload")
         let printer = TailPrinter(json: false, colour: colour)
