@@ -12,7 +12,9 @@
 ///
 /// An open circuit turns half-open before its cool-down when the instance is heard
 /// from (`heard()`, or a success `record`ed while open): an answer to a call the
-/// caller already gave up on, sent once a paused or stalled process runs again.
+/// caller already gave up on, sent once a paused or stalled process runs again, or
+/// a new handshake on a connection that broke (a pause past the ZMTP heartbeat
+/// timeout breaks it, and the late answers are lost with it).
 /// Without it, every call in the rest of the cool-down (up to 2 s) failed with
 /// `circuit-open` although the instance answered again (the chaos soak counted 165
 /// such failures after three pauses in ten minutes). The probe still decides: one

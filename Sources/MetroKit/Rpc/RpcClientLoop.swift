@@ -219,7 +219,14 @@ final class RpcClientLoop: IOThreadLoop {
                 let changes = connection.readMonitor()
                 if changes.contains(.broke) { broke(connection) }
                 if changes.contains(.refused) { refused(connection) }
-                if changes.contains(.up) { sendParked(connection) }
+                if changes.contains(.up) {
+                    // A handshake after a break: the instance's process runs again (a
+                    // paused one was resumed). An open circuit lets the next call
+                    // probe now instead of after its cool-down: the late answers that
+                    // would have said so went to the broken connection.
+                    connection.breaker.heard()
+                    sendParked(connection)
+                }
                 continue
             }
             while let frames = try? connection.dealer.receiveMultipart(dontWait: true) {

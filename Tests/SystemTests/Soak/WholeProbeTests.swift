@@ -5,10 +5,6 @@ import Testing
 
 @testable import MetroSoak
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// The soak's "whole again" includes the gateway serving each service (not only
 /// the service registered and in its group): after a worker's pause the gateway's
 /// circuit breaker refused its requests for a while, and a 90-s chaos run counted
@@ -24,14 +20,13 @@ import Testing
         let probe = try WholeProbe(topology: topology, registry: registry, http: SoakHTTP())
         try await eventually("whole at start") { await probe.missing().isEmpty }
 
-        let pid = stack.profiles.process.pid
-        kill(pid, SIGSTOP)
+        try await stack.profiles.process.freeze()
         // Registered and in its group all along (a 3-s pause is within its lease),
         // yet the gateway cannot serve it.
         let paused = await probe.missing()
         #expect(paused.contains { $0.hasPrefix("gateway → profiles") }, "\(paused)")
         #expect(!paused.contains("profiles/profiles-1"), "\(paused)")
-        kill(pid, SIGCONT)
+        stack.profiles.process.thaw()
         try await eventually("whole again once the gateway serves profiles", timeout: .seconds(20)) {
             await probe.missing().isEmpty
         }
