@@ -17,7 +17,7 @@ struct BrokerCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
         abstract: "Run the Metro broker, or query a running one.",
-        subcommands: [BrokerRunCommand.self, BrokerStatsCommand.self]
+        subcommands: [BrokerRunCommand.self, BrokerStatsCommand.self, BrokerDeleteGroupCommand.self]
     )
 
     @OptionGroup var options: BrokerRunOptions

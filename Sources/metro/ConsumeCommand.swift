@@ -17,7 +17,10 @@ struct ConsumeCommand: MetroCommand {
 
     @Option(help: "The broker's consume endpoint.")
     var consume: String = "tcp://127.0.0.1:7704"
-    @Option(help: "The group to join (created on first join).")
+    @Option(
+        help:
+            "The group to join (created on first join; it stays after this command: metro broker delete-group removes it)."
+    )
     var group: String
     @Option(help: "This member's name.")
     var member: String = "metro-consume-\(getpid())"

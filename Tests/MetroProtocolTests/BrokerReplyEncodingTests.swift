@@ -58,6 +58,7 @@ import Testing
                 case .heartbeat: .heartbeat(group: "g")
                 case .leave: .leave(group: "g")
                 case .acks: .acks(group: "g", credit: 2, seqs: [1, 2])
+                case .delete: .delete(group: "g")
                 }
             #expect(request.command == command)
             #expect(request.frames.count == command.frameCount, "\(command)")
@@ -70,6 +71,18 @@ import Testing
             }
             #expect(e.error.code == .malformedMessage && e.id == bytes("g"))
         }
+    }
+
+    /// DELETED (§4.10.3) as the broker sends it and a client reads it.
+    @Test func deletedRoundTrips() {
+        let d = GroupCodec.Deleted(group: "probe", prefixes: ["video."], position: 42, pending: 3)
+        let frames = GroupCodec.Reply.deleted(d).encode()
+        #expect(frames.count == 4 && frames[1] == bytes("DELETED") && frames[2] == bytes("probe"))
+        #expect(
+            String(decoding: frames[3], as: UTF8.self)
+                == #"{"group":"probe","pending":3,"position":42,"prefixes":["video."]}"#)
+        #expect(GroupCodec.decodeReply(frames) == .deleted(d))
+        #expect(GroupCodec.decodeReply(Array(frames.prefix(3))) == nil)
     }
 
     @Test func groupStartIsAnEnumOnTheWireAsText() throws {

@@ -32,8 +32,18 @@ import Testing
                 "group-deliver", "group-ack", "group-nak", "group-reject", "group-error-unknown-delivery",
                 "error-malformed",
                 "replay-error-malformed", "replay-packed-request", "replay-event-packed", "group-join-packed",
-                "group-deliver-packed", "group-acks",
+                "group-deliver-packed", "group-acks", "group-delete", "group-deleted",
             ])
+    }
+
+    /// §4.10.3: DELETE and DELETED, decoded and encoded.
+    @Test func deleteGroupVectors() throws {
+        let delete = GroupCodec.Request.delete(group: "workers")
+        #expect(delete.frames == (try vector("group-delete")))
+        #expect((try? ConsumeCodec.decodeRequest(try vector("group-delete"), offset: 0).get()) == .group(delete))
+        let deleted = GroupCodec.Deleted(group: "workers", prefixes: ["video."], position: 41, pending: 2)
+        #expect(GroupCodec.Reply.deleted(deleted).encode() == (try vector("group-deleted")))
+        #expect(GroupCodec.decodeReply(try vector("group-deleted")) == .deleted(deleted))
     }
 
     /// §4.10.2: JOIN with `batchBytes`, DELIVER-PACKED with the records of

@@ -93,6 +93,7 @@ final class GroupCoordinator {
             return nil
         }
         guard let group = groups[name] else { return failure(.unknownGroup, "no group \(name); JOIN creates it") }
+        if case .delete = request { return delete(name, group, now: now, failure: failure) }
         let notMember = failure(.unknownGroup, "this connection is not a member of \(name); JOIN again")
         do throws(ConsumerGroup.CommandError) {
             switch request {
@@ -125,7 +126,7 @@ final class GroupCoordinator {
                         .unknownDelivery, "this member holds no \(what) of \(name)",
                         [unknown.flatMap { BigEndian.bytes($0) }])
                 }
-            case .join: break
+            case .join, .delete: break
             }
         } catch {
             guard error == .unknownDelivery else { return notMember }
@@ -138,6 +139,33 @@ final class GroupCoordinator {
         }
         dirty = true
         return nil
+    }
+
+    /// DELETE (§4.10.3): a group with no member goes, with its position and pending
+    /// set, and the state file is saved before DELETED is sent, so that a crash
+    /// after the answer cannot bring it back. A group with members stays (108): a
+    /// member would otherwise find its group gone under it.
+    private func delete(
+        _ name: String, _ group: GroupRuntime, now: UInt64,
+        failure: (WireErrorCode, String, [[UInt8]]) -> GroupCodec.Reply
+    ) -> GroupCodec.Reply {
+        let members = group.state.members.count
+        guard members == 0 else {
+            return failure(
+                .invalidArgument,
+                "group \(name) has \(members) member\(members == 1 ? "" : "s"); they must leave (or be stopped) first",
+                [])
+        }
+        let deleted = GroupCodec.Deleted(
+            group: name, prefixes: group.state.config.prefixes.map { String(decoding: $0, as: UTF8.self) },
+            position: group.state.position, pending: group.state.pending.count)
+        groups[name] = nil
+        dirty = true
+        save(now: now)
+        logger.notice(
+            "consumer group deleted",
+            metadata: ["group": "\(name)", "position": "\(deleted.position)", "pending": "\(deleted.pending)"])
+        return .deleted(deleted)
     }
 
     /// Every membership now: the group, its prefixes and the member's routing id.

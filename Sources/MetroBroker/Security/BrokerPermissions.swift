@@ -126,7 +126,8 @@ final class BrokerPermissions {
     /// The refusal of a consume request the identity may not make, or nil: a REPLAY
     /// whose prefixes its replay list does not all cover (none means every topic),
     /// a JOIN whose group's prefixes (the existing group's, else the JOIN's) its
-    /// consume list does not all cover. Everything else is allowed.
+    /// consume list does not all cover, a DELETE of a group whose prefixes it does
+    /// not all cover. Everything else is allowed.
     func refusal(
         _ request: Result<ConsumeCodec.Request, ConsumeCodec.RequestError>, _ buffer: MultipartBuffer,
         groups: GroupCoordinator
@@ -139,6 +140,12 @@ final class BrokerPermissions {
         case .success(.group(.join(let group, _, _, let config))):
             let grant = grant(buffer, frame: 1)
             let prefixes = groups.prefixes(of: group) ?? (config.prefixes ?? []).map { Array($0.utf8) }
+            guard let denied = uncovered(prefixes, .consume, grant) else { return nil }
+            return .group(.error(denied, context: [Array(group.utf8)]))
+        case .success(.group(.delete(let group))):
+            // As a JOIN of the group: only who may consume all of it may delete it.
+            guard let prefixes = groups.prefixes(of: group) else { return nil }  // 202 from the coordinator
+            let grant = grant(buffer, frame: 1)
             guard let denied = uncovered(prefixes, .consume, grant) else { return nil }
             return .group(.error(denied, context: [Array(group.utf8)]))
         default:

@@ -108,6 +108,10 @@ final class BrokerMetrics {
         for (name, group) in s.groups {
             groupMetrics(name).publish(group, after: old.groups[name])
         }
+        // A deleted group's series go with it (a gauge would hold its last lag for good).
+        for name in groups.keys where s.groups[name] == nil {
+            groups.removeValue(forKey: name)?.destroy()
+        }
         published = s
     }
 
@@ -150,6 +154,15 @@ private struct GroupMetrics {
         redelivered = Counter(label: "metro_group_redelivered_total", dimensions: labels, factory: factory)
         deadLettered = Counter(label: "metro_group_dead_lettered_total", dimensions: labels, factory: factory)
         expired = Counter(label: "metro_group_expired_total", dimensions: labels, factory: factory)
+    }
+
+    func destroy() {
+        members.destroy()
+        pending.destroy()
+        lag.destroy()
+        redelivered.destroy()
+        deadLettered.destroy()
+        expired.destroy()
     }
 
     func publish(_ g: GroupStats, after old: GroupStats?) {

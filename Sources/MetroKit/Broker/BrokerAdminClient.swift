@@ -2,7 +2,8 @@ import Foundation
 package import MetroProtocol
 package import ZeroMQ
 
-/// Asks a broker's consume socket for its counters (protocol.md §4.5). Blocking,
+/// Asks a broker's consume socket for its counters (protocol.md §4.5), and
+/// deletes a consumer group (§4.10.3). Blocking,
 /// for operator tools and tests: each call opens a DEALER on the calling thread,
 /// sends one request, waits up to `timeout`, and closes the socket.
 package struct BrokerAdminClient: Sendable {
@@ -28,6 +29,33 @@ package struct BrokerAdminClient: Sendable {
 
     /// Sends `command` and returns the reply's payload frame.
     package func request(_ command: ConsumeCodec.Command) throws -> [UInt8] {
+        let operation = "broker \(command.rawValue)"
+        let frames = try exchange(ConsumeCodec.requestFrames(command), operation: operation)
+        guard frames.count == 3, frames[0] == WireProtocol.versionBytes, frames[1] == Array(command.rawValue.utf8)
+        else {
+            if case .error(let e, _)? = IngestCodec.decodeReply(frames) {
+                throw MetroClientError.rejected(e, operation: operation)
+            }
+            throw MetroClientError(.protocolViolation, operation: operation, message: "unexpected reply")
+        }
+        return frames[2]
+    }
+
+    /// DELETE (protocol.md §4.10.3): removes consumer group `name`, which must have
+    /// no member; returns what it held. A refusal (202 no such group, 108 it has
+    /// members, 110 not permitted) is thrown as `rejected` with the broker's error.
+    package func deleteGroup(_ name: String) throws -> GroupCodec.Deleted {
+        let operation = "broker DELETE"
+        let frames = try exchange(GroupCodec.Request.delete(group: name).frames, operation: operation)
+        switch GroupCodec.decodeReply(frames) {
+        case .deleted(let d)?: return d
+        case .error(let e, _)?: throw MetroClientError.rejected(e, operation: operation)
+        default: throw MetroClientError(.protocolViolation, operation: operation, message: "unexpected reply")
+        }
+    }
+
+    /// One request, one reply, on a DEALER opened for it.
+    private func exchange(_ request: [[UInt8]], operation: String) throws -> [[UInt8]] {
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
         let socket = try context.socket(.dealer)
         defer { socket.close() }
@@ -36,20 +64,11 @@ package struct BrokerAdminClient: Sendable {
         try socket.set(.receiveTimeout(milliseconds: ms))
         try socket.set(.sendTimeout(milliseconds: ms))
         try socket.connect(consumeEndpoint)
-        try socket.send(multipart: ConsumeCodec.requestFrames(command))
+        try socket.send(multipart: request)
         guard let frames = try socket.receiveMultipart() else {
             throw MetroClientError(
-                .timedOut, operation: "broker \(command.rawValue)",
-                message: "no reply from \(consumeEndpoint) within \(timeout)")
+                .timedOut, operation: operation, message: "no reply from \(consumeEndpoint) within \(timeout)")
         }
-        guard frames.count == 3, frames[0] == WireProtocol.versionBytes, frames[1] == Array(command.rawValue.utf8)
-        else {
-            if case .error(let e, _)? = IngestCodec.decodeReply(frames) {
-                throw MetroClientError.rejected(e, operation: "broker \(command.rawValue)")
-            }
-            throw MetroClientError(
-                .protocolViolation, operation: "broker \(command.rawValue)", message: "unexpected reply")
-        }
-        return frames[2]
+        return frames
     }
 }

@@ -174,7 +174,7 @@ final class ConsumerLoop: IOThreadLoop {
                     refusal.withLock { $0 = e }
                     return false
                 }
-            case .heartbeat?, nil:
+            case .heartbeat?, .deleted?, nil:  // DELETED answers a DELETE, which a member never sends
                 continue
             }
         }

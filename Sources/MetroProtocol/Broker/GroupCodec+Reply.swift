@@ -9,6 +9,8 @@ extension GroupCodec {
         /// Many deliveries in one message, to a member that asked for it (§4.10.2).
         case deliverPacked(group: String, PackedDelivery)
         case heartbeat(group: String)
+        /// The group is gone: what it held when it was deleted (§4.10.3).
+        case deleted(Deleted)
         /// `context`: the group name, then the seq for 203 (§4.10).
         case error(WireError, context: [[UInt8]])
 
@@ -28,6 +30,8 @@ extension GroupCodec {
                 return [v, GroupReplyWord.deliverPacked.frame, Array(group.utf8), body.attempts, body.records]
             case .heartbeat(let group):
                 return [v, GroupReplyWord.heartbeat.frame, Array(group.utf8)]
+            case .deleted(let d):
+                return [v, GroupReplyWord.deleted.frame, Array(d.group.utf8), WireJSON.encode(d)]
             case .error(let e, let context):
                 return ErrorReply.frames(e, context: context)
             }
@@ -66,6 +70,11 @@ extension GroupCodec {
                 PackedDelivery(attempts: frames[3], records: frames[4]))
         case .heartbeat:
             return .heartbeat(group: String(decoding: frames[2], as: UTF8.self))
+        case .deleted:
+            guard frames.count == 4, let d = try? JSONDecoder().decode(Deleted.self, from: Data(frames[3])) else {
+                return nil
+            }
+            return .deleted(d)
         case nil:
             return nil
         }

@@ -82,6 +82,22 @@ public enum GroupCodec {
         }
     }
 
+    /// DELETED's json: what the group held when it went (§4.10.3).
+    package struct Deleted: Codable, Sendable, Equatable {
+        package var group: String
+        package var prefixes: [String]
+        /// The last seq it had handed out in order; the next JOIN of that name starts anew.
+        package var position: UInt64
+        /// Events it had taken and not finished (waiting for a redelivery), now dropped.
+        package var pending: Int
+        package init(group: String, prefixes: [String], position: UInt64, pending: Int) {
+            self.group = group
+            self.prefixes = prefixes
+            self.position = position
+            self.pending = pending
+        }
+    }
+
     package enum Request: Sendable, Equatable {
         case join(group: String, member: String, credit: UInt32, config: Config)
         case grant(group: String, credit: UInt32)
@@ -94,6 +110,8 @@ public enum GroupCodec {
         case leave(group: String)
         /// ACKs every seq of `seqs` (0–65,536 of them) and grants `credit` (§4.10.2).
         case acks(group: String, credit: UInt32, seqs: [UInt64])
+        /// Removes the group, which must have no member (§4.10.3).
+        case delete(group: String)
 
         package var command: GroupCommand {
             switch self {
@@ -106,6 +124,7 @@ public enum GroupCodec {
             case .heartbeat: .heartbeat
             case .leave: .leave
             case .acks: .acks
+            case .delete: .delete
             }
         }
 
@@ -113,7 +132,7 @@ public enum GroupCodec {
         package var group: String {
             switch self {
             case .join(let g, _, _, _), .grant(let g, _), .ack(let g, _), .nak(let g, _, _), .extend(let g, _, _),
-                .reject(let g, _, _), .heartbeat(let g), .leave(let g), .acks(let g, _, _):
+                .reject(let g, _, _), .heartbeat(let g), .leave(let g), .acks(let g, _, _), .delete(let g):
                 g
             }
         }
@@ -130,7 +149,7 @@ public enum GroupCodec {
             case .nak(_, let s, let ms), .extend(_, let s, let ms):
                 frames += [BigEndian.bytes(s), BigEndian.bytes32(ms)]
             case .reject(_, let s, let reason): frames += [BigEndian.bytes(s), Array(reason.utf8)]
-            case .heartbeat, .leave: break
+            case .heartbeat, .leave, .delete: break
             case .acks(_, let c, let seqs):
                 var packed = [UInt8](repeating: 0, count: 8 * seqs.count)
                 packed.withUnsafeMutableBytes { raw in
@@ -213,6 +232,7 @@ public enum GroupCodec {
             return .success(.reject(group: group, seq: s, reason: text))
         case .heartbeat: return .success(.heartbeat(group: group))
         case .leave: return .success(.leave(group: group))
+        case .delete: return .success(.delete(group: group))
         case .acks:
             guard let c = u32(2) else { return .failure(bad) }
             // Measured before it is copied: the frame may be as large as the socket allows.

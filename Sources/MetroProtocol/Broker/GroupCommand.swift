@@ -12,6 +12,8 @@ package enum GroupCommand: String, Sendable, CaseIterable {
     case leave = "LEAVE"
     /// Ends a set of deliveries and grants credit, in one message (§4.10.2).
     case acks = "ACKS"
+    /// Removes a group that has no member, with its position and pending set (§4.10.3).
+    case delete = "DELETE"
 
     /// The command frame as it travels.
     package var frame: [UInt8] { Array(rawValue.utf8) }
@@ -22,7 +24,7 @@ package enum GroupCommand: String, Sendable, CaseIterable {
         case .join: 6
         case .nak, .extend, .reject, .acks: 5
         case .grant, .ack: 4
-        case .heartbeat, .leave: 3
+        case .heartbeat, .leave, .delete: 3
         }
     }
 
@@ -42,6 +44,8 @@ package enum GroupReplyWord: String, Sendable, CaseIterable {
     /// Many deliveries in one message, for members that ask for it (§4.10.2).
     case deliverPacked = "DELIVER-PACKED"
     case heartbeat = "HEARTBEAT"
+    /// The answer to DELETE (§4.10.3).
+    case deleted = "DELETED"
 
     package var frame: [UInt8] { Array(rawValue.utf8) }
 }

@@ -156,6 +156,10 @@ struct PermissionTests {
                 fc = sock(zmq.DEALER, '\(broker.consume)', 'full')
                 out['join'] = [join(c, b'g1', b'm1', ['video.']), join(fc, b'g3', b'f1', ['video.'])[0],
                                join(c, b'g3', b'm2', ['orders.']), join(c, b'g2', b'm3', ['orders.'])[0]]
+                def delete(s, group):
+                    return [f.decode() for f in request(s, [b'metro/1', b'DELETE', group])[1:3]]
+                d = sock(zmq.DEALER, '\(broker.consume)', 'limited')  # c gets g2's deliveries
+                out['delete'] = [delete(d, b'g3'), delete(d, b'g2'), delete(d, b'nope')]
                 report()
                 """
         let out = try Self.report(try await runPython(script))
@@ -174,13 +178,15 @@ struct PermissionTests {
         #expect(out["replay"] == #"[["ERROR", "110"], "110"]"#)
         #expect(out["replayed"] == #"["orders.created", "orders.ff", "orders.probe", "orders.x", "CAUGHT-UP"]"#)
         #expect(out["join"] == #"[["ERROR", "110", "g1"], "JOINED", ["ERROR", "110", "g3"], "JOINED"]"#)
+        // DELETE is checked as a JOIN of the group (§7.8): g3 is `video.`'s; g2 has a member.
+        #expect(out["delete"] == #"[["ERROR", "110"], ["ERROR", "108"], ["ERROR", "202"]]"#)
         try await eventually("the denials counted") {
             let text = try await Self.metrics(broker)
             return metricSample("metro_broker_dropped_total{cause=\"publish_forbidden\"}", in: text) == 1
                 && metricSample(Self.denied("publish", "limited"), in: text) == 2
                 && metricSample(Self.denied("subscribe", "limited"), in: text) == 2
                 && metricSample(Self.denied("replay", "limited"), in: text) == 2
-                && metricSample(Self.denied("consume", "limited"), in: text) == 2
+                && metricSample(Self.denied("consume", "limited"), in: text) == 3
         }
         #expect(await broker.stop() == 0)
     }
