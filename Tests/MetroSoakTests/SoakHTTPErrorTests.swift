@@ -42,6 +42,8 @@ import Testing
         #expect(
             "\(SoakHTTPStatus(status: 502, body: Data("<html>bad gateway</html>".utf8)))"
                 == "HTTP 502: <html>bad gateway</html>")
+        let named = Data(#"{"detail":"no-instance: no instance is left","type":"urn:metro:problem:no-instance"}"#.utf8)
+        #expect("\(SoakHTTPStatus(status: 503, body: named))" == "HTTP 503: no-instance: no instance is left")
         let op = SoakOperation(
             kind: .recommend, startNs: 0, endNs: 1, outcome: .failed,
             error: "\(SoakHTTPStatus(status: 429, body: body))", via: "http")

@@ -292,7 +292,9 @@ struct SoakHTTPStatus: Error, CustomStringConvertible {
             description = "HTTP \(status): " + String(decoding: body.prefix(300), as: UTF8.self)
             return
         }
-        let kind = (problem?["type"] as? String)?.split(separator: ":").last.map { " (\($0))" } ?? ""
+        // The kind, unless the detail starts with it already ("no-instance: no instance is left ...").
+        let slug = (problem?["type"] as? String)?.split(separator: ":").last.map(String.init)
+        let kind = slug.flatMap { detail.hasPrefix($0 + ":") ? nil : " (\($0))" } ?? ""
         let request = (problem?["requestId"] as? String).map { " [request \($0)]" } ?? ""
         description = "HTTP \(status)\(kind): \(detail)\(request)"
     }
