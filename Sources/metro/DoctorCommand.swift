@@ -157,8 +157,10 @@ struct DoctorCheck: Encodable {
         do {
             try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            return DoctorCheck(
-                name: "data folder", ok: false, detail: "cannot create \(path): \(error.localizedDescription)")
+            // Foundation's text ("The operation could not be completed.") says little:
+            // mkdir's own errno says why (ENOENT, EACCES, EROFS, ENOSPC).
+            let reason = mkdir(path, 0o755) == 0 ? error.localizedDescription : String(cString: strerror(errno))
+            return DoctorCheck(name: "data folder", ok: false, detail: "cannot create \(path): \(reason)")
         }
         let probe = (path as NSString).appendingPathComponent(".metro-doctor-\(getpid())")
         let fd = open(probe, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0o600)

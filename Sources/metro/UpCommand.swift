@@ -96,7 +96,9 @@ struct UpCommand: MetroCommand {
     func run(_ process: ProcessBootstrap) async throws {
         let logger = Logger(label: "metro.up")
         let (broker, source) = try ConfigurationFile.loadBroker(config)
-        try await UpPreflight(broker: broker, registry: registry, gateway: gateway, configFile: source).check()
+        try await UpPreflight(
+            broker: broker, registry: registry, gateway: gateway, configFile: source, dataDir: dataDir
+        ).check()
         let keys = secure ? try SecureSystem.prepare(directory: dataDir + "/keys", logger: logger) : nil
         var brokerArgs = ["broker", "--data-dir", dataDir + "/broker"] + process.childArguments
         if let config { brokerArgs += ["--config", config] }

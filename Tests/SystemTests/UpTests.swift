@@ -115,6 +115,20 @@ import ZeroMQ
         #expect(await first.waitForExit(timeout: .seconds(20)) == 0)
     }
 
+    /// A data folder that cannot be made: nothing starts (every child once failed
+    /// at its start and was restarted for good, with growing backoffs).
+    @Test func aDataFolderThatCannotBeMadeStopsUpBeforeAnythingStarts() async throws {
+        let up = try MetroProcess(
+            ["up", "--data-dir", "/proc/metro-no-such-folder", "--gateway", ""] + Self.noServices)
+        let status = await up.waitForExit(timeout: .seconds(30))
+        #expect(status != nil && status != 0)
+        #expect(
+            up.stderrText.contains(
+                "the data folder is not usable: cannot create /proc/metro-no-such-folder: No such file or directory"),
+            "\(up.stderrText)")
+        #expect(!up.stderrText.contains("started broker"))
+    }
+
     /// Run from `PATH` as plain `metro` in another folder (as a user runs it), its
     /// children start: it once looked for `./metro` and started nothing.
     @Test func startsItsChildrenWhenRunFromThePathByName() async throws {

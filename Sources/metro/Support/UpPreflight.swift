@@ -1,7 +1,8 @@
 import MetroBroker
 
-/// Before `metro up` starts anything: every port the system will bind is free
-/// (the broker's four and its metrics, the registry's, the gateway's), with
+/// Before `metro up` starts anything: its data folder can be made and written,
+/// and every port the system will bind is free (the broker's four and its
+/// metrics, the registry's, the gateway's), with
 /// `metro doctor`'s checks (`DoctorPorts`), so each taken one is named with
 /// what holds it: a running Metro or something else.
 ///
@@ -16,6 +17,8 @@ struct UpPreflight {
     /// `host:port` of the gateway's listener; "" when none starts.
     let gateway: String
     let configFile: String?
+    /// The data folder every child writes under (`--data-dir`).
+    var dataDir: String? = nil
 
     struct PortsTaken: Error, CustomStringConvertible {
         let lines: [String]
@@ -34,7 +37,21 @@ struct UpPreflight {
         }
     }
 
+    /// The data folder cannot be made or written: every child would fail at its
+    /// start and be restarted for good (seen: `--data-dir /proc/x`, 0.2 → 30 s
+    /// backoffs with no end), so nothing starts.
+    struct DataFolderUnusable: Error, CustomStringConvertible {
+        let detail: String
+        var description: String {
+            "cannot start: the data folder is not usable: \(detail) (choose another with --data-dir)"
+        }
+    }
+
     func check() async throws {
+        if let dataDir {
+            let folder = DoctorCheck.dataFolderWritable(dataDir)
+            guard folder.ok else { throw DataFolderUnusable(detail: folder.detail) }
+        }
         let checks = await DoctorPorts(
             broker: broker, registry: registry, configFile: configFile, gateway: gateway.isEmpty ? nil : gateway
         ).checks()
