@@ -143,10 +143,7 @@ struct BrokerStatsCommand: MetroCommand {
     /// `--config` (or Broker/broker.yaml), names the broker to ask.
     @OptionGroup(title: "Broker (--consume, or endpoints.consume of --config, names the broker)")
     var broker: BrokerRunOptions
-    var consume: String {
-        broker.consume ?? (try? ConfigurationFile.loadBroker(broker.config).0.endpoints.consume)
-            ?? BrokerConfiguration().endpoints.consume
-    }
+    var consume: String { broker.consumeEndpoint }
     @Flag(help: "Print Prometheus text instead of JSON.")
     var prometheus = false
     @Flag(help: "Print a table of the consumer groups instead of JSON.")
@@ -180,5 +177,14 @@ struct BrokerStatsCommand: MetroCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(stats), as: UTF8.self))
         }
+    }
+}
+
+extension BrokerRunOptions {
+    /// The running broker an admin subcommand asks: `--consume`, else the consume
+    /// endpoint of `--config` (or Broker/broker.yaml), else the default.
+    var consumeEndpoint: String {
+        consume ?? (try? ConfigurationFile.loadBroker(config).0.endpoints.consume)
+            ?? BrokerConfiguration().endpoints.consume
     }
 }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import MetroBroker
 import MetroKit
 import MetroProtocol
 
@@ -18,10 +17,7 @@ struct BrokerDeleteGroupCommand: MetroCommand {
     var group: String
     @OptionGroup(title: "Broker (--consume, or endpoints.consume of --config, names the broker)")
     var broker: BrokerRunOptions
-    var consume: String {
-        broker.consume ?? (try? ConfigurationFile.loadBroker(broker.config).0.endpoints.consume)
-            ?? BrokerConfiguration().endpoints.consume
-    }
+    var consume: String { broker.consumeEndpoint }
     @Option(help: "Give up after this many milliseconds.")
     var timeoutMs: Int = 3000
     @OptionGroup var keys: ClientKeyOptions
