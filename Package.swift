@@ -308,7 +308,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Benchmarks/gateway-bench",
-            exclude: ["run.sh", "auth.sh", "shed-log.sh"]
+            exclude: ["run.sh", "auth.sh", "shed-log.sh", "media.sh", "common.sh"]
         ),
 
         // Shared by the test targets: docs/protocol.md's test vectors.
