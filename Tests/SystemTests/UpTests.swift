@@ -49,7 +49,10 @@ import ZeroMQ
     static let noServices = ["--profiles", "0", "--video", "0", "--recommendations", "0"]
 
     /// `metro up` on fixed free ports (metrics on `metrics`) in a fresh folder.
-    func startUpProcess(metrics: String, services: [String] = noServices, environment: [String: String] = [:]) throws
+    func startUpProcess(
+        metrics: String, services: [String] = noServices, environment: [String: String] = [:],
+        prepare: (_ data: String) throws -> Void = { _ in }
+    ) throws
         -> (up: MetroProcess, data: String, registry: String, dir: TemporaryDirectory)
     {
         let dir = try TemporaryDirectory()
@@ -58,6 +61,7 @@ import ZeroMQ
         let data = dir.url.appendingPathComponent("data").path
         // No gateway unless the test asks for one (its default port 8080 is shared by every test).
         let gateway = services.contains("--gateway") ? [] : ["--gateway", ""]
+        try prepare(data)
         let up = try MetroProcess(
             ["up", "--data-dir", data, "--config", config, "--registry", e[4]] + services + gateway,
             environment: environment)
@@ -185,6 +189,30 @@ import ZeroMQ
         #expect(up.stderrText.contains("apt-get install ffmpeg"))
         #expect(up.stderrText.contains("video-1 cannot run as configured (exit status 78"))
         #expect(up.stderrText.components(separatedBy: "started video-1").count - 1 == 1, "started once")
+        #expect(readyLines(up).isEmpty)
+        try await waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
+    }
+
+    /// A child that fails at every start (here a profiles database that is not
+    /// SQLite) stops `metro up` after 5 tries with that child's own last line,
+    /// instead of restarting it every 5 s for good while the system is never ready.
+    @Test func aChildThatNeverStartsStopsUpWithItsLastWords() async throws {
+        let (up, data, _, dir) = try startUpProcess(
+            metrics: "", services: ["--profiles", "1", "--video", "0", "--recommendations", "0"]
+        ) { data in
+            let folder = "\(data)/profiles"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: "\(folder)/profiles.sqlite"))
+        }
+        _ = dir
+        let status = await up.waitForExit(timeout: .seconds(60))
+        #expect(status != nil && status != 0, "metro up exits by itself: \(up.stderrText)")
+        #expect(
+            up.stderrText.contains(
+                "profiles-1 was never ready: it exited at each of 5 starts in a row (the last with exit status 1; its last line: Error: cannot open the service's database"
+            ), "\(up.stderrText)")
+        #expect(up.stderrText.contains("file is not a database"))
+        #expect(up.stderrText.components(separatedBy: "started profiles-1").count - 1 == 5, "started 5 times")
         #expect(readyLines(up).isEmpty)
         try await waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
     }

@@ -16,6 +16,8 @@ final class ChildOutput: Sendable {
     private let name: String
     private let onReady: @Sendable ([String: String]) -> Void
     private let pending = Mutex<(out: [UInt8], err: [UInt8])>(([], []))
+    /// The last non-empty line the child wrote to stderr, and how many of its two streams reached their end.
+    private let tail = Mutex<(lastError: String?, streamsEnded: Int)>((nil, 0))
 
     init(name: String, onReady: @escaping @Sendable ([String: String]) -> Void) {
         self.name = name
@@ -36,6 +38,7 @@ final class ChildOutput: Sendable {
                         continue
                     } else {
                         close(fd)
+                        tail.withLock { $0.streamsEnded += 1 }
                         return
                     }
                 }
@@ -53,6 +56,19 @@ final class ChildOutput: Sendable {
         }
         if !rest.out.isEmpty { emit(rest.out, isStdout: true) }
         if !rest.err.isEmpty { emit(rest.err, isStdout: false) }
+    }
+
+    /// The last non-empty line the child wrote to stderr (what a failed start said last).
+    var lastErrorLine: String? { tail.withLock { $0.lastError } }
+
+    /// Waits until both streams reached their end (every line is passed on) or `limit` passed:
+    /// a grandchild holding the pipes would keep them open.
+    func ended(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while tail.withLock({ $0.streamsEnded < 2 }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        finish()
     }
 
     private func take(_ data: ArraySlice<UInt8>, isStdout: Bool) {
@@ -73,6 +89,7 @@ final class ChildOutput: Sendable {
 
     private func emit(_ line: [UInt8], isStdout: Bool) {
         let text = String(decoding: line, as: UTF8.self)
+        if !isStdout && !text.allSatisfy(\.isWhitespace) { tail.withLock { $0.lastError = text } }
         if isStdout, text.hasPrefix("ready "), let fields = Self.readyFields(text) {
             onReady(fields)
             return

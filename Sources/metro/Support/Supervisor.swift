@@ -25,7 +25,12 @@ struct ChildSpec: Sendable {
 /// its own. A child that exits with `SetupError.exitStatus` (78) cannot run as
 /// configured (an endpoint it cannot bind, a tool that is missing): restarting it
 /// would only loop, so the supervisor stops every child and fails with
-/// `ChildFailed`.
+/// `ChildFailed`. So does a child that exits `startAttempts` times in a row
+/// without ever having been ready (a corrupt database, a broken file): a system
+/// that cannot start says why and stops, instead of restarting that child every
+/// 5 s for good (`ChildNeverReady`, with the child's last stderr line). A child
+/// that was ready once is restarted however often it fails: a disk that fills
+/// and empties, a killed worker, are faults the system outlives.
 final class Supervisor: Service, @unchecked Sendable {
     private let children: [ChildSpec]
     private let logger: Logger
@@ -34,10 +39,14 @@ final class Supervisor: Service, @unchecked Sendable {
     private let onDeath: @Sendable (_ child: String) async -> Void
     /// How long a stage may take to exit after SIGTERM before its children get SIGKILL.
     private let stopTimeout: Duration
+    /// How many exits in a row, without a ready line ever, end the system.
+    private let startAttempts: Int
     /// The children's live processes and, once shutdown began, the stage being stopped.
     private let state = Mutex<(running: [String: WatchedChild], stopStage: Int?)>(([:], nil))
     /// The children whose current process has printed its ready line.
     private let ready = Mutex<Set<String>>([])
+    /// The children that have printed a ready line at least once.
+    private let everReady = Mutex<Set<String>>([])
     private let stopping = Atomic<Bool>(false)
     /// `METRO_FAULT_HIDE_CHILD_EXITS=1`, for tests: each child is started by
     /// `/bin/sh` beside a `sleep 30` that keeps copies of its descriptors, as a
@@ -46,13 +55,14 @@ final class Supervisor: Service, @unchecked Sendable {
     private static let exitsHidden = ProcessInfo.processInfo.environment["METRO_FAULT_HIDE_CHILD_EXITS"] == "1"
 
     init(
-        children: [ChildSpec], logger: Logger, stopTimeout: Duration = .seconds(30),
+        children: [ChildSpec], logger: Logger, stopTimeout: Duration = .seconds(30), startAttempts: Int = 5,
         onDeath: @escaping @Sendable (String) async -> Void = { _ in },
         onReady: @escaping @Sendable (String, [String: String], Bool) -> Void = { _, _, _ in }
     ) {
         self.children = children
         self.onDeath = onDeath
         self.stopTimeout = stopTimeout
+        self.startAttempts = max(1, startAttempts)
         self.logger = logger
         self.onReady = onReady
     }
@@ -63,6 +73,21 @@ final class Supervisor: Service, @unchecked Sendable {
         let status: Int32
         var description: String {
             "\(child) cannot run as configured (exit status \(status); its error is above): not restarting it, stopping the system"
+        }
+    }
+
+    /// A child that exited at every start, never ready: a restart does not fix what it hits.
+    struct ChildNeverReady: Error, CustomStringConvertible {
+        let child: String
+        let attempts: Int
+        /// How the last attempt ended: `exit status 1`, `signal 11`.
+        let ending: String
+        /// The last line the child wrote to stderr, when it wrote one.
+        let lastError: String?
+        var description: String {
+            let words = lastError.map { "; its last line: \($0)" } ?? ""
+            return
+                "\(child) was never ready: it exited at each of \(attempts) starts in a row (the last with \(ending)\(words)). Not restarting it, stopping the system"
         }
     }
 
@@ -144,6 +169,8 @@ final class Supervisor: Service, @unchecked Sendable {
     private func keepRunning(_ child: ChildSpec, executable: URL) async throws {
         var backoff = Duration.milliseconds(200)
         var starts = 0
+        // Exits in a row while this child has never been ready since the supervisor began.
+        var failedStarts = 0
         while !stopping.load(ordering: .acquiring) {
             // The child stops by itself if this process dies, even by -9 (SupervisorWatch).
             let environment = ProcessInfo.processInfo.environment.merging(
@@ -156,6 +183,7 @@ final class Supervisor: Service, @unchecked Sendable {
             ready.withLock { _ = $0.remove(child.name) }
             let output = ChildOutput(name: child.name) { [onReady, self] fields in
                 self.ready.withLock { _ = $0.insert(child.name) }
+                self.everReady.withLock { _ = $0.insert(child.name) }
                 onReady(child.name, fields, restarted)
             }
             let spawned = try ChildSpawn.spawn(path, arguments, environment: environment, stdout: .pipe, stderr: .pipe)
@@ -180,6 +208,18 @@ final class Supervisor: Service, @unchecked Sendable {
             state.withLock { $0.running[child.name] = nil }
             if exit.exited && status == SetupError.exitStatus {
                 let failure = ChildFailed(child: child.name, status: status)
+                logger.critical("\(failure)")
+                stopAll()
+                throw failure
+            }
+            failedStarts += 1
+            if failedStarts >= startAttempts && !everReady.withLock({ $0.contains(child.name) }) {
+                // Its last words may still be in the pipe: wait for the end of its output, briefly.
+                await output.ended(within: .seconds(1))
+                let failure = ChildNeverReady(
+                    child: child.name, attempts: failedStarts,
+                    ending: exit.exited ? "exit status \(status)" : "signal \(status)",
+                    lastError: output.lastErrorLine)
                 logger.critical("\(failure)")
                 stopAll()
                 throw failure
