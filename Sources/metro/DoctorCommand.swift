@@ -9,7 +9,7 @@ struct DoctorCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract:
-            "Check this machine for running Metro: libzmq, CURVE, vCPU idle and steal, ports (broker, metrics, registry, gateway), data folder, a secure system's allow-list."
+            "Check this machine for running Metro: libzmq, CURVE, vCPU idle and steal, ports (broker, metrics, registry, gateway), data folder, service databases, a secure system's allow-list."
     )
 
     @Option(help: "The broker configuration file (default: Broker/broker.yaml if present).")
@@ -54,6 +54,7 @@ struct DoctorCommand: MetroCommand {
             ).checks()
             checks.append(DoctorCheck.dataFolderWritable(dataDir ?? broker.dataDir))
             checks.append(DoctorCheck.diskSpace(dataDir ?? broker.dataDir))
+            checks += DoctorDatabases.checks(dataFolder: dataDir ?? broker.dataDir)
         } catch {
             checks.append(DoctorCheck(name: "configuration", ok: false, detail: "\(error)"))
         }
@@ -64,8 +65,11 @@ struct DoctorCommand: MetroCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(checks), as: UTF8.self))
         } else {
+            let width = max(18, checks.map(\.name.count).max() ?? 0)
             for check in checks {
-                print("\(check.label) \(check.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(check.detail)")
+                print(
+                    "\(check.label) \(check.name.padding(toLength: width, withPad: " ", startingAt: 0)) \(check.detail)"
+                )
             }
         }
         if checks.contains(where: { !$0.ok }) { throw ExitCode(1) }

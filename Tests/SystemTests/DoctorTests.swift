@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import MetroTestKit
 import Testing
 import ZeroMQ
@@ -92,6 +93,62 @@ import ZeroMQ
         #expect(port.1.contains("endpoints.ingest"))
         #expect(checks["port publish"]?.0 == true)
         #expect(checks["data folder"]?.0 == false)
+    }
+
+    /// Each service database found is checked: a healthy one says what waits in
+    /// its outbox, one that is not SQLite and one with a corrupt page fail with
+    /// what to do (their workers would fail at every start).
+    @Test func reportsEachServiceDatabaseAndFailsOnACorruptOne() async throws {
+        let dir = try TemporaryDirectory()
+        let data = dir.path + "/data"
+        for service in ["profiles", "video", "recommendations"] {
+            try FileManager.default.createDirectory(atPath: "\(data)/\(service)", withIntermediateDirectories: true)
+        }
+        // recommendations: healthy, with 2 of its 3 outbox rows unsent.
+        let healthy = try DatabaseQueue(path: "\(data)/recommendations/recommendations.sqlite")
+        try await healthy.write { db in
+            try db.execute(sql: "CREATE TABLE metro_outbox (seq INTEGER PRIMARY KEY, sent_at REAL)")
+            try db.execute(sql: "INSERT INTO metro_outbox (sent_at) VALUES (NULL), (NULL), (1.0)")
+        }
+        try healthy.close()
+        // video: not SQLite at all.
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: "\(data)/video/video.sqlite"))
+        // profiles: a real database with one of its table's pages overwritten.
+        let profilesPath = "\(data)/profiles/profiles.sqlite"
+        let damaged = try DatabaseQueue(path: profilesPath)
+        try await damaged.write { db in
+            try db.execute(sql: "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+            for i in 0..<500 {
+                try db.execute(
+                    sql: "INSERT INTO users (name) VALUES (?)",
+                    arguments: ["user \(i) " + String(repeating: "x", count: 200)])
+            }
+        }
+        try damaged.close()
+        let file = try #require(FileHandle(forWritingAtPath: profilesPath))
+        try file.seek(toOffset: 4 * 4096)
+        try file.write(contentsOf: Data(repeating: 0xFF, count: 4096))
+        try file.close()
+
+        let config = try configuration(in: dir, ingest: try TestPorts.freeEndpoints(1)[0], dataDir: data)
+        let (status, checks) = try await Self.runDoctor(["--config", config, "--gateway", ""])
+        #expect(status == 1)
+        let recommendations = try #require(checks["database recommendations"])
+        #expect(recommendations.0, "\(recommendations.1)")
+        #expect(
+            recommendations.1.contains("passes SQLite's quick_check; 2 events wait in its outbox"),
+            "\(recommendations.1)")
+        let video = try #require(checks["database video"])
+        #expect(!video.0 && video.1.contains("is not a SQLite database"), "\(video.1)")
+        #expect(video.1.contains("the video workers will not start on it"))
+        let profiles = try #require(checks["database profiles"])
+        #expect(!profiles.0, "\(profiles.1)")
+        #expect(profiles.1.contains("profiles.sqlite"), "\(profiles.1)")
+        #expect(profiles.1.contains("profiles.sqlite is damaged"), "\(profiles.1)")
+        #expect(profiles.1.contains("Restore it from a backup"), "\(profiles.1)")
+        // An empty data folder has no database to check.
+        let (_, empty) = try await Self.runDoctor(["--data-dir", dir.path + "/fresh", "--gateway", ""])
+        #expect(!empty.keys.contains { $0.hasPrefix("database") })
     }
 
     /// The disk space check reports the data folder's free space and inodes, and warns
