@@ -27,7 +27,9 @@ extension SoakReport {
             }
             page += "</ul>\n"
         }
-        page += "<p>\(e(runSentence))</p></header>\n<main>\n"
+        page += "<p>\(e(runSentence))</p>"
+        if let capacitySentence { page += "<p class=\"capacity\"><strong>\(e(capacitySentence))</strong></p>" }
+        page += "</header>\n<main>\n"
         page += section("Invariants", invariantsTable())
         page += section(
             "Totals", "<p>Rates over \(e(ReportText.seconds(totals.loadSeconds))) of load.</p>" + totalsTable())
@@ -148,7 +150,7 @@ extension SoakReport {
         body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
         header{padding:16px 28px;color:#fff}header.pass{background:#2e7d32}header.fail{background:#c62828}
         header h1{margin:0 0 4px;font-size:28px}header p{margin:4px 0}.verdict{font-weight:600;font-size:18px}
-        header ul{margin:6px 0;padding-left:22px}header code{background:rgba(255,255,255,.2);color:#fff}
+        header ul{margin:6px 0;padding-left:22px}header p.capacity{background:rgba(0,0,0,.2);padding:6px 10px;border-left:4px solid #ffb300}header code{background:rgba(255,255,255,.2);color:#fff}
         main{padding:4px 28px 28px;max-width:1100px}section{margin-top:18px}h2{font-size:20px;border-bottom:1px solid #ddd}
         table{border-collapse:collapse;margin:8px 0;background:#fff}th,td{border:1px solid #ddd;padding:4px 8px;
         text-align:left;vertical-align:top}th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}

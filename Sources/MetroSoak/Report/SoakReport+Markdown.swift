@@ -17,6 +17,7 @@ extension SoakReport {
         }
         if !failedInvariants.isEmpty { lines.append("") }
         lines.append(ReportText.markdown(runSentence))
+        if let capacitySentence { lines += ["", "**\(ReportText.markdown(capacitySentence))**"] }
         lines += ["", "## Invariants", ""]
         lines += table(
             ["verdict", "invariant", "checked", "detail", "offending"],

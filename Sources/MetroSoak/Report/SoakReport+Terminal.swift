@@ -12,6 +12,7 @@ extension SoakReport {
             )
         }
         lines.append(runSentence)
+        if let capacitySentence { lines.append(capacitySentence) }
         let ops = totals.overall
         var counts = "operations: \(ops.sent) sent, \(ops.ok) ok, \(ops.failed) failed, \(ops.timedOut) timed out"
         if ops.notStarted > 0 { counts += "; \(ops.notStarted) not started (the in-flight limit was full)" }
