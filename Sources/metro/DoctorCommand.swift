@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MetroBroker
+import MetroSecurity
 import ZeroMQ
 
 /// `metro doctor`: checks that this machine can run Metro, and says how to fix
@@ -26,7 +27,7 @@ struct DoctorCommand: MetroCommand {
 
     @Option(
         help: ArgumentHelp(
-            "A secure system's key folder: its allow-list is checked (default: $METRO_KEYS, else data/keys if it exists).",
+            "A secure system's key folder: its allow-list is checked (default: $METRO_KEYS, else <data-dir>/keys if it exists).",
             valueName: "dir"))
     var keys: String?
 
@@ -50,7 +51,8 @@ struct DoctorCommand: MetroCommand {
                     name: "configuration", ok: true,
                     detail: source.map { "read \($0)" } ?? "no file; using built-in defaults"))
             checks += await DoctorPorts(
-                broker: broker, registry: registry, configFile: source, gateway: gateway.isEmpty ? nil : gateway
+                broker: broker, registry: registry, configFile: source, gateway: gateway.isEmpty ? nil : gateway,
+                keys: keysFolder.flatMap(Self.operatorKeys)
             ).checks()
             checks.append(DoctorCheck.dataFolderWritable(dataDir ?? broker.dataDir))
             checks.append(DoctorCheck.diskSpace(dataDir ?? broker.dataDir))
@@ -75,14 +77,26 @@ struct DoctorCommand: MetroCommand {
         if checks.contains(where: { !$0.ok }) { throw ExitCode(1) }
     }
 
-    /// `--keys`, else `$METRO_KEYS`, else `data/keys` when `metro up --secure` made it.
+    /// The operator's identity (`cli.key`) in a secure system's key folder, to ask
+    /// its broker and registry who they are; nil when the folder lacks it.
+    static func operatorKeys(_ folder: String) -> ClientKeys? {
+        let path = { (name: String) in (folder as NSString).appendingPathComponent(name) }
+        guard Capability.curve.isAvailable, let keys = try? KeyFiles.loadSecret(path("cli.key")),
+            let broker = try? KeyFiles.loadPublic(path("broker.pub")),
+            let registry = try? KeyFiles.loadPublic(path("registry.pub"))
+        else { return nil }
+        return ClientKeys(
+            directory: folder, identity: "cli", keys: keys, brokerPublicKey: broker, registryPublicKey: registry)
+    }
+
+    /// `--keys`, else `$METRO_KEYS`, else `<data-dir>/keys` (default `data/keys`) when `metro up --secure` made it.
     private var keysFolder: String? {
         if let keys { return keys }
         if let fromEnvironment = ProcessInfo.processInfo.environment["METRO_KEYS"], !fromEnvironment.isEmpty {
             return fromEnvironment
         }
         var isFolder: ObjCBool = false
-        let fallback = "data/keys"
+        let fallback = (dataDir ?? "data") + "/keys"
         return FileManager.default.fileExists(atPath: fallback, isDirectory: &isFolder) && isFolder.boolValue
             ? fallback : nil
     }
@@ -121,7 +135,7 @@ struct DoctorCheck: Encodable {
     /// nil: something else holds it (a failure).
     static func endpointFree(
         name: String, endpoint: String, configFile: String?, fix customFix: String? = nil,
-        owner: () -> String? = { nil }
+        owner: () -> String? = { nil }, stranger: () -> String? = { nil }
     ) -> DoctorCheck {
         let label = "port \(name)"
         let fix =
@@ -144,8 +158,8 @@ struct DoctorCheck: Encodable {
                     return DoctorCheck(
                         name: label, ok: true, detail: "\(endpoint) is in use by \(owner)", warning: true)
                 }
-                return DoctorCheck(
-                    name: label, ok: false, detail: "\(endpoint) is taken by something else (not Metro): \(fix)")
+                let holder = stranger() ?? "something else (not Metro)"
+                return DoctorCheck(name: label, ok: false, detail: "\(endpoint) is taken by \(holder): \(fix)")
             case .addressNotAvailable, .noSuchDevice:
                 return DoctorCheck(
                     name: label, ok: false, detail: "\(endpoint) names an address this host does not have: \(fix)")

@@ -14,24 +14,33 @@ import ZeroMQ
 /// metrics endpoint `GET /metrics` with `metro_` samples), and then the check only
 /// warns ("in use by a running Metro"), since `metro up` being up is no fault of
 /// the machine. Anything else holding the port fails the check.
+///
+/// A secure system's broker and registry answer only over CURVE: with `keys`
+/// (the doctor's `--keys`, `METRO_KEYS`, `data/keys`; `metro up --secure`'s own)
+/// they are asked over CURVE, and any metro/1 answer, a refusal included, names
+/// them. Without keys, a port whose ZMTP greeting asks for CURVE
+/// (`ZMTPMechanismProbe`) is reported as such, not as "not Metro".
 struct DoctorPorts {
     let broker: BrokerConfiguration
     let registry: String
     let configFile: String?
     /// `host:port` of the gateway's HTTP listener to check; nil: none.
     var gateway: String? = nil
+    /// A secure system's keys, to ask its broker and registry over CURVE.
+    var keys: ClientKeys? = nil
 
     func checks() async -> [DoctorCheck] {
         let e = broker.endpoints
-        let brokerAnswers = BrokerAnswers(consume: e.consume)
+        let brokerAnswers = BrokerAnswers(consume: e.consume, curve: keys?.broker)
         var checks: [DoctorCheck] = []
         for (name, endpoint) in [
             ("ingest", e.ingest), ("publish", e.publish), ("events", e.events), ("consume", e.consume),
         ] {
             checks.append(
-                DoctorCheck.endpointFree(name: name, endpoint: endpoint, configFile: configFile) {
-                    brokerAnswers.value ? "a running Metro broker (it answers STATS on \(e.consume))" : nil
-                })
+                DoctorCheck.endpointFree(
+                    name: name, endpoint: endpoint, configFile: configFile,
+                    owner: { brokerAnswers.value.map { "a running \($0)Metro broker (it answers on \(e.consume))" } },
+                    stranger: { Self.secureStranger(endpoint) }))
         }
         if !e.metrics.isEmpty {
             let owner = await Self.metricsOwner(e.metrics)
@@ -43,8 +52,14 @@ struct DoctorPorts {
         }
         checks.append(
             DoctorCheck.endpointFree(
-                name: "registry", endpoint: registry, configFile: nil, fix: "or give metro up --registry another"
-            ) { Self.registryAnswers(registry) ? "a running Metro registry (it answers STATS)" : nil })
+                name: "registry", endpoint: registry, configFile: nil, fix: "or give metro up --registry another",
+                owner: {
+                    if Self.registryAnswers(registry) { return "a running Metro registry (it answers STATS)" }
+                    if let keys, Self.registryAnswers(registry, curve: keys.registry) {
+                        return "a running secure Metro registry (it answers STATS over CURVE)"
+                    }
+                    return nil
+                }, stranger: { Self.secureStranger(registry) }))
         if let gateway {
             let owner = await Self.gatewayOwner(gateway)
             checks.append(
@@ -67,26 +82,53 @@ struct DoctorPorts {
         return text.contains("urn:metro:problem") ? "a running Metro gateway (it answers as one)" : nil
     }
 
-    /// Asked at most once, and only when a broker port is taken.
+    /// What holds a taken port that no Metro answered on: "a ZeroMQ server that
+    /// requires CURVE" when its greeting says so, else nil ("something else").
+    static func secureStranger(_ endpoint: String) -> String? {
+        guard let mechanism = ZMTPMechanismProbe.mechanism(of: endpoint), mechanism != "NULL" else { return nil }
+        return
+            "a ZeroMQ server that requires \(mechanism) (a secure Metro system? give the doctor its key folder, --keys DIR or METRO_KEYS, to ask it)"
+    }
+
+    /// Asked at most once, and only when a broker port is taken: "" when it answers
+    /// plain, "secure " when it answers over CURVE, nil when no Metro broker answers.
     final class BrokerAnswers: @unchecked Sendable {
         let consume: String
-        private var answer: Bool?
-        init(consume: String) { self.consume = consume }
-        var value: Bool {
+        let curve: CurveCredentials?
+        private var answer: String??
+        init(consume: String, curve: CurveCredentials?) {
+            self.consume = consume
+            self.curve = curve
+        }
+        var value: String? {
             if let answer { return answer }
-            let ok = (try? BrokerAdminClient(consumeEndpoint: consume, timeout: .milliseconds(500)).stats()) != nil
-            answer = ok
-            return ok
+            var found: String? = Self.answers(consume, curve: nil) ? "" : nil
+            if found == nil, let curve, Self.answers(consume, curve: curve) { found = "secure " }
+            answer = found
+            return found
+        }
+
+        /// A STATS answer, or a metro/1 refusal (an identity without the grant): both are a Metro broker.
+        private static func answers(_ consume: String, curve: CurveCredentials?) -> Bool {
+            do {
+                _ = try BrokerAdminClient(consumeEndpoint: consume, timeout: .milliseconds(500), curve: curve).stats()
+                return true
+            } catch let error as MetroClientError {
+                return error.code == .rejected
+            } catch {
+                return false
+            }
         }
     }
 
     /// Whether a Metro registry answers STATS on `endpoint` within 500 ms (one try).
-    static func registryAnswers(_ endpoint: String) -> Bool {
+    static func registryAnswers(_ endpoint: String, curve: CurveCredentials? = nil) -> Bool {
         guard let ctx = try? Context(ioThreads: 1, defaultLingerMilliseconds: 0),
             let socket = try? ctx.socket(.req)
         else { return false }
         defer { socket.close() }
         do {
+            if let curve { try socket.makeCurveClient(curve) }
             try socket.set(.receiveTimeout(milliseconds: 500))
             try socket.set(.sendTimeout(milliseconds: 500))
             try socket.connect(endpoint)

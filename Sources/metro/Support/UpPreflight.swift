@@ -52,13 +52,17 @@ struct UpPreflight {
             let folder = DoctorCheck.dataFolderWritable(dataDir)
             guard folder.ok else { throw DataFolderUnusable(detail: folder.detail) }
         }
+        // A secure system that runs on this data folder answers to its operator key.
+        let keys = dataDir.flatMap { DoctorCommand.operatorKeys($0 + "/keys") }
         let checks = await DoctorPorts(
-            broker: broker, registry: registry, configFile: configFile, gateway: gateway.isEmpty ? nil : gateway
+            broker: broker, registry: registry, configFile: configFile, gateway: gateway.isEmpty ? nil : gateway,
+            keys: keys
         ).checks()
         let taken = checks.filter { !$0.ok || $0.warning }
         guard !taken.isEmpty else { return }
         throw PortsTaken(
             lines: taken.map { "\($0.name): \($0.detail)" },
-            metroRunning: taken.contains { $0.detail.contains("running Metro") })
+            // A taken port only warns when a running Metro answered on it.
+            metroRunning: taken.contains { $0.ok && $0.warning })
     }
 }

@@ -258,6 +258,41 @@ import ZeroMQ
     /// `services` instances of profiles, video and recommendations and a gateway on
     /// an ephemeral port, once its ready line is out. `e`: ingest, publish, events,
     /// consume, registry.
+    /// `metro doctor` on a running secure system: with its key folder the broker
+    /// and registry answer over CURVE and are named as a running Metro (the doctor
+    /// passes); without keys their ports are "a ZeroMQ server that requires CURVE",
+    /// read from the ZMTP greeting, not "something else (not Metro)" as before. A
+    /// second `metro up` on the same data folder names them too.
+    @Test func theDoctorKnowsARunningSecureSystem() async throws {
+        let (up, _, e, data, dir) = try await Self.startSecureUp(services: ["0", "0", "0"])
+        defer { up.kill(SIGKILL) }
+        let config = dir.path + "/broker.yaml"
+        let args = ["--config", config, "--registry", e[4], "--gateway", ""]
+
+        let (withKeys, known) = try await DoctorTests.runDoctor(args + ["--data-dir", data])
+        #expect(withKeys == 0, "\(known.filter { !$0.value.0 })")
+        for port in ["ingest", "publish", "events", "consume"] {
+            let check = try #require(known["port \(port)"])
+            #expect(check.0 && check.1.contains("in use by a running secure Metro broker"), "\(check.1)")
+        }
+        #expect(known["port registry"]?.1.contains("a running secure Metro registry") == true)
+
+        let elsewhere = try TemporaryDirectory()
+        let (withoutKeys, unknown) = try await DoctorTests.runDoctor(args + ["--data-dir", elsewhere.path])
+        #expect(withoutKeys == 1)
+        for port in ["ingest", "consume", "registry"] {
+            let check = try #require(unknown["port \(port)"])
+            #expect(!check.0 && check.1.contains("taken by a ZeroMQ server that requires CURVE"), "\(check.1)")
+        }
+
+        let second = try MetroProcess(["up", "--data-dir", data, "--gateway", ""] + args.prefix(4))
+        #expect(await second.waitForExit(timeout: .seconds(30)) != 0)
+        #expect(second.stderrText.contains("Another Metro system runs on these ports"), "\(second.stderrText)")
+        #expect(!second.stderrText.contains("started broker"))
+        // The probes left no refusal in the running system's counters or log.
+        #expect(!up.stderrText.contains("refused"), "\(up.stderrText)")
+    }
+
     static func startSecureUp(services: [String]) async throws -> (
         up: MetroProcess, ready: [String: String], e: [String], data: String, dir: TemporaryDirectory
     ) {
