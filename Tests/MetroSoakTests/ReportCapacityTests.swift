@@ -29,7 +29,7 @@ import Testing
         #expect(sentence.contains("1000 arrivals not started (view 1000)"), "\(sentence)")
         #expect(sentence.contains("40 requests refused as overloaded (429)"), "\(sentence)")
         #expect(sentence.contains("injected faults"), "the fixture's faults are named: \(sentence)")
-        #expect(sentence.contains("(this machine has 2)"), "\(sentence)")
+        #expect(sentence.contains(" cores on average of this machine's 2; the busiest (% of a core): "), "\(sentence)")
         #expect(sentence.contains("run at a rate it keeps up with"), "\(sentence)")
         // In every rendering, next to the run's line.
         #expect(report.markdown().contains("**Below the target rate: "))

@@ -36,9 +36,9 @@ extension SoakReport {
         if !busy.isEmpty {
             let sum = busy.reduce(0) { $0 + $1.1 }
             let top = busy.sorted { $0.1 > $1.1 }.prefix(3).map { "\($0.0) \(Int($0.1.rounded()))%" }
-            text += " The system's processes used \(Int(sum.rounded()))% of a core on average"
-            if configuration.cores > 0 { text += " (this machine has \(configuration.cores))" }
-            text += "; the busiest: \(top.joined(separator: ", "))."
+            text += " The system's processes used \(ReportText.fixed(sum / 100, 1)) cores on average"
+            if configuration.cores > 0 { text += " of this machine's \(configuration.cores)" }
+            text += "; the busiest (% of a core): \(top.joined(separator: ", "))."
         }
         text += " This machine does not sustain this rate of this mix: to soak for correctness, "
         text +=
