@@ -9,12 +9,21 @@
 # SwiftPM refuses when a library product (MetroKit, MetroRuntime, ZeroMQ)
 # contains a target with unsafe flags. Run from anywhere; uses scratch folders
 # under $TMPDIR. `check-as-dependency.sh bookmarks-service` builds one example.
+# For bookmarks-service it then runs the example's own tests and the session of
+# docs/services.md §7 (session.py: broker, registry and the service as real
+# processes on ephemeral loopback ports, driven with pyzmq and `metro publish`).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/metro-as-dependency.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 examples=("${@:-hello-service bookmarks-service}")
 read -r -a examples <<<"${examples[*]}"
+
+# The session needs a metro binary: the test build's, else one built now.
+metro="${METRO_BIN:-$root/.build/debug/metro}"
+if [[ " ${examples[*]} " == *" bookmarks-service "* && ! -x "$metro" ]]; then
+    swift build --package-path "$root" --product metro
+fi
 
 git clone -q --bare "$root" "$work/metro.git"
 git -C "$work/metro.git" tag -f 0.0.1 HEAD >/dev/null
@@ -30,5 +39,13 @@ for example in "${examples[@]}"; do
         "$work/$example/Package.swift"
     grep -q "file://$work/metro.git" "$work/$example/Package.swift"
     swift build --package-path "$work/$example" --scratch-path "$work/$example-by-version"
+
+    if [ "$example" = bookmarks-service ]; then
+        echo "== bookmarks-service: its own tests"
+        swift test --package-path "$work/$example" --scratch-path "$work/$example-by-version"
+        echo "== bookmarks-service: the session of docs/services.md §7, with real processes"
+        /usr/bin/python3 "$root/Examples/bookmarks-service/session.py" "$metro" \
+            "$work/$example-by-version/debug/BookmarksService"
+    fi
 done
 echo "== ok: ${examples[*]} build against Metro as a path and as a versioned dependency"
