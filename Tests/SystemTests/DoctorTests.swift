@@ -21,6 +21,32 @@ import ZeroMQ
         #expect(help.contains("stats"))
     }
 
+    /// `metro --help` starts with the three uses (start everything, publish test
+    /// events, a soak with faults) as commands, and groups the subcommands: the
+    /// main ones first, the processes `metro up` runs apart.
+    @Test func helpLeadsWithTheThreeUsesAndGroupsTheSubcommands() async throws {
+        let p = try MetroProcess(["--help"])
+        #expect(await p.waitForExit() == 0)
+        try await waitFor("stdout") { p.stdoutLines.contains { $0.contains("SECURITY SUBCOMMANDS") } }
+        let help = p.stdoutLines.joined(separator: "\n")
+        let uses = ["metro up --data-dir data", "metro publish video.watched --example", "metro soak --rate"]
+        let positions = uses.compactMap { help.range(of: $0)?.lowerBound }
+        #expect(positions.count == 3 && positions == positions.sorted(), "\(help)")
+        let main = try #require(help.range(of: "MAIN SUBCOMMANDS:"))
+        let process = try #require(help.range(of: "PROCESS SUBCOMMANDS:"))
+        #expect(main.lowerBound < process.lowerBound)
+        for command in ["up", "publish", "soak", "doctor"] {
+            let line = try #require(help.range(of: "\n  \(command) "), "\(command)")
+            #expect(line.lowerBound > main.lowerBound && line.lowerBound < process.lowerBound, "\(command)")
+        }
+        for command in [
+            "tail", "top", "services", "consume", "dlq", "broker", "registry", "worker", "gateway",
+            "announce", "keys", "gateway-auth",
+        ] {
+            #expect(help.contains("\n  \(command) "), "\(command) in\n\(help)")
+        }
+    }
+
     @Test func versionPrintsTheVersion() async throws {
         let p = try MetroProcess(["--version"])
         #expect(await p.waitForExit() == 0)
