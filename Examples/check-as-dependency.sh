@@ -9,9 +9,11 @@
 # SwiftPM refuses when a library product (MetroKit, MetroRuntime, ZeroMQ)
 # contains a target with unsafe flags. Run from anywhere; uses scratch folders
 # under $TMPDIR. `check-as-dependency.sh bookmarks-service` builds one example.
-# For bookmarks-service it then runs the example's own tests and the session of
-# docs/services.md §7 (session.py: broker, registry and the service as real
-# processes on ephemeral loopback ports, driven with pyzmq and `metro publish`).
+# Then each example runs against real processes on ephemeral loopback ports
+# (its session.py, with Examples/session_support.py): hello-service publishes
+# and takes its greetings through a broker; bookmarks-service runs its own tests
+# and the session of docs/services.md §7 (broker, registry and the service,
+# driven with pyzmq and `metro publish`).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/metro-as-dependency.XXXXXX")"
@@ -21,7 +23,7 @@ read -r -a examples <<<"${examples[*]}"
 
 # The session needs a metro binary: the test build's, else one built now.
 metro="${METRO_BIN:-$root/.build/debug/metro}"
-if [[ " ${examples[*]} " == *" bookmarks-service "* && ! -x "$metro" ]]; then
+if [ ! -x "$metro" ]; then
     swift build --package-path "$root" --product metro
 fi
 
@@ -40,6 +42,10 @@ for example in "${examples[@]}"; do
     grep -q "file://$work/metro.git" "$work/$example/Package.swift"
     swift build --package-path "$work/$example" --scratch-path "$work/$example-by-version"
 
+    if [ "$example" = hello-service ]; then
+        echo "== hello-service: run against a real broker"
+        /usr/bin/python3 "$root/Examples/hello-service/session.py" "$metro" "$work/$example-by-version/debug/HelloService"
+    fi
     if [ "$example" = bookmarks-service ]; then
         echo "== bookmarks-service: its own tests"
         swift test --package-path "$work/$example" --scratch-path "$work/$example-by-version"

@@ -12,72 +12,32 @@ step gave what the docs say; otherwise 1, with the step and what it got.
 """
 import json
 import os
-import queue
-import shutil
 import signal
 import struct
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
 
 import zmq
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from session_support import Session  # noqa: E402
+
 metro, bookmarks_binary = sys.argv[1], sys.argv[2]
-started = []
-work = tempfile.mkdtemp(prefix="bookmarks-session.")
-
-
-def start(argv, env=None):
-    """Starts `argv`, its stderr into a log file, its stdout lines into a queue read by a thread."""
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=open(os.path.join(work, f"{len(started)}.log"), "w"),
-                         env=env, text=True)
-    p.lines = queue.Queue()
-
-    def pump():
-        for line in p.stdout:
-            p.lines.put(line)
-        p.lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    started.append(p)
-    return p
-
-
-def line_starting(p, prefix, timeout=30):
-    """The first stdout line of `p` that starts with `prefix`, within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            line = p.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise RuntimeError(f"{p.args[0]} printed no {prefix!r} line within {timeout} s") from None
-        if line is None:
-            raise RuntimeError(f"{p.args[0]} exited ({p.wait()}) before printing {prefix!r}")
-        if line.startswith(prefix):
-            return line.strip()
-
-
-def check(step, condition, got):
-    if not condition:
-        raise AssertionError(f"{step}: got {got!r}")
-    print(f"ok   {step}")
+session = Session("the bookmarks session of docs/services.md §7")
+check = session.check
 
 
 def main():
-    broker = start([metro, "broker", "--data-dir", os.path.join(work, "broker"), "--ingest", "tcp://127.0.0.1:*",
-                    "--publish", "tcp://127.0.0.1:*", "--events", "tcp://127.0.0.1:*", "--consume",
-                    "tcp://127.0.0.1:*", "--metrics", ""])
-    endpoints = json.loads(line_starting(broker, "ready ")[len("ready "):])
-    registry = start([metro, "registry", "--endpoint", "tcp://127.0.0.1:*", "--broker", endpoints["publish"]])
-    registry_endpoint = json.loads(line_starting(registry, "ready ")[len("ready "):])["endpoint"]
+    endpoints = session.start_broker(metro)
+    registry = session.start([metro, "registry", "--endpoint", "tcp://127.0.0.1:*", "--broker", endpoints["publish"]])
+    registry_endpoint = json.loads(session.line_starting(registry, "ready ")[len("ready "):])["endpoint"]
     env = dict(os.environ, METRO_INGEST=endpoints["ingest"], METRO_CONSUME=endpoints["consume"],
-               METRO_REGISTRY=registry_endpoint, METRO_DATA=os.path.join(work, "data"),
+               METRO_REGISTRY=registry_endpoint, METRO_DATA=os.path.join(session.work, "data"),
                METRO_INSTANCE="bookmarks-session")
-    service = start([bookmarks_binary], env=env)
-    ready = line_starting(service, "bookmarks ready ")
+    service = session.start([bookmarks_binary], env=env)
+    ready = session.line_starting(service, "bookmarks ready ")
     rpc = ready.split("rpc=")[1]
     check("the service prints its ready line with its rpc endpoint", rpc.startswith("tcp://127.0.0.1:"), ready)
 
@@ -142,24 +102,4 @@ def main():
     ctx.term()
 
 
-try:
-    main()
-    print("== ok: the bookmarks session of docs/services.md §7")
-except Exception as failure:  # noqa: BLE001 - report any failure with the logs, then fail
-    print(f"FAIL {failure}", file=sys.stderr)
-    for name in sorted(os.listdir(work)):
-        if name.endswith(".log"):
-            with open(os.path.join(work, name)) as log:
-                print(f"--- {name}\n" + log.read()[-3000:], file=sys.stderr)
-    sys.exit(1)
-finally:
-    for p in started:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in started:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    shutil.rmtree(work, ignore_errors=True)
+session.run(main)
