@@ -149,6 +149,30 @@ import Testing
         #expect(built.terminalSummary().contains("outside any fault: 1 upload failed: rpc video.upload rejected"))
     }
 
+    /// A request shed as overloaded just after a fault was whole again is set against
+    /// that fault when operations of its kind stuck in it were still in flight (they
+    /// held the permits); one with none such in flight stays outside any fault, and
+    /// so does any other failure at that time.
+    @Test func aRequestShedWhileTheFaultsRequestsHeldThePermitsIsDuringThatFault() throws {
+        func upload(at ms: UInt64, lastingMs: UInt64 = 20, error: String? = nil) -> SoakOperation {
+            SoakOperation(
+                kind: .upload, startNs: ms * 1_000_000, endNs: (ms + lastingMs) * 1_000_000,
+                outcome: error == nil ? .ok : .failed, error: error, deadlineMs: 5000, via: "http")
+        }
+        let shed = "HTTP 429 (overloaded): 'video' is at its concurrency limit; retry later [request <id>]"
+        let ops = [
+            upload(at: 13_000, lastingMs: 4000),  // stuck in F1 (10–14 s), ends at 17 s
+            upload(at: 15_000, error: shed),  // after F1 was whole again, that upload still in flight
+            upload(at: 16_000, error: "HTTP 500 (internal): boom"),  // not an overload: outside
+            upload(at: 40_000, error: shed),  // nothing of F1 in flight: outside
+        ]
+        let built = report(operations: ops, faults: [diskFull(from: 10, to: 13, wholeAgain: 14)])
+        let overload = try #require(built.failures.first { $0.cause.hasPrefix("HTTP 429") })
+        #expect((overload.count, overload.duringFaults, overload.outsideFaults) == (2, ["F1"], 1))
+        let other = try #require(built.failures.first { $0.cause.hasPrefix("HTTP 500") })
+        #expect((other.duringFaults, other.outsideFaults) == ([], 1))
+    }
+
     /// An arrival not started is set against the faults the operations it waited behind
     /// overlapped: after F1 was whole again, views started during it still fill the limit.
     @Test func anArrivalNotStartedIsDuringTheFaultsItWaitedBehind() throws {
