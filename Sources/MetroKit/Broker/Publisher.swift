@@ -42,8 +42,18 @@ public final class Publisher: Service, Sendable {
         public var maxBatchBytes = 60 * 1024
         /// An event without ACK after this long is sent again with the same event id (the
         /// broker answers a duplicate with the first seq). Raise it where the broker's
-        /// fsync or the machine's load can delay ACKs past a second.
+        /// fsync or the machine's load can delay ACKs past a second. An event the broker
+        /// refused for a passing reason (a full disk: ERROR 205; 100, 104) goes again
+        /// sooner: `refusedRetryFirst`, doubling up to `refusedRetryMax`, and at once
+        /// when another event is ACKed (the broker takes events again).
         public var ackTimeout: Duration = .seconds(1)
+        /// The first wait before an event refused for a passing reason is sent again.
+        public var refusedRetryFirst: Duration = .milliseconds(20)
+        /// The longest wait between two sends of a refused event (at most `ackTimeout`).
+        /// Until 2026-12-05 refused events waited `ackTimeout` (1 s): a broker whose disk
+        /// had room again took them up to a second later, and uploads waiting on those
+        /// ACKs held the gateway's permits meanwhile (docs/operations.md, "When the disk fails").
+        public var refusedRetryMax: Duration = .milliseconds(200)
         /// A publish fails with `.timedOut` once this long has passed without an ACK.
         public var giveUpAfter: Duration = .seconds(60)
         /// Fire-and-forget messages held while the broker is not (yet) connected;

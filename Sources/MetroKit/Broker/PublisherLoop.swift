@@ -12,6 +12,10 @@ final class PublisherLoop: IOThreadLoop {
         var reply: PublishReply
         var sentAt: ContinuousClock.Instant
         var firstSentAt: ContinuousClock.Instant
+        /// When it is sent again: `ackTimeout` after a send, sooner after a refusal.
+        var retryAt: ContinuousClock.Instant
+        /// Refusals for a passing reason since it was first sent.
+        var refusals = 0
     }
 
     let options: Publisher.Options
@@ -22,6 +26,8 @@ final class PublisherLoop: IOThreadLoop {
     private let dealerItem: Int
     private let pub: Socket?
     var inFlight: [[UInt8]: InFlight] = [:]
+    /// Whether some event in flight was refused for a passing reason since the last ACK.
+    private var holdsRefused = false
     var waiting: [(IngestCodec.Publish, PublishReply)] = []
     var waitingHead = 0
     /// Whether the broker's publish socket has subscribed to this XPUB.
@@ -165,7 +171,8 @@ final class PublisherLoop: IOThreadLoop {
                         MetroClientError(
                             .invalidArgument, operation: "publish", message: "event id published twice concurrently")))
             }
-            inFlight[request.eventID] = InFlight(request: request, reply: reply, sentAt: now, firstSentAt: now)
+            inFlight[request.eventID] = InFlight(
+                request: request, reply: reply, sentAt: now, firstSentAt: now, retryAt: now + options.ackTimeout)
             // (Ids are 1–64 bytes here: `publish` refuses others.)
             let size = PackedEvents.packedSize(request)
             guard maxEvents > 1, size <= options.maxBatchBytes, request.topic.utf8.count <= 255 else {
@@ -184,9 +191,18 @@ final class PublisherLoop: IOThreadLoop {
         }
     }
 
+    /// The wait before the `refusals`-th refused send goes again: `refusedRetryFirst`,
+    /// doubling, at most `refusedRetryMax` and `ackTimeout`.
+    private func refusedRetry(after refusals: Int) -> Duration {
+        let cap = min(options.refusedRetryMax, options.ackTimeout)
+        var wait = options.refusedRetryFirst
+        for _ in 1..<max(1, min(refusals, 16)) where wait < cap { wait = wait * 2 }
+        return min(wait, cap)
+    }
+
     private func resendExpired(_ dealer: Socket) throws {
         let now = ContinuousClock.now
-        for (id, f) in inFlight where now - f.sentAt >= options.ackTimeout {
+        for (id, f) in inFlight where now >= f.retryAt {
             if now - f.firstSentAt >= options.giveUpAfter {
                 inFlight[id] = nil
                 f.reply.resume(
@@ -199,6 +215,7 @@ final class PublisherLoop: IOThreadLoop {
                 continue
             }
             inFlight[id]!.sentAt = now
+            inFlight[id]!.retryAt = now + options.ackTimeout
             _ = try dealer.trySend(multipart: f.request.frames)
         }
     }
@@ -221,11 +238,21 @@ final class PublisherLoop: IOThreadLoop {
             for ack in acks {
                 if let f = inFlight.removeValue(forKey: ack.eventID) { f.reply.resume(.success(ack.seq)) }
             }
+            // The broker takes events again: what it refused goes now, not at its next try.
+            if holdsRefused && !acks.isEmpty {
+                holdsRefused = false
+                let now = ContinuousClock.now
+                for (id, f) in inFlight where f.refusals > 0 { inFlight[id]!.retryAt = now }
+            }
         case .error(let error, let id?)?:
-            // Transient failures are retried by the timeout; the rest fail the publish.
+            // Passing failures are sent again, soon; the rest fail the publish.
             let transient = [.internalError, .unavailable, .journalFailure, .storageFailure].contains(error.code)
             if !transient, let f = inFlight.removeValue(forKey: id) {
                 f.reply.resume(.failure(MetroClientError.rejected(error, operation: "publish")))
+            } else if transient, let f = inFlight[id] {
+                holdsRefused = true
+                inFlight[id]!.refusals = f.refusals + 1
+                inFlight[id]!.retryAt = min(f.retryAt, ContinuousClock.now + refusedRetry(after: f.refusals + 1))
             }
         case .error(let error, nil)?:
             logger.warning("broker error without an event id: \(error)")
