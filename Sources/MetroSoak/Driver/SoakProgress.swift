@@ -26,8 +26,10 @@ struct SoakProgress: Sendable {
         let elapsed = Double(recorder.nowNs() &- loadStartNs) / 1e9
         var text = String(format: "soak %4.0f/%.0f s  %6.1f ops/s", elapsed, durationSeconds, rate)
         text += p99.map { String(format: "  p99 %.1f ms", $0) } ?? "  p99 -"
-        text += "  ops \(counts.operations)  errors \(counts.failed)  timeouts \(counts.timedOut)"
-        if counts.saturated > 0 { text += "  saturated \(counts.saturated)" }
+        // As the report counts them: arrivals not started are neither sent nor failed.
+        text += "  sent \(counts.operations - counts.saturated)  failed \(counts.failed - counts.saturated)"
+        text += "  timeouts \(counts.timedOut)"
+        if counts.saturated > 0 { text += "  not started \(counts.saturated)" }
         text += "  faults \(counts.faults)  violations \(violations)"
         let line = terminal ? "\r\u{1B}[2K" + text : text + "\n"
         FileHandle.standardError.write(Data(line.utf8))

@@ -79,6 +79,12 @@ import Testing
         ])
         let status = await soak.waitForExit(timeout: .seconds(150))
         #expect(status == 0, "metro soak: \(soak.stderrText)")
+        // The progress line (every 5 s off a terminal) counts as the report does.
+        let progress = try #require(
+            soak.stderrText.split(separator: "\n").first { $0.hasPrefix("soak ") && $0.contains(" sent ") },
+            "\(soak.stderrText)")
+        #expect(progress.contains(" failed ") && progress.contains(" faults "), "\(progress)")
+        #expect(!progress.contains(" errors ") && !progress.contains(" saturated "), "\(progress)")
 
         let h = try history(out)
         let ok = h.operations.filter { $0.outcome == .ok }
