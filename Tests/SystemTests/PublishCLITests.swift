@@ -4,6 +4,10 @@ import MetroProtocol
 import MetroTestKit
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `metro publish` against a real broker (issue 16 §2).
 @Suite struct PublishCLITests {
     static let topics = [
@@ -12,6 +16,49 @@ import Testing
 
     func json(_ line: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    }
+
+    /// SIGTERM (or Ctrl-C) during a long stream: it stops sending, prints the
+    /// summary marked interrupted, and exits 130 (it died at once, silent, before).
+    /// With the broker frozen, the events in flight get 2 s for their ACKs, then are
+    /// reported as sent without an answer.
+    @Test func anInterruptedStreamSaysWhatWasAcknowledged() async throws {
+        let broker = try await BrokerHarness()
+        let args = ["publish", "video.watched", "--example", "--synthetic", "--count", "1000000", "--json"]
+        let quiet = try MetroProcess(args + ["--rate", "500", "--ingest", broker.ingest])
+        try await waitFor("a progress line") { quiet.stderrText.contains("video.watched: sent ") }
+        quiet.kill(SIGTERM)
+        #expect(await quiet.waitForExit(timeout: .seconds(10)) == 130, "\(quiet.stderrText)")
+        try await waitFor("the summary") { !quiet.stdoutLines.isEmpty }
+        let summary = try json(try #require(quiet.stdoutLines.last))
+        let sent = try #require(summary["sent"] as? Int)
+        #expect(summary["interrupted"] as? Bool == true)
+        #expect(sent > 0 && sent < 1_000_000)
+        #expect(summary["acked"] as? Int == sent, "every event sent before the signal is acknowledged: \(summary)")
+        #expect(summary["unanswered"] as? Int == 0)
+        #expect(quiet.stderrText.contains("interrupted: sending no more"))
+
+        // The broker stops answering; the stream fills its window, then is interrupted.
+        let stuck = try MetroProcess(args + ["--ingest", broker.ingest])
+        try await waitFor("a progress line") { stuck.stderrText.contains("video.watched: sent ") }
+        try await broker.process.freeze()
+        defer { broker.process.thaw() }
+        // A progress line after the freeze: its window has been full since (no ACK comes).
+        let progressLines = { stuck.stderrText.components(separatedBy: "video.watched: sent ").count }
+        let atFreeze = progressLines()
+        try await waitFor("a progress line after the freeze") { progressLines() > atFreeze }
+        let before = ContinuousClock.now
+        stuck.kill(SIGTERM)
+        #expect(await stuck.waitForExit(timeout: .seconds(10)) == 130, "\(stuck.stderrText)")
+        #expect(ContinuousClock.now - before >= .seconds(1.5), "it waited for the ACKs in flight")
+        try await waitFor("the summary") { !stuck.stdoutLines.isEmpty }
+        let unanswered = try json(try #require(stuck.stdoutLines.last))
+        let waited = try #require(unanswered["unanswered"] as? Int)
+        #expect(waited > 0, "\(unanswered)")
+        #expect(
+            (unanswered["acked"] as? Int ?? -1) + waited + (unanswered["errors"] as? Int ?? -1)
+                == unanswered["sent"] as? Int, "\(unanswered)")
+        #expect(stuck.stderrText.contains("waiting up to 2 s for the ACKs of the"), "\(stuck.stderrText)")
     }
 
     /// One example per topic of docs/events.md: each is acknowledged, and what the

@@ -15,6 +15,8 @@ struct AckedStream: Sendable {
     let window: Int
     let eventID: String?
     let echo: Bool
+    /// Set by Ctrl-C: nothing more is sent.
+    var interruption: PublishInterruption? = nil
 
     func run(_ initial: PayloadMaker, stats: PublishStats) async {
         var maker = initial
@@ -22,13 +24,19 @@ struct AckedStream: Sendable {
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
             for i in 0..<count {
+                if interruption?.isSet == true { break }
                 if rate > 0 {
                     let due = start + .seconds(Double(i) / rate)
-                    if due > ContinuousClock.now { try? await Task.sleep(until: due) }
+                    // In steps of at most 100 ms, so that Ctrl-C stops a slow rate at once.
+                    while due > ContinuousClock.now && interruption?.isSet != true && !Task.isCancelled {
+                        try? await Task.sleep(until: min(due, ContinuousClock.now + .milliseconds(100)))
+                    }
+                    if interruption?.isSet == true || Task.isCancelled { break }
                 }
                 if inFlight >= window {
                     await group.next()
                     inFlight -= 1
+                    if interruption?.isSet == true { break }
                 }
                 let payload: [UInt8]
                 do {
@@ -52,6 +60,8 @@ struct AckedStream: Sendable {
                             print("acked \(topic) seq \(seq) id \(id) in \(ms) ms")
                             print(PayloadText.oneLine(payload))
                         }
+                    } catch is CancellationError {
+                        stats.unanswered()
                     } catch {
                         report(error, stats)
                     }

@@ -19,6 +19,8 @@ struct FireAndForgetSender: Sendable {
     let connectTimeout: Duration
     /// CURVE to a secure broker; nil: plain ZMTP.
     var curve: CurveCredentials? = nil
+    /// Set by Ctrl-C: nothing more is sent.
+    var interruption: PublishInterruption? = nil
 
     struct NoBroker: Error, CustomStringConvertible {
         let description: String
@@ -50,6 +52,7 @@ struct FireAndForgetSender: Sendable {
         }
         let start = ContinuousClock.now
         for i in 0..<count {
+            if interruption?.isSet == true { break }
             if rate > 0 {
                 let due = start + .seconds(Double(i) / rate)
                 let wait = due - ContinuousClock.now

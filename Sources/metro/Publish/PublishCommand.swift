@@ -82,12 +82,16 @@ struct PublishCommand: MetroCommand {
         let curve = try keys.load().broker
         let maker = try PayloadMaker(topic: topic, source: try await source(timeout: timeout, curve: curve), raw: raw)
         let stats = PublishStats()
+        let interruption = PublishInterruption()
         let progress = ProgressLine(stats: stats, topic: topic, fireAndForget: fireAndForget, total: count)
         if count > 1 { progress.start() }
         if fireAndForget {
+            // Nothing waits for an answer here: the sender stops at the next event.
+            await interruption.watch(inFlight: { 0 }, grace: .zero) {}
+            defer { interruption.finish() }
             try await FireAndForgetSender(
                 endpoint: publish, topic: topic, headers: headerBytes, count: count, rate: rate,
-                connectTimeout: timeout, curve: curve
+                connectTimeout: timeout, curve: curve, interruption: interruption
             ).run(maker, stats: stats)
         } else {
             var options = Publisher.Options(ingest: ingest)
@@ -96,12 +100,16 @@ struct PublishCommand: MetroCommand {
             let publisher = try Publisher(options)
             let stream = AckedStream(
                 publisher: publisher, topic: topic, headers: headerBytes, count: count, rate: rate, window: window,
-                eventID: id, echo: count == 1 && !json)
-            await stream.run(maker, stats: stats)
+                eventID: id, echo: count == 1 && !json, interruption: interruption)
+            let sending = Task { await stream.run(maker, stats: stats) }
+            await interruption.watch(inFlight: { stats.inFlight }, grace: .seconds(2)) { sending.cancel() }
+            await sending.value
+            interruption.finish()
             await publisher.close()
         }
         await progress.stop()
-        let summary = stats.snapshot(topic: topic, fireAndForget: fireAndForget)
+        var summary = stats.snapshot(topic: topic, fireAndForget: fireAndForget)
+        summary.interrupted = interruption.isSet
         if json {
             print(summary.json)
         } else if count > 1 || fireAndForget {
@@ -114,6 +122,7 @@ struct PublishCommand: MetroCommand {
                     ("hint: nothing was acknowledged: is a broker listening at \(ingest) (`metro up` starts one)? "
                         + "If it runs with CURVE on, pass --keys DIR or set METRO_KEYS\n").utf8))
         }
+        if summary.interrupted { throw ExitCode(130) }
         if summary.errors > 0 || summary.sent < count { throw ExitCode(1) }
     }
 

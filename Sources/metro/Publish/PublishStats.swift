@@ -10,6 +10,8 @@ final class PublishStats: Sendable {
         var sent = 0
         var acked = 0
         var errors = 0
+        /// Publishes stopped waiting for at an interruption: no answer came.
+        var unanswered = 0
         var errorMessages: [String: Int] = [:]
         var latencies = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
     }
@@ -29,6 +31,12 @@ final class PublishStats: Sendable {
         }
     }
 
+    /// A publish whose wait was given up at an interruption (it may be stored or not).
+    func unanswered() { state.withLock { $0.unanswered += 1 } }
+
+    /// Sent and not yet acknowledged, refused or given up: what is in flight.
+    var inFlight: Int { state.withLock { $0.sent - $0.acked - $0.errors - $0.unanswered } }
+
     /// Returns whether this message is new (the first of its kind is printed).
     func failed(_ message: String) -> Bool {
         state.withLock {
@@ -44,6 +52,10 @@ final class PublishStats: Sendable {
         let sent: Int
         let acked: Int
         let errors: Int
+        /// Set when a signal stopped the stream.
+        var interrupted = false
+        /// Sent and never answered (only after an interruption): may or may not be stored.
+        var unanswered = 0
         let seconds: Double
         let ratePerSecond: Double
         /// ACK latency percentiles in milliseconds (nil without ACKs).
@@ -61,7 +73,8 @@ final class PublishStats: Sendable {
             }
             return Snapshot(
                 topic: topic, fireAndForget: fireAndForget, sent: s.sent, acked: s.acked, errors: s.errors,
-                seconds: seconds, ratePerSecond: Double(fireAndForget ? s.sent : s.acked) / max(seconds, 1e-9),
+                unanswered: s.unanswered, seconds: seconds,
+                ratePerSecond: Double(fireAndForget ? s.sent : s.acked) / max(seconds, 1e-9),
                 p50Ms: ms(50), p99Ms: ms(99), maxMs: s.latencies.totalCount == 0 ? nil : Double(s.latencies.max) / 1000)
         }
     }
@@ -75,6 +88,12 @@ extension PublishStats.Snapshot {
         text += ", errors \(errors) in \(String(format: "%.2f", seconds)) s (\(Int(ratePerSecond.rounded()))/s)"
         if let p50Ms, let p99Ms {
             text += "; ACK latency p50 \(String(format: "%.2f", p50Ms)) ms, p99 \(String(format: "%.2f", p99Ms)) ms"
+        }
+        if interrupted {
+            text = "interrupted: " + text
+            if unanswered > 0 {
+                text += "; \(unanswered) sent without an answer (they may or may not be in the journal)"
+            }
         }
         return text
     }
