@@ -46,7 +46,7 @@ struct ServicesCommand: MetroCommand {
             await client.close()
         } catch {
             await client.close()
-            throw error
+            throw ZMTPMechanismProbe.explain(error, endpoints: registries, curve: loaded != nil)
         }
     }
 

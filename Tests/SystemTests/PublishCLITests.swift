@@ -18,6 +18,19 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
     }
 
+    /// Nothing at the ingest endpoint: the hint says so (from a refused TCP
+    /// connection), instead of asking whether a broker listens or wants CURVE.
+    @Test func aPublishToNothingSaysNothingListensThere() async throws {
+        let nowhere = try TestPorts.freeEndpoints(1)[0]
+        let p = try MetroProcess([
+            "publish", "video.watched", "--example", "--synthetic", "--ingest", nowhere, "--timeout-ms", "500",
+        ])
+        #expect(await p.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(
+            p.stderrText.contains("hint: nothing was acknowledged by \(nowhere) (nothing listens there"),
+            "\(p.stderrText)")
+    }
+
     /// SIGTERM (or Ctrl-C) during a long stream: it stops sending, prints the
     /// summary marked interrupted, and exits 130 (it died at once, silent, before).
     /// With the broker frozen, the events in flight get 2 s for their ACKs, then are

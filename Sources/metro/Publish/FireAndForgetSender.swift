@@ -48,7 +48,9 @@ struct FireAndForgetSender: Sendable {
         try socket.set(.receiveTimeout(milliseconds: Int(connectTimeout.inMilliseconds)))
         try socket.connect(endpoint)
         guard let subscription = try socket.receive(), subscription.first == 1 else {
-            throw NoBroker(description: "no broker subscribed on \(endpoint) within \(connectTimeout)")
+            throw NoBroker(
+                description: "no broker subscribed on \(endpoint) within \(connectTimeout)"
+                    + ZMTPMechanismProbe.silenceReason(endpoint, curve: curve != nil))
         }
         let start = ContinuousClock.now
         for i in 0..<count {

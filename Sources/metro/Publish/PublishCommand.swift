@@ -115,12 +115,16 @@ struct PublishCommand: MetroCommand {
         } else if count > 1 || fireAndForget {
             print(summary.line)
         }
-        if !fireAndForget, curve == nil, summary.acked == 0, summary.errors > 0 {
+        if !fireAndForget, summary.acked == 0, summary.errors > 0 {
             // A secure broker tells a plain client nothing (protocol.md §7.1): say what silence may mean.
-            FileHandle.standardError.write(
-                Data(
-                    ("hint: nothing was acknowledged: is a broker listening at \(ingest) (`metro up` starts one)? "
-                        + "If it runs with CURVE on, pass --keys DIR or set METRO_KEYS\n").utf8))
+            let reason = ZMTPMechanismProbe.silenceReason(ingest, curve: curve != nil)
+            let hint =
+                !reason.isEmpty
+                ? "hint: nothing was acknowledged by \(ingest)\(reason)\n"
+                : curve == nil
+                    ? "hint: nothing was acknowledged: is a broker listening at \(ingest) (`metro up` starts one)? "
+                        + "If it runs with CURVE on, pass --keys DIR or set METRO_KEYS\n" : ""
+            FileHandle.standardError.write(Data(hint.utf8))
         }
         if summary.interrupted { throw ExitCode(130) }
         if summary.errors > 0 || summary.sent < count { throw ExitCode(1) }

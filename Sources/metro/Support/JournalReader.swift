@@ -44,7 +44,9 @@ struct JournalReader: Sendable {
         var events: [LiveEvent] = []
         while true {
             guard let frames = try socket.receiveMultipart() else {
-                throw Failed(description: "no answer from the broker at \(consume) within \(timeout)")
+                throw Failed(
+                    description: "no answer from the broker at \(consume) within \(timeout)"
+                        + ZMTPMechanismProbe.silenceReason(consume, curve: curve != nil))
             }
             switch ReplayCodec.decodeReply(frames) {
             case .event(_, let event)?:

@@ -106,7 +106,9 @@ enum TailStart: Equatable {
         let id = Array("tail-since".utf8)
         try socket.send(multipart: ReplayCodec.Request(id: id, start: .time(timeNs), credit: 1).frames)
         guard let frames = try socket.receiveMultipart() else {
-            throw LookupFailed(description: "no answer from the broker at \(consume) within \(timeout)")
+            throw LookupFailed(
+                description: "no answer from the broker at \(consume) within \(timeout)"
+                    + ZMTPMechanismProbe.silenceReason(consume, curve: curve != nil))
         }
         switch ReplayCodec.decodeReply(frames) {
         case .event(_, let event)?:

@@ -86,7 +86,9 @@ struct TopSampler: Sendable {
             defer { answered.set(.now) }
             result.set(
                 Result { try admin.stats() }.mapError {
-                    TopFailure(description: "broker at \(admin.consumeEndpoint) does not answer: \($0)")
+                    let why = ZMTPMechanismProbe.explain(
+                        $0, endpoints: [admin.consumeEndpoint], curve: admin.curve != nil)
+                    return TopFailure(description: "broker at \(admin.consumeEndpoint) does not answer: \(why)")
                 })
         }
         thread.start()
@@ -98,7 +100,9 @@ struct TopSampler: Sendable {
         do {
             return .success(try await registry.list())
         } catch {
-            return .failure(TopFailure(description: "registry does not answer: \(error)"))
+            let why = ZMTPMechanismProbe.explain(
+                error, endpoints: registry.configuration.endpoints, curve: registry.configuration.curve != nil)
+            return .failure(TopFailure(description: "registry does not answer: \(why)"))
         }
     }
 }

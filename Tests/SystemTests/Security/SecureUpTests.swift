@@ -61,6 +61,8 @@ import ZeroMQ
         ])
         #expect(await plain.waitForExit(timeout: .seconds(20)) != 0)
         #expect(plain.stderrText.contains("no ACK") && plain.stderrText.contains("METRO_KEYS"), "\(plain.stderrText)")
+        // Read from the broker's ZMTP greeting, not guessed.
+        #expect(plain.stderrText.contains("it requires CURVE: pass --keys DIR"), "\(plain.stderrText)")
 
         // HTTP needs a bearer token (docs/gateway-auth.md): none is 401; an operator
         // token minted from the secret `up` made creates a user, whose own token reads
@@ -289,6 +291,11 @@ import ZeroMQ
         #expect(await second.waitForExit(timeout: .seconds(30)) != 0)
         #expect(second.stderrText.contains("Another Metro system runs on these ports"), "\(second.stderrText)")
         #expect(!second.stderrText.contains("started broker"))
+        // The CLI without keys says why the registry is silent: it requires CURVE.
+        let services = try MetroProcess(["services", "--registry", e[4], "--timeout-ms", "300"])
+        #expect(await services.waitForExit(timeout: .seconds(20)) != 0)
+        #expect(services.stderrText.contains("it requires CURVE: pass --keys DIR"), "\(services.stderrText)")
+
         // The probes left no refusal in the running system's counters or log.
         #expect(!up.stderrText.contains("refused"), "\(up.stderrText)")
     }
