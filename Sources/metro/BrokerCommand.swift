@@ -157,9 +157,9 @@ struct BrokerStatsCommand: MetroCommand {
         let client = BrokerAdminClient(
             consumeEndpoint: consume, timeout: .milliseconds(timeoutMs), curve: try keys.load().broker)
         if prometheus {
-            print(try client.metrics(), terminator: "")
+            print(try client.explained { try $0.metrics() }, terminator: "")
         } else if groups {
-            let stats = try client.stats()
+            let stats = try client.explained { try $0.stats() }
             func row(_ cells: [String]) -> String {
                 cells.enumerated().map { i, c in
                     i == 0
@@ -172,7 +172,7 @@ struct BrokerStatsCommand: MetroCommand {
                 print(row([name, "\(g.members)", "\(g.pending)", "\(g.redelivered)", "\(g.deadLettered)", "\(g.lag)"]))
             }
         } else {
-            let stats = try client.stats()
+            let stats = try client.explained { try $0.stats() }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(stats), as: UTF8.self))

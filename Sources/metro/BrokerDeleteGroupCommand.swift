@@ -32,7 +32,7 @@ struct BrokerDeleteGroupCommand: MetroCommand {
     func run(_ process: ProcessBootstrap) async throws {
         let client = BrokerAdminClient(
             consumeEndpoint: consume, timeout: .milliseconds(timeoutMs), curve: try keys.load().broker)
-        let deleted = try client.deleteGroup(group)
+        let deleted = try client.explained { try $0.deleteGroup(group) }
         let prefixes = deleted.prefixes.isEmpty ? "every topic" : deleted.prefixes.joined(separator: " ")
         print(
             "deleted group \(deleted.group) (\(prefixes)): it had handed out up to seq \(deleted.position)"

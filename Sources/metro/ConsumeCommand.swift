@@ -56,7 +56,8 @@ struct ConsumeCommand: MetroCommand {
         do {
             // SIGINT/SIGTERM end the loop; close() then LEAVEs the group at once,
             // instead of the broker finding the member lost heartbeats later.
-            try await untilSignal { try await serve(consumer) }
+            let secure = options.curve != nil
+            try await untilSignal { try await serve(consumer, curve: secure) }
         } catch {
             await consumer.close()
             throw error
@@ -64,9 +65,21 @@ struct ConsumeCommand: MetroCommand {
         await consumer.close()
     }
 
-    private func serve(_ consumer: Consumer) async throws {
+    private func serve(_ consumer: Consumer, curve consumerCurve: Bool) async throws {
         let deliveries = consumer.deliveries  // starts the I/O thread, which JOINs
-        while consumer.joins == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        // Joined within 3 s, or say once why not yet (a secure broker ignores a plain
+        // client without a word), and go on waiting: the broker may start later.
+        let asked = ContinuousClock.now
+        var said = false
+        while consumer.joins == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            if !said && ContinuousClock.now - asked > .seconds(3) {
+                said = true
+                let reason = ZMTPMechanismProbe.silenceReason(consume, curve: consumerCurve)
+                FileHandle.standardError.write(
+                    Data("waiting: the broker at \(consume) has not answered the JOIN of \(group)\(reason)\n".utf8))
+            }
+        }
         emit("ready {\"group\":\"\(group)\",\"member\":\"\(member)\"}")
         var n = 0
         let reject = Set(rejectIDs)

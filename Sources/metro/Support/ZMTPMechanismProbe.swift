@@ -133,3 +133,14 @@ enum ZMTPMechanismProbe {
         return .success(fd)
     }
 }
+
+extension BrokerAdminClient {
+    /// `body`'s result; a timeout comes back with why the broker was silent (`ZMTPMechanismProbe.explain`).
+    func explained<T>(_ body: (BrokerAdminClient) throws -> T) throws -> T {
+        do {
+            return try body(self)
+        } catch {
+            throw ZMTPMechanismProbe.explain(error, endpoints: [consumeEndpoint], curve: curve != nil)
+        }
+    }
+}

@@ -295,6 +295,15 @@ import ZeroMQ
         let services = try MetroProcess(["services", "--registry", e[4], "--timeout-ms", "300"])
         #expect(await services.waitForExit(timeout: .seconds(20)) != 0)
         #expect(services.stderrText.contains("it requires CURVE: pass --keys DIR"), "\(services.stderrText)")
+        let stats = try MetroProcess(["broker", "stats", "--consume", e[3], "--timeout-ms", "300"])
+        #expect(await stats.waitForExit(timeout: .seconds(20)) != 0)
+        #expect(stats.stderrText.contains("it requires CURVE: pass --keys DIR"), "\(stats.stderrText)")
+        let consume = try MetroProcess(["consume", "--group", "g-plain", "--consume", e[3]])
+        try await waitFor("why the JOIN is unanswered", timeout: .seconds(15)) {
+            consume.stderrText.contains("has not answered the JOIN of g-plain (it requires CURVE")
+        }
+        consume.kill(SIGTERM)
+        _ = await consume.waitForExit(timeout: .seconds(10))
 
         // The probes left no refusal in the running system's counters or log.
         #expect(!up.stderrText.contains("refused"), "\(up.stderrText)")
