@@ -32,9 +32,9 @@ import Testing
         #expect(sentence.contains(" cores on average of this machine's 2; the busiest (% of a core): "), "\(sentence)")
         #expect(sentence.contains("run at a rate it keeps up with"), "\(sentence)")
         // In every rendering, next to the run's line.
-        #expect(report.markdown().contains("**Below the target rate: "))
+        #expect(report.markdown().contains("**Below the target rate:** \(ReportText.fixed(achieved, 1)) ok/s"))
         #expect(report.terminalSummary().contains("Below the target rate: "))
-        #expect(report.html().contains("<p class=\"capacity\"><strong>Below the target rate: "))
+        #expect(report.html().contains("<p class=\"capacity\"><strong>Below the target rate:</strong> "))
     }
 
     @Test func aRunThatKeptUpSaysNothingOfTheKind() {

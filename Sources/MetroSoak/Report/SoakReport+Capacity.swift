@@ -3,6 +3,8 @@ import Foundation
 extension SoakReport {
     /// Below this share of the target rate the report says the system did not keep up.
     static let keptUpShare = 0.9
+    /// How `capacitySentence` starts (the renderers set it in bold).
+    static let capacityLead = "Below the target rate:"
 
     /// When the run succeeded at well under its target rate: one sentence that says
     /// so first, then what held the rate down (arrivals not started because the
@@ -17,7 +19,7 @@ extension SoakReport {
         let achieved = totals.overall.okPerSecond
         guard target > 0, achieved < target * Self.keptUpShare else { return nil }
         let share = Int((achieved / target * 100).rounded())
-        var text = "Below the target rate: \(ReportText.fixed(achieved, 1)) ok/s is \(share)% of the "
+        var text = "\(Self.capacityLead) \(ReportText.fixed(achieved, 1)) ok/s is \(share)% of the "
         text += "\(compactNumber(target))/s asked."
         var causes: [String] = []
         let notStarted = totals.byKind.filter { $0.notStarted > 0 }.sorted { $0.notStarted > $1.notStarted }

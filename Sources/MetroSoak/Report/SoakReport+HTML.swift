@@ -28,7 +28,11 @@ extension SoakReport {
             page += "</ul>\n"
         }
         page += "<p>\(e(runSentence))</p>"
-        if let capacitySentence { page += "<p class=\"capacity\"><strong>\(e(capacitySentence))</strong></p>" }
+        if let capacitySentence {
+            let lead = Self.capacityLead
+            page +=
+                "<p class=\"capacity\"><strong>\(lead)</strong>\(e(String(capacitySentence.dropFirst(lead.count))))</p>"
+        }
         page += "</header>\n<main>\n"
         page += section("Invariants", invariantsTable())
         page += section(

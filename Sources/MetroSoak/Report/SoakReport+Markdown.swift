@@ -17,7 +17,10 @@ extension SoakReport {
         }
         if !failedInvariants.isEmpty { lines.append("") }
         lines.append(ReportText.markdown(runSentence))
-        if let capacitySentence { lines += ["", "**\(ReportText.markdown(capacitySentence))**"] }
+        if let capacitySentence {
+            let lead = Self.capacityLead
+            lines += ["", "**\(lead)**" + ReportText.markdown(String(capacitySentence.dropFirst(lead.count)))]
+        }
         lines += ["", "## Invariants", ""]
         lines += table(
             ["verdict", "invariant", "checked", "detail", "offending"],
