@@ -213,18 +213,26 @@ final class Supervisor: Service, @unchecked Sendable {
                 throw failure
             }
             failedStarts += 1
+            let ending = exit.exited ? "exit status \(status)" : "signal \(status)"
             if failedStarts >= startAttempts && !everReady.withLock({ $0.contains(child.name) }) {
                 // Its last words may still be in the pipe: wait for the end of its output, briefly.
                 await output.ended(within: .seconds(1))
                 let failure = ChildNeverReady(
-                    child: child.name, attempts: failedStarts,
-                    ending: exit.exited ? "exit status \(status)" : "signal \(status)",
-                    lastError: output.lastErrorLine)
+                    child: child.name, attempts: failedStarts, ending: ending, lastError: output.lastErrorLine)
                 logger.critical("\(failure)")
                 stopAll()
                 throw failure
             }
-            logger.error("\(child.name) exited with status \(status); restarting", metadata: ["backoff": "\(backoff)"])
+            // After an exit (not a signal) its last stderr line says why, next to the
+            // exit (a grandchild holding the pipes would keep them open: wait a moment only).
+            var metadata: Logger.Metadata = ["backoff": "\(backoff)"]
+            if exit.exited {
+                await output.ended(within: .milliseconds(200))
+                if let last = output.lastErrorLine { metadata["last-line"] = "\(last)" }
+            }
+            logger.error(
+                "\(child.name) \(exit.exited ? "exited with status \(status)" : "was killed by signal \(status)"); restarting",
+                metadata: metadata)
             await onDeath(child.name)
             // A child that ran for a while gets a fresh back-off; a crash loop backs off up to 5 s.
             backoff = ContinuousClock.now - started > .seconds(10) ? .milliseconds(200) : min(backoff * 2, .seconds(5))
