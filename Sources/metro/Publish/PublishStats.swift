@@ -35,7 +35,7 @@ final class PublishStats: Sendable {
     func unanswered() { state.withLock { $0.unanswered += 1 } }
 
     /// Sent and not yet acknowledged, refused or given up: what is in flight.
-    var inFlight: Int { state.withLock { $0.sent - $0.acked - $0.errors - $0.unanswered } }
+    var inFlight: Int { state.withLock { max(0, $0.sent - $0.acked - $0.errors - $0.unanswered) } }
 
     /// Returns whether this message is new (the first of its kind is printed).
     func failed(_ message: String) -> Bool {
