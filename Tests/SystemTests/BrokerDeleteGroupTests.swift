@@ -28,14 +28,17 @@ import Testing
         // A member that takes two deliveries and never ACKs them.
         let member = try MetroProcess([
             "consume", "--consume", broker.consume, "--group", "probe", "--prefix", "video.", "--no-ack", "--window",
-            "2",
+            "2", "--member", "held-member",
         ])
         try await member.waitUntilReady()
         try await eventually("two deliveries held") { member.stdoutLines.count == 3 }
 
         let (refused, _, refusedErr) = await deleteGroup(broker, "probe")
         #expect(refused != 0)
-        #expect(refusedErr.contains("108") && refusedErr.contains("has 1 member"), "\(refusedErr)")
+        #expect(
+            refusedErr.contains("108") && refusedErr.contains("has 1 member: held-member (heard from "), "\(refusedErr)"
+        )
+        #expect(refusedErr.contains("a stopped member is dropped "), "\(refusedErr)")
         #expect(try await broker.stats().groups["probe"] != nil)
 
         member.kill()

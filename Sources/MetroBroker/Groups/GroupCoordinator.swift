@@ -149,11 +149,17 @@ final class GroupCoordinator {
         _ name: String, _ group: GroupRuntime, now: UInt64,
         failure: (WireErrorCode, String, [[UInt8]]) -> GroupCodec.Reply
     ) -> GroupCodec.Reply {
-        let members = group.state.members.count
-        guard members == 0 else {
+        let members = group.state.members.values.sorted { $0.name < $1.name }
+        guard members.isEmpty else {
+            // Who, and since when silent: a stopped member is dropped once its heartbeats stop.
+            let named = members.prefix(5).map { m in
+                "\(m.name) (heard from \(String(format: "%.1f", Double(now &- min(now, m.lastSeen)) / 1e9)) s ago)"
+            }
+            let more = members.count > 5 ? " and \(members.count - 5) more" : ""
+            let timeout = String(format: "%.0f", Double(group.state.memberTimeoutNs) / 1e9)
             return failure(
                 .invalidArgument,
-                "group \(name) has \(members) member\(members == 1 ? "" : "s"); they must leave (or be stopped) first",
+                "group \(name) has \(members.count) member\(members.count == 1 ? "" : "s"): \(named.joined(separator: ", "))\(more); they must leave (or be stopped) first; a stopped member is dropped \(timeout) s after it was last heard from",
                 [])
         }
         let deleted = GroupCodec.Deleted(
