@@ -66,6 +66,9 @@ public struct SoakConfiguration: Codable, Sendable, Equatable {
     public var dataFolder: String
     public var host: String
     public var cores: Int
+    /// True when the system ran with CURVE on every socket (`--secure`, or attached
+    /// with `--keys`); nil in reports written before 2026-12-05 (plain).
+    public var secure: Bool?
 
     public init(
         seed: UInt64, targetRate: Double, durationSeconds: Double, chaos: Bool, attached: Bool, realMedia: Bool,
@@ -85,4 +88,7 @@ public struct SoakConfiguration: Codable, Sendable, Equatable {
         self.host = host
         self.cores = cores
     }
+
+    /// Whether the system ran with CURVE (nil counts as plain).
+    public var isSecure: Bool { secure ?? false }
 }

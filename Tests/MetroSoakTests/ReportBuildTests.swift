@@ -348,5 +348,10 @@ import Testing
         #expect(
             built.reproduce
                 == "metro soak --rate 50 --duration 60s --chaos --seed 42 --profiles 1 --video 2 --recommendations 1")
+        var secure = built.configuration
+        secure.secure = true
+        #expect(SoakReport.reproduceCommand(secure).contains("--chaos --secure --seed 42"))
+        secure.attached = true
+        #expect(!SoakReport.reproduceCommand(secure).contains("--secure"), "attached: the keys are the operator's")
     }
 }

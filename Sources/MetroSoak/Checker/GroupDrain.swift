@@ -82,7 +82,7 @@ public enum DrainInvariant {
 /// its own; the waiting between polls is a task sleep.
 enum GroupDrainWaiter {
     static func wait(
-        consume: String, awaiting awaited: Set<String>, timeout: Duration,
+        consume: String, curve: CurveCredentials? = nil, awaiting awaited: Set<String>, timeout: Duration,
         every interval: Duration = .milliseconds(200)
     ) async -> GroupDrainObservation {
         let clock = ContinuousClock()
@@ -90,7 +90,7 @@ enum GroupDrainWaiter {
         var observation = GroupDrainObservation(
             groups: [], drainedAfterMs: nil, timeoutMs: timeout.fractionalMilliseconds, awaited: awaited)
         while true {
-            switch await stats(consume) {
+            switch await stats(consume, curve: curve) {
             case .success(let stats):
                 observation.error = nil
                 observation.groups = stats.groups.keys.sorted().map { name in
@@ -109,10 +109,12 @@ enum GroupDrainWaiter {
         }
     }
 
-    static func stats(_ consume: String) async -> Result<BrokerStats, any Error> {
+    static func stats(_ consume: String, curve: CurveCredentials? = nil) async -> Result<BrokerStats, any Error> {
         let result = Mutex<Result<BrokerStats, any Error>?>(nil)
         let thread = DedicatedThread(name: "soak-stats") {
-            let r = Result { try BrokerAdminClient(consumeEndpoint: consume, timeout: .seconds(2)).stats() }
+            let r = Result {
+                try BrokerAdminClient(consumeEndpoint: consume, timeout: .seconds(2), curve: curve).stats()
+            }
             result.withLock { $0 = r }
         }
         thread.start()

@@ -1,7 +1,7 @@
 import Foundation
 import MetroProtocol
 import Synchronization
-import ZeroMQ
+public import ZeroMQ
 
 /// What a read-back of the journal gave: the events in the order the broker sent
 /// them (not re-sorted: the seq invariant checks that order), and how it ended.
@@ -31,11 +31,11 @@ public enum JournalReader {
     /// Events with `from` ≤ seq ≤ `to` (0: up to the head), of `prefixes` (none: every topic).
     public static func read(
         replay endpoint: String, from: UInt64, to: UInt64 = 0, prefixes: [String] = [],
-        silence: Duration = .seconds(10)
+        silence: Duration = .seconds(10), curve: CurveCredentials? = nil
     ) async -> JournalReadBack {
         let result = Mutex(JournalReadBack(failure: "not read"))
         let thread = DedicatedThread(name: "soak-readback") {
-            let r = readBlocking(endpoint, from: from, to: to, prefixes: prefixes, silence: silence)
+            let r = readBlocking(endpoint, from: from, to: to, prefixes: prefixes, silence: silence, curve: curve)
             result.withLock { $0 = r }
         }
         thread.start()
@@ -46,13 +46,15 @@ public enum JournalReader {
     private static let window: UInt32 = 2000
 
     private static func readBlocking(
-        _ endpoint: String, from: UInt64, to: UInt64, prefixes: [String], silence: Duration
+        _ endpoint: String, from: UInt64, to: UInt64, prefixes: [String], silence: Duration,
+        curve: CurveCredentials?
     ) -> JournalReadBack {
         var out = JournalReadBack()
         do {
             let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)
             let socket = try context.socket(.dealer)
             defer { socket.close() }
+            if let curve { try socket.makeCurveClient(curve) }
             try socket.set(.receiveTimeout(milliseconds: Int(clamping: silence.inMilliseconds)))
             try socket.connect(endpoint)
             var start = from

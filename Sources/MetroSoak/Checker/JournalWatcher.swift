@@ -24,6 +24,7 @@ final class JournalWatcher: Sendable {
         var options = Subscriber.Options(events: endpoints.events, prefixes: [""])
         options.consume = endpoints.replay
         options.startAt = fromSeq
+        options.curve = endpoints.security?.broker
         subscriber = try Subscriber(options, logger: logger)
     }
 

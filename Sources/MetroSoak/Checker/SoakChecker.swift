@@ -63,18 +63,19 @@ public actor SoakChecker {
         }
         let left = max(drainTimeout - (ContinuousClock.now - began), .seconds(1))
         let drain = await GroupDrainWaiter.wait(
-            consume: endpoints.consume,
+            consume: endpoints.consume, curve: endpoints.security?.broker,
             awaiting: [Profiles.group, VideoProcessing.group, Recommendations.group], timeout: left)
         let visible = await sampler?.finish(wait: .seconds(5)) ?? (latenciesMs: [], notVisible: 0)
         if visible.notVisible > 0 { logger.warning("\(visible.notVisible) sampled views never showed in the model") }
         await watcher?.stop()
         let live = watcher?.log ?? LiveJournalLog()
-        let readBack = await JournalReader.read(replay: endpoints.replay, from: history.startSeq + 1)
+        let curve = endpoints.security?.broker
+        let readBack = await JournalReader.read(replay: endpoints.replay, from: history.startSeq + 1, curve: curve)
         let earlierViews =
             history.startSeq == 0
             ? JournalReadBack()
             : await JournalReader.read(
-                replay: endpoints.replay, from: 0, to: history.startSeq, prefixes: [SoakTopics.watched])
+                replay: endpoints.replay, from: 0, to: history.startSeq, prefixes: [SoakTopics.watched], curve: curve)
         let users = Set(
             ViewInvariants.happened(history.operations, journal: readBack.entries).views.map(\.userId))
         let services: ServiceSnapshot
@@ -113,12 +114,17 @@ public actor SoakChecker {
     /// The rpc clients of the two services the checker asks, made on first use.
     private func serviceReader() throws -> ServiceReader {
         if let clients { return clients.reader }
-        let registry = try RegistryClient(
-            configuration: .init(endpoints: [endpoints.registry], eventsEndpoint: endpoints.events), logger: logger)
+        var configuration = RegistryClient.Configuration(
+            endpoints: [endpoints.registry], eventsEndpoint: endpoints.events)
+        configuration.curve = endpoints.security?.registry
+        configuration.eventsCurve = endpoints.security?.broker
+        let registry = try RegistryClient(configuration: configuration, logger: logger)
+        var rpc = RpcClient.Options()
+        rpc.curveKeys = endpoints.security?.keys
         let reader = ServiceReader(
-            profiles: try RpcClient(service: Profiles.serviceName, registry: registry, logger: logger),
+            profiles: try RpcClient(service: Profiles.serviceName, registry: registry, options: rpc, logger: logger),
             recommendations: try RpcClient(
-                service: Recommendations.serviceName, registry: registry, logger: logger))
+                service: Recommendations.serviceName, registry: registry, options: rpc, logger: logger))
         clients = (registry, reader)
         return reader
     }

@@ -15,10 +15,14 @@ public struct SoakEndpoints: Sendable, Equatable {
     public var registry: String
     /// The gateway's base URL when a gateway runs, e.g. `http://127.0.0.1:8080`.
     public var gatewayURL: String?
+    /// CURVE keys and a gateway token for a secure system; nil: plain.
+    public var security: SoakSecurity?
 
     public init(
-        ingest: String, events: String, replay: String, consume: String, registry: String, gatewayURL: String? = nil
+        ingest: String, events: String, replay: String, consume: String, registry: String, gatewayURL: String? = nil,
+        security: SoakSecurity? = nil
     ) {
+        self.security = security
         self.ingest = ingest
         self.events = events
         self.replay = replay

@@ -17,8 +17,12 @@ final class SoakClients: Sendable {
     init(topology: SoakTopology, logger: Logger) throws {
         var registryConfiguration = RegistryClient.Configuration(endpoints: [topology.registry])
         registryConfiguration.eventsEndpoint = topology.events
+        registryConfiguration.curve = topology.security?.registry
+        registryConfiguration.eventsCurve = topology.security?.broker
         registry = try RegistryClient(configuration: registryConfiguration)
         var rpc = RpcClient.Options()
+        // Each service's key comes from its registration (protocol.md §7.10).
+        rpc.curveKeys = topology.security?.keys
         // One attempt: a soak records what one call did; retries would hide faults
         // from the history (idempotent reads are retried by the caller's next op).
         rpc.maxAttempts = 1
@@ -28,8 +32,9 @@ final class SoakClients: Sendable {
         var publish = Publisher.Options(ingest: topology.ingest)
         // A loaded 2-core machine can hold an ACK past the default second.
         publish.ackTimeout = .seconds(2)
+        publish.curve = topology.security?.broker
         publisher = try Publisher(publish, logger: logger)
-        http = SoakHTTP()
+        http = SoakHTTP(bearerToken: topology.security?.bearerToken)
         gateway = topology.gateway
     }
 

@@ -46,7 +46,7 @@ public final class SoakDriver: Sendable {
     private func drive(_ setup: SoakSetup) async throws -> Int32 {
         let topology = setup.topology
         let stats = try await offThePool("metro-soak-stats") {
-            try BrokerAdminClient(consumeEndpoint: topology.consume).stats()
+            try BrokerAdminClient(consumeEndpoint: topology.consume, curve: topology.security?.broker).stats()
         }
         let clients = try SoakClients(topology: topology, logger: logger)
         let probe = try WholeProbe(topology: topology, registry: clients.registry, http: clients.http)
@@ -102,12 +102,13 @@ public final class SoakDriver: Sendable {
         let result = await checker.finish(history: history, drainTimeout: options.drainTimeout)
         await probe.close()
         await clients.close()
-        let configuration = SoakConfiguration(
+        var configuration = SoakConfiguration(
             seed: options.seed, targetRate: options.rate, durationSeconds: options.durationSeconds,
             chaos: options.chaos, attached: options.attach, realMedia: options.realMedia,
             throughGateway: topology.gateway != nil, mix: options.mix.asDictionary,
             instances: topology.instanceCounts, dataFolder: setup.dataFolder,
             host: ProcessInfo.processInfo.hostName, cores: ProcessInfo.processInfo.activeProcessorCount)
+        configuration.secure = topology.security != nil
         let report = SoakReport.build(
             configuration: configuration, history: history, checker: result, finishedAt: Date())
         try write(report: report, history: history)

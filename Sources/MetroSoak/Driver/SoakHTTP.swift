@@ -10,8 +10,11 @@ public import Foundation
 /// a session of its own without caches, so each answer comes from the gateway.
 public final class SoakHTTP: Sendable {
     private let session: URLSession
+    /// Sent as `Authorization: Bearer` with every request (a secure system's gateway).
+    private let bearerToken: String?
 
-    public init() {
+    public init(bearerToken: String? = nil) {
+        self.bearerToken = bearerToken
         let configuration = URLSessionConfiguration.ephemeral
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         configuration.httpMaximumConnectionsPerHost = 64
@@ -24,6 +27,7 @@ public final class SoakHTTP: Sendable {
         guard let url = URL(string: "http://\(address)\(path)") else { throw URLError(.badURL) }
         var request = URLRequest(url: url)
         request.timeoutInterval = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        if let bearerToken { request.setValue("Bearer \(bearerToken)", forHTTPHeaderField: "Authorization") }
         let (data, response) = try await session.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
@@ -37,6 +41,7 @@ public final class SoakHTTP: Sendable {
         var request = URLRequest(url: url)
         request.httpMethod = "POST"
         request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+        if let bearerToken { request.setValue("Bearer \(bearerToken)", forHTTPHeaderField: "Authorization") }
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
         request.setValue("\(Int(seconds * 1000))", forHTTPHeaderField: "X-Request-Timeout")
         request.timeoutInterval = seconds

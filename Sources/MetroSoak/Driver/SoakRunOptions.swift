@@ -28,6 +28,13 @@ public struct SoakRunOptions: Sendable {
     /// Passed to `metro up` as they are (`--video 2`, `--synthetic-work-ms 20`).
     public var upArguments: [String] = []
     public var drainTimeout: Duration = .seconds(60)
+    /// Start mode: `metro up --secure` (CURVE on every socket, a bearer token at the gateway).
+    public var secure = false
+    /// Attach mode: a secure system's key folder (`--keys`); nil: plain ZMTP.
+    public var keysFolder: String?
+    /// Reads a key folder into what the soak's clients need (the `metro` binary has
+    /// the key files' format and the gateway's token minting; this module does not).
+    public var loadSecurity: (@Sendable (_ keysFolder: String) async throws -> SoakSecurity)?
 
     public init(outFolder: String, metroBinary: String) {
         self.outFolder = outFolder

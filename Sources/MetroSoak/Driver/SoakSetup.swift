@@ -68,10 +68,12 @@ struct SoakSetup: Sendable {
                 consume: options.consume ?? "tcp://127.0.0.1:\(ports[3])",
                 registry: options.registry ?? "tcp://127.0.0.1:\(ports[4])",
                 gateway: options.noGateway ? nil : (options.gateway ?? "127.0.0.1:\(ports[5])"),
-                upArguments: options.upArguments, environment: environment))
+                upArguments: options.upArguments + (options.secure ? ["--secure"] : []), environment: environment))
         logger.notice("started metro up (pid \(launcher.pid)); its log: \(launcher.logPath)")
         do {
-            let topology = try await launcher.waitUntilReady(timeout: .seconds(120))
+            var topology = try await launcher.waitUntilReady(timeout: .seconds(120))
+            // `metro up --secure` made the keys and the token secret before its ready line.
+            if options.secure { topology.security = try await security(options, folder: data + "/keys") }
             return SoakSetup(
                 topology: topology, launcher: launcher, dataFolder: data, removeData: temporary && !options.keepData,
                 diskFullFlag: flag, upLog: launcher.logPath, clip: clip)
@@ -94,7 +96,11 @@ struct SoakSetup: Sendable {
                     + "\(registryEndpoint) was found in /proc on this host. Run the soak on the host of that "
                     + "`metro up` (same user), or leave out --chaos.")
         }
-        let client = try RegistryClient(endpoints: [registryEndpoint])
+        var security: SoakSecurity?
+        if let folder = options.keysFolder { security = try await Self.security(options, folder: folder) }
+        var configuration = RegistryClient.Configuration(endpoints: [registryEndpoint])
+        configuration.curve = security?.registry
+        let client = try RegistryClient(configuration: configuration)
         defer { Task { await client.close() } }
         let listed: [InstanceStatus]
         do {
@@ -107,16 +113,29 @@ struct SoakSetup: Sendable {
         } catch {
             throw SoakSetupError("cannot list the registry at \(registryEndpoint): \(error)")
         }
-        let topology = SoakTopology(
+        var topology = SoakTopology(
             ingest: options.ingest ?? "tcp://127.0.0.1:7701", publish: options.publish ?? "tcp://127.0.0.1:7702",
             events: options.events ?? "tcp://127.0.0.1:7703", consume: options.consume ?? "tcp://127.0.0.1:7704",
             registry: registryEndpoint, gateway: options.noGateway ? nil : (options.gateway ?? "127.0.0.1:8080"),
             instances: listed.filter { ["profiles", "video", "recommendations"].contains($0.service) }
                 .map { SoakInstance(service: $0.service, instance: $0.instance) }, upPid: upPid)
+        topology.security = security
         // Disk faults need the library preloaded when the system started: not in attach mode.
         return SoakSetup(
             topology: topology, launcher: nil, dataFolder: "(attached)", removeData: false, diskFullFlag: nil,
             upLog: nil, clip: clip)
+    }
+
+    /// The keys and token of a secure system's key folder, read by the `metro` binary's loader.
+    private static func security(_ options: SoakRunOptions, folder: String) async throws -> SoakSecurity {
+        guard let load = options.loadSecurity else {
+            throw SoakSetupError("a secure soak needs a key loader (metro soak sets one)")
+        }
+        do {
+            return try await load(folder)
+        } catch {
+            throw SoakSetupError("cannot read the secure system's keys in \(folder): \(error)")
+        }
     }
 
     /// `n` free loopback TCP ports (bound to port 0, read, released).

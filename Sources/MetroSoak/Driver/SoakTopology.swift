@@ -13,6 +13,8 @@ public struct SoakTopology: Sendable {
     public var instances: [SoakInstance]
     /// The `metro up` process whose children the chaos may hit; nil: no chaos possible.
     public var upPid: Int32?
+    /// CURVE keys and a gateway token for a secure system; nil: plain.
+    public var security: SoakSecurity? = nil
 
     public init(
         ingest: String, publish: String, events: String, consume: String, registry: String, gateway: String?,
@@ -33,7 +35,7 @@ public struct SoakTopology: Sendable {
     public var checkerEndpoints: SoakEndpoints {
         SoakEndpoints(
             ingest: ingest, events: events, replay: consume, consume: consume, registry: registry,
-            gatewayURL: gateway.map { "http://\($0)" })
+            gatewayURL: gateway.map { "http://\($0)" }, security: security)
     }
 
     /// Instances per component, for the report ("broker": 1, "video": 2, ...).

@@ -29,6 +29,7 @@ final class WholeProbe: Sendable {
         self.http = http
         var options = Publisher.Options(ingest: topology.ingest)
         options.ackTimeout = .milliseconds(500)
+        options.curve = topology.security?.broker
         publisher = try Publisher(options)
     }
 
@@ -96,7 +97,9 @@ final class WholeProbe: Sendable {
         ]
         let wanted = Set(topology.instances.compactMap { groupOf[$0.service] })
         guard !wanted.isEmpty else { return [] }
-        guard case .success(let stats) = await GroupDrainWaiter.stats(topology.consume) else { return ["broker STATS"] }
+        guard
+            case .success(let stats) = await GroupDrainWaiter.stats(topology.consume, curve: topology.security?.broker)
+        else { return ["broker STATS"] }
         return wanted.sorted().filter { stats.groups[$0].map { $0.members == 0 } ?? false }.map { "group \($0) member" }
     }
 

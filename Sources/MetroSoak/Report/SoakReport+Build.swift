@@ -110,6 +110,7 @@ extension SoakReport {
         words += ["--rate", compactNumber(configuration.targetRate)]
         words += ["--duration", "\(compactNumber(configuration.durationSeconds))s"]
         if configuration.chaos { words.append("--chaos") }
+        if configuration.isSecure && !configuration.attached { words.append("--secure") }
         words += ["--seed", "\(configuration.seed)"]
         if configuration.realMedia { words.append("--real-media") }
         if !configuration.throughGateway { words.append("--no-gateway") }

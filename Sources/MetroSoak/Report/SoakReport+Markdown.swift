@@ -167,6 +167,7 @@ extension SoakReport {
             ("seed", "\(c.seed)"), ("target rate", "\(compactNumber(c.targetRate)) ops/s"),
             ("duration", ReportText.seconds(c.durationSeconds)), ("chaos", c.chaos ? "on" : "off"),
             ("system", c.attached ? "attached to a running system" : "started by the soak"),
+            ("security", c.isSecure ? "CURVE on every socket, bearer tokens at the gateway" : "plain (no CURVE)"),
             ("uploads", c.realMedia ? "real clips" : "synthetic"),
             ("recommendations via", c.throughGateway ? "gateway (HTTP)" : "rpc"),
             ("uploads via", c.throughGateway ? "gateway (HTTP) and rpc, half each" : "rpc"),

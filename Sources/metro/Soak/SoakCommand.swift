@@ -60,6 +60,13 @@ struct SoakCommand: MetroCommand {
     @Option(help: "Start mode: the system's data folder (default: a temporary folder).") var dataDir: String?
     @Flag(help: "Keep the temporary data folder at the end.") var keepData = false
     @Flag(help: "No gateway: recommendations go through rpc.") var noGateway = false
+    @Flag(help: "Start mode: a secure system (metro up --secure: CURVE on every socket, bearer tokens at the gateway).")
+    var secure = false
+    @Option(
+        help: ArgumentHelp(
+            "Attach mode: a secure system's key folder (its cli.key, broker.pub, registry.pub, gateway-auth.secret); default $METRO_KEYS.",
+            valueName: "dir"))
+    var keys: String?
     @Option(help: "Broker ingest endpoint (attach default tcp://127.0.0.1:7701; start default: a free port).")
     var ingest: String?
     @Option(help: "Broker publish endpoint (attach default tcp://127.0.0.1:7702).") var publish: String?
@@ -117,6 +124,12 @@ struct SoakCommand: MetroCommand {
         guard rate > 0, rate <= 100_000 else { throw SoakSetupError("--rate must be in (0, 100000]") }
         guard concurrency >= 1 else { throw SoakSetupError("--concurrency must be at least 1") }
         guard faultInterval >= 1 else { throw SoakSetupError("--fault-interval must be at least 1 s") }
+        if attach && secure {
+            throw SoakSetupError("--secure starts a secure system: with --attach, give its key folder with --keys")
+        }
+        if !attach && keys != nil {
+            throw SoakSetupError("--keys is for --attach; a started system is secure with --secure")
+        }
         if attach, [profiles, video, recommendations, videoJobs].contains(where: { $0 != nil }) || dataDir != nil {
             throw SoakSetupError(
                 "--profiles/--video/--recommendations/--video-jobs/--data-dir start a system: not with --attach")
@@ -137,6 +150,12 @@ struct SoakCommand: MetroCommand {
         (options.ingest, options.publish, options.events, options.consume) = (ingest, publish, events, consume)
         (options.registry, options.gateway) = (registry, gateway)
         options.drainTimeout = .seconds(drainTimeout)
+        options.secure = secure
+        let environmentKeys = ProcessInfo.processInfo.environment["METRO_KEYS"].flatMap { $0.isEmpty ? nil : $0 }
+        options.keysFolder = attach ? keys ?? environmentKeys : nil
+        // The token outlives the run, its warm-up and its drain.
+        let tokenLifetime = Duration.seconds(Int(seconds) + 3600)
+        options.loadSecurity = { folder in try await SoakKeys.load(folder: folder, tokenLifetime: tokenLifetime) }
         var up: [String] = process.childArguments
         for (flag, value) in [
             ("--profiles", profiles), ("--video", video), ("--recommendations", recommendations),

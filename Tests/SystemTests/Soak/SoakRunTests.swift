@@ -58,6 +58,38 @@ import Testing
         #expect(text(out + "/soak-report.html").contains("<h2>Failures</h2>"), "an HTML page with the failures")
     }
 
+    /// `--secure`: the soak starts `metro up --secure` and drives it with the
+    /// operator's CURVE key and a gateway token (production's configuration):
+    /// views acknowledged, rpc and HTTP answered, a kill -9 and a full journal disk
+    /// recovered under CURVE; the report says so and its repeat command has
+    /// `--secure`.
+    @Test(.timeLimit(.minutes(3))) func aSecureSoakDrivesTheSystemWithItsKeys() async throws {
+        let dir = try TemporaryDirectory()
+        let out = dir.path + "/out"
+        let e = try TestPorts.freeEndpoints(6)
+        defer { killLeftovers([dir.path, e[4]]) }
+        let soak = try MetroProcess([
+            "soak", "--secure", "--chaos", "--seed", "1380", "--rate", "40", "--duration", "10s", "--fault-interval",
+            "4", "--out", out, "--data-dir", dir.path + "/data", "--ingest", e[0], "--publish", e[1], "--events", e[2],
+            "--consume", e[3], "--registry", e[4], "--gateway", String(e[5].dropFirst("tcp://".count)),
+            "--video", "1", "--drain-timeout", "20",
+        ])
+        let status = await soak.waitForExit(timeout: .seconds(150))
+        #expect(status == 0, "metro soak --secure: \(soak.stderrText)")
+        #expect(text(out + "/up.log").contains("CURVE on"), "the system ran with CURVE")
+        let h = try history(out)
+        let ok = h.operations.filter { $0.outcome == .ok }
+        #expect(ok.contains { $0.kind == .view && $0.seq != nil }, "views acknowledged over CURVE")
+        #expect(ok.contains { $0.kind == .signUp }, "rpc to profiles over CURVE")
+        #expect(ok.contains { $0.kind == .recommend && $0.via == "http" }, "the gateway took the soak's token")
+        #expect(!h.faults.isEmpty && h.faults.allSatisfy { $0.wholeAgainNs != nil }, "\(h.faults)")
+        let markdown = text(out + "/soak-report.md")
+        #expect(markdown.contains("CURVE on every socket, bearer tokens at the gateway"), "\(markdown)")
+        #expect(markdown.contains("metro soak --rate 40 --duration 10s --chaos --secure --seed 1380"), "\(markdown)")
+        try checkReport(out)
+        #expect(processes(mentioning: [dir.path, e[4]]).isEmpty, "no metro left running")
+    }
+
     /// 20 s with chaos at 50 ops/s against a system the soak starts itself: the
     /// history holds every kind of operation, each fault with the time the system
     /// was whole again, and samples of every process; the report judges every
@@ -217,6 +249,19 @@ import Testing
         _ = await soak.waitForExit()
         try await waitFor("no metro left", timeout: .seconds(60)) { processes(mentioning: [dir.path, e[4]]).isEmpty }
         #expect(text(dir.path + "/out/up.log").contains("the supervisor is gone"))
+    }
+
+    /// `--secure` starts a system and `--keys` is for one attached to: mixed up,
+    /// refused with status 2 and what to give instead.
+    @Test func secureAndKeysAreRefusedInTheWrongMode() async throws {
+        let dir = try TemporaryDirectory()
+        let attached = try MetroProcess(["soak", "--attach", "--secure", "--duration", "5s", "--out", dir.path + "/a"])
+        #expect(await attached.waitForExit() == 2)
+        #expect(
+            attached.stderrText.contains("with --attach, give its key folder with --keys"), "\(attached.stderrText)")
+        let started = try MetroProcess(["soak", "--keys", dir.path, "--duration", "5s", "--out", dir.path + "/b"])
+        #expect(await started.waitForExit() == 2)
+        #expect(started.stderrText.contains("--keys is for --attach"), "\(started.stderrText)")
     }
 
     /// `--chaos --attach` needs the processes: refused, status 2, saying why.
