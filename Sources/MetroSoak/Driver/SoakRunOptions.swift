@@ -35,6 +35,9 @@ public struct SoakRunOptions: Sendable {
     /// Reads a key folder into what the soak's clients need (the `metro` binary has
     /// the key files' format and the gateway's token minting; this module does not).
     public var loadSecurity: (@Sendable (_ keysFolder: String) async throws -> SoakSecurity)?
+    /// Why a server may have been silent (` (it requires CURVE: ...)`), added to the
+    /// message when the attached system's registry does not answer; "" when unknown.
+    public var silenceReason: (@Sendable (_ endpoint: String, _ curve: Bool) -> String)?
 
     public init(outFolder: String, metroBinary: String) {
         self.outFolder = outFolder

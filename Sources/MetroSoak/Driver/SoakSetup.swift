@@ -105,13 +105,15 @@ struct SoakSetup: Sendable {
         let listed: [InstanceStatus]
         do {
             guard let answer = try await withDeadline(.seconds(10), { try await client.list() }) else {
-                throw SoakSetupError("the registry at \(registryEndpoint) did not answer LIST within 10 s")
+                let why = options.silenceReason?(registryEndpoint, security != nil) ?? ""
+                throw SoakSetupError("the registry at \(registryEndpoint) did not answer LIST within 10 s\(why)")
             }
             listed = answer
         } catch let error as SoakSetupError {
             throw error
         } catch {
-            throw SoakSetupError("cannot list the registry at \(registryEndpoint): \(error)")
+            let why = options.silenceReason?(registryEndpoint, security != nil) ?? ""
+            throw SoakSetupError("cannot list the registry at \(registryEndpoint): \(error)\(why)")
         }
         var topology = SoakTopology(
             ingest: options.ingest ?? "tcp://127.0.0.1:7701", publish: options.publish ?? "tcp://127.0.0.1:7702",

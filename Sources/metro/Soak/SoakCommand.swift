@@ -156,6 +156,7 @@ struct SoakCommand: MetroCommand {
         // The token outlives the run, its warm-up and its drain.
         let tokenLifetime = Duration.seconds(Int(seconds) + 3600)
         options.loadSecurity = { folder in try await SoakKeys.load(folder: folder, tokenLifetime: tokenLifetime) }
+        options.silenceReason = { ZMTPMechanismProbe.silenceReason($0, curve: $1) }
         var up: [String] = process.childArguments
         for (flag, value) in [
             ("--profiles", profiles), ("--video", video), ("--recommendations", recommendations),

@@ -187,6 +187,36 @@ import Testing
         try await waitFor("no metro left") { processes(mentioning: [dir.path, e[4]]).isEmpty }
     }
 
+    /// `--attach --keys DIR` drives a running `metro up --secure` with its key
+    /// folder; without the keys the same soak cannot reach it and says why.
+    @Test(.timeLimit(.minutes(2))) func attachWithKeysDrivesARunningSecureSystem() async throws {
+        let dir = try TemporaryDirectory()
+        let e = try TestPorts.freeEndpoints(5)
+        defer { killLeftovers([dir.path, e[4]]) }
+        let up = try await Self.startUp(dir, e, ["--synthetic-work-ms", "10", "--secure"])
+        let endpoints = [
+            "--ingest", e[0], "--publish", e[1], "--events", e[2], "--consume", e[3], "--registry", e[4],
+        ]
+        let plain = try MetroProcess(
+            ["soak", "--attach", "--no-gateway", "--duration", "3s", "--out", dir.path + "/plain"] + endpoints)
+        #expect(await plain.waitForExit(timeout: .seconds(60)) == 2, "\(plain.stderrText)")
+        #expect(plain.stderrText.contains("it requires CURVE"), "\(plain.stderrText)")
+        let out = dir.path + "/out"
+        let soak = try MetroProcess(
+            [
+                "soak", "--attach", "--keys", dir.path + "/data/keys", "--no-gateway", "--seed", "5", "--rate", "30",
+                "--duration", "6s", "--out", out, "--drain-timeout", "20",
+            ] + endpoints)
+        #expect(await soak.waitForExit(timeout: .seconds(90)) == 0, "metro soak --attach --keys: \(soak.stderrText)")
+        let h = try history(out)
+        #expect(h.operations.contains { $0.kind == .view && $0.outcome == .ok })
+        #expect(h.operations.contains { $0.kind == .signUp && $0.outcome == .ok })
+        #expect(text(out + "/soak-report.md").contains("- security: CURVE on every socket"))
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(40)) != nil)
+        try await waitFor("no metro left") { processes(mentioning: [dir.path, e[4]]).isEmpty }
+    }
+
     /// `metro up` with its endpoints on `e` (ingest, publish, events, consume,
     /// registry), no gateway, one video worker, and `extra` arguments.
     static func startUp(_ dir: TemporaryDirectory, _ e: [String], _ extra: [String]) async throws -> MetroProcess {
