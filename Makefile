@@ -56,7 +56,7 @@ build: setup
 # broker, registry and the service workers Broker/system.yaml names (Ctrl-C
 # stops them all, workers first).
 run: build
-	$(METRO_RELEASE) doctor --data-dir $(DATA)/broker
+	$(METRO_RELEASE) doctor --data-dir $(DATA)
 	$(METRO_RELEASE) up --data-dir $(DATA)
 
 # `swift format lint --strict` with the repository's .swift-format: any finding
