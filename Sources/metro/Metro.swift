@@ -25,6 +25,7 @@ struct Metro: AsyncParsableCommand {
                 name: "Operator",
                 subcommands: [
                     TailCommand.self, TopCommand.self, ServicesCommand.self, ConsumeCommand.self, DlqCommand.self,
+                    BackupCommand.self,
                 ]),
             CommandGroup(
                 name: "Process",

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import MetroBroker
+import VideoProcessing
+
+/// `metro backup`: a copy of a system's data folder, taken while it runs,
+/// that `metro up` can start on (docs/operations.md, "Backups").
+///
+/// A running system has no single moment to copy: the broker's journal, its
+/// groups' positions and each service's database change apart. The order of
+/// the copy is what makes a restored system whole:
+/// 1. the groups' positions (`broker/groups.state`) first: every event a group
+///    had acknowledged then was handled, and its effect committed, before the
+///    databases are copied; the events after it are delivered again to the
+///    restored system, and each service's inbox skips those it already handled;
+/// 2. each service database (SQLite's backup API: one snapshot each);
+/// 3. the video blobs (content-addressed, never rewritten: every blob a copied
+///    database names exists by now);
+/// 4. the journal last (`JournalBackup`): every event a copied database's
+///    outbox had sent is in it, so none is lost; the events published in the
+///    backup's own short window may come from rows the copied databases lack;
+/// 5. `seq.reserve` after the journal, so no seq is ever used twice;
+/// 6. a secure system's keys, with their modes.
+/// A copy of a stopped system is exact. `metro-backup.json`, written last,
+/// says what the folder holds; a folder without it is not a whole backup.
+/// `METRO_FAULT_BACKUP_PAUSE_MS` (tests) waits that long between the parts, to
+/// widen the windows the order must cover.
+struct BackupCommand: MetroCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Copy a system's data folder (journal, groups, service databases, blobs, keys), also while it runs.",
+        discussion: """
+            The copy is a data folder: to restore, stop the system and start it on a copy of the backup:
+              mv data data.replaced && cp -a BACKUP data && metro up --data-dir data
+            """)
+
+    @Option(help: "The system's data folder (the one metro up was given).")
+    var dataDir = "data"
+
+    @Option(help: "The backup's folder: new, or empty (made with mode 0700: it holds user data and keys).")
+    var out: String
+
+    @Flag(help: "Print the manifest (metro-backup.json) instead of the report.")
+    var json = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run(_ process: ProcessBootstrap) async throws {
+        let source = URL(fileURLWithPath: dataDir).standardizedFileURL.path
+        let target = URL(fileURLWithPath: out).standardizedFileURL.path
+        do {
+            try BackupPlan.check(source: source, target: target)
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let pause = ProcessInfo.processInfo.environment["METRO_FAULT_BACKUP_PAUSE_MS"].flatMap(Int.init) ?? 0
+        let manifest: BackupManifest
+        do {
+            manifest = try await BackupPlan(source: source, target: target, pauseMs: pause).run()
+        } catch {
+            FileHandle.standardError.write(
+                Data("Error: the backup failed: \(error). \(target) is not a whole backup (no metro-backup.json).\n".utf8))
+            throw ExitCode(1)
+        }
+        print(json ? manifest.json() : BackupReport(manifest: manifest, dataDir: dataDir, out: out).text)
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import GRDB
+import MetroKit
+import MetroProtocol
+import MetroTestKit
+import Profiles
+import Testing
+
+/// `metro backup` of a running system, restored: the copy's journal holds
+/// every event acknowledged before the backup began, and once the restored
+/// system has caught up, the profiles service has handled each `video.watched`
+/// of that journal exactly once (its history's event ids are the journal's),
+/// and dead-lettered none. `METRO_FAULT_BACKUP_PAUSE_MS` widens each window
+/// between the parts to 600 ms while views stream at ~1,000/s: copying the
+/// groups' positions after the databases, or the journal before them, loses
+/// effects or events here (checked by swapping the order in `BackupPlan`).
+@Suite(.serialized) struct BackupTests {
+    let up = UpTests()
+    static let profilesOnly = ["--profiles", "1", "--video", "0", "--recommendations", "0"]
+
+    func readyFields(_ p: MetroProcess) throws -> [String: String] {
+        let line = try #require(up.readyLines(p).first)
+        return try #require(
+            try JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: String])
+    }
+
+    func stats(_ consume: String) async throws -> BrokerStats {
+        let frames = try await request(on: consume, ConsumeCodec.requestFrames(.stats))
+        return try JSONDecoder().decode(BrokerStats.self, from: Data(frames[2]))
+    }
+
+    @Test func aBackupOfARunningSystemRestoresWithEveryEffectOnce() async throws {
+        let (system, data, registry, dir) = try await up.startUp(services: Self.profilesOnly, timeout: .seconds(60))
+        let fields = try readyFields(system)
+        let ingest = try #require(fields["ingest"])
+
+        // Three users, then views of them streaming while the backup runs.
+        let registryClient = try RegistryClient(endpoints: [registry])
+        let profiles = try RpcClient(service: "profiles", registry: registryClient)
+        var users: [String] = []
+        for name in ["Ada", "Grace", "Edsger"] {
+            let user = try await profiles.call(
+                ProfilesAPI.create, CreateProfileRequest(displayName: name, email: "\(name.lowercased())@example.com"))
+            users.append(user.id)
+        }
+        await profiles.close()
+        await registryClient.close()
+
+        let publisher = try Publisher(.init(ingest: ingest))
+        let acked = Locked([(id: String, at: ContinuousClock.Instant)]())
+        let load = Task {
+            var n = 0
+            while !Task.isCancelled {
+                try await withThrowingTaskGroup(of: Void.self) { batch in
+                    for _ in 0..<20 {
+                        n += 1
+                        let id = "view-\(n)"
+                        let view = VideoWatched(
+                            userId: users[n % users.count], videoId: "v-\(n % 7)", watchedAtMs: Int64(n))
+                        let payload = try JSONEncoder().encode(view)
+                        batch.addTask {
+                            _ = try await publisher.publish(
+                                topic: "video.watched", payload: Array(payload), eventID: Array(id.utf8))
+                            acked.withLock { $0.append((id, .now)) }
+                        }
+                    }
+                    try await batch.waitForAll()
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        try await eventually("views flow", timeout: .seconds(20)) { acked.withLock { $0.count } >= 300 }
+
+        let out = dir.url.appendingPathComponent("backup").path
+        let began = ContinuousClock.now
+        let backup = try MetroProcess(
+            ["backup", "--data-dir", data, "--out", out], environment: ["METRO_FAULT_BACKUP_PAUSE_MS": "600"])
+        #expect(await backup.waitForExit(timeout: .seconds(60)) == 0, "\(backup.stderrText)")
+        let ackedBefore = Set(acked.withLock { $0.filter { $0.at < began }.map(\.id) })
+        try await eventually("views flow after the backup", timeout: .seconds(20)) {
+            acked.withLock { $0.count } >= ackedBefore.count + 300
+        }
+        load.cancel()
+        _ = await load.result
+        await publisher.close()
+        system.kill(SIGTERM)
+        #expect(await system.waitForExit(timeout: .seconds(60)) == 0)
+
+        let report = backup.stdoutLines.joined(separator: "\n")
+        #expect(report.contains("database  profiles:") && report.contains("while the system ran"), "\(report)")
+        #expect(report.contains("cp -a \(out) \(data)"), "\(report)")
+        let manifest = try BackupManifestFile.read(out)
+        #expect(manifest["systemWasWriting"] as? Bool == true)
+
+        // The restored system, on a copy of the backup, with ports of its own.
+        let (restored, restoredData, _, restoredDir) = try up.startUpProcess(
+            metrics: "", services: Self.profilesOnly,
+            prepare: { target in
+                try FileManager.default.copyItem(atPath: out, toPath: target)
+            })
+        _ = restoredDir
+        try await waitFor("the restored system is ready", timeout: .seconds(60)) { up.readyLines(restored).count >= 1 }
+        let consume = try #require(try readyFields(restored)["consume"])
+        #expect(
+            restored.stderrText.contains("journal recovered"), "the broker recovered the copied journal")
+        try await eventually("the profiles group caught up", timeout: .seconds(60)) {
+            guard let group = try await stats(consume).groups["profiles"] else { return false }
+            return group.lag == 0 && group.pending == 0
+        }
+        let journal = try await MetroTestKit.replay(
+            on: consume,
+            .init(id: Array("backup-test".utf8), start: .seq(0), credit: 0, prefixes: [Array("video.watched".utf8)]),
+            window: 1000, timeout: .seconds(60)
+        ).events.map { String(decoding: $0.eventID, as: UTF8.self) }
+        let deadLettered = try await stats(consume).groups["profiles"]?.deadLettered
+        restored.kill(SIGTERM)
+        #expect(await restored.waitForExit(timeout: .seconds(60)) == 0)
+
+        let inJournal = Set(journal)
+        #expect(journal.count == inJournal.count, "no event twice in the journal")
+        let lost = ackedBefore.subtracting(inJournal)
+        #expect(lost.count == 0, "acknowledged before the backup began, missing from it: \(lost.sorted().prefix(5))")
+        #expect(inJournal.count > ackedBefore.count, "the backup also holds views of its own window")
+
+        let database = try DatabaseQueue(path: "\(restoredData)/profiles/profiles.sqlite")
+        let history = try await database.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM watch_history") }
+        try database.close()
+        let handled = Set(history)
+        let unhandled = inJournal.subtracting(handled)
+        let withoutEvent = handled.subtracting(inJournal)
+        #expect(unhandled.count == 0, "\(unhandled.count) views of the journal never reached the history: \(unhandled.sorted().prefix(5))")
+        #expect(withoutEvent.count == 0, "\(withoutEvent.count) history entries whose event the journal lacks")
+        #expect(deadLettered == 0)
+    }
+
+    @Test func refusesAFolderThatIsNotADataFolderOrABackupInsideIt() async throws {
+        let dir = try TemporaryDirectory()
+        let notData = try MetroProcess(["backup", "--data-dir", dir.path, "--out", dir.path + "/b"])
+        #expect(await notData.waitForExit() == 2)
+        #expect(notData.stderrText.contains("is not a Metro data folder (no broker/ in it)"), "\(notData.stderrText)")
+
+        try FileManager.default.createDirectory(atPath: dir.path + "/data/broker", withIntermediateDirectories: true)
+        let inside = try MetroProcess(["backup", "--data-dir", dir.path + "/data", "--out", dir.path + "/data/b"])
+        #expect(await inside.waitForExit() == 2)
+        #expect(inside.stderrText.contains("is inside the data folder"), "\(inside.stderrText)")
+
+        try FileManager.default.createDirectory(atPath: dir.path + "/full", withIntermediateDirectories: true)
+        try "x".write(toFile: dir.path + "/full/x", atomically: true, encoding: .utf8)
+        let full = try MetroProcess(["backup", "--data-dir", dir.path + "/data", "--out", dir.path + "/full"])
+        #expect(await full.waitForExit() == 2)
+        #expect(full.stderrText.contains("is not empty"), "\(full.stderrText)")
+    }
+}
+
+/// `metro-backup.json` as the test reads it (keys of protocol-free JSON).
+enum BackupManifestFile {
+    static func read(_ folder: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/metro-backup.json"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+}
