@@ -36,9 +36,7 @@ enum DoctorDatabases {
         let size = mebibytes(bytes)
         // SQLite makes the -shm and -wal files even for a read-only reader: made by
         // another user (root, say), they would lock the service out of its own database.
-        var info = stat()
-        if stat(path, &info) == 0 && info.st_uid != geteuid() {
-            let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(info.st_uid)"
+        if let owner = otherOwner(of: path) {
             return DoctorCheck(
                 name: name, ok: true,
                 detail:
@@ -84,6 +82,14 @@ enum DoctorDatabases {
         } catch {
             return DoctorCheck(name: name, ok: false, detail: "\(path) cannot be read (\(error))")
         }
+    }
+
+    /// The owner of `path` when it is not this process's user (SQLite would leave
+    /// -shm and -wal files there that the owner's service cannot write), else nil.
+    static func otherOwner(of path: String) -> String? {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        guard let uid = attributes?[.ownerAccountID] as? Int, uid != Int(geteuid()) else { return nil }
+        return attributes?[.ownerAccountName] as? String ?? "uid \(uid)"
     }
 
     private static func damaged(_ service: String) -> String {

@@ -6,6 +6,10 @@ import MetroTestKit
 import Profiles
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `metro backup` of a running system, restored: the copy's journal holds
 /// every event acknowledged before the backup began, and once the restored
 /// system has caught up, the profiles service has handled each `video.watched`
@@ -149,6 +153,70 @@ import Testing
         let full = try MetroProcess(["backup", "--data-dir", dir.path + "/data", "--out", dir.path + "/full"])
         #expect(await full.waitForExit() == 2)
         #expect(full.stderrText.contains("is not empty"), "\(full.stderrText)")
+    }
+}
+
+extension BackupTests {
+    /// A stopped system's folder: a profiles database, the broker's files, a
+    /// secret key (mode 0600) and something that is not Metro's.
+    func stoppedDataFolder(_ dir: TemporaryDirectory) throws -> String {
+        let data = dir.path + "/data"
+        for folder in ["broker", "profiles", "keys", "notes"] {
+            try FileManager.default.createDirectory(atPath: "\(data)/\(folder)", withIntermediateDirectories: true)
+        }
+        try Data([1, 2, 3, 4]).write(to: URL(fileURLWithPath: data + "/broker/groups.state"))
+        let database = try DatabaseQueue(path: data + "/profiles/profiles.sqlite")
+        try database.write { db in
+            try db.execute(sql: "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2);")
+        }
+        try database.close()
+        try "secret".write(toFile: data + "/keys/cli.key", atomically: true, encoding: .utf8)
+        chmod(data + "/keys/cli.key", 0o600)
+        return data
+    }
+
+    /// A stopped system is copied whole: the report says nothing wrote meanwhile,
+    /// the secret key keeps its mode, what is not Metro's is named and left.
+    @Test func aStoppedFolderIsCopiedWithItsKeysModes() async throws {
+        let dir = try TemporaryDirectory()
+        let data = try stoppedDataFolder(dir)
+        let out = dir.path + "/backup"
+        let backup = try MetroProcess(["backup", "--data-dir", data, "--out", out])
+        #expect(await backup.waitForExit() == 0, "\(backup.stderrText)")
+        let report = backup.stdoutLines.joined(separator: "\n")
+        #expect(report.contains("The broker wrote nothing meanwhile"), "\(report)")
+        #expect(report.contains("skipped   notes (not Metro's data)"), "\(report)")
+        #expect(report.contains("keys      1 files") || report.contains("keys      1 file"), "\(report)")
+        func mode(_ path: String) -> Int? {
+            try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        }
+        #expect(mode(out + "/keys/cli.key") == 0o600)
+        #expect(mode(out) == 0o700, "the backup holds keys: 0700")
+        let copy = try DatabaseQueue(path: out + "/profiles/profiles.sqlite")
+        #expect(try await copy.read { db in try Int.fetchOne(db, sql: "SELECT sum(x) FROM t") } == 3)
+        try copy.close()
+        #expect(!FileManager.default.fileExists(atPath: out + "/notes"))
+        #expect(try BackupManifestFile.read(out)["systemWasWriting"] as? Bool == false)
+    }
+
+    /// A backup disk that fills up or fails its syncs: exit 1, the error, and no
+    /// manifest, so the folder is not taken for a whole backup.
+    @Test func aFullOrFailingBackupDiskFailsTheBackupAndSaysSo() async throws {
+        let dir = try TemporaryDirectory()
+        let data = try stoppedDataFolder(dir)
+        for (n, fault) in ["full", "sync"].enumerated() {
+            let out = dir.path + "/backup-target-\(n)"
+            let disk = try FaultInjection(pathFilter: "/backup-target-\(n)/")
+            if fault == "full" { disk.fillDisk(true) } else { disk.failSyncs(true) }
+            let backup = try MetroProcess(
+                ["backup", "--data-dir", data, "--out", out], environment: try disk.environment)
+            #expect(await backup.waitForExit() == 1, "\(fault): \(backup.stderrText)")
+            let error = fault == "full" ? "No space left on device" : "Input/output error"
+            #expect(backup.stderrText.contains("Error: the backup failed"), "\(fault): \(backup.stderrText)")
+            #expect(backup.stderrText.contains(error), "\(fault): \(backup.stderrText)")
+            #expect(backup.stderrText.contains("is not a whole backup (no metro-backup.json)"))
+            #expect(!FileManager.default.fileExists(atPath: out + "/metro-backup.json"))
+        }
     }
 }
 

@@ -1,11 +1,6 @@
 import Foundation
 import GRDB
 
-#if canImport(Glibc)
-    import Glibc
-    import CoreFoundation
-#endif
-
 /// One service database copied with SQLite's online backup API (through GRDB):
 /// the copy is one read transaction's snapshot, whatever the service's writers
 /// do meanwhile, and they never wait for it (WAL). The copy is then opened
@@ -37,9 +32,7 @@ struct DatabaseBackup {
     func copy() throws -> Copied {
         // SQLite makes -shm and -wal beside the source even for a read-only
         // reader: made by another user, they would lock the service out.
-        var info = stat()
-        if stat(source, &info) == 0 && info.st_uid != geteuid() {
-            let owner = getpwuid(info.st_uid).map { String(cString: $0.pointee.pw_name) } ?? "uid \(info.st_uid)"
+        if let owner = DoctorDatabases.otherOwner(of: source) {
             throw Failure(
                 description:
                     "\(source) belongs to \(owner): run metro backup as \(owner) (a reader of another user would leave files there that \(service) cannot write)"

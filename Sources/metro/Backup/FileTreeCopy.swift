@@ -2,7 +2,6 @@ import Foundation
 
 #if canImport(Glibc)
     import Glibc
-    import CoreFoundation
 #endif
 
 /// Copies regular files for `metro backup`: each file's bytes, its mode (a
@@ -19,9 +18,10 @@ enum FileTreeCopy {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw failure("open", source) }
         defer { close(input) }
-        var info = stat()
-        guard fstat(input, &info) == 0 else { throw failure("fstat", source) }
-        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, info.st_mode & 0o777)
+        guard let permissions = try? FileManager.default.attributesOfItem(atPath: source)[.posixPermissions] as? Int
+        else { throw failure("stat", source) }
+        let mode = mode_t(permissions & 0o777)
+        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard output >= 0 else { throw failure("create", target) }
         defer { close(output) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -45,7 +45,7 @@ enum FileTreeCopy {
             total += Int64(n)
         }
         // The mode as the source's, whatever the umask took from it.
-        guard fchmod(output, info.st_mode & 0o777) == 0, fdatasync(output) == 0 else { throw failure("sync", target) }
+        guard fchmod(output, mode) == 0, fdatasync(output) == 0 else { throw failure("sync", target) }
         return total
     }
 
@@ -69,8 +69,8 @@ enum FileTreeCopy {
     /// The regular files directly in `folder` (none if it does not exist).
     static func files(in folder: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted().filter {
-            var info = stat()
-            return lstat("\(folder)/\($0)", &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+            (try? FileManager.default.attributesOfItem(atPath: "\(folder)/\($0)")[.type] as? FileAttributeType)
+                == .typeRegular
         }
     }
 
