@@ -98,7 +98,7 @@ enum DoctorDatabases {
 
     /// What the operator can do about a database the service cannot use.
     private static func remedy(_ service: String) -> String {
-        "Restore it from a backup (stop the system first), or move it aside with its -wal and -shm files to start \(service) empty (what it held is then lost)"
+        "Stop the system and restore the data folder from a metro backup (docs/operations.md, \"Backups\"), or move it aside with its -wal and -shm files to start \(service) empty (what it held is then lost)"
     }
 
     private static func mebibytes(_ bytes: Int) -> String {

@@ -171,7 +171,7 @@ import ZeroMQ
         #expect(!profiles.0, "\(profiles.1)")
         #expect(profiles.1.contains("profiles.sqlite"), "\(profiles.1)")
         #expect(profiles.1.contains("profiles.sqlite is damaged"), "\(profiles.1)")
-        #expect(profiles.1.contains("Restore it from a backup"), "\(profiles.1)")
+        #expect(profiles.1.contains("restore the data folder from a metro backup"), "\(profiles.1)")
         // An empty data folder has no database to check.
         let (_, empty) = try await Self.runDoctor(["--data-dir", dir.path + "/fresh", "--gateway", ""])
         #expect(!empty.keys.contains { $0.hasPrefix("database") })

@@ -91,7 +91,7 @@ struct BackupReport {
         row("groups", m.groupStateBytes.map { "the consumer groups' positions (\(Self.size($0)))" } ?? "none yet")
         for db in m.databases {
             var detail = "\(db.service): \(Self.size(Int64(db.bytes))), passes quick_check"
-            if let handled = db.handledEvents { detail += "; \(handled) handled events" }
+            if let handled = db.handledEvents { detail += "; \(handled) event\(handled == 1 ? "" : "s") handled" }
             if let unsent = db.unsentEvents { detail += ", \(unsent) waiting in its outbox" }
             row("database", detail)
         }
