@@ -69,6 +69,9 @@ public struct SoakConfiguration: Codable, Sendable, Equatable {
     /// True when the system ran with CURVE on every socket (`--secure`, or attached
     /// with `--keys`); nil in reports written before 2026-12-05 (plain).
     public var secure: Bool?
+    /// Attach mode: the flags that named the system (endpoints, `--keys`), for the
+    /// repeat command; nil in reports written before 2026-12-05.
+    public var attachFlags: [String]?
 
     public init(
         seed: UInt64, targetRate: Double, durationSeconds: Double, chaos: Bool, attached: Bool, realMedia: Bool,

@@ -353,5 +353,11 @@ import Testing
         #expect(SoakReport.reproduceCommand(secure).contains("--chaos --secure --seed 42"))
         secure.attached = true
         #expect(!SoakReport.reproduceCommand(secure).contains("--secure"), "attached: the keys are the operator's")
+        // Attached: the flags that named the system come back, keys and endpoints as given.
+        secure.attachFlags = ["--registry", "tcp://127.0.0.1:7500", "--keys", "/srv/metro/keys"]
+        #expect(
+            SoakReport.reproduceCommand(secure).hasPrefix(
+                "metro soak --attach --registry tcp://127.0.0.1:7500 --keys /srv/metro/keys --rate 50"),
+            "\(SoakReport.reproduceCommand(secure))")
     }
 }

@@ -109,6 +109,7 @@ public final class SoakDriver: Sendable {
             instances: topology.instanceCounts, dataFolder: setup.dataFolder,
             host: ProcessInfo.processInfo.hostName, cores: ProcessInfo.processInfo.activeProcessorCount)
         configuration.secure = topology.security != nil
+        if options.attach { configuration.attachFlags = options.attachFlags }
         let report = SoakReport.build(
             configuration: configuration, history: history, checker: result, finishedAt: Date())
         try write(report: report, history: history)

@@ -32,6 +32,9 @@ public struct SoakRunOptions: Sendable {
     public var secure = false
     /// Attach mode: a secure system's key folder (`--keys`); nil: plain ZMTP.
     public var keysFolder: String?
+    /// Attach mode: the flags that name the system driven (endpoints given, `--keys`),
+    /// as given, for the report's repeat command.
+    public var attachFlags: [String] = []
     /// Reads a key folder into what the soak's clients need (the `metro` binary has
     /// the key files' format and the gateway's token minting; this module does not).
     public var loadSecurity: (@Sendable (_ keysFolder: String) async throws -> SoakSecurity)?

@@ -106,7 +106,7 @@ extension SoakReport {
     /// chaos schedule the same; instances go to `metro up`'s flags.
     static func reproduceCommand(_ configuration: SoakConfiguration) -> String {
         var words = ["metro", "soak"]
-        if configuration.attached { words.append("--attach") }
+        if configuration.attached { words += ["--attach"] + (configuration.attachFlags ?? []) }
         words += ["--rate", compactNumber(configuration.targetRate)]
         words += ["--duration", "\(compactNumber(configuration.durationSeconds))s"]
         if configuration.chaos { words.append("--chaos") }

@@ -153,6 +153,14 @@ struct SoakCommand: MetroCommand {
         options.secure = secure
         let environmentKeys = ProcessInfo.processInfo.environment["METRO_KEYS"].flatMap { $0.isEmpty ? nil : $0 }
         options.keysFolder = attach ? keys ?? environmentKeys : nil
+        if attach {
+            for (flag, value) in [
+                ("--ingest", ingest), ("--publish", publish), ("--events", events), ("--consume", consume),
+                ("--registry", registry), ("--gateway", gateway), ("--keys", options.keysFolder),
+            ] {
+                if let value { options.attachFlags += [flag, value] }
+            }
+        }
         // The token outlives the run, its warm-up and its drain.
         let tokenLifetime = Duration.seconds(Int(seconds) + 3600)
         options.loadSecurity = { folder in try await SoakKeys.load(folder: folder, tokenLifetime: tokenLifetime) }

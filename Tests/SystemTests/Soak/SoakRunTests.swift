@@ -212,6 +212,10 @@ import Testing
         #expect(h.operations.contains { $0.kind == .view && $0.outcome == .ok })
         #expect(h.operations.contains { $0.kind == .signUp && $0.outcome == .ok })
         #expect(text(out + "/soak-report.md").contains("- security: CURVE on every socket"))
+        #expect(
+            text(out + "/soak-report.md").contains(
+                "metro soak --attach --ingest \(e[0]) --publish \(e[1]) --events \(e[2]) --consume \(e[3]) --registry \(e[4]) --keys \(dir.path)/data/keys --rate 30"
+            ), "the repeat command names the system and its keys")
         up.kill(SIGTERM)
         #expect(await up.waitForExit(timeout: .seconds(40)) != nil)
         try await waitFor("no metro left") { processes(mentioning: [dir.path, e[4]]).isEmpty }
