@@ -96,6 +96,8 @@ struct UpCommand: MetroCommand {
     func run(_ process: ProcessBootstrap) async throws {
         let logger = Logger(label: "metro.up")
         let (broker, source) = try ConfigurationFile.loadBroker(config)
+        // The files first: a mistake in them is said whatever else is wrong (a taken port).
+        let system = try plan()
         try await UpPreflight(
             broker: broker, registry: registry, gateway: gateway, configFile: source, dataDir: dataDir
         ).check()
@@ -117,7 +119,7 @@ struct UpCommand: MetroCommand {
         // Workers are their service (the default identity), the gateway `gateway`.
         let keyArgs = keys.map { ["--keys", $0.directory] } ?? []
         let workers = SystemChildren.workers(
-            try plan(), broker: broker, registry: registry, dataDir: dataDir, global: keyArgs + process.childArguments)
+            system, broker: broker, registry: registry, dataDir: dataDir, global: keyArgs + process.childArguments)
         children += workers.map(\.spec)
         // The gateway calls the services: it starts with them and stops first (stage 3).
         if !gateway.isEmpty {
@@ -144,7 +146,7 @@ struct UpCommand: MetroCommand {
             gatewaySecret: keys?.gatewaySecret, logger: logger)
         let reaper = DeadInstanceReaper(registry: registry, curve: operatorKeys, logger: logger)
         let supervisor = Supervisor(
-            children: children, logger: logger, stopTimeout: .milliseconds(stopTimeoutMs),
+            children: children, logger: logger, stopTimeout: .milliseconds(stopTimeoutMs), statusFolder: dataDir,
             onDeath: { await reaper.childDied($0) }
         ) {
             reaper.childReady($0, fields: $1)

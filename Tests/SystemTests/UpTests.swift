@@ -230,10 +230,38 @@ import ZeroMQ
         let restarted = pids(matching: "broker --data-dir \(data)/broker")
         #expect(restarted.count == 1 && restarted != brokers)
 
+        // metro top's PROCESSES, from up.status.json: the restart and how the last one ended.
+        let consume = try #require(Self.readyField(readyLines(up).first, "consume"))
+        let top = try MetroProcess([
+            "top", "--once", "--interval", "0.2", "--consume", consume, "--registry", registry, "--gateway", "",
+            "--data-dir", data, "--json",
+        ])
+        #expect(await top.waitForExit() == 0, "\(top.stderrText)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(top.stdoutLines.joined().utf8)) as? [String: Any])
+        let processes = try #require(object["processes"] as? [String: Any])
+        #expect(processes["ok"] as? Bool == true)
+        let children = try #require(processes["children"] as? [[String: Any]])
+        let broker = try #require(children.first { $0["name"] as? String == "broker" })
+        #expect(broker["restarts"] as? Int == 1, "\(broker)")
+        #expect(broker["state"] as? String == "ready")
+        #expect(broker["lastExit"] as? String == "killed by signal 9")
+        #expect(broker["pid"] as? Int == Int(restarted[0]))
+        let registryChild = try #require(children.first { $0["name"] as? String == "registry" })
+        #expect(registryChild["restarts"] as? Int == 0)
+
         up.kill(SIGTERM)
         #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
         try await waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
         #expect(pids(matching: "registry --endpoint \(registry)").isEmpty)
+        #expect(
+            !FileManager.default.fileExists(atPath: data + "/up.status.json"), "a clean stop leaves no status behind")
+    }
+
+    static func readyField(_ line: String?, _ key: String) -> String? {
+        guard let line, let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: String]
+        else { return nil }
+        return object[key]
     }
 
     /// A child's death is seen even while another process holds copies of its
@@ -267,6 +295,14 @@ import ZeroMQ
             pids(matching: "--data-dir \(data)/broker").isEmpty
                 && pids(matching: "registry --endpoint \(registry)").isEmpty
         }
+        // Its status file stays behind; metro top says it is stale.
+        let top = try MetroProcess([
+            "top", "--once", "--interval", "0.1", "--timeout-ms", "200", "--consume", "tcp://127.0.0.1:\(TestPorts.next())",
+            "--registry", registry, "--gateway", "", "--data-dir", data,
+        ])
+        _ = await top.waitForExit()
+        let screen = top.stdoutLines.joined(separator: "\n")
+        #expect(screen.contains("metro up is not running: its last status, of"), "\(screen)")
     }
 }
 

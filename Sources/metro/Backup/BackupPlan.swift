@@ -138,7 +138,8 @@ struct BackupPlan {
 
     /// The entries of the data folder that are not Metro's data (said, not copied).
     static func notCopied(in source: String) -> [String] {
-        let known = Set(["broker", "keys"] + SystemFile.serviceNames)
+        // `up.status.json`: `metro up`'s children now, of no use to a restored system.
+        let known = Set(["broker", "keys", UpStatus.fileName, UpStatus.fileName + ".tmp"] + SystemFile.serviceNames)
         return ((try? FileManager.default.contentsOfDirectory(atPath: source)) ?? []).filter { !known.contains($0) }
             .sorted()
     }

@@ -48,6 +48,8 @@ final class Supervisor: Service, @unchecked Sendable {
     /// The children that have printed a ready line at least once.
     private let everReady = Mutex<Set<String>>([])
     private let stopping = Atomic<Bool>(false)
+    /// Each child's starts, readiness and last exit (`<data>/up.status.json`, `metro top`).
+    let board: UpStatusBoard
     /// `METRO_FAULT_HIDE_CHILD_EXITS=1`, for tests: each child is started by
     /// `/bin/sh` beside a `sleep 30` that keeps copies of its descriptors, as a
     /// leaked copy would. With Foundation's `Process` that hid the child's death
@@ -56,10 +58,12 @@ final class Supervisor: Service, @unchecked Sendable {
 
     init(
         children: [ChildSpec], logger: Logger, stopTimeout: Duration = .seconds(30), startAttempts: Int = 5,
+        statusFolder: String? = nil,
         onDeath: @escaping @Sendable (String) async -> Void = { _ in },
         onReady: @escaping @Sendable (String, [String: String], Bool) -> Void = { _, _, _ in }
     ) {
         self.children = children
+        self.board = UpStatusBoard(children: children.map(\.name), dataFolder: statusFolder)
         self.onDeath = onDeath
         self.stopTimeout = stopTimeout
         self.startAttempts = max(1, startAttempts)
@@ -93,6 +97,8 @@ final class Supervisor: Service, @unchecked Sendable {
 
     func run() async throws {
         let executable = URL(fileURLWithPath: SelfExecutable.path)
+        // Nothing runs once this returns (or throws): no status to read.
+        defer { board.remove() }
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for child in children {
@@ -184,12 +190,14 @@ final class Supervisor: Service, @unchecked Sendable {
             let output = ChildOutput(name: child.name) { [onReady, self] fields in
                 self.ready.withLock { _ = $0.insert(child.name) }
                 self.everReady.withLock { _ = $0.insert(child.name) }
+                self.board.ready(child.name)
                 onReady(child.name, fields, restarted)
             }
             let spawned = try ChildSpawn.spawn(path, arguments, environment: environment, stdout: .pipe, stderr: .pipe)
             output.start(stdout: spawned.stdout!, stderr: spawned.stderr!)
             let process = WatchedChild(spawned)
             starts += 1
+            board.started(child.name, pid: process.pid)
             // Shutdown may have begun while it started: then it stops with its stage.
             let lateStart = state.withLock { state in
                 state.running[child.name] = process
@@ -201,6 +209,7 @@ final class Supervisor: Service, @unchecked Sendable {
             let exit = await process.exit()
             let status = exit.code
             output.finish()
+            let ending = exit.exited ? "exit status \(status)" : "signal \(status)"
             if stopping.load(ordering: .acquiring) {
                 exitedWhileStopping(child)
                 break
@@ -213,7 +222,6 @@ final class Supervisor: Service, @unchecked Sendable {
                 throw failure
             }
             failedStarts += 1
-            let ending = exit.exited ? "exit status \(status)" : "signal \(status)"
             if failedStarts >= startAttempts && !everReady.withLock({ $0.contains(child.name) }) {
                 // Its last words may still be in the pipe: wait for the end of its output, briefly.
                 await output.ended(within: .seconds(1))
@@ -230,6 +238,9 @@ final class Supervisor: Service, @unchecked Sendable {
                 await output.ended(within: .milliseconds(200))
                 if let last = output.lastErrorLine { metadata["last-line"] = "\(last)" }
             }
+            board.exited(
+                child.name, ending: exit.exited ? "exit status \(status)" : "killed by signal \(status)",
+                lastLine: exit.exited ? output.lastErrorLine : nil)
             logger.error(
                 "\(child.name) \(exit.exited ? "exited with status \(status)" : "was killed by signal \(status)"); restarting",
                 metadata: metadata)

@@ -31,6 +31,11 @@ struct TopCommand: MetroCommand {
     var gateway: String?
     @Option(help: "An operator's bearer token for a secure gateway's /metrics (or $METRO_GATEWAY_TOKEN).")
     var gatewayToken: String?
+    @Option(
+        help: ArgumentHelp(
+            "metro up's data folder, for its PROCESSES (each child's pid, state, restarts, last exit).",
+            discussion: "Default: data when --consume is the default and data/up.status.json exists; else none."))
+    var dataDir: String?
     @Option(help: "Seconds between refreshes.")
     var interval = 1.0
     @Flag(help: "Print one frame (two samples an interval apart, for rates) and exit.")
@@ -48,6 +53,15 @@ struct TopCommand: MetroCommand {
         return consume == "tcp://127.0.0.1:7704" ? "127.0.0.1:8080" : nil
     }
 
+    /// The data folder to read `up.status.json` from: `--data-dir`, else `data` beside the default broker.
+    var dataFolder: String? {
+        if let dataDir { return dataDir }
+        guard consume == "tcp://127.0.0.1:7704",
+            FileManager.default.fileExists(atPath: UpStatus.path(dataFolder: "data"))
+        else { return nil }
+        return "data"
+    }
+
     func validate() throws {
         guard interval >= 0.1 else { throw ValidationError("--interval is at least 0.1 seconds") }
         guard !json || once else { throw ValidationError("--json goes with --once (one JSON object)") }
@@ -63,11 +77,12 @@ struct TopCommand: MetroCommand {
         let sampler = TopSampler(
             admin: BrokerAdminClient(consumeEndpoint: consume, timeout: timeout, curve: loaded.broker),
             registry: registry, gateway: gatewayAddress,
-            gatewayToken: gatewayToken ?? ProcessInfo.processInfo.environment["METRO_GATEWAY_TOKEN"], timeout: timeout)
+            gatewayToken: gatewayToken ?? ProcessInfo.processInfo.environment["METRO_GATEWAY_TOKEN"], timeout: timeout,
+            dataFolder: dataFolder)
         let terminal = !once && isatty(1) == 1
         let screen = TopScreen(
             brokerEndpoint: consume, registryEndpoints: registries, gatewayAddress: gatewayAddress,
-            colour: isatty(1) == 1,
+            dataFolderGiven: dataDir != nil, colour: isatty(1) == 1,
             width: terminal ? TerminalScreen.columns : Int.max)
         do {
             if once {

@@ -160,6 +160,9 @@ struct TopReport: Sendable {
             "time": TailPrinter.isoTime(sample.wallNs), "intervalSeconds": intervalSeconds ?? NSNull(),
             "broker": broker, "registry": registry,
         ]
+        if let processes = sample.processes {
+            object["processes"] = processes.json(now: Date(timeIntervalSince1970: Double(sample.wallNs) / 1e9))
+        }
         if let address = gatewayAddress, let result = sample.gateway {
             var gateway: [String: Any] = ["address": address]
             switch result {

@@ -18,6 +18,8 @@ struct TopSample: Sendable {
     let registry: Result<[InstanceStatus], TopFailure>
     /// The gateway's `/metrics`; nil when `metro top` was told of no gateway.
     var gateway: Result<GatewayFigures, TopFailure>? = nil
+    /// `metro up`'s children (`<data>/up.status.json`); nil when no data folder is looked at.
+    var processes: TopProcesses? = nil
 }
 
 /// Why a part of a sample is missing, as `metro top` shows it.
@@ -38,6 +40,8 @@ struct TopSampler: Sendable {
     /// A bearer token for a secure gateway's `/metrics` (operators only).
     var gatewayToken: String? = nil
     var timeout: Duration = .milliseconds(800)
+    /// `metro up`'s data folder, for its children's status; nil: not looked at.
+    var dataFolder: String? = nil
 
     func sample() async -> TopSample {
         async let stats = brokerStats()
@@ -45,7 +49,8 @@ struct TopSampler: Sendable {
         async let figures = gatewayFigures()
         let ((s, answered), i, g) = await (stats, instances, figures)
         return TopSample(
-            taken: answered, wallNs: UInt64(Date().timeIntervalSince1970 * 1e9), broker: s, registry: i, gateway: g)
+            taken: answered, wallNs: UInt64(Date().timeIntervalSince1970 * 1e9), broker: s, registry: i, gateway: g,
+            processes: dataFolder.map(TopProcesses.read))
     }
 
     /// `GET http://<gateway>/metrics`, parsed; nil without a gateway to ask.

@@ -9,6 +9,8 @@ struct TopScreen {
     let brokerEndpoint: String
     let registryEndpoints: [String]
     var gatewayAddress: String? = nil
+    /// The data folder was given with `--data-dir` (say when it holds no status).
+    var dataFolderGiven = false
     let colour: Bool
     let width: Int
 
@@ -19,6 +21,11 @@ struct TopScreen {
             paint("metro top", "1") + "  broker \(brokerEndpoint)  registry "
                 + registryEndpoints.joined(separator: ",") + "  every \(String(format: "%.1f", interval))s  \(clock)")
         lines.append("")
+        if let processes = report.sample.processes {
+            lines += self.processes(
+                processes, explicit: dataFolderGiven,
+                now: Date(timeIntervalSince1970: Double(report.sample.wallNs) / 1e9))
+        }
         switch report.sample.broker {
         case .success(let s):
             lines.append(
@@ -111,7 +118,7 @@ struct TopScreen {
     }
 
     /// A header row (bold on a terminal) and aligned rows; `right` columns are right-aligned.
-    private func table(header: [String], right: [Bool], rows: [[String]], empty: String) -> [String] {
+    func table(header: [String], right: [Bool], rows: [[String]], empty: String) -> [String] {
         let all = [header] + rows
         let widths = header.indices.map { c in all.map { visible($0[c]) }.max() ?? 0 }
         func line(_ row: [String]) -> String {
@@ -125,7 +132,7 @@ struct TopScreen {
         return out
     }
 
-    private func paint(_ s: String, _ code: String) -> String {
+    func paint(_ s: String, _ code: String) -> String {
         colour ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s
     }
 
