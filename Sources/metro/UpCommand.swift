@@ -143,11 +143,11 @@ struct UpCommand: MetroCommand {
         let ready = UpReadiness(
             children: children.map(\.name), instances: workers.map { ($0.service, $0.spec.name) },
             registry: registry, curve: operatorKeys, keysDirectory: keys?.directory,
-            gatewaySecret: keys?.gatewaySecret, logger: logger)
+            gatewaySecret: keys?.gatewaySecret, jsonLogs: process.logFormat == .json, logger: logger)
         let reaper = DeadInstanceReaper(registry: registry, curve: operatorKeys, logger: logger)
         let supervisor = Supervisor(
             children: children, logger: logger, stopTimeout: .milliseconds(stopTimeoutMs), statusFolder: dataDir,
-            onDeath: { await reaper.childDied($0) }
+            jsonLogs: process.logFormat == .json, onDeath: { await reaper.childDied($0) }
         ) {
             reaper.childReady($0, fields: $1)
             ready.childReady($0, fields: $1, restarted: $2)

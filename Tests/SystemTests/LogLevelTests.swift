@@ -56,4 +56,73 @@ import Testing
         #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
         #expect(!up.stderrText.contains(" info "), "\(up.stderrText)")
     }
+
+    /// `metro up --log-format json`: every line on stderr is one JSON object,
+    /// the children's carry `process`, the ready summary is one record, and a
+    /// child's plain line (ArgumentParser's `Error: ...` of a worker whose
+    /// database is not SQLite) becomes a record of its own, whose words the
+    /// supervisor quotes when it gives up.
+    @Test func upWithJSONLogsWritesOneObjectPerLine() async throws {
+        let up = UpTests()
+        let (ok, _, _, okDir) = try await up.startUp(
+            services: ["--profiles", "1", "--video", "0", "--recommendations", "0"],
+            environment: ["METRO_LOG_FORMAT": "json"])
+        _ = okDir
+        try await waitFor("the ready record") { ok.stderrText.contains("\"message\":\"ready in ") }
+        ok.kill(SIGTERM)
+        #expect(await ok.waitForExit(timeout: .seconds(30)) == 0)
+        let records = try Self.records(ok.stderrText)
+        #expect(records.contains { $0["process"] as? String == "broker" && $0["message"] as? String == "journal recovered" })
+        #expect(records.contains { $0["process"] as? String == "profiles-1" && $0["label"] as? String == "metro.worker.profiles" })
+        let ready = try #require(records.first { ($0["message"] as? String)?.hasPrefix("ready in ") == true })
+        #expect(ready["label"] as? String == "metro.up" && ready["level"] as? String == "notice")
+        #expect((ready["summary"] as? String)?.contains("metro publish video.watched --example") == true)
+        #expect(records.allSatisfy { ($0["time"] as? String)?.hasSuffix("Z") == true })
+
+        let (failing, _, _, failingDir) = try up.startUpProcess(
+            metrics: "", services: ["--profiles", "1", "--video", "0", "--recommendations", "0"],
+            environment: ["METRO_LOG_FORMAT": "json"]
+        ) { data in
+            try FileManager.default.createDirectory(atPath: "\(data)/profiles", withIntermediateDirectories: true)
+            try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: "\(data)/profiles/profiles.sqlite"))
+        }
+        _ = failingDir
+        #expect(await failing.waitForExit(timeout: .seconds(60)) != 0)
+        let failed = try Self.records(failing.stderrText)
+        #expect(
+            failed.contains {
+                $0["process"] as? String == "profiles-1" && $0["level"] as? String == "error"
+                    && ($0["message"] as? String)?.hasPrefix("cannot open the service's database") == true
+            }, "the worker's fatal error is a record too, not ArgumentParser's plain line")
+        #expect(
+            failed.contains {
+                $0["level"] as? String == "critical"
+                    && ($0["message"] as? String)?.contains("its last line: cannot open the service's database")
+                        == true
+            }, "the supervisor quotes the words, not the JSON around them")
+
+        // A child's line that is not JSON (the fault library's report of a failed
+        // fdatasync, written by C) becomes a record of its own.
+        let disk = try FaultInjection(pathFilter: ".seg")
+        disk.failSyncs(true)
+        var environment = try disk.environment
+        environment["METRO_LOG_FORMAT"] = "json"
+        let (faulty, _, _, faultyDir) = try up.startUpProcess(metrics: "", environment: environment)
+        _ = faultyDir
+        #expect(await faulty.waitForExit(timeout: .seconds(60)) != 0)
+        let faults = try Self.records(faulty.stderrText)
+        #expect(
+            faults.contains {
+                $0["process"] as? String == "broker" && $0["label"] as? String == "metro.up.output"
+                    && ($0["message"] as? String)?.hasPrefix("faultinject: ") == true
+            }, "\(faulty.stderrText.prefix(3000))")
+    }
+
+    /// Each line of `text` as a JSON object (a line that is not one fails the test).
+    static func records(_ text: String) throws -> [[String: Any]] {
+        try text.split(separator: "\n").map { line in
+            try #require(
+                try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+        }
+    }
 }

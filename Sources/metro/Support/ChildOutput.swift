@@ -14,13 +14,16 @@ import Synchronization
 /// `write` so lines of different children never mix.
 final class ChildOutput: Sendable {
     private let name: String
+    /// `--log-format json`: lines pass on as JSON objects carrying `"process"` (`JSONLogLine.fromChild`).
+    private let json: Bool
     private let onReady: @Sendable ([String: String]) -> Void
     private let pending = Mutex<(out: [UInt8], err: [UInt8])>(([], []))
     /// The last non-empty line the child wrote to stderr, and how many of its two streams reached their end.
     private let tail = Mutex<(lastError: String?, streamsEnded: Int)>((nil, 0))
 
-    init(name: String, onReady: @escaping @Sendable ([String: String]) -> Void) {
+    init(name: String, json: Bool = false, onReady: @escaping @Sendable ([String: String]) -> Void) {
         self.name = name
+        self.json = json
         self.onReady = onReady
     }
 
@@ -89,12 +92,20 @@ final class ChildOutput: Sendable {
 
     private func emit(_ line: [UInt8], isStdout: Bool) {
         let text = String(decoding: line, as: UTF8.self)
-        if !isStdout && !text.allSatisfy(\.isWhitespace) { tail.withLock { $0.lastError = text } }
+        if !isStdout && !text.allSatisfy(\.isWhitespace) {
+            let words = json ? JSONLogLine.message(of: text) ?? text : text
+            tail.withLock { $0.lastError = words }
+        }
         if isStdout, text.hasPrefix("ready "), let fields = Self.readyFields(text) {
             onReady(fields)
             return
         }
         let fd: Int32 = isStdout ? 1 : 2
+        if json {
+            let bytes = Array((JSONLogLine.fromChild(text, process: name, stdout: isStdout) + "\n").utf8)
+            bytes.withUnsafeBytes { _ = write(fd, $0.baseAddress, $0.count) }
+            return
+        }
         let label = isatty(fd) == 1 ? "\u{1B}[\(Self.colour(name))m\(name)\u{1B}[0m" : name
         let bytes = Array("\(label) | \(text)\n".utf8)
         bytes.withUnsafeBytes { _ = write(fd, $0.baseAddress, $0.count) }

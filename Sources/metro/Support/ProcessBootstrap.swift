@@ -9,6 +9,14 @@ import ZeroMQ
 struct GlobalOptions: ParsableArguments {
     @Option(help: "Log level (trace, debug, info, notice, warning, error, critical); logs go to stderr.")
     var logLevel: Logger.Level = .info
+    @Option(help: "Log format on stderr: text, or json (one object per line); default $METRO_LOG_FORMAT, else text.")
+    var logFormat: LogFormat?
+
+    /// `--log-format`, else `$METRO_LOG_FORMAT` (an unknown value: text), else text.
+    var resolvedLogFormat: LogFormat {
+        logFormat ?? ProcessInfo.processInfo.environment["METRO_LOG_FORMAT"].flatMap(LogFormat.init(rawValue:))
+            ?? .text
+    }
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
@@ -24,8 +32,17 @@ protocol MetroCommand: AsyncParsableCommand {
 
 extension MetroCommand {
     func run() async throws {
+        let process = ProcessBootstrap.start(global)
         do {
-            try await run(ProcessBootstrap.start(global))
+            try await run(process)
+        } catch let error where process.logFormat == .json && !(error is ExitCode) && !(error is CleanExit) {
+            // A JSON log stays JSON to its last line: the error as a record, not
+            // ArgumentParser's plain `Error: ...` (same exit status).
+            Logger(label: "metro").error("\(error)")
+            let setup =
+                error is EndpointUnavailable
+                || (error as? ZMQError).map { $0.code == .addressInUse || $0.code == .addressNotAvailable } == true
+            throw setup ? ExitCode(EndpointUnavailable.exitStatus) : Self.exitCode(for: error)
         } catch let error as EndpointUnavailable {
             throw error.exit()
         } catch let error as ZMQError where error.code == .addressInUse || error.code == .addressNotAvailable {
@@ -79,15 +96,24 @@ struct ProcessBootstrap: Sendable {
     /// The process's metrics registry (the swift-metrics backend).
     let prometheus: PrometheusCollectorRegistry
     let logLevel: Logger.Level
+    let logFormat: LogFormat
 
     /// Bootstraps logging to stderr at `options.logLevel` and swift-metrics with a
     /// swift-prometheus factory. Call once per process (the libraries trap otherwise).
     static func start(_ options: GlobalOptions) -> ProcessBootstrap {
         let level = options.logLevel
+        let format = options.resolvedLogFormat
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
         }
         let prometheus = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: prometheus)
@@ -99,9 +125,9 @@ struct ProcessBootstrap: Sendable {
                 .milliseconds($0)
             }
         MetricsSystem.bootstrap(factory)
-        return ProcessBootstrap(prometheus: prometheus, logLevel: level)
+        return ProcessBootstrap(prometheus: prometheus, logLevel: level, logFormat: format)
     }
 
     /// The arguments that give a child `metro` process the same global options.
-    var childArguments: [String] { ["--log-level", logLevel.rawValue] }
+    var childArguments: [String] { ["--log-level", logLevel.rawValue, "--log-format", logFormat.rawValue] }
 }

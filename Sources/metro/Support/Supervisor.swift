@@ -50,6 +50,8 @@ final class Supervisor: Service, @unchecked Sendable {
     private let stopping = Atomic<Bool>(false)
     /// Each child's starts, readiness and last exit (`<data>/up.status.json`, `metro top`).
     let board: UpStatusBoard
+    /// The children log JSON (`--log-format json`): their lines pass on as JSON.
+    private let jsonLogs: Bool
     /// `METRO_FAULT_HIDE_CHILD_EXITS=1`, for tests: each child is started by
     /// `/bin/sh` beside a `sleep 30` that keeps copies of its descriptors, as a
     /// leaked copy would. With Foundation's `Process` that hid the child's death
@@ -58,12 +60,13 @@ final class Supervisor: Service, @unchecked Sendable {
 
     init(
         children: [ChildSpec], logger: Logger, stopTimeout: Duration = .seconds(30), startAttempts: Int = 5,
-        statusFolder: String? = nil,
+        statusFolder: String? = nil, jsonLogs: Bool = false,
         onDeath: @escaping @Sendable (String) async -> Void = { _ in },
         onReady: @escaping @Sendable (String, [String: String], Bool) -> Void = { _, _, _ in }
     ) {
         self.children = children
         self.board = UpStatusBoard(children: children.map(\.name), dataFolder: statusFolder)
+        self.jsonLogs = jsonLogs
         self.onDeath = onDeath
         self.stopTimeout = stopTimeout
         self.startAttempts = max(1, startAttempts)
@@ -187,7 +190,7 @@ final class Supervisor: Service, @unchecked Sendable {
                 : (executable.path, child.arguments)
             let restarted = starts > 0
             ready.withLock { _ = $0.remove(child.name) }
-            let output = ChildOutput(name: child.name) { [onReady, self] fields in
+            let output = ChildOutput(name: child.name, json: jsonLogs) { [onReady, self] fields in
                 self.ready.withLock { _ = $0.insert(child.name) }
                 self.everReady.withLock { _ = $0.insert(child.name) }
                 self.board.ready(child.name)

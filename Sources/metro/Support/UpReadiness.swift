@@ -25,13 +25,17 @@ final class UpReadiness: Sendable {
     /// A `--secure` gateway's token secret: the human message says how to mint a token.
     private let gatewaySecret: String?
     private let logger: Logger
+    /// `--log-format json`: the human block goes out as one log record (its text in `summary`).
+    private let jsonLogs: Bool
     private let state = Mutex<(fields: [String: String], ready: Set<String>, checking: Bool)>(([:], [], false))
     private let started = ContinuousClock.now
 
     init(
         children: [String], instances: [(service: String, instance: String)], registry: String,
-        curve: CurveCredentials? = nil, keysDirectory: String? = nil, gatewaySecret: String? = nil, logger: Logger
+        curve: CurveCredentials? = nil, keysDirectory: String? = nil, gatewaySecret: String? = nil,
+        jsonLogs: Bool = false, logger: Logger
     ) {
+        self.jsonLogs = jsonLogs
         self.gatewaySecret = gatewaySecret
         self.children = children
         self.instances = instances
@@ -93,15 +97,20 @@ final class UpReadiness: Sendable {
         let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         line["readyMs"] = "\(ms)"
         ReadyLine.print(line)
-        Self.printHuman(line, ms: ms, instances: instances, keys: keysDirectory, gatewaySecret: gatewaySecret)
+        let text = Self.human(line, ms: ms, instances: instances, keys: keysDirectory, gatewaySecret: gatewaySecret)
+        if jsonLogs {
+            logger.notice("ready in \(ms) ms", metadata: ["summary": "\(text)"])
+        } else {
+            FileHandle.standardError.write(Data(text.utf8))
+        }
     }
 
     /// `ready in N ms`, the endpoints and what to try next, on stderr (stdout
     /// holds only the machine-readable ready line).
-    private static func printHuman(
+    private static func human(
         _ line: [String: String], ms: Int64, instances: [(service: String, instance: String)], keys: String?,
         gatewaySecret: String?
-    ) {
+    ) -> String {
         let ingest = line["ingest"] ?? "?"
         let events = line["events"] ?? "?"
         let registry = line["registry"] ?? "?"
@@ -131,7 +140,7 @@ final class UpReadiness: Sendable {
             "  curl -X POST http://\($0)/v1/users\(bearer) -H 'content-type: application/json' "
                 + #"-d '{"email":"ada@example.com","displayName":"Ada"}'"# + "\n"
         }
-        let text = """
+        return """
             ready in \(ms) ms
               broker    ingest \(ingest)  events \(events)  consume \(line["consume"] ?? "?")\
             \(line["metrics"].map { "  metrics http://\($0)/metrics" } ?? "")
@@ -147,6 +156,5 @@ final class UpReadiness: Sendable {
               metro services\(servicesFlags)
 
             """
-        FileHandle.standardError.write(Data(text.utf8))
     }
 }
