@@ -35,14 +35,18 @@ enum JSONLogLine {
         return out + "}"
     }
 
-    /// A line a child wrote, with its name: a JSON object gets `"process"` as
-    /// its first key after `time` and `level`... simply after the `{`; any other
-    /// line (a crash's trace, a tool's output) becomes a record of its own.
+    /// A line a child wrote, with its name: a JSON object gets `"process"`, in
+    /// its place before `label` in a record of this encoder, else first; any
+    /// other line (a crash's trace, a tool's output) becomes a record of its own.
     static func fromChild(_ line: String, process: String, stdout: Bool, now: Date = Date()) -> String {
         if line.hasPrefix("{"), line.hasSuffix("}"),
             (try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any]
         {
-            return "{\"process\":" + quoted(process) + (line == "{}" ? "}" : "," + line.dropFirst())
+            let tag = "\"process\":" + quoted(process)
+            if line.hasPrefix("{\"time\":"), let label = line.range(of: ",\"label\":") {
+                return line.replacingCharacters(in: label, with: "," + tag + ",\"label\":")
+            }
+            return "{" + tag + (line == "{}" ? "}" : "," + line.dropFirst())
         }
         return encode(
             time: now, level: stdout ? .info : .notice, label: "metro.up.output", message: line, metadata: [:],
