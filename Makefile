@@ -12,7 +12,9 @@ DATA ?= data
 # pyzmq (python3-zmq) for the tests that talk to Metro as a foreign client
 # would, following docs/protocol.md alone. pyzmq comes from apt, not pip: a
 # stock Debian's python3 refuses `pip install` (PEP 668). tmux for the test that
-# drives `metro top` on a real terminal (send-keys, capture-pane).
+# drives `metro top` on a real terminal (send-keys, capture-pane). promtool
+# (Debian's prometheus package; its server is not started) for the tests of the
+# alerting rules in deploy/prometheus.
 APT_GET = $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
 setup:
@@ -37,6 +39,10 @@ setup-test: setup
 	@if [ ! -x /usr/bin/openssl ] || [ ! -x /usr/bin/curl ]; then \
 		echo "installing openssl and curl (the gateway's TLS test)"; \
 		$(APT_GET) update -qq && $(APT_GET) install -y -qq openssl curl; \
+	fi
+	@if ! command -v promtool >/dev/null; then \
+		echo "installing prometheus (promtool: the alerting rules' tests; its server is not started)"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq prometheus; \
 	fi
 
 # Release binaries in their own scratch path (.build-release, also the
@@ -66,10 +72,11 @@ LINT_PATHS ?= Package.swift Sources Tests Benchmarks Examples
 lint:
 	$(SWIFT) format lint --strict --configuration .swift-format --recursive $(LINT_PATHS)
 
-# METRO_REQUIRE_PYZMQ: the pyzmq tests fail rather than skip if pyzmq is missing.
+# METRO_REQUIRE_PYZMQ / METRO_REQUIRE_PROMTOOL: those tests fail rather than skip
+# when pyzmq or promtool is missing.
 test: setup-test
 	$(SWIFT) build --build-tests
-	METRO_REQUIRE_PYZMQ=1 $(SWIFT) test --skip-build
+	METRO_REQUIRE_PYZMQ=1 METRO_REQUIRE_PROMTOOL=1 $(SWIFT) test --skip-build
 
 # Benchmarks are release builds and never part of the tests. The gateway's
 # needs wrk and curl (Debian's).

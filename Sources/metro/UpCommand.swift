@@ -37,6 +37,9 @@ struct UpCommand: MetroCommand {
     @Option(help: "Registry endpoint to bind.")
     var registry = "tcp://127.0.0.1:7400"
 
+    @Option(help: "Where the registry serves its Prometheus /metrics, host:port (\"\": nowhere, the default).")
+    var registryMetrics = ""
+
     @Option(help: "Instances of the profiles service (0: not started; default from the system file, else 1).")
     var profiles: Int?
     @Option(help: "Instances of the video service (0: not started; default from the system file, else 2).")
@@ -105,6 +108,7 @@ struct UpCommand: MetroCommand {
         var brokerArgs = ["broker", "--data-dir", dataDir + "/broker"] + process.childArguments
         if let config { brokerArgs += ["--config", config] }
         var registryArgs = ["registry", "--endpoint", registry, "--broker", broker.endpoints.publish]
+        if !registryMetrics.isEmpty { registryArgs += ["--metrics", registryMetrics] }
         if let keys {
             brokerArgs += ["--curve-secret-key", keys.path("broker.key"), "--allow-list", keys.allowList]
             registryArgs += [

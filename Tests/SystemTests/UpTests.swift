@@ -100,6 +100,19 @@ import ZeroMQ
     /// A second `metro up` on the ports of a running one says so and starts
     /// nothing (it once started every child, then stopped them all when the
     /// registry could not bind).
+    /// `--registry-metrics host:port`: the registry's counters, for Prometheus
+    /// (deploy/prometheus scrapes it as job metro-registry).
+    @Test func servesTheRegistryMetricsWhenAsked() async throws {
+        let address = "127.0.0.1:\(TestPorts.next())"
+        let (up, _, _, dir) = try await startUp(services: Self.noServices + ["--registry-metrics", address])
+        _ = dir
+        let scrape = try await HTTPTestClient.send(address, "GET", "/metrics")
+        #expect(scrape.status == 200)
+        #expect(scrape.text.contains("metro_registry_requests_total"), "\(scrape.text)")
+        up.kill(SIGTERM)
+        #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
+    }
+
     @Test func aSecondSystemOnTheSamePortsIsRefusedBeforeAnythingStarts() async throws {
         let (first, _, registry, dir) = try await startUp()
         let config = dir.url.appendingPathComponent("broker.yaml").path
