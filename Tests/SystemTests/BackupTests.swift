@@ -127,12 +127,15 @@ import Testing
         #expect(inJournal.count > ackedBefore.count, "the backup also holds views of its own window")
 
         let database = try DatabaseQueue(path: "\(restoredData)/profiles/profiles.sqlite")
-        let history = try await database.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM watch_history") }
+        let history = try await database.read { db in try String.fetchAll(db, sql: "SELECT event_id FROM watch_history")
+        }
         try database.close()
         let handled = Set(history)
         let unhandled = inJournal.subtracting(handled)
         let withoutEvent = handled.subtracting(inJournal)
-        #expect(unhandled.count == 0, "\(unhandled.count) views of the journal never reached the history: \(unhandled.sorted().prefix(5))")
+        #expect(
+            unhandled.count == 0,
+            "\(unhandled.count) views of the journal never reached the history: \(unhandled.sorted().prefix(5))")
         #expect(withoutEvent.count == 0, "\(withoutEvent.count) history entries whose event the journal lacks")
         #expect(deadLettered == 0)
     }

@@ -72,8 +72,13 @@ import Testing
         ok.kill(SIGTERM)
         #expect(await ok.waitForExit(timeout: .seconds(30)) == 0)
         let records = try Self.records(ok.stderrText)
-        #expect(records.contains { $0["process"] as? String == "broker" && $0["message"] as? String == "journal recovered" })
-        #expect(records.contains { $0["process"] as? String == "profiles-1" && $0["label"] as? String == "metro.worker.profiles" })
+        #expect(
+            records.contains { $0["process"] as? String == "broker" && $0["message"] as? String == "journal recovered" }
+        )
+        #expect(
+            records.contains {
+                $0["process"] as? String == "profiles-1" && $0["label"] as? String == "metro.worker.profiles"
+            })
         let ready = try #require(records.first { ($0["message"] as? String)?.hasPrefix("ready in ") == true })
         #expect(ready["label"] as? String == "metro.up" && ready["level"] as? String == "notice")
         #expect((ready["summary"] as? String)?.contains("metro publish video.watched --example") == true)
@@ -122,7 +127,8 @@ import Testing
     static func records(_ text: String) throws -> [[String: Any]] {
         try text.split(separator: "\n").map { line in
             try #require(
-                try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+                try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)"
+            )
         }
     }
 }

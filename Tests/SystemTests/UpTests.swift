@@ -272,7 +272,8 @@ import ZeroMQ
     }
 
     static func readyField(_ line: String?, _ key: String) -> String? {
-        guard let line, let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: String]
+        guard let line,
+            let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: String]
         else { return nil }
         return object[key]
     }
@@ -310,7 +311,8 @@ import ZeroMQ
         }
         // Its status file stays behind; metro top says it is stale.
         let top = try MetroProcess([
-            "top", "--once", "--interval", "0.1", "--timeout-ms", "200", "--consume", "tcp://127.0.0.1:\(TestPorts.next())",
+            "top", "--once", "--interval", "0.1", "--timeout-ms", "200", "--consume",
+            "tcp://127.0.0.1:\(TestPorts.next())",
             "--registry", registry, "--gateway", "", "--data-dir", data,
         ])
         _ = await top.waitForExit()

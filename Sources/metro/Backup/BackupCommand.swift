@@ -60,7 +60,9 @@ struct BackupCommand: MetroCommand {
             manifest = try await BackupPlan(source: source, target: target, pauseMs: pause).run()
         } catch {
             FileHandle.standardError.write(
-                Data("Error: the backup failed: \(error). \(target) is not a whole backup (no metro-backup.json): remove it, and run metro backup again once the cause is fixed.\n".utf8))
+                Data(
+                    "Error: the backup failed: \(error). \(target) is not a whole backup (no metro-backup.json): remove it, and run metro backup again once the cause is fixed.\n"
+                        .utf8))
             throw ExitCode(1)
         }
         print(json ? manifest.json() : BackupReport(manifest: manifest, dataDir: dataDir, out: out).text)

@@ -95,7 +95,9 @@ struct BackupReport {
             if let unsent = db.unsentEvents { detail += ", \(unsent) waiting in its outbox" }
             row("database", detail)
         }
-        if let blobs = m.blobs { row("blobs", "video: \(blobs.files) file\(blobs.files == 1 ? "" : "s"), \(Self.size(blobs.bytes))") }
+        if let blobs = m.blobs {
+            row("blobs", "video: \(blobs.files) file\(blobs.files == 1 ? "" : "s"), \(Self.size(blobs.bytes))")
+        }
         if let j = m.journal {
             let seqs = j.events == 0 ? "no events" : "\(j.events) events, seqs \(j.firstSeq)…\(j.lastSeq)"
             row("journal", "\(j.segments) segment\(j.segments == 1 ? "" : "s"), \(seqs), \(Self.size(j.bytes))")

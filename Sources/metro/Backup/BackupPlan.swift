@@ -148,8 +148,9 @@ struct BackupPlan {
     static func modified(since date: Date, in brokerFolder: String) -> Bool {
         FileTreeCopy.files(in: brokerFolder).contains { name in
             guard name.hasSuffix(".seg") || name == "groups.state" else { return false }
-            let modified = try? FileManager.default.attributesOfItem(atPath: "\(brokerFolder)/\(name)")[
-                .modificationDate] as? Date
+            let modified =
+                try? FileManager.default.attributesOfItem(atPath: "\(brokerFolder)/\(name)")[
+                    .modificationDate] as? Date
             return (modified ?? .distantPast) >= date
         }
     }

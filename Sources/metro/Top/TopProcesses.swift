@@ -64,18 +64,25 @@ extension TopScreen {
             return explicit
                 ? [
                     paint("PROCESSES", "1") + "  "
-                        + paint("no \(UpStatus.fileName) in \(p.folder): is metro up running with --data-dir \(p.folder)?", "33"),
+                        + paint(
+                            "no \(UpStatus.fileName) in \(p.folder): is metro up running with --data-dir \(p.folder)?",
+                            "33"),
                     "",
                 ] : []
         }
         var head = paint("PROCESSES", "1") + "  metro up pid \(status.pid), data \(p.folder)"
         if !p.supervisorRuns {
             head +=
-                "  " + paint("metro up is not running: its last status, of \(TailPrinter.isoTime(UInt64(status.updatedAt.timeIntervalSince1970 * 1e9)))", "1;31")
+                "  "
+                + paint(
+                    "metro up is not running: its last status, of \(TailPrinter.isoTime(UInt64(status.updatedAt.timeIntervalSince1970 * 1e9)))",
+                    "1;31")
         }
         let rows = status.children.map { child -> [String] in
             let state = TopProcesses.state(child)
-            let up = child.pid != nil ? child.startedAt.map { Self.age(UInt64(max(0, now.timeIntervalSince($0)) * 1000)) } : nil
+            let up =
+                child.pid != nil
+                ? child.startedAt.map { Self.age(UInt64(max(0, now.timeIntervalSince($0)) * 1000)) } : nil
             return [
                 child.name, child.pid.map(String.init) ?? "-",
                 state == "ready" ? state : paint(state, "33"), up ?? "-",
