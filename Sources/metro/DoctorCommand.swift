@@ -57,6 +57,7 @@ struct DoctorCommand: MetroCommand {
             checks.append(DoctorCheck.dataFolderWritable(dataDir ?? broker.dataDir))
             checks.append(DoctorCheck.diskSpace(dataDir ?? broker.dataDir))
             checks += DoctorDatabases.checks(dataFolder: dataDir ?? broker.dataDir)
+            if let system = DoctorSystemCheck.check(dataFolder: dataDir ?? broker.dataDir) { checks.append(system) }
         } catch {
             checks.append(DoctorCheck(name: "configuration", ok: false, detail: "\(error)"))
         }

@@ -232,7 +232,6 @@ import ZeroMQ
 
     @Test func restartsAKilledChildAndStopsEverythingOnSIGTERM() async throws {
         let (up, data, registry, dir) = try await startUp()
-        _ = dir
         let brokers = pids(matching: "broker --data-dir \(data)/broker")
         #expect(brokers.count == 1)
         kill(brokers[0], SIGKILL)
@@ -262,6 +261,21 @@ import ZeroMQ
         #expect(broker["pid"] as? Int == Int(restarted[0]))
         let registryChild = try #require(children.first { $0["name"] as? String == "registry" })
         #expect(registryChild["restarts"] as? Int == 0)
+
+        // metro doctor's system row says the same, as a warning.
+        let doctor = try MetroProcess([
+            "doctor", "--data-dir", data, "--config", dir.path + "/broker.yaml", "--registry", registry, "--gateway",
+            "",
+            "--json",
+        ])
+        _ = await doctor.waitForExit(timeout: .seconds(60))
+        let checks = try #require(
+            try JSONSerialization.jsonObject(with: Data(doctor.stdoutLines.joined().utf8)) as? [[String: Any]])
+        let system = try #require(checks.first { $0["name"] as? String == "system" }, "\(checks)")
+        #expect(system["warning"] as? Bool == true)
+        #expect(
+            (system["detail"] as? String)?.contains("restarted: broker ×1 (last: killed by signal 9") == true,
+            "\(system)")
 
         up.kill(SIGTERM)
         #expect(await up.waitForExit(timeout: .seconds(20)) == 0)

@@ -53,8 +53,14 @@ struct UpStatus: Codable, Sendable, Equatable {
         return try? decoder.decode(UpStatus.self, from: data)
     }
 
-    /// Whether the `metro up` that wrote it still runs.
-    var supervisorRuns: Bool { kill(pid, 0) == 0 || errno == EPERM }
+    /// Whether the `metro up` that wrote it still runs: its pid is alive and is
+    /// a `metro up` (after a reboot the pid may be another program's).
+    var supervisorRuns: Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return true }
+        let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return words.contains("up") && words.contains { $0.hasSuffix("metro") }
+    }
 
     func encoded() -> Data {
         let encoder = JSONEncoder()
