@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MetroProtocol
 import Synchronization
 
 /// How a `metro` process writes its log to stderr: `text` (swift-log's
@@ -72,23 +73,13 @@ enum JSONLogLine {
         }
     }
 
-    /// A JSON string: quotes, backslashes and control characters escaped (RFC 8259 §7).
+    /// A JSON string, escaped as Foundation's `JSONEncoder` does (MetroProtocol's
+    /// `JSONStringWriter`, tested against it over every byte).
     static func quoted(_ s: String) -> String {
-        var out = "\""
-        out.reserveCapacity(s.utf8.count + 2)
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u00" + String(format: "%02x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count + 2)
+        JSONStringWriter.append(s, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func timestamp(_ time: Date) -> String {
