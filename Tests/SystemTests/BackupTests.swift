@@ -200,6 +200,17 @@ extension BackupTests {
         try copy.close()
         #expect(!FileManager.default.fileExists(atPath: out + "/notes"))
         #expect(try BackupManifestFile.read(out)["systemWasWriting"] as? Bool == false)
+
+        // --json prints the manifest the folder holds.
+        let again = try MetroProcess(["backup", "--data-dir", data, "--out", dir.path + "/backup-2", "--json"])
+        #expect(await again.waitForExit() == 0, "\(again.stderrText)")
+        let printed = try #require(
+            try JSONSerialization.jsonObject(with: Data(again.stdoutLines.joined().utf8)) as? [String: Any])
+        let written = try BackupManifestFile.read(dir.path + "/backup-2")
+        #expect(printed["format"] as? Int == 1 && written["format"] as? Int == 1)
+        let databases = try #require(printed["databases"] as? [[String: Any]])
+        #expect(databases.map { $0["service"] as? String } == ["profiles"])
+        #expect(printed["keyFiles"] as? Int == 1 && printed["notCopied"] as? [String] == ["notes"])
     }
 
     /// A backup disk that fills up or fails its syncs: exit 1, the error, and no
