@@ -120,6 +120,31 @@ import Testing
         restored.kill(SIGTERM)
         #expect(await restored.waitForExit(timeout: .seconds(60)) == 0)
 
+        // verify: the backup as it was taken; the restored folder (a copy of it, used
+        // as a data folder since) says it changed; a damaged journal copy is named.
+        let verified = try MetroProcess(["backup", "verify", out])
+        #expect(await verified.waitForExit() == 0, "\(verified.stdoutLines)")
+        #expect(
+            verified.stdoutLines.contains { $0.hasPrefix("  database  profiles: passes integrity_check, as copied") })
+        #expect(
+            verified.stdoutLines.contains { $0.hasPrefix("  journal   1 segment, ") && $0.hasSuffix(", as copied") })
+        let used = try MetroProcess(["backup", "verify", restoredData])
+        #expect(await used.waitForExit() == 1)
+        #expect(
+            used.stdoutLines.contains {
+                $0.contains("changed since the backup") && $0.contains("used as a data folder?")
+            },
+            "\(used.stdoutLines)")
+        let damaged = dir.path + "/damaged"
+        try FileManager.default.copyItem(atPath: out, toPath: damaged)
+        let segment = damaged + "/broker/00000000000000000001.seg"
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: segment)))
+        bytes[bytes.count / 2] ^= 0xFF
+        try Data(bytes).write(to: URL(fileURLWithPath: segment))
+        let rotten = try MetroProcess(["backup", "verify", damaged])
+        #expect(await rotten.waitForExit() == 1)
+        #expect(rotten.stdoutLines.contains { $0.contains("the journal holds") && $0.contains("the backup had") })
+
         let inJournal = Set(journal)
         #expect(journal.count == inJournal.count, "no event twice in the journal")
         let lost = ackedBefore.subtracting(inJournal)
@@ -173,6 +198,10 @@ extension BackupTests {
             try db.execute(sql: "CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2);")
         }
         try database.close()
+        // One blob, named by its SHA-256 as the video service's store names them.
+        let blob = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"  // "hello"
+        try FileManager.default.createDirectory(atPath: data + "/video/blobs/2c", withIntermediateDirectories: true)
+        try "hello".write(toFile: data + "/video/blobs/2c/" + blob, atomically: true, encoding: .utf8)
         try "secret".write(toFile: data + "/keys/cli.key", atomically: true, encoding: .utf8)
         chmod(data + "/keys/cli.key", 0o600)
         return data
@@ -200,6 +229,24 @@ extension BackupTests {
         try copy.close()
         #expect(!FileManager.default.fileExists(atPath: out + "/notes"))
         #expect(try BackupManifestFile.read(out)["systemWasWriting"] as? Bool == false)
+
+        // verify: whole, then with a blob's bytes changed (bit rot).
+        let verified = try MetroProcess(["backup", "verify", out])
+        #expect(await verified.waitForExit() == 0, "\(verified.stdoutLines)")
+        #expect(
+            verified.stdoutLines.contains("  blobs     1 files, each matching its SHA-256"), "\(verified.stdoutLines)")
+        #expect(verified.stdoutLines.contains("  keys      1 files"))
+        try "hellO".write(
+            toFile: out + "/video/blobs/2c/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
+            atomically: true, encoding: .utf8)
+        let rotten = try MetroProcess(["backup", "verify", out])
+        #expect(await rotten.waitForExit() == 1)
+        #expect(
+            rotten.stdoutLines.contains { $0.contains("1 blob whose bytes no longer match their name") },
+            "\(rotten.stdoutLines)")
+        let notABackup = try MetroProcess(["backup", "verify", data])
+        #expect(await notABackup.waitForExit() == 1)
+        #expect(notABackup.stdoutLines.contains { $0.contains("no readable metro-backup.json") })
 
         // --json prints the manifest the folder holds.
         let again = try MetroProcess(["backup", "--data-dir", data, "--out", dir.path + "/backup-2", "--json"])

@@ -59,23 +59,7 @@ package enum JournalBackup {
 
     /// Copies every segment of the journal in `from` to `to` (which must exist).
     package static func copyJournal(from: String, to: String) throws -> Copied {
-        let bases = try FileIO.list(from).compactMap(JournalSegment.base(ofFileName:)).sorted()
-        var copied = Copied()
-        var after: UInt64 = 0
-        for (i, base) in bases.enumerated() {
-            let isLast = i == bases.count - 1
-            let source = JournalSegment(base: base, directory: from, size: 0, records: 0)
-            guard let mapped = try map(source.dataPath, mayVanish: !isLast && copied.segments == 0) else {
-                copied.vanished += 1  // retention removed it since the listing
-                continue
-            }
-            let scan = SegmentScanner.scan(mapped.bytes, after: after)
-            if scan.ending == .badMagic || (!isLast && scan.ending != .clean) {
-                throw Failure(
-                    description:
-                        "the journal segment \(source.dataPath) is damaged (\(scan.ending) after \(scan.validEnd) bytes, \(scan.entries.count) records): a copy would not hold what the broker acknowledged"
-                )
-            }
+        let copied = try walk(from) { base, isLast, mapped, scan in
             let target = JournalSegment(base: base, directory: to, size: 0, records: 0)
             let length = max(Int(scan.validEnd), JournalSegment.magic.count)
             if scan.validEnd < Int64(JournalSegment.magic.count) {
@@ -91,6 +75,44 @@ package enum JournalBackup {
             }
             if !isLast { index += SealedSegment.sealEntry(size: Int64(length)) }
             try write(index, to: target.indexPath)
+            return Int64(length + index.count)
+        }
+        try FileIO.syncDirectory(to)
+        return copied
+    }
+
+    /// Reads every segment of a copied (or any closed) journal as the copy and the
+    /// recovery would: what it holds, or the first damaged segment named. For
+    /// `metro backup verify`.
+    package static func verify(_ folder: String) throws -> Copied {
+        try walk(folder) { _, _, _, scan in scan.validEnd }
+    }
+
+    /// Maps and scans each segment of `folder` in order (the last may end torn:
+    /// it is being written, or was when copied), hands each to `body`, which
+    /// returns the bytes it accounts for, and sums what they hold.
+    private static func walk(
+        _ folder: String,
+        _ body: (_ base: UInt64, _ isLast: Bool, _ mapped: MappedFile, _ scan: SegmentScanner.Result) throws -> Int64
+    ) throws -> Copied {
+        let bases = try FileIO.list(folder).compactMap(JournalSegment.base(ofFileName:)).sorted()
+        var copied = Copied()
+        var after: UInt64 = 0
+        for (i, base) in bases.enumerated() {
+            let isLast = i == bases.count - 1
+            let source = JournalSegment(base: base, directory: folder, size: 0, records: 0)
+            guard let mapped = try map(source.dataPath, mayVanish: !isLast && copied.segments == 0) else {
+                copied.vanished += 1  // retention removed it since the listing
+                continue
+            }
+            let scan = SegmentScanner.scan(mapped.bytes, after: after)
+            if scan.ending == .badMagic || (!isLast && scan.ending != .clean) {
+                throw Failure(
+                    description:
+                        "the journal segment \(source.dataPath) is damaged (\(scan.ending) after \(scan.validEnd) bytes, \(scan.entries.count) records): a copy would not hold what the broker acknowledged"
+                )
+            }
+            copied.bytes += try body(base, isLast, mapped, scan)
             if isLast { copied.cutBytes = scan.dataEnd - scan.validEnd }
             if let first = scan.entries.first, copied.firstSeq == 0 { copied.firstSeq = first.seq }
             if let last = scan.entries.last {
@@ -99,9 +121,7 @@ package enum JournalBackup {
             }
             copied.segments += 1
             copied.records += scan.entries.count
-            copied.bytes += Int64(length + index.count)
         }
-        try FileIO.syncDirectory(to)
         return copied
     }
 

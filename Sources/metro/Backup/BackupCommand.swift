@@ -25,14 +25,22 @@ import VideoProcessing
 /// says what the folder holds; a folder without it is not a whole backup.
 /// `METRO_FAULT_BACKUP_PAUSE_MS` (tests) waits that long between the parts, to
 /// widen the windows the order must cover.
-struct BackupCommand: MetroCommand {
+struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
         abstract: "Copy a system's data folder (journal, groups, service databases, blobs, keys), also while it runs.",
         discussion: """
             The copy is a data folder: to restore, stop the system and start it on a copy of the backup:
               mv data data.replaced && cp -a BACKUP data && metro up --data-dir data
-            """)
+            metro backup verify BACKUP checks a backup again (before you need it).
+            """,
+        subcommands: [BackupCreateCommand.self, BackupVerifyCommand.self], defaultSubcommand: BackupCreateCommand.self)
+}
+
+/// `metro backup [create]`: the copy (see `BackupCommand`).
+struct BackupCreateCommand: MetroCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create", abstract: "Copy a data folder into a new backup folder (the default subcommand).")
 
     @Option(help: "The system's data folder (the one metro up was given).")
     var dataDir = "data"
