@@ -181,6 +181,18 @@ import Testing
         let full = try MetroProcess(["backup", "--data-dir", dir.path + "/data", "--out", dir.path + "/full"])
         #expect(await full.waitForExit() == 2)
         #expect(full.stderrText.contains("is not empty"), "\(full.stderrText)")
+
+        // A file where the folder should be: refused, and never called a backup to remove.
+        let file = try MetroProcess(["backup", "--data-dir", dir.path + "/data", "--out", dir.path + "/full/x"])
+        #expect(await file.waitForExit() == 2)
+        #expect(file.stderrText.contains("is a file, not a folder"), "\(file.stderrText)")
+        // A folder that cannot be made: mkdir's words, and nothing to remove.
+        let unmade = try MetroProcess(["backup", "--data-dir", dir.path + "/data", "--out", "/proc/metro-x/b"])
+        #expect(await unmade.waitForExit() == 1)
+        #expect(
+            unmade.stderrText.contains("cannot create /proc/metro-x: No such file or directory"), "\(unmade.stderrText)"
+        )
+        #expect(!unmade.stderrText.contains("remove it"), "\(unmade.stderrText)")
     }
 }
 

@@ -67,10 +67,13 @@ struct BackupCreateCommand: MetroCommand {
         do {
             manifest = try await BackupPlan(source: source, target: target, pauseMs: pause).run()
         } catch {
-            FileHandle.standardError.write(
-                Data(
-                    "Error: the backup failed: \(error). \(target) is not a whole backup (no metro-backup.json): remove it, and run metro backup again once the cause is fixed.\n"
-                        .utf8))
+            let why = "\(error)".trimmingCharacters(in: CharacterSet(charactersIn: ". "))
+            // Only a folder this run made (or filled) is to be removed: never the user's.
+            let left =
+                FileManager.default.fileExists(atPath: target)
+                ? " \(target) is not a whole backup (no metro-backup.json): remove it, and run metro backup again once the cause is fixed."
+                : ""
+            FileHandle.standardError.write(Data("Error: the backup failed: \(why).\(left)\n".utf8))
             throw ExitCode(1)
         }
         print(json ? manifest.json() : BackupReport(manifest: manifest, dataDir: dataDir, out: out).text)

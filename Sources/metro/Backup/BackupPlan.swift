@@ -19,6 +19,12 @@ struct BackupPlan {
 
     /// Refuses what cannot give a backup, before anything is copied.
     static func check(source: String, target: String) throws {
+        if FileManager.default.fileExists(atPath: source) && access(source, R_OK | X_OK) != 0 {
+            throw Refused(
+                description:
+                    "cannot read \(source): \(String(cString: strerror(errno))) (run metro backup as the user that runs the system)"
+            )
+        }
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source + "/broker", isDirectory: &isFolder), isFolder.boolValue
         else {
@@ -35,6 +41,10 @@ struct BackupPlan {
         }
         if source.hasPrefix(target + "/") {
             throw Refused(description: "\(target) holds the data folder: give a new or empty folder")
+        }
+        var targetIsFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: target, isDirectory: &targetIsFolder), !targetIsFolder.boolValue {
+            throw Refused(description: "\(target) is a file, not a folder: give a new or empty folder")
         }
         if let entries = try? FileManager.default.contentsOfDirectory(atPath: target), !entries.isEmpty {
             throw Refused(description: "\(target) is not empty: give a new or empty folder")

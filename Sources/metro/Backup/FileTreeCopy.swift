@@ -49,13 +49,17 @@ enum FileTreeCopy {
         return total
     }
 
-    /// Makes `path` and its parents (mode `mode` for the ones it makes).
+    /// Makes `path` and its parents (mode `mode` for the ones it makes); an error
+    /// names the folder mkdir refused and its errno's words.
     static func makeFolder(_ path: String, mode: mode_t = 0o700) throws {
-        do {
-            try FileManager.default.createDirectory(
-                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: Int(mode)])
-        } catch {
-            throw Failure(description: "cannot create \(path): \(error.localizedDescription)")
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            if mkdir(prefix, mode) != 0 && errno != EEXIST { throw failure("cannot create", prefix) }
+        }
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
+            throw Failure(description: "\(path) is not a folder")
         }
     }
 
@@ -77,4 +81,5 @@ enum FileTreeCopy {
     private static func failure(_ call: String, _ path: String) -> Failure {
         Failure(description: "\(call) \(path): \(String(cString: strerror(errno)))")
     }
+
 }
