@@ -19,8 +19,8 @@ import GRDB
 /// another user is not opened (SQLite would leave its -shm and -wal files behind
 /// owned by this user).
 enum DoctorDatabases {
-    static func checks(dataFolder: String, services: [String] = SystemFile.serviceNames) -> [DoctorCheck] {
-        services.compactMap { service in
+    static func checks(dataFolder: String) -> [DoctorCheck] {
+        DataFolderLayout.services(in: dataFolder).compactMap { service in
             let path = "\(dataFolder)/\(service)/\(service).sqlite"
             guard FileManager.default.fileExists(atPath: path) else { return nil }
             return check(service: service, path: path)

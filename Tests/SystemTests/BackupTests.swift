@@ -214,6 +214,11 @@ extension BackupTests {
         let blob = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"  // "hello"
         try FileManager.default.createDirectory(atPath: data + "/video/blobs/2c", withIntermediateDirectories: true)
         try "hello".write(toFile: data + "/video/blobs/2c/" + blob, atomically: true, encoding: .utf8)
+        // A service of one's own on the runtime's layout, with a file beside its database.
+        try FileManager.default.createDirectory(atPath: data + "/bookmarks/exports", withIntermediateDirectories: true)
+        let bookmarks = try DatabaseQueue(path: data + "/bookmarks/bookmarks.sqlite")
+        try bookmarks.write { db in try db.execute(sql: "CREATE TABLE b (url TEXT); INSERT INTO b VALUES ('x');") }
+        try bookmarks.close()
         try "secret".write(toFile: data + "/keys/cli.key", atomically: true, encoding: .utf8)
         chmod(data + "/keys/cli.key", 0o600)
         return data
@@ -229,7 +234,11 @@ extension BackupTests {
         #expect(await backup.waitForExit() == 0, "\(backup.stderrText)")
         let report = backup.stdoutLines.joined(separator: "\n")
         #expect(report.contains("The broker wrote nothing meanwhile"), "\(report)")
-        #expect(report.contains("skipped   notes (not Metro's data)"), "\(report)")
+        #expect(report.contains("skipped   bookmarks/exports, notes (not Metro's data)"), "\(report)")
+        #expect(report.contains("database  bookmarks: "), "a service of one's own is copied too: \(report)")
+        let copiedBookmarks = try DatabaseQueue(path: out + "/bookmarks/bookmarks.sqlite")
+        #expect(try await copiedBookmarks.read { db in try String.fetchOne(db, sql: "SELECT url FROM b") } == "x")
+        try copiedBookmarks.close()
         #expect(report.contains("keys      1 files") || report.contains("keys      1 file"), "\(report)")
         func mode(_ path: String) -> Int? {
             try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
@@ -268,8 +277,9 @@ extension BackupTests {
         let written = try BackupManifestFile.read(dir.path + "/backup-2")
         #expect(printed["format"] as? Int == 1 && written["format"] as? Int == 1)
         let databases = try #require(printed["databases"] as? [[String: Any]])
-        #expect(databases.map { $0["service"] as? String } == ["profiles"])
-        #expect(printed["keyFiles"] as? Int == 1 && printed["notCopied"] as? [String] == ["notes"])
+        #expect(databases.map { $0["service"] as? String } == ["profiles", "bookmarks"])
+        #expect(
+            printed["keyFiles"] as? Int == 1 && printed["notCopied"] as? [String] == ["bookmarks/exports", "notes"])
     }
 
     /// A backup disk that fills up or fails its syncs: exit 1, the error, and no

@@ -66,10 +66,10 @@ struct BackupPlan {
         manifest.groupStateCopiedAt = Date()
         try await pause()
 
-        // 2. Each service database.
-        for service in SystemFile.serviceNames {
+        // 2. Each service database: Metro's own and any other service on the
+        // runtime's layout (`<data>/<service>/<service>.sqlite`).
+        for service in DataFolderLayout.services(in: source) {
             let path = "\(source)/\(service)/\(service).sqlite"
-            guard FileManager.default.fileExists(atPath: path) else { continue }
             try FileTreeCopy.makeFolder("\(target)/\(service)", mode: 0o755)
             let copied = try DatabaseBackup(
                 service: service, source: path, target: "\(target)/\(service)/\(service).sqlite"
@@ -146,12 +146,23 @@ struct BackupPlan {
         if pauseMs > 0 { try await Task.sleep(for: .milliseconds(pauseMs)) }
     }
 
-    /// The entries of the data folder that are not Metro's data (said, not copied).
+    /// What is not copied, said in the report: entries of the data folder that are
+    /// not Metro's, and in the folder of a service of your own what is not its
+    /// database (only `<service>.sqlite` is copied; Metro's own services' other
+    /// files are in flight: uploads, work, locks).
     static func notCopied(in source: String) -> [String] {
+        let services = DataFolderLayout.services(in: source)
         // `up.status.json`: `metro up`'s children now, of no use to a restored system.
-        let known = Set(["broker", "keys", UpStatus.fileName, UpStatus.fileName + ".tmp"] + SystemFile.serviceNames)
-        return ((try? FileManager.default.contentsOfDirectory(atPath: source)) ?? []).filter { !known.contains($0) }
-            .sorted()
+        let known = Set(
+            ["broker", "keys", UpStatus.fileName, UpStatus.fileName + ".tmp"] + SystemFile.serviceNames + services)
+        var out = ((try? FileManager.default.contentsOfDirectory(atPath: source)) ?? []).filter { !known.contains($0) }
+        for service in services where !SystemFile.serviceNames.contains(service) {
+            let own = ["\(service).sqlite", "\(service).sqlite-wal", "\(service).sqlite-shm"]
+            out += ((try? FileManager.default.contentsOfDirectory(atPath: "\(source)/\(service)")) ?? []).filter {
+                !own.contains($0) && !$0.hasSuffix(".lock")
+            }.map { "\(service)/\($0)" }
+        }
+        return out.sorted()
     }
 
     /// Whether the broker wrote its journal or its groups' state since `date` (the system ran).
