@@ -40,6 +40,12 @@ struct UpCommand: MetroCommand {
     @Option(help: "Where the registry serves its Prometheus /metrics, host:port (\"\": nowhere, the default).")
     var registryMetrics = ""
 
+    @Option(
+        help:
+            "Where metro up serves its own Prometheus /metrics (each child's restarts and readiness), host:port (\"\": nowhere, the default)."
+    )
+    var metrics = ""
+
     @Option(help: "Instances of the profiles service (0: not started; default from the system file, else 1).")
     var profiles: Int?
     @Option(help: "Instances of the video service (0: not started; default from the system file, else 2).")
@@ -163,6 +169,11 @@ struct UpCommand: MetroCommand {
         // Started by `metro soak` (or a test), the whole system stops with its starter,
         // even when that is killed with -9: it would otherwise keep every port.
         services.append(SupervisorWatch(logger: logger).configuration)
+        if !metrics.isEmpty {
+            let endpoint = try MetricsEndpoint(listen: metrics, registry: process.prometheus).application(
+                logger: logger, onRunning: { logger.info("serving metrics", metadata: ["metrics": "\($0)"]) })
+            services.append(.init(service: endpoint))
+        }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -100,15 +100,28 @@ import ZeroMQ
     /// A second `metro up` on the ports of a running one says so and starts
     /// nothing (it once started every child, then stopped them all when the
     /// registry could not bind).
-    /// `--registry-metrics host:port`: the registry's counters, for Prometheus
-    /// (deploy/prometheus scrapes it as job metro-registry).
-    @Test func servesTheRegistryMetricsWhenAsked() async throws {
+    /// `--registry-metrics host:port`: the registry's counters; `--metrics
+    /// host:port`: metro up's own, each child's restarts and readiness (for
+    /// Prometheus: deploy/prometheus scrapes them as metro-registry and metro-up).
+    @Test func servesTheRegistryAndItsOwnMetricsWhenAsked() async throws {
         let address = "127.0.0.1:\(TestPorts.next())"
-        let (up, _, _, dir) = try await startUp(services: Self.noServices + ["--registry-metrics", address])
+        let own = "127.0.0.1:\(TestPorts.next())"
+        let (up, data, _, dir) = try await startUp(
+            services: Self.noServices + ["--registry-metrics", address, "--metrics", own])
         _ = dir
         let scrape = try await HTTPTestClient.send(address, "GET", "/metrics")
         #expect(scrape.status == 200)
         #expect(scrape.text.contains("metro_registry_requests_total"), "\(scrape.text)")
+        let before = try await HTTPTestClient.send(own, "GET", "/metrics").text
+        #expect(before.contains(#"metro_up_child_ready{child="broker"} 1"#), "\(before)")
+        kill(try #require(pids(matching: "broker --data-dir \(data)/broker").first), SIGKILL)
+        try await waitFor("the broker restarted", timeout: .seconds(30)) {
+            up.stderrText.contains("broker is ready again")
+        }
+        let after = try await HTTPTestClient.send(own, "GET", "/metrics").text
+        #expect(after.contains(#"metro_up_child_restarts_total{child="broker"} 1"#), "\(after)")
+        #expect(after.contains(#"metro_up_child_restarts_total{child="registry"} 0"#), "\(after)")
+        #expect(after.contains(#"metro_up_child_ready{child="broker"} 1"#), "\(after)")
         up.kill(SIGTERM)
         #expect(await up.waitForExit(timeout: .seconds(20)) == 0)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import Synchronization
 
 #if canImport(Glibc)
@@ -72,10 +73,14 @@ struct UpStatus: Codable, Sendable, Equatable {
 
 /// Keeps the children's status for `Supervisor` and writes it to the data
 /// folder at each change (never on the children's output path: a change is a
-/// start, a ready line or an exit, seconds apart).
+/// start, a ready line or an exit, seconds apart). The same goes to swift-metrics
+/// (`metro up --metrics`): `metro_up_child_restarts_total{child}` and
+/// `metro_up_child_ready{child}` (1 or 0), for the MetroChildRestarting alert.
 final class UpStatusBoard: Sendable {
     let dataFolder: String?
     private let status: Mutex<UpStatus>
+    private let restartCounters: [String: Counter]
+    private let readyGauges: [String: Gauge]
 
     /// `dataFolder` nil: kept in memory only (tests of the supervisor alone).
     init(children: [String], dataFolder: String?) {
@@ -84,11 +89,22 @@ final class UpStatusBoard: Sendable {
         status = Mutex(
             UpStatus(
                 pid: getpid(), startedAt: now, updatedAt: now, children: children.map { UpStatus.Child(name: $0) }))
+        restartCounters = Dictionary(
+            uniqueKeysWithValues: children.map {
+                ($0, Counter(label: "metro_up_child_restarts_total", dimensions: [("child", $0)]))
+            })
+        readyGauges = Dictionary(
+            uniqueKeysWithValues: children.map {
+                ($0, Gauge(label: "metro_up_child_ready", dimensions: [("child", $0)]))
+            })
+        for gauge in readyGauges.values { gauge.record(0) }
     }
 
     var current: UpStatus { status.withLock { $0 } }
 
     func started(_ name: String, pid: Int32) {
+        if current.children.first(where: { $0.name == name })?.starts ?? 0 > 0 { restartCounters[name]?.increment() }
+        readyGauges[name]?.record(0)
         update(name) {
             $0.pid = pid
             $0.ready = false
@@ -97,9 +113,13 @@ final class UpStatusBoard: Sendable {
         }
     }
 
-    func ready(_ name: String) { update(name) { $0.ready = true } }
+    func ready(_ name: String) {
+        readyGauges[name]?.record(1)
+        update(name) { $0.ready = true }
+    }
 
     func exited(_ name: String, ending: String, lastLine: String?) {
+        readyGauges[name]?.record(0)
         update(name) {
             $0.pid = nil
             $0.ready = false
