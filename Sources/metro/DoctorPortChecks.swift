@@ -28,6 +28,9 @@ struct DoctorPorts {
     var gateway: String? = nil
     /// A secure system's keys, to ask its broker and registry over CURVE.
     var keys: ClientKeys? = nil
+    /// More Prometheus listeners `metro up` would bind (its own `--metrics`, the
+    /// registry's `--registry-metrics`): name, `host:port`, the flag that moves it.
+    var metricsListeners: [(name: String, listen: String, flag: String)] = []
 
     func checks() async -> [DoctorCheck] {
         let e = broker.endpoints
@@ -60,6 +63,14 @@ struct DoctorPorts {
                     }
                     return nil
                 }, stranger: { Self.secureStranger(registry) }))
+        for listener in metricsListeners {
+            let owner = await Self.metricsOwner(listener.listen)
+            checks.append(
+                DoctorCheck.endpointFree(
+                    name: listener.name, endpoint: "tcp://" + listener.listen, configFile: nil,
+                    fix: "or give metro up \(listener.flag) another (\"\" serves none)"
+                ) { owner })
+        }
         if let gateway {
             let owner = await Self.gatewayOwner(gateway)
             checks.append(

@@ -108,7 +108,10 @@ struct UpCommand: MetroCommand {
         // The files first: a mistake in them is said whatever else is wrong (a taken port).
         let system = try plan()
         try await UpPreflight(
-            broker: broker, registry: registry, gateway: gateway, configFile: source, dataDir: dataDir
+            broker: broker, registry: registry, gateway: gateway, configFile: source, dataDir: dataDir,
+            metricsListeners: [
+                ("metro up metrics", metrics, "--metrics"), ("registry metrics", registryMetrics, "--registry-metrics"),
+            ].filter { !$0.listen.isEmpty }
         ).check()
         let keys = secure ? try SecureSystem.prepare(directory: dataDir + "/keys", logger: logger) : nil
         var brokerArgs = ["broker", "--data-dir", dataDir + "/broker"] + process.childArguments

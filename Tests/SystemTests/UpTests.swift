@@ -200,6 +200,30 @@ import ZeroMQ
         holder.close()
     }
 
+    /// `--metrics` and `--registry-metrics` on a taken port: refused before
+    /// anything starts, each named with the flag that moves it.
+    @Test func takenMetricsListenersOfUpAndTheRegistryStopUpBeforeAnythingStarts() async throws {
+        let ctx = try Context(defaultLingerMilliseconds: 0)
+        let holder = try ctx.socket(.rep)
+        let taken = try holder.bindResolved("tcp://127.0.0.1:*")
+        let port = try #require(taken.split(separator: ":").last)
+        let (up, data, _, dir) = try startUpProcess(
+            metrics: "",
+            services: Self.noServices + ["--metrics", "127.0.0.1:\(port)", "--registry-metrics", "127.0.0.1:\(port)"])
+        _ = dir
+        let status = await up.waitForExit(timeout: .seconds(30))
+        #expect(status != nil && status != 0, "metro up exits by itself")
+        for (name, flag) in [("metro up metrics", "--metrics"), ("registry metrics", "--registry-metrics")] {
+            #expect(
+                up.stderrText.contains("port \(name): tcp://127.0.0.1:\(port) is taken by something else (not Metro)"),
+                "\(up.stderrText)")
+            #expect(up.stderrText.contains("or give metro up \(flag) another"), "\(up.stderrText)")
+        }
+        #expect(!up.stderrText.contains("started broker"), "nothing started")
+        try await waitFor("children gone") { pids(matching: "--data-dir \(data)/broker").isEmpty }
+        holder.close()
+    }
+
     /// No ffmpeg on PATH: the video worker says what to install and exits 78, and
     /// `metro up` stops with that reason instead of restarting it every few
     /// seconds, never ready (as it did before).

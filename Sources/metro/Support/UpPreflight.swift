@@ -19,6 +19,8 @@ struct UpPreflight {
     let configFile: String?
     /// The data folder every child writes under (`--data-dir`).
     var dataDir: String? = nil
+    /// `metro up --metrics` and `--registry-metrics`, when given.
+    var metricsListeners: [(name: String, listen: String, flag: String)] = []
 
     struct PortsTaken: Error, CustomStringConvertible {
         let lines: [String]
@@ -56,7 +58,7 @@ struct UpPreflight {
         let keys = dataDir.flatMap { DoctorCommand.operatorKeys($0 + "/keys") }
         let checks = await DoctorPorts(
             broker: broker, registry: registry, configFile: configFile, gateway: gateway.isEmpty ? nil : gateway,
-            keys: keys
+            keys: keys, metricsListeners: metricsListeners
         ).checks()
         let taken = checks.filter { !$0.ok || $0.warning }
         guard !taken.isEmpty else { return }
