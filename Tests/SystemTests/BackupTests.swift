@@ -44,7 +44,8 @@ import Testing
         var users: [String] = []
         for name in ["Ada", "Grace", "Edsger"] {
             let user = try await profiles.call(
-                ProfilesAPI.create, CreateProfileRequest(displayName: name, email: "\(name.lowercased())@example.com"))
+                ProfilesAPI.create, CreateProfileRequest(displayName: name, email: "\(name.lowercased())@example.com"),
+                deadline: .seconds(60))
             users.append(user.id)
         }
         await profiles.close()
