@@ -87,12 +87,18 @@ struct RegistryCommand: MetroCommand {
 
 /// The readiness line every long-running `metro` command prints once its sockets are
 /// bound (`ready {json}`), written straight to fd 1 so no buffer delays it
-/// (`runServices` prints it once the service group runs).
+/// (`runServices` prints it once the service group runs). Under systemd
+/// (`Type=notify`) it also tells the service manager: `READY=1` and `status`
+/// (by default `ready` and the fields), after the line is written.
 enum ReadyLine {
-    static func print(_ fields: [String: String]) {
+    static func print(_ fields: [String: String], status: String? = nil) {
         let json =
             (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes]))
             ?? Data("{}".utf8)
         FileHandle.standardOutput.write(Data("ready ".utf8) + json + Data("\n".utf8))
+        let summary =
+            status ?? "ready "
+            + fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        SystemdNotifier.shared?.send(["READY=1", "STATUS=\(summary)"])
     }
 }

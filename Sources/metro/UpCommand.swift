@@ -114,6 +114,7 @@ struct UpCommand: MetroCommand {
             ].filter { !$0.listen.isEmpty }
         ).check()
         let keys = secure ? try SecureSystem.prepare(directory: dataDir + "/keys", logger: logger) : nil
+        let notifier = SystemdNotifier.shared
         var brokerArgs = ["broker", "--data-dir", dataDir + "/broker"] + process.childArguments
         if let config { brokerArgs += ["--config", config] }
         var registryArgs = ["registry", "--endpoint", registry, "--broker", broker.endpoints.publish]
@@ -157,18 +158,25 @@ struct UpCommand: MetroCommand {
             children: children.map(\.name), instances: workers.map { ($0.service, $0.spec.name) },
             registry: registry, curve: operatorKeys, keysDirectory: keys?.directory,
             gatewaySecret: keys?.gatewaySecret, jsonLogs: process.logFormat == .json, logger: logger)
+        notifier?.send(["STATUS=starting \(children.map(\.name).joined(separator: ", "))"], logger: logger)
         let reaper = DeadInstanceReaper(registry: registry, curve: operatorKeys, logger: logger)
         let supervisor = Supervisor(
             children: children, logger: logger, stopTimeout: .milliseconds(stopTimeoutMs), statusFolder: dataDir,
-            jsonLogs: process.logFormat == .json, onDeath: { await reaper.childDied($0) }
+            jsonLogs: process.logFormat == .json, notifier: notifier, onDeath: { await reaper.childDied($0) }
         ) {
             reaper.childReady($0, fields: $1)
             ready.childReady($0, fields: $1, restarted: $2)
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: supervisor)]
-        if keys != nil {
-            services.append(.init(service: await HangupForwarder(supervisor: supervisor, logger: logger)))
+        // Under systemd SIGHUP is `systemctl reload`: trapped even without --secure,
+        // where it has nothing to reload, so that a reload never kills the system.
+        if keys != nil || notifier != nil {
+            services.append(
+                .init(
+                    service: await HangupForwarder(
+                        supervisor: supervisor, forwards: keys != nil, notifier: notifier, logger: logger)))
         }
+        services.append(.init(service: SystemdLifecycle(notifier: notifier, logger: logger)))
         // Started by `metro soak` (or a test), the whole system stops with its starter,
         // even when that is killed with -9: it would otherwise keep every port.
         services.append(SupervisorWatch(logger: logger).configuration)
@@ -179,7 +187,13 @@ struct UpCommand: MetroCommand {
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // `systemctl status` shows why the system stopped (its log has the rest).
+            notifier?.send(["STATUS=failed: \(error)"], logger: logger)
+            throw error
+        }
     }
 }
 

@@ -20,7 +20,10 @@ func runServices(
     }
     let group = ServiceGroup(
         configuration: .init(
-            services: services.map { .init(service: $0) } + [SupervisorWatch(logger: logger).configuration],
+            services: services.map { .init(service: $0) } + [
+                SupervisorWatch(logger: logger).configuration,
+                .init(service: SystemdLifecycle(notifier: SystemdNotifier.shared, logger: logger)),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask {

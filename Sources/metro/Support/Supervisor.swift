@@ -52,6 +52,9 @@ final class Supervisor: Service, @unchecked Sendable {
     let board: UpStatusBoard
     /// The children log JSON (`--log-format json`): their lines pass on as JSON.
     private let jsonLogs: Bool
+    /// systemd's notifier when `metro up` runs as a `Type=notify` unit: a child's
+    /// exit and its return are told as `STATUS=` (the board's summary).
+    private let notifier: SystemdNotifier?
     /// `METRO_FAULT_HIDE_CHILD_EXITS=1`, for tests: each child is started by
     /// `/bin/sh` beside a `sleep 30` that keeps copies of its descriptors, as a
     /// leaked copy would. With Foundation's `Process` that hid the child's death
@@ -60,13 +63,14 @@ final class Supervisor: Service, @unchecked Sendable {
 
     init(
         children: [ChildSpec], logger: Logger, stopTimeout: Duration = .seconds(30), startAttempts: Int = 5,
-        statusFolder: String? = nil, jsonLogs: Bool = false,
+        statusFolder: String? = nil, jsonLogs: Bool = false, notifier: SystemdNotifier? = nil,
         onDeath: @escaping @Sendable (String) async -> Void = { _ in },
         onReady: @escaping @Sendable (String, [String: String], Bool) -> Void = { _, _, _ in }
     ) {
         self.children = children
         self.board = UpStatusBoard(children: children.map(\.name), dataFolder: statusFolder)
         self.jsonLogs = jsonLogs
+        self.notifier = notifier
         self.onDeath = onDeath
         self.stopTimeout = stopTimeout
         self.startAttempts = max(1, startAttempts)
@@ -182,7 +186,8 @@ final class Supervisor: Service, @unchecked Sendable {
         var failedStarts = 0
         while !stopping.load(ordering: .acquiring) {
             // The child stops by itself if this process dies, even by -9 (SupervisorWatch).
-            let environment = ProcessInfo.processInfo.environment.merging(
+            // Without systemd's variables: the service manager hears from `metro up` alone.
+            let environment = SystemdNotifier.childEnvironment(ProcessInfo.processInfo.environment).merging(
                 [SupervisorWatch.environmentKey: "\(getpid())"]) { _, new in new }
             let (path, arguments) =
                 Self.exitsHidden
@@ -194,6 +199,7 @@ final class Supervisor: Service, @unchecked Sendable {
                 self.ready.withLock { _ = $0.insert(child.name) }
                 self.everReady.withLock { _ = $0.insert(child.name) }
                 self.board.ready(child.name)
+                if restarted { self.notifier?.send(["STATUS=\(self.board.current.summary)"], logger: self.logger) }
                 onReady(child.name, fields, restarted)
             }
             let spawned = try ChildSpawn.spawn(path, arguments, environment: environment, stdout: .pipe, stderr: .pipe)
@@ -244,6 +250,7 @@ final class Supervisor: Service, @unchecked Sendable {
             board.exited(
                 child.name, ending: exit.exited ? "exit status \(status)" : "killed by signal \(status)",
                 lastLine: exit.exited ? output.lastErrorLine : nil)
+            notifier?.send(["STATUS=\(board.current.summary)"], logger: logger)
             logger.error(
                 "\(child.name) \(exit.exited ? "exited with status \(status)" : "was killed by signal \(status)"); restarting",
                 metadata: metadata)

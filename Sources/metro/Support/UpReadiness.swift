@@ -96,13 +96,26 @@ final class UpReadiness: Sendable {
         let elapsed = ContinuousClock.now - started
         let ms = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
         line["readyMs"] = "\(ms)"
-        ReadyLine.print(line)
+        ReadyLine.print(line, status: Self.status(line, ms: ms, instances: instances))
         let text = Self.human(line, ms: ms, instances: instances, keys: keysDirectory, gatewaySecret: gatewaySecret)
         if jsonLogs {
             logger.notice("ready in \(ms) ms", metadata: ["summary": "\(text)"])
         } else {
             FileHandle.standardError.write(Data(text.utf8))
         }
+    }
+
+    /// The service manager's one-line STATUS once ready (`systemctl status`).
+    static func status(_ line: [String: String], ms: Int64, instances: [(service: String, instance: String)]) -> String
+    {
+        var parts = ["broker \(line["ingest"] ?? "?")", "registry \(line["registry"] ?? "?")"]
+        if let http = line["gateway"] { parts.append("gateway http://\(http)") }
+        let counts = SystemFile.serviceNames.compactMap { service -> String? in
+            let n = instances.filter { $0.service == service }.count
+            return n > 0 ? "\(service) ×\(n)" : nil
+        }
+        parts.append("services \(counts.isEmpty ? "none" : counts.joined(separator: ", "))")
+        return "ready in \(ms) ms: " + parts.joined(separator: "; ")
     }
 
     /// `ready in N ms`, the endpoints and what to try next, on stderr (stdout

@@ -63,6 +63,22 @@ struct UpStatus: Codable, Sendable, Equatable {
         return words.contains("up") && words.contains { $0.hasSuffix("metro") }
     }
 
+    /// One line for the service manager (`systemctl status`): how many children
+    /// are ready, the others with how their last run ended, the restarts so far.
+    var summary: String {
+        let waiting = children.filter { !$0.ready }
+        var text = "\(children.count - waiting.count) of \(children.count) processes ready"
+        if !waiting.isEmpty {
+            text +=
+                "; not ready: "
+                + waiting.map { child in child.name + (child.lastExit.map { " (\($0))" } ?? "") }.joined(
+                    separator: ", ")
+        }
+        let restarts = children.map(\.restarts).reduce(0, +)
+        if restarts > 0 { text += "; \(restarts) restart\(restarts == 1 ? "" : "s") since start" }
+        return text
+    }
+
     func encoded() -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -1,0 +1,149 @@
+import Foundation
+import MetroTestKit
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Metro under systemd (`deploy/systemd/metro.service`, docs/operations.md,
+/// "Running under systemd"). This machine has no systemd running, so the tests
+/// play its part where it meets Metro: the notify socket a `Type=notify` unit
+/// gets (`NotifySocket`), the watchdog's variables, SIGHUP for `systemctl
+/// reload` and SIGTERM for `stop`; and `systemd-analyze verify` reads the unit
+/// files as systemd would load them.
+@Suite struct SystemdTests {
+    let up = UpTests()
+
+    /// The unit's main use: `systemctl start` returns once the system answers,
+    /// `status` follows its children, `reload` never kills it, the watchdog is
+    /// fed, `stop` is announced; the children never speak to systemd themselves.
+    @Test func metroUpTellsTheServiceManagerWhatItDoes() async throws {
+        let socketFolder = try TemporaryDirectory()
+        let notify = try NotifySocket(in: socketFolder.path)
+        let (system, data, _, dir) = try await up.startUp(
+            services: BackupTests.profilesOnly, timeout: .seconds(60),
+            environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"])
+        _ = dir
+        #expect(await notify.wait(for: "READY=1"))
+        let before = notify.messages.value
+        #expect(
+            before.first == "STATUS=starting broker, registry, profiles-1",
+            "the first message says what starts: \(before)")
+        let ready = try #require(notify.received("READY=1").first)
+        #expect(ready.contains("STATUS=ready in ") && ready.contains("services profiles ×1"), "\(ready)")
+        #expect(up.readyLines(system).count == 1, "READY=1 comes after the ready line")
+        // Fed every 100 ms (half of WATCHDOG_USEC) while metro up runs.
+        #expect(await notify.messages.wait(timeout: .seconds(30)) { $0.filter { $0 == "WATCHDOG=1" }.count >= 3 })
+
+        // systemd's variables are metro up's: no child inherits them.
+        let brokers = up.pids(matching: "broker --data-dir \(data)/broker")
+        #expect(brokers.count == 1)
+        let environ = try #require(FileManager.default.contents(atPath: "/proc/\(brokers[0])/environ"))
+        let names = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        #expect(!names.contains { $0.hasPrefix("NOTIFY_SOCKET=") || $0.hasPrefix("WATCHDOG_") }, "\(names)")
+
+        // `systemctl reload` without --secure: nothing to reload, and the system runs on.
+        system.kill(SIGHUP)
+        #expect(await notify.wait(for: "RELOADING=1"))
+        #expect(await notify.messages.wait(timeout: .seconds(30)) { $0.filter { $0.hasPrefix("READY=1") }.count == 2 })
+        try await waitFor("the reload's log line", timeout: .seconds(30)) {
+            system.stderrText.contains("SIGHUP: nothing to reload, the system runs without --secure")
+        }
+        #expect(system.isRunning)
+
+        // A child killed: `systemctl status` says which and how, then that it is back.
+        let workers = up.pids(matching: "--instance profiles-1")
+        #expect(workers.count == 1)
+        kill(workers[0], SIGKILL)
+        #expect(
+            await notify.wait(for: "STATUS=2 of 3 processes ready; not ready: profiles-1 (killed by signal 9)"),
+            "\(notify.messages.value)")
+        #expect(
+            await notify.wait(for: "STATUS=3 of 3 processes ready; 1 restart since start"), "\(notify.messages.value)")
+
+        system.kill(SIGTERM)
+        #expect(await notify.wait(for: "STOPPING=1"))
+        #expect(await system.waitForExit(timeout: .seconds(60)) == 0)
+    }
+
+    /// A system that cannot start leaves its reason in `systemctl status`.
+    @Test func aSystemThatCannotStartSaysWhyInItsStatus() async throws {
+        let socketFolder = try TemporaryDirectory()
+        let notify = try NotifySocket(in: socketFolder.path)
+        let (system, _, _, dir) = try up.startUpProcess(
+            metrics: "", services: BackupTests.profilesOnly, environment: ["NOTIFY_SOCKET": notify.path]
+        ) { data in
+            let folder = "\(data)/profiles"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: "\(folder)/profiles.sqlite"))
+        }
+        _ = dir
+        #expect(await system.waitForExit(timeout: .seconds(60)) == 1)
+        let failed = notify.messages.value.filter { $0.hasPrefix("STATUS=failed: ") }
+        #expect(failed.count == 1, "\(notify.messages.value)")
+        #expect(
+            failed.first?.contains("profiles-1 was never ready: it exited at each of 5 starts in a row") == true
+                && failed.first?.contains("file is not a database") == true, "\(failed)")
+        #expect(notify.received("READY=1").isEmpty)
+    }
+
+    /// Every long-running `metro` server is a `Type=notify` service of its own.
+    @Test func aServerStartedAloneIsReadyForSystemdToo() async throws {
+        let socketFolder = try TemporaryDirectory()
+        let notify = try NotifySocket(in: socketFolder.path)
+        let registry = try MetroProcess(
+            ["registry", "--endpoint", "tcp://127.0.0.1:*"],
+            environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"])
+        #expect(await notify.wait(for: "READY=1"))
+        let ready = try #require(notify.received("READY=1").first)
+        #expect(ready.contains("STATUS=ready endpoint=tcp://127.0.0.1:"), "\(ready)")
+        #expect(await notify.messages.wait(timeout: .seconds(30)) { $0.filter { $0 == "WATCHDOG=1" }.count >= 2 })
+        registry.kill(SIGTERM)
+        #expect(await notify.wait(for: "STOPPING=1"))
+        #expect(await registry.waitForExit(timeout: .seconds(30)) == 0)
+    }
+
+    /// The unit files as systemd loads them (`systemd-analyze verify`, with this
+    /// build's binary in place of /usr/local/bin/metro), and metro.service's own
+    /// ExecStart line, run with the variables systemd gives it, is ready.
+    @Test func theUnitFilesLoadAndTheirCommandStartsASystem() async throws {
+        guard let analyze = Self.systemdAnalyze else {
+            #expect(
+                ProcessInfo.processInfo.environment["METRO_REQUIRE_SYSTEMD_ANALYZE"] != "1",
+                "systemd-analyze is missing (apt-get install systemd)")
+            return
+        }
+        let dir = try TemporaryDirectory()
+        let units = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("deploy/systemd")
+        let unit = try String(contentsOf: units.appendingPathComponent("metro.service"), encoding: .utf8)
+        let local = unit.replacingOccurrences(of: "/usr/local/bin/metro", with: MetroProcess.binary.path)
+        try local.write(toFile: dir.path + "/metro.service", atomically: true, encoding: .utf8)
+        let verify = try ChildProcess(URL(fileURLWithPath: analyze), ["verify", dir.path + "/metro.service"])
+        #expect(await verify.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(verify.stderrText.isEmpty && verify.stdoutText.isEmpty, "\(verify.stderrText)\(verify.stdoutText)")
+
+        // ExecStart, with $METRO_UP_ARGS holding what /etc/default/metro would: this test's ports.
+        let execStart = try #require(
+            unit.split(separator: "\n").first { $0.hasPrefix("ExecStart=") }.map { String($0.dropFirst(10)) })
+        var words = execStart.split(separator: " ").map(String.init)
+        #expect(words.first == "/usr/local/bin/metro" && words.last == "$METRO_UP_ARGS", "\(words)")
+        let data = dir.path + "/var-lib-metro"
+        let e = try TestPorts.freeEndpoints(6)
+        let config = try writeBrokerConfig(in: dir.path, e, metrics: "")
+        words = words.dropFirst().dropLast().map { $0.replacingOccurrences(of: "/var/lib/metro", with: data) }
+        let notify = try NotifySocket(in: dir.path)
+        let system = try MetroProcess(
+            words + ["--config", config, "--registry", e[4], "--gateway", ""] + UpTests.noServices,
+            environment: ["NOTIFY_SOCKET": notify.path])
+        #expect(await notify.wait(for: "READY=1", timeout: .seconds(60)), "\(system.stderrText)")
+        #expect(FileManager.default.fileExists(atPath: data + "/broker"), "the journal is under the state folder")
+        system.kill(SIGTERM)
+        #expect(await system.waitForExit(timeout: .seconds(60)) == 0)
+    }
+
+    static var systemdAnalyze: String? {
+        ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
