@@ -14,7 +14,8 @@ DATA ?= data
 # stock Debian's python3 refuses `pip install` (PEP 668). tmux for the test that
 # drives `metro top` on a real terminal (send-keys, capture-pane). promtool
 # (Debian's prometheus package; its server is not started) for the tests of the
-# alerting rules in deploy/prometheus.
+# alerting rules in deploy/prometheus. systemd for systemd-analyze, which checks
+# the unit files in deploy/systemd (nothing is started: no unit is installed).
 APT_GET = $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
 setup:
@@ -44,6 +45,10 @@ setup-test: setup
 		echo "installing prometheus (promtool: the alerting rules' tests; its server is not started)"; \
 		$(APT_GET) update -qq && $(APT_GET) install -y -qq prometheus; \
 	fi
+	@if ! command -v systemd-analyze >/dev/null; then \
+		echo "installing systemd (systemd-analyze: the unit files' test; no unit is installed)"; \
+		$(APT_GET) update -qq && $(APT_GET) install -y -qq systemd; \
+	fi
 
 # Release binaries in their own scratch path (.build-release, also the
 # benchmarks'), so that `make run` shows the broker at its real speed and the
@@ -72,11 +77,11 @@ LINT_PATHS ?= Package.swift Sources Tests Benchmarks Examples
 lint:
 	$(SWIFT) format lint --strict --configuration .swift-format --recursive $(LINT_PATHS)
 
-# METRO_REQUIRE_PYZMQ / METRO_REQUIRE_PROMTOOL: those tests fail rather than skip
-# when pyzmq or promtool is missing.
+# METRO_REQUIRE_PYZMQ / _PROMTOOL / _SYSTEMD_ANALYZE: those tests fail rather than
+# skip when pyzmq, promtool or systemd-analyze is missing.
 test: setup-test
 	$(SWIFT) build --build-tests
-	METRO_REQUIRE_PYZMQ=1 METRO_REQUIRE_PROMTOOL=1 $(SWIFT) test --skip-build
+	METRO_REQUIRE_PYZMQ=1 METRO_REQUIRE_PROMTOOL=1 METRO_REQUIRE_SYSTEMD_ANALYZE=1 $(SWIFT) test --skip-build
 
 # Benchmarks are release builds and never part of the tests. The gateway's
 # needs wrk and curl (Debian's).
