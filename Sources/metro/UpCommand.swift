@@ -103,6 +103,17 @@ struct UpCommand: MetroCommand {
     }
 
     func run(_ process: ProcessBootstrap) async throws {
+        do {
+            try await runSystem(process)
+        } catch {
+            // `systemctl status` shows why the system stopped or never started
+            // (a taken port, a child never ready); its log has the rest.
+            SystemdNotifier.shared?.send(["STATUS=failed: \(error)"], logger: Logger(label: "metro.up"))
+            throw error
+        }
+    }
+
+    private func runSystem(_ process: ProcessBootstrap) async throws {
         let logger = Logger(label: "metro.up")
         let (broker, source) = try ConfigurationFile.loadBroker(config)
         // The files first: a mistake in them is said whatever else is wrong (a taken port).
@@ -187,13 +198,7 @@ struct UpCommand: MetroCommand {
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            // `systemctl status` shows why the system stopped (its log has the rest).
-            notifier?.send(["STATUS=failed: \(error)"], logger: logger)
-            throw error
-        }
+        try await group.run()
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import MetroTestKit
 import Testing
+import ZeroMQ
 
 #if canImport(Glibc)
     import Glibc
@@ -86,6 +87,19 @@ import Testing
             failed.first?.contains("profiles-1 was never ready: it exited at each of 5 starts in a row") == true
                 && failed.first?.contains("file is not a database") == true, "\(failed)")
         #expect(notify.received("READY=1").isEmpty)
+
+        // A port taken before anything starts (UpPreflight): said the same way.
+        let holder = try Context(defaultLingerMilliseconds: 0).socket(.rep)
+        let taken = try holder.bindResolved("tcp://127.0.0.1:*")
+        let port = try #require(taken.split(separator: ":").last)
+        let (blocked, _, _, blockedDir) = try up.startUpProcess(
+            metrics: "", services: UpTests.noServices + ["--metrics", "127.0.0.1:\(port)"],
+            environment: ["NOTIFY_SOCKET": notify.path])
+        _ = blockedDir
+        #expect(await blocked.waitForExit(timeout: .seconds(30)) != 0)
+        let refused = notify.messages.value.filter { $0.hasPrefix("STATUS=failed: ") && $0.contains("is taken") }
+        #expect(refused.count == 1 && refused[0].contains("port metro up metrics"), "\(notify.messages.value)")
+        holder.close()
     }
 
     /// Every long-running `metro` server is a `Type=notify` service of its own.
