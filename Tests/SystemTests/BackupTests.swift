@@ -314,6 +314,56 @@ extension BackupTests {
             #expect(!FileManager.default.fileExists(atPath: out + "/metro-backup.json"))
         }
     }
+
+    /// `--into DIR --keep N` (the backup timer's command): each run a folder named
+    /// for its UTC start, the oldest whole ones removed once more than N are
+    /// whole; a folder that is not whole, and anything else in DIR, stays; a run
+    /// that fails removes its own folder and no older backup.
+    @Test func backupsIntoAFolderKeepTheNewestWholeOnes() async throws {
+        let dir = try TemporaryDirectory()
+        let data = try stoppedDataFolder(dir)
+        let into = dir.path + "/backups"
+        try FileManager.default.createDirectory(
+            atPath: into + "/metro-backup-20200101T000000Z", withIntermediateDirectories: true)  // a dead run's
+        try FileManager.default.createDirectory(atPath: into + "/mine", withIntermediateDirectories: true)
+        var made: [String] = []
+        for _ in 0..<3 {
+            let backup = try MetroProcess(["backup", "--data-dir", data, "--into", into, "--keep", "2"])
+            #expect(await backup.waitForExit() == 0, "\(backup.stderrText)")
+            let name = try #require(
+                backup.stdoutLines.first { $0.contains(" holds ") }?.components(separatedBy: "newest ").last)
+            #expect(name.hasPrefix("metro-backup-") && name > "metro-backup-20200101T000000Z", "\(name)")
+            made.append(name)
+            #expect(
+                backup.stdoutLines.contains {
+                    $0.hasPrefix("Not whole (") && $0.contains("metro-backup-20200101T000000Z: remove by hand")
+                }, "\(backup.stdoutLines)")
+        }
+        #expect(Set(made).count == 3 && made == made.sorted(), "names sort as the runs did: \(made)")
+        var left = try FileManager.default.contentsOfDirectory(atPath: into).sorted()
+        #expect(left == ["metro-backup-20200101T000000Z"] + made.suffix(2) + ["mine"], "\(left)")
+        for name in made.suffix(2) {
+            let verify = try MetroProcess(["backup", "verify", into + "/" + name])
+            #expect(await verify.waitForExit() == 0, "\(verify.stdoutLines)")
+        }
+
+        // A run whose disk fails: its own folder goes, the two whole ones stay.
+        let disk = try FaultInjection(pathFilter: into + "/metro-backup-")
+        disk.fillDisk(true)
+        let failing = try MetroProcess(
+            ["backup", "--data-dir", data, "--into", into, "--keep", "1"], environment: try disk.environment)
+        #expect(await failing.waitForExit() == 1)
+        #expect(
+            failing.stderrText.contains("is removed; the older backups are kept")
+                && failing.stderrText.contains("No space left on device"), "\(failing.stderrText)")
+        left = try FileManager.default.contentsOfDirectory(atPath: into).sorted()
+        #expect(left == ["metro-backup-20200101T000000Z"] + made.suffix(2) + ["mine"], "\(left)")
+
+        for arguments in [["--keep", "2", "--out", dir.path + "/x"], [], ["--into", into, "--keep", "0"]] {
+            let refused = try MetroProcess(["backup", "--data-dir", data] + arguments)
+            #expect(await refused.waitForExit() == 64, "\(arguments): \(refused.stderrText)")
+        }
+    }
 }
 
 /// `metro-backup.json` as the test reads it (keys of protocol-free JSON).

@@ -54,7 +54,7 @@ import ZeroMQ
         #expect(system.isRunning)
 
         // A child killed: `systemctl status` says which and how, then that it is back.
-        let workers = up.pids(matching: "--instance profiles-1")
+        let workers = up.pids(matching: "--data \(data) --instance profiles-1")
         #expect(workers.count == 1)
         kill(workers[0], SIGKILL)
         #expect(
@@ -119,8 +119,9 @@ import ZeroMQ
     }
 
     /// The unit files as systemd loads them (`systemd-analyze verify`, with this
-    /// build's binary in place of /usr/local/bin/metro), and metro.service's own
-    /// ExecStart line, run with the variables systemd gives it, is ready.
+    /// build's binary in place of /usr/local/bin/metro); metro.service's own
+    /// ExecStart line, run with the variables systemd gives it, is ready, and
+    /// metro-backup.service's makes a whole backup of it while it runs.
     @Test func theUnitFilesLoadAndTheirCommandStartsASystem() async throws {
         guard let analyze = Self.systemdAnalyze else {
             #expect(
@@ -131,17 +132,28 @@ import ZeroMQ
         let dir = try TemporaryDirectory()
         let units = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("deploy/systemd")
-        let unit = try String(contentsOf: units.appendingPathComponent("metro.service"), encoding: .utf8)
-        let local = unit.replacingOccurrences(of: "/usr/local/bin/metro", with: MetroProcess.binary.path)
-        try local.write(toFile: dir.path + "/metro.service", atomically: true, encoding: .utf8)
-        let verify = try ChildProcess(URL(fileURLWithPath: analyze), ["verify", dir.path + "/metro.service"])
+        let names = ["metro.service", "metro-backup.service", "metro-backup.timer"]
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: units.path).sorted() == names.sorted(),
+            "every unit in deploy/systemd is verified here")
+        var text: [String: String] = [:]
+        for name in names {
+            text[name] = try String(contentsOf: units.appendingPathComponent(name), encoding: .utf8)
+            try text[name]!.replacingOccurrences(of: "/usr/local/bin/metro", with: MetroProcess.binary.path)
+                .write(toFile: dir.path + "/" + name, atomically: true, encoding: .utf8)
+        }
+        let verify = try ChildProcess(URL(fileURLWithPath: analyze), ["verify"] + names.map { dir.path + "/" + $0 })
         #expect(await verify.waitForExit(timeout: .seconds(60)) == 0)
         #expect(verify.stderrText.isEmpty && verify.stdoutText.isEmpty, "\(verify.stderrText)\(verify.stdoutText)")
+        func execStart(_ unit: String) throws -> [String] {
+            let line = try #require(
+                text[unit]?.split(separator: "\n").first { $0.hasPrefix("ExecStart=") }.map { String($0.dropFirst(10)) }
+            )
+            return line.split(separator: " ").map(String.init)
+        }
 
         // ExecStart, with $METRO_UP_ARGS holding what /etc/default/metro would: this test's ports.
-        let execStart = try #require(
-            unit.split(separator: "\n").first { $0.hasPrefix("ExecStart=") }.map { String($0.dropFirst(10)) })
-        var words = execStart.split(separator: " ").map(String.init)
+        var words = try execStart("metro.service")
         #expect(words.first == "/usr/local/bin/metro" && words.last == "$METRO_UP_ARGS", "\(words)")
         let data = dir.path + "/var-lib-metro"
         let e = try TestPorts.freeEndpoints(6)
@@ -153,6 +165,20 @@ import ZeroMQ
             environment: ["NOTIFY_SOCKET": notify.path])
         #expect(await notify.wait(for: "READY=1", timeout: .seconds(60)), "\(system.stderrText)")
         #expect(FileManager.default.fileExists(atPath: data + "/broker"), "the journal is under the state folder")
+
+        // The timer's backup, of the running system, into the backups folder.
+        let backupWords = try execStart("metro-backup.service")
+        #expect(backupWords.first == "/usr/local/bin/metro", "\(backupWords)")
+        let backups = dir.path + "/var-backups-metro"
+        let backup = try MetroProcess(
+            backupWords.dropFirst().map {
+                $0.replacingOccurrences(of: "/var/lib/metro", with: data)
+                    .replacingOccurrences(of: "/var/backups/metro", with: backups)
+            })
+        #expect(await backup.waitForExit(timeout: .seconds(60)) == 0, "\(backup.stderrText)")
+        let made = try FileManager.default.contentsOfDirectory(atPath: backups)
+        #expect(made.count == 1 && made[0].hasPrefix("metro-backup-"), "\(made)")
+        #expect(FileManager.default.fileExists(atPath: "\(backups)/\(made[0])/metro-backup.json"))
         system.kill(SIGTERM)
         #expect(await system.waitForExit(timeout: .seconds(60)) == 0)
     }

@@ -46,17 +46,37 @@ struct BackupCreateCommand: MetroCommand {
     var dataDir = "data"
 
     @Option(help: "The backup's folder: new, or empty (made with mode 0700: it holds user data and keys).")
-    var out: String
+    var out: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "A folder of backups: this one goes into a new metro-backup-<UTC time> folder in it (instead of --out).",
+            discussion: "For a schedule (deploy/systemd/metro-backup.timer); with --keep, older ones are removed."))
+    var into: String?
+
+    @Option(help: "With --into: once this backup is whole, remove the oldest whole ones until this many are left.")
+    var keep: Int?
 
     @Flag(help: "Print the manifest (metro-backup.json) instead of the report.")
     var json = false
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        if (out == nil) == (into == nil) { throw ValidationError("give --out FOLDER or --into FOLDER (one of them)") }
+        if let keep {
+            if into == nil { throw ValidationError("--keep needs --into (the folder whose backups it counts)") }
+            if keep < 1 { throw ValidationError("--keep must be at least 1") }
+        }
+    }
+
     func run(_ process: ProcessBootstrap) async throws {
         let source = URL(fileURLWithPath: dataDir).standardizedFileURL.path
-        let target = URL(fileURLWithPath: out).standardizedFileURL.path
+        let rotation = into.map { BackupRotation(folder: URL(fileURLWithPath: $0).standardizedFileURL.path) }
+        let target: String
         do {
+            try rotation?.prepare()
+            target = rotation?.newTarget(at: Date()) ?? URL(fileURLWithPath: out ?? "").standardizedFileURL.path
             try BackupPlan.check(source: source, target: target)
         } catch {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
@@ -69,13 +89,50 @@ struct BackupCreateCommand: MetroCommand {
         } catch {
             let why = "\(error)".trimmingCharacters(in: CharacterSet(charactersIn: ". "))
             // Only a folder this run made (or filled) is to be removed: never the user's.
-            let left =
+            // Under --into the folder is this run's own, new name: it goes at once.
+            var left =
                 FileManager.default.fileExists(atPath: target)
                 ? " \(target) is not a whole backup (no metro-backup.json): remove it, and run metro backup again once the cause is fixed."
                 : ""
+            if rotation != nil, !left.isEmpty {
+                left =
+                    (try? FileManager.default.removeItem(atPath: target)) != nil
+                    ? " Its folder \(target) is removed; the older backups are kept." : left
+            }
             FileHandle.standardError.write(Data("Error: the backup failed: \(why).\(left)\n".utf8))
             throw ExitCode(1)
         }
-        print(json ? manifest.json() : BackupReport(manifest: manifest, dataDir: dataDir, out: out).text)
+        let rotated = rotation.map { rotationReport($0, newest: (target as NSString).lastPathComponent) }
+        if json {
+            print(manifest.json())
+            if let rotated { FileHandle.standardError.write(Data((rotated + "\n").utf8)) }
+        } else {
+            print(
+                BackupReport(manifest: manifest, dataDir: dataDir, out: target).text + (rotated.map { "\n" + $0 } ?? "")
+            )
+        }
+    }
+
+    /// After a whole backup under --into: what --keep removed, what is kept, and
+    /// the folders that are not whole backups.
+    private func rotationReport(_ rotation: BackupRotation, newest: String) -> String {
+        var lines: [String] = []
+        if let keep {
+            do {
+                let removed = try rotation.prune(keep: keep, newest: newest)
+                if !removed.isEmpty { lines.append("Removed (--keep \(keep)): \(removed.joined(separator: ", "))") }
+            } catch {
+                lines.append("Could not remove the oldest backups (--keep \(keep)): \(error)")
+            }
+        }
+        let (whole, partial) = rotation.inventory()
+        lines.append(
+            "\(rotation.folder) holds \(whole.count) whole backup\(whole.count == 1 ? "" : "s"), newest \(newest)")
+        if !partial.isEmpty {
+            lines.append(
+                "Not whole (a backup that failed, was killed, or still runs): \(partial.joined(separator: ", ")): remove by hand once no backup runs"
+            )
+        }
+        return lines.joined(separator: "\n")
     }
 }
