@@ -145,6 +145,7 @@ struct GatewayCommand: MetroCommand {
             configuration: .init(
                 services: gateway.clients.map { .init(service: $0) } + reloader + [
                     .init(service: app), SupervisorWatch(logger: logger).configuration,
+                    .init(service: SystemdLifecycle(notifier: SystemdNotifier.shared, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in

@@ -103,19 +103,26 @@ import ZeroMQ
     }
 
     /// Every long-running `metro` server is a `Type=notify` service of its own.
-    @Test func aServerStartedAloneIsReadyForSystemdToo() async throws {
+    /// (The registry through `runServices`, as the broker; the gateway with a group of its own.)
+    @Test(arguments: [
+        (["registry", "--endpoint", "tcp://127.0.0.1:*"], "STATUS=ready endpoint=tcp://127.0.0.1:"),
+        (
+            ["gateway", "--listen", "127.0.0.1:0", "--registry", "tcp://127.0.0.1:1"],
+            "STATUS=ready http=127.0.0.1:"
+        ),
+    ])
+    func aServerStartedAloneIsReadyForSystemdToo(command: [String], status: String) async throws {
         let socketFolder = try TemporaryDirectory()
         let notify = try NotifySocket(in: socketFolder.path)
-        let registry = try MetroProcess(
-            ["registry", "--endpoint", "tcp://127.0.0.1:*"],
-            environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"])
-        #expect(await notify.wait(for: "READY=1"))
+        let server = try MetroProcess(
+            command, environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"])
+        #expect(await notify.wait(for: "READY=1"), "\(server.stderrText)")
         let ready = try #require(notify.received("READY=1").first)
-        #expect(ready.contains("STATUS=ready endpoint=tcp://127.0.0.1:"), "\(ready)")
+        #expect(ready.contains(status), "\(ready)")
         #expect(await notify.messages.wait(timeout: .seconds(30)) { $0.filter { $0 == "WATCHDOG=1" }.count >= 2 })
-        registry.kill(SIGTERM)
+        server.kill(SIGTERM)
         #expect(await notify.wait(for: "STOPPING=1"))
-        #expect(await registry.waitForExit(timeout: .seconds(30)) == 0)
+        #expect(await server.waitForExit(timeout: .seconds(30)) == 0)
     }
 
     /// The unit files as systemd loads them (`systemd-analyze verify`, with this

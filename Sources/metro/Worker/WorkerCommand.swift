@@ -143,6 +143,7 @@ func runWorker(
     }
     if let reloader { services.append(.init(service: reloader)) }
     services.append(SupervisorWatch(logger: logger).configuration)
+    services.append(.init(service: SystemdLifecycle(notifier: SystemdNotifier.shared, logger: logger)))
     let group = ServiceGroup(
         configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     let expected = options.metrics == nil ? 1 : 2
