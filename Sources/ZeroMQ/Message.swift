@@ -15,6 +15,11 @@ internal import CZeroMQ
 public struct Message: ~Copyable {
     let pointer: UnsafeMutablePointer<zmq_msg_t>
 
+    /// The handle's memory, not yet initialised (for `init(adopting:count:)`).
+    init(uninitialised: Void) {
+        pointer = .allocate(capacity: 1)
+    }
+
     /// An empty message, ready to receive into.
     public init() {
         pointer = .allocate(capacity: 1)

@@ -207,6 +207,18 @@ public final class Socket {
         return true
     }
 
+    /// Queues `head` and then `last` as one multipart message without blocking;
+    /// `false` if the first frame could not be queued (then nothing was sent and
+    /// `last` keeps its content). `last` goes without a copy (a `FrameBuffer`'s
+    /// message, a received frame): a large body after a few small header frames.
+    public func trySend(multipart head: [[UInt8]], last: inout Message) throws(ZMQError) -> Bool {
+        precondition(!head.isEmpty, "use trySend(_:) for a message of one frame")
+        guard try trySend(head[0], flags: .more) else { return false }
+        for i in 1..<head.count { try send(head[i], flags: .more) }
+        try send(&last)
+        return true
+    }
+
     /// Receives one frame as bytes, or nil if nothing arrived.
     public func receive(dontWait: Bool = false) throws(ZMQError) -> [UInt8]? {
         try receiveMessage(dontWait: dontWait)?.bytes

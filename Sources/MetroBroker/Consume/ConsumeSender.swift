@@ -28,4 +28,15 @@ final class ConsumeSender {
             return .gone
         }
     }
+
+    /// Sends an EVENT-PACKED whose records frame is `records` (§4.9.2), without
+    /// copying it. `records` keeps its content unless the outcome is `.queued`.
+    func sendPacked(id: [UInt8], records: inout Message, to routing: [UInt8]) -> Outcome {
+        do {
+            return try socket.trySend(multipart: [routing] + ReplayCodec.packedHead(id: id), last: &records)
+                ? .queued : .full
+        } catch {
+            return .gone
+        }
+    }
 }

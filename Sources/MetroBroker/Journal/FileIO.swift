@@ -81,6 +81,24 @@ enum FileIO {
         return out
     }
 
+    /// Reads up to `buffer.count` bytes at `offset` into `buffer` (fewer only at the
+    /// end of the file); the count read.
+    static func pread(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+    ) throws(JournalError) -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw JournalError(.read, operation: "pread", path: path, errno: Glibc.errno)
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
     static func size(_ fd: Int32, path: String) throws(JournalError) -> Int64 {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw JournalError(.read, operation: "fstat", path: path, errno: Glibc.errno) }

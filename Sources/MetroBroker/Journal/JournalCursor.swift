@@ -109,40 +109,146 @@ final class JournalCursor {
     }
 
     /// As `step`, without decoding: the record's bytes (checksum verified) stay in
-    /// the cursor's chunk, so a packed replay copies them as they are (§4.9.2).
+    /// the cursor's chunk, so a packed delivery copies them as they are (§4.10.2).
     func stepRaw(in journal: Journal, upTo limit: UInt64) throws(JournalError) -> RawStep {
         let limit = min(limit, journal.writtenSeq)
         previous = nil
+        let (i, end, isActive): (Int, Int64, Bool)
+        switch locate(in: journal) {
+        case .at(let index, let e, let active): (i, end, isActive) = (index, e, active)
+        case .end: return .end
+        case .lost(let first, let earliest): return .lost(first: first, earliest: earliest)
+        }
+        let (seq, time, size) = try read(journal, i, end: end, at: offset)
+        guard seq <= limit else { return .end }
+        last = (Int(offset - chunkStart), size)
+        previous = (base, offset, nextSeq)
+        offset += Int64(size)
+        nextSeq = seq + 1
+        if !isActive && offset >= end { standAtStart(of: i + 1, in: journal) }
+        return .record(seq: seq, time: time, size: size)
+    }
+
+    /// What one `readPacked` put at the start of the caller's buffer.
+    enum PackedStep: Equatable {
+        /// `bytes` of whole records that `keep` took (`events` of them), back to
+        /// back from the buffer's start; `scanned` records were read and passed,
+        /// taken or not (so `bytes` is 0 when none of them was taken).
+        /// `heldBack`: the next record is one `keep` takes but `maxEvents` did not
+        /// allow; the cursor stands at it.
+        case records(bytes: Int, events: Int, scanned: Int, heldBack: Bool)
+        /// The next record does not fit in the buffer: it needs `bytes`.
+        case needs(bytes: Int)
+        case end
+        case lost(first: UInt64, earliest: UInt64)
+    }
+
+    /// Reads the next records with seq <= `limit` straight into `buffer` (one
+    /// `pread`, never past a segment's end), keeps the ones `keep` takes, at most
+    /// `maxEvents`, packed at its start, and moves past every record it passed. A
+    /// record the buffer cuts is left for the next call.
+    ///
+    /// For a packed replay (§4.9.2), whose frame this buffer becomes without another
+    /// copy. Records are checked for their framing (`JournalRecord.probeFraming`),
+    /// not their checksum: the client checks that, end to end. A record whose
+    /// framing is broken is thrown as `.corrupt`, never taken for the end.
+    func readPacked(
+        in journal: Journal, upTo limit: UInt64, into buffer: UnsafeMutableRawBufferPointer, maxEvents: Int,
+        keep: (UnsafeRawBufferPointer) -> Bool
+    ) throws(JournalError) -> PackedStep {
+        let limit = min(limit, journal.writtenSeq)
+        previous = nil
+        let (i, end, isActive): (Int, Int64, Bool)
+        switch locate(in: journal) {
+        case .at(let index, let e, let active): (i, end, isActive) = (index, e, active)
+        case .end: return .end
+        case .lost(let first, let earliest): return .lost(first: first, earliest: earliest)
+        }
+        try open(journal, i)
+        let path = { journal.segments[i].dataPath }
+        let want = Int(min(Int64(buffer.count), end - offset))
+        let n = try FileIO.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<want]), at: offset, path: path())
+        // Fewer bytes than the journal wrote: the file was cut under it.
+        guard n == want else { throw corrupt(path(), at: offset + Int64(n)) }
+        let raw = UnsafeRawBufferPointer(buffer)
+        var at = 0, kept = 0, events = 0, scanned = 0, heldBack = false
+        walk: while true {
+            let seq: UInt64, size: Int
+            switch JournalRecord.probeFraming(UnsafeRawBufferPointer(rebasing: raw[at..<n])) {
+            case .record(let s, let q, _): (size, seq) = (s, q)
+            case .corrupt: throw corrupt(path(), at: offset + Int64(at))
+            case .truncated:
+                if at > 0 && want == buffer.count { break walk }  // the buffer cut it: the next call's first
+                // Cut by the segment's end, not by the buffer: damaged.
+                guard want == buffer.count else { throw corrupt(path(), at: offset + Int64(at)) }
+                guard n >= 4 else { return .needs(bytes: JournalRecord.headerBytes) }
+                return .needs(bytes: 8 + Int(UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))))
+            }
+            guard seq <= limit else { break }
+            let record = UnsafeRawBufferPointer(rebasing: raw[at..<(at + size)])
+            if keep(record) {
+                guard events < maxEvents else {
+                    heldBack = true
+                    break
+                }
+                if kept != at {
+                    buffer.baseAddress!.advanced(by: kept).copyMemory(from: record.baseAddress!, byteCount: size)
+                }
+                kept += size
+                events += 1
+            }
+            scanned += 1
+            at += size
+            nextSeq = seq + 1
+            if at == n { break }
+        }
+        guard at > 0 || heldBack else { return .end }  // the next record is past `limit`
+        offset += Int64(at)
+        if !isActive && offset >= end { standAtStart(of: i + 1, in: journal) }
+        return .records(bytes: kept, events: events, scanned: scanned, heldBack: heldBack)
+    }
+
+    private func corrupt(_ path: String, at offset: Int64) -> JournalError {
+        JournalError(.corrupt, operation: "read the record at offset \(offset) of", path: path, errno: EILSEQ)
+    }
+
+    /// Where the cursor's next record is looked for.
+    private enum Location {
+        /// In `journal.segments[index]`, whose readable bytes end at `end`.
+        case at(index: Int, end: Int64, isActive: Bool)
+        case end
+        case lost(first: UInt64, earliest: UInt64)
+    }
+
+    /// Finds the segment the cursor stands in, moving on past the end of a sealed
+    /// one and reporting the seqs of a segment that retention removed under it.
+    private func locate(in journal: Journal) -> Location {
         while true {
             guard let i = Self.firstSegment(atOrAfter: base, in: journal.segments) else { return .end }
-            let seg = journal.segments[i]
-            if seg.base != base {  // ours was removed by retention: report what went with it
+            let segBase = journal.segments[i].base
+            if segBase != base {  // ours was removed by retention: report what went with it
                 let first = max(nextSeq, base)
-                base = seg.base
+                base = segBase
                 offset = Int64(JournalSegment.magic.count)
-                nextSeq = max(nextSeq, seg.base)
-                if first < seg.base { return .lost(first: first, earliest: seg.base) }
+                nextSeq = max(nextSeq, segBase)
+                if first < segBase { return .lost(first: first, earliest: segBase) }
             }
             let isActive = i == journal.segments.count - 1
-            let end = isActive ? journal.writtenSize : seg.size
-            if offset >= end || seg.records == 0 {
+            let end = isActive ? journal.writtenSize : journal.segments[i].size
+            if offset >= end || journal.segments[i].records == 0 {
                 guard !isActive else { return .end }
-                base = journal.segments[i + 1].base
-                offset = Int64(JournalSegment.magic.count)
+                standAtStart(of: i + 1, in: journal)
                 continue
             }
-            guard let (seq, time, size) = try read(seg, end: end, at: offset) else { return .end }
-            guard seq <= limit else { return .end }
-            last = (Int(offset - chunkStart), size)
-            previous = (base, offset, nextSeq)
-            offset += Int64(size)
-            nextSeq = seq + 1
-            if !isActive && offset >= end {  // stand at the next segment, not at this one's end
-                base = journal.segments[i + 1].base
-                offset = Int64(JournalSegment.magic.count)
-            }
-            return .record(seq: seq, time: time, size: size)
+            return .at(index: i, end: end, isActive: isActive)
         }
+    }
+
+    /// Stands at the first record of `journal.segments[index]`, not at the end of
+    /// the one before.
+    private func standAtStart(of index: Int, in journal: Journal) {
+        base = journal.segments[index].base
+        offset = Int64(JournalSegment.magic.count)
     }
 
     /// The bytes of the record the last `stepRaw` (or `step`) returned; only valid
@@ -161,17 +267,25 @@ final class JournalCursor {
         return lo < segments.count ? lo : nil
     }
 
-    /// Checks the record at `at` in `seg` (its seq, time and size), reading a new
-    /// chunk (never past `end`) when needed; nil when there is none.
+    /// Opens the data file of `journal.segments[index]` unless it is open already.
+    private func open(_ journal: Journal, _ index: Int) throws(JournalError) {
+        let segBase = journal.segments[index].base
+        guard fd < 0 || fdBase != segBase else { return }
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+        fd = try FileIO.open(journal.segments[index].dataPath, flags: O_RDONLY)
+        fdBase = segBase
+        chunk = []
+    }
+
+    /// Checks the record at `at` in `journal.segments[index]` (its seq, time and
+    /// size), reading a new chunk (never past `end`) when needed. Bytes below `end`
+    /// that are no whole, valid record are thrown as `.corrupt`: a damaged record
+    /// is never taken for the end of the journal.
     private func read(
-        _ seg: JournalSegment, end: Int64, at: Int64
-    ) throws(JournalError) -> (seq: UInt64, time: UInt64, size: Int)? {
-        if fd < 0 || fdBase != seg.base {
-            if fd >= 0 { Glibc.close(fd) }
-            fd = try FileIO.open(seg.dataPath, flags: O_RDONLY)
-            fdBase = seg.base
-            chunk = []
-        }
+        _ journal: Journal, _ index: Int, end: Int64, at: Int64
+    ) throws(JournalError) -> (seq: UInt64, time: UInt64, size: Int) {
+        try open(journal, index)
         for attempt in 0..<3 {
             let rel = Int(at - chunkStart)
             var need = Self.chunkBytes
@@ -183,7 +297,7 @@ final class JournalCursor {
                 case .record(let size, let seq, let time):
                     return (seq, time, size)
                 case .corrupt:
-                    return nil
+                    throw corrupt(journal.segments[index].dataPath, at: at)
                 case .truncated:
                     if chunk.count - rel >= 4 {  // a record larger than one chunk
                         need =
@@ -194,12 +308,12 @@ final class JournalCursor {
                     }
                 }
             }
-            guard attempt < 2, at < end else { return nil }
-            chunk = try FileIO.pread(
-                fd, count: Int(min(Int64(max(need, Self.chunkBytes)), end - at)), at: at, path: seg.dataPath)
+            guard attempt < 2, at < end else { break }
+            let path = journal.segments[index].dataPath
+            chunk = try FileIO.pread(fd, count: Int(min(Int64(max(need, Self.chunkBytes)), end - at)), at: at, path: path)
             chunkStart = at
         }
-        return nil
+        throw corrupt(journal.segments[index].dataPath, at: at)
     }
 }
 

@@ -1,29 +1,36 @@
 import Logging
 import MetroProtocol
+import ZeroMQ
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// The packed form of a replay (protocol.md §4.9.2): the matching journal records
-/// are copied as they are from the cursor's chunk into EVENT-PACKED frames of at
-/// most `batchBytes` (one larger record goes alone), never re-encoded. Credit
-/// counts events, as in the per-event form: a frame holds at most the credit left.
+/// are read with one `pread` per frame straight into the frame's own buffer
+/// (`JournalCursor.readPacked` into a `FrameBuffer`), kept as they are (never
+/// re-encoded, never copied again: ZeroMQ sends that buffer and frees it), in
+/// EVENT-PACKED frames of at most `batchBytes` (one larger record goes alone).
+/// Credit counts events, as in the per-event form: a frame holds at most the
+/// credit left.
 ///
-/// Per loop turn a packed replay reads at most `scansPerTurn` records and sends at
-/// most `packedBytesPerTurn` bytes of them, so live traffic keeps flowing.
+/// The broker checks each record's framing, not its checksum: the client checks
+/// that (§4.9.2), end to end. Walking a frame's records is then a few loads per
+/// record, and a replay runs at the speed of the socket rather than of a per-record
+/// loop (docs/performance.md, "Replay at the speed of the socket").
+///
+/// Per loop turn a packed replay passes at most `scansPerTurn` records and sends
+/// at most `packedBytesPerTurn` bytes of them, so live traffic keeps flowing.
 extension ReplayScheduler {
     static let packedBytesPerTurn = 256 << 10
 
-    /// A batch built and not yet sent: its records and how many events they are.
-    typealias Batch = (records: [UInt8], events: Int)
-
     func pumpPacked(_ session: ReplaySession, head: UInt64, clock: () -> UInt64) -> PumpResult {
         let id = session.key.id
-        if let batch = session.pendingBatch {
-            switch send(batch, session) {
-            case .queued: session.pendingBatch = nil
+        if var frame = session.pendingFrame.take() {
+            switch send(&frame, session) {
+            case .queued: break
             case .full:
+                session.pendingFrame = consume frame
                 session.blocked = true
                 session.cursor.release()
                 return .more
@@ -37,20 +44,20 @@ extension ReplayScheduler {
         let prefixes = session.request.prefixes
         session.blocked = false
         var scanned = 0, taken = 0, sentAny = false
-        var batch: Batch = ([], 0)
         defer { if sentAny { session.lastActivity = clock() } }
+        let building = FrameInProgress()
 
-        /// Sends the batch built so far; a result when the replay cannot go on this turn.
+        /// Sends the frame filled so far; a result when the replay cannot go on this turn.
         func flush() -> PumpResult? {
-            guard batch.events > 0 else { return nil }
-            let out = batch
-            batch = ([], 0)
-            switch send(out, session) {
+            guard building.events > 0 else { return nil }
+            taken += building.filled
+            var frame = building.take { countTopics($0) }
+            switch send(&frame, session) {
             case .queued:
                 sentAny = true
                 return nil
-            case .full:  // the client's queue is full: keep the batch, not the chunk
-                session.pendingBatch = out
+            case .full:  // the client's queue is full: keep the frame, not the descriptor
+                session.pendingFrame = consume frame
                 session.blocked = true
                 session.cursor.release()
                 return .more
@@ -66,9 +73,15 @@ extension ReplayScheduler {
         }
 
         while scanned < Self.scansPerTurn && taken < Self.packedBytesPerTurn {
-            let step: JournalCursor.RawStep
+            let space = building.space(capacity: batchBytes)
+            let step: JournalCursor.PackedStep
             do {
-                step = try session.cursor.stepRaw(in: journal, upTo: limit)
+                step = try session.cursor.readPacked(
+                    in: journal, upTo: limit, into: space,
+                    maxEvents: Int(min(session.credit - UInt64(building.events), UInt64(Int.max)))
+                ) { record in
+                    JournalRecord.time(of: record) >= notBefore && Self.matches(prefixes, JournalRecord.topic(in: record))
+                }
             } catch {
                 logger.error("replay read failed: \(error)")
                 let e = WireError(.internalError, "the journal could not be read; replay again")
@@ -83,47 +96,57 @@ extension ReplayScheduler {
                     metadata: ["first": "\(first)", "earliest": "\(earliest)"])
                 let e = WireError(.sequenceOutOfRange, "retention removed seqs \(first)-\(earliest - 1)")
                 return finish(.error(e, id: id, earliest: earliest))
-            case .record(_, let time, let size):
-                scanned += 1
-                guard time >= notBefore,
-                    session.cursor.withLastRecord({ Self.matches(prefixes, JournalRecord.topic(in: $0)) })
-                else { continue }
-                if UInt64(batch.events) >= session.credit {
-                    // No credit left for this one: read it again later.
-                    session.cursor.rewind()
-                    guard batch.events > 0 else {
-                        session.cursor.release()  // keep only the position (§4.9, "Cost")
-                        session.parked = true
-                        return .more
-                    }
+            case .needs(let bytes):
+                if building.events > 0 {  // it starts the next frame
                     if let r = flush() { return r }
-                    continue
+                } else {  // a record larger than `batchBytes` goes alone
+                    _ = building.space(capacity: bytes)
                 }
-                if batch.events > 0 && batch.records.count + size > batchBytes {
-                    session.cursor.rewind()  // it starts the next frame
-                    if let r = flush() { return r }
-                    continue
+            case .records(let bytes, let events, let passed, let heldBack):
+                scanned += passed
+                building.add(bytes: bytes, events: events)
+                if events > 0 { session.parked = false }
+                guard heldBack else { continue }
+                // No credit left for the next matching record: send, then wait for CREDIT.
+                if let r = flush() { return r }
+                if session.credit == 0 {
+                    session.cursor.release()  // keep only the position (§4.9, "Cost")
+                    session.parked = true
+                    return .more
                 }
-                session.parked = false
-                if batch.events == 0 { batch.records.reserveCapacity(max(batchBytes, size)) }
-                session.cursor.withLastRecord { raw in
-                    batch.records.append(contentsOf: raw)
-                    counters.topics.countOut(raw: JournalRecord.topic(in: raw))
-                }
-                batch.events += 1
-                taken += size
             }
         }
         return flush() ?? .more
     }
 
+    /// Counts the topics of the records in `raw` out, a run of one topic at a
+    /// time (a replay's records mostly share their topic).
+    private func countTopics(_ raw: UnsafeRawBufferPointer) {
+        let count = raw.count
+        var at = 0
+        var run: (topic: UnsafeRawBufferPointer, count: UInt64)? = nil
+        while at < count {
+            let size = 8 + Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+            let topic = JournalRecord.topic(in: UnsafeRawBufferPointer(rebasing: raw[at..<(at + size)]))
+            if let r = run, r.topic.count == topic.count,
+                memcmp(r.topic.baseAddress!, topic.baseAddress!, topic.count) == 0
+            {
+                run!.count += 1
+            } else {
+                if let r = run { counters.topics.countOut(raw: r.topic, count: r.count) }
+                run = (topic, 1)
+            }
+            at += size
+        }
+        if let r = run { counters.topics.countOut(raw: r.topic, count: r.count) }
+    }
+
     /// Sends one EVENT-PACKED; credit and counters move only once it is queued.
-    private func send(_ batch: Batch, _ session: ReplaySession) -> ConsumeSender.Outcome {
-        let outcome = sender.send(
-            .replay(.packed(id: session.key.id, records: batch.records)), to: session.key.routingID)
+    private func send(_ frame: inout PackedFrame, _ session: ReplaySession) -> ConsumeSender.Outcome {
+        let outcome = sender.sendPacked(id: session.key.id, records: &frame.message, to: session.key.routingID)
         if outcome == .queued {
-            session.credit -= UInt64(batch.events)
-            counters.replayed &+= UInt64(batch.events)
+            session.credit -= UInt64(frame.events)
+            counters.replayed &+= UInt64(frame.events)
         }
         return outcome
     }
@@ -137,5 +160,42 @@ extension ReplayScheduler {
             if p.withUnsafeBytes({ memcmp($0.baseAddress!, topic.baseAddress!, p.count) }) == 0 { return true }
         }
         return false
+    }
+}
+
+/// The EVENT-PACKED frame a packed replay is filling: its buffer (allocated when
+/// the first record is read into it), and the bytes and events in it so far.
+private final class FrameInProgress {
+    private var buffer: FrameBuffer?
+    /// `buffer`'s bytes (empty without one).
+    private var bytes = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private(set) var filled = 0
+    private(set) var events = 0
+
+    /// The free bytes of the frame, in a new buffer of `capacity` when there is
+    /// none yet or when the frame is empty and needs more room than it has.
+    func space(capacity: Int) -> UnsafeMutableRawBufferPointer {
+        if buffer == nil || (events == 0 && bytes.count < capacity) {
+            let fresh = FrameBuffer(capacity: capacity)
+            bytes = fresh.bytes
+            buffer = consume fresh
+            filled = 0
+        }
+        return UnsafeMutableRawBufferPointer(rebasing: bytes[filled...])
+    }
+
+    func add(bytes: Int, events: Int) {
+        filled += bytes
+        self.events += events
+    }
+
+    /// The frame, its records first shown to `inspect`; the next one starts empty.
+    func take(_ inspect: (UnsafeRawBufferPointer) -> Void) -> PackedFrame {
+        inspect(UnsafeRawBufferPointer(rebasing: bytes[..<filled]))
+        let full = buffer.take()!
+        let frame = PackedFrame(message: full.message(count: filled), events: events)
+        bytes = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+        (filled, events) = (0, 0)
+        return frame
     }
 }

@@ -98,7 +98,7 @@ final class ReplayScheduler {
             guard let e = refusal(session) else { continue }
             session.ending = .error(e, id: session.key.id, earliest: nil)
             session.pending = nil
-            session.pendingBatch = nil
+            session.pendingFrame = nil
             session.blocked = false
             ended += 1
         }

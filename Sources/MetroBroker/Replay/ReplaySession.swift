@@ -1,4 +1,5 @@
 import MetroProtocol
+import ZeroMQ
 
 /// One replay in progress on the consume socket (protocol.md §4.9): who asked,
 /// where its cursor is, how much credit the client has granted, and when it ends.
@@ -8,7 +9,7 @@ import MetroProtocol
 /// at the matching event, read again when credit comes), and at a full client
 /// queue it holds the one event it could not send (`pending`, at most
 /// `limits.maxPayloadBytes` + its topic and headers), or in the packed form the
-/// one batch (`pendingBatch`, at most `batchBytes`, or one larger event).
+/// one frame (`pendingFrame`, at most `batchBytes`, or one larger event).
 ///
 /// Threading: owned by the broker's loop thread (in `ReplayScheduler`).
 final class ReplaySession {
@@ -28,9 +29,9 @@ final class ReplaySession {
     /// Packed form (§4.9.2): the most record bytes per EVENT-PACKED frame; nil for
     /// the per-event form.
     let batchBytes: Int?
-    /// Packed form: a batch built but not yet sent (the client's queue was full):
-    /// its records, and how many events they are. Sent before anything else.
-    var pendingBatch: (records: [UInt8], events: Int)?
+    /// Packed form: a frame built but not yet sent (the client's queue was full).
+    /// Sent before anything else.
+    var pendingFrame: PackedFrame?
     /// The client's queue was full on the last turn.
     var blocked = false
     /// The cursor stands at a matching event the replay had no credit for: the
@@ -77,4 +78,11 @@ final class ReplaySession {
     /// The most credit a replay holds: the largest u32, what one REPLAY or CREDIT
     /// can carry (protocol.md §4.9).
     static let maxCredit = UInt64(UInt32.max)
+}
+
+/// An EVENT-PACKED's records frame, ready to send, and how many events it holds
+/// (the credit it takes once queued).
+struct PackedFrame: ~Copyable {
+    var message: Message
+    let events: Int
 }

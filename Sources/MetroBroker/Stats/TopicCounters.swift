@@ -48,8 +48,8 @@ package final class TopicCounters {
 
     /// As `countOut(_:)`, on the topic's raw bytes (a packed replay's records).
     @inline(__always)
-    package func countOut(raw topic: UnsafeRawBufferPointer) {
-        if let slot = slot(for: topic) { outs[slot] &+= 1 } else { other.out &+= 1 }
+    package func countOut(raw topic: UnsafeRawBufferPointer, count: UInt64 = 1) {
+        if let slot = slot(for: topic) { outs[slot] &+= count } else { other.out &+= count }
     }
 
     /// The `reported` busiest prefixes (by in + out) by name, and everything else

@@ -177,12 +177,18 @@ package enum ReplayCodec {
         package func encode() -> [[UInt8]] {
             switch self {
             case .event(let id, let event): [WireProtocol.versionBytes, eventCommand, id] + event.frames
-            case .packed(let id, let records): [WireProtocol.versionBytes, packedEventsCommand, id, records]
+            case .packed(let id, let records): packedHead(id: id) + [records]
             case .caughtUp(let id, let seq): [WireProtocol.versionBytes, caughtUpCommand, id, BigEndian.bytes(seq)]
             case .error(let e, let id, let earliest):
                 ErrorReply.frames(e, context: (id.map { [$0] } ?? []) + (earliest.map { [BigEndian.bytes($0)] } ?? []))
             }
         }
+    }
+
+    /// The frames of an EVENT-PACKED before its records (§4.9.2), for a broker that
+    /// sends the records frame from a buffer of its own, without a copy.
+    package static func packedHead(id: [UInt8]) -> [[UInt8]] {
+        [WireProtocol.versionBytes, packedEventsCommand, id]
     }
 
     /// Decodes a broker message on the consume socket (DEALER side); nil if malformed.
