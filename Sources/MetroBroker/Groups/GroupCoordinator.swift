@@ -240,8 +240,19 @@ final class GroupCoordinator {
             var wanted = group.state.wantsEvents
             reading: while wanted > 0 && reads < Self.readsPerTurn {
                 let step: JournalCursor.RawStep
-                do { step = try group.cursor.stepRaw(in: journal, upTo: journal.writtenSeq) } catch {
-                    logger.error("group read failed: \(error)")
+                do {
+                    step = try group.cursor.stepRaw(in: journal, upTo: journal.writtenSeq)
+                    group.readFailure = nil
+                } catch {
+                    // A damaged record: the group stays before it (never skips it as
+                    // if the journal ended there), and says so once.
+                    let failure = "\(error)"
+                    if group.readFailure != failure {
+                        logger.error(
+                            "group read failed: the group waits before this record",
+                            metadata: ["group": "\(group.state.name)", "error": "\(failure)"])
+                        group.readFailure = failure
+                    }
                     break
                 }
                 switch step {

@@ -13,6 +13,9 @@ final class GroupRuntime {
     /// Journal records as read (Appendix B bytes), by seq.
     var events: [UInt64: [UInt8]] = [:]
     let deadLetterTopic: String
+    /// The last read failure logged (a damaged record stops the group where it is
+    /// and is tried again each turn: logged once, not once per turn).
+    var readFailure: String?
 
     init(state: ConsumerGroup, cursor: JournalCursor) {
         self.state = state
