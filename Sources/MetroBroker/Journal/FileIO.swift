@@ -84,14 +84,14 @@ enum FileIO {
     /// Reads up to `buffer.count` bytes at `offset` into `buffer` (fewer only at the
     /// end of the file); the count read.
     static func pread(
-        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: String
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, path: @autoclosure () -> String
     ) throws(JournalError) -> Int {
         var done = 0
         while done < buffer.count {
             let n = Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
             if n < 0 {
                 if Glibc.errno == EINTR { continue }
-                throw JournalError(.read, operation: "pread", path: path, errno: Glibc.errno)
+                throw JournalError(.read, operation: "pread", path: path(), errno: Glibc.errno)
             }
             if n == 0 { break }
             done += n

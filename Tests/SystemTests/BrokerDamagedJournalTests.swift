@@ -1,0 +1,75 @@
+import Foundation
+import MetroKit
+import MetroProtocol
+import MetroTestKit
+import Testing
+import ZeroMQ
+
+/// A record damaged on disk after it was written (bit rot in a sealed segment,
+/// which recovery trusts through its index): every reader stops where it is and
+/// says so (protocol.md §4.9 "Read failures", §4.9.2), none takes it for the end
+/// of the journal and goes on as if the events after it did not exist.
+extension BrokerSystemTests {
+    @Test func aDamagedRecordStopsReplaysAndGroupsWhereItIsNeverSkipped() async throws {
+        let broker = try await BrokerHarness(
+            config: "heartbeatIntervalMs: 1000\njournal:\n  fsync: never\n  segmentBytes: 65536\n")
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        let seqs = try await closing(publisher) {
+            try await publishMany(publisher, count: 300, topics: ["job.d"], payloadBytes: 1000).sorted()
+        }
+        #expect(await broker.stop() == 0)
+        // Flip the last payload byte of the 40th record of the first (sealed) segment.
+        let files = try FileManager.default.contentsOfDirectory(atPath: broker.journalPath)
+            .filter { $0.hasSuffix(".seg") }.sorted()
+        #expect(files.count > 2)
+        let path = broker.journalPath + "/" + files[0]
+        var file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        var at = 8
+        for _ in 0..<39 {
+            guard case .record(let size, _, _) = file.withUnsafeBytes({
+                JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[at...]))
+            }) else { Issue.record("no record at \(at)"); return }
+            at += size
+        }
+        guard case .record(let size, let damagedSeq, _) = file.withUnsafeBytes({
+            JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[at...]))
+        }) else { Issue.record("no record at \(at)"); return }
+        #expect(damagedSeq == seqs[39])
+        file[at + size - 1] ^= 0x5a
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        try await broker.restart()
+
+        // Per event: the 39 before it, then 107 (the broker checks each checksum).
+        let client = try ReplayConnection(broker.consume)
+        defer { client.close() }
+        try client.start(.init(id: bytes("r"), start: .seq(0), credit: 100_000))
+        let (events, end) = try await client.untilEnd()
+        #expect(events.map(\.seq) == Array(seqs.prefix(39)))
+        guard case .error(let error, _, _) = end else {
+            Issue.record("the replay ended with \(end), not ERROR 107")
+            return
+        }
+        #expect(error.code == .internalError)
+
+        // Packed: the broker passes the record on (framing intact) and the client's
+        // end-to-end check refuses the frame that holds it (§4.9.2).
+        let packed = try await packedReplay(
+            on: broker.consume, .init(id: bytes("p"), start: .seq(0), credit: 100_000), batchBytes: 65536,
+            window: 100_000)
+        #expect(packed.damaged)
+        #expect(!packed.events.contains { $0.seq >= damagedSeq })
+
+        // A group delivers what comes before it and waits there; it says so once.
+        let consumer = try consumer(broker, "a", group: "d", config: .init(prefixes: ["job."]))
+        try await closing(consumer) {
+            let seen = Collector(consumer)
+            try await eventually("the group delivers the records before it") { seen.count >= 39 }
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(Set(seen.seqs) == Set(seqs.prefix(39)), "nothing at or after the damaged record")
+        }
+        let log = broker.process.stderrText
+        #expect(log.components(separatedBy: "group read failed").count == 2, "logged once: \(log.suffix(2000))")
+        #expect(log.contains(files[0]))
+        #expect(await broker.stop() == 0)
+    }
+}
