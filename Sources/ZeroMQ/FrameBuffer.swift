@@ -36,9 +36,14 @@ public struct FrameBuffer: ~Copyable {
     public var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: capacity) }
 
     /// The first `count` bytes as a frame, without a copy; the buffer is consumed.
+    /// A buffer less than half full is shrunk to `count` first (`realloc`, in
+    /// place): a frame waiting in a slow peer's queue must not hold the whole
+    /// capacity (a replay at the live tail sends one small frame per turn, and
+    /// thousands of them may wait within the peer's credit).
     public consuming func message(count: Int) -> Message {
         precondition(count >= 0 && count <= capacity, "a frame of \(count) bytes from a buffer of \(capacity)")
-        let p = base
+        var p = base
+        if count < capacity / 2, let shrunk = realloc(base, max(count, 1)) { p = shrunk }
         discard self
         return Message(adopting: p, count: count)
     }

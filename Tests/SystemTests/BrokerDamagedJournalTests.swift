@@ -26,14 +26,18 @@ extension BrokerSystemTests {
         var file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         var at = 8
         for _ in 0..<39 {
-            guard case .record(let size, _, _) = file.withUnsafeBytes({
-                JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[at...]))
-            }) else { Issue.record("no record at \(at)"); return }
+            guard
+                case .record(let size, _, _) = file.withUnsafeBytes({
+                    JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[at...]))
+                })
+            else { Issue.record("no record at \(at)"); return }
             at += size
         }
-        guard case .record(let size, let damagedSeq, _) = file.withUnsafeBytes({
-            JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[at...]))
-        }) else { Issue.record("no record at \(at)"); return }
+        guard
+            case .record(let size, let damagedSeq, _) = file.withUnsafeBytes({
+                JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[at...]))
+            })
+        else { Issue.record("no record at \(at)"); return }
         #expect(damagedSeq == seqs[39])
         file[at + size - 1] ^= 0x5a
         try Data(file).write(to: URL(fileURLWithPath: path))

@@ -29,6 +29,26 @@ import ZeroMQ
         #expect(try outB.receiveMultipart() == [big, Array("small".utf8)])
     }
 
+    /// A `FrameBuffer` filled in place goes out as the frame's own bytes, whole or
+    /// in part (shrunk first), behind header frames of a multipart message; a
+    /// buffer never sent frees itself.
+    @Test func aFrameBufferIsSentAsItsFilledPrefix() throws {
+        let ctx = try Context()
+        let a = try ctx.socket(.pair), b = try ctx.socket(.pair)
+        try a.bind("inproc://frame-buffer"); try b.connect("inproc://frame-buffer")
+        for (capacity, used) in [(65_536, 65_536), (65_536, 40_000), (65_536, 300), (65_536, 0), (16, 5)] {
+            let buffer = FrameBuffer(capacity: capacity)
+            for i in 0..<used { buffer.bytes[i] = UInt8(truncatingIfNeeded: i &* 7) }
+            var frame = buffer.message(count: used)
+            #expect(frame.count == used)
+            #expect(try a.trySend(multipart: [Array("head".utf8), [1, 2]], last: &frame))
+            let got = try #require(try b.receiveMultipart())
+            #expect(got.count == 3 && got[0] == Array("head".utf8) && got[1] == [1, 2])
+            #expect(got[2] == (0..<used).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        }
+        _ = FrameBuffer(capacity: 1 << 20)  // dropped unsent: deinit frees it
+    }
+
     @Test func sharedContentFansOut() throws {
         let ctx = try Context()
         let a = try ctx.socket(.pair), b = try ctx.socket(.pair)

@@ -167,7 +167,8 @@ final class JournalCursor {
         try open(journal, i)
         let path = { journal.segments[i].dataPath }
         let want = Int(min(Int64(buffer.count), end - offset))
-        let n = try FileIO.pread(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<want]), at: offset, path: path())
+        let n = try FileIO.pread(
+            fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<want]), at: offset, path: path())
         // Fewer bytes than the journal wrote: the file was cut under it.
         guard n == want else { throw corrupt(path(), at: offset + Int64(n)) }
         let raw = UnsafeRawBufferPointer(buffer)
@@ -310,7 +311,8 @@ final class JournalCursor {
             }
             guard attempt < 2, at < end else { break }
             let path = journal.segments[index].dataPath
-            chunk = try FileIO.pread(fd, count: Int(min(Int64(max(need, Self.chunkBytes)), end - at)), at: at, path: path)
+            chunk = try FileIO.pread(
+                fd, count: Int(min(Int64(max(need, Self.chunkBytes)), end - at)), at: at, path: path)
             chunkStart = at
         }
         throw corrupt(journal.segments[index].dataPath, at: at)

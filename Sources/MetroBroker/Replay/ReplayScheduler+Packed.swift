@@ -80,7 +80,8 @@ extension ReplayScheduler {
                     in: journal, upTo: limit, into: space,
                     maxEvents: Int(min(session.credit - UInt64(building.events), UInt64(Int.max)))
                 ) { record in
-                    JournalRecord.time(of: record) >= notBefore && Self.matches(prefixes, JournalRecord.topic(in: record))
+                    JournalRecord.time(of: record) >= notBefore
+                        && Self.matches(prefixes, JournalRecord.topic(in: record))
                 }
             } catch {
                 logger.error("replay read failed: \(error)")
