@@ -99,23 +99,14 @@ package struct JournalRecord: Sendable, Equatable {
         case corrupt
     }
 
-    /// Checks the record at the start of `raw` without copying it.
+    /// Checks the record at the start of `raw` without copying it: its framing
+    /// (`probeFraming`), then its checksum.
     package static func probe(_ raw: UnsafeRawBufferPointer) -> Probe {
-        guard raw.count >= headerBytes else { return .truncated }
-        let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)))
-        guard length >= fixedBodyBytes else { return .corrupt }
-        let total = 8 + length
-        guard raw.count >= total else { return .truncated }
+        let framing = probeFraming(raw)
+        guard case .record(let total, _, _) = framing else { return framing }
         let crc = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-        let body = UnsafeRawBufferPointer(rebasing: raw[8..<total])
-        guard CRC32C.checksum(body) == crc else { return .corrupt }
-        let id = Int(raw[24]), topic = Int(raw[25])
-        let headers = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 28, as: UInt32.self)))
-        let payload = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 32, as: UInt32.self)))
-        guard size(id: id, topic: topic, headers: headers, payload: payload) == total else { return .corrupt }
-        let seq = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        let time = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-        return .record(size: total, seq: seq, time: time)
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[8..<total])) == crc else { return .corrupt }
+        return framing
     }
 
     /// As `probe`, without the checksum: the length and the field lengths only, so
