@@ -17,7 +17,9 @@ struct BrokerCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
         abstract: "Run the Metro broker, or query a running one.",
-        subcommands: [BrokerRunCommand.self, BrokerStatsCommand.self, BrokerDeleteGroupCommand.self]
+        subcommands: [BrokerRunCommand.self, BrokerStatsCommand.self, BrokerDeleteGroupCommand.self,
+            BrokerSkipDamagedCommand.self,
+        ]
     )
 
     @OptionGroup var options: BrokerRunOptions

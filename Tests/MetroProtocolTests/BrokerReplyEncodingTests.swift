@@ -59,6 +59,7 @@ import Testing
                 case .leave: .leave(group: "g")
                 case .acks: .acks(group: "g", credit: 2, seqs: [1, 2])
                 case .delete: .delete(group: "g")
+                case .skipDamaged: .skipDamaged(group: "g", seq: 40)
                 }
             #expect(request.command == command)
             #expect(request.frames.count == command.frameCount, "\(command)")

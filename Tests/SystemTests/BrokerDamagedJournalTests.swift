@@ -8,8 +8,20 @@ import ZeroMQ
 /// A record damaged on disk after it was written (bit rot in a sealed segment,
 /// which recovery trusts through its index): every reader stops where it is and
 /// says so (protocol.md §4.9 "Read failures", §4.9.2), none takes it for the end
-/// of the journal and goes on as if the events after it did not exist.
+/// of the journal and goes on as if the events after it did not exist. A group
+/// waits before it, visibly (STATS `stalled`, `metro_group_stalled`), until an
+/// operator names the record to `metro broker skip-damaged` (§4.10.4).
 extension BrokerSystemTests {
+    func skipDamaged(_ broker: BrokerHarness, _ group: String, _ seq: UInt64) async -> (Int32?, String, String) {
+        guard
+            let p = try? MetroProcess([
+                "broker", "skip-damaged", group, "--seq", "\(seq)", "--consume", broker.consume,
+            ])
+        else { return (nil, "", "") }
+        let status = await p.waitForExit(timeout: .seconds(20))
+        return (status, p.stdoutLines.joined(separator: "\n"), p.stderrText)
+    }
+
     @Test func aDamagedRecordStopsReplaysAndGroupsWhereItIsNeverSkipped() async throws {
         let broker = try await BrokerHarness(
             config: "heartbeatIntervalMs: 1000\njournal:\n  fsync: never\n  segmentBytes: 65536\n")
@@ -70,10 +82,40 @@ extension BrokerSystemTests {
             try await eventually("the group delivers the records before it") { seen.count >= 39 }
             try await Task.sleep(for: .milliseconds(500))
             #expect(Set(seen.seqs) == Set(seqs.prefix(39)), "nothing at or after the damaged record")
+
+            // Visible where an operator looks: STATS and the metrics name the record.
+            let stall = try await broker.stats().groups["d"]?.stalled
+            #expect(stall?.seq == damagedSeq && stall?.segment == files[0], "\(String(describing: stall))")
+            let admin = BrokerAdminClient(consumeEndpoint: broker.consume)
+            #expect(try admin.metrics().contains("metro_group_stalled{group=\"d\"} 1"))
+
+            // A skip must name the record the group stopped at.
+            let (wrong, _, wrongErr) = await skipDamaged(broker, "d", damagedSeq + 1)
+            #expect(wrong != 0)
+            #expect(
+                wrongErr.contains("108") && wrongErr.contains("stopped at the damaged record \(damagedSeq), not"),
+                "\(wrongErr)")
+            #expect(seen.count == 39)
+
+            // Named: the group reads on after it, and loses that one event only.
+            let (status, out, err) = await skipDamaged(broker, "d", damagedSeq)
+            #expect(status == 0, "\(err)")
+            #expect(out.contains("moved past the damaged record \(damagedSeq) (\(files[0]), offset \(at))"), "\(out)")
+            try await eventually("the group delivers the records after it") { seen.count >= 299 }
+            #expect(Set(seen.seqs) == Set(seqs).subtracting([damagedSeq]))
+            let after = try await broker.stats().groups["d"]
+            #expect(after?.stalled == nil && after?.damagedSkipped == 1)
+            #expect(try admin.metrics().contains("metro_group_stalled{group=\"d\"} 0"))
+
+            let (again, _, againErr) = await skipDamaged(broker, "d", damagedSeq)
+            #expect(again != 0)
+            #expect(againErr.contains("is not stopped at a damaged record"), "\(againErr)")
         }
         let log = broker.process.stderrText
         #expect(log.components(separatedBy: "group read failed").count == 2, "logged once: \(log.suffix(2000))")
         #expect(log.contains(files[0]))
+        #expect(log.contains("metro broker skip-damaged d --seq \(damagedSeq)"), "the log says how to act")
+        #expect(log.contains("damaged record skipped"))
         #expect(await broker.stop() == 0)
     }
 }

@@ -94,6 +94,9 @@ final class GroupCoordinator {
         }
         guard let group = groups[name] else { return failure(.unknownGroup, "no group \(name); JOIN creates it") }
         if case .delete = request { return delete(name, group, now: now, failure: failure) }
+        if case .skipDamaged(_, let seq) = request {
+            return skipDamaged(name, group, seq: seq, now: now, failure: failure)
+        }
         let notMember = failure(.unknownGroup, "this connection is not a member of \(name); JOIN again")
         do throws(ConsumerGroup.CommandError) {
             switch request {
@@ -126,7 +129,7 @@ final class GroupCoordinator {
                         .unknownDelivery, "this member holds no \(what) of \(name)",
                         [unknown.flatMap { BigEndian.bytes($0) }])
                 }
-            case .join, .delete: break
+            case .join, .delete, .skipDamaged: break
             }
         } catch {
             guard error == .unknownDelivery else { return notMember }
@@ -139,6 +142,74 @@ final class GroupCoordinator {
         }
         dirty = true
         return nil
+    }
+
+    /// A read of the group's next record failed: the group waits before it, and the
+    /// first failure (or a new one) is logged with what an operator needs to act:
+    /// the record's seq by the index, its file and offset, and SKIP-DAMAGED.
+    private func stalled(_ group: GroupRuntime, _ error: JournalError) {
+        let text = "\(error)"
+        guard group.stall?.error != text else { return }
+        let base = group.cursor.base, offset = group.cursor.offset
+        let seq: UInt64?
+        do { seq = try journal.indexedSeq(segmentBase: base, offset: offset) } catch {
+            logger.error("finding a damaged record in the index failed: \(error)")
+            seq = nil
+        }
+        let segment = String(JournalSegment.path(journal.directory, base, "seg").split(separator: "/").last ?? "")
+        group.stall = GroupStall(seq: seq, segment: segment, offset: offset, error: text)
+        let remedy =
+            seq.map { "restore the journal from a backup, or skip it: metro broker skip-damaged \(group.state.name) --seq \($0)" }
+            ?? "the index does not name it: restore the journal from a backup"
+        logger.error(
+            "group read failed: the group waits before this record",
+            metadata: [
+                "group": "\(group.state.name)", "seq": "\(seq.map(String.init) ?? "unknown")",
+                "segment": "\(segment)", "offset": "\(offset)", "error": "\(text)", "remedy": "\(remedy)",
+            ])
+    }
+
+    /// SKIP-DAMAGED (§4.10.4): moves a stalled group past the damaged record, which
+    /// the caller names by its seq, so that a skip is always meant (a group not
+    /// stalled there is refused with 108). The record is lost for this group only,
+    /// and the position is saved before SKIPPED is sent.
+    private func skipDamaged(
+        _ name: String, _ group: GroupRuntime, seq: UInt64, now: UInt64,
+        failure: (WireErrorCode, String, [[UInt8]]) -> GroupCodec.Reply
+    ) -> GroupCodec.Reply {
+        guard let stall = group.stall else {
+            return failure(
+                .invalidArgument,
+                "group \(name) is not stopped at a damaged record (it has handed out up to seq \(group.state.position)); nothing is skipped",
+                [])
+        }
+        guard let damaged = stall.seq else {
+            return failure(
+                .invalidArgument,
+                "group \(name) is stopped at offset \(stall.offset) of \(stall.segment), which the index does not name: restore the journal from a backup",
+                [])
+        }
+        guard damaged == seq else {
+            return failure(
+                .invalidArgument, "group \(name) is stopped at the damaged record \(damaged), not \(seq); nothing is skipped",
+                [])
+        }
+        do { group.cursor = try journal.cursor(atOrAfter: seq + 1) } catch {
+            return failure(.internalError, "the journal's index could not be read: \(error)", [])
+        }
+        group.state.advance(to: seq)
+        group.stall = nil
+        group.damagedSkipped += 1
+        dirty = true
+        save(now: now)
+        logger.warning(
+            "damaged record skipped: the group reads on after it",
+            metadata: [
+                "group": "\(name)", "seq": "\(seq)", "segment": "\(stall.segment)", "offset": "\(stall.offset)",
+            ])
+        return .skipped(
+            GroupCodec.Skipped(
+                group: name, seq: seq, segment: stall.segment, offset: stall.offset, position: group.state.position))
     }
 
     /// DELETE (§4.10.3): a group with no member goes, with its position and pending
@@ -242,17 +313,11 @@ final class GroupCoordinator {
                 let step: JournalCursor.RawStep
                 do {
                     step = try group.cursor.stepRaw(in: journal, upTo: journal.writtenSeq)
-                    group.readFailure = nil
+                    if group.stall != nil { group.stall = nil }
                 } catch {
                     // A damaged record: the group stays before it (never skips it as
                     // if the journal ended there), and says so once.
-                    let failure = "\(error)"
-                    if group.readFailure != failure {
-                        logger.error(
-                            "group read failed: the group waits before this record",
-                            metadata: ["group": "\(group.state.name)", "error": "\(failure)"])
-                        group.readFailure = failure
-                    }
+                    stalled(group, error)
                     break
                 }
                 switch step {
@@ -450,7 +515,7 @@ final class GroupCoordinator {
                 deadLettered: g.state.deadLettered, expired: g.state.expired, position: g.state.position,
                 // Journaled events after the position, not seqs: after a crash
                 // seqs jump past a reserved block (§4.1) that holds no events.
-                lag: lag(after: g.state.position))
+                lag: lag(after: g.state.position), stalled: g.stall, damagedSkipped: g.damagedSkipped)
         }
     }
 

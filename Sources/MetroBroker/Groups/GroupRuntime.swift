@@ -9,13 +9,17 @@ import MetroProtocol
 /// Threading: owned by the broker's loop thread (`GroupCoordinator`).
 final class GroupRuntime {
     var state: ConsumerGroup
-    let cursor: JournalCursor
+    /// Replaced only to move past a damaged record (SKIP-DAMAGED, §4.10.4).
+    var cursor: JournalCursor
     /// Journal records as read (Appendix B bytes), by seq.
     var events: [UInt64: [UInt8]] = [:]
     let deadLetterTopic: String
-    /// The last read failure logged (a damaged record stops the group where it is
-    /// and is tried again each turn: logged once, not once per turn).
-    var readFailure: String?
+    /// Where the group stopped, while its next record cannot be read: a damaged
+    /// record stops the group before it and is tried again each turn (logged
+    /// once, not once per turn), until it reads or an operator skips it (§4.10.4).
+    var stall: GroupStall?
+    /// Damaged records skipped by SKIP-DAMAGED since the broker started.
+    var damagedSkipped: UInt64 = 0
 
     init(state: ConsumerGroup, cursor: JournalCursor) {
         self.state = state

@@ -119,6 +119,35 @@ extension Journal {
         }
     }
 
+    /// The seq the index gives the record at `offset` of segment `base`, or nil if
+    /// no index entry of that segment points there: how a record whose own bytes
+    /// are damaged is named (a group stopped before it, protocol.md §4.10.4). One
+    /// binary search over the index by offset (offsets grow with the entries).
+    /// Flushes first, so the active segment's buffered entries are in the file.
+    func indexedSeq(segmentBase base: UInt64, offset: Int64) throws(JournalError) -> UInt64? {
+        try flush()
+        guard let seg = segments.first(where: { $0.base == base }), seg.records > 0 else { return nil }
+        let fd = try FileIO.open(seg.indexPath, flags: O_RDONLY)
+        defer { Glibc.close(fd) }
+        var low = 0, high = seg.records - 1
+        while low <= high {
+            let mid = (low + high) / 2
+            let entry = try FileIO.pread(
+                fd, count: JournalSegment.indexEntryBytes,
+                at: Int64(mid * JournalSegment.indexEntryBytes), path: seg.indexPath)
+            guard entry.count == JournalSegment.indexEntryBytes else { return nil }
+            let (s, o) = entry.withUnsafeBytes {
+                (
+                    UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)),
+                    Int64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: Int64.self))
+                )
+            }
+            if o == offset { return s }
+            if o < offset { low = mid + 1 } else { high = mid - 1 }
+        }
+        return nil
+    }
+
     /// The segment files, oldest first (tools and tests).
     package var segmentPaths: [String] { segments.map(\.dataPath) }
 }

@@ -142,8 +142,9 @@ final class BrokerPermissions {
             let prefixes = groups.prefixes(of: group) ?? (config.prefixes ?? []).map { Array($0.utf8) }
             guard let denied = uncovered(prefixes, .consume, grant) else { return nil }
             return .group(.error(denied, context: [Array(group.utf8)]))
-        case .success(.group(.delete(let group))):
-            // As a JOIN of the group: only who may consume all of it may delete it.
+        case .success(.group(.delete(let group))), .success(.group(.skipDamaged(let group, _))):
+            // As a JOIN of the group: only who may consume all of it may delete it
+            // or move it past a record.
             guard let prefixes = groups.prefixes(of: group) else { return nil }  // 202 from the coordinator
             let grant = grant(buffer, frame: 1)
             guard let denied = uncovered(prefixes, .consume, grant) else { return nil }

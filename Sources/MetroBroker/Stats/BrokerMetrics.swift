@@ -145,6 +145,8 @@ private struct GroupMetrics {
     let redelivered: Counter
     let deadLettered: Counter
     let expired: Counter
+    let stalled: Gauge
+    let damagedSkipped: Counter
 
     init(group: String, factory: any MetricsFactory) {
         let labels = [("group", group)]
@@ -154,6 +156,8 @@ private struct GroupMetrics {
         redelivered = Counter(label: "metro_group_redelivered_total", dimensions: labels, factory: factory)
         deadLettered = Counter(label: "metro_group_dead_lettered_total", dimensions: labels, factory: factory)
         expired = Counter(label: "metro_group_expired_total", dimensions: labels, factory: factory)
+        stalled = Gauge(label: "metro_group_stalled", dimensions: labels, factory: factory)
+        damagedSkipped = Counter(label: "metro_group_damaged_skipped_total", dimensions: labels, factory: factory)
     }
 
     func destroy() {
@@ -163,6 +167,8 @@ private struct GroupMetrics {
         redelivered.destroy()
         deadLettered.destroy()
         expired.destroy()
+        stalled.destroy()
+        damagedSkipped.destroy()
     }
 
     func publish(_ g: GroupStats, after old: GroupStats?) {
@@ -172,6 +178,8 @@ private struct GroupMetrics {
         grow(redelivered, old?.redelivered ?? 0, g.redelivered)
         grow(deadLettered, old?.deadLettered ?? 0, g.deadLettered)
         grow(expired, old?.expired ?? 0, g.expired)
+        stalled.record(g.stalled == nil ? 0 : 1)
+        grow(damagedSkipped, old?.damagedSkipped ?? 0, g.damagedSkipped)
     }
 }
 

@@ -58,6 +58,12 @@ package enum PrometheusText {
                 "metro_group_expired_total", "Events retention removed before a group had them ACKed.", g.expired,
                 labels: labels)
             gauge("metro_group_lag", "Seqs between a group's position and the head.", g.lag, labels: labels)
+            gauge(
+                "metro_group_stalled", "1 while a group waits before a journal record it cannot read.",
+                g.stalled == nil ? 0 : 1, labels: labels)
+            counter(
+                "metro_group_damaged_skipped_total", "Damaged records a group was moved past (SKIP-DAMAGED).",
+                g.damagedSkipped, labels: labels)
         }
         return registry.emitToString()
     }

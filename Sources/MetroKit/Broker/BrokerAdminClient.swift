@@ -54,6 +54,18 @@ package struct BrokerAdminClient: Sendable {
         }
     }
 
+    /// SKIP-DAMAGED (protocol.md §4.10.4): moves `group` past the damaged record
+    /// `seq` it stopped at.
+    package func skipDamaged(_ group: String, seq: UInt64) throws -> GroupCodec.Skipped {
+        let operation = "broker SKIP-DAMAGED"
+        let frames = try exchange(GroupCodec.Request.skipDamaged(group: group, seq: seq).frames, operation: operation)
+        switch GroupCodec.decodeReply(frames) {
+        case .skipped(let s)?: return s
+        case .error(let e, _)?: throw MetroClientError.rejected(e, operation: operation)
+        default: throw MetroClientError(.protocolViolation, operation: operation, message: "unexpected reply")
+        }
+    }
+
     /// One request, one reply, on a DEALER opened for it.
     private func exchange(_ request: [[UInt8]], operation: String) throws -> [[UInt8]] {
         let context = try Context(ioThreads: 1, defaultLingerMilliseconds: 0)

@@ -174,7 +174,7 @@ final class ConsumerLoop: IOThreadLoop {
                     refusal.withLock { $0 = e }
                     return false
                 }
-            case .heartbeat?, .deleted?, nil:  // DELETED answers a DELETE, which a member never sends
+            case .heartbeat?, .deleted?, .skipped?, nil:  // answers to DELETE and SKIP-DAMAGED, which a member never sends
                 continue
             }
         }

@@ -83,11 +83,17 @@ package struct GroupStats: Codable, Sendable, Equatable {
     /// Seqs between the position and the head (every topic: an upper bound on the
     /// events of the group's topics not yet taken).
     package var lag: UInt64
+    /// Set while the group waits before a journal record it cannot read (§4.10.4).
+    package var stalled: GroupStall?
+    /// Damaged records an operator moved the group past (SKIP-DAMAGED), since the broker started.
+    package var damagedSkipped: UInt64
 
     package init(
         members: Int, pending: Int, redelivered: UInt64, deadLettered: UInt64, expired: UInt64 = 0, position: UInt64,
-        lag: UInt64
+        lag: UInt64, stalled: GroupStall? = nil, damagedSkipped: UInt64 = 0
     ) {
+        self.stalled = stalled
+        self.damagedSkipped = damagedSkipped
         self.members = members
         self.expired = expired
         self.pending = pending
@@ -107,5 +113,26 @@ package struct TopicFlow: Codable, Sendable, Equatable {
     package init(in: UInt64, out: UInt64) {
         self.in = `in`
         self.out = out
+    }
+}
+
+/// Where a consumer group stopped: the journal record after its position cannot
+/// be read (a checksum or framing failure), so the group waits before it rather
+/// than skip it unseen (protocol.md §4.10.4).
+package struct GroupStall: Codable, Sendable, Equatable {
+    /// The record's seq as the segment's index names it (what SKIP-DAMAGED takes);
+    /// nil when the index does not name a record at that offset.
+    package var seq: UInt64?
+    /// The segment file's name in the journal folder, and the record's offset in it.
+    package var segment: String
+    package var offset: Int64
+    /// What the read found.
+    package var error: String
+
+    package init(seq: UInt64?, segment: String, offset: Int64, error: String) {
+        self.seq = seq
+        self.segment = segment
+        self.offset = offset
+        self.error = error
     }
 }

@@ -11,6 +11,8 @@ extension GroupCodec {
         case heartbeat(group: String)
         /// The group is gone: what it held when it was deleted (§4.10.3).
         case deleted(Deleted)
+        /// The group was moved past a damaged record (§4.10.4).
+        case skipped(Skipped)
         /// `context`: the group name, then the seq for 203 (§4.10).
         case error(WireError, context: [[UInt8]])
 
@@ -32,6 +34,8 @@ extension GroupCodec {
                 return [v, GroupReplyWord.heartbeat.frame, Array(group.utf8)]
             case .deleted(let d):
                 return [v, GroupReplyWord.deleted.frame, Array(d.group.utf8), WireJSON.encode(d)]
+            case .skipped(let s):
+                return [v, GroupReplyWord.skipped.frame, Array(s.group.utf8), WireJSON.encode(s)]
             case .error(let e, let context):
                 return ErrorReply.frames(e, context: context)
             }
@@ -75,6 +79,11 @@ extension GroupCodec {
                 return nil
             }
             return .deleted(d)
+        case .skipped:
+            guard frames.count == 4, let s = try? JSONDecoder().decode(Skipped.self, from: Data(frames[3])) else {
+                return nil
+            }
+            return .skipped(s)
         case nil:
             return nil
         }

@@ -98,6 +98,25 @@ public enum GroupCodec {
         }
     }
 
+    /// SKIPPED's json: the damaged record a group was moved past (§4.10.4).
+    package struct Skipped: Codable, Sendable, Equatable {
+        package var group: String
+        /// The skipped record's seq, as the segment's index names it.
+        package var seq: UInt64
+        /// The segment file (its name in the journal folder) and the record's offset in it.
+        package var segment: String
+        package var offset: Int64
+        /// The group's position now (`seq`): it reads on from the record after it.
+        package var position: UInt64
+        package init(group: String, seq: UInt64, segment: String, offset: Int64, position: UInt64) {
+            self.group = group
+            self.seq = seq
+            self.segment = segment
+            self.offset = offset
+            self.position = position
+        }
+    }
+
     package enum Request: Sendable, Equatable {
         case join(group: String, member: String, credit: UInt32, config: Config)
         case grant(group: String, credit: UInt32)
@@ -112,6 +131,8 @@ public enum GroupCodec {
         case acks(group: String, credit: UInt32, seqs: [UInt64])
         /// Removes the group, which must have no member (§4.10.3).
         case delete(group: String)
+        /// Moves the group past the damaged record `seq` it stopped at (§4.10.4).
+        case skipDamaged(group: String, seq: UInt64)
 
         package var command: GroupCommand {
             switch self {
@@ -125,6 +146,7 @@ public enum GroupCodec {
             case .leave: .leave
             case .acks: .acks
             case .delete: .delete
+            case .skipDamaged: .skipDamaged
             }
         }
 
@@ -132,7 +154,8 @@ public enum GroupCodec {
         package var group: String {
             switch self {
             case .join(let g, _, _, _), .grant(let g, _), .ack(let g, _), .nak(let g, _, _), .extend(let g, _, _),
-                .reject(let g, _, _), .heartbeat(let g), .leave(let g), .acks(let g, _, _), .delete(let g):
+                .reject(let g, _, _), .heartbeat(let g), .leave(let g), .acks(let g, _, _), .delete(let g),
+                .skipDamaged(let g, _):
                 g
             }
         }
@@ -145,7 +168,7 @@ public enum GroupCodec {
                 let json = WireJSON.encode(config)
                 frames += [Array(m.utf8), BigEndian.bytes32(c), json]
             case .grant(_, let c): frames.append(BigEndian.bytes32(c))
-            case .ack(_, let s): frames.append(BigEndian.bytes(s))
+            case .ack(_, let s), .skipDamaged(_, let s): frames.append(BigEndian.bytes(s))
             case .nak(_, let s, let ms), .extend(_, let s, let ms):
                 frames += [BigEndian.bytes(s), BigEndian.bytes32(ms)]
             case .reject(_, let s, let reason): frames += [BigEndian.bytes(s), Array(reason.utf8)]
@@ -233,6 +256,9 @@ public enum GroupCodec {
         case .heartbeat: return .success(.heartbeat(group: group))
         case .leave: return .success(.leave(group: group))
         case .delete: return .success(.delete(group: group))
+        case .skipDamaged:
+            guard let s = u64(2) else { return .failure(bad) }
+            return .success(.skipDamaged(group: group, seq: s))
         case .acks:
             guard let c = u32(2) else { return .failure(bad) }
             // Measured before it is copied: the frame may be as large as the socket allows.

@@ -14,6 +14,8 @@ package enum GroupCommand: String, Sendable, CaseIterable {
     case acks = "ACKS"
     /// Removes a group that has no member, with its position and pending set (§4.10.3).
     case delete = "DELETE"
+    /// Moves a group past the damaged record it stopped at, named by its seq (§4.10.4).
+    case skipDamaged = "SKIP-DAMAGED"
 
     /// The command frame as it travels.
     package var frame: [UInt8] { Array(rawValue.utf8) }
@@ -23,7 +25,7 @@ package enum GroupCommand: String, Sendable, CaseIterable {
         switch self {
         case .join: 6
         case .nak, .extend, .reject, .acks: 5
-        case .grant, .ack: 4
+        case .grant, .ack, .skipDamaged: 4
         case .heartbeat, .leave, .delete: 3
         }
     }
@@ -46,6 +48,8 @@ package enum GroupReplyWord: String, Sendable, CaseIterable {
     case heartbeat = "HEARTBEAT"
     /// The answer to DELETE (§4.10.3).
     case deleted = "DELETED"
+    /// The answer to SKIP-DAMAGED (§4.10.4).
+    case skipped = "SKIPPED"
 
     package var frame: [UInt8] { Array(rawValue.utf8) }
 }
