@@ -17,7 +17,8 @@ struct BrokerCommand: MetroCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
         abstract: "Run the Metro broker, or query a running one.",
-        subcommands: [BrokerRunCommand.self, BrokerStatsCommand.self, BrokerDeleteGroupCommand.self,
+        subcommands: [
+            BrokerRunCommand.self, BrokerStatsCommand.self, BrokerDeleteGroupCommand.self,
             BrokerSkipDamagedCommand.self,
         ]
     )
@@ -172,6 +173,10 @@ struct BrokerStatsCommand: MetroCommand {
             print(row(["group", "members", "pending", "redelivered", "dead", "lag"]))
             for (name, g) in stats.groups.sorted(by: { $0.key < $1.key }) {
                 print(row([name, "\(g.members)", "\(g.pending)", "\(g.redelivered)", "\(g.deadLettered)", "\(g.lag)"]))
+            }
+            for (name, g) in stats.groups.sorted(by: { $0.key < $1.key }) {
+                guard let stall = g.stalled else { continue }
+                print("group \(name) is STOPPED: \(stall.explanation(group: name))")
             }
         } else {
             let stats = try client.explained { try $0.stats() }

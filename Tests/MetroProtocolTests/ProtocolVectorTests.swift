@@ -33,6 +33,7 @@ import Testing
                 "error-malformed",
                 "replay-error-malformed", "replay-packed-request", "replay-event-packed", "group-join-packed",
                 "group-deliver-packed", "group-acks", "group-delete", "group-deleted",
+                "group-skip-damaged", "group-skipped",
             ])
     }
 
@@ -44,6 +45,17 @@ import Testing
         let deleted = GroupCodec.Deleted(group: "workers", prefixes: ["video."], position: 41, pending: 2)
         #expect(GroupCodec.Reply.deleted(deleted).encode() == (try vector("group-deleted")))
         #expect(GroupCodec.decodeReply(try vector("group-deleted")) == .deleted(deleted))
+    }
+
+    /// §4.10.4: SKIP-DAMAGED and SKIPPED, decoded and encoded.
+    @Test func skipDamagedVectors() throws {
+        let skip = GroupCodec.Request.skipDamaged(group: "workers", seq: 40)
+        #expect(skip.frames == (try vector("group-skip-damaged")))
+        #expect((try? ConsumeCodec.decodeRequest(try vector("group-skip-damaged"), offset: 0).get()) == .group(skip))
+        let skipped = GroupCodec.Skipped(
+            group: "workers", seq: 40, segment: "00000000000000000001.seg", offset: 41_000, position: 40)
+        #expect(GroupCodec.Reply.skipped(skipped).encode() == (try vector("group-skipped")))
+        #expect(GroupCodec.decodeReply(try vector("group-skipped")) == .skipped(skipped))
     }
 
     /// §4.10.2: JOIN with `batchBytes`, DELIVER-PACKED with the records of

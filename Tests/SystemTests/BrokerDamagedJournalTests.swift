@@ -88,6 +88,14 @@ extension BrokerSystemTests {
             #expect(stall?.seq == damagedSeq && stall?.segment == files[0], "\(String(describing: stall))")
             let admin = BrokerAdminClient(consumeEndpoint: broker.consume)
             #expect(try admin.metrics().contains("metro_group_stalled{group=\"d\"} 1"))
+            let table = try MetroProcess(["broker", "stats", "--groups", "--consume", broker.consume])
+            #expect(await table.waitForExit(timeout: .seconds(20)) == 0)
+            #expect(
+                table.stdoutLines.contains {
+                    $0.contains(
+                        "group d is STOPPED: before the damaged journal record \(damagedSeq) (offset \(at) of \(files[0]))"
+                    )
+                }, "\(table.stdoutLines)")
 
             // A skip must name the record the group stopped at.
             let (wrong, _, wrongErr) = await skipDamaged(broker, "d", damagedSeq + 1)

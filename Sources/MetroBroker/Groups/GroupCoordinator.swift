@@ -157,15 +157,14 @@ final class GroupCoordinator {
             seq = nil
         }
         let segment = String(JournalSegment.path(journal.directory, base, "seg").split(separator: "/").last ?? "")
-        group.stall = GroupStall(seq: seq, segment: segment, offset: offset, error: text)
-        let remedy =
-            seq.map { "restore the journal from a backup, or skip it: metro broker skip-damaged \(group.state.name) --seq \($0)" }
-            ?? "the index does not name it: restore the journal from a backup"
+        let stall = GroupStall(seq: seq, segment: segment, offset: offset, error: text)
+        group.stall = stall
         logger.error(
             "group read failed: the group waits before this record",
             metadata: [
                 "group": "\(group.state.name)", "seq": "\(seq.map(String.init) ?? "unknown")",
-                "segment": "\(segment)", "offset": "\(offset)", "error": "\(text)", "remedy": "\(remedy)",
+                "segment": "\(segment)", "offset": "\(offset)", "error": "\(text)",
+                "remedy": "\(stall.explanation(group: group.state.name))",
             ])
     }
 
@@ -191,8 +190,8 @@ final class GroupCoordinator {
         }
         guard damaged == seq else {
             return failure(
-                .invalidArgument, "group \(name) is stopped at the damaged record \(damaged), not \(seq); nothing is skipped",
-                [])
+                .invalidArgument,
+                "group \(name) is stopped at the damaged record \(damaged), not \(seq); nothing is skipped", [])
         }
         do { group.cursor = try journal.cursor(atOrAfter: seq + 1) } catch {
             return failure(.internalError, "the journal's index could not be read: \(error)", [])

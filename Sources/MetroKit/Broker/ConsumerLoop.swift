@@ -174,7 +174,8 @@ final class ConsumerLoop: IOThreadLoop {
                     refusal.withLock { $0 = e }
                     return false
                 }
-            case .heartbeat?, .deleted?, .skipped?, nil:  // answers to DELETE and SKIP-DAMAGED, which a member never sends
+            // DELETED and SKIPPED answer DELETE and SKIP-DAMAGED, which a member never sends.
+            case .heartbeat?, .deleted?, .skipped?, nil:
                 continue
             }
         }

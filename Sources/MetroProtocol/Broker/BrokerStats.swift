@@ -129,6 +129,16 @@ package struct GroupStall: Codable, Sendable, Equatable {
     /// What the read found.
     package var error: String
 
+    /// One line for an operator: where the group stands and the two ways out.
+    package func explanation(group: String) -> String {
+        let at = "offset \(offset) of \(segment)"
+        guard let seq else {
+            return "a damaged journal record at \(at), which the index does not name: restore the journal from a backup"
+        }
+        return "before the damaged journal record \(seq) (\(at)): restore the journal from a backup, "
+            + "or skip it for this group: metro broker skip-damaged \(group) --seq \(seq)"
+    }
+
     package init(seq: UInt64?, segment: String, offset: Int64, error: String) {
         self.seq = seq
         self.segment = segment

@@ -131,6 +131,13 @@ struct TopReport: Sendable {
                     "name": $0.name, "members": $0.stats.members, "lag": $0.stats.lag, "pending": $0.stats.pending,
                     "redelivered": $0.stats.redelivered, "deadLettered": $0.stats.deadLettered,
                     "expired": $0.stats.expired, "position": $0.stats.position,
+                    "damagedSkipped": $0.stats.damagedSkipped,
+                    "stalled": $0.stats.stalled.map { s in
+                        [
+                            "seq": s.seq.map { $0 as Any } ?? NSNull(), "segment": s.segment, "offset": s.offset,
+                            "error": s.error,
+                        ] as [String: Any]
+                    } ?? NSNull(),
                 ] as [String: Any]
             }
         case .failure(let f):

@@ -49,6 +49,10 @@ struct TopScreen {
                         g.deadLettered > 0 ? paint(String(g.deadLettered), "31") : "0", String(g.position),
                     ]
                 }, empty: "no consumer groups")
+            for group in report.groups {
+                guard let stall = group.stats.stalled else { continue }
+                lines.append(paint("GROUP \(group.name) STOPPED: \(stall.explanation(group: group.name))", "1;31"))
+            }
         case .failure(let f):
             lines.append(paint("BROKER", "1") + "  " + paint("not answering, retrying: \(f.description)", "1;31"))
         }
