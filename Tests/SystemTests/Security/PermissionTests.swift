@@ -160,6 +160,10 @@ struct PermissionTests {
                     return [f.decode() for f in request(s, [b'metro/1', b'DELETE', group])[1:3]]
                 d = sock(zmq.DEALER, '\(broker.consume)', 'limited')  # c gets g2's deliveries
                 out['delete'] = [delete(d, b'g3'), delete(d, b'g2'), delete(d, b'nope')]
+                def skip(s, group):
+                    frames = [b'metro/1', b'SKIP-DAMAGED', group, struct.pack('>Q', 1)]
+                    return [f.decode() for f in request(s, frames)[1:3]]
+                out['skip'] = [skip(d, b'g3'), skip(d, b'g2')]
                 report()
                 """
         let out = try Self.report(try await runPython(script))
@@ -180,13 +184,15 @@ struct PermissionTests {
         #expect(out["join"] == #"[["ERROR", "110", "g1"], "JOINED", ["ERROR", "110", "g3"], "JOINED"]"#)
         // DELETE is checked as a JOIN of the group (§7.8): g3 is `video.`'s; g2 has a member.
         #expect(out["delete"] == #"[["ERROR", "110"], ["ERROR", "108"], ["ERROR", "202"]]"#)
+        // SKIP-DAMAGED too (§4.10.4): g3 is refused; g2 is allowed and not stopped at a damaged record.
+        #expect(out["skip"] == #"[["ERROR", "110"], ["ERROR", "108"]]"#)
         try await eventually("the denials counted") {
             let text = try await Self.metrics(broker)
             return metricSample("metro_broker_dropped_total{cause=\"publish_forbidden\"}", in: text) == 1
                 && metricSample(Self.denied("publish", "limited"), in: text) == 2
                 && metricSample(Self.denied("subscribe", "limited"), in: text) == 2
                 && metricSample(Self.denied("replay", "limited"), in: text) == 2
-                && metricSample(Self.denied("consume", "limited"), in: text) == 3
+                && metricSample(Self.denied("consume", "limited"), in: text) == 4
         }
         #expect(await broker.stop() == 0)
     }
