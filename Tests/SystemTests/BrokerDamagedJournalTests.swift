@@ -22,6 +22,70 @@ extension BrokerSystemTests {
         return (status, p.stdoutLines.joined(separator: "\n"), p.stderrText)
     }
 
+    /// Flips the last payload byte of the 40th record of the first (sealed) segment
+    /// of a stopped broker: the segment files, the record's offset and its seq.
+    func damageFortiethRecord(_ broker: BrokerHarness) throws -> (files: [String], offset: Int, seq: UInt64) {
+        let files = try FileManager.default.contentsOfDirectory(atPath: broker.journalPath)
+            .filter { $0.hasSuffix(".seg") }.sorted()
+        try #require(files.count > 2)
+        let path = broker.journalPath + "/" + files[0]
+        var file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        var at = 8
+        func probe() -> JournalRecord.Probe {
+            file.withUnsafeBytes { JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[at...])) }
+        }
+        for _ in 0..<39 {
+            guard case .record(let size, _, _) = probe() else { throw CocoaError(.fileReadCorruptFile) }
+            at += size
+        }
+        guard case .record(let size, let seq, _) = probe() else { throw CocoaError(.fileReadCorruptFile) }
+        file[at + size - 1] ^= 0x5a
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        return (files, at, seq)
+    }
+
+    /// A pending event (held when the broker stopped) whose record is damaged when
+    /// it is read back after the restart: not taken for "removed by retention" and
+    /// forgotten (counted `expired`), but kept, tried again after its ACK timeout,
+    /// and at maxDeliveries ended with an error saying that no dead letter could
+    /// be written. Every other event is delivered.
+    @Test func aDamagedPendingRecordIsNeverTakenForOneRetentionRemoved() async throws {
+        let broker = try await BrokerHarness(
+            config: "heartbeatIntervalMs: 1000\njournal:\n  fsync: never\n  segmentBytes: 65536\n")
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        let seqs = try await closing(publisher) {
+            try await publishMany(publisher, count: 300, topics: ["job.d"], payloadBytes: 1000).sorted()
+        }
+        // A member that holds the first 100 events and ACKs none.
+        let config = GroupCodec.Config(prefixes: ["job."], ackTimeoutMs: 3000, maxDeliveries: 2)
+        let holder = try consumer(broker, "holder", group: "p", window: 100, config: config)
+        try await closing(holder) {
+            let held = Collector(holder, ack: { _ in false })
+            try await eventually("the member holds 100 events") { held.count >= 100 }
+        }
+        #expect(await broker.stop() == 0)
+        let (_, _, damagedSeq) = try damageFortiethRecord(broker)
+        #expect(damagedSeq == seqs[39])
+        try await broker.restart()
+
+        let member = try consumer(broker, "after", group: "p", window: 100, config: config)
+        try await closing(member) {
+            let seen = Collector(member)
+            try await eventually("every other event is delivered") { seen.count >= 299 }
+            #expect(Set(seen.seqs) == Set(seqs).subtracting([damagedSeq]))
+            try await eventually("the damaged one ends at maxDeliveries", timeout: .seconds(30)) {
+                try await broker.stats().groups["p"]?.pending == 0
+            }
+            #expect(try await broker.stats().groups["p"]?.expired == 0, "never counted as removed by retention")
+            #expect(!seen.seqs.contains(damagedSeq))
+        }
+        let log = broker.process.stderrText
+        #expect(!log.contains("gone (retention)"), "\(log.suffix(2000))")
+        #expect(log.components(separatedBy: "a pending event's record cannot be read").count == 2, "logged once")
+        #expect(log.contains("an event ended without its dead letter: its record cannot be read"))
+        #expect(await broker.stop() == 0)
+    }
+
     @Test func aDamagedRecordStopsReplaysAndGroupsWhereItIsNeverSkipped() async throws {
         let broker = try await BrokerHarness(
             config: "heartbeatIntervalMs: 1000\njournal:\n  fsync: never\n  segmentBytes: 65536\n")
@@ -30,29 +94,8 @@ extension BrokerSystemTests {
             try await publishMany(publisher, count: 300, topics: ["job.d"], payloadBytes: 1000).sorted()
         }
         #expect(await broker.stop() == 0)
-        // Flip the last payload byte of the 40th record of the first (sealed) segment.
-        let files = try FileManager.default.contentsOfDirectory(atPath: broker.journalPath)
-            .filter { $0.hasSuffix(".seg") }.sorted()
-        #expect(files.count > 2)
-        let path = broker.journalPath + "/" + files[0]
-        var file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        var at = 8
-        for _ in 0..<39 {
-            guard
-                case .record(let size, _, _) = file.withUnsafeBytes({
-                    JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[at...]))
-                })
-            else { Issue.record("no record at \(at)"); return }
-            at += size
-        }
-        guard
-            case .record(let size, let damagedSeq, _) = file.withUnsafeBytes({
-                JournalRecord.probe(UnsafeRawBufferPointer(rebasing: $0[at...]))
-            })
-        else { Issue.record("no record at \(at)"); return }
+        let (files, at, damagedSeq) = try damageFortiethRecord(broker)
         #expect(damagedSeq == seqs[39])
-        file[at + size - 1] ^= 0x5a
-        try Data(file).write(to: URL(fileURLWithPath: path))
         try await broker.restart()
 
         // Per event: the 39 before it, then 107 (the broker checks each checksum).

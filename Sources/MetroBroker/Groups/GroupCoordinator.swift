@@ -396,11 +396,25 @@ final class GroupCoordinator {
         for action in actions {
             switch action {
             case .deliver(let seq, let member, let attempt):
-                guard let record = record(seq, in: group) else {
+                let record: [UInt8]
+                switch self.record(seq, in: group) {
+                case .record(let r): record = r
+                case .gone:
                     logger.warning(
                         "a pending event's record is gone (retention): dropped",
                         metadata: ["group": "\(group.state.name)", "seq": "\(seq)"])
                     group.state.forget(seq: seq)
+                    continue
+                case .unreadable(let error):
+                    // Not sent, and not forgotten: the member holds it unsent, so its
+                    // ACK timeout gives it back and the read is tried again (a
+                    // descriptor shortage passes; a damaged record ends, after
+                    // maxDeliveries, at `deadLetter`, which says so).
+                    if group.unreadable.insert(seq).inserted {
+                        logger.error(
+                            "a pending event's record cannot be read: not delivered now, tried again after its ACK timeout",
+                            metadata: ["group": "\(group.state.name)", "seq": "\(seq)", "error": "\(error)"])
+                    }
                     continue
                 }
                 if let limit = group.state.members[member]?.batchBytes {
@@ -462,14 +476,28 @@ final class GroupCoordinator {
         }
     }
 
+    /// What reading a pending event's record found.
+    private enum PendingRecord {
+        case record([UInt8])
+        /// The journal no longer holds it (retention removed its segment).
+        case gone
+        /// The journal holds it and it could not be read: an I/O error, or damage.
+        case unreadable(JournalError)
+    }
+
     /// The journal record of a pending event: kept since the group read it, or
-    /// read back through the index (after a restart; nil when retention removed it).
-    private func record(_ seq: UInt64, in group: GroupRuntime) -> [UInt8]? {
-        if let r = group.events[seq] { return r }
-        guard let r = try? journal.read(seq) else { return nil }  // flushes: after the loop's endBatch only
-        let raw = r.encoded
-        group.events[seq] = raw
-        return raw
+    /// read back through the index (after a restart).
+    private func record(_ seq: UInt64, in group: GroupRuntime) -> PendingRecord {
+        if let r = group.events[seq] { return .record(r) }
+        do {
+            guard let r = try journal.read(seq) else { return .gone }  // flushes: after the loop's endBatch only
+            let raw = r.encoded
+            group.events[seq] = raw
+            group.unreadable.remove(seq)
+            return .record(raw)
+        } catch {
+            return .unreadable(error)
+        }
     }
 
     /// The event of a record `record(_:in:)` returned (checked when it was read).
@@ -484,8 +512,22 @@ final class GroupCoordinator {
     private func deadLetter(
         _ seq: UInt64, reason: String, deliveries: Int, detail: String?, in group: GroupRuntime, now: UInt64
     ) {
-        defer { group.events[seq] = nil }
-        guard let original = record(seq, in: group).map(Self.event) else { return }
+        defer {
+            group.events[seq] = nil
+            group.unreadable.remove(seq)
+        }
+        let original: LiveEvent
+        switch record(seq, in: group) {
+        case .record(let r): original = Self.event(r)
+        case .gone: return  // retention took it: nothing to publish
+        case .unreadable(let error):
+            logger.error(
+                "an event ended without its dead letter: its record cannot be read",
+                metadata: [
+                    "group": "\(group.state.name)", "seq": "\(seq)", "reason": "\(reason)", "error": "\(error)",
+                ])
+            return
+        }
         var headers: [String: String] = [
             "group": group.state.name, "reason": reason, "deliveries": "\(deliveries)", "seq": "\(seq)",
             "topic": original.topic,

@@ -20,6 +20,8 @@ final class GroupRuntime {
     var stall: GroupStall?
     /// Damaged records skipped by SKIP-DAMAGED since the broker started.
     var damagedSkipped: UInt64 = 0
+    /// Pending events whose record could not be read back (logged once each).
+    var unreadable: Set<UInt64> = []
 
     init(state: ConsumerGroup, cursor: JournalCursor) {
         self.state = state

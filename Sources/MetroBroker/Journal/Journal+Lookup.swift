@@ -87,17 +87,23 @@ extension Journal {
         return low
     }
 
-    /// Reads the record of `seq`, or nil if the journal does not hold it.
+    /// Reads the record of `seq`, or nil if the journal does not hold it. A record
+    /// the index points at that is not whole and valid is thrown as `.corrupt`:
+    /// damaged, never taken for "not held" (which readers treat as removed by
+    /// retention, and forget).
     package func read(_ seq: UInt64) throws(JournalError) -> JournalRecord? {
         guard let (base, offset) = try locate(seq) else { return nil }
         let path = JournalSegment.path(directory, base, "seg")
         let fd = try FileIO.open(path, flags: O_RDONLY)
         defer { Glibc.close(fd) }
         let head = try FileIO.pread(fd, count: JournalRecord.headerBytes, at: offset, path: path)
-        guard head.count == JournalRecord.headerBytes else { return nil }
+        let damaged = JournalError(
+            .corrupt, operation: "read the record of seq \(seq) at offset \(offset) of", path: path, errno: EILSEQ)
+        guard head.count == JournalRecord.headerBytes else { throw damaged }
         let length = head.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
         let whole = try FileIO.pread(fd, count: 8 + length, at: offset, path: path)
-        return JournalRecord(decoding: whole)
+        guard let record = JournalRecord(decoding: whole), record.seq == seq else { throw damaged }
+        return record
     }
 
     /// Calls `body` with every record whose time is at least `since` (ns), oldest
