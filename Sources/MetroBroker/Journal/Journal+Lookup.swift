@@ -18,6 +18,16 @@ extension Journal {
         }
         let seg = segments[lo]
         guard seg.records > 0, seq >= seg.firstSeq, seq <= seg.lastSeq else { return nil }
+        guard let entry = try searchIndex(of: seg, { s, _ in s < seq ? -1 : s == seq ? 0 : 1 }) else { return nil }
+        return (seg.base, entry.offset)
+    }
+
+    /// A binary search over the index file of `seg` (entries grow in seq and in
+    /// offset alike): `order` places an entry before (< 0), at (0) or after (> 0)
+    /// the one sought. The entry found, or nil.
+    private func searchIndex(
+        of seg: JournalSegment, _ order: (_ seq: UInt64, _ offset: Int64) -> Int
+    ) throws(JournalError) -> (seq: UInt64, offset: Int64)? {
         let fd = try FileIO.open(seg.indexPath, flags: O_RDONLY)
         defer { Glibc.close(fd) }
         var low = 0, high = seg.records - 1
@@ -30,11 +40,12 @@ extension Journal {
             let (s, o) = entry.withUnsafeBytes {
                 (
                     UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)),
-                    UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                    Int64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: Int64.self))
                 )
             }
-            if s == seq { return (seg.base, Int64(o)) }
-            if s < seq { low = mid + 1 } else { high = mid - 1 }
+            let place = order(s, o)
+            if place == 0 { return (s, o) }
+            if place < 0 { low = mid + 1 } else { high = mid - 1 }
         }
         return nil
     }
@@ -133,25 +144,7 @@ extension Journal {
     func indexedSeq(segmentBase base: UInt64, offset: Int64) throws(JournalError) -> UInt64? {
         try flush()
         guard let seg = segments.first(where: { $0.base == base }), seg.records > 0 else { return nil }
-        let fd = try FileIO.open(seg.indexPath, flags: O_RDONLY)
-        defer { Glibc.close(fd) }
-        var low = 0, high = seg.records - 1
-        while low <= high {
-            let mid = (low + high) / 2
-            let entry = try FileIO.pread(
-                fd, count: JournalSegment.indexEntryBytes,
-                at: Int64(mid * JournalSegment.indexEntryBytes), path: seg.indexPath)
-            guard entry.count == JournalSegment.indexEntryBytes else { return nil }
-            let (s, o) = entry.withUnsafeBytes {
-                (
-                    UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)),
-                    Int64(littleEndian: $0.loadUnaligned(fromByteOffset: 8, as: Int64.self))
-                )
-            }
-            if o == offset { return s }
-            if o < offset { low = mid + 1 } else { high = mid - 1 }
-        }
-        return nil
+        return try searchIndex(of: seg, { _, o in o < offset ? -1 : o == offset ? 0 : 1 })?.seq
     }
 
     /// The segment files, oldest first (tools and tests).
