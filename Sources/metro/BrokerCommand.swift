@@ -163,10 +163,12 @@ struct BrokerStatsCommand: MetroCommand {
             print(try client.explained { try $0.metrics() }, terminator: "")
         } else if groups {
             let stats = try client.explained { try $0.stats() }
+            // Names are never cut: `video-processing-dead-letters` is 29 characters.
+            let nameWidth = max(24, (stats.groups.keys.map(\.count).max() ?? 0) + 2)
             func row(_ cells: [String]) -> String {
                 cells.enumerated().map { i, c in
                     i == 0
-                        ? c.padding(toLength: 24, withPad: " ", startingAt: 0)
+                        ? c.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
                         : String(repeating: " ", count: max(0, 12 - c.count)) + c
                 }.joined()
             }

@@ -119,7 +119,8 @@ extension BrokerSystemTests {
         #expect(!packed.events.contains { $0.seq >= damagedSeq })
 
         // A group delivers what comes before it and waits there; it says so once.
-        let consumer = try consumer(broker, "a", group: "d", config: .init(prefixes: ["job."]))
+        let consumer = try consumer(
+            broker, "a", group: "readers-of-a-damaged-journal", config: .init(prefixes: ["job."]))
         try await closing(consumer) {
             let seen = Collector(consumer)
             try await eventually("the group delivers the records before it") { seen.count >= 39 }
@@ -127,21 +128,24 @@ extension BrokerSystemTests {
             #expect(Set(seen.seqs) == Set(seqs.prefix(39)), "nothing at or after the damaged record")
 
             // Visible where an operator looks: STATS and the metrics name the record.
-            let stall = try await broker.stats().groups["d"]?.stalled
+            let stall = try await broker.stats().groups["readers-of-a-damaged-journal"]?.stalled
             #expect(stall?.seq == damagedSeq && stall?.segment == files[0], "\(String(describing: stall))")
             let admin = BrokerAdminClient(consumeEndpoint: broker.consume)
-            #expect(try admin.metrics().contains("metro_group_stalled{group=\"d\"} 1"))
+            #expect(try admin.metrics().contains("metro_group_stalled{group=\"readers-of-a-damaged-journal\"} 1"))
             let table = try MetroProcess(["broker", "stats", "--groups", "--consume", broker.consume])
             #expect(await table.waitForExit(timeout: .seconds(20)) == 0)
+            // The whole name, never cut to the first column's 24 characters.
+            #expect(
+                table.stdoutLines.contains { $0.hasPrefix("readers-of-a-damaged-journal  ") }, "\(table.stdoutLines)")
             #expect(
                 table.stdoutLines.contains {
                     $0.contains(
-                        "group d is STOPPED: before the damaged journal record \(damagedSeq) (offset \(at) of \(files[0]))"
+                        "group readers-of-a-damaged-journal is STOPPED: before the damaged journal record \(damagedSeq) (offset \(at) of \(files[0]))"
                     )
                 }, "\(table.stdoutLines)")
 
             // A skip must name the record the group stopped at.
-            let (wrong, _, wrongErr) = await skipDamaged(broker, "d", damagedSeq + 1)
+            let (wrong, _, wrongErr) = await skipDamaged(broker, "readers-of-a-damaged-journal", damagedSeq + 1)
             #expect(wrong != 0)
             #expect(
                 wrongErr.contains("108") && wrongErr.contains("stopped at the damaged record \(damagedSeq), not"),
@@ -149,23 +153,25 @@ extension BrokerSystemTests {
             #expect(seen.count == 39)
 
             // Named: the group reads on after it, and loses that one event only.
-            let (status, out, err) = await skipDamaged(broker, "d", damagedSeq)
+            let (status, out, err) = await skipDamaged(broker, "readers-of-a-damaged-journal", damagedSeq)
             #expect(status == 0, "\(err)")
             #expect(out.contains("moved past the damaged record \(damagedSeq) (\(files[0]), offset \(at))"), "\(out)")
             try await eventually("the group delivers the records after it") { seen.count >= 299 }
             #expect(Set(seen.seqs) == Set(seqs).subtracting([damagedSeq]))
-            let after = try await broker.stats().groups["d"]
+            let after = try await broker.stats().groups["readers-of-a-damaged-journal"]
             #expect(after?.stalled == nil && after?.damagedSkipped == 1)
-            #expect(try admin.metrics().contains("metro_group_stalled{group=\"d\"} 0"))
+            #expect(try admin.metrics().contains("metro_group_stalled{group=\"readers-of-a-damaged-journal\"} 0"))
 
-            let (again, _, againErr) = await skipDamaged(broker, "d", damagedSeq)
+            let (again, _, againErr) = await skipDamaged(broker, "readers-of-a-damaged-journal", damagedSeq)
             #expect(again != 0)
             #expect(againErr.contains("is not stopped at a damaged record"), "\(againErr)")
         }
         let log = broker.process.stderrText
         #expect(log.components(separatedBy: "group read failed").count == 2, "logged once: \(log.suffix(2000))")
         #expect(log.contains(files[0]))
-        #expect(log.contains("metro broker skip-damaged d --seq \(damagedSeq)"), "the log says how to act")
+        #expect(
+            log.contains("metro broker skip-damaged readers-of-a-damaged-journal --seq \(damagedSeq)"),
+            "the log says how to act")
         #expect(log.contains("damaged record skipped"))
         #expect(await broker.stop() == 0)
     }
