@@ -126,10 +126,10 @@ package final class ChildProcess: Sendable {
     /// nil if it still runs. After the exit it also waits (at most 2 s) for end of
     /// file on both pipes, so that `stderrText` holds the child's last words: a test
     /// that checked stderr right after the exit status failed now and then (4 runs
-    /// in 15). A grandchild that inherited the pipes (under `metro up`) can hold
+    /// in 15). The default is long for the reason `MetroProcess.waitForExit` gives. A grandchild that inherited the pipes (under `metro up`) can hold
     /// them open, hence the bound.
     @discardableResult
-    package func waitForExit(timeout: Duration = .seconds(15)) async -> Int32? {
+    package func waitForExit(timeout: Duration = .seconds(60)) async -> Int32? {
         guard await output.wait(timeout: timeout, until: { $0.exitStatus != nil }) else { return nil }
         _ = await output.wait(timeout: .seconds(2)) { $0.stdoutClosed && $0.stderrClosed }
         return output.value.exitStatus

@@ -95,10 +95,23 @@ package final class MetroProcess: Sendable {
     package func thaw() { child.thaw() }
 
     /// Suspends until the process exits, up to `timeout`; returns its exit status or
-    /// nil (`ChildProcess.waitForExit`, which also waits for its last output).
+    /// nil (`ChildProcess.waitForExit`, which also waits for its last output). The
+    /// default is long because a full run holds every process up for seconds at its
+    /// start (docs/performance.md, "The test suite starves itself"): a test that
+    /// means "exits soon" passes its own bound.
     @discardableResult
-    package func waitForExit(timeout: Duration = .seconds(15)) async -> Int32? {
+    package func waitForExit(timeout: Duration = .seconds(60)) async -> Int32? {
         await child.waitForExit(timeout: timeout)
+    }
+
+    /// A command run to its end: its exit status, with everything it wrote read.
+    /// Throws `MetroProcessError.stillRunning` (with what it wrote so far) after
+    /// `timeout`, so that a failing test says what the command was doing.
+    package func finished(timeout: Duration = .seconds(60)) async throws -> Int32 {
+        guard let status = await waitForExit(timeout: timeout) else {
+            throw MetroProcessError.stillRunning(stdout: child.stdoutText, stderr: stderrText)
+        }
+        return status
     }
 }
 
@@ -106,11 +119,13 @@ package final class MetroProcess: Sendable {
 package enum MetroProcessError: Error, CustomStringConvertible {
     case exited(status: Int32, stderr: String)
     case notReady(stderr: String)
+    case stillRunning(stdout: String, stderr: String)
 
     package var description: String {
         switch self {
         case .exited(let status, let err): "metro exited with status \(status) before it was ready:\n\(err)"
         case .notReady(let err): "metro was not ready in time:\n\(err)"
+        case .stillRunning(let out, let err): "metro still runs; its stdout:\n\(out)\nits stderr:\n\(err)"
         }
     }
 }

@@ -46,9 +46,11 @@ package func eventually(
     throw WaitError.timedOut(what)
 }
 
-/// `eventually` with a shorter default timeout (10 s), the name the older tests use.
+/// `eventually` under the name the older tests use. Its default was 10 s until a
+/// full run held a test's process for longer than that at its start (CI of stop
+/// 41, docs/performance.md): a bound that is the test's subject is passed explicitly.
 package func waitFor(
-    _ what: String, timeout: Duration = .seconds(10), interval: Duration = .milliseconds(20),
+    _ what: String, timeout: Duration = .seconds(30), interval: Duration = .milliseconds(20),
     _ condition: () async throws -> Bool
 ) async throws {
     try await eventually(what, timeout: timeout, interval: interval, condition)

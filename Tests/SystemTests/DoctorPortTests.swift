@@ -10,8 +10,10 @@ import ZeroMQ
 @Suite struct DoctorPortTests {
     func doctor(_ args: [String]) async throws -> (Int32?, [String: [String: Any]]) {
         let p = try MetroProcess(["doctor", "--json"] + args)
-        let status = await p.waitForExit()
-        try await waitFor("doctor output") { p.stdoutLines.last == "]" }
+        let status = try await p.finished()
+        guard p.stdoutLines.last == "]" else {
+            throw WaitError.unexpected("doctor's JSON (status \(status)):\n\(p.stdoutLines.joined(separator: "\n"))\n\(p.stderrText)")
+        }
         let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
         let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         return (status, Dictionary(uniqueKeysWithValues: checks.map { ($0["name"] as! String, $0) }))

@@ -80,8 +80,10 @@ import ZeroMQ
         // The registry's default port may be taken by parallel tests: a free one unless given.
         let registry = args.contains("--registry") ? [] : ["--registry", try TestPorts.freeEndpoints(1)[0]]
         let p = try MetroProcess(["doctor", "--json"] + registry + args)
-        let status = await p.waitForExit()
-        try await waitFor("doctor output") { p.stdoutLines.last == "]" }
+        let status = try await p.finished()
+        guard p.stdoutLines.last == "]" else {
+            throw WaitError.unexpected("doctor's JSON (status \(status)):\n\(p.stdoutLines.joined(separator: "\n"))\n\(p.stderrText)")
+        }
         let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
         let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         var byName: [String: (Bool, String)] = [:]

@@ -82,7 +82,7 @@ final class ServiceWorker<Kind: WorkerKind>: @unchecked Sendable {
     }
 
     /// Waits for the process to exit; its status, or nil after `timeout`.
-    func exit(timeout: Duration = .seconds(15)) async -> Int32? {
+    func exit(timeout: Duration = .seconds(60)) async -> Int32? {
         await process.waitForExit(timeout: timeout)
     }
 
