@@ -139,7 +139,7 @@ public struct MetroClientError: Error, Hashable, Sendable, CustomStringConvertib
         case .internalError, .unavailable, .journalFailure, .storageFailure, .overloaded, .publishPending,
             .wrongInstance:
             .unavailable
-        case .unknownGroup, .unknownDelivery, .sequenceOutOfRange, .unknownInstance, .staleEpoch,
+        case .unknownGroup, .unknownDelivery, .sequenceOutOfRange, .damagedRecord, .unknownInstance, .staleEpoch,
             .instanceConflict, .conflict, .handlerFailed:
             .rejected
         case .notFound: .notFound

@@ -45,20 +45,46 @@ import Testing
         #expect(g.verified == 20 && g.ledger.recovered == 12)
     }
 
-    @Test func aDamagedFrameEndsTheFillAndCancelsIt() throws {
+    func request(_ frames: [[UInt8]]) -> ReplayCodec.Request? {
+        guard case .replay(let r)? = try? ConsumeCodec.decodeRequest(frames, offset: 0).get() else { return nil }
+        return r
+    }
+
+    /// A frame that fails its checksum is not a shorter batch: the fill is cancelled
+    /// and the range after the last event delivered is asked again per event, where
+    /// the broker checks each record and names a damaged one (206). That record alone
+    /// is skipped, counted and warned of; the fill goes on packed after it.
+    @Test func aDamagedFrameIsAskedAgainPerEventAndTheDamagedRecordAloneIsSkipped() throws {
         var g = GapFiller(prefixes: [], window: 10)
-        let start = sent(g.start(liveFrom: 20, startAt: 0, now: 0))
-        guard case .replay(let r)? = try? ConsumeCodec.decodeRequest(start[0], offset: 0).get() else {
-            Issue.record("not a replay request")
-            return
-        }
-        var damaged = body(1...3)
+        let r = try #require(request(sent(g.start(liveFrom: 20, startAt: 0, now: 0))[0]))
+        #expect(delivered(g.replay(.packed(id: r.id, records: body(1...2)), now: 0)) == [1, 2])
+        var damaged = body(3...5)
         damaged.removeLast()
         let out = g.replay(.packed(id: r.id, records: damaged), now: 0)
         #expect(delivered(out).isEmpty)
-        #expect(sent(out) == [ReplayCodec.cancelFrames(id: r.id)])
-        #expect(g.fill == nil && g.verified == 0)
-        // The next heartbeat replays again.
-        #expect(sent(g.heartbeat(head: 20, now: 1)).count == 1)
+        let asked = sent(out)
+        #expect(asked.count == 2 && asked.first == ReplayCodec.cancelFrames(id: r.id))
+        let perEvent = try #require(asked.last.flatMap(request))
+        #expect(perEvent.packing == nil && perEvent.start == .seq(3) && perEvent.id != r.id)
+
+        // The broker sends what precedes the damaged record, then 206 with its seq.
+        #expect(delivered(g.replay(.event(id: perEvent.id, ev(3)), now: 0)) == [3])
+        let skipped = g.replay(
+            .error(WireError(.damagedRecord, "damaged"), id: perEvent.id, seq: 4), now: 0)
+        #expect(g.ledger.damagedRecords == 1 && g.ledger.lostRanges == 0)
+        #expect(skipped.contains { if case .warn(let text) = $0 { text.contains("record 4 is damaged") } else { false } })
+        let after = try #require(sent(skipped).first.flatMap(request))
+        #expect(after.packing == 0 && after.start == .seq(5))
+        #expect(delivered(g.replay(.packed(id: after.id, records: body(5...7)), now: 0)) == [5, 6, 7])
+        _ = g.replay(.caughtUp(id: after.id, lastSeq: 20), now: 0)
+        #expect(g.verified == 20 && g.ledger.catchUpDone && g.fill == nil)
+    }
+
+    /// A 206 naming a seq before what this fill asked for (not its record) skips nothing.
+    @Test func a206BelowTheFillIsNotASkip() throws {
+        var g = GapFiller(prefixes: [], window: 10)
+        let r = try #require(request(sent(g.start(liveFrom: 20, startAt: 5, now: 0))[0]))
+        let out = g.replay(.error(WireError(.damagedRecord, ""), id: r.id, seq: 2), now: 0)
+        #expect(out.isEmpty && g.ledger.damagedRecords == 0 && g.verified == 4 && g.fill == nil)
     }
 }

@@ -44,7 +44,7 @@ import Testing
         #expect(!g.ledger.catchUpDone)
         #expect(delivered(g.replay(.event(id: first[0].id, ev(1)), now: 0)) == [1])
         let failed = WireError(.journalFailure, "journal read failed")
-        #expect(g.replay(.error(failed, id: first[0].id, earliest: nil), now: 0).isEmpty)
+        #expect(g.replay(.error(failed, id: first[0].id, seq: nil), now: 0).isEmpty)
         let again = requests(g.heartbeat(head: 6, now: 1))
         #expect(again.first?.start == .seq(1))  // from what is verified; 1 comes again and is dropped
         var out: [UInt64] = []
@@ -87,7 +87,7 @@ import Testing
         var g = GapFiller(prefixes: [])
         let r = requests(g.start(liveFrom: 100, startAt: 1, now: 0))
         let again = requests(
-            g.replay(.error(WireError(.sequenceOutOfRange, ""), id: r[0].id, earliest: 40), now: 0))
+            g.replay(.error(WireError(.sequenceOutOfRange, ""), id: r[0].id, seq: 40), now: 0))
         #expect(g.ledger.lostRanges == 1 && g.ledger.lostSeqs == 39 && again.first?.start == .seq(40))
     }
 
@@ -99,7 +99,7 @@ import Testing
         var out: [UInt64] = []
         for s in 1...11 as ClosedRange<UInt64> { out += delivered(g.replay(.event(id: r[0].id, ev(s)), now: 0)) }
         let again = requests(
-            g.replay(.error(WireError(.sequenceOutOfRange, ""), id: r[0].id, earliest: 993), now: 0))
+            g.replay(.error(WireError(.sequenceOutOfRange, ""), id: r[0].id, seq: 993), now: 0))
         #expect(out == Array(1...11))
         #expect(g.ledger.lostRanges == 1 && g.ledger.lostSeqs == 981 && again.first?.start == .seq(993))
         out = delivered(g.replay(.event(id: again[0].id, ev(993)), now: 0))

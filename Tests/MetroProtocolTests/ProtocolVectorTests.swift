@@ -201,7 +201,7 @@ import Testing
         let replay = try vector("replay-error-malformed")
         #expect(
             ReplayCodec.decodeReply(replay)
-                == .error(WireError(.malformedMessage, "at most 64 prefixes"), id: Array("r1".utf8), earliest: nil))
+                == .error(WireError(.malformedMessage, "at most 64 prefixes"), id: Array("r1".utf8), seq: nil))
         let tooMany = try vector("replay-request") + Array(repeating: Array("video.".utf8), count: 64)
         guard case .failure(let f) = ConsumeCodec.decodeRequest(tooMany, offset: 0) else {
             Issue.record("65 prefixes accepted")

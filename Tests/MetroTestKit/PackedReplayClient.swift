@@ -12,7 +12,7 @@ package struct PackedReplayOutcome: Sendable {
     package var frameBytes: [Int] = []
     package var caughtUp: UInt64?
     package var error: WireError?
-    package var errorContext: (id: [UInt8]?, earliest: UInt64?) = (nil, nil)
+    package var errorContext: (id: [UInt8]?, seq: UInt64?) = (nil, nil)
     /// More events arrived than the credit granted (a protocol violation).
     package var creditExceeded = false
     /// A frame that did not decode (§4.9.2: damaged as a whole).

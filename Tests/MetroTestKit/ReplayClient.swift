@@ -12,7 +12,7 @@ package struct ReplayOutcome: Sendable {
     package var events: [LiveEvent] = []
     package var caughtUp: UInt64?
     package var error: WireError?
-    package var errorContext: (id: [UInt8]?, earliest: UInt64?) = (nil, nil)
+    package var errorContext: (id: [UInt8]?, seq: UInt64?) = (nil, nil)
     /// The broker sent more EVENTs than the credit granted (a protocol violation).
     package var creditExceeded = false
 }

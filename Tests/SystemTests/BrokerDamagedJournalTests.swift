@@ -23,8 +23,12 @@ extension BrokerSystemTests {
     }
 
     /// Flips the last payload byte of the 40th record of the first (sealed) segment
-    /// of a stopped broker: the segment files, the record's offset and its seq.
-    func damageFortiethRecord(_ broker: BrokerHarness) throws -> (files: [String], offset: Int, seq: UInt64) {
+    /// of a stopped broker (its checksum fails, its framing holds), or with
+    /// `framing` its topic length (its lengths no longer add up): the segment
+    /// files, the record's offset and its seq.
+    func damageFortiethRecord(
+        _ broker: BrokerHarness, framing: Bool = false
+    ) throws -> (files: [String], offset: Int, seq: UInt64) {
         let files = try FileManager.default.contentsOfDirectory(atPath: broker.journalPath)
             .filter { $0.hasSuffix(".seg") }.sorted()
         try #require(files.count > 2)
@@ -39,7 +43,7 @@ extension BrokerSystemTests {
             at += size
         }
         guard case .record(let size, let seq, _) = probe() else { throw CocoaError(.fileReadCorruptFile) }
-        file[at + size - 1] ^= 0x5a
+        file[framing ? at + 25 : at + size - 1] ^= 0x5a
         try Data(file).write(to: URL(fileURLWithPath: path))
         return (files, at, seq)
     }
@@ -98,17 +102,23 @@ extension BrokerSystemTests {
         #expect(damagedSeq == seqs[39])
         try await broker.restart()
 
-        // Per event: the 39 before it, then 107 (the broker checks each checksum).
+        // Per event: the 39 before it, then 206 naming it (the broker checks each
+        // checksum); a replay from the seq after it gets the rest.
         let client = try ReplayConnection(broker.consume)
         defer { client.close() }
         try client.start(.init(id: bytes("r"), start: .seq(0), credit: 100_000))
         let (events, end) = try await client.untilEnd()
         #expect(events.map(\.seq) == Array(seqs.prefix(39)))
-        guard case .error(let error, _, _) = end else {
-            Issue.record("the replay ended with \(end), not ERROR 107")
+        guard case .error(let error, let id, let seq) = end else {
+            Issue.record("the replay ended with \(end), not ERROR 206")
             return
         }
-        #expect(error.code == .internalError)
+        #expect(error.code == .damagedRecord && id == bytes("r") && seq == damagedSeq, "\(error)")
+        #expect(error.message.contains(files[0]) && error.message.contains("replay from \(damagedSeq + 1)"))
+        try client.start(.init(id: bytes("r2"), start: .seq(damagedSeq + 1), credit: 100_000))
+        let (rest, restEnd) = try await client.untilEnd()
+        #expect(rest.map(\.seq) == Array(seqs.dropFirst(40)))
+        #expect(restEnd == .caughtUp(id: bytes("r2"), lastSeq: seqs.last!))
 
         // Packed: the broker passes the record on (framing intact) and the client's
         // end-to-end check refuses the frame that holds it (§4.9.2).
@@ -117,6 +127,23 @@ extension BrokerSystemTests {
             window: 100_000)
         #expect(packed.damaged)
         #expect(!packed.events.contains { $0.seq >= damagedSeq })
+
+        // MetroKit's subscriber, catching up from the start in the packed form, asks
+        // the damaged frame's range again per event, skips the damaged record and
+        // counts it: every other event arrives, in order.
+        var options = Subscriber.Options(events: broker.events, prefixes: ["job."])
+        options.consume = broker.consume
+        options.startAt = 0
+        let subscriber = try Subscriber(options)
+        try await closing(subscriber) {
+            let (got, task) = collect(subscriber)
+            defer { task.cancel() }
+            try await eventually("the subscriber catches up past the damaged record") {
+                got.withLock { $0.count } >= 299
+            }
+            #expect(got.withLock { $0.map(\.seq) } == seqs.filter { $0 != damagedSeq })
+            #expect(subscriber.ledger.damagedRecords == 1 && subscriber.ledger.lostRanges == 0)
+        }
 
         // A group delivers what comes before it and waits there; it says so once.
         let consumer = try consumer(
@@ -173,6 +200,39 @@ extension BrokerSystemTests {
             log.contains("metro broker skip-damaged readers-of-a-damaged-journal --seq \(damagedSeq)"),
             "the log says how to act")
         #expect(log.contains("damaged record skipped"))
+        #expect(log.contains("replay reached a damaged journal record"))
+        #expect(await broker.stop() == 0)
+    }
+
+    /// A record whose lengths no longer add up is found by the broker in the packed
+    /// form too (it checks framing, §4.9.2): the frames end with the records before
+    /// it and ERROR 206 names it, as in the per-event form.
+    @Test func aRecordWithBrokenFramingEndsAPackedReplayWith206NamingIt() async throws {
+        let broker = try await BrokerHarness(config: "journal:\n  fsync: never\n  segmentBytes: 65536\n")
+        let publisher = try Publisher(.init(ingest: broker.ingest))
+        let seqs = try await closing(publisher) {
+            try await publishMany(publisher, count: 300, topics: ["job.f"], payloadBytes: 1000).sorted()
+        }
+        #expect(await broker.stop() == 0)
+        let (_, _, damagedSeq) = try damageFortiethRecord(broker, framing: true)
+        try await broker.restart()
+
+        for batchBytes: UInt32 in [4096, 65536] {  // the damaged record first in a read, and inside one
+            let packed = try await packedReplay(
+                on: broker.consume, .init(id: bytes("f"), start: .seq(0), credit: 100_000), batchBytes: batchBytes,
+                window: 100_000)
+            #expect(!packed.damaged && packed.events.map(\.seq) == Array(seqs.prefix(39)), "\(batchBytes)")
+            #expect(packed.error?.code == .damagedRecord && packed.errorContext.seq == damagedSeq, "\(String(describing: packed.error))")
+        }
+        let client = try ReplayConnection(broker.consume)
+        defer { client.close() }
+        try client.start(.init(id: bytes("e"), start: .seq(0), credit: 100_000))
+        let (events, end) = try await client.untilEnd()
+        guard case .error(let error, _, let seq) = end else {
+            Issue.record("the replay ended with \(end), not ERROR 206")
+            return
+        }
+        #expect(events.count == 39 && error.code == .damagedRecord && seq == damagedSeq, "\(error)")
         #expect(await broker.stop() == 0)
     }
 }

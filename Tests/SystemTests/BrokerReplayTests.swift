@@ -62,7 +62,7 @@ extension BrokerSystemTests {
             _ = try await publishMany(publisher, count: 5_000, topics: ["r.a"], payloadBytes: 100)
             let out = try await replay(on: broker.consume, .init(id: bytes("old"), start: .seq(1), credit: 0))
             #expect(out.error?.code == .sequenceOutOfRange)
-            let earliest = try #require(out.errorContext.earliest)
+            let earliest = try #require(out.errorContext.seq)
             #expect(out.errorContext.id == bytes("old") && earliest > 1)
             let rest = try await replay(on: broker.consume, .init(id: bytes("rest"), start: .seq(earliest), credit: 0))
             let head = try await broker.stats().headSeq

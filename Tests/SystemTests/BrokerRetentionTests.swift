@@ -31,7 +31,7 @@ extension BrokerSystemTests {
             // Retention now removes the segments the replay was about to read.
             _ = try await publishMany(publisher, count: 1_000, topics: ["r.a"], idPrefix: "more", payloadBytes: 1000)
             let probe = try await replay(on: broker.consume, .init(id: bytes("probe"), start: .seq(1), credit: 0))
-            let earliest = try #require(probe.errorContext.earliest, "retention removed the first segments")
+            let earliest = try #require(probe.errorContext.seq, "retention removed the first segments")
             #expect(earliest > first[10])
             // STATS says the same (the service runtime's inbox retention reads it).
             #expect(try await broker.stats().firstSeq == earliest)
@@ -86,7 +86,7 @@ extension BrokerSystemTests {
             try await broker.restart()
             _ = try await publishMany(publisher, count: 1_000, topics: ["job.a"], idPrefix: "more", payloadBytes: 1000)
             let probe = try await replay(on: broker.consume, .init(id: bytes("probe"), start: .seq(1), credit: 0))
-            let earliest = try #require(probe.errorContext.earliest, "retention removed the first segments")
+            let earliest = try #require(probe.errorContext.seq, "retention removed the first segments")
             #expect(earliest > first[10])
 
             let again = try await join(100_000)

@@ -167,21 +167,27 @@ final class JournalCursor {
         try open(journal, i)
         let path = { journal.segments[i].dataPath }
         let want = Int(min(Int64(buffer.count), end - offset))
+        // Fewer bytes than the journal wrote (the file was cut under it) are walked
+        // as far as they hold whole records, like a segment's end.
         let n = try FileIO.pread(
             fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<want]), at: offset, path: path())
-        // Fewer bytes than the journal wrote: the file was cut under it.
-        guard n == want else { throw corrupt(path(), at: offset + Int64(n)) }
+        let cutByBuffer = n == buffer.count
         let raw = UnsafeRawBufferPointer(buffer)
         var at = 0, kept = 0, events = 0, scanned = 0, heldBack = false
+        // A damaged record is thrown only when it is the first: the records before
+        // it are returned first, so that the error finds the cursor standing at the
+        // damaged record (its seq is then named by the index, §4.9 "Read failures").
         walk: while true {
             let seq: UInt64, size: Int
             switch JournalRecord.probeFraming(UnsafeRawBufferPointer(rebasing: raw[at..<n])) {
             case .record(let s, let q, _): (size, seq) = (s, q)
-            case .corrupt: throw corrupt(path(), at: offset + Int64(at))
+            case .corrupt:
+                if at > 0 { break walk }
+                throw corrupt(path(), at: offset)
             case .truncated:
-                if at > 0 && want == buffer.count { break walk }  // the buffer cut it: the next call's first
-                // Cut by the segment's end, not by the buffer: damaged.
-                guard want == buffer.count else { throw corrupt(path(), at: offset + Int64(at)) }
+                if at > 0 { break walk }  // the next call's first: read whole, or found damaged
+                // Cut by the segment's end (or the file's), not by the buffer: damaged.
+                guard cutByBuffer else { throw corrupt(path(), at: offset) }
                 guard n >= 4 else { return .needs(bytes: JournalRecord.headerBytes) }
                 return .needs(bytes: 8 + Int(UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self))))
             }

@@ -84,9 +84,7 @@ extension ReplayScheduler {
                         && Self.matches(prefixes, JournalRecord.topic(in: record))
                 }
             } catch {
-                logger.error("replay read failed: \(error)")
-                let e = WireError(.internalError, "the journal could not be read; replay again")
-                return finish(.error(e, id: id, earliest: nil))
+                return finish(readFailure(error, session))
             }
             switch step {
             case .end:
@@ -96,7 +94,7 @@ extension ReplayScheduler {
                     "replay reached seqs that retention removed",
                     metadata: ["first": "\(first)", "earliest": "\(earliest)"])
                 let e = WireError(.sequenceOutOfRange, "retention removed seqs \(first)-\(earliest - 1)")
-                return finish(.error(e, id: id, earliest: earliest))
+                return finish(.error(e, id: id, seq: earliest))
             case .needs(let bytes):
                 if building.events > 0 {  // it starts the next frame
                     if let r = flush() { return r }

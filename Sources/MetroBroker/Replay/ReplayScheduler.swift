@@ -50,7 +50,7 @@ final class ReplayScheduler {
     ) -> ReplayCodec.Reply? {
         let key = ReplaySession.Key(routingID: routingID, id: request.id)
         func failure(_ e: WireError, earliest: UInt64? = nil) -> ReplayCodec.Reply {
-            .error(e, id: request.id, earliest: earliest)
+            .error(e, id: request.id, seq: earliest)
         }
         if let refusal = replays.refusal(for: key) { return failure(WireError(.unavailable, refusal)) }
         let cursor: JournalCursor
@@ -96,7 +96,7 @@ final class ReplayScheduler {
         var ended = 0
         for session in replays.values where session.ending == nil {
             guard let e = refusal(session) else { continue }
-            session.ending = .error(e, id: session.key.id, earliest: nil)
+            session.ending = .error(e, id: session.key.id, seq: nil)
             session.pending = nil
             session.pendingFrame = nil
             session.blocked = false
@@ -132,7 +132,7 @@ final class ReplayScheduler {
                     ? pump(session, head: head, clock: clock) : pumpPacked(session, head: head, clock: clock)
             if case .more = result, now > session.lastActivity, now - session.lastActivity > idleNanoseconds {
                 let idle = WireError(.unavailable, "replay idle for \(idleMs) ms: ended")
-                result = .end(.error(idle, id: session.key.id, earliest: nil))
+                result = .end(.error(idle, id: session.key.id, seq: nil))
             }
             switch result {
             case .more:
@@ -158,6 +158,37 @@ final class ReplayScheduler {
         for key in finished { replays[key] = nil }
     }
 
+    /// The ERROR that ends a replay whose read failed, never CAUGHT-UP (the client
+    /// would take unread events for absent ones). When the cursor stands at a
+    /// damaged record that the segment's index names, 206 with its seq: every
+    /// matching event before it was sent, and the client may replay from the next
+    /// seq (§4.9 "Read failures"). Any other failure (a descriptor shortage, EIO, a
+    /// record the index does not name) is 107: replaying again may succeed.
+    func readFailure(_ error: JournalError, _ session: ReplaySession) -> ReplayCodec.Reply {
+        let id = session.key.id
+        let base = session.cursor.base, offset = session.cursor.offset
+        var seq: UInt64? = nil
+        if error.code == .corrupt {
+            do { seq = try journal.indexedSeq(segmentBase: base, offset: offset) } catch {
+                logger.error("finding a damaged record in the index failed: \(error)")
+            }
+        }
+        guard let seq else {
+            logger.error("replay read failed: \(error)")
+            return .error(WireError(.internalError, "the journal could not be read; replay again"), id: id, seq: nil)
+        }
+        let segment = JournalSegment.path(journal.directory, base, "seg").split(separator: "/").last ?? ""
+        logger.error(
+            "replay reached a damaged journal record: it ends there",
+            metadata: [
+                "seq": "\(seq)", "segment": "\(segment)", "offset": "\(offset)", "error": "\(error)",
+                "remedy": "restore the journal from a backup (metro backup); a client may replay from seq \(seq + 1)",
+            ])
+        let e = WireError(
+            .damagedRecord, "the journal record \(seq) is damaged (\(segment), offset \(offset)); replay from \(seq + 1)")
+        return .error(e, id: id, seq: seq)
+    }
+
     enum PumpResult {
         case more
         /// The replay ends with this message.
@@ -180,10 +211,7 @@ final class ReplayScheduler {
                 do {
                     step = try session.cursor.step(in: journal, upTo: limit)
                 } catch {
-                    // Never CAUGHT-UP: the client would take unread events for absent ones.
-                    logger.error("replay read failed: \(error)")
-                    let e = WireError(.internalError, "the journal could not be read; replay again")
-                    return .end(.error(e, id: id, earliest: nil))
+                    return .end(readFailure(error, session))
                 }
                 switch step {
                 case .end:
@@ -193,7 +221,7 @@ final class ReplayScheduler {
                         "replay reached seqs that retention removed",
                         metadata: ["first": "\(first)", "earliest": "\(earliest)"])
                     let e = WireError(.sequenceOutOfRange, "retention removed seqs \(first)-\(earliest - 1)")
-                    return .end(.error(e, id: id, earliest: earliest))
+                    return .end(.error(e, id: id, seq: earliest))
                 case .record(let record):
                     scanned += 1
                     guard record.time >= session.notBefore, session.request.matches(record.topic) else { continue }

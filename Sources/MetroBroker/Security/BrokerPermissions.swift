@@ -136,7 +136,7 @@ final class BrokerPermissions {
         case .success(.replay(let r)):
             let grant = grant(buffer, frame: 1)
             guard let denied = uncovered(r.prefixes, .replay, grant) else { return nil }
-            return .replay(.error(denied, id: r.id, earliest: nil))
+            return .replay(.error(denied, id: r.id, seq: nil))
         case .success(.group(.join(let group, _, _, let config))):
             let grant = grant(buffer, frame: 1)
             let prefixes = groups.prefixes(of: group) ?? (config.prefixes ?? []).map { Array($0.utf8) }

@@ -21,6 +21,10 @@ public struct DeliveryLedger: Sendable, Equatable {
     public var lostRanges: UInt64 = 0
     /// Seqs in those ranges, of every topic: an upper bound on the events lost.
     public var lostSeqs: UInt64 = 0
+    /// Journal records a replay could not read because their bytes on the broker's
+    /// disk are damaged (error 206): each was skipped, one seq each (its topic is
+    /// unknown, so it may not even be one of ours). The broker's log names them.
+    public var damagedRecords: UInt64 = 0
     /// All counters at zero.
     public init() {}
 }
@@ -37,6 +41,8 @@ struct GapFiller {
     enum Action: Equatable {
         case deliver(LiveEvent)
         case send([[UInt8]])
+        /// A loss the application's log must show too (the ledger counts it).
+        case warn(String)
     }
 
     struct Fill {
@@ -119,10 +125,12 @@ struct GapFiller {
         case .packed(let id, let records) where id == f.id:
             // The packed form (§4.9.2): its events one by one, as if each came in an EVENT.
             guard let events = PackedReplay.events(records) else {
-                // A damaged frame is never a shorter batch: end this fill; the next
-                // jump or heartbeat replays again.
+                // A damaged frame is never a shorter batch. The broker does not check
+                // checksums in this form: ask the same range again event by event,
+                // where it does, and names a damaged record by its seq (206).
                 fill = nil
                 return [.send(ReplayCodec.cancelFrames(id: id))]
+                    + startFill(from: max(f.from, f.lastSeq + 1), catchUp: f.catchUp, packed: false, now: now)
             }
             return events.flatMap { replay(.event(id: id, $0), now: now) }
         case .event(let id, let e) where id == f.id:
@@ -156,17 +164,28 @@ struct GapFiller {
             let waiting = held.sorted { $0.seq < $1.seq }
             held = []
             return waiting.flatMap { live($0, now: now) }
-        case .error(let e, let id, let earliest) where id == f.id:
+        case .error(let e, let id, let seq) where id == f.id:
             fill = nil
             // 204 at the start, or mid-stream when retention removed what the
             // replay was about to read: the seqs after what it sent are lost.
             let lostFrom = max(f.from, f.lastSeq + 1)
-            if e.code == .sequenceOutOfRange, let earliest, earliest > lostFrom {
+            if e.code == .sequenceOutOfRange, let earliest = seq, earliest > lostFrom {
                 ledger.lostRanges &+= 1
                 ledger.lostSeqs &+= earliest - lostFrom
                 verified = max(verified, earliest - 1)
                 delivered = max(delivered, verified)
-                return startFill(now: now)
+                let warning = "lost: the journal no longer holds seqs \(lostFrom)-\(earliest - 1) (retention)"
+                return [.warn(warning)] + startFill(now: now)
+            }
+            // 206: every matching event before the damaged record was sent; it alone
+            // is skipped (the broker cannot read it for anyone).
+            if e.code == .damagedRecord, let damaged = seq, damaged >= lostFrom {
+                ledger.damagedRecords &+= 1
+                verified = max(verified, damaged)
+                delivered = max(delivered, verified)
+                let warning =
+                    "lost: the broker's journal record \(damaged) is damaged and was skipped (its topic is unknown; the broker's log names the file)"
+                return [.warn(warning)] + startFill(now: now)
             }
             return []  // the next jump or heartbeat tries again
         default:
@@ -184,14 +203,21 @@ struct GapFiller {
     /// A fill started before the catch-up from `startAt` reached the live stream
     /// (the first, or one asked again after it failed or went silent) carries it on.
     private mutating func startFill(now: UInt64) -> [Action] {
+        startFill(from: verified + 1, catchUp: !ledger.catchUpDone, packed: true, now: now)
+    }
+
+    /// `packed`: EVENT-PACKED frames (§4.9.2), whose checksums only this side
+    /// checks; false after a damaged frame, so that the broker, which checks each
+    /// record in the per-event form, sends what comes before the damaged record and
+    /// names it by its seq (206).
+    private mutating func startFill(from: UInt64, catchUp: Bool, packed: Bool, now: UInt64) -> [Action] {
         fills += 1
-        let f = Fill(
-            id: Array("gap-\(fills)".utf8), from: verified + 1, catchUp: !ledger.catchUpDone, lastHeard: now)
+        let f = Fill(id: Array("gap-\(fills)".utf8), from: from, catchUp: catchUp, lastHeard: now)
         fill = f
         // Packed (§4.9.2, the broker's default batch size): four frames per batch
         // instead of six per event; the events reach the application one by one.
         let request = ReplayCodec.Request(
-            id: f.id, start: .seq(f.from), credit: window, prefixes: prefixes, packing: 0)
+            id: f.id, start: .seq(f.from), credit: window, prefixes: prefixes, packing: packed ? 0 : nil)
         return [.send(request.frames)]
     }
 }

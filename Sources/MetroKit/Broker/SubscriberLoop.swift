@@ -176,6 +176,7 @@ final class SubscriberLoop: IOThreadLoop {
             switch a {
             case .deliver(let e): continuation.yield(e)
             case .send(let frames): _ = try dealer?.trySend(multipart: frames)
+            case .warn(let text): logger.warning("\(text)")
             }
         }
     }

@@ -8,7 +8,7 @@
 /// B: ["metro/1"] ["EVENT"] [replay-id] [...the event's frames, as on the events socket (§4.4)...]
 /// B: ["metro/1"] ["EVENT-PACKED"] [replay-id] [records: journal records, Appendix B]   (REPLAY-PACKED)
 /// B: ["metro/1"] ["CAUGHT-UP"] [replay-id] [last-seq: u64]
-/// B: ["metro/1"] ["ERROR"] [code] [message] [replay-id]? [earliest-seq: u64]?
+/// B: ["metro/1"] ["ERROR"] [code] [message] [replay-id]? [seq: u64]?   (204: earliest held; 206: damaged)
 /// ```
 ///
 /// The event inside an EVENT message is always built and read through `LiveEvent`,
@@ -170,8 +170,9 @@ package enum ReplayCodec {
         /// EVENT-PACKED: whole journal records back to back (§4.9.2); `PackedReplay` reads them.
         case packed(id: [UInt8], records: [UInt8])
         case caughtUp(id: [UInt8], lastSeq: UInt64)
-        /// `earliest` comes with 204 (sequence-out-of-range): the first seq still held.
-        case error(WireError, id: [UInt8]?, earliest: UInt64?)
+        /// `seq`, the second context frame: with 204 (sequence-out-of-range) the first
+        /// seq still held, with 206 (damaged-record) the damaged record's seq.
+        case error(WireError, id: [UInt8]?, seq: UInt64?)
 
         /// The message's frames, version first (no routing id).
         package func encode() -> [[UInt8]] {
@@ -179,8 +180,8 @@ package enum ReplayCodec {
             case .event(let id, let event): [WireProtocol.versionBytes, eventCommand, id] + event.frames
             case .packed(let id, let records): packedHead(id: id) + [records]
             case .caughtUp(let id, let seq): [WireProtocol.versionBytes, caughtUpCommand, id, BigEndian.bytes(seq)]
-            case .error(let e, let id, let earliest):
-                ErrorReply.frames(e, context: (id.map { [$0] } ?? []) + (earliest.map { [BigEndian.bytes($0)] } ?? []))
+            case .error(let e, let id, let seq):
+                ErrorReply.frames(e, context: (id.map { [$0] } ?? []) + (seq.map { [BigEndian.bytes($0)] } ?? []))
             }
         }
     }
@@ -207,8 +208,8 @@ package enum ReplayCodec {
             return .caughtUp(id: frames[2], lastSeq: seq)
         }
         if frames[1] == ErrorReply.command, case .error(let e, let id)? = IngestCodec.decodeReply(frames) {
-            let earliest = frames.count >= 6 ? BigEndian.uint64(frames[5]) : nil
-            return .error(e, id: id, earliest: earliest)
+            let seq = frames.count >= 6 ? BigEndian.uint64(frames[5]) : nil
+            return .error(e, id: id, seq: seq)
         }
         return nil
     }

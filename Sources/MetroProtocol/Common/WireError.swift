@@ -24,6 +24,9 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
     case unknownDelivery = 203
     case sequenceOutOfRange = 204
     case storageFailure = 205
+    /// A replay reached a journal record whose bytes fail their checksum or framing;
+    /// the second context frame is its seq, by the segment's index (protocol.md §4.9).
+    case damagedRecord = 206
 
     // 3xx: registry.
     case unknownInstance = 300
@@ -66,6 +69,7 @@ public enum WireErrorCode: UInt16, Sendable, CaseIterable, CustomStringConvertib
         case .unknownDelivery: "unknown-delivery"
         case .sequenceOutOfRange: "sequence-out-of-range"
         case .storageFailure: "storage-failure"
+        case .damagedRecord: "damaged-record"
         case .unknownInstance: "unknown-instance"
         case .staleEpoch: "stale-epoch"
         case .invalidServiceName: "invalid-service-name"

@@ -89,6 +89,11 @@ struct TailCommand: MetroCommand {
         if now.lostRanges > last.lostRanges {
             note("lost: the journal no longer holds \(now.lostSeqs - last.lostSeqs) seqs of a gap (retention)")
         }
+        if now.damagedRecords > last.damagedRecords {
+            note(
+                "lost: \(now.damagedRecords - last.damagedRecords) journal record(s) damaged on the broker's disk were skipped (the broker's log names them)"
+            )
+        }
         return now
     }
 
