@@ -33,7 +33,7 @@ import Testing
                 "error-malformed",
                 "replay-error-malformed", "replay-packed-request", "replay-event-packed", "group-join-packed",
                 "group-deliver-packed", "group-acks", "group-delete", "group-deleted",
-                "group-skip-damaged", "group-skipped",
+                "group-skip-damaged", "group-skipped", "replay-error-damaged",
             ])
     }
 
@@ -180,6 +180,10 @@ import Testing
             return
         }
         #expect(e.code == .sequenceOutOfRange && id == Array("r1".utf8) && earliest == 1000)
+        let damaged = ReplayCodec.Reply.error(
+            WireError(.damagedRecord, "the record 40 is damaged"), id: Array("r1".utf8), seq: 40)
+        #expect(ReplayCodec.decodeReply(try vector("replay-error-damaged")) == damaged)
+        #expect(damaged.encode() == (try vector("replay-error-damaged")))
     }
 
     /// §3.1: the replies to requests with too many frames carry the request's third frame.
