@@ -199,14 +199,23 @@ import Testing
         }
         #expect(packed == .records(bytes: total, events: 20, scanned: 20, heldBack: false))
         #expect(PackedReplay.events(Array(buffer[..<total])) == nil)
-        // Its length: the framing breaks, and both reads say so where it is.
+        // Its length: the framing breaks, and both reads say so where it is. The
+        // packed read first returns the five records before it, then throws with the
+        // cursor standing at it (where the index names its seq, §4.9).
         try damage(j, at: sixth + sizes[5] - 1)  // undo
         try damage(j, at: sixth + 1)
         #expect(throws: JournalError.self) { try self.drain(j.cursor(atOrAfter: 0), j) }
+        let cursor = try j.cursor(atOrAfter: 0)
+        let before = try buffer.withUnsafeMutableBytes { raw in
+            try cursor.readPacked(in: j, upTo: .max, into: raw, maxEvents: .max) { _ in true }
+        }
+        #expect(before == .records(bytes: sixth - 8, events: 5, scanned: 5, heldBack: false))
         #expect(throws: JournalError.self) {
             try buffer.withUnsafeMutableBytes { raw in
-                try j.cursor(atOrAfter: 0).readPacked(in: j, upTo: .max, into: raw, maxEvents: .max) { _ in true }
+                try cursor.readPacked(in: j, upTo: .max, into: raw, maxEvents: .max) { _ in true }
             }
         }
+        let named = try j.indexedSeq(segmentBase: cursor.base, offset: cursor.offset)
+        #expect(cursor.offset == Int64(sixth) && named == 6)
     }
 }

@@ -144,6 +144,16 @@ extension BrokerSystemTests {
             #expect(got.withLock { $0.map(\.seq) } == seqs.filter { $0 != damagedSeq })
             #expect(subscriber.ledger.damagedRecords == 1 && subscriber.ledger.lostRanges == 0)
         }
+        // `metro tail` (that subscriber) prints the 299 events and says what it skipped.
+        let tail = try MetroProcess([
+            "tail", "job.", "--from", "earliest", "--json", "--count", "299", "--events", broker.events,
+            "--consume", broker.consume,
+        ])
+        #expect(await tail.waitForExit() == 0, "\(tail.stderrText)")
+        #expect(tail.stdoutLines.count == 299)
+        #expect(
+            tail.stderrText.contains("lost: 1 journal record(s) damaged on the broker's disk were skipped"),
+            "\(tail.stderrText)")
 
         // A group delivers what comes before it and waits there; it says so once.
         let consumer = try consumer(

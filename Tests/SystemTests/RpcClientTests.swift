@@ -165,14 +165,15 @@ import ZeroMQ
         var options = RpcClient.Options()
         options.breaker = .init(consecutiveFailures: 3, coolDown: .seconds(600))
         let client = try Self.client([s.endpoint], options)
-        // Three calls held past their deadline (1 s: long enough for each handler to
-        // start even on a loaded machine; a call whose deadline passed before its
-        // handler started is answered 401 at once, which would say the instance lives).
+        // Three calls held past their deadline. A call whose deadline passed before
+        // its handler started is answered 401 at once, which would say the instance
+        // lives, so the deadline must outlast the start of a full run, which held
+        // this test's handlers (they run in this process's pool) for over 1 s: 20 s.
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<3 {
                 group.addTask {
                     let (e, _) = await timed {
-                        _ = try await client.call(method: "test.hold", body: [], deadline: .seconds(1))
+                        _ = try await client.call(method: "test.hold", body: [], deadline: .seconds(20))
                     }
                     #expect(e?.code == .deadlineExceeded)
                 }
