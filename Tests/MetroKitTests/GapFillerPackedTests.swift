@@ -72,7 +72,8 @@ import Testing
         let skipped = g.replay(
             .error(WireError(.damagedRecord, "damaged"), id: perEvent.id, seq: 4), now: 0)
         #expect(g.ledger.damagedRecords == 1 && g.ledger.lostRanges == 0)
-        #expect(skipped.contains { if case .warn(let text) = $0 { text.contains("record 4 is damaged") } else { false } })
+        #expect(
+            skipped.contains { if case .warn(let text) = $0 { text.contains("record 4 is damaged") } else { false } })
         let after = try #require(sent(skipped).first.flatMap(request))
         #expect(after.packing == 0 && after.start == .seq(5))
         #expect(delivered(g.replay(.packed(id: after.id, records: body(5...7)), now: 0)) == [5, 6, 7])

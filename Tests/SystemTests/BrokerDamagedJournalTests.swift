@@ -232,7 +232,9 @@ extension BrokerSystemTests {
                 on: broker.consume, .init(id: bytes("f"), start: .seq(0), credit: 100_000), batchBytes: batchBytes,
                 window: 100_000)
             #expect(!packed.damaged && packed.events.map(\.seq) == Array(seqs.prefix(39)), "\(batchBytes)")
-            #expect(packed.error?.code == .damagedRecord && packed.errorContext.seq == damagedSeq, "\(String(describing: packed.error))")
+            #expect(
+                packed.error?.code == .damagedRecord && packed.errorContext.seq == damagedSeq,
+                "\(String(describing: packed.error))")
         }
         let client = try ReplayConnection(broker.consume)
         defer { client.close() }

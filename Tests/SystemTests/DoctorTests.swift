@@ -82,7 +82,8 @@ import ZeroMQ
         let p = try MetroProcess(["doctor", "--json"] + registry + args)
         let status = try await p.finished()
         guard p.stdoutLines.last == "]" else {
-            throw WaitError.unexpected("doctor's JSON (status \(status)):\n\(p.stdoutLines.joined(separator: "\n"))\n\(p.stderrText)")
+            throw WaitError.unexpected(
+                "doctor's JSON (status \(status)):\n\(p.stdoutLines.joined(separator: "\n"))\n\(p.stderrText)")
         }
         let data = Data(p.stdoutLines.joined(separator: "\n").utf8)
         let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])

@@ -185,7 +185,8 @@ final class ReplayScheduler {
                 "remedy": "restore the journal from a backup (metro backup); a client may replay from seq \(seq + 1)",
             ])
         let e = WireError(
-            .damagedRecord, "the journal record \(seq) is damaged (\(segment), offset \(offset)); replay from \(seq + 1)")
+            .damagedRecord,
+            "the journal record \(seq) is damaged (\(segment), offset \(offset)); replay from \(seq + 1)")
         return .error(e, id: id, seq: seq)
     }
 
