@@ -82,6 +82,16 @@ package final class MetroProcess: Sendable {
     package var stdoutLines: [String] { child.stdoutLines }
     package var stderrText: String { child.stderrText }
     package var pid: Int32 { child.pid }
+
+    /// Whether standard error shows `text` within `timeout`. For a process that
+    /// still runs: its log line and the answer a test saw travel different
+    /// ways (a pipe read by a thread here, a socket), so `stderrText` read at
+    /// once may not hold the line yet. A full run failed a check of that kind
+    /// (`ProfilesDiskFullTests`, 2026-12-05: the rpc's error had arrived, the
+    /// fault library's line not yet).
+    package func stderrShows(_ text: String, timeout: Duration = .seconds(30)) async -> Bool {
+        await child.output.wait(timeout: timeout) { $0.stderr.contains(text) }
+    }
     /// Whether the process has not been seen to exit yet.
     package var isRunning: Bool { child.isRunning }
 

@@ -48,7 +48,7 @@ import Testing
                     #expect(e?.code == .rejected, "\(String(describing: e))")
                     #expect(e?.wireError?.code == .storageFailure, "\(String(describing: e?.wireError))")
                 }
-                #expect(worker.process.stderrText.contains("faultinject: pwrite"))
+                #expect(await worker.process.stderrShows("faultinject: pwrite"), "\(worker.process.stderrText)")
                 let read = try await rpc.call(ProfilesAPI.get, GetProfileRequest(id: ada.id))
                 #expect(read.displayName == "Ada" && read.version == 1, "reads are served meanwhile")
                 try await stack.watched("w-1", user: ada.id, video: "v-1")

@@ -42,11 +42,12 @@ import Testing
     }
 
     /// A user straight into the worker's database (the rpc tests create theirs
-    /// through rpc; here only the event path is under test).
+    /// through rpc; here only the event path is under test). The worker runs, so
+    /// this write may meet one of its own (its start's housekeeping): `write`
+    /// waits for SQLite's lock instead of failing with "database is locked", as a
+    /// queue without a busy timeout did in a full run (2026-12-05).
     static func seedUser(_ worker: ProfilesWorker, id: String, email: String) throws {
-        let db = try DatabaseQueue(path: worker.database)
-        defer { try? db.close() }
-        try db.write { db in
+        try worker.write { db in
             _ = try UserStore.create(CreateProfileRequest(displayName: "Ada", email: email), id: id, nowMs: 1, in: db)
         }
     }

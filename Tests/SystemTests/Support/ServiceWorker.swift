@@ -113,8 +113,9 @@ final class ServiceWorker<Kind: WorkerKind>: @unchecked Sendable {
         return try db.read(body)
     }
 
-    /// Writes to the service's database directly, in one transaction; only while no
-    /// worker runs on it (a test setting up what a crash would have left).
+    /// Writes to the service's database directly, in one transaction (a test
+    /// setting up what a crash would have left, or seeding rows). If the worker
+    /// runs, this waits up to 5 s for its write lock rather than failing busy.
     func write(_ body: (Database) throws -> Void) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
