@@ -115,6 +115,10 @@ extension BrokerSystemTests {
         }
         #expect(error.code == .damagedRecord && id == bytes("r") && seq == damagedSeq, "\(error)")
         #expect(error.message.contains(files[0]) && error.message.contains("replay from \(damagedSeq + 1)"))
+        // Counted where an alert can see it (MetroReplayReachedDamagedRecord).
+        #expect(try await broker.stats().damagedReplays == 1)
+        let damagedMetric = try BrokerAdminClient(consumeEndpoint: broker.consume).metrics()
+        #expect(damagedMetric.contains("metro_broker_replays_damaged_total 1\n"), "\(damagedMetric)")
         try client.start(.init(id: bytes("r2"), start: .seq(damagedSeq + 1), credit: 100_000))
         let (rest, restEnd) = try await client.untilEnd()
         #expect(rest.map(\.seq) == Array(seqs.dropFirst(40)))

@@ -178,6 +178,7 @@ final class ReplayScheduler {
             return .error(WireError(.internalError, "the journal could not be read; replay again"), id: id, seq: nil)
         }
         let segment = JournalSegment.path(journal.directory, base, "seg").split(separator: "/").last ?? ""
+        counters.replaysDamaged &+= 1
         logger.error(
             "replay reached a damaged journal record: it ends there",
             metadata: [

@@ -51,6 +51,8 @@ final class BrokerCounters {
     var subscriptions = 0
     var replaysStarted: UInt64 = 0
     var replayed: UInt64 = 0
+    /// Replays ended by a damaged journal record (ERROR 206).
+    var replaysDamaged: UInt64 = 0
     var groupDelivered: UInt64 = 0
     /// Peer disconnections per socket (ingest, publish, events, consume), from the monitors.
     var disconnects: [UInt64] = [0, 0, 0, 0]
@@ -89,6 +91,7 @@ final class BrokerCounters {
         s.replays = replaysStarted
         s.replayed = replayed
         s.activeReplays = activeReplays
+        s.damagedReplays = replaysDamaged
         s.groups = groups
         (s.topics, s.otherTopics) = topics.snapshot()
         s.journalSizeBytes = journalSizeBytes

@@ -41,6 +41,7 @@ final class BrokerMetrics {
     private let fsyncSeconds: FloatingPointCounter
     private let replays: Counter
     private let replayed: Counter
+    private let replaysDamaged: Counter
     private let headSeq: Gauge
     private let durableSeq: Gauge
     private let segments: Gauge
@@ -66,6 +67,7 @@ final class BrokerMetrics {
         fsyncSeconds = FloatingPointCounter(label: "metro_broker_fsync_seconds_total", dimensions: [], factory: factory)
         replays = counter("metro_broker_replays_total")
         replayed = counter("metro_broker_replayed_total")
+        replaysDamaged = counter("metro_broker_replays_damaged_total")
         headSeq = gauge("metro_broker_head_seq")
         durableSeq = gauge("metro_broker_durable_seq")
         segments = gauge("metro_broker_journal_segments")
@@ -98,6 +100,7 @@ final class BrokerMetrics {
         }
         grow(replays, old.replays, s.replays)
         grow(replayed, old.replayed, s.replayed)
+        grow(replaysDamaged, old.damagedReplays ?? 0, s.damagedReplays ?? 0)
         headSeq.record(Double(s.headSeq))
         durableSeq.record(Double(s.durableSeq))
         segments.record(Double(s.segments))

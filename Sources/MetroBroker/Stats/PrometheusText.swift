@@ -47,6 +47,9 @@ package enum PrometheusText {
         gauge("metro_broker_journal_segments", "Segment files in the journal.", UInt64(s.segments))
         counter("metro_broker_replays_total", "Replays started (protocol.md §4.9).", s.replays)
         counter("metro_broker_replayed_total", "Events sent by replays.", s.replayed)
+        counter(
+            "metro_broker_replays_damaged_total", "Replays ended at a damaged journal record (ERROR 206).",
+            s.damagedReplays ?? 0)
         for (group, g) in s.groups {
             let labels = [("group", group)]
             gauge("metro_group_members", "Members of a consumer group.", UInt64(g.members), labels: labels)

@@ -45,6 +45,10 @@ package struct BrokerStats: Codable, Sendable, Equatable {
     package var replayed: UInt64 = 0
     /// Replays in progress.
     package var activeReplays: Int = 0
+    /// Replays that ended at a damaged journal record (ERROR 206, §4.9): each one
+    /// is a client that skipped (or stopped before) an event the broker cannot
+    /// read. Optional on decoding, for brokers that predate it.
+    package var damagedReplays: UInt64? = nil
 
     /// Consumer groups by name (§4.10).
     package var groups: [String: GroupStats] = [:]
