@@ -55,6 +55,8 @@ extension BrokerConfiguration {
         try check("journal.fsyncIntervalMs", journal.fsyncIntervalMs, 1...60_000)
         try check64("journal.retention.maxBytes", journal.retention.maxBytes, 0...(1 << 60))
         try check("journal.retention.maxAgeHours", journal.retention.maxAgeHours, 0...876_000)
+        try check("journal.scrubIntervalSeconds", journal.scrubIntervalSeconds, 0...31_536_000)
+        try check64("journal.scrubBytesPerSecond", journal.scrubBytesPerSecond, (1 << 20)...(1 << 40))
         // A frame is at most maxPayloadBytes + 64 KiB (ZMQ_MAXMSGSIZE), and a
         // journal record stores the payload's length as a u32.
         try check("limits.maxPayloadBytes", limits.maxPayloadBytes, 1...(1 << 30))

@@ -27,6 +27,11 @@ package struct BrokerConfiguration: Codable, Sendable, Equatable {
         package var fsync: FsyncPolicy = .always
         package var fsyncIntervalMs: Int = 5
         package var retention = Retention()
+        /// How often every sealed segment is read whole and its checksums checked
+        /// in the background (`JournalScrubber`); 0 turns it off.
+        package var scrubIntervalSeconds: Int = 86_400
+        /// How fast a scrub reads (it waits between segments to keep to it).
+        package var scrubBytesPerSecond: Int64 = 32 << 20
         package init() {}
     }
 
@@ -125,7 +130,9 @@ extension BrokerConfiguration.Security {
 }
 
 extension BrokerConfiguration.Journal {
-    enum CodingKeys: String, CodingKey { case segmentBytes, fsync, fsyncIntervalMs, retention }
+    enum CodingKeys: String, CodingKey {
+        case segmentBytes, fsync, fsyncIntervalMs, retention, scrubIntervalSeconds, scrubBytesPerSecond
+    }
     package init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -133,6 +140,8 @@ extension BrokerConfiguration.Journal {
         fsync = try c.decodeIfPresent(BrokerConfiguration.FsyncPolicy.self, forKey: .fsync) ?? fsync
         fsyncIntervalMs = try c.decodeIfPresent(Int.self, forKey: .fsyncIntervalMs) ?? fsyncIntervalMs
         retention = try c.decodeIfPresent(BrokerConfiguration.Retention.self, forKey: .retention) ?? retention
+        scrubIntervalSeconds = try c.decodeIfPresent(Int.self, forKey: .scrubIntervalSeconds) ?? scrubIntervalSeconds
+        scrubBytesPerSecond = try c.decodeIfPresent(Int64.self, forKey: .scrubBytesPerSecond) ?? scrubBytesPerSecond
     }
 }
 

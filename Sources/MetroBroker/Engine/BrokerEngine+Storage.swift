@@ -110,6 +110,7 @@ extension BrokerEngine {
     /// sockets with their linger (which also delivers the ERRORs just queued).
     /// After a storage failure it writes and syncs nothing and records no seq.
     func shutdown() {
+        scrubber?.stop()
         if storageFailure == nil {
             logger.info("broker stopping: flushing the journal")
             stopCleanly()

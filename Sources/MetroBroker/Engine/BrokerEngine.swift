@@ -64,6 +64,8 @@ package final class BrokerEngine: @unchecked Sendable {
     let consume: Socket
     let journal: Journal
     let syncer: JournalSyncer?
+    /// Reads the sealed segments in the background (nil when turned off).
+    let scrubber: JournalScrubber?
     let counters = BrokerCounters()
     /// The counters as swift-metrics sees them, published once a second (Stats/BrokerMetrics.swift).
     let metrics = BrokerMetrics()
@@ -207,6 +209,14 @@ package final class BrokerEngine: @unchecked Sendable {
                 interval: .milliseconds(max(1, configuration.journal.fsyncIntervalMs)))
         case .never: syncer = nil
         }
+        let scrubEvery = configuration.journal.scrubIntervalSeconds
+        scrubber =
+            scrubEvery > 0
+            ? JournalScrubber(
+                directory: configuration.dataDir,
+                settings: .init(
+                    interval: .seconds(scrubEvery), bytesPerSecond: configuration.journal.scrubBytesPerSecond),
+                logger: logger) : nil
 
         dedupe = DedupeWindow(
             windowNanoseconds: UInt64(max(0, configuration.dedupe.windowSeconds)) * 1_000_000_000,
@@ -306,6 +316,7 @@ package final class BrokerEngine: @unchecked Sendable {
     /// The loop. Runs on the calling (dedicated) thread until `stop()`.
     package func run() {
         syncer?.start()
+        scrubber?.start()
         // Not `Poller` (zmq_poll): it asks every socket for its events twice per
         // wake-up, two system calls each (LoopPoller's comment has the numbers).
         let poller = LoopPoller()
@@ -427,6 +438,6 @@ package final class BrokerEngine: @unchecked Sendable {
             fsyncNanoseconds: syncer?.fsyncNanoseconds ?? 0, headSeq: log.headSeq,
             durableSeq: acks.durableSeq, segments: journal.segmentCount, activeReplays: replays.count,
             groups: groups.stats, journalSizeBytes: UInt64(max(0, journal.totalBytes)),
-            rssBytes: ResidentMemory.bytes(), firstSeq: journal.firstSeq)
+            rssBytes: ResidentMemory.bytes(), firstSeq: journal.firstSeq, scrub: scrubber?.stats)
     }
 }

@@ -68,7 +68,7 @@ final class BrokerCounters {
         journalBytes: UInt64, fsyncs: UInt64, fsyncNanoseconds: UInt64, headSeq: UInt64, durableSeq: UInt64,
         segments: Int,
         activeReplays: Int = 0, groups: [String: GroupStats] = [:], journalSizeBytes: UInt64 = 0, rssBytes: UInt64 = 0,
-        firstSeq: UInt64 = 0
+        firstSeq: UInt64 = 0, scrub: ScrubStats? = nil
     )
         -> BrokerStats
     {
@@ -92,6 +92,7 @@ final class BrokerCounters {
         s.replayed = replayed
         s.activeReplays = activeReplays
         s.damagedReplays = replaysDamaged
+        s.scrub = scrub
         s.groups = groups
         (s.topics, s.otherTopics) = topics.snapshot()
         s.journalSizeBytes = journalSizeBytes

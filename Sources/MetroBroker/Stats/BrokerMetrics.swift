@@ -42,6 +42,10 @@ final class BrokerMetrics {
     private let replays: Counter
     private let replayed: Counter
     private let replaysDamaged: Counter
+    private let scrubPasses: Counter
+    private let scrubBytes: Counter
+    private let damagedSegments: Gauge
+    private let scrubbedAt: Gauge
     private let headSeq: Gauge
     private let durableSeq: Gauge
     private let segments: Gauge
@@ -68,6 +72,10 @@ final class BrokerMetrics {
         replays = counter("metro_broker_replays_total")
         replayed = counter("metro_broker_replayed_total")
         replaysDamaged = counter("metro_broker_replays_damaged_total")
+        scrubPasses = counter("metro_broker_journal_scrub_passes_total")
+        scrubBytes = counter("metro_broker_journal_scrubbed_bytes_total")
+        damagedSegments = gauge("metro_broker_journal_damaged_segments")
+        scrubbedAt = gauge("metro_broker_journal_scrubbed_at_seconds")
         headSeq = gauge("metro_broker_head_seq")
         durableSeq = gauge("metro_broker_durable_seq")
         segments = gauge("metro_broker_journal_segments")
@@ -101,6 +109,10 @@ final class BrokerMetrics {
         grow(replays, old.replays, s.replays)
         grow(replayed, old.replayed, s.replayed)
         grow(replaysDamaged, old.damagedReplays ?? 0, s.damagedReplays ?? 0)
+        grow(scrubPasses, old.scrub?.passes ?? 0, s.scrub?.passes ?? 0)
+        grow(scrubBytes, old.scrub?.bytesRead ?? 0, s.scrub?.bytesRead ?? 0)
+        damagedSegments.record(Double(s.scrub?.damagedSegments ?? 0))
+        scrubbedAt.record(Double(s.scrub?.lastPassEndedMs ?? 0) / 1000)
         headSeq.record(Double(s.headSeq))
         durableSeq.record(Double(s.durableSeq))
         segments.record(Double(s.segments))

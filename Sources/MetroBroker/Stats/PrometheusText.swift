@@ -50,6 +50,19 @@ package enum PrometheusText {
         counter(
             "metro_broker_replays_damaged_total", "Replays ended at a damaged journal record (ERROR 206).",
             s.damagedReplays ?? 0)
+        counter(
+            "metro_broker_journal_scrub_passes_total", "Passes of the journal scrub over every sealed segment.",
+            s.scrub?.passes ?? 0)
+        counter(
+            "metro_broker_journal_scrubbed_bytes_total", "Bytes of sealed segments the journal scrub read.",
+            s.scrub?.bytesRead ?? 0)
+        gauge(
+            "metro_broker_journal_damaged_segments",
+            "Sealed segments with a damaged record, found by the scrub's last pass.",
+            UInt64(s.scrub?.damagedSegments ?? 0))
+        gauge(
+            "metro_broker_journal_scrubbed_at_seconds", "When the scrub's last pass ended (Unix seconds; 0 before).",
+            (s.scrub?.lastPassEndedMs ?? 0) / 1000)
         for (group, g) in s.groups {
             let labels = [("group", group)]
             gauge("metro_group_members", "Members of a consumer group.", UInt64(g.members), labels: labels)

@@ -53,6 +53,10 @@ package struct BrokerStats: Codable, Sendable, Equatable {
     /// Consumer groups by name (§4.10).
     package var groups: [String: GroupStats] = [:]
 
+    /// The background check of the journal's sealed segments; nil when it is off
+    /// (`journal.scrubIntervalSeconds: 0`) or the broker predates it.
+    package var scrub: ScrubStats? = nil
+
     /// Events in and out by topic prefix (the first dotted segment): the 32
     /// busiest of at most 64 tracked prefixes (§4.5).
     package var topics: [String: TopicFlow] = [:]
@@ -66,6 +70,26 @@ package struct BrokerStats: Codable, Sendable, Equatable {
     package init() {}
 
     package var totalDropped: UInt64 { dropped.values.reduce(0, +) }
+}
+
+/// The journal scrub's figures in STATS (§4.5): every sealed segment read whole
+/// and each record's checksum checked, in the background.
+package struct ScrubStats: Codable, Sendable, Equatable {
+    /// Passes over every sealed segment finished since the broker started.
+    package var passes: UInt64
+    /// Bytes of segments read by them (and by the pass under way).
+    package var bytesRead: UInt64
+    /// Sealed segments with a damaged record, found by the last finished pass.
+    package var damagedSegments: Int
+    /// When the last pass ended (Unix ms); 0 before the first.
+    package var lastPassEndedMs: UInt64
+
+    package init(passes: UInt64, bytesRead: UInt64, damagedSegments: Int, lastPassEndedMs: UInt64) {
+        self.passes = passes
+        self.bytesRead = bytesRead
+        self.damagedSegments = damagedSegments
+        self.lastPassEndedMs = lastPassEndedMs
+    }
 }
 
 /// One consumer group's figures in STATS (§4.5, §4.10).
