@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MetroProtocol
 import Synchronization
+import ZeroMQ
 
 #if canImport(Glibc)
     import Glibc
@@ -14,7 +15,7 @@ import Synchronization
 /// journal record").
 ///
 /// Design:
-/// - A thread of its own (`metro-journal-scrub`), never the loop: a pass reads
+/// - A thread of its own (`journal-scrub` in `top -H`), never the loop: a pass reads
 ///   the whole journal. It shares no state with the loop; it reads the segment
 ///   files as `metro backup` does, with the recovery's `SegmentScanner`.
 /// - Only sealed segments: those whose index ends with the seal entry, whose
@@ -62,7 +63,7 @@ final class JournalScrubber: @unchecked Sendable {
     private let logger: Logger
     private let condition = NSCondition()
     private var stopping = false  // guarded by `condition`
-    private var thread: Thread?
+    private var thread: DedicatedThread?
     private let done = DispatchSemaphore(value: 0)
     private let passes = Atomic<UInt64>(0)
     private let bytesRead = Atomic<UInt64>(0)
@@ -84,7 +85,7 @@ final class JournalScrubber: @unchecked Sendable {
     }
 
     func start() {
-        let t = Thread { [self] in
+        let t = DedicatedThread(name: "journal-scrub") { [self] in
             defer { done.signal() }
             var wait = min(settings.interval, .seconds(600))
             while pause(wait) {
@@ -92,7 +93,6 @@ final class JournalScrubber: @unchecked Sendable {
                 wait = settings.interval
             }
         }
-        t.name = "metro-journal-scrub"
         thread = t
         t.start()
     }

@@ -48,7 +48,7 @@ package final class JournalSyncer: @unchecked Sendable {
     private let syncNanos = Atomic<UInt64>(0)
     private let durableFill = Mutex(ZeroFill.Mark.none)
     private let failed = Mutex<JournalError?>(nil)
-    private var thread: Thread?
+    private var thread: DedicatedThread?
     private let done = DispatchSemaphore(value: 0)
     /// Becomes readable when `durableToken` moved.
     private let wakePipe = WakePipe()
@@ -74,8 +74,9 @@ package final class JournalSyncer: @unchecked Sendable {
     var durableZeroFill: ZeroFill.Mark { durableFill.withLock { $0 } }
 
     package func start() {
-        let t = Thread { [self] in run() }
-        t.name = "metro-journal-sync"
+        // Named in the kernel (`top -H`): Foundation's `Thread.name` is not, and the
+        // thread showed as its creator, `metro-broker`.
+        let t = DedicatedThread(name: "journal-sync") { [self] in run() }
         thread = t
         t.start()
     }
