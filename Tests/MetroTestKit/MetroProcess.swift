@@ -88,7 +88,8 @@ package final class MetroProcess: Sendable {
     /// ways (a pipe read by a thread here, a socket), so `stderrText` read at
     /// once may not hold the line yet. A full run failed a check of that kind
     /// (`ProfilesDiskFullTests`, 2026-12-05: the rpc's error had arrived, the
-    /// fault library's line not yet).
+    /// fault library's line not yet; then `VideoDiskFullTests` the same way), so
+    /// every positive check of a harness process's stderr uses this.
     package func stderrShows(_ text: String, timeout: Duration = .seconds(30)) async -> Bool {
         await child.output.wait(timeout: timeout) { $0.stderr.contains(text) }
     }

@@ -126,7 +126,7 @@ extension BrokerSystemTests {
             var last: UInt64 = 0
             for i in 0..<3 { last = try await publisher.publish(topic: "clean.stop", payload: bytes("\(i)")) }
             #expect(await broker.stop() == 0)
-            #expect(broker.process.stderrText.contains("broker stopped"))
+            #expect(await broker.process.stderrShows("broker stopped"))
             try await broker.restart()
             let next = try await publisher.publish(topic: "clean.stop", payload: bytes("after"))
             #expect(next == last + 1)

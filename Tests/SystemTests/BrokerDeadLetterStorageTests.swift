@@ -48,8 +48,8 @@ extension BrokerSystemTests {
         try member.send(multipart: GroupCodec.Request.nak(group: "workers", seq: poisonSeq, delayMs: 0).frames)
         try await eventually("the broker's exit", timeout: .seconds(20)) { !broker.process.isRunning }
         #expect(await broker.process.waitForExit(timeout: .seconds(1)) == BrokerEngine.exitStatusStorageFailure)
-        #expect(broker.process.stderrText.contains("faultinject: fdatasync EIO"))
-        #expect(broker.process.stderrText.contains("storage failure"))
+        #expect(await broker.process.stderrShows("faultinject: fdatasync EIO"))
+        #expect(await broker.process.stderrShows("storage failure"))
     }
 
     /// Publishes fire-and-forget events until the broker's head seq is `last`,

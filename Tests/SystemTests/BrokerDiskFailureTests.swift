@@ -46,8 +46,8 @@ extension BrokerSystemTests {
         #expect(!codes.isEmpty, "no publish was answered with an error")
         #expect(codes.allSatisfy { $0 == .storageFailure }, "\(codes)")
         #expect(await broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
-        #expect(broker.process.stderrText.contains("faultinject: fdatasync EIO"))
-        #expect(broker.process.stderrText.contains("storage failure"))
+        #expect(await broker.process.stderrShows("faultinject: fdatasync EIO"))
+        #expect(await broker.process.stderrShows("storage failure"))
 
         // A good disk again: recovery checks the journal; every ACKed event is there.
         try await broker.restart(environment: [:])
@@ -100,7 +100,7 @@ extension BrokerSystemTests {
         // A refused event retried with its id: ACKed once (under one seq).
         try await publishAcked("refused-0")
         #expect(broker.process.isRunning)
-        #expect(broker.process.stderrText.contains("journal writes succeed again"))
+        #expect(await broker.process.stderrShows("journal writes succeed again"))
         #expect(await broker.stop() == 0)
 
         // Nothing ACKed is lost or damaged: the torn write was overwritten in place.
@@ -164,7 +164,7 @@ extension BrokerSystemTests {
             return
         }
         #expect(await broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
-        #expect(broker.process.stderrText.contains("faultinject: fdatasync EIO"))
+        #expect(await broker.process.stderrShows("faultinject: fdatasync EIO"))
     }
 
     /// fsync of the consumer groups' state fails: a storage failure like the
@@ -178,8 +178,8 @@ extension BrokerSystemTests {
         try dealer.connect(broker.consume)
         try dealer.send(multipart: GroupCodec.Request.join(group: "g", member: "m1", credit: 1, config: .init()).frames)
         #expect(await broker.process.waitForExit(timeout: .seconds(20)) == BrokerEngine.exitStatusStorageFailure)
-        #expect(broker.process.stderrText.contains("faultinject: fdatasync EIO"))
-        #expect(broker.process.stderrText.contains("storage failure"))
+        #expect(await broker.process.stderrShows("faultinject: fdatasync EIO"))
+        #expect(await broker.process.stderrShows("storage failure"))
     }
 
     /// fsync of the seq reservation fails at start: no seq can be handed out, so

@@ -22,7 +22,7 @@ extension BrokerSystemTests {
         #expect(soft == hard && max == hard)
         // Standard error is collected on another thread than the ready line: wait for it.
         try await waitFor("the limit logged") { broker.process.stderrText.contains("open files limit") }
-        #expect(broker.process.stderrText.contains("softAtStart=64"), "\(broker.process.stderrText)")
+        #expect(await broker.process.stderrShows("softAtStart=64"), "\(broker.process.stderrText)")
         #expect(await broker.stop() == 0)
     }
 
@@ -56,7 +56,7 @@ extension BrokerSystemTests {
             }
             #expect(error.code == .internalError && eid == id)
             try await waitFor("the read failure logged") { broker.process.stderrText.contains("replay read failed") }
-            #expect(broker.process.stderrText.contains("faultinject: open"))
+            #expect(await broker.process.stderrShows("faultinject: open"))
             // The files open again: the same replay streams everything.
             faults.refuseReadOpens(false)
             try client.start(.init(id: id, start: .seq(0), credit: 1000))

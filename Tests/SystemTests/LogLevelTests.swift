@@ -31,7 +31,7 @@ import Testing
     /// `--log-level warning` silences the info lines a broker logs at start.
     @Test func theBrokerLogsAtTheLevelGiven() async throws {
         let chatty = try await BrokerHarness()
-        #expect(chatty.process.stderrText.contains("journal recovered"))
+        #expect(await chatty.process.stderrShows("journal recovered"))
         #expect(await chatty.stop() == 0)
         let quiet = try await BrokerHarness(arguments: ["--log-level", "warning"])
         #expect(await quiet.stop() == 0)

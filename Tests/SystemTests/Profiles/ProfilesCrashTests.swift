@@ -37,7 +37,7 @@ import Testing
             }
             await rpc.close()
             #expect(await worker.exit() == SIGKILL)
-            #expect(worker.process.stderrText.contains("SIGKILL at after-outbox-commit"))
+            #expect(await worker.process.stderrShows("SIGKILL at after-outbox-commit"))
             #expect(try worker.unsentOutbox() == 1)
             #expect(updates.events.isEmpty, "nothing was published before the crash")
 

@@ -99,7 +99,7 @@ import ZeroMQ
         try await closing(stack.base) {
             try await stack.say("e-1")
             #expect(await worker.exit() == SIGKILL, "killed itself after the commit, before the ACK")
-            #expect(worker.process.stderrText.contains("SIGKILL at after-commit"))
+            #expect(await worker.process.stderrShows("SIGKILL at after-commit"))
             #expect(try worker.effects().map(\.eventID) == ["e-1"])
 
             try await stack.base.restart(worker)
@@ -160,7 +160,7 @@ import ZeroMQ
                 try await stack.base.broker.stats().firstSeq ?? 0 > last
             }
             try await eventually("their inbox rows deleted", timeout: .seconds(20)) { try count("metro_inbox") == 0 }
-            #expect(worker.process.stderrText.contains("retention: deleted old rows"))
+            #expect(await worker.process.stderrShows("retention: deleted old rows"))
             #expect(try stack.recordedIDs().sorted() == ["e-1", "e-2", "e-3"], "nothing was published again")
         }
     }
@@ -225,7 +225,7 @@ import ZeroMQ
                 return retries >= 6 * ids.count || !dead.events.isEmpty
             }
             #expect(dead.events.isEmpty, "failing syncs dead-letter nothing")
-            #expect(worker.process.stderrText.contains("faultinject: fdatasync EIO"))
+            #expect(await worker.process.stderrShows("faultinject: fdatasync EIO"))
             #expect(try worker.effects().isEmpty, "no commit stood while the syncs failed")
             #expect(try await stack.group()?.pending == ids.count, "every event held, none ACKed")
             disk.failSyncs(false)
@@ -249,7 +249,7 @@ import ZeroMQ
         try await closing(stack.base) {
             try await stack.say("e-1")
             #expect(await worker.exit() == SIGKILL, "killed itself after the outbox commit")
-            #expect(worker.process.stderrText.contains("SIGKILL at after-outbox-commit"))
+            #expect(await worker.process.stderrShows("SIGKILL at after-outbox-commit"))
             #expect(try worker.unsentOutbox() == 1)
             #expect(try stack.recordedIDs().isEmpty, "nothing was published before the crash")
 
@@ -305,7 +305,7 @@ import ZeroMQ
                 #expect(headers["detail"]?.hasPrefix(p.detail) == true, "\(p.id): \(headers)")
             }
             // The log lines of an event carry its id and topic (swift-log metadata).
-            #expect(worker.process.stderrText.contains("event-id=not-json"))
+            #expect(await worker.process.stderrShows("event-id=not-json"))
             try await eventually("the good event recorded") { try stack.recordedIDs().contains("good") }
             #expect(try worker.effects().map(\.eventID) == ["good"])
             try await eventually("the group drained") { try await stack.group()?.pending == 0 }
@@ -417,7 +417,7 @@ import ZeroMQ
             let worker = try await EchoWorker.launch(broker: stack.base.broker, registry: stack.base.registry.endpoint)
             let status = await worker.exit(timeout: .seconds(20))
             #expect(status != nil && status != 0, "exits with an error instead of serving unregistered")
-            #expect(worker.process.stderrText.contains("the registry refused this instance for good"))
+            #expect(await worker.process.stderrShows("the registry refused this instance for good"))
             #expect(try await stack.instances().map(\.endpoints) == [["tcp://127.0.0.1:9"]])
         }
     }

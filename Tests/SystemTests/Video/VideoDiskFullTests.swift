@@ -30,7 +30,7 @@ import VideoProcessing
             let refused = await ProfilesDiskFullTests.error { try await s.rpc.call(VideoAPI.uploadChunk, first) }
             #expect(refused?.wireError?.code == .storageFailure, "\(String(describing: refused))")
             #expect(refused?.wireError?.message.contains("disk is full") == true)
-            #expect(s.workers[0].process.stderrText.contains("faultinject: pwrite ENOSPC"))
+            #expect(await s.workers[0].process.stderrShows("faultinject: pwrite ENOSPC"))
 
             disk.fillDisk(false)
             #expect(try await s.rpc.call(VideoAPI.uploadChunk, first).receivedBytes == 10_000)

@@ -50,7 +50,7 @@ import VideoProcessing
             let ids = try await Self.upload(200, to: s)
             try await Self.expectProcessedOnce(ids, s)
             // Both took a share (each logs "job done" per job).
-            for worker in s.workers { #expect(worker.process.stderrText.contains("job done")) }
+            for worker in s.workers { #expect(await worker.process.stderrShows("job done")) }
             let inbox = try s.workers[0].read {
                 try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM metro_inbox WHERE consumer_group = 'video-processing'")
             }

@@ -115,7 +115,7 @@ import VideoProcessing
         }
         #expect(blobs.contains(processed.sourceBlobId))
         for id in [processed.thumbnailBlobId, processed.previewBlobId] { #expect(id.map(blobs.contains) == true) }
-        #expect(worker.process.stderrText.contains("storage sweep removed"))
+        #expect(await worker.process.stderrShows("storage sweep removed"))
         let metrics = try await httpGet(try #require(worker.ready["metrics"]), path: "/metrics")
         for series in [
             #"metro_video_sweep_removed_total{kind="upload"} 2"#, #"metro_video_sweep_removed_total{kind="blob"} 1"#,
