@@ -30,9 +30,13 @@ package final class BrokerHarness: @unchecked Sendable {
     /// Starts a broker and suspends until its ready line.
     /// `config`: YAML written to a file and passed with `--config` (for limits).
     /// `shell`: run by /bin/sh before metro (`MetroProcess`), e.g. `ulimit -n 64`.
+    /// `folder`: the broker's data folder inside the harness's temporary one
+    /// (`broker` gives the layout of a system's data folder, as `metro backup` reads it).
     package init(
-        config: String? = nil, arguments: [String] = [], shell: String? = nil, environment: [String: String] = [:]
+        config: String? = nil, arguments: [String] = [], shell: String? = nil, environment: [String: String] = [:],
+        folder: String = "journal"
     ) async throws {
+        self.folder = folder
         self.shell = shell
         self.environment = environment
         dataDir = try TemporaryDirectory()
@@ -43,7 +47,7 @@ package final class BrokerHarness: @unchecked Sendable {
             extra += ["--config", path]
         }
         extraArguments = extra
-        let journal = dataDir.url.appendingPathComponent("journal").path
+        let journal = dataDir.url.appendingPathComponent(folder).path
         let e = try TestPorts.freeEndpoints(4)
         let process = try MetroProcess(
             [
@@ -55,7 +59,8 @@ package final class BrokerHarness: @unchecked Sendable {
         endpoints = try await process.waitUntilReady()
     }
 
-    package var journalPath: String { dataDir.url.appendingPathComponent("journal").path }
+    package let folder: String
+    package var journalPath: String { dataDir.url.appendingPathComponent(folder).path }
 
     /// Starts the broker again on the same endpoints and data folder, with
     /// `environment` instead of the first start's when given; suspends until ready.

@@ -128,6 +128,7 @@ extension BrokerEngine {
         } else {
             logger.info("broker stopped", metadata: ["headSeq": "\(log.headSeq)"])
         }
+        dataLock.release()
     }
 
     private func stopCleanly() {

@@ -158,6 +158,8 @@ package final class BrokerEngine: @unchecked Sendable {
     let zap: ZapHandler?
     /// With CURVE on, the permission checks (protocol.md §7.8); nil: none run.
     let permissions: BrokerPermissions?
+    /// The claim on `configuration.dataDir`, given up when the loop has ended.
+    let dataLock: DataFolderLock
 
     /// Opens and recovers the journal and binds the four sockets; with `security`,
     /// as CURVE servers whose clients `security.authenticator` admits.
@@ -183,6 +185,8 @@ package final class BrokerEngine: @unchecked Sendable {
         // (`always`). Under `interval` the sync is off every critical path, and
         // writing each byte twice (zeros, then data) cost fan-out throughput.
         if configuration.journal.fsync != .always { options.zeroFillBytes = 0 }
+        // Before anything in the folder is read: one broker per journal (`DataFolderLock`).
+        dataLock = try DataFolderLock(directory: configuration.dataDir)
         let journal = try Journal(directory: configuration.dataDir, options: options, logger: logger)
         self.journal = journal
         let reservation = try SequenceReservation(directory: configuration.dataDir)
