@@ -75,6 +75,23 @@ extension BrokerSystemTests {
             rottenReport.contains("\(files[0]): damaged record at offset \(offset) (seq \(seq)): NOT repaired")
                 && rottenReport.contains("the backup's copy is damaged too"), "\(rottenReport)")
 
+        // Nor is a backup of another journal, though its segments have the same names.
+        let other = try await BrokerHarness(
+            config: "heartbeatIntervalMs: 1000\njournal:\n  fsync: never\n  segmentBytes: 65536\n", folder: "broker")
+        let otherPublisher = try Publisher(.init(ingest: other.ingest))
+        _ = try await closing(otherPublisher) {
+            try await publishMany(otherPublisher, count: 300, topics: ["job.d"], idPrefix: "beford", payloadBytes: 1000)
+        }
+        #expect(await other.stop() == 0)
+        let otherBackup = work.path + "/other"
+        let otherRun = try MetroProcess(["backup", "--data-dir", other.dataDir.path, "--out", otherBackup])
+        #expect(await otherRun.waitForExit(timeout: .seconds(60)) == 0, "\(otherRun.stderrText)")
+        let (fromOther, otherReport) = try await repair(from: otherBackup)
+        #expect(fromOther == 1, "\(otherReport)")
+        #expect(
+            otherReport.contains("NOT repaired") && otherReport.contains("a backup of another journal?"),
+            "\(otherReport)")
+
         let (repaired, report) = try await repair(from: backup)
         #expect(repaired == 0, "\(report)")
         #expect(
