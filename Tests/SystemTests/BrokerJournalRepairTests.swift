@@ -95,7 +95,7 @@ extension BrokerSystemTests {
         let (repaired, report) = try await repair(from: backup)
         #expect(repaired == 0, "\(report)")
         #expect(
-            report.contains("\(files[0]): damaged record at offset \(offset) (seq \(seq)): repaired from the backup's copy")
+            report.contains("\(files[0]): damaged record at offset \(offset) (seq \(seq)): repaired from the backup")
                 && report.contains("OK: 1 segment repaired, nothing lost"), "\(report)")
         let (again, second) = try await repair(from: backup)
         #expect(again == 0 && second.contains("nothing to repair"), "\(second)")

@@ -185,7 +185,7 @@ final class GroupCoordinator {
         guard let damaged = stall.seq else {
             return failure(
                 .invalidArgument,
-                "group \(name) is stopped at offset \(stall.offset) of \(stall.segment), which the index does not name: restore the journal from a backup",
+                "group \(name) is stopped at offset \(stall.offset) of \(stall.segment), which the index does not name: repair it from a backup (system stopped: metro backup repair-journal --from BACKUP)",
                 [])
         }
         guard damaged == seq else {

@@ -81,9 +81,11 @@ package enum JournalRepair {
         switch try JournalScrubber.check(base: base, in: backup) {
         case .skipped:
             guard access(copy.dataPath, F_OK) == 0 else {
-                return "the backup has no copy of it (taken before the segment was written, or after retention removed it)"
+                return
+                    "the backup has no copy of it (taken before the segment was written, or after retention removed it)"
             }
-            return "the backup's copy is not sealed (it was still being written when the backup was taken): use an older backup"
+            return
+                "the backup's copy is not sealed (it was still being written when the backup was taken): use a newer backup"
         case .damaged(let other, _):
             return "the backup's copy is damaged too (at offset \(other.offset)): use another backup"
         case .whole(let bytes): size = bytes

@@ -148,7 +148,7 @@ final class JournalScrubber: @unchecked Sendable {
                         "segment": "\(damage.segment)", "offset": "\(damage.offset)",
                         "seq": "\(damage.seq.map(String.init) ?? "unknown")",
                         "remedy":
-                            "restore the journal from a backup that holds it whole (metro backup verify checks one) before a group reaches it",
+                            "repair it from a backup that holds it whole before a group reaches it (system stopped: metro backup repair-journal --from BACKUP)",
                     ])
             }
             bytesRead.add(UInt64(read), ordering: .relaxed)

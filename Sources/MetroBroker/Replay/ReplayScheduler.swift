@@ -183,7 +183,8 @@ final class ReplayScheduler {
             "replay reached a damaged journal record: it ends there",
             metadata: [
                 "seq": "\(seq)", "segment": "\(segment)", "offset": "\(offset)", "error": "\(error)",
-                "remedy": "restore the journal from a backup (metro backup); a client may replay from seq \(seq + 1)",
+                "remedy":
+                    "repair the journal from a backup (system stopped: metro backup repair-journal --from BACKUP); a client may replay from seq \(seq + 1)",
             ])
         let e = WireError(
             .damagedRecord,

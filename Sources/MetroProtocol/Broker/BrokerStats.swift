@@ -157,13 +157,15 @@ package struct GroupStall: Codable, Sendable, Equatable {
     /// What the read found.
     package var error: String
 
+    private static let repair = "repair it from a backup (system stopped: metro backup repair-journal --from BACKUP)"
+
     /// One line for an operator: where the group stands and the two ways out.
     package func explanation(group: String) -> String {
         let at = "offset \(offset) of \(segment)"
         guard let seq else {
-            return "a damaged journal record at \(at), which the index does not name: restore the journal from a backup"
+            return "a damaged journal record at \(at), which the index does not name: \(Self.repair)"
         }
-        return "before the damaged journal record \(seq) (\(at)): restore the journal from a backup, "
+        return "before the damaged journal record \(seq) (\(at)): \(Self.repair), "
             + "or skip it for this group: metro broker skip-damaged \(group) --seq \(seq)"
     }
 

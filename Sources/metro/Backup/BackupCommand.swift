@@ -33,9 +33,11 @@ struct BackupCommand: AsyncParsableCommand {
             The copy is a data folder: to restore, stop the system and start it on a copy of the backup:
               mv data data.replaced && cp -a BACKUP data && metro up --data-dir data
             metro backup verify BACKUP checks a backup again (before you need it).
-            metro backup repair-journal --from BACKUP puts a damaged journal segment back from it, losing nothing.
+            metro backup repair-journal --from BACKUP puts a damaged journal segment back from it,
+            losing nothing.
             """,
-        subcommands: [BackupCreateCommand.self, BackupVerifyCommand.self, BackupRepairCommand.self], defaultSubcommand: BackupCreateCommand.self)
+        subcommands: [BackupCreateCommand.self, BackupVerifyCommand.self, BackupRepairCommand.self],
+        defaultSubcommand: BackupCreateCommand.self)
 }
 
 /// `metro backup [create]`: the copy (see `BackupCommand`).

@@ -51,7 +51,8 @@ struct BackupRepairCommand: MetroCommand {
         let report = try JournalRepair.run(journal: journalFolder, backup: backupFolder)
         print(
             "checked \(report.sealed) sealed segment\(report.sealed == 1 ? "" : "s") of \(journalFolder)"
-                + (report.unsealed > 0 ? " (\(report.unsealed) not sealed: the broker's recovery checks it at its start)" : ""))
+                + (report.unsealed > 0
+                    ? " (\(report.unsealed) not sealed: the broker's recovery checks it at its start)" : ""))
         for outcome in report.damaged { print("  \(outcome)") }
         print("")
         if report.damaged.isEmpty {
